@@ -1,0 +1,70 @@
+# tend — build, test, demo.  `make demo` and `make test` install what is
+# missing (Debian packages, with apt-get) before anything else.
+
+CC      ?= cc
+PYTHON  ?= /usr/bin/python3
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wno-format-nonliteral -Wvla
+CPPFLAGS += -D_GNU_SOURCE -DTEND_VERSION=\"$(VERSION)\"
+LIBS    := -ljansson
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+SRCS    := $(wildcard src/*.c)
+LIBSRCS := $(filter-out src/main.c,$(SRCS))
+UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+
+# Two builds side by side: build/ (the product) and build/san/ (ASan+UBSan).
+OBJS     := $(patsubst src/%.c,build/%.o,$(SRCS))
+SANOBJS  := $(patsubst src/%.c,build/san/%.o,$(SRCS))
+
+.PHONY: all deps demo test check-unit check-e2e check-clang clean
+all: build/tend
+
+deps:
+	@scripts/deps.sh
+
+build/%.o: src/%.c src/*.h | build
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -c -o $@ $<
+build/san/%.o: src/%.c src/*.h | build/san
+	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -c -o $@ $<
+build build/san build/clang:
+	mkdir -p $@
+
+build/tend: $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+build/san/tend: $(SANOBJS)
+	$(CC) -O1 -g $(SAN) -o $@ $^ $(LIBS)
+
+build/san/test_%: tests/unit/test_%.c $(filter-out build/san/main.o,$(SANOBJS))
+	$(CC) $(CPPFLAGS) -Isrc -O1 -g $(SAN) $(WARN) -o $@ $^ $(LIBS) -lcmocka
+build/test_%: tests/unit/test_%.c $(filter-out build/main.o,$(OBJS))
+	$(CC) $(CPPFLAGS) -Isrc $(CFLAGS) $(WARN) -o $@ $^ $(LIBS) -lcmocka
+
+# Warnings are errors with clang too: compile every file once with it.
+check-clang: | build/clang
+	@for f in $(SRCS) tests/unit/*.c; do \
+	  clang $(CPPFLAGS) -Isrc -O2 $(WARN) -fsyntax-only $$f || exit 1; done
+	@echo "clang: $(words $(SRCS)) sources clean"
+
+check-unit: $(addprefix build/,$(UNITS)) $(addprefix build/san/,$(UNITS))
+	@set -e; for t in $(UNITS); do build/$$t; build/san/$$t; done
+
+check-e2e: build/tend build/san/tend
+	TEND_BIN=$(CURDIR)/build/tend $(PYTHON) -m pytest -q tests/e2e
+	TEND_BIN=$(CURDIR)/build/san/tend $(PYTHON) -m pytest -q tests/e2e
+
+test: deps
+	$(MAKE) all check-clang
+	$(MAKE) check-unit
+	$(MAKE) check-e2e
+
+demo: deps
+	$(MAKE) all
+	build/tend -c examples/demo.ini up
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d)

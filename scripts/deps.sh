@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian packages tend needs to build and test, only those
+# missing, without questions.  Safe to run again: it does nothing when all
+# are present.
+set -eu
+PKGS="gcc make clang pkg-config libjansson-dev libcmocka-dev python3 python3-pytest procps"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+		echo "deps: need root to run: apt-get install$missing" >&2; exit 1
+	fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

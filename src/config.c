@@ -1,0 +1,847 @@
+#include "config.h"
+#include "ini.h"
+#include "parse.h"
+#include "words.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* --- the key table --- */
+
+enum scope { SC_GLOBAL = 1, SC_SERVICE = 2, SC_JOB = 4, SC_UNIT = 6 };
+
+enum vtype {
+	V_ARGV, V_PATH, V_ENV, V_ENUM, V_CODES, V_RESTART, V_RANGE, V_RATE,
+	V_DURATION, V_OPT_DURATION, V_SIZE, V_OPT_SIZE, V_SIGNAL, V_PERCENT,
+	V_UINT, V_PROBE, V_ADDRS, V_OPT_ADDR, V_WORDS, V_PATHS,
+};
+
+struct key_def {
+	const char *name;
+	unsigned scope;
+	enum vtype type;
+	size_t off;
+	const char *def;       /* default, in the file's own syntax; NULL: none */
+	const char *const *names;  /* V_ENUM: values in enum order */
+	unsigned lo, hi;       /* V_UINT bounds */
+	bool enforced;         /* acted on by this version */
+	const char *help;
+};
+
+static const char *const start_names[] = { "boot", "on-demand", NULL };
+static const char *const ready_names[] = { "none", "notify", "health", "socket", NULL };
+static const char *const stdio_names[] = { "none", "exclusive", "per-client", "mcp", NULL };
+static const char *const change_names[] = { "restart", NULL };
+static const char *const restart_names[] = { "on-failure", "always", "never", NULL };
+
+#define U(f) offsetof(struct unit_config, f)
+#define G(f) offsetof(struct tend_config, f)
+
+static const struct key_def keys[] = {
+	{ "log-max", SC_GLOBAL, V_SIZE, G(log_max), "10M", .lo = 0, .enforced = false,
+	  .help = "log size per unit before rotation" },
+	{ "memory-interval", SC_GLOBAL, V_DURATION, G(memory_interval_ms), "2s",
+	  .help = "memory sampling period" },
+	{ "max-jobs", SC_GLOBAL, V_UINT, G(max_jobs), NULL, .lo = 1, .hi = 4096,
+	  .help = "job runs at once (default: number of CPUs)" },
+
+	{ "exec", SC_UNIT, V_ARGV, U(argv), NULL, .enforced = true,
+	  .help = "command line, split like a shell, never run by one" },
+	{ "cwd", SC_UNIT, V_PATH, U(cwd), NULL, .enforced = true,
+	  .help = "working directory" },
+	{ "env", SC_UNIT, V_ENV, U(env), NULL, .enforced = true,
+	  .help = "KEY=VALUE added to the environment (repeatable)" },
+	{ "start", SC_SERVICE, V_ENUM, U(start), "boot", start_names, .enforced = true,
+	  .help = "boot | on-demand" },
+	{ "restart", SC_SERVICE, V_RESTART, U(policy.restart), "on-failure",
+	  restart_names, .enforced = true, .help = "always | on-failure | never" },
+	{ "success-codes", SC_UNIT, V_CODES, U(success), "0", .enforced = true,
+	  .help = "exit codes (and signal names) that count as clean" },
+	{ "backoff", SC_SERVICE, V_RANGE, U(policy.backoff_min_ms), "100ms..30s",
+	  .enforced = true, .help = "MIN..MAX restart delay, exponential with jitter" },
+	{ "max-crashes", SC_SERVICE, V_RATE, U(policy.max_crashes), "5/5m",
+	  .enforced = true, .help = "N/WINDOW: more crashes than N inside WINDOW: failed" },
+	{ "stable-after", SC_SERVICE, V_DURATION, U(policy.stable_after_ms), "1m",
+	  .enforced = true, .help = "uptime after which old crashes are forgotten" },
+	{ "clean-restarts", SC_SERVICE, V_RATE, U(policy.clean_restarts), "10/1m",
+	  .enforced = true, .help = "N/WINDOW: more clean exits: warn and back off" },
+	{ "stop-signal", SC_UNIT, V_SIGNAL, U(stop_signal), "TERM", .enforced = true,
+	  .help = "graceful stop signal, sent to the whole tree" },
+	{ "stop-timeout", SC_UNIT, V_DURATION, U(stop_timeout_ms), "10s",
+	  .enforced = true, .help = "then SIGKILL to the whole tree" },
+	{ "memory-max", SC_UNIT, V_OPT_SIZE, U(memory_max), "none",
+	  .help = "limit on anon+shmem memory of the whole tree" },
+	{ "memory-warn", SC_UNIT, V_PERCENT, U(memory_warn_pct), "80%",
+	  .help = "warn at this fraction of memory-max" },
+	{ "health", SC_SERVICE, V_PROBE, U(health), "none",
+	  .help = "exec:CMD | tcp:HOST:PORT | unix:PATH | http://HOST:PORT/PATH" },
+	{ "health-interval", SC_SERVICE, V_DURATION, U(health_interval_ms), "10s",
+	  .help = "probe period" },
+	{ "health-timeout", SC_SERVICE, V_DURATION, U(health_timeout_ms), "5s",
+	  .help = "per-probe timeout" },
+	{ "health-strikes", SC_SERVICE, V_UINT, U(health_strikes), "3", .lo = 1,
+	  .hi = 1000, .help = "consecutive failures before a restart" },
+	{ "health-grace", SC_SERVICE, V_DURATION, U(health_grace_ms), "30s",
+	  .help = "no probe verdicts this long after start" },
+	{ "ready", SC_SERVICE, V_ENUM, U(ready), "none", ready_names,
+	  .help = "none | notify | health | socket" },
+	{ "watchdog", SC_SERVICE, V_OPT_DURATION, U(watchdog_ms), "none",
+	  .help = "sd_notify WATCHDOG=1 at least this often" },
+	{ "listen", SC_SERVICE, V_ADDRS, U(listen), NULL,
+	  .help = "tcp:HOST:PORT | unix:PATH bound by tend (repeatable)" },
+	{ "backend", SC_SERVICE, V_OPT_ADDR, U(backend), "none",
+	  .help = "the service's own address; tend proxies listen to it" },
+	{ "stdio", SC_SERVICE, V_ENUM, U(stdio), "none", stdio_names,
+	  .help = "none | exclusive | per-client | mcp" },
+	{ "max-instances", SC_SERVICE, V_UINT, U(max_instances), "8", .lo = 1,
+	  .hi = 10000, .help = "cap for stdio = per-client" },
+	{ "idle-stop", SC_SERVICE, V_OPT_DURATION, U(idle_stop_ms), "none",
+	  .help = "stop after this long without client traffic" },
+	{ "watch", SC_UNIT, V_PATHS, U(watch), NULL,
+	  .help = "paths whose changes trigger (repeatable)" },
+	{ "watch-ignore", SC_UNIT, V_WORDS, U(watch_ignore), ".git",
+	  .help = "glob patterns not to watch" },
+	{ "debounce", SC_UNIT, V_DURATION, U(debounce_ms), "300ms",
+	  .help = "quiet period before a watch triggers" },
+	{ "on-change", SC_SERVICE, V_ENUM, U(on_change), "restart", change_names,
+	  .help = "what a watch does to a service: restart" },
+	{ "timeout", SC_JOB, V_OPT_DURATION, U(timeout_ms), "none",
+	  .help = "a longer run is stopped" },
+	{ "every", SC_JOB, V_OPT_DURATION, U(every_ms), "none",
+	  .help = "run on this interval" },
+	{ "max-failures", SC_JOB, V_UINT, U(max_failures), "3", .lo = 1, .hi = 1000,
+	  .help = "consecutive failures before cooldown" },
+	{ "cooldown", SC_JOB, V_DURATION, U(cooldown_ms), "1m",
+	  .help = "no runs this long after max-failures" },
+};
+
+_Static_assert(ARRAY_LEN(keys) <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
+
+static const struct key_def *key_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static bool key_repeatable(const struct key_def *k)
+{
+	return k->type == V_ENV || k->type == V_ADDRS || k->type == V_PATHS ||
+	       k->type == V_WORDS;
+}
+
+const char *unit_kind_name(enum unit_kind k)
+{
+	return k == KIND_JOB ? "job" : "service";
+}
+
+/* --- values --- */
+
+/* ${VAR} in exec and paths sees the unit's env first, then tend's. */
+static const char *unit_lookup(void *ctx, const char *name)
+{
+	const struct unit_config *u = ctx;
+	size_t len = strlen(name);
+	for (size_t i = u ? u->env.n : 0; i-- > 0; )
+		if (strncmp(u->env.v[i], name, len) == 0 && u->env.v[i][len] == '=')
+			return u->env.v[i] + len + 1;
+	return getenv(name);
+}
+
+static int split_words(struct unit_config *u, const char *v, struct strv *out,
+                       char **why)
+{
+	struct words_env we = { .lookup = unit_lookup, .ctx = u };
+	char **argv;
+	size_t argc;
+	if (words_split(v, &we, &argv, &argc, why) < 0)
+		return -1;
+	for (size_t i = 0; i < argc; i++)
+		strv_push(out, argv[i]);
+	free(argv);
+	return 0;
+}
+
+static bool valid_host_port(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon || colon == s)
+		return false;
+	if (s[0] == '[' && colon[-1] != ']')
+		return false;
+	char *end;
+	errno = 0;
+	long port = strtol(colon + 1, &end, 10);
+	return colon[1] && !*end && !errno && port > 0 && port < 65536;
+}
+
+/* tcp:HOST:PORT or unix:PATH */
+static bool valid_addr(const char *s)
+{
+	if (strncmp(s, "tcp:", 4) == 0)
+		return valid_host_port(s + 4);
+	if (strncmp(s, "unix:", 5) == 0)
+		return s[5] != 0;
+	return false;
+}
+
+static bool valid_probe(const char *s)
+{
+	if (strncmp(s, "exec:", 5) == 0)
+		return s[5] != 0;
+	if (strncmp(s, "http://", 7) == 0) {
+		const char *hp = s + 7, *slash = strchr(hp, '/');
+		char *host = slash ? strndup(hp, (size_t)(slash - hp)) : xstrdup(hp);
+		bool ok = host && valid_host_port(host);
+		free(host);
+		return ok;
+	}
+	return valid_addr(s);
+}
+
+static int parse_codes(const char *v, struct success_codes *sc, char **why)
+{
+	*sc = (struct success_codes){ 0 };
+	char *copy = xstrdup(v), *save = NULL;
+	int n = 0;
+	for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
+		unsigned code;
+		int sig;
+		const char *w;
+		if (parse_uint(t, 0, 255, &code, &w) == 0)
+			success_codes_add_code(sc, code);
+		else if (!isdigit((unsigned char)t[0]) && parse_signal(t, &sig, &w) == 0)
+			success_codes_add_signal(sc, sig);
+		else {
+			*why = xasprintf("\"%s\" is neither an exit code 0..255 nor a signal name", t);
+			free(copy);
+			return -1;
+		}
+		n++;
+	}
+	free(copy);
+	if (!n) {
+		*why = xstrdup("expected exit codes like 0 or \"0 3 TERM\"");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_enum(const char *v, const char *const *names, int *out, char **why)
+{
+	size_t len = 0;
+	for (int i = 0; names[i]; i++) {
+		if (strcmp(v, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+		len += strlen(names[i]) + 3;
+	}
+	char *list = xcalloc(1, len + 1);
+	for (int i = 0; names[i]; i++) {
+		if (i)
+			strcat(list, " | ");
+		strcat(list, names[i]);
+	}
+	*why = xasprintf("expected %s", list);
+	free(list);
+	return -1;
+}
+
+static bool is_none(const char *v) { return strcmp(v, "none") == 0; }
+
+/* Parses V into the field of K in BASE.  U is the unit (NULL for [tend]). */
+static int value_set(const struct key_def *k, void *base, struct unit_config *u,
+                     const char *v, char **why)
+{
+	void *f = (char *)base + k->off;
+	const char *w = NULL;
+	int r = 0;
+	switch (k->type) {
+	case V_ARGV: {
+		struct strv *sv = f;
+		strv_free(sv);
+		if (split_words(u, v, sv, why) < 0)
+			return -1;
+		if (sv->n == 0) {
+			*why = xstrdup("the command is empty");
+			return -1;
+		}
+		return 0;
+	}
+	case V_PATH: {
+		char *out;
+		if (words_one(v, &(struct words_env){ .lookup = unit_lookup, .ctx = u },
+		              &out, why) < 0)
+			return -1;
+		free(*(char **)f);
+		*(char **)f = out;
+		return 0;
+	}
+	case V_ENV: {
+		struct strv tmp = { 0 };
+		if (split_words(u, v, &tmp, why) < 0)
+			return -1;
+		for (size_t i = 0; i < tmp.n; i++) {
+			const char *eq = strchr(tmp.v[i], '=');
+			bool ok = eq && eq != tmp.v[i];
+			for (const char *c = tmp.v[i]; ok && c < eq; c++)
+				ok = isalnum((unsigned char)*c) || *c == '_';
+			if (!ok || isdigit((unsigned char)tmp.v[i][0])) {
+				*why = xasprintf("\"%s\" is not KEY=VALUE", tmp.v[i]);
+				strv_free(&tmp);
+				return -1;
+			}
+		}
+		for (size_t i = 0; i < tmp.n; i++)
+			strv_push(f, xstrdup(tmp.v[i]));
+		strv_free(&tmp);
+		return 0;
+	}
+	case V_PATHS:
+	case V_WORDS:
+		return split_words(u, v, f, why);
+	case V_ENUM:
+	case V_RESTART:
+		return parse_enum(v, k->names, f, why);
+	case V_CODES:
+		return parse_codes(v, f, why);
+	case V_RANGE: {
+		uint64_t *mm = f;
+		r = parse_range(v, &mm[0], &mm[1], &w);
+		break;
+	}
+	case V_RATE: {
+		struct rate *rt = f;
+		r = parse_rate(v, &rt->n, &rt->window_ms, &w);
+		break;
+	}
+	case V_OPT_DURATION:
+		if (is_none(v)) {
+			*(uint64_t *)f = 0;
+			return 0;
+		}
+		/* fall through */
+	case V_DURATION:
+		r = parse_duration(v, f, &w);
+		break;
+	case V_OPT_SIZE:
+		if (is_none(v)) {
+			*(uint64_t *)f = 0;
+			return 0;
+		}
+		/* fall through */
+	case V_SIZE:
+		r = parse_size(v, f, &w);
+		break;
+	case V_SIGNAL:
+		r = parse_signal(v, f, &w);
+		break;
+	case V_PERCENT:
+		r = parse_percent(v, f, &w);
+		break;
+	case V_UINT:
+		r = parse_uint(v, k->lo, k->hi, f, &w);
+		break;
+	case V_PROBE:
+		if (!is_none(v) && !valid_probe(v)) {
+			*why = xstrdup("expected exec:CMD, tcp:HOST:PORT, unix:PATH or "
+			               "http://HOST:PORT/PATH");
+			return -1;
+		}
+		free(*(char **)f);
+		*(char **)f = is_none(v) ? NULL : xstrdup(v);
+		return 0;
+	case V_ADDRS:
+	case V_OPT_ADDR:
+		if (!(k->type == V_OPT_ADDR && is_none(v)) && !valid_addr(v)) {
+			*why = xstrdup("expected tcp:HOST:PORT or unix:PATH");
+			return -1;
+		}
+		if (k->type == V_ADDRS) {
+			strv_push(f, xstrdup(v));
+		} else {
+			free(*(char **)f);
+			*(char **)f = is_none(v) ? NULL : xstrdup(v);
+		}
+		return 0;
+	}
+	if (r < 0)
+		*why = xstrdup(w);
+	return r;
+}
+
+/* --- formatting, for tend check --- */
+
+static void print_list(FILE *out, const char *name, const struct strv *sv,
+                       bool as_one_line)
+{
+	if (sv->n == 0) {
+		fprintf(out, "; %s: none\n", name);
+		return;
+	}
+	if (as_one_line) {
+		char *j = words_join(sv->v);
+		fprintf(out, "%s = %s\n", name, j);
+		free(j);
+		return;
+	}
+	for (size_t i = 0; i < sv->n; i++) {
+		char *j = words_join((char *const[]){ sv->v[i], NULL });
+		fprintf(out, "%s = %s\n", name, j);
+		free(j);
+	}
+}
+
+static void print_codes(FILE *out, const struct success_codes *sc)
+{
+	const char *sep = "";
+	for (unsigned c = 0; c < 256; c++)
+		if (success_codes_has_code(sc, c)) {
+			fprintf(out, "%s%u", sep, c);
+			sep = " ";
+		}
+	for (int s = 1; s <= 64; s++)
+		if (success_codes_has_signal(sc, s)) {
+			fprintf(out, "%s%s", sep, signal_name(s));
+			sep = " ";
+		}
+}
+
+static void value_print(const struct key_def *k, const void *base, FILE *out)
+{
+	const void *f = (const char *)base + k->off;
+	char b1[32], b2[32];
+	switch (k->type) {
+	case V_ARGV:
+		print_list(out, k->name, f, true);
+		return;
+	case V_WORDS:
+	case V_PATHS:
+		print_list(out, k->name, f, true);
+		return;
+	case V_ENV:
+	case V_ADDRS:
+		print_list(out, k->name, f, false);
+		return;
+	case V_PATH:
+		if (*(char *const *)f) {
+			char *j = words_join((char *const[]){ *(char *const *)f, NULL });
+			fprintf(out, "%s = %s\n", k->name, j);
+			free(j);
+		} else {
+			fprintf(out, "; %s: the daemon's working directory\n", k->name);
+		}
+		return;
+	default:
+		break;
+	}
+	fprintf(out, "%s = ", k->name);
+	switch (k->type) {
+	case V_ENUM:
+	case V_RESTART:
+		fputs(k->names[*(const int *)f], out);
+		break;
+	case V_CODES:
+		print_codes(out, f);
+		break;
+	case V_RANGE: {
+		const uint64_t *mm = f;
+		if (mm[0] == 0 && mm[1] == 0)
+			fputs("0", out);
+		else
+			fprintf(out, "%s..%s", format_duration(mm[0], b1),
+			        format_duration(mm[1], b2));
+		break;
+	}
+	case V_RATE: {
+		const struct rate *rt = f;
+		fprintf(out, "%u/%s", rt->n, format_duration(rt->window_ms, b1));
+		break;
+	}
+	case V_OPT_DURATION:
+		if (*(const uint64_t *)f == 0) {
+			fputs("none", out);
+			break;
+		}
+		/* fall through */
+	case V_DURATION:
+		fputs(format_duration(*(const uint64_t *)f, b1), out);
+		break;
+	case V_OPT_SIZE:
+		if (*(const uint64_t *)f == 0) {
+			fputs("none", out);
+			break;
+		}
+		/* fall through */
+	case V_SIZE:
+		fputs(format_size(*(const uint64_t *)f, b1), out);
+		break;
+	case V_SIGNAL:
+		fputs(signal_name(*(const int *)f), out);
+		break;
+	case V_PERCENT:
+		fprintf(out, "%u%%", *(const unsigned *)f);
+		break;
+	case V_UINT:
+		fprintf(out, "%u", *(const unsigned *)f);
+		break;
+	case V_PROBE:
+	case V_OPT_ADDR:
+		fputs(*(char *const *)f ? *(char *const *)f : "none", out);
+		break;
+	default:
+		break;
+	}
+	fputc('\n', out);
+}
+
+/* --- units and files --- */
+
+static unsigned unit_scope(const struct unit_config *u)
+{
+	return u->kind == KIND_JOB ? SC_JOB : SC_SERVICE;
+}
+
+static void apply_defaults(void *base, unsigned scope, struct unit_config *u)
+{
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		char *why = NULL;
+		if (!(keys[i].scope & scope) || !keys[i].def)
+			continue;
+		if (value_set(&keys[i], base, u, keys[i].def, &why) < 0) {
+			errline("internal: default of %s: %s", keys[i].name, why);
+			abort();
+		}
+	}
+}
+
+static struct unit_config *unit_new(const char *name, enum unit_kind kind, int line)
+{
+	struct unit_config *u = xcalloc(1, sizeof(*u));
+	u->name = xstrdup(name);
+	u->kind = kind;
+	u->line = line;
+	apply_defaults(u, unit_scope(u), u);
+	return u;
+}
+
+static void unit_free(struct unit_config *u)
+{
+	strv_free(&u->argv);
+	strv_free(&u->env);
+	strv_free(&u->listen);
+	strv_free(&u->watch);
+	strv_free(&u->watch_ignore);
+	free(u->cwd);
+	free(u->health);
+	free(u->backend);
+	free(u->name);
+	free(u);
+}
+
+void config_free(struct tend_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->nunits; i++)
+		unit_free(cfg->units[i]);
+	free(cfg->units);
+	free(cfg->path);
+	free(cfg);
+}
+
+static struct tend_config *config_new(const char *path)
+{
+	struct tend_config *cfg = xcalloc(1, sizeof(*cfg));
+	cfg->path = xstrdup(path);
+	apply_defaults(cfg, SC_GLOBAL, NULL);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cfg->max_jobs = n > 0 ? (unsigned)n : 1;
+	return cfg;
+}
+
+/* "FILE:LINE: " or "command line: " */
+static char *where(const struct tend_config *cfg, int line)
+{
+	return line > 0 ? xasprintf("%s:%d", cfg->path, line) : xstrdup(cfg->path);
+}
+
+int config_set(struct tend_config *cfg, struct unit_config *u, const char *key,
+               const char *value, int line, char **err)
+{
+	const struct key_def *k = key_find(key);
+	unsigned scope = u ? unit_scope(u) : SC_GLOBAL;
+	char *at = where(cfg, line), *why = NULL;
+	const char *sect = u ? (u->kind == KIND_JOB ? "job" : "service") : "tend";
+	int *lines = u ? u->key_line : cfg->key_line;
+	int r = -1;
+	if (!k) {
+		*err = xasprintf("%s: unknown key \"%s\" in [%s%s%s]; see `tend check "
+		                 "--help` or docs/config.md for the keys", at, key,
+		                 sect, u ? " " : "", u ? u->name : "");
+	} else if (!(k->scope & scope)) {
+		*err = xasprintf("%s: key \"%s\" does not apply to [%s%s%s]; %s", at,
+		                 key, sect, u ? " " : "", u ? u->name : "",
+		                 k->scope == SC_GLOBAL ? "move it to [tend]"
+		                 : k->scope == SC_JOB ? "it is for [job NAME] sections"
+		                 : k->scope == SC_SERVICE ? "it is for [service NAME] sections"
+		                 : "move it to a [service NAME] or [job NAME] section");
+	} else if (lines[k - keys] && !key_repeatable(k)) {
+		*err = xasprintf("%s: key \"%s\" is set twice (first at line %d); "
+		                 "keep one", at, key, lines[k - keys]);
+	} else {
+		void *base = u ? (void *)u : (void *)cfg;
+		/* The first explicit use of a repeatable key replaces its default. */
+		if (key_repeatable(k) && !lines[k - keys])
+			strv_free((struct strv *)((char *)base + k->off));
+		if (value_set(k, base, u, value, &why) < 0) {
+			*err = xasprintf("%s: %s = %s: %s", at, key, value, why);
+		} else {
+			lines[k - keys] = line > 0 ? line : -1;
+			r = 0;
+		}
+	}
+	free(why);
+	free(at);
+	return r;
+}
+
+/* --- loading a file --- */
+
+struct load_state {
+	struct tend_config *cfg;
+	struct unit_config *unit;  /* current section; NULL for [tend] */
+	bool in_section;
+	int tend_line;             /* where [tend] was, 0: not yet */
+};
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 64)
+		return false;
+	for (const char *c = s; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("_.@-", *c))
+			return false;
+	return true;
+}
+
+static struct unit_config *unit_by_name(const struct tend_config *cfg,
+                                        const char *name)
+{
+	for (size_t i = 0; i < cfg->nunits; i++)
+		if (strcmp(cfg->units[i]->name, name) == 0)
+			return cfg->units[i];
+	return NULL;
+}
+
+static void add_unit(struct tend_config *cfg, struct unit_config *u)
+{
+	cfg->units = xrealloc(cfg->units, (cfg->nunits + 1) * sizeof(*cfg->units));
+	cfg->units[cfg->nunits++] = u;
+}
+
+static int on_section(void *user, const char *name, int line, char **err)
+{
+	struct load_state *st = user;
+	struct tend_config *cfg = st->cfg;
+	st->in_section = true;
+	st->unit = NULL;
+	if (strcmp(name, "tend") == 0) {
+		if (st->tend_line) {
+			*err = xasprintf("%s:%d: second [tend] section (first at line %d); "
+			                 "merge them", cfg->path, line, st->tend_line);
+			return -1;
+		}
+		st->tend_line = line;
+		return 0;
+	}
+	enum unit_kind kind;
+	const char *rest;
+	if (strncmp(name, "service", 7) == 0 && isspace((unsigned char)name[7])) {
+		kind = KIND_SERVICE;
+		rest = name + 7;
+	} else if (strncmp(name, "job", 3) == 0 && isspace((unsigned char)name[3])) {
+		kind = KIND_JOB;
+		rest = name + 3;
+	} else {
+		*err = xasprintf("%s:%d: unknown section [%s]; use [tend], "
+		                 "[service NAME] or [job NAME]", cfg->path, line, name);
+		return -1;
+	}
+	while (isspace((unsigned char)*rest))
+		rest++;
+	if (!valid_name(rest)) {
+		*err = xasprintf("%s:%d: bad %s name \"%s\"; use 1 to 64 letters, "
+		                 "digits and _ . @ -", cfg->path, line,
+		                 unit_kind_name(kind), rest);
+		return -1;
+	}
+	struct unit_config *dup = unit_by_name(cfg, rest);
+	if (dup) {
+		*err = xasprintf("%s:%d: duplicate name \"%s\" (first at line %d, "
+		                 "[%s %s]); names must be unique", cfg->path, line,
+		                 rest, dup->line, unit_kind_name(dup->kind), dup->name);
+		return -1;
+	}
+	st->unit = unit_new(rest, kind, line);
+	add_unit(cfg, st->unit);
+	return 0;
+}
+
+static int on_entry(void *user, const char *key, const char *value, int line,
+                    char **err)
+{
+	struct load_state *st = user;
+	return config_set(st->cfg, st->unit, key, value, line, err);
+}
+
+static int check_unit(const struct tend_config *cfg, struct unit_config *u,
+                      char **err)
+{
+	char *at = where(cfg, u->line);
+	const char *kind = unit_kind_name(u->kind);
+	int r = -1;
+#define KEYSET(f) (u->key_line[key_find(f) - keys] != 0)
+	if (u->argv.n == 0)
+		*err = xasprintf("%s: [%s %s] has no exec; add exec = COMMAND", at,
+		                 kind, u->name);
+	else if (u->backend && u->listen.n == 0)
+		*err = xasprintf("%s: [%s %s]: backend needs at least one listen "
+		                 "address to proxy from; add listen = tcp:HOST:PORT",
+		                 at, kind, u->name);
+	else if (u->stdio != STDIO_NONE && u->listen.n)
+		*err = xasprintf("%s: [%s %s]: stdio and listen are two different "
+		                 "ways in; keep one", at, kind, u->name);
+	else if (u->ready == READY_SOCKET && !u->backend)
+		*err = xasprintf("%s: [%s %s]: ready = socket waits for the backend; "
+		                 "set backend or another ready mode", at, kind, u->name);
+	else if (u->ready == READY_HEALTH && !u->health)
+		*err = xasprintf("%s: [%s %s]: ready = health needs a health probe; "
+		                 "set health", at, kind, u->name);
+	else if (u->stdio == STDIO_PER_CLIENT && KEYSET("start") &&
+	         u->start == START_BOOT)
+		*err = xasprintf("%s: [%s %s]: stdio = per-client starts one instance "
+		                 "per client; remove start = boot", at, kind, u->name);
+	else
+		r = 0;
+	if (r == 0 && u->kind == KIND_SERVICE) {
+		if (!KEYSET("start") && (u->listen.n || u->stdio != STDIO_NONE))
+			u->start = START_ON_DEMAND;
+		if (!KEYSET("ready") && u->backend)
+			u->ready = READY_SOCKET;
+	}
+#undef KEYSET
+	free(at);
+	return r;
+}
+
+int config_finish(struct tend_config *cfg, char **err)
+{
+	for (size_t i = 0; i < cfg->nunits; i++)
+		if (check_unit(cfg, cfg->units[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+struct tend_config *config_load(const char *path, char **err)
+{
+	struct tend_config *cfg = config_new(path);
+	struct load_state st = { .cfg = cfg };
+	struct ini_handler h = { on_section, on_entry };
+	char *ierr = NULL;
+	if (ini_parse_file(path, &h, &st, &ierr) < 0) {
+		if (access(path, F_OK) < 0)
+			*err = xasprintf("%s; create it, or name another with -c FILE "
+			                 "or TEND_CONFIG", ierr);
+		else
+			*err = ierr, ierr = NULL;
+		free(ierr);
+		config_free(cfg);
+		return NULL;
+	}
+	if (config_finish(cfg, err) < 0) {
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+struct tend_config *config_for_exec(char *const *argv)
+{
+	struct tend_config *cfg = config_new("command line");
+	const char *base = strrchr(argv[0], '/');
+	base = base && base[1] ? base + 1 : argv[0];
+	char *name = xstrdup(base);
+	if (!valid_name(name)) {
+		free(name);
+		name = xstrdup("exec");
+	}
+	struct unit_config *u = unit_new(name, KIND_SERVICE, 0);
+	free(name);
+	for (size_t i = 0; argv[i]; i++)
+		strv_push(&u->argv, xstrdup(argv[i]));
+	u->key_line[key_find("exec") - keys] = -1;
+	add_unit(cfg, u);
+	return cfg;
+}
+
+char *config_locate(const char *arg)
+{
+	if (arg)
+		return xstrdup(arg);
+	const char *env = getenv("TEND_CONFIG");
+	if (env && *env)
+		return xstrdup(env);
+	if (access("tend.ini", F_OK) == 0)
+		return xstrdup("tend.ini");
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	if (xdg && *xdg)
+		return xasprintf("%s/tend/tend.ini", xdg);
+	const char *home = getenv("HOME");
+	return xasprintf("%s/.config/tend/tend.ini", home && *home ? home : ".");
+}
+
+/* --- output --- */
+
+void config_print(const struct tend_config *cfg, FILE *out)
+{
+	fprintf(out, "; effective settings of %s\n[tend]\n", cfg->path);
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+		if (keys[i].scope & SC_GLOBAL)
+			value_print(&keys[i], cfg, out);
+	for (size_t n = 0; n < cfg->nunits; n++) {
+		const struct unit_config *u = cfg->units[n];
+		fprintf(out, "\n[%s %s]\n", unit_kind_name(u->kind), u->name);
+		for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+			if (keys[i].scope & unit_scope(u))
+				value_print(&keys[i], u, out);
+	}
+}
+
+void config_print_flags(FILE *out)
+{
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		const struct key_def *k = &keys[i];
+		if (!(k->scope & SC_SERVICE) || k->type == V_ARGV)
+			continue;
+		fprintf(out, "  --%-16s %s%s%s%s\n", k->name, k->help,
+		        k->def ? " [" : "", k->def ? k->def : "", k->def ? "]" : "");
+	}
+}
+
+size_t config_unenforced(const struct unit_config *u, const char **names,
+                         size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < ARRAY_LEN(keys) && n < max; i++)
+		if (u->key_line[i] && !keys[i].enforced)
+			names[n++] = keys[i].name;
+	return n;
+}

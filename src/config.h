@@ -1,0 +1,108 @@
+/* config — tend.ini and tend exec's flags, as one table of keys.
+ *
+ * Every key (DESIGN §4) is one row of a table in config.c: its name, where
+ * it is allowed ([tend], [service], [job]), its value syntax and its default
+ * written as text.  Defaults go through the same parsers as the file, `tend
+ * check` prints every key back through the same formatters, and `tend exec
+ * --KEY VALUE` sets keys through the same function as the file: one source
+ * of truth for syntax, defaults and documentation.
+ *
+ * Errors are one line, "FILE:LINE: what; what to do" (malloc'd), and loading
+ * stops at the first one.
+ */
+#ifndef TEND_CONFIG_H
+#define TEND_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "policy.h"
+#include "util.h"
+
+enum unit_kind { KIND_SERVICE, KIND_JOB };
+enum start_mode { START_BOOT, START_ON_DEMAND };
+enum ready_mode { READY_NONE, READY_NOTIFY, READY_HEALTH, READY_SOCKET };
+enum stdio_mode { STDIO_NONE, STDIO_EXCLUSIVE, STDIO_PER_CLIENT, STDIO_MCP };
+enum on_change { ON_CHANGE_RESTART };
+
+#define CONFIG_MAX_KEYS 48
+
+struct unit_config {
+	char *name;
+	enum unit_kind kind;
+	int line;                  /* of the section header; 0 on the command line */
+	struct strv argv;          /* exec, split and expanded */
+	char *cwd;                 /* NULL: the daemon's */
+	struct strv env;           /* KEY=VALUE */
+	enum start_mode start;
+	struct policy_cfg policy;  /* restart, backoff, max-crashes, ... */
+	struct success_codes success;
+	int stop_signal;
+	uint64_t stop_timeout_ms;
+	uint64_t memory_max;       /* 0: none */
+	unsigned memory_warn_pct;
+	char *health;              /* NULL: none */
+	uint64_t health_interval_ms, health_timeout_ms, health_grace_ms;
+	unsigned health_strikes;
+	enum ready_mode ready;
+	uint64_t watchdog_ms;      /* 0: none */
+	struct strv listen;
+	char *backend;             /* NULL: none */
+	enum stdio_mode stdio;
+	unsigned max_instances;
+	uint64_t idle_stop_ms;     /* 0: never */
+	struct strv watch, watch_ignore;
+	uint64_t debounce_ms;
+	enum on_change on_change;
+	uint64_t timeout_ms, every_ms;   /* jobs; 0: none */
+	unsigned max_failures;
+	uint64_t cooldown_ms;
+	int key_line[CONFIG_MAX_KEYS];   /* where each key was set; 0: default */
+};
+
+struct tend_config {
+	char *path;                /* as given; "command line" for tend exec */
+	uint64_t log_max;
+	uint64_t memory_interval_ms;
+	unsigned max_jobs;
+	struct unit_config **units;
+	size_t nunits;
+	int key_line[CONFIG_MAX_KEYS];
+};
+
+/* Which file to use: -c FILE, $TEND_CONFIG, ./tend.ini, then
+ * $XDG_CONFIG_HOME/tend/tend.ini (~/.config/tend/tend.ini).  Returns a
+ * malloc'd path (the last candidate when none exists, so the error names
+ * it). */
+char *config_locate(const char *arg);
+
+/* Loads and validates PATH.  Returns NULL with *err set on any error. */
+struct tend_config *config_load(const char *path, char **err);
+void config_free(struct tend_config *cfg);
+
+/* A configuration of one service for tend exec: defaults, then the caller
+ * sets keys with config_set, then config_finish. */
+struct tend_config *config_for_exec(char *const *argv);
+/* Sets KEY to VALUE on unit U (scope checked); SOURCE and LINE name the
+ * origin for messages.  Returns 0 or -1 with *err set. */
+int config_set(struct tend_config *cfg, struct unit_config *u, const char *key,
+               const char *value, int line, char **err);
+/* Cross-key checks and derived defaults; returns 0 or -1 with *err. */
+int config_finish(struct tend_config *cfg, char **err);
+
+/* Writes the effective settings of every unit, defaults included, as INI
+ * that loads back to the same settings. */
+void config_print(const struct tend_config *cfg, FILE *out);
+
+/* One line per service key for tend exec --help: "  --KEY VALUE  help". */
+void config_print_flags(FILE *out);
+
+/* Names of the keys a unit set that this version accepts but does not act
+ * on yet (so the caller can warn); returns how many were written to NAMES. */
+size_t config_unenforced(const struct unit_config *u, const char **names,
+                         size_t max);
+
+const char *unit_kind_name(enum unit_kind k);
+
+#endif

@@ -1,0 +1,325 @@
+/* ini — see ini.h. */
+#include "ini.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/* Longest excerpt of the input quoted in an error message. */
+#define QUOTE_MAX 60
+
+struct buf {
+	char *s;
+	size_t len, cap;
+};
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->s = xrealloc(b->s, cap);
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static bool is_key_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
+/* S[0..N) with the blanks at both ends removed, as a malloc'd string. */
+static char *trimmed(const char *s, size_t n)
+{
+	while (n > 0 && is_blank(*s)) {
+		s++;
+		n--;
+	}
+	while (n > 0 && is_blank(s[n - 1]))
+		n--;
+	char *r = xmalloc(n + 1);
+	memcpy(r, s, n);
+	r[n] = '\0';
+	return r;
+}
+
+/* S as a message excerpt, shortened with "..." when it is long. */
+static char *excerpt(const char *s)
+{
+	size_t n = strlen(s);
+	if (n <= QUOTE_MAX)
+		return xstrdup(s);
+	return xasprintf("%.*s...", QUOTE_MAX, s);
+}
+
+/* Scans one physical line LINE[0..N): finds where an inline comment starts
+ * (or N) and whether the line ends with a continuation backslash.  Quotes
+ * and backslashes are tracked the way words.c reads them, so that what is
+ * a comment here is never a quoted ';' or '#' there.  Returns the length of
+ * the content kept, without the continuation backslash and trailing blanks. */
+static size_t scan_line(const char *line, size_t n, bool *cont)
+{
+	enum { OUT, SQ, DQ } st = OUT;
+	bool prev_blank = true; /* the start of a line counts as blank */
+	size_t cut = n;
+	size_t last_bs = (size_t)-1; /* last backslash outside quotes */
+
+	for (size_t i = 0; i < n; i++) {
+		char c = line[i];
+		if (st == SQ) {
+			if (c == '\'')
+				st = OUT;
+			prev_blank = false;
+			continue;
+		}
+		if (st == DQ) {
+			if (c == '\\' && i + 1 < n)
+				i++;
+			else if (c == '"')
+				st = OUT;
+			prev_blank = false;
+			continue;
+		}
+		if ((c == ';' || c == '#') && prev_blank) {
+			cut = i;
+			break;
+		}
+		if (c == '\\') {
+			last_bs = i;
+			if (i + 1 < n)
+				i++; /* the escaped character, never blank */
+			prev_blank = false;
+			continue;
+		}
+		if (c == '\'')
+			st = SQ;
+		else if (c == '"')
+			st = DQ;
+		prev_blank = is_blank(c);
+	}
+
+	size_t end = cut;
+	while (end > 0 && is_blank(line[end - 1]))
+		end--;
+	*cont = st == OUT && end > 0 && last_bs == end - 1;
+	if (*cont) {
+		end--;
+		while (end > 0 && is_blank(line[end - 1]))
+			end--;
+	}
+	return end;
+}
+
+static int fail(char **err, const char *path, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int fail(char **err, const char *path, int line, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *what = xvasprintf(fmt, ap);
+	va_end(ap);
+	*err = xasprintf("%s:%d: %s", path, line, what);
+	free(what);
+	return -1;
+}
+
+/* Handles one logical line (already without comment and continuations). */
+static int do_line(const char *text, int line, const char *path,
+                   const struct ini_handler *h, void *user, bool *in_section,
+                   char **err)
+{
+	char *t = trimmed(text, strlen(text));
+	int r = 0;
+
+	if (t[0] == '\0')
+		goto out;
+
+	if (t[0] == '[') {
+		char *close = strchr(t, ']');
+		if (!close) {
+			char *q = excerpt(t);
+			r = fail(err, path, line,
+			         "unterminated section header \"%s\"; close it with ']'",
+			         q);
+			free(q);
+			goto out;
+		}
+		if (close[1] != '\0') {
+			char *q = excerpt(t);
+			r = fail(err, path, line,
+			         "text after the section header in \"%s\"; "
+			         "put comments after ';' or '#'", q);
+			free(q);
+			goto out;
+		}
+		char *name = trimmed(t + 1, (size_t)(close - t - 1));
+		if (name[0] == '\0') {
+			free(name);
+			r = fail(err, path, line,
+			         "empty section header \"[]\"; name it, e.g. [service NAME]");
+			goto out;
+		}
+		*in_section = true;
+		if (h->section && h->section(user, name, line, err) != 0) {
+			if (!*err)
+				*err = xasprintf("%s:%d: section \"%s\" rejected", path,
+				                 line, name);
+			r = -1;
+		}
+		free(name);
+		goto out;
+	}
+
+	char *eq = strchr(t, '=');
+	if (!eq) {
+		char *q = excerpt(t);
+		r = fail(err, path, line, "\"%s\" has no '='; write key = value", q);
+		free(q);
+		goto out;
+	}
+	char *key = trimmed(t, (size_t)(eq - t));
+	if (key[0] == '\0') {
+		free(key);
+		char *q = excerpt(t);
+		r = fail(err, path, line,
+		         "no key before '=' in \"%s\"; write key = value", q);
+		free(q);
+		goto out;
+	}
+	for (const char *k = key; *k; k++) {
+		if (!is_key_char(*k)) {
+			char *q = excerpt(key);
+			r = fail(err, path, line,
+			         "invalid key \"%s\"; keys are made of letters, digits, "
+			         "'_', '.' and '-'", q);
+			free(q);
+			free(key);
+			goto out;
+		}
+	}
+	if (!*in_section) {
+		r = fail(err, path, line,
+		         "entry \"%s\" before any section; put it under a "
+		         "[service NAME] header", key);
+		free(key);
+		goto out;
+	}
+	char *value = trimmed(eq + 1, strlen(eq + 1));
+	if (h->entry && h->entry(user, key, value, line, err) != 0) {
+		if (!*err)
+			*err = xasprintf("%s:%d: entry \"%s\" rejected", path, line, key);
+		r = -1;
+	}
+	free(value);
+	free(key);
+out:
+	free(t);
+	return r;
+}
+
+int ini_parse_string(const char *text, const char *path,
+                     const struct ini_handler *h, void *user, char **err)
+{
+	*err = NULL;
+	if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+		text += 3;
+
+	struct buf logical = { 0 };
+	bool continuing = false, in_section = false;
+	int lineno = 0, start = 0, r = 0;
+	const char *p = text;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		lineno++;
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+
+		bool cont;
+		size_t keep = scan_line(p, n, &cont);
+		if (continuing) {
+			size_t skip = 0;
+			while (skip < keep && is_blank(p[skip]))
+				skip++;
+			buf_add(&logical, " ", 1);
+			buf_add(&logical, p + skip, keep - skip);
+		} else {
+			logical.len = 0;
+			buf_add(&logical, p, keep);
+			start = lineno;
+		}
+		p = nl ? nl + 1 : p + strlen(p);
+
+		if (cont && *p) {
+			continuing = true;
+			continue;
+		}
+		continuing = false;
+		r = do_line(logical.s, start, path, h, user, &in_section, err);
+		if (r < 0)
+			break;
+	}
+	free(logical.s);
+	return r;
+}
+
+int ini_parse_file(const char *path, const struct ini_handler *h, void *user,
+                   char **err)
+{
+	*err = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		*err = xasprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct buf b = { 0 };
+	char chunk[65536];
+	for (;;) {
+		ssize_t got = read(fd, chunk, sizeof(chunk));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			*err = xasprintf("%s: %s", path, strerror(errno));
+			close(fd);
+			free(b.s);
+			return -1;
+		}
+		if (got == 0)
+			break;
+		buf_add(&b, chunk, (size_t)got);
+	}
+	close(fd);
+	if (!b.s)
+		buf_add(&b, "", 0);
+
+	const char *nul = memchr(b.s, '\0', b.len);
+	if (nul) {
+		int line = 1;
+		for (const char *q = b.s; q < nul; q++)
+			line += *q == '\n';
+		*err = xasprintf("%s:%d: NUL byte in the file; it must be text",
+		                 path, line);
+		free(b.s);
+		return -1;
+	}
+	int r = ini_parse_string(b.s, path, h, user, err);
+	free(b.s);
+	return r;
+}

@@ -1,0 +1,241 @@
+#include "loop.h"
+#include "util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define LOOP_BATCH 64
+
+struct sig_slot {
+	loop_signal_fn fn;
+	void *data;
+};
+
+struct loop {
+	int epfd;
+	int sigfd;
+	struct loop_io sigio;
+	sigset_t sigmask;
+	struct sig_slot sig[65];
+	struct loop_timer **heap;
+	size_t nheap, capheap;
+	struct epoll_event batch[LOOP_BATCH];
+	int nbatch;  /* events of the batch being dispatched */
+	uint64_t now;
+	bool stop;
+};
+
+struct loop *loop_new(void)
+{
+	struct loop *lp = xcalloc(1, sizeof(*lp));
+	lp->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (lp->epfd < 0) {
+		free(lp);
+		return NULL;
+	}
+	lp->sigfd = -1;
+	sigemptyset(&lp->sigmask);
+	lp->now = mono_ms();
+	return lp;
+}
+
+void loop_free(struct loop *lp)
+{
+	if (!lp)
+		return;
+	if (lp->sigfd >= 0)
+		close(lp->sigfd);
+	close(lp->epfd);
+	free(lp->heap);
+	free(lp);
+}
+
+int loop_io_add(struct loop *lp, struct loop_io *io, int fd, uint32_t events,
+                loop_io_fn fn, void *data)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = io };
+	io->fd = fd;
+	io->fn = fn;
+	io->data = data;
+	if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -1;
+	io->active = true;
+	return 0;
+}
+
+int loop_io_mod(struct loop *lp, struct loop_io *io, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = io };
+	return epoll_ctl(lp->epfd, EPOLL_CTL_MOD, io->fd, &ev);
+}
+
+void loop_io_del(struct loop *lp, struct loop_io *io)
+{
+	if (!io->active)
+		return;
+	epoll_ctl(lp->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	io->active = false;
+	/* Events already fetched for this watch must not be delivered. */
+	for (int i = 0; i < lp->nbatch; i++)
+		if (lp->batch[i].data.ptr == io)
+			lp->batch[i].data.ptr = NULL;
+}
+
+/* --- timer heap (min-heap on due) --- */
+
+static void heap_set(struct loop *lp, size_t i, struct loop_timer *t)
+{
+	lp->heap[i] = t;
+	t->slot = i;
+}
+
+static void heap_up(struct loop *lp, size_t i)
+{
+	struct loop_timer *t = lp->heap[i];
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+		if (lp->heap[parent]->due <= t->due)
+			break;
+		heap_set(lp, i, lp->heap[parent]);
+		i = parent;
+	}
+	heap_set(lp, i, t);
+}
+
+static void heap_down(struct loop *lp, size_t i)
+{
+	struct loop_timer *t = lp->heap[i];
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= lp->nheap)
+			break;
+		if (c + 1 < lp->nheap && lp->heap[c + 1]->due < lp->heap[c]->due)
+			c++;
+		if (t->due <= lp->heap[c]->due)
+			break;
+		heap_set(lp, i, lp->heap[c]);
+		i = c;
+	}
+	heap_set(lp, i, t);
+}
+
+void loop_timer_stop(struct loop *lp, struct loop_timer *t)
+{
+	if (!t->armed)
+		return;
+	size_t i = t->slot;
+	t->armed = false;
+	struct loop_timer *last = lp->heap[--lp->nheap];
+	if (i == lp->nheap)
+		return;
+	heap_set(lp, i, last);
+	heap_up(lp, i);
+	heap_down(lp, last->slot);
+}
+
+void loop_timer_start(struct loop *lp, struct loop_timer *t, uint64_t delay_ms,
+                      loop_timer_fn fn, void *data)
+{
+	loop_timer_stop(lp, t);
+	t->due = mono_ms() + delay_ms;
+	t->fn = fn;
+	t->data = data;
+	if (lp->nheap == lp->capheap) {
+		lp->capheap = lp->capheap ? lp->capheap * 2 : 16;
+		lp->heap = xrealloc(lp->heap, lp->capheap * sizeof(*lp->heap));
+	}
+	t->armed = true;
+	heap_set(lp, lp->nheap++, t);
+	heap_up(lp, t->slot);
+}
+
+/* --- signals --- */
+
+static void on_signalfd(struct loop *lp, struct loop_io *io, uint32_t events)
+{
+	(void)events;
+	struct signalfd_siginfo si;
+	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		int s = (int)si.ssi_signo;
+		if (s > 0 && s < (int)ARRAY_LEN(lp->sig) && lp->sig[s].fn)
+			lp->sig[s].fn(lp, s, lp->sig[s].data);
+	}
+}
+
+int loop_signal(struct loop *lp, int signo, loop_signal_fn fn, void *data)
+{
+	if (signo <= 0 || signo >= (int)ARRAY_LEN(lp->sig))
+		return -1;
+	lp->sig[signo].fn = fn;
+	lp->sig[signo].data = data;
+	sigaddset(&lp->sigmask, signo);
+	if (sigprocmask(SIG_BLOCK, &lp->sigmask, NULL) < 0)
+		return -1;
+	/* An ignored signal is dropped before it could reach the signalfd, and
+	 * shells start background jobs with SIGINT ignored: take it back. */
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	sigaction(signo, &sa, NULL);
+	int fd = signalfd(lp->sigfd, &lp->sigmask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	if (lp->sigfd < 0) {
+		lp->sigfd = fd;
+		if (loop_io_add(lp, &lp->sigio, fd, EPOLLIN, on_signalfd, NULL) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+uint64_t loop_now(const struct loop *lp) { return lp->now; }
+
+void loop_stop(struct loop *lp) { lp->stop = true; }
+
+static void run_due_timers(struct loop *lp)
+{
+	while (lp->nheap > 0 && lp->heap[0]->due <= lp->now) {
+		struct loop_timer *t = lp->heap[0];
+		loop_timer_stop(lp, t);
+		t->fn(lp, t);
+	}
+}
+
+static int next_timeout(const struct loop *lp)
+{
+	if (lp->nheap == 0)
+		return -1;
+	uint64_t due = lp->heap[0]->due;
+	if (due <= lp->now)
+		return 0;
+	uint64_t d = due - lp->now;
+	return d > 86400000u ? 86400000 : (int)d;
+}
+
+int loop_run(struct loop *lp)
+{
+	lp->stop = false;
+	while (!lp->stop) {
+		lp->now = mono_ms();
+		run_due_timers(lp);
+		if (lp->stop)
+			break;
+		int n = epoll_wait(lp->epfd, lp->batch, LOOP_BATCH, next_timeout(lp));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		lp->now = mono_ms();
+		lp->nbatch = n;
+		for (int i = 0; i < n; i++) {
+			struct loop_io *io = lp->batch[i].data.ptr;
+			if (io)
+				io->fn(lp, io, lp->batch[i].events);
+		}
+		lp->nbatch = 0;
+	}
+	return 0;
+}

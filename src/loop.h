@@ -1,0 +1,72 @@
+/* loop — the one event loop: epoll for file descriptors, one signalfd for
+ * signals, and a binary heap of timers that sets epoll_wait's timeout.
+ *
+ * With no timer armed the loop sleeps in epoll_wait(-1): nothing wakes tend
+ * but a real event.  Callbacks run on the loop's thread, one at a time; a
+ * callback may add or remove any watch or timer, including its own, and a
+ * removed watch never fires again, not even later in the same batch.
+ *
+ * Watches and timers are structs owned by the caller (embedded in whatever
+ * they serve); the loop only links them.  The loop owns no fd but its epoll
+ * fd and its signalfd.
+ */
+#ifndef TEND_LOOP_H
+#define TEND_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+
+struct loop;
+struct loop_io;
+struct loop_timer;
+
+typedef void (*loop_io_fn)(struct loop *lp, struct loop_io *io,
+                           uint32_t events);
+typedef void (*loop_timer_fn)(struct loop *lp, struct loop_timer *t);
+typedef void (*loop_signal_fn)(struct loop *lp, int signo, void *data);
+
+struct loop_io {
+	int fd;
+	loop_io_fn fn;
+	void *data;
+	bool active;
+};
+
+struct loop_timer {
+	uint64_t due;  /* CLOCK_MONOTONIC ms */
+	size_t slot;   /* index in the heap; valid while armed */
+	bool armed;
+	loop_timer_fn fn;
+	void *data;
+};
+
+struct loop *loop_new(void);
+void loop_free(struct loop *lp);
+
+/* Watches FD for EVENTS (EPOLLIN, EPOLLOUT...).  Returns 0 or -1/errno. */
+int loop_io_add(struct loop *lp, struct loop_io *io, int fd, uint32_t events,
+                loop_io_fn fn, void *data);
+int loop_io_mod(struct loop *lp, struct loop_io *io, uint32_t events);
+/* Stops watching; the fd stays open (its owner closes it). */
+void loop_io_del(struct loop *lp, struct loop_io *io);
+
+/* Arms T to fire once, DELAY_MS from now (re-arming moves it). */
+void loop_timer_start(struct loop *lp, struct loop_timer *t, uint64_t delay_ms,
+                      loop_timer_fn fn, void *data);
+void loop_timer_stop(struct loop *lp, struct loop_timer *t);
+
+/* Routes SIGNO through the loop's signalfd: it is blocked for the process
+ * and FN runs from the loop when it arrives.  (Children get a clean signal
+ * mask from proc_spawn.) */
+int loop_signal(struct loop *lp, int signo, loop_signal_fn fn, void *data);
+
+/* Time of the current iteration (CLOCK_MONOTONIC ms). */
+uint64_t loop_now(const struct loop *lp);
+
+/* Runs until loop_stop(); returns 0, or -1 if epoll_wait fails. */
+int loop_run(struct loop *lp);
+void loop_stop(struct loop *lp);
+
+#endif

@@ -1,0 +1,266 @@
+/* tend — command line: global options, then one command. */
+#include "config.h"
+#include "events.h"
+#include "sup.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXIT_USAGE 2
+
+static const char usage_main[] =
+	"usage: tend [-c FILE] COMMAND [ARGS]\n"
+	"\n"
+	"A supervisor for the helpers developers run on their own machines:\n"
+	"one instance each, memory-capped, contained, asleep when idle.\n"
+	"\n"
+	"Commands:\n"
+	"  up [--json]          run every boot service of the file in the foreground\n"
+	"  check                validate the file, print the effective settings\n"
+	"  exec [--KEY VALUE ...] -- CMD [ARG ...]\n"
+	"                       supervise one command in the foreground, no file\n"
+	"\n"
+	"Options:\n"
+	"  -c FILE              configuration file; else $TEND_CONFIG, ./tend.ini,\n"
+	"                       $XDG_CONFIG_HOME/tend/tend.ini\n"
+	"  -h, --help           this help; `tend COMMAND --help` for one command\n"
+	"  -V, --version        print the version\n"
+	"\n"
+	"Exit codes: 0 success, 1 the operation failed, 2 bad usage or\n"
+	"configuration, 3 the daemon could not be reached or started.\n"
+	"Documentation: README.md and docs/ in the source tree.\n";
+
+static const char usage_up[] =
+	"usage: tend [-c FILE] up [--json]\n"
+	"\n"
+	"Runs every [service] of the file with start = boot, in the foreground,\n"
+	"and keeps them up by their restart policy.  Events go to stderr, one\n"
+	"line each (--json: JSON lines).  SIGTERM or Ctrl-C stops every process\n"
+	"tree gracefully and exits; a second Ctrl-C kills at once.\n";
+
+static const char usage_check[] =
+	"usage: tend [-c FILE] check\n"
+	"\n"
+	"Validates the file and prints the effective settings of every unit,\n"
+	"defaults included, as INI.  Exit 0 when valid, 2 with one error line\n"
+	"(file:line, what is wrong, what to do) when not.\n";
+
+static const char usage_exec[] =
+	"usage: tend exec [--KEY VALUE ...] [--json] [--] CMD [ARG ...]\n"
+	"\n"
+	"Supervises one command in the foreground: no file, no daemon.  The\n"
+	"command runs in its own session; its whole process tree is one unit,\n"
+	"restarted by policy and stopped completely.  Works as PID 1 in a\n"
+	"container: reaps every zombie and forwards signals to the whole tree.\n"
+	"\n"
+	"Exit code: the command's own when it is not restarted (128+N when a\n"
+	"signal N ended it); 1 when tend gave up after max-crashes; 127 (or\n"
+	"126) when the command could not be started; 2 for bad usage.\n"
+	"\n"
+	"Every service key of tend.ini is a flag (--KEY VALUE or --KEY=VALUE;\n"
+	"defaults in brackets):\n";
+
+static int want_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int cmd_check(const char *cfgarg, int argc, char **argv)
+{
+	if (want_help(argc, argv)) {
+		fputs(usage_check, stdout);
+		return 0;
+	}
+	if (argc > 0) {
+		errline("check: unexpected argument \"%s\"; see tend check --help", argv[0]);
+		return EXIT_USAGE;
+	}
+	char *path = config_locate(cfgarg), *err = NULL;
+	struct tend_config *cfg = config_load(path, &err);
+	free(path);
+	if (!cfg) {
+		errline("%s", err);
+		free(err);
+		return EXIT_USAGE;
+	}
+	config_print(cfg, stdout);
+	config_free(cfg);
+	return 0;
+}
+
+static int supervise(struct tend_config *cfg, bool exec_mode, bool json)
+{
+	struct events *ev = events_new(2, json);
+	struct sup *s = sup_new(cfg, ev, exec_mode);
+	if (!s) {
+		errline("cannot create the event loop");
+		events_free(ev);
+		return 1;
+	}
+	int code = sup_run(s);
+	sup_free(s);
+	events_free(ev);
+	return code;
+}
+
+static int cmd_up(const char *cfgarg, int argc, char **argv)
+{
+	bool json = false;
+	if (want_help(argc, argv)) {
+		fputs(usage_up, stdout);
+		return 0;
+	}
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+		} else if (strcmp(argv[i], "-d") == 0) {
+			errline("up -d: detaching needs the daemon, which this version "
+			        "does not have yet; run tend up in the foreground");
+			return EXIT_USAGE;
+		} else {
+			errline("up: unknown argument \"%s\"; see tend up --help", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	char *path = config_locate(cfgarg), *err = NULL;
+	struct tend_config *cfg = config_load(path, &err);
+	free(path);
+	if (!cfg) {
+		errline("%s", err);
+		free(err);
+		return EXIT_USAGE;
+	}
+	int code = supervise(cfg, false, json);
+	config_free(cfg);
+	return code;
+}
+
+static int cmd_exec(int argc, char **argv)
+{
+	int i = 0;
+	bool json = false;
+	/* Options come first; the command starts at "--" or the first word
+	 * that is not an option. */
+	struct strv keys = { 0 }, vals = { 0 };
+	int code = EXIT_USAGE;
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (strncmp(a, "--", 2) != 0)
+			break;
+		if (strcmp(a, "--help") == 0) {
+			fputs(usage_exec, stdout);
+			config_print_flags(stdout);
+			fputs("  --json             event lines on stderr as JSON\n", stdout);
+			code = 0;
+			goto out;
+		}
+		if (strcmp(a, "--json") == 0) {
+			json = true;
+			continue;
+		}
+		const char *eq = strchr(a, '=');
+		if (eq) {
+			strv_push(&keys, strndup(a + 2, (size_t)(eq - a - 2)));
+			strv_push(&vals, xstrdup(eq + 1));
+		} else if (i + 1 < argc) {
+			strv_push(&keys, xstrdup(a + 2));
+			strv_push(&vals, xstrdup(argv[++i]));
+		} else {
+			errline("exec: %s needs a value; see tend exec --help", a);
+			goto out;
+		}
+	}
+	if (i >= argc) {
+		errline("exec: no command given; usage: tend exec [--KEY VALUE ...] "
+		        "-- CMD [ARG ...]");
+		goto out;
+	}
+	struct tend_config *cfg = config_for_exec(argv + i);
+	char *err = NULL;
+	for (size_t k = 0; k < keys.n; k++) {
+		if (strcmp(keys.v[k], "exec") == 0) {
+			errline("exec: the command comes after \"--\", not from --exec");
+			config_free(cfg);
+			goto out;
+		}
+		if (config_set(cfg, cfg->units[0], keys.v[k], vals.v[k], 0, &err) < 0)
+			break;
+	}
+	if (err || config_finish(cfg, &err) < 0) {
+		errline("exec: %s", err + strlen("command line: "));
+		free(err);
+		config_free(cfg);
+		goto out;
+	}
+	code = supervise(cfg, true, json);
+	config_free(cfg);
+out:
+	strv_free(&keys);
+	strv_free(&vals);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cfgarg = NULL;
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (++i >= argc) {
+				errline("-c needs a FILE; see tend --help");
+				return EXIT_USAGE;
+			}
+			cfgarg = argv[i];
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			cfgarg = a + 9;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage_main, stdout);
+			return 0;
+		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+			printf("tend %s\n", TEND_VERSION);
+			return 0;
+		} else {
+			errline("unknown option \"%s\"; see tend --help", a);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		fputs(usage_main, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[i++];
+	int rest = argc - i;
+	char **args = argv + i;
+	if (strcmp(cmd, "exec") == 0) {
+		if (cfgarg) {
+			errline("exec takes no -c FILE: its settings are flags; see tend "
+			        "exec --help");
+			return EXIT_USAGE;
+		}
+		return cmd_exec(rest, args);
+	}
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(cfgarg, rest, args);
+	if (strcmp(cmd, "up") == 0)
+		return cmd_up(cfgarg, rest, args);
+	if (strcmp(cmd, "help") == 0) {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	errline("unknown command \"%s\"; see tend --help", cmd);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,295 @@
+#include "proc.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* --- spawning --- */
+
+struct spawn_err {
+	int err;
+	int step;
+};
+
+static const char *const spawn_steps[] = { "fork", "exec", "chdir", "setsid",
+                                           "dup2", "pipe" };
+enum { STEP_FORK, STEP_EXEC, STEP_CHDIR, STEP_SETSID, STEP_DUP2, STEP_PIPE };
+
+static void child_fail(int fd, int step)
+{
+	struct spawn_err e = { errno, step };
+	ssize_t r = write(fd, &e, sizeof(e));
+	(void)r;
+	_exit(127);
+}
+
+static void child_reset_signals(void)
+{
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			sigaction(s, &sa, NULL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void child_dup(int from, int to, int errfd)
+{
+	if (from < 0 || from == to)
+		return;
+	if (dup2(from, to) < 0)
+		child_fail(errfd, STEP_DUP2);
+}
+
+static void child_run(const struct spawn_req *rq, int errfd)
+{
+	child_reset_signals();
+	if (setsid() < 0)
+		child_fail(errfd, STEP_SETSID);
+	child_dup(rq->fd_in, 0, errfd);
+	child_dup(rq->fd_out, 1, errfd);
+	child_dup(rq->fd_err, 2, errfd);
+	if (rq->cwd && chdir(rq->cwd) < 0)
+		child_fail(errfd, STEP_CHDIR);
+	environ = (char **)rq->envp;
+	execvp(rq->argv[0], rq->argv);
+	child_fail(errfd, STEP_EXEC);
+}
+
+int proc_spawn(const struct spawn_req *rq, struct spawn_res *rs)
+{
+	int p[2];
+	*rs = (struct spawn_res){ .pid = -1, .pidfd = -1 };
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		rs->err = errno;
+		rs->step = spawn_steps[STEP_PIPE];
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		rs->err = errno;
+		rs->step = spawn_steps[STEP_FORK];
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		child_run(rq, p[1]);
+	}
+	close(p[1]);
+	struct spawn_err e;
+	ssize_t r;
+	do
+		r = read(p[0], &e, sizeof(e));
+	while (r < 0 && errno == EINTR);
+	close(p[0]);
+	if (r == (ssize_t)sizeof(e)) {
+		/* The child failed before exec and exits at once: reap it here
+		 * so nobody else ever sees it. */
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		rs->err = e.err;
+		rs->step = spawn_steps[e.step];
+		return -1;
+	}
+	rs->pid = pid;
+	rs->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (rs->pidfd >= 0)
+		fd_cloexec(rs->pidfd);
+	return 0;
+}
+
+/* --- the process table --- */
+
+int proc_read_stat(pid_t pid, struct proc_stat *st)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	/* comm may hold spaces and parentheses: fields start after the last ')' */
+	char *s = strrchr(buf, ')');
+	if (!s)
+		return -1;
+	char state;
+	int ppid, pgid, sid;
+	unsigned long long start;
+	/* fields 3..8 then skip 9..21, field 22 = starttime */
+	if (sscanf(s + 1,
+	           " %c %d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d"
+	           " %*d %*d %*d %llu",
+	           &state, &ppid, &pgid, &sid, &start) != 5)
+		return -1;
+	*st = (struct proc_stat){ .pid = pid, .ppid = ppid, .pgid = pgid,
+	                          .sid = sid, .start = start, .state = state };
+	return 0;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = ((const struct proc_stat *)a)->pid;
+	pid_t y = ((const struct proc_stat *)b)->pid;
+	return (x > y) - (x < y);
+}
+
+int proc_table_scan(struct proc_table *t)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -1;
+	t->n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		if (t->n == t->cap) {
+			t->cap = t->cap ? t->cap * 2 : 256;
+			t->p = xrealloc(t->p, t->cap * sizeof(*t->p));
+		}
+		if (proc_read_stat((pid_t)pid, &t->p[t->n]) == 0)
+			t->n++;
+	}
+	closedir(d);
+	qsort(t->p, t->n, sizeof(*t->p), cmp_pid);
+	return 0;
+}
+
+void proc_table_free(struct proc_table *t)
+{
+	free(t->p);
+	*t = (struct proc_table){ 0 };
+}
+
+/* --- trees --- */
+
+static long table_find(const struct proc_table *t, pid_t pid)
+{
+	size_t lo = 0, hi = t->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (t->p[mid].pid == pid)
+			return (long)mid;
+		if (t->p[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* Does the environment PID was started with hold COOKIE ("K=V")? */
+static bool environ_has(pid_t pid, const char *cookie)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	size_t len = strlen(cookie) + 1; /* with its NUL */
+	size_t cap = 65536, n = 0;
+	char *buf = xmalloc(cap + 1);
+	ssize_t r;
+	while (n < cap && (r = read(fd, buf + n, cap - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	bool found = false;
+	for (size_t i = 0; i + len <= n && !found; ) {
+		size_t l = strnlen(buf + i, n - i);
+		found = l + 1 == len && memcmp(buf + i, cookie, len) == 0;
+		i += l + 1;
+	}
+	free(buf);
+	return found;
+}
+
+/* Owner of a process whose parent is tend itself. */
+static int top_owner(const struct proc_stat *p, const struct tree_root *roots,
+                     size_t nroots, bool adopt)
+{
+	for (size_t r = 0; r < nroots; r++)
+		if ((roots[r].main && p->pid == roots[r].main) ||
+		    (roots[r].sid && p->sid == roots[r].sid))
+			return (int)r;
+	for (size_t r = 0; r < nroots; r++)
+		if (roots[r].cookie && environ_has(p->pid, roots[r].cookie))
+			return (int)r;
+	return adopt ? 0 : TREE_STRAY;
+}
+
+#define OWNER_UNKNOWN (-3)
+
+void tree_assign(const struct proc_table *t, pid_t self,
+                 const struct tree_root *roots, size_t nroots,
+                 bool adopt_strays, int *owner)
+{
+	adopt_strays = adopt_strays && nroots == 1;
+	for (size_t i = 0; i < t->n; i++)
+		owner[i] = OWNER_UNKNOWN;
+	long *path = xmalloc((t->n + 1) * sizeof(*path));
+	for (size_t i = 0; i < t->n; i++) {
+		size_t np = 0;
+		long j = (long)i;
+		int result = TREE_NOT_OURS;
+		/* Walk up until an answer: a known owner, tend, or a dead end. */
+		while (j >= 0 && np <= t->n) {
+			if (owner[j] != OWNER_UNKNOWN) {
+				result = owner[j];
+				break;
+			}
+			path[np++] = j;
+			const struct proc_stat *p = &t->p[j];
+			if (p->pid == self || p->pid == 1 || p->ppid == 0)
+				break;
+			if (p->ppid == self) {
+				result = top_owner(p, roots, nroots, adopt_strays);
+				break;
+			}
+			j = table_find(t, p->ppid);
+		}
+		for (size_t k = 0; k < np; k++)
+			owner[path[k]] = result;
+	}
+	for (size_t i = 0; i < t->n; i++)
+		if (t->p[i].state == 'Z' || t->p[i].state == 'X' ||
+		    t->p[i].pid == self)
+			owner[i] = TREE_NOT_OURS;
+	free(path);
+}
+
+int proc_signal(const struct proc_stat *p, int sig)
+{
+	int fd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+	if (fd < 0 && errno != ENOSYS)
+		return 0;
+	struct proc_stat now;
+	int sent = 0;
+	if (proc_read_stat(p->pid, &now) == 0 && now.start == p->start &&
+	    now.state != 'Z') {
+		if (fd >= 0)
+			sent = syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) == 0;
+		else
+			sent = kill(p->pid, sig) == 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return sent;
+}

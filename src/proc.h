@@ -1,0 +1,86 @@
+/* proc — processes at the system-call edge: spawning one command, reading
+ * the process table, finding which processes belong to which tree, and
+ * signalling them without ever hitting a recycled pid.
+ *
+ * A tree is everything a run started.  tend is a child subreaper, so every
+ * descendant of tend is either still below its parent or reparented to tend
+ * itself; tree_assign() walks each process up to its top ancestor below tend
+ * and gives it to the run whose main process that is, whose session that
+ * ancestor is in (each run is its own session: setsid at spawn), or whose
+ * cookie (TEND_UNIT=name in the environment it was started with) it
+ * carries.  That finds plain children, process groups, setsid'd and
+ * double-forked daemons alike.  Processes are named by pid AND start time.
+ */
+#ifndef TEND_PROC_H
+#define TEND_PROC_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* --- spawning --- */
+
+struct spawn_req {
+	char *const *argv;       /* argv[0] is looked up in envp's PATH */
+	char *const *envp;
+	const char *cwd;         /* NULL: inherit */
+	int fd_in, fd_out, fd_err;  /* -1: inherit */
+};
+
+struct spawn_res {
+	pid_t pid;
+	int pidfd;          /* -1 where the kernel has no pidfd_open */
+	int err;            /* errno of the failed step, 0 on success */
+	const char *step;   /* "exec", "chdir", "fork", ... when err != 0 */
+};
+
+/* Forks, makes the child a session leader with every signal unblocked and
+ * at its default disposition, and execs.  Returns 0 when the program runs, -1 with res->err/step when it
+ * could not be started (the failed child is already reaped). */
+int proc_spawn(const struct spawn_req *req, struct spawn_res *res);
+
+/* --- the process table --- */
+
+struct proc_stat {
+	pid_t pid, ppid, pgid, sid;
+	uint64_t start;   /* start time in clock ticks since boot */
+	char state;       /* 'R', 'S', 'Z', ... */
+};
+
+/* Reads /proc/PID/stat.  Returns 0 or -1 (no such process). */
+int proc_read_stat(pid_t pid, struct proc_stat *st);
+
+struct proc_table {
+	struct proc_stat *p;  /* sorted by pid */
+	size_t n, cap;
+};
+/* Fills T with every process now in /proc (T is reused between scans). */
+int proc_table_scan(struct proc_table *t);
+void proc_table_free(struct proc_table *t);
+
+/* --- trees --- */
+
+struct tree_root {
+	pid_t main;           /* the run's main process, 0 once reaped */
+	pid_t sid;            /* the run's session (= first main pid), 0: none */
+	const char *cookie;   /* "TEND_UNIT=name", or NULL */
+};
+
+#define TREE_NOT_OURS (-1)  /* not a descendant of tend */
+#define TREE_STRAY (-2)     /* below tend, but no root claims it */
+
+/* For every process of T, OWNER[i] becomes the index of the root it
+ * belongs to, TREE_NOT_OURS or TREE_STRAY.  Zombies get TREE_NOT_OURS:
+ * they are gone, only not yet reaped.  With ADOPT_STRAYS (one root only)
+ * strays go to root 0. */
+void tree_assign(const struct proc_table *t, pid_t self,
+                 const struct tree_root *roots, size_t nroots,
+                 bool adopt_strays, int *owner);
+
+/* Sends SIG to process P if it is still the process P names (pid and start
+ * time).  Returns 1 if sent, 0 if it is gone. */
+int proc_signal(const struct proc_stat *p, int sig);
+
+#endif

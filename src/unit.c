@@ -1,0 +1,385 @@
+#include "unit.h"
+#include "parse.h"
+#include "proc.h"
+#include "sup.h"
+#include "util.h"
+#include "words.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* While SIGKILL is out, re-check the tree this often in case a death went
+ * unnoticed (a process stuck in the kernel, say).  Only during a kill. */
+#define KILL_RECHECK_MS 1000
+
+const char *unit_state_name(enum unit_state s)
+{
+	static const char *const names[] = { "stopped", "starting", "running",
+	                                     "stopping", "backoff", "failed",
+	                                     "idle" };
+	return (size_t)s < ARRAY_LEN(names) ? names[s] : "unknown";
+}
+
+static const char *uname_(const struct unit *u) { return u->cfg->name; }
+
+static void emit(struct unit *u, const char *event, json_t *fields)
+{
+	events_emit(u->sup->ev, uname_(u), event, fields);
+}
+
+static void set_state(struct unit *u, enum unit_state s)
+{
+	u->state = s;
+	if (unit_settled(u))
+		sup_unit_settled(u->sup, u);
+}
+
+struct unit *unit_new(struct sup *sup, const struct unit_config *cfg)
+{
+	struct unit *u = xcalloc(1, sizeof(*u));
+	u->sup = sup;
+	u->cfg = cfg;
+	u->pidfd = -1;
+	u->state = US_STOPPED;
+	u->cookie = xasprintf("TEND_UNIT=%s", cfg->name);
+	policy_hist_init(&u->hist, &cfg->policy);
+	return u;
+}
+
+void unit_free(struct unit *u)
+{
+	if (!u)
+		return;
+	loop_timer_stop(u->sup->loop, &u->timer);
+	if (u->pidfd >= 0)
+		close(u->pidfd);
+	policy_hist_free(&u->hist);
+	free(u->cookie);
+	free(u);
+}
+
+bool unit_settled(const struct unit *u)
+{
+	return u->state == US_STOPPED || u->state == US_FAILED ||
+	       u->state == US_IDLE;
+}
+
+/* --- spawning --- */
+
+/* tend's environment, then the unit's env entries, then TEND_UNIT. */
+static char **unit_environ(const struct unit *u)
+{
+	struct strv sv = { 0 };
+	const struct strv *extra = &u->cfg->env;
+	for (char **e = environ; *e; e++) {
+		size_t klen = strcspn(*e, "=");
+		bool overridden = strncmp(*e, "TEND_UNIT=", 10) == 0;
+		for (size_t i = 0; i < extra->n && !overridden; i++)
+			overridden = strncmp(extra->v[i], *e, klen + 1) == 0;
+		if (!overridden)
+			strv_push(&sv, xstrdup(*e));
+	}
+	for (size_t i = 0; i < extra->n; i++)
+		strv_push(&sv, xstrdup(extra->v[i]));
+	strv_push(&sv, xstrdup(u->cookie));
+	return sv.v;
+}
+
+static void spawn_failed(struct unit *u, const struct spawn_res *res)
+{
+	const struct unit_config *c = u->cfg;
+	u->last_exit = (struct exit_info){ .reason = EXIT_SPAWN_FAILED,
+	                                   .code = -1, .err = res->err,
+	                                   .at = wall_ms() };
+	char *what = strcmp(res->step, "chdir") == 0
+	             ? xasprintf("cwd \"%s\"", c->cwd)
+	             : xasprintf("%s \"%s\"", res->step, c->argv.v[0]);
+	char *err = c->line > 0
+	            ? xasprintf("%s: %s (line %d of %s)", what, strerror(res->err),
+	                        c->line, u->sup->cfg->path)
+	            : xasprintf("%s: %s", what, strerror(res->err));
+	emit(u, "exited", json_pack("{s:s, s:s}", "reason", "spawn_failed",
+	                            "error", err));
+	emit(u, "gave_up", json_pack("{s:s}", "reason", "spawn_failed"));
+	free(err);
+	free(what);
+	u->gave_up = true;
+	set_state(u, US_FAILED);
+}
+
+static void spawn(struct unit *u)
+{
+	const struct unit_config *c = u->cfg;
+	char **envp = unit_environ(u);
+	struct spawn_req req = { .argv = c->argv.v, .envp = envp, .cwd = c->cwd,
+	                         .fd_in = -1, .fd_out = -1, .fd_err = -1 };
+	struct spawn_res res;
+	int r = proc_spawn(&req, &res);
+	struct strv sv = { .v = envp };
+	while (sv.v[sv.n])
+		sv.n++;
+	strv_free(&sv);
+	u->stop_requested = false;
+	u->killing = false;
+	u->gave_up = false;
+	if (r < 0) {
+		spawn_failed(u, &res);
+		return;
+	}
+	u->pid = res.pid;
+	u->pidfd = res.pidfd;
+	u->sid = res.pid;
+	u->started_at = mono_ms();
+	set_state(u, US_RUNNING);
+	emit(u, "spawned", json_pack("{s:i}", "pid", (int)res.pid));
+}
+
+void unit_start(struct unit *u)
+{
+	u->want_up = true;
+	switch (u->state) {
+	case US_BACKOFF:
+		loop_timer_stop(u->sup->loop, &u->timer);
+		/* fall through */
+	case US_STOPPED:
+	case US_FAILED:
+	case US_IDLE:
+		policy_hist_free(&u->hist);
+		policy_hist_init(&u->hist, &u->cfg->policy);
+		spawn(u);
+		break;
+	default: /* running, or stopping: want_up restarts it afterwards */
+		break;
+	}
+}
+
+/* --- stopping a tree --- */
+
+/* Signals every live process of the tree; returns how many got it. */
+static size_t signal_tree(struct unit *u, int sig)
+{
+	const struct proc_stat *m;
+	size_t n = sup_tree(u->sup, u, &m), sent = 0;
+	for (size_t i = 0; i < n; i++) {
+		sent += (size_t)proc_signal(&m[i], sig);
+		if (sig != SIGKILL && sig != SIGCONT)
+			proc_signal(&m[i], SIGCONT);
+	}
+	return sent;
+}
+
+/* SIGKILL that a forking tree cannot outrun: stop everything first (a
+ * stopped process cannot fork), pass after pass until no new process shows
+ * up, then kill them all. */
+static size_t kill_tree(struct unit *u)
+{
+	size_t total = 0;
+	for (int pass = 0; pass < 16; pass++) {
+		size_t stopped = signal_tree(u, SIGSTOP);
+		if (stopped == 0)
+			break;
+		total = stopped;
+	}
+	signal_tree(u, SIGKILL);
+	return total;
+}
+
+static void on_timer(struct loop *lp, struct loop_timer *t);
+
+static void arm(struct unit *u, uint64_t ms)
+{
+	loop_timer_start(u->sup->loop, &u->timer, ms, on_timer, u);
+}
+
+static void escalate(struct unit *u)
+{
+	size_t n = kill_tree(u);
+	if (!u->killing && n > 0)
+		emit(u, "warn", json_pack("{s:s, s:I}", "message",
+		     u->stop_requested ? "stop-timeout expired; sending SIGKILL to the tree"
+		                       : "leftovers ignored the stop signal; sending SIGKILL",
+		     "procs", (json_int_t)n));
+	u->killing = true;
+	arm(u, KILL_RECHECK_MS);
+	unit_on_reaped(u);
+}
+
+void unit_kill(struct unit *u)
+{
+	if (u->state == US_STOPPING || u->state == US_RUNNING) {
+		if (u->state == US_RUNNING) {
+			u->stop_requested = true;
+			u->want_up = false;
+			u->state = US_STOPPING;
+		}
+		escalate(u);
+	}
+}
+
+/* Begins the graceful stop of whatever of the tree is alive. */
+static void stop_tree(struct unit *u)
+{
+	u->state = US_STOPPING;
+	u->killing = false;
+	signal_tree(u, u->cfg->stop_signal);
+	arm(u, u->cfg->stop_timeout_ms);
+	unit_on_reaped(u);
+}
+
+void unit_stop(struct unit *u)
+{
+	u->want_up = false;
+	switch (u->state) {
+	case US_BACKOFF:
+		loop_timer_stop(u->sup->loop, &u->timer);
+		emit(u, "stopped", NULL);
+		set_state(u, US_STOPPED);
+		break;
+	case US_STARTING:
+	case US_RUNNING: {
+		char b[32];
+		u->stop_requested = true;
+		emit(u, "stopping", json_pack("{s:s, s:s}", "signal",
+		     signal_name(u->cfg->stop_signal), "timeout",
+		     format_duration(u->cfg->stop_timeout_ms, b)));
+		stop_tree(u);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+void unit_signal(struct unit *u, int sig)
+{
+	if (u->state == US_RUNNING || u->state == US_STARTING ||
+	    u->state == US_STOPPING)
+		signal_tree(u, sig);
+}
+
+/* --- after a run --- */
+
+static void restart_now(struct unit *u)
+{
+	u->restarts++;
+	spawn(u);
+}
+
+/* The run is over: main reaped, tree empty.  Apply what was decided. */
+static void run_over(struct unit *u)
+{
+	loop_timer_stop(u->sup->loop, &u->timer);
+	u->sid = 0;
+	u->killing = false;
+	if (u->stop_requested) {
+		emit(u, "stopped", NULL);
+		set_state(u, US_STOPPED);
+		if (u->want_up && !u->sup->shutting_down)
+			restart_now(u);
+		return;
+	}
+	const struct policy_verdict *v = &u->verdict;
+	if (v->warn_clean_budget) {
+		char b[32], *msg = xasprintf(
+			"clean exits over budget (%u in %s); slowing restarts",
+			v->cleans, format_duration(u->cfg->policy.clean_restarts.window_ms, b));
+		emit(u, "warn", json_pack("{s:s}", "message", msg));
+		free(msg);
+	}
+	switch (v->action) {
+	case ACT_RESTART:
+		if (v->delay_ms == 0) {
+			restart_now(u);
+		} else {
+			emit(u, "backoff", json_pack("{s:I}", "ms", (json_int_t)v->delay_ms));
+			u->state = US_BACKOFF;
+			arm(u, v->delay_ms);
+		}
+		break;
+	case ACT_GIVE_UP: {
+		char b[32];
+		emit(u, "gave_up", json_pack("{s:I, s:s}", "crashes",
+		     (json_int_t)v->crashes, "window",
+		     format_duration(u->cfg->policy.max_crashes.window_ms, b)));
+		u->gave_up = true;
+		set_state(u, US_FAILED);
+		break;
+	}
+	case ACT_DONE:
+		set_state(u, u->last_exit.reason == EXIT_CLEAN ? US_STOPPED : US_FAILED);
+		break;
+	}
+}
+
+void unit_on_reaped(struct unit *u)
+{
+	if (u->state != US_STOPPING || u->pid != 0)
+		return;
+	const struct proc_stat *m;
+	if (sup_tree(u->sup, u, &m) == 0)
+		run_over(u);
+}
+
+static void on_timer(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct unit *u = t->data;
+	switch (u->state) {
+	case US_BACKOFF:
+		restart_now(u);
+		break;
+	case US_STOPPING:
+		escalate(u);
+		break;
+	default:
+		break;
+	}
+}
+
+void unit_on_exit(struct unit *u, int wstatus)
+{
+	uint64_t now = mono_ms(), uptime = now - u->started_at;
+	if (u->pidfd >= 0)
+		close(u->pidfd);
+	u->pidfd = -1;
+	u->pid = 0;
+	struct exit_info *e = &u->last_exit;
+	*e = (struct exit_info){ .code = -1, .at = wall_ms() };
+	if (WIFEXITED(wstatus))
+		e->code = WEXITSTATUS(wstatus);
+	else if (WIFSIGNALED(wstatus))
+		e->signal = WTERMSIG(wstatus);
+	e->reason = u->stop_requested ? EXIT_STOPPED
+	                              : policy_classify(&u->cfg->success, wstatus);
+	json_t *f = json_pack("{s:s}", "reason", exit_reason_name(e->reason));
+	if (e->signal)
+		json_object_set_new(f, "signal", json_string(signal_name(e->signal)));
+	else
+		json_object_set_new(f, "code", json_integer(e->code));
+	json_object_set_new(f, "uptime_ms", json_integer((json_int_t)uptime));
+	emit(u, "exited", f);
+	if (u->stop_requested) {
+		unit_on_reaped(u);
+		return;
+	}
+	u->verdict = policy_on_exit(&u->cfg->policy, &u->hist, e->reason, now,
+	                            uptime, sup_jitter(u->sup));
+	if (u->sup->shutting_down)
+		u->verdict.action = ACT_DONE;
+	/* Whatever is left of this run goes before anything else happens. */
+	const struct proc_stat *m;
+	size_t left = sup_tree(u->sup, u, &m);
+	if (left == 0) {
+		run_over(u);
+		return;
+	}
+	emit(u, "stopping", json_pack("{s:s, s:I}", "reason", "leftovers",
+	                              "procs", (json_int_t)left));
+	stop_tree(u);
+}

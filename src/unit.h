@@ -1,0 +1,82 @@
+/* unit — one supervised service: its state machine and the lifecycle of
+ * its runs.  Each run is one process tree (see proc.h); a run ends when its
+ * main process has exited AND nothing of its tree is left.  Only then does
+ * the restart policy's verdict (policy.h) take effect, so no generation of
+ * a unit ever outlives its main process.
+ *
+ *   stopped/failed/idle --start--> running --main exits--> stopping (leftovers)
+ *   running --stop--> stopping --tree gone--> stopped
+ *   stopping --tree gone--> backoff --timer--> running
+ *                        \-> failed (gave up) / stopped (done)
+ *   stopping --stop-timeout--> SIGKILL to the whole tree
+ *
+ * The unit never polls: it moves on when the supervisor reports that its
+ * main process was reaped (unit_on_exit), that some other descendant was
+ * reaped (unit_on_reaped), or when its one timer fires.
+ */
+#ifndef TEND_UNIT_H
+#define TEND_UNIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "loop.h"
+#include "policy.h"
+
+struct sup;
+
+enum unit_state {
+	US_STOPPED, US_STARTING, US_RUNNING, US_STOPPING, US_BACKOFF,
+	US_FAILED, US_IDLE,
+};
+const char *unit_state_name(enum unit_state s);
+
+struct exit_info {
+	enum exit_reason reason;
+	int code;         /* exit code, or -1 */
+	int signal;       /* terminating signal, or 0 */
+	int err;          /* errno for spawn_failed */
+	uint64_t at;      /* wall clock ms */
+};
+
+struct unit {
+	const struct unit_config *cfg;
+	struct sup *sup;
+	enum unit_state state;
+	pid_t pid;                 /* main process until reaped, else 0 */
+	int pidfd;
+	pid_t sid;                 /* session of the run whose tree may live */
+	uint64_t started_at;       /* mono ms */
+	bool want_up;              /* start again once the stop completes */
+	bool stop_requested;       /* the current run is being stopped on request */
+	bool killing;              /* SIGKILL has been sent to the tree */
+	bool gave_up;              /* the last verdict was to give up */
+	struct policy_hist hist;
+	struct policy_verdict verdict;  /* applied when the tree is gone */
+	struct loop_timer timer;        /* backoff, stop-timeout, kill re-check */
+	unsigned restarts;
+	struct exit_info last_exit;
+	char *cookie;              /* "TEND_UNIT=name" */
+};
+
+struct unit *unit_new(struct sup *sup, const struct unit_config *cfg);
+void unit_free(struct unit *u);
+
+void unit_start(struct unit *u);
+void unit_stop(struct unit *u);
+/* SIGKILL to the whole tree now (a second Ctrl-C). */
+void unit_kill(struct unit *u);
+/* Sends SIG to every process of the running tree. */
+void unit_signal(struct unit *u, int sig);
+
+/* The supervisor reaped the unit's main process with WSTATUS. */
+void unit_on_exit(struct unit *u, int wstatus);
+/* The supervisor reaped some other process: the tree may be gone now. */
+void unit_on_reaped(struct unit *u);
+
+/* At rest: nothing runs and nothing is scheduled (stopped or failed). */
+bool unit_settled(const struct unit *u);
+
+#endif

@@ -1,0 +1,39 @@
+/* util — allocation that never returns NULL, string vectors, clocks and the
+ * "tend: ..." error line.  Out of memory is fatal: a supervisor that cannot
+ * allocate a few bytes has nothing sensible left to do. */
+#ifndef TEND_UTIL_H
+#define TEND_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap);
+
+/* A growable NULL-terminated vector of malloc'd strings. */
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+void strv_push(struct strv *sv, char *owned);
+void strv_free(struct strv *sv);
+
+/* Prints "tend: " + the message + newline to stderr, as one write. */
+void errline(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Milliseconds on CLOCK_MONOTONIC and on the wall clock. */
+uint64_t mono_ms(void);
+uint64_t wall_ms(void);
+
+/* Sets O_CLOEXEC / O_NONBLOCK on FD; returns 0 or -1. */
+int fd_cloexec(int fd);
+int fd_nonblock(int fd);
+
+#endif
