@@ -15,7 +15,7 @@
 enum scope { SC_GLOBAL = 1, SC_SERVICE = 2, SC_JOB = 4, SC_UNIT = 6 };
 
 enum vtype {
-	V_ARGV, V_PATH, V_ENV, V_ENUM, V_CODES, V_RESTART, V_RANGE, V_RATE,
+	V_ARGV, V_PATH, V_ENV, V_ENUM, V_CODES, V_RANGE, V_RATE,
 	V_DURATION, V_OPT_DURATION, V_SIZE, V_OPT_SIZE, V_SIGNAL, V_PERCENT,
 	V_UINT, V_PROBE, V_ADDRS, V_OPT_ADDR, V_WORDS, V_PATHS,
 };
@@ -57,7 +57,7 @@ static const struct key_def keys[] = {
 	  .help = "KEY=VALUE added to the environment (repeatable)" },
 	{ "start", SC_SERVICE, V_ENUM, U(start), "boot", start_names, .enforced = true,
 	  .help = "boot | on-demand" },
-	{ "restart", SC_SERVICE, V_RESTART, U(policy.restart), "on-failure",
+	{ "restart", SC_SERVICE, V_ENUM, U(policy.restart), "on-failure",
 	  restart_names, .enforced = true, .help = "always | on-failure | never" },
 	{ "success-codes", SC_UNIT, V_CODES, U(success), "0", .enforced = true,
 	  .help = "exit codes (and signal names) that count as clean" },
@@ -255,6 +255,14 @@ static int parse_enum(const char *v, const char *const *names, int *out, char **
 
 static bool is_none(const char *v) { return strcmp(v, "none") == 0; }
 
+/* Word-splitting errors get the advice the word syntax needs. */
+static const char *words_hint(enum vtype t, const char *why)
+{
+	bool words = t == V_ARGV || t == V_PATH || t == V_ENV || t == V_PATHS ||
+	             t == V_WORDS;
+	return words && !strchr(why, ';') ? "; quote and escape as in a shell" : "";
+}
+
 /* Parses V into the field of K in BASE.  U is the unit (NULL for [tend]). */
 static int value_set(const struct key_def *k, void *base, struct unit_config *u,
                      const char *v, char **why)
@@ -307,7 +315,6 @@ static int value_set(const struct key_def *k, void *base, struct unit_config *u,
 	case V_WORDS:
 		return split_words(u, v, f, why);
 	case V_ENUM:
-	case V_RESTART:
 		return parse_enum(v, k->names, f, why);
 	case V_CODES:
 		return parse_codes(v, f, why);
@@ -444,7 +451,6 @@ static void value_print(const struct key_def *k, const void *base, FILE *out)
 	fprintf(out, "%s = ", k->name);
 	switch (k->type) {
 	case V_ENUM:
-	case V_RESTART:
 		fputs(k->names[*(const int *)f], out);
 		break;
 	case V_CODES:
@@ -553,6 +559,7 @@ void config_free(struct tend_config *cfg)
 		unit_free(cfg->units[i]);
 	free(cfg->units);
 	free(cfg->path);
+	free(cfg->dir);
 	free(cfg);
 }
 
@@ -582,8 +589,8 @@ int config_set(struct tend_config *cfg, struct unit_config *u, const char *key,
 	int *lines = u ? u->key_line : cfg->key_line;
 	int r = -1;
 	if (!k) {
-		*err = xasprintf("%s: unknown key \"%s\" in [%s%s%s]; see `tend check "
-		                 "--help` or docs/config.md for the keys", at, key,
+		*err = xasprintf("%s: unknown key \"%s\" in [%s%s%s]; docs/config.md "
+		                 "lists the keys", at, key,
 		                 sect, u ? " " : "", u ? u->name : "");
 	} else if (!(k->scope & scope)) {
 		*err = xasprintf("%s: key \"%s\" does not apply to [%s%s%s]; %s", at,
@@ -601,7 +608,8 @@ int config_set(struct tend_config *cfg, struct unit_config *u, const char *key,
 		if (key_repeatable(k) && !lines[k - keys])
 			strv_free((struct strv *)((char *)base + k->off));
 		if (value_set(k, base, u, value, &why) < 0) {
-			*err = xasprintf("%s: %s = %s: %s", at, key, value, why);
+			*err = xasprintf("%s: %s = %s: %s%s", at, key, value, why,
+		                 words_hint(k->type, why));
 		} else {
 			lines[k - keys] = line > 0 ? line : -1;
 			r = 0;
@@ -731,6 +739,14 @@ static int check_unit(const struct tend_config *cfg, struct unit_config *u,
 		                 "per client; remove start = boot", at, kind, u->name);
 	else
 		r = 0;
+	if (r == 0 && u->cwd && u->cwd[0] != '/' && cfg->dir) {
+		char *abs = xasprintf("%s/%s", cfg->dir, u->cwd);
+		char *real = realpath(abs, NULL);
+		free(u->cwd);
+		u->cwd = real ? real : abs;
+		if (real)
+			free(abs);
+	}
 	if (r == 0 && u->kind == KIND_SERVICE) {
 		if (!KEYSET("start") && (u->listen.n || u->stdio != STDIO_NONE))
 			u->start = START_ON_DEMAND;
@@ -754,6 +770,12 @@ struct tend_config *config_load(const char *path, char **err)
 {
 	struct tend_config *cfg = config_new(path);
 	struct load_state st = { .cfg = cfg };
+	char *real = realpath(path, NULL);
+	if (real) {
+		char *slash = strrchr(real, '/');
+		cfg->dir = slash == real ? xstrdup("/") : strndup(real, (size_t)(slash - real));
+		free(real);
+	}
 	struct ini_handler h = { on_section, on_entry };
 	char *ierr = NULL;
 	if (ini_parse_file(path, &h, &st, &ierr) < 0) {
@@ -834,6 +856,12 @@ void config_print_flags(FILE *out)
 		fprintf(out, "  --%-16s %s%s%s%s\n", k->name, k->help,
 		        k->def ? " [" : "", k->def ? k->def : "", k->def ? "]" : "");
 	}
+}
+
+bool config_is_key(const char *name, enum unit_kind kind)
+{
+	const struct key_def *k = key_find(name);
+	return k && (k->scope & (kind == KIND_JOB ? SC_JOB : SC_SERVICE));
 }
 
 size_t config_unenforced(const struct unit_config *u, const char **names,

@@ -63,6 +63,7 @@ struct unit_config {
 
 struct tend_config {
 	char *path;                /* as given; "command line" for tend exec */
+	char *dir;                 /* the file's directory: base of relative cwd */
 	uint64_t log_max;
 	uint64_t memory_interval_ms;
 	unsigned max_jobs;
@@ -97,6 +98,9 @@ void config_print(const struct tend_config *cfg, FILE *out);
 
 /* One line per service key for tend exec --help: "  --KEY VALUE  help". */
 void config_print_flags(FILE *out);
+
+/* Is NAME a key of a unit of KIND? */
+bool config_is_key(const char *name, enum unit_kind kind);
 
 /* Names of the keys a unit set that this version accepts but does not act
  * on yet (so the caller can warn); returns how many were written to NAMES. */

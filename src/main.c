@@ -196,6 +196,11 @@ static int cmd_exec(int argc, char **argv)
 			config_free(cfg);
 			goto out;
 		}
+		if (!config_is_key(keys.v[k], KIND_SERVICE)) {
+			errline("exec: unknown flag --%s; see tend exec --help", keys.v[k]);
+			config_free(cfg);
+			goto out;
+		}
 		if (config_set(cfg, cfg->units[0], keys.v[k], vals.v[k], 0, &err) < 0)
 			break;
 	}
