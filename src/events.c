@@ -43,19 +43,19 @@ static char *human_field(const char *key, json_t *v)
 
 static char *human_line(const char *unit, const char *event, json_t *fields)
 {
-	char *line = xasprintf("tend: %s: %s", unit, event);
+	struct buf b = { 0 };
+	char *head = xasprintf("tend: %s: %s", unit, event);
+	buf_adds(&b, head);
+	free(head);
 	const char *key;
 	json_t *v;
 	json_object_foreach(fields, key, v) {
 		char *f = human_field(key, v);
-		char *n = xasprintf("%s%s", line, f);
+		buf_adds(&b, f);
 		free(f);
-		free(line);
-		line = n;
 	}
-	char *n = xasprintf("%s\n", line);
-	free(line);
-	return n;
+	buf_addc(&b, '\n');
+	return buf_take(&b);
 }
 
 void events_emit(struct events *ev, const char *unit, const char *event,

@@ -115,6 +115,13 @@ static unsigned record(uint64_t *at, unsigned n, unsigned cap, uint64_t now)
 	return n;
 }
 
+/* Records an exit at NOW in a window of recent ones; returns the count. */
+static unsigned note(uint64_t *at, unsigned n, unsigned cap, uint64_t now,
+                     uint64_t window)
+{
+	return record(at, prune(at, n, now, window), cap, now);
+}
+
 static bool is_crash(enum exit_reason r)
 {
 	return r == EXIT_CRASH || r == EXIT_HEALTH || r == EXIT_WATCHDOG ||
@@ -126,8 +133,8 @@ static struct policy_verdict on_crash(const struct policy_cfg *cfg,
                                       double jitter)
 {
 	struct policy_verdict v = { .action = ACT_RESTART };
-	h->ncrash = prune(h->crash_at, h->ncrash, now, cfg->max_crashes.window_ms);
-	h->ncrash = record(h->crash_at, h->ncrash, h->crash_cap, now);
+	h->ncrash = note(h->crash_at, h->ncrash, h->crash_cap, now,
+	                 cfg->max_crashes.window_ms);
 	h->fail_streak++;
 	v.crashes = h->ncrash;
 	if (h->ncrash > cfg->max_crashes.n) {
@@ -148,8 +155,8 @@ static struct policy_verdict on_clean(const struct policy_cfg *cfg,
                                       double jitter)
 {
 	struct policy_verdict v = { .action = ACT_DONE };
-	h->nclean = prune(h->clean_at, h->nclean, now, cfg->clean_restarts.window_ms);
-	h->nclean = record(h->clean_at, h->nclean, h->clean_cap, now);
+	h->nclean = note(h->clean_at, h->nclean, h->clean_cap, now,
+	                 cfg->clean_restarts.window_ms);
 	v.cleans = h->nclean;
 	v.crashes = h->ncrash;
 	if (cfg->restart != RESTART_ALWAYS)

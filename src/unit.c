@@ -197,14 +197,16 @@ static void arm(struct unit *u, uint64_t ms)
 	loop_timer_start(u->sup->loop, &u->timer, ms, on_timer, u);
 }
 
-static void escalate(struct unit *u)
+/* SIGKILL to the tree; WHY says what led to it, for the warn event. */
+static void escalate(struct unit *u, const char *why)
 {
 	size_t n = kill_tree(u);
-	if (!u->killing && n > 0)
-		emit(u, "warn", json_pack("{s:s, s:I}", "message",
-		     u->stop_requested ? "stop-timeout expired; sending SIGKILL to the tree"
-		                       : "leftovers ignored the stop signal; sending SIGKILL",
-		     "procs", (json_int_t)n));
+	if (!u->killing && n > 0) {
+		char *m = xasprintf("%s; sent SIGKILL to the tree", why);
+		emit(u, "warn", json_pack("{s:s, s:I}", "message", m, "procs",
+		                          (json_int_t)n));
+		free(m);
+	}
 	u->killing = true;
 	arm(u, KILL_RECHECK_MS);
 	unit_on_reaped(u);
@@ -218,7 +220,7 @@ void unit_kill(struct unit *u)
 			u->want_up = false;
 			u->state = US_STOPPING;
 		}
-		escalate(u);
+		escalate(u, "killed on request (second interrupt)");
 	}
 }
 
@@ -251,6 +253,11 @@ void unit_stop(struct unit *u)
 		stop_tree(u);
 		break;
 	}
+	case US_STOPPING:
+		/* Leftovers of an exited run are going: once they are, stay down
+		 * instead of applying the restart verdict. */
+		u->stop_requested = true;
+		break;
 	default:
 		break;
 	}
@@ -335,7 +342,7 @@ static void on_timer(struct loop *lp, struct loop_timer *t)
 		restart_now(u);
 		break;
 	case US_STOPPING:
-		escalate(u);
+		escalate(u, u->killing ? "tree still alive" : "stop-timeout expired");
 		break;
 	default:
 		break;
@@ -370,8 +377,6 @@ void unit_on_exit(struct unit *u, int wstatus)
 	}
 	u->verdict = policy_on_exit(&u->cfg->policy, &u->hist, e->reason, now,
 	                            uptime, sup_jitter(u->sup));
-	if (u->sup->shutting_down)
-		u->verdict.action = ACT_DONE;
 	/* Whatever is left of this run goes before anything else happens. */
 	const struct proc_stat *m;
 	size_t left = sup_tree(u->sup, u, &m);

@@ -25,6 +25,17 @@ struct strv {
 void strv_push(struct strv *sv, char *owned);
 void strv_free(struct strv *sv);
 
+/* A growable string, always NUL-terminated once something was added. */
+struct buf {
+	char *s;
+	size_t len, cap;
+};
+void buf_add(struct buf *b, const char *s, size_t n);
+void buf_addc(struct buf *b, char c);
+void buf_adds(struct buf *b, const char *s);
+/* The buffer's string ("" when nothing was added); the buffer is emptied. */
+char *buf_take(struct buf *b);
+
 /* Prints "tend: " + the message + newline to stderr, as one write. */
 void errline(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
