@@ -33,16 +33,24 @@ static bool all_settled(const struct sup *s)
 	return true;
 }
 
-size_t sup_tree(struct sup *s, const struct unit *u,
-                const struct proc_stat **members)
+/* A fresh process table, each process assigned to one of ROOTS. */
+static int scan_assign(struct sup *s, const struct tree_root *roots,
+                       size_t nroots, bool adopt)
 {
-	*members = s->members;
 	if (proc_table_scan(&s->table) < 0)
-		return 0;
+		return -1;
 	if (s->table.n > s->owner_cap) {
 		s->owner_cap = s->table.n * 2;
 		s->owner = xrealloc(s->owner, s->owner_cap * sizeof(*s->owner));
 	}
+	tree_assign(&s->table, getpid(), roots, nroots, adopt, s->owner);
+	return 0;
+}
+
+size_t sup_tree(struct sup *s, const struct unit *u,
+                const struct proc_stat **members)
+{
+	*members = s->members;
 	struct tree_root *roots = xcalloc(s->nunits, sizeof(*roots));
 	int me = -1;
 	for (size_t i = 0; i < s->nunits; i++) {
@@ -52,8 +60,10 @@ size_t sup_tree(struct sup *s, const struct unit *u,
 		if (x == u)
 			me = (int)i;
 	}
-	tree_assign(&s->table, getpid(), roots, s->nunits, s->exec_mode, s->owner);
+	int r = scan_assign(s, roots, s->nunits, s->exec_mode);
 	free(roots);
+	if (r < 0)
+		return 0;
 	size_t n = 0;
 	for (size_t i = 0; i < s->table.n; i++) {
 		if (s->owner[i] != me)
@@ -199,13 +209,8 @@ static int setup_signals(struct sup *s)
  * outlive tend either. */
 static void kill_strays(struct sup *s)
 {
-	if (proc_table_scan(&s->table) < 0)
+	if (scan_assign(s, NULL, 0, false) < 0)
 		return;
-	if (s->table.n > s->owner_cap) {
-		s->owner_cap = s->table.n * 2;
-		s->owner = xrealloc(s->owner, s->owner_cap * sizeof(*s->owner));
-	}
-	tree_assign(&s->table, getpid(), NULL, 0, false, s->owner);
 	for (size_t i = 0; i < s->table.n; i++)
 		if (s->owner[i] == TREE_STRAY)
 			proc_signal(&s->table.p[i], SIGKILL);

@@ -1,0 +1,420 @@
+"""Fixtures for tend's end-to-end tests.
+
+The binary under test is $TEND_BIN (default /work/main/build/tend).  Each
+test runs tend with subprocess (never through a shell), in its own tmp_path,
+with XDG_RUNTIME_DIR, XDG_STATE_HOME and XDG_CONFIG_HOME under it, and with
+a unique TEND_E2E_TAG in the environment: every process of the test inherits
+that tag, so the finalizer can find and kill, by pid, whatever is left (the
+tend processes it started, the pids the helpers recorded, and any other
+process carrying the tag).
+
+Events are read from tend's stderr, which goes to a file: JSON lines when
+tend runs with --json, "tend: UNIT: EVENT k=v" lines otherwise.
+"""
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+TEND_BIN = os.environ.get("TEND_BIN", "/work/main/build/tend")
+E2E = Path(__file__).resolve().parent
+BIN = E2E / "bin"
+PY = "/usr/bin/python3"
+SH = "/bin/sh"
+TREE = str(BIN / "tree.py")
+ARGV_DUMP = str(BIN / "argv_dump.py")
+
+# Generous: the machine has 2 cores and the suite also runs under ASan.
+T_SHORT = 10.0
+T_LONG = 30.0
+
+
+# --- /proc ---------------------------------------------------------------
+
+def proc_stat(pid):
+    """(state, ppid, starttime) of PID, or None when there is no such pid."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except (OSError, ValueError):
+        return None
+    rest = data[data.rindex(")") + 2:].split()
+    return rest[0], int(rest[1]), int(rest[19])
+
+
+def alive(pid, start=None):
+    """Is PID a live process (not a zombie), and the one that started at
+    START when given?"""
+    st = proc_stat(pid)
+    if st is None or st[0] in "ZX":
+        return False
+    return start is None or st[2] == start
+
+
+def exists(pid, start=None):
+    """Is there a /proc entry for PID (live or zombie), same start time?"""
+    st = proc_stat(pid)
+    return st is not None and (start is None or st[2] == start)
+
+
+def all_pids():
+    return [int(n) for n in os.listdir("/proc") if n.isdigit()]
+
+
+def children(pid):
+    """(pid, state) of every process whose parent is PID."""
+    out = []
+    for p in all_pids():
+        st = proc_stat(p)
+        if st and st[1] == pid:
+            out.append((p, st[0]))
+    return out
+
+
+def environ_has(pid, needle):
+    try:
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            return needle in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def ctx_switches(pid):
+    """Voluntary + nonvoluntary context switches of every thread of PID."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+            for line in f:
+                if line.startswith(("voluntary_ctxt_switches",
+                                    "nonvoluntary_ctxt_switches")):
+                    total += int(line.split()[1])
+    return total
+
+
+def wait_until(pred, timeout=T_SHORT, interval=0.02, what="condition"):
+    """Polls PRED until it returns something true; returns that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s"
+                                 % (timeout, what))
+        time.sleep(interval)
+
+
+# --- helper trees (tests/e2e/bin/tree.py) ---------------------------------
+
+class TreeDir:
+    """The directory a tree.py writes its pid files to."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def generations(self):
+        """Generations (main pids) that wrote their .ready file, in start
+        order."""
+        gens = []
+        for f in self.path.glob("*.ready"):
+            gens.append((f.stat().st_mtime_ns, int(f.stem)))
+        return [g for _, g in sorted(gens)]
+
+    def wait_ready(self, n=1, timeout=T_SHORT):
+        return wait_until(lambda: len(self.generations()) >= n
+                          and self.generations(), timeout,
+                          what="%d tree generation(s) to be ready in %s"
+                               % (n, self.path))
+
+    def pids(self, gen):
+        """{role: (pid, starttime)} of generation GEN."""
+        out = {}
+        for f in self.path.glob("%d-*.pid" % gen):
+            pid, start = (int(x) for x in f.read_text().split())
+            out[f.stem.split("-", 1)[1]] = (pid, start)
+        return out
+
+    def prev_alive(self, gen):
+        """What generation GEN found alive of earlier generations when it
+        started."""
+        return json.loads((self.path / ("%d.prev" % gen)).read_text())
+
+    def all_pids(self):
+        out = []
+        for f in self.path.glob("*.pid"):
+            try:
+                pid, start = (int(x) for x in f.read_text().split())
+            except ValueError:
+                continue
+            out.append((f.name, pid, start))
+        return out
+
+    def alive(self):
+        """Pid files whose process still lives."""
+        return [(n, p) for n, p, s in self.all_pids() if alive(p, s)]
+
+    def marks(self, gen, suffix):
+        return sorted(f.name.split("-", 1)[1].rsplit(".", 1)[0]
+                      for f in self.path.glob("%d-*.%s" % (gen, suffix)))
+
+
+# --- tend ------------------------------------------------------------------
+
+def parse_events(text):
+    """JSON event lines of TEXT as dicts (other lines are skipped)."""
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(ev, dict) and "event" in ev:
+            out.append(ev)
+    return out
+
+
+class Tend:
+    """One running tend (or a wrapper of it, such as unshare)."""
+
+    def __init__(self, args, env, cwd, logdir, reaper):
+        self.args = [TEND_BIN] + list(args)
+        n = len(list(logdir.glob("tend-*.stderr")))
+        self.err_path = logdir / ("tend-%d.stderr" % n)
+        self.out_path = logdir / ("tend-%d.stdout" % n)
+        with open(self.err_path, "wb") as err, open(self.out_path, "wb") as out:
+            self.proc = subprocess.Popen(self.args, env=env, cwd=str(cwd),
+                                         stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=err,
+                                         start_new_session=True)
+        self.pid = self.proc.pid
+        self.started = time.monotonic()
+        self.rc = None
+        reaper.track(self.proc)
+
+    # output
+    @property
+    def stderr(self):
+        return self.err_path.read_text(errors="replace")
+
+    @property
+    def stdout(self):
+        return self.out_path.read_text(errors="replace")
+
+    def stderr_lines(self):
+        return [l for l in self.stderr.splitlines() if l.strip()]
+
+    def events(self, name=None, **match):
+        evs = parse_events(self.stderr)
+        if name is not None:
+            evs = [e for e in evs if e["event"] == name]
+        for k, v in match.items():
+            evs = [e for e in evs if e.get(k) == v]
+        return evs
+
+    def describe(self):
+        return ("command: %s\nreturncode: %s\n--- stderr ---\n%s--- end ---"
+                % (" ".join(self.args), self.proc.poll(), self.stderr))
+
+    def wait_event(self, name, n=1, timeout=T_SHORT, **match):
+        """Waits for the N-th event NAME (with fields MATCH); returns the
+        list of matching events."""
+        deadline = time.monotonic() + timeout
+        while True:
+            evs = self.events(name, **match)
+            if len(evs) >= n:
+                return evs
+            if time.monotonic() > deadline:
+                raise AssertionError("timed out waiting for %d x %s %s\n%s"
+                                     % (n, name, match, self.describe()))
+            if self.proc.poll() is not None:
+                # One last read: the line may have been written just before.
+                evs = self.events(name, **match)
+                if len(evs) >= n:
+                    return evs
+                raise AssertionError("tend exited before %d x %s %s\n%s"
+                                     % (n, name, match, self.describe()))
+            time.sleep(0.02)
+
+    def wait(self, timeout=T_SHORT):
+        try:
+            self.rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("tend did not exit within %.1fs\n%s"
+                                 % (timeout, self.describe())) from None
+        return self.rc
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig, pid=None):
+        os.kill(pid or self.pid, sig)
+
+    def stop(self, timeout=T_SHORT, sig=signal.SIGTERM):
+        """SIGTERM, then the exit code."""
+        self.signal(sig)
+        return self.wait(timeout)
+
+
+class Reaper:
+    """Kills, by pid, everything a test started."""
+
+    def __init__(self, tag):
+        self.tag = tag
+        self.needle = ("TEND_E2E_TAG=" + tag).encode()
+        self.popens = []
+        self.pids = []
+        self.dirs = []
+
+    def track(self, popen):
+        self.popens.append(popen)
+
+    def track_pid(self, pid):
+        self.pids.append(pid)
+
+    def track_dir(self, path):
+        """Every *.pid file under PATH names a process to kill."""
+        self.dirs.append(Path(path))
+
+    def tagged(self):
+        me = os.getpid()
+        return [p for p in all_pids()
+                if p != me and environ_has(p, self.needle)]
+
+    def cleanup(self):
+        for p in self.popens:
+            if p.poll() is None:
+                try:
+                    p.kill()
+                except ProcessLookupError:
+                    pass
+        pids = list(self.pids)
+        for d in self.dirs:
+            for f in d.rglob("*.pid"):
+                try:
+                    pids.append(int(f.read_text().split()[0]))
+                except (OSError, ValueError, IndexError):
+                    pass
+        for _ in range(50):
+            # Only processes that carry this test's tag: never a recycled
+            # pid that now belongs to someone else.
+            victims = [p for p in pids if environ_has(p, self.needle)]
+            victims += self.tagged()
+            if not victims:
+                break
+            for p in set(victims):
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            time.sleep(0.1)
+        for p in self.popens:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+@pytest.fixture
+def reaper():
+    r = Reaper(uuid.uuid4().hex)
+    yield r
+    r.cleanup()
+
+
+@pytest.fixture
+def tend_env(tmp_path, reaper):
+    """The environment every tend of the test runs with."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TEND_CONFIG", "XDG_RUNTIME_DIR", "XDG_STATE_HOME",
+                        "XDG_CONFIG_HOME", "TEND_UNIT", "NOTIFY_SOCKET",
+                        "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")}
+    for var, sub in (("XDG_RUNTIME_DIR", "xdg-run"),
+                     ("XDG_STATE_HOME", "xdg-state"),
+                     ("XDG_CONFIG_HOME", "xdg-config")):
+        d = tmp_path / sub
+        d.mkdir(mode=0o700, exist_ok=True)
+        env[var] = str(d)
+    env["TEND_E2E_TAG"] = reaper.tag
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    return env
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """The working directory tend runs in (so no ./tend.ini of the
+    repository is ever picked up)."""
+    d = tmp_path / "work"
+    d.mkdir(exist_ok=True)
+    return d
+
+
+class TendFactory:
+    def __init__(self, tmp_path, env, workdir, reaper):
+        self.tmp_path = tmp_path
+        self.env = env
+        self.workdir = workdir
+        self.reaper = reaper
+        self.logdir = tmp_path / "logs"
+        self.logdir.mkdir(exist_ok=True)
+
+    def start(self, *args, env=None, cwd=None):
+        """Starts `tend ARGS...`."""
+        e = dict(self.env if env is None else env)
+        return Tend(args, e, cwd or self.workdir, self.logdir, self.reaper)
+
+    def run(self, *args, timeout=T_SHORT, env=None, cwd=None):
+        """Runs `tend ARGS...` to its end; returns the Tend (rc set)."""
+        t = self.start(*args, env=env, cwd=cwd)
+        t.wait(timeout)
+        return t
+
+    def start_wrapped(self, wrapper, *args, env=None, cwd=None):
+        """Runs WRAPPER + [TEND_BIN] + ARGS (e.g. under unshare)."""
+        t = Tend.__new__(Tend)
+        e = dict(self.env if env is None else env)
+        logdir = self.logdir
+        n = len(list(logdir.glob("tend-*.stderr")))
+        t.args = list(wrapper) + [TEND_BIN] + list(args)
+        t.err_path = logdir / ("tend-%d.stderr" % n)
+        t.out_path = logdir / ("tend-%d.stdout" % n)
+        with open(t.err_path, "wb") as err, open(t.out_path, "wb") as out:
+            t.proc = subprocess.Popen(t.args, env=e, cwd=str(cwd or self.workdir),
+                                      stdin=subprocess.DEVNULL, stdout=out,
+                                      stderr=err, start_new_session=True)
+        t.pid = t.proc.pid
+        t.started = time.monotonic()
+        t.rc = None
+        self.reaper.track(t.proc)
+        return t
+
+    def tree_dir(self, name="tree"):
+        d = TreeDir(self.tmp_path / name)
+        self.reaper.track_dir(d.path)
+        return d
+
+
+@pytest.fixture
+def tend(tmp_path, tend_env, workdir, reaper):
+    """tend.start(*args) / tend.run(*args): run the binary under test."""
+    return TendFactory(tmp_path, tend_env, workdir, reaper)
+
+
+def write_ini(path, text):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def q(s):
+    """Single-quotes S for an exec line of tend.ini."""
+    return "'" + str(s).replace("'", "'\\''") + "'"
