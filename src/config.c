@@ -858,6 +858,12 @@ void config_print_flags(FILE *out)
 	}
 }
 
+int config_key_line(const struct unit_config *u, const char *key)
+{
+	const struct key_def *k = key_find(key);
+	return k && u->key_line[k - keys] > 0 ? u->key_line[k - keys] : 0;
+}
+
 bool config_is_key(const char *name, enum unit_kind kind)
 {
 	const struct key_def *k = key_find(name);

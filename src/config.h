@@ -99,6 +99,10 @@ void config_print(const struct tend_config *cfg, FILE *out);
 /* One line per service key for tend exec --help: "  --KEY VALUE  help". */
 void config_print_flags(FILE *out);
 
+/* The line KEY was set on for U: 0 when it has its default or came from
+ * the command line. */
+int config_key_line(const struct unit_config *u, const char *key);
+
 /* Is NAME a key of a unit of KIND? */
 bool config_is_key(const char *name, enum unit_kind kind);
 

@@ -170,7 +170,7 @@ static struct policy_verdict on_clean(const struct policy_cfg *cfg,
 	v.warn_clean_budget = h->clean_excess == 1;
 	/* Slow down even with backoff MIN 0: a clean loop must not spin. */
 	uint64_t min = cfg->backoff_min_ms ? cfg->backoff_min_ms : 100;
-	uint64_t max = cfg->backoff_max_ms > min ? cfg->backoff_max_ms : min;
+	uint64_t max = cfg->backoff_max_ms > min ? cfg->backoff_max_ms : 30000;
 	v.delay_ms = policy_backoff(min, max, h->clean_excess, jitter);
 	return v;
 }

@@ -12,7 +12,7 @@
  *     before its own exit is counted;
  *   - clean exits neither count as crashes nor reset the crash history;
  *     more than clean-restarts N inside WINDOW slows restarts with backoff
- *     and warns once per episode;
+ *     and warns once per episode (with backoff 0: from 100ms to 30s);
  *   - `memory` restarts are not crashes, but one that comes before
  *     stable-after is backed off like a crash loop;
  *   - backoff is MIN * 2^(k-1) capped at MAX, k = consecutive quick

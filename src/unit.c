@@ -100,9 +100,10 @@ static void spawn_failed(struct unit *u, const struct spawn_res *res)
 	char *what = strcmp(res->step, "chdir") == 0
 	             ? xasprintf("cwd \"%s\"", c->cwd)
 	             : xasprintf("%s \"%s\"", res->step, c->argv.v[0]);
-	char *err = c->line > 0
+	int line = config_key_line(c, strcmp(res->step, "chdir") == 0 ? "cwd" : "exec");
+	char *err = line > 0
 	            ? xasprintf("%s: %s (line %d of %s)", what, strerror(res->err),
-	                        c->line, u->sup->cfg->path)
+	                        line, u->sup->cfg->path)
 	            : xasprintf("%s: %s", what, strerror(res->err));
 	emit(u, "exited", json_pack("{s:s, s:s}", "reason", "spawn_failed",
 	                            "error", err));

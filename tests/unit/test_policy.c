@@ -173,6 +173,9 @@ static void clean_loop_is_slowed_even_with_zero_backoff(void **state)
 		v = exit_after(&r, EXIT_CLEAN, 1);
 	assert_true(v.warn_clean_budget);
 	assert_true(v.delay_ms > 0);
+	uint64_t first = v.delay_ms;
+	v = exit_after(&r, EXIT_CLEAN, 1);
+	assert_true(v.delay_ms > first);  /* and it keeps growing */
 	policy_hist_free(&r.h);
 }
 
