@@ -47,6 +47,28 @@ def proc_stat(pid):
     return rest[0], int(rest[1]), int(rest[19])
 
 
+def proc_session(pid):
+    """Session id of PID, or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except OSError:
+        return None
+    return int(data[data.rindex(")") + 2:].split()[3])
+
+
+def nspid(pid):
+    """PID as its own (innermost) pid namespace sees it, or None."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except OSError:
+        return None
+    return None
+
+
 def alive(pid, start=None):
     """Is PID a live process (not a zombie), and the one that started at
     START when given?"""
@@ -255,12 +277,12 @@ class Tend:
     def running(self):
         return self.proc.poll() is None
 
-    def signal(self, sig, pid=None):
+    def kill(self, sig, pid=None):
         os.kill(pid or self.pid, sig)
 
     def stop(self, timeout=T_SHORT, sig=signal.SIGTERM):
         """SIGTERM, then the exit code."""
-        self.signal(sig)
+        self.kill(sig)
         return self.wait(timeout)
 
 
@@ -289,24 +311,65 @@ class Reaper:
         return [p for p in all_pids()
                 if p != me and environ_has(p, self.needle)]
 
+    def recorded(self):
+        """Live processes recorded as "PID STARTTIME" in the pid files."""
+        out = []
+        for d in self.dirs:
+            for f in d.rglob("*.pid"):
+                try:
+                    v = [int(x) for x in f.read_text().split()]
+                except (OSError, ValueError):
+                    continue
+                if len(v) == 2 and alive(*v):
+                    out.append(v[0])
+        return out
+
+    def leftovers(self, grace=1.0):
+        """Processes of the test still alive GRACE seconds from now (an
+        empty list as soon as there are none)."""
+        deadline = time.monotonic() + grace
+        while True:
+            left = sorted(set(self.tagged() + self.recorded()))
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.05)
+
     def cleanup(self):
+        """Kills everything; returns what outlived a tend that had exited
+        by itself (a containment failure), as "pid cmdline" strings."""
+        outlived = []
+        if self.popens and all(p.poll() is not None for p in self.popens):
+            for pid in self.leftovers():
+                try:
+                    with open("/proc/%d/cmdline" % pid, "rb") as f:
+                        cmd = f.read().replace(b"\0", b" ").decode(
+                            errors="replace")
+                except OSError:
+                    continue
+                outlived.append("%d %s" % (pid, cmd.strip()))
         for p in self.popens:
             if p.poll() is None:
                 try:
                     p.kill()
                 except ProcessLookupError:
                     pass
-        pids = list(self.pids)
+        pids, timed = list(self.pids), []
         for d in self.dirs:
             for f in d.rglob("*.pid"):
                 try:
-                    pids.append(int(f.read_text().split()[0]))
-                except (OSError, ValueError, IndexError):
-                    pass
+                    v = [int(x) for x in f.read_text().split()]
+                except (OSError, ValueError):
+                    continue
+                if len(v) == 2:
+                    timed.append(tuple(v))
+                elif v:
+                    pids.append(v[0])
         for _ in range(50):
-            # Only processes that carry this test's tag: never a recycled
-            # pid that now belongs to someone else.
+            # Only processes that carry this test's tag, or whose start
+            # time is the recorded one: never a recycled pid that now
+            # belongs to someone else.
             victims = [p for p in pids if environ_has(p, self.needle)]
+            victims += [p for p, s in timed if alive(p, s)]
             victims += self.tagged()
             if not victims:
                 break
@@ -321,13 +384,16 @@ class Reaper:
                 p.wait(5)
             except subprocess.TimeoutExpired:
                 pass
+        return outlived
 
 
 @pytest.fixture
 def reaper():
     r = Reaper(uuid.uuid4().hex)
     yield r
-    r.cleanup()
+    outlived = r.cleanup()
+    # tend exited by itself, yet processes it started are still alive.
+    assert not outlived, "processes outlived tend: %s" % outlived
 
 
 @pytest.fixture
@@ -402,10 +468,20 @@ class TendFactory:
         return d
 
 
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
+
+
 @pytest.fixture
 def tend(tmp_path, tend_env, workdir, reaper):
-    """tend.start(*args) / tend.run(*args): run the binary under test."""
-    return TendFactory(tmp_path, tend_env, workdir, reaper)
+    """tend.start(*args) / tend.run(*args): run the binary under test.
+    Afterwards, no tend of the test may have reported a sanitizer error."""
+    f = TendFactory(tmp_path, tend_env, workdir, reaper)
+    yield f
+    for log in sorted(f.logdir.glob("tend-*.stderr")):
+        text = log.read_text(errors="replace")
+        bad = [m for m in SANITIZER_MARKS if m in text]
+        assert not bad, "sanitizer report in %s:\n%s" % (log, text[-4000:])
 
 
 def write_ini(path, text):

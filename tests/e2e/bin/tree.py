@@ -13,6 +13,10 @@ not its own) that are still alive.  Then it starts, by role:
           grandchild is orphaned (reparented to tend) but stays in the
           run's session
   daemon  a classic daemon: fork, setsid, fork, middle exits
+  stealth like daemon, and then execs /bin/sleep with an EMPTY environment
+          (not in the default roles; no --trap for it: it is sleep)
+  forker  keeps forking a new child (same options as the others) every
+          50 ms, forever (not in the default roles)
 
 Every process writes DIR/G-ROLE.pid ("PID STARTTIME", role main too).  When
 all of them are up, main writes DIR/G.ready.  Everything then waits for
@@ -31,6 +35,9 @@ Options:
   --zombies K         main makes K orphans that exit 0.1 s later (they are
                       reparented to tend, which must reap them); their pids
                       go to DIR/G-zombieI.pid
+  --unwaited K        main starts K children that exit at once and never
+                      waits for them (zombies of main; once main is gone
+                      they are tend's to reap); DIR/G-unwaitedI.pid
 """
 import os
 import signal
@@ -85,6 +92,7 @@ def main():
     code = 0
     term_code = None
     zombies = 0
+    unwaited = 0
     while args:
         a = args.pop(0)
         if a == "--roles":
@@ -104,6 +112,8 @@ def main():
             term_code = int(args.pop(0))
         elif a == "--zombies":
             zombies = int(args.pop(0))
+        elif a == "--unwaited":
+            unwaited = int(args.pop(0))
         else:
             sys.exit("tree.py: unknown option " + a)
 
@@ -162,6 +172,28 @@ def main():
                     child(role)
                 os._exit(0)
             os.waitpid(mid, 0)
+        elif role == "stealth":
+            mid = os.fork()
+            if mid == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    setup(role, False)  # SIG_IGN survives exec
+                    record(role)
+                    os.execve("/bin/sleep", ["sleep", "1000"], {})
+                os._exit(0)
+            os.waitpid(mid, 0)
+        elif role == "forker":
+            if os.fork() == 0:
+                setup(role, False)
+                record(role)
+                n = 0
+                while True:
+                    time.sleep(0.05)
+                    n += 1
+                    if os.fork() == 0:
+                        setup(role, False)
+                        record("forker%d" % n)
+                        forever()
         else:
             sys.exit("tree.py: unknown role " + role)
 
@@ -175,8 +207,14 @@ def main():
             os._exit(0)
         os.waitpid(mid, 0)
 
+    for i in range(unwaited):
+        if os.fork() == 0:
+            record("unwaited%d" % i)
+            os._exit(0)
+
     want = ["%d-%s.pid" % (gen, r) for r in roles]
     want += ["%d-zombie%d.pid" % (gen, i) for i in range(zombies)]
+    want += ["%d-unwaited%d.pid" % (gen, i) for i in range(unwaited)]
     while not all(os.path.exists(os.path.join(d, w)) for w in want):
         time.sleep(0.01)
     write_atomic(os.path.join(d, "%d.ready" % gen), "%d\n" % gen)
