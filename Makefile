@@ -19,7 +19,7 @@ UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 OBJS     := $(patsubst src/%.c,build/%.o,$(SRCS))
 SANOBJS  := $(patsubst src/%.c,build/san/%.o,$(SRCS))
 
-.PHONY: all deps demo test check-unit check-e2e check-clang clean
+.PHONY: all deps demo test check-unit check-e2e check-clang bench-basic clean
 all: build/tend
 
 deps:
@@ -63,6 +63,10 @@ test: deps
 demo: deps
 	$(MAKE) all
 	build/tend -c examples/demo.ini up
+
+# First figures of tend alone; the comparison with peers is part 7.
+bench-basic: build/tend
+	$(PYTHON) bench/basic.py build/tend 20
 
 clean:
 	rm -rf build
