@@ -5,7 +5,7 @@
 sleep 600 &
 setsid sleep 601 &
 sh -c 'setsid sleep 602 & exit 0'
-echo "workers: pool of 3 started (one plain, one setsid, one double-forked); crashing in 8s"
+echo "pool of 3 started (one plain, one setsid, one double-forked); crashing in 8s"
 sleep 8
-echo "workers: parent crashes, leaving its pool behind" >&2
+echo "parent crashes, leaving its pool behind" >&2
 exit 1

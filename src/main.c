@@ -37,8 +37,9 @@ static const char usage_up[] =
 	"usage: tend [-c FILE] up [--json]\n"
 	"\n"
 	"Runs every [service] of the file with start = boot, in the foreground,\n"
-	"and keeps them up by their restart policy.  Events go to stderr, one\n"
-	"line each (--json: JSON lines).  SIGTERM or Ctrl-C stops every process\n"
+	"and keeps them up by their restart policy.  Their output (stdout and\n"
+	"stderr) goes to stdout, each line as \"NAME | line\".  Events go to\n"
+	"stderr, one line each (--json: JSON lines).  SIGTERM or Ctrl-C stops every process\n"
 	"tree gracefully and exits; a second Ctrl-C kills at once.\n";
 
 static const char usage_check[] =

@@ -169,8 +169,18 @@ struct sup *sup_new(const struct tend_config *cfg, struct events *ev,
 	s->exec_mode = exec_mode;
 	srandom((unsigned)(getpid() ^ wall_ms()));
 	s->units = xcalloc(cfg->nunits, sizeof(*s->units));
-	for (size_t i = 0; i < cfg->nunits; i++)
+	size_t width = 0;
+	for (size_t i = 0; i < cfg->nunits; i++) {
 		s->units[s->nunits++] = unit_new(s, cfg->units[i]);
+		size_t len = strlen(cfg->units[i]->name);
+		width = len > width ? len : width;
+	}
+	/* tend exec is transparent: its command writes to tend's own stdout and
+	 * stderr.  tend up labels each line with the unit it came from. */
+	for (size_t i = 0; i < s->nunits && !exec_mode; i++)
+		if (unit_capture_output(s->units[i], width) < 0)
+			errline("%s: cannot capture output (%s); it goes to tend's "
+			        "stdout unlabelled", cfg->units[i]->name, strerror(errno));
 	return s;
 }
 

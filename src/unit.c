@@ -59,9 +59,19 @@ void unit_free(struct unit *u)
 	loop_timer_stop(u->sup->loop, &u->timer);
 	if (u->pidfd >= 0)
 		close(u->pidfd);
+	if (u->captured)
+		output_close(&u->out, u->sup->loop);
 	policy_hist_free(&u->hist);
 	free(u->cookie);
 	free(u);
+}
+
+int unit_capture_output(struct unit *u, size_t width)
+{
+	if (output_open(&u->out, u->sup->loop, u->cfg->name, width, 1) < 0)
+		return -1;
+	u->captured = true;
+	return 0;
 }
 
 bool unit_settled(const struct unit *u)
@@ -118,8 +128,9 @@ static void spawn(struct unit *u)
 {
 	const struct unit_config *c = u->cfg;
 	char **envp = unit_environ(u);
+	int out = u->captured ? u->out.wfd : -1;
 	struct spawn_req req = { .argv = c->argv.v, .envp = envp, .cwd = c->cwd,
-	                         .fd_in = -1, .fd_out = -1, .fd_err = -1 };
+	                         .fd_in = -1, .fd_out = out, .fd_err = out };
 	struct spawn_res res;
 	int r = proc_spawn(&req, &res);
 	struct strv sv = { .v = envp };

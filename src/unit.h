@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "loop.h"
+#include "output.h"
 #include "policy.h"
 
 struct sup;
@@ -59,10 +60,16 @@ struct unit {
 	unsigned restarts;
 	struct exit_info last_exit;
 	char *cookie;              /* "TEND_UNIT=name" */
+	struct output out;         /* captured stdout/stderr, when captured */
+	bool captured;
 };
 
 struct unit *unit_new(struct sup *sup, const struct unit_config *cfg);
 void unit_free(struct unit *u);
+
+/* From now on the unit's processes write to a pipe whose lines tend prints
+ * as "NAME | line" (names padded to WIDTH).  Returns 0 or -1/errno. */
+int unit_capture_output(struct unit *u, size_t width);
 
 void unit_start(struct unit *u);
 void unit_stop(struct unit *u);

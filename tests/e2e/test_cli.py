@@ -173,3 +173,33 @@ def test_up_bad_config_exits_2(tend, tmp_path):
     t = tend.run("-c", str(ini), "up")
     assert t.rc == 2
     assert f"{ini}:1:" in one_error_line(t)
+
+
+def test_up_labels_each_line_of_output_with_its_unit(tend, tmp_path):
+    ini = write_ini(tmp_path / "tend.ini", f"""\
+[service a]
+exec = {SH} -c 'echo one; echo two >&2; printf partial; exec sleep 600'
+
+[service longer-name]
+exec = {SH} -c 'echo three; exec sleep 600'
+""")
+    t = tend.start("-c", str(ini), "up", "--json")
+    t.wait_event("spawned", n=2)
+    wait_until(lambda: "longer-name | three" in t.stdout
+               and "two" in t.stdout, what="labelled lines")
+    assert t.stop() == 0, t.describe()
+    lines = t.stdout.splitlines()
+    # names padded to the longest; stderr merged; the unfinished last line
+    # is written when tend stops
+    assert "a           | one" in lines, lines
+    assert "a           | two" in lines, lines
+    assert "longer-name | three" in lines, lines
+    assert "a           | partial" in lines, lines
+
+
+def test_exec_output_is_not_labelled(tend):
+    t = tend.run("exec", "--json", "--restart", "never", "--", SH, "-c",
+                 "echo plain; echo err >&2")
+    assert t.rc == 0, t.describe()
+    assert t.stdout == "plain\n"
+    assert "err" in t.stderr

@@ -1,0 +1,107 @@
+#include "output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void write_all(int fd, const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* nowhere to write: drop, never block the loop forever */
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+static void emit_line(struct output *o, const char *s, size_t n)
+{
+	struct buf b = { 0 };
+	buf_adds(&b, o->prefix);
+	buf_add(&b, s, n);
+	buf_addc(&b, '\n');
+	write_all(o->dst, b.s, b.len);
+	free(b.s);
+}
+
+/* Writes every complete line of the pending buffer; keeps the rest. */
+static void flush_lines(struct output *o, bool all)
+{
+	char *s = o->line.s;
+	size_t n = o->line.len, start = 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '\n') {
+			emit_line(o, s + start, i - start);
+			start = i + 1;
+		}
+	if (n - start >= OUTPUT_LINE_MAX || (all && n > start)) {
+		emit_line(o, s + start, n - start);
+		start = n;
+	}
+	if (start == 0)
+		return;
+	memmove(s, s + start, n - start);
+	o->line.len = n - start;
+	s[o->line.len] = 0;
+}
+
+static void on_readable(struct loop *lp, struct loop_io *io, uint32_t events)
+{
+	(void)lp;
+	(void)events;
+	struct output *o = io->data;
+	char chunk[4096];
+	ssize_t r;
+	/* A bounded share per wakeup: a chatty unit cannot starve the loop
+	 * (epoll is level-triggered and comes back for the rest). */
+	for (int i = 0; i < 16 && (r = read(o->rfd, chunk, sizeof(chunk))) > 0; i++) {
+		buf_add(&o->line, chunk, (size_t)r);
+		flush_lines(o, false);
+	}
+}
+
+int output_open(struct output *o, struct loop *lp, const char *name,
+                size_t width, int dst)
+{
+	int p[2];
+	*o = (struct output){ .rfd = -1, .wfd = -1, .dst = dst };
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	o->rfd = p[0];
+	o->wfd = p[1];
+	fd_nonblock(o->rfd);
+	o->prefix = xasprintf("%-*s | ", (int)width, name);
+	if (loop_io_add(lp, &o->io, o->rfd, EPOLLIN, on_readable, o) < 0) {
+		int e = errno;
+		output_close(o, lp);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+void output_close(struct output *o, struct loop *lp)
+{
+	if (o->rfd >= 0) {
+		loop_io_del(lp, &o->io);
+		/* What the pipe still holds (the write end is ours, so this ends). */
+		close(o->wfd);
+		o->wfd = -1;
+		char chunk[4096];
+		ssize_t r;
+		while ((r = read(o->rfd, chunk, sizeof(chunk))) > 0)
+			buf_add(&o->line, chunk, (size_t)r);
+		flush_lines(o, true);
+		close(o->rfd);
+	}
+	if (o->wfd >= 0)
+		close(o->wfd);
+	free(o->prefix);
+	free(o->line.s);
+	*o = (struct output){ .rfd = -1, .wfd = -1 };
+}
