@@ -311,18 +311,20 @@ class Reaper:
         return [p for p in all_pids()
                 if p != me and environ_has(p, self.needle)]
 
-    def recorded(self):
-        """Live processes recorded as "PID STARTTIME" in the pid files."""
-        out = []
+    def pidfiles(self):
+        """The contents of every pid file: [PID] or [PID, STARTTIME]."""
         for d in self.dirs:
             for f in d.rglob("*.pid"):
                 try:
                     v = [int(x) for x in f.read_text().split()]
                 except (OSError, ValueError):
                     continue
-                if len(v) == 2 and alive(*v):
-                    out.append(v[0])
-        return out
+                if v:
+                    yield v
+
+    def recorded(self):
+        """Live processes recorded as "PID STARTTIME" in the pid files."""
+        return [v[0] for v in self.pidfiles() if len(v) == 2 and alive(*v)]
 
     def leftovers(self, grace=1.0):
         """Processes of the test still alive GRACE seconds from now (an
@@ -354,16 +356,11 @@ class Reaper:
                 except ProcessLookupError:
                     pass
         pids, timed = list(self.pids), []
-        for d in self.dirs:
-            for f in d.rglob("*.pid"):
-                try:
-                    v = [int(x) for x in f.read_text().split()]
-                except (OSError, ValueError):
-                    continue
-                if len(v) == 2:
-                    timed.append(tuple(v))
-                elif v:
-                    pids.append(v[0])
+        for v in self.pidfiles():
+            if len(v) == 2:
+                timed.append(tuple(v))
+            else:
+                pids.append(v[0])
         for _ in range(50):
             # Only processes that carry this test's tag, or whose start
             # time is the recorded one: never a recycled pid that now
