@@ -69,7 +69,7 @@ static void child_run(const struct spawn_req *rq, int errfd)
 int proc_spawn(const struct spawn_req *rq, struct spawn_res *rs)
 {
 	int p[2];
-	*rs = (struct spawn_res){ .pid = -1, .pidfd = -1 };
+	*rs = (struct spawn_res){ .pid = -1 };
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		rs->err = errno;
 		rs->step = spawn_steps[STEP_PIPE];
@@ -104,9 +104,6 @@ int proc_spawn(const struct spawn_req *rq, struct spawn_res *rs)
 		return -1;
 	}
 	rs->pid = pid;
-	rs->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (rs->pidfd >= 0)
-		fd_cloexec(rs->pidfd);
 	return 0;
 }
 

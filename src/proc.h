@@ -31,7 +31,6 @@ struct spawn_req {
 
 struct spawn_res {
 	pid_t pid;
-	int pidfd;          /* -1 where the kernel has no pidfd_open */
 	int err;            /* errno of the failed step, 0 on success */
 	const char *step;   /* "exec", "chdir", "fork", ... when err != 0 */
 };

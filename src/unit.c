@@ -45,7 +45,6 @@ struct unit *unit_new(struct sup *sup, const struct unit_config *cfg)
 	struct unit *u = xcalloc(1, sizeof(*u));
 	u->sup = sup;
 	u->cfg = cfg;
-	u->pidfd = -1;
 	u->state = US_STOPPED;
 	u->cookie = xasprintf("TEND_UNIT=%s", cfg->name);
 	policy_hist_init(&u->hist, &cfg->policy);
@@ -57,8 +56,6 @@ void unit_free(struct unit *u)
 	if (!u)
 		return;
 	loop_timer_stop(u->sup->loop, &u->timer);
-	if (u->pidfd >= 0)
-		close(u->pidfd);
 	if (u->captured)
 		output_close(&u->out, u->sup->loop);
 	policy_hist_free(&u->hist);
@@ -145,7 +142,6 @@ static void spawn(struct unit *u)
 		return;
 	}
 	u->pid = res.pid;
-	u->pidfd = res.pidfd;
 	u->sid = res.pid;
 	u->started_at = mono_ms();
 	set_state(u, US_RUNNING);
@@ -364,9 +360,6 @@ static void on_timer(struct loop *lp, struct loop_timer *t)
 void unit_on_exit(struct unit *u, int wstatus)
 {
 	uint64_t now = mono_ms(), uptime = now - u->started_at;
-	if (u->pidfd >= 0)
-		close(u->pidfd);
-	u->pidfd = -1;
 	u->pid = 0;
 	struct exit_info *e = &u->last_exit;
 	*e = (struct exit_info){ .code = -1, .at = wall_ms() };

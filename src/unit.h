@@ -47,7 +47,6 @@ struct unit {
 	struct sup *sup;
 	enum unit_state state;
 	pid_t pid;                 /* main process until reaped, else 0 */
-	int pidfd;
 	pid_t sid;                 /* session of the run whose tree may live */
 	uint64_t started_at;       /* mono ms */
 	bool want_up;              /* start again once the stop completes */
