@@ -169,33 +169,32 @@ void unit_start(struct unit *u)
 
 /* --- stopping a tree --- */
 
-/* Signals every live process of the tree; returns how many got it. */
+/* Sends SIG, and only SIG, to every live process of the tree; returns how
+ * many got it. */
 static size_t signal_tree(struct unit *u, int sig)
 {
 	const struct proc_stat *m;
 	size_t n = sup_tree(u->sup, u, &m), sent = 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		sent += (size_t)proc_signal(&m[i], sig);
-		if (sig != SIGKILL && sig != SIGCONT)
-			proc_signal(&m[i], SIGCONT);
-	}
 	return sent;
 }
 
 /* SIGKILL that a forking tree cannot outrun: stop everything first (a
- * stopped process cannot fork), pass after pass until no new process shows
- * up, then kill them all. */
+ * stopped process cannot fork), pass after pass until a pass finds the same
+ * number of processes as the one before, then kill them all.  Returns how
+ * many were killed. */
 static size_t kill_tree(struct unit *u)
 {
-	size_t total = 0;
+	size_t prev = (size_t)-1, n = 0;
 	for (int pass = 0; pass < 16; pass++) {
-		size_t stopped = signal_tree(u, SIGSTOP);
-		if (stopped == 0)
+		n = signal_tree(u, SIGSTOP);
+		if (n == prev)
 			break;
-		total = stopped;
+		prev = n;
 	}
 	signal_tree(u, SIGKILL);
-	return total;
+	return n;
 }
 
 static void on_timer(struct loop *lp, struct loop_timer *t);
@@ -238,6 +237,8 @@ static void stop_tree(struct unit *u)
 	u->state = US_STOPPING;
 	u->killing = false;
 	signal_tree(u, u->cfg->stop_signal);
+	/* A stopped process could not act on the stop signal until resumed. */
+	signal_tree(u, SIGCONT);
 	arm(u, u->cfg->stop_timeout_ms);
 	unit_on_reaped(u);
 }

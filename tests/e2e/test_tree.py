@@ -182,6 +182,27 @@ def test_signals_forwarded_to_every_process(tend, sig):
     assert living(pids) == []
 
 
+def proc_state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_forwarding_a_signal_does_not_resume_a_stopped_process(tend):
+    """A forwarded signal is that signal only: a process the user stopped
+    with SIGSTOP stays stopped (no SIGCONT rides along)."""
+    td = tend.tree_dir()
+    t, gen, pids = start_tree(tend, td)
+    bg = pids["bg"][0]
+    subprocess.run(["kill", "-STOP", str(bg)], check=True)
+    wait_until(lambda: proc_state(bg) == "T", what="bg to stop")
+    t.kill(signal.SIGWINCH)  # ignored by default: nothing else happens
+    time.sleep(0.5)
+    assert proc_state(bg) == "T", "SIGWINCH forwarding resumed a stopped process"
+    # A graceful stop does resume it, so that it can act on the stop signal.
+    assert t.stop() == 128 + 15
+    assert living(pids) == []
+
+
 def test_orphan_zombies_are_reaped(tend):
     td = tend.tree_dir()
     t = tend.start("exec", "--json", "--", PY, TREE, str(td.path),
