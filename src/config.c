@@ -573,7 +573,7 @@ static struct tend_config *config_new(const char *path)
 	return cfg;
 }
 
-/* "FILE:LINE: " or "command line: " */
+/* "FILE:LINE", or just the origin ("exec") for settings without a line */
 static char *where(const struct tend_config *cfg, int line)
 {
 	return line > 0 ? xasprintf("%s:%d", cfg->path, line) : xstrdup(cfg->path);
@@ -797,7 +797,7 @@ struct tend_config *config_load(const char *path, char **err)
 
 struct tend_config *config_for_exec(char *const *argv)
 {
-	struct tend_config *cfg = config_new("command line");
+	struct tend_config *cfg = config_new("exec");
 	const char *base = strrchr(argv[0], '/');
 	base = base && base[1] ? base + 1 : argv[0];
 	char *name = xstrdup(base);

@@ -62,7 +62,7 @@ struct unit_config {
 };
 
 struct tend_config {
-	char *path;                /* as given; "command line" for tend exec */
+	char *path;                /* as given; "exec" for tend exec's flags */
 	char *dir;                 /* the file's directory: base of relative cwd */
 	uint64_t log_max;
 	uint64_t memory_interval_ms;

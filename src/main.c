@@ -210,7 +210,7 @@ static int cmd_exec(int argc, char **argv)
 			break;
 	}
 	if (err || config_finish(cfg, &err) < 0) {
-		errline("exec: %s", err + strlen("command line: "));
+		errline("%s", err);
 		free(err);
 		config_free(cfg);
 		goto out;
