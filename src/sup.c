@@ -51,18 +51,15 @@ size_t sup_tree(struct sup *s, const struct unit *u,
                 const struct proc_stat **members)
 {
 	*members = s->members;
-	struct tree_root *roots = xcalloc(s->nunits, sizeof(*roots));
 	int me = -1;
 	for (size_t i = 0; i < s->nunits; i++) {
 		const struct unit *x = s->units[i];
-		roots[i] = (struct tree_root){ .main = x->pid, .sid = x->sid,
-		                               .cookie = x->cookie };
+		s->roots[i] = (struct tree_root){ .main = x->pid, .sid = x->sid,
+		                                  .cookie = x->cookie };
 		if (x == u)
 			me = (int)i;
 	}
-	int r = scan_assign(s, roots, s->nunits, s->exec_mode);
-	free(roots);
-	if (r < 0)
+	if (scan_assign(s, s->roots, s->nunits, s->exec_mode) < 0)
 		return 0;
 	size_t n = 0;
 	for (size_t i = 0; i < s->table.n; i++) {
@@ -169,6 +166,7 @@ struct sup *sup_new(const struct tend_config *cfg, struct events *ev,
 	s->exec_mode = exec_mode;
 	srandom((unsigned)(getpid() ^ wall_ms()));
 	s->units = xcalloc(cfg->nunits, sizeof(*s->units));
+	s->roots = xcalloc(cfg->nunits, sizeof(*s->roots));
 	size_t width = 0;
 	for (size_t i = 0; i < cfg->nunits; i++) {
 		s->units[s->nunits++] = unit_new(s, cfg->units[i]);
@@ -191,6 +189,7 @@ void sup_free(struct sup *s)
 	for (size_t i = 0; i < s->nunits; i++)
 		unit_free(s->units[i]);
 	free(s->units);
+	free(s->roots);
 	free(s->owner);
 	free(s->members);
 	proc_table_free(&s->table);

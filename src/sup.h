@@ -36,6 +36,7 @@ struct sup {
 	bool shutting_down;
 	int sigints;
 	struct proc_table table;   /* reused by every scan */
+	struct tree_root *roots;   /* one per unit, refreshed by every scan */
 	int *owner;
 	size_t owner_cap;
 	struct proc_stat *members; /* result of the last sup_tree */

@@ -80,7 +80,7 @@ bool unit_settled(const struct unit *u)
 /* --- spawning --- */
 
 /* tend's environment, then the unit's env entries, then TEND_UNIT. */
-static char **unit_environ(const struct unit *u)
+static struct strv unit_environ(const struct unit *u)
 {
 	struct strv sv = { 0 };
 	const struct strv *extra = &u->cfg->env;
@@ -95,7 +95,7 @@ static char **unit_environ(const struct unit *u)
 	for (size_t i = 0; i < extra->n; i++)
 		strv_push(&sv, xstrdup(extra->v[i]));
 	strv_push(&sv, xstrdup(u->cookie));
-	return sv.v;
+	return sv;
 }
 
 static void spawn_failed(struct unit *u, const struct spawn_res *res)
@@ -124,16 +124,13 @@ static void spawn_failed(struct unit *u, const struct spawn_res *res)
 static void spawn(struct unit *u)
 {
 	const struct unit_config *c = u->cfg;
-	char **envp = unit_environ(u);
+	struct strv env = unit_environ(u);
 	int out = u->captured ? u->out.wfd : -1;
-	struct spawn_req req = { .argv = c->argv.v, .envp = envp, .cwd = c->cwd,
+	struct spawn_req req = { .argv = c->argv.v, .envp = env.v, .cwd = c->cwd,
 	                         .fd_in = -1, .fd_out = out, .fd_err = out };
 	struct spawn_res res;
 	int r = proc_spawn(&req, &res);
-	struct strv sv = { .v = envp };
-	while (sv.v[sv.n])
-		sv.n++;
-	strv_free(&sv);
+	strv_free(&env);
 	u->stop_requested = false;
 	u->killing = false;
 	u->gave_up = false;
