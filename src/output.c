@@ -2,30 +2,58 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static void write_all(int fd, const char *s, size_t n)
+int output_nonblocking(int fd)
 {
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int nb = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_APPEND);
+	return nb >= 0 ? nb : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+/* Writes S whole or not at all (as far as a non-blocking fd allows). */
+static bool write_line(int fd, const char *s, size_t n)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = write(fd, s + done, n - done);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			return; /* nowhere to write: drop, never block the loop forever */
-		s += w;
-		n -= (size_t)w;
+		if (w > 0) {
+			done += (size_t)w;
+			continue;
+		}
+		if (done == 0)
+			return false;
+		/* Half a line is out: finish it rather than garble the next. */
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		if (poll(&p, 1, 100) <= 0)
+			return true;
 	}
+	return true;
 }
 
 static void emit_line(struct output *o, const char *s, size_t n)
 {
 	struct buf b = { 0 };
+	if (o->dropped) {
+		char *note = xasprintf("%s[tend: %lu lines dropped: output was not "
+		                       "being read]\n", o->prefix, o->dropped);
+		buf_adds(&b, note);
+		free(note);
+	}
 	buf_adds(&b, o->prefix);
 	buf_add(&b, s, n);
 	buf_addc(&b, '\n');
-	write_all(o->dst, b.s, b.len);
+	if (write_line(o->dst, b.s, b.len))
+		o->dropped = 0;
+	else
+		o->dropped++;
 	free(b.s);
 }
 

@@ -175,8 +175,9 @@ struct sup *sup_new(const struct tend_config *cfg, struct events *ev,
 	}
 	/* tend exec is transparent: its command writes to tend's own stdout and
 	 * stderr.  tend up labels each line with the unit it came from. */
+	s->out_fd = exec_mode ? -1 : output_nonblocking(1);
 	for (size_t i = 0; i < s->nunits && !exec_mode; i++)
-		if (unit_capture_output(s->units[i], width) < 0)
+		if (unit_capture_output(s->units[i], width, s->out_fd) < 0)
 			errline("%s: cannot capture output (%s); it goes to tend's "
 			        "stdout unlabelled", cfg->units[i]->name, strerror(errno));
 	return s;
@@ -189,6 +190,8 @@ void sup_free(struct sup *s)
 	for (size_t i = 0; i < s->nunits; i++)
 		unit_free(s->units[i]);
 	free(s->units);
+	if (s->out_fd >= 0)
+		close(s->out_fd);
 	free(s->roots);
 	free(s->owner);
 	free(s->members);

@@ -33,6 +33,7 @@ struct sup {
 	struct unit **units;
 	size_t nunits;
 	bool exec_mode;
+	int out_fd;                /* tend up: where units' lines go */
 	bool shutting_down;
 	int sigints;
 	struct proc_table table;   /* reused by every scan */

@@ -63,9 +63,9 @@ void unit_free(struct unit *u)
 	free(u);
 }
 
-int unit_capture_output(struct unit *u, size_t width)
+int unit_capture_output(struct unit *u, size_t width, int dst)
 {
-	if (output_open(&u->out, u->sup->loop, u->cfg->name, width, 1) < 0)
+	if (output_open(&u->out, u->sup->loop, u->cfg->name, width, dst) < 0)
 		return -1;
 	u->captured = true;
 	return 0;

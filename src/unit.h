@@ -66,9 +66,9 @@ struct unit {
 struct unit *unit_new(struct sup *sup, const struct unit_config *cfg);
 void unit_free(struct unit *u);
 
-/* From now on the unit's processes write to a pipe whose lines tend prints
- * as "NAME | line" (names padded to WIDTH).  Returns 0 or -1/errno. */
-int unit_capture_output(struct unit *u, size_t width);
+/* From now on the unit's processes write to a pipe whose lines tend writes
+ * to DST as "NAME | line" (names padded to WIDTH).  Returns 0 or -1/errno. */
+int unit_capture_output(struct unit *u, size_t width, int dst);
 
 void unit_start(struct unit *u);
 void unit_stop(struct unit *u);

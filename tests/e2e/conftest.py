@@ -207,7 +207,7 @@ def parse_events(text):
 class Tend:
     """One running tend (or a wrapper of it, such as unshare)."""
 
-    def __init__(self, args, env, cwd, logdir, reaper):
+    def __init__(self, args, env, cwd, logdir, reaper, stdout=None):
         self.args = [TEND_BIN] + list(args)
         n = len(list(logdir.glob("tend-*.stderr")))
         self.err_path = logdir / ("tend-%d.stderr" % n)
@@ -215,7 +215,8 @@ class Tend:
         with open(self.err_path, "wb") as err, open(self.out_path, "wb") as out:
             self.proc = subprocess.Popen(self.args, env=env, cwd=str(cwd),
                                          stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=err,
+                                         stdout=out if stdout is None
+                                         else stdout, stderr=err,
                                          start_new_session=True)
         self.pid = self.proc.pid
         self.started = time.monotonic()
@@ -429,10 +430,11 @@ class TendFactory:
         self.logdir = tmp_path / "logs"
         self.logdir.mkdir(exist_ok=True)
 
-    def start(self, *args, env=None, cwd=None):
-        """Starts `tend ARGS...`."""
+    def start(self, *args, env=None, cwd=None, stdout=None):
+        """Starts `tend ARGS...` (STDOUT: a file object instead of the log)."""
         e = dict(self.env if env is None else env)
-        return Tend(args, e, cwd or self.workdir, self.logdir, self.reaper)
+        return Tend(args, e, cwd or self.workdir, self.logdir, self.reaper,
+                    stdout=stdout)
 
     def run(self, *args, timeout=T_SHORT, env=None, cwd=None):
         """Runs `tend ARGS...` to its end; returns the Tend (rc set)."""

@@ -1,11 +1,12 @@
 """The command line: help, version, usage errors, tend up."""
+import os
 import re
 import signal
 import time
 
 import pytest
 
-from conftest import SH, alive, wait_until, write_ini
+from conftest import SH, T_LONG, T_SHORT, alive, wait_until, write_ini
 
 
 def one_error_line(t):
@@ -203,3 +204,33 @@ def test_exec_output_is_not_labelled(tend):
     assert t.rc == 0, t.describe()
     assert t.stdout == "plain\n"
     assert "err" in t.stderr
+
+
+def test_up_keeps_supervising_when_nobody_reads_its_stdout(tend, tmp_path):
+    """A full stdout (a paused pager) drops lines; it never stalls the loop:
+    a crashing service is still restarted and SIGTERM still stops all."""
+    ini = write_ini(tmp_path / "tend.ini", f"""\
+[service chatty]
+exec = {SH} -c 'while :; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done'
+
+[service crashy]
+exec = {SH} -c 'sleep 0.2; exit 1'
+backoff = 0
+max-crashes = 1000/1h
+""")
+    r, w = os.pipe()
+    try:
+        with os.fdopen(w, "wb") as wf:
+            t = tend.start("-c", str(ini), "up", "--json", stdout=wf)
+        # the pipe (64 KiB) fills at once; restarts must go on regardless
+        t.wait_event("spawned", n=12, timeout=T_LONG)
+        assert t.running(), t.describe()
+        # reading again: the loss is reported, then lines flow
+        data = b""
+        deadline = time.monotonic() + T_SHORT
+        while b"lines dropped" not in data and time.monotonic() < deadline:
+            data += os.read(r, 65536)
+        assert b"chatty | [tend: " in data and b"lines dropped" in data
+        assert t.stop() == 0, t.describe()
+    finally:
+        os.close(r)
