@@ -218,14 +218,14 @@ static void escalate(struct unit *u, const char *why)
 
 void unit_kill(struct unit *u)
 {
-	if (u->state == US_STOPPING || u->state == US_RUNNING) {
-		if (u->state == US_RUNNING) {
-			u->stop_requested = true;
-			u->want_up = false;
-			u->state = US_STOPPING;
-		}
-		escalate(u, "killed on request (second interrupt)");
+	if (u->state == US_RUNNING) {
+		u->stop_requested = true;
+		u->want_up = false;
+		u->state = US_STOPPING;
+		emit(u, "stopping", json_pack("{s:s}", "signal", "KILL"));
 	}
+	if (u->state == US_STOPPING)
+		escalate(u, "killed on request (second interrupt)");
 }
 
 /* Begins the graceful stop of whatever of the tree is alive. */
