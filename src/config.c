@@ -537,8 +537,10 @@ static struct unit_config *unit_new(const char *name, enum unit_kind kind, int l
 	return u;
 }
 
-static void unit_free(struct unit_config *u)
+void config_unit_free(struct unit_config *u)
 {
+	if (!u)
+		return;
 	strv_free(&u->argv);
 	strv_free(&u->env);
 	strv_free(&u->listen);
@@ -556,7 +558,7 @@ void config_free(struct tend_config *cfg)
 	if (!cfg)
 		return;
 	for (size_t i = 0; i < cfg->nunits; i++)
-		unit_free(cfg->units[i]);
+		config_unit_free(cfg->units[i]);
 	free(cfg->units);
 	free(cfg->path);
 	free(cfg->dir);
@@ -845,6 +847,31 @@ void config_print(const struct tend_config *cfg, FILE *out)
 			if (keys[i].scope & unit_scope(u))
 				value_print(&keys[i], u, out);
 	}
+}
+
+/* The effective settings of U as text (what tend check prints). */
+static char *unit_text(const struct unit_config *u)
+{
+	char *s = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&s, &n);
+	if (!f)
+		return NULL;
+	fprintf(f, "[%s %s]\n", unit_kind_name(u->kind), u->name);
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+		if (keys[i].scope & unit_scope(u))
+			value_print(&keys[i], u, f);
+	fclose(f);
+	return s;
+}
+
+bool config_unit_equal(const struct unit_config *a, const struct unit_config *b)
+{
+	char *x = unit_text(a), *y = unit_text(b);
+	bool eq = x && y && strcmp(x, y) == 0;
+	free(x);
+	free(y);
+	return eq;
 }
 
 void config_print_flags(FILE *out)

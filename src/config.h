@@ -80,7 +80,10 @@ char *config_locate(const char *arg);
 
 /* Loads and validates PATH.  Returns NULL with *err set on any error. */
 struct tend_config *config_load(const char *path, char **err);
-void config_free(struct tend_config *cfg);
+void config_free(struct tend_config *cfg);   /* skips NULL units */
+void config_unit_free(struct unit_config *u);
+/* Same effective settings (where keys were set does not matter)? */
+bool config_unit_equal(const struct unit_config *a, const struct unit_config *b);
 
 /* A configuration of one service for tend exec: defaults, then the caller
  * sets keys with config_set, then config_finish. */

@@ -1,6 +1,8 @@
 #include "events.h"
+#include "logfile.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,6 +10,9 @@
 struct events {
 	int fd;
 	bool json;
+	struct logfile file;
+	bool filing;      /* file is open */
+	bool failing;     /* the last write to it failed (reported once) */
 };
 
 struct events *events_new(int fd, bool json)
@@ -15,10 +20,30 @@ struct events *events_new(int fd, bool json)
 	struct events *ev = xcalloc(1, sizeof(*ev));
 	ev->fd = fd;
 	ev->json = json;
+	ev->file.fd = -1;
 	return ev;
 }
 
-void events_free(struct events *ev) { free(ev); }
+int events_open_file(struct events *ev, const char *path, uint64_t max)
+{
+	if (logfile_open(&ev->file, path, max, LOGFILE_KEEP) < 0)
+		return -1;
+	ev->filing = true;
+	return 0;
+}
+
+void events_set_max(struct events *ev, uint64_t max)
+{
+	if (ev->filing)
+		logfile_set_max(&ev->file, max);
+}
+
+void events_free(struct events *ev)
+{
+	if (ev && ev->filing)
+		logfile_close(&ev->file);
+	free(ev);
+}
 
 static bool plain_word(const char *s)
 {
@@ -41,15 +66,20 @@ static char *human_field(const char *key, json_t *v)
 	return f;
 }
 
-static char *human_line(const char *unit, const char *event, json_t *fields)
+char *events_human(json_t *o)
 {
 	struct buf b = { 0 };
-	char *head = xasprintf("tend: %s: %s", unit, event);
+	const char *unit = json_string_value(json_object_get(o, "unit"));
+	const char *event = json_string_value(json_object_get(o, "event"));
+	char *head = xasprintf("tend: %s: %s", unit ? unit : "?", event ? event : "?");
 	buf_adds(&b, head);
 	free(head);
 	const char *key;
 	json_t *v;
-	json_object_foreach(fields, key, v) {
+	json_object_foreach(o, key, v) {
+		if (strcmp(key, "ts") == 0 || strcmp(key, "unit") == 0 ||
+		    strcmp(key, "event") == 0)
+			continue;
 		char *f = human_field(key, v);
 		buf_adds(&b, f);
 		free(f);
@@ -58,26 +88,43 @@ static char *human_line(const char *unit, const char *event, json_t *fields)
 	return buf_take(&b);
 }
 
+static void write_all(int fd, const char *s)
+{
+	/* One write per line: lines from tend never interleave. */
+	ssize_t r = write(fd, s, strlen(s));
+	(void)r;
+}
+
 void events_emit(struct events *ev, const char *unit, const char *event,
                  json_t *fields)
 {
-	if (!fields)
-		fields = json_object();
-	char *line;
-	if (ev->json) {
-		json_t *o = json_pack("{s:I, s:s, s:s}", "ts", (json_int_t)wall_ms(),
-		                      "unit", unit, "event", event);
+	json_t *o = json_pack("{s:I, s:s, s:s}", "ts", (json_int_t)wall_ms(),
+	                      "unit", unit, "event", event);
+	if (fields)
 		json_object_update(o, fields);
-		char *s = json_dumps(o, JSON_COMPACT);
-		line = xasprintf("%s\n", s);
-		free(s);
-		json_decref(o);
-	} else {
-		line = human_line(unit, event, fields);
-	}
-	/* One write per line: lines from tend never interleave. */
-	ssize_t r = write(ev->fd, line, strlen(line));
-	(void)r;
-	free(line);
 	json_decref(fields);
+	char *s = json_dumps(o, JSON_COMPACT);
+	char *line = xasprintf("%s\n", s ? s : "{}");
+	free(s);
+	if (ev->filing) {
+		if (logfile_write(&ev->file, line, strlen(line)) < 0) {
+			if (!ev->failing)
+				errline("cannot write %s: %s; events are lost until this is "
+				        "fixed", ev->file.path, strerror(errno));
+			ev->failing = true;
+		} else {
+			ev->failing = false;
+		}
+	}
+	if (ev->fd >= 0) {
+		if (ev->json) {
+			write_all(ev->fd, line);
+		} else {
+			char *h = events_human(o);
+			write_all(ev->fd, h);
+			free(h);
+		}
+	}
+	free(line);
+	json_decref(o);
 }

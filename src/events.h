@@ -1,20 +1,31 @@
 /* events — the structured record of what happened to each unit.
  *
  * An event is a JSON object {"ts", "unit", "event", ...fields} (DESIGN §6).
- * This module builds it once and hands it to every sink: in the foreground
- * a human line on stderr, "tend: UNIT: EVENT key=value ...", or the JSON
- * line itself when asked for.  Fields keep the order they were given in.
+ * This module builds it once and hands it to every sink: the daemon's
+ * events file (JSON lines, rotated like a log: logfile.h), and in the
+ * foreground a human line on stderr, "tend: UNIT: EVENT key=value ...", or
+ * the JSON line itself when asked for.  Fields keep the order they were
+ * given in.
  */
 #ifndef TEND_EVENTS_H
 #define TEND_EVENTS_H
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct events;
 
-/* FD gets one line per event; JSON selects JSON lines over human ones. */
+/* FD gets one line per event (-1: none); JSON selects JSON lines over
+ * human ones. */
 struct events *events_new(int fd, bool json);
+/* From now on every event is also appended to PATH as a JSON line, the
+ * file rotated at MAX bytes.  Returns 0 or -1/errno. */
+int events_open_file(struct events *ev, const char *path, uint64_t max);
+void events_set_max(struct events *ev, uint64_t max);
+
+/* The human line of one event object (with newline; malloc'd). */
+char *events_human(json_t *event);
 void events_free(struct events *ev);
 
 /* Emits EVENT for UNIT with FIELDS (an object, stolen; NULL: none). */

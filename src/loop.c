@@ -26,6 +26,7 @@ struct loop {
 	struct epoll_event batch[LOOP_BATCH];
 	int nbatch;  /* events of the batch being dispatched */
 	uint64_t now;
+	uint64_t wakeups;
 	bool stop;
 };
 
@@ -190,6 +191,11 @@ int loop_signal(struct loop *lp, int signo, loop_signal_fn fn, void *data)
 	return 0;
 }
 
+uint64_t loop_wakeups(const struct loop *lp)
+{
+	return lp->wakeups;
+}
+
 uint64_t loop_now(const struct loop *lp) { return lp->now; }
 
 void loop_stop(struct loop *lp) { lp->stop = true; }
@@ -223,6 +229,7 @@ int loop_run(struct loop *lp)
 		if (lp->stop)
 			break;
 		int n = epoll_wait(lp->epfd, lp->batch, LOOP_BATCH, next_timeout(lp));
+		lp->wakeups++;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

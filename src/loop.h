@@ -65,6 +65,9 @@ int loop_signal(struct loop *lp, int signo, loop_signal_fn fn, void *data);
 /* Time of the current iteration (CLOCK_MONOTONIC ms). */
 uint64_t loop_now(const struct loop *lp);
 
+/* How many times the loop has woken up (returned from epoll_wait). */
+uint64_t loop_wakeups(const struct loop *lp);
+
 /* Runs until loop_stop(); returns 0, or -1 if epoll_wait fails. */
 int loop_run(struct loop *lp);
 void loop_stop(struct loop *lp);

@@ -1,6 +1,8 @@
 /* tend — command line: global options, then one command. */
 #include "config.h"
 #include "events.h"
+#include "client.h"
+#include "daemon.h"
 #include "sup.h"
 #include "util.h"
 
@@ -18,7 +20,18 @@ static const char usage_main[] =
 	"one instance each, memory-capped, contained, asleep when idle.\n"
 	"\n"
 	"Commands:\n"
-	"  up [--json]          run every boot service of the file in the foreground\n"
+	"  up [-d] [--json]     run the daemon of the file (foreground; -d: detach,\n"
+	"                       return when every boot service started or failed)\n"
+	"  down                 stop everything, then the daemon\n"
+	"  status [NAME] [--json]\n"
+	"                       state, pid, uptime, restarts, procs, memory, last exit\n"
+	"  start|stop|restart NAME [--wait]\n"
+	"                       start (the daemon too, if needed), stop, restart a service\n"
+	"  reload               re-read the file; touch only what changed\n"
+	"  logs [NAME] [-f] [-n LINES]\n"
+	"                       output of the services, from their log files\n"
+	"  events [-f] [--json] [-n LINES]\n"
+	"                       what happened: spawned, exited (with reason), ...\n"
 	"  check                validate the file, print the effective settings\n"
 	"  exec [--KEY VALUE ...] -- CMD [ARG ...]\n"
 	"                       supervise one command in the foreground, no file\n"
@@ -34,13 +47,21 @@ static const char usage_main[] =
 	"Documentation: README.md and docs/ in the source tree.\n";
 
 static const char usage_up[] =
-	"usage: tend [-c FILE] up [--json]\n"
+	"usage: tend [-c FILE] up [-d] [--json]\n"
 	"\n"
-	"Runs every [service] of the file with start = boot, in the foreground,\n"
-	"and keeps them up by their restart policy.  Their output (stdout and\n"
-	"stderr) goes to stdout, each line as \"NAME | line\".  Events go to\n"
-	"stderr, one line each (--json: JSON lines).  SIGTERM or Ctrl-C stops every process\n"
-	"tree gracefully and exits; a second Ctrl-C kills at once.\n";
+	"Runs the daemon of the file: one per file (a second one reports the\n"
+	"first and exits 1; with -d, 0).  It starts every [service] with start =\n"
+	"boot, keeps them up by their restart policy, and answers tend status,\n"
+	"start, stop, ... on its control socket.  Output of services goes to\n"
+	"their log files (tend logs) and, in the foreground, to stdout as\n"
+	"\"NAME | line\"; events to the events file (tend events) and, in the\n"
+	"foreground, to stderr (--json: as JSON lines).\n"
+	"\n"
+	"-d: detach; return when every boot service has started (exit 0) or\n"
+	"some failed to (exit 1, naming them).\n"
+	"\n"
+	"SIGTERM or Ctrl-C (or tend down) stops every process tree gracefully\n"
+	"and exits 0; a second Ctrl-C kills at once; SIGHUP reloads the file.\n";
 
 static const char usage_check[] =
 	"usage: tend [-c FILE] check\n"
@@ -107,10 +128,10 @@ static int cmd_check(const char *cfgarg, int argc, char **argv)
 	return 0;
 }
 
-static int supervise(struct tend_config *cfg, bool exec_mode, bool json)
+static int supervise(struct tend_config *cfg, bool json)
 {
 	struct events *ev = events_new(2, json);
-	struct sup *s = sup_new(cfg, ev, exec_mode);
+	struct sup *s = sup_new(cfg, ev, true, NULL, -1);
 	if (!s) {
 		errline("cannot create the event loop");
 		events_free(ev);
@@ -129,13 +150,12 @@ static int cmd_up(const char *cfgarg, int argc, char **argv)
 		fputs(usage_up, stdout);
 		return 0;
 	}
+	bool detach = false;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			json = true;
-		} else if (strcmp(argv[i], "-d") == 0) {
-			errline("up -d: detaching needs the daemon, which this version "
-			        "does not have yet; run tend up in the foreground");
-			return EXIT_USAGE;
+		} else if (strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--detach") == 0) {
+			detach = true;
 		} else {
 			errline("up: unknown argument \"%s\"; see tend up --help", argv[i]);
 			return EXIT_USAGE;
@@ -144,9 +164,7 @@ static int cmd_up(const char *cfgarg, int argc, char **argv)
 	struct tend_config *cfg = load_config(cfgarg);
 	if (!cfg)
 		return EXIT_USAGE;
-	int code = supervise(cfg, false, json);
-	config_free(cfg);
-	return code;
+	return daemon_up(cfg, detach, json);
 }
 
 static int cmd_exec(int argc, char **argv)
@@ -215,7 +233,7 @@ static int cmd_exec(int argc, char **argv)
 		config_free(cfg);
 		goto out;
 	}
-	code = supervise(cfg, true, json);
+	code = supervise(cfg, json);
 	config_free(cfg);
 out:
 	strv_free(&keys);
@@ -267,6 +285,14 @@ int main(int argc, char **argv)
 		return cmd_check(cfgarg, rest, args);
 	if (strcmp(cmd, "up") == 0)
 		return cmd_up(cfgarg, rest, args);
+	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "start") == 0 ||
+	    strcmp(cmd, "stop") == 0 || strcmp(cmd, "restart") == 0 ||
+	    strcmp(cmd, "reload") == 0 || strcmp(cmd, "down") == 0)
+		return client_command(cfgarg, cmd, rest, args);
+	if (strcmp(cmd, "logs") == 0)
+		return client_logs(cfgarg, rest, args);
+	if (strcmp(cmd, "events") == 0)
+		return client_events(cfgarg, rest, args);
 	if (strcmp(cmd, "help") == 0) {
 		fputs(usage_main, stdout);
 		return 0;

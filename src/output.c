@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int output_nonblocking(int fd)
@@ -38,8 +39,41 @@ static bool write_line(int fd, const char *s, size_t n)
 	return true;
 }
 
+/* "2026-11-23T10:00:00.123Z " for the log file */
+static size_t stamp(char *b, size_t cap)
+{
+	uint64_t now = wall_ms();
+	time_t t = (time_t)(now / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	size_t n = strftime(b, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+	return n + (size_t)snprintf(b + n, cap - n, ".%03uZ ", (unsigned)(now % 1000));
+}
+
+static void log_line(struct output *o, const char *s, size_t n)
+{
+	struct buf b = { 0 };
+	char ts[40];
+	buf_add(&b, ts, stamp(ts, sizeof(ts)));
+	buf_add(&b, s, n);
+	buf_addc(&b, '\n');
+	if (logfile_write(&o->log, b.s, b.len) < 0) {
+		if (!o->log_failing)
+			errline("%scannot write %s: %s; its lines are lost until this "
+			        "is fixed", o->prefix, o->log.path, strerror(errno));
+		o->log_failing = true;
+	} else {
+		o->log_failing = false;
+	}
+	free(b.s);
+}
+
 static void emit_line(struct output *o, const char *s, size_t n)
 {
+	if (o->logging)
+		log_line(o, s, n);
+	if (o->dst < 0)
+		return;
 	struct buf b = { 0 };
 	if (o->dropped) {
 		char *note = xasprintf("%s[tend: %lu lines dropped: output was not "
@@ -93,17 +127,31 @@ static void on_readable(struct loop *lp, struct loop_io *io, uint32_t events)
 	}
 }
 
+void output_line(struct output *o, const char *s, size_t n)
+{
+	emit_line(o, s, n);
+}
+
 int output_open(struct output *o, struct loop *lp, const char *name,
-                size_t width, int dst)
+                size_t width, int dst, const char *logpath, uint64_t logmax)
 {
 	int p[2];
 	*o = (struct output){ .rfd = -1, .wfd = -1, .dst = dst };
-	if (pipe2(p, O_CLOEXEC) < 0)
+	o->prefix = xasprintf("%-*s | ", (int)width, name);
+	if (logpath) {
+		if (logfile_open(&o->log, logpath, logmax, LOGFILE_KEEP) < 0)
+			return -1;
+		o->logging = true;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		int e = errno;
+		output_close(o, lp);
+		errno = e;
 		return -1;
+	}
 	o->rfd = p[0];
 	o->wfd = p[1];
 	fd_nonblock(o->rfd);
-	o->prefix = xasprintf("%-*s | ", (int)width, name);
 	if (loop_io_add(lp, &o->io, o->rfd, EPOLLIN, on_readable, o) < 0) {
 		int e = errno;
 		output_close(o, lp);
@@ -129,6 +177,8 @@ void output_close(struct output *o, struct loop *lp)
 	}
 	if (o->wfd >= 0)
 		close(o->wfd);
+	if (o->logging)
+		logfile_close(&o->log);
 	free(o->prefix);
 	free(o->line.s);
 	*o = (struct output){ .rfd = -1, .wfd = -1 };

@@ -1,16 +1,19 @@
-/* output — the stdout and stderr of a unit's processes, in tend up's
- * foreground: one pipe per unit, read by the loop, written to tend's own
- * stdout a whole line at a time as "NAME | line", so lines of different
- * units never mix mid-line.  A line longer than OUTPUT_LINE_MAX is cut
+/* output — the stdout and stderr of a unit's processes: one pipe per unit,
+ * read by the loop.  Each line goes to the unit's log file (logfile.h) as
+ * "TIMESTAMP line", and, in tend up's foreground, to tend's own stdout as
+ * "NAME | line", a whole line at a time, so lines of different units never
+ * mix mid-line.  A line longer than OUTPUT_LINE_MAX is cut
  * there; a last line without newline is written when the pipe closes.
  * DST is non-blocking: when it is full (a paused pager, a terminal stopped
  * with Ctrl-S) lines are dropped, never the loop stalled, and the next line
  * that fits is preceded by "NAME | [tend: N lines dropped ...]".
- * (The daemon's log files come in part 2.)
+ * A log file that cannot be written (a full disk) is reported once on
+ * stderr and retried with every line; nothing blocks.
  */
 #ifndef TEND_OUTPUT_H
 #define TEND_OUTPUT_H
 
+#include "logfile.h"
 #include "loop.h"
 #include "util.h"
 
@@ -19,7 +22,10 @@
 struct output {
 	struct loop_io io;
 	int rfd, wfd;     /* the pipe; wfd is what children get as 1 and 2 */
-	int dst;          /* where prefixed lines go */
+	int dst;          /* where prefixed lines go; -1: nowhere */
+	struct logfile log;
+	bool logging;     /* log is open */
+	bool log_failing; /* the last write to it failed (reported) */
 	char *prefix;     /* "NAME | " */
 	struct buf line;  /* a partial line */
 	unsigned long dropped;  /* lines DST had no room for, not yet reported */
@@ -30,9 +36,13 @@ struct output {
  * cannot be had.  The caller owns it. */
 int output_nonblocking(int fd);
 
-/* Creates the pipe and starts reading it.  Returns 0 or -1/errno. */
+/* Creates the pipe and starts reading it; lines go to DST (-1: none) and
+ * to the file LOGPATH rotated at LOGMAX bytes (NULL: none).  Returns 0 or
+ * -1/errno. */
 int output_open(struct output *o, struct loop *lp, const char *name,
-                size_t width, int dst);
+                size_t width, int dst, const char *logpath, uint64_t logmax);
+/* Writes one line (no newline) as if the unit had written it. */
+void output_line(struct output *o, const char *s, size_t n);
 /* Flushes a partial line, stops reading and closes the pipe. */
 void output_close(struct output *o, struct loop *lp);
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -136,6 +138,29 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 		return -1;
 	*st = (struct proc_stat){ .pid = pid, .ppid = ppid, .pgid = pgid,
 	                          .sid = sid, .start = start, .state = state };
+	return 0;
+}
+
+int proc_read_mem(pid_t pid, uint64_t *bytes)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	uint64_t kb = 0;
+	static const char *const keys[] = { "\nRssAnon:", "\nRssShmem:" };
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		const char *at = strstr(buf, keys[i]);
+		if (at)
+			kb += strtoull(at + strlen(keys[i]), NULL, 10);
+	}
+	*bytes = kb * 1024;
 	return 0;
 }
 
@@ -289,4 +314,194 @@ int proc_signal(const struct proc_stat *p, int sig)
 	if (fd >= 0)
 		close(fd);
 	return sent;
+}
+
+static size_t signal_all(const struct proc_stat *m, size_t n, int sig)
+{
+	size_t sent = 0;
+	for (size_t i = 0; i < n; i++)
+		sent += (size_t)proc_signal(&m[i], sig);
+	return sent;
+}
+
+size_t proc_freeze_kill(proc_collect_fn collect, void *ctx)
+{
+	const struct proc_stat *m;
+	size_t prev = (size_t)-1, n = 0;
+	for (int pass = 0; pass < 16; pass++) {
+		n = signal_all(m, collect(ctx, &m), SIGSTOP);
+		if (n == prev)
+			break;
+		prev = n;
+	}
+	signal_all(m, collect(ctx, &m), SIGKILL);
+	return n;
+}
+
+/* --- the shim --- */
+
+struct shim_msg {
+	pid_t main;
+	int err;
+	int step;
+};
+
+struct shim_tree {
+	struct proc_table t;
+	int *owner;
+	struct proc_stat *m;
+};
+
+/* Every live descendant of the shim. */
+static size_t shim_collect(void *ctx, const struct proc_stat **members)
+{
+	struct shim_tree *st = ctx;
+	size_t n = 0;
+	*members = st->m;
+	if (proc_table_scan(&st->t) < 0)
+		return 0;
+	st->owner = xrealloc(st->owner, (st->t.n + 1) * sizeof(*st->owner));
+	st->m = xrealloc(st->m, (st->t.n + 1) * sizeof(*st->m));
+	struct tree_root any = { 0 };
+	tree_assign(&st->t, getpid(), &any, 1, true, st->owner);
+	for (size_t i = 0; i < st->t.n; i++)
+		if (st->owner[i] == 0)
+			st->m[n++] = st->t.p[i];
+	*members = st->m;
+	return n;
+}
+
+/* tend is gone: nothing of the tree may outlive it. */
+static __attribute__((noreturn)) void shim_contain(void)
+{
+	struct shim_tree st = { 0 };
+	proc_freeze_kill(shim_collect, &st);
+	/* Every descendant was killed; as each dies its orphans come here. */
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
+	_exit(137);
+}
+
+/* Leaves the way the main process did, so tend sees its wait status. */
+static __attribute__((noreturn)) void shim_mirror(int st)
+{
+	if (WIFSIGNALED(st)) {
+		int sig = WTERMSIG(st);
+		struct rlimit none = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &none);
+		struct sigaction sa = { .sa_handler = SIG_DFL };
+		sigaction(sig, &sa, NULL);
+		sigset_t one;
+		sigemptyset(&one);
+		sigaddset(&one, sig);
+		kill(getpid(), sig);
+		sigprocmask(SIG_UNBLOCK, &one, NULL);
+		_exit(128 + sig);
+	}
+	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+}
+
+/* Puts FROM at TO in the shim (FROM < 0: leave TO as it is). */
+static void shim_place(int from, int to)
+{
+	if (from >= 0 && from != to)
+		dup2(from, to);
+}
+
+static __attribute__((noreturn)) void shim_run(const struct spawn_req *rq,
+                                                int rep, pid_t tend)
+{
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != tend)
+		_exit(137);  /* tend died before the line above: nothing started */
+	setsid();
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	prctl(PR_SET_NAME, "tend-shim");
+	/* Only what the run needs stays open: tend's sockets, its epoll and
+	 * its other pipes must not live on in the shim.  The descriptors go
+	 * high first so that no placement overwrites another. */
+	int in = rq->fd_in >= 0 ? fcntl(rq->fd_in, F_DUPFD_CLOEXEC, 100) : -1;
+	int out = rq->fd_out >= 0 ? fcntl(rq->fd_out, F_DUPFD_CLOEXEC, 100) : -1;
+	int err = rq->fd_err >= 0 ? fcntl(rq->fd_err, F_DUPFD_CLOEXEC, 100) : -1;
+	int r = fcntl(rep, F_DUPFD_CLOEXEC, 100);
+	shim_place(in, 0);
+	shim_place(out, 1);
+	shim_place(err, 2);
+	dup3(r, 3, O_CLOEXEC);
+	syscall(SYS_close_range, 4, ~0U, 0);
+	struct spawn_req req = *rq;
+	req.fd_in = req.fd_out = req.fd_err = -1;
+	struct spawn_res res;
+	struct shim_msg msg = { 0 };
+	if (proc_spawn(&req, &res) < 0) {
+		msg.err = res.err;
+		for (msg.step = 0; msg.step < (int)ARRAY_LEN(spawn_steps) &&
+		     strcmp(spawn_steps[msg.step], res.step) != 0; msg.step++)
+			;
+	} else {
+		msg.main = res.pid;
+	}
+	ssize_t w = write(3, &msg, sizeof(msg));
+	(void)w;
+	close(3);
+	if (msg.err)
+		_exit(127);
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&all, &si);
+		if (sig == SIGCHLD) {
+			int st;
+			pid_t p;
+			while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+				if (p == msg.main)
+					shim_mirror(st);
+		} else if (sig > 0 && getppid() != tend) {
+			shim_contain();
+		}
+	}
+}
+
+int proc_spawn_shim(const struct spawn_req *rq, struct spawn_res *rs,
+                    pid_t *shim)
+{
+	int p[2];
+	*rs = (struct spawn_res){ .pid = -1 };
+	*shim = -1;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		rs->err = errno;
+		rs->step = spawn_steps[STEP_PIPE];
+		return -1;
+	}
+	pid_t tend = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		rs->err = errno;
+		rs->step = spawn_steps[STEP_FORK];
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0)
+		shim_run(rq, p[1], tend);
+	close(p[1]);
+	struct shim_msg msg;
+	ssize_t r;
+	do
+		r = read(p[0], &msg, sizeof(msg));
+	while (r < 0 && errno == EINTR);
+	close(p[0]);
+	if (r != (ssize_t)sizeof(msg) || msg.err) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		rs->err = r == (ssize_t)sizeof(msg) ? msg.err : ECHILD;
+		rs->step = r == (ssize_t)sizeof(msg) && msg.step < (int)ARRAY_LEN(spawn_steps)
+		           ? spawn_steps[msg.step] : "fork";
+		return -1;
+	}
+	rs->pid = msg.main;
+	*shim = pid;
+	return 0;
 }

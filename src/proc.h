@@ -51,6 +51,10 @@ struct proc_stat {
 /* Reads /proc/PID/stat.  Returns 0 or -1 (no such process). */
 int proc_read_stat(pid_t pid, struct proc_stat *st);
 
+/* RssAnon + RssShmem of PID in bytes, from /proc/PID/status (never VmRSS:
+ * file-backed pages do not count).  Returns 0 or -1 (no such process). */
+int proc_read_mem(pid_t pid, uint64_t *bytes);
+
 struct proc_table {
 	struct proc_stat *p;  /* sorted by pid */
 	size_t n, cap;
@@ -81,5 +85,27 @@ void tree_assign(const struct proc_table *t, pid_t self,
 /* Sends SIG to process P if it is still the process P names (pid and start
  * time).  Returns 1 if sent, 0 if it is gone. */
 int proc_signal(const struct proc_stat *p, int sig);
+
+/* Gives the live processes of some tree (the array stays the collector's). */
+typedef size_t (*proc_collect_fn)(void *ctx, const struct proc_stat **members);
+
+/* SIGKILL that a forking tree cannot outrun: SIGSTOP to every process
+ * COLLECT finds (a stopped process cannot fork), pass after pass until a
+ * pass reaches as many as the one before, then SIGKILL to them all.
+ * Returns how many were killed. */
+size_t proc_freeze_kill(proc_collect_fn collect, void *ctx);
+
+/* --- the shim --- */
+
+/* Spawns REQ below a shim: a small process (a fork of tend, no exec) that
+ * is the run's child subreaper, so nothing of the tree can escape to init
+ * while the shim lives.  The shim has PR_SET_PDEATHSIG: if tend dies, even
+ * by SIGKILL, the shim freezes and kills the whole tree at once and exits.
+ * When the main process exits the shim exits the same way (same code, or
+ * killed by the same signal), so for tend the shim's wait status is the
+ * main process's.  It ignores every signal but SIGKILL while tend lives.
+ * RES->pid is the main process; *SHIM the shim, which tend reaps. */
+int proc_spawn_shim(const struct spawn_req *req, struct spawn_res *res,
+                    pid_t *shim);
 
 #endif

@@ -3,10 +3,14 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,10 +21,18 @@ static const int forwarded[] = { SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
                                  SIGALRM, SIGPWR, SIGURG, SIGCONT, SIGVTALRM,
                                  SIGPROF, SIGXCPU, SIGXFSZ, SIGIO };
 
-static struct unit *unit_by_pid(struct sup *s, pid_t pid)
+static struct unit *unit_by_shim(struct sup *s, pid_t pid)
 {
 	for (size_t i = 0; i < s->nunits; i++)
-		if (s->units[i]->pid == pid)
+		if (s->units[i]->shim == pid)
+			return s->units[i];
+	return NULL;
+}
+
+struct unit *sup_find(struct sup *s, const char *name)
+{
+	for (size_t i = 0; i < s->nunits; i++)
+		if (strcmp(s->units[i]->cfg->name, name) == 0)
 			return s->units[i];
 	return NULL;
 }
@@ -32,6 +44,8 @@ static bool all_settled(const struct sup *s)
 			return false;
 	return true;
 }
+
+/* --- the process table --- */
 
 /* A fresh process table, each process assigned to one of ROOTS. */
 static int scan_assign(struct sup *s, const struct tree_root *roots,
@@ -47,32 +61,230 @@ static int scan_assign(struct sup *s, const struct tree_root *roots,
 	return 0;
 }
 
+/* Every unit's tree from one scan; -1 when /proc cannot be read. */
+static int scan_units(struct sup *s)
+{
+	for (size_t i = 0; i < s->nunits; i++) {
+		const struct unit *x = s->units[i];
+		s->roots[i] = (struct tree_root){ .main = x->shim, .sid = x->sid,
+		                                  .cookie = x->cookie };
+	}
+	return scan_assign(s, s->roots, s->nunits, s->exec_mode);
+}
+
+static bool same_procs(const struct proc_stat *a, size_t na,
+                       const struct proc_stat *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (a[i].pid != b[i].pid || a[i].start != b[i].start)
+			return false;
+	return true;
+}
+
+/* Writes the procs file: every process of every tree as last seen. */
+static void records_write(struct sup *s)
+{
+	if (!s->paths)
+		return;
+	char *tmp = xasprintf("%s.tmp", s->paths->procs);
+	FILE *f = fopen(tmp, "we");
+	if (!f) {
+		free(tmp);
+		return;
+	}
+	for (size_t i = 0; i < s->nunits; i++) {
+		const struct unit *u = s->units[i];
+		for (size_t k = 0; k < u->nseen; k++)
+			fprintf(f, "%d %llu %s\n", (int)u->seen[k].pid,
+			        (unsigned long long)u->seen[k].start, u->cfg->name);
+	}
+	if (fclose(f) == 0)
+		rename(tmp, s->paths->procs);
+	else
+		unlink(tmp);
+	free(tmp);
+}
+
+/* U's tree is now SEEN (N processes; the shim first when it lives). */
+static void note_seen(struct sup *s, struct unit *u, const struct proc_stat *seen,
+                      size_t n)
+{
+	if (same_procs(u->seen, u->nseen, seen, n))
+		return;
+	if (n > u->seen_cap) {
+		u->seen_cap = n * 2;
+		u->seen = xrealloc(u->seen, u->seen_cap * sizeof(*u->seen));
+	}
+	memcpy(u->seen, seen, n * sizeof(*seen));
+	u->nseen = n;
+	records_write(s);
+}
+
 size_t sup_tree(struct sup *s, const struct unit *u,
                 const struct proc_stat **members)
 {
 	*members = s->members;
 	int me = -1;
-	for (size_t i = 0; i < s->nunits; i++) {
-		const struct unit *x = s->units[i];
-		s->roots[i] = (struct tree_root){ .main = x->pid, .sid = x->sid,
-		                                  .cookie = x->cookie };
-		if (x == u)
+	for (size_t i = 0; i < s->nunits; i++)
+		if (s->units[i] == u)
 			me = (int)i;
-	}
-	if (scan_assign(s, s->roots, s->nunits, s->exec_mode) < 0)
+	if (me < 0 || scan_units(s) < 0)
 		return 0;
-	size_t n = 0;
-	for (size_t i = 0; i < s->table.n; i++) {
-		if (s->owner[i] != me)
-			continue;
-		if (n == s->members_cap) {
-			s->members_cap = s->members_cap ? s->members_cap * 2 : 16;
-			s->members = xrealloc(s->members, s->members_cap * sizeof(*s->members));
-		}
-		s->members[n++] = s->table.p[i];
+	if (s->table.n + 1 > s->members_cap) {
+		s->members_cap = s->table.n * 2 + 1;
+		s->members = xrealloc(s->members, s->members_cap * sizeof(*s->members));
 	}
-	*members = s->members;
-	return n;
+	/* The shim leads the list for the procs file, then is cut off. */
+	size_t n = 0;
+	for (size_t i = 0; i < s->table.n; i++)
+		if (s->owner[i] == me && s->table.p[i].pid == u->shim)
+			s->members[n++] = s->table.p[i];
+	size_t lead = n;
+	for (size_t i = 0; i < s->table.n; i++)
+		if (s->owner[i] == me && s->table.p[i].pid != u->shim)
+			s->members[n++] = s->table.p[i];
+	note_seen(s, (struct unit *)u, s->members, n);
+	*members = s->members + lead;
+	return n - lead;
+}
+
+void sup_measure(struct sup *s)
+{
+	for (size_t i = 0; i < s->nunits; i++) {
+		s->units[i]->procs = 0;
+		s->units[i]->mem_bytes = 0;
+	}
+	if (scan_units(s) < 0)
+		return;
+	for (size_t i = 0; i < s->table.n; i++) {
+		int o = s->owner[i];
+		if (o < 0 || (size_t)o >= s->nunits)
+			continue;
+		struct unit *u = s->units[o];
+		uint64_t b;
+		if (s->table.p[i].pid == u->shim || proc_read_mem(s->table.p[i].pid, &b) < 0)
+			continue;
+		u->procs++;
+		u->mem_bytes += b;
+	}
+}
+
+void sup_spawned(struct sup *s, struct unit *u)
+{
+	struct proc_stat run[2];
+	size_t n = 0;
+	if (proc_read_stat(u->shim, &run[n]) == 0)
+		n++;
+	if (proc_read_stat(u->pid, &run[n]) == 0)
+		n++;
+	note_seen(s, u, run, n);
+}
+
+/* --- leftovers of a killed daemon --- */
+
+struct leftovers {
+	struct sup *s;
+	struct proc_stat *rec;   /* as recorded */
+	size_t nrec;
+	struct proc_stat *hit;   /* alive now: recorded ones and their descendants */
+	size_t nhit;
+};
+
+static bool recorded(const struct leftovers *l, const struct proc_stat *p)
+{
+	for (size_t i = 0; i < l->nrec; i++)
+		if (l->rec[i].pid == p->pid && l->rec[i].start == p->start)
+			return true;
+	return false;
+}
+
+static size_t collect_leftovers(void *ctx, const struct proc_stat **members)
+{
+	struct leftovers *l = ctx;
+	struct proc_table *t = &l->s->table;
+	l->nhit = 0;
+	*members = l->hit;
+	if (proc_table_scan(t) < 0)
+		return 0;
+	l->hit = xrealloc(l->hit, (t->n + 1) * sizeof(*l->hit));
+	bool *mark = xcalloc(t->n + 1, sizeof(*mark));
+	/* Recorded processes, then (to a fixed point) their descendants. */
+	for (bool grew = true; grew; ) {
+		grew = false;
+		for (size_t i = 0; i < t->n; i++) {
+			const struct proc_stat *p = &t->p[i];
+			if (mark[i] || p->pid == getpid() || p->state == 'Z')
+				continue;
+			bool child = false;
+			for (size_t k = 0; k < l->nhit && !child; k++)
+				child = l->hit[k].pid == p->ppid;
+			if (recorded(l, p) || child) {
+				mark[i] = true;
+				l->hit[l->nhit++] = *p;
+				grew = true;
+			}
+		}
+	}
+	free(mark);
+	*members = l->hit;
+	return l->nhit;
+}
+
+static void wait_gone(const struct proc_stat *m, size_t n, int ms)
+{
+	uint64_t end = mono_ms() + (uint64_t)ms;
+	for (size_t i = 0; i < n; i++) {
+		int fd = (int)syscall(SYS_pidfd_open, m[i].pid, 0);
+		if (fd < 0)
+			continue;
+		struct proc_stat now;
+		uint64_t t = mono_ms();
+		if (proc_read_stat(m[i].pid, &now) == 0 && now.start == m[i].start && t < end) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			poll(&p, 1, (int)(end - t));
+		}
+		close(fd);
+	}
+}
+
+size_t sup_kill_leftovers(struct sup *s)
+{
+	if (!s->paths)
+		return 0;
+	FILE *f = fopen(s->paths->procs, "re");
+	if (!f)
+		return 0;
+	struct leftovers l = { .s = s };
+	size_t cap = 0;
+	int pid;
+	unsigned long long start;
+	char name[256];
+	while (fscanf(f, "%d %llu %255s", &pid, &start, name) == 3) {
+		if (l.nrec == cap) {
+			cap = cap ? cap * 2 : 16;
+			l.rec = xrealloc(l.rec, cap * sizeof(*l.rec));
+		}
+		l.rec[l.nrec++] = (struct proc_stat){ .pid = pid, .start = start };
+	}
+	fclose(f);
+	size_t killed = l.nrec ? proc_freeze_kill(collect_leftovers, &l) : 0;
+	if (killed) {
+		const struct proc_stat *left;
+		size_t n = collect_leftovers(&l, &left);
+		wait_gone(left, n, 2000);
+		char *m = xasprintf("killed %zu processes left alive by an earlier "
+		                    "daemon of this file (matched by pid and start time)",
+		                    killed);
+		events_emit(s->ev, "tend", "warn", json_pack("{s:s, s:I}", "message", m,
+		            "procs", (json_int_t)killed));
+		free(m);
+	}
+	unlink(s->paths->procs);
+	free(l.rec);
+	free(l.hit);
+	return killed;
 }
 
 double sup_jitter(struct sup *s)
@@ -81,11 +293,144 @@ double sup_jitter(struct sup *s)
 	return (double)random() / ((double)RAND_MAX + 1.0);
 }
 
-void sup_unit_settled(struct sup *s, struct unit *u)
+/* --- units come and go --- */
+
+/* The width of the widest name of CFG, for labels. */
+static size_t name_width(const struct tend_config *cfg)
 {
-	(void)u;
+	size_t w = 0;
+	for (size_t i = 0; i < cfg->nunits; i++) {
+		size_t len = strlen(cfg->units[i]->name);
+		w = len > w ? len : w;
+	}
+	return w;
+}
+
+static void add_unit(struct sup *s, struct unit_config *uc)
+{
+	if (s->nunits == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 8;
+		s->units = xrealloc(s->units, s->cap * sizeof(*s->units));
+		s->roots = xrealloc(s->roots, s->cap * sizeof(*s->roots));
+	}
+	struct unit *u = unit_new(s, uc);
+	s->units[s->nunits++] = u;
+	if (s->exec_mode)
+		return;
+	/* tend exec is transparent: its command writes to tend's own stdout
+	 * and stderr.  The daemon logs every line; in the foreground it also
+	 * labels each with the unit it came from. */
+	char *log = s->paths ? paths_unit_log(s->paths, uc->name) : NULL;
+	if (unit_capture_output(u, s->width, s->out_fd,
+	                        log, s->cfg->log_max) < 0)
+		errline("%s: cannot capture output (%s%s%s); it goes to tend's "
+		        "stdout unlabelled", uc->name, log ? log : "",
+		        log ? ": " : "", strerror(errno));
+	free(log);
+}
+
+static void warn_unenforced(struct sup *s, struct unit *u)
+{
+	const char *names[CONFIG_MAX_KEYS];
+	size_t n = config_unenforced(u->cfg, names, ARRAY_LEN(names));
+	for (size_t k = 0; k < n; k++) {
+		char *m = xasprintf("key \"%s\" is accepted but not acted on by "
+		                    "this version", names[k]);
+		events_emit(s->ev, u->cfg->name, "warn", json_pack("{s:s}", "message", m));
+		free(m);
+	}
+}
+
+static void on_sweep(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct sup *s = t->data;
+	size_t k = 0;
+	for (size_t i = 0; i < s->nunits; i++) {
+		struct unit *u = s->units[i];
+		if (u->removed && unit_settled(u))
+			unit_free(u);
+		else
+			s->units[k++] = u;
+	}
+	s->nunits = k;
+	records_write(s);
+}
+
+void sup_unit_changed(struct sup *s, struct unit *u)
+{
+	if (s->hooks.changed)
+		s->hooks.changed(s->hooks.ctx, u);
+	if (!unit_settled(u))
+		return;
+	/* Not freed here: the unit is in the middle of its own code. */
+	if (u->removed)
+		loop_timer_start(s->loop, &s->sweep, 0, on_sweep, s);
 	if ((s->exec_mode || s->shutting_down) && all_settled(s))
 		loop_stop(s->loop);
+}
+
+json_t *sup_reload(struct sup *s, struct tend_config *cfg)
+{
+	json_t *added = json_array(), *removed = json_array(),
+	       *changed = json_array();
+	s->cfg = cfg;
+	s->width = name_width(cfg);
+	size_t old = s->nunits;
+	for (size_t i = 0; i < old; i++) {
+		struct unit *u = s->units[i];
+		bool kept = false;
+		for (size_t k = 0; k < cfg->nunits && !kept; k++)
+			kept = strcmp(cfg->units[k]->name, u->cfg->name) == 0;
+		if (kept || u->removed)
+			continue;
+		json_array_append_new(removed, json_string(u->cfg->name));
+		u->removed = true;
+		unit_stop(u);
+		if (unit_settled(u))
+			loop_timer_start(s->loop, &s->sweep, 0, on_sweep, s);
+	}
+	for (size_t k = 0; k < cfg->nunits; k++) {
+		struct unit_config *uc = cfg->units[k];
+		struct unit *u = NULL;
+		for (size_t i = 0; i < old && !u; i++)
+			if (!s->units[i]->removed && strcmp(s->units[i]->cfg->name, uc->name) == 0)
+				u = s->units[i];
+		cfg->units[k] = NULL;
+		if (!u) {
+			json_array_append_new(added, json_string(uc->name));
+			add_unit(s, uc);
+			u = s->units[s->nunits - 1];
+			warn_unenforced(s, u);
+			if (uc->kind == KIND_SERVICE && uc->start == START_BOOT)
+				unit_start(u);
+			continue;
+		}
+		if (config_unit_equal(u->cfg, uc) && !u->next_cfg) {
+			/* Same settings: only where they were written may differ. */
+			config_unit_free(u->cfg);
+			u->cfg = uc;
+			continue;
+		}
+		json_array_append_new(changed, json_string(uc->name));
+		config_unit_free(u->next_cfg);
+		u->next_cfg = uc;
+		warn_unenforced(s, u);
+		if (unit_settled(u)) {
+			/* Not running: it just takes the new settings. */
+			config_unit_free(u->cfg);
+			u->cfg = u->next_cfg;
+			u->next_cfg = NULL;
+			if (u->cfg->kind == KIND_SERVICE && u->cfg->start == START_BOOT &&
+			    u->state != US_STOPPED)
+				unit_start(u);
+		} else {
+			unit_stop(u);
+			unit_start(u);  /* applies next_cfg when the run is over */
+		}
+	}
+	return json_pack("{s:o, s:o, s:o}", "added", added, "removed", removed,
+	                 "changed", changed);
 }
 
 /* --- signals --- */
@@ -99,7 +444,7 @@ static void on_sigchld(struct loop *lp, int signo, void *data)
 	pid_t pid;
 	bool others = false;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		struct unit *u = unit_by_pid(s, pid);
+		struct unit *u = unit_by_shim(s, pid);
 		if (u)
 			unit_on_exit(u, st);
 		else
@@ -110,7 +455,7 @@ static void on_sigchld(struct loop *lp, int signo, void *data)
 			unit_on_reaped(s->units[i]);
 }
 
-static void shutdown_all(struct sup *s)
+void sup_shutdown(struct sup *s)
 {
 	s->shutting_down = true;
 	for (size_t i = 0; i < s->nunits; i++)
@@ -129,7 +474,7 @@ static void on_stop_signal(struct loop *lp, int signo, void *data)
 		return;
 	}
 	if (!s->shutting_down)
-		shutdown_all(s);
+		sup_shutdown(s);
 }
 
 static void on_forward(struct loop *lp, int signo, void *data)
@@ -140,20 +485,19 @@ static void on_forward(struct loop *lp, int signo, void *data)
 		unit_signal(s->units[i], signo);
 }
 
-static void on_hup_daemon(struct loop *lp, int signo, void *data)
+static void on_hup(struct loop *lp, int signo, void *data)
 {
 	(void)lp;
 	(void)signo;
 	struct sup *s = data;
-	events_emit(s->ev, "tend", "warn", json_pack("{s:s}", "message",
-	            "SIGHUP: reload needs the daemon (tend up -d), not available "
-	            "in this version; restart tend to apply changes"));
+	if (s->hooks.hup)
+		s->hooks.hup(s->hooks.ctx);
 }
 
 /* --- life --- */
 
-struct sup *sup_new(const struct tend_config *cfg, struct events *ev,
-                    bool exec_mode)
+struct sup *sup_new(struct tend_config *cfg, struct events *ev,
+                    bool exec_mode, const struct paths *paths, int out_fd)
 {
 	struct sup *s = xcalloc(1, sizeof(*s));
 	s->loop = loop_new();
@@ -163,23 +507,16 @@ struct sup *sup_new(const struct tend_config *cfg, struct events *ev,
 	}
 	s->ev = ev;
 	s->cfg = cfg;
+	s->paths = paths;
 	s->exec_mode = exec_mode;
+	s->out_fd = out_fd;
+	s->started_at = mono_ms();
+	s->width = name_width(cfg);
 	srandom((unsigned)(getpid() ^ wall_ms()));
-	s->units = xcalloc(cfg->nunits, sizeof(*s->units));
-	s->roots = xcalloc(cfg->nunits, sizeof(*s->roots));
-	size_t width = 0;
 	for (size_t i = 0; i < cfg->nunits; i++) {
-		s->units[s->nunits++] = unit_new(s, cfg->units[i]);
-		size_t len = strlen(cfg->units[i]->name);
-		width = len > width ? len : width;
+		add_unit(s, cfg->units[i]);
+		cfg->units[i] = NULL;
 	}
-	/* tend exec is transparent: its command writes to tend's own stdout and
-	 * stderr.  tend up labels each line with the unit it came from. */
-	s->out_fd = exec_mode ? -1 : output_nonblocking(1);
-	for (size_t i = 0; i < s->nunits && !exec_mode; i++)
-		if (unit_capture_output(s->units[i], width, s->out_fd) < 0)
-			errline("%s: cannot capture output (%s); it goes to tend's "
-			        "stdout unlabelled", cfg->units[i]->name, strerror(errno));
 	return s;
 }
 
@@ -192,6 +529,7 @@ void sup_free(struct sup *s)
 	free(s->units);
 	if (s->out_fd >= 0)
 		close(s->out_fd);
+	loop_timer_stop(s->loop, &s->sweep);
 	free(s->roots);
 	free(s->owner);
 	free(s->members);
@@ -200,8 +538,11 @@ void sup_free(struct sup *s)
 	free(s);
 }
 
-static int setup_signals(struct sup *s)
+int sup_prepare(struct sup *s)
 {
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		errline("cannot become a child subreaper (%s); daemonized "
+		        "descendants may escape", strerror(errno));
 	int r = 0;
 	r |= loop_signal(s->loop, SIGCHLD, on_sigchld, s);
 	r |= loop_signal(s->loop, SIGTERM, on_stop_signal, s);
@@ -210,22 +551,33 @@ static int setup_signals(struct sup *s)
 		for (size_t i = 0; i < ARRAY_LEN(forwarded); i++)
 			r |= loop_signal(s->loop, forwarded[i], on_forward, s);
 	} else {
-		r |= loop_signal(s->loop, SIGHUP, on_hup_daemon, s);
+		r |= loop_signal(s->loop, SIGHUP, on_hup, s);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	return r;
 }
 
+void sup_boot(struct sup *s)
+{
+	for (size_t i = 0; i < s->nunits; i++) {
+		struct unit *u = s->units[i];
+		warn_unenforced(s, u);
+		if (u->cfg->kind == KIND_SERVICE && u->cfg->start == START_BOOT)
+			unit_start(u);
+	}
+}
+
 /* After every unit stopped: anything still below tend that no unit claims
  * (a process that left its session and cleared its environment) must not
  * outlive tend either. */
-static void kill_strays(struct sup *s)
+void sup_finish(struct sup *s)
 {
-	if (scan_assign(s, NULL, 0, false) < 0)
-		return;
-	for (size_t i = 0; i < s->table.n; i++)
-		if (s->owner[i] == TREE_STRAY)
-			proc_signal(&s->table.p[i], SIGKILL);
+	if (scan_assign(s, NULL, 0, false) == 0)
+		for (size_t i = 0; i < s->table.n; i++)
+			if (s->owner[i] == TREE_STRAY)
+				proc_signal(&s->table.p[i], SIGKILL);
+	if (s->paths)
+		unlink(s->paths->procs);
 }
 
 static int exec_exit_code(const struct unit *u)
@@ -242,32 +594,14 @@ static int exec_exit_code(const struct unit *u)
 
 int sup_run(struct sup *s)
 {
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
-		errline("cannot become a child subreaper (%s); daemonized "
-		        "descendants may escape", strerror(errno));
-	if (setup_signals(s) < 0) {
+	if (sup_prepare(s) < 0) {
 		errline("cannot set up signal handling: %s", strerror(errno));
 		return 1;
 	}
-	for (size_t i = 0; i < s->nunits; i++) {
-		struct unit *u = s->units[i];
-		const char *names[CONFIG_MAX_KEYS];
-		size_t n = config_unenforced(u->cfg, names, ARRAY_LEN(names));
-		for (size_t k = 0; k < n; k++) {
-			char *m = xasprintf("key \"%s\" is accepted but not acted on by "
-			                    "this version", names[k]);
-			events_emit(s->ev, u->cfg->name, "warn",
-			            json_pack("{s:s}", "message", m));
-			free(m);
-		}
-		if (u->cfg->kind == KIND_SERVICE && u->cfg->start == START_BOOT)
-			unit_start(u);
-	}
-	if (!(s->exec_mode && all_settled(s)) && loop_run(s->loop) < 0) {
+	sup_boot(s);
+	if (!all_settled(s) && loop_run(s->loop) < 0) {
 		errline("event loop failed: %s", strerror(errno));
-		shutdown_all(s);
+		sup_shutdown(s);
 	}
-	if (!s->exec_mode)
-		kill_strays(s);
-	return s->exec_mode ? exec_exit_code(s->units[0]) : 0;
+	return exec_exit_code(s->units[0]);
 }

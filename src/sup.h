@@ -1,41 +1,60 @@
 /* sup — the supervisor: one event loop, the units of one configuration,
  * signals, reaping, and the process-table view that tells each unit which
- * processes are its tree.
+ * processes are its tree.  tend exec and the daemon both run on it.
  *
  * tend makes itself a child subreaper, so every orphan of every tree comes
  * back to it; SIGCHLD (through the loop's signalfd) reaps them all and tells
- * the unit whose main process it was, and every stopping unit that its tree
- * may have shrunk.
+ * the unit whose shim it was, and every stopping unit that its tree may
+ * have shrunk.
  *
- * Signals: SIGTERM and SIGINT stop every unit gracefully, then sup_run
+ * Signals: SIGTERM and SIGINT stop every unit gracefully, then the loop
  * returns; a second SIGINT kills every tree at once.  In exec mode (one
  * unit, tend exec) other signals are forwarded to the whole tree, strays
  * are adopted by the unit, and sup_run returns as soon as the unit is at
- * rest, with the exit code tend exec promises.
+ * rest, with the exit code tend exec promises.  For the daemon SIGHUP goes
+ * to the hup hook (a reload).
+ *
+ * With a procs file (the daemon's ID.procs, paths.h) every process of
+ * every tree that tend has seen is written there by pid and start time
+ * whenever that set changes, so that a next daemon can kill what a killed
+ * one left behind (sup_kill_leftovers).
  */
 #ifndef TEND_SUP_H
 #define TEND_SUP_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
 #include "events.h"
 #include "loop.h"
+#include "paths.h"
 #include "proc.h"
 
 struct unit;
 
+struct sup_hooks {
+	void (*changed)(void *ctx, struct unit *u);  /* any state change */
+	void (*hup)(void *ctx);                      /* SIGHUP */
+	void *ctx;
+};
+
 struct sup {
 	struct loop *loop;
 	struct events *ev;
-	const struct tend_config *cfg;
+	const struct tend_config *cfg;   /* the current file's globals */
+	const struct paths *paths;       /* NULL: no files (tend exec) */
+	struct sup_hooks hooks;
 	struct unit **units;
-	size_t nunits;
+	size_t nunits, cap;
 	bool exec_mode;
-	int out_fd;                /* tend up: where units' lines go */
+	int out_fd;                /* tend up: where units' lines go; -1: none */
+	size_t width;              /* of the widest unit name, for labels */
 	bool shutting_down;
 	int sigints;
+	uint64_t started_at;       /* mono ms */
+	struct loop_timer sweep;   /* frees units a reload removed */
 	struct proc_table table;   /* reused by every scan */
 	struct tree_root *roots;   /* one per unit, refreshed by every scan */
 	int *owner;
@@ -44,22 +63,53 @@ struct sup {
 	size_t members_cap;
 };
 
-/* Takes nothing over: CFG and EV must outlive the supervisor. */
-struct sup *sup_new(const struct tend_config *cfg, struct events *ev,
-                    bool exec_mode);
+/* Takes CFG's units over (CFG->units[i] become NULL); CFG, EV and PATHS
+ * must outlive the supervisor or be replaced (sup_reload).  OUT_FD: where
+ * units' labelled lines go (-1: nowhere; taken over). */
+struct sup *sup_new(struct tend_config *cfg, struct events *ev,
+                    bool exec_mode, const struct paths *paths, int out_fd);
 void sup_free(struct sup *s);
 
-/* Starts every boot service and runs until shut down (or, in exec mode,
- * until the unit is at rest).  Returns the process exit code. */
+/* tend exec: starts the unit and runs until it is at rest.  Returns the
+ * process exit code. */
 int sup_run(struct sup *s);
 
-/* The live processes of U's tree (main process included), from a fresh
- * scan of /proc.  The array is owned by S and valid until the next call. */
+/* The daemon's steps: become subreaper and route signals (-1/errno on
+ * failure); start the boot services; stop everything (the loop returns
+ * once all is at rest); after the loop, kill what no unit claims. */
+int sup_prepare(struct sup *s);
+void sup_boot(struct sup *s);
+void sup_shutdown(struct sup *s);
+void sup_finish(struct sup *s);
+
+/* The unit named NAME, or NULL. */
+struct unit *sup_find(struct sup *s, const char *name);
+
+/* Applies a new configuration: added services start (boot ones), removed
+ * ones stop and go, changed ones restart with their new settings (stopped
+ * ones just take them), unchanged ones are not touched.  Takes CFG's units
+ * over; the caller frees its old configuration after this returns.
+ * Returns what was done: {"added": [..], "removed": [..], "changed": [..]}. */
+json_t *sup_reload(struct sup *s, struct tend_config *cfg);
+
+/* The live processes of U's tree (main process included, shim excluded),
+ * from a fresh scan of /proc.  The array is owned by S and valid until the
+ * next call. */
 size_t sup_tree(struct sup *s, const struct unit *u,
                 const struct proc_stat **members);
 
-/* A unit reached rest (stopped or failed). */
-void sup_unit_settled(struct sup *s, struct unit *u);
+/* Sets every unit's procs and mem_bytes (RssAnon + RssShmem summed over
+ * its tree) from one scan of /proc. */
+void sup_measure(struct sup *s);
+
+/* Kills whatever an earlier daemon of the same file left alive, by the pid
+ * and start time PATHS->procs recorded (and their descendants), and waits
+ * (bounded) until it is gone.  Returns how many processes were killed. */
+size_t sup_kill_leftovers(struct sup *s);
+
+/* Called by units: a state change; a spawn (the procs file). */
+void sup_unit_changed(struct sup *s, struct unit *u);
+void sup_spawned(struct sup *s, struct unit *u);
 
 /* A jitter draw in [0, 1) for backoff. */
 double sup_jitter(struct sup *s);

@@ -36,11 +36,10 @@ static void emit(struct unit *u, const char *event, json_t *fields)
 static void set_state(struct unit *u, enum unit_state s)
 {
 	u->state = s;
-	if (unit_settled(u))
-		sup_unit_settled(u->sup, u);
+	sup_unit_changed(u->sup, u);
 }
 
-struct unit *unit_new(struct sup *sup, const struct unit_config *cfg)
+struct unit *unit_new(struct sup *sup, struct unit_config *cfg)
 {
 	struct unit *u = xcalloc(1, sizeof(*u));
 	u->sup = sup;
@@ -60,12 +59,17 @@ void unit_free(struct unit *u)
 		output_close(&u->out, u->sup->loop);
 	policy_hist_free(&u->hist);
 	free(u->cookie);
+	free(u->seen);
+	config_unit_free(u->cfg);
+	config_unit_free(u->next_cfg);
 	free(u);
 }
 
-int unit_capture_output(struct unit *u, size_t width, int dst)
+int unit_capture_output(struct unit *u, size_t width, int dst,
+                        const char *logpath, uint64_t logmax)
 {
-	if (output_open(&u->out, u->sup->loop, u->cfg->name, width, dst) < 0)
+	if (output_open(&u->out, u->sup->loop, u->cfg->name, width, dst, logpath,
+	                logmax) < 0)
 		return -1;
 	u->captured = true;
 	return 0;
@@ -123,13 +127,21 @@ static void spawn_failed(struct unit *u, const struct spawn_res *res)
 
 static void spawn(struct unit *u)
 {
+	if (u->next_cfg) {
+		/* A reload changed the unit: its new settings start here. */
+		config_unit_free(u->cfg);
+		u->cfg = u->next_cfg;
+		u->next_cfg = NULL;
+		policy_hist_free(&u->hist);
+		policy_hist_init(&u->hist, &u->cfg->policy);
+	}
 	const struct unit_config *c = u->cfg;
 	struct strv env = unit_environ(u);
 	int out = u->captured ? u->out.wfd : -1;
 	struct spawn_req req = { .argv = c->argv.v, .envp = env.v, .cwd = c->cwd,
 	                         .fd_in = -1, .fd_out = out, .fd_err = out };
 	struct spawn_res res;
-	int r = proc_spawn(&req, &res);
+	int r = proc_spawn_shim(&req, &res, &u->shim);
 	strv_free(&env);
 	u->stop_requested = false;
 	u->killing = false;
@@ -140,7 +152,9 @@ static void spawn(struct unit *u)
 	}
 	u->pid = res.pid;
 	u->sid = res.pid;
+	sup_spawned(u->sup, u);
 	u->started_at = mono_ms();
+	u->spawns++;
 	set_state(u, US_RUNNING);
 	emit(u, "spawned", json_pack("{s:i}", "pid", (int)res.pid));
 }
@@ -177,21 +191,16 @@ static size_t signal_tree(struct unit *u, int sig)
 	return sent;
 }
 
-/* SIGKILL that a forking tree cannot outrun: stop everything first (a
- * stopped process cannot fork), pass after pass until a pass finds the same
- * number of processes as the one before, then kill them all.  Returns how
- * many were killed. */
+static size_t collect_tree(void *ctx, const struct proc_stat **members)
+{
+	struct unit *u = ctx;
+	return sup_tree(u->sup, u, members);
+}
+
+/* SIGKILL to the whole tree (see proc_freeze_kill); returns how many. */
 static size_t kill_tree(struct unit *u)
 {
-	size_t prev = (size_t)-1, n = 0;
-	for (int pass = 0; pass < 16; pass++) {
-		n = signal_tree(u, SIGSTOP);
-		if (n == prev)
-			break;
-		prev = n;
-	}
-	signal_tree(u, SIGKILL);
-	return n;
+	return proc_freeze_kill(collect_tree, u);
 }
 
 static void on_timer(struct loop *lp, struct loop_timer *t);
@@ -221,7 +230,7 @@ void unit_kill(struct unit *u)
 	if (u->state == US_RUNNING) {
 		u->stop_requested = true;
 		u->want_up = false;
-		u->state = US_STOPPING;
+		set_state(u, US_STOPPING);
 		emit(u, "stopping", json_pack("{s:s}", "signal", "KILL"));
 	}
 	if (u->state == US_STOPPING)
@@ -231,8 +240,8 @@ void unit_kill(struct unit *u)
 /* Begins the graceful stop of whatever of the tree is alive. */
 static void stop_tree(struct unit *u)
 {
-	u->state = US_STOPPING;
 	u->killing = false;
+	set_state(u, US_STOPPING);
 	signal_tree(u, u->cfg->stop_signal);
 	/* A stopped process could not act on the stop signal until resumed. */
 	signal_tree(u, SIGCONT);
@@ -311,7 +320,7 @@ static void run_over(struct unit *u)
 			restart_now(u);
 		} else {
 			emit(u, "backoff", json_pack("{s:I}", "ms", (json_int_t)v->delay_ms));
-			u->state = US_BACKOFF;
+			set_state(u, US_BACKOFF);
 			arm(u, v->delay_ms);
 		}
 		break;
@@ -332,7 +341,7 @@ static void run_over(struct unit *u)
 
 void unit_on_reaped(struct unit *u)
 {
-	if (u->state != US_STOPPING || u->pid != 0)
+	if (u->state != US_STOPPING || u->shim != 0)
 		return;
 	const struct proc_stat *m;
 	if (sup_tree(u->sup, u, &m) == 0)
@@ -359,6 +368,7 @@ void unit_on_exit(struct unit *u, int wstatus)
 {
 	uint64_t now = mono_ms(), uptime = now - u->started_at;
 	u->pid = 0;
+	u->shim = 0;
 	struct exit_info *e = &u->last_exit;
 	*e = (struct exit_info){ .code = -1, .at = wall_ms() };
 	if (WIFEXITED(wstatus))

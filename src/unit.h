@@ -25,6 +25,7 @@
 #include "loop.h"
 #include "output.h"
 #include "policy.h"
+#include "proc.h"
 
 struct sup;
 
@@ -43,10 +44,13 @@ struct exit_info {
 };
 
 struct unit {
-	const struct unit_config *cfg;
+	struct unit_config *cfg;   /* owned */
+	struct unit_config *next_cfg;   /* owned; a reload's, from the next spawn */
+	bool removed;              /* a reload removed it: freed once at rest */
 	struct sup *sup;
 	enum unit_state state;
-	pid_t pid;                 /* main process until reaped, else 0 */
+	pid_t pid;                 /* main process while it runs, else 0 */
+	pid_t shim;                /* its shim (proc.h), reaped by tend */
 	pid_t sid;                 /* session of the run whose tree may live */
 	uint64_t started_at;       /* mono ms */
 	bool want_up;              /* start again once the stop completes */
@@ -57,18 +61,26 @@ struct unit {
 	struct policy_verdict verdict;  /* applied when the tree is gone */
 	struct loop_timer timer;        /* backoff, stop-timeout, kill re-check */
 	unsigned restarts;
+	unsigned long spawns;      /* runs started so far */
+	size_t procs;              /* from the last sup_measure */
+	uint64_t mem_bytes;
+	struct proc_stat *seen;    /* the tree as last seen (for ID.procs) */
+	size_t nseen, seen_cap;
 	struct exit_info last_exit;
 	char *cookie;              /* "TEND_UNIT=name" */
 	struct output out;         /* captured stdout/stderr, when captured */
 	bool captured;
 };
 
-struct unit *unit_new(struct sup *sup, const struct unit_config *cfg);
+/* Takes CFG over. */
+struct unit *unit_new(struct sup *sup, struct unit_config *cfg);
 void unit_free(struct unit *u);
 
 /* From now on the unit's processes write to a pipe whose lines tend writes
- * to DST as "NAME | line" (names padded to WIDTH).  Returns 0 or -1/errno. */
-int unit_capture_output(struct unit *u, size_t width, int dst);
+ * to DST as "NAME | line" (names padded to WIDTH; DST -1: nowhere) and to
+ * the log file LOGPATH (NULL: none; see output.h).  Returns 0 or -1/errno. */
+int unit_capture_output(struct unit *u, size_t width, int dst,
+                        const char *logpath, uint64_t logmax);
 
 void unit_start(struct unit *u);
 void unit_stop(struct unit *u);
@@ -77,7 +89,8 @@ void unit_kill(struct unit *u);
 /* Sends SIG to every process of the running tree. */
 void unit_signal(struct unit *u, int sig);
 
-/* The supervisor reaped the unit's main process with WSTATUS. */
+/* The supervisor reaped the unit's shim, whose WSTATUS is the main
+ * process's. */
 void unit_on_exit(struct unit *u, int wstatus);
 /* The supervisor reaped some other process: the tree may be gone now. */
 void unit_on_reaped(struct unit *u);

@@ -34,11 +34,22 @@ def assert_shape(t, pids):
     assert t.events("spawned")[0]["pid"] == main
     assert proc_stat(pids["bg"][0])[1] == main
     assert proc_session(pids["setsid"][0]) != main
-    # Orphans come back to tend, the child subreaper.
-    assert proc_stat(pids["dfork"][0])[1] == t.pid
+    # The run's shim (tend's child) is main's parent; orphans come back to
+    # it, the run's child subreaper.
+    shim = shim_of(t, main)
+    assert proc_stat(pids["dfork"][0])[1] == shim
     assert proc_session(pids["dfork"][0]) == main
-    assert proc_stat(pids["daemon"][0])[1] == t.pid
+    assert proc_stat(pids["daemon"][0])[1] == shim
     assert proc_session(pids["daemon"][0]) not in (main, t.pid)
+
+
+def shim_of(t, main):
+    """The shim between tend and the run's main process."""
+    shim = proc_stat(main)[1]
+    assert proc_stat(shim)[1] == t.pid, "main's parent is a child of tend"
+    with open(f"/proc/{shim}/comm") as f:
+        assert f.read().strip() == "tend-shim"
+    return shim
 
 
 def living(pids):
@@ -52,7 +63,7 @@ def test_sigterm_stops_the_whole_tree(tend):
                               flags=("--stop-timeout", "30s"))
     assert_shape(t, pids)
     # A daemon that also cleared its environment: no cookie, own session.
-    assert proc_stat(pids["stealth"][0])[1] == t.pid
+    assert proc_stat(pids["stealth"][0])[1] == shim_of(t, pids["main"][0])
     t0 = time.monotonic()
     rc = t.stop(timeout=T_LONG)
     elapsed = time.monotonic() - t0
@@ -268,13 +279,17 @@ def test_tend_as_pid1(tend):
                           what="tend under unshare")[0]
     assert nspid(tend_pid) == 1, "tend is PID 1 of its namespace"
     assert t.events("spawned")[0]["pid"] == pids["main"][0]
-    # The orphans that exit are reaped by tend: its children are, in the
-    # end, exactly main and the two live orphans (dfork, daemon).
+    # The orphans that exit are reaped: tend's one child is the run's shim,
+    # whose children are, in the end, exactly main and the two live orphans
+    # (dfork, daemon).
+    shim = wait_until(lambda: [p for p, _ in children(tend_pid)],
+                      what="the shim")[0]
+    assert [p for p, _ in children(tend_pid)] == [shim]
     live = {pids[r][0] for r in ("main", "dfork", "daemon")}
-    wait_until(lambda: {nspid(p) for p, st in children(tend_pid)} == live
-               and not [p for p, st in children(tend_pid) if st == "Z"],
-               what="tend (PID 1) to reap the orphans; children now %s"
-                    % children(tend_pid))
+    wait_until(lambda: {nspid(p) for p, st in children(shim)} == live
+               and not [p for p, st in children(shim) if st == "Z"],
+               what="the shim to reap the orphans; children now %s"
+                    % children(shim))
     t.kill(signal.SIGTERM, pid=tend_pid)
     rc = t.wait(timeout=T_LONG)
     # main got TERM (forwarded by tend) and exited 7; tend passes it on.

@@ -1,0 +1,680 @@
+#include "client.h"
+#include "config.h"
+#include "ctl.h"
+#include "daemon.h"
+#include "events.h"
+#include "logfile.h"
+#include "parse.h"
+#include "paths.h"
+#include "util.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_DAEMON 3
+
+/* How long a command waits for a daemon it started (or that another
+ * caller is starting) to accept connections. */
+#define CONNECT_WAIT_MS 10000
+
+static bool want_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return true;
+	return false;
+}
+
+static struct tend_config *load(const char *cfgarg)
+{
+	char *path = config_locate(cfgarg), *err = NULL;
+	struct tend_config *cfg = config_load(path, &err);
+	free(path);
+	if (!cfg) {
+		errline("%s", err);
+		free(err);
+	}
+	return cfg;
+}
+
+static bool has_unit(const struct tend_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nunits; i++)
+		if (strcmp(cfg->units[i]->name, name) == 0)
+			return true;
+	return false;
+}
+
+/* --- talking to the daemon --- */
+
+static int ctl_connect(const struct paths *p)
+{
+	struct sockaddr_un sa;
+	int dirfd;
+	socklen_t len = paths_sockaddr(p->sock, &sa, &dirfd);
+	if (len == (socklen_t)-1)
+		return -1;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, len) < 0) {
+		int e = errno;
+		close(fd);
+		fd = -1;
+		errno = e;
+	}
+	int e = errno;
+	if (dirfd >= 0)
+		close(dirfd);
+	errno = e;
+	return fd;
+}
+
+/* Keeps trying for a while: a daemon that another caller just started may
+ * not listen yet. */
+static int ctl_connect_wait(const struct paths *p)
+{
+	uint64_t end = mono_ms() + CONNECT_WAIT_MS;
+	unsigned delay = 5;
+	for (;;) {
+		int fd = ctl_connect(p);
+		if (fd >= 0 || (errno != ENOENT && errno != ECONNREFUSED) ||
+		    mono_ms() >= end)
+			return fd;
+		usleep(delay * 1000);
+		delay = delay < 100 ? delay * 2 : 100;
+	}
+}
+
+/* Sends REQ, returns the reply object (NULL after an error line). */
+static json_t *call(int fd, const struct ctl_req *req, const struct paths *p)
+{
+	char *line = ctl_format(req);
+	size_t n = strlen(line), off = 0;
+	while (off < n) {
+		ssize_t w = send(fd, line + off, n - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			errline("cannot talk to the daemon at %s: %s", p->sock, strerror(errno));
+			free(line);
+			return NULL;
+		}
+		off += (size_t)w;
+	}
+	free(line);
+	struct buf b = { 0 };
+	for (;;) {
+		char chunk[65536];
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		buf_add(&b, chunk, (size_t)r);
+		if (memchr(chunk, '\n', (size_t)r))
+			break;
+	}
+	if (!b.len) {
+		errline("the daemon closed the connection without answering; see "
+		        "%s", p->daemon_log);
+		free(b.s);
+		return NULL;
+	}
+	json_error_t je;
+	json_t *o = json_loadb(b.s, b.len, 0, &je);
+	free(b.s);
+	if (!json_is_object(o)) {
+		errline("the daemon's reply is not JSON (%s); is it the same version "
+		        "as this tend?", je.text);
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* --- human output --- */
+
+static bool colour(void)
+{
+	const char *nc = getenv("NO_COLOR");
+	return isatty(1) && !(nc && *nc) ;
+}
+
+static const char *age(uint64_t ms, char b[32])
+{
+	uint64_t s = ms / 1000;
+	if (s < 60)
+		snprintf(b, 32, "%llus", (unsigned long long)s);
+	else if (s < 3600)
+		snprintf(b, 32, "%llum%llus", (unsigned long long)s / 60,
+		         (unsigned long long)s % 60);
+	else if (s < 86400)
+		snprintf(b, 32, "%lluh%llum", (unsigned long long)s / 3600,
+		         (unsigned long long)s % 3600 / 60);
+	else
+		snprintf(b, 32, "%llud%lluh", (unsigned long long)s / 86400,
+		         (unsigned long long)s % 86400 / 3600);
+	return b;
+}
+
+static const char *size(uint64_t bytes, char b[32])
+{
+	static const char units[] = "KMGT";
+	double v = (double)bytes / 1024;
+	int u = 0;
+	while (v >= 1024 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(b, 32, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
+	return b;
+}
+
+static const char *state_colour(const char *st)
+{
+	if (strcmp(st, "running") == 0)
+		return "\033[32m";
+	if (strcmp(st, "failed") == 0)
+		return "\033[31m";
+	if (strcmp(st, "backoff") == 0 || strcmp(st, "starting") == 0 ||
+	    strcmp(st, "stopping") == 0)
+		return "\033[33m";
+	return "";
+}
+
+static char *last_exit_text(json_t *le)
+{
+	if (!json_is_object(le))
+		return xstrdup("-");
+	const char *reason = json_string_value(json_object_get(le, "reason"));
+	json_t *code = json_object_get(le, "code");
+	const char *sig = json_string_value(json_object_get(le, "signal"));
+	const char *err = json_string_value(json_object_get(le, "error"));
+	uint64_t at = (uint64_t)json_integer_value(json_object_get(le, "at"));
+	uint64_t now = wall_ms();
+	char b[32];
+	if (err)
+		return xasprintf("%s: %s, %s ago", reason, err, age(now > at ? now - at : 0, b));
+	if (sig)
+		return xasprintf("%s (SIG%s), %s ago", reason, sig, age(now > at ? now - at : 0, b));
+	return xasprintf("%s (code %lld), %s ago", reason,
+	                 (long long)json_integer_value(code), age(now > at ? now - at : 0, b));
+}
+
+static void print_status(json_t *units)
+{
+	size_t i, w = 4;
+	json_t *u;
+	json_array_foreach(units, i, u) {
+		const char *kind = json_string_value(json_object_get(u, "kind"));
+		size_t l = strlen(json_string_value(json_object_get(u, "name")));
+		if (kind && strcmp(kind, "daemon") && l > w)
+			w = l;
+	}
+	bool col = colour();
+	printf("%-*s  %-7s  %-8s  %7s  %7s  %8s  %5s  %6s  %s\n", (int)w, "NAME",
+	       "KIND", "STATE", "PID", "UPTIME", "RESTARTS", "PROCS", "MEM",
+	       "LAST EXIT");
+	json_t *daemon = NULL;
+	json_array_foreach(units, i, u) {
+		const char *kind = json_string_value(json_object_get(u, "kind"));
+		if (kind && strcmp(kind, "daemon") == 0) {
+			daemon = u;
+			continue;
+		}
+		const char *st = json_string_value(json_object_get(u, "state"));
+		json_t *pid = json_object_get(u, "pid");
+		json_t *up = json_object_get(u, "uptime_ms");
+		char pb[24] = "-", ub[32] = "-", mb[32] = "-";
+		if (json_is_integer(pid))
+			snprintf(pb, sizeof(pb), "%lld", (long long)json_integer_value(pid));
+		if (json_is_integer(up))
+			age((uint64_t)json_integer_value(up), ub);
+		long long procs = json_integer_value(json_object_get(u, "procs"));
+		if (procs > 0)
+			size((uint64_t)json_integer_value(json_object_get(u, "mem_bytes")), mb);
+		char *le = last_exit_text(json_object_get(u, "last_exit"));
+		printf("%-*s  %-7s  %s%-8s%s  %7s  %7s  %8lld  %5lld  %6s  %s\n", (int)w,
+		       json_string_value(json_object_get(u, "name")), kind,
+		       col ? state_colour(st) : "", st, col && *state_colour(st) ? "\033[0m" : "",
+		       pb, ub, (long long)json_integer_value(json_object_get(u, "restarts")),
+		       procs, mb, le);
+		free(le);
+	}
+	if (daemon) {
+		char ub[32], mb[32];
+		printf("\ndaemon pid %lld, up %s, memory %s (anon+shmem), %lld fds, "
+		       "%lld wakeups; %s\n",
+		       (long long)json_integer_value(json_object_get(daemon, "pid")),
+		       age((uint64_t)json_integer_value(json_object_get(daemon, "uptime_ms")), ub),
+		       size((uint64_t)json_integer_value(json_object_get(daemon, "mem_bytes")), mb),
+		       (long long)json_integer_value(json_object_get(daemon, "fds")),
+		       (long long)json_integer_value(json_object_get(daemon, "wakeups")),
+		       json_string_value(json_object_get(daemon, "config")));
+	}
+}
+
+static void print_reload(json_t *r)
+{
+	static const char *const keys[] = { "added", "removed", "changed" };
+	bool any = false;
+	for (size_t k = 0; k < ARRAY_LEN(keys); k++) {
+		json_t *a = json_object_get(r, keys[k]);
+		if (!json_array_size(a))
+			continue;
+		printf("%s%s:", any ? "; " : "", keys[k]);
+		size_t i;
+		json_t *n;
+		json_array_foreach(a, i, n)
+			printf(" %s", json_string_value(n));
+		any = true;
+	}
+	printf("%s\n", any ? "" : "nothing changed");
+}
+
+/* --- commands over the socket --- */
+
+static const char usage_status[] =
+	"usage: tend [-c FILE] status [NAME] [--json]\n"
+	"\n"
+	"Shows every unit (or NAME): state, pid, uptime, restarts, processes in\n"
+	"its tree, memory (RssAnon+RssShmem of the tree) and the last exit, and\n"
+	"the daemon's own pid, memory, fds and wakeups.  --json prints the\n"
+	"array documented in docs/protocol.md.  Exit 3 when no daemon runs.\n";
+static const char usage_start[] =
+	"usage: tend [-c FILE] start|stop|restart NAME [--wait]\n"
+	"\n"
+	"start: starts service NAME (the daemon too, if it is not running).\n"
+	"stop: stops its whole process tree; returns when no process is left.\n"
+	"restart: stops it, then starts it again (starts the daemon if needed).\n"
+	"--wait: start and restart return once the service runs, or exit 1 with\n"
+	"the reason when it fails first; stop always waits.\n";
+static const char usage_reload[] =
+	"usage: tend [-c FILE] reload\n"
+	"\n"
+	"Re-reads the file: added services start, removed ones stop, changed\n"
+	"ones restart, unchanged ones are not touched.  A file with an error is\n"
+	"refused (exit 2) and the running settings stay.  Same as SIGHUP.\n";
+static const char usage_down[] =
+	"usage: tend [-c FILE] down\n"
+	"\n"
+	"Stops every unit gracefully (in parallel, each bounded by its\n"
+	"stop-timeout), then the daemon; returns when it has exited.\n";
+
+int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
+{
+	struct ctl_req req = { 0 };
+	bool json = false;
+	const char *usage = usage_start;
+	if (strcmp(cmd, "status") == 0) {
+		req.cmd = CTL_STATUS;
+		usage = usage_status;
+	} else if (strcmp(cmd, "start") == 0) {
+		req.cmd = CTL_START;
+	} else if (strcmp(cmd, "stop") == 0) {
+		req.cmd = CTL_STOP;
+	} else if (strcmp(cmd, "restart") == 0) {
+		req.cmd = CTL_RESTART;
+	} else if (strcmp(cmd, "reload") == 0) {
+		req.cmd = CTL_RELOAD;
+		usage = usage_reload;
+	} else {
+		req.cmd = CTL_DOWN;
+		usage = usage_down;
+	}
+	if (want_help(argc, argv)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	bool takes_name = req.cmd == CTL_STATUS || req.cmd == CTL_START ||
+	                  req.cmd == CTL_STOP || req.cmd == CTL_RESTART;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--json") == 0 && req.cmd == CTL_STATUS) {
+			json = true;
+		} else if (strcmp(a, "--wait") == 0 && takes_name && req.cmd != CTL_STATUS) {
+			req.wait = true;
+		} else if (a[0] != '-' && takes_name && !req.name) {
+			req.name = (char *)a;
+		} else {
+			errline("%s: unexpected argument \"%s\"; see tend %s --help", cmd,
+			        a, cmd);
+			return EXIT_USAGE;
+		}
+	}
+	if (takes_name && req.cmd != CTL_STATUS && !req.name) {
+		errline("%s: which service? usage: tend %s NAME [--wait]", cmd, cmd);
+		return EXIT_USAGE;
+	}
+	struct tend_config *cfg = load(cfgarg);
+	if (!cfg)
+		return EXIT_USAGE;
+	struct paths p;
+	char *err = NULL;
+	if (paths_init(&p, cfg->path, &err) < 0) {
+		errline("%s", err);
+		free(err);
+		config_free(cfg);
+		return EXIT_USAGE;
+	}
+	int code = EXIT_DAEMON;
+	json_t *r = NULL;
+	int fd = ctl_connect(&p);
+	if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
+		/* No daemon (or one just starting). */
+		if (req.name && !has_unit(cfg, req.name)) {
+			errline("no service named \"%s\" in %s", req.name, p.config);
+			config_free(cfg);
+			code = EXIT_USAGE;
+			goto out;
+		}
+		if (req.cmd == CTL_START || req.cmd == CTL_RESTART) {
+			code = daemon_spawn(cfg);
+			cfg = NULL;
+			if (code != 0)
+				goto out;
+			fd = ctl_connect_wait(&p);
+		} else if (req.cmd == CTL_STOP || req.cmd == CTL_DOWN) {
+			config_free(cfg);
+			code = 0;  /* nothing runs: nothing to stop */
+			goto out;
+		} else {
+			errline("no daemon is running for %s; start it with tend up -d",
+			        p.config);
+			config_free(cfg);
+			code = EXIT_DAEMON;
+			goto out;
+		}
+	} else {
+		config_free(cfg);
+	}
+	if (fd < 0) {
+		errline("cannot reach the daemon at %s: %s", p.sock, strerror(errno));
+		code = EXIT_DAEMON;
+		goto out;
+	}
+	r = call(fd, &req, &p);
+	if (!r) {
+		code = EXIT_DAEMON;
+		goto out;
+	}
+	if (!json_is_true(json_object_get(r, "ok"))) {
+		const char *e = json_string_value(json_object_get(r, "error"));
+		json_t *x = json_object_get(r, "exit");
+		errline("%s", e ? e : "the daemon refused the request");
+		code = json_is_integer(x) ? (int)json_integer_value(x) : EXIT_FAILED;
+		goto out;
+	}
+	code = 0;
+	if (req.cmd == CTL_STATUS) {
+		json_t *units = json_object_get(r, "units");
+		if (json) {
+			char *s = json_dumps(units, JSON_INDENT(2));
+			printf("%s\n", s ? s : "[]");
+			free(s);
+		} else {
+			print_status(units);
+		}
+	} else if (req.cmd == CTL_RELOAD) {
+		print_reload(r);
+	} else if (req.cmd == CTL_DOWN) {
+		/* The reply comes as the daemon ends; wait for it to be gone. */
+		char c;
+		while (read(fd, &c, 1) > 0 || errno == EINTR)
+			;
+	}
+out:
+	json_decref(r);
+	if (fd >= 0)
+		close(fd);
+	paths_free(&p);
+	return code;
+}
+
+/* --- files: logs and events --- */
+
+struct line {
+	size_t idx;
+	char *text;
+};
+
+struct lines {
+	struct line *v;
+	size_t n, cap;
+};
+
+static void collect(void *data, size_t idx, const char *line, size_t len)
+{
+	struct lines *ls = data;
+	if (ls->n == ls->cap) {
+		ls->cap = ls->cap ? ls->cap * 2 : 256;
+		ls->v = xrealloc(ls->v, ls->cap * sizeof(*ls->v));
+	}
+	ls->v[ls->n++] = (struct line){ idx, strndup(line, len) };
+}
+
+/* Log lines start with a UTC timestamp and a space, which sort as text. */
+#define STAMP_LEN 25
+
+static int by_stamp(const void *a, const void *b)
+{
+	const struct line *x = a, *y = b;
+	int c = strncmp(x->text, y->text, STAMP_LEN);
+	if (c)
+		return c;
+	return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* Parses -n LINES ("all": every line). */
+static int parse_lines(const char *s, long *n)
+{
+	if (strcmp(s, "all") == 0) {
+		*n = -1;
+		return 0;
+	}
+	unsigned v;
+	const char *why;
+	if (parse_uint(s, 0, 100000000, &v, &why) < 0)
+		return -1;
+	*n = (long)v;
+	return 0;
+}
+
+struct view {
+	const struct tend_config *cfg;
+	char **names;     /* the units shown, by idx */
+	size_t nnames;
+	size_t width;
+	bool single;      /* one unit: lines without the label */
+	bool events;      /* the events file */
+	bool json;
+};
+
+static void show(const struct view *v, size_t idx, const char *line, size_t len)
+{
+	if (v->events) {
+		if (v->json) {
+			printf("%.*s\n", (int)len, line);
+			return;
+		}
+		json_t *o = json_loadb(line, len, 0, NULL);
+		if (!o) {
+			printf("%.*s\n", (int)len, line);
+			return;
+		}
+		char *h = events_human(o);
+		time_t t = (time_t)(json_integer_value(json_object_get(o, "ts")) / 1000);
+		struct tm tm;
+		char ts[32];
+		localtime_r(&t, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+		/* "tend: " is for stderr; here the time leads. */
+		printf("%s %s", ts, strncmp(h, "tend: ", 6) == 0 ? h + 6 : h);
+		free(h);
+		json_decref(o);
+		return;
+	}
+	if (len >= STAMP_LEN && line[STAMP_LEN - 1] == ' ' && line[10] == 'T') {
+		line += STAMP_LEN;
+		len -= STAMP_LEN;
+	}
+	if (v->single)
+		printf("%.*s\n", (int)len, line);
+	else
+		printf("%-*s | %.*s\n", (int)v->width, v->names[idx], (int)len, line);
+}
+
+static void on_follow_line(void *data, size_t idx, const char *line, size_t len)
+{
+	show(data, idx, line, len);
+}
+
+static int tail_files(const struct view *v, const struct paths *p, long n,
+                      bool follow)
+{
+	struct logfile_follow *f = NULL;
+	if (follow) {
+		if (paths_mkdir(p->statedir, &(char *){ NULL }) < 0 ||
+		    !(f = logfile_follow_new(p->statedir))) {
+			errline("cannot follow %s: %s", p->statedir, strerror(errno));
+			return EXIT_FAILED;
+		}
+	}
+	struct lines ls = { 0 };
+	for (size_t i = 0; i < v->nnames; i++) {
+		char *path = v->events ? xstrdup(p->events) : paths_unit_log(p, v->names[i]);
+		if (f) {
+			const char *base = strrchr(path, '/') + 1;
+			logfile_follow_add(f, base, i);
+		}
+		if (n != 0 && logfile_last(path, LOGFILE_KEEP, n, i, collect, &ls) < 0)
+			errline("cannot read %s: %s", path, strerror(errno));
+		free(path);
+	}
+	if (!v->events && v->nnames > 1)
+		qsort(ls.v, ls.n, sizeof(*ls.v), by_stamp);
+	size_t from = n >= 0 && ls.n > (size_t)n ? ls.n - (size_t)n : 0;
+	for (size_t i = 0; i < ls.n; i++) {
+		if (i >= from)
+			show(v, ls.v[i].idx, ls.v[i].text, strlen(ls.v[i].text));
+		free(ls.v[i].text);
+	}
+	free(ls.v);
+	fflush(stdout);
+	if (!f)
+		return 0;
+	for (;;) {
+		struct pollfd pf = { .fd = logfile_follow_fd(f), .events = POLLIN };
+		if (poll(&pf, 1, -1) < 0 && errno != EINTR)
+			break;
+		if (logfile_follow_read(f, on_follow_line, (void *)v) < 0)
+			break;
+		if (fflush(stdout) == EOF)
+			break;
+	}
+	logfile_follow_free(f);
+	return EXIT_FAILED;
+}
+
+static const char usage_logs[] =
+	"usage: tend [-c FILE] logs [NAME] [-f] [-n LINES]\n"
+	"\n"
+	"Prints the last LINES lines (default 100; \"all\" for every line kept)\n"
+	"of the output of NAME, or of every unit merged by time as \"NAME | line\".\n"
+	"-f: then follows new lines, across log rotation, until interrupted.\n"
+	"The files are NAME.log (+ .1 .. .3, rotated at log-max) in\n"
+	"$XDG_STATE_HOME/tend/ID/; each line starts with a UTC timestamp there.\n";
+static const char usage_events[] =
+	"usage: tend [-c FILE] events [-f] [--json] [-n LINES]\n"
+	"\n"
+	"Prints the last LINES events (default 100; \"all\" for every one kept)\n"
+	"of the daemon: spawned, exited (with its reason), backoff, stopped,\n"
+	"reload, ... (docs/protocol.md lists them).  --json: the JSON lines as\n"
+	"stored.  -f: then follows new events until interrupted.\n";
+
+static int files_command(const char *cfgarg, int argc, char **argv, bool events)
+{
+	if (want_help(argc, argv)) {
+		fputs(events ? usage_events : usage_logs, stdout);
+		return 0;
+	}
+	const char *cmd = events ? "events" : "logs";
+	bool follow = false, json = false;
+	long n = 100;
+	const char *name = NULL;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
+			follow = true;
+		} else if (strcmp(a, "--json") == 0 && events) {
+			json = true;
+		} else if (strcmp(a, "-n") == 0 || strcmp(a, "--lines") == 0) {
+			if (++i >= argc || parse_lines(argv[i], &n) < 0) {
+				errline("%s: -n needs a number of lines or \"all\"", cmd);
+				return EXIT_USAGE;
+			}
+		} else if (a[0] != '-' && !events && !name) {
+			name = a;
+		} else {
+			errline("%s: unexpected argument \"%s\"; see tend %s --help", cmd,
+			        a, cmd);
+			return EXIT_USAGE;
+		}
+	}
+	struct tend_config *cfg = load(cfgarg);
+	if (!cfg)
+		return EXIT_USAGE;
+	struct paths p;
+	char *err = NULL;
+	if (paths_init(&p, cfg->path, &err) < 0) {
+		errline("%s", err);
+		free(err);
+		config_free(cfg);
+		return EXIT_USAGE;
+	}
+	struct view v = { .cfg = cfg, .events = events, .json = json };
+	int code = 0;
+	if (name && !has_unit(cfg, name)) {
+		errline("no service or job named \"%s\" in %s", name, p.config);
+		code = EXIT_USAGE;
+		goto out;
+	}
+	v.names = xcalloc(cfg->nunits + 1, sizeof(*v.names));
+	if (events) {
+		v.names[v.nnames++] = "events";
+	} else {
+		for (size_t i = 0; i < cfg->nunits; i++) {
+			const char *u = cfg->units[i]->name;
+			if (name && strcmp(name, u))
+				continue;
+			v.names[v.nnames++] = (char *)u;
+			size_t l = strlen(u);
+			v.width = l > v.width ? l : v.width;
+		}
+	}
+	v.single = name != NULL;
+	code = tail_files(&v, &p, n, follow);
+	free(v.names);
+out:
+	paths_free(&p);
+	config_free(cfg);
+	return code;
+}
+
+int client_logs(const char *cfgarg, int argc, char **argv)
+{
+	return files_command(cfgarg, argc, argv, false);
+}
+
+int client_events(const char *cfgarg, int argc, char **argv)
+{
+	return files_command(cfgarg, argc, argv, true);
+}

@@ -1,0 +1,138 @@
+#include "ctl.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const cmd_names[] = {
+	[CTL_PING] = "ping", [CTL_STATUS] = "status", [CTL_START] = "start",
+	[CTL_STOP] = "stop", [CTL_RESTART] = "restart", [CTL_RELOAD] = "reload",
+	[CTL_DOWN] = "down",
+};
+
+const char *ctl_cmd_name(enum ctl_cmd c)
+{
+	return (size_t)c < ARRAY_LEN(cmd_names) ? cmd_names[c] : "?";
+}
+
+static bool needs_name(enum ctl_cmd c)
+{
+	return c == CTL_START || c == CTL_STOP || c == CTL_RESTART;
+}
+
+static int fail(char **err, char *msg)
+{
+	*err = msg;
+	return -1;
+}
+
+int ctl_parse(const char *line, size_t len, struct ctl_req *req, char **err)
+{
+	*req = (struct ctl_req){ 0 };
+	*err = NULL;
+	json_error_t je;
+	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+	if (!o)
+		return fail(err, xasprintf("request is not valid JSON: %s (column %d)",
+		                           je.text, je.column));
+	int r = -1;
+	if (!json_is_object(o)) {
+		fail(err, xstrdup("request must be a JSON object like {\"cmd\": \"status\"}"));
+		goto out;
+	}
+	json_t *cmd = json_object_get(o, "cmd");
+	if (!json_is_string(cmd)) {
+		fail(err, xstrdup("request has no \"cmd\" string; see docs/protocol.md"));
+		goto out;
+	}
+	size_t c = 0;
+	while (c < ARRAY_LEN(cmd_names) && strcmp(cmd_names[c], json_string_value(cmd)))
+		c++;
+	if (c == ARRAY_LEN(cmd_names)) {
+		fail(err, xasprintf("unknown cmd \"%s\"; known: ping, status, start, "
+		                    "stop, restart, reload, down", json_string_value(cmd)));
+		goto out;
+	}
+	req->cmd = (enum ctl_cmd)c;
+	const char *key;
+	json_t *v;
+	json_object_foreach(o, key, v) {
+		if (strcmp(key, "cmd") == 0)
+			continue;
+		if (strcmp(key, "name") == 0 && (needs_name(req->cmd) ||
+		                                 req->cmd == CTL_STATUS)) {
+			if (!json_is_string(v) || !*json_string_value(v)) {
+				fail(err, xstrdup("\"name\" must be a non-empty string"));
+				goto out;
+			}
+			req->name = xstrdup(json_string_value(v));
+		} else if (strcmp(key, "wait") == 0 && needs_name(req->cmd)) {
+			if (!json_is_boolean(v)) {
+				fail(err, xstrdup("\"wait\" must be true or false"));
+				goto out;
+			}
+			req->wait = json_is_true(v);
+		} else {
+			fail(err, xasprintf("cmd \"%s\" takes no field \"%s\"; see "
+			                    "docs/protocol.md", cmd_names[c], key));
+			goto out;
+		}
+	}
+	if (needs_name(req->cmd) && !req->name) {
+		fail(err, xasprintf("cmd \"%s\" needs a \"name\"", cmd_names[c]));
+		goto out;
+	}
+	r = 0;
+out:
+	json_decref(o);
+	if (r < 0)
+		ctl_req_free(req);
+	return r;
+}
+
+void ctl_req_free(struct ctl_req *req)
+{
+	free(req->name);
+	*req = (struct ctl_req){ 0 };
+}
+
+static char *line_of(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	char *l = xasprintf("%s\n", s ? s : "{\"ok\":false,\"error\":\"out of memory\",\"exit\":1}");
+	free(s);
+	return l;
+}
+
+char *ctl_format(const struct ctl_req *req)
+{
+	json_t *o = json_pack("{s:s}", "cmd", ctl_cmd_name(req->cmd));
+	if (req->name)
+		json_object_set_new(o, "name", json_string(req->name));
+	if (req->wait)
+		json_object_set_new(o, "wait", json_true());
+	return line_of(o);
+}
+
+char *ctl_reply_ok(json_t *fields)
+{
+	json_t *o = json_pack("{s:b}", "ok", 1);
+	if (fields)
+		json_object_update(o, fields);
+	json_decref(fields);
+	return line_of(o);
+}
+
+char *ctl_reply_err(int exit_code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	json_t *o = json_pack("{s:b, s:s, s:i}", "ok", 0, "error", msg, "exit",
+	                      exit_code);
+	free(msg);
+	return line_of(o);
+}

@@ -1,0 +1,51 @@
+/* ctl — the control protocol between the CLI (or any program) and the
+ * daemon: JSON lines over the daemon's Unix socket (docs/protocol.md).
+ *
+ * One request per line, one JSON object:
+ *   {"cmd": "ping"}
+ *   {"cmd": "status", "name": "web"}          name optional
+ *   {"cmd": "start" | "stop" | "restart", "name": "web", "wait": true}
+ *   {"cmd": "reload"}
+ *   {"cmd": "down"}
+ * One reply per request, in order, one JSON object per line:
+ *   {"ok": true, ...}  or  {"ok": false, "error": "one line", "exit": N}
+ * where N is the exit code the CLI uses (1 failed, 2 bad request).
+ *
+ * This module is pure: it parses request lines and builds replies; the
+ * sockets are server.c's and client.c's.
+ */
+#ifndef TEND_CTL_H
+#define TEND_CTL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CTL_LINE_MAX 65536   /* longest request line the daemon reads */
+
+enum ctl_cmd { CTL_PING, CTL_STATUS, CTL_START, CTL_STOP, CTL_RESTART,
+               CTL_RELOAD, CTL_DOWN };
+
+struct ctl_req {
+	enum ctl_cmd cmd;
+	char *name;      /* NULL when not given */
+	bool wait;
+};
+
+const char *ctl_cmd_name(enum ctl_cmd c);
+
+/* Parses one request line (without its newline).  Returns 0, or -1 with
+ * *ERR (malloc'd, one line saying what is wrong). */
+int ctl_parse(const char *line, size_t len, struct ctl_req *req, char **err);
+void ctl_req_free(struct ctl_req *req);
+
+/* The request as a line (with newline; malloc'd), for clients. */
+char *ctl_format(const struct ctl_req *req);
+
+/* Replies: {"ok": true} plus FIELDS (stolen, may be NULL), and an error
+ * {"ok": false, "error": MSG, "exit": CODE}.  As lines with newline. */
+char *ctl_reply_ok(json_t *fields);
+char *ctl_reply_err(int exit_code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

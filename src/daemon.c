@@ -1,0 +1,652 @@
+#include "daemon.h"
+#include "ctl.h"
+#include "events.h"
+#include "output.h"
+#include "parse.h"
+#include "paths.h"
+#include "server.h"
+#include "sup.h"
+#include "unit.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum wait_kind { WAIT_UP, WAIT_DOWN };
+
+struct waiter {
+	struct waiter *next;
+	struct conn *c;
+	struct unit *u;        /* NULL: waits for the daemon to finish (down) */
+	enum wait_kind kind;
+	unsigned long spawns;  /* WAIT_UP: a run after this many counts */
+};
+
+struct daemon {
+	struct tend_config *cfg;
+	struct paths paths;
+	struct events *ev;
+	struct sup *sup;
+	struct server *srv;
+	struct waiter *waiters;
+	int report;            /* pipe to the detaching caller; -1: none */
+	uint64_t started_wall;
+};
+
+/* --- reporting to the caller that detached us --- */
+
+static void report(struct daemon *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void report(struct daemon *d, const char *fmt, ...)
+{
+	if (d->report < 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = xvasprintf(fmt, ap);
+	va_end(ap);
+	ssize_t r = write(d->report, s, strlen(s));
+	(void)r;
+	free(s);
+}
+
+static void report_done(struct daemon *d)
+{
+	if (d->report >= 0)
+		close(d->report);
+	d->report = -1;
+}
+
+/* --- status --- */
+
+static json_t *last_exit_json(const struct unit *u)
+{
+	const struct exit_info *e = &u->last_exit;
+	if (!e->at)
+		return json_null();
+	json_t *o = json_pack("{s:s, s:o, s:o, s:I}", "reason",
+	                      exit_reason_name(e->reason),
+	                      "code", e->code >= 0 ? json_integer(e->code) : json_null(),
+	                      "signal", e->signal ? json_string(signal_name(e->signal))
+	                                          : json_null(),
+	                      "at", (json_int_t)e->at);
+	if (e->reason == EXIT_SPAWN_FAILED)
+		json_object_set_new(o, "error", json_string(strerror(e->err)));
+	return o;
+}
+
+static json_t *unit_json(const struct unit *u, uint64_t now)
+{
+	bool up = u->pid > 0;
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:o}",
+	                 "name", u->cfg->name,
+	                 "kind", unit_kind_name(u->cfg->kind),
+	                 "state", unit_state_name(u->state),
+	                 "pid", up ? json_integer(u->pid) : json_null(),
+	                 "uptime_ms", up ? json_integer((json_int_t)(now - u->started_at))
+	                                 : json_null(),
+	                 "mem_bytes", (json_int_t)u->mem_bytes,
+	                 "procs", (json_int_t)u->procs,
+	                 "restarts", (json_int_t)u->restarts,
+	                 "last_exit", last_exit_json(u));
+}
+
+static long count_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	if (!dir)
+		return -1;
+	long n = 0;
+	struct dirent *de;
+	while ((de = readdir(dir)))
+		n += de->d_name[0] != '.';
+	closedir(dir);
+	return n - 1;  /* the one opendir holds */
+}
+
+static json_t *daemon_json(struct daemon *d, uint64_t now)
+{
+	uint64_t mem = 0;
+	proc_read_mem(getpid(), &mem);
+	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:s}",
+	                 "name", "tend", "kind", "daemon",
+	                 "state", d->sup->shutting_down ? "stopping" : "running",
+	                 "pid", (int)getpid(),
+	                 "uptime_ms", (json_int_t)(now - d->sup->started_at),
+	                 "mem_bytes", (json_int_t)mem,
+	                 "fds", (json_int_t)count_fds(),
+	                 "wakeups", (json_int_t)loop_wakeups(d->sup->loop),
+	                 "clients", (json_int_t)server_nconns(d->srv),
+	                 "config", d->paths.config,
+	                 "version", TEND_VERSION);
+}
+
+static char *status_reply(struct daemon *d, const char *name)
+{
+	sup_measure(d->sup);
+	uint64_t now = mono_ms();
+	json_t *units = json_array();
+	if (!name)
+		json_array_append_new(units, daemon_json(d, now));
+	for (size_t i = 0; i < d->sup->nunits; i++) {
+		const struct unit *u = d->sup->units[i];
+		if (u->removed || (name && strcmp(name, u->cfg->name)))
+			continue;
+		json_array_append_new(units, unit_json(u, now));
+	}
+	if (name && json_array_size(units) == 0) {
+		json_decref(units);
+		return ctl_reply_err(2, "no service or job named \"%s\" in %s", name,
+		                     d->paths.config);
+	}
+	return ctl_reply_ok(json_pack("{s:o}", "units", units));
+}
+
+/* --- waiting requests --- */
+
+static void add_waiter(struct daemon *d, struct conn *c, struct unit *u,
+                       enum wait_kind kind)
+{
+	struct waiter *w = xcalloc(1, sizeof(*w));
+	*w = (struct waiter){ .next = d->waiters, .c = c, .u = u, .kind = kind,
+	                      .spawns = u ? u->spawns : 0 };
+	d->waiters = w;
+}
+
+/* Why U is not up, for an error reply. */
+static char *down_reason(const struct unit *u)
+{
+	const struct exit_info *e = &u->last_exit;
+	if (u->removed)
+		return xasprintf("service \"%s\" was removed by a reload", u->cfg->name);
+	if (u->state == US_STOPPED && e->reason == EXIT_STOPPED)
+		return xasprintf("service \"%s\" was stopped", u->cfg->name);
+	if (e->reason == EXIT_SPAWN_FAILED)
+		return xasprintf("service \"%s\" failed to start: %s \"%s\": %s",
+		                 u->cfg->name, "exec", u->cfg->argv.v[0], strerror(e->err));
+	if (e->signal)
+		return xasprintf("service \"%s\" %s: last exit %s (signal %s)",
+		                 u->cfg->name, u->gave_up ? "gave up" : "is down",
+		                 exit_reason_name(e->reason), signal_name(e->signal));
+	return xasprintf("service \"%s\" %s: last exit %s (code %d)", u->cfg->name,
+	                 u->gave_up ? "gave up" : "is down",
+	                 exit_reason_name(e->reason), e->code);
+}
+
+/* The answer to W if it has one now, else NULL. */
+static char *waiter_answer(const struct waiter *w)
+{
+	const struct unit *u = w->u;
+	if (w->kind == WAIT_DOWN)
+		return unit_settled(u) ? ctl_reply_ok(json_pack("{s:s}", "state",
+		                         unit_state_name(u->state))) : NULL;
+	if (u->state == US_RUNNING && u->spawns > w->spawns)
+		return ctl_reply_ok(json_pack("{s:s, s:i}", "state", "running", "pid",
+		                              (int)u->pid));
+	if (u->state == US_FAILED || u->removed ||
+	    (u->state == US_STOPPED && !u->want_up)) {
+		char *why = down_reason(u);
+		char *r = ctl_reply_err(1, "%s", why);
+		free(why);
+		return r;
+	}
+	return NULL;
+}
+
+static void on_unit_changed(void *ctx, struct unit *u)
+{
+	struct daemon *d = ctx;
+	for (struct waiter **p = &d->waiters; *p; ) {
+		struct waiter *w = *p;
+		char *a = w->u == u ? waiter_answer(w) : NULL;
+		if (!a) {
+			p = &w->next;
+			continue;
+		}
+		*p = w->next;
+		server_reply(w->c, a);
+		free(w);
+	}
+}
+
+static void on_conn_gone(void *ctx, struct conn *c)
+{
+	struct daemon *d = ctx;
+	for (struct waiter **p = &d->waiters; *p; ) {
+		struct waiter *w = *p;
+		if (w->c == c) {
+			*p = w->next;
+			free(w);
+		} else {
+			p = &w->next;
+		}
+	}
+}
+
+/* --- requests --- */
+
+/* Answers a start or restart of U: at once without WAIT (it spawned, or
+ * failed to), else once a run that started after SINCE runs (or the unit
+ * failed first). */
+static void answer_up(struct daemon *d, struct conn *c, struct unit *u,
+                      bool wait, unsigned long since)
+{
+	struct waiter probe = { .u = u, .kind = WAIT_UP, .spawns = since };
+	if (!wait) {
+		if (u->state == US_FAILED) {
+			char *why = down_reason(u);
+			server_reply(c, ctl_reply_err(1, "%s", why));
+			free(why);
+		} else {
+			server_reply(c, ctl_reply_ok(json_pack("{s:s}", "state",
+			                                       unit_state_name(u->state))));
+		}
+		return;
+	}
+	char *a = waiter_answer(&probe);
+	if (a) {
+		server_reply(c, a);
+		return;
+	}
+	add_waiter(d, c, u, WAIT_UP);
+	d->waiters->spawns = since;
+}
+
+static int do_reload(struct daemon *d, char **err)
+{
+	struct tend_config *cfg = config_load(d->paths.config, err);
+	if (!cfg)
+		return -1;
+	json_t *what = sup_reload(d->sup, cfg);
+	config_free(d->cfg);
+	d->cfg = cfg;
+	events_set_max(d->ev, cfg->log_max);
+	events_emit(d->ev, "tend", "reload", what);
+	return 0;
+}
+
+static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
+{
+	struct daemon *d = ctx;
+	struct unit *u = NULL;
+	if (req->name && req->cmd != CTL_STATUS) {
+		u = sup_find(d->sup, req->name);
+		if (!u || u->removed) {
+			server_reply(c, ctl_reply_err(2, "no service named \"%s\" in %s",
+			                              req->name, d->paths.config));
+			return;
+		}
+		if (u->cfg->kind == KIND_JOB) {
+			server_reply(c, ctl_reply_err(2, "\"%s\" is a job: jobs are run with "
+			                              "tend run, which this version does not "
+			                              "have yet", req->name));
+			return;
+		}
+	}
+	bool late = d->sup->shutting_down;
+	switch (req->cmd) {
+	case CTL_PING:
+		server_reply(c, ctl_reply_ok(json_pack("{s:i, s:s, s:s}", "pid",
+		             (int)getpid(), "config", d->paths.config, "version",
+		             TEND_VERSION)));
+		return;
+	case CTL_STATUS:
+		server_reply(c, status_reply(d, req->name));
+		return;
+	case CTL_DOWN:
+		add_waiter(d, c, NULL, WAIT_DOWN);
+		if (!late)
+			sup_shutdown(d->sup);
+		return;
+	default:
+		break;
+	}
+	if (late) {
+		server_reply(c, ctl_reply_err(1, "the daemon is shutting down"));
+		return;
+	}
+	switch (req->cmd) {
+	case CTL_START: {
+		/* A unit that runs already is started: any run counts. */
+		unsigned long since = u->state == US_RUNNING ? u->spawns - 1 : u->spawns;
+		unit_start(u);
+		answer_up(d, c, u, req->wait, since);
+		break;
+	}
+	case CTL_RESTART: {
+		unsigned long since = u->spawns;
+		if (!unit_settled(u))
+			unit_stop(u);
+		unit_start(u);
+		answer_up(d, c, u, req->wait, since);
+		break;
+	}
+	case CTL_STOP: {
+		unit_stop(u);
+		struct waiter probe = { .u = u, .kind = WAIT_DOWN };
+		char *a = waiter_answer(&probe);
+		if (a)
+			server_reply(c, a);
+		else
+			add_waiter(d, c, u, WAIT_DOWN);
+		break;
+	}
+	case CTL_RELOAD: {
+		char *err = NULL;
+		if (do_reload(d, &err) < 0) {
+			server_reply(c, ctl_reply_err(2, "reload: %s; the running settings "
+			                              "stay", err));
+			free(err);
+		} else {
+			server_reply(c, ctl_reply_ok(NULL));
+		}
+		break;
+	}
+	default:
+		server_reply(c, ctl_reply_err(2, "unexpected request"));
+	}
+}
+
+static void on_hup(void *ctx)
+{
+	struct daemon *d = ctx;
+	char *err = NULL;
+	if (do_reload(d, &err) < 0) {
+		char *m = xasprintf("SIGHUP: reload failed: %s; the running settings "
+		                    "stay", err);
+		events_emit(d->ev, "tend", "warn", json_pack("{s:s}", "message", m));
+		free(m);
+		free(err);
+	}
+}
+
+/* --- start-up --- */
+
+static int listen_socket(const struct paths *p, char **err)
+{
+	struct sockaddr_un sa;
+	int dirfd;
+	socklen_t len = paths_sockaddr(p->sock, &sa, &dirfd);
+	if (len == (socklen_t)-1) {
+		*err = xasprintf("socket path %s: %s", p->sock, strerror(errno));
+		return -1;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		*err = xasprintf("socket: %s", strerror(errno));
+		goto out;
+	}
+	/* We hold the lock: a socket file here is a dead daemon's. */
+	unlink(p->sock);
+	mode_t old = umask(0177);
+	int r = bind(fd, (struct sockaddr *)&sa, len);
+	umask(old);
+	if (r < 0 || listen(fd, 128) < 0) {
+		*err = xasprintf("cannot listen on %s: %s", p->sock, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+out:
+	if (dirfd >= 0)
+		close(dirfd);
+	return fd;
+}
+
+static void daemon_cleanup(struct daemon *d)
+{
+	server_free(d->srv);
+	sup_free(d->sup);
+	events_free(d->ev);
+	config_free(d->cfg);
+	paths_free(&d->paths);
+}
+
+/* Runs the daemon to its end.  OUT_FD gets labelled unit output (-1:
+ * none), EV_FD event lines (-1: none). */
+static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
+{
+	char *err = NULL;
+	int lockfd = -1, code = 3;
+	if (paths_mkdir(d->paths.rundir, &err) < 0 ||
+	    paths_mkdir(d->paths.statedir, &err) < 0)
+		goto fail;
+	pid_t holder;
+	lockfd = paths_lock(&d->paths, &holder);
+	if (lockfd < 0) {
+		if (holder >= 0) {
+			report(d, "running %d\n", (int)holder);
+			if (d->report < 0)
+				errline("a daemon for %s is already running (pid %d); see "
+				        "tend status, or tend down to stop it",
+				        d->paths.config, (int)holder);
+			code = d->report < 0 ? 1 : 0;
+			goto out;
+		}
+		err = xasprintf("cannot lock %s: %s", d->paths.lock, strerror(errno));
+		goto fail;
+	}
+	int lfd = listen_socket(&d->paths, &err);
+	if (lfd < 0)
+		goto fail;
+	d->ev = events_new(ev_fd, json);
+	if (events_open_file(d->ev, d->paths.events, d->cfg->log_max) < 0)
+		errline("cannot open %s: %s; events go to no file", d->paths.events,
+		        strerror(errno));
+	d->sup = sup_new(d->cfg, d->ev, false, &d->paths, out_fd);
+	out_fd = -1;
+	if (!d->sup || sup_prepare(d->sup) < 0) {
+		close(lfd);
+		err = xasprintf("cannot set up the event loop: %s", strerror(errno));
+		goto fail;
+	}
+	d->sup->hooks = (struct sup_hooks){ .changed = on_unit_changed,
+	                                    .hup = on_hup, .ctx = d };
+	d->srv = server_new(d->sup->loop, lfd, on_request, on_conn_gone, d);
+	if (!d->srv) {
+		err = xasprintf("cannot serve %s: %s", d->paths.sock, strerror(errno));
+		goto fail;
+	}
+	report(d, "listening %d\n", (int)getpid());
+	sup_kill_leftovers(d->sup);
+	sup_boot(d->sup);
+	struct buf failed = { 0 };
+	for (size_t i = 0; i < d->sup->nunits; i++)
+		if (d->sup->units[i]->state == US_FAILED) {
+			buf_addc(&failed, ' ');
+			buf_adds(&failed, d->sup->units[i]->cfg->name);
+		}
+	report(d, "booted%s\n", failed.s ? failed.s : "");
+	free(failed.s);
+	report_done(d);
+	if (loop_run(d->sup->loop) < 0) {
+		errline("event loop failed: %s", strerror(errno));
+		sup_shutdown(d->sup);
+	}
+	sup_finish(d->sup);
+	unlink(d->paths.sock);
+	/* Whoever asked for down learns it is done when the daemon is. */
+	for (struct waiter *w = d->waiters, *next; w; w = next) {
+		next = w->next;
+		if (!w->u)
+			server_reply(w->c, ctl_reply_ok(NULL));
+		free(w);
+	}
+	d->waiters = NULL;
+	code = 0;
+	goto out;
+fail:
+	report(d, "error %s\n", err);
+	if (d->report < 0)
+		errline("%s", err);
+	free(err);
+out:
+	if (out_fd >= 0)
+		close(out_fd);
+	report_done(d);
+	daemon_cleanup(d);
+	if (lockfd >= 0)
+		close(lockfd);
+	return code;
+}
+
+static int daemon_init(struct daemon *d, struct tend_config *cfg)
+{
+	*d = (struct daemon){ .cfg = cfg, .report = -1 };
+	char *err = NULL;
+	if (paths_init(&d->paths, cfg->path, &err) < 0) {
+		errline("%s", err);
+		free(err);
+		config_free(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- detaching --- */
+
+/* Forks the daemon into the background; returns the read end of its
+ * report pipe, or -1 after an error line. */
+static int detach(struct daemon *d)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		errline("cannot start the daemon: pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		errline("cannot start the daemon: fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		setsid();
+		pid_t daemon = fork();
+		if (daemon != 0)
+			_exit(daemon < 0 ? 3 : 0);
+		/* Nothing of the caller's stays open but the report pipe. */
+		d->report = dup3(p[1], 3, O_CLOEXEC) < 0 ? -1 : 3;
+		syscall(SYS_close_range, 4, ~0U, 0);
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		char *err = NULL;
+		int log = paths_mkdir(d->paths.statedir, &err) == 0
+		          ? open(d->paths.daemon_log, O_WRONLY | O_APPEND | O_CREAT |
+		                 O_CLOEXEC, 0600) : -1;
+		free(err);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(log >= 0 ? log : null, 2);
+		if (log >= 0)
+			close(log);
+		close(null);
+		if (chdir("/") < 0)
+			_exit(3);
+		_exit(daemon_run(d, -1, -1, false));
+	}
+	close(p[1]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return p[0];
+}
+
+/* Reads report lines until one that starts with one of WANT (or EOF).
+ * Returns that line (malloc'd, no newline) or NULL. */
+static char *read_report(int fd, const char *const *want)
+{
+	struct buf b = { 0 };
+	for (;;) {
+		char *nl = b.len ? memchr(b.s, '\n', b.len) : NULL;
+		if (nl) {
+			*nl = 0;
+			char *line = xstrdup(b.s);
+			size_t rest = b.len - (size_t)(nl + 1 - b.s);
+			memmove(b.s, nl + 1, rest);
+			b.len = rest;
+			for (const char *const *w = want; *w; w++)
+				if (strncmp(line, *w, strlen(*w)) == 0) {
+					free(b.s);
+					return line;
+				}
+			free(line);
+			continue;
+		}
+		char chunk[512];
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			free(b.s);
+			return NULL;
+		}
+		buf_add(&b, chunk, (size_t)r);
+	}
+}
+
+static int up_detached(struct daemon *d, bool boot)
+{
+	const char *config = d->paths.config;
+	char *cfgpath = xstrdup(config);
+	int fd = detach(d);
+	daemon_cleanup(d);
+	if (fd < 0) {
+		free(cfgpath);
+		return 3;
+	}
+	static const char *const want_boot[] = { "booted", "running", "error", NULL };
+	static const char *const want_listen[] = { "listening", "running", "error", NULL };
+	char *line = read_report(fd, boot ? want_boot : want_listen);
+	close(fd);
+	int code;
+	if (!line) {
+		errline("the daemon for %s exited while starting; see its log "
+		        "(tend logs) and daemon.log in the state directory", cfgpath);
+		code = 3;
+	} else if (strncmp(line, "error ", 6) == 0) {
+		errline("cannot start the daemon for %s: %s", cfgpath, line + 6);
+		code = 3;
+	} else if (strncmp(line, "running ", 8) == 0) {
+		if (boot)
+			errline("a daemon for %s is already running (pid %s)", cfgpath,
+			        line + 8);
+		code = 0;
+	} else if (strcmp(line, "booted") == 0 || !boot) {
+		code = 0;
+	} else {
+		errline("services failed to start:%s; see tend status and tend logs",
+		        line + 6);
+		code = 1;
+	}
+	free(line);
+	free(cfgpath);
+	return code;
+}
+
+int daemon_up(struct tend_config *cfg, bool detach_, bool json_events)
+{
+	struct daemon d;
+	if (daemon_init(&d, cfg) < 0)
+		return 2;
+	if (detach_)
+		return up_detached(&d, true);
+	return daemon_run(&d, output_nonblocking(1), 2, json_events);
+}
+
+int daemon_spawn(struct tend_config *cfg)
+{
+	struct daemon d;
+	if (daemon_init(&d, cfg) < 0)
+		return 3;
+	return up_detached(&d, false);
+}

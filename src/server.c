@@ -1,0 +1,318 @@
+#include "server.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct conn {
+	struct server *srv;
+	struct conn *prev, *next;
+	int fd;
+	struct loop_io io;
+	struct loop_timer idle;
+	struct buf in;
+	struct buf out;
+	size_t out_off;
+	bool pending;       /* a request is being answered */
+	bool closing;       /* close once the output is out */
+	bool busy;          /* inside the request callback: do not free */
+	bool dead;          /* dropped while busy: free when it returns */
+	uint32_t events;    /* what io is registered for */
+};
+
+struct server {
+	struct loop *lp;
+	int fd;
+	int reserve;        /* a spare descriptor for when there are none left */
+	struct loop_io io;
+	struct conn *conns;
+	size_t nconns;
+	server_req_fn on_req;
+	server_gone_fn on_gone;
+	void *ctx;
+};
+
+static void conn_free(struct conn *c)
+{
+	struct server *s = c->srv;
+	loop_io_del(s->lp, &c->io);
+	loop_timer_stop(s->lp, &c->idle);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	free(c->in.s);
+	free(c->out.s);
+	free(c);
+}
+
+/* Ends C now (the client left, or broke the rules). */
+static void conn_drop(struct conn *c)
+{
+	if (c->dead)
+		return;
+	if (c->pending)
+		c->srv->on_gone(c->srv->ctx, c);
+	c->pending = false;
+	if (c->busy)
+		c->dead = true;
+	else
+		conn_free(c);
+}
+
+static void conn_watch(struct conn *c)
+{
+	uint32_t ev = 0;
+	if (!c->pending && !c->closing)
+		ev |= EPOLLIN;
+	if (c->out.len > c->out_off)
+		ev |= EPOLLOUT;
+	if (ev != c->events) {
+		/* EPOLLHUP comes anyway: a client that leaves while its request
+		 * is pending is noticed (a half-close is not leaving). */
+		loop_io_mod(c->srv->lp, &c->io, ev);
+		c->events = ev;
+	}
+}
+
+static void on_idle(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct conn *c = t->data;
+	if (!c->pending)
+		conn_free(c);
+}
+
+static void arm_idle(struct conn *c)
+{
+	loop_timer_start(c->srv->lp, &c->idle, SERVER_IDLE_MS, on_idle, c);
+}
+
+/* Writes what it can; false when C was dropped. */
+static bool flush_out(struct conn *c)
+{
+	while (c->out.len > c->out_off) {
+		ssize_t w = send(c->fd, c->out.s + c->out_off, c->out.len - c->out_off,
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (w <= 0) {
+			conn_drop(c);
+			return false;
+		}
+		c->out_off += (size_t)w;
+	}
+	if (c->out_off == c->out.len) {
+		c->out.len = c->out_off = 0;
+		if (c->closing) {
+			conn_drop(c);
+			return false;
+		}
+	}
+	conn_watch(c);
+	return true;
+}
+
+/* Queues LINE; false when C was dropped. */
+static bool queue(struct conn *c, char *line)
+{
+	size_t n = strlen(line);
+	if (c->out.len - c->out_off + n > SERVER_OUT_MAX) {
+		free(line);
+		conn_drop(c);
+		return false;
+	}
+	if (c->out_off && c->out_off == c->out.len)
+		c->out.len = c->out_off = 0;
+	buf_add(&c->out, line, n);
+	free(line);
+	return flush_out(c);
+}
+
+/* Handles the complete lines in C's input; stops at a pending request. */
+static void handle_lines(struct conn *c)
+{
+	while (!c->pending && !c->closing) {
+		char *nl = c->in.len ? memchr(c->in.s, '\n', c->in.len) : NULL;
+		if (!nl) {
+			if (c->in.len > CTL_LINE_MAX) {
+				c->closing = true;
+				queue(c, ctl_reply_err(2, "request line longer than %d bytes; "
+				                       "closing the connection", CTL_LINE_MAX));
+			}
+			return;
+		}
+		size_t len = (size_t)(nl - c->in.s);
+		struct ctl_req req;
+		char *err;
+		int r = ctl_parse(c->in.s, len, &req, &err);
+		memmove(c->in.s, nl + 1, c->in.len - len - 1);
+		c->in.len -= len + 1;
+		if (r < 0) {
+			char *line = ctl_reply_err(2, "%s", err);
+			free(err);
+			if (!queue(c, line))
+				return;
+			continue;
+		}
+		c->pending = true;
+		loop_timer_stop(c->srv->lp, &c->idle);
+		conn_watch(c);
+		c->busy = true;
+		c->srv->on_req(c->srv->ctx, c, &req);
+		ctl_req_free(&req);
+		c->busy = false;
+		if (c->dead) {
+			conn_free(c);
+			return;
+		}
+	}
+	conn_watch(c);
+}
+
+static void on_conn(struct loop *lp, struct loop_io *io, uint32_t events)
+{
+	(void)lp;
+	struct conn *c = io->data;
+	if (events & EPOLLOUT && !flush_out(c))
+		return;
+	if (events & EPOLLIN && !c->pending && !c->closing) {
+		char chunk[4096];
+		ssize_t r = recv(c->fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (r <= 0) {
+			/* The client is done sending; what is queued still goes. */
+			c->closing = true;
+			flush_out(c);
+			return;
+		}
+		/* Beyond CTL_LINE_MAX without a newline the connection is
+		 * closed, so this holds at most that much plus one chunk. */
+		buf_add(&c->in, chunk, (size_t)r);
+		arm_idle(c);
+		handle_lines(c);
+		return;
+	}
+	if (events & (EPOLLHUP | EPOLLERR))
+		conn_drop(c);
+}
+
+void server_reply(struct conn *c, char *line)
+{
+	c->pending = false;
+	if (!queue(c, line))
+		return;
+	arm_idle(c);
+	/* Answered from inside the request callback: handle_lines goes on by
+	 * itself.  Later: the next request may be waiting in the buffer. */
+	if (!c->busy)
+		handle_lines(c);
+}
+
+/* Says why in one line, as far as the socket takes it, and closes FD. */
+static void refuse(int fd, char *line)
+{
+	ssize_t w = send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)w;
+	free(line);
+	close(fd);
+}
+
+static void on_accept(struct loop *lp, struct loop_io *io, uint32_t events)
+{
+	(void)events;
+	struct server *s = io->data;
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if ((errno == EMFILE || errno == ENFILE) && s->reserve >= 0) {
+				/* Out of descriptors: take the waiting client with the
+				 * spare one and close it, so the loop does not spin. */
+				close(s->reserve);
+				fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
+				if (fd >= 0)
+					refuse(fd, ctl_reply_err(1, "the daemon is out of file "
+					       "descriptors; try again later"));
+				s->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+				continue;
+			}
+			return;
+		}
+		struct ucred cr;
+		socklen_t len = sizeof(cr);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
+		    cr.uid != geteuid()) {
+			refuse(fd, ctl_reply_err(1, "connection refused: the daemon "
+			       "serves uid %u only", (unsigned)geteuid()));
+			continue;
+		}
+		if (s->nconns >= SERVER_CONNS_MAX) {
+			refuse(fd, ctl_reply_err(1, "too many connections to the daemon "
+			       "(%d); try again", SERVER_CONNS_MAX));
+			continue;
+		}
+		struct conn *c = xcalloc(1, sizeof(*c));
+		c->srv = s;
+		c->fd = fd;
+		c->events = EPOLLIN;
+		if (loop_io_add(lp, &c->io, fd, EPOLLIN, on_conn, c) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = s->conns;
+		if (s->conns)
+			s->conns->prev = c;
+		s->conns = c;
+		s->nconns++;
+		arm_idle(c);
+	}
+}
+
+struct server *server_new(struct loop *lp, int listen_fd, server_req_fn req,
+                          server_gone_fn gone, void *ctx)
+{
+	struct server *s = xcalloc(1, sizeof(*s));
+	s->lp = lp;
+	s->fd = listen_fd;
+	s->on_req = req;
+	s->on_gone = gone;
+	s->ctx = ctx;
+	s->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (loop_io_add(lp, &s->io, listen_fd, EPOLLIN, on_accept, s) < 0) {
+		int e = errno;
+		server_free(s);
+		errno = e;
+		return NULL;
+	}
+	return s;
+}
+
+void server_free(struct server *s)
+{
+	if (!s)
+		return;
+	while (s->conns)
+		conn_free(s->conns);
+	loop_io_del(s->lp, &s->io);
+	close(s->fd);
+	if (s->reserve >= 0)
+		close(s->reserve);
+	free(s);
+}
+
+size_t server_nconns(const struct server *s)
+{
+	return s->nconns;
+}

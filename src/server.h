@@ -1,0 +1,48 @@
+/* server — the daemon's end of the control socket: accepting, checking
+ * the peer, reading request lines, writing replies.  It never blocks and
+ * never lets one client cost the others anything:
+ *
+ *  - every connection is checked with SO_PEERCRED; another uid gets one
+ *    error line and is closed;
+ *  - a request line longer than CTL_LINE_MAX, or one that does not parse,
+ *    gets an error reply (a too-long line also closes the connection);
+ *  - one request at a time per connection: reading pauses until the reply
+ *    is out (a --wait request may take long; others are not held up);
+ *  - replies are queued and written as the client reads; a client that
+ *    does not read while SERVER_OUT_MAX bytes pile up is dropped;
+ *  - a connection with nothing pending for SERVER_IDLE_MS is closed;
+ *  - at most SERVER_CONNS_MAX connections: more get an error and are
+ *    closed; running out of descriptors never makes the loop spin.
+ */
+#ifndef TEND_SERVER_H
+#define TEND_SERVER_H
+
+#include "ctl.h"
+#include "loop.h"
+
+#define SERVER_CONNS_MAX 256
+#define SERVER_OUT_MAX (16u << 20)
+#define SERVER_IDLE_MS 30000
+
+struct server;
+struct conn;
+
+/* A parsed request from C; answer it (now or later) with server_reply. */
+typedef void (*server_req_fn)(void *ctx, struct conn *c, struct ctl_req *req);
+/* C is going away with a request unanswered: forget it. */
+typedef void (*server_gone_fn)(void *ctx, struct conn *c);
+
+/* Serves LISTEN_FD (a bound, listening, non-blocking socket; taken over).
+ * Returns NULL/errno on failure. */
+struct server *server_new(struct loop *lp, int listen_fd, server_req_fn req,
+                          server_gone_fn gone, void *ctx);
+/* Closes every connection (without calling GONE) and the socket. */
+void server_free(struct server *s);
+
+/* Sends LINE (a reply line, taken over) to C and reads its next request. */
+void server_reply(struct conn *c, char *line);
+
+/* Open connections now. */
+size_t server_nconns(const struct server *s);
+
+#endif
