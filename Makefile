@@ -19,15 +19,15 @@ UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 OBJS     := $(patsubst src/%.c,build/%.o,$(SRCS))
 SANOBJS  := $(patsubst src/%.c,build/san/%.o,$(SRCS))
 
-.PHONY: all deps demo test check-unit check-e2e check-clang bench-basic clean
+.PHONY: all deps demo test check-unit check-e2e check-clang bench-basic bench-daemon clean
 all: build/tend
 
 deps:
 	@scripts/deps.sh
 
-build/%.o: src/%.c src/*.h | build
+build/%.o: src/%.c src/*.h VERSION | build
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -c -o $@ $<
-build/san/%.o: src/%.c src/*.h | build/san
+build/san/%.o: src/%.c src/*.h VERSION | build/san
 	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -c -o $@ $<
 build build/san build/clang:
 	mkdir -p $@
@@ -67,6 +67,10 @@ demo: deps
 # First figures of tend alone; the comparison with peers is part 7.
 bench-basic: build/tend
 	$(PYTHON) bench/basic.py build/tend 20
+
+# The daemon: memory over 10 000 restarts, idle wakeups, scale, SIGKILL.
+bench-daemon: build/tend
+	$(PYTHON) bench/daemon.py build/tend 10000
 
 clean:
 	rm -rf build

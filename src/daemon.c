@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -434,6 +435,14 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 		}
 		err = xasprintf("cannot lock %s: %s", d->paths.lock, strerror(errno));
 		goto fail;
+	}
+	/* Each unit holds a log file and a pipe: many units need many fds.
+	 * Programs it starts get the limit tend was started with. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		struct rlimit raised = { rl.rlim_max, rl.rlim_max };
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			proc_child_nofile(&rl);
 	}
 	int lfd = listen_socket(&d->paths, &err);
 	if (lfd < 0)

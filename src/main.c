@@ -3,6 +3,7 @@
 #include "events.h"
 #include "client.h"
 #include "daemon.h"
+#include "proc.h"
 #include "sup.h"
 #include "util.h"
 
@@ -243,6 +244,10 @@ out:
 
 int main(int argc, char **argv)
 {
+	/* The argv strings lie end to end: the area a shim may retitle. */
+	if (argc > 0)
+		proc_title_area(argv[0], (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) -
+		                                  argv[0]));
 	const char *cfgarg = NULL;
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {

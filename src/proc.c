@@ -53,9 +53,20 @@ static void child_dup(int from, int to, int errfd)
 		child_fail(errfd, STEP_DUP2);
 }
 
+static struct rlimit child_nofile;
+static bool child_nofile_set;
+
+void proc_child_nofile(const struct rlimit *rl)
+{
+	child_nofile = *rl;
+	child_nofile_set = true;
+}
+
 static void child_run(const struct spawn_req *rq, int errfd)
 {
 	child_reset_signals();
+	if (child_nofile_set)
+		setrlimit(RLIMIT_NOFILE, &child_nofile);
 	if (setsid() < 0)
 		child_fail(errfd, STEP_SETSID);
 	child_dup(rq->fd_in, 0, errfd);
@@ -340,6 +351,24 @@ size_t proc_freeze_kill(proc_collect_fn collect, void *ctx)
 
 /* --- the shim --- */
 
+static char *title_start;
+static size_t title_len;
+
+void proc_title_area(char *start, size_t len)
+{
+	title_start = start;
+	title_len = len;
+}
+
+static void shim_title(const char *title)
+{
+	prctl(PR_SET_NAME, "tend-shim");
+	if (!title_start || title_len < 2)
+		return;
+	memset(title_start, 0, title_len);
+	snprintf(title_start, title_len, "tend-shim %s", title ? title : "");
+}
+
 struct shim_msg {
 	pid_t main;
 	int err;
@@ -419,7 +448,7 @@ static __attribute__((noreturn)) void shim_run(const struct spawn_req *rq,
 		_exit(137);  /* tend died before the line above: nothing started */
 	setsid();
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	prctl(PR_SET_NAME, "tend-shim");
+	shim_title(rq->title);
 	/* Only what the run needs stays open: tend's sockets, its epoll and
 	 * its other pipes must not live on in the shim.  The descriptors go
 	 * high first so that no placement overwrites another. */

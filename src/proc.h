@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 /* --- spawning --- */
@@ -27,7 +28,16 @@ struct spawn_req {
 	char *const *envp;
 	const char *cwd;         /* NULL: inherit */
 	int fd_in, fd_out, fd_err;  /* -1: inherit */
+	const char *title;       /* the shim's command line in ps (NULL: none) */
 };
+
+/* The descriptor limit (RLIMIT_NOFILE) spawned programs get back when
+ * tend raised its own: they see what tend was started with. */
+void proc_child_nofile(const struct rlimit *rl);
+
+/* Where tend's own argv strings lie (contiguous, from main), so that a
+ * shim can show "tend-shim NAME" in ps instead of tend's command line. */
+void proc_title_area(char *start, size_t len);
 
 struct spawn_res {
 	pid_t pid;

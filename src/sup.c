@@ -158,17 +158,39 @@ void sup_measure(struct sup *s)
 	}
 	if (scan_units(s) < 0)
 		return;
-	for (size_t i = 0; i < s->table.n; i++) {
-		int o = s->owner[i];
-		if (o < 0 || (size_t)o >= s->nunits)
-			continue;
-		struct unit *u = s->units[o];
-		uint64_t b;
-		if (s->table.p[i].pid == u->shim || proc_read_mem(s->table.p[i].pid, &b) < 0)
-			continue;
-		u->procs++;
-		u->mem_bytes += b;
+	/* Group the table by unit (a counting sort), the shim first in each
+	 * group, so each unit's tree is also recorded as seen. */
+	size_t *start = xcalloc(s->nunits + 1, sizeof(*start));
+	for (size_t i = 0; i < s->table.n; i++)
+		if (s->owner[i] >= 0 && (size_t)s->owner[i] < s->nunits)
+			start[s->owner[i] + 1]++;
+	for (size_t u = 0; u < s->nunits; u++)
+		start[u + 1] += start[u];
+	if (start[s->nunits] > s->members_cap) {
+		s->members_cap = start[s->nunits] * 2;
+		s->members = xrealloc(s->members, s->members_cap * sizeof(*s->members));
 	}
+	size_t *fill = xcalloc(s->nunits, sizeof(*fill));
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < s->table.n; i++) {
+			int o = s->owner[i];
+			if (o < 0 || (size_t)o >= s->nunits)
+				continue;
+			struct unit *u = s->units[o];
+			bool shim = s->table.p[i].pid == u->shim;
+			if (shim != (pass == 0))
+				continue;
+			s->members[start[o] + fill[o]++] = s->table.p[i];
+			uint64_t b;
+			if (!shim && proc_read_mem(s->table.p[i].pid, &b) == 0) {
+				u->procs++;
+				u->mem_bytes += b;
+			}
+		}
+	for (size_t u = 0; u < s->nunits; u++)
+		note_seen(s, s->units[u], s->members + start[u], fill[u]);
+	free(fill);
+	free(start);
 }
 
 void sup_spawned(struct sup *s, struct unit *u)
@@ -377,6 +399,9 @@ json_t *sup_reload(struct sup *s, struct tend_config *cfg)
 	s->cfg = cfg;
 	s->width = name_width(cfg);
 	size_t old = s->nunits;
+	for (size_t i = 0; i < old; i++)
+		if (s->units[i]->captured && s->units[i]->out.logging)
+			logfile_set_max(&s->units[i]->out.log, cfg->log_max);
 	for (size_t i = 0; i < old; i++) {
 		struct unit *u = s->units[i];
 		bool kept = false;

@@ -139,7 +139,8 @@ static void spawn(struct unit *u)
 	struct strv env = unit_environ(u);
 	int out = u->captured ? u->out.wfd : -1;
 	struct spawn_req req = { .argv = c->argv.v, .envp = env.v, .cwd = c->cwd,
-	                         .fd_in = -1, .fd_out = out, .fd_err = out };
+	                         .fd_in = -1, .fd_out = out, .fd_err = out,
+	                         .title = c->name };
 	struct spawn_res res;
 	int r = proc_spawn_shim(&req, &res, &u->shim);
 	strv_free(&env);
