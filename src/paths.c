@@ -15,7 +15,7 @@
 
 static uint64_t fnv1a(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = 14695981039346656037ull;  /* FNV-1a 64 offset basis */
 	for (; *s; s++) {
 		h ^= (unsigned char)*s;
 		h *= 1099511628211ull;
@@ -28,6 +28,10 @@ static char *dir_label(const char *real)
 {
 	char *copy = xstrdup(real);
 	char *base = basename(dirname(copy));
+	if (strcmp(base, "/") == 0) {
+		free(copy);
+		return xstrdup("root");
+	}
 	char label[33];
 	size_t n = 0;
 	for (const char *c = base; *c && n < sizeof(label) - 1; c++)
@@ -36,7 +40,7 @@ static char *dir_label(const char *real)
 		                    *c == '.' ? *c : '_');
 	label[n] = 0;
 	free(copy);
-	return xstrdup(n && strcmp(label, "/") && label[0] != '.' ? label : "root");
+	return xstrdup(n ? label : "root");
 }
 
 int paths_init(struct paths *p, const char *config, char **err)
