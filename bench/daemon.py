@@ -107,6 +107,14 @@ def many(root, n):
     return took, statistics.median(times), st
 
 
+def live(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def sigkill(root, rounds):
     tree = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                         "tests", "e2e", "bin", "tree.py")
@@ -128,11 +136,7 @@ def sigkill(root, rounds):
                 pass
         t0 = time.monotonic()
         os.kill(d.pid, signal.SIGKILL)
-        while any(os.path.exists("/proc/%d" % p) and
-                  open("/proc/%d/stat" % p).read().split(") ")[1][0] != "Z"
-                  for p in procs if os.path.exists("/proc/%d" % p)):
-            if time.monotonic() - t0 > 5:
-                break
+        while any(live(p) for p in procs) and time.monotonic() - t0 < 5:
             time.sleep(0.0005)
         out.append((time.monotonic() - t0) * 1000)
     return out

@@ -86,6 +86,7 @@ static bool same_procs(const struct proc_stat *a, size_t na,
 /* Writes the procs file: every process of every tree as last seen. */
 static void records_write(struct sup *s)
 {
+	loop_timer_stop(s->loop, &s->records);
 	if (!s->paths)
 		return;
 	char *tmp = xasprintf("%s.tmp", s->paths->procs);
@@ -107,6 +108,12 @@ static void records_write(struct sup *s)
 	free(tmp);
 }
 
+static void on_records(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	records_write(t->data);
+}
+
 /* U's tree is now SEEN (N processes; the shim first when it lives). */
 static void note_seen(struct sup *s, struct unit *u, const struct proc_stat *seen,
                       size_t n)
@@ -119,7 +126,10 @@ static void note_seen(struct sup *s, struct unit *u, const struct proc_stat *see
 	}
 	memcpy(u->seen, seen, n * sizeof(*seen));
 	u->nseen = n;
-	records_write(s);
+	/* Once per loop iteration, however many trees changed in it (a boot
+	 * of a thousand services writes the file once, not a thousand times). */
+	if (s->paths && !s->records.armed)
+		loop_timer_start(s->loop, &s->records, 0, on_records, s);
 }
 
 size_t sup_tree(struct sup *s, const struct unit *u,
@@ -555,6 +565,7 @@ void sup_free(struct sup *s)
 	if (s->out_fd >= 0)
 		close(s->out_fd);
 	loop_timer_stop(s->loop, &s->sweep);
+	loop_timer_stop(s->loop, &s->records);
 	free(s->roots);
 	free(s->owner);
 	free(s->members);

@@ -16,8 +16,8 @@
  *
  * With a procs file (the daemon's ID.procs, paths.h) every process of
  * every tree that tend has seen is written there by pid and start time
- * whenever that set changes, so that a next daemon can kill what a killed
- * one left behind (sup_kill_leftovers).
+ * whenever that set changes (at the end of the loop iteration), so that a
+ * next daemon can kill what a killed one left behind (sup_kill_leftovers).
  */
 #ifndef TEND_SUP_H
 #define TEND_SUP_H
@@ -55,6 +55,7 @@ struct sup {
 	int sigints;
 	uint64_t started_at;       /* mono ms */
 	struct loop_timer sweep;   /* frees units a reload removed */
+	struct loop_timer records; /* writes the procs file, once per iteration */
 	struct proc_table table;   /* reused by every scan */
 	struct tree_root *roots;   /* one per unit, refreshed by every scan */
 	int *owner;
