@@ -263,17 +263,19 @@ static void answer_up(struct daemon *d, struct conn *c, struct unit *u,
 	d->waiters->spawns = since;
 }
 
-static int do_reload(struct daemon *d, char **err)
+/* Re-reads the file; returns what changed (a new reference), or NULL
+ * with *ERR. */
+static json_t *do_reload(struct daemon *d, char **err)
 {
 	struct tend_config *cfg = config_load(d->paths.config, err);
 	if (!cfg)
-		return -1;
+		return NULL;
 	json_t *what = sup_reload(d->sup, cfg);
 	config_free(d->cfg);
 	d->cfg = cfg;
 	events_set_max(d->ev, cfg->log_max);
-	events_emit(d->ev, "tend", "reload", what);
-	return 0;
+	events_emit(d->ev, "tend", "reload", json_incref(what));
+	return what;
 }
 
 static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
@@ -344,12 +346,13 @@ static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 	}
 	case CTL_RELOAD: {
 		char *err = NULL;
-		if (do_reload(d, &err) < 0) {
+		json_t *what = do_reload(d, &err);
+		if (!what) {
 			server_reply(c, ctl_reply_err(2, "reload: %s; the running settings "
 			                              "stay", err));
 			free(err);
 		} else {
-			server_reply(c, ctl_reply_ok(NULL));
+			server_reply(c, ctl_reply_ok(what));
 		}
 		break;
 	}
@@ -362,7 +365,9 @@ static void on_hup(void *ctx)
 {
 	struct daemon *d = ctx;
 	char *err = NULL;
-	if (do_reload(d, &err) < 0) {
+	json_t *what = do_reload(d, &err);
+	json_decref(what);
+	if (!what) {
 		char *m = xasprintf("SIGHUP: reload failed: %s; the running settings "
 		                    "stay", err);
 		events_emit(d->ev, "tend", "warn", json_pack("{s:s}", "message", m));

@@ -230,7 +230,7 @@ static long table_find(const struct proc_table *t, pid_t pid)
 }
 
 /* Does the environment PID was started with hold COOKIE ("K=V")? */
-static bool environ_has(pid_t pid, const char *cookie)
+bool proc_environ_has(pid_t pid, const char *cookie)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
@@ -263,7 +263,7 @@ static int top_owner(const struct proc_stat *p, const struct tree_root *roots,
 		    (roots[r].sid && p->sid == roots[r].sid))
 			return (int)r;
 	for (size_t r = 0; r < nroots; r++)
-		if (roots[r].cookie && environ_has(p->pid, roots[r].cookie))
+		if (roots[r].cookie && proc_environ_has(p->pid, roots[r].cookie))
 			return (int)r;
 	return adopt ? 0 : TREE_STRAY;
 }

@@ -92,6 +92,9 @@ void tree_assign(const struct proc_table *t, pid_t self,
                  const struct tree_root *roots, size_t nroots,
                  bool adopt_strays, int *owner);
 
+/* Does the environment PID was started with hold COOKIE ("K=V")? */
+bool proc_environ_has(pid_t pid, const char *cookie);
+
 /* Sends SIG to process P if it is still the process P names (pid and start
  * time).  Returns 1 if sent, 0 if it is gone. */
 int proc_signal(const struct proc_stat *p, int sig);

@@ -97,6 +97,8 @@ static void records_write(struct sup *s)
 	}
 	for (size_t i = 0; i < s->nunits; i++) {
 		const struct unit *u = s->units[i];
+		if (u->run[0])
+			fprintf(f, "run %s %s\n", u->run, u->cfg->name);
 		for (size_t k = 0; k < u->nseen; k++)
 			fprintf(f, "%d %llu %s\n", (int)u->seen[k].pid,
 			        (unsigned long long)u->seen[k].start, u->cfg->name);
@@ -222,7 +224,17 @@ struct leftovers {
 	size_t nrec;
 	struct proc_stat *hit;   /* alive now: recorded ones and their descendants */
 	size_t nhit;
+	struct strv runs;        /* "TEND_RUN=..." of the runs that were live */
 };
+
+/* Was P started in one of the recorded runs (its environment says so)? */
+static bool of_a_run(const struct leftovers *l, const struct proc_stat *p)
+{
+	for (size_t i = 0; i < l->runs.n; i++)
+		if (proc_environ_has(p->pid, l->runs.v[i]))
+			return true;
+	return false;
+}
 
 static bool recorded(const struct leftovers *l, const struct proc_stat *p)
 {
@@ -252,7 +264,7 @@ static size_t collect_leftovers(void *ctx, const struct proc_stat **members)
 			bool child = false;
 			for (size_t k = 0; k < l->nhit && !child; k++)
 				child = l->hit[k].pid == p->ppid;
-			if (recorded(l, p) || child) {
+			if (recorded(l, p) || child || of_a_run(l, p)) {
 				mark[i] = true;
 				l->hit[l->nhit++] = *p;
 				grew = true;
@@ -290,10 +302,17 @@ size_t sup_kill_leftovers(struct sup *s)
 		return 0;
 	struct leftovers l = { .s = s };
 	size_t cap = 0;
-	int pid;
-	unsigned long long start;
-	char name[256];
-	while (fscanf(f, "%d %llu %255s", &pid, &start, name) == 3) {
+	char line[512];
+	while (fgets(line, sizeof(line), f)) {
+		int pid;
+		unsigned long long start;
+		char run[64];
+		if (sscanf(line, "run %63s", run) == 1 && strncmp(run, "TEND_RUN=", 9) == 0) {
+			strv_push(&l.runs, xstrdup(run));
+			continue;
+		}
+		if (sscanf(line, "%d %llu", &pid, &start) != 2 || pid <= 1)
+			continue;
 		if (l.nrec == cap) {
 			cap = cap ? cap * 2 : 16;
 			l.rec = xrealloc(l.rec, cap * sizeof(*l.rec));
@@ -301,13 +320,14 @@ size_t sup_kill_leftovers(struct sup *s)
 		l.rec[l.nrec++] = (struct proc_stat){ .pid = pid, .start = start };
 	}
 	fclose(f);
-	size_t killed = l.nrec ? proc_freeze_kill(collect_leftovers, &l) : 0;
+	size_t killed = l.nrec || l.runs.n ? proc_freeze_kill(collect_leftovers, &l) : 0;
 	if (killed) {
 		const struct proc_stat *left;
 		size_t n = collect_leftovers(&l, &left);
 		wait_gone(left, n, 2000);
 		char *m = xasprintf("killed %zu processes left alive by an earlier "
-		                    "daemon of this file (matched by pid and start time)",
+		                    "daemon of this file (matched by pid and start time, "
+		                    "or by the id of their run)",
 		                    killed);
 		events_emit(s->ev, "tend", "warn", json_pack("{s:s, s:I}", "message", m,
 		            "procs", (json_int_t)killed));
@@ -316,6 +336,7 @@ size_t sup_kill_leftovers(struct sup *s)
 	unlink(s->paths->procs);
 	free(l.rec);
 	free(l.hit);
+	strv_free(&l.runs);
 	return killed;
 }
 

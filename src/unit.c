@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,7 +91,8 @@ static struct strv unit_environ(const struct unit *u)
 	const struct strv *extra = &u->cfg->env;
 	for (char **e = environ; *e; e++) {
 		size_t klen = strcspn(*e, "=");
-		bool overridden = strncmp(*e, "TEND_UNIT=", 10) == 0;
+		bool overridden = strncmp(*e, "TEND_UNIT=", 10) == 0 ||
+		                  strncmp(*e, "TEND_RUN=", 9) == 0;
 		for (size_t i = 0; i < extra->n && !overridden; i++)
 			overridden = strncmp(extra->v[i], *e, klen + 1) == 0;
 		if (!overridden)
@@ -99,6 +101,7 @@ static struct strv unit_environ(const struct unit *u)
 	for (size_t i = 0; i < extra->n; i++)
 		strv_push(&sv, xstrdup(extra->v[i]));
 	strv_push(&sv, xstrdup(u->cookie));
+	strv_push(&sv, xstrdup(u->run));
 	return sv;
 }
 
@@ -136,6 +139,12 @@ static void spawn(struct unit *u)
 		policy_hist_init(&u->hist, &u->cfg->policy);
 	}
 	const struct unit_config *c = u->cfg;
+	/* Every process of this run carries the run's random id, so that a
+	 * next daemon can find the run's processes if this one is killed. */
+	uint64_t id;
+	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+		id = wall_ms() ^ ((uint64_t)getpid() << 32) ^ u->spawns;
+	snprintf(u->run, sizeof(u->run), "TEND_RUN=%016llx", (unsigned long long)id);
 	struct strv env = unit_environ(u);
 	int out = u->captured ? u->out.wfd : -1;
 	struct spawn_req req = { .argv = c->argv.v, .envp = env.v, .cwd = c->cwd,
@@ -299,6 +308,7 @@ static void run_over(struct unit *u)
 {
 	loop_timer_stop(u->sup->loop, &u->timer);
 	u->sid = 0;
+	u->run[0] = 0;
 	u->killing = false;
 	if (u->stop_requested) {
 		emit(u, "stopped", NULL);

@@ -68,6 +68,7 @@ struct unit {
 	size_t nseen, seen_cap;
 	struct exit_info last_exit;
 	char *cookie;              /* "TEND_UNIT=name" */
+	char run[32];              /* "TEND_RUN=<random hex>" while a run's tree may live */
 	struct output out;         /* captured stdout/stderr, when captured */
 	bool captured;
 };

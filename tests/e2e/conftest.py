@@ -399,7 +399,7 @@ def tend_env(tmp_path, reaper):
     """The environment every tend of the test runs with."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("TEND_CONFIG", "XDG_RUNTIME_DIR", "XDG_STATE_HOME",
-                        "XDG_CONFIG_HOME", "TEND_UNIT", "NOTIFY_SOCKET",
+                        "XDG_CONFIG_HOME", "TEND_UNIT", "TEND_RUN", "NOTIFY_SOCKET",
                         "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")}
     for var, sub in (("XDG_RUNTIME_DIR", "xdg-run"),
                      ("XDG_STATE_HOME", "xdg-state"),
@@ -493,3 +493,216 @@ def write_ini(path, text):
 def q(s):
     """Single-quotes S for an exec line of tend.ini."""
     return "'" + str(s).replace("'", "'\\''") + "'"
+
+
+# --- the daemon of a file (tend -c FILE up -d, status, down, ...) ----------
+
+def is_sanitized():
+    """Is TEND_BIN the ASan+UBSan build?"""
+    try:
+        with open(TEND_BIN, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+class Project:
+    """A configuration file and the daemon of it.  Every command runs as
+    `tend -c FILE ...` with the test's environment (or ENV)."""
+
+    def __init__(self, tend, ini, env=None):
+        self.tend = tend
+        self.ini = Path(ini)
+        self.env = dict(tend.env if env is None else env)
+        self.pids = set()        # every daemon pid seen, for the teardown
+
+    def write(self, text):
+        write_ini(self.ini, text)
+        return self
+
+    # where things are
+    @property
+    def rundir(self):
+        return Path(self.env["XDG_RUNTIME_DIR"]) / "tend"
+
+    @property
+    def id(self):
+        """ID of the file's daemon (DIRLABEL-8HEX), from the files it made."""
+        import re
+        label = self.ini.resolve().parent.name
+        pat = re.compile(re.escape(label) + r"-[0-9a-f]{8}$")
+        ids = set()
+        base = Path(self.env["XDG_STATE_HOME"]) / "tend"
+        if base.is_dir():
+            ids |= {d.name for d in base.iterdir() if pat.match(d.name)}
+        if self.rundir.is_dir():
+            ids |= {f.name.rsplit(".", 1)[0] for f in self.rundir.iterdir()
+                    if pat.match(f.name.rsplit(".", 1)[0])}
+        assert len(ids) == 1, "cannot tell the daemon's ID: %s" % ids
+        return ids.pop()
+
+    @property
+    def statedir(self):
+        return Path(self.env["XDG_STATE_HOME"]) / "tend" / self.id
+
+    @property
+    def sock(self):
+        return self.rundir / (self.id + ".sock")
+
+    @property
+    def procs_file(self):
+        return self.rundir / (self.id + ".procs")
+
+    @property
+    def lock_file(self):
+        return self.rundir / (self.id + ".lock")
+
+    # commands
+    def start(self, *args):
+        return self.tend.start("-c", str(self.ini), *args, env=self.env)
+
+    def run(self, *args, timeout=T_LONG):
+        return self.tend.run("-c", str(self.ini), *args, timeout=timeout,
+                             env=self.env)
+
+    def ok(self, *args, timeout=T_LONG):
+        """Runs a command that must exit 0."""
+        t = self.run(*args, timeout=timeout)
+        assert t.rc == 0, t.describe()
+        return t
+
+    def up(self):
+        t = self.ok("up", "-d")
+        self.daemon_pid()
+        return t
+
+    def status(self, name=None):
+        """status --json, parsed."""
+        t = self.ok("status", "--json", *([name] if name else []))
+        data = json.loads(t.stdout)
+        if not name and data and data[0].get("kind") == "daemon":
+            self.pids.add(data[0]["pid"])
+        return data
+
+    def daemon(self):
+        return self.status()[0]
+
+    def unit(self, name):
+        for u in self.status()[1:]:
+            if u["name"] == name:
+                return u
+        raise AssertionError("no unit %s in status" % name)
+
+    def daemon_pid(self):
+        return self.daemon()["pid"]
+
+    def wait_unit(self, name, timeout=T_SHORT, **want):
+        """Waits until status of NAME has the fields WANT; returns it."""
+        last = [None]
+
+        def check():
+            u = self.unit(name)
+            last[0] = u
+            return u if all(u.get(k) == v for k, v in want.items()) else None
+        try:
+            return wait_until(check, timeout, interval=0.05,
+                              what="%s to have %s" % (name, want))
+        except AssertionError as e:
+            raise AssertionError("%s; last status: %s" % (e, last[0])) from None
+
+    def events(self):
+        """events.log (only the current file) as dicts."""
+        try:
+            return parse_events((self.statedir / "events.log").read_text())
+        except OSError:
+            return []
+
+    def daemon_log(self):
+        try:
+            return (self.statedir / "daemon.log").read_text(errors="replace")
+        except (OSError, AssertionError):
+            return ""
+
+    def lock_holder(self):
+        """The pid in the lock file (for messages only), or None."""
+        try:
+            return int(self.lock_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError, AssertionError):
+            return None
+
+    def describe(self):
+        return "daemon.log:\n%s\nevents:\n%s" % (
+            self.daemon_log()[-3000:],
+            "\n".join(json.dumps(e) for e in self.events()[-40:]))
+
+    # the end
+    def candidates(self):
+        """Live tend processes of this test that may be this file's daemon."""
+        pids = set(self.pids)
+        h = self.lock_holder()
+        if h:
+            pids.add(h)
+        needle = ("TEND_E2E_TAG=" + self.env.get("TEND_E2E_TAG", "")).encode()
+        return [p for p in pids if alive(p) and comm(p) == "tend"
+                and environ_has(p, needle)]
+
+    def shutdown(self):
+        """tend down; then SIGKILL to whatever daemon is still alive.
+        Returns a list of problems (empty when down worked)."""
+        problems = []
+        if self.ini.exists():
+            try:
+                t = self.run("down", timeout=T_LONG)
+                if t.rc != 0:
+                    problems.append("tend down exited %s\n%s"
+                                    % (t.rc, t.describe()))
+            except AssertionError as e:
+                problems.append("tend down: %s" % e)
+        left = self.candidates()
+        if left:
+            try:
+                wait_until(lambda: not self.candidates(), 2.0,
+                           what="the daemon to exit")
+            except AssertionError:
+                pass
+        left = self.candidates()
+        for p in left:
+            problems.append("daemon %d still alive after tend down" % p)
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return problems
+
+
+@pytest.fixture
+def project(tend, tmp_path):
+    """project(TEXT, name="proj", env=None): a Project for the file
+    tmp_path/NAME/tend.ini holding TEXT.  Afterwards each is brought down
+    (tend down, then SIGKILL by pid to a daemon that is left), and no
+    daemon.log may hold a sanitizer report."""
+    made = []
+
+    def make(text, name="proj", env=None):
+        p = Project(tend, tmp_path / name / "tend.ini", env=env)
+        p.write(text)
+        made.append(p)
+        return p
+    yield make
+    problems = []
+    for p in made:
+        problems += p.shutdown()
+    for p in made:
+        text = p.daemon_log()
+        bad = [m for m in SANITIZER_MARKS if m in text]
+        if bad:
+            problems.append("sanitizer report in daemon.log:\n" + text[-4000:])
+    assert not problems, "\n".join(problems)

@@ -1,0 +1,210 @@
+"""Containment across the daemon's death: a SIGKILLed daemon takes its
+trees with it (each run's shim kills its tree), and what survives anyway
+(the shims were killed too) is killed by the next daemon of the file,
+matched by pid and start time from ID.procs.
+
+The trees come from bin/tree.py: plain child (bg), setsid child, double
+forked grandchild (dfork), classic daemon, and a daemon that cleared its
+environment (stealth)."""
+import os
+import signal
+import subprocess
+import time
+
+from conftest import (PY, T_LONG, T_SHORT, TREE, alive, children, comm,
+                      proc_stat, wait_until)
+
+ROLES = "bg,setsid,dfork,daemon,stealth"
+
+
+def shims_of(daemon):
+    return sorted(p for p, st in children(daemon)
+                  if st not in "ZX" and comm(p) == "tend-shim")
+
+
+def living(pids):
+    """The (pid, start) of PIDS that are still alive."""
+    return sorted(x for x in pids if alive(*x))
+
+
+def descendants(pid):
+    """(pid, start) of every live descendant of PID."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for c, st in children(p):
+            if st not in "ZX":
+                s = proc_stat(c)
+                if s:
+                    out.append((c, s[2]))
+                    todo.append(c)
+    return out
+
+
+def config(td):
+    return f"""\
+[service tree]
+exec = {PY} {TREE} {td.path} --roles {ROLES}
+stop-timeout = 20s
+
+[service plain]
+exec = sh -c 'sleep 600 & sleep 600 & exec sleep 601'
+stop-timeout = 20s
+"""
+
+
+def running_trees(p, td, ask_status=True):
+    """Waits until both services run; returns (daemon pid, shims, every
+    process of both trees as (pid, start), the tree's generation).  With
+    ASK_STATUS false the daemon is not asked anything meanwhile: its pid
+    comes from the lock file, the rest from /proc."""
+    gen = td.wait_ready()[0]
+    daemon = p.lock_holder() if not ask_status else p.daemon_pid()
+    assert daemon and comm(daemon) == "tend", daemon
+    shims = wait_until(lambda: len(shims_of(daemon)) == 2 and shims_of(daemon),
+                       what="the two shims")
+    main = td.pids(gen)["main"][0]
+    assert proc_stat(main)[1] in shims
+    other = [s for s in shims if s != proc_stat(main)[1]][0]
+    plain = wait_until(lambda: [c for c, st in children(other)
+                                if st not in "ZX"], what="plain's main")[0]
+    wait_until(lambda: len(descendants(plain)) == 2, what="plain's children")
+    if ask_status:
+        assert p.unit("plain")["pid"] == plain
+    procs = list(td.pids(gen).values())
+    procs += [(plain, proc_stat(plain)[2])] + descendants(plain)
+    assert len(procs) == 5 + 1 + 3, procs
+    assert all(alive(*x) for x in procs)
+    return daemon, shims, procs, gen
+
+
+def test_kill9_daemon_takes_every_tree_with_it(tend, project):
+    td = tend.tree_dir("tree")
+    p = project(config(td))
+    p.up()
+    daemon, shims, procs, gen = running_trees(p, td)
+    # the tree's orphans live below the shim, the run's subreaper
+    tree = td.pids(gen)
+    shim = proc_stat(tree["main"][0])[1]
+    assert shim in shims
+    for role in ("dfork", "daemon", "stealth"):
+        assert proc_stat(tree[role][0])[1] == shim, role
+
+    t0 = time.monotonic()
+    os.kill(daemon, signal.SIGKILL)
+    time.sleep(1.0)
+    left = living(procs)
+    if left:
+        try:
+            wait_until(lambda: not living(procs), T_SHORT)
+            took = "gone after %.1fs" % (time.monotonic() - t0)
+        except AssertionError:
+            took = "still alive after %.1fs" % (time.monotonic() - t0)
+        raise AssertionError("1 s after the daemon's SIGKILL, %d of %d "
+                             "processes of its trees were alive (%s): %s"
+                             % (len(left), len(procs), took, left))
+    wait_until(lambda: not [s for s in shims if alive(s)],
+               what="the shims to exit")
+
+
+def check_survivors_killed(tend, project, ask_status):
+    td = tend.tree_dir("tree")
+    p = project(config(td))
+    t = p.run("up", "-d")
+    assert t.rc == 0, t.describe()
+    daemon, shims, procs, gen1 = running_trees(p, td, ask_status)
+    records = p.procs_file.read_text()
+    # Shims that cannot act: stopped, then killed with their daemon.
+    for s in shims:
+        os.kill(s, signal.SIGSTOP)
+    wait_until(lambda: all(proc_stat(s)[0] == "T" for s in shims),
+               what="the shims to stop")
+    os.kill(daemon, signal.SIGKILL)
+    wait_until(lambda: not alive(daemon), what="the daemon to die")
+    for s in shims:
+        os.kill(s, signal.SIGKILL)
+    wait_until(lambda: not [s for s in shims if alive(s)],
+               what="the shims to die")
+    time.sleep(0.3)
+    assert living(procs) == sorted(procs), "the trees outlived their shims"
+
+    n_events = len(p.events())
+    t = p.run("up", "-d")
+    assert t.rc == 0, t.describe() + p.describe()
+    left = living(procs)
+    tree = td.pids(gen1)
+    roles = sorted(r for r, x in tree.items() if x in left)
+    for pid, start in left:  # reported below; not again by the reaper
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    # The documented limit (docs/containment.md): a process that left the
+    # session and cleared its environment, forked after the daemon last
+    # read the tree, and orphaned after its shim was killed, cannot be
+    # found without cgroups.  Everything else must be gone.
+    allowed = set() if ask_status else {"stealth"}
+    assert set(roles) <= allowed, (
+        "survivors of the killed daemon still alive after the next up -d: "
+        "%s (tree roles %s)\nID.procs was:\n%s" % (left, roles, records))
+    # ... and before the new runs started
+    gen2 = td.wait_ready(n=2)[-1]
+    assert gen2 != gen1
+    assert td.prev_alive(gen2) == [], td.prev_alive(gen2)
+    new = p.events()[n_events:]
+    warns = [e for e in new if e["event"] == "warn" and e["unit"] == "tend"]
+    assert warns, p.describe()
+    assert warns[0].get("procs", 0) >= len(procs) - len(left), warns
+    names = [e["event"] for e in new]
+    assert names.index("warn") < names.index("spawned"), names
+
+
+def test_next_daemon_kills_survivors(tend, project):
+    """The daemon was asked for its status (so it has looked at its trees
+    lately), then killed with its shims."""
+    check_survivors_killed(tend, project, ask_status=True)
+
+
+def test_next_daemon_kills_survivors_of_trees_never_looked_at(tend, project):
+    """The same, but nothing asked the daemon anything after up -d: the
+    processes forked after the spawn must be found all the same."""
+    check_survivors_killed(tend, project, ask_status=False)
+
+
+def sleeper():
+    """A process of the test's own (not tagged: the test kills it)."""
+    return subprocess.Popen(["sleep", "600"], stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def test_leftover_records_match_pid_and_start_time(tend, project):
+    p = project("[service a]\nexec = sleep 600\n")
+    p.up()
+    daemon = p.daemon_pid()
+    a = p.unit("a")["pid"]
+    os.kill(daemon, signal.SIGKILL)
+    wait_until(lambda: not alive(daemon) and not alive(a),
+               what="the daemon and its service to die")
+    assert p.procs_file.exists(), "a killed daemon leaves its records"
+    victim, bystander = sleeper(), sleeper()
+    try:
+        vs = proc_stat(victim.pid)[2]
+        bs = proc_stat(bystander.pid)[2]
+        with open(p.procs_file, "a") as f:
+            f.write("%d %d a\n" % (victim.pid, vs))
+            # the same pid, another start time: another process
+            f.write("%d %d a\n" % (bystander.pid, bs + 1))
+        t = p.run("up", "-d")
+        assert t.rc == 0, t.describe()
+        assert not alive(victim.pid, vs), "a recorded process survived"
+        assert alive(bystander.pid, bs), \
+            "a process whose pid was recorded with another start time was killed"
+        assert victim.wait(T_SHORT) == -signal.SIGKILL
+        warns = [e for e in p.events() if e["event"] == "warn"]
+        assert len(warns) == 1 and warns[0]["procs"] == 1, p.describe()
+        assert p.unit("a")["state"] == "running"
+    finally:
+        for s in (victim, bystander):
+            if s.poll() is None:
+                s.kill()
+            s.wait(T_SHORT)
