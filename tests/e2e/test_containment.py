@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 
-from conftest import (PY, T_LONG, T_SHORT, TREE, alive, children, comm,
+from conftest import (PY, T_SHORT, TREE, alive, children, comm,
                       proc_stat, wait_until)
 
 ROLES = "bg,setsid,dfork,daemon,stealth"
@@ -113,12 +113,12 @@ def check_survivors_killed(tend, project, ask_status):
     t = p.run("up", "-d")
     assert t.rc == 0, t.describe()
     daemon, shims, procs, gen1 = running_trees(p, td, ask_status)
-    records = p.procs_file.read_text()
     # Shims that cannot act: stopped, then killed with their daemon.
     for s in shims:
         os.kill(s, signal.SIGSTOP)
     wait_until(lambda: all(proc_stat(s)[0] == "T" for s in shims),
                what="the shims to stop")
+    records = p.procs_file.read_text()
     os.kill(daemon, signal.SIGKILL)
     wait_until(lambda: not alive(daemon), what="the daemon to die")
     for s in shims:
@@ -139,6 +139,7 @@ def check_survivors_killed(tend, project, ask_status):
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    wait_until(lambda: not living(left), what="the survivors to die")
     # The documented limit (docs/containment.md): a process that left the
     # session and cleared its environment, forked after the daemon last
     # read the tree, and orphaned after its shim was killed, cannot be
@@ -150,7 +151,11 @@ def check_survivors_killed(tend, project, ask_status):
     # ... and before the new runs started
     gen2 = td.wait_ready(n=2)[-1]
     assert gen2 != gen1
-    assert td.prev_alive(gen2) == [], td.prev_alive(gen2)
+    before = [x for x in td.prev_alive(gen2)
+              if not any(x["file"].endswith("-%s.pid" % r) for r in allowed)]
+    assert before == [], (
+        "the new run started while these survivors were alive: %s\n"
+        "ID.procs was:\n%s" % (before, records))
     new = p.events()[n_events:]
     warns = [e for e in new if e["event"] == "warn" and e["unit"] == "tend"]
     assert warns, p.describe()

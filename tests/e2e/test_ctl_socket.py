@@ -6,7 +6,6 @@ import os
 import resource
 import select
 import shutil
-import signal
 import socket
 import stat
 import subprocess
@@ -16,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import PY, T_LONG, T_SHORT, alive, is_sanitized, wait_until
+from conftest import PY, T_LONG, T_SHORT, is_sanitized, wait_until
 
 SAN = is_sanitized()
 # Freed memory stays in ASan's quarantine: the "memory comes back" checks

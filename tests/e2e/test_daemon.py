@@ -12,11 +12,8 @@ import stat
 import time
 from pathlib import Path
 
-import pytest
-
-from conftest import (BIN, PY, SH, T_LONG, T_SHORT, TEND_BIN, TREE, alive,
-                      all_pids, comm, environ_has, is_sanitized, parse_events,
-                      proc_stat, q, wait_until)
+from conftest import (BIN, PY, T_LONG, T_SHORT, TREE, alive, comm,
+                      is_sanitized, parse_events, proc_stat, q, wait_until)
 
 SVC = str(BIN / "svc.py")
 
@@ -530,7 +527,7 @@ def cmdline(pid):
 
 def check_v2(p, before):
     """The daemon runs V2, having started from V1 with pids BEFORE."""
-    now = p.wait_unit("change", state="running")
+    p.wait_unit("change", state="running")
     wait_until(lambda: p.unit("change")["pid"] not in (None, before["change"]),
                what="change to restart")
     wait_until(lambda: p.unit("new")["state"] == "running", what="new to run")
