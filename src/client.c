@@ -34,14 +34,16 @@ static bool want_help(int argc, char **argv)
 	return false;
 }
 
-static struct tend_config *load(const char *cfgarg)
+/* The file and where its daemon lives; NULL after an error line. */
+static struct tend_config *open_config(const char *cfgarg, struct paths *p)
 {
-	char *path = config_locate(cfgarg), *err = NULL;
-	struct tend_config *cfg = config_load(path, &err);
-	free(path);
-	if (!cfg) {
+	struct tend_config *cfg = config_open(cfgarg);
+	char *err = NULL;
+	if (cfg && paths_init(p, cfg->path, &err) < 0) {
 		errline("%s", err);
 		free(err);
+		config_free(cfg);
+		cfg = NULL;
 	}
 	return cfg;
 }
@@ -354,17 +356,10 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 		errline("%s: which service? usage: tend %s NAME [--wait]", cmd, cmd);
 		return EXIT_USAGE;
 	}
-	struct tend_config *cfg = load(cfgarg);
+	struct paths p;
+	struct tend_config *cfg = open_config(cfgarg, &p);
 	if (!cfg)
 		return EXIT_USAGE;
-	struct paths p;
-	char *err = NULL;
-	if (paths_init(&p, cfg->path, &err) < 0) {
-		errline("%s", err);
-		free(err);
-		config_free(cfg);
-		return EXIT_USAGE;
-	}
 	int code = EXIT_DAEMON;
 	json_t *r = NULL;
 	int fd = ctl_connect(&p);
@@ -629,17 +624,10 @@ static int files_command(const char *cfgarg, int argc, char **argv, bool events)
 			return EXIT_USAGE;
 		}
 	}
-	struct tend_config *cfg = load(cfgarg);
+	struct paths p;
+	struct tend_config *cfg = open_config(cfgarg, &p);
 	if (!cfg)
 		return EXIT_USAGE;
-	struct paths p;
-	char *err = NULL;
-	if (paths_init(&p, cfg->path, &err) < 0) {
-		errline("%s", err);
-		free(err);
-		config_free(cfg);
-		return EXIT_USAGE;
-	}
 	struct view v = { .cfg = cfg, .events = events, .json = json };
 	int code = 0;
 	if (name && !has_unit(cfg, name)) {

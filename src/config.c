@@ -832,6 +832,18 @@ char *config_locate(const char *arg)
 	return xasprintf("%s/.config/tend/tend.ini", home && *home ? home : ".");
 }
 
+struct tend_config *config_open(const char *arg)
+{
+	char *path = config_locate(arg), *err = NULL;
+	struct tend_config *cfg = config_load(path, &err);
+	free(path);
+	if (!cfg) {
+		errline("%s", err);
+		free(err);
+	}
+	return cfg;
+}
+
 /* --- output --- */
 
 void config_print(const struct tend_config *cfg, FILE *out)

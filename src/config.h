@@ -78,6 +78,9 @@ struct tend_config {
  * it). */
 char *config_locate(const char *arg);
 
+/* config_locate(ARG), loaded; NULL after printing the error line. */
+struct tend_config *config_open(const char *arg);
+
 /* Loads and validates PATH.  Returns NULL with *err set on any error. */
 struct tend_config *config_load(const char *path, char **err);
 void config_free(struct tend_config *cfg);   /* skips NULL units */

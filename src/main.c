@@ -97,20 +97,6 @@ static int want_help(int argc, char **argv)
 	return 0;
 }
 
-/* The file that -c, TEND_CONFIG or the search names, loaded; NULL after
- * printing the error line. */
-static struct tend_config *load_config(const char *cfgarg)
-{
-	char *path = config_locate(cfgarg), *err = NULL;
-	struct tend_config *cfg = config_load(path, &err);
-	free(path);
-	if (!cfg) {
-		errline("%s", err);
-		free(err);
-	}
-	return cfg;
-}
-
 static int cmd_check(const char *cfgarg, int argc, char **argv)
 {
 	if (want_help(argc, argv)) {
@@ -121,7 +107,7 @@ static int cmd_check(const char *cfgarg, int argc, char **argv)
 		errline("check: unexpected argument \"%s\"; see tend check --help", argv[0]);
 		return EXIT_USAGE;
 	}
-	struct tend_config *cfg = load_config(cfgarg);
+	struct tend_config *cfg = config_open(cfgarg);
 	if (!cfg)
 		return EXIT_USAGE;
 	config_print(cfg, stdout);
@@ -162,7 +148,7 @@ static int cmd_up(const char *cfgarg, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	struct tend_config *cfg = load_config(cfgarg);
+	struct tend_config *cfg = config_open(cfgarg);
 	if (!cfg)
 		return EXIT_USAGE;
 	return daemon_up(cfg, detach, json);
