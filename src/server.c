@@ -139,10 +139,26 @@ static bool queue(struct conn *c, char *line)
 	return flush_out(c);
 }
 
-/* Handles the complete lines in C's input; stops at a pending request. */
+static void handle_lines(struct conn *c);
+
+/* More requests were waiting in C's buffer: the next share of them. */
+static void on_more(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	handle_lines(t->data);
+}
+
+/* Handles the complete lines in C's input, SERVER_BATCH at most per loop
+ * iteration (a client that pipelines thousands of requests gets them
+ * answered a share at a time, between everyone else's); stops at a
+ * pending request. */
 static void handle_lines(struct conn *c)
 {
-	while (!c->pending && !c->closing) {
+	for (int done = 0; !c->pending && !c->closing; done++) {
+		if (done == SERVER_BATCH && c->in.len) {
+			loop_timer_start(c->srv->lp, &c->idle, 0, on_more, c);
+			return;
+		}
 		char *nl = c->in.len ? memchr(c->in.s, '\n', c->in.len) : NULL;
 		if (!nl) {
 			if (c->in.len > CTL_LINE_MAX) {

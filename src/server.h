@@ -7,7 +7,9 @@
  *  - a request line longer than CTL_LINE_MAX, or one that does not parse,
  *    gets an error reply (a too-long line also closes the connection);
  *  - one request at a time per connection: reading pauses until the reply
- *    is out (a --wait request may take long; others are not held up);
+ *    is out (a --wait request may take long; others are not held up), and
+ *    a client that pipelines many gets SERVER_BATCH answered per loop
+ *    iteration, between everyone else's;
  *  - replies are queued and written as the client reads; a client that
  *    does not read while SERVER_OUT_MAX bytes pile up is dropped;
  *  - a connection with nothing pending for SERVER_IDLE_MS is closed;
@@ -23,6 +25,7 @@
 #define SERVER_CONNS_MAX 256
 #define SERVER_OUT_MAX (16u << 20)
 #define SERVER_IDLE_MS 30000
+#define SERVER_BATCH 4          /* requests of one client per loop iteration */
 
 struct server;
 struct conn;
