@@ -214,7 +214,7 @@ void proc_table_free(struct proc_table *t)
 
 /* --- trees --- */
 
-static long table_find(const struct proc_table *t, pid_t pid)
+long proc_table_find(const struct proc_table *t, pid_t pid)
 {
 	size_t lo = 0, hi = t->n;
 	while (lo < hi) {
@@ -229,42 +229,53 @@ static long table_find(const struct proc_table *t, pid_t pid)
 	return -1;
 }
 
-/* Does the environment PID was started with hold COOKIE ("K=V")? */
-bool proc_environ_has(pid_t pid, const char *cookie)
+#define ENVIRON_MAX 65536
+
+int proc_environ(pid_t pid, struct buf *env)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	env->len = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
-	size_t len = strlen(cookie) + 1; /* with its NUL */
-	size_t cap = 65536, n = 0;
-	char *buf = xmalloc(cap + 1);
-	ssize_t r;
-	while (n < cap && (r = read(fd, buf + n, cap - n)) > 0)
-		n += (size_t)r;
-	close(fd);
-	bool found = false;
-	for (size_t i = 0; i + len <= n && !found; ) {
-		size_t l = strnlen(buf + i, n - i);
-		found = l + 1 == len && memcmp(buf + i, cookie, len) == 0;
-		i += l + 1;
+		return -1;
+	if (env->cap < ENVIRON_MAX + 1) {
+		env->s = xrealloc(env->s, ENVIRON_MAX + 1);
+		env->cap = ENVIRON_MAX + 1;
 	}
-	free(buf);
-	return found;
+	ssize_t r;
+	while (env->len < ENVIRON_MAX &&
+	       (r = read(fd, env->s + env->len, ENVIRON_MAX - env->len)) > 0)
+		env->len += (size_t)r;
+	close(fd);
+	return 0;
 }
 
-/* Owner of a process whose parent is tend itself. */
+bool environ_has(const struct buf *env, const char *entry)
+{
+	size_t len = strlen(entry) + 1; /* with its NUL */
+	for (size_t i = 0; i + len <= env->len; ) {
+		size_t l = strnlen(env->s + i, env->len - i);
+		if (l + 1 == len && memcmp(env->s + i, entry, len) == 0)
+			return true;
+		i += l + 1;
+	}
+	return false;
+}
+
+/* Owner of a process whose parent is tend itself.  ENV is scratch. */
 static int top_owner(const struct proc_stat *p, const struct tree_root *roots,
-                     size_t nroots, bool adopt)
+                     size_t nroots, bool adopt, struct buf *env)
 {
 	for (size_t r = 0; r < nroots; r++)
 		if ((roots[r].main && p->pid == roots[r].main) ||
 		    (roots[r].sid && p->sid == roots[r].sid))
 			return (int)r;
-	for (size_t r = 0; r < nroots; r++)
-		if (roots[r].cookie && proc_environ_has(p->pid, roots[r].cookie))
-			return (int)r;
+	/* Read once, whatever the number of roots. */
+	if (proc_environ(p->pid, env) == 0)
+		for (size_t r = 0; r < nroots; r++)
+			if (roots[r].cookie && environ_has(env, roots[r].cookie))
+				return (int)r;
 	return adopt ? 0 : TREE_STRAY;
 }
 
@@ -278,6 +289,7 @@ void tree_assign(const struct proc_table *t, pid_t self,
 	for (size_t i = 0; i < t->n; i++)
 		owner[i] = OWNER_UNKNOWN;
 	long *path = xmalloc((t->n + 1) * sizeof(*path));
+	struct buf env = { 0 };
 	for (size_t i = 0; i < t->n; i++) {
 		size_t np = 0;
 		long j = (long)i;
@@ -293,10 +305,10 @@ void tree_assign(const struct proc_table *t, pid_t self,
 			if (p->pid == self || p->pid == 1 || p->ppid == 0)
 				break;
 			if (p->ppid == self) {
-				result = top_owner(p, roots, nroots, adopt_strays);
+				result = top_owner(p, roots, nroots, adopt_strays, &env);
 				break;
 			}
-			j = table_find(t, p->ppid);
+			j = proc_table_find(t, p->ppid);
 		}
 		for (size_t k = 0; k < np; k++)
 			owner[path[k]] = result;
@@ -306,6 +318,7 @@ void tree_assign(const struct proc_table *t, pid_t self,
 		    t->p[i].pid == self)
 			owner[i] = TREE_NOT_OURS;
 	free(path);
+	free(env.s);
 }
 
 int proc_signal(const struct proc_stat *p, int sig)

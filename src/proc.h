@@ -21,6 +21,8 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "util.h"
+
 /* --- spawning --- */
 
 struct spawn_req {
@@ -92,8 +94,14 @@ void tree_assign(const struct proc_table *t, pid_t self,
                  const struct tree_root *roots, size_t nroots,
                  bool adopt_strays, int *owner);
 
-/* Does the environment PID was started with hold COOKIE ("K=V")? */
-bool proc_environ_has(pid_t pid, const char *cookie);
+/* The index of PID in T (sorted by pid), or -1. */
+long proc_table_find(const struct proc_table *t, pid_t pid);
+
+/* Reads the environment PID was started with into ENV (its first 64 KiB:
+ * NUL-separated entries; ENV is reused between calls).  Returns 0 or -1. */
+int proc_environ(pid_t pid, struct buf *env);
+/* Does ENV (from proc_environ) hold the entry ENTRY ("K=V")? */
+bool environ_has(const struct buf *env, const char *entry);
 
 /* Sends SIG to process P if it is still the process P names (pid and start
  * time).  Returns 1 if sent, 0 if it is gone. */

@@ -225,13 +225,16 @@ struct leftovers {
 	struct proc_stat *hit;   /* alive now: recorded ones and their descendants */
 	size_t nhit;
 	struct strv runs;        /* "TEND_RUN=..." of the runs that were live */
+	struct buf env;          /* scratch for proc_environ */
 };
 
 /* Was P started in one of the recorded runs (its environment says so)? */
-static bool of_a_run(const struct leftovers *l, const struct proc_stat *p)
+static bool of_a_run(struct leftovers *l, const struct proc_stat *p)
 {
+	if (!l->runs.n || proc_environ(p->pid, &l->env) < 0)
+		return false;
 	for (size_t i = 0; i < l->runs.n; i++)
-		if (proc_environ_has(p->pid, l->runs.v[i]))
+		if (environ_has(&l->env, l->runs.v[i]))
 			return true;
 	return false;
 }
@@ -244,6 +247,8 @@ static bool recorded(const struct leftovers *l, const struct proc_stat *p)
 	return false;
 }
 
+/* Recorded processes, processes of recorded runs, and their descendants,
+ * alive now. */
 static size_t collect_leftovers(void *ctx, const struct proc_stat **members)
 {
 	struct leftovers *l = ctx;
@@ -254,23 +259,24 @@ static size_t collect_leftovers(void *ctx, const struct proc_stat **members)
 		return 0;
 	l->hit = xrealloc(l->hit, (t->n + 1) * sizeof(*l->hit));
 	bool *mark = xcalloc(t->n + 1, sizeof(*mark));
-	/* Recorded processes, then (to a fixed point) their descendants. */
+	for (size_t i = 0; i < t->n; i++)
+		mark[i] = t->p[i].pid != getpid() &&
+		          (recorded(l, &t->p[i]) || of_a_run(l, &t->p[i]));
+	/* Descendants: until no process has a marked parent it lacks (a
+	 * parent may have a higher pid than its child, hence the repeat). */
 	for (bool grew = true; grew; ) {
 		grew = false;
 		for (size_t i = 0; i < t->n; i++) {
-			const struct proc_stat *p = &t->p[i];
-			if (mark[i] || p->pid == getpid() || p->state == 'Z')
-				continue;
-			bool child = false;
-			for (size_t k = 0; k < l->nhit && !child; k++)
-				child = l->hit[k].pid == p->ppid;
-			if (recorded(l, p) || child || of_a_run(l, p)) {
+			long up = mark[i] ? -1 : proc_table_find(t, t->p[i].ppid);
+			if (up >= 0 && mark[up] && t->p[i].pid != getpid()) {
 				mark[i] = true;
-				l->hit[l->nhit++] = *p;
 				grew = true;
 			}
 		}
 	}
+	for (size_t i = 0; i < t->n; i++)
+		if (mark[i] && t->p[i].state != 'Z')
+			l->hit[l->nhit++] = t->p[i];
 	free(mark);
 	*members = l->hit;
 	return l->nhit;
@@ -336,6 +342,7 @@ size_t sup_kill_leftovers(struct sup *s)
 	unlink(s->paths->procs);
 	free(l.rec);
 	free(l.hit);
+	free(l.env.s);
 	strv_free(&l.runs);
 	return killed;
 }
