@@ -356,15 +356,27 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 		errline("%s: which service? usage: tend %s NAME [--wait]", cmd, cmd);
 		return EXIT_USAGE;
 	}
+	/* A running daemon is reached through the file's path alone: a file
+	 * broken by an edit must not lock out status, stop or down (reload
+	 * reports the error itself).  The file is read only to start one. */
+	char *path = config_locate(cfgarg), *err = NULL;
 	struct paths p;
-	struct tend_config *cfg = open_config(cfgarg, &p);
-	if (!cfg)
+	if (paths_init(&p, path, &err) < 0) {
+		errline("%s", err);
+		free(err);
+		free(path);
 		return EXIT_USAGE;
+	}
 	int code = EXIT_DAEMON;
 	json_t *r = NULL;
 	int fd = ctl_connect(&p);
 	if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
 		/* No daemon (or one just starting). */
+		struct tend_config *cfg = config_open(path);
+		if (!cfg) {
+			code = EXIT_USAGE;
+			goto out;
+		}
 		if (req.name && !has_unit(cfg, req.name)) {
 			errline("no service named \"%s\" in %s", req.name, p.config);
 			config_free(cfg);
@@ -373,23 +385,20 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 		}
 		if (req.cmd == CTL_START || req.cmd == CTL_RESTART) {
 			code = daemon_spawn(cfg);
-			cfg = NULL;
 			if (code != 0)
 				goto out;
 			fd = ctl_connect_wait(&p);
-		} else if (req.cmd == CTL_STOP || req.cmd == CTL_DOWN) {
-			config_free(cfg);
-			code = 0;  /* nothing runs: nothing to stop */
-			goto out;
 		} else {
-			errline("no daemon is running for %s; start it with tend up -d",
-			        p.config);
 			config_free(cfg);
-			code = EXIT_DAEMON;
+			if (req.cmd == CTL_STOP || req.cmd == CTL_DOWN) {
+				code = 0;  /* nothing runs: nothing to stop */
+			} else {
+				errline("no daemon is running for %s; start it with tend up -d",
+				        p.config);
+				code = EXIT_DAEMON;
+			}
 			goto out;
 		}
-	} else {
-		config_free(cfg);
 	}
 	if (fd < 0) {
 		errline("cannot reach the daemon at %s: %s", p.sock, strerror(errno));
@@ -431,6 +440,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	paths_free(&p);
+	free(path);
 	return code;
 }
 
