@@ -39,25 +39,12 @@ static bool write_line(int fd, const char *s, size_t n)
 	return true;
 }
 
-/* "2026-11-23T10:00:00.123Z " for the log file */
-static size_t stamp(char *b, size_t cap)
+/* Writes the lines gathered for the log file in one write. */
+static void log_flush(struct output *o)
 {
-	uint64_t now = wall_ms();
-	time_t t = (time_t)(now / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	size_t n = strftime(b, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-	return n + (size_t)snprintf(b + n, cap - n, ".%03uZ ", (unsigned)(now % 1000));
-}
-
-static void log_line(struct output *o, const char *s, size_t n)
-{
-	struct buf b = { 0 };
-	char ts[40];
-	buf_add(&b, ts, stamp(ts, sizeof(ts)));
-	buf_add(&b, s, n);
-	buf_addc(&b, '\n');
-	if (logfile_write(&o->log, b.s, b.len) < 0) {
+	if (!o->batch.len)
+		return;
+	if (logfile_write(&o->log, o->batch.s, o->batch.len) < 0) {
 		if (!o->log_failing)
 			errline("%scannot write %s: %s; its lines are lost until this "
 			        "is fixed", o->prefix, o->log.path, strerror(errno));
@@ -65,7 +52,33 @@ static void log_line(struct output *o, const char *s, size_t n)
 	} else {
 		o->log_failing = false;
 	}
-	free(b.s);
+	o->batch.len = 0;
+}
+
+/* Adds "2026-11-23T10:00:00.123Z line\n" to the batch for the log file
+ * (the date formatted once per second, not once per line). */
+static void log_line(struct output *o, const char *s, size_t n)
+{
+	uint64_t now = wall_ms();
+	if (now / 1000 != o->stamp_sec || !o->stamp[0]) {
+		time_t t = (time_t)(now / 1000);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(o->stamp, sizeof(o->stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		o->stamp_sec = now / 1000;
+	}
+	char ms[8];
+	snprintf(ms, sizeof(ms), ".%03uZ ", (unsigned)(now % 1000));
+	size_t len = strlen(o->stamp) + 6 + n + 1;
+	/* Each write stays within log-max, so rotation keeps its promise. */
+	uint64_t cap = o->log.max && o->log.max < OUTPUT_BATCH_MAX ? o->log.max
+	                                                         : OUTPUT_BATCH_MAX;
+	if (o->batch.len + len > cap)
+		log_flush(o);
+	buf_adds(&o->batch, o->stamp);
+	buf_add(&o->batch, ms, 6);
+	buf_add(&o->batch, s, n);
+	buf_addc(&o->batch, '\n');
 }
 
 static void emit_line(struct output *o, const char *s, size_t n)
@@ -125,11 +138,7 @@ static void on_readable(struct loop *lp, struct loop_io *io, uint32_t events)
 		buf_add(&o->line, chunk, (size_t)r);
 		flush_lines(o, false);
 	}
-}
-
-void output_line(struct output *o, const char *s, size_t n)
-{
-	emit_line(o, s, n);
+	log_flush(o);
 }
 
 int output_open(struct output *o, struct loop *lp, const char *name,
@@ -173,6 +182,7 @@ void output_close(struct output *o, struct loop *lp)
 		while ((r = read(o->rfd, chunk, sizeof(chunk))) > 0)
 			buf_add(&o->line, chunk, (size_t)r);
 		flush_lines(o, true);
+		log_flush(o);
 		close(o->rfd);
 	}
 	if (o->wfd >= 0)
@@ -181,5 +191,6 @@ void output_close(struct output *o, struct loop *lp)
 		logfile_close(&o->log);
 	free(o->prefix);
 	free(o->line.s);
+	free(o->batch.s);
 	*o = (struct output){ .rfd = -1, .wfd = -1 };
 }

@@ -7,8 +7,9 @@
  * DST is non-blocking: when it is full (a paused pager, a terminal stopped
  * with Ctrl-S) lines are dropped, never the loop stalled, and the next line
  * that fits is preceded by "NAME | [tend: N lines dropped ...]".
+ * The lines read in one wakeup go to the log file in one write.
  * A log file that cannot be written (a full disk) is reported once on
- * stderr and retried with every line; nothing blocks.
+ * stderr and retried with the next batch; nothing blocks.
  */
 #ifndef TEND_OUTPUT_H
 #define TEND_OUTPUT_H
@@ -18,6 +19,7 @@
 #include "util.h"
 
 #define OUTPUT_LINE_MAX 8192
+#define OUTPUT_BATCH_MAX 65536   /* log bytes gathered for one write */
 
 struct output {
 	struct loop_io io;
@@ -26,6 +28,9 @@ struct output {
 	struct logfile log;
 	bool logging;     /* log is open */
 	bool log_failing; /* the last write to it failed (reported) */
+	struct buf batch; /* lines of this wakeup for the log, one write */
+	char stamp[24];   /* "2026-11-23T10:00:00", for stamp_sec */
+	uint64_t stamp_sec;
 	char *prefix;     /* "NAME | " */
 	struct buf line;  /* a partial line */
 	unsigned long dropped;  /* lines DST had no room for, not yet reported */
@@ -41,8 +46,6 @@ int output_nonblocking(int fd);
  * -1/errno. */
 int output_open(struct output *o, struct loop *lp, const char *name,
                 size_t width, int dst, const char *logpath, uint64_t logmax);
-/* Writes one line (no newline) as if the unit had written it. */
-void output_line(struct output *o, const char *s, size_t n);
 /* Flushes a partial line, stops reading and closes the pipe. */
 void output_close(struct output *o, struct loop *lp);
 
