@@ -17,7 +17,10 @@ extern char **environ;
 
 /* --- spawning --- */
 
-struct spawn_err {
+/* What a forked child reports over its CLOEXEC pipe: a failure (ERR, STEP)
+ * before exec, or (the shim) the pid of the main process it started. */
+struct spawn_msg {
+	pid_t pid;
 	int err;
 	int step;
 };
@@ -28,7 +31,7 @@ enum { STEP_FORK, STEP_EXEC, STEP_CHDIR, STEP_SETSID, STEP_DUP2, STEP_PIPE };
 
 static void child_fail(int fd, int step)
 {
-	struct spawn_err e = { errno, step };
+	struct spawn_msg e = { 0, errno, step };
 	ssize_t r = write(fd, &e, sizeof(e));
 	(void)r;
 	_exit(127);
@@ -62,8 +65,11 @@ void proc_child_nofile(const struct rlimit *rl)
 	child_nofile_set = true;
 }
 
-static void child_run(const struct spawn_req *rq, int errfd)
+typedef void (*child_fn)(const struct spawn_req *rq, int report, pid_t parent);
+
+static void child_run(const struct spawn_req *rq, int errfd, pid_t parent)
 {
+	(void)parent;
 	child_reset_signals();
 	if (child_nofile_set)
 		setrlimit(RLIMIT_NOFILE, &child_nofile);
@@ -79,43 +85,61 @@ static void child_run(const struct spawn_req *rq, int errfd)
 	child_fail(errfd, STEP_EXEC);
 }
 
-int proc_spawn(const struct spawn_req *rq, struct spawn_res *rs)
+/* Forks a child that runs FN(RQ, the write end of a CLOEXEC pipe, our
+ * pid) and reads its report: 1 with *MSG filled when one came, 0 at EOF
+ * (the child exec'd, or died), -1 with RS filled when there is no child.
+ * A child that reported a failure (MSG->err) is reaped here, so nobody
+ * else ever sees it. */
+static int fork_reporting(child_fn fn, const struct spawn_req *rq,
+                          struct spawn_res *rs, pid_t *pid, struct spawn_msg *msg)
 {
 	int p[2];
 	*rs = (struct spawn_res){ .pid = -1 };
+	*msg = (struct spawn_msg){ 0 };
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		rs->err = errno;
 		rs->step = spawn_steps[STEP_PIPE];
 		return -1;
 	}
-	pid_t pid = fork();
-	if (pid < 0) {
+	pid_t parent = getpid();
+	*pid = fork();
+	if (*pid < 0) {
 		rs->err = errno;
 		rs->step = spawn_steps[STEP_FORK];
 		close(p[0]);
 		close(p[1]);
 		return -1;
 	}
-	if (pid == 0) {
+	if (*pid == 0) {
 		close(p[0]);
-		child_run(rq, p[1]);
+		fn(rq, p[1], parent);
+		_exit(127);
 	}
 	close(p[1]);
-	struct spawn_err e;
 	ssize_t r;
 	do
-		r = read(p[0], &e, sizeof(e));
+		r = read(p[0], msg, sizeof(*msg));
 	while (r < 0 && errno == EINTR);
 	close(p[0]);
-	if (r == (ssize_t)sizeof(e)) {
-		/* The child failed before exec and exits at once: reap it here
-		 * so nobody else ever sees it. */
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+	if (r != (ssize_t)sizeof(*msg))
+		return 0;
+	if (msg->err) {
+		while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		rs->err = e.err;
-		rs->step = spawn_steps[e.step];
-		return -1;
+		rs->err = msg->err;
+		rs->step = (size_t)msg->step < ARRAY_LEN(spawn_steps)
+		           ? spawn_steps[msg->step] : "fork";
 	}
+	return 1;
+}
+
+int proc_spawn(const struct spawn_req *rq, struct spawn_res *rs)
+{
+	pid_t pid;
+	struct spawn_msg msg;
+	int r = fork_reporting(child_run, rq, rs, &pid, &msg);
+	if (r < 0 || msg.err)
+		return -1;
 	rs->pid = pid;
 	return 0;
 }
@@ -382,12 +406,6 @@ static void shim_title(const char *title)
 	snprintf(title_start, title_len, "tend-shim %s", title ? title : "");
 }
 
-struct shim_msg {
-	pid_t main;
-	int err;
-	int step;
-};
-
 struct shim_tree {
 	struct proc_table t;
 	int *owner;
@@ -450,8 +468,7 @@ static void shim_place(int from, int to)
 		dup2(from, to);
 }
 
-static __attribute__((noreturn)) void shim_run(const struct spawn_req *rq,
-                                                int rep, pid_t tend)
+static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
 {
 	sigset_t all;
 	sigfillset(&all);
@@ -477,15 +494,17 @@ static __attribute__((noreturn)) void shim_run(const struct spawn_req *rq,
 	struct spawn_req req = *rq;
 	req.fd_in = req.fd_out = req.fd_err = -1;
 	struct spawn_res res;
-	struct shim_msg msg = { 0 };
-	if (proc_spawn(&req, &res) < 0) {
-		msg.err = res.err;
-		for (msg.step = 0; msg.step < (int)ARRAY_LEN(spawn_steps) &&
-		     strcmp(spawn_steps[msg.step], res.step) != 0; msg.step++)
-			;
-	} else {
-		msg.main = res.pid;
-	}
+	struct spawn_msg msg;
+	pid_t main;
+	/* The main process's own report (a failed exec) is passed on as it is;
+	 * success is its pid. */
+	int got = fork_reporting(child_run, &req, &res, &main, &msg);
+	if (got == 0)
+		msg.pid = main;
+	else if (got < 0)
+		msg = (struct spawn_msg){ .err = res.err,
+		                          .step = res.step == spawn_steps[STEP_FORK]
+		                                  ? STEP_FORK : STEP_PIPE };
 	ssize_t w = write(3, &msg, sizeof(msg));
 	(void)w;
 	close(3);
@@ -498,7 +517,7 @@ static __attribute__((noreturn)) void shim_run(const struct spawn_req *rq,
 			int st;
 			pid_t p;
 			while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-				if (p == msg.main)
+				if (p == msg.pid)
 					shim_mirror(st);
 		} else if (sig > 0 && getppid() != tend) {
 			shim_contain();
@@ -509,41 +528,19 @@ static __attribute__((noreturn)) void shim_run(const struct spawn_req *rq,
 int proc_spawn_shim(const struct spawn_req *rq, struct spawn_res *rs,
                     pid_t *shim)
 {
-	int p[2];
-	*rs = (struct spawn_res){ .pid = -1 };
-	*shim = -1;
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		rs->err = errno;
-		rs->step = spawn_steps[STEP_PIPE];
-		return -1;
-	}
-	pid_t tend = getpid();
-	pid_t pid = fork();
-	if (pid < 0) {
-		rs->err = errno;
-		rs->step = spawn_steps[STEP_FORK];
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	if (pid == 0)
-		shim_run(rq, p[1], tend);
-	close(p[1]);
-	struct shim_msg msg;
-	ssize_t r;
-	do
-		r = read(p[0], &msg, sizeof(msg));
-	while (r < 0 && errno == EINTR);
-	close(p[0]);
-	if (r != (ssize_t)sizeof(msg) || msg.err) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+	struct spawn_msg msg;
+	int r = fork_reporting(shim_run, rq, rs, shim, &msg);
+	if (r == 0) {
+		/* The shim died before it could report. */
+		while (waitpid(*shim, NULL, 0) < 0 && errno == EINTR)
 			;
-		rs->err = r == (ssize_t)sizeof(msg) ? msg.err : ECHILD;
-		rs->step = r == (ssize_t)sizeof(msg) && msg.step < (int)ARRAY_LEN(spawn_steps)
-		           ? spawn_steps[msg.step] : "fork";
+		rs->err = ECHILD;
+		rs->step = spawn_steps[STEP_FORK];
+	}
+	if (r <= 0 || msg.err) {
+		*shim = -1;
 		return -1;
 	}
-	rs->pid = msg.main;
-	*shim = pid;
+	rs->pid = msg.pid;
 	return 0;
 }
