@@ -146,18 +146,28 @@ int proc_spawn(const struct spawn_req *rq, struct spawn_res *rs)
 
 /* --- the process table --- */
 
-int proc_read_stat(pid_t pid, struct proc_stat *st)
+/* Reads /proc/PID/FILE (its first CAP-1 bytes) into BUF, NUL-terminated.
+ * Returns 0, or -1 when there is no such process. */
+static int read_proc(pid_t pid, const char *file, char *buf, size_t cap)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	ssize_t n = read(fd, buf, cap - 1);
 	close(fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;
+	return 0;
+}
+
+int proc_read_stat(pid_t pid, struct proc_stat *st)
+{
+	char buf[1024];
+	if (read_proc(pid, "stat", buf, sizeof(buf)) < 0)
+		return -1;
 	/* comm may hold spaces and parentheses: fields start after the last ')' */
 	char *s = strrchr(buf, ')');
 	if (!s)
@@ -178,16 +188,9 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 
 int proc_read_mem(pid_t pid, uint64_t *bytes)
 {
-	char path[64], buf[4096];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char buf[4096];
+	if (read_proc(pid, "status", buf, sizeof(buf)) < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
 	uint64_t kb = 0;
 	static const char *const keys[] = { "\nRssAnon:", "\nRssShmem:" };
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
