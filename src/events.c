@@ -78,7 +78,7 @@ char *events_human(json_t *o)
 	json_t *v;
 	json_object_foreach(o, key, v) {
 		if (strcmp(key, "ts") == 0 || strcmp(key, "unit") == 0 ||
-		    strcmp(key, "event") == 0)
+		    strcmp(key, "event") == 0 || json_is_null(v))
 			continue;
 		char *f = human_field(key, v);
 		buf_adds(&b, f);

@@ -388,12 +388,13 @@ void unit_on_exit(struct unit *u, int wstatus)
 		e->signal = WTERMSIG(wstatus);
 	e->reason = u->stop_requested ? EXIT_STOPPED
 	                              : policy_classify(&u->cfg->success, wstatus);
-	json_t *f = json_pack("{s:s}", "reason", exit_reason_name(e->reason));
-	if (e->signal)
-		json_object_set_new(f, "signal", json_string(signal_name(e->signal)));
-	else
-		json_object_set_new(f, "code", json_integer(e->code));
-	json_object_set_new(f, "uptime_ms", json_integer((json_int_t)uptime));
+	/* Every field DESIGN §6 names, the one that does not apply null. */
+	json_t *f = json_pack("{s:s, s:o, s:o, s:I}", "reason",
+	                      exit_reason_name(e->reason),
+	                      "code", e->signal ? json_null() : json_integer(e->code),
+	                      "signal", e->signal ? json_string(signal_name(e->signal))
+	                                          : json_null(),
+	                      "uptime_ms", (json_int_t)uptime);
 	emit(u, "exited", f);
 	if (u->stop_requested) {
 		unit_on_reaped(u);

@@ -98,6 +98,7 @@ def test_exec_json_event_lines(tend):
         assert isinstance(ev["ts"], int) and ev["ts"] > 1e12
     assert isinstance(spawned[0]["pid"], int)
     assert exited[0]["reason"] == "crash" and exited[0]["code"] == 3
+    assert "signal" in exited[0] and exited[0]["signal"] is None
     assert isinstance(exited[0]["uptime_ms"], int)
 
 

@@ -205,6 +205,7 @@ def test_on_failure_restarts_a_signal_death(tend, tmp_path):
     exited = t.events("exited")
     assert [e["reason"] for e in exited] == ["crash", "clean"]
     assert exited[0]["signal"] in ("KILL", "SIGKILL", 9), exited[0]
+    assert exited[0]["code"] is None, exited[0]
 
 
 def test_success_codes_count_as_clean(tend):
