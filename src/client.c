@@ -547,8 +547,14 @@ static int tail_files(const struct view *v, const struct paths *p, long n,
 {
 	struct logfile_follow *f = NULL;
 	if (follow) {
-		if (paths_mkdir(p->statedir, &(char *){ NULL }) < 0 ||
-		    !(f = logfile_follow_new(p->statedir))) {
+		/* The directory may not exist yet (no daemon ever ran). */
+		char *err = NULL;
+		if (paths_mkdir(p->statedir, &err) < 0) {
+			errline("cannot follow: %s", err);
+			free(err);
+			return EXIT_FAILED;
+		}
+		if (!(f = logfile_follow_new(p->statedir))) {
 			errline("cannot follow %s: %s", p->statedir, strerror(errno));
 			return EXIT_FAILED;
 		}

@@ -41,7 +41,6 @@ struct daemon {
 	struct server *srv;
 	struct waiter *waiters;
 	int report;            /* pipe to the detaching caller; -1: none */
-	uint64_t started_wall;
 };
 
 /* --- reporting to the caller that detached us --- */

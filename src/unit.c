@@ -108,6 +108,7 @@ static struct strv unit_environ(const struct unit *u)
 static void spawn_failed(struct unit *u, const struct spawn_res *res)
 {
 	const struct unit_config *c = u->cfg;
+	u->run[0] = 0;  /* no run: nothing for a next daemon to look for */
 	u->last_exit = (struct exit_info){ .reason = EXIT_SPAWN_FAILED,
 	                                   .code = -1, .err = res->err,
 	                                   .at = wall_ms() };
