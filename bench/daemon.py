@@ -103,8 +103,9 @@ def many(root, n):
         d.tend("status", "--json")
         times.append(time.monotonic() - t0)
     st = d.status()[0]
+    t0 = time.monotonic()
     d.down()
-    return took, statistics.median(times), st
+    return took, statistics.median(times), st, time.monotonic() - t0
 
 
 def live(pid):
@@ -154,10 +155,11 @@ def main():
         print("%d restarts of a crashing service: daemon anon+shmem %s -> %s, fds %d -> %d"
               % (n, kib(b["mem_bytes"]), kib(a["mem_bytes"]), b["fds"], a["fds"]))
         for n in (100, 1000):
-            took, st, dj = many(sub("m%d" % n), n)
+            took, st, dj, down = many(sub("m%d" % n), n)
             print("%d services: up -d %.0f ms, status --json %.1f ms (median of 5), "
-                  "daemon anon+shmem %s, %d fds" % (n, took * 1000, st * 1000,
-                                                     kib(dj["mem_bytes"]), dj["fds"]))
+                  "down %.0f ms, daemon anon+shmem %s, %d fds"
+                  % (n, took * 1000, st * 1000, down * 1000,
+                     kib(dj["mem_bytes"]), dj["fds"]))
         ks = sigkill(sub("k"), 10)
         print("kill -9 of the daemon -> its 5-process tree gone: median %.1f ms "
               "(%.1f-%.1f, n=%d)" % (statistics.median(ks), min(ks), max(ks), len(ks)))

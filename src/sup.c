@@ -51,6 +51,7 @@ static bool all_settled(const struct sup *s)
 static int scan_assign(struct sup *s, const struct tree_root *roots,
                        size_t nroots, bool adopt)
 {
+	s->scan_valid = false;
 	if (proc_table_scan(&s->table) < 0)
 		return -1;
 	if (s->table.n > s->owner_cap) {
@@ -61,15 +62,32 @@ static int scan_assign(struct sup *s, const struct tree_root *roots,
 	return 0;
 }
 
-/* Every unit's tree from one scan; -1 when /proc cannot be read. */
+void sup_rescan(struct sup *s)
+{
+	s->scan_valid = false;
+}
+
+/* Every unit's tree from one scan; -1 when /proc cannot be read.  A scan
+ * serves every question asked in the same loop iteration until a reap, a
+ * spawn or a unit going away makes it stale: a thousand units stopping at
+ * once read /proc once per iteration, not once per unit and question.  (A
+ * process that dies after the scan is no risk: the last death of a tree
+ * always reaches tend as a SIGCHLD, which starts a fresh iteration.) */
 static int scan_units(struct sup *s)
 {
+	if (s->scan_valid && s->scan_wakeups == loop_wakeups(s->loop))
+		return 0;
+	s->scan_valid = false;
 	for (size_t i = 0; i < s->nunits; i++) {
 		const struct unit *x = s->units[i];
 		s->roots[i] = (struct tree_root){ .main = x->shim, .sid = x->sid,
 		                                  .cookie = x->cookie };
 	}
-	return scan_assign(s, s->roots, s->nunits, s->exec_mode);
+	if (scan_assign(s, s->roots, s->nunits, s->exec_mode) < 0)
+		return -1;
+	s->scan_valid = true;
+	s->scan_wakeups = loop_wakeups(s->loop);
+	return 0;
 }
 
 static bool same_procs(const struct proc_stat *a, size_t na,
@@ -207,6 +225,7 @@ void sup_measure(struct sup *s)
 
 void sup_spawned(struct sup *s, struct unit *u)
 {
+	sup_rescan(s);
 	struct proc_stat run[2];
 	size_t n = 0;
 	if (proc_read_stat(u->shim, &run[n]) == 0)
@@ -253,6 +272,7 @@ static size_t collect_leftovers(void *ctx, const struct proc_stat **members)
 {
 	struct leftovers *l = ctx;
 	struct proc_table *t = &l->s->table;
+	sup_rescan(l->s);  /* the table is borrowed */
 	l->nhit = 0;
 	*members = l->hit;
 	if (proc_table_scan(t) < 0)
@@ -406,6 +426,7 @@ static void on_sweep(struct loop *lp, struct loop_timer *t)
 	(void)lp;
 	struct sup *s = t->data;
 	size_t k = 0;
+	sup_rescan(s);  /* units move: the scan's owner indexes would not */
 	for (size_t i = 0; i < s->nunits; i++) {
 		struct unit *u = s->units[i];
 		if (u->removed && unit_settled(u))
@@ -503,16 +524,30 @@ static void on_sigchld(struct loop *lp, int signo, void *data)
 	(void)lp;
 	(void)signo;
 	struct sup *s = data;
+	/* Reap everything first, then look: a scan made between two reaps of
+	 * one batch would still show the second one's processes, and no
+	 * SIGCHLD would come to correct it. */
+	struct reaped { struct unit *u; int st; } *done = NULL;
+	size_t n = 0, cap = 0;
 	int st;
 	pid_t pid;
 	bool others = false;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		struct unit *u = unit_by_shim(s, pid);
-		if (u)
-			unit_on_exit(u, st);
-		else
+		if (!u) {
 			others = true;
+			continue;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			done = xrealloc(done, cap * sizeof(*done));
+		}
+		done[n++] = (struct reaped){ u, st };
 	}
+	sup_rescan(s);
+	for (size_t i = 0; i < n; i++)
+		unit_on_exit(done[i].u, done[i].st);
+	free(done);
 	if (others)
 		for (size_t i = 0; i < s->nunits; i++)
 			unit_on_reaped(s->units[i]);

@@ -57,6 +57,8 @@ struct sup {
 	struct loop_timer sweep;   /* frees units a reload removed */
 	struct loop_timer records; /* writes the procs file, once per iteration */
 	struct proc_table table;   /* reused by every scan */
+	bool scan_valid;           /* table and owner answer for this iteration */
+	uint64_t scan_wakeups;     /* the iteration they were read in */
 	struct tree_root *roots;   /* one per unit, refreshed by every scan */
 	int *owner;
 	size_t owner_cap;
@@ -94,10 +96,14 @@ struct unit *sup_find(struct sup *s, const char *name);
 json_t *sup_reload(struct sup *s, struct tend_config *cfg);
 
 /* The live processes of U's tree (main process included, shim excluded),
- * from a fresh scan of /proc.  The array is owned by S and valid until the
+ * from a scan of /proc made in this loop iteration (see sup_rescan).  The array is owned by S and valid until the
  * next call. */
 size_t sup_tree(struct sup *s, const struct unit *u,
                 const struct proc_stat **members);
+
+/* The next sup_tree reads /proc afresh (a kill pass must see processes
+ * forked since the last one). */
+void sup_rescan(struct sup *s);
 
 /* Sets every unit's procs and mem_bytes (RssAnon + RssShmem summed over
  * its tree) from one scan of /proc. */

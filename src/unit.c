@@ -205,6 +205,7 @@ static size_t signal_tree(struct unit *u, int sig)
 static size_t collect_tree(void *ctx, const struct proc_stat **members)
 {
 	struct unit *u = ctx;
+	sup_rescan(u->sup);  /* each pass must see what forked since the last */
 	return sup_tree(u->sup, u, members);
 }
 

@@ -341,6 +341,28 @@ exec = {svc(d, "longer-name", "--lines", 2)}
     assert t.stop(T_LONG) == 0, t.describe()
 
 
+def test_many_runs_ending_at_once_all_settle(project, tmp_path):
+    """Runs that end in one SIGCHLD batch: each unit must see its own tree
+    gone (a look at /proc taken between two reaps of the batch would still
+    show the later ones, and no SIGCHLD would come to correct it)."""
+    n = 30
+    fifo = tmp_path / "go"
+    os.mkfifo(fifo)
+    p = project("".join("[service s%d]\nexec = head -c1 %s\nrestart = never\n"
+                        % (i, fifo) for i in range(n)))
+    p.up()
+    wait_until(lambda: all(u["procs"] == 1 for u in p.status()[1:]),
+               what="every service to wait on the fifo")
+    fd = os.open(fifo, os.O_WRONLY)
+    os.close(fd)  # every reader sees end-of-file at once
+    wait_until(lambda: all(u["state"] == "stopped" for u in p.status()[1:]),
+               what="every run to end and its unit to settle")
+    assert not [e for e in p.events() if e["event"] == "stopping"], p.describe()
+    t0 = time.monotonic()
+    p.ok("down")
+    assert time.monotonic() - t0 < 5
+
+
 # --- 4. a killed daemon leaves nothing in the way ---------------------------
 
 def test_up_right_after_kill9(tend, project):
