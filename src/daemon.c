@@ -155,11 +155,11 @@ static char *status_reply(struct daemon *d, const char *name)
 /* --- waiting requests --- */
 
 static void add_waiter(struct daemon *d, struct conn *c, struct unit *u,
-                       enum wait_kind kind)
+                       enum wait_kind kind, unsigned long spawns)
 {
 	struct waiter *w = xcalloc(1, sizeof(*w));
 	*w = (struct waiter){ .next = d->waiters, .c = c, .u = u, .kind = kind,
-	                      .spawns = u ? u->spawns : 0 };
+	                      .spawns = spawns };
 	d->waiters = w;
 }
 
@@ -235,13 +235,24 @@ static void on_conn_gone(void *ctx, struct conn *c)
 
 /* --- requests --- */
 
+/* Answers C now if U is there already, else once it gets there. */
+static void answer_or_wait(struct daemon *d, struct conn *c, struct unit *u,
+                           enum wait_kind kind, unsigned long since)
+{
+	struct waiter probe = { .u = u, .kind = kind, .spawns = since };
+	char *a = waiter_answer(&probe);
+	if (a)
+		server_reply(c, a);
+	else
+		add_waiter(d, c, u, kind, since);
+}
+
 /* Answers a start or restart of U: at once without WAIT (it spawned, or
  * failed to), else once a run that started after SINCE runs (or the unit
  * failed first). */
 static void answer_up(struct daemon *d, struct conn *c, struct unit *u,
                       bool wait, unsigned long since)
 {
-	struct waiter probe = { .u = u, .kind = WAIT_UP, .spawns = since };
 	if (!wait) {
 		if (u->state == US_FAILED) {
 			char *why = down_reason(u);
@@ -253,13 +264,7 @@ static void answer_up(struct daemon *d, struct conn *c, struct unit *u,
 		}
 		return;
 	}
-	char *a = waiter_answer(&probe);
-	if (a) {
-		server_reply(c, a);
-		return;
-	}
-	add_waiter(d, c, u, WAIT_UP);
-	d->waiters->spawns = since;
+	answer_or_wait(d, c, u, WAIT_UP, since);
 }
 
 /* Re-reads the file; returns what changed (a new reference), or NULL
@@ -306,7 +311,7 @@ static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 		server_reply(c, status_reply(d, req->name));
 		return;
 	case CTL_DOWN:
-		add_waiter(d, c, NULL, WAIT_DOWN);
+		add_waiter(d, c, NULL, WAIT_DOWN, 0);
 		if (!late)
 			sup_shutdown(d->sup);
 		return;
@@ -333,16 +338,10 @@ static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 		answer_up(d, c, u, req->wait, since);
 		break;
 	}
-	case CTL_STOP: {
+	case CTL_STOP:
 		unit_stop(u);
-		struct waiter probe = { .u = u, .kind = WAIT_DOWN };
-		char *a = waiter_answer(&probe);
-		if (a)
-			server_reply(c, a);
-		else
-			add_waiter(d, c, u, WAIT_DOWN);
+		answer_or_wait(d, c, u, WAIT_DOWN, 0);
 		break;
-	}
 	case CTL_RELOAD: {
 		char *err = NULL;
 		json_t *what = do_reload(d, &err);
