@@ -167,19 +167,6 @@ static const char *age(uint64_t ms, char b[32])
 	return b;
 }
 
-static const char *size(uint64_t bytes, char b[32])
-{
-	static const char units[] = "KMGT";
-	double v = (double)bytes / 1024;
-	int u = 0;
-	while (v >= 1024 && u < 3) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(b, 32, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
-	return b;
-}
-
 static const char *state_colour(const char *st)
 {
 	if (strcmp(st, "running") == 0)
@@ -222,7 +209,7 @@ static void print_status(json_t *units)
 			w = l;
 	}
 	bool col = colour();
-	printf("%-*s  %-7s  %-8s  %7s  %7s  %8s  %5s  %6s  %s\n", (int)w, "NAME",
+	printf("%-*s  %-7s  %-8s  %7s  %7s  %8s  %5s  %11s  %s\n", (int)w, "NAME",
 	       "KIND", "STATE", "PID", "UPTIME", "RESTARTS", "PROCS", "MEM",
 	       "LAST EXIT");
 	json_t *daemon = NULL;
@@ -235,21 +222,31 @@ static void print_status(json_t *units)
 		const char *st = json_string_value(json_object_get(u, "state"));
 		json_t *pid = json_object_get(u, "pid");
 		json_t *up = json_object_get(u, "uptime_ms");
-		char pb[24] = "-", ub[32] = "-", mb[32] = "-";
+		char pb[24] = "-", ub[32] = "-", mb[80] = "-", lb[32];
 		if (json_is_integer(pid))
 			snprintf(pb, sizeof(pb), "%lld", (long long)json_integer_value(pid));
 		if (json_is_integer(up))
 			age((uint64_t)json_integer_value(up), ub);
 		long long procs = json_integer_value(json_object_get(u, "procs"));
 		if (procs > 0)
-			size((uint64_t)json_integer_value(json_object_get(u, "mem_bytes")), mb);
+			format_size_approx((uint64_t)json_integer_value(json_object_get(u, "mem_bytes")), mb);
+		json_t *max = json_object_get(u, "mem_max");
+		if (json_is_integer(max)) {
+			/* "120M/300M": the figure against its limit */
+			size_t l = strlen(mb);
+			snprintf(mb + l, sizeof(mb) - l, "/%s",
+			         format_size_approx((uint64_t)json_integer_value(max), lb));
+		}
 		char *le = last_exit_text(json_object_get(u, "last_exit"));
-		printf("%-*s  %-7s  %s%-8s%s  %7s  %7s  %8lld  %5lld  %6s  %s\n", (int)w,
+		printf("%-*s  %-7s  %s%-8s%s  %7s  %7s  %8lld  %5lld  %11s  %s\n", (int)w,
 		       json_string_value(json_object_get(u, "name")), kind,
 		       col ? state_colour(st) : "", st, col && *state_colour(st) ? "\033[0m" : "",
 		       pb, ub, (long long)json_integer_value(json_object_get(u, "restarts")),
 		       procs, mb, le);
 		free(le);
+		const char *text = json_string_value(json_object_get(u, "status_text"));
+		if (text)
+			printf("%*s  status: %s\n", (int)w, "", text);
 	}
 	if (daemon) {
 		char ub[32], mb[32];
@@ -257,7 +254,7 @@ static void print_status(json_t *units)
 		       "%lld wakeups; %s\n",
 		       (long long)json_integer_value(json_object_get(daemon, "pid")),
 		       age((uint64_t)json_integer_value(json_object_get(daemon, "uptime_ms")), ub),
-		       size((uint64_t)json_integer_value(json_object_get(daemon, "mem_bytes")), mb),
+		       format_size_approx((uint64_t)json_integer_value(json_object_get(daemon, "mem_bytes")), mb),
 		       (long long)json_integer_value(json_object_get(daemon, "fds")),
 		       (long long)json_integer_value(json_object_get(daemon, "wakeups")),
 		       json_string_value(json_object_get(daemon, "config")));

@@ -27,7 +27,7 @@ struct key_def {
 	size_t off;
 	const char *def;       /* default, in the file's own syntax; NULL: none */
 	const char *const *names;  /* V_ENUM: values in enum order */
-	unsigned lo, hi;       /* V_UINT bounds */
+	unsigned lo, hi;       /* V_UINT bounds; V_DURATION: lo is the least ms */
 	bool enforced;         /* acted on by this version */
 	const char *help;
 };
@@ -44,8 +44,8 @@ static const char *const restart_names[] = { "on-failure", "always", "never", NU
 static const struct key_def keys[] = {
 	{ "log-max", SC_GLOBAL, V_SIZE, G(log_max), "10M", .lo = 0, .enforced = false,
 	  .help = "log size per unit before rotation" },
-	{ "memory-interval", SC_GLOBAL, V_DURATION, G(memory_interval_ms), "2s",
-	  .help = "memory sampling period" },
+	{ "memory-interval", SC_GLOBAL, V_DURATION, G(memory_interval_ms), "2s", .lo = 10,
+	  .enforced = true, .help = "memory sampling period" },
 	{ "max-jobs", SC_GLOBAL, V_UINT, G(max_jobs), NULL, .lo = 1, .hi = 4096,
 	  .help = "job runs at once (default: number of CPUs)" },
 
@@ -74,23 +74,25 @@ static const struct key_def keys[] = {
 	{ "stop-timeout", SC_UNIT, V_DURATION, U(stop_timeout_ms), "10s",
 	  .enforced = true, .help = "then SIGKILL to the whole tree" },
 	{ "memory-max", SC_UNIT, V_OPT_SIZE, U(memory_max), "none",
-	  .help = "limit on anon+shmem memory of the whole tree" },
+	  .enforced = true, .help = "limit on anon+shmem memory of the whole tree" },
 	{ "memory-warn", SC_UNIT, V_PERCENT, U(memory_warn_pct), "80%",
-	  .help = "warn at this fraction of memory-max" },
+	  .enforced = true, .help = "warn at this fraction of memory-max" },
 	{ "health", SC_SERVICE, V_PROBE, U(health), "none",
-	  .help = "exec:CMD | tcp:HOST:PORT | unix:PATH | http://HOST:PORT/PATH" },
-	{ "health-interval", SC_SERVICE, V_DURATION, U(health_interval_ms), "10s",
-	  .help = "probe period" },
-	{ "health-timeout", SC_SERVICE, V_DURATION, U(health_timeout_ms), "5s",
-	  .help = "per-probe timeout" },
+	  .enforced = true, .help = "exec:CMD | tcp:HOST:PORT | unix:PATH | http://HOST:PORT/PATH" },
+	{ "health-interval", SC_SERVICE, V_DURATION, U(health_interval_ms), "10s", .lo = 10,
+	  .enforced = true, .help = "probe period" },
+	{ "health-timeout", SC_SERVICE, V_DURATION, U(health_timeout_ms), "5s", .lo = 1,
+	  .enforced = true, .help = "per-probe timeout" },
 	{ "health-strikes", SC_SERVICE, V_UINT, U(health_strikes), "3", .lo = 1,
-	  .hi = 1000, .help = "consecutive failures before a restart" },
+	  .hi = 1000, .enforced = true, .help = "consecutive failures before a restart" },
 	{ "health-grace", SC_SERVICE, V_DURATION, U(health_grace_ms), "30s",
-	  .help = "no probe verdicts this long after start" },
+	  .enforced = true, .help = "no probe verdicts this long after start" },
 	{ "ready", SC_SERVICE, V_ENUM, U(ready), "none", ready_names,
-	  .help = "none | notify | health | socket" },
+	  .enforced = true, .help = "none | notify | health | socket" },
+	{ "start-timeout", SC_SERVICE, V_OPT_DURATION, U(start_timeout_ms), "1m",
+	  .enforced = true, .help = "time to become ready before a restart (none: no limit)" },
 	{ "watchdog", SC_SERVICE, V_OPT_DURATION, U(watchdog_ms), "none",
-	  .help = "sd_notify WATCHDOG=1 at least this often" },
+	  .enforced = true, .help = "sd_notify WATCHDOG=1 at least this often" },
 	{ "listen", SC_SERVICE, V_ADDRS, U(listen), NULL,
 	  .help = "tcp:HOST:PORT | unix:PATH bound by tend (repeatable)" },
 	{ "backend", SC_SERVICE, V_OPT_ADDR, U(backend), "none",
@@ -336,6 +338,12 @@ static int value_set(const struct key_def *k, void *base, struct unit_config *u,
 		/* fall through */
 	case V_DURATION:
 		r = parse_duration(v, f, &w);
+		if (r == 0 && *(uint64_t *)f < k->lo) {
+			char b[32];
+			*why = xasprintf("must be at least %s (a period of 0 would spin)",
+			                 format_duration(k->lo, b));
+			return -1;
+		}
 		break;
 	case V_OPT_SIZE:
 		if (is_none(v)) {

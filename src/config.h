@@ -46,6 +46,7 @@ struct unit_config {
 	uint64_t health_interval_ms, health_timeout_ms, health_grace_ms;
 	unsigned health_strikes;
 	enum ready_mode ready;
+	uint64_t start_timeout_ms;
 	uint64_t watchdog_ms;      /* 0: none */
 	struct strv listen;
 	char *backend;             /* NULL: none */

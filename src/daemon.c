@@ -41,6 +41,7 @@ struct daemon {
 	struct server *srv;
 	struct waiter *waiters;
 	int report;            /* pipe to the detaching caller; -1: none */
+	bool booting;          /* "booted" is not reported yet */
 };
 
 /* --- reporting to the caller that detached us --- */
@@ -88,7 +89,7 @@ static json_t *last_exit_json(const struct unit *u)
 static json_t *unit_json(const struct unit *u, uint64_t now)
 {
 	bool up = u->pid > 0;
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:I, s:o}",
 	                 "name", u->cfg->name,
 	                 "kind", unit_kind_name(u->cfg->kind),
 	                 "state", unit_state_name(u->state),
@@ -97,6 +98,10 @@ static json_t *unit_json(const struct unit *u, uint64_t now)
 	                                 : json_null(),
 	                 "mem_bytes", (json_int_t)u->mem_bytes,
 	                 "procs", (json_int_t)u->procs,
+	                 "mem_max", u->cfg->memory_max ? json_integer((json_int_t)
+	                            u->cfg->memory_max) : json_null(),
+	                 "status_text", u->status_text[0] ? json_string(u->status_text)
+	                                                  : json_null(),
 	                 "restarts", (json_int_t)u->restarts,
 	                 "last_exit", last_exit_json(u));
 }
@@ -133,7 +138,7 @@ static json_t *daemon_json(struct daemon *d, uint64_t now)
 
 static char *status_reply(struct daemon *d, const char *name)
 {
-	sup_measure(d->sup);
+	sup_measure(d->sup, false);
 	uint64_t now = mono_ms();
 	json_t *units = json_array();
 	if (!name)
@@ -174,13 +179,32 @@ static char *down_reason(const struct unit *u)
 	if (e->reason == EXIT_SPAWN_FAILED)
 		return xasprintf("service \"%s\" failed to start: %s \"%s\": %s",
 		                 u->cfg->name, "exec", u->cfg->argv.v[0], strerror(e->err));
+	const char *how = u->gave_up ? "gave up"
+	                  : u->ready_at == 0 && u->cfg->ready != READY_NONE
+	                  ? "ended before it was ready" : "is down";
 	if (e->signal)
 		return xasprintf("service \"%s\" %s: last exit %s (signal %s)",
-		                 u->cfg->name, u->gave_up ? "gave up" : "is down",
-		                 exit_reason_name(e->reason), signal_name(e->signal));
+		                 u->cfg->name, how, exit_reason_name(e->reason),
+		                 signal_name(e->signal));
 	return xasprintf("service \"%s\" %s: last exit %s (code %d)", u->cfg->name,
-	                 u->gave_up ? "gave up" : "is down",
-	                 exit_reason_name(e->reason), e->code);
+	                 how, exit_reason_name(e->reason), e->code);
+}
+
+/* Is U up with a run that started after SINCE runs: 1 (ready), -1 (it
+ * failed first, or will not start: *WHY says why), 0 (not yet)? */
+static int up_verdict(const struct unit *u, unsigned long since, char **why)
+{
+	if (u->state == US_RUNNING && u->spawns > since)
+		return 1;
+	/* A run after the request ended before it was ready; or the unit
+	 * gave up, went away or was stopped. */
+	bool ended = u->spawns > since && !unit_up(u) && u->state != US_STOPPING;
+	if (ended || u->state == US_FAILED || u->removed ||
+	    (u->state == US_STOPPED && !u->want_up)) {
+		*why = down_reason(u);
+		return -1;
+	}
+	return 0;
 }
 
 /* The answer to W if it has one now, else NULL. */
@@ -190,22 +214,54 @@ static char *waiter_answer(const struct waiter *w)
 	if (w->kind == WAIT_DOWN)
 		return unit_settled(u) ? ctl_reply_ok(json_pack("{s:s}", "state",
 		                         unit_state_name(u->state))) : NULL;
-	if (u->state == US_RUNNING && u->spawns > w->spawns)
+	char *why = NULL;
+	switch (up_verdict(u, w->spawns, &why)) {
+	case 1:
 		return ctl_reply_ok(json_pack("{s:s, s:i}", "state", "running", "pid",
 		                              (int)u->pid));
-	if (u->state == US_FAILED || u->removed ||
-	    (u->state == US_STOPPED && !u->want_up)) {
-		char *why = down_reason(u);
+	case -1: {
 		char *r = ctl_reply_err(1, "%s", why);
 		free(why);
 		return r;
 	}
-	return NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* tend up -d returns once every boot service is ready or has failed: the
+ * report says "booted", then a tab and a reason per failed service. */
+static void boot_check(struct daemon *d)
+{
+	if (!d->booting)
+		return;
+	struct buf failed = { 0 };
+	for (size_t i = 0; i < d->sup->nunits; i++) {
+		const struct unit *u = d->sup->units[i];
+		char *why = NULL;
+		if (u->cfg->kind != KIND_SERVICE || u->cfg->start != START_BOOT)
+			continue;
+		int v = up_verdict(u, 0, &why);
+		if (v == 0) {
+			free(failed.s);
+			return;
+		}
+		if (v < 0) {
+			buf_addc(&failed, '\t');
+			buf_adds(&failed, why);
+			free(why);
+		}
+	}
+	d->booting = false;
+	report(d, "booted%s\n", failed.s ? failed.s : "");
+	free(failed.s);
+	report_done(d);
 }
 
 static void on_unit_changed(void *ctx, struct unit *u)
 {
 	struct daemon *d = ctx;
+	boot_check(d);
 	for (struct waiter **p = &d->waiters; *p; ) {
 		struct waiter *w = *p;
 		char *a = w->u == u ? waiter_answer(w) : NULL;
@@ -325,7 +381,7 @@ static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 	switch (req->cmd) {
 	case CTL_START: {
 		/* A unit that runs already is started: any run counts. */
-		unsigned long since = u->state == US_RUNNING ? u->spawns - 1 : u->spawns;
+		unsigned long since = unit_up(u) ? u->spawns - 1 : u->spawns;
 		unit_start(u);
 		answer_up(d, c, u, req->wait, since);
 		break;
@@ -471,15 +527,8 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 	report(d, "listening %d\n", (int)getpid());
 	sup_kill_leftovers(d->sup);
 	sup_boot(d->sup);
-	struct buf failed = { 0 };
-	for (size_t i = 0; i < d->sup->nunits; i++)
-		if (d->sup->units[i]->state == US_FAILED) {
-			buf_addc(&failed, ' ');
-			buf_adds(&failed, d->sup->units[i]->cfg->name);
-		}
-	report(d, "booted%s\n", failed.s ? failed.s : "");
-	free(failed.s);
-	report_done(d);
+	d->booting = true;
+	boot_check(d);
 	if (loop_run(d->sup->loop) < 0) {
 		errline("event loop failed: %s", strerror(errno));
 		sup_shutdown(d->sup);
@@ -636,8 +685,11 @@ static int up_detached(struct daemon *d, bool boot)
 	} else if (strcmp(line, "booted") == 0 || !boot) {
 		code = 0;
 	} else {
-		errline("services failed to start:%s; see tend status and tend logs",
-		        line + 6);
+		/* "booted\tREASON\tREASON..." */
+		char *save = NULL;
+		for (char *r = strtok_r(line + 6, "\t", &save); r;
+		     r = strtok_r(NULL, "\t", &save))
+			errline("%s; see tend status and tend logs", r);
 		code = 1;
 	}
 	free(line);

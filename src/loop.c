@@ -28,6 +28,9 @@ struct loop {
 	uint64_t now;
 	uint64_t wakeups;
 	bool stop;
+	struct resume_watch resume;
+	loop_resume_fn resume_fn;
+	void *resume_data;
 };
 
 struct loop *loop_new(void)
@@ -220,11 +223,46 @@ static int next_timeout(const struct loop *lp)
 	return d > 86400000u ? 86400000 : (int)d;
 }
 
+uint64_t resume_check(struct resume_watch *w, uint64_t mono, uint64_t boot)
+{
+	/* CLOCK_BOOTTIME runs on through a suspend, CLOCK_MONOTONIC stops:
+	 * their difference grows by exactly the time asleep. */
+	uint64_t gap = boot >= mono ? boot - mono : 0;
+	if (!w->init || gap < w->gap) {
+		w->init = true;
+		w->gap = gap;
+		return 0;
+	}
+	uint64_t asleep = gap - w->gap;
+	if (asleep < RESUME_MIN_MS)
+		return 0;
+	w->gap = gap;
+	return asleep;
+}
+
+void loop_on_resume(struct loop *lp, loop_resume_fn fn, void *data)
+{
+	lp->resume_fn = fn;
+	lp->resume_data = data;
+	resume_check(&lp->resume, mono_ms(), boot_ms());
+}
+
+/* A resume is told before any timer or event of the iteration. */
+static void check_resume(struct loop *lp)
+{
+	if (!lp->resume_fn)
+		return;
+	uint64_t asleep = resume_check(&lp->resume, lp->now, boot_ms());
+	if (asleep)
+		lp->resume_fn(lp, asleep, lp->resume_data);
+}
+
 int loop_run(struct loop *lp)
 {
 	lp->stop = false;
 	while (!lp->stop) {
 		lp->now = mono_ms();
+		check_resume(lp);
 		run_due_timers(lp);
 		if (lp->stop)
 			break;
@@ -236,6 +274,7 @@ int loop_run(struct loop *lp)
 			return -1;
 		}
 		lp->now = mono_ms();
+		check_resume(lp);
 		lp->nbatch = n;
 		for (int i = 0; i < n; i++) {
 			struct loop_io *io = lp->batch[i].data.ptr;

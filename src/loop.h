@@ -6,6 +6,11 @@
  * callback may add or remove any watch or timer, including its own, and a
  * removed watch never fires again, not even later in the same batch.
  *
+ * Timers run on CLOCK_MONOTONIC, which stands still while the machine is
+ * suspended: no timeout, deadline or countdown expires because of a
+ * suspend.  The loop notices a resume (CLOCK_BOOTTIME moved on further than
+ * CLOCK_MONOTONIC) at its next wakeup and tells the resume hook first.
+ *
  * Watches and timers are structs owned by the caller (embedded in whatever
  * they serve); the loop only links them.  The loop owns no fd but its epoll
  * fd and its signalfd.
@@ -67,6 +72,26 @@ uint64_t loop_now(const struct loop *lp);
 
 /* How many times the loop has woken up (returned from epoll_wait). */
 uint64_t loop_wakeups(const struct loop *lp);
+
+/* --- suspend --- */
+
+/* A suspend shorter than this is not reported (clock noise). */
+#define RESUME_MIN_MS 1000
+
+struct resume_watch {
+	uint64_t gap;   /* CLOCK_BOOTTIME - CLOCK_MONOTONIC at the last look */
+	bool init;
+};
+
+/* The decision, on injected clocks: given both clocks now (ms), how long
+ * the machine was suspended since the last call (0: not, or less than
+ * RESUME_MIN_MS; the first call only takes the measure). */
+uint64_t resume_check(struct resume_watch *w, uint64_t mono_ms, uint64_t boot_ms);
+
+typedef void (*loop_resume_fn)(struct loop *lp, uint64_t asleep_ms, void *data);
+/* FN runs at the first wakeup after a resume, before the iteration's
+ * timers and events, with the time asleep. */
+void loop_on_resume(struct loop *lp, loop_resume_fn fn, void *data);
 
 /* Runs until loop_stop(); returns 0, or -1 if epoll_wait fails. */
 int loop_run(struct loop *lp);

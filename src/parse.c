@@ -146,6 +146,19 @@ const char *format_size(uint64_t bytes, char buf[32])
 	return buf;
 }
 
+const char *format_size_approx(uint64_t bytes, char buf[32])
+{
+	static const char units[] = "KMGT";
+	double v = (double)bytes / 1024;
+	int u = 0;
+	while (v >= 1024 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, 32, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
+	return buf;
+}
+
 /* --- durations --- */
 
 /* Largest first: groups must come in this order, each at most once. */

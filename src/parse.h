@@ -41,6 +41,8 @@ int parse_percent(const char *s, unsigned *pct, const char **why);
  * syntax ("1m30s", "300M", "TERM").  BUF must hold 32 bytes. */
 const char *format_duration(uint64_t ms, char buf[32]);
 const char *format_size(uint64_t bytes, char buf[32]);
+/* For people: "3.2K", "359M", "1.5G" (one decimal below 10). */
+const char *format_size_approx(uint64_t bytes, char buf[32]);
 /* "TERM" for SIGTERM, "SIG34" style for unnamed ones; static storage. */
 const char *signal_name(int sig);
 

@@ -192,7 +192,10 @@ struct policy_verdict policy_on_exit(const struct policy_cfg *cfg,
 	case EXIT_CLEAN:
 		return on_clean(cfg, h, now_ms, jitter);
 	case EXIT_MEMORY:
-		/* Not a crash: restart whatever the mode, backed off when quick. */
+		/* Not a crash: restart (unless never), backed off when quick. */
+		v.crashes = h->ncrash;
+		if (cfg->restart == RESTART_NEVER)
+			return v;
 		v.action = ACT_RESTART;
 		if (!stable) {
 			h->fail_streak++;

@@ -14,7 +14,8 @@
  *     more than clean-restarts N inside WINDOW slows restarts with backoff
  *     and warns once per episode (with backoff 0: from 100ms to 30s);
  *   - `memory` restarts are not crashes, but one that comes before
- *     stable-after is backed off like a crash loop;
+ *     stable-after is backed off like a crash loop; restart = never
+ *     means never for them too;
  *   - backoff is MIN * 2^(k-1) capped at MAX, k = consecutive quick
  *     failures, with +-25% jitter kept inside MIN..MAX; MIN 0 restarts at
  *     once.

@@ -1,4 +1,5 @@
 #include "proc.h"
+#include "mem.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -189,17 +190,38 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 int proc_read_mem(pid_t pid, uint64_t *bytes)
 {
 	char buf[4096];
-	if (read_proc(pid, "status", buf, sizeof(buf)) < 0)
+	struct mem_status st;
+	if (read_proc(pid, "status", buf, sizeof(buf)) < 0 ||
+	    mem_parse_status(buf, strlen(buf), &st) < 0)
 		return -1;
-	uint64_t kb = 0;
-	static const char *const keys[] = { "\nRssAnon:", "\nRssShmem:" };
-	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
-		const char *at = strstr(buf, keys[i]);
-		if (at)
-			kb += strtoull(at + strlen(keys[i]), NULL, 10);
-	}
-	*bytes = kb * 1024;
+	if (mem_needs_rollup(&st) &&
+	    (read_proc(pid, "smaps_rollup", buf, sizeof(buf)) < 0 ||
+	     mem_parse_rollup(buf, strlen(buf), &st) < 0))
+		return -1;
+	*bytes = mem_counted(&st);
 	return 0;
+}
+
+void proc_cmdline(pid_t pid, char *out, size_t cap)
+{
+	char buf[512];
+	out[0] = 0;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n <= 0 && read_proc(pid, "comm", buf, sizeof(buf)) == 0)
+		n = (ssize_t)strcspn(buf, "\n");   /* a kernel thread or a zombie */
+	size_t k = 0;
+	for (ssize_t i = 0; i < n && k + 1 < cap; i++)
+		out[k++] = buf[i] ? buf[i] : ' ';
+	while (k > 0 && out[k - 1] == ' ')
+		k--;
+	out[k] = 0;
+	str_clean(out);
 }
 
 static int cmp_pid(const void *a, const void *b)

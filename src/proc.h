@@ -64,8 +64,13 @@ struct proc_stat {
 int proc_read_stat(pid_t pid, struct proc_stat *st);
 
 /* RssAnon + RssShmem of PID in bytes, from /proc/PID/status (never VmRSS:
- * file-backed pages do not count).  Returns 0 or -1 (no such process). */
+ * file-backed pages do not count; mem.h), smaps_rollup on kernels without
+ * RssAnon.  Returns 0 or -1 (no such process, or unreadable). */
 int proc_read_mem(pid_t pid, uint64_t *bytes);
+
+/* PID's command line, arguments joined by spaces, control characters as
+ * '?', cut to CAP - 1 bytes ("" when gone). */
+void proc_cmdline(pid_t pid, char *out, size_t cap);
 
 struct proc_table {
 	struct proc_stat *p;  /* sorted by pid */

@@ -1,4 +1,6 @@
 #include "sup.h"
+#include "mem.h"
+#include "parse.h"
 #include "unit.h"
 #include "util.h"
 
@@ -180,11 +182,19 @@ size_t sup_tree(struct sup *s, const struct unit *u,
 	return n - lead;
 }
 
-void sup_measure(struct sup *s)
+/* Does U's memory get sampled? */
+static bool limited(const struct unit *u)
+{
+	return u->cfg->memory_max && unit_up(u);
+}
+
+void sup_measure(struct sup *s, bool limited_only)
 {
 	for (size_t i = 0; i < s->nunits; i++) {
 		s->units[i]->procs = 0;
 		s->units[i]->mem_bytes = 0;
+		s->units[i]->top_pid = 0;
+		s->units[i]->top_bytes = 0;
 	}
 	if (scan_units(s) < 0)
 		return;
@@ -212,15 +222,89 @@ void sup_measure(struct sup *s)
 				continue;
 			s->members[start[o] + fill[o]++] = s->table.p[i];
 			uint64_t b;
-			if (!shim && proc_read_mem(s->table.p[i].pid, &b) == 0) {
+			if (shim || (limited_only && !limited(u)))
+				continue;
+			if (proc_read_mem(s->table.p[i].pid, &b) == 0) {
 				u->procs++;
 				u->mem_bytes += b;
+				if (b > u->top_bytes || !u->top_pid) {
+					u->top_bytes = b;
+					u->top_pid = s->table.p[i].pid;
+				}
 			}
 		}
 	for (size_t u = 0; u < s->nunits; u++)
 		note_seen(s, s->units[u], s->members + start[u], fill[u]);
 	free(fill);
 	free(start);
+}
+
+/* --- memory sampling --- */
+
+static void on_memory(struct loop *lp, struct loop_timer *t);
+
+/* The sampling timer runs while some unit with memory-max is up, and
+ * only then. */
+static void memory_schedule(struct sup *s)
+{
+	bool want = false;
+	for (size_t i = 0; i < s->nunits && !want; i++)
+		want = limited(s->units[i]);
+	if (want && !s->memory.armed)
+		loop_timer_start(s->loop, &s->memory, s->cfg->memory_interval_ms,
+		                 on_memory, s);
+	else if (!want && s->memory.armed)
+		loop_timer_stop(s->loop, &s->memory);
+}
+
+static void memory_verdict(struct sup *s, struct unit *u)
+{
+	const struct unit_config *c = u->cfg;
+	char a[32], b[32], top[256];
+	switch (mem_judge(u->mem_bytes, c->memory_max, c->memory_warn_pct,
+	                  &u->mem_warned)) {
+	case MEM_OK:
+		break;
+	case MEM_WARN: {
+		char *m = xasprintf("memory %s is over memory-warn (%u%% of "
+		                    "memory-max %s)", format_size_approx(u->mem_bytes, a),
+		                    c->memory_warn_pct, format_size(c->memory_max, b));
+		events_emit(s->ev, c->name, "warn", json_pack("{s:s, s:I, s:I}",
+		            "message", m, "mem_bytes", (json_int_t)u->mem_bytes,
+		            "limit", (json_int_t)c->memory_max));
+		free(m);
+		break;
+	}
+	case MEM_LIMIT: {
+		proc_cmdline(u->top_pid, top, sizeof(top));
+		events_emit(s->ev, c->name, "memory_limit",
+		            json_pack("{s:I, s:I, s:I, s:i, s:s, s:I}",
+		                      "mem_bytes", (json_int_t)u->mem_bytes,
+		                      "limit", (json_int_t)c->memory_max,
+		                      "procs", (json_int_t)u->procs,
+		                      "largest_pid", (int)u->top_pid,
+		                      "largest_command", top,
+		                      "largest_bytes", (json_int_t)u->top_bytes));
+		char *why = xasprintf("memory %s over memory-max %s",
+		                      format_size_approx(u->mem_bytes, a),
+		                      format_size(c->memory_max, b));
+		unit_restart_for(u, EXIT_MEMORY, why);
+		free(why);
+		break;
+	}
+	}
+}
+
+static void on_memory(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct sup *s = t->data;
+	sup_rescan(s);   /* the figure must be of now, not of this iteration */
+	sup_measure(s, true);
+	for (size_t i = 0; i < s->nunits; i++)
+		if (limited(s->units[i]))
+			memory_verdict(s, s->units[i]);
+	memory_schedule(s);
 }
 
 void sup_spawned(struct sup *s, struct unit *u)
@@ -440,6 +524,7 @@ static void on_sweep(struct loop *lp, struct loop_timer *t)
 
 void sup_unit_changed(struct sup *s, struct unit *u)
 {
+	memory_schedule(s);
 	if (s->hooks.changed)
 		s->hooks.changed(s->hooks.ctx, u);
 	if (!unit_settled(u))
@@ -592,6 +677,19 @@ static void on_hup(struct loop *lp, int signo, void *data)
 		s->hooks.hup(s->hooks.ctx);
 }
 
+/* A laptop woke up: time asleep counts for nothing (loop.h), and what a
+ * probe or a deadline saw across the suspend is not the service's fault. */
+static void on_resume(struct loop *lp, uint64_t asleep_ms, void *data)
+{
+	(void)lp;
+	struct sup *s = data;
+	char b[32];
+	events_emit(s->ev, "tend", "resumed", json_pack("{s:I, s:s}", "asleep_ms",
+	            (json_int_t)asleep_ms, "asleep", format_duration(asleep_ms, b)));
+	for (size_t i = 0; i < s->nunits; i++)
+		unit_on_resume(s->units[i]);
+}
+
 /* --- life --- */
 
 struct sup *sup_new(struct tend_config *cfg, struct events *ev,
@@ -629,6 +727,7 @@ void sup_free(struct sup *s)
 		close(s->out_fd);
 	loop_timer_stop(s->loop, &s->sweep);
 	loop_timer_stop(s->loop, &s->records);
+	loop_timer_stop(s->loop, &s->memory);
 	free(s->roots);
 	free(s->owner);
 	free(s->members);
@@ -653,6 +752,7 @@ int sup_prepare(struct sup *s)
 		r |= loop_signal(s->loop, SIGHUP, on_hup, s);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	loop_on_resume(s->loop, on_resume, s);
 	return r;
 }
 

@@ -56,6 +56,7 @@ struct sup {
 	uint64_t started_at;       /* mono ms */
 	struct loop_timer sweep;   /* frees units a reload removed */
 	struct loop_timer records; /* writes the procs file, once per iteration */
+	struct loop_timer memory;  /* samples memory while a unit has a limit */
 	struct proc_table table;   /* reused by every scan */
 	bool scan_valid;           /* table and owner answer for this iteration */
 	uint64_t scan_wakeups;     /* the iteration they were read in */
@@ -106,8 +107,13 @@ size_t sup_tree(struct sup *s, const struct unit *u,
 void sup_rescan(struct sup *s);
 
 /* Sets every unit's procs and mem_bytes (RssAnon + RssShmem summed over
- * its tree) from one scan of /proc. */
-void sup_measure(struct sup *s);
+ * its tree; mem.h) and its largest process, from one scan of /proc.  With
+ * LIMITED_ONLY only units with memory-max are measured (the others read
+ * 0).  Memory sampling (every memory-interval while a unit with
+ * memory-max is up; no timer otherwise) is the supervisor's: over
+ * memory-warn a warn event, over memory-max a memory_limit event and
+ * unit_restart_for(memory). */
+void sup_measure(struct sup *s, bool limited_only);
 
 /* Kills whatever an earlier daemon of the same file left alive, by the pid
  * and start time PATHS->procs recorded (and their descendants), and waits

@@ -56,6 +56,7 @@ void unit_free(struct unit *u)
 	if (!u)
 		return;
 	loop_timer_stop(u->sup->loop, &u->timer);
+	loop_timer_stop(u->sup->loop, &u->wdog);
 	if (u->captured)
 		output_close(&u->out, u->sup->loop);
 	policy_hist_free(&u->hist);
@@ -76,10 +77,32 @@ int unit_capture_output(struct unit *u, size_t width, int dst,
 	return 0;
 }
 
+bool unit_up(const struct unit *u)
+{
+	return u->state == US_STARTING || u->state == US_RUNNING;
+}
+
 bool unit_settled(const struct unit *u)
 {
 	return u->state == US_STOPPED || u->state == US_FAILED ||
 	       u->state == US_IDLE;
+}
+
+/* --- timers --- */
+
+static void on_timer(struct loop *lp, struct loop_timer *t);
+static void on_watchdog(struct loop *lp, struct loop_timer *t);
+
+static void arm(struct unit *u, uint64_t ms)
+{
+	loop_timer_start(u->sup->loop, &u->timer, ms, on_timer, u);
+}
+
+/* The watchdog deadline of a running service, from now. */
+static void arm_watchdog(struct unit *u)
+{
+	if (u->watchdog_ms)
+		loop_timer_start(u->sup->loop, &u->wdog, u->watchdog_ms, on_watchdog, u);
 }
 
 /* --- spawning --- */
@@ -166,8 +189,35 @@ static void spawn(struct unit *u)
 	sup_spawned(u->sup, u);
 	u->started_at = mono_ms();
 	u->spawns++;
-	set_state(u, US_RUNNING);
+	u->forced = EXIT_NONE;
+	u->ready_at = 0;
+	u->status_text[0] = 0;
+	u->mem_warned = false;
+	u->top_pid = 0;
+	u->top_bytes = 0;
+	u->watchdog_ms = c->watchdog_ms;
 	emit(u, "spawned", json_pack("{s:i}", "pid", (int)res.pid));
+	if (c->ready == READY_NONE) {
+		u->ready_at = u->started_at;
+		arm_watchdog(u);
+		set_state(u, US_RUNNING);
+		return;
+	}
+	if (c->start_timeout_ms)
+		arm(u, c->start_timeout_ms);
+	set_state(u, US_STARTING);
+}
+
+void unit_ready(struct unit *u, const char *how)
+{
+	if (u->state != US_STARTING)
+		return;
+	loop_timer_stop(u->sup->loop, &u->timer);
+	u->ready_at = mono_ms();
+	arm_watchdog(u);
+	set_state(u, US_RUNNING);
+	emit(u, "ready", json_pack("{s:s, s:I}", "how", how, "after_ms",
+	                           (json_int_t)(u->ready_at - u->started_at)));
 }
 
 void unit_start(struct unit *u)
@@ -215,12 +265,6 @@ static size_t kill_tree(struct unit *u)
 	return proc_freeze_kill(collect_tree, u);
 }
 
-static void on_timer(struct loop *lp, struct loop_timer *t);
-
-static void arm(struct unit *u, uint64_t ms)
-{
-	loop_timer_start(u->sup->loop, &u->timer, ms, on_timer, u);
-}
 
 /* SIGKILL to the tree; WHY says what led to it, for the warn event. */
 static void escalate(struct unit *u, const char *why)
@@ -239,7 +283,7 @@ static void escalate(struct unit *u, const char *why)
 
 void unit_kill(struct unit *u)
 {
-	if (u->state == US_RUNNING) {
+	if (unit_up(u)) {
 		u->stop_requested = true;
 		u->want_up = false;
 		set_state(u, US_STOPPING);
@@ -252,6 +296,7 @@ void unit_kill(struct unit *u)
 /* Begins the graceful stop of whatever of the tree is alive. */
 static void stop_tree(struct unit *u)
 {
+	loop_timer_stop(u->sup->loop, &u->wdog);
 	u->killing = false;
 	set_state(u, US_STOPPING);
 	signal_tree(u, u->cfg->stop_signal);
@@ -309,6 +354,7 @@ static void restart_now(struct unit *u)
 static void run_over(struct unit *u)
 {
 	loop_timer_stop(u->sup->loop, &u->timer);
+	loop_timer_stop(u->sup->loop, &u->wdog);
 	u->sid = 0;
 	u->run[0] = 0;
 	u->killing = false;
@@ -372,9 +418,47 @@ static void on_timer(struct loop *lp, struct loop_timer *t)
 	case US_STOPPING:
 		escalate(u, u->killing ? "tree still alive" : "stop-timeout expired");
 		break;
+	case US_STARTING: {
+		char b[32], *why = xasprintf("not ready after start-timeout %s",
+		                             format_duration(u->cfg->start_timeout_ms, b));
+		unit_restart_for(u, EXIT_TIMEOUT, why);
+		free(why);
+		break;
+	}
 	default:
 		break;
 	}
+}
+
+static void on_watchdog(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct unit *u = t->data;
+	char b[32], *why = xasprintf("no WATCHDOG=1 for %s",
+	                             format_duration(u->watchdog_ms, b));
+	unit_restart_for(u, EXIT_WATCHDOG, why);
+	free(why);
+}
+
+void unit_on_resume(struct unit *u)
+{
+	/* A fresh deadline: the service had no chance to send WATCHDOG=1
+	 * while the machine slept. */
+	if (u->state == US_RUNNING && u->wdog.armed)
+		arm_watchdog(u);
+}
+
+void unit_restart_for(struct unit *u, enum exit_reason reason, const char *why)
+{
+	if (!unit_up(u))
+		return;
+	char b[32];
+	u->forced = reason;
+	emit(u, "stopping", json_pack("{s:s, s:s, s:s, s:s}", "reason",
+	     exit_reason_name(reason), "message", why, "signal",
+	     signal_name(u->cfg->stop_signal), "timeout",
+	     format_duration(u->cfg->stop_timeout_ms, b)));
+	stop_tree(u);
 }
 
 void unit_on_exit(struct unit *u, int wstatus)
@@ -382,6 +466,7 @@ void unit_on_exit(struct unit *u, int wstatus)
 	uint64_t now = mono_ms(), uptime = now - u->started_at;
 	u->pid = 0;
 	u->shim = 0;
+	loop_timer_stop(u->sup->loop, &u->wdog);
 	struct exit_info *e = &u->last_exit;
 	*e = (struct exit_info){ .code = -1, .at = wall_ms() };
 	if (WIFEXITED(wstatus))
@@ -389,7 +474,8 @@ void unit_on_exit(struct unit *u, int wstatus)
 	else if (WIFSIGNALED(wstatus))
 		e->signal = WTERMSIG(wstatus);
 	e->reason = u->stop_requested ? EXIT_STOPPED
-	                              : policy_classify(&u->cfg->success, wstatus);
+	            : u->forced ? u->forced
+	            : policy_classify(&u->cfg->success, wstatus);
 	/* Every field DESIGN §6 names, the one that does not apply null. */
 	json_t *f = json_pack("{s:s, s:o, s:o, s:I}", "reason",
 	                      exit_reason_name(e->reason),

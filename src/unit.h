@@ -4,15 +4,21 @@
  * the restart policy's verdict (policy.h) take effect, so no generation of
  * a unit ever outlives its main process.
  *
- *   stopped/failed/idle --start--> running --main exits--> stopping (leftovers)
+ *   stopped/failed/idle --start--> starting --ready--> running
+ *                                  (ready = none: straight to running)
+ *   starting/running --main exits--> stopping (leftovers)
  *   running --stop--> stopping --tree gone--> stopped
  *   stopping --tree gone--> backoff --timer--> running
  *                        \-> failed (gave up) / stopped (done)
  *   stopping --stop-timeout--> SIGKILL to the whole tree
+ *   starting/running --memory, health, watchdog, start-timeout--> stopping,
+ *       and the run's exit gets that reason (unit_restart_for)
  *
  * The unit never polls: it moves on when the supervisor reports that its
  * main process was reaped (unit_on_exit), that some other descendant was
- * reaped (unit_on_reaped), or when its one timer fires.
+ * reaped (unit_on_reaped), when the service tells it something (sd_notify:
+ * unit_notify), or when one of its timers fires: the state timer (backoff,
+ * start-timeout, stop-timeout), the watchdog deadline, the health probe's.
  */
 #ifndef TEND_UNIT_H
 #define TEND_UNIT_H
@@ -59,7 +65,16 @@ struct unit {
 	bool gave_up;              /* the last verdict was to give up */
 	struct policy_hist hist;
 	struct policy_verdict verdict;  /* applied when the tree is gone */
-	struct loop_timer timer;        /* backoff, stop-timeout, kill re-check */
+	struct loop_timer timer;        /* backoff, start-timeout, stop-timeout,
+	                                   kill re-check */
+	enum exit_reason forced;   /* tend stops this run: memory, health, ... */
+	uint64_t ready_at;         /* mono ms the run became ready; 0: not yet */
+	struct loop_timer wdog;    /* the watchdog deadline, while running */
+	uint64_t watchdog_ms;      /* this run's (WATCHDOG_USEC= may change it) */
+	char status_text[256];     /* sd_notify STATUS=, "" when none */
+	bool mem_warned;           /* memory-warn sent in this episode */
+	pid_t top_pid;             /* largest process at the last measure */
+	uint64_t top_bytes;
 	unsigned restarts;
 	unsigned long spawns;      /* runs started so far */
 	size_t procs;              /* from the last sup_measure */
@@ -89,6 +104,21 @@ void unit_stop(struct unit *u);
 void unit_kill(struct unit *u);
 /* Sends SIG to every process of the running tree. */
 void unit_signal(struct unit *u, int sig);
+
+/* tend ends the current run for REASON (memory, health, watchdog,
+ * timeout): a graceful stop of the whole tree whose exit is then counted
+ * with that reason, and the restart policy decides what follows.  WHY is
+ * for the stopping event. */
+void unit_restart_for(struct unit *u, enum exit_reason reason, const char *why);
+
+/* The run is ready (starting -> running, the ready event). */
+void unit_ready(struct unit *u, const char *how);
+
+/* The machine woke from a suspend: deadlines and probes start afresh. */
+void unit_on_resume(struct unit *u);
+
+/* Is the unit's run alive and not being stopped (starting or running)? */
+bool unit_up(const struct unit *u);
 
 /* The supervisor reaped the unit's shim, whose WSTATUS is the main
  * process's. */

@@ -130,6 +130,13 @@ static uint64_t clock_ms(clockid_t id)
 }
 
 uint64_t mono_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
+uint64_t boot_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 uint64_t wall_ms(void) { return clock_ms(CLOCK_REALTIME); }
 
 int fd_cloexec(int fd)
@@ -142,4 +149,37 @@ int fd_nonblock(int fd)
 {
 	int f = fcntl(fd, F_GETFL);
 	return f < 0 ? -1 : fcntl(fd, F_SETFL, f | O_NONBLOCK);
+}
+
+size_t utf8_len(const unsigned char *s, size_t n)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+	if (!len || len > n || s[0] > 0xf4)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;  /* overlong, surrogate, above U+10FFFF */
+	return len;
+}
+
+void str_clean(char *s)
+{
+	size_t n = strlen(s), o = 0;
+	for (size_t i = 0; i < n; ) {
+		size_t l = utf8_len((const unsigned char *)s + i, n - i);
+		if (l == 0 || (l == 1 && ((unsigned char)s[i] < 0x20 || s[i] == 0x7f))) {
+			s[o++] = '?';
+			i++;
+			continue;
+		}
+		memmove(s + o, s + i, l);
+		o += l;
+		i += l;
+	}
+	s[o] = 0;
 }

@@ -36,11 +36,20 @@ void buf_adds(struct buf *b, const char *s);
 /* The buffer's string ("" when nothing was added); the buffer is emptied. */
 char *buf_take(struct buf *b);
 
+/* Length of the valid UTF-8 sequence at S (N >= 1 bytes left), 0 if
+ * invalid (overlong, surrogate, above U+10FFFF, cut short). */
+size_t utf8_len(const unsigned char *s, size_t n);
+/* Makes S one line of valid UTF-8 in place: control characters and
+ * invalid bytes become '?' (a sequence cut at the end too). */
+void str_clean(char *s);
+
 /* Prints "tend: " + the message + newline to stderr, as one write. */
 void errline(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Milliseconds on CLOCK_MONOTONIC and on the wall clock. */
+/* Milliseconds on CLOCK_MONOTONIC (stands still in a suspend), on
+ * CLOCK_BOOTTIME (runs on through one) and on the wall clock. */
 uint64_t mono_ms(void);
+uint64_t boot_ms(void);
 uint64_t wall_ms(void);
 
 /* Sets O_CLOEXEC / O_NONBLOCK on FD; returns 0 or -1. */

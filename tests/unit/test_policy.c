@@ -263,7 +263,7 @@ static void memory_restarts_are_not_crashes_but_back_off(void **state)
 {
 	(void)state;
 	struct policy_cfg c = defaults();
-	c.restart = RESTART_NEVER; /* memory restarts regardless */
+	c.restart = RESTART_ON_FAILURE;  /* and always: a memory stop restarts */
 	struct run r;
 	run_init(&r, c);
 	uint64_t last = 0;
@@ -277,6 +277,11 @@ static void memory_restarts_are_not_crashes_but_back_off(void **state)
 	assert_true(last > 100);
 	/* after a stable run, the next one restarts at once */
 	assert_int_equal(exit_after(&r, EXIT_MEMORY, 120000).delay_ms, 0);
+	policy_hist_free(&r.h);
+	/* restart = never means never, as for a crash */
+	c.restart = RESTART_NEVER;
+	run_init(&r, c);
+	assert_int_equal(exit_after(&r, EXIT_MEMORY, 10).action, ACT_DONE);
 	policy_hist_free(&r.h);
 }
 

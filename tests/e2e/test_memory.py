@@ -1,0 +1,172 @@
+"""Memory watchdog: anon + shmem of the whole tree, never file-backed pages;
+sampling only while a unit with a limit is up."""
+import json
+import os
+import time
+
+from conftest import (BIN, PY, T_LONG, T_SHORT, alive, ctx_switches,
+                      proc_stat, wait_until)
+
+MEM = str(BIN / "mem.py")
+MIB = 1 << 20
+
+
+def status_kb(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def ready_files(d, n=1, timeout=T_SHORT):
+    wait_until(lambda: len(list(d.glob("*.ready"))) >= n, timeout,
+               what="%d x ready" % n)
+    return sorted(d.glob("*.ready"), key=lambda p: p.stat().st_mtime)
+
+
+def tree_of(ready):
+    """The pids (with start times) a mem.py tree wrote to its ready file."""
+    pids = [int(p) for p in ready.read_text().split()]
+    return [(p, proc_stat(p)[2]) for p in pids]
+
+
+def test_mapped_1g_file_is_never_counted(project, tmp_path):
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(1 << 30)   # 1 GiB; reading it fills the page cache
+    d = tmp_path / "m"
+    d.mkdir()
+    p = project("[tend]\nmemory-interval = 200ms\n\n"
+                "[service mapper]\nexec = %s %s map %s %s\nmemory-max = 300M\n"
+                % (PY, MEM, d, big))
+    p.up()
+    ready = ready_files(d, timeout=T_LONG)[0]
+    pid = int(ready.read_text().split()[0])
+    # The test means something only if the process really holds the file.
+    wait_until(lambda: status_kb(pid, "RssFile") > 900 * 1024, T_LONG,
+               what="1 GiB of the file resident")
+    assert status_kb(pid, "VmRSS") > 300 * 1024
+    time.sleep(2.0)   # ten samples
+    u = p.unit("mapper")
+    assert u["state"] == "running", u
+    assert u["pid"] == pid and u["restarts"] == 0, u
+    assert u["mem_bytes"] < 100 * MIB, u
+    assert u["mem_max"] == 300 * MIB
+    evs = p.events()
+    assert not [e for e in evs if e["event"] in ("memory_limit", "exited")], evs
+    assert not [e for e in evs if e["event"] == "warn" and "memory" in e.get("message", "")]
+
+
+def grandchild_hog(project, tmp_path, mode, interval_ms=1000):
+    d = tmp_path / "m"
+    d.mkdir()
+    p = project("[tend]\nmemory-interval = %dms\n\n"
+                "[service hog]\nexec = %s %s %s %s 400\nmemory-max = 300M\n"
+                "backoff = 2s..2s\n" % (interval_ms, PY, MEM, mode, d))
+    p.up()
+    ready = ready_files(d, timeout=T_LONG)[0]
+    pids = tree_of(ready)
+    assert len(pids) == 3
+    return p, ready, pids
+
+
+def check_memory_restart(p, ready, pids, interval_ms):
+    hit = p_wait_event(p, "memory_limit")
+    # Within two sampling intervals of the grandchild holding its memory.
+    late_ms = hit["ts"] - ready.stat().st_mtime * 1000
+    assert late_ms < 2 * interval_ms, "memory_limit %d ms after the allocation" % late_ms
+    assert hit["limit"] == 300 * MIB
+    assert hit["mem_bytes"] > 300 * MIB
+    assert hit["procs"] == 3
+    grandchild = pids[2][0]
+    assert hit["largest_pid"] == grandchild, hit
+    assert MEM in hit["largest_command"]
+    assert hit["largest_bytes"] > 390 * MIB
+    ex = p_wait_event(p, "exited")
+    assert ex["reason"] == "memory", ex
+    # The whole tree is gone, and only then does the next run start.
+    wait_until(lambda: not any(alive(pid, st) for pid, st in pids), T_SHORT,
+               what="the whole tree gone")
+    u = p.wait_unit("hog", state="backoff")
+    assert u["last_exit"]["reason"] == "memory"
+    p_wait_event(p, "spawned", n=2)
+    assert not any(alive(pid, st) for pid, st in pids)
+
+
+def p_wait_event(p, name, n=1, timeout=T_LONG):
+    """The N-th event NAME of the daemon's events file."""
+    found = []
+
+    def seen():
+        found[:] = [e for e in p.events() if e["event"] == name]
+        return len(found) >= n
+    wait_until(seen, timeout, what="%d x %s\n%s" % (n, name, p.describe()))
+    return found[n - 1]
+
+
+def test_grandchild_anon_memory_restarts_the_tree(project, tmp_path):
+    p, ready, pids = grandchild_hog(project, tmp_path, "anon")
+    check_memory_restart(p, ready, pids, 1000)
+
+
+def test_shmem_counts(project, tmp_path):
+    p, ready, pids = grandchild_hog(project, tmp_path, "shm")
+    check_memory_restart(p, ready, pids, 1000)
+
+
+def test_memory_warn_once_and_no_restart(project, tmp_path):
+    d = tmp_path / "m"
+    d.mkdir()
+    p = project("[tend]\nmemory-interval = 100ms\n\n"
+                "[service w]\nexec = %s %s anon %s 200\nmemory-max = 400M\n"
+                "memory-warn = 40%%\n" % (PY, MEM, d))
+    p.up()
+    ready_files(d, timeout=T_LONG)
+    warn = p_wait_event(p, "warn")
+    assert "memory-warn" in warn["message"], warn
+    assert warn["limit"] == 400 * MIB and warn["mem_bytes"] > 160 * MIB
+    time.sleep(1.0)   # ten more samples above the threshold: no new warning
+    evs = p.events()
+    assert len([e for e in evs if e["event"] == "warn"]) == 1, evs
+    assert not [e for e in evs if e["event"] in ("memory_limit", "exited")]
+    u = p.unit("w")
+    assert u["state"] == "running" and u["procs"] == 3, u
+    assert 200 * MIB <= u["mem_bytes"] < 260 * MIB, u
+
+
+def test_exec_memory_max(tend, tmp_path):
+    d = tmp_path / "m"
+    d.mkdir()
+    t = tend.start("exec", "--json", "--memory-max", "100M", "--restart", "never",
+                   "--", PY, MEM, "anon", str(d), "150")
+    hit = t.wait_event("memory_limit", timeout=T_LONG)[0]
+    assert hit["limit"] == 100 * MIB
+    ex = t.wait_event("exited")[0]
+    assert ex["reason"] == "memory"
+    t.wait(T_SHORT)
+    assert t.rc != 0, t.describe()
+
+
+def test_sampling_only_while_a_limited_unit_is_up(project, tmp_path):
+    p = project("[tend]\nmemory-interval = 50ms\n\n"
+                "[service lim]\nexec = sleep 600\nmemory-max = 1G\n\n"
+                "[service free]\nexec = sleep 600\n")
+    p.up()
+    pid = p.daemon_pid()
+    u = p.unit("lim")
+    assert u["mem_max"] == 1 << 30 and u["procs"] == 1
+    time.sleep(0.3)
+    a = ctx_switches(pid)
+    time.sleep(1.0)
+    busy = ctx_switches(pid) - a
+    assert busy >= 5, "no sampling with a limit: %d wakeups in 1 s" % busy
+    p.ok("stop", "lim")
+    time.sleep(0.3)
+    a = ctx_switches(pid)
+    time.sleep(2.0)
+    idle = ctx_switches(pid) - a
+    assert idle <= 2, "the daemon woke %d times in 2 s with no limit up" % idle
+    # status reads memory on demand for every running unit, limit or not
+    f = p.unit("free")
+    assert f["procs"] == 1 and f["mem_bytes"] > 0 and f["mem_max"] is None, f

@@ -1,0 +1,86 @@
+/* Unit tests for loop.c: the suspend decision on injected clocks, and
+ * timers on a real loop. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "loop.h"
+#include "util.h"
+
+static void resume_decision(void **state)
+{
+	(void)state;
+	struct resume_watch w = { 0 };
+	/* The first look only takes the measure, whatever the gap. */
+	assert_int_equal(resume_check(&w, 1000, 51000), 0);
+	/* Both clocks move together: awake. */
+	assert_int_equal(resume_check(&w, 2000, 52000), 0);
+	assert_int_equal(resume_check(&w, 900000, 950000), 0);
+	/* Noise under a second is not a suspend (and does not add up). */
+	assert_int_equal(resume_check(&w, 901000, 951999), 0);
+	assert_int_equal(resume_check(&w, 902000, 952999), 0);
+	assert_int_equal(resume_check(&w, 903000, 953999), 0);
+	/* An hour asleep: CLOCK_BOOTTIME moved on, CLOCK_MONOTONIC did not. */
+	assert_int_equal(resume_check(&w, 903010, 953010 + 3600000), 3600000);
+	/* Reported once. */
+	assert_int_equal(resume_check(&w, 903020, 953020 + 3600000), 0);
+	/* A second, shorter suspend is measured from the first. */
+	assert_int_equal(resume_check(&w, 904000, 954000 + 3600000 + 5000), 5000);
+	/* Exactly the threshold counts; just under does not. */
+	struct resume_watch v = { 0 };
+	resume_check(&v, 0, 0);
+	assert_int_equal(resume_check(&v, 10, 10 + RESUME_MIN_MS - 1), 0);
+	assert_int_equal(resume_check(&v, 20, 20 + RESUME_MIN_MS), RESUME_MIN_MS);
+	/* A gap that shrinks (clocks read out of order) resets the measure
+	 * instead of reporting nonsense later. */
+	struct resume_watch x = { 0 };
+	resume_check(&x, 100, 5100);
+	assert_int_equal(resume_check(&x, 200, 5000), 0);
+	assert_int_equal(resume_check(&x, 300, 5100 + 2000), 2000);
+}
+
+struct order { int seen[4]; int n; };
+struct tick { struct loop_timer t; int id; struct order *o; };
+
+static void on_t(struct loop *lp, struct loop_timer *t)
+{
+	struct tick *k = t->data;
+	k->o->seen[k->o->n++] = k->id;
+	if (k->o->n == 3)
+		loop_stop(lp);
+}
+
+static void timers_fire_in_order(void **state)
+{
+	(void)state;
+	struct loop *lp = loop_new();
+	assert_non_null(lp);
+	struct order o = { .n = 0 };
+	struct tick k[3] = { { .id = 0, .o = &o }, { .id = 1, .o = &o },
+	                     { .id = 2, .o = &o } };
+	uint64_t t0 = mono_ms();
+	loop_timer_start(lp, &k[2].t, 30, on_t, &k[2]);
+	loop_timer_start(lp, &k[0].t, 10, on_t, &k[0]);
+	loop_timer_start(lp, &k[1].t, 20, on_t, &k[1]);
+	assert_int_equal(loop_run(lp), 0);
+	assert_int_equal(o.n, 3);
+	assert_int_equal(o.seen[0], 0);
+	assert_int_equal(o.seen[1], 1);
+	assert_int_equal(o.seen[2], 2);
+	assert_true(mono_ms() - t0 >= 30);
+	/* No busy loop: three timers, a handful of wakeups. */
+	assert_true(loop_wakeups(lp) <= 6);
+	loop_free(lp);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(resume_decision),
+		cmocka_unit_test(timers_fire_in_order),
+	};
+	return cmocka_run_group_tests_name("loop", tests, NULL, NULL);
+}
