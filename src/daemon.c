@@ -123,7 +123,7 @@ static json_t *daemon_json(struct daemon *d, uint64_t now)
 {
 	uint64_t mem = 0;
 	proc_read_mem(getpid(), &mem);
-	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s}",
 	                 "name", "tend", "kind", "daemon",
 	                 "state", d->sup->shutting_down ? "stopping" : "running",
 	                 "pid", (int)getpid(),
@@ -132,6 +132,8 @@ static json_t *daemon_json(struct daemon *d, uint64_t now)
 	                 "fds", (json_int_t)count_fds(),
 	                 "wakeups", (json_int_t)loop_wakeups(d->sup->loop),
 	                 "clients", (json_int_t)server_nconns(d->srv),
+	                 "notify_ignored", (json_int_t)(d->sup->notify_ignored +
+	                                   notify_dropped(&d->sup->notify)),
 	                 "config", d->paths.config,
 	                 "version", TEND_VERSION);
 }
@@ -515,6 +517,12 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 	if (!d->sup || sup_prepare(d->sup) < 0) {
 		close(lfd);
 		err = xasprintf("cannot set up the event loop: %s", strerror(errno));
+		goto fail;
+	}
+	if (sup_notify_open(d->sup, d->paths.notify) < 0) {
+		close(lfd);
+		err = xasprintf("cannot open the services' notify socket %s: %s",
+		                d->paths.notify, strerror(errno));
 		goto fail;
 	}
 	d->sup->hooks = (struct sup_hooks){ .changed = on_unit_changed,

@@ -7,6 +7,7 @@
 #include "sup.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,11 +119,30 @@ static int cmd_check(const char *cfgarg, int argc, char **argv)
 static int supervise(struct tend_config *cfg, bool json)
 {
 	struct events *ev = events_new(2, json);
+	bool notify = cfg->units[0]->ready == READY_NOTIFY || cfg->units[0]->watchdog_ms;
 	struct sup *s = sup_new(cfg, ev, true, NULL, -1);
 	if (!s) {
 		errline("cannot create the event loop");
 		events_free(ev);
 		return 1;
+	}
+	/* sd_notify for tend exec too, when the command is to use it: a
+	 * socket of this tend's own in the runtime directory. */
+	if (notify) {
+		char *dir = paths_rundir(), *err = NULL;
+		char *path = xasprintf("%s/exec-%d.notify", dir, (int)getpid());
+		if (paths_mkdir(dir, &err) < 0 || sup_notify_open(s, path) < 0) {
+			errline("cannot open a notify socket at %s: %s", path,
+			        err ? err : strerror(errno));
+			free(err);
+			free(path);
+			free(dir);
+			sup_free(s);
+			events_free(ev);
+			return 1;
+		}
+		free(path);
+		free(dir);
 	}
 	int code = sup_run(s);
 	sup_free(s);

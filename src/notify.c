@@ -12,41 +12,6 @@
 
 /* --- parsing (pure) --- */
 
-/* Length of the valid UTF-8 sequence at S (N bytes left), or 0: no
- * overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp, min;
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1fu;
-		min = 0x80;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0fu;
-		min = 0x800;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07u;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3fu);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* STATUS's value made fit for a status line: see notify.h. */
 static void status_copy(char *dst, const char *v, size_t n)
 {
@@ -153,16 +118,6 @@ int notify_parse(const char *buf, size_t len, struct notify_msg *msg)
 }
 
 /* --- the socket --- */
-
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 14695981039346656037ull;  /* FNV-1a 64 offset basis */
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
 
 /* Closes every descriptor an SCM_RIGHTS message brought. */
 static void close_passed_fds(struct cmsghdr *c)

@@ -13,16 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 14695981039346656037ull;  /* FNV-1a 64 offset basis */
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 /* The directory's name, reduced to characters safe in a file name. */
 static char *dir_label(const char *real)
 {
@@ -57,14 +47,11 @@ int paths_init(struct paths *p, const char *config, char **err)
 	p->id = xasprintf("%s-%08llx", label,
 	                  (unsigned long long)(fnv1a(real) & 0xffffffffull));
 	free(label);
-	const char *run = getenv("XDG_RUNTIME_DIR");
-	if (run && *run == '/')
-		p->rundir = xasprintf("%s/tend", run);
-	else
-		p->rundir = xasprintf("/tmp/tend-%u", (unsigned)getuid());
+	p->rundir = paths_rundir();
 	p->sock = xasprintf("%s/%s.sock", p->rundir, p->id);
 	p->lock = xasprintf("%s/%s.lock", p->rundir, p->id);
 	p->procs = xasprintf("%s/%s.procs", p->rundir, p->id);
+	p->notify = xasprintf("%s/%s.notify", p->rundir, p->id);
 	const char *st = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
 	if (st && *st == '/')
 		p->statedir = xasprintf("%s/tend/%s", st, p->id);
@@ -76,6 +63,14 @@ int paths_init(struct paths *p, const char *config, char **err)
 	return 0;
 }
 
+char *paths_rundir(void)
+{
+	const char *run = getenv("XDG_RUNTIME_DIR");
+	if (run && *run == '/')
+		return xasprintf("%s/tend", run);
+	return xasprintf("/tmp/tend-%u", (unsigned)getuid());
+}
+
 void paths_free(struct paths *p)
 {
 	free(p->config);
@@ -84,6 +79,7 @@ void paths_free(struct paths *p)
 	free(p->sock);
 	free(p->lock);
 	free(p->procs);
+	free(p->notify);
 	free(p->statedir);
 	free(p->events);
 	free(p->daemon_log);

@@ -8,7 +8,8 @@
  *            ID.sock (the control socket, 0600), ID.lock (the lock: a
  *            POSIX record lock the kernel drops when its holder dies; the
  *            file holds the holder's pid, for messages only), ID.procs
- *            (every process the daemon started, by pid and start time)
+ *            (every process the daemon started, by pid and start time),
+ *            ID.notify (the services' sd_notify socket, 0600; notify.h)
  *   state    $XDG_STATE_HOME/tend/ID (else ~/.local/state/tend/ID), 0700:
  *            NAME.log (+ .1 .. .3), events.log (+ .1 .. .3), daemon.log
  *
@@ -26,7 +27,7 @@
 struct paths {
 	char *config;   /* real path of the configuration file */
 	char *id;
-	char *rundir, *sock, *lock, *procs;
+	char *rundir, *sock, *lock, *procs, *notify;
 	char *statedir, *events, *daemon_log;
 };
 
@@ -37,6 +38,9 @@ void paths_free(struct paths *p);
 /* Creates DIR (and missing parents) and checks that DIR is ours and
  * 0700.  Returns 0, or -1 with *ERR. */
 int paths_mkdir(const char *dir, char **err);
+
+/* The runtime directory (malloc'd; not created). */
+char *paths_rundir(void);
 
 /* The log file of unit NAME (malloc'd). */
 char *paths_unit_log(const struct paths *p, const char *name);

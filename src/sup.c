@@ -239,6 +239,48 @@ void sup_measure(struct sup *s, bool limited_only)
 	free(start);
 }
 
+/* --- sd_notify --- */
+
+struct unit *sup_owner(struct sup *s, pid_t pid)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		if (scan_units(s) < 0)
+			return NULL;
+		long i = proc_table_find(&s->table, pid);
+		if (i >= 0 && s->table.p[i].state == 'Z')
+			i = proc_table_find(&s->table, s->table.p[i].ppid);
+		if (i >= 0 && s->owner[i] >= 0 && (size_t)s->owner[i] < s->nunits)
+			return s->units[s->owner[i]];
+		/* The sender may be younger than the scan: look again, once
+		 * per wakeup (a flood of forged datagrams costs one scan). */
+		if (s->notify_rescanned == loop_wakeups(s->loop))
+			return NULL;
+		s->notify_rescanned = loop_wakeups(s->loop);
+		sup_rescan(s);
+	}
+	return NULL;
+}
+
+static void on_notify(void *data, pid_t pid, uid_t uid,
+                      const struct notify_msg *msg)
+{
+	struct sup *s = data;
+	struct unit *u = uid == getuid() || uid == 0 ? sup_owner(s, pid) : NULL;
+	if (!u) {
+		s->notify_ignored++;
+		return;
+	}
+	unit_notify(u, msg);
+}
+
+int sup_notify_open(struct sup *s, const char *path)
+{
+	if (notify_open(&s->notify, s->loop, path, on_notify, s) < 0)
+		return -1;
+	s->notifying = true;
+	return 0;
+}
+
 /* --- memory sampling --- */
 
 static void on_memory(struct loop *lp, struct loop_timer *t);
@@ -728,6 +770,8 @@ void sup_free(struct sup *s)
 	loop_timer_stop(s->loop, &s->sweep);
 	loop_timer_stop(s->loop, &s->records);
 	loop_timer_stop(s->loop, &s->memory);
+	if (s->notifying)
+		notify_close(&s->notify, s->loop);
 	free(s->roots);
 	free(s->owner);
 	free(s->members);

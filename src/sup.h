@@ -29,6 +29,7 @@
 #include "config.h"
 #include "events.h"
 #include "loop.h"
+#include "notify.h"
 #include "paths.h"
 #include "proc.h"
 
@@ -65,6 +66,10 @@ struct sup {
 	size_t owner_cap;
 	struct proc_stat *members; /* result of the last sup_tree */
 	size_t members_cap;
+	struct notify_sock notify; /* the services' NOTIFY_SOCKET */
+	bool notifying;            /* it is open */
+	uint64_t notify_ignored;   /* datagrams from outside every tree */
+	uint64_t notify_rescanned; /* the wakeup of the last rescan for one */
 };
 
 /* Takes CFG's units over (CFG->units[i] become NULL); CFG, EV and PATHS
@@ -85,6 +90,16 @@ int sup_prepare(struct sup *s);
 void sup_boot(struct sup *s);
 void sup_shutdown(struct sup *s);
 void sup_finish(struct sup *s);
+
+/* Opens the sd_notify socket at PATH: from now on every service gets
+ * NOTIFY_SOCKET, and a datagram goes to the unit whose tree holds its
+ * sender (unit_notify); any other is ignored and counted.  Returns 0 or
+ * -1/errno. */
+int sup_notify_open(struct sup *s, const char *path);
+
+/* The unit whose tree holds PID (a zombie counts as its parent), or
+ * NULL. */
+struct unit *sup_owner(struct sup *s, pid_t pid);
 
 /* The unit named NAME, or NULL. */
 struct unit *sup_find(struct sup *s, const char *name);

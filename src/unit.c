@@ -101,7 +101,7 @@ static void arm(struct unit *u, uint64_t ms)
 /* The watchdog deadline of a running service, from now. */
 static void arm_watchdog(struct unit *u)
 {
-	if (u->watchdog_ms)
+	if (u->watchdog_ms && !u->draining)
 		loop_timer_start(u->sup->loop, &u->wdog, u->watchdog_ms, on_watchdog, u);
 }
 
@@ -115,7 +115,8 @@ static struct strv unit_environ(const struct unit *u)
 	for (char **e = environ; *e; e++) {
 		size_t klen = strcspn(*e, "=");
 		bool overridden = strncmp(*e, "TEND_UNIT=", 10) == 0 ||
-		                  strncmp(*e, "TEND_RUN=", 9) == 0;
+		                  strncmp(*e, "TEND_RUN=", 9) == 0 ||
+		                  notify_env_owns(*e);
 		for (size_t i = 0; i < extra->n && !overridden; i++)
 			overridden = strncmp(extra->v[i], *e, klen + 1) == 0;
 		if (!overridden)
@@ -125,6 +126,8 @@ static struct strv unit_environ(const struct unit *u)
 		strv_push(&sv, xstrdup(extra->v[i]));
 	strv_push(&sv, xstrdup(u->cookie));
 	strv_push(&sv, xstrdup(u->run));
+	if (u->sup->notifying)
+		notify_env(&u->sup->notify, u->cfg->watchdog_ms, &sv);
 	return sv;
 }
 
@@ -196,6 +199,7 @@ static void spawn(struct unit *u)
 	u->top_pid = 0;
 	u->top_bytes = 0;
 	u->watchdog_ms = c->watchdog_ms;
+	u->draining = false;
 	emit(u, "spawned", json_pack("{s:i}", "pid", (int)res.pid));
 	if (c->ready == READY_NONE) {
 		u->ready_at = u->started_at;
@@ -438,6 +442,38 @@ static void on_watchdog(struct loop *lp, struct loop_timer *t)
 	                             format_duration(u->watchdog_ms, b));
 	unit_restart_for(u, EXIT_WATCHDOG, why);
 	free(why);
+}
+
+void unit_notify(struct unit *u, const struct notify_msg *m)
+{
+	if (!unit_up(u))
+		return;   /* a late word from a run being stopped */
+	if (m->has_status && strcmp(u->status_text, m->status) != 0) {
+		snprintf(u->status_text, sizeof(u->status_text), "%s", m->status);
+		sup_unit_changed(u->sup, u);
+	}
+	if (m->watchdog_usec) {
+		/* The service moves its own deadline (sd_notify WATCHDOG_USEC=). */
+		u->watchdog_ms = m->watchdog_usec / 1000 ? m->watchdog_usec / 1000 : 1;
+		if (u->state == US_RUNNING)
+			arm_watchdog(u);
+	}
+	if (m->watchdog && u->state == US_RUNNING && u->wdog.armed)
+		arm_watchdog(u);
+	if (m->ready && u->cfg->ready == READY_NOTIFY)
+		unit_ready(u, "notify");
+	if (m->watchdog_trigger) {
+		unit_restart_for(u, EXIT_WATCHDOG, "the service sent WATCHDOG=trigger");
+		return;
+	}
+	if (m->stopping && !u->draining) {
+		/* It is on its way out by itself: no deadline or probe holds
+		 * that against it; its exit is judged as usual. */
+		u->draining = true;
+		loop_timer_stop(u->sup->loop, &u->wdog);
+		emit(u, "stopping", json_pack("{s:s, s:s}", "reason", "notify",
+		                              "message", "the service sent STOPPING=1"));
+	}
 }
 
 void unit_on_resume(struct unit *u)

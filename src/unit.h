@@ -72,6 +72,7 @@ struct unit {
 	struct loop_timer wdog;    /* the watchdog deadline, while running */
 	uint64_t watchdog_ms;      /* this run's (WATCHDOG_USEC= may change it) */
 	char status_text[256];     /* sd_notify STATUS=, "" when none */
+	bool draining;             /* it sent STOPPING=1 */
 	bool mem_warned;           /* memory-warn sent in this episode */
 	pid_t top_pid;             /* largest process at the last measure */
 	uint64_t top_bytes;
@@ -113,6 +114,12 @@ void unit_restart_for(struct unit *u, enum exit_reason reason, const char *why);
 
 /* The run is ready (starting -> running, the ready event). */
 void unit_ready(struct unit *u, const char *how);
+
+/* A notification from a process of the unit's tree (notify.h):
+ * READY=1 (ready = notify), STATUS=, WATCHDOG=1 / =trigger,
+ * WATCHDOG_USEC=, STOPPING=1. */
+struct notify_msg;
+void unit_notify(struct unit *u, const struct notify_msg *m);
 
 /* The machine woke from a suspend: deadlines and probes start afresh. */
 void unit_on_resume(struct unit *u);

@@ -183,3 +183,13 @@ void str_clean(char *s)
 	}
 	s[o] = 0;
 }
+
+uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 14695981039346656037ull;  /* FNV-1a 64 offset basis */
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ull;
+	}
+	return h;
+}

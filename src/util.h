@@ -43,6 +43,9 @@ size_t utf8_len(const unsigned char *s, size_t n);
  * invalid bytes become '?' (a sequence cut at the end too). */
 void str_clean(char *s);
 
+/* FNV-1a 64 of S: a stable name for a path (not a defence). */
+uint64_t fnv1a(const char *s);
+
 /* Prints "tend: " + the message + newline to stderr, as one write. */
 void errline(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
