@@ -143,3 +143,40 @@ int fd_nonblock(int fd)
 	int f = fcntl(fd, F_GETFL);
 	return f < 0 ? -1 : fcntl(fd, F_SETFL, f | O_NONBLOCK);
 }
+
+/* Length of the valid UTF-8 sequence at S (N bytes left), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+	if (!len || len > n || s[0] > 0xf4)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;  /* overlong, surrogate, above U+10FFFF */
+	return len;
+}
+
+char *one_line(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = xmalloc(n + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < n; ) {
+		size_t l = utf8_len((const unsigned char *)s + i, n - i);
+		if (l == 0 || (l == 1 && ((unsigned char)s[i] < 0x20 || s[i] == 0x7f))) {
+			out[o++] = '?';
+			i++;
+			continue;
+		}
+		memcpy(out + o, s + i, l);
+		o += l;
+		i += l;
+	}
+	out[o] = 0;
+	return out;
+}

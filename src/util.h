@@ -1,6 +1,7 @@
-/* util — allocation that never returns NULL, string vectors, clocks and the
- * "tend: ..." error line.  Out of memory is fatal: a supervisor that cannot
- * allocate a few bytes has nothing sensible left to do. */
+/* util — allocation that never returns NULL, string vectors, clocks, one-line
+ * messages and the "tend: ..." error line.  Out of memory is fatal: a
+ * supervisor that cannot allocate a few bytes has nothing sensible left to
+ * do. */
 #ifndef TEND_UTIL_H
 #define TEND_UTIL_H
 
@@ -35,6 +36,10 @@ void buf_addc(struct buf *b, char c);
 void buf_adds(struct buf *b, const char *s);
 /* The buffer's string ("" when nothing was added); the buffer is emptied. */
 char *buf_take(struct buf *b);
+
+/* S as one line of valid UTF-8: control characters and invalid bytes
+ * become '?' (malloc'd). */
+char *one_line(const char *s);
 
 /* Prints "tend: " + the message + newline to stderr, as one write. */
 void errline(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
