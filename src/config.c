@@ -1,6 +1,8 @@
 #include "config.h"
+#include "addr.h"
 #include "ini.h"
 #include "parse.h"
+#include "probe.h"
 #include "words.h"
 
 #include <ctype.h>
@@ -169,43 +171,6 @@ static int split_words(struct unit_config *u, const char *v, struct strv *out,
 	return 0;
 }
 
-static bool valid_host_port(const char *s)
-{
-	const char *colon = strrchr(s, ':');
-	if (!colon || colon == s)
-		return false;
-	if (s[0] == '[' && colon[-1] != ']')
-		return false;
-	char *end;
-	errno = 0;
-	long port = strtol(colon + 1, &end, 10);
-	return colon[1] && !*end && !errno && port > 0 && port < 65536;
-}
-
-/* tcp:HOST:PORT or unix:PATH */
-static bool valid_addr(const char *s)
-{
-	if (strncmp(s, "tcp:", 4) == 0)
-		return valid_host_port(s + 4);
-	if (strncmp(s, "unix:", 5) == 0)
-		return s[5] != 0;
-	return false;
-}
-
-static bool valid_probe(const char *s)
-{
-	if (strncmp(s, "exec:", 5) == 0)
-		return s[5] != 0;
-	if (strncmp(s, "http://", 7) == 0) {
-		const char *hp = s + 7, *slash = strchr(hp, '/');
-		char *host = slash ? strndup(hp, (size_t)(slash - hp)) : xstrdup(hp);
-		bool ok = host && valid_host_port(host);
-		free(host);
-		return ok;
-	}
-	return valid_addr(s);
-}
-
 static int parse_codes(const char *v, struct success_codes *sc, char **why)
 {
 	*sc = (struct success_codes){ 0 };
@@ -364,19 +329,22 @@ static int value_set(const struct key_def *k, void *base, struct unit_config *u,
 		r = parse_uint(v, k->lo, k->hi, f, &w);
 		break;
 	case V_PROBE:
-		if (!is_none(v) && !valid_probe(v)) {
-			*why = xstrdup("expected exec:CMD, tcp:HOST:PORT, unix:PATH or "
-			               "http://HOST:PORT/PATH");
-			return -1;
+		if (!is_none(v)) {
+			struct probe_spec spec;
+			struct words_env we = { .lookup = unit_lookup, .ctx = u };
+			if (probe_parse(v, &we, &spec, why) < 0)
+				return -1;
+			probe_spec_free(&spec);
 		}
 		free(*(char **)f);
 		*(char **)f = is_none(v) ? NULL : xstrdup(v);
 		return 0;
 	case V_ADDRS:
 	case V_OPT_ADDR:
-		if (!(k->type == V_OPT_ADDR && is_none(v)) && !valid_addr(v)) {
-			*why = xstrdup("expected tcp:HOST:PORT or unix:PATH");
-			return -1;
+		if (!(k->type == V_OPT_ADDR && is_none(v))) {
+			struct addr a;
+			if (addr_parse(v, &a, why) < 0)
+				return -1;
 		}
 		if (k->type == V_ADDRS) {
 			strv_push(f, xstrdup(v));

@@ -16,14 +16,6 @@ const char *ctl_cmd_name(enum ctl_cmd c)
 	return (size_t)c < ARRAY_LEN(cmd_names) ? cmd_names[c] : "?";
 }
 
-/* S as one line of valid UTF-8 (malloc'd; see str_clean). */
-static char *one_line(const char *s)
-{
-	char *out = xstrdup(s);
-	str_clean(out);
-	return out;
-}
-
 static bool needs_name(enum ctl_cmd c)
 {
 	return c == CTL_START || c == CTL_STOP || c == CTL_RESTART;

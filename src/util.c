@@ -193,3 +193,10 @@ uint64_t fnv1a(const char *s)
 	}
 	return h;
 }
+
+char *one_line(const char *s)
+{
+	char *out = xstrdup(s);
+	str_clean(out);
+	return out;
+}

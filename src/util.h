@@ -1,6 +1,7 @@
-/* util — allocation that never returns NULL, string vectors, clocks and the
- * "tend: ..." error line.  Out of memory is fatal: a supervisor that cannot
- * allocate a few bytes has nothing sensible left to do. */
+/* util — allocation that never returns NULL, string vectors, clocks, one-line
+ * messages and the "tend: ..." error line.  Out of memory is fatal: a
+ * supervisor that cannot allocate a few bytes has nothing sensible left to
+ * do. */
 #ifndef TEND_UTIL_H
 #define TEND_UTIL_H
 
@@ -45,6 +46,8 @@ void str_clean(char *s);
 
 /* FNV-1a 64 of S: a stable name for a path (not a defence). */
 uint64_t fnv1a(const char *s);
+/* S as one line of valid UTF-8 (malloc'd; see str_clean). */
+char *one_line(const char *s);
 
 /* Prints "tend: " + the message + newline to stderr, as one write. */
 void errline(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -73,6 +73,11 @@ BAD = [
     ("success-code-word", SVC + "success-codes = ok\n", 6),
     ("probe", SVC + "health = ftp://x\n", 6),
     ("listen", SVC + "listen = 127.0.0.1:80\n", 6),
+    ("probe-host-name", SVC + "health = http://example.com:80/\n", 6),
+    ("probe-port", SVC + "health = tcp:127.0.0.1:0\n", 6),
+    ("probe-empty-exec", SVC + "health = exec:\n", 6),
+    ("listen-relative-unix", SVC + "listen = unix:x.sock\n", 6),
+    ("backend-host-name", SVC + "listen = tcp:127.0.0.1:80\nbackend = tcp:db:5432\n", 7),
     ("env-not-kv", SVC + "env = NOVALUE\n", 6),
     ("unterminated-dq", "[service web]\nexec = /bin/echo \"abc\n", 5),
     ("unterminated-sq", "[service web]\nexec = /bin/echo 'abc\n", 5),
@@ -111,6 +116,14 @@ def test_bad_config_also_refused_by_up(tend, tmp_path):
     t = tend.run("-c", str(ini), "up")
     assert t.rc == 2, t.describe()
     assert f"{ini}:6:" in one_error_line(t)
+
+
+def test_addresses_are_ip_literals(tend, tmp_path):
+    ini = write_ini(tmp_path / "a.ini", HEAD + SVC + "health = tcp:example.com:80\n")
+    t = check(tend, ini)
+    assert t.rc == 2, t.describe()
+    err = one_error_line(t)
+    assert "never resolves names" in err and "write an IP address" in err, err
 
 
 def test_missing_file(tend, tmp_path):
