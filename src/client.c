@@ -247,6 +247,11 @@ static void print_status(json_t *units)
 		const char *text = json_string_value(json_object_get(u, "status_text"));
 		if (text)
 			printf("%*s  status: %s\n", (int)w, "", text);
+		json_t *h = json_object_get(u, "health");
+		if (json_is_object(h) && !json_is_true(json_object_get(h, "ok")))
+			printf("%*s  health: failing (%lld in a row): %s\n", (int)w, "",
+			       (long long)json_integer_value(json_object_get(h, "strikes")),
+			       json_string_value(json_object_get(h, "detail")));
 	}
 	if (daemon) {
 		char ub[32], mb[32];

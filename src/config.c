@@ -157,6 +157,13 @@ static const char *unit_lookup(void *ctx, const char *name)
 	return getenv(name);
 }
 
+int config_probe(const struct unit_config *u, const char *text,
+                 struct probe_spec *spec, char **why)
+{
+	struct words_env we = { .lookup = unit_lookup, .ctx = (void *)u };
+	return probe_parse(text, &we, spec, why);
+}
+
 static int split_words(struct unit_config *u, const char *v, struct strv *out,
                        char **why)
 {

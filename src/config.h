@@ -120,4 +120,10 @@ size_t config_unenforced(const struct unit_config *u, const char **names,
 
 const char *unit_kind_name(enum unit_kind k);
 
+/* Parses TEXT (a health probe, or a backend address as a connect check)
+ * with U's environment for ${VAR} (probe.h).  Returns 0 or -1 with *why. */
+struct probe_spec;
+int config_probe(const struct unit_config *u, const char *text,
+                 struct probe_spec *spec, char **why);
+
 #endif

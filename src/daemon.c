@@ -86,10 +86,20 @@ static json_t *last_exit_json(const struct unit *u)
 	return o;
 }
 
+/* The last health check of a service with one: {"ok", "strikes",
+ * "detail"}; null without a probe, or before its first verdict. */
+static json_t *health_json(const struct unit *u)
+{
+	if (!u->cfg->health || u->health_ok < 0 || !unit_up(u))
+		return json_null();
+	return json_pack("{s:b, s:I, s:s}", "ok", u->health_ok, "strikes",
+	                 (json_int_t)u->strikes, "detail", u->health_detail);
+}
+
 static json_t *unit_json(const struct unit *u, uint64_t now)
 {
 	bool up = u->pid > 0;
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:I, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:I, s:o}",
 	                 "name", u->cfg->name,
 	                 "kind", unit_kind_name(u->cfg->kind),
 	                 "state", unit_state_name(u->state),
@@ -102,6 +112,7 @@ static json_t *unit_json(const struct unit *u, uint64_t now)
 	                            u->cfg->memory_max) : json_null(),
 	                 "status_text", u->status_text[0] ? json_string(u->status_text)
 	                                                  : json_null(),
+	                 "health", health_json(u),
 	                 "restarts", (json_int_t)u->restarts,
 	                 "last_exit", last_exit_json(u));
 }
@@ -132,8 +143,7 @@ static json_t *daemon_json(struct daemon *d, uint64_t now)
 	                 "fds", (json_int_t)count_fds(),
 	                 "wakeups", (json_int_t)loop_wakeups(d->sup->loop),
 	                 "clients", (json_int_t)server_nconns(d->srv),
-	                 "notify_ignored", (json_int_t)(d->sup->notify_ignored +
-	                                   notify_dropped(&d->sup->notify)),
+	                 "notify_ignored", (json_int_t)d->sup->notify_ignored,
 	                 "config", d->paths.config,
 	                 "version", TEND_VERSION);
 }
@@ -519,12 +529,9 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 		err = xasprintf("cannot set up the event loop: %s", strerror(errno));
 		goto fail;
 	}
-	if (sup_notify_open(d->sup, d->paths.notify) < 0) {
-		close(lfd);
-		err = xasprintf("cannot open the services' notify socket %s: %s",
-		                d->paths.notify, strerror(errno));
-		goto fail;
-	}
+	char *prefix = xasprintf("%s/%s.", d->paths.rundir, d->paths.id);
+	sup_notify_enable(d->sup, prefix);
+	free(prefix);
 	d->sup->hooks = (struct sup_hooks){ .changed = on_unit_changed,
 	                                    .hup = on_hup, .ctx = d };
 	d->srv = server_new(d->sup->loop, lfd, on_request, on_conn_gone, d);

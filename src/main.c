@@ -7,7 +7,6 @@
 #include "sup.h"
 #include "util.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,18 +129,14 @@ static int supervise(struct tend_config *cfg, bool json)
 	 * socket of this tend's own in the runtime directory. */
 	if (notify) {
 		char *dir = paths_rundir(), *err = NULL;
-		char *path = xasprintf("%s/exec-%d.notify", dir, (int)getpid());
-		if (paths_mkdir(dir, &err) < 0 || sup_notify_open(s, path) < 0) {
-			errline("cannot open a notify socket at %s: %s", path,
-			        err ? err : strerror(errno));
+		if (paths_mkdir(dir, &err) < 0) {
+			errline("%s; the command runs without NOTIFY_SOCKET", err);
 			free(err);
-			free(path);
-			free(dir);
-			sup_free(s);
-			events_free(ev);
-			return 1;
+		} else {
+			char *prefix = xasprintf("%s/exec-%d.", dir, (int)getpid());
+			sup_notify_enable(s, prefix);
+			free(prefix);
 		}
-		free(path);
 		free(dir);
 	}
 	int code = sup_run(s);

@@ -51,7 +51,6 @@ int paths_init(struct paths *p, const char *config, char **err)
 	p->sock = xasprintf("%s/%s.sock", p->rundir, p->id);
 	p->lock = xasprintf("%s/%s.lock", p->rundir, p->id);
 	p->procs = xasprintf("%s/%s.procs", p->rundir, p->id);
-	p->notify = xasprintf("%s/%s.notify", p->rundir, p->id);
 	const char *st = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
 	if (st && *st == '/')
 		p->statedir = xasprintf("%s/tend/%s", st, p->id);
@@ -79,7 +78,6 @@ void paths_free(struct paths *p)
 	free(p->sock);
 	free(p->lock);
 	free(p->procs);
-	free(p->notify);
 	free(p->statedir);
 	free(p->events);
 	free(p->daemon_log);

@@ -9,7 +9,8 @@
  *            POSIX record lock the kernel drops when its holder dies; the
  *            file holds the holder's pid, for messages only), ID.procs
  *            (every process the daemon started, by pid and start time),
- *            ID.notify (the services' sd_notify socket, 0600; notify.h)
+ *            ID.NAME.notify (service NAME's sd_notify socket, 0600;
+ *            notify.h)
  *   state    $XDG_STATE_HOME/tend/ID (else ~/.local/state/tend/ID), 0700:
  *            NAME.log (+ .1 .. .3), events.log (+ .1 .. .3), daemon.log
  *
@@ -27,7 +28,7 @@
 struct paths {
 	char *config;   /* real path of the configuration file */
 	char *id;
-	char *rundir, *sock, *lock, *procs, *notify;
+	char *rundir, *sock, *lock, *procs;
 	char *statedir, *events, *daemon_log;
 };
 

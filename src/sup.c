@@ -80,12 +80,19 @@ static int scan_units(struct sup *s)
 	if (s->scan_valid && s->scan_wakeups == loop_wakeups(s->loop))
 		return 0;
 	s->scan_valid = false;
+	size_t n = s->nunits;
 	for (size_t i = 0; i < s->nunits; i++) {
 		const struct unit *x = s->units[i];
 		s->roots[i] = (struct tree_root){ .main = x->shim, .sid = x->sid,
 		                                  .cookie = x->cookie };
 	}
-	if (scan_assign(s, s->roots, s->nunits, s->exec_mode) < 0)
+	/* Exec checks are roots of their own, past the units: no tree's. */
+	for (size_t i = 0; i < s->nunits; i++) {
+		pid_t c = unit_check_pid(s->units[i]);
+		if (c)
+			s->roots[n++] = (struct tree_root){ .main = c, .sid = c };
+	}
+	if (scan_assign(s, s->roots, n, s->exec_mode) < 0)
 		return -1;
 	s->scan_valid = true;
 	s->scan_wakeups = loop_wakeups(s->loop);
@@ -241,12 +248,14 @@ void sup_measure(struct sup *s, bool limited_only)
 
 /* --- sd_notify --- */
 
-struct unit *sup_owner(struct sup *s, pid_t pid)
+struct unit *sup_owner(struct sup *s, pid_t pid, bool *gone)
 {
+	*gone = false;
 	for (int pass = 0; pass < 2; pass++) {
 		if (scan_units(s) < 0)
 			return NULL;
 		long i = proc_table_find(&s->table, pid);
+		*gone = i < 0;
 		if (i >= 0 && s->table.p[i].state == 'Z')
 			i = proc_table_find(&s->table, s->table.p[i].ppid);
 		if (i >= 0 && s->owner[i] >= 0 && (size_t)s->owner[i] < s->nunits)
@@ -261,24 +270,10 @@ struct unit *sup_owner(struct sup *s, pid_t pid)
 	return NULL;
 }
 
-static void on_notify(void *data, pid_t pid, uid_t uid,
-                      const struct notify_msg *msg)
+void sup_notify_enable(struct sup *s, const char *prefix)
 {
-	struct sup *s = data;
-	struct unit *u = uid == getuid() || uid == 0 ? sup_owner(s, pid) : NULL;
-	if (!u) {
-		s->notify_ignored++;
-		return;
-	}
-	unit_notify(u, msg);
-}
-
-int sup_notify_open(struct sup *s, const char *path)
-{
-	if (notify_open(&s->notify, s->loop, path, on_notify, s) < 0)
-		return -1;
-	s->notifying = true;
-	return 0;
+	free(s->notify_prefix);
+	s->notify_prefix = xstrdup(prefix);
 }
 
 /* --- memory sampling --- */
@@ -517,7 +512,7 @@ static void add_unit(struct sup *s, struct unit_config *uc)
 	if (s->nunits == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 8;
 		s->units = xrealloc(s->units, s->cap * sizeof(*s->units));
-		s->roots = xrealloc(s->roots, s->cap * sizeof(*s->roots));
+		s->roots = xrealloc(s->roots, 2 * s->cap * sizeof(*s->roots));
 	}
 	struct unit *u = unit_new(s, uc);
 	s->units[s->nunits++] = u;
@@ -654,26 +649,35 @@ static void on_sigchld(struct loop *lp, int signo, void *data)
 	/* Reap everything first, then look: a scan made between two reaps of
 	 * one batch would still show the second one's processes, and no
 	 * SIGCHLD would come to correct it. */
-	struct reaped { struct unit *u; int st; } *done = NULL;
+	struct reaped { struct unit *u; pid_t pid; int st; bool check; } *done = NULL;
 	size_t n = 0, cap = 0;
 	int st;
 	pid_t pid;
 	bool others = false;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		struct unit *u = unit_by_shim(s, pid);
-		if (!u) {
+		bool check = false;
+		for (size_t i = 0; !u && i < s->nunits; i++)
+			if (unit_check_pid(s->units[i]) == pid) {
+				u = s->units[i];
+				check = true;
+			}
+		if (!u || check)
 			others = true;
+		if (!u)
 			continue;
-		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 8;
 			done = xrealloc(done, cap * sizeof(*done));
 		}
-		done[n++] = (struct reaped){ u, st };
+		done[n++] = (struct reaped){ u, pid, st, check };
 	}
 	sup_rescan(s);
 	for (size_t i = 0; i < n; i++)
-		unit_on_exit(done[i].u, done[i].st);
+		if (done[i].check)
+			unit_reaped_check(done[i].u, done[i].pid, done[i].st);
+		else
+			unit_on_exit(done[i].u, done[i].st);
 	free(done);
 	if (others)
 		for (size_t i = 0; i < s->nunits; i++)
@@ -770,8 +774,7 @@ void sup_free(struct sup *s)
 	loop_timer_stop(s->loop, &s->sweep);
 	loop_timer_stop(s->loop, &s->records);
 	loop_timer_stop(s->loop, &s->memory);
-	if (s->notifying)
-		notify_close(&s->notify, s->loop);
+	free(s->notify_prefix);
 	free(s->roots);
 	free(s->owner);
 	free(s->members);

@@ -66,9 +66,8 @@ struct sup {
 	size_t owner_cap;
 	struct proc_stat *members; /* result of the last sup_tree */
 	size_t members_cap;
-	struct notify_sock notify; /* the services' NOTIFY_SOCKET */
-	bool notifying;            /* it is open */
-	uint64_t notify_ignored;   /* datagrams from outside every tree */
+	char *notify_prefix;       /* units' notify sockets: PREFIX NAME.notify */
+	uint64_t notify_ignored;   /* datagrams from outside the unit's tree */
 	uint64_t notify_rescanned; /* the wakeup of the last rescan for one */
 };
 
@@ -91,15 +90,17 @@ void sup_boot(struct sup *s);
 void sup_shutdown(struct sup *s);
 void sup_finish(struct sup *s);
 
-/* Opens the sd_notify socket at PATH: from now on every service gets
- * NOTIFY_SOCKET, and a datagram goes to the unit whose tree holds its
- * sender (unit_notify); any other is ignored and counted.  Returns 0 or
- * -1/errno. */
-int sup_notify_open(struct sup *s, const char *path);
+/* From now on every service gets NOTIFY_SOCKET: a socket of its own at
+ * PREFIX + NAME + ".notify", opened at its first start (notify.h).  A
+ * datagram counts when its sender is a process of the unit's tree, or is
+ * gone already (a helper such as systemd-notify exits at once; only the
+ * unit's processes were given the path); one from a live process outside
+ * the tree is ignored and counted. */
+void sup_notify_enable(struct sup *s, const char *prefix);
 
-/* The unit whose tree holds PID (a zombie counts as its parent), or
- * NULL. */
-struct unit *sup_owner(struct sup *s, pid_t pid);
+/* The unit whose tree holds PID (a zombie counts as its parent), or NULL;
+ * *GONE tells whether PID is no process at all. */
+struct unit *sup_owner(struct sup *s, pid_t pid, bool *gone);
 
 /* The unit named NAME, or NULL. */
 struct unit *sup_find(struct sup *s, const char *name);

@@ -15,6 +15,9 @@
 
 extern char **environ;
 
+static void stop_checks(struct unit *u);
+static void start_checks(struct unit *u);
+
 /* While SIGKILL is out, re-check the tree this often in case a death went
  * unnoticed (a process stuck in the kernel, say).  Only during a kill. */
 #define KILL_RECHECK_MS 1000
@@ -57,6 +60,9 @@ void unit_free(struct unit *u)
 		return;
 	loop_timer_stop(u->sup->loop, &u->timer);
 	loop_timer_stop(u->sup->loop, &u->wdog);
+	stop_checks(u);
+	if (u->notifying)
+		notify_close(&u->notify, u->sup->loop);
 	if (u->captured)
 		output_close(&u->out, u->sup->loop);
 	policy_hist_free(&u->hist);
@@ -90,6 +96,7 @@ bool unit_settled(const struct unit *u)
 
 /* --- timers --- */
 
+
 static void on_timer(struct loop *lp, struct loop_timer *t);
 static void on_watchdog(struct loop *lp, struct loop_timer *t);
 
@@ -107,8 +114,9 @@ static void arm_watchdog(struct unit *u)
 
 /* --- spawning --- */
 
-/* tend's environment, then the unit's env entries, then TEND_UNIT. */
-static struct strv unit_environ(const struct unit *u)
+/* tend's environment, then the unit's env entries; for a run also
+ * TEND_UNIT, TEND_RUN and NOTIFY_SOCKET. */
+static struct strv environ_for(const struct unit *u, bool run)
 {
 	struct strv sv = { 0 };
 	const struct strv *extra = &u->cfg->env;
@@ -124,10 +132,12 @@ static struct strv unit_environ(const struct unit *u)
 	}
 	for (size_t i = 0; i < extra->n; i++)
 		strv_push(&sv, xstrdup(extra->v[i]));
+	if (!run)
+		return sv;
 	strv_push(&sv, xstrdup(u->cookie));
 	strv_push(&sv, xstrdup(u->run));
-	if (u->sup->notifying)
-		notify_env(&u->sup->notify, u->cfg->watchdog_ms, &sv);
+	if (u->notifying)
+		notify_env(&u->notify, u->cfg->watchdog_ms, &sv);
 	return sv;
 }
 
@@ -155,6 +165,37 @@ static void spawn_failed(struct unit *u, const struct spawn_res *res)
 	set_state(u, US_FAILED);
 }
 
+static void on_notify(void *data, pid_t pid, uid_t uid,
+                      const struct notify_msg *m)
+{
+	struct unit *u = data;
+	bool gone;
+	struct unit *owner = uid == getuid() || uid == 0
+	                     ? sup_owner(u->sup, pid, &gone) : NULL;
+	if (owner != u && !(owner == NULL && gone && uid == getuid())) {
+		u->sup->notify_ignored++;
+		return;
+	}
+	unit_notify(u, m);
+}
+
+/* The unit's notify socket, at its first start. */
+static void open_notify(struct unit *u)
+{
+	if (u->notifying || !u->sup->notify_prefix)
+		return;
+	char *path = xasprintf("%s%s.notify", u->sup->notify_prefix, u->cfg->name);
+	if (notify_open(&u->notify, u->sup->loop, path, on_notify, u) == 0) {
+		u->notifying = true;
+	} else {
+		char *m = xasprintf("cannot open its notify socket %s (%s): it runs "
+		                    "without NOTIFY_SOCKET", path, strerror(errno));
+		emit(u, "warn", json_pack("{s:s}", "message", m));
+		free(m);
+	}
+	free(path);
+}
+
 static void spawn(struct unit *u)
 {
 	if (u->next_cfg) {
@@ -172,7 +213,8 @@ static void spawn(struct unit *u)
 	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
 		id = wall_ms() ^ ((uint64_t)getpid() << 32) ^ u->spawns;
 	snprintf(u->run, sizeof(u->run), "TEND_RUN=%016llx", (unsigned long long)id);
-	struct strv env = unit_environ(u);
+	open_notify(u);
+	struct strv env = environ_for(u, true);
 	int out = u->captured ? u->out.wfd : -1;
 	struct spawn_req req = { .argv = c->argv.v, .envp = env.v, .cwd = c->cwd,
 	                         .fd_in = -1, .fd_out = out, .fd_err = out,
@@ -205,11 +247,12 @@ static void spawn(struct unit *u)
 		u->ready_at = u->started_at;
 		arm_watchdog(u);
 		set_state(u, US_RUNNING);
-		return;
+	} else {
+		if (c->start_timeout_ms)
+			arm(u, c->start_timeout_ms);
+		set_state(u, US_STARTING);
 	}
-	if (c->start_timeout_ms)
-		arm(u, c->start_timeout_ms);
-	set_state(u, US_STARTING);
+	start_checks(u);
 }
 
 void unit_ready(struct unit *u, const char *how)
@@ -220,6 +263,7 @@ void unit_ready(struct unit *u, const char *how)
 	u->ready_at = mono_ms();
 	arm_watchdog(u);
 	set_state(u, US_RUNNING);
+	start_checks(u);   /* from the readiness check to the health probe */
 	emit(u, "ready", json_pack("{s:s, s:I}", "how", how, "after_ms",
 	                           (json_int_t)(u->ready_at - u->started_at)));
 }
@@ -301,6 +345,7 @@ void unit_kill(struct unit *u)
 static void stop_tree(struct unit *u)
 {
 	loop_timer_stop(u->sup->loop, &u->wdog);
+	stop_checks(u);
 	u->killing = false;
 	set_state(u, US_STOPPING);
 	signal_tree(u, u->cfg->stop_signal);
@@ -359,6 +404,7 @@ static void run_over(struct unit *u)
 {
 	loop_timer_stop(u->sup->loop, &u->timer);
 	loop_timer_stop(u->sup->loop, &u->wdog);
+	stop_checks(u);
 	u->sid = 0;
 	u->run[0] = 0;
 	u->killing = false;
@@ -471,6 +517,7 @@ void unit_notify(struct unit *u, const struct notify_msg *m)
 		 * that against it; its exit is judged as usual. */
 		u->draining = true;
 		loop_timer_stop(u->sup->loop, &u->wdog);
+		stop_checks(u);
 		emit(u, "stopping", json_pack("{s:s, s:s}", "reason", "notify",
 		                              "message", "the service sent STOPPING=1"));
 	}
@@ -482,6 +529,145 @@ void unit_on_resume(struct unit *u)
 	 * while the machine slept. */
 	if (u->state == US_RUNNING && u->wdog.armed)
 		arm_watchdog(u);
+	/* Probes start again, with their grace period. */
+	if (unit_up(u) && !u->draining) {
+		stop_checks(u);
+		start_checks(u);
+	}
+}
+
+/* --- readiness and health checks --- */
+
+/* While starting, a readiness check runs this often at most. */
+#define READY_CHECK_MS 250
+
+static void on_check_timer(struct loop *lp, struct loop_timer *t);
+
+static void free_spec(struct probe_spec **sp)
+{
+	if (*sp) {
+		probe_spec_free(*sp);
+		free(*sp);
+		*sp = NULL;
+	}
+}
+
+/* TEXT parsed for this run (the configuration was checked when loaded;
+ * an environment that changed since can still break it). */
+static struct probe_spec *parse_check(struct unit *u, const char *text,
+                                      const char *key)
+{
+	struct probe_spec *sp = xcalloc(1, sizeof(*sp));
+	char *why = NULL;
+	if (config_probe(u->cfg, text, sp, &why) == 0)
+		return sp;
+	char *m = xasprintf("%s = %s: %s", key, text, why);
+	emit(u, "warn", json_pack("{s:s}", "message", m));
+	free(m);
+	free(why);
+	free(sp);
+	return NULL;
+}
+
+static void stop_checks(struct unit *u)
+{
+	probe_cancel(&u->probe);
+	loop_timer_stop(u->sup->loop, &u->check_timer);
+	free_spec(&u->health);
+	free_spec(&u->ready_check);
+}
+
+static void schedule_check(struct unit *u, uint64_t ms)
+{
+	loop_timer_start(u->sup->loop, &u->check_timer, ms, on_check_timer, u);
+}
+
+/* The checks of the unit's state: the readiness check while starting, the
+ * health probe (after its grace period) while running. */
+static void start_checks(struct unit *u)
+{
+	const struct unit_config *c = u->cfg;
+	stop_checks(u);
+	u->strikes = 0;
+	u->health_ok = -1;
+	u->health_detail[0] = 0;
+	if (u->state == US_STARTING) {
+		if (c->ready == READY_HEALTH && c->health)
+			u->ready_check = parse_check(u, c->health, "health");
+		else if (c->ready == READY_SOCKET && c->backend)
+			u->ready_check = parse_check(u, c->backend, "backend");
+		if (u->ready_check)
+			schedule_check(u, 0);
+		return;
+	}
+	if (u->state != US_RUNNING || !c->health || u->draining)
+		return;
+	u->health = parse_check(u, c->health, "health");
+	if (!u->health)
+		return;
+	uint64_t now = mono_ms();
+	u->grace_until = now + c->health_grace_ms;
+	/* A service that proved ready through its probe is past its grace. */
+	if (c->ready == READY_HEALTH)
+		u->grace_until = now;
+	schedule_check(u, u->grace_until > now ? u->grace_until - now
+	                                       : c->health_interval_ms);
+}
+
+static void on_check_done(void *data, bool ok, const char *detail)
+{
+	struct unit *u = data;
+	const struct unit_config *c = u->cfg;
+	snprintf(u->health_detail, sizeof(u->health_detail), "%s", detail);
+	u->health_ok = ok;
+	if (u->state == US_STARTING) {
+		if (ok) {
+			unit_ready(u, c->ready == READY_SOCKET ? "socket" : "health");
+			return;
+		}
+		uint64_t every = c->health_interval_ms < READY_CHECK_MS
+		                 ? c->health_interval_ms : READY_CHECK_MS;
+		schedule_check(u, every);
+		return;
+	}
+	if (ok) {
+		u->strikes = 0;
+	} else if (mono_ms() >= u->grace_until && ++u->strikes >= c->health_strikes) {
+		emit(u, "health_failed", json_pack("{s:I, s:s}", "strikes",
+		     (json_int_t)u->strikes, "detail", detail));
+		char *why = xasprintf("health check failed %u times in a row: %s",
+		                      u->strikes, detail);
+		unit_restart_for(u, EXIT_HEALTH, why);
+		free(why);
+		return;
+	}
+	schedule_check(u, c->health_interval_ms);
+}
+
+static void on_check_timer(struct loop *lp, struct loop_timer *t)
+{
+	struct unit *u = t->data;
+	const struct unit_config *c = u->cfg;
+	const struct probe_spec *sp = u->state == US_STARTING ? u->ready_check
+	                                                      : u->health;
+	if (!sp)
+		return;
+	/* An exec check runs with the unit's environment and directory, but
+	 * without the unit's cookie: it is no part of the unit's tree. */
+	struct strv env = environ_for(u, false);
+	probe_start(&u->probe, lp, sp, c->health_timeout_ms, env.v, c->cwd,
+	            on_check_done, u);
+	strv_free(&env);
+}
+
+bool unit_reaped_check(struct unit *u, pid_t pid, int wstatus)
+{
+	return probe_reaped(&u->probe, pid, wstatus);
+}
+
+pid_t unit_check_pid(const struct unit *u)
+{
+	return probe_pid(&u->probe);
 }
 
 void unit_restart_for(struct unit *u, enum exit_reason reason, const char *why)
@@ -503,6 +689,7 @@ void unit_on_exit(struct unit *u, int wstatus)
 	u->pid = 0;
 	u->shim = 0;
 	loop_timer_stop(u->sup->loop, &u->wdog);
+	stop_checks(u);
 	struct exit_info *e = &u->last_exit;
 	*e = (struct exit_info){ .code = -1, .at = wall_ms() };
 	if (WIFEXITED(wstatus))

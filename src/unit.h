@@ -29,8 +29,10 @@
 
 #include "config.h"
 #include "loop.h"
+#include "notify.h"
 #include "output.h"
 #include "policy.h"
+#include "probe.h"
 #include "proc.h"
 
 struct sup;
@@ -73,6 +75,17 @@ struct unit {
 	uint64_t watchdog_ms;      /* this run's (WATCHDOG_USEC= may change it) */
 	char status_text[256];     /* sd_notify STATUS=, "" when none */
 	bool draining;             /* it sent STOPPING=1 */
+	struct notify_sock notify; /* its NOTIFY_SOCKET (sup_notify_enable) */
+	bool notifying;
+	/* checks: the readiness check while starting (ready = health or
+	 * socket), the health probe while running */
+	struct probe probe;
+	struct probe_spec *health, *ready_check;   /* this run's; NULL: none */
+	struct loop_timer check_timer;  /* the next check */
+	unsigned strikes;          /* consecutive failed health checks */
+	uint64_t grace_until;      /* mono ms: failures before it do not count */
+	int health_ok;             /* last verdict: 1, 0; -1: none yet */
+	char health_detail[200];
 	bool mem_warned;           /* memory-warn sent in this episode */
 	pid_t top_pid;             /* largest process at the last measure */
 	uint64_t top_bytes;
@@ -118,11 +131,16 @@ void unit_ready(struct unit *u, const char *how);
 /* A notification from a process of the unit's tree (notify.h):
  * READY=1 (ready = notify), STATUS=, WATCHDOG=1 / =trigger,
  * WATCHDOG_USEC=, STOPPING=1. */
-struct notify_msg;
 void unit_notify(struct unit *u, const struct notify_msg *m);
 
 /* The machine woke from a suspend: deadlines and probes start afresh. */
 void unit_on_resume(struct unit *u);
+
+/* tend reaped PID: if it was one of U's exec checks, that check ends;
+ * returns whether it was.  The pid of U's running exec check (or 0), which
+ * belongs to no tree. */
+bool unit_reaped_check(struct unit *u, pid_t pid, int wstatus);
+pid_t unit_check_pid(const struct unit *u);
 
 /* Is the unit's run alive and not being stopped (starting or running)? */
 bool unit_up(const struct unit *u);

@@ -74,7 +74,7 @@ def wait_following(t):
 DAEMON_KEYS = {"name", "kind", "state", "pid", "uptime_ms", "mem_bytes", "fds",
                "wakeups", "clients", "config", "version"}
 UNIT_KEYS = {"name", "kind", "state", "pid", "uptime_ms", "mem_bytes", "procs",
-             "restarts", "last_exit", "mem_max", "status_text"}
+             "restarts", "last_exit", "mem_max", "status_text", "health"}
 
 
 def is_int(v):
