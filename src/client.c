@@ -299,8 +299,9 @@ static const char usage_start[] =
 	"start: starts service NAME (the daemon too, if it is not running).\n"
 	"stop: stops its whole process tree; returns when no process is left.\n"
 	"restart: stops it, then starts it again (starts the daemon if needed).\n"
-	"--wait: start and restart return once the service runs, or exit 1 with\n"
-	"the reason when it fails first; stop always waits.\n";
+	"--wait: start and restart return once the service is ready (see the\n"
+	"ready key), or exit 1 with the reason when it fails first; stop always\n"
+	"waits.\n";
 static const char usage_reload[] =
 	"usage: tend [-c FILE] reload\n"
 	"\n"
