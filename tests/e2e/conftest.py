@@ -618,6 +618,18 @@ class Project:
         except AssertionError as e:
             raise AssertionError("%s; last status: %s" % (e, last[0])) from None
 
+    def wait_event(self, name, n=1, timeout=T_LONG, **match):
+        """The N-th event NAME (with fields MATCH) of the events file."""
+        found = []
+
+        def seen():
+            found[:] = [e for e in self.events() if e["event"] == name and
+                        all(e.get(k) == v for k, v in match.items())]
+            return len(found) >= n
+        wait_until(seen, timeout, what="%d x %s %s\n%s"
+                   % (n, name, match, self.describe()))
+        return found[n - 1]
+
     def events(self):
         """events.log (only the current file) as dicts."""
         try:

@@ -1,24 +1,11 @@
 """Health probes, readiness (ready = notify | health | socket), sd_notify
 and the watchdog, with real services, sockets and datagrams."""
-import json
-import os
 import socket
 import time
 
-from conftest import BIN, PY, T_LONG, T_SHORT, alive, all_pids, wait_until
+from conftest import BIN, PY, T_LONG, T_SHORT, alive, wait_until
 
 NOTIFY = str(BIN / "notify.py")
-
-
-def wait_event(p, name, n=1, timeout=T_LONG, **match):
-    found = []
-
-    def seen():
-        found[:] = [e for e in p.events() if e["event"] == name and
-                    all(e.get(k) == v for k, v in match.items())]
-        return len(found) >= n
-    wait_until(seen, timeout, what="%d x %s %s\n%s" % (n, name, match, p.describe()))
-    return found[n - 1]
 
 
 def notify_env(d, timeout=T_SHORT):
@@ -70,9 +57,9 @@ def test_hanging_probe_restarts_after_strikes_and_status_stays_prompt(project):
         u = p.unit("api")
         assert u["health"] is not None and u["health"]["ok"] is False, u
         assert "timed out after 500ms" in u["health"]["detail"], u
-        hf = wait_event(p, "health_failed")
+        hf = p.wait_event("health_failed")
         assert hf["strikes"] == 3 and "timed out" in hf["detail"], hf
-        ex = wait_event(p, "exited", unit="api")
+        ex = p.wait_event("exited", unit="api")
         assert ex["reason"] == "health", ex
         wait_until(lambda: not alive(first), T_SHORT, what="the old run gone")
         st = p.unit("api")
@@ -93,8 +80,8 @@ def test_exec_probe_that_hangs_is_killed_and_leaves_nothing(project, tmp_path):
                 "health-interval = 100ms\nhealth-timeout = 300ms\n"
                 "health-strikes = 2\nhealth-grace = 0\nrestart = never\n" % mark)
     p.up()
-    wait_event(p, "health_failed")
-    ex = wait_event(p, "exited")
+    p.wait_event("health_failed")
+    ex = p.wait_event("exited")
     assert ex["reason"] == "health"
     pids = [int(f.name) for f in mark.iterdir()]
     assert len(pids) >= 2
@@ -130,7 +117,7 @@ def test_health_grace_ignores_early_failures(project):
     time.sleep(1.0)
     assert p.unit("s")["state"] == "running"
     assert not [e for e in p.events() if e["event"] == "health_failed"]
-    wait_event(p, "health_failed")
+    p.wait_event("health_failed")
 
 
 def test_ready_notify_gates_up_and_status_text_shows(project, tmp_path):
@@ -145,7 +132,7 @@ def test_ready_notify_gates_up_and_status_text_shows(project, tmp_path):
     u = p.unit("n")
     assert u["state"] == "running", u
     assert u["status_text"] == "index loaded, 42 files", u
-    ev = wait_event(p, "ready")
+    ev = p.wait_event("ready")
     assert ev["how"] == "notify" and ev["after_ms"] >= 1400, ev
     sock, usec = notify_env(d)
     assert sock.startswith("/") and sock.endswith(".n.notify"), sock
@@ -200,10 +187,10 @@ def test_missed_watchdog_restarts(project, tmp_path):
     assert usec == "600000"
     time.sleep(1.0)   # pinging: alive
     assert p.unit("n")["pid"] == pid
-    ex = wait_event(p, "exited")
+    ex = p.wait_event("exited")
     assert ex["reason"] == "watchdog", ex
     assert ex["uptime_ms"] >= 1500, ex
-    st = wait_event(p, "stopping", reason="watchdog")
+    st = p.wait_event("stopping", reason="watchdog")
     assert "WATCHDOG=1" in st["message"]
     wait_until(lambda: not alive(pid), T_SHORT, what="the old run gone")
 
@@ -220,9 +207,9 @@ def test_watchdog_trigger_and_stopping(project, tmp_path):
                 "ready = notify\nwatchdog = 1h\nrestart = never\n"
                 % (PY, NOTIFY, d, PY, NOTIFY, d))
     p.up()
-    ex = wait_event(p, "exited", unit="trig")
+    ex = p.wait_event("exited", unit="trig")
     assert ex["reason"] == "watchdog"
-    wait_event(p, "stopping", unit="drain", reason="notify")
+    p.wait_event("stopping", unit="drain", reason="notify")
     time.sleep(1.0)
     assert p.unit("drain")["state"] == "running"
     assert not [e for e in p.events() if e["unit"] == "drain" and
@@ -243,7 +230,7 @@ def test_start_wait_fails_when_the_service_dies_before_ready(project, tmp_path):
     assert t.rc == 1, t.describe()
     assert time.monotonic() - t0 < 5
     assert "timeout" in t.stderr, t.stderr
-    st = wait_event(p, "stopping", unit="slow", reason="timeout")
+    st = p.wait_event("stopping", unit="slow", reason="timeout")
     assert "start-timeout 700ms" in st["message"]
 
 
@@ -274,5 +261,5 @@ def test_ready_socket_waits_for_the_backend(project, tmp_path):
     p.up()
     assert time.monotonic() - t0 >= 0.9
     assert p.unit("web")["state"] == "running"
-    ev = wait_event(p, "ready")
+    ev = p.wait_event("ready")
     assert ev["how"] == "socket"

@@ -1,7 +1,5 @@
 """Memory watchdog: anon + shmem of the whole tree, never file-backed pages;
 sampling only while a unit with a limit is up."""
-import json
-import os
 import time
 
 from conftest import (BIN, PY, T_LONG, T_SHORT, alive, ctx_switches,
@@ -72,7 +70,7 @@ def grandchild_hog(project, tmp_path, mode, interval_ms=1000):
 
 
 def check_memory_restart(p, ready, pids, interval_ms):
-    hit = p_wait_event(p, "memory_limit")
+    hit = p.wait_event("memory_limit")
     # Within two sampling intervals of the grandchild holding its memory.
     late_ms = hit["ts"] - ready.stat().st_mtime * 1000
     assert late_ms < 2 * interval_ms, "memory_limit %d ms after the allocation" % late_ms
@@ -83,26 +81,15 @@ def check_memory_restart(p, ready, pids, interval_ms):
     assert hit["largest_pid"] == grandchild, hit
     assert MEM in hit["largest_command"]
     assert hit["largest_bytes"] > 390 * MIB
-    ex = p_wait_event(p, "exited")
+    ex = p.wait_event("exited")
     assert ex["reason"] == "memory", ex
     # The whole tree is gone, and only then does the next run start.
     wait_until(lambda: not any(alive(pid, st) for pid, st in pids), T_SHORT,
                what="the whole tree gone")
     u = p.wait_unit("hog", state="backoff")
     assert u["last_exit"]["reason"] == "memory"
-    p_wait_event(p, "spawned", n=2)
+    p.wait_event("spawned", n=2)
     assert not any(alive(pid, st) for pid, st in pids)
-
-
-def p_wait_event(p, name, n=1, timeout=T_LONG):
-    """The N-th event NAME of the daemon's events file."""
-    found = []
-
-    def seen():
-        found[:] = [e for e in p.events() if e["event"] == name]
-        return len(found) >= n
-    wait_until(seen, timeout, what="%d x %s\n%s" % (n, name, p.describe()))
-    return found[n - 1]
 
 
 def test_grandchild_anon_memory_restarts_the_tree(project, tmp_path):
@@ -123,7 +110,7 @@ def test_memory_warn_once_and_no_restart(project, tmp_path):
                 "memory-warn = 40%%\n" % (PY, MEM, d))
     p.up()
     ready_files(d, timeout=T_LONG)
-    warn = p_wait_event(p, "warn")
+    warn = p.wait_event("warn")
     assert "memory-warn" in warn["message"], warn
     assert warn["limit"] == 400 * MIB and warn["mem_bytes"] > 160 * MIB
     time.sleep(1.0)   # ten more samples above the threshold: no new warning
