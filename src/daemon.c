@@ -612,14 +612,23 @@ static int detach(struct daemon *d)
 		pid_t daemon = fork();
 		if (daemon != 0)
 			_exit(daemon < 0 ? 3 : 0);
-		/* Nothing of the caller's stays open but the report pipe. */
-		d->report = dup3(p[1], 3, O_CLOEXEC) < 0 ? -1 : 3;
+		/* Nothing of the caller's stays open but the report pipe, at 3.
+		 * Whatever numbers the pipe and the files below got (main()
+		 * keeps 0-2 open, but never mind), each is first moved above 3,
+		 * so no dup2 below overwrites another and each clears CLOEXEC. */
+		p[1] = fd_at_least(p[1], 4);
+		d->report = p[1] >= 0 && dup3(p[1], 3, O_CLOEXEC) == 3 ? 3 : -1;
 		syscall(SYS_close_range, 4, ~0U, 0);
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		int null = fd_at_least(open("/dev/null", O_RDWR | O_CLOEXEC), 4);
+		if (null < 0) {
+			report(d, "error cannot open /dev/null: %s\n", strerror(errno));
+			_exit(3);
+		}
 		char *err = NULL;
 		int log = paths_mkdir(d->paths.statedir, &err) == 0
 		          ? open(d->paths.daemon_log, O_WRONLY | O_APPEND | O_CREAT |
 		                 O_CLOEXEC, 0600) : -1;
+		log = fd_at_least(log, 4);
 		free(err);
 		dup2(null, 0);
 		dup2(null, 1);

@@ -245,6 +245,15 @@ out:
 
 int main(int argc, char **argv)
 {
+	/* Before anything is opened: a tend started with stdin, stdout or
+	 * stderr closed would otherwise get a pipe or a socket there, and
+	 * pass it on to every service as its stdin, stdout or stderr (or
+	 * lose it to a dup2 onto 0-2). */
+	if (fd_std_open() < 0) {
+		errline("cannot open /dev/null for a closed stdin, stdout or "
+		        "stderr: %s", strerror(errno));
+		return 1;
+	}
 	/* The argv strings lie end to end: the area a shim may retitle. */
 	if (argc > 0)
 		proc_title_area(argv[0], (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) -

@@ -49,12 +49,33 @@ static void child_reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static void child_dup(int from, int to, int errfd)
+/* Puts FROM[0], FROM[1], FROM[2] (-1: leave it as it is) at 0, 1 and 2.
+ * A source on 0-2 is first copied above 2, so that no dup2 overwrites a
+ * source still to be placed; then every placement is a real dup2 (never
+ * from a descriptor onto itself), which clears CLOEXEC on its target: a
+ * source already at its number would otherwise be closed by exec.  The
+ * copies are CLOEXEC.  Async-signal-safe.  Returns 0, or -1 (errno). */
+static int child_place(const int from[3])
 {
-	if (from < 0 || from == to)
-		return;
-	if (dup2(from, to) < 0)
-		child_fail(errfd, STEP_DUP2);
+	int src[3];
+	for (int i = 0; i < 3; i++) {
+		src[i] = from[i];
+		if (src[i] >= 0 && src[i] <= 2 &&
+		    (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3)) < 0)
+			return -1;
+	}
+	for (int i = 0; i < 3; i++)
+		if (src[i] >= 0 && dup2(src[i], i) < 0)
+			return -1;
+	return 0;
+}
+
+/* FD, or a CLOEXEC copy of it above 2 when it sits on 0-2, where a
+ * placement would overwrite it (FD itself when no copy can be made). */
+static int child_above_std(int fd)
+{
+	int high = fd >= 0 && fd <= 2 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+	return high >= 0 ? high : fd;
 }
 
 static struct rlimit child_nofile;
@@ -76,9 +97,10 @@ static void child_run(const struct spawn_req *rq, int errfd, pid_t parent)
 		setrlimit(RLIMIT_NOFILE, &child_nofile);
 	if (setsid() < 0)
 		child_fail(errfd, STEP_SETSID);
-	child_dup(rq->fd_in, 0, errfd);
-	child_dup(rq->fd_out, 1, errfd);
-	child_dup(rq->fd_err, 2, errfd);
+	errfd = child_above_std(errfd);
+	const int from[3] = { rq->fd_in, rq->fd_out, rq->fd_err };
+	if (child_place(from) < 0)
+		child_fail(errfd, STEP_DUP2);
 	if (rq->cwd && chdir(rq->cwd) < 0)
 		child_fail(errfd, STEP_CHDIR);
 	environ = (char **)rq->envp;
@@ -486,13 +508,6 @@ static __attribute__((noreturn)) void shim_mirror(int st)
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
 }
 
-/* Puts FROM at TO in the shim (FROM < 0: leave TO as it is). */
-static void shim_place(int from, int to)
-{
-	if (from >= 0 && from != to)
-		dup2(from, to);
-}
-
 static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
 {
 	sigset_t all;
@@ -505,16 +520,14 @@ static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	shim_title(rq->title);
 	/* Only what the run needs stays open: tend's sockets, its epoll and
-	 * its other pipes must not live on in the shim.  The descriptors go
-	 * high first so that no placement overwrites another. */
-	int in = rq->fd_in >= 0 ? fcntl(rq->fd_in, F_DUPFD_CLOEXEC, 100) : -1;
-	int out = rq->fd_out >= 0 ? fcntl(rq->fd_out, F_DUPFD_CLOEXEC, 100) : -1;
-	int err = rq->fd_err >= 0 ? fcntl(rq->fd_err, F_DUPFD_CLOEXEC, 100) : -1;
-	int r = fcntl(rep, F_DUPFD_CLOEXEC, 100);
-	shim_place(in, 0);
-	shim_place(out, 1);
-	shim_place(err, 2);
-	dup3(r, 3, O_CLOEXEC);
+	 * its other pipes must not live on in the shim.  The report pipe
+	 * leaves 0-2 before the placement, then goes to 3. */
+	rep = child_above_std(rep);
+	const int from[3] = { rq->fd_in, rq->fd_out, rq->fd_err };
+	if (child_place(from) < 0)
+		child_fail(rep, STEP_DUP2);
+	if (rep != 3 && dup3(rep, 3, O_CLOEXEC) < 0)
+		child_fail(rep, STEP_DUP2);
 	syscall(SYS_close_range, 4, ~0U, 0);
 	struct spawn_req req = *rq;
 	req.fd_in = req.fd_out = req.fd_err = -1;

@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,34 @@ int fd_nonblock(int fd)
 {
 	int f = fcntl(fd, F_GETFL);
 	return f < 0 ? -1 : fcntl(fd, F_SETFL, f | O_NONBLOCK);
+}
+
+int fd_std_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		/* The lowest free number: FD itself, as those below are open. */
+		int null = open("/dev/null", O_RDWR);
+		if (null < 0)
+			return -1;
+		if (null != fd) {
+			/* Cannot happen; never leave /dev/null anywhere else. */
+			close(null);
+			errno = EBADF;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int fd_at_least(int fd, int min)
+{
+	if (fd < 0 || fd >= min)
+		return fd;
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, min);
+	close(fd);
+	return high;
 }
 
 size_t utf8_len(const unsigned char *s, size_t n)

@@ -62,4 +62,13 @@ uint64_t wall_ms(void);
 int fd_cloexec(int fd);
 int fd_nonblock(int fd);
 
+/* Opens /dev/null on each of 0, 1 and 2 that is closed, so that no pipe,
+ * socket or file tend opens later lands there (children inherit 0-2 as
+ * their stdin, stdout and stderr).  Call it first thing in main().
+ * Returns 0, or -1 (errno set) when /dev/null cannot be opened. */
+int fd_std_open(void);
+/* FD itself when it is at least MIN (or negative); else a CLOEXEC copy of
+ * it at MIN or above, FD being closed (-1 when no copy can be made). */
+int fd_at_least(int fd, int min);
+
 #endif

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from conftest import SH, T_LONG, T_SHORT, alive, wait_until, write_ini
+from conftest import (SH, T_LONG, T_SHORT, alive, comm, wait_until,
+                      write_ini)
 
 
 def one_error_line(t):
@@ -235,3 +236,33 @@ max-crashes = 1000/1h
         assert t.stop() == 0, t.describe()
     finally:
         os.close(r)
+
+
+def closed_fd_wrapper(fd):
+    """Runs the wrapped command with descriptor FD closed."""
+    return [SH, "-c", 'exec "$@" %d>&-' % fd, "sh"]
+
+
+@pytest.mark.parametrize("fd", [0, 1, 2])
+def test_exec_with_a_closed_std_fd_gives_the_command_dev_null(tend, fd):
+    """A tend started with stdin, stdout or stderr closed puts /dev/null
+    there first: nothing of tend's own (its epoll, a pipe, a socket) may
+    land on 0-2 and be handed down to the command, or leave it closed."""
+    t = tend.start_wrapped(closed_fd_wrapper(fd), "exec", "--", "sleep", "600")
+
+    def sleeper():
+        return [p for p in tend.reaper.tagged() if comm(p) == "sleep"]
+    pid = wait_until(sleeper, what="the command to start")[0]
+    assert os.readlink("/proc/%d/fd/%d" % (pid, fd)) == "/dev/null"
+    assert os.readlink("/proc/%d/fd/%d" % (t.pid, fd)) == "/dev/null"
+    # the command's own end: SIGTERM
+    assert t.stop() == 128 + signal.SIGTERM, t.describe()
+
+
+def test_up_with_stdin_closed_gives_services_dev_null(tend, tmp_path):
+    ini = write_ini(tmp_path / "tend.ini", "[service a]\nexec = sleep 600\n")
+    t = tend.start_wrapped(closed_fd_wrapper(0), "-c", str(ini), "up",
+                           "--json")
+    pid = t.wait_event("spawned")[0]["pid"]
+    assert os.readlink("/proc/%d/fd/0" % pid) == "/dev/null"
+    assert t.stop() == 0, t.describe()

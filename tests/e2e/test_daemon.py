@@ -12,7 +12,9 @@ import stat
 import time
 from pathlib import Path
 
-from conftest import (BIN, PY, T_LONG, T_SHORT, TREE, alive, comm,
+import pytest
+
+from conftest import (BIN, PY, SH, T_LONG, T_SHORT, TREE, alive, comm,
                       is_sanitized, parse_events, proc_stat, q, wait_until)
 
 SVC = str(BIN / "svc.py")
@@ -223,6 +225,20 @@ def test_second_up(project):
         f.describe()
     assert p.daemon_pid() == pid
     assert p.unit("a")["restarts"] == 0
+
+
+@pytest.mark.parametrize("fd", [0, 1, 2])
+def test_up_detached_with_a_closed_std_fd(tend, project, fd):
+    """`tend up -d <&-` (or >&-, 2>&-): the report pipe must not land
+    where the daemon puts /dev/null, or the caller waits for ever."""
+    p = project("[service a]\nexec = sleep 600\n")
+    t = tend.start_wrapped([SH, "-c", 'exec "$@" %d>&-' % fd, "sh"],
+                           "-c", str(p.ini), "up", "-d", env=p.env)
+    assert t.wait(T_LONG) == 0, t.describe() + "\n" + p.describe()
+    a = p.wait_unit("a", state="running")
+    # The service gets the daemon's /dev/null as its stdin, never a pipe
+    # or socket of tend's.
+    assert os.readlink("/proc/%d/fd/0" % a["pid"]) == "/dev/null"
 
 
 # --- 2, 3. one daemon per file, whoever starts it --------------------------

@@ -1,0 +1,161 @@
+/* Unit tests for proc_spawn's placement of the child's stdin, stdout and
+ * stderr when the descriptors it is given sit on 0-2 themselves: a source
+ * already at its target number (and close-on-exec), sources on each
+ * other's targets, the report pipe among the targets.  main() of tend
+ * keeps 0-2 open, so tend itself never asks for this; the child side must
+ * be right regardless. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "proc.h"
+
+extern char **environ;
+
+/* Everything from FD until EOF (at most CAP-1 bytes), NUL-terminated. */
+static void read_all(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || (n += (size_t)r) == cap - 1)
+			break;
+	}
+	buf[n] = 0;
+}
+
+static int wait_code(pid_t pid)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Moves FD to TO, close-on-exec as every descriptor of tend's is. */
+static int move_to(int fd, int to)
+{
+	if (fd == to)
+		return to;
+	int r = dup3(fd, to, O_CLOEXEC);
+	close(fd);
+	return r;
+}
+
+/* Our own 0-2, put aside while a test rearranges them (cmocka prints to
+ * stdout: no assertion until they are back). */
+static int saved[3];
+
+static void save_std(void)
+{
+	for (int i = 0; i < 3; i++)
+		saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 10);
+}
+
+static void restore_std(void)
+{
+	for (int i = 0; i < 3; i++) {
+		dup2(saved[i], i);
+		close(saved[i]);
+	}
+}
+
+static void source_already_at_its_target(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	char *argv[] = { "sh", "-c", "echo out", NULL };
+	save_std();
+	/* The write end of the pipe at 1, close-on-exec: the child's stdout
+	 * must still be it after exec. */
+	int w = move_to(p[1], 1);
+	struct spawn_req rq = { .argv = argv, .envp = environ, .fd_in = -1,
+	                        .fd_out = w, .fd_err = -1 };
+	struct spawn_res rs;
+	int r = proc_spawn(&rq, &rs);
+	restore_std();
+	assert_int_equal(r, 0);
+	char buf[64];
+	read_all(p[0], buf, sizeof(buf));
+	close(p[0]);
+	assert_int_equal(wait_code(rs.pid), 0);
+	assert_string_equal(buf, "out\n");
+}
+
+static void sources_on_each_others_targets(void **state)
+{
+	(void)state;
+	int in[2], out[2];
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	char *argv[] = { "sh", "-c", "read x; echo \"got $x\"; echo err >&2", NULL };
+	assert_int_equal(write(in[1], "ping\n", 5), 5);
+	close(in[1]);
+	save_std();
+	/* stdin's source at 2, stdout's at 0, stderr's at 1: a dup2 in order
+	 * 0, 1, 2 overwrites a source before it is placed. */
+	int src_in = move_to(in[0], 2);
+	int src_out = move_to(out[1], 0);
+	int src_err = move_to(fcntl(src_out, F_DUPFD_CLOEXEC, 3), 1);
+	struct spawn_req rq = { .argv = argv, .envp = environ, .fd_in = src_in,
+	                        .fd_out = src_out, .fd_err = src_err };
+	struct spawn_res rs;
+	int r = proc_spawn(&rq, &rs);
+	restore_std();
+	assert_int_equal(src_err, 1);
+	assert_int_equal(r, 0);
+	char buf[64];
+	read_all(out[0], buf, sizeof(buf));
+	close(out[0]);
+	assert_int_equal(wait_code(rs.pid), 0);
+	assert_string_equal(buf, "got ping\nerr\n");
+}
+
+static void report_pipe_among_the_targets(void **state)
+{
+	(void)state;
+	int out[2];
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	char *argv[] = { "/nonexistent/tend-unit-program", NULL };
+	save_std();
+	/* 0 and 1 free: proc_spawn's own report pipe gets them, and the
+	 * child's stdout goes onto its write end. */
+	close(0);
+	close(1);
+	struct spawn_req rq = { .argv = argv, .envp = environ, .fd_in = -1,
+	                        .fd_out = out[1], .fd_err = -1 };
+	struct spawn_res rs;
+	int r = proc_spawn(&rq, &rs);
+	restore_std();
+	close(out[1]);
+	char buf[64];
+	read_all(out[0], buf, sizeof(buf));
+	close(out[0]);
+	/* The failed exec is reported, not written to the child's stdout. */
+	assert_int_equal(r, -1);
+	assert_int_equal(rs.err, ENOENT);
+	assert_string_equal(rs.step, "exec");
+	assert_string_equal(buf, "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(source_already_at_its_target),
+		cmocka_unit_test(sources_on_each_others_targets),
+		cmocka_unit_test(report_pipe_among_the_targets),
+	};
+	return cmocka_run_group_tests_name("spawn", tests, NULL, NULL);
+}
