@@ -88,7 +88,7 @@ static const struct key_def keys[] = {
 	{ "health-strikes", SC_SERVICE, V_UINT, U(health_strikes), "3", .lo = 1,
 	  .hi = 1000, .enforced = true, .help = "consecutive failures before a restart" },
 	{ "health-grace", SC_SERVICE, V_DURATION, U(health_grace_ms), "30s",
-	  .enforced = true, .help = "no probe verdicts this long after start" },
+	  .enforced = true, .help = "no checks this long after the service is ready" },
 	{ "ready", SC_SERVICE, V_ENUM, U(ready), "none", ready_names,
 	  .enforced = true, .help = "none | notify | health | socket" },
 	{ "start-timeout", SC_SERVICE, V_OPT_DURATION, U(start_timeout_ms), "1m",
