@@ -19,7 +19,7 @@ UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 OBJS     := $(patsubst src/%.c,build/%.o,$(SRCS))
 SANOBJS  := $(patsubst src/%.c,build/san/%.o,$(SRCS))
 
-.PHONY: all deps demo test check-unit check-e2e check-clang bench-basic bench-daemon clean
+.PHONY: all deps demo test check-unit check-e2e check-clang bench-basic bench-daemon bench-memory clean
 all: build/tend
 
 deps:
@@ -71,6 +71,10 @@ bench-basic: build/tend
 # The daemon: memory over 10 000 restarts, idle wakeups, scale, SIGKILL.
 bench-daemon: build/tend
 	$(PYTHON) bench/daemon.py build/tend 10000
+
+# The memory sampler: the cost of one sample by tree size, 100 limited services.
+bench-memory: build/tend
+	$(PYTHON) bench/memory.py build/tend
 
 clean:
 	rm -rf build
