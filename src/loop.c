@@ -266,6 +266,9 @@ int loop_run(struct loop *lp)
 		run_due_timers(lp);
 		if (lp->stop)
 			break;
+		/* Timers may have taken time (a memory sample reads /proc):
+		 * the wait is measured from now, not from before them. */
+		lp->now = mono_ms();
 		int n = epoll_wait(lp->epfd, lp->batch, LOOP_BATCH, next_timeout(lp));
 		lp->wakeups++;
 		if (n < 0) {

@@ -336,11 +336,17 @@ static void on_memory(struct loop *lp, struct loop_timer *t)
 {
 	(void)lp;
 	struct sup *s = t->data;
+	uint64_t t0 = mono_ms();
 	sup_rescan(s);   /* the figure must be of now, not of this iteration */
 	sup_measure(s, true);
 	for (size_t i = 0; i < s->nunits; i++)
 		if (limited(s->units[i]))
 			memory_verdict(s, s->units[i]);
+	/* One sample per interval: the time the sample took comes off the
+	 * wait for the next. */
+	uint64_t took = mono_ms() - t0, every = s->cfg->memory_interval_ms;
+	if (took < every)
+		loop_timer_start(s->loop, &s->memory, every - took, on_memory, s);
 	memory_schedule(s);
 }
 

@@ -61,6 +61,7 @@ void unit_free(struct unit *u)
 	loop_timer_stop(u->sup->loop, &u->timer);
 	loop_timer_stop(u->sup->loop, &u->wdog);
 	stop_checks(u);
+	free(u->probe);
 	if (u->notifying)
 		notify_close(&u->notify, u->sup->loop);
 	if (u->captured)
@@ -261,11 +262,13 @@ void unit_ready(struct unit *u, const char *how)
 		return;
 	loop_timer_stop(u->sup->loop, &u->timer);
 	u->ready_at = mono_ms();
+	/* The event first: whoever waited for this learns it after the file
+	 * has it. */
+	emit(u, "ready", json_pack("{s:s, s:I}", "how", how, "after_ms",
+	                           (json_int_t)(u->ready_at - u->started_at)));
 	arm_watchdog(u);
 	set_state(u, US_RUNNING);
 	start_checks(u);   /* from the readiness check to the health probe */
-	emit(u, "ready", json_pack("{s:s, s:I}", "how", how, "after_ms",
-	                           (json_int_t)(u->ready_at - u->started_at)));
 }
 
 void unit_start(struct unit *u)
@@ -571,7 +574,8 @@ static struct probe_spec *parse_check(struct unit *u, const char *text,
 
 static void stop_checks(struct unit *u)
 {
-	probe_cancel(&u->probe);
+	if (u->probe)
+		probe_cancel(u->probe);
 	loop_timer_stop(u->sup->loop, &u->check_timer);
 	free_spec(&u->health);
 	free_spec(&u->ready_check);
@@ -655,19 +659,21 @@ static void on_check_timer(struct loop *lp, struct loop_timer *t)
 	/* An exec check runs with the unit's environment and directory, but
 	 * without the unit's cookie: it is no part of the unit's tree. */
 	struct strv env = environ_for(u, false);
-	probe_start(&u->probe, lp, sp, c->health_timeout_ms, env.v, c->cwd,
+	if (!u->probe)
+		u->probe = xcalloc(1, sizeof(*u->probe));  /* only units with checks */
+	probe_start(u->probe, lp, sp, c->health_timeout_ms, env.v, c->cwd,
 	            on_check_done, u);
 	strv_free(&env);
 }
 
 bool unit_reaped_check(struct unit *u, pid_t pid, int wstatus)
 {
-	return probe_reaped(&u->probe, pid, wstatus);
+	return u->probe && probe_reaped(u->probe, pid, wstatus);
 }
 
 pid_t unit_check_pid(const struct unit *u)
 {
-	return probe_pid(&u->probe);
+	return u->probe ? probe_pid(u->probe) : 0;
 }
 
 void unit_restart_for(struct unit *u, enum exit_reason reason, const char *why)

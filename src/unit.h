@@ -79,7 +79,7 @@ struct unit {
 	bool notifying;
 	/* checks: the readiness check while starting (ready = health or
 	 * socket), the health probe while running */
-	struct probe probe;
+	struct probe *probe;       /* allocated at the first check */
 	struct probe_spec *health, *ready_check;   /* this run's; NULL: none */
 	struct loop_timer check_timer;  /* the next check */
 	unsigned strikes;          /* consecutive failed health checks */
