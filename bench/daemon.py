@@ -8,54 +8,17 @@ Usage: bench/daemon.py [TEND_BIN] [RESTARTS]   (from `make bench-daemon`)
 Runs in a temporary XDG_RUNTIME_DIR / XDG_STATE_HOME; every daemon it
 starts is stopped with `tend down` or killed by pid; nothing is left.
 """
-import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
+from tendbench import Daemon, live
+
 TEND = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/tend")
 RESTARTS = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
-
-
-class Daemon:
-    def __init__(self, root, ini_text, name="tend.ini"):
-        self.root = root
-        self.ini = os.path.join(root, name)
-        with open(self.ini, "w") as f:
-            f.write(ini_text)
-        self.env = dict(os.environ,
-                        XDG_RUNTIME_DIR=os.path.join(root, "run"),
-                        XDG_STATE_HOME=os.path.join(root, "state"))
-        os.makedirs(self.env["XDG_RUNTIME_DIR"], exist_ok=True)
-        self.pid = None
-
-    def tend(self, *args, check=True):
-        r = subprocess.run([TEND, "-c", self.ini, *args], env=self.env,
-                           capture_output=True, text=True, timeout=120)
-        if check and r.returncode != 0:
-            raise RuntimeError("tend %s: %s" % (" ".join(args), r.stderr))
-        return r
-
-    def up(self):
-        t0 = time.monotonic()
-        self.tend("up", "-d")
-        took = time.monotonic() - t0
-        self.pid = self.status()[0]["pid"]
-        return took
-
-    def status(self, *args):
-        return json.loads(self.tend("status", "--json", *args).stdout)
-
-    def down(self):
-        if self.pid:
-            r = self.tend("down", check=False)
-            if r.returncode != 0:
-                os.kill(self.pid, signal.SIGKILL)
-        self.pid = None
 
 
 def kib(n):
@@ -63,7 +26,7 @@ def kib(n):
 
 
 def restarts(root):
-    d = Daemon(root, "[service crash]\nexec = false\nbackoff = 0\n"
+    d = Daemon(TEND, root, "[service crash]\nexec = false\nbackoff = 0\n"
                      "max-crashes = 100000/1s\nclean-restarts = 100000/1s\n")
     d.up()
     time.sleep(0.5)
@@ -81,7 +44,7 @@ def restarts(root):
 
 
 def idle(root):
-    d = Daemon(root, "[service a]\nexec = sleep 600\n[service b]\nexec = sleep 600\n")
+    d = Daemon(TEND, root, "[service a]\nexec = sleep 600\n[service b]\nexec = sleep 600\n")
     d.up()
     # What one status call itself costs, to take it out of the figure.
     a = d.status()[0]["wakeups"]
@@ -95,7 +58,7 @@ def idle(root):
 
 def many(root, n):
     ini = "".join("[service s%d]\nexec = sleep 600\n" % i for i in range(n))
-    d = Daemon(root, ini)
+    d = Daemon(TEND, root, ini)
     took = d.up()
     times = []
     for _ in range(5):
@@ -108,14 +71,6 @@ def many(root, n):
     return took, statistics.median(times), st, time.monotonic() - t0
 
 
-def live(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
 def sigkill(root, rounds):
     tree = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                         "tests", "e2e", "bin", "tree.py")
@@ -123,7 +78,7 @@ def sigkill(root, rounds):
     for i in range(rounds):
         td = os.path.join(root, "tree%d" % i)
         os.makedirs(td)
-        d = Daemon(root, "[service t]\nexec = /usr/bin/python3 %s %s\n" % (tree, td),
+        d = Daemon(TEND, root, "[service t]\nexec = /usr/bin/python3 %s %s\n" % (tree, td),
                    name="k%d.ini" % i)
         d.up()
         end = time.monotonic() + 10

@@ -20,7 +20,6 @@ starts is stopped with `tend down` or killed by pid, every other process it
 starts is killed by pid, and at the end nothing that names the temporary
 directory in its command line or environment may be left.
 """
-import json
 import os
 import signal
 import statistics
@@ -28,6 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import tendbench
+from tendbench import live
 
 ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
 QUICK = "--quick" in sys.argv[1:]
@@ -55,36 +57,16 @@ while True:
 """
 
 
-class Daemon:
-    def __init__(self, root, ini_text, name="tend.ini"):
-        self.root = root
-        self.ini = os.path.join(root, name)
-        self.write(ini_text)
-        self.env = dict(os.environ,
-                        XDG_RUNTIME_DIR=os.path.join(root, "run"),
-                        XDG_STATE_HOME=os.path.join(root, "state"))
-        os.makedirs(self.env["XDG_RUNTIME_DIR"], exist_ok=True)
-        self.pid = None
+class Daemon(tendbench.Daemon):
+    """A daemon that is brought down at the end whatever happens."""
+
+    def __init__(self, root, ini_text):
+        super().__init__(TEND, root, ini_text)
         self.status_cost = 0
-
-    def write(self, ini_text):
-        with open(self.ini, "w") as f:
-            f.write(ini_text)
-
-    def tend(self, *args, check=True):
-        r = subprocess.run([TEND, "-c", self.ini, *args], env=self.env,
-                           capture_output=True, text=True, timeout=120)
-        if check and r.returncode != 0:
-            raise RuntimeError("tend %s: %s" % (" ".join(args), r.stderr))
-        return r
 
     def up(self):
         LIVE.append(self)
-        self.tend("up", "-d")
-        self.pid = self.status()[0]["pid"]
-
-    def status(self, *args):
-        return json.loads(self.tend("status", "--json", *args).stdout)
+        return super().up()
 
     def wakeups(self):
         return self.status()[0]["wakeups"]
@@ -97,37 +79,14 @@ class Daemon:
             costs.append(self.wakeups() - a)
         self.status_cost = min(costs)
 
-    def reload(self, ini_text):
-        self.write(ini_text)
-        self.tend("reload")
-
     def down(self):
-        if self.pid:
-            try:
-                r = self.tend("down", check=False)
-                ok = r.returncode == 0
-            except subprocess.TimeoutExpired:
-                ok = False
-            if not ok or live(self.pid):
-                try:
-                    os.kill(self.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        self.pid = None
+        super().down()
         if self in LIVE:
             LIVE.remove(self)
 
 
 LIVE = []      # daemons up, for the cleanup
 SPAWNED = []   # pids this script started itself
-
-
-def live(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def cpu_ns(pid):

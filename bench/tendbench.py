@@ -1,0 +1,70 @@
+"""What every benchmark of tend needs: a daemon of its own file, in its own
+XDG_RUNTIME_DIR and XDG_STATE_HOME under ROOT, driven through the real
+command line, and brought down by `tend down` or, failing that, SIGKILL by
+pid."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+
+def live(pid):
+    """Is PID a live process (not a zombie)?"""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+class Daemon:
+    def __init__(self, tend, root, ini_text, name="tend.ini"):
+        self.bin = tend
+        self.root = root
+        self.ini = os.path.join(root, name)
+        self.write(ini_text)
+        self.env = dict(os.environ,
+                        XDG_RUNTIME_DIR=os.path.join(root, "run"),
+                        XDG_STATE_HOME=os.path.join(root, "state"))
+        os.makedirs(self.env["XDG_RUNTIME_DIR"], exist_ok=True)
+        self.pid = None
+
+    def write(self, ini_text):
+        with open(self.ini, "w") as f:
+            f.write(ini_text)
+
+    def tend(self, *args, check=True):
+        r = subprocess.run([self.bin, "-c", self.ini, *args], env=self.env,
+                           capture_output=True, text=True, timeout=120)
+        if check and r.returncode != 0:
+            raise RuntimeError("tend %s: %s" % (" ".join(args), r.stderr))
+        return r
+
+    def up(self):
+        """tend up -d; returns how long it took (s)."""
+        t0 = time.monotonic()
+        self.tend("up", "-d")
+        took = time.monotonic() - t0
+        self.pid = self.status()[0]["pid"]
+        return took
+
+    def status(self, *args):
+        return json.loads(self.tend("status", "--json", *args).stdout)
+
+    def reload(self, ini_text):
+        self.write(ini_text)
+        self.tend("reload")
+
+    def down(self):
+        if self.pid:
+            try:
+                ok = self.tend("down", check=False).returncode == 0
+            except subprocess.TimeoutExpired:
+                ok = False
+            if not ok or live(self.pid):
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.pid = None
