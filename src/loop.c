@@ -31,6 +31,7 @@ struct loop {
 	struct resume_watch resume;
 	loop_resume_fn resume_fn;
 	void *resume_data;
+	uint64_t (*boot_clock)(void);
 };
 
 struct loop *loop_new(void)
@@ -244,7 +245,14 @@ void loop_on_resume(struct loop *lp, loop_resume_fn fn, void *data)
 {
 	lp->resume_fn = fn;
 	lp->resume_data = data;
-	resume_check(&lp->resume, mono_ms(), boot_ms());
+	if (!lp->boot_clock)
+		lp->boot_clock = boot_ms;
+	resume_check(&lp->resume, mono_ms(), lp->boot_clock());
+}
+
+void loop_boot_clock(struct loop *lp, uint64_t (*fn)(void))
+{
+	lp->boot_clock = fn;
 }
 
 /* A resume is told before any timer or event of the iteration. */
@@ -252,7 +260,7 @@ static void check_resume(struct loop *lp)
 {
 	if (!lp->resume_fn)
 		return;
-	uint64_t asleep = resume_check(&lp->resume, lp->now, boot_ms());
+	uint64_t asleep = resume_check(&lp->resume, lp->now, lp->boot_clock());
 	if (asleep)
 		lp->resume_fn(lp, asleep, lp->resume_data);
 }
@@ -263,6 +271,8 @@ int loop_run(struct loop *lp)
 	while (!lp->stop) {
 		lp->now = mono_ms();
 		check_resume(lp);
+		if (lp->stop)
+			break;
 		run_due_timers(lp);
 		if (lp->stop)
 			break;

@@ -93,6 +93,10 @@ typedef void (*loop_resume_fn)(struct loop *lp, uint64_t asleep_ms, void *data);
  * timers and events, with the time asleep. */
 void loop_on_resume(struct loop *lp, loop_resume_fn fn, void *data);
 
+/* Where CLOCK_BOOTTIME is read from (ms; default boot_ms): for tests,
+ * which cannot suspend the machine.  Set it before loop_on_resume. */
+void loop_boot_clock(struct loop *lp, uint64_t (*fn)(void));
+
 /* Runs until loop_stop(); returns 0, or -1 if epoll_wait fails. */
 int loop_run(struct loop *lp);
 void loop_stop(struct loop *lp);

@@ -76,11 +76,60 @@ static void timers_fire_in_order(void **state)
 	loop_free(lp);
 }
 
+/* A machine that "sleeps" 5 s inside a timer callback: the boot clock
+ * jumps, the monotonic one does not. */
+static uint64_t slept;
+static uint64_t fake_boot(void) { return boot_ms() + slept; }
+
+struct resumed { uint64_t asleep; int timers_after; };
+
+static void on_resumed(struct loop *lp, uint64_t asleep_ms, void *data)
+{
+	struct resumed *r = data;
+	r->asleep = asleep_ms;
+	loop_stop(lp);
+}
+
+static void on_sleep(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	(void)t;
+	slept = 5000;
+}
+
+static void on_later(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct resumed *r = t->data;
+	r->timers_after++;
+}
+
+static void resume_is_told_before_timers(void **state)
+{
+	(void)state;
+	struct loop *lp = loop_new();
+	struct resumed r = { 0 };
+	slept = 0;
+	loop_boot_clock(lp, fake_boot);
+	loop_on_resume(lp, on_resumed, &r);
+	struct loop_timer sleep_t = { 0 }, later = { 0 };
+	loop_timer_start(lp, &sleep_t, 5, on_sleep, NULL);
+	/* The wakeup after the "suspend": its timer must not run before the
+	 * resume is told (the hook stops the loop). */
+	loop_timer_start(lp, &later, 30, on_later, &r);
+	assert_int_equal(loop_run(lp), 0);
+	assert_true(r.asleep >= 5000 && r.asleep < 5500);
+	assert_int_equal(r.timers_after, 0);
+	loop_timer_stop(lp, &later);
+	loop_free(lp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(resume_decision),
 		cmocka_unit_test(timers_fire_in_order),
+		cmocka_unit_test(resume_is_told_before_timers),
 	};
 	return cmocka_run_group_tests_name("loop", tests, NULL, NULL);
 }
