@@ -263,3 +263,19 @@ def test_ready_socket_waits_for_the_backend(project, tmp_path):
     assert p.unit("web")["state"] == "running"
     ev = p.wait_event("ready")
     assert ev["how"] == "socket"
+
+
+def test_restart_wait_returns_when_the_new_run_is_ready(project, tmp_path):
+    d = tmp_path / "n"
+    d.mkdir()
+    p = project("[service n]\nexec = %s %s %s --ready-after 1\nready = notify\n"
+                % (PY, NOTIFY, d))
+    p.up()
+    first = p.unit("n")["pid"]
+    t0 = time.monotonic()
+    t = p.ok("restart", "--wait", "n")
+    assert time.monotonic() - t0 >= 0.9, "restart --wait returned before READY=1"
+    u = p.unit("n")
+    assert u["state"] == "running" and u["pid"] != first, u
+    assert len([e for e in p.events() if e["event"] == "ready"]) == 2
+    assert t.rc == 0

@@ -157,3 +157,21 @@ def test_sampling_only_while_a_limited_unit_is_up(project, tmp_path):
     # status reads memory on demand for every running unit, limit or not
     f = p.unit("free")
     assert f["procs"] == 1 and f["mem_bytes"] > 0 and f["mem_max"] is None, f
+
+
+def test_a_quick_memory_loop_is_backed_off(project, tmp_path):
+    d = tmp_path / "m"
+    d.mkdir()
+    p = project("[tend]\nmemory-interval = 100ms\n\n"
+                "[service hog]\nexec = %s %s anon %s 200\nmemory-max = 100M\n"
+                "backoff = 200ms..10s\n" % (PY, MEM, d))
+    p.up()
+    b3 = p.wait_event("backoff", n=3)
+    evs = p.events()
+    backoffs = [e["ms"] for e in evs if e["event"] == "backoff"][:3]
+    assert backoffs[0] < backoffs[1] < backoffs[2], backoffs
+    assert backoffs[2] >= 600, backoffs
+    assert b3["ms"] == backoffs[2]
+    # memory restarts are not crashes: never given up on
+    assert [e["reason"] for e in evs if e["event"] == "exited"][:3] == ["memory"] * 3
+    assert not [e for e in evs if e["event"] == "gave_up"]
