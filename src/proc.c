@@ -171,7 +171,9 @@ int proc_spawn(const struct spawn_req *rq, struct spawn_res *rs)
 
 /* Reads /proc/PID/FILE (its first CAP-1 bytes) into BUF, NUL-terminated.
  * Returns 0, or -1 when there is no such process. */
-static int read_proc(pid_t pid, const char *file, char *buf, size_t cap)
+/* Reads /proc/PID/FILE (at most CAP - 1 bytes, NUL added; the file may
+ * hold NULs of its own).  Returns the length, or -1 (no such process). */
+static ssize_t read_proc(pid_t pid, const char *file, char *buf, size_t cap)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
@@ -180,16 +182,16 @@ static int read_proc(pid_t pid, const char *file, char *buf, size_t cap)
 		return -1;
 	ssize_t n = read(fd, buf, cap - 1);
 	close(fd);
-	if (n <= 0)
+	if (n < 0)
 		return -1;
 	buf[n] = 0;
-	return 0;
+	return n;
 }
 
 int proc_read_stat(pid_t pid, struct proc_stat *st)
 {
 	char buf[1024];
-	if (read_proc(pid, "stat", buf, sizeof(buf)) < 0)
+	if (read_proc(pid, "stat", buf, sizeof(buf)) <= 0)
 		return -1;
 	/* comm may hold spaces and parentheses: fields start after the last ')' */
 	char *s = strrchr(buf, ')');
@@ -213,12 +215,12 @@ int proc_read_mem(pid_t pid, uint64_t *bytes)
 {
 	char buf[4096];
 	struct mem_status st;
-	if (read_proc(pid, "status", buf, sizeof(buf)) < 0 ||
-	    mem_parse_status(buf, strlen(buf), &st) < 0)
+	ssize_t n = read_proc(pid, "status", buf, sizeof(buf));
+	if (n <= 0 || mem_parse_status(buf, (size_t)n, &st) < 0)
 		return -1;
 	if (mem_needs_rollup(&st) &&
-	    (read_proc(pid, "smaps_rollup", buf, sizeof(buf)) < 0 ||
-	     mem_parse_rollup(buf, strlen(buf), &st) < 0))
+	    ((n = read_proc(pid, "smaps_rollup", buf, sizeof(buf))) <= 0 ||
+	     mem_parse_rollup(buf, (size_t)n, &st) < 0))
 		return -1;
 	*bytes = mem_counted(&st);
 	return 0;
@@ -228,14 +230,8 @@ void proc_cmdline(pid_t pid, char *out, size_t cap)
 {
 	char buf[512];
 	out[0] = 0;
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ssize_t n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n <= 0 && read_proc(pid, "comm", buf, sizeof(buf)) == 0)
+	ssize_t n = read_proc(pid, "cmdline", buf, sizeof(buf));
+	if (n == 0 && read_proc(pid, "comm", buf, sizeof(buf)) > 0)
 		n = (ssize_t)strcspn(buf, "\n");   /* a kernel thread or a zombie */
 	size_t k = 0;
 	for (ssize_t i = 0; i < n && k + 1 < cap; i++)
