@@ -130,6 +130,17 @@ static long count_fds(void)
 	return n - 1;  /* the one opendir holds */
 }
 
+/* Notifications not taken: from live processes outside the unit's tree,
+ * and ones that were no notification (truncated, without credentials). */
+static uint64_t notify_ignored(const struct sup *s)
+{
+	uint64_t n = s->notify_ignored;
+	for (size_t i = 0; i < s->nunits; i++)
+		if (s->units[i]->notifying)
+			n += notify_dropped(&s->units[i]->notify);
+	return n;
+}
+
 static json_t *daemon_json(struct daemon *d, uint64_t now)
 {
 	uint64_t mem = 0;
@@ -143,7 +154,7 @@ static json_t *daemon_json(struct daemon *d, uint64_t now)
 	                 "fds", (json_int_t)count_fds(),
 	                 "wakeups", (json_int_t)loop_wakeups(d->sup->loop),
 	                 "clients", (json_int_t)server_nconns(d->srv),
-	                 "notify_ignored", (json_int_t)d->sup->notify_ignored,
+	                 "notify_ignored", (json_int_t)notify_ignored(d->sup),
 	                 "config", d->paths.config,
 	                 "version", TEND_VERSION);
 }

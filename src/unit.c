@@ -533,10 +533,8 @@ void unit_on_resume(struct unit *u)
 	if (u->state == US_RUNNING && u->wdog.armed)
 		arm_watchdog(u);
 	/* Probes start again, with their grace period. */
-	if (unit_up(u) && !u->draining) {
-		stop_checks(u);
-		start_checks(u);
-	}
+	if (unit_up(u) && !u->draining)
+		start_checks(u);   /* stops the running ones first */
 }
 
 /* --- readiness and health checks --- */
