@@ -19,7 +19,7 @@ enum scope { SC_GLOBAL = 1, SC_SERVICE = 2, SC_JOB = 4, SC_UNIT = 6 };
 enum vtype {
 	V_ARGV, V_PATH, V_ENV, V_ENUM, V_CODES, V_RANGE, V_RATE,
 	V_DURATION, V_OPT_DURATION, V_SIZE, V_OPT_SIZE, V_SIGNAL, V_PERCENT,
-	V_UINT, V_PROBE, V_ADDRS, V_OPT_ADDR, V_WORDS, V_PATHS,
+	V_UINT, V_PROBE, V_ADDRS, V_OPT_ADDR, V_WORDS, V_PATHS, V_MODE,
 };
 
 struct key_def {
@@ -31,6 +31,7 @@ struct key_def {
 	const char *const *names;  /* V_ENUM: values in enum order */
 	unsigned lo, hi;       /* V_UINT bounds; V_DURATION: lo is the least ms */
 	bool enforced;         /* acted on by this version */
+	bool daemon_only;      /* about clients: no tend exec --KEY */
 	const char *help;
 };
 
@@ -95,15 +96,25 @@ static const struct key_def keys[] = {
 	  .enforced = true, .help = "time to become ready before a restart (none: no limit)" },
 	{ "watchdog", SC_SERVICE, V_OPT_DURATION, U(watchdog_ms), "none",
 	  .enforced = true, .help = "sd_notify WATCHDOG=1 at least this often" },
-	{ "listen", SC_SERVICE, V_ADDRS, U(listen), NULL,
+	{ "listen", SC_SERVICE, V_ADDRS, U(listen), NULL, .enforced = true,
+	  .daemon_only = true,
 	  .help = "tcp:HOST:PORT | unix:PATH bound by tend (repeatable)" },
-	{ "backend", SC_SERVICE, V_OPT_ADDR, U(backend), "none",
+	{ "listen-mode", SC_SERVICE, V_MODE, U(listen_mode), "0600", .enforced = true,
+	  .daemon_only = true, .help = "permissions of unix: listen sockets" },
+	{ "backend", SC_SERVICE, V_OPT_ADDR, U(backend), "none", .enforced = true,
+	  .daemon_only = true,
 	  .help = "the service's own address; tend proxies listen to it" },
 	{ "stdio", SC_SERVICE, V_ENUM, U(stdio), "none", stdio_names,
-	  .help = "none | exclusive | per-client | mcp" },
+	  .daemon_only = true,
+	  .help = "none | exclusive | per-client | mcp (tend connect)" },
 	{ "max-instances", SC_SERVICE, V_UINT, U(max_instances), "8", .lo = 1,
-	  .hi = 10000, .help = "cap for stdio = per-client" },
+	  .hi = 10000, .daemon_only = true,
+	  .help = "cap for stdio = per-client" },
+	{ "queue-timeout", SC_SERVICE, V_DURATION, U(queue_timeout_ms), "30s",
+	  .daemon_only = true,
+	  .help = "how long tend connect waits for its turn or a free instance" },
 	{ "idle-stop", SC_SERVICE, V_OPT_DURATION, U(idle_stop_ms), "none",
+	  .enforced = true, .daemon_only = true,
 	  .help = "stop after this long without client traffic" },
 	{ "watch", SC_UNIT, V_PATHS, U(watch), NULL,
 	  .help = "paths whose changes trigger (repeatable)" },
@@ -335,6 +346,9 @@ static int value_set(const struct key_def *k, void *base, struct unit_config *u,
 	case V_UINT:
 		r = parse_uint(v, k->lo, k->hi, f, &w);
 		break;
+	case V_MODE:
+		r = parse_mode(v, f, &w);
+		break;
 	case V_PROBE:
 		if (!is_none(v)) {
 			struct probe_spec spec;
@@ -480,6 +494,9 @@ static void value_print(const struct key_def *k, const void *base, FILE *out)
 	case V_UINT:
 		fprintf(out, "%u", *(const unsigned *)f);
 		break;
+	case V_MODE:
+		fprintf(out, "%04o", *(const unsigned *)f);
+		break;
 	case V_PROBE:
 	case V_OPT_ADDR:
 		fputs(*(char *const *)f ? *(char *const *)f : "none", out);
@@ -536,6 +553,34 @@ void config_unit_free(struct unit_config *u)
 	free(u);
 }
 
+static void strv_copy(struct strv *dst, const struct strv *src)
+{
+	*dst = (struct strv){ 0 };
+	for (size_t i = 0; i < src->n; i++)
+		strv_push(dst, xstrdup(src->v[i]));
+}
+
+static char *opt_dup(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+struct unit_config *config_unit_dup(const struct unit_config *u, const char *name)
+{
+	struct unit_config *c = xmalloc(sizeof(*c));
+	*c = *u;
+	c->name = xstrdup(name);
+	c->cwd = opt_dup(u->cwd);
+	c->health = opt_dup(u->health);
+	c->backend = opt_dup(u->backend);
+	strv_copy(&c->argv, &u->argv);
+	strv_copy(&c->env, &u->env);
+	strv_copy(&c->listen, &u->listen);
+	strv_copy(&c->watch, &u->watch);
+	strv_copy(&c->watch_ignore, &u->watch_ignore);
+	return c;
+}
+
 void config_free(struct tend_config *cfg)
 {
 	if (!cfg)
@@ -584,6 +629,10 @@ int config_set(struct tend_config *cfg, struct unit_config *u, const char *key,
 		                 : k->scope == SC_JOB ? "it is for [job NAME] sections"
 		                 : k->scope == SC_SERVICE ? "it is for [service NAME] sections"
 		                 : "move it to a [service NAME] or [job NAME] section");
+	} else if (k->daemon_only && line <= 0 && strcmp(cfg->path, "exec") == 0) {
+		*err = xasprintf("--%s is about clients of a service, which tend exec "
+		                 "does not have; put the service in tend.ini and use "
+		                 "tend up", key);
 	} else if (lines[k - keys] && !key_repeatable(k)) {
 		*err = xasprintf("%s: key \"%s\" is set twice (first at line %d); "
 		                 "keep one", at, key, lines[k - keys]);
@@ -718,6 +767,13 @@ static int check_unit(const struct tend_config *cfg, struct unit_config *u,
 	else if (u->ready == READY_HEALTH && !u->health)
 		*err = xasprintf("%s: [%s %s]: ready = health needs a health probe; "
 		                 "set health", at, kind, u->name);
+	else if (u->idle_stop_ms && u->stdio == STDIO_NONE && !u->backend)
+		*err = xasprintf("%s: [%s %s]: idle-stop counts client traffic that "
+		                 "tend relays, and this service has none; set backend "
+		                 "(a proxied listen) or stdio%s", at, kind, u->name,
+		                 u->listen.n ? ", or let the service exit by itself "
+		                 "when idle: a clean exit of a socket-activated "
+		                 "service is idle" : "");
 	else if (u->stdio == STDIO_PER_CLIENT && KEYSET("start") &&
 	         u->start == START_BOOT)
 		*err = xasprintf("%s: [%s %s]: stdio = per-client starts one instance "
@@ -873,7 +929,7 @@ void config_print_flags(FILE *out)
 {
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
 		const struct key_def *k = &keys[i];
-		if (!(k->scope & SC_SERVICE) || k->type == V_ARGV)
+		if (!(k->scope & SC_SERVICE) || k->type == V_ARGV || k->daemon_only)
 			continue;
 		fprintf(out, "  --%-16s %s%s%s%s\n", k->name, k->help,
 		        k->def ? " [" : "", k->def ? k->def : "", k->def ? "]" : "");

@@ -49,9 +49,11 @@ struct unit_config {
 	uint64_t start_timeout_ms;
 	uint64_t watchdog_ms;      /* 0: none */
 	struct strv listen;
+	unsigned listen_mode;      /* of unix: listen sockets */
 	char *backend;             /* NULL: none */
 	enum stdio_mode stdio;
 	unsigned max_instances;
+	uint64_t queue_timeout_ms;
 	uint64_t idle_stop_ms;     /* 0: never */
 	struct strv watch, watch_ignore;
 	uint64_t debounce_ms;
@@ -86,6 +88,8 @@ struct tend_config *config_open(const char *arg);
 struct tend_config *config_load(const char *path, char **err);
 void config_free(struct tend_config *cfg);   /* skips NULL units */
 void config_unit_free(struct unit_config *u);
+/* A deep copy of U named NAME. */
+struct unit_config *config_unit_dup(const struct unit_config *u, const char *name);
 /* Same effective settings (where keys were set does not matter)? */
 bool config_unit_equal(const struct unit_config *a, const struct unit_config *b);
 

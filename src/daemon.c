@@ -1,9 +1,11 @@
 #include "daemon.h"
 #include "ctl.h"
 #include "events.h"
+#include "held.h"
 #include "output.h"
 #include "parse.h"
 #include "paths.h"
+#include "proxy.h"
 #include "server.h"
 #include "sup.h"
 #include "unit.h"
@@ -99,7 +101,7 @@ static json_t *health_json(const struct unit *u)
 static json_t *unit_json(const struct unit *u, uint64_t now)
 {
 	bool up = u->pid > 0;
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:I, s:o}",
+	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:I, s:o}",
 	                 "name", u->cfg->name,
 	                 "kind", unit_kind_name(u->cfg->kind),
 	                 "state", unit_state_name(u->state),
@@ -115,6 +117,13 @@ static json_t *unit_json(const struct unit *u, uint64_t now)
 	                 "health", health_json(u),
 	                 "restarts", (json_int_t)u->restarts,
 	                 "last_exit", last_exit_json(u));
+	if (u->proxy) {
+		/* Relayed connections open, and clients waiting for the
+		 * service to come up. */
+		json_object_set_new(o, "clients", json_integer((json_int_t)proxy_open(u->proxy)));
+		json_object_set_new(o, "held", json_integer((json_int_t)proxy_held(u->proxy)));
+	}
+	return o;
 }
 
 static long count_fds(void)
@@ -353,7 +362,16 @@ static json_t *do_reload(struct daemon *d, char **err)
 	struct tend_config *cfg = config_load(d->paths.config, err);
 	if (!cfg)
 		return NULL;
+	/* New addresses are bound before anything changes: one that is
+	 * taken fails the reload as a whole. */
+	sup_clients_unwatch(d->sup);
+	if (held_sync(&d->sup->held, cfg, err) < 0) {
+		sup_clients_sync(d->sup);
+		config_free(cfg);
+		return NULL;
+	}
 	json_t *what = sup_reload(d->sup, cfg);
+	sup_clients_sync(d->sup);
 	config_free(d->cfg);
 	d->cfg = cfg;
 	events_set_max(d->ev, cfg->log_max);
@@ -526,15 +544,28 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
 			proc_child_nofile(&rl);
 	}
-	int lfd = listen_socket(&d->paths, &err);
-	if (lfd < 0)
+	/* The services' sockets first: a taken address is a start-up error
+	 * (we hold the lock, so a stale unix socket is a dead daemon's). */
+	struct held_set held = { 0 };
+	if (held_sync(&held, d->cfg, &err) < 0)
 		goto fail;
+	int lfd = listen_socket(&d->paths, &err);
+	if (lfd < 0) {
+		held_free(&held);
+		goto fail;
+	}
 	d->ev = events_new(ev_fd, json);
 	if (events_open_file(d->ev, d->paths.events, d->cfg->log_max) < 0)
 		errline("cannot open %s: %s; events go to no file", d->paths.events,
 		        strerror(errno));
 	d->sup = sup_new(d->cfg, d->ev, false, &d->paths, out_fd);
 	out_fd = -1;
+	if (d->sup) {
+		d->sup->held = held;
+		sup_clients_sync(d->sup);
+	} else {
+		held_free(&held);
+	}
 	if (!d->sup || sup_prepare(d->sup) < 0) {
 		close(lfd);
 		err = xasprintf("cannot set up the event loop: %s", strerror(errno));

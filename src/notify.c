@@ -1,4 +1,5 @@
 #include "notify.h"
+#include "paths.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -203,35 +204,6 @@ static void on_readable(struct loop *lp, struct loop_io *io, uint32_t events)
 	}
 }
 
-/* Makes room for a socket file at PATH: nothing there, or a stale socket
- * (removed).  Returns 0 or -1/errno. */
-static int clear_path(const char *path, const struct sockaddr_un *sa,
-                      socklen_t salen)
-{
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISSOCK(st.st_mode)) {
-		errno = EEXIST;
-		return -1;
-	}
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	int r = connect(fd, (const struct sockaddr *)sa, salen);
-	int e = errno;
-	close(fd);
-	if (r == 0 || e == EPROTOTYPE) {
-		errno = EADDRINUSE;  /* somebody listens there */
-		return -1;
-	}
-	if (e != ECONNREFUSED) {
-		errno = e;
-		return -1;
-	}
-	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 /* Fills SA for NS->name; returns its length. */
 static socklen_t name_sockaddr(const struct notify_sock *ns,
                                struct sockaddr_un *sa)
@@ -254,7 +226,7 @@ static int bind_socket(struct notify_sock *ns)
 {
 	struct sockaddr_un sa;
 	socklen_t salen = name_sockaddr(ns, &sa);
-	if (ns->path && clear_path(ns->path, &sa, salen) < 0)
+	if (ns->path && paths_clear_socket(ns->path, &sa, salen) < 0)
 		return -1;
 	ns->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (ns->fd < 0)

@@ -467,3 +467,20 @@ int parse_percent(const char *s, unsigned *pct, const char **why)
 	*why = NULL;
 	return 0;
 }
+
+int parse_mode(const char *s, unsigned *mode, const char **why)
+{
+	unsigned v = 0;
+	size_t n = 0;
+	*why = "expected permissions in octal, like 0600 or 0660";
+	for (; s[n]; n++) {
+		if (s[n] < '0' || s[n] > '7' || n >= 4)
+			return -1;
+		v = v * 8 + (unsigned)(s[n] - '0');
+	}
+	if (n < 3 || v > 0777)
+		return -1;
+	*mode = v;
+	*why = NULL;
+	return 0;
+}

@@ -37,6 +37,9 @@ int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out,
 /* "80%" or a fraction "0.8"; result 1..100 (percent). */
 int parse_percent(const char *s, unsigned *pct, const char **why);
 
+/* File permissions in octal, 3 or 4 digits: "0600", "660"; at most 0777. */
+int parse_mode(const char *s, unsigned *mode, const char **why);
+
 /* Formatting back, for tend check: the shortest exact form in the same
  * syntax ("1m30s", "300M", "TERM").  BUF must hold 32 bytes. */
 const char *format_duration(uint64_t ms, char buf[32]);

@@ -192,3 +192,32 @@ int paths_lock(const struct paths *p, pid_t *holder)
 		errline("cannot write %s: %s", p->lock, strerror(errno));
 	return fd;
 }
+
+int paths_clear_socket(const char *path, const struct sockaddr_un *sa,
+                       socklen_t salen)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		return -1;
+	}
+	/* Whoever listens there answers a connect of its own type; another
+	 * type says EPROTOTYPE, which is as good as an answer. */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	int r = connect(fd, (const struct sockaddr *)sa, salen);
+	int e = errno;
+	close(fd);
+	if (r == 0 || e == EPROTOTYPE || e == EAGAIN || e == EINPROGRESS) {
+		errno = EADDRINUSE;  /* somebody listens there */
+		return -1;
+	}
+	if (e != ECONNREFUSED) {
+		errno = e;
+		return -1;
+	}
+	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}

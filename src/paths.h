@@ -52,6 +52,13 @@ char *paths_unit_log(const struct paths *p, const char *name);
  * -1/errno. */
 socklen_t paths_sockaddr(const char *path, struct sockaddr_un *sa, int *dirfd);
 
+/* Makes room for a socket file at PATH (whose address is SA): nothing
+ * there, or a stale socket nobody listens on any more (removed).  Another
+ * kind of file, or a live socket, is left alone: -1 with EEXIST or
+ * EADDRINUSE.  Returns 0 or -1/errno. */
+int paths_clear_socket(const char *path, const struct sockaddr_un *sa,
+                       socklen_t salen);
+
 /* Takes the lock of P without waiting.  Returns its fd (keep it open for
  * as long as the lock is held), or -1 with *HOLDER the holder's pid (0 if
  * unknown) when another process holds it, or -1 with *HOLDER = -1 and

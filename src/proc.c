@@ -49,33 +49,52 @@ static void child_reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* Puts FROM[0], FROM[1], FROM[2] (-1: leave it as it is) at 0, 1 and 2.
- * A source on 0-2 is first copied above 2, so that no dup2 overwrites a
+/* Puts FROM[i] (-1: leave it as it is) at i, for i < N.  A source inside
+ * 0..N-1 is first copied above that range, so that no dup2 overwrites a
  * source still to be placed; then every placement is a real dup2 (never
  * from a descriptor onto itself), which clears CLOEXEC on its target: a
  * source already at its number would otherwise be closed by exec.  The
  * copies are CLOEXEC.  Async-signal-safe.  Returns 0, or -1 (errno). */
-static int child_place(const int from[3])
+static int child_place(const int *from, int n)
 {
-	int src[3];
-	for (int i = 0; i < 3; i++) {
+	int src[3 + SPAWN_FDS_MAX];
+	for (int i = 0; i < n; i++) {
 		src[i] = from[i];
-		if (src[i] >= 0 && src[i] <= 2 &&
-		    (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3)) < 0)
+		if (src[i] >= 0 && src[i] < n &&
+		    (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, n)) < 0)
 			return -1;
 	}
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < n; i++)
 		if (src[i] >= 0 && dup2(src[i], i) < 0)
 			return -1;
 	return 0;
 }
 
-/* FD, or a CLOEXEC copy of it above 2 when it sits on 0-2, where a
- * placement would overwrite it (FD itself when no copy can be made). */
-static int child_above_std(int fd)
+/* FD, or a CLOEXEC copy of it at MIN or above when it sits below, where
+ * a placement would overwrite it (FD itself when no copy can be made). */
+static int child_above(int fd, int min)
 {
-	int high = fd >= 0 && fd <= 2 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+	int high = fd >= 0 && fd < min ? fcntl(fd, F_DUPFD_CLOEXEC, min) : -1;
 	return high >= 0 ? high : fd;
+}
+
+/* "LISTEN_PID=" in ENVP gets this process's pid (socket activation names
+ * the process the sockets are for; only the child knows its pid).  The
+ * program is single-threaded, so a static buffer is safe after fork. */
+static void child_listen_pid(char *const *envp)
+{
+	static char entry[32] = "LISTEN_PID=";
+	char digits[16];
+	int n = 0;
+	for (unsigned long v = (unsigned long)getpid(); v || n == 0; v /= 10)
+		digits[n++] = (char)('0' + v % 10);
+	size_t at = 11;
+	while (n > 0)
+		entry[at++] = digits[--n];
+	entry[at] = 0;
+	for (char **e = (char **)envp; *e; e++)
+		if (strncmp(*e, "LISTEN_PID=", 11) == 0)
+			*e = entry;
 }
 
 static struct rlimit child_nofile;
@@ -97,12 +116,14 @@ static void child_run(const struct spawn_req *rq, int errfd, pid_t parent)
 		setrlimit(RLIMIT_NOFILE, &child_nofile);
 	if (setsid() < 0)
 		child_fail(errfd, STEP_SETSID);
-	errfd = child_above_std(errfd);
+	errfd = child_above(errfd, 3);
 	const int from[3] = { rq->fd_in, rq->fd_out, rq->fd_err };
-	if (child_place(from) < 0)
+	if (child_place(from, 3) < 0)
 		child_fail(errfd, STEP_DUP2);
 	if (rq->cwd && chdir(rq->cwd) < 0)
 		child_fail(errfd, STEP_CHDIR);
+	if (rq->listen_pid)
+		child_listen_pid(rq->envp);
 	environ = (char **)rq->envp;
 	execvp(rq->argv[0], rq->argv);
 	child_fail(errfd, STEP_EXEC);
@@ -516,15 +537,20 @@ static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	shim_title(rq->title);
 	/* Only what the run needs stays open: tend's sockets, its epoll and
-	 * its other pipes must not live on in the shim.  The report pipe
-	 * leaves 0-2 before the placement, then goes to 3. */
-	rep = child_above_std(rep);
-	const int from[3] = { rq->fd_in, rq->fd_out, rq->fd_err };
-	if (child_place(from) < 0)
+	 * its other pipes must not live on in the shim.  0-2 and the passed
+	 * fds (3 and up) are placed, the report pipe leaves their range
+	 * first and then goes right after it. */
+	int n = 3 + (int)(rq->nfds < SPAWN_FDS_MAX ? rq->nfds : SPAWN_FDS_MAX);
+	rep = child_above(rep, n + 1);
+	int from[3 + SPAWN_FDS_MAX] = { rq->fd_in, rq->fd_out, rq->fd_err };
+	for (int i = 3; i < n; i++)
+		from[i] = rq->fds[i - 3];
+	if (child_place(from, n) < 0)
 		child_fail(rep, STEP_DUP2);
-	if (rep != 3 && dup3(rep, 3, O_CLOEXEC) < 0)
+	if (rep != n && dup3(rep, n, O_CLOEXEC) < 0)
 		child_fail(rep, STEP_DUP2);
-	syscall(SYS_close_range, 4, ~0U, 0);
+	rep = n;
+	syscall(SYS_close_range, (unsigned)n + 1, ~0U, 0);
 	struct spawn_req req = *rq;
 	req.fd_in = req.fd_out = req.fd_err = -1;
 	struct spawn_res res;
@@ -539,9 +565,9 @@ static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
 		msg = (struct spawn_msg){ .err = res.err,
 		                          .step = res.step == spawn_steps[STEP_FORK]
 		                                  ? STEP_FORK : STEP_PIPE };
-	ssize_t w = write(3, &msg, sizeof(msg));
+	ssize_t w = write(rep, &msg, sizeof(msg));
 	(void)w;
-	close(3);
+	close(rep);
 	if (msg.err)
 		_exit(127);
 	for (;;) {

@@ -25,11 +25,16 @@
 
 /* --- spawning --- */
 
+#define SPAWN_FDS_MAX 64
+
 struct spawn_req {
 	char *const *argv;       /* argv[0] is looked up in envp's PATH */
 	char *const *envp;
 	const char *cwd;         /* NULL: inherit */
 	int fd_in, fd_out, fd_err;  /* -1: inherit */
+	const int *fds;          /* proc_spawn_shim: passed at 3, 4, ... */
+	size_t nfds;             /* at most SPAWN_FDS_MAX */
+	bool listen_pid;         /* envp's LISTEN_PID= gets the main pid */
 	const char *title;       /* the shim's command line in ps (NULL: none) */
 };
 

@@ -43,6 +43,9 @@
  *
  * cb->moved(ctx, dir, n) follows every successful write of N bytes to a
  * sink: the caller's activity clock.
+ *
+ * SIGPIPE must be ignored by the program: splicing into a pipe or socket
+ * whose reader is gone raises it.
  */
 #ifndef TEND_RELAY_H
 #define TEND_RELAY_H

@@ -1,6 +1,7 @@
 #include "sup.h"
 #include "mem.h"
 #include "parse.h"
+#include "proxy.h"
 #include "unit.h"
 #include "util.h"
 
@@ -565,9 +566,30 @@ static void on_sweep(struct loop *lp, struct loop_timer *t)
 	records_write(s);
 }
 
+void sup_clients_sync(struct sup *s)
+{
+	for (size_t i = 0; i < s->nunits; i++) {
+		struct unit *u = s->units[i];
+		const struct unit_config *c = u->next_cfg ? u->next_cfg : u->cfg;
+		if (!u->proxy && c->listen.n && !u->removed)
+			u->proxy = proxy_new(u);
+		if (u->proxy)
+			proxy_sync(u->proxy);
+	}
+}
+
+void sup_clients_unwatch(struct sup *s)
+{
+	for (size_t i = 0; i < s->nunits; i++)
+		if (s->units[i]->proxy)
+			proxy_unwatch(s->units[i]->proxy);
+}
+
 void sup_unit_changed(struct sup *s, struct unit *u)
 {
 	memory_schedule(s);
+	if (u->proxy)
+		proxy_on_state(u->proxy);
 	if (s->hooks.changed)
 		s->hooks.changed(s->hooks.ctx, u);
 	if (!unit_settled(u))
@@ -693,8 +715,11 @@ static void on_sigchld(struct loop *lp, int signo, void *data)
 void sup_shutdown(struct sup *s)
 {
 	s->shutting_down = true;
-	for (size_t i = 0; i < s->nunits; i++)
+	for (size_t i = 0; i < s->nunits; i++) {
 		unit_stop(s->units[i]);
+		if (s->units[i]->proxy)
+			proxy_on_state(s->units[i]->proxy);  /* held clients go */
+	}
 	if (all_settled(s))
 		loop_stop(s->loop);
 }
@@ -775,6 +800,7 @@ void sup_free(struct sup *s)
 	for (size_t i = 0; i < s->nunits; i++)
 		unit_free(s->units[i]);
 	free(s->units);
+	held_free(&s->held);
 	if (s->out_fd >= 0)
 		close(s->out_fd);
 	loop_timer_stop(s->loop, &s->sweep);

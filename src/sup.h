@@ -28,6 +28,7 @@
 
 #include "config.h"
 #include "events.h"
+#include "held.h"
 #include "loop.h"
 #include "notify.h"
 #include "paths.h"
@@ -66,6 +67,7 @@ struct sup {
 	size_t owner_cap;
 	struct proc_stat *members; /* result of the last sup_tree */
 	size_t members_cap;
+	struct held_set held;      /* the services' listen sockets (daemon) */
 	char *notify_prefix;       /* units' notify sockets: PREFIX NAME.notify */
 	uint64_t notify_ignored;   /* datagrams from outside the unit's tree */
 	uint64_t notify_rescanned; /* the wakeup of the last rescan for one */
@@ -101,6 +103,12 @@ void sup_notify_enable(struct sup *s, const char *prefix);
 /* The unit whose tree holds PID (a zombie counts as its parent), or NULL;
  * *GONE tells whether PID is no process at all. */
 struct unit *sup_owner(struct sup *s, pid_t pid, bool *gone);
+
+/* Gives every service with listen addresses its proxy (proxy.h) and the
+ * fds of the held set: after the set is filled, and after every reload
+ * (call sup_clients_unwatch before the held set changes). */
+void sup_clients_sync(struct sup *s);
+void sup_clients_unwatch(struct sup *s);
 
 /* The unit named NAME, or NULL. */
 struct unit *sup_find(struct sup *s, const char *name);

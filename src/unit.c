@@ -1,6 +1,7 @@
 #include "unit.h"
 #include "parse.h"
 #include "proc.h"
+#include "proxy.h"
 #include "sup.h"
 #include "util.h"
 #include "words.h"
@@ -37,9 +38,20 @@ static void emit(struct unit *u, const char *event, json_t *fields)
 	events_emit(u->sup->ev, uname_(u), event, fields);
 }
 
+static void on_idle(struct loop *lp, struct loop_timer *t);
+
 static void set_state(struct unit *u, enum unit_state s)
 {
 	u->state = s;
+	/* The idle-stop clock runs while the service runs, from the moment
+	 * it is ready; an idle service has no timer at all. */
+	if (s == US_RUNNING && u->cfg->idle_stop_ms) {
+		u->last_activity = loop_now(u->sup->loop);
+		loop_timer_start(u->sup->loop, &u->idle, u->cfg->idle_stop_ms,
+		                 on_idle, u);
+	} else if (s != US_RUNNING) {
+		loop_timer_stop(u->sup->loop, &u->idle);
+	}
 	sup_unit_changed(u->sup, u);
 }
 
@@ -60,7 +72,9 @@ void unit_free(struct unit *u)
 		return;
 	loop_timer_stop(u->sup->loop, &u->timer);
 	loop_timer_stop(u->sup->loop, &u->wdog);
+	loop_timer_stop(u->sup->loop, &u->idle);
 	stop_checks(u);
+	proxy_free(u->proxy);
 	free(u->probe);
 	if (u->notifying)
 		notify_close(&u->notify, u->sup->loop);
@@ -115,8 +129,9 @@ static void arm_watchdog(struct unit *u)
 
 /* --- spawning --- */
 
-/* tend's environment, then the unit's env entries; for a run also
- * TEND_UNIT, TEND_RUN and NOTIFY_SOCKET. */
+/* tend's environment (without socket activation variables tend itself
+ * may have got), then the unit's env entries; for a run also TEND_UNIT,
+ * TEND_RUN and NOTIFY_SOCKET. */
 static struct strv environ_for(const struct unit *u, bool run)
 {
 	struct strv sv = { 0 };
@@ -125,6 +140,7 @@ static struct strv environ_for(const struct unit *u, bool run)
 		size_t klen = strcspn(*e, "=");
 		bool overridden = strncmp(*e, "TEND_UNIT=", 10) == 0 ||
 		                  strncmp(*e, "TEND_RUN=", 9) == 0 ||
+		                  strncmp(*e, "LISTEN_", 7) == 0 ||
 		                  notify_env_owns(*e);
 		for (size_t i = 0; i < extra->n && !overridden; i++)
 			overridden = strncmp(extra->v[i], *e, klen + 1) == 0;
@@ -140,6 +156,22 @@ static struct strv environ_for(const struct unit *u, bool run)
 	if (u->notifying)
 		notify_env(&u->notify, u->cfg->watchdog_ms, &sv);
 	return sv;
+}
+
+/* Socket activation as systemd does it: N fds from 3, each named after
+ * the service; LISTEN_PID is filled in by the main process itself. */
+static void activation_env(const struct unit *u, size_t n, struct strv *env)
+{
+	struct buf names = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_addc(&names, ':');
+		buf_adds(&names, u->cfg->name);
+	}
+	strv_push(env, xasprintf("LISTEN_FDS=%zu", n));
+	strv_push(env, xstrdup("LISTEN_PID=0"));
+	strv_push(env, xasprintf("LISTEN_FDNAMES=%s", names.s));
+	free(names.s);
 }
 
 static void spawn_failed(struct unit *u, const struct spawn_res *res)
@@ -217,8 +249,13 @@ static void spawn(struct unit *u)
 	open_notify(u);
 	struct strv env = environ_for(u, true);
 	int out = u->captured ? u->out.wfd : -1;
+	int fds[SPAWN_FDS_MAX];
+	size_t nfds = u->proxy ? proxy_spawn_fds(u->proxy, fds, SPAWN_FDS_MAX) : 0;
+	if (nfds)
+		activation_env(u, nfds, &env);
 	struct spawn_req req = { .argv = c->argv.v, .envp = env.v, .cwd = c->cwd,
 	                         .fd_in = -1, .fd_out = out, .fd_err = out,
+	                         .fds = fds, .nfds = nfds, .listen_pid = nfds > 0,
 	                         .title = c->name };
 	struct spawn_res res;
 	int r = proc_spawn_shim(&req, &res, &u->shim);
@@ -243,6 +280,8 @@ static void spawn(struct unit *u)
 	u->top_bytes = 0;
 	u->watchdog_ms = c->watchdog_ms;
 	u->draining = false;
+	u->idling = false;
+	u->ready_tries = 0;
 	emit(u, "spawned", json_pack("{s:i}", "pid", (int)res.pid));
 	if (c->ready == READY_NONE) {
 		u->ready_at = u->started_at;
@@ -288,6 +327,56 @@ void unit_start(struct unit *u)
 	default: /* running, or stopping: want_up restarts it afterwards */
 		break;
 	}
+}
+
+bool unit_wake(struct unit *u, const char *by)
+{
+	if (u->sup->shutting_down || u->removed)
+		return false;
+	switch (u->state) {
+	case US_FAILED:
+		return false;
+	case US_STOPPED:
+	case US_IDLE:
+		emit(u, "woke", json_pack("{s:s, s:s}", "by", by, "from",
+		                          unit_state_name(u->state)));
+		unit_start(u);
+		return u->state != US_FAILED;
+	case US_STOPPING:
+		/* An idle stop on its way: up again once it is done. */
+		u->want_up = true;
+		return true;
+	default:
+		return true;
+	}
+}
+
+void unit_activity(struct unit *u)
+{
+	u->last_activity = loop_now(u->sup->loop);
+}
+
+static void stop_tree(struct unit *u);
+
+static void on_idle(struct loop *lp, struct loop_timer *t)
+{
+	struct unit *u = t->data;
+	uint64_t now = loop_now(lp), quiet = now - u->last_activity;
+	if (quiet < u->cfg->idle_stop_ms) {
+		/* Traffic since the timer was set: wait for the rest.  The
+		 * timer moves only here, never on every byte. */
+		loop_timer_start(lp, t, u->cfg->idle_stop_ms - quiet, on_idle, u);
+		return;
+	}
+	if (u->state != US_RUNNING)
+		return;
+	char b[32];
+	emit(u, "idle_stop", json_pack("{s:I, s:s}", "idle_ms", (json_int_t)quiet,
+	                               "idle", format_duration(quiet, b)));
+	u->stop_requested = true;
+	u->want_up = false;
+	u->idling = true;
+	stop_tree(u);
 }
 
 /* --- stopping a tree --- */
@@ -402,6 +491,12 @@ static void restart_now(struct unit *u)
 	spawn(u);
 }
 
+/* Does the service have clients tend knows of (it is started on demand)? */
+static bool has_clients(const struct unit_config *c)
+{
+	return c->listen.n > 0 || c->stdio != STDIO_NONE;
+}
+
 /* The run is over: main reaped, tree empty.  Apply what was decided. */
 static void run_over(struct unit *u)
 {
@@ -412,10 +507,19 @@ static void run_over(struct unit *u)
 	u->run[0] = 0;
 	u->killing = false;
 	if (u->stop_requested) {
-		emit(u, "stopped", NULL);
-		set_state(u, US_STOPPED);
+		if (!u->idling)
+			emit(u, "stopped", NULL);
+		set_state(u, u->idling ? US_IDLE : US_STOPPED);
 		if (u->want_up && !u->sup->shutting_down)
 			restart_now(u);
+		return;
+	}
+	if (has_clients(u->cfg) && u->last_exit.reason == EXIT_CLEAN &&
+	    !u->sup->shutting_down) {
+		/* A service with clients that ended cleanly by itself (a socket
+		 * activated one that exits when idle) waits for the next one. */
+		emit(u, "idle_stop", json_pack("{s:s}", "reason", "exited"));
+		set_state(u, US_IDLE);
 		return;
 	}
 	const struct policy_verdict *v = &u->verdict;
@@ -539,8 +643,10 @@ void unit_on_resume(struct unit *u)
 
 /* --- readiness and health checks --- */
 
-/* While starting, a readiness check runs this often at most. */
+/* While starting, a readiness check runs this often at most; the first
+ * retries come sooner. */
 #define READY_CHECK_MS 250
+#define READY_CHECK_FIRST_MS 5
 
 static void on_check_timer(struct loop *lp, struct loop_timer *t);
 
@@ -627,9 +733,13 @@ static void on_check_done(void *data, bool ok, const char *detail)
 			unit_ready(u, c->ready == READY_SOCKET ? "socket" : "health");
 			return;
 		}
+		/* Soon at first (clients may be waiting for this), then less
+		 * often: 5, 10, 20 ... ms up to READY_CHECK_MS. */
 		uint64_t every = c->health_interval_ms < READY_CHECK_MS
 		                 ? c->health_interval_ms : READY_CHECK_MS;
-		schedule_check(u, every);
+		unsigned k = u->ready_tries < 16 ? u->ready_tries++ : 16;
+		uint64_t soon = (uint64_t)READY_CHECK_FIRST_MS << k;
+		schedule_check(u, soon < every ? soon : every);
 		return;
 	}
 	if (ok) {

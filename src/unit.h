@@ -36,6 +36,7 @@
 #include "proc.h"
 
 struct sup;
+struct proxy;
 
 enum unit_state {
 	US_STOPPED, US_STARTING, US_RUNNING, US_STOPPING, US_BACKOFF,
@@ -100,6 +101,12 @@ struct unit {
 	char run[32];              /* "TEND_RUN=<random hex>" while a run's tree may live */
 	struct output out;         /* captured stdout/stderr, when captured */
 	bool captured;
+	/* clients (listen, stdio) */
+	struct proxy *proxy;       /* services with listen; the supervisor's */
+	uint64_t last_activity;    /* mono ms of the last client traffic */
+	struct loop_timer idle;    /* idle-stop, while running */
+	bool idling;               /* the current stop is an idle stop */
+	unsigned ready_tries;      /* readiness checks of this run so far */
 };
 
 /* Takes CFG over. */
@@ -141,6 +148,14 @@ void unit_on_resume(struct unit *u);
  * belongs to no tree. */
 bool unit_reaped_check(struct unit *u, pid_t pid, int wstatus);
 pid_t unit_check_pid(const struct unit *u);
+
+/* A client wants the service (BY: "listen", "connect"): it is started
+ * unless it is up or on its way (event woke when it was at rest).
+ * Returns false when it failed (gave up): the client is turned away. */
+bool unit_wake(struct unit *u, const char *by);
+
+/* Client traffic went through: the idle-stop clock starts again. */
+void unit_activity(struct unit *u);
 
 /* Is the unit's run alive and not being stopped (starting or running)? */
 bool unit_up(const struct unit *u);

@@ -47,8 +47,19 @@ def test_exec_help_lists_every_service_key(tend):
     for key in ("restart", "success-codes", "backoff", "max-crashes",
                 "stable-after", "clean-restarts", "stop-signal",
                 "stop-timeout", "cwd", "env", "memory-max", "health",
-                "idle-stop", "stdio", "listen"):
+                "ready", "watchdog"):
         assert re.search(r"^\s+--%s\b" % key, t.stdout, re.M), key
+    # Keys about clients are the daemon's: not offered, and refused.
+    for key in ("listen", "listen-mode", "backend", "stdio", "max-instances",
+                "queue-timeout", "idle-stop"):
+        assert not re.search(r"^\s+--%s\b" % key, t.stdout, re.M), key
+
+
+def test_exec_refuses_keys_about_clients(tend):
+    t = tend.run("exec", "--listen", "tcp:127.0.0.1:9", "--", "true")
+    assert t.rc == 2, t.describe()
+    assert "--listen" in t.stderr and "tend.ini" in t.stderr, t.stderr
+    assert len(t.stderr.strip().splitlines()) == 1, t.stderr
 
 
 @pytest.mark.parametrize("args", [

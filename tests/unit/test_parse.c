@@ -584,6 +584,32 @@ static void test_uint(void **state)
 	assert_int_equal(v, 42);
 }
 
+static void test_mode(void **state)
+{
+	(void)state;
+	static const struct { const char *s; int want; } cases[] = {
+		{ "0600", 0600 }, { "600", 0600 }, { "0660", 0660 }, { "0777", 0777 },
+		{ "000", 0 }, { "0000", 0 },
+		{ "", -1 }, { "60", -1 }, { "0800", -1 }, { "1777", -1 },
+		{ "07777", -1 }, { "rw", -1 }, { "0x1ff", -1 }, { "-600", -1 },
+		{ "0600 ", -1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned m = 12345;
+		const char *why = NULL;
+		int r = parse_mode(cases[i].s, &m, &why);
+		if (cases[i].want < 0) {
+			if (r == 0)
+				fail_msg("parse_mode(\"%s\") accepted", cases[i].s);
+			assert_non_null(why);
+		} else {
+			if (r != 0 || m != (unsigned)cases[i].want)
+				fail_msg("parse_mode(\"%s\"): r %d, mode %o", cases[i].s, r, m);
+			assert_null(why);
+		}
+	}
+}
+
 static void test_percent(void **state)
 {
 	(void)state;
@@ -646,6 +672,7 @@ int main(void)
 		cmocka_unit_test(test_range),
 		cmocka_unit_test(test_uint),
 		cmocka_unit_test(test_percent),
+		cmocka_unit_test(test_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,189 @@
+#include "held.h"
+#include "addr.h"
+#include "paths.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *bind_error(int e)
+{
+	switch (e) {
+	case EADDRINUSE:
+		return xstrdup("the address is in use (by another program, or "
+		               "another tend daemon); stop that or choose another "
+		               "address");
+	case EACCES:
+		return xstrdup("permission denied (a port below 1024 needs "
+		               "privileges; or the directory is not writable)");
+	case EADDRNOTAVAIL:
+		return xstrdup("no interface of this machine has that address");
+	case EEXIST:
+		return xstrdup("a file that is not a socket is in the way; move "
+		               "it or choose another path");
+	default:
+		return xasprintf("cannot bind: %s", strerror(e));
+	}
+}
+
+int held_bind(const char *spec, unsigned mode, char **why)
+{
+	struct addr a;
+	if (addr_parse(spec, &a, why) < 0)
+		return -1;
+	struct sockaddr_un un;
+	const struct sockaddr *sa = (const struct sockaddr *)&a.sa;
+	socklen_t len = a.len;
+	int dirfd = -1, e = 0;
+	if (a.family == AF_UNIX) {
+		len = paths_sockaddr(a.text, &un, &dirfd);
+		if (len == (socklen_t)-1) {
+			*why = bind_error(errno);
+			return -1;
+		}
+		sa = (const struct sockaddr *)&un;
+		if (paths_clear_socket(a.text, &un, len) < 0) {
+			*why = bind_error(errno);
+			goto out;
+		}
+	}
+	int fd = socket(a.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*why = bind_error(errno);
+		goto out;
+	}
+	int one = 1;
+	if (a.family != AF_UNIX)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	mode_t old = umask(0177);
+	int r = bind(fd, sa, len);
+	e = errno;
+	umask(old);
+	if (r == 0 && a.family == AF_UNIX && (mode & 0777) != 0600 &&
+	    chmod(a.text, mode & 0777) < 0) {
+		e = errno;
+		unlink(a.text);
+		r = -1;
+	}
+	if (r == 0 && listen(fd, SOMAXCONN) < 0) {
+		e = errno;
+		if (a.family == AF_UNIX)
+			unlink(a.text);
+		r = -1;
+	}
+	if (r < 0) {
+		*why = bind_error(e);
+		close(fd);
+		fd = -1;
+	}
+	if (dirfd >= 0)
+		close(dirfd);
+	return fd;
+out:
+	if (dirfd >= 0)
+		close(dirfd);
+	return -1;
+}
+
+int held_fd(const struct held_set *set, const char *spec)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->v[i].spec, spec) == 0)
+			return set->v[i].fd;
+	return -1;
+}
+
+static void unbind(struct held_sock *h)
+{
+	/* A unix socket's file goes with it: only ours is there (we bound
+	 * it, and bind refuses to replace a live one). */
+	if (strncmp(h->spec, "unix:", 5) == 0)
+		unlink(h->spec + 5);
+	close(h->fd);
+	free(h->spec);
+	free(h->unit);
+}
+
+int held_sync(struct held_set *set, const struct tend_config *cfg, char **err)
+{
+	struct held_set next = { 0 };
+	size_t total = 0;
+	for (size_t i = 0; i < cfg->nunits; i++)
+		total += cfg->units[i]->listen.n;
+	next.v = xcalloc(total ? total : 1, sizeof(*next.v));
+	bool *kept = xcalloc(set->n ? set->n : 1, sizeof(*kept));
+	for (size_t i = 0; i < cfg->nunits; i++) {
+		const struct unit_config *u = cfg->units[i];
+		for (size_t j = 0; j < u->listen.n; j++) {
+			const char *spec = u->listen.v[j];
+			if (held_fd(&next, spec) >= 0) {
+				*err = xasprintf("%s: [service %s]: listen = %s is used "
+				                 "twice; each address is one service's",
+				                 cfg->path, u->name, spec);
+				goto fail;
+			}
+			int fd = -1;
+			for (size_t k = 0; k < set->n && fd < 0; k++)
+				if (!kept[k] && strcmp(set->v[k].spec, spec) == 0) {
+					kept[k] = true;
+					fd = set->v[k].fd;
+					if (strncmp(spec, "unix:", 5) == 0)
+						chmod(spec + 5, u->listen_mode & 0777);
+				}
+			char *why = NULL;
+			if (fd < 0 && (fd = held_bind(spec, u->listen_mode, &why)) < 0) {
+				int line = config_key_line(u, "listen");
+				*err = line > 0
+				       ? xasprintf("%s:%d: [service %s]: listen = %s: %s",
+				                   cfg->path, line, u->name, spec, why)
+				       : xasprintf("%s: [service %s]: listen = %s: %s",
+				                   cfg->path, u->name, spec, why);
+				free(why);
+				goto fail;
+			}
+			next.v[next.n++] = (struct held_sock){ .spec = xstrdup(spec),
+			                                       .unit = xstrdup(u->name),
+			                                       .fd = fd };
+		}
+	}
+	for (size_t k = 0; k < set->n; k++) {
+		if (kept[k]) {
+			free(set->v[k].spec);
+			free(set->v[k].unit);
+		} else {
+			unbind(&set->v[k]);
+		}
+	}
+	free(set->v);
+	free(kept);
+	*set = next;
+	return 0;
+fail:
+	/* Undo: close what was bound just now, keep what was there. */
+	for (size_t i = 0; i < next.n; i++) {
+		bool old = false;
+		for (size_t k = 0; k < set->n && !old; k++)
+			old = set->v[k].fd == next.v[i].fd;
+		if (old) {
+			free(next.v[i].spec);
+			free(next.v[i].unit);
+		} else {
+			unbind(&next.v[i]);
+		}
+	}
+	free(next.v);
+	free(kept);
+	return -1;
+}
+
+void held_free(struct held_set *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		unbind(&set->v[i]);
+	free(set->v);
+	*set = (struct held_set){ 0 };
+}

@@ -1,0 +1,441 @@
+#include "proxy.h"
+#include "addr.h"
+#include "held.h"
+#include "paths.h"
+#include "relay.h"
+#include "sup.h"
+#include "unit.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* Clients accepted per listen socket per wakeup: one busy port does not
+ * starve the rest of the loop. */
+#define ACCEPT_BATCH 64
+/* After running out of descriptors, accepting pauses this long. */
+#define ACCEPT_PAUSE_MS 100
+
+enum pc_state { PC_HELD, PC_CONNECTING, PC_RELAYING };
+
+struct pclient {
+	struct pclient *prev, *next;
+	struct proxy *p;
+	enum pc_state state;
+	int cfd, bfd;           /* the client; the backend (-1 until connecting) */
+	struct loop_io io;      /* held: cfd (a client that leaves); connecting: bfd */
+	struct relay *relay;
+	uint64_t deadline;      /* held: mono ms it is given up */
+};
+
+struct plisten {
+	int fd;
+	struct loop_io io;
+	bool watched;
+};
+
+struct proxy {
+	struct unit *u;
+	struct loop *lp;
+	struct plisten *ls;
+	size_t nls;
+	bool proxying;          /* backend set: tend accepts */
+	struct addr backend;
+	struct pclient *held_head, *held_tail;   /* oldest first */
+	struct pclient *pairs;  /* connecting and relaying */
+	size_t nheld, npairs;
+	struct loop_timer expire;   /* the oldest held client's deadline */
+	struct loop_timer resume;   /* accepting again after EMFILE */
+	bool paused;
+};
+
+static void watch_listen(struct proxy *p);
+
+/* --- client connections --- */
+
+static void list_add(struct pclient **head, struct pclient *c)
+{
+	c->prev = NULL;
+	c->next = *head;
+	if (*head)
+		(*head)->prev = c;
+	*head = c;
+}
+
+static void pair_unlink(struct proxy *p, struct pclient *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		p->pairs = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	p->npairs--;
+}
+
+static void held_unlink(struct proxy *p, struct pclient *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		p->held_head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		p->held_tail = c->prev;
+	p->nheld--;
+}
+
+/* Closes FD with a FIN, not a reset: Linux resets a connection closed
+ * with unread bytes, so what the client sent is read and dropped first
+ * (as much as is there; it is not waited for). */
+static void close_gently(int fd)
+{
+	char sink[4096];
+	for (int i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+		;
+	shutdown(fd, SHUT_WR);
+	close(fd);
+}
+
+/* Closes C (a clean close: no RST, whatever it sent is dropped). */
+static void client_free(struct pclient *c)
+{
+	struct proxy *p = c->p;
+	if (c->state == PC_HELD)
+		held_unlink(p, c);
+	else
+		pair_unlink(p, c);
+	loop_io_del(p->lp, &c->io);
+	relay_free(c->relay);
+	if (c->bfd >= 0)
+		close(c->bfd);
+	close_gently(c->cfd);
+	free(c);
+	if (p->nheld < PROXY_HELD_MAX && !p->paused)
+		watch_listen(p);
+}
+
+static void on_moved(void *ctx, enum relay_dir dir, size_t n)
+{
+	(void)dir;
+	(void)n;
+	struct pclient *c = ctx;
+	unit_activity(c->p->u);
+}
+
+static void on_ended(void *ctx, enum relay_dir dir, int err)
+{
+	(void)dir;
+	struct pclient *c = ctx;
+	if (err || (relay_ended(c->relay, RELAY_AB) && relay_ended(c->relay, RELAY_BA)))
+		client_free(c);
+}
+
+static void start_relay(struct pclient *c)
+{
+	struct proxy *p = c->p;
+	loop_io_del(p->lp, &c->io);
+	c->state = PC_RELAYING;
+	const struct relay_cb cb = { on_moved, on_ended, c };
+	c->relay = relay_new(p->lp, (struct relay_end){ c->cfd, c->cfd },
+	                     (struct relay_end){ c->bfd, c->bfd }, 0, &cb);
+	if (!c->relay)
+		client_free(c);
+}
+
+static void on_backend(struct loop *lp, struct loop_io *io, uint32_t events)
+{
+	(void)lp;
+	(void)events;
+	struct pclient *c = io->data;
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err)
+		client_free(c);   /* the backend refused: nothing to relay to */
+	else
+		start_relay(c);
+}
+
+/* Moves a held client (or a new one) on to the backend. */
+static void connect_backend(struct pclient *c)
+{
+	struct proxy *p = c->p;
+	if (c->state == PC_HELD) {
+		held_unlink(p, c);
+		loop_io_del(p->lp, &c->io);
+	}
+	c->state = PC_CONNECTING;
+	list_add(&p->pairs, c);
+	p->npairs++;
+	const struct addr *a = &p->backend;
+	struct sockaddr_un un;
+	const struct sockaddr *sa = (const struct sockaddr *)&a->sa;
+	socklen_t len = a->len;
+	int dirfd = -1;
+	if (a->via_dir) {
+		len = paths_sockaddr(a->text, &un, &dirfd);
+		sa = (const struct sockaddr *)&un;
+	}
+	c->bfd = len == (socklen_t)-1 ? -1
+	         : socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int r = c->bfd >= 0 ? connect(c->bfd, sa, len) : -1;
+	int e = errno;
+	if (dirfd >= 0)
+		close(dirfd);
+	if (r == 0)
+		start_relay(c);
+	else if (c->bfd >= 0 && (e == EINPROGRESS || e == EAGAIN) &&
+	         loop_io_add(p->lp, &c->io, c->bfd, EPOLLOUT, on_backend, c) == 0)
+		return;
+	else
+		client_free(c);
+}
+
+static void on_held_client(struct loop *lp, struct loop_io *io, uint32_t events)
+{
+	(void)lp;
+	(void)events;
+	/* Only errors are watched (a reset): a client that sent its request
+	 * and shut its side down is still waiting for the answer. */
+	client_free(io->data);
+}
+
+static void on_expire(struct loop *lp, struct loop_timer *t);
+
+static void arm_expire(struct proxy *p)
+{
+	if (!p->held_head) {
+		loop_timer_stop(p->lp, &p->expire);
+		return;
+	}
+	uint64_t now = loop_now(p->lp), due = p->held_head->deadline;
+	loop_timer_start(p->lp, &p->expire, due > now ? due - now : 0, on_expire, p);
+}
+
+static void on_expire(struct loop *lp, struct loop_timer *t)
+{
+	struct proxy *p = t->data;
+	uint64_t now = loop_now(lp);
+	while (p->held_head && p->held_head->deadline <= now)
+		client_free(p->held_head);
+	arm_expire(p);
+}
+
+static void hold(struct proxy *p, int cfd)
+{
+	struct pclient *c = xcalloc(1, sizeof(*c));
+	*c = (struct pclient){ .p = p, .state = PC_HELD, .cfd = cfd, .bfd = -1 };
+	uint64_t wait = p->u->cfg->start_timeout_ms;
+	c->deadline = loop_now(p->lp) + (wait ? wait : UINT64_MAX / 2);
+	c->prev = p->held_tail;
+	if (p->held_tail)
+		p->held_tail->next = c;
+	else
+		p->held_head = c;
+	p->held_tail = c;
+	p->nheld++;
+	if (loop_io_add(p->lp, &c->io, cfd, 0, on_held_client, c) < 0) {
+		client_free(c);
+		return;
+	}
+	if (p->held_head == c)
+		arm_expire(p);
+}
+
+static void new_client(struct proxy *p, int cfd)
+{
+	struct unit *u = p->u;
+	if (u->state == US_RUNNING) {
+		struct pclient *c = xcalloc(1, sizeof(*c));
+		*c = (struct pclient){ .p = p, .state = PC_CONNECTING, .cfd = cfd,
+		                       .bfd = -1 };
+		connect_backend(c);
+		return;
+	}
+	if (!unit_wake(u, "listen")) {
+		close_gently(cfd);   /* failed: status says why */
+		return;
+	}
+	hold(p, cfd);
+}
+
+/* --- the listen sockets --- */
+
+static void on_resume(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct proxy *p = t->data;
+	p->paused = false;
+	watch_listen(p);
+}
+
+static void on_listen(struct loop *lp, struct loop_io *io, uint32_t events)
+{
+	(void)events;
+	struct proxy *p = io->data;
+	struct unit *u = p->u;
+	if (!p->proxying) {
+		/* Socket activation: somebody knocks.  A failed service's
+		 * clients are turned away, one by one, with a clean close. */
+		if (unit_wake(u, "listen")) {
+			watch_listen(p);
+			return;
+		}
+		/* One per wakeup: the socket is blocking (it is the
+		 * service's), and epoll tells of one client at least. */
+		int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0)
+			close_gently(fd);
+		return;
+	}
+	for (int i = 0; i < ACCEPT_BATCH && p->nheld < PROXY_HELD_MAX; i++) {
+		int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			new_client(p, fd);
+			continue;
+		}
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			/* Out of descriptors: the backlog holds the rest until
+			 * some are free again; no spinning meanwhile. */
+			p->paused = true;
+			proxy_unwatch(p);
+			loop_timer_start(lp, &p->resume, ACCEPT_PAUSE_MS, on_resume, p);
+		}
+		break;
+	}
+	watch_listen(p);
+}
+
+/* Should the listen sockets be watched now? */
+static bool want_listen(const struct proxy *p)
+{
+	if (p->paused || p->u->removed || p->u->sup->shutting_down)
+		return false;
+	if (p->proxying)
+		return p->nheld < PROXY_HELD_MAX;
+	/* Activation: only while the service is not up and not about to
+	 * be; a failed one's clients are turned away. */
+	switch (p->u->state) {
+	case US_STOPPED:
+	case US_IDLE:
+	case US_FAILED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void watch_listen(struct proxy *p)
+{
+	bool want = want_listen(p);
+	for (size_t i = 0; i < p->nls; i++) {
+		struct plisten *l = &p->ls[i];
+		if (want && !l->watched)
+			l->watched = loop_io_add(p->lp, &l->io, l->fd, EPOLLIN,
+			                         on_listen, p) == 0;
+		else if (!want && l->watched) {
+			loop_io_del(p->lp, &l->io);
+			l->watched = false;
+		}
+	}
+}
+
+void proxy_unwatch(struct proxy *p)
+{
+	for (size_t i = 0; i < p->nls; i++)
+		if (p->ls[i].watched) {
+			loop_io_del(p->lp, &p->ls[i].io);
+			p->ls[i].watched = false;
+		}
+}
+
+void proxy_sync(struct proxy *p)
+{
+	const struct unit_config *c = p->u->next_cfg ? p->u->next_cfg : p->u->cfg;
+	const struct held_set *hs = &p->u->sup->held;
+	proxy_unwatch(p);
+	free(p->ls);
+	p->ls = xcalloc(c->listen.n ? c->listen.n : 1, sizeof(*p->ls));
+	p->nls = 0;
+	for (size_t i = 0; i < c->listen.n; i++) {
+		int fd = held_fd(hs, c->listen.v[i]);
+		if (fd >= 0)
+			p->ls[p->nls++] = (struct plisten){ .fd = fd };
+	}
+	char *why = NULL;
+	p->proxying = c->backend && addr_parse(c->backend, &p->backend, &why) == 0;
+	free(why);
+	/* Proxy mode accepts itself: non-blocking.  Activation passes the
+	 * socket on as systemd does: blocking, as the service expects. */
+	for (size_t i = 0; i < p->nls; i++) {
+		int fl = fcntl(p->ls[i].fd, F_GETFL);
+		if (fl >= 0)
+			fcntl(p->ls[i].fd, F_SETFL, p->proxying ? fl | O_NONBLOCK
+			                                        : fl & ~O_NONBLOCK);
+	}
+	watch_listen(p);
+}
+
+void proxy_on_state(struct proxy *p)
+{
+	struct unit *u = p->u;
+	if (u->state == US_RUNNING) {
+		while (p->held_head)
+			connect_backend(p->held_head);
+		arm_expire(p);
+	} else if (u->state == US_FAILED || u->removed || u->sup->shutting_down) {
+		while (p->held_head)
+			client_free(p->held_head);
+		arm_expire(p);
+	}
+	watch_listen(p);
+}
+
+size_t proxy_spawn_fds(const struct proxy *p, int *fds, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; !p->proxying && i < p->nls && n < max; i++)
+		fds[n++] = p->ls[i].fd;
+	return n;
+}
+
+size_t proxy_open(const struct proxy *p)
+{
+	return p->npairs;
+}
+
+size_t proxy_held(const struct proxy *p)
+{
+	return p->nheld;
+}
+
+struct proxy *proxy_new(struct unit *u)
+{
+	struct proxy *p = xcalloc(1, sizeof(*p));
+	p->u = u;
+	p->lp = u->sup->loop;
+	return p;
+}
+
+void proxy_free(struct proxy *p)
+{
+	if (!p)
+		return;
+	p->paused = true;   /* no re-watching while clients go */
+	while (p->held_head)
+		client_free(p->held_head);
+	while (p->pairs)
+		client_free(p->pairs);
+	proxy_unwatch(p);
+	loop_timer_stop(p->lp, &p->expire);
+	loop_timer_stop(p->lp, &p->resume);
+	free(p->ls);
+	free(p);
+}
