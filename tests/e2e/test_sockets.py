@@ -278,3 +278,47 @@ def test_failed_activated_service_turns_clients_away_cleanly(project):
         assert time.monotonic() - t0 < 2
     assert len(spawns(p, "svc")) == 1
     assert p.unit("svc")["state"] == "failed"
+
+
+def test_idle_service_costs_nothing(project):
+    from conftest import ctx_switches
+    port, bport = free_port(), free_port()
+    p = project("[service api]\nexec = %s tcp:127.0.0.1:%d\n"
+                "listen = tcp:127.0.0.1:%d\nbackend = tcp:127.0.0.1:%d\n"
+                "idle-stop = 300ms\n" % (BACKEND, bport, port, bport))
+    p.up()
+    ask(("127.0.0.1", port))
+    p.wait_unit("api", state="idle")
+    daemon = p.daemon_pid()
+    time.sleep(0.3)
+    before = ctx_switches(daemon)
+    time.sleep(2)
+    after = ctx_switches(daemon)
+    assert after - before <= 2, "the daemon woke %d times in 2 s with its " \
+        "only service idle" % (after - before)
+
+
+def test_proxy_to_a_unix_backend_passes_large_data_intact(project, tmp_path):
+    port = free_port()
+    bpath = str(tmp_path / "backend.sock")
+    p = project("[service echo]\nexec = %s unix:%s --mode echo\n"
+                "listen = tcp:127.0.0.1:%d\nbackend = unix:%s\n"
+                % (BACKEND, bpath, port, bpath))
+    p.up()
+    payload = os.urandom(10 * 1024 * 1024)
+    got = bytearray()
+    with socket.create_connection(("127.0.0.1", port), timeout=T_LONG) as s:
+        def send():
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)   # EOF goes through to the backend
+        t = threading.Thread(target=send)
+        t.start()
+        while True:
+            b = s.recv(1 << 16)
+            if not b:
+                break       # and the backend's EOF comes back
+            got += b
+        t.join(T_LONG)
+    assert len(got) == len(payload) and bytes(got) == payload
+    u = p.unit("echo")
+    assert u["clients"] == 0 and u["held"] == 0, u
