@@ -19,7 +19,7 @@ UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 OBJS     := $(patsubst src/%.c,build/%.o,$(SRCS))
 SANOBJS  := $(patsubst src/%.c,build/san/%.o,$(SRCS))
 
-.PHONY: all deps demo test check-unit check-e2e check-clang bench-basic bench-daemon bench-memory clean
+.PHONY: all deps demo test check-unit check-e2e check-clang bench-basic bench-daemon bench-memory bench-relay clean
 all: build/tend
 
 deps:
@@ -75,6 +75,14 @@ bench-daemon: build/tend
 # The memory sampler: the cost of one sample by tree size, 100 limited services.
 bench-memory: build/tend
 	$(PYTHON) bench/memory.py build/tend
+
+# The on-demand TCP proxy: wake of an idle service, stream and round trip,
+# against a direct connection and socat (installed by `deps.sh bench`).
+# `make bench-relay QUICK=1`: the short run (--quick).
+bench-relay:
+	@scripts/deps.sh bench
+	$(MAKE) build/tend
+	$(PYTHON) bench/relay.py build/tend $(if $(QUICK),--quick)
 
 clean:
 	rm -rf build

@@ -29,7 +29,6 @@ import tempfile
 import time
 
 import tendbench
-from tendbench import live
 
 ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
 QUICK = "--quick" in sys.argv[1:]
@@ -208,25 +207,6 @@ def many(root, limited_secs, plain_secs):
     return out
 
 
-def leftovers(root):
-    """Processes that name ROOT in their command line or environment."""
-    me = os.getpid()
-    key = root.encode()
-    found = []
-    for e in os.listdir("/proc"):
-        if not e.isdigit() or int(e) == me:
-            continue
-        for what in ("cmdline", "environ"):
-            try:
-                with open("/proc/%s/%s" % (e, what), "rb") as f:
-                    if key in f.read():
-                        found.append(int(e))
-                        break
-            except OSError:
-                pass
-    return found
-
-
 def spread(xs, fmt):
     return (fmt + " (" + fmt + "-" + fmt + ")") % (statistics.median(xs), min(xs), max(xs))
 
@@ -241,17 +221,7 @@ def main():
         for d in list(LIVE):
             d.down()
         kill_spawned()
-        end = time.monotonic() + 5
-        while True:
-            left = [p for p in leftovers(root) if live(p)]
-            if not left or time.monotonic() > end:
-                break
-            time.sleep(0.1)
-        for p in left:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        left = tendbench.sweep(root)
         print("processes left behind (named %s): %d%s"
               % (root, len(left), " -- killed: %s" % left if left else ""))
         subprocess.run(["rm", "-rf", root])

@@ -1,7 +1,8 @@
 """What every benchmark of tend needs: a daemon of its own file, in its own
 XDG_RUNTIME_DIR and XDG_STATE_HOME under ROOT, driven through the real
 command line, and brought down by `tend down` or, failing that, SIGKILL by
-pid."""
+pid; and the sweep at the end for any process still naming ROOT."""
+import glob
 import json
 import os
 import signal
@@ -16,6 +17,43 @@ def live(pid):
             return f.read().rsplit(") ", 1)[1][0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+def leftovers(root):
+    """Processes that name ROOT in their command line or environment."""
+    me = os.getpid()
+    key = root.encode()
+    found = []
+    for e in os.listdir("/proc"):
+        if not e.isdigit() or int(e) == me:
+            continue
+        for what in ("cmdline", "environ"):
+            try:
+                with open("/proc/%s/%s" % (e, what), "rb") as f:
+                    if key in f.read():
+                        found.append(int(e))
+                        break
+            except OSError:
+                pass
+    return found
+
+
+def sweep(root, wait=5):
+    """After everything was stopped: waits up to WAIT s for the live
+    processes that name ROOT to go, SIGKILLs those left by pid and returns
+    their pids (none, when all is well)."""
+    end = time.monotonic() + wait
+    while True:
+        left = [p for p in leftovers(root) if live(p)]
+        if not left or time.monotonic() > end:
+            break
+        time.sleep(0.1)
+    for p in left:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return left
 
 
 class Daemon:
@@ -51,6 +89,19 @@ class Daemon:
 
     def status(self, *args):
         return json.loads(self.tend("status", "--json", *args).stdout)
+
+    def events(self):
+        """The daemon's events.log, parsed, oldest first."""
+        out = []
+        for path in glob.glob(os.path.join(self.env["XDG_STATE_HOME"], "tend",
+                                           "*", "events.log")):
+            with open(path) as f:
+                for line in f:
+                    try:
+                        out.append(json.loads(line))
+                    except ValueError:
+                        pass   # a line being written
+        return out
 
     def reload(self, ini_text):
         self.write(ini_text)

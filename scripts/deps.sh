@@ -2,8 +2,15 @@
 # Installs the Debian packages tend needs to build and test, only those
 # missing, without questions.  Safe to run again: it does nothing when all
 # are present.
+#   scripts/deps.sh          what the build and the tests need
+#   scripts/deps.sh bench    that, plus what the benchmarks need (socat)
 set -eu
 PKGS="gcc make clang pkg-config libjansson-dev libcmocka-dev python3 python3-pytest procps"
+case "${1:-}" in
+"") ;;
+bench) PKGS="$PKGS socat" ;;
+*) echo "usage: scripts/deps.sh [bench]" >&2; exit 2 ;;
+esac
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
