@@ -13,6 +13,9 @@
  *   stopping --stop-timeout--> SIGKILL to the whole tree
  *   starting/running --memory, health, watchdog, start-timeout--> stopping,
  *       and the run's exit gets that reason (unit_restart_for)
+ *   running --idle-stop without client traffic--> stopping --> idle
+ *   a service with clients (listen, stdio) that exits cleanly --> idle
+ *   stopped/idle --a client (unit_wake)--> starting, event woke
  *
  * The unit never polls: it moves on when the supervisor reports that its
  * main process was reaped (unit_on_exit), that some other descendant was
@@ -106,7 +109,6 @@ struct unit {
 	uint64_t last_activity;    /* mono ms of the last client traffic */
 	struct loop_timer idle;    /* idle-stop, while running */
 	bool idling;               /* the current stop is an idle stop */
-	unsigned ready_tries;      /* readiness checks of this run so far */
 };
 
 /* Takes CFG over. */
