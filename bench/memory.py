@@ -43,8 +43,6 @@ else:
 INTERVAL_MS = 50
 MANY = 100
 
-TICK = os.sysconf("SC_CLK_TCK")
-SCHEDSTAT = os.path.exists("/proc/self/schedstat")
 
 # The service of scenario 1: itself plus N-1 `sleep` children.
 TREE_PY = """\
@@ -88,22 +86,6 @@ LIVE = []      # daemons up, for the cleanup
 SPAWNED = []   # pids this script started itself
 
 
-def cpu_ns(pid):
-    """CPU time of every thread of PID so far, in ns."""
-    if SCHEDSTAT:
-        total = 0
-        for tid in os.listdir("/proc/%d/task" % pid):
-            try:
-                with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                    total += int(f.read().split()[0])
-            except (OSError, ValueError, IndexError):
-                pass
-        return total
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(") ", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1_000_000_000 // TICK
-
-
 def machine_procs():
     return sum(1 for e in os.listdir("/proc") if e.isdigit())
 
@@ -112,10 +94,10 @@ def window(d, secs):
     """(CPU ns, wall s, wakeups other than status calls, machine procs)."""
     w0 = d.wakeups()
     time.sleep(0.05)   # the status call's last wakeup (hang-up) is past
-    c0, t0 = cpu_ns(d.pid), time.monotonic()
+    c0, t0 = tendbench.cpu_ns(d.pid), time.monotonic()
     procs = machine_procs()
     time.sleep(secs)
-    c1, t1 = cpu_ns(d.pid), time.monotonic()
+    c1, t1 = tendbench.cpu_ns(d.pid), time.monotonic()
     w1 = d.wakeups()
     return c1 - c0, t1 - t0, w1 - w0 - d.status_cost, procs
 
@@ -234,7 +216,7 @@ def run(root):
 
     print("tend %s; %d CPUs; CPU time from %s; %s"
           % (TEND, os.cpu_count(),
-             "schedstat (ns)" if SCHEDSTAT else "utime+stime (%d ticks/s)" % TICK,
+             "schedstat (ns)" if tendbench.SCHEDSTAT else "utime+stime (%d ticks/s)" % tendbench.TICK,
              "quick" if QUICK else "full"))
     print()
     print("Cost of one sample, memory-interval = %d ms, memory-max = 100G; "

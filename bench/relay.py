@@ -66,7 +66,6 @@ IDLE_STOP = "100ms"
 MSG = 64
 CHECK_BYTES = 8 << 20
 HOST = "127.0.0.1"
-TICK = os.sysconf("SC_CLK_TCK")
 
 SPAWNED = []   # Popen of every process started here, not through tend
 LIVE = []      # the daemon, once started
@@ -141,18 +140,6 @@ def wait_listening(ports, what, timeout=5):
         time.sleep(0.01)
 
 
-def cpu_ns(pid):
-    """CPU time of every thread of PID so far, in ns (schedstat)."""
-    total = 0
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total += int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass
-    return total
-
-
 def reaped_children_ns(pid, timeout=5):
     """CPU time of the children PID has reaped so far (cutime + cstime, in
     ticks), once it has no child left: socat's, one per connection."""
@@ -164,7 +151,7 @@ def reaped_children_ns(pid, timeout=5):
         time.sleep(0.005)
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(") ", 1)[1].split()
-    return (int(fields[13]) + int(fields[14])) * 1_000_000_000 // TICK
+    return (int(fields[13]) + int(fields[14])) * 1_000_000_000 // tendbench.TICK
 
 
 # --- the measures ----------------------------------------------------------
@@ -428,10 +415,10 @@ def measure(root, d, proxy, hello, port):
                 wakes[key].append(ms)
         order = paths[r % 3:] + paths[:r % 3]
         for name, p in order:
-            c0 = cpu_ns(d.pid), reaped_children_ns(proxy.pid)
+            c0 = tendbench.cpu_ns(d.pid), reaped_children_ns(proxy.pid)
             rate[name].append(stream(p, STREAM_MIB))
             if name == "tend":
-                cpu[name].append(cpu_ns(d.pid) - c0[0])
+                cpu[name].append(tendbench.cpu_ns(d.pid) - c0[0])
             elif name == "socat":
                 cpu[name].append(reaped_children_ns(proxy.pid) - c0[1])
         for name, p in reversed(order):

@@ -9,6 +9,9 @@ import signal
 import subprocess
 import time
 
+TICK = os.sysconf("SC_CLK_TCK")
+SCHEDSTAT = os.path.exists("/proc/self/schedstat")
+
 
 def live(pid):
     """Is PID a live process (not a zombie)?"""
@@ -119,3 +122,19 @@ class Daemon:
                 except ProcessLookupError:
                     pass
         self.pid = None
+
+
+def cpu_ns(pid):
+    """CPU time of every thread of PID so far, in ns."""
+    if SCHEDSTAT:
+        total = 0
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+        return total
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1_000_000_000 // TICK

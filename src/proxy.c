@@ -33,6 +33,11 @@ struct pclient {
 	uint64_t deadline;      /* held: mono ms it is given up */
 };
 
+struct plist {
+	struct pclient *head, *tail;
+	size_t n;
+};
+
 struct plisten {
 	int fd;
 	struct loop_io io;
@@ -46,9 +51,8 @@ struct proxy {
 	size_t nls;
 	bool proxying;          /* backend set: tend accepts */
 	struct addr backend;
-	struct pclient *held_head, *held_tail;   /* oldest first */
-	struct pclient *pairs;  /* connecting and relaying */
-	size_t nheld, npairs;
+	struct plist held;      /* waiting for the service, oldest first */
+	struct plist pairs;     /* connecting to the backend, and relaying */
 	struct loop_timer expire;   /* the oldest held client's deadline */
 	struct loop_timer resume;   /* accepting again after EMFILE */
 	bool paused;
@@ -58,37 +62,35 @@ static void watch_listen(struct proxy *p);
 
 /* --- client connections --- */
 
-static void list_add(struct pclient **head, struct pclient *c)
+static void list_push(struct plist *l, struct pclient *c)
 {
-	c->prev = NULL;
-	c->next = *head;
-	if (*head)
-		(*head)->prev = c;
-	*head = c;
+	c->next = NULL;
+	c->prev = l->tail;
+	if (l->tail)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+	l->n++;
 }
 
-static void pair_unlink(struct proxy *p, struct pclient *c)
+static void list_remove(struct plist *l, struct pclient *c)
 {
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		p->pairs = c->next;
+		l->head = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	p->npairs--;
+	else
+		l->tail = c->prev;
+	l->n--;
 }
 
-static void held_unlink(struct proxy *p, struct pclient *c)
+/* The list C is on. */
+static struct plist *list_of(struct pclient *c)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		p->held_head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else
-		p->held_tail = c->prev;
-	p->nheld--;
+	return c->state == PC_HELD ? &c->p->held : &c->p->pairs;
 }
 
 /* Closes FD with a FIN, not a reset: Linux resets a connection closed
@@ -107,17 +109,14 @@ static void close_gently(int fd)
 static void client_free(struct pclient *c)
 {
 	struct proxy *p = c->p;
-	if (c->state == PC_HELD)
-		held_unlink(p, c);
-	else
-		pair_unlink(p, c);
+	list_remove(list_of(c), c);
 	loop_io_del(p->lp, &c->io);
 	relay_free(c->relay);
 	if (c->bfd >= 0)
 		close(c->bfd);
 	close_gently(c->cfd);
 	free(c);
-	if (p->nheld < PROXY_HELD_MAX && !p->paused)
+	if (p->held.n < PROXY_HELD_MAX && !p->paused)
 		watch_listen(p);
 }
 
@@ -166,13 +165,10 @@ static void on_backend(struct loop *lp, struct loop_io *io, uint32_t events)
 static void connect_backend(struct pclient *c)
 {
 	struct proxy *p = c->p;
-	if (c->state == PC_HELD) {
-		held_unlink(p, c);
-		loop_io_del(p->lp, &c->io);
-	}
+	list_remove(list_of(c), c);
+	loop_io_del(p->lp, &c->io);
 	c->state = PC_CONNECTING;
-	list_add(&p->pairs, c);
-	p->npairs++;
+	list_push(&p->pairs, c);
 	const struct addr *a = &p->backend;
 	struct sockaddr_un un;
 	const struct sockaddr *sa = (const struct sockaddr *)&a->sa;
@@ -210,11 +206,11 @@ static void on_expire(struct loop *lp, struct loop_timer *t);
 
 static void arm_expire(struct proxy *p)
 {
-	if (!p->held_head) {
+	if (!p->held.head) {
 		loop_timer_stop(p->lp, &p->expire);
 		return;
 	}
-	uint64_t now = loop_now(p->lp), due = p->held_head->deadline;
+	uint64_t now = loop_now(p->lp), due = p->held.head->deadline;
 	loop_timer_start(p->lp, &p->expire, due > now ? due - now : 0, on_expire, p);
 }
 
@@ -222,47 +218,31 @@ static void on_expire(struct loop *lp, struct loop_timer *t)
 {
 	struct proxy *p = t->data;
 	uint64_t now = loop_now(lp);
-	while (p->held_head && p->held_head->deadline <= now)
-		client_free(p->held_head);
+	while (p->held.head && p->held.head->deadline <= now)
+		client_free(p->held.head);
 	arm_expire(p);
 }
 
-static void hold(struct proxy *p, int cfd)
-{
-	struct pclient *c = xcalloc(1, sizeof(*c));
-	*c = (struct pclient){ .p = p, .state = PC_HELD, .cfd = cfd, .bfd = -1 };
-	uint64_t wait = p->u->cfg->start_timeout_ms;
-	c->deadline = loop_now(p->lp) + (wait ? wait : UINT64_MAX / 2);
-	c->prev = p->held_tail;
-	if (p->held_tail)
-		p->held_tail->next = c;
-	else
-		p->held_head = c;
-	p->held_tail = c;
-	p->nheld++;
-	if (loop_io_add(p->lp, &c->io, cfd, 0, on_held_client, c) < 0) {
-		client_free(c);
-		return;
-	}
-	if (p->held_head == c)
-		arm_expire(p);
-}
-
+/* A client comes in: held (for at most start-timeout) until the service
+ * runs, or on to the backend at once when it does already. */
 static void new_client(struct proxy *p, int cfd)
 {
 	struct unit *u = p->u;
-	if (u->state == US_RUNNING) {
-		struct pclient *c = xcalloc(1, sizeof(*c));
-		*c = (struct pclient){ .p = p, .state = PC_CONNECTING, .cfd = cfd,
-		                       .bfd = -1 };
-		connect_backend(c);
-		return;
-	}
-	if (!unit_wake(u, "listen")) {
+	if (u->state != US_RUNNING && !unit_wake(u, "listen")) {
 		close_gently(cfd);   /* failed: status says why */
 		return;
 	}
-	hold(p, cfd);
+	struct pclient *c = xcalloc(1, sizeof(*c));
+	*c = (struct pclient){ .p = p, .state = PC_HELD, .cfd = cfd, .bfd = -1 };
+	uint64_t wait = u->cfg->start_timeout_ms;
+	c->deadline = loop_now(p->lp) + (wait ? wait : UINT64_MAX / 2);
+	list_push(&p->held, c);
+	if (u->state == US_RUNNING)
+		connect_backend(c);
+	else if (loop_io_add(p->lp, &c->io, cfd, 0, on_held_client, c) < 0)
+		client_free(c);
+	else if (p->held.head == c)
+		arm_expire(p);
 }
 
 /* --- the listen sockets --- */
@@ -294,7 +274,7 @@ static void on_listen(struct loop *lp, struct loop_io *io, uint32_t events)
 			close_gently(fd);
 		return;
 	}
-	for (int i = 0; i < ACCEPT_BATCH && p->nheld < PROXY_HELD_MAX; i++) {
+	for (int i = 0; i < ACCEPT_BATCH && p->held.n < PROXY_HELD_MAX; i++) {
 		int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
 			new_client(p, fd);
@@ -319,7 +299,7 @@ static bool want_listen(const struct proxy *p)
 	if (p->paused || p->u->removed || p->u->sup->shutting_down)
 		return false;
 	if (p->proxying)
-		return p->nheld < PROXY_HELD_MAX;
+		return p->held.n < PROXY_HELD_MAX;
 	/* Activation: only while the service is not up and not about to
 	 * be; a failed one's clients are turned away. */
 	switch (p->u->state) {
@@ -387,12 +367,12 @@ void proxy_on_state(struct proxy *p)
 {
 	struct unit *u = p->u;
 	if (u->state == US_RUNNING) {
-		while (p->held_head)
-			connect_backend(p->held_head);
+		while (p->held.head)
+			connect_backend(p->held.head);
 		arm_expire(p);
 	} else if (u->state == US_FAILED || u->removed || u->sup->shutting_down) {
-		while (p->held_head)
-			client_free(p->held_head);
+		while (p->held.head)
+			client_free(p->held.head);
 		arm_expire(p);
 	}
 	watch_listen(p);
@@ -408,12 +388,12 @@ size_t proxy_spawn_fds(const struct proxy *p, int *fds, size_t max)
 
 size_t proxy_open(const struct proxy *p)
 {
-	return p->npairs;
+	return p->pairs.n;
 }
 
 size_t proxy_held(const struct proxy *p)
 {
-	return p->nheld;
+	return p->held.n;
 }
 
 struct proxy *proxy_new(struct unit *u)
@@ -429,10 +409,10 @@ void proxy_free(struct proxy *p)
 	if (!p)
 		return;
 	p->paused = true;   /* no re-watching while clients go */
-	while (p->held_head)
-		client_free(p->held_head);
-	while (p->pairs)
-		client_free(p->pairs);
+	while (p->held.head)
+		client_free(p->held.head);
+	while (p->pairs.head)
+		client_free(p->pairs.head);
 	proxy_unwatch(p);
 	loop_timer_stop(p->lp, &p->expire);
 	loop_timer_stop(p->lp, &p->resume);
