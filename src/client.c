@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
@@ -95,44 +96,66 @@ static int ctl_connect_wait(const struct paths *p)
 	}
 }
 
-/* Sends REQ, returns the reply object (NULL after an error line). */
-static json_t *call(int fd, const struct ctl_req *req, const struct paths *p)
+/* Sends REQ, with FDS (NFDS of them, SCM_RIGHTS) along with its first
+ * byte.  Returns 0, or -1 after an error line. */
+static int send_req(int fd, const struct ctl_req *req, const int *fds,
+                    size_t nfds, const struct paths *p)
 {
 	char *line = ctl_format(req);
 	size_t n = strlen(line), off = 0;
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * 2)];
+	} ctl;
 	while (off < n) {
-		ssize_t w = send(fd, line + off, n - off, MSG_NOSIGNAL);
+		struct iovec iov = { .iov_base = line + off, .iov_len = n - off };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+		if (off == 0 && nfds) {
+			memset(&ctl, 0, sizeof(ctl));
+			m.msg_control = ctl.b;
+			m.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+			struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+			h->cmsg_level = SOL_SOCKET;
+			h->cmsg_type = SCM_RIGHTS;
+			h->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+			memcpy(CMSG_DATA(h), fds, sizeof(int) * nfds);
+		}
+		ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
 			errline("cannot talk to the daemon at %s: %s", p->sock, strerror(errno));
 			free(line);
-			return NULL;
+			return -1;
 		}
 		off += (size_t)w;
 	}
 	free(line);
-	struct buf b = { 0 };
-	for (;;) {
+	return 0;
+}
+
+/* The next reply line from FD (B keeps what came after it), as an object;
+ * NULL after an error line. */
+static json_t *read_reply(int fd, struct buf *b, const struct paths *p)
+{
+	char *nl;
+	while (!(nl = b->len ? memchr(b->s, '\n', b->len) : NULL)) {
 		char chunk[65536];
 		ssize_t r = read(fd, chunk, sizeof(chunk));
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			break;
-		buf_add(&b, chunk, (size_t)r);
-		if (memchr(chunk, '\n', (size_t)r))
-			break;
+		if (r <= 0) {
+			errline("the daemon closed the connection without answering; "
+			        "see %s", p->daemon_log);
+			return NULL;
+		}
+		buf_add(b, chunk, (size_t)r);
 	}
-	if (!b.len) {
-		errline("the daemon closed the connection without answering; see "
-		        "%s", p->daemon_log);
-		free(b.s);
-		return NULL;
-	}
+	size_t len = (size_t)(nl - b->s);
 	json_error_t je;
-	json_t *o = json_loadb(b.s, b.len, 0, &je);
-	free(b.s);
+	json_t *o = json_loadb(b->s, len, 0, &je);
+	memmove(b->s, nl + 1, b->len - len - 1);
+	b->len -= len + 1;
 	if (!json_is_object(o)) {
 		errline("the daemon's reply is not JSON (%s); is it the same version "
 		        "as this tend?", je.text);
@@ -140,6 +163,64 @@ static json_t *call(int fd, const struct ctl_req *req, const struct paths *p)
 		return NULL;
 	}
 	return o;
+}
+
+/* Sends REQ, returns the reply object (NULL after an error line). */
+static json_t *call(int fd, const struct ctl_req *req, const struct paths *p)
+{
+	if (send_req(fd, req, NULL, 0, p) < 0)
+		return NULL;
+	struct buf b = { 0 };
+	json_t *o = read_reply(fd, &b, p);
+	free(b.s);
+	return o;
+}
+
+/* The exit code a refusal R asks for, after its error line. */
+static int refused(json_t *r)
+{
+	const char *e = json_string_value(json_object_get(r, "error"));
+	json_t *x = json_object_get(r, "exit");
+	errline("%s", e ? e : "the daemon refused the request");
+	return json_is_integer(x) ? (int)json_integer_value(x) : EXIT_FAILED;
+}
+
+/* The daemon of the file at PATH (P: its paths), a connected control
+ * socket; NAME (may be NULL) must be a unit of the file when the daemon
+ * has to be started.  Without a daemon: START starts one, else returns -1
+ * with *CODE -1 (no error line).  Other failures: -1 after an error line,
+ * *CODE the exit code. */
+static int reach_daemon(const char *path, const struct paths *p,
+                        const char *name, bool start, int *code)
+{
+	int fd = ctl_connect(p);
+	if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
+		/* No daemon (or one just starting). */
+		if (!start) {
+			*code = -1;
+			return -1;
+		}
+		struct tend_config *cfg = config_open(path);
+		if (!cfg) {
+			*code = EXIT_USAGE;
+			return -1;
+		}
+		if (name && !has_unit(cfg, name)) {
+			errline("no service named \"%s\" in %s", name, p->config);
+			config_free(cfg);
+			*code = EXIT_USAGE;
+			return -1;
+		}
+		*code = daemon_spawn(cfg);
+		if (*code != 0)
+			return -1;
+		fd = ctl_connect_wait(p);
+	}
+	if (fd < 0) {
+		errline("cannot reach the daemon at %s: %s", p->sock, strerror(errno));
+		*code = EXIT_DAEMON;
+	}
+	return fd;
 }
 
 /* --- human output --- */
@@ -372,52 +453,26 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 	}
 	int code = EXIT_DAEMON;
 	json_t *r = NULL;
-	int fd = ctl_connect(&p);
-	if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
-		/* No daemon (or one just starting). */
-		struct tend_config *cfg = config_open(path);
-		if (!cfg) {
-			code = EXIT_USAGE;
-			goto out;
-		}
-		if (req.name && !has_unit(cfg, req.name)) {
-			errline("no service named \"%s\" in %s", req.name, p.config);
-			config_free(cfg);
-			code = EXIT_USAGE;
-			goto out;
-		}
-		if (req.cmd == CTL_START || req.cmd == CTL_RESTART) {
-			code = daemon_spawn(cfg);
-			if (code != 0)
-				goto out;
-			fd = ctl_connect_wait(&p);
+	int fd = reach_daemon(path, &p, req.name,
+	                      req.cmd == CTL_START || req.cmd == CTL_RESTART, &code);
+	if (fd < 0 && code < 0) {
+		if (req.cmd == CTL_STOP || req.cmd == CTL_DOWN) {
+			code = 0;  /* nothing runs: nothing to stop */
 		} else {
-			config_free(cfg);
-			if (req.cmd == CTL_STOP || req.cmd == CTL_DOWN) {
-				code = 0;  /* nothing runs: nothing to stop */
-			} else {
-				errline("no daemon is running for %s; start it with tend up -d",
-				        p.config);
-				code = EXIT_DAEMON;
-			}
-			goto out;
+			errline("no daemon is running for %s; start it with tend up -d",
+			        p.config);
+			code = EXIT_DAEMON;
 		}
 	}
-	if (fd < 0) {
-		errline("cannot reach the daemon at %s: %s", p.sock, strerror(errno));
-		code = EXIT_DAEMON;
+	if (fd < 0)
 		goto out;
-	}
 	r = call(fd, &req, &p);
 	if (!r) {
 		code = EXIT_DAEMON;
 		goto out;
 	}
 	if (!json_is_true(json_object_get(r, "ok"))) {
-		const char *e = json_string_value(json_object_get(r, "error"));
-		json_t *x = json_object_get(r, "exit");
-		errline("%s", e ? e : "the daemon refused the request");
-		code = json_is_integer(x) ? (int)json_integer_value(x) : EXIT_FAILED;
+		code = refused(r);
 		goto out;
 	}
 	code = 0;
@@ -440,6 +495,98 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 	}
 out:
 	json_decref(r);
+	if (fd >= 0)
+		close(fd);
+	paths_free(&p);
+	free(path);
+	return code;
+}
+
+/* --- tend connect --- */
+
+static const char usage_connect[] =
+	"usage: tend [-c FILE] connect SERVICE\n"
+	"\n"
+	"Bridges this process's stdin and stdout to SERVICE (stdio = exclusive or\n"
+	"per-client), starting the daemon and the service when needed: put it\n"
+	"where a client would start the server itself, e.g. an MCP client's\n"
+	"{\"command\": \"tend\", \"args\": [\"connect\", \"memory\"]}.  The daemon\n"
+	"reads and writes this process's stdin and stdout itself (they are passed\n"
+	"to it), so nothing is buffered on the way.  Exits 0 when the session\n"
+	"ends normally (stdin reached its end and the service answered, or the\n"
+	"instance exited cleanly); 1 with a message when the service ended while\n"
+	"connected, failed, or no turn came within queue-timeout; 2 for a service\n"
+	"without stdio; 3 when the daemon could not be reached.\n";
+
+/* Is FD open? */
+static bool fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+int client_connect(const char *cfgarg, int argc, char **argv)
+{
+	if (want_help(argc, argv)) {
+		fputs(usage_connect, stdout);
+		return 0;
+	}
+	struct ctl_req req = { .cmd = CTL_CONNECT };
+	for (int i = 0; i < argc; i++) {
+		if (argv[i][0] != '-' && !req.name) {
+			req.name = argv[i];
+		} else {
+			errline("connect: unexpected argument \"%s\"; see tend connect "
+			        "--help", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (!req.name) {
+		errline("connect: which service? usage: tend connect SERVICE");
+		return EXIT_USAGE;
+	}
+	if (!fd_open(0) || !fd_open(1)) {
+		errline("connect: stdin and stdout must be open: they are what is "
+		        "bridged to the service");
+		return EXIT_USAGE;
+	}
+	char *path = config_locate(cfgarg), *err = NULL;
+	struct paths p;
+	if (paths_init(&p, path, &err) < 0) {
+		errline("%s", err);
+		free(err);
+		free(path);
+		return EXIT_USAGE;
+	}
+	int code = EXIT_DAEMON;
+	struct buf b = { 0 };
+	json_t *r = NULL;
+	int fd = reach_daemon(path, &p, req.name, true, &code);
+	static const int fds[2] = { 0, 1 };
+	if (fd < 0 || send_req(fd, &req, fds, 2, &p) < 0)
+		goto out;
+	r = read_reply(fd, &b, &p);
+	if (!r)
+		goto out;
+	if (!json_is_true(json_object_get(r, "ok"))) {
+		code = refused(r);
+		goto out;
+	}
+	/* The daemon has them now: this process must not keep the client's
+	 * pipes open (its reader would never see the end). */
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		close(null);
+	}
+	json_decref(r);
+	r = read_reply(fd, &b, &p);
+	if (!r)
+		goto out;   /* the daemon went away */
+	code = json_is_true(json_object_get(r, "ok")) ? 0 : refused(r);
+out:
+	json_decref(r);
+	free(b.s);
 	if (fd >= 0)
 		close(fd);
 	paths_free(&p);

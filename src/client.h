@@ -13,6 +13,10 @@
 int client_command(const char *cfgarg, const char *cmd, int argc, char **argv);
 
 /* tend logs [NAME] [-f] [-n LINES] */
+/* tend connect SERVICE: passes stdin and stdout to the daemon as a
+ * session of SERVICE (share.h) and waits for its end. */
+int client_connect(const char *cfgarg, int argc, char **argv);
+
 int client_logs(const char *cfgarg, int argc, char **argv);
 
 /* tend events [-f] [--json] [-n LINES] */

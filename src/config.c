@@ -105,13 +105,13 @@ static const struct key_def keys[] = {
 	  .daemon_only = true,
 	  .help = "the service's own address; tend proxies listen to it" },
 	{ "stdio", SC_SERVICE, V_ENUM, U(stdio), "none", stdio_names,
-	  .daemon_only = true,
+	  .enforced = true, .daemon_only = true,
 	  .help = "none | exclusive | per-client | mcp (tend connect)" },
 	{ "max-instances", SC_SERVICE, V_UINT, U(max_instances), "8", .lo = 1,
-	  .hi = 10000, .daemon_only = true,
+	  .hi = 10000, .enforced = true, .daemon_only = true,
 	  .help = "cap for stdio = per-client" },
 	{ "queue-timeout", SC_SERVICE, V_DURATION, U(queue_timeout_ms), "30s",
-	  .daemon_only = true,
+	  .enforced = true, .daemon_only = true,
 	  .help = "how long tend connect waits for its turn or a free instance" },
 	{ "idle-stop", SC_SERVICE, V_OPT_DURATION, U(idle_stop_ms), "none",
 	  .enforced = true, .daemon_only = true,
@@ -955,5 +955,8 @@ size_t config_unenforced(const struct unit_config *u, const char **names,
 	for (size_t i = 0; i < ARRAY_LEN(keys) && n < max; i++)
 		if (u->key_line[i] && !keys[i].enforced)
 			names[n++] = keys[i].name;
+	/* stdio = mcp is served as exclusive until its multiplexer lands. */
+	if (u->stdio == STDIO_MCP && n < max)
+		names[n++] = "stdio = mcp (served as exclusive)";
 	return n;
 }

@@ -8,7 +8,7 @@
 static const char *const cmd_names[] = {
 	[CTL_PING] = "ping", [CTL_STATUS] = "status", [CTL_START] = "start",
 	[CTL_STOP] = "stop", [CTL_RESTART] = "restart", [CTL_RELOAD] = "reload",
-	[CTL_DOWN] = "down",
+	[CTL_DOWN] = "down", [CTL_CONNECT] = "connect",
 };
 
 const char *ctl_cmd_name(enum ctl_cmd c)
@@ -18,7 +18,8 @@ const char *ctl_cmd_name(enum ctl_cmd c)
 
 static bool needs_name(enum ctl_cmd c)
 {
-	return c == CTL_START || c == CTL_STOP || c == CTL_RESTART;
+	return c == CTL_START || c == CTL_STOP || c == CTL_RESTART ||
+	       c == CTL_CONNECT;
 }
 
 /* Sets *ERR to MSG (taken over) made one line. */
@@ -53,7 +54,7 @@ int ctl_parse(const char *line, size_t len, struct ctl_req *req, char **err)
 		c++;
 	if (c == ARRAY_LEN(cmd_names)) {
 		fail(err, xasprintf("unknown cmd \"%s\"; known: ping, status, start, "
-		                    "stop, restart, reload, down", json_string_value(cmd)));
+		                    "stop, restart, reload, down, connect", json_string_value(cmd)));
 		goto out;
 	}
 	req->cmd = (enum ctl_cmd)c;
@@ -69,7 +70,8 @@ int ctl_parse(const char *line, size_t len, struct ctl_req *req, char **err)
 				goto out;
 			}
 			req->name = xstrdup(json_string_value(v));
-		} else if (strcmp(key, "wait") == 0 && needs_name(req->cmd)) {
+		} else if (strcmp(key, "wait") == 0 && needs_name(req->cmd) &&
+		           req->cmd != CTL_CONNECT) {
 			if (!json_is_boolean(v)) {
 				fail(err, xstrdup("\"wait\" must be true or false"));
 				goto out;

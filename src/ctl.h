@@ -7,6 +7,9 @@
  *   {"cmd": "start" | "stop" | "restart", "name": "web", "wait": true}
  *   {"cmd": "reload"}
  *   {"cmd": "down"}
+ *   {"cmd": "connect", "name": "mem"}   with two fds (SCM_RIGHTS): the
+ *       client's stdin and stdout; the connection then belongs to the
+ *       session (share.h): an accept line, later one final line
  * One reply per request, in order, one JSON object per line:
  *   {"ok": true, ...}  or  {"ok": false, "error": "one line", "exit": N}
  * where N is the exit code the CLI uses (1 failed, 2 bad request).
@@ -24,7 +27,7 @@
 #define CTL_LINE_MAX 65536   /* longest request line the daemon reads */
 
 enum ctl_cmd { CTL_PING, CTL_STATUS, CTL_START, CTL_STOP, CTL_RESTART,
-               CTL_RELOAD, CTL_DOWN };
+               CTL_RELOAD, CTL_DOWN, CTL_CONNECT };
 
 struct ctl_req {
 	enum ctl_cmd cmd;

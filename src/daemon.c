@@ -7,6 +7,7 @@
 #include "paths.h"
 #include "proxy.h"
 #include "server.h"
+#include "share.h"
 #include "sup.h"
 #include "unit.h"
 #include "util.h"
@@ -123,6 +124,14 @@ static json_t *unit_json(const struct unit *u, uint64_t now)
 		json_object_set_new(o, "clients", json_integer((json_int_t)proxy_open(u->proxy)));
 		json_object_set_new(o, "held", json_integer((json_int_t)proxy_held(u->proxy)));
 	}
+	if (u->share) {
+		/* tend connect sessions served (or waiting for their program
+		 * to come up), and sessions waiting for their turn. */
+		json_object_set_new(o, "clients", json_integer((json_int_t)share_clients(u->share)));
+		json_object_set_new(o, "queued", json_integer((json_int_t)share_queued(u->share)));
+	}
+	if (u->instance)
+		json_object_set_new(o, "instance", json_true());
 	return o;
 }
 
@@ -379,6 +388,36 @@ static json_t *do_reload(struct daemon *d, char **err)
 	return what;
 }
 
+/* tend connect: the connection and the client's stdin and stdout become a
+ * session of U's (share.h), which answers from now on. */
+static void do_connect(struct daemon *d, struct conn *c, struct unit *u)
+{
+	if (!u->share) {
+		server_reply(c, ctl_reply_err(2, "service \"%s\" has no stdio to "
+		             "connect to; set stdio = exclusive or per-client in its "
+		             "section of %s", u->cfg->name, d->paths.config));
+		return;
+	}
+	int fds[SERVER_FDS_MAX];
+	size_t n;
+	int fd = server_take(c, fds, &n);
+	char *err = NULL;
+	if (n != 2) {
+		for (size_t i = 0; i < n; i++)
+			close(fds[i]);
+		err = xasprintf("connect needs the client's stdin and stdout passed "
+		                "with the request (SCM_RIGHTS, 2 descriptors; got %zu)", n);
+	} else if (share_connect(u->share, fd, fds[0], fds[1], &err) == 0) {
+		return;
+	}
+	char *line = ctl_reply_err(2, "%s", err);
+	ssize_t w = send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)w;
+	free(line);
+	free(err);
+	close(fd);
+}
+
 static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 {
 	struct daemon *d = ctx;
@@ -388,6 +427,12 @@ static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 		if (!u || u->removed) {
 			server_reply(c, ctl_reply_err(2, "no service named \"%s\" in %s",
 			                              req->name, d->paths.config));
+			return;
+		}
+		if (u->instance && req->cmd != CTL_STOP) {
+			server_reply(c, ctl_reply_err(2, "\"%s\" is a per-client instance: "
+			                              "it starts with its client and ends "
+			                              "with it", req->name));
 			return;
 		}
 		if (u->cfg->kind == KIND_JOB) {
@@ -438,6 +483,9 @@ static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 	case CTL_STOP:
 		unit_stop(u);
 		answer_or_wait(d, c, u, WAIT_DOWN, 0);
+		break;
+	case CTL_CONNECT:
+		do_connect(d, c, u);
 		break;
 	case CTL_RELOAD: {
 		char *err = NULL;
@@ -492,7 +540,7 @@ static int listen_socket(const struct paths *p, char **err)
 	mode_t old = umask(0177);
 	int r = bind(fd, (struct sockaddr *)&sa, len);
 	umask(old);
-	if (r < 0 || listen(fd, 128) < 0) {
+	if (r < 0 || listen(fd, SOMAXCONN) < 0) {
 		*err = xasprintf("cannot listen on %s: %s", p->sock, strerror(errno));
 		close(fd);
 		fd = -1;

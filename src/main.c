@@ -34,6 +34,8 @@ static const char usage_main[] =
 	"                       output of the services, from their log files\n"
 	"  events [-f] [--json] [-n LINES]\n"
 	"                       what happened: spawned, exited (with reason), ...\n"
+	"  connect SERVICE      bridge stdin/stdout to SERVICE (stdio = exclusive,\n"
+	"                       per-client); starts the daemon and the service\n"
 	"  check                validate the file, print the effective settings\n"
 	"  exec [--KEY VALUE ...] -- CMD [ARG ...]\n"
 	"                       supervise one command in the foreground, no file\n"
@@ -307,6 +309,8 @@ int main(int argc, char **argv)
 		return client_command(cfgarg, cmd, rest, args);
 	if (strcmp(cmd, "logs") == 0)
 		return client_logs(cfgarg, rest, args);
+	if (strcmp(cmd, "connect") == 0)
+		return client_connect(cfgarg, rest, args);
 	if (strcmp(cmd, "events") == 0)
 		return client_events(cfgarg, rest, args);
 	if (strcmp(cmd, "help") == 0) {

@@ -17,6 +17,8 @@ struct conn {
 	struct buf in;
 	struct buf out;
 	size_t out_off;
+	int fds[SERVER_FDS_MAX];   /* received with SCM_RIGHTS, not yet taken */
+	size_t nfds;
 	bool pending;       /* a request is being answered */
 	bool closing;       /* close once the output is out */
 	bool busy;          /* inside the request callback: do not free */
@@ -36,12 +38,21 @@ struct server {
 	void *ctx;
 };
 
+static void close_fds(struct conn *c)
+{
+	for (size_t i = 0; i < c->nfds; i++)
+		close(c->fds[i]);
+	c->nfds = 0;
+}
+
 static void conn_free(struct conn *c)
 {
 	struct server *s = c->srv;
 	loop_io_del(s->lp, &c->io);
 	loop_timer_stop(s->lp, &c->idle);
-	close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
+	close_fds(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -196,6 +207,37 @@ static void handle_lines(struct conn *c)
 	conn_watch(c);
 }
 
+/* recv that also takes descriptors passed with the bytes: kept for the
+ * request that takes them (server_take), at most SERVER_FDS_MAX; any more
+ * are closed at once. */
+static ssize_t recv_fds(struct conn *c, char *chunk, size_t cap)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * SERVER_FDS_MAX * 2)];
+	} ctl;
+	struct iovec iov = { .iov_base = chunk, .iov_len = cap };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+	                    .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+	ssize_t r = recvmsg(c->fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (r < 0)
+		return r;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+			if (c->nfds < SERVER_FDS_MAX)
+				c->fds[c->nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	return r;
+}
+
 static void on_conn(struct loop *lp, struct loop_io *io, uint32_t events)
 {
 	(void)lp;
@@ -204,7 +246,7 @@ static void on_conn(struct loop *lp, struct loop_io *io, uint32_t events)
 		return;
 	if (events & EPOLLIN && !c->pending && !c->closing) {
 		char chunk[4096];
-		ssize_t r = recv(c->fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+		ssize_t r = recv_fds(c, chunk, sizeof(chunk));
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (r <= 0) {
@@ -234,6 +276,23 @@ void server_reply(struct conn *c, char *line)
 	 * itself.  Later: the next request may be waiting in the buffer. */
 	if (!c->busy)
 		handle_lines(c);
+}
+
+int server_take(struct conn *c, int *fds, size_t *nfds)
+{
+	struct server *s = c->srv;
+	int fd = c->fd;
+	memcpy(fds, c->fds, c->nfds * sizeof(int));
+	*nfds = c->nfds;
+	c->nfds = 0;
+	loop_io_del(s->lp, &c->io);
+	c->fd = -1;
+	c->pending = false;
+	if (c->busy)
+		c->dead = true;
+	else
+		conn_free(c);
+	return fd;
 }
 
 /* Says why in one line, as far as the socket takes it, and closes FD. */

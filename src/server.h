@@ -13,6 +13,8 @@
  *  - replies are queued and written as the client reads; a client that
  *    does not read while SERVER_OUT_MAX bytes pile up is dropped;
  *  - a connection with nothing pending for SERVER_IDLE_MS is closed;
+ *  - descriptors passed with SCM_RIGHTS are kept for server_take (tend
+ *    connect's stdin and stdout), at most SERVER_FDS_MAX, else closed;
  *  - at most SERVER_CONNS_MAX connections: more get an error and are
  *    closed; running out of descriptors never makes the loop spin.
  */
@@ -25,6 +27,7 @@
 #define SERVER_CONNS_MAX 256
 #define SERVER_OUT_MAX (16u << 20)
 #define SERVER_IDLE_MS 30000
+#define SERVER_FDS_MAX 2         /* descriptors a request may bring along */
 #define SERVER_BATCH 4          /* requests of one client per loop iteration */
 
 struct server;
@@ -44,6 +47,13 @@ void server_free(struct server *s);
 
 /* Sends LINE (a reply line, taken over) to C and reads its next request. */
 void server_reply(struct conn *c, char *line);
+
+/* Takes C out of the server (the answer to a connect request): returns
+ * its socket, now the caller's, and the descriptors that came with the
+ * client's bytes (SCM_RIGHTS; at most SERVER_FDS_MAX, into FDS; *NFDS of
+ * them), also the caller's.  C is gone afterwards.  Descriptors a
+ * connection received and nobody took are closed with it. */
+int server_take(struct conn *c, int *fds, size_t *nfds);
 
 /* Open connections now. */
 size_t server_nconns(const struct server *s);

@@ -2,6 +2,7 @@
 #include "mem.h"
 #include "parse.h"
 #include "proxy.h"
+#include "share.h"
 #include "unit.h"
 #include "util.h"
 
@@ -514,7 +515,7 @@ static size_t name_width(const struct tend_config *cfg)
 	return w;
 }
 
-static void add_unit(struct sup *s, struct unit_config *uc)
+static struct unit *push_unit(struct sup *s, struct unit_config *uc)
 {
 	if (s->nunits == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 8;
@@ -523,6 +524,12 @@ static void add_unit(struct sup *s, struct unit_config *uc)
 	}
 	struct unit *u = unit_new(s, uc);
 	s->units[s->nunits++] = u;
+	return u;
+}
+
+static void add_unit(struct sup *s, struct unit_config *uc)
+{
+	struct unit *u = push_unit(s, uc);
 	if (s->exec_mode)
 		return;
 	/* tend exec is transparent: its command writes to tend's own stdout
@@ -554,6 +561,10 @@ static void on_sweep(struct loop *lp, struct loop_timer *t)
 	(void)lp;
 	struct sup *s = t->data;
 	size_t k = 0;
+	for (size_t i = 0; i < s->nunits; i++)
+		if (s->units[i]->removed && unit_up(s->units[i]))
+			unit_stop(s->units[i]);   /* sup_drop: from here, not from
+			                             inside the unit's own code */
 	sup_rescan(s);  /* units move: the scan's owner indexes would not */
 	for (size_t i = 0; i < s->nunits; i++) {
 		struct unit *u = s->units[i];
@@ -566,11 +577,39 @@ static void on_sweep(struct loop *lp, struct loop_timer *t)
 	records_write(s);
 }
 
+struct unit *sup_add_instance(struct sup *s, struct unit *parent,
+                              const char *name)
+{
+	struct unit_config *c = config_unit_dup(parent->cfg, name);
+	c->policy.restart = RESTART_NEVER;
+	c->start = START_ON_DEMAND;
+	struct unit *u = push_unit(s, c);
+	u->instance = true;
+	u->err_fd = parent->captured ? parent->out.wfd : -1;
+	return u;
+}
+
+void sup_drop(struct sup *s, struct unit *u)
+{
+	u->removed = true;
+	loop_timer_start(s->loop, &s->sweep, 0, on_sweep, s);
+}
+
 void sup_clients_sync(struct sup *s)
 {
 	for (size_t i = 0; i < s->nunits; i++) {
 		struct unit *u = s->units[i];
 		const struct unit_config *c = u->next_cfg ? u->next_cfg : u->cfg;
+		if (u->instance)
+			continue;
+		bool per_client = c->stdio == STDIO_PER_CLIENT;
+		if (u->share && (c->stdio == STDIO_NONE || u->removed ||
+		                 share_per_client(u->share) != per_client)) {
+			share_free(u->share, "its stdio setting changed");
+			u->share = NULL;
+		}
+		if (!u->share && c->stdio != STDIO_NONE && !u->removed)
+			u->share = share_new(u, per_client);
 		if (!u->proxy && c->listen.n && !u->removed)
 			u->proxy = proxy_new(u);
 		if (u->proxy)
@@ -590,6 +629,8 @@ void sup_unit_changed(struct sup *s, struct unit *u)
 	memory_schedule(s);
 	if (u->proxy)
 		proxy_on_state(u->proxy);
+	if (u->share)
+		share_on_state(u->share, u);
 	if (s->hooks.changed)
 		s->hooks.changed(s->hooks.ctx, u);
 	if (!unit_settled(u))
@@ -616,8 +657,8 @@ json_t *sup_reload(struct sup *s, struct tend_config *cfg)
 		bool kept = false;
 		for (size_t k = 0; k < cfg->nunits && !kept; k++)
 			kept = strcmp(cfg->units[k]->name, u->cfg->name) == 0;
-		if (kept || u->removed)
-			continue;
+		if (kept || u->removed || u->instance)
+			continue;   /* an instance goes with its client */
 		json_array_append_new(removed, json_string(u->cfg->name));
 		u->removed = true;
 		unit_stop(u);

@@ -104,11 +104,21 @@ void sup_notify_enable(struct sup *s, const char *prefix);
  * *GONE tells whether PID is no process at all. */
 struct unit *sup_owner(struct sup *s, pid_t pid, bool *gone);
 
-/* Gives every service with listen addresses its proxy (proxy.h) and the
- * fds of the held set: after the set is filled, and after every reload
+/* Gives every service with stdio its share (share.h), every service with
+ * listen addresses its proxy (proxy.h) and the fds of the held set: after the set is filled, and after every reload
  * (call sup_clients_unwatch before the held set changes). */
 void sup_clients_sync(struct sup *s);
 void sup_clients_unwatch(struct sup *s);
+
+/* A per-client instance of PARENT (a service with stdio = per-client):
+ * a unit NAME with PARENT's settings, restart = never, its stderr into
+ * PARENT's log.  Not started. */
+struct unit *sup_add_instance(struct sup *s, struct unit *parent,
+                              const char *name);
+
+/* U goes: stopped if it runs, freed once at rest (from the loop, never
+ * from inside U's own code). */
+void sup_drop(struct sup *s, struct unit *u);
 
 /* The unit named NAME, or NULL. */
 struct unit *sup_find(struct sup *s, const char *name);

@@ -2,6 +2,7 @@
 #include "parse.h"
 #include "proc.h"
 #include "proxy.h"
+#include "share.h"
 #include "sup.h"
 #include "util.h"
 #include "words.h"
@@ -62,6 +63,7 @@ struct unit *unit_new(struct sup *sup, struct unit_config *cfg)
 	u->cfg = cfg;
 	u->state = US_STOPPED;
 	u->cookie = xasprintf("TEND_UNIT=%s", cfg->name);
+	u->err_fd = -1;
 	policy_hist_init(&u->hist, &cfg->policy);
 	return u;
 }
@@ -75,6 +77,10 @@ void unit_free(struct unit *u)
 	loop_timer_stop(u->sup->loop, &u->idle);
 	stop_checks(u);
 	proxy_free(u->proxy);
+	if (u->instance)
+		share_unit_gone(u->share, u);
+	else
+		share_free(u->share, "it was removed from the configuration");
 	free(u->probe);
 	if (u->notifying)
 		notify_close(&u->notify, u->sup->loop);
@@ -248,18 +254,26 @@ static void spawn(struct unit *u)
 	snprintf(u->run, sizeof(u->run), "TEND_RUN=%016llx", (unsigned long long)id);
 	open_notify(u);
 	struct strv env = environ_for(u, true);
-	int out = u->captured ? u->out.wfd : -1;
+	int out = u->captured ? u->out.wfd : u->err_fd, in = -1, sout = out;
+	if (u->share && share_spawn_fds(u->share, u, &in, &sout) < 0) {
+		struct spawn_res res = { .err = errno, .step = "pipe" };
+		strv_free(&env);
+		spawn_failed(u, &res);
+		return;
+	}
 	int fds[SPAWN_FDS_MAX];
 	size_t nfds = u->proxy ? proxy_spawn_fds(u->proxy, fds, SPAWN_FDS_MAX) : 0;
 	if (nfds)
 		activation_env(u, nfds, &env);
 	struct spawn_req req = { .argv = c->argv.v, .envp = env.v, .cwd = c->cwd,
-	                         .fd_in = -1, .fd_out = out, .fd_err = out,
+	                         .fd_in = in, .fd_out = sout, .fd_err = out,
 	                         .fds = fds, .nfds = nfds, .listen_pid = nfds > 0,
 	                         .title = c->name };
 	struct spawn_res res;
 	int r = proc_spawn_shim(&req, &res, &u->shim);
 	strv_free(&env);
+	if (u->share)
+		share_spawned(u->share, u, r == 0);
 	u->stop_requested = false;
 	u->killing = false;
 	u->gave_up = false;
@@ -491,9 +505,11 @@ static void restart_now(struct unit *u)
 }
 
 /* Does the service have clients tend knows of (it is started on demand)? */
-static bool has_clients(const struct unit_config *c)
+/* Is U a service that clients use (not an instance: it ends with its
+ * client)? */
+static bool has_clients(const struct unit *u)
 {
-	return c->listen.n > 0 || c->stdio != STDIO_NONE;
+	return !u->instance && (u->cfg->listen.n > 0 || u->cfg->stdio != STDIO_NONE);
 }
 
 /* The run is over: main reaped, tree empty.  Apply what was decided. */
@@ -513,7 +529,7 @@ static void run_over(struct unit *u)
 			restart_now(u);
 		return;
 	}
-	if (has_clients(u->cfg) && u->last_exit.reason == EXIT_CLEAN &&
+	if (has_clients(u) && u->last_exit.reason == EXIT_CLEAN &&
 	    !u->sup->shutting_down) {
 		/* A service with clients that ended cleanly by itself (a socket
 		 * activated one that exits when idle) waits for the next one. */
@@ -822,6 +838,8 @@ void unit_on_exit(struct unit *u, int wstatus)
 	                                          : json_null(),
 	                      "uptime_ms", (json_int_t)uptime);
 	emit(u, "exited", f);
+	if (u->share)
+		share_on_state(u->share, u);   /* no more input for this run */
 	if (u->stop_requested) {
 		unit_on_reaped(u);
 		return;

@@ -40,6 +40,8 @@
 
 struct sup;
 struct proxy;
+struct share;
+struct share_inst;
 
 enum unit_state {
 	US_STOPPED, US_STARTING, US_RUNNING, US_STOPPING, US_BACKOFF,
@@ -109,6 +111,10 @@ struct unit {
 	uint64_t last_activity;    /* mono ms of the last client traffic */
 	struct loop_timer idle;    /* idle-stop, while running */
 	bool idling;               /* the current stop is an idle stop */
+	struct share *share;       /* stdio: the service's sessions (share.h) */
+	struct share_inst *inst;   /* an instance: what share knows of it */
+	bool instance;             /* a per-client instance NAME#N */
+	int err_fd;                /* an instance: its stderr (the service's log) */
 };
 
 /* Takes CFG over. */

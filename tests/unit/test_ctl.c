@@ -103,7 +103,7 @@ static void test_cmd_names(void **state)
 	assert_string_equal(ctl_cmd_name(CTL_RESTART), "restart");
 	assert_string_equal(ctl_cmd_name(CTL_RELOAD), "reload");
 	assert_string_equal(ctl_cmd_name(CTL_DOWN), "down");
-	assert_string_equal(ctl_cmd_name((enum ctl_cmd)7), "?");
+	assert_string_equal(ctl_cmd_name((enum ctl_cmd)8), "?");
 	assert_string_equal(ctl_cmd_name((enum ctl_cmd)1000), "?");
 }
 
@@ -180,6 +180,24 @@ static void test_parse_named_cmds(void **state)
 	}
 }
 
+/* connect takes a name and nothing else (not even wait). */
+static void test_parse_connect(void **state)
+{
+	(void)state;
+	struct ctl_req r = parse_ok("{\"cmd\":\"connect\",\"name\":\"mem\"}");
+	assert_int_equal(r.cmd, CTL_CONNECT);
+	assert_string_equal(r.name, "mem");
+	assert_false(r.wait);
+	ctl_req_free(&r);
+	bad("{\"cmd\":\"connect\"}", "cmd \"connect\" needs a \"name\"");
+	bad("{\"cmd\":\"connect\",\"name\":\"m\",\"wait\":true}",
+	    "cmd \"connect\" takes no field \"wait\"; see docs/protocol.md");
+	assert_string_equal(ctl_cmd_name(CTL_CONNECT), "connect");
+	char *l = ctl_format(&(struct ctl_req){ .cmd = CTL_CONNECT, .name = (char *)"m" });
+	assert_string_equal(l, "{\"cmd\":\"connect\",\"name\":\"m\"}\n");
+	free(l);
+}
+
 /* LEN is what counts, not a NUL: bytes after it are ignored, and the line
  * need not be NUL-terminated at all. */
 static void test_parse_uses_len(void **state)
@@ -243,15 +261,15 @@ static void test_err_cmd(void **state)
 	bad("{\"cmd\":{\"cmd\":\"ping\"}}", nocmd);
 
 	bad("{\"cmd\":\"nope\"}", "unknown cmd \"nope\"; known: ping, status, start, "
-	    "stop, restart, reload, down");
+	    "stop, restart, reload, down, connect");
 	bad("{\"cmd\":\"PING\"}", "unknown cmd \"PING\"; known: ping, status, start, "
-	    "stop, restart, reload, down");
+	    "stop, restart, reload, down, connect");
 	bad("{\"cmd\":\"\"}", "unknown cmd \"\"; known: ping, status, start, "
-	    "stop, restart, reload, down");
+	    "stop, restart, reload, down, connect");
 	bad("{\"cmd\":\"ping \"}", "unknown cmd \"ping \"; known: ping, status, start, "
-	    "stop, restart, reload, down");
+	    "stop, restart, reload, down, connect");
 	bad("{\"cmd\":\"?\"}", "unknown cmd \"?\"; known: ping, status, start, "
-	    "stop, restart, reload, down");
+	    "stop, restart, reload, down, connect");
 }
 
 static void test_err_field_not_allowed(void **state)
@@ -488,7 +506,7 @@ static void test_hostile_big_values(void **state)
 	l = xasprintf("{\"cmd\":\"%s\"}", v);
 	char *err = parse_bad_n(l, strlen(l));
 	assert_int_equal(strlen(err), strlen("unknown cmd \"\"; known: ping, status, "
-	                                     "start, stop, restart, reload, down") + mib);
+	                                     "start, stop, restart, reload, down, connect") + mib);
 	assert_null(strchr(err, '\n'));
 	free(err);
 	free(l);
@@ -720,6 +738,7 @@ int main(void)
 		cmocka_unit_test(test_parse_no_arg_cmds),
 		cmocka_unit_test(test_parse_status_name),
 		cmocka_unit_test(test_parse_named_cmds),
+		cmocka_unit_test(test_parse_connect),
 		cmocka_unit_test(test_parse_uses_len),
 		cmocka_unit_test(test_err_not_json),
 		cmocka_unit_test(test_err_not_object),

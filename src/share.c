@@ -1,0 +1,676 @@
+#include "share.h"
+#include "ctl.h"
+#include "parse.h"
+#include "relay.h"
+#include "sup.h"
+#include "unit.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A program sessions talk to, during one run: the service (exclusive) or
+ * an instance (per-client). */
+struct share_inst {
+	struct share *sh;
+	struct unit *u;
+	int in_w, out_r;          /* this run's stdin and stdout, tend's ends */
+	int child_in, child_out;  /* the child's ends, until share_spawned */
+	bool live;                /* the run's main process is not reaped yet */
+	bool out_eof;             /* out_r reached its end */
+	bool mid_line;            /* output was cut inside a line */
+	struct session *s;        /* the session it serves */
+	struct relay *r;          /* session <-> run, while both are there */
+	struct loop_io drain;     /* reads out_r while no session is linked */
+};
+
+struct session {
+	struct share *sh;
+	struct session *prev, *next;
+	bool attached;            /* has its program (else queued) */
+	bool paused;              /* its service idle-stopped; input wakes it */
+	bool in_eof;              /* the client's stdin ended */
+	bool linked;              /* a run of its program has served it */
+	int ctl, in, out;
+	struct loop_io ctl_io;
+	struct loop_io wake_io;   /* paused: the client's input */
+	struct loop_timer timer;  /* queued: queue-timeout; after EOF: the end */
+	struct share_inst *inst;
+	unsigned long long out_mark;   /* bytes to the client at the last input */
+};
+
+struct share {
+	struct unit *u;           /* the service */
+	struct loop *lp;
+	bool per_client;
+	struct session *head, *tail;
+	size_t nsessions, nattached;
+	struct share_inst excl;   /* exclusive: the service's runs */
+	unsigned long long next_id;
+	bool closing;             /* share_free: no more turns */
+	struct loop_timer turn;   /* pump, from the loop (never re-entered) */
+};
+
+static void finish(struct session *s, char *line);
+static void pump_soon(struct share *sh);
+
+/* --- descriptors --- */
+
+/* FD (a client's stdin or stdout; taken over) as a descriptor of tend's
+ * own that does not block: a pipe or tty is opened afresh through /proc
+ * (its flags are then tend's alone), a socket is made non-blocking, a
+ * regular file is used as it is (always ready).  -1/errno on failure. */
+static int own_fd(int fd, int mode)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		int nb = open(path, mode | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (nb >= 0) {
+			close(fd);
+			return nb;
+		}
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		fd_nonblock(fd);
+	return fd;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* --- sessions' lines --- */
+
+static void send_line(struct session *s, char *line)
+{
+	if (s->ctl >= 0) {
+		ssize_t w = send(s->ctl, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)w;   /* a control connection that cannot take a line is gone */
+	}
+	free(line);
+}
+
+static const char *svc_name(const struct share *sh)
+{
+	return sh->u->cfg->name;
+}
+
+/* The final line for session S, whose program U ended (LINKED: after it
+ * had served S; else before it was up for S). */
+static char *run_end_line(const struct session *s, const struct unit *u,
+                          bool linked)
+{
+	const struct exit_info *e = &u->last_exit;
+	if (linked && e->reason == EXIT_CLEAN && s->in_eof && !u->idling)
+		return ctl_reply_ok(json_pack("{s:b}", "done", 1));
+	char how[160], b[32];
+	if (u->idling)
+		snprintf(how, sizeof(how), "idle-stop: no traffic for %s",
+		         format_duration(u->cfg->idle_stop_ms, b));
+	else if (e->reason == EXIT_SPAWN_FAILED)
+		snprintf(how, sizeof(how), "cannot start: %s", strerror(e->err));
+	else if (e->reason == EXIT_NONE)
+		snprintf(how, sizeof(how), "%s", unit_state_name(u->state));
+	else if (e->signal)
+		snprintf(how, sizeof(how), "%s, signal %s", exit_reason_name(e->reason),
+		         signal_name(e->signal));
+	else
+		snprintf(how, sizeof(how), "%s, exit code %d",
+		         exit_reason_name(e->reason), e->code);
+	return ctl_reply_err(1, "service \"%s\" %s (%s); see tend logs %s",
+	                     u->cfg->name, linked ? "ended while connected"
+	                     : "ended before it was ready", how, svc_name(s->sh));
+}
+
+/* --- a program's output while no session is linked --- */
+
+static void link_session(struct share_inst *i);
+
+static void on_drain(struct loop *lp, struct loop_io *io, uint32_t events)
+{
+	(void)lp;
+	(void)events;
+	struct share_inst *i = io->data;
+	char b[16384];
+	for (int k = 0; k < 16; k++) {
+		ssize_t n = read(i->out_r, b, sizeof(b));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			i->out_eof = true;
+			loop_io_del(i->sh->lp, &i->drain);
+			return;
+		}
+		i->mid_line = b[n - 1] != '\n';
+		if (!i->mid_line && i->s) {
+			link_session(i);   /* its turn starts at a line boundary */
+			return;
+		}
+	}
+}
+
+static void drain_start(struct share_inst *i)
+{
+	if (i->out_r >= 0 && !i->out_eof && !i->drain.active &&
+	    loop_io_add(i->sh->lp, &i->drain, i->out_r, EPOLLIN, on_drain, i) < 0)
+		i->out_eof = true;   /* cannot watch it: nobody reads it */
+}
+
+/* The run's descriptors go (its relay first). */
+static void inst_close(struct share_inst *i)
+{
+	relay_free(i->r);
+	i->r = NULL;
+	loop_io_del(i->sh->lp, &i->drain);
+	close_fd(&i->in_w);
+	close_fd(&i->out_r);
+	close_fd(&i->child_in);
+	close_fd(&i->child_out);
+	i->out_eof = false;
+	i->mid_line = false;
+}
+
+/* --- a linked session --- */
+
+static void on_end_timer(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct session *s = t->data;
+	struct share_inst *i = s->inst;
+	if (i && i->r && !relay_line_start(i->r, RELAY_BA, false))
+		i->mid_line = true;   /* the rest of that line is nobody's */
+	finish(s, ctl_reply_ok(json_pack("{s:b}", "done", 1)));
+}
+
+/* exclusive, after the client's EOF: the session ends once the answer is
+ * complete and quiet, or when none comes. */
+static void arm_end(struct session *s)
+{
+	struct relay *r = s->inst->r;
+	bool answered = r && relay_bytes(r, RELAY_BA) > s->out_mark &&
+	                relay_line_start(r, RELAY_BA, false);
+	loop_timer_start(s->sh->lp, &s->timer,
+	                 answered ? SHARE_QUIET_MS : SHARE_NO_REPLY_MS,
+	                 on_end_timer, s);
+}
+
+static void on_exit_grace(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct session *s = t->data;
+	if (s->inst)
+		unit_stop(s->inst->u);   /* it did not exit after its EOF */
+}
+
+static void on_moved(void *ctx, enum relay_dir dir, size_t n)
+{
+	(void)n;
+	struct session *s = ctx;
+	struct share_inst *i = s->inst;
+	unit_activity(i->u);
+	if (dir == RELAY_AB)
+		s->out_mark = relay_bytes(i->r, RELAY_BA);
+	else if (s->in_eof && !s->sh->per_client)
+		arm_end(s);
+}
+
+static void gone(struct session *s, const char *why)
+{
+	finish(s, ctl_reply_err(1, "service \"%s\": %s", svc_name(s->sh), why));
+}
+
+/* The session's run is over (main reaped) and its output read (or no
+ * longer awaited): the session ends with what happened. */
+static void check_run_end(struct session *s)
+{
+	struct share_inst *i = s->inst;
+	if (!i || s->paused)
+		return;
+	enum unit_state st = i->u->state;
+	if (!s->linked) {
+		/* Waiting for its program: only a program at rest ends that. */
+		if (st == US_FAILED || st == US_STOPPED || st == US_IDLE)
+			finish(s, run_end_line(s, i->u, false));
+		return;
+	}
+	if (i->live || st == US_RUNNING || st == US_STARTING ||
+	    (i->r && !i->out_eof))
+		return;   /* its output is read to the end first */
+	finish(s, run_end_line(s, i->u, true));
+}
+
+static void on_ended(void *ctx, enum relay_dir dir, int err)
+{
+	struct session *s = ctx;
+	struct share_inst *i = s->inst;
+	char m[160];
+	if (err) {
+		snprintf(m, sizeof(m), "the client went away (%s %s)",
+		         dir == RELAY_AB ? "reading its input:" : "writing to it:",
+		         strerror(err));
+		gone(s, m);
+		return;
+	}
+	if (dir == RELAY_BA) {
+		i->out_eof = true;
+		check_run_end(s);
+		return;
+	}
+	s->in_eof = true;
+	if (s->sh->per_client) {
+		close_fd(&i->in_w);   /* EOF to the instance; it may finish */
+		loop_timer_start(s->sh->lp, &s->timer, i->u->cfg->stop_timeout_ms,
+		                 on_exit_grace, s);
+	} else {
+		arm_end(s);
+	}
+}
+
+static void wake_for(struct session *s)
+{
+	loop_io_del(s->sh->lp, &s->wake_io);
+	if (!unit_wake(s->sh->u, "connect"))
+		gone(s, "it failed; see tend status");
+}
+
+static void on_wake_input(struct loop *lp, struct loop_io *io, uint32_t events)
+{
+	(void)lp;
+	(void)events;
+	wake_for(io->data);
+}
+
+/* A paused session whose input epoll refuses (a regular file): always
+ * ready. */
+static void on_wake_timer(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	wake_for(t->data);
+}
+
+/* The session and its program's run meet, when both are there. */
+static void link_session(struct share_inst *i)
+{
+	struct session *s = i->s;
+	if (!s || i->r || !i->live || i->u->state != US_RUNNING || i->in_w < 0 ||
+	    i->out_r < 0)
+		return;
+	if (i->mid_line && !i->out_eof) {
+		drain_start(i);   /* first the rest of a line nobody wants */
+		return;
+	}
+	loop_io_del(i->sh->lp, &i->drain);
+	loop_io_del(i->sh->lp, &s->wake_io);
+	loop_timer_stop(i->sh->lp, &s->timer);
+	s->paused = false;
+	s->linked = true;
+	static const struct relay_cb cb = { on_moved, on_ended, NULL };
+	struct relay_cb c = cb;
+	c.ctx = s;
+	unsigned flags = s->sh->per_client ? 0 : RELAY_COPY_AB | RELAY_COPY_BA;
+	i->r = relay_new(i->sh->lp, (struct relay_end){ s->in, s->out },
+	                 (struct relay_end){ i->out_r, i->in_w }, flags, &c);
+	s->out_mark = 0;
+	if (!i->r) {
+		char m[128];
+		snprintf(m, sizeof(m), "cannot relay its stdin and stdout (%s)",
+		         strerror(errno));
+		gone(s, m);
+	}
+}
+
+/* --- sessions --- */
+
+static void list_remove(struct share *sh, struct session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		sh->head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	else
+		sh->tail = s->prev;
+	s->prev = s->next = NULL;
+}
+
+/* An instance is done with its session: it goes (stopped first if need
+ * be; the supervisor frees it once its tree is gone). */
+static void drop_instance(struct share_inst *i)
+{
+	struct unit *u = i->u;
+	inst_close(i);
+	u->inst = NULL;
+	u->share = NULL;
+	free(i);
+	sup_drop(u->sup, u);
+}
+
+/* Ends S with LINE (taken over) as its final line. */
+static void finish(struct session *s, char *line)
+{
+	struct share *sh = s->sh;
+	struct share_inst *i = s->inst;
+	if (i) {
+		if (!sh->per_client && i->r) {
+			/* A client that left inside a line it was sending: the
+			 * service holds half a request; it starts afresh. */
+			if (!relay_line_start(i->r, RELAY_AB, false) && unit_up(i->u)) {
+				unit_stop(i->u);
+				unit_start(i->u);
+			}
+			if (!relay_line_start(i->r, RELAY_BA, false))
+				i->mid_line = true;
+		}
+		relay_free(i->r);
+		i->r = NULL;
+		i->s = NULL;
+		sh->nattached--;
+		if (sh->per_client)
+			drop_instance(i);
+		else
+			drain_start(i);
+	}
+	send_line(s, line);
+	list_remove(sh, s);
+	sh->nsessions--;
+	loop_io_del(sh->lp, &s->ctl_io);
+	loop_io_del(sh->lp, &s->wake_io);
+	loop_timer_stop(sh->lp, &s->timer);
+	close_fd(&s->ctl);
+	close_fd(&s->in);
+	close_fd(&s->out);
+	free(s);
+	pump_soon(sh);
+}
+
+static void on_ctl(struct loop *lp, struct loop_io *io, uint32_t events)
+{
+	(void)lp;
+	struct session *s = io->data;
+	char b[256];
+	ssize_t n = events & EPOLLIN ? recv(s->ctl, b, sizeof(b), MSG_DONTWAIT) : 0;
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+		return;   /* nothing more is expected from it; ignored */
+	close_fd(&s->ctl);
+	gone(s, "tend connect went away");
+}
+
+static void on_queue_timeout(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct session *s = t->data;
+	struct share *sh = s->sh;
+	char b[32];
+	const char *d = format_duration(sh->u->cfg->queue_timeout_ms, b);
+	if (sh->per_client)
+		finish(s, ctl_reply_err(1, "service \"%s\": no free instance within "
+		       "queue-timeout %s (max-instances %u in use); raise "
+		       "max-instances or queue-timeout", svc_name(sh), d,
+		       sh->u->cfg->max_instances));
+	else
+		finish(s, ctl_reply_err(1, "service \"%s\": another client kept it "
+		       "for all of queue-timeout %s (stdio = exclusive serves one "
+		       "client at a time); try again, or raise queue-timeout",
+		       svc_name(sh), d));
+}
+
+static bool attach(struct session *s, struct share_inst *i)
+{
+	struct share *sh = s->sh;
+	loop_timer_stop(sh->lp, &s->timer);
+	s->attached = true;
+	s->inst = i;
+	i->s = s;
+	sh->nattached++;
+	if (sh->per_client) {
+		unit_start(i->u);
+		return true;
+	}
+	if (!unit_wake(i->u, "connect")) {
+		finish(s, ctl_reply_err(1, "service \"%s\" %s; see tend status %s",
+		       svc_name(sh), i->u->state == US_FAILED ? "has failed"
+		       : "is going away", svc_name(sh)));
+		return false;
+	}
+	link_session(i);
+	return true;
+}
+
+/* Gives waiting sessions their program, in arrival order. */
+static void on_turn(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct share *sh = t->data;
+	struct unit *u = sh->u;
+	for (struct session *s = sh->head; s; ) {
+		struct session *next = s->next;
+		if (s->attached) {
+			s = next;
+			continue;
+		}
+		if (u->sup->shutting_down || u->removed) {
+			finish(s, ctl_reply_err(1, "service \"%s\" is going away (%s)",
+			       svc_name(sh), u->removed ? "removed from the file"
+			       : "tend is shutting down"));
+			s = next;
+			continue;
+		}
+		if (!sh->per_client) {
+			if (sh->excl.s || !attach(s, &sh->excl))
+				return;   /* one at a time (a refused one pumps again) */
+		} else {
+			if (sh->nattached >= u->cfg->max_instances)
+				return;
+			char name[96];
+			snprintf(name, sizeof(name), "%s#%llu", u->cfg->name, ++sh->next_id);
+			struct unit *iu = sup_add_instance(u->sup, u, name);
+			struct share_inst *i = xcalloc(1, sizeof(*i));
+			i->sh = sh;
+			i->u = iu;
+			i->in_w = i->out_r = i->child_in = i->child_out = -1;
+			iu->share = sh;
+			iu->inst = i;
+			attach(s, i);
+		}
+		s = next;
+	}
+}
+
+static void pump_soon(struct share *sh)
+{
+	if (!sh->closing)
+		loop_timer_start(sh->lp, &sh->turn, 0, on_turn, sh);
+}
+
+int share_connect(struct share *sh, int ctl, int in, int out, char **err)
+{
+	in = own_fd(in, O_RDONLY);
+	out = out >= 0 ? own_fd(out, O_WRONLY) : -1;
+	if (in < 0 || out < 0) {
+		*err = xasprintf("cannot use the client's stdin and stdout (%s)",
+		                 strerror(errno));
+		close_fd(&in);
+		close_fd(&out);
+		return -1;
+	}
+	struct session *s = xcalloc(1, sizeof(*s));
+	s->sh = sh;
+	s->ctl = ctl;
+	s->in = in;
+	s->out = out;
+	if (loop_io_add(sh->lp, &s->ctl_io, ctl, EPOLLIN | EPOLLRDHUP, on_ctl, s) < 0) {
+		*err = xasprintf("cannot watch the connection (%s)", strerror(errno));
+		close(in);
+		close(out);
+		free(s);
+		return -1;
+	}
+	s->prev = sh->tail;
+	if (sh->tail)
+		sh->tail->next = s;
+	else
+		sh->head = s;
+	sh->tail = s;
+	sh->nsessions++;
+	send_line(s, ctl_reply_ok(NULL));
+	loop_timer_start(sh->lp, &s->timer, sh->u->cfg->queue_timeout_ms,
+	                 on_queue_timeout, s);
+	pump_soon(sh);
+	return 0;
+}
+
+/* --- the programs' runs --- */
+
+static struct share_inst *inst_of(struct share *sh, struct unit *u)
+{
+	return u == sh->u ? (sh->per_client ? NULL : &sh->excl) : u->inst;
+}
+
+int share_spawn_fds(struct share *sh, struct unit *u, int *in, int *out)
+{
+	struct share_inst *i = inst_of(sh, u);
+	if (!i) {
+		*in = *out = -1;   /* per-client: the service itself has none */
+		return 0;
+	}
+	if (i->s && i->s->linked && !i->s->paused)
+		finish(i->s, run_end_line(i->s, u, true));   /* the last run's */
+	inst_close(i);
+	int pi[2], po[2];
+	if (pipe2(pi, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(po, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(pi[0]);
+		close(pi[1]);
+		errno = e;
+		return -1;
+	}
+	fd_nonblock(pi[1]);
+	fd_nonblock(po[0]);
+	i->child_in = *in = pi[0];
+	i->in_w = pi[1];
+	i->out_r = po[0];
+	i->child_out = *out = po[1];
+	return 0;
+}
+
+void share_spawned(struct share *sh, struct unit *u, bool ok)
+{
+	struct share_inst *i = inst_of(sh, u);
+	if (!i)
+		return;
+	close_fd(&i->child_in);
+	close_fd(&i->child_out);
+	i->live = ok;
+	if (!ok)
+		inst_close(i);
+	else if (!i->s)
+		drain_start(i);
+}
+
+void share_on_state(struct share *sh, struct unit *u)
+{
+	struct share_inst *i = inst_of(sh, u);
+	if (i && i->live && u->pid == 0) {
+		/* The run's main process is gone: no more input. */
+		i->live = false;
+		close_fd(&i->in_w);
+		struct session *s = i->s;
+		if (s && !sh->per_client && u->idling) {
+			/* An idle stop: the session waits, its next input wakes
+			 * the service. */
+			relay_free(i->r);
+			i->r = NULL;
+			s->paused = true;
+			if (loop_io_add(sh->lp, &s->wake_io, s->in, EPOLLIN,
+			                on_wake_input, s) < 0 && errno == EPERM)
+				loop_timer_start(sh->lp, &s->timer, 0, on_wake_timer, s);
+		}
+	}
+	if (i && i->s) {
+		if (u->state == US_RUNNING)
+			link_session(i);
+		else if (i->s->paused && u->state == US_FAILED)
+			gone(i->s, "it failed; see tend status");
+		else
+			check_run_end(i->s);
+	}
+	if (u == sh->u)
+		pump_soon(sh);
+}
+
+void share_unit_gone(struct share *sh, struct unit *u)
+{
+	struct share_inst *i = u->inst;
+	if (!i)
+		return;
+	struct session *s = i->s;
+	inst_close(i);
+	u->inst = NULL;
+	u->share = NULL;
+	free(i);
+	if (s) {
+		s->inst = NULL;
+		sh->nattached--;
+		gone(s, "its instance went away");
+	}
+}
+
+struct share *share_new(struct unit *u, bool per_client)
+{
+	struct share *sh = xcalloc(1, sizeof(*sh));
+	sh->u = u;
+	sh->lp = u->sup->loop;
+	sh->per_client = per_client;
+	sh->excl = (struct share_inst){ .sh = sh, .u = u, .in_w = -1, .out_r = -1,
+	                                .child_in = -1, .child_out = -1 };
+	return sh;
+}
+
+void share_free(struct share *sh, const char *why)
+{
+	if (!sh)
+		return;
+	sh->closing = true;
+	while (sh->head)
+		finish(sh->head, ctl_reply_err(1, "service \"%s\": %s", svc_name(sh),
+		                               why));
+	inst_close(&sh->excl);
+	loop_timer_stop(sh->lp, &sh->turn);
+	free(sh);
+}
+
+bool share_per_client(const struct share *sh)
+{
+	return sh->per_client;
+}
+
+size_t share_clients(const struct share *sh)
+{
+	return sh->nattached;
+}
+
+size_t share_queued(const struct share *sh)
+{
+	return sh->nsessions - sh->nattached;
+}
