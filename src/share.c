@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -257,11 +258,27 @@ static void check_run_end(struct session *s)
 	finish(s, run_end_line(s, i->u, true));
 }
 
+/* Has the reader of FD (a pipe's or socket's write side) gone away? */
+static bool reader_gone(int fd)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLOUT };
+	return poll(&pf, 1, 0) == 1 && (pf.revents & (POLLERR | POLLHUP));
+}
+
 static void on_ended(void *ctx, enum relay_dir dir, int err)
 {
 	struct session *s = ctx;
 	struct share_inst *i = s->inst;
 	char m[160];
+	if (err && !reader_gone(s->out) &&
+	    (dir == RELAY_BA || (i->in_w >= 0 && reader_gone(i->in_w)))) {
+		/* The program's side failed (it closed its stdin: it is on its
+		 * way out), not the client's: the end of its run decides. */
+		if (dir == RELAY_BA)
+			i->out_eof = true;
+		check_run_end(s);
+		return;
+	}
 	if (err) {
 		snprintf(m, sizeof(m), "the client went away (%s %s)",
 		         dir == RELAY_AB ? "reading its input:" : "writing to it:",
@@ -286,8 +303,10 @@ static void on_ended(void *ctx, enum relay_dir dir, int err)
 
 static void wake_for(struct session *s)
 {
+	struct share_inst *i = s->inst;
 	loop_io_del(s->sh->lp, &s->wake_io);
-	if (!unit_wake(s->sh->u, "connect"))
+	/* A start that fails at once ends S from inside unit_wake. */
+	if (!unit_wake(s->sh->u, "connect") && i->s == s)
 		gone(s, "it failed; see tend status");
 }
 
@@ -442,17 +461,21 @@ static bool attach(struct session *s, struct share_inst *i)
 	i->s = s;
 	sh->nattached++;
 	if (sh->per_client) {
-		unit_start(i->u);
+		unit_start(i->u);   /* may end S and free I (a failed spawn) */
 		return true;
 	}
+	/* A start that fails at once ends S from inside unit_wake (its
+	 * spawn_failed state change): S is then gone. */
 	if (!unit_wake(i->u, "connect")) {
-		finish(s, ctl_reply_err(1, "service \"%s\" %s; see tend status %s",
-		       svc_name(sh), i->u->state == US_FAILED ? "has failed"
-		       : "is going away", svc_name(sh)));
+		if (i->s == s)
+			finish(s, ctl_reply_err(1, "service \"%s\" %s; see tend "
+			       "status %s", svc_name(sh), i->u->state == US_FAILED
+			       ? "has failed" : "is going away", svc_name(sh)));
 		return false;
 	}
-	link_session(i);
-	return true;
+	if (i->s == s)
+		link_session(i);
+	return i->s == s;
 }
 
 /* Gives waiting sessions their program, in arrival order. */
