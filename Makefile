@@ -76,8 +76,9 @@ bench-daemon: build/tend
 bench-memory: build/tend
 	$(PYTHON) bench/memory.py build/tend
 
-# The on-demand TCP proxy: wake of an idle service, stream and round trip,
-# against a direct connection and socat (installed by `deps.sh bench`).
+# The on-demand TCP proxy and tend connect (stdio): wake of an idle service,
+# stream and round trip, against a direct connection and socat (installed
+# by `deps.sh bench`).
 # `make bench-relay QUICK=1`: the short run (--quick).
 bench-relay:
 	@scripts/deps.sh bench

@@ -12,12 +12,65 @@
 
 Both print "ready" on stdout once they listen (bench/relay.py times the
 direct start of `hello` with it; under tend it goes to the service's log).
+
+On stdin and stdout instead (pipes or a socket; the programs of `tend
+connect`, nothing imported but os and sys, no "ready"):
+
+  relay_backend.py sink         reads a line "N\n", answers "go\n", reads N
+                                bytes and answers the count of bytes read as
+                                a decimal line (fewer at EOF); again, to EOF
+  relay_backend.py echo         sends back every complete line as soon as it
+                                has it (and a last partial one at EOF), to EOF
 """
-import socket
+import os
 import sys
 
 
+def write_all(b):
+    b = memoryview(b)
+    while b:
+        b = b[os.write(1, b):]
+
+
+def stdio_sink():
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    head = b""
+    while True:
+        while b"\n" not in head:
+            k = os.read(0, 64)
+            if not k:
+                return
+            head += k
+        line, _, head = head.partition(b"\n")
+        want = int(line)
+        write_all(b"go\n")
+        n = min(len(head), want)   # nothing comes before "go"; in case
+        head = head[n:]
+        while n < want:
+            k = os.readv(0, [view[:min(len(buf), want - n)]])
+            if not k:
+                break
+            n += k
+        write_all(b"%d\n" % n)
+
+
+def stdio_echo():
+    held = b""
+    while True:
+        k = os.read(0, 65536)
+        if not k:
+            break
+        held += k
+        cut = held.rfind(b"\n") + 1
+        if cut:
+            write_all(held[:cut])
+            held = held[cut:]
+    write_all(held)
+
+
 def listen(port):
+    import socket
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", port))
@@ -57,6 +110,7 @@ def echo(c):
 
 
 def conn(c):
+    import socket
     try:
         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         mode = c.recv(1)
@@ -78,8 +132,14 @@ def serve(s):
 
 
 def main():
+    if sys.argv[1:] in (["sink"], ["echo"]):
+        try:
+            (stdio_sink if sys.argv[1] == "sink" else stdio_echo)()
+        except (KeyboardInterrupt, BrokenPipeError):
+            pass
+        return
     if len(sys.argv) != 3 or sys.argv[1] not in ("hello", "serve"):
-        sys.exit("usage: relay_backend.py hello|serve PORT")
+        sys.exit("usage: relay_backend.py hello|serve PORT | sink | echo")
     s = listen(int(sys.argv[2]))
     try:
         (hello if sys.argv[1] == "hello" else serve)(s)
