@@ -185,6 +185,20 @@ static int refused(json_t *r)
 	return json_is_integer(x) ? (int)json_integer_value(x) : EXIT_FAILED;
 }
 
+/* The file's path (malloc'd) and P, where its daemon lives; NULL after an
+ * error line. */
+static char *locate(const char *cfgarg, struct paths *p)
+{
+	char *path = config_locate(cfgarg), *err = NULL;
+	if (paths_init(p, path, &err) < 0) {
+		errline("%s", err);
+		free(err);
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
 /* The daemon of the file at PATH (P: its paths), a connected control
  * socket; NAME (may be NULL) must be a unit of the file when the daemon
  * has to be started.  Without a daemon: START starts one, else returns -1
@@ -443,14 +457,10 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 	/* A running daemon is reached through the file's path alone: a file
 	 * broken by an edit must not lock out status, stop or down (reload
 	 * reports the error itself).  The file is read only to start one. */
-	char *path = config_locate(cfgarg), *err = NULL;
 	struct paths p;
-	if (paths_init(&p, path, &err) < 0) {
-		errline("%s", err);
-		free(err);
-		free(path);
+	char *path = locate(cfgarg, &p);
+	if (!path)
 		return EXIT_USAGE;
-	}
 	int code = EXIT_DAEMON;
 	json_t *r = NULL;
 	int fd = reach_daemon(path, &p, req.name,
@@ -518,12 +528,6 @@ static const char usage_connect[] =
 	"connected, failed, or no turn came within queue-timeout; 2 for a service\n"
 	"without stdio; 3 when the daemon could not be reached.\n";
 
-/* Is FD open? */
-static bool fd_open(int fd)
-{
-	return fcntl(fd, F_GETFD) >= 0;
-}
-
 int client_connect(const char *cfgarg, int argc, char **argv)
 {
 	if (want_help(argc, argv)) {
@@ -544,19 +548,10 @@ int client_connect(const char *cfgarg, int argc, char **argv)
 		errline("connect: which service? usage: tend connect SERVICE");
 		return EXIT_USAGE;
 	}
-	if (!fd_open(0) || !fd_open(1)) {
-		errline("connect: stdin and stdout must be open: they are what is "
-		        "bridged to the service");
-		return EXIT_USAGE;
-	}
-	char *path = config_locate(cfgarg), *err = NULL;
 	struct paths p;
-	if (paths_init(&p, path, &err) < 0) {
-		errline("%s", err);
-		free(err);
-		free(path);
+	char *path = locate(cfgarg, &p);
+	if (!path)
 		return EXIT_USAGE;
-	}
 	int code = EXIT_DAEMON;
 	struct buf b = { 0 };
 	json_t *r = NULL;

@@ -133,6 +133,14 @@ def wait_until(pred, timeout=T_SHORT, interval=0.02, what="condition"):
 
 # --- helper trees (tests/e2e/bin/tree.py) ---------------------------------
 
+def field(line, key):
+    """The value of KEY=VALUE in LINE (words split by blanks)."""
+    for w in line.split():
+        if w.startswith(key + "="):
+            return w[len(key) + 1:]
+    raise AssertionError("no %s= in %r" % (key, line))
+
+
 class TreeDir:
     """The directory a tree.py writes its pid files to."""
 

@@ -1,13 +1,16 @@
 """tend connect: stdio sharing (stdio = exclusive, per-client) against real
 services, clients and signals."""
+import array
 import hashlib
+import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
 
-from conftest import BIN, PY, T_LONG, T_SHORT, TEND_BIN, alive, wait_until
+from conftest import BIN, PY, field, T_LONG, T_SHORT, TEND_BIN, alive, wait_until
 
 LINES = "%s %s" % (PY, BIN / "lines.py")
 CLIENT = BIN / "connect_client.py"
@@ -28,12 +31,6 @@ def talk(p, reaper, name, data, timeout=T_LONG):
     out, err = proc.communicate(data, timeout=timeout)
     return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
-
-def field(line, key):
-    for w in line.split():
-        if w.startswith(key + "="):
-            return w[len(key) + 1:]
-    raise AssertionError("no %s= in %r" % (key, line))
 
 
 def spawns(p, name):
@@ -284,3 +281,35 @@ def test_connect_refuses_what_it_cannot_serve(project, reaper):
     p.ok("reload")
     rc, out, err = talk(p, reaper, "svc", b"x\n")
     assert rc == 1 and "No such file or directory" in err, err
+
+
+def test_descriptors_on_the_control_socket_are_checked_and_never_leak(project):
+    p = project("[service svc]\nexec = %s\nstdio = exclusive\n" % LINES)
+    p.up()
+    fds_before = p.daemon()["fds"]
+
+    def ask(line, fds=()):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(T_SHORT)
+            s.connect(str(p.sock))
+            s.sendmsg([line.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                         array.array("i", fds))] if fds else [])
+            return json.loads(s.makefile().readline())
+    r = ask('{"cmd":"connect","name":"svc"}\n')
+    assert r["ok"] is False and r["exit"] == 2 and "got 0" in r["error"], r
+    rfd, wfd = os.pipe()
+    try:
+        # Descriptors that come with another request are closed with it.
+        for _ in range(20):
+            assert ask('{"cmd":"ping"}\n', (rfd, wfd))["ok"] is True
+        r = ask('{"cmd":"connect","name":"svc"}\n', (rfd,))
+        assert r["ok"] is False and "got 1" in r["error"], r
+        # Three: the third is closed at once, the connect gets two.
+        r = ask('{"cmd":"connect","name":"nope"}\n', (rfd, wfd, rfd))
+        assert r["ok"] is False and 'no service named "nope"' in r["error"], r
+    finally:
+        os.close(rfd)
+        os.close(wfd)
+    wait_until(lambda: p.daemon()["fds"] == fds_before,
+               what="the daemon's fds back to %d (now %d)"
+               % (fds_before, p.daemon()["fds"]))

@@ -6,7 +6,7 @@ import stat
 import threading
 import time
 
-from conftest import BIN, PY, T_LONG, T_SHORT, alive, wait_until
+from conftest import BIN, PY, field, T_LONG, T_SHORT, alive, wait_until
 
 ACTIVATED = "%s %s" % (PY, BIN / "activated.py")
 BACKEND = "%s %s" % (PY, BIN / "backend.py")
@@ -36,12 +36,6 @@ def ask(addr, line="hi", timeout=T_SHORT):
             data += b
         return data.decode()
 
-
-def field(answer, key):
-    for w in answer.split():
-        if w.startswith(key + "="):
-            return w[len(key) + 1:]
-    raise AssertionError("no %s= in %r" % (key, answer))
 
 
 def spawns(p, name):

@@ -3,7 +3,6 @@ an MCP client runs its server: it sends each of its own stdin lines to the
 child, copies the child's answers to its own stdout, and prints
 "connect=PID" first and "server-eof" when the child's output ends.  It never closes the child's stdin by itself, so it
 can be killed while the session is open."""
-import os
 import subprocess
 import sys
 import threading
