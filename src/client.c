@@ -409,6 +409,41 @@ static const char usage_down[] =
 	"Stops every unit gracefully (in parallel, each bounded by its\n"
 	"stop-timeout), then the daemon; returns when it has exited.\n";
 
+static const char usage_run[] =
+	"usage: tend [-c FILE] run JOB [--wait | --join]\n"
+	"\n"
+	"Asks for a run of JOB (the daemon too is started if needed).  One run\n"
+	"at a time: a request while JOB runs is served by one trailing run after\n"
+	"it, shared by every request made meanwhile.  Prints the run's number.\n"
+	"--wait: waits for the run that covers this request and exits with its\n"
+	"exit code (1 with a message for timeout, memory, killed, spawn_failed).\n"
+	"--join: waits for the run going on now, without asking for another\n"
+	"(exits 0 at once when none runs).\n";
+
+/* tend run --wait / --join: what the run R (a reply) ended with. */
+static int run_outcome(const char *name, json_t *r)
+{
+	json_t *lr = json_object_get(r, "last_run");
+	if (json_is_null(json_object_get(r, "run")) || !json_is_object(lr))
+		return 0;   /* --join with nothing running */
+	const char *res = json_string_value(json_object_get(lr, "result"));
+	json_t *x = json_object_get(r, "exit");
+	int code = json_is_integer(x) ? (int)json_integer_value(x) : EXIT_FAILED;
+	if (res && strcmp(res, "success") != 0) {
+		json_t *c = json_object_get(lr, "code"), *sig = json_object_get(lr, "signal");
+		char how[64] = "";
+		if (json_is_integer(c))
+			snprintf(how, sizeof(how), " (exit code %lld)",
+			         (long long)json_integer_value(c));
+		else if (json_is_string(sig))
+			snprintf(how, sizeof(how), " (signal %s)", json_string_value(sig));
+		errline("job \"%s\" run %lld: %s%s; see tend logs %s", name,
+		        (long long)json_integer_value(json_object_get(lr, "run")), res,
+		        how, name);
+	}
+	return code;
+}
+
 int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 {
 	struct ctl_req req = { 0 };
@@ -426,6 +461,9 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 	} else if (strcmp(cmd, "reload") == 0) {
 		req.cmd = CTL_RELOAD;
 		usage = usage_reload;
+	} else if (strcmp(cmd, "run") == 0) {
+		req.cmd = CTL_RUN;
+		usage = usage_run;
 	} else {
 		req.cmd = CTL_DOWN;
 		usage = usage_down;
@@ -435,11 +473,18 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 		return 0;
 	}
 	bool takes_name = req.cmd == CTL_STATUS || req.cmd == CTL_START ||
-	                  req.cmd == CTL_STOP || req.cmd == CTL_RESTART;
+	                  req.cmd == CTL_STOP || req.cmd == CTL_RESTART ||
+	                  req.cmd == CTL_RUN;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--json") == 0 && req.cmd == CTL_STATUS) {
 			json = true;
+		} else if (strcmp(a, "--join") == 0 && req.cmd == CTL_RUN && !req.wait) {
+			req.join = true;
+		} else if (strcmp(a, "--wait") == 0 && req.join) {
+			errline("run: --wait and --join exclude each other; see tend run "
+			        "--help");
+			return EXIT_USAGE;
 		} else if (strcmp(a, "--wait") == 0 && takes_name && req.cmd != CTL_STATUS) {
 			req.wait = true;
 		} else if (a[0] != '-' && takes_name && !req.name) {
@@ -450,8 +495,15 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (req.cmd == CTL_RUN && req.join && req.wait) {
+		errline("run: --wait and --join exclude each other; see tend run --help");
+		return EXIT_USAGE;
+	}
 	if (takes_name && req.cmd != CTL_STATUS && !req.name) {
-		errline("%s: which service? usage: tend %s NAME [--wait]", cmd, cmd);
+		if (req.cmd == CTL_RUN)
+			errline("run: which job? usage: tend run JOB [--wait | --join]");
+		else
+			errline("%s: which service? usage: tend %s NAME [--wait]", cmd, cmd);
 		return EXIT_USAGE;
 	}
 	/* A running daemon is reached through the file's path alone: a file
@@ -463,8 +515,9 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 		return EXIT_USAGE;
 	int code = EXIT_DAEMON;
 	json_t *r = NULL;
-	int fd = reach_daemon(path, &p, req.name,
-	                      req.cmd == CTL_START || req.cmd == CTL_RESTART, &code);
+	int fd = reach_daemon(path, &p, req.name, req.cmd == CTL_START ||
+	                      req.cmd == CTL_RESTART || (req.cmd == CTL_RUN &&
+	                      !req.join), &code);
 	if (fd < 0 && code < 0) {
 		if (req.cmd == CTL_STOP || req.cmd == CTL_DOWN) {
 			code = 0;  /* nothing runs: nothing to stop */
@@ -497,6 +550,13 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 		}
 	} else if (req.cmd == CTL_RELOAD) {
 		print_reload(r);
+	} else if (req.cmd == CTL_RUN && (req.wait || req.join)) {
+		code = run_outcome(req.name, r);
+	} else if (req.cmd == CTL_RUN) {
+		json_t *n = json_object_get(r, "run");
+		printf("run %lld%s\n", (long long)json_integer_value(n),
+		       json_is_true(json_object_get(r, "coalesced"))
+		       ? " (after the one running now)" : " started");
 	} else if (req.cmd == CTL_DOWN) {
 		/* The reply comes as the daemon ends; wait for it to be gone. */
 		char c;

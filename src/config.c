@@ -125,7 +125,7 @@ static const struct key_def keys[] = {
 	{ "on-change", SC_SERVICE, V_ENUM, U(on_change), "restart", change_names,
 	  .help = "what a watch does to a service: restart" },
 	{ "timeout", SC_JOB, V_OPT_DURATION, U(timeout_ms), "none",
-	  .help = "a longer run is stopped" },
+	  .enforced = true, .help = "a longer run is stopped" },
 	{ "every", SC_JOB, V_OPT_DURATION, U(every_ms), "none",
 	  .help = "run on this interval" },
 	{ "max-failures", SC_JOB, V_UINT, U(max_failures), "3", .lo = 1, .hi = 1000,

@@ -8,7 +8,7 @@
 static const char *const cmd_names[] = {
 	[CTL_PING] = "ping", [CTL_STATUS] = "status", [CTL_START] = "start",
 	[CTL_STOP] = "stop", [CTL_RESTART] = "restart", [CTL_RELOAD] = "reload",
-	[CTL_DOWN] = "down", [CTL_CONNECT] = "connect",
+	[CTL_DOWN] = "down", [CTL_CONNECT] = "connect", [CTL_RUN] = "run",
 };
 
 const char *ctl_cmd_name(enum ctl_cmd c)
@@ -19,7 +19,7 @@ const char *ctl_cmd_name(enum ctl_cmd c)
 static bool needs_name(enum ctl_cmd c)
 {
 	return c == CTL_START || c == CTL_STOP || c == CTL_RESTART ||
-	       c == CTL_CONNECT;
+	       c == CTL_CONNECT || c == CTL_RUN;
 }
 
 /* Sets *ERR to MSG (taken over) made one line. */
@@ -54,7 +54,7 @@ int ctl_parse(const char *line, size_t len, struct ctl_req *req, char **err)
 		c++;
 	if (c == ARRAY_LEN(cmd_names)) {
 		fail(err, xasprintf("unknown cmd \"%s\"; known: ping, status, start, "
-		                    "stop, restart, reload, down, connect", json_string_value(cmd)));
+		                    "stop, restart, reload, down, connect, run", json_string_value(cmd)));
 		goto out;
 	}
 	req->cmd = (enum ctl_cmd)c;
@@ -77,6 +77,12 @@ int ctl_parse(const char *line, size_t len, struct ctl_req *req, char **err)
 				goto out;
 			}
 			req->wait = json_is_true(v);
+		} else if (strcmp(key, "join") == 0 && req->cmd == CTL_RUN) {
+			if (!json_is_boolean(v)) {
+				fail(err, xstrdup("\"join\" must be true or false"));
+				goto out;
+			}
+			req->join = json_is_true(v);
 		} else {
 			fail(err, xasprintf("cmd \"%s\" takes no field \"%s\"; see "
 			                    "docs/protocol.md", cmd_names[c], key));
@@ -117,6 +123,8 @@ char *ctl_format(const struct ctl_req *req)
 		json_object_set_new(o, "name", json_string(req->name));
 	if (req->wait)
 		json_object_set_new(o, "wait", json_true());
+	if (req->join)
+		json_object_set_new(o, "join", json_true());
 	return line_of(o);
 }
 

@@ -7,6 +7,7 @@
  *   {"cmd": "start" | "stop" | "restart", "name": "web", "wait": true}
  *   {"cmd": "reload"}
  *   {"cmd": "down"}
+ *   {"cmd": "run", "name": "index", "wait": true, "join": false}
  *   {"cmd": "connect", "name": "mem"}   with two fds (SCM_RIGHTS): the
  *       client's stdin and stdout; the connection then belongs to the
  *       session (share.h): an accept line, later one final line
@@ -27,12 +28,13 @@
 #define CTL_LINE_MAX 65536   /* longest request line the daemon reads */
 
 enum ctl_cmd { CTL_PING, CTL_STATUS, CTL_START, CTL_STOP, CTL_RESTART,
-               CTL_RELOAD, CTL_DOWN, CTL_CONNECT };
+               CTL_RELOAD, CTL_DOWN, CTL_CONNECT, CTL_RUN };
 
 struct ctl_req {
 	enum ctl_cmd cmd;
 	char *name;      /* NULL when not given */
 	bool wait;
+	bool join;          /* run */
 };
 
 const char *ctl_cmd_name(enum ctl_cmd c);

@@ -2,6 +2,7 @@
 #include "ctl.h"
 #include "events.h"
 #include "held.h"
+#include "job.h"
 #include "output.h"
 #include "parse.h"
 #include "paths.h"
@@ -26,14 +27,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum wait_kind { WAIT_UP, WAIT_DOWN };
+enum wait_kind { WAIT_UP, WAIT_DOWN, WAIT_RUN };
 
 struct waiter {
 	struct waiter *next;
 	struct conn *c;
 	struct unit *u;        /* NULL: waits for the daemon to finish (down) */
 	enum wait_kind kind;
-	unsigned long spawns;  /* WAIT_UP: a run after this many counts */
+	unsigned long spawns;  /* WAIT_UP: a run after this many counts;
+	                          WAIT_RUN: the job's run it waits for */
 };
 
 struct daemon {
@@ -132,6 +134,10 @@ static json_t *unit_json(const struct unit *u, uint64_t now)
 	}
 	if (u->instance)
 		json_object_set_new(o, "instance", json_true());
+	if (u->job) {
+		json_object_set_new(o, "state", json_string(job_state(u->job)));
+		json_object_set_new(o, "last_run", job_last_json(u->job));
+	}
 	return o;
 }
 
@@ -249,9 +255,27 @@ static int up_verdict(const struct unit *u, unsigned long since, char **why)
 }
 
 /* The answer to W if it has one now, else NULL. */
+/* The answer for whoever waits for run N of U's job, once it is over. */
+static char *run_answer(const struct unit *u, unsigned long n)
+{
+	const struct job_run *r = job_last(u->job);
+	if (r->n < n)
+		return NULL;
+	json_t *f = json_pack("{s:I, s:s, s:o}", "run", (json_int_t)r->n,
+	                      "result", job_result_name(r->result), "last_run",
+	                      job_last_json(u->job));
+	if (r->result == JR_SUCCESS || r->result == JR_FAILURE)
+		json_object_set_new(f, "exit", json_integer(r->code));
+	else
+		json_object_set_new(f, "exit", json_integer(1));
+	return ctl_reply_ok(f);
+}
+
 static char *waiter_answer(const struct waiter *w)
 {
 	const struct unit *u = w->u;
+	if (w->kind == WAIT_RUN)
+		return run_answer(u, w->spawns);
 	if (w->kind == WAIT_DOWN)
 		return unit_settled(u) ? ctl_reply_ok(json_pack("{s:s}", "state",
 		                         unit_state_name(u->state))) : NULL;
@@ -388,6 +412,32 @@ static json_t *do_reload(struct daemon *d, char **err)
 	return what;
 }
 
+/* tend run: a request for a run of U's job; with wait, answered when the
+ * run that covers it ends; with join, when the current run ends (at once
+ * when none runs). */
+static void do_run(struct daemon *d, struct conn *c, struct unit *u,
+                   const struct ctl_req *req)
+{
+	struct job *j = u->job;
+	if (req->join) {
+		unsigned long n = job_current(j);
+		if (!n) {
+			server_reply(c, ctl_reply_ok(json_pack("{s:n, s:o}", "run",
+			             "last_run", job_last_json(j))));
+			return;
+		}
+		answer_or_wait(d, c, u, WAIT_RUN, n);
+		return;
+	}
+	bool coalesced;
+	unsigned long n = job_request(j, "cli", &coalesced);
+	if (req->wait)
+		answer_or_wait(d, c, u, WAIT_RUN, n);
+	else
+		server_reply(c, ctl_reply_ok(json_pack("{s:I, s:b}", "run",
+		             (json_int_t)n, "coalesced", coalesced)));
+}
+
 /* tend connect: the connection and the client's stdin and stdout become a
  * session of U's (share.h), which answers from now on. */
 static void do_connect(struct daemon *d, struct conn *c, struct unit *u)
@@ -435,10 +485,15 @@ static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 			                              "with it", req->name));
 			return;
 		}
-		if (u->cfg->kind == KIND_JOB) {
-			server_reply(c, ctl_reply_err(2, "\"%s\" is a job: jobs are run with "
-			                              "tend run, which this version does not "
-			                              "have yet", req->name));
+		if (u->job && req->cmd != CTL_RUN && req->cmd != CTL_STOP) {
+			server_reply(c, ctl_reply_err(2, "\"%s\" is a job: run it with "
+			                              "tend run %s", req->name, req->name));
+			return;
+		}
+		if (!u->job && req->cmd == CTL_RUN) {
+			server_reply(c, ctl_reply_err(2, "\"%s\" is a service: start it "
+			                              "with tend start %s", req->name,
+			                              req->name));
 			return;
 		}
 	}
@@ -486,6 +541,9 @@ static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 		break;
 	case CTL_CONNECT:
 		do_connect(d, c, u);
+		break;
+	case CTL_RUN:
+		do_run(d, c, u, req);
 		break;
 	case CTL_RELOAD: {
 		char *err = NULL;

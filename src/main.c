@@ -34,6 +34,9 @@ static const char usage_main[] =
 	"                       output of the services, from their log files\n"
 	"  events [-f] [--json] [-n LINES]\n"
 	"                       what happened: spawned, exited (with reason), ...\n"
+	"  run JOB [--wait | --join]\n"
+	"                       ask for a run of JOB (one at a time; requests made\n"
+	"                       during a run share one trailing run)\n"
 	"  connect SERVICE      bridge stdin/stdout to SERVICE (stdio = exclusive,\n"
 	"                       per-client); starts the daemon and the service\n"
 	"  check                validate the file, print the effective settings\n"
@@ -305,7 +308,8 @@ int main(int argc, char **argv)
 		return cmd_up(cfgarg, rest, args);
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "start") == 0 ||
 	    strcmp(cmd, "stop") == 0 || strcmp(cmd, "restart") == 0 ||
-	    strcmp(cmd, "reload") == 0 || strcmp(cmd, "down") == 0)
+	    strcmp(cmd, "reload") == 0 || strcmp(cmd, "down") == 0 ||
+	    strcmp(cmd, "run") == 0)
 		return client_command(cfgarg, cmd, rest, args);
 	if (strcmp(cmd, "logs") == 0)
 		return client_logs(cfgarg, rest, args);

@@ -1,4 +1,5 @@
 #include "sup.h"
+#include "job.h"
 #include "mem.h"
 #include "parse.h"
 #include "proxy.h"
@@ -192,9 +193,11 @@ size_t sup_tree(struct sup *s, const struct unit *u,
 }
 
 /* Does U's memory get sampled? */
+/* Sampled every memory-interval: units with a limit, and jobs (the peak
+ * memory of their runs). */
 static bool limited(const struct unit *u)
 {
-	return u->cfg->memory_max && unit_up(u);
+	return (u->cfg->memory_max || u->job) && unit_up(u);
 }
 
 void sup_measure(struct sup *s, bool limited_only)
@@ -242,8 +245,12 @@ void sup_measure(struct sup *s, bool limited_only)
 				}
 			}
 		}
-	for (size_t u = 0; u < s->nunits; u++)
-		note_seen(s, s->units[u], s->members + start[u], fill[u]);
+	for (size_t u = 0; u < s->nunits; u++) {
+		struct unit *un = s->units[u];
+		note_seen(s, un, s->members + start[u], fill[u]);
+		if (un->mem_bytes > un->peak_mem)
+			un->peak_mem = un->mem_bytes;
+	}
 	free(fill);
 	free(start);
 }
@@ -282,8 +289,8 @@ void sup_notify_enable(struct sup *s, const char *prefix)
 
 static void on_memory(struct loop *lp, struct loop_timer *t);
 
-/* The sampling timer runs while some unit with memory-max is up, and
- * only then. */
+/* The sampling timer runs while some unit with memory-max (or a job) is
+ * up, and only then. */
 static void memory_schedule(struct sup *s)
 {
 	bool want = false;
@@ -342,7 +349,7 @@ static void on_memory(struct loop *lp, struct loop_timer *t)
 	sup_rescan(s);   /* the figure must be of now, not of this iteration */
 	sup_measure(s, true);
 	for (size_t i = 0; i < s->nunits; i++)
-		if (limited(s->units[i]))
+		if (limited(s->units[i]) && s->units[i]->cfg->memory_max)
 			memory_verdict(s, s->units[i]);
 	/* One sample per interval: the time the sample took comes off the
 	 * wait for the next. */
@@ -524,6 +531,8 @@ static struct unit *push_unit(struct sup *s, struct unit_config *uc)
 	}
 	struct unit *u = unit_new(s, uc);
 	s->units[s->nunits++] = u;
+	if (uc->kind == KIND_JOB)
+		u->job = job_new(u);
 	return u;
 }
 

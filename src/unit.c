@@ -1,6 +1,7 @@
 #include "unit.h"
 #include "parse.h"
 #include "proc.h"
+#include "job.h"
 #include "proxy.h"
 #include "share.h"
 #include "sup.h"
@@ -77,6 +78,7 @@ void unit_free(struct unit *u)
 	loop_timer_stop(u->sup->loop, &u->idle);
 	stop_checks(u);
 	proxy_free(u->proxy);
+	job_free(u->job);
 	if (u->instance)
 		share_unit_gone(u->share, u);
 	else
@@ -197,9 +199,16 @@ static void spawn_failed(struct unit *u, const struct spawn_res *res)
 	            : xasprintf("%s: %s", what, strerror(res->err));
 	emit(u, "exited", json_pack("{s:s, s:s}", "reason", "spawn_failed",
 	                            "error", err));
-	emit(u, "gave_up", json_pack("{s:s}", "reason", "spawn_failed"));
 	free(err);
 	free(what);
+	if (u->job) {
+		/* A job's run that could not start: that run's result. */
+		job_run_over(u->job);
+		u->want_up = false;
+		set_state(u, US_STOPPED);
+		return;
+	}
+	emit(u, "gave_up", json_pack("{s:s}", "reason", "spawn_failed"));
 	u->gave_up = true;
 	set_state(u, US_FAILED);
 }
@@ -295,7 +304,10 @@ static void spawn(struct unit *u)
 	u->watchdog_ms = c->watchdog_ms;
 	u->draining = false;
 	u->idling = false;
+	u->peak_mem = 0;
 	emit(u, "spawned", json_pack("{s:i}", "pid", (int)res.pid));
+	if (u->job)
+		job_run_started(u->job);
 	if (c->ready == READY_NONE) {
 		u->ready_at = u->started_at;
 		arm_watchdog(u);
@@ -521,6 +533,13 @@ static void run_over(struct unit *u)
 	u->sid = 0;
 	u->run[0] = 0;
 	u->killing = false;
+	if (u->job) {
+		/* A job's run is over whatever its exit: no restart policy. */
+		job_run_over(u->job);
+		u->want_up = false;
+		set_state(u, US_STOPPED);
+		return;
+	}
 	if (u->stop_requested) {
 		if (!u->idling)
 			emit(u, "stopped", NULL);

@@ -42,6 +42,7 @@ struct sup;
 struct proxy;
 struct share;
 struct share_inst;
+struct job;
 
 enum unit_state {
 	US_STOPPED, US_STARTING, US_RUNNING, US_STOPPING, US_BACKOFF,
@@ -115,6 +116,8 @@ struct unit {
 	struct share_inst *inst;   /* an instance: what share knows of it */
 	bool instance;             /* a per-client instance NAME#N */
 	int err_fd;                /* an instance: its stderr (the service's log) */
+	struct job *job;           /* a [job]: its runs (job.h) */
+	uint64_t peak_mem;         /* largest mem_bytes sampled in this run */
 };
 
 /* Takes CFG over. */

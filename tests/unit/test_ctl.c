@@ -103,7 +103,7 @@ static void test_cmd_names(void **state)
 	assert_string_equal(ctl_cmd_name(CTL_RESTART), "restart");
 	assert_string_equal(ctl_cmd_name(CTL_RELOAD), "reload");
 	assert_string_equal(ctl_cmd_name(CTL_DOWN), "down");
-	assert_string_equal(ctl_cmd_name((enum ctl_cmd)8), "?");
+	assert_string_equal(ctl_cmd_name((enum ctl_cmd)9), "?");
 	assert_string_equal(ctl_cmd_name((enum ctl_cmd)1000), "?");
 }
 
@@ -261,15 +261,15 @@ static void test_err_cmd(void **state)
 	bad("{\"cmd\":{\"cmd\":\"ping\"}}", nocmd);
 
 	bad("{\"cmd\":\"nope\"}", "unknown cmd \"nope\"; known: ping, status, start, "
-	    "stop, restart, reload, down, connect");
+	    "stop, restart, reload, down, connect, run");
 	bad("{\"cmd\":\"PING\"}", "unknown cmd \"PING\"; known: ping, status, start, "
-	    "stop, restart, reload, down, connect");
+	    "stop, restart, reload, down, connect, run");
 	bad("{\"cmd\":\"\"}", "unknown cmd \"\"; known: ping, status, start, "
-	    "stop, restart, reload, down, connect");
+	    "stop, restart, reload, down, connect, run");
 	bad("{\"cmd\":\"ping \"}", "unknown cmd \"ping \"; known: ping, status, start, "
-	    "stop, restart, reload, down, connect");
+	    "stop, restart, reload, down, connect, run");
 	bad("{\"cmd\":\"?\"}", "unknown cmd \"?\"; known: ping, status, start, "
-	    "stop, restart, reload, down, connect");
+	    "stop, restart, reload, down, connect, run");
 }
 
 static void test_err_field_not_allowed(void **state)
@@ -506,7 +506,7 @@ static void test_hostile_big_values(void **state)
 	l = xasprintf("{\"cmd\":\"%s\"}", v);
 	char *err = parse_bad_n(l, strlen(l));
 	assert_int_equal(strlen(err), strlen("unknown cmd \"\"; known: ping, status, "
-	                                     "start, stop, restart, reload, down, connect") + mib);
+	                                     "start, stop, restart, reload, down, connect, run") + mib);
 	assert_null(strchr(err, '\n'));
 	free(err);
 	free(l);

@@ -1,0 +1,196 @@
+#include "job.h"
+#include "events.h"
+#include "parse.h"
+#include "sup.h"
+#include "unit.h"
+#include "util.h"
+
+#include <stdlib.h>
+
+struct job {
+	struct unit *u;
+	unsigned long started;     /* runs started so far */
+	unsigned long current;     /* the run going on, or 0 */
+	bool pending;              /* a trailing run is asked for */
+	char by[16], next_by[16];  /* who asked for the current / trailing run */
+	struct job_run last;
+	struct loop_timer timeout; /* the current run's timeout */
+	struct loop_timer next;    /* starts the trailing run, from the loop */
+};
+
+static const char *const result_names[] = {
+	[JR_NONE] = "none", [JR_SUCCESS] = "success", [JR_FAILURE] = "failure",
+	[JR_TIMEOUT] = "timeout", [JR_MEMORY] = "memory", [JR_KILLED] = "killed",
+	[JR_SPAWN_FAILED] = "spawn_failed",
+};
+
+const char *job_result_name(enum job_result r)
+{
+	return (size_t)r < ARRAY_LEN(result_names) ? result_names[r] : "?";
+}
+
+static void emit(struct job *j, const char *event, json_t *fields)
+{
+	events_emit(j->u->sup->ev, j->u->cfg->name, event, fields);
+}
+
+struct job *job_new(struct unit *u)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+	j->u = u;
+	return j;
+}
+
+void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	loop_timer_stop(j->u->sup->loop, &j->timeout);
+	loop_timer_stop(j->u->sup->loop, &j->next);
+	free(j);
+}
+
+static void set_by(char dst[16], const char *by)
+{
+	snprintf(dst, 16, "%s", by);
+}
+
+/* Starts run started+1 (BY asked for it). */
+static void start_run(struct job *j, const char *by)
+{
+	set_by(j->by, by);
+	unit_start(j->u);   /* job_run_started follows from its spawn */
+}
+
+unsigned long job_request(struct job *j, const char *by, bool *coalesced)
+{
+	*coalesced = false;
+	if (!j->current && !j->pending) {
+		start_run(j, by);
+		return j->started;   /* the spawn counted it, or it failed at once */
+	}
+	if (!j->pending) {
+		j->pending = true;
+		set_by(j->next_by, by);
+	}
+	*coalesced = true;
+	emit(j, "job_coalesced", json_pack("{s:I, s:s}", "run",
+	     (json_int_t)(j->started + 1), "by", by));
+	return j->started + 1;
+}
+
+unsigned long job_current(const struct job *j)
+{
+	return j->current;
+}
+
+const struct job_run *job_last(const struct job *j)
+{
+	return &j->last;
+}
+
+static void on_timeout(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct job *j = t->data;
+	char b[32], *why = xasprintf("ran longer than timeout %s",
+	                             format_duration(j->u->cfg->timeout_ms, b));
+	unit_restart_for(j->u, EXIT_TIMEOUT, why);
+	free(why);
+}
+
+void job_run_started(struct job *j)
+{
+	j->current = ++j->started;
+	emit(j, "job_started", json_pack("{s:I, s:s}", "run", (json_int_t)j->current,
+	                                 "by", j->by[0] ? j->by : "start"));
+	j->by[0] = 0;
+	if (j->u->cfg->timeout_ms)
+		loop_timer_start(j->u->sup->loop, &j->timeout, j->u->cfg->timeout_ms,
+		                 on_timeout, j);
+}
+
+static enum job_result result_of(const struct exit_info *e)
+{
+	switch (e->reason) {
+	case EXIT_CLEAN:
+		return JR_SUCCESS;
+	case EXIT_TIMEOUT:
+		return JR_TIMEOUT;
+	case EXIT_MEMORY:
+		return JR_MEMORY;
+	case EXIT_STOPPED:
+		return JR_KILLED;
+	case EXIT_SPAWN_FAILED:
+		return JR_SPAWN_FAILED;
+	default:
+		return e->signal ? JR_KILLED : JR_FAILURE;
+	}
+}
+
+static void on_next(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct job *j = t->data;
+	if (j->current || !j->pending)
+		return;
+	j->pending = false;
+	if (j->u->sup->shutting_down || j->u->removed)
+		return;
+	start_run(j, j->next_by);
+}
+
+void job_run_over(struct job *j)
+{
+	struct unit *u = j->u;
+	const struct exit_info *e = &u->last_exit;
+	loop_timer_stop(u->sup->loop, &j->timeout);
+	bool spawned = e->reason != EXIT_SPAWN_FAILED;
+	if (!spawned) {
+		/* It never started: it still answers its requests. */
+		j->current = ++j->started;
+		j->by[0] = 0;
+	}
+	uint64_t now = mono_ms();
+	j->last = (struct job_run){
+		.n = j->current, .result = result_of(e), .code = e->code,
+		.signal = e->signal, .at = e->at,
+		.duration_ms = spawned && u->started_at ? now - u->started_at : 0,
+		.peak_mem = u->peak_mem,
+	};
+	j->current = 0;
+	json_t *f = json_pack("{s:I, s:s, s:o, s:o, s:I, s:I}",
+	                      "run", (json_int_t)j->last.n,
+	                      "result", job_result_name(j->last.result),
+	                      "code", e->signal || e->code < 0 ? json_null()
+	                                                        : json_integer(e->code),
+	                      "signal", e->signal ? json_string(signal_name(e->signal))
+	                                          : json_null(),
+	                      "duration_ms", (json_int_t)j->last.duration_ms,
+	                      "peak_mem_bytes", (json_int_t)j->last.peak_mem);
+	emit(j, "job_finished", f);
+	if (j->pending)
+		loop_timer_start(u->sup->loop, &j->next, 0, on_next, j);
+}
+
+const char *job_state(const struct job *j)
+{
+	return j->current || j->pending ? "running" : "idle";
+}
+
+json_t *job_last_json(const struct job *j)
+{
+	const struct job_run *r = &j->last;
+	if (!r->n)
+		return json_null();
+	return json_pack("{s:I, s:s, s:o, s:o, s:I, s:I, s:I}",
+	                 "run", (json_int_t)r->n,
+	                 "result", job_result_name(r->result),
+	                 "code", r->signal || r->code < 0 ? json_null()
+	                                                  : json_integer(r->code),
+	                 "signal", r->signal ? json_string(signal_name(r->signal))
+	                                     : json_null(),
+	                 "duration_ms", (json_int_t)r->duration_ms,
+	                 "peak_mem_bytes", (json_int_t)r->peak_mem,
+	                 "at", (json_int_t)r->at);
+}

@@ -1,0 +1,70 @@
+/* job — the runs of a [job]: one-shot process trees, at most one at a time.
+ *
+ * A request (tend run, a trigger, every) while no run is going starts one
+ * at once.  While one runs, the request is satisfied by ONE trailing run
+ * after the current one: any number of requests during a run collapse into
+ * it (event job_coalesced).  Every request is covered by the first run
+ * that starts after it: job_request returns that run's number, and
+ * whoever waits for it is answered when that run ends.
+ *
+ * A run is the unit's run (unit.h): its whole tree is stopped when its
+ * main process exits, whatever happens, so a run leaves nothing behind.
+ * It ends with one result: success (a success code), failure (another
+ * code), timeout (ran longer than `timeout`: tend stopped it), memory (over
+ * memory-max), killed (a signal, or tend stop), spawn_failed.  Its
+ * duration and the peak memory of its tree (anon + shmem, sampled every
+ * memory-interval while it runs) go to the job_finished event and to
+ * status (last_run).
+ *
+ * Events: job_started {run, by}, job_finished {run, result, code, signal,
+ * duration_ms, peak_mem_bytes}, job_coalesced {run, by}.
+ */
+#ifndef TEND_JOB_H
+#define TEND_JOB_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct unit;
+struct job;
+
+enum job_result { JR_NONE, JR_SUCCESS, JR_FAILURE, JR_TIMEOUT, JR_MEMORY,
+                  JR_KILLED, JR_SPAWN_FAILED };
+const char *job_result_name(enum job_result r);
+
+struct job_run {
+	unsigned long n;          /* 1, 2, ...; 0: none yet */
+	enum job_result result;
+	int code;                 /* exit code, or -1 */
+	int signal;               /* or 0 */
+	uint64_t at;              /* wall ms of its end */
+	uint64_t duration_ms;
+	uint64_t peak_mem;        /* bytes */
+};
+
+struct job *job_new(struct unit *u);
+void job_free(struct job *j);
+
+/* A request for a run (BY: "cli", ...).  Returns the number of the run
+ * that covers it (the one starting now, or the trailing one); *COALESCED
+ * tells whether it joined a trailing run. */
+unsigned long job_request(struct job *j, const char *by, bool *coalesced);
+
+/* The run going on now (its number), or 0. */
+unsigned long job_current(const struct job *j);
+
+/* The last run that ended (n == 0: none yet). */
+const struct job_run *job_last(const struct job *j);
+
+/* The unit's run just started / ended (called by unit.c). */
+void job_run_started(struct job *j);
+void job_run_over(struct job *j);
+
+/* "idle" or "running" (status). */
+const char *job_state(const struct job *j);
+
+/* last_run for status: null before the first run. */
+json_t *job_last_json(const struct job *j);
+
+#endif
