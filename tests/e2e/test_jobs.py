@@ -3,7 +3,7 @@ that leave nothing behind."""
 import json
 import time
 
-from conftest import BIN, PY, T_LONG, alive, wait_until
+from conftest import BIN, PY, T_LONG, wait_until
 
 TREE = "%s %s" % (PY, BIN / "tree.py")
 MEM = "%s %s" % (PY, BIN / "mem.py")
