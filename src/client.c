@@ -410,7 +410,7 @@ static const char usage_down[] =
 	"stop-timeout), then the daemon; returns when it has exited.\n";
 
 static const char usage_run[] =
-	"usage: tend [-c FILE] run JOB [--wait | --join]\n"
+	"usage: tend [-c FILE] run JOB [--wait | --join] [--force]\n"
 	"\n"
 	"Asks for a run of JOB (the daemon too is started if needed).  One run\n"
 	"at a time: a request while JOB runs is served by one trailing run after\n"
@@ -418,7 +418,9 @@ static const char usage_run[] =
 	"--wait: waits for the run that covers this request and exits with its\n"
 	"exit code (1 with a message for timeout, memory, killed, spawn_failed).\n"
 	"--join: waits for the run going on now, without asking for another\n"
-	"(exits 0 at once when none runs).\n";
+	"(exits 0 at once when none runs).\n"
+	"--force: runs it even in a cooldown (after max-failures failed runs in\n"
+	"a row), which it ends.\n";
 
 /* tend run --wait / --join: what the run R (a reply) ended with. */
 static int run_outcome(const char *name, json_t *r)
@@ -481,6 +483,8 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 			json = true;
 		} else if (strcmp(a, "--join") == 0 && req.cmd == CTL_RUN && !req.wait) {
 			req.join = true;
+		} else if (strcmp(a, "--force") == 0 && req.cmd == CTL_RUN) {
+			req.force = true;
 		} else if (strcmp(a, "--wait") == 0 && req.join) {
 			errline("run: --wait and --join exclude each other; see tend run "
 			        "--help");

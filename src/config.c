@@ -117,21 +117,21 @@ static const struct key_def keys[] = {
 	  .enforced = true, .daemon_only = true,
 	  .help = "stop after this long without client traffic" },
 	{ "watch", SC_UNIT, V_PATHS, U(watch), NULL,
-	  .help = "paths whose changes trigger (repeatable)" },
+	  .enforced = true, .help = "paths whose changes trigger (repeatable)" },
 	{ "watch-ignore", SC_UNIT, V_WORDS, U(watch_ignore), ".git",
-	  .help = "glob patterns not to watch" },
+	  .enforced = true, .help = "glob patterns not to watch" },
 	{ "debounce", SC_UNIT, V_DURATION, U(debounce_ms), "300ms",
-	  .help = "quiet period before a watch triggers" },
+	  .enforced = true, .help = "quiet period before a watch triggers" },
 	{ "on-change", SC_SERVICE, V_ENUM, U(on_change), "restart", change_names,
-	  .help = "what a watch does to a service: restart" },
+	  .enforced = true, .help = "what a watch does to a service: restart" },
 	{ "timeout", SC_JOB, V_OPT_DURATION, U(timeout_ms), "none",
 	  .enforced = true, .help = "a longer run is stopped" },
 	{ "every", SC_JOB, V_OPT_DURATION, U(every_ms), "none",
-	  .help = "run on this interval" },
+	  .enforced = true, .help = "run on this interval" },
 	{ "max-failures", SC_JOB, V_UINT, U(max_failures), "3", .lo = 1, .hi = 1000,
-	  .help = "consecutive failures before cooldown" },
+	  .enforced = true, .help = "consecutive failures before cooldown" },
 	{ "cooldown", SC_JOB, V_DURATION, U(cooldown_ms), "1m",
-	  .help = "no runs this long after max-failures" },
+	  .enforced = true, .help = "no runs this long after max-failures" },
 };
 
 _Static_assert(ARRAY_LEN(keys) <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
@@ -744,6 +744,37 @@ static int on_entry(void *user, const char *key, const char *value, int line,
 	return config_set(st->cfg, st->unit, key, value, line, err);
 }
 
+/* watch paths made absolute: relative to the unit's cwd, else to the
+ * file's directory (tend exec: the current directory).  "/" and ".."
+ * are refused (a watch of everything, or of a path that is not what it
+ * says once symlinks are involved). */
+static int resolve_watch(const struct tend_config *cfg, struct unit_config *u,
+                         const char *at, char **err)
+{
+	char cwd[4096];
+	const char *base = u->cwd && u->cwd[0] == '/' ? u->cwd : cfg->dir;
+	if (!base)
+		base = getcwd(cwd, sizeof(cwd)) ? cwd : "/";
+	for (size_t i = 0; i < u->watch.n; i++) {
+		char *w = u->watch.v[i];
+		bool dots = strcmp(w, "..") == 0 || strncmp(w, "../", 3) == 0 ||
+		            strstr(w, "/../") || (strlen(w) >= 3 &&
+		            strcmp(w + strlen(w) - 3, "/..") == 0);
+		if (strcmp(w, "/") == 0 || dots || !*w) {
+			*err = xasprintf("%s: [%s %s]: watch = %s: %s; name the directory "
+			                 "itself", at, unit_kind_name(u->kind), u->name, w,
+			                 dots ? "a path with \"..\" is not watched"
+			                 : "the whole file system is not watched");
+			return -1;
+		}
+		if (w[0] != '/') {
+			u->watch.v[i] = xasprintf("%s/%s", strcmp(base, "/") ? base : "", w);
+			free(w);
+		}
+	}
+	return 0;
+}
+
 static int check_unit(const struct tend_config *cfg, struct unit_config *u,
                       char **err)
 {
@@ -788,6 +819,8 @@ static int check_unit(const struct tend_config *cfg, struct unit_config *u,
 		if (real)
 			free(abs);
 	}
+	if (r == 0)
+		r = resolve_watch(cfg, u, at, err);
 	if (r == 0 && u->kind == KIND_SERVICE) {
 		if (!KEYSET("start") && (u->listen.n || u->stdio != STDIO_NONE))
 			u->start = START_ON_DEMAND;

@@ -77,12 +77,13 @@ int ctl_parse(const char *line, size_t len, struct ctl_req *req, char **err)
 				goto out;
 			}
 			req->wait = json_is_true(v);
-		} else if (strcmp(key, "join") == 0 && req->cmd == CTL_RUN) {
+		} else if ((strcmp(key, "join") == 0 || strcmp(key, "force") == 0) &&
+		           req->cmd == CTL_RUN) {
 			if (!json_is_boolean(v)) {
-				fail(err, xstrdup("\"join\" must be true or false"));
+				fail(err, xasprintf("\"%s\" must be true or false", key));
 				goto out;
 			}
-			req->join = json_is_true(v);
+			*(key[0] == 'j' ? &req->join : &req->force) = json_is_true(v);
 		} else {
 			fail(err, xasprintf("cmd \"%s\" takes no field \"%s\"; see "
 			                    "docs/protocol.md", cmd_names[c], key));
@@ -125,6 +126,8 @@ char *ctl_format(const struct ctl_req *req)
 		json_object_set_new(o, "wait", json_true());
 	if (req->join)
 		json_object_set_new(o, "join", json_true());
+	if (req->force)
+		json_object_set_new(o, "force", json_true());
 	return line_of(o);
 }
 

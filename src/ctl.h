@@ -7,7 +7,7 @@
  *   {"cmd": "start" | "stop" | "restart", "name": "web", "wait": true}
  *   {"cmd": "reload"}
  *   {"cmd": "down"}
- *   {"cmd": "run", "name": "index", "wait": true, "join": false}
+ *   {"cmd": "run", "name": "index", "wait": true, "join": false, "force": false}
  *   {"cmd": "connect", "name": "mem"}   with two fds (SCM_RIGHTS): the
  *       client's stdin and stdout; the connection then belongs to the
  *       session (share.h): an accept line, later one final line
@@ -34,7 +34,7 @@ struct ctl_req {
 	enum ctl_cmd cmd;
 	char *name;      /* NULL when not given */
 	bool wait;
-	bool join;          /* run */
+	bool join, force;   /* run */
 };
 
 const char *ctl_cmd_name(enum ctl_cmd c);

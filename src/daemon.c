@@ -430,7 +430,17 @@ static void do_run(struct daemon *d, struct conn *c, struct unit *u,
 		return;
 	}
 	bool coalesced;
-	unsigned long n = job_request(j, "cli", &coalesced);
+	unsigned long n = job_request(j, "cli", &coalesced, req->force);
+	uint64_t until;
+	if (!n && job_cooling(j, &until)) {
+		char b[32];
+		server_reply(c, ctl_reply_err(1, "job \"%s\" is in cooldown for %s more "
+		             "after %u failed runs in a row (max-failures); tend run "
+		             "--force runs it now", u->cfg->name,
+		             format_duration(until > wall_ms() ? until - wall_ms() : 0, b),
+		             u->cfg->max_failures));
+		return;
+	}
 	if (req->wait)
 		answer_or_wait(d, c, u, WAIT_RUN, n);
 	else

@@ -16,6 +16,11 @@ struct job {
 	struct job_run last;
 	struct loop_timer timeout; /* the current run's timeout */
 	struct loop_timer next;    /* starts the trailing run, from the loop */
+	unsigned fails;            /* failed runs in a row */
+	bool cooling;              /* in cooldown after max-failures */
+	uint64_t cool_until;       /* wall ms, for messages */
+	struct loop_timer cool;    /* the end of the cooldown */
+	struct loop_timer every;   /* every = DURATION */
 };
 
 static const char *const result_names[] = {
@@ -34,10 +39,27 @@ static void emit(struct job *j, const char *event, json_t *fields)
 	events_emit(j->u->sup->ev, j->u->cfg->name, event, fields);
 }
 
+static void on_every(struct loop *lp, struct loop_timer *t)
+{
+	struct job *j = t->data;
+	uint64_t every = j->u->cfg->every_ms;
+	if (!every)
+		return;
+	/* A tick during a run joins the trailing run, like any request; one
+	 * during a cooldown is dropped.  The timer runs on CLOCK_MONOTONIC:
+	 * time suspended does not count. */
+	bool coalesced;
+	if (!j->cooling && !j->u->removed && !j->u->sup->shutting_down)
+		job_request(j, "every", &coalesced, false);
+	loop_timer_start(lp, t, every, on_every, j);
+}
+
 struct job *job_new(struct unit *u)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
 	j->u = u;
+	if (u->cfg->every_ms)
+		loop_timer_start(u->sup->loop, &j->every, u->cfg->every_ms, on_every, j);
 	return j;
 }
 
@@ -47,6 +69,8 @@ void job_free(struct job *j)
 		return;
 	loop_timer_stop(j->u->sup->loop, &j->timeout);
 	loop_timer_stop(j->u->sup->loop, &j->next);
+	loop_timer_stop(j->u->sup->loop, &j->cool);
+	loop_timer_stop(j->u->sup->loop, &j->every);
 	free(j);
 }
 
@@ -62,9 +86,25 @@ static void start_run(struct job *j, const char *by)
 	unit_start(j->u);   /* job_run_started follows from its spawn */
 }
 
-unsigned long job_request(struct job *j, const char *by, bool *coalesced)
+static void on_cool(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct job *j = t->data;
+	j->cooling = false;
+	j->fails = 0;
+}
+
+unsigned long job_request(struct job *j, const char *by, bool *coalesced,
+                          bool force)
 {
 	*coalesced = false;
+	if (j->cooling && !force)
+		return 0;
+	if (j->cooling) {
+		loop_timer_stop(j->u->sup->loop, &j->cool);
+		j->cooling = false;
+		j->fails = 0;
+	}
 	if (!j->current && !j->pending) {
 		start_run(j, by);
 		return j->started;   /* the spawn counted it, or it failed at once */
@@ -169,13 +209,37 @@ void job_run_over(struct job *j)
 	                      "duration_ms", (json_int_t)j->last.duration_ms,
 	                      "peak_mem_bytes", (json_int_t)j->last.peak_mem);
 	emit(j, "job_finished", f);
+	enum job_result res = j->last.result;
+	if (res == JR_SUCCESS)
+		j->fails = 0;
+	else if (res != JR_KILLED)
+		j->fails++;
+	const struct unit_config *c = u->cfg;
+	if (j->fails >= c->max_failures && !j->cooling) {
+		char b[32];
+		j->cooling = true;
+		j->cool_until = wall_ms() + c->cooldown_ms;
+		char *m = xasprintf("%u failed runs in a row (max-failures): no runs "
+		                    "for %s (cooldown); tend run --force runs it now",
+		                    j->fails, format_duration(c->cooldown_ms, b));
+		emit(j, "warn", json_pack("{s:s}", "message", m));
+		free(m);
+		loop_timer_start(u->sup->loop, &j->cool, c->cooldown_ms, on_cool, j);
+	}
 	if (j->pending)
 		loop_timer_start(u->sup->loop, &j->next, 0, on_next, j);
 }
 
 const char *job_state(const struct job *j)
 {
-	return j->current || j->pending ? "running" : "idle";
+	return j->current || j->pending ? "running" : j->cooling ? "cooldown"
+	       : "idle";
+}
+
+bool job_cooling(const struct job *j, uint64_t *until)
+{
+	*until = j->cool_until;
+	return j->cooling;
 }
 
 json_t *job_last_json(const struct job *j)

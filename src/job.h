@@ -16,6 +16,13 @@
  * memory-interval while it runs) go to the job_finished event and to
  * status (last_run).
  *
+ * Circuit breaker: after max-failures failed runs in a row (failure,
+ * timeout, memory, spawn_failed; killed does not count, success resets)
+ * the job is in cooldown for cooldown: requests are refused (a trailing
+ * run asked for before still runs), unless forced.  every = DURATION asks
+ * for a run on that interval (CLOCK_MONOTONIC: suspended time does not
+ * count; a tick in a cooldown is dropped).
+ *
  * Events: job_started {run, by}, job_finished {run, result, code, signal,
  * duration_ms, peak_mem_bytes}, job_coalesced {run, by}.
  */
@@ -46,10 +53,16 @@ struct job_run {
 struct job *job_new(struct unit *u);
 void job_free(struct job *j);
 
-/* A request for a run (BY: "cli", ...).  Returns the number of the run
- * that covers it (the one starting now, or the trailing one); *COALESCED
- * tells whether it joined a trailing run. */
-unsigned long job_request(struct job *j, const char *by, bool *coalesced);
+/* A request for a run (BY: "cli", "watch", "every").  Returns the number
+ * of the run that covers it (the one starting now, or the trailing one);
+ * *COALESCED tells whether it joined a trailing run.  In a cooldown it is
+ * refused (0) unless FORCE, which ends the cooldown. */
+unsigned long job_request(struct job *j, const char *by, bool *coalesced,
+                          bool force);
+
+/* In a cooldown (after max-failures failed runs in a row, for cooldown)?
+ * *UNTIL: its end, wall ms. */
+bool job_cooling(const struct job *j, uint64_t *until);
 
 /* The run going on now (its number), or 0. */
 unsigned long job_current(const struct job *j);
@@ -61,7 +74,7 @@ const struct job_run *job_last(const struct job *j);
 void job_run_started(struct job *j);
 void job_run_over(struct job *j);
 
-/* "idle" or "running" (status). */
+/* "idle", "running" or "cooldown" (status). */
 const char *job_state(const struct job *j);
 
 /* last_run for status: null before the first run. */

@@ -34,7 +34,7 @@ static const char usage_main[] =
 	"                       output of the services, from their log files\n"
 	"  events [-f] [--json] [-n LINES]\n"
 	"                       what happened: spawned, exited (with reason), ...\n"
-	"  run JOB [--wait | --join]\n"
+	"  run JOB [--wait | --join] [--force]\n"
 	"                       ask for a run of JOB (one at a time; requests made\n"
 	"                       during a run share one trailing run)\n"
 	"  connect SERVICE      bridge stdin/stdout to SERVICE (stdio = exclusive,\n"

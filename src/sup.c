@@ -6,6 +6,7 @@
 #include "share.h"
 #include "unit.h"
 #include "util.h"
+#include "watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -604,6 +605,78 @@ void sup_drop(struct sup *s, struct unit *u)
 	loop_timer_start(s->loop, &s->sweep, 0, on_sweep, s);
 }
 
+/* --- watches --- */
+
+static void on_watch_fired(void *ctx, const char *path, size_t n)
+{
+	struct unit *u = ctx;
+	events_emit(u->sup->ev, u->cfg->name, "watch_triggered",
+	            json_pack("{s:s, s:I}", "path", path, "changes", (json_int_t)n));
+	if (u->sup->shutting_down || u->removed)
+		return;
+	if (u->job) {
+		bool coalesced;
+		if (!job_request(u->job, "watch", &coalesced, false))
+			events_emit(u->sup->ev, u->cfg->name, "warn", json_pack("{s:s}",
+			            "message", "a change came during the cooldown: no run"));
+	} else if (unit_up(u)) {
+		unit_stop(u);     /* on-change = restart: a running service only */
+		unit_start(u);
+	}
+}
+
+static void on_watch_warn(void *ctx, const char *msg)
+{
+	struct unit *u = ctx;
+	events_emit(u->sup->ev, u->cfg->name, "warn", json_pack("{s:s}", "message", msg));
+}
+
+/* What a watch set is made of, as one string (to tell a change). */
+static char *watch_sig(const struct unit_config *c)
+{
+	struct buf b = { 0 };
+	for (size_t i = 0; i < c->watch.n; i++) {
+		buf_adds(&b, c->watch.v[i]);
+		buf_addc(&b, 0);
+	}
+	buf_addc(&b, 1);
+	for (size_t i = 0; i < c->watch_ignore.n; i++) {
+		buf_adds(&b, c->watch_ignore.v[i]);
+		buf_addc(&b, 0);
+	}
+	char d[32];
+	snprintf(d, sizeof(d), "%llu", (unsigned long long)c->debounce_ms);
+	buf_adds(&b, d);
+	/* NULs inside: keep it printable for strcmp. */
+	for (size_t i = 0; i < b.len; i++)
+		if (b.s[i] == 0)
+			b.s[i] = 2;
+	buf_addc(&b, 0);
+	return b.s;
+}
+
+static void watch_sync(struct sup *s, struct unit *u)
+{
+	const struct unit_config *c = u->next_cfg ? u->next_cfg : u->cfg;
+	char *sig = c->watch.n && !u->removed ? watch_sig(c) : NULL;
+	if (sig && u->watch_sig && strcmp(sig, u->watch_sig) == 0) {
+		free(sig);
+		return;
+	}
+	watch_free(u->watch);
+	free(u->watch_sig);
+	u->watch = NULL;
+	u->watch_sig = sig;
+	if (!sig)
+		return;
+	if (!s->watcher)
+		s->watcher = watcher_new(s->loop);
+	struct watch_cb cb = { on_watch_fired, on_watch_warn, u };
+	u->watch = watch_new(s->watcher, (const char *const *)c->watch.v, c->watch.n,
+	                     (const char *const *)c->watch_ignore.v,
+	                     c->watch_ignore.n, c->debounce_ms, &cb);
+}
+
 void sup_clients_sync(struct sup *s)
 {
 	for (size_t i = 0; i < s->nunits; i++) {
@@ -611,6 +684,7 @@ void sup_clients_sync(struct sup *s)
 		const struct unit_config *c = u->next_cfg ? u->next_cfg : u->cfg;
 		if (u->instance)
 			continue;
+		watch_sync(s, u);
 		bool per_client = c->stdio == STDIO_PER_CLIENT;
 		if (u->share && (c->stdio == STDIO_NONE || u->removed ||
 		                 share_per_client(u->share) != per_client)) {
@@ -633,6 +707,15 @@ void sup_clients_unwatch(struct sup *s)
 			proxy_unwatch(s->units[i]->proxy);
 }
 
+/* Everything at rest (tend exec's unit, or all after a shutdown): the
+ * loop ends, if it still is at rest once the change that got it there is
+ * over (a restart passes through stopped on its way to the next run). */
+static void on_settle(struct loop *lp, struct loop_timer *t)
+{
+	if (all_settled(t->data))
+		loop_stop(lp);
+}
+
 void sup_unit_changed(struct sup *s, struct unit *u)
 {
 	memory_schedule(s);
@@ -648,7 +731,7 @@ void sup_unit_changed(struct sup *s, struct unit *u)
 	if (u->removed)
 		loop_timer_start(s->loop, &s->sweep, 0, on_sweep, s);
 	if ((s->exec_mode || s->shutting_down) && all_settled(s))
-		loop_stop(s->loop);
+		loop_timer_start(s->loop, &s->settle, 0, on_settle, s);
 }
 
 json_t *sup_reload(struct sup *s, struct tend_config *cfg)
@@ -849,11 +932,13 @@ void sup_free(struct sup *s)
 		return;
 	for (size_t i = 0; i < s->nunits; i++)
 		unit_free(s->units[i]);
+	watcher_free(s->watcher);
 	free(s->units);
 	held_free(&s->held);
 	if (s->out_fd >= 0)
 		close(s->out_fd);
 	loop_timer_stop(s->loop, &s->sweep);
+	loop_timer_stop(s->loop, &s->settle);
 	loop_timer_stop(s->loop, &s->records);
 	loop_timer_stop(s->loop, &s->memory);
 	free(s->notify_prefix);
@@ -926,6 +1011,7 @@ int sup_run(struct sup *s)
 		errline("cannot set up signal handling: %s", strerror(errno));
 		return 1;
 	}
+	watch_sync(s, s->units[0]);
 	sup_boot(s);
 	if (!all_settled(s) && loop_run(s->loop) < 0) {
 		errline("event loop failed: %s", strerror(errno));

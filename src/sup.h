@@ -57,6 +57,7 @@ struct sup {
 	int sigints;
 	uint64_t started_at;       /* mono ms */
 	struct loop_timer sweep;   /* frees units a reload removed */
+	struct loop_timer settle;  /* ends the loop once all is at rest */
 	struct loop_timer records; /* writes the procs file, once per iteration */
 	struct loop_timer memory;  /* samples memory while a unit has a limit */
 	struct proc_table table;   /* reused by every scan */
@@ -68,6 +69,7 @@ struct sup {
 	struct proc_stat *members; /* result of the last sup_tree */
 	size_t members_cap;
 	struct held_set held;      /* the services' listen sockets (daemon) */
+	struct watcher *watcher;   /* units' watch = (watch.h); NULL: none yet */
 	char *notify_prefix;       /* units' notify sockets: PREFIX NAME.notify */
 	uint64_t notify_ignored;   /* datagrams from outside the unit's tree */
 	uint64_t notify_rescanned; /* the wakeup of the last rescan for one */
@@ -104,8 +106,10 @@ void sup_notify_enable(struct sup *s, const char *prefix);
  * *GONE tells whether PID is no process at all. */
 struct unit *sup_owner(struct sup *s, pid_t pid, bool *gone);
 
-/* Gives every service with stdio its share (share.h), every service with
- * listen addresses its proxy (proxy.h) and the fds of the held set: after the set is filled, and after every reload
+/* Gives every unit with watch its watch set (watch.h; made again when
+ * its watch settings changed), every service with stdio its share
+ * (share.h), every service with listen addresses its proxy (proxy.h) and
+ * the fds of the held set: after the set is filled, and after every reload
  * (call sup_clients_unwatch before the held set changes). */
 void sup_clients_sync(struct sup *s);
 void sup_clients_unwatch(struct sup *s);

@@ -4,6 +4,7 @@
 #include "job.h"
 #include "proxy.h"
 #include "share.h"
+#include "watch.h"
 #include "sup.h"
 #include "util.h"
 #include "words.h"
@@ -79,6 +80,8 @@ void unit_free(struct unit *u)
 	stop_checks(u);
 	proxy_free(u->proxy);
 	job_free(u->job);
+	watch_free(u->watch);
+	free(u->watch_sig);
 	if (u->instance)
 		share_unit_gone(u->share, u);
 	else
@@ -516,7 +519,6 @@ static void restart_now(struct unit *u)
 	spawn(u);
 }
 
-/* Does the service have clients tend knows of (it is started on demand)? */
 /* Is U a service that clients use (not an instance: it ends with its
  * client)? */
 static bool has_clients(const struct unit *u)

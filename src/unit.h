@@ -118,6 +118,8 @@ struct unit {
 	int err_fd;                /* an instance: its stderr (the service's log) */
 	struct job *job;           /* a [job]: its runs (job.h) */
 	uint64_t peak_mem;         /* largest mem_bytes sampled in this run */
+	struct watch *watch;       /* watch = ...: its set (watch.h) */
+	char *watch_sig;           /* the settings it was made with */
 };
 
 /* Takes CFG over. */

@@ -116,3 +116,36 @@ def test_run_refuses_services_and_start_refuses_jobs(project):
     assert t.rc == 2
     status = json.loads(p.ok("status", "--json", "j").stdout)
     assert status[0]["state"] == "idle" and status[0]["last_run"] is None
+
+
+def test_three_failures_make_a_cooldown_that_force_overrides(project):
+    p = project("[job j]\nexec = sh -c 'exit 4'\nmax-failures = 3\n"
+                "cooldown = 1h\n")
+    for _ in range(3):
+        assert p.run("run", "j", "--wait").rc == 4
+    u = p.unit("j")
+    assert u["state"] == "cooldown", u
+    t = p.run("run", "j")
+    assert t.rc == 1 and "is in cooldown" in t.stderr and "--force" in t.stderr
+    assert t.stderr.count("\n") == 1, t.stderr
+    assert len(runs(p, "j")) == 3
+    w = [e for e in p.events() if e["event"] == "warn" and e["unit"] == "j"]
+    assert len(w) == 1 and "max-failures" in w[0]["message"], w
+    t = p.run("run", "j", "--wait", "--force")
+    assert t.rc == 4, t.describe()
+    assert len(runs(p, "j")) == 4
+    assert p.unit("j")["state"] == "idle"   # forced: the streak starts again
+
+
+def test_every_runs_on_an_interval_and_ticks_during_a_run_coalesce(project):
+    p = project("[job j]\nexec = sleep 0.5\nevery = 300ms\n")
+    p.up()
+    wait_until(lambda: len(runs(p, "j", "job_finished")) >= 3, T_LONG,
+               what="three runs")
+    started = runs(p, "j")
+    assert all(e["by"] == "every" for e in started), started
+    # A 0.5 s run and a 0.3 s tick: runs follow each other, never overlap.
+    fin = runs(p, "j", "job_finished")
+    assert all(f["result"] == "success" for f in fin)
+    for a, b in zip(fin, started[1:]):
+        assert b["ts"] >= a["ts"], (a, b)

@@ -198,6 +198,27 @@ static void test_parse_connect(void **state)
 	free(l);
 }
 
+/* run takes a name, wait, join and force. */
+static void test_parse_run(void **state)
+{
+	(void)state;
+	struct ctl_req r = parse_ok("{\"cmd\":\"run\",\"name\":\"ix\",\"join\":true,"
+	                            "\"force\":true,\"wait\":false}");
+	assert_int_equal(r.cmd, CTL_RUN);
+	assert_string_equal(r.name, "ix");
+	assert_true(r.join && r.force && !r.wait);
+	char *l = ctl_format(&r);
+	assert_string_equal(l, "{\"cmd\":\"run\",\"name\":\"ix\",\"join\":true,"
+	                       "\"force\":true}\n");
+	free(l);
+	ctl_req_free(&r);
+	bad("{\"cmd\":\"run\"}", "cmd \"run\" needs a \"name\"");
+	bad("{\"cmd\":\"run\",\"name\":\"j\",\"force\":1}",
+	    "\"force\" must be true or false");
+	bad("{\"cmd\":\"start\",\"name\":\"j\",\"join\":true}",
+	    "cmd \"start\" takes no field \"join\"; see docs/protocol.md");
+}
+
 /* LEN is what counts, not a NUL: bytes after it are ignored, and the line
  * need not be NUL-terminated at all. */
 static void test_parse_uses_len(void **state)
@@ -739,6 +760,7 @@ int main(void)
 		cmocka_unit_test(test_parse_status_name),
 		cmocka_unit_test(test_parse_named_cmds),
 		cmocka_unit_test(test_parse_connect),
+		cmocka_unit_test(test_parse_run),
 		cmocka_unit_test(test_parse_uses_len),
 		cmocka_unit_test(test_err_not_json),
 		cmocka_unit_test(test_err_not_object),
