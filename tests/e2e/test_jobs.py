@@ -38,14 +38,21 @@ def test_concurrent_run_wait_on_a_cold_system_is_one_run_and_one_trailing(projec
 
 
 def test_requests_during_a_run_make_exactly_one_trailing_run(project, tmp_path):
-    p = project("[job j]\n" + counting_job(tmp_path, 2))
+    # Runs last until the gate file exists: the requests surely come
+    # during run 1, however slow this machine is.
+    f, gate = tmp_path / "runs", tmp_path / "gate"
+    p = project("[job j]\nexec = sh -c 'echo x >> %s; while [ ! -e %s ]; do "
+                "sleep 0.02; done; exit $((10 + $(wc -l < %s)))'\n" % (f, gate, f))
     t = p.ok("run", "j")
     assert t.stdout.strip() == "run 1 started"
     for i in range(100):
         t = p.ok("run", "j")
         assert t.stdout.strip() == "run 2 (after the one running now)"
-    t = p.run("run", "j", "--join")     # waits for run 1 only
-    assert t.rc == 11, t.describe()
+    joiner = p.start("run", "j", "--join")     # waits for run 1 only
+    time.sleep(0.3)
+    gate.write_text("open")
+    joiner.wait(T_LONG)
+    assert joiner.rc == 11, joiner.describe()
     wait_until(lambda: len(runs(p, "j", "job_finished")) == 2, T_LONG,
                what="the trailing run to end")
     time.sleep(0.5)
