@@ -13,7 +13,6 @@
 #include "unit.h"
 #include "util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -141,19 +140,6 @@ static json_t *unit_json(const struct unit *u, uint64_t now)
 	return o;
 }
 
-static long count_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	if (!dir)
-		return -1;
-	long n = 0;
-	struct dirent *de;
-	while ((de = readdir(dir)))
-		n += de->d_name[0] != '.';
-	closedir(dir);
-	return n - 1;  /* the one opendir holds */
-}
-
 /* Notifications not taken: from live processes outside the unit's tree,
  * and ones that were no notification (truncated, without credentials). */
 static uint64_t notify_ignored(const struct sup *s)
@@ -175,7 +161,7 @@ static json_t *daemon_json(struct daemon *d, uint64_t now)
 	                 "pid", (int)getpid(),
 	                 "uptime_ms", (json_int_t)(now - d->sup->started_at),
 	                 "mem_bytes", (json_int_t)mem,
-	                 "fds", (json_int_t)count_fds(),
+	                 "fds", (json_int_t)fd_count(),
 	                 "wakeups", (json_int_t)loop_wakeups(d->sup->loop),
 	                 "clients", (json_int_t)server_nconns(d->srv),
 	                 "notify_ignored", (json_int_t)notify_ignored(d->sup),

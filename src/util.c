@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -144,6 +145,19 @@ int fd_cloexec(int fd)
 {
 	int f = fcntl(fd, F_GETFD);
 	return f < 0 ? -1 : fcntl(fd, F_SETFD, f | FD_CLOEXEC);
+}
+
+long fd_count(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	if (!dir)
+		return -1;
+	long n = 0;
+	struct dirent *de;
+	while ((de = readdir(dir)))
+		n += de->d_name[0] != '.';
+	closedir(dir);
+	return n - 1;  /* the one opendir holds */
 }
 
 int fd_nonblock(int fd)

@@ -62,6 +62,9 @@ uint64_t wall_ms(void);
 int fd_cloexec(int fd);
 int fd_nonblock(int fd);
 
+/* Descriptors this process has open now (from /proc/self/fd), or -1. */
+long fd_count(void);
+
 /* Opens /dev/null on each of 0, 1 and 2 that is closed, so that no pipe,
  * socket or file tend opens later lands there (children inherit 0-2 as
  * their stdin, stdout and stderr).  Call it first thing in main().

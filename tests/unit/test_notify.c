@@ -558,18 +558,6 @@ static void assert_exited_ok(pid_t c)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
-static size_t count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	size_t n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* ---- the socket ---- */
 
 static void test_sock_path(void **state)
@@ -713,7 +701,7 @@ static void test_sock_fds_closed(void **state)
 	int probe = dup(0);
 	assert_true(probe >= 0);
 	close(probe);
-	size_t before = count_fds();
+	long before = fd_count();
 
 	pid_t c = fork();
 	assert_true(c >= 0);
@@ -728,7 +716,7 @@ static void test_sock_fds_closed(void **state)
 	assert_exited_ok(c);
 	run_until(f, 1);
 	assert_true(f->msg[0].ready);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(fd_count(), before);
 	assert_int_equal(fcntl(probe, F_GETFD), -1);
 	assert_int_equal(errno, EBADF);
 
@@ -747,7 +735,7 @@ static void test_sock_fds_closed(void **state)
 	run_until(f, 2);
 	assert_true(f->msg[1].stopping);
 	assert_true(notify_dropped(&f->ns) == 1);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(fd_count(), before);
 	assert_int_equal(fcntl(probe, F_GETFD), -1);
 }
 

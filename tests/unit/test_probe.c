@@ -1,7 +1,6 @@
 /* Unit tests for probe.c: the spec syntax, the HTTP status line, and real
  * checks driven by a real loop against servers living in the same loop. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -215,18 +214,6 @@ struct fx {
 
 static struct fx *the_fx;
 
-static int count_fds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 static void on_sigchld(struct loop *lp, int signo, void *data)
 {
 	(void)lp;
@@ -263,7 +250,7 @@ static void on_guard(struct loop *lp, struct loop_timer *t)
 static int fx_setup(void **state)
 {
 	struct fx *f = xcalloc(1, sizeof(*f));
-	f->nfds = count_fds();
+	f->nfds = fd_count();
 	strcpy(f->dir, "/tmp/tend-probe-XXXXXX");
 	if (!mkdtemp(f->dir))
 		return -1;
@@ -289,7 +276,7 @@ static int fx_teardown(void **state)
 	loop_free(f->lp);
 	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(f->res.detail);
-	int leaked = count_fds() - f->nfds;
+	int leaked = fd_count() - f->nfds;
 	free(f);
 	the_fx = NULL;
 	if (leaked) {

@@ -2,7 +2,6 @@
  * on a real loop.  The test plays both peers from the same loop; a safety
  * timer ends every run, so a broken relay fails instead of hanging (and
  * alarm() kills a test that hangs anyway). */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -57,22 +56,10 @@ struct fx {
 
 /* ---- the fixture ---- */
 
-static int count_fds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 static int fx_setup(void **state)
 {
 	struct fx *f = xcalloc(1, sizeof(*f));
-	f->nfds = count_fds();
+	f->nfds = fd_count();
 	f->lp = loop_new();
 	if (!f->lp)
 		return -1;
@@ -95,7 +82,7 @@ static int fx_teardown(void **state)
 	for (size_t i = 0; i < ARRAY_LEN(f->p); i++)
 		peer_stop(&f->p[i]);
 	loop_free(f->lp);
-	int leaked = count_fds() - f->nfds;
+	int leaked = fd_count() - f->nfds;
 	free(f);
 	assert_int_equal(leaked, 0);   /* the relay's own pipes are closed */
 	return 0;

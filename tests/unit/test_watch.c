@@ -3,7 +3,6 @@
  * the loop until the set fires (or a limit passes) and for a quiet period
  * after, so that an extra firing is seen too.  WATCH_BENCH=1 adds the
  * set-up figures of a 100 000-file tree (not run by default). */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -61,22 +60,10 @@ struct fx {
 
 /* ---- the fixture ---- */
 
-static int count_fds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 static int fx_setup(void **state)
 {
 	struct fx *f = xcalloc(1, sizeof(*f));
-	f->nfds = count_fds();
+	f->nfds = fd_count();
 	const char *tmp = getenv("TMPDIR");
 	snprintf(f->dir, sizeof(f->dir), "%s/tend-watch-XXXXXX",
 	         tmp && tmp[0] && strlen(tmp) < 40 ? tmp : "/tmp");
@@ -106,7 +93,7 @@ static int fx_teardown(void **state)
 	loop_free(f->lp);
 	free(f->wpath);
 	rm_rf(f->dir);
-	int leaked = count_fds() - f->nfds;
+	int leaked = fd_count() - f->nfds;
 	free(f);
 	assert_int_equal(leaked, 0);
 	return 0;
