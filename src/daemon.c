@@ -456,12 +456,8 @@ static void do_connect(struct daemon *d, struct conn *c, struct unit *u)
 	} else if (share_connect(u->share, fd, fds[0], fds[1], &err) == 0) {
 		return;
 	}
-	char *line = ctl_reply_err(2, "%s", err);
-	ssize_t w = send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
-	(void)w;
-	free(line);
+	server_refuse(fd, ctl_reply_err(2, "%s", err));
 	free(err);
-	close(fd);
 }
 
 static void on_request(void *ctx, struct conn *c, struct ctl_req *req)

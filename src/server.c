@@ -295,8 +295,7 @@ int server_take(struct conn *c, int *fds, size_t *nfds)
 	return fd;
 }
 
-/* Says why in one line, as far as the socket takes it, and closes FD. */
-static void refuse(int fd, char *line)
+void server_refuse(int fd, char *line)
 {
 	ssize_t w = send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)w;
@@ -317,7 +316,7 @@ static void on_accept(struct loop *lp, struct loop_io *io, uint32_t events)
 				close(s->reserve);
 				fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
 				if (fd >= 0)
-					refuse(fd, ctl_reply_err(1, "the daemon is out of file "
+					server_refuse(fd, ctl_reply_err(1, "the daemon is out of file "
 					       "descriptors; try again later"));
 				s->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 				continue;
@@ -328,12 +327,12 @@ static void on_accept(struct loop *lp, struct loop_io *io, uint32_t events)
 		socklen_t len = sizeof(cr);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
 		    cr.uid != geteuid()) {
-			refuse(fd, ctl_reply_err(1, "connection refused: the daemon "
+			server_refuse(fd, ctl_reply_err(1, "connection refused: the daemon "
 			       "serves uid %u only", (unsigned)geteuid()));
 			continue;
 		}
 		if (s->nconns >= SERVER_CONNS_MAX) {
-			refuse(fd, ctl_reply_err(1, "too many connections to the daemon "
+			server_refuse(fd, ctl_reply_err(1, "too many connections to the daemon "
 			       "(%d); try again", SERVER_CONNS_MAX));
 			continue;
 		}

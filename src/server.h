@@ -55,6 +55,10 @@ void server_reply(struct conn *c, char *line);
  * connection received and nobody took are closed with it. */
 int server_take(struct conn *c, int *fds, size_t *nfds);
 
+/* Sends LINE (taken over) on FD as far as the socket takes it without
+ * blocking, and closes FD: the last word to a client let go. */
+void server_refuse(int fd, char *line);
+
 /* Open connections now. */
 size_t server_nconns(const struct server *s);
 

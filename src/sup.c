@@ -631,26 +631,22 @@ static void on_watch_warn(void *ctx, const char *msg)
 	events_emit(u->sup->ev, u->cfg->name, "warn", json_pack("{s:s}", "message", msg));
 }
 
-/* What a watch set is made of, as one string (to tell a change). */
+/* What a watch set is made of, as one string (to tell a change): the
+ * paths, the patterns and the debounce, separated by \x1f. */
 static char *watch_sig(const struct unit_config *c)
 {
 	struct buf b = { 0 };
 	for (size_t i = 0; i < c->watch.n; i++) {
 		buf_adds(&b, c->watch.v[i]);
-		buf_addc(&b, 0);
+		buf_addc(&b, '\x1f');
 	}
-	buf_addc(&b, 1);
 	for (size_t i = 0; i < c->watch_ignore.n; i++) {
+		buf_addc(&b, '\x1f');
 		buf_adds(&b, c->watch_ignore.v[i]);
-		buf_addc(&b, 0);
 	}
 	char d[32];
-	snprintf(d, sizeof(d), "%llu", (unsigned long long)c->debounce_ms);
+	snprintf(d, sizeof(d), "\x1f%llu", (unsigned long long)c->debounce_ms);
 	buf_adds(&b, d);
-	/* NULs inside: keep it printable for strcmp. */
-	for (size_t i = 0; i < b.len; i++)
-		if (b.s[i] == 0)
-			b.s[i] = 2;
 	buf_addc(&b, 0);
 	return b.s;
 }

@@ -25,6 +25,14 @@ def connect(p, reaper, name, *, stdin=subprocess.PIPE):
     return proc
 
 
+def say(proc, data, answer=True):
+    """Writes DATA to PROC's stdin; returns the next line of its stdout
+    (decoded), or None without ANSWER."""
+    proc.stdin.write(data)
+    proc.stdin.flush()
+    return proc.stdout.readline().decode() if answer else None
+
+
 def talk(p, reaper, name, data, timeout=T_LONG):
     """Runs tend connect NAME with DATA as its whole stdin: (rc, out, err)."""
     proc = connect(p, reaper, name)
@@ -96,15 +104,12 @@ def test_exclusive_one_client_at_a_time_then_a_clear_queue_timeout(project, reap
     p = project("[service svc]\nexec = %s\nstdio = exclusive\n"
                 "queue-timeout = 1s\n" % LINES)
     a = connect(p, reaper, "svc")
-    a.stdin.write(b"from-a\n")
-    a.stdin.flush()
-    first = a.stdout.readline().decode()
+    first = say(a, b"from-a\n")
     assert field(first, "got") == "from-a"
     u = p.wait_unit("svc", clients=1, queued=0)
     assert u["state"] == "running"
     b = connect(p, reaper, "svc")
-    b.stdin.write(b"from-b\n")
-    b.stdin.flush()
+    say(b, b"from-b\n", answer=False)
     p.wait_unit("svc", clients=1, queued=1)
     t0 = time.monotonic()
     out, err = b.communicate(timeout=T_SHORT)
@@ -114,9 +119,7 @@ def test_exclusive_one_client_at_a_time_then_a_clear_queue_timeout(project, reap
     assert b"queue-timeout 1s" in err and err.count(b"\n") == 1, err
     assert took < 5, took
     # A still has the service, and the same instance.
-    a.stdin.write(b"again\n")
-    a.stdin.flush()
-    second = a.stdout.readline().decode()
+    second = say(a, b"again\n")
     assert field(second, "got") == "again" and field(second, "pid") == field(first, "pid")
     out, err = a.communicate(timeout=T_SHORT)
     assert a.returncode == 0, err
@@ -142,8 +145,7 @@ def test_client_leaving_mid_line_restarts_the_shared_instance(project, reaper):
     rc, out, _ = talk(p, reaper, "svc", b"one\n")
     pid = field(out, "pid")
     a = connect(p, reaper, "svc")
-    a.stdin.write(b"half a requ")
-    a.stdin.flush()
+    say(a, b"half a requ", answer=False)
     p.wait_unit("svc", clients=1)
     a.kill()
     a.wait(T_SHORT)
@@ -158,18 +160,14 @@ def test_idle_stop_keeps_the_session_and_its_input_wakes_the_service(project, re
     p = project("[service svc]\nexec = %s\nstdio = exclusive\n"
                 "idle-stop = 1s\n" % LINES)
     a = connect(p, reaper, "svc")
-    a.stdin.write(b"first\n")
-    a.stdin.flush()
-    first = a.stdout.readline().decode()
+    first = say(a, b"first\n")
     t0 = time.monotonic()
     p.wait_event("idle_stop", unit="svc")
     took = time.monotonic() - t0
     assert 0.8 <= took <= 5, took
     u = p.wait_unit("svc", state="idle", clients=1)
     assert u["pid"] is None
-    a.stdin.write(b"second\n")
-    a.stdin.flush()
-    second = a.stdout.readline().decode()
+    second = say(a, b"second\n")
     assert field(second, "got") == "second", second
     assert field(second, "pid") != field(first, "pid")
     assert p.wait_event("woke", unit="svc")["by"] == "connect"
@@ -189,9 +187,7 @@ def test_per_client_instances_are_fresh_capped_and_end_with_eof(project, reaper)
     a, b = connect(p, reaper, "svc"), connect(p, reaper, "svc")
     pids = []
     for c in (a, b):
-        c.stdin.write(b"x\n")
-        c.stdin.flush()
-        pids.append(field(c.stdout.readline().decode(), "pid"))
+        pids.append(field(say(c, b"x\n"), "pid"))
     assert pids[0] != pids[1]
     assert len(instance_units(p)) == 2
     # A third waits for a free instance, then says why it gave up.
@@ -218,9 +214,7 @@ def start_client(p, reaper):
     reaper.track(c)
     connect_pid = int(field(c.stdout.readline().decode(), "connect"))
     reaper.track_pid(connect_pid)
-    c.stdin.write(b"tree\n")
-    c.stdin.flush()
-    line = c.stdout.readline().decode()
+    line = say(c, b"tree\n")
     tree = [int(field(line, k)) for k in ("pid", "child", "grandchild")]
     assert all(alive(x) for x in tree)
     return c, connect_pid, tree
