@@ -139,6 +139,17 @@ static void on_timeout(struct loop *lp, struct loop_timer *t)
 	free(why);
 }
 
+void job_run_starting(struct job *j)
+{
+	struct unit *u = j->u;
+	if (!u->captured)
+		return;
+	char t[96];
+	snprintf(t, sizeof(t), "--- tend: run %lu (%s) ---", j->started + 1,
+	         j->by[0] ? j->by : "start");
+	output_mark(&u->out, t);
+}
+
 void job_run_started(struct job *j)
 {
 	j->current = ++j->started;

@@ -70,6 +70,11 @@ unsigned long job_current(const struct job *j);
 /* The last run that ended (n == 0: none yet). */
 const struct job_run *job_last(const struct job *j);
 
+/* The unit's run is about to be spawned: its log gets a line
+ * "--- tend: run N (BY) ---" after everything the last run wrote, so
+ * tend logs JOB shows the runs apart. */
+void job_run_starting(struct job *j);
+
 /* The unit's run just started / ended (called by unit.c). */
 void job_run_started(struct job *j);
 void job_run_over(struct job *j);

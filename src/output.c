@@ -170,6 +170,29 @@ int output_open(struct output *o, struct loop *lp, const char *name,
 	return 0;
 }
 
+/* Writes out whatever the pipe holds now, a last partial line too. */
+static void drain(struct output *o)
+{
+	char chunk[4096];
+	ssize_t r;
+	while ((r = read(o->rfd, chunk, sizeof(chunk))) > 0)
+		buf_add(&o->line, chunk, (size_t)r);
+	flush_lines(o, true);
+}
+
+void output_flush(struct output *o)
+{
+	drain(o);
+	log_flush(o);
+}
+
+void output_mark(struct output *o, const char *text)
+{
+	drain(o);
+	emit_line(o, text, strlen(text));
+	log_flush(o);
+}
+
 void output_close(struct output *o, struct loop *lp)
 {
 	if (o->rfd >= 0) {
@@ -177,11 +200,7 @@ void output_close(struct output *o, struct loop *lp)
 		/* What the pipe still holds (the write end is ours, so this ends). */
 		close(o->wfd);
 		o->wfd = -1;
-		char chunk[4096];
-		ssize_t r;
-		while ((r = read(o->rfd, chunk, sizeof(chunk))) > 0)
-			buf_add(&o->line, chunk, (size_t)r);
-		flush_lines(o, true);
+		drain(o);
 		log_flush(o);
 		close(o->rfd);
 	}

@@ -46,6 +46,15 @@ int output_nonblocking(int fd);
  * -1/errno. */
 int output_open(struct output *o, struct loop *lp, const char *name,
                 size_t width, int dst, const char *logpath, uint64_t logmax);
+/* Writes what the pipe holds now, a last line without newline too: the
+ * end of a run (its writers are gone), so its last words are not glued
+ * to the next run's first. */
+void output_flush(struct output *o);
+
+/* output_flush, then TEXT as a line of its own: what follows is a new
+ * run. */
+void output_mark(struct output *o, const char *text);
+
 /* Flushes a partial line, stops reading and closes the pipe. */
 void output_close(struct output *o, struct loop *lp);
 

@@ -273,6 +273,8 @@ static void spawn(struct unit *u)
 		spawn_failed(u, &res);
 		return;
 	}
+	if (u->job)
+		job_run_starting(u->job);
 	int fds[SPAWN_FDS_MAX];
 	size_t nfds = u->proxy ? proxy_spawn_fds(u->proxy, fds, SPAWN_FDS_MAX) : 0;
 	if (nfds)
@@ -535,6 +537,8 @@ static void run_over(struct unit *u)
 	u->sid = 0;
 	u->run[0] = 0;
 	u->killing = false;
+	if (u->captured)
+		output_flush(&u->out);   /* the run's writers are gone */
 	if (u->job) {
 		/* A job's run is over whatever its exit: no restart policy. */
 		job_run_over(u->job);

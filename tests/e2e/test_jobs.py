@@ -156,3 +156,13 @@ def test_every_runs_on_an_interval_and_ticks_during_a_run_coalesce(project):
     assert all(f["result"] == "success" for f in fin)
     for a, b in zip(fin, started[1:]):
         assert b["ts"] >= a["ts"], (a, b)
+
+
+def test_logs_show_each_run_apart(project):
+    p = project("[job j]\nexec = sh -c 'echo one; echo two; printf tail'\n")
+    for _ in range(2):
+        assert p.run("run", "j", "--wait").rc == 0
+    lines = [l.split(" ", 1)[1] if l[:4].isdigit() else l
+             for l in p.ok("logs", "j").stdout.splitlines()]
+    assert lines == ["--- tend: run 1 (cli) ---", "one", "two", "tail",
+                     "--- tend: run 2 (cli) ---", "one", "two", "tail"], lines
