@@ -560,7 +560,9 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 		json_t *n = json_object_get(r, "run");
 		printf("run %lld%s\n", (long long)json_integer_value(n),
 		       json_is_true(json_object_get(r, "coalesced"))
-		       ? " (after the one running now)" : " started");
+		       ? " (after the one running now)"
+		       : json_is_true(json_object_get(r, "queued"))
+		       ? " queued (max-jobs runs go on now)" : " started");
 	} else if (req.cmd == CTL_DOWN) {
 		/* The reply comes as the daemon ends; wait for it to be gone. */
 		char c;

@@ -50,7 +50,7 @@ static const struct key_def keys[] = {
 	{ "memory-interval", SC_GLOBAL, V_DURATION, G(memory_interval_ms), "2s", .lo = 10,
 	  .enforced = true, .help = "memory sampling period" },
 	{ "max-jobs", SC_GLOBAL, V_UINT, G(max_jobs), NULL, .lo = 1, .hi = 4096,
-	  .help = "job runs at once (default: number of CPUs)" },
+	  .enforced = true, .help = "job runs at once (default: number of CPUs)" },
 
 	{ "exec", SC_UNIT, V_ARGV, U(argv), NULL, .enforced = true,
 	  .help = "command line, split like a shell, never run by one" },

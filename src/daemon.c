@@ -245,6 +245,9 @@ static int up_verdict(const struct unit *u, unsigned long since, char **why)
 static char *run_answer(const struct unit *u, unsigned long n)
 {
 	const struct job_run *r = job_last(u->job);
+	if (r->n < n && u->removed)
+		return ctl_reply_err(1, "job \"%s\" was removed by a reload before "
+		                     "run %lu", u->cfg->name, n);
 	if (r->n < n)
 		return NULL;
 	json_t *f = json_pack("{s:I, s:s, s:o}", "run", (json_int_t)r->n,
@@ -430,8 +433,9 @@ static void do_run(struct daemon *d, struct conn *c, struct unit *u,
 	if (req->wait)
 		answer_or_wait(d, c, u, WAIT_RUN, n);
 	else
-		server_reply(c, ctl_reply_ok(json_pack("{s:I, s:b}", "run",
-		             (json_int_t)n, "coalesced", coalesced)));
+		server_reply(c, ctl_reply_ok(json_pack("{s:I, s:b, s:b}", "run",
+		             (json_int_t)n, "coalesced", coalesced, "queued",
+		             job_queued(j))));
 }
 
 /* tend connect: the connection and the client's stdin and stdout become a

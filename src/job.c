@@ -21,7 +21,11 @@ struct job {
 	uint64_t cool_until;       /* wall ms, for messages */
 	struct loop_timer cool;    /* the end of the cooldown */
 	struct loop_timer every;   /* every = DURATION */
+	bool queued;               /* its next run waits for a max-jobs slot */
+	unsigned long long queued_seq;  /* arrival order among queued jobs */
 };
+
+static unsigned long long queue_seq;   /* one order for every job */
 
 static const char *const result_names[] = {
 	[JR_NONE] = "none", [JR_SUCCESS] = "success", [JR_FAILURE] = "failure",
@@ -72,6 +76,7 @@ void job_free(struct job *j)
 	loop_timer_stop(j->u->sup->loop, &j->cool);
 	loop_timer_stop(j->u->sup->loop, &j->every);
 	free(j);
+	/* (a queued request of a job that goes is dropped with it) */
 }
 
 static void set_by(char dst[16], const char *by)
@@ -79,11 +84,41 @@ static void set_by(char dst[16], const char *by)
 	snprintf(dst, 16, "%s", by);
 }
 
-/* Starts run started+1 (BY asked for it). */
+/* Runs going on now, over every job of the daemon. */
+static unsigned running(const struct sup *s)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < s->nunits; i++)
+		n += s->units[i]->job && s->units[i]->job->current;
+	return n;
+}
+
+/* Starts queued runs, oldest request first, while max-jobs allows. */
+static void dispatch(struct sup *s)
+{
+	while (running(s) < s->cfg->max_jobs && !s->shutting_down) {
+		struct job *first = NULL;
+		for (size_t i = 0; i < s->nunits; i++) {
+			struct job *j = s->units[i]->job;
+			if (j && j->queued && !s->units[i]->removed &&
+			    (!first || j->queued_seq < first->queued_seq))
+				first = j;
+		}
+		if (!first)
+			return;
+		first->queued = false;
+		unit_start(first->u);   /* job_run_started follows from its spawn */
+	}
+}
+
+/* Run started+1 (BY asked for it): queued for a max-jobs slot, and
+ * started at once if there is one. */
 static void start_run(struct job *j, const char *by)
 {
 	set_by(j->by, by);
-	unit_start(j->u);   /* job_run_started follows from its spawn */
+	j->queued = true;
+	j->queued_seq = ++queue_seq;
+	dispatch(j->u->sup);
 }
 
 static void on_cool(struct loop *lp, struct loop_timer *t)
@@ -100,6 +135,8 @@ unsigned long job_request(struct job *j, const char *by, bool *coalesced,
 	*coalesced = false;
 	if (j->cooling && !force)
 		return 0;
+	if (j->queued)
+		return j->started + 1;   /* the run waiting for a slot covers it */
 	if (j->cooling) {
 		loop_timer_stop(j->u->sup->loop, &j->cool);
 		j->cooling = false;
@@ -107,7 +144,9 @@ unsigned long job_request(struct job *j, const char *by, bool *coalesced,
 	}
 	if (!j->current && !j->pending) {
 		start_run(j, by);
-		return j->started;   /* the spawn counted it, or it failed at once */
+		/* Queued: the next run; else the one the spawn just counted (or
+		 * that failed at once). */
+		return j->queued ? j->started + 1 : j->started;
 	}
 	if (!j->pending) {
 		j->pending = true;
@@ -179,16 +218,18 @@ static enum job_result result_of(const struct exit_info *e)
 	}
 }
 
+/* After a run: this job's trailing run joins the queue, and the slot it
+ * freed goes to the oldest request of any job. */
 static void on_next(struct loop *lp, struct loop_timer *t)
 {
 	(void)lp;
 	struct job *j = t->data;
-	if (j->current || !j->pending)
-		return;
-	j->pending = false;
-	if (j->u->sup->shutting_down || j->u->removed)
-		return;
-	start_run(j, j->next_by);
+	if (j->pending && !j->current && !j->u->sup->shutting_down &&
+	    !j->u->removed) {
+		j->pending = false;
+		start_run(j, j->next_by);
+	}
+	dispatch(j->u->sup);
 }
 
 void job_run_over(struct job *j)
@@ -237,14 +278,18 @@ void job_run_over(struct job *j)
 		free(m);
 		loop_timer_start(u->sup->loop, &j->cool, c->cooldown_ms, on_cool, j);
 	}
-	if (j->pending)
-		loop_timer_start(u->sup->loop, &j->next, 0, on_next, j);
+	loop_timer_start(u->sup->loop, &j->next, 0, on_next, j);
 }
 
 const char *job_state(const struct job *j)
 {
-	return j->current || j->pending ? "running" : j->cooling ? "cooldown"
-	       : "idle";
+	return j->current || j->pending ? "running" : j->queued ? "queued"
+	       : j->cooling ? "cooldown" : "idle";
+}
+
+bool job_queued(const struct job *j)
+{
+	return j->queued;
 }
 
 bool job_cooling(const struct job *j, uint64_t *until)

@@ -16,6 +16,11 @@
  * memory-interval while it runs) go to the job_finished event and to
  * status (last_run).
  *
+ * max-jobs (global, default: the number of CPUs): at most that many runs
+ * of all jobs go at once; a run beyond it waits (state queued), and freed
+ * slots go to the oldest waiting request first.  A request while its job
+ * waits is covered by the run that waits.
+ *
  * Circuit breaker: after max-failures failed runs in a row (failure,
  * timeout, memory, spawn_failed; killed does not count, success resets)
  * the job is in cooldown for cooldown: requests are refused (a trailing
@@ -60,6 +65,9 @@ void job_free(struct job *j);
 unsigned long job_request(struct job *j, const char *by, bool *coalesced,
                           bool force);
 
+/* Is its next run waiting for a max-jobs slot? */
+bool job_queued(const struct job *j);
+
 /* In a cooldown (after max-failures failed runs in a row, for cooldown)?
  * *UNTIL: its end, wall ms. */
 bool job_cooling(const struct job *j, uint64_t *until);
@@ -79,7 +87,7 @@ void job_run_starting(struct job *j);
 void job_run_started(struct job *j);
 void job_run_over(struct job *j);
 
-/* "idle", "running" or "cooldown" (status). */
+/* "idle", "running", "queued" or "cooldown" (status). */
 const char *job_state(const struct job *j);
 
 /* last_run for status: null before the first run. */

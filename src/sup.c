@@ -750,6 +750,8 @@ json_t *sup_reload(struct sup *s, struct tend_config *cfg)
 		json_array_append_new(removed, json_string(u->cfg->name));
 		u->removed = true;
 		unit_stop(u);
+		if (s->hooks.changed)   /* whoever waits for it hears now */
+			s->hooks.changed(s->hooks.ctx, u);
 		if (unit_settled(u))
 			loop_timer_start(s->loop, &s->sweep, 0, on_sweep, s);
 	}

@@ -166,3 +166,22 @@ def test_logs_show_each_run_apart(project):
              for l in p.ok("logs", "j").stdout.splitlines()]
     assert lines == ["--- tend: run 1 (cli) ---", "one", "two", "tail",
                      "--- tend: run 2 (cli) ---", "one", "two", "tail"], lines
+
+
+def test_max_jobs_queues_runs_of_other_jobs(project, tmp_path):
+    gate = tmp_path / "gate"
+    hold = "exec = sh -c 'while [ ! -e %s ]; do sleep 0.02; done'\n" % gate
+    p = project("[tend]\nmax-jobs = 2\n[job a]\n%s[job b]\n%s[job c]\n%s"
+                % (hold, hold, hold))
+    for name in ("a", "b"):
+        assert p.ok("run", name).stdout.strip() == "run 1 started"
+    assert p.ok("run", "c").stdout.strip() == "run 1 queued (max-jobs runs go on now)"
+    wait_until(lambda: len(runs(p, "a") + runs(p, "b")) == 2, what="a and b")
+    time.sleep(0.3)
+    assert runs(p, "c") == [] and p.unit("c")["state"] == "queued"
+    # A second request for c is covered by the run that waits.
+    assert p.ok("run", "c").stdout.strip() == "run 1 queued (max-jobs runs go on now)"
+    gate.write_text("open")
+    wait_until(lambda: len(runs(p, "c", "job_finished")) == 1, T_LONG,
+               what="c to run once a slot is free")
+    assert len(runs(p, "c")) == 1
