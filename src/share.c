@@ -247,8 +247,11 @@ static void check_run_end(struct session *s)
 		return;
 	enum unit_state st = i->u->state;
 	if (!s->linked) {
-		/* Waiting for its program: only a program at rest ends that. */
-		if (st == US_FAILED || st == US_STOPPED || st == US_IDLE)
+		/* Waiting for its program: only a program at rest ends that,
+		 * not one passing through stopped on its way back (a restart:
+		 * want_up). */
+		if (st == US_FAILED || st == US_IDLE ||
+		    (st == US_STOPPED && !i->u->want_up))
 			finish(s, run_end_line(s, i->u, false));
 		return;
 	}
