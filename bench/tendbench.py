@@ -124,6 +124,17 @@ class Daemon:
         self.pid = None
 
 
+def proc_mem(pid, keys=("VmRSS", "RssAnon", "VmHWM")):
+    """KEYS of /proc/PID/status (kB figures), in bytes."""
+    got = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in keys:
+                got[k] = int(v.split()[0]) * 1024
+    return got
+
+
 def cpu_ns(pid):
     """CPU time of every thread of PID so far, in ns."""
     if SCHEDSTAT:
