@@ -19,11 +19,22 @@ UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 OBJS     := $(patsubst src/%.c,build/%.o,$(SRCS))
 SANOBJS  := $(patsubst src/%.c,build/san/%.o,$(SRCS))
 
-.PHONY: all deps demo test check-unit check-e2e check-clang bench-basic bench-daemon bench-memory bench-relay bench-jobs clean
+.PHONY: all deps mcp-deps demo test check-unit check-e2e check-clang bench-basic bench-daemon bench-memory bench-relay bench-jobs clean
 all: build/tend
 
 deps:
 	@scripts/deps.sh
+
+# The MCP servers and SDK of tests/e2e/test_mcp_sdk.py, as pinned by
+# tests/mcp/package-lock.json (node and npm come from deps.sh; its
+# "overrides" keeps @hono/node-server at 1.x, so that every engines field of
+# the tree accepts Debian 12's node 18).  Installed again only when
+# package.json or the lock changed since the last install.
+MCP_STAMP := tests/mcp/node_modules/.installed
+mcp-deps: $(MCP_STAMP)
+$(MCP_STAMP): tests/mcp/package.json tests/mcp/package-lock.json
+	cd tests/mcp && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
 
 build/%.o: src/%.c src/*.h VERSION | build
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -c -o $@ $<
@@ -56,6 +67,7 @@ check-e2e: build/tend build/san/tend
 	TEND_BIN=$(CURDIR)/build/san/tend $(PYTHON) -m pytest -q tests/e2e
 
 test: deps
+	$(MAKE) mcp-deps
 	$(MAKE) all check-clang
 	$(MAKE) check-unit
 	$(MAKE) check-e2e

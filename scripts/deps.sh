@@ -2,7 +2,9 @@
 # Installs the Debian packages tend needs to build and test, only those
 # missing, without questions.  Safe to run again: it does nothing when all
 # are present.
-#   scripts/deps.sh          what the build and the tests need
+#   scripts/deps.sh          what the build and the tests need (node and npm
+#                            for tests/mcp: Debian's nodejs and npm, only when
+#                            there is no node or npm command, wherever from)
 #   scripts/deps.sh bench    that, plus what the benchmarks need (socat)
 set -eu
 PKGS="gcc make clang pkg-config libjansson-dev libcmocka-dev python3 python3-pytest procps"
@@ -15,6 +17,8 @@ missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 echo "deps: installing$missing"
 SUDO=""
