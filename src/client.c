@@ -12,9 +12,11 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -583,8 +585,8 @@ out:
 static const char usage_connect[] =
 	"usage: tend [-c FILE] connect SERVICE\n"
 	"\n"
-	"Bridges this process's stdin and stdout to SERVICE (stdio = exclusive or\n"
-	"per-client), starting the daemon and the service when needed: put it\n"
+	"Bridges this process's stdin and stdout to SERVICE (stdio = exclusive,\n"
+	"per-client or mcp), starting the daemon and the service when needed: put it\n"
 	"where a client would start the server itself, e.g. an MCP client's\n"
 	"{\"command\": \"tend\", \"args\": [\"connect\", \"memory\"]}.  The daemon\n"
 	"reads and writes this process's stdin and stdout itself (they are passed\n"
@@ -592,7 +594,10 @@ static const char usage_connect[] =
 	"ends normally (stdin reached its end and the service answered, or the\n"
 	"instance exited cleanly); 1 with a message when the service ended while\n"
 	"connected, failed, or no turn came within queue-timeout; 2 for a service\n"
-	"without stdio; 3 when the daemon could not be reached.\n";
+	"without stdio; 3 when the daemon could not be reached.  With stdio = mcp\n"
+	"every session shares one server through tend's JSON-RPC multiplexer\n"
+	"(docs/mcp.md) and ends when stdin ends.  It also ends when its parent\n"
+	"(the client) dies.\n";
 
 int client_connect(const char *cfgarg, int argc, char **argv)
 {
@@ -614,6 +619,11 @@ int client_connect(const char *cfgarg, int argc, char **argv)
 		errline("connect: which service? usage: tend connect SERVICE");
 		return EXIT_USAGE;
 	}
+	/* It stands for its client: when the client dies, so does it, and the
+	 * daemon (its control connection closing) ends the session. */
+	pid_t parent = getppid();
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == 0 && getppid() != parent)
+		return EXIT_FAILURE;   /* the client is gone already */
 	struct paths p;
 	char *path = locate(cfgarg, &p);
 	if (!path)

@@ -988,8 +988,5 @@ size_t config_unenforced(const struct unit_config *u, const char **names,
 	for (size_t i = 0; i < ARRAY_LEN(keys) && n < max; i++)
 		if (u->key_line[i] && !keys[i].enforced)
 			names[n++] = keys[i].name;
-	/* stdio = mcp is served as exclusive until its multiplexer lands. */
-	if (u->stdio == STDIO_MCP && n < max)
-		names[n++] = "stdio = mcp (served as exclusive)";
 	return n;
 }

@@ -38,7 +38,7 @@ static const char usage_main[] =
 	"                       ask for a run of JOB (one at a time; requests made\n"
 	"                       during a run share one trailing run)\n"
 	"  connect SERVICE      bridge stdin/stdout to SERVICE (stdio = exclusive,\n"
-	"                       per-client); starts the daemon and the service\n"
+	"                       per-client, mcp); starts the daemon and the service\n"
 	"  check                validate the file, print the effective settings\n"
 	"  exec [--KEY VALUE ...] -- CMD [ARG ...]\n"
 	"                       supervise one command in the foreground, no file\n"

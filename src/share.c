@@ -1,5 +1,7 @@
 #include "share.h"
 #include "ctl.h"
+#include "lines.h"
+#include "mcp.h"
 #include "parse.h"
 #include "relay.h"
 #include "sup.h"
@@ -43,11 +45,17 @@ struct session {
 	struct loop_timer timer;  /* queued: queue-timeout; after EOF: the end */
 	struct share_inst *inst;
 	unsigned long long out_mark;   /* bytes to the client at the last input */
+	/* stdio = mcp */
+	struct mcp_client *mc;
+	struct line_reader rd;    /* the client's messages */
+	struct line_writer wr;    /* messages for it */
+	char *bye;                /* why it ends, at the loop's next turn */
 };
 
 struct share {
 	struct unit *u;           /* the service */
 	struct loop *lp;
+	enum stdio_mode mode;
 	bool per_client;
 	struct session *head, *tail;
 	size_t nsessions, nattached;
@@ -55,6 +63,13 @@ struct share {
 	unsigned long long next_id;
 	bool closing;             /* share_free: no more turns */
 	struct loop_timer turn;   /* pump, from the loop (never re-entered) */
+	/* stdio = mcp: the multiplexer and the server's stdout and stdin */
+	struct mcp *mcp;
+	struct line_reader srv_rd;
+	struct line_writer srv_wr;
+	bool srv_open;            /* srv_rd and srv_wr run */
+	bool clients_paused;      /* the server's stdin is backed up */
+	bool waking;
 };
 
 static void finish(struct session *s, char *line);
@@ -114,26 +129,34 @@ static const char *svc_name(const struct share *sh)
 
 /* The final line for session S, whose program U ended (LINKED: after it
  * had served S; else before it was up for S). */
+/* How U's last run ended, in a few words ("crash, exit code 3"). */
+static void run_how(const struct unit *u, char *how, size_t n)
+{
+	const struct exit_info *e = &u->last_exit;
+	char b[32];
+	if (u->idling)
+		snprintf(how, n, "idle-stop: no traffic for %s",
+		         format_duration(u->cfg->idle_stop_ms, b));
+	else if (e->reason == EXIT_SPAWN_FAILED)
+		snprintf(how, n, "cannot start: %s", strerror(e->err));
+	else if (e->reason == EXIT_NONE)
+		snprintf(how, n, "%s", unit_state_name(u->state));
+	else if (e->signal)
+		snprintf(how, n, "%s, signal %s", exit_reason_name(e->reason),
+		         signal_name(e->signal));
+	else
+		snprintf(how, n, "%s, exit code %d", exit_reason_name(e->reason),
+		         e->code);
+}
+
 static char *run_end_line(const struct session *s, const struct unit *u,
                           bool linked)
 {
 	const struct exit_info *e = &u->last_exit;
 	if (linked && e->reason == EXIT_CLEAN && s->in_eof && !u->idling)
 		return ctl_reply_ok(json_pack("{s:b}", "done", 1));
-	char how[160], b[32];
-	if (u->idling)
-		snprintf(how, sizeof(how), "idle-stop: no traffic for %s",
-		         format_duration(u->cfg->idle_stop_ms, b));
-	else if (e->reason == EXIT_SPAWN_FAILED)
-		snprintf(how, sizeof(how), "cannot start: %s", strerror(e->err));
-	else if (e->reason == EXIT_NONE)
-		snprintf(how, sizeof(how), "%s", unit_state_name(u->state));
-	else if (e->signal)
-		snprintf(how, sizeof(how), "%s, signal %s", exit_reason_name(e->reason),
-		         signal_name(e->signal));
-	else
-		snprintf(how, sizeof(how), "%s, exit code %d",
-		         exit_reason_name(e->reason), e->code);
+	char how[160];
+	run_how(u, how, sizeof(how));
 	return ctl_reply_err(1, "service \"%s\" %s (%s); see tend logs %s",
 	                     u->cfg->name, linked ? "ended while connected"
 	                     : "ended before it was ready", how, svc_name(s->sh));
@@ -175,11 +198,16 @@ static void drain_start(struct share_inst *i)
 		i->out_eof = true;   /* cannot watch it: nobody reads it */
 }
 
-/* The run's descriptors go (its relay first). */
+/* The run's descriptors go (its relay or its lines first). */
 static void inst_close(struct share_inst *i)
 {
 	relay_free(i->r);
 	i->r = NULL;
+	if (i == &i->sh->excl && i->sh->srv_open) {
+		lines_read_stop(&i->sh->srv_rd);
+		lines_write_stop(&i->sh->srv_wr);
+		i->sh->srv_open = false;
+	}
 	loop_io_del(i->sh->lp, &i->drain);
 	close_fd(&i->in_w);
 	close_fd(&i->out_r);
@@ -359,6 +387,228 @@ static void link_session(struct share_inst *i)
 	}
 }
 
+/* --- stdio = mcp: every session at once, through the multiplexer --- */
+
+#define SHARE_LINE_MAX ((size_t)64 << 20)     /* the longest message */
+#define SHARE_BACKLOG_MAX ((size_t)64 << 20)  /* a client's unread output */
+#define SHARE_SERVER_HIGH ((size_t)4 << 20)   /* the server's unread input */
+
+static void log_line(struct share *sh, const char *msg)
+{
+	char *t = xasprintf("--- tend: mcp: %s", msg);
+	output_mark(&sh->u->out, t);
+	free(t);
+}
+
+/* Ends S at the loop's next turn with WHY (never from inside the
+ * multiplexer, which may be walking its clients). */
+static void on_bye(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct session *s = t->data;
+	gone(s, s->bye);
+}
+
+static void bye_later(struct session *s, const char *why)
+{
+	if (s->bye)
+		return;
+	s->bye = xstrdup(why);
+	loop_timer_start(s->sh->lp, &s->timer, 0, on_bye, s);
+}
+
+/* The server's stdin is backed up past SHARE_SERVER_HIGH: clients wait
+ * (their pipes fill, their writes block) until it drains. */
+static void pause_clients(struct share *sh, bool pause)
+{
+	if (sh->clients_paused == pause)
+		return;
+	sh->clients_paused = pause;
+	for (struct session *s = sh->head; s; s = s->next)
+		if (s->mc)
+			lines_pause(&s->rd, pause);
+}
+
+static void mcp_to_client(void *ctx, void *data, const char *line, size_t len)
+{
+	(void)ctx;
+	struct session *s = data;
+	if (s->bye)
+		return;
+	lines_write(&s->wr, line, len);
+	if (lines_pending(&s->wr) > SHARE_BACKLOG_MAX)
+		bye_later(s, "the client does not read its output (64 MiB wait "
+		          "for it); disconnected");
+}
+
+static void mcp_to_server(void *ctx, const char *line, size_t len)
+{
+	struct share *sh = ctx;
+	unit_activity(sh->u);
+	if (!sh->srv_open)
+		return;   /* the process is gone; mcp knows it from share_on_state */
+	lines_write(&sh->srv_wr, line, len);
+	if (lines_pending(&sh->srv_wr) > SHARE_SERVER_HIGH)
+		pause_clients(sh, true);
+}
+
+static void mcp_log(void *ctx, const char *msg)
+{
+	log_line(ctx, msg);
+}
+
+static bool mcp_wake(void *ctx)
+{
+	struct share *sh = ctx;
+	if (sh->waking)
+		return true;   /* a start failing at once tells mcp itself */
+	sh->waking = true;
+	bool ok = unit_wake(sh->u, "connect");
+	sh->waking = false;
+	return ok;
+}
+
+static void srv_line(void *ctx, const char *line, size_t len)
+{
+	struct share *sh = ctx;
+	unit_activity(sh->u);
+	mcp_server_line(sh->mcp, line, len);
+}
+
+static void srv_long(void *ctx, size_t len)
+{
+	char m[128];
+	snprintf(m, sizeof(m), "a message of more than %zu bytes from the "
+	         "server was dropped", len);
+	log_line(ctx, m);
+}
+
+static void srv_end(void *ctx, int err)
+{
+	(void)ctx;
+	(void)err;   /* its exit (share_on_state) says what happened */
+}
+
+static void srv_drained(void *ctx)
+{
+	pause_clients(ctx, false);
+}
+
+static void srv_werr(void *ctx, int err)
+{
+	(void)ctx;
+	(void)err;   /* it closed its stdin: on its way out */
+}
+
+/* A run of the server began: tend reads and writes its pipes by lines. */
+static void srv_open(struct share *sh)
+{
+	struct share_inst *i = &sh->excl;
+	sh->srv_rd = (struct line_reader){ .on_line = srv_line, .on_long = srv_long,
+	                                   .on_end = srv_end, .ctx = sh };
+	sh->srv_wr = (struct line_writer){ .on_error = srv_werr,
+	                                   .on_drained = srv_drained, .ctx = sh };
+	if (lines_read(&sh->srv_rd, sh->lp, i->out_r, SHARE_LINE_MAX) < 0 ||
+	    lines_write_start(&sh->srv_wr, sh->lp, i->in_w) < 0) {
+		lines_read_stop(&sh->srv_rd);
+		lines_write_stop(&sh->srv_wr);
+		log_line(sh, "cannot watch the server's pipes");
+		return;
+	}
+	sh->srv_open = true;
+	pause_clients(sh, false);
+	mcp_server_up(sh->mcp);
+}
+
+static void client_line(void *ctx, const char *line, size_t len)
+{
+	struct session *s = ctx;
+	unit_activity(s->sh->u);
+	if (!s->bye)
+		mcp_client_line(s->sh->mcp, s->mc, line, len);
+}
+
+static void client_long(void *ctx, size_t len)
+{
+	struct session *s = ctx;
+	char m[128];
+	snprintf(m, sizeof(m), "a message of more than %zu bytes from a client "
+	         "was dropped", len);
+	log_line(s->sh, m);
+}
+
+static void client_end(void *ctx, int err)
+{
+	struct session *s = ctx;
+	if (!err) {
+		s->in_eof = true;
+		finish(s, ctl_reply_ok(json_pack("{s:b}", "done", 1)));
+		return;
+	}
+	char m[160];
+	snprintf(m, sizeof(m), "the client went away (reading its input: %s)",
+	         strerror(err));
+	gone(s, m);
+}
+
+static void client_werr(void *ctx, int err)
+{
+	char m[160];
+	snprintf(m, sizeof(m), "the client went away (writing to it: %s)",
+	         strerror(err));
+	gone(ctx, m);
+}
+
+/* S joins the multiplexer; the server starts if it is not running. */
+static void mcp_attach(struct session *s)
+{
+	struct share *sh = s->sh;
+	loop_timer_stop(sh->lp, &s->timer);
+	s->attached = true;
+	sh->nattached++;
+	s->rd = (struct line_reader){ .on_line = client_line, .on_long = client_long,
+	                              .on_end = client_end, .ctx = s };
+	s->wr = (struct line_writer){ .on_error = client_werr, .ctx = s };
+	if (lines_read(&s->rd, sh->lp, s->in, SHARE_LINE_MAX) < 0 ||
+	    lines_write_start(&s->wr, sh->lp, s->out) < 0) {
+		char m[160];
+		snprintf(m, sizeof(m), "cannot watch the client's stdin and stdout "
+		         "(%s); give tend connect pipes, ttys or sockets",
+		         strerror(errno));
+		gone(s, m);
+		return;
+	}
+	if (sh->clients_paused)
+		lines_pause(&s->rd, true);
+	s->mc = mcp_client_add(sh->mcp, s);
+	if (!mcp_wake(sh) && sh->u->state == US_FAILED)
+		bye_later(s, "it has failed; see tend status");
+}
+
+/* The session leaves the multiplexer (its requests are cancelled). */
+static void mcp_detach(struct session *s)
+{
+	if (s->mc)
+		mcp_client_remove(s->sh->mcp, s->mc);
+	s->mc = NULL;
+	lines_read_stop(&s->rd);
+	lines_write_stop(&s->wr);
+	free(s->bye);
+	s->bye = NULL;
+}
+
+/* The server's run ended (main reaped): its last lines are read, then
+ * the multiplexer fails what was in flight. */
+static void srv_gone(struct share *sh)
+{
+	if (sh->srv_open)
+		lines_drain(&sh->srv_rd);
+	inst_close(&sh->excl);
+	char how[160];
+	run_how(sh->u, how, sizeof(how));
+	mcp_server_down(sh->mcp, how);
+}
+
 /* --- sessions --- */
 
 static void list_remove(struct share *sh, struct session *s)
@@ -391,6 +641,10 @@ static void finish(struct session *s, char *line)
 {
 	struct share *sh = s->sh;
 	struct share_inst *i = s->inst;
+	if (sh->mcp && s->attached) {
+		mcp_detach(s);
+		sh->nattached--;
+	}
 	if (i) {
 		if (!sh->per_client && i->r) {
 			/* A client that left inside a line it was sending: the
@@ -500,7 +754,9 @@ static void on_turn(struct loop *lp, struct loop_timer *t)
 			s = next;
 			continue;
 		}
-		if (!sh->per_client) {
+		if (sh->mcp) {
+			mcp_attach(s);   /* may end S */
+		} else if (!sh->per_client) {
 			if (sh->excl.s || !attach(s, &sh->excl))
 				return;   /* one at a time (a refused one pumps again) */
 		} else {
@@ -610,12 +866,41 @@ void share_spawned(struct share *sh, struct unit *u, bool ok)
 	i->live = ok;
 	if (!ok)
 		inst_close(i);
+	else if (sh->mcp && i == &sh->excl)
+		srv_open(sh);
 	else if (!i->s)
 		drain_start(i);
 }
 
+/* stdio = mcp: the server's runs come and go under the multiplexer; its
+ * clients stay. */
+static void mcp_on_state(struct share *sh, struct unit *u)
+{
+	struct share_inst *i = &sh->excl;
+	if (i->live && u->pid == 0) {
+		i->live = false;
+		srv_gone(sh);
+	} else if (u->state == US_STOPPING && sh->srv_open && i->in_w >= 0) {
+		/* A stop closes the server's stdin first. */
+		lines_write_stop(&sh->srv_wr);
+		close_fd(&i->in_w);
+	}
+	if (u->state == US_FAILED) {
+		char how[160], m[256];
+		run_how(u, how, sizeof(how));
+		snprintf(m, sizeof(m), "the server has failed (%s); see tend status %s",
+		         how, svc_name(sh));
+		mcp_server_failed(sh->mcp, m);
+	}
+}
+
 void share_on_state(struct share *sh, struct unit *u)
 {
+	if (sh->mcp && u == sh->u) {
+		mcp_on_state(sh, u);
+		pump_soon(sh);
+		return;
+	}
 	struct share_inst *i = inst_of(sh, u);
 	if (i && i->live && u->pid == 0) {
 		/* The run's main process is gone: no more input. */
@@ -662,12 +947,20 @@ void share_unit_gone(struct share *sh, struct unit *u)
 	}
 }
 
-struct share *share_new(struct unit *u, bool per_client)
+struct share *share_new(struct unit *u, enum stdio_mode mode)
 {
 	struct share *sh = xcalloc(1, sizeof(*sh));
 	sh->u = u;
 	sh->lp = u->sup->loop;
-	sh->per_client = per_client;
+	sh->mode = mode;
+	sh->per_client = mode == STDIO_PER_CLIENT;
+	if (mode == STDIO_MCP) {
+		static const struct mcp_ops ops = { NULL, mcp_to_client, mcp_to_server,
+		                                    mcp_log, mcp_wake };
+		struct mcp_ops o = ops;
+		o.ctx = sh;
+		sh->mcp = mcp_new(&o, TEND_VERSION);
+	}
 	sh->excl = (struct share_inst){ .sh = sh, .u = u, .in_w = -1, .out_r = -1,
 	                                .child_in = -1, .child_out = -1 };
 	return sh;
@@ -683,12 +976,23 @@ void share_free(struct share *sh, const char *why)
 		                               why));
 	inst_close(&sh->excl);
 	loop_timer_stop(sh->lp, &sh->turn);
+	mcp_free(sh->mcp);
 	free(sh);
 }
 
-bool share_per_client(const struct share *sh)
+enum stdio_mode share_mode(const struct share *sh)
 {
-	return sh->per_client;
+	return sh->mode;
+}
+
+bool share_busy(const struct share *sh)
+{
+	return sh->mcp && mcp_in_flight(sh->mcp) > 0;
+}
+
+size_t share_in_flight(const struct share *sh)
+{
+	return sh->mcp ? mcp_in_flight(sh->mcp) : 0;
 }
 
 size_t share_clients(const struct share *sh)

@@ -41,6 +41,8 @@
 #ifndef TEND_SHARE_H
 #define TEND_SHARE_H
 
+#include "config.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -51,9 +53,9 @@ struct unit;
 struct share;
 struct share_inst;
 
-/* For U, a service with stdio (PER_CLIENT: stdio = per-client). */
-struct share *share_new(struct unit *u, bool per_client);
-bool share_per_client(const struct share *sh);
+/* For U, a service with stdio = MODE. */
+struct share *share_new(struct unit *u, enum stdio_mode mode);
+enum stdio_mode share_mode(const struct share *sh);
 /* Ends every session (WHY in their final line), detaches instances. */
 void share_free(struct share *sh, const char *why);
 
@@ -81,5 +83,9 @@ void share_unit_gone(struct share *sh, struct unit *u);
  * waiting for their turn. */
 size_t share_clients(const struct share *sh);
 size_t share_queued(const struct share *sh);
+/* stdio = mcp: requests in flight at the server (busy: any; an idle stop
+ * waits for them). */
+size_t share_in_flight(const struct share *sh);
+bool share_busy(const struct share *sh);
 
 #endif

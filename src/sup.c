@@ -681,14 +681,13 @@ void sup_clients_sync(struct sup *s)
 		if (u->instance)
 			continue;
 		watch_sync(s, u);
-		bool per_client = c->stdio == STDIO_PER_CLIENT;
 		if (u->share && (c->stdio == STDIO_NONE || u->removed ||
-		                 share_per_client(u->share) != per_client)) {
+		                 share_mode(u->share) != c->stdio)) {
 			share_free(u->share, "its stdio setting changed");
 			u->share = NULL;
 		}
 		if (!u->share && c->stdio != STDIO_NONE && !u->removed)
-			u->share = share_new(u, per_client);
+			u->share = share_new(u, c->stdio);
 		if (!u->proxy && c->listen.n && !u->removed)
 			u->proxy = proxy_new(u);
 		if (u->proxy)

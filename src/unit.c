@@ -392,6 +392,11 @@ static void on_idle(struct loop *lp, struct loop_timer *t)
 {
 	struct unit *u = t->data;
 	uint64_t now = loop_now(lp), quiet = now - u->last_activity;
+	if (u->share && share_busy(u->share)) {
+		/* Requests in flight (stdio = mcp): not idle, however quiet. */
+		unit_activity(u);
+		quiet = 0;
+	}
 	if (quiet < u->cfg->idle_stop_ms) {
 		/* Traffic since the timer was set: wait for the rest.  The
 		 * timer moves only here, never on every byte. */

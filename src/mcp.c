@@ -1,0 +1,1057 @@
+#include "mcp.h"
+#include "jrpc.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { CAP_ROOTS = 1, CAP_SAMPLING = 2, CAP_ELICITATION = 4 };
+enum srv_state { S_DOWN, S_INIT, S_READY, S_REFUSED };
+
+/* MCP's log levels, lowest first (RFC 5424's order). */
+static const char *const levels[] = { "debug", "info", "notice", "warning",
+                                      "error", "critical", "alert",
+                                      "emergency" };
+
+/* A resource URI with subscribers; the server is subscribed while N > 0. */
+struct sub {
+	char *uri;
+	size_t n;
+	struct sub *next;
+};
+
+/* One id tend minted, and what it stands for. */
+enum pend_kind {
+	P_CLIENT,   /* a client's request at the server */
+	P_SERVER,   /* the server's request at a client */
+	P_INIT,     /* tend's initialize */
+	P_TEND,     /* tend's other requests (subscribe, setLevel...) */
+};
+
+struct pend {
+	unsigned long long id;
+	enum pend_kind kind;
+	struct mcp_client *c;      /* P_CLIENT, P_SERVER */
+	char *orig;                /* the client's id / the server's id */
+	size_t orig_len;
+	char *token;               /* the client's progress token */
+	size_t token_len;
+	struct sub *sub;           /* a client's first subscribe to it */
+	struct pend *hnext;        /* the id table's chain */
+	struct pend *prev, *next;  /* its client's list, or m->own */
+};
+
+struct mcp_client {
+	struct mcp *m;
+	void *data;
+	struct mcp_client *prev, *next;
+	struct pend *reqs;         /* P_CLIENT and P_SERVER, newest first */
+	size_t in_flight;          /* its P_CLIENT */
+	unsigned caps;
+	int level;                 /* index in levels, -1: never set */
+	bool initialized;          /* its initialize was answered */
+	unsigned long long active; /* m->seq at its last message */
+	struct sub **subs;
+	size_t nsubs, capsubs;
+};
+
+/* A client's message waiting for the server to be initialized. */
+struct qmsg {
+	struct mcp_client *c;
+	char *line;
+	size_t len;
+	struct qmsg *next;
+};
+
+struct mcp {
+	struct mcp_ops ops;
+	char *version;
+	struct mcp_client *clients;
+	enum srv_state state;
+	char *result;              /* the server's initialize result */
+	size_t result_len;
+	char *refusal;             /* S_REFUSED: what the server said */
+	int srv_level;             /* set at this process, -1: not yet */
+	bool woken;                /* S_DOWN: wake asked for already */
+	unsigned long long next_id, seq;
+	struct pend **tab;         /* tend id -> pend; ids are sequential */
+	size_t tabsize, npend;
+	struct pend *own;          /* P_INIT, P_TEND */
+	size_t in_flight;
+	struct sub *subs;
+	struct qmsg *qhead, **qtail;
+	size_t nq;
+};
+
+/* --- sending --- */
+
+static void send_to(struct mcp *m, struct mcp_client *c, const char *line,
+                    size_t len)
+{
+	if (c)
+		m->ops.to_client(m->ops.ctx, c->data, line, len);
+	else
+		m->ops.to_server(m->ops.ctx, line, len);
+}
+
+static void send_str(struct mcp *m, struct mcp_client *c, const char *line)
+{
+	send_to(m, c, line, strlen(line));
+}
+
+/* LINE with the N edits made, to C (NULL: the server). */
+static void send_edited(struct mcp *m, struct mcp_client *c, const char *line,
+                        size_t len, const struct jrpc_edit *e, size_t n)
+{
+	size_t ol;
+	char *o = jrpc_splice(line, len, e, n, &ol);
+	if (o)
+		send_to(m, c, o, ol);   /* (tend's spans always fit) */
+	free(o);
+}
+
+static void mlog(struct mcp *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void mlog(struct mcp *m, const char *fmt, ...)
+{
+	char b[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(b, sizeof(b), fmt, ap);
+	va_end(ap);
+	m->ops.log(m->ops.ctx, b);
+}
+
+/* {"jsonrpc":"2.0","id":ID,"result":RESULT} to C (NULL: the server). */
+static void reply_result(struct mcp *m, struct mcp_client *c, const char *id,
+                         size_t idlen, const char *result, size_t rlen)
+{
+	struct buf b = { 0 };
+	buf_adds(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
+	buf_add(&b, id, idlen);
+	buf_adds(&b, ",\"result\":");
+	buf_add(&b, result, rlen);
+	buf_addc(&b, '}');
+	send_to(m, c, b.s, b.len);
+	free(b.s);
+}
+
+static void reply_error(struct mcp *m, struct mcp_client *c, const char *id,
+                        size_t idlen, int code, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+static void reply_error(struct mcp *m, struct mcp_client *c, const char *id,
+                        size_t idlen, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	str_clean(msg);   /* valid UTF-8, whatever went into it */
+	json_t *s = json_string(msg);
+	char *q = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+	char *line = xasprintf("{\"jsonrpc\":\"2.0\",\"id\":%.*s,\"error\":"
+	                       "{\"code\":%d,\"message\":%s}}", (int)idlen, id,
+	                       code, q ? q : "\"tend: error\"");
+	send_str(m, c, line);
+	free(line);
+	free(q);
+	json_decref(s);
+	free(msg);
+}
+
+#define SPAN(line, s) (line) + (s).off, (s).len
+
+/* --- ids tend minted --- */
+
+/* The span as one of tend's ids (a plain non-negative integer). */
+static bool tend_id(const char *line, struct jspan s, unsigned long long *id)
+{
+	if (s.len == 0 || s.len > 19 || (s.len > 1 && line[s.off] == '0'))
+		return false;
+	unsigned long long v = 0;
+	for (size_t i = 0; i < s.len; i++) {
+		char ch = line[s.off + i];
+		if (ch < '0' || ch > '9')
+			return false;
+		v = v * 10 + (unsigned)(ch - '0');
+	}
+	*id = v;
+	return true;
+}
+
+static void tab_grow(struct mcp *m)
+{
+	size_t n = m->tabsize ? m->tabsize * 2 : 64;
+	struct pend **t = xcalloc(n, sizeof(*t));
+	for (size_t i = 0; i < m->tabsize; i++)
+		for (struct pend *p = m->tab[i], *next; p; p = next) {
+			next = p->hnext;
+			p->hnext = t[p->id & (n - 1)];
+			t[p->id & (n - 1)] = p;
+		}
+	free(m->tab);
+	m->tab = t;
+	m->tabsize = n;
+}
+
+static struct pend **pend_list(struct mcp *m, struct pend *p)
+{
+	return p->c ? &p->c->reqs : &m->own;
+}
+
+static struct pend *pend_new(struct mcp *m, enum pend_kind kind,
+                             struct mcp_client *c)
+{
+	struct pend *p = xcalloc(1, sizeof(*p));
+	p->id = ++m->next_id;
+	p->kind = kind;
+	p->c = c;
+	if (m->npend >= m->tabsize)
+		tab_grow(m);
+	struct pend **slot = &m->tab[p->id & (m->tabsize - 1)];
+	p->hnext = *slot;
+	*slot = p;
+	m->npend++;
+	struct pend **head = pend_list(m, p);
+	p->next = *head;
+	if (*head)
+		(*head)->prev = p;
+	*head = p;
+	if (kind == P_CLIENT) {
+		c->in_flight++;
+		m->in_flight++;
+	}
+	return p;
+}
+
+static struct pend *pend_find(struct mcp *m, unsigned long long id)
+{
+	if (!m->tabsize)
+		return NULL;
+	struct pend *p = m->tab[id & (m->tabsize - 1)];
+	while (p && p->id != id)
+		p = p->hnext;
+	return p;
+}
+
+static void pend_free(struct mcp *m, struct pend *p)
+{
+	struct pend **slot = &m->tab[p->id & (m->tabsize - 1)];
+	while (*slot != p)
+		slot = &(*slot)->hnext;
+	*slot = p->hnext;
+	m->npend--;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		*pend_list(m, p) = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	if (p->kind == P_CLIENT) {
+		p->c->in_flight--;
+		m->in_flight--;
+	}
+	free(p->orig);
+	free(p->token);
+	free(p);
+}
+
+static char *dup_span(const char *line, struct jspan s, size_t *len)
+{
+	char *d = xmalloc(s.len + 1);
+	memcpy(d, line + s.off, s.len);
+	d[s.len] = '\0';
+	*len = s.len;
+	return d;
+}
+
+/* A request of tend's own to the server: METHOD with PARAMS (JSON text). */
+static void tend_request(struct mcp *m, enum pend_kind kind, const char *method,
+                         const char *params)
+{
+	struct pend *p = pend_new(m, kind, NULL);
+	char *line = xasprintf("{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":\"%s\","
+	                       "\"params\":%s}", p->id, method, params);
+	send_str(m, NULL, line);
+	free(line);
+}
+
+/* --- subscriptions and log levels --- */
+
+static struct sub *sub_find(struct mcp *m, const char *uri)
+{
+	struct sub *s = m->subs;
+	while (s && strcmp(s->uri, uri) != 0)
+		s = s->next;
+	return s;
+}
+
+static size_t client_sub(const struct mcp_client *c, const struct sub *s)
+{
+	size_t i = 0;
+	while (i < c->nsubs && c->subs[i] != s)
+		i++;
+	return i;
+}
+
+static char *json_quote(const char *s)
+{
+	json_t *j = json_string(s);
+	char *q = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+	json_decref(j);
+	return q;
+}
+
+static void tend_subscribe(struct mcp *m, struct sub *s, bool on)
+{
+	char *q = json_quote(s->uri);
+	char *params = xasprintf("{\"uri\":%s}", q ? q : "\"\"");
+	tend_request(m, P_TEND, on ? "resources/subscribe" : "resources/unsubscribe",
+	             params);
+	free(params);
+	free(q);
+}
+
+/* C no longer subscribes to S; the last subscriber gone, the server is
+ * unsubscribed (TELL) and S goes. */
+static void sub_release(struct mcp *m, struct mcp_client *c, struct sub *s,
+                        bool tell)
+{
+	size_t i = client_sub(c, s);
+	if (i == c->nsubs)
+		return;
+	c->subs[i] = c->subs[--c->nsubs];
+	if (--s->n > 0)
+		return;
+	if (tell && m->state == S_READY)
+		tend_subscribe(m, s, false);
+	struct sub **pp = &m->subs;
+	while (*pp != s)
+		pp = &(*pp)->next;
+	*pp = s->next;
+	free(s->uri);
+	free(s);
+}
+
+static int level_index(const char *name)
+{
+	for (size_t i = 0; name && i < ARRAY_LEN(levels); i++)
+		if (strcmp(levels[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The server runs at the lowest level any client asked for. */
+static void apply_level(struct mcp *m)
+{
+	int low = -1;
+	for (struct mcp_client *c = m->clients; c; c = c->next)
+		if (c->level >= 0 && (low < 0 || c->level < low))
+			low = c->level;
+	if (low < 0 || low == m->srv_level || m->state != S_READY)
+		return;
+	m->srv_level = low;
+	char *params = xasprintf("{\"level\":\"%s\"}", levels[low]);
+	tend_request(m, P_TEND, "logging/setLevel", params);
+	free(params);
+}
+
+/* --- the queue before the server is initialized --- */
+
+static void dispatch(struct mcp *m, struct mcp_client *c, const char *line,
+                     size_t len);
+
+static void fail_waiting(struct mcp *m, const char *why)
+{
+	struct qmsg *q = m->qhead;
+	m->qhead = NULL;
+	m->qtail = &m->qhead;
+	m->nq = 0;
+	while (q) {
+		struct qmsg *next = q->next;
+		struct jrpc_msg msg;
+		if (jrpc_scan(q->line, q->len, &msg) == JRPC_REQUEST)
+			reply_error(m, q->c, SPAN(q->line, msg.id), -32603,
+			            "tend: %s", why);
+		free(q->line);
+		free(q);
+		q = next;
+	}
+}
+
+static void enqueue(struct mcp *m, struct mcp_client *c, const char *line,
+                    size_t len, const struct jrpc_msg *msg)
+{
+	if (m->state == S_REFUSED) {
+		if (msg->kind == JRPC_REQUEST)
+			reply_error(m, c, SPAN(line, msg->id), -32603, "tend: the "
+			            "server refused tend's initialize (%s); fix the "
+			            "server, then tend restart it", m->refusal);
+		return;
+	}
+	if (m->nq >= MCP_QUEUE_MAX) {
+		if (msg->kind == JRPC_REQUEST)
+			reply_error(m, c, SPAN(line, msg->id), -32603, "tend: %d "
+			            "messages already wait for the server to start; "
+			            "try again", MCP_QUEUE_MAX);
+		return;
+	}
+	struct qmsg *q = xcalloc(1, sizeof(*q));
+	q->c = c;
+	q->line = xmalloc(len ? len : 1);
+	memcpy(q->line, line, len);
+	q->len = len;
+	*m->qtail = q;
+	m->qtail = &q->next;
+	m->nq++;
+	if (m->state == S_DOWN && !m->woken) {
+		m->woken = true;
+		if (!m->ops.wake(m->ops.ctx))
+			mcp_server_failed(m, "the server cannot start; see tend status");
+	}
+}
+
+/* The server is initialized: what waited goes, in arrival order. */
+static void flush_waiting(struct mcp *m)
+{
+	struct qmsg *q = m->qhead;
+	m->qhead = NULL;
+	m->qtail = &m->qhead;
+	m->nq = 0;
+	while (q) {
+		struct qmsg *next = q->next;
+		dispatch(m, q->c, q->line, q->len);
+		free(q->line);
+		free(q);
+		q = next;
+	}
+}
+
+/* --- what clients say --- */
+
+static void client_initialize(struct mcp *m, struct mcp_client *c,
+                              const char *line, const struct jrpc_msg *msg)
+{
+	json_t *params = msg->params.len
+	                 ? json_loadb(line + msg->params.off, msg->params.len, 0, NULL)
+	                 : NULL;
+	json_t *caps = json_object_get(params, "capabilities");
+	c->caps = (json_is_object(json_object_get(caps, "roots")) ? CAP_ROOTS : 0) |
+	          (json_is_object(json_object_get(caps, "sampling")) ? CAP_SAMPLING : 0) |
+	          (json_is_object(json_object_get(caps, "elicitation")) ? CAP_ELICITATION : 0);
+	json_decref(params);
+	c->initialized = true;
+	reply_result(m, c, SPAN(line, msg->id), m->result, m->result_len);
+}
+
+/* Sends C's request on with tend's id (and progress token).  NULL when C
+ * has too many in flight (answered). */
+static struct pend *forward(struct mcp *m, struct mcp_client *c,
+                            const char *line, size_t len,
+                            const struct jrpc_msg *msg)
+{
+	if (c->in_flight >= MCP_CLIENT_IN_FLIGHT_MAX) {
+		reply_error(m, c, SPAN(line, msg->id), -32603, "tend: %d requests "
+		            "of this client are in flight; wait for answers",
+		            MCP_CLIENT_IN_FLIGHT_MAX);
+		return NULL;
+	}
+	struct pend *p = pend_new(m, P_CLIENT, c);
+	p->orig = dup_span(line, msg->id, &p->orig_len);
+	char num[24];
+	size_t nl = (size_t)snprintf(num, sizeof(num), "%llu", p->id);
+	struct jrpc_edit e[2] = { { msg->id, num, nl } };
+	size_t n = 1;
+	if (msg->meta_progress.len) {
+		p->token = dup_span(line, msg->meta_progress, &p->token_len);
+		e[n++] = (struct jrpc_edit){ msg->meta_progress, num, nl };
+	}
+	send_edited(m, NULL, line, len, e, n);
+	return p;
+}
+
+static void client_set_level(struct mcp *m, struct mcp_client *c,
+                             const char *line, const struct jrpc_msg *msg)
+{
+	char *name = jrpc_str(line, msg->level);
+	int i = level_index(name);
+	free(name);
+	if (i < 0) {
+		reply_error(m, c, SPAN(line, msg->id), -32602, "tend: params.level "
+		            "must be one of debug, info, notice, warning, error, "
+		            "critical, alert, emergency");
+		return;
+	}
+	c->level = i;
+	reply_result(m, c, SPAN(line, msg->id), "{}", 2);
+	apply_level(m);
+}
+
+/* resources/subscribe: only the first subscriber reaches the server. */
+static void client_subscribe(struct mcp *m, struct mcp_client *c,
+                             const char *line, size_t len,
+                             const struct jrpc_msg *msg)
+{
+	char *uri = jrpc_str(line, msg->uri);
+	if (!uri) {
+		forward(m, c, line, len, msg);   /* the server says what is wrong */
+		return;
+	}
+	struct sub *s = sub_find(m, uri);
+	if (s && client_sub(c, s) < c->nsubs) {
+		free(uri);
+		reply_result(m, c, SPAN(line, msg->id), "{}", 2);
+		return;
+	}
+	if (!s) {
+		s = xcalloc(1, sizeof(*s));
+		s->uri = uri;
+		s->next = m->subs;
+		m->subs = s;
+	} else {
+		free(uri);
+	}
+	if (c->nsubs == c->capsubs) {
+		c->capsubs = c->capsubs ? c->capsubs * 2 : 4;
+		c->subs = xrealloc(c->subs, c->capsubs * sizeof(*c->subs));
+	}
+	c->subs[c->nsubs++] = s;
+	if (++s->n > 1) {
+		reply_result(m, c, SPAN(line, msg->id), "{}", 2);
+		return;
+	}
+	struct pend *p = forward(m, c, line, len, msg);
+	if (p)
+		p->sub = s;
+	else
+		sub_release(m, c, s, false);
+}
+
+/* resources/unsubscribe: only the last subscriber reaches the server. */
+static void client_unsubscribe(struct mcp *m, struct mcp_client *c,
+                               const char *line, size_t len,
+                               const struct jrpc_msg *msg)
+{
+	char *uri = jrpc_str(line, msg->uri);
+	struct sub *s = uri ? sub_find(m, uri) : NULL;
+	free(uri);
+	if (!s || client_sub(c, s) == c->nsubs) {
+		reply_result(m, c, SPAN(line, msg->id), "{}", 2);
+		return;
+	}
+	if (s->n > 1) {
+		sub_release(m, c, s, false);
+		reply_result(m, c, SPAN(line, msg->id), "{}", 2);
+		return;
+	}
+	sub_release(m, c, s, false);
+	forward(m, c, line, len, msg);
+}
+
+static void client_request(struct mcp *m, struct mcp_client *c,
+                           const char *line, size_t len,
+                           const struct jrpc_msg *msg)
+{
+	if (jrpc_str_eq(line, msg->method, "initialize"))
+		client_initialize(m, c, line, msg);
+	else if (jrpc_str_eq(line, msg->method, "server/discover"))
+		reply_error(m, c, SPAN(line, msg->id), -32601, "tend: method not "
+		            "found: server/discover (tend serves MCP 2025-11-25 "
+		            "and earlier); use initialize");
+	else if (jrpc_str_eq(line, msg->method, "logging/setLevel"))
+		client_set_level(m, c, line, msg);
+	else if (jrpc_str_eq(line, msg->method, "resources/subscribe"))
+		client_subscribe(m, c, line, len, msg);
+	else if (jrpc_str_eq(line, msg->method, "resources/unsubscribe"))
+		client_unsubscribe(m, c, line, len, msg);
+	else
+		forward(m, c, line, len, msg);
+}
+
+static struct pend *find_by_orig(struct pend *list, enum pend_kind kind,
+                                 const char *id, size_t len)
+{
+	for (struct pend *p = list; p; p = p->next)
+		if (p->kind == kind && p->orig_len == len &&
+		    memcmp(p->orig, id, len) == 0)
+			return p;
+	return NULL;
+}
+
+static void client_notification(struct mcp *m, struct mcp_client *c,
+                                 const char *line, size_t len,
+                                 const struct jrpc_msg *msg)
+{
+	if (jrpc_str_eq(line, msg->method, "notifications/initialized"))
+		return;   /* the server had tend's, once */
+	if (jrpc_str_eq(line, msg->method, "notifications/cancelled")) {
+		/* The newest of C's requests with that id (C may reuse one). */
+		struct pend *p = msg->request_id.len
+		                 ? find_by_orig(c->reqs, P_CLIENT, SPAN(line, msg->request_id))
+		                 : NULL;
+		if (!p)
+			return;   /* answered already, or never asked */
+		char num[24];
+		size_t nl = (size_t)snprintf(num, sizeof(num), "%llu", p->id);
+		struct jrpc_edit e = { msg->request_id, num, nl };
+		send_edited(m, NULL, line, len, &e, 1);
+		pend_free(m, p);   /* a cancelled request gets no answer */
+		return;
+	}
+	send_to(m, NULL, line, len);
+}
+
+/* C answers a request of the server's. */
+static void client_response(struct mcp *m, struct mcp_client *c,
+                            const char *line, size_t len,
+                            const struct jrpc_msg *msg)
+{
+	unsigned long long id;
+	struct pend *p = tend_id(line, msg->id, &id) ? pend_find(m, id) : NULL;
+	if (!p || p->kind != P_SERVER || p->c != c)
+		return;   /* not asked of it (or the server is gone since) */
+	struct jrpc_edit e = { msg->id, p->orig, p->orig_len };
+	send_edited(m, NULL, line, len, &e, 1);
+	pend_free(m, p);
+}
+
+/* A scanned message of C's, the server being initialized. */
+static void handle(struct mcp *m, struct mcp_client *c, const char *line,
+                   size_t len, const struct jrpc_msg *msg)
+{
+	if (msg->kind == JRPC_REQUEST)
+		client_request(m, c, line, len, msg);
+	else if (msg->kind == JRPC_NOTIFICATION)
+		client_notification(m, c, line, len, msg);
+	else
+		client_response(m, c, line, len, msg);
+}
+
+static void dispatch(struct mcp *m, struct mcp_client *c, const char *line,
+                     size_t len)
+{
+	struct jrpc_msg msg;
+	enum jrpc_kind k = jrpc_scan(line, len, &msg);
+	switch (k) {
+	case JRPC_PARSE_ERROR:
+		reply_error(m, c, "null", 4, -32700, "tend: parse error: not JSON "
+		            "(or nested deeper than %d); send one JSON-RPC message "
+		            "per line", JRPC_MAX_DEPTH);
+		return;
+	case JRPC_BATCH:
+		reply_error(m, c, "null", 4, -32600, "tend: batches are not "
+		            "supported (removed in MCP 2025-06-18); send one message "
+		            "per line");
+		return;
+	case JRPC_NOT_OBJECT:
+	case JRPC_INVALID:
+		if (k == JRPC_INVALID && msg.id.len && !jrpc_is_null(line, msg.id))
+			reply_error(m, c, SPAN(line, msg.id), -32600, "tend: invalid "
+			            "request: a JSON-RPC message has a string method, "
+			            "or an id with a result or an error");
+		else
+			reply_error(m, c, "null", 4, -32600, "tend: invalid request: "
+			            "a JSON-RPC message is an object with a string "
+			            "method, or an id with a result or an error");
+		return;
+	default:
+		break;
+	}
+	char first = msg.id.len ? line[msg.id.off] : '"';
+	if (k == JRPC_REQUEST && first != '"' && first != '-' &&
+	    (first < '0' || first > '9')) {
+		reply_error(m, c, "null", 4, -32600, "tend: invalid request: an id "
+		            "is a string or a number (MCP: never null)");
+		return;
+	}
+	if (k == JRPC_REQUEST && jrpc_str_eq(line, msg.method, "ping")) {
+		reply_result(m, c, SPAN(line, msg.id), "{}", 2);
+		return;
+	}
+	if (m->state != S_READY && k != JRPC_RESPONSE) {
+		enqueue(m, c, line, len, &msg);
+		return;
+	}
+	handle(m, c, line, len, &msg);
+}
+
+void mcp_client_line(struct mcp *m, struct mcp_client *c, const char *line,
+                     size_t len)
+{
+	c->active = ++m->seq;
+	dispatch(m, c, line, len);
+}
+
+/* --- what the server says --- */
+
+/* The server's initialize result: clients are answered from it. */
+static void init_done(struct mcp *m, const char *line,
+                      const struct jrpc_msg *msg)
+{
+	if (!msg->result.len) {
+		json_t *e = json_loadb(line + msg->error.off, msg->error.len, 0, NULL);
+		const char *text = json_string_value(json_object_get(e, "message"));
+		free(m->refusal);
+		m->refusal = one_line(text ? text : "no message");
+		json_decref(e);
+		mlog(m, "the server refused tend's initialize: %s", m->refusal);
+		m->state = S_REFUSED;
+		char *why = xasprintf("the server refused tend's initialize (%s); "
+		                      "fix the server, then tend restart it",
+		                      m->refusal);
+		fail_waiting(m, why);
+		free(why);
+		return;
+	}
+	bool changed = m->result && (m->result_len != msg->result.len ||
+	               memcmp(m->result, line + msg->result.off, msg->result.len));
+	free(m->result);
+	m->result = dup_span(line, msg->result, &m->result_len);
+	m->state = S_READY;
+	send_str(m, NULL, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+	for (struct sub *s = m->subs; s; s = s->next)
+		tend_subscribe(m, s, true);
+	apply_level(m);
+	if (changed) {
+		/* The clients' cached view may be stale: have them list again. */
+		json_t *r = json_loadb(m->result, m->result_len, 0, NULL);
+		json_t *caps = json_object_get(r, "capabilities");
+		static const char *const lists[] = { "tools", "prompts", "resources" };
+		for (size_t i = 0; i < ARRAY_LEN(lists); i++) {
+			if (!json_is_true(json_object_get(json_object_get(caps, lists[i]),
+			                                  "listChanged")))
+				continue;
+			char *n = xasprintf("{\"jsonrpc\":\"2.0\",\"method\":"
+			                    "\"notifications/%s/list_changed\"}", lists[i]);
+			for (struct mcp_client *c = m->clients; c; c = c->next)
+				if (c->initialized)
+					send_str(m, c, n);
+			free(n);
+		}
+		json_decref(r);
+	}
+	flush_waiting(m);
+}
+
+static void server_response(struct mcp *m, const char *line, size_t len,
+                            const struct jrpc_msg *msg)
+{
+	unsigned long long id;
+	struct pend *p = tend_id(line, msg->id, &id) ? pend_find(m, id) : NULL;
+	if (!p || p->kind == P_SERVER)
+		return;   /* a cancelled request's late answer */
+	if (p->kind == P_INIT) {
+		pend_free(m, p);
+		init_done(m, line, msg);
+		return;
+	}
+	if (p->kind == P_TEND) {
+		if (msg->error.len)
+			mlog(m, "the server refused tend's request: %.*s",
+			     (int)(msg->error.len < 300 ? msg->error.len : 300),
+			     line + msg->error.off);
+		pend_free(m, p);
+		return;
+	}
+	if (p->sub && msg->error.len)
+		sub_release(m, p->c, p->sub, false);   /* the subscribe failed */
+	struct jrpc_edit e = { msg->id, p->orig, p->orig_len };
+	send_edited(m, p->c, line, len, &e, 1);
+	pend_free(m, p);
+}
+
+/* The client to put a server request needing capability CAP (0: any) to:
+ * the one capable client with a request in flight when only one has, else
+ * the capable client heard from last. */
+static struct mcp_client *route(struct mcp *m, unsigned cap)
+{
+	struct mcp_client *busy = NULL, *last = NULL, *last_busy = NULL;
+	size_t nbusy = 0;
+	for (struct mcp_client *c = m->clients; c; c = c->next) {
+		if (!c->initialized || (c->caps & cap) != cap)
+			continue;
+		if (!last || c->active > last->active)
+			last = c;
+		if (c->in_flight) {
+			nbusy++;
+			busy = c;
+			if (!last_busy || c->active > last_busy->active)
+				last_busy = c;
+		}
+	}
+	return nbusy == 1 ? busy : nbusy ? last_busy : last;
+}
+
+static void server_request(struct mcp *m, const char *line, size_t len,
+                           const struct jrpc_msg *msg)
+{
+	static const struct { const char *prefix, *name; unsigned cap; } needs[] = {
+		{ "\"sampling/", "sampling", CAP_SAMPLING },
+		{ "\"roots/", "roots", CAP_ROOTS },
+		{ "\"elicitation/", "elicitation", CAP_ELICITATION },
+	};
+	if (jrpc_str_eq(line, msg->method, "ping")) {
+		reply_result(m, NULL, SPAN(line, msg->id), "{}", 2);
+		return;
+	}
+	unsigned cap = 0;
+	const char *capname = "";
+	for (size_t i = 0; i < ARRAY_LEN(needs); i++)
+		if (strlen(needs[i].prefix) <= msg->method.len &&
+		    strncmp(line + msg->method.off, needs[i].prefix,
+		            strlen(needs[i].prefix)) == 0) {
+			cap = needs[i].cap;
+			capname = needs[i].name;
+		}
+	struct mcp_client *c = route(m, cap);
+	if (!c) {
+		if (jrpc_str_eq(line, msg->method, "roots/list"))
+			reply_result(m, NULL, SPAN(line, msg->id), "{\"roots\":[]}", 12);
+		else
+			reply_error(m, NULL, SPAN(line, msg->id), -32601, "tend: no "
+			            "connected client can answer %.*s (none declared the "
+			            "%s capability)", (int)(msg->method.len < 100
+			            ? msg->method.len : 100), line + msg->method.off,
+			            *capname ? capname : "needed");
+		return;
+	}
+	struct pend *p = pend_new(m, P_SERVER, c);
+	p->orig = dup_span(line, msg->id, &p->orig_len);
+	char num[24];
+	size_t nl = (size_t)snprintf(num, sizeof(num), "%llu", p->id);
+	struct jrpc_edit e = { msg->id, num, nl };
+	send_edited(m, c, line, len, &e, 1);
+}
+
+static void server_notification(struct mcp *m, const char *line, size_t len,
+                                const struct jrpc_msg *msg)
+{
+	if (jrpc_str_eq(line, msg->method, "notifications/progress")) {
+		unsigned long long id;
+		struct pend *p = tend_id(line, msg->progress_token, &id)
+		                 ? pend_find(m, id) : NULL;
+		if (p && p->kind == P_CLIENT && p->token) {
+			struct jrpc_edit e = { msg->progress_token, p->token, p->token_len };
+			send_edited(m, p->c, line, len, &e, 1);
+		}
+		return;
+	}
+	if (jrpc_str_eq(line, msg->method, "notifications/cancelled")) {
+		/* The server gives up a request of its own at a client. */
+		for (struct mcp_client *c = m->clients; c && msg->request_id.len;
+		     c = c->next) {
+			struct pend *p = find_by_orig(c->reqs, P_SERVER,
+			                              SPAN(line, msg->request_id));
+			if (!p)
+				continue;
+			char num[24];
+			size_t nl = (size_t)snprintf(num, sizeof(num), "%llu", p->id);
+			struct jrpc_edit e = { msg->request_id, num, nl };
+			send_edited(m, c, line, len, &e, 1);
+			pend_free(m, p);
+			return;
+		}
+		return;
+	}
+	struct sub *s = NULL;
+	int level = -1;
+	bool updated = jrpc_str_eq(line, msg->method, "notifications/resources/updated");
+	if (updated) {
+		char *uri = jrpc_str(line, msg->uri);
+		s = uri ? sub_find(m, uri) : NULL;
+		free(uri);
+		if (!s)
+			return;   /* nobody subscribes to it */
+	} else if (jrpc_str_eq(line, msg->method, "notifications/message")) {
+		char *name = jrpc_str(line, msg->level);
+		level = level_index(name);
+		free(name);
+	}
+	for (struct mcp_client *c = m->clients; c; c = c->next) {
+		if (!c->initialized || (s && client_sub(c, s) == c->nsubs) ||
+		    (level >= 0 && c->level > level))
+			continue;
+		send_to(m, c, line, len);
+	}
+}
+
+void mcp_server_line(struct mcp *m, const char *line, size_t len)
+{
+	struct jrpc_msg msg;
+	switch (jrpc_scan(line, len, &msg)) {
+	case JRPC_RESPONSE:
+		server_response(m, line, len, &msg);
+		return;
+	case JRPC_REQUEST:
+		server_request(m, line, len, &msg);
+		return;
+	case JRPC_NOTIFICATION:
+		server_notification(m, line, len, &msg);
+		return;
+	default:
+		break;
+	}
+	char head[160];
+	size_t n = len < sizeof(head) - 1 ? len : sizeof(head) - 1;
+	memcpy(head, line, n);
+	head[n] = '\0';
+	str_clean(head);
+	mlog(m, "not a JSON-RPC message on the server's stdout, skipped "
+	     "(%zu bytes): %s%s", len, head, n < len ? "..." : "");
+}
+
+/* --- the server process --- */
+
+void mcp_server_up(struct mcp *m)
+{
+	m->state = S_INIT;
+	m->woken = false;
+	m->srv_level = -1;
+	char *params = xasprintf("{\"protocolVersion\":\"" MCP_PROTOCOL "\","
+	                         "\"capabilities\":{\"roots\":{\"listChanged\":true},"
+	                         "\"sampling\":{},\"elicitation\":{}},"
+	                         "\"clientInfo\":{\"name\":\"tend\",\"version\":\"%s\"}}",
+	                         m->version);
+	tend_request(m, P_INIT, "initialize", params);
+	free(params);
+}
+
+void mcp_server_down(struct mcp *m, const char *why)
+{
+	m->state = S_DOWN;
+	free(m->refusal);
+	m->refusal = NULL;
+	for (struct mcp_client *c = m->clients; c; c = c->next)
+		while (c->reqs) {
+			struct pend *p = c->reqs;
+			if (p->kind == P_CLIENT)
+				reply_error(m, c, p->orig, p->orig_len, -32603, "tend: the "
+				            "server ended before answering (%s); try again",
+				            why);
+			pend_free(m, p);
+		}
+	while (m->own)
+		pend_free(m, m->own);
+	m->woken = m->qhead != NULL;
+	if (m->qhead && !m->ops.wake(m->ops.ctx))
+		fail_waiting(m, "the server cannot start; see tend status");
+}
+
+void mcp_server_failed(struct mcp *m, const char *why)
+{
+	if (m->state != S_DOWN)
+		mcp_server_down(m, why);
+	m->woken = false;
+	fail_waiting(m, why);
+}
+
+/* --- clients --- */
+
+struct mcp_client *mcp_client_add(struct mcp *m, void *data)
+{
+	struct mcp_client *c = xcalloc(1, sizeof(*c));
+	c->m = m;
+	c->data = data;
+	c->level = -1;
+	c->next = m->clients;
+	if (m->clients)
+		m->clients->prev = c;
+	m->clients = c;
+	return c;
+}
+
+void mcp_client_remove(struct mcp *m, struct mcp_client *c)
+{
+	/* Its waiting messages go. */
+	for (struct qmsg **qq = &m->qhead; *qq; ) {
+		struct qmsg *q = *qq;
+		if (q->c != c) {
+			qq = &q->next;
+			continue;
+		}
+		*qq = q->next;
+		m->nq--;
+		free(q->line);
+		free(q);
+	}
+	m->qtail = &m->qhead;
+	while (*m->qtail)
+		m->qtail = &(*m->qtail)->next;
+	while (c->reqs) {
+		struct pend *p = c->reqs;
+		if (p->kind == P_CLIENT && m->state == S_READY) {
+			char *n = xasprintf("{\"jsonrpc\":\"2.0\",\"method\":"
+			                    "\"notifications/cancelled\",\"params\":"
+			                    "{\"requestId\":%llu,\"reason\":\"client "
+			                    "went away\"}}", p->id);
+			send_str(m, NULL, n);
+			free(n);
+		} else if (p->kind == P_SERVER) {
+			reply_error(m, NULL, p->orig, p->orig_len, -32603, "tend: the "
+			            "client went away before answering");
+		}
+		pend_free(m, p);
+	}
+	while (c->nsubs)
+		sub_release(m, c, c->subs[c->nsubs - 1], true);
+	free(c->subs);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		m->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+	apply_level(m);
+}
+
+size_t mcp_in_flight(const struct mcp *m)
+{
+	return m->in_flight;
+}
+
+size_t mcp_client_in_flight(const struct mcp_client *c)
+{
+	return c->in_flight;
+}
+
+struct mcp *mcp_new(const struct mcp_ops *ops, const char *version)
+{
+	struct mcp *m = xcalloc(1, sizeof(*m));
+	m->ops = *ops;
+	m->version = xstrdup(version);
+	m->srv_level = -1;
+	m->qtail = &m->qhead;
+	return m;
+}
+
+void mcp_free(struct mcp *m)
+{
+	if (!m)
+		return;
+	while (m->clients) {
+		struct mcp_client *c = m->clients;
+		while (c->reqs)
+			pend_free(m, c->reqs);
+		while (c->nsubs)
+			sub_release(m, c, c->subs[c->nsubs - 1], false);
+		free(c->subs);
+		m->clients = c->next;
+		free(c);
+	}
+	while (m->own)
+		pend_free(m, m->own);
+	for (struct qmsg *q = m->qhead, *next; q; q = next) {
+		next = q->next;
+		free(q->line);
+		free(q);
+	}
+	free(m->tab);
+	free(m->result);
+	free(m->refusal);
+	free(m->version);
+	free(m);
+}
