@@ -284,7 +284,8 @@ void job_run_over(struct job *j)
 const char *job_state(const struct job *j)
 {
 	return j->current || j->pending ? "running" : j->queued ? "queued"
-	       : j->cooling ? "cooldown" : "idle";
+	       : j->cooling ? "cooldown"
+	       : j->last.n && j->last.result != JR_SUCCESS ? "failed" : "idle";
 }
 
 bool job_queued(const struct job *j)

@@ -58,7 +58,7 @@ def test_requests_during_a_run_make_exactly_one_trailing_run(project, tmp_path):
     time.sleep(0.5)
     assert len(runs(p, "j")) == 2
     u = p.unit("j")
-    assert u["state"] == "idle" and u["last_run"]["run"] == 2
+    assert u["state"] == "failed" and u["last_run"]["run"] == 2
     assert u["last_run"]["result"] == "failure" and u["last_run"]["code"] == 12
     # --join with nothing running returns at once.
     t = p.run("run", "j", "--join")
@@ -141,7 +141,8 @@ def test_three_failures_make_a_cooldown_that_force_overrides(project):
     t = p.run("run", "j", "--wait", "--force")
     assert t.rc == 4, t.describe()
     assert len(runs(p, "j")) == 4
-    assert p.unit("j")["state"] == "idle"   # forced: the streak starts again
+    # Forced: the cooldown is over; the run failed again.
+    assert p.unit("j")["state"] == "failed"
 
 
 def test_every_runs_on_an_interval_and_ticks_during_a_run_coalesce(project):
