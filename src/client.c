@@ -295,6 +295,32 @@ static char *last_exit_text(json_t *le)
 	                 (long long)json_integer_value(code), age(now > at ? now - at : 0, b));
 }
 
+/* "clients: 3 connected, 1 queued, 2 requests in flight (mcp)" for services
+that serve clients (listen, stdio), when there are any. */
+static void print_clients_line(json_t *u, size_t w)
+{
+	static const struct { const char *key, *what; } parts[] = {
+		{ "clients", "connected" }, { "held", "held until ready" },
+		{ "queued", "queued" }, { "in_flight", "requests in flight (mcp)" },
+	};
+	char line[256] = "";
+	size_t n = 0;
+	bool any = false;
+	for (size_t k = 0; k < ARRAY_LEN(parts); k++) {
+		json_t *v = json_object_get(u, parts[k].key);
+		if (!json_is_integer(v))
+			continue;
+		any = any || json_integer_value(v) > 0;
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%lld %s",
+		                      n ? ", " : "", (long long)json_integer_value(v),
+		                      parts[k].what);
+		if (n >= sizeof(line))
+			break;
+	}
+	if (any)
+		printf("%*s  clients: %s\n", (int)w, "", line);
+}
+
 static void print_status(json_t *units)
 {
 	size_t i, w = 4;
@@ -344,6 +370,7 @@ static void print_status(json_t *units)
 		const char *text = json_string_value(json_object_get(u, "status_text"));
 		if (text)
 			printf("%*s  status: %s\n", (int)w, "", text);
+		print_clients_line(u, w);
 		json_t *h = json_object_get(u, "health");
 		if (json_is_object(h) && !json_is_true(json_object_get(h, "ok")))
 			printf("%*s  health: failing (%lld in a row): %s\n", (int)w, "",
