@@ -20,6 +20,8 @@ static void take_lines(struct line_reader *r)
 		size_t end = (size_t)(nl - r->buf);
 		if (r->skipping)
 			r->skipping = false;   /* the end of a line too long */
+		else if (end - start > r->max)
+			r->on_long(r->ctx, end - start);
 		else
 			r->on_line(r->ctx, r->buf + start, end - start);
 		start = r->scanned = end + 1;
@@ -59,7 +61,7 @@ static enum got read_some(struct line_reader *r, bool drain)
 			return GOT_AGAIN;
 		if (n <= 0) {
 			int err = n < 0 ? errno : 0;
-			if (r->len && !r->skipping && !err)
+			if (r->len && !r->skipping && !err && r->len <= r->max)
 				r->on_line(r->ctx, r->buf, r->len);   /* no newline */
 			r->len = r->scanned = 0;
 			loop_io_del(r->lp, &r->io);
