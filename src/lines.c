@@ -216,21 +216,17 @@ void lines_write(struct line_writer *w, const char *data, size_t len)
 {
 	if (w->err || (!w->io.active && !w->file))
 		return;
-	if (w->off && w->len + len + 1 > w->cap) {
-		memmove(w->buf, w->buf + w->off, w->len - w->off);
-		w->len -= w->off;
+	struct buf b = { w->buf, w->len, w->cap };
+	if (w->off && w->len + len + 2 > w->cap) {
+		memmove(b.s, b.s + w->off, w->len - w->off);
+		b.len -= w->off;
 		w->off = 0;
 	}
-	if (w->len + len + 1 > w->cap) {
-		size_t cap = w->cap ? w->cap : 4096;
-		while (cap < w->len + len + 1)
-			cap *= 2;
-		w->buf = xrealloc(w->buf, cap);
-		w->cap = cap;
-	}
-	memcpy(w->buf + w->len, data, len);
-	w->len += len;
-	w->buf[w->len++] = '\n';
+	buf_add(&b, data, len);
+	buf_addc(&b, '\n');
+	w->buf = b.s;
+	w->len = b.len;
+	w->cap = b.cap;
 	bool was_idle = w->off == 0 && w->len == len + 1;
 	if (was_idle) {
 		/* Nothing waited: write now, without the on_drained call. */

@@ -9,7 +9,9 @@
 #include <string.h>
 
 enum { CAP_ROOTS = 1, CAP_SAMPLING = 2, CAP_ELICITATION = 4 };
-enum srv_state { S_DOWN, S_INIT, S_READY, S_REFUSED };
+/* S_CLOSING: its stdin is closed (it is being stopped); what it still
+ * answers goes out, new messages wait for the next process. */
+enum srv_state { S_DOWN, S_INIT, S_READY, S_REFUSED, S_CLOSING };
 
 /* MCP's log levels, lowest first (RFC 5424's order). */
 static const char *const levels[] = { "debug", "info", "notice", "warning",
@@ -364,12 +366,19 @@ static void apply_level(struct mcp *m)
 static void dispatch(struct mcp *m, struct mcp_client *c, const char *line,
                      size_t len);
 
-static void fail_waiting(struct mcp *m, const char *why)
+/* The waiting messages, taken out of the queue. */
+static struct qmsg *take_waiting(struct mcp *m)
 {
 	struct qmsg *q = m->qhead;
 	m->qhead = NULL;
 	m->qtail = &m->qhead;
 	m->nq = 0;
+	return q;
+}
+
+static void fail_waiting(struct mcp *m, const char *why)
+{
+	struct qmsg *q = take_waiting(m);
 	while (q) {
 		struct qmsg *next = q->next;
 		struct jrpc_msg msg;
@@ -417,10 +426,7 @@ static void enqueue(struct mcp *m, struct mcp_client *c, const char *line,
 /* The server is initialized: what waited goes, in arrival order. */
 static void flush_waiting(struct mcp *m)
 {
-	struct qmsg *q = m->qhead;
-	m->qhead = NULL;
-	m->qtail = &m->qhead;
-	m->nq = 0;
+	struct qmsg *q = take_waiting(m);
 	while (q) {
 		struct qmsg *next = q->next;
 		dispatch(m, q->c, q->line, q->len);
@@ -938,6 +944,12 @@ void mcp_server_down(struct mcp *m, const char *why)
 	m->woken = m->qhead != NULL;
 	if (m->qhead && !m->ops.wake(m->ops.ctx))
 		fail_waiting(m, "the server cannot start; see tend status");
+}
+
+void mcp_server_closing(struct mcp *m)
+{
+	if (m->state != S_DOWN)
+		m->state = S_CLOSING;
 }
 
 void mcp_server_failed(struct mcp *m, const char *why)

@@ -63,6 +63,9 @@ void mcp_server_up(struct mcp *m);
 /* The server process is gone (WHY: "crash, exit code 3"...): requests in
  * flight fail; waiting messages wait for the next process. */
 void mcp_server_down(struct mcp *m, const char *why);
+/* The server's stdin was closed (a stop): new messages wait for the next
+ * process, answers to what is in flight still go out. */
+void mcp_server_closing(struct mcp *m);
 /* The server will not come back by itself (failed, removed): waiting
  * messages fail with WHY. */
 void mcp_server_failed(struct mcp *m, const char *why);

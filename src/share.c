@@ -884,6 +884,7 @@ static void mcp_on_state(struct share *sh, struct unit *u)
 		/* A stop closes the server's stdin first. */
 		lines_write_stop(&sh->srv_wr);
 		close_fd(&i->in_w);
+		mcp_server_closing(sh->mcp);
 	}
 	if (u->state == US_FAILED) {
 		char how[160], m[256];

@@ -374,6 +374,9 @@ bool unit_wake(struct unit *u, const char *by)
 		return u->state != US_FAILED;
 	case US_STOPPING:
 		/* An idle stop on its way: up again once it is done. */
+		if (u->idling && !u->want_up)
+			emit(u, "woke", json_pack("{s:s, s:s}", "by", by, "from",
+			                          unit_state_name(u->state)));
 		u->want_up = true;
 		return true;
 	default:
