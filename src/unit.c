@@ -85,7 +85,8 @@ void unit_free(struct unit *u)
 	if (u->instance)
 		share_unit_gone(u->share, u);
 	else
-		share_free(u->share, "it was removed from the configuration");
+		share_free(u->share, u->sup->shutting_down ? "tend is shutting down"
+		                      : "it was removed from the configuration");
 	free(u->probe);
 	if (u->notifying)
 		notify_close(&u->notify, u->sup->loop);

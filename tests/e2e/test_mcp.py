@@ -4,10 +4,13 @@ more) per numbered rule of docs/mcp.md.  The server appends every line it
 receives to a log, so the tests can tell exactly what reached it."""
 import os
 import re
+import signal
+import subprocess
 import time
 from pathlib import Path
 
-from conftest import BIN, PY, T_LONG, T_SHORT, alive, q, wait_until
+from conftest import (BIN, PY, T_LONG, T_SHORT, TEND_BIN, alive, q,
+                      wait_until)
 from mcpwire import (Client, ServerLog, big_text, dumps, error_code,
                      is_response, result)
 
@@ -721,3 +724,43 @@ def test_clients_leave_the_server_stays_and_stop_ends_its_tree(
     # Its stdin was closed first: it saw the end of it (it ignores TERM).
     assert (f.piddir / ("%d.eof" % pid)).exists()
     assert f.p.unit("svc")["state"] == "stopped"
+
+
+def test_tend_connect_dies_with_its_parent(project, reaper, tmp_path):
+    """Rule 10: a client that dies (SIGKILL, no chance to close anything)
+    takes its tend connect with it, even when the client's stdin pipe is
+    still held open by someone else, and the session ends."""
+    f = Fake(project, reaper, tmp_path)
+    parent = subprocess.Popen(
+        [PY, "-c", "import subprocess, sys, time\n"
+         "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+         "print(p.pid, flush=True)\n"
+         "time.sleep(600)\n",
+         TEND_BIN, "-c", str(f.p.ini), "connect", "svc"],
+        env=f.p.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        start_new_session=True)
+    reaper.track(parent)
+    child = int(parent.stdout.readline())
+    reaper.track_pid(child)
+    wait_until(lambda: f.p.run("status", "svc").rc == 0, T_SHORT,
+               what="tend connect to start the daemon")
+    f.p.wait_unit("svc", clients=1)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait(T_SHORT)
+    wait_until(lambda: not alive(child), T_SHORT,
+               what="tend connect to end with its parent")
+    f.p.wait_unit("svc", clients=0)
+    parent.stdin.close()
+
+
+def test_tend_connect_ends_when_the_daemon_goes(project, reaper, tmp_path):
+    """Rule 10: tend down with sessions connected: each tend connect exits
+    1 with one line, and the client sees the end of its input."""
+    f = Fake(project, reaper, tmp_path)
+    cs = [f.client("c%d" % i) for i in range(2)]
+    f.p.ok("down")
+    for c in cs:
+        assert c.wait() == 1, c.describe()
+        assert "shutting down" in c.err.decode(), c.describe()
+        wait_until(lambda: c.drain() is not None and c.ended, T_SHORT,
+                   what="the client to see the end of its input")
