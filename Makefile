@@ -19,7 +19,7 @@ UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 OBJS     := $(patsubst src/%.c,build/%.o,$(SRCS))
 SANOBJS  := $(patsubst src/%.c,build/san/%.o,$(SRCS))
 
-.PHONY: all deps mcp-deps demo test check-unit check-e2e check-clang bench-basic bench-daemon bench-memory bench-relay bench-jobs clean
+.PHONY: all deps mcp-deps demo test check-unit check-e2e check-clang bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp clean
 all: build/tend
 
 deps:
@@ -103,6 +103,12 @@ bench-relay:
 # `make bench-jobs QUICK=1`: the short run (--quick).
 bench-jobs: build/tend
 	$(PYTHON) bench/jobs.py build/tend $(if $(QUICK),--quick)
+
+# stdio = mcp: round trips through the multiplexer against the server
+# started directly, ping answered by tend, memory per connected client.
+# `make bench-mcp QUICK=1`: the short run (--quick).
+bench-mcp: build/tend
+	$(PYTHON) bench/mcp.py build/tend $(if $(QUICK),--quick)
 
 clean:
 	rm -rf build
