@@ -604,6 +604,7 @@ static void srv_gone(struct share *sh)
 	if (sh->srv_open)
 		lines_drain(&sh->srv_rd);
 	inst_close(&sh->excl);
+	pause_clients(sh, false);   /* what they send now waits in mcp's queue */
 	char how[160];
 	run_how(sh->u, how, sizeof(how));
 	mcp_server_down(sh->mcp, how);
