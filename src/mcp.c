@@ -330,6 +330,11 @@ static void sub_release(struct mcp *m, struct mcp_client *c, struct sub *s,
 		return;
 	if (tell && m->state == S_READY)
 		tend_subscribe(m, s, false);
+	/* A first subscribe still unanswered no longer stands for S. */
+	for (struct mcp_client *k = m->clients; k; k = k->next)
+		for (struct pend *p = k->reqs; p; p = p->next)
+			if (p->sub == s)
+				p->sub = NULL;
 	struct sub **pp = &m->subs;
 	while (*pp != s)
 		pp = &(*pp)->next;
@@ -751,7 +756,8 @@ static void server_response(struct mcp *m, const char *line, size_t len,
 		return;   /* a cancelled request's late answer */
 	if (p->kind == P_INIT) {
 		pend_free(m, p);
-		init_done(m, line, msg);
+		if (m->state == S_INIT)   /* (not when it is being stopped) */
+			init_done(m, line, msg);
 		return;
 	}
 	if (p->kind == P_TEND) {

@@ -402,6 +402,34 @@ static void test_levels_and_subscriptions(void **state)
 	mcp_free(m);
 }
 
+/* Rule 6: a subscribe the server refuses, answered after the client
+ * unsubscribed already, leaves the counts as they were. */
+static void test_subscribe_refused_late(void **state)
+{
+	(void)state;
+	struct mcp *m = ready_mcp();
+	struct mcp_client *a = joined(m, 0, "{}");
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"u:2\"}}");
+	json_t *sub = next_json(SERVER);
+	long long sid = id_of(sub);
+	json_decref(sub);
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/unsubscribe\",\"params\":{\"uri\":\"u:2\"}}");
+	json_t *un = next_json(SERVER);
+	assert_string_equal(method_of(un), "resources/unsubscribe");
+	json_decref(un);
+	char l[160];
+	snprintf(l, sizeof(l), "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":{\"code\":-1,\"message\":\"no\"}}", sid);
+	send_s(m, l);
+	assert_string_equal(next_line(0), "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-1,\"message\":\"no\"}}");
+	/* Subscribing again reaches the server again. */
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"u:2\"}}");
+	sub = next_json(SERVER);
+	assert_string_equal(method_of(sub), "resources/subscribe");
+	json_decref(sub);
+	nothing_more();
+	mcp_free(m);
+}
+
 /* Rule 7: server requests go to a capable client, ids both ways. */
 static void test_server_requests(void **state)
 {
@@ -532,6 +560,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_and_progress, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_levels_and_subscriptions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_subscribe_refused_late, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_and_failed_wake, setup, teardown),
