@@ -329,11 +329,26 @@ def restart(root, S, peer_list):
                 os.kill(old, signal.SIGKILL)
                 got = fifo.wait(lambda ln: ln.tag == tag and ln.pid != old, mark, 10)
                 lat[key].append(None if got is None else (got.t - t0) * 1000)
+        inside = {key: tend_gaps(p) for key, p in sups.items() if isinstance(p, peers.Tend)}
     finally:
         finish(*sups.values())
         fifo.close()
     labels = {key: P.name + (", " + P.fast_setting if fast else "") for key, P, fast in variants}
-    return {"rounds": k, "ms": lat, "labels": labels}
+    return {"rounds": k, "ms": lat, "labels": labels, "tend_exited_to_spawned": inside}
+
+
+def tend_gaps(p):
+    """ms from each `exited` event of a unit to its next `spawned`, from
+    tend's own events (ms timestamps): the part of a restart inside tend."""
+    evs = p.d.events()
+    gaps = []
+    for e in evs:
+        if e["event"] == "exited":
+            nxt = [f for f in evs if f["unit"] == e["unit"] and f["event"] == "spawned"
+                   and f["ts"] >= e["ts"]]
+            if nxt:
+                gaps.append(nxt[0]["ts"] - e["ts"])
+    return gaps
 
 
 # --- 3 containment -----------------------------------------------------------
@@ -736,7 +751,11 @@ def report_footprint(R, res):
                      spread([v * 60 / idle for v in x["ctx"]], "%.0f")))
     R.table(("supervisor", "own processes", "PSS, MiB", "RSS, MiB", "PSS per service, KiB",
              "idle CPU, ms per minute", "idle context switches per minute"), rows)
-    R.p("![footprint](bench/footprint.svg)", "")
+    R.p("![footprint](bench/footprint.svg)", "",
+        "RSS counts a shared page once in every process that maps it: tend's shims are forks "
+        "of its daemon, the s6-supervise and runsv processes share their program, so the "
+        "RSS of the supervisors with a process per service sums far above what they use; "
+        "PSS divides each shared page between the processes that share it.", "")
     if "tend" in fp:
         t = median(fp["tend"]["pss"])
         others = {k: median(v["pss"]) for k, v in fp.items() if k != "tend"}
@@ -780,6 +799,15 @@ def report_restart(R, res):
                      "%+.2f" % statistics.median(diff) if key != "bare" and diff else "–"))
     R.table(("supervisor", "kill → running, ms, median (min–max)", "p90", "vs bare, ms"), rows)
     R.p("![restart](bench/restart.svg)", "")
+    for key, gaps in res.get("tend_exited_to_spawned", {}).items():
+        if gaps and key.endswith("-fast"):
+            R.p("Where tend's time goes (`backoff = 0`, its own events, ms resolution): from "
+                "the `exited` event to the `spawned` event of the next run, median %.0f ms "
+                "(%.0f–%.0f), against %.1f ms for the whole bare fork+exec: the daemon "
+                "reads the process table for what is left of the dead run's tree, then "
+                "spawns the next run through a new shim (a fork of the daemon, which forks "
+                "and execs the program)." % (statistics.median(gaps), min(gaps),
+                                                           max(gaps), median(bare)), "")
     if "tend-fast" in ms:
         tf = ms["tend-fast"]
         diff = statistics.median([a - b for a, b in zip(tf, bare) if a is not None])
@@ -904,6 +932,15 @@ def report_storm(R, res):
     R.table(("supervisor", "a client", "clients served", "instances started",
              "distinct pids answering", "time until all served, ms"), rows)
     R.p("![storm](bench/storm.svg)", "")
+    for case, xs in res["cases"].items():
+        if max(x["instances"] for x in xs) > 1:
+            R.p("%s started %s instances for %d clients%s." % (
+                case, counts([x["instances"] for x in xs]), n,
+                ": `pm2 start NAME` restarts an app that is already online, so the "
+                "clients that ask after the first restart it again and again" if case == "pm2" else ""), "")
+    R.p("A supervisord or PM2 client runs a command-line program in Python "
+        "(`supervisorctl`) or Node (`pm2`): %d of them start at once on %d CPUs; s6's and "
+        "runit's are small C programs, like `tend connect`; tend's proxy clients only connect." % (n, os.cpu_count()), "")
     R.reproduce("storm")
 
 
