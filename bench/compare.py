@@ -240,7 +240,7 @@ def session(pid):
 
 def footprint(root, S, peer_list):
     n = S.foot_n
-    res = {P.name: {k: [] for k in ("pss", "rss", "procs", "cpu_ms", "ctx")}
+    res = {P.name: {k: [] for k in ("pss", "pss_main", "rss", "procs", "cpu_ms", "ctx")}
            for P in peer_list}
     for r in range(S.foot_rounds):
         fifo = Fifo(root, "f%d" % r)
@@ -269,6 +269,7 @@ def footprint(root, S, peer_list):
                 pss, rss = own_mem(pids[p.name])
                 x = res[p.name]
                 x["pss"].append(pss)
+                x["pss_main"].append(own_mem([p.pid])[0])
                 x["rss"].append(rss)
                 x["procs"].append(len(pids[p.name]))
                 x["cpu_ms"].append((after[p.name][0] - before[p.name][0]) / 1e6)
@@ -646,7 +647,8 @@ def relay_bench(root, S, peer_list):
             relay.kill(proxy)
         finish(t)
     return {"rounds": S.relay_rounds, "mib": S.relay_mib, "pings": S.relay_pings,
-            "rate": rate, "rtt": rtt, "socat": relay.socat_version()}
+            "rate": rate, "rtt_us": {k: [pct(v, 0.5), pct(v, 0.99)] for k, v in rtt.items()},
+            "socat": relay.socat_version()}
 
 
 # --- the report -------------------------------------------------------------
@@ -745,11 +747,13 @@ def report_footprint(R, res):
     rows, fp = [], res["peers"]
     for name, x in fp.items():
         rows.append((name, counts(x["procs"]), spread([v / MIB for v in x["pss"]]),
+                     spread([v / MIB for v in x["pss_main"]], "%.2f"),
                      spread([v / MIB for v in x["rss"]]),
                      "%.0f" % (median(x["pss"]) / n / 1024),
                      spread([v * 60 / idle for v in x["cpu_ms"]], "%.2f"),
                      spread([v * 60 / idle for v in x["ctx"]], "%.0f")))
-    R.table(("supervisor", "own processes", "PSS, MiB", "RSS, MiB", "PSS per service, KiB",
+    R.table(("supervisor", "own processes", "PSS, MiB", "of which the main process", "RSS, MiB",
+             "PSS per service, KiB",
              "idle CPU, ms per minute", "idle context switches per minute"), rows)
     R.p("![footprint](bench/footprint.svg)", "",
         "RSS counts a shared page once in every process that maps it: tend's shims are forks "
@@ -762,8 +766,12 @@ def report_footprint(R, res):
         if others:
             low = min(others, key=others.get)
             ratio = t / others[low]
-            R.p("tend's PSS is %.2f× %s's, the smallest peer's (the target is at most 0.1×)."
-                % (ratio, low), "")
+            shims = median([a - b for a, b in zip(fp["tend"]["pss"], fp["tend"]["pss_main"])])
+            R.p("tend's PSS is %.2f× %s's, the smallest peer's (the target is at most 0.1×): "
+                "its daemon has %s MiB, its %d shims %s MiB, %.0f KiB each. Like s6 and runit, "
+                "tend keeps a process beside every service, and that process costs about what "
+                "theirs do." % (ratio, low, mib(median(fp["tend"]["pss_main"])), n, mib(shims),
+                                shims / n / 1024), "")
             R.target("tend's total PSS for %d services at most a tenth of the smallest peer's" % n,
                      "%.2f× %s's (%s vs %s MiB)" % (ratio, low, mib(t), mib(others[low])),
                      ratio <= 0.1)
@@ -975,14 +983,13 @@ def report_relay(R, res):
         "64-byte line; %d rounds, order turned. `make bench-relay` has the full set "
         "(wake of idle services, `tend connect`, CPU per GiB)."
         % (res["socat"], res["mib"], res["pings"], res["rounds"]), "")
-    rate, rtt = res["rate"], res["rtt"]
+    rate, rtt = res["rate"], res["rtt_us"]
     rows = []
     for k in ("direct", "tend", "socat"):
-        rows.append((k, spread(rate[k], "%.0f"), "%.0f" % pct(rtt[k], 0.5),
-                     "%.0f" % pct(rtt[k], 0.99)))
+        rows.append((k, spread(rate[k], "%.0f"), "%.0f" % rtt[k][0], "%.0f" % rtt[k][1]))
     R.table(("path", "stream, MB/s", "round trip, µs, median", "p99"), rows)
     mr = {k: median(v) for k, v in rate.items()}
-    mt = {k: pct(v, 0.5) for k, v in rtt.items()}
+    mt = {k: v[0] for k, v in rtt.items()}
     R.p("Ratios: tend streams %.2f× direct and %.2f× socat; its round trip is %.2f× "
         "direct's and %.2f× socat's." % (mr["tend"] / mr["direct"], mr["tend"] / mr["socat"],
                                          mt["tend"] / mt["direct"], mt["tend"] / mt["socat"]), "")
@@ -1122,6 +1129,7 @@ def main():
             print("== %s" % name, flush=True)
             fn = {"relay": relay_bench}.get(name) or globals()[name]
             results[name] = fn(sub(root, name), S, peer_list)
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
             took[name] = time.monotonic() - t0
             print("   %.0f s: %s" % (took[name], json.dumps(results[name], default=str)[:600]),
                   flush=True)
