@@ -65,7 +65,7 @@ class Sizes:
     def __init__(self, quick):
         q = quick
         self.foot_n, self.foot_rounds, self.foot_idle = (20, 1, 5.0) if q else (100, 3, 20.0)
-        self.restart_rounds = 6 if q else 20
+        self.restart_rounds = 6 if q else 30
         self.contain_rounds = 1 if q else 3
         self.mem_rounds, self.mem_window = (1, 5.0) if q else (3, 10.0)
         self.storm_n, self.storm_rounds, self.storm_limit = (20, 1, 60) if q else (200, 2, 300)
@@ -767,13 +767,13 @@ def report_footprint(R, res):
             low = min(others, key=others.get)
             ratio = t / others[low]
             shims = median([a - b for a, b in zip(fp["tend"]["pss"], fp["tend"]["pss_main"])])
-            R.p("tend's PSS is %.2f× %s's, the smallest peer's (the target is at most 0.1×): "
+            R.p("tend's PSS is %.2f× that of %s, the smallest peer (the target is at most 0.1×): "
                 "its daemon has %s MiB, its %d shims %s MiB, %.0f KiB each. Like s6 and runit, "
                 "tend keeps a process beside every service, and that process costs about what "
                 "theirs do." % (ratio, low, mib(median(fp["tend"]["pss_main"])), n, mib(shims),
                                 shims / n / 1024), "")
             R.target("tend's total PSS for %d services at most a tenth of the smallest peer's" % n,
-                     "%.2f× %s's (%s vs %s MiB)" % (ratio, low, mib(t), mib(others[low])),
+                     "%.2f× that of %s (%s vs %s MiB)" % (ratio, low, mib(t), mib(others[low])),
                      ratio <= 0.1)
         w = sum(fp["tend"]["ctx"])
         R.target("zero idle wakeups", "%d context switches of tend's own processes in %.0f s idle"
@@ -827,7 +827,8 @@ def report_restart(R, res):
             best = min(peer_meds, key=peer_meds.get)
             ratio = median(tf) / peer_meds[best]
             R.target("restart at backoff zero at most half of the fastest peer's",
-                     "%.2f× %s's (%.2f vs %.2f ms)" % (ratio, best, median(tf), peer_meds[best]),
+                     "%.2f× that of %s (%.2f vs %.2f ms)" % (ratio, best, median(tf),
+                                                             peer_meds[best]),
                      ratio <= 0.5)
     R.reproduce("restart")
 

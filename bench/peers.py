@@ -16,8 +16,8 @@ every restart unless the service told it it was ready (notification-fd)
 more than 1 s before it died: the fastest s6 service declares itself ready
 in its run script, at once.  runsv restarts a service that ran at least
 1 s at once (not configurable); supervisord has no restart delay setting
-(it notices a death at its next one-second tick); PM2's restart_delay is 0
-by default.  For those three fast=True changes nothing.
+(its restarts come about 1 s after a death, here); PM2's restart_delay is
+0 by default.  For those three fast=True changes nothing.
 """
 import json
 import os
@@ -67,13 +67,6 @@ def freeze_kill(pids):
                 pass
 
 
-def wait_gone(pids, timeout):
-    end = time.monotonic() + timeout
-    while any(live(p) for p in pids) and time.monotonic() < end:
-        time.sleep(0.01)
-    return [p for p in pids if live(p)]
-
-
 def write_exec_script(path, argv, before="", after=""):
     with open(path, "w") as f:
         f.write("#!/bin/sh\n%sexec %s%s\n" % (before, " ".join(shlex.quote(a) for a in argv), after))
@@ -103,7 +96,8 @@ class Peer:
         os.makedirs(root, exist_ok=True)
         self.services = services
         self.fast, self.memory_max, self.boot = fast, memory_max, boot
-        self.env = dict(os.environ, TEND_BENCH_ROOT=root)
+        self.mark = os.path.join(root, "")   # trailing /: not a prefix of a sibling's
+        self.env = dict(os.environ, TEND_BENCH_ROOT=self.mark)
         self.pid = None    # the supervisor's main process
         self.proc = None   # its Popen, when it is our child
         self.write_config()
@@ -176,7 +170,7 @@ class Peer:
         if self.proc:
             self.proc.wait()
         for _ in range(100):
-            left = [p for p in tendbench.leftovers(self.root) if live(p)]
+            left = [p for p in tendbench.leftovers(self.mark) if live(p)]
             if not left:
                 return
             freeze_kill(left)
@@ -211,7 +205,7 @@ class Tend(Peer):
                 ini.append("start = on-demand")
             ini += self.extra.get(name, [])
         self.d = tendbench.Daemon(self.bin, self.root, "\n".join(ini) + "\n")
-        self.d.env["TEND_BENCH_ROOT"] = self.root
+        self.d.env["TEND_BENCH_ROOT"] = self.mark
         self.env = self.d.env
 
     def cli(self, *args):
