@@ -19,7 +19,7 @@ UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 OBJS     := $(patsubst src/%.c,build/%.o,$(SRCS))
 SANOBJS  := $(patsubst src/%.c,build/san/%.o,$(SRCS))
 
-.PHONY: all deps mcp-deps demo test check-unit check-e2e check-clang bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp clean
+.PHONY: all deps mcp-deps demo test check-unit check-e2e check-clang bench bench-quick bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp clean
 all: build/tend
 
 deps:
@@ -109,6 +109,29 @@ bench-jobs: build/tend
 # `make bench-mcp QUICK=1`: the short run (--quick).
 bench-mcp: build/tend
 	$(PYTHON) bench/mcp.py build/tend $(if $(QUICK),--quick)
+
+# tend side by side with s6, runit, supervisord and PM2 (bench/compare.py):
+# footprint, restart latency, containment, memory accounting, spawn storm,
+# scale, relay.  The peers are installed the project's way: Debian packages
+# by `deps.sh peers`, PM2 from npm as pinned by bench/npm/package-lock.json
+# (installed again only when package.json or the lock changed).
+# `make bench` (about 15 minutes) writes docs/BENCHMARKS.md and
+# docs/bench/*.svg; `make bench-quick` (a minute or two, in CI) runs a small
+# version of every scenario into build/bench-quick/.
+PM2_STAMP := bench/npm/node_modules/.installed
+$(PM2_STAMP): bench/npm/package.json bench/npm/package-lock.json
+	cd bench/npm && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
+bench:
+	@scripts/deps.sh peers
+	$(MAKE) $(PM2_STAMP) build/tend
+	$(PYTHON) bench/compare.py build/tend
+
+bench-quick:
+	@scripts/deps.sh peers
+	$(MAKE) $(PM2_STAMP) build/tend
+	$(PYTHON) bench/compare.py build/tend --quick
 
 clean:
 	rm -rf build

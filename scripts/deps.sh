@@ -6,12 +6,22 @@
 #                            for tests/mcp: Debian's nodejs and npm, only when
 #                            there is no node or npm command, wherever from)
 #   scripts/deps.sh bench    that, plus what the benchmarks need (socat)
+#   scripts/deps.sh peers    that, plus the supervisors bench/compare.py
+#                            compares tend with (s6, runit, supervisor) and
+#                            gnuplot for its plots.  `runit` alone, never
+#                            `runit-init` (no recommends); nothing is
+#                            started from them: the bench runs its own
+#                            private instances (where a package's install
+#                            starts a system supervisord, the bench neither
+#                            uses nor stops it).  PM2 comes from npm, pinned
+#                            in bench/npm (`make bench`).
 set -eu
 PKGS="gcc make clang pkg-config libjansson-dev libcmocka-dev python3 python3-pytest procps"
 case "${1:-}" in
 "") ;;
 bench) PKGS="$PKGS socat" ;;
-*) echo "usage: scripts/deps.sh [bench]" >&2; exit 2 ;;
+peers) PKGS="$PKGS socat s6 runit supervisor gnuplot-nox" ;;
+*) echo "usage: scripts/deps.sh [bench|peers]" >&2; exit 2 ;;
 esac
 missing=""
 for p in $PKGS; do
