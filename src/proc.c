@@ -440,13 +440,17 @@ size_t proc_freeze_kill(proc_collect_fn collect, void *ctx)
 {
 	const struct proc_stat *m;
 	size_t prev = (size_t)-1, n = 0;
+	/* COLLECT sets M: call it before M is read (the order in which a
+	 * call's arguments are evaluated is unspecified). */
 	for (int pass = 0; pass < 16; pass++) {
-		n = signal_all(m, collect(ctx, &m), SIGSTOP);
+		size_t found = collect(ctx, &m);
+		n = signal_all(m, found, SIGSTOP);
 		if (n == prev)
 			break;
 		prev = n;
 	}
-	signal_all(m, collect(ctx, &m), SIGKILL);
+	size_t found = collect(ctx, &m);
+	signal_all(m, found, SIGKILL);
 	return n;
 }
 
