@@ -16,6 +16,7 @@
 struct ctx {
 	const struct words_env *env;
 	char *err; /* malloc'd reason once something failed */
+	unsigned depth; /* ${VAR:-default} being read inside one another */
 };
 
 static int fail(struct ctx *c, const char *fmt, ...)
@@ -123,10 +124,17 @@ static int expand(struct ctx *c, const char **pp, struct buf *b, bool in_dq)
 		return 0;
 	}
 
-	/* The default is read (and checked) even when it is not used. */
+	/* The default is read (and checked) even when it is not used.  Each
+	 * nested default is a level of recursion: they are bounded. */
+	if (c->depth == WORDS_NEST_MAX)
+		return fail(c, "defaults nested more than %d deep in \"%.*s\"",
+		            WORDS_NEST_MAX, excerpt_len(strlen(p)), p);
 	struct buf def = { 0 };
 	const char *d = e + 2;
-	if (scan_default(c, &d, &def, in_dq, p) < 0) {
+	c->depth++;
+	int r = scan_default(c, &d, &def, in_dq, p);
+	c->depth--;
+	if (r < 0) {
 		free(def.s);
 		return -1;
 	}

@@ -257,6 +257,43 @@ static void test_variable_errors(void **state)
 	free(err);
 }
 
+/* "${U:-" N times, then "x" and N "}". */
+static char *nested_defaults(size_t n)
+{
+	char *s = malloc(n * 6 + 2);
+	assert_non_null(s);
+	char *p = s;
+	for (size_t i = 0; i < n; i++, p += 5)
+		memcpy(p, "${U:-", 5);
+	*p++ = 'x';
+	memset(p, '}', n);
+	p[n] = '\0';
+	return s;
+}
+
+static void test_nested_defaults_are_bounded(void **state)
+{
+	(void)state;
+	char *ok = nested_defaults(WORDS_NEST_MAX);
+	check_split(ok, "x");
+	free(ok);
+	/* One level more is an error, and so are a hundred thousand (which
+	 * took the stack once). */
+	size_t deep[] = { WORDS_NEST_MAX + 1, 100000 };
+	for (size_t i = 0; i < 2; i++) {
+		char *line = nested_defaults(deep[i]);
+		char **argv;
+		size_t argc;
+		char *err = NULL;
+		assert_int_equal(words_split(line, &env, &argv, &argc, &err), -1);
+		assert_non_null(err);
+		assert_non_null(strstr(err, "nested more than 16 deep"));
+		assert_true(strlen(err) < 120);
+		free(err);
+		free(line);
+	}
+}
+
 static void test_tilde(void **state)
 {
 	(void)state;
@@ -485,6 +522,7 @@ int main(void)
 		cmocka_unit_test(test_backslash),
 		cmocka_unit_test(test_variables),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_nested_defaults_are_bounded),
 		cmocka_unit_test(test_variable_errors),
 		cmocka_unit_test(test_tilde),
 		cmocka_unit_test(test_tilde_user),
