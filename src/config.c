@@ -945,7 +945,10 @@ static char *unit_text(const struct unit_config *u)
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
 		if (keys[i].scope & unit_scope(u))
 			value_print(&keys[i], u, f);
-	fclose(f);
+	if (fclose(f) != 0) {  /* out of memory: the text is not whole */
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -134,9 +135,11 @@ static void records_write(struct sup *s)
 			fprintf(f, "%d %llu %s\n", (int)u->seen[k].pid,
 			        (unsigned long long)u->seen[k].start, u->cfg->name);
 	}
-	if (fclose(f) == 0)
-		rename(tmp, s->paths->procs);
-	else
+	/* A write that failed (a full disk) leaves the last complete file. */
+	bool ok = !ferror(f);
+	if (fclose(f) != 0)
+		ok = false;
+	if (!ok || rename(tmp, s->paths->procs) < 0)
 		unlink(tmp);
 	free(tmp);
 }
@@ -456,6 +459,26 @@ static void wait_gone(const struct proc_stat *m, size_t n, int ms)
 	}
 }
 
+/* "PID STARTTIME ..." of the procs file: false unless both are numbers
+ * in range (the file may be cut short or damaged), PID above 1. */
+static bool parse_record(const char *line, int *pid, unsigned long long *start)
+{
+	char *end;
+	errno = 0;
+	long p = strtol(line, &end, 10);
+	if (end == line || *end != ' ' || errno || p <= 1 || p > INT_MAX)
+		return false;
+	const char *s = end + 1;
+	if (*s < '0' || *s > '9')
+		return false;
+	unsigned long long t = strtoull(s, &end, 10);
+	if (errno || (*end != ' ' && *end != '\n' && *end != '\0'))
+		return false;
+	*pid = (int)p;
+	*start = t;
+	return true;
+}
+
 size_t sup_kill_leftovers(struct sup *s)
 {
 	if (!s->paths)
@@ -474,7 +497,7 @@ size_t sup_kill_leftovers(struct sup *s)
 			strv_push(&l.runs, xstrdup(run));
 			continue;
 		}
-		if (sscanf(line, "%d %llu", &pid, &start) != 2 || pid <= 1)
+		if (!parse_record(line, &pid, &start))
 			continue;
 		if (l.nrec == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -482,7 +505,7 @@ size_t sup_kill_leftovers(struct sup *s)
 		}
 		l.rec[l.nrec++] = (struct proc_stat){ .pid = pid, .start = start };
 	}
-	fclose(f);
+	(void)fclose(f);  /* read only */
 	size_t killed = l.nrec || l.runs.n ? proc_freeze_kill(collect_leftovers, &l) : 0;
 	if (killed) {
 		const struct proc_stat *left;
@@ -962,7 +985,7 @@ int sup_prepare(struct sup *s)
 	} else {
 		r |= loop_signal(s->loop, SIGHUP, on_hup, s);
 	}
-	signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGPIPE, SIG_IGN);  /* cannot fail for SIGPIPE */
 	loop_on_resume(s->loop, on_resume, s);
 	return r;
 }

@@ -221,11 +221,13 @@ static void on_notify(void *data, pid_t pid, uid_t uid,
                       const struct notify_msg *m)
 {
 	struct unit *u = data;
-	bool gone;
+	struct sup *s = u->sup;
+	/* GONE is read below for any uid: it must be set for every one. */
+	bool gone = false;
 	struct unit *owner = uid == getuid() || uid == 0
-	                     ? sup_owner(u->sup, pid, &gone) : NULL;
+	                     ? sup_owner(s, pid, &gone) : NULL;
 	if (owner != u && !(owner == NULL && gone && uid == getuid())) {
-		u->sup->notify_ignored++;
+		s->notify_ignored++;
 		return;
 	}
 	unit_notify(u, m);
