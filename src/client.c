@@ -328,7 +328,7 @@ static void print_status(json_t *units)
 	json_array_foreach(units, i, u) {
 		const char *kind = json_string_value(json_object_get(u, "kind"));
 		size_t l = strlen(json_string_value(json_object_get(u, "name")));
-		if (kind && strcmp(kind, "daemon") && l > w)
+		if (kind && strcmp(kind, "daemon") != 0 && l > w)
 			w = l;
 	}
 	bool col = colour();
@@ -905,7 +905,7 @@ static int files_command(const char *cfgarg, int argc, char **argv, bool events)
 	} else {
 		for (size_t i = 0; i < cfg->nunits; i++) {
 			const char *u = cfg->units[i]->name;
-			if (name && strcmp(name, u))
+			if (name && strcmp(name, u) != 0)
 				continue;
 			v.names[v.nnames++] = (char *)u;
 			size_t l = strlen(u);

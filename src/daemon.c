@@ -181,7 +181,7 @@ static char *status_reply(struct daemon *d, const char *name)
 		json_array_append_new(units, daemon_json(d, now));
 	for (size_t i = 0; i < d->sup->nunits; i++) {
 		const struct unit *u = d->sup->units[i];
-		if (u->removed || (name && strcmp(name, u->cfg->name)))
+		if (u->removed || (name && strcmp(name, u->cfg->name) != 0))
 			continue;
 		json_array_append_new(units, unit_json(u, now));
 	}
@@ -516,6 +516,12 @@ static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 	}
 	if (late) {
 		server_reply(c, ctl_reply_err(1, "the daemon is shutting down"));
+		return;
+	}
+	/* ctl_parse gives every command below but reload a name, and the unit
+	 * was found above: the switch relies on it. */
+	if (!u && req->cmd != CTL_RELOAD) {
+		server_reply(c, ctl_reply_err(2, "this request needs a \"name\""));
 		return;
 	}
 	switch (req->cmd) {

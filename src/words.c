@@ -63,6 +63,7 @@ static int scan_default(struct ctx *c, const char **pp, struct buf *b,
 
 /* Expands the "$..." at *PP into B and moves *PP past it.  IN_DQ: inside
  * double quotes, where a '$' just before the closing quote is literal. */
+/* NOLINTNEXTLINE(misc-no-recursion): at most WORDS_NEST_MAX deep (expand) */
 static int expand(struct ctx *c, const char **pp, struct buf *b, bool in_dq)
 {
 	const char *p = *pp; /* at '$' */
@@ -149,6 +150,7 @@ static int expand(struct ctx *c, const char **pp, struct buf *b, bool in_dq)
 
 /* Reads "..." at *PP (after the opening quote) up to and past the closing
  * one. */
+/* NOLINTNEXTLINE(misc-no-recursion): at most WORDS_NEST_MAX deep (expand) */
 static int scan_dq(struct ctx *c, const char **pp, struct buf *b)
 {
 	const char *p = *pp;
@@ -187,6 +189,7 @@ static int scan_sq(struct ctx *c, const char **pp, struct buf *b)
  * Outside double quotes, quotes and backslashes work as in a word (blanks
  * included, nothing is split); inside, as between double quotes.  OPEN
  * points at the "${" for messages. */
+/* NOLINTNEXTLINE(misc-no-recursion): at most WORDS_NEST_MAX deep (expand) */
 static int scan_default(struct ctx *c, const char **pp, struct buf *b,
                         bool in_dq, const char *open)
 {
