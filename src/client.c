@@ -61,8 +61,23 @@ static bool has_unit(const struct tend_config *cfg, const char *name)
 
 /* --- talking to the daemon --- */
 
-static int ctl_connect(const struct paths *p)
+/* Connects to the daemon of P.  Returns the socket, or -1 with errno:
+ * ENOENT or ECONNREFUSED when no daemon listens there (yet); EPERM with
+ * *WHY (one line, malloc'd) when what is there is refused; another errno
+ * when the connection failed. */
+static int ctl_connect(struct paths *p, char **why)
 {
+	*why = NULL;
+	if (paths_open_run(p, false, why) < 0) {
+		if (errno != ENOENT) {
+			errno = EPERM;
+			return -1;
+		}
+		free(*why);
+		*why = NULL;
+		errno = ENOENT;
+		return -1;
+	}
 	struct sockaddr_un sa;
 	int dirfd;
 	socklen_t len = paths_sockaddr(p->sock, &sa, &dirfd);
@@ -84,12 +99,12 @@ static int ctl_connect(const struct paths *p)
 
 /* Keeps trying for a while: a daemon that another caller just started may
  * not listen yet. */
-static int ctl_connect_wait(const struct paths *p)
+static int ctl_connect_wait(struct paths *p, char **why)
 {
 	uint64_t end = mono_ms() + CONNECT_WAIT_MS;
 	unsigned delay = 5;
 	for (;;) {
-		int fd = ctl_connect(p);
+		int fd = ctl_connect(p, why);
 		if (fd >= 0 || (errno != ENOENT && errno != ECONNREFUSED) ||
 		    mono_ms() >= end)
 			return fd;
@@ -206,10 +221,11 @@ static char *locate(const char *cfgarg, struct paths *p)
  * has to be started.  Without a daemon: START starts one, else returns -1
  * with *CODE -1 (no error line).  Other failures: -1 after an error line,
  * *CODE the exit code. */
-static int reach_daemon(const char *path, const struct paths *p,
+static int reach_daemon(const char *path, struct paths *p,
                         const char *name, bool start, int *code)
 {
-	int fd = ctl_connect(p);
+	char *why = NULL;
+	int fd = ctl_connect(p, &why);
 	if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
 		/* No daemon (or one just starting). */
 		if (!start) {
@@ -230,9 +246,13 @@ static int reach_daemon(const char *path, const struct paths *p,
 		*code = daemon_spawn(cfg);
 		if (*code != 0)
 			return -1;
-		fd = ctl_connect_wait(p);
+		fd = ctl_connect_wait(p, &why);
 	}
-	if (fd < 0) {
+	if (fd < 0 && why) {
+		errline("%s", why);
+		free(why);
+		*code = EXIT_DAEMON;
+	} else if (fd < 0) {
 		errline("cannot reach the daemon at %s: %s", p->sock, strerror(errno));
 		*code = EXIT_DAEMON;
 	}
@@ -790,18 +810,22 @@ static void on_follow_line(void *data, size_t idx, const char *line, size_t len)
 	show(data, idx, line, len);
 }
 
-static int tail_files(const struct view *v, const struct paths *p, long n,
+static int tail_files(const struct view *v, struct paths *p, long n,
                       bool follow)
 {
 	struct logfile_follow *f = NULL;
-	if (follow) {
-		/* The directory may not exist yet (no daemon ever ran). */
-		char *err = NULL;
-		if (paths_mkdir(p->statedir, &err) < 0) {
-			errline("cannot follow: %s", err);
+	/* The directory is checked as the daemon checks it; it may not exist
+	 * yet (no daemon ever ran): follow makes it, to wait in it. */
+	char *err = NULL;
+	if (paths_open_state(p, follow, &err) < 0) {
+		if (errno != ENOENT || follow) {
+			errline("%s%s", follow ? "cannot follow: " : "", err);
 			free(err);
 			return EXIT_FAILED;
 		}
+		free(err);
+	}
+	if (follow) {
 		if (!(f = logfile_follow_new(p->statedir))) {
 			errline("cannot follow %s: %s", p->statedir, strerror(errno));
 			return EXIT_FAILED;

@@ -629,8 +629,8 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 {
 	char *err = NULL;
 	int lockfd = -1, code = 3;
-	if (paths_mkdir(d->paths.rundir, &err) < 0 ||
-	    paths_mkdir(d->paths.statedir, &err) < 0)
+	if (paths_open_run(&d->paths, true, &err) < 0 ||
+	    paths_open_state(&d->paths, true, &err) < 0)
 		goto fail;
 	pid_t holder;
 	lockfd = paths_lock(&d->paths, &holder);
@@ -778,7 +778,7 @@ static int detach(struct daemon *d)
 			_exit(3);
 		}
 		char *err = NULL;
-		int log = paths_mkdir(d->paths.statedir, &err) == 0
+		int log = paths_open_state(&d->paths, true, &err) == 0
 		          ? open(d->paths.daemon_log, O_WRONLY | O_APPEND | O_CREAT |
 		                 O_CLOEXEC, 0600) : -1;
 		log = fd_at_least(log, 4);
