@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,22 +79,48 @@ static int ctl_connect(struct paths *p, char **why)
 		errno = ENOENT;
 		return -1;
 	}
+	/* Only a socket file is connected to: a symbolic link put in its
+	 * place could lead anywhere. */
+	struct stat st;
+	if (fstatat(p->runfd, paths_base(p->sock), &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		*why = S_ISLNK(st.st_mode)
+		       ? xasprintf("%s is a symbolic link, not the daemon's socket: not "
+		                   "connecting through it; remove it (rm %s)", p->sock,
+		                   p->sock)
+		       : xasprintf("%s is not a socket; remove it (rm %s)", p->sock,
+		                   p->sock);
+		errno = EPERM;
+		return -1;
+	}
 	struct sockaddr_un sa;
-	int dirfd;
-	socklen_t len = paths_sockaddr(p->sock, &sa, &dirfd);
+	socklen_t len = paths_sock_addr(p, &sa);
 	if (len == (socklen_t)-1)
 		return -1;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, len) < 0) {
+	if (fd < 0)
+		return -1;
+	/* Whoever listens there must be this user's daemon (even a file
+	 * swapped between the check above and the connect cannot change
+	 * that). */
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	if (connect(fd, (struct sockaddr *)&sa, len) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0) {
 		int e = errno;
 		close(fd);
-		fd = -1;
 		errno = e;
+		return -1;
 	}
-	int e = errno;
-	if (dirfd >= 0)
-		close(dirfd);
-	errno = e;
+	if (cr.uid != geteuid()) {
+		*why = xasprintf("the process listening on %s runs as uid %u, not as "
+		                 "you (uid %u): it is not your daemon; not talking to "
+		                 "it", p->sock, (unsigned)cr.uid, (unsigned)geteuid());
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
 	return fd;
 }
 

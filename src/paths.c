@@ -137,9 +137,9 @@ static int check_above_one(const char *at, const char *dir, const char *var,
 	}
 	if (st.st_uid != 0 && st.st_uid != geteuid()) {
 		*err = xasprintf("%s is below %s, which belongs to uid %u: that user "
-		                 "could replace it; refusing to use it; choose a "
-		                 "directory of your own%s", dir, at,
-		                 (unsigned)st.st_uid, or_set(var, b));
+		                 "could replace it; refusing to use it; %s%s to a "
+		                 "directory of your own", dir, at, (unsigned)st.st_uid,
+		                 var ? "set " : "move it", var ? var : "");
 		return -1;
 	}
 	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
@@ -172,14 +172,24 @@ static int check_above(char *up, const char *dir, const char *var, char **err)
 	return 0;
 }
 
+static char *not_yours(const char *dir, uid_t uid, const char *var)
+{
+	char b[96];
+	return xasprintf("%s belongs to uid %u, not to you (uid %u): refusing to "
+	                 "keep tend's files there; have it removed%s", dir,
+	                 (unsigned)uid, (unsigned)geteuid(), or_set(var, b));
+}
+
 /* The error of open(DIR) that failed with E. */
-static char *open_error(const char *dir, int e)
+static char *open_error(const char *dir, int e, const char *var)
 {
 	struct stat st;
 	if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
 		return xasprintf("%s is a symbolic link: tend keeps its files only "
 		                 "in a real directory; remove the link (rm %s) and "
 		                 "try again", dir, dir);
+	if (e == EACCES && lstat(dir, &st) == 0 && st.st_uid != geteuid())
+		return not_yours(dir, st.st_uid, var);
 	if (e == ENOTDIR || (e == ELOOP && lstat(dir, &st) == 0))
 		return xasprintf("%s is not a directory; remove it and try again", dir);
 	if (e == ENOENT)
@@ -191,7 +201,6 @@ static char *open_error(const char *dir, int e)
 static int check_dir(int fd, const char *dir, const char *var, char **err)
 {
 	struct stat st;
-	char b[96];
 	if (fstat(fd, &st) < 0) {
 		*err = xasprintf("cannot check directory %s: %s", dir, strerror(errno));
 		return -1;
@@ -201,10 +210,7 @@ static int check_dir(int fd, const char *dir, const char *var, char **err)
 		return -1;
 	}
 	if (st.st_uid != geteuid()) {
-		*err = xasprintf("%s belongs to uid %u, not to you (uid %u): refusing "
-		                 "to keep tend's files there; have it removed%s", dir,
-		                 (unsigned)st.st_uid, (unsigned)geteuid(),
-		                 or_set(var, b));
+		*err = not_yours(dir, st.st_uid, var);
 		return -1;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
@@ -243,7 +249,7 @@ int paths_open_dir(const char *dir, bool create, const char *var, char **err)
 	int fd = -1, e;
 	if (!up) {
 		e = errno;
-		*err = open_error(dir, e);
+		*err = open_error(dir, e, var);
 		goto out;
 	}
 	if (check_above(up, dir, var, err) < 0) {
@@ -255,7 +261,7 @@ int paths_open_dir(const char *dir, bool create, const char *var, char **err)
 	e = errno;
 	free(leaf);
 	if (fd < 0) {
-		*err = open_error(dir, e);
+		*err = open_error(dir, e, var);
 	} else if (check_dir(fd, dir, var, err) < 0) {
 		close(fd);
 		fd = -1;

@@ -5,6 +5,7 @@ swapped for symbolic links, clients and daemons of other uids.
 Each test runs tend with its own XDG_RUNTIME_DIR and XDG_STATE_HOME under
 tmp_path (conftest). Making a directory another user's needs root: those
 cases are skipped otherwise."""
+import json
 import os
 import shutil
 import socket
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PY, T_LONG, T_SHORT, alive, comm, wait_until, write_ini
+from conftest import (PY, T_LONG, T_SHORT, TEND_BIN, alive, comm, wait_until,
+                      write_ini)
 
 CONF = """\
 [service a]
@@ -34,6 +36,14 @@ def mode(path):
 def daemons(tend):
     """Live tend processes of this test (daemons, shims)."""
     return [p for p in tend.reaper.tagged() if comm(p) == "tend" and alive(p)]
+
+
+def no_daemon(tend):
+    """No tend process of the test is left (a refused daemon reports its
+    error, then exits: give it a moment)."""
+    wait_until(lambda: daemons(tend) == [], T_SHORT,
+               what="no tend process to be left")
+    return True
 
 
 def one_line(t, *needles):
@@ -104,14 +114,14 @@ def test_runtime_directory_refused(tend, project, how):
         line = one_line(t, str(rundir), *needles)
         if how == "owner":
             assert "XDG_RUNTIME_DIR" in line
-        assert daemons(tend) == [], "no daemon started"
+        assert no_daemon(tend)
         # the client refuses it as well, and says the same
         for cmd in (("status",), ("start", "a"), ("down",)):
             t = p.run(*cmd)
             assert t.rc == 3, t.describe()
             why = one_line(t, *needles)[len("tend: "):]
             assert line.endswith(": " + why), (line, why)
-        assert daemons(tend) == []
+        assert no_daemon(tend)
         # nothing was changed, nothing made in it
         if how == "symlink":
             assert os.path.islink(rundir)
@@ -147,7 +157,7 @@ def test_state_directory_refused(tend, project, how):
         line = one_line(t, str(statedir), *needles)
         if how == "owner":
             assert "XDG_STATE_HOME" in line
-        assert daemons(tend) == []
+        assert no_daemon(tend)
         # the readers refuse it too
         for cmd in (("logs", "a"), ("events",)):
             t = p.run(*cmd)
@@ -171,7 +181,7 @@ def test_directory_above_writable_by_others(tend, project):
         assert t.rc == 3, t.describe()
         one_line(t, "%s/tend is below %s" % (run, run), "mode 777, not sticky",
                  "chmod go-w %s" % run, "XDG_RUNTIME_DIR")
-        assert daemons(tend) == []
+        assert no_daemon(tend)
         os.chmod(run, 0o1777)
         p.up()
         p.wait_unit("a", state="running")
@@ -189,7 +199,251 @@ def test_directory_above_owned_by_another_user(tend, project):
         assert t.rc == 3, t.describe()
         one_line(t, "is below %s, which belongs to uid %d" % (state, NOBODY),
                  "XDG_STATE_HOME")
-        assert daemons(tend) == []
+        assert no_daemon(tend)
     finally:
         os.chown(state, os.geteuid(), os.getegid())
     p.up()
+
+
+# --- the control socket ---------------------------------------------------
+
+class Listener:
+    """A unix socket at PATH that counts the connections and bytes it gets
+    (what a planted socket would learn)."""
+
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.bind(str(path))
+        self.s.listen(16)
+        self.s.setblocking(False)
+
+    def heard(self):
+        """(connections, bytes) so far."""
+        conns = data = 0
+        while True:
+            try:
+                c, _ = self.s.accept()
+            except BlockingIOError:
+                return conns, data
+            conns += 1
+            c.settimeout(0.5)
+            try:
+                while True:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    data += len(chunk)
+            except OSError:
+                pass
+            c.close()
+
+    def close(self):
+        self.s.close()
+
+
+def test_client_will_not_connect_through_a_symlink(tend, project, tmp_path):
+    p = project(CONF)
+    p.up()
+    pid = p.daemon_pid()
+    sock = p.sock
+    fake = Listener(tmp_path / "fake.sock")
+    aside = p.rundir / "aside"
+    os.rename(sock, aside)          # the daemon's socket, kept for later
+    os.symlink(tmp_path / "fake.sock", sock)
+    try:
+        for cmd, words in ((("status",), ()), (("start", "a"), ()),
+                           (("stop", "a"), ()), (("down",), ())):
+            t = p.run(*cmd)
+            assert t.rc == 3, t.describe()
+            one_line(t, "%s is a symbolic link, not the daemon's socket" % sock,
+                     "rm %s" % sock)
+        assert fake.heard() == (0, 0), "a client went through the link"
+        assert alive(pid), "the daemon was not asked anything"
+        assert os.path.islink(sock)
+    finally:
+        fake.close()
+        os.unlink(sock)
+        os.rename(aside, sock)
+    assert p.daemon_pid() == pid
+    assert p.unit("a")["state"] == "running"
+
+
+@pytest.mark.parametrize("what", ["dangling symlink", "symlink to a file",
+                                  "regular file"])
+def test_daemon_will_not_bind_or_remove_through_a_symlink(tend, project,
+                                                          tmp_path, what):
+    p = project(CONF)
+    known(p)
+    sock = p.sock
+    target = tmp_path / "target"
+    if what == "dangling symlink":
+        os.symlink(target, sock)
+    elif what == "symlink to a file":
+        target.write_text("precious\n")
+        os.symlink(target, sock)
+    else:
+        sock.write_text("precious\n")
+    t = p.run("up", "-d")
+    assert t.rc == 3, t.describe()
+    if what == "regular file":
+        one_line(t, "%s is not a socket; remove it" % sock)
+        assert sock.read_text() == "precious\n"
+    else:
+        one_line(t, "%s is a symbolic link, not tend's socket" % sock,
+                 "neither binds nor removes", "rm %s" % sock)
+        assert os.path.islink(sock), "the link was not removed"
+        assert os.readlink(sock) == str(target)
+        if what == "dangling symlink":
+            assert not os.path.lexists(target), "nothing made at its target"
+        else:
+            assert target.read_text() == "precious\n"
+    assert no_daemon(tend)
+    os.unlink(sock)
+    p.up()
+    assert stat.S_ISSOCK(os.lstat(sock).st_mode)
+    # at the end the daemon removes its own socket only
+    assert p.run("down").rc == 0
+    wait_until(lambda: not os.path.lexists(sock), what="the socket to go")
+
+
+LISTEN_AS = r"""
+import os, socket, sys
+path, uid = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path)
+os.setgroups([])
+os.setresgid(uid, uid, uid)
+os.setresuid(uid, uid, uid)
+s.listen(16)            # the peer credentials clients see are these
+sys.stdout.write("listening\n")
+sys.stdout.flush()
+got = 0
+while True:
+    c, _ = s.accept()
+    c.settimeout(2)
+    try:
+        c.sendall(b'{"ok":true,"pid":1,"units":[]}\n')
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            got += len(chunk)
+    except OSError:
+        pass
+    c.close()
+    sys.stderr.write("got %d\n" % got)
+    sys.stderr.flush()
+"""
+
+
+@needs_root
+def test_client_refuses_a_daemon_of_another_uid(tend, project, tmp_path):
+    """A socket at the right path, in the right directory, but whoever
+    listens runs as another user: the client says so and sends nothing."""
+    p = project(CONF)
+    known(p)
+    err = tmp_path / "listener.stderr"
+    with open(err, "wb") as ef:
+        lst = subprocess.Popen([PY, "-c", LISTEN_AS, str(p.sock), str(NOBODY)],
+                               stdout=subprocess.PIPE, stderr=ef,
+                               env=p.env)
+    tend.reaper.track(lst)
+    try:
+        assert lst.stdout.readline() == b"listening\n"
+        for cmd in (("status",), ("start", "a"), ("down",)):
+            t = p.run(*cmd)
+            assert t.rc == 3, t.describe()
+            one_line(t, "the process listening on %s runs as uid %d, not as "
+                     "you (uid %d)" % (p.sock, NOBODY, os.geteuid()),
+                     "not your daemon")
+        assert no_daemon(tend)
+        wait_until(lambda: err.read_text().count("got") == 3,
+                   what="the three connections to end")
+        assert set(err.read_text().split("\n")[:-1]) == {"got 0"}, \
+            "a client sent a request: " + err.read_text()
+    finally:
+        lst.kill()
+        lst.wait()
+    os.unlink(p.sock)
+
+
+NOBODY_REQUESTS = r"""
+import json, socket, sys
+out = []
+for req in ({"cmd": "down"}, {"cmd": "stop", "name": "a"}, {"cmd": "ping"}):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(sys.argv[1])
+    try:
+        s.sendall((json.dumps(req) + "\n").encode())
+    except OSError:
+        pass
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    out.append(data.decode(errors="replace"))
+print(json.dumps(out))
+"""
+
+
+@needs_root
+def test_other_uids_can_neither_command_nor_reach_the_daemon(tend, project):
+    """test_ctl_socket checks the refusal of another uid's ping; here it
+    asks for down and stop (refused, nothing stops), and runs the tend CLI
+    as that uid against the daemon's directories (refused before any
+    connection: they are not its own)."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv is not installed")
+    base = tempfile.mkdtemp(prefix="tend-e2e-run-", dir="/tmp")
+    try:
+        os.chmod(base, 0o711)
+        env = dict(tend.env, XDG_RUNTIME_DIR=base)
+        p = project(CONF, env=env)
+        p.up()
+        pid = p.daemon_pid()
+        as_nobody = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
+                     "--clear-groups"]
+        # what the daemon's own checks refuse: open the way in for uid
+        # nobody, as a careless chmod would
+        os.chmod(p.rundir, 0o711)
+        os.chmod(p.sock, 0o666)
+        try:
+            r = subprocess.run(as_nobody + [PY, "-c", NOBODY_REQUESTS,
+                                            str(p.sock)],
+                               capture_output=True, timeout=T_LONG, env=env)
+            # and the CLI of that uid, on a file of its own: the runtime
+            # directory (XDG_RUNTIME_DIR/tend) is not its own
+            mine = Path(base) / "nobody"
+            mine.mkdir(mode=0o755)
+            write_ini(mine / "tend.ini", CONF)
+            os.chmod(mine / "tend.ini", 0o644)
+            cli = subprocess.run(as_nobody + [TEND_BIN, "-c",
+                                              str(mine / "tend.ini"), "status"],
+                                 capture_output=True, timeout=T_LONG, env=env)
+        finally:
+            os.chmod(p.sock, 0o600)
+            os.chmod(p.rundir, 0o700)
+        assert r.returncode == 0, r
+        replies = json.loads(r.stdout)
+        assert len(replies) == 3
+        for text in replies:
+            lines = text.splitlines()
+            assert len(lines) == 1, replies
+            reply = json.loads(lines[0])
+            assert reply["ok"] is False and "uid" in reply["error"], reply
+        assert cli.returncode == 3, cli
+        err = cli.stderr.decode().splitlines()
+        assert len(err) == 1, err
+        assert "%s/tend belongs to uid 0, not to you (uid %d)" % (base, NOBODY) \
+            in err[0], err
+        assert alive(pid) and p.daemon_pid() == pid
+        assert p.unit("a")["state"] == "running"
+        assert p.shutdown() == []
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

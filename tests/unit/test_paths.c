@@ -817,7 +817,7 @@ static void test_mkdir_below(void **state)
 	if (geteuid() == 0 && chown(up, 65534, 65534) == 0) {
 		assert_int_equal(paths_mkdir(d, &err), -1);
 		want = xasprintf("%s is below %s, which belongs to uid 65534: that user "
-		                 "could replace it; refusing to use it; choose a "
+		                 "could replace it; refusing to use it; move it to a "
 		                 "directory of your own", d, t->real_up);
 		assert_string_equal(err, want);
 		free(want);
