@@ -160,7 +160,8 @@ static void note_seen(struct sup *s, struct unit *u, const struct proc_stat *see
 		u->seen_cap = n * 2;
 		u->seen = xrealloc(u->seen, u->seen_cap * sizeof(*u->seen));
 	}
-	memcpy(u->seen, seen, n * sizeof(*seen));
+	if (n)   /* an empty tree may come as NULL: no memcpy from it */
+		memcpy(u->seen, seen, n * sizeof(*seen));
 	u->nseen = n;
 	/* Once per loop iteration, however many trees changed in it (a boot
 	 * of a thousand services writes the file once, not a thousand times). */
