@@ -694,7 +694,11 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 			code = d->report < 0 ? 1 : 0;
 			goto out;
 		}
-		err = xasprintf("cannot lock %s: %s", d->paths.lock, strerror(errno));
+		err = errno == ELOOP
+		      ? xasprintf("%s is a symbolic link, not tend's lock: tend does "
+		                  "not open it; remove it (rm %s) and try again",
+		                  d->paths.lock, d->paths.lock)
+		      : xasprintf("cannot lock %s: %s", d->paths.lock, strerror(errno));
 		goto fail;
 	}
 	/* Each unit holds a log file and a pipe: many units need many fds.
@@ -716,7 +720,8 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 		goto fail;
 	}
 	d->ev = events_new(ev_fd, json);
-	if (events_open_file(d->ev, d->paths.events, d->cfg->log_max) < 0)
+	if (events_open_file(d->ev, d->paths.statefd, paths_base(d->paths.events),
+	                     d->cfg->log_max) < 0)
 		errline("cannot open %s: %s; events go to no file", d->paths.events,
 		        strerror(errno));
 	d->sup = sup_new(d->cfg, d->ev, false, &d->paths, out_fd);
@@ -829,8 +834,9 @@ static int detach(struct daemon *d)
 		}
 		char *err = NULL;
 		int log = paths_open_state(&d->paths, true, &err) == 0
-		          ? open(d->paths.daemon_log, O_WRONLY | O_APPEND | O_CREAT |
-		                 O_CLOEXEC, 0600) : -1;
+		          ? openat(d->paths.statefd, paths_base(d->paths.daemon_log),
+		                   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+		                   O_NOFOLLOW, 0600) : -1;
 		log = fd_at_least(log, 4);
 		free(err);
 		dup2(null, 0);

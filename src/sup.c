@@ -115,14 +115,28 @@ static bool same_procs(const struct proc_stat *a, size_t na,
 	return true;
 }
 
+/* The procs file, in the runtime directory the daemon holds open (never
+ * through a symbolic link), for FLAGS; NULL/errno when it cannot be had. */
+static FILE *procs_open(struct sup *s, const char *name, int flags,
+                        const char *mode)
+{
+	int fd = openat(s->paths->runfd, name, flags | O_CLOEXEC | O_NOFOLLOW,
+	                0600);
+	FILE *f = fd >= 0 ? fdopen(fd, mode) : NULL;
+	if (fd >= 0 && !f)
+		close(fd);
+	return f;
+}
+
 /* Writes the procs file: every process of every tree as last seen. */
 static void records_write(struct sup *s)
 {
 	loop_timer_stop(s->loop, &s->records);
 	if (!s->paths)
 		return;
-	char *tmp = xasprintf("%s.tmp", s->paths->procs);
-	FILE *f = fopen(tmp, "we");
+	const char *name = paths_base(s->paths->procs);
+	char *tmp = xasprintf("%s.tmp", name);
+	FILE *f = procs_open(s, tmp, O_WRONLY | O_CREAT | O_TRUNC, "w");
 	if (!f) {
 		free(tmp);
 		return;
@@ -139,8 +153,9 @@ static void records_write(struct sup *s)
 	bool ok = !ferror(f);
 	if (fclose(f) != 0)
 		ok = false;
-	if (!ok || rename(tmp, s->paths->procs) < 0)
-		unlink(tmp);
+	int dir = s->paths->runfd;
+	if (!ok || renameat(dir, tmp, dir, name) < 0)
+		unlinkat(dir, tmp, 0);
 	free(tmp);
 }
 
@@ -484,7 +499,7 @@ size_t sup_kill_leftovers(struct sup *s)
 {
 	if (!s->paths)
 		return 0;
-	FILE *f = fopen(s->paths->procs, "re");
+	FILE *f = procs_open(s, paths_base(s->paths->procs), O_RDONLY, "r");
 	if (!f)
 		return 0;
 	struct leftovers l = { .s = s };
@@ -520,7 +535,7 @@ size_t sup_kill_leftovers(struct sup *s)
 		            "procs", (json_int_t)killed));
 		free(m);
 	}
-	unlink(s->paths->procs);
+	unlinkat(s->paths->runfd, paths_base(s->paths->procs), 0);
 	free(l.rec);
 	free(l.hit);
 	free(l.env.s);
@@ -571,7 +586,8 @@ static void add_unit(struct sup *s, struct unit_config *uc)
 	 * labels each with the unit it came from. */
 	char *log = s->paths ? paths_unit_log(s->paths, uc->name) : NULL;
 	if (unit_capture_output(u, s->width, s->out_fd,
-	                        log, s->cfg->log_max) < 0)
+	                        s->paths ? s->paths->statefd : -1,
+	                        log ? paths_base(log) : NULL, s->cfg->log_max) < 0)
 		errline("%s: cannot capture output (%s%s%s); it goes to tend's "
 		        "stdout unlabelled", uc->name, log ? log : "",
 		        log ? ": " : "", strerror(errno));
@@ -1011,7 +1027,7 @@ void sup_finish(struct sup *s)
 			if (s->owner[i] == TREE_STRAY)
 				proc_signal(&s->table.p[i], SIGKILL);
 	if (s->paths)
-		unlink(s->paths->procs);
+		unlinkat(s->paths->runfd, paths_base(s->paths->procs), 0);
 }
 
 static int exec_exit_code(const struct unit *u)

@@ -100,11 +100,11 @@ void unit_free(struct unit *u)
 	free(u);
 }
 
-int unit_capture_output(struct unit *u, size_t width, int dst,
-                        const char *logpath, uint64_t logmax)
+int unit_capture_output(struct unit *u, size_t width, int dst, int logdir,
+                        const char *logname, uint64_t logmax)
 {
-	if (output_open(&u->out, u->sup->loop, u->cfg->name, width, dst, logpath,
-	                logmax) < 0)
+	if (output_open(&u->out, u->sup->loop, u->cfg->name, width, dst, logdir,
+	                logname, logmax) < 0)
 		return -1;
 	u->captured = true;
 	return 0;

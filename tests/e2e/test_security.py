@@ -447,3 +447,133 @@ def test_other_uids_can_neither_command_nor_reach_the_daemon(tend, project):
         assert p.shutdown() == []
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+# --- files in the directories --------------------------------------------
+
+def test_files_are_private(project):
+    p = project(CONF)
+    p.up()
+    p.wait_unit("a", state="running")
+    wait_until(lambda: p.procs_file.exists(), what="the procs file")
+    for f in (p.lock_file, p.procs_file, p.statedir / "events.log",
+              p.statedir / "a.log", p.statedir / "daemon.log"):
+        st = os.lstat(f)
+        assert stat.S_ISREG(st.st_mode), f
+        assert mode(f) == 0o600, (f, oct(mode(f)))
+        assert st.st_uid == os.geteuid(), f
+
+
+def precious(path):
+    path.write_text("precious\n")
+    return path
+
+
+def test_links_in_the_state_directory_are_not_followed(tend, project,
+                                                       tmp_path):
+    """Links put in place of events.log, a.log and daemon.log: the daemon
+    writes through none of them (it runs, and says what it could not
+    open); a link in place of a rotated file is replaced, not followed;
+    the readers do not read through a link."""
+    p = project(CONF.replace("exec = sleep 600",
+                             "exec = sh -c 'while :; do echo "
+                             "line-of-the-service; sleep 0.01; done'"))
+    _, state = known(p)
+    targets = {}
+    for name in ("events.log", "a.log", "daemon.log"):
+        f = state / name
+        if f.exists():
+            f.unlink()
+        targets[name] = precious(tmp_path / ("target-" + name))
+        os.symlink(targets[name], f)
+    p.up()
+    p.wait_unit("a", state="running")
+    p.ok("restart", "a", "--wait")   # more output, more events
+    for name, target in targets.items():
+        assert target.read_text() == "precious\n", name
+    for name in ("events.log", "a.log", "daemon.log"):
+        assert os.path.islink(state / name), name
+    # the readers do not read through the links either
+    for cmd, name in ((("logs", "a", "-n", "5"), "a.log"),
+                      (("events", "-n", "5"), "events.log")):
+        t = p.run(*cmd)
+        assert "precious" not in t.stdout, t.describe()
+        one_line(t, "cannot read %s" % (state / name),
+                 "Too many levels of symbolic links")
+    assert p.run("down").rc == 0
+    for name, target in targets.items():
+        assert target.read_text() == "precious\n", name
+
+
+def test_rotation_replaces_links_without_following_them(tend, project,
+                                                        tmp_path):
+    p = project("[tend]\nlog-max = 4K\n\n" + CONF.replace(
+        "exec = sleep 600",
+        "exec = sh -c 'while :; do echo line-of-the-service-to-fill-the-log; "
+        "sleep 0.005; done'"))
+    _, state = known(p)
+    targets = []
+    for i in (1, 2, 3):
+        f = state / ("a.log.%d" % i)
+        if os.path.lexists(f):
+            f.unlink()
+        targets.append(precious(tmp_path / ("target-%d" % i)))
+        os.symlink(targets[-1], f)
+    p.up()
+    # three rotations at least: every link is renamed over or moved along
+    wait_until(lambda: all(not os.path.islink(state / ("a.log.%d" % i))
+                           for i in (1, 2, 3)), T_LONG,
+               what="the rotations to replace the links")
+    for t in targets:
+        assert t.read_text() == "precious\n", t
+    t = p.run("logs", "a", "-n", "3")
+    assert t.rc == 0 and "line-of-the-service" in t.stdout, t.describe()
+
+
+def test_a_linked_procs_file_is_not_read_nor_written_through(tend, project,
+                                                             tmp_path):
+    """The procs file names processes the next daemon kills (by pid and
+    start time). One put in its place as a link, naming a live process
+    of someone else's, must not be read: that process lives on."""
+    p = project(CONF)
+    run, _ = known(p)
+    victim = subprocess.Popen(["sleep", "600"])
+    tend.reaper.track(victim)
+    with open("/proc/%d/stat" % victim.pid) as f:
+        start = int(f.read().rsplit(")", 1)[1].split()[19])
+    forged = tmp_path / "forged.procs"
+    forged.write_text("%d %d a\n" % (victim.pid, start))
+    before = forged.read_text()
+    procs = p.procs_file
+    if os.path.lexists(procs):
+        procs.unlink()
+    os.symlink(forged, procs)
+    tmp = Path(str(procs) + ".tmp")
+    tmp_target = tmp_path / "tmp-target"
+    os.symlink(tmp_target, tmp)
+    try:
+        p.up()
+        p.wait_unit("a", state="running")
+        assert victim.poll() is None, "a process named by a link was killed"
+        assert forged.read_text() == before
+        assert not os.path.lexists(tmp_target), "written through procs.tmp"
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_a_linked_lock_is_refused(tend, project, tmp_path):
+    p = project(CONF)
+    run, _ = known(p)
+    lock = p.lock_file
+    target = tmp_path / "lock-target"
+    lock.unlink()
+    os.symlink(target, lock)
+    t = p.run("up", "-d")
+    assert t.rc == 3, t.describe()
+    one_line(t, "%s is a symbolic link, not tend's lock" % lock,
+             "rm %s" % lock)
+    assert not os.path.lexists(target)
+    assert no_daemon(tend)
+    lock.unlink()
+    p.up()
