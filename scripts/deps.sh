@@ -15,20 +15,24 @@
 #                            starts a system supervisord, the bench neither
 #                            uses nor stops it).  PM2 comes from npm, pinned
 #                            in bench/npm (`make bench`).
+#   scripts/deps.sh lint     what `make lint` needs (cppcheck, clang-tidy)
 set -eu
 PKGS="gcc make clang pkg-config libjansson-dev libcmocka-dev python3 python3-pytest procps"
 case "${1:-}" in
 "") ;;
 bench) PKGS="$PKGS socat" ;;
 peers) PKGS="$PKGS socat s6 runit supervisor gnuplot-nox" ;;
-*) echo "usage: scripts/deps.sh [bench|peers]" >&2; exit 2 ;;
+lint) PKGS="make libjansson-dev cppcheck clang-tidy" ;;
+*) echo "usage: scripts/deps.sh [bench|peers|lint]" >&2; exit 2 ;;
 esac
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
-command -v node >/dev/null 2>&1 || missing="$missing nodejs"
-command -v npm >/dev/null 2>&1 || missing="$missing npm"
+if [ "${1:-}" != lint ]; then
+	command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+	command -v npm >/dev/null 2>&1 || missing="$missing npm"
+fi
 [ -z "$missing" ] && exit 0
 echo "deps: installing$missing"
 SUDO=""

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,35 +62,76 @@ static bool has_unit(const struct tend_config *cfg, const char *name)
 
 /* --- talking to the daemon --- */
 
-static int ctl_connect(const struct paths *p)
+/* Connects to the daemon of P.  Returns the socket, or -1 with errno:
+ * ENOENT or ECONNREFUSED when no daemon listens there (yet); EPERM with
+ * *WHY (one line, malloc'd) when what is there is refused; another errno
+ * when the connection failed. */
+static int ctl_connect(struct paths *p, char **why)
 {
+	*why = NULL;
+	if (paths_open_run(p, false, why) < 0) {
+		if (errno != ENOENT) {
+			errno = EPERM;
+			return -1;
+		}
+		free(*why);
+		*why = NULL;
+		errno = ENOENT;
+		return -1;
+	}
+	/* Only a socket file is connected to: a symbolic link put in its
+	 * place could lead anywhere. */
+	struct stat st;
+	if (fstatat(p->runfd, paths_base(p->sock), &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		*why = S_ISLNK(st.st_mode)
+		       ? xasprintf("%s is a symbolic link, not the daemon's socket: not "
+		                   "connecting through it; remove it (rm %s)", p->sock,
+		                   p->sock)
+		       : xasprintf("%s is not a socket; remove it (rm %s)", p->sock,
+		                   p->sock);
+		errno = EPERM;
+		return -1;
+	}
 	struct sockaddr_un sa;
-	int dirfd;
-	socklen_t len = paths_sockaddr(p->sock, &sa, &dirfd);
+	socklen_t len = paths_sock_addr(p, &sa);
 	if (len == (socklen_t)-1)
 		return -1;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, len) < 0) {
+	if (fd < 0)
+		return -1;
+	/* Whoever listens there must be this user's daemon (even a file
+	 * swapped between the check above and the connect cannot change
+	 * that). */
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	if (connect(fd, (struct sockaddr *)&sa, len) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0) {
 		int e = errno;
 		close(fd);
-		fd = -1;
 		errno = e;
+		return -1;
 	}
-	int e = errno;
-	if (dirfd >= 0)
-		close(dirfd);
-	errno = e;
+	if (cr.uid != geteuid()) {
+		*why = xasprintf("the process listening on %s runs as uid %u, not as "
+		                 "you (uid %u): it is not your daemon; not talking to "
+		                 "it", p->sock, (unsigned)cr.uid, (unsigned)geteuid());
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
 	return fd;
 }
 
 /* Keeps trying for a while: a daemon that another caller just started may
  * not listen yet. */
-static int ctl_connect_wait(const struct paths *p)
+static int ctl_connect_wait(struct paths *p, char **why)
 {
 	uint64_t end = mono_ms() + CONNECT_WAIT_MS;
 	unsigned delay = 5;
 	for (;;) {
-		int fd = ctl_connect(p);
+		int fd = ctl_connect(p, why);
 		if (fd >= 0 || (errno != ENOENT && errno != ECONNREFUSED) ||
 		    mono_ms() >= end)
 			return fd;
@@ -206,10 +248,11 @@ static char *locate(const char *cfgarg, struct paths *p)
  * has to be started.  Without a daemon: START starts one, else returns -1
  * with *CODE -1 (no error line).  Other failures: -1 after an error line,
  * *CODE the exit code. */
-static int reach_daemon(const char *path, const struct paths *p,
+static int reach_daemon(const char *path, struct paths *p,
                         const char *name, bool start, int *code)
 {
-	int fd = ctl_connect(p);
+	char *why = NULL;
+	int fd = ctl_connect(p, &why);
 	if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
 		/* No daemon (or one just starting). */
 		if (!start) {
@@ -230,9 +273,13 @@ static int reach_daemon(const char *path, const struct paths *p,
 		*code = daemon_spawn(cfg);
 		if (*code != 0)
 			return -1;
-		fd = ctl_connect_wait(p);
+		fd = ctl_connect_wait(p, &why);
 	}
-	if (fd < 0) {
+	if (fd < 0 && why) {
+		errline("%s", why);
+		free(why);
+		*code = EXIT_DAEMON;
+	} else if (fd < 0) {
 		errline("cannot reach the daemon at %s: %s", p->sock, strerror(errno));
 		*code = EXIT_DAEMON;
 	}
@@ -328,7 +375,7 @@ static void print_status(json_t *units)
 	json_array_foreach(units, i, u) {
 		const char *kind = json_string_value(json_object_get(u, "kind"));
 		size_t l = strlen(json_string_value(json_object_get(u, "name")));
-		if (kind && strcmp(kind, "daemon") && l > w)
+		if (kind && strcmp(kind, "daemon") != 0 && l > w)
 			w = l;
 	}
 	bool col = colour();
@@ -790,18 +837,22 @@ static void on_follow_line(void *data, size_t idx, const char *line, size_t len)
 	show(data, idx, line, len);
 }
 
-static int tail_files(const struct view *v, const struct paths *p, long n,
+static int tail_files(const struct view *v, struct paths *p, long n,
                       bool follow)
 {
 	struct logfile_follow *f = NULL;
-	if (follow) {
-		/* The directory may not exist yet (no daemon ever ran). */
-		char *err = NULL;
-		if (paths_mkdir(p->statedir, &err) < 0) {
-			errline("cannot follow: %s", err);
+	/* The directory is checked as the daemon checks it; it may not exist
+	 * yet (no daemon ever ran): follow makes it, to wait in it. */
+	char *err = NULL;
+	if (paths_open_state(p, follow, &err) < 0) {
+		if (errno != ENOENT || follow) {
+			errline("%s%s", follow ? "cannot follow: " : "", err);
 			free(err);
 			return EXIT_FAILED;
 		}
+		free(err);
+	}
+	if (follow) {
 		if (!(f = logfile_follow_new(p->statedir))) {
 			errline("cannot follow %s: %s", p->statedir, strerror(errno));
 			return EXIT_FAILED;
@@ -905,7 +956,7 @@ static int files_command(const char *cfgarg, int argc, char **argv, bool events)
 	} else {
 		for (size_t i = 0; i < cfg->nunits; i++) {
 			const char *u = cfg->units[i]->name;
-			if (name && strcmp(name, u))
+			if (name && strcmp(name, u) != 0)
 				continue;
 			v.names[v.nnames++] = (char *)u;
 			size_t l = strlen(u);

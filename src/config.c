@@ -219,22 +219,20 @@ static int parse_codes(const char *v, struct success_codes *sc, char **why)
 
 static int parse_enum(const char *v, const char *const *names, int *out, char **why)
 {
-	size_t len = 0;
 	for (int i = 0; names[i]; i++) {
 		if (strcmp(v, names[i]) == 0) {
 			*out = i;
 			return 0;
 		}
-		len += strlen(names[i]) + 3;
 	}
-	char *list = xcalloc(1, len + 1);
+	struct buf list = { 0 };
 	for (int i = 0; names[i]; i++) {
 		if (i)
-			strcat(list, " | ");
-		strcat(list, names[i]);
+			buf_adds(&list, " | ");
+		buf_adds(&list, names[i]);
 	}
-	*why = xasprintf("expected %s", list);
-	free(list);
+	*why = xasprintf("expected %s", list.s ? list.s : "");
+	free(list.s);
 	return -1;
 }
 
@@ -423,8 +421,6 @@ static void value_print(const struct key_def *k, const void *base, FILE *out)
 	char b1[32], b2[32];
 	switch (k->type) {
 	case V_ARGV:
-		print_list(out, k->name, f, true);
-		return;
 	case V_WORDS:
 	case V_PATHS:
 		print_list(out, k->name, f, true);
@@ -945,7 +941,10 @@ static char *unit_text(const struct unit_config *u)
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
 		if (keys[i].scope & unit_scope(u))
 			value_print(&keys[i], u, f);
-	fclose(f);
+	if (fclose(f) != 0) {  /* out of memory: the text is not whole */
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 

@@ -50,7 +50,8 @@ int ctl_parse(const char *line, size_t len, struct ctl_req *req, char **err)
 		goto out;
 	}
 	size_t c = 0;
-	while (c < ARRAY_LEN(cmd_names) && strcmp(cmd_names[c], json_string_value(cmd)))
+	while (c < ARRAY_LEN(cmd_names) &&
+	       strcmp(cmd_names[c], json_string_value(cmd)) != 0)
 		c++;
 	if (c == ARRAY_LEN(cmd_names)) {
 		fail(err, xasprintf("unknown cmd \"%s\"; known: ping, status, start, "

@@ -46,6 +46,8 @@ struct daemon {
 	struct waiter *waiters;
 	int report;            /* pipe to the detaching caller; -1: none */
 	bool booting;          /* "booted" is not reported yet */
+	dev_t sock_dev;        /* the socket file bound, removed at the end */
+	ino_t sock_ino;        /* only if it is still that one */
 };
 
 /* --- reporting to the caller that detached us --- */
@@ -181,7 +183,7 @@ static char *status_reply(struct daemon *d, const char *name)
 		json_array_append_new(units, daemon_json(d, now));
 	for (size_t i = 0; i < d->sup->nunits; i++) {
 		const struct unit *u = d->sup->units[i];
-		if (u->removed || (name && strcmp(name, u->cfg->name)))
+		if (u->removed || (name && strcmp(name, u->cfg->name) != 0))
 			continue;
 		json_array_append_new(units, unit_json(u, now));
 	}
@@ -518,6 +520,12 @@ static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 		server_reply(c, ctl_reply_err(1, "the daemon is shutting down"));
 		return;
 	}
+	/* ctl_parse gives every command below but reload a name, and the unit
+	 * was found above: the switch relies on it. */
+	if (!u && req->cmd != CTL_RELOAD) {
+		server_reply(c, ctl_reply_err(2, "this request needs a \"name\""));
+		return;
+	}
 	switch (req->cmd) {
 	case CTL_START: {
 		/* A unit that runs already is started: any run counts. */
@@ -578,34 +586,82 @@ static void on_hup(void *ctx)
 
 /* --- start-up --- */
 
-static int listen_socket(const struct paths *p, char **err)
+/* Makes room for the control socket: nothing there, or a dead daemon's
+ * socket (we hold the lock), removed.  Anything else is not tend's: it
+ * stays, and neither bind nor unlink goes through it.  Returns 0, or -1
+ * with *ERR. */
+static int clear_socket(const struct paths *p, char **err)
 {
+	struct stat st;
+	const char *name = paths_base(p->sock);
+	if (fstatat(p->runfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		*err = xasprintf("cannot check %s: %s", p->sock, strerror(errno));
+		return -1;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		*err = xasprintf("%s is a symbolic link, not tend's socket: tend "
+		                 "neither binds nor removes anything through it; "
+		                 "remove it (rm %s) and try again", p->sock, p->sock);
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		*err = xasprintf("%s is not a socket; remove it and try again",
+		                 p->sock);
+		return -1;
+	}
+	if (unlinkat(p->runfd, name, 0) < 0 && errno != ENOENT) {
+		*err = xasprintf("cannot remove the stale socket %s: %s", p->sock,
+		                 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Binds and listens on D's control socket, in the runtime directory D
+ * holds open (never through the path).  Returns the socket, or -1 with
+ * *ERR. */
+static int listen_socket(struct daemon *d, char **err)
+{
+	const struct paths *p = &d->paths;
 	struct sockaddr_un sa;
-	int dirfd;
-	socklen_t len = paths_sockaddr(p->sock, &sa, &dirfd);
+	socklen_t len = paths_sock_addr(p, &sa);
 	if (len == (socklen_t)-1) {
 		*err = xasprintf("socket path %s: %s", p->sock, strerror(errno));
 		return -1;
 	}
+	if (clear_socket(p, err) < 0)
+		return -1;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		*err = xasprintf("socket: %s", strerror(errno));
-		goto out;
+		return -1;
 	}
-	/* We hold the lock: a socket file here is a dead daemon's. */
-	unlink(p->sock);
 	mode_t old = umask(0177);
 	int r = bind(fd, (struct sockaddr *)&sa, len);
 	umask(old);
-	if (r < 0 || listen(fd, SOMAXCONN) < 0) {
+	struct stat st;
+	if (r < 0 || listen(fd, SOMAXCONN) < 0 ||
+	    fstatat(p->runfd, paths_base(p->sock), &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		*err = xasprintf("cannot listen on %s: %s", p->sock, strerror(errno));
 		close(fd);
-		fd = -1;
+		return -1;
 	}
-out:
-	if (dirfd >= 0)
-		close(dirfd);
+	d->sock_dev = st.st_dev;
+	d->sock_ino = st.st_ino;
 	return fd;
+}
+
+/* Removes the socket file the daemon bound, if it is still that one. */
+static void remove_socket(const struct daemon *d)
+{
+	struct stat st;
+	const char *name = paths_base(d->paths.sock);
+	if (fstatat(d->paths.runfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISSOCK(st.st_mode) && st.st_dev == d->sock_dev &&
+	    st.st_ino == d->sock_ino)
+		unlinkat(d->paths.runfd, name, 0);
 }
 
 static void daemon_cleanup(struct daemon *d)
@@ -623,8 +679,8 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 {
 	char *err = NULL;
 	int lockfd = -1, code = 3;
-	if (paths_mkdir(d->paths.rundir, &err) < 0 ||
-	    paths_mkdir(d->paths.statedir, &err) < 0)
+	if (paths_open_run(&d->paths, true, &err) < 0 ||
+	    paths_open_state(&d->paths, true, &err) < 0)
 		goto fail;
 	pid_t holder;
 	lockfd = paths_lock(&d->paths, &holder);
@@ -638,7 +694,11 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 			code = d->report < 0 ? 1 : 0;
 			goto out;
 		}
-		err = xasprintf("cannot lock %s: %s", d->paths.lock, strerror(errno));
+		err = errno == ELOOP
+		      ? xasprintf("%s is a symbolic link, not tend's lock: tend does "
+		                  "not open it; remove it (rm %s) and try again",
+		                  d->paths.lock, d->paths.lock)
+		      : xasprintf("cannot lock %s: %s", d->paths.lock, strerror(errno));
 		goto fail;
 	}
 	/* Each unit holds a log file and a pipe: many units need many fds.
@@ -654,13 +714,14 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 	struct held_set held = { 0 };
 	if (held_sync(&held, d->cfg, &err) < 0)
 		goto fail;
-	int lfd = listen_socket(&d->paths, &err);
+	int lfd = listen_socket(d, &err);
 	if (lfd < 0) {
 		held_free(&held);
 		goto fail;
 	}
 	d->ev = events_new(ev_fd, json);
-	if (events_open_file(d->ev, d->paths.events, d->cfg->log_max) < 0)
+	if (events_open_file(d->ev, d->paths.statefd, paths_base(d->paths.events),
+	                     d->cfg->log_max) < 0)
 		errline("cannot open %s: %s; events go to no file", d->paths.events,
 		        strerror(errno));
 	d->sup = sup_new(d->cfg, d->ev, false, &d->paths, out_fd);
@@ -696,7 +757,7 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 		sup_shutdown(d->sup);
 	}
 	sup_finish(d->sup);
-	unlink(d->paths.sock);
+	remove_socket(d);
 	/* Whoever asked for down learns it is done when the daemon is. */
 	for (struct waiter *w = d->waiters, *next; w; w = next) {
 		next = w->next;
@@ -772,9 +833,10 @@ static int detach(struct daemon *d)
 			_exit(3);
 		}
 		char *err = NULL;
-		int log = paths_mkdir(d->paths.statedir, &err) == 0
-		          ? open(d->paths.daemon_log, O_WRONLY | O_APPEND | O_CREAT |
-		                 O_CLOEXEC, 0600) : -1;
+		int log = paths_open_state(&d->paths, true, &err) == 0
+		          ? openat(d->paths.statefd, paths_base(d->paths.daemon_log),
+		                   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+		                   O_NOFOLLOW, 0600) : -1;
 		log = fd_at_least(log, 4);
 		free(err);
 		dup2(null, 0);

@@ -24,9 +24,10 @@ struct events *events_new(int fd, bool json)
 	return ev;
 }
 
-int events_open_file(struct events *ev, const char *path, uint64_t max)
+int events_open_file(struct events *ev, int dirfd, const char *name,
+                     uint64_t max)
 {
-	if (logfile_open(&ev->file, path, max, LOGFILE_KEEP) < 0)
+	if (logfile_openat(&ev->file, dirfd, name, max, LOGFILE_KEEP) < 0)
 		return -1;
 	ev->filing = true;
 	return 0;

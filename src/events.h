@@ -19,9 +19,11 @@ struct events;
 /* FD gets one line per event (-1: none); JSON selects JSON lines over
  * human ones. */
 struct events *events_new(int fd, bool json);
-/* From now on every event is also appended to PATH as a JSON line, the
- * file rotated at MAX bytes.  Returns 0 or -1/errno. */
-int events_open_file(struct events *ev, const char *path, uint64_t max);
+/* From now on every event is also appended as a JSON line to NAME in the
+ * directory DIRFD (kept open by the caller), the file rotated at MAX
+ * bytes.  Returns 0 or -1/errno. */
+int events_open_file(struct events *ev, int dirfd, const char *name,
+                     uint64_t max);
 void events_set_max(struct events *ev, uint64_t max);
 
 /* The human line of one event object (with newline; malloc'd). */

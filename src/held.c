@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -59,16 +60,12 @@ int held_bind(const char *spec, unsigned mode, char **why)
 	int one = 1;
 	if (a.family != AF_UNIX)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	mode_t old = umask(0177);
+	/* The socket file is made with MODE by bind itself: no chmod of the
+	 * path afterwards, which would follow whatever is there by then. */
+	mode_t old = umask(~(mode_t)mode & 0777);
 	int r = bind(fd, sa, len);
 	e = errno;
 	umask(old);
-	if (r == 0 && a.family == AF_UNIX && (mode & 0777) != 0600 &&
-	    chmod(a.text, mode & 0777) < 0) {
-		e = errno;
-		unlink(a.text);
-		r = -1;
-	}
 	if (r == 0 && listen(fd, SOMAXCONN) < 0) {
 		e = errno;
 		if (a.family == AF_UNIX)
@@ -132,7 +129,9 @@ int held_sync(struct held_set *set, const struct tend_config *cfg, char **err)
 					kept[k] = true;
 					fd = set->v[k].fd;
 					if (strncmp(spec, "unix:", 5) == 0)
-						chmod(spec + 5, u->listen_mode & 0777);
+						(void)fchmodat(AT_FDCWD, spec + 5,
+						               u->listen_mode & 0777,
+						               AT_SYMLINK_NOFOLLOW);
 				}
 			char *why = NULL;
 			if (fd < 0 && (fd = held_bind(spec, u->listen_mode, &why)) < 0) {

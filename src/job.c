@@ -154,7 +154,7 @@ unsigned long job_request(struct job *j, const char *by, bool *coalesced,
 	}
 	*coalesced = true;
 	emit(j, "job_coalesced", json_pack("{s:I, s:s}", "run",
-	     (json_int_t)(j->started + 1), "by", by));
+	     (json_int_t)j->started + 1, "by", by));
 	return j->started + 1;
 }
 

@@ -57,7 +57,8 @@ static int pread_full(int fd, char *p, size_t n, uint64_t off)
 static int writer_reopen(struct logfile *lf)
 {
 	struct stat st;
-	int fd = open(lf->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	int fd = openat(lf->dirfd, lf->path, O_WRONLY | O_APPEND | O_CREAT |
+	                O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) < 0) {
@@ -72,8 +73,15 @@ static int writer_reopen(struct logfile *lf)
 int logfile_open(struct logfile *lf, const char *path, uint64_t max,
                  unsigned keep)
 {
+	return logfile_openat(lf, AT_FDCWD, path, max, keep);
+}
+
+int logfile_openat(struct logfile *lf, int dirfd, const char *path,
+                   uint64_t max, unsigned keep)
+{
 	*lf = (struct logfile){
-		.path = xstrdup(path), .fd = -1, .max = max, .keep = keep,
+		.path = xstrdup(path), .dirfd = dirfd, .fd = -1, .max = max,
+		.keep = keep,
 	};
 	if (writer_reopen(lf) == 0)
 		return 0;
@@ -102,7 +110,7 @@ static int writer_rotate(struct logfile *lf)
 	for (unsigned i = lf->keep; i > 0; i--) {
 		char *from = rotated_name(lf->path, i - 1);
 		char *to = rotated_name(lf->path, i);
-		int r = rename(from, to);
+		int r = renameat(lf->dirfd, from, lf->dirfd, to);
 		int e = errno;
 		free(from);
 		free(to);
@@ -111,7 +119,8 @@ static int writer_rotate(struct logfile *lf)
 			return -1;
 		}
 	}
-	if (lf->keep == 0 && unlink(lf->path) < 0 && errno != ENOENT)
+	if (lf->keep == 0 && unlinkat(lf->dirfd, lf->path, 0) < 0 &&
+	    errno != ENOENT)
 		return -1;
 	close(lf->fd);
 	lf->fd = -1;
@@ -176,7 +185,7 @@ void logfile_close(struct logfile *lf)
 	if (lf->fd >= 0)
 		close(lf->fd);
 	free(lf->path);
-	*lf = (struct logfile){ .fd = -1 };
+	*lf = (struct logfile){ .dirfd = AT_FDCWD, .fd = -1 };
 }
 
 /* ---- lines ---- */
@@ -232,7 +241,7 @@ static int span_open(struct span *sp, const char *path, unsigned i)
 {
 	struct stat st;
 	char *name = rotated_name(path, i);
-	int fd = open(name, O_RDONLY | O_CLOEXEC);
+	int fd = open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	free(name);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
@@ -368,7 +377,7 @@ struct logfile_follow *logfile_follow_new(const char *dir)
 	int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (ifd < 0)
 		return NULL;
-	if (inotify_add_watch(ifd, dir, FOLLOW_MASK) < 0) {
+	if (inotify_add_watch(ifd, dir, FOLLOW_MASK | IN_DONT_FOLLOW) < 0) {
 		close_keep_errno(ifd);
 		return NULL;
 	}
@@ -384,7 +393,7 @@ struct logfile_follow *logfile_follow_new(const char *dir)
 static bool followed_open(struct followed *fl, bool at_end)
 {
 	struct stat st;
-	int fd = open(fl->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	int fd = open(fl->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return false;
 	if (fstat(fd, &st) < 0) {

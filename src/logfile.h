@@ -1,7 +1,9 @@
 /* logfile — files that grow by whole lines and rotate by size, and the
  * readers that show and follow them.
  *
- * Writer: PATH is appended to (mode 0600, O_APPEND); when the next write
+ * Writer: PATH is appended to (mode 0600, O_APPEND; never through a
+ * symbolic link: O_NOFOLLOW, the rotations renameat and unlinkat in the
+ * directory the file was opened in); when the next write
  * would take it past MAX bytes it is rotated first: PATH.(KEEP-1) becomes
  * PATH.KEEP (the oldest is dropped), ..., PATH becomes PATH.1, and a fresh
  * PATH is created.  A write that fails (a full disk: ENOSPC, EDQUOT) never
@@ -12,7 +14,8 @@
  * logfile_last() gives the last N lines over the rotated set, oldest first;
  * a follower keeps reading a set of files as they grow and follows each
  * one across rotation (it finishes the renamed file, then opens the new
- * one), woken by inotify on the directory, never by polling.
+ * one), woken by inotify on the directory, never by polling.  Readers do
+ * not follow symbolic links either.
  */
 #ifndef TEND_LOGFILE_H
 #define TEND_LOGFILE_H
@@ -25,7 +28,8 @@
 #define LOGFILE_LINE_MAX 65536 /* readers cut longer lines there */
 
 struct logfile {
-	char *path;
+	char *path;       /* relative to DIRFD, unless absolute */
+	int dirfd;        /* the directory (borrowed), or AT_FDCWD */
 	int fd;           /* -1 while closed */
 	uint64_t size;    /* bytes in PATH now */
 	uint64_t max;     /* rotate before a write would exceed this; 0: never */
@@ -33,9 +37,13 @@ struct logfile {
 };
 
 /* Opens (creating, 0600) PATH for appending.  Returns 0, or -1/errno with
- * nothing left to close. */
+ * nothing left to close (ELOOP: PATH is a symbolic link). */
 int logfile_open(struct logfile *lf, const char *path, uint64_t max,
                  unsigned keep);
+/* The same for PATH relative to the directory DIRFD, which must stay open
+ * as long as LF is (the rotations happen in it). */
+int logfile_openat(struct logfile *lf, int dirfd, const char *path,
+                   uint64_t max, unsigned keep);
 /* Appends N bytes (whole lines), rotating first when needed; a write
  * larger than MAX goes whole into a fresh PATH.  Returns 0, or -1/errno
  * when the bytes could not all be written (none of them are then kept, and

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #define LOOP_BATCH 64
+#define LOOP_NSIG 65     /* signals 1..64 */
 
 struct sig_slot {
 	loop_signal_fn fn;
@@ -20,7 +21,7 @@ struct loop {
 	int sigfd;
 	struct loop_io sigio;
 	sigset_t sigmask;
-	struct sig_slot sig[65];
+	struct sig_slot sig[LOOP_NSIG];
 	struct loop_timer **heap;
 	size_t nheap, capheap;
 	struct epoll_event batch[LOOP_BATCH];
@@ -166,14 +167,14 @@ static void on_signalfd(struct loop *lp, struct loop_io *io, uint32_t events)
 	struct signalfd_siginfo si;
 	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		int s = (int)si.ssi_signo;
-		if (s > 0 && s < (int)ARRAY_LEN(lp->sig) && lp->sig[s].fn)
+		if (s > 0 && s < LOOP_NSIG && lp->sig[s].fn)
 			lp->sig[s].fn(lp, s, lp->sig[s].data);
 	}
 }
 
 int loop_signal(struct loop *lp, int signo, loop_signal_fn fn, void *data)
 {
-	if (signo <= 0 || signo >= (int)ARRAY_LEN(lp->sig))
+	if (signo <= 0 || signo >= LOOP_NSIG)
 		return -1;
 	lp->sig[signo].fn = fn;
 	lp->sig[signo].data = data;

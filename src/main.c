@@ -135,10 +135,12 @@ static int supervise(struct tend_config *cfg, bool json)
 	 * socket of this tend's own in the runtime directory. */
 	if (notify) {
 		char *dir = paths_rundir(), *err = NULL;
-		if (paths_mkdir(dir, &err) < 0) {
+		int fd = paths_open_dir(dir, true, "XDG_RUNTIME_DIR", &err);
+		if (fd < 0) {
 			errline("%s; the command runs without NOTIFY_SOCKET", err);
 			free(err);
 		} else {
+			close(fd);
 			char *prefix = xasprintf("%s/exec-%d.", dir, (int)getpid());
 			sup_notify_enable(s, prefix);
 			free(prefix);

@@ -671,7 +671,9 @@ static void dispatch(struct mcp *m, struct mcp_client *c, const char *line,
 	default:
 		break;
 	}
-	char first = msg.id.len ? line[msg.id.off] : '"';
+	char first = '"';
+	if (msg.id.len)
+		first = line[msg.id.off];
 	if (k == JRPC_REQUEST && first != '"' && first != '-' &&
 	    (first < '0' || first > '9')) {
 		reply_error(m, c, "null", 4, -32600, "tend: invalid request: an id "
@@ -718,7 +720,7 @@ static void init_done(struct mcp *m, const char *line,
 		return;
 	}
 	bool changed = m->result && (m->result_len != msg->result.len ||
-	               memcmp(m->result, line + msg->result.off, msg->result.len));
+	               memcmp(m->result, line + msg->result.off, msg->result.len) != 0);
 	free(m->result);
 	m->result = dup_span(line, msg->result, &m->result_len);
 	m->state = S_READY;
@@ -1053,6 +1055,7 @@ void mcp_free(struct mcp *m)
 	while (m->clients) {
 		struct mcp_client *c = m->clients;
 		while (c->reqs)
+			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): pend_free unlinks the head it frees (whose prev is NULL) */
 			pend_free(m, c->reqs);
 		while (c->nsubs)
 			sub_release(m, c, c->subs[c->nsubs - 1], false);
@@ -1061,6 +1064,7 @@ void mcp_free(struct mcp *m)
 		free(c);
 	}
 	while (m->own)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): pend_free unlinks the head it frees (whose prev is NULL) */
 		pend_free(m, m->own);
 	for (struct qmsg *q = m->qhead, *next; q; q = next) {
 		next = q->next;

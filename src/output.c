@@ -142,13 +142,15 @@ static void on_readable(struct loop *lp, struct loop_io *io, uint32_t events)
 }
 
 int output_open(struct output *o, struct loop *lp, const char *name,
-                size_t width, int dst, const char *logpath, uint64_t logmax)
+                size_t width, int dst, int logdir, const char *logname,
+                uint64_t logmax)
 {
 	int p[2];
 	*o = (struct output){ .rfd = -1, .wfd = -1, .dst = dst };
 	o->prefix = xasprintf("%-*s | ", (int)width, name);
-	if (logpath) {
-		if (logfile_open(&o->log, logpath, logmax, LOGFILE_KEEP) < 0)
+	if (logname) {
+		if (logfile_openat(&o->log, logdir, logname, logmax,
+		                   LOGFILE_KEEP) < 0)
 			return -1;
 		o->logging = true;
 	}

@@ -42,10 +42,11 @@ struct output {
 int output_nonblocking(int fd);
 
 /* Creates the pipe and starts reading it; lines go to DST (-1: none) and
- * to the file LOGPATH rotated at LOGMAX bytes (NULL: none).  Returns 0 or
- * -1/errno. */
+ * to the file LOGNAME in the directory LOGDIR (kept open by the caller),
+ * rotated at LOGMAX bytes (NULL: none).  Returns 0 or -1/errno. */
 int output_open(struct output *o, struct loop *lp, const char *name,
-                size_t width, int dst, const char *logpath, uint64_t logmax);
+                size_t width, int dst, int logdir, const char *logname,
+                uint64_t logmax);
 /* Writes what the pipe holds now, a last line without newline too: the
  * end of a run (its writers are gone), so its last words are not glued
  * to the next run's first. */

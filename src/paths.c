@@ -35,7 +35,7 @@ static char *dir_label(const char *real)
 
 int paths_init(struct paths *p, const char *config, char **err)
 {
-	*p = (struct paths){ 0 };
+	*p = (struct paths){ .runfd = -1, .statefd = -1 };
 	char real[PATH_MAX];
 	if (!realpath(config, real)) {
 		*err = xasprintf("%s: %s; give an existing file with -c FILE", config,
@@ -81,7 +81,17 @@ void paths_free(struct paths *p)
 	free(p->statedir);
 	free(p->events);
 	free(p->daemon_log);
-	*p = (struct paths){ 0 };
+	if (p->runfd >= 0)
+		close(p->runfd);
+	if (p->statefd >= 0)
+		close(p->statefd);
+	*p = (struct paths){ .runfd = -1, .statefd = -1 };
+}
+
+const char *paths_base(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
 }
 
 char *paths_unit_log(const struct paths *p, const char *name)
@@ -102,14 +112,97 @@ static int mkdirs(char *dir)
 	return mkdir(dir, 0700) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-int paths_mkdir(const char *dir, char **err)
+/* ", or set VAR to a directory of your own" when VAR is known. */
+static const char *or_set(const char *var, char b[96])
 {
-	char *d = xstrdup(dir);
-	int r = mkdirs(d);
-	free(d);
+	if (!var)
+		return "";
+	snprintf(b, 96, ", or set %s to a directory of your own", var);
+	return b;
+}
+
+/* Whether AT, a directory above DIR, lets another user replace DIR:
+ * owned by someone other than us and root, or writable by group or others
+ * without the sticky bit (/tmp is sticky: there nobody but its owner can
+ * rename or remove DIR).  Returns 0, or -1 with *ERR. */
+static int check_above_one(const char *at, const char *dir, const char *var,
+                           char **err)
+{
 	struct stat st;
-	if (r < 0 || lstat(dir, &st) < 0) {
-		*err = xasprintf("cannot create directory %s: %s", dir, strerror(errno));
+	char b[96];
+	if (lstat(at, &st) < 0) {
+		*err = xasprintf("cannot check %s, above %s: %s", at, dir,
+		                 strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		*err = xasprintf("%s is below %s, which belongs to uid %u: that user "
+		                 "could replace it; refusing to use it; %s%s to a "
+		                 "directory of your own", dir, at, (unsigned)st.st_uid,
+		                 var ? "set " : "move it", var ? var : "");
+		return -1;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+		*err = xasprintf("%s is below %s, which group or others can write to "
+		                 "(mode %03o, not sticky): they could replace it; run "
+		                 "chmod go-w %s%s", dir, at,
+		                 (unsigned)(st.st_mode & 0777), at, or_set(var, b));
+		return -1;
+	}
+	return 0;
+}
+
+/* check_above_one for "/" and each directory of UP (a real path: no
+ * symbolic links, no "..") down to UP itself. */
+static int check_above(char *up, const char *dir, const char *var, char **err)
+{
+	if (check_above_one("/", dir, var, err) < 0)
+		return -1;
+	size_t len = strlen(up);
+	for (size_t end = 1; end <= len; end++) {
+		if (end < len && up[end] != '/')
+			continue;
+		char c = up[end];
+		up[end] = '\0';
+		int r = check_above_one(up, dir, var, err);
+		up[end] = c;
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static char *not_yours(const char *dir, uid_t uid, const char *var)
+{
+	char b[96];
+	return xasprintf("%s belongs to uid %u, not to you (uid %u): refusing to "
+	                 "keep tend's files there; have it removed%s", dir,
+	                 (unsigned)uid, (unsigned)geteuid(), or_set(var, b));
+}
+
+/* The error of open(DIR) that failed with E. */
+static char *open_error(const char *dir, int e, const char *var)
+{
+	struct stat st;
+	if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+		return xasprintf("%s is a symbolic link: tend keeps its files only "
+		                 "in a real directory; remove the link (rm %s) and "
+		                 "try again", dir, dir);
+	if (e == EACCES && lstat(dir, &st) == 0 && st.st_uid != geteuid())
+		return not_yours(dir, st.st_uid, var);
+	if (e == ENOTDIR || (e == ELOOP && lstat(dir, &st) == 0))
+		return xasprintf("%s is not a directory; remove it and try again", dir);
+	if (e == ENOENT)
+		return xasprintf("%s does not exist", dir);
+	return xasprintf("cannot open directory %s: %s", dir, strerror(e));
+}
+
+/* The directory FD (DIR) must be ours and closed to everyone else. */
+static int check_dir(int fd, const char *dir, const char *var, char **err)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		*err = xasprintf("cannot check directory %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
@@ -117,9 +210,13 @@ int paths_mkdir(const char *dir, char **err)
 		return -1;
 	}
 	if (st.st_uid != geteuid()) {
-		*err = xasprintf("%s belongs to uid %u, not to you (uid %u); refusing "
-		                 "to use it", dir, (unsigned)st.st_uid,
-		                 (unsigned)geteuid());
+		*err = not_yours(dir, st.st_uid, var);
+		return -1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		*err = xasprintf("%s is writable by group or others (mode %03o): they "
+		                 "could replace tend's files; run chmod 700 %s", dir,
+		                 (unsigned)(st.st_mode & 0777), dir);
 		return -1;
 	}
 	if (st.st_mode & 077) {
@@ -128,6 +225,90 @@ int paths_mkdir(const char *dir, char **err)
 		return -1;
 	}
 	return 0;
+}
+
+int paths_open_dir(const char *dir, bool create, const char *var, char **err)
+{
+	*err = NULL;
+	if (create) {
+		char *d = xstrdup(dir);
+		int r = mkdirs(d);
+		free(d);
+		if (r < 0) {
+			*err = xasprintf("cannot create directory %s: %s", dir,
+			                 strerror(errno));
+			return -1;
+		}
+	}
+	/* DIR is opened by the real path of its parent, the path whose every
+	 * directory is checked: no symbolic link on the way can be changed
+	 * between the check and the open. */
+	char *c1 = xstrdup(dir), *c2 = xstrdup(dir);
+	char *up = realpath(dirname(c1), NULL);
+	const char *name = basename(c2);
+	int fd = -1, e;
+	if (!up) {
+		e = errno;
+		*err = open_error(dir, e, var);
+		goto out;
+	}
+	if (check_above(up, dir, var, err) < 0) {
+		e = EPERM;
+		goto out;
+	}
+	char *leaf = xasprintf("%s/%s", strcmp(up, "/") == 0 ? "" : up, name);
+	fd = open(leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	e = errno;
+	free(leaf);
+	if (fd < 0) {
+		*err = open_error(dir, e, var);
+	} else if (check_dir(fd, dir, var, err) < 0) {
+		close(fd);
+		fd = -1;
+		e = EPERM;
+	}
+out:
+	free(c1);
+	free(c2);
+	free(up);
+	if (fd < 0)
+		errno = e;
+	return fd;
+}
+
+int paths_mkdir(const char *dir, char **err)
+{
+	int fd = paths_open_dir(dir, true, NULL, err);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+int paths_open_run(struct paths *p, bool create, char **err)
+{
+	if (p->runfd < 0)
+		p->runfd = paths_open_dir(p->rundir, create, "XDG_RUNTIME_DIR", err);
+	return p->runfd < 0 ? -1 : 0;
+}
+
+int paths_open_state(struct paths *p, bool create, char **err)
+{
+	if (p->statefd < 0)
+		p->statefd = paths_open_dir(p->statedir, create, "XDG_STATE_HOME", err);
+	return p->statefd < 0 ? -1 : 0;
+}
+
+socklen_t paths_sock_addr(const struct paths *p, struct sockaddr_un *sa)
+{
+	*sa = (struct sockaddr_un){ .sun_family = AF_UNIX };
+	int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/%s",
+	                 p->runfd, paths_base(p->sock));
+	if (p->runfd < 0 || n < 0 || (size_t)n >= sizeof(sa->sun_path)) {
+		errno = p->runfd < 0 ? EBADF : ENAMETOOLONG;
+		return (socklen_t)-1;
+	}
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
 }
 
 socklen_t paths_sockaddr(const char *path, struct sockaddr_un *sa, int *dirfd)
@@ -165,10 +346,18 @@ socklen_t paths_sockaddr(const char *path, struct sockaddr_un *sa, int *dirfd)
 	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
 }
 
-int paths_lock(const struct paths *p, pid_t *holder)
+int paths_lock(struct paths *p, pid_t *holder)
 {
 	*holder = -1;
-	int fd = open(p->lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	char *err = NULL;
+	if (paths_open_run(p, false, &err) < 0) {
+		int e = errno;
+		free(err);
+		errno = e;
+		return -1;
+	}
+	int fd = openat(p->runfd, paths_base(p->lock),
+	                O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -1;
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };

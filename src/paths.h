@@ -14,8 +14,13 @@
  *   state    $XDG_STATE_HOME/tend/ID (else ~/.local/state/tend/ID), 0700:
  *            NAME.log (+ .1 .. .3), events.log (+ .1 .. .3), daemon.log
  *
- * Directories are created on demand and refused when they belong to
- * another user or are open to group or others.
+ * Directories are created on demand (0700) and refused, with one line
+ * that says what to do, when they are not what tend made: a symbolic
+ * link, another user's, open to group or others, or below a directory
+ * another user could replace them from (owned by someone other than the
+ * user and root, or writable by group or others without the sticky bit).
+ * Once checked they are held open (RUNFD, STATEFD) and the files in them
+ * are reached relative to those descriptors (docs/security.md).
  */
 #ifndef TEND_PATHS_H
 #define TEND_PATHS_H
@@ -30,15 +35,33 @@ struct paths {
 	char *id;
 	char *rundir, *sock, *lock, *procs;
 	char *statedir, *events, *daemon_log;
+	int runfd, statefd;   /* the checked directories (paths_open), or -1 */
 };
 
-/* Fills P for the file CONFIG.  Returns 0, or -1 with *ERR (malloc'd). */
+/* Fills P for the file CONFIG (no directory opened yet).  Returns 0, or
+ * -1 with *ERR (malloc'd). */
 int paths_init(struct paths *p, const char *config, char **err);
+/* Frees P and closes the directories it holds. */
 void paths_free(struct paths *p);
 
-/* Creates DIR (and missing parents) and checks that DIR is ours and
- * 0700.  Returns 0, or -1 with *ERR. */
+/* Opens DIR, checked as the header says; CREATE: creates it first (and
+ * missing parents, 0700).  VAR names the environment variable that chose
+ * DIR, for the advice (NULL: none).  Returns a descriptor of it (O_RDONLY
+ * | O_DIRECTORY, close-on-exec), or -1 with *ERR (one line: what, why,
+ * what to do); errno is ENOENT when DIR (or a parent) does not exist and
+ * CREATE is false. */
+int paths_open_dir(const char *dir, bool create, const char *var, char **err);
+/* paths_open_dir(DIR, true, NULL, ERR), the descriptor closed: 0 or -1. */
 int paths_mkdir(const char *dir, char **err);
+/* Opens P's runtime directory into p->runfd / its state directory into
+ * p->statefd (paths_open_dir), unless open already.  Returns 0 or -1 with
+ * *ERR (errno as paths_open_dir). */
+int paths_open_run(struct paths *p, bool create, char **err);
+int paths_open_state(struct paths *p, bool create, char **err);
+
+/* The last component of PATH (a pointer into it): the name of one of P's
+ * files in the directory P holds open. */
+const char *paths_base(const char *path);
 
 /* The runtime directory (malloc'd; not created). */
 char *paths_rundir(void);
@@ -52,6 +75,11 @@ char *paths_unit_log(const struct paths *p, const char *name);
  * -1/errno. */
 socklen_t paths_sockaddr(const char *path, struct sockaddr_un *sa, int *dirfd);
 
+/* The address of P's control socket, reached through p->runfd (which
+ * must be open): never through the path, whatever became of it.  Returns
+ * the address length, or -1/errno. */
+socklen_t paths_sock_addr(const struct paths *p, struct sockaddr_un *sa);
+
 /* Makes room for a socket file at PATH (whose address is SA): nothing
  * there, or a stale socket nobody listens on any more (removed).  Another
  * kind of file, or a live socket, is left alone: -1 with EEXIST or
@@ -59,10 +87,11 @@ socklen_t paths_sockaddr(const char *path, struct sockaddr_un *sa, int *dirfd);
 int paths_clear_socket(const char *path, const struct sockaddr_un *sa,
                        socklen_t salen);
 
-/* Takes the lock of P without waiting.  Returns its fd (keep it open for
+/* Takes the lock of P without waiting (opening p->runfd first, without
+ * creating it, when it is not open).  Returns its fd (keep it open for
  * as long as the lock is held), or -1 with *HOLDER the holder's pid (0 if
  * unknown) when another process holds it, or -1 with *HOLDER = -1 and
  * errno on failure. */
-int paths_lock(const struct paths *p, pid_t *holder);
+int paths_lock(struct paths *p, pid_t *holder);
 
 #endif

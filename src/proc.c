@@ -221,7 +221,9 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 	char state;
 	int ppid, pgid, sid;
 	unsigned long long start;
-	/* fields 3..8 then skip 9..21, field 22 = starttime */
+	/* fields 3..8 then skip 9..21, field 22 = starttime; the kernel
+	 * writes them, each in the range of its type */
+	/* NOLINTNEXTLINE(cert-err34-c) */
 	if (sscanf(s + 1,
 	           " %c %d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d"
 	           " %*d %*d %*d %llu",
@@ -255,8 +257,11 @@ void proc_cmdline(pid_t pid, char *out, size_t cap)
 	if (n == 0 && read_proc(pid, "comm", buf, sizeof(buf)) > 0)
 		n = (ssize_t)strcspn(buf, "\n");   /* a kernel thread or a zombie */
 	size_t k = 0;
-	for (ssize_t i = 0; i < n && k + 1 < cap; i++)
-		out[k++] = buf[i] ? buf[i] : ' ';
+	for (ssize_t i = 0; i < n && k + 1 < cap; i++, k++) {
+		out[k] = buf[i];
+		if (out[k] == '\0')
+			out[k] = ' ';
+	}
 	while (k > 0 && out[k - 1] == ' ')
 		k--;
 	out[k] = 0;
@@ -440,13 +445,17 @@ size_t proc_freeze_kill(proc_collect_fn collect, void *ctx)
 {
 	const struct proc_stat *m;
 	size_t prev = (size_t)-1, n = 0;
+	/* COLLECT sets M: call it before M is read (the order in which a
+	 * call's arguments are evaluated is unspecified). */
 	for (int pass = 0; pass < 16; pass++) {
-		n = signal_all(m, collect(ctx, &m), SIGSTOP);
+		size_t found = collect(ctx, &m);
+		n = signal_all(m, found, SIGSTOP);
 		if (n == prev)
 			break;
 		prev = n;
 	}
-	signal_all(m, collect(ctx, &m), SIGKILL);
+	size_t found = collect(ctx, &m);
+	signal_all(m, found, SIGKILL);
 	return n;
 }
 

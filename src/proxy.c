@@ -218,6 +218,7 @@ static void on_expire(struct loop *lp, struct loop_timer *t)
 {
 	struct proxy *p = t->data;
 	uint64_t now = loop_now(lp);
+	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): client_free unlinks C from c->p, which is P */
 	while (p->held.head && p->held.head->deadline <= now)
 		client_free(p->held.head);
 	arm_expire(p);
@@ -368,10 +369,12 @@ void proxy_on_state(struct proxy *p)
 	struct unit *u = p->u;
 	if (u->state == US_RUNNING) {
 		while (p->held.head)
+			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): the client leaves the held list, freed or not */
 			connect_backend(p->held.head);
 		arm_expire(p);
 	} else if (u->state == US_FAILED || u->removed || u->sup->shutting_down) {
 		while (p->held.head)
+			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): client_free unlinks C from c->p, which is P */
 			client_free(p->held.head);
 		arm_expire(p);
 	}
@@ -409,10 +412,11 @@ void proxy_free(struct proxy *p)
 	if (!p)
 		return;
 	p->paused = true;   /* no re-watching while clients go */
+	/* client_free unlinks C from c->p, which is P: */
 	while (p->held.head)
-		client_free(p->held.head);
+		client_free(p->held.head);  /* NOLINT(clang-analyzer-unix.Malloc) */
 	while (p->pairs.head)
-		client_free(p->pairs.head);
+		client_free(p->pairs.head);  /* NOLINT(clang-analyzer-unix.Malloc) */
 	proxy_unwatch(p);
 	loop_timer_stop(p->lp, &p->expire);
 	loop_timer_stop(p->lp, &p->resume);

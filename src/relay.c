@@ -12,7 +12,7 @@
 /* The most a direction moves per wakeup (four pipe-fulls) before it lets
  * the loop serve others; level-triggered epoll, or the kick timer, brings
  * it back while more is ready. */
-#define RELAY_BUDGET (4 * RELAY_BUF)
+#define RELAY_BUDGET (4 * (size_t)RELAY_BUF)
 
 #define SPLICE_FLAGS (SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
 

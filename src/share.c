@@ -974,6 +974,7 @@ void share_free(struct share *sh, const char *why)
 		return;
 	sh->closing = true;
 	while (sh->head)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): finish unlinks the client from its share, SH */
 		finish(sh->head, ctl_reply_err(1, "service \"%s\": %s", svc_name(sh),
 		                               why));
 	inst_close(&sh->excl);

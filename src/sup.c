@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -114,14 +115,28 @@ static bool same_procs(const struct proc_stat *a, size_t na,
 	return true;
 }
 
+/* The procs file, in the runtime directory the daemon holds open (never
+ * through a symbolic link), for FLAGS; NULL/errno when it cannot be had. */
+static FILE *procs_open(struct sup *s, const char *name, int flags,
+                        const char *mode)
+{
+	int fd = openat(s->paths->runfd, name, flags | O_CLOEXEC | O_NOFOLLOW,
+	                0600);
+	FILE *f = fd >= 0 ? fdopen(fd, mode) : NULL;
+	if (fd >= 0 && !f)
+		close(fd);
+	return f;
+}
+
 /* Writes the procs file: every process of every tree as last seen. */
 static void records_write(struct sup *s)
 {
 	loop_timer_stop(s->loop, &s->records);
 	if (!s->paths)
 		return;
-	char *tmp = xasprintf("%s.tmp", s->paths->procs);
-	FILE *f = fopen(tmp, "we");
+	const char *name = paths_base(s->paths->procs);
+	char *tmp = xasprintf("%s.tmp", name);
+	FILE *f = procs_open(s, tmp, O_WRONLY | O_CREAT | O_TRUNC, "w");
 	if (!f) {
 		free(tmp);
 		return;
@@ -134,10 +149,13 @@ static void records_write(struct sup *s)
 			fprintf(f, "%d %llu %s\n", (int)u->seen[k].pid,
 			        (unsigned long long)u->seen[k].start, u->cfg->name);
 	}
-	if (fclose(f) == 0)
-		rename(tmp, s->paths->procs);
-	else
-		unlink(tmp);
+	/* A write that failed (a full disk) leaves the last complete file. */
+	bool ok = !ferror(f);
+	if (fclose(f) != 0)
+		ok = false;
+	int dir = s->paths->runfd;
+	if (!ok || renameat(dir, tmp, dir, name) < 0)
+		unlinkat(dir, tmp, 0);
 	free(tmp);
 }
 
@@ -157,7 +175,8 @@ static void note_seen(struct sup *s, struct unit *u, const struct proc_stat *see
 		u->seen_cap = n * 2;
 		u->seen = xrealloc(u->seen, u->seen_cap * sizeof(*u->seen));
 	}
-	memcpy(u->seen, seen, n * sizeof(*seen));
+	if (n)   /* an empty tree may come as NULL: no memcpy from it */
+		memcpy(u->seen, seen, n * sizeof(*seen));
 	u->nseen = n;
 	/* Once per loop iteration, however many trees changed in it (a boot
 	 * of a thousand services writes the file once, not a thousand times). */
@@ -456,11 +475,31 @@ static void wait_gone(const struct proc_stat *m, size_t n, int ms)
 	}
 }
 
+/* "PID STARTTIME ..." of the procs file: false unless both are numbers
+ * in range (the file may be cut short or damaged), PID above 1. */
+static bool parse_record(const char *line, int *pid, unsigned long long *start)
+{
+	char *end;
+	errno = 0;
+	long p = strtol(line, &end, 10);
+	if (end == line || *end != ' ' || errno || p <= 1 || p > INT_MAX)
+		return false;
+	const char *s = end + 1;
+	if (*s < '0' || *s > '9')
+		return false;
+	unsigned long long t = strtoull(s, &end, 10);
+	if (errno || (*end != ' ' && *end != '\n' && *end != '\0'))
+		return false;
+	*pid = (int)p;
+	*start = t;
+	return true;
+}
+
 size_t sup_kill_leftovers(struct sup *s)
 {
 	if (!s->paths)
 		return 0;
-	FILE *f = fopen(s->paths->procs, "re");
+	FILE *f = procs_open(s, paths_base(s->paths->procs), O_RDONLY, "r");
 	if (!f)
 		return 0;
 	struct leftovers l = { .s = s };
@@ -474,7 +513,7 @@ size_t sup_kill_leftovers(struct sup *s)
 			strv_push(&l.runs, xstrdup(run));
 			continue;
 		}
-		if (sscanf(line, "%d %llu", &pid, &start) != 2 || pid <= 1)
+		if (!parse_record(line, &pid, &start))
 			continue;
 		if (l.nrec == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -482,7 +521,7 @@ size_t sup_kill_leftovers(struct sup *s)
 		}
 		l.rec[l.nrec++] = (struct proc_stat){ .pid = pid, .start = start };
 	}
-	fclose(f);
+	(void)fclose(f);  /* read only */
 	size_t killed = l.nrec || l.runs.n ? proc_freeze_kill(collect_leftovers, &l) : 0;
 	if (killed) {
 		const struct proc_stat *left;
@@ -496,7 +535,7 @@ size_t sup_kill_leftovers(struct sup *s)
 		            "procs", (json_int_t)killed));
 		free(m);
 	}
-	unlink(s->paths->procs);
+	unlinkat(s->paths->runfd, paths_base(s->paths->procs), 0);
 	free(l.rec);
 	free(l.hit);
 	free(l.env.s);
@@ -547,7 +586,8 @@ static void add_unit(struct sup *s, struct unit_config *uc)
 	 * labels each with the unit it came from. */
 	char *log = s->paths ? paths_unit_log(s->paths, uc->name) : NULL;
 	if (unit_capture_output(u, s->width, s->out_fd,
-	                        log, s->cfg->log_max) < 0)
+	                        s->paths ? s->paths->statefd : -1,
+	                        log ? paths_base(log) : NULL, s->cfg->log_max) < 0)
 		errline("%s: cannot capture output (%s%s%s); it goes to tend's "
 		        "stdout unlabelled", uc->name, log ? log : "",
 		        log ? ": " : "", strerror(errno));
@@ -962,7 +1002,7 @@ int sup_prepare(struct sup *s)
 	} else {
 		r |= loop_signal(s->loop, SIGHUP, on_hup, s);
 	}
-	signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGPIPE, SIG_IGN);  /* cannot fail for SIGPIPE */
 	loop_on_resume(s->loop, on_resume, s);
 	return r;
 }
@@ -987,7 +1027,7 @@ void sup_finish(struct sup *s)
 			if (s->owner[i] == TREE_STRAY)
 				proc_signal(&s->table.p[i], SIGKILL);
 	if (s->paths)
-		unlink(s->paths->procs);
+		unlinkat(s->paths->runfd, paths_base(s->paths->procs), 0);
 }
 
 static int exec_exit_code(const struct unit *u)

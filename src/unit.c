@@ -100,11 +100,11 @@ void unit_free(struct unit *u)
 	free(u);
 }
 
-int unit_capture_output(struct unit *u, size_t width, int dst,
-                        const char *logpath, uint64_t logmax)
+int unit_capture_output(struct unit *u, size_t width, int dst, int logdir,
+                        const char *logname, uint64_t logmax)
 {
-	if (output_open(&u->out, u->sup->loop, u->cfg->name, width, dst, logpath,
-	                logmax) < 0)
+	if (output_open(&u->out, u->sup->loop, u->cfg->name, width, dst, logdir,
+	                logname, logmax) < 0)
 		return -1;
 	u->captured = true;
 	return 0;
@@ -221,11 +221,13 @@ static void on_notify(void *data, pid_t pid, uid_t uid,
                       const struct notify_msg *m)
 {
 	struct unit *u = data;
-	bool gone;
+	struct sup *s = u->sup;
+	/* GONE is read below for any uid: it must be set for every one. */
+	bool gone = false;
 	struct unit *owner = uid == getuid() || uid == 0
-	                     ? sup_owner(u->sup, pid, &gone) : NULL;
+	                     ? sup_owner(s, pid, &gone) : NULL;
 	if (owner != u && !(owner == NULL && gone && uid == getuid())) {
-		u->sup->notify_ignored++;
+		s->notify_ignored++;
 		return;
 	}
 	unit_notify(u, m);

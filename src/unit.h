@@ -128,9 +128,10 @@ void unit_free(struct unit *u);
 
 /* From now on the unit's processes write to a pipe whose lines tend writes
  * to DST as "NAME | line" (names padded to WIDTH; DST -1: nowhere) and to
- * the log file LOGPATH (NULL: none; see output.h).  Returns 0 or -1/errno. */
-int unit_capture_output(struct unit *u, size_t width, int dst,
-                        const char *logpath, uint64_t logmax);
+ * the log file LOGNAME in the directory LOGDIR (NULL: none; see output.h).
+ * Returns 0 or -1/errno. */
+int unit_capture_output(struct unit *u, size_t width, int dst, int logdir,
+                        const char *logname, uint64_t logmax);
 
 void unit_start(struct unit *u);
 void unit_stop(struct unit *u);

@@ -208,7 +208,7 @@ static long sysctl_value(const char *name)
 	if (f) {
 		if (fgets(line, sizeof(line), f))
 			v = strtol(line, NULL, 10);
-		fclose(f);
+		(void)fclose(f);  /* read only */
 	}
 	return v;
 }
@@ -316,7 +316,7 @@ static void on_timer(struct loop *lp, struct loop_timer *t)
 
 static size_t bucket(const struct watcher *w, int wd)
 {
-	return ((unsigned)wd * 2654435761u) & (w->nb - 1);
+	return (size_t)((unsigned)wd * 2654435761u) & (w->nb - 1);
 }
 
 static void tab_resize(struct watcher *w, size_t nb)
@@ -377,14 +377,16 @@ static void node_drop(struct watcher *w, struct node *n)
 }
 
 /* Watches PATH (a directory); *OUT is its node, shared if it was watched
- * already.  Returns 0 or an errno. */
+ * already.  Returns 0 (*OUT set) or an errno (never 0). */
 static int node_add(struct watcher *w, const char *path, bool follow,
                     struct node **out)
 {
 	uint32_t mask = WATCH_MASK | IN_ONLYDIR | (follow ? 0 : IN_DONT_FOLLOW);
 	int wd = inotify_add_watch(w->fd, path, mask);
-	if (wd < 0)
-		return errno;
+	if (wd < 0) {
+		int e = errno;
+		return e ? e : EIO;
+	}
 	struct node *n = node_find(w, wd);
 	if (!n) {
 		if (w->max && w->nnodes >= w->max) {
@@ -966,7 +968,7 @@ static void dispatch(struct wdir *e, uint32_t m, const char *name,
 		tree_event(e, m, name, v);
 		return;
 	case R_FILE:
-		if (strcmp(name, e->name))
+		if (strcmp(name, e->name) != 0)
 			return;
 		if ((m & IN_ISDIR) && (m & (IN_CREATE | IN_MOVED_TO))) {
 			resolve(r, true);   /* now a directory */
@@ -1176,6 +1178,7 @@ void watcher_free(struct watcher *w)
 	if (!w)
 		return;
 	while (w->sets)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): set_free unlinks the set from its watcher, W */
 		set_free(w->sets);
 	if (w->fd >= 0) {
 		loop_io_del(w->lp, &w->io);

@@ -16,6 +16,7 @@
 struct ctx {
 	const struct words_env *env;
 	char *err; /* malloc'd reason once something failed */
+	unsigned depth; /* ${VAR:-default} being read inside one another */
 };
 
 static int fail(struct ctx *c, const char *fmt, ...)
@@ -62,6 +63,7 @@ static int scan_default(struct ctx *c, const char **pp, struct buf *b,
 
 /* Expands the "$..." at *PP into B and moves *PP past it.  IN_DQ: inside
  * double quotes, where a '$' just before the closing quote is literal. */
+/* NOLINTNEXTLINE(misc-no-recursion): at most WORDS_NEST_MAX deep (expand) */
 static int expand(struct ctx *c, const char **pp, struct buf *b, bool in_dq)
 {
 	const char *p = *pp; /* at '$' */
@@ -123,10 +125,17 @@ static int expand(struct ctx *c, const char **pp, struct buf *b, bool in_dq)
 		return 0;
 	}
 
-	/* The default is read (and checked) even when it is not used. */
+	/* The default is read (and checked) even when it is not used.  Each
+	 * nested default is a level of recursion: they are bounded. */
+	if (c->depth == WORDS_NEST_MAX)
+		return fail(c, "defaults nested more than %d deep in \"%.*s\"",
+		            WORDS_NEST_MAX, excerpt_len(strlen(p)), p);
 	struct buf def = { 0 };
 	const char *d = e + 2;
-	if (scan_default(c, &d, &def, in_dq, p) < 0) {
+	c->depth++;
+	int r = scan_default(c, &d, &def, in_dq, p);
+	c->depth--;
+	if (r < 0) {
 		free(def.s);
 		return -1;
 	}
@@ -141,6 +150,7 @@ static int expand(struct ctx *c, const char **pp, struct buf *b, bool in_dq)
 
 /* Reads "..." at *PP (after the opening quote) up to and past the closing
  * one. */
+/* NOLINTNEXTLINE(misc-no-recursion): at most WORDS_NEST_MAX deep (expand) */
 static int scan_dq(struct ctx *c, const char **pp, struct buf *b)
 {
 	const char *p = *pp;
@@ -179,6 +189,7 @@ static int scan_sq(struct ctx *c, const char **pp, struct buf *b)
  * Outside double quotes, quotes and backslashes work as in a word (blanks
  * included, nothing is split); inside, as between double quotes.  OPEN
  * points at the "${" for messages. */
+/* NOLINTNEXTLINE(misc-no-recursion): at most WORDS_NEST_MAX deep (expand) */
 static int scan_default(struct ctx *c, const char **pp, struct buf *b,
                         bool in_dq, const char *open)
 {

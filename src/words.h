@@ -15,12 +15,15 @@
  *   - a word that is empty after expansion and had no quotes is dropped
  *     ("" and '' give an empty word).
  * Unterminated quotes, a "${" without "}", a bad variable name, an unknown
- * ~user and a trailing lone backslash are errors.
+ * ~user, a trailing lone backslash and defaults nested more than
+ * WORDS_NEST_MAX deep ("${A:-${B:-...}}") are errors.
  */
 #ifndef TEND_WORDS_H
 #define TEND_WORDS_H
 
 #include <stddef.h>
+
+#define WORDS_NEST_MAX 16
 
 struct words_env {
 	/* Value of NAME, or NULL when unset.  NULL lookup: getenv(). */

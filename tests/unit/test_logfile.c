@@ -309,6 +309,72 @@ static void test_open_fails(void **state)
 	free(p);
 }
 
+/* No symbolic link is written or read through: the writer's open fails
+ * with ELOOP (nothing made at the target), the reader's too; a link in
+ * place of a rotated file is replaced by the rotation, not followed. */
+static void test_links_not_followed(void **state)
+{
+	struct tmp *t = *state;
+	struct logfile lf;
+	char *target = in_dir(t, "target");
+	assert_int_equal(symlink(target, t->log), 0);
+	errno = 0;
+	assert_int_equal(logfile_open(&lf, t->log, 10, 3), -1);
+	assert_int_equal(errno, ELOOP);
+	struct stat st;
+	assert_int_equal(lstat(target, &st), -1);
+	put(target, O_CREAT, "secret\n");
+	struct buf got = { 0 };
+	errno = 0;
+	assert_int_equal(logfile_last(t->log, 3, 5, 4, collect, &got), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_null(got.s);
+	assert_int_equal(unlink(t->log), 0);
+
+	char *r1 = rotated(t, 1);
+	assert_int_equal(symlink(target, r1), 0);
+	assert_int_equal(logfile_open(&lf, t->log, 10, 3), 0);
+	lwrite(&lf, "0123456789\n");
+	lwrite(&lf, "abc\n");            /* rotates: log -> log.1 */
+	logfile_close(&lf);
+	assert_int_equal(lstat(r1, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_file(r1, "0123456789\n");
+	assert_file(target, "secret\n");
+	free(r1);
+	free(target);
+}
+
+/* logfile_openat works in its directory, wherever that directory goes:
+ * the rotations happen in it even after it was renamed. */
+static void test_openat_follows_the_directory(void **state)
+{
+	struct tmp *t = *state;
+	char *d = in_dir(t, "d"), *moved = in_dir(t, "moved");
+	assert_int_equal(mkdir(d, 0700), 0);
+	int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	struct logfile lf;
+	assert_int_equal(logfile_openat(&lf, dfd, "x.log", 10, 1), 0);
+	lwrite(&lf, "0123456789\n");
+	assert_int_equal(rename(d, moved), 0);
+	lwrite(&lf, "abc\n");            /* rotates, in MOVED */
+	logfile_close(&lf);
+	char *x = xasprintf("%s/x.log", moved), *x1 = xasprintf("%s/x.log.1", moved);
+	assert_file(x1, "0123456789\n");
+	assert_file(x, "abc\n");
+	struct stat st;
+	assert_int_equal(lstat(d, &st), -1);   /* nothing made at the old path */
+	assert_int_equal(unlink(x), 0);
+	assert_int_equal(unlink(x1), 0);
+	assert_int_equal(rmdir(moved), 0);
+	close(dfd);
+	free(x);
+	free(x1);
+	free(d);
+	free(moved);
+}
+
 /* A full disk: the write fails with its errno, nothing changes. */
 static void test_write_enospc(void **state)
 {
@@ -760,6 +826,8 @@ int main(void)
 		T(test_set_max),
 		T(test_keep_zero),
 		T(test_open_fails),
+		T(test_links_not_followed),
+		T(test_openat_follows_the_directory),
 		T(test_write_enospc),
 		T(test_write_partial),
 		T(test_last_counts),

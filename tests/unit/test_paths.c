@@ -32,6 +32,7 @@ static const char *const env_names[] = { "XDG_RUNTIME_DIR", "XDG_STATE_HOME",
 struct tmp {
 	char dir[64];   /* as made by mkdtemp */
 	char *real;     /* its real path */
+	char *real_up;  /* REAL/up */
 	char *saved[ARRAY_LEN(env_names)];
 	char cwd[PATH_MAX];
 	mode_t umask;
@@ -48,6 +49,7 @@ static int tmp_setup(void **state)
 	t->real = realpath(t->dir, NULL);
 	if (!t->real)
 		return -1;
+	t->real_up = xasprintf("%s/up", t->real);
 	for (size_t i = 0; i < ARRAY_LEN(env_names); i++) {
 		const char *v = getenv(env_names[i]);
 		t->saved[i] = v ? xstrdup(v) : NULL;
@@ -79,6 +81,7 @@ static int tmp_teardown(void **state)
 	if (chdir(t->cwd) < 0)
 		r = -1;
 	free(t->real);
+	free(t->real_up);
 	free(t);
 	return r;
 }
@@ -726,23 +729,117 @@ static void test_mkdir_refused(void **state)
 	assert_int_equal(mkdir(good, 0700), 0);
 	assert_int_equal(symlink(good, link), 0);
 	assert_int_equal(paths_mkdir(link, &err), -1);
-	want = xasprintf("%s is not a directory; remove it and try again", link);
+	want = xasprintf("%s is a symbolic link: tend keeps its files only in a "
+	                 "real directory; remove the link (rm %s) and try again",
+	                 link, link);
 	assert_string_equal(err, want);
 	free(want);
 	free(err);
 	err = NULL;
 
+	/* Writable by others. */
+	char *w = xasprintf("%s/writable", t->dir);
+	assert_int_equal(mkdir(w, 0700), 0);
+	assert_int_equal(chmod(w, 0770), 0);
+	assert_int_equal(paths_mkdir(w, &err), -1);
+	want = xasprintf("%s is writable by group or others (mode 770): they "
+	                 "could replace tend's files; run chmod 700 %s", w, w);
+	assert_string_equal(err, want);
+	free(want);
+	free(err);
+	err = NULL;
+	free(w);
+
 	/* Someone else's directory (needs root to make one). */
 	if (geteuid() == 0 && chown(good, 65534, 65534) == 0) {
-		assert_int_equal(paths_mkdir(good, &err), -1);
-		want = xasprintf("%s belongs to uid 65534, not to you (uid 0); "
-		                 "refusing to use it", good);
+		int fd = paths_open_dir(good, true, "XDG_STATE_HOME", &err);
+		assert_int_equal(fd, -1);
+		want = xasprintf("%s belongs to uid 65534, not to you (uid 0): refusing "
+		                 "to keep tend's files there; have it removed, or set "
+		                 "XDG_STATE_HOME to a directory of your own", good);
 		assert_string_equal(err, want);
 		free(want);
 		free(err);
+		err = NULL;
 	}
 	free(good);
 	free(link);
+}
+
+/* A directory is refused when one above it lets another user replace it,
+ * and accepted below a sticky one (as /tmp is). */
+static void test_mkdir_below(void **state)
+{
+	struct tmp *t = *state;
+	char *err = NULL;
+	char *up = xasprintf("%s/up", t->dir);
+	char *d = xasprintf("%s/up/tend/x", t->dir);
+	assert_int_equal(mkdir(up, 0700), 0);
+
+	assert_int_equal(chmod(up, 0777), 0);
+	assert_int_equal(paths_open_dir(d, true, "XDG_RUNTIME_DIR", &err), -1);
+	assert_int_equal(errno, EPERM);
+	char *want = xasprintf("%s is below %s, which group or others can write to "
+	                       "(mode 777, not sticky): they could replace it; run "
+	                       "chmod go-w %s, or set XDG_RUNTIME_DIR to a directory "
+	                       "of your own", d, t->real_up, t->real_up);
+	assert_string_equal(err, want);
+	free(want);
+	free(err);
+	err = NULL;
+
+	assert_int_equal(chmod(up, 01777), 0);
+	int fd = paths_open_dir(d, true, NULL, &err);
+	assert_true(fd >= 0);
+	assert_null(err);
+	struct stat a, b;
+	assert_int_equal(fstat(fd, &a), 0);
+	assert_int_equal(stat(d, &b), 0);
+	assert_true(a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	close(fd);
+
+	/* A symbolic link above is followed to its real directory, which is
+	 * the one checked. */
+	assert_int_equal(chmod(up, 0755), 0);
+	char *alias = xasprintf("%s/alias", t->dir);
+	assert_int_equal(symlink(up, alias), 0);
+	char *via = xasprintf("%s/alias/tend/x", t->dir);
+	assert_int_equal(paths_mkdir(via, &err), 0);
+	assert_int_equal(chmod(up, 0777), 0);
+	assert_int_equal(paths_mkdir(via, &err), -1);
+	assert_non_null(strstr(err, "which group or others can write to"));
+	free(err);
+	err = NULL;
+	assert_int_equal(chmod(up, 0755), 0);
+
+	/* Another user's directory above (needs root to make one). */
+	if (geteuid() == 0 && chown(up, 65534, 65534) == 0) {
+		assert_int_equal(paths_mkdir(d, &err), -1);
+		want = xasprintf("%s is below %s, which belongs to uid 65534: that user "
+		                 "could replace it; refusing to use it; move it to a "
+		                 "directory of your own", d, t->real_up);
+		assert_string_equal(err, want);
+		free(want);
+		free(err);
+		err = NULL;
+		assert_int_equal(chown(up, 0, 0), 0);
+	}
+
+	/* Missing, and not to be created: ENOENT. */
+	char *none = xasprintf("%s/none/x", t->dir);
+	errno = 0;
+	assert_int_equal(paths_open_dir(none, false, NULL, &err), -1);
+	assert_int_equal(errno, ENOENT);
+	free(err);
+	err = NULL;
+	struct stat st;
+	assert_int_equal(lstat(none, &st), -1);
+	free(none);
+	free(alias);
+	free(via);
+	free(up);
+	free(d);
 }
 
 /* ---- paths_lock ---- */
@@ -764,7 +861,7 @@ static void lock_paths(const struct tmp *t, struct paths *p)
 struct try { int fd, err; pid_t holder; };
 
 /* In a child: one paths_lock, its result written to FD. */
-static void child_try(const struct paths *p, int fd)
+static void child_try(struct paths *p, int fd)
 {
 	struct try r;
 	r.fd = paths_lock(p, &r.holder);
@@ -982,6 +1079,7 @@ int main(void)
 		T(test_sockaddr_errors),
 		T(test_mkdir_nested),
 		T(test_mkdir_refused),
+		T(test_mkdir_below),
 		T(test_lock_held),
 		T(test_lock_released_on_exit),
 		T(test_lock_released_on_kill),

@@ -40,7 +40,11 @@ static const char *fake_lookup(void *ctx, const char *name)
 
 static const struct words_env env = { fake_lookup, &lookups, NULL };
 
-/* Splits LINE with ENV and checks the words against the NULL-terminated
+/* The end of a list of words: a pointer, as va_arg reads it (NULL may be a
+ * plain 0 in a variadic call). */
+#define END ((const char *)NULL)
+
+/* Splits LINE with ENV and checks the words against the END-terminated
  * list that follows. */
 static void check_split_env(const struct words_env *e, const char *line, ...)
 {
@@ -69,8 +73,8 @@ static void check_split_env(const struct words_env *e, const char *line, ...)
 	words_free(argv);
 }
 
-#define check_split(line, ...) check_split_env(&env, line, __VA_ARGS__, NULL)
-#define check_none(line) check_split_env(&env, line, NULL)
+#define check_split(line, ...) check_split_env(&env, line, __VA_ARGS__, END)
+#define check_none(line) check_split_env(&env, line, END)
 
 static void check_error_env(const struct words_env *e, const char *line,
                             const char *want)
@@ -180,12 +184,12 @@ static void test_variables(void **state)
 	check_split("$X$X", "xx");
 	check_split("$X/$X", "x/x");
 	check_split("$LONG_NAME_2", "long");
-	check_split("$Xy", NULL);  /* the variable "Xy" is unset */
-	check_split("$UNSET", NULL);
+	check_split("$Xy", END);  /* the variable "Xy" is unset */
+	check_split("$UNSET", END);
 	check_split("a $UNSET b", "a", "b");
 	check_split("\"$UNSET\"", "");
 	check_split("'$UNSET'", "$UNSET");
-	check_split("$EMPTY", NULL);
+	check_split("$EMPTY", END);
 	check_split("\"$EMPTY\"", "");
 	/* The result is never split or expanded again. */
 	check_split("$SPACED", "a  b");
@@ -211,7 +215,7 @@ static void test_defaults(void **state)
 	check_split("${UNSET:-\"$X y\"}", "x y");
 	check_split("${UNSET:-a\\}b}", "a}b");
 	check_split("\"${UNSET:-a\\}b}\"", "a}b");
-	check_split("${UNSET:-}", NULL);
+	check_split("${UNSET:-}", END);
 	check_split("\"${UNSET:-}\"", "");
 	check_split("pre${UNSET:-mid}post", "premidpost");
 	check_split("${X:-$UNSET}", "x");
@@ -257,23 +261,60 @@ static void test_variable_errors(void **state)
 	free(err);
 }
 
+/* "${U:-" N times, then "x" and N "}". */
+static char *nested_defaults(size_t n)
+{
+	char *s = malloc(n * 6 + 2);
+	assert_non_null(s);
+	char *p = s;
+	for (size_t i = 0; i < n; i++, p += 5)
+		memcpy(p, "${U:-", 5);
+	*p++ = 'x';
+	memset(p, '}', n);
+	p[n] = '\0';
+	return s;
+}
+
+static void test_nested_defaults_are_bounded(void **state)
+{
+	(void)state;
+	char *ok = nested_defaults(WORDS_NEST_MAX);
+	check_split(ok, "x");
+	free(ok);
+	/* One level more is an error, and so are a hundred thousand (which
+	 * took the stack once). */
+	size_t deep[] = { WORDS_NEST_MAX + 1, 100000 };
+	for (size_t i = 0; i < 2; i++) {
+		char *line = nested_defaults(deep[i]);
+		char **argv;
+		size_t argc;
+		char *err = NULL;
+		assert_int_equal(words_split(line, &env, &argv, &argc, &err), -1);
+		assert_non_null(err);
+		assert_non_null(strstr(err, "nested more than 16 deep"));
+		assert_true(strlen(err) < 120);
+		free(err);
+		free(line);
+	}
+}
+
 static void test_tilde(void **state)
 {
 	(void)state;
 	struct words_env e = { fake_lookup, &lookups, "/h/me" };
-	check_split_env(&e, "~", "/h/me", NULL);
-	check_split_env(&e, "~/x/y", "/h/me/x/y", NULL);
-	check_split_env(&e, "a ~ b", "a", "/h/me", "b", NULL);
-	check_split_env(&e, "x~", "x~", NULL);
-	check_split_env(&e, "x/~/y", "x/~/y", NULL);
-	check_split_env(&e, "\"~\"", "~", NULL);
-	check_split_env(&e, "'~'/x", "~/x", NULL);
-	check_split_env(&e, "\\~", "~", NULL);
-	check_split_env(&e, "~\"/x\"", "~/x", NULL); /* a quoted prefix: no ~ */
-	check_split_env(&e, "~$X", "~x", NULL);
-	check_split_env(&e, "--dir=~/x", "--dir=~/x", NULL);
-	check_split_env(&e, "~/$X", "/h/me/x", NULL);
-	check_split_env(&e, "~/a b", "/h/me/a", "b", NULL);
+	check_split_env(&e, "~", "/h/me", END);
+	check_split_env(&e, "~/x/y", "/h/me/x/y", END);
+	check_split_env(&e, "a ~ b", "a", "/h/me", "b", END);
+	check_split_env(&e, "x~", "x~", END);
+	check_split_env(&e, "x/~/y", "x/~/y", END);
+	check_split_env(&e, "\"~\"", "~", END);
+	check_split_env(&e, "'~'/x", "~/x", END);
+	check_split_env(&e, "\\~", "~", END);
+	check_split_env(&e, "~\"/x\"", "~/x", END); /* a quoted prefix: no ~ */
+	check_split_env(&e, "~$X", "~x", END);
+	check_split_env(&e, "--dir=~/x", "--dir=~/x", END);
+	check_split_env(&e, "~/$X", "/h/me/x", END);
+	check_split_env(&e, "~/a b", "/h/me/a", "b", END);
 
 	/* No home in the env struct: $HOME from the lookup. */
 	check_split("~", "/home/test");
@@ -290,7 +331,7 @@ static void test_tilde(void **state)
 		fail();
 	char *saved = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
 	unsetenv("HOME");
-	check_split_env(&nohome, "~/x", want, NULL);
+	check_split_env(&nohome, "~/x", want, END);
 	if (saved) {
 		setenv("HOME", saved, 1);
 		free(saved);
@@ -325,14 +366,14 @@ static void test_null_lookup_uses_getenv(void **state)
 	setenv("TEND_WORDS_TEST", "from getenv", 1);
 	unsetenv("TEND_WORDS_UNSET");
 	check_split_env(NULL, "$TEND_WORDS_TEST ${TEND_WORDS_UNSET:-d}",
-	                "from getenv", "d", NULL);
+	                "from getenv", "d", END);
 	struct words_env e = { NULL, NULL, NULL };
-	check_split_env(&e, "\"$TEND_WORDS_TEST\"", "from getenv", NULL);
+	check_split_env(&e, "\"$TEND_WORDS_TEST\"", "from getenv", END);
 
 	char *saved = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
 	setenv("HOME", "/tmp/tend-home", 1);
-	check_split_env(NULL, "~/a", "/tmp/tend-home/a", NULL);
-	check_split_env(&e, "~", "/tmp/tend-home", NULL);
+	check_split_env(NULL, "~/a", "/tmp/tend-home/a", END);
+	check_split_env(&e, "~", "/tmp/tend-home", END);
 	if (saved) {
 		setenv("HOME", saved, 1);
 		free(saved);
@@ -340,7 +381,7 @@ static void test_null_lookup_uses_getenv(void **state)
 		unsetenv("HOME");
 	}
 	unsetenv("TEND_WORDS_TEST");
-	check_split_env(NULL, "$TEND_WORDS_TEST", NULL);
+	check_split_env(NULL, "$TEND_WORDS_TEST", END);
 }
 
 static void test_one(void **state)
@@ -485,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_backslash),
 		cmocka_unit_test(test_variables),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_nested_defaults_are_bounded),
 		cmocka_unit_test(test_variable_errors),
 		cmocka_unit_test(test_tilde),
 		cmocka_unit_test(test_tilde_user),
