@@ -875,6 +875,14 @@ int daemon_up(struct tend_config *cfg, bool detach_, bool json_events)
 		return 2;
 	if (detach_)
 		return up_detached(&d, true);
+	/* Events and error lines go to stderr: a reader that stops reading
+	 * (a pager, a pipe nobody drains) must not stall the daemon.  A
+	 * descriptor of its own, so the caller's stays as it was. */
+	int err = output_nonblocking(2);
+	if (err > 2) {
+		dup2(err, 2);
+		close(err);
+	}
 	return daemon_run(&d, output_nonblocking(1), 2, json_events);
 }
 

@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@ struct events {
 	struct logfile file;
 	bool filing;      /* file is open */
 	bool failing;     /* the last write to it failed (reported once) */
+	unsigned long dropped;  /* lines FD had no room for, not yet told */
 };
 
 struct events *events_new(int fd, bool json)
@@ -88,11 +90,67 @@ char *events_human(json_t *o)
 	return buf_take(&b);
 }
 
-static void write_all(int fd, const char *s)
+/* One write per line, so lines from tend never interleave; false when FD
+ * (non-blocking, see events_new) had no room for it. */
+static bool write_line(int fd, const char *s)
 {
-	/* One write per line: lines from tend never interleave. */
-	ssize_t r = write(fd, s, strlen(s));
-	(void)r;
+	size_t n = strlen(s), done = 0;
+	while (done < n) {
+		ssize_t w = write(fd, s + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w > 0) {
+			done += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return true;   /* no reader at all: nothing to tell later */
+		if (done == 0)
+			return false;
+		/* Half a line is out (longer than the pipe takes at once):
+		 * finish it rather than garble the next, a moment at most. */
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		if (poll(&p, 1, 100) <= 0)
+			return true;
+	}
+	return true;
+}
+
+/* The line of EVENT for FD, JSON or human. */
+static char *sink_line(const struct events *ev, json_t *o, const char *json)
+{
+	return ev->json ? xstrdup(json) : events_human(o);
+}
+
+/* Writes LINE to FD; lines a reader that stopped reading had no room for
+ * are dropped, counted, and told with the next line that fits. */
+static void to_sink(struct events *ev, json_t *o, const char *json)
+{
+	if (ev->dropped) {
+		char *m = xasprintf("%lu event lines were dropped: stderr was not "
+		                    "being read", ev->dropped);
+		json_t *w = json_pack("{s:I, s:s, s:s, s:s}", "ts",
+		                      (json_int_t)wall_ms(), "unit", "tend", "event",
+		                      "warn", "message", m);
+		free(m);
+		char *s = json_dumps(w, JSON_COMPACT);
+		char *j = xasprintf("%s\n", s ? s : "{}");
+		char *line = sink_line(ev, w, j);
+		if (write_line(ev->fd, line))
+			ev->dropped = 0;
+		free(line);
+		free(j);
+		free(s);
+		json_decref(w);
+		if (ev->dropped) {
+			ev->dropped++;
+			return;
+		}
+	}
+	char *line = sink_line(ev, o, json);
+	if (!write_line(ev->fd, line))
+		ev->dropped++;
+	free(line);
 }
 
 void events_emit(struct events *ev, const char *unit, const char *event,
@@ -116,15 +174,8 @@ void events_emit(struct events *ev, const char *unit, const char *event,
 			ev->failing = false;
 		}
 	}
-	if (ev->fd >= 0) {
-		if (ev->json) {
-			write_all(ev->fd, line);
-		} else {
-			char *h = events_human(o);
-			write_all(ev->fd, h);
-			free(h);
-		}
-	}
+	if (ev->fd >= 0)
+		to_sink(ev, o, line);
 	free(line);
 	json_decref(o);
 }

@@ -17,7 +17,10 @@
 struct events;
 
 /* FD gets one line per event (-1: none); JSON selects JSON lines over
- * human ones. */
+ * human ones.  FD should be non-blocking (the daemon's stderr is, see
+ * daemon.h): a line it has no room for (nobody reads it) is dropped, never
+ * waited for, and the next line that fits is preceded by a warn event
+ * saying how many were dropped.  The events file gets every event. */
 struct events *events_new(int fd, bool json);
 /* From now on every event is also appended to PATH as a JSON line, the
  * file rotated at MAX bytes.  Returns 0 or -1/errno. */

@@ -13,7 +13,8 @@ int output_nonblocking(int fd)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	int nb = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_APPEND);
+	int nb = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_APPEND |
+	              O_NOCTTY);
 	return nb >= 0 ? nb : fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 

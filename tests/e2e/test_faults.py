@@ -1,0 +1,215 @@
+"""Faults, end to end, with the real binary: tend runs out of descriptors,
+its state directory's disk fills up, readers stop reading, the daemon is
+stopped and continued, a service ignores every signal, another forks a
+thousand children and exits, the daemon is SIGKILLed at random moments;
+and a short soak (restarts and job runs) with its memory, descriptors and
+zombies sampled.  `make soak` runs the soak and the SIGKILL rounds at full
+size (TEND_SOAK=full; figures in build/soak/).
+
+Each fault: tend keeps supervising everything else, reports the condition
+once (a warn with "condition", or the event that already says it), comes
+back when the condition ends (event recovered), and loses no state
+(status, crash history, job queue)."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from conftest import (T_LONG, T_SHORT, TEND_BIN, children, parse_events,
+                      wait_until)
+
+SOAK = os.environ.get("TEND_SOAK") == "full"
+
+
+# --- helpers ------------------------------------------------------------------
+
+class Ctl:
+    """A raw connection to the daemon's control socket."""
+
+    def __init__(self, path, timeout=T_SHORT):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect(str(path))
+        self.buf = b""
+
+    def line(self):
+        while b"\n" not in self.buf:
+            data = self.s.recv(65536)
+            if not data:
+                raise EOFError("the daemon closed the connection")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def ask(self, **req):
+        self.s.sendall(json.dumps(req).encode() + b"\n")
+        return self.line()
+
+    def ping(self):
+        """Pings; the reply, or the refusal the daemon sent at once (it may
+        close before the ping is sent)."""
+        try:
+            self.s.sendall(b'{"cmd":"ping"}\n')
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        return self.line()
+
+    def close(self):
+        self.s.close()
+
+
+def units(reply):
+    return {u["name"]: u for u in reply["units"] if u["kind"] != "daemon"}
+
+
+def zombie_children(pid):
+    return sorted(c for c, st in children(pid) if st == "Z")
+
+
+def sock_of(p):
+    """P's control socket once it exists, else None."""
+    try:
+        return p.sock if p.sock.exists() else None
+    except AssertionError:   # no file of the daemon's yet
+        return None
+
+
+def warns(events, condition=None, unit=None):
+    return [e for e in events if e["event"] == "warn"
+            and (condition is None or e.get("condition") == condition)
+            and (unit is None or e["unit"] == unit)]
+
+
+# --- readers that never read --------------------------------------------------
+
+READERS_INI = """\
+[service steady]
+exec = sleep 600
+
+[service chatty]
+exec = sh -c 'while :; do echo chatty line; sleep 0.01; done'
+
+[service crasher]
+exec = /bin/false
+backoff = 0
+max-crashes = 100000/1s
+"""
+
+
+def has_inotify(pid):
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                if "inotify" in os.readlink("/proc/%d/fd/%s" % (pid, fd)):
+                    return True
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return False
+
+
+def pipe_bytes(f):
+    """Bytes waiting in the pipe F."""
+    import fcntl
+    import termios
+    n = bytearray(4)
+    fcntl.ioctl(f.fileno(), termios.FIONREAD, n)
+    return int.from_bytes(n, "little")
+
+
+def read_available(f, deadline, want):
+    """Reads the non-blocking pipe F until WANT (bytes) is in what was read
+    or DEADLINE passes; returns what was read."""
+    got = b""
+    while want not in got and time.monotonic() < deadline:
+        try:
+            chunk = os.read(f.fileno(), 65536)
+        except BlockingIOError:
+            time.sleep(0.02)
+            continue
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
+def test_readers_that_never_read(tend, project):
+    """A foreground daemon whose stderr (events) and stdout (labelled
+    lines) nobody reads, `tend logs -f` and `tend events -f` stopped with
+    SIGSTOP, and a control connection that sends requests and never reads
+    a reply: the daemon answers everyone else at once and goes on
+    supervising; the stopped stream is told how many event lines it lost;
+    the connection is dropped."""
+    p = project(READERS_INI)
+    proc = subprocess.Popen([TEND_BIN, "-c", str(p.ini), "up", "--json"],
+                            env=p.env, cwd=str(tend.workdir),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    tend.reaper.track(proc)
+    try:
+        wait_until(lambda: sock_of(p), T_SHORT, what="the socket")
+        steady = p.wait_unit("steady", state="running")["pid"]
+        logs = p.start("logs", "-f", "chatty")
+        events = p.start("events", "-f")
+        for t in (logs, events):
+            wait_until(lambda: has_inotify(t.pid), T_SHORT,
+                       what="the follower to follow")
+            os.kill(t.pid, signal.SIGSTOP)
+        # Events until the stderr pipe is full (64 KiB), then more.
+        wait_until(lambda: pipe_bytes(proc.stderr) >= 65536 - 4096, T_LONG,
+                   interval=0.1, what="the stderr pipe to fill up")
+        r0 = p.unit("crasher")["restarts"]
+        wait_until(lambda: p.unit("crasher")["restarts"] > r0 + 50, T_LONG,
+                   interval=0.1, what="restarts with stderr full")
+        # A connection that asks and never reads: its replies pile up in
+        # the daemon (up to 16 MiB, then it is dropped: test_ctl_socket).
+        hog = Ctl(p.sock)
+        hog.s.setblocking(False)
+        req = b'{"cmd":"status"}\n' * 64
+        sent = 0
+        t0 = time.monotonic()
+        while sent < 2 << 20 and time.monotonic() - t0 < T_SHORT:
+            try:
+                sent += hog.s.send(req)
+            except BlockingIOError:
+                break      # the daemon reads no more: its replies wait
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        assert sent > 0
+        # Everything else went on meanwhile.
+        t1 = time.monotonic()
+        st = p.unit("steady")
+        assert time.monotonic() - t1 < 2.0
+        assert st["pid"] == steady and st["state"] == "running"
+        r1 = p.unit("crasher")["restarts"]
+        wait_until(lambda: p.unit("crasher")["restarts"] > r1 + 10, T_SHORT,
+                   what="more restarts")
+        # The stopped stderr reader reads again: it hears what it lost.
+        os.set_blocking(proc.stderr.fileno(), False)
+        got = read_available(proc.stderr, time.monotonic() + T_SHORT,
+                             b"event lines were dropped")
+        lost = [e for e in parse_events(got.decode(errors="replace"))
+                if e["event"] == "warn" and "were dropped" in e["message"]]
+        assert lost, got[-2000:]
+        assert "stderr was not being read" in lost[0]["message"]
+        # ... and the events file has every event: no warn there.
+        assert not [e for e in p.events() if "were dropped" in
+                    e.get("message", "")]
+        assert p.daemon()["clients"] >= 2    # the hog is still served
+        hog.close()
+        for t in (logs, events):
+            os.kill(t.pid, signal.SIGCONT)
+            t.kill(signal.SIGTERM)
+            t.wait()
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.communicate(timeout=T_LONG)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0
