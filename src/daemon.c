@@ -561,6 +561,18 @@ static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 	}
 }
 
+/* The control socket refuses connections for want of descriptors, or
+ * accepts again: the daemon's fds condition (sup.h). */
+static void on_starved(void *ctx, bool starved)
+{
+	struct daemon *d = ctx;
+	d->sup->ctl_starved = starved;
+	if (starved)
+		sup_fds_short(d->sup, "control connections are refused");
+	else
+		sup_fds_check(d->sup);
+}
+
 static void on_hup(void *ctx)
 {
 	struct daemon *d = ctx;
@@ -686,6 +698,7 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 		err = xasprintf("cannot serve %s: %s", d->paths.sock, strerror(errno));
 		goto fail;
 	}
+	server_on_starved(d->srv, on_starved);
 	report(d, "listening %d\n", (int)getpid());
 	sup_kill_leftovers(d->sup);
 	sup_boot(d->sup);

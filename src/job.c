@@ -135,8 +135,9 @@ unsigned long job_request(struct job *j, const char *by, bool *coalesced,
 	*coalesced = false;
 	if (j->cooling && !force)
 		return 0;
-	if (j->queued)
-		return j->started + 1;   /* the run waiting for a slot covers it */
+	if (j->queued || j->u->spawn_retry)
+		return j->started + 1;   /* the run waiting for a slot (or for
+		                            descriptors to start) covers it */
 	if (j->cooling) {
 		loop_timer_stop(j->u->sup->loop, &j->cool);
 		j->cooling = false;
@@ -146,7 +147,7 @@ unsigned long job_request(struct job *j, const char *by, bool *coalesced,
 		start_run(j, by);
 		/* Queued: the next run; else the one the spawn just counted (or
 		 * that failed at once). */
-		return j->queued ? j->started + 1 : j->started;
+		return j->queued || j->u->spawn_retry ? j->started + 1 : j->started;
 	}
 	if (!j->pending) {
 		j->pending = true;
@@ -283,7 +284,8 @@ void job_run_over(struct job *j)
 
 const char *job_state(const struct job *j)
 {
-	return j->current || j->pending ? "running" : j->queued ? "queued"
+	return j->current || j->pending ? "running"
+	       : j->queued || j->u->spawn_retry ? "queued"
 	       : j->cooling ? "cooldown"
 	       : j->last.n && j->last.result != JR_SUCCESS ? "failed" : "idle";
 }

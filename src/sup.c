@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -502,6 +503,37 @@ size_t sup_kill_leftovers(struct sup *s)
 	free(l.env.s);
 	strv_free(&l.runs);
 	return killed;
+}
+
+/* --- the daemon's own resources --- */
+
+void sup_fds_short(struct sup *s, const char *what)
+{
+	if (s->fds_short)
+		return;
+	s->fds_short = true;
+	struct rlimit rl = { 0 };
+	getrlimit(RLIMIT_NOFILE, &rl);
+	char *m = xasprintf("tend is out of file descriptors (its limit is %llu): "
+	                    "%s; it goes on supervising, and refuses or retries "
+	                    "what needs a descriptor until some are free",
+	                    (unsigned long long)rl.rlim_cur, what);
+	events_emit(s->ev, "tend", "warn", json_pack("{s:s, s:s}", "message", m,
+	            "condition", "fds"));
+	free(m);
+}
+
+void sup_fds_check(struct sup *s)
+{
+	if (!s->fds_short || s->ctl_starved)
+		return;
+	for (size_t i = 0; i < s->nunits; i++)
+		if (s->units[i]->spawn_retry)
+			return;
+	s->fds_short = false;
+	events_emit(s->ev, "tend", "recovered", json_pack("{s:s, s:s}", "condition",
+	            "fds", "message", "file descriptors are available again: "
+	            "control connections are accepted and units start"));
 }
 
 double sup_jitter(struct sup *s)

@@ -73,6 +73,8 @@ struct sup {
 	char *notify_prefix;       /* units' notify sockets: PREFIX NAME.notify */
 	uint64_t notify_ignored;   /* datagrams from outside the unit's tree */
 	uint64_t notify_rescanned; /* the wakeup of the last rescan for one */
+	bool fds_short;            /* out of descriptors: reported, not over */
+	bool ctl_starved;          /* the control socket refuses for want of them */
 };
 
 /* Takes CFG's units over (CFG->units[i] become NULL); CFG, EV and PATHS
@@ -161,6 +163,14 @@ size_t sup_kill_leftovers(struct sup *s);
 /* Called by units: a state change; a spawn (the procs file). */
 void sup_unit_changed(struct sup *s, struct unit *u);
 void sup_spawned(struct sup *s, struct unit *u);
+
+/* tend ran out of file descriptors (EMFILE, ENFILE): WHAT is what it could
+ * not do.  Reported once, as a warn with "condition": "fds", until the
+ * shortage is over: no unit waits to be started for want of them (unit.h)
+ * and the control socket accepts again (ctl_starved false); sup_fds_check,
+ * called after either changed, then emits one event recovered. */
+void sup_fds_short(struct sup *s, const char *what);
+void sup_fds_check(struct sup *s);
 
 /* A jitter draw in [0, 1) for backoff. */
 double sup_jitter(struct sup *s);

@@ -11,6 +11,10 @@
  *   stopping --tree gone--> backoff --timer--> running
  *                        \-> failed (gave up) / stopped (done)
  *   stopping --stop-timeout--> SIGKILL to the whole tree
+ *   a start that failed for want of tend's own resources (descriptors,
+ *       processes, memory: the pipe or fork of the spawn) --> backoff,
+ *       tried again every UNIT_SPAWN_RETRY_MS; never failed, never counted
+ *       as a crash (the program never ran)
  *   starting/running --memory, health, watchdog, start-timeout--> stopping,
  *       and the run's exit gets that reason (unit_restart_for)
  *   running --idle-stop without client traffic--> stopping --> idle
@@ -44,6 +48,9 @@ struct share;
 struct share_inst;
 struct job;
 
+/* How often a start that lacked tend's own resources is tried again. */
+#define UNIT_SPAWN_RETRY_MS 500
+
 enum unit_state {
 	US_STOPPED, US_STARTING, US_RUNNING, US_STOPPING, US_BACKOFF,
 	US_FAILED, US_IDLE,
@@ -72,6 +79,9 @@ struct unit {
 	bool stop_requested;       /* the current run is being stopped on request */
 	bool killing;              /* SIGKILL has been sent to the tree */
 	bool gave_up;              /* the last verdict was to give up */
+	bool spawn_retry;          /* in backoff: the last start lacked tend's
+	                              own resources (see above), tried again */
+	struct spawn_res retry_res;   /* what that start failed with */
 	struct policy_hist hist;
 	struct policy_verdict verdict;  /* applied when the tree is gone */
 	struct loop_timer timer;        /* backoff, start-timeout, stop-timeout,

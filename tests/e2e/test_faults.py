@@ -82,6 +82,91 @@ def warns(events, condition=None, unit=None):
             and (unit is None or e["unit"] == unit)]
 
 
+# --- running out of file descriptors -------------------------------------------
+
+FDS_INI = """\
+[service steady]
+exec = sleep 600
+
+[service crasher]
+exec = sh -c 'sleep 0.2; exit 1'
+backoff = 0
+max-crashes = 1000/1s
+
+[job j]
+exec = true
+"""
+
+
+def test_out_of_descriptors(tend, project):
+    """The daemon with a hard limit of 40 descriptors: control connections
+    beyond it are refused with an error line, a service that restarts
+    meanwhile waits for descriptors instead of failing, a job asked for
+    keeps its place; one warn; all of it resumes when the connections
+    close."""
+    p = project(FDS_INI)
+    w = tend.start_wrapped(["prlimit", "--nofile=40:40"], "-c", str(p.ini),
+                           "up", "-d", env=p.env)
+    assert w.wait(T_LONG) == 0, w.describe()
+    d = p.daemon()
+    pid = d["pid"]
+    with open("/proc/%d/limits" % pid) as f:
+        assert any(l.startswith("Max open files") and l.split()[3] == "40"
+                   for l in f), "the limit did not reach the daemon"
+    steady = p.unit("steady")["pid"]
+    p.wait_event("exited", unit="crasher")
+    restarts0 = p.unit("crasher")["restarts"]
+
+    # Hold connections until the daemon refuses one.
+    held, refused = [], []
+    try:
+        for _ in range(60):
+            c = Ctl(p.sock)
+            held.append(c)
+            r = c.ping()
+            if not r["ok"]:
+                refused.append(r)
+                break
+        assert refused, "60 connections and no refusal: the limit is not felt"
+        assert "out of file descriptors" in refused[0]["error"], refused
+        first = held[0]
+        # The crasher's next start finds no descriptor: it waits, it does
+        # not fail.  A job asked for meanwhile keeps its place.
+        p.wait_event("warn", condition="fds")
+        wait_until(lambda: units(first.ask(cmd="status"))["crasher"]["state"]
+                   == "backoff", T_SHORT, what="the crasher to wait")
+        r = first.ask(cmd="run", name="j")
+        assert r["ok"], r
+        st = units(first.ask(cmd="status"))
+        assert st["steady"]["state"] == "running"
+        assert st["steady"]["pid"] == steady
+        assert st["crasher"]["state"] == "backoff", st["crasher"]
+        assert st["crasher"]["restarts"] >= restarts0
+        assert st["j"]["state"] in ("queued", "running"), st["j"]
+        # More refusals, still one warn.
+        for _ in range(5):
+            c = Ctl(p.sock)
+            assert not c.ping()["ok"]
+            c.close()
+    finally:
+        for c in held:
+            c.close()
+    # Descriptors are free again: everything goes on.
+    p.wait_event("recovered", condition="fds")
+    p.wait_event("job_finished", unit="j")
+    r0 = p.unit("crasher")["restarts"]
+    wait_until(lambda: p.unit("crasher")["restarts"] > r0 + 2, T_SHORT,
+               what="the crasher to restart again")
+    evs = p.events()
+    assert len(warns(evs, "fds")) == 1, warns(evs)
+    assert len([e for e in evs if e["event"] == "recovered"]) == 1
+    assert not [e for e in evs if e["event"] == "gave_up"], p.describe()
+    j = p.unit("j")
+    assert j["last_run"]["result"] == "success", j
+    assert p.unit("steady")["pid"] == steady
+    assert p.daemon()["pid"] == pid
+
+
 # --- readers that never read --------------------------------------------------
 
 READERS_INI = """\
