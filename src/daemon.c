@@ -561,6 +561,14 @@ static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 	}
 }
 
+/* The events file could not be written: the daemon's condition. */
+static void on_events_fail(void *ctx, const char *path, int err)
+{
+	struct daemon *d = ctx;
+	if (d->sup)
+		sup_disk_short(d->sup, path, err);
+}
+
 /* The control socket refuses connections for want of descriptors, or
  * accepts again: the daemon's fds condition (sup.h). */
 static void on_starved(void *ctx, bool starved)
@@ -677,6 +685,7 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 		        strerror(errno));
 	d->sup = sup_new(d->cfg, d->ev, false, &d->paths, out_fd);
 	out_fd = -1;
+	events_on_fail(d->ev, on_events_fail, d);
 	if (d->sup) {
 		d->sup->held = held;
 		sup_clients_sync(d->sup);

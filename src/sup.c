@@ -536,6 +536,53 @@ void sup_fds_check(struct sup *s)
 	            "control connections are accepted and units start"));
 }
 
+static void on_disk_retry(struct loop *lp, struct loop_timer *t)
+{
+	struct sup *s = t->data;
+	bool still = events_retry(s->ev) < 0;
+	for (size_t i = 0; i < s->nunits; i++) {
+		struct unit *u = s->units[i];
+		if (!u->captured)
+			continue;
+		if (output_retry(&u->out) < 0)
+			still = true;
+		s->disk_lines_lost += u->out.lost_total;
+		u->out.lost_total = 0;
+	}
+	if (still) {
+		loop_timer_start(lp, t, SUP_DISK_RETRY_MS, on_disk_retry, s);
+		return;
+	}
+	s->disk_short = false;
+	unsigned long events = events_take_lost(s->ev), lines = s->disk_lines_lost;
+	s->disk_lines_lost = 0;
+	char *m = xasprintf("the state directory is written again; lost "
+	                    "meanwhile: %lu events (the rest waited in memory) "
+	                    "and %lu lines of output", events, lines);
+	events_emit(s->ev, "tend", "recovered", json_pack("{s:s, s:s, s:I, s:I}",
+	            "condition", "disk", "message", m, "events_lost",
+	            (json_int_t)events, "lines_lost", (json_int_t)lines));
+	free(m);
+}
+
+void sup_disk_short(struct sup *s, const char *path, int err)
+{
+	if (!s->disk_retry.armed)
+		loop_timer_start(s->loop, &s->disk_retry, SUP_DISK_RETRY_MS,
+		                 on_disk_retry, s);
+	if (s->disk_short)
+		return;
+	s->disk_short = true;
+	char *m = xasprintf("cannot write %s: %s; events wait in memory (up to "
+	                    "%u KiB) and units' output is lost until there is "
+	                    "room again; supervision goes on", path, strerror(err),
+	                    EVENTS_BACKLOG_MAX >> 10);
+	events_emit(s->ev, "tend", "warn", json_pack("{s:s, s:s, s:s, s:s}",
+	            "message", m, "condition", "disk", "path", path, "error",
+	            strerror(err)));
+	free(m);
+}
+
 double sup_jitter(struct sup *s)
 {
 	(void)s;
@@ -970,6 +1017,7 @@ void sup_free(struct sup *s)
 	loop_timer_stop(s->loop, &s->settle);
 	loop_timer_stop(s->loop, &s->records);
 	loop_timer_stop(s->loop, &s->memory);
+	loop_timer_stop(s->loop, &s->disk_retry);
 	free(s->notify_prefix);
 	free(s->roots);
 	free(s->owner);

@@ -100,12 +100,21 @@ void unit_free(struct unit *u)
 	free(u);
 }
 
+/* The unit's log could not be written: the daemon's condition. */
+static void on_log_fail(void *ctx, const char *path, int err)
+{
+	struct unit *u = ctx;
+	sup_disk_short(u->sup, path, err);
+}
+
 int unit_capture_output(struct unit *u, size_t width, int dst,
                         const char *logpath, uint64_t logmax)
 {
 	if (output_open(&u->out, u->sup->loop, u->cfg->name, width, dst, logpath,
 	                logmax) < 0)
 		return -1;
+	u->out.on_fail = on_log_fail;
+	u->out.fail_ctx = u;
 	u->captured = true;
 	return 0;
 }

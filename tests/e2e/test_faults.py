@@ -17,6 +17,8 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 from conftest import (T_LONG, T_SHORT, TEND_BIN, children, parse_events,
                       wait_until)
 
@@ -68,12 +70,18 @@ def zombie_children(pid):
     return sorted(c for c, st in children(pid) if st == "Z")
 
 
-def sock_of(p):
-    """P's control socket once it exists, else None."""
+def listening(p):
+    """Does P's daemon answer on its control socket yet?"""
     try:
-        return p.sock if p.sock.exists() else None
-    except AssertionError:   # no file of the daemon's yet
-        return None
+        c = Ctl(p.sock)
+    except (AssertionError, OSError):   # no file of the daemon's yet
+        return False
+    try:
+        return c.ping()["ok"]
+    except (OSError, EOFError, ValueError):
+        return False
+    finally:
+        c.close()
 
 
 def warns(events, condition=None, unit=None):
@@ -167,6 +175,116 @@ def test_out_of_descriptors(tend, project):
     assert p.daemon()["pid"] == pid
 
 
+# --- a full disk for logs and events ---------------------------------------------
+
+DISK_INI = """\
+[tend]
+log-max = 64K
+
+[service steady]
+exec = sleep 600
+
+[service chatty]
+exec = sh -c 'i=0; while :; do i=$((i+1)); echo chatty line $i; sleep 0.01; done'
+
+[service crasher]
+exec = sh -c 'sleep 0.1; exit 1'
+backoff = 0
+max-crashes = 1000/1s
+"""
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 2 MiB tmpfs in the test's directory (skipped where mounting is
+    refused); unmounted at the end."""
+    d = tmp_path / "smallfs"
+    d.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700",
+                        "tend-test", str(d)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: %s" % r.stderr.strip())
+    yield d
+    subprocess.run(["umount", "-l", str(d)], capture_output=True)
+
+
+def fill(d):
+    """Fills the filesystem of D to its last byte; returns the filler."""
+    f = d / "filler"
+    fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for n in (65536, 4096, 512, 64, 1):
+            chunk = b"x" * n
+            try:
+                while True:
+                    os.write(fd, chunk)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return f
+
+
+def test_full_disk_for_logs_and_events(tend, project, small_fs):
+    """The state directory on a tmpfs that fills up: services go on being
+    supervised, one warn (condition disk) on stderr at once, the events
+    wait in memory; once there is room, they are written in order, the
+    logs say how many lines were lost, and one recovered follows."""
+    env = dict(tend.env)
+    env["XDG_STATE_HOME"] = str(small_fs)
+    p = project(DISK_INI, env=env)
+    t = tend.start("-c", str(p.ini), "up", "--json", env=env)
+    wait_until(lambda: listening(p), T_SHORT, what="the daemon to listen")
+    steady = p.wait_unit("steady", state="running")["pid"]
+    t.wait_event("exited", n=3, unit="crasher")
+    chatty_log = p.statedir / "chatty.log"
+    wait_until(lambda: chatty_log.exists() and chatty_log.stat().st_size > 0,
+               T_SHORT, what="chatty's log")
+    filler = fill(small_fs)
+    try:
+        warn = t.wait_event("warn", condition="disk")[0]
+        assert warn["unit"] == "tend"
+        assert "No space left on device" in warn["message"], warn
+        # Supervision goes on: restarts, a stop and a start.
+        r0 = p.unit("crasher")["restarts"]
+        wait_until(lambda: p.unit("crasher")["restarts"] >= r0 + 10, T_SHORT,
+                   what="restarts on a full disk")
+        p.ok("stop", "chatty")
+        p.ok("start", "chatty")
+        assert p.unit("steady")["pid"] == steady
+        assert len(t.events("warn", condition="disk")) == 1
+        assert not t.events("recovered")
+        n_full = len(t.events())
+    finally:
+        filler.unlink()
+    rec = t.wait_event("recovered", condition="disk")[0]
+    assert rec["events_lost"] == 0, rec
+    assert rec["lines_lost"] > 0, rec
+    # The events file: every event, in order, the warn once, recovered after.
+    evs = wait_until(lambda: [e for e in p.events()
+                              if e["event"] == "recovered"] and p.events(),
+                     T_SHORT, what="recovered in events.log")
+    assert len(warns(evs, "disk")) == 1
+    names = [e["event"] for e in evs]
+    assert names.index("warn") < names.index("recovered")
+    stderr_evs = t.events()[:n_full]
+    in_file = [(e["ts"], e["unit"], e["event"]) for e in p.events()]
+    for e in stderr_evs:
+        if e["event"] in ("spawned", "exited", "stopped", "warn"):
+            assert (e["ts"], e["unit"], e["event"]) in in_file, e
+    ts = [e["ts"] for e in evs]
+    assert ts == sorted(ts)
+    # chatty's log says what it lost, and goes on.
+    text = chatty_log.read_text()
+    assert "lines were lost" in text and "No space left on device" in text
+    wait_until(lambda: chatty_log.read_text().count("chatty line") >
+               text.count("chatty line") + 5, T_SHORT,
+               what="chatty's log to grow again")
+    assert p.unit("steady")["pid"] == steady
+    assert p.unit("crasher")["restarts"] > r0 + 10
+    assert t.stop(T_LONG) == 0
+
+
 # --- readers that never read --------------------------------------------------
 
 READERS_INI = """\
@@ -235,7 +353,7 @@ def test_readers_that_never_read(tend, project):
                             stderr=subprocess.PIPE, start_new_session=True)
     tend.reaper.track(proc)
     try:
-        wait_until(lambda: sock_of(p), T_SHORT, what="the socket")
+        wait_until(lambda: listening(p), T_SHORT, what="the daemon to listen")
         steady = p.wait_unit("steady", state="running")["pid"]
         logs = p.start("logs", "-f", "chatty")
         events = p.start("events", "-f")
