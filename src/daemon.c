@@ -429,7 +429,7 @@ static void do_run(struct daemon *d, struct conn *c, struct unit *u,
 		server_reply(c, ctl_reply_err(1, "job \"%s\" is in cooldown for %s more "
 		             "after %u failed runs in a row (max-failures); tend run "
 		             "--force runs it now", u->cfg->name,
-		             format_duration(until > wall_ms() ? until - wall_ms() : 0, b),
+		             format_duration(until > mono_ms() ? until - mono_ms() : 0, b),
 		             u->cfg->max_failures));
 		return;
 	}

@@ -18,7 +18,7 @@ struct job {
 	struct loop_timer next;    /* starts the trailing run, from the loop */
 	unsigned fails;            /* failed runs in a row */
 	bool cooling;              /* in cooldown after max-failures */
-	uint64_t cool_until;       /* wall ms, for messages */
+	uint64_t cool_until;       /* mono ms, for messages */
 	struct loop_timer cool;    /* the end of the cooldown */
 	struct loop_timer every;   /* every = DURATION */
 	bool queued;               /* its next run waits for a max-jobs slot */
@@ -271,7 +271,7 @@ void job_run_over(struct job *j)
 	if (j->fails >= c->max_failures && !j->cooling) {
 		char b[32];
 		j->cooling = true;
-		j->cool_until = wall_ms() + c->cooldown_ms;
+		j->cool_until = mono_ms() + c->cooldown_ms;
 		char *m = xasprintf("%u failed runs in a row (max-failures): no runs "
 		                    "for %s (cooldown); tend run --force runs it now",
 		                    j->fails, format_duration(c->cooldown_ms, b));
