@@ -12,6 +12,7 @@
 
 struct sig_slot {
 	loop_signal_fn fn;
+	loop_siginfo_fn ifn;   /* instead of fn, for loop_signal_info */
 	void *data;
 };
 
@@ -166,17 +167,21 @@ static void on_signalfd(struct loop *lp, struct loop_io *io, uint32_t events)
 	struct signalfd_siginfo si;
 	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		int s = (int)si.ssi_signo;
-		if (s > 0 && s < (int)ARRAY_LEN(lp->sig) && lp->sig[s].fn)
+		if (s <= 0 || s >= (int)ARRAY_LEN(lp->sig))
+			continue;
+		if (lp->sig[s].ifn)
+			lp->sig[s].ifn(lp, &si, lp->sig[s].data);
+		else if (lp->sig[s].fn)
 			lp->sig[s].fn(lp, s, lp->sig[s].data);
 	}
 }
 
-int loop_signal(struct loop *lp, int signo, loop_signal_fn fn, void *data)
+static int route(struct loop *lp, int signo, loop_signal_fn fn,
+                 loop_siginfo_fn ifn, void *data)
 {
 	if (signo <= 0 || signo >= (int)ARRAY_LEN(lp->sig))
 		return -1;
-	lp->sig[signo].fn = fn;
-	lp->sig[signo].data = data;
+	lp->sig[signo] = (struct sig_slot){ .fn = fn, .ifn = ifn, .data = data };
 	sigaddset(&lp->sigmask, signo);
 	if (sigprocmask(SIG_BLOCK, &lp->sigmask, NULL) < 0)
 		return -1;
@@ -193,6 +198,16 @@ int loop_signal(struct loop *lp, int signo, loop_signal_fn fn, void *data)
 			return -1;
 	}
 	return 0;
+}
+
+int loop_signal(struct loop *lp, int signo, loop_signal_fn fn, void *data)
+{
+	return route(lp, signo, fn, NULL, data);
+}
+
+int loop_signal_info(struct loop *lp, int signo, loop_siginfo_fn fn, void *data)
+{
+	return route(lp, signo, NULL, fn, data);
 }
 
 uint64_t loop_wakeups(const struct loop *lp)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -914,11 +915,30 @@ static void on_sigchld(struct loop *lp, int signo, void *data)
 		if (done[i].check)
 			unit_reaped_check(done[i].u, done[i].pid, done[i].st);
 		else
-			unit_on_exit(done[i].u, done[i].st);
+			unit_shim_reaped(done[i].u, done[i].st);
 	free(done);
 	if (others)
 		for (size_t i = 0; i < s->nunits; i++)
 			unit_on_reaped(s->units[i]);
+}
+
+/* A shim says its main process exited while the rest of its tree lives on
+ * below it (proc.h): the run's main exit, now.  Only the shim itself can
+ * send it (the kernel fills in ssi_pid); a late word from a shim that was
+ * reaped meanwhile (SIGCHLD is read first) names no unit's shim. */
+static void on_main_exited(struct loop *lp, const struct signalfd_siginfo *si,
+                           void *data)
+{
+	(void)lp;
+	struct sup *s = data;
+	if (si->ssi_code != SI_QUEUE || si->ssi_uid != getuid())
+		return;
+	struct unit *u = unit_by_shim(s, (pid_t)si->ssi_pid);
+	if (!u || u->main_gone || u->pid == 0)
+		return;
+	u->main_gone = true;
+	sup_rescan(s);
+	unit_on_exit(u, si->ssi_int);
 }
 
 void sup_shutdown(struct sup *s)
@@ -1034,6 +1054,7 @@ int sup_prepare(struct sup *s)
 		        "descendants may escape", strerror(errno));
 	int r = 0;
 	r |= loop_signal(s->loop, SIGCHLD, on_sigchld, s);
+	r |= loop_signal_info(s->loop, PROC_MAIN_EXITED, on_main_exited, s);
 	r |= loop_signal(s->loop, SIGTERM, on_stop_signal, s);
 	r |= loop_signal(s->loop, SIGINT, on_stop_signal, s);
 	if (s->exec_mode) {

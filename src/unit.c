@@ -378,6 +378,7 @@ static void spawn(struct unit *u)
 	}
 	u->pid = res.pid;
 	u->sid = res.pid;
+	u->main_gone = false;
 	sup_spawned(u->sup, u);
 	u->started_at = mono_ms();
 	u->spawns++;
@@ -940,11 +941,23 @@ void unit_restart_for(struct unit *u, enum exit_reason reason, const char *why)
 	stop_tree(u);
 }
 
+void unit_shim_reaped(struct unit *u, int wstatus)
+{
+	if (!u->main_gone) {
+		u->shim = 0;
+		unit_on_exit(u, wstatus);
+		return;
+	}
+	/* Its exit was told: the shim held the rest of the tree till now. */
+	u->main_gone = false;
+	u->shim = 0;
+	unit_on_reaped(u);
+}
+
 void unit_on_exit(struct unit *u, int wstatus)
 {
 	uint64_t now = mono_ms(), uptime = now - u->started_at;
 	u->pid = 0;
-	u->shim = 0;
 	loop_timer_stop(u->sup->loop, &u->wdog);
 	stop_checks(u);
 	struct exit_info *e = &u->last_exit;
@@ -975,11 +988,14 @@ void unit_on_exit(struct unit *u, int wstatus)
 	/* Whatever is left of this run goes before anything else happens. */
 	const struct proc_stat *m;
 	size_t left = sup_tree(u->sup, u, &m);
-	if (left == 0) {
+	if (left == 0 && !u->shim) {
 		run_over(u);
 		return;
 	}
-	emit(u, "stopping", json_pack("{s:s, s:I}", "reason", "leftovers",
-	                              "procs", (json_int_t)left));
+	/* (Nothing left, and the shim about to exit: no event; its reap ends
+	 * the run, the stop's timer being the net.) */
+	if (left > 0)
+		emit(u, "stopping", json_pack("{s:s, s:I}", "reason", "leftovers",
+		                              "procs", (json_int_t)left));
 	stop_tree(u);
 }

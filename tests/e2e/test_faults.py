@@ -12,6 +12,7 @@ back when the condition ends (event recovered), and loses no state
 (status, crash history, job queue)."""
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -19,8 +20,9 @@ import time
 
 import pytest
 
-from conftest import (BIN, PY, T_LONG, T_SHORT, TEND_BIN, alive, children,
-                      parse_events, proc_stat, q, wait_until)
+from conftest import (BIN, PY, T_LONG, T_SHORT, TEND_BIN, TREE, alive,
+                      children, comm, is_sanitized, parse_events, proc_stat,
+                      q, wait_until)
 
 SOAK = os.environ.get("TEND_SOAK") == "full"
 
@@ -559,3 +561,129 @@ def test_clock_jump():
                 "at its creation; tend's timers all run on CLOCK_MONOTONIC "
                 "(docs/config.md, Clocks): the wall clock only stamps events "
                 "and log lines")
+
+
+# --- the daemon SIGKILLed at random moments ----------------------------------
+
+KILL_ROUNDS = int(os.environ.get("TEND_KILL_ROUNDS", 100 if SOAK else 10))
+KILL_SEED = int(os.environ.get("TEND_KILL_SEED", 8))
+KILL_PHASES = ("start", "stop", "reload", "job", "down")
+
+
+def kill_ini(d, rnd):
+    return f"""\
+[service tree]
+exec = {PY} {q(TREE)} {q(d)} --roles bg,setsid,dfork,daemon
+env = ROUND={rnd}
+stop-timeout = 2s
+
+[service crasher]
+exec = {PY} {q(TREE)} {q(d)} --roles bg --exit-after 0.2 --code 1
+backoff = 0
+max-crashes = 1000/1s
+
+[job j]
+exec = {PY} {q(TREE)} {q(d)} --roles bg,setsid --exit-after 0.3
+"""
+
+
+def test_sigkill_while_leftovers_are_stopped(tend, project):
+    """A run whose main process exited leaves a child that ignores SIGTERM:
+    while tend waits out stop-timeout for it, the daemon is SIGKILLed.  The
+    child is still below the run's shim, which kills it with tend."""
+    d = tend.tree_dir("leaver")
+    p = project("""\
+[service leaver]
+exec = %s %s %s --roles bg --ignore-term --exit-after 0.1 --code 1
+stop-timeout = 30s
+""" % (PY, q(TREE), q(d.path)))
+    p.up()
+    gen = d.wait_ready()[0]
+    bg = d.pids(gen)["bg"]
+    p.wait_event("stopping", unit="leaver", reason="leftovers")
+    assert p.unit("leaver")["state"] == "stopping"
+    assert alive(*bg)
+    daemon = p.daemon_pid()
+    os.kill(daemon, signal.SIGKILL)
+    t0 = time.monotonic()
+    wait_until(lambda: not alive(*bg), T_SHORT,
+               what="the leftover to die with the daemon")
+    assert time.monotonic() - t0 < 1.0 or is_sanitized(), \
+        "the leftover outlived the daemon by %.1fs" % (time.monotonic() - t0)
+
+
+def live_tend(p, not_pid=None):
+    """The pid of P's daemon as its lock file names it, once it lives."""
+    h = p.lock_holder()
+    return h if h and h != not_pid and alive(h) and comm(h) == "tend" else None
+
+
+def test_sigkill_at_random_moments(tend, project):
+    """The daemon is SIGKILLed at a random moment while it starts, stops a
+    tree, reloads, runs a job or goes down.  Then no process of any unit
+    may be alive (by the pids and start times every process wrote), and
+    the next tend up -d starts cleanly."""
+    d = tend.tree_dir("kill")
+    rng = random.Random(KILL_SEED)
+    p = project(kill_ini(d.path, 0))
+    took, victims, daemon = [], [], None
+    for rnd in range(KILL_ROUNDS):
+        phase = KILL_PHASES[rnd % len(KILL_PHASES)]
+        delay = rng.uniform(0, 0.25)
+        what = "round %d (%s, %.3fs after it began; seed %d)" % (
+            rnd, phase, delay, KILL_SEED)
+        cmd = None
+        if phase == "start":
+            cmd = p.start("up", "-d")
+            daemon = wait_until(lambda: live_tend(p, daemon), T_SHORT,
+                                what="the daemon of " + what)
+        else:
+            if daemon is None or not alive(daemon):
+                p.up()
+                daemon = p.daemon_pid()
+            d.wait_ready()     # the tree is up: there is something to stop
+            if phase == "stop":
+                cmd = p.start("stop", "tree")
+            elif phase == "reload":
+                p.write(kill_ini(d.path, rnd))
+                cmd = p.start("reload")
+            elif phase == "job":
+                cmd = p.start("run", "j", "--wait")
+            else:
+                cmd = p.start("down")
+        time.sleep(delay)    # a random moment, not a synchronisation
+        victims.append(len([x for x in tend.reaper.tagged()
+                            if comm(x) not in ("tend", None)]))
+        try:
+            os.kill(daemon, signal.SIGKILL)
+        except ProcessLookupError:
+            pass     # it was done already (down): the round still counts
+        t0 = time.monotonic()
+        wait_until(lambda: not alive(daemon), T_SHORT,
+                   what="the daemon to die in " + what)
+        cmd.wait(T_LONG)
+
+        def left():
+            return [x for x in d.all_pids() if alive(x[1], x[2])] + \
+                [x for x in tend.reaper.tagged() if alive(x)]
+        try:
+            wait_until(lambda: not left(), T_SHORT, interval=0.01)
+        except AssertionError:
+            raise AssertionError("%s: alive %.1fs after the daemon's SIGKILL: "
+                                 "%s" % (what, time.monotonic() - t0, left()))
+        took.append(time.monotonic() - t0)
+        for f in d.path.iterdir():   # all dead: the next round starts afresh
+            f.unlink()
+        # The next tend up -d starts cleanly: nothing left to kill.
+        if rnd % len(KILL_PHASES) != len(KILL_PHASES) - 1:
+            n = len(p.events())
+            p.up()
+            daemon = p.daemon_pid()
+            new = p.events()[n:]
+            assert not warns(new, unit="tend"), (what, new)
+            assert p.unit("tree")["state"] in ("starting", "running"), what
+    print("SIGKILL rounds: %d, %d processes of units (shims included) alive "
+          "at the kills, all gone %.0f ms after (median), %.0f ms (max)"
+          % (len(took), sum(victims), 1000 * sorted(took)[len(took) // 2],
+             1000 * max(took)))
+
