@@ -110,8 +110,12 @@ typedef void (*child_fn)(const struct spawn_req *rq, int report, pid_t parent);
 
 static void child_run(const struct spawn_req *rq, int errfd, pid_t parent)
 {
-	(void)parent;
 	child_reset_signals();
+	if (rq->die_with_parent) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);   /* the parent died before the line above */
+	}
 	if (child_nofile_set)
 		setrlimit(RLIMIT_NOFILE, &child_nofile);
 	if (setsid() < 0)

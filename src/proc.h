@@ -35,6 +35,8 @@ struct spawn_req {
 	const int *fds;          /* proc_spawn_shim: passed at 3, 4, ... */
 	size_t nfds;             /* at most SPAWN_FDS_MAX */
 	bool listen_pid;         /* envp's LISTEN_PID= gets the main pid */
+	bool die_with_parent;    /* proc_spawn: SIGKILL when tend dies, however
+	                            (PR_SET_PDEATHSIG; a check's command) */
 	const char *title;       /* the shim's command line in ps (NULL: none) */
 };
 

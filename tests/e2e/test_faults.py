@@ -578,6 +578,10 @@ def kill_ini(d, rnd):
 exec = {PY} {q(TREE)} {q(d)} --roles bg,setsid,dfork,daemon
 env = ROUND={rnd}
 stop-timeout = 2s
+health = exec:sleep 600
+health-interval = 100ms
+health-timeout = 60s
+health-grace = 0
 
 [service crasher]
 exec = {PY} {q(TREE)} {q(d)} --roles bg --exit-after 0.2 --code 1
@@ -612,6 +616,30 @@ stop-timeout = 30s
                what="the leftover to die with the daemon")
     assert time.monotonic() - t0 < 1.0 or is_sanitized(), \
         "the leftover outlived the daemon by %.1fs" % (time.monotonic() - t0)
+
+
+def test_sigkill_while_a_health_check_runs(tend, project):
+    """A health check's command is a child of the daemon (no shim): it dies
+    with the daemon all the same."""
+    p = project("""\
+[service probed]
+exec = sleep 600
+health = exec:sleep 600
+health-interval = 100ms
+health-timeout = 60s
+health-grace = 0
+""")
+    p.up()
+    daemon = p.daemon_pid()
+
+    def check():
+        return [c for c, st in children(daemon) if st != "Z"
+                and comm(c) == "sleep"]
+    probe = wait_until(check, T_SHORT, what="the check to run")[0]
+    start = proc_stat(probe)[2]
+    os.kill(daemon, signal.SIGKILL)
+    wait_until(lambda: not alive(probe, start), T_SHORT,
+               what="the check's command to die with the daemon")
 
 
 def live_tend(p, not_pid=None):
