@@ -757,6 +757,10 @@ def anon_shmem(pid):
     return kb << 10
 
 
+def machine_procs():
+    return sum(1 for n in os.listdir("/proc") if n.isdigit())
+
+
 def zombies_below(pid):
     """(pid, start time) of every zombie child of PID and of its children
     (the shims)."""
@@ -806,7 +810,8 @@ def test_soak_restarts_and_job_runs(tend, project):
         run_job()
     # Measured at rest, before and after: no run, the crasher stopped.
     assert asker.ask(cmd="stop", name="crasher")["ok"]
-    base = {"mem": anon_shmem(pid), "fds": len(os.listdir("/proc/%d/fd" % pid))}
+    base = {"mem": anon_shmem(pid), "fds": len(os.listdir("/proc/%d/fd" % pid)),
+            "procs": machine_procs()}
     t0 = time.monotonic()
     r0 = restarts()
     assert asker.ask(cmd="start", name="crasher")["ok"]
@@ -834,18 +839,18 @@ def test_soak_restarts_and_job_runs(tend, project):
         samples.append({"t": round(now, 2), "mem": anon_shmem(pid),
                         "fds": len(os.listdir("/proc/%d/fd" % pid)),
                         "zombies": len(z), "restarts": n - r0,
-                        "runs": done["runs"]})
-        if stopped_at is None and n - r0 >= SOAK_RESTARTS:
+                        "runs": done["runs"], "procs": machine_procs()})
+        if stopped_at is None and (n - r0 >= SOAK_RESTARTS or
+                                   now > SOAK_DEADLINE):
             assert asker.ask(cmd="stop", name="crasher")["ok"]
             stopped_at = now
         if stopped_at is not None and not th.is_alive():
             break
-        assert now < SOAK_DEADLINE, ("the soak did not end within %ds: %s"
-                                     % (SOAK_DEADLINE, samples[-1]))
+        if now > SOAK_DEADLINE + T_LONG:
+            done["error"] = "the job runs did not end in time"
+            break
         time.sleep(SOAK_EVERY)
-    th.join()
     elapsed = time.monotonic() - t0
-    assert done["error"] is None, done
     final = {"mem": anon_shmem(pid), "fds": len(os.listdir("/proc/%d/fd" % pid))}
     wait_until(lambda: not zombies_below(pid), T_SHORT, what="no zombie")
     runner.close()
@@ -853,6 +858,8 @@ def test_soak_restarts_and_job_runs(tend, project):
     figures = {
         "restarts": samples[-1]["restarts"], "runs": done["runs"],
         "seconds": round(elapsed, 1), "samples": len(samples),
+        "machine_procs_start": base["procs"],
+        "machine_procs_max": max(x["procs"] for x in samples),
         "mem_start": base["mem"], "mem_end": final["mem"],
         "mem_max": max(s["mem"] for s in samples),
         "fds_start": base["fds"], "fds_end": final["fds"],
@@ -864,20 +871,32 @@ def test_soak_restarts_and_job_runs(tend, project):
           "anon+shmem %(mem_start)d -> %(mem_end)d bytes (max %(mem_max)d); "
           "fds %(fds_start)d -> %(fds_end)d (max %(fds_max)d); samples with a "
           "zombie %(samples_with_a_zombie)d of %(samples)d, lasting "
-          "%(zombies_lasting)d" % figures)
+          "%(zombies_lasting)d; processes on the machine %(machine_procs_start)d "
+          "(max %(machine_procs_max)d)" % figures)
     if SOAK:
         out = Path(os.environ.get("TEND_SOAK_OUT",
                                   Path(__file__).resolve().parents[2] /
                                   "build" / "soak" / "soak.json"))
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(figures, indent=1) + "\n")
-    assert figures["restarts"] >= SOAK_RESTARTS
+    summary = {k: v for k, v in figures.items() if k != "series"}
+    assert done["error"] is None, done
+    assert figures["restarts"] >= SOAK_RESTARTS, (
+        "%d restarts in %ds (the machine had up to %d processes: tend reads "
+        "every /proc/PID/stat at each exit)" % (figures["restarts"],
+                                                SOAK_DEADLINE,
+                                                figures["machine_procs_max"]))
     assert done["last"] == 20 + SOAK_RUNS
     assert not lingering, "zombies that outlived a sample: %s" % lingering
-    assert final["fds"] == base["fds"], figures
-    assert figures["fds_max"] <= base["fds"] + 4, figures
+    assert final["fds"] == base["fds"], summary
+    assert figures["fds_max"] <= base["fds"] + 4, summary
+    # The daemon's process-table arrays follow the machine's process count
+    # (up to 136 bytes a process, never shrunk): more processes on the
+    # machine than at the start may take that much more, which is no leak.
     grow = final["mem"] - base["mem"]
-    assert grow <= ((4 << 20) if san else (256 << 10)), \
-        "the daemon grew by %d bytes: %s" % (grow, figures)
+    more = max(0, figures["machine_procs_max"] - base["procs"])
+    allowed = ((4 << 20) if san else (256 << 10)) + 136 * more
+    assert grow <= allowed, "the daemon grew by %d bytes (allowed %d): %s" % (
+        grow, allowed, summary)
     assert p.unit("steady")["pid"] == steady
     assert p.unit("j")["last_run"]["result"] == "success"
