@@ -431,7 +431,7 @@ static void do_run(struct daemon *d, struct conn *c, struct unit *u,
 		server_reply(c, ctl_reply_err(1, "job \"%s\" is in cooldown for %s more "
 		             "after %u failed runs in a row (max-failures); tend run "
 		             "--force runs it now", u->cfg->name,
-		             format_duration(until > wall_ms() ? until - wall_ms() : 0, b),
+		             format_duration(until > mono_ms() ? until - mono_ms() : 0, b),
 		             u->cfg->max_failures));
 		return;
 	}
@@ -567,6 +567,26 @@ static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 	default:
 		server_reply(c, ctl_reply_err(2, "unexpected request"));
 	}
+}
+
+/* The events file could not be written: the daemon's condition. */
+static void on_events_fail(void *ctx, const char *path, int err)
+{
+	struct daemon *d = ctx;
+	if (d->sup)
+		sup_disk_short(d->sup, path, err);
+}
+
+/* The control socket refuses connections for want of descriptors, or
+ * accepts again: the daemon's fds condition (sup.h). */
+static void on_starved(void *ctx, bool starved)
+{
+	struct daemon *d = ctx;
+	d->sup->ctl_starved = starved;
+	if (starved)
+		sup_fds_short(d->sup, "control connections are refused");
+	else
+		sup_fds_check(d->sup);
 }
 
 static void on_hup(void *ctx)
@@ -726,6 +746,7 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 		        strerror(errno));
 	d->sup = sup_new(d->cfg, d->ev, false, &d->paths, out_fd);
 	out_fd = -1;
+	events_on_fail(d->ev, on_events_fail, d);
 	if (d->sup) {
 		d->sup->held = held;
 		sup_clients_sync(d->sup);
@@ -747,6 +768,7 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 		err = xasprintf("cannot serve %s: %s", d->paths.sock, strerror(errno));
 		goto fail;
 	}
+	server_on_starved(d->srv, on_starved);
 	report(d, "listening %d\n", (int)getpid());
 	sup_kill_leftovers(d->sup);
 	sup_boot(d->sup);
@@ -937,6 +959,14 @@ int daemon_up(struct tend_config *cfg, bool detach_, bool json_events)
 		return 2;
 	if (detach_)
 		return up_detached(&d, true);
+	/* Events and error lines go to stderr: a reader that stops reading
+	 * (a pager, a pipe nobody drains) must not stall the daemon.  A
+	 * descriptor of its own, so the caller's stays as it was. */
+	int err = output_nonblocking(2);
+	if (err > 2) {
+		dup2(err, 2);
+		close(err);
+	}
 	return daemon_run(&d, output_nonblocking(1), 2, json_events);
 }
 

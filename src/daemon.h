@@ -24,7 +24,9 @@
 #include "config.h"
 
 /* tend up: runs the daemon of CFG in the foreground (DETACH false; unit
- * output labelled on stdout, events on stderr, JSON with JSON_EVENTS), or
+ * output labelled on stdout, events on stderr, JSON with JSON_EVENTS; both
+ * written without blocking, through descriptors of their own: a reader
+ * that stops reading loses lines, never stalls the daemon), or
  * detached, returning when every boot service has started or failed.
  * Takes CFG over.  Returns the exit code. */
 int daemon_up(struct tend_config *cfg, bool detach, bool json_events);

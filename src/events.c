@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,7 +13,13 @@ struct events {
 	bool json;
 	struct logfile file;
 	bool filing;      /* file is open */
-	bool failing;     /* the last write to it failed (reported once) */
+	bool failing;     /* the last write to it failed: lines wait in backlog */
+	struct buf backlog;     /* lines not written yet, oldest first */
+	size_t backlog_off;     /* of the first one not written */
+	unsigned long lost;     /* lines the backlog had no room for */
+	events_fail_fn on_fail;
+	void *fail_ctx;
+	unsigned long dropped;  /* lines FD had no room for, not yet told */
 };
 
 struct events *events_new(int fd, bool json)
@@ -41,9 +48,80 @@ void events_set_max(struct events *ev, uint64_t max)
 
 void events_free(struct events *ev)
 {
-	if (ev && ev->filing)
+	if (!ev)
+		return;
+	if (ev->filing)
 		logfile_close(&ev->file);
+	free(ev->backlog.s);
 	free(ev);
+}
+
+void events_on_fail(struct events *ev, events_fail_fn fn, void *ctx)
+{
+	ev->on_fail = fn;
+	ev->fail_ctx = ctx;
+}
+
+/* Writes the backlog to the file, one line at a time (so rotation keeps
+ * its promise), as far as it goes.  Returns 0 once it is all written. */
+static int flush_backlog(struct events *ev)
+{
+	while (ev->backlog_off < ev->backlog.len) {
+		const char *line = ev->backlog.s + ev->backlog_off;
+		const char *nl = memchr(line, '\n', ev->backlog.len - ev->backlog_off);
+		size_t n = (size_t)(nl - line) + 1;
+		if (logfile_write(&ev->file, line, n) < 0)
+			return -1;
+		ev->backlog_off += n;
+	}
+	ev->backlog.len = ev->backlog_off = 0;
+	return 0;
+}
+
+int events_retry(struct events *ev)
+{
+	if (!ev->failing)
+		return 0;
+	if (flush_backlog(ev) < 0)
+		return -1;
+	ev->failing = false;
+	return 0;
+}
+
+bool events_failing(const struct events *ev)
+{
+	return ev->failing;
+}
+
+unsigned long events_take_lost(struct events *ev)
+{
+	unsigned long n = ev->lost;
+	ev->lost = 0;
+	return n;
+}
+
+/* LINE for the file: written, or kept in the backlog while the file cannot
+ * be written.  Returns the errno of a write that failed just now (the
+ * start of a failure), else 0. */
+static int to_file(struct events *ev, const char *line)
+{
+	size_t n = strlen(line);
+	if (!ev->failing) {
+		if (logfile_write(&ev->file, line, n) == 0)
+			return 0;
+		ev->failing = true;
+		int e = errno;
+		buf_add(&ev->backlog, line, n);
+		return e ? e : EIO;
+	}
+	if (ev->backlog.len - ev->backlog_off + n <= EVENTS_BACKLOG_MAX)
+		buf_add(&ev->backlog, line, n);
+	else
+		ev->lost++;
+	/* Room again?  Then the backlog goes first, in order. */
+	if (flush_backlog(ev) == 0)
+		ev->failing = false;
+	return 0;
 }
 
 static bool plain_word(const char *s)
@@ -89,11 +167,67 @@ char *events_human(json_t *o)
 	return buf_take(&b);
 }
 
-static void write_all(int fd, const char *s)
+/* One write per line, so lines from tend never interleave; false when FD
+ * (non-blocking, see events_new) had no room for it. */
+static bool write_line(int fd, const char *s)
 {
-	/* One write per line: lines from tend never interleave. */
-	ssize_t r = write(fd, s, strlen(s));
-	(void)r;
+	size_t n = strlen(s), done = 0;
+	while (done < n) {
+		ssize_t w = write(fd, s + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w > 0) {
+			done += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return true;   /* no reader at all: nothing to tell later */
+		if (done == 0)
+			return false;
+		/* Half a line is out (longer than the pipe takes at once):
+		 * finish it rather than garble the next, a moment at most. */
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		if (poll(&p, 1, 100) <= 0)
+			return true;
+	}
+	return true;
+}
+
+/* The line of EVENT for FD, JSON or human. */
+static char *sink_line(const struct events *ev, json_t *o, const char *json)
+{
+	return ev->json ? xstrdup(json) : events_human(o);
+}
+
+/* Writes LINE to FD; lines a reader that stopped reading had no room for
+ * are dropped, counted, and told with the next line that fits. */
+static void to_sink(struct events *ev, json_t *o, const char *json)
+{
+	if (ev->dropped) {
+		char *m = xasprintf("%lu event lines were dropped: stderr was not "
+		                    "being read", ev->dropped);
+		json_t *w = json_pack("{s:I, s:s, s:s, s:s}", "ts",
+		                      (json_int_t)wall_ms(), "unit", "tend", "event",
+		                      "warn", "message", m);
+		free(m);
+		char *s = json_dumps(w, JSON_COMPACT);
+		char *j = xasprintf("%s\n", s ? s : "{}");
+		char *line = sink_line(ev, w, j);
+		if (write_line(ev->fd, line))
+			ev->dropped = 0;
+		free(line);
+		free(j);
+		free(s);
+		json_decref(w);
+		if (ev->dropped) {
+			ev->dropped++;
+			return;
+		}
+	}
+	char *line = sink_line(ev, o, json);
+	if (!write_line(ev->fd, line))
+		ev->dropped++;
+	free(line);
 }
 
 void events_emit(struct events *ev, const char *unit, const char *event,
@@ -107,25 +241,12 @@ void events_emit(struct events *ev, const char *unit, const char *event,
 	char *s = json_dumps(o, JSON_COMPACT);
 	char *line = xasprintf("%s\n", s ? s : "{}");
 	free(s);
-	if (ev->filing) {
-		if (logfile_write(&ev->file, line, strlen(line)) < 0) {
-			if (!ev->failing)
-				errline("cannot write %s: %s; events are lost until this is "
-				        "fixed", ev->file.path, strerror(errno));
-			ev->failing = true;
-		} else {
-			ev->failing = false;
-		}
-	}
-	if (ev->fd >= 0) {
-		if (ev->json) {
-			write_all(ev->fd, line);
-		} else {
-			char *h = events_human(o);
-			write_all(ev->fd, h);
-			free(h);
-		}
-	}
+	int failed = ev->filing ? to_file(ev, line) : 0;
+	if (ev->fd >= 0)
+		to_sink(ev, o, line);
 	free(line);
 	json_decref(o);
+	/* Last: the hook may emit an event of its own. */
+	if (failed && ev->on_fail)
+		ev->on_fail(ev->fail_ctx, ev->file.path, failed);
 }

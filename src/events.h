@@ -17,7 +17,10 @@
 struct events;
 
 /* FD gets one line per event (-1: none); JSON selects JSON lines over
- * human ones. */
+ * human ones.  FD should be non-blocking (the daemon's stderr is, see
+ * daemon.h): a line it has no room for (nobody reads it) is dropped, never
+ * waited for, and the next line that fits is preceded by a warn event
+ * saying how many were dropped.  The events file gets every event. */
 struct events *events_new(int fd, bool json);
 /* From now on every event is also appended as a JSON line to NAME in the
  * directory DIRFD (kept open by the caller), the file rotated at MAX
@@ -25,6 +28,21 @@ struct events *events_new(int fd, bool json);
 int events_open_file(struct events *ev, int dirfd, const char *name,
                      uint64_t max);
 void events_set_max(struct events *ev, uint64_t max);
+
+/* While the events file cannot be written (a full disk), events wait in
+ * memory, in order, up to EVENTS_BACKLOG_MAX bytes (more are counted as
+ * lost), and go to the file first when it can be written again: at the
+ * next event, or events_retry.  FN (with CTX) hears when a write to the
+ * file fails after the last one worked (PATH, ERR). */
+#define EVENTS_BACKLOG_MAX (256u << 10)
+typedef void (*events_fail_fn)(void *ctx, const char *path, int err);
+void events_on_fail(struct events *ev, events_fail_fn fn, void *ctx);
+/* Writes the backlog if it can: 0 once the file is written again, -1
+ * while it still cannot be. */
+int events_retry(struct events *ev);
+bool events_failing(const struct events *ev);
+/* Events that found no room in the backlog since the last call. */
+unsigned long events_take_lost(struct events *ev);
 
 /* The human line of one event object (with newline; malloc'd). */
 char *events_human(json_t *event);

@@ -18,7 +18,7 @@ struct job {
 	struct loop_timer next;    /* starts the trailing run, from the loop */
 	unsigned fails;            /* failed runs in a row */
 	bool cooling;              /* in cooldown after max-failures */
-	uint64_t cool_until;       /* wall ms, for messages */
+	uint64_t cool_until;       /* mono ms, for messages */
 	struct loop_timer cool;    /* the end of the cooldown */
 	struct loop_timer every;   /* every = DURATION */
 	bool queued;               /* its next run waits for a max-jobs slot */
@@ -135,8 +135,9 @@ unsigned long job_request(struct job *j, const char *by, bool *coalesced,
 	*coalesced = false;
 	if (j->cooling && !force)
 		return 0;
-	if (j->queued)
-		return j->started + 1;   /* the run waiting for a slot covers it */
+	if (j->queued || j->u->spawn_retry)
+		return j->started + 1;   /* the run waiting for a slot (or for
+		                            descriptors to start) covers it */
 	if (j->cooling) {
 		loop_timer_stop(j->u->sup->loop, &j->cool);
 		j->cooling = false;
@@ -146,7 +147,7 @@ unsigned long job_request(struct job *j, const char *by, bool *coalesced,
 		start_run(j, by);
 		/* Queued: the next run; else the one the spawn just counted (or
 		 * that failed at once). */
-		return j->queued ? j->started + 1 : j->started;
+		return j->queued || j->u->spawn_retry ? j->started + 1 : j->started;
 	}
 	if (!j->pending) {
 		j->pending = true;
@@ -270,7 +271,7 @@ void job_run_over(struct job *j)
 	if (j->fails >= c->max_failures && !j->cooling) {
 		char b[32];
 		j->cooling = true;
-		j->cool_until = wall_ms() + c->cooldown_ms;
+		j->cool_until = mono_ms() + c->cooldown_ms;
 		char *m = xasprintf("%u failed runs in a row (max-failures): no runs "
 		                    "for %s (cooldown); tend run --force runs it now",
 		                    j->fails, format_duration(c->cooldown_ms, b));
@@ -283,7 +284,8 @@ void job_run_over(struct job *j)
 
 const char *job_state(const struct job *j)
 {
-	return j->current || j->pending ? "running" : j->queued ? "queued"
+	return j->current || j->pending ? "running"
+	       : j->queued || j->u->spawn_retry ? "queued"
 	       : j->cooling ? "cooldown"
 	       : j->last.n && j->last.result != JR_SUCCESS ? "failed" : "idle";
 }

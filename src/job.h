@@ -69,7 +69,7 @@ unsigned long job_request(struct job *j, const char *by, bool *coalesced,
 bool job_queued(const struct job *j);
 
 /* In a cooldown (after max-failures failed runs in a row, for cooldown)?
- * *UNTIL: its end, wall ms. */
+ * *UNTIL: its end, CLOCK_MONOTONIC ms (mono_ms). */
 bool job_cooling(const struct job *j, uint64_t *until);
 
 /* The run going on now (its number), or 0. */

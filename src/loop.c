@@ -13,6 +13,7 @@
 
 struct sig_slot {
 	loop_signal_fn fn;
+	loop_siginfo_fn ifn;   /* instead of fn, for loop_signal_info */
 	void *data;
 };
 
@@ -167,17 +168,21 @@ static void on_signalfd(struct loop *lp, struct loop_io *io, uint32_t events)
 	struct signalfd_siginfo si;
 	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		int s = (int)si.ssi_signo;
-		if (s > 0 && s < LOOP_NSIG && lp->sig[s].fn)
+		if (s <= 0 || s >= LOOP_NSIG)
+			continue;
+		if (lp->sig[s].ifn)
+			lp->sig[s].ifn(lp, &si, lp->sig[s].data);
+		else if (lp->sig[s].fn)
 			lp->sig[s].fn(lp, s, lp->sig[s].data);
 	}
 }
 
-int loop_signal(struct loop *lp, int signo, loop_signal_fn fn, void *data)
+static int route(struct loop *lp, int signo, loop_signal_fn fn,
+                 loop_siginfo_fn ifn, void *data)
 {
 	if (signo <= 0 || signo >= LOOP_NSIG)
 		return -1;
-	lp->sig[signo].fn = fn;
-	lp->sig[signo].data = data;
+	lp->sig[signo] = (struct sig_slot){ .fn = fn, .ifn = ifn, .data = data };
 	sigaddset(&lp->sigmask, signo);
 	if (sigprocmask(SIG_BLOCK, &lp->sigmask, NULL) < 0)
 		return -1;
@@ -194,6 +199,16 @@ int loop_signal(struct loop *lp, int signo, loop_signal_fn fn, void *data)
 			return -1;
 	}
 	return 0;
+}
+
+int loop_signal(struct loop *lp, int signo, loop_signal_fn fn, void *data)
+{
+	return route(lp, signo, fn, NULL, data);
+}
+
+int loop_signal_info(struct loop *lp, int signo, loop_siginfo_fn fn, void *data)
+{
+	return route(lp, signo, NULL, fn, data);
 }
 
 uint64_t loop_wakeups(const struct loop *lp)

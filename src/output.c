@@ -13,7 +13,8 @@ int output_nonblocking(int fd)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	int nb = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_APPEND);
+	int nb = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_APPEND |
+	              O_NOCTTY);
 	return nb >= 0 ? nb : fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 
@@ -39,25 +40,9 @@ static bool write_line(int fd, const char *s, size_t n)
 	return true;
 }
 
-/* Writes the lines gathered for the log file in one write. */
-static void log_flush(struct output *o)
-{
-	if (!o->batch.len)
-		return;
-	if (logfile_write(&o->log, o->batch.s, o->batch.len) < 0) {
-		if (!o->log_failing)
-			errline("%scannot write %s: %s; its lines are lost until this "
-			        "is fixed", o->prefix, o->log.path, strerror(errno));
-		o->log_failing = true;
-	} else {
-		o->log_failing = false;
-	}
-	o->batch.len = 0;
-}
-
-/* Adds "2026-11-23T10:00:00.123Z line\n" to the batch for the log file
- * (the date formatted once per second, not once per line). */
-static void log_line(struct output *o, const char *s, size_t n)
+/* "2026-11-23T10:00:00.123Z " of now into the stamp cache and OUT (the
+ * date formatted once per second, not once per line). */
+static void stamp_now(struct output *o, char ms[8])
 {
 	uint64_t now = wall_ms();
 	if (now / 1000 != o->stamp_sec || !o->stamp[0]) {
@@ -67,14 +52,77 @@ static void log_line(struct output *o, const char *s, size_t n)
 		strftime(o->stamp, sizeof(o->stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 		o->stamp_sec = now / 1000;
 	}
+	snprintf(ms, 8, ".%03uZ ", (unsigned)(now % 1000));
+}
+
+/* The log could not be written (a full disk): once it can, its first line
+ * says how many lines were lost.  Returns 0 when that line is in. */
+static int log_tell_lost(struct output *o)
+{
 	char ms[8];
-	snprintf(ms, sizeof(ms), ".%03uZ ", (unsigned)(now % 1000));
-	size_t len = strlen(o->stamp) + 6 + n + 1;
+	stamp_now(o, ms);
+	char *line = xasprintf("%s%s[tend: %lu lines were lost: %s could not be "
+	                       "written (%s)]\n", o->stamp, ms, o->lost,
+	                       o->log.path, strerror(o->log_err));
+	int r = logfile_write(&o->log, line, strlen(line));
+	free(line);
+	if (r == 0) {
+		o->log_failing = false;
+		o->lost_total += o->lost;
+		o->lost = 0;
+	}
+	return r;
+}
+
+static unsigned long count_lines(const struct buf *b)
+{
+	unsigned long n = 0;
+	for (const char *p = b->s; (p = memchr(p, '\n', b->len - (size_t)(p - b->s)));
+	     p++)
+		n++;
+	return n;
+}
+
+/* Writes the lines gathered for the log file in one write. */
+static void log_flush(struct output *o)
+{
+	if (!o->batch.len)
+		return;
+	if ((o->log_failing && log_tell_lost(o) < 0) ||
+	    logfile_write(&o->log, o->batch.s, o->batch.len) < 0) {
+		bool first = !o->log_failing;
+		if (first)
+			o->log_err = errno ? errno : EIO;
+		o->log_failing = true;
+		o->lost += count_lines(&o->batch);
+		if (first && o->on_fail)
+			o->on_fail(o->fail_ctx, o->log.path, o->log_err);
+		else if (first)
+			errline("%scannot write %s: %s; its lines are lost until this "
+			        "is fixed", o->prefix, o->log.path, strerror(o->log_err));
+	}
+	o->batch.len = 0;
+}
+
+int output_retry(struct output *o)
+{
+	if (!o->logging || !o->log_failing)
+		return 0;
+	return log_tell_lost(o);
+}
+
+/* Adds "2026-11-23T10:00:00.123Z line\n" to the batch for the log file
+ * (the date formatted once per second, not once per line). */
+static void log_line(struct output *o, const char *s, size_t n)
+{
+	char ms[8];
+	size_t len = 19 + 6 + n + 1;   /* stamp, ".123Z ", line, newline */
 	/* Each write stays within log-max, so rotation keeps its promise. */
 	uint64_t cap = o->log.max && o->log.max < OUTPUT_BATCH_MAX ? o->log.max
 	                                                         : OUTPUT_BATCH_MAX;
 	if (o->batch.len + len > cap)
 		log_flush(o);
+	stamp_now(o, ms);
 	buf_adds(&o->batch, o->stamp);
 	buf_add(&o->batch, ms, 6);
 	buf_add(&o->batch, s, n);

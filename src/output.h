@@ -8,8 +8,11 @@
  * with Ctrl-S) lines are dropped, never the loop stalled, and the next line
  * that fits is preceded by "NAME | [tend: N lines dropped ...]".
  * The lines read in one wakeup go to the log file in one write.
- * A log file that cannot be written (a full disk) is reported once on
- * stderr and retried with the next batch; nothing blocks.
+ * A log file that cannot be written (a full disk) is reported once (to
+ * the fail hook, else on stderr); its lines are counted as lost, and the
+ * first line written once it can be again (with the next batch, or
+ * output_retry) says how many: "[tend: N lines were lost: ...]".  Nothing
+ * blocks.
  */
 #ifndef TEND_OUTPUT_H
 #define TEND_OUTPUT_H
@@ -28,6 +31,11 @@ struct output {
 	struct logfile log;
 	bool logging;     /* log is open */
 	bool log_failing; /* the last write to it failed (reported) */
+	int log_err;      /* why */
+	unsigned long lost;        /* lines lost since, not told yet */
+	unsigned long lost_total;  /* lines lost and told, for the caller */
+	void (*on_fail)(void *ctx, const char *path, int err);
+	void *fail_ctx;
 	struct buf batch; /* lines of this wakeup for the log, one write */
 	char stamp[24];   /* "2026-11-23T10:00:00", for stamp_sec */
 	uint64_t stamp_sec;
@@ -55,6 +63,11 @@ void output_flush(struct output *o);
 /* output_flush, then TEXT as a line of its own: what follows is a new
  * run. */
 void output_mark(struct output *o, const char *text);
+
+/* While the log cannot be written: tries to write the line that tells
+ * what was lost.  Returns 0 once the log is written again (or was never
+ * failing), -1 while it still cannot be. */
+int output_retry(struct output *o);
 
 /* Flushes a partial line, stops reading and closes the pipe. */
 void output_close(struct output *o, struct loop *lp);

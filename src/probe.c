@@ -388,6 +388,7 @@ static void start_exec(struct probe *p, const struct probe_spec *spec,
 	struct spawn_req rq = {
 		.argv = spec->argv.v, .envp = envp ? envp : environ, .cwd = cwd,
 		.fd_in = null, .fd_out = pfd[1], .fd_err = pfd[1],
+		.die_with_parent = true,   /* no shim: never outlives tend */
 	};
 	struct spawn_res rs;
 	int r = proc_spawn(&rq, &rs);

@@ -110,8 +110,12 @@ typedef void (*child_fn)(const struct spawn_req *rq, int report, pid_t parent);
 
 static void child_run(const struct spawn_req *rq, int errfd, pid_t parent)
 {
-	(void)parent;
 	child_reset_signals();
+	if (rq->die_with_parent) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);   /* the parent died before the line above */
+	}
 	if (child_nofile_set)
 		setrlimit(RLIMIT_NOFILE, &child_nofile);
 	if (setsid() < 0)
@@ -579,6 +583,8 @@ static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
 	close(rep);
 	if (msg.err)
 		_exit(127);
+	bool main_done = false, told = false;
+	int main_st = 0;
 	for (;;) {
 		siginfo_t si;
 		int sig = sigwaitinfo(&all, &si);
@@ -586,8 +592,19 @@ static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
 			int st;
 			pid_t p;
 			while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-				if (p == msg.pid)
-					shim_mirror(st);
+				if (p == msg.pid) {
+					main_st = st;
+					main_done = true;
+				}
+			if (main_done && p < 0 && errno == ECHILD)
+				shim_mirror(main_st);   /* nothing of the tree is left */
+			if (main_done && !told) {
+				/* The rest of the tree lives on below this shim (and
+				 * dies with tend): tell tend now. */
+				union sigval v = { .sival_int = main_st };
+				sigqueue(tend, PROC_MAIN_EXITED, v);
+				told = true;
+			}
 		} else if (sig > 0 && getppid() != tend) {
 			shim_contain();
 		}

@@ -35,6 +35,8 @@ struct spawn_req {
 	const int *fds;          /* proc_spawn_shim: passed at 3, 4, ... */
 	size_t nfds;             /* at most SPAWN_FDS_MAX */
 	bool listen_pid;         /* envp's LISTEN_PID= gets the main pid */
+	bool die_with_parent;    /* proc_spawn: SIGKILL when tend dies, however
+	                            (PR_SET_PDEATHSIG; a check's command) */
 	const char *title;       /* the shim's command line in ps (NULL: none) */
 };
 
@@ -132,10 +134,19 @@ size_t proc_freeze_kill(proc_collect_fn collect, void *ctx);
  * is the run's child subreaper, so nothing of the tree can escape to init
  * while the shim lives.  The shim has PR_SET_PDEATHSIG: if tend dies, even
  * by SIGKILL, the shim freezes and kills the whole tree at once and exits.
- * When the main process exits the shim exits the same way (same code, or
- * killed by the same signal), so for tend the shim's wait status is the
- * main process's.  It ignores every signal but SIGKILL while tend lives.
- * RES->pid is the main process; *SHIM the shim, which tend reaps. */
+ * When the main process exits and nothing else of the tree is left, the
+ * shim exits the same way (same code, or killed by the same signal), so
+ * for tend the shim's wait status is the main process's.  When something
+ * is left, the shim stays (the rest of the tree is still its, and dies
+ * with tend) and tells tend at once: sigqueue(tend, PROC_MAIN_EXITED, the
+ * main process's wait status as sival_int); it reaps the rest as it goes
+ * and exits the same way once none is left.  So tend learns of the main
+ * process's exit from whichever comes first, that signal (ssi_pid: the
+ * shim) or the shim's own wait status, and the shim's exit is always the
+ * end of the tree below it.  The shim ignores every signal but SIGKILL
+ * while tend lives.  RES->pid is the main process; *SHIM the shim, which
+ * tend reaps. */
+#define PROC_MAIN_EXITED SIGRTMIN
 int proc_spawn_shim(const struct spawn_req *req, struct spawn_res *res,
                     pid_t *shim);
 

@@ -30,6 +30,10 @@ struct server {
 	struct loop *lp;
 	int fd;
 	int reserve;        /* a spare descriptor for when there are none left */
+	bool starved;       /* the last accept found no descriptor */
+	server_starved_fn on_starved;
+	struct loop_timer resume;   /* accepting again, with no spare to refuse */
+	struct loop_timer check;    /* while starved: are descriptors back? */
 	struct loop_io io;
 	struct conn *conns;
 	size_t nconns;
@@ -303,6 +307,56 @@ void server_refuse(int fd, char *line)
 	close(fd);
 }
 
+static void on_check(struct loop *lp, struct loop_timer *t);
+
+static void set_starved(struct server *s, bool starved)
+{
+	if (s->starved == starved)
+		return;
+	s->starved = starved;
+	if (starved)
+		loop_timer_start(s->lp, &s->check, SERVER_STARVED_CHECK_MS, on_check, s);
+	else
+		loop_timer_stop(s->lp, &s->check);
+	if (s->on_starved)
+		s->on_starved(s->ctx, starved);
+}
+
+/* Could the daemon take a few connections now?  (Nobody may connect
+ * for a while to tell.) */
+static bool headroom(void)
+{
+	int fds[SERVER_HEADROOM];
+	int n = 0;
+	while (n < SERVER_HEADROOM &&
+	       (fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		n++;
+	bool ok = n == SERVER_HEADROOM;
+	while (n > 0)
+		close(fds[--n]);
+	return ok;
+}
+
+static void on_check(struct loop *lp, struct loop_timer *t)
+{
+	struct server *s = t->data;
+	if (headroom())
+		set_starved(s, false);
+	else
+		loop_timer_start(lp, t, SERVER_STARVED_CHECK_MS, on_check, s);
+}
+
+static void on_accept(struct loop *lp, struct loop_io *io, uint32_t events);
+
+static void on_resume(struct loop *lp, struct loop_timer *t)
+{
+	struct server *s = t->data;
+	if (s->reserve < 0)
+		s->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	loop_io_mod(lp, &s->io, EPOLLIN);
+	on_accept(lp, &s->io, EPOLLIN);
+}
+
 static void on_accept(struct loop *lp, struct loop_io *io, uint32_t events)
 {
 	(void)events;
@@ -310,19 +364,27 @@ static void on_accept(struct loop *lp, struct loop_io *io, uint32_t events)
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
-			if ((errno == EMFILE || errno == ENFILE) && s->reserve >= 0) {
-				/* Out of descriptors: take the waiting client with the
-				 * spare one and close it, so the loop does not spin. */
-				close(s->reserve);
-				fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
-				if (fd >= 0)
-					server_refuse(fd, ctl_reply_err(1, "the daemon is out of file "
-					       "descriptors; try again later"));
-				s->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-				continue;
+			if (errno != EMFILE && errno != ENFILE)
+				return;
+			set_starved(s, true);
+			if (s->reserve < 0) {
+				/* Not even a spare to refuse with: the backlog holds
+				 * the clients a moment; no spinning meanwhile. */
+				loop_io_mod(lp, &s->io, 0);
+				loop_timer_start(lp, &s->resume, SERVER_PAUSE_MS, on_resume, s);
+				return;
 			}
-			return;
+			/* Out of descriptors: take the waiting client with the
+			 * spare one and close it, so the loop does not spin. */
+			close(s->reserve);
+			fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				server_refuse(fd, ctl_reply_err(1, "the daemon is out of file "
+				       "descriptors; try again later"));
+			s->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			continue;
 		}
+		set_starved(s, false);
 		struct ucred cr;
 		socklen_t len = sizeof(cr);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
@@ -380,11 +442,18 @@ void server_free(struct server *s)
 	while (s->conns)
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): conn_free unlinks C from c->srv, which is S */
 		conn_free(s->conns);
+	loop_timer_stop(s->lp, &s->resume);
+	loop_timer_stop(s->lp, &s->check);
 	loop_io_del(s->lp, &s->io);
 	close(s->fd);
 	if (s->reserve >= 0)
 		close(s->reserve);
 	free(s);
+}
+
+void server_on_starved(struct server *s, server_starved_fn fn)
+{
+	s->on_starved = fn;
 }
 
 size_t server_nconns(const struct server *s)

@@ -16,7 +16,12 @@
  *  - descriptors passed with SCM_RIGHTS are kept for server_take (tend
  *    connect's stdin and stdout), at most SERVER_FDS_MAX, else closed;
  *  - at most SERVER_CONNS_MAX connections: more get an error and are
- *    closed; running out of descriptors never makes the loop spin.
+ *    closed; running out of descriptors never makes the loop spin: a
+ *    client that cannot be given one is taken with a spare descriptor kept
+ *    for that, told so and closed (without a spare, accepting pauses for
+ *    SERVER_PAUSE_MS); the starved hook hears when that begins, and when
+ *    a connection is accepted again or SERVER_HEADROOM descriptors could
+ *    be had (checked every SERVER_STARVED_CHECK_MS while starved).
  */
 #ifndef TEND_SERVER_H
 #define TEND_SERVER_H
@@ -29,6 +34,9 @@
 #define SERVER_IDLE_MS 30000
 #define SERVER_FDS_MAX 2         /* descriptors a request may bring along */
 #define SERVER_BATCH 4          /* requests of one client per loop iteration */
+#define SERVER_PAUSE_MS 100     /* out of descriptors, without a spare */
+#define SERVER_HEADROOM 4       /* free descriptors that end a shortage */
+#define SERVER_STARVED_CHECK_MS 500
 
 struct server;
 struct conn;
@@ -37,6 +45,10 @@ struct conn;
 typedef void (*server_req_fn)(void *ctx, struct conn *c, struct ctl_req *req);
 /* C is going away with a request unanswered: forget it. */
 typedef void (*server_gone_fn)(void *ctx, struct conn *c);
+
+/* Connections are refused for want of descriptors (STARVED), or accepted
+ * again. */
+typedef void (*server_starved_fn)(void *ctx, bool starved);
 
 /* Serves LISTEN_FD (a bound, listening, non-blocking socket; taken over).
  * Returns NULL/errno on failure. */
@@ -58,6 +70,10 @@ int server_take(struct conn *c, int *fds, size_t *nfds);
 /* Sends LINE (taken over) on FD as far as the socket takes it without
  * blocking, and closes FD: the last word to a client let go. */
 void server_refuse(int fd, char *line);
+
+/* FN (with the server's ctx) hears when the server starts refusing
+ * connections for want of descriptors, and when it accepts one again. */
+void server_on_starved(struct server *s, server_starved_fn fn);
 
 /* Open connections now. */
 size_t server_nconns(const struct server *s);

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -543,6 +545,84 @@ size_t sup_kill_leftovers(struct sup *s)
 	return killed;
 }
 
+/* --- the daemon's own resources --- */
+
+void sup_fds_short(struct sup *s, const char *what)
+{
+	if (s->fds_short)
+		return;
+	s->fds_short = true;
+	struct rlimit rl = { 0 };
+	getrlimit(RLIMIT_NOFILE, &rl);
+	char *m = xasprintf("tend is out of file descriptors (its limit is %llu): "
+	                    "%s; it goes on supervising, and refuses or retries "
+	                    "what needs a descriptor until some are free",
+	                    (unsigned long long)rl.rlim_cur, what);
+	events_emit(s->ev, "tend", "warn", json_pack("{s:s, s:s}", "message", m,
+	            "condition", "fds"));
+	free(m);
+}
+
+void sup_fds_check(struct sup *s)
+{
+	if (!s->fds_short || s->ctl_starved)
+		return;
+	for (size_t i = 0; i < s->nunits; i++)
+		if (s->units[i]->spawn_retry)
+			return;
+	s->fds_short = false;
+	events_emit(s->ev, "tend", "recovered", json_pack("{s:s, s:s}", "condition",
+	            "fds", "message", "file descriptors are available again: "
+	            "control connections are accepted and units start"));
+}
+
+static void on_disk_retry(struct loop *lp, struct loop_timer *t)
+{
+	struct sup *s = t->data;
+	bool still = events_retry(s->ev) < 0;
+	for (size_t i = 0; i < s->nunits; i++) {
+		struct unit *u = s->units[i];
+		if (!u->captured)
+			continue;
+		if (output_retry(&u->out) < 0)
+			still = true;
+		s->disk_lines_lost += u->out.lost_total;
+		u->out.lost_total = 0;
+	}
+	if (still) {
+		loop_timer_start(lp, t, SUP_DISK_RETRY_MS, on_disk_retry, s);
+		return;
+	}
+	s->disk_short = false;
+	unsigned long events = events_take_lost(s->ev), lines = s->disk_lines_lost;
+	s->disk_lines_lost = 0;
+	char *m = xasprintf("the state directory is written again; lost "
+	                    "meanwhile: %lu events (the rest waited in memory) "
+	                    "and %lu lines of output", events, lines);
+	events_emit(s->ev, "tend", "recovered", json_pack("{s:s, s:s, s:I, s:I}",
+	            "condition", "disk", "message", m, "events_lost",
+	            (json_int_t)events, "lines_lost", (json_int_t)lines));
+	free(m);
+}
+
+void sup_disk_short(struct sup *s, const char *path, int err)
+{
+	if (!s->disk_retry.armed)
+		loop_timer_start(s->loop, &s->disk_retry, SUP_DISK_RETRY_MS,
+		                 on_disk_retry, s);
+	if (s->disk_short)
+		return;
+	s->disk_short = true;
+	char *m = xasprintf("cannot write %s: %s; events wait in memory (up to "
+	                    "%u KiB) and units' output is lost until there is "
+	                    "room again; supervision goes on", path, strerror(err),
+	                    EVENTS_BACKLOG_MAX >> 10);
+	events_emit(s->ev, "tend", "warn", json_pack("{s:s, s:s, s:s, s:s}",
+	            "message", m, "condition", "disk", "path", path, "error",
+	            strerror(err)));
+	free(m);
+}
+
 double sup_jitter(struct sup *s)
 {
 	(void)s;
@@ -875,11 +955,30 @@ static void on_sigchld(struct loop *lp, int signo, void *data)
 		if (done[i].check)
 			unit_reaped_check(done[i].u, done[i].pid, done[i].st);
 		else
-			unit_on_exit(done[i].u, done[i].st);
+			unit_shim_reaped(done[i].u, done[i].st);
 	free(done);
 	if (others)
 		for (size_t i = 0; i < s->nunits; i++)
 			unit_on_reaped(s->units[i]);
+}
+
+/* A shim says its main process exited while the rest of its tree lives on
+ * below it (proc.h): the run's main exit, now.  Only the shim itself can
+ * send it (the kernel fills in ssi_pid); a late word from a shim that was
+ * reaped meanwhile (SIGCHLD is read first) names no unit's shim. */
+static void on_main_exited(struct loop *lp, const struct signalfd_siginfo *si,
+                           void *data)
+{
+	(void)lp;
+	struct sup *s = data;
+	if (si->ssi_code != SI_QUEUE || si->ssi_uid != getuid())
+		return;
+	struct unit *u = unit_by_shim(s, (pid_t)si->ssi_pid);
+	if (!u || u->main_gone || u->pid == 0)
+		return;
+	u->main_gone = true;
+	sup_rescan(s);
+	unit_on_exit(u, si->ssi_int);
 }
 
 void sup_shutdown(struct sup *s)
@@ -978,6 +1077,7 @@ void sup_free(struct sup *s)
 	loop_timer_stop(s->loop, &s->settle);
 	loop_timer_stop(s->loop, &s->records);
 	loop_timer_stop(s->loop, &s->memory);
+	loop_timer_stop(s->loop, &s->disk_retry);
 	free(s->notify_prefix);
 	free(s->roots);
 	free(s->owner);
@@ -994,6 +1094,7 @@ int sup_prepare(struct sup *s)
 		        "descendants may escape", strerror(errno));
 	int r = 0;
 	r |= loop_signal(s->loop, SIGCHLD, on_sigchld, s);
+	r |= loop_signal_info(s->loop, PROC_MAIN_EXITED, on_main_exited, s);
 	r |= loop_signal(s->loop, SIGTERM, on_stop_signal, s);
 	r |= loop_signal(s->loop, SIGINT, on_stop_signal, s);
 	if (s->exec_mode) {

@@ -73,6 +73,11 @@ struct sup {
 	char *notify_prefix;       /* units' notify sockets: PREFIX NAME.notify */
 	uint64_t notify_ignored;   /* datagrams from outside the unit's tree */
 	uint64_t notify_rescanned; /* the wakeup of the last rescan for one */
+	bool fds_short;            /* out of descriptors: reported, not over */
+	bool ctl_starved;          /* the control socket refuses for want of them */
+	bool disk_short;           /* the state directory cannot be written */
+	struct loop_timer disk_retry;   /* while it cannot: tries again */
+	unsigned long disk_lines_lost;  /* units' log lines lost meanwhile */
 };
 
 /* Takes CFG's units over (CFG->units[i] become NULL); CFG, EV and PATHS
@@ -161,6 +166,23 @@ size_t sup_kill_leftovers(struct sup *s);
 /* Called by units: a state change; a spawn (the procs file). */
 void sup_unit_changed(struct sup *s, struct unit *u);
 void sup_spawned(struct sup *s, struct unit *u);
+
+/* tend ran out of file descriptors (EMFILE, ENFILE): WHAT is what it could
+ * not do.  Reported once, as a warn with "condition": "fds", until the
+ * shortage is over: no unit waits to be started for want of them (unit.h)
+ * and the control socket accepts again (ctl_starved false); sup_fds_check,
+ * called after either changed, then emits one event recovered. */
+void sup_fds_short(struct sup *s, const char *what);
+void sup_fds_check(struct sup *s);
+
+/* A write to the events file or a unit's log failed (PATH, ERR: a full
+ * disk, say).  Reported once, as a warn with "condition": "disk", until
+ * every one of them can be written again (tried every SUP_DISK_RETRY_MS,
+ * and with each event and batch of lines): then one event recovered with
+ * how many events and lines were lost meanwhile.  Events wait in memory
+ * meanwhile (events.h); supervision goes on as if nothing happened. */
+#define SUP_DISK_RETRY_MS 1000
+void sup_disk_short(struct sup *s, const char *path, int err);
 
 /* A jitter draw in [0, 1) for backoff. */
 double sup_jitter(struct sup *s);

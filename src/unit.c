@@ -100,12 +100,21 @@ void unit_free(struct unit *u)
 	free(u);
 }
 
+/* The unit's log could not be written: the daemon's condition. */
+static void on_log_fail(void *ctx, const char *path, int err)
+{
+	struct unit *u = ctx;
+	sup_disk_short(u->sup, path, err);
+}
+
 int unit_capture_output(struct unit *u, size_t width, int dst, int logdir,
                         const char *logname, uint64_t logmax)
 {
 	if (output_open(&u->out, u->sup->loop, u->cfg->name, width, dst, logdir,
 	                logname, logmax) < 0)
 		return -1;
+	u->out.on_fail = on_log_fail;
+	u->out.fail_ctx = u;
 	u->captured = true;
 	return 0;
 }
@@ -233,14 +242,72 @@ static void on_notify(void *data, pid_t pid, uid_t uid,
 	unit_notify(u, m);
 }
 
-/* The unit's notify socket, at its first start. */
-static void open_notify(struct unit *u)
+/* Did a start fail for want of tend's own resources (descriptors,
+ * processes, memory) in tend's part of the work (its pipes, sockets and
+ * forks), rather than in the program's (exec, cwd)?  That passes: the
+ * start is tried again (unit.h). */
+static bool lacked_resources(const struct spawn_res *res)
+{
+	bool ours = strcmp(res->step, "pipe") == 0 ||
+	            strcmp(res->step, "fork") == 0 ||
+	            strcmp(res->step, "socket") == 0;
+	return ours && (res->err == EMFILE || res->err == ENFILE ||
+	                res->err == EAGAIN || res->err == ENOMEM);
+}
+
+/* The start could not be made for want of tend's own resources: backoff,
+ * and another try in UNIT_SPAWN_RETRY_MS.  Nothing is counted (the
+ * program never ran) and nothing is lost: a job's run keeps its place,
+ * waiters keep waiting.  Reported once: out of descriptors as the
+ * daemon's condition (sup_fds_short), anything else once per unit until a
+ * start works. */
+static void spawn_later(struct unit *u, const struct spawn_res *res)
+{
+	char b[32];
+	bool first = !u->spawn_retry;
+	u->run[0] = 0;
+	u->spawn_retry = true;
+	u->retry_res = *res;
+	format_duration(UNIT_SPAWN_RETRY_MS, b);
+	if (res->err == EMFILE || res->err == ENFILE) {
+		char *what = xasprintf("%s could not start (%s: %s) and is tried "
+		                       "again every %s", uname_(u), res->step,
+		                       strerror(res->err), b);
+		sup_fds_short(u->sup, what);
+		free(what);
+	} else if (first) {
+		char *m = xasprintf("cannot start: %s: %s (tend's own resources, not "
+		                    "the program's); tried again every %s", res->step,
+		                    strerror(res->err), b);
+		emit(u, "warn", json_pack("{s:s}", "message", m));
+		free(m);
+	}
+	set_state(u, US_BACKOFF);
+	arm(u, UNIT_SPAWN_RETRY_MS);
+}
+
+/* A start that was retried is over (it worked, failed for good, or was
+ * stopped). */
+static void spawn_retry_over(struct unit *u)
+{
+	if (!u->spawn_retry)
+		return;
+	u->spawn_retry = false;
+	sup_fds_check(u->sup);
+}
+
+/* The unit's notify socket, at its first start.  Returns -1 (errno) only
+ * when it could not be opened for want of descriptors: the start waits. */
+static int open_notify(struct unit *u)
 {
 	if (u->notifying || !u->sup->notify_prefix)
-		return;
+		return 0;
 	char *path = xasprintf("%s%s.notify", u->sup->notify_prefix, u->cfg->name);
+	int r = 0;
 	if (notify_open(&u->notify, u->sup->loop, path, on_notify, u) == 0) {
 		u->notifying = true;
+	} else if (errno == EMFILE || errno == ENFILE) {
+		r = -1;
 	} else {
 		char *m = xasprintf("cannot open its notify socket %s (%s): it runs "
 		                    "without NOTIFY_SOCKET", path, strerror(errno));
@@ -248,6 +315,7 @@ static void open_notify(struct unit *u)
 		free(m);
 	}
 	free(path);
+	return r;
 }
 
 static void spawn(struct unit *u)
@@ -267,17 +335,24 @@ static void spawn(struct unit *u)
 	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
 		id = wall_ms() ^ ((uint64_t)getpid() << 32) ^ u->spawns;
 	snprintf(u->run, sizeof(u->run), "TEND_RUN=%016llx", (unsigned long long)id);
-	open_notify(u);
+	if (open_notify(u) < 0) {
+		struct spawn_res res = { .err = errno, .step = "socket" };
+		spawn_later(u, &res);
+		return;
+	}
 	struct strv env = environ_for(u, true);
 	int out = u->captured ? u->out.wfd : u->err_fd, in = -1, sout = out;
 	if (u->share && share_spawn_fds(u->share, u, &in, &sout) < 0) {
 		struct spawn_res res = { .err = errno, .step = "pipe" };
 		strv_free(&env);
-		spawn_failed(u, &res);
+		if (lacked_resources(&res))
+			spawn_later(u, &res);
+		else
+			spawn_failed(u, &res);
 		return;
 	}
-	if (u->job)
-		job_run_starting(u->job);
+	if (u->job && !u->spawn_retry)
+		job_run_starting(u->job);   /* once, however many tries it takes */
 	int fds[SPAWN_FDS_MAX];
 	size_t nfds = u->proxy ? proxy_spawn_fds(u->proxy, fds, SPAWN_FDS_MAX) : 0;
 	if (nfds)
@@ -294,12 +369,18 @@ static void spawn(struct unit *u)
 	u->stop_requested = false;
 	u->killing = false;
 	u->gave_up = false;
+	if (r < 0 && lacked_resources(&res)) {
+		spawn_later(u, &res);
+		return;
+	}
+	spawn_retry_over(u);
 	if (r < 0) {
 		spawn_failed(u, &res);
 		return;
 	}
 	u->pid = res.pid;
 	u->sid = res.pid;
+	u->main_gone = false;
 	sup_spawned(u->sup, u);
 	u->started_at = mono_ms();
 	u->spawns++;
@@ -494,6 +575,15 @@ void unit_stop(struct unit *u)
 	switch (u->state) {
 	case US_BACKOFF:
 		loop_timer_stop(u->sup->loop, &u->timer);
+		if (u->spawn_retry && u->job) {
+			/* The run asked for never started: that is its result, and
+			 * whoever waits for it hears so. */
+			struct spawn_res res = u->retry_res;
+			spawn_retry_over(u);
+			spawn_failed(u, &res);
+			break;
+		}
+		spawn_retry_over(u);
 		emit(u, "stopped", NULL);
 		set_state(u, US_STOPPED);
 		break;
@@ -621,7 +711,10 @@ static void on_timer(struct loop *lp, struct loop_timer *t)
 	struct unit *u = t->data;
 	switch (u->state) {
 	case US_BACKOFF:
-		restart_now(u);
+		if (u->spawn_retry)
+			spawn(u);   /* the same start again: no restart to count */
+		else
+			restart_now(u);
 		break;
 	case US_STOPPING:
 		escalate(u, u->killing ? "tree still alive" : "stop-timeout expired");
@@ -850,11 +943,23 @@ void unit_restart_for(struct unit *u, enum exit_reason reason, const char *why)
 	stop_tree(u);
 }
 
+void unit_shim_reaped(struct unit *u, int wstatus)
+{
+	if (!u->main_gone) {
+		u->shim = 0;
+		unit_on_exit(u, wstatus);
+		return;
+	}
+	/* Its exit was told: the shim held the rest of the tree till now. */
+	u->main_gone = false;
+	u->shim = 0;
+	unit_on_reaped(u);
+}
+
 void unit_on_exit(struct unit *u, int wstatus)
 {
 	uint64_t now = mono_ms(), uptime = now - u->started_at;
 	u->pid = 0;
-	u->shim = 0;
 	loop_timer_stop(u->sup->loop, &u->wdog);
 	stop_checks(u);
 	struct exit_info *e = &u->last_exit;
@@ -885,11 +990,14 @@ void unit_on_exit(struct unit *u, int wstatus)
 	/* Whatever is left of this run goes before anything else happens. */
 	const struct proc_stat *m;
 	size_t left = sup_tree(u->sup, u, &m);
-	if (left == 0) {
+	if (left == 0 && !u->shim) {
 		run_over(u);
 		return;
 	}
-	emit(u, "stopping", json_pack("{s:s, s:I}", "reason", "leftovers",
-	                              "procs", (json_int_t)left));
+	/* (Nothing left, and the shim about to exit: no event; its reap ends
+	 * the run, the stop's timer being the net.) */
+	if (left > 0)
+		emit(u, "stopping", json_pack("{s:s, s:I}", "reason", "leftovers",
+		                              "procs", (json_int_t)left));
 	stop_tree(u);
 }

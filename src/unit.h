@@ -11,6 +11,10 @@
  *   stopping --tree gone--> backoff --timer--> running
  *                        \-> failed (gave up) / stopped (done)
  *   stopping --stop-timeout--> SIGKILL to the whole tree
+ *   a start that failed for want of tend's own resources (descriptors,
+ *       processes, memory: the pipe or fork of the spawn) --> backoff,
+ *       tried again every UNIT_SPAWN_RETRY_MS; never failed, never counted
+ *       as a crash (the program never ran)
  *   starting/running --memory, health, watchdog, start-timeout--> stopping,
  *       and the run's exit gets that reason (unit_restart_for)
  *   running --idle-stop without client traffic--> stopping --> idle
@@ -18,7 +22,8 @@
  *   stopped/idle --a client (unit_wake)--> starting, event woke
  *
  * The unit never polls: it moves on when the supervisor reports that its
- * main process was reaped (unit_on_exit), that some other descendant was
+ * main process exited (unit_on_exit), that its shim was reaped, or some
+ * other descendant was
  * reaped (unit_on_reaped), when the service tells it something (sd_notify:
  * unit_notify), or when one of its timers fires: the state timer (backoff,
  * start-timeout, stop-timeout), the watchdog deadline, the health probe's.
@@ -44,6 +49,9 @@ struct share;
 struct share_inst;
 struct job;
 
+/* How often a start that lacked tend's own resources is tried again. */
+#define UNIT_SPAWN_RETRY_MS 500
+
 enum unit_state {
 	US_STOPPED, US_STARTING, US_RUNNING, US_STOPPING, US_BACKOFF,
 	US_FAILED, US_IDLE,
@@ -66,12 +74,18 @@ struct unit {
 	enum unit_state state;
 	pid_t pid;                 /* main process while it runs, else 0 */
 	pid_t shim;                /* its shim (proc.h), reaped by tend */
+	bool main_gone;            /* the shim said the main process exited;
+	                              it holds the rest of the tree until its
+	                              own exit */
 	pid_t sid;                 /* session of the run whose tree may live */
 	uint64_t started_at;       /* mono ms */
 	bool want_up;              /* start again once the stop completes */
 	bool stop_requested;       /* the current run is being stopped on request */
 	bool killing;              /* SIGKILL has been sent to the tree */
 	bool gave_up;              /* the last verdict was to give up */
+	bool spawn_retry;          /* in backoff: the last start lacked tend's
+	                              own resources (see above), tried again */
+	struct spawn_res retry_res;   /* what that start failed with */
 	struct policy_hist hist;
 	struct policy_verdict verdict;  /* applied when the tree is gone */
 	struct loop_timer timer;        /* backoff, start-timeout, stop-timeout,
@@ -174,9 +188,13 @@ void unit_activity(struct unit *u);
 /* Is the unit's run alive and not being stopped (starting or running)? */
 bool unit_up(const struct unit *u);
 
-/* The supervisor reaped the unit's shim, whose WSTATUS is the main
- * process's. */
+/* The main process exited with WSTATUS: the supervisor reaped the unit's
+ * shim (whose wait status is the main process's), or the shim, which stays
+ * while the rest of the tree lives, said so (proc.h, PROC_MAIN_EXITED). */
 void unit_on_exit(struct unit *u, int wstatus);
+/* The supervisor reaped the unit's shim (WSTATUS): the main process's
+ * exit, unless the shim told it already; then the end of the tree. */
+void unit_shim_reaped(struct unit *u, int wstatus);
 /* The supervisor reaped some other process: the tree may be gone now. */
 void unit_on_reaped(struct unit *u);
 

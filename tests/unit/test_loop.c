@@ -6,6 +6,9 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "loop.h"
 #include "util.h"
@@ -124,12 +127,48 @@ static void resume_is_told_before_timers(void **state)
 	loop_free(lp);
 }
 
+/* Real-time signals sent with sigqueue come one by one, with their
+ * sender and value (how a shim tells tend its main process exited). */
+struct got { int n; int values[4]; pid_t pid; int code; };
+
+static void on_info(struct loop *lp, const struct signalfd_siginfo *si,
+                    void *data)
+{
+	struct got *g = data;
+	g->values[g->n++] = si->ssi_int;
+	g->pid = (pid_t)si->ssi_pid;
+	g->code = si->ssi_code;
+	if (g->n == 3)
+		loop_stop(lp);
+}
+
+static void signal_info_keeps_each_value(void **state)
+{
+	(void)state;
+	struct loop *lp = loop_new();
+	struct got g = { 0 };
+	assert_int_equal(loop_signal_info(lp, SIGRTMIN, on_info, &g), 0);
+	for (int i = 0; i < 3; i++) {
+		union sigval v = { .sival_int = 100 + i };
+		assert_int_equal(sigqueue(getpid(), SIGRTMIN, v), 0);
+	}
+	assert_int_equal(loop_run(lp), 0);
+	assert_int_equal(g.n, 3);
+	assert_int_equal(g.values[0], 100);
+	assert_int_equal(g.values[1], 101);
+	assert_int_equal(g.values[2], 102);
+	assert_int_equal(g.pid, getpid());
+	assert_int_equal(g.code, SI_QUEUE);
+	loop_free(lp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(resume_decision),
 		cmocka_unit_test(timers_fire_in_order),
 		cmocka_unit_test(resume_is_told_before_timers),
+		cmocka_unit_test(signal_info_keeps_each_value),
 	};
 	return cmocka_run_group_tests_name("loop", tests, NULL, NULL);
 }
