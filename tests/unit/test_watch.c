@@ -343,13 +343,15 @@ static void writes_closer_than_debounce_fire_once(void **state)
 {
 	struct fx *f = *state;
 	make_tree(f, "r", 1, 1);
-	start1(f, "r", 50);
-	writer(f, "r/d000/f000", 100, 2);    /* 100 writes over ~200 ms */
+	/* A debounce of 200 ms: a loaded machine (CI) may stall the writer
+	 * for tens of ms without the quiet period passing by mistake. */
+	start1(f, "r", 200);
+	writer(f, "r/d000/f000", 100, 5);    /* 100 writes over ~500 ms */
 	assert_int_equal(fire(f, &f->a, 1), 1);
 	assert_int_equal(f->wleft, 0);
 	assert_int_equal(f->a.n, 100);
-	assert_true(f->a.at[0] - f->wlast >= 50);
-	assert_true(f->wlast - f->wfirst > 150);   /* longer than the debounce */
+	assert_true(f->a.at[0] - f->wlast >= 200);
+	assert_true(f->wlast - f->wfirst > 400);   /* longer than the debounce */
 }
 
 static bool stream_done(struct fx *f)
