@@ -492,11 +492,11 @@ exec = sleep 600
 """ % (PY, q(BIN / "deaf.py"), q(d.path)))
     p.up()
     steady = p.unit("steady")["pid"]
-    wait_until(lambda: (d.path / "deaf.ready").exists(), T_SHORT,
-               what="the deaf service to start")
+    # Each of the two writes its pid file itself: wait for both.
+    wait_until(lambda: len(list(d.path.glob("deaf-*.pid"))) == 2, T_SHORT,
+               what="the deaf service and its child to start")
     procs = [tuple(int(x) for x in f.read_text().split())
              for f in sorted(d.path.glob("deaf-*.pid"))]
-    assert len(procs) == 2
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
                 signal.SIGUSR1):
         os.kill(procs[0][0], sig)
