@@ -133,8 +133,15 @@ def test_exclusive_one_client_at_a_time_then_a_clear_queue_timeout(project, reap
 def test_service_exit_makes_connect_fail_with_a_message(project, reaper):
     p = project("[service svc]\nexec = %s\nstdio = exclusive\n"
                 "restart = never\n" % LINES)
-    rc, out, err = talk(p, reaper, "svc", b"hello\nexit:3\n")
-    assert rc == 1
+    # The client keeps its stdin open: only the service's exit can end the
+    # session (after EOF, a quiet answer would end it first, rightly).
+    a = connect(p, reaper, "svc")
+    say(a, b"hello\nexit:3\n", answer=False)
+    a.wait(T_LONG)
+    rc = a.returncode
+    out, err = a.stdout.read().decode(), a.stderr.read().decode()
+    a.stdin.close()
+    assert rc == 1, (out, err)
     assert out.splitlines()[1] == "bye", out
     assert "ended while connected (crash, exit code 3)" in err, err
     assert err.count("\n") == 1, err
