@@ -19,7 +19,7 @@ UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 OBJS     := $(patsubst src/%.c,build/%.o,$(SRCS))
 SANOBJS  := $(patsubst src/%.c,build/san/%.o,$(SRCS))
 
-.PHONY: all deps mcp-deps demo test check-unit check-e2e check-clang lint lint-cppcheck bench bench-quick bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp soak clean
+.PHONY: all deps mcp-deps demo test check-unit check-e2e check-clang fuzz fuzz-build check-fuzz fuzz-merge lint lint-cppcheck bench bench-quick bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp soak clean
 all: build/tend
 
 deps:
@@ -48,15 +48,16 @@ build/tend: $(OBJS)
 build/san/tend: $(SANOBJS)
 	$(CC) -O1 -g $(SAN) -o $@ $^ $(LIBS)
 
-build/san/test_%: tests/unit/test_%.c $(filter-out build/san/main.o,$(SANOBJS))
-	$(CC) $(CPPFLAGS) -Isrc -O1 -g $(SAN) $(WARN) -o $@ $^ $(LIBS) -lcmocka
-build/test_%: tests/unit/test_%.c $(filter-out build/main.o,$(OBJS))
-	$(CC) $(CPPFLAGS) -Isrc $(CFLAGS) $(WARN) -o $@ $^ $(LIBS) -lcmocka
+# Unit tests link tests/oracle.c: the properties they share with fuzz/.
+build/san/test_%: tests/unit/test_%.c tests/oracle.c tests/oracle.h $(filter-out build/san/main.o,$(SANOBJS))
+	$(CC) $(CPPFLAGS) -Isrc -Itests -O1 -g $(SAN) $(WARN) -o $@ $(filter %.c %.o,$^) $(LIBS) -lcmocka
+build/test_%: tests/unit/test_%.c tests/oracle.c tests/oracle.h $(filter-out build/main.o,$(OBJS))
+	$(CC) $(CPPFLAGS) -Isrc -Itests $(CFLAGS) $(WARN) -o $@ $(filter %.c %.o,$^) $(LIBS) -lcmocka
 
 # Warnings are errors with clang too: compile every file once with it.
 check-clang: | build/clang
-	@for f in $(SRCS) tests/unit/*.c; do \
-	  clang $(CPPFLAGS) -Isrc -O2 $(WARN) -fsyntax-only $$f || exit 1; done
+	@for f in $(SRCS) tests/unit/*.c tests/oracle.c fuzz/*.c; do \
+	  clang $(CPPFLAGS) -Isrc -Itests -O2 $(WARN) -fsyntax-only $$f || exit 1; done
 	@echo "clang: $(words $(SRCS)) sources clean"
 
 # Static analysis: cppcheck over src/ and tests/unit/, clang-tidy (the
@@ -77,7 +78,7 @@ lint:
 	@echo "lint: cppcheck and clang-tidy clean ($(words $(SRCS)) sources)"
 
 lint-cppcheck:
-	cppcheck $(CPPFLAGS) $(CPPCHECK_FLAGS) -j$(LINT_JOBS) src/*.c tests/unit/*.c
+	cppcheck $(CPPFLAGS) $(CPPCHECK_FLAGS) -j$(LINT_JOBS) -Itests src/*.c tests/unit/*.c tests/oracle.c fuzz/*.c
 
 build/lint/%.tidy: src/%.c src/*.h .clang-tidy | build/lint
 	@echo "clang-tidy $<"
@@ -95,6 +96,7 @@ test: deps
 	$(MAKE) mcp-deps
 	$(MAKE) all check-clang
 	$(MAKE) check-unit
+	$(MAKE) check-fuzz
 	$(MAKE) check-e2e
 
 demo: deps
@@ -167,6 +169,32 @@ soak: build/tend
 	TEND_SOAK=full TEND_BIN=$(CURDIR)/build/tend timeout 1800 \
 	  $(PYTHON) -m pytest -q -s -p no:cacheprovider tests/e2e/test_faults.py \
 	  -k 'soak or sigkill'
+
+# Fuzzing (docs/fuzzing.md): one libFuzzer harness per input parser in
+# fuzz/, built with clang, ASan and UBSan over the same sources as tend.
+# check-fuzz (part of `make test`) runs every corpus input, then fuzzes
+# each target for FUZZ_CHECK_SECONDS; `make fuzz SECONDS=N` fuzzes each
+# for N seconds (two at a time); `make fuzz-merge` adds what the last
+# runs found that covers new code to the corpus in fuzz/corpus/.
+FUZZERS  := $(patsubst fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard fuzz/fuzz_*.c))
+FUZZOBJS := $(patsubst src/%.c,build/fuzz/%.o,$(LIBSRCS))
+FUZZSAN  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CHECK_SECONDS ?= 4
+SECONDS ?= 60
+build/fuzz:
+	mkdir -p $@
+build/fuzz/%.o: src/%.c src/*.h VERSION | build/fuzz
+	clang $(CPPFLAGS) -O1 -g $(FUZZSAN) -fsanitize=fuzzer-no-link $(WARN) -c -o $@ $<
+build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h tests/oracle.c tests/oracle.h $(FUZZOBJS)
+	clang $(CPPFLAGS) -Isrc -Itests -O1 -g $(FUZZSAN) -fsanitize=fuzzer $(WARN) \
+	  -o $@ $(filter %.c %.o,$^) $(LIBS)
+fuzz-build: $(FUZZERS)
+check-fuzz: fuzz-build
+	$(PYTHON) fuzz/run.py --seconds $(FUZZ_CHECK_SECONDS) --jobs 2
+fuzz: fuzz-build
+	$(PYTHON) fuzz/run.py --seconds $(SECONDS) --jobs $(LINT_JOBS) --report build/fuzz/report.md
+fuzz-merge: fuzz-build
+	$(PYTHON) fuzz/run.py --merge
 
 clean:
 	rm -rf build

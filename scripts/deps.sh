@@ -2,7 +2,8 @@
 # Installs the Debian packages tend needs to build and test, only those
 # missing, without questions.  Safe to run again: it does nothing when all
 # are present.
-#   scripts/deps.sh          what the build and the tests need (node and npm
+#   scripts/deps.sh          what the build and the tests need (clang's
+#                            libFuzzer runtime for fuzz/; node and npm
 #                            for tests/mcp: Debian's nodejs and npm, only when
 #                            there is no node or npm command, wherever from)
 #   scripts/deps.sh bench    that, plus what the benchmarks need (socat)
@@ -33,15 +34,27 @@ if [ "${1:-}" != lint ]; then
 	command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 	command -v npm >/dev/null 2>&1 || missing="$missing npm"
 fi
-[ -z "$missing" ] && exit 0
-echo "deps: installing$missing"
 SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-		echo "deps: need root to run: apt-get install$missing" >&2; exit 1
+updated=""
+install() {
+	echo "deps: installing$1"
+	if [ "$(id -u)" -ne 0 ]; then
+		if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+			echo "deps: need root to run: apt-get install$1" >&2; exit 1
+		fi
 	fi
-fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+	export DEBIAN_FRONTEND=noninteractive
+	[ -n "$updated" ] || $SUDO apt-get update -qq
+	updated=1
+	# shellcheck disable=SC2086
+	$SUDO apt-get install -y -qq --no-install-recommends $1
+}
+[ -z "$missing" ] || install "$missing"
+[ "${1:-}" = lint ] && exit 0
+# clang's runtime of libFuzzer and the sanitizers (fuzz/, make check-fuzz):
+# libclang-rt-N-dev for clang N, which clang only recommends.
+major=$(clang -dumpversion | cut -d. -f1)
+rt="libclang-rt-$major-dev"
+dpkg-query -W -f='${Status}' "$rt" 2>/dev/null | grep -q "ok installed" ||
+	install " $rt"
+exit 0

@@ -380,11 +380,17 @@ static int value_set(const struct key_def *k, void *base, struct unit_config *u,
 
 /* --- formatting, for tend check --- */
 
-static void print_list(FILE *out, const char *name, const struct strv *sv,
-                       bool as_one_line)
+static void print_list(FILE *out, const struct key_def *k,
+                       const struct strv *sv, bool as_one_line)
 {
+	const char *name = k->name;
 	if (sv->n == 0) {
-		fprintf(out, "; %s: none\n", name);
+		/* emptied where the default is not: an empty value says so
+		 * (watch-ignore =); a comment would load back as the default */
+		if (k->def && *k->def)
+			fprintf(out, "%s =\n", name);
+		else
+			fprintf(out, "; %s: none\n", name);
 		return;
 	}
 	if (as_one_line) {
@@ -423,11 +429,11 @@ static void value_print(const struct key_def *k, const void *base, FILE *out)
 	case V_ARGV:
 	case V_WORDS:
 	case V_PATHS:
-		print_list(out, k->name, f, true);
+		print_list(out, k, f, true);
 		return;
 	case V_ENV:
 	case V_ADDRS:
-		print_list(out, k->name, f, false);
+		print_list(out, k, f, false);
 		return;
 	case V_PATH:
 		if (*(char *const *)f) {

@@ -213,13 +213,10 @@ static ssize_t read_proc(pid_t pid, const char *file, char *buf, size_t cap)
 	return n;
 }
 
-int proc_read_stat(pid_t pid, struct proc_stat *st)
+int proc_parse_stat(const char *buf, pid_t pid, struct proc_stat *st)
 {
-	char buf[1024];
-	if (read_proc(pid, "stat", buf, sizeof(buf)) <= 0)
-		return -1;
 	/* comm may hold spaces and parentheses: fields start after the last ')' */
-	char *s = strrchr(buf, ')');
+	const char *s = strrchr(buf, ')');
 	if (!s)
 		return -1;
 	char state;
@@ -236,6 +233,14 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 	*st = (struct proc_stat){ .pid = pid, .ppid = ppid, .pgid = pgid,
 	                          .sid = sid, .start = start, .state = state };
 	return 0;
+}
+
+int proc_read_stat(pid_t pid, struct proc_stat *st)
+{
+	char buf[1024];
+	if (read_proc(pid, "stat", buf, sizeof(buf)) <= 0)
+		return -1;
+	return proc_parse_stat(buf, pid, st);
 }
 
 int proc_read_mem(pid_t pid, uint64_t *bytes)

@@ -70,6 +70,11 @@ struct proc_stat {
 /* Reads /proc/PID/stat.  Returns 0 or -1 (no such process). */
 int proc_read_stat(pid_t pid, struct proc_stat *st);
 
+/* Parses the text of /proc/PID/stat (NUL-terminated) into ST.  The command
+ * name (field 2) may hold anything, spaces and ')' included: the fields
+ * are read after its last ')'.  Returns 0 or -1 (not such a line).  Pure. */
+int proc_parse_stat(const char *buf, pid_t pid, struct proc_stat *st);
+
 /* RssAnon + RssShmem of PID in bytes, from /proc/PID/status (never VmRSS:
  * file-backed pages do not count; mem.h), smaps_rollup on kernels without
  * RssAnon.  Returns 0 or -1 (no such process, or unreadable). */

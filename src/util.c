@@ -117,6 +117,9 @@ void errline(const char *fmt, ...)
 	va_start(ap, fmt);
 	char *m = xvasprintf(fmt, ap);
 	va_end(ap);
+	/* a message may quote a file's bytes: no escape sequence, no second
+	 * line reaches the terminal */
+	str_clean(m);
 	char *line = xasprintf("tend: %s\n", m);
 	ssize_t r = write(2, line, strlen(line));
 	(void)r;
@@ -215,9 +218,11 @@ void str_clean(char *s)
 	size_t n = strlen(s), o = 0;
 	for (size_t i = 0; i < n; ) {
 		size_t l = utf8_len((const unsigned char *)s + i, n - i);
-		if (l == 0 || (l == 1 && ((unsigned char)s[i] < 0x20 || s[i] == 0x7f))) {
+		const unsigned char *c = (const unsigned char *)s + i;
+		if (l == 0 || (l == 1 && (c[0] < 0x20 || c[0] == 0x7f)) ||
+		    (l == 2 && c[0] == 0xc2 && c[1] < 0xa0)) {   /* C1: U+0080..9F */
 			s[o++] = '?';
-			i++;
+			i += l ? l : 1;
 			continue;
 		}
 		memmove(s + o, s + i, l);

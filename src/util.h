@@ -40,8 +40,8 @@ char *buf_take(struct buf *b);
 /* Length of the valid UTF-8 sequence at S (N >= 1 bytes left), 0 if
  * invalid (overlong, surrogate, above U+10FFFF, cut short). */
 size_t utf8_len(const unsigned char *s, size_t n);
-/* Makes S one line of valid UTF-8 in place: control characters and
- * invalid bytes become '?' (a sequence cut at the end too). */
+/* Makes S one line of valid UTF-8 in place: control characters (C0, DEL,
+ * C1) and invalid bytes become '?' (a sequence cut at the end too). */
 void str_clean(char *s);
 
 /* FNV-1a 64 of S: a stable name for a path (not a defence). */

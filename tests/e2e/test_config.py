@@ -118,6 +118,23 @@ def test_bad_config_also_refused_by_up(tend, tmp_path):
     assert f"{ini}:6:" in one_error_line(t)
 
 
+def test_error_quoting_raw_bytes_is_one_clean_line(tend, tmp_path):
+    """A value holding an escape sequence, a C1 control, a carriage return
+    and bytes that are not UTF-8 is quoted in the error with each of them
+    as '?': the terminal gets one line of valid UTF-8, no escape."""
+    ini = tmp_path / "raw.ini"
+    ini.write_bytes(HEAD.encode() + SVC.encode() +
+                    b"start = on-\x1b[31mdemand\xc2\x9b\xff\rx\xc3\xa9\n")
+    t = check(tend, ini)
+    assert t.rc == 2, t.describe()
+    raw = t.err_path.read_bytes()
+    assert raw.count(b"\n") == 1 and raw.endswith(b"\n"), raw
+    line = raw.decode("utf-8")   # valid UTF-8, or this raises
+    assert not any(ord(c) < 0x20 or 0x7f <= ord(c) < 0xa0 for c in line[:-1]), raw
+    assert "start = on-?[31mdemand???x\u00e9" in line, line
+    assert f"{ini}:6:" in line, line
+
+
 def test_addresses_are_ip_literals(tend, tmp_path):
     ini = write_ini(tmp_path / "a.ini", HEAD + SVC + "health = tcp:example.com:80\n")
     t = check(tend, ini)

@@ -701,6 +701,18 @@ static void test_reply_err(void **state)
 	free(s);
 }
 
+/* str_clean: C0, DEL and C1 controls become one '?' each (a C1 control,
+ * two bytes in UTF-8, one '?'), and so does each byte that is not UTF-8
+ * (a sequence cut at the end: one per byte); other text, non-ASCII
+ * included, stays. */
+static void test_str_clean(void **state)
+{
+	(void)state;
+	char s[] = "a\x1b[31mb\xc2\x9b\xc2\xa0\xff\r\x7f\xc3\xa9\xe2\x82";
+	str_clean(s);
+	assert_string_equal(s, "a?[31mb?\xc2\xa0???\xc3\xa9??");
+}
+
 static void test_reply_err_one_line(void **state)
 {
 	(void)state;
@@ -771,6 +783,7 @@ int main(void)
 		cmocka_unit_test(test_err_duplicate_keys),
 		cmocka_unit_test(test_err_missing_name),
 		cmocka_unit_test(test_err_one_line),
+		cmocka_unit_test(test_str_clean),
 		cmocka_unit_test(test_err_newline_from_input),
 		cmocka_unit_test(test_hostile_nul),
 		cmocka_unit_test(test_hostile_utf8),

@@ -1,0 +1,226 @@
+/* The MCP multiplexer (src/mcp.c) driven by a script of what clients and
+ * the server say and do, one step a line (the first byte is the step, the
+ * rest of the line its text):
+ *
+ *   +          a client joins (at most 8; numbered 0..7 in order of joining)
+ *   -N         client N leaves
+ *   N TEXT     client N sends the line TEXT (N a digit 0..7)
+ *   S TEXT     the server sends the line TEXT
+ *   A TEXT     the server answers the last request it got, with result
+ *              TEXT ({} when empty): reaches past tend's own initialize
+ *   aN TEXT    client N answers the last request it got from the server
+ *   U          a server process comes up (when none is)
+ *   D          the server process goes (when one is up)
+ *   C          the server's stdin is closed: a stop (when it is up)
+ *   F          the server failed for good (when none is up)
+ *   W          wake() answers the other way from now on (starts as yes)
+ *
+ * What must hold: every line tend writes, to a client or to the server, is
+ * one JSON value on one line; nothing reaches a client after it left, nor
+ * any client that never joined; the sanitizers see no error or leak. */
+#include "fuzz.h"
+#include "jrpc.h"
+#include "mcp.h"
+
+#define CLIENTS 8
+
+struct world {
+	struct mcp *m;
+	struct mcp_client *c[CLIENTS];
+	int tag[CLIENTS];          /* the DATA of each client: &tag[i] */
+	bool joined[CLIENTS], left[CLIENTS];
+	size_t nclients;
+	bool up, closing, wake_ok;
+	char *last_to_server;      /* id of the last request the server got */
+	char *last_to_client[CLIENTS];
+};
+
+static struct world w;
+
+static char *request_id(const char *line, size_t len)
+{
+	struct jrpc_msg m;
+	if (jrpc_scan(line, len, &m) != JRPC_REQUEST)
+		return NULL;
+	return strndup(line + m.id.off, m.id.len);
+}
+
+static void one_json_line(const char *line, size_t len, const char *who)
+{
+	FUZZ_ASSERT(!memchr(line, '\n', len), "a newline inside a line to %s", who);
+	struct jrpc_msg m;
+	FUZZ_ASSERT(jrpc_scan(line, len, &m) != JRPC_PARSE_ERROR,
+	            "tend sent %s no JSON: %.*s", who, (int)(len > 300 ? 300 : len),
+	            line);
+}
+
+static void to_client(void *ctx, void *data, const char *line, size_t len)
+{
+	(void)ctx;
+	int *tag = data;
+	FUZZ_ASSERT(tag >= w.tag && tag < w.tag + CLIENTS, "a line to no client");
+	size_t i = (size_t)(tag - w.tag);
+	FUZZ_ASSERT(w.joined[i] && !w.left[i], "a line to client %zu, %s", i,
+	            w.left[i] ? "which left" : "which never joined");
+	one_json_line(line, len, "a client");
+	char *id = request_id(line, len);
+	if (id) {
+		free(w.last_to_client[i]);
+		w.last_to_client[i] = id;
+	}
+}
+
+static void to_server(void *ctx, const char *line, size_t len)
+{
+	(void)ctx;
+	one_json_line(line, len, "the server");
+	char *id = request_id(line, len);
+	if (id) {
+		free(w.last_to_server);
+		w.last_to_server = id;
+	}
+}
+
+static void log_line(void *ctx, const char *msg)
+{
+	(void)ctx;
+	FUZZ_ASSERT(msg && !strchr(msg, '\n'), "a log line of several lines");
+}
+
+static bool wake(void *ctx)
+{
+	(void)ctx;
+	FUZZ_ASSERT(!w.up, "woken while the server is up");
+	return w.wake_ok;
+}
+
+static void answer(const char *id, const char *result, size_t rlen,
+                   void (*send)(size_t, const char *, size_t), size_t who)
+{
+	if (!id)
+		return;
+	if (!rlen)
+		result = "{}", rlen = 2;
+	size_t cap = strlen(id) + rlen + 64;
+	char *line = malloc(cap);
+	if (!line)
+		abort();
+	int n = snprintf(line, cap, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":%.*s}",
+	                 id, (int)rlen, result);
+	send(who, line, (size_t)n);
+	free(line);
+}
+
+static void send_server(size_t who, const char *line, size_t len)
+{
+	(void)who;
+	mcp_server_line(w.m, line, len);
+}
+
+static void send_client(size_t who, const char *line, size_t len)
+{
+	mcp_client_line(w.m, w.c[who], line, len);
+}
+
+static bool live(int digit)
+{
+	return digit >= 0 && (size_t)digit < w.nclients && !w.left[digit];
+}
+
+static void step(const char *s, size_t len)
+{
+	char op = len ? s[0] : ' ';
+	const char *text = len > 1 ? s + 1 : "";
+	size_t tlen = len > 1 ? len - 1 : 0;
+	int digit = tlen ? text[0] - '0' : -1;
+	if (op >= '0' && op <= '7') {
+		if (live(op - '0'))
+			mcp_client_line(w.m, w.c[op - '0'], text, tlen);
+		return;
+	}
+	switch (op) {
+	case '+':
+		if (w.nclients < CLIENTS) {
+			size_t i = w.nclients++;
+			w.joined[i] = true;
+			w.c[i] = mcp_client_add(w.m, &w.tag[i]);
+		}
+		break;
+	case '-':
+		if (live(digit)) {
+			w.left[digit] = true;
+			mcp_client_remove(w.m, w.c[digit]);
+		}
+		break;
+	case 'S':
+		if (w.up)
+			mcp_server_line(w.m, text, tlen);
+		break;
+	case 'A':
+		if (w.up)
+			answer(w.last_to_server, text, tlen, send_server, 0);
+		break;
+	case 'a':
+		if (live(digit))
+			answer(w.last_to_client[digit], text + 1, tlen - 1, send_client,
+			       (size_t)digit);
+		break;
+	case 'U':
+		if (!w.up) {
+			w.up = true, w.closing = false;
+			mcp_server_up(w.m);
+		}
+		break;
+	case 'D':
+		if (w.up) {
+			w.up = false;
+			mcp_server_down(w.m, "crash, exit code 3");
+		}
+		break;
+	case 'C':
+		if (w.up && !w.closing) {
+			w.closing = true;
+			mcp_server_closing(w.m);
+		}
+		break;
+	case 'F':
+		if (!w.up)
+			mcp_server_failed(w.m, "the server has failed");
+		break;
+	case 'W':
+		w.wake_ok = !w.wake_ok;
+		break;
+	default:
+		break;
+	}
+	/* what is counted in flight never exceeds what clients can have */
+	FUZZ_ASSERT(mcp_in_flight(w.m) <= CLIENTS * (size_t)MCP_CLIENT_IN_FLIGHT_MAX + 16,
+	            "in flight %zu", mcp_in_flight(w.m));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	memset(&w, 0, sizeof(w));
+	w.wake_ok = true;
+	struct mcp_ops ops = { .ctx = NULL, .to_client = to_client,
+	                       .to_server = to_server, .log = log_line,
+	                       .wake = wake };
+	w.m = mcp_new(&ops, "0.0.0-fuzz");
+	const char *p = (const char *)data, *end = p + size;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		step(p, n);
+		p += n + (nl ? 1 : 0);
+	}
+	for (size_t i = 0; i < w.nclients; i++)
+		if (!w.left[i]) {
+			w.left[i] = true;
+			mcp_client_remove(w.m, w.c[i]);
+		}
+	mcp_free(w.m);
+	free(w.last_to_server);
+	for (size_t i = 0; i < CLIENTS; i++)
+		free(w.last_to_client[i]);
+	return 0;
+}

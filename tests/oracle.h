@@ -1,0 +1,38 @@
+/* oracle — properties that hold for every input of tend's parsers, checked
+ * the same way by the unit tests (tests/unit/) and by the fuzz harnesses
+ * (fuzz/).  Each check returns NULL when the property holds, else a
+ * malloc'd one-line description of what broke (the caller fails with it:
+ * cmocka's fail_msg, or abort() in a harness so that libFuzzer keeps the
+ * input). */
+#ifndef TEND_ORACLE_H
+#define TEND_ORACLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "jrpc.h"
+
+/* "PARSE_ERROR", "REQUEST", ... */
+const char *oracle_kind_name(enum jrpc_kind k);
+
+/* Scans B[0..LEN) with jrpc_scan (into *M, which the caller may read) and
+ * checks: the kind is returned and stored; every span lies inside the
+ * buffer and is one JSON value scanned alone; methods decode and compare
+ * equal to themselves; requests and responses have an id, responses a
+ * result or an error; jansson agrees on what is JSON, what is an array and
+ * what is neither object nor array (except where the scanner is lenient on
+ * purpose: UTF-8, surrogates, huge numbers, NUL bytes in keys). */
+char *oracle_jrpc(const char *b, size_t len, struct jrpc_msg *m);
+
+/* A message tend gives for bad input INPUT[0..LEN) (an error's "why"):
+ * not empty, one line (unless it quotes an input that has several).  It
+ * may quote the input's bytes as they are; where it leaves tend (errline,
+ * control replies, events) str_clean makes it valid UTF-8 without control
+ * characters. */
+char *oracle_message(const char *msg, const char *input, size_t len);
+
+/* Is B[0..LEN) valid UTF-8 (no overlong forms, no surrogates, nothing past
+ * U+10FFFF)? */
+bool oracle_utf8(const char *b, size_t len);
+
+#endif
