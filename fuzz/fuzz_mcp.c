@@ -8,12 +8,16 @@
  *   S TEXT     the server sends the line TEXT
  *   A TEXT     the server answers the last request it got, with result
  *              TEXT ({} when empty): reaches past tend's own initialize
+ *   E TEXT     the server answers it with error TEXT (a code and a
+ *              message when empty): refuses tend's initialize, say
  *   aN TEXT    client N answers the last request it got from the server
  *   U          a server process comes up (when none is)
  *   D          the server process goes (when one is up)
  *   C          the server's stdin is closed: a stop (when it is up)
  *   F          the server failed for good (when none is up)
  *   W          wake() answers the other way from now on (starts as yes)
+ *   Q          at the end, free the multiplexer with its clients still
+ *              there (tend shutting down), not after they left
  *
  * What must hold: every line tend writes, to a client or to the server, is
  * one JSON value on one line; nothing reaches a client after it left, nor
@@ -30,7 +34,7 @@ struct world {
 	int tag[CLIENTS];          /* the DATA of each client: &tag[i] */
 	bool joined[CLIENTS], left[CLIENTS];
 	size_t nclients;
-	bool up, closing, wake_ok;
+	bool up, closing, wake_ok, quit;
 	char *last_to_server;      /* id of the last request the server got */
 	char *last_to_client[CLIENTS];
 };
@@ -94,19 +98,22 @@ static bool wake(void *ctx)
 	return w.wake_ok;
 }
 
-static void answer(const char *id, const char *result, size_t rlen,
-                   void (*send)(size_t, const char *, size_t), size_t who)
+static void answer(const char *id, const char *member, const char *result,
+                   size_t rlen, void (*send)(size_t, const char *, size_t),
+                   size_t who)
 {
 	if (!id)
 		return;
-	if (!rlen)
+	if (!rlen && !strcmp(member, "error"))
+		result = "{\"code\":-32000,\"message\":\"no\"}", rlen = strlen(result);
+	else if (!rlen)
 		result = "{}", rlen = 2;
 	size_t cap = strlen(id) + rlen + 64;
 	char *line = malloc(cap);
 	if (!line)
 		abort();
-	int n = snprintf(line, cap, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":%.*s}",
-	                 id, (int)rlen, result);
+	int n = snprintf(line, cap, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"%s\":%.*s}",
+	                 id, member, (int)rlen, result);
 	send(who, line, (size_t)n);
 	free(line);
 }
@@ -157,13 +164,15 @@ static void step(const char *s, size_t len)
 			mcp_server_line(w.m, text, tlen);
 		break;
 	case 'A':
+	case 'E':
 		if (w.up)
-			answer(w.last_to_server, text, tlen, send_server, 0);
+			answer(w.last_to_server, op == 'A' ? "result" : "error", text,
+			       tlen, send_server, 0);
 		break;
 	case 'a':
 		if (live(digit))
-			answer(w.last_to_client[digit], text + 1, tlen - 1, send_client,
-			       (size_t)digit);
+			answer(w.last_to_client[digit], "result", text + 1, tlen - 1,
+			       send_client, (size_t)digit);
 		break;
 	case 'U':
 		if (!w.up) {
@@ -190,6 +199,9 @@ static void step(const char *s, size_t len)
 	case 'W':
 		w.wake_ok = !w.wake_ok;
 		break;
+	case 'Q':
+		w.quit = true;
+		break;
 	default:
 		break;
 	}
@@ -213,7 +225,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		step(p, n);
 		p += n + (nl ? 1 : 0);
 	}
-	for (size_t i = 0; i < w.nclients; i++)
+	for (size_t i = 0; i < w.nclients && !w.quit; i++)
 		if (!w.left[i]) {
 			w.left[i] = true;
 			mcp_client_remove(w.m, w.c[i]);
