@@ -2,10 +2,13 @@
  * (RssAnon, RssShmem), smaps_rollup and stat (src/mem.c, src/proc.c).
  * The kernel writes these files, but a process names itself (the comm
  * field of stat, the Name: line of status: spaces, ')' and newlines
- * included), so they are input too.  The first byte picks the file. */
+ * included), so they are input too.  And a line of the daemon's procs
+ * file (src/sup.c), which a crash or a full disk may have damaged: what it
+ * accepts is a pid above 1 or a run id.  The first byte picks the file. */
 #include "fuzz.h"
 #include "mem.h"
 #include "proc.h"
+#include "sup.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -19,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(b, text, len);
 	struct mem_status st;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		if (mem_parse_status(b, len, &st) == 0) {
 			(void)mem_needs_rollup(&st);
@@ -30,6 +33,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (mem_parse_rollup(b, len, &st) == 0)
 			FUZZ_ASSERT(mem_counted(&st) >= st.anon, "anon+shmem wrapped");
 		break;
+	case 3: {
+		char *s = fuzz_cstr(data + 1, len), run[SUP_RUN_MAX];
+		int pid = 0;
+		unsigned long long start;
+		int kind = sup_procs_line(s, &pid, &start, run);
+		if (kind == SUP_LINE_PROC)
+			FUZZ_ASSERT(pid > 1, "procs record of pid %d", pid);
+		else if (kind == SUP_LINE_RUN)
+			FUZZ_ASSERT(!strncmp(run, "TEND_RUN=", 9) &&
+			            strlen(run) < SUP_RUN_MAX, "run %s", run);
+		else
+			FUZZ_ASSERT(kind == SUP_LINE_NONE, "kind %d", kind);
+		free(s);
+		break;
+	}
 	default: {
 		char *s = fuzz_cstr(data + 1, len);
 		struct proc_stat ps;

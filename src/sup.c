@@ -477,8 +477,8 @@ static void wait_gone(const struct proc_stat *m, size_t n, int ms)
 	}
 }
 
-/* "PID STARTTIME ..." of the procs file: false unless both are numbers
- * in range (the file may be cut short or damaged), PID above 1. */
+/* "PID STARTTIME ...": false unless both are numbers in range, PID above
+ * 1. */
 static bool parse_record(const char *line, int *pid, unsigned long long *start)
 {
 	char *end;
@@ -497,6 +497,14 @@ static bool parse_record(const char *line, int *pid, unsigned long long *start)
 	return true;
 }
 
+int sup_procs_line(const char *line, int *pid, unsigned long long *start,
+                   char run[SUP_RUN_MAX])
+{
+	if (sscanf(line, "run %63s", run) == 1 && strncmp(run, "TEND_RUN=", 9) == 0)
+		return SUP_LINE_RUN;
+	return parse_record(line, pid, start) ? SUP_LINE_PROC : SUP_LINE_NONE;
+}
+
 size_t sup_kill_leftovers(struct sup *s)
 {
 	if (!s->paths)
@@ -510,12 +518,13 @@ size_t sup_kill_leftovers(struct sup *s)
 	while (fgets(line, sizeof(line), f)) {
 		int pid;
 		unsigned long long start;
-		char run[64];
-		if (sscanf(line, "run %63s", run) == 1 && strncmp(run, "TEND_RUN=", 9) == 0) {
+		char run[SUP_RUN_MAX];
+		int kind = sup_procs_line(line, &pid, &start, run);
+		if (kind == SUP_LINE_RUN) {
 			strv_push(&l.runs, xstrdup(run));
 			continue;
 		}
-		if (!parse_record(line, &pid, &start))
+		if (kind != SUP_LINE_PROC)
 			continue;
 		if (l.nrec == cap) {
 			cap = cap ? cap * 2 : 16;

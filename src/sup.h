@@ -163,6 +163,16 @@ void sup_measure(struct sup *s, bool limited_only);
  * (bounded) until it is gone.  Returns how many processes were killed. */
 size_t sup_kill_leftovers(struct sup *s);
 
+/* One line of the procs file, which a crash or a full disk may have cut
+ * short or damaged: SUP_LINE_PROC for "PID STARTTIME ..." (both numbers in
+ * range, PID above 1: *PID, *START), SUP_LINE_RUN for "run TEND_RUN=ID"
+ * (RUN, at most SUP_RUN_MAX - 1 bytes), SUP_LINE_NONE for anything else,
+ * which is skipped.  Pure. */
+#define SUP_RUN_MAX 64
+enum { SUP_LINE_NONE, SUP_LINE_PROC, SUP_LINE_RUN };
+int sup_procs_line(const char *line, int *pid, unsigned long long *start,
+                   char run[SUP_RUN_MAX]);
+
 /* Called by units: a state change; a spawn (the procs file). */
 void sup_unit_changed(struct sup *s, struct unit *u);
 void sup_spawned(struct sup *s, struct unit *u);
