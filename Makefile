@@ -10,6 +10,8 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 CPPFLAGS += -D_GNU_SOURCE -DTEND_VERSION=\"$(VERSION)\"
 LIBS    := -ljansson
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# How many compilers (and lint and fuzz jobs) at once: one per CPU.
+LINT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 SRCS    := $(wildcard src/*.c)
 LIBSRCS := $(filter-out src/main.c,$(SRCS))
@@ -66,7 +68,6 @@ check-clang: | build/clang
 # a source whose file, a header or .clang-tidy changed since it passed.
 # Not part of `make test` (a cold run takes a minute or two): .ci/run runs
 # it after the tests.
-LINT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CPPCHECK_FLAGS := --enable=warning,performance,portability --inline-suppr \
                   --error-exitcode=1 --std=c11 -q -Isrc \
                   --include=/usr/include/jansson.h
@@ -92,9 +93,12 @@ check-e2e: build/tend build/san/tend
 	TEND_BIN=$(CURDIR)/build/tend $(PYTHON) -m pytest -q tests/e2e
 	TEND_BIN=$(CURDIR)/build/san/tend $(PYTHON) -m pytest -q tests/e2e
 
+# Everything is built first, one compiler per CPU; then the checks run.
 test: deps
 	$(MAKE) mcp-deps
-	$(MAKE) all check-clang
+	$(MAKE) -j$(LINT_JOBS) all build/san/tend $(addprefix build/,$(UNITS)) \
+	  $(addprefix build/san/,$(UNITS)) fuzz-build
+	$(MAKE) check-clang
 	$(MAKE) check-unit
 	$(MAKE) check-fuzz
 	$(MAKE) check-e2e
@@ -188,6 +192,8 @@ build/fuzz/%.o: src/%.c src/*.h VERSION | build/fuzz
 build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h tests/oracle.c tests/oracle.h $(FUZZOBJS)
 	clang $(CPPFLAGS) -Isrc -Itests -O1 -g $(FUZZSAN) -fsanitize=fuzzer $(WARN) \
 	  -o $@ $(filter %.c %.o,$^) $(LIBS)
+# objects kept between runs (make would remove them as intermediates)
+.SECONDARY: $(FUZZOBJS)
 fuzz-build: $(FUZZERS)
 check-fuzz: fuzz-build
 	$(PYTHON) fuzz/run.py --seconds $(FUZZ_CHECK_SECONDS) --jobs 2
