@@ -988,6 +988,11 @@ def test_soak_restarts_and_job_runs(tend, project):
         if now > SOAK_DEADLINE + T_LONG:
             done["error"] = "the job runs did not end in time"
             break
+        if not th.is_alive():
+            # The runs are over (long before the restarts, at full size):
+            # the runner's connection must not be closed for being idle
+            # (30 s), or the descriptors at the end are one short.
+            runner.ping()
         time.sleep(SOAK_EVERY)
     elapsed = time.monotonic() - t0
     final = {"mem": anon_shmem(pid), "fds": len(os.listdir("/proc/%d/fd" % pid))}
