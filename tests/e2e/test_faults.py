@@ -11,6 +11,7 @@ Each fault: tend keeps supervising everything else, reports the condition
 once (a warn with "condition", or the event that already says it), comes
 back when the condition ends (event recovered), and loses no state
 (status, crash history, job queue)."""
+import glob
 import json
 import os
 import random
@@ -562,7 +563,8 @@ exec = sleep 600
 # CLOCK_MONOTONIC and CLOCK_BOOTTIME stay real (FAKETIME_DONT_FAKE_MONOTONIC),
 # by rewriting the offset in FAKETIME_TIMESTAMP_FILE, read again at every
 # call (FAKETIME_NO_CACHE).  The machine's clock is never touched.
-FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+FAKETIME = (sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")) +
+            ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"])[0]
 DAY_MS = 86400 * 1000
 
 # The services run without the preload (env below): what they see of the
