@@ -869,13 +869,15 @@ SOAK_DEADLINE = float(os.environ.get("TEND_SOAK_DEADLINE",
 SOAK_EVERY = 2.0 if SOAK else 0.25
 SOAK_WARMUP = 1000 if SOAK else 200
 
+# steady must outlive the whole soak (up to its deadline and more): it is
+# checked to be the same process at the end.
 SOAK_INI = """\
 [tend]
 log-max = 256K
 max-jobs = 1
 
 [service steady]
-exec = sleep 600
+exec = sleep 7200
 
 [service crasher]
 exec = /bin/false
