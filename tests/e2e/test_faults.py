@@ -913,8 +913,11 @@ def zombies_below(pid):
         if st == "Z" and s:
             out.append((c, s[2]))
         elif st != "Z":
-            out += [(g, proc_stat(g)[2]) for g, gst in children(c)
-                    if gst == "Z" and proc_stat(g)]
+            for g, gst in children(c):
+                # read once: the zombie may be reaped between two reads
+                gs = proc_stat(g) if gst == "Z" else None
+                if gs:
+                    out.append((g, gs[2]))
     return set(out)
 
 
