@@ -812,7 +812,8 @@ def report_restart(R, res):
             R.p("Where tend's time goes (`backoff = 0`, its own events, ms resolution): from "
                 "the `exited` event to the `spawned` event of the next run, median %.0f ms "
                 "(%.0f–%.0f), against %.1f ms for the whole bare fork+exec: the daemon "
-                "reads the process table for what is left of the dead run's tree, then "
+                "reads its own list of children for what is left of the dead run's tree "
+                "(the whole process table only when a child is no shim and no check), then "
                 "spawns the next run through a new shim (a fork of the daemon, which forks "
                 "and execs the program)." % (statistics.median(gaps), min(gaps),
                                                            max(gaps), median(bare)), "")

@@ -5,7 +5,9 @@
 #   scripts/deps.sh          what the build and the tests need (clang's
 #                            libFuzzer runtime for fuzz/; node and npm
 #                            for tests/mcp: Debian's nodejs and npm, only when
-#                            there is no node or npm command, wherever from)
+#                            there is no node or npm command, wherever from;
+#                            libfaketime: the clock jump test preloads it
+#                            into one daemon)
 #   scripts/deps.sh bench    that, plus what the benchmarks need (socat)
 #   scripts/deps.sh peers    that, plus the supervisors bench/compare.py
 #                            compares tend with (s6, runit, supervisor) and
@@ -18,7 +20,7 @@
 #                            in bench/npm (`make bench`).
 #   scripts/deps.sh lint     what `make lint` needs (cppcheck, clang-tidy)
 set -eu
-PKGS="gcc make clang pkg-config libjansson-dev libcmocka-dev python3 python3-pytest procps"
+PKGS="gcc make clang pkg-config libjansson-dev libcmocka-dev python3 python3-pytest procps libfaketime"
 case "${1:-}" in
 "") ;;
 bench) PKGS="$PKGS socat" ;;

@@ -1,5 +1,6 @@
 #include "events.h"
 #include "logfile.h"
+#include "parse.h"
 #include "util.h"
 
 #include <errno.h>
@@ -20,6 +21,8 @@ struct events {
 	events_fail_fn on_fail;
 	void *fail_ctx;
 	unsigned long dropped;  /* lines FD had no room for, not yet told */
+	bool clock_known;       /* clock_off was measured */
+	int64_t clock_off;      /* wall clock - CLOCK_BOOTTIME at the last stamp */
 };
 
 struct events *events_new(int fd, bool json)
@@ -230,10 +233,51 @@ static void to_sink(struct events *ev, json_t *o, const char *json)
 	free(line);
 }
 
+static void emit_at(struct events *ev, uint64_t ts, const char *unit,
+                    const char *event, json_t *fields);
+
+/* The wall time that stamps an event.  The wall clock's distance from
+ * CLOCK_BOOTTIME (which, unlike CLOCK_MONOTONIC, runs on through a
+ * suspend) changes only when the wall clock is set: an NTP step, date -s.
+ * When it moved by more than EVENTS_CLOCK_JUMP_MS since the last stamp,
+ * the jump is told first, once, in a warn of its own.  Nothing is polled:
+ * the clock is looked at when there is something to stamp.  (Readings that
+ * were not taken together, the daemon preempted or stopped between them,
+ * measure nothing and are not compared.) */
+static uint64_t stamp(struct events *ev)
+{
+	uint64_t b0 = boot_ms(), wall = wall_ms(), b1 = boot_ms();
+	if (b1 - b0 > EVENTS_CLOCK_SLACK_MS)
+		return wall;
+	int64_t off = (int64_t)wall - (int64_t)b0, jump = off - ev->clock_off;
+	bool known = ev->clock_known;
+	ev->clock_known = true;
+	ev->clock_off = off;
+	if (!known || (jump <= EVENTS_CLOCK_JUMP_MS && jump >= -EVENTS_CLOCK_JUMP_MS))
+		return wall;
+	char d[32];
+	uint64_t by = (uint64_t)(jump < 0 ? -jump : jump);
+	format_duration(by, d);
+	char *m = xasprintf("the wall clock jumped %s by %s (%+.3f s): timers run "
+	                    "on the monotonic clock and are not affected; the "
+	                    "times of events and log lines follow the new clock",
+	                    jump < 0 ? "back" : "forward", d, (double)jump / 1000.0);
+	emit_at(ev, wall, "tend", "warn", json_pack("{s:s, s:s, s:I}", "message", m,
+	        "condition", "clock", "jump_ms", (json_int_t)jump));
+	free(m);
+	return wall;
+}
+
 void events_emit(struct events *ev, const char *unit, const char *event,
                  json_t *fields)
 {
-	json_t *o = json_pack("{s:I, s:s, s:s}", "ts", (json_int_t)wall_ms(),
+	emit_at(ev, stamp(ev), unit, event, fields);
+}
+
+static void emit_at(struct events *ev, uint64_t ts, const char *unit,
+                    const char *event, json_t *fields)
+{
+	json_t *o = json_pack("{s:I, s:s, s:s}", "ts", (json_int_t)ts,
 	                      "unit", unit, "event", event);
 	if (fields)
 		json_object_update(o, fields);

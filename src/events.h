@@ -48,6 +48,13 @@ unsigned long events_take_lost(struct events *ev);
 char *events_human(json_t *event);
 void events_free(struct events *ev);
 
+/* A wall clock that moved against CLOCK_BOOTTIME by more than this between
+ * two events jumped (an NTP step, date -s): one warn (unit "tend",
+ * "condition": "clock", "jump_ms") comes before the event that saw it.
+ * Readings of the two clocks further apart than the slack are not used. */
+#define EVENTS_CLOCK_JUMP_MS 1000
+#define EVENTS_CLOCK_SLACK_MS 50
+
 /* Emits EVENT for UNIT with FIELDS (an object, stolen; NULL: none). */
 void events_emit(struct events *ev, const char *unit, const char *event,
                  json_t *fields);

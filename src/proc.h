@@ -92,6 +92,15 @@ struct proc_table {
 int proc_table_scan(struct proc_table *t);
 void proc_table_free(struct proc_table *t);
 
+/* The pids of this process's own children (of each of its threads), from
+ * /proc/self/task/TID/children, into *PIDS (grown as needed; *CAP is its
+ * size).  Exact for a process that is the only one to reap its children
+ * and reaps them from the calling thread: a child leaves that list only
+ * when reaped, and one reparented to this process is listed before its
+ * old parent's death is told.  Returns how many, or -1 when a list cannot
+ * be read (a kernel without CONFIG_PROC_CHILDREN). */
+long proc_own_children(pid_t **pids, size_t *cap);
+
 /* --- trees --- */
 
 struct tree_root {

@@ -186,6 +186,45 @@ static void note_seen(struct sup *s, struct unit *u, const struct proc_stat *see
 		loop_timer_start(s->loop, &s->records, 0, on_records, s);
 }
 
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Is every child of tend a unit's shim or a check's command?  Then a unit
+ * whose shim is gone has no tree left, and no scan of the process table
+ * is needed to know it: a process of a run stays below the run's shim
+ * (its subreaper) while the shim lives, the shim exits only once none is
+ * left below it, and a process of the run found elsewhere can only be a
+ * child of tend's own (reparented to tend when its shim was killed), which
+ * then is no shim and no check.  False when tend's children cannot be
+ * read (the scan decides).  Costs one read of tend's list of children,
+ * not one read per process on the machine. */
+static bool children_all_known(struct sup *s)
+{
+	long n = proc_own_children(&s->kids, &s->kids_cap);
+	if (n <= 0)
+		return n == 0;
+	if (2 * s->nunits > s->known_cap) {
+		s->known_cap = 4 * s->nunits;
+		s->known = xrealloc(s->known, s->known_cap * sizeof(*s->known));
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < s->nunits; i++) {
+		pid_t c = unit_check_pid(s->units[i]);
+		if (s->units[i]->shim > 0)
+			s->known[k++] = s->units[i]->shim;
+		if (c > 0)
+			s->known[k++] = c;
+	}
+	qsort(s->known, k, sizeof(*s->known), cmp_pid);
+	for (long i = 0; i < n; i++)
+		if (!bsearch(&s->kids[i], s->known, k, sizeof(*s->known), cmp_pid))
+			return false;
+	return true;
+}
+
 size_t sup_tree(struct sup *s, const struct unit *u,
                 const struct proc_stat **members)
 {
@@ -194,7 +233,17 @@ size_t sup_tree(struct sup *s, const struct unit *u,
 	for (size_t i = 0; i < s->nunits; i++)
 		if (s->units[i] == u)
 			me = (int)i;
-	if (me < 0 || scan_units(s) < 0)
+	if (me < 0)
+		return 0;
+	/* A run whose shim is gone (the common end of a run: its shim exited
+	 * with nothing left below it): its tree is empty unless tend has a
+	 * child no unit knows, and only then is the table read. */
+	bool fresh = s->scan_valid && s->scan_wakeups == loop_wakeups(s->loop);
+	if (u->shim <= 0 && !fresh && children_all_known(s)) {
+		note_seen(s, (struct unit *)u, NULL, 0);
+		return 0;
+	}
+	if (scan_units(s) < 0)
 		return 0;
 	if (s->table.n + 1 > s->members_cap) {
 		s->members_cap = s->table.n * 2 + 1;
@@ -1091,6 +1140,8 @@ void sup_free(struct sup *s)
 	free(s->roots);
 	free(s->owner);
 	free(s->members);
+	free(s->kids);
+	free(s->known);
 	proc_table_free(&s->table);
 	loop_free(s->loop);
 	free(s);

@@ -68,6 +68,8 @@ struct sup {
 	size_t owner_cap;
 	struct proc_stat *members; /* result of the last sup_tree */
 	size_t members_cap;
+	pid_t *kids, *known;       /* tend's children; shims and checks */
+	size_t kids_cap, known_cap;
 	struct held_set held;      /* the services' listen sockets (daemon) */
 	struct watcher *watcher;   /* units' watch = (watch.h); NULL: none yet */
 	char *notify_prefix;       /* units' notify sockets: PREFIX NAME.notify */

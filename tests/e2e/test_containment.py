@@ -213,3 +213,33 @@ def test_leftover_records_match_pid_and_start_time(tend, project):
             if s.poll() is None:
                 s.kill()
             s.wait(T_SHORT)
+
+
+def test_a_killed_shim_leaves_its_tree_to_tend(tend, project):
+    """A run's shim killed from outside: its main process and the rest of
+    the tree are reparented to tend itself, below no shim.  tend, which
+    learns the end of a run from its shim, still finds them (a child it
+    knows as no shim and no check makes it read the process table), stops
+    them as leftovers, and only then starts the next run."""
+    td = tend.tree_dir("tree")
+    p = project(f"""\
+[service tree]
+exec = {PY} {TREE} {td.path} --roles bg,setsid,dfork
+backoff = 0
+stop-timeout = 20s
+""")
+    p.up()
+    gen = td.wait_ready()[0]
+    procs = list(td.pids(gen).values())
+    assert len(procs) == 4, procs
+    main = td.pids(gen)["main"][0]
+    shim = proc_stat(main)[1]
+    assert comm(shim) == "tend-shim"
+    os.kill(shim, signal.SIGKILL)
+    ev = p.wait_event("stopping", unit="tree", reason="leftovers")
+    assert ev["procs"] == len(procs), ev
+    gen2 = td.wait_ready(2)[-1]
+    assert gen2 != gen
+    assert td.prev_alive(gen2) == [], "the next run found the last one alive"
+    assert living(procs) == []
+    assert p.unit("tree")["state"] == "running"

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -150,12 +152,57 @@ static void report_pipe_among_the_targets(void **state)
 	assert_string_equal(buf, "");
 }
 
+/* proc_own_children lists every child, a zombie too, however many (the
+ * list is read in pieces: a pid may be cut between two reads), and no
+ * more once they are reaped. */
+#define KIDS 800
+
+static bool listed(const pid_t *v, long n, pid_t pid)
+{
+	for (long i = 0; i < n; i++)
+		if (v[i] == pid)
+			return true;
+	return false;
+}
+
+static void own_children_lists_every_child(void **state)
+{
+	(void)state;
+	pid_t *kids = malloc(KIDS * sizeof(*kids)), *got = NULL;
+	size_t cap = 0;
+	assert_non_null(kids);
+	for (int i = 0; i < KIDS; i++) {
+		kids[i] = fork();
+		assert_true(kids[i] >= 0);
+		if (kids[i] == 0) {
+			if (i == 0)
+				_exit(0);   /* a zombie until reaped */
+			pause();
+			_exit(0);
+		}
+	}
+	siginfo_t si;   /* the zombie is there before the list is read */
+	assert_int_equal(waitid(P_PID, (id_t)kids[0], &si, WEXITED | WNOWAIT), 0);
+	long n = proc_own_children(&got, &cap);
+	assert_int_equal(n, KIDS);
+	for (int i = 0; i < KIDS; i++)
+		assert_true(listed(got, n, kids[i]));
+	for (int i = 1; i < KIDS; i++)
+		kill(kids[i], SIGKILL);
+	for (int i = 0; i < KIDS; i++)
+		assert_int_equal(waitpid(kids[i], NULL, 0), kids[i]);
+	assert_int_equal(proc_own_children(&got, &cap), 0);
+	free(got);
+	free(kids);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(source_already_at_its_target),
 		cmocka_unit_test(sources_on_each_others_targets),
 		cmocka_unit_test(report_pipe_among_the_targets),
+		cmocka_unit_test(own_children_lists_every_child),
 	};
 	return cmocka_run_group_tests_name("spawn", tests, NULL, NULL);
 }
