@@ -21,7 +21,7 @@ UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 OBJS     := $(patsubst src/%.c,build/%.o,$(SRCS))
 SANOBJS  := $(patsubst src/%.c,build/san/%.o,$(SRCS))
 
-.PHONY: all deps mcp-deps demo test check-unit check-e2e check-clang fuzz fuzz-build check-fuzz fuzz-merge lint lint-cppcheck bench bench-quick bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp soak clean
+.PHONY: all deps mcp-deps demo test check-unit check-e2e check-e2e-plain check-e2e-san check-clang fuzz fuzz-build check-fuzz fuzz-merge lint lint-cppcheck bench bench-quick bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp soak clean
 all: build/tend
 
 deps:
@@ -89,9 +89,18 @@ build/lint/%.tidy: src/%.c src/*.h .clang-tidy | build/lint
 check-unit: $(addprefix build/,$(UNITS)) $(addprefix build/san/,$(UNITS))
 	@set -e; for t in $(UNITS); do build/$$t; build/san/$$t; done
 
+# The suite on both builds at once (each waits on processes more than it
+# computes); each run's output is shown whole when it ends (-O), and each
+# has its own temporary directory (pytest would clean up the other's).
+E2E_TMP ?= /tmp/tend-e2e-$(shell id -u)
 check-e2e: build/tend build/san/tend
-	TEND_BIN=$(CURDIR)/build/tend $(PYTHON) -m pytest -q tests/e2e
-	TEND_BIN=$(CURDIR)/build/san/tend $(PYTHON) -m pytest -q tests/e2e
+	@$(MAKE) --no-print-directory -O -j2 check-e2e-plain check-e2e-san
+check-e2e-plain: build/tend
+	TEND_BIN=$(CURDIR)/build/tend $(PYTHON) -m pytest -q -p no:cacheprovider \
+	  --basetemp=$(E2E_TMP)-plain tests/e2e
+check-e2e-san: build/san/tend
+	TEND_BIN=$(CURDIR)/build/san/tend $(PYTHON) -m pytest -q -p no:cacheprovider \
+	  --basetemp=$(E2E_TMP)-san tests/e2e
 
 # Everything is built first, one compiler per CPU; then the checks run.
 test: deps
