@@ -598,7 +598,8 @@ static void on_hup(void *ctx)
 	if (!what) {
 		char *m = xasprintf("SIGHUP: reload failed: %s; the running settings "
 		                    "stay", err);
-		events_emit(d->ev, "tend", "warn", json_pack("{s:s}", "message", m));
+		events_emit(d->ev, "tend", "warn", json_pack("{s:o}", "message",
+		            events_text(m)));
 		free(m);
 		free(err);
 	}

@@ -268,6 +268,14 @@ static uint64_t stamp(struct events *ev)
 	return wall;
 }
 
+json_t *events_text(const char *s)
+{
+	char *c = one_line(s);
+	json_t *j = json_string(c);
+	free(c);
+	return j;
+}
+
 void events_emit(struct events *ev, const char *unit, const char *event,
                  json_t *fields)
 {

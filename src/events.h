@@ -55,6 +55,11 @@ void events_free(struct events *ev);
 #define EVENTS_CLOCK_JUMP_MS 1000
 #define EVENTS_CLOCK_SLACK_MS 50
 
+/* A JSON string of S made one line of valid UTF-8 (str_clean): for text
+ * that comes from outside (a file name, a value of tend.ini), which
+ * json_pack's "s" would refuse, losing the whole event's fields. */
+json_t *events_text(const char *s);
+
 /* Emits EVENT for UNIT with FIELDS (an object, stolen; NULL: none). */
 void events_emit(struct events *ev, const char *unit, const char *event,
                  json_t *fields);

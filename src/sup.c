@@ -789,7 +789,8 @@ static void on_watch_fired(void *ctx, const char *path, size_t n)
 {
 	struct unit *u = ctx;
 	events_emit(u->sup->ev, u->cfg->name, "watch_triggered",
-	            json_pack("{s:s, s:I}", "path", path, "changes", (json_int_t)n));
+	            json_pack("{s:o, s:I}", "path", events_text(path), "changes",
+	                      (json_int_t)n));
 	if (u->sup->shutting_down || u->removed)
 		return;
 	if (u->job) {
@@ -806,7 +807,8 @@ static void on_watch_fired(void *ctx, const char *path, size_t n)
 static void on_watch_warn(void *ctx, const char *msg)
 {
 	struct unit *u = ctx;
-	events_emit(u->sup->ev, u->cfg->name, "warn", json_pack("{s:s}", "message", msg));
+	events_emit(u->sup->ev, u->cfg->name, "warn", json_pack("{s:o}", "message",
+	            events_text(msg)));
 }
 
 /* What a watch set is made of, as one string (to tell a change): the

@@ -210,8 +210,8 @@ static void spawn_failed(struct unit *u, const struct spawn_res *res)
 	            ? xasprintf("%s: %s (line %d of %s)", what, strerror(res->err),
 	                        line, u->sup->cfg->path)
 	            : xasprintf("%s: %s", what, strerror(res->err));
-	emit(u, "exited", json_pack("{s:s, s:s}", "reason", "spawn_failed",
-	                            "error", err));
+	emit(u, "exited", json_pack("{s:s, s:o}", "reason", "spawn_failed",
+	                            "error", events_text(err)));
 	free(err);
 	free(what);
 	if (u->job) {
@@ -311,7 +311,7 @@ static int open_notify(struct unit *u)
 	} else {
 		char *m = xasprintf("cannot open its notify socket %s (%s): it runs "
 		                    "without NOTIFY_SOCKET", path, strerror(errno));
-		emit(u, "warn", json_pack("{s:s}", "message", m));
+		emit(u, "warn", json_pack("{s:o}", "message", events_text(m)));
 		free(m);
 	}
 	free(path);
@@ -815,7 +815,7 @@ static struct probe_spec *parse_check(struct unit *u, const char *text,
 	if (config_probe(u->cfg, text, sp, &why) == 0)
 		return sp;
 	char *m = xasprintf("%s = %s: %s", key, text, why);
-	emit(u, "warn", json_pack("{s:s}", "message", m));
+	emit(u, "warn", json_pack("{s:o}", "message", events_text(m)));
 	free(m);
 	free(why);
 	free(sp);

@@ -660,6 +660,24 @@ def test_sighup_reloads(project):
     assert p.daemon_pid() == pid
 
 
+def test_sighup_bad_file_with_raw_bytes_keeps_its_message(project):
+    """An error that quotes bytes which are not UTF-8 (or an escape) still
+    reaches the events with its message, cleaned; it used to be dropped
+    whole (JSON holds only UTF-8)."""
+    p = project(V1)
+    p.up()
+    pid = p.daemon_pid()
+    Path(p.ini).write_bytes(V1.encode() + b"[service raw]\nexec = true\n"
+                            b"start = on-\xff\x1b[1mdemand\n")
+    os.kill(pid, signal.SIGHUP)
+    wait_until(lambda: [e for e in p.events() if e["event"] == "warn"
+                        and "reload failed" in e.get("message", "")],
+               what="a warn event with its message\n" + p.describe())
+    m = [e for e in p.events() if e["event"] == "warn"
+         and "reload failed" in e.get("message", "")][0]["message"]
+    assert "start = on-??[1mdemand" in m, m
+
+
 # --- 7. SIGTERM and SIGINT to the daemon -------------------------------------
 
 def test_sigterm_stops_units_in_parallel(tend, project):

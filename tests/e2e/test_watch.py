@@ -67,6 +67,22 @@ def test_one_write_runs_the_job_once_after_the_debounce(project):
     assert len(events(p, "job_started")) == 1
 
 
+def test_a_file_name_that_is_not_utf8_is_told_cleaned(project):
+    """A file name is bytes; the event that names it holds valid UTF-8
+    ('?' for what is not), where it used to lose its fields."""
+    p = project("[job j]\nexec = true\nwatch = w\ndebounce = 100ms\n")
+    w = p.ini.parent / "w"
+    w.mkdir()
+    p.up()
+    time.sleep(0.2)
+    with open(os.path.join(os.fsencode(w), b"caf\xe9\x1b.txt"), "wb") as f:
+        f.write(b"1")
+    p.wait_event("job_finished", unit="j")
+    trig = events(p, "watch_triggered")
+    assert len(trig) == 1 and trig[0]["path"].endswith("/w/caf??.txt"), trig
+    assert trig[0]["changes"] >= 1, trig
+
+
 def test_100_writes_during_a_run_make_one_trailing_run(project, tmp_path):
     w = tmp_path / "w"
     (w / "sub").mkdir(parents=True)
