@@ -187,7 +187,7 @@ soak: build/tend
 # fuzz/, built with clang, ASan and UBSan over the same sources as tend.
 # check-fuzz (part of `make test`) runs every corpus input, then fuzzes
 # each target for FUZZ_CHECK_SECONDS; `make fuzz SECONDS=N` fuzzes each
-# for N seconds (two at a time); `make fuzz-merge` adds what the last
+# for N seconds (one per CPU at a time); `make fuzz-merge` adds what the last
 # runs found that covers new code to the corpus in fuzz/corpus/.
 FUZZERS  := $(patsubst fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard fuzz/fuzz_*.c))
 FUZZOBJS := $(patsubst src/%.c,build/fuzz/%.o,$(LIBSRCS))
