@@ -16,6 +16,26 @@ static void refused(const char *why, const char *s)
 	free(copy);
 }
 
+/* S parses to a value whose printed form (what tend check shows) parses
+ * to the same value; or S is refused with a reason. */
+static void roundtrip(const char *s,
+                      int (*parse)(const char *, uint64_t *, const char **),
+                      const char *(*format)(uint64_t, char[32]),
+                      const char *what)
+{
+	const char *why = NULL;
+	uint64_t a, b;
+	char buf[32];
+	if (parse(s, &a, &why) < 0) {
+		refused(why, s);
+		return;
+	}
+	format(a, buf);
+	FUZZ_ASSERT(parse(buf, &b, &why) == 0 && a == b,
+	            "%s \"%s\" = %llu printed \"%s\"", what, s,
+	            (unsigned long long)a, buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -28,26 +48,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int sig;
 	switch (data[0] % 8) {
 	case 0:
-		if (parse_size(s, &a, &why) == 0) {
-			format_size_approx(a, buf);
-			FUZZ_ASSERT(strlen(buf) < 32, "approx");
-			format_size(a, buf);
-			FUZZ_ASSERT(parse_size(buf, &b, &why) == 0 && a == b,
-			            "size \"%s\" = %llu printed \"%s\"", s,
-			            (unsigned long long)a, buf);
-		} else {
-			refused(why, s);
-		}
+		if (parse_size(s, &a, &why) == 0)
+			FUZZ_ASSERT(strlen(format_size_approx(a, buf)) < 32, "approx");
+		roundtrip(s, parse_size, format_size, "size");
 		break;
 	case 1:
-		if (parse_duration(s, &a, &why) == 0) {
-			format_duration(a, buf);
-			FUZZ_ASSERT(parse_duration(buf, &b, &why) == 0 && a == b,
-			            "duration \"%s\" = %llu ms printed \"%s\"", s,
-			            (unsigned long long)a, buf);
-		} else {
-			refused(why, s);
-		}
+		roundtrip(s, parse_duration, format_duration, "duration");
 		break;
 	case 2:
 		if (parse_signal(s, &sig, &why) == 0) {
