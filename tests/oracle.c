@@ -165,5 +165,13 @@ char *oracle_message(const char *msg, const char *input, size_t len)
 		return fail("an empty message");
 	if (strchr(msg, '\n') && !memchr(input, '\n', len))
 		return fail("a message of several lines: \"%s\"", msg);
-	return NULL;
+	/* what leaves tend: one line of UTF-8 without control characters */
+	char *out = one_line(msg);
+	bool clean = *out && oracle_utf8(out, strlen(out));
+	for (const unsigned char *p = (const unsigned char *)out; clean && *p; p++)
+		clean = *p >= 0x20 && *p != 0x7f && !(p[0] == 0xc2 && p[1] < 0xa0);
+	char *why = clean ? NULL : fail("cleaned, \"%s\" is still not one "
+	                                "printable line: \"%s\"", msg, out);
+	free(out);
+	return why;
 }

@@ -28,7 +28,7 @@ char *oracle_jrpc(const char *b, size_t len, struct jrpc_msg *m);
  * not empty, one line (unless it quotes an input that has several).  It
  * may quote the input's bytes as they are; where it leaves tend (errline,
  * control replies, events) str_clean makes it valid UTF-8 without control
- * characters. */
+ * characters (C0, DEL, C1), which is checked too. */
 char *oracle_message(const char *msg, const char *input, size_t len);
 
 /* Is B[0..LEN) valid UTF-8 (no overlong forms, no surrogates, nothing past
