@@ -675,9 +675,9 @@ void sup_disk_short(struct sup *s, const char *path, int err)
 	                    "%u KiB) and units' output is lost until there is "
 	                    "room again; supervision goes on", path, strerror(err),
 	                    EVENTS_BACKLOG_MAX >> 10);
-	events_emit(s->ev, "tend", "warn", json_pack("{s:s, s:s, s:s, s:s}",
-	            "message", m, "condition", "disk", "path", path, "error",
-	            strerror(err)));
+	events_emit(s->ev, "tend", "warn", json_pack("{s:o, s:s, s:o, s:s}",
+	            "message", events_text(m), "condition", "disk", "path",
+	            events_text(path), "error", strerror(err)));
 	free(m);
 }
 
