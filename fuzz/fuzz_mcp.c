@@ -4,6 +4,8 @@
  *
  *   +          a client joins (at most 8; numbered 0..7 in order of joining)
  *   -N         client N leaves
+ *   xN         client N's input ends (mcp_client_close): it sends no more,
+ *              and is told settled once nothing of its is pending
  *   N TEXT     client N sends the line TEXT (N a digit 0..7)
  *   S TEXT     the server sends the line TEXT
  *   A TEXT     the server answers the last request it got, with result
@@ -21,7 +23,9 @@
  *
  * What must hold: every line tend writes, to a client or to the server, is
  * one JSON value on one line; nothing reaches a client after it left, nor
- * any client that never joined; the sanitizers see no error or leak. */
+ * any client that never joined; a client is told settled only after its
+ * input ended, once, with nothing in flight; the sanitizers see no error
+ * or leak. */
 #include "fuzz.h"
 #include "jrpc.h"
 #include "mcp.h"
@@ -32,7 +36,7 @@ struct world {
 	struct mcp *m;
 	struct mcp_client *c[CLIENTS];
 	int tag[CLIENTS];          /* the DATA of each client: &tag[i] */
-	bool joined[CLIENTS], left[CLIENTS];
+	bool joined[CLIENTS], left[CLIENTS], closed[CLIENTS], settled[CLIENTS];
 	size_t nclients;
 	bool up, closing, wake_ok, quit;
 	char *last_to_server;      /* id of the last request the server got */
@@ -91,6 +95,20 @@ static void log_line(void *ctx, const char *msg)
 	FUZZ_ASSERT(msg && !strchr(msg, '\n'), "a log line of several lines");
 }
 
+static void settled(void *ctx, void *data)
+{
+	(void)ctx;
+	int *tag = data;
+	FUZZ_ASSERT(tag >= w.tag && tag < w.tag + CLIENTS, "settled: no client");
+	size_t i = (size_t)(tag - w.tag);
+	FUZZ_ASSERT(w.closed[i] && !w.left[i] && !w.settled[i],
+	            "client %zu told settled %s", i, !w.closed[i] ? "before its "
+	            "input ended" : w.left[i] ? "after it left" : "twice");
+	FUZZ_ASSERT(mcp_client_in_flight(w.c[i]) == 0, "client %zu settled with "
+	            "%zu in flight", i, mcp_client_in_flight(w.c[i]));
+	w.settled[i] = true;
+}
+
 static bool wake(void *ctx)
 {
 	(void)ctx;
@@ -141,7 +159,7 @@ static void step(const char *s, size_t len)
 	size_t tlen = len > 1 ? len - 1 : 0;
 	int digit = tlen ? text[0] - '0' : -1;
 	if (op >= '0' && op <= '7') {
-		if (live(op - '0'))
+		if (live(op - '0') && !w.closed[op - '0'])
 			mcp_client_line(w.m, w.c[op - '0'], text, tlen);
 		return;
 	}
@@ -159,6 +177,13 @@ static void step(const char *s, size_t len)
 			mcp_client_remove(w.m, w.c[digit]);
 		}
 		break;
+	case 'x':
+		if (live(digit) && !w.closed[digit]) {
+			w.closed[digit] = true;
+			if (mcp_client_close(w.m, w.c[digit]))
+				w.settled[digit] = true;
+		}
+		break;
 	case 'S':
 		if (w.up)
 			mcp_server_line(w.m, text, tlen);
@@ -170,7 +195,7 @@ static void step(const char *s, size_t len)
 			       tlen, send_server, 0);
 		break;
 	case 'a':
-		if (live(digit))
+		if (live(digit) && !w.closed[digit])
 			answer(w.last_to_client[digit], "result", text + 1, tlen - 1,
 			       send_client, (size_t)digit);
 		break;
@@ -216,7 +241,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	w.wake_ok = true;
 	struct mcp_ops ops = { .ctx = NULL, .to_client = to_client,
 	                       .to_server = to_server, .log = log_line,
-	                       .wake = wake };
+	                       .wake = wake, .settled = settled };
 	w.m = mcp_new(&ops, "0.0.0-fuzz");
 	const char *p = (const char *)data, *end = p + size;
 	while (p < end) {

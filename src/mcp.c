@@ -55,6 +55,9 @@ struct mcp_client {
 	unsigned caps;
 	int level;                 /* index in levels, -1: never set */
 	bool initialized;          /* its initialize was answered */
+	bool closed;               /* its input ended (mcp_client_close) */
+	bool told;                 /* ops.settled was called for it */
+	size_t queued;             /* its requests in m's queue */
 	unsigned long long active; /* m->seq at its last message */
 	struct sub **subs;
 	size_t nsubs, capsubs;
@@ -65,6 +68,7 @@ struct qmsg {
 	struct mcp_client *c;
 	char *line;
 	size_t len;
+	bool request;
 	struct qmsg *next;
 };
 
@@ -239,6 +243,22 @@ static struct pend *pend_find(struct mcp *m, unsigned long long id)
 	return p;
 }
 
+/* A closed client with nothing pending is told once: it can go. */
+static void note_settled(struct mcp *m, struct mcp_client *c)
+{
+	if (c->closed && !c->told && c->in_flight == 0 && c->queued == 0) {
+		c->told = true;
+		if (m->ops.settled)
+			m->ops.settled(m->ops.ctx, c->data);
+	}
+}
+
+static void note_all_settled(struct mcp *m)
+{
+	for (struct mcp_client *c = m->clients; c; c = c->next)
+		note_settled(m, c);
+}
+
 static void pend_free(struct mcp *m, struct pend *p)
 {
 	struct pend **slot = &m->tab[p->id & (m->tabsize - 1)];
@@ -252,13 +272,17 @@ static void pend_free(struct mcp *m, struct pend *p)
 		*pend_list(m, p) = p->next;
 	if (p->next)
 		p->next->prev = p->prev;
+	struct mcp_client *settle = NULL;
 	if (p->kind == P_CLIENT) {
 		p->c->in_flight--;
 		m->in_flight--;
+		settle = p->c;
 	}
 	free(p->orig);
 	free(p->token);
 	free(p);
+	if (settle)
+		note_settled(m, settle);
 }
 
 static char *dup_span(const char *line, struct jspan s, size_t *len)
@@ -375,6 +399,9 @@ static void dispatch(struct mcp *m, struct mcp_client *c, const char *line,
 static struct qmsg *take_waiting(struct mcp *m)
 {
 	struct qmsg *q = m->qhead;
+	for (struct qmsg *k = q; k; k = k->next)
+		if (k->request)
+			k->c->queued--;
 	m->qhead = NULL;
 	m->qtail = &m->qhead;
 	m->nq = 0;
@@ -394,6 +421,7 @@ static void fail_waiting(struct mcp *m, const char *why)
 		free(q);
 		q = next;
 	}
+	note_all_settled(m);
 }
 
 static void enqueue(struct mcp *m, struct mcp_client *c, const char *line,
@@ -418,6 +446,9 @@ static void enqueue(struct mcp *m, struct mcp_client *c, const char *line,
 	q->line = xmalloc(len ? len : 1);
 	memcpy(q->line, line, len);
 	q->len = len;
+	q->request = msg->kind == JRPC_REQUEST;
+	if (q->request)
+		c->queued++;
 	*m->qtail = q;
 	m->qtail = &q->next;
 	m->nq++;
@@ -439,6 +470,7 @@ static void flush_waiting(struct mcp *m)
 		free(q);
 		q = next;
 	}
+	note_all_settled(m);
 }
 
 /* --- what clients say --- */
@@ -785,7 +817,7 @@ static struct mcp_client *route(struct mcp *m, unsigned cap)
 	struct mcp_client *busy = NULL, *last = NULL, *last_busy = NULL;
 	size_t nbusy = 0;
 	for (struct mcp_client *c = m->clients; c; c = c->next) {
-		if (!c->initialized || (c->caps & cap) != cap)
+		if (!c->initialized || c->closed || (c->caps & cap) != cap)
 			continue;
 		if (!last || c->active > last->active)
 			last = c;
@@ -983,8 +1015,25 @@ struct mcp_client *mcp_client_add(struct mcp *m, void *data)
 	return c;
 }
 
+bool mcp_client_close(struct mcp *m, struct mcp_client *c)
+{
+	c->closed = true;
+	/* It will answer nothing more: what the server asked of it fails. */
+	for (struct pend *p = c->reqs, *next; p; p = next) {
+		next = p->next;
+		if (p->kind != P_SERVER)
+			continue;
+		reply_error(m, NULL, p->orig, p->orig_len, -32603, "tend: the "
+		            "client closed its input before answering");
+		pend_free(m, p);
+	}
+	c->told = c->in_flight == 0 && c->queued == 0;
+	return c->told;
+}
+
 void mcp_client_remove(struct mcp *m, struct mcp_client *c)
 {
+	c->told = true;   /* no settled call while it goes */
 	/* Its waiting messages go. */
 	for (struct qmsg **qq = &m->qhead; *qq; ) {
 		struct qmsg *q = *qq;
@@ -994,6 +1043,8 @@ void mcp_client_remove(struct mcp *m, struct mcp_client *c)
 		}
 		*qq = q->next;
 		m->nq--;
+		if (q->request)
+			c->queued--;
 		free(q->line);
 		free(q);
 	}
@@ -1054,6 +1105,7 @@ void mcp_free(struct mcp *m)
 		return;
 	while (m->clients) {
 		struct mcp_client *c = m->clients;
+		c->told = true;   /* no settled call from here */
 		while (c->reqs)
 			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): pend_free unlinks the head it frees (whose prev is NULL) */
 			pend_free(m, c->reqs);

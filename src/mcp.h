@@ -41,6 +41,11 @@ struct mcp_ops {
 	/* The server is down and a message waits for it: start it.  Returns
 	 * false when it cannot start (the waiting messages then fail). */
 	bool (*wake)(void *ctx);
+	/* Client DATA, whose input ended (mcp_client_close), has nothing
+	 * pending any more: every request it sent is answered.  May be NULL.
+	 * Called from inside mcp: the caller ends the client later, from its
+	 * loop, never from this callback. */
+	void (*settled)(void *ctx, void *data);
 };
 
 struct mcp *mcp_new(const struct mcp_ops *ops, const char *version);
@@ -52,6 +57,13 @@ void mcp_free(struct mcp *m);
  * level released.  Nothing is sent to a client after it left. */
 struct mcp_client *mcp_client_add(struct mcp *m, void *data);
 void mcp_client_remove(struct mcp *m, struct mcp_client *c);
+
+/* Client C's input ended: it sends nothing more, but the answers to what
+ * it asked still go to it.  Requests of the server's at it are answered
+ * with an error, and no new one is routed to it.  Returns true when
+ * nothing of C's is pending (C can go now); else ops.settled tells when
+ * that is so. */
+bool mcp_client_close(struct mcp *m, struct mcp_client *c);
 
 /* A line from client C / from the server. */
 void mcp_client_line(struct mcp *m, struct mcp_client *c, const char *line,

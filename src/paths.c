@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,23 +52,47 @@ int paths_init(struct paths *p, const char *config, char **err)
 	p->sock = xasprintf("%s/%s.sock", p->rundir, p->id);
 	p->lock = xasprintf("%s/%s.lock", p->rundir, p->id);
 	p->procs = xasprintf("%s/%s.procs", p->rundir, p->id);
-	const char *st = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char *home = paths_home();
+	const char *st = getenv("XDG_STATE_HOME");
 	if (st && *st == '/')
 		p->statedir = xasprintf("%s/tend/%s", st, p->id);
 	else
-		p->statedir = xasprintf("%s/.local/state/tend/%s",
-		                        home && *home ? home : "/tmp", p->id);
+		p->statedir = xasprintf("%s/.local/state/tend/%s", home, p->id);
+	free(home);
 	p->events = xasprintf("%s/events.log", p->statedir);
 	p->daemon_log = xasprintf("%s/daemon.log", p->statedir);
 	return 0;
 }
 
+char *paths_pick_rundir(const char *xdg, uid_t uid, const struct stat *runuser)
+{
+	if (xdg && *xdg == '/')
+		return xasprintf("%s/tend", xdg);
+	if (runuser && S_ISDIR(runuser->st_mode) && runuser->st_uid == uid &&
+	    (runuser->st_mode & 07777) == 0700)
+		return xasprintf("/run/user/%u/tend", (unsigned)uid);
+	return xasprintf("/tmp/tend-%u", (unsigned)uid);
+}
+
 char *paths_rundir(void)
 {
-	const char *run = getenv("XDG_RUNTIME_DIR");
-	if (run && *run == '/')
-		return xasprintf("%s/tend", run);
-	return xasprintf("/tmp/tend-%u", (unsigned)getuid());
+	uid_t uid = getuid();
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/run/user/%u", (unsigned)uid);
+	struct stat st;
+	bool have = lstat(dir, &st) == 0;
+	return paths_pick_rundir(getenv("XDG_RUNTIME_DIR"), uid, have ? &st : NULL);
+}
+
+char *paths_home(void)
+{
+	const char *home = getenv("HOME");
+	if (home && *home == '/')
+		return xstrdup(home);
+	struct passwd *pw = getpwuid(getuid());
+	if (pw && pw->pw_dir && *pw->pw_dir == '/')
+		return xstrdup(pw->pw_dir);
+	return xstrdup("/tmp");
 }
 
 void paths_free(struct paths *p)

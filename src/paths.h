@@ -4,14 +4,21 @@
  * a hash of the file's real path ("myproject-1f3a9c0e"), so two files never
  * share a daemon and one file always finds its own.
  *
- *   runtime  $XDG_RUNTIME_DIR/tend (else /tmp/tend-$UID), mode 0700:
+ *   runtime  RUN/tend, mode 0700, where RUN is $XDG_RUNTIME_DIR when it is
+ *            set (an absolute path), else /run/user/UID when that is a
+ *            directory of the user's own with mode 0700 (as systemd's
+ *            login manager makes it), else /tmp/tend-UID is used instead
+ *            of RUN/tend.  So a tend started by an MCP client with a
+ *            trimmed environment (HOME, PATH, USER...) reaches the daemon
+ *            the user's shell started:
  *            ID.sock (the control socket, 0600), ID.lock (the lock: a
  *            POSIX record lock the kernel drops when its holder dies; the
  *            file holds the holder's pid, for messages only), ID.procs
  *            (every process the daemon started, by pid and start time),
  *            ID.NAME.notify (service NAME's sd_notify socket, 0600;
  *            notify.h)
- *   state    $XDG_STATE_HOME/tend/ID (else ~/.local/state/tend/ID), 0700:
+ *   state    $XDG_STATE_HOME/tend/ID (else HOME/.local/state/tend/ID, HOME
+ *            from $HOME or else the user's passwd entry), 0700:
  *            NAME.log (+ .1 .. .3), events.log (+ .1 .. .3), daemon.log
  *
  * Directories are created on demand (0700) and refused, with one line
@@ -27,6 +34,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -63,8 +71,14 @@ int paths_open_state(struct paths *p, bool create, char **err);
  * files in the directory P holds open. */
 const char *paths_base(const char *path);
 
-/* The runtime directory (malloc'd; not created). */
+/* The runtime directory (malloc'd; not created), by the rule above. */
 char *paths_rundir(void);
+/* The rule itself: XDG is $XDG_RUNTIME_DIR (or NULL), RUNUSER what lstat
+ * said of /run/user/UID (NULL: nothing there). */
+char *paths_pick_rundir(const char *xdg, uid_t uid, const struct stat *runuser);
+/* The user's home: $HOME when absolute, else the passwd entry's, else
+ * /tmp (malloc'd). */
+char *paths_home(void);
 
 /* The log file of unit NAME (malloc'd). */
 char *paths_unit_log(const struct paths *p, const char *name);

@@ -50,6 +50,7 @@ struct session {
 	struct line_reader rd;    /* the client's messages */
 	struct line_writer wr;    /* messages for it */
 	char *bye;                /* why it ends, at the loop's next turn */
+	bool settled;             /* after its EOF: every request answered */
 };
 
 struct share {
@@ -537,12 +538,59 @@ static void client_long(void *ctx, size_t len)
 	log_line(s->sh, m);
 }
 
+/* After the client's EOF: the session ends once every answer it waits
+ * for is written out (or SHARE_DRAIN_MS passed). */
+static void on_drained_end(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct session *s = t->data;
+	finish(s, ctl_reply_ok(json_pack("{s:b}", "done", 1)));
+}
+
+static void end_when_written(struct session *s)
+{
+	if (!s->bye && lines_pending(&s->wr) == 0)
+		loop_timer_start(s->sh->lp, &s->timer, 0, on_drained_end, s);
+}
+
+static void client_written(void *ctx)
+{
+	struct session *s = ctx;
+	if (s->settled)
+		end_when_written(s);
+}
+
+static void on_drain_timeout(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct session *s = t->data;
+	char b[32];
+	char *m = xasprintf("the client's input ended and its requests in "
+	                    "flight were not all answered within %s",
+	                    format_duration(SHARE_DRAIN_MS, b));
+	gone(s, m);
+	free(m);
+}
+
+static void mcp_settled(void *ctx, void *data)
+{
+	(void)ctx;
+	struct session *s = data;
+	s->settled = true;
+	end_when_written(s);
+}
+
 static void client_end(void *ctx, int err)
 {
 	struct session *s = ctx;
 	if (!err) {
 		s->in_eof = true;
-		finish(s, ctl_reply_ok(json_pack("{s:b}", "done", 1)));
+		lines_read_stop(&s->rd);
+		if (mcp_client_close(s->sh->mcp, s->mc))
+			mcp_settled(s->sh, s);
+		else
+			loop_timer_start(s->sh->lp, &s->timer, SHARE_DRAIN_MS,
+			                 on_drain_timeout, s);
 		return;
 	}
 	char m[160];
@@ -568,7 +616,8 @@ static void mcp_attach(struct session *s)
 	sh->nattached++;
 	s->rd = (struct line_reader){ .on_line = client_line, .on_long = client_long,
 	                              .on_end = client_end, .ctx = s };
-	s->wr = (struct line_writer){ .on_error = client_werr, .ctx = s };
+	s->wr = (struct line_writer){ .on_error = client_werr,
+	                              .on_drained = client_written, .ctx = s };
 	if (lines_read(&s->rd, sh->lp, s->in, SHARE_LINE_MAX) < 0 ||
 	    lines_write_start(&s->wr, sh->lp, s->out) < 0) {
 		char m[160];
@@ -958,7 +1007,7 @@ struct share *share_new(struct unit *u, enum stdio_mode mode)
 	sh->per_client = mode == STDIO_PER_CLIENT;
 	if (mode == STDIO_MCP) {
 		static const struct mcp_ops ops = { NULL, mcp_to_client, mcp_to_server,
-		                                    mcp_log, mcp_wake };
+		                                    mcp_log, mcp_wake, mcp_settled };
 		struct mcp_ops o = ops;
 		o.ctx = sh;
 		sh->mcp = mcp_new(&o, TEND_VERSION);

@@ -32,6 +32,10 @@
  * going away (its stdout closes, or tend connect's control connection
  * does) stops the instance's whole tree at once.
  *
+ * mcp: after the client's EOF its session stays until every request it
+ * sent is answered and written out (at most SHARE_DRAIN_MS), as a server
+ * started directly answers what it read before its stdin ended.
+ *
  * Both: a session ends with one final line on its control connection:
  * {"ok": true, "done": true} when the program ended cleanly after the
  * client's EOF (or, for exclusive, when the client's turn is over), else
@@ -48,6 +52,9 @@
 
 #define SHARE_QUIET_MS 25
 #define SHARE_NO_REPLY_MS 1000
+/* stdio = mcp: after a client's EOF, how long the answers to its requests
+ * in flight are waited for before its session ends anyway. */
+#define SHARE_DRAIN_MS 60000
 
 struct unit;
 struct share;

@@ -62,13 +62,23 @@ static bool wake(void *ctx)
 	return wake_ok;
 }
 
-static const struct mcp_ops ops = { NULL, to_client, to_server, log_fn, wake };
+static int settled[8];
+
+static void settled_fn(void *ctx, void *data)
+{
+	(void)ctx;
+	settled[*(int *)data]++;
+}
+
+static const struct mcp_ops ops = { NULL, to_client, to_server, log_fn, wake,
+                                    settled_fn };
 
 static int setup(void **state)
 {
 	(void)state;
 	nouts = next_out = 0;
 	wakes = logs = 0;
+	memset(settled, 0, sizeof(settled));
 	wake_ok = true;
 	return 0;
 }
@@ -551,9 +561,55 @@ static void test_garbage_and_failed_wake(void **state)
 	mcp_free(m);
 }
 
+/* A client's input ends with requests in flight and waiting: they are
+ * still answered to it, and it is told settled once, after the last. */
+static void test_close_drains(void **state)
+{
+	(void)state;
+	struct mcp *m = mcp_new(&ops, "9.9");
+	struct mcp_client *a = mcp_client_add(m, &client_ids[0]);
+	struct mcp_client *b = mcp_client_add(m, &client_ids[1]);
+	/* B, with nothing asked, can go at once. */
+	assert_true(mcp_client_close(m, b));
+	assert_int_equal(settled[1], 0);
+	mcp_client_remove(m, b);
+	/* A's initialize and tools/list wait for the server; then its input
+	 * ends. */
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{\"sampling\":{}}}}");
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}");
+	assert_false(mcp_client_close(m, a));
+	server_ready(m, RESULT);
+	json_t *j = next_json(0);
+	assert_int_equal(id_of(j), 1);
+	json_decref(j);
+	j = next_json(SERVER);
+	assert_string_equal(method_of(j), "tools/list");
+	long long tid = id_of(j);
+	json_decref(j);
+	assert_int_equal(settled[0], 0);
+	/* A server request is not routed to a closed client. */
+	send_s(m, "{\"jsonrpc\":\"2.0\",\"id\":\"s1\",\"method\":\"sampling/createMessage\",\"params\":{}}");
+	j = next_json(SERVER);
+	assert_int_equal(error_code(j), -32601);
+	json_decref(j);
+	char *r = NULL;
+	assert_true(asprintf(&r, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"tools\":[]}}", tid) > 0);
+	send_s(m, r);
+	free(r);
+	j = next_json(0);
+	assert_int_equal(id_of(j), 2);
+	json_decref(j);
+	assert_int_equal(settled[0], 1);
+	nothing_more();
+	mcp_client_remove(m, a);
+	assert_int_equal(settled[0], 1);
+	mcp_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_close_drains, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_initialize_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ids_byte_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),

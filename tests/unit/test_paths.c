@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,17 +225,58 @@ static void test_init_xdg(void **state)
 	free(cfg);
 }
 
+/* The runtime rule: XDG_RUNTIME_DIR, else /run/user/UID when it is a
+ * directory of the user's own with mode 0700, else /tmp/tend-UID. */
+static void test_pick_rundir(void **state)
+{
+	(void)state;
+	struct stat ok = { .st_mode = S_IFDIR | 0700, .st_uid = 1000 };
+	struct { const char *xdg; const struct stat *st; struct stat mod;
+	         bool use_mod; const char *want; } cases[] = {
+		{ "/x", &ok, { 0 }, false, "/x/tend" },
+		{ NULL, &ok, { 0 }, false, "/run/user/1000/tend" },
+		{ "", &ok, { 0 }, false, "/run/user/1000/tend" },
+		{ "rel", &ok, { 0 }, false, "/run/user/1000/tend" },
+		{ NULL, NULL, { 0 }, false, "/tmp/tend-1000" },
+		{ NULL, NULL, { .st_mode = S_IFDIR | 0755, .st_uid = 1000 }, true,
+		  "/tmp/tend-1000" },
+		{ NULL, NULL, { .st_mode = S_IFDIR | 0700, .st_uid = 0 }, true,
+		  "/tmp/tend-1000" },
+		{ NULL, NULL, { .st_mode = S_IFLNK | 0777, .st_uid = 1000 }, true,
+		  "/tmp/tend-1000" },
+		{ NULL, NULL, { .st_mode = S_IFDIR | 01700, .st_uid = 1000 }, true,
+		  "/tmp/tend-1000" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = paths_pick_rundir(cases[i].xdg, 1000,
+		                              cases[i].use_mod ? &cases[i].mod : cases[i].st);
+		assert_string_equal(got, cases[i].want);
+		free(got);
+	}
+}
+
 static void test_init_fallbacks(void **state)
 {
 	struct tmp *t = *state;
 	char *cfg = touch(t->dir, "app/tend.ini");
 	char *real = xasprintf("%s/app/tend.ini", t->real);
 	char *id = ref_id("app", real);
-	char *tmprun = xasprintf("/tmp/tend-%u", (unsigned)getuid());
+	/* Without XDG_RUNTIME_DIR: /run/user/UID when it qualifies on this
+	 * machine (test_pick_rundir checks the rule), else /tmp/tend-UID. */
+	char *tmprun = paths_pick_rundir(NULL, getuid(), NULL);
+	struct stat ru;
+	char rudir[64];
+	snprintf(rudir, sizeof(rudir), "/run/user/%u", (unsigned)getuid());
+	if (lstat(rudir, &ru) == 0) {
+		free(tmprun);
+		tmprun = paths_pick_rundir(NULL, getuid(), &ru);
+	}
+	struct passwd *pw = getpwuid(getuid());
+	assert_non_null(pw);
 	struct paths p;
 	char *err = NULL;
 
-	/* Nothing set: /tmp/tend-UID and /tmp/.local/state. */
+	/* Nothing set: the runtime rule, and the passwd entry's home. */
 	unsetenv("XDG_RUNTIME_DIR");
 	unsetenv("XDG_STATE_HOME");
 	unsetenv("HOME");
@@ -244,7 +286,7 @@ static void test_init_fallbacks(void **state)
 	char *want = xasprintf("%s/%s.sock", tmprun, id);
 	assert_string_equal(p.sock, want);
 	free(want);
-	want = xasprintf("/tmp/.local/state/tend/%s", id);
+	want = xasprintf("%s/.local/state/tend/%s", pw->pw_dir, id);
 	assert_string_equal(p.statedir, want);
 	free(want);
 	paths_free(&p);
@@ -266,7 +308,7 @@ static void test_init_fallbacks(void **state)
 	setenv("HOME", "", 1);
 	assert_int_equal(paths_init(&p, cfg, &err), 0);
 	assert_string_equal(p.rundir, tmprun);
-	want = xasprintf("/tmp/.local/state/tend/%s", id);
+	want = xasprintf("%s/.local/state/tend/%s", pw->pw_dir, id);
 	assert_string_equal(p.statedir, want);
 	free(want);
 	paths_free(&p);
@@ -1068,6 +1110,7 @@ int main(void)
 		T(test_fnv_reference),
 		T(test_init_xdg),
 		T(test_init_fallbacks),
+		cmocka_unit_test(test_pick_rundir),
 		T(test_id_stable),
 		T(test_id_distinct),
 		T(test_id_label),
