@@ -38,6 +38,7 @@ struct key_def {
 static const char *const start_names[] = { "boot", "on-demand", NULL };
 static const char *const ready_names[] = { "none", "notify", "health", "socket", NULL };
 static const char *const stdio_names[] = { "none", "exclusive", "per-client", "mcp", NULL };
+static const char *const share_names[] = { "all", "roots", "none", NULL };
 static const char *const change_names[] = { "restart", NULL };
 static const char *const restart_names[] = { "on-failure", "always", "never", NULL };
 
@@ -109,7 +110,10 @@ static const struct key_def keys[] = {
 	  .help = "none | exclusive | per-client | mcp (tend connect)" },
 	{ "max-instances", SC_SERVICE, V_UINT, U(max_instances), "8", .lo = 1,
 	  .hi = 10000, .enforced = true, .daemon_only = true,
-	  .help = "cap for stdio = per-client" },
+	  .help = "cap for stdio = per-client, and for mcp's instances" },
+	{ "share", SC_SERVICE, V_ENUM, U(share), "roots", share_names,
+	  .enforced = true, .daemon_only = true,
+	  .help = "stdio = mcp: what clients have in common to share an instance: all | roots | none" },
 	{ "queue-timeout", SC_SERVICE, V_DURATION, U(queue_timeout_ms), "30s",
 	  .enforced = true, .daemon_only = true,
 	  .help = "how long tend connect waits for its turn or a free instance" },
@@ -148,6 +152,11 @@ static bool key_repeatable(const struct key_def *k)
 {
 	return k->type == V_ENV || k->type == V_ADDRS || k->type == V_PATHS ||
 	       k->type == V_WORDS;
+}
+
+const char *share_kind_name(enum share_kind k)
+{
+	return share_names[k];
 }
 
 const char *unit_kind_name(enum unit_kind k)

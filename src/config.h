@@ -24,6 +24,9 @@ enum unit_kind { KIND_SERVICE, KIND_JOB };
 enum start_mode { START_BOOT, START_ON_DEMAND };
 enum ready_mode { READY_NONE, READY_NOTIFY, READY_HEALTH, READY_SOCKET };
 enum stdio_mode { STDIO_NONE, STDIO_EXCLUSIVE, STDIO_PER_CLIENT, STDIO_MCP };
+/* stdio = mcp: what clients must have in common to share an instance,
+ * besides the protocol version (docs/mcp.md). */
+enum share_kind { SHARE_ALL, SHARE_ROOTS, SHARE_NONE };
 enum on_change { ON_CHANGE_RESTART };
 
 #define CONFIG_MAX_KEYS 48
@@ -53,6 +56,7 @@ struct unit_config {
 	char *backend;             /* NULL: none */
 	enum stdio_mode stdio;
 	unsigned max_instances;
+	enum share_kind share;
 	uint64_t queue_timeout_ms;
 	uint64_t idle_stop_ms;     /* 0: never */
 	struct strv watch, watch_ignore;
@@ -123,6 +127,7 @@ size_t config_unenforced(const struct unit_config *u, const char **names,
                          size_t max);
 
 const char *unit_kind_name(enum unit_kind k);
+const char *share_kind_name(enum share_kind k);
 
 /* Parses TEXT (a health probe, or a backend address as a connect check)
  * with U's environment for ${VAR} (probe.h).  Returns 0 or -1 with *why. */

@@ -25,12 +25,33 @@ struct sub {
 	struct sub *next;
 };
 
+/* The lists a server's clients ask for first, cached (mcp_cache). */
+enum { L_TOOLS, L_PROMPTS, L_RESOURCES, L_TEMPLATES, L_N };
+static const struct {
+	const char *method;    /* the request */
+	const char *changed;   /* the notification that makes it stale */
+} lists[L_N] = {
+	{ "tools/list", "notifications/tools/list_changed" },
+	{ "prompts/list", "notifications/prompts/list_changed" },
+	{ "resources/list", "notifications/resources/list_changed" },
+	{ "resources/templates/list", "notifications/resources/list_changed" },
+};
+
+struct mcp_cache {
+	char *init;                  /* the server's initialize result */
+	size_t init_len;
+	char *list[L_N];             /* first pages of the lists, NULL: none */
+	size_t list_len[L_N];
+	unsigned long gen[L_N];      /* bumped at each invalidation */
+};
+
 /* One id tend minted, and what it stands for. */
 enum pend_kind {
 	P_CLIENT,   /* a client's request at the server */
 	P_SERVER,   /* the server's request at a client */
 	P_INIT,     /* tend's initialize */
 	P_TEND,     /* tend's other requests (subscribe, setLevel...) */
+	P_REFRESH,  /* tend asks a cached list again (a new server process) */
 };
 
 struct pend {
@@ -42,6 +63,8 @@ struct pend {
 	char *token;               /* the client's progress token */
 	size_t token_len;
 	struct sub *sub;           /* a client's first subscribe to it */
+	int slot;                  /* a cacheable list request: L_* + 1; 0: none */
+	unsigned long gen;         /* the slot's generation when it was sent */
 	struct pend *hnext;        /* the id table's chain */
 	struct pend *prev, *next;  /* its client's list, or m->own */
 };
@@ -74,11 +97,12 @@ struct qmsg {
 
 struct mcp {
 	struct mcp_ops ops;
-	char *version;
+	char *version;             /* tend's, for clientInfo */
+	char *protocol;            /* what tend asks the server for */
 	struct mcp_client *clients;
 	enum srv_state state;
-	char *result;              /* the server's initialize result */
-	size_t result_len;
+	struct mcp_cache *cache;   /* initialize and list results */
+	bool own_cache;
 	char *refusal;             /* S_REFUSED: what the server said */
 	int srv_level;             /* set at this process, -1: not yet */
 	bool woken;                /* S_DOWN: wake asked for already */
@@ -145,6 +169,20 @@ static void reply_result(struct mcp *m, struct mcp_client *c, const char *id,
 	free(b.s);
 }
 
+/* An error answer to ID (JSON text) with MSG (cleaned to valid UTF-8). */
+static char *error_line(const char *id, size_t idlen, int code, char *msg)
+{
+	str_clean(msg);   /* valid UTF-8, whatever went into it */
+	json_t *s = json_string(msg);
+	char *q = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+	char *line = xasprintf("{\"jsonrpc\":\"2.0\",\"id\":%.*s,\"error\":"
+	                       "{\"code\":%d,\"message\":%s}}", (int)idlen, id,
+	                       code, q ? q : "\"tend: error\"");
+	free(q);
+	json_decref(s);
+	return line;
+}
+
 static void reply_error(struct mcp *m, struct mcp_client *c, const char *id,
                         size_t idlen, int code, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
@@ -155,17 +193,21 @@ static void reply_error(struct mcp *m, struct mcp_client *c, const char *id,
 	va_start(ap, fmt);
 	char *msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	str_clean(msg);   /* valid UTF-8, whatever went into it */
-	json_t *s = json_string(msg);
-	char *q = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
-	char *line = xasprintf("{\"jsonrpc\":\"2.0\",\"id\":%.*s,\"error\":"
-	                       "{\"code\":%d,\"message\":%s}}", (int)idlen, id,
-	                       code, q ? q : "\"tend: error\"");
+	char *line = error_line(id, idlen, code, msg);
 	send_str(m, c, line);
 	free(line);
-	free(q);
-	json_decref(s);
 	free(msg);
+}
+
+char *mcp_error_for(const char *line, size_t len, int code, const char *why)
+{
+	struct jrpc_msg msg;
+	if (jrpc_scan(line, len, &msg) != JRPC_REQUEST)
+		return NULL;
+	char *text = xasprintf("tend: %s", why);
+	char *e = error_line(line + msg.id.off, msg.id.len, code, text);
+	free(text);
+	return e;
 }
 
 #define SPAN(line, s) (line) + (s).off, (s).len
@@ -473,21 +515,91 @@ static void flush_waiting(struct mcp *m)
 	note_all_settled(m);
 }
 
+/* --- the cache --- */
+
+struct mcp_cache *mcp_cache_new(void)
+{
+	return xcalloc(1, sizeof(struct mcp_cache));
+}
+
+static void cache_drop(struct mcp_cache *k, int i)
+{
+	free(k->list[i]);
+	k->list[i] = NULL;
+	k->list_len[i] = 0;
+	k->gen[i]++;
+}
+
+void mcp_cache_free(struct mcp_cache *k)
+{
+	if (!k)
+		return;
+	for (int i = 0; i < L_N; i++)
+		free(k->list[i]);
+	free(k->init);
+	free(k);
+}
+
+/* LINE's method as one of the cached lists: its index, or -1.  Only a
+ * first page is cached: a request with params other than _meta is not. */
+static int cacheable(const char *line, const struct jrpc_msg *msg)
+{
+	int slot = -1;
+	for (int i = 0; i < L_N && slot < 0; i++)
+		if (jrpc_str_eq(line, msg->method, lists[i].method))
+			slot = i;
+	if (slot < 0 || !msg->params.len)
+		return slot;
+	json_t *p = json_loadb(line + msg->params.off, msg->params.len, 0, NULL);
+	bool plain = json_is_object(p) &&
+	             json_object_size(p) == (json_object_get(p, "_meta") ? 1u : 0u);
+	json_decref(p);
+	return plain ? slot : -1;
+}
+
+/* A list result the server sent: cached unless it went stale meanwhile
+ * (GEN) or is too big to keep. */
+static void cache_store(struct mcp_cache *k, int i, unsigned long gen,
+                        const char *line, struct jspan result)
+{
+	if (gen != k->gen[i] || result.len > MCP_CACHE_ITEM_MAX)
+		return;
+	free(k->list[i]);
+	k->list[i] = dup_span(line, result, &k->list_len[i]);
+}
+
 /* --- what clients say --- */
 
-static void client_initialize(struct mcp *m, struct mcp_client *c,
-                              const char *line, const struct jrpc_msg *msg)
+/* The capabilities an initialize request declares (CAP_*). */
+static unsigned init_caps(const char *line, const struct jrpc_msg *msg)
 {
 	json_t *params = msg->params.len
 	                 ? json_loadb(line + msg->params.off, msg->params.len, 0, NULL)
 	                 : NULL;
 	json_t *caps = json_object_get(params, "capabilities");
-	c->caps = (json_is_object(json_object_get(caps, "roots")) ? CAP_ROOTS : 0) |
-	          (json_is_object(json_object_get(caps, "sampling")) ? CAP_SAMPLING : 0) |
-	          (json_is_object(json_object_get(caps, "elicitation")) ? CAP_ELICITATION : 0);
+	unsigned c = (json_is_object(json_object_get(caps, "roots")) ? CAP_ROOTS : 0) |
+	             (json_is_object(json_object_get(caps, "sampling")) ? CAP_SAMPLING : 0) |
+	             (json_is_object(json_object_get(caps, "elicitation")) ? CAP_ELICITATION : 0);
 	json_decref(params);
+	return c;
+}
+
+static void client_initialize(struct mcp *m, struct mcp_client *c,
+                              const char *line, const struct jrpc_msg *msg)
+{
+	c->caps = init_caps(line, msg);
 	c->initialized = true;
-	reply_result(m, c, SPAN(line, msg->id), m->result, m->result_len);
+	reply_result(m, c, SPAN(line, msg->id), m->cache->init, m->cache->init_len);
+}
+
+void mcp_client_adopt(struct mcp *m, struct mcp_client *c, const char *line,
+                      size_t len)
+{
+	(void)m;
+	struct jrpc_msg msg;
+	if (jrpc_scan(line, len, &msg) == JRPC_REQUEST)
+		c->caps = init_caps(line, &msg);
+	c->initialized = true;
 }
 
 /* Sends C's request on with tend's id (and progress token).  NULL when C
@@ -504,6 +616,11 @@ static struct pend *forward(struct mcp *m, struct mcp_client *c,
 	}
 	struct pend *p = pend_new(m, P_CLIENT, c);
 	p->orig = dup_span(line, msg->id, &p->orig_len);
+	int slot = cacheable(line, msg);
+	if (slot >= 0) {
+		p->slot = slot + 1;
+		p->gen = m->cache->gen[slot];
+	}
 	char num[24];
 	size_t nl = (size_t)snprintf(num, sizeof(num), "%llu", p->id);
 	struct jrpc_edit e[2] = { { msg->id, num, nl } };
@@ -673,6 +790,31 @@ static void handle(struct mcp *m, struct mcp_client *c, const char *line,
 		client_response(m, c, line, len, msg);
 }
 
+/* A request answered from the cache (initialize while the server starts,
+ * a list it answered before): no round trip.  The server is woken all the
+ * same: what the client asks next needs it. */
+static bool from_cache(struct mcp *m, struct mcp_client *c, const char *line,
+                       const struct jrpc_msg *msg)
+{
+	struct mcp_cache *k = m->cache;
+	if (jrpc_str_eq(line, msg->method, "initialize")) {
+		if (m->state == S_READY || !k->init || m->state == S_REFUSED)
+			return false;
+		client_initialize(m, c, line, msg);
+	} else {
+		int i = c->initialized ? cacheable(line, msg) : -1;
+		if (i < 0 || !k->list[i])
+			return false;
+		reply_result(m, c, SPAN(line, msg->id), k->list[i], k->list_len[i]);
+	}
+	if (m->state == S_DOWN && !m->woken) {
+		m->woken = true;
+		if (!m->ops.wake(m->ops.ctx))
+			m->woken = false;
+	}
+	return true;
+}
+
 static void dispatch(struct mcp *m, struct mcp_client *c, const char *line,
                      size_t len)
 {
@@ -716,6 +858,8 @@ static void dispatch(struct mcp *m, struct mcp_client *c, const char *line,
 		reply_result(m, c, SPAN(line, msg.id), "{}", 2);
 		return;
 	}
+	if (k == JRPC_REQUEST && from_cache(m, c, line, &msg))
+		return;
 	if (m->state != S_READY && k != JRPC_RESPONSE) {
 		enqueue(m, c, line, len, &msg);
 		return;
@@ -731,6 +875,14 @@ void mcp_client_line(struct mcp *m, struct mcp_client *c, const char *line,
 }
 
 /* --- what the server says --- */
+
+static void tell_initialized(struct mcp *m, const char *line)
+{
+	for (struct mcp_client *c = m->clients; c; c = c->next)
+		if (c->initialized)
+			send_str(m, c, line);
+}
+
 
 /* The server's initialize result: clients are answered from it. */
 static void init_done(struct mcp *m, const char *line,
@@ -751,33 +903,48 @@ static void init_done(struct mcp *m, const char *line,
 		free(why);
 		return;
 	}
-	bool changed = m->result && (m->result_len != msg->result.len ||
-	               memcmp(m->result, line + msg->result.off, msg->result.len) != 0);
-	free(m->result);
-	m->result = dup_span(line, msg->result, &m->result_len);
+	struct mcp_cache *k = m->cache;
+	bool changed = k->init && (k->init_len != msg->result.len ||
+	               memcmp(k->init, line + msg->result.off, msg->result.len) != 0);
+	free(k->init);
+	k->init = dup_span(line, msg->result, &k->init_len);
 	m->state = S_READY;
 	send_str(m, NULL, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
 	for (struct sub *s = m->subs; s; s = s->next)
 		tend_subscribe(m, s, true);
 	apply_level(m);
 	if (changed) {
-		/* The clients' cached view may be stale: have them list again. */
-		json_t *r = json_loadb(m->result, m->result_len, 0, NULL);
+		/* Another server (a new version, say): what was cached is not
+		 * its, and the clients' view may be stale: have them list
+		 * again. */
+		for (int i = 0; i < L_N; i++)
+			cache_drop(k, i);
+		json_t *r = json_loadb(k->init, k->init_len, 0, NULL);
 		json_t *caps = json_object_get(r, "capabilities");
-		static const char *const lists[] = { "tools", "prompts", "resources" };
-		for (size_t i = 0; i < ARRAY_LEN(lists); i++) {
-			if (!json_is_true(json_object_get(json_object_get(caps, lists[i]),
+		static const char *const kinds[] = { "tools", "prompts", "resources" };
+		for (size_t i = 0; i < ARRAY_LEN(kinds); i++) {
+			if (!json_is_true(json_object_get(json_object_get(caps, kinds[i]),
 			                                  "listChanged")))
 				continue;
 			char *n = xasprintf("{\"jsonrpc\":\"2.0\",\"method\":"
-			                    "\"notifications/%s/list_changed\"}", lists[i]);
-			for (struct mcp_client *c = m->clients; c; c = c->next)
-				if (c->initialized)
-					send_str(m, c, n);
+			                    "\"notifications/%s/list_changed\"}", kinds[i]);
+			tell_initialized(m, n);
 			free(n);
 		}
 		json_decref(r);
 	}
+	/* Lists answered from the cache while this process started are
+	 * checked against what it says now. */
+	for (int i = 0; i < L_N; i++)
+		if (k->list[i]) {
+			struct pend *p = pend_new(m, P_REFRESH, NULL);
+			p->slot = i + 1;
+			p->gen = k->gen[i];
+			char *l = xasprintf("{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":"
+			                    "\"%s\"}", p->id, lists[i].method);
+			send_str(m, NULL, l);
+			free(l);
+		}
 	flush_waiting(m);
 }
 
@@ -794,6 +961,28 @@ static void server_response(struct mcp *m, const char *line, size_t len,
 			init_done(m, line, msg);
 		return;
 	}
+	if (p->kind == P_REFRESH) {
+		int i = p->slot - 1;
+		struct mcp_cache *k = m->cache;
+		if (p->gen == k->gen[i]) {
+			if (!msg->result.len) {
+				cache_drop(k, i);
+			} else if (k->list_len[i] != msg->result.len ||
+			           memcmp(k->list[i], line + msg->result.off,
+			                  msg->result.len) != 0) {
+				/* Clients were answered from the cache: this process
+				 * says otherwise. */
+				cache_drop(k, i);
+				cache_store(k, i, k->gen[i], line, msg->result);
+				char *n = xasprintf("{\"jsonrpc\":\"2.0\",\"method\":\"%s\"}",
+				                    lists[i].changed);
+				tell_initialized(m, n);
+				free(n);
+			}
+		}
+		pend_free(m, p);
+		return;
+	}
 	if (p->kind == P_TEND) {
 		if (msg->error.len)
 			mlog(m, "the server refused tend's request: %.*s",
@@ -804,6 +993,8 @@ static void server_response(struct mcp *m, const char *line, size_t len,
 	}
 	if (p->sub && msg->error.len)
 		sub_release(m, p->c, p->sub, false);   /* the subscribe failed */
+	if (p->slot && msg->result.len)
+		cache_store(m->cache, p->slot - 1, p->gen, line, msg->result);
 	struct jrpc_edit e = { msg->id, p->orig, p->orig_len };
 	send_edited(m, p->c, line, len, &e, 1);
 	pend_free(m, p);
@@ -875,6 +1066,9 @@ static void server_request(struct mcp *m, const char *line, size_t len,
 static void server_notification(struct mcp *m, const char *line, size_t len,
                                 const struct jrpc_msg *msg)
 {
+	for (int i = 0; i < L_N; i++)
+		if (jrpc_str_eq(line, msg->method, lists[i].changed))
+			cache_drop(m->cache, i);
 	if (jrpc_str_eq(line, msg->method, "notifications/progress")) {
 		unsigned long long id;
 		struct pend *p = tend_id(line, msg->progress_token, &id)
@@ -956,11 +1150,13 @@ void mcp_server_up(struct mcp *m)
 	m->state = S_INIT;
 	m->woken = false;
 	m->srv_level = -1;
-	char *params = xasprintf("{\"protocolVersion\":\"" MCP_PROTOCOL "\","
+	char *proto = json_quote(m->protocol);
+	char *params = xasprintf("{\"protocolVersion\":%s,"
 	                         "\"capabilities\":{\"roots\":{\"listChanged\":true},"
 	                         "\"sampling\":{},\"elicitation\":{}},"
 	                         "\"clientInfo\":{\"name\":\"tend\",\"version\":\"%s\"}}",
-	                         m->version);
+	                         proto ? proto : "\"" MCP_PROTOCOL "\"", m->version);
+	free(proto);
 	tend_request(m, P_INIT, "initialize", params);
 	free(params);
 }
@@ -1079,6 +1275,83 @@ void mcp_client_remove(struct mcp *m, struct mcp_client *c)
 	apply_level(m);
 }
 
+const char *mcp_cache_init(const struct mcp_cache *k, size_t *len)
+{
+	*len = k->init_len;
+	return k->init;
+}
+
+char *mcp_result_for(const char *line, size_t len, const char *result,
+                     size_t rlen)
+{
+	struct jrpc_msg msg;
+	if (jrpc_scan(line, len, &msg) != JRPC_REQUEST)
+		return NULL;
+	struct buf b = { 0 };
+	buf_adds(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
+	buf_add(&b, line + msg.id.off, msg.id.len);
+	buf_adds(&b, ",\"result\":");
+	buf_add(&b, result, rlen);
+	buf_addc(&b, '}');
+	return b.s;
+}
+
+bool mcp_initialize_roots(const char *line, size_t len)
+{
+	struct jrpc_msg msg;
+	return jrpc_scan(line, len, &msg) == JRPC_REQUEST &&
+	       jrpc_str_eq(line, msg.method, "initialize") &&
+	       (init_caps(line, &msg) & CAP_ROOTS);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *mcp_roots_set(const char *line, size_t len)
+{
+	json_t *j = json_loadb(line, len, 0, NULL);
+	json_t *roots = json_object_get(json_object_get(j, "result"), "roots");
+	if (!json_is_array(roots)) {
+		json_decref(j);
+		return NULL;
+	}
+	size_t n = json_array_size(roots), k = 0;
+	const char **uris = xcalloc(n ? n : 1, sizeof(*uris));
+	for (size_t i = 0; i < n; i++) {
+		const char *u = json_string_value(json_object_get(json_array_get(roots, i), "uri"));
+		if (u)
+			uris[k++] = u;
+	}
+	qsort(uris, k, sizeof(*uris), cmp_str);
+	struct buf b = { 0 };
+	buf_adds(&b, "");
+	for (size_t i = 0; i < k; i++) {
+		if (i && strcmp(uris[i], uris[i - 1]) == 0)
+			continue;   /* a set: the same root twice is once */
+		if (b.len)
+			buf_addc(&b, '\n');
+		buf_adds(&b, uris[i]);
+	}
+	free(uris);
+	json_decref(j);
+	return b.s;
+}
+
+char *mcp_initialize_version(const char *line, size_t len)
+{
+	struct jrpc_msg msg;
+	if (jrpc_scan(line, len, &msg) != JRPC_REQUEST ||
+	    !jrpc_str_eq(line, msg.method, "initialize") || !msg.params.len)
+		return NULL;
+	json_t *p = json_loadb(line + msg.params.off, msg.params.len, 0, NULL);
+	const char *v = json_string_value(json_object_get(p, "protocolVersion"));
+	char *r = v && *v && strlen(v) < 64 ? xstrdup(v) : NULL;
+	json_decref(p);
+	return r;
+}
+
 size_t mcp_in_flight(const struct mcp *m)
 {
 	return m->in_flight;
@@ -1089,11 +1362,15 @@ size_t mcp_client_in_flight(const struct mcp_client *c)
 	return c->in_flight;
 }
 
-struct mcp *mcp_new(const struct mcp_ops *ops, const char *version)
+struct mcp *mcp_new(const struct mcp_ops *ops, const char *version,
+                    const char *protocol, struct mcp_cache *cache)
 {
 	struct mcp *m = xcalloc(1, sizeof(*m));
 	m->ops = *ops;
 	m->version = xstrdup(version);
+	m->protocol = xstrdup(protocol ? protocol : MCP_PROTOCOL);
+	m->own_cache = !cache;
+	m->cache = cache ? cache : mcp_cache_new();
 	m->srv_level = -1;
 	m->qtail = &m->qhead;
 	return m;
@@ -1124,8 +1401,10 @@ void mcp_free(struct mcp *m)
 		free(q);
 	}
 	free(m->tab);
-	free(m->result);
+	if (m->own_cache)
+		mcp_cache_free(m->cache);
 	free(m->refusal);
 	free(m->version);
+	free(m->protocol);
 	free(m);
 }

@@ -8,8 +8,10 @@
  *
  *   client request   id -> tend id (a number; progress token -> the same
  *                    number); the response gets the client's bytes back
- *   initialize       tend initializes each server process once itself;
- *                    clients are answered from that result
+ *   initialize       tend initializes each server process once itself,
+ *                    with the protocol version its clients asked for;
+ *                    clients are answered from that result (cached)
+ *   lists            tools/list... answered from the cache when it can
  *   ping, setLevel, server/discover, subscribe counting: answered by tend
  *   server request   -> one capable client, ids mapped both ways
  *   server down      in-flight requests fail; clients stay; the next
@@ -26,9 +28,21 @@
 #define MCP_QUEUE_MAX 1000
 #define MCP_CLIENT_IN_FLIGHT_MAX 10000
 #define MCP_PROTOCOL "2025-11-25"
+#define MCP_CACHE_ITEM_MAX ((size_t)4 << 20)   /* a list result kept */
 
 struct mcp;
 struct mcp_client;
+/* What a server answered, kept across its processes (and across
+ * multiplexers of the same server, protocol version and sharing key): its
+ * initialize result, and the first pages of tools/list, prompts/list,
+ * resources/list and resources/templates/list.  A new client is answered
+ * from it without a round trip, also while the server (re)starts; a
+ * list_changed from the server drops that list; a new process is asked
+ * again for every cached list, and clients are sent list_changed when it
+ * differs (or the initialize result does). */
+struct mcp_cache;
+struct mcp_cache *mcp_cache_new(void);
+void mcp_cache_free(struct mcp_cache *k);
 
 struct mcp_ops {
 	void *ctx;
@@ -48,7 +62,12 @@ struct mcp_ops {
 	void (*settled)(void *ctx, void *data);
 };
 
-struct mcp *mcp_new(const struct mcp_ops *ops, const char *version);
+/* VERSION: tend's own (clientInfo).  PROTOCOL: the protocol version tend
+ * asks the server for in its initialize, that of the clients this
+ * multiplexer serves (NULL: MCP_PROTOCOL).  CACHE: where results are kept
+ * (not owned; NULL: one of its own). */
+struct mcp *mcp_new(const struct mcp_ops *ops, const char *version,
+                    const char *protocol, struct mcp_cache *cache);
 void mcp_free(struct mcp *m);
 
 /* A client joins (DATA is the caller's, passed back to to_client) or
@@ -81,6 +100,33 @@ void mcp_server_closing(struct mcp *m);
 /* The server will not come back by itself (failed, removed): waiting
  * messages fail with WHY. */
 void mcp_server_failed(struct mcp *m, const char *why);
+
+/* The protocolVersion an initialize request LINE asks for (malloc'd), or
+ * NULL when LINE is no initialize or names none. */
+char *mcp_initialize_version(const char *line, size_t len);
+/* Does the initialize request LINE declare the roots capability? */
+bool mcp_initialize_roots(const char *line, size_t len);
+/* The roots of a roots/list response LINE as a set: their URIs sorted,
+ * each once, joined by newlines ("" for none); malloc'd, or NULL when
+ * LINE is no such result (an error, say). */
+char *mcp_roots_set(const char *line, size_t len);
+/* The result answer RESULT (JSON text) to the request LINE, or NULL when
+ * LINE is no request (malloc'd). */
+char *mcp_result_for(const char *line, size_t len, const char *result,
+                     size_t rlen);
+/* K's initialize result (NULL: none yet). */
+const char *mcp_cache_init(const struct mcp_cache *k, size_t *len);
+
+/* Client C was answered its initialize request LINE by the caller (from
+ * the cache, before it was given to this multiplexer): it counts as
+ * initialized with the capabilities LINE declares. */
+void mcp_client_adopt(struct mcp *m, struct mcp_client *c, const char *line,
+                      size_t len);
+
+/* The error answer (code CODE, message "tend: WHY") to the request LINE,
+ * for a client no multiplexer serves: malloc'd, or NULL when LINE is no
+ * request. */
+char *mcp_error_for(const char *line, size_t len, int code, const char *why);
 
 /* Requests in flight at the server, of all clients / of C. */
 size_t mcp_in_flight(const struct mcp *m);

@@ -129,8 +129,53 @@ static void log_line(struct output *o, const char *s, size_t n)
 	buf_addc(&o->batch, '\n');
 }
 
+static void drain(struct output *o);
+
+static void tail_add(struct output *o, const char *s, size_t n)
+{
+	if (!o->tail)
+		o->tail = xcalloc(OUTPUT_TAIL_LINES, sizeof(*o->tail));
+	while (n && (s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	if (!n)
+		return;   /* a blank line says nothing */
+	if (n >= OUTPUT_TAIL_LEN)
+		n = OUTPUT_TAIL_LEN - 1;
+	memcpy(o->tail[o->tail_next], s, n);
+	o->tail[o->tail_next][n] = '\0';
+	o->tail_next = (o->tail_next + 1) % OUTPUT_TAIL_LINES;
+	if (o->tail_n < OUTPUT_TAIL_LINES)
+		o->tail_n++;
+}
+
+char *output_tail(struct output *o)
+{
+	if (o->rfd >= 0)
+		drain(o);   /* what the pipe holds now is the latest */
+	if (!o->tail_n)
+		return NULL;
+	struct buf b = { 0 };
+	unsigned first = (o->tail_next + OUTPUT_TAIL_LINES - o->tail_n) % OUTPUT_TAIL_LINES;
+	for (unsigned i = 0; i < o->tail_n; i++) {
+		if (i)
+			buf_adds(&b, " / ");
+		buf_adds(&b, o->tail[(first + i) % OUTPUT_TAIL_LINES]);
+	}
+	str_clean(b.s);
+	return b.s;
+}
+
+void output_tail_clear(struct output *o)
+{
+	if (o->rfd >= 0)
+		drain(o);   /* the last run's lines are not the next run's */
+	o->tail_n = 0;
+}
+
 static void emit_line(struct output *o, const char *s, size_t n)
 {
+	if (!o->marking)
+		tail_add(o, s, n);
 	if (o->logging)
 		log_line(o, s, n);
 	if (o->dst < 0)
@@ -239,7 +284,9 @@ void output_flush(struct output *o)
 void output_mark(struct output *o, const char *text)
 {
 	drain(o);
+	o->marking = true;
 	emit_line(o, text, strlen(text));
+	o->marking = false;
 	log_flush(o);
 }
 
@@ -259,6 +306,7 @@ void output_close(struct output *o, struct loop *lp)
 	if (o->logging)
 		logfile_close(&o->log);
 	free(o->prefix);
+	free(o->tail);
 	free(o->line.s);
 	free(o->batch.s);
 	*o = (struct output){ .rfd = -1, .wfd = -1 };

@@ -22,6 +22,10 @@
 #include "util.h"
 
 #define OUTPUT_LINE_MAX 8192
+/* The last lines kept for error messages (output_tail): so many, each cut
+ * at so many bytes. */
+#define OUTPUT_TAIL_LINES 4
+#define OUTPUT_TAIL_LEN 160
 #define OUTPUT_BATCH_MAX 65536   /* log bytes gathered for one write */
 
 struct output {
@@ -42,6 +46,10 @@ struct output {
 	char *prefix;     /* "NAME | " */
 	struct buf line;  /* a partial line */
 	unsigned long dropped;  /* lines DST had no room for, not yet reported */
+	char (*tail)[OUTPUT_TAIL_LEN];   /* the last lines (allocated at the
+	                                    first), a ring of OUTPUT_TAIL_LINES */
+	unsigned tail_next, tail_n;
+	bool marking;     /* the line being written is tend's own */
 };
 
 /* A non-blocking descriptor of FD's destination that does not change FD's
@@ -68,6 +76,14 @@ void output_mark(struct output *o, const char *text);
  * what was lost.  Returns 0 once the log is written again (or was never
  * failing), -1 while it still cannot be. */
 int output_retry(struct output *o);
+
+/* The last lines the unit's processes wrote since output_tail_clear (at
+ * most OUTPUT_TAIL_LINES, each cut at OUTPUT_TAIL_LEN, tend's own marks
+ * left out), cleaned to printable UTF-8 and joined by " / ": malloc'd, or
+ * NULL when there is none.  For error messages that say why a program
+ * ended in its own words. */
+char *output_tail(struct output *o);
+void output_tail_clear(struct output *o);
 
 /* Flushes a partial line, stops reading and closes the pipe. */
 void output_close(struct output *o, struct loop *lp);

@@ -1,5 +1,6 @@
 #include "share.h"
 #include "ctl.h"
+#include "jrpc.h"
 #include "lines.h"
 #include "mcp.h"
 #include "parse.h"
@@ -30,6 +31,7 @@ struct share_inst {
 	struct session *s;        /* the session it serves */
 	struct relay *r;          /* session <-> run, while both are there */
 	struct loop_io drain;     /* reads out_r while no session is linked */
+	struct srv *srv;          /* stdio = mcp: the instance it runs */
 };
 
 struct session {
@@ -46,11 +48,27 @@ struct session {
 	struct share_inst *inst;
 	unsigned long long out_mark;   /* bytes to the client at the last input */
 	/* stdio = mcp */
+	unsigned long long id;    /* its number, in arrival order */
+	struct srv *srv;          /* the instance serving it, from its first line */
 	struct mcp_client *mc;
 	struct line_reader rd;    /* the client's messages */
 	struct line_writer wr;    /* messages for it */
 	char *bye;                /* why it ends, at the loop's next turn */
 	bool settled;             /* after its EOF: every request answered */
+	/* share = roots */
+	char *init;               /* its initialize request, for a new instance */
+	size_t init_len;
+	char *version;            /* the protocol version it asked for */
+	bool want_roots;          /* it declared roots: tend asks for them */
+	unsigned long long asked; /* the id of tend's roots/list to it; 0: none */
+	bool reask;               /* they changed while tend was asking */
+	bool holding;             /* its lines wait in HELD (no instance yet, or
+	                             moving to another) */
+	bool moving;              /* leaving its instance once nothing is pending */
+	char *move_key;           /* where to */
+	struct buf held;          /* its lines, each with its newline */
+	size_t nheld;
+	struct loop_timer roots_timer;
 };
 
 struct share {
@@ -64,17 +82,17 @@ struct share {
 	unsigned long long next_id;
 	bool closing;             /* share_free: no more turns */
 	struct loop_timer turn;   /* pump, from the loop (never re-entered) */
-	/* stdio = mcp: the multiplexer and the server's stdout and stdin */
-	struct mcp *mcp;
-	struct line_reader srv_rd;
-	struct line_writer srv_wr;
-	bool srv_open;            /* srv_rd and srv_wr run */
-	bool clients_paused;      /* the server's stdin is backed up */
-	bool waking;
+	/* stdio = mcp: its instances, the primary (the service's own runs)
+	 * first; the results kept per key */
+	bool mcp;
+	struct srv *srvs;
+	struct keycache *caches;
+	unsigned long long next_session, next_ask;
 };
 
 static void finish(struct session *s, char *line);
 static void pump_soon(struct share *sh);
+static void srv_close(struct srv *v);
 
 /* --- descriptors --- */
 
@@ -204,11 +222,8 @@ static void inst_close(struct share_inst *i)
 {
 	relay_free(i->r);
 	i->r = NULL;
-	if (i == &i->sh->excl && i->sh->srv_open) {
-		lines_read_stop(&i->sh->srv_rd);
-		lines_write_stop(&i->sh->srv_wr);
-		i->sh->srv_open = false;
-	}
+	if (i->srv)
+		srv_close(i->srv);
 	loop_io_del(i->sh->lp, &i->drain);
 	close_fd(&i->in_w);
 	close_fd(&i->out_r);
@@ -393,6 +408,35 @@ static void link_session(struct share_inst *i)
 #define SHARE_LINE_MAX ((size_t)64 << 20)     /* the longest message */
 #define SHARE_BACKLOG_MAX ((size_t)64 << 20)  /* a client's unread output */
 #define SHARE_SERVER_HIGH ((size_t)4 << 20)   /* the server's unread input */
+#define SHARE_CACHES_MAX 16                   /* keys whose results are kept */
+#define SHARE_HELD_MAX 1000                   /* lines of a client waiting for its instance */
+#define SHARE_ROOTS_MS 10000                  /* a client's answer to roots/list */
+
+/* One server instance of a stdio = mcp service and its multiplexer: the
+ * service's own runs (the primary) or those of an instance NAME#N, for
+ * the clients of one key (the protocol version they asked for, and what
+ * share = ... makes them need in common). */
+struct srv {
+	struct share *sh;
+	struct srv *next;
+	struct share_inst *inst;  /* its runs' pipes: &sh->excl, or its own */
+	struct mcp *mcp;
+	char *key;                /* NULL: the primary, before its first client */
+	size_t nclients;
+	struct line_reader rd;    /* the server's stdout */
+	struct line_writer wr;    /* its stdin */
+	bool open;                /* rd and wr run */
+	bool clients_paused;      /* its stdin is backed up */
+	bool waking;
+	bool dying;               /* its unit is being freed */
+};
+
+/* The results kept for one key (mcp.h): they outlive the instances. */
+struct keycache {
+	char *key;
+	struct mcp_cache *cache;
+	struct keycache *next;
+};
 
 static void log_line(struct share *sh, const char *msg)
 {
@@ -418,16 +462,29 @@ static void bye_later(struct session *s, const char *why)
 	loop_timer_start(s->sh->lp, &s->timer, 0, on_bye, s);
 }
 
-/* The server's stdin is backed up past SHARE_SERVER_HIGH: clients wait
- * (their pipes fill, their writes block) until it drains. */
-static void pause_clients(struct share *sh, bool pause)
+/* V's stdin is backed up past SHARE_SERVER_HIGH: its clients wait (their
+ * pipes fill, their writes block) until it drains. */
+static void pause_clients(struct srv *v, bool pause)
 {
-	if (sh->clients_paused == pause)
+	if (v->clients_paused == pause)
 		return;
-	sh->clients_paused = pause;
-	for (struct session *s = sh->head; s; s = s->next)
-		if (s->mc)
+	v->clients_paused = pause;
+	for (struct session *s = v->sh->head; s; s = s->next)
+		if (s->srv == v && !s->in_eof)
 			lines_pause(&s->rd, pause);
+}
+
+/* Why V's server ended or failed, for its clients' errors: how the run
+ * ended, its own last words (its stderr), and where to read more. */
+static char *server_why(const struct srv *v, const char *how)
+{
+	struct share *sh = v->sh;
+	char *tail = sh->u->captured ? output_tail(&sh->u->out) : NULL;
+	char *why = xasprintf("%s%s%s%s; see tend logs %s", how,
+	                      tail ? "; it said: \"" : "", tail ? tail : "",
+	                      tail ? "\"" : "", svc_name(sh));
+	free(tail);
+	return why;
 }
 
 static void mcp_to_client(void *ctx, void *data, const char *line, size_t len)
@@ -444,98 +501,30 @@ static void mcp_to_client(void *ctx, void *data, const char *line, size_t len)
 
 static void mcp_to_server(void *ctx, const char *line, size_t len)
 {
-	struct share *sh = ctx;
-	unit_activity(sh->u);
-	if (!sh->srv_open)
+	struct srv *v = ctx;
+	unit_activity(v->inst->u);
+	if (!v->open)
 		return;   /* the process is gone; mcp knows it from share_on_state */
-	lines_write(&sh->srv_wr, line, len);
-	if (lines_pending(&sh->srv_wr) > SHARE_SERVER_HIGH)
-		pause_clients(sh, true);
+	lines_write(&v->wr, line, len);
+	if (lines_pending(&v->wr) > SHARE_SERVER_HIGH)
+		pause_clients(v, true);
 }
 
 static void mcp_log(void *ctx, const char *msg)
 {
-	log_line(ctx, msg);
+	struct srv *v = ctx;
+	log_line(v->sh, msg);
 }
 
 static bool mcp_wake(void *ctx)
 {
-	struct share *sh = ctx;
-	if (sh->waking)
+	struct srv *v = ctx;
+	if (v->waking)
 		return true;   /* a start failing at once tells mcp itself */
-	sh->waking = true;
-	bool ok = unit_wake(sh->u, "connect");
-	sh->waking = false;
+	v->waking = true;
+	bool ok = unit_wake(v->inst->u, "connect");
+	v->waking = false;
 	return ok;
-}
-
-static void srv_line(void *ctx, const char *line, size_t len)
-{
-	struct share *sh = ctx;
-	unit_activity(sh->u);
-	mcp_server_line(sh->mcp, line, len);
-}
-
-static void srv_long(void *ctx, size_t len)
-{
-	char m[128];
-	snprintf(m, sizeof(m), "a message of more than %zu bytes from the "
-	         "server was dropped", len);
-	log_line(ctx, m);
-}
-
-static void srv_end(void *ctx, int err)
-{
-	(void)ctx;
-	(void)err;   /* its exit (share_on_state) says what happened */
-}
-
-static void srv_drained(void *ctx)
-{
-	pause_clients(ctx, false);
-}
-
-static void srv_werr(void *ctx, int err)
-{
-	(void)ctx;
-	(void)err;   /* it closed its stdin: on its way out */
-}
-
-/* A run of the server began: tend reads and writes its pipes by lines. */
-static void srv_open(struct share *sh)
-{
-	struct share_inst *i = &sh->excl;
-	sh->srv_rd = (struct line_reader){ .on_line = srv_line, .on_long = srv_long,
-	                                   .on_end = srv_end, .ctx = sh };
-	sh->srv_wr = (struct line_writer){ .on_error = srv_werr,
-	                                   .on_drained = srv_drained, .ctx = sh };
-	if (lines_read(&sh->srv_rd, sh->lp, i->out_r, SHARE_LINE_MAX) < 0 ||
-	    lines_write_start(&sh->srv_wr, sh->lp, i->in_w) < 0) {
-		lines_read_stop(&sh->srv_rd);
-		lines_write_stop(&sh->srv_wr);
-		log_line(sh, "cannot watch the server's pipes");
-		return;
-	}
-	sh->srv_open = true;
-	pause_clients(sh, false);
-	mcp_server_up(sh->mcp);
-}
-
-static void client_line(void *ctx, const char *line, size_t len)
-{
-	struct session *s = ctx;
-	unit_activity(s->sh->u);
-	if (!s->bye)
-		mcp_client_line(s->sh->mcp, s->mc, line, len);
-}
-
-static void client_long(void *ctx, size_t len)
-{
-	struct session *s = ctx;
-	char m[128];
-	snprintf(m, sizeof(m), "a message of more than %zu bytes from a client "
-	         "was dropped", len);
-	log_line(s->sh, m);
 }
 
 /* After the client's EOF: the session ends once every answer it waits
@@ -572,12 +561,506 @@ static void on_drain_timeout(struct loop *lp, struct loop_timer *t)
 	free(m);
 }
 
+static void on_move(struct loop *lp, struct loop_timer *t);
+
 static void mcp_settled(void *ctx, void *data)
 {
 	(void)ctx;
 	struct session *s = data;
+	if (s->moving) {
+		/* from inside the multiplexer: it leaves from the loop */
+		loop_timer_start(s->sh->lp, &s->timer, 0, on_move, s);
+		return;
+	}
 	s->settled = true;
 	end_when_written(s);
+}
+
+static void srv_line(void *ctx, const char *line, size_t len)
+{
+	struct srv *v = ctx;
+	unit_activity(v->inst->u);
+	mcp_server_line(v->mcp, line, len);
+}
+
+static void srv_long(void *ctx, size_t len)
+{
+	struct srv *v = ctx;
+	char m[128];
+	snprintf(m, sizeof(m), "a message of more than %zu bytes from the "
+	         "server was dropped", len);
+	log_line(v->sh, m);
+}
+
+static void srv_end(void *ctx, int err)
+{
+	(void)ctx;
+	(void)err;   /* its exit (share_on_state) says what happened */
+}
+
+static void srv_drained(void *ctx)
+{
+	pause_clients(ctx, false);
+}
+
+static void srv_werr(void *ctx, int err)
+{
+	(void)ctx;
+	(void)err;   /* it closed its stdin: on its way out */
+}
+
+/* A run of V's server began: tend reads and writes its pipes by lines. */
+static void srv_open(struct srv *v)
+{
+	struct share_inst *i = v->inst;
+	v->rd = (struct line_reader){ .on_line = srv_line, .on_long = srv_long,
+	                              .on_end = srv_end, .ctx = v };
+	v->wr = (struct line_writer){ .on_error = srv_werr,
+	                              .on_drained = srv_drained, .ctx = v };
+	if (lines_read(&v->rd, v->sh->lp, i->out_r, SHARE_LINE_MAX) < 0 ||
+	    lines_write_start(&v->wr, v->sh->lp, i->in_w) < 0) {
+		lines_read_stop(&v->rd);
+		lines_write_stop(&v->wr);
+		log_line(v->sh, "cannot watch the server's pipes");
+		return;
+	}
+	v->open = true;
+	pause_clients(v, false);
+	mcp_server_up(v->mcp);
+}
+
+static void srv_close(struct srv *v)
+{
+	if (!v->open)
+		return;
+	lines_read_stop(&v->rd);
+	lines_write_stop(&v->wr);
+	v->open = false;
+}
+
+/* The results kept for KEY (made, or the least recently made dropped,
+ * when there are SHARE_CACHES_MAX already). */
+static struct mcp_cache *cache_for(struct share *sh, const char *key)
+{
+	struct keycache **pp = &sh->caches, *last = NULL, **lastp = NULL;
+	size_t n = 0;
+	for (; *pp; pp = &(*pp)->next, n++) {
+		if (strcmp((*pp)->key, key) == 0)
+			return (*pp)->cache;
+		lastp = pp;
+		last = *pp;
+	}
+	if (n >= SHARE_CACHES_MAX && last) {
+		bool used = false;
+		for (struct srv *v = sh->srvs; v; v = v->next)
+			used |= v->key && strcmp(v->key, last->key) == 0;
+		if (!used) {
+			*lastp = NULL;
+			mcp_cache_free(last->cache);
+			free(last->key);
+			free(last);
+		}
+	}
+	struct keycache *k = xcalloc(1, sizeof(*k));
+	k->key = xstrdup(key);
+	k->cache = mcp_cache_new();
+	k->next = sh->caches;   /* newest first */
+	sh->caches = k;
+	return k->cache;
+}
+
+/* The protocol version in KEY ("VERSION" or "VERSION KIND..."). */
+static char *key_version(const char *key)
+{
+	size_t n = strcspn(key, " ");
+	return n ? strndup(key, n) : NULL;
+}
+
+/* V serves KEY from now on: a multiplexer for it (V has no client, and no
+ * run of the old key's). */
+static void srv_key(struct srv *v, const char *key)
+{
+	static const struct mcp_ops ops = { NULL, mcp_to_client, mcp_to_server,
+	                                    mcp_log, mcp_wake, mcp_settled };
+	struct mcp_ops o = ops;
+	o.ctx = v;
+	char *version = key_version(key);
+	mcp_free(v->mcp);
+	free(v->key);
+	v->key = xstrdup(key);
+	v->mcp = mcp_new(&o, TEND_VERSION, version, cache_for(v->sh, key));
+	free(version);
+}
+
+static struct srv *srv_new(struct share *sh, struct share_inst *i)
+{
+	struct srv *v = xcalloc(1, sizeof(*v));
+	v->sh = sh;
+	v->inst = i;
+	i->srv = v;
+	/* after the primary, in creation order */
+	struct srv **pp = &sh->srvs;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = v;
+	return v;
+}
+
+static void srv_free(struct srv *v)
+{
+	struct srv **pp = &v->sh->srvs;
+	while (*pp != v)
+		pp = &(*pp)->next;
+	*pp = v->next;
+	srv_close(v);
+	v->inst->srv = NULL;
+	mcp_free(v->mcp);
+	free(v->key);
+	free(v);
+}
+
+/* An instance without clients goes: its tree is stopped, and the unit
+ * forgotten once it is gone (the primary stays, asleep or not). */
+static void srv_drop(struct srv *v)
+{
+	struct share_inst *i = v->inst;
+	struct unit *u = i->u;
+	srv_free(v);
+	inst_close(i);
+	u->inst = NULL;
+	u->share = NULL;
+	free(i);
+	sup_drop(u->sup, u);
+}
+
+static size_t srv_count(const struct share *sh)
+{
+	size_t n = 0;
+	for (const struct srv *v = sh->srvs; v; v = v->next)
+		n++;
+	return n;
+}
+
+/* The instance for clients of KEY: the one that serves KEY, else the
+ * primary when it has no client and no run (it takes KEY), else a new
+ * instance NAME#N.  NULL with *ERR when max-instances are in use. */
+static struct srv *srv_for(struct share *sh, const char *key, char **err)
+{
+	for (struct srv *v = sh->srvs; v; v = v->next)
+		if (v->key && strcmp(v->key, key) == 0)
+			return v;
+	struct srv *p = sh->srvs;
+	if (!p->key || (p->nclients == 0 && p->inst->u->pid == 0 &&
+	                !p->inst->live && !unit_up(p->inst->u))) {
+		srv_key(p, key);
+		return p;
+	}
+	struct unit *u = sh->u;
+	if (srv_count(sh) >= u->cfg->max_instances) {
+		char *version = key_version(key);
+		*err = xasprintf("service \"%s\" runs max-instances %u instances "
+		                 "for clients that cannot share one (protocol "
+		                 "version %s, or share = %s); raise max-instances",
+		                 svc_name(sh), u->cfg->max_instances,
+		                 version ? version : "?", share_kind_name(u->cfg->share));
+		free(version);
+		return NULL;
+	}
+	char name[96];
+	snprintf(name, sizeof(name), "%s#%llu", u->cfg->name, ++sh->next_id);
+	struct unit *iu = sup_add_instance(u->sup, u, name, false);
+	struct share_inst *i = xcalloc(1, sizeof(*i));
+	i->sh = sh;
+	i->u = iu;
+	i->in_w = i->out_r = i->child_in = i->child_out = -1;
+	iu->share = sh;
+	iu->inst = i;
+	struct srv *v = srv_new(sh, i);
+	srv_key(v, key);
+	return v;
+}
+
+/* A new key for a client of protocol VERSION: with share = all the
+ * version alone, with roots its set of roots (SET; NULL: it declared no
+ * roots capability), with none its own number. */
+static char *make_key(const struct session *s, const char *version,
+                      const char *set)
+{
+	switch (s->sh->u->cfg->share) {
+	case SHARE_NONE:
+		return xasprintf("%s client-%llu", version, s->id);
+	case SHARE_ROOTS:
+		return xasprintf("%s roots:%s", version, set ? set : "-");
+	default:
+		return xstrdup(version);
+	}
+}
+
+/* An initialize result kept for protocol VERSION, under any key. */
+static const char *cached_init(const struct share *sh, const char *version,
+                               size_t *len)
+{
+	for (const struct keycache *k = sh->caches; k; k = k->next) {
+		size_t n = strcspn(k->key, " ");
+		const char *r = mcp_cache_init(k->cache, len);
+		if (r && n == strlen(version) && strncmp(k->key, version, n) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+/* S joins the instance of KEY, whose unit is woken (a new client: one
+ * that had given up starts again).  False when it cannot: *ERR says why. */
+static bool join(struct session *s, const char *key, char **err)
+{
+	struct srv *v = srv_for(s->sh, key, err);
+	if (!v)
+		return false;
+	s->srv = v;
+	v->nclients++;
+	s->mc = mcp_client_add(v->mcp, s);
+	if (v->clients_paused && !s->in_eof)
+		lines_pause(&s->rd, true);
+	struct unit *u = v->inst->u;
+	v->waking = true;
+	bool ok = unit_revive(u, "connect");
+	v->waking = false;
+	if (!ok && u->state == US_FAILED) {
+		char how[160];
+		run_how(u, how, sizeof(how));
+		char *why = server_why(v, how);
+		char *m = xasprintf("the server has failed (%s)", why);
+		mcp_server_failed(v->mcp, m);
+		free(m);
+		free(why);
+	}
+	return true;
+}
+
+/* S leaves its instance (nothing of its is pending there, or it is going
+ * away: its requests are cancelled); an instance left without clients
+ * goes. */
+static void leave(struct session *s)
+{
+	struct srv *v = s->srv;
+	if (!v)
+		return;
+	mcp_client_remove(v->mcp, s->mc);
+	s->mc = NULL;
+	s->srv = NULL;
+	if (--v->nclients == 0 && v != v->sh->srvs && !v->dying)
+		srv_drop(v);
+}
+
+static void deliver(struct session *s, const char *line, size_t len)
+{
+	unit_activity(s->srv->inst->u);
+	mcp_client_line(s->srv->mcp, s->mc, line, len);
+}
+
+static void hold(struct session *s, const char *line, size_t len)
+{
+	if (s->nheld >= SHARE_HELD_MAX) {
+		bye_later(s, "too many messages wait for the client's roots; "
+		          "answer tend's roots/list");
+		return;
+	}
+	buf_add(&s->held, line, len);
+	buf_addc(&s->held, '\n');
+	s->nheld++;
+}
+
+/* S, answered its initialize from the cache (or moving), joins the
+ * instance of KEY: it counts as initialized there, and what it said
+ * meanwhile follows. */
+static void join_held(struct session *s, const char *key)
+{
+	char *err = NULL;
+	s->holding = false;
+	if (!join(s, key, &err)) {
+		bye_later(s, err);
+		free(err);
+		return;
+	}
+	mcp_client_adopt(s->srv->mcp, s->mc, s->init, s->init_len);
+	struct buf b = s->held;
+	s->held = (struct buf){ 0 };
+	s->nheld = 0;
+	for (size_t at = 0; at < b.len && s->srv && !s->holding; ) {
+		char *nl = memchr(b.s + at, '\n', b.len - at);
+		deliver(s, b.s + at, (size_t)(nl - (b.s + at)));
+		at = (size_t)(nl - b.s) + 1;
+	}
+	free(b.s);
+}
+
+static void on_move(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct session *s = t->data;
+	char *key = s->move_key;
+	s->move_key = NULL;
+	s->moving = false;
+	leave(s);
+	join_held(s, key);
+	free(key);
+	if (s->in_eof && s->srv && mcp_client_close(s->srv->mcp, s->mc))
+		mcp_settled(s->sh, s);
+}
+
+/* S's roots are SET: it belongs to the instance of that set.  Alone on
+ * its instance, the instance takes the set (its server asks again); else
+ * S moves once nothing of its is pending where it is. */
+static void roots_known(struct session *s, const char *set)
+{
+	char *key = make_key(s, s->version, set);
+	struct srv *v = s->srv;
+	if (!v && s->holding && !s->moving) {
+		join_held(s, key);
+	} else if (v && !s->moving && strcmp(v->key, key) != 0) {
+		if (v->nclients == 1) {
+			free(v->key);
+			v->key = key;
+			key = NULL;
+		} else {
+			s->moving = s->holding = true;
+			s->move_key = key;
+			key = NULL;
+			if (mcp_client_close(v->mcp, s->mc))
+				loop_timer_start(s->sh->lp, &s->timer, 0, on_move, s);
+		}
+	}
+	free(key);
+}
+
+static void on_roots_timeout(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct session *s = t->data;
+	s->asked = 0;
+	roots_known(s, NULL);   /* no answer: as a client without roots */
+}
+
+/* tend asks S for its roots (share = roots). */
+static void ask_roots(struct session *s)
+{
+	struct share *sh = s->sh;
+	if (s->asked) {
+		s->reask = true;   /* once this answer is in */
+		return;
+	}
+	s->asked = ++sh->next_ask;
+	char *l = xasprintf("{\"jsonrpc\":\"2.0\",\"id\":\"tend-roots-%llu\","
+	                    "\"method\":\"roots/list\"}", s->asked);
+	lines_write(&s->wr, l, strlen(l));
+	free(l);
+	loop_timer_start(sh->lp, &s->roots_timer, SHARE_ROOTS_MS,
+	                 on_roots_timeout, s);
+}
+
+/* share = roots: what tend itself takes of S's lines (true: consumed):
+ * the answer to its roots/list; and after notifications/initialized or
+ * notifications/roots/list_changed it asks for the roots. */
+static bool roots_line(struct session *s, const char *line, size_t len)
+{
+	struct jrpc_msg msg;
+	enum jrpc_kind k = jrpc_scan(line, len, &msg);
+	if (k == JRPC_RESPONSE && s->asked) {
+		char id[48];
+		int n = snprintf(id, sizeof(id), "\"tend-roots-%llu\"", s->asked);
+		if (msg.id.len != (size_t)n || memcmp(line + msg.id.off, id, (size_t)n) != 0)
+			return false;
+		loop_timer_stop(s->sh->lp, &s->roots_timer);
+		s->asked = 0;
+		char *set = mcp_roots_set(line, len);
+		roots_known(s, set);
+		free(set);
+		if (s->reask) {
+			s->reask = false;
+			ask_roots(s);
+		}
+		return true;
+	}
+	if (k != JRPC_NOTIFICATION)
+		return false;
+	if (jrpc_str_eq(line, msg.method, "notifications/initialized")) {
+		ask_roots(s);
+		return s->holding;   /* its instance knows it initialized */
+	}
+	if (jrpc_str_eq(line, msg.method, "notifications/roots/list_changed")) {
+		ask_roots(s);
+		/* Alone on its instance the server asks again; shared, the
+		 * others' roots stay the server's and S moves. */
+		return !s->srv || s->srv->nclients > 1;
+	}
+	return false;
+}
+
+/* S (served by no instance yet) sent its first message LINE.  It joins
+ * the instance of its key; with share = roots and the roots capability
+ * its key waits for its roots: its initialize is answered from the cache
+ * when a result for its version is kept (its lines then wait for its
+ * roots), else it joins an instance of its own until they are known.
+ * False when LINE was answered here. */
+static bool first_line(struct session *s, const char *line, size_t len)
+{
+	struct share *sh = s->sh;
+	char *version = mcp_initialize_version(line, len);
+	if (!version)
+		version = key_version(sh->srvs->key ? sh->srvs->key : MCP_PROTOCOL);
+	s->version = version;
+	char *key, *err = NULL;
+	if (sh->u->cfg->share == SHARE_ROOTS && mcp_initialize_roots(line, len)) {
+		s->want_roots = true;
+		s->init = xmalloc(len + 1);
+		memcpy(s->init, line, len);
+		s->init_len = len;
+		size_t rlen;
+		const char *r = cached_init(sh, version, &rlen);
+		if (r) {
+			char *answer = mcp_result_for(line, len, r, rlen);
+			lines_write(&s->wr, answer, strlen(answer));
+			free(answer);
+			s->holding = true;
+			return false;
+		}
+		key = xasprintf("%s pending-%llu", version, s->id);
+	} else {
+		key = make_key(s, version, NULL);
+	}
+	bool ok = join(s, key, &err);
+	free(key);
+	if (!ok) {
+		char *e = mcp_error_for(line, len, -32603, err);
+		if (e)
+			lines_write(&s->wr, e, strlen(e));
+		free(e);
+		free(err);
+	}
+	return ok;
+}
+
+static void client_line(void *ctx, const char *line, size_t len)
+{
+	struct session *s = ctx;
+	if (s->bye || (s->want_roots && roots_line(s, line, len)))
+		return;
+	if (s->holding) {
+		hold(s, line, len);
+		return;
+	}
+	if (!s->srv && !first_line(s, line, len))
+		return;
+	deliver(s, line, len);
+}
+
+static void client_long(void *ctx, size_t len)
+{
+	struct session *s = ctx;
+	char m[128];
+	snprintf(m, sizeof(m), "a message of more than %zu bytes from a client "
+	         "was dropped", len);
+	log_line(s->sh, m);
 }
 
 static void client_end(void *ctx, int err)
@@ -586,7 +1069,9 @@ static void client_end(void *ctx, int err)
 	if (!err) {
 		s->in_eof = true;
 		lines_read_stop(&s->rd);
-		if (mcp_client_close(s->sh->mcp, s->mc))
+		if (s->moving)
+			return;   /* closed where it goes (on_move) */
+		if (!s->srv || mcp_client_close(s->srv->mcp, s->mc))
 			mcp_settled(s->sh, s);
 		else
 			loop_timer_start(s->sh->lp, &s->timer, SHARE_DRAIN_MS,
@@ -607,7 +1092,8 @@ static void client_werr(void *ctx, int err)
 	gone(ctx, m);
 }
 
-/* S joins the multiplexer; the server starts if it is not running. */
+/* S's lines are read and written from now on; it joins an instance with
+ * its first message. */
 static void mcp_attach(struct session *s)
 {
 	struct share *sh = s->sh;
@@ -625,38 +1111,42 @@ static void mcp_attach(struct session *s)
 		         "(%s); give tend connect pipes, ttys or sockets",
 		         strerror(errno));
 		gone(s, m);
-		return;
 	}
-	if (sh->clients_paused)
-		lines_pause(&s->rd, true);
-	s->mc = mcp_client_add(sh->mcp, s);
-	if (!mcp_wake(sh) && sh->u->state == US_FAILED)
-		bye_later(s, "it has failed; see tend status");
 }
 
-/* The session leaves the multiplexer (its requests are cancelled). */
+/* The session leaves its instance (its requests are cancelled); an
+ * instance left without clients goes. */
 static void mcp_detach(struct session *s)
 {
-	if (s->mc)
-		mcp_client_remove(s->sh->mcp, s->mc);
-	s->mc = NULL;
+	leave(s);
+	loop_timer_stop(s->sh->lp, &s->roots_timer);
+	free(s->init);
+	free(s->version);
+	free(s->move_key);
+	free(s->held.s);
+	s->init = s->version = s->move_key = NULL;
+	s->held = (struct buf){ 0 };
 	lines_read_stop(&s->rd);
 	lines_write_stop(&s->wr);
 	free(s->bye);
 	s->bye = NULL;
 }
 
-/* The server's run ended (main reaped): its last lines are read, then
- * the multiplexer fails what was in flight. */
-static void srv_gone(struct share *sh)
+/* V's server run ended (main reaped): its last lines are read, then the
+ * multiplexer fails what was in flight. */
+static void srv_gone(struct srv *v)
 {
-	if (sh->srv_open)
-		lines_drain(&sh->srv_rd);
-	inst_close(&sh->excl);
-	pause_clients(sh, false);   /* what they send now waits in mcp's queue */
+	if (v->open)
+		lines_drain(&v->rd);
+	inst_close(v->inst);
+	pause_clients(v, false);   /* what they send now waits in mcp's queue */
 	char how[160];
-	run_how(sh->u, how, sizeof(how));
-	mcp_server_down(sh->mcp, how);
+	run_how(v->inst->u, how, sizeof(how));
+	bool said = v->inst->u->last_exit.reason != EXIT_CLEAN &&
+	            v->inst->u->last_exit.reason != EXIT_STOPPED && !v->inst->u->idling;
+	char *why = said ? server_why(v, how) : xstrdup(how);
+	mcp_server_down(v->mcp, why);
+	free(why);
 }
 
 /* --- sessions --- */
@@ -814,7 +1304,7 @@ static void on_turn(struct loop *lp, struct loop_timer *t)
 				return;
 			char name[96];
 			snprintf(name, sizeof(name), "%s#%llu", u->cfg->name, ++sh->next_id);
-			struct unit *iu = sup_add_instance(u->sup, u, name);
+			struct unit *iu = sup_add_instance(u->sup, u, name, true);
 			struct share_inst *i = xcalloc(1, sizeof(*i));
 			i->sh = sh;
 			i->u = iu;
@@ -846,6 +1336,7 @@ int share_connect(struct share *sh, int ctl, int in, int out, char **err)
 	}
 	struct session *s = xcalloc(1, sizeof(*s));
 	s->sh = sh;
+	s->id = ++sh->next_session;
 	s->ctl = ctl;
 	s->in = in;
 	s->out = out;
@@ -916,39 +1407,44 @@ void share_spawned(struct share *sh, struct unit *u, bool ok)
 	i->live = ok;
 	if (!ok)
 		inst_close(i);
-	else if (sh->mcp && i == &sh->excl)
-		srv_open(sh);
+	else if (i->srv)
+		srv_open(i->srv);
 	else if (!i->s)
 		drain_start(i);
 }
 
 /* stdio = mcp: the server's runs come and go under the multiplexer; its
  * clients stay. */
-static void mcp_on_state(struct share *sh, struct unit *u)
+static void mcp_on_state(struct srv *v, struct unit *u)
 {
-	struct share_inst *i = &sh->excl;
+	struct share_inst *i = v->inst;
 	if (i->live && u->pid == 0) {
 		i->live = false;
-		srv_gone(sh);
-	} else if (u->state == US_STOPPING && sh->srv_open && i->in_w >= 0) {
+		srv_gone(v);
+	} else if (u->state == US_STOPPING && v->open && i->in_w >= 0) {
 		/* A stop closes the server's stdin first. */
-		lines_write_stop(&sh->srv_wr);
+		lines_write_stop(&v->wr);
 		close_fd(&i->in_w);
-		mcp_server_closing(sh->mcp);
+		mcp_server_closing(v->mcp);
 	}
 	if (u->state == US_FAILED) {
-		char how[160], m[256];
+		char how[160];
 		run_how(u, how, sizeof(how));
-		snprintf(m, sizeof(m), "the server has failed (%s); see tend status %s",
-		         how, svc_name(sh));
-		mcp_server_failed(sh->mcp, m);
+		char *why = server_why(v, how);
+		char *m = xasprintf("the server has failed (%s); a new client starts "
+		                    "it again, or tend start %s", why, svc_name(v->sh));
+		mcp_server_failed(v->mcp, m);
+		free(m);
+		free(why);
 	}
 }
 
 void share_on_state(struct share *sh, struct unit *u)
 {
-	if (sh->mcp && u == sh->u) {
-		mcp_on_state(sh, u);
+	if (sh->mcp) {
+		struct share_inst *i = inst_of(sh, u);
+		if (i && i->srv && i->srv->mcp)
+			mcp_on_state(i->srv, u);
 		pump_soon(sh);
 		return;
 	}
@@ -986,6 +1482,17 @@ void share_unit_gone(struct share *sh, struct unit *u)
 	struct share_inst *i = u->inst;
 	if (!i)
 		return;
+	if (i->srv) {
+		/* An mcp instance's unit is freed under its clients. */
+		struct srv *v = i->srv;
+		v->dying = true;
+		for (struct session *s = sh->head, *next; s; s = next) {
+			next = s->next;
+			if (s->srv == v)
+				gone(s, "its instance went away");
+		}
+		srv_free(v);
+	}
 	struct session *s = i->s;
 	inst_close(i);
 	u->inst = NULL;
@@ -1005,15 +1512,12 @@ struct share *share_new(struct unit *u, enum stdio_mode mode)
 	sh->lp = u->sup->loop;
 	sh->mode = mode;
 	sh->per_client = mode == STDIO_PER_CLIENT;
-	if (mode == STDIO_MCP) {
-		static const struct mcp_ops ops = { NULL, mcp_to_client, mcp_to_server,
-		                                    mcp_log, mcp_wake, mcp_settled };
-		struct mcp_ops o = ops;
-		o.ctx = sh;
-		sh->mcp = mcp_new(&o, TEND_VERSION);
-	}
 	sh->excl = (struct share_inst){ .sh = sh, .u = u, .in_w = -1, .out_r = -1,
 	                                .child_in = -1, .child_out = -1 };
+	if (mode == STDIO_MCP) {
+		sh->mcp = true;
+		srv_new(sh, &sh->excl);   /* the primary; keyed by its first client */
+	}
 	return sh;
 }
 
@@ -1026,9 +1530,18 @@ void share_free(struct share *sh, const char *why)
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): finish unlinks the client from its share, SH */
 		finish(sh->head, ctl_reply_err(1, "service \"%s\": %s", svc_name(sh),
 		                               why));
+	/* Instances went with their last clients: the primary is left. */
+	while (sh->srvs)
+		srv_free(sh->srvs);
 	inst_close(&sh->excl);
 	loop_timer_stop(sh->lp, &sh->turn);
-	mcp_free(sh->mcp);
+	while (sh->caches) {
+		struct keycache *k = sh->caches;
+		sh->caches = k->next;
+		mcp_cache_free(k->cache);
+		free(k->key);
+		free(k);
+	}
 	free(sh);
 }
 
@@ -1037,14 +1550,20 @@ enum stdio_mode share_mode(const struct share *sh)
 	return sh->mode;
 }
 
-bool share_busy(const struct share *sh)
+bool share_busy(const struct share *sh, const struct unit *u)
 {
-	return sh->mcp && mcp_in_flight(sh->mcp) > 0;
+	for (const struct srv *v = sh->srvs; v; v = v->next)
+		if (v->inst->u == u)
+			return v->mcp && mcp_in_flight(v->mcp) > 0;
+	return false;
 }
 
 size_t share_in_flight(const struct share *sh)
 {
-	return sh->mcp ? mcp_in_flight(sh->mcp) : 0;
+	size_t n = 0;
+	for (const struct srv *v = sh->srvs; v; v = v->next)
+		n += v->mcp ? mcp_in_flight(v->mcp) : 0;
+	return n;
 }
 
 size_t share_clients(const struct share *sh)

@@ -93,6 +93,6 @@ size_t share_queued(const struct share *sh);
 /* stdio = mcp: requests in flight at the server (busy: any; an idle stop
  * waits for them). */
 size_t share_in_flight(const struct share *sh);
-bool share_busy(const struct share *sh);
+bool share_busy(const struct share *sh, const struct unit *u);
 
 #endif

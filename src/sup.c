@@ -766,10 +766,11 @@ static void on_sweep(struct loop *lp, struct loop_timer *t)
 }
 
 struct unit *sup_add_instance(struct sup *s, struct unit *parent,
-                              const char *name)
+                              const char *name, bool per_client)
 {
 	struct unit_config *c = config_unit_dup(parent->cfg, name);
-	c->policy.restart = RESTART_NEVER;
+	if (per_client)
+		c->policy.restart = RESTART_NEVER;
 	c->start = START_ON_DEMAND;
 	struct unit *u = push_unit(s, c);
 	u->instance = true;

@@ -121,11 +121,11 @@ struct unit *sup_owner(struct sup *s, pid_t pid, bool *gone);
 void sup_clients_sync(struct sup *s);
 void sup_clients_unwatch(struct sup *s);
 
-/* A per-client instance of PARENT (a service with stdio = per-client):
- * a unit NAME with PARENT's settings, restart = never, its stderr into
- * PARENT's log.  Not started. */
+/* An instance of PARENT (a service with stdio = per-client or mcp): a
+ * unit NAME with PARENT's settings (PER_CLIENT: restart = never), its
+ * stderr into PARENT's log.  Not started. */
 struct unit *sup_add_instance(struct sup *s, struct unit *parent,
-                              const char *name);
+                              const char *name, bool per_client);
 
 /* U goes: stopped if it runs, freed once at rest (from the loop, never
  * from inside U's own code). */

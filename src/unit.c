@@ -341,6 +341,8 @@ static void spawn(struct unit *u)
 		return;
 	}
 	struct strv env = environ_for(u, true);
+	if (u->captured)
+		output_tail_clear(&u->out);   /* its last words are this run's */
 	int out = u->captured ? u->out.wfd : u->err_fd, in = -1, sout = out;
 	if (u->share && share_spawn_fds(u->share, u, &in, &sout) < 0) {
 		struct spawn_res res = { .err = errno, .step = "pipe" };
@@ -468,6 +470,16 @@ bool unit_wake(struct unit *u, const char *by)
 	}
 }
 
+bool unit_revive(struct unit *u, const char *by)
+{
+	if (u->state != US_FAILED || u->sup->shutting_down || u->removed)
+		return unit_wake(u, by);
+	emit(u, "woke", json_pack("{s:s, s:s, s:s}", "by", by, "from",
+	                          unit_state_name(u->state), "crash_budget", "new"));
+	unit_start(u);
+	return u->state != US_FAILED;
+}
+
 void unit_activity(struct unit *u)
 {
 	u->last_activity = loop_now(u->sup->loop);
@@ -479,7 +491,7 @@ static void on_idle(struct loop *lp, struct loop_timer *t)
 {
 	struct unit *u = t->data;
 	uint64_t now = loop_now(lp), quiet = now - u->last_activity;
-	if (u->share && share_busy(u->share)) {
+	if (u->share && share_busy(u->share, u)) {
 		/* Requests in flight (stdio = mcp): not idle, however quiet. */
 		unit_activity(u);
 		quiet = 0;

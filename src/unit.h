@@ -182,6 +182,12 @@ pid_t unit_check_pid(const struct unit *u);
  * Returns false when it failed (gave up): the client is turned away. */
 bool unit_wake(struct unit *u, const char *by);
 
+/* A new client wants the service: as unit_wake, and a service that gave
+ * up (failed) is started again with a new crash budget (event woke, from
+ * failed, crash_budget new).  Messages of clients already connected wake
+ * it (unit_wake), never revive it: only a new client can. */
+bool unit_revive(struct unit *u, const char *by);
+
 /* Client traffic went through: the idle-stop clock starts again. */
 void unit_activity(struct unit *u);
 

@@ -36,6 +36,10 @@ class Fake:
         self.log = ServerLog(self.dir / "server.log")
         env = dict({"MCP_LOG": self.log.path, "MCP_RUNS": self.dir / "runs",
                     "MCP_PIDDIR": self.piddir}, **env)
+        if "share =" not in conf:
+            # The rules of the multiplexer, apart from who shares what
+            # (share = roots, the default, has tests of its own).
+            conf = "share = all\n" + conf
         self.p = project("[service svc]\nexec = %s\nstdio = mcp\n%s%s"
                          % (SERVER, "".join("env = %s=%s\n" % (k, q(v))
                                             for k, v in env.items()), conf))
@@ -207,7 +211,8 @@ def test_the_server_is_initialized_once_for_ten_clients(
     inits = f.log.find("initialize")
     assert len(inits) == 1, inits
     params = inits[0]["params"]
-    assert params["protocolVersion"] == "2025-11-25", params
+    # tend asks the server for the version its clients asked for.
+    assert params["protocolVersion"] == "2099-01-01", params
     caps = params["capabilities"]
     assert caps["roots"]["listChanged"] is True, caps
     assert "sampling" in caps and "elicitation" in caps, caps
@@ -220,6 +225,194 @@ def test_the_server_is_initialized_once_for_ten_clients(
     msg, raw = cs[1].response(cs[1].request("server/discover", {}))
     tend_error(msg, -32601)
     assert not f.log.find("server/discover")
+
+
+VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]
+
+
+def server_pids(f):
+    """Pids of the fake server's processes alive now."""
+    out = []
+    for name in os.listdir(f.piddir):
+        if name.startswith("server-"):
+            pid, start = (int(x) for x in (f.piddir / name).read_text().split())
+            if alive(pid, start):
+                out.append(pid)
+    return out
+
+
+def test_every_client_gets_the_protocol_version_it_asked_for(
+        project, reaper, tmp_path):
+    """A client of each version the server accepts gets that version, as
+    directly: an instance of the server per version in use, initialized
+    with it; a version the server does not know gets what the server
+    answers (its newest); instances other than the service's own go with
+    their last client."""
+    f = Fake(project, reaper, tmp_path, MCP_VERSIONS=" ".join(VERSIONS))
+    clients = []
+    for v in VERSIONS + ["1999-01-01"]:
+        c = f.client(v, init=False)
+        r = c.initialize(version=v)
+        assert r["protocolVersion"] == (v if v in VERSIONS else VERSIONS[0]), r
+        assert result(c.call("echo", {"v": v})) == {"v": v}
+        clients.append(c)
+    asked = sorted(m["params"]["protocolVersion"] for m in f.log.find("initialize"))
+    assert asked == sorted(VERSIONS + ["1999-01-01"]), asked
+    assert len(server_pids(f)) == 5
+    # A second client of a version joins its instance.
+    d = f.client("again", init=False)
+    assert d.initialize(version="2025-03-26")["protocolVersion"] == "2025-03-26"
+    assert len(f.log.find("initialize")) == 5
+    st = f.p.status()
+    names = sorted(u["name"] for u in st if u["name"].startswith("svc"))
+    assert names == ["svc"] + ["svc#%d" % i for i in range(1, 5)], names
+    for c in clients[1:] + [d]:
+        c.close()
+        assert c.wait() == 0, c.describe()
+    wait_until(lambda: len(server_pids(f)) == 1, T_LONG,
+               what="the instances to go with their clients")
+    assert result(clients[0].call("echo", {"still": 1})) == {"still": 1}
+
+
+def test_lists_are_answered_from_the_cache_even_while_the_server_starts(
+        project, reaper, tmp_path):
+    """initialize and tools/list of a new client need no round trip once
+    a client asked; after an idle stop they are answered while the server
+    starts again; the new process is asked again, and when it says
+    otherwise the clients are told with list_changed."""
+    gate = tmp_path / "gate"
+    f = Fake(project, reaper, tmp_path, "idle-stop = 1s\n", MCP_TOOL="slow{run}",
+             MCP_INIT_GATE=gate)
+    touch(gate)
+
+    def tools(client):
+        msg = client.ask("tools/list", timeout=T_LONG)
+        assert "result" in msg, msg
+        return [t["name"] for t in msg["result"]["tools"]]
+    a = f.client("a")
+    names = tools(a)
+    assert names == ["echo", "slow1"], names
+    b = f.client("b")
+    assert tools(b) == names
+    assert len(f.log.find("tools/list")) == 1
+    a.close()
+    b.close()
+    assert a.wait() == 0 and b.wait() == 0
+    f.p.wait_event("idle_stop", unit="svc")
+    wait_until(lambda: not server_pids(f), T_LONG, what="the idle stop")
+    gate.unlink()
+    c = f.client("c")                          # the server waits at its gate
+    t0 = time.monotonic()
+    assert tools(c) == names
+    assert time.monotonic() - t0 < T_SHORT
+    f.log.wait("initialize", n=2, timeout=T_LONG)   # it was woken at once
+    assert len(f.log.find("tools/list")) == 1
+    touch(gate)
+    # The new process lists "slow2": C is told, and lists again.
+    notifications(c, "notifications/tools/list_changed", timeout=T_LONG)
+    assert tools(c) == ["echo", "slow2"]
+    # A list_changed from the server drops the cached list.
+    notify(c, "notifications/tools/list_changed")
+    notifications(c, "notifications/tools/list_changed")
+    n = len(f.log.find("tools/list"))
+    assert tools(c) == ["echo", "slow2"]
+    assert len(f.log.find("tools/list")) == n + 1
+
+
+def test_an_error_because_the_server_failed_says_why_in_its_own_words(
+        project, reaper):
+    """A server that dies before answering: the client's error carries the
+    server's last stderr lines and the command that shows more; once the
+    service has given up, a new client starts it again with a new crash
+    budget (event woke from failed)."""
+    p = project("[service svc]\nexec = /bin/sh -c %s\nstdio = mcp\n"
+                "max-crashes = 2/1m\nbackoff = 10ms..20ms\n"
+                % q("echo 'starting'; echo 'error: missing API key "
+                    "(set FOO_API_KEY)' >&2; exit 1"))
+
+    def init(label):
+        c = Client(p, reaper, "svc", label)
+        mid = c.request("initialize", {"protocolVersion": "2025-06-18",
+                                       "capabilities": {}, "clientInfo":
+                                       {"name": label, "version": "0"}})
+        return c.response(mid, T_LONG)[0]
+    msg = init("a")
+    text = tend_error(msg, -32603)
+    assert "missing API key (set FOO_API_KEY)" in text, text
+    assert "tend logs svc" in text, text
+    assert "exit code 1" in text, text
+    assert p.status("svc")[0]["state"] == "failed"
+    msg = init("b")
+    assert "missing API key" in tend_error(msg, -32603)
+    woke = p.wait_event("woke", unit="svc", **{"from": "failed"})
+    assert woke["crash_budget"] == "new", woke
+
+
+ROOTS = {"roots": {"listChanged": True}}
+
+
+def rooted(f, label, uris):
+    """A client with the roots capability whose roots are URIS: it answers
+    tend's roots/list (share = roots asks every such client)."""
+    c = f.client(label, ROOTS)
+    answer(c, "roots/list", {"roots": [{"uri": u} for u in uris]})
+    return c
+
+
+def answer_roots(peers, uris_of):
+    """One of PEERS takes the server's roots/list and answers with its
+    roots (URIS_OF(peer)); returns it."""
+    deadline = time.monotonic() + T_LONG
+    while time.monotonic() < deadline:
+        for p in peers:
+            try:
+                req, _ = p.recv_until(lambda m: m.get("method") == "roots/list"
+                                      and "id" in m, 0.1, "roots/list")
+            except AssertionError:
+                continue
+            p.send(b'{"jsonrpc":"2.0","id":%s,"result":%s}' % (
+                dumps(req["id"]), dumps({"roots": [{"uri": u}
+                                                   for u in uris_of(p)]})))
+            return p
+    raise AssertionError("no client of %s was asked for its roots"
+                         % [p.label for p in peers])
+
+
+def test_clients_share_an_instance_only_with_the_same_roots(
+        project, reaper, tmp_path):
+    """share = roots (the default): a server given roots by one client
+    never serves a client with another set; clients with the same set
+    share; roots/list from the server goes to a client of its own set;
+    a client whose roots change moves to the instance of its new set."""
+    f = Fake(project, reaper, tmp_path, "share = roots\n")
+    a = rooted(f, "a", ["file:///a"])
+    b = rooted(f, "b", ["file:///b"])
+    c = rooted(f, "c", ["file:///a", "file:///a"])   # the same set as A
+    for x in (a, b, c):
+        assert result(x.call("echo", {"who": x.label})) == {"who": x.label}
+    assert len(server_pids(f)) == 2
+    sets = {}
+    for x in (a, b, c):
+        mid = x.tool("roots")
+        # Whichever client of X's instance is asked answers with its roots.
+        answer_roots((a, c) if x is not b else (b,),
+                     lambda p: ["file:///b"] if p is b else ["file:///a"])
+        r = result(x.response(mid, T_LONG)[0])
+        sets[x.label] = [u["uri"] for u in r["response"]["result"]["roots"]]
+    assert sets == {"a": ["file:///a"], "b": ["file:///b"], "c": ["file:///a"]}, sets
+    # C's roots change to B's: it moves (once nothing of its is pending).
+    c.notify("notifications/roots/list_changed")
+    answer(c, "roots/list", {"roots": [{"uri": "file:///b"}]})
+    assert result(c.call("echo", {"moved": 1})) == {"moved": 1}
+    mid = c.tool("roots")
+    assert answer_roots((b, c), lambda p: ["file:///b"]) in (b, c)
+    r = result(c.response(mid, T_LONG)[0])
+    assert [u["uri"] for u in r["response"]["result"]["roots"]] == ["file:///b"]
+    wait_until(lambda: len(server_pids(f)) == 2, T_LONG, what="two instances")
+    assert not f.log.find("notifications/roots/list_changed")
+    for x in (a, b, c):
+        x.close()
+        assert x.wait() == 0, x.describe()
 
 
 def test_more_than_1000_messages_waiting_for_initialize_are_refused(

@@ -19,9 +19,9 @@ pytestmark = pytest.mark.skipif(
 ALL_CAPS = {"roots": {"listChanged": True}, "sampling": {}, "elicitation": {}}
 
 
-def everything(project):
+def everything(project, share="all"):
     return project("[service everything]\nexec = %s %s stdio\nstdio = mcp\n"
-                   % (q(NODE), q(EVERYTHING)))
+                   "share = %s\n" % (q(NODE), q(EVERYTHING), share))
 
 
 def client(p, reaper, label, caps=None):
@@ -69,6 +69,41 @@ def test_server_requests_reach_the_capable_client(project, reaper):
     # The bare client's calls are its own; it never got a server request.
     assert text_of(bare.call("echo", {"message": "b"})) == "Echo: b"
     assert not [m for m, _ in bare.drain() if m and "method" in m and "id" in m]
+
+
+def roots_of(c, uris):
+    """get-roots-list of C, answering every roots/list C is asked meanwhile
+    (by tend or by the server) with URIS."""
+    mid = c.tool("get-roots-list", {})
+
+    def step(m):
+        if m.get("method") == "roots/list" and "id" in m:
+            answer(c, m, {"roots": [{"uri": u, "name": u} for u in uris]})
+            return False
+        return m.get("id") == mid and "method" not in m
+    return text_of(c.recv_until(step, T_LONG, "get-roots-list")[0])
+
+
+def test_each_client_is_served_with_its_own_roots(project, reaper):
+    """share = roots (the default) with server-everything, which keeps the
+    roots its client gives it: two clients with different roots at once
+    each see their own, never the other's; a third with A's set shares
+    A's instance."""
+    p = everything(project, "roots")
+    a = Client(p, reaper, "everything", "a")
+    b = Client(p, reaper, "everything", "b")
+    for c in (a, b):
+        c.send({"jsonrpc": "2.0", "id": "i", "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": ALL_CAPS,
+            "clientInfo": {"name": c.label, "version": "0"}}})
+        assert "result" in c.response("i", T_LONG)[0]
+        c.notify("notifications/initialized")
+    ra = roots_of(a, ["file:///work/a"])
+    rb = roots_of(b, ["file:///work/b"])
+    assert "file:///work/a" in ra and "file:///work/b" not in ra, ra
+    assert "file:///work/b" in rb and "file:///work/a" not in rb, rb
+    names = sorted(u["name"] for u in p.status() if u["name"].startswith("everything"))
+    assert names == ["everything", "everything#1"], names
 
 
 def test_progress_and_a_killed_client(project, reaper):

@@ -6,13 +6,20 @@ per message, flushed at once), so a test can tell exactly what reached the
 server.
 
 Requests:
-  initialize        protocolVersion $MCP_VERSION (2025-06-18), tools,
+  initialize        protocolVersion $MCP_VERSION (2025-06-18) -- or, with
+                    $MCP_VERSIONS (versions it supports, newest first), the
+                    version asked for when it is one of them, else the
+                    first -- tools,
                     resources (subscribe), prompts (all listChanged) and
                     logging; serverInfo {name: fake, version:
                     $MCP_SERVERINFO_VERSION (1), where "{run}" becomes the
                     number of this run}.  With $MCP_INIT_GATE it answers
                     only once that file exists.
   ping, logging/setLevel, resources/subscribe, resources/unsubscribe: {}
+  tools/list        {"tools": [{"name": "echo"...}, {"name": $MCP_TOOL
+                    ("slow"), where "{run}" becomes the number of this
+                    run}]}, after $MCP_LIST_DELAY ms (0)
+  prompts/list      {"prompts": []}
   tools/call        by params.name (arguments: params.arguments):
     echo            the arguments as structuredContent
     slow            {ms, label}: answers {"slept": ms} after MS milliseconds,
@@ -236,11 +243,16 @@ def tool(mid, params, cancelled, held=None):
     answer(mid, error={"code": -32602, "message": "unknown tool %r" % name})
 
 
-def initialize():
+def initialize(params):
     gate = env.get("MCP_INIT_GATE")
     while gate and not os.path.exists(gate):
         time.sleep(0.02)
-    return {"protocolVersion": env.get("MCP_VERSION", "2025-06-18"),
+    version = env.get("MCP_VERSION", "2025-06-18")
+    if env.get("MCP_VERSIONS"):
+        known = env["MCP_VERSIONS"].split()
+        asked = params.get("protocolVersion")
+        version = asked if asked in known else known[0]
+    return {"protocolVersion": version,
             "capabilities": {"tools": {"listChanged": True},
                              "resources": {"subscribe": True,
                                            "listChanged": True},
@@ -267,7 +279,15 @@ def handle(msg):
                 ev.set()
         return
     if method == "initialize":
-        answer(mid, initialize())
+        answer(mid, initialize(params))
+    elif method == "tools/list":
+        time.sleep(int(env.get("MCP_LIST_DELAY", "0")) / 1000.0)
+        answer(mid, {"tools": [
+            {"name": "echo", "inputSchema": {"type": "object"}},
+            {"name": env.get("MCP_TOOL", "slow").replace("{run}", str(run)),
+             "inputSchema": {"type": "object"}}]})
+    elif method == "prompts/list":
+        answer(mid, {"prompts": []})
     elif method in ("ping", "logging/setLevel", "resources/subscribe",
                     "resources/unsubscribe"):
         answer(mid, {})
