@@ -28,6 +28,7 @@ import json
 import os
 import pwd
 import select
+import shutil
 import signal
 import subprocess
 import time
@@ -49,6 +50,7 @@ OLD_SDK = MCP / "node_modules" / "sdk-1.12"
 pytestmark = pytest.mark.skipif(
     not all(p.exists() for p in (FILESYSTEM, THINKING, INSPECTOR, OLD_SDK)),
     reason="tests/mcp/node_modules lacks the pinned clients and servers (make mcp-deps)")
+
 
 def node_major():
     try:
@@ -268,6 +270,8 @@ class PrivateLogin:
         keep = [tmp_path, Path(TEND_BIN).resolve().parent, Path(NODE).resolve().parent, MCP]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TEND_E2E_TAG": reaper.tag,
                "KEEP": "\n".join(str(k) for k in keep)}
+        if not (shutil.which("unshare") and shutil.which("nsenter")):
+            pytest.skip("unshare or nsenter is not installed (util-linux)")
         self.proc = subprocess.Popen(unshare + ["--mount", "--propagation", "private",
                                                 SH, "-c", LOGIN],
                                      env=env, stdin=subprocess.DEVNULL,
@@ -330,10 +334,15 @@ class PrivateLogin:
         raise AssertionError("processes of the private login survived: %s" % self.pids())
 
 
+    def sh(self, script):
+        """Runs SCRIPT with sh inside (as root there); fails unless it exits 0."""
+        r = subprocess.run(self.wrap("/") + [SH, "-c", script], stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=T_SHORT)
+        assert r.returncode == 0, (script, r.stderr)
+
+
 @pytest.fixture
 def login(tmp_path, reaper):
-    if not os.path.exists("/usr/bin/nsenter") and not os.path.exists("/bin/nsenter"):
-        pytest.skip("nsenter is not installed")
     lg = PrivateLogin(tmp_path, reaper)
     yield lg
     lg.end()
@@ -406,6 +415,33 @@ def test_client_with_the_sdk_default_environment_reaches_the_shells_daemon(
     assert len(daemons) == 1, "daemons (pid: lock file): %s" % daemons
     assert list(daemons) == [status[0]["pid"]], (daemons, status[0])
     assert servers == [unit["pid"]], (servers, unit)
+
+
+@pytest.mark.parametrize("spoil", ["mode 0755", "owner nobody"])
+def test_client_without_xdg_runtime_dir_shuns_a_run_user_dir_not_its_own(
+        login, sessions, tmp_path, reaper, spoil):
+    """/run/user/UID is the runtime directory of a client without
+    XDG_RUNTIME_DIR only when it is the user's own and mode 0700: when it
+    is 0755, or another user's, such a client still works (through a
+    daemon of some private fallback) and puts nothing there.  Holds today
+    (tend never looks there); it must keep holding once it does."""
+    ru = "/run/user/%d" % login.uid
+    if spoil == "owner nobody":
+        if login.userns:
+            pytest.skip("in a user namespace, no other uid to give the directory to")
+        login.sh("chown 65534 %s" % ru)
+    else:
+        login.sh("chmod 0755 %s" % ru)
+    env = shell_env(login, tmp_path, reaper)
+    work = tmp_path / "proj"
+    ini = write_ini(work / "tend.ini", "[service everything]\nexec = %s %s stdio\n"
+                    "stdio = mcp\n" % (q(NODE), q(EVERYTHING)))
+    s = sessions.start([TEND_BIN, "-c", ini, "connect", "everything"], env,
+                       "--env", "default", *call("echo", message="elsewhere"),
+                       wrapper=login.wrap(work), cwd=work)
+    res = s.ok()
+    assert res["calls"] == [{"name": "echo", "text": "Echo: elsewhere", "isError": False}], res
+    assert list(login.path(ru).iterdir()) == []
 
 
 # --- 2. old and new clients -------------------------------------------------
