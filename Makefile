@@ -27,11 +27,13 @@ all: build/tend
 deps:
 	@scripts/deps.sh
 
-# The MCP servers and SDK of tests/e2e/test_mcp_sdk.py, as pinned by
-# tests/mcp/package-lock.json (node and npm come from deps.sh; its
-# "overrides" keeps @hono/node-server at 1.x, so that every engines field of
-# the tree accepts Debian 12's node 18).  Installed again only when
-# package.json or the lock changed since the last install.
+# The MCP servers, SDKs and Inspector of tests/e2e/test_mcp_*.py, as pinned
+# by tests/mcp/package-lock.json (node and npm come from deps.sh; its
+# "overrides" keeps @hono/node-server at 1.x).  Every server and SDK runs on
+# node 18 and 20 (some packages of server-filesystem declare node 20, which
+# npm ci only warns about); the Inspector's CLI needs node 20 (it declares
+# 22.7.5), and its test is skipped on older node.  Installed again only
+# when package.json or the lock changed since the last install.
 MCP_STAMP := tests/mcp/node_modules/.installed
 mcp-deps: $(MCP_STAMP)
 $(MCP_STAMP): tests/mcp/package.json tests/mcp/package-lock.json
