@@ -242,7 +242,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mcp_ops ops = { .ctx = NULL, .to_client = to_client,
 	                       .to_server = to_server, .log = log_line,
 	                       .wake = wake, .settled = settled };
-	w.m = mcp_new(&ops, "0.0.0-fuzz", NULL, NULL);
+	w.m = mcp_new(&ops, "0.0.0-fuzz", NULL, MCP_CAPS_ALL, NULL);
 	const char *p = (const char *)data, *end = p + size;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { CAP_ROOTS = 1, CAP_SAMPLING = 2, CAP_ELICITATION = 4 };
+enum { CAP_ROOTS = MCP_CAP_ROOTS, CAP_SAMPLING = MCP_CAP_SAMPLING,
+       CAP_ELICITATION = MCP_CAP_ELICITATION };
 /* S_CLOSING: its stdin is closed (it is being stopped); what it still
  * answers goes out, new messages wait for the next process. */
 enum srv_state { S_DOWN, S_INIT, S_READY, S_REFUSED, S_CLOSING };
@@ -99,6 +100,7 @@ struct mcp {
 	struct mcp_ops ops;
 	char *version;             /* tend's, for clientInfo */
 	char *protocol;            /* what tend asks the server for */
+	unsigned caps;             /* the client capabilities tend declares */
 	struct mcp_client *clients;
 	enum srv_state state;
 	struct mcp_cache *cache;   /* initialize and list results */
@@ -1151,11 +1153,17 @@ void mcp_server_up(struct mcp *m)
 	m->woken = false;
 	m->srv_level = -1;
 	char *proto = json_quote(m->protocol);
-	char *params = xasprintf("{\"protocolVersion\":%s,"
-	                         "\"capabilities\":{\"roots\":{\"listChanged\":true},"
-	                         "\"sampling\":{},\"elicitation\":{}},"
+	/* The capabilities of the clients it serves, so that the server
+	 * offers them what it would offer them directly. */
+	char *params = xasprintf("{\"protocolVersion\":%s,\"capabilities\":{%s%s%s%s%s},"
 	                         "\"clientInfo\":{\"name\":\"tend\",\"version\":\"%s\"}}",
-	                         proto ? proto : "\"" MCP_PROTOCOL "\"", m->version);
+	                         proto ? proto : "\"" MCP_PROTOCOL "\"",
+	                         m->caps & CAP_ROOTS ? "\"roots\":{\"listChanged\":true}" : "",
+	                         (m->caps & CAP_ROOTS) && (m->caps & ~CAP_ROOTS) ? "," : "",
+	                         m->caps & CAP_SAMPLING ? "\"sampling\":{}" : "",
+	                         (m->caps & CAP_SAMPLING) && (m->caps & CAP_ELICITATION) ? "," : "",
+	                         m->caps & CAP_ELICITATION ? "\"elicitation\":{}" : "",
+	                         m->version);
 	free(proto);
 	tend_request(m, P_INIT, "initialize", params);
 	free(params);
@@ -1296,12 +1304,13 @@ char *mcp_result_for(const char *line, size_t len, const char *result,
 	return b.s;
 }
 
-bool mcp_initialize_roots(const char *line, size_t len)
+unsigned mcp_initialize_caps(const char *line, size_t len)
 {
 	struct jrpc_msg msg;
-	return jrpc_scan(line, len, &msg) == JRPC_REQUEST &&
-	       jrpc_str_eq(line, msg.method, "initialize") &&
-	       (init_caps(line, &msg) & CAP_ROOTS);
+	if (jrpc_scan(line, len, &msg) != JRPC_REQUEST ||
+	    !jrpc_str_eq(line, msg.method, "initialize"))
+		return MCP_CAPS_ALL;
+	return init_caps(line, &msg);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -1363,9 +1372,10 @@ size_t mcp_client_in_flight(const struct mcp_client *c)
 }
 
 struct mcp *mcp_new(const struct mcp_ops *ops, const char *version,
-                    const char *protocol, struct mcp_cache *cache)
+                    const char *protocol, unsigned caps, struct mcp_cache *cache)
 {
 	struct mcp *m = xcalloc(1, sizeof(*m));
+	m->caps = caps & MCP_CAPS_ALL;
 	m->ops = *ops;
 	m->version = xstrdup(version);
 	m->protocol = xstrdup(protocol ? protocol : MCP_PROTOCOL);

@@ -30,6 +30,13 @@
 #define MCP_PROTOCOL "2025-11-25"
 #define MCP_CACHE_ITEM_MAX ((size_t)4 << 20)   /* a list result kept */
 
+/* The client capabilities tend can route (server requests go to a client
+ * that declared them). */
+#define MCP_CAP_ROOTS 1u
+#define MCP_CAP_SAMPLING 2u
+#define MCP_CAP_ELICITATION 4u
+#define MCP_CAPS_ALL 7u
+
 struct mcp;
 struct mcp_client;
 /* What a server answered, kept across its processes (and across
@@ -62,12 +69,14 @@ struct mcp_ops {
 	void (*settled)(void *ctx, void *data);
 };
 
-/* VERSION: tend's own (clientInfo).  PROTOCOL: the protocol version tend
- * asks the server for in its initialize, that of the clients this
- * multiplexer serves (NULL: MCP_PROTOCOL).  CACHE: where results are kept
- * (not owned; NULL: one of its own). */
+/* VERSION: tend's own (clientInfo).  PROTOCOL and CAPS (MCP_CAP_*): the
+ * protocol version and client capabilities tend's initialize gives the
+ * server, those of the clients this multiplexer serves (NULL:
+ * MCP_PROTOCOL).  CACHE: where results are kept (not owned; NULL: one of
+ * its own). */
 struct mcp *mcp_new(const struct mcp_ops *ops, const char *version,
-                    const char *protocol, struct mcp_cache *cache);
+                    const char *protocol, unsigned caps,
+                    struct mcp_cache *cache);
 void mcp_free(struct mcp *m);
 
 /* A client joins (DATA is the caller's, passed back to to_client) or
@@ -104,8 +113,9 @@ void mcp_server_failed(struct mcp *m, const char *why);
 /* The protocolVersion an initialize request LINE asks for (malloc'd), or
  * NULL when LINE is no initialize or names none. */
 char *mcp_initialize_version(const char *line, size_t len);
-/* Does the initialize request LINE declare the roots capability? */
-bool mcp_initialize_roots(const char *line, size_t len);
+/* The capabilities (MCP_CAP_*) the initialize request LINE declares;
+ * MCP_CAPS_ALL when LINE is no initialize. */
+unsigned mcp_initialize_caps(const char *line, size_t len);
 /* The roots of a roots/list response LINE as a set: their URIs sorted,
  * each once, joined by newlines ("" for none); malloc'd, or NULL when
  * LINE is no such result (an error, say). */

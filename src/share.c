@@ -59,6 +59,7 @@ struct session {
 	char *init;               /* its initialize request, for a new instance */
 	size_t init_len;
 	char *version;            /* the protocol version it asked for */
+	unsigned caps;            /* the capabilities it declared (MCP_CAP_*) */
 	bool want_roots;          /* it declared roots: tend asks for them */
 	unsigned long long asked; /* the id of tend's roots/list to it; 0: none */
 	bool reask;               /* they changed while tend was asking */
@@ -669,11 +670,18 @@ static struct mcp_cache *cache_for(struct share *sh, const char *key)
 	return k->cache;
 }
 
-/* The protocol version in KEY ("VERSION" or "VERSION KIND..."). */
+/* The protocol version in KEY ("VERSION cCAPS ..."). */
 static char *key_version(const char *key)
 {
 	size_t n = strcspn(key, " ");
 	return n ? strndup(key, n) : NULL;
+}
+
+/* The capabilities in KEY. */
+static unsigned key_caps(const char *key)
+{
+	const char *c = strstr(key, " c");
+	return c ? (unsigned)strtoul(c + 2, NULL, 10) & MCP_CAPS_ALL : MCP_CAPS_ALL;
 }
 
 /* V serves KEY from now on: a multiplexer for it (V has no client, and no
@@ -688,7 +696,8 @@ static void srv_key(struct srv *v, const char *key)
 	mcp_free(v->mcp);
 	free(v->key);
 	v->key = xstrdup(key);
-	v->mcp = mcp_new(&o, TEND_VERSION, version, cache_for(v->sh, key));
+	v->mcp = mcp_new(&o, TEND_VERSION, version, key_caps(key),
+	                 cache_for(v->sh, key));
 	free(version);
 }
 
@@ -749,9 +758,9 @@ static struct srv *srv_for(struct share *sh, const char *key, char **err)
 	for (struct srv *v = sh->srvs; v; v = v->next)
 		if (v->key && strcmp(v->key, key) == 0)
 			return v;
-	struct srv *p = sh->srvs;
-	if (!p->key || (p->nclients == 0 && p->inst->u->pid == 0 &&
-	                !p->inst->live && !unit_up(p->inst->u))) {
+	struct srv *p = sh->srvs;   /* the primary: always there */
+	if (p && (!p->key || (p->nclients == 0 && p->inst->u->pid == 0 &&
+	                !p->inst->live && !unit_up(p->inst->u)))) {
 		srv_key(p, key);
 		return p;
 	}
@@ -788,25 +797,27 @@ static char *make_key(const struct session *s, const char *version,
 {
 	switch (s->sh->u->cfg->share) {
 	case SHARE_NONE:
-		return xasprintf("%s client-%llu", version, s->id);
+		return xasprintf("%s c%u client-%llu", version, s->caps, s->id);
 	case SHARE_ROOTS:
-		return xasprintf("%s roots:%s", version, set ? set : "-");
+		return xasprintf("%s c%u roots:%s", version, s->caps, set ? set : "-");
 	default:
-		return xstrdup(version);
+		return xasprintf("%s c%u", version, s->caps);
 	}
 }
 
-/* An initialize result kept for protocol VERSION, under any key. */
+/* An initialize result kept for protocol VERSION and capabilities CAPS,
+ * under any key. */
 static const char *cached_init(const struct share *sh, const char *version,
-                               size_t *len)
+                               unsigned caps, size_t *len)
 {
-	for (const struct keycache *k = sh->caches; k; k = k->next) {
-		size_t n = strcspn(k->key, " ");
-		const char *r = mcp_cache_init(k->cache, len);
-		if (r && n == strlen(version) && strncmp(k->key, version, n) == 0)
-			return r;
-	}
-	return NULL;
+	char *prefix = xasprintf("%s c%u ", version, caps);
+	size_t n = strlen(prefix);
+	const char *r = NULL;
+	for (const struct keycache *k = sh->caches; k && !r; k = k->next)
+		if (strncmp(k->key, prefix, n) == 0)
+			r = mcp_cache_init(k->cache, len);
+	free(prefix);
+	return r;
 }
 
 /* S joins the instance of KEY, whose unit is woken (a new client: one
@@ -1009,14 +1020,15 @@ static bool first_line(struct session *s, const char *line, size_t len)
 	if (!version)
 		version = key_version(sh->srvs->key ? sh->srvs->key : MCP_PROTOCOL);
 	s->version = version;
+	s->caps = mcp_initialize_caps(line, len);
 	char *key, *err = NULL;
-	if (sh->u->cfg->share == SHARE_ROOTS && mcp_initialize_roots(line, len)) {
+	if (sh->u->cfg->share == SHARE_ROOTS && (s->caps & MCP_CAP_ROOTS)) {
 		s->want_roots = true;
 		s->init = xmalloc(len + 1);
 		memcpy(s->init, line, len);
 		s->init_len = len;
 		size_t rlen;
-		const char *r = cached_init(sh, version, &rlen);
+		const char *r = cached_init(sh, version, s->caps, &rlen);
 		if (r) {
 			char *answer = mcp_result_for(line, len, r, rlen);
 			lines_write(&s->wr, answer, strlen(answer));
@@ -1024,7 +1036,7 @@ static bool first_line(struct session *s, const char *line, size_t len)
 			s->holding = true;
 			return false;
 		}
-		key = xasprintf("%s pending-%llu", version, s->id);
+		key = xasprintf("%s c%u pending-%llu", version, s->caps, s->id);
 	} else {
 		key = make_key(s, version, NULL);
 	}
@@ -1531,8 +1543,10 @@ void share_free(struct share *sh, const char *why)
 		finish(sh->head, ctl_reply_err(1, "service \"%s\": %s", svc_name(sh),
 		                               why));
 	/* Instances went with their last clients: the primary is left. */
-	while (sh->srvs)
-		srv_free(sh->srvs);
+	for (struct srv *v = sh->srvs, *next; v; v = next) {
+		next = v->next;
+		srv_free(v);
+	}
 	inst_close(&sh->excl);
 	loop_timer_stop(sh->lp, &sh->turn);
 	while (sh->caches) {

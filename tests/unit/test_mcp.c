@@ -183,7 +183,7 @@ static struct mcp_client *joined(struct mcp *m, int k, const char *caps)
 
 static struct mcp *ready_mcp(void)
 {
-	struct mcp *m = mcp_new(&ops, "9.9", NULL, NULL);
+	struct mcp *m = mcp_new(&ops, "9.9", NULL, MCP_CAPS_ALL, NULL);
 	server_ready(m, RESULT);
 	return m;
 }
@@ -194,7 +194,7 @@ static struct mcp *ready_mcp(void)
 static void test_initialize_once(void **state)
 {
 	(void)state;
-	struct mcp *m = mcp_new(&ops, "9.9", NULL, NULL);
+	struct mcp *m = mcp_new(&ops, "9.9", NULL, MCP_CAPS_ALL, NULL);
 	struct mcp_client *a = mcp_client_add(m, &client_ids[0]);
 	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2099-01-01\",\"capabilities\":{}}}");
 	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/list\"}");
@@ -545,7 +545,7 @@ static void test_restart(void **state)
 static void test_garbage_and_failed_wake(void **state)
 {
 	(void)state;
-	struct mcp *m = mcp_new(&ops, "9.9", NULL, NULL);
+	struct mcp *m = mcp_new(&ops, "9.9", NULL, MCP_CAPS_ALL, NULL);
 	struct mcp_client *a = mcp_client_add(m, &client_ids[0]);
 	wake_ok = false;
 	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}");
@@ -566,7 +566,7 @@ static void test_garbage_and_failed_wake(void **state)
 static void test_close_drains(void **state)
 {
 	(void)state;
-	struct mcp *m = mcp_new(&ops, "9.9", NULL, NULL);
+	struct mcp *m = mcp_new(&ops, "9.9", NULL, MCP_CAPS_ALL, NULL);
 	struct mcp_client *a = mcp_client_add(m, &client_ids[0]);
 	struct mcp_client *b = mcp_client_add(m, &client_ids[1]);
 	/* B, with nothing asked, can go at once. */
