@@ -801,7 +801,9 @@ static char *make_key(const struct session *s, const char *version,
 	case SHARE_ROOTS:
 		return xasprintf("%s c%u roots:%s", version, s->caps, set ? set : "-");
 	default:
-		return xasprintf("%s c%u", version, s->caps);
+		/* all: whatever their capabilities; tend declares them all,
+		 * and routes each server request to a client that has it */
+		return xasprintf("%s c%u", version, MCP_CAPS_ALL);
 	}
 }
 
