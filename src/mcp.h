@@ -10,10 +10,21 @@
  *                    number); the response gets the client's bytes back
  *   initialize       tend initializes each server process once itself;
  *                    clients are answered from that result
- *   ping, setLevel, server/discover, subscribe counting: answered by tend
+ *   ping (of a client that initialized), setLevel, subscribe counting:
+ *                    answered by tend
  *   server request   -> one capable client, ids mapped both ways
  *   server down      in-flight requests fail; clients stay; the next
  *                    process is initialized again (subscriptions, level)
+ *
+ * MCP 2026-07-28 (stateless; docs/mcp-2026.md):
+ *   server/discover, requests with _meta: forwarded as any request
+ *   initialize refused -> tend asks server/discover; answered: the server
+ *                    is of the stateless era only, and every request goes
+ *                    to it (initialize, ping, setLevel... included)
+ *   subscriptions/listen  one stream per client at the server (tend's id
+ *                    is its subscription id there); what is tagged with
+ *                    it goes to that client alone; opened again after a
+ *                    restart; not in flight
  *
  * Messages that arrive before the server is initialized wait in a queue
  * (at most MCP_QUEUE_MAX; a client's are dropped when it goes). */
@@ -25,7 +36,10 @@
 
 #define MCP_QUEUE_MAX 1000
 #define MCP_CLIENT_IN_FLIGHT_MAX 10000
+#define MCP_CLIENT_LISTEN_MAX 100   /* subscriptions/listen streams a client */
 #define MCP_PROTOCOL "2025-11-25"
+/* The stateless revision (no initialize; version in each request's _meta). */
+#define MCP_PROTOCOL_STATELESS "2026-07-28"
 
 struct mcp;
 struct mcp_client;
