@@ -813,17 +813,18 @@ static void client_request(struct mcp *m, struct mcp_client *c,
                            const char *line, size_t len,
                            const struct jrpc_msg *msg)
 {
+	/* A server of the stateless era only answers all itself (initialize
+	 * too: it is its to refuse). */
+	bool session = !m->modern_only;
 	if (jrpc_str_eq(line, msg->method, "subscriptions/listen"))
 		client_listen(m, c, line, len, msg);
-	else if (m->modern_only)
-		forward(m, c, line, len, msg);   /* initialize too: its to refuse */
-	else if (jrpc_str_eq(line, msg->method, "initialize"))
+	else if (session && jrpc_str_eq(line, msg->method, "initialize"))
 		client_initialize(m, c, line, msg);
-	else if (jrpc_str_eq(line, msg->method, "logging/setLevel"))
+	else if (session && jrpc_str_eq(line, msg->method, "logging/setLevel"))
 		client_set_level(m, c, line, msg);
-	else if (jrpc_str_eq(line, msg->method, "resources/subscribe"))
+	else if (session && jrpc_str_eq(line, msg->method, "resources/subscribe"))
 		client_subscribe(m, c, line, len, msg);
-	else if (jrpc_str_eq(line, msg->method, "resources/unsubscribe"))
+	else if (session && jrpc_str_eq(line, msg->method, "resources/unsubscribe"))
 		client_unsubscribe(m, c, line, len, msg);
 	else
 		forward(m, c, line, len, msg);
