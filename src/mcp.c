@@ -974,10 +974,9 @@ static void init_done(struct mcp *m, const char *line,
 		tend_subscribe(m, s, true);
 	apply_level(m);
 	relisten(m);
-	if (changed)
-		listen_changed(m);
 	if (changed) {
 		/* The clients' cached view may be stale: have them list again. */
+		listen_changed(m);
 		json_t *r = json_loadb(m->result, m->result_len, 0, NULL);
 		json_t *caps = json_object_get(r, "capabilities");
 		static const char *const lists[] = { "tools", "prompts", "resources" };
