@@ -91,6 +91,9 @@ struct mcp {
 	                              server/discover: MCP 2026-07-28 only */
 	char *discover;            /* then: its server/discover result */
 	size_t discover_len;
+	bool stateless_first;      /* open each process with server/discover
+	                              (mcp_open_stateless) */
+	bool asked_init, asked_discover;   /* of this process, by tend */
 	int srv_level;             /* set at this process, -1: not yet */
 	bool woken;                /* S_DOWN: wake asked for already */
 	unsigned long long next_id, seq;
@@ -583,6 +586,19 @@ static void client_unsubscribe(struct mcp *m, struct mcp_client *c,
 	forward(m, c, line, len, msg);
 }
 
+/* tend's initialize of the server process. */
+static void tend_initialize(struct mcp *m)
+{
+	m->asked_init = true;
+	char *params = xasprintf("{\"protocolVersion\":\"" MCP_PROTOCOL "\","
+	                         "\"capabilities\":{\"roots\":{\"listChanged\":true},"
+	                         "\"sampling\":{},\"elicitation\":{}},"
+	                         "\"clientInfo\":{\"name\":\"tend\",\"version\":\"%s\"}}",
+	                         m->version);
+	tend_request(m, P_INIT, "initialize", params);
+	free(params);
+}
+
 /* --- MCP 2026-07-28: the stateless revision (docs/mcp-2026.md) --- */
 
 /* An error of the revision's own (-32020..-32022: header mismatch, missing
@@ -604,6 +620,7 @@ static bool modern_error(const char *line, const struct jrpc_msg *msg)
  * era?  Its answer to server/discover says (discover_done). */
 static void discover_probe(struct mcp *m)
 {
+	m->asked_discover = true;
 	char *params = xasprintf("{\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":"
 	                         "\"" MCP_PROTOCOL_STATELESS "\",\"io.modelcontextprotocol/"
 	                         "clientInfo\":{\"name\":\"tend\",\"version\":\"%s\"},"
@@ -787,7 +804,10 @@ static void discover_done(struct mcp *m, const char *line,
                           const struct jrpc_msg *msg)
 {
 	if (!msg->result.len && !modern_error(line, msg)) {
-		refused(m);
+		if (m->asked_init)
+			refused(m);
+		else
+			tend_initialize(m);   /* a server of the session era */
 		return;
 	}
 	bool changed = msg->result.len && m->discover &&
@@ -797,10 +817,10 @@ static void discover_done(struct mcp *m, const char *line,
 		free(m->discover);
 		m->discover = dup_span(line, msg->result, &m->discover_len);
 	}
-	if (!m->modern_only)
+	if (m->asked_init)
 		mlog(m, "the server refused initialize (%s) and answered server/"
 		     "discover: it is served as a server of MCP " MCP_PROTOCOL_STATELESS
-		     " (stateless)", m->refusal);
+		     " (stateless)", m->refusal ? m->refusal : "no message");
 	m->modern_only = true;
 	m->state = S_READY;
 	relisten(m);
@@ -961,7 +981,10 @@ static void init_done(struct mcp *m, const char *line,
 		free(m->refusal);
 		m->refusal = one_line(text ? text : "no message");
 		json_decref(e);
-		discover_probe(m);   /* a server of 2026-07-28 refuses it */
+		if (m->asked_discover)
+			refused(m);
+		else
+			discover_probe(m);   /* a server of 2026-07-28 refuses it */
 		return;
 	}
 	bool changed = m->result && (m->result_len != msg->result.len ||
@@ -1186,13 +1209,16 @@ void mcp_server_up(struct mcp *m)
 	m->woken = false;
 	m->srv_level = -1;
 	m->modern_only = false;
-	char *params = xasprintf("{\"protocolVersion\":\"" MCP_PROTOCOL "\","
-	                         "\"capabilities\":{\"roots\":{\"listChanged\":true},"
-	                         "\"sampling\":{},\"elicitation\":{}},"
-	                         "\"clientInfo\":{\"name\":\"tend\",\"version\":\"%s\"}}",
-	                         m->version);
-	tend_request(m, P_INIT, "initialize", params);
-	free(params);
+	m->asked_init = m->asked_discover = false;
+	if (m->stateless_first)
+		discover_probe(m);
+	else
+		tend_initialize(m);
+}
+
+void mcp_open_stateless(struct mcp *m)
+{
+	m->stateless_first = true;
 }
 
 void mcp_server_down(struct mcp *m, const char *why)

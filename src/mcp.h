@@ -74,6 +74,12 @@ void mcp_server_line(struct mcp *m, const char *line, size_t len);
 
 /* A new server process can be written to: tend initializes it. */
 void mcp_server_up(struct mcp *m);
+/* From now on tend opens each server process with server/discover (MCP
+ * 2026-07-28), and initializes it only when that is refused with no error
+ * of the revision's (a server of the session era).  For an instance that
+ * serves clients of 2026-07-28 alone: SDK servers of both eras fix a stdio
+ * connection's era by its first request (docs/mcp-2026.md). */
+void mcp_open_stateless(struct mcp *m);
 /* The server process is gone (WHY: "crash, exit code 3"...): requests in
  * flight fail; waiting messages wait for the next process. */
 void mcp_server_down(struct mcp *m, const char *why);

@@ -254,6 +254,26 @@ def test_both_eras_share_a_dual_era_server(project, reaper, tmp_path):
     no_notification(old, "notifications/tools/list_changed")
 
 
+def test_a_server_that_pins_its_era_serves_a_dual_era_client_in_the_session_era(
+        project, reaper, tmp_path):
+    """The official SDKs' stdio servers fix the era by the first request;
+    tend's is initialize, so a client of 2026 that can fall back does (the
+    server's own -32600 to its probe), and is served; one of 2026 only
+    would not be (docs/mcp-2026.md: an instance of its own, opened with
+    server/discover, is what it needs)."""
+    f = Fake26(project, reaper, tmp_path, MCP26_MODE="pinned")
+    old, new = f.client("old"), f.client("new")
+    assert old.initialize()["serverInfo"]["name"] == "fake26"
+    d = new.ask("server/discover", {"_meta": meta()}, T_LONG)
+    assert error_code(d) == -32600 and \
+        not d["error"]["message"].startswith("tend:"), d
+    new.initialize()
+    for c in (old, new):
+        assert result(c.call("echo", {"c": c.label}))["args"] == \
+            {"c": c.label}
+    assert len(f.log.find("initialize")) == 1      # tend's only
+
+
 # --- subscriptions/listen -----------------------------------------------------
 
 def test_each_clients_listen_stream_is_its_own(project, reaper, tmp_path):
@@ -270,7 +290,9 @@ def test_each_clients_listen_stream_is_its_own(project, reaper, tmp_path):
                                 T_LONG)
         assert ack["params"]["_meta"][P + "subscriptionId"] == 7, ack
     listens = f.log.wait("subscriptions/listen", 2)
-    ta, tb = [m["id"] for m in listens]
+    ta, = [m["id"] for m in listens
+           if m["params"]["notifications"].get("toolsListChanged")]
+    tb, = [m["id"] for m in listens if m["id"] != ta]
     assert ta != tb and all(isinstance(x, int) for x in (ta, tb))
     # A's tools, B's resource: each hears only its own.
     assert result(b.response(tool(b, "changed", {"list": "tools"}))[0]) == \

@@ -890,6 +890,59 @@ static void test_stateless_log(void **state)
 	mcp_free(m);
 }
 
+/* An instance for clients of 2026-07-28 opens each process with
+ * server/discover: answered, no initialize ever; refused without an error
+ * of the revision's, initialize follows (a server of the session era), and
+ * only when that is refused too is the server refused. */
+static void test_open_stateless(void **state)
+{
+	(void)state;
+	struct mcp *m = mcp_new(&ops, "9.9");
+	mcp_open_stateless(m);
+	struct mcp_client *a = mcp_client_add(m, &client_ids[0]);
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"server/discover\",\"params\":{" META26 "}}");
+	mcp_server_up(m);
+	json_t *d = next_json(SERVER);
+	assert_string_equal(method_of(d), "server/discover");
+	answer_s(m, id_of(d), "\"result\":" DISCOVER);
+	json_decref(d);
+	forwarded_line();   /* the client's discover, after tend's */
+	assert_int_equal(logs, 0);
+	nothing_more();
+	/* The next process is of the session era. */
+	mcp_server_down(m, "crash");
+	json_decref(next_json(0));
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"server/discover\",\"params\":{" META26 "}}");
+	mcp_server_up(m);
+	d = next_json(SERVER);
+	assert_string_equal(method_of(d), "server/discover");
+	answer_s(m, id_of(d), "\"error\":{\"code\":-32602,\"message\":\"Invalid request parameters\"}");
+	json_decref(d);
+	json_t *init = next_json(SERVER);
+	assert_string_equal(method_of(init), "initialize");
+	answer_s(m, id_of(init), "\"result\":" RESULT);
+	json_decref(init);
+	json_t *n = next_json(SERVER);
+	assert_string_equal(method_of(n), "notifications/initialized");
+	json_decref(n);
+	forwarded_line();   /* its discover: the server's to refuse */
+	/* ... and one that refuses both is refused. */
+	mcp_server_down(m, "crash");
+	json_decref(next_json(0));
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}");
+	mcp_server_up(m);
+	d = next_json(SERVER);
+	answer_s(m, id_of(d), "\"error\":{\"code\":-32601,\"message\":\"no\"}");
+	json_decref(d);
+	init = next_json(SERVER);
+	assert_string_equal(method_of(init), "initialize");
+	answer_s(m, id_of(init), "\"error\":{\"code\":-32600,\"message\":\"no\"}");
+	json_decref(init);
+	assert_int_equal(next_error(0), -32603);
+	nothing_more();
+	mcp_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -910,6 +963,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_listen_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mrtr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stateless_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_stateless, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("mcp", tests, NULL, NULL);
 }

@@ -20,6 +20,11 @@ $MCP26_MODE:
                     _meta is then served as the session era serves it
                     (results without resultType; ping, logging/setLevel,
                     resources/subscribe answered {})
+  pinned            dual, but the first request fixes the era of the
+                    process, as the official SDKs' stdio servers do:
+                    initialize first, and a request with modern _meta gets
+                    -32600; a modern request first, and initialize gets
+                    -32022 naming the modern versions
 
 Requests of the stateless era:
   server/discover   DiscoverResult: supportedVersions, capabilities (tools,
@@ -93,6 +98,7 @@ log = open(env["MCP_LOG"], "ab") if env.get("MCP_LOG") else None
 out = sys.stdout.buffer
 lock = threading.Lock()
 listens = {}            # json.dumps(listen id) -> (id, acknowledged filter)
+era = None              # pinned: "legacy" or "modern", once decided
 waits = {}              # json.dumps(request id) -> Event (cancelled)
 SERVER_INFO = {"name": "fake26", "version": env.get(
     "MCP_SERVERINFO_VERSION", "1").replace("{run}", str(run))}
@@ -273,6 +279,21 @@ def handle(msg):
         return
     mid = msg["id"]
     meta = params.get("_meta") or {}
+    modern = P + "protocolVersion" in meta and method != "initialize"
+    if MODE == "pinned":
+        global era
+        era = era or ("modern" if modern or method == "server/discover"
+                      else "legacy")
+        if era == "legacy" and modern:
+            return error(mid, -32600, "Invalid request: this connection "
+                         "speaks the initialize handshake")
+        if era == "modern" and method == "initialize":
+            return error(mid, -32022, "Unsupported protocol version",
+                         {"supported": VERSIONS, "requested":
+                          params.get("protocolVersion")})
+        if era == "legacy":
+            return legacy_request(mid, method, params)
+        return modern_request(mid, method, params, meta)
     if method == "initialize" and MODE != "dual":
         return error(mid, -32601, "initialize is not supported: this server "
                      "speaks MCP %s only (per-request _meta; see server/"
