@@ -20,6 +20,8 @@
  *   W          wake() answers the other way from now on (starts as yes)
  *   Q          at the end, free the multiplexer with its clients still
  *              there (tend shutting down), not after they left
+ *   O          from now on each process is opened with server/discover
+ *              (mcp_open_stateless)
  *
  * What must hold: every line tend writes, to a client or to the server, is
  * one JSON value on one line; nothing reaches a client after it left, nor
@@ -226,6 +228,9 @@ static void step(const char *s, size_t len)
 		break;
 	case 'Q':
 		w.quit = true;
+		break;
+	case 'O':
+		mcp_open_stateless(w.m);
 		break;
 	default:
 		break;

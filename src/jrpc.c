@@ -4,7 +4,7 @@
  * allocation: the only memory that grows with the nesting is a bit per
  * level (object or array) in a fixed array of JRPC_MAX_DEPTH bits.  The
  * members tend cares about all live in the first few levels (the message,
- * its params, params._meta), so only those levels remember where their
+ * its params and result, their _meta), so only those levels remember where their
  * container started and which span it fills once it closes.
  *
  * Choices the header leaves open:
@@ -12,8 +12,9 @@
  *   decodes to its 3-byte form (as WTF-8 does) rather than being refused:
  *   RFC 8259 lets it through its grammar, and distinct escapes must stay
  *   distinct strings (a URI is a key of the subscription counts);
- * - a key given twice inside params._meta (progressToken) makes the
- *   message invalid, as one inside params does;
+ * - a tracked key given twice inside params._meta (progressToken, the
+ *   subscription id, the log level) or result._meta (the subscription
+ *   id) makes the message invalid, as one inside params does;
  * - jrpc_splice returns NULL (and *OUTLEN 0) for edits that fall outside
  *   the buffer or overlap, or when the result's size overflows, rather
  *   than writing out of bounds.  Insertions (empty spans) at one offset go
@@ -27,8 +28,9 @@
 #include "util.h"
 
 /* Levels whose containers may be a tracked value: 1 the message, 2 a
- * member of it (params), 3 a member of params (_meta, or a container as
- * requestId), 4 a member of _meta (a container as progressToken). */
+ * member of it (params, result), 3 a member of params or result (_meta,
+ * or a container as requestId), 4 a member of _meta (a container as
+ * progressToken). */
 #define TRACK_DEPTH 4
 
 /* What an object is, for the members it holds. */
@@ -37,6 +39,8 @@ enum ctx {
 	CTX_TOP,    /* the message */
 	CTX_PARAMS, /* its params */
 	CTX_META,   /* params._meta */
+	CTX_RESULT, /* its result */
+	CTX_RMETA,  /* result._meta */
 };
 
 struct level {
@@ -55,6 +59,7 @@ struct scanner {
 	struct jspan *slot;
 	enum ctx ctx;
 	struct jspan meta; /* params._meta: a slot to see it given twice */
+	struct jspan rmeta; /* result._meta, likewise */
 	bool dup;          /* a tracked member was given twice */
 	struct jrpc_msg *m;
 };
@@ -407,8 +412,10 @@ static struct jspan *member_slot(struct scanner *s, struct jspan key,
 			*child = CTX_PARAMS;
 			return &m->params;
 		}
-		if (jrpc_str_eq(b, key, "result"))
+		if (jrpc_str_eq(b, key, "result")) {
+			*child = CTX_RESULT;
 			return &m->result;
+		}
 		if (jrpc_str_eq(b, key, "error"))
 			return &m->error;
 		return NULL;
@@ -429,6 +436,20 @@ static struct jspan *member_slot(struct scanner *s, struct jspan key,
 	case CTX_META:
 		if (jrpc_str_eq(b, key, "progressToken"))
 			return &m->meta_progress;
+		if (jrpc_str_eq(b, key, JRPC_META_SUBSCRIPTION))
+			return &m->meta_sub;
+		if (jrpc_str_eq(b, key, JRPC_META_LOG_LEVEL))
+			return &m->meta_level;
+		return NULL;
+	case CTX_RESULT:
+		if (jrpc_str_eq(b, key, "_meta")) {
+			*child = CTX_RMETA;
+			return &s->rmeta;
+		}
+		return NULL;
+	case CTX_RMETA:
+		if (jrpc_str_eq(b, key, JRPC_META_SUBSCRIPTION))
+			return &m->result_sub;
 		return NULL;
 	case CTX_NONE:
 		break;

@@ -20,6 +20,10 @@
 
 #define JRPC_MAX_DEPTH 512
 
+/* Keys of _meta that MCP 2026-07-28 reserves and tend reads. */
+#define JRPC_META_SUBSCRIPTION "io.modelcontextprotocol/subscriptionId"
+#define JRPC_META_LOG_LEVEL "io.modelcontextprotocol/logLevel"
+
 enum jrpc_kind {
 	JRPC_PARSE_ERROR,    /* not JSON (or nested too deep) */
 	JRPC_BATCH,          /* a JSON array at the top */
@@ -48,6 +52,10 @@ struct jrpc_msg {
 	struct jspan request_id;     /* params.requestId */
 	struct jspan uri;            /* params.uri */
 	struct jspan level;          /* params.level */
+	/* MCP 2026-07-28's members of params._meta and result._meta */
+	struct jspan meta_sub;       /* params._meta[JRPC_META_SUBSCRIPTION] */
+	struct jspan meta_level;     /* params._meta[JRPC_META_LOG_LEVEL] */
+	struct jspan result_sub;     /* result._meta[JRPC_META_SUBSCRIPTION] */
 };
 
 /* Scans BUF[0..LEN) into *M.  Returns M->kind. */

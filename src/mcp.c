@@ -53,6 +53,9 @@ enum pend_kind {
 	P_INIT,     /* tend's initialize */
 	P_TEND,     /* tend's other requests (subscribe, setLevel...) */
 	P_REFRESH,  /* tend asks a cached list again (a new server process) */
+	P_LISTEN,   /* a client's subscriptions/listen (MCP 2026-07-28): not
+	               in flight; kept, and sent again, across restarts */
+	P_DISCOVER, /* tend's server/discover, after a refused initialize */
 };
 
 struct pend {
@@ -66,6 +69,14 @@ struct pend {
 	struct sub *sub;           /* a client's first subscribe to it */
 	int slot;                  /* a cacheable list request: L_* + 1; 0: none */
 	unsigned long gen;         /* the slot's generation when it was sent */
+	int msg_level;             /* P_CLIENT: 1 + the index in levels of its
+	                              _meta log level (2026-07-28); 0: none */
+	char *line;                /* P_LISTEN: the request as the server got
+	                              it (tend's id in it) */
+	size_t line_len;
+	unsigned lists;            /* P_LISTEN: the list_changed it acknowledged */
+	bool relisten;             /* P_LISTEN: sent again to a new process; its
+	                              acknowledgment is not the client's news */
 	struct pend *hnext;        /* the id table's chain */
 	struct pend *prev, *next;  /* its client's list, or m->own */
 };
@@ -106,6 +117,13 @@ struct mcp {
 	struct mcp_cache *cache;   /* initialize and list results */
 	bool own_cache;
 	char *refusal;             /* S_REFUSED: what the server said */
+	bool modern_only;          /* it refused tend's initialize and answered
+	                              server/discover: MCP 2026-07-28 only */
+	char *discover;            /* then: its server/discover result */
+	size_t discover_len;
+	bool stateless_first;      /* open each process with server/discover
+	                              (mcp_open_stateless) */
+	bool asked_init, asked_discover;   /* of this process, by tend */
 	int srv_level;             /* set at this process, -1: not yet */
 	bool woken;                /* S_DOWN: wake asked for already */
 	unsigned long long next_id, seq;
@@ -324,6 +342,7 @@ static void pend_free(struct mcp *m, struct pend *p)
 	}
 	free(p->orig);
 	free(p->token);
+	free(p->line);
 	free(p);
 	if (settle)
 		note_settled(m, settle);
@@ -623,6 +642,11 @@ static struct pend *forward(struct mcp *m, struct mcp_client *c,
 		p->slot = slot + 1;
 		p->gen = m->cache->gen[slot];
 	}
+	if (msg->meta_level.len) {   /* 2026-07-28: log messages asked for */
+		char *name = jrpc_str(line, msg->meta_level);
+		p->msg_level = 1 + level_index(name);
+		free(name);
+	}
 	char num[24];
 	size_t nl = (size_t)snprintf(num, sizeof(num), "%llu", p->id);
 	struct jrpc_edit e[2] = { { msg->id, num, nl } };
@@ -713,21 +737,273 @@ static void client_unsubscribe(struct mcp *m, struct mcp_client *c,
 	forward(m, c, line, len, msg);
 }
 
+/* tend's initialize of the server process. */
+static void tend_initialize(struct mcp *m)
+{
+	m->asked_init = true;
+	char *proto = json_quote(m->protocol);
+	/* The capabilities of the clients it serves, so that the server
+	 * offers them what it would offer them directly. */
+	char *params = xasprintf("{\"protocolVersion\":%s,\"capabilities\":{%s%s%s%s%s},"
+	                         "\"clientInfo\":{\"name\":\"tend\",\"version\":\"%s\"}}",
+	                         proto ? proto : "\"" MCP_PROTOCOL "\"",
+	                         m->caps & CAP_ROOTS ? "\"roots\":{\"listChanged\":true}" : "",
+	                         (m->caps & CAP_ROOTS) && (m->caps & ~CAP_ROOTS) ? "," : "",
+	                         m->caps & CAP_SAMPLING ? "\"sampling\":{}" : "",
+	                         (m->caps & CAP_SAMPLING) && (m->caps & CAP_ELICITATION) ? "," : "",
+	                         m->caps & CAP_ELICITATION ? "\"elicitation\":{}" : "",
+	                         m->version);
+	free(proto);
+	tend_request(m, P_INIT, "initialize", params);
+	free(params);
+}
+
+/* --- MCP 2026-07-28: the stateless revision (docs/mcp-2026.md) --- */
+
+/* An error of the revision's own (-32020..-32022: header mismatch, missing
+ * client capability, unsupported protocol version): the server is of the
+ * stateless era, whatever it refused. */
+static bool modern_error(const char *line, const struct jrpc_msg *msg)
+{
+	if (!msg->error.len)
+		return false;
+	json_t *e = json_loadb(line + msg->error.off, msg->error.len, 0, NULL);
+	json_t *code = json_object_get(e, "code");
+	bool modern = json_is_integer(code) && json_integer_value(code) <= -32020 &&
+	              json_integer_value(code) >= -32022;
+	json_decref(e);
+	return modern;
+}
+
+/* The server refused tend's initialize: is it a server of the stateless
+ * era?  Its answer to server/discover says (discover_done). */
+static void discover_probe(struct mcp *m)
+{
+	m->asked_discover = true;
+	char *params = xasprintf("{\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":"
+	                         "\"" MCP_PROTOCOL_STATELESS "\",\"io.modelcontextprotocol/"
+	                         "clientInfo\":{\"name\":\"tend\",\"version\":\"%s\"},"
+	                         "\"io.modelcontextprotocol/clientCapabilities\":{}}}",
+	                         m->version);
+	tend_request(m, P_DISCOVER, "server/discover", params);
+	free(params);
+}
+
+/* The server refused initialize and is no server of the stateless era
+ * either: what waits for it fails, and so will what comes. */
+static void refused(struct mcp *m)
+{
+	mlog(m, "the server refused tend's initialize: %s", m->refusal);
+	m->state = S_REFUSED;
+	char *why = xasprintf("the server refused tend's initialize (%s); fix "
+	                      "the server, then tend restart it", m->refusal);
+	fail_waiting(m, why);
+	free(why);
+}
+
+/* The list_changed notifications a listen stream acknowledged (bits of
+ * lists[] below). */
+static const char *const listen_lists[] = { "tools", "prompts", "resources" };
+
+static unsigned acked_lists(const char *line, const struct jrpc_msg *msg)
+{
+	static const char *const keys[] = { "toolsListChanged", "promptsListChanged",
+	                                    "resourcesListChanged" };
+	json_t *p = msg->params.len
+	            ? json_loadb(line + msg->params.off, msg->params.len, 0, NULL)
+	            : NULL;
+	json_t *n = json_object_get(p, "notifications");
+	unsigned bits = 0;
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+		if (json_is_true(json_object_get(n, keys[i])))
+			bits |= 1u << i;
+	json_decref(p);
+	return bits;
+}
+
+/* subscriptions/listen: each client's stream is its own at the server
+ * (tend's id is its subscription id there); it is not in flight, and
+ * tend opens it again at the next process after a restart. */
+static void client_listen(struct mcp *m, struct mcp_client *c, const char *line,
+                          size_t len, const struct jrpc_msg *msg)
+{
+	size_t n = 0;
+	for (struct pend *q = c->reqs; q && n < MCP_CLIENT_LISTEN_MAX; q = q->next)
+		n += q->kind == P_LISTEN;
+	if (n >= MCP_CLIENT_LISTEN_MAX) {
+		reply_error(m, c, SPAN(line, msg->id), -32603, "tend: %d listen "
+		            "streams of this client are open; cancel one first",
+		            MCP_CLIENT_LISTEN_MAX);
+		return;
+	}
+	struct pend *p = pend_new(m, P_LISTEN, c);
+	p->orig = dup_span(line, msg->id, &p->orig_len);
+	char num[24];
+	size_t nl = (size_t)snprintf(num, sizeof(num), "%llu", p->id);
+	struct jrpc_edit e = { msg->id, num, nl };
+	p->line = jrpc_splice(line, len, &e, 1, &p->line_len);
+	if (p->line)
+		send_to(m, NULL, p->line, p->line_len);
+}
+
+/* A new process: every listen stream is opened again. */
+static void relisten(struct mcp *m)
+{
+	for (struct mcp_client *c = m->clients; c; c = c->next)
+		for (struct pend *p = c->reqs; p; p = p->next)
+			if (p->kind == P_LISTEN && p->line) {
+				p->relisten = true;
+				send_to(m, NULL, p->line, p->line_len);
+			}
+}
+
+/* What the server offers changed across a restart: each listen stream
+ * that acknowledged a list_changed gets it (as rule 8 for the others). */
+static void listen_changed(struct mcp *m)
+{
+	for (struct mcp_client *c = m->clients; c; c = c->next)
+		for (struct pend *p = c->reqs; p; p = p->next) {
+			if (p->kind != P_LISTEN)
+				continue;
+			for (size_t i = 0; i < ARRAY_LEN(listen_lists); i++) {
+				if (!(p->lists & (1u << i)))
+					continue;
+				char *n = xasprintf("{\"jsonrpc\":\"2.0\",\"method\":"
+				                    "\"notifications/%s/list_changed\","
+				                    "\"params\":{\"_meta\":{\""
+				                    JRPC_META_SUBSCRIPTION "\":%.*s}}}",
+				                    listen_lists[i], (int)p->orig_len, p->orig);
+				send_str(m, c, n);
+				free(n);
+			}
+		}
+}
+
+/* The server ends a listen stream: the response carries the subscription
+ * id in result._meta too. */
+static void listen_response(struct mcp *m, struct pend *p, const char *line,
+                            size_t len, const struct jrpc_msg *msg)
+{
+	struct jrpc_edit e[2] = { { msg->id, p->orig, p->orig_len } };
+	size_t n = 1;
+	unsigned long long sid;
+	if (msg->result_sub.len && tend_id(line, msg->result_sub, &sid) && sid == p->id)
+		e[n++] = (struct jrpc_edit){ msg->result_sub, p->orig, p->orig_len };
+	send_edited(m, p->c, line, len, e, n);
+	pend_free(m, p);
+}
+
+/* A notification tagged with a subscription id goes to the client whose
+ * stream it is, with its own id back; one of no open stream, nowhere. */
+static void listen_notification(struct mcp *m, const char *line, size_t len,
+                                const struct jrpc_msg *msg)
+{
+	unsigned long long id;
+	struct pend *p = tend_id(line, msg->meta_sub, &id) ? pend_find(m, id) : NULL;
+	if (!p || p->kind != P_LISTEN)
+		return;
+	if (jrpc_str_eq(line, msg->method, "notifications/subscriptions/acknowledged")) {
+		p->lists = acked_lists(line, msg);
+		if (p->relisten) {
+			p->relisten = false;   /* the client had its acknowledgment */
+			return;
+		}
+	}
+	struct jrpc_edit e = { msg->meta_sub, p->orig, p->orig_len };
+	send_edited(m, p->c, line, len, &e, 1);
+}
+
+/* The server's notifications/cancelled of a listen stream (the only one
+ * the revision lets it send).  False: it is no listen's. */
+static bool listen_cancelled(struct mcp *m, const char *line, size_t len,
+                             const struct jrpc_msg *msg)
+{
+	unsigned long long id;
+	struct pend *p = tend_id(line, msg->request_id, &id) ? pend_find(m, id) : NULL;
+	if (!p || p->kind != P_LISTEN)
+		return false;
+	struct jrpc_edit e = { msg->request_id, p->orig, p->orig_len };
+	send_edited(m, p->c, line, len, &e, 1);
+	pend_free(m, p);
+	return true;
+}
+
+/* notifications/message of the revision belongs to a request whose _meta
+ * asked for a log level, and stdio says not which: it goes to each client
+ * of the stateless era with such a request in flight at or below LEVEL
+ * (-1: a level tend does not know, to all of them). */
+static void modern_log(struct mcp *m, const char *line, size_t len, int level)
+{
+	for (struct mcp_client *c = m->clients; c; c = c->next) {
+		if (c->initialized)
+			continue;   /* a client of the session era: rule 6 */
+		for (struct pend *p = c->reqs; p; p = p->next)
+			if (p->kind == P_CLIENT && p->msg_level &&
+			    (level < 0 || p->msg_level - 1 <= level)) {
+				send_to(m, c, line, len);
+				break;
+			}
+	}
+}
+
+/* The server will not come back: the listen streams end with WHY. */
+static void fail_listens(struct mcp *m, const char *why)
+{
+	for (struct mcp_client *c = m->clients; c; c = c->next)
+		for (struct pend *p = c->reqs, *next; p; p = next) {
+			next = p->next;
+			if (p->kind != P_LISTEN)
+				continue;
+			reply_error(m, c, p->orig, p->orig_len, -32603, "tend: %s", why);
+			pend_free(m, p);
+		}
+}
+
+static void discover_done(struct mcp *m, const char *line,
+                          const struct jrpc_msg *msg)
+{
+	if (!msg->result.len && !modern_error(line, msg)) {
+		if (m->asked_init)
+			refused(m);
+		else
+			tend_initialize(m);   /* a server of the session era */
+		return;
+	}
+	bool changed = msg->result.len && m->discover &&
+	               (m->discover_len != msg->result.len ||
+	                memcmp(m->discover, line + msg->result.off, msg->result.len) != 0);
+	if (msg->result.len) {
+		free(m->discover);
+		m->discover = dup_span(line, msg->result, &m->discover_len);
+	}
+	if (m->asked_init)
+		mlog(m, "the server refused initialize (%s) and answered server/"
+		     "discover: it is served as a server of MCP " MCP_PROTOCOL_STATELESS
+		     " (stateless)", m->refusal ? m->refusal : "no message");
+	m->modern_only = true;
+	m->state = S_READY;
+	relisten(m);
+	if (changed)
+		listen_changed(m);
+	flush_waiting(m);
+}
+
 static void client_request(struct mcp *m, struct mcp_client *c,
                            const char *line, size_t len,
                            const struct jrpc_msg *msg)
 {
-	if (jrpc_str_eq(line, msg->method, "initialize"))
+	/* A server of the stateless era only answers all itself (initialize
+	 * too: it is its to refuse). */
+	bool session = !m->modern_only;
+	if (jrpc_str_eq(line, msg->method, "subscriptions/listen"))
+		client_listen(m, c, line, len, msg);
+	else if (session && jrpc_str_eq(line, msg->method, "initialize"))
 		client_initialize(m, c, line, msg);
-	else if (jrpc_str_eq(line, msg->method, "server/discover"))
-		reply_error(m, c, SPAN(line, msg->id), -32601, "tend: method not "
-		            "found: server/discover (tend serves MCP 2025-11-25 "
-		            "and earlier); use initialize");
-	else if (jrpc_str_eq(line, msg->method, "logging/setLevel"))
+	else if (session && jrpc_str_eq(line, msg->method, "logging/setLevel"))
 		client_set_level(m, c, line, msg);
-	else if (jrpc_str_eq(line, msg->method, "resources/subscribe"))
+	else if (session && jrpc_str_eq(line, msg->method, "resources/subscribe"))
 		client_subscribe(m, c, line, len, msg);
-	else if (jrpc_str_eq(line, msg->method, "resources/unsubscribe"))
+	else if (session && jrpc_str_eq(line, msg->method, "resources/unsubscribe"))
 		client_unsubscribe(m, c, line, len, msg);
 	else
 		forward(m, c, line, len, msg);
@@ -754,6 +1030,8 @@ static void client_notification(struct mcp *m, struct mcp_client *c,
 		struct pend *p = msg->request_id.len
 		                 ? find_by_orig(c->reqs, P_CLIENT, SPAN(line, msg->request_id))
 		                 : NULL;
+		if (!p && msg->request_id.len)   /* its listen stream ends */
+			p = find_by_orig(c->reqs, P_LISTEN, SPAN(line, msg->request_id));
 		if (!p)
 			return;   /* answered already, or never asked */
 		char num[24];
@@ -856,7 +1134,8 @@ static void dispatch(struct mcp *m, struct mcp_client *c, const char *line,
 		            "is a string or a number (MCP: never null)");
 		return;
 	}
-	if (k == JRPC_REQUEST && jrpc_str_eq(line, msg.method, "ping")) {
+	if (k == JRPC_REQUEST && c->initialized &&
+	    jrpc_str_eq(line, msg.method, "ping")) {   /* others: the server's */
 		reply_result(m, c, SPAN(line, msg.id), "{}", 2);
 		return;
 	}
@@ -896,13 +1175,10 @@ static void init_done(struct mcp *m, const char *line,
 		free(m->refusal);
 		m->refusal = one_line(text ? text : "no message");
 		json_decref(e);
-		mlog(m, "the server refused tend's initialize: %s", m->refusal);
-		m->state = S_REFUSED;
-		char *why = xasprintf("the server refused tend's initialize (%s); "
-		                      "fix the server, then tend restart it",
-		                      m->refusal);
-		fail_waiting(m, why);
-		free(why);
+		if (m->asked_discover)
+			refused(m);
+		else
+			discover_probe(m);   /* a server of 2026-07-28 refuses it */
 		return;
 	}
 	struct mcp_cache *k = m->cache;
@@ -915,12 +1191,14 @@ static void init_done(struct mcp *m, const char *line,
 	for (struct sub *s = m->subs; s; s = s->next)
 		tend_subscribe(m, s, true);
 	apply_level(m);
+	relisten(m);
 	if (changed) {
 		/* Another server (a new version, say): what was cached is not
 		 * its, and the clients' view may be stale: have them list
 		 * again. */
 		for (int i = 0; i < L_N; i++)
 			cache_drop(k, i);
+		listen_changed(m);
 		json_t *r = json_loadb(k->init, k->init_len, 0, NULL);
 		json_t *caps = json_object_get(r, "capabilities");
 		static const char *const kinds[] = { "tools", "prompts", "resources" };
@@ -957,10 +1235,15 @@ static void server_response(struct mcp *m, const char *line, size_t len,
 	struct pend *p = tend_id(line, msg->id, &id) ? pend_find(m, id) : NULL;
 	if (!p || p->kind == P_SERVER)
 		return;   /* a cancelled request's late answer */
-	if (p->kind == P_INIT) {
+	if (p->kind == P_INIT || p->kind == P_DISCOVER) {
+		bool init = p->kind == P_INIT;
 		pend_free(m, p);
 		if (m->state == S_INIT)   /* (not when it is being stopped) */
-			init_done(m, line, msg);
+			(init ? init_done : discover_done)(m, line, msg);
+		return;
+	}
+	if (p->kind == P_LISTEN) {
+		listen_response(m, p, line, len, msg);
 		return;
 	}
 	if (p->kind == P_REFRESH) {
@@ -1071,6 +1354,10 @@ static void server_notification(struct mcp *m, const char *line, size_t len,
 	for (int i = 0; i < L_N; i++)
 		if (jrpc_str_eq(line, msg->method, lists[i].changed))
 			cache_drop(m->cache, i);
+	if (msg->meta_sub.len) {   /* 2026-07-28: on a listen stream */
+		listen_notification(m, line, len, msg);
+		return;
+	}
 	if (jrpc_str_eq(line, msg->method, "notifications/progress")) {
 		unsigned long long id;
 		struct pend *p = tend_id(line, msg->progress_token, &id)
@@ -1082,6 +1369,8 @@ static void server_notification(struct mcp *m, const char *line, size_t len,
 		return;
 	}
 	if (jrpc_str_eq(line, msg->method, "notifications/cancelled")) {
+		if (listen_cancelled(m, line, len, msg))
+			return;
 		/* The server gives up a request of its own at a client. */
 		for (struct mcp_client *c = m->clients; c && msg->request_id.len;
 		     c = c->next) {
@@ -1100,6 +1389,7 @@ static void server_notification(struct mcp *m, const char *line, size_t len,
 	}
 	struct sub *s = NULL;
 	int level = -1;
+	bool log = false;
 	bool updated = jrpc_str_eq(line, msg->method, "notifications/resources/updated");
 	if (updated) {
 		char *uri = jrpc_str(line, msg->uri);
@@ -1107,7 +1397,7 @@ static void server_notification(struct mcp *m, const char *line, size_t len,
 		free(uri);
 		if (!s)
 			return;   /* nobody subscribes to it */
-	} else if (jrpc_str_eq(line, msg->method, "notifications/message")) {
+	} else if ((log = jrpc_str_eq(line, msg->method, "notifications/message"))) {
 		char *name = jrpc_str(line, msg->level);
 		level = level_index(name);
 		free(name);
@@ -1118,6 +1408,8 @@ static void server_notification(struct mcp *m, const char *line, size_t len,
 			continue;
 		send_to(m, c, line, len);
 	}
+	if (log)
+		modern_log(m, line, len, level);
 }
 
 void mcp_server_line(struct mcp *m, const char *line, size_t len)
@@ -1152,21 +1444,17 @@ void mcp_server_up(struct mcp *m)
 	m->state = S_INIT;
 	m->woken = false;
 	m->srv_level = -1;
-	char *proto = json_quote(m->protocol);
-	/* The capabilities of the clients it serves, so that the server
-	 * offers them what it would offer them directly. */
-	char *params = xasprintf("{\"protocolVersion\":%s,\"capabilities\":{%s%s%s%s%s},"
-	                         "\"clientInfo\":{\"name\":\"tend\",\"version\":\"%s\"}}",
-	                         proto ? proto : "\"" MCP_PROTOCOL "\"",
-	                         m->caps & CAP_ROOTS ? "\"roots\":{\"listChanged\":true}" : "",
-	                         (m->caps & CAP_ROOTS) && (m->caps & ~CAP_ROOTS) ? "," : "",
-	                         m->caps & CAP_SAMPLING ? "\"sampling\":{}" : "",
-	                         (m->caps & CAP_SAMPLING) && (m->caps & CAP_ELICITATION) ? "," : "",
-	                         m->caps & CAP_ELICITATION ? "\"elicitation\":{}" : "",
-	                         m->version);
-	free(proto);
-	tend_request(m, P_INIT, "initialize", params);
-	free(params);
+	m->modern_only = false;
+	m->asked_init = m->asked_discover = false;
+	if (m->stateless_first)
+		discover_probe(m);
+	else
+		tend_initialize(m);
+}
+
+void mcp_open_stateless(struct mcp *m)
+{
+	m->stateless_first = true;
 }
 
 void mcp_server_down(struct mcp *m, const char *why)
@@ -1175,8 +1463,10 @@ void mcp_server_down(struct mcp *m, const char *why)
 	free(m->refusal);
 	m->refusal = NULL;
 	for (struct mcp_client *c = m->clients; c; c = c->next)
-		while (c->reqs) {
-			struct pend *p = c->reqs;
+		for (struct pend *p = c->reqs, *next; p; p = next) {
+			next = p->next;
+			if (p->kind == P_LISTEN)
+				continue;   /* opened again at the next process */
 			if (p->kind == P_CLIENT)
 				reply_error(m, c, p->orig, p->orig_len, -32603, "tend: the "
 				            "server ended before answering (%s); try again",
@@ -1202,6 +1492,7 @@ void mcp_server_failed(struct mcp *m, const char *why)
 		mcp_server_down(m, why);
 	m->woken = false;
 	fail_waiting(m, why);
+	fail_listens(m, why);
 }
 
 /* --- clients --- */
@@ -1257,7 +1548,8 @@ void mcp_client_remove(struct mcp *m, struct mcp_client *c)
 		m->qtail = &(*m->qtail)->next;
 	while (c->reqs) {
 		struct pend *p = c->reqs;
-		if (p->kind == P_CLIENT && m->state == S_READY) {
+		if ((p->kind == P_CLIENT || p->kind == P_LISTEN) &&
+		    m->state == S_READY) {
 			char *n = xasprintf("{\"jsonrpc\":\"2.0\",\"method\":"
 			                    "\"notifications/cancelled\",\"params\":"
 			                    "{\"requestId\":%llu,\"reason\":\"client "
@@ -1348,17 +1640,27 @@ char *mcp_roots_set(const char *line, size_t len)
 	return b.s;
 }
 
-char *mcp_initialize_version(const char *line, size_t len)
+char *mcp_request_version(const char *line, size_t len)
 {
 	struct jrpc_msg msg;
-	if (jrpc_scan(line, len, &msg) != JRPC_REQUEST ||
-	    !jrpc_str_eq(line, msg.method, "initialize") || !msg.params.len)
+	if (jrpc_scan(line, len, &msg) != JRPC_REQUEST)
 		return NULL;
-	json_t *p = json_loadb(line + msg.params.off, msg.params.len, 0, NULL);
-	const char *v = json_string_value(json_object_get(p, "protocolVersion"));
-	char *r = v && *v && strlen(v) < 64 ? xstrdup(v) : NULL;
+	bool init = jrpc_str_eq(line, msg.method, "initialize");
+	json_t *p = msg.params.len ? json_loadb(line + msg.params.off,
+	                                        msg.params.len, 0, NULL) : NULL;
+	const char *v = init ? json_string_value(json_object_get(p, "protocolVersion"))
+	                     : json_string_value(json_object_get(json_object_get(p, "_meta"),
+	                                         "io.modelcontextprotocol/protocolVersion"));
+	if (!v && jrpc_str_eq(line, msg.method, "server/discover"))
+		v = MCP_PROTOCOL_STATELESS;
+	char *r = v && *v && strlen(v) < 64 && !strchr(v, ' ') ? xstrdup(v) : NULL;
 	json_decref(p);
 	return r;
+}
+
+bool mcp_stateless(const char *version)
+{
+	return strcmp(version, MCP_PROTOCOL_STATELESS) >= 0;
 }
 
 size_t mcp_in_flight(const struct mcp *m)
@@ -1413,6 +1715,7 @@ void mcp_free(struct mcp *m)
 	free(m->tab);
 	if (m->own_cache)
 		mcp_cache_free(m->cache);
+	free(m->discover);
 	free(m->refusal);
 	free(m->version);
 	free(m->protocol);

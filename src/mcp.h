@@ -12,10 +12,21 @@
  *                    with the protocol version its clients asked for;
  *                    clients are answered from that result (cached)
  *   lists            tools/list... answered from the cache when it can
- *   ping, setLevel, server/discover, subscribe counting: answered by tend
+ *   ping (of a client that initialized), setLevel, subscribe counting:
+ *                    answered by tend
  *   server request   -> one capable client, ids mapped both ways
  *   server down      in-flight requests fail; clients stay; the next
  *                    process is initialized again (subscriptions, level)
+ *
+ * MCP 2026-07-28 (stateless; docs/mcp-2026.md):
+ *   server/discover, requests with _meta: forwarded as any request
+ *   initialize refused -> tend asks server/discover; answered: the server
+ *                    is of the stateless era only, and every request goes
+ *                    to it (initialize, ping, setLevel... included)
+ *   subscriptions/listen  one stream per client at the server (tend's id
+ *                    is its subscription id there); what is tagged with
+ *                    it goes to that client alone; opened again after a
+ *                    restart; not in flight
  *
  * Messages that arrive before the server is initialized wait in a queue
  * (at most MCP_QUEUE_MAX; a client's are dropped when it goes). */
@@ -27,7 +38,10 @@
 
 #define MCP_QUEUE_MAX 1000
 #define MCP_CLIENT_IN_FLIGHT_MAX 10000
+#define MCP_CLIENT_LISTEN_MAX 100   /* subscriptions/listen streams a client */
 #define MCP_PROTOCOL "2025-11-25"
+/* The stateless revision (no initialize; version in each request's _meta). */
+#define MCP_PROTOCOL_STATELESS "2026-07-28"
 #define MCP_CACHE_ITEM_MAX ((size_t)4 << 20)   /* a list result kept */
 
 /* The client capabilities tend can route (server requests go to a client
@@ -100,6 +114,12 @@ void mcp_server_line(struct mcp *m, const char *line, size_t len);
 
 /* A new server process can be written to: tend initializes it. */
 void mcp_server_up(struct mcp *m);
+/* From now on tend opens each server process with server/discover (MCP
+ * 2026-07-28), and initializes it only when that is refused with no error
+ * of the revision's (a server of the session era).  For an instance that
+ * serves clients of 2026-07-28 alone: SDK servers of both eras fix a stdio
+ * connection's era by its first request (docs/mcp-2026.md). */
+void mcp_open_stateless(struct mcp *m);
 /* The server process is gone (WHY: "crash, exit code 3"...): requests in
  * flight fail; waiting messages wait for the next process. */
 void mcp_server_down(struct mcp *m, const char *why);
@@ -110,9 +130,14 @@ void mcp_server_closing(struct mcp *m);
  * messages fail with WHY. */
 void mcp_server_failed(struct mcp *m, const char *why);
 
-/* The protocolVersion an initialize request LINE asks for (malloc'd), or
- * NULL when LINE is no initialize or names none. */
-char *mcp_initialize_version(const char *line, size_t len);
+/* The protocol version a client's request LINE speaks (malloc'd): the
+ * protocolVersion an initialize asks for, the one in the _meta of a
+ * request of the stateless era, MCP_PROTOCOL_STATELESS for a
+ * server/discover without it; NULL when LINE is no request or names none. */
+char *mcp_request_version(const char *line, size_t len);
+/* Is VERSION of the stateless era (2026-07-28 and later: dates compare as
+ * strings)? */
+bool mcp_stateless(const char *version);
 /* The capabilities (MCP_CAP_*) the initialize request LINE declares;
  * MCP_CAPS_ALL when LINE is no initialize. */
 unsigned mcp_initialize_caps(const char *line, size_t len);

@@ -698,6 +698,8 @@ static void srv_key(struct srv *v, const char *key)
 	v->key = xstrdup(key);
 	v->mcp = mcp_new(&o, TEND_VERSION, version, key_caps(key),
 	                 cache_for(v->sh, key));
+	if (strstr(key, " stateless"))
+		mcp_open_stateless(v->mcp);   /* server/discover first */
 	free(version);
 }
 
@@ -1018,13 +1020,16 @@ static bool roots_line(struct session *s, const char *line, size_t len)
 static bool first_line(struct session *s, const char *line, size_t len)
 {
 	struct share *sh = s->sh;
-	char *version = mcp_initialize_version(line, len);
+	char *version = mcp_request_version(line, len);
 	if (!version)
 		version = key_version(sh->srvs->key ? sh->srvs->key : MCP_PROTOCOL);
 	s->version = version;
 	s->caps = mcp_initialize_caps(line, len);
+	struct jrpc_msg msg;
+	bool init = jrpc_scan(line, len, &msg) == JRPC_REQUEST &&
+	            jrpc_str_eq(line, msg.method, "initialize");
 	char *key, *err = NULL;
-	if (sh->u->cfg->share == SHARE_ROOTS && (s->caps & MCP_CAP_ROOTS)) {
+	if (sh->u->cfg->share == SHARE_ROOTS && init && (s->caps & MCP_CAP_ROOTS)) {
 		s->want_roots = true;
 		s->init = xmalloc(len + 1);
 		memcpy(s->init, line, len);
@@ -1039,6 +1044,12 @@ static bool first_line(struct session *s, const char *line, size_t len)
 			return false;
 		}
 		key = xasprintf("%s c%u pending-%llu", version, s->caps, s->id);
+	} else if (!init && mcp_stateless(version)) {
+		/* a client of the stateless era: no initialize (its own
+		 * instance, opened with server/discover) */
+		char *k = make_key(s, version, NULL);
+		key = xasprintf("%s stateless", k);
+		free(k);
 	} else {
 		key = make_key(s, version, NULL);
 	}

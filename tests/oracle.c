@@ -40,12 +40,13 @@ static char *check_message(const char *b, size_t len, const struct jrpc_msg *m)
 {
 	static const char *const names[] = {
 		"id", "method", "params", "result", "error", "meta_progress",
-		"progress_token", "request_id", "uri", "level",
+		"progress_token", "request_id", "uri", "level", "meta_sub",
+		"meta_level", "result_sub",
 	};
 	const struct jspan *all[] = {
 		&m->id, &m->method, &m->params, &m->result, &m->error,
 		&m->meta_progress, &m->progress_token, &m->request_id, &m->uri,
-		&m->level,
+		&m->level, &m->meta_sub, &m->meta_level, &m->result_sub,
 	};
 	for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++) {
 		if (!span_inside(*all[k], len))

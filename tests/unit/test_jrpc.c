@@ -347,6 +347,55 @@ static void test_params(void **state)
 	span_is(m.id, NULL);
 }
 
+/* MCP 2026-07-28: the subscription id and log level in params._meta, the
+ * subscription id in result._meta; only there. */
+static void test_meta_2026(void **state)
+{
+	(void)state;
+	struct jrpc_msg m;
+	const char *n =
+		"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\","
+		"\"params\":{\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":"
+		"\"s\\\"1\",\"io.modelcontextprotocol/logLevel\":\"info\"}}}";
+
+	assert_int_equal(scan(n, &m), JRPC_NOTIFICATION);
+	span_is(m.meta_sub, "\"s\\\"1\"");
+	span_is(m.meta_level, "\"info\"");
+	span_is(m.result_sub, NULL);
+
+	const char *r =
+		"{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"resultType\":"
+		"\"complete\",\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":"
+		"7,\"progressToken\":1}}}";
+	assert_int_equal(scan(r, &m), JRPC_RESPONSE);
+	span_at(m.result_sub, span_of(r, "7,\"progressToken").off, "7");
+	span_is(m.meta_sub, NULL);
+	span_is(m.meta_progress, NULL);
+	span_is(m.result, "{\"resultType\":\"complete\",\"_meta\":{\"io."
+	        "modelcontextprotocol/subscriptionId\":7,\"progressToken\":1}}");
+
+	/* Deeper, or in params rather than _meta, is someone else's. */
+	assert_int_equal(scan("{\"id\":1,\"result\":{\"x\":{\"_meta\":{\"io."
+	                      "modelcontextprotocol/subscriptionId\":1}}}}", &m),
+	                 JRPC_RESPONSE);
+	span_is(m.result_sub, NULL);
+	assert_int_equal(scan("{\"method\":\"n\",\"params\":{\"io."
+	                      "modelcontextprotocol/logLevel\":\"debug\"}}", &m),
+	                 JRPC_NOTIFICATION);
+	span_is(m.meta_level, NULL);
+	/* A result that is no object holds nothing. */
+	assert_int_equal(scan("{\"id\":1,\"result\":[{\"_meta\":{}}]}", &m),
+	                 JRPC_RESPONSE);
+	span_is(m.result_sub, NULL);
+
+	/* Given twice, like any tracked member: no message. */
+	kind("{\"method\":\"n\",\"params\":{\"_meta\":{\"io.modelcontextprotocol/"
+	     "subscriptionId\":1,\"io.modelcontextprotocol/subscriptionId\":2}}}",
+	     JRPC_INVALID);
+	kind("{\"id\":1,\"result\":{\"_meta\":{}},\"result\":{}}", JRPC_INVALID);
+	kind("{\"id\":1,\"result\":{\"_meta\":{},\"_meta\":{}}}", JRPC_INVALID);
+}
+
 static void test_whitespace(void **state)
 {
 	(void)state;
@@ -1026,6 +1075,7 @@ int main(void)
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_nul_bytes),
+		cmocka_unit_test(test_meta_2026),
 		cmocka_unit_test(test_str_eq),
 		cmocka_unit_test(test_str),
 		cmocka_unit_test(test_splice),

@@ -14,7 +14,7 @@
 #include "mcp.h"
 
 #define SERVER (-1)
-#define MAXOUT 256
+#define MAXOUT 512
 
 /* Every line the multiplexer sent, in order, with its destination. */
 struct out {
@@ -117,6 +117,23 @@ static json_t *next_json(int to)
 	if (!j)
 		fail_msg("not JSON (%s): %s", e.text, l);
 	return j;
+}
+
+/* The error code of the next line to TO. */
+static long long next_error(int to)
+{
+	json_t *j = next_json(to);
+	long long code = json_integer_value(json_object_get(json_object_get(j, "error"), "code"));
+	json_decref(j);
+	return code;
+}
+
+/* The next line goes to the server and has tend's id (a number). */
+static void forwarded_line(void)
+{
+	json_t *j = next_json(SERVER);
+	assert_true(json_is_integer(json_object_get(j, "id")));
+	json_decref(j);
 }
 
 static void send_c(struct mcp *m, struct mcp_client *c, const char *line)
@@ -281,7 +298,6 @@ static void test_refusals(void **state)
 		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":", -32700 },
 		{ "42", -32600 },
 		{ "{\"jsonrpc\":\"2.0\",\"id\":3}", -32600 },
-		{ "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"server/discover\"}", -32601 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		send_c(m, a, cases[i].line);
@@ -606,6 +622,382 @@ static void test_close_drains(void **state)
 	mcp_free(m);
 }
 
+/* --- MCP 2026-07-28 (docs/mcp-2026.md) --- */
+
+/* The request's _meta of the stateless era, as a client writes it. */
+#define META26 "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientInfo\":{\"name\":\"c\",\"version\":\"1\"},\"io.modelcontextprotocol/clientCapabilities\":{\"elicitation\":{}}}"
+
+/* C sends LINE; the server gets it with tend's id in place of the
+ * client's id ORIG (the only change); returns tend's id. */
+static long long forwarded(struct mcp *m, struct mcp_client *c, const char *line,
+                           const char *orig)
+{
+	send_c(m, c, line);
+	json_t *j = next_json(SERVER);
+	long long id = id_of(j);
+	json_decref(j);
+	char num[32], key[64], *want = NULL;
+	snprintf(num, sizeof(num), "%lld", id);
+	snprintf(key, sizeof(key), "\"id\":%s", orig);
+	const char *at = strstr(line, key);
+	assert_non_null(at);
+	at += 5;
+	assert_true(asprintf(&want, "%.*s%s%s", (int)(at - line), line, num,
+	                     at + strlen(orig)) > 0);
+	assert_string_equal(outs[next_out - 1].line, want);
+	free(want);
+	return id;
+}
+
+/* The server answers tend's request ID with the JSON-RPC member TAIL
+ * ("result":... or "error":...). */
+static void answer_s(struct mcp *m, long long id, const char *tail)
+{
+	char *r = NULL;
+	assert_true(asprintf(&r, "{\"jsonrpc\":\"2.0\",\"id\":%lld,%s}", id, tail) > 0);
+	send_s(m, r);
+	free(r);
+}
+
+/* server/discover and ping of a client that did not initialize reach the
+ * server (a server of the session era answers them itself, and the
+ * client falls back to initialize); a session's ping stays tend's. */
+static void test_discover_and_ping_forwarded(void **state)
+{
+	(void)state;
+	struct mcp *m = ready_mcp();
+	struct mcp_client *a = mcp_client_add(m, &client_ids[0]);
+	const char *d = "{\"jsonrpc\":\"2.0\",\"id\":\"d\",\"method\":\"server/discover\",\"params\":{" META26 "}}";
+	long long t = forwarded(m, a, d, "\"d\"");
+	answer_s(m, t, "\"error\":{\"code\":-32601,\"message\":\"Method not found\"}");
+	assert_string_equal(next_line(0), "{\"jsonrpc\":\"2.0\",\"id\":\"d\",\"error\":{\"code\":-32601,\"message\":\"Method not found\"}}");
+	t = forwarded(m, a, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ping\"}", "9");
+	answer_s(m, t, "\"error\":{\"code\":-32601,\"message\":\"no ping\"}");
+	assert_string_equal(next_line(0), "{\"jsonrpc\":\"2.0\",\"id\":9,\"error\":{\"code\":-32601,\"message\":\"no ping\"}}");
+	/* It falls back: the session era as ever, ping included. */
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":\"init\",\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{}}}");
+	assert_string_equal(next_line(0), "{\"jsonrpc\":\"2.0\",\"id\":\"init\",\"result\":" RESULT "}");
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"ping\"}");
+	assert_string_equal(next_line(0), "{\"jsonrpc\":\"2.0\",\"id\":10,\"result\":{}}");
+	nothing_more();
+	mcp_free(m);
+}
+
+#define DISCOVER "{\"resultType\":\"complete\",\"supportedVersions\":[\"2026-07-28\"],\"capabilities\":{\"tools\":{\"listChanged\":true}},\"_meta\":{\"io.modelcontextprotocol/serverInfo\":{\"name\":\"s\",\"version\":\"1\"}}}"
+
+/* tend's initialize is refused; tend asks server/discover (ERR: the
+ * server's answer to it, NULL: DISCOVER). */
+static void server_stateless(struct mcp *m, const char *err)
+{
+	mcp_server_up(m);
+	json_t *init = next_json(SERVER);
+	assert_string_equal(method_of(init), "initialize");
+	answer_s(m, id_of(init), "\"error\":{\"code\":-32601,\"message\":\"initialize is gone; this server speaks 2026-07-28\"}");
+	json_decref(init);
+	json_t *d = next_json(SERVER);
+	assert_string_equal(method_of(d), "server/discover");
+	json_t *meta = json_object_get(json_object_get(d, "params"), "_meta");
+	assert_string_equal(json_string_value(json_object_get(meta, "io.modelcontextprotocol/protocolVersion")), MCP_PROTOCOL_STATELESS);
+	assert_true(json_is_object(json_object_get(meta, "io.modelcontextprotocol/clientCapabilities")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(meta, "io.modelcontextprotocol/clientInfo"), "name")), "tend");
+	if (err)
+		answer_s(m, id_of(d), err);
+	else
+		answer_s(m, id_of(d), "\"result\":" DISCOVER);
+	json_decref(d);
+}
+
+/* A server of 2026-07-28 only: tend's initialize is refused, its
+ * server/discover answered; what waited goes on as it was, the clients'
+ * initialize and the methods the revision removed included: the server
+ * answers them. */
+static void test_stateless_server(void **state)
+{
+	(void)state;
+	struct mcp *m = mcp_new(&ops, "9.9", NULL, MCP_CAPS_ALL, NULL);
+	struct mcp_client *a = mcp_client_add(m, &client_ids[0]);
+	struct mcp_client *b = mcp_client_add(m, &client_ids[1]);
+	const char *call = "{\"jsonrpc\":\"2.0\",\"id\":\"c\",\"method\":\"tools/call\",\"params\":{\"name\":\"x\",\"arguments\":{},\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{},\"io.modelcontextprotocol/logLevel\":\"info\",\"traceparent\":\"00-1-2-01\"}}}";
+	const char *init = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{}}}";
+	send_c(m, a, call);
+	send_c(m, b, init);
+	nothing_more();
+	server_stateless(m, NULL);
+	/* What waited, in order, each with tend's id and nothing else changed. */
+	const char *sent[] = { call, init };
+	const char *origs[] = { "\"c\"", "1" };
+	long long ids[2];
+	for (int i = 0; i < 2; i++) {
+		json_t *j = next_json(SERVER);
+		ids[i] = id_of(j);
+		json_decref(j);
+		char num[32], *want = NULL;
+		snprintf(num, sizeof(num), "%lld", ids[i]);
+		char key[64];
+		snprintf(key, sizeof(key), "\"id\":%s", origs[i]);
+		const char *at = strstr(sent[i], key) + 5;
+		assert_true(asprintf(&want, "%.*s%s%s", (int)(at - sent[i]), sent[i], num, at + strlen(origs[i])) > 0);
+		assert_string_equal(outs[next_out - 1].line, want);
+		free(want);
+	}
+	answer_s(m, ids[1], "\"error\":{\"code\":-32601,\"message\":\"supported: 2026-07-28\"}");
+	assert_string_equal(next_line(1), "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32601,\"message\":\"supported: 2026-07-28\"}}");
+	answer_s(m, ids[0], "\"result\":{\"resultType\":\"complete\",\"content\":[]}");
+	assert_string_equal(next_line(0), "{\"jsonrpc\":\"2.0\",\"id\":\"c\",\"result\":{\"resultType\":\"complete\",\"content\":[]}}");
+	/* ping, logging/setLevel, resources/subscribe: the server's to answer. */
+	forwarded(m, a, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}", "2");
+	forwarded(m, a, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"debug\"}}", "3");
+	forwarded(m, a, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"u\"}}", "4");
+	forwarded(m, b, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"server/discover\",\"params\":{" META26 "}}", "5");
+	assert_int_equal(mcp_in_flight(m), 4);
+	nothing_more();
+	/* A restart: the next process is asked again. */
+	mcp_server_down(m, "crash");
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(next_error(i == 0 ? 1 : 0), -32603);   /* B is newest */
+	server_stateless(m, NULL);
+	nothing_more();
+	mcp_free(m);
+}
+
+/* A server that refuses initialize and server/discover (with no error of
+ * the revision's) is refused, as before; one that answers server/discover
+ * with UnsupportedProtocolVersion is of the stateless era. */
+static void test_stateless_refusals(void **state)
+{
+	(void)state;
+	struct mcp *m = mcp_new(&ops, "9.9", NULL, MCP_CAPS_ALL, NULL);
+	struct mcp_client *a = mcp_client_add(m, &client_ids[0]);
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
+	server_stateless(m, "\"error\":{\"code\":-32601,\"message\":\"no\"}");
+	json_t *j = next_json(0);
+	assert_int_equal(error_code(j), -32603);
+	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(j, "error"), "message")), "refused tend's initialize"));
+	json_decref(j);
+	assert_int_equal(logs, 1);
+	nothing_more();
+	mcp_server_down(m, "stop");
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}");
+	server_stateless(m, "\"error\":{\"code\":-32022,\"message\":\"Unsupported protocol version\",\"data\":{\"supported\":[\"2027-01-01\"],\"requested\":\"2026-07-28\"}}");
+	forwarded_line();
+	nothing_more();
+	mcp_free(m);
+}
+
+/* subscriptions/listen: each client's stream is its own; what is tagged
+ * with its subscription id goes to it alone, with its own id back; a
+ * cancel or a client leaving ends it at the server; it is not in flight. */
+static void test_listen(void **state)
+{
+	(void)state;
+	struct mcp *m = ready_mcp();
+	struct mcp_client *a = mcp_client_add(m, &client_ids[0]);
+	struct mcp_client *b = mcp_client_add(m, &client_ids[1]);
+	struct mcp_client *c = joined(m, 2, "{}");
+	long long la = forwarded(m, a, "{\"jsonrpc\":\"2.0\",\"id\":\"L\",\"method\":\"subscriptions/listen\",\"params\":{" META26 ",\"notifications\":{\"toolsListChanged\":true}}}", "\"L\"");
+	long long lb = forwarded(m, b, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscriptions/listen\",\"params\":{" META26 ",\"notifications\":{\"resourceSubscriptions\":[\"u\"]}}}", "1");
+	assert_int_equal(mcp_in_flight(m), 0);
+	char l[512];
+	snprintf(l, sizeof(l), "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\",\"params\":{\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":%lld},\"notifications\":{\"toolsListChanged\":true}}}", la);
+	send_s(m, l);
+	assert_string_equal(next_line(0), "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\",\"params\":{\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":\"L\"},\"notifications\":{\"toolsListChanged\":true}}}");
+	snprintf(l, sizeof(l), "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/resources/updated\",\"params\":{\"uri\":\"u\",\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":%lld}}}", lb);
+	send_s(m, l);
+	assert_string_equal(next_line(1), "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/resources/updated\",\"params\":{\"uri\":\"u\",\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":1}}}");
+	/* A stream nobody has, or an id tend never made: nowhere. */
+	send_s(m, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\",\"params\":{\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":\"x\"}}}");
+	send_s(m, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\",\"params\":{\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":99999}}}");
+	/* An untagged list_changed is the session era's: C only. */
+	send_s(m, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}");
+	assert_string_equal(next_line(2), "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}");
+	nothing_more();
+	/* A cancels its stream: the server hears tend's id, and nothing of
+	 * that stream reaches A any more. */
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":\"L\"}}");
+	json_t *j = next_json(SERVER);
+	assert_string_equal(method_of(j), "notifications/cancelled");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "params"), "requestId")), la);
+	json_decref(j);
+	snprintf(l, sizeof(l), "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\",\"params\":{\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":%lld}}}", la);
+	send_s(m, l);
+	nothing_more();
+	/* The server ends B's stream gracefully: id and subscription id back. */
+	snprintf(l, sizeof(l), "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"resultType\":\"complete\",\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":%lld}}}", lb, lb);
+	send_s(m, l);
+	assert_string_equal(next_line(1), "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"resultType\":\"complete\",\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":1}}}");
+	/* A listens again; the server tears it down with notifications/cancelled. */
+	la = forwarded(m, a, "{\"jsonrpc\":\"2.0\",\"id\":\"L2\",\"method\":\"subscriptions/listen\",\"params\":{" META26 ",\"notifications\":{}}}", "\"L2\"");
+	snprintf(l, sizeof(l), "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":%lld}}", la);
+	send_s(m, l);
+	assert_string_equal(next_line(0), "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":\"L2\"}}");
+	/* At most MCP_CLIENT_LISTEN_MAX streams a client. */
+	for (int i = 0; i < MCP_CLIENT_LISTEN_MAX; i++) {
+		snprintf(l, sizeof(l), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"subscriptions/listen\",\"params\":{}}", 100 + i);
+		send_c(m, c, l);
+	}
+	for (int i = 0; i < MCP_CLIENT_LISTEN_MAX; i++)
+		json_decref(next_json(SERVER));
+	send_c(m, c, "{\"jsonrpc\":\"2.0\",\"id\":\"one more\",\"method\":\"subscriptions/listen\",\"params\":{}}");
+	assert_int_equal(next_error(2), -32603);
+	/* B listens and leaves: its stream is cancelled at the server. */
+	lb = forwarded(m, b, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"subscriptions/listen\",\"params\":{" META26 ",\"notifications\":{}}}", "2");
+	mcp_client_remove(m, b);
+	j = next_json(SERVER);
+	assert_string_equal(method_of(j), "notifications/cancelled");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "params"), "requestId")), lb);
+	json_decref(j);
+	nothing_more();
+	(void)c;
+	mcp_free(m);
+}
+
+/* A listen stream outlives a restart: tend opens it again at the next
+ * process (with the same id: the client's subscription id stays), keeps
+ * the new acknowledgment to itself, and tells it a list changed when the
+ * server's initialize result did; a server that fails for good ends it. */
+static void test_listen_restart(void **state)
+{
+	(void)state;
+	struct mcp *m = ready_mcp();
+	struct mcp_client *a = mcp_client_add(m, &client_ids[0]);
+	const char *listen = "{\"jsonrpc\":\"2.0\",\"id\":\"L\",\"method\":\"subscriptions/listen\",\"params\":{" META26 ",\"notifications\":{\"toolsListChanged\":true,\"promptsListChanged\":true}}}";
+	long long la = forwarded(m, a, listen, "\"L\"");
+	const char *server_got = outs[next_out - 1].line;
+	char l[512];
+	/* The server agreed to tools only. */
+	snprintf(l, sizeof(l), "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\",\"params\":{\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":%lld},\"notifications\":{\"toolsListChanged\":true}}}", la);
+	send_s(m, l);
+	next_line(0);
+	mcp_server_down(m, "crash");
+	nothing_more();   /* no error: the stream goes on */
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{" META26 "}}");
+	const char *r2 = "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"tools\":{\"listChanged\":true}},\"serverInfo\":{\"name\":\"s\",\"version\":\"2\"}}";
+	server_ready(m, r2);
+	assert_string_equal(next_line(SERVER), server_got);
+	assert_string_equal(next_line(0), "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\",\"params\":{\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":\"L\"}}}");
+	json_decref(next_json(SERVER));   /* the tools/list that waited */
+	send_s(m, l);   /* the new process's acknowledgment: tend's */
+	nothing_more();
+	snprintf(l, sizeof(l), "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\",\"params\":{\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":%lld}}}", la);
+	send_s(m, l);
+	assert_string_equal(next_line(0), "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\",\"params\":{\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":\"L\"}}}");
+	mcp_server_down(m, "crash");
+	json_decref(next_json(0));   /* the tools/list failed */
+	mcp_server_failed(m, "it has failed; see tend status");
+	json_t *j = next_json(0);
+	assert_string_equal(json_string_value(json_object_get(j, "id")), "L");
+	assert_int_equal(error_code(j), -32603);
+	json_decref(j);
+	nothing_more();
+	mcp_free(m);
+}
+
+/* Multi round-trip requests: an InputRequiredResult is an answer like any
+ * other (to its client, with its id); the retry is a new request, passed
+ * on as it is (inputResponses, requestState), whichever process gets it. */
+static void test_mrtr(void **state)
+{
+	(void)state;
+	struct mcp *m = ready_mcp();
+	struct mcp_client *a = mcp_client_add(m, &client_ids[0]);
+	struct mcp_client *b = mcp_client_add(m, &client_ids[1]);
+	long long ta = forwarded(m, a, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"login\"," META26 "}}", "1");
+	long long tb = forwarded(m, b, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"login\"," META26 "}}", "1");
+	const char *ir = "\"result\":{\"resultType\":\"input_required\",\"inputRequests\":{\"who\":{\"method\":\"elicitation/create\",\"params\":{\"mode\":\"form\",\"message\":\"name?\",\"requestedSchema\":{\"type\":\"object\"}}}},\"requestState\":\"st-b\"}";
+	answer_s(m, tb, ir);
+	char want[512];
+	snprintf(want, sizeof(want), "{\"jsonrpc\":\"2.0\",\"id\":1,%s}", ir);
+	assert_string_equal(next_line(1), want);
+	assert_int_equal(mcp_in_flight(m), 1);
+	mcp_server_down(m, "idle");
+	json_decref(next_json(0));
+	server_ready(m, RESULT);
+	long long t2 = forwarded(m, b, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"login\"," META26 ",\"inputResponses\":{\"who\":{\"action\":\"accept\",\"content\":{\"name\":\"b\"}}},\"requestState\":\"st-b\"}}", "2");
+	answer_s(m, t2, "\"result\":{\"resultType\":\"complete\",\"content\":[]}");
+	assert_string_equal(next_line(1), "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"resultType\":\"complete\",\"content\":[]}}");
+	nothing_more();
+	(void)ta;
+	mcp_free(m);
+}
+
+/* notifications/message of the revision: to the clients of the stateless
+ * era with a request in flight whose _meta asked for that level or lower;
+ * a session's client as by rule 6. */
+static void test_stateless_log(void **state)
+{
+	(void)state;
+	struct mcp *m = ready_mcp();
+	struct mcp_client *a = mcp_client_add(m, &client_ids[0]);
+	struct mcp_client *b = mcp_client_add(m, &client_ids[1]);
+	struct mcp_client *c = joined(m, 2, "{}");
+	forwarded(m, a, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/logLevel\":\"info\"}}}", "1");
+	forwarded(m, b, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{" META26 "}}", "1");
+	const char *warn = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"level\":\"warning\",\"data\":\"w\"}}";
+	send_s(m, warn);
+	assert_string_equal(next_line(2), warn);
+	assert_string_equal(next_line(0), warn);
+	const char *dbg = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"level\":\"debug\",\"data\":\"d\"}}";
+	send_s(m, dbg);
+	assert_string_equal(next_line(2), dbg);
+	nothing_more();
+	(void)b;
+	(void)c;
+	mcp_free(m);
+}
+
+/* An instance for clients of 2026-07-28 opens each process with
+ * server/discover: answered, no initialize ever; refused without an error
+ * of the revision's, initialize follows (a server of the session era), and
+ * only when that is refused too is the server refused. */
+static void test_open_stateless(void **state)
+{
+	(void)state;
+	struct mcp *m = mcp_new(&ops, "9.9", NULL, MCP_CAPS_ALL, NULL);
+	mcp_open_stateless(m);
+	struct mcp_client *a = mcp_client_add(m, &client_ids[0]);
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"server/discover\",\"params\":{" META26 "}}");
+	mcp_server_up(m);
+	json_t *d = next_json(SERVER);
+	assert_string_equal(method_of(d), "server/discover");
+	answer_s(m, id_of(d), "\"result\":" DISCOVER);
+	json_decref(d);
+	forwarded_line();   /* the client's discover, after tend's */
+	assert_int_equal(logs, 0);
+	nothing_more();
+	/* The next process is of the session era. */
+	mcp_server_down(m, "crash");
+	json_decref(next_json(0));
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"server/discover\",\"params\":{" META26 "}}");
+	mcp_server_up(m);
+	d = next_json(SERVER);
+	assert_string_equal(method_of(d), "server/discover");
+	answer_s(m, id_of(d), "\"error\":{\"code\":-32602,\"message\":\"Invalid request parameters\"}");
+	json_decref(d);
+	json_t *init = next_json(SERVER);
+	assert_string_equal(method_of(init), "initialize");
+	answer_s(m, id_of(init), "\"result\":" RESULT);
+	json_decref(init);
+	json_t *n = next_json(SERVER);
+	assert_string_equal(method_of(n), "notifications/initialized");
+	json_decref(n);
+	forwarded_line();   /* its discover: the server's to refuse */
+	/* ... and one that refuses both is refused. */
+	mcp_server_down(m, "crash");
+	json_decref(next_json(0));
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}");
+	mcp_server_up(m);
+	d = next_json(SERVER);
+	answer_s(m, id_of(d), "\"error\":{\"code\":-32601,\"message\":\"no\"}");
+	json_decref(d);
+	init = next_json(SERVER);
+	assert_string_equal(method_of(init), "initialize");
+	answer_s(m, id_of(init), "\"error\":{\"code\":-32600,\"message\":\"no\"}");
+	json_decref(init);
+	assert_int_equal(next_error(0), -32603);
+	nothing_more();
+	mcp_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -620,6 +1012,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_and_failed_wake, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discover_and_ping_forwarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stateless_server, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stateless_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listen_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mrtr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stateless_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_stateless, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("mcp", tests, NULL, NULL);
 }
