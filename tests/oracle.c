@@ -280,7 +280,7 @@ char *oracle_udiff(const char *a, size_t alen, const char *b, size_t blen)
 	size_t na = olines(a, alen, &la), nd = olines(d.s ? d.s : "", d.len, &ld);
 	struct buf out = { 0 };
 	char *why = hunks ? apply_diff(la, na, ld, nd, &out) : NULL;
-	if (!why && hunks && (out.len != blen || memcmp(out.s, b, blen) != 0))
+	if (!why && hunks && (out.len != blen || (blen && memcmp(out.s, b, blen) != 0)))
 		why = fail("the diff applied gives %zu bytes, not the %zu of B:\n%s",
 		           out.len, blen, d.s);
 	free(out.s);
