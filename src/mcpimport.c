@@ -141,17 +141,19 @@ static void say(const char *fmt, ...)
 	free(m);
 }
 
-static const char *changed_verb(const struct run *r, bool toml)
+/* What happens to a server that OP changes: DONE (written), or not (dry
+ * run, a file that could not be written). */
+static const char *changed_verb(const struct run *r, bool done)
 {
-	if (toml)
-		return r->op == MCPCONF_IMPORT ? "to run through tend, paste its table below"
-		                               : "to run directly, paste its table below";
 	if (r->op == MCPCONF_IMPORT)
-		return r->dry ? "would run through tend" : "runs through tend now";
-	return r->dry ? "would run directly again" : "runs directly again";
+		return done ? "runs through tend now" : "would run through tend";
+	return done ? "runs directly again" : "would run directly again";
 }
 
-static void print_report(struct run *r, const struct mcpconf_report *rep, bool toml)
+/* One line per server; those changed are counted in *CHANGED (if not
+ * NULL), the others as left alone. */
+static void print_report(struct run *r, const struct mcpconf_report *rep,
+                         const char *verb, int *changed)
 {
 	for (size_t i = 0; i < rep->n; i++) {
 		const struct mcpconf_entry *e = &rep->v[i];
@@ -159,11 +161,9 @@ static void print_report(struct run *r, const struct mcpconf_report *rep, bool t
 		                     : xstrdup(e->name);
 		switch (e->outcome) {
 		case MCPCONF_CHANGED:
-			say("  %s: %s: %s", who, changed_verb(r, toml), e->detail);
-			if (toml)
-				r->by_hand++;
-			else
-				r->changed++;
+			say("  %s: %s: %s", who, verb, e->detail);
+			if (changed)
+				(*changed)++;
 			break;
 		case MCPCONF_REMOTE:
 			say("  %s: left alone: a remote server (%s)", who, e->detail);
@@ -426,7 +426,9 @@ static void do_toml(struct run *r, const char *path, const char *target,
 		errline("%s: %s; tend cannot read its servers", target, err);
 		r->failed++;
 	} else {
-		print_report(r, &rep, true);
+		print_report(r, &rep, r->op == MCPCONF_IMPORT
+		                      ? "to run through tend, paste its table below"
+		                      : "to run directly, paste its table below", &r->by_hand);
 		if (n == 0) {
 			say("  nothing to change");
 		} else {
@@ -457,10 +459,45 @@ static void not_json(struct run *r, const char *path, const char *text, size_t l
 	r->failed++;
 }
 
+/* Writes (or, dry, shows) the new text of a file; prints the servers' lines
+ * once it is known whether the change happened. */
+static void apply_json(struct run *r, const char *target, const struct stat *st,
+                       const char *text, size_t len, const json_t *doc,
+                       const struct mcpconf_report *rep)
+{
+	char *indent = mcpconf_indent_of(text, len);
+	char *new = mcpconf_dump(doc, indent), *err = NULL, *backup = NULL;
+	if (r->dry) {
+		print_report(r, rep, changed_verb(r, false), &r->changed);
+		struct buf d = { 0 };
+		udiff(text, len, new, strlen(new), target, target, &d);
+		print_text(d.s, d.len);
+		free(d.s);
+		r->written++;
+	} else if ((backup = replace_file(target, st, text, len, new, &err))) {
+		print_report(r, rep, changed_verb(r, true), &r->changed);
+		say("  written; backup of the file as it was: %s", backup);
+		r->written++;
+	} else {
+		errline("%s: %s", target, err);
+		print_report(r, rep, changed_verb(r, false), NULL);
+		say("  left untouched: could not be written (see the error)");
+		r->failed++;
+	}
+	free(backup);
+	free(err);
+	free(new);
+	free(indent);
+}
+
 static void do_json(struct run *r, const struct client_file *f, const char *path,
                     const char *target, const struct stat *st, const char *text,
                     size_t len)
 {
+	if (strspn(text, " \t\r\n") == len) { /* a client made it, nothing in it yet */
+		say("  empty: nothing to change");
+		return;
+	}
 	json_error_t e;
 	json_t *doc = json_loadb(text, len, JSON_PRESERVE_ORDER | JSON_REJECT_DUPLICATES |
 	                                    JSON_ALLOW_NUL, &e);
@@ -477,35 +514,11 @@ static void do_json(struct run *r, const struct client_file *f, const char *path
 		errline("%s: %s; left untouched", path, err);
 		say("  left untouched: not a configuration of %s (see the error)", f->client);
 		r->failed++;
-	} else {
-		print_report(r, &rep, false);
-	}
-	if (n == 0)
+	} else if (n == 0) {
+		print_report(r, &rep, NULL, NULL);
 		say("  nothing to change");
-	if (n > 0) {
-		char *indent = mcpconf_indent_of(text, len);
-		char *new = mcpconf_dump(doc, indent);
-		if (r->dry) {
-			struct buf d = { 0 };
-			udiff(text, len, new, strlen(new), target, target, &d);
-			print_text(d.s, d.len);
-			free(d.s);
-			r->written++;
-		} else {
-			char *backup = replace_file(target, st, text, len, new, &err);
-			if (backup) {
-				say("  written; backup of the file as it was: %s", backup);
-				r->written++;
-			} else {
-				errline("%s: %s", target, err);
-				say("  left untouched: could not be written (see the error)");
-				r->failed++;
-				r->changed -= n;
-			}
-			free(backup);
-		}
-		free(new);
-		free(indent);
+	} else {
+		apply_json(r, target, st, text, len, doc, &rep);
 	}
 	free(err);
 	mcpconf_report_free(&rep);

@@ -323,6 +323,35 @@ def test_file_not_json_is_named_and_the_others_are_done(tend, clients):
     assert "1 file could not be read, parsed or written" in t.stdout
 
 
+def test_empty_file_is_nothing_to_change(tend, clients):
+    p = clients.path("cursor-project")
+    p.write_text("\n")
+    t = mcp(tend, clients, "import", "cursor")
+    assert t.rc == 0, t.describe()
+    assert "%s (Cursor, project)\n  empty: nothing to change\n" % p in t.stdout
+    assert p.read_text() == "\n"
+
+
+def test_file_that_cannot_be_written_is_named_and_the_others_are_done(tend, clients):
+    # every backup name taken: tend writes nothing rather than overwrite one
+    p = clients.path("gemini")
+    before = p.read_bytes()
+    Path(str(p) + ".tend-backup").write_text("old")
+    for n in range(1, 1000):
+        Path("%s.tend-backup.%d" % (p, n)).write_text("old")
+    t = mcp(tend, clients, "import")
+    assert t.rc == 1, t.describe()
+    errors = [l for l in t.stderr_lines() if str(p) in l]
+    assert len(errors) == 1 and "1000 backups of it exist already" in errors[0], \
+        t.describe()
+    assert p.read_bytes() == before
+    assert Path(str(p) + ".tend-backup").read_text() == "old"
+    assert clients.load("cursor")["mcpServers"]["everything"]["command"] == TEND_REAL
+    assert "1 file could not be read, parsed or written" in t.stdout
+    assert "summary: 7 servers run through tend now" in t.stdout
+    assert "  py: would run through tend: python3 -m srv" in t.stdout
+
+
 def test_jsonc_file_is_left_untouched(tend, clients):
     p = clients.path("vscode")
     text = ('{\n  // my servers\n  "servers": {\n    "a": {"type": "stdio", '
