@@ -515,6 +515,7 @@ static void dump_indent(struct buf *b, const char *indent, int depth)
 		buf_adds(b, indent);
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): as deep as jansson parses (2048 levels) */
 static void dump_value(struct buf *b, const json_t *v, const char *indent, int depth)
 {
 	char num[32];

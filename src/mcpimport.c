@@ -123,8 +123,8 @@ static void print_text(const char *text, size_t len)
 			buf_add(&b, text + i, l);
 		i += l ? l : 1;
 	}
-	if (b.s)
-		fwrite(b.s, 1, b.len, stdout);
+	if (b.s) /* cleaned: no NUL byte in it */
+		fputs(b.s, stdout);
 	free(b.s);
 }
 

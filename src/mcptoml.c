@@ -247,7 +247,8 @@ static int read_key(struct scan *s, struct strv *key)
 
 static int skip_value(struct scan *s);
 
-/* An array or an inline table at POS. */
+/* An array or an inline table at POS (at most TOML_DEPTH_MAX deep). */
+/* NOLINTNEXTLINE(misc-no-recursion): at most TOML_DEPTH_MAX deep */
 static int skip_container(struct scan *s)
 {
 	int open = peek(s, 0), close = open == '[' ? ']' : '}';
@@ -286,6 +287,7 @@ static int skip_container(struct scan *s)
 	return 0;
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): at most TOML_DEPTH_MAX deep (skip_container) */
 static int skip_value(struct scan *s)
 {
 	int c = peek(s, 0);

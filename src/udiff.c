@@ -30,8 +30,9 @@ struct ops {
 
 static struct lines split(const char *t, size_t len)
 {
-	struct lines l = { 0 };
-	size_t cap = 0;
+	/* never NULL, even for no lines */
+	size_t cap = 16;
+	struct lines l = { xmalloc(cap * sizeof(*l.v)), 0 };
 	for (size_t i = 0; i < len;) {
 		const char *nl = memchr(t + i, '\n', len - i);
 		size_t end = nl ? (size_t)(nl - t) : len;
@@ -199,7 +200,7 @@ size_t udiff(const char *a, size_t alen, const char *b, size_t blen,
 		/* a hunk: from the context before this change to the context
 		 * after the last change less than 2 * context apart */
 		size_t from = i > UDIFF_CONTEXT ? i - UDIFF_CONTEXT : 0, last = i;
-		for (size_t j = i + 1; j < o.n && j <= last + 2 * UDIFF_CONTEXT + 1; j++)
+		for (size_t j = i + 1; j < o.n && j <= last + 2 * (size_t)UDIFF_CONTEXT + 1; j++)
 			if (o.v[j].kind != ' ')
 				last = j;
 		size_t to = last + 1 + UDIFF_CONTEXT < o.n ? last + 1 + UDIFF_CONTEXT : o.n;

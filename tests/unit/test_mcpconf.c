@@ -607,6 +607,8 @@ static void test_toml_unusable_and_errors(void **state)
 		{ "[a]\nb = [1, 2\n", "line 3: " },
 		{ "x = \"\\q\"\n", "line 1: " },
 		{ "= 1\n", "line 1: " },
+		{ "[mcp_servers.x]\ncommand = \"x\"\nargs = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+		  "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n", "line 3: values nested more than 64 deep" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err = NULL;
