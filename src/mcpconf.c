@@ -107,6 +107,10 @@ static enum mcpconf_outcome decide_import(const char *tend, const char *command,
 			*detail = xstrdup("nothing after \"--\"");
 		return MCPCONF_TEND;
 	}
+	if (!*command) {
+		*detail = xstrdup("the command is empty");
+		return MCPCONF_UNUSABLE;
+	}
 	/* A client that runs "command" through a shell splits it; tend
 	 * connect would not.  A full path may hold blanks. */
 	if (command[0] != '/' && has_blank(command)) {

@@ -584,15 +584,18 @@ static void test_toml_unusable_and_errors(void **state)
 	                   "[mcp_servers.b]\ncommand = \"x\"\nargs = [1]\n"
 	                   "[mcp_servers.c]\nargs = [\"x\"]\n"
 	                   "[mcp_servers.d]\ncommand = \"npx -y m\"\n"
-	                   "[mcp_servers.e]\ncommand = \"a\\u0000b\"\n";
+	                   "[mcp_servers.e]\ncommand = \"a\\u0000b\"\n"
+	                   /* found by fuzz_mcpconf: an empty command went through */
+	                   "[mcp_servers.f]\ncommand = \"\"\nargs = [\"-y\"]\n";
 	struct buf out = { 0 };
 	struct mcpconf_report rep = { 0 };
 	char *err = NULL;
 	assert_int_equal(mcptoml_rewrite(text, strlen(text), MCPCONF_IMPORT, "tend", &out,
 	                                 &rep, &err), 0);
-	assert_int_equal(rep.n, 6);
+	assert_int_equal(rep.n, 7);
 	for (size_t i = 0; i < rep.n; i++)
 		check_entry(&rep, i, NULL, rep.v[i].name, MCPCONF_UNUSABLE, NULL);
+	assert_string_equal(rep.v[6].detail, "the command is empty");
 	assert_string_equal(rep.v[0].name, "inline");
 	assert_null(out.s);
 	mcpconf_report_free(&rep);
