@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "fuzz"   # --build changes it
 
 # Longest input per target.  jrpc and mcp take messages far larger than a
-# page, and nesting past the scanner's 512 levels; the rest are lines.
-MAX_LEN = {"jrpc": 262144, "mcp": 262144, "config": 16384}
+# page, and nesting past the scanner's 512 levels; config and mcpconf
+# are files; the rest are lines.
+MAX_LEN = {"jrpc": 262144, "mcp": 262144, "config": 16384, "mcpconf": 16384}
 
 
 def targets():

@@ -3,6 +3,7 @@
 #include "events.h"
 #include "client.h"
 #include "daemon.h"
+#include "mcpimport.h"
 #include "proc.h"
 #include "sup.h"
 #include "util.h"
@@ -39,6 +40,9 @@ static const char usage_main[] =
 	"                       during a run share one trailing run)\n"
 	"  connect SERVICE      bridge stdin/stdout to SERVICE (stdio = exclusive,\n"
 	"                       per-client, mcp); starts the daemon and the service\n"
+	"  mcp import|unimport [CLIENT ...] [--dry-run]\n"
+	"                       route the stdio servers of the MCP clients' own\n"
+	"                       configuration files through tend, and back\n"
 	"  check                validate the file, print the effective settings\n"
 	"  exec [--KEY VALUE ...] -- CMD [ARG ...]\n"
 	"                       supervise one command in the foreground, no file\n"
@@ -303,6 +307,14 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		return cmd_exec(rest, args);
+	}
+	if (strcmp(cmd, "mcp") == 0) {
+		if (cfgarg) {
+			errline("mcp takes no -c FILE: it edits the MCP clients' files; see "
+			        "tend mcp --help");
+			return EXIT_USAGE;
+		}
+		return mcp_command(rest, args);
 	}
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(cfgarg, rest, args);

@@ -6,7 +6,10 @@
 
 #include <jansson.h>
 
+#include "mcpconf.h"
+#include "mcptoml.h"
 #include "oracle.h"
+#include "udiff.h"
 #include "util.h"
 
 static char *fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -174,5 +177,265 @@ char *oracle_message(const char *msg, const char *input, size_t len)
 	char *why = clean ? NULL : fail("cleaned, \"%s\" is still not one "
 	                                "printable line: \"%s\"", msg, out);
 	free(out);
+	return why;
+}
+
+/* --- tend mcp import ----------------------------------------------------- */
+
+struct oline {
+	const char *s;
+	size_t len;
+	bool newline;
+};
+
+static size_t olines(const char *t, size_t len, struct oline **out)
+{
+	size_t n = 0;
+	*out = NULL;
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(t + i, '\n', len - i);
+		size_t end = nl ? (size_t)(nl - t) : len;
+		*out = xrealloc(*out, (n + 1) * sizeof(**out));
+		(*out)[n++] = (struct oline){ t + i, end - i, nl != NULL };
+		i = end + 1;
+	}
+	return n;
+}
+
+static void oline_add(struct buf *b, const char *s, size_t len, bool newline)
+{
+	buf_add(b, s, len);
+	if (newline)
+		buf_addc(b, '\n');
+}
+
+/* Applies the hunks of diff D to A into OUT; NULL or what is wrong. */
+static char *apply_diff(const struct oline *a, size_t na, const struct oline *d,
+                        size_t nd, struct buf *out)
+{
+	size_t pos = 0, i = 0;
+	while (i < nd && (d[i].len < 2 || memcmp(d[i].s, "@@", 2) != 0))
+		i++;
+	while (i < nd) {
+		unsigned long as = 0, ac = 1, bs = 0, bc = 1;
+		char *hdr = strndup(d[i].s, d[i].len);
+		int got = sscanf(hdr, "@@ -%lu,%lu +%lu,%lu @@", &as, &ac, &bs, &bc);
+		if (got < 4 && sscanf(hdr, "@@ -%lu +%lu,%lu @@", &as, &bs, &bc) == 3)
+			ac = 1, got = 4;
+		if (got < 4 && sscanf(hdr, "@@ -%lu,%lu +%lu @@", &as, &ac, &bs) == 3)
+			bc = 1, got = 4;
+		if (got < 4 && sscanf(hdr, "@@ -%lu +%lu @@", &as, &bs) == 2)
+			ac = bc = 1, got = 4;
+		free(hdr);
+		if (got < 4)
+			return fail("bad hunk header \"%.*s\"", (int)d[i].len, d[i].s);
+		size_t start = ac ? as - 1 : as;
+		if (start < pos || start > na)
+			return fail("hunk at line %lu out of order", as);
+		for (; pos < start; pos++)
+			oline_add(out, a[pos].s, a[pos].len, a[pos].newline);
+		unsigned long olds = 0, news = 0;
+		for (i++; i < nd && !(d[i].len >= 2 && memcmp(d[i].s, "@@", 2) == 0); i++) {
+			if (d[i].len == 0)
+				return fail("empty line in a hunk");
+			char k = d[i].s[0];
+			bool nl = !(i + 1 < nd && d[i + 1].len && d[i + 1].s[0] == '\\');
+			const char *s = d[i].s + 1;
+			size_t len = d[i].len - 1;
+			if (k == '\\')
+				continue;
+			if (k == ' ' || k == '-') {
+				if (pos >= na || a[pos].len != len || a[pos].newline != nl ||
+				    memcmp(a[pos].s, s, len) != 0)
+					return fail("hunk line \"%.*s\" is not line %zu of A",
+					            (int)len, s, pos + 1);
+				pos++;
+				olds++;
+			}
+			if (k == ' ' || k == '+') {
+				oline_add(out, s, len, nl);
+				news++;
+			}
+			if (k != ' ' && k != '-' && k != '+')
+				return fail("hunk line starts with '%c'", k);
+		}
+		if (olds != ac || news != bc)
+			return fail("hunk -%lu,%lu +%lu,%lu has %lu and %lu lines", as, ac,
+			            bs, bc, olds, news);
+	}
+	for (; pos < na; pos++)
+		oline_add(out, a[pos].s, a[pos].len, a[pos].newline);
+	return NULL;
+}
+
+char *oracle_udiff(const char *a, size_t alen, const char *b, size_t blen)
+{
+	struct buf d = { 0 };
+	size_t hunks = udiff(a, alen, b, blen, "a", "b", &d);
+	if ((hunks == 0) != (alen == blen && memcmp(a, b, alen) == 0)) {
+		free(d.s);
+		return fail("%zu hunks for texts that are %s", hunks,
+		            hunks ? "equal" : "different");
+	}
+	struct oline *la, *ld;
+	size_t na = olines(a, alen, &la), nd = olines(d.s ? d.s : "", d.len, &ld);
+	struct buf out = { 0 };
+	char *why = hunks ? apply_diff(la, na, ld, nd, &out) : NULL;
+	if (!why && hunks && (out.len != blen || (blen && memcmp(out.s, b, blen) != 0)))
+		why = fail("the diff applied gives %zu bytes, not the %zu of B:\n%s",
+		           out.len, blen, d.s);
+	free(out.s);
+	free(la);
+	free(ld);
+	free(d.s);
+	return why;
+}
+
+static bool report_has(const struct mcpconf_report *rep, enum mcpconf_outcome o)
+{
+	for (size_t i = 0; i < rep->n; i++)
+		if (rep->v[i].outcome == o)
+			return true;
+	return false;
+}
+
+static size_t report_count(const struct mcpconf_report *rep, enum mcpconf_outcome o)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < rep->n; i++)
+		n += rep->v[i].outcome == o;
+	return n;
+}
+
+static json_t *unimported(const json_t *doc, enum mcpconf_layout layout,
+                          json_t *hint)
+{
+	json_t *u = json_deep_copy(doc);
+	struct mcpconf_report rep = { 0 };
+	char *err = NULL;
+	mcpconf_rewrite(u, layout, MCPCONF_UNIMPORT, "tend", &hint, 1, &rep, &err);
+	free(err);
+	mcpconf_report_free(&rep);
+	return u;
+}
+
+static char *check_layout(json_t *doc, enum mcpconf_layout layout, const char *text,
+                          size_t len)
+{
+	json_t *a = json_deep_copy(doc);
+	struct mcpconf_report rep = { 0 };
+	char *err = NULL, *why = NULL, *dump = NULL;
+	json_t *back = NULL, *b = NULL, *c = NULL;
+	int n = mcpconf_rewrite(a, layout, MCPCONF_IMPORT, "/usr/bin/tend", NULL, 0, &rep,
+	                        &err);
+	if (n < 0) {
+		why = oracle_message(err, text, len);
+		if (!why && !json_equal(a, doc))
+			why = fail("a refused document was changed (%s)", err);
+		goto out;
+	}
+	if (err || report_count(&rep, MCPCONF_CHANGED) != (size_t)n) {
+		why = fail("import says %d changed, its report %zu", n,
+		           report_count(&rep, MCPCONF_CHANGED));
+		goto out;
+	}
+	dump = mcpconf_dump(a, "  ");
+	back = json_loads(dump, JSON_ALLOW_NUL, NULL);
+	if (!back || !json_equal(back, a)) {
+		why = fail("the dump does not read back:\n%s", dump);
+		goto out;
+	}
+	if (n > 0 && (why = oracle_udiff(text, len, dump, strlen(dump))))
+		goto out;
+	/* a second import: nothing left to do */
+	b = json_deep_copy(a);
+	struct mcpconf_report again = { 0 };
+	int m = mcpconf_rewrite(b, layout, MCPCONF_IMPORT, "/usr/bin/tend", NULL, 0, &again,
+	                        &err);
+	mcpconf_report_free(&again);
+	if (m != 0) {
+		why = fail("a second import changed %d entries", m);
+		goto out;
+	}
+	json_decref(b);
+	b = unimported(a, layout, doc);
+	c = unimported(doc, layout, doc);
+	if (!json_equal(b, c))
+		why = fail("unimport after import differs from unimport");
+	else if (!report_has(&rep, MCPCONF_TEND) && !json_equal(b, doc))
+		why = fail("unimport after import is not the original");
+out:
+	free(err);
+	free(dump);
+	json_decref(back);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+	mcpconf_report_free(&rep);
+	return why;
+}
+
+/* Codex: what import gives is through tend, and unimport gives it back. */
+static char *check_toml(const char *text, size_t len)
+{
+	struct buf out = { 0 }, back = { 0 }, again = { 0 };
+	struct mcpconf_report rep = { 0 }, rep2 = { 0 }, rep3 = { 0 };
+	char *err = NULL, *why = NULL;
+	int n = mcptoml_rewrite(text, len, MCPCONF_IMPORT, "tend", &out, &rep, &err);
+	if (n < 0) {
+		why = oracle_message(err, text, len);
+		goto out;
+	}
+	if (report_count(&rep, MCPCONF_CHANGED) != (size_t)n) {
+		why = fail("toml: %d tables given, %zu changed", n,
+		           report_count(&rep, MCPCONF_CHANGED));
+		goto out;
+	}
+	if (n == 0)
+		goto out;
+	if (mcptoml_rewrite(out.s, out.len, MCPCONF_IMPORT, "tend", &again, &rep2, &err) != 0 ||
+	    rep2.n != (size_t)n || report_count(&rep2, MCPCONF_TEND) != (size_t)n) {
+		why = fail("toml: the tables given are not all through tend:\n%s", out.s);
+		goto out;
+	}
+	if (mcptoml_rewrite(out.s, out.len, MCPCONF_UNIMPORT, "tend", &back, &rep3, &err) != n) {
+		why = fail("toml: the tables given do not unimport:\n%s", out.s);
+		goto out;
+	}
+	for (size_t i = 0, k = 0; i < rep.n; i++) {
+		if (rep.v[i].outcome != MCPCONF_CHANGED)
+			continue;
+		if (strcmp(rep.v[i].detail, rep3.v[k].detail) != 0) {
+			why = fail("toml: %s ran \"%s\", unimported \"%s\"", rep.v[i].name,
+			           rep.v[i].detail, rep3.v[k].detail);
+			goto out;
+		}
+		k++;
+	}
+out:
+	free(err);
+	free(out.s);
+	free(back.s);
+	free(again.s);
+	mcpconf_report_free(&rep);
+	mcpconf_report_free(&rep2);
+	mcpconf_report_free(&rep3);
+	return why;
+}
+
+char *oracle_mcpconf(const char *text, size_t len)
+{
+	char *why = check_toml(text, len);
+	if (why)
+		return why;
+	json_t *doc = json_loadb(text, len, JSON_PRESERVE_ORDER | JSON_REJECT_DUPLICATES |
+	                                    JSON_ALLOW_NUL, NULL);
+	if (!doc)
+		return NULL;
+	static const enum mcpconf_layout layouts[] = { MCPCONF_MCPSERVERS,
+		                                       MCPCONF_CLAUDE_USER, MCPCONF_VSCODE };
+	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]) && !why; i++)
+		why = check_layout(doc, layouts[i], text, len);
+	json_decref(doc);
 	return why;
 }

@@ -1,0 +1,634 @@
+/* mcpconf — see mcpconf.h. */
+#include "mcpconf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "words.h"
+
+/* --- the report ---------------------------------------------------------- */
+
+void mcpconf_report_add(struct mcpconf_report *rep, const char *scope,
+                        const char *name, enum mcpconf_outcome outcome,
+                        const char *detail)
+{
+	if (rep->n == rep->cap) {
+		rep->cap = rep->cap ? rep->cap * 2 : 8;
+		rep->v = xrealloc(rep->v, rep->cap * sizeof(*rep->v));
+	}
+	struct mcpconf_entry *e = &rep->v[rep->n++];
+	e->scope = scope ? xstrdup(scope) : NULL;
+	e->name = xstrdup(name);
+	e->outcome = outcome;
+	e->detail = xstrdup(detail ? detail : "");
+}
+
+void mcpconf_report_free(struct mcpconf_report *rep)
+{
+	for (size_t i = 0; i < rep->n; i++) {
+		free(rep->v[i].scope);
+		free(rep->v[i].name);
+		free(rep->v[i].detail);
+	}
+	free(rep->v);
+	rep->v = NULL;
+	rep->n = rep->cap = 0;
+}
+
+/* --- tend's own command lines -------------------------------------------- */
+
+bool mcpconf_is_tend(const char *command)
+{
+	size_t n = strlen(command);
+	return strcmp(command, "tend") == 0 ||
+	       (n > 5 && strcmp(command + n - 5, "/tend") == 0);
+}
+
+long mcpconf_connect_at(const char *const *args, size_t n, long *cmd)
+{
+	size_t i = 0;
+	/* tend's global options that may come before the command */
+	while (i < n) {
+		if (strcmp(args[i], "-c") == 0 || strcmp(args[i], "--config") == 0)
+			i += 2;
+		else if (strncmp(args[i], "--config=", 9) == 0)
+			i++;
+		else
+			break;
+	}
+	if (i >= n || strcmp(args[i], "connect") != 0)
+		return -1;
+	*cmd = -1;
+	for (size_t j = i + 1; j < n; j++)
+		if (strcmp(args[j], "--") == 0) {
+			*cmd = (long)j + 1;
+			break;
+		}
+	return (long)i + 1;
+}
+
+char *mcpconf_cmdline(const char *command, const char *const *args, size_t n)
+{
+	char **argv = xcalloc(n + 2, sizeof(*argv));
+	argv[0] = (char *)command;
+	for (size_t i = 0; i < n; i++)
+		argv[i + 1] = (char *)args[i];
+	char *s = words_join(argv);
+	free(argv);
+	return s;
+}
+
+/* --- the decision ------------------------------------------------------- */
+
+static bool has_blank(const char *s)
+{
+	return strpbrk(s, " \t\n\r\v\f") != NULL;
+}
+
+static enum mcpconf_outcome decide_import(const char *tend, const char *command,
+                                          const char *const *args, size_t n,
+                                          struct mcpconf_argv *to, char **detail)
+{
+	if (mcpconf_is_tend(command)) {
+		long cmd = -1;
+		long at = mcpconf_connect_at(args, n, &cmd);
+		if (at < 0) {
+			*detail = xstrdup("it runs tend itself, not tend connect");
+			return MCPCONF_UNUSABLE;
+		}
+		if (cmd < 0)
+			*detail = xasprintf("service %s", at < (long)n ? args[at] : "?");
+		else if (cmd < (long)n)
+			*detail = mcpconf_cmdline(args[cmd], args + cmd + 1,
+			                          n - (size_t)cmd - 1);
+		else
+			*detail = xstrdup("nothing after \"--\"");
+		return MCPCONF_TEND;
+	}
+	if (!*command) {
+		*detail = xstrdup("the command is empty");
+		return MCPCONF_UNUSABLE;
+	}
+	/* A client that runs "command" through a shell splits it; tend
+	 * connect would not.  A full path may hold blanks. */
+	if (command[0] != '/' && has_blank(command)) {
+		*detail = xstrdup("the command holds blanks: put the program alone "
+		                  "in the command and its words in the arguments");
+		return MCPCONF_UNUSABLE;
+	}
+	to->command = tend;
+	to->nargs = n + 3;
+	to->args = xcalloc(n + 4, sizeof(*to->args));
+	to->args[0] = "connect";
+	to->args[1] = "--";
+	to->args[2] = command;
+	for (size_t i = 0; i < n; i++)
+		to->args[i + 3] = args[i];
+	*detail = mcpconf_cmdline(command, args, n);
+	return MCPCONF_CHANGED;
+}
+
+static enum mcpconf_outcome decide_unimport(const char *command,
+                                            const char *const *args, size_t n,
+                                            struct mcpconf_argv *to, char **detail)
+{
+	long cmd = -1;
+	long at = mcpconf_is_tend(command) ? mcpconf_connect_at(args, n, &cmd) : -1;
+	if (at < 0) {
+		*detail = xstrdup("not through tend");
+		return MCPCONF_NOT_TEND;
+	}
+	if (cmd < 0) {
+		*detail = xasprintf("it connects to the service %s of a tend.ini, "
+		                    "not to a command line",
+		                    at < (long)n ? args[at] : "?");
+		return MCPCONF_NOT_TEND;
+	}
+	if (cmd >= (long)n || !*args[cmd]) {
+		*detail = xstrdup("no command after \"--\"");
+		return MCPCONF_UNUSABLE;
+	}
+	to->command = args[cmd];
+	to->nargs = n - (size_t)cmd - 1;
+	to->args = xcalloc(to->nargs + 1, sizeof(*to->args));
+	for (size_t i = 0; i < to->nargs; i++)
+		to->args[i] = args[(size_t)cmd + 1 + i];
+	*detail = mcpconf_cmdline(to->command, to->args, to->nargs);
+	return MCPCONF_CHANGED;
+}
+
+enum mcpconf_outcome mcpconf_decide(enum mcpconf_op op, const char *tend,
+                                    const char *command, const char *const *args,
+                                    size_t n, struct mcpconf_argv *to,
+                                    char **detail)
+{
+	memset(to, 0, sizeof(*to));
+	if (op == MCPCONF_IMPORT)
+		return decide_import(tend, command, args, n, to, detail);
+	return decide_unimport(command, args, n, to, detail);
+}
+
+/* --- one entry ----------------------------------------------------------- */
+
+enum kind { KIND_STDIO, KIND_REMOTE, KIND_UNUSABLE };
+
+/* A stdio entry as read: pointers into the document's strings. */
+struct stdio_entry {
+	const char *command;
+	const char **args;
+	size_t nargs;
+	bool has_args;
+};
+
+static const char *const remote_types[] = {
+	"http", "sse", "streamable-http", "streamableHttp", "streamable_http", "ws",
+};
+
+static bool is_plain_string(const json_t *v)
+{
+	return json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v);
+}
+
+/* Reads the kind of entry E; a stdio one into *S (free s->args), the reason
+ * why not (malloc'd) into *WHY for the others. */
+static enum kind classify(const json_t *e, struct stdio_entry *s, char **why)
+{
+	memset(s, 0, sizeof(*s));
+	*why = NULL;
+	if (!json_is_object(e)) {
+		*why = xstrdup("not an object");
+		return KIND_UNUSABLE;
+	}
+	const json_t *type = json_object_get(e, "type");
+	if (type && !json_is_string(type)) {
+		*why = xstrdup("\"type\" is not a string");
+		return KIND_UNUSABLE;
+	}
+	bool stdio = type && strcmp(json_string_value(type), "stdio") == 0;
+	if (type && !stdio) {
+		for (size_t i = 0; i < ARRAY_LEN(remote_types); i++)
+			if (strcmp(json_string_value(type), remote_types[i]) == 0) {
+				*why = xasprintf("type %s", remote_types[i]);
+				return KIND_REMOTE;
+			}
+		*why = xasprintf("type \"%s\" is not one tend knows",
+		                 json_string_value(type));
+		return KIND_UNUSABLE;
+	}
+	if (!stdio) {
+		if (json_object_get(e, "url")) {
+			*why = xstrdup("url");
+			return KIND_REMOTE;
+		}
+		if (json_object_get(e, "httpUrl")) {
+			*why = xstrdup("httpUrl");
+			return KIND_REMOTE;
+		}
+	}
+	const json_t *command = json_object_get(e, "command");
+	if (!command) {
+		*why = xstrdup("no \"command\"");
+		return KIND_UNUSABLE;
+	}
+	if (!is_plain_string(command) || !*json_string_value(command)) {
+		*why = xstrdup("\"command\" is not a non-empty string");
+		return KIND_UNUSABLE;
+	}
+	s->command = json_string_value(command);
+	const json_t *args = json_object_get(e, "args");
+	if (!args)
+		return KIND_STDIO;
+	if (!json_is_array(args)) {
+		*why = xstrdup("\"args\" is not a list");
+		return KIND_UNUSABLE;
+	}
+	s->has_args = true;
+	s->nargs = json_array_size(args);
+	s->args = xcalloc(s->nargs + 1, sizeof(*s->args));
+	for (size_t i = 0; i < s->nargs; i++) {
+		const json_t *a = json_array_get(args, i);
+		if (!is_plain_string(a)) {
+			free(s->args);
+			memset(s, 0, sizeof(*s));
+			*why = xstrdup("\"args\" holds a value that is not a string");
+			return KIND_UNUSABLE;
+		}
+		s->args[i] = json_string_value(a);
+	}
+	return KIND_STDIO;
+}
+
+static json_t *string_array(const char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* Sets E's "args" to ARGS; a new member goes right after "command", where
+ * a reader expects it (jansson would append it). */
+static void set_args(json_t *e, json_t *args)
+{
+	if (json_object_get(e, "args")) {
+		json_object_set_new(e, "args", args);
+		return;
+	}
+	json_t *copy = json_object();
+	const char *key;
+	json_t *v;
+	json_object_foreach(e, key, v) {
+		json_object_set(copy, key, v);
+		if (strcmp(key, "command") == 0)
+			json_object_set_new(copy, "args", args);
+	}
+	json_object_clear(e);
+	json_object_update(e, copy);
+	json_decref(copy);
+}
+
+/* --- the documents' server maps ------------------------------------------ */
+
+struct map {
+	const char *scope; /* into the document */
+	json_t *servers;
+};
+
+struct maps {
+	struct map *v;
+	size_t n, cap;
+};
+
+static void maps_add(struct maps *m, const char *scope, json_t *servers)
+{
+	if (m->n == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 4;
+		m->v = xrealloc(m->v, m->cap * sizeof(*m->v));
+	}
+	m->v[m->n++] = (struct map){ scope, servers };
+}
+
+static const char *servers_key(enum mcpconf_layout layout)
+{
+	return layout == MCPCONF_VSCODE ? "servers" : "mcpServers";
+}
+
+/* Every server map of DOC, or -1 with *ERR. */
+static int find_maps(json_t *doc, enum mcpconf_layout layout, struct maps *m,
+                     char **err)
+{
+	const char *key = servers_key(layout);
+	if (!json_is_object(doc)) {
+		*err = xstrdup("the top level is not an object");
+		return -1;
+	}
+	json_t *top = json_object_get(doc, key);
+	if (top && !json_is_object(top)) {
+		*err = xasprintf("\"%s\" is not an object", key);
+		return -1;
+	}
+	if (top)
+		maps_add(m, NULL, top);
+	json_t *projects = layout == MCPCONF_CLAUDE_USER ?
+	                   json_object_get(doc, "projects") : NULL;
+	if (!json_is_object(projects))
+		return 0;
+	const char *path;
+	json_t *p;
+	json_object_foreach(projects, path, p) {
+		json_t *servers = json_is_object(p) ? json_object_get(p, key) : NULL;
+		if (servers && !json_is_object(servers)) {
+			*err = xasprintf("\"%s\" of project %s is not an object", key, path);
+			return -1;
+		}
+		if (servers)
+			maps_add(m, path, servers);
+	}
+	return 0;
+}
+
+/* The server map of scope SCOPE in DOC, or NULL. */
+static json_t *map_of(json_t *doc, enum mcpconf_layout layout, const char *scope)
+{
+	if (!json_is_object(doc))
+		return NULL;
+	json_t *holder = doc;
+	if (scope) {
+		json_t *projects = layout == MCPCONF_CLAUDE_USER ?
+		                   json_object_get(doc, "projects") : NULL;
+		holder = json_is_object(projects) ? json_object_get(projects, scope) : NULL;
+	}
+	json_t *m = json_is_object(holder) ?
+	            json_object_get(holder, servers_key(layout)) : NULL;
+	return json_is_object(m) ? m : NULL;
+}
+
+static bool same_words(const char *const *a, size_t na, const char *const *b,
+                       size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+/* Did the newest hint that has entry SCOPE/NAME running COMMAND + ARGS
+ * directly give it an "args" member?  Yes when no hint says. */
+static bool hint_has_args(json_t *const *hints, size_t nhints,
+                          enum mcpconf_layout layout, const char *scope,
+                          const char *name, const char *command,
+                          const char *const *args, size_t nargs)
+{
+	for (size_t h = 0; h < nhints; h++) {
+		json_t *m = map_of(hints[h], layout, scope);
+		json_t *e = m ? json_object_get(m, name) : NULL;
+		if (!e)
+			continue;
+		struct stdio_entry s;
+		char *why = NULL;
+		bool match = classify(e, &s, &why) == KIND_STDIO &&
+		             !mcpconf_is_tend(s.command) &&
+		             strcmp(s.command, command) == 0 &&
+		             same_words(s.args, s.nargs, args, nargs);
+		bool had = s.has_args;
+		free(s.args);
+		free(why);
+		if (match)
+			return had;
+	}
+	return true;
+}
+
+struct rewrite {
+	enum mcpconf_layout layout;
+	enum mcpconf_op op;
+	const char *tend;
+	json_t *const *hints;
+	size_t nhints;
+	struct mcpconf_report *rep;
+	int changed;
+};
+
+/* Rewrites the stdio entry E (read as S) by the decision. */
+static void rewrite_stdio(json_t *e, const struct stdio_entry *s, const char *scope,
+                          const char *name, struct rewrite *r)
+{
+	struct mcpconf_argv to;
+	char *detail = NULL;
+	enum mcpconf_outcome o = mcpconf_decide(r->op, r->tend, s->command, s->args,
+	                                        s->nargs, &to, &detail);
+	if (o == MCPCONF_CHANGED) {
+		bool keep_args = r->op == MCPCONF_IMPORT || to.nargs > 0 ||
+		                 hint_has_args(r->hints, r->nhints, r->layout, scope,
+		                               name, to.command, to.args, to.nargs);
+		/* TO points into E's members: read it all before they change */
+		json_t *command = json_string(to.command);
+		json_t *args = keep_args ? string_array(to.args, to.nargs) : NULL;
+		json_object_set_new(e, "command", command);
+		if (args)
+			set_args(e, args);
+		else
+			json_object_del(e, "args");
+		r->changed++;
+	}
+	mcpconf_report_add(r->rep, scope, name, o, detail);
+	free(to.args);
+	free(detail);
+}
+
+int mcpconf_rewrite(json_t *doc, enum mcpconf_layout layout, enum mcpconf_op op,
+                    const char *tend, json_t *const *hints, size_t nhints,
+                    struct mcpconf_report *rep, char **err)
+{
+	struct maps maps = { 0 };
+	if (find_maps(doc, layout, &maps, err) < 0) {
+		free(maps.v);
+		return -1;
+	}
+	struct rewrite r = { layout, op, tend, hints, nhints, rep, 0 };
+	for (size_t i = 0; i < maps.n; i++) {
+		const char *name;
+		json_t *e;
+		json_object_foreach(maps.v[i].servers, name, e) {
+			struct stdio_entry s;
+			char *why = NULL;
+			enum kind k = classify(e, &s, &why);
+			if (k == KIND_STDIO)
+				rewrite_stdio(e, &s, maps.v[i].scope, name, &r);
+			else
+				mcpconf_report_add(rep, maps.v[i].scope, name,
+				                   k == KIND_REMOTE ? MCPCONF_REMOTE
+				                                    : MCPCONF_UNUSABLE, why);
+			free(s.args);
+			free(why);
+		}
+	}
+	free(maps.v);
+	return r.changed;
+}
+
+/* --- text ---------------------------------------------------------------- */
+
+static void dump_string(struct buf *b, const char *s, size_t n)
+{
+	buf_addc(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		switch (c) {
+		case '"': buf_adds(b, "\\\""); break;
+		case '\\': buf_adds(b, "\\\\"); break;
+		case '\b': buf_adds(b, "\\b"); break;
+		case '\f': buf_adds(b, "\\f"); break;
+		case '\n': buf_adds(b, "\\n"); break;
+		case '\r': buf_adds(b, "\\r"); break;
+		case '\t': buf_adds(b, "\\t"); break;
+		default:
+			if (c < 0x20) {
+				char u[8];
+				snprintf(u, sizeof(u), "\\u%04x", c);
+				buf_adds(b, u);
+			} else {
+				buf_addc(b, (char)c);
+			}
+		}
+	}
+	buf_addc(b, '"');
+}
+
+/* The shortest text that reads back as D, still a real ("1.0", not "1"). */
+static void dump_real(struct buf *b, double d)
+{
+	char s[40];
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(s, sizeof(s), "%.*g", prec, d);
+		if (strtod(s, NULL) == d)
+			break;
+	}
+	buf_adds(b, s);
+	if (!strpbrk(s, ".eEn"))
+		buf_adds(b, ".0");
+}
+
+static void dump_indent(struct buf *b, const char *indent, int depth)
+{
+	for (int i = 0; i < depth; i++)
+		buf_adds(b, indent);
+}
+
+/* NOLINTNEXTLINE(misc-no-recursion): as deep as jansson parses (2048 levels) */
+static void dump_value(struct buf *b, const json_t *v, const char *indent, int depth)
+{
+	char num[32];
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		if (json_object_size(v) == 0) {
+			buf_adds(b, "{}");
+			break;
+		}
+		buf_adds(b, "{\n");
+		size_t left = json_object_size(v);
+		const char *key;
+		const json_t *m;
+		json_object_foreach((json_t *)v, key, m) {
+			dump_indent(b, indent, depth + 1);
+			dump_string(b, key, strlen(key));
+			buf_adds(b, ": ");
+			dump_value(b, m, indent, depth + 1);
+			buf_adds(b, --left ? ",\n" : "\n");
+		}
+		dump_indent(b, indent, depth);
+		buf_addc(b, '}');
+		break;
+	}
+	case JSON_ARRAY: {
+		size_t n = json_array_size(v);
+		if (n == 0) {
+			buf_adds(b, "[]");
+			break;
+		}
+		buf_adds(b, "[\n");
+		for (size_t i = 0; i < n; i++) {
+			dump_indent(b, indent, depth + 1);
+			dump_value(b, json_array_get(v, i), indent, depth + 1);
+			buf_adds(b, i + 1 < n ? ",\n" : "\n");
+		}
+		dump_indent(b, indent, depth);
+		buf_addc(b, ']');
+		break;
+	}
+	case JSON_STRING:
+		dump_string(b, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		buf_adds(b, num);
+		break;
+	case JSON_REAL:
+		dump_real(b, json_real_value(v));
+		break;
+	case JSON_TRUE:
+		buf_adds(b, "true");
+		break;
+	case JSON_FALSE:
+		buf_adds(b, "false");
+		break;
+	case JSON_NULL:
+		buf_adds(b, "null");
+		break;
+	}
+}
+
+char *mcpconf_dump(const json_t *doc, const char *indent)
+{
+	struct buf b = { 0 };
+	dump_value(&b, doc, indent, 0);
+	buf_addc(&b, '\n');
+	return buf_take(&b);
+}
+
+char *mcpconf_indent_of(const char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] != '\n')
+			continue;
+		size_t j = i + 1;
+		while (j < len && (text[j] == ' ' || text[j] == '\t'))
+			j++;
+		if (j == i + 1 || j == len || text[j] == '\n' || text[j] == '\r')
+			continue;
+		size_t n = j - i - 1 < 8 ? j - i - 1 : 8;
+		char *s = xmalloc(n + 1);
+		memcpy(s, text + i + 1, n);
+		s[n] = '\0';
+		return s;
+	}
+	return xstrdup("  ");
+}
+
+const char *mcpconf_jsonc_reason(const char *text, size_t len)
+{
+	bool in_string = false, comma = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c == '/' && i + 1 < len && (text[i + 1] == '/' || text[i + 1] == '*'))
+			return "it has comments";
+		if ((c == '}' || c == ']') && comma)
+			return "it has a trailing comma";
+		if (c == '"')
+			in_string = true;
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			comma = c == ',';
+	}
+	return NULL;
+}
