@@ -366,6 +366,25 @@ static void print_clients_line(json_t *u, size_t w)
 	}
 	if (any)
 		printf("%*s  clients: %s\n", (int)w, "", line);
+	/* stdio = mcp: each client, by pid, program and directory */
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(u, "sessions"), i, c) {
+		json_t *pid = json_object_get(c, "pid");
+		const char *prog = json_string_value(json_object_get(c, "program"));
+		const char *cwd = json_string_value(json_object_get(c, "cwd"));
+		const char *proto = json_string_value(json_object_get(c, "protocol"));
+		const char *inst = json_string_value(json_object_get(c, "instance"));
+		const char *name = json_string_value(json_object_get(u, "name"));
+		bool other = inst && name && strcmp(inst, name) != 0;
+		char pids[24] = "?";
+		if (json_is_integer(pid))
+			snprintf(pids, sizeof(pids), "%lld", (long long)json_integer_value(pid));
+		printf("%*s  client %s %s in %s%s%s%s%s%s\n", (int)w, "", pids,
+		       prog ? prog : "?", cwd ? cwd : "?",
+		       proto ? " (" : "", proto ? proto : "",
+		       other ? ", " : "", other ? inst : "", proto ? ")" : "");
+	}
 }
 
 static void print_status(json_t *units)

@@ -132,9 +132,11 @@ static json_t *unit_json(const struct unit *u, uint64_t now)
 		 * to come up), and sessions waiting for their turn. */
 		json_object_set_new(o, "clients", json_integer((json_int_t)share_clients(u->share)));
 		json_object_set_new(o, "queued", json_integer((json_int_t)share_queued(u->share)));
-		if (share_mode(u->share) == STDIO_MCP)
+		if (share_mode(u->share) == STDIO_MCP) {
 			json_object_set_new(o, "in_flight",
 			                    json_integer((json_int_t)share_in_flight(u->share)));
+			json_object_set_new(o, "sessions", share_sessions_json(u->share, u));
+		}
 	}
 	if (u->instance)
 		json_object_set_new(o, "instance", json_true());

@@ -1,6 +1,8 @@
 #include "share.h"
 #include "ctl.h"
+#include "events.h"
 #include "jrpc.h"
+#include "proc.h"
 #include "lines.h"
 #include "mcp.h"
 #include "parse.h"
@@ -47,6 +49,11 @@ struct session {
 	struct loop_timer timer;  /* queued: queue-timeout; after EOF: the end */
 	struct share_inst *inst;
 	unsigned long long out_mark;   /* bytes to the client at the last input */
+	/* who it is: tend connect's pid, its parent's name (the client
+	 * program), its working directory; for tend status */
+	pid_t pid;
+	char program[32];
+	char *cwd;
 	/* stdio = mcp */
 	unsigned long long id;    /* its number, in arrival order */
 	struct srv *srv;          /* the instance serving it, from its first line */
@@ -1176,6 +1183,37 @@ static void srv_gone(struct srv *v)
 
 /* --- sessions --- */
 
+/* Who is at the other end of S's control connection: tend connect's pid
+ * (SO_PEERCRED), the name of its parent (the client that started it) and
+ * its working directory; what cannot be read stays empty. */
+static void peer_info(struct session *s)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	if (getsockopt(s->ctl, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid <= 0)
+		return;
+	s->pid = cr.pid;
+	char path[64], b[4096];
+	snprintf(path, sizeof(path), "/proc/%d/cwd", (int)cr.pid);
+	ssize_t n = readlink(path, b, sizeof(b) - 1);
+	if (n > 0) {
+		b[n] = '\0';
+		s->cwd = xstrdup(b);
+	}
+	struct proc_stat st;
+	if (proc_read_stat(cr.pid, &st) < 0 || st.ppid <= 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)st.ppid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, s->program, sizeof(s->program) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n > 0) {
+		s->program[n] = '\0';
+		s->program[strcspn(s->program, "\n")] = '\0';
+	}
+}
+
 static void list_remove(struct share *sh, struct session *s)
 {
 	if (s->prev)
@@ -1239,6 +1277,7 @@ static void finish(struct session *s, char *line)
 	close_fd(&s->ctl);
 	close_fd(&s->in);
 	close_fd(&s->out);
+	free(s->cwd);
 	free(s);
 	pump_soon(sh);
 }
@@ -1363,6 +1402,7 @@ int share_connect(struct share *sh, int ctl, int in, int out, char **err)
 	s->sh = sh;
 	s->id = ++sh->next_session;
 	s->ctl = ctl;
+	peer_info(s);
 	s->in = in;
 	s->out = out;
 	if (loop_io_add(sh->lp, &s->ctl_io, ctl, EPOLLIN | EPOLLRDHUP, on_ctl, s) < 0) {
@@ -1591,6 +1631,28 @@ size_t share_in_flight(const struct share *sh)
 	for (const struct srv *v = sh->srvs; v; v = v->next)
 		n += v->mcp ? mcp_in_flight(v->mcp) : 0;
 	return n;
+}
+
+json_t *share_sessions_json(const struct share *sh, const struct unit *u)
+{
+	json_t *a = json_array();
+	for (const struct session *s = sh->head; s; s = s->next) {
+		const struct unit *of = s->srv ? s->srv->inst->u
+		                       : s->inst ? s->inst->u : sh->u;
+		if (u != sh->u && of != u)
+			continue;   /* an instance: its own clients */
+		json_t *o = json_pack("{s:o, s:o, s:o, s:s, s:b}",
+		                      "pid", s->pid ? json_integer(s->pid) : json_null(),
+		                      "program", s->program[0] ? events_text(s->program)
+		                                               : json_null(),
+		                      "cwd", s->cwd ? events_text(s->cwd) : json_null(),
+		                      "instance", of->cfg->name,
+		                      "queued", !s->attached);
+		if (s->version)
+			json_object_set_new(o, "protocol", events_text(s->version));
+		json_array_append_new(a, o);
+	}
+	return a;
 }
 
 size_t share_clients(const struct share *sh)

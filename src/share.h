@@ -47,6 +47,8 @@
 
 #include "config.h"
 
+#include <jansson.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -85,6 +87,12 @@ void share_spawned(struct share *sh, struct unit *u, bool ok);
 
 /* U is going away (freed): forget it. */
 void share_unit_gone(struct share *sh, struct unit *u);
+
+/* The tend connect sessions of U (the service: all of them; an instance:
+ * its own) for tend status: [{pid, program, cwd, instance, queued,
+ * protocol}], program being the name of the process that started tend
+ * connect (the client). */
+json_t *share_sessions_json(const struct share *sh, const struct unit *u);
 
 /* Sessions linked to a program (or waiting for it to run), and sessions
  * waiting for their turn. */

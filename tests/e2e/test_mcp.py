@@ -897,6 +897,16 @@ def test_status_shows_clients_and_requests_in_flight(project, reaper,
     mid = a.tool("hold")
     f.log.wait_tool("hold")
     f.p.wait_unit("svc", clients=2, in_flight=1)
+    # Each client by tend connect's pid, the program that started it (the
+    # test: python3) and its working directory.
+    sessions = f.p.status("svc")[0]["sessions"]
+    assert sorted(x["pid"] for x in sessions) == sorted([a.pid, b.pid]), sessions
+    for x in sessions:
+        assert x["program"].startswith("python"), x
+        assert x["cwd"] == os.path.realpath(os.getcwd()), x
+        assert x["instance"] == "svc" and x["protocol"] == "2025-06-18", x
+    out = f.p.ok("status").stdout
+    assert "client %d python" % a.pid in out, out
     assert result(b.call("release")) == {"released": 1}
     assert "result" in a.response(mid)[0]
     f.p.wait_unit("svc", clients=2, in_flight=0)
