@@ -21,7 +21,7 @@ UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 OBJS     := $(patsubst src/%.c,build/%.o,$(SRCS))
 SANOBJS  := $(patsubst src/%.c,build/san/%.o,$(SRCS))
 
-.PHONY: all deps mcp-deps demo test check-unit check-e2e check-e2e-plain check-e2e-san check-clang fuzz fuzz-build check-fuzz fuzz-merge lint lint-cppcheck bench bench-quick bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp soak clean
+.PHONY: all deps mcp-deps demo test check-unit check-e2e check-e2e-plain check-e2e-san check-clang conformance conformance-deps fuzz fuzz-build check-fuzz fuzz-merge lint lint-cppcheck bench bench-quick bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp soak clean
 all: build/tend
 
 deps:
@@ -39,6 +39,18 @@ mcp-deps: $(MCP_STAMP)
 $(MCP_STAMP): tests/mcp/package.json tests/mcp/package-lock.json
 	cd tests/mcp && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	@touch $@
+
+# The official MCP conformance server scenarios against server-everything,
+# directly and through tend (tests/conformance/run.py says how); its npm
+# packages, Node 22 among them, are pinned by tests/conformance/package-lock.json.
+CONFORMANCE_STAMP := tests/conformance/node_modules/.installed
+conformance-deps: $(CONFORMANCE_STAMP)
+$(CONFORMANCE_STAMP): tests/conformance/package.json tests/conformance/package-lock.json
+	cd tests/conformance && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+conformance: deps
+	$(MAKE) build/tend conformance-deps
+	$(PYTHON) tests/conformance/run.py --tend $(CURDIR)/build/tend
 
 build/%.o: src/%.c src/*.h VERSION | build
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -c -o $@ $<
