@@ -406,6 +406,9 @@ def main():
     sys.exit(0 if ok else code)
 
 
+SERVERS_MAX = 4
+
+
 def report(names, direct, tend):
     def cell(m, s):
         if s not in m.results:
@@ -426,9 +429,14 @@ def report(names, direct, tend):
         elif t[0] and not d[0]:
             say(f"DIFFERENCE {s}: fails directly ({d[1] or 'no result'}), passes through tend")
             ok = False
-    if len(tend.census.servers) != 1:
-        say(f"through tend, {len(tend.census.servers)} server-everything processes ran, "
-            f"expected one shared by every session (tend status: {tend.status!r})")
+    # One server per instance: per protocol version and set of client
+    # capabilities the sessions declare (docs/mcp.md, "Who shares an
+    # instance"); the suite's sessions use one version and a few sets.
+    if not 1 <= len(tend.census.servers) <= SERVERS_MAX:
+        say(f"through tend, {len(tend.census.servers)} server-everything processes ran "
+            f"for {len(tend.census.sessions)} sessions, expected 1 to {SERVERS_MAX} "
+            f"(one per protocol version and set of client capabilities; "
+            f"tend status: {tend.status!r})")
         ok = False
     failing = [s for s in names if not direct.results.get(s, (False,))[0]]
     if failing:
