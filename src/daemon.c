@@ -783,7 +783,11 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 	}
 	sup_finish(d->sup);
 	remove_socket(d);
-	/* Whoever asked for down learns it is done when the daemon is. */
+	/* Whoever asked for down learns it is done when the daemon is: its
+	 * socket gone, its lock free (a tend up right after tend down must
+	 * not find it still held). */
+	close(lockfd);
+	lockfd = -1;
 	for (struct waiter *w = d->waiters, *next; w; w = next) {
 		next = w->next;
 		if (!w->u)

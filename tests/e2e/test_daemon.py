@@ -4,6 +4,7 @@ down, signals, logs, events, and what it costs while idle or restarting.
 Every daemon is brought down by the `project` fixture (tend down, then
 SIGKILL by pid when that fails); every process a test starts carries the
 test's tag and is killed by the reaper."""
+import fcntl
 import json
 import os
 import re
@@ -752,6 +753,10 @@ exec = sh -c 'sleep 600 & exec sleep 601'
         # Returned when everything is gone: the next up -d starts afresh.
         assert not [x for x in procs if alive(*x)], procs
         assert not p.sock.exists() and not p.procs_file.exists()
+        # ... and its lock is free: a tend up at once is not refused.
+        with open(p.lock_file, "r+b") as lk:
+            fcntl.lockf(lk, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.lockf(lk, fcntl.LOCK_UN)
         wait_until(lambda: not alive(daemon), what="the daemon to be gone")
         assert p.run("status").rc == 3
     assert p.run("down").rc == 0
