@@ -199,7 +199,7 @@ static int cmd_exec(int argc, char **argv)
 			break;
 		if (strcmp(a, "--help") == 0) {
 			fputs(usage_exec, stdout);
-			config_print_flags(stdout);
+			config_print_flags(stdout, false);
 			fputs("  --json             event lines on stderr as JSON\n", stdout);
 			code = 0;
 			goto out;
