@@ -113,28 +113,49 @@ char *zc_key(const char *settings, char *const *env,
 /* --- names --- */
 
 /* Programs that run another program, named by one of their arguments:
- * that argument names the service. */
-static const char *const launchers[] = {
-	"npx", "pnpx", "bunx", "uvx", "pipx", "npm", "pnpm", "yarn", "bun",
-	"deno", "node", "nodejs", "tsx", "ts-node", "uv", "docker", "podman",
-	"java", "ruby", "perl", "php", "sh", "bash",
+ * that argument names the service.  Per family, the options whose value
+ * is the next argument (not the service), and those whose value IS the
+ * service (python -m MODULE, java -jar FILE). */
+struct launcher {
+	const char *const *names;
+	const char *const *value_opts;
+	const char *const *subject_opts;
+};
+
+#define LIST(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+static const struct launcher launchers[] = {
+	{ LIST("npx", "pnpx", "bunx", "npm", "pnpm", "yarn", "bun", "deno", "node",
+	       "nodejs", "tsx", "ts-node"),
+	  LIST("-p", "--package", "-r", "--require", "--import", "--loader", "-c",
+	       "--call", "-e", "--eval"),
+	  LIST("") },
+	{ LIST("python", "uv", "uvx", "pipx"),
+	  LIST("-X", "-W", "-c", "--with", "--from", "--directory", "--python",
+	       "-p", "--project", "--spec"),
+	  LIST("-m") },
+	{ LIST("docker", "podman"),
+	  LIST("-e", "--env", "--env-file", "-v", "--volume", "--name", "--network",
+	       "-w", "--workdir", "-u", "--user", "--entrypoint", "--mount",
+	       "--platform", "-p", "--publish", "-l", "--label", "--pull", "-m",
+	       "--memory", "--cpus", "-h", "--hostname", "--add-host", "--device"),
+	  LIST("") },
+	{ LIST("java"), LIST("-cp", "-classpath", "--class-path"), LIST("-jar") },
+	{ LIST("sh", "bash", "dash", "zsh", "ruby", "perl", "php"),
+	  LIST("-c", "-e", "-r", "-I"), LIST("") },
 };
 
 /* Their subcommands, skipped on the way to the argument. */
 static const char *const subcommands[] = { "exec", "dlx", "x", "run", "tool",
                                            "--" };
 
-/* Options of theirs whose value is the next argument (not the service). */
-static const char *const value_options[] = {
-	"-p", "--package", "--with", "--from", "--directory", "--python",
-	"--project", "-X", "-W", "-r", "--require", "--import", "--loader",
-	"-e", "--env", "--env-file", "-v", "--volume", "--name", "--network",
-	"-w", "--workdir", "-u", "--user", "--entrypoint", "--mount",
-	"--platform", "--publish", "-l", "--label", "--config", "-c",
-};
-
-/* Options whose value IS the service: python -m MODULE, java -jar FILE. */
-static const char *const subject_options[] = { "-m", "-jar" };
+static bool in_vec(const char *s, const char *const *v)
+{
+	for (; *v; v++)
+		if (**v && strcmp(s, *v) == 0)
+			return true;
+	return false;
+}
 
 /* File names that say nothing of what they run: their directory does. */
 static const char *const generic_files[] = {
@@ -159,24 +180,29 @@ static const char *base_of(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-static bool is_launcher(const char *word)
+/* The launcher family of WORD, or NULL. */
+static const struct launcher *launcher_of(const char *word)
 {
 	const char *b = base_of(word);
 	/* python, python3, python3.12 */
 	if (strncmp(b, "python", 6) == 0 && strspn(b + 6, "0123456789.") == strlen(b + 6))
-		return true;
-	return IN(b, launchers);
+		b = "python";
+	for (size_t i = 0; i < ARRAY_LEN(launchers); i++)
+		if (in_vec(b, launchers[i].names))
+			return &launchers[i];
+	return NULL;
 }
 
-/* The argument of ARGV (a launcher's) that names the service, or NULL. */
-static const char *subject(char *const *argv)
+/* The argument of ARGV (run by launcher L) that names the service, or
+ * NULL. */
+static const char *subject(const struct launcher *l, char *const *argv)
 {
 	bool first = true;
 	for (size_t i = 1; argv[i]; i++) {
 		const char *a = argv[i];
-		if (IN(a, subject_options))
+		if (in_vec(a, l->subject_opts))
 			return argv[i + 1];
-		if (IN(a, value_options)) {
+		if (in_vec(a, l->value_opts)) {
 			if (!argv[i + 1])
 				return NULL;
 			i++;
@@ -201,18 +227,17 @@ static void subject_name(const char *s, char *out)
 	size_t len = strlen(copy);
 	while (len > 1 && copy[len - 1] == '/')
 		copy[--len] = 0;
-	/* A docker image's digest or tag; a package's version (@scope/name@1
-	 * keeps its leading @; pkg==1.2 as uvx takes it). */
-	char *at = strchr(copy + 1, '@');
-	if (at)
-		*at = 0;
-	char *eq = strstr(copy, "==");
+	/* In the last component: a package's version (@scope/name@1,
+	 * name@1, pkg==1.2 as uvx takes it), a docker image's digest or tag
+	 * (name@sha256:..., name:latest). */
+	char *slash = strrchr(copy, '/');
+	char *last = slash ? slash + 1 : copy;
+	char *cut = *last ? strpbrk(last + 1, "@:") : NULL;
+	if (cut)
+		*cut = 0;
+	char *eq = strstr(last, "==");
 	if (eq)
 		*eq = 0;
-	char *slash = strrchr(copy, '/');
-	char *colon = strrchr(slash ? slash : copy, ':');
-	if (colon && colon != copy)
-		*colon = 0;
 	const char *name = base_of(copy);
 	if (IN(name, generic_files) && strchr(copy, '/')) {
 		/* .../weather/build/index.js: "weather" */
@@ -255,11 +280,10 @@ static void sanitize(char *out)
 char *zc_name_base(char *const *argv)
 {
 	const char *s = argv[0];
-	if (is_launcher(argv[0])) {
-		const char *sub = subject(argv);
-		if (sub)
-			s = sub;
-	}
+	const struct launcher *l = launcher_of(argv[0]);
+	const char *sub = l ? subject(l, argv) : NULL;
+	if (sub)
+		s = sub;
 	char *out = xcalloc(1, strlen(s) + 1);
 	subject_name(s, out);
 	sanitize(out);
