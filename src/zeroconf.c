@@ -326,8 +326,8 @@ char *zc_name(const char *base, const char *key,
  * run?  0, or -1/errno. */
 static int runnable(const char *cwd, const char *dir, const char *prog)
 {
-	char *path = dir[0] == '/'
-	             ? xasprintf("%s/%s", dir, prog)
+	char *path = prog[0] == '/' ? xstrdup(prog)
+	             : dir[0] == '/' ? xasprintf("%s/%s", dir, prog)
 	             : xasprintf("%s/%s%s%s", cwd, dir, *dir ? "/" : "", prog);
 	struct stat st;
 	int r = -1;

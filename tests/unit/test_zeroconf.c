@@ -243,6 +243,8 @@ static void test_which(void **state)
 	char *why = NULL;
 	assert_int_equal(zc_which("sh", "/nonexistent:/bin", "/", &why), 0);
 	assert_int_equal(zc_which("/bin/sh", "", "/", &why), 0);
+	assert_int_equal(zc_which("/bin/sh", "", "/tmp", &why), 0);
+	assert_int_equal(zc_which("../bin/sh", "", "/tmp", &why), 0);
 	assert_int_equal(zc_which("bin/sh", NULL, "/", &why), 0);   /* from CWD */
 	assert_int_equal(zc_which("sh", NULL, "/", &why), 0);        /* default PATH */
 	assert_int_equal(zc_which("sh", "bin", "/", &why), 0);       /* relative entry */
