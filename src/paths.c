@@ -37,10 +37,12 @@ static char *dir_label(const char *real)
 char *paths_user_config(void)
 {
 	const char *xdg = getenv("XDG_CONFIG_HOME");
-	if (xdg && *xdg)
+	if (xdg && *xdg == '/')
 		return xasprintf("%s/tend/tend.ini", xdg);
-	const char *home = getenv("HOME");
-	return xasprintf("%s/.config/tend/tend.ini", home && *home ? home : ".");
+	char *home = paths_home();
+	char *path = xasprintf("%s/.config/tend/tend.ini", home);
+	free(home);
+	return path;
 }
 
 /* Is CONFIG (whose real path is REAL, NULL when it does not exist) the

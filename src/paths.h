@@ -54,8 +54,9 @@ struct paths {
 
 #define PATHS_DEFAULT_ID "default"
 
-/* The user's own file: $XDG_CONFIG_HOME/tend/tend.ini, else
- * ~/.config/tend/tend.ini (malloc'd; it may not exist). */
+/* The user's own file: $XDG_CONFIG_HOME/tend/tend.ini (an absolute
+ * XDG_CONFIG_HOME), else ~/.config/tend/tend.ini (HOME as paths_home
+ * finds it) (malloc'd; it may not exist). */
 char *paths_user_config(void);
 
 /* Fills P for the file CONFIG (no directory opened yet): it must exist,
