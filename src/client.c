@@ -652,8 +652,13 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 		if (req.cmd == CTL_STOP || req.cmd == CTL_DOWN) {
 			code = 0;  /* nothing runs: nothing to stop */
 		} else {
-			errline("no daemon is running for %s; start it with tend up -d",
-			        p.config);
+			if (p.no_file)
+				errline("the default daemon is not running (there is no "
+				        "%s; tend connect -- CMD starts it, or write the "
+				        "file and run tend up -d)", p.config);
+			else
+				errline("no daemon is running for %s; start it with tend "
+				        "up -d", p.config);
 			code = EXIT_DAEMON;
 		}
 	}

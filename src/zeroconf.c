@@ -436,6 +436,13 @@ struct unit_config *zc_build(const struct zc_request *req, char **err)
 		config_finish(cfg, err);
 	if (!*err && !u->cwd)
 		u->cwd = xstrdup(req->cwd);
+	struct stat st;
+	if (!*err && stat(u->cwd, &st) < 0)
+		*err = xasprintf("connect: working directory %s: %s", u->cwd,
+		                 strerror(errno));
+	else if (!*err && !S_ISDIR(st.st_mode))
+		*err = xasprintf("connect: working directory %s: not a directory",
+		                 u->cwd);
 	if (!*err) {
 		const char *path = env_get(&u->env, "PATH");
 		char *why = NULL;

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -324,10 +326,17 @@ static void test_build(void **state)
 	/* ${VAR} in a flag sees the client's environment, not tend's */
 	u = build(V("sh"), V("PATH=/bin", "ZC_ONLY_CLIENT=yes"),
 	          V("env", "X=${ZC_ONLY_CLIENT}", "idle-stop", "1s", "cwd", "sub"), 3, &err);
+	assert_null(u);   /* /tmp/sub does not exist */
+	free(err);
+	assert_int_equal(mkdir("/tmp/zc-sub-test", 0700) == 0 || errno == EEXIST, 1);
+	u = build(V("sh"), V("PATH=/bin", "ZC_ONLY_CLIENT=yes"),
+	          V("env", "X=${ZC_ONLY_CLIENT}", "idle-stop", "1s", "cwd",
+	            "zc-sub-test"), 3, &err);
 	assert_non_null(u);
 	assert_string_equal(u->env.v[0], "X=yes");
 	assert_int_equal(u->idle_stop_ms, 1000);
-	assert_string_equal(u->cwd, "/tmp/sub");   /* relative to the client's */
+	assert_string_equal(u->cwd, "/tmp/zc-sub-test");   /* relative to the client's */
+	rmdir("/tmp/zc-sub-test");
 	config_unit_free(u);
 }
 
@@ -364,6 +373,10 @@ static void test_build_errors(void **state)
 	    "connect: memory-max = lots: expected a size like 512K, 300M or 2G");
 	bad(V("sh"), V("PATH=/bin"), V("idle-stop", "1s", "idle-stop", "2s"), 2,
 	    "connect: key \"idle-stop\" is set twice (first at line -1); keep one");
+	bad(V("sh"), V("PATH=/bin"), V("cwd", "/nonexistent-zc"), 1,
+	    "connect: working directory /nonexistent-zc: No such file or directory");
+	bad(V("sh"), V("PATH=/bin"), V("cwd", "/bin/sh"), 1,
+	    "connect: working directory /bin/sh: not a directory");
 	bad(V(""), V("PATH=/bin"), NULL, 0,
 	    "connect: no command given; usage: tend connect [--KEY VALUE ...] -- "
 	    "CMD [ARG ...]");
