@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1178,6 +1179,9 @@ static void all_units(const struct tend_config *cfg, struct paths *p,
 	free(why);
 	if (fd < 0)
 		return;
+	/* A daemon that does not answer must not hold up reading files. */
+	struct timeval tv = { .tv_sec = 2 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	struct ctl_req req = { .cmd = CTL_STATUS };
 	json_t *r = call(fd, &req, p), *u;
 	close(fd);

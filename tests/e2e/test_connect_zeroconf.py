@@ -401,6 +401,23 @@ def test_idle_then_forgotten_and_made_again(zero):
     end(again)
 
 
+def test_a_failed_service_starts_again_for_a_new_client(zero):
+    a = zero.client("--restart", "never")
+    name = "mcp_server.py"
+    r = a.call("crash", timeout=T_LONG)
+    assert "error" in r, r
+    wait_until(lambda: zero.units()[name]["state"] == "failed", T_LONG,
+               what="the server to fail")
+    b = zero.client("--restart", "never")
+    assert call(b, "echo", {"b": 1}) == {"b": 1}
+    zero.wait_event("woke", unit=name, **{"from": "failed"})
+    assert len(zero.runs()) == 2
+    assert zero.units()[name]["state"] == "running"
+    end(b)
+    a.close()
+    a.wait(T_LONG)
+
+
 # --- reload ---------------------------------------------------------------------
 
 def test_reload_keeps_it_and_a_file_that_appears_is_loaded(zero):
