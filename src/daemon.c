@@ -414,7 +414,7 @@ static int connect_clash(const struct daemon *d, const struct tend_config *cfg,
 	for (size_t k = 0; k < cfg->nunits; k++)
 		for (size_t i = 0; i < d->sup->nunits; i++) {
 			const struct unit *u = d->sup->units[i];
-			if (u->removed || !u->cfg->connect_key ||
+			if (u->removed || u->instance || !u->cfg->connect_key ||
 			    strcmp(u->cfg->name, cfg->units[k]->name) != 0)
 				continue;
 			*err = xasprintf("%s:%d: [%s %s] has the name of a service "
@@ -527,7 +527,7 @@ static struct unit *connect_unit(struct daemon *d, const char *key)
 {
 	for (size_t i = 0; i < d->sup->nunits; i++) {
 		struct unit *u = d->sup->units[i];
-		if (!u->removed && u->cfg->connect_key &&
+		if (!u->removed && !u->instance && u->cfg->connect_key &&
 		    strcmp(u->cfg->connect_key, key) == 0)
 			return u;
 	}
@@ -565,13 +565,6 @@ static void do_connect_cmd(struct daemon *d, struct conn *c,
 		            "connect", "command", events_text(cmd), "cwd",
 		            events_text(uc->cwd)));
 		free(cmd);
-	}
-	if (u->state == US_FAILED) {
-		/* It gave up on an earlier client: a new one gives it a new
-		 * crash budget. */
-		events_emit(d->ev, u->cfg->name, "woke", json_pack("{s:s, s:s}", "by",
-		            "connect", "from", "failed"));
-		unit_start(u);
 	}
 	do_connect(d, c, u);
 }

@@ -807,7 +807,8 @@ static uint64_t forget_ms(const struct unit *u)
 /* At rest, and nobody connected or waiting. */
 static bool forgettable(const struct unit *u)
 {
-	return u->cfg->connect_key && !u->removed && !u->sup->shutting_down &&
+	return u->cfg->connect_key && !u->instance && !u->removed &&
+	       !u->sup->shutting_down &&
 	       unit_settled(u) && (!u->share || (share_clients(u->share) == 0 &&
 	                                         share_queued(u->share) == 0));
 }
@@ -829,7 +830,7 @@ static void on_forget(struct loop *lp, struct loop_timer *t)
  * became so. */
 static void forget_check(struct sup *s, struct unit *u)
 {
-	if (!u->cfg->connect_key)
+	if (!u->cfg->connect_key || u->instance)
 		return;
 	if (!forgettable(u))
 		loop_timer_stop(s->loop, &u->forget);

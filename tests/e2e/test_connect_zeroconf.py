@@ -418,6 +418,26 @@ def test_a_failed_service_starts_again_for_a_new_client(zero):
     a.wait(T_LONG)
 
 
+def test_share_none_instances_go_and_the_service_is_forgotten(zero):
+    """--share none: an instance per client inside the one service; when
+    the clients are gone, the instances go and then the service."""
+    a = zero.client("--share", "none", "--idle-stop", "1s")
+    b = zero.client("--share", "none", "--idle-stop", "1s")
+    assert server_env(a)["pid"] != server_env(b)["pid"]
+    assert len(zero.runs()) == 2
+    names = sorted(zero.units())
+    assert names[0] == "mcp_server.py" and names[1].startswith("mcp_server.py#"), names
+    assert len([e for e in zero.events() if e["event"] == "created"]) == 1
+    end(a)
+    end(b)
+    zero.wait_event("forgotten", unit="mcp_server.py")
+    wait_until(lambda: zero.units() == {}, T_LONG, what="no unit left")
+    c = zero.client("--share", "none", "--idle-stop", "1s")
+    call(c, "echo")
+    assert len(zero.runs()) == 3
+    end(c)
+
+
 # --- reload ---------------------------------------------------------------------
 
 def test_reload_keeps_it_and_a_file_that_appears_is_loaded(zero):
