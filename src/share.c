@@ -1352,6 +1352,7 @@ static void on_turn(struct loop *lp, struct loop_timer *t)
 	(void)lp;
 	struct share *sh = t->data;
 	struct unit *u = sh->u;
+	sup_clients_changed(u->sup, u);   /* a client came or went */
 	for (struct session *s = sh->head; s; ) {
 		struct session *next = s->next;
 		if (s->attached) {

@@ -75,7 +75,8 @@ def wait_following(t):
 # --- 1. up -d and status ----------------------------------------------------
 
 DAEMON_KEYS = {"name", "kind", "state", "pid", "uptime_ms", "mem_bytes", "fds",
-               "wakeups", "clients", "notify_ignored", "config", "version"}
+               "wakeups", "clients", "notify_ignored", "config", "default", "file",
+               "version"}
 UNIT_KEYS = {"name", "kind", "state", "pid", "uptime_ms", "mem_bytes", "procs",
              "restarts", "last_exit", "mem_max", "status_text", "health"}
 
