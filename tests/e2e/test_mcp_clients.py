@@ -476,7 +476,12 @@ def test_old_and_new_sdk_clients_at_once_on_everything_and_memory(project, sessi
         assert res["protocol"] == res["asked"], res
         assert not [c for c in res["calls"] if "error" in c or c["isError"]], res
     assert results["1.12", "everything"]["calls"][0]["text"] == "Echo: from 1.12"
-    assert "by 1.12" in results["1.12", "memory"]["calls"][1]["text"]
+    # Each version has its own server-memory, both on one MEMORY_FILE_PATH:
+    # their read-modify-write of the file races, as two sessions started
+    # directly do; what is read back is the version's own entity or none.
+    for sdk in ("1.12", "new"):
+        text = results[sdk, "memory"]["calls"][1]["text"]
+        assert "by " + sdk in text or '"entities": []' in text, text
     # Shared: at most one server per version asked (the issue leaves open
     # whether tend initializes a server once per version or runs one per
     # version).
