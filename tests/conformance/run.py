@@ -60,22 +60,10 @@ MARK = "TEND_CONFORMANCE_RUN"  # in the environment of everything started here
 
 
 def tend_connect(tend):
-    """The command the bridge runs for each HTTP session in the tend mode.
-
-    Today a configured service, `[service everything]` of the tend.ini
-    written at the default place ($XDG_CONFIG_HOME/tend/tend.ini).  Once the
-    zero-configuration form exists, this is the one line to change:
-        return [tend, "connect", "--", *SERVER]
-    (the daemon is still found without -c, and tend.ini is then unused)."""
-    return [tend, "connect", "everything"]
-
-
-TEND_INI = """\
-# make conformance: server-everything shared by every conformance session
-[service everything]
-exec = {exec}
-stdio = mcp
-"""
+    """The command the bridge runs for each HTTP session in the tend mode:
+    the zero-configuration form, as `tend mcp import` writes it (no file:
+    the user's default daemon, a shared service for this command line)."""
+    return [tend, "connect", "--", *SERVER]
 
 
 def say(*words):
@@ -220,8 +208,6 @@ class Mode:
     def child_command(self):
         if self.name == "direct":
             return SERVER
-        ini = TEND_INI.format(exec=shlex.join(SERVER))
-        (self.dir / "config/tend/tend.ini").write_text(ini)
         return tend_connect(self.tend)
 
     def start_bridge(self):
@@ -263,7 +249,7 @@ class Mode:
                 f"scenarios without a result count as failed")
         self.seconds = time.monotonic() - t0
         if self.name == "tend":
-            st = self.tend_cmd("status", "everything")
+            st = self.tend_cmd("status")
             self.status = st.stdout.strip() or st.stderr.strip()
         self.results = read_results(self.dir / "results")
 
