@@ -77,7 +77,7 @@ struct unit_config {
 };
 
 /* idle-stop of a service of tend connect -- CMD unless a flag says. */
-#define CONFIG_CONNECT_IDLE_STOP_MS (10 * 60 * 1000)
+#define CONFIG_CONNECT_IDLE_STOP_MS ((uint64_t)10 * 60 * 1000)
 
 struct tend_config {
 	char *path;                /* as given; "exec" for tend exec's flags */

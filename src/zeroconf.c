@@ -252,7 +252,7 @@ static void subject_name(const char *s, char *out)
 			end = strrchr(copy, '/');
 		}
 	}
-	strcpy(out, name);
+	memcpy(out, name, strlen(name) + 1);   /* OUT holds strlen(S) + 1 */
 	free(copy);
 }
 
@@ -262,9 +262,12 @@ static void sanitize(char *out)
 {
 	size_t n = 0;
 	for (const char *c = out; *c && n < ZC_NAME_MAX; c++) {
-		char ch = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		          (*c >= '0' && *c <= '9') || *c == '_' || *c == '.' ||
-		          *c == '@' ? *c : '-';
+		bool keep = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		            (*c >= '0' && *c <= '9') || *c == '_' || *c == '.' ||
+		            *c == '@';
+		char ch = '-';
+		if (keep)
+			ch = *c;
 		if (ch == '-' && n && out[n - 1] == '-')
 			continue;
 		out[n++] = ch;
