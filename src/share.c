@@ -411,6 +411,23 @@ static void link_session(struct share_inst *i)
 	}
 }
 
+/* A new instance of the service, NAME#N (not started): PER_CLIENT for one
+ * client (restart = never), else an mcp instance (the service's policy). */
+static struct share_inst *new_instance(struct share *sh, bool per_client)
+{
+	struct unit *u = sh->u;
+	char name[96];
+	snprintf(name, sizeof(name), "%s#%llu", u->cfg->name, ++sh->next_id);
+	struct unit *iu = sup_add_instance(u->sup, u, name, per_client);
+	struct share_inst *i = xcalloc(1, sizeof(*i));
+	i->sh = sh;
+	i->u = iu;
+	i->in_w = i->out_r = i->child_in = i->child_out = -1;
+	iu->share = sh;
+	iu->inst = i;
+	return i;
+}
+
 /* --- stdio = mcp: every session at once, through the multiplexer --- */
 
 #define SHARE_LINE_MAX ((size_t)64 << 20)     /* the longest message */
@@ -784,16 +801,7 @@ static struct srv *srv_for(struct share *sh, const char *key, char **err)
 		free(version);
 		return NULL;
 	}
-	char name[96];
-	snprintf(name, sizeof(name), "%s#%llu", u->cfg->name, ++sh->next_id);
-	struct unit *iu = sup_add_instance(u->sup, u, name, false);
-	struct share_inst *i = xcalloc(1, sizeof(*i));
-	i->sh = sh;
-	i->u = iu;
-	i->in_w = i->out_r = i->child_in = i->child_out = -1;
-	iu->share = sh;
-	iu->inst = i;
-	struct srv *v = srv_new(sh, i);
+	struct srv *v = srv_new(sh, new_instance(sh, false));
 	srv_key(v, key);
 	return v;
 }
@@ -1374,16 +1382,7 @@ static void on_turn(struct loop *lp, struct loop_timer *t)
 		} else {
 			if (sh->nattached >= u->cfg->max_instances)
 				return;
-			char name[96];
-			snprintf(name, sizeof(name), "%s#%llu", u->cfg->name, ++sh->next_id);
-			struct unit *iu = sup_add_instance(u->sup, u, name, true);
-			struct share_inst *i = xcalloc(1, sizeof(*i));
-			i->sh = sh;
-			i->u = iu;
-			i->in_w = i->out_r = i->child_in = i->child_out = -1;
-			iu->share = sh;
-			iu->inst = i;
-			attach(s, i);
+			attach(s, new_instance(sh, true));
 		}
 		s = next;
 	}
