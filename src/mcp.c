@@ -1088,9 +1088,13 @@ static bool from_cache(struct mcp *m, struct mcp_client *c, const char *line,
 		reply_result(m, c, SPAN(line, msg->id), k->list[i], k->list_len[i]);
 	}
 	if (m->state == S_DOWN && !m->woken) {
-		m->woken = true;
-		if (!m->ops.wake(m->ops.ctx))
-			m->woken = false;
+		if (m->ops.warm) {
+			m->ops.warm(m->ops.ctx);   /* needed soon, not now */
+		} else {
+			m->woken = true;
+			if (!m->ops.wake(m->ops.ctx))
+				m->woken = false;
+		}
 	}
 	return true;
 }
@@ -1348,12 +1352,34 @@ static void server_request(struct mcp *m, const char *line, size_t len,
 	send_edited(m, c, line, len, &e, 1);
 }
 
+/* Is tend asking the server again for cached list I (a new process)? */
+static bool refreshing(const struct mcp *m, int i)
+{
+	for (const struct pend *p = m->own; p; p = p->next)
+		if (p->kind == P_REFRESH && p->slot == i + 1 && p->gen == m->cache->gen[i])
+			return true;
+	return false;
+}
+
 static void server_notification(struct mcp *m, const char *line, size_t len,
                                 const struct jrpc_msg *msg)
 {
-	for (int i = 0; i < L_N; i++)
-		if (jrpc_str_eq(line, msg->method, lists[i].changed))
+	/* A list changed: its cached answer goes.  While tend is asking a new
+	 * process for that list anyway (servers that say list_changed after
+	 * every initialize), the answer decides, and clients are told only
+	 * when it differs from what they were given. */
+	bool matched = false, kept = true;
+	for (int i = 0; i < L_N; i++) {
+		if (!jrpc_str_eq(line, msg->method, lists[i].changed))
+			continue;
+		matched = true;
+		if (!refreshing(m, i)) {
 			cache_drop(m->cache, i);
+			kept = false;
+		}
+	}
+	if (matched && kept && !msg->meta_sub.len)
+		return;
 	if (msg->meta_sub.len) {   /* 2026-07-28: on a listen stream */
 		listen_notification(m, line, len, msg);
 		return;

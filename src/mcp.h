@@ -81,6 +81,10 @@ struct mcp_ops {
 	 * Called from inside mcp: the caller ends the client later, from its
 	 * loop, never from this callback. */
 	void (*settled)(void *ctx, void *data);
+	/* A client was answered from the cache while the server is down: it
+	 * will need the server soon (start it shortly, not while the client
+	 * waits for its next answers).  May be NULL: wake is called. */
+	void (*warm)(void *ctx);
 };
 
 /* VERSION: tend's own (clientInfo).  PROTOCOL and CAPS (MCP_CAP_*): the

@@ -436,6 +436,11 @@ static struct share_inst *new_instance(struct share *sh, bool per_client)
 #define SHARE_CACHES_MAX 16                   /* keys whose results are kept */
 #define SHARE_HELD_MAX 1000                   /* lines of a client waiting for its instance */
 #define SHARE_ROOTS_MS 10000                  /* a client's answer to roots/list */
+/* After a client was answered from the cache (its initialize, its lists)
+ * the server is started this much later: its start blocks the daemon for
+ * a few ms, which the client's next questions, answered from the cache
+ * too, need not wait for. */
+#define SHARE_WARM_MS 50
 
 /* One server instance of a stdio = mcp service and its multiplexer: the
  * service's own runs (the primary) or those of an instance NAME#N, for
@@ -454,6 +459,7 @@ struct srv {
 	bool clients_paused;      /* its stdin is backed up */
 	bool waking;
 	bool dying;               /* its unit is being freed */
+	struct loop_timer warm;   /* a start asked for soon (mcp_warm) */
 };
 
 /* The results kept for one key (mcp.h): they outlive the instances. */
@@ -550,6 +556,21 @@ static bool mcp_wake(void *ctx)
 	bool ok = unit_wake(v->inst->u, "connect");
 	v->waking = false;
 	return ok;
+}
+
+static void on_warm(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct srv *v = t->data;
+	if (!v->inst->u->pid)
+		mcp_wake(v);
+}
+
+static void mcp_warm(void *ctx)
+{
+	struct srv *v = ctx;
+	if (!v->warm.armed)
+		loop_timer_start(v->sh->lp, &v->warm, SHARE_WARM_MS, on_warm, v);
 }
 
 /* After the client's EOF: the session ends once every answer it waits
@@ -713,7 +734,8 @@ static unsigned key_caps(const char *key)
 static void srv_key(struct srv *v, const char *key)
 {
 	static const struct mcp_ops ops = { NULL, mcp_to_client, mcp_to_server,
-	                                    mcp_log, mcp_wake, mcp_settled };
+	                                    mcp_log, mcp_wake, mcp_settled,
+	                                    mcp_warm };
 	struct mcp_ops o = ops;
 	o.ctx = v;
 	char *version = key_version(key);
@@ -748,6 +770,7 @@ static void srv_free(struct srv *v)
 		pp = &(*pp)->next;
 	*pp = v->next;
 	srv_close(v);
+	loop_timer_stop(v->sh->lp, &v->warm);
 	v->inst->srv = NULL;
 	mcp_free(v->mcp);
 	free(v->key);
@@ -851,7 +874,11 @@ static bool join(struct session *s, const char *key, char **err)
 	s->mc = mcp_client_add(v->mcp, s);
 	if (v->clients_paused && !s->in_eof)
 		lines_pause(&s->rd, true);
+	/* A service that gave up starts again for a new client; else its
+	 * multiplexer wakes it when a message needs it. */
 	struct unit *u = v->inst->u;
+	if (u->state != US_FAILED)
+		return true;
 	v->waking = true;
 	bool ok = unit_revive(u, "connect");
 	v->waking = false;

@@ -71,7 +71,7 @@ static void settled_fn(void *ctx, void *data)
 }
 
 static const struct mcp_ops ops = { NULL, to_client, to_server, log_fn, wake,
-                                    settled_fn };
+                                    settled_fn, NULL };
 
 static int setup(void **state)
 {
@@ -998,10 +998,55 @@ static void test_open_stateless(void **state)
 	mcp_free(m);
 }
 
+/* A server that says tools/list_changed after every initialize (as
+ * server-everything does): while tend asks the new process for the cached
+ * list anyway, the notification is not passed on and the cache stays;
+ * the answer decides (the same list: nothing to tell). */
+static void test_list_changed_during_refresh(void **state)
+{
+	(void)state;
+	struct mcp *m = ready_mcp();
+	struct mcp_client *a = joined(m, 0, "{}");
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\"}");
+	json_t *j = next_json(SERVER);
+	long long t = id_of(j);
+	json_decref(j);
+	char *r = NULL;
+	assert_true(asprintf(&r, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"tools\":[{\"name\":\"x\"}]}}", t) > 0);
+	send_s(m, r);
+	free(r);
+	assert_string_equal(next_line(0), "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"tools\":[{\"name\":\"x\"}]}}");
+	/* A new process: initialized, then asked for the cached list. */
+	mcp_server_down(m, "idle");
+	server_ready(m, RESULT);
+	j = next_json(SERVER);
+	assert_string_equal(method_of(j), "tools/list");
+	t = id_of(j);
+	json_decref(j);
+	send_s(m, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}");
+	nothing_more();
+	assert_true(asprintf(&r, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"tools\":[{\"name\":\"x\"}]}}", t) > 0);
+	send_s(m, r);
+	free(r);
+	nothing_more();
+	/* Still cached: answered without the server. */
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/list\"}");
+	assert_string_equal(next_line(0), "{\"jsonrpc\":\"2.0\",\"id\":6,\"result\":{\"tools\":[{\"name\":\"x\"}]}}");
+	/* Another list_changed, no refresh pending: passed on, cache gone. */
+	send_s(m, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}");
+	assert_string_equal(next_line(0), "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}");
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\"}");
+	j = next_json(SERVER);
+	assert_string_equal(method_of(j), "tools/list");
+	json_decref(j);
+	mcp_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_close_drains, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_changed_during_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_initialize_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ids_byte_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
