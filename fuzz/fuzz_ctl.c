@@ -5,6 +5,19 @@
 #include "ctl.h"
 #include "fuzz.h"
 
+#include <stdbool.h>
+
+/* Two NULL-terminated vectors (connect -- CMD's exec, env, set) alike? */
+static bool same_strings(char **a, char **b)
+{
+	if (!a || !b)
+		return !a == !b;
+	for (; *a && *b; a++, b++)
+		if (strcmp(*a, *b) != 0)
+			return false;
+	return !*a && !*b;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > CTL_LINE_MAX)
@@ -27,7 +40,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(back.cmd == req.cmd && back.wait == req.wait &&
 	            back.join == req.join && back.force == req.force &&
 	            !back.name == !req.name &&
-	            (!req.name || !strcmp(back.name, req.name)),
+	            (!req.name || !strcmp(back.name, req.name)) &&
+	            same_strings(back.exec, req.exec) &&
+	            same_strings(back.env, req.env) &&
+	            !back.cwd == !req.cwd && (!req.cwd || !strcmp(back.cwd, req.cwd)) &&
+	            back.nset == req.nset &&
+	            (!req.nset || same_strings(back.set, req.set)),
 	            "\"%s\" parsed back to another request", line);
 	ctl_req_free(&back);
 	ctl_req_free(&req);

@@ -25,7 +25,9 @@
  *
  * What must hold: every line tend writes, to a client or to the server, is
  * one JSON value on one line; nothing reaches a client after it left, nor
- * any client that never joined; a client is told settled only after its
+ * any client that never joined; the parsers of a client's first line
+ * (version, capabilities, roots, answers) keep their contracts; a client
+ * is told settled only after its
  * input ended, once, with nothing in flight; the sanitizers see no error
  * or leak. */
 #include "fuzz.h"
@@ -149,6 +151,37 @@ static void send_client(size_t who, const char *line, size_t len)
 	mcp_client_line(w.m, w.c[who], line, len);
 }
 
+/* The parsers share.c uses on a client's first lines: whatever LINE is,
+ * they give what their contracts say. */
+static void first_line_parsers(const char *line, size_t len)
+{
+	char *v = mcp_request_version(line, len);
+	FUZZ_ASSERT(!v || (strlen(v) < 64 && !strchr(v, ' ') && *v),
+	            "a version that cannot be a key's first word");
+	free(v);
+	FUZZ_ASSERT((mcp_initialize_caps(line, len) & ~MCP_CAPS_ALL) == 0,
+	            "capabilities beyond MCP_CAPS_ALL");
+	char *set = mcp_roots_set(line, len);
+	if (set) {
+		/* sorted, each once */
+		for (char *a = set, *nl; (nl = strchr(a, '\n')); a = nl + 1) {
+			char *b = nl + 1, *end = strchr(b, '\n');
+			size_t la = (size_t)(nl - a), lb = end ? (size_t)(end - b) : strlen(b);
+			int c = strncmp(a, b, la < lb ? la : lb);
+			FUZZ_ASSERT(c < 0 || (c == 0 && la < lb), "roots not sorted or twice");
+		}
+	}
+	free(set);
+	char *r = mcp_result_for(line, len, "{}", 2);
+	if (r)
+		one_json_line(r, strlen(r), "a client (result)");
+	free(r);
+	char *e = mcp_error_for(line, len, -32603, "x\001\377y");
+	if (e)
+		one_json_line(e, strlen(e), "a client (error)");
+	free(e);
+}
+
 static bool live(int digit)
 {
 	return digit >= 0 && (size_t)digit < w.nclients && !w.left[digit];
@@ -161,6 +194,7 @@ static void step(const char *s, size_t len)
 	size_t tlen = len > 1 ? len - 1 : 0;
 	int digit = tlen ? text[0] - '0' : -1;
 	if (op >= '0' && op <= '7') {
+		first_line_parsers(text, tlen);
 		if (live(op - '0') && !w.closed[op - '0'])
 			mcp_client_line(w.m, w.c[op - '0'], text, tlen);
 		return;

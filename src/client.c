@@ -7,6 +7,7 @@
 #include "parse.h"
 #include "paths.h"
 #include "util.h"
+#include "zeroconf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +31,8 @@
 /* How long a command waits for a daemon it started (or that another
  * caller is starting) to accept connections. */
 #define CONNECT_WAIT_MS 10000
+
+extern char **environ;
 
 static bool want_help(int argc, char **argv)
 {
@@ -41,14 +45,31 @@ static bool want_help(int argc, char **argv)
 /* The file and where its daemon lives; NULL after an error line. */
 static struct tend_config *open_config(const char *cfgarg, struct paths *p)
 {
-	struct tend_config *cfg = config_open(cfgarg);
-	char *err = NULL;
-	if (cfg && paths_init(p, cfg->path, &err) < 0) {
-		errline("%s", err);
-		free(err);
+	char *path = config_locate(cfgarg), *err = NULL;
+	struct tend_config *cfg = NULL;
+	if (paths_init(p, path, &err) == 0) {
+		/* The default daemon's file may not exist: it has none. */
+		cfg = p->is_default ? config_load_optional(path, &err)
+		                    : config_load(path, &err);
+		if (!cfg)
+			paths_free(p);
+	} else {
+		/* No such file: the file's own error says what to do. */
+		char *perr = err;
+		err = NULL;
+		cfg = config_load(path, &err);
 		config_free(cfg);
 		cfg = NULL;
+		if (!err)
+			err = perr;
+		else
+			free(perr);
 	}
+	if (!cfg) {
+		errline("%s", err);
+		free(err);
+	}
+	free(path);
 	return cfg;
 }
 
@@ -259,8 +280,12 @@ static int reach_daemon(const char *path, struct paths *p,
 			*code = -1;
 			return -1;
 		}
-		struct tend_config *cfg = config_open(path);
+		char *err = NULL;
+		struct tend_config *cfg = p->is_default ? config_load_optional(path, &err)
+		                                        : config_load(path, &err);
 		if (!cfg) {
+			errline("%s", err);
+			free(err);
 			*code = EXIT_USAGE;
 			return -1;
 		}
@@ -436,6 +461,10 @@ static void print_status(json_t *units)
 		const char *text = json_string_value(json_object_get(u, "status_text"));
 		if (text)
 			printf("%*s  status: %s\n", (int)w, "", text);
+		const char *cmd = json_string_value(json_object_get(u, "command"));
+		if (cmd)
+			printf("%*s  command: %s (tend connect, in %s)\n", (int)w, "", cmd,
+			       json_string_value(json_object_get(u, "cwd")));
 		print_clients_line(u, w);
 		json_t *h = json_object_get(u, "health");
 		if (json_is_object(h) && !json_is_true(json_object_get(h, "ok")))
@@ -445,14 +474,17 @@ static void print_status(json_t *units)
 	}
 	if (daemon) {
 		char ub[32], mb[32];
-		printf("\ndaemon pid %lld, up %s, memory %s (anon+shmem), %lld fds, "
-		       "%lld wakeups; %s\n",
+		bool file = !json_is_false(json_object_get(daemon, "file"));
+		printf("\n%sdaemon pid %lld, up %s, memory %s (anon+shmem), %lld fds, "
+		       "%lld wakeups; %s%s\n",
+		       json_is_true(json_object_get(daemon, "default")) ? "default " : "",
 		       (long long)json_integer_value(json_object_get(daemon, "pid")),
 		       age((uint64_t)json_integer_value(json_object_get(daemon, "uptime_ms")), ub),
 		       format_size_approx((uint64_t)json_integer_value(json_object_get(daemon, "mem_bytes")), mb),
 		       (long long)json_integer_value(json_object_get(daemon, "fds")),
 		       (long long)json_integer_value(json_object_get(daemon, "wakeups")),
-		       json_string_value(json_object_get(daemon, "config")));
+		       json_string_value(json_object_get(daemon, "config")),
+		       file ? "" : " (no such file: an empty configuration)");
 	}
 }
 
@@ -621,8 +653,13 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 		if (req.cmd == CTL_STOP || req.cmd == CTL_DOWN) {
 			code = 0;  /* nothing runs: nothing to stop */
 		} else {
-			errline("no daemon is running for %s; start it with tend up -d",
-			        p.config);
+			if (p.no_file)
+				errline("the default daemon is not running (there is no "
+				        "%s; tend connect -- CMD starts it, or write the "
+				        "file and run tend up -d)", p.config);
+			else
+				errline("no daemon is running for %s; start it with tend "
+				        "up -d", p.config);
 			code = EXIT_DAEMON;
 		}
 	}
@@ -677,6 +714,7 @@ out:
 
 static const char usage_connect[] =
 	"usage: tend [-c FILE] connect SERVICE\n"
+	"       tend [-c FILE] connect [--KEY VALUE ...] -- CMD [ARG ...]\n"
 	"\n"
 	"Bridges this process's stdin and stdout to SERVICE (stdio = exclusive,\n"
 	"per-client or mcp), starting the daemon and the service when needed: put it\n"
@@ -690,45 +728,38 @@ static const char usage_connect[] =
 	"without stdio; 3 when the daemon could not be reached.  With stdio = mcp\n"
 	"every session shares one server through tend's JSON-RPC multiplexer\n"
 	"(docs/mcp.md) and ends when stdin ends.  It also ends when its parent\n"
-	"(the client) dies.\n";
+	"(the client) dies.\n"
+	"\n"
+	"With -- CMD no file is needed: the MCP server CMD is shared by every\n"
+	"client that would have started the same server (same command, working\n"
+	"directory, flags and environment, apart from variables that differ per\n"
+	"terminal: TERM, TERM_SESSION_ID, WINDOWID, SHLVL, PWD, _, TMUX_PANE, ...).\n"
+	"The daemon is the user's default one (-c FILE, else $TEND_CONFIG, else\n"
+	"$XDG_CONFIG_HOME/tend/tend.ini or ~/.config/tend/tend.ini, which need not\n"
+	"exist; never ./tend.ini), started when needed.  The service (stdio = mcp,\n"
+	"started on demand) runs with this process's environment and working\n"
+	"directory, is shown by tend status, logs and events under a name made\n"
+	"from the command (server-memory for npx -y @modelcontextprotocol/server-\n"
+	"memory), stops after idle-stop without traffic and is forgotten once it\n"
+	"has been at rest without clients for as long again (10m when idle-stop\n"
+	"is none).  Exit 2, before anything starts, for an unknown flag, a bad\n"
+	"value or a command not found in PATH.  Every service key is a flag\n"
+	"(--KEY VALUE or --KEY=VALUE; the flags are part of what must match to\n"
+	"share; defaults in brackets):\n";
 
-int client_connect(const char *cfgarg, int argc, char **argv)
+/* The session: REQ (a connect) goes to the daemon of PATH (P), with this
+ * process's stdin and stdout, started when needed; returns the exit code
+ * once the session is over. */
+static int run_session(const char *path, struct paths *p, struct ctl_req *req)
 {
-	if (want_help(argc, argv)) {
-		fputs(usage_connect, stdout);
-		return 0;
-	}
-	struct ctl_req req = { .cmd = CTL_CONNECT };
-	for (int i = 0; i < argc; i++) {
-		if (argv[i][0] != '-' && !req.name) {
-			req.name = argv[i];
-		} else {
-			errline("connect: unexpected argument \"%s\"; see tend connect "
-			        "--help", argv[i]);
-			return EXIT_USAGE;
-		}
-	}
-	if (!req.name) {
-		errline("connect: which service? usage: tend connect SERVICE");
-		return EXIT_USAGE;
-	}
-	/* It stands for its client: when the client dies, so does it, and the
-	 * daemon (its control connection closing) ends the session. */
-	pid_t parent = getppid();
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == 0 && getppid() != parent)
-		return EXIT_FAILURE;   /* the client is gone already */
-	struct paths p;
-	char *path = locate(cfgarg, &p);
-	if (!path)
-		return EXIT_USAGE;
 	int code = EXIT_DAEMON;
 	struct buf b = { 0 };
 	json_t *r = NULL;
-	int fd = reach_daemon(path, &p, req.name, true, &code);
+	int fd = reach_daemon(path, p, req->name, true, &code);
 	static const int fds[2] = { 0, 1 };
-	if (fd < 0 || send_req(fd, &req, fds, 2, &p) < 0)
+	if (fd < 0 || send_req(fd, req, fds, 2, p) < 0)
 		goto out;
-	r = read_reply(fd, &b, &p);
+	r = read_reply(fd, &b, p);
 	if (!r)
 		goto out;
 	if (!json_is_true(json_object_get(r, "ok"))) {
@@ -744,7 +775,7 @@ int client_connect(const char *cfgarg, int argc, char **argv)
 		close(null);
 	}
 	json_decref(r);
-	r = read_reply(fd, &b, &p);
+	r = read_reply(fd, &b, p);
 	if (!r)
 		goto out;   /* the daemon went away */
 	code = json_is_true(json_object_get(r, "ok")) ? 0 : refused(r);
@@ -753,6 +784,205 @@ out:
 	free(b.s);
 	if (fd >= 0)
 		close(fd);
+	return code;
+}
+
+/* It stands for its client: when the client dies, so does it, and the
+ * daemon (its control connection closing) ends the session.  False when
+ * the client is gone already. */
+static bool die_with_client(void)
+{
+	pid_t parent = getppid();
+	return !(prctl(PR_SET_PDEATHSIG, SIGTERM) == 0 && getppid() != parent);
+}
+
+static bool utf8_ok(const char *s)
+{
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n; ) {
+		size_t l = utf8_len((const unsigned char *)s + i, n - i);
+		if (!l)
+			return false;
+		i += l;
+	}
+	return true;
+}
+
+/* The environment as it can be sent (JSON: UTF-8 only); a variable that
+ * is not is left out, and said so. */
+static char **sendable_env(void)
+{
+	size_t n = 0, k = 0;
+	for (char **e = environ; *e; e++)
+		n++;
+	char **env = xcalloc(n + 1, sizeof(*env));
+	for (char **e = environ; *e; e++) {
+		if (utf8_ok(*e)) {
+			env[k++] = *e;
+			continue;
+		}
+		char *name = strndup(*e, strcspn(*e, "="));
+		char *clean = one_line(name ? name : "?");
+		errline("connect: the variable %s holds bytes that are not UTF-8; "
+		        "the server runs without it", clean);
+		free(clean);
+		free(name);
+	}
+	return env;
+}
+
+/* tend connect [--KEY VALUE ...] -- CMD [ARG ...] (ARGV from the first
+ * flag): checks everything it can before the daemon is involved. */
+static int connect_command(const char *cfgarg, int argc, char **argv)
+{
+	struct strv set = { 0 };
+	int code = EXIT_USAGE, i = 0;
+	char *cwd = NULL, *path = NULL;
+	char **env = NULL;
+	struct paths p = { .runfd = -1, .statefd = -1 };
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (strncmp(a, "--", 2) != 0 || !a[2]) {
+			errline("connect: unexpected argument \"%s\" before \"--\"; usage: "
+			        "tend connect [--KEY VALUE ...] -- CMD [ARG ...]", a);
+			goto out;
+		}
+		const char *eq = strchr(a, '=');
+		char *key = eq ? strndup(a + 2, (size_t)(eq - a - 2)) : xstrdup(a + 2);
+		if (!key)
+			abort();
+		if (!config_is_key(key, KIND_SERVICE)) {
+			errline("connect: unknown flag --%s; see tend connect --help", key);
+			free(key);
+			goto out;
+		}
+		if (!eq && (i + 1 >= argc || strcmp(argv[i + 1], "--") == 0)) {
+			errline("connect: --%s needs a value; see tend connect --help", key);
+			free(key);
+			goto out;
+		}
+		strv_push(&set, key);
+		strv_push(&set, xstrdup(eq ? eq + 1 : argv[++i]));
+	}
+	if (i >= argc) {
+		errline("connect: no command given after \"--\"; usage: tend connect "
+		        "[--KEY VALUE ...] -- CMD [ARG ...]");
+		goto out;
+	}
+	for (int k = i; k < argc; k++)
+		if (!utf8_ok(argv[k])) {
+			errline("connect: argument %d of the command is not UTF-8; tend "
+			        "connect passes the command as text", k - i);
+			goto out;
+		}
+	for (size_t k = 0; k < set.n; k++)
+		if (!utf8_ok(set.v[k])) {
+			errline("connect: the value of --%s is not UTF-8", set.v[k - k % 2]);
+			goto out;
+		}
+	cwd = getcwd(NULL, 0);
+	if (!cwd || !utf8_ok(cwd)) {
+		errline("connect: %s; tend connect -- CMD runs the server in the "
+		        "client's working directory", cwd ? "the working directory's "
+		        "path is not UTF-8" : "cannot tell the working directory");
+		goto out;
+	}
+	env = sendable_env();
+	/* The daemon makes the same checks; made here they cost no daemon
+	 * and say at once what is wrong. */
+	struct zc_request zr = { .argv = argv + i, .cwd = cwd, .env = env,
+	                         .set = set.v, .nset = set.n / 2 };
+	char *err = NULL;
+	struct unit_config *uc = zc_build(&zr, &err);
+	if (!uc) {
+		errline("%s", err);
+		free(err);
+		goto out;
+	}
+	config_unit_free(uc);
+	struct ctl_req req = { .cmd = CTL_CONNECT, .exec = argv + i, .cwd = cwd,
+	                       .env = env, .set = set.v, .nset = set.n / 2 };
+	char *line = ctl_format(&req);
+	size_t len = strlen(line);
+	free(line);
+	if (len > CTL_LINE_MAX) {
+		errline("connect: the command line and environment take %zu bytes "
+		        "as a request, more than the %d the daemon reads; unset "
+		        "large variables", len, CTL_LINE_MAX);
+		goto out;
+	}
+	if (!die_with_client()) {
+		code = EXIT_FAILURE;   /* the client is gone already */
+		goto out;
+	}
+	path = config_locate_default(cfgarg);
+	err = NULL;
+	if (paths_init(&p, path, &err) < 0) {
+		errline("%s", err);
+		free(err);
+		goto out;
+	}
+	code = run_session(path, &p, &req);
+out:
+	paths_free(&p);
+	free(path);
+	free(cwd);
+	free(env);
+	strv_free(&set);
+	return code;
+}
+
+static bool has_dashdash(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0)
+			return true;
+	return false;
+}
+
+int client_connect(const char *cfgarg, int argc, char **argv)
+{
+	/* --help before "--" only: after it, it is the command's. */
+	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			fputs(usage_connect, stdout);
+			config_print_flags(stdout, true);
+			return 0;
+		}
+	if (has_dashdash(argc, argv) || (argc > 0 && strncmp(argv[0], "--", 2) == 0)) {
+		if (argc > 0 && argv[0][0] != '-') {
+			errline("connect: give a SERVICE or \"-- CMD\", not both; see "
+			        "tend connect --help");
+			return EXIT_USAGE;
+		}
+		return connect_command(cfgarg, argc, argv);
+	}
+	struct ctl_req req = { .cmd = CTL_CONNECT };
+	for (int i = 0; i < argc; i++) {
+		if (argv[i][0] != '-' && !req.name) {
+			req.name = argv[i];
+		} else {
+			errline("connect: unexpected argument \"%s\"; see tend connect "
+			        "--help", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (!req.name) {
+		errline("connect: which service? usage: tend connect SERVICE, or tend "
+		        "connect [--KEY VALUE ...] -- CMD [ARG ...]");
+		return EXIT_USAGE;
+	}
+	if (!die_with_client())
+		return EXIT_FAILURE;   /* the client is gone already */
+	struct paths p;
+	char *path = locate(cfgarg, &p);
+	if (!path)
+		return EXIT_USAGE;
+	int code = run_session(path, &p, &req);
 	paths_free(&p);
 	free(path);
 	return code;
@@ -929,6 +1159,55 @@ static const char usage_events[] =
 	"reload, ... (docs/protocol.md lists them).  --json: the JSON lines as\n"
 	"stored.  -f: then follows new events until interrupted.\n";
 
+static bool has_name(const struct strv *sv, const char *name)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		if (strcmp(sv->v[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* The units of the file, then those of the running daemon that the file
+ * does not have (tend connect -- CMD's), into OUT. */
+static void all_units(const struct tend_config *cfg, struct paths *p,
+                      struct strv *out)
+{
+	for (size_t i = 0; i < cfg->nunits; i++)
+		strv_push(out, xstrdup(cfg->units[i]->name));
+	char *why = NULL;
+	int fd = ctl_connect(p, &why);
+	free(why);
+	if (fd < 0)
+		return;
+	/* A daemon that does not answer must not hold up reading files. */
+	struct timeval tv = { .tv_sec = 2 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	struct ctl_req req = { .cmd = CTL_STATUS };
+	json_t *r = call(fd, &req, p), *u;
+	close(fd);
+	size_t i;
+	json_array_foreach(json_object_get(r, "units"), i, u) {
+		const char *name = json_string_value(json_object_get(u, "name"));
+		const char *kind = json_string_value(json_object_get(u, "kind"));
+		if (name && kind && strcmp(kind, "daemon") != 0 &&
+		    !json_is_true(json_object_get(u, "instance")) && !has_name(out, name))
+			strv_push(out, xstrdup(name));
+	}
+	json_decref(r);
+}
+
+/* Is there a log of NAME (a unit that is gone: a forgotten service of tend
+ * connect -- CMD, say)? */
+static bool has_log(const struct paths *p, const char *name)
+{
+	if (!*name || strchr(name, '/') || name[0] == '.')
+		return false;
+	char *log = paths_unit_log(p, name);
+	bool yes = access(log, F_OK) == 0;
+	free(log);
+	return yes;
+}
+
 static int files_command(const char *cfgarg, int argc, char **argv, bool events)
 {
 	if (want_help(argc, argv)) {
@@ -963,20 +1242,23 @@ static int files_command(const char *cfgarg, int argc, char **argv, bool events)
 	if (!cfg)
 		return EXIT_USAGE;
 	struct view v = { .cfg = cfg, .events = events, .json = json };
+	struct strv units = { 0 };
 	int code = 0;
-	if (name && !has_unit(cfg, name)) {
+	if (!events)
+		all_units(cfg, &p, &units);
+	if (name && !events && !has_name(&units, name) && !has_log(&p, name)) {
 		errline("no service or job named \"%s\" in %s", name, p.config);
 		code = EXIT_USAGE;
 		goto out;
 	}
-	v.names = xcalloc(cfg->nunits + 1, sizeof(*v.names));
+	v.names = xcalloc(units.n + 2, sizeof(*v.names));
 	if (events) {
 		v.names[v.nnames++] = "events";
+	} else if (name) {
+		v.names[v.nnames++] = (char *)name;
 	} else {
-		for (size_t i = 0; i < cfg->nunits; i++) {
-			const char *u = cfg->units[i]->name;
-			if (name && strcmp(name, u) != 0)
-				continue;
+		for (size_t i = 0; i < units.n; i++) {
+			const char *u = units.v[i];
 			v.names[v.nnames++] = (char *)u;
 			size_t l = strlen(u);
 			v.width = l > v.width ? l : v.width;
@@ -986,6 +1268,7 @@ static int files_command(const char *cfgarg, int argc, char **argv, bool events)
 	code = tail_files(&v, &p, n, follow);
 	free(v.names);
 out:
+	strv_free(&units);
 	paths_free(&p);
 	config_free(cfg);
 	return code;

@@ -2,6 +2,7 @@
 #include "addr.h"
 #include "ini.h"
 #include "parse.h"
+#include "paths.h"
 #include "probe.h"
 #include "words.h"
 
@@ -120,6 +121,12 @@ static const struct key_def keys[] = {
 	{ "idle-stop", SC_SERVICE, V_OPT_DURATION, U(idle_stop_ms), "none",
 	  .enforced = true, .daemon_only = true,
 	  .help = "stop after this long without client traffic" },
+	{ "env-ignore", SC_SERVICE, V_WORDS, U(env_ignore), NULL, .enforced = false,
+	  .daemon_only = true,
+	  .help = "tend connect -- CMD: variables (globs) that do not decide sharing" },
+	{ "env-require", SC_SERVICE, V_WORDS, U(env_require), NULL, .enforced = false,
+	  .daemon_only = true,
+	  .help = "tend connect -- CMD: only these variables (globs) decide sharing" },
 	{ "watch", SC_UNIT, V_PATHS, U(watch), NULL,
 	  .enforced = true, .help = "paths whose changes trigger (repeatable)" },
 	{ "watch-ignore", SC_UNIT, V_WORDS, U(watch_ignore), ".git",
@@ -166,14 +173,23 @@ const char *unit_kind_name(enum unit_kind k)
 
 /* --- values --- */
 
-/* ${VAR} in exec and paths sees the unit's env first, then tend's. */
+static const char *strv_lookup(const struct strv *sv, const char *name)
+{
+	size_t len = strlen(name);
+	for (size_t i = sv->n; i-- > 0; )
+		if (strncmp(sv->v[i], name, len) == 0 && sv->v[i][len] == '=')
+			return sv->v[i] + len + 1;
+	return NULL;
+}
+
+/* ${VAR} in exec and paths sees the unit's env first, then tend's (a
+ * unit of tend connect -- CMD: its client's). */
 static const char *unit_lookup(void *ctx, const char *name)
 {
 	const struct unit_config *u = ctx;
-	size_t len = strlen(name);
-	for (size_t i = u ? u->env.n : 0; i-- > 0; )
-		if (strncmp(u->env.v[i], name, len) == 0 && u->env.v[i][len] == '=')
-			return u->env.v[i] + len + 1;
+	const char *v = u ? strv_lookup(&u->env, name) : NULL;
+	if (v || (u && u->connect_key))
+		return v ? v : strv_lookup(&u->client_env, name);
 	return getenv(name);
 }
 
@@ -557,6 +573,10 @@ void config_unit_free(struct unit_config *u)
 	strv_free(&u->listen);
 	strv_free(&u->watch);
 	strv_free(&u->watch_ignore);
+	strv_free(&u->env_ignore);
+	strv_free(&u->env_require);
+	strv_free(&u->client_env);
+	free(u->connect_key);
 	free(u->cwd);
 	free(u->health);
 	free(u->backend);
@@ -584,11 +604,15 @@ struct unit_config *config_unit_dup(const struct unit_config *u, const char *nam
 	c->cwd = opt_dup(u->cwd);
 	c->health = opt_dup(u->health);
 	c->backend = opt_dup(u->backend);
+	c->connect_key = opt_dup(u->connect_key);
 	strv_copy(&c->argv, &u->argv);
 	strv_copy(&c->env, &u->env);
 	strv_copy(&c->listen, &u->listen);
 	strv_copy(&c->watch, &u->watch);
 	strv_copy(&c->watch_ignore, &u->watch_ignore);
+	strv_copy(&c->env_ignore, &u->env_ignore);
+	strv_copy(&c->env_require, &u->env_require);
+	strv_copy(&c->client_env, &u->client_env);
 	return c;
 }
 
@@ -880,6 +904,36 @@ struct tend_config *config_load(const char *path, char **err)
 	return cfg;
 }
 
+struct tend_config *config_for_connect(char *const *argv, const char *cwd)
+{
+	struct tend_config *cfg = config_for_exec(argv);
+	free(cfg->path);
+	cfg->path = xstrdup("connect");
+	cfg->dir = xstrdup(cwd);
+	struct unit_config *u = cfg->units[0];
+	/* Not as keys set (a flag may set them once): the defaults of this
+	 * kind of service. */
+	u->stdio = STDIO_MCP;
+	u->start = START_ON_DEMAND;
+	u->idle_stop_ms = CONFIG_CONNECT_IDLE_STOP_MS;
+	return cfg;
+}
+
+/* Keys tend connect -- CMD does not take: the command itself, and what
+ * makes a service something other than an MCP server on stdio started on
+ * demand. */
+static const char *const not_connect[] = { "exec", "stdio", "start", "listen",
+                                           "listen-mode", "backend",
+                                           "max-instances" };
+
+bool config_is_connect_key(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(not_connect); i++)
+		if (strcmp(name, not_connect[i]) == 0)
+			return false;
+	return config_is_key(name, KIND_SERVICE);
+}
+
 struct tend_config *config_for_exec(char *const *argv)
 {
 	struct tend_config *cfg = config_new("exec");
@@ -908,11 +962,24 @@ char *config_locate(const char *arg)
 		return xstrdup(env);
 	if (access("tend.ini", F_OK) == 0)
 		return xstrdup("tend.ini");
-	const char *xdg = getenv("XDG_CONFIG_HOME");
-	if (xdg && *xdg)
-		return xasprintf("%s/tend/tend.ini", xdg);
-	const char *home = getenv("HOME");
-	return xasprintf("%s/.config/tend/tend.ini", home && *home ? home : ".");
+	return paths_user_config();
+}
+
+char *config_locate_default(const char *arg)
+{
+	if (arg)
+		return xstrdup(arg);
+	const char *env = getenv("TEND_CONFIG");
+	if (env && *env)
+		return xstrdup(env);
+	return paths_user_config();
+}
+
+struct tend_config *config_load_optional(const char *path, char **err)
+{
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return config_new(path);
+	return config_load(path, err);
 }
 
 struct tend_config *config_open(const char *arg)
@@ -944,8 +1011,7 @@ void config_print(const struct tend_config *cfg, FILE *out)
 	}
 }
 
-/* The effective settings of U as text (what tend check prints). */
-static char *unit_text(const struct unit_config *u)
+char *config_unit_text(const struct unit_config *u)
 {
 	char *s = NULL;
 	size_t n = 0;
@@ -965,19 +1031,26 @@ static char *unit_text(const struct unit_config *u)
 
 bool config_unit_equal(const struct unit_config *a, const struct unit_config *b)
 {
-	char *x = unit_text(a), *y = unit_text(b);
+	char *x = config_unit_text(a), *y = config_unit_text(b);
 	bool eq = x && y && strcmp(x, y) == 0;
 	free(x);
 	free(y);
 	return eq;
 }
 
-void config_print_flags(FILE *out)
+void config_print_flags(FILE *out, bool connect)
 {
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
 		const struct key_def *k = &keys[i];
-		if (!(k->scope & SC_SERVICE) || k->type == V_ARGV || k->daemon_only)
+		if (!(k->scope & SC_SERVICE) || k->type == V_ARGV ||
+		    (connect ? !config_is_connect_key(k->name) : k->daemon_only))
 			continue;
+		if (connect && strcmp(k->name, "idle-stop") == 0) {
+			char b[32];
+			fprintf(out, "  --%-16s %s [%s]\n", k->name, k->help,
+			        format_duration(CONFIG_CONNECT_IDLE_STOP_MS, b));
+			continue;
+		}
 		fprintf(out, "  --%-16s %s%s%s%s\n", k->name, k->help,
 		        k->def ? " [" : "", k->def ? k->def : "", k->def ? "]" : "");
 	}

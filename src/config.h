@@ -60,13 +60,24 @@ struct unit_config {
 	uint64_t queue_timeout_ms;
 	uint64_t idle_stop_ms;     /* 0: never */
 	struct strv watch, watch_ignore;
+	struct strv env_ignore, env_require;   /* tend connect -- CMD's sharing */
 	uint64_t debounce_ms;
 	enum on_change on_change;
 	uint64_t timeout_ms, every_ms;   /* jobs; 0: none */
 	unsigned max_failures;
 	uint64_t cooldown_ms;
 	int key_line[CONFIG_MAX_KEYS];   /* where each key was set; 0: default */
+	/* A unit of tend connect -- CMD (created by the daemon for a client):
+	 * what its clients must have in common to share it (zeroconf.h), and
+	 * the environment of the client that created it, which replaces
+	 * tend's own (env is added to it; ${VAR} sees it).  NULL and empty
+	 * for units of a file. */
+	char *connect_key;
+	struct strv client_env;
 };
+
+/* idle-stop of a service of tend connect -- CMD unless a flag says. */
+#define CONFIG_CONNECT_IDLE_STOP_MS (10 * 60 * 1000)
 
 struct tend_config {
 	char *path;                /* as given; "exec" for tend exec's flags */
@@ -84,6 +95,13 @@ struct tend_config {
  * malloc'd path (the last candidate when none exists, so the error names
  * it). */
 char *config_locate(const char *arg);
+/* The default daemon's file for tend connect -- CMD: -c FILE, else
+ * $TEND_CONFIG, else the user's own file (paths_user_config) -- never
+ * ./tend.ini, so every directory reaches the same daemon. */
+char *config_locate_default(const char *arg);
+/* config_load, except that a file that does not exist is an empty
+ * configuration (the default daemon's, paths.h). */
+struct tend_config *config_load_optional(const char *path, char **err);
 
 /* config_locate(ARG), loaded; NULL after printing the error line. */
 struct tend_config *config_open(const char *arg);
@@ -100,6 +118,14 @@ bool config_unit_equal(const struct unit_config *a, const struct unit_config *b)
 /* A configuration of one service for tend exec: defaults, then the caller
  * sets keys with config_set, then config_finish. */
 struct tend_config *config_for_exec(char *const *argv);
+/* The same for tend connect -- CMD (zeroconf.h): messages say "connect",
+ * a relative cwd is relative to CWD (the client's), and the unit is an
+ * MCP server on stdio (stdio = mcp), started on demand, idle-stopped after
+ * CONFIG_CONNECT_IDLE_STOP_MS unless a key says otherwise. */
+struct tend_config *config_for_connect(char *const *argv, const char *cwd);
+/* Does tend connect -- CMD take --NAME (a service key other than exec,
+ * stdio, start, listen, listen-mode, backend, max-instances)? */
+bool config_is_connect_key(const char *name);
 /* Sets KEY to VALUE on unit U (scope checked); SOURCE and LINE name the
  * origin for messages.  Returns 0 or -1 with *err set. */
 int config_set(struct tend_config *cfg, struct unit_config *u, const char *key,
@@ -111,8 +137,13 @@ int config_finish(struct tend_config *cfg, char **err);
  * that loads back to the same settings. */
 void config_print(const struct tend_config *cfg, FILE *out);
 
-/* One line per service key for tend exec --help: "  --KEY VALUE  help". */
-void config_print_flags(FILE *out);
+/* One line per service key for tend exec --help (CONNECT: tend connect
+ * --help): "  --KEY VALUE  help". */
+void config_print_flags(FILE *out, bool connect);
+
+/* The effective settings of U as text, as tend check prints them
+ * (malloc'd; NULL when out of memory). */
+char *config_unit_text(const struct unit_config *u);
 
 /* The line KEY was set on for U: 0 when it has its default or came from
  * the command line. */

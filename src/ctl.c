@@ -30,6 +30,54 @@ static int fail(char **err, char *msg)
 	return -1;
 }
 
+/* A string without NUL bytes, as C sees it whole; NULL otherwise. */
+static const char *whole_string(json_t *v)
+{
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+		return NULL;
+	return json_string_value(v);
+}
+
+/* An array of strings as a NULL-terminated vector (*OUT); PAIRS: an array
+ * of [KEY, VALUE] arrays, flattened.  NONEMPTY: at least one element.
+ * Returns 0, or -1 with *ERR. */
+static int string_list(json_t *v, const char *key, bool pairs, bool nonempty,
+                       char ***out, size_t *n, char **err)
+{
+	if (!json_is_array(v) || (nonempty && json_array_size(v) == 0))
+		return fail(err, xasprintf("\"%s\" must be %sarray of %s", key,
+		                           nonempty ? "a non-empty " : "an ",
+		                           pairs ? "[\"KEY\", \"VALUE\"] pairs"
+		                                 : "strings"));
+	size_t per = pairs ? 2 : 1, count = json_array_size(v);
+	char **vec = xcalloc(count * per + 1, sizeof(*vec));
+	*out = vec;
+	for (size_t i = 0; i < count; i++) {
+		json_t *e = json_array_get(v, i);
+		for (size_t k = 0; k < per; k++) {
+			json_t *x = pairs ? json_array_get(e, k) : e;
+			const char *sv = whole_string(x);
+			if (!sv || (pairs && json_array_size(e) != 2))
+				return fail(err, xasprintf("\"%s\" must be %s (element %zu "
+				                           "is not; no NUL bytes)", key, pairs
+				                           ? "an array of [\"KEY\", \"VALUE\"] "
+				                             "pairs of strings"
+				                           : "an array of strings", i));
+			vec[i * per + k] = xstrdup(sv);
+		}
+	}
+	if (n)
+		*n = count;
+	return 0;
+}
+
+static void strings_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
 int ctl_parse(const char *line, size_t len, struct ctl_req *req, char **err)
 {
 	*req = (struct ctl_req){ 0 };
@@ -85,14 +133,41 @@ int ctl_parse(const char *line, size_t len, struct ctl_req *req, char **err)
 				goto out;
 			}
 			*(key[0] == 'j' ? &req->join : &req->force) = json_is_true(v);
+		} else if (strcmp(key, "exec") == 0 && req->cmd == CTL_CONNECT) {
+			if (string_list(v, key, false, true, &req->exec, NULL, err) < 0)
+				goto out;
+		} else if (strcmp(key, "env") == 0 && req->cmd == CTL_CONNECT) {
+			if (string_list(v, key, false, false, &req->env, NULL, err) < 0)
+				goto out;
+		} else if (strcmp(key, "set") == 0 && req->cmd == CTL_CONNECT) {
+			if (string_list(v, key, true, false, &req->set, &req->nset, err) < 0)
+				goto out;
+		} else if (strcmp(key, "cwd") == 0 && req->cmd == CTL_CONNECT) {
+			const char *cwd = whole_string(v);
+			if (!cwd || cwd[0] != '/') {
+				fail(err, xstrdup("\"cwd\" must be an absolute path"));
+				goto out;
+			}
+			req->cwd = xstrdup(cwd);
 		} else {
 			fail(err, xasprintf("cmd \"%s\" takes no field \"%s\"; see "
 			                    "docs/protocol.md", cmd_names[c], key));
 			goto out;
 		}
 	}
-	if (needs_name(req->cmd) && !req->name) {
-		fail(err, xasprintf("cmd \"%s\" needs a \"name\"", cmd_names[c]));
+	bool zeroconf = req->exec || req->cwd || req->env || req->set;
+	if (zeroconf && req->name) {
+		fail(err, xstrdup("connect takes a \"name\" or an \"exec\", not both"));
+		goto out;
+	}
+	if (zeroconf && (!req->exec || !req->cwd || !req->env)) {
+		fail(err, xstrdup("connect with \"exec\" needs \"exec\", \"cwd\" and "
+		                  "\"env\" (\"set\" is optional); see docs/protocol.md"));
+		goto out;
+	}
+	if (needs_name(req->cmd) && !req->name && !zeroconf) {
+		fail(err, xasprintf("cmd \"%s\" needs a \"name\"%s", cmd_names[c],
+		                    req->cmd == CTL_CONNECT ? " or an \"exec\"" : ""));
 		goto out;
 	}
 	r = 0;
@@ -106,6 +181,10 @@ out:
 void ctl_req_free(struct ctl_req *req)
 {
 	free(req->name);
+	strings_free(req->exec);
+	strings_free(req->env);
+	strings_free(req->set);
+	free(req->cwd);
 	*req = (struct ctl_req){ 0 };
 }
 
@@ -129,6 +208,23 @@ char *ctl_format(const struct ctl_req *req)
 		json_object_set_new(o, "join", json_true());
 	if (req->force)
 		json_object_set_new(o, "force", json_true());
+	if (req->exec) {
+		json_t *a = json_array(), *e = json_array(), *set = json_array();
+		for (size_t i = 0; req->exec[i]; i++)
+			json_array_append_new(a, json_string(req->exec[i]));
+		for (size_t i = 0; req->env && req->env[i]; i++)
+			json_array_append_new(e, json_string(req->env[i]));
+		for (size_t i = 0; i < req->nset; i++)
+			json_array_append_new(set, json_pack("[s, s]", req->set[2 * i],
+			                                     req->set[2 * i + 1]));
+		json_object_set_new(o, "exec", a);
+		json_object_set_new(o, "cwd", json_string(req->cwd));
+		json_object_set_new(o, "env", e);
+		if (req->nset)
+			json_object_set_new(o, "set", set);
+		else
+			json_decref(set);
+	}
 	return line_of(o);
 }
 

@@ -11,6 +11,10 @@
  *   {"cmd": "connect", "name": "mem"}   with two fds (SCM_RIGHTS): the
  *       client's stdin and stdout; the connection then belongs to the
  *       session (share.h): an accept line, later one final line
+ *   {"cmd": "connect", "exec": ["npx", "-y", "pkg"], "cwd": "/abs",
+ *    "env": ["HOME=/home/u", ...], "set": [["memory-max", "300M"], ...]}
+ *       the same for the shared service of that command line, which the
+ *       daemon creates on first use (zeroconf.h); "set" is optional
  * One reply per request, in order, one JSON object per line:
  *   {"ok": true, ...}  or  {"ok": false, "error": "one line", "exit": N}
  * where N is the exit code the CLI uses (1 failed, 2 bad request).
@@ -25,7 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CTL_LINE_MAX 65536   /* longest request line the daemon reads */
+#define CTL_LINE_MAX (1 << 20)   /* longest request line the daemon reads */
 
 enum ctl_cmd { CTL_PING, CTL_STATUS, CTL_START, CTL_STOP, CTL_RESTART,
                CTL_RELOAD, CTL_DOWN, CTL_CONNECT, CTL_RUN };
@@ -35,6 +39,12 @@ struct ctl_req {
 	char *name;      /* NULL when not given */
 	bool wait;
 	bool join, force;   /* run */
+	/* connect -- CMD (instead of a name): NULL-terminated */
+	char **exec;     /* the command */
+	char *cwd;       /* the client's working directory */
+	char **env;      /* the client's environment, "NAME=VALUE" */
+	char **set;      /* the flags: KEY, VALUE, KEY, VALUE, ... */
+	size_t nset;     /* pairs in set */
 };
 
 const char *ctl_cmd_name(enum ctl_cmd c);

@@ -12,6 +12,8 @@
 #include "sup.h"
 #include "unit.h"
 #include "util.h"
+#include "words.h"
+#include "zeroconf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -140,6 +142,15 @@ static json_t *unit_json(const struct unit *u, uint64_t now)
 	}
 	if (u->instance)
 		json_object_set_new(o, "instance", json_true());
+	if (u->cfg->connect_key) {
+		/* A service of tend connect -- CMD: its command and directory
+		 * (never its environment: it may hold secrets). */
+		char *cmd = words_join(u->cfg->argv.v);
+		json_object_set_new(o, "connect", json_true());
+		json_object_set_new(o, "command", events_text(cmd));
+		json_object_set_new(o, "cwd", events_text(u->cfg->cwd));
+		free(cmd);
+	}
 	if (u->job) {
 		json_object_set_new(o, "state", json_string(job_state(u->job)));
 		json_object_set_new(o, "last_run", job_last_json(u->job));
@@ -162,7 +173,7 @@ static json_t *daemon_json(struct daemon *d, uint64_t now)
 {
 	uint64_t mem = 0;
 	proc_read_mem(getpid(), &mem);
-	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:b, s:s}",
 	                 "name", "tend", "kind", "daemon",
 	                 "state", d->sup->shutting_down ? "stopping" : "running",
 	                 "pid", (int)getpid(),
@@ -173,6 +184,8 @@ static json_t *daemon_json(struct daemon *d, uint64_t now)
 	                 "clients", (json_int_t)server_nconns(d->srv),
 	                 "notify_ignored", (json_int_t)notify_ignored(d->sup),
 	                 "config", d->paths.config,
+	                 "default", d->paths.is_default,
+	                 "file", d->cfg->dir != NULL,
 	                 "version", TEND_VERSION);
 }
 
@@ -386,11 +399,43 @@ static void answer_up(struct daemon *d, struct conn *c, struct unit *u,
 
 /* Re-reads the file; returns what changed (a new reference), or NULL
  * with *ERR. */
+/* The daemon's file (the default daemon's may not exist: it is then an
+ * empty configuration). */
+static struct tend_config *load(const struct daemon *d, char **err)
+{
+	return d->paths.is_default ? config_load_optional(d->paths.config, err)
+	                           : config_load(d->paths.config, err);
+}
+
+/* A unit of CFG named like a service of tend connect -- CMD: *ERR. */
+static int connect_clash(const struct daemon *d, const struct tend_config *cfg,
+                         char **err)
+{
+	for (size_t k = 0; k < cfg->nunits; k++)
+		for (size_t i = 0; i < d->sup->nunits; i++) {
+			const struct unit *u = d->sup->units[i];
+			if (u->removed || u->instance || !u->cfg->connect_key ||
+			    strcmp(u->cfg->name, cfg->units[k]->name) != 0)
+				continue;
+			*err = xasprintf("%s:%d: [%s %s] has the name of a service "
+			                 "that tend connect -- CMD made; rename the "
+			                 "section", cfg->path, cfg->units[k]->line,
+			                 unit_kind_name(cfg->units[k]->kind),
+			                 cfg->units[k]->name);
+			return -1;
+		}
+	return 0;
+}
+
 static json_t *do_reload(struct daemon *d, char **err)
 {
-	struct tend_config *cfg = config_load(d->paths.config, err);
+	struct tend_config *cfg = load(d, err);
 	if (!cfg)
 		return NULL;
+	if (connect_clash(d, cfg, err) < 0) {
+		config_free(cfg);
+		return NULL;
+	}
 	/* New addresses are bound before anything changes: one that is
 	 * taken fails the reload as a whole. */
 	sup_clients_unwatch(d->sup);
@@ -471,6 +516,59 @@ static void do_connect(struct daemon *d, struct conn *c, struct unit *u)
 	free(err);
 }
 
+static bool name_taken(void *ctx, const char *name)
+{
+	struct daemon *d = ctx;
+	return sup_find(d->sup, name) != NULL;
+}
+
+/* The service of tend connect -- CMD whose sharing key is KEY, or NULL. */
+static struct unit *connect_unit(struct daemon *d, const char *key)
+{
+	for (size_t i = 0; i < d->sup->nunits; i++) {
+		struct unit *u = d->sup->units[i];
+		if (!u->removed && !u->instance && u->cfg->connect_key &&
+		    strcmp(u->cfg->connect_key, key) == 0)
+			return u;
+	}
+	return NULL;
+}
+
+/* tend connect -- CMD: the session goes to the service of its command
+ * line, environment and flags, made now when there is none (zeroconf.h). */
+static void do_connect_cmd(struct daemon *d, struct conn *c,
+                           const struct ctl_req *req)
+{
+	struct zc_request zr = { .argv = req->exec, .cwd = req->cwd,
+	                         .env = req->env, .set = req->set,
+	                         .nset = req->nset };
+	char *err = NULL;
+	struct unit_config *uc = zc_build(&zr, &err);
+	if (!uc) {
+		server_reply(c, ctl_reply_err(2, "%s", err));
+		free(err);
+		return;
+	}
+	struct unit *u = connect_unit(d, uc->connect_key);
+	if (u) {
+		config_unit_free(uc);
+	} else {
+		sup_sweep(d->sup);   /* a forgotten one's name is free again */
+		char *base = zc_name_base(req->exec);
+		char *name = zc_name(base, uc->connect_key, name_taken, d);
+		free(base);
+		free(uc->name);
+		uc->name = name;
+		u = sup_add_connect(d->sup, uc);
+		char *cmd = words_join(uc->argv.v);
+		events_emit(d->ev, name, "created", json_pack("{s:s, s:o, s:o}", "by",
+		            "connect", "command", events_text(cmd), "cwd",
+		            events_text(uc->cwd)));
+		free(cmd);
+	}
+	do_connect(d, c, u);
+}
+
 static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 {
 	struct daemon *d = ctx;
@@ -520,6 +618,10 @@ static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 	}
 	if (late) {
 		server_reply(c, ctl_reply_err(1, "the daemon is shutting down"));
+		return;
+	}
+	if (req->cmd == CTL_CONNECT && req->exec) {
+		do_connect_cmd(d, c, req);
 		return;
 	}
 	/* ctl_parse gives every command below but reload a name, and the unit
@@ -783,7 +885,11 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 	}
 	sup_finish(d->sup);
 	remove_socket(d);
-	/* Whoever asked for down learns it is done when the daemon is. */
+	/* Whoever asked for down learns it is done when the daemon is: its
+	 * socket gone, its lock free (a tend up right after tend down must
+	 * not find it still held). */
+	close(lockfd);
+	lockfd = -1;
 	for (struct waiter *w = d->waiters, *next; w; w = next) {
 		next = w->next;
 		if (!w->u)

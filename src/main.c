@@ -40,6 +40,10 @@ static const char usage_main[] =
 	"                       during a run share one trailing run)\n"
 	"  connect SERVICE      bridge stdin/stdout to SERVICE (stdio = exclusive,\n"
 	"                       per-client, mcp); starts the daemon and the service\n"
+	"  connect [--KEY VALUE ...] -- CMD [ARG ...]\n"
+	"                       the same for the MCP server CMD, no file needed:\n"
+	"                       one shared instance per command, directory, flags\n"
+	"                       and environment, in the user's default daemon\n"
 	"  mcp import|unimport [CLIENT ...] [--dry-run]\n"
 	"                       route the stdio servers of the MCP clients' own\n"
 	"                       configuration files through tend, and back\n"
@@ -49,7 +53,8 @@ static const char usage_main[] =
 	"\n"
 	"Options:\n"
 	"  -c FILE              configuration file; else $TEND_CONFIG, ./tend.ini,\n"
-	"                       $XDG_CONFIG_HOME/tend/tend.ini\n"
+	"                       $XDG_CONFIG_HOME/tend/tend.ini (the default daemon's,\n"
+	"                       which need not exist)\n"
 	"  -h, --help           this help; `tend COMMAND --help` for one command\n"
 	"  -V, --version        print the version\n"
 	"\n"
@@ -199,7 +204,7 @@ static int cmd_exec(int argc, char **argv)
 			break;
 		if (strcmp(a, "--help") == 0) {
 			fputs(usage_exec, stdout);
-			config_print_flags(stdout);
+			config_print_flags(stdout, false);
 			fputs("  --json             event lines on stderr as JSON\n", stdout);
 			code = 0;
 			goto out;

@@ -34,20 +34,57 @@ static char *dir_label(const char *real)
 	return xstrdup(n ? label : "root");
 }
 
+char *paths_user_config(void)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	if (xdg && *xdg == '/')
+		return xasprintf("%s/tend/tend.ini", xdg);
+	char *home = paths_home();
+	char *path = xasprintf("%s/.config/tend/tend.ini", home);
+	free(home);
+	return path;
+}
+
+/* Is CONFIG (whose real path is REAL, NULL when it does not exist) the
+ * user's own file? */
+static bool is_user_config(const char *config, const char *real)
+{
+	char *user = paths_user_config();
+	char ureal[PATH_MAX];
+	bool yes = real ? realpath(user, ureal) && strcmp(real, ureal) == 0
+	                : strcmp(config, user) == 0;
+	free(user);
+	return yes;
+}
+
 int paths_init(struct paths *p, const char *config, char **err)
 {
 	*p = (struct paths){ .runfd = -1, .statefd = -1 };
 	char real[PATH_MAX];
 	if (!realpath(config, real)) {
-		*err = xasprintf("%s: %s; give an existing file with -c FILE", config,
-		                 strerror(errno));
-		return -1;
+		int e = errno;
+		if (e != ENOENT || !is_user_config(config, NULL)) {
+			*err = xasprintf("%s: %s; give an existing file with -c FILE",
+			                 config, strerror(e));
+			return -1;
+		}
+		/* The user's own file, which does not exist: the default
+		 * daemon runs without one. */
+		p->config = xstrdup(config);
+		p->id = xstrdup(PATHS_DEFAULT_ID);
+		p->is_default = true;
+		p->no_file = true;
+	} else if (is_user_config(config, real)) {
+		p->config = xstrdup(real);
+		p->id = xstrdup(PATHS_DEFAULT_ID);
+		p->is_default = true;
+	} else {
+		p->config = xstrdup(real);
+		char *label = dir_label(real);
+		p->id = xasprintf("%s-%08llx", label,
+		                  (unsigned long long)(fnv1a(real) & 0xffffffffull));
+		free(label);
 	}
-	p->config = xstrdup(real);
-	char *label = dir_label(real);
-	p->id = xasprintf("%s-%08llx", label,
-	                  (unsigned long long)(fnv1a(real) & 0xffffffffull));
-	free(label);
 	p->rundir = paths_rundir();
 	p->sock = xasprintf("%s/%s.sock", p->rundir, p->id);
 	p->lock = xasprintf("%s/%s.lock", p->rundir, p->id);

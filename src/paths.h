@@ -2,7 +2,11 @@
  *
  * A daemon is named by its file: ID = the name of the file's directory and
  * a hash of the file's real path ("myproject-1f3a9c0e"), so two files never
- * share a daemon and one file always finds its own.
+ * share a daemon and one file always finds its own.  The user's own file
+ * ($XDG_CONFIG_HOME/tend/tend.ini, else ~/.config/tend/tend.ini) is the
+ * default daemon's, ID "default", whether it exists or not: without it
+ * that daemon runs with an empty configuration (tend connect -- CMD
+ * reaches it from any directory, docs/mcp.md).
  *
  *   runtime  RUN/tend, mode 0700, where RUN is $XDG_RUNTIME_DIR when it is
  *            set (an absolute path), else /run/user/UID when that is a
@@ -44,10 +48,20 @@ struct paths {
 	char *rundir, *sock, *lock, *procs;
 	char *statedir, *events, *daemon_log;
 	int runfd, statefd;   /* the checked directories (paths_open), or -1 */
+	bool is_default;      /* the user's own file: ID "default" */
+	bool no_file;         /* ... which does not exist (CONFIG as given) */
 };
 
-/* Fills P for the file CONFIG (no directory opened yet).  Returns 0, or
- * -1 with *ERR (malloc'd). */
+#define PATHS_DEFAULT_ID "default"
+
+/* The user's own file: $XDG_CONFIG_HOME/tend/tend.ini (an absolute
+ * XDG_CONFIG_HOME), else ~/.config/tend/tend.ini (HOME as paths_home
+ * finds it) (malloc'd; it may not exist). */
+char *paths_user_config(void);
+
+/* Fills P for the file CONFIG (no directory opened yet): it must exist,
+ * unless it is the user's own file (paths_user_config, the same string).
+ * Returns 0, or -1 with *ERR (malloc'd). */
 int paths_init(struct paths *p, const char *config, char **err);
 /* Frees P and closes the directories it holds. */
 void paths_free(struct paths *p);

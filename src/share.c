@@ -1103,6 +1103,13 @@ static void client_end(void *ctx, int err)
 		lines_read_stop(&s->rd);
 		if (s->moving)
 			return;   /* closed where it goes (on_move) */
+		if (s->holding) {
+			/* Its roots will not come now: what it asked is answered
+			 * as for a client without roots. */
+			loop_timer_stop(s->sh->lp, &s->roots_timer);
+			s->asked = 0;
+			roots_known(s, NULL);
+		}
 		if (!s->srv || mcp_client_close(s->srv->mcp, s->mc))
 			mcp_settled(s->sh, s);
 		else
@@ -1345,6 +1352,7 @@ static void on_turn(struct loop *lp, struct loop_timer *t)
 	(void)lp;
 	struct share *sh = t->data;
 	struct unit *u = sh->u;
+	sup_clients_changed(u->sup, u);   /* a client came or went */
 	for (struct session *s = sh->head; s; ) {
 		struct session *next = s->next;
 		if (s->attached) {

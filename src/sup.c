@@ -689,6 +689,8 @@ double sup_jitter(struct sup *s)
 
 /* --- units come and go --- */
 
+static void watch_sync(struct sup *s, struct unit *u);
+
 /* The width of the widest name of CFG, for labels. */
 static size_t name_width(const struct tend_config *cfg)
 {
@@ -744,10 +746,8 @@ static void warn_unenforced(struct sup *s, struct unit *u)
 	}
 }
 
-static void on_sweep(struct loop *lp, struct loop_timer *t)
+static void sweep(struct sup *s)
 {
-	(void)lp;
-	struct sup *s = t->data;
 	size_t k = 0;
 	for (size_t i = 0; i < s->nunits; i++)
 		if (s->units[i]->removed && unit_up(s->units[i]))
@@ -763,6 +763,12 @@ static void on_sweep(struct loop *lp, struct loop_timer *t)
 	}
 	s->nunits = k;
 	records_write(s);
+}
+
+static void on_sweep(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	sweep(t->data);
 }
 
 struct unit *sup_add_instance(struct sup *s, struct unit *parent,
@@ -782,6 +788,69 @@ void sup_drop(struct sup *s, struct unit *u)
 {
 	u->removed = true;
 	loop_timer_start(s->loop, &s->sweep, 0, on_sweep, s);
+}
+
+void sup_sweep(struct sup *s)
+{
+	loop_timer_stop(s->loop, &s->sweep);
+	sweep(s);
+}
+
+/* --- units of tend connect -- CMD --- */
+
+static uint64_t forget_ms(const struct unit *u)
+{
+	return u->cfg->idle_stop_ms ? u->cfg->idle_stop_ms
+	                            : CONFIG_CONNECT_IDLE_STOP_MS;
+}
+
+/* At rest, and nobody connected or waiting. */
+static bool forgettable(const struct unit *u)
+{
+	return u->cfg->connect_key && !u->instance && !u->removed &&
+	       !u->sup->shutting_down &&
+	       unit_settled(u) && (!u->share || (share_clients(u->share) == 0 &&
+	                                         share_queued(u->share) == 0));
+}
+
+static void on_forget(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct unit *u = t->data;
+	if (!forgettable(u))
+		return;
+	char b[32];
+	events_emit(u->sup->ev, u->cfg->name, "forgotten", json_pack("{s:I, s:s}",
+	            "after_ms", (json_int_t)forget_ms(u), "after",
+	            format_duration(forget_ms(u), b)));
+	sup_drop(u->sup, u);
+}
+
+/* The forget clock of U runs while it is forgettable, from the moment it
+ * became so. */
+static void forget_check(struct sup *s, struct unit *u)
+{
+	if (!u->cfg->connect_key || u->instance)
+		return;
+	if (!forgettable(u))
+		loop_timer_stop(s->loop, &u->forget);
+	else if (!u->forget.armed)
+		loop_timer_start(s->loop, &u->forget, forget_ms(u), on_forget, u);
+}
+
+struct unit *sup_add_connect(struct sup *s, struct unit_config *uc)
+{
+	add_unit(s, uc);
+	struct unit *u = s->units[s->nunits - 1];
+	watch_sync(s, u);
+	u->share = share_new(u, uc->stdio);
+	forget_check(s, u);
+	return u;
+}
+
+void sup_clients_changed(struct sup *s, struct unit *u)
+{
+	forget_check(s, u);
 }
 
 /* --- watches --- */
@@ -901,6 +970,7 @@ void sup_unit_changed(struct sup *s, struct unit *u)
 		share_on_state(u->share, u);
 	if (s->hooks.changed)
 		s->hooks.changed(s->hooks.ctx, u);
+	forget_check(s, u);
 	if (!unit_settled(u))
 		return;
 	/* Not freed here: the unit is in the middle of its own code. */
@@ -925,8 +995,9 @@ json_t *sup_reload(struct sup *s, struct tend_config *cfg)
 		bool kept = false;
 		for (size_t k = 0; k < cfg->nunits && !kept; k++)
 			kept = strcmp(cfg->units[k]->name, u->cfg->name) == 0;
-		if (kept || u->removed || u->instance)
-			continue;   /* an instance goes with its client */
+		if (kept || u->removed || u->instance || u->cfg->connect_key)
+			continue;   /* an instance goes with its client; tend
+			               connect's units are no file's */
 		json_array_append_new(removed, json_string(u->cfg->name));
 		u->removed = true;
 		unit_stop(u);
@@ -939,7 +1010,8 @@ json_t *sup_reload(struct sup *s, struct tend_config *cfg)
 		struct unit_config *uc = cfg->units[k];
 		struct unit *u = NULL;
 		for (size_t i = 0; i < old && !u; i++)
-			if (!s->units[i]->removed && strcmp(s->units[i]->cfg->name, uc->name) == 0)
+			if (!s->units[i]->removed && !s->units[i]->cfg->connect_key &&
+			    strcmp(s->units[i]->cfg->name, uc->name) == 0)
 				u = s->units[i];
 		cfg->units[k] = NULL;
 		if (!u) {

@@ -130,6 +130,20 @@ struct unit *sup_add_instance(struct sup *s, struct unit *parent,
 /* U goes: stopped if it runs, freed once at rest (from the loop, never
  * from inside U's own code). */
 void sup_drop(struct sup *s, struct unit *u);
+/* Frees now the units that were dropped and are at rest (from outside
+ * any unit's code: a request's handler). */
+void sup_sweep(struct sup *s);
+
+/* A unit of tend connect -- CMD (UC: zeroconf.h's, named; taken over):
+ * an MCP service like a configured one, with its log, not started.  A
+ * reload never touches it.  It is forgotten (event forgotten, then
+ * dropped) once it has been at rest (idle, stopped, failed) with no
+ * client connected or waiting for as long as its idle-stop
+ * (CONFIG_CONNECT_IDLE_STOP_MS when that is none); the clock starts when
+ * both became true.  share.c calls sup_clients_changed when a client
+ * comes or goes. */
+struct unit *sup_add_connect(struct sup *s, struct unit_config *uc);
+void sup_clients_changed(struct sup *s, struct unit *u);
 
 /* The unit named NAME, or NULL. */
 struct unit *sup_find(struct sup *s, const char *name);

@@ -77,6 +77,7 @@ void unit_free(struct unit *u)
 	loop_timer_stop(u->sup->loop, &u->timer);
 	loop_timer_stop(u->sup->loop, &u->wdog);
 	loop_timer_stop(u->sup->loop, &u->idle);
+	loop_timer_stop(u->sup->loop, &u->forget);
 	stop_checks(u);
 	proxy_free(u->proxy);
 	job_free(u->job);
@@ -151,13 +152,15 @@ static void arm_watchdog(struct unit *u)
 /* --- spawning --- */
 
 /* tend's environment (without socket activation variables tend itself
- * may have got), then the unit's env entries; for a run also TEND_UNIT,
- * TEND_RUN and NOTIFY_SOCKET. */
+ * may have got; a unit of tend connect -- CMD: its client's instead),
+ * then the unit's env entries; for a run also TEND_UNIT, TEND_RUN and
+ * NOTIFY_SOCKET. */
 static struct strv environ_for(const struct unit *u, bool run)
 {
 	struct strv sv = { 0 };
 	const struct strv *extra = &u->cfg->env;
-	for (char **e = environ; *e; e++) {
+	char **base = u->cfg->connect_key ? u->cfg->client_env.v : environ;
+	for (char **e = base; e && *e; e++) {
 		size_t klen = strcspn(*e, "=");
 		bool overridden = strncmp(*e, "TEND_UNIT=", 10) == 0 ||
 		                  strncmp(*e, "TEND_RUN=", 9) == 0 ||

@@ -133,6 +133,8 @@ struct unit {
 	struct job *job;           /* a [job]: its runs (job.h) */
 	uint64_t peak_mem;         /* largest mem_bytes sampled in this run */
 	struct watch *watch;       /* watch = ...: its set (watch.h) */
+	struct loop_timer forget;  /* tend connect -- CMD's: at rest without
+	                              clients (sup.h, sup_add_connect) */
 	char *watch_sig;           /* the settings it was made with */
 };
 

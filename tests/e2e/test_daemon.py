@@ -4,6 +4,7 @@ down, signals, logs, events, and what it costs while idle or restarting.
 Every daemon is brought down by the `project` fixture (tend down, then
 SIGKILL by pid when that fails); every process a test starts carries the
 test's tag and is killed by the reaper."""
+import fcntl
 import json
 import os
 import re
@@ -74,7 +75,8 @@ def wait_following(t):
 # --- 1. up -d and status ----------------------------------------------------
 
 DAEMON_KEYS = {"name", "kind", "state", "pid", "uptime_ms", "mem_bytes", "fds",
-               "wakeups", "clients", "notify_ignored", "config", "version"}
+               "wakeups", "clients", "notify_ignored", "config", "default", "file",
+               "version"}
 UNIT_KEYS = {"name", "kind", "state", "pid", "uptime_ms", "mem_bytes", "procs",
              "restarts", "last_exit", "mem_max", "status_text", "health"}
 
@@ -752,6 +754,10 @@ exec = sh -c 'sleep 600 & exec sleep 601'
         # Returned when everything is gone: the next up -d starts afresh.
         assert not [x for x in procs if alive(*x)], procs
         assert not p.sock.exists() and not p.procs_file.exists()
+        # ... and its lock is free: a tend up at once is not refused.
+        with open(p.lock_file, "r+b") as lk:
+            fcntl.lockf(lk, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.lockf(lk, fcntl.LOCK_UN)
         wait_until(lambda: not alive(daemon), what="the daemon to be gone")
         assert p.run("status").rc == 3
     assert p.run("down").rc == 0

@@ -417,6 +417,25 @@ def test_clients_share_an_instance_only_with_the_same_roots(
         assert x.wait() == 0, x.describe()
 
 
+def test_a_piped_client_with_roots_gets_every_answer(project, reaper, tmp_path):
+    """share = roots, the server's initialize cached: a client declaring
+    roots whose input ends before it could answer tend's roots/list is
+    served as one without roots, and gets every answer."""
+    f = Fake(project, reaper, tmp_path, "share = roots\n")
+    first = f.client("first")
+    assert result(first.call("echo", {"x": 0})) == {"x": 0}
+    c = Client(f.p, reaper, "svc", "piped")
+    c.request("initialize", {"protocolVersion": "2025-06-18",
+                             "capabilities": ROOTS,
+                             "clientInfo": {"name": "p", "version": "0"}}, mid=1)
+    c.notify("notifications/initialized")
+    c.tool("echo", {"x": 1}, mid=2)
+    c.close()
+    assert "result" in c.response(1, T_LONG)[0]
+    assert result(c.response(2, T_LONG)[0]) == {"x": 1}
+    assert c.wait() == 0, c.describe()
+
+
 def test_more_than_1000_messages_waiting_for_initialize_are_refused(
         project, reaper, tmp_path):
     gate = tmp_path / "gate"

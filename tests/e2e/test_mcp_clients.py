@@ -744,8 +744,6 @@ def tokens_seen(res):
     return json.loads(res["calls"][0]["text"]).get("API_TOKEN")
 
 
-@xfail(4, "tend connect -- CMD does not exist, and the client's environment never "
-          "reaches the server")
 def test_zero_config_clients_with_different_tokens_get_their_own_servers(
         zero_env, sessions, reaper, workdir):
     """`tend connect -- node server-everything stdio`, no tend.ini: two
@@ -760,7 +758,6 @@ def test_zero_config_clients_with_different_tokens_get_their_own_servers(
     assert len(servers) == 2, servers
 
 
-@xfail(4, "tend connect -- CMD does not exist")
 def test_zero_config_ten_clients_with_one_environment_share_one_server(
         zero_env, sessions, reaper, workdir):
     """Ten clients of one configuration (same command, directory and

@@ -189,13 +189,70 @@ static void test_parse_connect(void **state)
 	assert_string_equal(r.name, "mem");
 	assert_false(r.wait);
 	ctl_req_free(&r);
-	bad("{\"cmd\":\"connect\"}", "cmd \"connect\" needs a \"name\"");
+	bad("{\"cmd\":\"connect\"}", "cmd \"connect\" needs a \"name\" or an \"exec\"");
 	bad("{\"cmd\":\"connect\",\"name\":\"m\",\"wait\":true}",
 	    "cmd \"connect\" takes no field \"wait\"; see docs/protocol.md");
 	assert_string_equal(ctl_cmd_name(CTL_CONNECT), "connect");
 	char *l = ctl_format(&(struct ctl_req){ .cmd = CTL_CONNECT, .name = (char *)"m" });
 	assert_string_equal(l, "{\"cmd\":\"connect\",\"name\":\"m\"}\n");
 	free(l);
+}
+
+/* connect -- CMD: exec, cwd and env (set optional), never with a name;
+ * what ctl_format writes parses back the same. */
+static void test_parse_connect_exec(void **state)
+{
+	(void)state;
+	char *exec[] = { (char *)"npx", (char *)"-y", (char *)"pkg", NULL };
+	char *env[] = { (char *)"HOME=/h", (char *)"API_TOKEN=s\"cret", NULL };
+	char *set[] = { (char *)"memory-max", (char *)"300M",
+	                (char *)"env-ignore", (char *)"X*", NULL };
+	struct ctl_req in = { .cmd = CTL_CONNECT, .exec = exec, .cwd = (char *)"/w",
+	                      .env = env, .set = set, .nset = 2 };
+	char *l = ctl_format(&in);
+	assert_string_equal(l, "{\"cmd\":\"connect\",\"exec\":[\"npx\",\"-y\",\"pkg\"],"
+	                    "\"cwd\":\"/w\",\"env\":[\"HOME=/h\",\"API_TOKEN=s\\\"cret\"],"
+	                    "\"set\":[[\"memory-max\",\"300M\"],[\"env-ignore\",\"X*\"]]}\n");
+	struct ctl_req r = parse_ok(l);
+	free(l);
+	assert_null(r.name);
+	assert_string_equal(r.exec[0], "npx");
+	assert_string_equal(r.exec[2], "pkg");
+	assert_null(r.exec[3]);
+	assert_string_equal(r.cwd, "/w");
+	assert_string_equal(r.env[1], "API_TOKEN=s\"cret");
+	assert_null(r.env[2]);
+	assert_int_equal(r.nset, 2);
+	assert_string_equal(r.set[2], "env-ignore");
+	assert_string_equal(r.set[3], "X*");
+	assert_null(r.set[4]);
+	ctl_req_free(&r);
+
+	r = parse_ok("{\"cmd\":\"connect\",\"exec\":[\"x\"],\"cwd\":\"/\",\"env\":[]}");
+	assert_int_equal(r.nset, 0);
+	assert_null(r.set);
+	assert_null(r.env[0]);
+	ctl_req_free(&r);
+
+	bad("{\"cmd\":\"connect\",\"name\":\"m\",\"exec\":[\"x\"],\"cwd\":\"/\",\"env\":[]}",
+	    "connect takes a \"name\" or an \"exec\", not both");
+	bad("{\"cmd\":\"connect\",\"exec\":[\"x\"],\"env\":[]}",
+	    "connect with \"exec\" needs \"exec\", \"cwd\" and \"env\" (\"set\" is "
+	    "optional); see docs/protocol.md");
+	bad("{\"cmd\":\"connect\",\"exec\":[],\"cwd\":\"/\",\"env\":[]}",
+	    "\"exec\" must be a non-empty array of strings");
+	bad("{\"cmd\":\"connect\",\"exec\":[1],\"cwd\":\"/\",\"env\":[]}",
+	    "\"exec\" must be an array of strings (element 0 is not; no NUL bytes)");
+	bad("{\"cmd\":\"connect\",\"exec\":[\"x\"],\"cwd\":\"rel\",\"env\":[]}",
+	    "\"cwd\" must be an absolute path");
+	bad("{\"cmd\":\"connect\",\"exec\":[\"x\"],\"cwd\":\"/\",\"env\":[],"
+	    "\"set\":[[\"a\"]]}",
+	    "\"set\" must be an array of [\"KEY\", \"VALUE\"] pairs of strings "
+	    "(element 0 is not; no NUL bytes)");
+	bad("{\"cmd\":\"connect\",\"exec\":[\"x\"],\"cwd\":\"/\",\"env\":{}}",
+	    "\"env\" must be an array of strings");
+	bad("{\"cmd\":\"status\",\"exec\":[\"x\"]}",
+	    "cmd \"status\" takes no field \"exec\"; see docs/protocol.md");
 }
 
 /* run takes a name, wait, join and force. */
@@ -772,6 +829,7 @@ int main(void)
 		cmocka_unit_test(test_parse_status_name),
 		cmocka_unit_test(test_parse_named_cmds),
 		cmocka_unit_test(test_parse_connect),
+		cmocka_unit_test(test_parse_connect_exec),
 		cmocka_unit_test(test_parse_run),
 		cmocka_unit_test(test_parse_uses_len),
 		cmocka_unit_test(test_err_not_json),

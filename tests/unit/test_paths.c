@@ -499,6 +499,64 @@ static void test_init_missing(void **state)
 	free(f);
 }
 
+/* The user's own file is the default daemon's, ID "default", whether it
+ * exists or not; any other file that does not exist is an error. */
+static void test_init_default(void **state)
+{
+	struct tmp *t = *state;
+	char *xdg = xasprintf("%s/xdg", t->dir);
+	setenv("XDG_CONFIG_HOME", xdg, 1);
+	setenv("XDG_STATE_HOME", "/home/u/.st", 1);
+	setenv("HOME", "/home/u", 1);
+	char *user = paths_user_config();
+	char *want = xasprintf("%s/tend/tend.ini", xdg);
+	assert_string_equal(user, want);
+
+	struct paths p;
+	char *err = NULL;
+	assert_int_equal(paths_init(&p, user, &err), 0);
+	assert_string_equal(p.id, "default");
+	assert_true(p.is_default);
+	assert_true(p.no_file);
+	assert_string_equal(p.config, user);
+	assert_string_equal(p.statedir, "/home/u/.st/tend/default");
+	assert_non_null(strstr(p.sock, "/default.sock"));
+	paths_free(&p);
+
+	/* once it exists: the same daemon, by its real path */
+	char *made = touch(t->dir, "xdg/tend/tend.ini");
+	assert_int_equal(paths_init(&p, user, &err), 0);
+	assert_string_equal(p.id, "default");
+	assert_true(p.is_default);
+	assert_false(p.no_file);
+	paths_free(&p);
+	assert_int_equal(chdir(t->dir), 0);
+	assert_int_equal(paths_init(&p, "xdg/tend/../tend/tend.ini", &err), 0);
+	assert_string_equal(p.id, "default");
+	paths_free(&p);
+	unlink(made);
+
+	/* another file that does not exist is still an error */
+	char *other = xasprintf("%s/elsewhere.ini", t->dir);
+	assert_int_equal(paths_init(&p, other, &err), -1);
+	assert_non_null(strstr(err, "No such file or directory"));
+	free(err);
+	err = NULL;
+	/* without XDG_CONFIG_HOME: ~/.config/tend/tend.ini */
+	unsetenv("XDG_CONFIG_HOME");
+	free(user);
+	user = paths_user_config();
+	assert_string_equal(user, "/home/u/.config/tend/tend.ini");
+	assert_int_equal(paths_init(&p, user, &err), 0);
+	assert_string_equal(p.id, "default");
+	paths_free(&p);
+	free(other);
+	free(made);
+	free(want);
+	free(user);
+	free(xdg);
+}
+
 /* ---- paths_sockaddr ---- */
 
 /* The lowest free fd now (to see that none leaked). */
@@ -1117,6 +1175,7 @@ int main(void)
 		T(test_label_root),
 		T(test_fnv_basis),
 		T(test_init_missing),
+		T(test_init_default),
 		T(test_sockaddr_short),
 		T(test_sockaddr_long),
 		T(test_sockaddr_errors),

@@ -40,6 +40,8 @@ Requests:
     notify          {method, params}: writes that notification, answers {}
     big             {size, seed}: a text content of SIZE bytes (big_text)
     garbage         {text}: writes the line TEXT (not JSON), then answers {}
+    env             {names}: {"env": {NAME: its value or null}, "cwd": the
+                    working directory, "pid": this process}
     crash           exits with code 3 at once
     anything else   error -32602
   any other method  error -32601
@@ -235,6 +237,10 @@ def tool(mid, params, cancelled, held=None):
     if name == "big":
         return answer(mid, {"content": [{"type": "text", "text": big_text(
             args["size"], args.get("seed", 0))}]})
+    if name == "env":
+        return answer(mid, {"content": [], "structuredContent": {
+            "env": {k: env.get(k) for k in args.get("names", [])},
+            "cwd": os.getcwd(), "pid": os.getpid()}})
     if name == "garbage":
         write(args.get("text", "this is not json").encode())
         return answer(mid, {"content": []})
