@@ -3,8 +3,7 @@
 figures"): 10 sessions x 4 servers from npm, pinned in tests/mcp
 (server-memory, server-filesystem with a directory of the run as its
 argument, server-sequential-thinking, server-everything; `make mcp-deps`),
-each run by the system node, reached three ways in one run, one way after
-the other (so that no way shares pages with another):
+each run by the system node, reached three ways in one run:
 
 - direct: each session starts its own server of each kind, as an MCP
   client does (spawn `node .../dist/index.js`, initialize, tools/list, keep
@@ -16,24 +15,29 @@ the other (so that no way shares pages with another):
   one line when the tend under test has no `connect --`.
 
 The sessions are MCP clients of protocol 2025-11-25 that declare no client
-capability (no roots, like most command-line clients). With the 40
-sessions open and initialized, the bench reads /proc: the processes of
-each kind (a server's whole tree, node children included; the `tend
-connect` processes; the daemon; what else runs under the daemon: shims)
-and their summed PSS and Pss_Anon (/proc/PID/smaps_rollup).
+capability (no roots, like most command-line clients).
 
-Then, the 40 still open, the time from the spawn of a NEW session's
-command to the answer of its first tools/list (spawn, initialize,
-notifications/initialized, tools/list), and of that tools/list alone,
-median of RUNS new sessions per server:
-
-- warm: through tend, the shared server is running;
-- idle-stopped: through tend, services of the same servers with
-  `idle-stop = 2s` (configured) or `--idle-stop 2s` (zero-configuration),
-  each held by one session of its own (so that a zero-configuration one is
-  not forgotten); the bench waits until `tend status --json` says `idle`
-  before each new session;
-- directly a new session always starts its server: one figure for both.
+1. Memory, one way after the other (each stopped before the next starts,
+   so that no way shares pages with another): with the 40 sessions open
+   and initialized, the bench reads /proc: the processes of each kind (a
+   server's whole tree, node children included; the `tend connect`
+   processes; the daemon; what else runs under the daemon: its shims) and
+   their summed PSS and Pss_Anon (/proc/PID/smaps_rollup).
+2. The time from the spawn of a NEW session's command to the answer of
+   its first tools/list (spawn, initialize, notifications/initialized,
+   tools/list), and of that tools/list alone, median of RUNS new sessions
+   per server (7; 2 with --quick), the ways taking turns so that the
+   machine's other load falls on all of them alike:
+   - warm: through tend, the shared server is running (10 sessions of each
+     server open, as in 1);
+   - idle-stopped: through tend, services of the same servers with
+     `idle-stop = 2s` (configured) or `--idle-stop 2s` (zero-configuration),
+     each held by one session of its own (so that a zero-configuration one
+     is not forgotten); before each new session the bench waits until
+     `tend status --json` says `idle` for all of them (no server starting
+     meanwhile);
+   - directly a new session always starts its server (a cold start of
+     node): one figure for both.
 
 Every process it starts is ended by pid; each way has its own HOME,
 XDG_RUNTIME_DIR, XDG_STATE_HOME and XDG_CONFIG_HOME in a temporary
@@ -63,6 +67,9 @@ MiB = 1024 * 1024
 
 def script(pkg):
     return os.path.realpath(os.path.join(MODS, pkg, "dist", "index.js"))
+
+
+NAMES = ["memory", "filesystem", "thinking", "everything"]
 
 
 def kinds(files):
@@ -307,60 +314,93 @@ def has_connect_dash(tend):
     return "-- CMD" in r.stdout + r.stderr
 
 
-def first_lists(way, runs, idle, held_names=None):
-    """{kind: [(total ms, tools/list ms), ...]}: RUNS new sessions per kind,
-    each closed before the next; IDLE: of the idle-stopped services (waits
-    until HELD_NAMES are idle before each)."""
-    out = {k: [] for k, _ in way.kinds}
-    for _ in range(runs):
+def open_sessions(way):
+    """SESSIONS sessions of each kind, one after the other, opened."""
+    out = []
+    for _ in range(SESSIONS):
         for kind, _ in way.kinds:
-            if idle:
-                way.wait_idle(held_names)
-            s = way.session(way.argv(kind, idle))
-            try:
-                out[kind].append(s.open())
-            finally:
-                s.close()
+            s = way.session(way.argv(kind))
+            out.append(s)
+            s.open()
     return out
 
 
-def run_way(way, runs):
-    """Processes and memory with 10 x 4 sessions open, then the first
-    tools/list of new sessions, warm and idle-stopped."""
+def measure_memory(way):
+    """Processes and memory of WAY with 10 x 4 sessions open; then
+    everything it started is stopped (so that no other way shares its
+    pages)."""
     res = {"name": way.name}
     open_ = []
-    held = []
     try:
         way.start()
         t0 = time.monotonic()
-        for _ in range(SESSIONS):
-            for kind, _ in way.kinds:
-                s = way.session(way.argv(kind))
-                open_.append(s)
-                s.open()
+        open_ = open_sessions(way)
         res["setup_s"] = time.monotonic() - t0
         time.sleep(1)     # let the servers finish what the opening started
         res["mem"] = way.mem(open_)
         if way.d:
             res["instances"] = sorted(n for n, u in way.units().items()
                                       if u.get("pid"))
-        res["warm"] = first_lists(way, runs, False)
-        if way.d:
-            for kind, _ in way.kinds:
-                s = way.session(way.argv(kind, True))
-                held.append(s)
-                s.open()
-            names = [way.owner(s) for s in held]
-            res["idle"] = first_lists(way, runs, True, names)
-            res["idle_names"] = names
-        else:
-            res["idle"] = res["warm"]
     finally:
-        for s in held + open_:
+        for s in open_:
             s.close()
         way.stop()
         res["left"] = sweep(way.root)
     return res
+
+
+def one_first_list(way, kind, idle):
+    s = way.session(way.argv(kind, idle))
+    try:
+        return s.open()
+    finally:
+        s.close()
+
+
+def measure_first_lists(ways, runs, results):
+    """A new session's first tools/list, the ways taking turns (each run
+    in another order, so that the machine's other load falls on all of
+    them alike): warm (through tend, 10 sessions of each server open),
+    then idle-stopped (after every idle-stop service of every way is idle,
+    so that no server is starting meanwhile)."""
+    tends = [w for w in ways if not isinstance(w, Direct)]
+    open_, held = [], []
+    for r in results:
+        r["warm"] = {k: [] for k in NAMES}
+        r["idle"] = {k: [] for k in NAMES} if r is not results[0] else r["warm"]
+    res = dict(zip(ways, results))
+    try:
+        for w in ways:
+            w.start()
+        for w in tends:
+            open_ += open_sessions(w)
+        for i in range(runs):
+            for kind in NAMES:
+                for w in ways[i % len(ways):] + ways[:i % len(ways)]:
+                    res[w]["warm"][kind].append(one_first_list(w, kind, False))
+        names = {}
+        for w in tends:
+            hs = []
+            for kind in NAMES:
+                s = w.session(w.argv(kind, True))
+                held.append(s)
+                hs.append(s)
+                s.open()
+            names[w] = [w.owner(s) for s in hs]
+        for i in range(runs):
+            for kind in NAMES:
+                for w in tends[i % len(tends):] + tends[:i % len(tends)]:
+                    for x in tends:
+                        x.wait_idle(names[x])
+                    res[w]["idle"][kind].append(one_first_list(w, kind, True))
+    finally:
+        for s in held + open_:
+            s.close()
+        for w in ways:
+            w.stop()
+        for w in ways:
+            left = sweep(w.root)
+            res[w]["left"] = res[w].get("left", []) + left
 
 
 def med(xs):
@@ -419,7 +459,7 @@ def report(results, quick, runs, skipped, load):
         for state, d in states:
             print("| %s | %s | %s | %s |" % (
                 r["name"], state, cell([x for v in d.values() for x in v]),
-                " | ".join(cell(d[k]) for k, _ in kinds(""))))
+                " | ".join(cell(d[k]) for k in NAMES)))
     print()
     print("(the opening of the %d sessions, one after the other, took: %s)"
           % (SESSIONS * 4, ", ".join("%s %.1f s" % (r["name"], r["setup_s"])
@@ -469,10 +509,12 @@ def main():
     results = []
     print("bench/mcp_real.py: working in %s" % root, file=sys.stderr, flush=True)
     try:
-        for i, cls in enumerate(ways):
-            way = cls(tend, os.path.join(root, "w%d" % i))
-            print("... %s" % way.name, file=sys.stderr, flush=True)
-            results.append(run_way(way, runs))
+        objs = [cls(tend, os.path.join(root, "w%d" % i)) for i, cls in enumerate(ways)]
+        for w in objs:
+            print("... memory: %s" % w.name, file=sys.stderr, flush=True)
+            results.append(measure_memory(w))
+        print("... first tools/list", file=sys.stderr, flush=True)
+        measure_first_lists(objs, runs, results)
     finally:
         left = sweep(root)
         if left:
