@@ -159,10 +159,15 @@ bench-jobs: build/tend
 	$(PYTHON) bench/jobs.py build/tend $(if $(QUICK),--quick)
 
 # stdio = mcp: round trips through the multiplexer against the server
-# started directly, ping answered by tend, memory per connected client.
+# started directly, ping answered by tend, memory per connected client
+# (bench/mcp.py, a Python server); then 10 sessions x 4 real servers from
+# npm (tests/mcp, installed by mcp-deps) directly, through a tend.ini and
+# through tend connect -- CMD: processes, PSS, a new session's first
+# tools/list warm and idle-stopped (bench/mcp_real.py).
 # `make bench-mcp QUICK=1`: the short run (--quick).
-bench-mcp: build/tend
+bench-mcp: build/tend $(MCP_STAMP)
 	$(PYTHON) bench/mcp.py build/tend $(if $(QUICK),--quick)
+	$(PYTHON) bench/mcp_real.py build/tend $(if $(QUICK),--quick)
 
 # tend side by side with s6, runit, supervisord and PM2 (bench/compare.py):
 # footprint, restart latency, containment, memory accounting, spawn storm,

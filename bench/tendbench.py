@@ -61,10 +61,14 @@ def sweep(root, wait=5):
 
 class Daemon:
     def __init__(self, tend, root, ini_text, name="tend.ini"):
+        """INI_TEXT None: the file is not written (a daemon of a file that
+        need not exist, such as the user's default one; NAME may then be a
+        path under ROOT)."""
         self.bin = tend
         self.root = root
         self.ini = os.path.join(root, name)
-        self.write(ini_text)
+        if ini_text is not None:
+            self.write(ini_text)
         self.env = dict(os.environ,
                         XDG_RUNTIME_DIR=os.path.join(root, "run"),
                         XDG_STATE_HOME=os.path.join(root, "state"))
@@ -133,6 +137,51 @@ def proc_mem(pid, keys=("VmRSS", "RssAnon", "VmHWM")):
             if k in keys:
                 got[k] = int(v.split()[0]) * 1024
     return got
+
+
+def parents():
+    """{ppid: [pid, ...]} of every process now."""
+    kids = {}
+    for e in os.listdir("/proc"):
+        if not e.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % e) as f:
+                ppid = int(f.read().rsplit(") ", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        kids.setdefault(ppid, []).append(int(e))
+    return kids
+
+
+def tree(pid, kids=None):
+    """PID and every process below it (KIDS: a parents() taken before)."""
+    kids = parents() if kids is None else kids
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def pss(pids):
+    """(Pss, Pss_Anon) summed over PIDS, in bytes, from
+    /proc/PID/smaps_rollup (Pss_Anon 0 on kernels without it); a process
+    that is gone counts nothing."""
+    tot, anon = 0, 0
+    for p in pids:
+        try:
+            with open("/proc/%d/smaps_rollup" % p) as f:
+                for line in f:
+                    k, _, v = line.partition(":")
+                    if k == "Pss":
+                        tot += int(v.split()[0]) * 1024
+                    elif k == "Pss_Anon":
+                        anon += int(v.split()[0]) * 1024
+        except (OSError, ValueError, IndexError):
+            pass
+    return tot, anon
 
 
 def cpu_ns(pid):
