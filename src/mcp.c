@@ -68,6 +68,8 @@ struct pend {
 	size_t token_len;
 	struct sub *sub;           /* a client's first subscribe to it */
 	int slot;                  /* a cacheable list request: L_* + 1; 0: none */
+	bool refill;               /* P_REFRESH of a list the clients were told
+	                              changed: stored, not told again */
 	unsigned long gen;         /* the slot's generation when it was sent */
 	int msg_level;             /* P_CLIENT: 1 + the index in levels of its
 	                              _meta log level (2026-07-28); 0: none */
@@ -587,6 +589,20 @@ static void cache_store(struct mcp_cache *k, int i, unsigned long gen,
 		return;
 	free(k->list[i]);
 	k->list[i] = dup_span(line, result, &k->list_len[i]);
+}
+
+/* Asks the server for list I again, for the cache (P_REFRESH); REFILL:
+ * the clients were told it changed already. */
+static void ask_list(struct mcp *m, int i, bool refill)
+{
+	struct pend *p = pend_new(m, P_REFRESH, NULL);
+	p->slot = i + 1;
+	p->gen = m->cache->gen[i];
+	p->refill = refill;
+	char *l = xasprintf("{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":"
+	                    "\"%s\"}", p->id, lists[i].method);
+	send_str(m, NULL, l);
+	free(l);
 }
 
 /* --- what clients say --- */
@@ -1145,6 +1161,9 @@ static void dispatch(struct mcp *m, struct mcp_client *c, const char *line,
 	}
 	if (k == JRPC_REQUEST && from_cache(m, c, line, &msg))
 		return;
+	if (k == JRPC_NOTIFICATION &&
+	    jrpc_str_eq(line, msg.method, "notifications/initialized"))
+		return;   /* the server had tend's, once: nothing to wait or wake for */
 	if (m->state != S_READY && k != JRPC_RESPONSE) {
 		enqueue(m, c, line, len, &msg);
 		return;
@@ -1220,15 +1239,8 @@ static void init_done(struct mcp *m, const char *line,
 	/* Lists answered from the cache while this process started are
 	 * checked against what it says now. */
 	for (int i = 0; i < L_N; i++)
-		if (k->list[i]) {
-			struct pend *p = pend_new(m, P_REFRESH, NULL);
-			p->slot = i + 1;
-			p->gen = k->gen[i];
-			char *l = xasprintf("{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":"
-			                    "\"%s\"}", p->id, lists[i].method);
-			send_str(m, NULL, l);
-			free(l);
-		}
+		if (k->list[i])
+			ask_list(m, i, false);
 	flush_waiting(m);
 }
 
@@ -1256,6 +1268,8 @@ static void server_response(struct mcp *m, const char *line, size_t len,
 		if (p->gen == k->gen[i]) {
 			if (!msg->result.len) {
 				cache_drop(k, i);
+			} else if (p->refill) {
+				cache_store(k, i, k->gen[i], line, msg->result);
 			} else if (k->list_len[i] != msg->result.len ||
 			           memcmp(k->list[i], line + msg->result.off,
 			                  msg->result.len) != 0) {
@@ -1364,7 +1378,8 @@ static bool refreshing(const struct mcp *m, int i)
 static void server_notification(struct mcp *m, const char *line, size_t len,
                                 const struct jrpc_msg *msg)
 {
-	/* A list changed: its cached answer goes.  While tend is asking a new
+	/* A list changed: its cached answer goes (and is asked for again, so
+	 * that the next client has it without a round trip).  While tend is asking a new
 	 * process for that list anyway (servers that say list_changed after
 	 * every initialize), the answer decides, and clients are told only
 	 * when it differs from what they were given. */
@@ -1373,9 +1388,14 @@ static void server_notification(struct mcp *m, const char *line, size_t len,
 		if (!jrpc_str_eq(line, msg->method, lists[i].changed))
 			continue;
 		matched = true;
-		if (!refreshing(m, i)) {
+		/* (before its initialize is answered, the process is new: the
+		 * refresh that follows decides too) */
+		if (m->state != S_INIT && !refreshing(m, i)) {
+			bool had = m->cache->list[i] != NULL;
 			cache_drop(m->cache, i);
 			kept = false;
+			if (had && m->state == S_READY)
+				ask_list(m, i, true);
 		}
 	}
 	if (matched && kept && !msg->meta_sub.len)

@@ -1032,13 +1032,24 @@ static void test_list_changed_during_refresh(void **state)
 	/* Still cached: answered without the server. */
 	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/list\"}");
 	assert_string_equal(next_line(0), "{\"jsonrpc\":\"2.0\",\"id\":6,\"result\":{\"tools\":[{\"name\":\"x\"}]}}");
-	/* Another list_changed, no refresh pending: passed on, cache gone. */
+	/* Another list_changed, no refresh pending: passed on, the cached
+	 * list gone and asked for again (quietly: the clients were told). */
 	send_s(m, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}");
+	j = next_json(SERVER);
+	assert_string_equal(method_of(j), "tools/list");
+	t = id_of(j);
+	json_decref(j);
 	assert_string_equal(next_line(0), "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}");
 	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\"}");
 	j = next_json(SERVER);
 	assert_string_equal(method_of(j), "tools/list");
 	json_decref(j);
+	assert_true(asprintf(&r, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"tools\":[{\"name\":\"y\"}]}}", t) > 0);
+	send_s(m, r);
+	free(r);
+	nothing_more();
+	send_c(m, a, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/list\"}");
+	assert_string_equal(next_line(0), "{\"jsonrpc\":\"2.0\",\"id\":8,\"result\":{\"tools\":[{\"name\":\"y\"}]}}");
 	mcp_free(m);
 }
 
