@@ -44,6 +44,7 @@ struct mcp_cache {
 	char *list[L_N];             /* first pages of the lists, NULL: none */
 	size_t list_len[L_N];
 	unsigned long gen[L_N];      /* bumped at each invalidation */
+	bool wanted[L_N];            /* a client asked for it once: kept filled */
 };
 
 /* One id tend minted, and what it stands for. */
@@ -564,7 +565,8 @@ void mcp_cache_free(struct mcp_cache *k)
 }
 
 /* LINE's method as one of the cached lists: its index, or -1.  Only a
- * first page is cached: a request with params other than _meta is not. */
+ * first page is cached: a request with params other than _meta is not,
+ * nor one of MCP 2026-07-28. */
 static int cacheable(const char *line, const struct jrpc_msg *msg)
 {
 	int slot = -1;
@@ -574,8 +576,11 @@ static int cacheable(const char *line, const struct jrpc_msg *msg)
 	if (slot < 0 || !msg->params.len)
 		return slot;
 	json_t *p = json_loadb(line + msg->params.off, msg->params.len, 0, NULL);
-	bool plain = json_is_object(p) &&
-	             json_object_size(p) == (json_object_get(p, "_meta") ? 1u : 0u);
+	json_t *meta = json_object_get(p, "_meta");
+	bool plain = json_is_object(p) && json_object_size(p) == (meta ? 1u : 0u) &&
+	             /* not of MCP 2026-07-28, whose answers may depend on the
+	              * capabilities each request carries */
+	             !json_object_get(meta, "io.modelcontextprotocol/protocolVersion");
 	json_decref(p);
 	return plain ? slot : -1;
 }
@@ -657,6 +662,7 @@ static struct pend *forward(struct mcp *m, struct mcp_client *c,
 	if (slot >= 0) {
 		p->slot = slot + 1;
 		p->gen = m->cache->gen[slot];
+		m->cache->wanted[slot] = true;
 	}
 	if (msg->meta_level.len) {   /* 2026-07-28: log messages asked for */
 		char *name = jrpc_str(line, msg->meta_level);
@@ -1237,10 +1243,11 @@ static void init_done(struct mcp *m, const char *line,
 		json_decref(r);
 	}
 	/* Lists answered from the cache while this process started are
-	 * checked against what it says now. */
+	 * checked against what it says now; lists clients asked for are
+	 * kept filled. */
 	for (int i = 0; i < L_N; i++)
-		if (k->list[i])
-			ask_list(m, i, false);
+		if (k->wanted[i])   /* quietly when there is nothing to compare */
+			ask_list(m, i, !k->list[i]);
 	flush_waiting(m);
 }
 
@@ -1391,10 +1398,9 @@ static void server_notification(struct mcp *m, const char *line, size_t len,
 		/* (before its initialize is answered, the process is new: the
 		 * refresh that follows decides too) */
 		if (m->state != S_INIT && !refreshing(m, i)) {
-			bool had = m->cache->list[i] != NULL;
 			cache_drop(m->cache, i);
 			kept = false;
-			if (had && m->state == S_READY)
+			if (m->cache->wanted[i] && m->state == S_READY)
 				ask_list(m, i, true);
 		}
 	}
