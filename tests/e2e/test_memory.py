@@ -95,14 +95,19 @@ def check_memory_restart(p, ready, pids, interval_ms):
     assert not any(alive(pid, st) for pid, st in pids)
 
 
+# The first sample comes one interval after the spawn; the grandchild must
+# hold its 400 MiB by then (filling them takes 1.7 s on a slow VM).
+HOG_INTERVAL_MS = 3000
+
+
 def test_grandchild_anon_memory_restarts_the_tree(project, tmp_path):
-    p, ready, pids = grandchild_hog(project, tmp_path, "anon")
-    check_memory_restart(p, ready, pids, 1000)
+    p, ready, pids = grandchild_hog(project, tmp_path, "anon", HOG_INTERVAL_MS)
+    check_memory_restart(p, ready, pids, HOG_INTERVAL_MS)
 
 
 def test_shmem_counts(project, tmp_path):
-    p, ready, pids = grandchild_hog(project, tmp_path, "shm")
-    check_memory_restart(p, ready, pids, 1000)
+    p, ready, pids = grandchild_hog(project, tmp_path, "shm", HOG_INTERVAL_MS)
+    check_memory_restart(p, ready, pids, HOG_INTERVAL_MS)
 
 
 def test_memory_warn_once_and_no_restart(project, tmp_path):
