@@ -410,7 +410,12 @@ def containment(root, S, peer_list):
 # --- 4 memory ----------------------------------------------------------------
 
 def rss_file(pid):
-    got = tendbench.proc_mem(pid, ("VmRSS", "RssFile"))
+    """(VmRSS, RssFile) of PID, or None when it is gone already (a peer
+    that counts VmRSS may have killed it for the file it maps)."""
+    try:
+        got = tendbench.proc_mem(pid, ("VmRSS", "RssFile"))
+    except (FileNotFoundError, ProcessLookupError):
+        return None
     return got.get("VmRSS", 0), got.get("RssFile", 0)
 
 
@@ -435,8 +440,9 @@ def memory(root, S, peer_list):
                                   60, "memory")
             for p in sups:
                 m = first[p.name + "-map"]
-                if m.rest[0] == "mapped":
-                    res[p.name]["map_rss"].append(rss_file(m.pid))
+                rss = rss_file(m.pid) if m.rest[0] == "mapped" else None
+                if rss:
+                    res[p.name]["map_rss"].append(rss)
             # watch every hog's child until it dies or the window ends
             hog = {p.name: first[p.name + "-hog"] for p in sups}
             died = {}
