@@ -33,6 +33,7 @@ struct key_def {
 	unsigned lo, hi;       /* V_UINT bounds; V_DURATION: lo is the least ms */
 	bool enforced;         /* acted on by this version */
 	bool daemon_only;      /* about clients: no tend exec --KEY */
+	bool connect_only;     /* a flag of tend connect -- CMD, not a file's key */
 	const char *help;
 };
 
@@ -121,11 +122,11 @@ static const struct key_def keys[] = {
 	{ "idle-stop", SC_SERVICE, V_OPT_DURATION, U(idle_stop_ms), "none",
 	  .enforced = true, .daemon_only = true,
 	  .help = "stop after this long without client traffic" },
-	{ "env-ignore", SC_SERVICE, V_WORDS, U(env_ignore), NULL, .enforced = false,
-	  .daemon_only = true,
+	{ "env-ignore", SC_SERVICE, V_WORDS, U(env_ignore), NULL, .enforced = true,
+	  .daemon_only = true, .connect_only = true,
 	  .help = "tend connect -- CMD: variables (globs) that do not decide sharing" },
-	{ "env-require", SC_SERVICE, V_WORDS, U(env_require), NULL, .enforced = false,
-	  .daemon_only = true,
+	{ "env-require", SC_SERVICE, V_WORDS, U(env_require), NULL, .enforced = true,
+	  .daemon_only = true, .connect_only = true,
 	  .help = "tend connect -- CMD: only these variables (globs) decide sharing" },
 	{ "watch", SC_UNIT, V_PATHS, U(watch), NULL,
 	  .enforced = true, .help = "paths whose changes trigger (repeatable)" },
@@ -668,6 +669,11 @@ int config_set(struct tend_config *cfg, struct unit_config *u, const char *key,
 		*err = xasprintf("--%s is about clients of a service, which tend exec "
 		                 "does not have; put the service in tend.ini and use "
 		                 "tend up", key);
+	} else if (k->connect_only && line > 0) {
+		*err = xasprintf("%s: key \"%s\" is a flag of tend connect -- CMD "
+		                 "(which shares by the client's environment); a "
+		                 "service of the file runs with the file's env: "
+		                 "remove it", at, key);
 	} else if (lines[k - keys] && !key_repeatable(k)) {
 		*err = xasprintf("%s: key \"%s\" is set twice (first at line %d); "
 		                 "keep one", at, key, lines[k - keys]);

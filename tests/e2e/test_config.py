@@ -97,6 +97,8 @@ BAD = [
     ("service-key-in-job", "[job j]\nexec = /bin/true\nrestart = always\n", 6),
     ("unit-key-in-tend", "[tend]\nexec = /bin/true\n", 5),
     ("tend-key-in-service", SVC + "log-max = 1M\n", 6),
+    ("share-bad", SVC + "stdio = mcp\nshare = some\n", 7),
+    ("connect-flag-in-file", SVC + "stdio = mcp\nenv-ignore = TERM*\n", 7),
 ]
 
 
