@@ -57,10 +57,13 @@ struct mcp_client;
  * multiplexers of the same server, protocol version and sharing key): its
  * initialize result, and the first pages of tools/list, prompts/list,
  * resources/list and resources/templates/list.  A new client is answered
- * from it without a round trip, also while the server (re)starts; a
- * list_changed from the server drops that list; a new process is asked
- * again for every cached list, and clients are sent list_changed when it
- * differs (or the initialize result does). */
+ * from it without a round trip, also while the server (re)starts (the
+ * server is then warmed: ops.warm).  A list_changed from the server drops
+ * that list, which tend asks for again at once; a new process is asked
+ * again for every list a client ever asked for, and clients are sent
+ * list_changed when it differs from the cache (or the initialize result
+ * does); a list_changed it sends meanwhile is not passed on.  Requests of
+ * MCP 2026-07-28 are not cached. */
 struct mcp_cache;
 struct mcp_cache *mcp_cache_new(void);
 void mcp_cache_free(struct mcp_cache *k);

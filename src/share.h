@@ -1,6 +1,5 @@
 /* share — stdio sharing: the tend connect sessions of a service with
- * stdio = exclusive or per-client (mcp behaves as exclusive until its
- * multiplexer lands).
+ * stdio = exclusive, per-client or mcp.
  *
  * A session is one tend connect.  It brings its control connection (taken
  * out of the server: the session's final line goes there, and its closing
@@ -31,6 +30,16 @@
  * instance then has stop-timeout to exit before it is stopped.  The client
  * going away (its stdout closes, or tend connect's control connection
  * does) stops the instance's whole tree at once.
+ *
+ * mcp: every session at once, through the multiplexer (mcp.h), with an
+ * instance of the server per key: the protocol version of the session's
+ * first message, and with share = roots or none its capabilities and its
+ * roots (asked for by tend, roots/list "tend-roots-N") or its own number.
+ * The service's own runs serve the first key; another key gets a unit
+ * NAME#N (the service's settings and policy), which goes with its last
+ * session.  A session whose roots change moves once nothing of its is
+ * pending.  What a server answered is kept per key (mcp_cache) across its
+ * runs and instances.
  *
  * mcp: after the client's EOF its session stays until every request it
  * sent is answered and written out (at most SHARE_DRAIN_MS), as a server
