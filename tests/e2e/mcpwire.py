@@ -29,10 +29,17 @@ def is_response(msg, mid=None):
 
 
 class Client:
-    def __init__(self, p, reaper, name="svc", label=None):
+    """`tend -c FILE connect NAME` of project P with pipes; or, given ARGS
+    (and ENV, CWD), `tend connect ARGS` (e.g. `-- CMD ...`, no file)."""
+
+    def __init__(self, p, reaper, name="svc", label=None, args=None,
+                 env=None, cwd=None):
         self.label = label or name
+        argv = ([TEND_BIN, "connect"] + list(args) if args is not None
+                else [TEND_BIN, "-c", str(p.ini), "connect", name])
         self.proc = subprocess.Popen(
-            [TEND_BIN, "-c", str(p.ini), "connect", name], env=p.env,
+            argv, env=env if env is not None else p.env,
+            cwd=str(cwd) if cwd else None,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True)
         reaper.track(self.proc)

@@ -10,10 +10,8 @@ reports its environment and working directory) and the real server-memory
 of tests/mcp (make mcp-deps)."""
 import json
 import os
-import queue
 import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -27,30 +25,6 @@ SERVER = str(BIN / "mcp_server.py")
 MCP = Path(__file__).resolve().parent.parent / "mcp"
 MEMORY = MCP / "node_modules" / "@modelcontextprotocol" / "server-memory" / \
     "dist" / "index.js"
-
-
-class ZClient(Client):
-    """One `tend connect [FLAGS] -- CMD` with pipes (mcpwire's Client, but
-    with a command line instead of a service of a file)."""
-
-    def __init__(self, args, env, cwd, reaper, label):
-        self.label = label
-        self.proc = subprocess.Popen(
-            [TEND_BIN, "connect"] + list(args), env=env, cwd=str(cwd),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True)
-        reaper.track(self.proc)
-        self.pid = self.proc.pid
-        self.q = queue.Queue()
-        self.backlog = []
-        self.ended = False
-        self.err = b""
-        self._ids = 0
-        self._reading = threading.Event()
-        self._reading.set()
-        threading.Thread(target=self._read, daemon=True).start()
-        self._err_reader = threading.Thread(target=self._read_err, daemon=True)
-        self._err_reader.start()
 
 
 class Zero:
@@ -80,8 +54,8 @@ class Zero:
         e = dict(self.env)
         e.update(env or {})
         args = list(flags) + ["--"] + (cmd or [PY, SERVER])
-        c = ZClient(args, e, cwd or self.workdir, self.reaper,
-                    label or "c%d" % self.n)
+        c = Client(None, self.reaper, label=label or "c%d" % self.n,
+                   args=args, env=e, cwd=cwd or self.workdir)
         if init:
             c.initialize()
         return c
