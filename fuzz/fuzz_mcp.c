@@ -155,12 +155,15 @@ static void send_client(size_t who, const char *line, size_t len)
  * they give what their contracts say. */
 static void first_line_parsers(const char *line, size_t len)
 {
-	char *v = mcp_request_version(line, len);
-	FUZZ_ASSERT(!v || (strlen(v) < 64 && !strchr(v, ' ') && *v),
+	struct mcp_hello h;
+	mcp_hello(line, len, &h);
+	FUZZ_ASSERT(!h.version || (strlen(h.version) < 64 &&
+	            !strchr(h.version, ' ') && *h.version),
 	            "a version that cannot be a key's first word");
-	free(v);
-	FUZZ_ASSERT((mcp_initialize_caps(line, len) & ~MCP_CAPS_ALL) == 0,
-	            "capabilities beyond MCP_CAPS_ALL");
+	FUZZ_ASSERT((h.caps & ~MCP_CAPS_ALL) == 0 &&
+	            (h.initialize || h.caps == MCP_CAPS_ALL),
+	            "capabilities beyond MCP_CAPS_ALL, or of no initialize");
+	free(h.version);
 	char *set = mcp_roots_set(line, len);
 	if (set) {
 		/* sorted, each once */

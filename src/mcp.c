@@ -360,6 +360,20 @@ static char *dup_span(const char *line, struct jspan s, size_t *len)
 	return d;
 }
 
+/* A pend of KIND (of client C) for the request LINE, whose id ID it keeps
+ * for the answer; *E then puts tend's id (written into NUM) in its place. */
+static struct pend *pend_mapped(struct mcp *m, enum pend_kind kind,
+                                struct mcp_client *c, const char *line,
+                                struct jspan id, char num[24],
+                                struct jrpc_edit *e)
+{
+	struct pend *p = pend_new(m, kind, c);
+	p->orig = dup_span(line, id, &p->orig_len);
+	size_t nl = (size_t)snprintf(num, 24, "%llu", p->id);
+	*e = (struct jrpc_edit){ id, num, nl };
+	return p;
+}
+
 /* A request of tend's own to the server: METHOD with PARAMS (JSON text). */
 static void tend_request(struct mcp *m, enum pend_kind kind, const char *method,
                          const char *params)
@@ -613,15 +627,21 @@ static void ask_list(struct mcp *m, int i, bool refill)
 /* --- what clients say --- */
 
 /* The capabilities an initialize request declares (CAP_*). */
+/* The routable capabilities of an initialize's params (CAP_*). */
+static unsigned caps_of(json_t *params)
+{
+	json_t *caps = json_object_get(params, "capabilities");
+	return (json_is_object(json_object_get(caps, "roots")) ? CAP_ROOTS : 0) |
+	       (json_is_object(json_object_get(caps, "sampling")) ? CAP_SAMPLING : 0) |
+	       (json_is_object(json_object_get(caps, "elicitation")) ? CAP_ELICITATION : 0);
+}
+
 static unsigned init_caps(const char *line, const struct jrpc_msg *msg)
 {
 	json_t *params = msg->params.len
 	                 ? json_loadb(line + msg->params.off, msg->params.len, 0, NULL)
 	                 : NULL;
-	json_t *caps = json_object_get(params, "capabilities");
-	unsigned c = (json_is_object(json_object_get(caps, "roots")) ? CAP_ROOTS : 0) |
-	             (json_is_object(json_object_get(caps, "sampling")) ? CAP_SAMPLING : 0) |
-	             (json_is_object(json_object_get(caps, "elicitation")) ? CAP_ELICITATION : 0);
+	unsigned c = caps_of(params);
 	json_decref(params);
 	return c;
 }
@@ -656,8 +676,9 @@ static struct pend *forward(struct mcp *m, struct mcp_client *c,
 		            MCP_CLIENT_IN_FLIGHT_MAX);
 		return NULL;
 	}
-	struct pend *p = pend_new(m, P_CLIENT, c);
-	p->orig = dup_span(line, msg->id, &p->orig_len);
+	char num[24];
+	struct jrpc_edit e[2];
+	struct pend *p = pend_mapped(m, P_CLIENT, c, line, msg->id, num, &e[0]);
 	int slot = cacheable(line, msg);
 	if (slot >= 0) {
 		p->slot = slot + 1;
@@ -669,13 +690,10 @@ static struct pend *forward(struct mcp *m, struct mcp_client *c,
 		p->msg_level = 1 + level_index(name);
 		free(name);
 	}
-	char num[24];
-	size_t nl = (size_t)snprintf(num, sizeof(num), "%llu", p->id);
-	struct jrpc_edit e[2] = { { msg->id, num, nl } };
 	size_t n = 1;
 	if (msg->meta_progress.len) {
 		p->token = dup_span(line, msg->meta_progress, &p->token_len);
-		e[n++] = (struct jrpc_edit){ msg->meta_progress, num, nl };
+		e[n++] = (struct jrpc_edit){ msg->meta_progress, num, e[0].len };
 	}
 	send_edited(m, NULL, line, len, e, n);
 	return p;
@@ -858,11 +876,9 @@ static void client_listen(struct mcp *m, struct mcp_client *c, const char *line,
 		            MCP_CLIENT_LISTEN_MAX);
 		return;
 	}
-	struct pend *p = pend_new(m, P_LISTEN, c);
-	p->orig = dup_span(line, msg->id, &p->orig_len);
 	char num[24];
-	size_t nl = (size_t)snprintf(num, sizeof(num), "%llu", p->id);
-	struct jrpc_edit e = { msg->id, num, nl };
+	struct jrpc_edit e;
+	struct pend *p = pend_mapped(m, P_LISTEN, c, line, msg->id, num, &e);
 	p->line = jrpc_splice(line, len, &e, 1, &p->line_len);
 	if (p->line)
 		send_to(m, NULL, p->line, p->line_len);
@@ -1365,11 +1381,9 @@ static void server_request(struct mcp *m, const char *line, size_t len,
 			            *capname ? capname : "needed");
 		return;
 	}
-	struct pend *p = pend_new(m, P_SERVER, c);
-	p->orig = dup_span(line, msg->id, &p->orig_len);
 	char num[24];
-	size_t nl = (size_t)snprintf(num, sizeof(num), "%llu", p->id);
-	struct jrpc_edit e = { msg->id, num, nl };
+	struct jrpc_edit e;
+	pend_mapped(m, P_SERVER, c, line, msg->id, num, &e);
 	send_edited(m, c, line, len, &e, 1);
 }
 
@@ -1648,15 +1662,6 @@ char *mcp_result_for(const char *line, size_t len, const char *result,
 	return b.s;
 }
 
-unsigned mcp_initialize_caps(const char *line, size_t len)
-{
-	struct jrpc_msg msg;
-	if (jrpc_scan(line, len, &msg) != JRPC_REQUEST ||
-	    !jrpc_str_eq(line, msg.method, "initialize"))
-		return MCP_CAPS_ALL;
-	return init_caps(line, &msg);
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -1692,22 +1697,28 @@ char *mcp_roots_set(const char *line, size_t len)
 	return b.s;
 }
 
-char *mcp_request_version(const char *line, size_t len)
+void mcp_hello(const char *line, size_t len, struct mcp_hello *h)
 {
+	*h = (struct mcp_hello){ .caps = MCP_CAPS_ALL };
 	struct jrpc_msg msg;
 	if (jrpc_scan(line, len, &msg) != JRPC_REQUEST)
-		return NULL;
-	bool init = jrpc_str_eq(line, msg.method, "initialize");
+		return;
+	h->initialize = jrpc_str_eq(line, msg.method, "initialize");
 	json_t *p = msg.params.len ? json_loadb(line + msg.params.off,
 	                                        msg.params.len, 0, NULL) : NULL;
-	const char *v = init ? json_string_value(json_object_get(p, "protocolVersion"))
-	                     : json_string_value(json_object_get(json_object_get(p, "_meta"),
-	                                         "io.modelcontextprotocol/protocolVersion"));
-	if (!v && jrpc_str_eq(line, msg.method, "server/discover"))
-		v = MCP_PROTOCOL_STATELESS;
-	char *r = v && *v && strlen(v) < 64 && !strchr(v, ' ') ? xstrdup(v) : NULL;
+	const char *v;
+	if (h->initialize) {
+		h->caps = caps_of(p);
+		v = json_string_value(json_object_get(p, "protocolVersion"));
+	} else {
+		v = json_string_value(json_object_get(json_object_get(p, "_meta"),
+		                      "io.modelcontextprotocol/protocolVersion"));
+		if (!v && jrpc_str_eq(line, msg.method, "server/discover"))
+			v = MCP_PROTOCOL_STATELESS;
+	}
+	if (v && *v && strlen(v) < 64 && !strchr(v, ' '))
+		h->version = xstrdup(v);
 	json_decref(p);
-	return r;
 }
 
 bool mcp_stateless(const char *version)

@@ -137,17 +137,21 @@ void mcp_server_closing(struct mcp *m);
  * messages fail with WHY. */
 void mcp_server_failed(struct mcp *m, const char *why);
 
-/* The protocol version a client's request LINE speaks (malloc'd): the
- * protocolVersion an initialize asks for, the one in the _meta of a
- * request of the stateless era, MCP_PROTOCOL_STATELESS for a
- * server/discover without it; NULL when LINE is no request or names none. */
-char *mcp_request_version(const char *line, size_t len);
+/* What a client's first message LINE says of it, read once: whether it is
+ * an initialize; the protocol version it speaks (malloc'd; NULL when it
+ * names none): the protocolVersion an initialize asks for, the one in the
+ * _meta of a request of the stateless era, MCP_PROTOCOL_STATELESS for a
+ * server/discover without it; the capabilities an initialize declares
+ * (MCP_CAPS_ALL for any other message). */
+struct mcp_hello {
+	bool initialize;
+	char *version;
+	unsigned caps;
+};
+void mcp_hello(const char *line, size_t len, struct mcp_hello *h);
 /* Is VERSION of the stateless era (2026-07-28 and later: dates compare as
  * strings)? */
 bool mcp_stateless(const char *version);
-/* The capabilities (MCP_CAP_*) the initialize request LINE declares;
- * MCP_CAPS_ALL when LINE is no initialize. */
-unsigned mcp_initialize_caps(const char *line, size_t len);
 /* The roots of a roots/list response LINE as a set: their URIs sorted,
  * each once, joined by newlines ("" for none); malloc'd, or NULL when
  * LINE is no such result (an error, say). */

@@ -167,9 +167,7 @@ char *output_tail(struct output *o)
 
 void output_tail_clear(struct output *o)
 {
-	if (o->rfd >= 0)
-		drain(o);   /* the last run's lines are not the next run's */
-	o->tail_n = 0;
+	o->tail_n = 0;   /* (the last run's lines were flushed at its end) */
 }
 
 static void emit_line(struct output *o, const char *s, size_t n)

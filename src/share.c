@@ -1062,14 +1062,13 @@ static bool roots_line(struct session *s, const char *line, size_t len)
 static bool first_line(struct session *s, const char *line, size_t len)
 {
 	struct share *sh = s->sh;
-	char *version = mcp_request_version(line, len);
-	if (!version)
-		version = key_version(sh->srvs->key ? sh->srvs->key : MCP_PROTOCOL);
+	struct mcp_hello h;
+	mcp_hello(line, len, &h);
+	char *version = h.version ? h.version
+	                : key_version(sh->srvs->key ? sh->srvs->key : MCP_PROTOCOL);
+	bool init = h.initialize;
 	s->version = version;
-	s->caps = mcp_initialize_caps(line, len);
-	struct jrpc_msg msg;
-	bool init = jrpc_scan(line, len, &msg) == JRPC_REQUEST &&
-	            jrpc_str_eq(line, msg.method, "initialize");
+	s->caps = h.caps;
 	char *key, *err = NULL;
 	if (sh->u->cfg->share == SHARE_ROOTS && init && (s->caps & MCP_CAP_ROOTS)) {
 		s->want_roots = true;
