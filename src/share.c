@@ -1368,7 +1368,7 @@ static bool attach(struct session *s, struct share_inst *i)
 	}
 	/* A start that fails at once ends S from inside unit_wake (its
 	 * spawn_failed state change): S is then gone. */
-	if (!unit_wake(i->u, "connect")) {
+	if (!unit_revive(i->u, "connect")) {
 		if (i->s == s)
 			finish(s, ctl_reply_err(1, "service \"%s\" %s; see tend "
 			       "status %s", svc_name(sh), i->u->state == US_FAILED

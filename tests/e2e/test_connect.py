@@ -147,6 +147,23 @@ def test_service_exit_makes_connect_fail_with_a_message(project, reaper):
     assert err.count("\n") == 1, err
 
 
+def test_a_new_client_starts_a_service_that_gave_up(project, reaper):
+    """stdio = exclusive: a service that gave up (max-crashes) is started
+    again, with a new crash budget, by the next new client (event woke,
+    from failed)."""
+    p = project("[service svc]\nexec = /bin/sh -c 'exit 3'\nstdio = exclusive\n"
+                "max-crashes = 1/1m\nbackoff = 10ms..10ms\n")
+    a = connect(p, reaper, "svc")
+    a.wait(T_LONG)
+    assert a.returncode == 1
+    p.wait_event("gave_up", unit="svc")
+    b = connect(p, reaper, "svc")
+    b.wait(T_LONG)
+    woke = p.wait_event("woke", unit="svc", **{"from": "failed"})
+    assert woke["crash_budget"] == "new", woke
+    assert len([e for e in p.events() if e["event"] == "spawned"]) >= 3
+
+
 def test_client_leaving_mid_line_restarts_the_shared_instance(project, reaper):
     p = project("[service svc]\nexec = %s\nstdio = exclusive\n" % LINES)
     rc, out, _ = talk(p, reaper, "svc", b"one\n")
