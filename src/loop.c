@@ -281,36 +281,57 @@ static void check_resume(struct loop *lp)
 		lp->resume_fn(lp, asleep, lp->resume_data);
 }
 
+/* Fetches what waits on the descriptors (waiting at most TIMEOUT ms) and
+ * runs its callbacks.  Returns the number of events, or -1 (errno). */
+static int dispatch(struct loop *lp, int timeout)
+{
+	int n = epoll_wait(lp->epfd, lp->batch, LOOP_BATCH, timeout);
+	lp->wakeups++;
+	if (n < 0)
+		return -1;
+	lp->now = mono_ms();
+	check_resume(lp);
+	lp->nbatch = n;
+	for (int i = 0; i < n; i++) {
+		struct loop_io *io = lp->batch[i].data.ptr;
+		if (io)
+			io->fn(lp, io, lp->batch[i].events);
+	}
+	lp->nbatch = 0;
+	return n;
+}
+
+/* Each iteration waits, runs the callbacks of what came, and only then
+ * the due timers: a deadline is never judged before what was waiting on
+ * the descriptors has been seen.  This matters after any gap (the
+ * process stopped by SIGSTOP or a debugger, swapped out, its cgroup
+ * frozen, a slow callback): the ping, READY=1, exit or client line that
+ * came in time is in a descriptor when the deadline's timer is already
+ * due.  An interrupted wait (EINTR: a stop and continue ends epoll_wait
+ * that way) is one such gap: the wait is done again before any timer.
+ * When a wait fills the whole batch, more may be waiting: fetched too
+ * (a bounded number of times, so that timers are never starved). */
 int loop_run(struct loop *lp)
 {
 	lp->stop = false;
+	lp->now = mono_ms();
+	check_resume(lp);
 	while (!lp->stop) {
-		lp->now = mono_ms();
-		check_resume(lp);
-		if (lp->stop)
-			break;
-		run_due_timers(lp);
-		if (lp->stop)
-			break;
 		/* Timers may have taken time (a memory sample reads /proc):
 		 * the wait is measured from now, not from before them. */
 		lp->now = mono_ms();
-		int n = epoll_wait(lp->epfd, lp->batch, LOOP_BATCH, next_timeout(lp));
-		lp->wakeups++;
+		int n = dispatch(lp, next_timeout(lp));
+		for (int more = 0; n == LOOP_BATCH && more < 8 && !lp->stop; more++)
+			n = dispatch(lp, 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
+		if (lp->stop)
+			break;
 		lp->now = mono_ms();
-		check_resume(lp);
-		lp->nbatch = n;
-		for (int i = 0; i < n; i++) {
-			struct loop_io *io = lp->batch[i].data.ptr;
-			if (io)
-				io->fn(lp, io, lp->batch[i].events);
-		}
-		lp->nbatch = 0;
+		run_due_timers(lp);
 	}
 	return 0;
 }

@@ -6,6 +6,11 @@
  * callback may add or remove any watch or timer, including its own, and a
  * removed watch never fires again, not even later in the same batch.
  *
+ * Each iteration waits, runs the callbacks of the descriptors that are
+ * ready, and then the timers that are due: after any gap (a stopped or
+ * swapped-out daemon, a frozen cgroup, a slow callback) what waited on the
+ * descriptors is seen before any deadline is judged.
+ *
  * Timers run on CLOCK_MONOTONIC, which stands still while the machine is
  * suspended: no timeout, deadline or countdown expires because of a
  * suspend.  The loop notices a resume (CLOCK_BOOTTIME moved on further than
