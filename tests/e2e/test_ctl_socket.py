@@ -559,6 +559,99 @@ def test_idle_connections_make_room_for_the_cli(served):
         resource.setrlimit(resource.RLIMIT_NOFILE, old)
 
 
+def cli_refusals(p, n, args=("status",)):
+    """Runs tend ARGS N times: their (rc, stderr)."""
+    out = []
+    for _ in range(n):
+        t = p.run(*args, timeout=T_LONG)
+        out.append((t.rc, t.stderr))
+    return out
+
+
+def assert_refused_lines(results, words):
+    for rc, err in results:
+        assert "Broken pipe" not in err and "cannot talk" not in err, \
+            (rc, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0], (rc, err)
+        assert rc == 1, (rc, err)
+
+
+JOB_CONF = CONF + """
+[job long]
+exec = sleep 600
+"""
+
+
+def test_slots_full_refusal_reaches_the_cli(project):
+    """Every slot waits for an answer (256 x run --wait): a newcomer is
+    refused, and tend prints the daemon's line and exits 1, never 'Broken
+    pipe' and 3."""
+    p = project(JOB_CONF)
+    p.up()
+    path = sock_path(p)
+    old = raise_nofile(1500)
+    waiting = []
+    try:
+        for _ in range(256):
+            c = Conn(path, timeout=T_LONG)
+            # the ping's answer says the run request behind it was read
+            c.send(b'{"cmd":"ping"}\n{"cmd":"run","name":"long","wait":true}\n')
+            waiting.append(c)
+        for c in waiting:
+            assert c.reply()["ok"] is True
+
+        def full():
+            c = Conn(path)
+            try:
+                line = c.line()
+            finally:
+                c.close()
+            return line is not None and b"too many" in line
+        wait_until(full, timeout=T_LONG, what="every slot to wait")
+        assert_refused_lines(cli_refusals(p, 20), "too many connections")
+        # a request that brings descriptors (tend connect) likewise
+        assert_refused_lines(cli_refusals(p, 5, ("connect", "a")),
+                             "too many connections")
+        for c in waiting:
+            assert select.select([c.s], [], [], 0)[0] == [], \
+                "a connection waiting for an answer was closed"
+    finally:
+        for c in waiting:
+            c.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, old)
+    wait_until(lambda: pinged(path), what="a ping to be answered")
+
+
+def test_out_of_descriptors_refusal_reaches_the_cli(served):
+    p, path = served
+    d0 = daemon_status(path)
+    pid = d0["pid"]
+    old = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    conns = []
+    try:
+        # no descriptor left but the spare one, to refuse with
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (d0["fds"], old[1]))
+        while True:
+            assert len(conns) < 50, "no connection was refused"
+            conns.append(Conn(path))
+            conns[-1].s.settimeout(0.5)
+            try:
+                line = conns[-1].s.recv(4096)
+            except socket.timeout:
+                continue
+            assert b"out of file descriptors" in line, line
+            break
+        results = cli_refusals(p, 10)
+    finally:
+        for c in conns:
+            c.close()
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
+    assert_refused_lines(results, "out of file descriptors")
+    wait_until(lambda: daemon_status(path)["clients"] == 1,
+               what="the connections to close")
+
+
 def test_request_without_newline_then_half_close_is_answered(served):
     p, path = served
     c = Conn(path)
