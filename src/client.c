@@ -162,9 +162,12 @@ static int ctl_connect_wait(struct paths *p, char **why)
 }
 
 /* Sends REQ, with FDS (NFDS of them, SCM_RIGHTS) along with its first
- * byte.  Returns 0, or -1 after an error line. */
+ * byte.  Returns 0, or -1 with errno and no message: a daemon that refused
+ * the connection (all its slots waiting for answers, out of descriptors)
+ * wrote why and closed before the request went, and that line is what
+ * the user must see (reply_after). */
 static int send_req(int fd, const struct ctl_req *req, const int *fds,
-                    size_t nfds, const struct paths *p)
+                    size_t nfds)
 {
 	char *line = ctl_format(req);
 	size_t n = strlen(line), off = 0;
@@ -189,8 +192,9 @@ static int send_req(int fd, const struct ctl_req *req, const int *fds,
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
-			errline("cannot talk to the daemon at %s: %s", p->sock, strerror(errno));
+			int e = errno;
 			free(line);
+			errno = e;
 			return -1;
 		}
 		off += (size_t)w;
@@ -199,23 +203,32 @@ static int send_req(int fd, const struct ctl_req *req, const int *fds,
 	return 0;
 }
 
-/* The next reply line from FD (B keeps what came after it), as an object;
- * NULL after an error line. */
-static json_t *read_reply(int fd, struct buf *b, const struct paths *p)
+/* Reads from FD into B until it holds a whole line; false at the end of
+ * the connection (or an error) before one. */
+static bool read_line(int fd, struct buf *b)
 {
-	char *nl;
-	while (!(nl = b->len ? memchr(b->s, '\n', b->len) : NULL)) {
+	while (!(b->len && memchr(b->s, '\n', b->len))) {
 		char chunk[65536];
 		ssize_t r = read(fd, chunk, sizeof(chunk));
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0) {
-			errline("the daemon closed the connection without answering; "
-			        "see %s", p->daemon_log);
-			return NULL;
-		}
+		if (r <= 0)
+			return false;
 		buf_add(b, chunk, (size_t)r);
 	}
+	return true;
+}
+
+/* The next reply line from FD (B keeps what came after it), as an object;
+ * NULL after an error line. */
+static json_t *read_reply(int fd, struct buf *b, const struct paths *p)
+{
+	if (!read_line(fd, b)) {
+		errline("the daemon closed the connection without answering; "
+		        "see %s", p->daemon_log);
+		return NULL;
+	}
+	char *nl = memchr(b->s, '\n', b->len);
 	size_t len = (size_t)(nl - b->s);
 	json_error_t je;
 	json_t *o = json_loadb(b->s, len, 0, &je);
@@ -230,13 +243,26 @@ static json_t *read_reply(int fd, struct buf *b, const struct paths *p)
 	return o;
 }
 
+/* Sends REQ (with FDS) and reads its reply object (NULL after an error
+ * line; B keeps what came after it).  When the request cannot be sent,
+ * the daemon may have refused the connection: its line is the reply. */
+static json_t *send_and_read(int fd, const struct ctl_req *req, const int *fds,
+                             size_t nfds, struct buf *b, const struct paths *p)
+{
+	if (send_req(fd, req, fds, nfds) == 0)
+		return read_reply(fd, b, p);
+	int e = errno;
+	if ((e == EPIPE || e == ECONNRESET) && read_line(fd, b))
+		return read_reply(fd, b, p);
+	errline("cannot talk to the daemon at %s: %s", p->sock, strerror(e));
+	return NULL;
+}
+
 /* Sends REQ, returns the reply object (NULL after an error line). */
 static json_t *call(int fd, const struct ctl_req *req, const struct paths *p)
 {
-	if (send_req(fd, req, NULL, 0, p) < 0)
-		return NULL;
 	struct buf b = { 0 };
-	json_t *o = read_reply(fd, &b, p);
+	json_t *o = send_and_read(fd, req, NULL, 0, &b, p);
 	free(b.s);
 	return o;
 }
@@ -759,9 +785,9 @@ static int run_session(const char *path, struct paths *p, struct ctl_req *req)
 	json_t *r = NULL;
 	int fd = reach_daemon(path, p, req->name, true, &code);
 	static const int fds[2] = { 0, 1 };
-	if (fd < 0 || send_req(fd, req, fds, 2, p) < 0)
+	if (fd < 0)
 		goto out;
-	r = read_reply(fd, &b, p);
+	r = send_and_read(fd, req, fds, 2, &b, p);
 	if (!r)
 		goto out;
 	if (!json_is_true(json_object_get(r, "ok"))) {

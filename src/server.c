@@ -14,6 +14,9 @@ struct conn {
 	int fd;
 	struct loop_io io;
 	struct loop_timer idle;
+	struct loop_timer deadline;   /* the request begun in IN must end by then */
+	uint64_t since;     /* when accepted, or its last request read or
+	                       answered: the server's count of those */
 	struct buf in;
 	struct buf out;
 	size_t out_off;
@@ -21,6 +24,7 @@ struct conn {
 	size_t nfds;
 	bool pending;       /* a request is being answered */
 	bool closing;       /* close once the output is out */
+	bool eof;           /* the client is done sending (a half-close) */
 	bool busy;          /* inside the request callback: do not free */
 	bool dead;          /* dropped while busy: free when it returns */
 	uint32_t events;    /* what io is registered for */
@@ -37,6 +41,7 @@ struct server {
 	struct loop_io io;
 	struct conn *conns;
 	size_t nconns;
+	uint64_t clock;     /* counts accepts, requests read and answered */
 	server_req_fn on_req;
 	server_gone_fn on_gone;
 	void *ctx;
@@ -54,6 +59,7 @@ static void conn_free(struct conn *c)
 	struct server *s = c->srv;
 	loop_io_del(s->lp, &c->io);
 	loop_timer_stop(s->lp, &c->idle);
+	loop_timer_stop(s->lp, &c->deadline);
 	if (c->fd >= 0)
 		close(c->fd);
 	close_fds(c);
@@ -86,7 +92,7 @@ static void conn_drop(struct conn *c)
 static void conn_watch(struct conn *c)
 {
 	uint32_t ev = 0;
-	if (!c->pending && !c->closing)
+	if (!c->pending && !c->closing && !c->eof)
 		ev |= EPOLLIN;
 	if (c->out.len > c->out_off)
 		ev |= EPOLLOUT;
@@ -163,32 +169,87 @@ static void on_more(struct loop *lp, struct loop_timer *t)
 	handle_lines(t->data);
 }
 
+static void on_deadline(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct conn *c = t->data;
+	if (c->pending || c->closing || !c->in.len)
+		return;
+	c->closing = true;
+	queue(c, ctl_reply_err(2, "request not complete within %d s of its first "
+	                       "byte (a request is one line, ending in a newline); "
+	                       "closing the connection", SERVER_REQUEST_MS / 1000));
+}
+
+/* A request is being received when C's input holds part of a line and the
+ * daemon reads: its deadline runs (from when reading found it begun).
+ * Otherwise none does: waiting for an answer, or between requests, a
+ * connection may stay as long as it likes (SERVER_IDLE_MS between). */
+static void track_request(struct conn *c)
+{
+	if (c->in.len && !c->pending && !c->closing) {
+		if (!c->deadline.armed)
+			loop_timer_start(c->srv->lp, &c->deadline, SERVER_REQUEST_MS,
+			                 on_deadline, c);
+	} else {
+		loop_timer_stop(c->srv->lp, &c->deadline);
+	}
+}
+
+/* The next request line in C's input: its length *LEN and the bytes it
+ * takes with its newline *USED.  False when there is none yet.  After the
+ * client's half-close, what is left without a newline is the last one. */
+static bool next_line(const struct conn *c, size_t *len, size_t *used)
+{
+	const char *nl = c->in.len ? memchr(c->in.s, '\n', c->in.len) : NULL;
+	if (nl) {
+		*len = (size_t)(nl - c->in.s);
+		*used = *len + 1;
+		return true;
+	}
+	if (c->eof && c->in.len && c->in.len <= CTL_LINE_MAX) {
+		*len = *used = c->in.len;
+		return true;
+	}
+	return false;
+}
+
 /* Handles the complete lines in C's input, SERVER_BATCH at most per loop
  * iteration (a client that pipelines thousands of requests gets them
  * answered a share at a time, between everyone else's); stops at a
- * pending request. */
+ * pending request.  C may be gone afterwards. */
 static void handle_lines(struct conn *c)
 {
 	for (int done = 0; !c->pending && !c->closing; done++) {
 		if (done == SERVER_BATCH && c->in.len) {
 			loop_timer_start(c->srv->lp, &c->idle, 0, on_more, c);
-			return;
+			break;
 		}
-		char *nl = c->in.len ? memchr(c->in.s, '\n', c->in.len) : NULL;
-		if (!nl) {
+		size_t len, used;
+		if (!next_line(c, &len, &used)) {
 			if (c->in.len > CTL_LINE_MAX) {
 				c->closing = true;
+				loop_timer_stop(c->srv->lp, &c->deadline);
 				queue(c, ctl_reply_err(2, "request line longer than %d bytes; "
 				                       "closing the connection", CTL_LINE_MAX));
+				return;
 			}
-			return;
+			if (c->eof) {
+				/* Every request answered: what is queued still goes. */
+				c->closing = true;
+				loop_timer_stop(c->srv->lp, &c->deadline);
+				flush_out(c);
+				return;
+			}
+			break;
 		}
-		size_t len = (size_t)(nl - c->in.s);
 		struct ctl_req req;
 		char *err;
 		int r = ctl_parse(c->in.s, len, &req, &err);
-		memmove(c->in.s, nl + 1, c->in.len - len - 1);
-		c->in.len -= len + 1;
+		memmove(c->in.s, c->in.s + used, c->in.len - used);
+		c->in.len -= used;
+		c->since = ++c->srv->clock;
+		loop_timer_stop(c->srv->lp, &c->deadline);
 		if (r < 0) {
 			char *line = ctl_reply_err(2, "%s", err);
 			free(err);
@@ -208,6 +269,7 @@ static void handle_lines(struct conn *c)
 			return;
 		}
 	}
+	track_request(c);
 	conn_watch(c);
 }
 
@@ -253,10 +315,15 @@ static void on_conn(struct loop *lp, struct loop_io *io, uint32_t events)
 		ssize_t r = recv_fds(c, chunk, sizeof(chunk));
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		if (r <= 0) {
-			/* The client is done sending; what is queued still goes. */
-			c->closing = true;
-			flush_out(c);
+		if (r < 0) {
+			conn_drop(c);   /* reset: nothing more can reach it */
+			return;
+		}
+		if (r == 0) {
+			/* The client is done sending: a request it began is
+			 * complete (and answered); then what is queued goes. */
+			c->eof = true;
+			handle_lines(c);
 			return;
 		}
 		/* Beyond CTL_LINE_MAX without a newline the connection is
@@ -273,6 +340,7 @@ static void on_conn(struct loop *lp, struct loop_io *io, uint32_t events)
 void server_reply(struct conn *c, char *line)
 {
 	c->pending = false;
+	c->since = ++c->srv->clock;
 	if (!queue(c, line))
 		return;
 	arm_idle(c);
@@ -348,6 +416,33 @@ static void on_check(struct loop *lp, struct loop_timer *t)
 
 static void on_accept(struct loop *lp, struct loop_io *io, uint32_t events);
 
+/* Every slot is taken and a client knocks: the connection that has gone
+ * longest without a request read (between requests, or one trickling in)
+ * makes room, with an error line; one waiting for an answer never does.
+ * False when every connection waits for an answer. */
+static bool evict_one(struct server *s)
+{
+	struct conn *old = NULL;
+	for (struct conn *c = s->conns; c; c = c->next)
+		if (!c->pending && !c->dead && (!old || c->since < old->since))
+			old = c;
+	if (!old)
+		return false;
+	char *line = ctl_reply_err(1, "connection closed: the daemon serves %d "
+	                           "connections at most, a new one came, and this "
+	                           "one had gone longest without a request; "
+	                           "reconnect", SERVER_CONNS_MAX);
+	/* Its last word goes as far as the socket takes it now: the slot is
+	 * needed at once. */
+	buf_add(&old->out, line, strlen(line));
+	free(line);
+	ssize_t w = send(old->fd, old->out.s + old->out_off,
+	                 old->out.len - old->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)w;
+	conn_drop(old);
+	return true;
+}
+
 static void on_resume(struct loop *lp, struct loop_timer *t)
 {
 	struct server *s = t->data;
@@ -393,14 +488,16 @@ static void on_accept(struct loop *lp, struct loop_io *io, uint32_t events)
 			       "serves uid %u only", (unsigned)geteuid()));
 			continue;
 		}
-		if (s->nconns >= SERVER_CONNS_MAX) {
+		if (s->nconns >= SERVER_CONNS_MAX && !evict_one(s)) {
 			server_refuse(fd, ctl_reply_err(1, "too many connections to the daemon "
-			       "(%d); try again", SERVER_CONNS_MAX));
+			       "(%d, each waiting for an answer); try again",
+			       SERVER_CONNS_MAX));
 			continue;
 		}
 		struct conn *c = xcalloc(1, sizeof(*c));
 		c->srv = s;
 		c->fd = fd;
+		c->since = ++s->clock;
 		c->events = EPOLLIN;
 		if (loop_io_add(lp, &c->io, fd, EPOLLIN, on_conn, c) < 0) {
 			close(fd);

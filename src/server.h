@@ -12,11 +12,21 @@
  *    iteration, between everyone else's;
  *  - replies are queued and written as the client reads; a client that
  *    does not read while SERVER_OUT_MAX bytes pile up is dropped;
+ *  - a request must be whole (its newline read) within SERVER_REQUEST_MS
+ *    of the daemon finding its first byte, else the client gets an error
+ *    line and is closed: a client trickling bytes cannot hold a slot;
+ *    after the client's half-close, a last request without its newline
+ *    is answered as it is;
  *  - a connection with nothing pending for SERVER_IDLE_MS is closed;
  *  - descriptors passed with SCM_RIGHTS are kept for server_take (tend
  *    connect's stdin and stdout), at most SERVER_FDS_MAX, else closed;
- *  - at most SERVER_CONNS_MAX connections: more get an error and are
- *    closed; running out of descriptors never makes the loop spin: a
+ *  - at most SERVER_CONNS_MAX connections: when all are taken, a new
+ *    one takes the place of the one that has gone longest without a
+ *    request read (it gets an error line), so the owner's CLI always gets
+ *    through; a connection waiting for an answer is never taken, and when
+ *    all are waiting the new one gets an error line and is closed (every
+ *    connection is the daemon's owner's: SO_PEERCRED, above, so there is
+ *    no one else to keep slots from); running out of descriptors never makes the loop spin: a
  *    client that cannot be given one is taken with a spare descriptor kept
  *    for that, told so and closed (without a spare, accepting pauses for
  *    SERVER_PAUSE_MS); the starved hook hears when that begins, and when
@@ -32,6 +42,7 @@
 #define SERVER_CONNS_MAX 256
 #define SERVER_OUT_MAX (16u << 20)
 #define SERVER_IDLE_MS 30000
+#define SERVER_REQUEST_MS 5000  /* first byte of a request to its newline */
 #define SERVER_FDS_MAX 2         /* descriptors a request may bring along */
 #define SERVER_BATCH 4          /* requests of one client per loop iteration */
 #define SERVER_PAUSE_MS 100     /* out of descriptors, without a spare */
@@ -68,7 +79,9 @@ void server_reply(struct conn *c, char *line);
 int server_take(struct conn *c, int *fds, size_t *nfds);
 
 /* Sends LINE (taken over) on FD as far as the socket takes it without
- * blocking, and closes FD: the last word to a client let go. */
+ * blocking, and closes FD: the last word to a client let go.  The client
+ * reads it even when its request was never read (and its own write may
+ * fail with EPIPE): on a Unix socket the line comes before the reset. */
 void server_refuse(int fd, char *line);
 
 /* FN (with the server's ctx) hears when the server starts refusing

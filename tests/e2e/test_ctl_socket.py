@@ -246,10 +246,12 @@ def test_half_a_line_then_close(served):
         c.send(b'{"cmd": "sta')
         c.close()
     c = Conn(path)
-    c.send(b'{"cmd": "ping"')  # no newline: nothing to answer yet
-    c.s.shutdown(socket.SHUT_WR)
+    c.send(b'{"cmd": "ping"')  # no newline, and the client is done: the
+    c.s.shutdown(socket.SHUT_WR)  # request is what came, answered
     assert c.eof(), "the daemon closes a connection whose client is done"
-    assert c.buf == b"", c.buf
+    line, rest = c.buf.split(b"\n", 1)
+    assert_error(json.loads(line))
+    assert rest == b"", c.buf
     c.close()
     ping(path)
     wait_until(lambda: daemon_status(path)["clients"] == 1,
@@ -382,13 +384,15 @@ def test_a_thousand_connections(served):
                 last, stable_since = len(ready), time.monotonic()
             elif time.monotonic() - stable_since > 1.0:
                 break
+        # Each one past the limit took the place of the oldest (none had
+        # sent a request): the oldest were told so and closed.
         refused = [byfd[fd] for fd in ready]
         kept = [c for c in conns if c.s.fileno() not in ready]
         for c in refused:
             line = c.line()
-            assert line is not None, "refused without an error line"
+            assert line is not None, "closed without an error line"
             r = json.loads(line)
-            assert r["ok"] is False and "too many" in r["error"], r
+            assert r["ok"] is False and "256" in r["error"], r
             assert c.line() is None, "a refused connection is closed"
         assert len(kept) == 256 and len(refused) == 744, \
             (len(kept), len(refused))
@@ -399,11 +403,15 @@ def test_a_thousand_connections(served):
             assert c.reply()["ok"] is True
         r = kept[0].request({"cmd": "status"})
         assert r["units"][0]["clients"] == 256, r["units"][0]
-        # a newcomer is told, not left hanging
+        # a newcomer is served: the connection idle the longest makes room
         extra = Conn(path)
-        line = extra.line()
-        assert line is not None and b"too many" in line, line
+        assert extra.request({"cmd": "ping"})["ok"] is True
         extra.close()
+        gone = [c for c in kept[1:]
+                if select.select([c.s], [], [], 0)[0]]
+        assert len(gone) == 1, len(gone)
+        r = json.loads(gone[0].line())
+        assert r["ok"] is False and "longest" in r["error"], r
     finally:
         for c in conns:
             c.close()
@@ -461,6 +469,217 @@ def test_out_of_descriptors_refuses_without_spinning(served):
     wait_until(lambda: daemon_status(path)["clients"] == 1,
                what="the connections to close")
     assert daemon_status(path)["fds"] == d0["fds"]
+
+
+# --- slow clients and refusals (issue 20: 7, 8, 11) --------------------------
+
+REQUEST_S = 5          # SERVER_REQUEST_MS: first byte of a request to its newline
+
+
+def test_drippers_do_not_lock_out_the_cli(served):
+    """256 connections that each send one byte every 2 s: the owner's tend
+    status still gets through at once, and every dripper is closed with an
+    error line once its request has taken longer than the deadline."""
+    p, path = served
+    old = raise_nofile(1500)
+    drippers = []
+    try:
+        d0 = daemon_status(path)
+        for _ in range(256):
+            drippers.append(Conn(path, timeout=T_LONG))
+        req = b'{"cmd":"status"}\n'
+        open_ = list(drippers)
+        t0 = time.monotonic()
+        checked = None
+        for i in range(len(req)):
+            for c in list(open_):
+                try:
+                    c.s.send(req[i:i + 1])
+                except (BrokenPipeError, ConnectionResetError):
+                    open_.remove(c)
+            if i == 0:
+                # every slot holds a request begun: the CLI still gets in
+                s0 = time.monotonic()
+                t = p.run("status", timeout=T_LONG)
+                checked = time.monotonic() - s0
+                assert t.rc == 0, t.describe()
+                assert "tend" in t.stdout, t.stdout
+            if not open_ or time.monotonic() - t0 > REQUEST_S + 6:
+                break
+            time.sleep(2)
+        assert checked < 5, "tend status took %.1fs among drippers" % checked
+        # Each is closed by now, or soon, with one error line.
+        deadline = time.monotonic() + T_LONG
+        lines = []
+        for c in drippers:
+            c.s.settimeout(max(0.1, deadline - time.monotonic()))
+            line = c.line()
+            assert line is not None, "a dripper was closed without a word"
+            r = json.loads(line)
+            assert r["ok"] is False, r
+            assert c.line() is None, "a dripper's connection stayed open"
+            lines.append(r["error"])
+        late = [e for e in lines if "not complete within %d s" % REQUEST_S in e]
+        made_room = [e for e in lines if "longest" in e]
+        assert len(late) + len(made_room) == 256, set(lines)
+        assert len(made_room) <= 2, made_room   # tend status's connection
+        assert time.monotonic() - t0 < REQUEST_S + T_SHORT
+    finally:
+        for c in drippers:
+            c.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, old)
+    wait_until(lambda: daemon_status(path)["clients"] == 1,
+               what="the drippers' connections to be gone")
+    assert daemon_status(path)["fds"] == d0["fds"]
+    assert p.unit("a")["state"] == "running"
+
+
+def test_idle_connections_make_room_for_the_cli(served):
+    p, path = served
+    old = raise_nofile(1500)
+    conns = []
+    try:
+        for _ in range(256):
+            conns.append(Conn(path, timeout=T_LONG))
+        for _ in range(3):
+            t = p.run("status", "a", timeout=T_LONG)
+            assert t.rc == 0, t.describe()
+        # the three oldest made room, each told why
+        told = [c for c in conns if select.select([c.s], [], [], 0)[0]]
+        assert 1 <= len(told) <= 3, len(told)
+        for c in told:
+            r = json.loads(c.line())
+            assert r["ok"] is False and r["exit"] == 1, r
+            assert "longest" in r["error"] and "reconnect" in r["error"], r
+            assert c.line() is None
+        assert set(told) <= set(conns[:3]), "not the oldest made room"
+    finally:
+        for c in conns:
+            c.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, old)
+
+
+def cli_refusals(p, n, args=("status",)):
+    """Runs tend ARGS N times: their (rc, stderr)."""
+    out = []
+    for _ in range(n):
+        t = p.run(*args, timeout=T_LONG)
+        out.append((t.rc, t.stderr))
+    return out
+
+
+def assert_refused_lines(results, words):
+    for rc, err in results:
+        assert "Broken pipe" not in err and "cannot talk" not in err, \
+            (rc, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0], (rc, err)
+        assert rc == 1, (rc, err)
+
+
+JOB_CONF = CONF + """
+[job long]
+exec = sleep 600
+"""
+
+
+def test_slots_full_refusal_reaches_the_cli(project):
+    """Every slot waits for an answer (256 x run --wait): a newcomer is
+    refused, and tend prints the daemon's line and exits 1, never 'Broken
+    pipe' and 3."""
+    p = project(JOB_CONF)
+    p.up()
+    path = sock_path(p)
+    old = raise_nofile(1500)
+    waiting = []
+    try:
+        for _ in range(256):
+            c = Conn(path, timeout=T_LONG)
+            # the ping's answer says the run request behind it was read
+            c.send(b'{"cmd":"ping"}\n{"cmd":"run","name":"long","wait":true}\n')
+            waiting.append(c)
+        for c in waiting:
+            assert c.reply()["ok"] is True
+
+        def full():
+            c = Conn(path)
+            try:
+                line = c.line()
+            finally:
+                c.close()
+            return line is not None and b"too many" in line
+        wait_until(full, timeout=T_LONG, what="every slot to wait")
+        assert_refused_lines(cli_refusals(p, 20), "too many connections")
+        # a request that brings descriptors (tend connect) likewise
+        assert_refused_lines(cli_refusals(p, 5, ("connect", "a")),
+                             "too many connections")
+        for c in waiting:
+            assert select.select([c.s], [], [], 0)[0] == [], \
+                "a connection waiting for an answer was closed"
+    finally:
+        for c in waiting:
+            c.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, old)
+    wait_until(lambda: pinged(path), what="a ping to be answered")
+
+
+def test_out_of_descriptors_refusal_reaches_the_cli(served):
+    p, path = served
+    d0 = daemon_status(path)
+    pid = d0["pid"]
+    old = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    conns = []
+    try:
+        # no descriptor left but the spare one, to refuse with
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (d0["fds"], old[1]))
+        while True:
+            assert len(conns) < 50, "no connection was refused"
+            conns.append(Conn(path))
+            conns[-1].s.settimeout(0.5)
+            try:
+                line = conns[-1].s.recv(4096)
+            except socket.timeout:
+                continue
+            assert b"out of file descriptors" in line, line
+            break
+        results = cli_refusals(p, 10)
+    finally:
+        for c in conns:
+            c.close()
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
+    assert_refused_lines(results, "out of file descriptors")
+    wait_until(lambda: daemon_status(path)["clients"] == 1,
+               what="the connections to close")
+
+
+def test_request_without_newline_then_half_close_is_answered(served):
+    p, path = served
+    c = Conn(path)
+    c.send(b'{"cmd":"ping"}')
+    c.s.shutdown(socket.SHUT_WR)
+    r = c.reply()
+    assert r["ok"] is True and r["pid"] == p.daemon_pid(), r
+    assert c.eof() and c.buf == b"", c.buf
+    c.close()
+    # after other requests, and one that is answered later (--wait)
+    c = Conn(path, timeout=T_LONG)
+    c.send(b'{"cmd":"ping"}\n{"cmd":"start","name":"b","wait":true}')
+    c.s.shutdown(socket.SHUT_WR)
+    assert c.reply()["ok"] is True
+    r = c.reply()
+    assert r["ok"] is True and r["state"] == "running", r
+    assert c.eof() and c.buf == b"", c.buf
+    c.close()
+    # the same through a pipe to a program that ends its input
+    sock = shutil.which("socat")
+    if sock:
+        out = subprocess.run([sock, "-t", "5", "-", "UNIX-CONNECT:%s" % path],
+                             input=b'{"cmd":"status","name":"a"}',
+                             capture_output=True, timeout=T_LONG)
+        r = json.loads(out.stdout)
+        assert r["units"][0]["name"] == "a", r
+    wait_until(lambda: daemon_status(path)["clients"] == 1,
+               what="the connections to close")
 
 
 # --- 15. privacy -------------------------------------------------------------
