@@ -205,6 +205,48 @@ def test_directory_above_owned_by_another_user(tend, project):
     p.up()
 
 
+@needs_root
+@pytest.mark.parametrize("var", ["XDG_STATE_HOME", "XDG_RUNTIME_DIR"])
+@pytest.mark.parametrize("target", ["theirs", "yours"])
+def test_another_users_link_on_the_way_is_not_followed(tend, project,
+                                                       tmp_path, var, target):
+    """$VAR below a world-writable sticky directory (as /tmp), where another
+    user planted a symbolic link at a middle component: to a directory of
+    theirs, or to one of the user's own (where they would have tend create
+    and write). The link is not followed: one line says which component,
+    whose it is, and what to do; nothing is made where it leads."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    if target == "theirs":
+        dest = tmp_path / "nobody-home"
+        dest.mkdir()
+        os.chown(dest, NOBODY, NOBODY)
+    else:
+        dest = tmp_path / "private"
+        dest.mkdir(mode=0o700)
+    link = shared / "link"
+    os.symlink(dest, link)
+    os.lchown(link, NOBODY, NOBODY)
+    env = dict(tend.env)
+    env[var] = str(link / "xdg")
+    p = project(CONF, env=env)
+    t = p.run("up", "-d")
+    assert t.rc == 3, t.describe()
+    one_line(t, "on the way to it, %s is a symbolic link of uid %d in %s"
+             % (link, NOBODY, shared), "which others can write to (mode 1777)",
+             "not following it", "have the link removed", var)
+    assert no_daemon(tend)
+    assert os.listdir(dest) == [], "made through the link: %s" % os.listdir(dest)
+    # The user's own link there is theirs to choose: followed.
+    os.lchown(link, os.geteuid(), os.getegid())
+    if target == "theirs":
+        os.chown(dest, os.geteuid(), os.getegid())
+    p.up()
+    p.wait_unit("a", state="running")
+    assert os.listdir(dest) == ["xdg"]
+
+
 # --- the control socket ---------------------------------------------------
 
 class Listener:
