@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (PY, T_LONG, T_SHORT, TEND_BIN, alive, comm, wait_until,
-                      write_ini)
+from conftest import (BIN, PY, T_LONG, T_SHORT, TEND_BIN, alive, comm,
+                      wait_until, write_ini)
 
 CONF = """\
 [service a]
@@ -619,3 +619,56 @@ def test_a_linked_lock_is_refused(tend, project, tmp_path):
     assert no_daemon(tend)
     lock.unlink()
     p.up()
+
+
+# --- the sd_notify socket -------------------------------------------------
+
+def fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+def test_an_abstract_notify_socket_cannot_be_taken_first(tend, project,
+                                                         tmp_path):
+    """A runtime directory so deep that ID.NAME.notify does not fit in a
+    socket address: the service gets an abstract socket, which has no
+    owner. Its name once was a hash of the path, which anyone could compute
+    and bind first: the service then never became ready. Now the name is
+    random, drawn again if taken; the squatter (any process can bind an
+    abstract name: this test's own will do) gets nothing."""
+    d = tmp_path / "n"
+    d.mkdir()
+    run = tmp_path / ("r" * 100)
+    run.mkdir(mode=0o700)
+    p = project("[service n]\nexec = %s %s %s --ready-after 0.2\n"
+                "ready = notify\nstart-timeout = 5s\n"
+                % (PY, BIN / "notify.py", d),
+                env=dict(tend.env, XDG_RUNTIME_DIR=str(run)))
+    real = os.path.realpath(p.ini).encode()
+    path = "%s/tend/proj-%08x.n.notify" % (run, fnv1a64(real) & 0xffffffff)
+    assert len(path) >= 108, path   # longer than sun_path
+    squatter = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    squatter.bind("\0tend-%016x" % fnv1a64(path.encode()))
+    squatter.setblocking(False)
+    try:
+        t = p.run("up", "-d")
+        assert t.rc == 0, t.describe() + p.describe()
+        assert p.unit("n")["state"] == "running"
+        ev = p.wait_event("ready")
+        assert ev["how"] == "notify", ev
+        env = list(d.glob("*.env"))
+        assert len(env) == 1, env
+        name = env[0].read_text().split("\n")[0]
+        assert len(name) == 6 + 32 and name.startswith("@tend-"), name
+        int(name[6:], 16)
+        assert name != "@tend-%016x" % fnv1a64(path.encode())
+        assert not [e for e in p.events() if e["event"] == "warn"], p.describe()
+        with pytest.raises(BlockingIOError):
+            squatter.recv(4096)   # nothing was sent to the squatter
+        # A restart keeps the unit's socket: ready again.
+        p.ok("restart", "n", "--wait")
+        assert p.unit("n")["state"] == "running"
+    finally:
+        squatter.close()
