@@ -242,7 +242,7 @@ static int check_dir(int fd, const char *dir, const char *var, char **err)
  * is entered.  Each directory entered passes check_above; a missing one is
  * made (mkdirat 0700) in the directory just checked; a symbolic link is
  * followed (its target walked the same way, from / when absolute) only
- * when it cannot be another user's choice: PATHS_LINK_SAFE. */
+ * when it cannot be another user's choice (paths_link_safe). */
 
 #define WALK_LINKS_MAX 40   /* links followed on one walk, as the kernel's */
 #define WALK_RACES_MAX 8    /* an entry that changed between look and open */
@@ -321,7 +321,7 @@ static int walk_fail(char **err, int e, char *msg)
 struct step {
 	bool create;    /* make what is missing */
 	bool last;      /* nothing follows this component */
-	int races;
+	int races;      /* looks at this component so far */
 	char *target;   /* a link's target (malloc'd) */
 	int fd;         /* the directory itself, once reached and checked */
 };
@@ -357,6 +357,9 @@ static int walk_step(struct walk *w, const char *name, struct step *s,
 			                                   dir, strerror(e)));
 		if (!s->create)
 			return walk_fail(err, ENOENT, xasprintf("%s does not exist", dir));
+		if (++s->races > WALK_RACES_MAX)   /* made, and gone again */
+			return walk_fail(err, e, xasprintf("cannot create directory %s: "
+			                                   "%s", dir, strerror(e)));
 		if (mkdirat(w->fd, name, 0700) < 0 && errno != EEXIST) {
 			e = errno;
 			return walk_fail(err, e, xasprintf("cannot create directory %s: "
@@ -484,6 +487,8 @@ int paths_open_dir(const char *dir, bool create, const char *var, char **err)
 			pos = next;
 		} else {
 			r = walk_step(&w, name, &s, err);
+			if (r == 1 || r == 2)
+				s.races = 0;   /* counted per component */
 			if (r == 1)
 				pos = next;
 		}

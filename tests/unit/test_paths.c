@@ -765,6 +765,13 @@ static void test_mkdir_nested(void **state)
 	assert_mode(e, 0700);
 	free(e);
 
+	/* Many missing at once. */
+	char *deep = xasprintf("%s/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16", t->dir);
+	assert_int_equal(paths_mkdir(deep, &err), 0);
+	assert_null(err);
+	assert_mode(deep, 0700);
+	free(deep);
+
 	/* Under umask 077 the same. */
 	umask(077);
 	char *u = xasprintf("%s/u/v", t->dir);
