@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -240,6 +241,58 @@ static int bind_socket(struct notify_sock *ns)
 	return r;
 }
 
+void notify_abstract_name(const unsigned char bytes[NOTIFY_NAME_BYTES],
+                          char name[NOTIFY_NAME_MAX])
+{
+	static const char hex[] = "0123456789abcdef";
+	memcpy(name, "@tend-", 6);
+	for (size_t i = 0; i < NOTIFY_NAME_BYTES; i++) {
+		name[6 + 2 * i] = hex[bytes[i] >> 4];
+		name[6 + 2 * i + 1] = hex[bytes[i] & 15];
+	}
+	name[6 + 2 * NOTIFY_NAME_BYTES] = 0;
+}
+
+/* N bytes nobody can predict into B: 0, or -1/errno. */
+static int random_bytes(unsigned char *b, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = getrandom(b + got, n - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* Binds NS to a fresh abstract name: another one while the one drawn is
+ * taken (by chance, or by someone who bound names ahead).  Returns 0 or
+ * -1/errno (NS->fd, if made, left for the caller to close). */
+static int bind_abstract(struct notify_sock *ns)
+{
+	for (int i = 0; i < NOTIFY_NAME_TRIES; i++) {
+		unsigned char bytes[NOTIFY_NAME_BYTES];
+		char name[NOTIFY_NAME_MAX];
+		if (random_bytes(bytes, sizeof(bytes)) < 0)
+			return -1;
+		notify_abstract_name(bytes, name);
+		free(ns->name);
+		ns->name = xstrdup(name);
+		if (ns->fd >= 0)
+			close(ns->fd);
+		ns->fd = -1;
+		if (bind_socket(ns) == 0)
+			return 0;
+		if (errno != EADDRINUSE)
+			return -1;
+	}
+	errno = EADDRINUSE;
+	return -1;
+}
+
 int notify_open(struct notify_sock *ns, struct loop *lp, const char *path,
                 notify_fn fn, void *data)
 {
@@ -249,14 +302,14 @@ int notify_open(struct notify_sock *ns, struct loop *lp, const char *path,
 		return -1;
 	}
 	struct sockaddr_un sa;
+	int r;
 	if (strlen(path) < sizeof(sa.sun_path)) {
 		ns->name = xstrdup(path);
 		ns->path = xstrdup(path);
+		r = bind_socket(ns);
 	} else {
-		ns->name = xasprintf("@tend-%016llx",
-		                     (unsigned long long)fnv1a(path));
+		r = bind_abstract(ns);
 	}
-	int r = bind_socket(ns);
 	int e = errno;
 	if (r == 0 && loop_io_add(lp, &ns->io, ns->fd, EPOLLIN, on_readable,
 	                          ns) < 0) {

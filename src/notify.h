@@ -18,10 +18,16 @@
  *  - at PATH (when it fits in sun_path) the socket file is 0600, so only
  *    tend's uid (and root) can send;
  *  - a PATH too long for sun_path gets an abstract socket instead,
- *    "@tend-" and 16 hex digits of FNV-1a 64 of PATH.  Abstract sockets
- *    have no permissions (any process of the network namespace can send)
- *    and are not seen from another network namespace; a name already bound
- *    by another process makes notify_open fail with EADDRINUSE.
+ *    "@tend-" and 32 hex digits of 16 random bytes (getrandom): a name
+ *    nobody can know before it is bound, so nobody can bind it first and
+ *    keep the service from ever becoming ready (a name computed from PATH
+ *    could be, by any user: abstract names have no owner).  A name that is
+ *    taken all the same is drawn again (NOTIFY_NAME_TRIES times).  Abstract
+ *    sockets have no permissions (any process of the network namespace can
+ *    send) and are not seen from another network namespace.  The name lives
+ *    as long as the socket: the unit keeps it across its runs, and nothing
+ *    else needs to find it again (a next daemon kills what a killed one
+ *    left, it does not take its runs over).
  *
  * A datagram is dropped (and counted) when it was truncated (longer than
  * NOTIFY_DGRAM_MAX), came without credentials or with pid 0 (a sender in
@@ -74,7 +80,7 @@ typedef void (*notify_fn)(void *data, pid_t pid, uid_t uid,
 
 struct notify_sock {
 	int fd;
-	char *name;     /* the NOTIFY_SOCKET value: PATH, or "@tend-..." */
+	char *name;     /* the NOTIFY_SOCKET value: PATH, or "@tend-HEX" */
 	char *path;     /* the socket file to unlink; NULL for an abstract name */
 	struct loop_io io;
 	notify_fn fn;
@@ -82,8 +88,16 @@ struct notify_sock {
 	uint64_t dropped;
 };
 
+/* The abstract name of 16 random BYTES: "@tend-" and 32 lowercase hex
+ * digits, NUL-terminated.  Pure. */
+#define NOTIFY_NAME_BYTES 16
+#define NOTIFY_NAME_MAX (6 + 2 * NOTIFY_NAME_BYTES + 1)
+#define NOTIFY_NAME_TRIES 8
+void notify_abstract_name(const unsigned char bytes[NOTIFY_NAME_BYTES],
+                          char name[NOTIFY_NAME_MAX]);
+
 /* Binds a datagram socket (CLOEXEC, NONBLOCK, SO_PASSCRED) at PATH, an
- * absolute path (sd_notify accepts no other), mode 0600, or at the
+ * absolute path (sd_notify accepts no other), mode 0600, or at a fresh
  * abstract name when PATH does not fit in sun_path, and watches it on LP:
  * FN runs once per accepted datagram, at most NOTIFY_BATCH per wakeup (a
  * flood cannot starve the loop; the rest waits in the socket's queue).

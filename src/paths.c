@@ -161,19 +161,6 @@ char *paths_unit_log(const struct paths *p, const char *name)
 	return xasprintf("%s/%s.log", p->statedir, name);
 }
 
-/* mkdir -p for the parents, 0700 for the last one. */
-static int mkdirs(char *dir)
-{
-	for (char *s = strchr(dir + 1, '/'); s; s = strchr(s + 1, '/')) {
-		*s = 0;
-		int r = mkdir(dir, 0700);
-		*s = '/';
-		if (r < 0 && errno != EEXIST)
-			return -1;
-	}
-	return mkdir(dir, 0700) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* ", or set VAR to a directory of your own" when VAR is known. */
 static const char *or_set(const char *var, char b[96])
 {
@@ -183,53 +170,28 @@ static const char *or_set(const char *var, char b[96])
 	return b;
 }
 
-/* Whether AT, a directory above DIR, lets another user replace DIR:
- * owned by someone other than us and root, or writable by group or others
- * without the sticky bit (/tmp is sticky: there nobody but its owner can
- * rename or remove DIR).  Returns 0, or -1 with *ERR. */
-static int check_above_one(const char *at, const char *dir, const char *var,
-                           char **err)
+/* Whether AT (status ST), a directory on the way to DIR, lets another user
+ * replace what is below it: owned by someone other than us and root, or
+ * writable by group or others without the sticky bit (/tmp is sticky:
+ * there nobody but its owner can rename or remove an entry).  Returns 0,
+ * or -1 with *ERR. */
+static int check_above(const struct stat *st, const char *at, const char *dir,
+                       const char *var, char **err)
 {
-	struct stat st;
 	char b[96];
-	if (lstat(at, &st) < 0) {
-		*err = xasprintf("cannot check %s, above %s: %s", at, dir,
-		                 strerror(errno));
-		return -1;
-	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
 		*err = xasprintf("%s is below %s, which belongs to uid %u: that user "
 		                 "could replace it; refusing to use it; %s%s to a "
-		                 "directory of your own", dir, at, (unsigned)st.st_uid,
+		                 "directory of your own", dir, at, (unsigned)st->st_uid,
 		                 var ? "set " : "move it", var ? var : "");
 		return -1;
 	}
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(st->st_mode & S_ISVTX)) {
 		*err = xasprintf("%s is below %s, which group or others can write to "
 		                 "(mode %03o, not sticky): they could replace it; run "
 		                 "chmod go-w %s%s", dir, at,
-		                 (unsigned)(st.st_mode & 0777), at, or_set(var, b));
+		                 (unsigned)(st->st_mode & 0777), at, or_set(var, b));
 		return -1;
-	}
-	return 0;
-}
-
-/* check_above_one for "/" and each directory of UP (a real path: no
- * symbolic links, no "..") down to UP itself. */
-static int check_above(char *up, const char *dir, const char *var, char **err)
-{
-	if (check_above_one("/", dir, var, err) < 0)
-		return -1;
-	size_t len = strlen(up);
-	for (size_t end = 1; end <= len; end++) {
-		if (end < len && up[end] != '/')
-			continue;
-		char c = up[end];
-		up[end] = '\0';
-		int r = check_above_one(up, dir, var, err);
-		up[end] = c;
-		if (r < 0)
-			return -1;
 	}
 	return 0;
 }
@@ -240,23 +202,6 @@ static char *not_yours(const char *dir, uid_t uid, const char *var)
 	return xasprintf("%s belongs to uid %u, not to you (uid %u): refusing to "
 	                 "keep tend's files there; have it removed%s", dir,
 	                 (unsigned)uid, (unsigned)geteuid(), or_set(var, b));
-}
-
-/* The error of open(DIR) that failed with E. */
-static char *open_error(const char *dir, int e, const char *var)
-{
-	struct stat st;
-	if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
-		return xasprintf("%s is a symbolic link: tend keeps its files only "
-		                 "in a real directory; remove the link (rm %s) and "
-		                 "try again", dir, dir);
-	if (e == EACCES && lstat(dir, &st) == 0 && st.st_uid != geteuid())
-		return not_yours(dir, st.st_uid, var);
-	if (e == ENOTDIR || (e == ELOOP && lstat(dir, &st) == 0))
-		return xasprintf("%s is not a directory; remove it and try again", dir);
-	if (e == ENOENT)
-		return xasprintf("%s does not exist", dir);
-	return xasprintf("cannot open directory %s: %s", dir, strerror(e));
 }
 
 /* The directory FD (DIR) must be ours and closed to everyone else. */
@@ -289,53 +234,289 @@ static int check_dir(int fd, const char *dir, const char *var, char **err)
 	return 0;
 }
 
+/* --- the walk from / to a directory ---
+ *
+ * Every component of the way is looked at without following it
+ * (fstatat(AT_SYMLINK_NOFOLLOW)) and entered with openat(O_NOFOLLOW) from
+ * the directory reached before it, starting at /: what is checked is what
+ * is entered.  Each directory entered passes check_above; a missing one is
+ * made (mkdirat 0700) in the directory just checked; a symbolic link is
+ * followed (its target walked the same way, from / when absolute) only
+ * when it cannot be another user's choice (paths_link_safe). */
+
+#define WALK_LINKS_MAX 40   /* links followed on one walk, as the kernel's */
+#define WALK_RACES_MAX 8    /* an entry that changed between look and open */
+
+struct walk {
+	const char *dir, *var;  /* DIR as given, the variable that chose it */
+	int fd;                 /* the directory reached (O_PATH), checked */
+	char *real;             /* its real path */
+	struct stat st;         /* its status */
+};
+
+/* Makes FD (a directory, real path REAL, both taken over) the one
+ * reached, once it passed check_above.  Returns 0, or -1 with *ERR and
+ * errno. */
+static int walk_enter(struct walk *w, int fd, char *real, char **err)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		*err = xasprintf("cannot check %s, above %s: %s", real, w->dir,
+		                 strerror(e));
+		close(fd);
+		free(real);
+		errno = e;
+		return -1;
+	}
+	if (check_above(&st, real, w->dir, w->var, err) < 0) {
+		close(fd);
+		free(real);
+		errno = EPERM;
+		return -1;
+	}
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w->real);
+	w->fd = fd;
+	w->real = real;
+	w->st = st;
+	return 0;
+}
+
+static int walk_root(struct walk *w, char **err)
+{
+	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		*err = xasprintf("cannot open / on the way to %s: %s", w->dir,
+		                 strerror(e));
+		errno = e;
+		return -1;
+	}
+	return walk_enter(w, fd, xstrdup("/"), err);
+}
+
+/* The real path of NAME in the directory reached (malloc'd). */
+static char *walk_join(const struct walk *w, const char *name)
+{
+	return xasprintf("%s/%s", strcmp(w->real, "/") == 0 ? "" : w->real, name);
+}
+
+bool paths_link_safe(const struct stat *up, const struct stat *link, uid_t uid)
+{
+	if (!(up->st_mode & (S_IWGRP | S_IWOTH)))
+		return true;   /* only its owner (us or root) makes entries there */
+	return link->st_uid == uid || link->st_uid == 0;
+}
+
+/* *ERR = MSG, errno = E; returns -1. */
+static int walk_fail(char **err, int e, char *msg)
+{
+	*err = msg;
+	errno = e;
+	return -1;
+}
+
+struct step {
+	bool create;    /* make what is missing */
+	bool last;      /* nothing follows this component */
+	int races;      /* looks at this component so far */
+	char *target;   /* a link's target (malloc'd) */
+	int fd;         /* the directory itself, once reached and checked */
+};
+
+/* FD, just opened, is DIR: checked, it becomes S->fd (3), or -1 with
+ * *ERR and errno. */
+static int walk_last(struct walk *w, int fd, struct step *s, char **err)
+{
+	if (check_dir(fd, w->dir, w->var, err) < 0) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	s->fd = fd;
+	return 3;
+}
+
+/* One step of the walk: the component NAME (not "." nor "..").  Returns 1
+ * when W moved into it, 0 when it is to be looked at again (made just
+ * now, or changed meanwhile), 2 when it is a link that may be followed
+ * (its target in S->target), 3 when it was the last one (S->fd), -1 with
+ * *ERR and errno. */
+static int walk_step(struct walk *w, const char *name, struct step *s,
+                     char **err)
+{
+	const char *dir = w->dir;
+	char b[96];
+	struct stat st;
+	if (fstatat(w->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		int e = errno;
+		if (e != ENOENT)
+			return walk_fail(err, e, xasprintf("cannot open directory %s: %s",
+			                                   dir, strerror(e)));
+		if (!s->create)
+			return walk_fail(err, ENOENT, xasprintf("%s does not exist", dir));
+		if (++s->races > WALK_RACES_MAX)   /* made, and gone again */
+			return walk_fail(err, e, xasprintf("cannot create directory %s: "
+			                                   "%s", dir, strerror(e)));
+		if (mkdirat(w->fd, name, 0700) < 0 && errno != EEXIST) {
+			e = errno;
+			return walk_fail(err, e, xasprintf("cannot create directory %s: "
+			                                   "%s", dir, strerror(e)));
+		}
+		return 0;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		char *at = walk_join(w, name);
+		int r = -1;
+		if (s->last) {
+			walk_fail(err, ELOOP, xasprintf("%s is a symbolic link: tend keeps "
+			          "its files only in a real directory; remove the link "
+			          "(rm %s) and try again", dir, dir));
+		} else if (!paths_link_safe(&w->st, &st, geteuid())) {
+			walk_fail(err, EPERM, xasprintf("%s is refused: on the way to it, "
+			          "%s is a symbolic link of uid %u in %s, which others "
+			          "can write to (mode %o): that user chooses where it "
+			          "leads; not following it; have the link removed%s",
+			          dir, at, (unsigned)st.st_uid, w->real,
+			          (unsigned)(w->st.st_mode & 07777), or_set(w->var, b)));
+		} else {
+			char target[PATH_MAX];
+			ssize_t n = readlinkat(w->fd, name, target, sizeof(target) - 1);
+			if (n < 0) {
+				int e = errno;
+				walk_fail(err, e, xasprintf("cannot read the link %s on the "
+				          "way to %s: %s", at, dir, strerror(e)));
+			} else {
+				target[n] = 0;
+				s->target = xstrdup(target);
+				r = 2;
+			}
+		}
+		free(at);
+		return r;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		if (s->last)
+			return walk_fail(err, ENOTDIR, xasprintf("%s is not a directory; "
+			                 "remove it and try again", dir));
+		return walk_fail(err, ENOTDIR, xasprintf("cannot %s directory %s: %s",
+		                 s->create ? "create" : "open", dir, strerror(ENOTDIR)));
+	}
+	int flags = (s->last ? O_RDONLY : O_PATH) | O_DIRECTORY | O_NOFOLLOW |
+	            O_CLOEXEC;
+	int fd = openat(w->fd, name, flags);
+	if (fd < 0) {
+		int e = errno;
+		if ((e == ELOOP || e == ENOTDIR || e == ENOENT) &&
+		    ++s->races <= WALK_RACES_MAX)
+			return 0;   /* replaced after it was looked at */
+		if (e == EACCES && st.st_uid != geteuid()) {
+			char *at = s->last ? NULL : walk_join(w, name);
+			walk_fail(err, e, not_yours(at ? at : dir, st.st_uid, w->var));
+			free(at);
+			return -1;
+		}
+		return walk_fail(err, e, xasprintf("cannot open directory %s: %s", dir,
+		                                   strerror(e)));
+	}
+	if (s->last)
+		return walk_last(w, fd, s, err);
+	return walk_enter(w, fd, walk_join(w, name), err) < 0 ? -1 : 1;
+}
+
+/* The components "", "." and "..": W stays, or moves to its parent.  The
+ * last of them: the directory reached is DIR (3). */
+static int walk_dots(struct walk *w, const char *name, struct step *s,
+                     char **err)
+{
+	if (strcmp(name, "..") == 0) {
+		int fd = openat(w->fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+			return walk_fail(err, e, xasprintf("cannot open directory %s: %s",
+			                                   w->dir, strerror(e)));
+		}
+		char *real = xstrdup(w->real);
+		char *slash = strrchr(real, '/');
+		slash[slash == real ? 1 : 0] = 0;
+		if (walk_enter(w, fd, real, err) < 0)
+			return -1;
+	}
+	if (!s->last)
+		return 1;
+	int fd = openat(w->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		return walk_fail(err, e, xasprintf("cannot open directory %s: %s",
+		                                   w->dir, strerror(e)));
+	}
+	return walk_last(w, fd, s, err);
+}
+
 int paths_open_dir(const char *dir, bool create, const char *var, char **err)
 {
 	*err = NULL;
-	if (create) {
-		char *d = xstrdup(dir);
-		int r = mkdirs(d);
-		free(d);
-		if (r < 0) {
-			*err = xasprintf("cannot create directory %s: %s", dir,
-			                 strerror(errno));
-			return -1;
+	char *rest;
+	if (dir[0] == '/') {
+		rest = xstrdup(dir);
+	} else {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd))) {
+			int e = errno;
+			return walk_fail(err, e, xasprintf("cannot open directory %s: %s",
+			                                   dir, strerror(e)));
 		}
+		rest = xasprintf("%s/%s", cwd, dir);
 	}
-	/* DIR is opened by the real path of its parent, the path whose every
-	 * directory is checked: no symbolic link on the way can be changed
-	 * between the check and the open. */
-	char *c1 = xstrdup(dir), *c2 = xstrdup(dir);
-	char *up = realpath(dirname(c1), NULL);
-	const char *name = basename(c2);
-	int fd = -1, e;
-	if (!up) {
-		e = errno;
-		*err = open_error(dir, e, var);
-		goto out;
+	struct walk w = { .dir = dir, .var = var, .fd = -1 };
+	struct step s = { .create = create, .fd = -1 };
+	int links = 0, r = walk_root(&w, err);
+	size_t pos = 0;
+	while (r >= 0 && r != 3) {
+		while (rest[pos] == '/')
+			pos++;
+		size_t len = strcspn(rest + pos, "/"), next = pos + len;
+		while (rest[next] == '/')
+			next++;
+		s.last = rest[next] == 0;
+		char *name = xasprintf("%.*s", (int)len, rest + pos);
+		if (len == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+			r = walk_dots(&w, name, &s, err);
+			pos = next;
+		} else {
+			r = walk_step(&w, name, &s, err);
+			if (r == 1 || r == 2)
+				s.races = 0;   /* counted per component */
+			if (r == 1)
+				pos = next;
+		}
+		free(name);
+		if (r != 2)
+			continue;
+		if (++links > WALK_LINKS_MAX) {
+			r = walk_fail(err, ELOOP, xasprintf("cannot open directory %s: %s",
+			              dir, strerror(ELOOP)));
+		} else {
+			/* The rest of the way now starts with the link's target. */
+			char *more = xasprintf("%s/%s", s.target, rest + next);
+			free(rest);
+			rest = more;
+			pos = 0;
+			if (s.target[0] == '/')
+				r = walk_root(&w, err);
+		}
+		free(s.target);
+		s.target = NULL;
 	}
-	if (check_above(up, dir, var, err) < 0) {
-		e = EPERM;
-		goto out;
-	}
-	char *leaf = xasprintf("%s/%s", strcmp(up, "/") == 0 ? "" : up, name);
-	fd = open(leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	e = errno;
-	free(leaf);
-	if (fd < 0) {
-		*err = open_error(dir, e, var);
-	} else if (check_dir(fd, dir, var, err) < 0) {
-		close(fd);
-		fd = -1;
-		e = EPERM;
-	}
-out:
-	free(c1);
-	free(c2);
-	free(up);
-	if (fd < 0)
-		errno = e;
-	return fd;
+	int e = errno;
+	free(rest);
+	free(w.real);
+	if (w.fd >= 0)
+		close(w.fd);
+	errno = e;
+	return r == 3 ? s.fd : -1;
 }
 
 int paths_mkdir(const char *dir, char **err)

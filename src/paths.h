@@ -30,8 +30,13 @@
  * link, another user's, open to group or others, or below a directory
  * another user could replace them from (owned by someone other than the
  * user and root, or writable by group or others without the sticky bit).
- * Once checked they are held open (RUNFD, STATEFD) and the files in them
- * are reached relative to those descriptors (docs/security.md).
+ * The way to them is walked from / one component at a time, each looked
+ * at without following it and entered with O_NOFOLLOW from the one before
+ * (what is checked is what is entered), and nothing is created below a
+ * directory that fails the check.  A symbolic link on the way is followed
+ * only when it cannot be another user's choice (paths_link_safe).  Once
+ * checked they are held open (RUNFD, STATEFD) and the files in them are
+ * reached relative to those descriptors (docs/security.md).
  */
 #ifndef TEND_PATHS_H
 #define TEND_PATHS_H
@@ -73,6 +78,16 @@ void paths_free(struct paths *p);
  * what to do); errno is ENOENT when DIR (or a parent) does not exist and
  * CREATE is false. */
 int paths_open_dir(const char *dir, bool create, const char *var, char **err);
+/* May a symbolic link (status LINK) on the way to a directory be followed
+ * by user UID, in a directory of status UP?  Yes when UP is writable by
+ * its owner only (only the owner, who passed the checks, makes entries
+ * there: /home -> /usr/home, a HOME that is a link), else only when the
+ * link is UID's or root's: in /tmp anyone may plant a link, and its owner
+ * would choose where tend creates and writes (the kernel's
+ * protected_symlinks, applied to every component, not only the last).
+ * Pure. */
+bool paths_link_safe(const struct stat *up, const struct stat *link, uid_t uid);
+
 /* paths_open_dir(DIR, true, NULL, ERR), the descriptor closed: 0 or -1. */
 int paths_mkdir(const char *dir, char **err);
 /* Opens P's runtime directory into p->runfd / its state directory into

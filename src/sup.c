@@ -130,18 +130,17 @@ static FILE *procs_open(struct sup *s, const char *name, int flags,
 	return f;
 }
 
-/* Writes the procs file: every process of every tree as last seen. */
-static void records_write(struct sup *s)
+/* Writes the procs file: every process of every tree as last seen.
+ * Returns 0, or the errno of what failed (the last complete file stays). */
+static int records_try(struct sup *s)
 {
-	loop_timer_stop(s->loop, &s->records);
-	if (!s->paths)
-		return;
 	const char *name = paths_base(s->paths->procs);
 	char *tmp = xasprintf("%s.tmp", name);
 	FILE *f = procs_open(s, tmp, O_WRONLY | O_CREAT | O_TRUNC, "w");
 	if (!f) {
+		int e = errno;
 		free(tmp);
-		return;
+		return e ? e : EIO;
 	}
 	for (size_t i = 0; i < s->nunits; i++) {
 		const struct unit *u = s->units[i];
@@ -152,13 +151,74 @@ static void records_write(struct sup *s)
 			        (unsigned long long)u->seen[k].start, u->cfg->name);
 	}
 	/* A write that failed (a full disk) leaves the last complete file. */
-	bool ok = !ferror(f);
-	if (fclose(f) != 0)
-		ok = false;
+	int e = 0;
+	errno = 0;
+	if (fflush(f) != 0 || ferror(f))
+		e = errno ? errno : EIO;
+	if (fclose(f) != 0 && !e)
+		e = errno ? errno : EIO;
 	int dir = s->paths->runfd;
-	if (!ok || renameat(dir, tmp, dir, name) < 0)
+	if (!e && renameat(dir, tmp, dir, name) < 0)
+		e = errno;
+	if (e)
 		unlinkat(dir, tmp, 0);
 	free(tmp);
+	return e;
+}
+
+static void on_records(struct loop *lp, struct loop_timer *t);
+
+/* The procs file could not be written (ERR): said once, tried again with
+ * backoff until it is. */
+static void records_failed(struct sup *s, int err)
+{
+	if (!s->procs_retry.armed) {
+		if (s->procs_retry_ms < SUP_PROCS_RETRY_MS)
+			s->procs_retry_ms = SUP_PROCS_RETRY_MS;
+		loop_timer_start(s->loop, &s->procs_retry, s->procs_retry_ms,
+		                 on_records, s);
+		s->procs_retry_ms = s->procs_retry_ms * 2 > SUP_PROCS_RETRY_MAX_MS
+		                    ? SUP_PROCS_RETRY_MAX_MS : s->procs_retry_ms * 2;
+	}
+	if (s->procs_short)
+		return;
+	s->procs_short = true;
+	const char *path = s->paths->procs;
+	char *m = xasprintf("cannot write %s: %s; it names the processes of every "
+	                    "run, for a next daemon to find if this one were killed "
+	                    "with its shims; supervision goes on; make room in %s: "
+	                    "the file is tried again (every %u s at most) until it "
+	                    "is written", path, strerror(err), s->paths->rundir,
+	                    SUP_PROCS_RETRY_MAX_MS / 1000);
+	events_emit(s->ev, "tend", "warn", json_pack("{s:o, s:s, s:o, s:s}",
+	            "message", events_text(m), "condition", "procs", "path",
+	            events_text(path), "error", strerror(err)));
+	free(m);
+}
+
+/* Writes the procs file now; on failure, says so once and tries again
+ * later (records_failed). */
+static void records_write(struct sup *s)
+{
+	loop_timer_stop(s->loop, &s->records);
+	if (!s->paths)
+		return;
+	int err = records_try(s);
+	if (err) {
+		records_failed(s, err);
+		return;
+	}
+	loop_timer_stop(s->loop, &s->procs_retry);
+	s->procs_retry_ms = 0;
+	if (!s->procs_short)
+		return;
+	s->procs_short = false;
+	char *m = xasprintf("%s is written again: a next daemon finds every "
+	                    "process of this one's runs", s->paths->procs);
+	events_emit(s->ev, "tend", "recovered", json_pack("{s:s, s:o, s:o}",
+	            "condition", "procs", "message", events_text(m), "path",
+	            events_text(s->paths->procs)));
+	free(m);
 }
 
 static void on_records(struct loop *lp, struct loop_timer *t)
@@ -1211,6 +1271,7 @@ void sup_free(struct sup *s)
 	loop_timer_stop(s->loop, &s->records);
 	loop_timer_stop(s->loop, &s->memory);
 	loop_timer_stop(s->loop, &s->disk_retry);
+	loop_timer_stop(s->loop, &s->procs_retry);
 	free(s->notify_prefix);
 	free(s->roots);
 	free(s->owner);

@@ -18,6 +18,11 @@
  * every tree that tend has seen is written there by pid and start time
  * whenever that set changes (at the end of the loop iteration), so that a
  * next daemon can kill what a killed one left behind (sup_kill_leftovers).
+ * A write that fails (a full runtime directory) leaves the last complete
+ * file, is reported once (a warn with "condition": "procs") and tried
+ * again, after SUP_PROCS_RETRY_MS, doubled each time up to
+ * SUP_PROCS_RETRY_MAX_MS, and at every change of the set, until it works:
+ * then one event recovered.
  */
 #ifndef TEND_SUP_H
 #define TEND_SUP_H
@@ -80,6 +85,9 @@ struct sup {
 	bool disk_short;           /* the state directory cannot be written */
 	struct loop_timer disk_retry;   /* while it cannot: tries again */
 	unsigned long disk_lines_lost;  /* units' log lines lost meanwhile */
+	bool procs_short;          /* the procs file cannot be written: reported */
+	struct loop_timer procs_retry;  /* while it cannot: tries again */
+	unsigned procs_retry_ms;   /* the wait before the next try */
 };
 
 /* Takes CFG's units over (CFG->units[i] become NULL); CFG, EV and PATHS
@@ -208,6 +216,8 @@ void sup_fds_check(struct sup *s);
  * how many events and lines were lost meanwhile.  Events wait in memory
  * meanwhile (events.h); supervision goes on as if nothing happened. */
 #define SUP_DISK_RETRY_MS 1000
+#define SUP_PROCS_RETRY_MS 500
+#define SUP_PROCS_RETRY_MAX_MS 8000
 void sup_disk_short(struct sup *s, const char *path, int err);
 
 /* A jitter draw in [0, 1) for backoff. */

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (PY, T_LONG, T_SHORT, TEND_BIN, alive, comm, wait_until,
-                      write_ini)
+from conftest import (BIN, PY, T_LONG, T_SHORT, TEND_BIN, alive, comm,
+                      wait_until, write_ini)
 
 CONF = """\
 [service a]
@@ -203,6 +203,48 @@ def test_directory_above_owned_by_another_user(tend, project):
     finally:
         os.chown(state, os.geteuid(), os.getegid())
     p.up()
+
+
+@needs_root
+@pytest.mark.parametrize("var", ["XDG_STATE_HOME", "XDG_RUNTIME_DIR"])
+@pytest.mark.parametrize("target", ["theirs", "yours"])
+def test_another_users_link_on_the_way_is_not_followed(tend, project,
+                                                       tmp_path, var, target):
+    """$VAR below a world-writable sticky directory (as /tmp), where another
+    user planted a symbolic link at a middle component: to a directory of
+    theirs, or to one of the user's own (where they would have tend create
+    and write). The link is not followed: one line says which component,
+    whose it is, and what to do; nothing is made where it leads."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    if target == "theirs":
+        dest = tmp_path / "nobody-home"
+        dest.mkdir()
+        os.chown(dest, NOBODY, NOBODY)
+    else:
+        dest = tmp_path / "private"
+        dest.mkdir(mode=0o700)
+    link = shared / "link"
+    os.symlink(dest, link)
+    os.lchown(link, NOBODY, NOBODY)
+    env = dict(tend.env)
+    env[var] = str(link / "xdg")
+    p = project(CONF, env=env)
+    t = p.run("up", "-d")
+    assert t.rc == 3, t.describe()
+    one_line(t, "on the way to it, %s is a symbolic link of uid %d in %s"
+             % (link, NOBODY, shared), "which others can write to (mode 1777)",
+             "not following it", "have the link removed", var)
+    assert no_daemon(tend)
+    assert os.listdir(dest) == [], "made through the link: %s" % os.listdir(dest)
+    # The user's own link there is theirs to choose: followed.
+    os.lchown(link, os.geteuid(), os.getegid())
+    if target == "theirs":
+        os.chown(dest, os.geteuid(), os.getegid())
+    p.up()
+    p.wait_unit("a", state="running")
+    assert os.listdir(dest) == ["xdg"]
 
 
 # --- the control socket ---------------------------------------------------
@@ -577,3 +619,56 @@ def test_a_linked_lock_is_refused(tend, project, tmp_path):
     assert no_daemon(tend)
     lock.unlink()
     p.up()
+
+
+# --- the sd_notify socket -------------------------------------------------
+
+def fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+def test_an_abstract_notify_socket_cannot_be_taken_first(tend, project,
+                                                         tmp_path):
+    """A runtime directory so deep that ID.NAME.notify does not fit in a
+    socket address: the service gets an abstract socket, which has no
+    owner. Its name once was a hash of the path, which anyone could compute
+    and bind first: the service then never became ready. Now the name is
+    random, drawn again if taken; the squatter (any process can bind an
+    abstract name: this test's own will do) gets nothing."""
+    d = tmp_path / "n"
+    d.mkdir()
+    run = tmp_path / ("r" * 100)
+    run.mkdir(mode=0o700)
+    p = project("[service n]\nexec = %s %s %s --ready-after 0.2\n"
+                "ready = notify\nstart-timeout = 5s\n"
+                % (PY, BIN / "notify.py", d),
+                env=dict(tend.env, XDG_RUNTIME_DIR=str(run)))
+    real = os.path.realpath(p.ini).encode()
+    path = "%s/tend/proj-%08x.n.notify" % (run, fnv1a64(real) & 0xffffffff)
+    assert len(path) >= 108, path   # longer than sun_path
+    squatter = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    squatter.bind("\0tend-%016x" % fnv1a64(path.encode()))
+    squatter.setblocking(False)
+    try:
+        t = p.run("up", "-d")
+        assert t.rc == 0, t.describe() + p.describe()
+        assert p.unit("n")["state"] == "running"
+        ev = p.wait_event("ready")
+        assert ev["how"] == "notify", ev
+        env = list(d.glob("*.env"))
+        assert len(env) == 1, env
+        name = env[0].read_text().split("\n")[0]
+        assert len(name) == 6 + 32 and name.startswith("@tend-"), name
+        int(name[6:], 16)
+        assert name != "@tend-%016x" % fnv1a64(path.encode())
+        assert not [e for e in p.events() if e["event"] == "warn"], p.describe()
+        with pytest.raises(BlockingIOError):
+            squatter.recv(4096)   # nothing was sent to the squatter
+        # A restart keeps the unit's socket: ready again.
+        p.ok("restart", "n", "--wait")
+        assert p.unit("n")["state"] == "running"
+    finally:
+        squatter.close()

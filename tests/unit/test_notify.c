@@ -606,8 +606,8 @@ static void test_sock_child_pid(void **state)
 	assert_int_equal(f->uid[1], getuid());
 }
 
-/* FNV-1a 64, the hash of the abstract name (pinned: a child of an older
- * daemon must keep reaching the name it was given). */
+/* FNV-1a 64 of the path: the abstract name tend used to take, which
+ * anyone could compute and bind first. */
 static uint64_t ref_fnv1a(const char *s)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
@@ -629,17 +629,68 @@ static char *long_path(const struct fx *f)
 	return buf_take(&b);
 }
 
+/* "@tend-" and 32 lowercase hex digits? */
+static bool is_abstract_name(const char *name)
+{
+	if (strncmp(name, "@tend-", 6) != 0 || strlen(name) != 6 + 32)
+		return false;
+	for (const char *c = name + 6; *c; c++)
+		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+			return false;
+	return true;
+}
+
+/* The abstract name of given bytes (pure). */
+static void test_abstract_name(void **state)
+{
+	(void)state;
+	unsigned char b[NOTIFY_NAME_BYTES];
+	char name[NOTIFY_NAME_MAX];
+	for (size_t i = 0; i < sizeof(b); i++)
+		b[i] = (unsigned char)(i * 17 + 0x0f);
+	memset(name, 'x', sizeof(name));
+	notify_abstract_name(b, name);
+	assert_string_equal(name, "@tend-0f2031425364758697a8b9cadbecfd0e");
+	assert_true(is_abstract_name(name));
+	memset(b, 0, sizeof(b));
+	notify_abstract_name(b, name);
+	assert_string_equal(name, "@tend-00000000000000000000000000000000");
+	memset(b, 0xff, sizeof(b));
+	notify_abstract_name(b, name);
+	assert_string_equal(name, "@tend-ffffffffffffffffffffffffffffffff");
+	assert_int_equal(strlen(name) + 1, NOTIFY_NAME_MAX);
+}
+
+/* Binds a datagram socket to the abstract NAME ("@..."); its fd. */
+static int squat(const char *name)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = strlen(name);
+	memcpy(sa.sun_path, name, len);
+	sa.sun_path[0] = 0;
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa,
+	                      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)),
+	                 0);
+	return fd;
+}
+
 static void test_sock_abstract(void **state)
 {
 	struct fx *f = *state;
 	char *path = long_path(f);
 	struct sockaddr_un sa;
 	assert_true(strlen(path) >= sizeof(sa.sun_path));
+	/* Someone bound the name a hash of the path would give, first. */
+	char *predictable = xasprintf("@tend-%016llx",
+	                              (unsigned long long)ref_fnv1a(path));
+	int squatter = squat(predictable);
 	fx_open(f, path);
-	char *want = xasprintf("@tend-%016llx",
-	                       (unsigned long long)ref_fnv1a(path));
-	assert_string_equal(f->ns.name, want);
-	free(want);
+	assert_true(is_abstract_name(f->ns.name));
+	assert_string_not_equal(f->ns.name, predictable);
+	close(squatter);
+	free(predictable);
 	struct stat st;
 	assert_int_equal(stat(f->dir, &st), 0);
 	assert_int_equal(st.st_nlink, 2);  /* nothing made in DIR */
@@ -650,17 +701,26 @@ static void test_sock_abstract(void **state)
 	assert_int_equal(f->pid[0], c);
 	assert_string_equal(f->msg[0].status, "abstract");
 
-	/* The name is taken while the socket is open, free once closed. */
+	/* The same path again, while the first is open: another name, and
+	 * each socket gets what is sent to it. */
 	struct notify_sock other;
-	assert_int_equal(notify_open(&other, f->lp, path, on_notify, f), -1);
-	assert_int_equal(errno, EADDRINUSE);
-	assert_int_equal(other.fd, -1);
-	notify_close(&other, f->lp);
-	notify_close(&f->ns, f->lp);
-	fx_open(f, path);
-	send_str(f->ns.name, "STOPPING=1");
+	assert_int_equal(notify_open(&other, f->lp, path, on_notify, f), 0);
+	assert_true(is_abstract_name(other.name));
+	assert_string_not_equal(other.name, f->ns.name);
+	send_str(other.name, "STOPPING=1");
 	run_until(f, 2);
 	assert_true(f->msg[1].stopping);
+	notify_close(&other, f->lp);
+	char *was = xstrdup(f->ns.name);
+	notify_close(&f->ns, f->lp);
+	/* Once closed the name is free: nobody is there to send to. */
+	int fd = squat(was);
+	close(fd);
+	free(was);
+	fx_open(f, path);
+	send_str(f->ns.name, "READY=1");
+	run_until(f, 3);
+	assert_true(f->msg[2].ready);
 	notify_close(&f->ns, f->lp);
 	free(path);
 
@@ -676,17 +736,17 @@ static void test_sock_abstract(void **state)
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
 	send_str(f->ns.name, "READY=1");
-	run_until(f, 3);
+	run_until(f, 4);
 	notify_close(&f->ns, f->lp);
 	free(path);
 	name[room] = 'n';
 	name[room + 1] = 0;
 	path = xasprintf("%s/%s", f->dir, name);
 	fx_open(f, path);
-	assert_int_equal(f->ns.name[0], '@');
+	assert_true(is_abstract_name(f->ns.name));
 	assert_int_equal(lstat(path, &st), -1);
 	send_str(f->ns.name, "READY=1");
-	run_until(f, 4);
+	run_until(f, 5);
 	free(path);
 	free(name);
 }
@@ -1136,6 +1196,7 @@ int main(void)
 		T(test_env),
 		S(test_sock_path),
 		S(test_sock_child_pid),
+		T(test_abstract_name),
 		S(test_sock_abstract),
 		S(test_sock_fds_closed),
 		S(test_sock_too_long),

@@ -765,6 +765,13 @@ static void test_mkdir_nested(void **state)
 	assert_mode(e, 0700);
 	free(e);
 
+	/* Many missing at once. */
+	char *deep = xasprintf("%s/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16", t->dir);
+	assert_int_equal(paths_mkdir(deep, &err), 0);
+	assert_null(err);
+	assert_mode(deep, 0700);
+	free(deep);
+
 	/* Under umask 077 the same. */
 	umask(077);
 	char *u = xasprintf("%s/u/v", t->dir);
@@ -940,6 +947,174 @@ static void test_mkdir_below(void **state)
 	free(via);
 	free(up);
 	free(d);
+}
+
+/* The rule for a symbolic link on the way (pure): in a directory only its
+ * owner can write to, any; in one others can write to (sticky, as /tmp),
+ * only the user's or root's. */
+static void test_link_safe(void **state)
+{
+	(void)state;
+	struct { mode_t up; uid_t link; bool want; } cases[] = {
+		{ 0755, 1000, true }, { 0755, 0, true }, { 0755, 65534, true },
+		{ 0700, 65534, true },
+		{ 01777, 1000, true }, { 01777, 0, true }, { 01777, 65534, false },
+		{ 01770, 65534, false }, { 01757, 65534, false },
+		{ 0775, 65534, false }, { 01777, 1001, false },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct stat up = { .st_mode = S_IFDIR | cases[i].up, .st_uid = 0 };
+		struct stat ln = { .st_mode = S_IFLNK | 0777, .st_uid = cases[i].link };
+		if (paths_link_safe(&up, &ln, 1000) != cases[i].want)
+			fail_msg("case %zu: mode %o, link of uid %u: want %d", i,
+			         (unsigned)cases[i].up, (unsigned)cases[i].link,
+			         cases[i].want);
+	}
+}
+
+/* The link count of DIR (2 + its subdirectories), -1 if there is none:
+ * it grows when a directory is made in DIR. */
+static int subdirs(const char *dir)
+{
+	struct stat st;
+	if (lstat(dir, &st) < 0)
+		return -1;
+	return (int)st.st_nlink;
+}
+
+/* Links on the way: followed when they are the user's (or root's), in a
+ * directory others can write to too; a link of another user there is
+ * refused before anything is made, wherever it leads. */
+static void test_mkdir_links(void **state)
+{
+	struct tmp *t = *state;
+	char *err = NULL;
+	char *sticky = xasprintf("%s/sticky", t->dir);
+	char *mine = xasprintf("%s/mine", t->dir);
+	assert_int_equal(mkdir(sticky, 0700), 0);
+	assert_int_equal(chmod(sticky, 01777), 0);
+	assert_int_equal(mkdir(mine, 0700), 0);
+
+	/* The user's own link in the sticky directory: followed. */
+	char *own = xasprintf("%s/own", sticky);
+	assert_int_equal(symlink(mine, own), 0);
+	char *d = xasprintf("%s/own/state/tend/x", sticky);
+	assert_int_equal(paths_mkdir(d, &err), 0);
+	assert_null(err);
+	char *made = xasprintf("%s/state/tend/x", mine);
+	assert_mode(made, 0700);
+	free(made);
+	free(d);
+
+	/* A relative link, with ".." in it, and a chain of two. */
+	char *rel = xasprintf("%s/rel", sticky);
+	assert_int_equal(symlink("../mine/./state", rel), 0);
+	char *chain = xasprintf("%s/chain", sticky);
+	assert_int_equal(symlink("rel", chain), 0);
+	d = xasprintf("%s/chain/tend/y", sticky);
+	assert_int_equal(paths_mkdir(d, &err), 0);
+	assert_null(err);
+	made = xasprintf("%s/state/tend/y", mine);
+	assert_mode(made, 0700);
+	free(made);
+	free(d);
+
+	/* A loop of links. */
+	char *l1 = xasprintf("%s/l1", mine), *l2 = xasprintf("%s/l2", mine);
+	assert_int_equal(symlink(l2, l1), 0);
+	assert_int_equal(symlink(l1, l2), 0);
+	d = xasprintf("%s/l1/z", mine);
+	errno = 0;
+	assert_int_equal(paths_open_dir(d, true, NULL, &err), -1);
+	assert_int_equal(errno, ELOOP);
+	char *want = xasprintf("cannot open directory %s: %s", d, strerror(ELOOP));
+	assert_string_equal(err, want);
+	free(want);
+	free(err);
+	err = NULL;
+	free(d);
+	free(l1);
+	free(l2);
+
+	/* Not to be created: ENOENT through a link too. */
+	d = xasprintf("%s/own/none/x", sticky);
+	errno = 0;
+	assert_int_equal(paths_open_dir(d, false, NULL, &err), -1);
+	assert_int_equal(errno, ENOENT);
+	want = xasprintf("%s does not exist", d);
+	assert_string_equal(err, want);
+	free(want);
+	free(err);
+	err = NULL;
+	free(d);
+
+	if (geteuid() != 0) {
+		print_message("(not root: no link of another user to plant)\n");
+	} else {
+		/* Another user's link in the sticky directory, to a directory of
+		 * the user's own (the harm: tend would create and write where
+		 * that user chose) and to one of that user's. */
+		char *theirs = xasprintf("%s/theirs", t->dir);
+		assert_int_equal(mkdir(theirs, 0777), 0);
+		assert_int_equal(chown(theirs, 65534, 65534), 0);
+		const char *targets[] = { mine, theirs };
+		for (size_t i = 0; i < ARRAY_LEN(targets); i++) {
+			char *ln = xasprintf("%s/planted%zu", sticky, i);
+			assert_int_equal(symlink(targets[i], ln), 0);
+			assert_int_equal(lchown(ln, 65534, 65534), 0);
+			int before = subdirs(targets[i]);
+			d = xasprintf("%s/state/tend/x", ln);
+			errno = 0;
+			assert_int_equal(paths_open_dir(d, true, "XDG_STATE_HOME", &err), -1);
+			assert_int_equal(errno, EPERM);
+			char *real_sticky = xasprintf("%s/sticky", t->real);
+			char *real_ln = xasprintf("%s/planted%zu", real_sticky, i);
+			want = xasprintf("%s is refused: on the way to it, %s is a "
+			                 "symbolic link of uid 65534 in %s, which others "
+			                 "can write to (mode 1777): that user chooses "
+			                 "where it leads; not following it; have the "
+			                 "link removed, or set XDG_STATE_HOME to a "
+			                 "directory of your own", d, real_ln, real_sticky);
+			assert_string_equal(err, want);
+			free(want);
+			free(err);
+			err = NULL;
+			assert_int_equal(subdirs(targets[i]), before); /* nothing made */
+			free(real_sticky);
+			free(real_ln);
+			free(d);
+			free(ln);
+		}
+		/* ... and root's is followed. */
+		char *roots = xasprintf("%s/roots", sticky);
+		assert_int_equal(symlink(mine, roots), 0);
+		assert_int_equal(lchown(roots, 0, 0), 0);
+		d = xasprintf("%s/roots/tend/r", sticky);
+		assert_int_equal(paths_mkdir(d, &err), 0);
+		assert_null(err);
+		free(d);
+		free(roots);
+
+		/* Another user's directory in the sticky one: refused before
+		 * anything is made in it. */
+		char *dir = xasprintf("%s/dir", sticky);
+		assert_int_equal(mkdir(dir, 0777), 0);
+		assert_int_equal(chown(dir, 65534, 65534), 0);
+		d = xasprintf("%s/tend/x", dir);
+		assert_int_equal(paths_mkdir(d, &err), -1);
+		assert_non_null(strstr(err, "which belongs to uid 65534"));
+		free(err);
+		err = NULL;
+		assert_int_equal(subdirs(dir), 2);
+		free(d);
+		free(dir);
+		free(theirs);
+	}
+	free(chain);
+	free(rel);
+	free(own);
+	free(sticky);
+	free(mine);
 }
 
 /* ---- paths_lock ---- */
@@ -1182,6 +1357,8 @@ int main(void)
 		T(test_mkdir_nested),
 		T(test_mkdir_refused),
 		T(test_mkdir_below),
+		cmocka_unit_test(test_link_safe),
+		T(test_mkdir_links),
 		T(test_lock_held),
 		T(test_lock_released_on_exit),
 		T(test_lock_released_on_kill),
