@@ -551,11 +551,14 @@ static const char usage_start[] =
 	"ready key), or exit 1 with the reason when it fails first; stop always\n"
 	"waits.\n";
 static const char usage_reload[] =
-	"usage: tend [-c FILE] reload\n"
+	"usage: tend [-c FILE] reload [--force]\n"
 	"\n"
 	"Re-reads the file: added services start, removed ones stop, changed\n"
 	"ones restart, unchanged ones are not touched.  A file with an error is\n"
-	"refused (exit 2) and the running settings stay.  Same as SIGHUP.\n";
+	"refused (exit 2) and the running settings stay.  Same as SIGHUP.\n"
+	"A file with no unit left, where units run now (an editor that truncates\n"
+	"before it writes), is refused too: --force reloads it all the same and\n"
+	"stops every unit.\n";
 static const char usage_down[] =
 	"usage: tend [-c FILE] down\n"
 	"\n"
@@ -636,7 +639,8 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 			json = true;
 		} else if (strcmp(a, "--join") == 0 && req.cmd == CTL_RUN && !req.wait) {
 			req.join = true;
-		} else if (strcmp(a, "--force") == 0 && req.cmd == CTL_RUN) {
+		} else if (strcmp(a, "--force") == 0 &&
+		           (req.cmd == CTL_RUN || req.cmd == CTL_RELOAD)) {
 			req.force = true;
 		} else if (strcmp(a, "--wait") == 0 && req.join) {
 			errline("run: --wait and --join exclude each other; see tend run "

@@ -126,8 +126,9 @@ int ctl_parse(const char *line, size_t len, struct ctl_req *req, char **err)
 				goto out;
 			}
 			req->wait = json_is_true(v);
-		} else if ((strcmp(key, "join") == 0 || strcmp(key, "force") == 0) &&
-		           req->cmd == CTL_RUN) {
+		} else if ((strcmp(key, "join") == 0 && req->cmd == CTL_RUN) ||
+		           (strcmp(key, "force") == 0 &&
+		            (req->cmd == CTL_RUN || req->cmd == CTL_RELOAD))) {
 			if (!json_is_boolean(v)) {
 				fail(err, xasprintf("\"%s\" must be true or false", key));
 				goto out;

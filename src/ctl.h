@@ -38,7 +38,8 @@ struct ctl_req {
 	enum ctl_cmd cmd;
 	char *name;      /* NULL when not given */
 	bool wait;
-	bool join, force;   /* run */
+	bool join;       /* run */
+	bool force;      /* run; reload */
 	/* connect -- CMD (instead of a name): NULL-terminated */
 	char **exec;     /* the command */
 	char *cwd;       /* the client's working directory */

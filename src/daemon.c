@@ -265,11 +265,16 @@ static int up_verdict(const struct unit *u, unsigned long since, char **why)
 static char *run_answer(const struct unit *u, unsigned long n)
 {
 	const struct job_run *r = job_last(u->job);
-	if (r->n < n && u->removed)
+	/* A run that started ends as any run does, stopped by the removal:
+	 * its answer comes then. */
+	if (r->n < n && u->removed && job_current(u->job) != n)
 		return ctl_reply_err(1, "job \"%s\" was removed by a reload before "
 		                     "run %lu", u->cfg->name, n);
 	if (r->n < n)
 		return NULL;
+	if (u->removed && r->n == n && r->result == JR_KILLED)
+		return ctl_reply_err(1, "job \"%s\" run %lu was stopped: a reload "
+		                     "removed the job", u->cfg->name, n);
 	json_t *f = json_pack("{s:I, s:s, s:o}", "run", (json_int_t)r->n,
 	                      "result", job_result_name(r->result), "last_run",
 	                      job_last_json(u->job));
@@ -427,11 +432,34 @@ static int connect_clash(const struct daemon *d, const struct tend_config *cfg,
 	return 0;
 }
 
-static json_t *do_reload(struct daemon *d, char **err)
+/* How many units of the file run now (tend connect's are no file's). */
+static size_t file_units(const struct daemon *d)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < d->sup->nunits; i++) {
+		const struct unit *u = d->sup->units[i];
+		n += !u->removed && !u->instance && !u->cfg->connect_key;
+	}
+	return n;
+}
+
+/* Re-reads the file.  A file with no unit where units are now is most
+ * likely one an editor truncated and has not written yet: refused unless
+ * FORCE. */
+static json_t *do_reload(struct daemon *d, bool force, char **err)
 {
 	struct tend_config *cfg = load(d, err);
 	if (!cfg)
 		return NULL;
+	size_t now = file_units(d);
+	if (cfg->nunits == 0 && now > 0 && !force) {
+		*err = xasprintf("%s has no unit left, and every unit (%zu) would be "
+		                 "removed; if an editor is still writing it, reload "
+		                 "again once it is saved, or use tend reload --force "
+		                 "to stop them all", cfg->path, now);
+		config_free(cfg);
+		return NULL;
+	}
 	if (connect_clash(d, cfg, err) < 0) {
 		config_free(cfg);
 		return NULL;
@@ -439,7 +467,7 @@ static json_t *do_reload(struct daemon *d, char **err)
 	/* New addresses are bound before anything changes: one that is
 	 * taken fails the reload as a whole. */
 	sup_clients_unwatch(d->sup);
-	if (held_sync(&d->sup->held, cfg, err) < 0) {
+	if (held_sync(&d->sup->held, cfg, sup_retiring, d->sup, err) < 0) {
 		sup_clients_sync(d->sup);
 		config_free(cfg);
 		return NULL;
@@ -658,7 +686,7 @@ static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 		break;
 	case CTL_RELOAD: {
 		char *err = NULL;
-		json_t *what = do_reload(d, &err);
+		json_t *what = do_reload(d, req->force, &err);
 		if (!what) {
 			server_reply(c, ctl_reply_err(2, "reload: %s; the running settings "
 			                              "stay", err));
@@ -697,7 +725,7 @@ static void on_hup(void *ctx)
 {
 	struct daemon *d = ctx;
 	char *err = NULL;
-	json_t *what = do_reload(d, &err);
+	json_t *what = do_reload(d, false, &err);
 	json_decref(what);
 	if (!what) {
 		char *m = xasprintf("SIGHUP: reload failed: %s; the running settings "
@@ -837,7 +865,7 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 	/* The services' sockets first: a taken address is a start-up error
 	 * (we hold the lock, so a stale unix socket is a dead daemon's). */
 	struct held_set held = { 0 };
-	if (held_sync(&held, d->cfg, &err) < 0)
+	if (held_sync(&held, d->cfg, NULL, NULL, &err) < 0)
 		goto fail;
 	int lfd = listen_socket(d, &err);
 	if (lfd < 0) {

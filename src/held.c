@@ -105,10 +105,20 @@ static void unbind(struct held_sock *h)
 	free(h->unit);
 }
 
-int held_sync(struct held_set *set, const struct tend_config *cfg, char **err)
+static bool has_unit(const struct tend_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nunits; i++)
+		if (strcmp(cfg->units[i]->name, name) == 0)
+			return true;
+	return false;
+}
+
+int held_sync(struct held_set *set, const struct tend_config *cfg,
+              bool (*retiring)(void *ctx, const char *unit), void *ctx,
+              char **err)
 {
 	struct held_set next = { 0 };
-	size_t total = 0;
+	size_t total = set->n;   /* room for those kept for a retiring unit */
 	for (size_t i = 0; i < cfg->nunits; i++)
 		total += cfg->units[i]->listen.n;
 	next.v = xcalloc(total ? total : 1, sizeof(*next.v));
@@ -149,6 +159,19 @@ int held_sync(struct held_set *set, const struct tend_config *cfg, char **err)
 			                                       .fd = fd };
 		}
 	}
+	/* An address no unit of CFG wants, of a unit that is gone from CFG
+	 * but whose tree still stops, stays held by that unit (retired): its
+	 * processes hold it too, so it could not be bound again anyway, and
+	 * a reload that adds the unit back takes it over. */
+	for (size_t k = 0; k < set->n; k++)
+		if (!kept[k] && retiring && !has_unit(cfg, set->v[k].unit) &&
+		    retiring(ctx, set->v[k].unit)) {
+			kept[k] = true;
+			next.v[next.n++] = (struct held_sock){
+				.spec = xstrdup(set->v[k].spec),
+				.unit = xstrdup(set->v[k].unit),
+				.fd = set->v[k].fd, .retired = true };
+		}
 	for (size_t k = 0; k < set->n; k++) {
 		if (kept[k]) {
 			free(set->v[k].spec);
@@ -177,6 +200,18 @@ fail:
 	free(next.v);
 	free(kept);
 	return -1;
+}
+
+void held_release(struct held_set *set, const char *unit)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < set->n; i++) {
+		if (set->v[i].retired && strcmp(set->v[i].unit, unit) == 0)
+			unbind(&set->v[i]);
+		else
+			set->v[k++] = set->v[i];
+	}
+	set->n = k;
 }
 
 void held_free(struct held_set *set)

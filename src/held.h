@@ -18,6 +18,7 @@
 #ifndef TEND_HELD_H
 #define TEND_HELD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -26,6 +27,8 @@ struct held_sock {
 	char *spec;     /* "tcp:127.0.0.1:8000", as in the file */
 	char *unit;     /* the service it is for */
 	int fd;         /* bound and listening, CLOEXEC, blocking */
+	bool retired;   /* no unit of the file wants it; its unit's tree
+	                   still stops (see held_sync) */
 };
 
 struct held_set {
@@ -40,9 +43,17 @@ int held_bind(const char *spec, unsigned mode, char **why);
 
 /* Makes *SET hold exactly the listen addresses of CFG's services: keeps
  * the fds of addresses it has, binds the new ones, closes those no longer
- * used.  All or nothing: on an error nothing changed and *ERR (malloc'd)
- * names the service, the address and the file's line. */
-int held_sync(struct held_set *set, const struct tend_config *cfg, char **err);
+ * used, except those of a unit gone from CFG for which RETIRING (CTX, the
+ * unit's name; NULL: none) says its tree still stops: they stay, retired,
+ * until held_release, and a unit of CFG that wants one takes it over.
+ * All or nothing: on an error nothing changed and *ERR (malloc'd) names
+ * the service, the address and the file's line. */
+int held_sync(struct held_set *set, const struct tend_config *cfg,
+              bool (*retiring)(void *ctx, const char *unit), void *ctx,
+              char **err);
+
+/* Closes the retired addresses of UNIT (its tree is gone). */
+void held_release(struct held_set *set, const char *unit);
 
 /* The fd of SPEC, or -1. */
 int held_fd(const struct held_set *set, const char *spec);

@@ -816,8 +816,11 @@ static void sweep(struct sup *s)
 	sup_rescan(s);  /* units move: the scan's owner indexes would not */
 	for (size_t i = 0; i < s->nunits; i++) {
 		struct unit *u = s->units[i];
-		if (u->removed && unit_settled(u))
+		if (u->removed && unit_settled(u)) {
+			if (!u->instance && !u->cfg->connect_key)
+				held_release(&s->held, u->cfg->name);
 			unit_free(u);
+		}
 		else
 			s->units[k++] = u;
 	}
@@ -993,7 +996,9 @@ void sup_clients_sync(struct sup *s)
 		watch_sync(s, u);
 		if (u->share && (c->stdio == STDIO_NONE || u->removed ||
 		                 share_mode(u->share) != c->stdio)) {
-			share_free(u->share, "its stdio setting changed");
+			share_free(u->share, u->removed
+			           ? "it was removed from the configuration"
+			           : "its stdio setting changed");
 			u->share = NULL;
 		}
 		if (!u->share && c->stdio != STDIO_NONE && !u->removed)
@@ -1040,6 +1045,31 @@ void sup_unit_changed(struct sup *s, struct unit *u)
 		loop_timer_start(s->loop, &s->settle, 0, on_settle, s);
 }
 
+/* The unit of the file named NAME that a reload removed and that is not
+ * gone yet (its tree still stopping, or not swept yet), or NULL. */
+static struct unit *retiring(struct sup *s, const char *name)
+{
+	for (size_t i = 0; i < s->nunits; i++) {
+		struct unit *u = s->units[i];
+		if (u->removed && !u->instance && !u->cfg->connect_key &&
+		    strcmp(u->cfg->name, name) == 0)
+			return u;
+	}
+	return NULL;
+}
+
+bool sup_retiring(void *ctx, const char *name)
+{
+	struct sup *s = ctx;
+	for (size_t i = 0; i < s->nunits; i++) {
+		const struct unit *u = s->units[i];
+		if (!u->instance && !u->cfg->connect_key && !unit_settled(u) &&
+		    strcmp(u->cfg->name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
 json_t *sup_reload(struct sup *s, struct tend_config *cfg)
 {
 	json_t *added = json_array(), *removed = json_array(),
@@ -1074,6 +1104,25 @@ json_t *sup_reload(struct sup *s, struct tend_config *cfg)
 			    strcmp(s->units[i]->cfg->name, uc->name) == 0)
 				u = s->units[i];
 		cfg->units[k] = NULL;
+		if (!u && (u = retiring(s, uc->name))) {
+			/* Removed by an earlier reload, its tree still stopping:
+			 * one name is one instance, so the unit comes back and
+			 * starts once that tree is gone, with the notify socket
+			 * and held sockets it has. */
+			json_array_append_new(added, json_string(uc->name));
+			u->removed = false;
+			config_unit_free(u->next_cfg);
+			u->next_cfg = uc;
+			if (unit_settled(u)) {
+				config_unit_free(u->cfg);
+				u->cfg = uc;
+				u->next_cfg = NULL;
+			}
+			warn_unenforced(s, u);
+			if (uc->kind == KIND_SERVICE && uc->start == START_BOOT)
+				unit_start(u);
+			continue;
+		}
 		if (!u) {
 			json_array_append_new(added, json_string(uc->name));
 			add_unit(s, uc);

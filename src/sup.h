@@ -158,10 +158,17 @@ struct unit *sup_find(struct sup *s, const char *name);
 
 /* Applies a new configuration: added services start (boot ones), removed
  * ones stop and go, changed ones restart with their new settings (stopped
- * ones just take them), unchanged ones are not touched.  Takes CFG's units
+ * ones just take them), unchanged ones are not touched.  One name is one
+ * instance: a unit added back while its removed namesake is not gone
+ * yet is that unit again, which starts once its old tree is gone.  Takes CFG's units
  * over; the caller frees its old configuration after this returns.
  * Returns what was done: {"added": [..], "removed": [..], "changed": [..]}. */
 json_t *sup_reload(struct sup *s, struct tend_config *cfg);
+
+/* Has the unit NAME of the file (CTX: the sup) a tree that is not gone?
+ * A reload that removes it keeps its held sockets until that tree is
+ * gone, so that a reload adding it back takes them over (held_sync). */
+bool sup_retiring(void *ctx, const char *name);
 
 /* The live processes of U's tree (main process included, shim excluded),
  * from a scan of /proc made in this loop iteration (see sup_rescan).  The array is owned by S and valid until the

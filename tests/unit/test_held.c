@@ -66,7 +66,7 @@ static void test_sync_keeps_binds_and_closes(void **state)
 	struct tend_config *cfg = load(text);
 	struct held_set set = { 0 };
 	char *err = NULL;
-	assert_int_equal(held_sync(&set, cfg, &err), 0);
+	assert_int_equal(held_sync(&set, cfg, NULL, NULL, &err), 0);
 	assert_int_equal(set.n, 2);
 	char spec1[64];
 	snprintf(spec1, sizeof(spec1), "tcp:127.0.0.1:%d", p1);
@@ -82,7 +82,7 @@ static void test_sync_keeps_binds_and_closes(void **state)
 	char *text2 = xasprintf("[service a]\nexec = true\nlisten = tcp:127.0.0.1:%d\n"
 	                        "listen = tcp:127.0.0.1:%d\n", p1, p2);
 	struct tend_config *cfg2 = load(text2);
-	assert_int_equal(held_sync(&set, cfg2, &err), 0);
+	assert_int_equal(held_sync(&set, cfg2, NULL, NULL, &err), 0);
 	assert_int_equal(set.n, 2);
 	assert_int_equal(held_fd(&set, spec1), fd1);
 	assert_true(listening(fd1));
@@ -99,7 +99,7 @@ static void test_sync_keeps_binds_and_closes(void **state)
 	char *text3 = xasprintf("[service a]\nexec = true\nlisten = unix:%s/b.sock\n"
 	                        "listen = tcp:127.0.0.1:%d\n", dir, ntohs(sa.sin_port));
 	struct tend_config *cfg3 = load(text3);
-	assert_int_equal(held_sync(&set, cfg3, &err), -1);
+	assert_int_equal(held_sync(&set, cfg3, NULL, NULL, &err), -1);
 	assert_non_null(strstr(err, "in use"));
 	assert_non_null(strstr(err, "[service a]"));
 	assert_non_null(strstr(err, "tend.ini:4"));
