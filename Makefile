@@ -195,12 +195,13 @@ bench-quick:
 # 100 000 restarts of a crashing service (backoff 0) while a job runs
 # 10 000 times, the daemon's anon+shmem memory, descriptors and zombies
 # sampled every 2 s (figures: build/soak/soak.json), and 100 rounds of
-# SIGKILL at random moments of start, stop, reload, job runs and down.
+# SIGKILL at random moments of start, stop, reload, job runs and down, and
+# 60 rounds of stalls (SIGSTOP) and reload races.
 # Bounded: the soak fails past 20 minutes, the whole target past 30.
 soak: build/tend
 	TEND_SOAK=full TEND_BIN=$(CURDIR)/build/tend timeout 1800 \
 	  $(PYTHON) -m pytest -q -s -p no:cacheprovider tests/e2e/test_faults.py \
-	  -k 'soak or sigkill'
+	  -k 'soak or sigkill or stalls_and_reload'
 
 # Fuzzing (docs/fuzzing.md): one libFuzzer harness per input parser in
 # fuzz/, built with clang, ASan and UBSan over the same sources as tend.

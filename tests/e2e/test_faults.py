@@ -2,10 +2,11 @@
 its state directory's disk fills up, readers stop reading, the daemon is
 stopped and continued, a service ignores every signal, another forks a
 thousand children and exits, the daemon's wall clock jumps a day forward
-and back, the daemon is SIGKILLed at random moments;
+and back, the daemon is SIGKILLed at random moments, stalled (SIGSTOP) past
+its deadlines and reloaded while a removed service still stops;
 and a short soak (restarts and job runs) with its memory, descriptors and
-zombies sampled.  `make soak` runs the soak and the SIGKILL rounds at full
-size (TEND_SOAK=full; figures in build/soak/).
+zombies sampled.  `make soak` runs the soak, the SIGKILL rounds and the
+stall and reload-race rounds at full size (TEND_SOAK=full; figures in build/soak/).
 
 Each fault: tend keeps supervising everything else, reports the condition
 once (a warn with "condition", or the event that already says it), comes
@@ -860,6 +861,81 @@ def test_sigkill_at_random_moments(tend, project):
 
 
 # --- the soak: restarts and job runs, resources sampled -------------------------
+
+# --- stalls and reload races, at random ------------------------------------
+
+CHAOS_ROUNDS = int(os.environ.get("TEND_CHAOS_ROUNDS", 60 if SOAK else 8))
+CHAOS_SEED = int(os.environ.get("TEND_CHAOS_SEED", 11))
+
+
+def chaos_ini(d, with_slow=True):
+    slow = f"""
+[service slow]
+exec = {PY} {q(BIN / "notify.py")} {q(d)} --ready-after 0.1
+ready = notify
+stop-signal = WINCH
+stop-timeout = 700ms
+start-timeout = 3s
+"""
+    return f"""\
+[service pinger]
+exec = {PY} {q(BIN / "notify.py")} {q(d)} --ready-after 0 --ping 0.1
+ready = notify
+watchdog = 800ms
+
+[job j]
+exec = sleep 0.4
+timeout = 900ms
+""" + (slow if with_slow else "")
+
+
+def test_stalls_and_reload_races_at_random(project, tmp_path):
+    """Rounds of two faults, at random moments: the daemon stalled
+    (SIGSTOP) for longer than the pinger's watchdog and the job's timeout,
+    which both keep in time; and a slow-to-stop service removed by a
+    reload and added back by the next while its tree still stops.  No
+    deadline is judged missed, and the slow service is never two
+    instances: each of its runs starts after the one before exited."""
+    d = tmp_path / "n"
+    d.mkdir()
+    rnd = random.Random(CHAOS_SEED)
+    p = project(chaos_ini(d))
+    p.up()
+    pid = p.daemon_pid()
+    pinger = p.unit("pinger")["pid"]
+    for i in range(CHAOS_ROUNDS):
+        if rnd.random() < 0.5:
+            p.ok("run", "j")
+            time.sleep(rnd.uniform(0, 0.3))
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                time.sleep(rnd.uniform(1.0, 2.0))
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            wait_until(lambda: p.unit("j")["state"] != "running", T_LONG,
+                       what="round %d: the run judged" % i)
+            assert p.unit("j")["last_run"]["result"] == "success", (
+                i, p.unit("j")["last_run"])
+        else:
+            p.write(chaos_ini(d, with_slow=False))
+            p.ok("reload")
+            time.sleep(rnd.uniform(0, 0.5))
+            p.write(chaos_ini(d))
+            p.ok("reload")
+            p.wait_unit("slow", state="running", timeout=T_LONG)
+    evs = [e for e in p.events() if e["unit"] in ("pinger", "slow", "j")]
+    bad = [e for e in evs if e["event"] in ("stopping", "exited")
+           and e.get("reason") in ("watchdog", "timeout")]
+    assert not bad, bad
+    assert p.unit("pinger")["pid"] == pinger
+    # slow: spawned, exited, spawned, exited, ... never two spawned in a row
+    seq = [e["event"] for e in evs if e["unit"] == "slow"
+           and e["event"] in ("spawned", "exited")]
+    doubles = [k for k in range(1, len(seq))
+               if seq[k] == "spawned" and seq[k - 1] == "spawned"]
+    assert not doubles, seq
+    assert seq.count("spawned") >= 1
+
 
 SOAK_RESTARTS = int(os.environ.get("TEND_SOAK_RESTARTS",
                                    100000 if SOAK else 2000))

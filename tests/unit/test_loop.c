@@ -162,6 +162,53 @@ static void signal_info_keeps_each_value(void **state)
 	loop_free(lp);
 }
 
+/* A gap in the loop (here: the loop starts late) with a timer already
+ * due and a descriptor already readable: the descriptor is seen first,
+ * and the timer's callback can tell that it was (a ping that came in
+ * time is no missed deadline).  Also with more descriptors ready than
+ * one wait fetches. */
+struct gap { struct loop_io io[80]; int fds[80][2]; int read, read_at_timer; };
+
+static void on_gap_io(struct loop *lp, struct loop_io *io, uint32_t events)
+{
+	(void)events;
+	struct gap *g = io->data;
+	char c;
+	if (read(io->fd, &c, 1) == 1)
+		g->read++;
+	loop_io_del(lp, io);
+}
+
+static void on_gap_timer(struct loop *lp, struct loop_timer *t)
+{
+	struct gap *g = t->data;
+	g->read_at_timer = g->read;
+	loop_stop(lp);
+}
+
+static void descriptors_before_due_timers(void **state)
+{
+	(void)state;
+	struct loop *lp = loop_new();
+	static struct gap g;
+	struct loop_timer t = { 0 };
+	loop_timer_start(lp, &t, 0, on_gap_timer, &g);
+	for (int i = 0; i < 80; i++) {
+		assert_int_equal(pipe(g.fds[i]), 0);
+		assert_int_equal(write(g.fds[i][1], "x", 1), 1);
+		assert_int_equal(loop_io_add(lp, &g.io[i], g.fds[i][0], EPOLLIN,
+		                             on_gap_io, &g), 0);
+	}
+	usleep(20000);   /* the timer is overdue */
+	assert_int_equal(loop_run(lp), 0);
+	assert_int_equal(g.read_at_timer, 80);
+	for (int i = 0; i < 80; i++) {
+		close(g.fds[i][0]);
+		close(g.fds[i][1]);
+	}
+	loop_free(lp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +216,7 @@ int main(void)
 		cmocka_unit_test(timers_fire_in_order),
 		cmocka_unit_test(resume_is_told_before_timers),
 		cmocka_unit_test(signal_info_keeps_each_value),
+		cmocka_unit_test(descriptors_before_due_timers),
 	};
 	return cmocka_run_group_tests_name("loop", tests, NULL, NULL);
 }
