@@ -20,7 +20,9 @@ extern char **environ;
 /* --- spawning --- */
 
 /* What a forked child reports over its CLOEXEC pipe: a failure (ERR, STEP)
- * before exec, or (the shim) the pid of the main process it started. */
+ * before exec, or a pid: the main process's own, or (the shim) the pid of
+ * the main process it started.  One message is one write of a few bytes,
+ * so a reader never sees two writers' messages mixed (PIPE_BUF). */
 struct spawn_msg {
 	pid_t pid;
 	int err;
@@ -109,8 +111,20 @@ void proc_child_nofile(const struct rlimit *rl)
 
 typedef void (*child_fn)(const struct spawn_req *rq, int report, pid_t parent);
 
+/* In a shim: its report pipe to tend, which the main process inherits
+ * until its exec (CLOEXEC); -1 elsewhere. */
+static int child_tell = -1;
+
 static void child_run(const struct spawn_req *rq, int errfd, pid_t parent)
 {
+	if (child_tell >= 0) {
+		/* The main process tells tend its pid itself, before anything
+		 * of the program runs: tend knows it even when the program
+		 * kills its shim before the shim could report. */
+		struct spawn_msg me = { .pid = getpid() };
+		ssize_t w = write(child_tell, &me, sizeof(me));
+		(void)w;
+	}
 	child_reset_signals();
 	if (rq->die_with_parent) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -135,10 +149,11 @@ static void child_run(const struct spawn_req *rq, int errfd, pid_t parent)
 }
 
 /* Forks a child that runs FN(RQ, the write end of a CLOEXEC pipe, our
- * pid) and reads its report: 1 with *MSG filled when one came, 0 at EOF
- * (the child exec'd, or died), -1 with RS filled when there is no child.
- * A child that reported a failure (MSG->err) is reaped here, so nobody
- * else ever sees it. */
+ * pid) and reads its reports until every writer closed the pipe (the
+ * child and whatever inherited it exec'd, or died): 1 with *MSG filled
+ * when some came (the first failure, the last pid), 0 when none did, -1
+ * with RS filled when there is no child.  A child that reported a failure
+ * (MSG->err) is reaped here, so nobody else ever sees it. */
 static int fork_reporting(child_fn fn, const struct spawn_req *rq,
                           struct spawn_res *rs, pid_t *pid, struct spawn_msg *msg)
 {
@@ -165,12 +180,24 @@ static int fork_reporting(child_fn fn, const struct spawn_req *rq,
 		_exit(127);
 	}
 	close(p[1]);
-	ssize_t r;
-	do
-		r = read(p[0], msg, sizeof(*msg));
-	while (r < 0 && errno == EINTR);
+	int got = 0;
+	for (;;) {
+		struct spawn_msg m;
+		ssize_t r = read(p[0], &m, sizeof(m));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != (ssize_t)sizeof(m))
+			break;   /* EOF (messages are written whole) */
+		got = 1;
+		if (m.err && !msg->err) {
+			msg->err = m.err;
+			msg->step = m.step;
+		}
+		if (m.pid)
+			msg->pid = m.pid;
+	}
 	close(p[0]);
-	if (r != (ssize_t)sizeof(*msg))
+	if (!got)
 		return 0;
 	if (msg->err) {
 		while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
@@ -640,7 +667,10 @@ static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
 	struct spawn_msg msg;
 	pid_t main;
 	/* The main process's own report (a failed exec) is passed on as it is;
-	 * success is its pid. */
+	 * success is its pid.  The main process also tells tend its pid
+	 * itself (child_tell), before its exec: should the program kill this
+	 * shim at once, tend still learns which process its run is. */
+	child_tell = rep;
 	int got = fork_reporting(child_run, &req, &res, &main, &msg);
 	if (got == 0)
 		msg.pid = main;
@@ -686,8 +716,13 @@ int proc_spawn_shim(const struct spawn_req *rq, struct spawn_res *rs,
 {
 	struct spawn_msg msg;
 	int r = fork_reporting(shim_run, rq, rs, shim, &msg);
+	if (r > 0 && !msg.err && msg.pid <= 0)
+		r = 0;
 	if (r == 0) {
-		/* The shim died before it could report. */
+		/* The shim died before it could start the main process: no
+		 * process of the run exists.  (A shim killed once the main
+		 * process told its pid is an ordinary run whose shim is gone:
+		 * tend reaps the shim and stops what is left of the run.) */
 		while (waitpid(*shim, NULL, 0) < 0 && errno == EINTR)
 			;
 		rs->err = ECHILD;

@@ -159,7 +159,10 @@ size_t proc_freeze_kill(proc_collect_fn collect, void *ctx);
  * shim) or the shim's own wait status, and the shim's exit is always the
  * end of the tree below it.  The shim ignores every signal but SIGKILL
  * while tend lives.  RES->pid is the main process; *SHIM the shim, which
- * tend reaps. */
+ * tend reaps.  The main process tells its pid to tend itself, before its
+ * exec, so RES->pid is known even when the program kills its shim at once
+ * (the shim's reap then is that run's end, as for a shim killed later);
+ * -1 (ECHILD, "fork") only when the shim died before it forked. */
 #define PROC_MAIN_EXITED SIGRTMIN
 int proc_spawn_shim(const struct spawn_req *req, struct spawn_res *res,
                     pid_t *shim);

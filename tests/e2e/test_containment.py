@@ -11,8 +11,8 @@ import signal
 import subprocess
 import time
 
-from conftest import (PY, T_SHORT, TREE, alive, children, comm,
-                      proc_stat, wait_until)
+from conftest import (PY, T_LONG, T_SHORT, TREE, alive, children, comm,
+                      environ_has, proc_stat, wait_until)
 
 ROLES = "bg,setsid,dfork,daemon,stealth"
 
@@ -243,3 +243,52 @@ stop-timeout = 20s
     assert td.prev_alive(gen2) == [], "the next run found the last one alive"
     assert living(procs) == []
     assert p.unit("tree")["state"] == "running"
+
+
+def unit_procs(reaper, name):
+    """Live processes of the test started in unit NAME (its cookie)."""
+    return sorted(p for p in reaper.tagged()
+                  if alive(p) and environ_has(p, b"TEND_UNIT=" + name.encode()))
+
+
+def test_a_shim_killed_at_once_is_an_ordinary_run(tend, project, reaper,
+                                                  tmp_path):
+    """The main process kills its shim the moment it runs, run after run
+    until 60 did (issue 20, point 4).  The shim may die before it told tend
+    the main pid: the main process tells it itself, before its exec, so
+    each such run is a run like one whose shim was killed later (its exit
+    is the shim's SIGKILL, what is left is stopped, the policy restarts
+    it), never a spawn_failed with its main process alive and unseen
+    (which status called failed, start doubled, and stop left)."""
+    spare = tmp_path / "spare-the-shim"
+    p = project(f"""\
+[service k]
+exec = sh -c '[ -e {spare} ] || kill -9 $PPID; exec sleep 1000'
+restart = always
+backoff = 0
+max-crashes = 1000/1m
+stop-timeout = 20s
+""")
+    p.up()
+
+    def kills():
+        return [e for e in p.events() if e["event"] == "exited"
+                and e.get("signal") == "KILL"]
+
+    def failed():
+        return [e for e in p.events() if e.get("reason") == "spawn_failed"]
+    wait_until(lambda: len(kills()) >= 60 or failed(), T_LONG, interval=0.05,
+               what="60 runs of k")
+    spare.touch()
+    assert not failed(), "a run whose shim was killed at once was taken " \
+        "for a failed spawn: %s\n%s" % (failed(), p.describe())
+    u = p.wait_unit("k", T_LONG, state="running")
+    # one instance: the one status names
+    main = u["pid"]
+    assert wait_until(lambda: unit_procs(reaper, "k") == [main] or None,
+                      what="k's only process to be %d (it has %s)"
+                      % (main, unit_procs(reaper, "k")))
+    assert not failed(), p.describe()
+    p.ok("stop", "k")
+    assert unit_procs(reaper, "k") == [], "stop left k's processes alive"
+    assert p.unit("k")["state"] == "stopped"
