@@ -27,6 +27,7 @@ struct spawn_msg {
 	pid_t pid;
 	int err;
 	int step;
+	int cg_err;   /* the main process's: it could not join its cgroup */
 };
 
 static const char *const spawn_steps[] = { "fork", "exec", "chdir", "setsid",
@@ -35,7 +36,7 @@ enum { STEP_FORK, STEP_EXEC, STEP_CHDIR, STEP_SETSID, STEP_DUP2, STEP_PIPE };
 
 static void child_fail(int fd, int step)
 {
-	struct spawn_msg e = { 0, errno, step };
+	struct spawn_msg e = { .err = errno, .step = step };
 	ssize_t r = write(fd, &e, sizeof(e));
 	(void)r;
 	_exit(127);
@@ -117,11 +118,21 @@ static int child_tell = -1;
 
 static void child_run(const struct spawn_req *rq, int errfd, pid_t parent)
 {
+	int cg_err = 0;
+	if (rq->cgroup) {
+		/* Into the run's cgroup before anything of the program runs:
+		 * whatever it starts is born there. */
+		int fd = open(rq->cgroup, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			cg_err = errno ? errno : EIO;
+		if (fd >= 0)
+			close(fd);
+	}
 	if (child_tell >= 0) {
 		/* The main process tells tend its pid itself, before anything
 		 * of the program runs: tend knows it even when the program
 		 * kills its shim before the shim could report. */
-		struct spawn_msg me = { .pid = getpid() };
+		struct spawn_msg me = { .pid = getpid(), .cg_err = cg_err };
 		ssize_t w = write(child_tell, &me, sizeof(me));
 		(void)w;
 	}
@@ -195,6 +206,8 @@ static int fork_reporting(child_fn fn, const struct spawn_req *rq,
 		}
 		if (m.pid)
 			msg->pid = m.pid;
+		if (m.cg_err)
+			msg->cg_err = m.cg_err;
 	}
 	close(p[0]);
 	if (!got)
@@ -733,5 +746,6 @@ int proc_spawn_shim(const struct spawn_req *rq, struct spawn_res *rs,
 		return -1;
 	}
 	rs->pid = msg.pid;
+	rs->cg_err = msg.cg_err;
 	return 0;
 }

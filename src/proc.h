@@ -38,6 +38,9 @@ struct spawn_req {
 	bool die_with_parent;    /* proc_spawn: SIGKILL when tend dies, however
 	                            (PR_SET_PDEATHSIG; a check's command) */
 	const char *title;       /* the shim's command line in ps (NULL: none) */
+	const char *cgroup;      /* proc_spawn_shim: the cgroup.procs file the
+	                            main process joins before its exec (the
+	                            run's cgroup, cgroup.h); NULL: none */
 };
 
 /* The descriptor limit (RLIMIT_NOFILE) spawned programs get back when
@@ -52,6 +55,8 @@ struct spawn_res {
 	pid_t pid;
 	int err;            /* errno of the failed step, 0 on success */
 	const char *step;   /* "exec", "chdir", "fork", ... when err != 0 */
+	int cg_err;         /* errno when the main process could not join
+	                       req->cgroup (it runs all the same), else 0 */
 };
 
 /* Forks, makes the child a session leader with every signal unblocked and
