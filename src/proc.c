@@ -618,9 +618,23 @@ static size_t shim_collect(void *ctx, const struct proc_stat **members)
 	return n;
 }
 
+/* The run's cgroup.kill (from its cgroup.procs, spawn_req.cgroup), in
+ * the shim; NULL: the run has no cgroup. */
+static char *shim_cgroup_kill;
+
 /* tend is gone: nothing of the tree may outlive it. */
 static __attribute__((noreturn)) void shim_contain(void)
 {
+	if (shim_cgroup_kill) {
+		/* The kernel kills the run's cgroup at once; the freeze-kill
+		 * below is for what is outside it (nothing should be). */
+		int fd = open(shim_cgroup_kill, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t w = write(fd, "1", 1);
+			(void)w;
+			close(fd);
+		}
+	}
 	struct shim_tree st = { 0 };
 	proc_freeze_kill(shim_collect, &st);
 	/* Every descendant was killed; as each dies its orphans come here. */
@@ -684,6 +698,12 @@ static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
 	 * itself (child_tell), before its exec: should the program kill this
 	 * shim at once, tend still learns which process its run is. */
 	child_tell = rep;
+	if (rq->cgroup) {
+		size_t len = strlen(rq->cgroup), tail = strlen("cgroup.procs");
+		if (len > tail && strcmp(rq->cgroup + len - tail, "cgroup.procs") == 0)
+			shim_cgroup_kill = xasprintf("%.*scgroup.kill",
+			                             (int)(len - tail), rq->cgroup);
+	}
 	int got = fork_reporting(child_run, &req, &res, &main, &msg);
 	if (got == 0)
 		msg.pid = main;

@@ -93,8 +93,10 @@ static char *run_cgroup_new(struct unit *u)
 	if (u->cg)
 		return cg_procs_file(u->cg);
 	char *m = xasprintf("cannot make a cgroup for this run below %s (%s): "
-	                    "it runs without one", cg->dir, strerror(errno));
+	                    "this and later runs go without cgroups "
+	                    "(docs/containment.md)", cg->dir, strerror(errno));
 	emit(u, "warn", json_pack("{s:o}", "message", events_text(m)));
+	cg_disable(cg, m);
 	free(m);
 	return NULL;
 }
