@@ -18,9 +18,9 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-/* How deep tend goes below a directory of its own to remove it (a run may
- * make cgroups of its own below its run's). */
-#define CG_DEPTH_MAX 16
+/* How many directories tend looks at below one of its own to remove it
+ * (a run may make cgroups of its own below its run's). */
+#define CG_DIRS_MAX 4096
 
 /* --- pure parsers --- */
 
@@ -209,66 +209,91 @@ int cg_populated(const char *path)
 	return p[10] == '1' ? 1 : p[10] == '0' ? 0 : -1;
 }
 
+static void push_pid(pid_t **pids, size_t *cap, size_t *n, long pid)
+{
+	if (pid <= 0)
+		return;
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*pids = xrealloc(*pids, *cap * sizeof(**pids));
+	}
+	(*pids)[(*n)++] = (pid_t)pid;
+}
+
 long cg_pids(const char *path, pid_t **pids, size_t *cap)
 {
 	char *file = cg_procs_file(path);
-	FILE *f = fopen(file, "re");
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
 	free(file);
-	if (!f)
+	if (fd < 0)
 		return -1;
 	size_t n = 0;
-	long v;
-	while (fscanf(f, "%ld", &v) == 1) {
-		if (v <= 0 || v > INT_MAX)
-			continue;
-		if (n == *cap) {
-			*cap = *cap ? *cap * 2 : 64;
-			*pids = xrealloc(*pids, *cap * sizeof(**pids));
+	long cur = 0;   /* a number may run across two reads */
+	char buf[4096];
+	ssize_t r;
+	while ((r = read(fd, buf, sizeof(buf))) != 0) {
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
 		}
-		(*pids)[n++] = (pid_t)v;
+		for (ssize_t i = 0; i < r; i++) {
+			if (buf[i] >= '0' && buf[i] <= '9') {
+				cur = cur * 10 + (buf[i] - '0');
+				if (cur > INT_MAX)
+					cur = INT_MAX;
+			} else {
+				push_pid(pids, cap, &n, cur);
+				cur = 0;
+			}
+		}
 	}
-	fclose(f);
-	return (long)n;
+	close(fd);
+	push_pid(pids, cap, &n, cur);
+	return r < 0 ? -1 : (long)n;
+}
+
+/* PATH and every directory below it (at most CG_DIRS_MAX), parents
+ * before their children. */
+static void list_dirs(const char *path, struct strv *out)
+{
+	strv_push(out, xstrdup(path));
+	for (size_t i = 0; i < out->n && out->n < CG_DIRS_MAX; i++) {
+		DIR *d = opendir(out->v[i]);
+		struct dirent *de;
+		while (d && (de = readdir(d)) && out->n < CG_DIRS_MAX)
+			if (de->d_type == DT_DIR && de->d_name[0] != '.')
+				strv_push(out, xasprintf("%s/%s", out->v[i], de->d_name));
+		if (d)
+			closedir(d);
+	}
 }
 
 /* Every live process in PATH and below it. */
-static size_t count_procs(const char *path, int depth)
+static size_t count_procs(const char *path)
 {
+	struct strv dirs = { 0 };
+	list_dirs(path, &dirs);
 	pid_t *pids = NULL;
-	size_t cap = 0;
-	long n = cg_pids(path, &pids, &cap);
-	free(pids);
-	size_t total = n > 0 ? (size_t)n : 0;
-	DIR *d = depth < CG_DEPTH_MAX ? opendir(path) : NULL;
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		char *sub = xasprintf("%s/%s", path, de->d_name);
-		total += count_procs(sub, depth + 1);
-		free(sub);
+	size_t cap = 0, total = 0;
+	for (size_t i = 0; i < dirs.n; i++) {
+		long n = cg_pids(dirs.v[i], &pids, &cap);
+		total += n > 0 ? (size_t)n : 0;
 	}
-	if (d)
-		closedir(d);
+	free(pids);
+	strv_free(&dirs);
 	return total;
 }
 
 /* Removes PATH and every directory below it (each must be empty of
- * processes).  Returns 0, or -1 (errno of the first failure). */
-static int remove_tree(const char *path, int depth)
+ * processes), children first. */
+static void remove_tree(const char *path)
 {
-	DIR *d = depth < CG_DEPTH_MAX ? opendir(path) : NULL;
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		char *sub = xasprintf("%s/%s", path, de->d_name);
-		remove_tree(sub, depth + 1);
-		free(sub);
-	}
-	if (d)
-		closedir(d);
-	return rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
+	struct strv dirs = { 0 };
+	list_dirs(path, &dirs);
+	for (size_t i = dirs.n; i-- > 0; )
+		rmdir(dirs.v[i]);
+	strv_free(&dirs);
 }
 
 static void sleep_ms(long ms)
@@ -283,13 +308,13 @@ size_t cg_kill_dir(const char *path, int wait_ms)
 	struct statfs sf;
 	if (statfs(path, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC)
 		return 0;   /* gone, or no cgroup: nothing to kill or remove */
-	size_t n = count_procs(path, 0);
+	size_t n = count_procs(path);
 	if (n)
 		cg_kill(path);
 	uint64_t end = mono_ms() + (uint64_t)wait_ms;
 	while (cg_populated(path) == 1 && mono_ms() < end)
 		sleep_ms(5);
-	remove_tree(path, 0);
+	remove_tree(path);
 	return n;
 }
 
@@ -300,7 +325,7 @@ void cg_run_end(const char *path)
 	if (cg_populated(path) == 1)
 		cg_kill(path);   /* never outlives its run; removed at the end */
 	else
-		remove_tree(path, 0);
+		remove_tree(path);
 }
 
 /* Removes the empty directories of tends that are gone, beside OWN's
@@ -316,12 +341,12 @@ static void sweep_dead(const char *own)
 		    strspn(dash + 1, "0123456789") != strlen(dash + 1) ||
 		    strlen(dash + 1) > 9)
 			continue;
-		pid_t pid = (pid_t)atol(dash + 1);
+		pid_t pid = (pid_t)strtol(dash + 1, NULL, 10);   /* 1-9 digits */
 		if (pid == getpid() || kill(pid, 0) == 0 || errno == EPERM)
 			continue;
 		char *path = xasprintf("%s/%s", own, de->d_name);
 		if (cg_populated(path) == 0)
-			remove_tree(path, 0);
+			remove_tree(path);
 		free(path);
 	}
 	if (d)
@@ -341,7 +366,7 @@ static int find_mount(char *root, char *mnt, size_t cap)
 		if (cg_parse_mount(line, root, mnt, cap) == 1)
 			found = 0;
 	free(line);
-	fclose(f);
+	(void)fclose(f);   /* read only */
 	return found;
 }
 
@@ -367,13 +392,12 @@ int cg_setup(struct cgroups *cg, const char *name)
 		return off(cg, xstrdup("tend is in no cgroup v2 group (cgroup v1 only)"));
 	/* SELF is below the root of the mount (a container may see part of
 	 * the hierarchy only). */
-	const char *rel = self;
 	size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
 	if (rl && (strncmp(self, root, rl) != 0 ||
 	           (self[rl] != '/' && self[rl] != 0)))
 		return off(cg, xasprintf("tend's cgroup %s is not below the mount "
 		                         "at %s", self, mnt));
-	rel = self + rl;
+	const char *rel = self + rl;
 	if (strcmp(rel, "/") == 0)
 		rel = "";
 	char *own = xasprintf("%s%s", strcmp(mnt, "/") == 0 ? "" : mnt, rel);
@@ -448,10 +472,13 @@ char *cg_run_new(struct cgroups *cg, const char *unit)
 	}
 	char name[80];
 	size_t k = 0;
-	for (const char *c = unit; *c && k + 1 < sizeof(name); c++)
-		name[k++] = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		            (*c >= '0' && *c <= '9') || strchr("_.@#-", *c)
-		            ? *c : '_';
+	for (const char *c = unit; *c && k + 1 < sizeof(name); c++) {
+		bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		          (*c >= '0' && *c <= '9') || strchr("_.@#-", *c);
+		name[k++] = *c;
+		if (!ok)
+			name[k - 1] = '_';
+	}
 	name[k] = 0;
 	for (int tries = 0; tries < 2; tries++) {
 		char *path = xasprintf("%s/%lu-%s", cg->dir, ++cg->runs, name);

@@ -7,6 +7,7 @@ The trees come from bin/tree.py: plain child (bg), setsid child, double
 forked grandchild (dfork), classic daemon, and a daemon that cleared its
 environment (stealth)."""
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -425,3 +426,23 @@ def test_tend_exec_runs_in_a_cgroup_it_removes(tend):
     path = mount + (rel if root == "/" else rel[len(root):])
     assert path.startswith(base + "/"), (path, base)
     assert not os.path.exists(os.path.dirname(path)), "tend exec left its cgroup"
+
+
+def test_without_a_writable_cgroup_runs_go_without(tend):
+    """A user who cannot write tend's cgroup (here: nobody, in root's):
+    the command runs as ever, in tend's cgroup, and nothing is made."""
+    if os.getuid() != 0:
+        pytest.skip("needs root, to run tend as another user (nobody)")
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    own = cgroup_dir()
+    if own is None:
+        pytest.skip("no cgroup v2 here")
+    t = tend.start_wrapped(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                            "--clear-groups"], "exec", "--", "cat",
+                           "/proc/self/cgroup")
+    assert t.wait(T_SHORT) == 0, t.describe()
+    line = [ln for ln in t.stdout.splitlines() if ln.startswith("0::")][0]
+    root, mount = cgroup2_mount()
+    rel = line[3:] if root == "/" else line[3 + len(root):]
+    assert mount + ("" if rel == "/" else rel) == own, (line, own)
