@@ -446,3 +446,49 @@ def test_without_a_writable_cgroup_runs_go_without(tend):
     root, mount = cgroup2_mount()
     rel = line[3:] if root == "/" else line[3 + len(root):]
     assert mount + ("" if rel == "/" else rel) == own, (line, own)
+
+
+def test_a_stop_kills_the_stray_of_a_shim_killed_meanwhile(tend, project):
+    """A stop: the main process dies of SIGTERM, a stealth daemon ignores
+    it and stays below the shim, and then the shim is killed.  The stray
+    is the run's still (its cgroup): the stop SIGKILLs it at stop-timeout
+    and returns only once it is gone, instead of leaving it to `down`."""
+    need_cgroups()
+    td = tend.tree_dir("tree")
+    p = project(f"""\
+[service tree]
+exec = {PY} {TREE} {td.path} --roles stealth --ignore-term
+stop-timeout = 5s
+""")
+    p.up()
+    gen = td.wait_ready()[0]
+    tree = td.pids(gen)
+    main, stray = tree["main"], tree["stealth"]
+    shim = proc_stat(main[0])[1]
+    assert comm(shim) == "tend-shim"
+    stop = p.start("stop", "tree")
+    wait_until(lambda: not alive(*main), what="main to die of SIGTERM")
+    assert alive(*stray) and alive(shim), "the stealth daemon ignores TERM"
+    os.kill(shim, signal.SIGKILL)
+    assert stop.wait(T_LONG) == 0, stop.describe()
+    assert not alive(*stray), "the stop returned with the stray alive"
+    assert p.unit("tree")["state"] == "stopped"
+
+
+def test_a_killed_tends_empty_cgroup_is_removed_by_the_next(tend):
+    """tend exec SIGKILLed: its shim kills the command, and tend's cgroup
+    directory stays behind, empty.  The next tend started in the same
+    cgroup removes it (its pid is no process's any more)."""
+    base = need_cgroups()
+    t = tend.start("exec", "--json", "--", "sleep", "600")
+    sleeper = t.wait_event("spawned")[0]["pid"]
+    mine = os.path.join(base, "tend-exec-%d" % t.pid)
+    assert os.path.isdir(mine), os.listdir(base)
+    t.kill(signal.SIGKILL)
+    t.wait(T_SHORT)
+    wait_until(lambda: not alive(sleeper), what="the command to die with tend")
+    assert os.path.isdir(mine), "expected the killed tend's directory"
+    assert not alive(t.pid)
+    t2 = tend.run("exec", "--", "true")
+    assert t2.rc == 0, t2.describe()
+    assert not os.path.exists(mine), "the dead tend's empty cgroup is left"
