@@ -749,8 +749,6 @@ int proc_spawn_shim(const struct spawn_req *rq, struct spawn_res *rs,
 {
 	struct spawn_msg msg;
 	int r = fork_reporting(shim_run, rq, rs, shim, &msg);
-	if (r > 0 && !msg.err && msg.pid <= 0)
-		r = 0;
 	if (r == 0) {
 		/* The shim died before it could start the main process: no
 		 * process of the run exists.  (A shim killed once the main

@@ -588,8 +588,9 @@ static size_t collect_tree(void *ctx, const struct proc_stat **members)
 }
 
 /* SIGKILL to the whole tree (see proc_freeze_kill); returns how many.
- * With a cgroup the kernel kills every process in it at once; the
- * freeze-kill counts them, and kills what is outside (none should be). */
+ * With a cgroup the kernel kills every process in it at once (counted
+ * just before); the freeze-kill then is for what is outside it (none
+ * should be). */
 static size_t kill_tree(struct unit *u)
 {
 	size_t n = 0;
