@@ -4,7 +4,12 @@
  * field of stat, the Name: line of status: spaces, ')' and newlines
  * included), so they are input too.  And a line of the daemon's procs
  * file (src/sup.c), which a crash or a full disk may have damaged: what it
- * accepts is a pid above 1 or a run id.  The first byte picks the file. */
+ * accepts is a pid above 1, a run id, or (a cgroup line) a directory
+ * tend-NAME-PID of its own name below the cgroup2 mount, never one with a
+ * "." or ".." in its path.  With the stat parser: a line of
+ * /proc/self/mountinfo (a mount point names itself) and /proc/self/cgroup
+ * (src/cgroup.c).  The first byte picks the file. */
+#include "cgroup.h"
 #include "fuzz.h"
 #include "mem.h"
 #include "proc.h"
@@ -45,6 +50,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			            strlen(run) < SUP_RUN_MAX, "run %s", run);
 		else
 			FUZZ_ASSERT(kind == SUP_LINE_NONE, "kind %d", kind);
+		char cg[256];
+		const char *mount = "/sys/fs/cgroup";
+		if (cg_parse_record(s, mount, "p-1a2b3c4d", cg, sizeof(cg)) == 0) {
+			const char *base = strrchr(cg, '/');
+			FUZZ_ASSERT(strncmp(cg, "/sys/fs/cgroup/", 15) == 0 &&
+			            !strstr(cg, "/../") && !strstr(cg, "/./") &&
+			            !strstr(cg, "//") && base &&
+			            strncmp(base, "/tend-p-1a2b3c4d-", 17) == 0 &&
+			            strlen(cg) < sizeof(cg), "cgroup record %s", cg);
+			for (const char *c = cg; *c; c++)
+				FUZZ_ASSERT((unsigned char)*c >= 0x20 && *c != 0x7f,
+				            "control character in %s", cg);
+		}
 		free(s);
 		break;
 	}
@@ -53,6 +71,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct proc_stat ps;
 		if (proc_parse_stat(s, 42, &ps) == 0)
 			FUZZ_ASSERT(ps.pid == 42 && ps.state, "stat");
+		char root[64], mnt[64];
+		if (cg_parse_mount(s, root, mnt, sizeof(root)) >= 0)
+			FUZZ_ASSERT(root[0] == '/' && mnt[0] == '/' &&
+			            strlen(root) < sizeof(root) &&
+			            strlen(mnt) < sizeof(mnt), "mount %s %s", root, mnt);
+		if (cg_parse_self(s, root, sizeof(root)) == 0)
+			FUZZ_ASSERT(root[0] == '/' && strlen(root) < sizeof(root) &&
+			            !strchr(root, '\n'), "cgroup %s", root);
 		free(s);
 		break;
 	}

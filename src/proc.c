@@ -20,11 +20,14 @@ extern char **environ;
 /* --- spawning --- */
 
 /* What a forked child reports over its CLOEXEC pipe: a failure (ERR, STEP)
- * before exec, or (the shim) the pid of the main process it started. */
+ * before exec, or a pid: the main process's own, or (the shim) the pid of
+ * the main process it started.  One message is one write of a few bytes,
+ * so a reader never sees two writers' messages mixed (PIPE_BUF). */
 struct spawn_msg {
 	pid_t pid;
 	int err;
 	int step;
+	int cg_err;   /* the main process's: it could not join its cgroup */
 };
 
 static const char *const spawn_steps[] = { "fork", "exec", "chdir", "setsid",
@@ -33,7 +36,7 @@ enum { STEP_FORK, STEP_EXEC, STEP_CHDIR, STEP_SETSID, STEP_DUP2, STEP_PIPE };
 
 static void child_fail(int fd, int step)
 {
-	struct spawn_msg e = { 0, errno, step };
+	struct spawn_msg e = { .err = errno, .step = step };
 	ssize_t r = write(fd, &e, sizeof(e));
 	(void)r;
 	_exit(127);
@@ -109,8 +112,30 @@ void proc_child_nofile(const struct rlimit *rl)
 
 typedef void (*child_fn)(const struct spawn_req *rq, int report, pid_t parent);
 
+/* In a shim: its report pipe to tend, which the main process inherits
+ * until its exec (CLOEXEC); -1 elsewhere. */
+static int child_tell = -1;
+
 static void child_run(const struct spawn_req *rq, int errfd, pid_t parent)
 {
+	int cg_err = 0;
+	if (rq->cgroup) {
+		/* Into the run's cgroup before anything of the program runs:
+		 * whatever it starts is born there. */
+		int fd = open(rq->cgroup, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			cg_err = errno ? errno : EIO;
+		if (fd >= 0)
+			close(fd);
+	}
+	if (child_tell >= 0) {
+		/* The main process tells tend its pid itself, before anything
+		 * of the program runs: tend knows it even when the program
+		 * kills its shim before the shim could report. */
+		struct spawn_msg me = { .pid = getpid(), .cg_err = cg_err };
+		ssize_t w = write(child_tell, &me, sizeof(me));
+		(void)w;
+	}
 	child_reset_signals();
 	if (rq->die_with_parent) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -135,10 +160,11 @@ static void child_run(const struct spawn_req *rq, int errfd, pid_t parent)
 }
 
 /* Forks a child that runs FN(RQ, the write end of a CLOEXEC pipe, our
- * pid) and reads its report: 1 with *MSG filled when one came, 0 at EOF
- * (the child exec'd, or died), -1 with RS filled when there is no child.
- * A child that reported a failure (MSG->err) is reaped here, so nobody
- * else ever sees it. */
+ * pid) and reads its reports until every writer closed the pipe (the
+ * child and whatever inherited it exec'd, or died): 1 with *MSG filled
+ * when some came (the first failure, the last pid), 0 when none did, -1
+ * with RS filled when there is no child.  A child that reported a failure
+ * (MSG->err) is reaped here, so nobody else ever sees it. */
 static int fork_reporting(child_fn fn, const struct spawn_req *rq,
                           struct spawn_res *rs, pid_t *pid, struct spawn_msg *msg)
 {
@@ -165,12 +191,26 @@ static int fork_reporting(child_fn fn, const struct spawn_req *rq,
 		_exit(127);
 	}
 	close(p[1]);
-	ssize_t r;
-	do
-		r = read(p[0], msg, sizeof(*msg));
-	while (r < 0 && errno == EINTR);
+	int got = 0;
+	for (;;) {
+		struct spawn_msg m;
+		ssize_t r = read(p[0], &m, sizeof(m));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != (ssize_t)sizeof(m))
+			break;   /* EOF (messages are written whole) */
+		got = 1;
+		if (m.err && !msg->err) {
+			msg->err = m.err;
+			msg->step = m.step;
+		}
+		if (m.pid)
+			msg->pid = m.pid;
+		if (m.cg_err)
+			msg->cg_err = m.cg_err;
+	}
 	close(p[0]);
-	if (r != (ssize_t)sizeof(*msg))
+	if (!got)
 		return 0;
 	if (msg->err) {
 		while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
@@ -578,9 +618,23 @@ static size_t shim_collect(void *ctx, const struct proc_stat **members)
 	return n;
 }
 
+/* The run's cgroup.kill (from its cgroup.procs, spawn_req.cgroup), in
+ * the shim; NULL: the run has no cgroup. */
+static char *shim_cgroup_kill;
+
 /* tend is gone: nothing of the tree may outlive it. */
 static __attribute__((noreturn)) void shim_contain(void)
 {
+	if (shim_cgroup_kill) {
+		/* The kernel kills the run's cgroup at once; the freeze-kill
+		 * below is for what is outside it (nothing should be). */
+		int fd = open(shim_cgroup_kill, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t w = write(fd, "1", 1);
+			(void)w;
+			close(fd);
+		}
+	}
 	struct shim_tree st = { 0 };
 	proc_freeze_kill(shim_collect, &st);
 	/* Every descendant was killed; as each dies its orphans come here. */
@@ -640,7 +694,16 @@ static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
 	struct spawn_msg msg;
 	pid_t main;
 	/* The main process's own report (a failed exec) is passed on as it is;
-	 * success is its pid. */
+	 * success is its pid.  The main process also tells tend its pid
+	 * itself (child_tell), before its exec: should the program kill this
+	 * shim at once, tend still learns which process its run is. */
+	child_tell = rep;
+	if (rq->cgroup) {
+		size_t len = strlen(rq->cgroup), tail = strlen("cgroup.procs");
+		if (len > tail && strcmp(rq->cgroup + len - tail, "cgroup.procs") == 0)
+			shim_cgroup_kill = xasprintf("%.*scgroup.kill",
+			                             (int)(len - tail), rq->cgroup);
+	}
 	int got = fork_reporting(child_run, &req, &res, &main, &msg);
 	if (got == 0)
 		msg.pid = main;
@@ -687,7 +750,10 @@ int proc_spawn_shim(const struct spawn_req *rq, struct spawn_res *rs,
 	struct spawn_msg msg;
 	int r = fork_reporting(shim_run, rq, rs, shim, &msg);
 	if (r == 0) {
-		/* The shim died before it could report. */
+		/* The shim died before it could start the main process: no
+		 * process of the run exists.  (A shim killed once the main
+		 * process told its pid is an ordinary run whose shim is gone:
+		 * tend reaps the shim and stops what is left of the run.) */
 		while (waitpid(*shim, NULL, 0) < 0 && errno == EINTR)
 			;
 		rs->err = ECHILD;
@@ -698,5 +764,6 @@ int proc_spawn_shim(const struct spawn_req *rq, struct spawn_res *rs,
 		return -1;
 	}
 	rs->pid = msg.pid;
+	rs->cg_err = msg.cg_err;
 	return 0;
 }

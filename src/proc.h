@@ -38,6 +38,9 @@ struct spawn_req {
 	bool die_with_parent;    /* proc_spawn: SIGKILL when tend dies, however
 	                            (PR_SET_PDEATHSIG; a check's command) */
 	const char *title;       /* the shim's command line in ps (NULL: none) */
+	const char *cgroup;      /* proc_spawn_shim: the cgroup.procs file the
+	                            main process joins before its exec (the
+	                            run's cgroup, cgroup.h); NULL: none */
 };
 
 /* The descriptor limit (RLIMIT_NOFILE) spawned programs get back when
@@ -52,6 +55,8 @@ struct spawn_res {
 	pid_t pid;
 	int err;            /* errno of the failed step, 0 on success */
 	const char *step;   /* "exec", "chdir", "fork", ... when err != 0 */
+	int cg_err;         /* errno when the main process could not join
+	                       req->cgroup (it runs all the same), else 0 */
 };
 
 /* Forks, makes the child a session leader with every signal unblocked and
@@ -159,7 +164,10 @@ size_t proc_freeze_kill(proc_collect_fn collect, void *ctx);
  * shim) or the shim's own wait status, and the shim's exit is always the
  * end of the tree below it.  The shim ignores every signal but SIGKILL
  * while tend lives.  RES->pid is the main process; *SHIM the shim, which
- * tend reaps. */
+ * tend reaps.  The main process tells its pid to tend itself, before its
+ * exec, so RES->pid is known even when the program kills its shim at once
+ * (the shim's reap then is that run's end, as for a shim killed later);
+ * -1 (ECHILD, "fork") only when the shim died before it forked. */
 #define PROC_MAIN_EXITED SIGRTMIN
 int proc_spawn_shim(const struct spawn_req *req, struct spawn_res *res,
                     pid_t *shim);

@@ -76,6 +76,28 @@ void sup_rescan(struct sup *s)
 	s->scan_valid = false;
 }
 
+/* While a run's shim lives, every process of the run is below it: the
+ * walk of the table finds them all.  Once the shim is gone (killed), a
+ * process of the run that left its session and cleared its environment
+ * is tied to the run by nothing but its cgroup, when it has one: the
+ * cgroup's list gives it to the run. */
+static void claim_cgroups(struct sup *s)
+{
+	for (size_t i = 0; i < s->nunits; i++) {
+		const struct unit *u = s->units[i];
+		if (!u->cg || u->shim > 0)
+			continue;
+		/* s->kids is scratch here (children_all_known's otherwise) */
+		long n = cg_pids(u->cg, &s->kids, &s->kids_cap);
+		for (long k = 0; k < n; k++) {
+			long j = proc_table_find(&s->table, s->kids[k]);
+			if (j >= 0 && s->table.p[j].state != 'Z' &&
+			    s->table.p[j].state != 'X')
+				s->owner[j] = (int)i;
+		}
+	}
+}
+
 /* Every unit's tree from one scan; -1 when /proc cannot be read.  A scan
  * serves every question asked in the same loop iteration until a reap, a
  * spawn or a unit going away makes it stale: a thousand units stopping at
@@ -101,6 +123,7 @@ static int scan_units(struct sup *s)
 	}
 	if (scan_assign(s, s->roots, n, s->exec_mode) < 0)
 		return -1;
+	claim_cgroups(s);
 	s->scan_valid = true;
 	s->scan_wakeups = loop_wakeups(s->loop);
 	return 0;
@@ -142,6 +165,8 @@ static int records_try(struct sup *s)
 		free(tmp);
 		return e ? e : EIO;
 	}
+	if (s->cg.dir)   /* every run's cgroup is below it */
+		fprintf(f, "cgroup %s\n", s->cg.dir);
 	for (size_t i = 0; i < s->nunits; i++) {
 		const struct unit *u = s->units[i];
 		if (u->run[0])
@@ -299,9 +324,14 @@ size_t sup_tree(struct sup *s, const struct unit *u,
 	 * with nothing left below it): its tree is empty unless tend has a
 	 * child no unit knows, and only then is the table read. */
 	bool fresh = s->scan_valid && s->scan_wakeups == loop_wakeups(s->loop);
-	if (u->shim <= 0 && !fresh && children_all_known(s)) {
-		note_seen(s, (struct unit *)u, NULL, 0);
-		return 0;
+	if (u->shim <= 0 && !fresh) {
+		/* With a cgroup the kernel says so exactly (zombies do not
+		 * count), whatever else tend has below it. */
+		int populated = u->cg ? cg_populated(u->cg) : -1;
+		if (populated == 0 || (populated < 0 && children_all_known(s))) {
+			note_seen(s, (struct unit *)u, NULL, 0);
+			return 0;
+		}
 	}
 	if (scan_units(s) < 0)
 		return 0;
@@ -622,12 +652,18 @@ size_t sup_kill_leftovers(struct sup *s)
 	if (!f)
 		return 0;
 	struct leftovers l = { .s = s };
+	struct strv cgroups = { 0 };
 	size_t cap = 0;
-	char line[512];
+	char line[PATH_MAX + 16];
 	while (fgets(line, sizeof(line), f)) {
 		int pid;
 		unsigned long long start;
-		char run[SUP_RUN_MAX];
+		char run[SUP_RUN_MAX], cgroup[PATH_MAX];
+		if (cg_parse_record(line, s->cg.mount, s->paths->id, cgroup,
+		                    sizeof(cgroup)) == 0) {
+			strv_push(&cgroups, xstrdup(cgroup));
+			continue;
+		}
 		int kind = sup_procs_line(line, &pid, &start, run);
 		if (kind == SUP_LINE_RUN) {
 			strv_push(&l.runs, xstrdup(run));
@@ -642,14 +678,22 @@ size_t sup_kill_leftovers(struct sup *s)
 		l.rec[l.nrec++] = (struct proc_stat){ .pid = pid, .start = start };
 	}
 	(void)fclose(f);  /* read only */
-	size_t killed = l.nrec || l.runs.n ? proc_freeze_kill(collect_leftovers, &l) : 0;
+	/* The runs' cgroups first: every process of those runs is in them,
+	 * wherever it went and whatever its environment. */
+	size_t killed = 0;
+	for (size_t i = 0; i < cgroups.n; i++)
+		if (!s->cg.dir || strcmp(cgroups.v[i], s->cg.dir) != 0)
+			killed += cg_kill_dir(cgroups.v[i], 2000);
+	strv_free(&cgroups);
+	if (l.nrec || l.runs.n)
+		killed += proc_freeze_kill(collect_leftovers, &l);
 	if (killed) {
 		const struct proc_stat *left;
 		size_t n = collect_leftovers(&l, &left);
 		wait_gone(left, n, 2000);
 		char *m = xasprintf("killed %zu processes left alive by an earlier "
 		                    "daemon of this file (matched by pid and start time, "
-		                    "or by the id of their run)",
+		                    "by the id of their run, or by their run's cgroup)",
 		                    killed);
 		events_emit(s->ev, "tend", "warn", json_pack("{s:s, s:I}", "message", m,
 		            "procs", (json_int_t)killed));
@@ -1327,6 +1371,7 @@ void sup_free(struct sup *s)
 	free(s->members);
 	free(s->kids);
 	free(s->known);
+	cg_teardown(&s->cg);
 	proc_table_free(&s->table);
 	loop_free(s->loop);
 	free(s);
@@ -1350,6 +1395,9 @@ int sup_prepare(struct sup *s)
 	}
 	(void)signal(SIGPIPE, SIG_IGN);  /* cannot fail for SIGPIPE */
 	loop_on_resume(s->loop, on_resume, s);
+	/* A cgroup per run where one can be made; else the mechanisms that
+	 * need none (s->cg.why says why). */
+	cg_setup(&s->cg, s->paths ? s->paths->id : "exec");
 	return r;
 }
 
@@ -1372,6 +1420,7 @@ void sup_finish(struct sup *s)
 		for (size_t i = 0; i < s->table.n; i++)
 			if (s->owner[i] == TREE_STRAY)
 				proc_signal(&s->table.p[i], SIGKILL);
+	cg_teardown(&s->cg);
 	if (s->paths)
 		unlinkat(s->paths->runfd, paths_base(s->paths->procs), 0);
 }

@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "events.h"
 #include "held.h"
@@ -55,6 +56,7 @@ struct sup {
 	struct sup_hooks hooks;
 	struct unit **units;
 	size_t nunits, cap;
+	struct cgroups cg;         /* a cgroup per run, when cg.dir (cgroup.h) */
 	bool exec_mode;
 	int out_fd;                /* tend up: where units' lines go; -1: none */
 	size_t width;              /* of the widest unit name, for labels */

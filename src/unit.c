@@ -1,4 +1,5 @@
 #include "unit.h"
+#include "cgroup.h"
 #include "parse.h"
 #include "proc.h"
 #include "job.h"
@@ -70,6 +71,49 @@ struct unit *unit_new(struct sup *sup, struct unit_config *cfg)
 	return u;
 }
 
+/* The run's cgroup, if it has one, goes with the run. */
+static void run_cgroup_end(struct unit *u)
+{
+	if (!u->cg)
+		return;
+	cg_run_end(u->cg);
+	free(u->cg);
+	u->cg = NULL;
+}
+
+/* A cgroup for the run about to start, when runs get one: the cgroup.procs
+ * file its main process joins (malloc'd), or NULL. */
+static char *run_cgroup_new(struct unit *u)
+{
+	struct cgroups *cg = &u->sup->cg;
+	run_cgroup_end(u);
+	if (!cg->dir || cg->off)
+		return NULL;
+	u->cg = cg_run_new(cg, u->cfg->name);
+	if (u->cg)
+		return cg_procs_file(u->cg);
+	char *m = xasprintf("cannot make a cgroup for this run below %s (%s): "
+	                    "this and later runs go without cgroups "
+	                    "(docs/containment.md)", cg->dir, strerror(errno));
+	emit(u, "warn", json_pack("{s:o}", "message", events_text(m)));
+	cg_disable(cg, m);
+	free(m);
+	return NULL;
+}
+
+/* The main process could not join the run's cgroup (ERR): the run goes
+ * on without it, and no run gets one from now on. */
+static void run_cgroup_refused(struct unit *u, int err)
+{
+	char *m = xasprintf("the run could not join its cgroup %s (%s): this "
+	                    "and later runs go without cgroups "
+	                    "(docs/containment.md)", u->cg, strerror(err));
+	emit(u, "warn", json_pack("{s:o}", "message", events_text(m)));
+	cg_disable(&u->sup->cg, m);
+	free(m);
+	run_cgroup_end(u);
+}
+
 void unit_free(struct unit *u)
 {
 	if (!u)
@@ -94,6 +138,7 @@ void unit_free(struct unit *u)
 	if (u->captured)
 		output_close(&u->out, u->sup->loop);
 	policy_hist_free(&u->hist);
+	run_cgroup_end(u);
 	free(u->cookie);
 	free(u->seen);
 	config_unit_free(u->cfg);
@@ -362,13 +407,19 @@ static void spawn(struct unit *u)
 	size_t nfds = u->proxy ? proxy_spawn_fds(u->proxy, fds, SPAWN_FDS_MAX) : 0;
 	if (nfds)
 		activation_env(u, nfds, &env);
+	char *cg_procs = run_cgroup_new(u);
 	struct spawn_req req = { .argv = c->argv.v, .envp = env.v, .cwd = c->cwd,
 	                         .fd_in = in, .fd_out = sout, .fd_err = out,
 	                         .fds = fds, .nfds = nfds, .listen_pid = nfds > 0,
-	                         .title = c->name };
+	                         .title = c->name, .cgroup = cg_procs };
 	struct spawn_res res;
 	int r = proc_spawn_shim(&req, &res, &u->shim);
 	strv_free(&env);
+	free(cg_procs);
+	if (r < 0)
+		run_cgroup_end(u);
+	else if (res.cg_err && u->cg)
+		run_cgroup_refused(u, res.cg_err);
 	if (u->share)
 		share_spawned(u->share, u, r == 0);
 	u->stop_requested = false;
@@ -536,10 +587,21 @@ static size_t collect_tree(void *ctx, const struct proc_stat **members)
 	return sup_tree(u->sup, u, members);
 }
 
-/* SIGKILL to the whole tree (see proc_freeze_kill); returns how many. */
+/* SIGKILL to the whole tree (see proc_freeze_kill); returns how many.
+ * With a cgroup the kernel kills every process in it at once (counted
+ * just before); the freeze-kill then is for what is outside it (none
+ * should be). */
 static size_t kill_tree(struct unit *u)
 {
-	return proc_freeze_kill(collect_tree, u);
+	size_t n = 0;
+	if (u->cg) {
+		const struct proc_stat *m;
+		sup_rescan(u->sup);
+		n = sup_tree(u->sup, u, &m);   /* what the kernel is about to kill */
+		cg_kill(u->cg);
+	}
+	size_t k = proc_freeze_kill(collect_tree, u);
+	return k > n ? k : n;
 }
 
 
@@ -652,6 +714,7 @@ static void run_over(struct unit *u)
 	stop_checks(u);
 	u->sid = 0;
 	u->run[0] = 0;
+	run_cgroup_end(u);
 	u->killing = false;
 	if (u->captured)
 		output_flush(&u->out);   /* the run's writers are gone */

@@ -119,6 +119,8 @@ struct unit {
 	struct exit_info last_exit;
 	char *cookie;              /* "TEND_UNIT=name" */
 	char run[32];              /* "TEND_RUN=<random hex>" while a run's tree may live */
+	char *cg;                  /* the run's cgroup while its tree may live
+	                              (cgroup.h); NULL: none */
 	struct output out;         /* captured stdout/stderr, when captured */
 	bool captured;
 	/* clients (listen, stdio) */

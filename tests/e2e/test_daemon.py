@@ -182,7 +182,8 @@ exec = true
     assert stat.S_ISSOCK(s.st_mode) and stat.S_IMODE(s.st_mode) == 0o600
     assert re.fullmatch(r"proj-[0-9a-f]{8}", p.id), p.id
     assert p.lock_file.exists()
-    recs = [l.split() for l in p.procs_file.read_text().splitlines()]
+    recs = [l.split() for l in p.procs_file.read_text().splitlines()
+            if not l.startswith("cgroup ")]   # the runs' cgroups, if any
     web = by["web"]["pid"]
     assert [web, proc_stat(web)[2]] in [[int(r[0]), int(r[1])] for r in recs
                                         if r[0] != "run" and r[2] == "web"], recs

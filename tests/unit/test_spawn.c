@@ -13,6 +13,7 @@
 #include <string.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -196,9 +197,54 @@ static void own_children_lists_every_child(void **state)
 	free(kids);
 }
 
+/* A program that kills its shim the moment it runs (issue 20, point 4):
+ * the shim may die before it reported, but the main process told its pid
+ * itself, so the spawn names it every time (never "fork: No child
+ * processes" with the program running).  Run many times: the shim loses
+ * that race now and then only. */
+#define SHIM_KILLS 200
+
+/* Kills and reaps every child of this process (a subreaper: the mains
+ * of killed shims come here). */
+static void kill_own_children(void)
+{
+	pid_t *kids = NULL;
+	size_t cap = 0;
+	long n = proc_own_children(&kids, &cap);
+	for (long i = 0; i < n; i++)
+		kill(kids[i], SIGKILL);
+	for (long i = 0; i < n; i++)
+		waitpid(kids[i], NULL, 0);
+	free(kids);
+}
+
+static void a_shim_killed_at_once_still_names_the_main(void **state)
+{
+	(void)state;
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	char *argv[] = { "sh", "-c", "kill -9 $PPID; exec sleep 30", NULL };
+	struct spawn_req rq = { .argv = argv, .envp = environ, .fd_in = -1,
+	                        .fd_out = -1, .fd_err = -1 };
+	int lost = 0;
+	for (int i = 0; i < SHIM_KILLS; i++) {
+		struct spawn_res rs;
+		pid_t shim;
+		if (proc_spawn_shim(&rq, &rs, &shim) < 0 || rs.pid <= 0)
+			lost++;
+		else   /* the program kills it (and would kill us if it became
+		          the program's parent first: $PPID) */
+			for (int t = 0; t < 5000 && waitpid(shim, NULL, WNOHANG) == 0; t++)
+				usleep(1000);
+		kill_own_children();
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	assert_int_equal(lost, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(a_shim_killed_at_once_still_names_the_main),
 		cmocka_unit_test(source_already_at_its_target),
 		cmocka_unit_test(sources_on_each_others_targets),
 		cmocka_unit_test(report_pipe_among_the_targets),

@@ -1,0 +1,128 @@
+/* Unit tests for cgroup.c's pure parsers: a line of /proc/self/mountinfo,
+ * /proc/self/cgroup, and the procs file's "cgroup PATH" line, which a next
+ * daemon trusts with cgroup.kill only for a directory of its own name
+ * below the cgroup2 mount. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cgroup.h"
+
+static void mountinfo_lines(void **state)
+{
+	(void)state;
+	char root[64], mnt[64];
+	assert_int_equal(cg_parse_mount("40 30 0:37 / /sys/fs/cgroup/unified "
+	                                "rw,relatime - cgroup2 cgroup2 rw\n",
+	                                root, mnt, sizeof(root)), 1);
+	assert_string_equal(root, "/");
+	assert_string_equal(mnt, "/sys/fs/cgroup/unified");
+	/* optional fields before the separator; a container's part of the
+	 * hierarchy; an escaped space */
+	assert_int_equal(cg_parse_mount("35 24 0:30 /docker/abc /sys/fs/my\\040cg "
+	                                "rw,nosuid shared:9 master:1 - cgroup2 "
+	                                "cgroup2 rw,nsdelegate",
+	                                root, mnt, sizeof(root)), 1);
+	assert_string_equal(root, "/docker/abc");
+	assert_string_equal(mnt, "/sys/fs/my cg");
+	/* another file system, and v1's "cgroup" */
+	assert_int_equal(cg_parse_mount("31 30 0:28 / /sys/fs/cgroup/cpu rw - "
+	                                "cgroup cgroup rw,cpu", root, mnt,
+	                                sizeof(root)), 0);
+	assert_int_equal(cg_parse_mount("22 1 8:1 / / rw - ext4 /dev/sda1 rw",
+	                                root, mnt, sizeof(root)), 0);
+	/* not such a line: no separator, relative paths, a NUL escaped in,
+	 * too long */
+	assert_int_equal(cg_parse_mount("40 30 0:37 / /x rw cgroup2", root, mnt,
+	                                sizeof(root)), -1);
+	assert_int_equal(cg_parse_mount("40 30 0:37 x /x rw - cgroup2 c rw",
+	                                root, mnt, sizeof(root)), -1);
+	assert_int_equal(cg_parse_mount("40 30 0:37 / /a\\000b rw - cgroup2 c rw",
+	                                root, mnt, sizeof(root)), -1);
+	assert_int_equal(cg_parse_mount("40 30 0:37 / /0123456789 rw - cgroup2 c",
+	                                root, mnt, 8), -1);
+	assert_int_equal(cg_parse_mount("", root, mnt, sizeof(root)), -1);
+}
+
+static void self_cgroup(void **state)
+{
+	(void)state;
+	char out[64];
+	assert_int_equal(cg_parse_self("9:name=systemd:/\n4:memory:/x\n0::/\n",
+	                               out, sizeof(out)), 0);
+	assert_string_equal(out, "/");
+	assert_int_equal(cg_parse_self("0::/user.slice/user-1000.slice/"
+	                               "user@1000.service/app.slice/a.scope",
+	                               out, sizeof(out)), 0);
+	assert_string_equal(out, "/user.slice/user-1000.slice/user@1000.service/"
+	                         "app.slice/a.scope");
+	/* cgroup v1 only; a removed cgroup; not absolute; too long */
+	assert_int_equal(cg_parse_self("4:memory:/x\n1:cpu:/\n", out,
+	                               sizeof(out)), -1);
+	assert_int_equal(cg_parse_self("0::/gone (deleted)\n", out,
+	                               sizeof(out)), -1);
+	assert_int_equal(cg_parse_self("0::x\n", out, sizeof(out)), -1);
+	assert_int_equal(cg_parse_self("0::/0123456789\n", out, 8), -1);
+	assert_int_equal(cg_parse_self("", out, sizeof(out)), -1);
+}
+
+static void procs_file_records(void **state)
+{
+	(void)state;
+	char out[128];
+	const char *m = "/sys/fs/cgroup";
+	assert_int_equal(cg_parse_record("cgroup /sys/fs/cgroup/user.slice/"
+	                                 "tend-proj-1a2b3c4d-4242\n", m,
+	                                 "proj-1a2b3c4d", out, sizeof(out)), 0);
+	assert_string_equal(out, "/sys/fs/cgroup/user.slice/tend-proj-1a2b3c4d-4242");
+	assert_int_equal(cg_parse_record("cgroup /sys/fs/cgroup/tend-p-1-7", m,
+	                                 "p-1", out, sizeof(out)), 0);
+	/* cgroup2 mounted at / */
+	assert_int_equal(cg_parse_record("cgroup /a/tend-p-7\n", "/", "p", out,
+	                                 sizeof(out)), 0);
+	static const char *const bad[] = {
+		"cgroup /sys/fs/cgroup/system.slice\n",        /* not tend's */
+		"cgroup /sys/fs/cgroup/tend-other-1a2b3c4d-42", /* another ID */
+		"cgroup /sys/fs/cgroup/tend-proj-1a2b3c4d-",    /* no pid */
+		"cgroup /sys/fs/cgroup/tend-proj-1a2b3c4d-4x",
+		"cgroup /sys/fs/cgroup/tend-proj-1a2b3c4d-12345678901",
+		"cgroup /sys/fs/cgroupx/tend-proj-1a2b3c4d-42", /* another mount */
+		"cgroup /elsewhere/tend-proj-1a2b3c4d-42",
+		"cgroup /sys/fs/cgroup/../tend-proj-1a2b3c4d-42",
+		"cgroup /sys/fs/cgroup/./tend-proj-1a2b3c4d-42",
+		"cgroup /sys/fs/cgroup//tend-proj-1a2b3c4d-42",
+		"cgroup /sys/fs/cgroup/tend-proj-1a2b3c4d-42/1-web",
+		"cgroup /sys/fs/cgroup/a\x01/tend-proj-1a2b3c4d-42",
+		"cgroup /sys/fs/cgroup/tend-proj-1a2b3c4d-42\nmore",
+		"cgroup /sys/fs/cgroup",
+		"cgroup ",
+		"cgroup",
+		"run TEND_RUN=0011223344556677 web",
+		"42 1234 web",
+		"",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (cg_parse_record(bad[i], m, "proj-1a2b3c4d", out, sizeof(out)) != -1)
+			fail_msg("accepted: %s", bad[i]);
+	/* no mount, no name, a path longer than OUT */
+	assert_int_equal(cg_parse_record("cgroup /sys/fs/cgroup/tend-p-7", NULL,
+	                                 "p", out, sizeof(out)), -1);
+	assert_int_equal(cg_parse_record("cgroup /sys/fs/cgroup/tend-p-7", m, "",
+	                                 out, sizeof(out)), -1);
+	assert_int_equal(cg_parse_record("cgroup /sys/fs/cgroup/tend-p-7", m, "p",
+	                                 out, 10), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(mountinfo_lines),
+		cmocka_unit_test(self_cgroup),
+		cmocka_unit_test(procs_file_records),
+	};
+	return cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);
+}
