@@ -511,6 +511,12 @@ static void print_status(json_t *units)
 		       (long long)json_integer_value(json_object_get(daemon, "wakeups")),
 		       json_string_value(json_object_get(daemon, "config")),
 		       file ? "" : " (no such file: an empty configuration)");
+		const char *cg = json_string_value(json_object_get(daemon, "cgroup"));
+		const char *why = json_string_value(json_object_get(daemon, "cgroup_why"));
+		if (cg)
+			printf("containment: a cgroup per run, in %s\n", cg);
+		else if (why)
+			printf("containment: sessions and run ids, no cgroup (%s)\n", why);
 	}
 }
 

@@ -173,7 +173,7 @@ static json_t *daemon_json(struct daemon *d, uint64_t now)
 {
 	uint64_t mem = 0;
 	proc_read_mem(getpid(), &mem);
-	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:b, s:s}",
+	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:b, s:s}",
 	                 "name", "tend", "kind", "daemon",
 	                 "state", d->sup->shutting_down ? "stopping" : "running",
 	                 "pid", (int)getpid(),
@@ -187,6 +187,13 @@ static json_t *daemon_json(struct daemon *d, uint64_t now)
 	                 "default", d->paths.is_default,
 	                 "file", d->cfg->dir != NULL,
 	                 "version", TEND_VERSION);
+	/* Containment: the runs' cgroups, or why there are none. */
+	const struct cgroups *cg = &d->sup->cg;
+	json_object_set_new(o, "cgroup", cg->dir && !cg->off
+	                    ? json_string(cg->dir) : json_null());
+	json_object_set_new(o, "cgroup_why", cg->why ? json_string(cg->why)
+	                                             : json_null());
+	return o;
 }
 
 static char *status_reply(struct daemon *d, const char *name)

@@ -401,6 +401,10 @@ stop-timeout = 20s
     # shim outside; it went with the run
     assert len(mine) == 1, mine
     assert os.path.dirname(run) == os.path.join(base, mine[0]), run
+    # status says so
+    d = p.status()[0]
+    assert d["cgroup"] == os.path.join(base, mine[0]) and not d["cgroup_why"], d
+    assert "containment: a cgroup per run, in " + d["cgroup"] in p.ok("status").stdout
     assert stray == run and shim_cg == base, (stray, shim_cg)
     assert not os.path.exists(run), "the ended run's cgroup is left"
     # a stop takes the second run's cgroup with it
