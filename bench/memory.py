@@ -77,7 +77,8 @@ SHARED_PY = """\
 import mmap, os, signal, sys
 size = int(sys.argv[1]) << 20
 m = mmap.mmap(-1, size, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
-m.write(b"\\x01" * size)
+for _ in range(size >> 20):
+    m.write(b"\\x01" * (1 << 20))
 for _ in range(4):
     if os.fork() == 0:
         m.find(b"\\x02", 0)

@@ -273,25 +273,46 @@ static bool limited(const struct unit *u)
 
 /* One process of a tree as a measure reads it. */
 struct mem_read {
+	pid_t pid;
+	uint64_t start;
 	struct mem_status st;
 	uint64_t bytes;
 	bool ok;
 };
 
+/* Newest first: a child before the parent it shares pages with. */
+static int newest_first(const void *a, const void *b)
+{
+	const struct mem_read *x = a, *y = b;
+	if (x->start != y->start)
+		return x->start < y->start ? 1 : -1;
+	return (x->pid < y->pid) - (x->pid > y->pid);
+}
+
 /* U's tree, M[0..N) (its shim among them, not counted): RssAnon + RssShmem
  * of each from status; where the tree's processes may share pages, each
  * one's share from smaps_rollup instead (mem.h), unless SAMPLING (the
  * timer, not a status request) and their sum, an upper bound, decides all
- * the sample decides.  R: scratch of N. */
+ * the sample decides.  R: scratch of N.
+ *
+ * The shares are read one process after another, newest first: a child
+ * forked during the reads is not in M, and the parent it shares pages
+ * with, read last, has the smaller share it has then, so a fork storm
+ * (a pre-fork server starting its workers) makes the sum smaller than
+ * the tree for one sample, never larger. */
 static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
                              size_t n, bool sampling, struct mem_read *r)
 {
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (m[i].pid != u->shim)
+			r[k++] = (struct mem_read){ .pid = m[i].pid, .start = m[i].start };
+	qsort(r, k, sizeof(*r), newest_first);
 	uint64_t bound = 0;
 	size_t with_mem = 0;
 	bool shmem = false;
-	for (size_t i = 0; i < n; i++) {
-		r[i].ok = m[i].pid != u->shim &&
-		          proc_read_status_mem(m[i].pid, &r[i].st) == 0;
+	for (size_t i = 0; i < k; i++) {
+		r[i].ok = proc_read_status_mem(r[i].pid, &r[i].st) == 0;
 		if (!r[i].ok)
 			continue;
 		r[i].bytes = mem_counted(&r[i].st);
@@ -304,18 +325,18 @@ static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
 		exact = mem_sample_exact(bound, u->cfg->memory_max,
 		                         u->cfg->memory_warn_pct, u->mem_warned,
 		                         u->job != NULL, u->peak_mem);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < k; i++) {
 		if (!r[i].ok)
 			continue;
 		struct mem_rollup ru;
 		if ((exact && r[i].st.has_vm) || mem_needs_rollup(&r[i].st))
 			r[i].bytes = mem_share(&r[i].st,
-			                       proc_read_rollup(m[i].pid, &ru) == 0 ? &ru : NULL);
+			                       proc_read_rollup(r[i].pid, &ru) == 0 ? &ru : NULL);
 		u->procs++;
 		u->mem_bytes += r[i].bytes;
 		if (r[i].bytes > u->top_bytes || !u->top_pid) {
 			u->top_bytes = r[i].bytes;
-			u->top_pid = m[i].pid;
+			u->top_pid = r[i].pid;
 		}
 	}
 }

@@ -19,7 +19,11 @@ usage:
                           CHILD..."); all wait for ever
   mem.py cow DIR MB N     like shared, but main fills MB MiB of private
                           anonymous memory and the N children only read it
-                          (copy-on-write pages, never copied)
+                          (copy-on-write pages, never copied: shared from
+                          the fork on, not page by page as they are read)
+  mem.py shared|cow DIR MB N SECS
+                          the same, then main exits SECS seconds after the
+                          ready file (its children killed first)
 """
 import mmap
 import os
@@ -75,13 +79,15 @@ def shm(mb):
     return m
 
 
-def sharers(d, mb, n, shared):
+def sharers(d, mb, n, shared, secs=None):
     """One MB MiB block in N+1 processes: a shared segment all of them map,
     or the main's private memory its children only read."""
     size = mb << 20
     if shared:
         block = mmap.mmap(-1, size, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
-        block.write(b"\x01" * size)
+        mib = b"\x01" * (1 << 20)
+        for _ in range(mb):   # 1 MiB at a time: no private copy of it all
+            block.write(mib)
     else:
         block = b"\x01" * size   # written: every page is resident
     r, w = os.pipe()
@@ -108,7 +114,12 @@ def sharers(d, mb, n, shared):
             sys.exit("a child died before it touched the block")
         got += len(b)
     ready(d, " ".join(str(p) for p in [os.getpid()] + kids))
-    forever()
+    if secs is None:
+        forever()
+    time.sleep(secs)
+    for pid in kids:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
 
 
 def mapfile(d, path):
@@ -133,7 +144,8 @@ def main():
     elif mode == "shm":
         tree(d, lambda: shm(int(sys.argv[3])))
     elif mode in ("shared", "cow"):
-        sharers(d, int(sys.argv[3]), int(sys.argv[4]), mode == "shared")
+        sharers(d, int(sys.argv[3]), int(sys.argv[4]), mode == "shared",
+                float(sys.argv[5]) if len(sys.argv) > 5 else None)
     elif mode == "map":
         mapfile(d, sys.argv[3])
     else:
