@@ -13,12 +13,13 @@
  * through mmap) never count: the page cache's, which the kernel takes back
  * whenever it needs to.
  *
- * Reading smaps_rollup walks the process's page tables (about 90 ns per
- * resident page: 20 ms per GiB), /proc/PID/status does not (its RssAnon +
- * RssShmem are counters).  RssAnon + RssShmem of a process is an upper
- * bound of its share, and the exact figure when nothing it maps is shared:
- * a tree of one process without shmem needs no more; a sample whose bound
- * cannot change what the sample decides (mem_sample_exact) neither.
+ * Reading smaps_rollup walks the process's page tables (50 to 90 ns per
+ * resident page: 13 to 23 ms per GiB), /proc/PID/status does not (its
+ * RssAnon + RssShmem are counters).  RssAnon + RssShmem of a process is
+ * an upper bound of its share, and the exact figure when nothing it maps
+ * is shared: a tree of one process without shmem needs no more; a sample
+ * whose bound cannot change what the sample decides (mem_sample_exact)
+ * neither.
  *
  * Kernels: Pss_Anon and Pss_Shmem came with Linux 5.3.  Before, a
  * process counts min(RssAnon + RssShmem, Pss): both are upper bounds of its

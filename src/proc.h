@@ -82,7 +82,7 @@ struct mem_rollup;
 /* /proc/PID/status: RssAnon, RssShmem (counters: cheap). */
 int proc_read_status_mem(pid_t pid, struct mem_status *st);
 /* /proc/PID/smaps_rollup: the proportional set sizes (a walk of PID's page
- * tables: about 20 ms per GiB resident; needs ptrace read access). */
+ * tables: 13 to 23 ms per GiB mapped; needs ptrace read access). */
 int proc_read_rollup(pid_t pid, struct mem_rollup *r);
 /* RssAnon + RssShmem in bytes: what PID maps, shared pages whole
  * (smaps_rollup's share on kernels without RssAnon). */
