@@ -4,6 +4,14 @@ tree of 1, 10, 100 and 1000 processes (and for a 1-process tree on a
 machine with 1000 more processes), and the daemon's CPU with 100 limited
 services at the default memory-interval.
 
+Where a tree's processes may share pages, a sample reads their
+smaps_rollup (a walk of each one's page tables) when RssAnon + RssShmem
+summed could change what it decides: near the limit.  The second table
+has the cost of one sample then (memory-warn at a threshold every tree
+passes): trees of sleeps, and trees of 5 processes that map one shared
+segment; and what `tend status` (which always reads smaps_rollup of such
+trees) takes for each, from the command to its answer.
+
 Method: the daemon's CPU time (/proc/PID/task/*/schedstat, ns on CPU;
 utime+stime from /proc/PID/stat when schedstat is missing) over a window
 with memory-max on, minus the same daemon over a window of the same length
@@ -42,6 +50,16 @@ else:
     MANY_ON, MANY_OFF, MANY_SLICE = 60.0, 60.0, 10.0
 INTERVAL_MS = 50
 MANY = 100
+if QUICK:
+    NEAR_SIZES, SEGMENTS = (10,), (64,)
+else:
+    NEAR_SIZES, SEGMENTS = (10, 100), (64, 256)
+FAR = "memory-max = 100G\n"   # RssAnon + RssShmem decides every sample
+# Thresholds (1% of memory-max) every tree of the second table passes, so
+# that each sample reads smaps_rollup; limits none reaches (nor does what
+# each process maps, summed: an older tend restarts for that).
+NEAR_SLEEPS = "memory-max = 100M\nmemory-warn = 1%\n"
+NEAR_SHARED = "memory-max = 4G\nmemory-warn = 1%\n"
 
 
 # The service of scenario 1: itself plus N-1 `sleep` children.
@@ -49,6 +67,23 @@ TREE_PY = """\
 import os, signal, sys
 for _ in range(int(sys.argv[1]) - 1):
     os.posix_spawn("/bin/sleep", ["sleep", "3600"], os.environ)
+while True:
+    signal.pause()
+"""
+
+# A tree of 5 processes that map one shared segment of N MiB: the main
+# writes it, 4 children read every page of it.
+SHARED_PY = """\
+import mmap, os, signal, sys
+size = int(sys.argv[1]) << 20
+m = mmap.mmap(-1, size, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
+for _ in range(size >> 20):
+    m.write(b"\\x01" * (1 << 20))
+for _ in range(4):
+    if os.fork() == 0:
+        m.find(b"\\x02", 0)
+        while True:
+            signal.pause()
 while True:
     signal.pause()
 """
@@ -116,10 +151,10 @@ def wait_procs(d, want, old_pids=(), timeout=120):
                        % (want, d.status()[1:]))
 
 
-def tree_ini(tree, n, limited):
+def tree_ini(tree, n, limited, limit=FAR):
     return ("[tend]\nmemory-interval = %dms\n[service t]\n"
             "exec = /usr/bin/python3 %s %d\n%s"
-            % (INTERVAL_MS, tree, n, "memory-max = 100G\n" if limited else ""))
+            % (INTERVAL_MS, tree, n, limit if limited else ""))
 
 
 def spawn_outside(n, root):
@@ -143,28 +178,52 @@ def kill_spawned():
     SPAWNED.clear()
 
 
-def sample_cost(root, tree, n, outside=0):
-    """One row of scenario 1: per repetition, an ON then an OFF window."""
+def sample_cost(root, tree, n, outside=0, limit=FAR, procs=None, status=False):
+    """One row of scenario 1: per repetition, an ON then an OFF window.
+    With STATUS, also the wall time of `tend status --json` (ms, each)."""
     spawn_outside(outside, root)
-    d = Daemon(root, tree_ini(tree, n, True))
-    rows = []
+    d = Daemon(root, tree_ini(tree, n, True, limit))
+    procs = procs or n
+    rows, took = [], []
     try:
         d.up()
-        pids = wait_procs(d, n)
+        pids = wait_procs(d, procs)
         d.measure_status_cost()
         for rep in range(REPS):
             if rep:
-                d.reload(tree_ini(tree, n, True))
-                pids = wait_procs(d, n, pids)
+                d.reload(tree_ini(tree, n, True, limit))
+                pids = wait_procs(d, procs, pids)
             on = window(d, WINDOW)
             d.reload(tree_ini(tree, n, False))
-            pids = wait_procs(d, n, pids)
+            pids = wait_procs(d, procs, pids)
             off = window(d, WINDOW)
             rows.append((on, off))
+            for _ in range(5 if status else 0):
+                t0 = time.monotonic()
+                d.status()
+                took.append((time.monotonic() - t0) * 1000)
     finally:
         d.down()
         kill_spawned()
-    return rows
+    return (rows, took) if status else rows
+
+
+def cost_row(rows, n):
+    """(us per sample, samples, expected, period, CPU on %, CPU off %,
+    wakeups off, machine procs) of sample_cost's ROWS, each a list."""
+    per, samples, exp, on_pct, off_pct, offw, procs, period = \
+        [], [], [], [], [], [], [], []
+    for (con, ton, won, pon), (coff, toff, woff, poff) in rows:
+        extra = con - coff * ton / toff
+        per.append(extra / max(won, 1) / 1000)
+        samples.append(won)
+        exp.append(ton * 1000 / INTERVAL_MS)
+        period.append(ton * 1000 / max(won, 1))
+        on_pct.append(con / ton / 1e7)
+        off_pct.append(coff / toff / 1e7)
+        offw.append(woff)
+        procs.append(pon)
+    return per, samples, exp, period, on_pct, off_pct, offw, procs
 
 
 def many(root, limited_secs, plain_secs):
@@ -187,6 +246,38 @@ def many(root, limited_secs, plain_secs):
     finally:
         d.down()
     return out
+
+
+def near(root, tree):
+    """Scenario 2: samples that read smaps_rollup, and status."""
+    shared = os.path.join(root, "shared.py")
+    with open(shared, "w") as f:
+        f.write(SHARED_PY)
+    print()
+    print("Over memory-warn (1%% of memory-max 100M for the sleeps, 4G for "
+          "the segments: smaps_rollup of each process at every sample), "
+          "memory-interval = %d ms; %.1f s "
+          "windows on, then off (reload), %d repetitions; median (min-max); "
+          "status: `tend status --json`, command to answer, 5 after each "
+          "window on" % (INTERVAL_MS, WINDOW, REPS))
+    print()
+    print("| tree | resident | samples / window (window/interval) | period | "
+          "CPU on | us per sample | us per tree process | status, ms |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    cases = [("%d processes (python + sleeps)" % n, tree, n, n, "-",
+              NEAR_SLEEPS) for n in NEAR_SIZES]
+    cases += [("5 processes mapping one %d MiB segment" % mb, shared, mb, 5,
+               "%d MiB, mapped 5 times" % mb, NEAR_SHARED) for mb in SEGMENTS]
+    for i, (label, script, arg, procs, resident, limit) in enumerate(cases):
+        sub = os.path.join(root, "near%d" % i)
+        os.makedirs(sub)
+        rows, took = sample_cost(sub, script, arg, 0, limit, procs, status=True)
+        per, samples, exp, period, on_pct, off_pct, offw, _ = cost_row(rows, procs)
+        print("| %s | %s | %s (%.0f) | %.0f ms | %s %% | %s | %s | %s |"
+              % (label, resident, spread(samples, "%d"), statistics.median(exp),
+                 statistics.median(period), spread(on_pct, "%.2f"),
+                 spread(per, "%.0f"), spread([p / procs for p in per], "%.1f"),
+                 spread(took, "%.1f")), flush=True)
 
 
 def spread(xs, fmt):
@@ -233,18 +324,7 @@ def run(root):
         sub = os.path.join(root, "c%d" % i)
         os.makedirs(sub)
         rows = sample_cost(sub, tree, n, outside)
-        per, samples, exp, on_pct, off_pct, offw, procs, period = \
-            [], [], [], [], [], [], [], []
-        for (con, ton, won, pon), (coff, toff, woff, poff) in rows:
-            extra = con - coff * ton / toff
-            per.append(extra / max(won, 1) / 1000)
-            samples.append(won)
-            exp.append(ton * 1000 / INTERVAL_MS)
-            period.append(ton * 1000 / max(won, 1))
-            on_pct.append(con / ton / 1e7)
-            off_pct.append(coff / toff / 1e7)
-            offw.append(woff)
-            procs.append(pon)
+        per, samples, exp, period, on_pct, off_pct, offw, procs = cost_row(rows, n)
         label = "%d" % n + (" (+%d outside)" % outside if outside else "")
         costs[(n, outside)] = (statistics.median(per), statistics.median(procs))
         print("| %s | %d | %s (%.0f) | %.0f ms | %s %% | %s %% | %s | %s | %s |"
@@ -265,6 +345,8 @@ def run(root):
         print("per process of the machine (scan of /proc/PID/stat): %.1f us; "
               "per process of a limited tree (its /proc/PID/status on top): "
               "%.1f us" % ((co - c1) / (mo - m1), (ct - co) / 999))
+
+    near(root, tree)
 
     print()
     print("Daemon CPU, %d services `sleep 600`, memory-interval = 2s (default); "

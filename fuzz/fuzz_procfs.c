@@ -1,5 +1,6 @@
 /* The /proc parsers behind memory limits and the process table: status
- * (RssAnon, RssShmem), smaps_rollup and stat (src/mem.c, src/proc.c).
+ * (RssAnon, RssShmem), smaps_rollup (Pss, Pss_Anon, Pss_Shmem, Pss_File)
+ * and stat (src/mem.c, src/proc.c).
  * The kernel writes these files, but a process names itself (the comm
  * field of stat, the Name: line of status: spaces, ')' and newlines
  * included), so they are input too.  And a line of the daemon's procs
@@ -34,10 +35,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_ASSERT(mem_counted(&st) >= st.anon, "anon+shmem wrapped");
 		}
 		break;
-	case 1:
-		if (mem_parse_rollup(b, len, &st) == 0)
-			FUZZ_ASSERT(mem_counted(&st) >= st.anon, "anon+shmem wrapped");
+	case 1: {
+		/* The text as a process's smaps_rollup, and as its status: the
+		 * share is never more than what the process maps, unless the
+		 * kernel gave Pss_Anon and Pss_Shmem (then it is their sum). */
+		struct mem_rollup r;
+		if (mem_parse_rollup(b, len, &r) < 0)
+			break;
+		if (mem_parse_status(b, len, &st) < 0)
+			memset(&st, 0, sizeof(st));
+		uint64_t share = mem_share(&st, &r);
+		if (r.has_split)
+			FUZZ_ASSERT(share == r.pss_anon + r.pss_shmem &&
+			            share >= r.pss_anon, "Pss_Anon+Pss_Shmem wrapped");
+		else
+			FUZZ_ASSERT(share <= mem_counted(&st) &&
+			            (!r.has_pss || share <= r.pss),
+			            "share %llu over both bounds",
+			            (unsigned long long)share);
+		FUZZ_ASSERT(mem_share(&st, NULL) == mem_counted(&st), "no rollup");
 		break;
+	}
 	case 3: {
 		char *s = fuzz_cstr(data + 1, len), run[SUP_RUN_MAX];
 		int pid = 0;

@@ -544,9 +544,9 @@ static const char usage_status[] =
 	"usage: tend [-c FILE] status [NAME] [--json]\n"
 	"\n"
 	"Shows every unit (or NAME): state, pid, uptime, restarts, processes in\n"
-	"its tree, memory (RssAnon+RssShmem of the tree) and the last exit, and\n"
-	"the daemon's own pid, memory, fds and wakeups.  --json prints the\n"
-	"array documented in docs/protocol.md.  Exit 3 when no daemon runs.\n";
+	"its tree, memory (anon+shmem of the tree, each page once) and the last\n"
+	"exit, and the daemon's own pid, memory, fds and wakeups.  --json prints\n"
+	"the array documented in docs/protocol.md.  Exit 3 when no daemon runs.\n";
 static const char usage_start[] =
 	"usage: tend [-c FILE] start|stop|restart NAME [--wait]\n"
 	"\n"

@@ -71,17 +71,20 @@ int mem_parse_status(const char *buf, size_t len, struct mem_status *st)
 	return 0;
 }
 
-int mem_parse_rollup(const char *buf, size_t len, struct mem_status *st)
+int mem_parse_rollup(const char *buf, size_t len, struct mem_rollup *r)
 {
-	struct mem_status s = { .has_anon = false, .has_vm = true };
+	struct mem_rollup s = { 0 };
+	bool has_anon = false, has_shmem = false;
 	const struct field f[] = {
-		{ "Anonymous:", &s.anon, &s.has_anon },
-		{ "Pss_Shmem:", &s.shmem, NULL },
-		{ "Pss_File:", &s.file, NULL },
+		{ "Pss:", &s.pss, &s.has_pss },
+		{ "Pss_Anon:", &s.pss_anon, &has_anon },
+		{ "Pss_Shmem:", &s.pss_shmem, &has_shmem },
+		{ "Pss_File:", &s.pss_file, NULL },
 	};
 	if (parse_fields(buf, len, f, sizeof(f) / sizeof(f[0])) < 0)
 		return -1;
-	*st = s;
+	s.has_split = has_anon && has_shmem;
+	*r = s;
 	return 0;
 }
 
@@ -93,6 +96,21 @@ bool mem_needs_rollup(const struct mem_status *st)
 uint64_t mem_counted(const struct mem_status *st)
 {
 	return st->anon + st->shmem;
+}
+
+uint64_t mem_share(const struct mem_status *st, const struct mem_rollup *r)
+{
+	if (r && r->has_split)
+		return r->pss_anon + r->pss_shmem;
+	uint64_t whole = mem_counted(st);
+	if (r && r->has_pss && r->pss < whole)
+		return r->pss;
+	return whole;
+}
+
+bool mem_tree_shares(size_t with_mem, bool shmem)
+{
+	return with_mem > 1 || shmem;
 }
 
 uint64_t mem_warn_bytes(uint64_t max, unsigned warn_pct)
@@ -121,4 +139,19 @@ enum mem_verdict mem_judge(uint64_t bytes, uint64_t max, unsigned warn_pct,
 	if (bytes < warn / 100 * WARN_REARM_PCT)
 		*warned = false;
 	return MEM_OK;
+}
+
+bool mem_sample_exact(uint64_t bound, uint64_t max, unsigned warn_pct,
+                      bool warned, bool track_peak, uint64_t peak)
+{
+	if (track_peak && bound > peak)
+		return true;
+	if (max == 0)
+		return false;
+	uint64_t warn = mem_warn_bytes(max, warn_pct);
+	if (warn == 0)
+		return bound > max;
+	/* Below the threshold nothing is said; once warned, only a figure
+	 * below the re-arm level changes something (mem_judge). */
+	return bound >= (warned ? warn / 100 * WARN_REARM_PCT : warn);
 }

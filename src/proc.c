@@ -284,18 +284,33 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 	return proc_parse_stat(buf, pid, st);
 }
 
-int proc_read_mem(pid_t pid, uint64_t *bytes)
+int proc_read_status_mem(pid_t pid, struct mem_status *st)
 {
 	char buf[4096];
-	struct mem_status st;
 	ssize_t n = read_proc(pid, "status", buf, sizeof(buf));
-	if (n <= 0 || mem_parse_status(buf, (size_t)n, &st) < 0)
+	if (n <= 0 || mem_parse_status(buf, (size_t)n, st) < 0)
 		return -1;
-	if (mem_needs_rollup(&st) &&
-	    ((n = read_proc(pid, "smaps_rollup", buf, sizeof(buf))) <= 0 ||
-	     mem_parse_rollup(buf, (size_t)n, &st) < 0))
+	return 0;
+}
+
+int proc_read_rollup(pid_t pid, struct mem_rollup *r)
+{
+	char buf[4096];
+	ssize_t n = read_proc(pid, "smaps_rollup", buf, sizeof(buf));
+	if (n <= 0 || mem_parse_rollup(buf, (size_t)n, r) < 0)
 		return -1;
-	*bytes = mem_counted(&st);
+	return 0;
+}
+
+int proc_read_mem(pid_t pid, uint64_t *bytes)
+{
+	struct mem_status st;
+	struct mem_rollup r;
+	if (proc_read_status_mem(pid, &st) < 0)
+		return -1;
+	if (mem_needs_rollup(&st) && proc_read_rollup(pid, &r) < 0)
+		return -1;
+	*bytes = mem_needs_rollup(&st) ? mem_share(&st, &r) : mem_counted(&st);
 	return 0;
 }
 

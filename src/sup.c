@@ -361,6 +361,76 @@ static bool limited(const struct unit *u)
 	return (u->cfg->memory_max || u->job) && unit_up(u);
 }
 
+/* One process of a tree as a measure reads it. */
+struct mem_read {
+	pid_t pid;
+	uint64_t start;
+	struct mem_status st;
+	uint64_t bytes;
+	bool ok;
+};
+
+/* Newest first: a child before the parent it shares pages with. */
+static int newest_first(const void *a, const void *b)
+{
+	const struct mem_read *x = a, *y = b;
+	if (x->start != y->start)
+		return x->start < y->start ? 1 : -1;
+	return (x->pid < y->pid) - (x->pid > y->pid);
+}
+
+/* U's tree, M[0..N) (its shim among them, not counted): RssAnon + RssShmem
+ * of each from status; where the tree's processes may share pages, each
+ * one's share from smaps_rollup instead (mem.h), unless SAMPLING (the
+ * timer, not a status request) and their sum, an upper bound, decides all
+ * the sample decides.  R: scratch of N.
+ *
+ * The shares are read one process after another, newest first: a child
+ * forked during the reads is not in M, and the parent it shares pages
+ * with, read last, has the smaller share it has then, so a fork storm
+ * (a pre-fork server starting its workers) makes the sum smaller than
+ * the tree for one sample, never larger. */
+static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
+                             size_t n, bool sampling, struct mem_read *r)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (m[i].pid != u->shim)
+			r[k++] = (struct mem_read){ .pid = m[i].pid, .start = m[i].start };
+	qsort(r, k, sizeof(*r), newest_first);
+	uint64_t bound = 0;
+	size_t with_mem = 0;
+	bool shmem = false;
+	for (size_t i = 0; i < k; i++) {
+		r[i].ok = proc_read_status_mem(r[i].pid, &r[i].st) == 0;
+		if (!r[i].ok)
+			continue;
+		r[i].bytes = mem_counted(&r[i].st);
+		bound += r[i].bytes;
+		with_mem += r[i].st.has_vm;
+		shmem |= r[i].st.shmem > 0 || mem_needs_rollup(&r[i].st);
+	}
+	bool exact = mem_tree_shares(with_mem, shmem);
+	if (exact && sampling)
+		exact = mem_sample_exact(bound, u->cfg->memory_max,
+		                         u->cfg->memory_warn_pct, u->mem_warned,
+		                         u->job != NULL, u->peak_mem);
+	for (size_t i = 0; i < k; i++) {
+		if (!r[i].ok)
+			continue;
+		struct mem_rollup ru;
+		if ((exact && r[i].st.has_vm) || mem_needs_rollup(&r[i].st))
+			r[i].bytes = mem_share(&r[i].st,
+			                       proc_read_rollup(r[i].pid, &ru) == 0 ? &ru : NULL);
+		u->procs++;
+		u->mem_bytes += r[i].bytes;
+		if (r[i].bytes > u->top_bytes || !u->top_pid) {
+			u->top_bytes = r[i].bytes;
+			u->top_pid = r[i].pid;
+		}
+	}
+}
+
 void sup_measure(struct sup *s, bool limited_only)
 {
 	for (size_t i = 0; i < s->nunits; i++) {
@@ -389,29 +459,22 @@ void sup_measure(struct sup *s, bool limited_only)
 			int o = s->owner[i];
 			if (o < 0 || (size_t)o >= s->nunits)
 				continue;
-			struct unit *u = s->units[o];
-			bool shim = s->table.p[i].pid == u->shim;
-			if (shim != (pass == 0))
-				continue;
-			s->members[start[o] + fill[o]++] = s->table.p[i];
-			uint64_t b;
-			if (shim || (limited_only && !limited(u)))
-				continue;
-			if (proc_read_mem(s->table.p[i].pid, &b) == 0) {
-				u->procs++;
-				u->mem_bytes += b;
-				if (b > u->top_bytes || !u->top_pid) {
-					u->top_bytes = b;
-					u->top_pid = s->table.p[i].pid;
-				}
-			}
+			bool shim = s->table.p[i].pid == s->units[o]->shim;
+			if (shim == (pass == 0))
+				s->members[start[o] + fill[o]++] = s->table.p[i];
 		}
+	struct mem_read *scratch = xcalloc(start[s->nunits] + 1, sizeof(*scratch));
 	for (size_t u = 0; u < s->nunits; u++) {
 		struct unit *un = s->units[u];
 		note_seen(s, un, s->members + start[u], fill[u]);
+		if (limited_only && !limited(un))
+			continue;
+		mem_measure_tree(un, s->members + start[u], fill[u], limited_only,
+		                 scratch);
 		if (un->mem_bytes > un->peak_mem)
 			un->peak_mem = un->mem_bytes;
 	}
+	free(scratch);
 	free(fill);
 	free(start);
 }

@@ -182,13 +182,15 @@ size_t sup_tree(struct sup *s, const struct unit *u,
  * forked since the last one). */
 void sup_rescan(struct sup *s);
 
-/* Sets every unit's procs and mem_bytes (RssAnon + RssShmem summed over
- * its tree; mem.h) and its largest process, from one scan of /proc.  With
- * LIMITED_ONLY only units with memory-max are measured (the others read
- * 0).  Memory sampling (every memory-interval while a unit with
- * memory-max is up; no timer otherwise) is the supervisor's: over
- * memory-warn a warn event, over memory-max a memory_limit event and
- * unit_restart_for(memory). */
+/* Sets every unit's procs and mem_bytes (the anon + shmem memory its tree
+ * holds, each page once: mem.h) and its largest process (the largest
+ * share), from one scan of /proc.  With LIMITED_ONLY (the sampling timer)
+ * only units with memory-max and jobs are measured (the others read 0),
+ * and where RssAnon + RssShmem summed decides the sample, that sum stands
+ * for the figure (mem_sample_exact).  Memory sampling (every
+ * memory-interval while a unit with memory-max is up; no timer otherwise)
+ * is the supervisor's: over memory-warn a warn event, over memory-max a
+ * memory_limit event and unit_restart_for(memory). */
 void sup_measure(struct sup *s, bool limited_only);
 
 /* Kills whatever an earlier daemon of the same file left alive, by the pid

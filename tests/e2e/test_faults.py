@@ -965,6 +965,15 @@ start = on-demand
 exec = /bin/true
 """
 
+# A steady tree of 4 processes that map one 16 MiB shared segment under a
+# 40 MiB limit: each maps 16 MiB and more, so counted once per process it
+# would be restarted at the first sample; counted once, it never is.
+SOAK_SHARED = """
+[service shared]
+exec = %s %s shared %s 16 3
+memory-max = 40M
+"""
+
 
 def anon_shmem(pid):
     """RssAnon + RssShmem of PID, bytes."""
@@ -997,7 +1006,7 @@ def zombies_below(pid):
     return set(out)
 
 
-def test_soak_restarts_and_job_runs(tend, project):
+def test_soak_restarts_and_job_runs(tend, project, tmp_path):
     """A crashing service restarted SOAK_RESTARTS times (backoff 0) while a
     job runs SOAK_RUNS times, one after the other: the daemon's anon+shmem
     memory and its descriptors stay flat, and no zombie of it lasts from
@@ -1009,10 +1018,17 @@ def test_soak_restarts_and_job_runs(tend, project):
         # Freed memory sits in ASan's quarantine: no flat line to see.
         env["ASAN_OPTIONS"] = ("quarantine_size_mb=0:"
                                "thread_local_quarantine_size_kb=0")
-    p = project(SOAK_INI, env=env)
+    shared_dir = tmp_path / "shared"
+    shared_dir.mkdir()
+    p = project(SOAK_INI + SOAK_SHARED % (PY, BIN / "mem.py", shared_dir),
+                env=env)
     p.up()
     pid = p.daemon_pid()
     steady = p.unit("steady")["pid"]
+    wait_until(lambda: list(shared_dir.glob("*.ready")), T_LONG,
+               what="the shared tree to map its segment")
+    shared = p.unit("shared")
+    assert shared["procs"] == 4 and shared["restarts"] == 0, shared
     runner, asker = Ctl(p.sock, timeout=T_LONG), Ctl(p.sock, timeout=T_LONG)
 
     def restarts():
@@ -1126,4 +1142,9 @@ def test_soak_restarts_and_job_runs(tend, project):
     assert grow <= allowed, "the daemon grew by %d bytes (allowed %d): %s" % (
         grow, allowed, summary)
     assert p.unit("steady")["pid"] == steady
+    end = p.unit("shared")
+    assert end["pid"] == shared["pid"] and end["restarts"] == 0, end
+    assert 16 << 20 <= end["mem_bytes"] < 32 << 20, end
+    assert not [e for e in p.events() if e.get("unit") == "shared"
+                and e["event"] in ("memory_limit", "exited", "warn")]
     assert p.unit("j")["last_run"]["result"] == "success"

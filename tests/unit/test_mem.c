@@ -97,18 +97,177 @@ static void parse_malformed(void **state)
 	assert_int_equal(st.anon, 0);
 }
 
+/* smaps_rollup of one of 5 processes that share a 200 MiB MAP_SHARED
+ * segment (kernel 6.x, the process of the e2e test): each maps all of it
+ * (RssShmem 204800 kB), its share is a fifth. */
+static const char status_sharer[] =
+	"Name:\tpython3\nVmRSS:\t  216104 kB\nRssAnon:\t    7220 kB\n"
+	"RssFile:\t    4084 kB\nRssShmem:\t  204800 kB\n";
+static const char rollup_6x[] =
+	"55d0c3a4e000-7ffc54d90000 ---p 00000000 00:00 0                          [rollup]\n"
+	"Rss:              216104 kB\nPss:               44552 kB\n"
+	"Pss_Dirty:         43149 kB\nPss_Anon:           2190 kB\n"
+	"Pss_File:           1403 kB\nPss_Shmem:         40959 kB\n"
+	"Shared_Clean:       3868 kB\nShared_Dirty:     209876 kB\n"
+	"Private_Clean:       216 kB\nPrivate_Dirty:      2144 kB\n"
+	"Referenced:       216104 kB\nAnonymous:          7220 kB\n"
+	"KSM:                   0 kB\nLazyFree:              0 kB\n"
+	"AnonHugePages:         0 kB\nShmemPmdMapped:        0 kB\n"
+	"FilePmdMapped:         0 kB\nShared_Hugetlb:        0 kB\n"
+	"Private_Hugetlb:       0 kB\nSwap:                  0 kB\n"
+	"SwapPss:               0 kB\nLocked:                0 kB\n";
+/* The same process on a kernel before 5.3 (4.19): no Pss_Anon, Pss_Shmem,
+ * Pss_File. */
+static const char rollup_419[] =
+	"00400000-7ffc5a7f6000 ---p 00000000 00:00 0                              [rollup]\n"
+	"Rss:              216104 kB\nPss:               44552 kB\n"
+	"Shared_Clean:       3868 kB\nShared_Dirty:     209876 kB\n"
+	"Private_Clean:       216 kB\nPrivate_Dirty:      2144 kB\n"
+	"Referenced:       216104 kB\nAnonymous:          7220 kB\n"
+	"LazyFree:              0 kB\nAnonHugePages:         0 kB\n"
+	"ShmemPmdMapped:        0 kB\nShared_Hugetlb:        0 kB\n"
+	"Private_Hugetlb:       0 kB\nSwap:                  0 kB\n"
+	"SwapPss:               0 kB\nLocked:             44552 kB\n";
+
 static void parse_rollup(void **state)
 {
 	(void)state;
-	const char r[] =
-		"00400000-7fff00000000 ---p 00000000 00:00 0   [rollup]\n"
-		"Rss:\t  409600 kB\nPss:\t  400000 kB\nPss_Anon:\t  300000 kB\n"
-		"Pss_File:\t  98000 kB\nPss_Shmem:\t  2000 kB\nAnonymous:\t  307200 kB\n";
 	struct mem_status st;
-	assert_int_equal(mem_parse_rollup(r, strlen(r), &st), 0);
-	assert_int_equal(mem_counted(&st), (307200ull + 2000) * 1024);
-	assert_int_equal(st.file, 98000ull * 1024);
-	assert_int_equal(mem_parse_rollup("Anonymous: x kB\n", 16, &st), -1);
+	struct mem_rollup r;
+	assert_int_equal(mem_parse_status(status_sharer, strlen(status_sharer), &st), 0);
+	assert_int_equal(mem_counted(&st), (7220ull + 204800) * 1024);
+	/* 5.3 and later: Pss_Anon + Pss_Shmem, never Pss_File. */
+	assert_int_equal(mem_parse_rollup(rollup_6x, strlen(rollup_6x), &r), 0);
+	assert_true(r.has_pss);
+	assert_true(r.has_split);
+	assert_int_equal(r.pss, 44552ull * 1024);
+	assert_int_equal(r.pss_anon, 2190ull * 1024);
+	assert_int_equal(r.pss_shmem, 40959ull * 1024);
+	assert_int_equal(r.pss_file, 1403ull * 1024);
+	assert_int_equal(mem_share(&st, &r), (2190ull + 40959) * 1024);
+	/* Pss_Dirty is another key, not Pss. */
+	const char dirty[] = "Pss_Dirty:\t5 kB\n";
+	assert_int_equal(mem_parse_rollup(dirty, strlen(dirty), &r), 0);
+	assert_false(r.has_pss);
+	assert_int_equal(r.pss, 0);
+	assert_int_equal(mem_parse_rollup("Pss_Anon: x kB\n", 15, &r), -1);
+	assert_int_equal(mem_parse_rollup("Pss: 12 kB junk\n", 16, &r), -1);
+}
+
+static void rollup_before_5_3(void **state)
+{
+	(void)state;
+	struct mem_status st;
+	struct mem_rollup r;
+	assert_int_equal(mem_parse_status(status_sharer, strlen(status_sharer), &st), 0);
+	assert_int_equal(mem_parse_rollup(rollup_419, strlen(rollup_419), &r), 0);
+	assert_true(r.has_pss);
+	assert_false(r.has_split);
+	assert_int_equal(r.pss_anon, 0);
+	/* The smaller upper bound: Pss (with its share of file pages), far
+	 * below the 207 MiB the process maps. */
+	assert_int_equal(mem_share(&st, &r), 44552ull * 1024);
+	/* A process that maps a big file: Pss holds its file pages, RssAnon +
+	 * RssShmem is the smaller bound and file pages still never count. */
+	const char mapper[] = "VmRSS:\t1050000 kB\nRssAnon:\t10000 kB\n"
+	                      "RssFile:\t1040000 kB\nRssShmem:\t0 kB\n";
+	const char mapper_r[] = "Rss:\t1050000 kB\nPss:\t1045000 kB\n"
+	                        "Anonymous:\t10000 kB\n";
+	assert_int_equal(mem_parse_status(mapper, strlen(mapper), &st), 0);
+	assert_int_equal(mem_parse_rollup(mapper_r, strlen(mapper_r), &r), 0);
+	assert_int_equal(mem_share(&st, &r), 10000ull * 1024);
+	/* Only one of the two split fields: no split. */
+	const char half[] = "Pss:\t100 kB\nPss_Anon:\t60 kB\n";
+	assert_int_equal(mem_parse_rollup(half, strlen(half), &r), 0);
+	assert_false(r.has_split);
+	assert_int_equal(mem_share(&st, &r), 100 * 1024);
+	/* No smaps_rollup (before 4.14, or not readable: a process that is
+	 * not dumpable): what it maps. */
+	assert_int_equal(mem_share(&st, NULL), 10000ull * 1024);
+	/* An empty rollup (a kernel thread, a zombie): nothing better. */
+	assert_int_equal(mem_parse_rollup("", 0, &r), 0);
+	assert_int_equal(mem_share(&st, &r), 10000ull * 1024);
+}
+
+static void tree_sharing(void **state)
+{
+	(void)state;
+	/* One process without shmem: what it maps is its own. */
+	assert_false(mem_tree_shares(1, false));
+	assert_false(mem_tree_shares(0, false));
+	/* Shmem may be mapped by others; two processes may share pages. */
+	assert_true(mem_tree_shares(1, true));
+	assert_true(mem_tree_shares(2, false));
+	/* Without RssAnon (before 4.5) only smaps_rollup counts at all. */
+	const char old[] = "VmRSS:\t1000 kB\n";
+	struct mem_status st;
+	assert_int_equal(mem_parse_status(old, strlen(old), &st), 0);
+	assert_true(mem_needs_rollup(&st));
+	struct mem_rollup r;
+	assert_int_equal(mem_parse_rollup(rollup_6x, strlen(rollup_6x), &r), 0);
+	assert_int_equal(mem_share(&st, &r), (2190ull + 40959) * 1024);
+}
+
+/* Whatever the figure X <= BOUND, mem_judge(X) says what mem_judge(BOUND)
+ * says (and leaves the same episode flag): the property that lets a sample
+ * skip smaps_rollup. */
+static void bound_decides_like_the_figure(uint64_t bound, uint64_t max,
+                                          unsigned pct, bool warned)
+{
+	const uint64_t xs[] = { 0, bound / 2, bound * 9 / 10, bound - 1, bound };
+	bool wb = warned;
+	enum mem_verdict vb = mem_judge(bound, max, pct, &wb);
+	for (size_t i = 0; i < sizeof(xs) / sizeof(xs[0]); i++) {
+		if (xs[i] > bound)
+			continue;
+		bool wx = warned;
+		enum mem_verdict vx = mem_judge(xs[i], max, pct, &wx);
+		if (vx != vb || wx != wb)
+			fail_msg("bound %llu decided for %llu (max %llu, %u%%, warned %d)",
+			         (unsigned long long)bound, (unsigned long long)xs[i],
+			         (unsigned long long)max, pct, warned);
+	}
+}
+
+static void sample_exact(void **state)
+{
+	(void)state;
+	uint64_t max = 600 * MIB;   /* warn at 80%: 480 MiB, re-arm below 432 */
+	/* Far under the threshold: the sum decides, no smaps_rollup. */
+	assert_false(mem_sample_exact(300 * MIB, max, 80, false, false, 0));
+	assert_false(mem_sample_exact(480 * MIB - 1, max, 80, false, false, 0));
+	/* At the threshold or over the limit: the figure is needed (the
+	 * e2e tree: 5 x 207 MiB mapped, 210 MiB held). */
+	assert_true(mem_sample_exact(480 * MIB, max, 80, false, false, 0));
+	assert_true(mem_sample_exact(1035 * MIB, max, 80, false, false, 0));
+	/* Warned: until the sum is under the re-arm level, only the figure
+	 * says whether the episode is over. */
+	assert_true(mem_sample_exact(450 * MIB, max, 80, true, false, 0));
+	assert_false(mem_sample_exact(431 * MIB, max, 80, true, false, 0));
+	/* No warning: only the limit. */
+	assert_false(mem_sample_exact(max, max, 0, false, false, 0));
+	assert_true(mem_sample_exact(max + 1, max, 0, false, false, 0));
+	assert_false(mem_sample_exact(max, max, 100, false, false, 0));
+	/* No limit: nothing to decide... */
+	assert_false(mem_sample_exact(UINT64_MAX / 2, 0, 80, false, false, 0));
+	/* ...but a job's peak: exact whenever the sum passes it. */
+	assert_true(mem_sample_exact(100 * MIB, 0, 80, false, true, 99 * MIB));
+	assert_false(mem_sample_exact(100 * MIB, 0, 80, false, true, 100 * MIB));
+	assert_true(mem_sample_exact(100 * MIB, max, 80, false, true, 0));
+
+	/* Wherever the sum is enough, it decides as the figure would. */
+	const unsigned pcts[] = { 0, 1, 50, 80, 99, 100 };
+	const uint64_t maxes[] = { 0, 1, 99, 100 * MIB, 600 * MIB, UINT64_MAX / 4 };
+	for (size_t m = 0; m < sizeof(maxes) / sizeof(maxes[0]); m++)
+		for (size_t p = 0; p < sizeof(pcts) / sizeof(pcts[0]); p++)
+			for (int w = 0; w < 2; w++)
+				for (uint64_t b = 0; b <= 2 * maxes[m] + 2 && b < UINT64_MAX / 2;
+				     b = b < 64 ? b + 1 : b + b / 7) {
+					if (!mem_sample_exact(b, maxes[m], pcts[p], w, false, 0))
+						bound_decides_like_the_figure(b, maxes[m], pcts[p], w);
+					if (maxes[m] == 0 && b > 1000)
+						break;
+				}
 }
 
 static void verdicts(void **state)
@@ -157,6 +316,9 @@ int main(void)
 		cmocka_unit_test(parse_zero),
 		cmocka_unit_test(parse_malformed),
 		cmocka_unit_test(parse_rollup),
+		cmocka_unit_test(rollup_before_5_3),
+		cmocka_unit_test(tree_sharing),
+		cmocka_unit_test(sample_exact),
 		cmocka_unit_test(verdicts),
 	};
 	return cmocka_run_group_tests_name("mem", tests, NULL, NULL);

@@ -12,6 +12,18 @@ usage:
                           every page was read the first time
   mem.py shm DIR MB       like anon, but the grandchild fills MB MiB of
                           shared memory (a memfd, mapped shared): shmem
+  mem.py shared DIR MB N  main maps MB MiB MAP_SHARED|MAP_ANONYMOUS and
+                          writes every page, then forks N children that
+                          read every page (one segment, N+1 mappers);
+                          once all did, writes DIR/<main pid>.ready ("MAIN
+                          CHILD..."); all wait for ever
+  mem.py cow DIR MB N     like shared, but main fills MB MiB of private
+                          anonymous memory and the N children only read it
+                          (copy-on-write pages, never copied: shared from
+                          the fork on, not page by page as they are read)
+  mem.py shared|cow DIR MB N SECS
+                          the same, then main exits SECS seconds after the
+                          ready file (its children killed first)
 """
 import mmap
 import os
@@ -67,6 +79,49 @@ def shm(mb):
     return m
 
 
+def sharers(d, mb, n, shared, secs=None):
+    """One MB MiB block in N+1 processes: a shared segment all of them map,
+    or the main's private memory its children only read."""
+    size = mb << 20
+    if shared:
+        block = mmap.mmap(-1, size, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
+        mib = b"\x01" * (1 << 20)
+        for _ in range(mb):   # 1 MiB at a time: no private copy of it all
+            block.write(mib)
+    else:
+        block = b"\x01" * size   # written: every page is resident
+    r, w = os.pipe()
+    kids = []
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            # reads every page (maps each page of the segment; copies
+            # none of the private block)
+            if shared:
+                block.find(b"\x02", 0)
+            else:
+                block.count(b"\x02")
+            os.write(w, b"x")
+            os.close(w)
+            forever()
+        kids.append(pid)
+    os.close(w)
+    got = 0
+    while got < n:
+        b = os.read(r, n)
+        if not b:
+            sys.exit("a child died before it touched the block")
+        got += len(b)
+    ready(d, " ".join(str(p) for p in [os.getpid()] + kids))
+    if secs is None:
+        forever()
+    time.sleep(secs)
+    for pid in kids:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+
+
 def mapfile(d, path):
     with open(path, "rb") as f:
         m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
@@ -88,6 +143,9 @@ def main():
         tree(d, lambda: anon(int(sys.argv[3])))
     elif mode == "shm":
         tree(d, lambda: shm(int(sys.argv[3])))
+    elif mode in ("shared", "cow"):
+        sharers(d, int(sys.argv[3]), int(sys.argv[4]), mode == "shared",
+                float(sys.argv[5]) if len(sys.argv) > 5 else None)
     elif mode == "map":
         mapfile(d, sys.argv[3])
     else:
