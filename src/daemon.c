@@ -452,14 +452,15 @@ static size_t file_units(const struct daemon *d)
 
 /* Re-reads the file.  A file with no unit where units are now is most
  * likely one an editor truncated and has not written yet: refused unless
- * FORCE. */
+ * FORCE.  (The default daemon's file deleted is an empty configuration
+ * on purpose: no file, cfg->dir NULL.) */
 static json_t *do_reload(struct daemon *d, bool force, char **err)
 {
 	struct tend_config *cfg = load(d, err);
 	if (!cfg)
 		return NULL;
 	size_t now = file_units(d);
-	if (cfg->nunits == 0 && now > 0 && !force) {
+	if (cfg->nunits == 0 && cfg->dir && now > 0 && !force) {
 		*err = xasprintf("%s has no unit left, and every unit (%zu) would be "
 		                 "removed; if an editor is still writing it, reload "
 		                 "again once it is saved, or use tend reload --force "
