@@ -881,11 +881,11 @@ start-timeout = 3s
 [service pinger]
 exec = {PY} {q(BIN / "notify.py")} {q(d)} --ready-after 0 --ping 0.1
 ready = notify
-watchdog = 800ms
+watchdog = 1200ms
 
 [job j]
-exec = sleep 0.4
-timeout = 900ms
+exec = sleep 0.2
+timeout = 1500ms
 """ + (slow if with_slow else "")
 
 
@@ -909,7 +909,7 @@ def test_stalls_and_reload_races_at_random(project, tmp_path):
             time.sleep(rnd.uniform(0, 0.3))
             os.kill(pid, signal.SIGSTOP)
             try:
-                time.sleep(rnd.uniform(1.0, 2.0))
+                time.sleep(rnd.uniform(1.6, 2.5))
             finally:
                 os.kill(pid, signal.SIGCONT)
             wait_until(lambda: p.unit("j")["state"] != "running", T_LONG,
