@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #define LOOP_BATCH 64
+#define LOOP_CATCH_UP 16   /* waits of 0 ms at most before due timers */
+#define LOOP_GAP_MS 25     /* a wait of 0 ms that took longer: a gap */
 #define LOOP_NSIG 65     /* signals 1..64 */
 
 struct sig_slot {
@@ -286,7 +288,6 @@ static void check_resume(struct loop *lp)
 static int dispatch(struct loop *lp, int timeout)
 {
 	int n = epoll_wait(lp->epfd, lp->batch, LOOP_BATCH, timeout);
-	lp->wakeups++;
 	if (n < 0)
 		return -1;
 	lp->now = mono_ms();
@@ -301,16 +302,37 @@ static int dispatch(struct loop *lp, int timeout)
 	return n;
 }
 
-/* Each iteration waits, runs the callbacks of what came, and only then
- * the due timers: a deadline is never judged before what was waiting on
- * the descriptors has been seen.  This matters after any gap (the
- * process stopped by SIGSTOP or a debugger, swapped out, its cgroup
- * frozen, a slow callback): the ping, READY=1, exit or client line that
- * came in time is in a descriptor when the deadline's timer is already
- * due.  An interrupted wait (EINTR: a stop and continue ends epoll_wait
- * that way) is one such gap: the wait is done again before any timer.
- * When a wait fills the whole batch, more may be waiting: fetched too
- * (a bounded number of times, so that timers are never starved). */
+/* Before due timers are judged, what waits on the descriptors is seen: a
+ * wait of 0 ms, done again while it finds something, or while time
+ * jumped across it (the process was stopped or descheduled right there),
+ * a bounded number of times so that timers are never starved.  This is
+ * what makes a gap harmless wherever it falls: in the blocking wait
+ * (SIGSTOP and SIGCONT end epoll_wait with EINTR), after it, or in a slow
+ * callback. */
+static int catch_up(struct loop *lp)
+{
+	for (int round = 0; round < LOOP_CATCH_UP; round++) {
+		lp->now = mono_ms();
+		if (lp->nheap == 0 || lp->heap[0]->due > lp->now)
+			return 0;
+		uint64_t before = lp->now;
+		int n = dispatch(lp, 0);
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (lp->stop || (n == 0 && lp->now - before < LOOP_GAP_MS))
+			return 0;
+	}
+	lp->now = mono_ms();
+	return 0;
+}
+
+/* Each iteration waits, runs the callbacks of what came, catches up with
+ * what came meanwhile, and only then runs the due timers: a deadline is
+ * never judged before what was waiting on the descriptors has been seen,
+ * whatever gap there was (the process stopped by SIGSTOP or a debugger,
+ * swapped out, its cgroup frozen, a slow callback): the ping, READY=1,
+ * exit or client line that came in time is in a descriptor when the
+ * deadline's timer is already due. */
 int loop_run(struct loop *lp)
 {
 	lp->stop = false;
@@ -321,16 +343,15 @@ int loop_run(struct loop *lp)
 		 * the wait is measured from now, not from before them. */
 		lp->now = mono_ms();
 		int n = dispatch(lp, next_timeout(lp));
-		for (int more = 0; n == LOOP_BATCH && more < 8 && !lp->stop; more++)
-			n = dispatch(lp, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		lp->wakeups++;   /* the catching up is no wakeup of its own */
+		if (n < 0 && errno != EINTR)
 			return -1;
-		}
 		if (lp->stop)
 			break;
-		lp->now = mono_ms();
+		if (catch_up(lp) < 0)
+			return -1;
+		if (lp->stop)
+			break;
 		run_due_timers(lp);
 	}
 	return 0;

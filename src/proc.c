@@ -297,6 +297,8 @@ int proc_read_rollup(pid_t pid, struct mem_rollup *r)
 {
 	char buf[4096];
 	ssize_t n = read_proc(pid, "smaps_rollup", buf, sizeof(buf));
+	if (n == 0)
+		errno = ESRCH;   /* no memory left: a zombie, or exiting */
 	if (n <= 0 || mem_parse_rollup(buf, (size_t)n, r) < 0)
 		return -1;
 	return 0;

@@ -87,7 +87,8 @@ struct mem_rollup;
 /* /proc/PID/status: RssAnon, RssShmem (counters: cheap). */
 int proc_read_status_mem(pid_t pid, struct mem_status *st);
 /* /proc/PID/smaps_rollup: the proportional set sizes (a walk of PID's page
- * tables: 13 to 23 ms per GiB mapped; needs ptrace read access). */
+ * tables: 13 to 23 ms per GiB mapped; needs ptrace read access).  -1 with
+ * errno ESRCH or ENOENT: PID has exited (or is exiting) meanwhile. */
 int proc_read_rollup(pid_t pid, struct mem_rollup *r);
 /* RssAnon + RssShmem in bytes: what PID maps, shared pages whole
  * (smaps_rollup's share on kernels without RssAnon). */

@@ -419,9 +419,14 @@ static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
 		if (!r[i].ok)
 			continue;
 		struct mem_rollup ru;
-		if ((exact && r[i].st.has_vm) || mem_needs_rollup(&r[i].st))
-			r[i].bytes = mem_share(&r[i].st,
-			                       proc_read_rollup(r[i].pid, &ru) == 0 ? &ru : NULL);
+		if ((exact && r[i].st.has_vm) || mem_needs_rollup(&r[i].st)) {
+			int got = proc_read_rollup(r[i].pid, &ru);
+			if (got < 0 && (errno == ESRCH || errno == ENOENT))
+				continue;   /* gone since its status was read: its
+				               pages, shared whole in that status,
+				               would count once more than they are */
+			r[i].bytes = mem_share(&r[i].st, got == 0 ? &ru : NULL);
+		}
 		u->procs++;
 		u->mem_bytes += r[i].bytes;
 		if (r[i].bytes > u->top_bytes || !u->top_pid) {

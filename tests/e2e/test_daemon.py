@@ -76,6 +76,7 @@ def wait_following(t):
 
 DAEMON_KEYS = {"name", "kind", "state", "pid", "uptime_ms", "mem_bytes", "fds",
                "wakeups", "clients", "notify_ignored", "config", "default", "file",
+               "cgroup", "cgroup_why",
                "version"}
 UNIT_KEYS = {"name", "kind", "state", "pid", "uptime_ms", "mem_bytes", "procs",
              "restarts", "last_exit", "mem_max", "status_text", "health"}
