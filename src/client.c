@@ -1,4 +1,5 @@
 #include "client.h"
+#include "cmd.h"
 #include "config.h"
 #include "ctl.h"
 #include "daemon.h"
@@ -540,50 +541,6 @@ static void print_reload(json_t *r)
 
 /* --- commands over the socket --- */
 
-static const char usage_status[] =
-	"usage: tend [-c FILE] status [NAME] [--json]\n"
-	"\n"
-	"Shows every unit (or NAME): state, pid, uptime, restarts, processes in\n"
-	"its tree, memory (anon+shmem of the tree, each page once) and the last\n"
-	"exit, and the daemon's own pid, memory, fds and wakeups.  --json prints\n"
-	"the array documented in docs/protocol.md.  Exit 3 when no daemon runs.\n";
-static const char usage_start[] =
-	"usage: tend [-c FILE] start|stop|restart NAME [--wait]\n"
-	"\n"
-	"start: starts service NAME (the daemon too, if it is not running).\n"
-	"stop: stops its whole process tree; returns when no process is left.\n"
-	"restart: stops it, then starts it again (starts the daemon if needed).\n"
-	"--wait: start and restart return once the service is ready (see the\n"
-	"ready key), or exit 1 with the reason when it fails first; stop always\n"
-	"waits.\n";
-static const char usage_reload[] =
-	"usage: tend [-c FILE] reload [--force]\n"
-	"\n"
-	"Re-reads the file: added services start, removed ones stop, changed\n"
-	"ones restart, unchanged ones are not touched.  A file with an error is\n"
-	"refused (exit 2) and the running settings stay.  Same as SIGHUP.\n"
-	"A file with no unit left, where units run now (an editor that truncates\n"
-	"before it writes), is refused too: --force reloads it all the same and\n"
-	"stops every unit.\n";
-static const char usage_down[] =
-	"usage: tend [-c FILE] down\n"
-	"\n"
-	"Stops every unit gracefully (in parallel, each bounded by its\n"
-	"stop-timeout), then the daemon; returns when it has exited.\n";
-
-static const char usage_run[] =
-	"usage: tend [-c FILE] run JOB [--wait | --join] [--force]\n"
-	"\n"
-	"Asks for a run of JOB (the daemon too is started if needed).  One run\n"
-	"at a time: a request while JOB runs is served by one trailing run after\n"
-	"it, shared by every request made meanwhile.  Prints the run's number.\n"
-	"--wait: waits for the run that covers this request and exits with its\n"
-	"exit code (1 with a message for timeout, memory, killed, spawn_failed).\n"
-	"--join: waits for the run going on now, without asking for another\n"
-	"(exits 0 at once when none runs).\n"
-	"--force: runs it even in a cooldown (after max-failures failed runs in\n"
-	"a row), which it ends.\n";
-
 /* tend run --wait / --join: what the run R (a reply) ended with. */
 static int run_outcome(const char *name, json_t *r)
 {
@@ -608,71 +565,77 @@ static int run_outcome(const char *name, json_t *r)
 	return code;
 }
 
-int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
+/* tend run: what the reply R says; with --wait or --join, what the run
+ * ended with.  Returns the exit code. */
+static int show_run(const struct ctl_req *req, json_t *r)
 {
-	struct ctl_req req = { 0 };
-	bool json = false;
-	const char *usage = usage_start;
-	if (strcmp(cmd, "status") == 0) {
-		req.cmd = CTL_STATUS;
-		usage = usage_status;
-	} else if (strcmp(cmd, "start") == 0) {
-		req.cmd = CTL_START;
-	} else if (strcmp(cmd, "stop") == 0) {
-		req.cmd = CTL_STOP;
-	} else if (strcmp(cmd, "restart") == 0) {
-		req.cmd = CTL_RESTART;
-	} else if (strcmp(cmd, "reload") == 0) {
-		req.cmd = CTL_RELOAD;
-		usage = usage_reload;
-	} else if (strcmp(cmd, "run") == 0) {
-		req.cmd = CTL_RUN;
-		usage = usage_run;
-	} else {
-		req.cmd = CTL_DOWN;
-		usage = usage_down;
+	if (req->wait || req->join)
+		return run_outcome(req->name, r);
+	json_t *n = json_object_get(r, "run");
+	printf("run %lld%s\n", (long long)json_integer_value(n),
+	       json_is_true(json_object_get(r, "coalesced"))
+	       ? " (after the one running now)"
+	       : json_is_true(json_object_get(r, "queued"))
+	       ? " queued (max-jobs runs go on now)" : " started");
+	return 0;
+}
+
+static void show_status(json_t *units, bool json)
+{
+	if (!json) {
+		print_status(units);
+		return;
 	}
-	if (want_help(argc, argv)) {
-		fputs(usage, stdout);
+	char *s = json_dumps(units, JSON_INDENT(2));
+	printf("%s\n", s ? s : "[]");
+	free(s);
+}
+
+/* The daemon's answer R (ok) to REQ, shown; returns the exit code.  FD is
+ * the connection: down waits until the daemon closes it. */
+static int show_reply(const struct ctl_req *req, bool json, json_t *r, int fd)
+{
+	char c;
+	switch (req->cmd) {
+	case CTL_STATUS:
+		show_status(json_object_get(r, "units"), json);
+		return 0;
+	case CTL_RELOAD:
+		print_reload(r);
+		return 0;
+	case CTL_RUN:
+		return show_run(req, r);
+	case CTL_DOWN:
+		/* The reply comes as the daemon ends; wait for it to be gone. */
+		while (read(fd, &c, 1) > 0 || errno == EINTR)
+			;
+		return 0;
+	default:
 		return 0;
 	}
-	bool takes_name = req.cmd == CTL_STATUS || req.cmd == CTL_START ||
-	                  req.cmd == CTL_STOP || req.cmd == CTL_RESTART ||
-	                  req.cmd == CTL_RUN;
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--json") == 0 && req.cmd == CTL_STATUS) {
-			json = true;
-		} else if (strcmp(a, "--join") == 0 && req.cmd == CTL_RUN && !req.wait) {
-			req.join = true;
-		} else if (strcmp(a, "--force") == 0 &&
-		           (req.cmd == CTL_RUN || req.cmd == CTL_RELOAD)) {
-			req.force = true;
-		} else if (strcmp(a, "--wait") == 0 && req.join) {
-			errline("run: --wait and --join exclude each other; see tend run "
-			        "--help");
-			return EXIT_USAGE;
-		} else if (strcmp(a, "--wait") == 0 && takes_name && req.cmd != CTL_STATUS) {
-			req.wait = true;
-		} else if (a[0] != '-' && takes_name && !req.name) {
-			req.name = (char *)a;
-		} else {
-			errline("%s: unexpected argument \"%s\"; see tend %s --help", cmd,
-			        a, cmd);
-			return EXIT_USAGE;
-		}
-	}
-	if (req.cmd == CTL_RUN && req.join && req.wait) {
-		errline("run: --wait and --join exclude each other; see tend run --help");
-		return EXIT_USAGE;
-	}
-	if (takes_name && req.cmd != CTL_STATUS && !req.name) {
-		if (req.cmd == CTL_RUN)
-			errline("run: which job? usage: tend run JOB [--wait | --join]");
-		else
-			errline("%s: which service? usage: tend %s NAME [--wait]", cmd, cmd);
-		return EXIT_USAGE;
-	}
+}
+
+/* No daemon runs for P, and CI does not start one: the exit code, after
+ * an error line unless there is nothing to do. */
+static int no_daemon(const struct cmd_info *ci, const struct paths *p)
+{
+	if (ci->done_without_daemon)
+		return 0;  /* nothing runs: nothing to stop */
+	if (p->no_file)
+		errline("the default daemon is not running (there is no %s; tend "
+		        "connect -- CMD starts it, or write the file and run tend "
+		        "up -d)", p->config);
+	else
+		errline("no daemon is running for %s; start it with tend up -d",
+		        p->config);
+	return EXIT_DAEMON;
+}
+
+/* Sends REQ (a CI) to the daemon of the file, started when CI says so,
+ * and shows the reply.  Returns the exit code. */
+static int send_command(const char *cfgarg, const struct cmd_info *ci,
+                        const struct ctl_req *req, bool json)
+{
 	/* A running daemon is reached through the file's path alone: a file
 	 * broken by an edit must not lock out status, stop or down (reload
 	 * reports the error itself).  The file is read only to start one. */
@@ -682,62 +645,16 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 		return EXIT_USAGE;
 	int code = EXIT_DAEMON;
 	json_t *r = NULL;
-	int fd = reach_daemon(path, &p, req.name, req.cmd == CTL_START ||
-	                      req.cmd == CTL_RESTART || (req.cmd == CTL_RUN &&
-	                      !req.join), &code);
-	if (fd < 0 && code < 0) {
-		if (req.cmd == CTL_STOP || req.cmd == CTL_DOWN) {
-			code = 0;  /* nothing runs: nothing to stop */
-		} else {
-			if (p.no_file)
-				errline("the default daemon is not running (there is no "
-				        "%s; tend connect -- CMD starts it, or write the "
-				        "file and run tend up -d)", p.config);
-			else
-				errline("no daemon is running for %s; start it with tend "
-				        "up -d", p.config);
-			code = EXIT_DAEMON;
-		}
+	int fd = reach_daemon(path, &p, req->name, ci->starts_daemon && !req->join,
+	                      &code);
+	if (fd < 0 && code < 0)
+		code = no_daemon(ci, &p);
+	if (fd >= 0) {
+		r = call(fd, req, &p);
+		code = !r ? EXIT_DAEMON
+		       : !json_is_true(json_object_get(r, "ok")) ? refused(r)
+		       : show_reply(req, json, r, fd);
 	}
-	if (fd < 0)
-		goto out;
-	r = call(fd, &req, &p);
-	if (!r) {
-		code = EXIT_DAEMON;
-		goto out;
-	}
-	if (!json_is_true(json_object_get(r, "ok"))) {
-		code = refused(r);
-		goto out;
-	}
-	code = 0;
-	if (req.cmd == CTL_STATUS) {
-		json_t *units = json_object_get(r, "units");
-		if (json) {
-			char *s = json_dumps(units, JSON_INDENT(2));
-			printf("%s\n", s ? s : "[]");
-			free(s);
-		} else {
-			print_status(units);
-		}
-	} else if (req.cmd == CTL_RELOAD) {
-		print_reload(r);
-	} else if (req.cmd == CTL_RUN && (req.wait || req.join)) {
-		code = run_outcome(req.name, r);
-	} else if (req.cmd == CTL_RUN) {
-		json_t *n = json_object_get(r, "run");
-		printf("run %lld%s\n", (long long)json_integer_value(n),
-		       json_is_true(json_object_get(r, "coalesced"))
-		       ? " (after the one running now)"
-		       : json_is_true(json_object_get(r, "queued"))
-		       ? " queued (max-jobs runs go on now)" : " started");
-	} else if (req.cmd == CTL_DOWN) {
-		/* The reply comes as the daemon ends; wait for it to be gone. */
-		char c;
-		while (read(fd, &c, 1) > 0 || errno == EINTR)
-			;
-	}
-out:
 	json_decref(r);
 	if (fd >= 0)
 		close(fd);
@@ -746,44 +663,30 @@ out:
 	return code;
 }
 
+static int client_connect(const char *cfgarg, int argc, char **argv);
+
+int client_command(const char *cfgarg, const struct cmd_info *ci, int argc,
+                   char **argv)
+{
+	if (ci->cmd == CTL_CONNECT)
+		return client_connect(cfgarg, argc, argv);
+	if (want_help(argc, argv)) {
+		fputs(ci->usage, stdout);
+		return 0;
+	}
+	struct ctl_req req = { .cmd = ci->cmd };
+	bool json = false;
+	char *err = NULL;
+	if (cmd_parse_args(ci, argc, argv, &req, &json, &err) < 0) {
+		errline("%s", err);
+		free(err);
+		return EXIT_USAGE;
+	}
+	return send_command(cfgarg, ci, &req, json);
+}
+
 /* --- tend connect --- */
 
-static const char usage_connect[] =
-	"usage: tend [-c FILE] connect SERVICE\n"
-	"       tend [-c FILE] connect [--KEY VALUE ...] -- CMD [ARG ...]\n"
-	"\n"
-	"Bridges this process's stdin and stdout to SERVICE (stdio = exclusive,\n"
-	"per-client or mcp), starting the daemon and the service when needed: put it\n"
-	"where a client would start the server itself, e.g. an MCP client's\n"
-	"{\"command\": \"tend\", \"args\": [\"connect\", \"memory\"]}.  The daemon\n"
-	"reads and writes this process's stdin and stdout itself (they are passed\n"
-	"to it), so nothing is buffered on the way.  Exits 0 when the session\n"
-	"ends normally (stdin reached its end and the service answered, or the\n"
-	"instance exited cleanly); 1 with a message when the service ended while\n"
-	"connected, failed, or no turn came within queue-timeout; 2 for a service\n"
-	"without stdio; 3 when the daemon could not be reached.  With stdio = mcp\n"
-	"the sessions share the server through tend's JSON-RPC multiplexer\n"
-	"(docs/mcp.md): one instance per protocol version and, with share =\n"
-	"roots (the default), per set of roots and capabilities; a session ends\n"
-	"once stdin has ended and every request it sent is answered (60 s at\n"
-	"most).  It also ends when its parent (the client) dies.\n"
-	"\n"
-	"With -- CMD no file is needed: the MCP server CMD is shared by every\n"
-	"client that would have started the same server (same command, working\n"
-	"directory, flags and environment, apart from variables that differ per\n"
-	"terminal: TERM, TERM_SESSION_ID, WINDOWID, SHLVL, PWD, _, TMUX_PANE, ...).\n"
-	"The daemon is the user's default one (-c FILE, else $TEND_CONFIG, else\n"
-	"$XDG_CONFIG_HOME/tend/tend.ini or ~/.config/tend/tend.ini, which need not\n"
-	"exist; never ./tend.ini), started when needed.  The service (stdio = mcp,\n"
-	"started on demand) runs with this process's environment and working\n"
-	"directory, is shown by tend status, logs and events under a name made\n"
-	"from the command (server-memory for npx -y @modelcontextprotocol/server-\n"
-	"memory), stops after idle-stop without traffic and is forgotten once it\n"
-	"has been at rest without clients for as long again (10m when idle-stop\n"
-	"is none).  Exit 2, before anything starts, for an unknown flag, a bad\n"
-	"value or a command not found in PATH.  Every service key is a flag\n"
-	"(--KEY VALUE or --KEY=VALUE; the flags are part of what must match to\n"
-	"share; defaults in brackets):\n";
 
 /* The session: REQ (a connect) goes to the daemon of PATH (P), with this
  * process's stdin and stdout, started when needed; returns the exit code
@@ -982,12 +885,13 @@ static bool has_dashdash(int argc, char **argv)
 	return false;
 }
 
-int client_connect(const char *cfgarg, int argc, char **argv)
+static int client_connect(const char *cfgarg, int argc, char **argv)
 {
+	const struct cmd_info *ci = cmd_info(CTL_CONNECT);
 	/* --help before "--" only: after it, it is the command's. */
 	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			fputs(usage_connect, stdout);
+			fputs(ci->usage, stdout);
 			config_print_flags(stdout, true);
 			return 0;
 		}
@@ -1000,18 +904,10 @@ int client_connect(const char *cfgarg, int argc, char **argv)
 		return connect_command(cfgarg, argc, argv);
 	}
 	struct ctl_req req = { .cmd = CTL_CONNECT };
-	for (int i = 0; i < argc; i++) {
-		if (argv[i][0] != '-' && !req.name) {
-			req.name = argv[i];
-		} else {
-			errline("connect: unexpected argument \"%s\"; see tend connect "
-			        "--help", argv[i]);
-			return EXIT_USAGE;
-		}
-	}
-	if (!req.name) {
-		errline("connect: which service? usage: tend connect SERVICE, or tend "
-		        "connect [--KEY VALUE ...] -- CMD [ARG ...]");
+	char *err = NULL;
+	if (cmd_parse_args(ci, argc, argv, &req, &(bool){ false }, &err) < 0) {
+		errline("%s", err);
+		free(err);
 		return EXIT_USAGE;
 	}
 	if (!die_with_client())
