@@ -439,7 +439,8 @@ static void print_clients_line(json_t *u, size_t w)
 	}
 }
 
-static void print_status(json_t *units)
+/* The width of the NAME column: the longest unit name, 4 at least. */
+static size_t name_width(json_t *units)
 {
 	size_t i, w = 4;
 	json_t *u;
@@ -449,76 +450,100 @@ static void print_status(json_t *units)
 		if (kind && strcmp(kind, "daemon") != 0 && l > w)
 			w = l;
 	}
+	return w;
+}
+
+/* The lines under a unit's row: its status text, command, clients and a
+ * failing health check. */
+static void print_unit_details(json_t *u, size_t w)
+{
+	const char *text = json_string_value(json_object_get(u, "status_text"));
+	if (text)
+		printf("%*s  status: %s\n", (int)w, "", text);
+	const char *cmd = json_string_value(json_object_get(u, "command"));
+	if (cmd)
+		printf("%*s  command: %s (tend connect, in %s)\n", (int)w, "", cmd,
+		       json_string_value(json_object_get(u, "cwd")));
+	print_clients_line(u, w);
+	json_t *h = json_object_get(u, "health");
+	if (json_is_object(h) && !json_is_true(json_object_get(h, "ok")))
+		printf("%*s  health: failing (%lld in a row): %s\n", (int)w, "",
+		       (long long)json_integer_value(json_object_get(h, "strikes")),
+		       json_string_value(json_object_get(h, "detail")));
+}
+
+/* A unit's row (NAME W wide; COL: in colour), then its details. */
+static void print_unit(json_t *u, size_t w, bool col)
+{
+	const char *st = json_string_value(json_object_get(u, "state"));
+	json_t *pid = json_object_get(u, "pid");
+	json_t *up = json_object_get(u, "uptime_ms");
+	char pb[24] = "-", ub[32] = "-", mb[80] = "-", lb[32];
+	if (json_is_integer(pid))
+		snprintf(pb, sizeof(pb), "%lld", (long long)json_integer_value(pid));
+	if (json_is_integer(up))
+		age((uint64_t)json_integer_value(up), ub);
+	long long procs = json_integer_value(json_object_get(u, "procs"));
+	if (procs > 0)
+		format_size_approx((uint64_t)json_integer_value(json_object_get(u, "mem_bytes")), mb);
+	json_t *max = json_object_get(u, "mem_max");
+	if (json_is_integer(max)) {
+		/* "120M/300M": the figure against its limit */
+		size_t l = strlen(mb);
+		snprintf(mb + l, sizeof(mb) - l, "/%s",
+		         format_size_approx((uint64_t)json_integer_value(max), lb));
+	}
+	char *le = last_exit_text(json_object_get(u, "last_exit"));
+	printf("%-*s  %-7s  %s%-8s%s  %7s  %7s  %8lld  %5lld  %11s  %s\n", (int)w,
+	       json_string_value(json_object_get(u, "name")),
+	       json_string_value(json_object_get(u, "kind")),
+	       col ? state_colour(st) : "", st, col && *state_colour(st) ? "\033[0m" : "",
+	       pb, ub, (long long)json_integer_value(json_object_get(u, "restarts")),
+	       procs, mb, le);
+	free(le);
+	print_unit_details(u, w);
+}
+
+/* The daemon's own lines under the table. */
+static void print_daemon(json_t *daemon)
+{
+	char ub[32], mb[32];
+	bool file = !json_is_false(json_object_get(daemon, "file"));
+	printf("\n%sdaemon pid %lld, up %s, memory %s (anon+shmem), %lld fds, "
+	       "%lld wakeups; %s%s\n",
+	       json_is_true(json_object_get(daemon, "default")) ? "default " : "",
+	       (long long)json_integer_value(json_object_get(daemon, "pid")),
+	       age((uint64_t)json_integer_value(json_object_get(daemon, "uptime_ms")), ub),
+	       format_size_approx((uint64_t)json_integer_value(json_object_get(daemon, "mem_bytes")), mb),
+	       (long long)json_integer_value(json_object_get(daemon, "fds")),
+	       (long long)json_integer_value(json_object_get(daemon, "wakeups")),
+	       json_string_value(json_object_get(daemon, "config")),
+	       file ? "" : " (no such file: an empty configuration)");
+	const char *cg = json_string_value(json_object_get(daemon, "cgroup"));
+	const char *why = json_string_value(json_object_get(daemon, "cgroup_why"));
+	if (cg)
+		printf("containment: a cgroup per run, in %s\n", cg);
+	else if (why)
+		printf("containment: sessions and run ids, no cgroup (%s)\n", why);
+}
+
+static void print_status(json_t *units)
+{
+	size_t i, w = name_width(units);
+	json_t *u, *daemon = NULL;
 	bool col = colour();
 	printf("%-*s  %-7s  %-8s  %7s  %7s  %8s  %5s  %11s  %s\n", (int)w, "NAME",
 	       "KIND", "STATE", "PID", "UPTIME", "RESTARTS", "PROCS", "MEM",
 	       "LAST EXIT");
-	json_t *daemon = NULL;
 	json_array_foreach(units, i, u) {
 		const char *kind = json_string_value(json_object_get(u, "kind"));
-		if (kind && strcmp(kind, "daemon") == 0) {
+		if (kind && strcmp(kind, "daemon") == 0)
 			daemon = u;
-			continue;
-		}
-		const char *st = json_string_value(json_object_get(u, "state"));
-		json_t *pid = json_object_get(u, "pid");
-		json_t *up = json_object_get(u, "uptime_ms");
-		char pb[24] = "-", ub[32] = "-", mb[80] = "-", lb[32];
-		if (json_is_integer(pid))
-			snprintf(pb, sizeof(pb), "%lld", (long long)json_integer_value(pid));
-		if (json_is_integer(up))
-			age((uint64_t)json_integer_value(up), ub);
-		long long procs = json_integer_value(json_object_get(u, "procs"));
-		if (procs > 0)
-			format_size_approx((uint64_t)json_integer_value(json_object_get(u, "mem_bytes")), mb);
-		json_t *max = json_object_get(u, "mem_max");
-		if (json_is_integer(max)) {
-			/* "120M/300M": the figure against its limit */
-			size_t l = strlen(mb);
-			snprintf(mb + l, sizeof(mb) - l, "/%s",
-			         format_size_approx((uint64_t)json_integer_value(max), lb));
-		}
-		char *le = last_exit_text(json_object_get(u, "last_exit"));
-		printf("%-*s  %-7s  %s%-8s%s  %7s  %7s  %8lld  %5lld  %11s  %s\n", (int)w,
-		       json_string_value(json_object_get(u, "name")), kind,
-		       col ? state_colour(st) : "", st, col && *state_colour(st) ? "\033[0m" : "",
-		       pb, ub, (long long)json_integer_value(json_object_get(u, "restarts")),
-		       procs, mb, le);
-		free(le);
-		const char *text = json_string_value(json_object_get(u, "status_text"));
-		if (text)
-			printf("%*s  status: %s\n", (int)w, "", text);
-		const char *cmd = json_string_value(json_object_get(u, "command"));
-		if (cmd)
-			printf("%*s  command: %s (tend connect, in %s)\n", (int)w, "", cmd,
-			       json_string_value(json_object_get(u, "cwd")));
-		print_clients_line(u, w);
-		json_t *h = json_object_get(u, "health");
-		if (json_is_object(h) && !json_is_true(json_object_get(h, "ok")))
-			printf("%*s  health: failing (%lld in a row): %s\n", (int)w, "",
-			       (long long)json_integer_value(json_object_get(h, "strikes")),
-			       json_string_value(json_object_get(h, "detail")));
+		else
+			print_unit(u, w, col);
 	}
-	if (daemon) {
-		char ub[32], mb[32];
-		bool file = !json_is_false(json_object_get(daemon, "file"));
-		printf("\n%sdaemon pid %lld, up %s, memory %s (anon+shmem), %lld fds, "
-		       "%lld wakeups; %s%s\n",
-		       json_is_true(json_object_get(daemon, "default")) ? "default " : "",
-		       (long long)json_integer_value(json_object_get(daemon, "pid")),
-		       age((uint64_t)json_integer_value(json_object_get(daemon, "uptime_ms")), ub),
-		       format_size_approx((uint64_t)json_integer_value(json_object_get(daemon, "mem_bytes")), mb),
-		       (long long)json_integer_value(json_object_get(daemon, "fds")),
-		       (long long)json_integer_value(json_object_get(daemon, "wakeups")),
-		       json_string_value(json_object_get(daemon, "config")),
-		       file ? "" : " (no such file: an empty configuration)");
-		const char *cg = json_string_value(json_object_get(daemon, "cgroup"));
-		const char *why = json_string_value(json_object_get(daemon, "cgroup_why"));
-		if (cg)
-			printf("containment: a cgroup per run, in %s\n", cg);
-		else if (why)
-			printf("containment: sessions and run ids, no cgroup (%s)\n", why);
-	}
+	if (daemon)
+		print_daemon(daemon);
 }
 
 static void print_reload(json_t *r)
@@ -772,15 +797,12 @@ static char **sendable_env(void)
 	return env;
 }
 
-/* tend connect [--KEY VALUE ...] -- CMD [ARG ...] (ARGV from the first
- * flag): checks everything it can before the daemon is involved. */
-static int connect_command(const char *cfgarg, int argc, char **argv)
+/* The flags of tend connect [--KEY VALUE ...] -- CMD (ARGV from the first
+ * flag) into SET: KEY, VALUE, KEY, VALUE...  Returns the index of CMD in
+ * ARGV, or -1 after an error line. */
+static int connect_flags(int argc, char **argv, struct strv *set)
 {
-	struct strv set = { 0 };
-	int code = EXIT_USAGE, i = 0;
-	char *cwd = NULL, *path = NULL;
-	char **env = NULL;
-	struct paths p = { .runfd = -1, .statefd = -1 };
+	int i = 0;
 	for (; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) {
@@ -790,7 +812,7 @@ static int connect_command(const char *cfgarg, int argc, char **argv)
 		if (strncmp(a, "--", 2) != 0 || !a[2]) {
 			errline("connect: unexpected argument \"%s\" before \"--\"; usage: "
 			        "tend connect [--KEY VALUE ...] -- CMD [ARG ...]", a);
-			goto out;
+			return -1;
 		}
 		const char *eq = strchr(a, '=');
 		char *key = eq ? strndup(a + 2, (size_t)(eq - a - 2)) : xstrdup(a + 2);
@@ -799,69 +821,106 @@ static int connect_command(const char *cfgarg, int argc, char **argv)
 		if (!config_is_key(key, KIND_SERVICE)) {
 			errline("connect: unknown flag --%s; see tend connect --help", key);
 			free(key);
-			goto out;
+			return -1;
 		}
 		if (!eq && (i + 1 >= argc || strcmp(argv[i + 1], "--") == 0)) {
 			errline("connect: --%s needs a value; see tend connect --help", key);
 			free(key);
-			goto out;
+			return -1;
 		}
-		strv_push(&set, key);
-		strv_push(&set, xstrdup(eq ? eq + 1 : argv[++i]));
+		strv_push(set, key);
+		strv_push(set, xstrdup(eq ? eq + 1 : argv[++i]));
 	}
 	if (i >= argc) {
 		errline("connect: no command given after \"--\"; usage: tend connect "
 		        "[--KEY VALUE ...] -- CMD [ARG ...]");
-		goto out;
+		return -1;
 	}
-	for (int k = i; k < argc; k++)
-		if (!utf8_ok(argv[k])) {
+	return i;
+}
+
+/* The command (N words) and the flags' values go as text: UTF-8 only.
+ * False after an error line. */
+static bool connect_utf8(char **cmd, int n, const struct strv *set)
+{
+	for (int k = 0; k < n; k++)
+		if (!utf8_ok(cmd[k])) {
 			errline("connect: argument %d of the command is not UTF-8; tend "
-			        "connect passes the command as text", k - i);
-			goto out;
+			        "connect passes the command as text", k);
+			return false;
 		}
-	for (size_t k = 0; k < set.n; k++)
-		if (!utf8_ok(set.v[k])) {
-			errline("connect: the value of --%s is not UTF-8", set.v[k - k % 2]);
-			goto out;
+	for (size_t k = 0; k < set->n; k++)
+		if (!utf8_ok(set->v[k])) {
+			errline("connect: the value of --%s is not UTF-8", set->v[k - k % 2]);
+			return false;
 		}
-	cwd = getcwd(NULL, 0);
-	if (!cwd || !utf8_ok(cwd)) {
-		errline("connect: %s; tend connect -- CMD runs the server in the "
-		        "client's working directory", cwd ? "the working directory's "
-		        "path is not UTF-8" : "cannot tell the working directory");
-		goto out;
-	}
-	env = sendable_env();
-	/* The daemon makes the same checks; made here they cost no daemon
-	 * and say at once what is wrong. */
-	struct zc_request zr = { .argv = argv + i, .cwd = cwd, .env = env,
-	                         .set = set.v, .nset = set.n / 2 };
+	return true;
+}
+
+/* The working directory (malloc'd), where the server runs; NULL after an
+ * error line. */
+static char *connect_cwd(void)
+{
+	char *cwd = getcwd(NULL, 0);
+	if (cwd && utf8_ok(cwd))
+		return cwd;
+	errline("connect: %s; tend connect -- CMD runs the server in the "
+	        "client's working directory", cwd ? "the working directory's "
+	        "path is not UTF-8" : "cannot tell the working directory");
+	free(cwd);
+	return NULL;
+}
+
+/* The daemon makes the same checks of REQ; made here they cost no daemon
+ * and say at once what is wrong.  Returns 0, or -1 after an error line. */
+static int connect_precheck(const struct ctl_req *req)
+{
+	struct zc_request zr = { .argv = req->exec, .cwd = req->cwd,
+	                         .env = req->env, .set = req->set,
+	                         .nset = req->nset };
 	char *err = NULL;
 	struct unit_config *uc = zc_build(&zr, &err);
 	if (!uc) {
 		errline("%s", err);
 		free(err);
-		goto out;
+		return -1;
 	}
 	config_unit_free(uc);
-	struct ctl_req req = { .cmd = CTL_CONNECT, .exec = argv + i, .cwd = cwd,
-	                       .env = env, .set = set.v, .nset = set.n / 2 };
-	char *line = ctl_format(&req);
+	char *line = ctl_format(req);
 	size_t len = strlen(line);
 	free(line);
 	if (len > CTL_LINE_MAX) {
 		errline("connect: the command line and environment take %zu bytes "
 		        "as a request, more than the %d the daemon reads; unset "
 		        "large variables", len, CTL_LINE_MAX);
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* tend connect [--KEY VALUE ...] -- CMD [ARG ...] (ARGV from the first
+ * flag): checks everything it can before the daemon is involved. */
+static int connect_command(const char *cfgarg, int argc, char **argv)
+{
+	struct strv set = { 0 };
+	int code = EXIT_USAGE;
+	char *cwd = NULL, *path = NULL, *err = NULL;
+	char **env = NULL;
+	struct paths p = { .runfd = -1, .statefd = -1 };
+	int i = connect_flags(argc, argv, &set);
+	if (i < 0 || !connect_utf8(argv + i, argc - i, &set) ||
+	    !(cwd = connect_cwd()))
+		goto out;
+	env = sendable_env();
+	struct ctl_req req = { .cmd = CTL_CONNECT, .exec = argv + i, .cwd = cwd,
+	                       .env = env, .set = set.v, .nset = set.n / 2 };
+	if (connect_precheck(&req) < 0)
+		goto out;
 	if (!die_with_client()) {
 		code = EXIT_FAILURE;   /* the client is gone already */
 		goto out;
 	}
 	path = config_locate_default(cfgarg);
-	err = NULL;
 	if (paths_init(&p, path, &err) < 0) {
 		errline("%s", err);
 		free(err);
@@ -1142,66 +1201,89 @@ static bool has_log(const struct paths *p, const char *name)
 	return yes;
 }
 
+/* The arguments of tend logs and tend events. */
+struct files_args {
+	bool follow, json;
+	long n;             /* lines to show first; -1: all */
+	const char *name;   /* logs NAME */
+};
+
+/* Parses ARGV of tend logs (EVENTS false) or events into *FA: returns 0,
+ * or -1 after an error line. */
+static int files_args(int argc, char **argv, bool events, struct files_args *fa)
+{
+	const char *cmd = events ? "events" : "logs";
+	*fa = (struct files_args){ .n = 100 };
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
+			fa->follow = true;
+		} else if (strcmp(a, "--json") == 0 && events) {
+			fa->json = true;
+		} else if (strcmp(a, "-n") == 0 || strcmp(a, "--lines") == 0) {
+			if (++i >= argc || parse_lines(argv[i], &fa->n) < 0) {
+				errline("%s: -n needs a number of lines or \"all\"", cmd);
+				return -1;
+			}
+		} else if (a[0] != '-' && !events && !fa->name) {
+			fa->name = a;
+		} else {
+			errline("%s: unexpected argument \"%s\"; see tend %s --help", cmd,
+			        a, cmd);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The files V shows: the events file, the log of NAME, or the logs of
+ * UNITS (labelled, as wide as the longest name). */
+static void view_files(struct view *v, const struct strv *units,
+                       const char *name)
+{
+	v->names = xcalloc(units->n + 2, sizeof(*v->names));
+	if (v->events) {
+		v->names[v->nnames++] = "events";
+	} else if (name) {
+		v->names[v->nnames++] = (char *)name;
+	} else {
+		for (size_t i = 0; i < units->n; i++) {
+			const char *u = units->v[i];
+			v->names[v->nnames++] = (char *)u;
+			size_t l = strlen(u);
+			v->width = l > v->width ? l : v->width;
+		}
+	}
+	v->single = name != NULL;
+}
+
 static int files_command(const char *cfgarg, int argc, char **argv, bool events)
 {
 	if (want_help(argc, argv)) {
 		fputs(events ? usage_events : usage_logs, stdout);
 		return 0;
 	}
-	const char *cmd = events ? "events" : "logs";
-	bool follow = false, json = false;
-	long n = 100;
-	const char *name = NULL;
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
-			follow = true;
-		} else if (strcmp(a, "--json") == 0 && events) {
-			json = true;
-		} else if (strcmp(a, "-n") == 0 || strcmp(a, "--lines") == 0) {
-			if (++i >= argc || parse_lines(argv[i], &n) < 0) {
-				errline("%s: -n needs a number of lines or \"all\"", cmd);
-				return EXIT_USAGE;
-			}
-		} else if (a[0] != '-' && !events && !name) {
-			name = a;
-		} else {
-			errline("%s: unexpected argument \"%s\"; see tend %s --help", cmd,
-			        a, cmd);
-			return EXIT_USAGE;
-		}
-	}
+	struct files_args fa;
+	if (files_args(argc, argv, events, &fa) < 0)
+		return EXIT_USAGE;
 	struct paths p;
 	struct tend_config *cfg = open_config(cfgarg, &p);
 	if (!cfg)
 		return EXIT_USAGE;
-	struct view v = { .cfg = cfg, .events = events, .json = json };
+	struct view v = { .cfg = cfg, .events = events, .json = fa.json };
 	struct strv units = { 0 };
 	int code = 0;
 	if (!events)
 		all_units(cfg, &p, &units);
-	if (name && !events && !has_name(&units, name) && !has_log(&p, name)) {
-		errline("no service or job named \"%s\" in %s", name, p.config);
+	if (fa.name && !events && !has_name(&units, fa.name) &&
+	    !has_log(&p, fa.name)) {
+		errline("no service or job named \"%s\" in %s", fa.name, p.config);
 		code = EXIT_USAGE;
-		goto out;
-	}
-	v.names = xcalloc(units.n + 2, sizeof(*v.names));
-	if (events) {
-		v.names[v.nnames++] = "events";
-	} else if (name) {
-		v.names[v.nnames++] = (char *)name;
 	} else {
-		for (size_t i = 0; i < units.n; i++) {
-			const char *u = units.v[i];
-			v.names[v.nnames++] = (char *)u;
-			size_t l = strlen(u);
-			v.width = l > v.width ? l : v.width;
-		}
+		view_files(&v, &units, fa.name);
+		code = tail_files(&v, &p, fa.n, fa.follow);
+		free(v.names);
 	}
-	v.single = name != NULL;
-	code = tail_files(&v, &p, n, follow);
-	free(v.names);
-out:
 	strv_free(&units);
 	paths_free(&p);
 	config_free(cfg);

@@ -187,15 +187,14 @@ static int cmd_up(const char *cfgarg, int argc, char **argv)
 	return daemon_up(cfg, detach, json);
 }
 
-static int cmd_exec(const char *cfgarg, int argc, char **argv)
+/* tend exec's options, which come first (the command starts at "--" or
+ * the first word that is not an option), into KEYS and VALS (--json into
+ * *JSON).  Returns the index of the command in ARGV, or -1 - the exit code
+ * when done: after --help, or after an error line. */
+static int exec_options(int argc, char **argv, struct strv *keys,
+                        struct strv *vals, bool *json)
 {
-	(void)cfgarg;   /* refused before: its settings are flags */
 	int i = 0;
-	bool json = false;
-	/* Options come first; the command starts at "--" or the first word
-	 * that is not an option. */
-	struct strv keys = { 0 }, vals = { 0 };
-	int code = EXIT_USAGE;
 	for (; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) {
@@ -208,55 +207,76 @@ static int cmd_exec(const char *cfgarg, int argc, char **argv)
 			fputs(usage_exec, stdout);
 			config_print_flags(stdout, false);
 			fputs("  --json             event lines on stderr as JSON\n", stdout);
-			code = 0;
-			goto out;
+			return -1;
 		}
 		if (strcmp(a, "--json") == 0) {
-			json = true;
+			*json = true;
 			continue;
 		}
 		const char *eq = strchr(a, '=');
 		if (eq) {
-			strv_push(&keys, strndup(a + 2, (size_t)(eq - a - 2)));
-			strv_push(&vals, xstrdup(eq + 1));
+			strv_push(keys, strndup(a + 2, (size_t)(eq - a - 2)));
+			strv_push(vals, xstrdup(eq + 1));
 		} else if (i + 1 < argc) {
-			strv_push(&keys, xstrdup(a + 2));
-			strv_push(&vals, xstrdup(argv[++i]));
+			strv_push(keys, xstrdup(a + 2));
+			strv_push(vals, xstrdup(argv[++i]));
 		} else {
 			errline("exec: %s needs a value; see tend exec --help", a);
-			goto out;
+			return -1 - EXIT_USAGE;
 		}
 	}
 	if (i >= argc) {
 		errline("exec: no command given; usage: tend exec [--KEY VALUE ...] "
 		        "-- CMD [ARG ...]");
-		goto out;
+		return -1 - EXIT_USAGE;
 	}
-	struct tend_config *cfg = config_for_exec(argv + i);
+	return i;
+}
+
+/* The configuration of tend exec: CMD, set as the flags KEYS = VALS say;
+ * NULL after an error line. */
+static struct tend_config *exec_config(char **cmd, const struct strv *keys,
+                                       const struct strv *vals)
+{
+	struct tend_config *cfg = config_for_exec(cmd);
 	char *err = NULL;
-	for (size_t k = 0; k < keys.n; k++) {
-		if (strcmp(keys.v[k], "exec") == 0) {
+	for (size_t k = 0; k < keys->n; k++) {
+		if (strcmp(keys->v[k], "exec") == 0) {
 			errline("exec: the command comes after \"--\", not from --exec");
 			config_free(cfg);
-			goto out;
+			return NULL;
 		}
-		if (!config_is_key(keys.v[k], KIND_SERVICE)) {
-			errline("exec: unknown flag --%s; see tend exec --help", keys.v[k]);
+		if (!config_is_key(keys->v[k], KIND_SERVICE)) {
+			errline("exec: unknown flag --%s; see tend exec --help", keys->v[k]);
 			config_free(cfg);
-			goto out;
+			return NULL;
 		}
-		if (config_set(cfg, cfg->units[0], keys.v[k], vals.v[k], 0, &err) < 0)
+		if (config_set(cfg, cfg->units[0], keys->v[k], vals->v[k], 0, &err) < 0)
 			break;
 	}
 	if (err || config_finish(cfg, &err) < 0) {
 		errline("%s", err);
 		free(err);
 		config_free(cfg);
-		goto out;
+		return NULL;
 	}
-	code = supervise(cfg, json);
-	config_free(cfg);
-out:
+	return cfg;
+}
+
+static int cmd_exec(const char *cfgarg, int argc, char **argv)
+{
+	(void)cfgarg;   /* refused before: its settings are flags */
+	bool json = false;
+	struct strv keys = { 0 }, vals = { 0 };
+	int code = EXIT_USAGE;
+	int i = exec_options(argc, argv, &keys, &vals, &json);
+	struct tend_config *cfg = i < 0 ? NULL : exec_config(argv + i, &keys, &vals);
+	if (i < 0)
+		code = -1 - i;
+	if (cfg) {
+		code = supervise(cfg, json);
+		config_free(cfg);
+	}
 	strv_free(&keys);
 	strv_free(&vals);
 	return code;
