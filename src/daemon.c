@@ -7,7 +7,6 @@
 #include "output.h"
 #include "parse.h"
 #include "paths.h"
-#include "proxy.h"
 #include "server.h"
 #include "share.h"
 #include "status.h"

@@ -200,180 +200,136 @@ static void test_fields_as_before(void **state)
 
 /* ---- the CLI's arguments ---- */
 
-/* Parses the NULL-terminated words after `tend CMD`; returns the error
- * (to free) or NULL, the request in *REQ and --json in *JSON. */
-static char *cli(const char *cmd, struct ctl_req *req, bool *json, ...)
+/* A command line after `tend CMD`, and what it must give: ERR, or the
+ * message that the word UNEXPECTED is, else the request's NAME and the
+ * flags set. */
+struct cli_case {
+	const char *cmd;
+	const char *argv[4];
+	const char *err;
+	const char *name;
+	unsigned flags;
+	const char *unexpected;
+};
+
+#define ACCEPTS(c, nm, fl, ...) \
+	{ .cmd = c, .name = nm, .flags = fl, .argv = __VA_ARGS__ }
+#define REFUSES(c, e, ...) { .cmd = c, .err = e, .argv = __VA_ARGS__ }
+#define UNEXPECTED(c, word, ...) \
+	{ .cmd = c, .unexpected = word, .argv = __VA_ARGS__ }
+
+static const struct cli_case cli_cases[] = {
+	ACCEPTS("status", NULL, 0, { NULL }),
+	ACCEPTS("status", "web", CMD_JSON, { "web", "--json" }),
+	ACCEPTS("status", NULL, CMD_JSON, { "--json" }),
+	UNEXPECTED("status", "--wait", { "web", "--wait" }),
+	UNEXPECTED("status", "b", { "a", "b" }),
+	UNEXPECTED("status", "--force", { "--force" }),
+	ACCEPTS("start", "web", 0, { "web" }),
+	ACCEPTS("start", "web", CMD_WAIT, { "--wait", "web" }),
+	REFUSES("start", "start: which service? usage: tend start NAME [--wait]",
+	        { NULL }),
+	REFUSES("start", "start: which service? usage: tend start NAME [--wait]",
+	        { "--wait" }),
+	UNEXPECTED("start", "--json", { "web", "--json" }),
+	UNEXPECTED("start", "db", { "web", "db" }),
+	ACCEPTS("stop", "web", CMD_WAIT, { "web", "--wait" }),
+	UNEXPECTED("stop", "--force", { "web", "--force" }),
+	UNEXPECTED("stop", "-", { "web", "-" }),
+	REFUSES("stop", "stop: which service? usage: tend stop NAME [--wait]",
+	        { NULL }),
+	UNEXPECTED("restart", "--join", { "web", "--join" }),
+	UNEXPECTED("restart", "-x", { "-x" }),
+	ACCEPTS("restart", "web", 0, { "web" }),
+	ACCEPTS("reload", NULL, 0, { NULL }),
+	ACCEPTS("reload", NULL, CMD_FORCE, { "--force" }),
+	UNEXPECTED("reload", "web", { "web" }),
+	UNEXPECTED("reload", "--wait", { "--wait" }),
+	ACCEPTS("down", NULL, 0, { NULL }),
+	UNEXPECTED("down", "--force", { "--force" }),
+	UNEXPECTED("down", "web", { "web" }),
+	ACCEPTS("run", "nightly", 0, { "nightly" }),
+	ACCEPTS("run", "nightly", CMD_FORCE | CMD_WAIT,
+	        { "--force", "nightly", "--wait" }),
+	ACCEPTS("run", "nightly", CMD_JOIN, { "nightly", "--join" }),
+	REFUSES("run", "run: which job? usage: tend run JOB [--wait | --join]",
+	        { NULL }),
+	REFUSES("run", "run: which job? usage: tend run JOB [--wait | --join]",
+	        { "--force" }),
+	/* --wait after --join: they exclude each other; --join after --wait
+	 * is an unexpected argument (as it always was) */
+	REFUSES("run", "run: --wait and --join exclude each other; see tend run "
+	        "--help", { "nightly", "--join", "--wait" }),
+	UNEXPECTED("run", "--join", { "nightly", "--wait", "--join" }),
+	UNEXPECTED("run", "--json", { "nightly", "--json" }),
+	ACCEPTS("connect", "mem", 0, { "mem" }),
+	REFUSES("connect", "connect: which service? usage: tend connect "
+	        "SERVICE, or tend connect [--KEY VALUE ...] -- CMD [ARG ...]",
+	        { NULL }),
+	UNEXPECTED("connect", "b", { "a", "b" }),
+	UNEXPECTED("connect", "--wait", { "a", "--wait" }),
+};
+
+/* Parses case K's words into *REQ and *JSON; returns the error (to free)
+ * or NULL. */
+static char *cli_parse(const struct cli_case *k, struct ctl_req *req,
+                       bool *json)
 {
-	char *argv[16];
 	int argc = 0;
-	va_list ap;
-	va_start(ap, json);
-	for (char *a; (a = va_arg(ap, char *)); )
-		argv[argc++] = a;
-	va_end(ap);
-	argv[argc] = NULL;
-	const struct cmd_info *ci = cmd_find(cmd);
+	while (argc < 4 && k->argv[argc])
+		argc++;
+	const struct cmd_info *ci = cmd_find(k->cmd);
 	assert_non_null(ci);
 	*req = (struct ctl_req){ .cmd = ci->cmd };
 	*json = false;
 	char *err = NULL;
-	int r = cmd_parse_args(ci, argc, argv, req, json, &err);
+	int r = cmd_parse_args(ci, argc, (char **)k->argv, req, json, &err);
 	assert_int_equal(r < 0, err != NULL);
 	return err;
 }
 
-#define CLI_OK(cmd, req, json, ...) \
-	assert_null(cli(cmd, req, json, __VA_ARGS__, (char *)NULL))
-
-static void cli_bad(const char *want, const char *cmd, ...)
-{
-	char *argv[16];
-	int argc = 0;
-	va_list ap;
-	va_start(ap, cmd);
-	for (char *a; (a = va_arg(ap, char *)); )
-		argv[argc++] = a;
-	va_end(ap);
-	const struct cmd_info *ci = cmd_find(cmd);
-	struct ctl_req req = { .cmd = ci->cmd };
-	bool json = false;
-	char *err = NULL;
-	assert_int_equal(cmd_parse_args(ci, argc, argv, &req, &json, &err), -1);
-	assert_non_null(err);
-	assert_string_equal(err, want);
-	free(err);
-}
-
-static void test_cli_status(void **state)
+static void test_cli_cases(void **state)
 {
 	(void)state;
-	struct ctl_req req;
-	bool json;
-	assert_null(cli("status", &req, &json, (char *)NULL));
-	assert_null(req.name);
-	assert_false(json);
-	CLI_OK("status", &req, &json, "web", "--json");
-	assert_string_equal(req.name, "web");
-	assert_true(json);
-	assert_false(req.wait);
-	CLI_OK("status", &req, &json, "--json");
-	assert_null(req.name);
-	cli_bad("status: unexpected argument \"--wait\"; see tend status --help",
-	        "status", "web", "--wait", (char *)NULL);
-	cli_bad("status: unexpected argument \"b\"; see tend status --help",
-	        "status", "a", "b", (char *)NULL);
-	cli_bad("status: unexpected argument \"--force\"; see tend status --help",
-	        "status", "--force", (char *)NULL);
-}
-
-static void test_cli_start_stop_restart(void **state)
-{
-	(void)state;
-	struct ctl_req req;
-	bool json;
-	static const char *const cmds[] = { "start", "stop", "restart" };
-	for (size_t i = 0; i < ARRAY_LEN(cmds); i++) {
-		const char *c = cmds[i];
-		CLI_OK(c, &req, &json, "web");
-		assert_string_equal(req.name, "web");
-		assert_false(req.wait);
-		CLI_OK(c, &req, &json, "--wait", "web");
-		assert_string_equal(req.name, "web");
-		assert_true(req.wait);
-		assert_false(req.join || req.force || json);
-		char *m = xasprintf("%s: which service? usage: tend %s NAME [--wait]",
-		                    c, c);
-		cli_bad(m, c, (char *)NULL);
-		cli_bad(m, c, "--wait", (char *)NULL);
-		free(m);
-		static const char *const others[] = { "--json", "--join", "--force",
-		                                      "-x", "-" };
-		for (size_t k = 0; k < ARRAY_LEN(others); k++) {
-			m = xasprintf("%s: unexpected argument \"%s\"; see tend %s --help",
-			              c, others[k], c);
-			cli_bad(m, c, "web", others[k], (char *)NULL);
-			free(m);
-		}
-		m = xasprintf("%s: unexpected argument \"db\"; see tend %s --help", c, c);
-		cli_bad(m, c, "web", "db", (char *)NULL);
-		free(m);
+	for (size_t i = 0; i < ARRAY_LEN(cli_cases); i++) {
+		const struct cli_case *k = &cli_cases[i];
+		struct ctl_req req;
+		bool json;
+		char *err = cli_parse(k, &req, &json);
+		char *want = k->unexpected
+		             ? xasprintf("%s: unexpected argument \"%s\"; see tend %s "
+		                         "--help", k->cmd, k->unexpected, k->cmd)
+		             : k->err ? xstrdup(k->err) : NULL;
+		if (want && (!err || strcmp(err, want) != 0))
+			fail_msg("case %zu (%s): got \"%s\", want \"%s\"", i, k->cmd,
+			         err ? err : "accepted", want);
+		if (!want && err)
+			fail_msg("case %zu (%s): refused: %s", i, k->cmd, err);
+		free(err);
+		bool refused = want != NULL;
+		free(want);
+		if (refused)
+			continue;
+		unsigned got = (req.wait ? CMD_WAIT : 0) | (req.join ? CMD_JOIN : 0) |
+		               (req.force ? CMD_FORCE : 0) | (json ? CMD_JSON : 0);
+		assert_int_equal(got, k->flags);
+		if (k->name)
+			assert_string_equal(req.name, k->name);
+		else
+			assert_null(req.name);
 	}
-}
-
-static void test_cli_reload_down(void **state)
-{
-	(void)state;
-	struct ctl_req req;
-	bool json;
-	assert_null(cli("reload", &req, &json, (char *)NULL));
-	assert_false(req.force);
-	CLI_OK("reload", &req, &json, "--force");
-	assert_true(req.force);
-	assert_null(req.name);
-	cli_bad("reload: unexpected argument \"web\"; see tend reload --help",
-	        "reload", "web", (char *)NULL);
-	cli_bad("reload: unexpected argument \"--wait\"; see tend reload --help",
-	        "reload", "--wait", (char *)NULL);
-	assert_null(cli("down", &req, &json, (char *)NULL));
-	cli_bad("down: unexpected argument \"--force\"; see tend down --help",
-	        "down", "--force", (char *)NULL);
-	cli_bad("down: unexpected argument \"web\"; see tend down --help",
-	        "down", "web", (char *)NULL);
-}
-
-static void test_cli_run(void **state)
-{
-	(void)state;
-	struct ctl_req req;
-	bool json;
-	CLI_OK("run", &req, &json, "nightly");
-	assert_string_equal(req.name, "nightly");
-	assert_false(req.wait || req.join || req.force);
-	CLI_OK("run", &req, &json, "--force", "nightly", "--wait");
-	assert_true(req.wait && req.force);
-	assert_false(req.join);
-	CLI_OK("run", &req, &json, "nightly", "--join");
-	assert_true(req.join);
-	assert_false(req.wait);
-	cli_bad("run: which job? usage: tend run JOB [--wait | --join]", "run",
-	        (char *)NULL);
-	cli_bad("run: which job? usage: tend run JOB [--wait | --join]", "run",
-	        "--force", (char *)NULL);
-	/* --wait after --join: they exclude each other; --join after --wait
-	 * is an unexpected argument (as it always was) */
-	cli_bad("run: --wait and --join exclude each other; see tend run --help",
-	        "run", "nightly", "--join", "--wait", (char *)NULL);
-	cli_bad("run: unexpected argument \"--join\"; see tend run --help",
-	        "run", "nightly", "--wait", "--join", (char *)NULL);
-	cli_bad("run: unexpected argument \"--json\"; see tend run --help",
-	        "run", "nightly", "--json", (char *)NULL);
-}
-
-static void test_cli_connect(void **state)
-{
-	(void)state;
-	struct ctl_req req;
-	bool json;
-	CLI_OK("connect", &req, &json, "mem");
-	assert_string_equal(req.name, "mem");
-	cli_bad("connect: which service? usage: tend connect SERVICE, or tend "
-	        "connect [--KEY VALUE ...] -- CMD [ARG ...]", "connect",
-	        (char *)NULL);
-	cli_bad("connect: unexpected argument \"b\"; see tend connect --help",
-	        "connect", "a", "b", (char *)NULL);
-	cli_bad("connect: unexpected argument \"-v\"; see tend connect --help",
-	        "connect", "a", "-v", (char *)NULL);
-	cli_bad("connect: unexpected argument \"--wait\"; see tend connect --help",
-	        "connect", "a", "--wait", (char *)NULL);
 }
 
 /* The CLI's request is one the daemon takes: formatted, it parses back. */
 static void test_cli_request_parses(void **state)
 {
 	(void)state;
+	static const struct cli_case k = ACCEPTS("run", "nightly",
+	                                         CMD_JOIN | CMD_FORCE,
+	                                         { "nightly", "--join", "--force" });
 	struct ctl_req req, back;
 	bool json;
-	CLI_OK("run", &req, &json, "nightly", "--join", "--force");
+	assert_null(cli_parse(&k, &req, &json));
 	char *line = ctl_format(&req), *err = NULL;
 	assert_int_equal(ctl_parse(line, strlen(line) - 1, &back, &err), 0);
 	assert_int_equal(back.cmd, CTL_RUN);
@@ -393,11 +349,7 @@ int main(void)
 		cmocka_unit_test(test_refusal_as_before),
 		cmocka_unit_test(test_refusal_messages),
 		cmocka_unit_test(test_fields_as_before),
-		cmocka_unit_test(test_cli_status),
-		cmocka_unit_test(test_cli_start_stop_restart),
-		cmocka_unit_test(test_cli_reload_down),
-		cmocka_unit_test(test_cli_run),
-		cmocka_unit_test(test_cli_connect),
+		cmocka_unit_test(test_cli_cases),
 		cmocka_unit_test(test_cli_request_parses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
