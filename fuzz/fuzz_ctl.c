@@ -1,7 +1,8 @@
 /* The control protocol's request parser (src/ctl.c) on any line, as a
  * client of the daemon's socket may send it: a request parses or is
  * refused with one line; a parsed request formatted again (what tend's own
- * CLI sends) parses to the same request. */
+ * CLI sends) parses to the same request; what a request carries is what
+ * the table of commands (src/cmd.c) says its command takes. */
 #include "ctl.h"
 #include "fuzz.h"
 
@@ -31,6 +32,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_ASSERT((unsigned)req.cmd <= CTL_RUN, "cmd %d", (int)req.cmd);
+	const struct cmd_info *ci = cmd_info(req.cmd);
+	FUZZ_ASSERT(!req.name || ci->takes_name != CMD_NAME_NONE,
+	            "%s took a name", ci->name);
+	FUZZ_ASSERT((!req.wait || (ci->flags & CMD_WAIT)) &&
+	            (!req.join || (ci->flags & CMD_JOIN)) &&
+	            (!req.force || (ci->flags & CMD_FORCE)),
+	            "%s took a flag it has not", ci->name);
+	FUZZ_ASSERT(!req.exec || ci->takes_name == CMD_NAME_OR_EXEC,
+	            "%s took an exec", ci->name);
+	FUZZ_ASSERT(!cmd_acts_on_unit(ci) || !req.name != !req.exec,
+	            "%s: a name or an exec, one of them", ci->name);
 	char *line = ctl_format(&req);
 	size_t n = strlen(line);
 	FUZZ_ASSERT(n && line[n - 1] == '\n' && !memchr(line, '\n', n - 1),

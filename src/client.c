@@ -1,4 +1,5 @@
 #include "client.h"
+#include "cmd.h"
 #include "config.h"
 #include "ctl.h"
 #include "daemon.h"
@@ -438,7 +439,8 @@ static void print_clients_line(json_t *u, size_t w)
 	}
 }
 
-static void print_status(json_t *units)
+/* The width of the NAME column: the longest unit name, 4 at least. */
+static size_t name_width(json_t *units)
 {
 	size_t i, w = 4;
 	json_t *u;
@@ -448,76 +450,100 @@ static void print_status(json_t *units)
 		if (kind && strcmp(kind, "daemon") != 0 && l > w)
 			w = l;
 	}
+	return w;
+}
+
+/* The lines under a unit's row: its status text, command, clients and a
+ * failing health check. */
+static void print_unit_details(json_t *u, size_t w)
+{
+	const char *text = json_string_value(json_object_get(u, "status_text"));
+	if (text)
+		printf("%*s  status: %s\n", (int)w, "", text);
+	const char *cmd = json_string_value(json_object_get(u, "command"));
+	if (cmd)
+		printf("%*s  command: %s (tend connect, in %s)\n", (int)w, "", cmd,
+		       json_string_value(json_object_get(u, "cwd")));
+	print_clients_line(u, w);
+	json_t *h = json_object_get(u, "health");
+	if (json_is_object(h) && !json_is_true(json_object_get(h, "ok")))
+		printf("%*s  health: failing (%lld in a row): %s\n", (int)w, "",
+		       (long long)json_integer_value(json_object_get(h, "strikes")),
+		       json_string_value(json_object_get(h, "detail")));
+}
+
+/* A unit's row (NAME W wide; COL: in colour), then its details. */
+static void print_unit(json_t *u, size_t w, bool col)
+{
+	const char *st = json_string_value(json_object_get(u, "state"));
+	json_t *pid = json_object_get(u, "pid");
+	json_t *up = json_object_get(u, "uptime_ms");
+	char pb[24] = "-", ub[32] = "-", mb[80] = "-", lb[32];
+	if (json_is_integer(pid))
+		snprintf(pb, sizeof(pb), "%lld", (long long)json_integer_value(pid));
+	if (json_is_integer(up))
+		age((uint64_t)json_integer_value(up), ub);
+	long long procs = json_integer_value(json_object_get(u, "procs"));
+	if (procs > 0)
+		format_size_approx((uint64_t)json_integer_value(json_object_get(u, "mem_bytes")), mb);
+	json_t *max = json_object_get(u, "mem_max");
+	if (json_is_integer(max)) {
+		/* "120M/300M": the figure against its limit */
+		size_t l = strlen(mb);
+		snprintf(mb + l, sizeof(mb) - l, "/%s",
+		         format_size_approx((uint64_t)json_integer_value(max), lb));
+	}
+	char *le = last_exit_text(json_object_get(u, "last_exit"));
+	printf("%-*s  %-7s  %s%-8s%s  %7s  %7s  %8lld  %5lld  %11s  %s\n", (int)w,
+	       json_string_value(json_object_get(u, "name")),
+	       json_string_value(json_object_get(u, "kind")),
+	       col ? state_colour(st) : "", st, col && *state_colour(st) ? "\033[0m" : "",
+	       pb, ub, (long long)json_integer_value(json_object_get(u, "restarts")),
+	       procs, mb, le);
+	free(le);
+	print_unit_details(u, w);
+}
+
+/* The daemon's own lines under the table. */
+static void print_daemon(json_t *daemon)
+{
+	char ub[32], mb[32];
+	bool file = !json_is_false(json_object_get(daemon, "file"));
+	printf("\n%sdaemon pid %lld, up %s, memory %s (anon+shmem), %lld fds, "
+	       "%lld wakeups; %s%s\n",
+	       json_is_true(json_object_get(daemon, "default")) ? "default " : "",
+	       (long long)json_integer_value(json_object_get(daemon, "pid")),
+	       age((uint64_t)json_integer_value(json_object_get(daemon, "uptime_ms")), ub),
+	       format_size_approx((uint64_t)json_integer_value(json_object_get(daemon, "mem_bytes")), mb),
+	       (long long)json_integer_value(json_object_get(daemon, "fds")),
+	       (long long)json_integer_value(json_object_get(daemon, "wakeups")),
+	       json_string_value(json_object_get(daemon, "config")),
+	       file ? "" : " (no such file: an empty configuration)");
+	const char *cg = json_string_value(json_object_get(daemon, "cgroup"));
+	const char *why = json_string_value(json_object_get(daemon, "cgroup_why"));
+	if (cg)
+		printf("containment: a cgroup per run, in %s\n", cg);
+	else if (why)
+		printf("containment: sessions and run ids, no cgroup (%s)\n", why);
+}
+
+static void print_status(json_t *units)
+{
+	size_t i, w = name_width(units);
+	json_t *u, *daemon = NULL;
 	bool col = colour();
 	printf("%-*s  %-7s  %-8s  %7s  %7s  %8s  %5s  %11s  %s\n", (int)w, "NAME",
 	       "KIND", "STATE", "PID", "UPTIME", "RESTARTS", "PROCS", "MEM",
 	       "LAST EXIT");
-	json_t *daemon = NULL;
 	json_array_foreach(units, i, u) {
 		const char *kind = json_string_value(json_object_get(u, "kind"));
-		if (kind && strcmp(kind, "daemon") == 0) {
+		if (kind && strcmp(kind, "daemon") == 0)
 			daemon = u;
-			continue;
-		}
-		const char *st = json_string_value(json_object_get(u, "state"));
-		json_t *pid = json_object_get(u, "pid");
-		json_t *up = json_object_get(u, "uptime_ms");
-		char pb[24] = "-", ub[32] = "-", mb[80] = "-", lb[32];
-		if (json_is_integer(pid))
-			snprintf(pb, sizeof(pb), "%lld", (long long)json_integer_value(pid));
-		if (json_is_integer(up))
-			age((uint64_t)json_integer_value(up), ub);
-		long long procs = json_integer_value(json_object_get(u, "procs"));
-		if (procs > 0)
-			format_size_approx((uint64_t)json_integer_value(json_object_get(u, "mem_bytes")), mb);
-		json_t *max = json_object_get(u, "mem_max");
-		if (json_is_integer(max)) {
-			/* "120M/300M": the figure against its limit */
-			size_t l = strlen(mb);
-			snprintf(mb + l, sizeof(mb) - l, "/%s",
-			         format_size_approx((uint64_t)json_integer_value(max), lb));
-		}
-		char *le = last_exit_text(json_object_get(u, "last_exit"));
-		printf("%-*s  %-7s  %s%-8s%s  %7s  %7s  %8lld  %5lld  %11s  %s\n", (int)w,
-		       json_string_value(json_object_get(u, "name")), kind,
-		       col ? state_colour(st) : "", st, col && *state_colour(st) ? "\033[0m" : "",
-		       pb, ub, (long long)json_integer_value(json_object_get(u, "restarts")),
-		       procs, mb, le);
-		free(le);
-		const char *text = json_string_value(json_object_get(u, "status_text"));
-		if (text)
-			printf("%*s  status: %s\n", (int)w, "", text);
-		const char *cmd = json_string_value(json_object_get(u, "command"));
-		if (cmd)
-			printf("%*s  command: %s (tend connect, in %s)\n", (int)w, "", cmd,
-			       json_string_value(json_object_get(u, "cwd")));
-		print_clients_line(u, w);
-		json_t *h = json_object_get(u, "health");
-		if (json_is_object(h) && !json_is_true(json_object_get(h, "ok")))
-			printf("%*s  health: failing (%lld in a row): %s\n", (int)w, "",
-			       (long long)json_integer_value(json_object_get(h, "strikes")),
-			       json_string_value(json_object_get(h, "detail")));
+		else
+			print_unit(u, w, col);
 	}
-	if (daemon) {
-		char ub[32], mb[32];
-		bool file = !json_is_false(json_object_get(daemon, "file"));
-		printf("\n%sdaemon pid %lld, up %s, memory %s (anon+shmem), %lld fds, "
-		       "%lld wakeups; %s%s\n",
-		       json_is_true(json_object_get(daemon, "default")) ? "default " : "",
-		       (long long)json_integer_value(json_object_get(daemon, "pid")),
-		       age((uint64_t)json_integer_value(json_object_get(daemon, "uptime_ms")), ub),
-		       format_size_approx((uint64_t)json_integer_value(json_object_get(daemon, "mem_bytes")), mb),
-		       (long long)json_integer_value(json_object_get(daemon, "fds")),
-		       (long long)json_integer_value(json_object_get(daemon, "wakeups")),
-		       json_string_value(json_object_get(daemon, "config")),
-		       file ? "" : " (no such file: an empty configuration)");
-		const char *cg = json_string_value(json_object_get(daemon, "cgroup"));
-		const char *why = json_string_value(json_object_get(daemon, "cgroup_why"));
-		if (cg)
-			printf("containment: a cgroup per run, in %s\n", cg);
-		else if (why)
-			printf("containment: sessions and run ids, no cgroup (%s)\n", why);
-	}
+	if (daemon)
+		print_daemon(daemon);
 }
 
 static void print_reload(json_t *r)
@@ -539,50 +565,6 @@ static void print_reload(json_t *r)
 }
 
 /* --- commands over the socket --- */
-
-static const char usage_status[] =
-	"usage: tend [-c FILE] status [NAME] [--json]\n"
-	"\n"
-	"Shows every unit (or NAME): state, pid, uptime, restarts, processes in\n"
-	"its tree, memory (anon+shmem of the tree, each page once) and the last\n"
-	"exit, and the daemon's own pid, memory, fds and wakeups.  --json prints\n"
-	"the array documented in docs/protocol.md.  Exit 3 when no daemon runs.\n";
-static const char usage_start[] =
-	"usage: tend [-c FILE] start|stop|restart NAME [--wait]\n"
-	"\n"
-	"start: starts service NAME (the daemon too, if it is not running).\n"
-	"stop: stops its whole process tree; returns when no process is left.\n"
-	"restart: stops it, then starts it again (starts the daemon if needed).\n"
-	"--wait: start and restart return once the service is ready (see the\n"
-	"ready key), or exit 1 with the reason when it fails first; stop always\n"
-	"waits.\n";
-static const char usage_reload[] =
-	"usage: tend [-c FILE] reload [--force]\n"
-	"\n"
-	"Re-reads the file: added services start, removed ones stop, changed\n"
-	"ones restart, unchanged ones are not touched.  A file with an error is\n"
-	"refused (exit 2) and the running settings stay.  Same as SIGHUP.\n"
-	"A file with no unit left, where units run now (an editor that truncates\n"
-	"before it writes), is refused too: --force reloads it all the same and\n"
-	"stops every unit.\n";
-static const char usage_down[] =
-	"usage: tend [-c FILE] down\n"
-	"\n"
-	"Stops every unit gracefully (in parallel, each bounded by its\n"
-	"stop-timeout), then the daemon; returns when it has exited.\n";
-
-static const char usage_run[] =
-	"usage: tend [-c FILE] run JOB [--wait | --join] [--force]\n"
-	"\n"
-	"Asks for a run of JOB (the daemon too is started if needed).  One run\n"
-	"at a time: a request while JOB runs is served by one trailing run after\n"
-	"it, shared by every request made meanwhile.  Prints the run's number.\n"
-	"--wait: waits for the run that covers this request and exits with its\n"
-	"exit code (1 with a message for timeout, memory, killed, spawn_failed).\n"
-	"--join: waits for the run going on now, without asking for another\n"
-	"(exits 0 at once when none runs).\n"
-	"--force: runs it even in a cooldown (after max-failures failed runs in\n"
-	"a row), which it ends.\n";
 
 /* tend run --wait / --join: what the run R (a reply) ended with. */
 static int run_outcome(const char *name, json_t *r)
@@ -608,71 +590,77 @@ static int run_outcome(const char *name, json_t *r)
 	return code;
 }
 
-int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
+/* tend run: what the reply R says; with --wait or --join, what the run
+ * ended with.  Returns the exit code. */
+static int show_run(const struct ctl_req *req, json_t *r)
 {
-	struct ctl_req req = { 0 };
-	bool json = false;
-	const char *usage = usage_start;
-	if (strcmp(cmd, "status") == 0) {
-		req.cmd = CTL_STATUS;
-		usage = usage_status;
-	} else if (strcmp(cmd, "start") == 0) {
-		req.cmd = CTL_START;
-	} else if (strcmp(cmd, "stop") == 0) {
-		req.cmd = CTL_STOP;
-	} else if (strcmp(cmd, "restart") == 0) {
-		req.cmd = CTL_RESTART;
-	} else if (strcmp(cmd, "reload") == 0) {
-		req.cmd = CTL_RELOAD;
-		usage = usage_reload;
-	} else if (strcmp(cmd, "run") == 0) {
-		req.cmd = CTL_RUN;
-		usage = usage_run;
-	} else {
-		req.cmd = CTL_DOWN;
-		usage = usage_down;
+	if (req->wait || req->join)
+		return run_outcome(req->name, r);
+	json_t *n = json_object_get(r, "run");
+	printf("run %lld%s\n", (long long)json_integer_value(n),
+	       json_is_true(json_object_get(r, "coalesced"))
+	       ? " (after the one running now)"
+	       : json_is_true(json_object_get(r, "queued"))
+	       ? " queued (max-jobs runs go on now)" : " started");
+	return 0;
+}
+
+static void show_status(json_t *units, bool json)
+{
+	if (!json) {
+		print_status(units);
+		return;
 	}
-	if (want_help(argc, argv)) {
-		fputs(usage, stdout);
+	char *s = json_dumps(units, JSON_INDENT(2));
+	printf("%s\n", s ? s : "[]");
+	free(s);
+}
+
+/* The daemon's answer R (ok) to REQ, shown; returns the exit code.  FD is
+ * the connection: down waits until the daemon closes it. */
+static int show_reply(const struct ctl_req *req, bool json, json_t *r, int fd)
+{
+	char c;
+	switch (req->cmd) {
+	case CTL_STATUS:
+		show_status(json_object_get(r, "units"), json);
+		return 0;
+	case CTL_RELOAD:
+		print_reload(r);
+		return 0;
+	case CTL_RUN:
+		return show_run(req, r);
+	case CTL_DOWN:
+		/* The reply comes as the daemon ends; wait for it to be gone. */
+		while (read(fd, &c, 1) > 0 || errno == EINTR)
+			;
+		return 0;
+	default:
 		return 0;
 	}
-	bool takes_name = req.cmd == CTL_STATUS || req.cmd == CTL_START ||
-	                  req.cmd == CTL_STOP || req.cmd == CTL_RESTART ||
-	                  req.cmd == CTL_RUN;
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--json") == 0 && req.cmd == CTL_STATUS) {
-			json = true;
-		} else if (strcmp(a, "--join") == 0 && req.cmd == CTL_RUN && !req.wait) {
-			req.join = true;
-		} else if (strcmp(a, "--force") == 0 &&
-		           (req.cmd == CTL_RUN || req.cmd == CTL_RELOAD)) {
-			req.force = true;
-		} else if (strcmp(a, "--wait") == 0 && req.join) {
-			errline("run: --wait and --join exclude each other; see tend run "
-			        "--help");
-			return EXIT_USAGE;
-		} else if (strcmp(a, "--wait") == 0 && takes_name && req.cmd != CTL_STATUS) {
-			req.wait = true;
-		} else if (a[0] != '-' && takes_name && !req.name) {
-			req.name = (char *)a;
-		} else {
-			errline("%s: unexpected argument \"%s\"; see tend %s --help", cmd,
-			        a, cmd);
-			return EXIT_USAGE;
-		}
-	}
-	if (req.cmd == CTL_RUN && req.join && req.wait) {
-		errline("run: --wait and --join exclude each other; see tend run --help");
-		return EXIT_USAGE;
-	}
-	if (takes_name && req.cmd != CTL_STATUS && !req.name) {
-		if (req.cmd == CTL_RUN)
-			errline("run: which job? usage: tend run JOB [--wait | --join]");
-		else
-			errline("%s: which service? usage: tend %s NAME [--wait]", cmd, cmd);
-		return EXIT_USAGE;
-	}
+}
+
+/* No daemon runs for P, and CI does not start one: the exit code, after
+ * an error line unless there is nothing to do. */
+static int no_daemon(const struct cmd_info *ci, const struct paths *p)
+{
+	if (ci->done_without_daemon)
+		return 0;  /* nothing runs: nothing to stop */
+	if (p->no_file)
+		errline("the default daemon is not running (there is no %s; tend "
+		        "connect -- CMD starts it, or write the file and run tend "
+		        "up -d)", p->config);
+	else
+		errline("no daemon is running for %s; start it with tend up -d",
+		        p->config);
+	return EXIT_DAEMON;
+}
+
+/* Sends REQ (a CI) to the daemon of the file, started when CI says so,
+ * and shows the reply.  Returns the exit code. */
+static int send_command(const char *cfgarg, const struct cmd_info *ci,
+                        const struct ctl_req *req, bool json)
+{
 	/* A running daemon is reached through the file's path alone: a file
 	 * broken by an edit must not lock out status, stop or down (reload
 	 * reports the error itself).  The file is read only to start one. */
@@ -682,62 +670,16 @@ int client_command(const char *cfgarg, const char *cmd, int argc, char **argv)
 		return EXIT_USAGE;
 	int code = EXIT_DAEMON;
 	json_t *r = NULL;
-	int fd = reach_daemon(path, &p, req.name, req.cmd == CTL_START ||
-	                      req.cmd == CTL_RESTART || (req.cmd == CTL_RUN &&
-	                      !req.join), &code);
-	if (fd < 0 && code < 0) {
-		if (req.cmd == CTL_STOP || req.cmd == CTL_DOWN) {
-			code = 0;  /* nothing runs: nothing to stop */
-		} else {
-			if (p.no_file)
-				errline("the default daemon is not running (there is no "
-				        "%s; tend connect -- CMD starts it, or write the "
-				        "file and run tend up -d)", p.config);
-			else
-				errline("no daemon is running for %s; start it with tend "
-				        "up -d", p.config);
-			code = EXIT_DAEMON;
-		}
+	int fd = reach_daemon(path, &p, req->name, ci->starts_daemon && !req->join,
+	                      &code);
+	if (fd < 0 && code < 0)
+		code = no_daemon(ci, &p);
+	if (fd >= 0) {
+		r = call(fd, req, &p);
+		code = !r ? EXIT_DAEMON
+		       : !json_is_true(json_object_get(r, "ok")) ? refused(r)
+		       : show_reply(req, json, r, fd);
 	}
-	if (fd < 0)
-		goto out;
-	r = call(fd, &req, &p);
-	if (!r) {
-		code = EXIT_DAEMON;
-		goto out;
-	}
-	if (!json_is_true(json_object_get(r, "ok"))) {
-		code = refused(r);
-		goto out;
-	}
-	code = 0;
-	if (req.cmd == CTL_STATUS) {
-		json_t *units = json_object_get(r, "units");
-		if (json) {
-			char *s = json_dumps(units, JSON_INDENT(2));
-			printf("%s\n", s ? s : "[]");
-			free(s);
-		} else {
-			print_status(units);
-		}
-	} else if (req.cmd == CTL_RELOAD) {
-		print_reload(r);
-	} else if (req.cmd == CTL_RUN && (req.wait || req.join)) {
-		code = run_outcome(req.name, r);
-	} else if (req.cmd == CTL_RUN) {
-		json_t *n = json_object_get(r, "run");
-		printf("run %lld%s\n", (long long)json_integer_value(n),
-		       json_is_true(json_object_get(r, "coalesced"))
-		       ? " (after the one running now)"
-		       : json_is_true(json_object_get(r, "queued"))
-		       ? " queued (max-jobs runs go on now)" : " started");
-	} else if (req.cmd == CTL_DOWN) {
-		/* The reply comes as the daemon ends; wait for it to be gone. */
-		char c;
-		while (read(fd, &c, 1) > 0 || errno == EINTR)
-			;
-	}
-out:
 	json_decref(r);
 	if (fd >= 0)
 		close(fd);
@@ -746,44 +688,30 @@ out:
 	return code;
 }
 
+static int client_connect(const char *cfgarg, int argc, char **argv);
+
+int client_command(const char *cfgarg, const struct cmd_info *ci, int argc,
+                   char **argv)
+{
+	if (ci->cmd == CTL_CONNECT)
+		return client_connect(cfgarg, argc, argv);
+	if (want_help(argc, argv)) {
+		fputs(ci->usage, stdout);
+		return 0;
+	}
+	struct ctl_req req = { .cmd = ci->cmd };
+	bool json = false;
+	char *err = NULL;
+	if (cmd_parse_args(ci, argc, argv, &req, &json, &err) < 0) {
+		errline("%s", err);
+		free(err);
+		return EXIT_USAGE;
+	}
+	return send_command(cfgarg, ci, &req, json);
+}
+
 /* --- tend connect --- */
 
-static const char usage_connect[] =
-	"usage: tend [-c FILE] connect SERVICE\n"
-	"       tend [-c FILE] connect [--KEY VALUE ...] -- CMD [ARG ...]\n"
-	"\n"
-	"Bridges this process's stdin and stdout to SERVICE (stdio = exclusive,\n"
-	"per-client or mcp), starting the daemon and the service when needed: put it\n"
-	"where a client would start the server itself, e.g. an MCP client's\n"
-	"{\"command\": \"tend\", \"args\": [\"connect\", \"memory\"]}.  The daemon\n"
-	"reads and writes this process's stdin and stdout itself (they are passed\n"
-	"to it), so nothing is buffered on the way.  Exits 0 when the session\n"
-	"ends normally (stdin reached its end and the service answered, or the\n"
-	"instance exited cleanly); 1 with a message when the service ended while\n"
-	"connected, failed, or no turn came within queue-timeout; 2 for a service\n"
-	"without stdio; 3 when the daemon could not be reached.  With stdio = mcp\n"
-	"the sessions share the server through tend's JSON-RPC multiplexer\n"
-	"(docs/mcp.md): one instance per protocol version and, with share =\n"
-	"roots (the default), per set of roots and capabilities; a session ends\n"
-	"once stdin has ended and every request it sent is answered (60 s at\n"
-	"most).  It also ends when its parent (the client) dies.\n"
-	"\n"
-	"With -- CMD no file is needed: the MCP server CMD is shared by every\n"
-	"client that would have started the same server (same command, working\n"
-	"directory, flags and environment, apart from variables that differ per\n"
-	"terminal: TERM, TERM_SESSION_ID, WINDOWID, SHLVL, PWD, _, TMUX_PANE, ...).\n"
-	"The daemon is the user's default one (-c FILE, else $TEND_CONFIG, else\n"
-	"$XDG_CONFIG_HOME/tend/tend.ini or ~/.config/tend/tend.ini, which need not\n"
-	"exist; never ./tend.ini), started when needed.  The service (stdio = mcp,\n"
-	"started on demand) runs with this process's environment and working\n"
-	"directory, is shown by tend status, logs and events under a name made\n"
-	"from the command (server-memory for npx -y @modelcontextprotocol/server-\n"
-	"memory), stops after idle-stop without traffic and is forgotten once it\n"
-	"has been at rest without clients for as long again (10m when idle-stop\n"
-	"is none).  Exit 2, before anything starts, for an unknown flag, a bad\n"
-	"value or a command not found in PATH.  Every service key is a flag\n"
-	"(--KEY VALUE or --KEY=VALUE; the flags are part of what must match to\n"
-	"share; defaults in brackets):\n";
 
 /* The session: REQ (a connect) goes to the daemon of PATH (P), with this
  * process's stdin and stdout, started when needed; returns the exit code
@@ -869,15 +797,12 @@ static char **sendable_env(void)
 	return env;
 }
 
-/* tend connect [--KEY VALUE ...] -- CMD [ARG ...] (ARGV from the first
- * flag): checks everything it can before the daemon is involved. */
-static int connect_command(const char *cfgarg, int argc, char **argv)
+/* The flags of tend connect [--KEY VALUE ...] -- CMD (ARGV from the first
+ * flag) into SET: KEY, VALUE, KEY, VALUE...  Returns the index of CMD in
+ * ARGV, or -1 after an error line. */
+static int connect_flags(int argc, char **argv, struct strv *set)
 {
-	struct strv set = { 0 };
-	int code = EXIT_USAGE, i = 0;
-	char *cwd = NULL, *path = NULL;
-	char **env = NULL;
-	struct paths p = { .runfd = -1, .statefd = -1 };
+	int i = 0;
 	for (; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) {
@@ -887,7 +812,7 @@ static int connect_command(const char *cfgarg, int argc, char **argv)
 		if (strncmp(a, "--", 2) != 0 || !a[2]) {
 			errline("connect: unexpected argument \"%s\" before \"--\"; usage: "
 			        "tend connect [--KEY VALUE ...] -- CMD [ARG ...]", a);
-			goto out;
+			return -1;
 		}
 		const char *eq = strchr(a, '=');
 		char *key = eq ? strndup(a + 2, (size_t)(eq - a - 2)) : xstrdup(a + 2);
@@ -896,69 +821,106 @@ static int connect_command(const char *cfgarg, int argc, char **argv)
 		if (!config_is_key(key, KIND_SERVICE)) {
 			errline("connect: unknown flag --%s; see tend connect --help", key);
 			free(key);
-			goto out;
+			return -1;
 		}
 		if (!eq && (i + 1 >= argc || strcmp(argv[i + 1], "--") == 0)) {
 			errline("connect: --%s needs a value; see tend connect --help", key);
 			free(key);
-			goto out;
+			return -1;
 		}
-		strv_push(&set, key);
-		strv_push(&set, xstrdup(eq ? eq + 1 : argv[++i]));
+		strv_push(set, key);
+		strv_push(set, xstrdup(eq ? eq + 1 : argv[++i]));
 	}
 	if (i >= argc) {
 		errline("connect: no command given after \"--\"; usage: tend connect "
 		        "[--KEY VALUE ...] -- CMD [ARG ...]");
-		goto out;
+		return -1;
 	}
-	for (int k = i; k < argc; k++)
-		if (!utf8_ok(argv[k])) {
+	return i;
+}
+
+/* The command (N words) and the flags' values go as text: UTF-8 only.
+ * False after an error line. */
+static bool connect_utf8(char **cmd, int n, const struct strv *set)
+{
+	for (int k = 0; k < n; k++)
+		if (!utf8_ok(cmd[k])) {
 			errline("connect: argument %d of the command is not UTF-8; tend "
-			        "connect passes the command as text", k - i);
-			goto out;
+			        "connect passes the command as text", k);
+			return false;
 		}
-	for (size_t k = 0; k < set.n; k++)
-		if (!utf8_ok(set.v[k])) {
-			errline("connect: the value of --%s is not UTF-8", set.v[k - k % 2]);
-			goto out;
+	for (size_t k = 0; k < set->n; k++)
+		if (!utf8_ok(set->v[k])) {
+			errline("connect: the value of --%s is not UTF-8", set->v[k - k % 2]);
+			return false;
 		}
-	cwd = getcwd(NULL, 0);
-	if (!cwd || !utf8_ok(cwd)) {
-		errline("connect: %s; tend connect -- CMD runs the server in the "
-		        "client's working directory", cwd ? "the working directory's "
-		        "path is not UTF-8" : "cannot tell the working directory");
-		goto out;
-	}
-	env = sendable_env();
-	/* The daemon makes the same checks; made here they cost no daemon
-	 * and say at once what is wrong. */
-	struct zc_request zr = { .argv = argv + i, .cwd = cwd, .env = env,
-	                         .set = set.v, .nset = set.n / 2 };
+	return true;
+}
+
+/* The working directory (malloc'd), where the server runs; NULL after an
+ * error line. */
+static char *connect_cwd(void)
+{
+	char *cwd = getcwd(NULL, 0);
+	if (cwd && utf8_ok(cwd))
+		return cwd;
+	errline("connect: %s; tend connect -- CMD runs the server in the "
+	        "client's working directory", cwd ? "the working directory's "
+	        "path is not UTF-8" : "cannot tell the working directory");
+	free(cwd);
+	return NULL;
+}
+
+/* The daemon makes the same checks of REQ; made here they cost no daemon
+ * and say at once what is wrong.  Returns 0, or -1 after an error line. */
+static int connect_precheck(const struct ctl_req *req)
+{
+	struct zc_request zr = { .argv = req->exec, .cwd = req->cwd,
+	                         .env = req->env, .set = req->set,
+	                         .nset = req->nset };
 	char *err = NULL;
 	struct unit_config *uc = zc_build(&zr, &err);
 	if (!uc) {
 		errline("%s", err);
 		free(err);
-		goto out;
+		return -1;
 	}
 	config_unit_free(uc);
-	struct ctl_req req = { .cmd = CTL_CONNECT, .exec = argv + i, .cwd = cwd,
-	                       .env = env, .set = set.v, .nset = set.n / 2 };
-	char *line = ctl_format(&req);
+	char *line = ctl_format(req);
 	size_t len = strlen(line);
 	free(line);
 	if (len > CTL_LINE_MAX) {
 		errline("connect: the command line and environment take %zu bytes "
 		        "as a request, more than the %d the daemon reads; unset "
 		        "large variables", len, CTL_LINE_MAX);
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* tend connect [--KEY VALUE ...] -- CMD [ARG ...] (ARGV from the first
+ * flag): checks everything it can before the daemon is involved. */
+static int connect_command(const char *cfgarg, int argc, char **argv)
+{
+	struct strv set = { 0 };
+	int code = EXIT_USAGE;
+	char *cwd = NULL, *path = NULL, *err = NULL;
+	char **env = NULL;
+	struct paths p = { .runfd = -1, .statefd = -1 };
+	int i = connect_flags(argc, argv, &set);
+	if (i < 0 || !connect_utf8(argv + i, argc - i, &set) ||
+	    !(cwd = connect_cwd()))
+		goto out;
+	env = sendable_env();
+	struct ctl_req req = { .cmd = CTL_CONNECT, .exec = argv + i, .cwd = cwd,
+	                       .env = env, .set = set.v, .nset = set.n / 2 };
+	if (connect_precheck(&req) < 0)
+		goto out;
 	if (!die_with_client()) {
 		code = EXIT_FAILURE;   /* the client is gone already */
 		goto out;
 	}
 	path = config_locate_default(cfgarg);
-	err = NULL;
 	if (paths_init(&p, path, &err) < 0) {
 		errline("%s", err);
 		free(err);
@@ -982,12 +944,13 @@ static bool has_dashdash(int argc, char **argv)
 	return false;
 }
 
-int client_connect(const char *cfgarg, int argc, char **argv)
+static int client_connect(const char *cfgarg, int argc, char **argv)
 {
+	const struct cmd_info *ci = cmd_info(CTL_CONNECT);
 	/* --help before "--" only: after it, it is the command's. */
 	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			fputs(usage_connect, stdout);
+			fputs(ci->usage, stdout);
 			config_print_flags(stdout, true);
 			return 0;
 		}
@@ -1000,18 +963,10 @@ int client_connect(const char *cfgarg, int argc, char **argv)
 		return connect_command(cfgarg, argc, argv);
 	}
 	struct ctl_req req = { .cmd = CTL_CONNECT };
-	for (int i = 0; i < argc; i++) {
-		if (argv[i][0] != '-' && !req.name) {
-			req.name = argv[i];
-		} else {
-			errline("connect: unexpected argument \"%s\"; see tend connect "
-			        "--help", argv[i]);
-			return EXIT_USAGE;
-		}
-	}
-	if (!req.name) {
-		errline("connect: which service? usage: tend connect SERVICE, or tend "
-		        "connect [--KEY VALUE ...] -- CMD [ARG ...]");
+	char *err = NULL;
+	if (cmd_parse_args(ci, argc, argv, &req, &(bool){ false }, &err) < 0) {
+		errline("%s", err);
+		free(err);
 		return EXIT_USAGE;
 	}
 	if (!die_with_client())
@@ -1246,66 +1201,89 @@ static bool has_log(const struct paths *p, const char *name)
 	return yes;
 }
 
+/* The arguments of tend logs and tend events. */
+struct files_args {
+	bool follow, json;
+	long n;             /* lines to show first; -1: all */
+	const char *name;   /* logs NAME */
+};
+
+/* Parses ARGV of tend logs (EVENTS false) or events into *FA: returns 0,
+ * or -1 after an error line. */
+static int files_args(int argc, char **argv, bool events, struct files_args *fa)
+{
+	const char *cmd = events ? "events" : "logs";
+	*fa = (struct files_args){ .n = 100 };
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
+			fa->follow = true;
+		} else if (strcmp(a, "--json") == 0 && events) {
+			fa->json = true;
+		} else if (strcmp(a, "-n") == 0 || strcmp(a, "--lines") == 0) {
+			if (++i >= argc || parse_lines(argv[i], &fa->n) < 0) {
+				errline("%s: -n needs a number of lines or \"all\"", cmd);
+				return -1;
+			}
+		} else if (a[0] != '-' && !events && !fa->name) {
+			fa->name = a;
+		} else {
+			errline("%s: unexpected argument \"%s\"; see tend %s --help", cmd,
+			        a, cmd);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The files V shows: the events file, the log of NAME, or the logs of
+ * UNITS (labelled, as wide as the longest name). */
+static void view_files(struct view *v, const struct strv *units,
+                       const char *name)
+{
+	v->names = xcalloc(units->n + 2, sizeof(*v->names));
+	if (v->events) {
+		v->names[v->nnames++] = "events";
+	} else if (name) {
+		v->names[v->nnames++] = (char *)name;
+	} else {
+		for (size_t i = 0; i < units->n; i++) {
+			const char *u = units->v[i];
+			v->names[v->nnames++] = (char *)u;
+			size_t l = strlen(u);
+			v->width = l > v->width ? l : v->width;
+		}
+	}
+	v->single = name != NULL;
+}
+
 static int files_command(const char *cfgarg, int argc, char **argv, bool events)
 {
 	if (want_help(argc, argv)) {
 		fputs(events ? usage_events : usage_logs, stdout);
 		return 0;
 	}
-	const char *cmd = events ? "events" : "logs";
-	bool follow = false, json = false;
-	long n = 100;
-	const char *name = NULL;
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
-			follow = true;
-		} else if (strcmp(a, "--json") == 0 && events) {
-			json = true;
-		} else if (strcmp(a, "-n") == 0 || strcmp(a, "--lines") == 0) {
-			if (++i >= argc || parse_lines(argv[i], &n) < 0) {
-				errline("%s: -n needs a number of lines or \"all\"", cmd);
-				return EXIT_USAGE;
-			}
-		} else if (a[0] != '-' && !events && !name) {
-			name = a;
-		} else {
-			errline("%s: unexpected argument \"%s\"; see tend %s --help", cmd,
-			        a, cmd);
-			return EXIT_USAGE;
-		}
-	}
+	struct files_args fa;
+	if (files_args(argc, argv, events, &fa) < 0)
+		return EXIT_USAGE;
 	struct paths p;
 	struct tend_config *cfg = open_config(cfgarg, &p);
 	if (!cfg)
 		return EXIT_USAGE;
-	struct view v = { .cfg = cfg, .events = events, .json = json };
+	struct view v = { .cfg = cfg, .events = events, .json = fa.json };
 	struct strv units = { 0 };
 	int code = 0;
 	if (!events)
 		all_units(cfg, &p, &units);
-	if (name && !events && !has_name(&units, name) && !has_log(&p, name)) {
-		errline("no service or job named \"%s\" in %s", name, p.config);
+	if (fa.name && !events && !has_name(&units, fa.name) &&
+	    !has_log(&p, fa.name)) {
+		errline("no service or job named \"%s\" in %s", fa.name, p.config);
 		code = EXIT_USAGE;
-		goto out;
-	}
-	v.names = xcalloc(units.n + 2, sizeof(*v.names));
-	if (events) {
-		v.names[v.nnames++] = "events";
-	} else if (name) {
-		v.names[v.nnames++] = (char *)name;
 	} else {
-		for (size_t i = 0; i < units.n; i++) {
-			const char *u = units.v[i];
-			v.names[v.nnames++] = (char *)u;
-			size_t l = strlen(u);
-			v.width = l > v.width ? l : v.width;
-		}
+		view_files(&v, &units, fa.name);
+		code = tail_files(&v, &p, fa.n, fa.follow);
+		free(v.names);
 	}
-	v.single = name != NULL;
-	code = tail_files(&v, &p, n, follow);
-	free(v.names);
-out:
 	strv_free(&units);
 	paths_free(&p);
 	config_free(cfg);

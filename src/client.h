@@ -8,15 +8,17 @@
 #ifndef TEND_CLIENT_H
 #define TEND_CLIENT_H
 
-/* tend status|start|stop|restart|reload|down [ARGS]: CMD is the command
- * word, ARGV its arguments, CFGARG the -c value (or NULL). */
-int client_command(const char *cfgarg, const char *cmd, int argc, char **argv);
+struct cmd_info;
+
+/* tend status|start|stop|restart|reload|down|run|connect [ARGS]: a
+ * command of the table (cmd.h) the CLI has; ARGV its arguments, CFGARG
+ * the -c value (or NULL).  tend connect SERVICE passes stdin and stdout
+ * to the daemon as a session of SERVICE (share.h) and waits for its end;
+ * tend connect -- CMD the same for the shared service of CMD. */
+int client_command(const char *cfgarg, const struct cmd_info *ci, int argc,
+                   char **argv);
 
 /* tend logs [NAME] [-f] [-n LINES] */
-/* tend connect SERVICE: passes stdin and stdout to the daemon as a
- * session of SERVICE (share.h) and waits for its end. */
-int client_connect(const char *cfgarg, int argc, char **argv);
-
 int client_logs(const char *cfgarg, int argc, char **argv);
 
 /* tend events [-f] [--json] [-n LINES] */

@@ -5,21 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const cmd_names[] = {
-	[CTL_PING] = "ping", [CTL_STATUS] = "status", [CTL_START] = "start",
-	[CTL_STOP] = "stop", [CTL_RESTART] = "restart", [CTL_RELOAD] = "reload",
-	[CTL_DOWN] = "down", [CTL_CONNECT] = "connect", [CTL_RUN] = "run",
-};
-
 const char *ctl_cmd_name(enum ctl_cmd c)
 {
-	return (size_t)c < ARRAY_LEN(cmd_names) ? cmd_names[c] : "?";
-}
-
-static bool needs_name(enum ctl_cmd c)
-{
-	return c == CTL_START || c == CTL_STOP || c == CTL_RESTART ||
-	       c == CTL_CONNECT || c == CTL_RUN;
+	const struct cmd_info *ci = cmd_info(c);
+	return ci ? ci->name : "?";
 }
 
 /* Sets *ERR to MSG (taken over) made one line. */
@@ -78,6 +67,107 @@ static void strings_free(char **v)
 	free(v);
 }
 
+/* The flags a request may carry as fields: "wait": true. */
+static const struct { const char *key; unsigned flag; } flag_fields[] = {
+	{ "wait", CMD_WAIT }, { "join", CMD_JOIN }, { "force", CMD_FORCE },
+};
+
+static bool *flag_of(struct ctl_req *req, unsigned flag)
+{
+	return flag == CMD_WAIT ? &req->wait : flag == CMD_JOIN ? &req->join
+	                                                        : &req->force;
+}
+
+/* A field of connect -- CMD: returns 0, 1 when KEY is none, or -1 with
+ * *ERR. */
+static int exec_field(const char *key, json_t *v, struct ctl_req *req,
+                      char **err)
+{
+	if (strcmp(key, "exec") == 0)
+		return string_list(v, key, false, true, &req->exec, NULL, err);
+	if (strcmp(key, "env") == 0)
+		return string_list(v, key, false, false, &req->env, NULL, err);
+	if (strcmp(key, "set") == 0)
+		return string_list(v, key, true, false, &req->set, &req->nset, err);
+	if (strcmp(key, "cwd") != 0)
+		return 1;
+	const char *cwd = whole_string(v);
+	if (!cwd || cwd[0] != '/')
+		return fail(err, xstrdup("\"cwd\" must be an absolute path"));
+	req->cwd = xstrdup(cwd);
+	return 0;
+}
+
+/* The field KEY (not "cmd") of a request for CI, into REQ: returns 0, 1
+ * when CI takes no such field, or -1 with *ERR. */
+static int parse_field(const struct cmd_info *ci, const char *key, json_t *v,
+                       struct ctl_req *req, char **err)
+{
+	if (strcmp(key, "name") == 0 && ci->takes_name != CMD_NAME_NONE) {
+		if (!json_is_string(v) || !*json_string_value(v))
+			return fail(err, xstrdup("\"name\" must be a non-empty string"));
+		req->name = xstrdup(json_string_value(v));
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(flag_fields); i++) {
+		if (strcmp(key, flag_fields[i].key) != 0 ||
+		    !(ci->flags & flag_fields[i].flag))
+			continue;
+		if (!json_is_boolean(v))
+			return fail(err, xasprintf("\"%s\" must be true or false", key));
+		*flag_of(req, flag_fields[i].flag) = json_is_true(v);
+		return 0;
+	}
+	return ci->takes_name == CMD_NAME_OR_EXEC ? exec_field(key, v, req, err) : 1;
+}
+
+/* What a request for CI needs beyond its fields one by one. */
+static int check_request(const struct cmd_info *ci, const struct ctl_req *req,
+                         char **err)
+{
+	bool zeroconf = req->exec || req->cwd || req->env || req->set;
+	if (zeroconf && req->name)
+		return fail(err, xstrdup("connect takes a \"name\" or an \"exec\", "
+		                         "not both"));
+	if (zeroconf && (!req->exec || !req->cwd || !req->env))
+		return fail(err, xstrdup("connect with \"exec\" needs \"exec\", "
+		                         "\"cwd\" and \"env\" (\"set\" is optional); "
+		                         "see docs/protocol.md"));
+	if (cmd_acts_on_unit(ci) && !req->name && !zeroconf)
+		return fail(err, xasprintf("cmd \"%s\" needs a \"name\"%s", ci->name,
+		                           ci->takes_name == CMD_NAME_OR_EXEC
+		                           ? " or an \"exec\"" : ""));
+	return 0;
+}
+
+/* The request O (parsed JSON) into REQ: 0, or -1 with *ERR. */
+static int parse_request(json_t *o, struct ctl_req *req, char **err)
+{
+	if (!json_is_object(o))
+		return fail(err, xstrdup("request must be a JSON object like "
+		                         "{\"cmd\": \"status\"}"));
+	json_t *cmd = json_object_get(o, "cmd");
+	if (!json_is_string(cmd))
+		return fail(err, xstrdup("request has no \"cmd\" string; see "
+		                         "docs/protocol.md"));
+	const struct cmd_info *ci = cmd_find(json_string_value(cmd));
+	if (!ci)
+		return fail(err, xasprintf("unknown cmd \"%s\"; known: %s",
+		                           json_string_value(cmd), cmd_known()));
+	req->cmd = ci->cmd;
+	const char *key;
+	json_t *v;
+	json_object_foreach(o, key, v) {
+		int r = strcmp(key, "cmd") == 0 ? 0 : parse_field(ci, key, v, req, err);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			return fail(err, xasprintf("cmd \"%s\" takes no field \"%s\"; "
+			                           "see docs/protocol.md", ci->name, key));
+	}
+	return check_request(ci, req, err);
+}
+
 int ctl_parse(const char *line, size_t len, struct ctl_req *req, char **err)
 {
 	*req = (struct ctl_req){ 0 };
@@ -87,92 +177,7 @@ int ctl_parse(const char *line, size_t len, struct ctl_req *req, char **err)
 	if (!o)
 		return fail(err, xasprintf("request is not valid JSON: %s (column %d)",
 		                           je.text, je.column));
-	int r = -1;
-	if (!json_is_object(o)) {
-		fail(err, xstrdup("request must be a JSON object like {\"cmd\": \"status\"}"));
-		goto out;
-	}
-	json_t *cmd = json_object_get(o, "cmd");
-	if (!json_is_string(cmd)) {
-		fail(err, xstrdup("request has no \"cmd\" string; see docs/protocol.md"));
-		goto out;
-	}
-	size_t c = 0;
-	while (c < ARRAY_LEN(cmd_names) &&
-	       strcmp(cmd_names[c], json_string_value(cmd)) != 0)
-		c++;
-	if (c == ARRAY_LEN(cmd_names)) {
-		fail(err, xasprintf("unknown cmd \"%s\"; known: ping, status, start, "
-		                    "stop, restart, reload, down, connect, run", json_string_value(cmd)));
-		goto out;
-	}
-	req->cmd = (enum ctl_cmd)c;
-	const char *key;
-	json_t *v;
-	json_object_foreach(o, key, v) {
-		if (strcmp(key, "cmd") == 0)
-			continue;
-		if (strcmp(key, "name") == 0 && (needs_name(req->cmd) ||
-		                                 req->cmd == CTL_STATUS)) {
-			if (!json_is_string(v) || !*json_string_value(v)) {
-				fail(err, xstrdup("\"name\" must be a non-empty string"));
-				goto out;
-			}
-			req->name = xstrdup(json_string_value(v));
-		} else if (strcmp(key, "wait") == 0 && needs_name(req->cmd) &&
-		           req->cmd != CTL_CONNECT) {
-			if (!json_is_boolean(v)) {
-				fail(err, xstrdup("\"wait\" must be true or false"));
-				goto out;
-			}
-			req->wait = json_is_true(v);
-		} else if ((strcmp(key, "join") == 0 && req->cmd == CTL_RUN) ||
-		           (strcmp(key, "force") == 0 &&
-		            (req->cmd == CTL_RUN || req->cmd == CTL_RELOAD))) {
-			if (!json_is_boolean(v)) {
-				fail(err, xasprintf("\"%s\" must be true or false", key));
-				goto out;
-			}
-			*(key[0] == 'j' ? &req->join : &req->force) = json_is_true(v);
-		} else if (strcmp(key, "exec") == 0 && req->cmd == CTL_CONNECT) {
-			if (string_list(v, key, false, true, &req->exec, NULL, err) < 0)
-				goto out;
-		} else if (strcmp(key, "env") == 0 && req->cmd == CTL_CONNECT) {
-			if (string_list(v, key, false, false, &req->env, NULL, err) < 0)
-				goto out;
-		} else if (strcmp(key, "set") == 0 && req->cmd == CTL_CONNECT) {
-			if (string_list(v, key, true, false, &req->set, &req->nset, err) < 0)
-				goto out;
-		} else if (strcmp(key, "cwd") == 0 && req->cmd == CTL_CONNECT) {
-			const char *cwd = whole_string(v);
-			if (!cwd || cwd[0] != '/') {
-				fail(err, xstrdup("\"cwd\" must be an absolute path"));
-				goto out;
-			}
-			req->cwd = xstrdup(cwd);
-		} else {
-			fail(err, xasprintf("cmd \"%s\" takes no field \"%s\"; see "
-			                    "docs/protocol.md", cmd_names[c], key));
-			goto out;
-		}
-	}
-	bool zeroconf = req->exec || req->cwd || req->env || req->set;
-	if (zeroconf && req->name) {
-		fail(err, xstrdup("connect takes a \"name\" or an \"exec\", not both"));
-		goto out;
-	}
-	if (zeroconf && (!req->exec || !req->cwd || !req->env)) {
-		fail(err, xstrdup("connect with \"exec\" needs \"exec\", \"cwd\" and "
-		                  "\"env\" (\"set\" is optional); see docs/protocol.md"));
-		goto out;
-	}
-	if (needs_name(req->cmd) && !req->name && !zeroconf) {
-		fail(err, xasprintf("cmd \"%s\" needs a \"name\"%s", cmd_names[c],
-		                    req->cmd == CTL_CONNECT ? " or an \"exec\"" : ""));
-		goto out;
-	}
-	r = 0;
-out:
+	int r = parse_request(o, req, err);
 	json_decref(o);
 	if (r < 0)
 		ctl_req_free(req);

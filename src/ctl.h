@@ -29,11 +29,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cmd.h"
+
 #define CTL_LINE_MAX (1 << 20)   /* longest request line the daemon reads */
 
-enum ctl_cmd { CTL_PING, CTL_STATUS, CTL_START, CTL_STOP, CTL_RESTART,
-               CTL_RELOAD, CTL_DOWN, CTL_CONNECT, CTL_RUN };
-
+/* The commands, what each takes and applies to: cmd.h. */
 struct ctl_req {
 	enum ctl_cmd cmd;
 	char *name;      /* NULL when not given */

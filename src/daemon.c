@@ -1,4 +1,5 @@
 #include "daemon.h"
+#include "cmd.h"
 #include "ctl.h"
 #include "events.h"
 #include "held.h"
@@ -6,12 +7,13 @@
 #include "output.h"
 #include "parse.h"
 #include "paths.h"
-#include "proxy.h"
 #include "server.h"
 #include "share.h"
+#include "status.h"
 #include "sup.h"
 #include "unit.h"
 #include "util.h"
+#include "waiters.h"
 #include "words.h"
 #include "zeroconf.h"
 
@@ -28,24 +30,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum wait_kind { WAIT_UP, WAIT_DOWN, WAIT_RUN };
-
-struct waiter {
-	struct waiter *next;
-	struct conn *c;
-	struct unit *u;        /* NULL: waits for the daemon to finish (down) */
-	enum wait_kind kind;
-	unsigned long spawns;  /* WAIT_UP: a run after this many counts;
-	                          WAIT_RUN: the job's run it waits for */
-};
-
 struct daemon {
 	struct tend_config *cfg;
 	struct paths paths;
 	struct events *ev;
 	struct sup *sup;
 	struct server *srv;
-	struct waiter *waiters;
+	struct waiters waiters;
 	int report;            /* pipe to the detaching caller; -1: none */
 	bool booting;          /* "booted" is not reported yet */
 	dev_t sock_dev;        /* the socket file bound, removed at the end */
@@ -76,245 +67,6 @@ static void report_done(struct daemon *d)
 	d->report = -1;
 }
 
-/* --- status --- */
-
-static json_t *last_exit_json(const struct unit *u)
-{
-	const struct exit_info *e = &u->last_exit;
-	if (!e->at)
-		return json_null();
-	json_t *o = json_pack("{s:s, s:o, s:o, s:I}", "reason",
-	                      exit_reason_name(e->reason),
-	                      "code", e->code >= 0 ? json_integer(e->code) : json_null(),
-	                      "signal", e->signal ? json_string(signal_name(e->signal))
-	                                          : json_null(),
-	                      "at", (json_int_t)e->at);
-	if (e->reason == EXIT_SPAWN_FAILED)
-		json_object_set_new(o, "error", json_string(strerror(e->err)));
-	return o;
-}
-
-/* The last health check of a service with one: {"ok", "strikes",
- * "detail"}; null without a probe, or before its first verdict. */
-static json_t *health_json(const struct unit *u)
-{
-	if (!u->cfg->health || u->health_ok < 0 || !unit_up(u))
-		return json_null();
-	return json_pack("{s:b, s:I, s:s}", "ok", u->health_ok, "strikes",
-	                 (json_int_t)u->strikes, "detail", u->health_detail);
-}
-
-static json_t *unit_json(const struct unit *u, uint64_t now)
-{
-	bool up = u->pid > 0;
-	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:I, s:o}",
-	                 "name", u->cfg->name,
-	                 "kind", unit_kind_name(u->cfg->kind),
-	                 "state", unit_state_name(u->state),
-	                 "pid", up ? json_integer(u->pid) : json_null(),
-	                 "uptime_ms", up ? json_integer((json_int_t)(now - u->started_at))
-	                                 : json_null(),
-	                 "mem_bytes", (json_int_t)u->mem_bytes,
-	                 "procs", (json_int_t)u->procs,
-	                 "mem_max", u->cfg->memory_max ? json_integer((json_int_t)
-	                            u->cfg->memory_max) : json_null(),
-	                 "status_text", u->status_text[0] ? json_string(u->status_text)
-	                                                  : json_null(),
-	                 "health", health_json(u),
-	                 "restarts", (json_int_t)u->restarts,
-	                 "last_exit", last_exit_json(u));
-	if (u->proxy) {
-		/* Relayed connections open, and clients waiting for the
-		 * service to come up. */
-		json_object_set_new(o, "clients", json_integer((json_int_t)proxy_open(u->proxy)));
-		json_object_set_new(o, "held", json_integer((json_int_t)proxy_held(u->proxy)));
-	}
-	if (u->share) {
-		/* tend connect sessions served (or waiting for their program
-		 * to come up), and sessions waiting for their turn. */
-		json_object_set_new(o, "clients", json_integer((json_int_t)share_clients(u->share)));
-		json_object_set_new(o, "queued", json_integer((json_int_t)share_queued(u->share)));
-		if (share_mode(u->share) == STDIO_MCP) {
-			json_object_set_new(o, "in_flight",
-			                    json_integer((json_int_t)share_in_flight(u->share)));
-			json_object_set_new(o, "sessions", share_sessions_json(u->share, u));
-		}
-	}
-	if (u->instance)
-		json_object_set_new(o, "instance", json_true());
-	if (u->cfg->connect_key) {
-		/* A service of tend connect -- CMD: its command and directory
-		 * (never its environment: it may hold secrets). */
-		char *cmd = words_join(u->cfg->argv.v);
-		json_object_set_new(o, "connect", json_true());
-		json_object_set_new(o, "command", events_text(cmd));
-		json_object_set_new(o, "cwd", events_text(u->cfg->cwd));
-		free(cmd);
-	}
-	if (u->job) {
-		json_object_set_new(o, "state", json_string(job_state(u->job)));
-		json_object_set_new(o, "last_run", job_last_json(u->job));
-	}
-	return o;
-}
-
-/* Notifications not taken: from live processes outside the unit's tree,
- * and ones that were no notification (truncated, without credentials). */
-static uint64_t notify_ignored(const struct sup *s)
-{
-	uint64_t n = s->notify_ignored;
-	for (size_t i = 0; i < s->nunits; i++)
-		if (s->units[i]->notifying)
-			n += notify_dropped(&s->units[i]->notify);
-	return n;
-}
-
-static json_t *daemon_json(struct daemon *d, uint64_t now)
-{
-	uint64_t mem = 0;
-	proc_read_mem(getpid(), &mem);
-	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:b, s:s}",
-	                 "name", "tend", "kind", "daemon",
-	                 "state", d->sup->shutting_down ? "stopping" : "running",
-	                 "pid", (int)getpid(),
-	                 "uptime_ms", (json_int_t)(now - d->sup->started_at),
-	                 "mem_bytes", (json_int_t)mem,
-	                 "fds", (json_int_t)fd_count(),
-	                 "wakeups", (json_int_t)loop_wakeups(d->sup->loop),
-	                 "clients", (json_int_t)server_nconns(d->srv),
-	                 "notify_ignored", (json_int_t)notify_ignored(d->sup),
-	                 "config", d->paths.config,
-	                 "default", d->paths.is_default,
-	                 "file", d->cfg->dir != NULL,
-	                 "version", TEND_VERSION);
-	/* Containment: the runs' cgroups, or why there are none. */
-	const struct cgroups *cg = &d->sup->cg;
-	json_object_set_new(o, "cgroup", cg->dir && !cg->off
-	                    ? json_string(cg->dir) : json_null());
-	json_object_set_new(o, "cgroup_why", cg->why ? json_string(cg->why)
-	                                             : json_null());
-	return o;
-}
-
-static char *status_reply(struct daemon *d, const char *name)
-{
-	sup_measure(d->sup, false);
-	uint64_t now = mono_ms();
-	json_t *units = json_array();
-	if (!name)
-		json_array_append_new(units, daemon_json(d, now));
-	for (size_t i = 0; i < d->sup->nunits; i++) {
-		const struct unit *u = d->sup->units[i];
-		if (u->removed || (name && strcmp(name, u->cfg->name) != 0))
-			continue;
-		json_array_append_new(units, unit_json(u, now));
-	}
-	if (name && json_array_size(units) == 0) {
-		json_decref(units);
-		return ctl_reply_err(2, "no service or job named \"%s\" in %s", name,
-		                     d->paths.config);
-	}
-	return ctl_reply_ok(json_pack("{s:o}", "units", units));
-}
-
-/* --- waiting requests --- */
-
-static void add_waiter(struct daemon *d, struct conn *c, struct unit *u,
-                       enum wait_kind kind, unsigned long spawns)
-{
-	struct waiter *w = xcalloc(1, sizeof(*w));
-	*w = (struct waiter){ .next = d->waiters, .c = c, .u = u, .kind = kind,
-	                      .spawns = spawns };
-	d->waiters = w;
-}
-
-/* Why U is not up, for an error reply. */
-static char *down_reason(const struct unit *u)
-{
-	const struct exit_info *e = &u->last_exit;
-	if (u->removed)
-		return xasprintf("service \"%s\" was removed by a reload", u->cfg->name);
-	if (u->state == US_STOPPED && e->reason == EXIT_STOPPED)
-		return xasprintf("service \"%s\" was stopped", u->cfg->name);
-	if (e->reason == EXIT_SPAWN_FAILED)
-		return xasprintf("service \"%s\" failed to start: %s \"%s\": %s",
-		                 u->cfg->name, "exec", u->cfg->argv.v[0], strerror(e->err));
-	const char *how = u->gave_up ? "gave up"
-	                  : u->ready_at == 0 && u->cfg->ready != READY_NONE
-	                  ? "ended before it was ready" : "is down";
-	if (e->signal)
-		return xasprintf("service \"%s\" %s: last exit %s (signal %s)",
-		                 u->cfg->name, how, exit_reason_name(e->reason),
-		                 signal_name(e->signal));
-	return xasprintf("service \"%s\" %s: last exit %s (code %d)", u->cfg->name,
-	                 how, exit_reason_name(e->reason), e->code);
-}
-
-/* Is U up with a run that started after SINCE runs: 1 (ready), -1 (it
- * failed first, or will not start: *WHY says why), 0 (not yet)? */
-static int up_verdict(const struct unit *u, unsigned long since, char **why)
-{
-	if (u->state == US_RUNNING && u->spawns > since)
-		return 1;
-	/* A run after the request ended before it was ready; or the unit
-	 * gave up, went away or was stopped. */
-	bool ended = u->spawns > since && !unit_up(u) && u->state != US_STOPPING;
-	if (ended || u->state == US_FAILED || u->removed ||
-	    (u->state == US_STOPPED && !u->want_up)) {
-		*why = down_reason(u);
-		return -1;
-	}
-	return 0;
-}
-
-/* The answer to W if it has one now, else NULL. */
-/* The answer for whoever waits for run N of U's job, once it is over. */
-static char *run_answer(const struct unit *u, unsigned long n)
-{
-	const struct job_run *r = job_last(u->job);
-	/* A run that started ends as any run does, stopped by the removal:
-	 * its answer comes then. */
-	if (r->n < n && u->removed && job_current(u->job) != n)
-		return ctl_reply_err(1, "job \"%s\" was removed by a reload before "
-		                     "run %lu", u->cfg->name, n);
-	if (r->n < n)
-		return NULL;
-	if (u->removed && r->n == n && r->result == JR_KILLED)
-		return ctl_reply_err(1, "job \"%s\" run %lu was stopped: a reload "
-		                     "removed the job", u->cfg->name, n);
-	json_t *f = json_pack("{s:I, s:s, s:o}", "run", (json_int_t)r->n,
-	                      "result", job_result_name(r->result), "last_run",
-	                      job_last_json(u->job));
-	if (r->result == JR_SUCCESS || r->result == JR_FAILURE)
-		json_object_set_new(f, "exit", json_integer(r->code));
-	else
-		json_object_set_new(f, "exit", json_integer(1));
-	return ctl_reply_ok(f);
-}
-
-static char *waiter_answer(const struct waiter *w)
-{
-	const struct unit *u = w->u;
-	if (w->kind == WAIT_RUN)
-		return run_answer(u, w->spawns);
-	if (w->kind == WAIT_DOWN)
-		return unit_settled(u) ? ctl_reply_ok(json_pack("{s:s}", "state",
-		                         unit_state_name(u->state))) : NULL;
-	char *why = NULL;
-	switch (up_verdict(u, w->spawns, &why)) {
-	case 1:
-		return ctl_reply_ok(json_pack("{s:s, s:i}", "state", "running", "pid",
-		                              (int)u->pid));
-	case -1: {
-		char *r = ctl_reply_err(1, "%s", why);
-		free(why);
-		return r;
-	}
-	default:
-		return NULL;
-	}
-}
-
 /* tend up -d returns once every boot service is ready or has failed: the
  * report says "booted", then a tab and a reason per failed service. */
 static void boot_check(struct daemon *d)
@@ -327,7 +79,7 @@ static void boot_check(struct daemon *d)
 		char *why = NULL;
 		if (u->cfg->kind != KIND_SERVICE || u->cfg->start != START_BOOT)
 			continue;
-		int v = up_verdict(u, 0, &why);
+		int v = waiters_up_verdict(u, 0, &why);
 		if (v == 0) {
 			free(failed.s);
 			return;
@@ -348,69 +100,17 @@ static void on_unit_changed(void *ctx, struct unit *u)
 {
 	struct daemon *d = ctx;
 	boot_check(d);
-	for (struct waiter **p = &d->waiters; *p; ) {
-		struct waiter *w = *p;
-		char *a = w->u == u ? waiter_answer(w) : NULL;
-		if (!a) {
-			p = &w->next;
-			continue;
-		}
-		*p = w->next;
-		server_reply(w->c, a);
-		free(w);
-	}
+	waiters_unit_changed(&d->waiters, u);
 }
 
 static void on_conn_gone(void *ctx, struct conn *c)
 {
 	struct daemon *d = ctx;
-	for (struct waiter **p = &d->waiters; *p; ) {
-		struct waiter *w = *p;
-		if (w->c == c) {
-			*p = w->next;
-			free(w);
-		} else {
-			p = &w->next;
-		}
-	}
+	waiters_conn_gone(&d->waiters, c);
 }
 
 /* --- requests --- */
 
-/* Answers C now if U is there already, else once it gets there. */
-static void answer_or_wait(struct daemon *d, struct conn *c, struct unit *u,
-                           enum wait_kind kind, unsigned long since)
-{
-	struct waiter probe = { .u = u, .kind = kind, .spawns = since };
-	char *a = waiter_answer(&probe);
-	if (a)
-		server_reply(c, a);
-	else
-		add_waiter(d, c, u, kind, since);
-}
-
-/* Answers a start or restart of U: at once without WAIT (it spawned, or
- * failed to), else once a run that started after SINCE runs (or the unit
- * failed first). */
-static void answer_up(struct daemon *d, struct conn *c, struct unit *u,
-                      bool wait, unsigned long since)
-{
-	if (!wait) {
-		if (u->state == US_FAILED) {
-			char *why = down_reason(u);
-			server_reply(c, ctl_reply_err(1, "%s", why));
-			free(why);
-		} else {
-			server_reply(c, ctl_reply_ok(json_pack("{s:s}", "state",
-			                                       unit_state_name(u->state))));
-		}
-		return;
-	}
-	answer_or_wait(d, c, u, WAIT_UP, since);
-}
-
-/* Re-reads the file; returns what changed (a new reference), or NULL
- * with *ERR. */
 /* The daemon's file (the default daemon's may not exist: it is then an
  * empty configuration). */
 static struct tend_config *load(const struct daemon *d, char **err)
@@ -492,7 +192,7 @@ static json_t *do_reload(struct daemon *d, bool force, char **err)
 /* tend run: a request for a run of U's job; with wait, answered when the
  * run that covers it ends; with join, when the current run ends (at once
  * when none runs). */
-static void do_run(struct daemon *d, struct conn *c, struct unit *u,
+static void handle_run(struct daemon *d, struct conn *c, struct unit *u,
                    const struct ctl_req *req)
 {
 	struct job *j = u->job;
@@ -503,7 +203,7 @@ static void do_run(struct daemon *d, struct conn *c, struct unit *u,
 			             "last_run", job_last_json(j))));
 			return;
 		}
-		answer_or_wait(d, c, u, WAIT_RUN, n);
+		waiters_answer_or_wait(&d->waiters, c, u, WAIT_RUN, n);
 		return;
 	}
 	bool coalesced;
@@ -519,7 +219,7 @@ static void do_run(struct daemon *d, struct conn *c, struct unit *u,
 		return;
 	}
 	if (req->wait)
-		answer_or_wait(d, c, u, WAIT_RUN, n);
+		waiters_answer_or_wait(&d->waiters, c, u, WAIT_RUN, n);
 	else
 		server_reply(c, ctl_reply_ok(json_pack("{s:I, s:b, s:b}", "run",
 		             (json_int_t)n, "coalesced", coalesced, "queued",
@@ -605,108 +305,145 @@ static void do_connect_cmd(struct daemon *d, struct conn *c,
 	do_connect(d, c, u);
 }
 
+/* --- the handlers of requests: one per command (cmd.h) --- */
+
+/* Handles REQ from C; U is the unit it names, when it acts on one. */
+typedef void request_fn(struct daemon *d, struct conn *c, struct unit *u,
+                        const struct ctl_req *req);
+
+static void handle_ping(struct daemon *d, struct conn *c, struct unit *u,
+                        const struct ctl_req *req)
+{
+	(void)u, (void)req;
+	server_reply(c, ctl_reply_ok(json_pack("{s:i, s:s, s:s}", "pid",
+	             (int)getpid(), "config", d->paths.config, "version",
+	             TEND_VERSION)));
+}
+
+static void handle_status(struct daemon *d, struct conn *c, struct unit *u,
+                          const struct ctl_req *req)
+{
+	(void)u;
+	struct status_self self = { .config = d->paths.config,
+	                            .is_default = d->paths.is_default,
+	                            .file = d->cfg->dir != NULL,
+	                            .clients = server_nconns(d->srv) };
+	server_reply(c, status_reply(d->sup, &self, req->name));
+}
+
+static void handle_start(struct daemon *d, struct conn *c, struct unit *u,
+                         const struct ctl_req *req)
+{
+	/* A unit that runs already is started: any run counts. */
+	unsigned long since = unit_up(u) ? u->spawns - 1 : u->spawns;
+	unit_start(u);
+	waiters_answer_up(&d->waiters, c, u, req->wait, since);
+}
+
+static void handle_stop(struct daemon *d, struct conn *c, struct unit *u,
+                        const struct ctl_req *req)
+{
+	(void)req;
+	unit_stop(u);
+	waiters_answer_or_wait(&d->waiters, c, u, WAIT_DOWN, 0);
+}
+
+static void handle_restart(struct daemon *d, struct conn *c, struct unit *u,
+                           const struct ctl_req *req)
+{
+	unsigned long since = u->spawns;
+	if (!unit_settled(u))
+		unit_stop(u);
+	unit_start(u);
+	waiters_answer_up(&d->waiters, c, u, req->wait, since);
+}
+
+static void handle_reload(struct daemon *d, struct conn *c, struct unit *u,
+                          const struct ctl_req *req)
+{
+	(void)u;
+	char *err = NULL;
+	json_t *what = do_reload(d, req->force, &err);
+	if (!what) {
+		server_reply(c, ctl_reply_err(2, "reload: %s; the running settings "
+		                              "stay", err));
+		free(err);
+	} else {
+		server_reply(c, ctl_reply_ok(what));
+	}
+}
+
+/* down: answered once the daemon has finished. */
+static void handle_down(struct daemon *d, struct conn *c, struct unit *u,
+                        const struct ctl_req *req)
+{
+	(void)u, (void)req;
+	waiters_add_end(&d->waiters, c);
+	if (!d->sup->shutting_down)
+		sup_shutdown(d->sup);
+}
+
+static void handle_connect(struct daemon *d, struct conn *c, struct unit *u,
+                           const struct ctl_req *req)
+{
+	if (req->exec)
+		do_connect_cmd(d, c, req);
+	else
+		do_connect(d, c, u);
+}
+
+static request_fn *const handlers[CTL_NCMDS] = {
+	[CTL_PING] = handle_ping, [CTL_STATUS] = handle_status,
+	[CTL_START] = handle_start, [CTL_STOP] = handle_stop,
+	[CTL_RESTART] = handle_restart, [CTL_RELOAD] = handle_reload,
+	[CTL_DOWN] = handle_down, [CTL_CONNECT] = handle_connect,
+	[CTL_RUN] = handle_run,
+};
+
+/* The unit NAME that CI is to act on, or NULL after an error reply: none
+ * of that name, or one that CI does not apply to (cmd.h). */
+static struct unit *request_unit(struct daemon *d, struct conn *c,
+                                 const struct cmd_info *ci, const char *name)
+{
+	struct unit *u = sup_find(d->sup, name);
+	if (!u || u->removed) {
+		server_reply(c, ctl_reply_err(2, "no service named \"%s\" in %s",
+		                              name, d->paths.config));
+		return NULL;
+	}
+	unsigned kind = u->instance ? CMD_ON_INSTANCE : u->job ? CMD_ON_JOB
+	                                                       : CMD_ON_SERVICE;
+	char *why = cmd_refusal(ci, name, kind);
+	if (why) {
+		server_reply(c, ctl_reply_err(2, "%s", why));
+		free(why);
+		return NULL;
+	}
+	return u;
+}
+
 static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 {
 	struct daemon *d = ctx;
+	const struct cmd_info *ci = cmd_info(req->cmd);
 	struct unit *u = NULL;
-	if (req->name && req->cmd != CTL_STATUS) {
-		u = sup_find(d->sup, req->name);
-		if (!u || u->removed) {
-			server_reply(c, ctl_reply_err(2, "no service named \"%s\" in %s",
-			                              req->name, d->paths.config));
+	if (req->name && cmd_acts_on_unit(ci)) {
+		u = request_unit(d, c, ci, req->name);
+		if (!u)
 			return;
-		}
-		if (u->instance && req->cmd != CTL_STOP) {
-			server_reply(c, ctl_reply_err(2, "\"%s\" is a per-client instance: "
-			                              "it starts with its client and ends "
-			                              "with it", req->name));
-			return;
-		}
-		if (u->job && req->cmd != CTL_RUN && req->cmd != CTL_STOP) {
-			server_reply(c, ctl_reply_err(2, "\"%s\" is a job: run it with "
-			                              "tend run %s", req->name, req->name));
-			return;
-		}
-		if (!u->job && req->cmd == CTL_RUN) {
-			server_reply(c, ctl_reply_err(2, "\"%s\" is a service: start it "
-			                              "with tend start %s", req->name,
-			                              req->name));
-			return;
-		}
 	}
-	bool late = d->sup->shutting_down;
-	switch (req->cmd) {
-	case CTL_PING:
-		server_reply(c, ctl_reply_ok(json_pack("{s:i, s:s, s:s}", "pid",
-		             (int)getpid(), "config", d->paths.config, "version",
-		             TEND_VERSION)));
-		return;
-	case CTL_STATUS:
-		server_reply(c, status_reply(d, req->name));
-		return;
-	case CTL_DOWN:
-		add_waiter(d, c, NULL, WAIT_DOWN, 0);
-		if (!late)
-			sup_shutdown(d->sup);
-		return;
-	default:
-		break;
-	}
-	if (late) {
+	if (d->sup->shutting_down && !ci->when_stopping) {
 		server_reply(c, ctl_reply_err(1, "the daemon is shutting down"));
 		return;
 	}
-	if (req->cmd == CTL_CONNECT && req->exec) {
-		do_connect_cmd(d, c, req);
-		return;
-	}
-	/* ctl_parse gives every command below but reload a name, and the unit
-	 * was found above: the switch relies on it. */
-	if (!u && req->cmd != CTL_RELOAD) {
+	/* ctl_parse gives every command that acts on a unit its name (or
+	 * connect its exec), and the unit was found above: the handlers rely
+	 * on it. */
+	if (!u && cmd_acts_on_unit(ci) && !req->exec) {
 		server_reply(c, ctl_reply_err(2, "this request needs a \"name\""));
 		return;
 	}
-	switch (req->cmd) {
-	case CTL_START: {
-		/* A unit that runs already is started: any run counts. */
-		unsigned long since = unit_up(u) ? u->spawns - 1 : u->spawns;
-		unit_start(u);
-		answer_up(d, c, u, req->wait, since);
-		break;
-	}
-	case CTL_RESTART: {
-		unsigned long since = u->spawns;
-		if (!unit_settled(u))
-			unit_stop(u);
-		unit_start(u);
-		answer_up(d, c, u, req->wait, since);
-		break;
-	}
-	case CTL_STOP:
-		unit_stop(u);
-		answer_or_wait(d, c, u, WAIT_DOWN, 0);
-		break;
-	case CTL_CONNECT:
-		do_connect(d, c, u);
-		break;
-	case CTL_RUN:
-		do_run(d, c, u, req);
-		break;
-	case CTL_RELOAD: {
-		char *err = NULL;
-		json_t *what = do_reload(d, req->force, &err);
-		if (!what) {
-			server_reply(c, ctl_reply_err(2, "reload: %s; the running settings "
-			                              "stay", err));
-			free(err);
-		} else {
-			server_reply(c, ctl_reply_ok(what));
-		}
-		break;
-	}
-	default:
-		server_reply(c, ctl_reply_err(2, "unexpected request"));
-	}
+	handlers[req->cmd](d, c, u, req);
 }
 
 /* The events file could not be written: the daemon's condition. */
@@ -834,82 +571,108 @@ static void daemon_cleanup(struct daemon *d)
 	paths_free(&d->paths);
 }
 
-/* Runs the daemon to its end.  OUT_FD gets labelled unit output (-1:
- * none), EV_FD event lines (-1: none). */
-static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
+/* Takes D's lock: returns its fd; or -1 with *CODE when another daemon
+ * holds it (told: the caller that detached us, else an error line), or
+ * -1 with *ERR. */
+static int take_lock(struct daemon *d, int *code, char **err)
 {
-	char *err = NULL;
-	int lockfd = -1, code = 3;
-	if (paths_open_run(&d->paths, true, &err) < 0 ||
-	    paths_open_state(&d->paths, true, &err) < 0)
-		goto fail;
 	pid_t holder;
-	lockfd = paths_lock(&d->paths, &holder);
-	if (lockfd < 0) {
-		if (holder >= 0) {
-			report(d, "running %d\n", (int)holder);
-			if (d->report < 0)
-				errline("a daemon for %s is already running (pid %d); see "
-				        "tend status, or tend down to stop it",
-				        d->paths.config, (int)holder);
-			code = d->report < 0 ? 1 : 0;
-			goto out;
-		}
-		err = errno == ELOOP
-		      ? xasprintf("%s is a symbolic link, not tend's lock: tend does "
-		                  "not open it; remove it (rm %s) and try again",
-		                  d->paths.lock, d->paths.lock)
-		      : xasprintf("cannot lock %s: %s", d->paths.lock, strerror(errno));
-		goto fail;
+	int fd = paths_lock(&d->paths, &holder);
+	if (fd >= 0)
+		return fd;
+	if (holder >= 0) {
+		report(d, "running %d\n", (int)holder);
+		if (d->report < 0)
+			errline("a daemon for %s is already running (pid %d); see "
+			        "tend status, or tend down to stop it",
+			        d->paths.config, (int)holder);
+		*code = d->report < 0 ? 1 : 0;
+		return -1;
 	}
-	/* Each unit holds a log file and a pipe: many units need many fds.
-	 * Programs it starts get the limit tend was started with. */
+	*err = errno == ELOOP
+	       ? xasprintf("%s is a symbolic link, not tend's lock: tend does "
+	                   "not open it; remove it (rm %s) and try again",
+	                   d->paths.lock, d->paths.lock)
+	       : xasprintf("cannot lock %s: %s", d->paths.lock, strerror(errno));
+	return -1;
+}
+
+/* Each unit holds a log file and a pipe: many units need many fds.
+ * Programs it starts get the limit tend was started with. */
+static void raise_nofile(void)
+{
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		struct rlimit raised = { rl.rlim_max, rl.rlim_max };
 		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
 			proc_child_nofile(&rl);
 	}
-	/* The services' sockets first: a taken address is a start-up error
-	 * (we hold the lock, so a stale unix socket is a dead daemon's). */
-	struct held_set held = { 0 };
-	if (held_sync(&held, d->cfg, NULL, NULL, &err) < 0)
-		goto fail;
-	int lfd = listen_socket(d, &err);
-	if (lfd < 0) {
-		held_free(&held);
-		goto fail;
-	}
+}
+
+/* D's events (EV_FD, JSON: as for daemon_run) and supervisor, which takes
+ * HELD and OUT_FD over.  Returns 0, or -1 with *ERR. */
+static int start_sup(struct daemon *d, struct held_set *held, int out_fd,
+                     int ev_fd, bool json, char **err)
+{
 	d->ev = events_new(ev_fd, json);
 	if (events_open_file(d->ev, d->paths.statefd, paths_base(d->paths.events),
 	                     d->cfg->log_max) < 0)
 		errline("cannot open %s: %s; events go to no file", d->paths.events,
 		        strerror(errno));
 	d->sup = sup_new(d->cfg, d->ev, false, &d->paths, out_fd);
-	out_fd = -1;
 	events_on_fail(d->ev, on_events_fail, d);
 	if (d->sup) {
-		d->sup->held = held;
+		d->sup->held = *held;
 		sup_clients_sync(d->sup);
 	} else {
-		held_free(&held);
+		held_free(held);
 	}
 	if (!d->sup || sup_prepare(d->sup) < 0) {
-		close(lfd);
-		err = xasprintf("cannot set up the event loop: %s", strerror(errno));
-		goto fail;
+		*err = xasprintf("cannot set up the event loop: %s", strerror(errno));
+		return -1;
 	}
 	char *prefix = xasprintf("%s/%s.", d->paths.rundir, d->paths.id);
 	sup_notify_enable(d->sup, prefix);
 	free(prefix);
 	d->sup->hooks = (struct sup_hooks){ .changed = on_unit_changed,
 	                                    .hup = on_hup, .ctx = d };
+	return 0;
+}
+
+/* What D serves with, in this order: the services' sockets first (a taken
+ * address is a start-up error; we hold the lock, so a stale unix socket
+ * is a dead daemon's), the control socket, the supervisor, the server.
+ * Takes OUT_FD over.  Returns 0, or -1 with *ERR. */
+static int daemon_setup(struct daemon *d, int out_fd, int ev_fd, bool json,
+                        char **err)
+{
+	struct held_set held = { 0 };
+	int lfd = -1;
+	if (held_sync(&held, d->cfg, NULL, NULL, err) < 0 ||
+	    (lfd = listen_socket(d, err)) < 0) {
+		held_free(&held);
+		if (out_fd >= 0)
+			close(out_fd);
+		return -1;
+	}
+	if (start_sup(d, &held, out_fd, ev_fd, json, err) < 0) {
+		close(lfd);
+		return -1;
+	}
 	d->srv = server_new(d->sup->loop, lfd, on_request, on_conn_gone, d);
 	if (!d->srv) {
-		err = xasprintf("cannot serve %s: %s", d->paths.sock, strerror(errno));
-		goto fail;
+		*err = xasprintf("cannot serve %s: %s", d->paths.sock, strerror(errno));
+		return -1;
 	}
 	server_on_starved(d->srv, on_starved);
+	return 0;
+}
+
+/* Boots the units and runs the loop until the daemon is done, then stops
+ * everything, removes the socket, frees the lock (LOCKFD, closed) and
+ * answers down. */
+static void daemon_serve(struct daemon *d, int lockfd)
+{
 	report(d, "listening %d\n", (int)getpid());
 	sup_kill_leftovers(d->sup);
 	sup_boot(d->sup);
@@ -925,22 +688,36 @@ static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
 	 * socket gone, its lock free (a tend up right after tend down must
 	 * not find it still held). */
 	close(lockfd);
+	waiters_finish(&d->waiters);
+}
+
+/* Runs the daemon to its end.  OUT_FD gets labelled unit output (-1:
+ * none), EV_FD event lines (-1: none). */
+static int daemon_run(struct daemon *d, int out_fd, int ev_fd, bool json)
+{
+	char *err = NULL;
+	int lockfd = -1, code = 3;
+	if (paths_open_run(&d->paths, true, &err) < 0 ||
+	    paths_open_state(&d->paths, true, &err) < 0)
+		goto fail;
+	lockfd = take_lock(d, &code, &err);
+	if (lockfd < 0)
+		goto fail;
+	raise_nofile();
+	int r = daemon_setup(d, out_fd, ev_fd, json, &err);
+	out_fd = -1;
+	if (r < 0)
+		goto fail;
+	daemon_serve(d, lockfd);
 	lockfd = -1;
-	for (struct waiter *w = d->waiters, *next; w; w = next) {
-		next = w->next;
-		if (!w->u)
-			server_reply(w->c, ctl_reply_ok(NULL));
-		free(w);
-	}
-	d->waiters = NULL;
 	code = 0;
-	goto out;
 fail:
-	report(d, "error %s\n", err);
-	if (d->report < 0)
-		errline("%s", err);
-	free(err);
-out:
+	if (err) {
+		report(d, "error %s\n", err);
+		if (d->report < 0)
+			errline("%s", err);
+		free(err);
+	}
 	if (out_fd >= 0)
 		close(out_fd);
 	report_done(d);

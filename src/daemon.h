@@ -6,9 +6,12 @@
  * we hold the lock); "listening"; whatever a killed predecessor left alive
  * is killed (sup_kill_leftovers); then the boot services start.
  *
- * The daemon answers the control protocol (ctl.h) through server.h;
- * requests that wait (start/restart --wait, stop, down) are answered when
- * the unit gets there.  SIGHUP and "reload" re-read the file.
+ * The daemon answers the control protocol (ctl.h) through server.h: a
+ * request's unit must be one its command applies to (the table, cmd.h),
+ * then the command's handler answers it; status reads status.h, requests
+ * that wait (start/restart --wait, stop, run --wait/--join, down) are
+ * answered by waiters.h when the unit gets there.  SIGHUP and "reload"
+ * re-read the file.
  *
  * Detaching (up -d, and commands that start the daemon): the caller forks,
  * the child leaves the session and forks the daemon, which reports its

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "events.h"
 #include "client.h"
+#include "cmd.h"
 #include "daemon.h"
 #include "mcpimport.h"
 #include "proc.h"
@@ -186,14 +187,14 @@ static int cmd_up(const char *cfgarg, int argc, char **argv)
 	return daemon_up(cfg, detach, json);
 }
 
-static int cmd_exec(int argc, char **argv)
+/* tend exec's options, which come first (the command starts at "--" or
+ * the first word that is not an option), into KEYS and VALS (--json into
+ * *JSON).  Returns the index of the command in ARGV, or -1 - the exit code
+ * when done: after --help, or after an error line. */
+static int exec_options(int argc, char **argv, struct strv *keys,
+                        struct strv *vals, bool *json)
 {
 	int i = 0;
-	bool json = false;
-	/* Options come first; the command starts at "--" or the first word
-	 * that is not an option. */
-	struct strv keys = { 0 }, vals = { 0 };
-	int code = EXIT_USAGE;
 	for (; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) {
@@ -206,58 +207,163 @@ static int cmd_exec(int argc, char **argv)
 			fputs(usage_exec, stdout);
 			config_print_flags(stdout, false);
 			fputs("  --json             event lines on stderr as JSON\n", stdout);
-			code = 0;
-			goto out;
+			return -1;
 		}
 		if (strcmp(a, "--json") == 0) {
-			json = true;
+			*json = true;
 			continue;
 		}
 		const char *eq = strchr(a, '=');
 		if (eq) {
-			strv_push(&keys, strndup(a + 2, (size_t)(eq - a - 2)));
-			strv_push(&vals, xstrdup(eq + 1));
+			strv_push(keys, strndup(a + 2, (size_t)(eq - a - 2)));
+			strv_push(vals, xstrdup(eq + 1));
 		} else if (i + 1 < argc) {
-			strv_push(&keys, xstrdup(a + 2));
-			strv_push(&vals, xstrdup(argv[++i]));
+			strv_push(keys, xstrdup(a + 2));
+			strv_push(vals, xstrdup(argv[++i]));
 		} else {
 			errline("exec: %s needs a value; see tend exec --help", a);
-			goto out;
+			return -1 - EXIT_USAGE;
 		}
 	}
 	if (i >= argc) {
 		errline("exec: no command given; usage: tend exec [--KEY VALUE ...] "
 		        "-- CMD [ARG ...]");
-		goto out;
+		return -1 - EXIT_USAGE;
 	}
-	struct tend_config *cfg = config_for_exec(argv + i);
+	return i;
+}
+
+/* The configuration of tend exec: CMD, set as the flags KEYS = VALS say;
+ * NULL after an error line. */
+static struct tend_config *exec_config(char **cmd, const struct strv *keys,
+                                       const struct strv *vals)
+{
+	struct tend_config *cfg = config_for_exec(cmd);
 	char *err = NULL;
-	for (size_t k = 0; k < keys.n; k++) {
-		if (strcmp(keys.v[k], "exec") == 0) {
+	for (size_t k = 0; k < keys->n; k++) {
+		if (strcmp(keys->v[k], "exec") == 0) {
 			errline("exec: the command comes after \"--\", not from --exec");
 			config_free(cfg);
-			goto out;
+			return NULL;
 		}
-		if (!config_is_key(keys.v[k], KIND_SERVICE)) {
-			errline("exec: unknown flag --%s; see tend exec --help", keys.v[k]);
+		if (!config_is_key(keys->v[k], KIND_SERVICE)) {
+			errline("exec: unknown flag --%s; see tend exec --help", keys->v[k]);
 			config_free(cfg);
-			goto out;
+			return NULL;
 		}
-		if (config_set(cfg, cfg->units[0], keys.v[k], vals.v[k], 0, &err) < 0)
+		if (config_set(cfg, cfg->units[0], keys->v[k], vals->v[k], 0, &err) < 0)
 			break;
 	}
 	if (err || config_finish(cfg, &err) < 0) {
 		errline("%s", err);
 		free(err);
 		config_free(cfg);
-		goto out;
+		return NULL;
 	}
-	code = supervise(cfg, json);
-	config_free(cfg);
-out:
+	return cfg;
+}
+
+static int cmd_exec(const char *cfgarg, int argc, char **argv)
+{
+	(void)cfgarg;   /* refused before: its settings are flags */
+	bool json = false;
+	struct strv keys = { 0 }, vals = { 0 };
+	int code = EXIT_USAGE;
+	int i = exec_options(argc, argv, &keys, &vals, &json);
+	struct tend_config *cfg = i < 0 ? NULL : exec_config(argv + i, &keys, &vals);
+	if (i < 0)
+		code = -1 - i;
+	if (cfg) {
+		code = supervise(cfg, json);
+		config_free(cfg);
+	}
 	strv_free(&keys);
 	strv_free(&vals);
 	return code;
+}
+
+static int cmd_help(const char *cfgarg, int argc, char **argv)
+{
+	(void)cfgarg, (void)argc, (void)argv;
+	fputs(usage_main, stdout);
+	return 0;
+}
+
+static int cmd_mcp(const char *cfgarg, int argc, char **argv)
+{
+	(void)cfgarg;
+	return mcp_command(argc, argv);
+}
+
+/* The commands of the CLI that are no request to the daemon (those are
+ * cmd.h's): the word, what runs it, and for those that take no -c FILE,
+ * the error line. */
+static const struct {
+	const char *name;
+	int (*run)(const char *cfgarg, int argc, char **argv);
+	const char *no_config;
+} local_cmds[] = {
+	{ "exec", cmd_exec, "exec takes no -c FILE: its settings are flags; see "
+	                     "tend exec --help" },
+	{ "mcp", cmd_mcp, "mcp takes no -c FILE: it edits the MCP clients' files; "
+	                  "see tend mcp --help" },
+	{ "check", cmd_check, NULL },
+	{ "up", cmd_up, NULL },
+	{ "logs", client_logs, NULL },
+	{ "events", client_events, NULL },
+	{ "help", cmd_help, NULL },
+};
+
+/* Runs the command CMD with its ARGC arguments ARGV. */
+static int dispatch(const char *cfgarg, const char *cmd, int argc, char **argv)
+{
+	const struct cmd_info *ci = cmd_find(cmd);
+	if (ci && ci->cli)
+		return client_command(cfgarg, ci, argc, argv);
+	for (size_t k = 0; k < ARRAY_LEN(local_cmds); k++) {
+		if (strcmp(cmd, local_cmds[k].name) != 0)
+			continue;
+		if (cfgarg && local_cmds[k].no_config) {
+			errline("%s", local_cmds[k].no_config);
+			return EXIT_USAGE;
+		}
+		return local_cmds[k].run(cfgarg, argc, argv);
+	}
+	errline("unknown command \"%s\"; see tend --help", cmd);
+	return EXIT_USAGE;
+}
+
+/* The global options ahead of the command: -c FILE into *CFGARG.  Returns
+ * the index of the command word, or -1 - the exit code when done. */
+static int global_options(int argc, char **argv, const char **cfgarg)
+{
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (++i >= argc) {
+				errline("-c needs a FILE; see tend --help");
+				return -1 - EXIT_USAGE;
+			}
+			*cfgarg = argv[i];
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			*cfgarg = a + 9;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage_main, stdout);
+			return -1;
+		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+			printf("tend %s\n", TEND_VERSION);
+			return -1;
+		} else {
+			errline("unknown option \"%s\"; see tend --help", a);
+			return -1 - EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		fputs(usage_main, stderr);
+		return -1 - EXIT_USAGE;
+	}
+	return i;
 }
 
 int main(int argc, char **argv)
@@ -276,70 +382,8 @@ int main(int argc, char **argv)
 		proc_title_area(argv[0], (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) -
 		                                  argv[0]));
 	const char *cfgarg = NULL;
-	int i = 1;
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-			if (++i >= argc) {
-				errline("-c needs a FILE; see tend --help");
-				return EXIT_USAGE;
-			}
-			cfgarg = argv[i];
-		} else if (strncmp(a, "--config=", 9) == 0) {
-			cfgarg = a + 9;
-		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			fputs(usage_main, stdout);
-			return 0;
-		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
-			printf("tend %s\n", TEND_VERSION);
-			return 0;
-		} else {
-			errline("unknown option \"%s\"; see tend --help", a);
-			return EXIT_USAGE;
-		}
-	}
-	if (i >= argc) {
-		fputs(usage_main, stderr);
-		return EXIT_USAGE;
-	}
-	const char *cmd = argv[i++];
-	int rest = argc - i;
-	char **args = argv + i;
-	if (strcmp(cmd, "exec") == 0) {
-		if (cfgarg) {
-			errline("exec takes no -c FILE: its settings are flags; see tend "
-			        "exec --help");
-			return EXIT_USAGE;
-		}
-		return cmd_exec(rest, args);
-	}
-	if (strcmp(cmd, "mcp") == 0) {
-		if (cfgarg) {
-			errline("mcp takes no -c FILE: it edits the MCP clients' files; see "
-			        "tend mcp --help");
-			return EXIT_USAGE;
-		}
-		return mcp_command(rest, args);
-	}
-	if (strcmp(cmd, "check") == 0)
-		return cmd_check(cfgarg, rest, args);
-	if (strcmp(cmd, "up") == 0)
-		return cmd_up(cfgarg, rest, args);
-	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "start") == 0 ||
-	    strcmp(cmd, "stop") == 0 || strcmp(cmd, "restart") == 0 ||
-	    strcmp(cmd, "reload") == 0 || strcmp(cmd, "down") == 0 ||
-	    strcmp(cmd, "run") == 0)
-		return client_command(cfgarg, cmd, rest, args);
-	if (strcmp(cmd, "logs") == 0)
-		return client_logs(cfgarg, rest, args);
-	if (strcmp(cmd, "connect") == 0)
-		return client_connect(cfgarg, rest, args);
-	if (strcmp(cmd, "events") == 0)
-		return client_events(cfgarg, rest, args);
-	if (strcmp(cmd, "help") == 0) {
-		fputs(usage_main, stdout);
-		return 0;
-	}
-	errline("unknown command \"%s\"; see tend --help", cmd);
-	return EXIT_USAGE;
+	int i = global_options(argc, argv, &cfgarg);
+	if (i < 0)
+		return -1 - i;
+	return dispatch(cfgarg, argv[i], argc - i - 1, argv + i + 1);
 }

@@ -1,0 +1,81 @@
+/* cmd — the commands of the control protocol (ctl.h), which the CLI sends
+ * as `tend NAME ...`, as one table: what each takes (a name, which flags),
+ * which units it applies to, when the daemon answers it, whether the CLI
+ * starts the daemon for it, its --help text.  The request parser (ctl.c),
+ * the CLI (main.c, client.c) and the daemon (daemon.c) read the table;
+ * none of them decides these again.  What a command does stays with its
+ * user: the daemon's handler, the CLI's output.
+ *
+ * The table's order is the enum's.  Pure: data, lookups and the CLI's
+ * argument parser, no I/O.
+ */
+#ifndef TEND_CMD_H
+#define TEND_CMD_H
+
+#include <stdbool.h>
+
+enum ctl_cmd { CTL_PING, CTL_STATUS, CTL_START, CTL_STOP, CTL_RESTART,
+               CTL_RELOAD, CTL_DOWN, CTL_CONNECT, CTL_RUN, CTL_NCMDS };
+
+/* What a command takes as its name. */
+enum cmd_name {
+	CMD_NAME_NONE,       /* none (ping, reload, down) */
+	CMD_NAME_OPTIONAL,   /* one unit, else all of them (status) */
+	CMD_NAME_REQUIRED,   /* the unit it acts on */
+	CMD_NAME_OR_EXEC,    /* a service, or a command line (connect -- CMD) */
+};
+
+/* Flags: fields of a request ("wait": true) and --FLAG of the CLI. */
+enum {
+	CMD_WAIT  = 1 << 0,
+	CMD_JOIN  = 1 << 1,   /* excludes CMD_WAIT */
+	CMD_FORCE = 1 << 2,
+	CMD_JSON  = 1 << 3,   /* the CLI's output only: never sent */
+};
+
+/* What a unit is, for the units a command applies to. */
+enum {
+	CMD_ON_SERVICE  = 1 << 0,
+	CMD_ON_JOB      = 1 << 1,
+	CMD_ON_INSTANCE = 1 << 2,   /* a per-client instance of a service */
+};
+
+struct cmd_info {
+	const char *name;           /* the CLI's word and the request's "cmd" */
+	enum ctl_cmd cmd;
+	enum cmd_name takes_name;
+	unsigned applies;           /* CMD_ON_*: the units a named one acts on */
+	unsigned flags;             /* CMD_WAIT...: the flags it takes */
+	bool when_stopping;         /* answered while the daemon shuts down */
+	/* The CLI's side (none of it for a command the CLI does not have) */
+	bool cli;                   /* tend NAME exists */
+	bool starts_daemon;         /* started when not running (not --join) */
+	bool done_without_daemon;   /* no daemon: nothing to do, exit 0 */
+	const char *noun;           /* what the name stands for: "service" */
+	const char *synopsis;       /* what follows tend NAME, for an error */
+	const char *usage;          /* the --help text */
+};
+
+/* The entry of C (CTL_NCMDS or more: NULL). */
+const struct cmd_info *cmd_info(enum ctl_cmd c);
+/* The command called NAME, or NULL. */
+const struct cmd_info *cmd_find(const char *name);
+/* Every command's name, ", " between them: "ping, status, ...". */
+const char *cmd_known(void);
+
+/* Does CI act on the unit it names (start, stop...; not status)? */
+bool cmd_acts_on_unit(const struct cmd_info *ci);
+
+/* Why CI cannot act on the unit NAME, which is a KIND (one CMD_ON_*): a
+ * line for the reply (malloc'd), or NULL when it can. */
+char *cmd_refusal(const struct cmd_info *ci, const char *name, unsigned kind);
+
+/* The CLI: parses ARGV (what follows `tend NAME`, --help aside) into REQ
+ * (whose cmd is CI's; REQ's name points into ARGV) and *JSON (--json).
+ * Returns 0, or -1 with *ERR (malloc'd, one line: what is wrong, where to
+ * look), for exit code 2. */
+struct ctl_req;
+int cmd_parse_args(const struct cmd_info *ci, int argc, char **argv,
+                   struct ctl_req *req, bool *json, char **err);
+
+#endif

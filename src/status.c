@@ -1,0 +1,160 @@
+/* status — the answer to tend status (status.h). */
+#include "status.h"
+#include "ctl.h"
+#include "events.h"
+#include "job.h"
+#include "loop.h"
+#include "notify.h"
+#include "parse.h"
+#include "proc.h"
+#include "proxy.h"
+#include "share.h"
+#include "sup.h"
+#include "unit.h"
+#include "util.h"
+#include "words.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static json_t *last_exit_json(const struct unit *u)
+{
+	const struct exit_info *e = &u->last_exit;
+	if (!e->at)
+		return json_null();
+	json_t *o = json_pack("{s:s, s:o, s:o, s:I}", "reason",
+	                      exit_reason_name(e->reason),
+	                      "code", e->code >= 0 ? json_integer(e->code) : json_null(),
+	                      "signal", e->signal ? json_string(signal_name(e->signal))
+	                                          : json_null(),
+	                      "at", (json_int_t)e->at);
+	if (e->reason == EXIT_SPAWN_FAILED)
+		json_object_set_new(o, "error", json_string(strerror(e->err)));
+	return o;
+}
+
+/* The last health check of a service with one: {"ok", "strikes",
+ * "detail"}; null without a probe, or before its first verdict. */
+static json_t *health_json(const struct unit *u)
+{
+	if (!u->cfg->health || u->health_ok < 0 || !unit_up(u))
+		return json_null();
+	return json_pack("{s:b, s:I, s:s}", "ok", u->health_ok, "strikes",
+	                 (json_int_t)u->strikes, "detail", u->health_detail);
+}
+
+static json_t *unit_json(const struct unit *u, uint64_t now)
+{
+	bool up = u->pid > 0;
+	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:I, s:o}",
+	                 "name", u->cfg->name,
+	                 "kind", unit_kind_name(u->cfg->kind),
+	                 "state", unit_state_name(u->state),
+	                 "pid", up ? json_integer(u->pid) : json_null(),
+	                 "uptime_ms", up ? json_integer((json_int_t)(now - u->started_at))
+	                                 : json_null(),
+	                 "mem_bytes", (json_int_t)u->mem_bytes,
+	                 "procs", (json_int_t)u->procs,
+	                 "mem_max", u->cfg->memory_max ? json_integer((json_int_t)
+	                            u->cfg->memory_max) : json_null(),
+	                 "status_text", u->status_text[0] ? json_string(u->status_text)
+	                                                  : json_null(),
+	                 "health", health_json(u),
+	                 "restarts", (json_int_t)u->restarts,
+	                 "last_exit", last_exit_json(u));
+	if (u->proxy) {
+		/* Relayed connections open, and clients waiting for the
+		 * service to come up. */
+		json_object_set_new(o, "clients", json_integer((json_int_t)proxy_open(u->proxy)));
+		json_object_set_new(o, "held", json_integer((json_int_t)proxy_held(u->proxy)));
+	}
+	if (u->share) {
+		/* tend connect sessions served (or waiting for their program
+		 * to come up), and sessions waiting for their turn. */
+		json_object_set_new(o, "clients", json_integer((json_int_t)share_clients(u->share)));
+		json_object_set_new(o, "queued", json_integer((json_int_t)share_queued(u->share)));
+		if (share_mode(u->share) == STDIO_MCP) {
+			json_object_set_new(o, "in_flight",
+			                    json_integer((json_int_t)share_in_flight(u->share)));
+			json_object_set_new(o, "sessions", share_sessions_json(u->share, u));
+		}
+	}
+	if (u->instance)
+		json_object_set_new(o, "instance", json_true());
+	if (u->cfg->connect_key) {
+		/* A service of tend connect -- CMD: its command and directory
+		 * (never its environment: it may hold secrets). */
+		char *cmd = words_join(u->cfg->argv.v);
+		json_object_set_new(o, "connect", json_true());
+		json_object_set_new(o, "command", events_text(cmd));
+		json_object_set_new(o, "cwd", events_text(u->cfg->cwd));
+		free(cmd);
+	}
+	if (u->job) {
+		json_object_set_new(o, "state", json_string(job_state(u->job)));
+		json_object_set_new(o, "last_run", job_last_json(u->job));
+	}
+	return o;
+}
+
+/* Notifications not taken: from live processes outside the unit's tree,
+ * and ones that were no notification (truncated, without credentials). */
+static uint64_t notify_ignored(const struct sup *s)
+{
+	uint64_t n = s->notify_ignored;
+	for (size_t i = 0; i < s->nunits; i++)
+		if (s->units[i]->notifying)
+			n += notify_dropped(&s->units[i]->notify);
+	return n;
+}
+
+static json_t *daemon_json(struct sup *s, const struct status_self *self,
+                           uint64_t now)
+{
+	uint64_t mem = 0;
+	proc_read_mem(getpid(), &mem);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:b, s:s}",
+	                 "name", "tend", "kind", "daemon",
+	                 "state", s->shutting_down ? "stopping" : "running",
+	                 "pid", (int)getpid(),
+	                 "uptime_ms", (json_int_t)(now - s->started_at),
+	                 "mem_bytes", (json_int_t)mem,
+	                 "fds", (json_int_t)fd_count(),
+	                 "wakeups", (json_int_t)loop_wakeups(s->loop),
+	                 "clients", (json_int_t)self->clients,
+	                 "notify_ignored", (json_int_t)notify_ignored(s),
+	                 "config", self->config,
+	                 "default", self->is_default,
+	                 "file", self->file,
+	                 "version", TEND_VERSION);
+	/* Containment: the runs' cgroups, or why there are none. */
+	const struct cgroups *cg = &s->cg;
+	json_object_set_new(o, "cgroup", cg->dir && !cg->off
+	                    ? json_string(cg->dir) : json_null());
+	json_object_set_new(o, "cgroup_why", cg->why ? json_string(cg->why)
+	                                             : json_null());
+	return o;
+}
+
+char *status_reply(struct sup *s, const struct status_self *self,
+                   const char *name)
+{
+	sup_measure(s, false);
+	uint64_t now = mono_ms();
+	json_t *units = json_array();
+	if (!name)
+		json_array_append_new(units, daemon_json(s, self, now));
+	for (size_t i = 0; i < s->nunits; i++) {
+		const struct unit *u = s->units[i];
+		if (u->removed || (name && strcmp(name, u->cfg->name) != 0))
+			continue;
+		json_array_append_new(units, unit_json(u, now));
+	}
+	if (name && json_array_size(units) == 0) {
+		json_decref(units);
+		return ctl_reply_err(2, "no service or job named \"%s\" in %s", name,
+		                     self->config);
+	}
+	return ctl_reply_ok(json_pack("{s:o}", "units", units));
+}

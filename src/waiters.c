@@ -1,0 +1,184 @@
+/* waiters — requests answered when a unit gets there (waiters.h). */
+#include "waiters.h"
+#include "ctl.h"
+#include "job.h"
+#include "parse.h"
+#include "server.h"
+#include "unit.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct waiter {
+	struct waiter *next;
+	struct conn *c;
+	struct unit *u;        /* NULL: waits for the daemon to finish */
+	enum wait_kind kind;
+	unsigned long spawns;  /* WAIT_UP: a run after this many counts;
+	                          WAIT_RUN: the job's run it waits for */
+};
+
+static void add(struct waiters *ws, struct conn *c, struct unit *u,
+                enum wait_kind kind, unsigned long spawns)
+{
+	struct waiter *w = xcalloc(1, sizeof(*w));
+	*w = (struct waiter){ .next = ws->head, .c = c, .u = u, .kind = kind,
+	                      .spawns = spawns };
+	ws->head = w;
+}
+
+/* Why U is not up, for an error reply. */
+static char *down_reason(const struct unit *u)
+{
+	const struct exit_info *e = &u->last_exit;
+	if (u->removed)
+		return xasprintf("service \"%s\" was removed by a reload", u->cfg->name);
+	if (u->state == US_STOPPED && e->reason == EXIT_STOPPED)
+		return xasprintf("service \"%s\" was stopped", u->cfg->name);
+	if (e->reason == EXIT_SPAWN_FAILED)
+		return xasprintf("service \"%s\" failed to start: %s \"%s\": %s",
+		                 u->cfg->name, "exec", u->cfg->argv.v[0], strerror(e->err));
+	const char *how = u->gave_up ? "gave up"
+	                  : u->ready_at == 0 && u->cfg->ready != READY_NONE
+	                  ? "ended before it was ready" : "is down";
+	if (e->signal)
+		return xasprintf("service \"%s\" %s: last exit %s (signal %s)",
+		                 u->cfg->name, how, exit_reason_name(e->reason),
+		                 signal_name(e->signal));
+	return xasprintf("service \"%s\" %s: last exit %s (code %d)", u->cfg->name,
+	                 how, exit_reason_name(e->reason), e->code);
+}
+
+int waiters_up_verdict(const struct unit *u, unsigned long since, char **why)
+{
+	if (u->state == US_RUNNING && u->spawns > since)
+		return 1;
+	/* A run after the request ended before it was ready; or the unit
+	 * gave up, went away or was stopped. */
+	bool ended = u->spawns > since && !unit_up(u) && u->state != US_STOPPING;
+	if (ended || u->state == US_FAILED || u->removed ||
+	    (u->state == US_STOPPED && !u->want_up)) {
+		*why = down_reason(u);
+		return -1;
+	}
+	return 0;
+}
+
+/* The answer for whoever waits for run N of U's job, once it is over. */
+static char *run_answer(const struct unit *u, unsigned long n)
+{
+	const struct job_run *r = job_last(u->job);
+	/* A run that started ends as any run does, stopped by the removal:
+	 * its answer comes then. */
+	if (r->n < n && u->removed && job_current(u->job) != n)
+		return ctl_reply_err(1, "job \"%s\" was removed by a reload before "
+		                     "run %lu", u->cfg->name, n);
+	if (r->n < n)
+		return NULL;
+	if (u->removed && r->n == n && r->result == JR_KILLED)
+		return ctl_reply_err(1, "job \"%s\" run %lu was stopped: a reload "
+		                     "removed the job", u->cfg->name, n);
+	json_t *f = json_pack("{s:I, s:s, s:o}", "run", (json_int_t)r->n,
+	                      "result", job_result_name(r->result), "last_run",
+	                      job_last_json(u->job));
+	if (r->result == JR_SUCCESS || r->result == JR_FAILURE)
+		json_object_set_new(f, "exit", json_integer(r->code));
+	else
+		json_object_set_new(f, "exit", json_integer(1));
+	return ctl_reply_ok(f);
+}
+
+/* The answer to W if it has one now, else NULL. */
+static char *waiter_answer(const struct waiter *w)
+{
+	const struct unit *u = w->u;
+	if (w->kind == WAIT_RUN)
+		return run_answer(u, w->spawns);
+	if (w->kind == WAIT_DOWN)
+		return unit_settled(u) ? ctl_reply_ok(json_pack("{s:s}", "state",
+		                         unit_state_name(u->state))) : NULL;
+	char *why = NULL;
+	switch (waiters_up_verdict(u, w->spawns, &why)) {
+	case 1:
+		return ctl_reply_ok(json_pack("{s:s, s:i}", "state", "running", "pid",
+		                              (int)u->pid));
+	case -1: {
+		char *r = ctl_reply_err(1, "%s", why);
+		free(why);
+		return r;
+	}
+	default:
+		return NULL;
+	}
+}
+
+void waiters_answer_or_wait(struct waiters *ws, struct conn *c, struct unit *u,
+                            enum wait_kind kind, unsigned long since)
+{
+	struct waiter probe = { .u = u, .kind = kind, .spawns = since };
+	char *a = waiter_answer(&probe);
+	if (a)
+		server_reply(c, a);
+	else
+		add(ws, c, u, kind, since);
+}
+
+void waiters_answer_up(struct waiters *ws, struct conn *c, struct unit *u,
+                       bool wait, unsigned long since)
+{
+	if (wait) {
+		waiters_answer_or_wait(ws, c, u, WAIT_UP, since);
+	} else if (u->state == US_FAILED) {
+		char *why = down_reason(u);
+		server_reply(c, ctl_reply_err(1, "%s", why));
+		free(why);
+	} else {
+		server_reply(c, ctl_reply_ok(json_pack("{s:s}", "state",
+		                                       unit_state_name(u->state))));
+	}
+}
+
+void waiters_add_end(struct waiters *ws, struct conn *c)
+{
+	add(ws, c, NULL, WAIT_DOWN, 0);
+}
+
+void waiters_unit_changed(struct waiters *ws, const struct unit *u)
+{
+	for (struct waiter **p = &ws->head; *p; ) {
+		struct waiter *w = *p;
+		char *a = w->u == u ? waiter_answer(w) : NULL;
+		if (!a) {
+			p = &w->next;
+			continue;
+		}
+		*p = w->next;
+		server_reply(w->c, a);
+		free(w);
+	}
+}
+
+void waiters_conn_gone(struct waiters *ws, struct conn *c)
+{
+	for (struct waiter **p = &ws->head; *p; ) {
+		struct waiter *w = *p;
+		if (w->c == c) {
+			*p = w->next;
+			free(w);
+		} else {
+			p = &w->next;
+		}
+	}
+}
+
+void waiters_finish(struct waiters *ws)
+{
+	for (struct waiter *w = ws->head, *next; w; w = next) {
+		next = w->next;
+		if (!w->u)
+			server_reply(w->c, ctl_reply_ok(NULL));
+		free(w);
+	}
+	ws->head = NULL;
+}

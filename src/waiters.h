@@ -1,0 +1,60 @@
+/* waiters — requests the daemon answers once a unit gets where they wait
+ * for it, or at once when it is there already:
+ *   up    start/restart --wait: a run that started after the request is
+ *         ready (an error when the unit fails, gives up, is stopped or
+ *         removed first);
+ *   down  stop: the unit is settled (stopped or failed);
+ *   run   run --wait/--join: run N of the job is over (its result, with
+ *         the exit code the CLI exits with);
+ *   end   down: the daemon has finished (its socket gone, its lock free).
+ *
+ * The daemon calls waiters_unit_changed whenever a unit changes, and
+ * waiters_conn_gone when a connection closes: a waiter whose client went
+ * away is dropped, never answered.  Each answer is one reply line
+ * (ctl.h) sent with server_reply; a waiter is answered once.
+ */
+#ifndef TEND_WAITERS_H
+#define TEND_WAITERS_H
+
+#include <stdbool.h>
+
+struct conn;
+struct unit;
+struct waiter;
+
+enum wait_kind { WAIT_UP, WAIT_DOWN, WAIT_RUN };
+
+struct waiters {
+	struct waiter *head;   /* newest first */
+};
+
+/* Answers C about U now if U is there already, else once it gets there.
+ * SINCE: for WAIT_UP, a run after this many counts; for WAIT_RUN, the
+ * job's run (its number) waited for. */
+void waiters_answer_or_wait(struct waiters *ws, struct conn *c, struct unit *u,
+                            enum wait_kind kind, unsigned long since);
+
+/* Answers a start or restart of U: at once without WAIT (it spawned, or
+ * failed to), else as WAIT_UP since SINCE runs. */
+void waiters_answer_up(struct waiters *ws, struct conn *c, struct unit *u,
+                       bool wait, unsigned long since);
+
+/* C is answered when the daemon has finished (waiters_finish). */
+void waiters_add_end(struct waiters *ws, struct conn *c);
+
+/* U changed: answers whoever now has an answer about it. */
+void waiters_unit_changed(struct waiters *ws, const struct unit *u);
+
+/* C closed: its waiters go, unanswered. */
+void waiters_conn_gone(struct waiters *ws, struct conn *c);
+
+/* The daemon is done: answers the waiters of waiters_add_end, drops the
+ * others. */
+void waiters_finish(struct waiters *ws);
+
+/* Is U up with a run that started after SINCE runs: 1 (ready), -1 (it
+ * failed first, or will not start: *WHY, malloc'd, says why), 0 (not
+ * yet)? */
+int waiters_up_verdict(const struct unit *u, unsigned long since, char **why);
+
+#endif
