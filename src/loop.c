@@ -302,13 +302,10 @@ static int dispatch(struct loop *lp, int timeout)
 	return n;
 }
 
-/* Before due timers are judged, what waits on the descriptors is seen: a
- * wait of 0 ms, done again while it finds something, or while time
- * jumped across it (the process was stopped or descheduled right there),
- * a bounded number of times so that timers are never starved.  This is
- * what makes a gap harmless wherever it falls: in the blocking wait
- * (SIGSTOP and SIGCONT end epoll_wait with EINTR), after it, or in a slow
- * callback. */
+/* After a gap, what waits on the descriptors is seen before due timers are
+ * judged: a wait of 0 ms, done again while it finds something or while
+ * time jumped across it (the process stopped or descheduled right there),
+ * a bounded number of times so that timers are never starved. */
 static int catch_up(struct loop *lp)
 {
 	for (int round = 0; round < LOOP_CATCH_UP; round++) {
@@ -326,13 +323,15 @@ static int catch_up(struct loop *lp)
 	return 0;
 }
 
-/* Each iteration waits, runs the callbacks of what came, catches up with
- * what came meanwhile, and only then runs the due timers: a deadline is
- * never judged before what was waiting on the descriptors has been seen,
- * whatever gap there was (the process stopped by SIGSTOP or a debugger,
- * swapped out, its cgroup frozen, a slow callback): the ping, READY=1,
- * exit or client line that came in time is in a descriptor when the
- * deadline's timer is already due. */
+/* Each iteration waits, runs the callbacks of what came, and then the due
+ * timers.  A gap (the wait and its callbacks took LOOP_GAP_MS longer than
+ * the wait's timeout, or the wait was interrupted: the process was
+ * stopped by SIGSTOP or a debugger, swapped out, its cgroup frozen, or a
+ * callback was slow) is caught up first, so that a deadline is never
+ * judged before what came in time (the ping, READY=1, exit or client line
+ * that waits in a descriptor) has been seen.  Without a gap, timers run
+ * after each batch, however busy the descriptors (a flood of datagrams
+ * does not hold them back). */
 int loop_run(struct loop *lp)
 {
 	lp->stop = false;
@@ -342,16 +341,21 @@ int loop_run(struct loop *lp)
 		/* Timers may have taken time (a memory sample reads /proc):
 		 * the wait is measured from now, not from before them. */
 		lp->now = mono_ms();
-		int n = dispatch(lp, next_timeout(lp));
-		lp->wakeups++;   /* the catching up is no wakeup of its own */
+		uint64_t t0 = lp->now;
+		int timeout = next_timeout(lp);
+		int n = dispatch(lp, timeout);
+		lp->wakeups++;
 		if (n < 0 && errno != EINTR)
 			return -1;
 		if (lp->stop)
 			break;
-		if (catch_up(lp) < 0)
+		bool gap = n < 0 || (timeout >= 0 &&
+		                     mono_ms() - t0 > (uint64_t)timeout + LOOP_GAP_MS);
+		if (gap && catch_up(lp) < 0)
 			return -1;
 		if (lp->stop)
 			break;
+		lp->now = mono_ms();
 		run_due_timers(lp);
 	}
 	return 0;

@@ -7,11 +7,10 @@
  * removed watch never fires again, not even later in the same batch.
  *
  * Each iteration waits, runs the callbacks of the descriptors that are
- * ready, and then the timers that are due, but only after a wait of 0 ms
- * found nothing more (and took no time: a gap there is caught too): after
- * any gap (a stopped or swapped-out daemon, a frozen cgroup, a slow
- * callback) what waited on the descriptors is seen before any deadline is
- * judged.
+ * ready, and then the timers that are due.  After a gap (the iteration
+ * took longer than its wait's timeout: a stopped or swapped-out daemon, a
+ * frozen cgroup, a slow callback) what waited on the descriptors is seen
+ * first, so that no deadline is judged before what came in time.
  *
  * Timers run on CLOCK_MONOTONIC, which stands still while the machine is
  * suspended: no timeout, deadline or countdown expires because of a

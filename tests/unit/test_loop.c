@@ -162,12 +162,15 @@ static void signal_info_keeps_each_value(void **state)
 	loop_free(lp);
 }
 
-/* A gap in the loop (here: the loop starts late) with a timer already
- * due and a descriptor already readable: the descriptor is seen first,
- * and the timer's callback can tell that it was (a ping that came in
- * time is no missed deadline).  Also with more descriptors ready than
- * one wait fetches. */
-struct gap { struct loop_io io[80]; int fds[80][2]; int read, read_at_timer; };
+/* A gap in the loop (here: a slow callback, 60 ms) while a timer falls
+ * due and descriptors become readable: they are seen first, and the
+ * timer's callback can tell that they were (a ping that came in time is
+ * no missed deadline).  Also with more ready than one wait fetches. */
+struct gap {
+	struct loop_io io[81];
+	int fds[81][2];
+	int read, read_at_timer;
+};
 
 static void on_gap_io(struct loop *lp, struct loop_io *io, uint32_t events)
 {
@@ -177,6 +180,12 @@ static void on_gap_io(struct loop *lp, struct loop_io *io, uint32_t events)
 	if (read(io->fd, &c, 1) == 1)
 		g->read++;
 	loop_io_del(lp, io);
+	if (io == &g->io[80]) {
+		/* the slow callback: meanwhile 80 others become ready */
+		usleep(60000);
+		for (int i = 0; i < 80; i++)
+			assert_int_equal(write(g->fds[i][1], "x", 1), 1);
+	}
 }
 
 static void on_gap_timer(struct loop *lp, struct loop_timer *t)
@@ -192,17 +201,16 @@ static void descriptors_before_due_timers(void **state)
 	struct loop *lp = loop_new();
 	static struct gap g;
 	struct loop_timer t = { 0 };
-	loop_timer_start(lp, &t, 0, on_gap_timer, &g);
-	for (int i = 0; i < 80; i++) {
+	for (int i = 0; i < 81; i++) {
 		assert_int_equal(pipe(g.fds[i]), 0);
-		assert_int_equal(write(g.fds[i][1], "x", 1), 1);
 		assert_int_equal(loop_io_add(lp, &g.io[i], g.fds[i][0], EPOLLIN,
 		                             on_gap_io, &g), 0);
 	}
-	usleep(20000);   /* the timer is overdue */
+	assert_int_equal(write(g.fds[80][1], "x", 1), 1);
+	loop_timer_start(lp, &t, 20, on_gap_timer, &g);
 	assert_int_equal(loop_run(lp), 0);
-	assert_int_equal(g.read_at_timer, 80);
-	for (int i = 0; i < 80; i++) {
+	assert_int_equal(g.read_at_timer, 81);
+	for (int i = 0; i < 81; i++) {
 		close(g.fds[i][0]);
 		close(g.fds[i][1]);
 	}
