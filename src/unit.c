@@ -865,12 +865,15 @@ void unit_on_resume(struct unit *u)
 
 /* --- readiness and health checks --- */
 
-/* While starting, a readiness check runs this often at most; sooner at
- * first: the gap is a tenth of the time since the spawn, at least
- * READY_CHECK_MIN_MS, so a service is found ready at most about 10% (or
- * 5 ms) after it is, whatever it takes to start. */
-#define READY_CHECK_MS 250
-#define READY_CHECK_MIN_MS 5
+/* When checks run and what their results mean is health.h's: here they
+ * are run and their timer armed. */
+static struct health_cfg health_cfg_of(const struct unit_config *c)
+{
+	return (struct health_cfg){ .interval_ms = c->health_interval_ms,
+	                            .grace_ms = c->health_grace_ms,
+	                            .strikes = c->health_strikes,
+	                            .ready_by_probe = c->ready == READY_HEALTH };
+}
 
 static void on_check_timer(struct loop *lp, struct loop_timer *t);
 
@@ -920,7 +923,7 @@ static void start_checks(struct unit *u)
 {
 	const struct unit_config *c = u->cfg;
 	stop_checks(u);
-	u->strikes = 0;
+	u->track.strikes = 0;
 	u->health_ok = -1;
 	u->health_detail[0] = 0;
 	if (u->state == US_STARTING) {
@@ -937,13 +940,8 @@ static void start_checks(struct unit *u)
 	u->health = parse_check(u, c->health, "health");
 	if (!u->health)
 		return;
-	uint64_t now = mono_ms();
-	u->grace_until = now + c->health_grace_ms;
-	/* A service that proved ready through its probe is past its grace. */
-	if (c->ready == READY_HEALTH)
-		u->grace_until = now;
-	schedule_check(u, u->grace_until > now ? u->grace_until - now
-	                                       : c->health_interval_ms);
+	struct health_cfg hc = health_cfg_of(c);
+	schedule_check(u, health_begin(&u->track, &hc, mono_ms()));
 }
 
 static void on_check_done(void *data, bool ok, const char *detail)
@@ -952,32 +950,28 @@ static void on_check_done(void *data, bool ok, const char *detail)
 	const struct unit_config *c = u->cfg;
 	snprintf(u->health_detail, sizeof(u->health_detail), "%s", detail);
 	u->health_ok = ok;
-	if (u->state == US_STARTING) {
-		if (ok) {
-			unit_ready(u, c->ready == READY_SOCKET ? "socket" : "health");
-			return;
-		}
-		/* Clients may be waiting for this: see READY_CHECK_MS. */
-		uint64_t every = c->health_interval_ms < READY_CHECK_MS
-		                 ? c->health_interval_ms : READY_CHECK_MS;
-		uint64_t soon = (mono_ms() - u->started_at) / 10;
-		if (soon < READY_CHECK_MIN_MS)
-			soon = READY_CHECK_MIN_MS;
-		schedule_check(u, soon < every ? soon : every);
-		return;
-	}
-	if (ok) {
-		u->strikes = 0;
-	} else if (mono_ms() >= u->grace_until && ++u->strikes >= c->health_strikes) {
+	struct health_cfg hc = health_cfg_of(c);
+	uint64_t now = mono_ms();
+	struct health_verdict v = u->state == US_STARTING
+	        ? health_ready_result(&hc, ok, u->started_at, now)
+	        : health_result(&u->track, &hc, ok, now);
+	switch (v.action) {
+	case HEALTH_READY:
+		unit_ready(u, c->ready == READY_SOCKET ? "socket" : "health");
+		break;
+	case HEALTH_RESTART: {
 		emit(u, "health_failed", json_pack("{s:I, s:s}", "strikes",
-		     (json_int_t)u->strikes, "detail", detail));
+		     (json_int_t)v.strikes, "detail", detail));
 		char *why = xasprintf("health check failed %u times in a row: %s",
-		                      u->strikes, detail);
+		                      v.strikes, detail);
 		unit_restart_for(u, EXIT_HEALTH, why);
 		free(why);
-		return;
+		break;
 	}
-	schedule_check(u, c->health_interval_ms);
+	case HEALTH_AGAIN:
+		schedule_check(u, v.next_ms);
+		break;
+	}
 }
 
 static void on_check_timer(struct loop *lp, struct loop_timer *t)
