@@ -37,6 +37,16 @@ const char *unit_state_name(enum unit_state s)
 
 static const char *uname_(const struct unit *u) { return u->cfg->name; }
 
+/* The unit's one clock, for every stamp and every decision of this file:
+ * CLOCK_MONOTONIC ms read when the event is handled, as the loop's timers
+ * are armed (loop_timer_start).  Not the loop's time of the iteration
+ * (loop_now): units start before the loop runs (sup_boot, after the
+ * leftovers of a killed daemon were waited for), when that time is stale;
+ * a run's start is stamped after its spawn, not before; and the stamps
+ * are read by daemon.c and job.c against mono_ms, which must never be
+ * earlier than them. */
+static uint64_t unit_now(void) { return mono_ms(); }
+
 static void emit(struct unit *u, const char *event, json_t *fields)
 {
 	events_emit(u->sup->ev, uname_(u), event, fields);
@@ -50,7 +60,7 @@ static void set_state(struct unit *u, enum unit_state s)
 	/* The idle-stop clock runs while the service runs, from the moment
 	 * it is ready; an idle service has no timer at all. */
 	if (s == US_RUNNING && u->cfg->idle_stop_ms) {
-		u->last_activity = loop_now(u->sup->loop);
+		u->last_activity = unit_now();
 		loop_timer_start(u->sup->loop, &u->idle, u->cfg->idle_stop_ms,
 		                 on_idle, u);
 	} else if (s != US_RUNNING) {
@@ -438,7 +448,7 @@ static void spawn(struct unit *u)
 	u->sid = res.pid;
 	u->main_gone = false;
 	sup_spawned(u->sup, u);
-	u->started_at = mono_ms();
+	u->started_at = unit_now();
 	u->spawns++;
 	u->forced = EXIT_NONE;
 	u->ready_at = 0;
@@ -470,7 +480,7 @@ void unit_ready(struct unit *u, const char *how)
 	if (u->state != US_STARTING)
 		return;
 	loop_timer_stop(u->sup->loop, &u->timer);
-	u->ready_at = mono_ms();
+	u->ready_at = unit_now();
 	/* The event first: whoever waited for this learns it after the file
 	 * has it. */
 	emit(u, "ready", json_pack("{s:s, s:I}", "how", how, "after_ms",
@@ -536,7 +546,7 @@ bool unit_revive(struct unit *u, const char *by)
 
 void unit_activity(struct unit *u)
 {
-	u->last_activity = loop_now(u->sup->loop);
+	u->last_activity = unit_now();
 }
 
 static void stop_tree(struct unit *u);
@@ -544,7 +554,7 @@ static void stop_tree(struct unit *u);
 static void on_idle(struct loop *lp, struct loop_timer *t)
 {
 	struct unit *u = t->data;
-	uint64_t now = loop_now(lp), quiet = now - u->last_activity;
+	uint64_t now = unit_now(), quiet = now - u->last_activity;
 	if (u->share && share_busy(u->share, u)) {
 		/* Requests in flight (stdio = mcp): not idle, however quiet. */
 		unit_activity(u);
@@ -941,7 +951,7 @@ static void start_checks(struct unit *u)
 	if (!u->health)
 		return;
 	struct health_cfg hc = health_cfg_of(c);
-	schedule_check(u, health_begin(&u->track, &hc, mono_ms()));
+	schedule_check(u, health_begin(&u->track, &hc, unit_now()));
 }
 
 static void on_check_done(void *data, bool ok, const char *detail)
@@ -951,7 +961,7 @@ static void on_check_done(void *data, bool ok, const char *detail)
 	snprintf(u->health_detail, sizeof(u->health_detail), "%s", detail);
 	u->health_ok = ok;
 	struct health_cfg hc = health_cfg_of(c);
-	uint64_t now = mono_ms();
+	uint64_t now = unit_now();
 	struct health_verdict v = u->state == US_STARTING
 	        ? health_ready_result(&hc, ok, u->started_at, now)
 	        : health_result(&u->track, &hc, ok, now);
@@ -1030,7 +1040,7 @@ void unit_shim_reaped(struct unit *u, int wstatus)
 
 void unit_on_exit(struct unit *u, int wstatus)
 {
-	uint64_t now = mono_ms(), uptime = now - u->started_at;
+	uint64_t now = unit_now(), uptime = now - u->started_at;
 	u->pid = 0;
 	loop_timer_stop(u->sup->loop, &u->wdog);
 	stop_checks(u);
