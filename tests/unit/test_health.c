@@ -24,6 +24,26 @@ static uint64_t ready_retry(const struct health_cfg *c, uint64_t after)
 	return v.next_ms;
 }
 
+/* A health check of a running run ends at AT with OK: the next check
+ * after health-interval, with STRIKES counted so far. */
+static void expect_again(struct health_track *t, const struct health_cfg *c,
+                         bool ok, uint64_t at, unsigned strikes)
+{
+	struct health_verdict v = health_result(t, c, ok, at);
+	assert_int_equal(v.action, HEALTH_AGAIN);
+	assert_int_equal(v.next_ms, c->interval_ms);
+	assert_int_equal(t->strikes, strikes);
+}
+
+/* ... or the run ends after STRIKES failures in a row. */
+static void expect_restart(struct health_track *t, const struct health_cfg *c,
+                           uint64_t at, unsigned strikes)
+{
+	struct health_verdict v = health_result(t, c, false, at);
+	assert_int_equal(v.action, HEALTH_RESTART);
+	assert_int_equal(v.strikes, strikes);
+}
+
 static void readiness_pass_is_ready(void **state)
 {
 	(void)state;
@@ -92,9 +112,7 @@ static void ready_by_probe_is_past_grace(void **state)
 	struct health_track t;
 	assert_int_equal(health_begin(&t, &c, T0), 10000);
 	assert_int_equal(t.grace_until, T0);
-	struct health_verdict v = health_result(&t, &c, false, T0 + 1);
-	assert_int_equal(v.action, HEALTH_AGAIN);
-	assert_int_equal(t.strikes, 1);
+	expect_again(&t, &c, false, T0 + 1, 1);
 }
 
 static void failures_in_grace_do_not_count(void **state)
@@ -104,18 +122,14 @@ static void failures_in_grace_do_not_count(void **state)
 	c.strikes = 1;
 	struct health_track t;
 	health_begin(&t, &c, T0);
-	for (uint64_t at = T0; at < T0 + 30000; at += 1000) {
-		struct health_verdict v = health_result(&t, &c, false, at);
-		assert_int_equal(v.action, HEALTH_AGAIN);
-		assert_int_equal(v.next_ms, 10000);
-		assert_int_equal(t.strikes, 0);
-	}
-	/* The grace's last millisecond is past it. */
-	struct health_verdict v = health_result(&t, &c, false, T0 + 30000);
-	assert_int_equal(v.action, HEALTH_RESTART);
-	assert_int_equal(v.strikes, 1);
+	for (uint64_t at = T0; at < T0 + 30000; at += 1000)
+		expect_again(&t, &c, false, at, 0);
+	/* The grace's end is past it. */
+	expect_restart(&t, &c, T0 + 30000, 1);
 }
 
+/* health-strikes failures in a row end the run; a pass between them
+ * forgets the count; the next run (or a resume) begins afresh. */
 static void strikes_in_a_row_restart(void **state)
 {
 	(void)state;
@@ -123,54 +137,15 @@ static void strikes_in_a_row_restart(void **state)
 	struct health_track t;
 	health_begin(&t, &c, T0);
 	uint64_t at = T0 + 30000;
-	for (unsigned i = 1; i < 3; i++) {
-		struct health_verdict v = health_result(&t, &c, false, at);
-		assert_int_equal(v.action, HEALTH_AGAIN);
-		assert_int_equal(v.next_ms, 10000);
-		assert_int_equal(t.strikes, i);
-		at += v.next_ms;
-	}
-	struct health_verdict v = health_result(&t, &c, false, at);
-	assert_int_equal(v.action, HEALTH_RESTART);
-	assert_int_equal(v.strikes, 3);
-}
-
-static void a_pass_forgets_strikes(void **state)
-{
-	(void)state;
-	struct health_cfg c = defaults();
-	struct health_track t;
-	health_begin(&t, &c, T0);
-	uint64_t at = T0 + 30000;
-	health_result(&t, &c, false, at);
-	health_result(&t, &c, false, at + 10000);
-	assert_int_equal(t.strikes, 2);
-	struct health_verdict v = health_result(&t, &c, true, at + 20000);
-	assert_int_equal(v.action, HEALTH_AGAIN);
-	assert_int_equal(v.next_ms, 10000);
+	expect_again(&t, &c, false, at, 1);
+	expect_again(&t, &c, false, at + 10000, 2);
+	expect_again(&t, &c, true, at + 20000, 0);
+	expect_again(&t, &c, false, at + 30000, 1);
+	expect_again(&t, &c, false, at + 40000, 2);
+	expect_restart(&t, &c, at + 50000, 3);
+	assert_int_equal(health_begin(&t, &c, at + 60000), 30000);
 	assert_int_equal(t.strikes, 0);
-	/* The count starts again: two more failures are not three. */
-	health_result(&t, &c, false, at + 30000);
-	v = health_result(&t, &c, false, at + 40000);
-	assert_int_equal(v.action, HEALTH_AGAIN);
-	v = health_result(&t, &c, false, at + 50000);
-	assert_int_equal(v.action, HEALTH_RESTART);
-}
-
-/* A new run (or a resume) begins afresh: strikes forgotten, grace again. */
-static void begin_again_resets(void **state)
-{
-	(void)state;
-	struct health_cfg c = defaults();
-	struct health_track t;
-	health_begin(&t, &c, T0);
-	health_result(&t, &c, false, T0 + 40000);
-	health_result(&t, &c, false, T0 + 50000);
-	assert_int_equal(t.strikes, 2);
-	assert_int_equal(health_begin(&t, &c, T0 + 60000), 30000);
-	assert_int_equal(t.strikes, 0);
-	health_result(&t, &c, false, T0 + 70000);   /* in the new grace */
-	assert_int_equal(t.strikes, 0);
+	expect_again(&t, &c, false, at + 70000, 0);   /* in the new grace */
 }
 
 int main(void)
@@ -184,8 +159,6 @@ int main(void)
 		cmocka_unit_test(ready_by_probe_is_past_grace),
 		cmocka_unit_test(failures_in_grace_do_not_count),
 		cmocka_unit_test(strikes_in_a_row_restart),
-		cmocka_unit_test(a_pass_forgets_strikes),
-		cmocka_unit_test(begin_again_resets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
