@@ -289,6 +289,7 @@ static void test_plan_retires_for_stopping_units(void **state)
 	fx_held(&f, "tcp:127.0.0.1:3", "gone2", false);   /* a wants it */
 	fx_held(&f, "tcp:127.0.0.1:4", "a", false);       /* a dropped it */
 	fx_held(&f, "tcp:127.0.0.1:5", "gone3", true);    /* retired before */
+	fx_held(&f, "tcp:127.0.0.1:6", "gone4", false);   /* in the file */
 	fx_unit(&f, plan_unit("a", (const char *[]){ "tcp:127.0.0.1:3", NULL }));
 	fx_unit(&f, plan_unit("gone4", (const char *[]){ NULL }));
 	struct held_plan p;
@@ -301,13 +302,14 @@ static void test_plan_retires_for_stopping_units(void **state)
 	assert_true(p.keep[0]);
 	assert_false(p.keep[1]);
 	assert_true(p.keep[2]);
-	assert_false(p.keep[3]);   /* its unit is in the file: not retiring */
+	assert_false(p.keep[3]);   /* a dropped it */
 	assert_true(p.keep[4]);
+	assert_false(p.keep[5]);   /* its unit is in the file: not retiring */
 	held_plan_free(&p);
 	/* Without the question, nothing is retired. */
 	held_plan(&f.set, &f.cfg, NULL, NULL, &p);
 	assert_int_equal(p.n, 1);
-	assert_false(p.keep[0] || p.keep[1] || p.keep[3] || p.keep[4]);
+	assert_false(p.keep[0] || p.keep[1] || p.keep[3] || p.keep[4] || p.keep[5]);
 	held_plan_free(&p);
 	fx_free(&f);
 }
