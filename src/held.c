@@ -113,50 +113,48 @@ static bool has_unit(const struct tend_config *cfg, const char *name)
 	return false;
 }
 
-int held_sync(struct held_set *set, const struct tend_config *cfg,
-              bool (*retiring)(void *ctx, const char *unit), void *ctx,
-              char **err)
+static bool planned(const struct held_plan *p, const char *spec)
 {
-	struct held_set next = { 0 };
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->v[i].spec, spec) == 0)
+			return true;
+	return false;
+}
+
+/* The set's entry with SPEC not taken over yet, or HELD_NEW. */
+static size_t take_over(const struct held_set *set, bool *kept, const char *spec)
+{
+	for (size_t k = 0; k < set->n; k++)
+		if (!kept[k] && strcmp(set->v[k].spec, spec) == 0) {
+			kept[k] = true;
+			return k;
+		}
+	return HELD_NEW;
+}
+
+void held_plan(const struct held_set *set, const struct tend_config *cfg,
+               bool (*retiring)(void *ctx, const char *unit), void *ctx,
+               struct held_plan *p)
+{
 	size_t total = set->n;   /* room for those kept for a retiring unit */
 	for (size_t i = 0; i < cfg->nunits; i++)
 		total += cfg->units[i]->listen.n;
-	next.v = xcalloc(total ? total : 1, sizeof(*next.v));
+	*p = (struct held_plan){ .v = xcalloc(total ? total : 1, sizeof(*p->v)) };
 	bool *kept = xcalloc(set->n ? set->n : 1, sizeof(*kept));
+	p->keep = kept;
 	for (size_t i = 0; i < cfg->nunits; i++) {
 		const struct unit_config *u = cfg->units[i];
 		for (size_t j = 0; j < u->listen.n; j++) {
 			const char *spec = u->listen.v[j];
-			if (held_fd(&next, spec) >= 0) {
-				*err = xasprintf("%s: [service %s]: listen = %s is used "
-				                 "twice; each address is one service's",
-				                 cfg->path, u->name, spec);
-				goto fail;
+			if (planned(p, spec)) {
+				p->dup = u;
+				p->dup_spec = spec;
+				for (size_t k = 0; k < set->n; k++)
+					kept[k] = true;   /* none closed */
+				return;
 			}
-			int fd = -1;
-			for (size_t k = 0; k < set->n && fd < 0; k++)
-				if (!kept[k] && strcmp(set->v[k].spec, spec) == 0) {
-					kept[k] = true;
-					fd = set->v[k].fd;
-					if (strncmp(spec, "unix:", 5) == 0)
-						(void)fchmodat(AT_FDCWD, spec + 5,
-						               u->listen_mode & 0777,
-						               AT_SYMLINK_NOFOLLOW);
-				}
-			char *why = NULL;
-			if (fd < 0 && (fd = held_bind(spec, u->listen_mode, &why)) < 0) {
-				int line = config_key_line(u, "listen");
-				*err = line > 0
-				       ? xasprintf("%s:%d: [service %s]: listen = %s: %s",
-				                   cfg->path, line, u->name, spec, why)
-				       : xasprintf("%s: [service %s]: listen = %s: %s",
-				                   cfg->path, u->name, spec, why);
-				free(why);
-				goto fail;
-			}
-			next.v[next.n++] = (struct held_sock){ .spec = xstrdup(spec),
-			                                       .unit = xstrdup(u->name),
-			                                       .fd = fd };
+			p->v[p->n++] = (struct held_step){
+				.spec = spec, .u = u, .from = take_over(set, kept, spec) };
 		}
 	}
 	/* An address no unit of CFG wants, of a unit that is gone from CFG
@@ -167,13 +165,69 @@ int held_sync(struct held_set *set, const struct tend_config *cfg,
 		if (!kept[k] && retiring && !has_unit(cfg, set->v[k].unit) &&
 		    retiring(ctx, set->v[k].unit)) {
 			kept[k] = true;
-			next.v[next.n++] = (struct held_sock){
-				.spec = xstrdup(set->v[k].spec),
-				.unit = xstrdup(set->v[k].unit),
-				.fd = set->v[k].fd, .retired = true };
+			p->v[p->n++] = (struct held_step){ .spec = set->v[k].spec,
+			                                   .from = k };
 		}
+}
+
+void held_plan_free(struct held_plan *p)
+{
+	free(p->v);
+	free(p->keep);
+	*p = (struct held_plan){ 0 };
+}
+
+/* The fd of step S of the plan for SET: the set's, or bound now; -1 with
+ * *ERR (malloc'd) when it cannot be bound. */
+static int step_fd(const struct held_set *set, const struct held_step *s,
+                   const char *path, char **err)
+{
+	const struct unit_config *u = s->u;
+	if (s->from != HELD_NEW) {
+		if (u && strncmp(s->spec, "unix:", 5) == 0)
+			(void)fchmodat(AT_FDCWD, s->spec + 5, u->listen_mode & 0777,
+			               AT_SYMLINK_NOFOLLOW);
+		return set->v[s->from].fd;
+	}
+	char *why = NULL;
+	int fd = held_bind(s->spec, u->listen_mode, &why);
+	if (fd >= 0)
+		return fd;
+	int line = config_key_line(u, "listen");
+	*err = line > 0
+	       ? xasprintf("%s:%d: [service %s]: listen = %s: %s",
+	                   path, line, u->name, s->spec, why)
+	       : xasprintf("%s: [service %s]: listen = %s: %s",
+	                   path, u->name, s->spec, why);
+	free(why);
+	return -1;
+}
+
+int held_sync(struct held_set *set, const struct tend_config *cfg,
+              bool (*retiring)(void *ctx, const char *unit), void *ctx,
+              char **err)
+{
+	struct held_plan p;
+	held_plan(set, cfg, retiring, ctx, &p);
+	struct held_set next = { .v = xcalloc(p.n ? p.n : 1, sizeof(*next.v)) };
+	for (size_t i = 0; i < p.n; i++) {
+		const struct held_step *s = &p.v[i];
+		int fd = step_fd(set, s, cfg->path, err);
+		if (fd < 0)
+			goto fail;
+		next.v[next.n++] = (struct held_sock){
+			.spec = xstrdup(s->spec),
+			.unit = xstrdup(s->u ? s->u->name : set->v[s->from].unit),
+			.fd = fd, .retired = !s->u };
+	}
+	if (p.dup) {
+		*err = xasprintf("%s: [service %s]: listen = %s is used twice; "
+		                 "each address is one service's",
+		                 cfg->path, p.dup->name, p.dup_spec);
+		goto fail;
+	}
 	for (size_t k = 0; k < set->n; k++) {
-		if (kept[k]) {
+		if (p.keep[k]) {
 			free(set->v[k].spec);
 			free(set->v[k].unit);
 		} else {
@@ -181,16 +235,13 @@ int held_sync(struct held_set *set, const struct tend_config *cfg,
 		}
 	}
 	free(set->v);
-	free(kept);
+	held_plan_free(&p);
 	*set = next;
 	return 0;
 fail:
 	/* Undo: close what was bound just now, keep what was there. */
 	for (size_t i = 0; i < next.n; i++) {
-		bool old = false;
-		for (size_t k = 0; k < set->n && !old; k++)
-			old = set->v[k].fd == next.v[i].fd;
-		if (old) {
+		if (p.v[i].from != HELD_NEW) {
 			free(next.v[i].spec);
 			free(next.v[i].unit);
 		} else {
@@ -198,7 +249,7 @@ fail:
 		}
 	}
 	free(next.v);
-	free(kept);
+	held_plan_free(&p);
 	return -1;
 }
 

@@ -47,10 +47,45 @@ int held_bind(const char *spec, unsigned mode, char **why);
  * unit's name; NULL: none) says its tree still stops: they stay, retired,
  * until held_release, and a unit of CFG that wants one takes it over.
  * All or nothing: on an error nothing changed and *ERR (malloc'd) names
- * the service, the address and the file's line. */
+ * the service, the address and the file's line.  What to keep, bind and
+ * close is held_plan's; this applies it. */
 int held_sync(struct held_set *set, const struct tend_config *cfg,
               bool (*retiring)(void *ctx, const char *unit), void *ctx,
               char **err);
+
+/* What held_sync does, as a pure function of the addresses and units of
+ * the set and of CFG (no socket is touched): the next set, step by step,
+ * and which of the set's entries it keeps.  Every listen address of
+ * CFG's units, in order, takes over the fd of the set's entry with that
+ * address, or is bound anew; then every entry no unit of CFG wants, of a
+ * unit gone from CFG for which RETIRING says its tree still stops, is
+ * kept, retired; every other entry is closed.  An address used twice in
+ * CFG ends the plan there: the steps before it are the ones taken before
+ * the error is found, and nothing is closed. */
+#define HELD_NEW ((size_t)-1)
+
+struct held_step {
+	const char *spec;                /* the address (CFG's or the set's) */
+	const struct unit_config *u;     /* the unit of CFG that wants it;
+	                                    NULL: retired */
+	size_t from;                     /* the set's entry taken over, or
+	                                    HELD_NEW: bound anew */
+};
+
+struct held_plan {
+	struct held_step *v;             /* the next set, in order */
+	size_t n;
+	bool *keep;                      /* per entry of the set: in the next
+	                                    set (the others are closed) */
+	const struct unit_config *dup;   /* the unit with an address used
+	                                    twice (dup_spec); NULL: none */
+	const char *dup_spec;
+};
+
+void held_plan(const struct held_set *set, const struct tend_config *cfg,
+               bool (*retiring)(void *ctx, const char *unit), void *ctx,
+               struct held_plan *plan);
+void held_plan_free(struct held_plan *plan);
 
 /* Closes the retired addresses of UNIT (its tree is gone). */
 void held_release(struct held_set *set, const char *unit);

@@ -41,7 +41,7 @@ static json_t *health_json(const struct unit *u)
 	if (!u->cfg->health || u->health_ok < 0 || !unit_up(u))
 		return json_null();
 	return json_pack("{s:b, s:I, s:s}", "ok", u->health_ok, "strikes",
-	                 (json_int_t)u->strikes, "detail", u->health_detail);
+	                 (json_int_t)u->track.strikes, "detail", u->health_detail);
 }
 
 static json_t *unit_json(const struct unit *u, uint64_t now)

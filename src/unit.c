@@ -37,6 +37,16 @@ const char *unit_state_name(enum unit_state s)
 
 static const char *uname_(const struct unit *u) { return u->cfg->name; }
 
+/* The unit's one clock, for every stamp and every decision of this file:
+ * CLOCK_MONOTONIC ms read when the event is handled, as the loop's timers
+ * are armed (loop_timer_start).  Not the loop's time of the iteration
+ * (loop_now): units start before the loop runs (sup_boot, after the
+ * leftovers of a killed daemon were waited for), when that time is stale;
+ * a run's start is stamped after its spawn, not before; and the stamps
+ * are read by daemon.c and job.c against mono_ms, which must never be
+ * earlier than them. */
+static uint64_t unit_now(void) { return mono_ms(); }
+
 static void emit(struct unit *u, const char *event, json_t *fields)
 {
 	events_emit(u->sup->ev, uname_(u), event, fields);
@@ -50,7 +60,7 @@ static void set_state(struct unit *u, enum unit_state s)
 	/* The idle-stop clock runs while the service runs, from the moment
 	 * it is ready; an idle service has no timer at all. */
 	if (s == US_RUNNING && u->cfg->idle_stop_ms) {
-		u->last_activity = loop_now(u->sup->loop);
+		u->last_activity = unit_now();
 		loop_timer_start(u->sup->loop, &u->idle, u->cfg->idle_stop_ms,
 		                 on_idle, u);
 	} else if (s != US_RUNNING) {
@@ -438,7 +448,7 @@ static void spawn(struct unit *u)
 	u->sid = res.pid;
 	u->main_gone = false;
 	sup_spawned(u->sup, u);
-	u->started_at = mono_ms();
+	u->started_at = unit_now();
 	u->spawns++;
 	u->forced = EXIT_NONE;
 	u->ready_at = 0;
@@ -470,7 +480,7 @@ void unit_ready(struct unit *u, const char *how)
 	if (u->state != US_STARTING)
 		return;
 	loop_timer_stop(u->sup->loop, &u->timer);
-	u->ready_at = mono_ms();
+	u->ready_at = unit_now();
 	/* The event first: whoever waited for this learns it after the file
 	 * has it. */
 	emit(u, "ready", json_pack("{s:s, s:I}", "how", how, "after_ms",
@@ -536,7 +546,7 @@ bool unit_revive(struct unit *u, const char *by)
 
 void unit_activity(struct unit *u)
 {
-	u->last_activity = loop_now(u->sup->loop);
+	u->last_activity = unit_now();
 }
 
 static void stop_tree(struct unit *u);
@@ -544,7 +554,7 @@ static void stop_tree(struct unit *u);
 static void on_idle(struct loop *lp, struct loop_timer *t)
 {
 	struct unit *u = t->data;
-	uint64_t now = loop_now(lp), quiet = now - u->last_activity;
+	uint64_t now = unit_now(), quiet = now - u->last_activity;
 	if (u->share && share_busy(u->share, u)) {
 		/* Requests in flight (stdio = mcp): not idle, however quiet. */
 		unit_activity(u);
@@ -865,12 +875,15 @@ void unit_on_resume(struct unit *u)
 
 /* --- readiness and health checks --- */
 
-/* While starting, a readiness check runs this often at most; sooner at
- * first: the gap is a tenth of the time since the spawn, at least
- * READY_CHECK_MIN_MS, so a service is found ready at most about 10% (or
- * 5 ms) after it is, whatever it takes to start. */
-#define READY_CHECK_MS 250
-#define READY_CHECK_MIN_MS 5
+/* When checks run and what their results mean is health.h's: here they
+ * are run and their timer armed. */
+static struct health_cfg health_cfg_of(const struct unit_config *c)
+{
+	return (struct health_cfg){ .interval_ms = c->health_interval_ms,
+	                            .grace_ms = c->health_grace_ms,
+	                            .strikes = c->health_strikes,
+	                            .ready_by_probe = c->ready == READY_HEALTH };
+}
 
 static void on_check_timer(struct loop *lp, struct loop_timer *t);
 
@@ -920,7 +933,7 @@ static void start_checks(struct unit *u)
 {
 	const struct unit_config *c = u->cfg;
 	stop_checks(u);
-	u->strikes = 0;
+	u->track.strikes = 0;
 	u->health_ok = -1;
 	u->health_detail[0] = 0;
 	if (u->state == US_STARTING) {
@@ -937,13 +950,8 @@ static void start_checks(struct unit *u)
 	u->health = parse_check(u, c->health, "health");
 	if (!u->health)
 		return;
-	uint64_t now = mono_ms();
-	u->grace_until = now + c->health_grace_ms;
-	/* A service that proved ready through its probe is past its grace. */
-	if (c->ready == READY_HEALTH)
-		u->grace_until = now;
-	schedule_check(u, u->grace_until > now ? u->grace_until - now
-	                                       : c->health_interval_ms);
+	struct health_cfg hc = health_cfg_of(c);
+	schedule_check(u, health_begin(&u->track, &hc, unit_now()));
 }
 
 static void on_check_done(void *data, bool ok, const char *detail)
@@ -952,32 +960,28 @@ static void on_check_done(void *data, bool ok, const char *detail)
 	const struct unit_config *c = u->cfg;
 	snprintf(u->health_detail, sizeof(u->health_detail), "%s", detail);
 	u->health_ok = ok;
-	if (u->state == US_STARTING) {
-		if (ok) {
-			unit_ready(u, c->ready == READY_SOCKET ? "socket" : "health");
-			return;
-		}
-		/* Clients may be waiting for this: see READY_CHECK_MS. */
-		uint64_t every = c->health_interval_ms < READY_CHECK_MS
-		                 ? c->health_interval_ms : READY_CHECK_MS;
-		uint64_t soon = (mono_ms() - u->started_at) / 10;
-		if (soon < READY_CHECK_MIN_MS)
-			soon = READY_CHECK_MIN_MS;
-		schedule_check(u, soon < every ? soon : every);
-		return;
-	}
-	if (ok) {
-		u->strikes = 0;
-	} else if (mono_ms() >= u->grace_until && ++u->strikes >= c->health_strikes) {
+	struct health_cfg hc = health_cfg_of(c);
+	uint64_t now = unit_now();
+	struct health_verdict v = u->state == US_STARTING
+	        ? health_ready_result(&hc, ok, u->started_at, now)
+	        : health_result(&u->track, &hc, ok, now);
+	switch (v.action) {
+	case HEALTH_READY:
+		unit_ready(u, c->ready == READY_SOCKET ? "socket" : "health");
+		break;
+	case HEALTH_RESTART: {
 		emit(u, "health_failed", json_pack("{s:I, s:s}", "strikes",
-		     (json_int_t)u->strikes, "detail", detail));
+		     (json_int_t)v.strikes, "detail", detail));
 		char *why = xasprintf("health check failed %u times in a row: %s",
-		                      u->strikes, detail);
+		                      v.strikes, detail);
 		unit_restart_for(u, EXIT_HEALTH, why);
 		free(why);
-		return;
+		break;
 	}
-	schedule_check(u, c->health_interval_ms);
+	case HEALTH_AGAIN:
+		schedule_check(u, v.next_ms);
+		break;
+	}
 }
 
 static void on_check_timer(struct loop *lp, struct loop_timer *t)
@@ -1036,7 +1040,7 @@ void unit_shim_reaped(struct unit *u, int wstatus)
 
 void unit_on_exit(struct unit *u, int wstatus)
 {
-	uint64_t now = mono_ms(), uptime = now - u->started_at;
+	uint64_t now = unit_now(), uptime = now - u->started_at;
 	u->pid = 0;
 	loop_timer_stop(u->sup->loop, &u->wdog);
 	stop_checks(u);

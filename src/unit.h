@@ -36,6 +36,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "health.h"
 #include "loop.h"
 #include "notify.h"
 #include "output.h"
@@ -103,8 +104,8 @@ struct unit {
 	struct probe *probe;       /* allocated at the first check */
 	struct probe_spec *health, *ready_check;   /* this run's; NULL: none */
 	struct loop_timer check_timer;  /* the next check */
-	unsigned strikes;          /* consecutive failed health checks */
-	uint64_t grace_until;      /* mono ms: failures before it do not count */
+	struct health_track track;  /* the health probe's strikes and grace
+	                               (health.h) */
 	int health_ok;             /* last verdict: 1, 0; -1: none yet */
 	char health_detail[200];
 	bool mem_warned;           /* memory-warn sent in this episode */

@@ -1,4 +1,5 @@
 #include "watch.h"
+#include "debounce.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -86,11 +87,9 @@ struct watch {
 	struct pat *pats;
 	size_t npats;
 	bool path_pats;
-	uint64_t debounce, max_wait;
+	struct debounce burst; /* when the changes counted fire */
 	struct loop_timer timer;
-	size_t count;          /* changes in the burst */
-	char *first;           /* its first path */
-	uint64_t start, last;  /* mono ms of its first and last change */
+	char *first;           /* the burst's first path */
 	size_t ndirs;
 	unsigned warned;       /* kinds told (or pending) */
 	char *pending[W_KINDS];
@@ -191,8 +190,7 @@ bool watch_match(const char *pattern, const char *rel, bool is_dir)
 
 uint64_t watch_max_wait(uint64_t debounce_ms)
 {
-	uint64_t m = debounce_ms > UINT64_MAX / 10 ? UINT64_MAX : debounce_ms * 10;
-	return m < 1000 ? 1000 : m;
+	return debounce_max_wait(debounce_ms);
 }
 
 /* ---- warnings ---- */
@@ -259,26 +257,17 @@ static void warn_init(struct watch *ws, int err)
 
 /* ---- counting changes and firing ---- */
 
-static uint64_t burst_due(const struct watch *ws)
-{
-	uint64_t quiet = ws->last + ws->debounce, cap = ws->start + ws->max_wait;
-	return quiet < cap ? quiet : cap;
-}
-
-/* One change; PATH (absolute) is only read for the first of a burst. */
+/* One change; PATH (absolute) is only read for the first of a burst.
+ * When the burst fires is debounce.h's; the timer fires at the quiet
+ * period's end and, if more came since, is armed again for the rest. */
 static void count_path(struct watch *ws, const char *path)
 {
-	uint64_t now = mono_ms();
-	if (ws->count == 0) {
+	if (debounce_change(&ws->burst, mono_ms())) {
 		free(ws->first);
 		ws->first = xstrdup(path);
-		ws->start = now;
 	}
-	if (ws->count < SIZE_MAX)
-		ws->count++;
-	ws->last = now;
 	if (!ws->timer.armed)
-		loop_timer_start(ws->w->lp, &ws->timer, ws->debounce, on_timer, ws);
+		loop_timer_start(ws->w->lp, &ws->timer, ws->burst.quiet_ms, on_timer, ws);
 }
 
 static void set_free(struct watch *ws);
@@ -294,17 +283,16 @@ static void on_timer(struct loop *lp, struct loop_timer *t)
 			ws->cb.warn(ws->cb.ctx, msg);
 		free(msg);
 	}
-	if (!ws->dead && ws->count) {
-		uint64_t now = mono_ms(), due = burst_due(ws);
-		if (now >= due) {
+	if (!ws->dead && ws->burst.count) {
+		uint64_t wait = debounce_wait(&ws->burst, mono_ms());
+		if (wait == 0) {
 			char *first = ws->first;
-			size_t n = ws->count;
+			size_t n = debounce_take(&ws->burst);
 			ws->first = NULL;
-			ws->count = 0;
 			ws->cb.fired(ws->cb.ctx, first, n);
 			free(first);
 		} else {
-			loop_timer_start(lp, t, due - now, on_timer, ws);
+			loop_timer_start(lp, t, wait, on_timer, ws);
 		}
 	}
 	ws->in_cb = false;
@@ -1097,8 +1085,7 @@ struct watch *watch_new(struct watcher *w, const char *const *roots, size_t nroo
 	struct watch *ws = xcalloc(1, sizeof(*ws));
 	ws->w = w;
 	ws->cb = *cb;
-	ws->debounce = debounce_ms;
-	ws->max_wait = watch_max_wait(debounce_ms);
+	debounce_init(&ws->burst, debounce_ms);
 	if (!ignore) {
 		ignore = def;
 		nignore = ARRAY_LEN(def);

@@ -65,10 +65,10 @@
  * default ".git" costs no inotify watch.  Patterns do not apply to a file
  * root, nor to the root itself.
  *
- * Debounce: a burst of changes fires once, DEBOUNCE ms after the last one;
- * a stream that never pauses still fires every watch_max_wait(DEBOUNCE)
- * ms (max(10 x debounce, 1 s)), counted from the first change of the
- * burst.  cb->fired(ctx, path, n): PATH is the absolute path of the first
+ * Debounce (the decision is debounce.h's): a burst of changes fires once,
+ * DEBOUNCE ms after the last one; a stream that never pauses still fires
+ * every watch_max_wait(DEBOUNCE) ms (max(10 x debounce, 1 s)), counted
+ * from the first change of the burst.  cb->fired(ctx, path, n): PATH is the absolute path of the first
  * change of the burst (for a root that came or went, the root), N the
  * number of changes counted (saturating; a new directory counts once for
  * itself and once for each entry found in it).
