@@ -279,6 +279,38 @@ int sup_procs_line(const char *line, int *pid, unsigned long long *start,
 	return parse_record(line, pid, start) ? SUP_LINE_PROC : SUP_LINE_NONE;
 }
 
+/* The procs file F, read into L (the processes and runs recorded) and
+ * CGROUPS (the runs' cgroups); F is closed. */
+static void read_procs(struct sup *s, FILE *f, struct leftovers *l,
+                       struct strv *cgroups)
+{
+	size_t cap = 0;
+	char line[PATH_MAX + 16];
+	while (fgets(line, sizeof(line), f)) {
+		int pid;
+		unsigned long long start;
+		char run[SUP_RUN_MAX], cgroup[PATH_MAX];
+		if (cg_parse_record(line, s->cg.mount, s->paths->id, cgroup,
+		                    sizeof(cgroup)) == 0) {
+			strv_push(cgroups, xstrdup(cgroup));
+			continue;
+		}
+		int kind = sup_procs_line(line, &pid, &start, run);
+		if (kind == SUP_LINE_RUN) {
+			strv_push(&l->runs, xstrdup(run));
+			continue;
+		}
+		if (kind != SUP_LINE_PROC)
+			continue;
+		if (l->nrec == cap) {
+			cap = cap ? cap * 2 : 16;
+			l->rec = xrealloc(l->rec, cap * sizeof(*l->rec));
+		}
+		l->rec[l->nrec++] = (struct proc_stat){ .pid = pid, .start = start };
+	}
+	(void)fclose(f);  /* read only */
+}
+
 size_t sup_kill_leftovers(struct sup *s)
 {
 	if (!s->paths)
@@ -288,31 +320,7 @@ size_t sup_kill_leftovers(struct sup *s)
 		return 0;
 	struct leftovers l = { .s = s };
 	struct strv cgroups = { 0 };
-	size_t cap = 0;
-	char line[PATH_MAX + 16];
-	while (fgets(line, sizeof(line), f)) {
-		int pid;
-		unsigned long long start;
-		char run[SUP_RUN_MAX], cgroup[PATH_MAX];
-		if (cg_parse_record(line, s->cg.mount, s->paths->id, cgroup,
-		                    sizeof(cgroup)) == 0) {
-			strv_push(&cgroups, xstrdup(cgroup));
-			continue;
-		}
-		int kind = sup_procs_line(line, &pid, &start, run);
-		if (kind == SUP_LINE_RUN) {
-			strv_push(&l.runs, xstrdup(run));
-			continue;
-		}
-		if (kind != SUP_LINE_PROC)
-			continue;
-		if (l.nrec == cap) {
-			cap = cap ? cap * 2 : 16;
-			l.rec = xrealloc(l.rec, cap * sizeof(*l.rec));
-		}
-		l.rec[l.nrec++] = (struct proc_stat){ .pid = pid, .start = start };
-	}
-	(void)fclose(f);  /* read only */
+	read_procs(s, f, &l, &cgroups);
 	/* The runs' cgroups first: every process of those runs is in them,
 	 * wherever it went and whatever its environment. */
 	size_t killed = 0;
