@@ -15,21 +15,26 @@
 #include "reload.h"
 #include "util.h"
 
-static char dir[] = "/tmp/tend-test-reload-XXXXXX";
-static char path[sizeof(dir) + 16];
-
+/* TEXT as a configuration file, loaded (the file is gone after). */
 static struct tend_config *load(const char *text)
 {
-	FILE *f = fopen(path, "w");
+	char path[] = "/tmp/tend-test-reload-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
 	assert_non_null(f);
 	assert_int_equal(fputs(text, f) >= 0, 1);
 	assert_int_equal(fclose(f), 0);
 	char *err = NULL;
 	struct tend_config *cfg = config_load(path, &err);
+	unlink(path);
 	if (!cfg)
 		fail_msg("%s", err);
 	return cfg;
 }
+
+/* Configurations loaded once for the group: no units; services a and b. */
+static struct tend_config *empty, *ab;
 
 /* The running set: CFG's units, each plain (not pending, removed or an
  * instance) until a test says otherwise. */
@@ -42,36 +47,40 @@ static struct reload_old *olds(const struct tend_config *cfg)
 	return o;
 }
 
-static void plan_of(const struct reload_old *o, size_t n,
-                    const struct tend_config *next, struct reload_plan *p)
+/* The plan for O[0..N) and NEXT is WANT: "-I" for each old unit removed,
+ * then per new unit "A" (added), "V", "K" or "C" (revived, kept,
+ * changed) with the old unit's index, separated by spaces. */
+static void expect(const struct reload_old *o, size_t n,
+                   const struct tend_config *next, const char *want)
 {
+	struct reload_plan p;
 	reload_plan(o, n, (const struct unit_config *const *)next->units,
-	            next->nunits, p);
-	assert_int_equal(p->nsteps, next->nunits);
-}
-
-static void assert_step(const struct reload_plan *p, size_t k,
-                        enum reload_op op, size_t old)
-{
-	if (p->steps[k].op != op)
-		fail_msg("step %zu: op %d, want %d", k, p->steps[k].op, op);
-	if (op != RELOAD_ADD)
-		assert_int_equal(p->steps[k].old, old);
+	            next->nunits, &p);
+	assert_int_equal(p.nsteps, next->nunits);
+	char got[256] = "";
+	size_t len = 0;
+	for (size_t r = 0; r < p.nremove; r++)
+		len += (size_t)snprintf(got + len, sizeof(got) - len, " -%zu",
+		                        p.remove[r]);
+	for (size_t k = 0; k < p.nsteps; k++) {
+		const struct reload_step *st = &p.steps[k];
+		if (st->op == RELOAD_ADD)
+			len += (size_t)snprintf(got + len, sizeof(got) - len, " A");
+		else
+			len += (size_t)snprintf(got + len, sizeof(got) - len, " %c%zu",
+			                        "AVKC"[st->op], st->old);
+	}
+	assert_string_equal(got + (len > 0), want);
+	reload_plan_free(&p);
+	assert_null(p.remove);
 }
 
 /* A first configuration: everything is added, nothing removed. */
 static void test_all_added(void **state)
 {
 	(void)state;
-	struct tend_config *next = load("[service a]\nexec = a\n"
-	                                "[job b]\nexec = b\n");
-	struct reload_plan p;
-	plan_of(NULL, 0, next, &p);
-	assert_int_equal(p.nremove, 0);
-	assert_step(&p, 0, RELOAD_ADD, 0);
-	assert_step(&p, 1, RELOAD_ADD, 0);
-	reload_plan_free(&p);
-	config_free(next);
+	expect(NULL, 0, ab, "A A");
+	expect(NULL, 0, empty, "");
 }
 
 /* Removed in the old order; kept and changed matched by name, in the new
@@ -88,15 +97,9 @@ static void test_remove_keep_change(void **state)
 	                                "[service e]\nexec = e\n"
 	                                "[service a]\nexec  =  a\n");
 	struct reload_old *o = olds(cur);
-	struct reload_plan p;
-	plan_of(o, cur->nunits, next, &p);
-	assert_int_equal(p.nremove, 2);
-	assert_int_equal(p.remove[0], 2);
-	assert_int_equal(p.remove[1], 3);
-	assert_step(&p, 0, RELOAD_CHANGE, 1);
-	assert_step(&p, 1, RELOAD_ADD, 0);
-	assert_step(&p, 2, RELOAD_KEEP, 0);
-	reload_plan_free(&p);
+	expect(o, 4, next, "-2 -3 C1 A K0");
+	expect(o, 4, empty, "-0 -1 -2 -3");
+	expect(o, 4, cur, "K0 K1 K2 K3");
 	free(o);
 	config_free(cur);
 	config_free(next);
@@ -107,20 +110,11 @@ static void test_remove_keep_change(void **state)
 static void test_pending_is_changed(void **state)
 {
 	(void)state;
-	struct tend_config *cur = load("[service a]\nexec = a\n");
-	struct tend_config *next = load("[service a]\nexec = a\n");
-	struct reload_old *o = olds(cur);
-	struct reload_plan p;
-	plan_of(o, 1, next, &p);
-	assert_step(&p, 0, RELOAD_KEEP, 0);
-	reload_plan_free(&p);
-	o[0].pending = true;
-	plan_of(o, 1, next, &p);
-	assert_step(&p, 0, RELOAD_CHANGE, 0);
-	reload_plan_free(&p);
+	struct reload_old *o = olds(ab);
+	expect(o, 2, ab, "K0 K1");
+	o[1].pending = true;
+	expect(o, 2, ab, "K0 C1");
 	free(o);
-	config_free(cur);
-	config_free(next);
 }
 
 /* A unit removed by an earlier reload is not removed again; named again,
@@ -128,26 +122,13 @@ static void test_pending_is_changed(void **state)
 static void test_removed_is_revived(void **state)
 {
 	(void)state;
-	struct tend_config *cur = load("[service a]\nexec = a\n"
-	                               "[service b]\nexec = b\n");
-	struct tend_config *none = load("[tend]\n");
 	struct tend_config *back = load("[service b]\nexec = b\n"
 	                                "[service a]\nexec = a --other\n");
-	struct reload_old *o = olds(cur);
+	struct reload_old *o = olds(ab);
 	o[0].removed = true;
-	struct reload_plan p;
-	plan_of(o, 2, none, &p);
-	assert_int_equal(p.nremove, 1);
-	assert_int_equal(p.remove[0], 1);
-	reload_plan_free(&p);
-	plan_of(o, 2, back, &p);
-	assert_int_equal(p.nremove, 0);
-	assert_step(&p, 0, RELOAD_KEEP, 1);
-	assert_step(&p, 1, RELOAD_REVIVE, 0);
-	reload_plan_free(&p);
+	expect(o, 2, empty, "-1");
+	expect(o, 2, back, "K1 V0");
 	free(o);
-	config_free(cur);
-	config_free(none);
 	config_free(back);
 }
 
@@ -157,81 +138,52 @@ static void test_removed_is_revived(void **state)
 static void test_instances_and_connect_units(void **state)
 {
 	(void)state;
-	struct tend_config *cur = load("[service a]\nexec = a\n"
-	                               "[service x]\nexec = x\n");
-	struct unit_config *inst = config_unit_dup(cur->units[0], "a#1");
-	struct unit_config *conn = config_unit_dup(cur->units[1], "x");
+	struct unit_config *inst = config_unit_dup(ab->units[0], "a#1");
+	struct unit_config *conn = config_unit_dup(ab->units[1], "b");
 	conn->connect_key = xstrdup("k");
 	struct reload_old o[] = {
-		{ .cfg = cur->units[0] },
+		{ .cfg = ab->units[0] },
 		{ .cfg = inst, .instance = true },
 		{ .cfg = conn },
 	};
-	struct tend_config *next = load("[service a]\nexec = a\n"
-	                                "[service x]\nexec = x\n");
-	struct reload_plan p;
-	plan_of(o, 3, next, &p);
-	assert_int_equal(p.nremove, 0);
-	assert_step(&p, 0, RELOAD_KEEP, 0);
-	assert_step(&p, 1, RELOAD_ADD, 0);
-	reload_plan_free(&p);
+	expect(o, 3, ab, "K0 A");
 	o[2].removed = true;   /* a forgotten one, not swept yet */
-	plan_of(o, 3, next, &p);
-	assert_step(&p, 1, RELOAD_ADD, 0);
-	reload_plan_free(&p);
-	struct tend_config *none = load("[tend]\n");
+	expect(o, 3, ab, "K0 A");
 	o[2].removed = false;
-	plan_of(o, 3, none, &p);
-	assert_int_equal(p.nremove, 1);
-	assert_int_equal(p.remove[0], 0);
-	reload_plan_free(&p);
+	expect(o, 3, empty, "-0");
 	config_unit_free(inst);
 	config_unit_free(conn);
-	config_free(cur);
-	config_free(next);
-	config_free(none);
 }
 
-/* The plan reads its input only: the same input, the same plan, and the
- * flags passed in are not changed. */
+/* The plan reads its input only: the flags passed in are not changed,
+ * and the same input makes the same plan. */
 static void test_input_untouched(void **state)
 {
 	(void)state;
-	struct tend_config *cur = load("[service a]\nexec = a\n"
-	                               "[service b]\nexec = b\n");
-	struct tend_config *next = load("[service a]\nexec = a\n");
-	struct reload_old *o = olds(cur);
+	struct reload_old *o = olds(ab);
 	o[0].removed = true;
-	struct reload_plan p, q;
-	plan_of(o, 2, next, &p);
-	plan_of(o, 2, next, &q);
+	expect(o, 2, empty, "-1");
 	assert_true(o[0].removed);
 	assert_false(o[1].removed);
-	assert_int_equal(p.nremove, q.nremove);
-	assert_memory_equal(p.remove, q.remove, p.nremove * sizeof(*p.remove));
-	assert_memory_equal(p.steps, q.steps, p.nsteps * sizeof(*p.steps));
-	assert_step(&p, 0, RELOAD_REVIVE, 0);
-	reload_plan_free(&p);
-	reload_plan_free(&q);
+	expect(o, 2, ab, "V0 K1");
+	expect(o, 2, ab, "V0 K1");
+	assert_true(o[0].removed);
 	free(o);
-	config_free(cur);
-	config_free(next);
 }
 
-static int setup(void **state)
+static int load_group(void **state)
 {
 	(void)state;
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(path, sizeof(path), "%s/tend.ini", dir);
+	empty = load("[tend]\n");
+	ab = load("[service a]\nexec = a\n[service b]\nexec = b\n");
 	return 0;
 }
 
-static int teardown(void **state)
+static int free_group(void **state)
 {
 	(void)state;
-	unlink(path);
-	rmdir(dir);
+	config_free(empty);
+	config_free(ab);
 	return 0;
 }
 
@@ -245,5 +197,5 @@ int main(void)
 		cmocka_unit_test(test_instances_and_connect_units),
 		cmocka_unit_test(test_input_untouched),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, load_group, free_group);
 }
