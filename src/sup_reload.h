@@ -1,6 +1,7 @@
 /* sup_reload — a new configuration applied to a running supervisor
- * (sup.h): which units of the old set go, come, change or stay, and the
- * units a reload removed that are not gone yet (retiring).
+ * (sup.h), and the units a reload removed that are not gone yet
+ * (retiring).  Which units of the old set go, come, change or stay is
+ * reload.h's plan, pure; this file carries it out on the units.
  */
 #ifndef TEND_SUP_RELOAD_H
 #define TEND_SUP_RELOAD_H
