@@ -4,7 +4,7 @@
  * The kernel writes these files, but a process names itself (the comm
  * field of stat, the Name: line of status: spaces, ')' and newlines
  * included), so they are input too.  And a line of the daemon's procs
- * file (src/sup.c), which a crash or a full disk may have damaged: what it
+ * file (src/sup_procs.c), which a crash or a full disk may have damaged: what it
  * accepts is a pid above 1, a run id, or (a cgroup line) a directory
  * tend-NAME-PID of its own name below the cgroup2 mount, never one with a
  * "." or ".." in its path.  With the stat parser: a line of
@@ -14,7 +14,7 @@
 #include "fuzz.h"
 #include "mem.h"
 #include "proc.h"
-#include "sup.h"
+#include "sup_procs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -90,7 +90,7 @@ int cg_parse_mount(const char *line, char *root, char *mnt, size_t cap);
  * absolute path. */
 int cg_parse_self(const char *text, char *out, size_t cap);
 
-/* A "cgroup PATH" line of the procs file (sup.c): 0 with PATH in OUT (CAP
+/* A "cgroup PATH" line of the procs file (sup_procs.c): 0 with PATH in OUT (CAP
  * bytes) when it names, below MOUNT, a directory tend-NAME-PID of this
  * NAME (no "." or ".." component, no doubled '/'); -1 otherwise. */
 int cg_parse_record(const char *line, const char *mount, const char *name,

@@ -14,15 +14,10 @@
  * rest, with the exit code tend exec promises.  For the daemon SIGHUP goes
  * to the hup hook (a reload).
  *
- * With a procs file (the daemon's ID.procs, paths.h) every process of
- * every tree that tend has seen is written there by pid and start time
- * whenever that set changes (at the end of the loop iteration), so that a
- * next daemon can kill what a killed one left behind (sup_kill_leftovers).
- * A write that fails (a full runtime directory) leaves the last complete
- * file, is reported once (a warn with "condition": "procs") and tried
- * again, after SUP_PROCS_RETRY_MS, doubled each time up to
- * SUP_PROCS_RETRY_MAX_MS, and at every change of the set, until it works:
- * then one event recovered.
+ * Its other jobs have files of their own, whose headers this one
+ * includes: the process-table view (sup_tree.h), the procs file and a
+ * killed daemon's leftovers (sup_procs.h), memory figures and sampling
+ * (sup_memory.h), and the reload (sup_reload.h).
  */
 #ifndef TEND_SUP_H
 #define TEND_SUP_H
@@ -39,6 +34,10 @@
 #include "notify.h"
 #include "paths.h"
 #include "proc.h"
+#include "sup_memory.h"
+#include "sup_procs.h"
+#include "sup_reload.h"
+#include "sup_tree.h"
 
 struct unit;
 
@@ -119,10 +118,6 @@ void sup_finish(struct sup *s);
  * the tree is ignored and counted. */
 void sup_notify_enable(struct sup *s, const char *prefix);
 
-/* The unit whose tree holds PID (a zombie counts as its parent), or NULL;
- * *GONE tells whether PID is no process at all. */
-struct unit *sup_owner(struct sup *s, pid_t pid, bool *gone);
-
 /* Gives every unit with watch its watch set (watch.h; made again when
  * its watch settings changed), every service with stdio its share
  * (share.h), every service with listen addresses its proxy (proxy.h) and
@@ -158,59 +153,8 @@ void sup_clients_changed(struct sup *s, struct unit *u);
 /* The unit named NAME, or NULL. */
 struct unit *sup_find(struct sup *s, const char *name);
 
-/* Applies a new configuration: added services start (boot ones), removed
- * ones stop and go, changed ones restart with their new settings (stopped
- * ones just take them), unchanged ones are not touched.  One name is one
- * instance: a unit added back while its removed namesake is not gone
- * yet is that unit again, which starts once its old tree is gone.  Takes CFG's units
- * over; the caller frees its old configuration after this returns.
- * Returns what was done: {"added": [..], "removed": [..], "changed": [..]}. */
-json_t *sup_reload(struct sup *s, struct tend_config *cfg);
-
-/* Has the unit NAME of the file (CTX: the sup) a tree that is not gone?
- * A reload that removes it keeps its held sockets until that tree is
- * gone, so that a reload adding it back takes them over (held_sync). */
-bool sup_retiring(void *ctx, const char *name);
-
-/* The live processes of U's tree (main process included, shim excluded),
- * from a scan of /proc made in this loop iteration (see sup_rescan).  The array is owned by S and valid until the
- * next call. */
-size_t sup_tree(struct sup *s, const struct unit *u,
-                const struct proc_stat **members);
-
-/* The next sup_tree reads /proc afresh (a kill pass must see processes
- * forked since the last one). */
-void sup_rescan(struct sup *s);
-
-/* Sets every unit's procs and mem_bytes (the anon + shmem memory its tree
- * holds, each page once: mem.h) and its largest process (the largest
- * share), from one scan of /proc.  With LIMITED_ONLY (the sampling timer)
- * only units with memory-max and jobs are measured (the others read 0),
- * and where RssAnon + RssShmem summed decides the sample, that sum stands
- * for the figure (mem_sample_exact).  Memory sampling (every
- * memory-interval while a unit with memory-max is up; no timer otherwise)
- * is the supervisor's: over memory-warn a warn event, over memory-max a
- * memory_limit event and unit_restart_for(memory). */
-void sup_measure(struct sup *s, bool limited_only);
-
-/* Kills whatever an earlier daemon of the same file left alive, by the pid
- * and start time PATHS->procs recorded (and their descendants), and waits
- * (bounded) until it is gone.  Returns how many processes were killed. */
-size_t sup_kill_leftovers(struct sup *s);
-
-/* One line of the procs file, which a crash or a full disk may have cut
- * short or damaged: SUP_LINE_PROC for "PID STARTTIME ..." (both numbers in
- * range, PID above 1: *PID, *START), SUP_LINE_RUN for "run TEND_RUN=ID"
- * (RUN, at most SUP_RUN_MAX - 1 bytes), SUP_LINE_NONE for anything else,
- * which is skipped.  Pure. */
-#define SUP_RUN_MAX 64
-enum { SUP_LINE_NONE, SUP_LINE_PROC, SUP_LINE_RUN };
-int sup_procs_line(const char *line, int *pid, unsigned long long *start,
-                   char run[SUP_RUN_MAX]);
-
-/* Called by units: a state change; a spawn (the procs file). */
+/* Called by units: a state change. */
 void sup_unit_changed(struct sup *s, struct unit *u);
-void sup_spawned(struct sup *s, struct unit *u);
 
 /* tend ran out of file descriptors (EMFILE, ENFILE): WHAT is what it could
  * not do.  Reported once, as a warn with "condition": "fds", until the
@@ -227,8 +171,6 @@ void sup_fds_check(struct sup *s);
  * how many events and lines were lost meanwhile.  Events wait in memory
  * meanwhile (events.h); supervision goes on as if nothing happened. */
 #define SUP_DISK_RETRY_MS 1000
-#define SUP_PROCS_RETRY_MS 500
-#define SUP_PROCS_RETRY_MAX_MS 8000
 void sup_disk_short(struct sup *s, const char *path, int err);
 
 /* A jitter draw in [0, 1) for backoff. */

@@ -1,0 +1,215 @@
+#include "sup_int.h"
+#include "mem.h"
+#include "parse.h"
+#include "unit.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+/* Does U's memory get sampled? */
+/* Sampled every memory-interval: units with a limit, and jobs (the peak
+ * memory of their runs). */
+static bool limited(const struct unit *u)
+{
+	return (u->cfg->memory_max || u->job) && unit_up(u);
+}
+
+/* One process of a tree as a measure reads it. */
+struct mem_read {
+	pid_t pid;
+	uint64_t start;
+	struct mem_status st;
+	uint64_t bytes;
+	bool ok;
+};
+
+/* Newest first: a child before the parent it shares pages with. */
+static int newest_first(const void *a, const void *b)
+{
+	const struct mem_read *x = a, *y = b;
+	if (x->start != y->start)
+		return x->start < y->start ? 1 : -1;
+	return (x->pid < y->pid) - (x->pid > y->pid);
+}
+
+/* U's tree, M[0..N) (its shim among them, not counted): RssAnon + RssShmem
+ * of each from status; where the tree's processes may share pages, each
+ * one's share from smaps_rollup instead (mem.h), unless SAMPLING (the
+ * timer, not a status request) and their sum, an upper bound, decides all
+ * the sample decides.  R: scratch of N.
+ *
+ * The shares are read one process after another, newest first: a child
+ * forked during the reads is not in M, and the parent it shares pages
+ * with, read last, has the smaller share it has then, so a fork storm
+ * (a pre-fork server starting its workers) makes the sum smaller than
+ * the tree for one sample, never larger. */
+static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
+                             size_t n, bool sampling, struct mem_read *r)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (m[i].pid != u->shim)
+			r[k++] = (struct mem_read){ .pid = m[i].pid, .start = m[i].start };
+	qsort(r, k, sizeof(*r), newest_first);
+	uint64_t bound = 0;
+	size_t with_mem = 0;
+	bool shmem = false;
+	for (size_t i = 0; i < k; i++) {
+		r[i].ok = proc_read_status_mem(r[i].pid, &r[i].st) == 0;
+		if (!r[i].ok)
+			continue;
+		r[i].bytes = mem_counted(&r[i].st);
+		bound += r[i].bytes;
+		with_mem += r[i].st.has_vm;
+		shmem |= r[i].st.shmem > 0 || mem_needs_rollup(&r[i].st);
+	}
+	bool exact = mem_tree_shares(with_mem, shmem);
+	if (exact && sampling)
+		exact = mem_sample_exact(bound, u->cfg->memory_max,
+		                         u->cfg->memory_warn_pct, u->mem_warned,
+		                         u->job != NULL, u->peak_mem);
+	for (size_t i = 0; i < k; i++) {
+		if (!r[i].ok)
+			continue;
+		struct mem_rollup ru;
+		if ((exact && r[i].st.has_vm) || mem_needs_rollup(&r[i].st)) {
+			int got = proc_read_rollup(r[i].pid, &ru);
+			if (got < 0 && (errno == ESRCH || errno == ENOENT))
+				continue;   /* gone since its status was read: its
+				               pages, shared whole in that status,
+				               would count once more than they are */
+			r[i].bytes = mem_share(&r[i].st, got == 0 ? &ru : NULL);
+		}
+		u->procs++;
+		u->mem_bytes += r[i].bytes;
+		if (r[i].bytes > u->top_bytes || !u->top_pid) {
+			u->top_bytes = r[i].bytes;
+			u->top_pid = r[i].pid;
+		}
+	}
+}
+
+void sup_measure(struct sup *s, bool limited_only)
+{
+	for (size_t i = 0; i < s->nunits; i++) {
+		s->units[i]->procs = 0;
+		s->units[i]->mem_bytes = 0;
+		s->units[i]->top_pid = 0;
+		s->units[i]->top_bytes = 0;
+	}
+	if (sup_scan_units(s) < 0)
+		return;
+	/* Group the table by unit (a counting sort), the shim first in each
+	 * group, so each unit's tree is also recorded as seen. */
+	size_t *start = xcalloc(s->nunits + 1, sizeof(*start));
+	for (size_t i = 0; i < s->table.n; i++)
+		if (s->owner[i] >= 0 && (size_t)s->owner[i] < s->nunits)
+			start[s->owner[i] + 1]++;
+	for (size_t u = 0; u < s->nunits; u++)
+		start[u + 1] += start[u];
+	if (start[s->nunits] > s->members_cap) {
+		s->members_cap = start[s->nunits] * 2;
+		s->members = xrealloc(s->members, s->members_cap * sizeof(*s->members));
+	}
+	size_t *fill = xcalloc(s->nunits, sizeof(*fill));
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < s->table.n; i++) {
+			int o = s->owner[i];
+			if (o < 0 || (size_t)o >= s->nunits)
+				continue;
+			bool shim = s->table.p[i].pid == s->units[o]->shim;
+			if (shim == (pass == 0))
+				s->members[start[o] + fill[o]++] = s->table.p[i];
+		}
+	struct mem_read *scratch = xcalloc(start[s->nunits] + 1, sizeof(*scratch));
+	for (size_t u = 0; u < s->nunits; u++) {
+		struct unit *un = s->units[u];
+		sup_note_seen(s, un, s->members + start[u], fill[u]);
+		if (limited_only && !limited(un))
+			continue;
+		mem_measure_tree(un, s->members + start[u], fill[u], limited_only,
+		                 scratch);
+		if (un->mem_bytes > un->peak_mem)
+			un->peak_mem = un->mem_bytes;
+	}
+	free(scratch);
+	free(fill);
+	free(start);
+}
+
+
+/* --- memory sampling --- */
+
+static void on_memory(struct loop *lp, struct loop_timer *t);
+
+/* The sampling timer runs while some unit with memory-max (or a job) is
+ * up, and only then. */
+void sup_memory_schedule(struct sup *s)
+{
+	bool want = false;
+	for (size_t i = 0; i < s->nunits && !want; i++)
+		want = limited(s->units[i]);
+	if (want && !s->memory.armed)
+		loop_timer_start(s->loop, &s->memory, s->cfg->memory_interval_ms,
+		                 on_memory, s);
+	else if (!want && s->memory.armed)
+		loop_timer_stop(s->loop, &s->memory);
+}
+
+static void memory_verdict(struct sup *s, struct unit *u)
+{
+	const struct unit_config *c = u->cfg;
+	char a[32], b[32], top[256];
+	switch (mem_judge(u->mem_bytes, c->memory_max, c->memory_warn_pct,
+	                  &u->mem_warned)) {
+	case MEM_OK:
+		break;
+	case MEM_WARN: {
+		char *m = xasprintf("memory %s is over memory-warn (%u%% of "
+		                    "memory-max %s)", format_size_approx(u->mem_bytes, a),
+		                    c->memory_warn_pct, format_size(c->memory_max, b));
+		events_emit(s->ev, c->name, "warn", json_pack("{s:s, s:I, s:I}",
+		            "message", m, "mem_bytes", (json_int_t)u->mem_bytes,
+		            "limit", (json_int_t)c->memory_max));
+		free(m);
+		break;
+	}
+	case MEM_LIMIT: {
+		proc_cmdline(u->top_pid, top, sizeof(top));
+		events_emit(s->ev, c->name, "memory_limit",
+		            json_pack("{s:I, s:I, s:I, s:i, s:s, s:I}",
+		                      "mem_bytes", (json_int_t)u->mem_bytes,
+		                      "limit", (json_int_t)c->memory_max,
+		                      "procs", (json_int_t)u->procs,
+		                      "largest_pid", (int)u->top_pid,
+		                      "largest_command", top,
+		                      "largest_bytes", (json_int_t)u->top_bytes));
+		char *why = xasprintf("memory %s over memory-max %s",
+		                      format_size_approx(u->mem_bytes, a),
+		                      format_size(c->memory_max, b));
+		unit_restart_for(u, EXIT_MEMORY, why);
+		free(why);
+		break;
+	}
+	}
+}
+
+static void on_memory(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct sup *s = t->data;
+	uint64_t t0 = mono_ms();
+	sup_rescan(s);   /* the figure must be of now, not of this iteration */
+	sup_measure(s, true);
+	for (size_t i = 0; i < s->nunits; i++)
+		if (limited(s->units[i]) && s->units[i]->cfg->memory_max)
+			memory_verdict(s, s->units[i]);
+	/* One sample per interval: the time the sample took comes off the
+	 * wait for the next. */
+	uint64_t took = mono_ms() - t0, every = s->cfg->memory_interval_ms;
+	if (took < every)
+		loop_timer_start(s->loop, &s->memory, every - took, on_memory, s);
+	sup_memory_schedule(s);
+}
+

@@ -1,0 +1,156 @@
+#include "sup_int.h"
+#include "reload.h"
+#include "unit.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+bool sup_retiring(void *ctx, const char *name)
+{
+	struct sup *s = ctx;
+	for (size_t i = 0; i < s->nunits; i++) {
+		const struct unit *u = s->units[i];
+		if (!u->instance && !u->cfg->connect_key && !unit_settled(u) &&
+		    strcmp(u->cfg->name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The units of S as the plan needs to know them. */
+static void plan_for(struct sup *s, const struct tend_config *cfg,
+                     struct reload_plan *plan)
+{
+	struct reload_old *old = xcalloc(s->nunits + 1, sizeof(*old));
+	for (size_t i = 0; i < s->nunits; i++) {
+		const struct unit *u = s->units[i];
+		old[i] = (struct reload_old){ .cfg = u->cfg,
+		                              .pending = u->next_cfg != NULL,
+		                              .removed = u->removed,
+		                              .instance = u->instance };
+	}
+	reload_plan(old, s->nunits, (const struct unit_config *const *)cfg->units,
+	            cfg->nunits, plan);
+	free(old);
+}
+
+/* A boot service starts. */
+static void start_if_boot(struct unit *u, const struct unit_config *uc)
+{
+	if (uc->kind == KIND_SERVICE && uc->start == START_BOOT)
+		unit_start(u);
+}
+
+static void remove_unit(struct sup *s, struct unit *u)
+{
+	u->removed = true;
+	unit_stop(u);
+	if (s->hooks.changed)   /* whoever waits for it hears now */
+		s->hooks.changed(s->hooks.ctx, u);
+	if (unit_settled(u))
+		sup_sweep_soon(s);
+}
+
+/* Removed by an earlier reload, its tree still stopping: one name is one
+ * instance, so the unit comes back and starts once that tree is gone,
+ * with the notify socket and held sockets it has. */
+static void revive_unit(struct sup *s, struct unit *u, struct unit_config *uc)
+{
+	u->removed = false;
+	config_unit_free(u->next_cfg);
+	u->next_cfg = uc;
+	if (unit_settled(u)) {
+		config_unit_free(u->cfg);
+		u->cfg = uc;
+		u->next_cfg = NULL;
+	}
+	sup_warn_unenforced(s, u);
+	start_if_boot(u, uc);
+}
+
+static void add_unit(struct sup *s, struct unit_config *uc)
+{
+	sup_add_unit(s, uc);
+	struct unit *u = s->units[s->nunits - 1];
+	sup_warn_unenforced(s, u);
+	start_if_boot(u, uc);
+}
+
+/* Same settings: only where they were written may differ. */
+static void keep_unit(struct unit *u, struct unit_config *uc)
+{
+	config_unit_free(u->cfg);
+	u->cfg = uc;
+}
+
+static void change_unit(struct sup *s, struct unit *u, struct unit_config *uc)
+{
+	config_unit_free(u->next_cfg);
+	u->next_cfg = uc;
+	sup_warn_unenforced(s, u);
+	if (unit_settled(u)) {
+		/* Not running: it just takes the new settings. */
+		config_unit_free(u->cfg);
+		u->cfg = u->next_cfg;
+		u->next_cfg = NULL;
+		if (u->cfg->kind == KIND_SERVICE && u->cfg->start == START_BOOT &&
+		    u->state != US_STOPPED)
+			unit_start(u);
+	} else {
+		unit_stop(u);
+		unit_start(u);  /* applies next_cfg when the run is over */
+	}
+}
+
+/* UC (taken over) as STEP says, said in ADDED or CHANGED. */
+static void apply_step(struct sup *s, const struct reload_step *step,
+                       struct unit_config *uc, json_t *added, json_t *changed)
+{
+	struct unit *u = step->op == RELOAD_ADD ? NULL : s->units[step->old];
+	switch (step->op) {
+	case RELOAD_REVIVE:
+		json_array_append_new(added, json_string(uc->name));
+		revive_unit(s, u, uc);
+		break;
+	case RELOAD_ADD:
+		json_array_append_new(added, json_string(uc->name));
+		add_unit(s, uc);
+		break;
+	case RELOAD_KEEP:
+		keep_unit(u, uc);
+		break;
+	case RELOAD_CHANGE:
+		json_array_append_new(changed, json_string(uc->name));
+		change_unit(s, u, uc);
+		break;
+	}
+}
+
+/* The plan (reload.h) is made from the units as they are before any is
+ * touched; carrying out a step touches its own unit only. */
+json_t *sup_reload(struct sup *s, struct tend_config *cfg)
+{
+	json_t *added = json_array(), *removed = json_array(),
+	       *changed = json_array();
+	s->cfg = cfg;
+	s->width = sup_name_width(cfg);
+	for (size_t i = 0; i < s->nunits; i++)
+		if (s->units[i]->captured && s->units[i]->out.logging)
+			logfile_set_max(&s->units[i]->out.log, cfg->log_max);
+	struct reload_plan plan;
+	plan_for(s, cfg, &plan);
+	for (size_t r = 0; r < plan.nremove; r++) {
+		struct unit *u = s->units[plan.remove[r]];
+		json_array_append_new(removed, json_string(u->cfg->name));
+		remove_unit(s, u);
+	}
+	for (size_t k = 0; k < cfg->nunits; k++) {
+		struct unit_config *uc = cfg->units[k];
+		cfg->units[k] = NULL;
+		apply_step(s, &plan.steps[k], uc, added, changed);
+	}
+	reload_plan_free(&plan);
+	return json_pack("{s:o, s:o, s:o}", "added", added, "removed", removed,
+	                 "changed", changed);
+}

@@ -1,0 +1,29 @@
+/* sup_reload — a new configuration applied to a running supervisor
+ * (sup.h), and the units a reload removed that are not gone yet
+ * (retiring).  Which units of the old set go, come, change or stay is
+ * reload.h's plan, pure; this file carries it out on the units.
+ */
+#ifndef TEND_SUP_RELOAD_H
+#define TEND_SUP_RELOAD_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+struct sup;
+struct tend_config;
+
+/* Applies a new configuration: added services start (boot ones), removed
+ * ones stop and go, changed ones restart with their new settings (stopped
+ * ones just take them), unchanged ones are not touched.  One name is one
+ * instance: a unit added back while its removed namesake is not gone
+ * yet is that unit again, which starts once its old tree is gone.  Takes CFG's units
+ * over; the caller frees its old configuration after this returns.
+ * Returns what was done: {"added": [..], "removed": [..], "changed": [..]}. */
+json_t *sup_reload(struct sup *s, struct tend_config *cfg);
+
+/* Has the unit NAME of the file (CTX: the sup) a tree that is not gone?
+ * A reload that removes it keeps its held sockets until that tree is
+ * gone, so that a reload adding it back takes them over (held_sync). */
+bool sup_retiring(void *ctx, const char *name);
+
+#endif
