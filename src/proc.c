@@ -333,7 +333,8 @@ void proc_cmdline(pid_t pid, char *out, size_t cap)
 	str_clean(out);
 }
 
-static int cmp_pid(const void *a, const void *b)
+/* qsort of struct proc_stat by pid. */
+static int cmp_stat_pid(const void *a, const void *b)
 {
 	pid_t x = ((const struct proc_stat *)a)->pid;
 	pid_t y = ((const struct proc_stat *)b)->pid;
@@ -360,7 +361,7 @@ int proc_table_scan(struct proc_table *t)
 			t->n++;
 	}
 	closedir(d);
-	qsort(t->p, t->n, sizeof(*t->p), cmp_pid);
+	qsort(t->p, t->n, sizeof(*t->p), cmp_stat_pid);
 	return 0;
 }
 

@@ -470,7 +470,8 @@ struct keycache {
 	struct keycache *next;
 };
 
-static void log_line(struct share *sh, const char *msg)
+/* "--- tend: mcp: MSG" among the service's output lines (its log). */
+static void log_mark(struct share *sh, const char *msg)
 {
 	char *t = xasprintf("--- tend: mcp: %s", msg);
 	output_mark(&sh->u->out, t);
@@ -545,7 +546,7 @@ static void mcp_to_server(void *ctx, const char *line, size_t len)
 static void mcp_log(void *ctx, const char *msg)
 {
 	struct srv *v = ctx;
-	log_line(v->sh, msg);
+	log_mark(v->sh, msg);
 }
 
 static bool mcp_wake(void *ctx)
@@ -636,7 +637,7 @@ static void srv_long(void *ctx, size_t len)
 	char m[128];
 	snprintf(m, sizeof(m), "a message of more than %zu bytes from the "
 	         "server was dropped", len);
-	log_line(v->sh, m);
+	log_mark(v->sh, m);
 }
 
 static void srv_end(void *ctx, int err)
@@ -668,7 +669,7 @@ static void srv_open(struct srv *v)
 	    lines_write_start(&v->wr, v->sh->lp, i->in_w) < 0) {
 		lines_read_stop(&v->rd);
 		lines_write_stop(&v->wr);
-		log_line(v->sh, "cannot watch the server's pipes");
+		log_mark(v->sh, "cannot watch the server's pipes");
 		return;
 	}
 	v->open = true;
@@ -1127,7 +1128,7 @@ static void client_long(void *ctx, size_t len)
 	char m[128];
 	snprintf(m, sizeof(m), "a message of more than %zu bytes from a client "
 	         "was dropped", len);
-	log_line(s->sh, m);
+	log_mark(s->sh, m);
 }
 
 static void client_end(void *ctx, int err)
