@@ -351,13 +351,17 @@ void proxy_sync(struct proxy *p)
 	p->proxying = c->backend && addr_parse(c->backend, &p->backend, &why) == 0;
 	free(why);
 	/* Proxy mode accepts itself: non-blocking.  Activation passes the
-	 * socket on as systemd does: blocking, as the service expects. */
+	 * socket on as systemd does: blocking, as the service expects.  A
+	 * socket whose mode cannot be set (not on a descriptor the held set
+	 * keeps open) is not watched: a blocking accept would stall the loop. */
+	size_t kept = 0;
 	for (size_t i = 0; i < p->nls; i++) {
-		int fl = fcntl(p->ls[i].fd, F_GETFL);
-		if (fl >= 0)
-			fcntl(p->ls[i].fd, F_SETFL, p->proxying ? fl | O_NONBLOCK
-			                                        : fl & ~O_NONBLOCK);
+		int fd = p->ls[i].fd, fl = fcntl(fd, F_GETFL);
+		if (fl >= 0 && fcntl(fd, F_SETFL, p->proxying ? fl | O_NONBLOCK
+		                                            : fl & ~O_NONBLOCK) == 0)
+			p->ls[kept++] = p->ls[i];
 	}
+	p->nls = kept;
 	watch_listen(p);
 }
 

@@ -3,10 +3,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -162,6 +164,28 @@ long fd_count(void)
 		n += de->d_name[0] != '.';
 	closedir(dir);
 	return n - 1;  /* the one opendir holds */
+}
+
+int fd_close_from(int min)
+{
+	if (syscall(SYS_close_range, (unsigned)min, ~0U, 0) == 0)
+		return 0;
+	/* Before Linux 5.9, or under a seccomp filter that refuses it: one
+	 * by one, as /proc/self/fd lists them. */
+	DIR *dir = opendir("/proc/self/fd");
+	if (!dir)
+		return -1;
+	int self = dirfd(dir);
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+		if (de->d_name[0] != '.' && !*end && fd >= min && fd <= INT_MAX &&
+		    fd != self)
+			close((int)fd);
+	}
+	closedir(dir);
+	return 0;
 }
 
 int fd_nonblock(int fd)

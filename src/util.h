@@ -69,6 +69,10 @@ int fd_nonblock(int fd);
  * (errno; EPIPE: no reader). */
 int fd_write_line(int fd, const char *s, size_t n);
 
+/* Closes every descriptor from MIN up (close_range, else one by one as
+ * /proc/self/fd lists them).  Returns 0, or -1 (errno) when neither works. */
+int fd_close_from(int min);
+
 /* Descriptors this process has open now (from /proc/self/fd), or -1. */
 long fd_count(void);
 

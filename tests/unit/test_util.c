@@ -1,6 +1,7 @@
-/* Unit tests for util.c's fd_write_line: a line goes out whole, or not at
- * all when the descriptor has no room, or whole after a short wait when
- * only a part fit; an error is told apart from no room. */
+/* Unit tests for util.c's descriptor helpers.  fd_write_line: a line goes
+ * out whole, or not at all when the descriptor has no room, or whole after
+ * a short wait when only a part fit; an error is told apart from no room.
+ * fd_close_from: what it closes and what it leaves. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -100,6 +101,31 @@ static void test_no_reader(void **state)
 	assert_int_equal(errno, EBADF);
 }
 
+/* fd_close_from: every descriptor from MIN up is closed, those below are
+ * not.  (High numbers: the test's own, cmocka's and ASan's stay open.) */
+static void test_close_from(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(dup2(p[0], 899), 899);
+	assert_int_equal(dup2(p[0], 900), 900);
+	assert_int_equal(dup2(p[1], 901), 901);
+	assert_int_equal(dup2(p[1], 950), 950);
+	assert_int_equal(fd_close_from(900), 0);
+	assert_true(fcntl(899, F_GETFD) >= 0);
+	assert_true(fcntl(p[0], F_GETFD) >= 0);
+	int gone[] = { 900, 901, 950 };
+	for (size_t i = 0; i < ARRAY_LEN(gone); i++) {
+		errno = 0;
+		assert_int_equal(fcntl(gone[i], F_GETFD), -1);
+		assert_int_equal(errno, EBADF);
+	}
+	close(899);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -108,6 +134,7 @@ int main(void)
 		cmocka_unit_test(test_no_room),
 		cmocka_unit_test(test_part_then_gives_up),
 		cmocka_unit_test(test_no_reader),
+		cmocka_unit_test(test_close_from),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
