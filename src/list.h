@@ -31,28 +31,31 @@ static inline bool list_empty(const struct list *l)
 	return !l->head;
 }
 
-/* K becomes L's first item. */
-static inline void list_push_front(struct list *l, struct list_link *k)
+/* Links K between PREV and NEXT, neighbours on L (NULL: L's end there). */
+static inline void list_link_between(struct list *l, struct list_link *prev,
+                                     struct list_link *next, struct list_link *k)
 {
-	k->prev = NULL;
-	k->next = l->head;
-	if (l->head)
-		l->head->prev = k;
-	else
-		l->tail = k;
-	l->head = k;
-}
-
-/* K becomes L's last item. */
-static inline void list_push_back(struct list *l, struct list_link *k)
-{
-	k->next = NULL;
-	k->prev = l->tail;
-	if (l->tail)
-		l->tail->next = k;
+	k->prev = prev;
+	k->next = next;
+	if (prev)
+		prev->next = k;
 	else
 		l->head = k;
-	l->tail = k;
+	if (next)
+		next->prev = k;
+	else
+		l->tail = k;
+}
+
+/* K becomes L's first item, or its last. */
+static inline void list_push_front(struct list *l, struct list_link *k)
+{
+	list_link_between(l, NULL, l->head, k);
+}
+
+static inline void list_push_back(struct list *l, struct list_link *k)
+{
+	list_link_between(l, l->tail, NULL, k);
 }
 
 /* Takes K off L; K is then on no list (all zeros). */
