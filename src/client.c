@@ -735,11 +735,13 @@ static int run_session(const char *path, struct paths *p, struct ctl_req *req)
 	/* The daemon has them now: this process must not keep the client's
 	 * pipes open (its reader would never see the end). */
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-		close(null);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0) {
+		/* Closed, then: nothing opened from here on needs 0 or 1. */
+		close(0);
+		close(1);
 	}
+	if (null >= 0)
+		close(null);
 	json_decref(r);
 	r = read_reply(fd, &b, p);
 	if (!r)
@@ -1174,7 +1176,10 @@ static void all_units(const struct tend_config *cfg, struct paths *p,
 		return;
 	/* A daemon that does not answer must not hold up reading files. */
 	struct timeval tv = { .tv_sec = 2 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		close(fd);   /* not asked, then: the file's units only */
+		return;
+	}
 	struct ctl_req req = { .cmd = CTL_STATUS };
 	json_t *r = call(fd, &req, p), *u;
 	close(fd);

@@ -555,7 +555,9 @@ static void apply_defaults(void *base, unsigned scope, struct unit_config *u)
 	}
 }
 
-static struct unit_config *unit_new(const char *name, enum unit_kind kind, int line)
+/* A unit of KIND named NAME (section at LINE) with every default set. */
+static struct unit_config *config_unit_new(const char *name, enum unit_kind kind,
+                                           int line)
 {
 	struct unit_config *u = xcalloc(1, sizeof(*u));
 	u->name = xstrdup(name);
@@ -724,7 +726,7 @@ static struct unit_config *unit_by_name(const struct tend_config *cfg,
 	return NULL;
 }
 
-static void add_unit(struct tend_config *cfg, struct unit_config *u)
+static void config_push_unit(struct tend_config *cfg, struct unit_config *u)
 {
 	cfg->units = xrealloc(cfg->units, (cfg->nunits + 1) * sizeof(*cfg->units));
 	cfg->units[cfg->nunits++] = u;
@@ -773,8 +775,8 @@ static int on_section(void *user, const char *name, int line, char **err)
 		                 rest, dup->line, unit_kind_name(dup->kind), dup->name);
 		return -1;
 	}
-	st->unit = unit_new(rest, kind, line);
-	add_unit(cfg, st->unit);
+	st->unit = config_unit_new(rest, kind, line);
+	config_push_unit(cfg, st->unit);
 	return 0;
 }
 
@@ -950,12 +952,12 @@ struct tend_config *config_for_exec(char *const *argv)
 		free(name);
 		name = xstrdup("exec");
 	}
-	struct unit_config *u = unit_new(name, KIND_SERVICE, 0);
+	struct unit_config *u = config_unit_new(name, KIND_SERVICE, 0);
 	free(name);
 	for (size_t i = 0; argv[i]; i++)
 		strv_push(&u->argv, xstrdup(argv[i]));
 	u->key_line[key_find("exec") - keys] = -1;
-	add_unit(cfg, u);
+	config_push_unit(cfg, u);
 	return cfg;
 }
 

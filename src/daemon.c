@@ -26,7 +26,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -760,7 +759,7 @@ static int detach(struct daemon *d)
 	}
 	if (pid == 0) {
 		close(p[0]);
-		setsid();
+		(void)setsid();   /* a fresh child is no group leader: cannot fail */
 		pid_t daemon = fork();
 		if (daemon != 0)
 			_exit(daemon < 0 ? 3 : 0);
@@ -770,7 +769,13 @@ static int detach(struct daemon *d)
 		 * so no dup2 below overwrites another and each clears CLOEXEC. */
 		p[1] = fd_at_least(p[1], 4);
 		d->report = p[1] >= 0 && dup3(p[1], 3, O_CLOEXEC) == 3 ? 3 : -1;
-		syscall(SYS_close_range, 4, ~0U, 0);
+		if (fd_close_from(4) < 0) {
+			/* The caller's pipes would stay open: $(tend up -d) would
+			 * wait for their end forever. */
+			report(d, "error cannot close the caller's descriptors: %s\n",
+			       strerror(errno));
+			_exit(3);
+		}
 		int null = fd_at_least(open("/dev/null", O_RDWR | O_CLOEXEC), 4);
 		if (null < 0) {
 			report(d, "error cannot open /dev/null: %s\n", strerror(errno));
@@ -783,9 +788,12 @@ static int detach(struct daemon *d)
 		                   O_NOFOLLOW, 0600) : -1;
 		log = fd_at_least(log, 4);
 		free(err);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(log >= 0 ? log : null, 2);
+		if (dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+		    dup2(log >= 0 ? log : null, 2) < 0) {
+			report(d, "error cannot put /dev/null and the log at 0-2: %s\n",
+			       strerror(errno));
+			_exit(3);
+		}
 		if (log >= 0)
 			close(log);
 		close(null);
@@ -886,7 +894,9 @@ int daemon_up(struct tend_config *cfg, bool detach_, bool json_events)
 	 * descriptor of its own, so the caller's stays as it was. */
 	int err = output_nonblocking(2);
 	if (err > 2) {
-		dup2(err, 2);
+		/* Cannot fail (ERR is open, 2 is below any limit); should it,
+		 * stderr stays the caller's own, as before. */
+		(void)dup2(err, 2);
 		close(err);
 	}
 	return daemon_run(&d, output_nonblocking(1), 2, json_events);

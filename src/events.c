@@ -4,7 +4,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -170,40 +169,17 @@ char *events_human(json_t *o)
 	return buf_take(&b);
 }
 
-/* One write per line, so lines from tend never interleave; false when FD
- * (non-blocking, see events_new) had no room for it. */
-static bool write_line(int fd, const char *s)
-{
-	size_t n = strlen(s), done = 0;
-	while (done < n) {
-		ssize_t w = write(fd, s + done, n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w > 0) {
-			done += (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-			return true;   /* no reader at all: nothing to tell later */
-		if (done == 0)
-			return false;
-		/* Half a line is out (longer than the pipe takes at once):
-		 * finish it rather than garble the next, a moment at most. */
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
-		if (poll(&p, 1, 100) <= 0)
-			return true;
-	}
-	return true;
-}
-
 /* The line of EVENT for FD, JSON or human. */
 static char *sink_line(const struct events *ev, json_t *o, const char *json)
 {
 	return ev->json ? xstrdup(json) : events_human(o);
 }
 
-/* Writes LINE to FD; lines a reader that stopped reading had no room for
- * are dropped, counted, and told with the next line that fits. */
+/* Writes LINE to FD, one write per line (fd_write_line), so lines from
+ * tend never interleave; lines a reader that stopped reading had no room
+ * for are dropped, counted, and told with the next line that fits.  An
+ * error is no reader at all (or none that could read): nothing to tell
+ * later. */
 static void to_sink(struct events *ev, json_t *o, const char *json)
 {
 	if (ev->dropped) {
@@ -216,7 +192,7 @@ static void to_sink(struct events *ev, json_t *o, const char *json)
 		char *s = json_dumps(w, JSON_COMPACT);
 		char *j = xasprintf("%s\n", s ? s : "{}");
 		char *line = sink_line(ev, w, j);
-		if (write_line(ev->fd, line))
+		if (fd_write_line(ev->fd, line, strlen(line)) != 0)
 			ev->dropped = 0;
 		free(line);
 		free(j);
@@ -228,7 +204,7 @@ static void to_sink(struct events *ev, json_t *o, const char *json)
 		}
 	}
 	char *line = sink_line(ev, o, json);
-	if (!write_line(ev->fd, line))
+	if (fd_write_line(ev->fd, line, strlen(line)) == 0)
 		ev->dropped++;
 	free(line);
 }

@@ -58,8 +58,14 @@ int held_bind(const char *spec, unsigned mode, char **why)
 		goto out;
 	}
 	int one = 1;
-	if (a.family != AF_UNIX)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Without it a port in TIME_WAIT (a daemon just stopped) would not
+	 * bind: say why instead of "in use". */
+	if (a.family != AF_UNIX &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
+		*why = xasprintf("cannot set SO_REUSEADDR (%s)", strerror(errno));
+		close(fd);
+		goto out;
+	}
 	/* The socket file is made with MODE by bind itself: no chmod of the
 	 * path afterwards, which would follow whatever is there by then. */
 	mode_t old = umask(~(mode_t)mode & 0777);

@@ -191,7 +191,8 @@ static int route(struct loop *lp, int signo, loop_signal_fn fn,
 	/* An ignored signal is dropped before it could reach the signalfd, and
 	 * shells start background jobs with SIGINT ignored: take it back. */
 	struct sigaction sa = { .sa_handler = SIG_DFL };
-	sigaction(signo, &sa, NULL);
+	if (sigaction(signo, &sa, NULL) < 0)
+		return -1;
 	int fd = signalfd(lp->sigfd, &lp->sigmask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (fd < 0)
 		return -1;

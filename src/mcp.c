@@ -1,5 +1,6 @@
 #include "mcp.h"
 #include "jrpc.h"
+#include "list.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -81,14 +82,14 @@ struct pend {
 	bool relisten;             /* P_LISTEN: sent again to a new process; its
 	                              acknowledgment is not the client's news */
 	struct pend *hnext;        /* the id table's chain */
-	struct pend *prev, *next;  /* its client's list, or m->own */
+	struct list_link link;     /* on its client's reqs, or m->own */
 };
 
 struct mcp_client {
 	struct mcp *m;
 	void *data;
-	struct mcp_client *prev, *next;
-	struct pend *reqs;         /* P_CLIENT and P_SERVER, newest first */
+	struct list_link link;     /* on m->clients */
+	struct list reqs;          /* P_CLIENT and P_SERVER, newest first */
 	size_t in_flight;          /* its P_CLIENT */
 	unsigned caps;
 	int level;                 /* index in levels, -1: never set */
@@ -115,7 +116,7 @@ struct mcp {
 	char *version;             /* tend's, for clientInfo */
 	char *protocol;            /* what tend asks the server for */
 	unsigned caps;             /* the client capabilities tend declares */
-	struct mcp_client *clients;
+	struct list clients;       /* struct mcp_client, newest first */
 	enum srv_state state;
 	struct mcp_cache *cache;   /* initialize and list results */
 	bool own_cache;
@@ -132,7 +133,7 @@ struct mcp {
 	unsigned long long next_id, seq;
 	struct pend **tab;         /* tend id -> pend; ids are sequential */
 	size_t tabsize, npend;
-	struct pend *own;          /* P_INIT, P_TEND */
+	struct list own;           /* P_INIT, P_TEND */
 	size_t in_flight;
 	struct sub *subs;
 	struct qmsg *qhead, **qtail;
@@ -268,9 +269,16 @@ static void tab_grow(struct mcp *m)
 	m->tabsize = n;
 }
 
-static struct pend **pend_list(struct mcp *m, struct pend *p)
+static struct list *pend_list(struct mcp *m, struct pend *p)
 {
 	return p->c ? &p->c->reqs : &m->own;
+}
+
+/* The first (newest) pend of the list L, NULL if none. */
+static struct pend *pend_first(const struct list *l)
+{
+	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): a loop that frees the first pend until none is left: pend_free takes it off its list, pend_list(m, p), which the analyzer does not see is L */
+	return list_first(l, struct pend, link);
 }
 
 static struct pend *pend_new(struct mcp *m, enum pend_kind kind,
@@ -286,11 +294,7 @@ static struct pend *pend_new(struct mcp *m, enum pend_kind kind,
 	p->hnext = *slot;
 	*slot = p;
 	m->npend++;
-	struct pend **head = pend_list(m, p);
-	p->next = *head;
-	if (*head)
-		(*head)->prev = p;
-	*head = p;
+	list_push_front(pend_list(m, p), &p->link);
 	if (kind == P_CLIENT) {
 		c->in_flight++;
 		m->in_flight++;
@@ -320,7 +324,7 @@ static void note_settled(struct mcp *m, struct mcp_client *c)
 
 static void note_all_settled(struct mcp *m)
 {
-	for (struct mcp_client *c = m->clients; c; c = c->next)
+	list_each(c, &m->clients, struct mcp_client, link)
 		note_settled(m, c);
 }
 
@@ -331,12 +335,7 @@ static void pend_free(struct mcp *m, struct pend *p)
 		slot = &(*slot)->hnext;
 	*slot = p->hnext;
 	m->npend--;
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		*pend_list(m, p) = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
+	list_remove(pend_list(m, p), &p->link);
 	struct mcp_client *settle = NULL;
 	if (p->kind == P_CLIENT) {
 		p->c->in_flight--;
@@ -435,8 +434,8 @@ static void sub_release(struct mcp *m, struct mcp_client *c, struct sub *s,
 	if (tell && m->state == S_READY)
 		tend_subscribe(m, s, false);
 	/* A first subscribe still unanswered no longer stands for S. */
-	for (struct mcp_client *k = m->clients; k; k = k->next)
-		for (struct pend *p = k->reqs; p; p = p->next)
+	list_each(k, &m->clients, struct mcp_client, link)
+		list_each(p, &k->reqs, struct pend, link)
 			if (p->sub == s)
 				p->sub = NULL;
 	struct sub **pp = &m->subs;
@@ -459,7 +458,7 @@ static int level_index(const char *name)
 static void apply_level(struct mcp *m)
 {
 	int low = -1;
-	for (struct mcp_client *c = m->clients; c; c = c->next)
+	list_each(c, &m->clients, struct mcp_client, link)
 		if (c->level >= 0 && (low < 0 || c->level < low))
 			low = c->level;
 	if (low < 0 || low == m->srv_level || m->state != S_READY)
@@ -868,7 +867,8 @@ static void client_listen(struct mcp *m, struct mcp_client *c, const char *line,
                           size_t len, const struct jrpc_msg *msg)
 {
 	size_t n = 0;
-	for (struct pend *q = c->reqs; q && n < MCP_CLIENT_LISTEN_MAX; q = q->next)
+	for (struct pend *q = pend_first(&c->reqs); q && n < MCP_CLIENT_LISTEN_MAX;
+	     q = list_next(q, struct pend, link))
 		n += q->kind == P_LISTEN;
 	if (n >= MCP_CLIENT_LISTEN_MAX) {
 		reply_error(m, c, SPAN(line, msg->id), -32603, "tend: %d listen "
@@ -887,8 +887,8 @@ static void client_listen(struct mcp *m, struct mcp_client *c, const char *line,
 /* A new process: every listen stream is opened again. */
 static void relisten(struct mcp *m)
 {
-	for (struct mcp_client *c = m->clients; c; c = c->next)
-		for (struct pend *p = c->reqs; p; p = p->next)
+	list_each(c, &m->clients, struct mcp_client, link)
+		list_each(p, &c->reqs, struct pend, link)
 			if (p->kind == P_LISTEN && p->line) {
 				p->relisten = true;
 				send_to(m, NULL, p->line, p->line_len);
@@ -899,8 +899,8 @@ static void relisten(struct mcp *m)
  * that acknowledged a list_changed gets it (as rule 8 for the others). */
 static void listen_changed(struct mcp *m)
 {
-	for (struct mcp_client *c = m->clients; c; c = c->next)
-		for (struct pend *p = c->reqs; p; p = p->next) {
+	list_each(c, &m->clients, struct mcp_client, link)
+		list_each(p, &c->reqs, struct pend, link) {
 			if (p->kind != P_LISTEN)
 				continue;
 			for (size_t i = 0; i < ARRAY_LEN(listen_lists); i++) {
@@ -972,10 +972,10 @@ static bool listen_cancelled(struct mcp *m, const char *line, size_t len,
  * (-1: a level tend does not know, to all of them). */
 static void modern_log(struct mcp *m, const char *line, size_t len, int level)
 {
-	for (struct mcp_client *c = m->clients; c; c = c->next) {
+	list_each(c, &m->clients, struct mcp_client, link) {
 		if (c->initialized)
 			continue;   /* a client of the session era: rule 6 */
-		for (struct pend *p = c->reqs; p; p = p->next)
+		list_each(p, &c->reqs, struct pend, link)
 			if (p->kind == P_CLIENT && p->msg_level &&
 			    (level < 0 || p->msg_level - 1 <= level)) {
 				send_to(m, c, line, len);
@@ -987,9 +987,9 @@ static void modern_log(struct mcp *m, const char *line, size_t len, int level)
 /* The server will not come back: the listen streams end with WHY. */
 static void fail_listens(struct mcp *m, const char *why)
 {
-	for (struct mcp_client *c = m->clients; c; c = c->next)
-		for (struct pend *p = c->reqs, *next; p; p = next) {
-			next = p->next;
+	list_each(c, &m->clients, struct mcp_client, link)
+		for (struct pend *p = pend_first(&c->reqs), *next; p; p = next) {
+			next = list_next(p, struct pend, link);
 			if (p->kind != P_LISTEN)
 				continue;
 			reply_error(m, c, p->orig, p->orig_len, -32603, "tend: %s", why);
@@ -1047,10 +1047,10 @@ static void client_request(struct mcp *m, struct mcp_client *c,
 		forward(m, c, line, len, msg);
 }
 
-static struct pend *find_by_orig(struct pend *list, enum pend_kind kind,
+static struct pend *find_by_orig(const struct list *l, enum pend_kind kind,
                                  const char *id, size_t len)
 {
-	for (struct pend *p = list; p; p = p->next)
+	list_each(p, l, struct pend, link)
 		if (p->kind == kind && p->orig_len == len &&
 		    memcmp(p->orig, id, len) == 0)
 			return p;
@@ -1066,10 +1066,10 @@ static void client_notification(struct mcp *m, struct mcp_client *c,
 	if (jrpc_str_eq(line, msg->method, "notifications/cancelled")) {
 		/* The newest of C's requests with that id (C may reuse one). */
 		struct pend *p = msg->request_id.len
-		                 ? find_by_orig(c->reqs, P_CLIENT, SPAN(line, msg->request_id))
+		                 ? find_by_orig(&c->reqs, P_CLIENT, SPAN(line, msg->request_id))
 		                 : NULL;
 		if (!p && msg->request_id.len)   /* its listen stream ends */
-			p = find_by_orig(c->reqs, P_LISTEN, SPAN(line, msg->request_id));
+			p = find_by_orig(&c->reqs, P_LISTEN, SPAN(line, msg->request_id));
 		if (!p)
 			return;   /* answered already, or never asked */
 		char num[24];
@@ -1204,7 +1204,7 @@ void mcp_client_line(struct mcp *m, struct mcp_client *c, const char *line,
 
 static void tell_initialized(struct mcp *m, const char *line)
 {
-	for (struct mcp_client *c = m->clients; c; c = c->next)
+	list_each(c, &m->clients, struct mcp_client, link)
 		if (c->initialized)
 			send_str(m, c, line);
 }
@@ -1333,7 +1333,7 @@ static struct mcp_client *route(struct mcp *m, unsigned cap)
 {
 	struct mcp_client *busy = NULL, *last = NULL, *last_busy = NULL;
 	size_t nbusy = 0;
-	for (struct mcp_client *c = m->clients; c; c = c->next) {
+	list_each(c, &m->clients, struct mcp_client, link) {
 		if (!c->initialized || c->closed || (c->caps & cap) != cap)
 			continue;
 		if (!last || c->active > last->active)
@@ -1390,7 +1390,7 @@ static void server_request(struct mcp *m, const char *line, size_t len,
 /* Is tend asking the server again for cached list I (a new process)? */
 static bool refreshing(const struct mcp *m, int i)
 {
-	for (const struct pend *p = m->own; p; p = p->next)
+	list_each(p, &m->own, const struct pend, link)
 		if (p->kind == P_REFRESH && p->slot == i + 1 && p->gen == m->cache->gen[i])
 			return true;
 	return false;
@@ -1438,9 +1438,9 @@ static void server_notification(struct mcp *m, const char *line, size_t len,
 		if (listen_cancelled(m, line, len, msg))
 			return;
 		/* The server gives up a request of its own at a client. */
-		for (struct mcp_client *c = m->clients; c && msg->request_id.len;
-		     c = c->next) {
-			struct pend *p = find_by_orig(c->reqs, P_SERVER,
+		for (struct mcp_client *c = list_first(&m->clients, struct mcp_client, link);
+		     c && msg->request_id.len; c = list_next(c, struct mcp_client, link)) {
+			struct pend *p = find_by_orig(&c->reqs, P_SERVER,
 			                              SPAN(line, msg->request_id));
 			if (!p)
 				continue;
@@ -1468,7 +1468,7 @@ static void server_notification(struct mcp *m, const char *line, size_t len,
 		level = level_index(name);
 		free(name);
 	}
-	for (struct mcp_client *c = m->clients; c; c = c->next) {
+	list_each(c, &m->clients, struct mcp_client, link) {
 		if (!c->initialized || (s && client_sub(c, s) == c->nsubs) ||
 		    (level >= 0 && c->level > level))
 			continue;
@@ -1528,9 +1528,9 @@ void mcp_server_down(struct mcp *m, const char *why)
 	m->state = S_DOWN;
 	free(m->refusal);
 	m->refusal = NULL;
-	for (struct mcp_client *c = m->clients; c; c = c->next)
-		for (struct pend *p = c->reqs, *next; p; p = next) {
-			next = p->next;
+	list_each(c, &m->clients, struct mcp_client, link)
+		for (struct pend *p = pend_first(&c->reqs), *next; p; p = next) {
+			next = list_next(p, struct pend, link);
 			if (p->kind == P_LISTEN)
 				continue;   /* opened again at the next process */
 			if (p->kind == P_CLIENT)
@@ -1539,8 +1539,8 @@ void mcp_server_down(struct mcp *m, const char *why)
 				            why);
 			pend_free(m, p);
 		}
-	while (m->own)
-		pend_free(m, m->own);
+	while (!list_empty(&m->own))
+		pend_free(m, pend_first(&m->own));
 	m->woken = m->qhead != NULL;
 	if (m->qhead && !m->ops.wake(m->ops.ctx))
 		fail_waiting(m, "the server cannot start; see tend status");
@@ -1569,10 +1569,7 @@ struct mcp_client *mcp_client_add(struct mcp *m, void *data)
 	c->m = m;
 	c->data = data;
 	c->level = -1;
-	c->next = m->clients;
-	if (m->clients)
-		m->clients->prev = c;
-	m->clients = c;
+	list_push_front(&m->clients, &c->link);
 	return c;
 }
 
@@ -1580,8 +1577,8 @@ bool mcp_client_close(struct mcp *m, struct mcp_client *c)
 {
 	c->closed = true;
 	/* It will answer nothing more: what the server asked of it fails. */
-	for (struct pend *p = c->reqs, *next; p; p = next) {
-		next = p->next;
+	for (struct pend *p = pend_first(&c->reqs), *next; p; p = next) {
+		next = list_next(p, struct pend, link);
 		if (p->kind != P_SERVER)
 			continue;
 		reply_error(m, NULL, p->orig, p->orig_len, -32603, "tend: the "
@@ -1612,8 +1609,8 @@ void mcp_client_remove(struct mcp *m, struct mcp_client *c)
 	m->qtail = &m->qhead;
 	while (*m->qtail)
 		m->qtail = &(*m->qtail)->next;
-	while (c->reqs) {
-		struct pend *p = c->reqs;
+	struct pend *p;
+	while ((p = pend_first(&c->reqs))) {
 		if ((p->kind == P_CLIENT || p->kind == P_LISTEN) &&
 		    m->state == S_READY) {
 			char *n = xasprintf("{\"jsonrpc\":\"2.0\",\"method\":"
@@ -1631,12 +1628,7 @@ void mcp_client_remove(struct mcp *m, struct mcp_client *c)
 	while (c->nsubs)
 		sub_release(m, c, c->subs[c->nsubs - 1], true);
 	free(c->subs);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		m->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	list_remove(&m->clients, &c->link);
 	free(c);
 	apply_level(m);
 }
@@ -1755,21 +1747,22 @@ void mcp_free(struct mcp *m)
 {
 	if (!m)
 		return;
-	while (m->clients) {
-		struct mcp_client *c = m->clients;
+	struct mcp_client *c;
+	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): C, the first, was taken off the list before it was freed (its prev is NULL) */
+	while ((c = list_first(&m->clients, struct mcp_client, link))) {
 		c->told = true;   /* no settled call from here */
-		while (c->reqs)
+		while (!list_empty(&c->reqs))
 			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): pend_free unlinks the head it frees (whose prev is NULL) */
-			pend_free(m, c->reqs);
+			pend_free(m, pend_first(&c->reqs));
 		while (c->nsubs)
 			sub_release(m, c, c->subs[c->nsubs - 1], false);
 		free(c->subs);
-		m->clients = c->next;
+		list_remove(&m->clients, &c->link);
 		free(c);
 	}
-	while (m->own)
+	while (!list_empty(&m->own))
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): pend_free unlinks the head it frees (whose prev is NULL) */
-		pend_free(m, m->own);
+		pend_free(m, pend_first(&m->own));
 	for (struct qmsg *q = m->qhead, *next; q; q = next) {
 		next = q->next;
 		free(q->line);

@@ -40,7 +40,7 @@ static void status_copy(char *dst, const char *v, size_t n)
 }
 
 /* A decimal number of at most MAX, digits only; -1 if malformed. */
-static int parse_uint(const char *v, size_t n, uint64_t max, uint64_t *out)
+static int notify_parse_uint(const char *v, size_t n, uint64_t max, uint64_t *out)
 {
 	uint64_t x = 0;
 	if (n == 0)
@@ -91,10 +91,10 @@ static void parse_line(const char *line, size_t n, struct notify_msg *m)
 			m->watchdog_trigger = !m->watchdog;
 		}
 	} else if (KEY("WATCHDOG_USEC")) {
-		if (parse_uint(v, vlen, UINT64_MAX, &x) == 0 && x > 0)
+		if (notify_parse_uint(v, vlen, UINT64_MAX, &x) == 0 && x > 0)
 			m->watchdog_usec = x;
 	} else if (KEY("MAINPID")) {
-		if (parse_uint(v, vlen, INT_MAX, &x) == 0 && x > 0)
+		if (notify_parse_uint(v, vlen, INT_MAX, &x) == 0 && x > 0)
 			m->mainpid = (pid_t)x;
 	} else if (KEY("STATUS")) {
 		m->has_status = true;

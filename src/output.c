@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,28 +15,6 @@ int output_nonblocking(int fd)
 	int nb = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_APPEND |
 	              O_NOCTTY);
 	return nb >= 0 ? nb : fcntl(fd, F_DUPFD_CLOEXEC, 3);
-}
-
-/* Writes S whole or not at all (as far as a non-blocking fd allows). */
-static bool write_line(int fd, const char *s, size_t n)
-{
-	size_t done = 0;
-	while (done < n) {
-		ssize_t w = write(fd, s + done, n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w > 0) {
-			done += (size_t)w;
-			continue;
-		}
-		if (done == 0)
-			return false;
-		/* Half a line is out: finish it rather than garble the next. */
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
-		if (poll(&p, 1, 100) <= 0)
-			return true;
-	}
-	return true;
 }
 
 /* "2026-11-23T10:00:00.123Z " of now into the stamp cache and OUT (the
@@ -188,7 +165,9 @@ static void emit_line(struct output *o, const char *s, size_t n)
 	buf_adds(&b, o->prefix);
 	buf_add(&b, s, n);
 	buf_addc(&b, '\n');
-	if (write_line(o->dst, b.s, b.len))
+	/* A line that cannot be written (no room, or an error) is dropped,
+	 * and told with the next one written. */
+	if (fd_write_line(o->dst, b.s, b.len) > 0)
 		o->dropped = 0;
 	else
 		o->dropped++;

@@ -31,8 +31,10 @@ struct spawn_msg {
 };
 
 static const char *const spawn_steps[] = { "fork", "exec", "chdir", "setsid",
-                                           "dup2", "pipe" };
-enum { STEP_FORK, STEP_EXEC, STEP_CHDIR, STEP_SETSID, STEP_DUP2, STEP_PIPE };
+                                           "dup2", "pipe", "prctl",
+                                           "setrlimit", "close_range" };
+enum { STEP_FORK, STEP_EXEC, STEP_CHDIR, STEP_SETSID, STEP_DUP2, STEP_PIPE,
+       STEP_PRCTL, STEP_SETRLIMIT, STEP_CLOSE };
 
 static void child_fail(int fd, int step)
 {
@@ -42,15 +44,19 @@ static void child_fail(int fd, int step)
 	_exit(127);
 }
 
+/* Every signal to its default and unblocked.  Failures are not errors:
+ * sigaction refuses the numbers the C library keeps for itself (EINVAL;
+ * the program gets those as the library sets them up), and sigprocmask
+ * with a valid set cannot fail. */
 static void child_reset_signals(void)
 {
 	struct sigaction sa = { .sa_handler = SIG_DFL };
 	for (int s = 1; s < NSIG; s++)
 		if (s != SIGKILL && s != SIGSTOP)
-			sigaction(s, &sa, NULL);
+			(void)sigaction(s, &sa, NULL);
 	sigset_t none;
 	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 /* Puts FROM[i] (-1: leave it as it is) at i, for i < N.  A source inside
@@ -138,12 +144,17 @@ static void child_run(const struct spawn_req *rq, int errfd, pid_t parent)
 	}
 	child_reset_signals();
 	if (rq->die_with_parent) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* Not started at all rather than started to outlive tend. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			child_fail(errfd, STEP_PRCTL);
 		if (getppid() != parent)
 			_exit(127);   /* the parent died before the line above */
 	}
-	if (child_nofile_set)
-		setrlimit(RLIMIT_NOFILE, &child_nofile);
+	/* Lowering a soft limit to what tend was started with cannot fail;
+	 * should it, the program is not started with another limit than
+	 * promised (proc_child_nofile). */
+	if (child_nofile_set && setrlimit(RLIMIT_NOFILE, &child_nofile) < 0)
+		child_fail(errfd, STEP_SETRLIMIT);
 	if (setsid() < 0)
 		child_fail(errfd, STEP_SETSID);
 	errfd = child_above(errfd, 3);
@@ -335,7 +346,8 @@ void proc_cmdline(pid_t pid, char *out, size_t cap)
 	str_clean(out);
 }
 
-static int cmp_pid(const void *a, const void *b)
+/* qsort of struct proc_stat by pid. */
+static int cmp_stat_pid(const void *a, const void *b)
 {
 	pid_t x = ((const struct proc_stat *)a)->pid;
 	pid_t y = ((const struct proc_stat *)b)->pid;
@@ -362,7 +374,7 @@ int proc_table_scan(struct proc_table *t)
 			t->n++;
 	}
 	closedir(d);
-	qsort(t->p, t->n, sizeof(*t->p), cmp_pid);
+	qsort(t->p, t->n, sizeof(*t->p), cmp_stat_pid);
 	return 0;
 }
 
@@ -603,7 +615,7 @@ void proc_title_area(char *start, size_t len)
 
 static void shim_title(const char *title)
 {
-	prctl(PR_SET_NAME, "tend-shim");
+	(void)prctl(PR_SET_NAME, "tend-shim");   /* ps only: no matter if not */
 	if (!title_start || title_len < 2)
 		return;
 	memset(title_start, 0, title_len);
@@ -660,20 +672,23 @@ static __attribute__((noreturn)) void shim_contain(void)
 	_exit(137);
 }
 
-/* Leaves the way the main process did, so tend sees its wait status. */
+/* Leaves the way the main process did, so tend sees its wait status.
+ * The calls cannot fail for a signal a process was killed by; should one,
+ * the shim is killed with a core limit left as it was, or exits 128 + the
+ * signal: the shell's way of saying the same. */
 static __attribute__((noreturn)) void shim_mirror(int st)
 {
 	if (WIFSIGNALED(st)) {
 		int sig = WTERMSIG(st);
 		struct rlimit none = { 0, 0 };
-		setrlimit(RLIMIT_CORE, &none);
+		(void)setrlimit(RLIMIT_CORE, &none);
 		struct sigaction sa = { .sa_handler = SIG_DFL };
-		sigaction(sig, &sa, NULL);
+		(void)sigaction(sig, &sa, NULL);
 		sigset_t one;
 		sigemptyset(&one);
 		sigaddset(&one, sig);
-		kill(getpid(), sig);
-		sigprocmask(SIG_UNBLOCK, &one, NULL);
+		(void)kill(getpid(), sig);
+		(void)sigprocmask(SIG_UNBLOCK, &one, NULL);
 		_exit(128 + sig);
 	}
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
@@ -683,12 +698,21 @@ static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
 {
 	sigset_t all;
 	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	(void)sigprocmask(SIG_SETMASK, &all, NULL);   /* a valid set: cannot fail */
+	/* Each failure below, before anything of the run exists, is the
+	 * run's failure to start (tend reports the step and its errno): a
+	 * shim that would not hear of tend's death, or would stay in tend's
+	 * session, cannot contain the run as it promises. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		child_fail(rep, STEP_PRCTL);
 	if (getppid() != tend)
 		_exit(137);  /* tend died before the line above: nothing started */
-	setsid();
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (setsid() < 0)
+		child_fail(rep, STEP_SETSID);
+	/* Refused only where tend's own subreaper call was refused too, which
+	 * it reported when it started (sup_prepare) and lives with: the run
+	 * starts, its daemonized descendants may escape, as tend's may. */
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 	shim_title(rq->title);
 	/* Only what the run needs stays open: tend's sockets, its epoll and
 	 * its other pipes must not live on in the shim.  0-2 and the passed
@@ -704,7 +728,8 @@ static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
 	if (rep != n && dup3(rep, n, O_CLOEXEC) < 0)
 		child_fail(rep, STEP_DUP2);
 	rep = n;
-	syscall(SYS_close_range, (unsigned)n + 1, ~0U, 0);
+	if (fd_close_from(n + 1) < 0)
+		child_fail(rep, STEP_CLOSE);   /* tend's descriptors would live on */
 	struct spawn_req req = *rq;
 	req.fd_in = req.fd_out = req.fd_err = -1;
 	struct spawn_res res;
@@ -752,8 +777,9 @@ static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
 				/* The rest of the tree lives on below this shim (and
 				 * dies with tend): tell tend now. */
 				union sigval v = { .sival_int = main_st };
-				sigqueue(tend, PROC_MAIN_EXITED, v);
-				told = true;
+				/* Refused (EAGAIN: the user's queued signals are
+				 * at their limit): again at the next SIGCHLD. */
+				told = sigqueue(tend, PROC_MAIN_EXITED, v) == 0;
 			}
 		} else if (sig > 0 && getppid() != tend) {
 			shim_contain();

@@ -1,6 +1,7 @@
 #include "proxy.h"
 #include "addr.h"
 #include "held.h"
+#include "list.h"
 #include "paths.h"
 #include "relay.h"
 #include "sup.h"
@@ -24,7 +25,7 @@
 enum pc_state { PC_HELD, PC_CONNECTING, PC_RELAYING };
 
 struct pclient {
-	struct pclient *prev, *next;
+	struct list_link link;  /* on the list of its state (list_of) */
 	struct proxy *p;
 	enum pc_state state;
 	int cfd, bfd;           /* the client; the backend (-1 until connecting) */
@@ -34,7 +35,7 @@ struct pclient {
 };
 
 struct plist {
-	struct pclient *head, *tail;
+	struct list l;          /* oldest first */
 	size_t n;
 };
 
@@ -62,29 +63,23 @@ static void watch_listen(struct proxy *p);
 
 /* --- client connections --- */
 
-static void list_push(struct plist *l, struct pclient *c)
+static void plist_push(struct plist *l, struct pclient *c)
 {
-	c->next = NULL;
-	c->prev = l->tail;
-	if (l->tail)
-		l->tail->next = c;
-	else
-		l->head = c;
-	l->tail = c;
+	list_push_back(&l->l, &c->link);
 	l->n++;
 }
 
-static void list_remove(struct plist *l, struct pclient *c)
+static void plist_remove(struct plist *l, struct pclient *c)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		l->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else
-		l->tail = c->prev;
+	list_remove(&l->l, &c->link);
 	l->n--;
+}
+
+/* The oldest client of L, NULL if none. */
+static struct pclient *plist_first(struct plist *l)
+{
+	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): a loop that frees the first client until none is left: client_free takes it off its list, list_of(c), which the analyzer does not see is L */
+	return list_first(&l->l, struct pclient, link);
 }
 
 /* The list C is on. */
@@ -109,7 +104,7 @@ static void close_gently(int fd)
 static void client_free(struct pclient *c)
 {
 	struct proxy *p = c->p;
-	list_remove(list_of(c), c);
+	plist_remove(list_of(c), c);
 	loop_io_del(p->lp, &c->io);
 	relay_free(c->relay);
 	if (c->bfd >= 0)
@@ -165,10 +160,10 @@ static void on_backend(struct loop *lp, struct loop_io *io, uint32_t events)
 static void connect_backend(struct pclient *c)
 {
 	struct proxy *p = c->p;
-	list_remove(list_of(c), c);
+	plist_remove(list_of(c), c);
 	loop_io_del(p->lp, &c->io);
 	c->state = PC_CONNECTING;
-	list_push(&p->pairs, c);
+	plist_push(&p->pairs, c);
 	const struct addr *a = &p->backend;
 	struct sockaddr_un un;
 	const struct sockaddr *sa = (const struct sockaddr *)&a->sa;
@@ -206,11 +201,12 @@ static void on_expire(struct loop *lp, struct loop_timer *t);
 
 static void arm_expire(struct proxy *p)
 {
-	if (!p->held.head) {
+	struct pclient *first = plist_first(&p->held);
+	if (!first) {
 		loop_timer_stop(p->lp, &p->expire);
 		return;
 	}
-	uint64_t now = loop_now(p->lp), due = p->held.head->deadline;
+	uint64_t now = loop_now(p->lp), due = first->deadline;
 	loop_timer_start(p->lp, &p->expire, due > now ? due - now : 0, on_expire, p);
 }
 
@@ -219,8 +215,9 @@ static void on_expire(struct loop *lp, struct loop_timer *t)
 	struct proxy *p = t->data;
 	uint64_t now = loop_now(lp);
 	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): client_free unlinks C from c->p, which is P */
-	while (p->held.head && p->held.head->deadline <= now)
-		client_free(p->held.head);
+	struct pclient *c;
+	while ((c = plist_first(&p->held)) && c->deadline <= now)
+		client_free(c);
 	arm_expire(p);
 }
 
@@ -237,12 +234,12 @@ static void new_client(struct proxy *p, int cfd)
 	*c = (struct pclient){ .p = p, .state = PC_HELD, .cfd = cfd, .bfd = -1 };
 	uint64_t wait = u->cfg->start_timeout_ms;
 	c->deadline = loop_now(p->lp) + (wait ? wait : UINT64_MAX / 2);
-	list_push(&p->held, c);
+	plist_push(&p->held, c);
 	if (u->state == US_RUNNING)
 		connect_backend(c);
 	else if (loop_io_add(p->lp, &c->io, cfd, 0, on_held_client, c) < 0)
 		client_free(c);
-	else if (p->held.head == c)
+	else if (plist_first(&p->held) == c)
 		arm_expire(p);
 }
 
@@ -354,13 +351,17 @@ void proxy_sync(struct proxy *p)
 	p->proxying = c->backend && addr_parse(c->backend, &p->backend, &why) == 0;
 	free(why);
 	/* Proxy mode accepts itself: non-blocking.  Activation passes the
-	 * socket on as systemd does: blocking, as the service expects. */
+	 * socket on as systemd does: blocking, as the service expects.  A
+	 * socket whose mode cannot be set (not on a descriptor the held set
+	 * keeps open) is not watched: a blocking accept would stall the loop. */
+	size_t kept = 0;
 	for (size_t i = 0; i < p->nls; i++) {
-		int fl = fcntl(p->ls[i].fd, F_GETFL);
-		if (fl >= 0)
-			fcntl(p->ls[i].fd, F_SETFL, p->proxying ? fl | O_NONBLOCK
-			                                        : fl & ~O_NONBLOCK);
+		int fd = p->ls[i].fd, fl = fcntl(fd, F_GETFL);
+		if (fl >= 0 && fcntl(fd, F_SETFL, p->proxying ? fl | O_NONBLOCK
+		                                            : fl & ~O_NONBLOCK) == 0)
+			p->ls[kept++] = p->ls[i];
 	}
+	p->nls = kept;
 	watch_listen(p);
 }
 
@@ -368,14 +369,16 @@ void proxy_on_state(struct proxy *p)
 {
 	struct unit *u = p->u;
 	if (u->state == US_RUNNING) {
-		while (p->held.head)
+		struct pclient *c;
+		while ((c = plist_first(&p->held)))
 			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): the client leaves the held list, freed or not */
-			connect_backend(p->held.head);
+			connect_backend(c);
 		arm_expire(p);
 	} else if (u->state == US_FAILED || u->removed || u->sup->shutting_down) {
-		while (p->held.head)
+		struct pclient *c;
+		while ((c = plist_first(&p->held)))
 			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): client_free unlinks C from c->p, which is P */
-			client_free(p->held.head);
+			client_free(c);
 		arm_expire(p);
 	}
 	watch_listen(p);
@@ -413,10 +416,11 @@ void proxy_free(struct proxy *p)
 		return;
 	p->paused = true;   /* no re-watching while clients go */
 	/* client_free unlinks C from c->p, which is P: */
-	while (p->held.head)
-		client_free(p->held.head);  /* NOLINT(clang-analyzer-unix.Malloc) */
-	while (p->pairs.head)
-		client_free(p->pairs.head);  /* NOLINT(clang-analyzer-unix.Malloc) */
+	struct pclient *c;
+	while ((c = plist_first(&p->held)))
+		client_free(c);  /* NOLINT(clang-analyzer-unix.Malloc) */
+	while ((c = plist_first(&p->pairs)))
+		client_free(c);  /* NOLINT(clang-analyzer-unix.Malloc) */
 	proxy_unwatch(p);
 	loop_timer_stop(p->lp, &p->expire);
 	loop_timer_stop(p->lp, &p->resume);

@@ -1,4 +1,5 @@
 #include "server.h"
+#include "list.h"
 #include "util.h"
 
 #include <errno.h>
@@ -10,7 +11,7 @@
 
 struct conn {
 	struct server *srv;
-	struct conn *prev, *next;
+	struct list_link link;   /* on srv->conns */
 	int fd;
 	struct loop_io io;
 	struct loop_timer idle;
@@ -39,7 +40,7 @@ struct server {
 	struct loop_timer resume;   /* accepting again, with no spare to refuse */
 	struct loop_timer check;    /* while starved: are descriptors back? */
 	struct loop_io io;
-	struct conn *conns;
+	struct list conns;
 	size_t nconns;
 	uint64_t clock;     /* counts accepts, requests read and answered */
 	server_req_fn on_req;
@@ -63,12 +64,7 @@ static void conn_free(struct conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	close_fds(c);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	list_remove(&s->conns, &c->link);
 	s->nconns--;
 	free(c->in.s);
 	free(c->out.s);
@@ -423,7 +419,7 @@ static void on_accept(struct loop *lp, struct loop_io *io, uint32_t events);
 static bool evict_one(struct server *s)
 {
 	struct conn *old = NULL;
-	for (struct conn *c = s->conns; c; c = c->next)
+	list_each(c, &s->conns, struct conn, link)
 		if (!c->pending && !c->dead && (!old || c->since < old->since))
 			old = c;
 	if (!old)
@@ -504,10 +500,7 @@ static void on_accept(struct loop *lp, struct loop_io *io, uint32_t events)
 			free(c);
 			continue;
 		}
-		c->next = s->conns;
-		if (s->conns)
-			s->conns->prev = c;
-		s->conns = c;
+		list_push_front(&s->conns, &c->link);
 		s->nconns++;
 		arm_idle(c);
 	}
@@ -536,9 +529,9 @@ void server_free(struct server *s)
 {
 	if (!s)
 		return;
-	while (s->conns)
+	while (!list_empty(&s->conns))
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): conn_free unlinks C from c->srv, which is S */
-		conn_free(s->conns);
+		conn_free(list_first(&s->conns, struct conn, link));
 	loop_timer_stop(s->lp, &s->resume);
 	loop_timer_stop(s->lp, &s->check);
 	loop_io_del(s->lp, &s->io);

@@ -4,6 +4,7 @@
 #include "jrpc.h"
 #include "proc.h"
 #include "lines.h"
+#include "list.h"
 #include "mcp.h"
 #include "parse.h"
 #include "relay.h"
@@ -38,7 +39,7 @@ struct share_inst {
 
 struct session {
 	struct share *sh;
-	struct session *prev, *next;
+	struct list_link link;    /* on sh->sessions */
 	bool attached;            /* has its program (else queued) */
 	bool paused;              /* its service idle-stopped; input wakes it */
 	bool in_eof;              /* the client's stdin ended */
@@ -84,7 +85,7 @@ struct share {
 	struct loop *lp;
 	enum stdio_mode mode;
 	bool per_client;
-	struct session *head, *tail;
+	struct list sessions;     /* in arrival order */
 	size_t nsessions, nattached;
 	struct share_inst excl;   /* exclusive: the service's runs */
 	unsigned long long next_id;
@@ -469,7 +470,8 @@ struct keycache {
 	struct keycache *next;
 };
 
-static void log_line(struct share *sh, const char *msg)
+/* "--- tend: mcp: MSG" among the service's output lines (its log). */
+static void log_mark(struct share *sh, const char *msg)
 {
 	char *t = xasprintf("--- tend: mcp: %s", msg);
 	output_mark(&sh->u->out, t);
@@ -500,7 +502,7 @@ static void pause_clients(struct srv *v, bool pause)
 	if (v->clients_paused == pause)
 		return;
 	v->clients_paused = pause;
-	for (struct session *s = v->sh->head; s; s = s->next)
+	list_each(s, &v->sh->sessions, struct session, link)
 		if (s->srv == v && !s->in_eof)
 			lines_pause(&s->rd, pause);
 }
@@ -544,7 +546,7 @@ static void mcp_to_server(void *ctx, const char *line, size_t len)
 static void mcp_log(void *ctx, const char *msg)
 {
 	struct srv *v = ctx;
-	log_line(v->sh, msg);
+	log_mark(v->sh, msg);
 }
 
 static bool mcp_wake(void *ctx)
@@ -635,7 +637,7 @@ static void srv_long(void *ctx, size_t len)
 	char m[128];
 	snprintf(m, sizeof(m), "a message of more than %zu bytes from the "
 	         "server was dropped", len);
-	log_line(v->sh, m);
+	log_mark(v->sh, m);
 }
 
 static void srv_end(void *ctx, int err)
@@ -667,7 +669,7 @@ static void srv_open(struct srv *v)
 	    lines_write_start(&v->wr, v->sh->lp, i->in_w) < 0) {
 		lines_read_stop(&v->rd);
 		lines_write_stop(&v->wr);
-		log_line(v->sh, "cannot watch the server's pipes");
+		log_mark(v->sh, "cannot watch the server's pipes");
 		return;
 	}
 	v->open = true;
@@ -1126,7 +1128,7 @@ static void client_long(void *ctx, size_t len)
 	char m[128];
 	snprintf(m, sizeof(m), "a message of more than %zu bytes from a client "
 	         "was dropped", len);
-	log_line(s->sh, m);
+	log_mark(s->sh, m);
 }
 
 static void client_end(void *ctx, int err)
@@ -1255,19 +1257,6 @@ static void peer_info(struct session *s)
 	}
 }
 
-static void list_remove(struct share *sh, struct session *s)
-{
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		sh->head = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	else
-		sh->tail = s->prev;
-	s->prev = s->next = NULL;
-}
-
 /* An instance is done with its session: it goes (stopped first if need
  * be; the supervisor frees it once its tree is gone). */
 static void drop_instance(struct share_inst *i)
@@ -1310,7 +1299,7 @@ static void finish(struct session *s, char *line)
 			drain_start(i);
 	}
 	send_line(s, line);
-	list_remove(sh, s);
+	list_remove(&sh->sessions, &s->link);
 	sh->nsessions--;
 	loop_io_del(sh->lp, &s->ctl_io);
 	loop_io_del(sh->lp, &s->wake_io);
@@ -1387,8 +1376,8 @@ static void on_turn(struct loop *lp, struct loop_timer *t)
 	struct share *sh = t->data;
 	struct unit *u = sh->u;
 	sup_clients_changed(u->sup, u);   /* a client came or went */
-	for (struct session *s = sh->head; s; ) {
-		struct session *next = s->next;
+	for (struct session *s = list_first(&sh->sessions, struct session, link); s; ) {
+		struct session *next = list_next(s, struct session, link);
 		if (s->attached) {
 			s = next;
 			continue;
@@ -1445,12 +1434,7 @@ int share_connect(struct share *sh, int ctl, int in, int out, char **err)
 		free(s);
 		return -1;
 	}
-	s->prev = sh->tail;
-	if (sh->tail)
-		sh->tail->next = s;
-	else
-		sh->head = s;
-	sh->tail = s;
+	list_push_back(&sh->sessions, &s->link);
 	sh->nsessions++;
 	send_line(s, ctl_reply_ok(NULL));
 	loop_timer_start(sh->lp, &s->timer, sh->u->cfg->queue_timeout_ms,
@@ -1584,8 +1568,9 @@ void share_unit_gone(struct share *sh, struct unit *u)
 		/* An mcp instance's unit is freed under its clients. */
 		struct srv *v = i->srv;
 		v->dying = true;
-		for (struct session *s = sh->head, *next; s; s = next) {
-			next = s->next;
+		for (struct session *s = list_first(&sh->sessions, struct session, link),
+		     *next; s; s = next) {
+			next = list_next(s, struct session, link);
 			if (s->srv == v)
 				gone(s, "its instance went away");
 		}
@@ -1624,10 +1609,10 @@ void share_free(struct share *sh, const char *why)
 	if (!sh)
 		return;
 	sh->closing = true;
-	while (sh->head)
+	while (!list_empty(&sh->sessions))
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): finish unlinks the client from its share, SH */
-		finish(sh->head, ctl_reply_err(1, "service \"%s\": %s", svc_name(sh),
-		                               why));
+		finish(list_first(&sh->sessions, struct session, link),
+		       ctl_reply_err(1, "service \"%s\": %s", svc_name(sh), why));
 	/* Instances went with their last clients: the primary is left. */
 	for (struct srv *v = sh->srvs, *next; v; v = next) {
 		next = v->next;
@@ -1669,7 +1654,7 @@ size_t share_in_flight(const struct share *sh)
 json_t *share_sessions_json(const struct share *sh, const struct unit *u)
 {
 	json_t *a = json_array();
-	for (const struct session *s = sh->head; s; s = s->next) {
+	list_each(s, &sh->sessions, const struct session, link) {
 		const struct unit *of = s->srv ? s->srv->inst->u
 		                       : s->inst ? s->inst->u : sh->u;
 		if (u != sh->u && of != u)

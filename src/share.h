@@ -5,8 +5,9 @@
  * out of the server: the session's final line goes there, and its closing
  * means tend connect is gone) and the client's own stdin and stdout
  * (passed with SCM_RIGHTS).  The daemon reads and writes those itself, so
- * bytes go client -> daemon -> service with splice, without a second hop
- * through tend connect.
+ * bytes go client -> daemon -> service without a second hop through tend
+ * connect: spliced for per-client, copied through a buffer for exclusive,
+ * read and written as lines for mcp (below).
  *
  * Each run of a program that sessions talk to gets a fresh stdin and stdout
  * pipe (share_spawn_fds); its stderr goes to the service's log as always.
@@ -45,7 +46,7 @@
  * sent is answered and written out (at most SHARE_DRAIN_MS), as a server
  * started directly answers what it read before its stdin ended.
  *
- * Both: a session ends with one final line on its control connection:
+ * Every mode: a session ends with one final line on its control connection:
  * {"ok": true, "done": true} when the program ended cleanly after the
  * client's EOF (or, for exclusive, when the client's turn is over), else
  * {"ok": false, "error": "...", "exit": 1} saying what happened.  A queued

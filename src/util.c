@@ -3,9 +3,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -163,10 +166,56 @@ long fd_count(void)
 	return n - 1;  /* the one opendir holds */
 }
 
+int fd_close_from(int min)
+{
+	if (syscall(SYS_close_range, (unsigned)min, ~0U, 0) == 0)
+		return 0;
+	/* Before Linux 5.9, or under a seccomp filter that refuses it: one
+	 * by one, as /proc/self/fd lists them. */
+	DIR *dir = opendir("/proc/self/fd");
+	if (!dir)
+		return -1;
+	int self = dirfd(dir);
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+		if (de->d_name[0] != '.' && !*end && fd >= min && fd <= INT_MAX &&
+		    fd != self)
+			close((int)fd);
+	}
+	closedir(dir);
+	return 0;
+}
+
 int fd_nonblock(int fd)
 {
 	int f = fcntl(fd, F_GETFL);
 	return f < 0 ? -1 : fcntl(fd, F_SETFL, f | O_NONBLOCK);
+}
+
+int fd_write_line(int fd, const char *s, size_t n)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = write(fd, s + done, n - done);
+		if (w > 0) {
+			done += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if (done == 0)
+			return 0;
+		/* Half a line is out (longer than the pipe takes at once):
+		 * finish it rather than garble the next, a moment at most. */
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		if (poll(&p, 1, 100) <= 0)
+			return 1;
+	}
+	return 1;
 }
 
 int fd_std_open(void)

@@ -62,6 +62,17 @@ uint64_t wall_ms(void);
 int fd_cloexec(int fd);
 int fd_nonblock(int fd);
 
+/* Writes the line S (N bytes) to the non-blocking FD in one piece, so that
+ * lines of different writers never mix: 1 when it is out (once a part is,
+ * the rest is waited for, 100 ms at most between parts, rather than leave
+ * half a line), 0 when FD had no room for any of it, -1 on another error
+ * (errno; EPIPE: no reader). */
+int fd_write_line(int fd, const char *s, size_t n);
+
+/* Closes every descriptor from MIN up (close_range, else one by one as
+ * /proc/self/fd lists them).  Returns 0, or -1 (errno) when neither works. */
+int fd_close_from(int min);
+
 /* Descriptors this process has open now (from /proc/self/fd), or -1. */
 long fd_count(void);
 

@@ -1,5 +1,6 @@
 #include "watch.h"
 #include "debounce.h"
+#include "list.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -46,7 +47,10 @@ struct root;
 struct wdir {
 	struct root *r;
 	struct node *node;
-	struct wdir *up, *kid, *prev, *next;   /* the root's tree */
+	/* the root's tree: its parent, its kids, its place among its parent's */
+	struct wdir *up;
+	struct list kids;
+	struct list_link sib;
 	struct wdir *nnext;                    /* entries on the same node */
 	unsigned gen;
 	enum role role;
@@ -80,7 +84,7 @@ struct pat {
 
 struct watch {
 	struct watcher *w;
-	struct watch *prev, *next;
+	struct list_link link;   /* on w->sets */
 	struct watch_cb cb;
 	struct root *roots;
 	size_t nroots;
@@ -117,7 +121,7 @@ struct watcher {
 	struct node **tab;     /* wd -> node, chained */
 	size_t nb, nnodes;
 	size_t max;            /* test hook */
-	struct watch *sets;
+	struct list sets;
 	struct dirty *dirty;   /* DIRTY_CAP, made at the first IN_MODIFY */
 	size_t ndirty;
 	bool dirty_lost;       /* the table was full: unknown files count */
@@ -405,10 +409,7 @@ static struct wdir *ent_new(struct root *r, struct node *n, struct wdir *up,
 	n->ents = d;
 	if (up) {
 		d->up = up;
-		d->next = up->kid;
-		if (up->kid)
-			up->kid->prev = d;
-		up->kid = d;
+		list_push_front(&up->kids, &d->sib);
 	}
 	r->ws->ndirs++;
 	return d;
@@ -417,14 +418,8 @@ static struct wdir *ent_new(struct root *r, struct node *n, struct wdir *up,
 static void ent_free(struct wdir *d)
 {
 	struct watcher *w = d->r->ws->w;
-	if (d->up) {
-		if (d->prev)
-			d->prev->next = d->next;
-		else
-			d->up->kid = d->next;
-		if (d->next)
-			d->next->prev = d->prev;
-	}
+	if (d->up)
+		list_remove(&d->up->kids, &d->sib);
 	struct node *n = d->node;
 	struct wdir **pp = &n->ents;
 	while (*pp != d)
@@ -436,13 +431,24 @@ static void ent_free(struct wdir *d)
 		node_drop(w, n);
 }
 
+/* D's first (newest) kid, and the kid after D: NULL if none. */
+static struct wdir *first_kid(const struct wdir *d)
+{
+	return list_first(&d->kids, struct wdir, sib);
+}
+
+static struct wdir *next_sib(const struct wdir *d)
+{
+	return list_next(d, struct wdir, sib);
+}
+
 /* Frees TOP and everything below it, leaves first (no recursion). */
 static void tree_drop(struct wdir *top)
 {
 	struct wdir *d = top;
 	while (d) {
-		while (d->kid)
-			d = d->kid;
+		while (!list_empty(&d->kids))
+			d = first_kid(d);
 		struct wdir *up = d == top ? NULL : d->up;
 		ent_free(d);
 		d = up;
@@ -511,7 +517,7 @@ static bool ignored(const struct wdir *d, const char *path, const char *name,
 
 static struct wdir *kid_named(const struct wdir *d, const char *name)
 {
-	for (struct wdir *k = d->kid; k; k = k->next)
+	list_each(k, &d->kids, struct wdir, sib)
 		if (!strcmp(k->name, name))
 			return k;
 	return NULL;
@@ -593,15 +599,15 @@ static void scan_tree(struct wdir *s, bool counting)
 	struct wdir *d = s;
 	for (;;) {
 		scan_one(d, counting);
-		if (d->kid) {
-			d = d->kid;
+		if (!list_empty(&d->kids)) {
+			d = first_kid(d);
 			continue;
 		}
-		while (d != s && !d->next)
+		while (d != s && !next_sib(d))
 			d = d->up;
 		if (d == s)
 			return;
-		d = d->next;
+		d = next_sib(d);
 	}
 }
 
@@ -979,7 +985,7 @@ static void dispatch(struct wdir *e, uint32_t m, const char *name,
 static void overflow(struct watcher *w)
 {
 	w->dirty_lost = true;
-	for (struct watch *ws = w->sets; ws; ws = ws->next) {
+	list_each(ws, &w->sets, struct watch, link) {
 		if (ws->nroots)
 			count_path(ws, ws->roots[0].path);
 		for (size_t i = 0; i < ws->nroots; i++)
@@ -1095,10 +1101,7 @@ struct watch *watch_new(struct watcher *w, const char *const *roots, size_t nroo
 		ws->pats[ws->npats] = pat_parse(ignore[i]);
 		ws->path_pats |= ws->pats[ws->npats++].path;
 	}
-	ws->next = w->sets;
-	if (w->sets)
-		w->sets->prev = ws;
-	w->sets = ws;
+	list_push_front(&w->sets, &ws->link);
 	ws->roots = xcalloc(nroots ? nroots : 1, sizeof(*ws->roots));
 	ws->nroots = nroots;
 	int err = watcher_open(w);
@@ -1136,12 +1139,7 @@ static void set_free(struct watch *ws)
 	for (int k = 0; k < W_KINDS; k++)
 		free(ws->pending[k]);
 	free(ws->first);
-	if (ws->prev)
-		ws->prev->next = ws->next;
-	else
-		w->sets = ws->next;
-	if (ws->next)
-		ws->next->prev = ws->prev;
+	list_remove(&w->sets, &ws->link);
 	free(ws);
 }
 
@@ -1164,9 +1162,9 @@ void watcher_free(struct watcher *w)
 {
 	if (!w)
 		return;
-	while (w->sets)
+	while (!list_empty(&w->sets))
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): set_free unlinks the set from its watcher, W */
-		set_free(w->sets);
+		set_free(list_first(&w->sets, struct watch, link));
 	if (w->fd >= 0) {
 		loop_io_del(w->lp, &w->io);
 		close(w->fd);

@@ -30,7 +30,8 @@ static int fail(struct ctx *c, const char *fmt, ...)
 	return -1;
 }
 
-static bool is_blank(char c)
+/* Between words: a blank or a newline (ini.c's blanks have no newline). */
+static bool is_sep(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n';
 }
@@ -69,7 +70,7 @@ static int expand(struct ctx *c, const char **pp, struct buf *b, bool in_dq)
 	const char *p = *pp; /* at '$' */
 	const char *q = p + 1;
 
-	if (*q == '\0' || is_blank(*q) || (in_dq && *q == '"')) {
+	if (*q == '\0' || is_sep(*q) || (in_dq && *q == '"')) {
 		buf_addc(b, '$');
 		*pp = q;
 		return 0;
@@ -90,7 +91,7 @@ static int expand(struct ctx *c, const char **pp, struct buf *b, bool in_dq)
 
 	if (*q != '{') {
 		size_t n = 1;
-		while (q[n] && !is_blank(q[n]))
+		while (q[n] && !is_sep(q[n]))
 			n++;
 		return fail(c, "bad variable name in \"$%.*s\"", excerpt_len(n), q);
 	}
@@ -268,16 +269,16 @@ static int scan_word(struct ctx *c, const char **pp, struct buf *b,
 
 	if (*p == '~') {
 		const char *e = p + 1;
-		while (*e && !is_blank(*e) && *e != '/' && !strchr("'\"\\$", *e))
+		while (*e && !is_sep(*e) && *e != '/' && !strchr("'\"\\$", *e))
 			e++;
-		if (*e == '\0' || is_blank(*e) || *e == '/') {
+		if (*e == '\0' || is_sep(*e) || *e == '/') {
 			if (home_of(c, p + 1, (size_t)(e - p - 1), b) < 0)
 				return -1;
 			p = e;
 		}
 	}
 
-	while (*p && !is_blank(*p)) {
+	while (*p && !is_sep(*p)) {
 		if (*p == '\'') {
 			*quoted = true;
 			p++;
@@ -313,7 +314,7 @@ int words_split(const char *line, const struct words_env *env, char ***argv,
 
 	*err = NULL;
 	for (;;) {
-		while (is_blank(*p))
+		while (is_sep(*p))
 			p++;
 		if (!*p)
 			break;
