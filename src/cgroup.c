@@ -209,47 +209,12 @@ int cg_populated(const char *path)
 	return p[10] == '1' ? 1 : p[10] == '0' ? 0 : -1;
 }
 
-static void push_pid(pid_t **pids, size_t *cap, size_t *n, long pid)
-{
-	if (pid <= 0)
-		return;
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 64;
-		*pids = xrealloc(*pids, *cap * sizeof(**pids));
-	}
-	(*pids)[(*n)++] = (pid_t)pid;
-}
-
 long cg_pids(const char *path, pid_t **pids, size_t *cap)
 {
 	char *file = cg_procs_file(path);
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-	free(file);
-	if (fd < 0)
-		return -1;
 	size_t n = 0;
-	long cur = 0;   /* a number may run across two reads */
-	char buf[4096];
-	ssize_t r;
-	while ((r = read(fd, buf, sizeof(buf))) != 0) {
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (ssize_t i = 0; i < r; i++) {
-			if (buf[i] >= '0' && buf[i] <= '9') {
-				cur = cur * 10 + (buf[i] - '0');
-				if (cur > INT_MAX)
-					cur = INT_MAX;
-			} else {
-				push_pid(pids, cap, &n, cur);
-				cur = 0;
-			}
-		}
-	}
-	close(fd);
-	push_pid(pids, cap, &n, cur);
+	int r = read_pids(file, pids, cap, &n);
+	free(file);
 	return r < 0 ? -1 : (long)n;
 }
 

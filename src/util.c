@@ -297,3 +297,44 @@ char *one_line(const char *s)
 	str_clean(out);
 	return out;
 }
+
+static void push_pid(pid_t **pids, size_t *cap, size_t *n, long pid)
+{
+	if (pid <= 0)
+		return;
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*pids = xrealloc(*pids, *cap * sizeof(**pids));
+	}
+	(*pids)[(*n)++] = (pid_t)pid;
+}
+
+int read_pids(const char *file, pid_t **pids, size_t *cap, size_t *n)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char buf[4096];
+	long cur = 0;   /* a number may run across two reads */
+	ssize_t r;
+	while ((r = read(fd, buf, sizeof(buf))) != 0) {
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (ssize_t i = 0; i < r; i++) {
+			if (buf[i] >= '0' && buf[i] <= '9') {
+				cur = cur * 10 + (buf[i] - '0');
+				if (cur > INT_MAX)
+					cur = INT_MAX;
+			} else {
+				push_pid(pids, cap, n, cur);
+				cur = 0;
+			}
+		}
+	}
+	close(fd);
+	push_pid(pids, cap, n, cur);
+	return r < 0 ? -1 : 0;
+}

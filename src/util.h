@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -72,6 +73,12 @@ int fd_write_line(int fd, const char *s, size_t n);
 /* Closes every descriptor from MIN up (close_range, else one by one as
  * /proc/self/fd lists them).  Returns 0, or -1 (errno) when neither works. */
 int fd_close_from(int min);
+
+/* Appends the pids FILE lists (decimal numbers separated by white space:
+ * /proc/PID/task/TID/children, a cgroup's cgroup.procs) to *PIDS (*N of
+ * *CAP used, grown as needed).  Returns 0, or -1 when it cannot be read
+ * (what was read is kept). */
+int read_pids(const char *file, pid_t **pids, size_t *cap, size_t *n);
 
 /* Descriptors this process has open now (from /proc/self/fd), or -1. */
 long fd_count(void);

@@ -8,9 +8,9 @@ sockets; an empty or truncated file (an editor that truncates, then
 writes) is not a reason to stop everything.
 """
 import socket
-import time
 
 from conftest import BIN, PY, T_LONG, T_SHORT, alive, wait_until
+from test_sockets import ask as ask_addr, free_port
 
 NOTIFY = BIN / "notify.py"
 ACTIVATED = "%s %s" % (PY, BIN / "activated.py")
@@ -20,24 +20,8 @@ ACTIVATED = "%s %s" % (PY, BIN / "activated.py")
 SLOW = "stop-signal = WINCH\nstop-timeout = 2s\n"
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def ask(port, line="hi"):
-    with socket.create_connection(("127.0.0.1", port), timeout=T_SHORT) as s:
-        s.sendall((line + "\n").encode())
-        data = b""
-        while not data.endswith(b"\n"):
-            b = s.recv(4096)
-            if not b:
-                break
-            data += b
-        return data.decode()
+    return ask_addr(("127.0.0.1", port), line)
 
 
 def pids_of(p, name):
