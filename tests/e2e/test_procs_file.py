@@ -24,8 +24,9 @@ import time
 
 import pytest
 
-from conftest import (T_LONG, T_SHORT, alive, children, comm, parse_events,
-                      proc_stat, wait_until, write_ini)
+from conftest import (T_LONG, T_SHORT, alive, parse_events, proc_stat,
+                      wait_until, write_ini)
+from test_containment import descendants, shims_of
 
 CONF = """\
 [service a]
@@ -76,25 +77,6 @@ class Namespace:
 
     def empty(self):
         os.unlink(os.path.join(self.inside, "fill"))
-
-
-def shims_of(daemon):
-    return sorted(p for p, st in children(daemon)
-                  if st not in "ZX" and comm(p) == "tend-shim")
-
-
-def descendants(pid):
-    """(pid, start) of every live descendant of PID."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        for c, st in children(p):
-            if st not in "ZX":
-                s = proc_stat(c)
-                if s:
-                    out.append((c, s[2]))
-                    todo.append(c)
-    return out
 
 
 def test_full_runtime_directory_warned_retried_and_recovered(tend, tmp_path):
