@@ -10,6 +10,7 @@ writes) is not a reason to stop everything.
 import socket
 
 from conftest import BIN, PY, T_LONG, T_SHORT, alive, wait_until
+from test_connect import connect, say
 from test_sockets import ask as ask_addr, free_port
 
 NOTIFY = BIN / "notify.py"
@@ -155,20 +156,12 @@ def test_a_job_removed_during_its_run_says_so(project):
 
 
 def test_a_connect_client_hears_its_service_was_removed(project, reaper):
-    import subprocess
-    from conftest import TEND_BIN
     lines = "%s %s" % (PY, BIN / "lines.py")
     p = project("[service s]\nexec = %s\nstdio = exclusive\n\n"
                 "[service keep]\nexec = sleep 600\n" % lines)
     p.up()
-    c = subprocess.Popen([TEND_BIN, "-c", str(p.ini), "connect", "s"],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=p.env,
-                         start_new_session=True)
-    reaper.track(c)
-    c.stdin.write(b"hello\n")
-    c.stdin.flush()
-    assert b"got=hello" in c.stdout.readline()
+    c = connect(p, reaper, "s")
+    assert "got=hello" in say(c, b"hello\n")
     p.write("[service keep]\nexec = sleep 600\n")
     p.ok("reload")
     out, err = c.communicate(timeout=T_LONG)

@@ -10,10 +10,10 @@ Continued, the daemon must see them before it judges any deadline.
 import os
 import select
 import signal
-import subprocess
 import time
 
-from conftest import BIN, PY, T_LONG, T_SHORT, TEND_BIN, alive, field, wait_until
+from conftest import BIN, PY, T_LONG, T_SHORT, alive, field, wait_until
+from test_connect import connect
 
 NOTIFY = BIN / "notify.py"
 LINES = "%s %s" % (PY, BIN / "lines.py")
@@ -52,11 +52,7 @@ def test_a_stall_longer_than_every_deadline_restarts_nothing(project, tmp_path, 
     wd = p.unit("wd")["pid"]
     hc = p.unit("hc")["pid"]
     # A client of the exclusive service, its first answer in.
-    c = subprocess.Popen([TEND_BIN, "-c", str(p.ini), "connect", "idle"],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=p.env,
-                         start_new_session=True)
-    reaper.track(c)
+    c = connect(p, reaper, "idle")
     c.stdin.write(b"first\n")
     c.stdin.flush()
     first = readline(c)
