@@ -74,14 +74,6 @@ static struct tend_config *open_config(const char *cfgarg, struct paths *p)
 	return cfg;
 }
 
-static bool has_unit(const struct tend_config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->nunits; i++)
-		if (strcmp(cfg->units[i]->name, name) == 0)
-			return true;
-	return false;
-}
-
 /* --- talking to the daemon --- */
 
 /* Connects to the daemon of P.  Returns the socket, or -1 with errno:
@@ -316,7 +308,7 @@ static int reach_daemon(const char *path, struct paths *p,
 			*code = EXIT_USAGE;
 			return -1;
 		}
-		if (name && !has_unit(cfg, name)) {
+		if (name && !config_unit_named(cfg, name)) {
 			errline("no service named \"%s\" in %s", name, p->config);
 			config_free(cfg);
 			*code = EXIT_USAGE;

@@ -567,6 +567,15 @@ static struct unit_config *config_unit_new(const char *name, enum unit_kind kind
 	return u;
 }
 
+const struct unit_config *config_unit_named(const struct tend_config *cfg,
+                                            const char *name)
+{
+	for (size_t i = 0; i < cfg->nunits; i++)
+		if (strcmp(cfg->units[i]->name, name) == 0)
+			return cfg->units[i];
+	return NULL;
+}
+
 void config_unit_free(struct unit_config *u)
 {
 	if (!u)

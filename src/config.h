@@ -110,6 +110,9 @@ struct tend_config *config_open(const char *arg);
 struct tend_config *config_load(const char *path, char **err);
 void config_free(struct tend_config *cfg);   /* skips NULL units */
 void config_unit_free(struct unit_config *u);
+/* CFG's unit NAME, or NULL. */
+const struct unit_config *config_unit_named(const struct tend_config *cfg,
+                                            const char *name);
 /* A deep copy of U named NAME. */
 struct unit_config *config_unit_dup(const struct unit_config *u, const char *name);
 /* Same effective settings (where keys were set does not matter)? */

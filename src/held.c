@@ -111,14 +111,6 @@ static void unbind(struct held_sock *h)
 	free(h->unit);
 }
 
-static bool has_unit(const struct tend_config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->nunits; i++)
-		if (strcmp(cfg->units[i]->name, name) == 0)
-			return true;
-	return false;
-}
-
 static bool planned(const struct held_plan *p, const char *spec)
 {
 	for (size_t i = 0; i < p->n; i++)
@@ -168,7 +160,7 @@ void held_plan(const struct held_set *set, const struct tend_config *cfg,
 	 * processes hold it too, so it could not be bound again anyway, and
 	 * a reload that adds the unit back takes it over. */
 	for (size_t k = 0; k < set->n; k++)
-		if (!kept[k] && retiring && !has_unit(cfg, set->v[k].unit) &&
+		if (!kept[k] && retiring && !config_unit_named(cfg, set->v[k].unit) &&
 		    retiring(ctx, set->v[k].unit)) {
 			kept[k] = true;
 			p->v[p->n++] = (struct held_step){ .spec = set->v[k].spec,
