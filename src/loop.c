@@ -320,7 +320,6 @@ static int catch_up(struct loop *lp)
 		if (lp->stop || (n == 0 && lp->now - before < LOOP_GAP_MS))
 			return 0;
 	}
-	lp->now = mono_ms();
 	return 0;
 }
 

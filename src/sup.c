@@ -189,7 +189,9 @@ void sup_add_unit(struct sup *s, struct unit_config *uc)
 void sup_warn_unenforced(struct sup *s, struct unit *u)
 {
 	const char *names[CONFIG_MAX_KEYS];
-	size_t n = config_unenforced(u->cfg, names, ARRAY_LEN(names));
+	/* the settings it is about to run with (a reload's, pending) */
+	const struct unit_config *c = u->next_cfg ? u->next_cfg : u->cfg;
+	size_t n = config_unenforced(c, names, ARRAY_LEN(names));
 	for (size_t k = 0; k < n; k++) {
 		char *m = xasprintf("key \"%s\" is accepted but not acted on by "
 		                    "this version", names[k]);

@@ -52,12 +52,10 @@ static void remove_unit(struct sup *s, struct unit *u)
 		sup_sweep_soon(s);
 }
 
-/* Removed by an earlier reload, its tree still stopping: one name is one
- * instance, so the unit comes back and starts once that tree is gone,
- * with the notify socket and held sockets it has. */
-static void revive_unit(struct sup *s, struct unit *u, struct unit_config *uc)
+/* UC becomes U's settings: at once when U is at rest, else when its run
+ * is over (next_cfg, applied by its next spawn). */
+static void take_settings(struct unit *u, struct unit_config *uc)
 {
-	u->removed = false;
 	config_unit_free(u->next_cfg);
 	u->next_cfg = uc;
 	if (unit_settled(u)) {
@@ -65,6 +63,15 @@ static void revive_unit(struct sup *s, struct unit *u, struct unit_config *uc)
 		u->cfg = uc;
 		u->next_cfg = NULL;
 	}
+}
+
+/* Removed by an earlier reload, its tree still stopping: one name is one
+ * instance, so the unit comes back and starts once that tree is gone,
+ * with the notify socket and held sockets it has. */
+static void revive_unit(struct sup *s, struct unit *u, struct unit_config *uc)
+{
+	u->removed = false;
+	take_settings(u, uc);
 	sup_warn_unenforced(s, u);
 	start_if_boot(u, uc);
 }
@@ -86,20 +93,15 @@ static void keep_unit(struct unit *u, struct unit_config *uc)
 
 static void change_unit(struct sup *s, struct unit *u, struct unit_config *uc)
 {
-	config_unit_free(u->next_cfg);
-	u->next_cfg = uc;
+	bool settled = unit_settled(u);
+	take_settings(u, uc);
 	sup_warn_unenforced(s, u);
-	if (unit_settled(u)) {
-		/* Not running: it just takes the new settings. */
-		config_unit_free(u->cfg);
-		u->cfg = u->next_cfg;
-		u->next_cfg = NULL;
-		if (u->cfg->kind == KIND_SERVICE && u->cfg->start == START_BOOT &&
-		    u->state != US_STOPPED)
-			unit_start(u);
-	} else {
+	if (!settled) {
 		unit_stop(u);
 		unit_start(u);  /* applies next_cfg when the run is over */
+	} else if (u->state != US_STOPPED) {
+		/* Not running: it just took the new settings. */
+		start_if_boot(u, uc);
 	}
 }
 
