@@ -88,6 +88,23 @@ def shims_of(daemon):
                   if st not in "ZX" and comm(p) == "tend-shim")
 
 
+def kill_with_shims(daemon, shims, meanwhile=lambda: None):
+    """Shims that cannot act (stopped), then killed with their daemon;
+    returns what MEANWHILE returned once they were stopped."""
+    for s in shims:
+        os.kill(s, signal.SIGSTOP)
+    wait_until(lambda: all(proc_stat(s)[0] == "T" for s in shims),
+               what="the shims to stop")
+    seen = meanwhile()
+    os.kill(daemon, signal.SIGKILL)
+    wait_until(lambda: not alive(daemon), what="the daemon to die")
+    for s in shims:
+        os.kill(s, signal.SIGKILL)
+    wait_until(lambda: not [s for s in shims if alive(s)],
+               what="the shims to die")
+    return seen
+
+
 def living(pids):
     """The (pid, start) of PIDS that are still alive."""
     return sorted(x for x in pids if alive(*x))
@@ -180,17 +197,8 @@ def check_survivors_killed(tend, project, ask_status):
     assert t.rc == 0, t.describe()
     daemon, shims, procs, gen1 = running_trees(p, td, ask_status)
     # Shims that cannot act: stopped, then killed with their daemon.
-    for s in shims:
-        os.kill(s, signal.SIGSTOP)
-    wait_until(lambda: all(proc_stat(s)[0] == "T" for s in shims),
-               what="the shims to stop")
-    records = p.procs_file.read_text()
-    os.kill(daemon, signal.SIGKILL)
-    wait_until(lambda: not alive(daemon), what="the daemon to die")
-    for s in shims:
-        os.kill(s, signal.SIGKILL)
-    wait_until(lambda: not [s for s in shims if alive(s)],
-               what="the shims to die")
+    records = kill_with_shims(daemon, shims,
+                              lambda: p.procs_file.read_text())
     time.sleep(0.3)
     assert living(procs) == sorted(procs), "the trees outlived their shims"
 

@@ -18,7 +18,6 @@ import errno
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 
@@ -26,7 +25,7 @@ import pytest
 
 from conftest import (T_LONG, T_SHORT, alive, parse_events, proc_stat,
                       wait_until, write_ini)
-from test_containment import descendants, shims_of
+from test_containment import descendants, kill_with_shims, shims_of
 
 CONF = """\
 [service a]
@@ -167,16 +166,7 @@ def test_full_runtime_directory_warned_retried_and_recovered(tend, tmp_path):
     shims = wait_until(lambda: shims_of(daemon), what="the shim")
     procs = [(second, proc_stat(second)[2])] + descendants(second)
     assert len(procs) == 2, procs
-    for s in shims:
-        os.kill(s, signal.SIGSTOP)
-    wait_until(lambda: all(proc_stat(s)[0] == "T" for s in shims),
-               what="the shims to stop")
-    os.kill(daemon, signal.SIGKILL)
-    wait_until(lambda: not alive(daemon), what="the daemon to die")
-    for s in shims:
-        os.kill(s, signal.SIGKILL)
-    wait_until(lambda: not [s for s in shims if alive(s)],
-               what="the shims to die")
+    kill_with_shims(daemon, shims)
     time.sleep(0.3)
     assert all(alive(*x) for x in procs), "the run died with its shim"
     cmd("up", "-d")
