@@ -21,7 +21,7 @@ UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 OBJS     := $(patsubst src/%.c,build/%.o,$(SRCS))
 SANOBJS  := $(patsubst src/%.c,build/san/%.o,$(SRCS))
 
-.PHONY: all deps mcp-deps demo test check-unit check-e2e check-e2e-plain check-e2e-san check-clang conformance conformance-deps fuzz fuzz-build check-fuzz fuzz-merge lint lint-cppcheck bench bench-quick bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp soak clean
+.PHONY: all deps mcp-deps demo test check-unit fsm-doc check-e2e check-e2e-plain check-e2e-san check-clang conformance conformance-deps fuzz fuzz-build check-fuzz fuzz-merge lint lint-cppcheck bench bench-quick bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp soak clean
 all: build/tend
 
 deps:
@@ -55,7 +55,7 @@ conformance: deps
 build/%.o: src/%.c src/*.h VERSION | build
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -c -o $@ $<
 build/san/%.o: src/%.c src/*.h VERSION | build/san
-	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -c -o $@ $<
+	$(CC) $(CPPFLAGS) -O1 -g $(SAN) -DTEND_STRICT $(WARN) -c -o $@ $<
 build build/san build/clang build/lint:
 	mkdir -p $@
 
@@ -99,6 +99,10 @@ build/lint/%.tidy: src/%.c src/*.h .clang-tidy | build/lint
 	@echo "clang-tidy $<"
 	@clang-tidy --quiet $< -- $(CPPFLAGS) -Isrc 2>$@.err || { cat $@.err; exit 1; }
 	@rm -f $@.err && touch $@
+
+# docs/architecture.md's copy of the unit's state table (unit_fsm.c).
+fsm-doc: build/test_unit_fsm
+	build/test_unit_fsm write
 
 check-unit: $(addprefix build/,$(UNITS)) $(addprefix build/san/,$(UNITS))
 	@set -e; for t in $(UNITS); do build/$$t; build/san/$$t; done

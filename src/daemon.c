@@ -78,7 +78,7 @@ static void boot_check(struct daemon *d)
 		char *why = NULL;
 		if (u->cfg->kind != KIND_SERVICE || u->cfg->start != START_BOOT)
 			continue;
-		int v = waiters_up_verdict(u, 0, &why);
+		int v = unit_wait_verdict(u, 0, &why);
 		if (v == 0) {
 			free(failed.s);
 			return;

@@ -135,7 +135,7 @@ unsigned long job_request(struct job *j, const char *by, bool *coalesced,
 	*coalesced = false;
 	if (j->cooling && !force)
 		return 0;
-	if (j->queued || j->u->spawn_retry)
+	if (j->queued || unit_retrying(j->u))
 		return j->started + 1;   /* the run waiting for a slot (or for
 		                            descriptors to start) covers it */
 	if (j->cooling) {
@@ -147,7 +147,7 @@ unsigned long job_request(struct job *j, const char *by, bool *coalesced,
 		start_run(j, by);
 		/* Queued: the next run; else the one the spawn just counted (or
 		 * that failed at once). */
-		return j->queued || j->u->spawn_retry ? j->started + 1 : j->started;
+		return j->queued || unit_retrying(j->u) ? j->started + 1 : j->started;
 	}
 	if (!j->pending) {
 		j->pending = true;
@@ -248,8 +248,8 @@ void job_run_over(struct job *j)
 	j->last = (struct job_run){
 		.n = j->current, .result = result_of(e), .code = e->code,
 		.signal = e->signal, .at = e->at,
-		.duration_ms = spawned && u->started_at ? now - u->started_at : 0,
-		.peak_mem = u->peak_mem,
+		.duration_ms = spawned && u->run.started_at ? now - u->run.started_at : 0,
+		.peak_mem = u->run.peak_mem,
 	};
 	j->current = 0;
 	json_t *f = json_pack("{s:I, s:s, s:o, s:o, s:I, s:I}",
@@ -285,7 +285,7 @@ void job_run_over(struct job *j)
 const char *job_state(const struct job *j)
 {
 	return j->current || j->pending ? "running"
-	       : j->queued || j->u->spawn_retry ? "queued"
+	       : j->queued || unit_retrying(j->u) ? "queued"
 	       : j->cooling ? "cooldown"
 	       : j->last.n && j->last.result != JR_SUCCESS ? "failed" : "idle";
 }

@@ -226,7 +226,7 @@ static void on_expire(struct loop *lp, struct loop_timer *t)
 static void new_client(struct proxy *p, int cfd)
 {
 	struct unit *u = p->u;
-	if (u->state != US_RUNNING && !unit_wake(u, "listen")) {
+	if (unit_state(u) != US_RUNNING && !unit_wake(u, "listen")) {
 		close_gently(cfd);   /* failed: status says why */
 		return;
 	}
@@ -235,7 +235,7 @@ static void new_client(struct proxy *p, int cfd)
 	uint64_t wait = u->cfg->start_timeout_ms;
 	c->deadline = loop_now(p->lp) + (wait ? wait : UINT64_MAX / 2);
 	plist_push(&p->held, c);
-	if (u->state == US_RUNNING)
+	if (unit_state(u) == US_RUNNING)
 		connect_backend(c);
 	else if (loop_io_add(p->lp, &c->io, cfd, 0, on_held_client, c) < 0)
 		client_free(c);
@@ -300,7 +300,7 @@ static bool want_listen(const struct proxy *p)
 		return p->held.n < PROXY_HELD_MAX;
 	/* Activation: only while the service is not up and not about to
 	 * be; a failed one's clients are turned away. */
-	switch (p->u->state) {
+	switch (unit_state(p->u)) {
 	case US_STOPPED:
 	case US_IDLE:
 	case US_FAILED:
@@ -368,13 +368,13 @@ void proxy_sync(struct proxy *p)
 void proxy_on_state(struct proxy *p)
 {
 	struct unit *u = p->u;
-	if (u->state == US_RUNNING) {
+	if (unit_state(u) == US_RUNNING) {
 		struct pclient *c;
 		while ((c = plist_first(&p->held)))
 			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): the client leaves the held list, freed or not */
 			connect_backend(c);
 		arm_expire(p);
-	} else if (u->state == US_FAILED || u->removed || u->sup->shutting_down) {
+	} else if (unit_state(u) == US_FAILED || u->removed || u->sup->shutting_down) {
 		struct pclient *c;
 		while ((c = plist_first(&p->held)))
 			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): client_free unlinks C from c->p, which is P */

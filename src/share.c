@@ -162,13 +162,13 @@ static void run_how(const struct unit *u, char *how, size_t n)
 {
 	const struct exit_info *e = &u->last_exit;
 	char b[32];
-	if (u->idling)
+	if (unit_idle_stopped(u))
 		snprintf(how, n, "idle-stop: no traffic for %s",
 		         format_duration(u->cfg->idle_stop_ms, b));
 	else if (e->reason == EXIT_SPAWN_FAILED)
 		snprintf(how, n, "cannot start: %s", strerror(e->err));
 	else if (e->reason == EXIT_NONE)
-		snprintf(how, n, "%s", unit_state_name(u->state));
+		snprintf(how, n, "%s", unit_state_name(unit_state(u)));
 	else if (e->signal)
 		snprintf(how, n, "%s, signal %s", exit_reason_name(e->reason),
 		         signal_name(e->signal));
@@ -181,7 +181,7 @@ static char *run_end_line(const struct session *s, const struct unit *u,
                           bool linked)
 {
 	const struct exit_info *e = &u->last_exit;
-	if (linked && e->reason == EXIT_CLEAN && s->in_eof && !u->idling)
+	if (linked && e->reason == EXIT_CLEAN && s->in_eof && !unit_idle_stopped(u))
 		return ctl_reply_ok(json_pack("{s:b}", "done", 1));
 	char how[160];
 	run_how(u, how, sizeof(how));
@@ -298,13 +298,12 @@ static void check_run_end(struct session *s)
 	struct share_inst *i = s->inst;
 	if (!i || s->paused)
 		return;
-	enum unit_state st = i->u->state;
+	enum unit_state st = unit_state(i->u);
 	if (!s->linked) {
 		/* Waiting for its program: only a program at rest ends that,
 		 * not one passing through stopped on its way back (a restart:
 		 * want_up). */
-		if (st == US_FAILED || st == US_IDLE ||
-		    (st == US_STOPPED && !i->u->want_up))
+		if (unit_down_for_good(i->u))
 			finish(s, run_end_line(s, i->u, false));
 		return;
 	}
@@ -385,7 +384,7 @@ static void on_wake_timer(struct loop *lp, struct loop_timer *t)
 static void link_session(struct share_inst *i)
 {
 	struct session *s = i->s;
-	if (!s || i->r || !i->live || i->u->state != US_RUNNING || i->in_w < 0 ||
+	if (!s || i->r || !i->live || unit_state(i->u) != US_RUNNING || i->in_w < 0 ||
 	    i->out_r < 0)
 		return;
 	if (i->mid_line && !i->out_eof) {
@@ -564,7 +563,7 @@ static void on_warm(struct loop *lp, struct loop_timer *t)
 {
 	(void)lp;
 	struct srv *v = t->data;
-	if (!v->inst->u->pid)
+	if (!v->inst->u->run.pid)
 		mcp_wake(v);
 }
 
@@ -810,7 +809,7 @@ static struct srv *srv_for(struct share *sh, const char *key, char **err)
 		if (v->key && strcmp(v->key, key) == 0)
 			return v;
 	struct srv *p = sh->srvs;   /* the primary: always there */
-	if (p && (!p->key || (p->nclients == 0 && p->inst->u->pid == 0 &&
+	if (p && (!p->key || (p->nclients == 0 && p->inst->u->run.pid == 0 &&
 	                !p->inst->live && !unit_up(p->inst->u)))) {
 		srv_key(p, key);
 		return p;
@@ -879,12 +878,12 @@ static bool join(struct session *s, const char *key, char **err)
 	/* A service that gave up starts again for a new client; else its
 	 * multiplexer wakes it when a message needs it. */
 	struct unit *u = v->inst->u;
-	if (u->state != US_FAILED)
+	if (unit_state(u) != US_FAILED)
 		return true;
 	v->waking = true;
 	bool ok = unit_revive(u, "connect");
 	v->waking = false;
-	if (!ok && u->state == US_FAILED) {
+	if (!ok && unit_state(u) == US_FAILED) {
 		char how[160];
 		run_how(u, how, sizeof(how));
 		char *why = server_why(v, how);
@@ -1218,7 +1217,7 @@ static void srv_gone(struct srv *v)
 	char how[160];
 	run_how(v->inst->u, how, sizeof(how));
 	bool said = v->inst->u->last_exit.reason != EXIT_CLEAN &&
-	            v->inst->u->last_exit.reason != EXIT_STOPPED && !v->inst->u->idling;
+	            v->inst->u->last_exit.reason != EXIT_STOPPED && !unit_idle_stopped(v->inst->u);
 	char *why = said ? server_why(v, how) : xstrdup(how);
 	mcp_server_down(v->mcp, why);
 	free(why);
@@ -1360,7 +1359,7 @@ static bool attach(struct session *s, struct share_inst *i)
 	if (!unit_revive(i->u, "connect")) {
 		if (i->s == s)
 			finish(s, ctl_reply_err(1, "service \"%s\" %s; see tend "
-			       "status %s", svc_name(sh), i->u->state == US_FAILED
+			       "status %s", svc_name(sh), unit_state(i->u) == US_FAILED
 			       ? "has failed" : "is going away", svc_name(sh)));
 		return false;
 	}
@@ -1500,16 +1499,16 @@ void share_spawned(struct share *sh, struct unit *u, bool ok)
 static void mcp_on_state(struct srv *v, struct unit *u)
 {
 	struct share_inst *i = v->inst;
-	if (i->live && u->pid == 0) {
+	if (i->live && u->run.pid == 0) {
 		i->live = false;
 		srv_gone(v);
-	} else if (u->state == US_STOPPING && v->open && i->in_w >= 0) {
+	} else if (unit_state(u) == US_STOPPING && v->open && i->in_w >= 0) {
 		/* A stop closes the server's stdin first. */
 		lines_write_stop(&v->wr);
 		close_fd(&i->in_w);
 		mcp_server_closing(v->mcp);
 	}
-	if (u->state == US_FAILED) {
+	if (unit_state(u) == US_FAILED) {
 		char how[160];
 		run_how(u, how, sizeof(how));
 		char *why = server_why(v, how);
@@ -1531,12 +1530,12 @@ void share_on_state(struct share *sh, struct unit *u)
 		return;
 	}
 	struct share_inst *i = inst_of(sh, u);
-	if (i && i->live && u->pid == 0) {
+	if (i && i->live && u->run.pid == 0) {
 		/* The run's main process is gone: no more input. */
 		i->live = false;
 		close_fd(&i->in_w);
 		struct session *s = i->s;
-		if (s && !sh->per_client && u->idling) {
+		if (s && !sh->per_client && unit_idle_stopped(u)) {
 			/* An idle stop: the session waits, its next input wakes
 			 * the service. */
 			relay_free(i->r);
@@ -1548,9 +1547,9 @@ void share_on_state(struct share *sh, struct unit *u)
 		}
 	}
 	if (i && i->s) {
-		if (u->state == US_RUNNING)
+		if (unit_state(u) == US_RUNNING)
 			link_session(i);
-		else if (i->s->paused && u->state == US_FAILED)
+		else if (i->s->paused && unit_state(u) == US_FAILED)
 			gone(i->s, "it failed; see tend status");
 		else
 			check_run_end(i->s);

@@ -46,19 +46,19 @@ static json_t *health_json(const struct unit *u)
 
 static json_t *unit_json(const struct unit *u, uint64_t now)
 {
-	bool up = u->pid > 0;
+	bool up = u->run.pid > 0;
 	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:I, s:o}",
 	                 "name", u->cfg->name,
 	                 "kind", unit_kind_name(u->cfg->kind),
-	                 "state", unit_state_name(u->state),
-	                 "pid", up ? json_integer(u->pid) : json_null(),
-	                 "uptime_ms", up ? json_integer((json_int_t)(now - u->started_at))
+	                 "state", unit_state_name(unit_state(u)),
+	                 "pid", up ? json_integer(u->run.pid) : json_null(),
+	                 "uptime_ms", up ? json_integer((json_int_t)(now - u->run.started_at))
 	                                 : json_null(),
 	                 "mem_bytes", (json_int_t)u->mem_bytes,
 	                 "procs", (json_int_t)u->procs,
 	                 "mem_max", u->cfg->memory_max ? json_integer((json_int_t)
 	                            u->cfg->memory_max) : json_null(),
-	                 "status_text", u->status_text[0] ? json_string(u->status_text)
+	                 "status_text", u->run.status_text[0] ? json_string(u->run.status_text)
 	                                                  : json_null(),
 	                 "health", health_json(u),
 	                 "restarts", (json_int_t)u->restarts,

@@ -27,7 +27,7 @@ static const int forwarded[] = { SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
 static struct unit *unit_by_shim(struct sup *s, pid_t pid)
 {
 	for (size_t i = 0; i < s->nunits; i++)
-		if (s->units[i]->shim == pid)
+		if (s->units[i]->run.shim == pid)
 			return s->units[i];
 	return NULL;
 }
@@ -78,7 +78,7 @@ void sup_fds_check(struct sup *s)
 	if (!s->fds_short || s->ctl_starved)
 		return;
 	for (size_t i = 0; i < s->nunits; i++)
-		if (s->units[i]->spawn_retry)
+		if (unit_retrying(s->units[i]))
 			return;
 	s->fds_short = false;
 	events_emit(s->ev, "tend", "recovered", json_pack("{s:s, s:s}", "condition",
@@ -501,11 +501,10 @@ static void on_main_exited(struct loop *lp, const struct signalfd_siginfo *si,
 	if (si->ssi_code != SI_QUEUE || si->ssi_uid != getuid())
 		return;
 	struct unit *u = unit_by_shim(s, (pid_t)si->ssi_pid);
-	if (!u || u->main_gone || u->pid == 0)
+	if (!u || !unit_main_alive(u))
 		return;
-	u->main_gone = true;
 	sup_rescan(s);
-	unit_on_exit(u, si->ssi_int);
+	unit_main_exited(u, si->ssi_int);
 }
 
 void sup_shutdown(struct sup *s)
@@ -671,7 +670,7 @@ static int exec_exit_code(const struct unit *u)
 	const struct exit_info *e = &u->last_exit;
 	if (e->reason == EXIT_SPAWN_FAILED)
 		return e->err == ENOENT ? 127 : 126;
-	if (u->gave_up)
+	if (unit_gave_up(u))
 		return 1;
 	if (e->signal)
 		return 128 + e->signal;

@@ -49,7 +49,7 @@ static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
 {
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
-		if (m[i].pid != u->shim)
+		if (m[i].pid != u->run.shim)
 			r[k++] = (struct mem_read){ .pid = m[i].pid, .start = m[i].start };
 	qsort(r, k, sizeof(*r), newest_first);
 	uint64_t bound = 0;
@@ -67,8 +67,8 @@ static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
 	bool exact = mem_tree_shares(with_mem, shmem);
 	if (exact && sampling)
 		exact = mem_sample_exact(bound, u->cfg->memory_max,
-		                         u->cfg->memory_warn_pct, u->mem_warned,
-		                         u->job != NULL, u->peak_mem);
+		                         u->cfg->memory_warn_pct, u->run.mem_warned,
+		                         u->job != NULL, u->run.peak_mem);
 	for (size_t i = 0; i < k; i++) {
 		if (!r[i].ok)
 			continue;
@@ -83,9 +83,9 @@ static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
 		}
 		u->procs++;
 		u->mem_bytes += r[i].bytes;
-		if (r[i].bytes > u->top_bytes || !u->top_pid) {
-			u->top_bytes = r[i].bytes;
-			u->top_pid = r[i].pid;
+		if (r[i].bytes > u->run.top_bytes || !u->run.top_pid) {
+			u->run.top_bytes = r[i].bytes;
+			u->run.top_pid = r[i].pid;
 		}
 	}
 }
@@ -95,8 +95,8 @@ void sup_measure(struct sup *s, bool limited_only)
 	for (size_t i = 0; i < s->nunits; i++) {
 		s->units[i]->procs = 0;
 		s->units[i]->mem_bytes = 0;
-		s->units[i]->top_pid = 0;
-		s->units[i]->top_bytes = 0;
+		s->units[i]->run.top_pid = 0;
+		s->units[i]->run.top_bytes = 0;
 	}
 	if (sup_scan_units(s) < 0)
 		return;
@@ -118,7 +118,7 @@ void sup_measure(struct sup *s, bool limited_only)
 			int o = s->owner[i];
 			if (o < 0 || (size_t)o >= s->nunits)
 				continue;
-			bool shim = s->table.p[i].pid == s->units[o]->shim;
+			bool shim = s->table.p[i].pid == s->units[o]->run.shim;
 			if (shim == (pass == 0))
 				s->members[start[o] + fill[o]++] = s->table.p[i];
 		}
@@ -130,8 +130,8 @@ void sup_measure(struct sup *s, bool limited_only)
 			continue;
 		mem_measure_tree(un, s->members + start[u], fill[u], limited_only,
 		                 scratch);
-		if (un->mem_bytes > un->peak_mem)
-			un->peak_mem = un->mem_bytes;
+		if (un->mem_bytes > un->run.peak_mem)
+			un->run.peak_mem = un->mem_bytes;
 	}
 	free(scratch);
 	free(fill);
@@ -162,7 +162,7 @@ static void memory_verdict(struct sup *s, struct unit *u)
 	const struct unit_config *c = u->cfg;
 	char a[32], b[32], top[256];
 	switch (mem_judge(u->mem_bytes, c->memory_max, c->memory_warn_pct,
-	                  &u->mem_warned)) {
+	                  &u->run.mem_warned)) {
 	case MEM_OK:
 		break;
 	case MEM_WARN: {
@@ -176,15 +176,15 @@ static void memory_verdict(struct sup *s, struct unit *u)
 		break;
 	}
 	case MEM_LIMIT: {
-		proc_cmdline(u->top_pid, top, sizeof(top));
+		proc_cmdline(u->run.top_pid, top, sizeof(top));
 		events_emit(s->ev, c->name, "memory_limit",
 		            json_pack("{s:I, s:I, s:I, s:i, s:s, s:I}",
 		                      "mem_bytes", (json_int_t)u->mem_bytes,
 		                      "limit", (json_int_t)c->memory_max,
 		                      "procs", (json_int_t)u->procs,
-		                      "largest_pid", (int)u->top_pid,
+		                      "largest_pid", (int)u->run.top_pid,
 		                      "largest_command", top,
-		                      "largest_bytes", (json_int_t)u->top_bytes));
+		                      "largest_bytes", (json_int_t)u->run.top_bytes));
 		char *why = xasprintf("memory %s over memory-max %s",
 		                      format_size_approx(u->mem_bytes, a),
 		                      format_size(c->memory_max, b));

@@ -52,8 +52,8 @@ static int records_try(struct sup *s)
 		fprintf(f, "cgroup %s\n", s->cg.dir);
 	for (size_t i = 0; i < s->nunits; i++) {
 		const struct unit *u = s->units[i];
-		if (u->run[0])
-			fprintf(f, "run %s %s\n", u->run, u->cfg->name);
+		if (u->run.id[0])
+			fprintf(f, "run %s %s\n", u->run.id, u->cfg->name);
 		for (size_t k = 0; k < u->nseen; k++)
 			fprintf(f, "%d %llu %s\n", (int)u->seen[k].pid,
 			        (unsigned long long)u->seen[k].start, u->cfg->name);
@@ -159,9 +159,9 @@ void sup_spawned(struct sup *s, struct unit *u)
 	sup_rescan(s);
 	struct proc_stat run[2];
 	size_t n = 0;
-	if (proc_read_stat(u->shim, &run[n]) == 0)
+	if (proc_read_stat(u->run.shim, &run[n]) == 0)
 		n++;
-	if (proc_read_stat(u->pid, &run[n]) == 0)
+	if (proc_read_stat(u->run.pid, &run[n]) == 0)
 		n++;
 	sup_note_seen(s, u, run, n);
 }

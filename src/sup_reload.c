@@ -99,7 +99,7 @@ static void change_unit(struct sup *s, struct unit *u, struct unit_config *uc)
 	if (!settled) {
 		unit_stop(u);
 		unit_start(u);  /* applies next_cfg when the run is over */
-	} else if (u->state != US_STOPPED) {
+	} else if (unit_state(u) != US_STOPPED) {
 		/* Not running: it just took the new settings. */
 		start_if_boot(u, uc);
 	}

@@ -34,10 +34,10 @@ static void claim_cgroups(struct sup *s)
 {
 	for (size_t i = 0; i < s->nunits; i++) {
 		const struct unit *u = s->units[i];
-		if (!u->cg || u->shim > 0)
+		if (!u->run.cg || u->run.shim > 0)
 			continue;
 		/* s->kids is scratch here (children_all_known's otherwise) */
-		long n = cg_pids(u->cg, &s->kids, &s->kids_cap);
+		long n = cg_pids(u->run.cg, &s->kids, &s->kids_cap);
 		for (long k = 0; k < n; k++) {
 			long j = proc_table_find(&s->table, s->kids[k]);
 			if (j >= 0 && s->table.p[j].state != 'Z' &&
@@ -61,7 +61,7 @@ int sup_scan_units(struct sup *s)
 	size_t n = s->nunits;
 	for (size_t i = 0; i < s->nunits; i++) {
 		const struct unit *x = s->units[i];
-		s->roots[i] = (struct tree_root){ .main = x->shim, .sid = x->sid,
+		s->roots[i] = (struct tree_root){ .main = x->run.shim, .sid = x->run.sid,
 		                                  .cookie = x->cookie };
 	}
 	/* Exec checks are roots of their own, past the units: no tree's. */
@@ -107,8 +107,8 @@ static bool children_all_known(struct sup *s)
 	size_t k = 0;
 	for (size_t i = 0; i < s->nunits; i++) {
 		pid_t c = unit_check_pid(s->units[i]);
-		if (s->units[i]->shim > 0)
-			s->known[k++] = s->units[i]->shim;
+		if (s->units[i]->run.shim > 0)
+			s->known[k++] = s->units[i]->run.shim;
 		if (c > 0)
 			s->known[k++] = c;
 	}
@@ -133,10 +133,10 @@ size_t sup_tree(struct sup *s, const struct unit *u,
 	 * with nothing left below it): its tree is empty unless tend has a
 	 * child no unit knows, and only then is the table read. */
 	bool fresh = s->scan_valid && s->scan_wakeups == loop_wakeups(s->loop);
-	if (u->shim <= 0 && !fresh) {
+	if (u->run.shim <= 0 && !fresh) {
 		/* With a cgroup the kernel says so exactly (zombies do not
 		 * count), whatever else tend has below it. */
-		int populated = u->cg ? cg_populated(u->cg) : -1;
+		int populated = u->run.cg ? cg_populated(u->run.cg) : -1;
 		if (populated == 0 || (populated < 0 && children_all_known(s))) {
 			sup_note_seen(s, (struct unit *)u, NULL, 0);
 			return 0;
@@ -151,11 +151,11 @@ size_t sup_tree(struct sup *s, const struct unit *u,
 	/* The shim leads the list for the procs file, then is cut off. */
 	size_t n = 0;
 	for (size_t i = 0; i < s->table.n; i++)
-		if (s->owner[i] == me && s->table.p[i].pid == u->shim)
+		if (s->owner[i] == me && s->table.p[i].pid == u->run.shim)
 			s->members[n++] = s->table.p[i];
 	size_t lead = n;
 	for (size_t i = 0; i < s->table.n; i++)
-		if (s->owner[i] == me && s->table.p[i].pid != u->shim)
+		if (s->owner[i] == me && s->table.p[i].pid != u->run.shim)
 			s->members[n++] = s->table.p[i];
 	sup_note_seen(s, (struct unit *)u, s->members, n);
 	*members = s->members + lead;

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -20,20 +21,27 @@
 
 extern char **environ;
 
-static void stop_checks(struct unit *u);
-static void start_checks(struct unit *u);
-
 /* While SIGKILL is out, re-check the tree this often in case a death went
  * unnoticed (a process stuck in the kernel, say).  Only during a kill. */
 #define KILL_RECHECK_MS 1000
 
-const char *unit_state_name(enum unit_state s)
-{
-	static const char *const names[] = { "stopped", "starting", "running",
-	                                     "stopping", "backoff", "failed",
-	                                     "idle" };
-	return (size_t)s < ARRAY_LEN(names) ? names[s] : "unknown";
-}
+/* An event and what it carries. */
+struct uev {
+	enum fsm_event type;
+	int wstatus;              /* exit: the main process's wait status */
+	enum exit_reason reason;  /* force: why tend ends the run */
+	const char *why;          /* force, kill: words for the events */
+	const char *by;           /* wake, revive: who wants the service */
+	const char *how;          /* ready: notify, health, socket */
+	uint64_t quiet_ms;        /* idle: how long without traffic */
+};
+
+static void dispatch(struct unit *u, const struct uev *ev);
+static void stop_checks(struct unit *u);
+static void start_checks(struct unit *u);
+static void on_timer(struct loop *lp, struct loop_timer *t);
+static void on_watchdog(struct loop *lp, struct loop_timer *t);
+static void on_idle(struct loop *lp, struct loop_timer *t);
 
 static const char *uname_(const struct unit *u) { return u->cfg->name; }
 
@@ -52,29 +60,131 @@ static void emit(struct unit *u, const char *event, json_t *fields)
 	events_emit(u->sup->ev, uname_(u), event, fields);
 }
 
-static void on_idle(struct loop *lp, struct loop_timer *t);
+/* --- the state machine --- */
 
-static void set_state(struct unit *u, enum unit_state s)
+/* The table and the code disagree: a bug.  The strict build (the one the
+ * tests run with sanitizers) stops at once; the product says so in its
+ * events and goes on. */
+static void fsm_broken(struct unit *u, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void fsm_broken(struct unit *u, const char *fmt, ...)
 {
-	u->state = s;
-	/* The idle-stop clock runs while the service runs, from the moment
-	 * it is ready; an idle service has no timer at all. */
-	if (s == US_RUNNING && u->cfg->idle_stop_ms) {
-		u->last_activity = unit_now();
-		loop_timer_start(u->sup->loop, &u->idle, u->cfg->idle_stop_ms,
-		                 on_idle, u);
-	} else if (s != US_RUNNING) {
-		loop_timer_stop(u->sup->loop, &u->idle);
+	va_list ap;
+	va_start(ap, fmt);
+	char *m = xvasprintf(fmt, ap);
+	va_end(ap);
+#ifdef TEND_STRICT
+	errline("internal error: unit %s: %s (unit_fsm.c)", uname_(u), m);
+	abort();
+#else
+	char *w = xasprintf("internal error: %s (unit_fsm.c); please report it", m);
+	emit(u, "warn", json_pack("{s:s}", "message", w));
+	free(w);
+#endif
+	free(m);
+}
+
+/* The state's timer, when it has one: how long (*MS). */
+static bool state_timer(const struct unit *u, uint64_t *ms)
+{
+	switch (fsm_states[u->st].timer) {
+	case T_BACKOFF: *ms = u->run.verdict.delay_ms; return true;
+	case T_RETRY:   *ms = UNIT_SPAWN_RETRY_MS; return true;
+	case T_START:   *ms = u->cfg->start_timeout_ms; return *ms > 0;
+	case T_STOP:    *ms = u->cfg->stop_timeout_ms; return true;
+	case T_KILL:    *ms = KILL_RECHECK_MS; return true;
+	case T_NONE:    break;
 	}
+	return false;
+}
+
+/* The watchdog deadline of a running service, from now. */
+static void arm_watchdog(struct unit *u)
+{
+	if (u->run.watchdog_ms && !u->run.draining)
+		loop_timer_start(u->sup->loop, &u->wdog, u->run.watchdog_ms,
+		                 on_watchdog, u);
+}
+
+/* The timers of the state just entered, every other one stopped: the
+ * state's own, the watchdog and the idle-stop clock while running (the
+ * clock from the moment it is ready; an idle service has none), the
+ * readiness check while starting, the health probe while running. */
+static void arm_state(struct unit *u)
+{
+	struct loop *lp = u->sup->loop;
+	uint64_t ms;
+	if (state_timer(u, &ms))
+		loop_timer_start(lp, &u->timer, ms, on_timer, u);
+	else
+		loop_timer_stop(lp, &u->timer);
+	loop_timer_stop(lp, &u->wdog);
+	loop_timer_stop(lp, &u->idle);
+	if (u->st == F_RUNNING) {
+		arm_watchdog(u);
+		if (u->cfg->idle_stop_ms) {
+			u->last_activity = unit_now();
+			loop_timer_start(lp, &u->idle, u->cfg->idle_stop_ms, on_idle, u);
+		}
+	}
+	if (fsm_states[u->st].up)
+		start_checks(u);
+	else
+		stop_checks(u);
+}
+
+/* The one way into a state: its timers, then whoever watches the unit
+ * hears of it (sup_unit_changed).  WHY is the reason it is there. */
+static void enter(struct unit *u, enum fsm_state to, enum unit_reason why)
+{
+	enum fsm_state from = u->st;
+	if (!fsm_may_move(from, to))
+		fsm_broken(u, "%s -> %s is no move of the table",
+		           fsm_states[from].name, fsm_states[to].name);
+	u->st = to;
+	u->reason = why;
+	arm_state(u);
+	if (from == F_RETRY && to != F_RETRY)
+		sup_fds_check(u->sup);   /* a start retried is over */
 	sup_unit_changed(u->sup, u);
 }
+
+enum unit_state unit_state(const struct unit *u) { return fsm_states[u->st].shown; }
+bool unit_up(const struct unit *u) { return fsm_states[u->st].up; }
+bool unit_retrying(const struct unit *u) { return u->st == F_RETRY; }
+bool unit_idle_stopped(const struct unit *u) { return u->reason == R_IDLE; }
+
+bool unit_gave_up(const struct unit *u)
+{
+	return u->st == F_FAILED && u->reason == R_GAVE_UP;
+}
+
+bool unit_settled(const struct unit *u)
+{
+	return u->st == F_STOPPED || u->st == F_FAILED || u->st == F_IDLE;
+}
+
+bool unit_down_for_good(const struct unit *u)
+{
+	return u->st == F_FAILED || u->st == F_IDLE ||
+	       (u->st == F_STOPPED && !u->want_up);
+}
+
+/* Was the current stop asked for (rather than the run's own end)? */
+static bool stop_asked(const struct unit *u)
+{
+	return u->reason == R_REQUEST || u->reason == R_IDLE;
+}
+
+/* --- the unit and its resources --- */
 
 struct unit *unit_new(struct sup *sup, struct unit_config *cfg)
 {
 	struct unit *u = xcalloc(1, sizeof(*u));
 	u->sup = sup;
 	u->cfg = cfg;
-	u->state = US_STOPPED;
+	u->st = F_STOPPED;
+	u->reason = R_NONE;
 	u->cookie = xasprintf("TEND_UNIT=%s", cfg->name);
 	u->err_fd = -1;
 	policy_hist_init(&u->hist, &cfg->policy);
@@ -84,11 +194,11 @@ struct unit *unit_new(struct sup *sup, struct unit_config *cfg)
 /* The run's cgroup, if it has one, goes with the run. */
 static void run_cgroup_end(struct unit *u)
 {
-	if (!u->cg)
+	if (!u->run.cg)
 		return;
-	cg_run_end(u->cg);
-	free(u->cg);
-	u->cg = NULL;
+	cg_run_end(u->run.cg);
+	free(u->run.cg);
+	u->run.cg = NULL;
 }
 
 /* A cgroup for the run about to start, when runs get one: the cgroup.procs
@@ -99,9 +209,9 @@ static char *run_cgroup_new(struct unit *u)
 	run_cgroup_end(u);
 	if (!cg->dir || cg->off)
 		return NULL;
-	u->cg = cg_run_new(cg, u->cfg->name);
-	if (u->cg)
-		return cg_procs_file(u->cg);
+	u->run.cg = cg_run_new(cg, u->cfg->name);
+	if (u->run.cg)
+		return cg_procs_file(u->run.cg);
 	char *m = xasprintf("cannot make a cgroup for this run below %s (%s): "
 	                    "this and later runs go without cgroups "
 	                    "(docs/containment.md)", cg->dir, strerror(errno));
@@ -117,7 +227,7 @@ static void run_cgroup_refused(struct unit *u, int err)
 {
 	char *m = xasprintf("the run could not join its cgroup %s (%s): this "
 	                    "and later runs go without cgroups "
-	                    "(docs/containment.md)", u->cg, strerror(err));
+	                    "(docs/containment.md)", u->run.cg, strerror(err));
 	emit(u, "warn", json_pack("{s:o}", "message", events_text(m)));
 	cg_disable(&u->sup->cg, m);
 	free(m);
@@ -175,35 +285,6 @@ int unit_capture_output(struct unit *u, size_t width, int dst, int logdir,
 	return 0;
 }
 
-bool unit_up(const struct unit *u)
-{
-	return u->state == US_STARTING || u->state == US_RUNNING;
-}
-
-bool unit_settled(const struct unit *u)
-{
-	return u->state == US_STOPPED || u->state == US_FAILED ||
-	       u->state == US_IDLE;
-}
-
-/* --- timers --- */
-
-
-static void on_timer(struct loop *lp, struct loop_timer *t);
-static void on_watchdog(struct loop *lp, struct loop_timer *t);
-
-static void arm(struct unit *u, uint64_t ms)
-{
-	loop_timer_start(u->sup->loop, &u->timer, ms, on_timer, u);
-}
-
-/* The watchdog deadline of a running service, from now. */
-static void arm_watchdog(struct unit *u)
-{
-	if (u->watchdog_ms && !u->draining)
-		loop_timer_start(u->sup->loop, &u->wdog, u->watchdog_ms, on_watchdog, u);
-}
-
 /* --- spawning --- */
 
 /* tend's environment (without socket activation variables tend itself
@@ -231,7 +312,7 @@ static struct strv environ_for(const struct unit *u, bool run)
 	if (!run)
 		return sv;
 	strv_push(&sv, xstrdup(u->cookie));
-	strv_push(&sv, xstrdup(u->run));
+	strv_push(&sv, xstrdup(u->run.id));
 	if (u->notifying)
 		notify_env(&u->notify, u->cfg->watchdog_ms, &sv);
 	return sv;
@@ -251,37 +332,6 @@ static void activation_env(const struct unit *u, size_t n, struct strv *env)
 	strv_push(env, xstrdup("LISTEN_PID=0"));
 	strv_push(env, xasprintf("LISTEN_FDNAMES=%s", names.s));
 	free(names.s);
-}
-
-static void spawn_failed(struct unit *u, const struct spawn_res *res)
-{
-	const struct unit_config *c = u->cfg;
-	u->run[0] = 0;  /* no run: nothing for a next daemon to look for */
-	u->last_exit = (struct exit_info){ .reason = EXIT_SPAWN_FAILED,
-	                                   .code = -1, .err = res->err,
-	                                   .at = wall_ms() };
-	char *what = strcmp(res->step, "chdir") == 0
-	             ? xasprintf("cwd \"%s\"", c->cwd)
-	             : xasprintf("%s \"%s\"", res->step, c->argv.v[0]);
-	int line = config_key_line(c, strcmp(res->step, "chdir") == 0 ? "cwd" : "exec");
-	char *err = line > 0
-	            ? xasprintf("%s: %s (line %d of %s)", what, strerror(res->err),
-	                        line, u->sup->cfg->path)
-	            : xasprintf("%s: %s", what, strerror(res->err));
-	emit(u, "exited", json_pack("{s:s, s:o}", "reason", "spawn_failed",
-	                            "error", events_text(err)));
-	free(err);
-	free(what);
-	if (u->job) {
-		/* A job's run that could not start: that run's result. */
-		job_run_over(u->job);
-		u->want_up = false;
-		set_state(u, US_STOPPED);
-		return;
-	}
-	emit(u, "gave_up", json_pack("{s:s}", "reason", "spawn_failed"));
-	u->gave_up = true;
-	set_state(u, US_FAILED);
 }
 
 static void on_notify(void *data, pid_t pid, uid_t uid,
@@ -313,47 +363,6 @@ static bool lacked_resources(const struct spawn_res *res)
 	                res->err == EAGAIN || res->err == ENOMEM);
 }
 
-/* The start could not be made for want of tend's own resources: backoff,
- * and another try in UNIT_SPAWN_RETRY_MS.  Nothing is counted (the
- * program never ran) and nothing is lost: a job's run keeps its place,
- * waiters keep waiting.  Reported once: out of descriptors as the
- * daemon's condition (sup_fds_short), anything else once per unit until a
- * start works. */
-static void spawn_later(struct unit *u, const struct spawn_res *res)
-{
-	char b[32];
-	bool first = !u->spawn_retry;
-	u->run[0] = 0;
-	u->spawn_retry = true;
-	u->retry_res = *res;
-	format_duration(UNIT_SPAWN_RETRY_MS, b);
-	if (res->err == EMFILE || res->err == ENFILE) {
-		char *what = xasprintf("%s could not start (%s: %s) and is tried "
-		                       "again every %s", uname_(u), res->step,
-		                       strerror(res->err), b);
-		sup_fds_short(u->sup, what);
-		free(what);
-	} else if (first) {
-		char *m = xasprintf("cannot start: %s: %s (tend's own resources, not "
-		                    "the program's); tried again every %s", res->step,
-		                    strerror(res->err), b);
-		emit(u, "warn", json_pack("{s:s}", "message", m));
-		free(m);
-	}
-	set_state(u, US_BACKOFF);
-	arm(u, UNIT_SPAWN_RETRY_MS);
-}
-
-/* A start that was retried is over (it worked, failed for good, or was
- * stopped). */
-static void spawn_retry_over(struct unit *u)
-{
-	if (!u->spawn_retry)
-		return;
-	u->spawn_retry = false;
-	sup_fds_check(u->sup);
-}
-
 /* The unit's notify socket, at its first start.  Returns -1 (errno) only
  * when it could not be opened for want of descriptors: the start waits. */
 static int open_notify(struct unit *u)
@@ -376,25 +385,130 @@ static int open_notify(struct unit *u)
 	return r;
 }
 
-static void spawn(struct unit *u)
+static void spawn_failed(struct unit *u, const struct spawn_res *res)
 {
-	if (u->next_cfg) {
-		/* A reload changed the unit: its new settings start here. */
-		config_unit_free(u->cfg);
-		u->cfg = u->next_cfg;
-		u->next_cfg = NULL;
-		policy_hist_free(&u->hist);
-		policy_hist_init(&u->hist, &u->cfg->policy);
-	}
 	const struct unit_config *c = u->cfg;
-	/* Every process of this run carries the run's random id, so that a
-	 * next daemon can find the run's processes if this one is killed. */
+	u->run.id[0] = 0;  /* no run: nothing for a next daemon to look for */
+	u->last_exit = (struct exit_info){ .reason = EXIT_SPAWN_FAILED,
+	                                   .code = -1, .err = res->err,
+	                                   .at = wall_ms() };
+	char *what = strcmp(res->step, "chdir") == 0
+	             ? xasprintf("cwd \"%s\"", c->cwd)
+	             : xasprintf("%s \"%s\"", res->step, c->argv.v[0]);
+	int line = config_key_line(c, strcmp(res->step, "chdir") == 0 ? "cwd" : "exec");
+	char *err = line > 0
+	            ? xasprintf("%s: %s (line %d of %s)", what, strerror(res->err),
+	                        line, u->sup->cfg->path)
+	            : xasprintf("%s: %s", what, strerror(res->err));
+	emit(u, "exited", json_pack("{s:s, s:o}", "reason", "spawn_failed",
+	                            "error", events_text(err)));
+	free(err);
+	free(what);
+	if (u->job) {
+		/* A job's run that could not start: that run's result. */
+		job_run_over(u->job);
+		u->want_up = false;
+		enter(u, F_STOPPED, R_JOB_DONE);
+		return;
+	}
+	emit(u, "gave_up", json_pack("{s:s}", "reason", "spawn_failed"));
+	enter(u, F_FAILED, R_GAVE_UP);
+}
+
+/* The start could not be made for want of tend's own resources: retry,
+ * another try in UNIT_SPAWN_RETRY_MS.  Nothing is counted (the program
+ * never ran) and nothing is lost: a job's run keeps its place, waiters
+ * keep waiting.  Reported once: out of descriptors as the daemon's
+ * condition (sup_fds_short), anything else once per unit until a start
+ * works. */
+static void spawn_later(struct unit *u, const struct spawn_res *res)
+{
+	char b[32];
+	bool first = u->st != F_RETRY;
+	u->run.id[0] = 0;
+	u->retry_res = *res;
+	format_duration(UNIT_SPAWN_RETRY_MS, b);
+	if (res->err == EMFILE || res->err == ENFILE) {
+		char *what = xasprintf("%s could not start (%s: %s) and is tried "
+		                       "again every %s", uname_(u), res->step,
+		                       strerror(res->err), b);
+		sup_fds_short(u->sup, what);
+		free(what);
+	} else if (first) {
+		char *m = xasprintf("cannot start: %s: %s (tend's own resources, not "
+		                    "the program's); tried again every %s", res->step,
+		                    strerror(res->err), b);
+		emit(u, "warn", json_pack("{s:s}", "message", m));
+		free(m);
+	}
+	enter(u, F_RETRY, R_NONE);
+}
+
+/* The start failed (RES): tried again later, or failed for good. */
+static void spawn_error(struct unit *u, const struct spawn_res *res)
+{
+	if (lacked_resources(res))
+		spawn_later(u, res);
+	else
+		spawn_failed(u, res);
+}
+
+/* A reload changed the unit: its new settings start with this run. */
+static void take_next_cfg(struct unit *u)
+{
+	if (!u->next_cfg)
+		return;
+	config_unit_free(u->cfg);
+	u->cfg = u->next_cfg;
+	u->next_cfg = NULL;
+	policy_hist_free(&u->hist);
+	policy_hist_init(&u->hist, &u->cfg->policy);
+}
+
+/* A new run: its facts afresh, and the random id every process of it
+ * carries, so that a next daemon can find them if this one is killed. */
+static void run_begin(struct unit *u)
+{
+	run_cgroup_end(u);
+	u->run = (struct unit_run){ .watchdog_ms = u->cfg->watchdog_ms };
 	uint64_t id;
 	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
 		id = wall_ms() ^ ((uint64_t)getpid() << 32) ^ u->spawns;
-	snprintf(u->run, sizeof(u->run), "TEND_RUN=%016llx", (unsigned long long)id);
+	snprintf(u->run.id, sizeof(u->run.id), "TEND_RUN=%016llx",
+	         (unsigned long long)id);
+}
+
+/* The run's main process PID runs: starting, or running when nothing says
+ * when it is ready. */
+static void run_started(struct unit *u, pid_t pid)
+{
+	u->run.pid = pid;
+	u->run.sid = pid;
+	sup_spawned(u->sup, u);
+	u->run.started_at = unit_now();
+	u->spawns++;
+	emit(u, "spawned", json_pack("{s:i}", "pid", (int)pid));
+	if (u->job)
+		job_run_started(u->job);
+	if (u->cfg->ready == READY_NONE) {
+		u->run.ready_at = u->run.started_at;
+		enter(u, F_RUNNING, R_NONE);
+	} else {
+		enter(u, F_STARTING, R_NONE);
+	}
+}
+
+/* Starts a run: its shim and main process, with the run's descriptors
+ * (stdio from share, listen sockets from proxy) and environment. */
+static void spawn(struct unit *u)
+{
+	bool retry = u->st == F_RETRY;
+	take_next_cfg(u);
+	run_begin(u);
+	const struct unit_config *c = u->cfg;
+	struct spawn_res res = { .step = "socket" };
 	if (open_notify(u) < 0) {
-		struct spawn_res res = { .err = errno, .step = "socket" };
+		res.err = errno;
 		spawn_later(u, &res);
 		return;
 	}
@@ -403,15 +517,12 @@ static void spawn(struct unit *u)
 		output_tail_clear(&u->out);   /* its last words are this run's */
 	int out = u->captured ? u->out.wfd : u->err_fd, in = -1, sout = out;
 	if (u->share && share_spawn_fds(u->share, u, &in, &sout) < 0) {
-		struct spawn_res res = { .err = errno, .step = "pipe" };
+		res = (struct spawn_res){ .err = errno, .step = "pipe" };
 		strv_free(&env);
-		if (lacked_resources(&res))
-			spawn_later(u, &res);
-		else
-			spawn_failed(u, &res);
+		spawn_error(u, &res);
 		return;
 	}
-	if (u->job && !u->spawn_retry)
+	if (u->job && !retry)
 		job_run_starting(u->job);   /* once, however many tries it takes */
 	int fds[SPAWN_FDS_MAX];
 	size_t nfds = u->proxy ? proxy_spawn_fds(u->proxy, fds, SPAWN_FDS_MAX) : 0;
@@ -422,162 +533,22 @@ static void spawn(struct unit *u)
 	                         .fd_in = in, .fd_out = sout, .fd_err = out,
 	                         .fds = fds, .nfds = nfds, .listen_pid = nfds > 0,
 	                         .title = c->name, .cgroup = cg_procs };
-	struct spawn_res res;
-	int r = proc_spawn_shim(&req, &res, &u->shim);
+	int r = proc_spawn_shim(&req, &res, &u->run.shim);
 	strv_free(&env);
 	free(cg_procs);
 	if (r < 0)
 		run_cgroup_end(u);
-	else if (res.cg_err && u->cg)
+	else if (res.cg_err && u->run.cg)
 		run_cgroup_refused(u, res.cg_err);
 	if (u->share)
 		share_spawned(u->share, u, r == 0);
-	u->stop_requested = false;
-	u->killing = false;
-	u->gave_up = false;
-	if (r < 0 && lacked_resources(&res)) {
-		spawn_later(u, &res);
-		return;
-	}
-	spawn_retry_over(u);
-	if (r < 0) {
-		spawn_failed(u, &res);
-		return;
-	}
-	u->pid = res.pid;
-	u->sid = res.pid;
-	u->main_gone = false;
-	sup_spawned(u->sup, u);
-	u->started_at = unit_now();
-	u->spawns++;
-	u->forced = EXIT_NONE;
-	u->ready_at = 0;
-	u->status_text[0] = 0;
-	u->mem_warned = false;
-	u->top_pid = 0;
-	u->top_bytes = 0;
-	u->watchdog_ms = c->watchdog_ms;
-	u->draining = false;
-	u->idling = false;
-	u->peak_mem = 0;
-	emit(u, "spawned", json_pack("{s:i}", "pid", (int)res.pid));
-	if (u->job)
-		job_run_started(u->job);
-	if (c->ready == READY_NONE) {
-		u->ready_at = u->started_at;
-		arm_watchdog(u);
-		set_state(u, US_RUNNING);
-	} else {
-		if (c->start_timeout_ms)
-			arm(u, c->start_timeout_ms);
-		set_state(u, US_STARTING);
-	}
-	start_checks(u);
+	if (r < 0)
+		spawn_error(u, &res);
+	else
+		run_started(u, res.pid);
 }
 
-void unit_ready(struct unit *u, const char *how)
-{
-	if (u->state != US_STARTING)
-		return;
-	loop_timer_stop(u->sup->loop, &u->timer);
-	u->ready_at = unit_now();
-	/* The event first: whoever waited for this learns it after the file
-	 * has it. */
-	emit(u, "ready", json_pack("{s:s, s:I}", "how", how, "after_ms",
-	                           (json_int_t)(u->ready_at - u->started_at)));
-	arm_watchdog(u);
-	set_state(u, US_RUNNING);
-	start_checks(u);   /* from the readiness check to the health probe */
-}
-
-void unit_start(struct unit *u)
-{
-	u->want_up = true;
-	switch (u->state) {
-	case US_BACKOFF:
-		loop_timer_stop(u->sup->loop, &u->timer);
-		/* fall through */
-	case US_STOPPED:
-	case US_FAILED:
-	case US_IDLE:
-		policy_hist_free(&u->hist);
-		policy_hist_init(&u->hist, &u->cfg->policy);
-		spawn(u);
-		break;
-	default: /* running, or stopping: want_up restarts it afterwards */
-		break;
-	}
-}
-
-bool unit_wake(struct unit *u, const char *by)
-{
-	if (u->sup->shutting_down || u->removed)
-		return false;
-	switch (u->state) {
-	case US_FAILED:
-		return false;
-	case US_STOPPED:
-	case US_IDLE:
-		emit(u, "woke", json_pack("{s:s, s:s}", "by", by, "from",
-		                          unit_state_name(u->state)));
-		unit_start(u);
-		return u->state != US_FAILED;
-	case US_STOPPING:
-		/* An idle stop on its way: up again once it is done. */
-		if (u->idling && !u->want_up)
-			emit(u, "woke", json_pack("{s:s, s:s}", "by", by, "from",
-			                          unit_state_name(u->state)));
-		u->want_up = true;
-		return true;
-	default:
-		return true;
-	}
-}
-
-bool unit_revive(struct unit *u, const char *by)
-{
-	if (u->state != US_FAILED || u->sup->shutting_down || u->removed)
-		return unit_wake(u, by);
-	emit(u, "woke", json_pack("{s:s, s:s, s:s}", "by", by, "from",
-	                          unit_state_name(u->state), "crash_budget", "new"));
-	unit_start(u);
-	return u->state != US_FAILED;
-}
-
-void unit_activity(struct unit *u)
-{
-	u->last_activity = unit_now();
-}
-
-static void stop_tree(struct unit *u);
-
-static void on_idle(struct loop *lp, struct loop_timer *t)
-{
-	struct unit *u = t->data;
-	uint64_t now = unit_now(), quiet = now - u->last_activity;
-	if (u->share && share_busy(u->share, u)) {
-		/* Requests in flight (stdio = mcp): not idle, however quiet. */
-		unit_activity(u);
-		quiet = 0;
-	}
-	if (quiet < u->cfg->idle_stop_ms) {
-		/* Traffic since the timer was set: wait for the rest.  The
-		 * timer moves only here, never on every byte. */
-		loop_timer_start(lp, t, u->cfg->idle_stop_ms - quiet, on_idle, u);
-		return;
-	}
-	if (u->state != US_RUNNING)
-		return;
-	char b[32];
-	emit(u, "idle_stop", json_pack("{s:I, s:s}", "idle_ms", (json_int_t)quiet,
-	                               "idle", format_duration(quiet, b)));
-	u->stop_requested = true;
-	u->want_up = false;
-	u->idling = true;
-	stop_tree(u);
-}
-
-/* --- stopping a tree --- */
+/* --- a run's tree --- */
 
 /* Sends SIG, and only SIG, to every live process of the tree; returns how
  * many got it. */
@@ -604,101 +575,44 @@ static size_t collect_tree(void *ctx, const struct proc_stat **members)
 static size_t kill_tree(struct unit *u)
 {
 	size_t n = 0;
-	if (u->cg) {
+	if (u->run.cg) {
 		const struct proc_stat *m;
 		sup_rescan(u->sup);
 		n = sup_tree(u->sup, u, &m);   /* what the kernel is about to kill */
-		cg_kill(u->cg);
+		cg_kill(u->run.cg);
 	}
 	size_t k = proc_freeze_kill(collect_tree, u);
 	return k > n ? k : n;
 }
 
 
+static void check_tree(struct unit *u);
+
+/* --- stopping a tree --- */
+
+/* Begins the graceful stop of whatever of the tree is alive (WHY: the
+ * stop's reason). */
+static void stop_tree(struct unit *u, enum unit_reason why)
+{
+	enter(u, F_STOPPING, why);
+	signal_tree(u, u->cfg->stop_signal);
+	/* A stopped process could not act on the stop signal until resumed. */
+	signal_tree(u, SIGCONT);
+	check_tree(u);
+}
+
 /* SIGKILL to the tree; WHY says what led to it, for the warn event. */
 static void escalate(struct unit *u, const char *why)
 {
 	size_t n = kill_tree(u);
-	if (!u->killing && n > 0) {
+	if (u->st != F_KILLING && n > 0) {
 		char *m = xasprintf("%s; sent SIGKILL to the tree", why);
 		emit(u, "warn", json_pack("{s:s, s:I}", "message", m, "procs",
 		                          (json_int_t)n));
 		free(m);
 	}
-	u->killing = true;
-	arm(u, KILL_RECHECK_MS);
-	unit_on_reaped(u);
-}
-
-void unit_kill(struct unit *u)
-{
-	if (unit_up(u)) {
-		u->stop_requested = true;
-		u->want_up = false;
-		set_state(u, US_STOPPING);
-		emit(u, "stopping", json_pack("{s:s}", "signal", "KILL"));
-	}
-	if (u->state == US_STOPPING)
-		escalate(u, "killed on request (second interrupt)");
-}
-
-/* Begins the graceful stop of whatever of the tree is alive. */
-static void stop_tree(struct unit *u)
-{
-	loop_timer_stop(u->sup->loop, &u->wdog);
-	stop_checks(u);
-	u->killing = false;
-	set_state(u, US_STOPPING);
-	signal_tree(u, u->cfg->stop_signal);
-	/* A stopped process could not act on the stop signal until resumed. */
-	signal_tree(u, SIGCONT);
-	arm(u, u->cfg->stop_timeout_ms);
-	unit_on_reaped(u);
-}
-
-void unit_stop(struct unit *u)
-{
-	u->want_up = false;
-	switch (u->state) {
-	case US_BACKOFF:
-		loop_timer_stop(u->sup->loop, &u->timer);
-		if (u->spawn_retry && u->job) {
-			/* The run asked for never started: that is its result, and
-			 * whoever waits for it hears so. */
-			struct spawn_res res = u->retry_res;
-			spawn_retry_over(u);
-			spawn_failed(u, &res);
-			break;
-		}
-		spawn_retry_over(u);
-		emit(u, "stopped", NULL);
-		set_state(u, US_STOPPED);
-		break;
-	case US_STARTING:
-	case US_RUNNING: {
-		char b[32];
-		u->stop_requested = true;
-		emit(u, "stopping", json_pack("{s:s, s:s}", "signal",
-		     signal_name(u->cfg->stop_signal), "timeout",
-		     format_duration(u->cfg->stop_timeout_ms, b)));
-		stop_tree(u);
-		break;
-	}
-	case US_STOPPING:
-		/* Leftovers of an exited run are going: once they are, stay down
-		 * instead of applying the restart verdict. */
-		u->stop_requested = true;
-		break;
-	default:
-		break;
-	}
-}
-
-void unit_signal(struct unit *u, int sig)
-{
-	if (u->state == US_RUNNING || u->state == US_STARTING ||
-	    u->state == US_STOPPING)
-		signal_tree(u, sig);
+	enter(u, F_KILLING, u->reason);
+	check_tree(u);
 }
 
 /* --- after a run --- */
@@ -716,44 +630,25 @@ static bool has_clients(const struct unit *u)
 	return !u->instance && (u->cfg->listen.n > 0 || u->cfg->stdio != STDIO_NONE);
 }
 
-/* The run is over: main reaped, tree empty.  Apply what was decided. */
-static void run_over(struct unit *u)
+/* The run was stopped on request: stopped (idle after an idle stop), and
+ * up again if it is wanted up meanwhile. */
+static void stopped_on_request(struct unit *u)
 {
-	loop_timer_stop(u->sup->loop, &u->timer);
-	loop_timer_stop(u->sup->loop, &u->wdog);
-	stop_checks(u);
-	u->sid = 0;
-	u->run[0] = 0;
-	run_cgroup_end(u);
-	u->killing = false;
-	if (u->captured)
-		output_flush(&u->out);   /* the run's writers are gone */
-	if (u->job) {
-		/* A job's run is over whatever its exit: no restart policy. */
-		job_run_over(u->job);
-		u->want_up = false;
-		set_state(u, US_STOPPED);
-		return;
-	}
-	if (u->stop_requested) {
-		if (!u->idling)
-			emit(u, "stopped", NULL);
-		set_state(u, u->idling ? US_IDLE : US_STOPPED);
-		if (u->want_up && !u->sup->shutting_down)
-			restart_now(u);
-		return;
-	}
-	if (has_clients(u) && u->last_exit.reason == EXIT_CLEAN &&
-	    !u->sup->shutting_down) {
-		/* A service with clients that ended cleanly by itself (a socket
-		 * activated one that exits when idle) waits for the next one. */
-		emit(u, "idle_stop", json_pack("{s:s}", "reason", "exited"));
-		set_state(u, US_IDLE);
-		return;
-	}
-	const struct policy_verdict *v = &u->verdict;
+	bool idle = u->reason == R_IDLE;
+	if (!idle)
+		emit(u, "stopped", NULL);
+	enter(u, idle ? F_IDLE : F_STOPPED, u->reason);
+	if (u->want_up && !u->sup->shutting_down)
+		restart_now(u);
+}
+
+/* The restart policy's verdict on the run's exit. */
+static void apply_verdict(struct unit *u)
+{
+	const struct policy_verdict *v = &u->run.verdict;
+	char b[32];
 	if (v->warn_clean_budget) {
-		char b[32], *msg = xasprintf(
+		char *msg = xasprintf(
 			"clean exits over budget (%u in %s); slowing restarts",
 			v->cleans, format_duration(u->cfg->policy.clean_restarts.window_ms, b));
 		emit(u, "warn", json_pack("{s:s}", "message", msg));
@@ -763,60 +658,378 @@ static void run_over(struct unit *u)
 	case ACT_RESTART:
 		if (v->delay_ms == 0) {
 			restart_now(u);
-		} else {
-			emit(u, "backoff", json_pack("{s:I}", "ms", (json_int_t)v->delay_ms));
-			set_state(u, US_BACKOFF);
-			arm(u, v->delay_ms);
+			break;
 		}
+		emit(u, "backoff", json_pack("{s:I}", "ms", (json_int_t)v->delay_ms));
+		enter(u, F_BACKOFF, R_EXITED);
 		break;
-	case ACT_GIVE_UP: {
-		char b[32];
+	case ACT_GIVE_UP:
 		emit(u, "gave_up", json_pack("{s:I, s:s}", "crashes",
 		     (json_int_t)v->crashes, "window",
 		     format_duration(u->cfg->policy.max_crashes.window_ms, b)));
-		u->gave_up = true;
-		set_state(u, US_FAILED);
+		enter(u, F_FAILED, R_GAVE_UP);
 		break;
-	}
 	case ACT_DONE:
-		set_state(u, u->last_exit.reason == EXIT_CLEAN ? US_STOPPED : US_FAILED);
+		enter(u, u->last_exit.reason == EXIT_CLEAN ? F_STOPPED : F_FAILED,
+		      R_EXITED);
 		break;
 	}
 }
 
-void unit_on_reaped(struct unit *u)
+/* The run is over: main reaped, tree empty.  Apply what was decided. */
+static void run_over(struct unit *u)
 {
-	if (u->state != US_STOPPING || u->shim != 0)
+	loop_timer_stop(u->sup->loop, &u->timer);
+	u->run.sid = 0;
+	u->run.id[0] = 0;
+	run_cgroup_end(u);
+	if (u->captured)
+		output_flush(&u->out);   /* the run's writers are gone */
+	if (u->job) {
+		/* A job's run is over whatever its exit: no restart policy. */
+		job_run_over(u->job);
+		u->want_up = false;
+		enter(u, F_STOPPED, R_JOB_DONE);
+	} else if (stop_asked(u)) {
+		stopped_on_request(u);
+	} else if (has_clients(u) && u->last_exit.reason == EXIT_CLEAN &&
+	           !u->sup->shutting_down) {
+		/* A service with clients that ended cleanly by itself (a socket
+		 * activated one that exits when idle) waits for the next one. */
+		emit(u, "idle_stop", json_pack("{s:s}", "reason", "exited"));
+		enter(u, F_IDLE, R_EXITED);
+	} else {
+		apply_verdict(u);
+	}
+}
+
+/* Is the tree gone, its shim reaped?  Then the run is over. */
+static void check_tree(struct unit *u)
+{
+	if ((u->st != F_STOPPING && u->st != F_KILLING) || u->run.shim != 0)
 		return;
 	const struct proc_stat *m;
 	if (sup_tree(u->sup, u, &m) == 0)
 		run_over(u);
 }
 
+/* The main process's exit, in last_exit and the exited event. */
+static void record_exit(struct unit *u, int wstatus, uint64_t uptime)
+{
+	struct exit_info *e = &u->last_exit;
+	*e = (struct exit_info){ .code = -1, .at = wall_ms() };
+	if (WIFEXITED(wstatus))
+		e->code = WEXITSTATUS(wstatus);
+	else if (WIFSIGNALED(wstatus))
+		e->signal = WTERMSIG(wstatus);
+	e->reason = stop_asked(u) ? EXIT_STOPPED
+	            : u->reason == R_FORCED ? u->run.forced
+	            : policy_classify(&u->cfg->success, wstatus);
+	/* Every field DESIGN §6 names, the one that does not apply null. */
+	json_t *f = json_pack("{s:s, s:o, s:o, s:I}", "reason",
+	                      exit_reason_name(e->reason),
+	                      "code", e->signal ? json_null() : json_integer(e->code),
+	                      "signal", e->signal ? json_string(signal_name(e->signal))
+	                                          : json_null(),
+	                      "uptime_ms", (json_int_t)uptime);
+	emit(u, "exited", f);
+}
+
+/* --- the actions: one per cell kind of unit_fsm.c's table --- */
+
+static void act_start(struct unit *u, const struct uev *ev)
+{
+	(void)ev;
+	u->want_up = true;
+	policy_hist_free(&u->hist);
+	policy_hist_init(&u->hist, &u->cfg->policy);
+	spawn(u);
+}
+
+static void emit_woke(struct unit *u, const char *by, bool revived)
+{
+	const char *from = unit_state_name(unit_state(u));
+	emit(u, "woke", revived
+	     ? json_pack("{s:s, s:s, s:s}", "by", by, "from", from,
+	                 "crash_budget", "new")
+	     : json_pack("{s:s, s:s}", "by", by, "from", from));
+}
+
+static void act_wake(struct unit *u, const struct uev *ev)
+{
+	emit_woke(u, ev->by, false);
+	act_start(u, ev);
+}
+
+static void act_wake_after(struct unit *u, const struct uev *ev)
+{
+	/* An idle stop on its way: up again once it is done. */
+	if (u->reason == R_IDLE && !u->want_up)
+		emit_woke(u, ev->by, false);
+	u->want_up = true;
+}
+
+static void act_revive(struct unit *u, const struct uev *ev)
+{
+	emit_woke(u, ev->by, true);
+	act_start(u, ev);
+}
+
+static void act_cancel(struct unit *u, const struct uev *ev)
+{
+	(void)ev;
+	emit(u, "stopped", NULL);
+	enter(u, F_STOPPED, R_REQUEST);
+}
+
+static void act_cancel_retry(struct unit *u, const struct uev *ev)
+{
+	if (!u->job) {
+		act_cancel(u, ev);
+		return;
+	}
+	/* The run asked for never started: that is its result, and whoever
+	 * waits for it hears so. */
+	struct spawn_res res = u->retry_res;
+	spawn_failed(u, &res);
+}
+
+static void act_stop(struct unit *u, const struct uev *ev)
+{
+	(void)ev;
+	char b[32];
+	emit(u, "stopping", json_pack("{s:s, s:s}", "signal",
+	     signal_name(u->cfg->stop_signal), "timeout",
+	     format_duration(u->cfg->stop_timeout_ms, b)));
+	stop_tree(u, R_REQUEST);
+}
+
+static void act_stop_after(struct unit *u, const struct uev *ev)
+{
+	(void)ev;
+	/* Leftovers of an exited run are going: once they are, stay down
+	 * instead of applying the restart verdict. */
+	if (u->reason != R_IDLE)
+		u->reason = R_REQUEST;
+}
+
+static void act_kill(struct unit *u, const struct uev *ev)
+{
+	u->want_up = false;
+	u->reason = R_REQUEST;
+	emit(u, "stopping", json_pack("{s:s}", "signal", "KILL"));
+	escalate(u, ev->why);
+}
+
+static void act_escalate(struct unit *u, const struct uev *ev)
+{
+	escalate(u, ev->why ? ev->why : u->st == F_KILLING ? "tree still alive"
+	                                                   : "stop-timeout expired");
+}
+
+static void act_ready(struct unit *u, const struct uev *ev)
+{
+	u->run.ready_at = unit_now();
+	/* The event first: whoever waited for this learns it after the file
+	 * has it. */
+	emit(u, "ready", json_pack("{s:s, s:I}", "how", ev->how, "after_ms",
+	                           (json_int_t)(u->run.ready_at - u->run.started_at)));
+	enter(u, F_RUNNING, R_NONE);
+}
+
+static void act_force(struct unit *u, const struct uev *ev)
+{
+	char b[32];
+	u->run.forced = ev->reason;
+	emit(u, "stopping", json_pack("{s:s, s:s, s:s, s:s}", "reason",
+	     exit_reason_name(ev->reason), "message", ev->why, "signal",
+	     signal_name(u->cfg->stop_signal), "timeout",
+	     format_duration(u->cfg->stop_timeout_ms, b)));
+	stop_tree(u, R_FORCED);
+}
+
+static void act_start_timeout(struct unit *u, const struct uev *ev)
+{
+	(void)ev;
+	char b[32], *why = xasprintf("not ready after start-timeout %s",
+	                             format_duration(u->cfg->start_timeout_ms, b));
+	act_force(u, &(struct uev){ .type = E_FORCE, .reason = EXIT_TIMEOUT,
+	                            .why = why });
+	free(why);
+}
+
+static void act_idle_stop(struct unit *u, const struct uev *ev)
+{
+	char b[32];
+	emit(u, "idle_stop", json_pack("{s:I, s:s}", "idle_ms",
+	                               (json_int_t)ev->quiet_ms, "idle",
+	                               format_duration(ev->quiet_ms, b)));
+	u->want_up = false;
+	stop_tree(u, R_IDLE);
+}
+
+static void act_restart(struct unit *u, const struct uev *ev)
+{
+	(void)ev;
+	restart_now(u);
+}
+
+static void act_retry(struct unit *u, const struct uev *ev)
+{
+	(void)ev;
+	spawn(u);   /* the same start again: no restart to count */
+}
+
+static void act_exited(struct unit *u, const struct uev *ev)
+{
+	uint64_t now = unit_now(), uptime = now - u->run.started_at;
+	u->run.pid = 0;
+	/* Nothing of this run is watched any more. */
+	loop_timer_stop(u->sup->loop, &u->wdog);
+	stop_checks(u);
+	record_exit(u, ev->wstatus, uptime);
+	if (u->share)
+		share_on_state(u->share, u);   /* no more input for this run */
+	if (stop_asked(u)) {
+		check_tree(u);
+		return;
+	}
+	u->run.verdict = policy_on_exit(&u->cfg->policy, &u->hist,
+	                                u->last_exit.reason, now, uptime,
+	                                sup_jitter(u->sup));
+	/* Whatever is left of this run goes before anything else happens. */
+	const struct proc_stat *m;
+	size_t left = sup_tree(u->sup, u, &m);
+	if (left == 0 && !u->run.shim) {
+		run_over(u);
+		return;
+	}
+	/* (Nothing left, and the shim about to exit: no event; its reap ends
+	 * the run, the stop's timer being the net.) */
+	if (left > 0)
+		emit(u, "stopping", json_pack("{s:s, s:I}", "reason", "leftovers",
+		                              "procs", (json_int_t)left));
+	stop_tree(u, R_EXITED);
+}
+
+static void act_check_tree(struct unit *u, const struct uev *ev)
+{
+	(void)ev;
+	check_tree(u);
+}
+
+static void (*const actions[A_NACTIONS])(struct unit *, const struct uev *) = {
+	[A_START] = act_start, [A_WAKE] = act_wake,
+	[A_WAKE_AFTER] = act_wake_after, [A_REVIVE] = act_revive,
+	[A_CANCEL] = act_cancel, [A_CANCEL_RETRY] = act_cancel_retry,
+	[A_STOP] = act_stop, [A_STOP_AFTER] = act_stop_after,
+	[A_KILL] = act_kill, [A_ESCALATE] = act_escalate,
+	[A_READY] = act_ready, [A_FORCE] = act_force,
+	[A_START_TIMEOUT] = act_start_timeout, [A_IDLE_STOP] = act_idle_stop,
+	[A_RESTART] = act_restart, [A_RETRY] = act_retry,
+	[A_EXITED] = act_exited, [A_CHECK_TREE] = act_check_tree,
+};
+
+/* What EV does in the unit's state: the table's cell. */
+static void dispatch(struct unit *u, const struct uev *ev)
+{
+	enum fsm_action a = fsm_table[u->st][ev->type];
+	if (a == A_NEVER)
+		fsm_broken(u, "event %s in state %s", fsm_event_name(ev->type),
+		           fsm_states[u->st].name);
+	else if (actions[a])
+		actions[a](u, ev);
+}
+
+/* --- events from outside --- */
+
+void unit_start(struct unit *u)
+{
+	u->want_up = true;
+	dispatch(u, &(struct uev){ .type = E_START });
+}
+
+void unit_stop(struct unit *u)
+{
+	u->want_up = false;
+	dispatch(u, &(struct uev){ .type = E_STOP });
+}
+
+void unit_kill(struct unit *u)
+{
+	dispatch(u, &(struct uev){ .type = E_KILL,
+	                           .why = "killed on request (second interrupt)" });
+}
+
+bool unit_wake(struct unit *u, const char *by)
+{
+	if (u->sup->shutting_down || u->removed)
+		return false;
+	dispatch(u, &(struct uev){ .type = E_WAKE, .by = by });
+	return u->st != F_FAILED;
+}
+
+bool unit_revive(struct unit *u, const char *by)
+{
+	if (u->sup->shutting_down || u->removed)
+		return false;
+	dispatch(u, &(struct uev){ .type = E_REVIVE, .by = by });
+	return u->st != F_FAILED;
+}
+
+void unit_ready(struct unit *u, const char *how)
+{
+	dispatch(u, &(struct uev){ .type = E_READY, .how = how });
+}
+
+void unit_restart_for(struct unit *u, enum exit_reason reason, const char *why)
+{
+	dispatch(u, &(struct uev){ .type = E_FORCE, .reason = reason, .why = why });
+}
+
+void unit_on_reaped(struct unit *u)
+{
+	dispatch(u, &(struct uev){ .type = E_REAPED });
+}
+
+bool unit_main_alive(const struct unit *u)
+{
+	return u->run.pid != 0 && !u->run.main_gone;
+}
+
+void unit_main_exited(struct unit *u, int wstatus)
+{
+	u->run.main_gone = true;
+	dispatch(u, &(struct uev){ .type = E_EXIT, .wstatus = wstatus });
+}
+
+void unit_shim_reaped(struct unit *u, int wstatus)
+{
+	u->run.shim = 0;
+	if (!u->run.main_gone) {
+		dispatch(u, &(struct uev){ .type = E_EXIT, .wstatus = wstatus });
+		return;
+	}
+	/* Its exit was told: the shim held the rest of the tree till now. */
+	u->run.main_gone = false;
+	dispatch(u, &(struct uev){ .type = E_REAPED });
+}
+
+void unit_signal(struct unit *u, int sig)
+{
+	if (fsm_states[u->st].alive)
+		signal_tree(u, sig);
+}
+
+void unit_activity(struct unit *u)
+{
+	u->last_activity = unit_now();
+}
+
 static void on_timer(struct loop *lp, struct loop_timer *t)
 {
 	(void)lp;
-	struct unit *u = t->data;
-	switch (u->state) {
-	case US_BACKOFF:
-		if (u->spawn_retry)
-			spawn(u);   /* the same start again: no restart to count */
-		else
-			restart_now(u);
-		break;
-	case US_STOPPING:
-		escalate(u, u->killing ? "tree still alive" : "stop-timeout expired");
-		break;
-	case US_STARTING: {
-		char b[32], *why = xasprintf("not ready after start-timeout %s",
-		                             format_duration(u->cfg->start_timeout_ms, b));
-		unit_restart_for(u, EXIT_TIMEOUT, why);
-		free(why);
-		break;
-	}
-	default:
-		break;
-	}
+	dispatch(t->data, &(struct uev){ .type = E_TIMER });
 }
 
 static void on_watchdog(struct loop *lp, struct loop_timer *t)
@@ -824,26 +1037,45 @@ static void on_watchdog(struct loop *lp, struct loop_timer *t)
 	(void)lp;
 	struct unit *u = t->data;
 	char b[32], *why = xasprintf("no WATCHDOG=1 for %s",
-	                             format_duration(u->watchdog_ms, b));
+	                             format_duration(u->run.watchdog_ms, b));
 	unit_restart_for(u, EXIT_WATCHDOG, why);
 	free(why);
+}
+
+static void on_idle(struct loop *lp, struct loop_timer *t)
+{
+	struct unit *u = t->data;
+	uint64_t now = unit_now(), quiet = now - u->last_activity;
+	if (u->share && share_busy(u->share, u)) {
+		/* Requests in flight (stdio = mcp): not idle, however quiet. */
+		unit_activity(u);
+		quiet = 0;
+	}
+	if (quiet < u->cfg->idle_stop_ms) {
+		/* Traffic since the timer was set: wait for the rest.  The
+		 * timer moves only here, never on every byte. */
+		loop_timer_start(lp, t, u->cfg->idle_stop_ms - quiet, on_idle, u);
+		return;
+	}
+	dispatch(u, &(struct uev){ .type = E_IDLE, .quiet_ms = quiet });
 }
 
 void unit_notify(struct unit *u, const struct notify_msg *m)
 {
 	if (!unit_up(u))
 		return;   /* a late word from a run being stopped */
-	if (m->has_status && strcmp(u->status_text, m->status) != 0) {
-		snprintf(u->status_text, sizeof(u->status_text), "%s", m->status);
+	if (m->has_status && strcmp(u->run.status_text, m->status) != 0) {
+		snprintf(u->run.status_text, sizeof(u->run.status_text), "%s",
+		         m->status);
 		sup_unit_changed(u->sup, u);
 	}
 	if (m->watchdog_usec) {
 		/* The service moves its own deadline (sd_notify WATCHDOG_USEC=). */
-		u->watchdog_ms = m->watchdog_usec / 1000 ? m->watchdog_usec / 1000 : 1;
-		if (u->state == US_RUNNING)
+		u->run.watchdog_ms = m->watchdog_usec / 1000 ? m->watchdog_usec / 1000 : 1;
+		if (u->st == F_RUNNING)
 			arm_watchdog(u);
 	}
-	if (m->watchdog && u->state == US_RUNNING && u->wdog.armed)
+	if (m->watchdog && u->st == F_RUNNING && u->wdog.armed)
 		arm_watchdog(u);
 	if (m->ready && u->cfg->ready == READY_NOTIFY)
 		unit_ready(u, "notify");
@@ -851,10 +1083,10 @@ void unit_notify(struct unit *u, const struct notify_msg *m)
 		unit_restart_for(u, EXIT_WATCHDOG, "the service sent WATCHDOG=trigger");
 		return;
 	}
-	if (m->stopping && !u->draining) {
+	if (m->stopping && !u->run.draining) {
 		/* It is on its way out by itself: no deadline or probe holds
 		 * that against it; its exit is judged as usual. */
-		u->draining = true;
+		u->run.draining = true;
 		loop_timer_stop(u->sup->loop, &u->wdog);
 		stop_checks(u);
 		emit(u, "stopping", json_pack("{s:s, s:s}", "reason", "notify",
@@ -866,11 +1098,51 @@ void unit_on_resume(struct unit *u)
 {
 	/* A fresh deadline: the service had no chance to send WATCHDOG=1
 	 * while the machine slept. */
-	if (u->state == US_RUNNING && u->wdog.armed)
+	if (u->st == F_RUNNING && u->wdog.armed)
 		arm_watchdog(u);
 	/* Probes start again, with their grace period. */
-	if (unit_up(u) && !u->draining)
+	if (unit_up(u) && !u->run.draining)
 		start_checks(u);   /* stops the running ones first */
+}
+
+/* --- what waiters are told --- */
+
+char *unit_down_reason(const struct unit *u)
+{
+	const struct exit_info *e = &u->last_exit;
+	const char *name = u->cfg->name;
+	if (u->removed)
+		return xasprintf("service \"%s\" was removed by a reload", name);
+	if (u->st == F_STOPPED && e->reason == EXIT_STOPPED)
+		return xasprintf("service \"%s\" was stopped", name);
+	if (e->reason == EXIT_SPAWN_FAILED)
+		return xasprintf("service \"%s\" failed to start: %s \"%s\": %s",
+		                 name, "exec", u->cfg->argv.v[0], strerror(e->err));
+	const char *how = unit_gave_up(u) ? "gave up"
+	                  : u->run.ready_at == 0 && u->cfg->ready != READY_NONE
+	                  ? "ended before it was ready" : "is down";
+	if (e->signal)
+		return xasprintf("service \"%s\" %s: last exit %s (signal %s)", name,
+		                 how, exit_reason_name(e->reason),
+		                 signal_name(e->signal));
+	return xasprintf("service \"%s\" %s: last exit %s (code %d)", name, how,
+	                 exit_reason_name(e->reason), e->code);
+}
+
+int unit_wait_verdict(const struct unit *u, unsigned long since, char **why)
+{
+	if (u->st == F_RUNNING && u->spawns > since)
+		return 1;
+	/* A run after the request ended before it was ready; or the unit
+	 * gave up, went away or was stopped. */
+	bool ended = u->spawns > since && !unit_up(u) &&
+	             unit_state(u) != US_STOPPING;
+	if (ended || u->st == F_FAILED || u->removed ||
+	    (u->st == F_STOPPED && !u->want_up)) {
+		*why = unit_down_reason(u);
+		return -1;
+	}
+	return 0;
 }
 
 /* --- readiness and health checks --- */
@@ -936,7 +1208,7 @@ static void start_checks(struct unit *u)
 	u->track.strikes = 0;
 	u->health_ok = -1;
 	u->health_detail[0] = 0;
-	if (u->state == US_STARTING) {
+	if (u->st == F_STARTING) {
 		if (c->ready == READY_HEALTH && c->health)
 			u->ready_check = parse_check(u, c->health, "health");
 		else if (c->ready == READY_SOCKET && c->backend)
@@ -945,7 +1217,7 @@ static void start_checks(struct unit *u)
 			schedule_check(u, 0);
 		return;
 	}
-	if (u->state != US_RUNNING || !c->health || u->draining)
+	if (u->st != F_RUNNING || !c->health || u->run.draining)
 		return;
 	u->health = parse_check(u, c->health, "health");
 	if (!u->health)
@@ -962,8 +1234,8 @@ static void on_check_done(void *data, bool ok, const char *detail)
 	u->health_ok = ok;
 	struct health_cfg hc = health_cfg_of(c);
 	uint64_t now = unit_now();
-	struct health_verdict v = u->state == US_STARTING
-	        ? health_ready_result(&hc, ok, u->started_at, now)
+	struct health_verdict v = u->st == F_STARTING
+	        ? health_ready_result(&hc, ok, u->run.started_at, now)
 	        : health_result(&u->track, &hc, ok, now);
 	switch (v.action) {
 	case HEALTH_READY:
@@ -988,7 +1260,7 @@ static void on_check_timer(struct loop *lp, struct loop_timer *t)
 {
 	struct unit *u = t->data;
 	const struct unit_config *c = u->cfg;
-	const struct probe_spec *sp = u->state == US_STARTING ? u->ready_check
+	const struct probe_spec *sp = u->st == F_STARTING ? u->ready_check
 	                                                      : u->health;
 	if (!sp)
 		return;
@@ -1012,74 +1284,3 @@ pid_t unit_check_pid(const struct unit *u)
 	return u->probe ? probe_pid(u->probe) : 0;
 }
 
-void unit_restart_for(struct unit *u, enum exit_reason reason, const char *why)
-{
-	if (!unit_up(u))
-		return;
-	char b[32];
-	u->forced = reason;
-	emit(u, "stopping", json_pack("{s:s, s:s, s:s, s:s}", "reason",
-	     exit_reason_name(reason), "message", why, "signal",
-	     signal_name(u->cfg->stop_signal), "timeout",
-	     format_duration(u->cfg->stop_timeout_ms, b)));
-	stop_tree(u);
-}
-
-void unit_shim_reaped(struct unit *u, int wstatus)
-{
-	if (!u->main_gone) {
-		u->shim = 0;
-		unit_on_exit(u, wstatus);
-		return;
-	}
-	/* Its exit was told: the shim held the rest of the tree till now. */
-	u->main_gone = false;
-	u->shim = 0;
-	unit_on_reaped(u);
-}
-
-void unit_on_exit(struct unit *u, int wstatus)
-{
-	uint64_t now = unit_now(), uptime = now - u->started_at;
-	u->pid = 0;
-	loop_timer_stop(u->sup->loop, &u->wdog);
-	stop_checks(u);
-	struct exit_info *e = &u->last_exit;
-	*e = (struct exit_info){ .code = -1, .at = wall_ms() };
-	if (WIFEXITED(wstatus))
-		e->code = WEXITSTATUS(wstatus);
-	else if (WIFSIGNALED(wstatus))
-		e->signal = WTERMSIG(wstatus);
-	e->reason = u->stop_requested ? EXIT_STOPPED
-	            : u->forced ? u->forced
-	            : policy_classify(&u->cfg->success, wstatus);
-	/* Every field DESIGN §6 names, the one that does not apply null. */
-	json_t *f = json_pack("{s:s, s:o, s:o, s:I}", "reason",
-	                      exit_reason_name(e->reason),
-	                      "code", e->signal ? json_null() : json_integer(e->code),
-	                      "signal", e->signal ? json_string(signal_name(e->signal))
-	                                          : json_null(),
-	                      "uptime_ms", (json_int_t)uptime);
-	emit(u, "exited", f);
-	if (u->share)
-		share_on_state(u->share, u);   /* no more input for this run */
-	if (u->stop_requested) {
-		unit_on_reaped(u);
-		return;
-	}
-	u->verdict = policy_on_exit(&u->cfg->policy, &u->hist, e->reason, now,
-	                            uptime, sup_jitter(u->sup));
-	/* Whatever is left of this run goes before anything else happens. */
-	const struct proc_stat *m;
-	size_t left = sup_tree(u->sup, u, &m);
-	if (left == 0 && !u->shim) {
-		run_over(u);
-		return;
-	}
-	/* (Nothing left, and the shim about to exit: no event; its reap ends
-	 * the run, the stop's timer being the net.) */
-	if (left > 0)
-		emit(u, "stopping", json_pack("{s:s, s:I}", "reason", "leftovers",
-		                              "procs", (json_int_t)left));
-	stop_tree(u);
-}

@@ -1,32 +1,23 @@
-/* unit — one supervised service: its state machine and the lifecycle of
- * its runs.  Each run is one process tree (see proc.h); a run ends when its
- * main process has exited AND nothing of its tree is left.  Only then does
- * the restart policy's verdict (policy.h) take effect, so no generation of
- * a unit ever outlives its main process.
+/* unit — one supervised service or job: its state machine and the
+ * lifecycle of its runs.  Each run is one process tree (see proc.h); a run
+ * ends when its main process has exited AND nothing of its tree is left.
+ * Only then does the restart policy's verdict (policy.h) take effect, so
+ * no generation of a unit ever outlives its main process.
  *
- *   stopped/failed/idle --start--> starting --ready--> running
- *                                  (ready = none: straight to running)
- *   starting/running --main exits--> stopping (leftovers)
- *   running --stop--> stopping --tree gone--> stopped
- *   stopping --tree gone--> backoff --timer--> running
- *                        \-> failed (gave up) / stopped (done)
- *   stopping --stop-timeout--> SIGKILL to the whole tree
- *   a start that failed for want of tend's own resources (descriptors,
- *       processes, memory: the pipe or fork of the spawn) --> backoff,
- *       tried again every UNIT_SPAWN_RETRY_MS; never failed, never counted
- *       as a crash (the program never ran)
- *   starting/running --memory, health, watchdog, start-timeout--> stopping,
- *       and the run's exit gets that reason (unit_restart_for)
- *   running --idle-stop without client traffic--> stopping --> idle
- *   a service with clients (listen, stdio) that exits cleanly --> idle
- *   stopped/idle --a client (unit_wake)--> starting, event woke
+ * What each event does in each state is one table, unit_fsm.h's (drawn in
+ * docs/architecture.md); unit.c holds one small function per action, and
+ * entering a state arms that state's timers and disarms the others in one
+ * place.  A start that fails for want of tend's own resources (descriptors,
+ * processes, memory: the pipe or fork of the spawn) waits in retry, tried
+ * again every UNIT_SPAWN_RETRY_MS; never failed, never counted as a crash
+ * (the program never ran).
  *
  * The unit never polls: it moves on when the supervisor reports that its
- * main process exited (unit_on_exit), that its shim was reaped, or some
- * other descendant was
- * reaped (unit_on_reaped), when the service tells it something (sd_notify:
- * unit_notify), or when one of its timers fires: the state timer (backoff,
- * start-timeout, stop-timeout), the watchdog deadline, the health probe's.
+ * main process exited (unit_on_exit, unit_main_exited), that its shim was
+ * reaped, or some other descendant was (unit_on_reaped), when the service
+ * tells it something (sd_notify: unit_notify), or when one of its timers
+ * fires: the state's timer (backoff, retry, start-timeout, stop-timeout,
+ * kill re-check), the watchdog deadline, the idle-stop clock, the checks'.
  */
 #ifndef TEND_UNIT_H
 #define TEND_UNIT_H
@@ -43,6 +34,7 @@
 #include "policy.h"
 #include "probe.h"
 #include "proc.h"
+#include "unit_fsm.h"
 
 struct sup;
 struct proxy;
@@ -53,11 +45,6 @@ struct job;
 /* How often a start that lacked tend's own resources is tried again. */
 #define UNIT_SPAWN_RETRY_MS 500
 
-enum unit_state {
-	US_STOPPED, US_STARTING, US_RUNNING, US_STOPPING, US_BACKOFF,
-	US_FAILED, US_IDLE,
-};
-const char *unit_state_name(enum unit_state s);
 
 struct exit_info {
 	enum exit_reason reason;
@@ -67,36 +54,46 @@ struct exit_info {
 	uint64_t at;      /* wall clock ms */
 };
 
-struct unit {
-	struct unit_config *cfg;   /* owned */
-	struct unit_config *next_cfg;   /* owned; a reload's, from the next spawn */
-	bool removed;              /* a reload removed it: freed once at rest */
-	struct sup *sup;
-	enum unit_state state;
+/* The facts of one run, reset when it is spawned.  pid, shim, sid, id and
+ * cg say where its processes are, and are cleared as they go. */
+struct unit_run {
 	pid_t pid;                 /* main process while it runs, else 0 */
 	pid_t shim;                /* its shim (proc.h), reaped by tend */
 	bool main_gone;            /* the shim said the main process exited;
 	                              it holds the rest of the tree until its
 	                              own exit */
 	pid_t sid;                 /* session of the run whose tree may live */
+	char id[32];               /* "TEND_RUN=<random hex>" while its tree
+	                              may live */
+	char *cg;                  /* its cgroup while its tree may live
+	                              (cgroup.h); NULL: none */
 	uint64_t started_at;       /* mono ms */
-	bool want_up;              /* start again once the stop completes */
-	bool stop_requested;       /* the current run is being stopped on request */
-	bool killing;              /* SIGKILL has been sent to the tree */
-	bool gave_up;              /* the last verdict was to give up */
-	bool spawn_retry;          /* in backoff: the last start lacked tend's
-	                              own resources (see above), tried again */
-	struct spawn_res retry_res;   /* what that start failed with */
-	struct policy_hist hist;
-	struct policy_verdict verdict;  /* applied when the tree is gone */
-	struct loop_timer timer;        /* backoff, start-timeout, stop-timeout,
-	                                   kill re-check */
-	enum exit_reason forced;   /* tend stops this run: memory, health, ... */
-	uint64_t ready_at;         /* mono ms the run became ready; 0: not yet */
-	struct loop_timer wdog;    /* the watchdog deadline, while running */
-	uint64_t watchdog_ms;      /* this run's (WATCHDOG_USEC= may change it) */
+	uint64_t ready_at;         /* mono ms it became ready; 0: not yet */
+	enum exit_reason forced;   /* tend stops it: memory, health, ... */
+	struct policy_verdict verdict;  /* applied when its tree is gone */
+	uint64_t watchdog_ms;      /* its (WATCHDOG_USEC= may change it) */
 	char status_text[256];     /* sd_notify STATUS=, "" when none */
 	bool draining;             /* it sent STOPPING=1 */
+	bool mem_warned;           /* memory-warn sent in this episode */
+	pid_t top_pid;             /* largest process at the last measure */
+	uint64_t top_bytes;
+	uint64_t peak_mem;         /* largest mem_bytes sampled */
+};
+
+struct unit {
+	struct unit_config *cfg;   /* owned */
+	struct unit_config *next_cfg;   /* owned; a reload's, from the next spawn */
+	bool removed;              /* a reload removed it: freed once at rest */
+	struct sup *sup;
+	enum fsm_state st;         /* unit_state() is what users see */
+	enum unit_reason reason;   /* why it is in that state */
+	bool want_up;              /* its goal: up (start again once a stop
+	                              completes) or down */
+	struct unit_run run;
+	struct spawn_res retry_res;   /* in retry: what the start failed with */
+	struct policy_hist hist;
+	struct loop_timer timer;   /* the state's (fsm_states[st].timer) */
+	struct loop_timer wdog;    /* the watchdog deadline, while running */
 	struct notify_sock notify; /* its NOTIFY_SOCKET (sup_notify_enable) */
 	bool notifying;
 	/* checks: the readiness check while starting (ready = health or
@@ -108,9 +105,6 @@ struct unit {
 	                               (health.h) */
 	int health_ok;             /* last verdict: 1, 0; -1: none yet */
 	char health_detail[200];
-	bool mem_warned;           /* memory-warn sent in this episode */
-	pid_t top_pid;             /* largest process at the last measure */
-	uint64_t top_bytes;
 	unsigned restarts;
 	unsigned long spawns;      /* runs started so far */
 	size_t procs;              /* from the last sup_measure */
@@ -119,22 +113,17 @@ struct unit {
 	size_t nseen, seen_cap;
 	struct exit_info last_exit;
 	char *cookie;              /* "TEND_UNIT=name" */
-	char run[32];              /* "TEND_RUN=<random hex>" while a run's tree may live */
-	char *cg;                  /* the run's cgroup while its tree may live
-	                              (cgroup.h); NULL: none */
 	struct output out;         /* captured stdout/stderr, when captured */
 	bool captured;
 	/* clients (listen, stdio) */
 	struct proxy *proxy;       /* services with listen; the supervisor's */
 	uint64_t last_activity;    /* mono ms of the last client traffic */
 	struct loop_timer idle;    /* idle-stop, while running */
-	bool idling;               /* the current stop is an idle stop */
 	struct share *share;       /* stdio: the service's sessions (share.h) */
 	struct share_inst *inst;   /* an instance: what share knows of it */
 	bool instance;             /* a per-client instance NAME#N */
 	int err_fd;                /* an instance: its stderr (the service's log) */
 	struct job *job;           /* a [job]: its runs (job.h) */
-	uint64_t peak_mem;         /* largest mem_bytes sampled in this run */
 	struct watch *watch;       /* watch = ...: its set (watch.h) */
 	struct loop_timer forget;  /* tend connect -- CMD's: at rest without
 	                              clients (sup.h, sup_add_connect) */
@@ -196,15 +185,33 @@ bool unit_revive(struct unit *u, const char *by);
 /* Client traffic went through: the idle-stop clock starts again. */
 void unit_activity(struct unit *u);
 
+/* Questions other modules ask instead of reading the state's fields. */
+/* Its state as users see it. */
+enum unit_state unit_state(const struct unit *u);
 /* Is the unit's run alive and not being stopped (starting or running)? */
 bool unit_up(const struct unit *u);
+/* Did it give up (failed: too many crashes, or it cannot start)? */
+bool unit_gave_up(const struct unit *u);
+/* Is a start waiting for tend's own resources (retry)? */
+bool unit_retrying(const struct unit *u);
+/* Is its stop, or its rest, an idle stop's? */
+bool unit_idle_stopped(const struct unit *u);
+/* Down and staying down: failed, idle, or stopped with no start to come. */
+bool unit_down_for_good(const struct unit *u);
+/* For whoever waits for a run after run number SINCE to be up: 1 up, 0
+ * not yet, -1 it will not be (*WHY: the reason, malloc'd). */
+int unit_wait_verdict(const struct unit *u, unsigned long since, char **why);
+/* Why U is not up, for an error reply (malloc'd). */
+char *unit_down_reason(const struct unit *u);
 
-/* The main process exited with WSTATUS: the supervisor reaped the unit's
- * shim (whose wait status is the main process's), or the shim, which stays
- * while the rest of the tree lives, said so (proc.h, PROC_MAIN_EXITED). */
-void unit_on_exit(struct unit *u, int wstatus);
-/* The supervisor reaped the unit's shim (WSTATUS): the main process's
- * exit, unless the shim told it already; then the end of the tree. */
+/* Is the run's main process alive as far as tend knows? */
+bool unit_main_alive(const struct unit *u);
+/* The shim, which stays while the rest of the tree lives, says the main
+ * process exited with WSTATUS (proc.h, PROC_MAIN_EXITED). */
+void unit_main_exited(struct unit *u, int wstatus);
+/* The supervisor reaped the unit's shim (WSTATUS, the main process's):
+ * the main process's exit, unless the shim told it already; then the end
+ * of the tree. */
 void unit_shim_reaped(struct unit *u, int wstatus);
 /* The supervisor reaped some other process: the tree may be gone now. */
 void unit_on_reaped(struct unit *u);

@@ -106,6 +106,16 @@ void buf_addc(struct buf *b, char c) { buf_add(b, &c, 1); }
 
 void buf_adds(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
 
+void buf_addf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = xvasprintf(fmt, ap);
+	va_end(ap);
+	buf_adds(b, s);
+	free(s);
+}
+
 char *buf_take(struct buf *b)
 {
 	char *s = b->s ? b->s : xstrdup("");

@@ -35,6 +35,8 @@ struct buf {
 void buf_add(struct buf *b, const char *s, size_t n);
 void buf_addc(struct buf *b, char c);
 void buf_adds(struct buf *b, const char *s);
+void buf_addf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* The buffer's string ("" when nothing was added); the buffer is emptied. */
 char *buf_take(struct buf *b);
 

@@ -28,43 +28,6 @@ static void add(struct waiters *ws, struct conn *c, struct unit *u,
 	ws->head = w;
 }
 
-/* Why U is not up, for an error reply. */
-static char *down_reason(const struct unit *u)
-{
-	const struct exit_info *e = &u->last_exit;
-	if (u->removed)
-		return xasprintf("service \"%s\" was removed by a reload", u->cfg->name);
-	if (u->state == US_STOPPED && e->reason == EXIT_STOPPED)
-		return xasprintf("service \"%s\" was stopped", u->cfg->name);
-	if (e->reason == EXIT_SPAWN_FAILED)
-		return xasprintf("service \"%s\" failed to start: %s \"%s\": %s",
-		                 u->cfg->name, "exec", u->cfg->argv.v[0], strerror(e->err));
-	const char *how = u->gave_up ? "gave up"
-	                  : u->ready_at == 0 && u->cfg->ready != READY_NONE
-	                  ? "ended before it was ready" : "is down";
-	if (e->signal)
-		return xasprintf("service \"%s\" %s: last exit %s (signal %s)",
-		                 u->cfg->name, how, exit_reason_name(e->reason),
-		                 signal_name(e->signal));
-	return xasprintf("service \"%s\" %s: last exit %s (code %d)", u->cfg->name,
-	                 how, exit_reason_name(e->reason), e->code);
-}
-
-int waiters_up_verdict(const struct unit *u, unsigned long since, char **why)
-{
-	if (u->state == US_RUNNING && u->spawns > since)
-		return 1;
-	/* A run after the request ended before it was ready; or the unit
-	 * gave up, went away or was stopped. */
-	bool ended = u->spawns > since && !unit_up(u) && u->state != US_STOPPING;
-	if (ended || u->state == US_FAILED || u->removed ||
-	    (u->state == US_STOPPED && !u->want_up)) {
-		*why = down_reason(u);
-		return -1;
-	}
-	return 0;
-}
-
 /* The answer for whoever waits for run N of U's job, once it is over. */
 static char *run_answer(const struct unit *u, unsigned long n)
 {
@@ -97,12 +60,12 @@ static char *waiter_answer(const struct waiter *w)
 		return run_answer(u, w->spawns);
 	if (w->kind == WAIT_DOWN)
 		return unit_settled(u) ? ctl_reply_ok(json_pack("{s:s}", "state",
-		                         unit_state_name(u->state))) : NULL;
+		                         unit_state_name(unit_state(u)))) : NULL;
 	char *why = NULL;
-	switch (waiters_up_verdict(u, w->spawns, &why)) {
+	switch (unit_wait_verdict(u, w->spawns, &why)) {
 	case 1:
 		return ctl_reply_ok(json_pack("{s:s, s:i}", "state", "running", "pid",
-		                              (int)u->pid));
+		                              (int)u->run.pid));
 	case -1: {
 		char *r = ctl_reply_err(1, "%s", why);
 		free(why);
@@ -129,13 +92,13 @@ void waiters_answer_up(struct waiters *ws, struct conn *c, struct unit *u,
 {
 	if (wait) {
 		waiters_answer_or_wait(ws, c, u, WAIT_UP, since);
-	} else if (u->state == US_FAILED) {
-		char *why = down_reason(u);
+	} else if (unit_state(u) == US_FAILED) {
+		char *why = unit_down_reason(u);
 		server_reply(c, ctl_reply_err(1, "%s", why));
 		free(why);
 	} else {
 		server_reply(c, ctl_reply_ok(json_pack("{s:s}", "state",
-		                                       unit_state_name(u->state))));
+		                                       unit_state_name(unit_state(u)))));
 	}
 }
 

@@ -52,9 +52,4 @@ void waiters_conn_gone(struct waiters *ws, struct conn *c);
  * others. */
 void waiters_finish(struct waiters *ws);
 
-/* Is U up with a run that started after SINCE runs: 1 (ready), -1 (it
- * failed first, or will not start: *WHY, malloc'd, says why), 0 (not
- * yet)? */
-int waiters_up_verdict(const struct unit *u, unsigned long since, char **why);
-
 #endif

@@ -437,7 +437,7 @@ backoff = 0
 max-crashes = 1000/1s
 
 [job j]
-exec = sh -c 'sleep 0.3'
+exec = sh -c 'sleep 1.5'
 """
 
 
