@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cgroup.h"
 #include "config.h"
@@ -98,6 +99,39 @@ struct sup *sup_new(struct tend_config *cfg, struct events *ev,
                     bool exec_mode, const struct paths *paths, int out_fd);
 void sup_free(struct sup *s);
 
+/* The event loop S runs on (the daemon serves its control socket on it). */
+struct loop *sup_loop(const struct sup *s);
+
+/* Whom S tells of its units' changes and of SIGHUP (none until set). */
+void sup_set_hooks(struct sup *s, const struct sup_hooks *hooks);
+
+/* The daemon's listen sockets: S takes HELD over (its set is empty until
+ * then) and gives them to the services (sup_clients_sync). */
+void sup_hold(struct sup *s, struct held_set *held);
+
+/* The units, in the order they were added, removed ones that are not
+ * gone yet included (struct unit's removed): sup_unit_at(S, I) for I
+ * below sup_nunits(S).  The set changes when a unit is added, by a
+ * reload and by the sweep of dropped units, never while it is read. */
+size_t sup_nunits(const struct sup *s);
+struct unit *sup_unit_at(const struct sup *s, size_t i);
+
+/* Everything stops: sup_shutdown was called, or a stop signal came. */
+bool sup_shutting_down(const struct sup *s);
+
+/* What tend status tells of the supervisor itself (status.h). */
+struct sup_report {
+	bool stopping;             /* sup_shutting_down */
+	uint64_t uptime_ms;        /* since sup_new */
+	uint64_t wakeups;          /* of its loop (loop.h) */
+	uint64_t notify_ignored;   /* notifications not taken: from live
+	                            * processes outside the unit's tree, and
+	                            * ones that were none (notify.h) */
+	const char *cgroup;        /* the runs' cgroups' parent; NULL: none */
+	const char *cgroup_why;    /* why there are none, or NULL */
+};
+void sup_report(const struct sup *s, uint64_t now, struct sup_report *r);
+
 /* tend exec: starts the unit and runs until it is at rest.  Returns the
  * process exit code. */
 int sup_run(struct sup *s);
@@ -159,10 +193,13 @@ void sup_unit_changed(struct sup *s, struct unit *u);
 /* tend ran out of file descriptors (EMFILE, ENFILE): WHAT is what it could
  * not do.  Reported once, as a warn with "condition": "fds", until the
  * shortage is over: no unit waits to be started for want of them (unit.h)
- * and the control socket accepts again (ctl_starved false); sup_fds_check,
- * called after either changed, then emits one event recovered. */
+ * and the control socket accepts again; sup_fds_check, called after a
+ * unit's changed, then emits one event recovered.  sup_ctl_starved: the
+ * control socket refuses connections for want of them (STARVED), or
+ * accepts again (the shortage reported, or checked for its end). */
 void sup_fds_short(struct sup *s, const char *what);
 void sup_fds_check(struct sup *s);
+void sup_ctl_starved(struct sup *s, bool starved);
 
 /* A write to the events file or a unit's log failed (PATH, ERR: a full
  * disk, say).  Reported once, as a warn with "condition": "disk", until

@@ -18,6 +18,11 @@ bool sup_retiring(void *ctx, const char *name)
 	return false;
 }
 
+int sup_held_sync(struct sup *s, const struct tend_config *cfg, char **err)
+{
+	return held_sync(&s->held, cfg, sup_retiring, s, err);
+}
+
 /* The units of S as the plan needs to know them. */
 static void plan_for(struct sup *s, const struct tend_config *cfg,
                      struct reload_plan *plan)

@@ -26,4 +26,11 @@ json_t *sup_reload(struct sup *s, struct tend_config *cfg);
  * gone, so that a reload adding it back takes them over (held_sync). */
 bool sup_retiring(void *ctx, const char *name);
 
+/* The held set (held.h) made to fit CFG before sup_reload applies it
+ * (held_sync): new addresses bound, old ones closed, except those of a
+ * unit of the file that CFG drops while its tree is not gone: they stay
+ * until it is, so that a reload adding it back takes them over.  Returns
+ * 0, or -1 with *ERR (malloc'd) and nothing changed. */
+int sup_held_sync(struct sup *s, const struct tend_config *cfg, char **err);
+
 #endif
