@@ -27,14 +27,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cgroup.h"
 #include "config.h"
 #include "events.h"
 #include "held.h"
 #include "loop.h"
-#include "notify.h"
 #include "paths.h"
-#include "proc.h"
 #include "sup_memory.h"
 #include "sup_procs.h"
 #include "sup_reload.h"
@@ -48,49 +45,8 @@ struct sup_hooks {
 	void *ctx;
 };
 
-struct sup {
-	struct loop *loop;
-	struct events *ev;
-	const struct tend_config *cfg;   /* the current file's globals */
-	const struct paths *paths;       /* NULL: no files (tend exec) */
-	struct sup_hooks hooks;
-	struct unit **units;
-	size_t nunits, cap;
-	struct cgroups cg;         /* a cgroup per run, when cg.dir (cgroup.h) */
-	bool exec_mode;
-	int out_fd;                /* tend up: where units' lines go; -1: none */
-	size_t width;              /* of the widest unit name, for labels */
-	bool shutting_down;
-	int sigints;
-	uint64_t started_at;       /* mono ms */
-	struct loop_timer sweep;   /* frees units a reload removed */
-	struct loop_timer settle;  /* ends the loop once all is at rest */
-	struct loop_timer records; /* writes the procs file, once per iteration */
-	struct loop_timer memory;  /* samples memory while a unit has a limit */
-	struct proc_table table;   /* reused by every scan */
-	bool scan_valid;           /* table and owner answer for this iteration */
-	uint64_t scan_wakeups;     /* the iteration they were read in */
-	struct tree_root *roots;   /* one per unit, refreshed by every scan */
-	int *owner;
-	size_t owner_cap;
-	struct proc_stat *members; /* result of the last sup_tree */
-	size_t members_cap;
-	pid_t *kids, *known;       /* tend's children; shims and checks */
-	size_t kids_cap, known_cap;
-	struct held_set held;      /* the services' listen sockets (daemon) */
-	struct watcher *watcher;   /* units' watch = (watch.h); NULL: none yet */
-	char *notify_prefix;       /* units' notify sockets: PREFIX NAME.notify */
-	uint64_t notify_ignored;   /* datagrams from outside the unit's tree */
-	uint64_t notify_rescanned; /* the wakeup of the last rescan for one */
-	bool fds_short;            /* out of descriptors: reported, not over */
-	bool ctl_starved;          /* the control socket refuses for want of them */
-	bool disk_short;           /* the state directory cannot be written */
-	struct loop_timer disk_retry;   /* while it cannot: tries again */
-	unsigned long disk_lines_lost;  /* units' log lines lost meanwhile */
-	bool procs_short;          /* the procs file cannot be written: reported */
-	struct loop_timer procs_retry;  /* while it cannot: tries again */
-	unsigned procs_retry_ms;   /* the wait before the next try */
-};
+/* The supervisor: opaque; its fields are its own files' (sup_int.h). */
+struct sup;
 
 /* Takes CFG's units over (CFG->units[i] become NULL); CFG, EV and PATHS
  * must outlive the supervisor or be replaced (sup_reload).  OUT_FD: where
