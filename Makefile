@@ -208,7 +208,8 @@ soak: build/tend
 	  -k 'soak or sigkill or stalls_and_reload'
 
 # Fuzzing (docs/fuzzing.md): one libFuzzer harness per input parser in
-# fuzz/, built with clang, ASan and UBSan over the same sources as tend.
+# fuzz/ (and one of the reload plan), built with clang, ASan and UBSan over
+# the same sources as tend; every fuzz/fuzz_*.c is a target.
 # check-fuzz (part of `make test`) runs every corpus input, then fuzzes
 # each target for FUZZ_CHECK_SECONDS; `make fuzz SECONDS=N` fuzzes each
 # for N seconds (one per CPU at a time); `make fuzz-merge` adds what the last

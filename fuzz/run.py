@@ -27,8 +27,10 @@ BUILD = ROOT / "build" / "fuzz"   # --build changes it
 
 # Longest input per target.  jrpc and mcp take messages far larger than a
 # page, and nesting past the scanner's 512 levels; config and mcpconf
-# are files; the rest are lines.
-MAX_LEN = {"jrpc": 262144, "mcp": 262144, "config": 16384, "mcpconf": 16384}
+# are files; reload reads 46 bytes at most (fuzz/fuzz_reload.c); the rest
+# are lines.
+MAX_LEN = {"jrpc": 262144, "mcp": 262144, "config": 16384, "mcpconf": 16384,
+           "reload": 64}
 
 
 def targets():

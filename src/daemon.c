@@ -73,8 +73,8 @@ static void boot_check(struct daemon *d)
 	if (!d->booting)
 		return;
 	struct buf failed = { 0 };
-	for (size_t i = 0; i < d->sup->nunits; i++) {
-		const struct unit *u = d->sup->units[i];
+	for (size_t i = 0; i < sup_nunits(d->sup); i++) {
+		const struct unit *u = sup_unit_at(d->sup, i);
 		char *why = NULL;
 		if (u->cfg->kind != KIND_SERVICE || u->cfg->start != START_BOOT)
 			continue;
@@ -123,8 +123,8 @@ static int connect_clash(const struct daemon *d, const struct tend_config *cfg,
                          char **err)
 {
 	for (size_t k = 0; k < cfg->nunits; k++)
-		for (size_t i = 0; i < d->sup->nunits; i++) {
-			const struct unit *u = d->sup->units[i];
+		for (size_t i = 0; i < sup_nunits(d->sup); i++) {
+			const struct unit *u = sup_unit_at(d->sup, i);
 			if (u->removed || u->instance || !u->cfg->connect_key ||
 			    strcmp(u->cfg->name, cfg->units[k]->name) != 0)
 				continue;
@@ -142,8 +142,8 @@ static int connect_clash(const struct daemon *d, const struct tend_config *cfg,
 static size_t file_units(const struct daemon *d)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < d->sup->nunits; i++) {
-		const struct unit *u = d->sup->units[i];
+	for (size_t i = 0; i < sup_nunits(d->sup); i++) {
+		const struct unit *u = sup_unit_at(d->sup, i);
 		n += !u->removed && !u->instance && !u->cfg->connect_key;
 	}
 	return n;
@@ -174,7 +174,7 @@ static json_t *do_reload(struct daemon *d, bool force, char **err)
 	/* New addresses are bound before anything changes: one that is
 	 * taken fails the reload as a whole. */
 	sup_clients_unwatch(d->sup);
-	if (held_sync(&d->sup->held, cfg, sup_retiring, d->sup, err) < 0) {
+	if (sup_held_sync(d->sup, cfg, err) < 0) {
 		sup_clients_sync(d->sup);
 		config_free(cfg);
 		return NULL;
@@ -260,8 +260,8 @@ static bool name_taken(void *ctx, const char *name)
 /* The service of tend connect -- CMD whose sharing key is KEY, or NULL. */
 static struct unit *connect_unit(struct daemon *d, const char *key)
 {
-	for (size_t i = 0; i < d->sup->nunits; i++) {
-		struct unit *u = d->sup->units[i];
+	for (size_t i = 0; i < sup_nunits(d->sup); i++) {
+		struct unit *u = sup_unit_at(d->sup, i);
 		if (!u->removed && !u->instance && u->cfg->connect_key &&
 		    strcmp(u->cfg->connect_key, key) == 0)
 			return u;
@@ -378,7 +378,7 @@ static void handle_down(struct daemon *d, struct conn *c, struct unit *u,
 {
 	(void)u, (void)req;
 	waiters_add_end(&d->waiters, c);
-	if (!d->sup->shutting_down)
+	if (!sup_shutting_down(d->sup))
 		sup_shutdown(d->sup);
 }
 
@@ -431,7 +431,7 @@ static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 		if (!u)
 			return;
 	}
-	if (d->sup->shutting_down && !ci->when_stopping) {
+	if (sup_shutting_down(d->sup) && !ci->when_stopping) {
 		server_reply(c, ctl_reply_err(1, "the daemon is shutting down"));
 		return;
 	}
@@ -458,11 +458,7 @@ static void on_events_fail(void *ctx, const char *path, int err)
 static void on_starved(void *ctx, bool starved)
 {
 	struct daemon *d = ctx;
-	d->sup->ctl_starved = starved;
-	if (starved)
-		sup_fds_short(d->sup, "control connections are refused");
-	else
-		sup_fds_check(d->sup);
+	sup_ctl_starved(d->sup, starved);
 }
 
 static void on_hup(void *ctx)
@@ -620,12 +616,10 @@ static int start_sup(struct daemon *d, struct held_set *held, int out_fd,
 		        strerror(errno));
 	d->sup = sup_new(d->cfg, d->ev, false, &d->paths, out_fd);
 	events_on_fail(d->ev, on_events_fail, d);
-	if (d->sup) {
-		d->sup->held = *held;
-		sup_clients_sync(d->sup);
-	} else {
+	if (d->sup)
+		sup_hold(d->sup, held);
+	else
 		held_free(held);
-	}
 	if (!d->sup || sup_prepare(d->sup) < 0) {
 		*err = xasprintf("cannot set up the event loop: %s", strerror(errno));
 		return -1;
@@ -633,8 +627,8 @@ static int start_sup(struct daemon *d, struct held_set *held, int out_fd,
 	char *prefix = xasprintf("%s/%s.", d->paths.rundir, d->paths.id);
 	sup_notify_enable(d->sup, prefix);
 	free(prefix);
-	d->sup->hooks = (struct sup_hooks){ .changed = on_unit_changed,
-	                                    .hup = on_hup, .ctx = d };
+	sup_set_hooks(d->sup, &(struct sup_hooks){ .changed = on_unit_changed,
+	                                           .hup = on_hup, .ctx = d });
 	return 0;
 }
 
@@ -658,7 +652,7 @@ static int daemon_setup(struct daemon *d, int out_fd, int ev_fd, bool json,
 		close(lfd);
 		return -1;
 	}
-	d->srv = server_new(d->sup->loop, lfd, on_request, on_conn_gone, d);
+	d->srv = server_new(sup_loop(d->sup), lfd, on_request, on_conn_gone, d);
 	if (!d->srv) {
 		*err = xasprintf("cannot serve %s: %s", d->paths.sock, strerror(errno));
 		return -1;
@@ -677,7 +671,7 @@ static void daemon_serve(struct daemon *d, int lockfd)
 	sup_boot(d->sup);
 	d->booting = true;
 	boot_check(d);
-	if (loop_run(d->sup->loop) < 0) {
+	if (loop_run(sup_loop(d->sup)) < 0) {
 		errline("event loop failed: %s", strerror(errno));
 		sup_shutdown(d->sup);
 	}

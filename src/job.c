@@ -1,4 +1,5 @@
 #include "job.h"
+#include "sup_int.h"  /* temporary: reads struct sup (sup.h) */
 #include "events.h"
 #include "parse.h"
 #include "sup.h"

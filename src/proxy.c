@@ -1,4 +1,5 @@
 #include "proxy.h"
+#include "sup_int.h"  /* temporary: reads struct sup (sup.h) */
 #include "addr.h"
 #include "held.h"
 #include "list.h"

@@ -1,4 +1,5 @@
 #include "share.h"
+#include "sup_int.h"  /* temporary: reads struct sup (sup.h) */
 #include "ctl.h"
 #include "events.h"
 #include "jrpc.h"

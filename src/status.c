@@ -3,8 +3,6 @@
 #include "ctl.h"
 #include "events.h"
 #include "job.h"
-#include "loop.h"
-#include "notify.h"
 #include "parse.h"
 #include "proc.h"
 #include "proxy.h"
@@ -98,42 +96,32 @@ static json_t *unit_json(const struct unit *u, uint64_t now)
 	return o;
 }
 
-/* Notifications not taken: from live processes outside the unit's tree,
- * and ones that were no notification (truncated, without credentials). */
-static uint64_t notify_ignored(const struct sup *s)
-{
-	uint64_t n = s->notify_ignored;
-	for (size_t i = 0; i < s->nunits; i++)
-		if (s->units[i]->notifying)
-			n += notify_dropped(&s->units[i]->notify);
-	return n;
-}
-
-static json_t *daemon_json(struct sup *s, const struct status_self *self,
+static json_t *daemon_json(const struct sup *s, const struct status_self *self,
                            uint64_t now)
 {
+	struct sup_report r;
+	sup_report(s, now, &r);
 	uint64_t mem = 0;
 	proc_read_mem(getpid(), &mem);
 	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:b, s:s}",
 	                 "name", "tend", "kind", "daemon",
-	                 "state", s->shutting_down ? "stopping" : "running",
+	                 "state", r.stopping ? "stopping" : "running",
 	                 "pid", (int)getpid(),
-	                 "uptime_ms", (json_int_t)(now - s->started_at),
+	                 "uptime_ms", (json_int_t)r.uptime_ms,
 	                 "mem_bytes", (json_int_t)mem,
 	                 "fds", (json_int_t)fd_count(),
-	                 "wakeups", (json_int_t)loop_wakeups(s->loop),
+	                 "wakeups", (json_int_t)r.wakeups,
 	                 "clients", (json_int_t)self->clients,
-	                 "notify_ignored", (json_int_t)notify_ignored(s),
+	                 "notify_ignored", (json_int_t)r.notify_ignored,
 	                 "config", self->config,
 	                 "default", self->is_default,
 	                 "file", self->file,
 	                 "version", TEND_VERSION);
 	/* Containment: the runs' cgroups, or why there are none. */
-	const struct cgroups *cg = &s->cg;
-	json_object_set_new(o, "cgroup", cg->dir && !cg->off
-	                    ? json_string(cg->dir) : json_null());
-	json_object_set_new(o, "cgroup_why", cg->why ? json_string(cg->why)
-	                                             : json_null());
+	json_object_set_new(o, "cgroup", r.cgroup ? json_string(r.cgroup)
+	                                          : json_null());
+	json_object_set_new(o, "cgroup_why", r.cgroup_why ? json_string(r.cgroup_why)
+	                                                  : json_null());
 	return o;
 }
 
@@ -145,8 +133,8 @@ char *status_reply(struct sup *s, const struct status_self *self,
 	json_t *units = json_array();
 	if (!name)
 		json_array_append_new(units, daemon_json(s, self, now));
-	for (size_t i = 0; i < s->nunits; i++) {
-		const struct unit *u = s->units[i];
+	for (size_t i = 0; i < sup_nunits(s); i++) {
+		const struct unit *u = sup_unit_at(s, i);
 		if (u->removed || (name && strcmp(name, u->cfg->name) != 0))
 			continue;
 		json_array_append_new(units, unit_json(u, now));

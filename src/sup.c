@@ -86,6 +86,15 @@ void sup_fds_check(struct sup *s)
 	            "control connections are accepted and units start"));
 }
 
+void sup_ctl_starved(struct sup *s, bool starved)
+{
+	s->ctl_starved = starved;
+	if (starved)
+		sup_fds_short(s, "control connections are refused");
+	else
+		sup_fds_check(s);
+}
+
 static void on_disk_retry(struct loop *lp, struct loop_timer *t)
 {
 	struct sup *s = t->data;
@@ -615,6 +624,56 @@ void sup_free(struct sup *s)
 	proc_table_free(&s->table);
 	loop_free(s->loop);
 	free(s);
+}
+
+/* --- what its users read and set --- */
+
+struct loop *sup_loop(const struct sup *s)
+{
+	return s->loop;
+}
+
+void sup_set_hooks(struct sup *s, const struct sup_hooks *hooks)
+{
+	s->hooks = *hooks;
+}
+
+void sup_hold(struct sup *s, struct held_set *held)
+{
+	s->held = *held;
+	sup_clients_sync(s);
+}
+
+size_t sup_nunits(const struct sup *s)
+{
+	return s->nunits;
+}
+
+struct unit *sup_unit_at(const struct sup *s, size_t i)
+{
+	return s->units[i];
+}
+
+bool sup_shutting_down(const struct sup *s)
+{
+	return s->shutting_down;
+}
+
+void sup_report(const struct sup *s, uint64_t now, struct sup_report *r)
+{
+	uint64_t ignored = s->notify_ignored;
+	for (size_t i = 0; i < s->nunits; i++)
+		if (s->units[i]->notifying)
+			ignored += notify_dropped(&s->units[i]->notify);
+	const struct cgroups *cg = &s->cg;
+	*r = (struct sup_report){
+		.stopping = s->shutting_down,
+		.uptime_ms = now - s->started_at,
+		.wakeups = loop_wakeups(s->loop),
+		.notify_ignored = ignored,
+		.cgroup = cg->dir && !cg->off ? cg->dir : NULL,
+		.cgroup_why = cg->why,
+	};
 }
 
 int sup_prepare(struct sup *s)

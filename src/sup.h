@@ -25,15 +25,13 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#include "cgroup.h"
 #include "config.h"
 #include "events.h"
 #include "held.h"
 #include "loop.h"
-#include "notify.h"
 #include "paths.h"
-#include "proc.h"
 #include "sup_memory.h"
 #include "sup_procs.h"
 #include "sup_reload.h"
@@ -47,49 +45,8 @@ struct sup_hooks {
 	void *ctx;
 };
 
-struct sup {
-	struct loop *loop;
-	struct events *ev;
-	const struct tend_config *cfg;   /* the current file's globals */
-	const struct paths *paths;       /* NULL: no files (tend exec) */
-	struct sup_hooks hooks;
-	struct unit **units;
-	size_t nunits, cap;
-	struct cgroups cg;         /* a cgroup per run, when cg.dir (cgroup.h) */
-	bool exec_mode;
-	int out_fd;                /* tend up: where units' lines go; -1: none */
-	size_t width;              /* of the widest unit name, for labels */
-	bool shutting_down;
-	int sigints;
-	uint64_t started_at;       /* mono ms */
-	struct loop_timer sweep;   /* frees units a reload removed */
-	struct loop_timer settle;  /* ends the loop once all is at rest */
-	struct loop_timer records; /* writes the procs file, once per iteration */
-	struct loop_timer memory;  /* samples memory while a unit has a limit */
-	struct proc_table table;   /* reused by every scan */
-	bool scan_valid;           /* table and owner answer for this iteration */
-	uint64_t scan_wakeups;     /* the iteration they were read in */
-	struct tree_root *roots;   /* one per unit, refreshed by every scan */
-	int *owner;
-	size_t owner_cap;
-	struct proc_stat *members; /* result of the last sup_tree */
-	size_t members_cap;
-	pid_t *kids, *known;       /* tend's children; shims and checks */
-	size_t kids_cap, known_cap;
-	struct held_set held;      /* the services' listen sockets (daemon) */
-	struct watcher *watcher;   /* units' watch = (watch.h); NULL: none yet */
-	char *notify_prefix;       /* units' notify sockets: PREFIX NAME.notify */
-	uint64_t notify_ignored;   /* datagrams from outside the unit's tree */
-	uint64_t notify_rescanned; /* the wakeup of the last rescan for one */
-	bool fds_short;            /* out of descriptors: reported, not over */
-	bool ctl_starved;          /* the control socket refuses for want of them */
-	bool disk_short;           /* the state directory cannot be written */
-	struct loop_timer disk_retry;   /* while it cannot: tries again */
-	unsigned long disk_lines_lost;  /* units' log lines lost meanwhile */
-	bool procs_short;          /* the procs file cannot be written: reported */
-	struct loop_timer procs_retry;  /* while it cannot: tries again */
-	unsigned procs_retry_ms;   /* the wait before the next try */
-};
+/* The supervisor: opaque; its fields are its own files' (sup_int.h). */
+struct sup;
 
 /* Takes CFG's units over (CFG->units[i] become NULL); CFG, EV and PATHS
  * must outlive the supervisor or be replaced (sup_reload).  OUT_FD: where
@@ -97,6 +54,39 @@ struct sup {
 struct sup *sup_new(struct tend_config *cfg, struct events *ev,
                     bool exec_mode, const struct paths *paths, int out_fd);
 void sup_free(struct sup *s);
+
+/* The event loop S runs on (the daemon serves its control socket on it). */
+struct loop *sup_loop(const struct sup *s);
+
+/* Whom S tells of its units' changes and of SIGHUP (none until set). */
+void sup_set_hooks(struct sup *s, const struct sup_hooks *hooks);
+
+/* The daemon's listen sockets: S takes HELD over (its set is empty until
+ * then) and gives them to the services (sup_clients_sync). */
+void sup_hold(struct sup *s, struct held_set *held);
+
+/* The units, in the order they were added, removed ones that are not
+ * gone yet included (struct unit's removed): sup_unit_at(S, I) for I
+ * below sup_nunits(S).  The set changes when a unit is added, by a
+ * reload and by the sweep of dropped units, never while it is read. */
+size_t sup_nunits(const struct sup *s);
+struct unit *sup_unit_at(const struct sup *s, size_t i);
+
+/* Everything stops: sup_shutdown was called, or a stop signal came. */
+bool sup_shutting_down(const struct sup *s);
+
+/* What tend status tells of the supervisor itself (status.h). */
+struct sup_report {
+	bool stopping;             /* sup_shutting_down */
+	uint64_t uptime_ms;        /* since sup_new */
+	uint64_t wakeups;          /* of its loop (loop.h) */
+	uint64_t notify_ignored;   /* notifications not taken: from live
+	                            * processes outside the unit's tree, and
+	                            * ones that were none (notify.h) */
+	const char *cgroup;        /* the runs' cgroups' parent; NULL: none */
+	const char *cgroup_why;    /* why there are none, or NULL */
+};
+void sup_report(const struct sup *s, uint64_t now, struct sup_report *r);
 
 /* tend exec: starts the unit and runs until it is at rest.  Returns the
  * process exit code. */
@@ -159,10 +149,13 @@ void sup_unit_changed(struct sup *s, struct unit *u);
 /* tend ran out of file descriptors (EMFILE, ENFILE): WHAT is what it could
  * not do.  Reported once, as a warn with "condition": "fds", until the
  * shortage is over: no unit waits to be started for want of them (unit.h)
- * and the control socket accepts again (ctl_starved false); sup_fds_check,
- * called after either changed, then emits one event recovered. */
+ * and the control socket accepts again; sup_fds_check, called after a
+ * unit's changed, then emits one event recovered.  sup_ctl_starved: the
+ * control socket refuses connections for want of them (STARVED), or
+ * accepts again (the shortage reported, or checked for its end). */
 void sup_fds_short(struct sup *s, const char *what);
 void sup_fds_check(struct sup *s);
+void sup_ctl_starved(struct sup *s, bool starved);
 
 /* A write to the events file or a unit's log failed (PATH, ERR: a full
  * disk, say).  Reported once, as a warn with "condition": "disk", until

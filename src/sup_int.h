@@ -1,5 +1,8 @@
 /* sup_int — what the supervisor's files (sup.c, sup_tree.c, sup_procs.c,
- * sup_memory.c, sup_reload.c) share with each other and with no one else.
+ * sup_memory.c, sup_reload.c) share with each other and with no one else:
+ * the supervisor's fields (struct sup, which sup.h leaves opaque: others
+ * ask its functions) and their helpers.  unit.c, job.c, proxy.c and
+ * share.c still include it, until they too ask sup.h only.
  */
 #ifndef TEND_SUP_INT_H
 #define TEND_SUP_INT_H
@@ -7,7 +10,54 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cgroup.h"
+#include "notify.h"
+#include "proc.h"
 #include "sup.h"
+
+struct sup {
+	struct loop *loop;
+	struct events *ev;
+	const struct tend_config *cfg;   /* the current file's globals */
+	const struct paths *paths;       /* NULL: no files (tend exec) */
+	struct sup_hooks hooks;
+	struct unit **units;
+	size_t nunits, cap;
+	struct cgroups cg;         /* a cgroup per run, when cg.dir (cgroup.h) */
+	bool exec_mode;
+	int out_fd;                /* tend up: where units' lines go; -1: none */
+	size_t width;              /* of the widest unit name, for labels */
+	bool shutting_down;
+	int sigints;
+	uint64_t started_at;       /* mono ms */
+	struct loop_timer sweep;   /* frees units a reload removed */
+	struct loop_timer settle;  /* ends the loop once all is at rest */
+	struct loop_timer records; /* writes the procs file, once per iteration */
+	struct loop_timer memory;  /* samples memory while a unit has a limit */
+	struct proc_table table;   /* reused by every scan */
+	bool scan_valid;           /* table and owner answer for this iteration */
+	uint64_t scan_wakeups;     /* the iteration they were read in */
+	struct tree_root *roots;   /* one per unit, refreshed by every scan */
+	int *owner;
+	size_t owner_cap;
+	struct proc_stat *members; /* result of the last sup_tree */
+	size_t members_cap;
+	pid_t *kids, *known;       /* tend's children; shims and checks */
+	size_t kids_cap, known_cap;
+	struct held_set held;      /* the services' listen sockets (daemon) */
+	struct watcher *watcher;   /* units' watch = (watch.h); NULL: none yet */
+	char *notify_prefix;       /* units' notify sockets: PREFIX NAME.notify */
+	uint64_t notify_ignored;   /* datagrams from outside the unit's tree */
+	uint64_t notify_rescanned; /* the wakeup of the last rescan for one */
+	bool fds_short;            /* out of descriptors: reported, not over */
+	bool ctl_starved;          /* the control socket refuses for want of them */
+	bool disk_short;           /* the state directory cannot be written */
+	struct loop_timer disk_retry;   /* while it cannot: tries again */
+	unsigned long disk_lines_lost;  /* units' log lines lost meanwhile */
+	bool procs_short;          /* the procs file cannot be written: reported */
+	struct loop_timer procs_retry;  /* while it cannot: tries again */
+	unsigned procs_retry_ms;   /* the wait before the next try */
+};
 
 /* sup_tree.c: a fresh process table, each process assigned to one of
  * ROOTS (-1 when /proc cannot be read); every unit's tree from one scan,

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool sup_retiring(void *ctx, const char *name)
+/* Has the unit NAME of the file (CTX: the sup) a tree that is not gone? */
+static bool retiring(void *ctx, const char *name)
 {
 	struct sup *s = ctx;
 	for (size_t i = 0; i < s->nunits; i++) {
@@ -16,6 +17,11 @@ bool sup_retiring(void *ctx, const char *name)
 			return true;
 	}
 	return false;
+}
+
+int sup_held_sync(struct sup *s, const struct tend_config *cfg, char **err)
+{
+	return held_sync(&s->held, cfg, retiring, s, err);
 }
 
 /* The units of S as the plan needs to know them. */

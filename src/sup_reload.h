@@ -21,9 +21,11 @@ struct tend_config;
  * Returns what was done: {"added": [..], "removed": [..], "changed": [..]}. */
 json_t *sup_reload(struct sup *s, struct tend_config *cfg);
 
-/* Has the unit NAME of the file (CTX: the sup) a tree that is not gone?
- * A reload that removes it keeps its held sockets until that tree is
- * gone, so that a reload adding it back takes them over (held_sync). */
-bool sup_retiring(void *ctx, const char *name);
+/* The held set (held.h) made to fit CFG before sup_reload applies it
+ * (held_sync): new addresses bound, old ones closed, except those of a
+ * unit of the file that CFG drops while its tree is not gone: they stay
+ * until it is, so that a reload adding it back takes them over.  Returns
+ * 0, or -1 with *ERR (malloc'd) and nothing changed. */
+int sup_held_sync(struct sup *s, const struct tend_config *cfg, char **err);
 
 #endif

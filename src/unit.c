@@ -1,4 +1,5 @@
 #include "unit.h"
+#include "sup_int.h"  /* temporary: reads struct sup (sup.h) */
 #include "cgroup.h"
 #include "parse.h"
 #include "proc.h"
