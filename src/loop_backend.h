@@ -28,9 +28,8 @@
 
 #include <stdint.h>
 
-#include "loop.h"
-
 struct loop_backend;
+struct signalfd_siginfo;   /* loop.h */
 
 /* One ready descriptor (or the signal source): the token it was added
  * with, and the EPOLL* bits of what it is ready for. */
