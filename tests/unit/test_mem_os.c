@@ -18,6 +18,7 @@
 
 #include "mem.h"
 #include "mem_os.h"
+#include "proc_os.h"
 
 #define MIB (1024ull * 1024)
 
@@ -30,6 +31,8 @@ static pid_t holder(char *shared, size_t shared_len)
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		if (proc_die_with_parent(SIGKILL) < 0)   /* should the test fail */
+			_exit(1);
 		size_t len = 32 * MIB;
 		char *own = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

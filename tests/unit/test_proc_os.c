@@ -71,7 +71,8 @@ static pid_t sleeper(char *const *envp, struct proc_stat *st)
 {
 	char *argv[] = { "sleep", "60", NULL };
 	struct spawn_req rq = { .argv = argv, .envp = envp, .fd_in = -1,
-	                        .fd_out = -1, .fd_err = -1 };
+	                        .fd_out = -1, .fd_err = -1,
+	                        .die_with_parent = true };
 	struct spawn_res rs;
 	assert_int_equal(proc_spawn(&rq, &rs), 0);   /* returns once exec'd */
 	char cmd[64];
