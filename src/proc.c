@@ -168,6 +168,31 @@ static void child_run(const struct spawn_req *rq, int errfd, pid_t parent)
 	child_fail(errfd, STEP_EXEC);
 }
 
+/* Reads the reports on FD into MSG (the first failure, the last pid, a
+ * cgroup error) until EOF, or a read error (none is expected on a pipe).
+ * Returns whether any came. */
+static int read_reports(int fd, struct spawn_msg *msg)
+{
+	int got = 0;
+	for (;;) {
+		struct spawn_msg m;
+		ssize_t r = read(fd, &m, sizeof(m));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != (ssize_t)sizeof(m))
+			return got;   /* EOF (messages are written whole) */
+		got = 1;
+		if (m.err && !msg->err) {
+			msg->err = m.err;
+			msg->step = m.step;
+		}
+		if (m.pid)
+			msg->pid = m.pid;
+		if (m.cg_err)
+			msg->cg_err = m.cg_err;
+	}
+}
+
 /* Forks a child that runs FN(RQ, the write end of a CLOEXEC pipe, our
  * pid) and reads its reports until every writer closed the pipe (the
  * child and whatever inherited it exec'd, or died): 1 with *MSG filled
@@ -200,24 +225,7 @@ static int fork_reporting(child_fn fn, const struct spawn_req *rq,
 		_exit(127);
 	}
 	close(p[1]);
-	int got = 0;
-	for (;;) {
-		struct spawn_msg m;
-		ssize_t r = read(p[0], &m, sizeof(m));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r != (ssize_t)sizeof(m))
-			break;   /* EOF (messages are written whole) */
-		got = 1;
-		if (m.err && !msg->err) {
-			msg->err = m.err;
-			msg->step = m.step;
-		}
-		if (m.pid)
-			msg->pid = m.pid;
-		if (m.cg_err)
-			msg->cg_err = m.cg_err;
-	}
+	int got = read_reports(p[0], msg);
 	close(p[0]);
 	if (!got)
 		return 0;
@@ -373,8 +381,7 @@ static int shim_fds(const struct spawn_req *rq, int rep)
 	return n;
 }
 
-/* The cgroup directory of the cgroup.procs file PROCS (spawn_req.cgroup),
- * or NULL. */
+/* The directory of the cgroup.procs file PROCS (spawn_req.cgroup), or NULL. */
 static char *shim_cgroup_of(const char *procs)
 {
 	static const char tail[] = "/cgroup.procs";
@@ -406,8 +413,7 @@ static pid_t shim_start_main(const struct spawn_req *rq, int rep)
 		msg = (struct spawn_msg){ .err = res.err,
 		                          .step = res.step == spawn_steps[STEP_FORK]
 		                                  ? STEP_FORK : STEP_PIPE };
-	/* Not written (tend is gone): the shim hears of that by its death
-	 * signal and contains the run as ever. */
+	/* Not written (tend is gone): the shim's death signal tells. */
 	ssize_t w = write(rep, &msg, sizeof(msg));
 	(void)w;
 	close(rep);
