@@ -219,7 +219,7 @@ long cg_pids(const char *path, pid_t **pids, size_t *cap)
 }
 
 /* PATH and every directory below it (at most CG_DIRS_MAX), parents
- * before their children. */
+ * before their children (one that cannot be opened: gone meanwhile). */
 static void list_dirs(const char *path, struct strv *out)
 {
 	strv_push(out, xstrdup(path));
@@ -251,13 +251,13 @@ static size_t count_procs(const char *path)
 }
 
 /* Removes PATH and every directory below it (each must be empty of
- * processes), children first. */
+ * processes: one still populated stays, EBUSY), children first. */
 static void remove_tree(const char *path)
 {
 	struct strv dirs = { 0 };
 	list_dirs(path, &dirs);
 	for (size_t i = dirs.n; i-- > 0; )
-		rmdir(dirs.v[i]);
+		(void)rmdir(dirs.v[i]);
 	strv_free(&dirs);
 }
 
@@ -268,14 +268,21 @@ static void sleep_ms(long ms)
 		;
 }
 
-size_t cg_kill_dir(const char *path, int wait_ms)
+/* Is PATH a directory of a cgroup2 file system (false: gone, or not)? */
+static bool on_cgroup2(const char *path)
 {
 	struct statfs sf;
-	if (statfs(path, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC)
+	return statfs(path, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+size_t cg_kill_dir(const char *path, int wait_ms)
+{
+	if (!on_cgroup2(path))
 		return 0;   /* gone, or no cgroup: nothing to kill or remove */
 	size_t n = count_procs(path);
+	/* Refused (before 5.14, where cg_setup makes none): the dirs stay. */
 	if (n)
-		cg_kill(path);
+		(void)cg_kill(path);
 	uint64_t end = mono_ms() + (uint64_t)wait_ms;
 	while (cg_populated(path) == 1 && mono_ms() < end)
 		sleep_ms(5);
@@ -288,7 +295,7 @@ void cg_run_end(const char *path)
 	if (!path || rmdir(path) == 0 || errno == ENOENT)
 		return;
 	if (cg_populated(path) == 1)
-		cg_kill(path);   /* never outlives its run; removed at the end */
+		(void)cg_kill(path);   /* never outlives its run; removed at the end */
 	else
 		remove_tree(path);
 }
@@ -344,67 +351,99 @@ static int off(struct cgroups *cg, char *why)
 	return -1;
 }
 
-int cg_setup(struct cgroups *cg, const char *name)
+static char *off_null(struct cgroups *cg, char *why)
 {
-	*cg = (struct cgroups){ 0 };
+	off(cg, why);
+	return NULL;
+}
+
+/* tend's own cgroup directory (malloc'd), below the cgroup2 mount, which
+ * CG->mount gets; NULL after off_null(). */
+static char *own_cgroup(struct cgroups *cg)
+{
 	char root[PATH_MAX], mnt[PATH_MAX], self[PATH_MAX];
 	if (find_mount(root, mnt, sizeof(root)) < 0)
-		return off(cg, xstrdup("no cgroup v2 file system is mounted"));
+		return off_null(cg, xstrdup("no cgroup v2 file system is mounted"));
 	cg->mount = xstrdup(mnt);
 	char buf[8192];
 	if (read_small("/proc/self", "cgroup", buf, sizeof(buf)) < 0 ||
 	    cg_parse_self(buf, self, sizeof(self)) < 0)
-		return off(cg, xstrdup("tend is in no cgroup v2 group (cgroup v1 only)"));
+		return off_null(cg, xstrdup("tend is in no cgroup v2 group "
+		                            "(cgroup v1 only)"));
 	/* SELF is below the root of the mount (a container may see part of
 	 * the hierarchy only). */
 	size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
 	if (rl && (strncmp(self, root, rl) != 0 ||
 	           (self[rl] != '/' && self[rl] != 0)))
-		return off(cg, xasprintf("tend's cgroup %s is not below the mount "
-		                         "at %s", self, mnt));
+		return off_null(cg, xasprintf("tend's cgroup %s is not below the "
+		                              "mount at %s", self, mnt));
 	const char *rel = self + rl;
 	if (strcmp(rel, "/") == 0)
 		rel = "";
-	char *own = xasprintf("%s%s", strcmp(mnt, "/") == 0 ? "" : mnt, rel);
-	sweep_dead(own);
+	return xasprintf("%s%s", strcmp(mnt, "/") == 0 ? "" : mnt, rel);
+}
+
+/* May tend move processes into the cgroups below OWN (its cgroup.procs is
+ * writable)?  0, or -1 after off(). */
+static int delegated(struct cgroups *cg, const char *own)
+{
 	char *procs = cg_procs_file(own);
-	if (access(procs, W_OK) < 0) {
+	int r = access(procs, W_OK);
+	if (r < 0) {
 		int err = errno;
-		free(own);
 		off(cg, xasprintf("cannot write %s (%s): tend's cgroup is not "
 		                  "delegated to its user", procs, strerror(err)));
-		free(procs);
-		return -1;
 	}
 	free(procs);
-	char *dir = xasprintf("%s/tend-%s-%d", own, name, (int)getpid());
-	free(own);
+	return r < 0 ? -1 : 0;
+}
+
+/* Makes tend's directory DIR, where runs' cgroups can be made and killed.
+ * 0, or -1 after off() with nothing left behind. */
+static int make_own_dir(struct cgroups *cg, const char *dir)
+{
 	int r = mkdir(dir, 0755);
 	if (r < 0 && errno == EEXIST) {
 		/* A tend that had this pid before: long gone. */
 		cg_kill_dir(dir, 1000);
 		r = mkdir(dir, 0755);
 	}
-	struct statfs sf;
 	if (r < 0) {
 		int err = errno;
-		off(cg, xasprintf("cannot make %s: %s", dir, strerror(err)));
-		free(dir);
-		return -1;
+		return off(cg, xasprintf("cannot make %s: %s", dir, strerror(err)));
 	}
-	if (statfs(dir, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC) {
-		rmdir(dir);
-		off(cg, xasprintf("%s is not on a cgroup2 file system", dir));
-		free(dir);
-		return -1;
+	/* Each refusal below is said; the directory, empty, goes (a failed
+	 * rmdir leaves an empty directory that the next tend sweeps). */
+	if (!on_cgroup2(dir)) {
+		(void)rmdir(dir);
+		return off(cg, xasprintf("%s is not on a cgroup2 file system", dir));
 	}
 	char *kill_file = xasprintf("%s/cgroup.kill", dir);
 	r = access(kill_file, W_OK);
 	free(kill_file);
 	if (r < 0) {
-		rmdir(dir);
-		free(dir);
+		(void)rmdir(dir);
 		return off(cg, xstrdup("the kernel has no cgroup.kill (Linux 5.14)"));
+	}
+	return 0;
+}
+
+int cg_setup(struct cgroups *cg, const char *name)
+{
+	*cg = (struct cgroups){ 0 };
+	char *own = own_cgroup(cg);
+	if (!own)
+		return -1;
+	sweep_dead(own);
+	if (delegated(cg, own) < 0) {
+		free(own);
+		return -1;
+	}
+	char *dir = xasprintf("%s/tend-%s-%d", own, name, (int)getpid());
+	free(own);
+	if (make_own_dir(cg, dir) < 0) {
+		free(dir);
+		return -1;
 	}
 	cg->dir = dir;
 	free(cg->why);

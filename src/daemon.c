@@ -735,6 +735,76 @@ static int daemon_init(struct daemon *d, struct tend_config *cfg)
 
 /* --- detaching --- */
 
+/* In the daemon: nothing of the caller's stays open but the report pipe
+ * REPORT, at 3 (d->report); 0 and 1 are /dev/null, 2 the daemon's log
+ * (/dev/null when it cannot be opened).  Whatever numbers the pipe and the
+ * files got (main() keeps 0-2 open, but never mind), each is first moved
+ * above 3, so no dup2 overwrites another and each clears CLOEXEC.  Where
+ * that cannot be, the daemon says why on the pipe and exits 3. */
+static void detach_fds(struct daemon *d, int report_fd)
+{
+	d->report = fd_at_least(report_fd, 4);
+	if (d->report < 0)
+		_exit(3);   /* no descriptor left to say it with */
+	if (dup3(d->report, 3, O_CLOEXEC) != 3) {
+		report(d, "error cannot move the report pipe to 3: %s\n",
+		       strerror(errno));
+		_exit(3);
+	}
+	d->report = 3;
+	/* The caller's pipes would stay open: $(tend up -d) would wait for
+	 * their end forever. */
+	if (fd_close_from(4) < 0) {
+		report(d, "error cannot close the caller's descriptors: %s\n",
+		       strerror(errno));
+		_exit(3);
+	}
+	int null = fd_at_least(open("/dev/null", O_RDWR | O_CLOEXEC), 4);
+	if (null < 0) {
+		report(d, "error cannot open /dev/null: %s\n", strerror(errno));
+		_exit(3);
+	}
+	char *err = NULL;
+	int log = paths_open_state(&d->paths, true, &err) == 0
+	          ? openat(d->paths.statefd, paths_base(d->paths.daemon_log),
+	                   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	                   O_NOFOLLOW, 0600) : -1;
+	log = fd_at_least(log, 4);
+	free(err);   /* said again by daemon_run, which opens the state too */
+	if (dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+	    dup2(log >= 0 ? log : null, 2) < 0) {
+		report(d, "error cannot put /dev/null and the log at 0-2: %s\n",
+		       strerror(errno));
+		_exit(3);
+	}
+	if (log >= 0)
+		close(log);
+	close(null);
+}
+
+/* The first child: a session of its own, in which it forks the daemon and
+ * exits at once (the daemon, no session leader, can never get a
+ * controlling terminal); REPORT is the write end of the report pipe. */
+static __attribute__((noreturn)) void detach_child(struct daemon *d,
+                                                   int report_fd)
+{
+	(void)setsid();   /* a fresh child is no group leader: cannot fail */
+	pid_t daemon = fork();
+	if (daemon < 0) {
+		d->report = report_fd;
+		report(d, "error fork: %s\n", strerror(errno));
+		_exit(3);
+	}
+	if (daemon > 0)
+		_exit(0);
+	detach_fds(d, report_fd);
+	if (chdir("/") < 0) {
+		report(d, "error cannot change to /: %s\n", strerror(errno));
+		_exit(3);
+	}
+	_exit(daemon_run(d, -1, -1, false));
+}
+
 /* Forks the daemon into the background; returns the read end of its
  * report pipe, or -1 after an error line. */
 static int detach(struct daemon *d)
@@ -753,47 +823,7 @@ static int detach(struct daemon *d)
 	}
 	if (pid == 0) {
 		close(p[0]);
-		(void)setsid();   /* a fresh child is no group leader: cannot fail */
-		pid_t daemon = fork();
-		if (daemon != 0)
-			_exit(daemon < 0 ? 3 : 0);
-		/* Nothing of the caller's stays open but the report pipe, at 3.
-		 * Whatever numbers the pipe and the files below got (main()
-		 * keeps 0-2 open, but never mind), each is first moved above 3,
-		 * so no dup2 below overwrites another and each clears CLOEXEC. */
-		p[1] = fd_at_least(p[1], 4);
-		d->report = p[1] >= 0 && dup3(p[1], 3, O_CLOEXEC) == 3 ? 3 : -1;
-		if (fd_close_from(4) < 0) {
-			/* The caller's pipes would stay open: $(tend up -d) would
-			 * wait for their end forever. */
-			report(d, "error cannot close the caller's descriptors: %s\n",
-			       strerror(errno));
-			_exit(3);
-		}
-		int null = fd_at_least(open("/dev/null", O_RDWR | O_CLOEXEC), 4);
-		if (null < 0) {
-			report(d, "error cannot open /dev/null: %s\n", strerror(errno));
-			_exit(3);
-		}
-		char *err = NULL;
-		int log = paths_open_state(&d->paths, true, &err) == 0
-		          ? openat(d->paths.statefd, paths_base(d->paths.daemon_log),
-		                   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-		                   O_NOFOLLOW, 0600) : -1;
-		log = fd_at_least(log, 4);
-		free(err);
-		if (dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
-		    dup2(log >= 0 ? log : null, 2) < 0) {
-			report(d, "error cannot put /dev/null and the log at 0-2: %s\n",
-			       strerror(errno));
-			_exit(3);
-		}
-		if (log >= 0)
-			close(log);
-		close(null);
-		if (chdir("/") < 0)
-			_exit(3);
-		_exit(daemon_run(d, -1, -1, false));
+		detach_child(d, p[1]);
 	}
 	close(p[1]);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)

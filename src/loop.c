@@ -1,12 +1,13 @@
+/* loop — the portable half of the loop: watches, timers, signals' routing
+ * to their callbacks, the deadline, catch-up after a stall and the order
+ * of dispatch.  What the system gives (waiting on descriptors, a source of
+ * signals) is loop_backend.h's, implemented by loop_epoll.c on Linux. */
 #include "loop.h"
+#include "loop_backend.h"
 #include "util.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
 
 #define LOOP_BATCH 64
 #define LOOP_CATCH_UP 16   /* waits of 0 ms at most before due timers */
@@ -20,14 +21,12 @@ struct sig_slot {
 };
 
 struct loop {
-	int epfd;
-	int sigfd;
-	struct loop_io sigio;
-	sigset_t sigmask;
+	struct loop_backend *be;
+	struct loop_io sigio;   /* the backend's signal source */
 	struct sig_slot sig[LOOP_NSIG];
 	struct loop_timer **heap;
 	size_t nheap, capheap;
-	struct epoll_event batch[LOOP_BATCH];
+	struct loop_ready batch[LOOP_BATCH];
 	int nbatch;  /* events of the batch being dispatched */
 	uint64_t now;
 	uint64_t wakeups;
@@ -38,16 +37,16 @@ struct loop {
 	uint64_t (*boot_clock)(void);
 };
 
+static void on_signals(struct loop *lp, struct loop_io *io, uint32_t events);
+
 struct loop *loop_new(void)
 {
-	struct loop *lp = xcalloc(1, sizeof(*lp));
-	lp->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (lp->epfd < 0) {
-		free(lp);
+	struct loop_backend *be = loop_backend_new();
+	if (!be)
 		return NULL;
-	}
-	lp->sigfd = -1;
-	sigemptyset(&lp->sigmask);
+	struct loop *lp = xcalloc(1, sizeof(*lp));
+	lp->be = be;
+	lp->sigio = (struct loop_io){ .fd = -1, .fn = on_signals };
 	lp->now = mono_ms();
 	return lp;
 }
@@ -56,9 +55,7 @@ void loop_free(struct loop *lp)
 {
 	if (!lp)
 		return;
-	if (lp->sigfd >= 0)
-		close(lp->sigfd);
-	close(lp->epfd);
+	loop_backend_free(lp->be);
 	free(lp->heap);
 	free(lp);
 }
@@ -66,11 +63,10 @@ void loop_free(struct loop *lp)
 int loop_io_add(struct loop *lp, struct loop_io *io, int fd, uint32_t events,
                 loop_io_fn fn, void *data)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = io };
 	io->fd = fd;
 	io->fn = fn;
 	io->data = data;
-	if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+	if (loop_backend_add(lp->be, fd, events, io) < 0)
 		return -1;
 	io->active = true;
 	return 0;
@@ -78,20 +74,21 @@ int loop_io_add(struct loop *lp, struct loop_io *io, int fd, uint32_t events,
 
 int loop_io_mod(struct loop *lp, struct loop_io *io, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = io };
-	return epoll_ctl(lp->epfd, EPOLL_CTL_MOD, io->fd, &ev);
+	return loop_backend_mod(lp->be, io->fd, events, io);
 }
 
 void loop_io_del(struct loop *lp, struct loop_io *io)
 {
 	if (!io->active)
 		return;
-	epoll_ctl(lp->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	/* A failure leaves nothing to undo: the fd was closed before (the
+	 * kernel dropped it from the set then) or was never in it. */
+	(void)loop_backend_del(lp->be, io->fd);
 	io->active = false;
 	/* Events already fetched for this watch must not be delivered. */
 	for (int i = 0; i < lp->nbatch; i++)
-		if (lp->batch[i].data.ptr == io)
-			lp->batch[i].data.ptr = NULL;
+		if (lp->batch[i].token == io)
+			lp->batch[i].token = NULL;
 }
 
 /* --- timer heap (min-heap on due) --- */
@@ -164,11 +161,13 @@ void loop_timer_start(struct loop *lp, struct loop_timer *t, uint64_t delay_ms,
 
 /* --- signals --- */
 
-static void on_signalfd(struct loop *lp, struct loop_io *io, uint32_t events)
+/* The signal source is ready: each pending signal to its callback. */
+static void on_signals(struct loop *lp, struct loop_io *io, uint32_t events)
 {
+	(void)io;
 	(void)events;
 	struct signalfd_siginfo si;
-	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+	while (loop_backend_signal_next(lp->be, &si) == 1) {
 		int s = (int)si.ssi_signo;
 		if (s <= 0 || s >= LOOP_NSIG)
 			continue;
@@ -182,25 +181,14 @@ static void on_signalfd(struct loop *lp, struct loop_io *io, uint32_t events)
 static int route(struct loop *lp, int signo, loop_signal_fn fn,
                  loop_siginfo_fn ifn, void *data)
 {
-	if (signo <= 0 || signo >= LOOP_NSIG)
+	if (signo <= 0 || signo >= LOOP_NSIG) {
+		errno = EINVAL;
 		return -1;
-	lp->sig[signo] = (struct sig_slot){ .fn = fn, .ifn = ifn, .data = data };
-	sigaddset(&lp->sigmask, signo);
-	if (sigprocmask(SIG_BLOCK, &lp->sigmask, NULL) < 0)
-		return -1;
-	/* An ignored signal is dropped before it could reach the signalfd, and
-	 * shells start background jobs with SIGINT ignored: take it back. */
-	struct sigaction sa = { .sa_handler = SIG_DFL };
-	if (sigaction(signo, &sa, NULL) < 0)
-		return -1;
-	int fd = signalfd(lp->sigfd, &lp->sigmask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (fd < 0)
-		return -1;
-	if (lp->sigfd < 0) {
-		lp->sigfd = fd;
-		if (loop_io_add(lp, &lp->sigio, fd, EPOLLIN, on_signalfd, NULL) < 0)
-			return -1;
 	}
+	lp->sig[signo] = (struct sig_slot){ .fn = fn, .ifn = ifn, .data = data };
+	if (loop_backend_signal(lp->be, signo, &lp->sigio) < 0)
+		return -1;
+	lp->sigio.active = true;
 	return 0;
 }
 
@@ -288,14 +276,14 @@ static void check_resume(struct loop *lp)
  * runs its callbacks.  Returns the number of events, or -1 (errno). */
 static int dispatch(struct loop *lp, int timeout)
 {
-	int n = epoll_wait(lp->epfd, lp->batch, LOOP_BATCH, timeout);
+	int n = loop_backend_wait(lp->be, lp->batch, LOOP_BATCH, timeout);
 	if (n < 0)
 		return -1;
 	lp->now = mono_ms();
 	check_resume(lp);
 	lp->nbatch = n;
 	for (int i = 0; i < n; i++) {
-		struct loop_io *io = lp->batch[i].data.ptr;
+		struct loop_io *io = lp->batch[i].token;
 		if (io)
 			io->fn(lp, io, lp->batch[i].events);
 	}

@@ -1,8 +1,9 @@
-/* loop — the one event loop: epoll for file descriptors, one signalfd for
- * signals, and a binary heap of timers that sets epoll_wait's timeout.
+/* loop — the one event loop: a wait on file descriptors and signals (on
+ * Linux epoll and one signalfd: loop_backend.h, loop_epoll.c), and a binary
+ * heap of timers that sets the wait's timeout.
  *
- * With no timer armed the loop sleeps in epoll_wait(-1): nothing wakes tend
- * but a real event.  Callbacks run on the loop's thread, one at a time; a
+ * With no timer armed the loop waits without a timeout (epoll_wait(-1)):
+ * nothing wakes tend but a real event.  Callbacks run on the loop's thread, one at a time; a
  * callback may add or remove any watch or timer, including its own, and a
  * removed watch never fires again, not even later in the same batch.
  *
@@ -18,8 +19,8 @@
  * CLOCK_MONOTONIC) at its next wakeup and tells the resume hook first.
  *
  * Watches and timers are structs owned by the caller (embedded in whatever
- * they serve); the loop only links them.  The loop owns no fd but its epoll
- * fd and its signalfd.
+ * they serve); the loop only links them.  The loop owns no fd but its
+ * backend's (on Linux its epoll fd and its signalfd).
  */
 #ifndef TEND_LOOP_H
 #define TEND_LOOP_H
@@ -27,7 +28,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/epoll.h>
+
+#ifdef __linux__
+#include <sys/epoll.h>      /* the EPOLL* bits of a watch */
+#include <sys/signalfd.h>   /* struct signalfd_siginfo */
+#else
+/* Where there is no epoll (a kqueue backend, loop_backend.h), the same
+ * words with Linux's values, and the fields of a signal that tend reads. */
+enum { EPOLLIN = 0x001, EPOLLOUT = 0x004, EPOLLERR = 0x008, EPOLLHUP = 0x010,
+       EPOLLRDHUP = 0x2000 };
+struct signalfd_siginfo {
+	uint32_t ssi_signo;
+	int32_t ssi_code;
+	uint32_t ssi_pid;
+	uint32_t ssi_uid;
+	int32_t ssi_int;
+};
+#endif
 
 struct loop;
 struct loop_io;
@@ -68,14 +85,13 @@ void loop_timer_start(struct loop *lp, struct loop_timer *t, uint64_t delay_ms,
                       loop_timer_fn fn, void *data);
 void loop_timer_stop(struct loop *lp, struct loop_timer *t);
 
-/* Routes SIGNO through the loop's signalfd: it is blocked for the process
- * and FN runs from the loop when it arrives.  (Children get a clean signal
- * mask from proc_spawn.) */
+/* Routes SIGNO through the loop's signal source (a signalfd on Linux): it
+ * is blocked for the process and FN runs from the loop when it arrives.
+ * (Children get a clean signal mask from proc_spawn.) */
 int loop_signal(struct loop *lp, int signo, loop_signal_fn fn, void *data);
 /* The same, for a signal whose sender and value matter (a real-time
  * signal sent with sigqueue: each one comes, none merges): FN gets what
- * the signalfd told (ssi_pid, ssi_uid, ssi_code, ssi_int). */
-struct signalfd_siginfo;
+ * the signal source told (ssi_pid, ssi_uid, ssi_code, ssi_int). */
 typedef void (*loop_siginfo_fn)(struct loop *lp,
                                 const struct signalfd_siginfo *si, void *data);
 int loop_signal_info(struct loop *lp, int signo, loop_siginfo_fn fn, void *data);
@@ -83,7 +99,7 @@ int loop_signal_info(struct loop *lp, int signo, loop_siginfo_fn fn, void *data)
 /* Time of the current iteration (CLOCK_MONOTONIC ms). */
 uint64_t loop_now(const struct loop *lp);
 
-/* How many times the loop has woken up (returned from epoll_wait). */
+/* How many times the loop has woken up (returned from its wait). */
 uint64_t loop_wakeups(const struct loop *lp);
 
 /* --- suspend --- */

@@ -13,6 +13,7 @@
  * through mmap) never count: the page cache's, which the kernel takes back
  * whenever it needs to.
  *
+ * The files are read by mem_os.h (mem_linux.c); what is here is pure.
  * Reading smaps_rollup walks the process's page tables (50 to 90 ns per
  * resident page: 13 to 23 ms per GiB), /proc/PID/status does not (its
  * RssAnon + RssShmem are counters).  RssAnon + RssShmem of a process is

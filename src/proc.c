@@ -1,17 +1,15 @@
+/* proc — spawning a command, alone or below a shim (POSIX; what is
+ * particular to a system is proc_os.h's). */
 #include "proc.h"
-#include "mem.h"
+#include "cgroup.h"
 #include "util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,7 +143,7 @@ static void child_run(const struct spawn_req *rq, int errfd, pid_t parent)
 	child_reset_signals();
 	if (rq->die_with_parent) {
 		/* Not started at all rather than started to outlive tend. */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		if (proc_die_with_parent(SIGKILL) < 0)
 			child_fail(errfd, STEP_PRCTL);
 		if (getppid() != parent)
 			_exit(127);   /* the parent died before the line above */
@@ -168,6 +166,31 @@ static void child_run(const struct spawn_req *rq, int errfd, pid_t parent)
 	environ = (char **)rq->envp;
 	execvp(rq->argv[0], rq->argv);
 	child_fail(errfd, STEP_EXEC);
+}
+
+/* Reads the reports on FD into MSG (the first failure, the last pid, a
+ * cgroup error) until EOF, or a read error (none is expected on a pipe).
+ * Returns whether any came. */
+static int read_reports(int fd, struct spawn_msg *msg)
+{
+	int got = 0;
+	for (;;) {
+		struct spawn_msg m;
+		ssize_t r = read(fd, &m, sizeof(m));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != (ssize_t)sizeof(m))
+			return got;   /* EOF (messages are written whole) */
+		got = 1;
+		if (m.err && !msg->err) {
+			msg->err = m.err;
+			msg->step = m.step;
+		}
+		if (m.pid)
+			msg->pid = m.pid;
+		if (m.cg_err)
+			msg->cg_err = m.cg_err;
+	}
 }
 
 /* Forks a child that runs FN(RQ, the write end of a CLOEXEC pipe, our
@@ -202,24 +225,7 @@ static int fork_reporting(child_fn fn, const struct spawn_req *rq,
 		_exit(127);
 	}
 	close(p[1]);
-	int got = 0;
-	for (;;) {
-		struct spawn_msg m;
-		ssize_t r = read(p[0], &m, sizeof(m));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r != (ssize_t)sizeof(m))
-			break;   /* EOF (messages are written whole) */
-		got = 1;
-		if (m.err && !msg->err) {
-			msg->err = m.err;
-			msg->step = m.step;
-		}
-		if (m.pid)
-			msg->pid = m.pid;
-		if (m.cg_err)
-			msg->cg_err = m.cg_err;
-	}
+	int got = read_reports(p[0], msg);
 	close(p[0]);
 	if (!got)
 		return 0;
@@ -244,320 +250,6 @@ int proc_spawn(const struct spawn_req *rq, struct spawn_res *rs)
 	return 0;
 }
 
-/* --- the process table --- */
-
-/* Reads /proc/PID/FILE (its first CAP-1 bytes) into BUF, NUL-terminated.
- * Returns 0, or -1 when there is no such process. */
-/* Reads /proc/PID/FILE (at most CAP - 1 bytes, NUL added; the file may
- * hold NULs of its own).  Returns the length, or -1 (no such process). */
-static ssize_t read_proc(pid_t pid, const char *file, char *buf, size_t cap)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, cap - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = 0;
-	return n;
-}
-
-int proc_parse_stat(const char *buf, pid_t pid, struct proc_stat *st)
-{
-	/* comm may hold spaces and parentheses: fields start after the last ')' */
-	const char *s = strrchr(buf, ')');
-	if (!s)
-		return -1;
-	char state;
-	int ppid, pgid, sid;
-	unsigned long long start;
-	/* fields 3..8 then skip 9..21, field 22 = starttime; the kernel
-	 * writes them, each in the range of its type */
-	/* NOLINTNEXTLINE(cert-err34-c) */
-	if (sscanf(s + 1,
-	           " %c %d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d"
-	           " %*d %*d %*d %llu",
-	           &state, &ppid, &pgid, &sid, &start) != 5)
-		return -1;
-	*st = (struct proc_stat){ .pid = pid, .ppid = ppid, .pgid = pgid,
-	                          .sid = sid, .start = start, .state = state };
-	return 0;
-}
-
-int proc_read_stat(pid_t pid, struct proc_stat *st)
-{
-	char buf[1024];
-	if (read_proc(pid, "stat", buf, sizeof(buf)) <= 0)
-		return -1;
-	return proc_parse_stat(buf, pid, st);
-}
-
-int proc_read_status_mem(pid_t pid, struct mem_status *st)
-{
-	char buf[4096];
-	ssize_t n = read_proc(pid, "status", buf, sizeof(buf));
-	if (n <= 0 || mem_parse_status(buf, (size_t)n, st) < 0)
-		return -1;
-	return 0;
-}
-
-int proc_read_rollup(pid_t pid, struct mem_rollup *r)
-{
-	char buf[4096];
-	ssize_t n = read_proc(pid, "smaps_rollup", buf, sizeof(buf));
-	if (n == 0)
-		errno = ESRCH;   /* no memory left: a zombie, or exiting */
-	if (n <= 0 || mem_parse_rollup(buf, (size_t)n, r) < 0)
-		return -1;
-	return 0;
-}
-
-int proc_read_mem(pid_t pid, uint64_t *bytes)
-{
-	struct mem_status st;
-	struct mem_rollup r;
-	if (proc_read_status_mem(pid, &st) < 0)
-		return -1;
-	if (mem_needs_rollup(&st) && proc_read_rollup(pid, &r) < 0)
-		return -1;
-	*bytes = mem_needs_rollup(&st) ? mem_share(&st, &r) : mem_counted(&st);
-	return 0;
-}
-
-void proc_cmdline(pid_t pid, char *out, size_t cap)
-{
-	char buf[512];
-	out[0] = 0;
-	ssize_t n = read_proc(pid, "cmdline", buf, sizeof(buf));
-	if (n == 0 && read_proc(pid, "comm", buf, sizeof(buf)) > 0)
-		n = (ssize_t)strcspn(buf, "\n");   /* a kernel thread or a zombie */
-	size_t k = 0;
-	for (ssize_t i = 0; i < n && k + 1 < cap; i++, k++) {
-		out[k] = buf[i];
-		if (out[k] == '\0')
-			out[k] = ' ';
-	}
-	while (k > 0 && out[k - 1] == ' ')
-		k--;
-	out[k] = 0;
-	str_clean(out);
-}
-
-/* qsort of struct proc_stat by pid. */
-static int cmp_stat_pid(const void *a, const void *b)
-{
-	pid_t x = ((const struct proc_stat *)a)->pid;
-	pid_t y = ((const struct proc_stat *)b)->pid;
-	return (x > y) - (x < y);
-}
-
-int proc_table_scan(struct proc_table *t)
-{
-	DIR *d = opendir("/proc");
-	if (!d)
-		return -1;
-	t->n = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-		if (*end || pid <= 0)
-			continue;
-		if (t->n == t->cap) {
-			t->cap = t->cap ? t->cap * 2 : 256;
-			t->p = xrealloc(t->p, t->cap * sizeof(*t->p));
-		}
-		if (proc_read_stat((pid_t)pid, &t->p[t->n]) == 0)
-			t->n++;
-	}
-	closedir(d);
-	qsort(t->p, t->n, sizeof(*t->p), cmp_stat_pid);
-	return 0;
-}
-
-void proc_table_free(struct proc_table *t)
-{
-	free(t->p);
-	*t = (struct proc_table){ 0 };
-}
-
-long proc_own_children(pid_t **pids, size_t *cap)
-{
-	DIR *d = opendir("/proc/self/task");
-	if (!d)
-		return -1;
-	size_t n = 0;
-	int bad = 0;
-	struct dirent *de;
-	while (!bad && (de = readdir(d))) {
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/self/task/%.20s/children",
-		         de->d_name);
-		bad = read_pids(path, pids, cap, &n);
-	}
-	closedir(d);
-	return bad ? -1 : (long)n;
-}
-
-/* --- trees --- */
-
-long proc_table_find(const struct proc_table *t, pid_t pid)
-{
-	size_t lo = 0, hi = t->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (t->p[mid].pid == pid)
-			return (long)mid;
-		if (t->p[mid].pid < pid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
-#define ENVIRON_MAX 65536
-
-int proc_environ(pid_t pid, struct buf *env)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-	env->len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (env->cap < ENVIRON_MAX + 1) {
-		env->s = xrealloc(env->s, ENVIRON_MAX + 1);
-		env->cap = ENVIRON_MAX + 1;
-	}
-	ssize_t r;
-	while (env->len < ENVIRON_MAX &&
-	       (r = read(fd, env->s + env->len, ENVIRON_MAX - env->len)) > 0)
-		env->len += (size_t)r;
-	close(fd);
-	return 0;
-}
-
-bool environ_has(const struct buf *env, const char *entry)
-{
-	size_t len = strlen(entry) + 1; /* with its NUL */
-	for (size_t i = 0; i + len <= env->len; ) {
-		size_t l = strnlen(env->s + i, env->len - i);
-		if (l + 1 == len && memcmp(env->s + i, entry, len) == 0)
-			return true;
-		i += l + 1;
-	}
-	return false;
-}
-
-/* Owner of a process whose parent is tend itself.  ENV is scratch. */
-static int top_owner(const struct proc_stat *p, const struct tree_root *roots,
-                     size_t nroots, bool adopt, struct buf *env)
-{
-	for (size_t r = 0; r < nroots; r++)
-		if ((roots[r].main && p->pid == roots[r].main) ||
-		    (roots[r].sid && p->sid == roots[r].sid))
-			return (int)r;
-	/* Read once, whatever the number of roots. */
-	if (proc_environ(p->pid, env) == 0)
-		for (size_t r = 0; r < nroots; r++)
-			if (roots[r].cookie && environ_has(env, roots[r].cookie))
-				return (int)r;
-	return adopt ? 0 : TREE_STRAY;
-}
-
-#define OWNER_UNKNOWN (-3)
-
-void tree_assign(const struct proc_table *t, pid_t self,
-                 const struct tree_root *roots, size_t nroots,
-                 bool adopt_strays, int *owner)
-{
-	adopt_strays = adopt_strays && nroots == 1;
-	for (size_t i = 0; i < t->n; i++)
-		owner[i] = OWNER_UNKNOWN;
-	long *path = xmalloc((t->n + 1) * sizeof(*path));
-	struct buf env = { 0 };
-	for (size_t i = 0; i < t->n; i++) {
-		size_t np = 0;
-		long j = (long)i;
-		int result = TREE_NOT_OURS;
-		/* Walk up until an answer: a known owner, tend, or a dead end. */
-		while (j >= 0 && np <= t->n) {
-			if (owner[j] != OWNER_UNKNOWN) {
-				result = owner[j];
-				break;
-			}
-			path[np++] = j;
-			const struct proc_stat *p = &t->p[j];
-			if (p->pid == self || p->pid == 1 || p->ppid == 0)
-				break;
-			if (p->ppid == self) {
-				result = top_owner(p, roots, nroots, adopt_strays, &env);
-				break;
-			}
-			j = proc_table_find(t, p->ppid);
-		}
-		for (size_t k = 0; k < np; k++)
-			owner[path[k]] = result;
-	}
-	for (size_t i = 0; i < t->n; i++)
-		if (t->p[i].state == 'Z' || t->p[i].state == 'X' ||
-		    t->p[i].pid == self)
-			owner[i] = TREE_NOT_OURS;
-	free(path);
-	free(env.s);
-}
-
-int proc_signal(const struct proc_stat *p, int sig)
-{
-	int fd = (int)syscall(SYS_pidfd_open, p->pid, 0);
-	if (fd < 0 && errno != ENOSYS)
-		return 0;
-	struct proc_stat now;
-	int sent = 0;
-	if (proc_read_stat(p->pid, &now) == 0 && now.start == p->start &&
-	    now.state != 'Z') {
-		if (fd >= 0)
-			sent = syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) == 0;
-		else
-			sent = kill(p->pid, sig) == 0;
-	}
-	if (fd >= 0)
-		close(fd);
-	return sent;
-}
-
-static size_t signal_all(const struct proc_stat *m, size_t n, int sig)
-{
-	size_t sent = 0;
-	for (size_t i = 0; i < n; i++)
-		sent += (size_t)proc_signal(&m[i], sig);
-	return sent;
-}
-
-size_t proc_freeze_kill(proc_collect_fn collect, void *ctx)
-{
-	const struct proc_stat *m;
-	size_t prev = (size_t)-1, n = 0;
-	/* COLLECT sets M: call it before M is read (the order in which a
-	 * call's arguments are evaluated is unspecified). */
-	for (int pass = 0; pass < 16; pass++) {
-		size_t found = collect(ctx, &m);
-		n = signal_all(m, found, SIGSTOP);
-		if (n == prev)
-			break;
-		prev = n;
-	}
-	size_t found = collect(ctx, &m);
-	signal_all(m, found, SIGKILL);
-	return n;
-}
-
 /* --- the shim --- */
 
 static char *title_start;
@@ -571,7 +263,7 @@ void proc_title_area(char *start, size_t len)
 
 static void shim_title(const char *title)
 {
-	(void)prctl(PR_SET_NAME, "tend-shim");   /* ps only: no matter if not */
+	proc_set_name("tend-shim");   /* ps only: no matter if not */
 	if (!title_start || title_len < 2)
 		return;
 	memset(title_start, 0, title_len);
@@ -603,23 +295,18 @@ static size_t shim_collect(void *ctx, const struct proc_stat **members)
 	return n;
 }
 
-/* The run's cgroup.kill (from its cgroup.procs, spawn_req.cgroup), in
- * the shim; NULL: the run has no cgroup. */
-static char *shim_cgroup_kill;
+/* The run's cgroup directory (from its cgroup.procs, spawn_req.cgroup),
+ * in the shim; NULL: the run has no cgroup. */
+static char *shim_cgroup;
 
 /* tend is gone: nothing of the tree may outlive it. */
 static __attribute__((noreturn)) void shim_contain(void)
 {
-	if (shim_cgroup_kill) {
-		/* The kernel kills the run's cgroup at once; the freeze-kill
-		 * below is for what is outside it (nothing should be). */
-		int fd = open(shim_cgroup_kill, O_WRONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			ssize_t w = write(fd, "1", 1);
-			(void)w;
-			close(fd);
-		}
-	}
+	/* The kernel kills the run's cgroup at once; the freeze-kill below is
+	 * for what is outside it (nothing should be), and for all of it
+	 * should cgroup.kill be refused. */
+	if (shim_cgroup)
+		(void)cg_kill(shim_cgroup);
 	struct shim_tree st = { 0 };
 	proc_freeze_kill(shim_collect, &st);
 	/* Every descendant was killed; as each dies its orphans come here. */
@@ -650,16 +337,18 @@ static __attribute__((noreturn)) void shim_mirror(int st)
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
 }
 
-static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
+/* The shim's own set-up, before anything of the run exists: every signal
+ * blocked (they are taken by sigwaitinfo), SIGTERM when tend dies, a
+ * session of its own, the subreaper, its title.  Each failure is the run's
+ * failure to start (tend reports the step and its errno): a shim that
+ * would not hear of tend's death, or would stay in tend's session, cannot
+ * contain the run as it promises. */
+static void shim_setup(const struct spawn_req *rq, int rep, pid_t tend,
+                       sigset_t *all)
 {
-	sigset_t all;
-	sigfillset(&all);
-	(void)sigprocmask(SIG_SETMASK, &all, NULL);   /* a valid set: cannot fail */
-	/* Each failure below, before anything of the run exists, is the
-	 * run's failure to start (tend reports the step and its errno): a
-	 * shim that would not hear of tend's death, or would stay in tend's
-	 * session, cannot contain the run as it promises. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+	sigfillset(all);
+	(void)sigprocmask(SIG_SETMASK, all, NULL);   /* a valid set: cannot fail */
+	if (proc_die_with_parent(SIGTERM) < 0)
 		child_fail(rep, STEP_PRCTL);
 	if (getppid() != tend)
 		_exit(137);  /* tend died before the line above: nothing started */
@@ -668,12 +357,16 @@ static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
 	/* Refused only where tend's own subreaper call was refused too, which
 	 * it reported when it started (sup_prepare) and lives with: the run
 	 * starts, its daemonized descendants may escape, as tend's may. */
-	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
+	(void)proc_subreaper();
 	shim_title(rq->title);
-	/* Only what the run needs stays open: tend's sockets, its epoll and
-	 * its other pipes must not live on in the shim.  0-2 and the passed
-	 * fds (3 and up) are placed, the report pipe leaves their range
-	 * first and then goes right after it. */
+}
+
+/* Only what the run needs stays open: tend's sockets, its epoll and its
+ * other pipes must not live on in the shim.  0-2 and the passed fds (3
+ * and up) are placed, the report pipe REP leaves their range first and
+ * then goes right after it.  Returns the report pipe's number there. */
+static int shim_fds(const struct spawn_req *rq, int rep)
+{
 	int n = 3 + (int)(rq->nfds < SPAWN_FDS_MAX ? rq->nfds : SPAWN_FDS_MAX);
 	rep = child_above(rep, n + 1);
 	int from[3 + SPAWN_FDS_MAX] = { rq->fd_in, rq->fd_out, rq->fd_err };
@@ -683,25 +376,36 @@ static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
 		child_fail(rep, STEP_DUP2);
 	if (rep != n && dup3(rep, n, O_CLOEXEC) < 0)
 		child_fail(rep, STEP_DUP2);
-	rep = n;
 	if (fd_close_from(n + 1) < 0)
-		child_fail(rep, STEP_CLOSE);   /* tend's descriptors would live on */
+		child_fail(n, STEP_CLOSE);   /* tend's descriptors would live on */
+	return n;
+}
+
+/* The directory of the cgroup.procs file PROCS (spawn_req.cgroup), or NULL. */
+static char *shim_cgroup_of(const char *procs)
+{
+	static const char tail[] = "/cgroup.procs";
+	size_t len = procs ? strlen(procs) : 0, tl = sizeof(tail) - 1;
+	if (len <= tl || strcmp(procs + len - tl, tail) != 0)
+		return NULL;
+	return xasprintf("%.*s", (int)(len - tl), procs);
+}
+
+/* Starts the main process and tells tend over REP (closed then) how that
+ * went: the main process's pid, or the failure, which ends the shim.
+ * The main process's own report (a failed exec) is passed on as it is.
+ * It also tells tend its pid itself (child_tell), before its exec: should
+ * the program kill this shim at once, tend still learns which process
+ * its run is.  Returns the main process's pid. */
+static pid_t shim_start_main(const struct spawn_req *rq, int rep)
+{
 	struct spawn_req req = *rq;
-	req.fd_in = req.fd_out = req.fd_err = -1;
+	req.fd_in = req.fd_out = req.fd_err = -1;   /* placed by shim_fds */
 	struct spawn_res res;
 	struct spawn_msg msg;
 	pid_t main;
-	/* The main process's own report (a failed exec) is passed on as it is;
-	 * success is its pid.  The main process also tells tend its pid
-	 * itself (child_tell), before its exec: should the program kill this
-	 * shim at once, tend still learns which process its run is. */
 	child_tell = rep;
-	if (rq->cgroup) {
-		size_t len = strlen(rq->cgroup), tail = strlen("cgroup.procs");
-		if (len > tail && strcmp(rq->cgroup + len - tail, "cgroup.procs") == 0)
-			shim_cgroup_kill = xasprintf("%.*scgroup.kill",
-			                             (int)(len - tail), rq->cgroup);
-	}
+	shim_cgroup = shim_cgroup_of(rq->cgroup);
 	int got = fork_reporting(child_run, &req, &res, &main, &msg);
 	if (got == 0)
 		msg.pid = main;
@@ -709,25 +413,44 @@ static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
 		msg = (struct spawn_msg){ .err = res.err,
 		                          .step = res.step == spawn_steps[STEP_FORK]
 		                                  ? STEP_FORK : STEP_PIPE };
+	/* Not written (tend is gone): the shim's death signal tells. */
 	ssize_t w = write(rep, &msg, sizeof(msg));
 	(void)w;
 	close(rep);
 	if (msg.err)
 		_exit(127);
+	return msg.pid;
+}
+
+/* Reaps what has exited below the shim; *MAIN_ST and *MAIN_DONE when MAIN
+ * is among it.  True when nothing of the tree is left. */
+static bool shim_reap(pid_t main, int *main_st, bool *main_done)
+{
+	int st;
+	pid_t p;
+	while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+		if (p == main) {
+			*main_st = st;
+			*main_done = true;
+		}
+	return p < 0 && errno == ECHILD;
+}
+
+/* The shim's life once the run started: it reaps the tree as it goes,
+ * tells tend when the main process exited before the rest of the tree,
+ * leaves as the main process did once nothing is left, and contains the
+ * tree when tend dies.  Any other signal is ignored (sigwaitinfo takes it;
+ * -1, EINTR after a stop, is nothing either). */
+static __attribute__((noreturn)) void shim_wait(pid_t main, pid_t tend,
+                                                const sigset_t *all)
+{
 	bool main_done = false, told = false;
 	int main_st = 0;
 	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&all, &si);
+		int sig = sigwaitinfo(all, NULL);
 		if (sig == SIGCHLD) {
-			int st;
-			pid_t p;
-			while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-				if (p == msg.pid) {
-					main_st = st;
-					main_done = true;
-				}
-			if (main_done && p < 0 && errno == ECHILD)
+			bool empty = shim_reap(main, &main_st, &main_done);
+			if (main_done && empty)
 				shim_mirror(main_st);   /* nothing of the tree is left */
 			if (main_done && !told) {
 				/* The rest of the tree lives on below this shim (and
@@ -741,6 +464,15 @@ static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
 			shim_contain();
 		}
 	}
+}
+
+static void shim_run(const struct spawn_req *rq, int rep, pid_t tend)
+{
+	sigset_t all;
+	shim_setup(rq, rep, tend, &all);
+	rep = shim_fds(rq, rep);
+	pid_t main = shim_start_main(rq, rep);
+	shim_wait(main, tend, &all);
 }
 
 int proc_spawn_shim(const struct spawn_req *rq, struct spawn_res *rs,

@@ -1,6 +1,8 @@
-/* proc — processes at the system-call edge: spawning one command, reading
- * the process table, finding which processes belong to which tree, and
- * signalling them without ever hitting a recycled pid.
+/* proc — processes: spawning one command (proc.c), alone or below a shim
+ * that contains its tree, and finding which processes belong to which
+ * tree and killing a tree that forks (proc_tree.c), on the process table
+ * and the signals of proc_os.h, which is all that differs from one
+ * system to another (proc_linux.c).
  *
  * A tree is everything a run started.  tend is a child subreaper, so every
  * descendant of tend is either still below its parent or reparented to tend
@@ -21,6 +23,8 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "mem_os.h"
+#include "proc_os.h"
 #include "util.h"
 
 /* --- spawning --- */
@@ -66,54 +70,9 @@ int proc_spawn(const struct spawn_req *req, struct spawn_res *res);
 
 /* --- the process table --- */
 
-struct proc_stat {
-	pid_t pid, ppid, pgid, sid;
-	uint64_t start;   /* start time in clock ticks since boot */
-	char state;       /* 'R', 'S', 'Z', ... */
-};
-
-/* Reads /proc/PID/stat.  Returns 0 or -1 (no such process). */
-int proc_read_stat(pid_t pid, struct proc_stat *st);
-
-/* Parses the text of /proc/PID/stat (NUL-terminated) into ST.  The command
- * name (field 2) may hold anything, spaces and ')' included: the fields
- * are read after its last ')'.  Returns 0 or -1 (not such a line).  Pure. */
-int proc_parse_stat(const char *buf, pid_t pid, struct proc_stat *st);
-
-/* The memory of PID (mem.h; never VmRSS: file-backed pages do not count).
- * Each returns 0 or -1 (no such process, or unreadable). */
-struct mem_status;
-struct mem_rollup;
-/* /proc/PID/status: RssAnon, RssShmem (counters: cheap). */
-int proc_read_status_mem(pid_t pid, struct mem_status *st);
-/* /proc/PID/smaps_rollup: the proportional set sizes (a walk of PID's page
- * tables: 13 to 23 ms per GiB mapped; needs ptrace read access).  -1 with
- * errno ESRCH or ENOENT: PID has exited (or is exiting) meanwhile. */
-int proc_read_rollup(pid_t pid, struct mem_rollup *r);
-/* RssAnon + RssShmem in bytes: what PID maps, shared pages whole
- * (smaps_rollup's share on kernels without RssAnon). */
-int proc_read_mem(pid_t pid, uint64_t *bytes);
-
-/* PID's command line, arguments joined by spaces, control characters as
- * '?', cut to CAP - 1 bytes ("" when gone). */
-void proc_cmdline(pid_t pid, char *out, size_t cap);
-
-struct proc_table {
-	struct proc_stat *p;  /* sorted by pid */
-	size_t n, cap;
-};
-/* Fills T with every process now in /proc (T is reused between scans). */
-int proc_table_scan(struct proc_table *t);
-void proc_table_free(struct proc_table *t);
-
-/* The pids of this process's own children (of each of its threads), from
- * /proc/self/task/TID/children, into *PIDS (grown as needed; *CAP is its
- * size).  Exact for a process that is the only one to reap its children
- * and reaps them from the calling thread: a child leaves that list only
- * when reaped, and one reparented to this process is listed before its
- * old parent's death is told.  Returns how many, or -1 when a list cannot
- * be read (a kernel without CONFIG_PROC_CHILDREN). */
-long proc_own_children(pid_t **pids, size_t *cap);
+/* The table, one process, its environment and command line, signals that
+ * never hit a recycled pid: proc_os.h (proc_linux.c).  The memory of a
+ * process: mem_os.h (mem_linux.c). */
 
 /* --- trees --- */
 
@@ -137,15 +96,8 @@ void tree_assign(const struct proc_table *t, pid_t self,
 /* The index of PID in T (sorted by pid), or -1. */
 long proc_table_find(const struct proc_table *t, pid_t pid);
 
-/* Reads the environment PID was started with into ENV (its first 64 KiB:
- * NUL-separated entries; ENV is reused between calls).  Returns 0 or -1. */
-int proc_environ(pid_t pid, struct buf *env);
 /* Does ENV (from proc_environ) hold the entry ENTRY ("K=V")? */
 bool environ_has(const struct buf *env, const char *entry);
-
-/* Sends SIG to process P if it is still the process P names (pid and start
- * time).  Returns 1 if sent, 0 if it is gone. */
-int proc_signal(const struct proc_stat *p, int sig);
 
 /* Gives the live processes of some tree (the array stays the collector's). */
 typedef size_t (*proc_collect_fn)(void *ctx, const struct proc_stat **members);

@@ -1,7 +1,9 @@
 /* Unit tests for cgroup.c's pure parsers: a line of /proc/self/mountinfo,
  * /proc/self/cgroup, and the procs file's "cgroup PATH" line, which a next
  * daemon trusts with cgroup.kill only for a directory of its own name
- * below the cgroup2 mount. */
+ * below the cgroup2 mount.  And, where this process may make cgroups (as
+ * root on a cgroup2 mount), a directory's life from cg_setup to
+ * cg_teardown with a process in a run's cgroup. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,8 +11,17 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cgroup.h"
+#include "proc_os.h"
 
 static void mountinfo_lines(void **state)
 {
@@ -117,12 +128,106 @@ static void procs_file_records(void **state)
 	                                 out, 10), -1);
 }
 
+/* A child that joins the cgroup at PATH and waits to be killed. */
+static pid_t joiner(const char *path)
+{
+	int ready[2];
+	assert_int_equal(pipe(ready), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (proc_die_with_parent(SIGKILL) < 0)   /* should the test fail */
+			_exit(1);
+		char *procs = cg_procs_file(path);
+		int fd = open(procs, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1 || write(ready[1], "j", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	char c;
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	return pid;
+}
+
+static void a_directory_from_setup_to_teardown(void **state)
+{
+	(void)state;
+	struct cgroups cg;
+	if (cg_setup(&cg, "unittest") < 0) {
+		/* said in one line, and nothing is in use */
+		assert_non_null(cg.why);
+		assert_null(strchr(cg.why, '\n'));
+		assert_null(cg.dir);
+		assert_null(cg_run_new(&cg, "a"));
+		assert_int_equal(errno, ENOENT);
+		cg_teardown(&cg);
+		skip();
+	}
+	assert_null(cg.why);
+	assert_non_null(cg.mount);
+	char want[64];
+	snprintf(want, sizeof(want), "/tend-unittest-%d", (int)getpid());
+	assert_non_null(strstr(cg.dir, want));
+	/* A directory of this pid already there (a tend that had it before)
+	 * is replaced. */
+	struct cgroups again;
+	assert_int_equal(cg_setup(&again, "unittest"), 0);
+	assert_string_equal(again.dir, cg.dir);
+	cg_teardown(&again);
+	cg_teardown(&cg);   /* its directory is gone already */
+	assert_int_equal(cg_setup(&cg, "unittest"), 0);
+
+	char *run = cg_run_new(&cg, "web 1");
+	assert_non_null(run);
+	assert_non_null(strstr(run, "/1-web_1"));
+	assert_int_equal(cg_populated(run), 0);
+	pid_t pid = joiner(run);
+	assert_int_equal(cg_populated(run), 1);
+	pid_t *pids = NULL;
+	size_t cap = 0;
+	assert_int_equal(cg_pids(run, &pids, &cap), 1);
+	assert_int_equal(pids[0], pid);
+	free(pids);
+	/* cgroup.kill ends it */
+	assert_int_equal(cg_kill(run), 0);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	cg_run_end(run);
+	struct stat sb;
+	assert_int_equal(stat(run, &sb), -1);
+	free(run);
+
+	/* Disabled: no new run gets one. */
+	cg_disable(&cg, "a test");
+	assert_null(cg_run_new(&cg, "x"));
+	assert_string_equal(cg.why, "a test");
+	/* At the end, a process left in a run's cgroup is killed and every
+	 * directory goes. */
+	cg.off = false;
+	run = cg_run_new(&cg, "left");
+	assert_non_null(run);
+	pid = joiner(run);
+	char *dir = strdup(cg.dir);
+	cg_teardown(&cg);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	assert_int_equal(stat(dir, &sb), -1);
+	assert_null(cg.dir);
+	free(dir);
+	free(run);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(mountinfo_lines),
 		cmocka_unit_test(self_cgroup),
 		cmocka_unit_test(procs_file_records),
+		cmocka_unit_test(a_directory_from_setup_to_teardown),
 	};
 	return cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);
 }

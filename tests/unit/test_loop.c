@@ -217,6 +217,69 @@ static void descriptors_before_due_timers(void **state)
 	loop_free(lp);
 }
 
+/* A watch removed by a callback never fires again, not even later in
+ * the batch that was fetched with it: two ready pipes, each callback
+ * removes the other's watch, so exactly one runs. */
+struct pair { struct loop_io io[2]; int fired; };
+
+static void on_pair(struct loop *lp, struct loop_io *io, uint32_t events)
+{
+	(void)events;
+	struct pair *p = io->data;
+	p->fired++;
+	loop_io_del(lp, &p->io[io == &p->io[0] ? 1 : 0]);
+	loop_io_del(lp, io);
+}
+
+static void on_pair_done(struct loop *lp, struct loop_timer *t)
+{
+	(void)t;
+	loop_stop(lp);
+}
+
+static void removed_watch_never_fires(void **state)
+{
+	(void)state;
+	struct loop *lp = loop_new();
+	struct pair p = { 0 };
+	int fds[2][2];
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pipe(fds[i]), 0);
+		assert_int_equal(write(fds[i][1], "x", 1), 1);
+		assert_int_equal(loop_io_add(lp, &p.io[i], fds[i][0], EPOLLIN,
+		                             on_pair, &p), 0);
+	}
+	struct loop_timer t = { 0 };
+	loop_timer_start(lp, &t, 50, on_pair_done, NULL);
+	assert_int_equal(loop_run(lp), 0);
+	assert_int_equal(p.fired, 1);
+	for (int i = 0; i < 2; i++) {
+		close(fds[i][0]);
+		close(fds[i][1]);
+	}
+	loop_free(lp);
+}
+
+/* A routed signal runs its callback from the loop, with its number. */
+static void on_usr1(struct loop *lp, int signo, void *data)
+{
+	*(int *)data = signo;
+	loop_stop(lp);
+}
+
+static void signal_runs_its_callback(void **state)
+{
+	(void)state;
+	struct loop *lp = loop_new();
+	int got = 0;
+	assert_int_equal(loop_signal(lp, SIGUSR1, on_usr1, &got), 0);
+	assert_int_equal(loop_signal(lp, 0, on_usr1, &got), -1);
+	assert_int_equal(kill(getpid(), SIGUSR1), 0);
+	assert_int_equal(loop_run(lp), 0);
+	assert_int_equal(got, SIGUSR1);
+	loop_free(lp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +288,8 @@ int main(void)
 		cmocka_unit_test(resume_is_told_before_timers),
 		cmocka_unit_test(signal_info_keeps_each_value),
 		cmocka_unit_test(descriptors_before_due_timers),
+		cmocka_unit_test(removed_watch_never_fires),
+		cmocka_unit_test(signal_runs_its_callback),
 	};
 	return cmocka_run_group_tests_name("loop", tests, NULL, NULL);
 }

@@ -1,0 +1,230 @@
+/* proc_linux — proc_os.h on Linux: the process table from /proc, signals
+ * through a pidfd (a recycled pid is never signalled), and prctl. */
+#include "proc_os.h"
+#include "proc_linux.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+ssize_t proc_read_file(pid_t pid, const char *file, char *buf, size_t cap)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, cap - 1);
+	int err = errno;
+	close(fd);
+	if (n < 0) {
+		errno = err;
+		return -1;
+	}
+	buf[n] = 0;
+	return n;
+}
+
+/* --- one process --- */
+
+int proc_parse_stat(const char *buf, pid_t pid, struct proc_stat *st)
+{
+	/* comm may hold spaces and parentheses: fields start after the last ')' */
+	const char *s = strrchr(buf, ')');
+	if (!s)
+		return -1;
+	char state;
+	int ppid, pgid, sid;
+	unsigned long long start;
+	/* fields 3..8 then skip 9..21, field 22 = starttime; the kernel
+	 * writes them, each in the range of its type */
+	/* NOLINTNEXTLINE(cert-err34-c) */
+	if (sscanf(s + 1,
+	           " %c %d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d"
+	           " %*d %*d %*d %llu",
+	           &state, &ppid, &pgid, &sid, &start) != 5)
+		return -1;
+	*st = (struct proc_stat){ .pid = pid, .ppid = ppid, .pgid = pgid,
+	                          .sid = sid, .start = start, .state = state };
+	return 0;
+}
+
+int proc_read_stat(pid_t pid, struct proc_stat *st)
+{
+	char buf[1024];
+	if (proc_read_file(pid, "stat", buf, sizeof(buf)) <= 0)
+		return -1;
+	return proc_parse_stat(buf, pid, st);
+}
+
+void proc_cmdline(pid_t pid, char *out, size_t cap)
+{
+	char buf[512];
+	out[0] = 0;
+	ssize_t n = proc_read_file(pid, "cmdline", buf, sizeof(buf));
+	if (n == 0 && proc_read_file(pid, "comm", buf, sizeof(buf)) > 0)
+		n = (ssize_t)strcspn(buf, "\n");   /* a kernel thread or a zombie */
+	size_t k = 0;
+	for (ssize_t i = 0; i < n && k + 1 < cap; i++, k++) {
+		out[k] = buf[i];
+		if (out[k] == '\0')
+			out[k] = ' ';
+	}
+	while (k > 0 && out[k - 1] == ' ')
+		k--;
+	out[k] = 0;
+	str_clean(out);
+}
+
+#define ENVIRON_MAX 65536
+
+int proc_environ(pid_t pid, struct buf *env)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	env->len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (env->cap < ENVIRON_MAX + 1) {
+		env->s = xrealloc(env->s, ENVIRON_MAX + 1);
+		env->cap = ENVIRON_MAX + 1;
+	}
+	ssize_t r = 0;
+	while (env->len < ENVIRON_MAX &&
+	       (r = read(fd, env->s + env->len, ENVIRON_MAX - env->len)) > 0)
+		env->len += (size_t)r;
+	close(fd);
+	/* A read that fails (the process exited meanwhile: ESRCH) leaves an
+	 * environment cut short: nothing to judge the process by. */
+	return r < 0 ? -1 : 0;
+}
+
+/* --- the table --- */
+
+int proc_table_scan(struct proc_table *t)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -1;
+	t->n = 0;
+	struct dirent *de;
+	for (;;) {
+		errno = 0;
+		if (!(de = readdir(d)))
+			break;
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		struct proc_stat st;
+		if (*end || pid <= 0 || proc_read_stat((pid_t)pid, &st) < 0)
+			continue;   /* not a process, or one gone meanwhile */
+		*proc_table_add(t) = st;
+	}
+	int err = errno;   /* readdir's: 0 at the end of the directory */
+	closedir(d);
+	proc_table_sort(t);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+long proc_own_children(pid_t **pids, size_t *cap)
+{
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return -1;
+	size_t n = 0;
+	int bad = 0;
+	struct dirent *de;
+	while (!bad && (de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/task/%.20s/children",
+		         de->d_name);
+		bad = read_pids(path, pids, cap, &n);
+	}
+	closedir(d);
+	return bad ? -1 : (long)n;
+}
+
+/* --- signals --- */
+
+/* A pidfd for PID: held, it names that process however soon the pid is
+ * given to another.  -1 with errno: ESRCH (no such process), ENOSYS
+ * (before Linux 5.3), or a lack of descriptors or memory. */
+static int pidfd_of(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* Is the process P names still there (not a zombie)? */
+static bool still_there(const struct proc_stat *p)
+{
+	struct proc_stat now;
+	return proc_read_stat(p->pid, &now) == 0 && now.start == p->start &&
+	       now.state != 'Z';
+}
+
+int proc_signal(const struct proc_stat *p, int sig)
+{
+	int fd = pidfd_of(p->pid);
+	if (fd < 0 && errno == ESRCH)
+		return 0;
+	/* Without a pidfd (an older kernel, or no descriptor left) kill()
+	 * right after the check: the pid could be reused only in between. */
+	int sent = 0;
+	if (still_there(p)) {
+		if (fd >= 0)
+			sent = syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) == 0;
+		else
+			sent = kill(p->pid, sig) == 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return sent;
+}
+
+int proc_wait_gone(const struct proc_stat *p, int timeout_ms)
+{
+	int fd = pidfd_of(p->pid);
+	if (fd < 0)
+		return errno == ESRCH;
+	int gone = !still_there(p);
+	if (!gone && timeout_ms > 0) {
+		/* A pidfd is readable once its process has exited. */
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		gone = poll(&pf, 1, timeout_ms) > 0;
+	}
+	close(fd);
+	return gone;
+}
+
+/* --- this process --- */
+
+int proc_subreaper(void)
+{
+	return prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 ? -1 : 0;
+}
+
+int proc_die_with_parent(int sig)
+{
+	return prctl(PR_SET_PDEATHSIG, sig) < 0 ? -1 : 0;
+}
+
+void proc_set_name(const char *name)
+{
+	/* Refused only for a name it cannot read: ps shows the old one. */
+	(void)prctl(PR_SET_NAME, name);
+}

@@ -1,0 +1,105 @@
+/* proc_os — what tend needs to know about and do to processes that only
+ * the operating system can tell or do: the table of processes, one
+ * process's identity, its environment and command line, a signal that
+ * cannot hit a recycled pid, and the few process attributes that contain
+ * a tree (child subreaper, death signal).  proc.h (spawning, trees, the
+ * shim) and the supervisor build on it and on nothing below it.
+ *
+ *   proc_linux.c   Linux: /proc, pidfd, prctl (built; the only one today).
+ *   proc_darwin.c  macOS (not written): proc_listallpids and proc_pidinfo
+ *                  (PROC_PIDTBSDINFO: ppid, start time, state) from
+ *                  libproc, sysctl KERN_PROCARGS2 for the command line and
+ *                  environment; no subreaper or death signal (-1, ENOSYS),
+ *                  which tend already lives with where prctl refuses.
+ *
+ * A new system is an added file: build it instead of proc_linux.c.
+ * Processes are named by pid AND start time, so that a pid the kernel
+ * gave to another process since is never taken for the one seen before.
+ */
+#ifndef TEND_PROC_OS_H
+#define TEND_PROC_OS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+struct proc_stat {
+	pid_t pid, ppid, pgid, sid;
+	uint64_t start;   /* start time, in the system's units (Linux: clock
+	                     ticks since boot); only compared for equality */
+	char state;       /* 'R', 'S', 'Z' (a zombie), 'X' (dead), ... */
+};
+
+struct proc_table {
+	struct proc_stat *p;  /* sorted by pid */
+	size_t n, cap;
+};
+
+/* --- implemented per system (proc_linux.c) --- */
+
+/* Reads what PID is now.  Returns 0 or -1 (no such process). */
+int proc_read_stat(pid_t pid, struct proc_stat *st);
+
+/* Fills T with every process there is now (T is reused between scans;
+ * proc_table_add and proc_table_sort below do the bookkeeping).  Returns
+ * 0, or -1 (errno) when the table cannot be read. */
+int proc_table_scan(struct proc_table *t);
+
+/* The pids of this process's own children (of each of its threads), from
+ * /proc/self/task/TID/children, into *PIDS (grown as needed; *CAP is its
+ * size).  Exact for a process that is the only one to reap its children
+ * and reaps them from the calling thread: a child leaves that list only
+ * when reaped, and one reparented to this process is listed before its
+ * old parent's death is told.  Returns how many, or -1 when a list cannot
+ * be read (a kernel without CONFIG_PROC_CHILDREN). */
+long proc_own_children(pid_t **pids, size_t *cap);
+
+/* Reads the environment PID was started with into ENV (its first 64 KiB:
+ * NUL-separated entries; ENV is reused between calls).  Returns 0 or -1. */
+int proc_environ(pid_t pid, struct buf *env);
+
+/* PID's command line, arguments joined by spaces, control characters as
+ * '?', cut to CAP - 1 bytes ("" when gone). */
+void proc_cmdline(pid_t pid, char *out, size_t cap);
+
+/* Sends SIG to process P if it is still the process P names (pid and start
+ * time).  Returns 1 if sent, 0 if it is gone. */
+int proc_signal(const struct proc_stat *p, int sig);
+
+/* Waits at most TIMEOUT_MS for process P (pid and start time) to be gone
+ * (exited: a zombie counts as gone).  Returns 1 when it is, 0 when it
+ * still runs, or when it cannot be waited for. */
+int proc_wait_gone(const struct proc_stat *p, int timeout_ms);
+
+/* Makes this process a child subreaper: orphans below it come to it, not
+ * to init.  Returns 0, or -1 (errno; ENOSYS where there are none). */
+int proc_subreaper(void);
+
+/* SIG is sent to this process when its parent dies, however.  Returns 0,
+ * or -1 (errno; ENOSYS where the system has no such thing). */
+int proc_die_with_parent(int sig);
+
+/* The name this process shows in ps -o comm (at most 15 bytes kept on
+ * Linux).  For the eyes only: a refusal changes nothing. */
+void proc_set_name(const char *name);
+
+/* --- Linux's text, pure (fuzz/fuzz_procfs.c) --- */
+
+/* Parses the text of /proc/PID/stat (NUL-terminated) into ST.  The command
+ * name (field 2) may hold anything, spaces and ')' included: the fields
+ * are read after its last ')'.  Returns 0 or -1 (not such a line).  Pure. */
+int proc_parse_stat(const char *buf, pid_t pid, struct proc_stat *st);
+
+/* --- the table's bookkeeping, the same everywhere (proc_tree.c) --- */
+
+void proc_table_free(struct proc_table *t);
+
+/* A new zeroed entry at the end of T (grown as needed). */
+struct proc_stat *proc_table_add(struct proc_table *t);
+/* Sorts T by pid, as proc_table_scan leaves it. */
+void proc_table_sort(struct proc_table *t);
+
+#endif
