@@ -7,9 +7,11 @@ usage: scripts/shape.py [--long N] [SRC_DIR]   (default: 60 lines, src)
 
 A function is counted from the line of its opening brace at column 0 to
 its closing brace at column 0 (tend's style: K&R, functions' braces on
-lines of their own).  A module is a .c file with its .h; module A includes
-module B when A.c or A.h includes "B.h".  A cycle is a strongly connected
-set of more than one module (Tarjan's algorithm).
+lines of their own).  A module is a .c file with its .h, in any folder of
+SRC_DIR; a module X with a private header X_int.h is also every file
+X_*.c and X_*.h (its parts, which share X_int.h).  Module A includes
+module B when a file of A includes "B.h".  A cycle is a strongly
+connected set of more than one module (Tarjan's algorithm).
 """
 import re
 import sys
@@ -36,18 +38,26 @@ def functions(path):
     return out
 
 
+def module_of(stem, grouped):
+    """The module a file STEM is part of."""
+    for g in grouped:
+        if stem.startswith(g + "_"):
+            return g
+    return stem
+
+
 def includes(src):
-    mods = {p.stem for p in src.glob("*.c")} | {p.stem for p in src.glob("*.h")}
-    graph = {m: set() for m in mods}
-    for m in mods:
-        for ext in (".c", ".h"):
-            f = src / (m + ext)
-            if f.exists():
-                for inc in re.findall(r'^#include "([\w/]+)\.h"', f.read_text(), re.M):
-                    inc = Path(inc).name
-                    if inc != m and inc in mods:
-                        graph[m].add(inc)
-    return graph
+    files = list(src.rglob("*.c")) + list(src.rglob("*.h"))
+    grouped = {p.stem[:-4] for p in files if p.name.endswith("_int.h")}
+    graph = {}
+    for f in files:
+        m = module_of(f.stem, grouped)
+        graph.setdefault(m, set())
+        for inc in re.findall(r'^#include "([\w/]+)\.h"', f.read_text(), re.M):
+            b = module_of(Path(inc).name, grouped)
+            if b != m:
+                graph[m].add(b)
+    return {m: {b for b in bs if b in graph} for m, bs in graph.items()}
 
 
 def cycles(graph):

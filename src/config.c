@@ -3,7 +3,7 @@
 #include "ini.h"
 #include "parse.h"
 #include "paths.h"
-#include "probe.h"
+#include "probe_spec.h"
 #include "words.h"
 
 #include <ctype.h>

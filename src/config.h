@@ -164,7 +164,7 @@ const char *unit_kind_name(enum unit_kind k);
 const char *share_kind_name(enum share_kind k);
 
 /* Parses TEXT (a health probe, or a backend address as a connect check)
- * with U's environment for ${VAR} (probe.h).  Returns 0 or -1 with *why. */
+ * with U's environment for ${VAR} (probe_spec.h).  Returns 0 or -1 with *why. */
 struct probe_spec;
 int config_probe(const struct unit_config *u, const char *text,
                  struct probe_spec *spec, char **why);

@@ -1,8 +1,6 @@
 #include "job.h"
-#include "sup_int.h"  /* temporary: reads struct sup (sup.h) */
 #include "events.h"
 #include "parse.h"
-#include "sup.h"
 #include "unit.h"
 #include "util.h"
 
@@ -10,6 +8,8 @@
 
 struct job {
 	struct unit *u;
+	struct job_queue *q;
+	struct list_link link;     /* on q->jobs */
 	unsigned long started;     /* runs started so far */
 	unsigned long current;     /* the run going on, or 0 */
 	bool pending;              /* a trailing run is asked for */
@@ -41,7 +41,7 @@ const char *job_result_name(enum job_result r)
 
 static void emit(struct job *j, const char *event, json_t *fields)
 {
-	events_emit(j->u->sup->ev, j->u->cfg->name, event, fields);
+	events_emit(j->u->host->ev, j->u->cfg->name, event, fields);
 }
 
 static void on_every(struct loop *lp, struct loop_timer *t)
@@ -54,17 +54,19 @@ static void on_every(struct loop *lp, struct loop_timer *t)
 	 * during a cooldown is dropped.  The timer runs on CLOCK_MONOTONIC:
 	 * time suspended does not count. */
 	bool coalesced;
-	if (!j->cooling && !j->u->removed && !j->u->sup->shutting_down)
+	if (!j->cooling && !j->u->removed && !j->u->host->shutting_down)
 		job_request(j, "every", &coalesced, false);
 	loop_timer_start(lp, t, every, on_every, j);
 }
 
-struct job *job_new(struct unit *u)
+struct job *job_new(struct unit *u, struct job_queue *q)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
 	j->u = u;
+	j->q = q;
+	list_push_back(&q->jobs, &j->link);
 	if (u->cfg->every_ms)
-		loop_timer_start(u->sup->loop, &j->every, u->cfg->every_ms, on_every, j);
+		loop_timer_start(u->host->loop, &j->every, u->cfg->every_ms, on_every, j);
 	return j;
 }
 
@@ -72,10 +74,11 @@ void job_free(struct job *j)
 {
 	if (!j)
 		return;
-	loop_timer_stop(j->u->sup->loop, &j->timeout);
-	loop_timer_stop(j->u->sup->loop, &j->next);
-	loop_timer_stop(j->u->sup->loop, &j->cool);
-	loop_timer_stop(j->u->sup->loop, &j->every);
+	loop_timer_stop(j->u->host->loop, &j->timeout);
+	loop_timer_stop(j->u->host->loop, &j->next);
+	loop_timer_stop(j->u->host->loop, &j->cool);
+	loop_timer_stop(j->u->host->loop, &j->every);
+	list_remove(&j->q->jobs, &j->link);
 	free(j);
 	/* (a queued request of a job that goes is dropped with it) */
 }
@@ -86,25 +89,23 @@ static void set_by(char dst[16], const char *by)
 }
 
 /* Runs going on now, over every job of the daemon. */
-static unsigned running(const struct sup *s)
+static unsigned running(const struct job_queue *q)
 {
 	unsigned n = 0;
-	for (size_t i = 0; i < s->nunits; i++)
-		n += s->units[i]->job && s->units[i]->job->current;
+	list_each(j, &q->jobs, struct job, link)
+		n += j->current != 0;
 	return n;
 }
 
 /* Starts queued runs, oldest request first, while max-jobs allows. */
-static void dispatch(struct sup *s)
+static void dispatch(struct job_queue *q)
 {
-	while (running(s) < s->cfg->max_jobs && !s->shutting_down) {
+	while (running(q) < q->max && !q->host->shutting_down) {
 		struct job *first = NULL;
-		for (size_t i = 0; i < s->nunits; i++) {
-			struct job *j = s->units[i]->job;
-			if (j && j->queued && !s->units[i]->removed &&
+		list_each(j, &q->jobs, struct job, link)
+			if (j->queued && !j->u->removed &&
 			    (!first || j->queued_seq < first->queued_seq))
 				first = j;
-		}
 		if (!first)
 			return;
 		first->queued = false;
@@ -119,7 +120,7 @@ static void start_run(struct job *j, const char *by)
 	set_by(j->by, by);
 	j->queued = true;
 	j->queued_seq = ++queue_seq;
-	dispatch(j->u->sup);
+	dispatch(j->q);
 }
 
 static void on_cool(struct loop *lp, struct loop_timer *t)
@@ -140,7 +141,7 @@ unsigned long job_request(struct job *j, const char *by, bool *coalesced,
 		return j->started + 1;   /* the run waiting for a slot (or for
 		                            descriptors to start) covers it */
 	if (j->cooling) {
-		loop_timer_stop(j->u->sup->loop, &j->cool);
+		loop_timer_stop(j->u->host->loop, &j->cool);
 		j->cooling = false;
 		j->fails = 0;
 	}
@@ -198,7 +199,7 @@ void job_run_started(struct job *j)
 	                                 "by", j->by[0] ? j->by : "start"));
 	j->by[0] = 0;
 	if (j->u->cfg->timeout_ms)
-		loop_timer_start(j->u->sup->loop, &j->timeout, j->u->cfg->timeout_ms,
+		loop_timer_start(j->u->host->loop, &j->timeout, j->u->cfg->timeout_ms,
 		                 on_timeout, j);
 }
 
@@ -226,19 +227,19 @@ static void on_next(struct loop *lp, struct loop_timer *t)
 {
 	(void)lp;
 	struct job *j = t->data;
-	if (j->pending && !j->current && !j->u->sup->shutting_down &&
+	if (j->pending && !j->current && !j->u->host->shutting_down &&
 	    !j->u->removed) {
 		j->pending = false;
 		start_run(j, j->next_by);
 	}
-	dispatch(j->u->sup);
+	dispatch(j->q);
 }
 
 void job_run_over(struct job *j)
 {
 	struct unit *u = j->u;
 	const struct exit_info *e = &u->last_exit;
-	loop_timer_stop(u->sup->loop, &j->timeout);
+	loop_timer_stop(u->host->loop, &j->timeout);
 	bool spawned = e->reason != EXIT_SPAWN_FAILED;
 	if (!spawned) {
 		/* It never started: it still answers its requests. */
@@ -278,9 +279,9 @@ void job_run_over(struct job *j)
 		                    j->fails, format_duration(c->cooldown_ms, b));
 		emit(j, "warn", json_pack("{s:s}", "message", m));
 		free(m);
-		loop_timer_start(u->sup->loop, &j->cool, c->cooldown_ms, on_cool, j);
+		loop_timer_start(u->host->loop, &j->cool, c->cooldown_ms, on_cool, j);
 	}
-	loop_timer_start(u->sup->loop, &j->next, 0, on_next, j);
+	loop_timer_start(u->host->loop, &j->next, 0, on_next, j);
 }
 
 const char *job_state(const struct job *j)

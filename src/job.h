@@ -38,7 +38,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "list.h"
+
 struct unit;
+struct unit_host;
 struct job;
 
 enum job_result { JR_NONE, JR_SUCCESS, JR_FAILURE, JR_TIMEOUT, JR_MEMORY,
@@ -55,7 +58,17 @@ struct job_run {
 	uint64_t peak_mem;        /* bytes */
 };
 
-struct job *job_new(struct unit *u);
+/* The daemon's jobs, for max-jobs: queued runs start oldest request
+ * first while fewer than MAX run (the supervisor's; all zeros but host
+ * and max is empty). */
+struct job_queue {
+	struct list jobs;
+	unsigned max;
+	const struct unit_host *host;
+};
+
+/* U's job, one of Q's. */
+struct job *job_new(struct unit *u, struct job_queue *q);
 void job_free(struct job *j);
 
 /* A request for a run (BY: "cli", "watch", "every").  Returns the number

@@ -1,11 +1,9 @@
 #include "proxy.h"
-#include "sup_int.h"  /* temporary: reads struct sup (sup.h) */
 #include "addr.h"
 #include "held.h"
 #include "list.h"
 #include "paths.h"
 #include "relay.h"
-#include "sup.h"
 #include "unit.h"
 #include "util.h"
 
@@ -49,6 +47,7 @@ struct plisten {
 struct proxy {
 	struct unit *u;
 	struct loop *lp;
+	const struct held_set *held_set;   /* the supervisor's */
 	struct plisten *ls;
 	size_t nls;
 	bool proxying;          /* backend set: tend accepts */
@@ -295,7 +294,7 @@ static void on_listen(struct loop *lp, struct loop_io *io, uint32_t events)
 /* Should the listen sockets be watched now? */
 static bool want_listen(const struct proxy *p)
 {
-	if (p->paused || p->u->removed || p->u->sup->shutting_down)
+	if (p->paused || p->u->removed || p->u->host->shutting_down)
 		return false;
 	if (p->proxying)
 		return p->held.n < PROXY_HELD_MAX;
@@ -338,7 +337,7 @@ void proxy_unwatch(struct proxy *p)
 void proxy_sync(struct proxy *p)
 {
 	const struct unit_config *c = p->u->next_cfg ? p->u->next_cfg : p->u->cfg;
-	const struct held_set *hs = &p->u->sup->held;
+	const struct held_set *hs = p->held_set;
 	proxy_unwatch(p);
 	free(p->ls);
 	p->ls = xcalloc(c->listen.n ? c->listen.n : 1, sizeof(*p->ls));
@@ -375,7 +374,7 @@ void proxy_on_state(struct proxy *p)
 			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): the client leaves the held list, freed or not */
 			connect_backend(c);
 		arm_expire(p);
-	} else if (unit_state(u) == US_FAILED || u->removed || u->sup->shutting_down) {
+	} else if (unit_state(u) == US_FAILED || u->removed || u->host->shutting_down) {
 		struct pclient *c;
 		while ((c = plist_first(&p->held)))
 			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): client_free unlinks C from c->p, which is P */
@@ -403,11 +402,12 @@ size_t proxy_held(const struct proxy *p)
 	return p->held.n;
 }
 
-struct proxy *proxy_new(struct unit *u)
+struct proxy *proxy_new(struct unit *u, const struct held_set *held)
 {
 	struct proxy *p = xcalloc(1, sizeof(*p));
 	p->u = u;
-	p->lp = u->sup->loop;
+	p->held_set = held;
+	p->lp = u->host->loop;
 	return p;
 }
 

@@ -29,10 +29,12 @@
 #define PROXY_HELD_MAX 1024
 
 struct unit;
+struct held_set;
 struct proxy;
 
-/* For U (a service with listen); the fds come with proxy_sync. */
-struct proxy *proxy_new(struct unit *u);
+/* For U (a service with listen); the fds come with proxy_sync, from
+ * HELD (which must outlive the proxy). */
+struct proxy *proxy_new(struct unit *u, const struct held_set *held);
 /* Closes every client connection; the held sockets are not its own. */
 void proxy_free(struct proxy *p);
 

@@ -1,5 +1,4 @@
 #include "share.h"
-#include "sup_int.h"  /* temporary: reads struct sup (sup.h) */
 #include "ctl.h"
 #include "events.h"
 #include "jrpc.h"
@@ -9,7 +8,6 @@
 #include "mcp.h"
 #include "parse.h"
 #include "relay.h"
-#include "sup.h"
 #include "unit.h"
 #include "util.h"
 
@@ -419,7 +417,8 @@ static struct share_inst *new_instance(struct share *sh, bool per_client)
 	struct unit *u = sh->u;
 	char name[96];
 	snprintf(name, sizeof(name), "%s#%llu", u->cfg->name, ++sh->next_id);
-	struct unit *iu = sup_add_instance(u->sup, u, name, per_client);
+	struct unit *iu = u->host->ops->add_instance(u->host->ctx, u, name,
+	                                             per_client);
 	struct share_inst *i = xcalloc(1, sizeof(*i));
 	i->sh = sh;
 	i->u = iu;
@@ -790,7 +789,7 @@ static void srv_drop(struct srv *v)
 	u->inst = NULL;
 	u->share = NULL;
 	free(i);
-	sup_drop(u->sup, u);
+	u->host->ops->drop(u->host->ctx, u);
 }
 
 static size_t srv_count(const struct share *sh)
@@ -1266,7 +1265,7 @@ static void drop_instance(struct share_inst *i)
 	u->inst = NULL;
 	u->share = NULL;
 	free(i);
-	sup_drop(u->sup, u);
+	u->host->ops->drop(u->host->ctx, u);
 }
 
 /* Ends S with LINE (taken over) as its final line. */
@@ -1375,14 +1374,14 @@ static void on_turn(struct loop *lp, struct loop_timer *t)
 	(void)lp;
 	struct share *sh = t->data;
 	struct unit *u = sh->u;
-	sup_clients_changed(u->sup, u);   /* a client came or went */
+	u->host->ops->clients_changed(u->host->ctx, u);   /* a client came or went */
 	for (struct session *s = list_first(&sh->sessions, struct session, link); s; ) {
 		struct session *next = list_next(s, struct session, link);
 		if (s->attached) {
 			s = next;
 			continue;
 		}
-		if (u->sup->shutting_down || u->removed) {
+		if (u->host->shutting_down || u->removed) {
 			finish(s, ctl_reply_err(1, "service \"%s\" is going away (%s)",
 			       svc_name(sh), u->removed ? "removed from the file"
 			       : "tend is shutting down"));
@@ -1592,7 +1591,7 @@ struct share *share_new(struct unit *u, enum stdio_mode mode)
 {
 	struct share *sh = xcalloc(1, sizeof(*sh));
 	sh->u = u;
-	sh->lp = u->sup->loop;
+	sh->lp = u->host->loop;
 	sh->mode = mode;
 	sh->per_client = mode == STDIO_PER_CLIENT;
 	sh->excl = (struct share_inst){ .sh = sh, .u = u, .in_w = -1, .out_r = -1,

@@ -53,6 +53,122 @@ void sup_notify_enable(struct sup *s, const char *prefix)
 {
 	free(s->notify_prefix);
 	s->notify_prefix = xstrdup(prefix);
+	s->host.notify_prefix = s->notify_prefix;
+}
+
+/* --- what units and their endpoints ask of the supervisor (unit.h) --- */
+
+static void host_changed(void *ctx, struct unit *u) { sup_unit_changed(ctx, u); }
+static void host_rescan(void *ctx) { sup_rescan(ctx); }
+static void host_spawned(void *ctx, struct unit *u) { sup_spawned(ctx, u); }
+static double host_jitter(void *ctx) { return sup_jitter(ctx); }
+static void host_fds_check(void *ctx) { sup_fds_check(ctx); }
+static void host_drop(void *ctx, struct unit *u) { sup_drop(ctx, u); }
+
+static size_t host_tree(void *ctx, const struct unit *u,
+                        const struct proc_stat **members)
+{
+	return sup_tree(ctx, u, members);
+}
+
+static struct unit *host_owner(void *ctx, pid_t pid, bool *gone)
+{
+	return sup_owner(ctx, pid, gone);
+}
+
+static void host_fds_short(void *ctx, const char *what)
+{
+	sup_fds_short(ctx, what);
+}
+
+static void host_disk_short(void *ctx, const char *path, int err)
+{
+	sup_disk_short(ctx, path, err);
+}
+
+static void host_clients_changed(void *ctx, struct unit *u)
+{
+	sup_clients_changed(ctx, u);
+}
+
+static struct unit *host_add_instance(void *ctx, struct unit *parent,
+                                      const char *name, bool per_client)
+{
+	return sup_add_instance(ctx, parent, name, per_client);
+}
+
+/* A run's descriptors: a session's pipes (share.h), listen sockets
+ * (proxy.h). */
+static int host_run_fds(void *ctx, struct unit *u, int *in, int *out,
+                        int *fds, size_t max, size_t *nfds)
+{
+	(void)ctx;
+	if (u->share && share_spawn_fds(u->share, u, in, out) < 0)
+		return -1;
+	*nfds = u->proxy ? proxy_spawn_fds(u->proxy, fds, max) : 0;
+	return 0;
+}
+
+/* A run's steps go to the unit's job and sessions. */
+static void host_run_step(void *ctx, struct unit *u, enum run_step step)
+{
+	(void)ctx;
+	switch (step) {
+	case RUN_STARTING:
+		if (u->job)
+			job_run_starting(u->job);
+		break;
+	case RUN_SPAWNED:
+	case RUN_SPAWN_FAILED:
+		if (u->share)
+			share_spawned(u->share, u, step == RUN_SPAWNED);
+		break;
+	case RUN_STARTED:
+		if (u->job)
+			job_run_started(u->job);
+		break;
+	case RUN_EXITED:
+		if (u->share)
+			share_on_state(u->share, u);
+		break;
+	case RUN_OVER:
+		if (u->job)
+			job_run_over(u->job);
+		break;
+	}
+}
+
+static bool host_busy(void *ctx, const struct unit *u)
+{
+	(void)ctx;
+	return u->share && share_busy(u->share, u);
+}
+
+static const struct unit_host_ops host_ops = {
+	.changed = host_changed, .tree = host_tree, .rescan = host_rescan,
+	.owner = host_owner, .spawned = host_spawned, .jitter = host_jitter,
+	.fds_short = host_fds_short, .fds_check = host_fds_check,
+	.disk_short = host_disk_short, .run_fds = host_run_fds,
+	.run_step = host_run_step, .busy = host_busy,
+	.add_instance = host_add_instance, .drop = host_drop,
+	.clients_changed = host_clients_changed,
+};
+
+/* U goes: what the supervisor keeps with it (its endpoints, its job,
+ * its watch), then the unit. */
+static void free_unit(struct sup *s, struct unit *u)
+{
+	loop_timer_stop(s->host.loop, &u->forget);
+	proxy_free(u->proxy);
+	job_free(u->job);
+	watch_free(u->watch);
+	free(u->watch_sig);
+	if (u->instance)
+		share_unit_gone(u->share, u);
+	else
+		share_free(u->share, s->host.shutting_down ? "tend is shutting down"
+		                      : "it was removed from the configuration");
+	unit_free(u);
 }
 
 /* --- the daemon's own resources --- */
@@ -68,7 +184,7 @@ void sup_fds_short(struct sup *s, const char *what)
 	                    "%s; it goes on supervising, and refuses or retries "
 	                    "what needs a descriptor until some are free",
 	                    (unsigned long long)rl.rlim_cur, what);
-	events_emit(s->ev, "tend", "warn", json_pack("{s:s, s:s}", "message", m,
+	events_emit(s->host.ev, "tend", "warn", json_pack("{s:s, s:s}", "message", m,
 	            "condition", "fds"));
 	free(m);
 }
@@ -81,7 +197,7 @@ void sup_fds_check(struct sup *s)
 		if (unit_retrying(s->units[i]))
 			return;
 	s->fds_short = false;
-	events_emit(s->ev, "tend", "recovered", json_pack("{s:s, s:s}", "condition",
+	events_emit(s->host.ev, "tend", "recovered", json_pack("{s:s, s:s}", "condition",
 	            "fds", "message", "file descriptors are available again: "
 	            "control connections are accepted and units start"));
 }
@@ -98,7 +214,7 @@ void sup_ctl_starved(struct sup *s, bool starved)
 static void on_disk_retry(struct loop *lp, struct loop_timer *t)
 {
 	struct sup *s = t->data;
-	bool still = events_retry(s->ev) < 0;
+	bool still = events_retry(s->host.ev) < 0;
 	for (size_t i = 0; i < s->nunits; i++) {
 		struct unit *u = s->units[i];
 		if (!u->captured)
@@ -113,12 +229,12 @@ static void on_disk_retry(struct loop *lp, struct loop_timer *t)
 		return;
 	}
 	s->disk_short = false;
-	unsigned long events = events_take_lost(s->ev), lines = s->disk_lines_lost;
+	unsigned long events = events_take_lost(s->host.ev), lines = s->disk_lines_lost;
 	s->disk_lines_lost = 0;
 	char *m = xasprintf("the state directory is written again; lost "
 	                    "meanwhile: %lu events (the rest waited in memory) "
 	                    "and %lu lines of output", events, lines);
-	events_emit(s->ev, "tend", "recovered", json_pack("{s:s, s:s, s:I, s:I}",
+	events_emit(s->host.ev, "tend", "recovered", json_pack("{s:s, s:s, s:I, s:I}",
 	            "condition", "disk", "message", m, "events_lost",
 	            (json_int_t)events, "lines_lost", (json_int_t)lines));
 	free(m);
@@ -127,7 +243,7 @@ static void on_disk_retry(struct loop *lp, struct loop_timer *t)
 void sup_disk_short(struct sup *s, const char *path, int err)
 {
 	if (!s->disk_retry.armed)
-		loop_timer_start(s->loop, &s->disk_retry, SUP_DISK_RETRY_MS,
+		loop_timer_start(s->host.loop, &s->disk_retry, SUP_DISK_RETRY_MS,
 		                 on_disk_retry, s);
 	if (s->disk_short)
 		return;
@@ -136,7 +252,7 @@ void sup_disk_short(struct sup *s, const char *path, int err)
 	                    "%u KiB) and units' output is lost until there is "
 	                    "room again; supervision goes on", path, strerror(err),
 	                    EVENTS_BACKLOG_MAX >> 10);
-	events_emit(s->ev, "tend", "warn", json_pack("{s:o, s:s, s:o, s:s}",
+	events_emit(s->host.ev, "tend", "warn", json_pack("{s:o, s:s, s:o, s:s}",
 	            "message", events_text(m), "condition", "disk", "path",
 	            events_text(path), "error", strerror(err)));
 	free(m);
@@ -170,10 +286,10 @@ static struct unit *push_unit(struct sup *s, struct unit_config *uc)
 		s->units = xrealloc(s->units, s->cap * sizeof(*s->units));
 		s->roots = xrealloc(s->roots, 2 * s->cap * sizeof(*s->roots));
 	}
-	struct unit *u = unit_new(s, uc);
+	struct unit *u = unit_new(&s->host, uc);
 	s->units[s->nunits++] = u;
 	if (uc->kind == KIND_JOB)
-		u->job = job_new(u);
+		u->job = job_new(u, &s->jobs);
 	return u;
 }
 
@@ -204,7 +320,7 @@ void sup_warn_unenforced(struct sup *s, struct unit *u)
 	for (size_t k = 0; k < n; k++) {
 		char *m = xasprintf("key \"%s\" is accepted but not acted on by "
 		                    "this version", names[k]);
-		events_emit(s->ev, u->cfg->name, "warn", json_pack("{s:s}", "message", m));
+		events_emit(s->host.ev, u->cfg->name, "warn", json_pack("{s:s}", "message", m));
 		free(m);
 	}
 }
@@ -222,7 +338,7 @@ static void sweep(struct sup *s)
 		if (u->removed && unit_settled(u)) {
 			if (!u->instance && !u->cfg->connect_key)
 				held_release(&s->held, u->cfg->name);
-			unit_free(u);
+			free_unit(s, u);
 		}
 		else
 			s->units[k++] = u;
@@ -239,7 +355,7 @@ static void on_sweep(struct loop *lp, struct loop_timer *t)
 
 void sup_sweep_soon(struct sup *s)
 {
-	loop_timer_start(s->loop, &s->sweep, 0, on_sweep, s);
+	loop_timer_start(s->host.loop, &s->sweep, 0, on_sweep, s);
 }
 
 struct unit *sup_add_instance(struct sup *s, struct unit *parent,
@@ -263,7 +379,7 @@ void sup_drop(struct sup *s, struct unit *u)
 
 void sup_sweep(struct sup *s)
 {
-	loop_timer_stop(s->loop, &s->sweep);
+	loop_timer_stop(s->host.loop, &s->sweep);
 	sweep(s);
 }
 
@@ -279,7 +395,7 @@ static uint64_t forget_ms(const struct unit *u)
 static bool forgettable(const struct unit *u)
 {
 	return u->cfg->connect_key && !u->instance && !u->removed &&
-	       !u->sup->shutting_down &&
+	       !u->host->shutting_down &&
 	       unit_settled(u) && (!u->share || (share_clients(u->share) == 0 &&
 	                                         share_queued(u->share) == 0));
 }
@@ -291,10 +407,10 @@ static void on_forget(struct loop *lp, struct loop_timer *t)
 	if (!forgettable(u))
 		return;
 	char b[32];
-	events_emit(u->sup->ev, u->cfg->name, "forgotten", json_pack("{s:I, s:s}",
+	events_emit(u->host->ev, u->cfg->name, "forgotten", json_pack("{s:I, s:s}",
 	            "after_ms", (json_int_t)forget_ms(u), "after",
 	            format_duration(forget_ms(u), b)));
-	sup_drop(u->sup, u);
+	sup_drop(u->host->ctx, u);
 }
 
 /* The forget clock of U runs while it is forgettable, from the moment it
@@ -304,9 +420,9 @@ static void forget_check(struct sup *s, struct unit *u)
 	if (!u->cfg->connect_key || u->instance)
 		return;
 	if (!forgettable(u))
-		loop_timer_stop(s->loop, &u->forget);
+		loop_timer_stop(s->host.loop, &u->forget);
 	else if (!u->forget.armed)
-		loop_timer_start(s->loop, &u->forget, forget_ms(u), on_forget, u);
+		loop_timer_start(s->host.loop, &u->forget, forget_ms(u), on_forget, u);
 }
 
 struct unit *sup_add_connect(struct sup *s, struct unit_config *uc)
@@ -329,15 +445,15 @@ void sup_clients_changed(struct sup *s, struct unit *u)
 static void on_watch_fired(void *ctx, const char *path, size_t n)
 {
 	struct unit *u = ctx;
-	events_emit(u->sup->ev, u->cfg->name, "watch_triggered",
+	events_emit(u->host->ev, u->cfg->name, "watch_triggered",
 	            json_pack("{s:o, s:I}", "path", events_text(path), "changes",
 	                      (json_int_t)n));
-	if (u->sup->shutting_down || u->removed)
+	if (u->host->shutting_down || u->removed)
 		return;
 	if (u->job) {
 		bool coalesced;
 		if (!job_request(u->job, "watch", &coalesced, false))
-			events_emit(u->sup->ev, u->cfg->name, "warn", json_pack("{s:s}",
+			events_emit(u->host->ev, u->cfg->name, "warn", json_pack("{s:s}",
 			            "message", "a change came during the cooldown: no run"));
 	} else if (unit_up(u)) {
 		unit_stop(u);     /* on-change = restart: a running service only */
@@ -348,7 +464,7 @@ static void on_watch_fired(void *ctx, const char *path, size_t n)
 static void on_watch_warn(void *ctx, const char *msg)
 {
 	struct unit *u = ctx;
-	events_emit(u->sup->ev, u->cfg->name, "warn", json_pack("{s:o}", "message",
+	events_emit(u->host->ev, u->cfg->name, "warn", json_pack("{s:o}", "message",
 	            events_text(msg)));
 }
 
@@ -387,7 +503,7 @@ static void watch_sync(struct sup *s, struct unit *u)
 	if (!sig)
 		return;
 	if (!s->watcher)
-		s->watcher = watcher_new(s->loop);
+		s->watcher = watcher_new(s->host.loop);
 	struct watch_cb cb = { on_watch_fired, on_watch_warn, u };
 	u->watch = watch_new(s->watcher, (const char *const *)c->watch.v, c->watch.n,
 	                     (const char *const *)c->watch_ignore.v,
@@ -412,7 +528,7 @@ void sup_clients_sync(struct sup *s)
 		if (!u->share && c->stdio != STDIO_NONE && !u->removed)
 			u->share = share_new(u, c->stdio);
 		if (!u->proxy && c->listen.n && !u->removed)
-			u->proxy = proxy_new(u);
+			u->proxy = proxy_new(u, &s->held);
 		if (u->proxy)
 			proxy_sync(u->proxy);
 	}
@@ -449,8 +565,8 @@ void sup_unit_changed(struct sup *s, struct unit *u)
 	/* Not freed here: the unit is in the middle of its own code. */
 	if (u->removed)
 		sup_sweep_soon(s);
-	if ((s->exec_mode || s->shutting_down) && all_settled(s))
-		loop_timer_start(s->loop, &s->settle, 0, on_settle, s);
+	if ((s->exec_mode || s->host.shutting_down) && all_settled(s))
+		loop_timer_start(s->host.loop, &s->settle, 0, on_settle, s);
 }
 
 /* --- signals --- */
@@ -518,14 +634,14 @@ static void on_main_exited(struct loop *lp, const struct signalfd_siginfo *si,
 
 void sup_shutdown(struct sup *s)
 {
-	s->shutting_down = true;
+	s->host.shutting_down = true;
 	for (size_t i = 0; i < s->nunits; i++) {
 		unit_stop(s->units[i]);
 		if (s->units[i]->proxy)
 			proxy_on_state(s->units[i]->proxy);  /* held clients go */
 	}
 	if (all_settled(s))
-		loop_stop(s->loop);
+		loop_stop(s->host.loop);
 }
 
 static void on_stop_signal(struct loop *lp, int signo, void *data)
@@ -537,7 +653,7 @@ static void on_stop_signal(struct loop *lp, int signo, void *data)
 			unit_kill(s->units[i]);
 		return;
 	}
-	if (!s->shutting_down)
+	if (!s->host.shutting_down)
 		sup_shutdown(s);
 }
 
@@ -565,7 +681,7 @@ static void on_resume(struct loop *lp, uint64_t asleep_ms, void *data)
 	(void)lp;
 	struct sup *s = data;
 	char b[32];
-	events_emit(s->ev, "tend", "resumed", json_pack("{s:I, s:s}", "asleep_ms",
+	events_emit(s->host.ev, "tend", "resumed", json_pack("{s:I, s:s}", "asleep_ms",
 	            (json_int_t)asleep_ms, "asleep", format_duration(asleep_ms, b)));
 	for (size_t i = 0; i < s->nunits; i++)
 		unit_on_resume(s->units[i]);
@@ -577,12 +693,18 @@ struct sup *sup_new(struct tend_config *cfg, struct events *ev,
                     bool exec_mode, const struct paths *paths, int out_fd)
 {
 	struct sup *s = xcalloc(1, sizeof(*s));
-	s->loop = loop_new();
-	if (!s->loop) {
+	s->host.loop = loop_new();
+	if (!s->host.loop) {
 		free(s);
 		return NULL;
 	}
-	s->ev = ev;
+	s->host.ops = &host_ops;
+	s->host.ctx = s;
+	s->host.ev = ev;
+	s->host.cg = &s->cg;
+	s->host.config_path = cfg->path;
+	s->jobs.host = &s->host;
+	s->jobs.max = cfg->max_jobs;
 	s->cfg = cfg;
 	s->paths = paths;
 	s->exec_mode = exec_mode;
@@ -602,18 +724,18 @@ void sup_free(struct sup *s)
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->nunits; i++)
-		unit_free(s->units[i]);
+		free_unit(s, s->units[i]);
 	watcher_free(s->watcher);
 	free(s->units);
 	held_free(&s->held);
 	if (s->out_fd >= 0)
 		close(s->out_fd);
-	loop_timer_stop(s->loop, &s->sweep);
-	loop_timer_stop(s->loop, &s->settle);
-	loop_timer_stop(s->loop, &s->records);
-	loop_timer_stop(s->loop, &s->memory);
-	loop_timer_stop(s->loop, &s->disk_retry);
-	loop_timer_stop(s->loop, &s->procs_retry);
+	loop_timer_stop(s->host.loop, &s->sweep);
+	loop_timer_stop(s->host.loop, &s->settle);
+	loop_timer_stop(s->host.loop, &s->records);
+	loop_timer_stop(s->host.loop, &s->memory);
+	loop_timer_stop(s->host.loop, &s->disk_retry);
+	loop_timer_stop(s->host.loop, &s->procs_retry);
 	free(s->notify_prefix);
 	free(s->roots);
 	free(s->owner);
@@ -622,7 +744,7 @@ void sup_free(struct sup *s)
 	free(s->known);
 	cg_teardown(&s->cg);
 	proc_table_free(&s->table);
-	loop_free(s->loop);
+	loop_free(s->host.loop);
 	free(s);
 }
 
@@ -630,7 +752,7 @@ void sup_free(struct sup *s)
 
 struct loop *sup_loop(const struct sup *s)
 {
-	return s->loop;
+	return s->host.loop;
 }
 
 void sup_set_hooks(struct sup *s, const struct sup_hooks *hooks)
@@ -656,20 +778,20 @@ struct unit *sup_unit_at(const struct sup *s, size_t i)
 
 bool sup_shutting_down(const struct sup *s)
 {
-	return s->shutting_down;
+	return s->host.shutting_down;
 }
 
 void sup_report(const struct sup *s, uint64_t now, struct sup_report *r)
 {
-	uint64_t ignored = s->notify_ignored;
+	uint64_t ignored = s->host.notify_ignored;
 	for (size_t i = 0; i < s->nunits; i++)
 		if (s->units[i]->notifying)
 			ignored += notify_dropped(&s->units[i]->notify);
 	const struct cgroups *cg = &s->cg;
 	*r = (struct sup_report){
-		.stopping = s->shutting_down,
+		.stopping = s->host.shutting_down,
 		.uptime_ms = now - s->started_at,
-		.wakeups = loop_wakeups(s->loop),
+		.wakeups = loop_wakeups(s->host.loop),
 		.notify_ignored = ignored,
 		.cgroup = cg->dir && !cg->off ? cg->dir : NULL,
 		.cgroup_why = cg->why,
@@ -682,18 +804,18 @@ int sup_prepare(struct sup *s)
 		errline("cannot become a child subreaper (%s); daemonized "
 		        "descendants may escape", strerror(errno));
 	int r = 0;
-	r |= loop_signal(s->loop, SIGCHLD, on_sigchld, s);
-	r |= loop_signal_info(s->loop, PROC_MAIN_EXITED, on_main_exited, s);
-	r |= loop_signal(s->loop, SIGTERM, on_stop_signal, s);
-	r |= loop_signal(s->loop, SIGINT, on_stop_signal, s);
+	r |= loop_signal(s->host.loop, SIGCHLD, on_sigchld, s);
+	r |= loop_signal_info(s->host.loop, PROC_MAIN_EXITED, on_main_exited, s);
+	r |= loop_signal(s->host.loop, SIGTERM, on_stop_signal, s);
+	r |= loop_signal(s->host.loop, SIGINT, on_stop_signal, s);
 	if (s->exec_mode) {
 		for (size_t i = 0; i < ARRAY_LEN(forwarded); i++)
-			r |= loop_signal(s->loop, forwarded[i], on_forward, s);
+			r |= loop_signal(s->host.loop, forwarded[i], on_forward, s);
 	} else {
-		r |= loop_signal(s->loop, SIGHUP, on_hup, s);
+		r |= loop_signal(s->host.loop, SIGHUP, on_hup, s);
 	}
 	(void)signal(SIGPIPE, SIG_IGN);  /* cannot fail for SIGPIPE */
-	loop_on_resume(s->loop, on_resume, s);
+	loop_on_resume(s->host.loop, on_resume, s);
 	/* A cgroup per run where one can be made; else the mechanisms that
 	 * need none (s->cg.why says why). */
 	cg_setup(&s->cg, s->paths ? s->paths->id : "exec");
@@ -744,7 +866,7 @@ int sup_run(struct sup *s)
 	}
 	watch_sync(s, s->units[0]);
 	sup_boot(s);
-	if (!all_settled(s) && loop_run(s->loop) < 0) {
+	if (!all_settled(s) && loop_run(s->host.loop) < 0) {
 		errline("event loop failed: %s", strerror(errno));
 		sup_shutdown(s);
 	}

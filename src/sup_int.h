@@ -1,8 +1,7 @@
 /* sup_int — what the supervisor's files (sup.c, sup_tree.c, sup_procs.c,
  * sup_memory.c, sup_reload.c) share with each other and with no one else:
  * the supervisor's fields (struct sup, which sup.h leaves opaque: others
- * ask its functions) and their helpers.  unit.c, job.c, proxy.c and
- * share.c still include it, until they too ask sup.h only.
+ * ask its functions) and their helpers.
  */
 #ifndef TEND_SUP_INT_H
 #define TEND_SUP_INT_H
@@ -11,13 +10,16 @@
 #include <stddef.h>
 
 #include "cgroup.h"
+#include "job.h"
 #include "notify.h"
 #include "proc.h"
 #include "sup.h"
+#include "unit.h"
 
 struct sup {
-	struct loop *loop;
-	struct events *ev;
+	struct unit_host host;     /* what units and their endpoints use of
+	                              the supervisor: the loop, the events,
+	                              shutting_down, ... (unit.h) */
 	const struct tend_config *cfg;   /* the current file's globals */
 	const struct paths *paths;       /* NULL: no files (tend exec) */
 	struct sup_hooks hooks;
@@ -27,7 +29,6 @@ struct sup {
 	bool exec_mode;
 	int out_fd;                /* tend up: where units' lines go; -1: none */
 	size_t width;              /* of the widest unit name, for labels */
-	bool shutting_down;
 	int sigints;
 	uint64_t started_at;       /* mono ms */
 	struct loop_timer sweep;   /* frees units a reload removed */
@@ -45,9 +46,9 @@ struct sup {
 	pid_t *kids, *known;       /* tend's children; shims and checks */
 	size_t kids_cap, known_cap;
 	struct held_set held;      /* the services' listen sockets (daemon) */
+	struct job_queue jobs;     /* every job's, for max-jobs */
 	struct watcher *watcher;   /* units' watch = (watch.h); NULL: none yet */
-	char *notify_prefix;       /* units' notify sockets: PREFIX NAME.notify */
-	uint64_t notify_ignored;   /* datagrams from outside the unit's tree */
+	char *notify_prefix;       /* owned; host.notify_prefix */
 	uint64_t notify_rescanned; /* the wakeup of the last rescan for one */
 	bool fds_short;            /* out of descriptors: reported, not over */
 	bool ctl_starved;          /* the control socket refuses for want of them */

@@ -151,10 +151,10 @@ void sup_memory_schedule(struct sup *s)
 	for (size_t i = 0; i < s->nunits && !want; i++)
 		want = limited(s->units[i]);
 	if (want && !s->memory.armed)
-		loop_timer_start(s->loop, &s->memory, s->cfg->memory_interval_ms,
+		loop_timer_start(s->host.loop, &s->memory, s->cfg->memory_interval_ms,
 		                 on_memory, s);
 	else if (!want && s->memory.armed)
-		loop_timer_stop(s->loop, &s->memory);
+		loop_timer_stop(s->host.loop, &s->memory);
 }
 
 static void memory_verdict(struct sup *s, struct unit *u)
@@ -169,7 +169,7 @@ static void memory_verdict(struct sup *s, struct unit *u)
 		char *m = xasprintf("memory %s is over memory-warn (%u%% of "
 		                    "memory-max %s)", format_size_approx(u->mem_bytes, a),
 		                    c->memory_warn_pct, format_size(c->memory_max, b));
-		events_emit(s->ev, c->name, "warn", json_pack("{s:s, s:I, s:I}",
+		events_emit(s->host.ev, c->name, "warn", json_pack("{s:s, s:I, s:I}",
 		            "message", m, "mem_bytes", (json_int_t)u->mem_bytes,
 		            "limit", (json_int_t)c->memory_max));
 		free(m);
@@ -177,7 +177,7 @@ static void memory_verdict(struct sup *s, struct unit *u)
 	}
 	case MEM_LIMIT: {
 		proc_cmdline(u->run.top_pid, top, sizeof(top));
-		events_emit(s->ev, c->name, "memory_limit",
+		events_emit(s->host.ev, c->name, "memory_limit",
 		            json_pack("{s:I, s:I, s:I, s:i, s:s, s:I}",
 		                      "mem_bytes", (json_int_t)u->mem_bytes,
 		                      "limit", (json_int_t)c->memory_max,
@@ -209,7 +209,7 @@ static void on_memory(struct loop *lp, struct loop_timer *t)
 	 * wait for the next. */
 	uint64_t took = mono_ms() - t0, every = s->cfg->memory_interval_ms;
 	if (took < every)
-		loop_timer_start(s->loop, &s->memory, every - took, on_memory, s);
+		loop_timer_start(s->host.loop, &s->memory, every - took, on_memory, s);
 	sup_memory_schedule(s);
 }
 

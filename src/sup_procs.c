@@ -83,7 +83,7 @@ static void records_failed(struct sup *s, int err)
 	if (!s->procs_retry.armed) {
 		if (s->procs_retry_ms < SUP_PROCS_RETRY_MS)
 			s->procs_retry_ms = SUP_PROCS_RETRY_MS;
-		loop_timer_start(s->loop, &s->procs_retry, s->procs_retry_ms,
+		loop_timer_start(s->host.loop, &s->procs_retry, s->procs_retry_ms,
 		                 on_records, s);
 		s->procs_retry_ms = s->procs_retry_ms * 2 > SUP_PROCS_RETRY_MAX_MS
 		                    ? SUP_PROCS_RETRY_MAX_MS : s->procs_retry_ms * 2;
@@ -98,7 +98,7 @@ static void records_failed(struct sup *s, int err)
 	                    "the file is tried again (every %u s at most) until it "
 	                    "is written", path, strerror(err), s->paths->rundir,
 	                    SUP_PROCS_RETRY_MAX_MS / 1000);
-	events_emit(s->ev, "tend", "warn", json_pack("{s:o, s:s, s:o, s:s}",
+	events_emit(s->host.ev, "tend", "warn", json_pack("{s:o, s:s, s:o, s:s}",
 	            "message", events_text(m), "condition", "procs", "path",
 	            events_text(path), "error", strerror(err)));
 	free(m);
@@ -108,7 +108,7 @@ static void records_failed(struct sup *s, int err)
  * later (records_failed). */
 void sup_records_write(struct sup *s)
 {
-	loop_timer_stop(s->loop, &s->records);
+	loop_timer_stop(s->host.loop, &s->records);
 	if (!s->paths)
 		return;
 	int err = records_try(s);
@@ -116,14 +116,14 @@ void sup_records_write(struct sup *s)
 		records_failed(s, err);
 		return;
 	}
-	loop_timer_stop(s->loop, &s->procs_retry);
+	loop_timer_stop(s->host.loop, &s->procs_retry);
 	s->procs_retry_ms = 0;
 	if (!s->procs_short)
 		return;
 	s->procs_short = false;
 	char *m = xasprintf("%s is written again: a next daemon finds every "
 	                    "process of this one's runs", s->paths->procs);
-	events_emit(s->ev, "tend", "recovered", json_pack("{s:s, s:o, s:o}",
+	events_emit(s->host.ev, "tend", "recovered", json_pack("{s:s, s:o, s:o}",
 	            "condition", "procs", "message", events_text(m), "path",
 	            events_text(s->paths->procs)));
 	free(m);
@@ -151,7 +151,7 @@ void sup_note_seen(struct sup *s, struct unit *u, const struct proc_stat *seen,
 	/* Once per loop iteration, however many trees changed in it (a boot
 	 * of a thousand services writes the file once, not a thousand times). */
 	if (s->paths && !s->records.armed)
-		loop_timer_start(s->loop, &s->records, 0, on_records, s);
+		loop_timer_start(s->host.loop, &s->records, 0, on_records, s);
 }
 
 void sup_spawned(struct sup *s, struct unit *u)
@@ -338,7 +338,7 @@ size_t sup_kill_leftovers(struct sup *s)
 		                    "daemon of this file (matched by pid and start time, "
 		                    "by the id of their run, or by their run's cgroup)",
 		                    killed);
-		events_emit(s->ev, "tend", "warn", json_pack("{s:s, s:I}", "message", m,
+		events_emit(s->host.ev, "tend", "warn", json_pack("{s:s, s:I}", "message", m,
 		            "procs", (json_int_t)killed));
 		free(m);
 	}

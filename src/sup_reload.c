@@ -142,6 +142,8 @@ json_t *sup_reload(struct sup *s, struct tend_config *cfg)
 	json_t *added = json_array(), *removed = json_array(),
 	       *changed = json_array();
 	s->cfg = cfg;
+	s->host.config_path = cfg->path;
+	s->jobs.max = cfg->max_jobs;
 	s->width = sup_name_width(cfg);
 	for (size_t i = 0; i < s->nunits; i++)
 		if (s->units[i]->captured && s->units[i]->out.logging)

@@ -55,7 +55,7 @@ static void claim_cgroups(struct sup *s)
  * always reaches tend as a SIGCHLD, which starts a fresh iteration.) */
 int sup_scan_units(struct sup *s)
 {
-	if (s->scan_valid && s->scan_wakeups == loop_wakeups(s->loop))
+	if (s->scan_valid && s->scan_wakeups == loop_wakeups(s->host.loop))
 		return 0;
 	s->scan_valid = false;
 	size_t n = s->nunits;
@@ -74,7 +74,7 @@ int sup_scan_units(struct sup *s)
 		return -1;
 	claim_cgroups(s);
 	s->scan_valid = true;
-	s->scan_wakeups = loop_wakeups(s->loop);
+	s->scan_wakeups = loop_wakeups(s->host.loop);
 	return 0;
 }
 
@@ -132,7 +132,7 @@ size_t sup_tree(struct sup *s, const struct unit *u,
 	/* A run whose shim is gone (the common end of a run: its shim exited
 	 * with nothing left below it): its tree is empty unless tend has a
 	 * child no unit knows, and only then is the table read. */
-	bool fresh = s->scan_valid && s->scan_wakeups == loop_wakeups(s->loop);
+	bool fresh = s->scan_valid && s->scan_wakeups == loop_wakeups(s->host.loop);
 	if (u->run.shim <= 0 && !fresh) {
 		/* With a cgroup the kernel says so exactly (zombies do not
 		 * count), whatever else tend has below it. */
@@ -177,9 +177,9 @@ struct unit *sup_owner(struct sup *s, pid_t pid, bool *gone)
 			return s->units[s->owner[i]];
 		/* The sender may be younger than the scan: look again, once
 		 * per wakeup (a flood of forged datagrams costs one scan). */
-		if (s->notify_rescanned == loop_wakeups(s->loop))
+		if (s->notify_rescanned == loop_wakeups(s->host.loop))
 			return NULL;
-		s->notify_rescanned = loop_wakeups(s->loop);
+		s->notify_rescanned = loop_wakeups(s->host.loop);
 		sup_rescan(s);
 	}
 	return NULL;

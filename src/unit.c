@@ -1,26 +1,15 @@
-#include "unit.h"
-#include "sup_int.h"  /* temporary: reads struct sup (sup.h) */
-#include "cgroup.h"
+#include "unit_int.h"
+#include "events.h"
 #include "parse.h"
 #include "proc.h"
-#include "job.h"
-#include "proxy.h"
-#include "share.h"
-#include "watch.h"
-#include "sup.h"
 #include "util.h"
-#include "words.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
-extern char **environ;
 
 /* While SIGKILL is out, re-check the tree this often in case a death went
  * unnoticed (a process stuck in the kernel, say).  Only during a kill. */
@@ -38,27 +27,13 @@ struct uev {
 };
 
 static void dispatch(struct unit *u, const struct uev *ev);
-static void stop_checks(struct unit *u);
-static void start_checks(struct unit *u);
 static void on_timer(struct loop *lp, struct loop_timer *t);
 static void on_watchdog(struct loop *lp, struct loop_timer *t);
 static void on_idle(struct loop *lp, struct loop_timer *t);
 
-static const char *uname_(const struct unit *u) { return u->cfg->name; }
-
-/* The unit's one clock, for every stamp and every decision of this file:
- * CLOCK_MONOTONIC ms read when the event is handled, as the loop's timers
- * are armed (loop_timer_start).  Not the loop's time of the iteration
- * (loop_now): units start before the loop runs (sup_boot, after the
- * leftovers of a killed daemon were waited for), when that time is stale;
- * a run's start is stamped after its spawn, not before; and the stamps
- * are read by daemon.c and job.c against mono_ms, which must never be
- * earlier than them. */
-static uint64_t unit_now(void) { return mono_ms(); }
-
-static void emit(struct unit *u, const char *event, json_t *fields)
+void unit_emit(struct unit *u, const char *event, json_t *fields)
 {
-	events_emit(u->sup->ev, uname_(u), event, fields);
+	events_emit(u->host->ev, u->cfg->name, event, fields);
 }
 
 /* --- the state machine --- */
@@ -75,11 +50,11 @@ static void fsm_broken(struct unit *u, const char *fmt, ...)
 	char *m = xvasprintf(fmt, ap);
 	va_end(ap);
 #ifdef TEND_STRICT
-	errline("internal error: unit %s: %s (unit_fsm.c)", uname_(u), m);
+	errline("internal error: unit %s: %s (unit_fsm.c)", u->cfg->name, m);
 	abort();
 #else
 	char *w = xasprintf("internal error: %s (unit_fsm.c); please report it", m);
-	emit(u, "warn", json_pack("{s:s}", "message", w));
+	unit_emit(u, "warn", json_pack("{s:s}", "message", w));
 	free(w);
 #endif
 	free(m);
@@ -103,7 +78,7 @@ static bool state_timer(const struct unit *u, uint64_t *ms)
 static void arm_watchdog(struct unit *u)
 {
 	if (u->run.watchdog_ms && !u->run.draining)
-		loop_timer_start(u->sup->loop, &u->wdog, u->run.watchdog_ms,
+		loop_timer_start(u->host->loop, &u->wdog, u->run.watchdog_ms,
 		                 on_watchdog, u);
 }
 
@@ -113,7 +88,7 @@ static void arm_watchdog(struct unit *u)
  * readiness check while starting, the health probe while running. */
 static void arm_state(struct unit *u)
 {
-	struct loop *lp = u->sup->loop;
+	struct loop *lp = u->host->loop;
 	uint64_t ms;
 	if (state_timer(u, &ms))
 		loop_timer_start(lp, &u->timer, ms, on_timer, u);
@@ -129,13 +104,13 @@ static void arm_state(struct unit *u)
 		}
 	}
 	if (fsm_states[u->st].up)
-		start_checks(u);
+		unit_checks_start(u);
 	else
-		stop_checks(u);
+		unit_checks_stop(u);
 }
 
 /* The one way into a state: its timers, then whoever watches the unit
- * hears of it (sup_unit_changed).  WHY is the reason it is there. */
+ * hears of it (the host's changed).  WHY is the reason it is there. */
 static void enter(struct unit *u, enum fsm_state to, enum unit_reason why)
 {
 	enum fsm_state from = u->st;
@@ -146,8 +121,8 @@ static void enter(struct unit *u, enum fsm_state to, enum unit_reason why)
 	u->reason = why;
 	arm_state(u);
 	if (from == F_RETRY && to != F_RETRY)
-		sup_fds_check(u->sup);   /* a start retried is over */
-	sup_unit_changed(u->sup, u);
+		u->host->ops->fds_check(u->host->ctx);   /* a start retried is over */
+	u->host->ops->changed(u->host->ctx, u);
 }
 
 enum unit_state unit_state(const struct unit *u) { return fsm_states[u->st].shown; }
@@ -179,10 +154,11 @@ static bool stop_asked(const struct unit *u)
 
 /* --- the unit and its resources --- */
 
-struct unit *unit_new(struct sup *sup, struct unit_config *cfg)
+struct unit *unit_new(struct unit_host *host, struct unit_config *cfg)
 {
 	struct unit *u = xcalloc(1, sizeof(*u));
-	u->sup = sup;
+	u->host = host;
+	u->is_job = cfg->kind == KIND_JOB;
 	u->cfg = cfg;
 	u->st = F_STOPPED;
 	u->reason = R_NONE;
@@ -192,74 +168,22 @@ struct unit *unit_new(struct sup *sup, struct unit_config *cfg)
 	return u;
 }
 
-/* The run's cgroup, if it has one, goes with the run. */
-static void run_cgroup_end(struct unit *u)
-{
-	if (!u->run.cg)
-		return;
-	cg_run_end(u->run.cg);
-	free(u->run.cg);
-	u->run.cg = NULL;
-}
-
-/* A cgroup for the run about to start, when runs get one: the cgroup.procs
- * file its main process joins (malloc'd), or NULL. */
-static char *run_cgroup_new(struct unit *u)
-{
-	struct cgroups *cg = &u->sup->cg;
-	run_cgroup_end(u);
-	if (!cg->dir || cg->off)
-		return NULL;
-	u->run.cg = cg_run_new(cg, u->cfg->name);
-	if (u->run.cg)
-		return cg_procs_file(u->run.cg);
-	char *m = xasprintf("cannot make a cgroup for this run below %s (%s): "
-	                    "this and later runs go without cgroups "
-	                    "(docs/containment.md)", cg->dir, strerror(errno));
-	emit(u, "warn", json_pack("{s:o}", "message", events_text(m)));
-	cg_disable(cg, m);
-	free(m);
-	return NULL;
-}
-
-/* The main process could not join the run's cgroup (ERR): the run goes
- * on without it, and no run gets one from now on. */
-static void run_cgroup_refused(struct unit *u, int err)
-{
-	char *m = xasprintf("the run could not join its cgroup %s (%s): this "
-	                    "and later runs go without cgroups "
-	                    "(docs/containment.md)", u->run.cg, strerror(err));
-	emit(u, "warn", json_pack("{s:o}", "message", events_text(m)));
-	cg_disable(&u->sup->cg, m);
-	free(m);
-	run_cgroup_end(u);
-}
-
 void unit_free(struct unit *u)
 {
 	if (!u)
 		return;
-	loop_timer_stop(u->sup->loop, &u->timer);
-	loop_timer_stop(u->sup->loop, &u->wdog);
-	loop_timer_stop(u->sup->loop, &u->idle);
-	loop_timer_stop(u->sup->loop, &u->forget);
-	stop_checks(u);
-	proxy_free(u->proxy);
-	job_free(u->job);
-	watch_free(u->watch);
-	free(u->watch_sig);
-	if (u->instance)
-		share_unit_gone(u->share, u);
-	else
-		share_free(u->share, u->sup->shutting_down ? "tend is shutting down"
-		                      : "it was removed from the configuration");
+	loop_timer_stop(u->host->loop, &u->timer);
+	loop_timer_stop(u->host->loop, &u->wdog);
+	loop_timer_stop(u->host->loop, &u->idle);
+	loop_timer_stop(u->host->loop, &u->forget);
+	unit_checks_stop(u);
 	free(u->probe);
 	if (u->notifying)
-		notify_close(&u->notify, u->sup->loop);
+		notify_close(&u->notify, u->host->loop);
 	if (u->captured)
-		output_close(&u->out, u->sup->loop);
+		output_close(&u->out, u->host->loop);
 	policy_hist_free(&u->hist);
-	run_cgroup_end(u);
+	unit_run_cgroup_end(u);
 	free(u->cookie);
 	free(u->seen);
 	config_unit_free(u->cfg);
@@ -271,13 +195,13 @@ void unit_free(struct unit *u)
 static void on_log_fail(void *ctx, const char *path, int err)
 {
 	struct unit *u = ctx;
-	sup_disk_short(u->sup, path, err);
+	u->host->ops->disk_short(u->host->ctx, path, err);
 }
 
 int unit_capture_output(struct unit *u, size_t width, int dst, int logdir,
                         const char *logname, uint64_t logmax)
 {
-	if (output_open(&u->out, u->sup->loop, u->cfg->name, width, dst, logdir,
+	if (output_open(&u->out, u->host->loop, u->cfg->name, width, dst, logdir,
 	                logname, logmax) < 0)
 		return -1;
 	u->out.on_fail = on_log_fail;
@@ -287,69 +211,6 @@ int unit_capture_output(struct unit *u, size_t width, int dst, int logdir,
 }
 
 /* --- spawning --- */
-
-/* tend's environment (without socket activation variables tend itself
- * may have got; a unit of tend connect -- CMD: its client's instead),
- * then the unit's env entries; for a run also TEND_UNIT, TEND_RUN and
- * NOTIFY_SOCKET. */
-static struct strv environ_for(const struct unit *u, bool run)
-{
-	struct strv sv = { 0 };
-	const struct strv *extra = &u->cfg->env;
-	char **base = u->cfg->connect_key ? u->cfg->client_env.v : environ;
-	for (char **e = base; e && *e; e++) {
-		size_t klen = strcspn(*e, "=");
-		bool overridden = strncmp(*e, "TEND_UNIT=", 10) == 0 ||
-		                  strncmp(*e, "TEND_RUN=", 9) == 0 ||
-		                  strncmp(*e, "LISTEN_", 7) == 0 ||
-		                  notify_env_owns(*e);
-		for (size_t i = 0; i < extra->n && !overridden; i++)
-			overridden = strncmp(extra->v[i], *e, klen + 1) == 0;
-		if (!overridden)
-			strv_push(&sv, xstrdup(*e));
-	}
-	for (size_t i = 0; i < extra->n; i++)
-		strv_push(&sv, xstrdup(extra->v[i]));
-	if (!run)
-		return sv;
-	strv_push(&sv, xstrdup(u->cookie));
-	strv_push(&sv, xstrdup(u->run.id));
-	if (u->notifying)
-		notify_env(&u->notify, u->cfg->watchdog_ms, &sv);
-	return sv;
-}
-
-/* Socket activation as systemd does it: N fds from 3, each named after
- * the service; LISTEN_PID is filled in by the main process itself. */
-static void activation_env(const struct unit *u, size_t n, struct strv *env)
-{
-	struct buf names = { 0 };
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			buf_addc(&names, ':');
-		buf_adds(&names, u->cfg->name);
-	}
-	strv_push(env, xasprintf("LISTEN_FDS=%zu", n));
-	strv_push(env, xstrdup("LISTEN_PID=0"));
-	strv_push(env, xasprintf("LISTEN_FDNAMES=%s", names.s));
-	free(names.s);
-}
-
-static void on_notify(void *data, pid_t pid, uid_t uid,
-                      const struct notify_msg *m)
-{
-	struct unit *u = data;
-	struct sup *s = u->sup;
-	/* GONE is read below for any uid: it must be set for every one. */
-	bool gone = false;
-	struct unit *owner = uid == getuid() || uid == 0
-	                     ? sup_owner(s, pid, &gone) : NULL;
-	if (owner != u && !(owner == NULL && gone && uid == getuid())) {
-		s->notify_ignored++;
-		return;
-	}
-	unit_notify(u, m);
-}
 
 /* Did a start fail for want of tend's own resources (descriptors,
  * processes, memory) in tend's part of the work (its pipes, sockets and
@@ -362,28 +223,6 @@ static bool lacked_resources(const struct spawn_res *res)
 	            strcmp(res->step, "socket") == 0;
 	return ours && (res->err == EMFILE || res->err == ENFILE ||
 	                res->err == EAGAIN || res->err == ENOMEM);
-}
-
-/* The unit's notify socket, at its first start.  Returns -1 (errno) only
- * when it could not be opened for want of descriptors: the start waits. */
-static int open_notify(struct unit *u)
-{
-	if (u->notifying || !u->sup->notify_prefix)
-		return 0;
-	char *path = xasprintf("%s%s.notify", u->sup->notify_prefix, u->cfg->name);
-	int r = 0;
-	if (notify_open(&u->notify, u->sup->loop, path, on_notify, u) == 0) {
-		u->notifying = true;
-	} else if (errno == EMFILE || errno == ENFILE) {
-		r = -1;
-	} else {
-		char *m = xasprintf("cannot open its notify socket %s (%s): it runs "
-		                    "without NOTIFY_SOCKET", path, strerror(errno));
-		emit(u, "warn", json_pack("{s:o}", "message", events_text(m)));
-		free(m);
-	}
-	free(path);
-	return r;
 }
 
 static void spawn_failed(struct unit *u, const struct spawn_res *res)
@@ -399,20 +238,20 @@ static void spawn_failed(struct unit *u, const struct spawn_res *res)
 	int line = config_key_line(c, strcmp(res->step, "chdir") == 0 ? "cwd" : "exec");
 	char *err = line > 0
 	            ? xasprintf("%s: %s (line %d of %s)", what, strerror(res->err),
-	                        line, u->sup->cfg->path)
+	                        line, u->host->config_path)
 	            : xasprintf("%s: %s", what, strerror(res->err));
-	emit(u, "exited", json_pack("{s:s, s:o}", "reason", "spawn_failed",
+	unit_emit(u, "exited", json_pack("{s:s, s:o}", "reason", "spawn_failed",
 	                            "error", events_text(err)));
 	free(err);
 	free(what);
-	if (u->job) {
+	if (u->is_job) {
 		/* A job's run that could not start: that run's result. */
-		job_run_over(u->job);
+		unit_run_step(u, RUN_OVER);
 		u->want_up = false;
 		enter(u, F_STOPPED, R_JOB_DONE);
 		return;
 	}
-	emit(u, "gave_up", json_pack("{s:s}", "reason", "spawn_failed"));
+	unit_emit(u, "gave_up", json_pack("{s:s}", "reason", "spawn_failed"));
 	enter(u, F_FAILED, R_GAVE_UP);
 }
 
@@ -420,7 +259,7 @@ static void spawn_failed(struct unit *u, const struct spawn_res *res)
  * another try in UNIT_SPAWN_RETRY_MS.  Nothing is counted (the program
  * never ran) and nothing is lost: a job's run keeps its place, waiters
  * keep waiting.  Reported once: out of descriptors as the daemon's
- * condition (sup_fds_short), anything else once per unit until a start
+ * condition (the host's fds_short), anything else once per unit until a start
  * works. */
 static void spawn_later(struct unit *u, const struct spawn_res *res)
 {
@@ -431,15 +270,15 @@ static void spawn_later(struct unit *u, const struct spawn_res *res)
 	format_duration(UNIT_SPAWN_RETRY_MS, b);
 	if (res->err == EMFILE || res->err == ENFILE) {
 		char *what = xasprintf("%s could not start (%s: %s) and is tried "
-		                       "again every %s", uname_(u), res->step,
+		                       "again every %s", u->cfg->name, res->step,
 		                       strerror(res->err), b);
-		sup_fds_short(u->sup, what);
+		u->host->ops->fds_short(u->host->ctx, what);
 		free(what);
 	} else if (first) {
 		char *m = xasprintf("cannot start: %s: %s (tend's own resources, not "
 		                    "the program's); tried again every %s", res->step,
 		                    strerror(res->err), b);
-		emit(u, "warn", json_pack("{s:s}", "message", m));
+		unit_emit(u, "warn", json_pack("{s:s}", "message", m));
 		free(m);
 	}
 	enter(u, F_RETRY, R_NONE);
@@ -466,31 +305,17 @@ static void take_next_cfg(struct unit *u)
 	policy_hist_init(&u->hist, &u->cfg->policy);
 }
 
-/* A new run: its facts afresh, and the random id every process of it
- * carries, so that a next daemon can find them if this one is killed. */
-static void run_begin(struct unit *u)
-{
-	run_cgroup_end(u);
-	u->run = (struct unit_run){ .watchdog_ms = u->cfg->watchdog_ms };
-	uint64_t id;
-	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
-		id = wall_ms() ^ ((uint64_t)getpid() << 32) ^ u->spawns;
-	snprintf(u->run.id, sizeof(u->run.id), "TEND_RUN=%016llx",
-	         (unsigned long long)id);
-}
-
 /* The run's main process PID runs: starting, or running when nothing says
  * when it is ready. */
 static void run_started(struct unit *u, pid_t pid)
 {
 	u->run.pid = pid;
 	u->run.sid = pid;
-	sup_spawned(u->sup, u);
+	u->host->ops->spawned(u->host->ctx, u);
 	u->run.started_at = unit_now();
 	u->spawns++;
-	emit(u, "spawned", json_pack("{s:i}", "pid", (int)pid));
-	if (u->job)
-		job_run_started(u->job);
+	unit_emit(u, "spawned", json_pack("{s:i}", "pid", (int)pid));
+	unit_run_step(u, RUN_STARTED);
 	if (u->cfg->ready == READY_NONE) {
 		u->run.ready_at = u->run.started_at;
 		enter(u, F_RUNNING, R_NONE);
@@ -499,93 +324,17 @@ static void run_started(struct unit *u, pid_t pid)
 	}
 }
 
-/* Starts a run: its shim and main process, with the run's descriptors
- * (stdio from share, listen sockets from proxy) and environment. */
+/* Starts a run (unit_run.c): started, or retried later, or failed. */
 static void spawn(struct unit *u)
 {
 	bool retry = u->st == F_RETRY;
 	take_next_cfg(u);
-	run_begin(u);
-	const struct unit_config *c = u->cfg;
-	struct spawn_res res = { .step = "socket" };
-	if (open_notify(u) < 0) {
-		res.err = errno;
-		spawn_later(u, &res);
-		return;
-	}
-	struct strv env = environ_for(u, true);
-	if (u->captured)
-		output_tail_clear(&u->out);   /* its last words are this run's */
-	int out = u->captured ? u->out.wfd : u->err_fd, in = -1, sout = out;
-	if (u->share && share_spawn_fds(u->share, u, &in, &sout) < 0) {
-		res = (struct spawn_res){ .err = errno, .step = "pipe" };
-		strv_free(&env);
-		spawn_error(u, &res);
-		return;
-	}
-	if (u->job && !retry)
-		job_run_starting(u->job);   /* once, however many tries it takes */
-	int fds[SPAWN_FDS_MAX];
-	size_t nfds = u->proxy ? proxy_spawn_fds(u->proxy, fds, SPAWN_FDS_MAX) : 0;
-	if (nfds)
-		activation_env(u, nfds, &env);
-	char *cg_procs = run_cgroup_new(u);
-	struct spawn_req req = { .argv = c->argv.v, .envp = env.v, .cwd = c->cwd,
-	                         .fd_in = in, .fd_out = sout, .fd_err = out,
-	                         .fds = fds, .nfds = nfds, .listen_pid = nfds > 0,
-	                         .title = c->name, .cgroup = cg_procs };
-	int r = proc_spawn_shim(&req, &res, &u->run.shim);
-	strv_free(&env);
-	free(cg_procs);
-	if (r < 0)
-		run_cgroup_end(u);
-	else if (res.cg_err && u->run.cg)
-		run_cgroup_refused(u, res.cg_err);
-	if (u->share)
-		share_spawned(u->share, u, r == 0);
-	if (r < 0)
+	struct spawn_res res;
+	if (unit_run_spawn(u, retry, &res) < 0)
 		spawn_error(u, &res);
 	else
 		run_started(u, res.pid);
 }
-
-/* --- a run's tree --- */
-
-/* Sends SIG, and only SIG, to every live process of the tree; returns how
- * many got it. */
-static size_t signal_tree(struct unit *u, int sig)
-{
-	const struct proc_stat *m;
-	size_t n = sup_tree(u->sup, u, &m), sent = 0;
-	for (size_t i = 0; i < n; i++)
-		sent += (size_t)proc_signal(&m[i], sig);
-	return sent;
-}
-
-static size_t collect_tree(void *ctx, const struct proc_stat **members)
-{
-	struct unit *u = ctx;
-	sup_rescan(u->sup);  /* each pass must see what forked since the last */
-	return sup_tree(u->sup, u, members);
-}
-
-/* SIGKILL to the whole tree (see proc_freeze_kill); returns how many.
- * With a cgroup the kernel kills every process in it at once (counted
- * just before); the freeze-kill then is for what is outside it (none
- * should be). */
-static size_t kill_tree(struct unit *u)
-{
-	size_t n = 0;
-	if (u->run.cg) {
-		const struct proc_stat *m;
-		sup_rescan(u->sup);
-		n = sup_tree(u->sup, u, &m);   /* what the kernel is about to kill */
-		cg_kill(u->run.cg);
-	}
-	size_t k = proc_freeze_kill(collect_tree, u);
-	return k > n ? k : n;
-}
-
 
 static void check_tree(struct unit *u);
 
@@ -596,19 +345,19 @@ static void check_tree(struct unit *u);
 static void stop_tree(struct unit *u, enum unit_reason why)
 {
 	enter(u, F_STOPPING, why);
-	signal_tree(u, u->cfg->stop_signal);
+	unit_signal_tree(u, u->cfg->stop_signal);
 	/* A stopped process could not act on the stop signal until resumed. */
-	signal_tree(u, SIGCONT);
+	unit_signal_tree(u, SIGCONT);
 	check_tree(u);
 }
 
 /* SIGKILL to the tree; WHY says what led to it, for the warn event. */
 static void escalate(struct unit *u, const char *why)
 {
-	size_t n = kill_tree(u);
+	size_t n = unit_kill_tree(u);
 	if (u->st != F_KILLING && n > 0) {
 		char *m = xasprintf("%s; sent SIGKILL to the tree", why);
-		emit(u, "warn", json_pack("{s:s, s:I}", "message", m, "procs",
+		unit_emit(u, "warn", json_pack("{s:s, s:I}", "message", m, "procs",
 		                          (json_int_t)n));
 		free(m);
 	}
@@ -637,9 +386,9 @@ static void stopped_on_request(struct unit *u)
 {
 	bool idle = u->reason == R_IDLE;
 	if (!idle)
-		emit(u, "stopped", NULL);
+		unit_emit(u, "stopped", NULL);
 	enter(u, idle ? F_IDLE : F_STOPPED, u->reason);
-	if (u->want_up && !u->sup->shutting_down)
+	if (u->want_up && !u->host->shutting_down)
 		restart_now(u);
 }
 
@@ -652,7 +401,7 @@ static void apply_verdict(struct unit *u)
 		char *msg = xasprintf(
 			"clean exits over budget (%u in %s); slowing restarts",
 			v->cleans, format_duration(u->cfg->policy.clean_restarts.window_ms, b));
-		emit(u, "warn", json_pack("{s:s}", "message", msg));
+		unit_emit(u, "warn", json_pack("{s:s}", "message", msg));
 		free(msg);
 	}
 	switch (v->action) {
@@ -661,11 +410,11 @@ static void apply_verdict(struct unit *u)
 			restart_now(u);
 			break;
 		}
-		emit(u, "backoff", json_pack("{s:I}", "ms", (json_int_t)v->delay_ms));
+		unit_emit(u, "backoff", json_pack("{s:I}", "ms", (json_int_t)v->delay_ms));
 		enter(u, F_BACKOFF, R_EXITED);
 		break;
 	case ACT_GIVE_UP:
-		emit(u, "gave_up", json_pack("{s:I, s:s}", "crashes",
+		unit_emit(u, "gave_up", json_pack("{s:I, s:s}", "crashes",
 		     (json_int_t)v->crashes, "window",
 		     format_duration(u->cfg->policy.max_crashes.window_ms, b)));
 		enter(u, F_FAILED, R_GAVE_UP);
@@ -680,24 +429,24 @@ static void apply_verdict(struct unit *u)
 /* The run is over: main reaped, tree empty.  Apply what was decided. */
 static void run_over(struct unit *u)
 {
-	loop_timer_stop(u->sup->loop, &u->timer);
+	loop_timer_stop(u->host->loop, &u->timer);
 	u->run.sid = 0;
 	u->run.id[0] = 0;
-	run_cgroup_end(u);
+	unit_run_cgroup_end(u);
 	if (u->captured)
 		output_flush(&u->out);   /* the run's writers are gone */
-	if (u->job) {
+	if (u->is_job) {
 		/* A job's run is over whatever its exit: no restart policy. */
-		job_run_over(u->job);
+		unit_run_step(u, RUN_OVER);
 		u->want_up = false;
 		enter(u, F_STOPPED, R_JOB_DONE);
 	} else if (stop_asked(u)) {
 		stopped_on_request(u);
 	} else if (has_clients(u) && u->last_exit.reason == EXIT_CLEAN &&
-	           !u->sup->shutting_down) {
+	           !u->host->shutting_down) {
 		/* A service with clients that ended cleanly by itself (a socket
 		 * activated one that exits when idle) waits for the next one. */
-		emit(u, "idle_stop", json_pack("{s:s}", "reason", "exited"));
+		unit_emit(u, "idle_stop", json_pack("{s:s}", "reason", "exited"));
 		enter(u, F_IDLE, R_EXITED);
 	} else {
 		apply_verdict(u);
@@ -710,7 +459,7 @@ static void check_tree(struct unit *u)
 	if ((u->st != F_STOPPING && u->st != F_KILLING) || u->run.shim != 0)
 		return;
 	const struct proc_stat *m;
-	if (sup_tree(u->sup, u, &m) == 0)
+	if (unit_tree(u, &m) == 0)
 		run_over(u);
 }
 
@@ -733,7 +482,7 @@ static void record_exit(struct unit *u, int wstatus, uint64_t uptime)
 	                      "signal", e->signal ? json_string(signal_name(e->signal))
 	                                          : json_null(),
 	                      "uptime_ms", (json_int_t)uptime);
-	emit(u, "exited", f);
+	unit_emit(u, "exited", f);
 }
 
 /* --- the actions: one per cell kind of unit_fsm.c's table --- */
@@ -750,7 +499,7 @@ static void act_start(struct unit *u, const struct uev *ev)
 static void emit_woke(struct unit *u, const char *by, bool revived)
 {
 	const char *from = unit_state_name(unit_state(u));
-	emit(u, "woke", revived
+	unit_emit(u, "woke", revived
 	     ? json_pack("{s:s, s:s, s:s}", "by", by, "from", from,
 	                 "crash_budget", "new")
 	     : json_pack("{s:s, s:s}", "by", by, "from", from));
@@ -779,13 +528,13 @@ static void act_revive(struct unit *u, const struct uev *ev)
 static void act_cancel(struct unit *u, const struct uev *ev)
 {
 	(void)ev;
-	emit(u, "stopped", NULL);
+	unit_emit(u, "stopped", NULL);
 	enter(u, F_STOPPED, R_REQUEST);
 }
 
 static void act_cancel_retry(struct unit *u, const struct uev *ev)
 {
-	if (!u->job) {
+	if (!u->is_job) {
 		act_cancel(u, ev);
 		return;
 	}
@@ -799,7 +548,7 @@ static void act_stop(struct unit *u, const struct uev *ev)
 {
 	(void)ev;
 	char b[32];
-	emit(u, "stopping", json_pack("{s:s, s:s}", "signal",
+	unit_emit(u, "stopping", json_pack("{s:s, s:s}", "signal",
 	     signal_name(u->cfg->stop_signal), "timeout",
 	     format_duration(u->cfg->stop_timeout_ms, b)));
 	stop_tree(u, R_REQUEST);
@@ -818,7 +567,7 @@ static void act_kill(struct unit *u, const struct uev *ev)
 {
 	u->want_up = false;
 	u->reason = R_REQUEST;
-	emit(u, "stopping", json_pack("{s:s}", "signal", "KILL"));
+	unit_emit(u, "stopping", json_pack("{s:s}", "signal", "KILL"));
 	escalate(u, ev->why);
 }
 
@@ -833,7 +582,7 @@ static void act_ready(struct unit *u, const struct uev *ev)
 	u->run.ready_at = unit_now();
 	/* The event first: whoever waited for this learns it after the file
 	 * has it. */
-	emit(u, "ready", json_pack("{s:s, s:I}", "how", ev->how, "after_ms",
+	unit_emit(u, "ready", json_pack("{s:s, s:I}", "how", ev->how, "after_ms",
 	                           (json_int_t)(u->run.ready_at - u->run.started_at)));
 	enter(u, F_RUNNING, R_NONE);
 }
@@ -842,7 +591,7 @@ static void act_force(struct unit *u, const struct uev *ev)
 {
 	char b[32];
 	u->run.forced = ev->reason;
-	emit(u, "stopping", json_pack("{s:s, s:s, s:s, s:s}", "reason",
+	unit_emit(u, "stopping", json_pack("{s:s, s:s, s:s, s:s}", "reason",
 	     exit_reason_name(ev->reason), "message", ev->why, "signal",
 	     signal_name(u->cfg->stop_signal), "timeout",
 	     format_duration(u->cfg->stop_timeout_ms, b)));
@@ -862,7 +611,7 @@ static void act_start_timeout(struct unit *u, const struct uev *ev)
 static void act_idle_stop(struct unit *u, const struct uev *ev)
 {
 	char b[32];
-	emit(u, "idle_stop", json_pack("{s:I, s:s}", "idle_ms",
+	unit_emit(u, "idle_stop", json_pack("{s:I, s:s}", "idle_ms",
 	                               (json_int_t)ev->quiet_ms, "idle",
 	                               format_duration(ev->quiet_ms, b)));
 	u->want_up = false;
@@ -886,21 +635,20 @@ static void act_exited(struct unit *u, const struct uev *ev)
 	uint64_t now = unit_now(), uptime = now - u->run.started_at;
 	u->run.pid = 0;
 	/* Nothing of this run is watched any more. */
-	loop_timer_stop(u->sup->loop, &u->wdog);
-	stop_checks(u);
+	loop_timer_stop(u->host->loop, &u->wdog);
+	unit_checks_stop(u);
 	record_exit(u, ev->wstatus, uptime);
-	if (u->share)
-		share_on_state(u->share, u);   /* no more input for this run */
+	unit_run_step(u, RUN_EXITED);   /* no more input for this run */
 	if (stop_asked(u)) {
 		check_tree(u);
 		return;
 	}
 	u->run.verdict = policy_on_exit(&u->cfg->policy, &u->hist,
 	                                u->last_exit.reason, now, uptime,
-	                                sup_jitter(u->sup));
+	                                u->host->ops->jitter(u->host->ctx));
 	/* Whatever is left of this run goes before anything else happens. */
 	const struct proc_stat *m;
-	size_t left = sup_tree(u->sup, u, &m);
+	size_t left = unit_tree(u, &m);
 	if (left == 0 && !u->run.shim) {
 		run_over(u);
 		return;
@@ -908,7 +656,7 @@ static void act_exited(struct unit *u, const struct uev *ev)
 	/* (Nothing left, and the shim about to exit: no event; its reap ends
 	 * the run, the stop's timer being the net.) */
 	if (left > 0)
-		emit(u, "stopping", json_pack("{s:s, s:I}", "reason", "leftovers",
+		unit_emit(u, "stopping", json_pack("{s:s, s:I}", "reason", "leftovers",
 		                              "procs", (json_int_t)left));
 	stop_tree(u, R_EXITED);
 }
@@ -964,7 +712,7 @@ void unit_kill(struct unit *u)
 
 bool unit_wake(struct unit *u, const char *by)
 {
-	if (u->sup->shutting_down || u->removed)
+	if (u->host->shutting_down || u->removed)
 		return false;
 	dispatch(u, &(struct uev){ .type = E_WAKE, .by = by });
 	return u->st != F_FAILED;
@@ -972,7 +720,7 @@ bool unit_wake(struct unit *u, const char *by)
 
 bool unit_revive(struct unit *u, const char *by)
 {
-	if (u->sup->shutting_down || u->removed)
+	if (u->host->shutting_down || u->removed)
 		return false;
 	dispatch(u, &(struct uev){ .type = E_REVIVE, .by = by });
 	return u->st != F_FAILED;
@@ -1019,7 +767,7 @@ void unit_shim_reaped(struct unit *u, int wstatus)
 void unit_signal(struct unit *u, int sig)
 {
 	if (fsm_states[u->st].alive)
-		signal_tree(u, sig);
+		unit_signal_tree(u, sig);
 }
 
 void unit_activity(struct unit *u)
@@ -1047,7 +795,7 @@ static void on_idle(struct loop *lp, struct loop_timer *t)
 {
 	struct unit *u = t->data;
 	uint64_t now = unit_now(), quiet = now - u->last_activity;
-	if (u->share && share_busy(u->share, u)) {
+	if (u->host->ops->busy(u->host->ctx, u)) {
 		/* Requests in flight (stdio = mcp): not idle, however quiet. */
 		unit_activity(u);
 		quiet = 0;
@@ -1068,7 +816,7 @@ void unit_notify(struct unit *u, const struct notify_msg *m)
 	if (m->has_status && strcmp(u->run.status_text, m->status) != 0) {
 		snprintf(u->run.status_text, sizeof(u->run.status_text), "%s",
 		         m->status);
-		sup_unit_changed(u->sup, u);
+		u->host->ops->changed(u->host->ctx, u);
 	}
 	if (m->watchdog_usec) {
 		/* The service moves its own deadline (sd_notify WATCHDOG_USEC=). */
@@ -1088,9 +836,9 @@ void unit_notify(struct unit *u, const struct notify_msg *m)
 		/* It is on its way out by itself: no deadline or probe holds
 		 * that against it; its exit is judged as usual. */
 		u->run.draining = true;
-		loop_timer_stop(u->sup->loop, &u->wdog);
-		stop_checks(u);
-		emit(u, "stopping", json_pack("{s:s, s:s}", "reason", "notify",
+		loop_timer_stop(u->host->loop, &u->wdog);
+		unit_checks_stop(u);
+		unit_emit(u, "stopping", json_pack("{s:s, s:s}", "reason", "notify",
 		                              "message", "the service sent STOPPING=1"));
 	}
 }
@@ -1103,7 +851,7 @@ void unit_on_resume(struct unit *u)
 		arm_watchdog(u);
 	/* Probes start again, with their grace period. */
 	if (unit_up(u) && !u->run.draining)
-		start_checks(u);   /* stops the running ones first */
+		unit_checks_start(u);   /* stops the running ones first */
 }
 
 /* --- what waiters are told --- */
@@ -1144,144 +892,5 @@ int unit_wait_verdict(const struct unit *u, unsigned long since, char **why)
 		return -1;
 	}
 	return 0;
-}
-
-/* --- readiness and health checks --- */
-
-/* When checks run and what their results mean is health.h's: here they
- * are run and their timer armed. */
-static struct health_cfg health_cfg_of(const struct unit_config *c)
-{
-	return (struct health_cfg){ .interval_ms = c->health_interval_ms,
-	                            .grace_ms = c->health_grace_ms,
-	                            .strikes = c->health_strikes,
-	                            .ready_by_probe = c->ready == READY_HEALTH };
-}
-
-static void on_check_timer(struct loop *lp, struct loop_timer *t);
-
-static void free_spec(struct probe_spec **sp)
-{
-	if (*sp) {
-		probe_spec_free(*sp);
-		free(*sp);
-		*sp = NULL;
-	}
-}
-
-/* TEXT parsed for this run (the configuration was checked when loaded;
- * an environment that changed since can still break it). */
-static struct probe_spec *parse_check(struct unit *u, const char *text,
-                                      const char *key)
-{
-	struct probe_spec *sp = xcalloc(1, sizeof(*sp));
-	char *why = NULL;
-	if (config_probe(u->cfg, text, sp, &why) == 0)
-		return sp;
-	char *m = xasprintf("%s = %s: %s", key, text, why);
-	emit(u, "warn", json_pack("{s:o}", "message", events_text(m)));
-	free(m);
-	free(why);
-	free(sp);
-	return NULL;
-}
-
-static void stop_checks(struct unit *u)
-{
-	if (u->probe)
-		probe_cancel(u->probe);
-	loop_timer_stop(u->sup->loop, &u->check_timer);
-	free_spec(&u->health);
-	free_spec(&u->ready_check);
-}
-
-static void schedule_check(struct unit *u, uint64_t ms)
-{
-	loop_timer_start(u->sup->loop, &u->check_timer, ms, on_check_timer, u);
-}
-
-/* The checks of the unit's state: the readiness check while starting, the
- * health probe (after its grace period) while running. */
-static void start_checks(struct unit *u)
-{
-	const struct unit_config *c = u->cfg;
-	stop_checks(u);
-	u->track.strikes = 0;
-	u->health_ok = -1;
-	u->health_detail[0] = 0;
-	if (u->st == F_STARTING) {
-		if (c->ready == READY_HEALTH && c->health)
-			u->ready_check = parse_check(u, c->health, "health");
-		else if (c->ready == READY_SOCKET && c->backend)
-			u->ready_check = parse_check(u, c->backend, "backend");
-		if (u->ready_check)
-			schedule_check(u, 0);
-		return;
-	}
-	if (u->st != F_RUNNING || !c->health || u->run.draining)
-		return;
-	u->health = parse_check(u, c->health, "health");
-	if (!u->health)
-		return;
-	struct health_cfg hc = health_cfg_of(c);
-	schedule_check(u, health_begin(&u->track, &hc, unit_now()));
-}
-
-static void on_check_done(void *data, bool ok, const char *detail)
-{
-	struct unit *u = data;
-	const struct unit_config *c = u->cfg;
-	snprintf(u->health_detail, sizeof(u->health_detail), "%s", detail);
-	u->health_ok = ok;
-	struct health_cfg hc = health_cfg_of(c);
-	uint64_t now = unit_now();
-	struct health_verdict v = u->st == F_STARTING
-	        ? health_ready_result(&hc, ok, u->run.started_at, now)
-	        : health_result(&u->track, &hc, ok, now);
-	switch (v.action) {
-	case HEALTH_READY:
-		unit_ready(u, c->ready == READY_SOCKET ? "socket" : "health");
-		break;
-	case HEALTH_RESTART: {
-		emit(u, "health_failed", json_pack("{s:I, s:s}", "strikes",
-		     (json_int_t)v.strikes, "detail", detail));
-		char *why = xasprintf("health check failed %u times in a row: %s",
-		                      v.strikes, detail);
-		unit_restart_for(u, EXIT_HEALTH, why);
-		free(why);
-		break;
-	}
-	case HEALTH_AGAIN:
-		schedule_check(u, v.next_ms);
-		break;
-	}
-}
-
-static void on_check_timer(struct loop *lp, struct loop_timer *t)
-{
-	struct unit *u = t->data;
-	const struct unit_config *c = u->cfg;
-	const struct probe_spec *sp = u->st == F_STARTING ? u->ready_check
-	                                                      : u->health;
-	if (!sp)
-		return;
-	/* An exec check runs with the unit's environment and directory, but
-	 * without the unit's cookie: it is no part of the unit's tree. */
-	struct strv env = environ_for(u, false);
-	if (!u->probe)
-		u->probe = xcalloc(1, sizeof(*u->probe));  /* only units with checks */
-	probe_start(u->probe, lp, sp, c->health_timeout_ms, env.v, c->cwd,
-	            on_check_done, u);
-	strv_free(&env);
-}
-
-bool unit_reaped_check(struct unit *u, pid_t pid, int wstatus)
-{
-	return u->probe && probe_reaped(u->probe, pid, wstatus);
-}
-
-pid_t unit_check_pid(const struct unit *u)
-{
-	return u->probe ? probe_pid(u->probe) : 0;
 }
 

@@ -36,11 +36,81 @@
 #include "proc.h"
 #include "unit_fsm.h"
 
-struct sup;
+struct events;
+struct cgroups;
 struct proxy;
 struct share;
 struct share_inst;
 struct job;
+struct watch;
+struct unit;
+
+/* A run's step, for those who hear of runs (a job's queue, a session's
+ * pipes): unit_host_ops.run_step. */
+enum run_step {
+	RUN_STARTING,      /* a job's run is about to start (once, however
+	                      many tries its start takes) */
+	RUN_SPAWNED,       /* the spawn was made */
+	RUN_SPAWN_FAILED,  /* the spawn could not be made */
+	RUN_STARTED,       /* the main process runs (after event spawned) */
+	RUN_EXITED,        /* the main process exited (after event exited) */
+	RUN_OVER,          /* the run is over (a job's result), or it could
+	                      not start */
+};
+
+/* What a unit, and the endpoints that feed it clients (share.h, proxy.h,
+ * job.h), need of the supervisor above them; the supervisor (sup.c) fills
+ * it in and keeps it current.  A unit knows nothing of who watches it:
+ * it calls up through these, and sup.c passes each call on to the unit's
+ * job, sessions or proxy.  CTX is the supervisor's. */
+struct unit_host_ops {
+	/* U entered a state, or its status text changed. */
+	void (*changed)(void *ctx, struct unit *u);
+	/* The live processes of U's tree (owned by the supervisor, valid
+	 * until the next call); the next call reads /proc afresh (rescan);
+	 * the unit whose tree holds PID (*GONE: PID is gone already). */
+	size_t (*tree)(void *ctx, const struct unit *u,
+	               const struct proc_stat **members);
+	void (*rescan)(void *ctx);
+	struct unit *(*owner)(void *ctx, pid_t pid, bool *gone);
+	/* U's run was spawned: its record, for a next daemon. */
+	void (*spawned)(void *ctx, struct unit *u);
+	/* The spread of restart delays (policy.h). */
+	double (*jitter)(void *ctx);
+	/* The daemon's conditions: out of descriptors (WHAT could not
+	 * start), a start that waited for them is over, a log unwritable. */
+	void (*fds_short)(void *ctx, const char *what);
+	void (*fds_check)(void *ctx);
+	void (*disk_short)(void *ctx, const char *path, int err);
+	/* The descriptors of U's next run from its endpoints: a session's
+	 * stdin and stdout (*IN, *OUT: left as they are when none), listen
+	 * sockets (up to MAX in FDS; how many is returned in *NFDS).
+	 * 0, or -1/errno when they cannot be made. */
+	int (*run_fds)(void *ctx, struct unit *u, int *in, int *out, int *fds,
+	               size_t max, size_t *nfds);
+	void (*run_step)(void *ctx, struct unit *u, enum run_step step);
+	/* Are requests in flight (not idle, however quiet)? */
+	bool (*busy)(void *ctx, const struct unit *u);
+	/* For the endpoints: an instance NAME of PARENT (share.h), a unit
+	 * that is to go, a client that came or went. */
+	struct unit *(*add_instance)(void *ctx, struct unit *parent,
+	                             const char *name, bool per_client);
+	void (*drop)(void *ctx, struct unit *u);
+	void (*clients_changed)(void *ctx, struct unit *u);
+};
+
+struct unit_host {
+	const struct unit_host_ops *ops;
+	void *ctx;
+	struct loop *loop;
+	struct events *ev;
+	struct cgroups *cg;         /* a cgroup per run when cg->dir */
+	const char *notify_prefix;  /* units' notify sockets: PREFIX NAME.notify;
+	                               NULL: none */
+	const char *config_path;    /* the configuration file, for errors */
+	bool shutting_down;
+	uint64_t notify_ignored;    /* datagrams from outside a unit's tree */
+};
 
 /* How often a start that lacked tend's own resources is tried again. */
 #define UNIT_SPAWN_RETRY_MS 500
@@ -84,7 +154,8 @@ struct unit {
 	struct unit_config *cfg;   /* owned */
 	struct unit_config *next_cfg;   /* owned; a reload's, from the next spawn */
 	bool removed;              /* a reload removed it: freed once at rest */
-	struct sup *sup;
+	struct unit_host *host;    /* the supervisor's */
+	bool is_job;               /* a [job]: its runs are the job's (job.h) */
 	enum fsm_state st;         /* unit_state() is what users see */
 	enum unit_reason reason;   /* why it is in that state */
 	bool want_up;              /* its goal: up (start again once a stop
@@ -116,7 +187,8 @@ struct unit {
 	struct output out;         /* captured stdout/stderr, when captured */
 	bool captured;
 	/* clients (listen, stdio) */
-	struct proxy *proxy;       /* services with listen; the supervisor's */
+	/* the supervisor's, which the unit never calls (unit_host_ops) */
+	struct proxy *proxy;       /* services with listen */
 	uint64_t last_activity;    /* mono ms of the last client traffic */
 	struct loop_timer idle;    /* idle-stop, while running */
 	struct share *share;       /* stdio: the service's sessions (share.h) */
@@ -130,8 +202,9 @@ struct unit {
 	char *watch_sig;           /* the settings it was made with */
 };
 
-/* Takes CFG over. */
-struct unit *unit_new(struct sup *sup, struct unit_config *cfg);
+/* Takes CFG over.  The host must outlive the unit.  Its proxy, share,
+ * job and watch are the supervisor's to free, before unit_free. */
+struct unit *unit_new(struct unit_host *host, struct unit_config *cfg);
 void unit_free(struct unit *u);
 
 /* From now on the unit's processes write to a pipe whose lines tend writes

@@ -1,0 +1,250 @@
+/* unit_run — a unit's run as processes: its environment, descriptors,
+ * notify socket and cgroup, its spawn, and signals to its tree
+ * (unit_int.h).  What the run's events mean is unit.c's. */
+#include "unit_int.h"
+#include "cgroup.h"
+#include "events.h"
+#include "proc.h"
+#include "util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Tells the host of a step of the run (its job, its sessions). */
+void unit_run_step(struct unit *u, enum run_step step)
+{
+	u->host->ops->run_step(u->host->ctx, u, step);
+}
+
+/* The live processes of the run's tree. */
+size_t unit_tree(struct unit *u, const struct proc_stat **members)
+{
+	return u->host->ops->tree(u->host->ctx, u, members);
+}
+
+/* The run's cgroup, if it has one, goes with the run. */
+void unit_run_cgroup_end(struct unit *u)
+{
+	if (!u->run.cg)
+		return;
+	cg_run_end(u->run.cg);
+	free(u->run.cg);
+	u->run.cg = NULL;
+}
+
+/* A cgroup for the run about to start, when runs get one: the cgroup.procs
+ * file its main process joins (malloc'd), or NULL. */
+static char *run_cgroup_new(struct unit *u)
+{
+	struct cgroups *cg = u->host->cg;
+	unit_run_cgroup_end(u);
+	if (!cg->dir || cg->off)
+		return NULL;
+	u->run.cg = cg_run_new(cg, u->cfg->name);
+	if (u->run.cg)
+		return cg_procs_file(u->run.cg);
+	char *m = xasprintf("cannot make a cgroup for this run below %s (%s): "
+	                    "this and later runs go without cgroups "
+	                    "(docs/containment.md)", cg->dir, strerror(errno));
+	unit_emit(u, "warn", json_pack("{s:o}", "message", events_text(m)));
+	cg_disable(cg, m);
+	free(m);
+	return NULL;
+}
+
+/* The main process could not join the run's cgroup (ERR): the run goes
+ * on without it, and no run gets one from now on. */
+static void run_cgroup_refused(struct unit *u, int err)
+{
+	char *m = xasprintf("the run could not join its cgroup %s (%s): this "
+	                    "and later runs go without cgroups "
+	                    "(docs/containment.md)", u->run.cg, strerror(err));
+	unit_emit(u, "warn", json_pack("{s:o}", "message", events_text(m)));
+	cg_disable(u->host->cg, m);
+	free(m);
+	unit_run_cgroup_end(u);
+}
+
+/* tend's environment (without socket activation variables tend itself
+ * may have got; a unit of tend connect -- CMD: its client's instead),
+ * then the unit's env entries; for a run also TEND_UNIT, TEND_RUN and
+ * NOTIFY_SOCKET. */
+struct strv unit_environ(const struct unit *u, bool run)
+{
+	struct strv sv = { 0 };
+	const struct strv *extra = &u->cfg->env;
+	char **base = u->cfg->connect_key ? u->cfg->client_env.v : environ;
+	for (char **e = base; e && *e; e++) {
+		size_t klen = strcspn(*e, "=");
+		bool overridden = strncmp(*e, "TEND_UNIT=", 10) == 0 ||
+		                  strncmp(*e, "TEND_RUN=", 9) == 0 ||
+		                  strncmp(*e, "LISTEN_", 7) == 0 ||
+		                  notify_env_owns(*e);
+		for (size_t i = 0; i < extra->n && !overridden; i++)
+			overridden = strncmp(extra->v[i], *e, klen + 1) == 0;
+		if (!overridden)
+			strv_push(&sv, xstrdup(*e));
+	}
+	for (size_t i = 0; i < extra->n; i++)
+		strv_push(&sv, xstrdup(extra->v[i]));
+	if (!run)
+		return sv;
+	strv_push(&sv, xstrdup(u->cookie));
+	strv_push(&sv, xstrdup(u->run.id));
+	if (u->notifying)
+		notify_env(&u->notify, u->cfg->watchdog_ms, &sv);
+	return sv;
+}
+
+/* Socket activation as systemd does it: N fds from 3, each named after
+ * the service; LISTEN_PID is filled in by the main process itself. */
+static void activation_env(const struct unit *u, size_t n, struct strv *env)
+{
+	struct buf names = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_addc(&names, ':');
+		buf_adds(&names, u->cfg->name);
+	}
+	strv_push(env, xasprintf("LISTEN_FDS=%zu", n));
+	strv_push(env, xstrdup("LISTEN_PID=0"));
+	strv_push(env, xasprintf("LISTEN_FDNAMES=%s", names.s));
+	free(names.s);
+}
+
+static void on_notify(void *data, pid_t pid, uid_t uid,
+                      const struct notify_msg *m)
+{
+	struct unit *u = data;
+	struct unit_host *h = u->host;
+	/* GONE is read below for any uid: it must be set for every one. */
+	bool gone = false;
+	struct unit *owner = uid == getuid() || uid == 0
+	                     ? h->ops->owner(h->ctx, pid, &gone) : NULL;
+	if (owner != u && !(owner == NULL && gone && uid == getuid())) {
+		h->notify_ignored++;
+		return;
+	}
+	unit_notify(u, m);
+}
+
+/* The unit's notify socket, at its first start.  Returns -1 (errno) only
+ * when it could not be opened for want of descriptors: the start waits. */
+static int open_notify(struct unit *u)
+{
+	if (u->notifying || !u->host->notify_prefix)
+		return 0;
+	char *path = xasprintf("%s%s.notify", u->host->notify_prefix, u->cfg->name);
+	int r = 0;
+	if (notify_open(&u->notify, u->host->loop, path, on_notify, u) == 0) {
+		u->notifying = true;
+	} else if (errno == EMFILE || errno == ENFILE) {
+		r = -1;
+	} else {
+		char *m = xasprintf("cannot open its notify socket %s (%s): it runs "
+		                    "without NOTIFY_SOCKET", path, strerror(errno));
+		unit_emit(u, "warn", json_pack("{s:o}", "message", events_text(m)));
+		free(m);
+	}
+	free(path);
+	return r;
+}
+
+/* A new run: its facts afresh, and the random id every process of it
+ * carries, so that a next daemon can find them if this one is killed. */
+static void run_begin(struct unit *u)
+{
+	unit_run_cgroup_end(u);
+	u->run = (struct unit_run){ .watchdog_ms = u->cfg->watchdog_ms };
+	uint64_t id;
+	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+		id = wall_ms() ^ ((uint64_t)getpid() << 32) ^ u->spawns;
+	snprintf(u->run.id, sizeof(u->run.id), "TEND_RUN=%016llx",
+	         (unsigned long long)id);
+}
+
+int unit_run_spawn(struct unit *u, bool retry, struct spawn_res *res)
+{
+	run_begin(u);
+	const struct unit_config *c = u->cfg;
+	*res = (struct spawn_res){ .step = "socket" };
+	if (open_notify(u) < 0) {
+		res->err = errno;
+		return -1;
+	}
+	struct strv env = unit_environ(u, true);
+	if (u->captured)
+		output_tail_clear(&u->out);   /* its last words are this run's */
+	int out = u->captured ? u->out.wfd : u->err_fd, in = -1, sout = out;
+	int fds[SPAWN_FDS_MAX];
+	size_t nfds = 0;
+	if (u->host->ops->run_fds(u->host->ctx, u, &in, &sout, fds,
+	                          SPAWN_FDS_MAX, &nfds) < 0) {
+		*res = (struct spawn_res){ .err = errno, .step = "pipe" };
+		strv_free(&env);
+		return -1;
+	}
+	if (!retry)
+		unit_run_step(u, RUN_STARTING);   /* once, however many tries it takes */
+	if (nfds)
+		activation_env(u, nfds, &env);
+	char *cg_procs = run_cgroup_new(u);
+	struct spawn_req req = { .argv = c->argv.v, .envp = env.v, .cwd = c->cwd,
+	                         .fd_in = in, .fd_out = sout, .fd_err = out,
+	                         .fds = fds, .nfds = nfds, .listen_pid = nfds > 0,
+	                         .title = c->name, .cgroup = cg_procs };
+	int r = proc_spawn_shim(&req, res, &u->run.shim);
+	strv_free(&env);
+	free(cg_procs);
+	if (r < 0)
+		unit_run_cgroup_end(u);
+	else if (res->cg_err && u->run.cg)
+		run_cgroup_refused(u, res->cg_err);
+	unit_run_step(u, r == 0 ? RUN_SPAWNED : RUN_SPAWN_FAILED);
+	return r;
+}
+
+/* --- a run's tree --- */
+
+/* Sends SIG, and only SIG, to every live process of the tree; returns how
+ * many got it. */
+size_t unit_signal_tree(struct unit *u, int sig)
+{
+	const struct proc_stat *m;
+	size_t n = unit_tree(u, &m), sent = 0;
+	for (size_t i = 0; i < n; i++)
+		sent += (size_t)proc_signal(&m[i], sig);
+	return sent;
+}
+
+static size_t collect_tree(void *ctx, const struct proc_stat **members)
+{
+	struct unit *u = ctx;
+	u->host->ops->rescan(u->host->ctx);  /* each pass must see what forked since the last */
+	return unit_tree(u, members);
+}
+
+/* SIGKILL to the whole tree (see proc_freeze_kill); returns how many.
+ * With a cgroup the kernel kills every process in it at once (counted
+ * just before); the freeze-kill then is for what is outside it (none
+ * should be). */
+size_t unit_kill_tree(struct unit *u)
+{
+	size_t n = 0;
+	if (u->run.cg) {
+		const struct proc_stat *m;
+		u->host->ops->rescan(u->host->ctx);
+		n = unit_tree(u, &m);   /* what the kernel is about to kill */
+		cg_kill(u->run.cg);
+	}
+	size_t k = proc_freeze_kill(collect_tree, u);
+	return k > n ? k : n;
+}
+
+
