@@ -615,12 +615,17 @@ static void dump_scalar(struct buf *b, const json_t *v)
 static void dump_value(struct buf *b, const json_t *v, const char *indent,
                        int depth)
 {
-	if (json_is_object(v))
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
 		dump_object(b, v, indent, depth);
-	else if (json_is_array(v))
+		break;
+	case JSON_ARRAY:
 		dump_array(b, v, indent, depth);
-	else
+		break;
+	default:
 		dump_scalar(b, v);
+		break;
+	}
 }
 
 char *mcpconf_dump(const json_t *doc, const char *indent)
