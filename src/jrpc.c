@@ -394,36 +394,60 @@ static void close_container(struct scanner *s)
 	s->i++;
 }
 
-/* The members tend reads: in which object, under which key, where the
- * span of the value goes (a field of the message, or of the scanner's own
- * for a _meta, to see it given twice), what the value is if an object. */
-static const struct member {
-	enum ctx in;
+/* A member tend reads: its key, where the span of its value goes (a
+ * field of the message, or of the scanner's own for a _meta, to see it
+ * given twice), what the value is if it is an object. */
+struct member {
 	const char *key;
 	bool own;          /* OFF is in struct scanner, else in struct jrpc_msg */
 	size_t off;
 	enum ctx child;
-} members[] = {
+};
+
 #define MSG(f) false, offsetof(struct jrpc_msg, f)
 #define OWN(f) true, offsetof(struct scanner, f)
-	{ CTX_TOP, "id", MSG(id), CTX_NONE },
-	{ CTX_TOP, "method", MSG(method), CTX_NONE },
-	{ CTX_TOP, "params", MSG(params), CTX_PARAMS },
-	{ CTX_TOP, "result", MSG(result), CTX_RESULT },
-	{ CTX_TOP, "error", MSG(error), CTX_NONE },
-	{ CTX_PARAMS, "_meta", OWN(meta), CTX_META },
-	{ CTX_PARAMS, "progressToken", MSG(progress_token), CTX_NONE },
-	{ CTX_PARAMS, "requestId", MSG(request_id), CTX_NONE },
-	{ CTX_PARAMS, "uri", MSG(uri), CTX_NONE },
-	{ CTX_PARAMS, "level", MSG(level), CTX_NONE },
-	{ CTX_META, "progressToken", MSG(meta_progress), CTX_NONE },
-	{ CTX_META, JRPC_META_SUBSCRIPTION, MSG(meta_sub), CTX_NONE },
-	{ CTX_META, JRPC_META_LOG_LEVEL, MSG(meta_level), CTX_NONE },
-	{ CTX_RESULT, "_meta", OWN(rmeta), CTX_RMETA },
-	{ CTX_RMETA, JRPC_META_SUBSCRIPTION, MSG(result_sub), CTX_NONE },
+static const struct member top_members[] = {
+	{ "id", MSG(id), CTX_NONE },
+	{ "method", MSG(method), CTX_NONE },
+	{ "params", MSG(params), CTX_PARAMS },
+	{ "result", MSG(result), CTX_RESULT },
+	{ "error", MSG(error), CTX_NONE },
+};
+static const struct member params_members[] = {
+	{ "_meta", OWN(meta), CTX_META },
+	{ "progressToken", MSG(progress_token), CTX_NONE },
+	{ "requestId", MSG(request_id), CTX_NONE },
+	{ "uri", MSG(uri), CTX_NONE },
+	{ "level", MSG(level), CTX_NONE },
+};
+static const struct member meta_members[] = {
+	{ "progressToken", MSG(meta_progress), CTX_NONE },
+	{ JRPC_META_SUBSCRIPTION, MSG(meta_sub), CTX_NONE },
+	{ JRPC_META_LOG_LEVEL, MSG(meta_level), CTX_NONE },
+};
+static const struct member result_members[] = {
+	{ "_meta", OWN(rmeta), CTX_RMETA },
+};
+static const struct member rmeta_members[] = {
+	{ JRPC_META_SUBSCRIPTION, MSG(result_sub), CTX_NONE },
+};
 #undef MSG
 #undef OWN
+
+/* The members each kind of object holds that tend reads. */
+static const struct {
+	const struct member *v;
+	size_t n;
+} members_of[] = {
+	[CTX_NONE] = { NULL, 0 },
+	[CTX_TOP] = { top_members, ARRAY_LEN(top_members) },
+	[CTX_PARAMS] = { params_members, ARRAY_LEN(params_members) },
+	[CTX_META] = { meta_members, ARRAY_LEN(meta_members) },
+	[CTX_RESULT] = { result_members, ARRAY_LEN(result_members) },
+	[CTX_RMETA] = { rmeta_members, ARRAY_LEN(rmeta_members) },
 };
+_Static_assert(ARRAY_LEN(members_of) == CTX_RMETA + 1,
+               "a kind of object without its members");
 
 /* Where the value of member KEY of the object at the cursor goes, and
  * what it is if it is an object itself; NULL when it is not tracked. */
@@ -432,9 +456,9 @@ static struct jspan *member_slot(struct scanner *s, struct jspan key,
 {
 	enum ctx here = ctx_here(s);
 	*child = CTX_NONE;
-	for (size_t i = 0; i < ARRAY_LEN(members); i++) {
-		const struct member *mb = &members[i];
-		if (mb->in != here || !jrpc_str_eq(s->buf, key, mb->key))
+	for (size_t i = 0; i < members_of[here].n; i++) {
+		const struct member *mb = &members_of[here].v[i];
+		if (!jrpc_str_eq(s->buf, key, mb->key))
 			continue;
 		*child = mb->child;
 		char *base = mb->own ? (char *)s : (char *)s->m;
