@@ -691,15 +691,15 @@ int client_command(const char *cfgarg, const struct cmd_info *ci, int argc,
 		fputs(ci->usage, stdout);
 		return 0;
 	}
-	struct ctl_req req = { .cmd = ci->cmd };
-	bool json = false;
+	struct cmd_args args;
 	char *err = NULL;
-	if (cmd_parse_args(ci, argc, argv, &req, &json, &err) < 0) {
+	if (cmd_parse_args(ci, argc, argv, &args, &err) < 0) {
 		errline("%s", err);
 		free(err);
 		return EXIT_USAGE;
 	}
-	return send_command(cfgarg, ci, &req, json);
+	struct ctl_req req = ctl_req_of_args(ci, &args);
+	return send_command(cfgarg, ci, &req, args.flags & CMD_JSON);
 }
 
 /* --- tend connect --- */
@@ -956,13 +956,14 @@ static int client_connect(const char *cfgarg, int argc, char **argv)
 		}
 		return connect_command(cfgarg, argc, argv);
 	}
-	struct ctl_req req = { .cmd = CTL_CONNECT };
+	struct cmd_args args;
 	char *err = NULL;
-	if (cmd_parse_args(ci, argc, argv, &req, &(bool){ false }, &err) < 0) {
+	if (cmd_parse_args(ci, argc, argv, &args, &err) < 0) {
 		errline("%s", err);
 		free(err);
 		return EXIT_USAGE;
 	}
+	struct ctl_req req = ctl_req_of_args(ci, &args);
 	if (!die_with_client())
 		return EXIT_FAILURE;   /* the client is gone already */
 	struct paths p;

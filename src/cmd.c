@@ -1,8 +1,8 @@
 /* cmd — the table of commands (cmd.h). */
 #include "cmd.h"
-#include "ctl.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,31 +184,36 @@ static unsigned cli_flag(const struct cmd_info *ci, const char *arg)
 	return 0;
 }
 
-int cmd_parse_args(const struct cmd_info *ci, int argc, char **argv,
-                   struct ctl_req *req, bool *json, char **err)
+/* Takes the word A into ARGS: a flag CI takes, else its name. */
+static int take_arg(const struct cmd_info *ci, const char *a,
+                    struct cmd_args *args, char **err)
 {
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		unsigned f = cli_flag(ci, a);
-		if (f == CMD_WAIT && req->join) {
-			*err = xasprintf("%s: --wait and --join exclude each other; see "
-			                 "tend %s --help", ci->name, ci->name);
-			return -1;
-		}
-		if (f && !(f == CMD_JOIN && req->wait)) {
-			req->wait |= f == CMD_WAIT;
-			req->join |= f == CMD_JOIN;
-			req->force |= f == CMD_FORCE;
-			*json |= f == CMD_JSON;
-		} else if (a[0] != '-' && ci->takes_name != CMD_NAME_NONE && !req->name) {
-			req->name = (char *)a;
-		} else {
-			*err = xasprintf("%s: unexpected argument \"%s\"; see tend %s --help",
-			                 ci->name, a, ci->name);
-			return -1;
-		}
+	unsigned f = cli_flag(ci, a);
+	if (f == CMD_WAIT && (args->flags & CMD_JOIN)) {
+		*err = xasprintf("%s: --wait and --join exclude each other; see "
+		                 "tend %s --help", ci->name, ci->name);
+		return -1;
 	}
-	if (cmd_acts_on_unit(ci) && !req->name) {
+	if (f && !(f == CMD_JOIN && (args->flags & CMD_WAIT))) {
+		args->flags |= f;
+	} else if (a[0] != '-' && ci->takes_name != CMD_NAME_NONE && !args->name) {
+		args->name = a;
+	} else {
+		*err = xasprintf("%s: unexpected argument \"%s\"; see tend %s --help",
+		                 ci->name, a, ci->name);
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_parse_args(const struct cmd_info *ci, int argc, char **argv,
+                   struct cmd_args *args, char **err)
+{
+	*args = (struct cmd_args){ .name = NULL, .flags = 0 };
+	for (int i = 0; i < argc; i++)
+		if (take_arg(ci, argv[i], args, err) < 0)
+			return -1;
+	if (cmd_acts_on_unit(ci) && !args->name) {
 		*err = xasprintf("%s: which %s? usage: tend %s %s", ci->name, ci->noun,
 		                 ci->name, ci->synopsis);
 		return -1;

@@ -7,7 +7,8 @@
  * user: the daemon's handler, the CLI's output.
  *
  * The table's order is the enum's.  Pure: data, lookups and the CLI's
- * argument parser, no I/O.
+ * argument parser, no I/O.  Below the control protocol (ctl.h), which
+ * reads it: nothing here knows a request.
  */
 #ifndef TEND_CMD_H
 #define TEND_CMD_H
@@ -70,12 +71,18 @@ bool cmd_acts_on_unit(const struct cmd_info *ci);
  * line for the reply (malloc'd), or NULL when it can. */
 char *cmd_refusal(const struct cmd_info *ci, const char *name, unsigned kind);
 
-/* The CLI: parses ARGV (what follows `tend NAME`, --help aside) into REQ
- * (whose cmd is CI's; REQ's name points into ARGV) and *JSON (--json).
- * Returns 0, or -1 with *ERR (malloc'd, one line: what is wrong, where to
- * look), for exit code 2. */
-struct ctl_req;
+/* What the CLI's words after `tend NAME` say: the unit's name (pointing
+ * into them; NULL when none) and the flags given (CMD_*). */
+struct cmd_args {
+	const char *name;
+	unsigned flags;
+};
+
+/* The CLI: parses ARGV (what follows `tend NAME`, --help aside) for CI
+ * into *ARGS.  Returns 0, or -1 with *ERR (malloc'd, one line: what is
+ * wrong, where to look), for exit code 2.  The request they make:
+ * ctl_req_of_args (ctl.h). */
 int cmd_parse_args(const struct cmd_info *ci, int argc, char **argv,
-                   struct ctl_req *req, bool *json, char **err);
+                   struct cmd_args *args, char **err);
 
 #endif

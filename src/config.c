@@ -20,7 +20,7 @@ enum scope { SC_GLOBAL = 1, SC_SERVICE = 2, SC_JOB = 4, SC_UNIT = 6 };
 enum vtype {
 	V_ARGV, V_PATH, V_ENV, V_ENUM, V_CODES, V_RANGE, V_RATE,
 	V_DURATION, V_OPT_DURATION, V_SIZE, V_OPT_SIZE, V_SIGNAL, V_PERCENT,
-	V_UINT, V_PROBE, V_ADDRS, V_OPT_ADDR, V_WORDS, V_PATHS, V_MODE,
+	V_UINT, V_PROBE, V_ADDRS, V_OPT_ADDR, V_WORDS, V_PATHS, V_MODE, V_NTYPES
 };
 
 struct key_def {
@@ -156,12 +156,6 @@ static const struct key_def *key_find(const char *name)
 	return NULL;
 }
 
-static bool key_repeatable(const struct key_def *k)
-{
-	return k->type == V_ENV || k->type == V_ADDRS || k->type == V_PATHS ||
-	       k->type == V_WORDS;
-}
-
 const char *share_kind_name(enum share_kind k)
 {
 	return share_names[k];
@@ -264,147 +258,221 @@ static int parse_enum(const char *v, const char *const *names, int *out, char **
 
 static bool is_none(const char *v) { return strcmp(v, "none") == 0; }
 
-/* Word-splitting errors get the advice the word syntax needs. */
-static const char *words_hint(enum vtype t, const char *why)
-{
-	bool words = t == V_ARGV || t == V_PATH || t == V_ENV || t == V_PATHS ||
-	             t == V_WORDS;
-	return words && !strchr(why, ';') ? "; quote and escape as in a shell" : "";
-}
+/* One value being set: key K of unit U (NULL for [tend]) from TEXT. */
+struct assign {
+	const struct key_def *k;
+	struct unit_config *u;
+	const char *text;
+};
 
-/* Parses V into the field of K in BASE.  U is the unit (NULL for [tend]). */
-static int value_set(const struct key_def *k, void *base, struct unit_config *u,
-                     const char *v, char **why)
+/* A parser of parse.h returned R, having set *W to its reason if R < 0. */
+static int parsed(int r, const char *const *w, char **why)
 {
-	void *f = (char *)base + k->off;
-	const char *w = NULL;
-	int r = 0;
-	switch (k->type) {
-	case V_ARGV: {
-		struct strv *sv = f;
-		strv_free(sv);
-		if (split_words(u, v, sv, why) < 0)
-			return -1;
-		if (sv->n == 0) {
-			*why = xstrdup("the command is empty");
-			return -1;
-		}
-		return 0;
-	}
-	case V_PATH: {
-		char *out;
-		if (words_one(v, &(struct words_env){ .lookup = unit_lookup, .ctx = u },
-		              &out, why) < 0)
-			return -1;
-		free(*(char **)f);
-		*(char **)f = out;
-		return 0;
-	}
-	case V_ENV: {
-		struct strv tmp = { 0 };
-		if (split_words(u, v, &tmp, why) < 0)
-			return -1;
-		for (size_t i = 0; i < tmp.n; i++) {
-			const char *eq = strchr(tmp.v[i], '=');
-			bool ok = eq && eq != tmp.v[i];
-			for (const char *c = tmp.v[i]; ok && c < eq; c++)
-				ok = isalnum((unsigned char)*c) || *c == '_';
-			if (!ok || isdigit((unsigned char)tmp.v[i][0])) {
-				*why = xasprintf("\"%s\" is not KEY=VALUE", tmp.v[i]);
-				strv_free(&tmp);
-				return -1;
-			}
-		}
-		for (size_t i = 0; i < tmp.n; i++)
-			strv_push(f, xstrdup(tmp.v[i]));
-		strv_free(&tmp);
-		return 0;
-	}
-	case V_PATHS:
-	case V_WORDS:
-		return split_words(u, v, f, why);
-	case V_ENUM:
-		return parse_enum(v, k->names, f, why);
-	case V_CODES:
-		return parse_codes(v, f, why);
-	case V_RANGE: {
-		uint64_t *mm = f;
-		r = parse_range(v, &mm[0], &mm[1], &w);
-		break;
-	}
-	case V_RATE: {
-		struct rate *rt = f;
-		r = parse_rate(v, &rt->n, &rt->window_ms, &w);
-		break;
-	}
-	case V_OPT_DURATION:
-		if (is_none(v)) {
-			*(uint64_t *)f = 0;
-			return 0;
-		}
-		/* fall through */
-	case V_DURATION:
-		r = parse_duration(v, f, &w);
-		if (r == 0 && *(uint64_t *)f < k->lo) {
-			char b[32];
-			*why = xasprintf("must be at least %s (a period of 0 would spin)",
-			                 format_duration(k->lo, b));
-			return -1;
-		}
-		break;
-	case V_OPT_SIZE:
-		if (is_none(v)) {
-			*(uint64_t *)f = 0;
-			return 0;
-		}
-		/* fall through */
-	case V_SIZE:
-		r = parse_size(v, f, &w);
-		break;
-	case V_SIGNAL:
-		r = parse_signal(v, f, &w);
-		break;
-	case V_PERCENT:
-		r = parse_percent(v, f, &w);
-		break;
-	case V_UINT:
-		r = parse_uint(v, k->lo, k->hi, f, &w);
-		break;
-	case V_MODE:
-		r = parse_mode(v, f, &w);
-		break;
-	case V_PROBE:
-		if (!is_none(v)) {
-			struct probe_spec spec;
-			struct words_env we = { .lookup = unit_lookup, .ctx = u };
-			if (probe_parse(v, &we, &spec, why) < 0)
-				return -1;
-			probe_spec_free(&spec);
-		}
-		free(*(char **)f);
-		*(char **)f = is_none(v) ? NULL : xstrdup(v);
-		return 0;
-	case V_ADDRS:
-	case V_OPT_ADDR:
-		if (!(k->type == V_OPT_ADDR && is_none(v))) {
-			struct addr a;
-			if (addr_parse(v, &a, why) < 0)
-				return -1;
-		}
-		if (k->type == V_ADDRS) {
-			strv_push(f, xstrdup(v));
-		} else {
-			free(*(char **)f);
-			*(char **)f = is_none(v) ? NULL : xstrdup(v);
-		}
-		return 0;
-	}
 	if (r < 0)
-		*why = xstrdup(w);
+		*why = xstrdup(*w);
 	return r;
 }
 
+/* *F (a malloc'd string or NULL) becomes S. */
+static void str_replace(void *f, char *s)
+{
+	free(*(char **)f);
+	*(char **)f = s;
+}
+
+/* A KEY=VALUE of env: KEY is letters, digits and _, not first a digit. */
+static bool env_assignment(const char *s)
+{
+	const char *eq = strchr(s, '=');
+	if (!eq || eq == s || isdigit((unsigned char)s[0]))
+		return false;
+	for (const char *c = s; c < eq; c++)
+		if (!isalnum((unsigned char)*c) && *c != '_')
+			return false;
+	return true;
+}
+
+static int set_argv(const struct assign *a, void *f, char **why)
+{
+	struct strv *sv = f;
+	strv_free(sv);
+	if (split_words(a->u, a->text, sv, why) < 0)
+		return -1;
+	if (sv->n == 0) {
+		*why = xstrdup("the command is empty");
+		return -1;
+	}
+	return 0;
+}
+
+static int set_path(const struct assign *a, void *f, char **why)
+{
+	struct words_env we = { .lookup = unit_lookup, .ctx = a->u };
+	char *out;
+	if (words_one(a->text, &we, &out, why) < 0)
+		return -1;
+	str_replace(f, out);
+	return 0;
+}
+
+/* Every word or none: a bad one leaves the list as it was. */
+static int set_env(const struct assign *a, void *f, char **why)
+{
+	struct strv tmp = { 0 };
+	if (split_words(a->u, a->text, &tmp, why) < 0)
+		return -1;
+	for (size_t i = 0; i < tmp.n; i++) {
+		if (!env_assignment(tmp.v[i])) {
+			*why = xasprintf("\"%s\" is not KEY=VALUE", tmp.v[i]);
+			strv_free(&tmp);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < tmp.n; i++)
+		strv_push(f, xstrdup(tmp.v[i]));
+	strv_free(&tmp);
+	return 0;
+}
+
+static int set_words(const struct assign *a, void *f, char **why)
+{
+	return split_words(a->u, a->text, f, why);
+}
+
+static int set_enum(const struct assign *a, void *f, char **why)
+{
+	return parse_enum(a->text, a->k->names, f, why);
+}
+
+static int set_codes(const struct assign *a, void *f, char **why)
+{
+	return parse_codes(a->text, f, why);
+}
+
+static int set_range(const struct assign *a, void *f, char **why)
+{
+	uint64_t *mm = f;
+	const char *w = NULL;
+	return parsed(parse_range(a->text, &mm[0], &mm[1], &w), &w, why);
+}
+
+static int set_rate(const struct assign *a, void *f, char **why)
+{
+	struct rate *rt = f;
+	const char *w = NULL;
+	return parsed(parse_rate(a->text, &rt->n, &rt->window_ms, &w), &w, why);
+}
+
+/* A duration of at least the key's lo (a period of 0 would spin). */
+static int set_duration(const struct assign *a, void *f, char **why)
+{
+	const char *w = NULL;
+	if (parsed(parse_duration(a->text, f, &w), &w, why) < 0)
+		return -1;
+	if (*(uint64_t *)f < a->k->lo) {
+		char b[32];
+		*why = xasprintf("must be at least %s (a period of 0 would spin)",
+		                 format_duration(a->k->lo, b));
+		return -1;
+	}
+	return 0;
+}
+
+/* none is 0 */
+static int set_opt_duration(const struct assign *a, void *f, char **why)
+{
+	if (!is_none(a->text))
+		return set_duration(a, f, why);
+	*(uint64_t *)f = 0;
+	return 0;
+}
+
+static int set_size(const struct assign *a, void *f, char **why)
+{
+	const char *w = NULL;
+	return parsed(parse_size(a->text, f, &w), &w, why);
+}
+
+/* none is 0 */
+static int set_opt_size(const struct assign *a, void *f, char **why)
+{
+	if (!is_none(a->text))
+		return set_size(a, f, why);
+	*(uint64_t *)f = 0;
+	return 0;
+}
+
+static int set_signal(const struct assign *a, void *f, char **why)
+{
+	const char *w = NULL;
+	return parsed(parse_signal(a->text, f, &w), &w, why);
+}
+
+static int set_percent(const struct assign *a, void *f, char **why)
+{
+	const char *w = NULL;
+	return parsed(parse_percent(a->text, f, &w), &w, why);
+}
+
+static int set_uint(const struct assign *a, void *f, char **why)
+{
+	const char *w = NULL;
+	return parsed(parse_uint(a->text, a->k->lo, a->k->hi, f, &w), &w, why);
+}
+
+static int set_mode(const struct assign *a, void *f, char **why)
+{
+	const char *w = NULL;
+	return parsed(parse_mode(a->text, f, &w), &w, why);
+}
+
+/* Kept as text (the probe is built when the unit starts), checked now;
+ * none is NULL. */
+static int set_probe(const struct assign *a, void *f, char **why)
+{
+	if (is_none(a->text)) {
+		str_replace(f, NULL);
+		return 0;
+	}
+	struct probe_spec spec;
+	struct words_env we = { .lookup = unit_lookup, .ctx = a->u };
+	if (probe_parse(a->text, &we, &spec, why) < 0)
+		return -1;
+	probe_spec_free(&spec);
+	str_replace(f, xstrdup(a->text));
+	return 0;
+}
+
+/* One address more, kept as text, checked now. */
+static int set_addrs(const struct assign *a, void *f, char **why)
+{
+	struct addr addr;
+	if (addr_parse(a->text, &addr, why) < 0)
+		return -1;
+	strv_push(f, xstrdup(a->text));
+	return 0;
+}
+
+/* An address as text, checked now; none is NULL. */
+static int set_opt_addr(const struct assign *a, void *f, char **why)
+{
+	struct addr addr;
+	if (is_none(a->text)) {
+		str_replace(f, NULL);
+		return 0;
+	}
+	if (addr_parse(a->text, &addr, why) < 0)
+		return -1;
+	str_replace(f, xstrdup(a->text));
+	return 0;
+}
+
 /* --- formatting, for tend check --- */
+
+static void print_value(FILE *out, const struct key_def *k, const char *text)
+{
+	fprintf(out, "%s = %s\n", k->name, text);
+}
 
 static void print_list(FILE *out, const struct key_def *k,
                        const struct strv *sv, bool as_one_line)
@@ -421,20 +489,51 @@ static void print_list(FILE *out, const struct key_def *k,
 	}
 	if (as_one_line) {
 		char *j = words_join(sv->v);
-		fprintf(out, "%s = %s\n", name, j);
+		print_value(out, k, j);
 		free(j);
 		return;
 	}
 	for (size_t i = 0; i < sv->n; i++) {
 		char *j = words_join((char *const[]){ sv->v[i], NULL });
-		fprintf(out, "%s = %s\n", name, j);
+		print_value(out, k, j);
 		free(j);
 	}
 }
 
-static void print_codes(FILE *out, const struct success_codes *sc)
+/* The words on one line: exec, watch, watch-ignore... */
+static void print_joined(const struct key_def *k, const void *f, FILE *out)
 {
+	print_list(out, k, f, true);
+}
+
+/* A line per item: env, listen. */
+static void print_each(const struct key_def *k, const void *f, FILE *out)
+{
+	print_list(out, k, f, false);
+}
+
+static void print_path(const struct key_def *k, const void *f, FILE *out)
+{
+	char *path = *(char *const *)f;
+	if (!path) {
+		fprintf(out, "; %s: the daemon's working directory\n", k->name);
+		return;
+	}
+	char *j = words_join((char *const[]){ path, NULL });
+	print_value(out, k, j);
+	free(j);
+}
+
+static void print_enum(const struct key_def *k, const void *f, FILE *out)
+{
+	print_value(out, k, k->names[*(const int *)f]);
+}
+
+static void print_codes(const struct key_def *k, const void *f, FILE *out)
+{
+	const struct success_codes *sc = f;
 	const char *sep = "";
+	fprintf(out, "%s = ", k->name);
 	for (unsigned c = 0; c < 256; c++)
 		if (success_codes_has_code(sc, c)) {
 			fprintf(out, "%s%u", sep, c);
@@ -445,94 +544,141 @@ static void print_codes(FILE *out, const struct success_codes *sc)
 			fprintf(out, "%s%s", sep, signal_name(s));
 			sep = " ";
 		}
+	fputc('\n', out);
+}
+
+static void print_range(const struct key_def *k, const void *f, FILE *out)
+{
+	const uint64_t *mm = f;
+	char b1[32], b2[32];
+	if (mm[0] == 0 && mm[1] == 0)
+		print_value(out, k, "0");
+	else
+		fprintf(out, "%s = %s..%s\n", k->name, format_duration(mm[0], b1),
+		        format_duration(mm[1], b2));
+}
+
+static void print_rate(const struct key_def *k, const void *f, FILE *out)
+{
+	const struct rate *rt = f;
+	char b[32];
+	fprintf(out, "%s = %u/%s\n", k->name, rt->n,
+	        format_duration(rt->window_ms, b));
+}
+
+static void print_duration(const struct key_def *k, const void *f, FILE *out)
+{
+	char b[32];
+	print_value(out, k, format_duration(*(const uint64_t *)f, b));
+}
+
+static void print_opt_duration(const struct key_def *k, const void *f, FILE *out)
+{
+	if (*(const uint64_t *)f == 0)
+		print_value(out, k, "none");
+	else
+		print_duration(k, f, out);
+}
+
+static void print_size(const struct key_def *k, const void *f, FILE *out)
+{
+	char b[32];
+	print_value(out, k, format_size(*(const uint64_t *)f, b));
+}
+
+static void print_opt_size(const struct key_def *k, const void *f, FILE *out)
+{
+	if (*(const uint64_t *)f == 0)
+		print_value(out, k, "none");
+	else
+		print_size(k, f, out);
+}
+
+static void print_signal(const struct key_def *k, const void *f, FILE *out)
+{
+	print_value(out, k, signal_name(*(const int *)f));
+}
+
+static void print_percent(const struct key_def *k, const void *f, FILE *out)
+{
+	fprintf(out, "%s = %u%%\n", k->name, *(const unsigned *)f);
+}
+
+static void print_uint(const struct key_def *k, const void *f, FILE *out)
+{
+	fprintf(out, "%s = %u\n", k->name, *(const unsigned *)f);
+}
+
+static void print_mode(const struct key_def *k, const void *f, FILE *out)
+{
+	fprintf(out, "%s = %04o\n", k->name, *(const unsigned *)f);
+}
+
+/* Text kept as it was written (health, backend); NULL is none. */
+static void print_opt_text(const struct key_def *k, const void *f, FILE *out)
+{
+	const char *s = *(char *const *)f;
+	print_value(out, k, s ? s : "none");
+}
+
+/* --- the value types --- */
+
+/* What a type of value is: how a line sets its field, how tend check
+ * prints the field back (whole lines), whether each line of the key adds
+ * to a list, whether its text is split into words like a shell's. */
+static const struct vtype_def {
+	int (*set)(const struct assign *a, void *field, char **why);
+	void (*print)(const struct key_def *k, const void *field, FILE *out);
+	bool repeatable;
+	bool words;
+} vtypes[] = {
+	[V_ARGV]         = { set_argv, print_joined, false, true },
+	[V_PATH]         = { set_path, print_path, false, true },
+	[V_ENV]          = { set_env, print_each, true, true },
+	[V_ENUM]         = { set_enum, print_enum, false, false },
+	[V_CODES]        = { set_codes, print_codes, false, false },
+	[V_RANGE]        = { set_range, print_range, false, false },
+	[V_RATE]         = { set_rate, print_rate, false, false },
+	[V_DURATION]     = { set_duration, print_duration, false, false },
+	[V_OPT_DURATION] = { set_opt_duration, print_opt_duration, false, false },
+	[V_SIZE]         = { set_size, print_size, false, false },
+	[V_OPT_SIZE]     = { set_opt_size, print_opt_size, false, false },
+	[V_SIGNAL]       = { set_signal, print_signal, false, false },
+	[V_PERCENT]      = { set_percent, print_percent, false, false },
+	[V_UINT]         = { set_uint, print_uint, false, false },
+	[V_PROBE]        = { set_probe, print_opt_text, false, false },
+	[V_ADDRS]        = { set_addrs, print_each, true, false },
+	[V_OPT_ADDR]     = { set_opt_addr, print_opt_text, false, false },
+	[V_WORDS]        = { set_words, print_joined, true, true },
+	[V_PATHS]        = { set_words, print_joined, true, true },
+	[V_MODE]         = { set_mode, print_mode, false, false },
+};
+_Static_assert(ARRAY_LEN(vtypes) == V_NTYPES, "a value type without an entry");
+
+/* Does each line of K add to a list (env, listen, watch...)? */
+static bool key_repeatable(const struct key_def *k)
+{
+	return vtypes[k->type].repeatable;
+}
+
+/* Word-splitting errors get the advice the word syntax needs. */
+static const char *words_hint(enum vtype t, const char *why)
+{
+	return vtypes[t].words && !strchr(why, ';')
+	       ? "; quote and escape as in a shell" : "";
+}
+
+/* Parses TEXT into the field of K in BASE.  U is the unit (NULL for [tend]). */
+static int value_set(const struct key_def *k, void *base, struct unit_config *u,
+                     const char *text, char **why)
+{
+	const struct assign a = { .k = k, .u = u, .text = text };
+	return vtypes[k->type].set(&a, (char *)base + k->off, why);
 }
 
 static void value_print(const struct key_def *k, const void *base, FILE *out)
 {
-	const void *f = (const char *)base + k->off;
-	char b1[32], b2[32];
-	switch (k->type) {
-	case V_ARGV:
-	case V_WORDS:
-	case V_PATHS:
-		print_list(out, k, f, true);
-		return;
-	case V_ENV:
-	case V_ADDRS:
-		print_list(out, k, f, false);
-		return;
-	case V_PATH:
-		if (*(char *const *)f) {
-			char *j = words_join((char *const[]){ *(char *const *)f, NULL });
-			fprintf(out, "%s = %s\n", k->name, j);
-			free(j);
-		} else {
-			fprintf(out, "; %s: the daemon's working directory\n", k->name);
-		}
-		return;
-	default:
-		break;
-	}
-	fprintf(out, "%s = ", k->name);
-	switch (k->type) {
-	case V_ENUM:
-		fputs(k->names[*(const int *)f], out);
-		break;
-	case V_CODES:
-		print_codes(out, f);
-		break;
-	case V_RANGE: {
-		const uint64_t *mm = f;
-		if (mm[0] == 0 && mm[1] == 0)
-			fputs("0", out);
-		else
-			fprintf(out, "%s..%s", format_duration(mm[0], b1),
-			        format_duration(mm[1], b2));
-		break;
-	}
-	case V_RATE: {
-		const struct rate *rt = f;
-		fprintf(out, "%u/%s", rt->n, format_duration(rt->window_ms, b1));
-		break;
-	}
-	case V_OPT_DURATION:
-		if (*(const uint64_t *)f == 0) {
-			fputs("none", out);
-			break;
-		}
-		/* fall through */
-	case V_DURATION:
-		fputs(format_duration(*(const uint64_t *)f, b1), out);
-		break;
-	case V_OPT_SIZE:
-		if (*(const uint64_t *)f == 0) {
-			fputs("none", out);
-			break;
-		}
-		/* fall through */
-	case V_SIZE:
-		fputs(format_size(*(const uint64_t *)f, b1), out);
-		break;
-	case V_SIGNAL:
-		fputs(signal_name(*(const int *)f), out);
-		break;
-	case V_PERCENT:
-		fprintf(out, "%u%%", *(const unsigned *)f);
-		break;
-	case V_UINT:
-		fprintf(out, "%u", *(const unsigned *)f);
-		break;
-	case V_MODE:
-		fprintf(out, "%04o", *(const unsigned *)f);
-		break;
-	case V_PROBE:
-	case V_OPT_ADDR:
-		fputs(*(char *const *)f ? *(char *const *)f : "none", out);
-		break;
-	default:
-		break;
-	}
-	fputc('\n', out);
+	vtypes[k->type].print(k, (const char *)base + k->off, out);
 }
 
 /* --- units and files --- */

@@ -194,6 +194,15 @@ void ctl_req_free(struct ctl_req *req)
 	*req = (struct ctl_req){ 0 };
 }
 
+struct ctl_req ctl_req_of_args(const struct cmd_info *ci,
+                               const struct cmd_args *args)
+{
+	struct ctl_req req = { .cmd = ci->cmd, .name = (char *)args->name };
+	for (size_t i = 0; i < ARRAY_LEN(flag_fields); i++)
+		*flag_of(&req, flag_fields[i].flag) = args->flags & flag_fields[i].flag;
+	return req;
+}
+
 static char *line_of(json_t *o)
 {
 	char *s = json_dumps(o, JSON_COMPACT);

@@ -19,8 +19,9 @@
  *   {"ok": true, ...}  or  {"ok": false, "error": "one line", "exit": N}
  * where N is the exit code the CLI uses (1 failed, 2 bad request).
  *
- * This module is pure: it parses request lines and builds replies; the
- * sockets are server.c's and client.c's.
+ * This module is pure: it parses request lines (and makes requests of the
+ * CLI's words) and builds replies; the sockets are server.c's and
+ * client.c's.
  */
 #ifndef TEND_CTL_H
 #define TEND_CTL_H
@@ -54,6 +55,12 @@ const char *ctl_cmd_name(enum ctl_cmd c);
  * *ERR (malloc'd, one line saying what is wrong). */
 int ctl_parse(const char *line, size_t len, struct ctl_req *req, char **err);
 void ctl_req_free(struct ctl_req *req);
+
+/* The request the CLI's words (cmd_parse_args) make for CI: its name
+ * points into theirs (not malloc'd: not for ctl_req_free); CMD_JSON, the
+ * CLI's own, is not part of it. */
+struct ctl_req ctl_req_of_args(const struct cmd_info *ci,
+                               const struct cmd_args *args);
 
 /* The request as a line (with newline; malloc'd), for clients. */
 char *ctl_format(const struct ctl_req *req);

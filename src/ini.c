@@ -107,109 +107,125 @@ static size_t scan_line(const char *line, size_t n, bool *cont)
 	return end;
 }
 
-static int fail(char **err, const char *path, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char **err, const char *path, int line, const char *fmt, ...)
+/* One parse: where the input is from, who hears of it, what was read. */
+struct ini_reader {
+	const char *path;             /* for messages */
+	const struct ini_handler *h;
+	void *user;
+	bool in_section;              /* a header has been read */
+	char **err;
+};
+
+static int fail(struct ini_reader *rd, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct ini_reader *rd, int line, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	char *what = xvasprintf(fmt, ap);
 	va_end(ap);
-	*err = xasprintf("%s:%d: %s", path, line, what);
+	*rd->err = xasprintf("%s:%d: %s", rd->path, line, what);
 	free(what);
 	return -1;
 }
 
+/* fail() with TEXT, shortened, in the place of FMT's one "%s". */
+static int fail_quoting(struct ini_reader *rd, int line, const char *text,
+                        const char *fmt)
+	__attribute__((format(printf, 4, 0)));
+static int fail_quoting(struct ini_reader *rd, int line, const char *text,
+                        const char *fmt)
+{
+	char *q = excerpt(text);
+	fail(rd, line, fmt, q);
+	free(q);
+	return -1;
+}
+
+/* A callback said no: it should have said why, else this says it. */
+static int rejected(struct ini_reader *rd, int line, const char *what,
+                    const char *name)
+{
+	if (!*rd->err)
+		*rd->err = xasprintf("%s:%d: %s \"%s\" rejected", rd->path, line,
+		                     what, name);
+	return -1;
+}
+
+static bool valid_key(const char *key)
+{
+	for (const char *k = key; *k; k++)
+		if (!is_key_char(*k))
+			return false;
+	return true;
+}
+
+/* "[NAME]", T trimmed. */
+static int do_section(struct ini_reader *rd, const char *t, int line)
+{
+	const char *close = strchr(t, ']');
+	if (!close)
+		return fail_quoting(rd, line, t, "unterminated section header "
+		                    "\"%s\"; close it with ']'");
+	if (close[1] != '\0')
+		return fail_quoting(rd, line, t, "text after the section header in "
+		                    "\"%s\"; put comments after ';' or '#'");
+	char *name = trimmed(t + 1, (size_t)(close - t - 1));
+	int r = 0;
+	if (name[0] == '\0') {
+		r = fail(rd, line, "empty section header \"[]\"; name it, e.g. "
+		         "[service NAME]");
+	} else {
+		rd->in_section = true;
+		if (rd->h->section && rd->h->section(rd->user, name, line, rd->err))
+			r = rejected(rd, line, "section", name);
+	}
+	free(name);
+	return r;
+}
+
+/* Is KEY (of the entry T) one that may be handed over here? */
+static int check_key(struct ini_reader *rd, const char *key, const char *t,
+                     int line)
+{
+	if (key[0] == '\0')
+		return fail_quoting(rd, line, t, "no key before '=' in \"%s\"; "
+		                    "write key = value");
+	if (!valid_key(key))
+		return fail_quoting(rd, line, key, "invalid key \"%s\"; keys are made "
+		                    "of letters, digits, '_', '.' and '-'");
+	if (!rd->in_section)
+		return fail(rd, line, "entry \"%s\" before any section; put it "
+		            "under a [service NAME] header", key);
+	return 0;
+}
+
+/* "key = value", T trimmed. */
+static int do_entry(struct ini_reader *rd, const char *t, int line)
+{
+	const char *eq = strchr(t, '=');
+	if (!eq)
+		return fail_quoting(rd, line, t, "\"%s\" has no '='; write key = "
+		                    "value");
+	char *key = trimmed(t, (size_t)(eq - t));
+	int r = check_key(rd, key, t, line);
+	if (r == 0) {
+		char *value = trimmed(eq + 1, strlen(eq + 1));
+		if (rd->h->entry && rd->h->entry(rd->user, key, value, line, rd->err))
+			r = rejected(rd, line, "entry", key);
+		free(value);
+	}
+	free(key);
+	return r;
+}
+
 /* Handles one logical line (already without comment and continuations). */
-static int do_line(const char *text, int line, const char *path,
-                   const struct ini_handler *h, void *user, bool *in_section,
-                   char **err)
+static int do_line(struct ini_reader *rd, const char *text, int line)
 {
 	char *t = trimmed(text, strlen(text));
-	int r = 0;
-
-	if (t[0] == '\0')
-		goto out;
-
-	if (t[0] == '[') {
-		char *close = strchr(t, ']');
-		if (!close) {
-			char *q = excerpt(t);
-			r = fail(err, path, line,
-			         "unterminated section header \"%s\"; close it with ']'",
-			         q);
-			free(q);
-			goto out;
-		}
-		if (close[1] != '\0') {
-			char *q = excerpt(t);
-			r = fail(err, path, line,
-			         "text after the section header in \"%s\"; "
-			         "put comments after ';' or '#'", q);
-			free(q);
-			goto out;
-		}
-		char *name = trimmed(t + 1, (size_t)(close - t - 1));
-		if (name[0] == '\0') {
-			free(name);
-			r = fail(err, path, line,
-			         "empty section header \"[]\"; name it, e.g. [service NAME]");
-			goto out;
-		}
-		*in_section = true;
-		if (h->section && h->section(user, name, line, err) != 0) {
-			if (!*err)
-				*err = xasprintf("%s:%d: section \"%s\" rejected", path,
-				                 line, name);
-			r = -1;
-		}
-		free(name);
-		goto out;
-	}
-
-	char *eq = strchr(t, '=');
-	if (!eq) {
-		char *q = excerpt(t);
-		r = fail(err, path, line, "\"%s\" has no '='; write key = value", q);
-		free(q);
-		goto out;
-	}
-	char *key = trimmed(t, (size_t)(eq - t));
-	if (key[0] == '\0') {
-		free(key);
-		char *q = excerpt(t);
-		r = fail(err, path, line,
-		         "no key before '=' in \"%s\"; write key = value", q);
-		free(q);
-		goto out;
-	}
-	for (const char *k = key; *k; k++) {
-		if (!is_key_char(*k)) {
-			char *q = excerpt(key);
-			r = fail(err, path, line,
-			         "invalid key \"%s\"; keys are made of letters, digits, "
-			         "'_', '.' and '-'", q);
-			free(q);
-			free(key);
-			goto out;
-		}
-	}
-	if (!*in_section) {
-		r = fail(err, path, line,
-		         "entry \"%s\" before any section; put it under a "
-		         "[service NAME] header", key);
-		free(key);
-		goto out;
-	}
-	char *value = trimmed(eq + 1, strlen(eq + 1));
-	if (h->entry && h->entry(user, key, value, line, err) != 0) {
-		if (!*err)
-			*err = xasprintf("%s:%d: entry \"%s\" rejected", path, line, key);
-		r = -1;
-	}
-	free(value);
-	free(key);
-out:
+	int r = t[0] == '\0' ? 0
+	      : t[0] == '[' ? do_section(rd, t, line)
+	      : do_entry(rd, t, line);
 	free(t);
 	return r;
 }
@@ -221,8 +237,9 @@ int ini_parse_string(const char *text, const char *path,
 	if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
 		text += 3;
 
+	struct ini_reader rd = { .path = path, .h = h, .user = user, .err = err };
 	struct buf logical = { 0 };
-	bool continuing = false, in_section = false;
+	bool continuing = false;
 	int lineno = 0, start = 0, r = 0;
 	const char *p = text;
 
@@ -253,7 +270,7 @@ int ini_parse_string(const char *text, const char *path,
 			continue;
 		}
 		continuing = false;
-		r = do_line(logical.s, start, path, h, user, &in_section, err);
+		r = do_line(&rd, logical.s, start);
 		if (r < 0)
 			break;
 	}

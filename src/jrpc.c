@@ -21,6 +21,7 @@
  *   in the order given, before a replacement starting there. */
 #include "jrpc.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,66 +394,75 @@ static void close_container(struct scanner *s)
 	s->i++;
 }
 
+/* A member tend reads: its key, where the span of its value goes (a
+ * field of the message, or of the scanner's own for a _meta, to see it
+ * given twice), what the value is if it is an object. */
+struct member {
+	const char *key;
+	bool own;          /* OFF is in struct scanner, else in struct jrpc_msg */
+	size_t off;
+	enum ctx child;
+};
+
+#define MSG(f) false, offsetof(struct jrpc_msg, f)
+#define OWN(f) true, offsetof(struct scanner, f)
+static const struct member top_members[] = {
+	{ "id", MSG(id), CTX_NONE },
+	{ "method", MSG(method), CTX_NONE },
+	{ "params", MSG(params), CTX_PARAMS },
+	{ "result", MSG(result), CTX_RESULT },
+	{ "error", MSG(error), CTX_NONE },
+};
+static const struct member params_members[] = {
+	{ "_meta", OWN(meta), CTX_META },
+	{ "progressToken", MSG(progress_token), CTX_NONE },
+	{ "requestId", MSG(request_id), CTX_NONE },
+	{ "uri", MSG(uri), CTX_NONE },
+	{ "level", MSG(level), CTX_NONE },
+};
+static const struct member meta_members[] = {
+	{ "progressToken", MSG(meta_progress), CTX_NONE },
+	{ JRPC_META_SUBSCRIPTION, MSG(meta_sub), CTX_NONE },
+	{ JRPC_META_LOG_LEVEL, MSG(meta_level), CTX_NONE },
+};
+static const struct member result_members[] = {
+	{ "_meta", OWN(rmeta), CTX_RMETA },
+};
+static const struct member rmeta_members[] = {
+	{ JRPC_META_SUBSCRIPTION, MSG(result_sub), CTX_NONE },
+};
+#undef MSG
+#undef OWN
+
+/* The members each kind of object holds that tend reads. */
+static const struct {
+	const struct member *v;
+	size_t n;
+} members_of[] = {
+	[CTX_NONE] = { NULL, 0 },
+	[CTX_TOP] = { top_members, ARRAY_LEN(top_members) },
+	[CTX_PARAMS] = { params_members, ARRAY_LEN(params_members) },
+	[CTX_META] = { meta_members, ARRAY_LEN(meta_members) },
+	[CTX_RESULT] = { result_members, ARRAY_LEN(result_members) },
+	[CTX_RMETA] = { rmeta_members, ARRAY_LEN(rmeta_members) },
+};
+_Static_assert(ARRAY_LEN(members_of) == CTX_RMETA + 1,
+               "a kind of object without its members");
+
 /* Where the value of member KEY of the object at the cursor goes, and
  * what it is if it is an object itself; NULL when it is not tracked. */
 static struct jspan *member_slot(struct scanner *s, struct jspan key,
                                  enum ctx *child)
 {
-	struct jrpc_msg *m = s->m;
-	const char *b = s->buf;
-
+	enum ctx here = ctx_here(s);
 	*child = CTX_NONE;
-	switch (ctx_here(s)) {
-	case CTX_TOP:
-		if (jrpc_str_eq(b, key, "id"))
-			return &m->id;
-		if (jrpc_str_eq(b, key, "method"))
-			return &m->method;
-		if (jrpc_str_eq(b, key, "params")) {
-			*child = CTX_PARAMS;
-			return &m->params;
-		}
-		if (jrpc_str_eq(b, key, "result")) {
-			*child = CTX_RESULT;
-			return &m->result;
-		}
-		if (jrpc_str_eq(b, key, "error"))
-			return &m->error;
-		return NULL;
-	case CTX_PARAMS:
-		if (jrpc_str_eq(b, key, "_meta")) {
-			*child = CTX_META;
-			return &s->meta;
-		}
-		if (jrpc_str_eq(b, key, "progressToken"))
-			return &m->progress_token;
-		if (jrpc_str_eq(b, key, "requestId"))
-			return &m->request_id;
-		if (jrpc_str_eq(b, key, "uri"))
-			return &m->uri;
-		if (jrpc_str_eq(b, key, "level"))
-			return &m->level;
-		return NULL;
-	case CTX_META:
-		if (jrpc_str_eq(b, key, "progressToken"))
-			return &m->meta_progress;
-		if (jrpc_str_eq(b, key, JRPC_META_SUBSCRIPTION))
-			return &m->meta_sub;
-		if (jrpc_str_eq(b, key, JRPC_META_LOG_LEVEL))
-			return &m->meta_level;
-		return NULL;
-	case CTX_RESULT:
-		if (jrpc_str_eq(b, key, "_meta")) {
-			*child = CTX_RMETA;
-			return &s->rmeta;
-		}
-		return NULL;
-	case CTX_RMETA:
-		if (jrpc_str_eq(b, key, JRPC_META_SUBSCRIPTION))
-			return &m->result_sub;
-		return NULL;
-	case CTX_NONE:
-		break;
+	for (size_t i = 0; i < members_of[here].n; i++) {
+		const struct member *mb = &members_of[here].v[i];
+		if (!jrpc_str_eq(s->buf, key, mb->key))
+			continue;
+		*child = mb->child;
+		char *base = mb->own ? (char *)s : (char *)s->m;
+		return (struct jspan *)(void *)(base + mb->off);
 	}
 	return NULL;
 }

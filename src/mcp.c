@@ -1396,14 +1396,16 @@ static bool refreshing(const struct mcp *m, int i)
 	return false;
 }
 
-static void server_notification(struct mcp *m, const char *line, size_t len,
-                                const struct jrpc_msg *msg)
+/* A list changed: its cached answer goes (and is asked for again, so
+ * that the next client has it without a round trip).  While tend is
+ * asking a new process for that list anyway (servers that say
+ * list_changed after every initialize), the answer decides, and clients
+ * are told only when it differs from what they were given.  Returns
+ * whether MSG said a list changed and every such cache was kept (clients
+ * need not hear of it). */
+static bool list_change_kept(struct mcp *m, const char *line,
+                             const struct jrpc_msg *msg)
 {
-	/* A list changed: its cached answer goes (and is asked for again, so
-	 * that the next client has it without a round trip).  While tend is asking a new
-	 * process for that list anyway (servers that say list_changed after
-	 * every initialize), the answer decides, and clients are told only
-	 * when it differs from what they were given. */
 	bool matched = false, kept = true;
 	for (int i = 0; i < L_N; i++) {
 		if (!jrpc_str_eq(line, msg->method, lists[i].changed))
@@ -1418,64 +1420,104 @@ static void server_notification(struct mcp *m, const char *line, size_t len,
 				ask_list(m, i, true);
 		}
 	}
-	if (matched && kept && !msg->meta_sub.len)
+	return matched && kept;
+}
+
+/* Progress of a client's request goes to that client, with its token. */
+static void server_progress(struct mcp *m, const char *line, size_t len,
+                            const struct jrpc_msg *msg)
+{
+	unsigned long long id;
+	struct pend *p = tend_id(line, msg->progress_token, &id)
+	                 ? pend_find(m, id) : NULL;
+	if (p && p->kind == P_CLIENT && p->token) {
+		struct jrpc_edit e = { msg->progress_token, p->token, p->token_len };
+		send_edited(m, p->c, line, len, &e, 1);
+	}
+}
+
+/* The server gives up a request: of a listen stream, or of its own at a
+ * client (which is told with the id it was asked by). */
+static void server_cancelled(struct mcp *m, const char *line, size_t len,
+                             const struct jrpc_msg *msg)
+{
+	if (listen_cancelled(m, line, len, msg) || !msg->request_id.len)
 		return;
-	if (msg->meta_sub.len) {   /* 2026-07-28: on a listen stream */
-		listen_notification(m, line, len, msg);
+	list_each(c, &m->clients, struct mcp_client, link) {
+		struct pend *p = find_by_orig(&c->reqs, P_SERVER,
+		                              SPAN(line, msg->request_id));
+		if (!p)
+			continue;
+		char num[24];
+		size_t nl = (size_t)snprintf(num, sizeof(num), "%llu", p->id);
+		struct jrpc_edit e = { msg->request_id, num, nl };
+		send_edited(m, c, line, len, &e, 1);
+		pend_free(m, p);
 		return;
 	}
-	if (jrpc_str_eq(line, msg->method, "notifications/progress")) {
-		unsigned long long id;
-		struct pend *p = tend_id(line, msg->progress_token, &id)
-		                 ? pend_find(m, id) : NULL;
-		if (p && p->kind == P_CLIENT && p->token) {
-			struct jrpc_edit e = { msg->progress_token, p->token, p->token_len };
-			send_edited(m, p->c, line, len, &e, 1);
-		}
-		return;
-	}
-	if (jrpc_str_eq(line, msg->method, "notifications/cancelled")) {
-		if (listen_cancelled(m, line, len, msg))
-			return;
-		/* The server gives up a request of its own at a client. */
-		for (struct mcp_client *c = list_first(&m->clients, struct mcp_client, link);
-		     c && msg->request_id.len; c = list_next(c, struct mcp_client, link)) {
-			struct pend *p = find_by_orig(&c->reqs, P_SERVER,
-			                              SPAN(line, msg->request_id));
-			if (!p)
-				continue;
-			char num[24];
-			size_t nl = (size_t)snprintf(num, sizeof(num), "%llu", p->id);
-			struct jrpc_edit e = { msg->request_id, num, nl };
-			send_edited(m, c, line, len, &e, 1);
-			pend_free(m, p);
-			return;
-		}
-		return;
-	}
-	struct sub *s = NULL;
-	int level = -1;
-	bool log = false;
-	bool updated = jrpc_str_eq(line, msg->method, "notifications/resources/updated");
-	if (updated) {
+}
+
+/* Who hears a notification of the server. */
+struct audience {
+	struct sub *sub;   /* resources/updated: the subscribers of its uri */
+	int level;         /* message: those whose level it reaches; else -1 */
+	bool log;          /* message: a log line (modern_log) */
+};
+
+/* MSG's audience; false when nobody subscribes to the resource updated. */
+static bool audience_of(struct mcp *m, const char *line,
+                        const struct jrpc_msg *msg, struct audience *a)
+{
+	*a = (struct audience){ .sub = NULL, .level = -1, .log = false };
+	if (jrpc_str_eq(line, msg->method, "notifications/resources/updated")) {
 		char *uri = jrpc_str(line, msg->uri);
-		s = uri ? sub_find(m, uri) : NULL;
+		a->sub = uri ? sub_find(m, uri) : NULL;
 		free(uri);
-		if (!s)
-			return;   /* nobody subscribes to it */
-	} else if ((log = jrpc_str_eq(line, msg->method, "notifications/message"))) {
+		return a->sub != NULL;
+	}
+	if (jrpc_str_eq(line, msg->method, "notifications/message")) {
+		a->log = true;
 		char *name = jrpc_str(line, msg->level);
-		level = level_index(name);
+		a->level = level_index(name);
 		free(name);
 	}
-	list_each(c, &m->clients, struct mcp_client, link) {
-		if (!c->initialized || (s && client_sub(c, s) == c->nsubs) ||
-		    (level >= 0 && c->level > level))
-			continue;
-		send_to(m, c, line, len);
-	}
-	if (log)
-		modern_log(m, line, len, level);
+	return true;
+}
+
+static bool hears(const struct mcp_client *c, const struct audience *a)
+{
+	return c->initialized &&
+	       !(a->sub && client_sub(c, a->sub) == c->nsubs) &&
+	       !(a->level >= 0 && c->level > a->level);
+}
+
+/* Any other notification goes to every client that hears it. */
+static void server_broadcast(struct mcp *m, const char *line, size_t len,
+                             const struct jrpc_msg *msg)
+{
+	struct audience a;
+	if (!audience_of(m, line, msg, &a))
+		return;
+	list_each(c, &m->clients, struct mcp_client, link)
+		if (hears(c, &a))
+			send_to(m, c, line, len);
+	if (a.log)
+		modern_log(m, line, len, a.level);
+}
+
+static void server_notification(struct mcp *m, const char *line, size_t len,
+                                const struct jrpc_msg *msg)
+{
+	if (list_change_kept(m, line, msg) && !msg->meta_sub.len)
+		return;
+	if (msg->meta_sub.len)   /* 2026-07-28: on a listen stream */
+		listen_notification(m, line, len, msg);
+	else if (jrpc_str_eq(line, msg->method, "notifications/progress"))
+		server_progress(m, line, len, msg);
+	else if (jrpc_str_eq(line, msg->method, "notifications/cancelled"))
+		server_cancelled(m, line, len, msg);
+	else
+		server_broadcast(m, line, len, msg);
 }
 
 void mcp_server_line(struct mcp *m, const char *line, size_t len)

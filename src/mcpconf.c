@@ -191,59 +191,45 @@ static bool is_plain_string(const json_t *v)
 	return json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v);
 }
 
-/* Reads the kind of entry E; a stdio one into *S (free s->args), the reason
- * why not (malloc'd) into *WHY for the others. */
-static enum kind classify(const json_t *e, struct stdio_entry *s, char **why)
+static enum kind unusable(char **why, const char *reason)
 {
-	memset(s, 0, sizeof(*s));
-	*why = NULL;
-	if (!json_is_object(e)) {
-		*why = xstrdup("not an object");
-		return KIND_UNUSABLE;
-	}
-	const json_t *type = json_object_get(e, "type");
-	if (type && !json_is_string(type)) {
-		*why = xstrdup("\"type\" is not a string");
-		return KIND_UNUSABLE;
-	}
-	bool stdio = type && strcmp(json_string_value(type), "stdio") == 0;
-	if (type && !stdio) {
-		for (size_t i = 0; i < ARRAY_LEN(remote_types); i++)
-			if (strcmp(json_string_value(type), remote_types[i]) == 0) {
-				*why = xasprintf("type %s", remote_types[i]);
-				return KIND_REMOTE;
-			}
-		*why = xasprintf("type \"%s\" is not one tend knows",
-		                 json_string_value(type));
-		return KIND_UNUSABLE;
-	}
-	if (!stdio) {
-		if (json_object_get(e, "url")) {
-			*why = xstrdup("url");
-			return KIND_REMOTE;
+	*why = xstrdup(reason);
+	return KIND_UNUSABLE;
+}
+
+/* An entry whose "type" is TYPE, not stdio: remote (true), or one tend
+ * does not know; *WHY says which. */
+static bool remote_type(const char *type, char **why)
+{
+	for (size_t i = 0; i < ARRAY_LEN(remote_types); i++)
+		if (strcmp(type, remote_types[i]) == 0) {
+			*why = xasprintf("type %s", remote_types[i]);
+			return true;
 		}
-		if (json_object_get(e, "httpUrl")) {
-			*why = xstrdup("httpUrl");
-			return KIND_REMOTE;
+	*why = xasprintf("type \"%s\" is not one tend knows", type);
+	return false;
+}
+
+/* Without a "type", a url or an httpUrl says the entry E is remote. */
+static bool untyped_remote(const json_t *e, char **why)
+{
+	static const char *const url_keys[] = { "url", "httpUrl" };
+	for (size_t i = 0; i < ARRAY_LEN(url_keys); i++)
+		if (json_object_get(e, url_keys[i])) {
+			*why = xstrdup(url_keys[i]);
+			return true;
 		}
-	}
-	const json_t *command = json_object_get(e, "command");
-	if (!command) {
-		*why = xstrdup("no \"command\"");
-		return KIND_UNUSABLE;
-	}
-	if (!is_plain_string(command) || !*json_string_value(command)) {
-		*why = xstrdup("\"command\" is not a non-empty string");
-		return KIND_UNUSABLE;
-	}
-	s->command = json_string_value(command);
+	return false;
+}
+
+/* The "args" of E, if it has them, into S: a list of strings. */
+static enum kind read_args(const json_t *e, struct stdio_entry *s, char **why)
+{
 	const json_t *args = json_object_get(e, "args");
 	if (!args)
 		return KIND_STDIO;
-	if (!json_is_array(args)) {
-		*why = xstrdup("\"args\" is not a list");
-		return KIND_UNUSABLE;
-	}
+	if (!json_is_array(args))
+		return unusable(why, "\"args\" is not a list");
 	s->has_args = true;
 	s->nargs = json_array_size(args);
 	s->args = xcalloc(s->nargs + 1, sizeof(*s->args));
@@ -252,12 +238,43 @@ static enum kind classify(const json_t *e, struct stdio_entry *s, char **why)
 		if (!is_plain_string(a)) {
 			free(s->args);
 			memset(s, 0, sizeof(*s));
-			*why = xstrdup("\"args\" holds a value that is not a string");
-			return KIND_UNUSABLE;
+			return unusable(why, "\"args\" holds a value that is not a "
+			                "string");
 		}
 		s->args[i] = json_string_value(a);
 	}
 	return KIND_STDIO;
+}
+
+/* The command and arguments of the stdio entry E into S. */
+static enum kind read_stdio(const json_t *e, struct stdio_entry *s, char **why)
+{
+	const json_t *command = json_object_get(e, "command");
+	if (!command)
+		return unusable(why, "no \"command\"");
+	if (!is_plain_string(command) || !*json_string_value(command))
+		return unusable(why, "\"command\" is not a non-empty string");
+	s->command = json_string_value(command);
+	return read_args(e, s, why);
+}
+
+/* Reads the kind of entry E; a stdio one into *S (free s->args), the reason
+ * why not (malloc'd) into *WHY for the others. */
+static enum kind classify(const json_t *e, struct stdio_entry *s, char **why)
+{
+	memset(s, 0, sizeof(*s));
+	*why = NULL;
+	if (!json_is_object(e))
+		return unusable(why, "not an object");
+	const json_t *type = json_object_get(e, "type");
+	if (type && !json_is_string(type))
+		return unusable(why, "\"type\" is not a string");
+	if (type && strcmp(json_string_value(type), "stdio") != 0)
+		return remote_type(json_string_value(type), why) ? KIND_REMOTE
+		                                                 : KIND_UNUSABLE;
+	if (!type && untyped_remote(e, why))
+		return KIND_REMOTE;
+	return read_stdio(e, s, why);
 }
 
 static json_t *string_array(const char *const *v, size_t n)
@@ -519,47 +536,56 @@ static void dump_indent(struct buf *b, const char *indent, int depth)
 		buf_adds(b, indent);
 }
 
+static void dump_value(struct buf *b, const json_t *v, const char *indent,
+                       int depth);
+
 /* NOLINTNEXTLINE(misc-no-recursion): as deep as jansson parses (2048 levels) */
-static void dump_value(struct buf *b, const json_t *v, const char *indent, int depth)
+static void dump_object(struct buf *b, const json_t *v, const char *indent,
+                        int depth)
+{
+	size_t left = json_object_size(v);
+	if (left == 0) {
+		buf_adds(b, "{}");
+		return;
+	}
+	buf_adds(b, "{\n");
+	const char *key;
+	const json_t *m;
+	json_object_foreach((json_t *)v, key, m) {
+		dump_indent(b, indent, depth + 1);
+		dump_string(b, key, strlen(key));
+		buf_adds(b, ": ");
+		dump_value(b, m, indent, depth + 1);
+		buf_adds(b, --left ? ",\n" : "\n");
+	}
+	dump_indent(b, indent, depth);
+	buf_addc(b, '}');
+}
+
+/* NOLINTNEXTLINE(misc-no-recursion): as deep as jansson parses (2048 levels) */
+static void dump_array(struct buf *b, const json_t *v, const char *indent,
+                       int depth)
+{
+	size_t n = json_array_size(v);
+	if (n == 0) {
+		buf_adds(b, "[]");
+		return;
+	}
+	buf_adds(b, "[\n");
+	for (size_t i = 0; i < n; i++) {
+		dump_indent(b, indent, depth + 1);
+		dump_value(b, json_array_get(v, i), indent, depth + 1);
+		buf_adds(b, i + 1 < n ? ",\n" : "\n");
+	}
+	dump_indent(b, indent, depth);
+	buf_addc(b, ']');
+}
+
+/* A string, a number, true, false or null. */
+static void dump_scalar(struct buf *b, const json_t *v)
 {
 	char num[32];
 	switch (json_typeof(v)) {
-	case JSON_OBJECT: {
-		if (json_object_size(v) == 0) {
-			buf_adds(b, "{}");
-			break;
-		}
-		buf_adds(b, "{\n");
-		size_t left = json_object_size(v);
-		const char *key;
-		const json_t *m;
-		json_object_foreach((json_t *)v, key, m) {
-			dump_indent(b, indent, depth + 1);
-			dump_string(b, key, strlen(key));
-			buf_adds(b, ": ");
-			dump_value(b, m, indent, depth + 1);
-			buf_adds(b, --left ? ",\n" : "\n");
-		}
-		dump_indent(b, indent, depth);
-		buf_addc(b, '}');
-		break;
-	}
-	case JSON_ARRAY: {
-		size_t n = json_array_size(v);
-		if (n == 0) {
-			buf_adds(b, "[]");
-			break;
-		}
-		buf_adds(b, "[\n");
-		for (size_t i = 0; i < n; i++) {
-			dump_indent(b, indent, depth + 1);
-			dump_value(b, json_array_get(v, i), indent, depth + 1);
-			buf_adds(b, i + 1 < n ? ",\n" : "\n");
-		}
-		dump_indent(b, indent, depth);
-		buf_addc(b, ']');
-		break;
-	}
 	case JSON_STRING:
 		dump_string(b, json_string_value(v), json_string_length(v));
 		break;
@@ -578,6 +604,26 @@ static void dump_value(struct buf *b, const json_t *v, const char *indent, int d
 		break;
 	case JSON_NULL:
 		buf_adds(b, "null");
+		break;
+	case JSON_OBJECT:
+	case JSON_ARRAY:
+		break;   /* not scalars: dump_value's */
+	}
+}
+
+/* NOLINTNEXTLINE(misc-no-recursion): as deep as jansson parses (2048 levels) */
+static void dump_value(struct buf *b, const json_t *v, const char *indent,
+                       int depth)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		dump_object(b, v, indent, depth);
+		break;
+	case JSON_ARRAY:
+		dump_array(b, v, indent, depth);
+		break;
+	default:
+		dump_scalar(b, v);
 		break;
 	}
 }

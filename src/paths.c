@@ -318,6 +318,15 @@ static int walk_fail(char **err, int e, char *msg)
 	return -1;
 }
 
+/* What a step of the walk did. */
+enum {
+	WALK_AGAIN,   /* look at the same component again (made just now,
+	               * or changed meanwhile) */
+	WALK_MOVED,   /* the walk moved into it */
+	WALK_LINK,    /* a link that may be followed: its target in the step */
+	WALK_DONE,    /* it was DIR, opened and checked: the step's fd */
+};
+
 struct step {
 	bool create;    /* make what is missing */
 	bool last;      /* nothing follows this component */
@@ -326,8 +335,8 @@ struct step {
 	int fd;         /* the directory itself, once reached and checked */
 };
 
-/* FD, just opened, is DIR: checked, it becomes S->fd (3), or -1 with
- * *ERR and errno. */
+/* FD, just opened, is DIR: checked, it becomes S->fd (WALK_DONE), or -1
+ * with *ERR and errno. */
 static int walk_last(struct walk *w, int fd, struct step *s, char **err)
 {
 	if (check_dir(fd, w->dir, w->var, err) < 0) {
@@ -336,98 +345,135 @@ static int walk_last(struct walk *w, int fd, struct step *s, char **err)
 		return -1;
 	}
 	s->fd = fd;
-	return 3;
+	return WALK_DONE;
 }
 
-/* One step of the walk: the component NAME (not "." nor "..").  Returns 1
- * when W moved into it, 0 when it is to be looked at again (made just
- * now, or changed meanwhile), 2 when it is a link that may be followed
- * (its target in S->target), 3 when it was the last one (S->fd), -1 with
- * *ERR and errno. */
-static int walk_step(struct walk *w, const char *name, struct step *s,
-                     char **err)
+/* NAME could not be looked at (errno E): a missing one is made, when S
+ * says so, to be looked at again. */
+static int walk_absent(struct walk *w, const char *name, int e,
+                       struct step *s, char **err)
 {
 	const char *dir = w->dir;
-	char b[96];
-	struct stat st;
-	if (fstatat(w->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (e != ENOENT)
+		return walk_fail(err, e, xasprintf("cannot open directory %s: %s",
+		                                   dir, strerror(e)));
+	if (!s->create)
+		return walk_fail(err, ENOENT, xasprintf("%s does not exist", dir));
+	if (++s->races > WALK_RACES_MAX)   /* made, and gone again */
+		return walk_fail(err, e, xasprintf("cannot create directory %s: %s",
+		                                   dir, strerror(e)));
+	if (mkdirat(w->fd, name, 0700) < 0 && errno != EEXIST) {
+		e = errno;
+		return walk_fail(err, e, xasprintf("cannot create directory %s: %s",
+		                                   dir, strerror(e)));
+	}
+	return WALK_AGAIN;
+}
+
+/* The target of the link NAME (AT, for messages) into S->target. */
+static int walk_readlink(struct walk *w, const char *name, const char *at,
+                         struct step *s, char **err)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlinkat(w->fd, name, target, sizeof(target) - 1);
+	if (n < 0) {
 		int e = errno;
-		if (e != ENOENT)
-			return walk_fail(err, e, xasprintf("cannot open directory %s: %s",
-			                                   dir, strerror(e)));
-		if (!s->create)
-			return walk_fail(err, ENOENT, xasprintf("%s does not exist", dir));
-		if (++s->races > WALK_RACES_MAX)   /* made, and gone again */
-			return walk_fail(err, e, xasprintf("cannot create directory %s: "
-			                                   "%s", dir, strerror(e)));
-		if (mkdirat(w->fd, name, 0700) < 0 && errno != EEXIST) {
-			e = errno;
-			return walk_fail(err, e, xasprintf("cannot create directory %s: "
-			                                   "%s", dir, strerror(e)));
-		}
-		return 0;
+		return walk_fail(err, e, xasprintf("cannot read the link %s on the "
+		                 "way to %s: %s", at, w->dir, strerror(e)));
 	}
-	if (S_ISLNK(st.st_mode)) {
-		char *at = walk_join(w, name);
-		int r = -1;
-		if (s->last) {
-			walk_fail(err, ELOOP, xasprintf("%s is a symbolic link: tend keeps "
-			          "its files only in a real directory; remove the link "
-			          "(rm %s) and try again", dir, dir));
-		} else if (!paths_link_safe(&w->st, &st, geteuid())) {
-			walk_fail(err, EPERM, xasprintf("%s is refused: on the way to it, "
-			          "%s is a symbolic link of uid %u in %s, which others "
-			          "can write to (mode %o): that user chooses where it "
-			          "leads; not following it; have the link removed%s",
-			          dir, at, (unsigned)st.st_uid, w->real,
-			          (unsigned)(w->st.st_mode & 07777), or_set(w->var, b)));
-		} else {
-			char target[PATH_MAX];
-			ssize_t n = readlinkat(w->fd, name, target, sizeof(target) - 1);
-			if (n < 0) {
-				int e = errno;
-				walk_fail(err, e, xasprintf("cannot read the link %s on the "
-				          "way to %s: %s", at, dir, strerror(e)));
-			} else {
-				target[n] = 0;
-				s->target = xstrdup(target);
-				r = 2;
-			}
-		}
+	target[n] = 0;
+	s->target = xstrdup(target);
+	return WALK_LINK;
+}
+
+/* NAME is a symbolic link (status ST): followed only on the way to DIR,
+ * never as DIR itself, and only when it cannot be another user's
+ * choice. */
+static int walk_link(struct walk *w, const char *name, const struct stat *st,
+                     struct step *s, char **err)
+{
+	const char *dir = w->dir;
+	if (s->last)
+		return walk_fail(err, ELOOP, xasprintf("%s is a symbolic link: tend "
+		                 "keeps its files only in a real directory; remove "
+		                 "the link (rm %s) and try again", dir, dir));
+	char *at = walk_join(w, name);
+	int r = -1;
+	if (paths_link_safe(&w->st, st, geteuid())) {
+		r = walk_readlink(w, name, at, s, err);
+	} else {
+		char b[96];
+		walk_fail(err, EPERM, xasprintf("%s is refused: on the way to it, "
+		          "%s is a symbolic link of uid %u in %s, which others "
+		          "can write to (mode %o): that user chooses where it "
+		          "leads; not following it; have the link removed%s",
+		          dir, at, (unsigned)st->st_uid, w->real,
+		          (unsigned)(w->st.st_mode & 07777), or_set(w->var, b)));
+	}
+	free(at);
+	return r;
+}
+
+static int walk_not_dir(struct walk *w, struct step *s, char **err)
+{
+	if (s->last)
+		return walk_fail(err, ENOTDIR, xasprintf("%s is not a directory; "
+		                 "remove it and try again", w->dir));
+	return walk_fail(err, ENOTDIR, xasprintf("cannot %s directory %s: %s",
+	                 s->create ? "create" : "open", w->dir,
+	                 strerror(ENOTDIR)));
+}
+
+/* The directory NAME (status ST) could not be opened (errno). */
+static int walk_open_failed(struct walk *w, const char *name,
+                            const struct stat *st, struct step *s, char **err)
+{
+	int e = errno;
+	if ((e == ELOOP || e == ENOTDIR || e == ENOENT) &&
+	    ++s->races <= WALK_RACES_MAX)
+		return WALK_AGAIN;   /* replaced after it was looked at */
+	if (e == EACCES && st->st_uid != geteuid()) {
+		char *at = s->last ? NULL : walk_join(w, name);
+		walk_fail(err, e, not_yours(at ? at : w->dir, st->st_uid, w->var));
 		free(at);
-		return r;
+		return -1;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		if (s->last)
-			return walk_fail(err, ENOTDIR, xasprintf("%s is not a directory; "
-			                 "remove it and try again", dir));
-		return walk_fail(err, ENOTDIR, xasprintf("cannot %s directory %s: %s",
-		                 s->create ? "create" : "open", dir, strerror(ENOTDIR)));
-	}
+	return walk_fail(err, e, xasprintf("cannot open directory %s: %s",
+	                                   w->dir, strerror(e)));
+}
+
+/* Enters the directory NAME (status ST), without following a link put
+ * there meanwhile; the last one is DIR, checked as such. */
+static int walk_into(struct walk *w, const char *name, const struct stat *st,
+                     struct step *s, char **err)
+{
 	int flags = (s->last ? O_RDONLY : O_PATH) | O_DIRECTORY | O_NOFOLLOW |
 	            O_CLOEXEC;
 	int fd = openat(w->fd, name, flags);
-	if (fd < 0) {
-		int e = errno;
-		if ((e == ELOOP || e == ENOTDIR || e == ENOENT) &&
-		    ++s->races <= WALK_RACES_MAX)
-			return 0;   /* replaced after it was looked at */
-		if (e == EACCES && st.st_uid != geteuid()) {
-			char *at = s->last ? NULL : walk_join(w, name);
-			walk_fail(err, e, not_yours(at ? at : dir, st.st_uid, w->var));
-			free(at);
-			return -1;
-		}
-		return walk_fail(err, e, xasprintf("cannot open directory %s: %s", dir,
-		                                   strerror(e)));
-	}
+	if (fd < 0)
+		return walk_open_failed(w, name, st, s, err);
 	if (s->last)
 		return walk_last(w, fd, s, err);
-	return walk_enter(w, fd, walk_join(w, name), err) < 0 ? -1 : 1;
+	return walk_enter(w, fd, walk_join(w, name), err) < 0 ? -1 : WALK_MOVED;
+}
+
+/* One step of the walk: the component NAME (not "." nor ".."), looked at
+ * without following it.  Returns a WALK_*, or -1 with *ERR and errno. */
+static int walk_step(struct walk *w, const char *name, struct step *s,
+                     char **err)
+{
+	struct stat st;
+	if (fstatat(w->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return walk_absent(w, name, errno, s, err);
+	if (S_ISLNK(st.st_mode))
+		return walk_link(w, name, &st, s, err);
+	if (!S_ISDIR(st.st_mode))
+		return walk_not_dir(w, s, err);
+	return walk_into(w, name, &st, s, err);
 }
 
 /* The components "", "." and "..": W stays, or moves to its parent.  The
- * last of them: the directory reached is DIR (3). */
+ * last of them: the directory reached is DIR (WALK_DONE). */
 static int walk_dots(struct walk *w, const char *name, struct step *s,
                      char **err)
 {
@@ -445,7 +491,7 @@ static int walk_dots(struct walk *w, const char *name, struct step *s,
 			return -1;
 	}
 	if (!s->last)
-		return 1;
+		return WALK_MOVED;
 	int fd = openat(w->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
@@ -455,68 +501,110 @@ static int walk_dots(struct walk *w, const char *name, struct step *s,
 	return walk_last(w, fd, s, err);
 }
 
+/* The way still to go, from the directory reached. */
+struct way {
+	char *rest;         /* malloc'd */
+	size_t pos, next;   /* the component looked at: from pos to next */
+	int links;          /* links followed so far */
+};
+
+/* DIR as an absolute path (malloc'd), or NULL with *ERR and errno. */
+static char *way_absolute(const char *dir, char **err)
+{
+	if (dir[0] == '/')
+		return xstrdup(dir);
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd))) {
+		int e = errno;
+		walk_fail(err, e, xasprintf("cannot open directory %s: %s", dir,
+		                            strerror(e)));
+		return NULL;
+	}
+	return xasprintf("%s/%s", cwd, dir);
+}
+
+/* The next component of the way (malloc'd; "" for none before the end),
+ * and whether it is the last one (S->last). */
+static char *way_component(struct way *way, struct step *s)
+{
+	const char *r = way->rest;
+	while (r[way->pos] == '/')
+		way->pos++;
+	size_t len = strcspn(r + way->pos, "/");
+	way->next = way->pos + len;
+	while (r[way->next] == '/')
+		way->next++;
+	s->last = r[way->next] == 0;
+	return xasprintf("%.*s", (int)len, r + way->pos);
+}
+
+static bool is_dots(const char *name)
+{
+	return !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
+/* Walks the next component of the way: a WALK_*, or -1. */
+static int walk_component(struct walk *w, struct way *way, struct step *s,
+                          char **err)
+{
+	char *name = way_component(way, s);
+	int r;
+	if (is_dots(name)) {
+		r = walk_dots(w, name, s, err);
+		way->pos = way->next;
+	} else {
+		r = walk_step(w, name, s, err);
+		if (r == WALK_MOVED || r == WALK_LINK)
+			s->races = 0;   /* counted per component */
+		if (r == WALK_MOVED)
+			way->pos = way->next;
+	}
+	free(name);
+	return r;
+}
+
+/* The link just met (S->target): the rest of the way now starts with its
+ * target, from / when it is absolute. */
+static int walk_follow(struct walk *w, struct way *way, struct step *s,
+                       char **err)
+{
+	int r;
+	if (++way->links > WALK_LINKS_MAX) {
+		r = walk_fail(err, ELOOP, xasprintf("cannot open directory %s: %s",
+		              w->dir, strerror(ELOOP)));
+	} else {
+		char *more = xasprintf("%s/%s", s->target, way->rest + way->next);
+		free(way->rest);
+		way->rest = more;
+		way->pos = 0;
+		r = s->target[0] == '/' ? walk_root(w, err) : WALK_LINK;
+	}
+	free(s->target);
+	s->target = NULL;
+	return r;
+}
+
 int paths_open_dir(const char *dir, bool create, const char *var, char **err)
 {
 	*err = NULL;
-	char *rest;
-	if (dir[0] == '/') {
-		rest = xstrdup(dir);
-	} else {
-		char cwd[PATH_MAX];
-		if (!getcwd(cwd, sizeof(cwd))) {
-			int e = errno;
-			return walk_fail(err, e, xasprintf("cannot open directory %s: %s",
-			                                   dir, strerror(e)));
-		}
-		rest = xasprintf("%s/%s", cwd, dir);
-	}
+	struct way way = { .rest = way_absolute(dir, err) };
+	if (!way.rest)
+		return -1;
 	struct walk w = { .dir = dir, .var = var, .fd = -1 };
 	struct step s = { .create = create, .fd = -1 };
-	int links = 0, r = walk_root(&w, err);
-	size_t pos = 0;
-	while (r >= 0 && r != 3) {
-		while (rest[pos] == '/')
-			pos++;
-		size_t len = strcspn(rest + pos, "/"), next = pos + len;
-		while (rest[next] == '/')
-			next++;
-		s.last = rest[next] == 0;
-		char *name = xasprintf("%.*s", (int)len, rest + pos);
-		if (len == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-			r = walk_dots(&w, name, &s, err);
-			pos = next;
-		} else {
-			r = walk_step(&w, name, &s, err);
-			if (r == 1 || r == 2)
-				s.races = 0;   /* counted per component */
-			if (r == 1)
-				pos = next;
-		}
-		free(name);
-		if (r != 2)
-			continue;
-		if (++links > WALK_LINKS_MAX) {
-			r = walk_fail(err, ELOOP, xasprintf("cannot open directory %s: %s",
-			              dir, strerror(ELOOP)));
-		} else {
-			/* The rest of the way now starts with the link's target. */
-			char *more = xasprintf("%s/%s", s.target, rest + next);
-			free(rest);
-			rest = more;
-			pos = 0;
-			if (s.target[0] == '/')
-				r = walk_root(&w, err);
-		}
-		free(s.target);
-		s.target = NULL;
+	int r = walk_root(&w, err);
+	while (r >= 0 && r != WALK_DONE) {
+		r = walk_component(&w, &way, &s, err);
+		if (r == WALK_LINK)
+			r = walk_follow(&w, &way, &s, err);
 	}
 	int e = errno;
-	free(rest);
+	free(way.rest);
 	free(w.real);
 	if (w.fd >= 0)
 		close(w.fd);
 	errno = e;
-	return r == 3 ? s.fd : -1;
+	return r == WALK_DONE ? s.fd : -1;
 }
 
 int paths_mkdir(const char *dir, char **err)

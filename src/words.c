@@ -62,81 +62,88 @@ static int excerpt_len(size_t n)
 static int scan_default(struct ctx *c, const char **pp, struct buf *b,
                         bool in_dq, const char *open);
 
-/* Expands the "$..." at *PP into B and moves *PP past it.  IN_DQ: inside
- * double quotes, where a '$' just before the closing quote is literal. */
-/* NOLINTNEXTLINE(misc-no-recursion): at most WORDS_NEST_MAX deep (expand) */
-static int expand(struct ctx *c, const char **pp, struct buf *b, bool in_dq)
+/* The value of the variable named S[0..N), or NULL when it is unset. */
+static const char *var_value(struct ctx *c, const char *s, size_t n)
 {
-	const char *p = *pp; /* at '$' */
-	const char *q = p + 1;
-
-	if (*q == '\0' || is_sep(*q) || (in_dq && *q == '"')) {
-		buf_addc(b, '$');
-		*pp = q;
-		return 0;
-	}
-
-	if (is_name_start(*q)) {
-		const char *e = q;
-		while (is_name_char(*e))
-			e++;
-		char *name = xasprintf("%.*s", (int)(e - q), q);
-		const char *v = lookup(c->env, name);
-		free(name);
-		if (v)
-			buf_adds(b, v);
-		*pp = e;
-		return 0;
-	}
-
-	if (*q != '{') {
-		size_t n = 1;
-		while (q[n] && !is_sep(q[n]))
-			n++;
-		return fail(c, "bad variable name in \"$%.*s\"", excerpt_len(n), q);
-	}
-
-	/* ${NAME} or ${NAME:-default} */
-	const char *name_start = q + 1, *e = name_start;
-	while (is_name_char(*e))
-		e++;
-	bool good_name = e > name_start && is_name_start(*name_start);
-	bool has_default = e[0] == ':' && e[1] == '-';
-
-	if (!good_name || (*e != '}' && !has_default)) {
-		const char *close = strchr(e, '}');
-		if (!close)
-			return fail(c, "\"${\" without \"}\" in \"%.*s\"",
-			            excerpt_len(strlen(p)), p);
-		size_t n = (size_t)(close - p) + 1;
-		if (!good_name)
-			return fail(c, "bad variable name in \"%.*s\"", excerpt_len(n), p);
-		return fail(c, "bad variable reference \"%.*s\"; "
-		            "write ${VAR} or ${VAR:-default}", excerpt_len(n), p);
-	}
-
-	char *name = xasprintf("%.*s", (int)(e - name_start), name_start);
+	char *name = xasprintf("%.*s", (int)n, s);
 	const char *v = lookup(c->env, name);
 	free(name);
+	return v;
+}
 
+/* Is a '$' followed by Q literal: at the end, before a blank, or (IN_DQ)
+ * just before the closing double quote? */
+static bool dollar_is_literal(const char *q, bool in_dq)
+{
+	return *q == '\0' || is_sep(*q) || (in_dq && *q == '"');
+}
+
+/* $NAME, Q after the '$': its value into B.  Returns the end of NAME. */
+static const char *expand_name(struct ctx *c, const char *q, struct buf *b)
+{
+	const char *e = q;
+	while (is_name_char(*e))
+		e++;
+	const char *v = var_value(c, q, (size_t)(e - q));
+	if (v)
+		buf_adds(b, v);
+	return e;
+}
+
+/* What is wrong with the "${" at P, its would-be name ending at E. */
+static int bad_braces(struct ctx *c, const char *p, const char *e,
+                      bool good_name)
+{
+	const char *close = strchr(e, '}');
+	if (!close)
+		return fail(c, "\"${\" without \"}\" in \"%.*s\"",
+		            excerpt_len(strlen(p)), p);
+	size_t n = (size_t)(close - p) + 1;
+	if (!good_name)
+		return fail(c, "bad variable name in \"%.*s\"", excerpt_len(n), p);
+	return fail(c, "bad variable reference \"%.*s\"; "
+	            "write ${VAR} or ${VAR:-default}", excerpt_len(n), p);
+}
+
+/* Reads the default at *PP of the "${VAR:-" at OPEN into DEF.  Each
+ * nested default is a level of recursion: they are bounded. */
+/* NOLINTNEXTLINE(misc-no-recursion): at most WORDS_NEST_MAX deep */
+static int read_default(struct ctx *c, const char **pp, struct buf *def,
+                        bool in_dq, const char *open)
+{
+	if (c->depth == WORDS_NEST_MAX)
+		return fail(c, "defaults nested more than %d deep in \"%.*s\"",
+		            WORDS_NEST_MAX, excerpt_len(strlen(open)), open);
+	c->depth++;
+	int r = scan_default(c, pp, def, in_dq, open);
+	c->depth--;
+	return r;
+}
+
+/* ${NAME} or ${NAME:-default} at *PP into B; *PP moves past it.  The
+ * default is read (and checked) even when it is not used. */
+/* NOLINTNEXTLINE(misc-no-recursion): at most WORDS_NEST_MAX deep */
+static int expand_braced(struct ctx *c, const char **pp, struct buf *b,
+                         bool in_dq)
+{
+	const char *p = *pp, *name = p + 2, *e = name;
+	while (is_name_char(*e))
+		e++;
+	bool good_name = e > name && is_name_start(*name);
+	bool has_default = e[0] == ':' && e[1] == '-';
+	if (!good_name || (*e != '}' && !has_default))
+		return bad_braces(c, p, e, good_name);
+
+	const char *v = var_value(c, name, (size_t)(e - name));
 	if (!has_default) {
 		if (v)
 			buf_adds(b, v);
 		*pp = e + 1;
 		return 0;
 	}
-
-	/* The default is read (and checked) even when it is not used.  Each
-	 * nested default is a level of recursion: they are bounded. */
-	if (c->depth == WORDS_NEST_MAX)
-		return fail(c, "defaults nested more than %d deep in \"%.*s\"",
-		            WORDS_NEST_MAX, excerpt_len(strlen(p)), p);
 	struct buf def = { 0 };
 	const char *d = e + 2;
-	c->depth++;
-	int r = scan_default(c, &d, &def, in_dq, p);
-	c->depth--;
-	if (r < 0) {
+	if (read_default(c, &d, &def, in_dq, p) < 0) {
 		free(def.s);
 		return -1;
 	}
@@ -147,6 +154,29 @@ static int expand(struct ctx *c, const char **pp, struct buf *b, bool in_dq)
 	free(def.s);
 	*pp = d;
 	return 0;
+}
+
+/* Expands the "$..." at *PP into B and moves *PP past it.  IN_DQ: inside
+ * double quotes, where a '$' just before the closing quote is literal. */
+/* NOLINTNEXTLINE(misc-no-recursion): at most WORDS_NEST_MAX deep (expand) */
+static int expand(struct ctx *c, const char **pp, struct buf *b, bool in_dq)
+{
+	const char *q = *pp + 1; /* after the '$' */
+	if (dollar_is_literal(q, in_dq)) {
+		buf_addc(b, '$');
+		*pp = q;
+		return 0;
+	}
+	if (is_name_start(*q)) {
+		*pp = expand_name(c, q, b);
+		return 0;
+	}
+	if (*q == '{')
+		return expand_braced(c, pp, b, in_dq);
+	size_t n = 1;
+	while (q[n] && !is_sep(q[n]))
+		n++;
+	return fail(c, "bad variable name in \"$%.*s\"", excerpt_len(n), q);
 }
 
 /* Reads "..." at *PP (after the opening quote) up to and past the closing

@@ -400,69 +400,103 @@ static const char *env_get(const struct strv *sv, const char *name)
 	return NULL;
 }
 
-struct unit_config *zc_build(const struct zc_request *req, char **err)
+/* What is wrong with REQ before its flags are read (malloc'd), or NULL. */
+static char *request_fault(const struct zc_request *req)
 {
-	*err = NULL;
-	if (!req->argv || !req->argv[0] || !req->argv[0][0]) {
-		*err = xstrdup("connect: no command given; usage: tend connect "
+	if (!req->argv || !req->argv[0] || !req->argv[0][0])
+		return xstrdup("connect: no command given; usage: tend connect "
 		               "[--KEY VALUE ...] -- CMD [ARG ...]");
-		return NULL;
-	}
-	if (!req->cwd || req->cwd[0] != '/') {
-		*err = xstrdup("connect: the working directory must be an absolute "
+	if (!req->cwd || req->cwd[0] != '/')
+		return xstrdup("connect: the working directory must be an absolute "
 		               "path");
-		return NULL;
-	}
-	struct tend_config *cfg = config_for_connect(req->argv, req->cwd);
-	struct unit_config *u = cfg->units[0];
-	zc_client_env(req->env, &u->client_env);
-	/* Marks the unit as tend connect's, for ${VAR} in flags (the
-	 * client's environment); the key replaces it below. */
-	u->connect_key = xstrdup("");
+	return NULL;
+}
+
+/* Why the flag --K is not one of tend connect -- CMD (malloc'd), or NULL
+ * when it is. */
+static char *flag_refusal(const char *k)
+{
+	if (strcmp(k, "exec") == 0)
+		return xstrdup("connect: the command comes after \"--\", not from "
+		               "--exec");
+	if (!config_is_key(k, KIND_SERVICE))
+		return xasprintf("connect: unknown flag --%s; see tend connect "
+		                 "--help", k);
+	if (!config_is_connect_key(k))
+		return xasprintf("connect: --%s does not apply to tend connect -- "
+		                 "CMD (its service is an MCP server on stdio, "
+		                 "started on demand); put the service in tend.ini "
+		                 "for that", k);
+	return NULL;
+}
+
+/* REQ's flags into U (of CFG), up to the first error (*ERR). */
+static void set_flags(struct tend_config *cfg, struct unit_config *u,
+                      const struct zc_request *req, char **err)
+{
 	for (size_t i = 0; i < req->nset && !*err; i++) {
 		const char *k = req->set[2 * i], *v = req->set[2 * i + 1];
-		if (strcmp(k, "exec") == 0)
-			*err = xstrdup("connect: the command comes after \"--\", not "
-			               "from --exec");
-		else if (!config_is_key(k, KIND_SERVICE))
-			*err = xasprintf("connect: unknown flag --%s; see tend connect "
-			                 "--help", k);
-		else if (!config_is_connect_key(k))
-			*err = xasprintf("connect: --%s does not apply to tend connect "
-			                 "-- CMD (its service is an MCP server on stdio, "
-			                 "started on demand); put the service in tend.ini "
-			                 "for that", k);
-		else
+		*err = flag_refusal(k);
+		if (!*err)
 			config_set(cfg, u, k, v, 0, err);
 	}
+}
+
+/* Why U's working directory cannot be its (malloc'd), or NULL. */
+static char *cwd_fault(const struct unit_config *u)
+{
+	struct stat st;
+	if (stat(u->cwd, &st) < 0)
+		return xasprintf("connect: working directory %s: %s", u->cwd,
+		                 strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return xasprintf("connect: working directory %s: not a directory",
+		                 u->cwd);
+	return NULL;
+}
+
+/* Why U's program cannot be run (malloc'd), or NULL: looked for as
+ * execvp would, with the PATH of the unit's env, else the client's. */
+static char *program_fault(const struct unit_config *u)
+{
+	const char *path = env_get(&u->env, "PATH");
+	char *why = NULL;
+	if (zc_which(u->argv.v[0], path ? path : env_get(&u->client_env, "PATH"),
+	             u->cwd, &why) == 0)
+		return NULL;
+	char *err = strchr(u->argv.v[0], '/')
+	            ? xasprintf("connect: %s (from %s); check the path", why,
+	                        u->cwd)
+	            : xasprintf("connect: %s; give the full path of the command, "
+	                        "or fix PATH", why);
+	free(why);
+	return err;
+}
+
+/* U, the unit of CFG for REQ's command: the client's environment, the
+ * flags, the cross-key checks, the working directory (the client's
+ * unless a flag says), the program.  *ERR on the first thing wrong. */
+static void fill_unit(struct tend_config *cfg, struct unit_config *u,
+                      const struct zc_request *req, char **err)
+{
+	zc_client_env(req->env, &u->client_env);
+	/* Marks the unit as tend connect's, for ${VAR} in flags (the
+	 * client's environment); set_connect_key replaces it. */
+	u->connect_key = xstrdup("");
+	set_flags(cfg, u, req, err);
 	if (!*err)
 		config_finish(cfg, err);
 	if (!*err && !u->cwd)
 		u->cwd = xstrdup(req->cwd);
-	struct stat st;
-	if (!*err && stat(u->cwd, &st) < 0)
-		*err = xasprintf("connect: working directory %s: %s", u->cwd,
-		                 strerror(errno));
-	else if (!*err && !S_ISDIR(st.st_mode))
-		*err = xasprintf("connect: working directory %s: not a directory",
-		                 u->cwd);
-	if (!*err) {
-		const char *path = env_get(&u->env, "PATH");
-		char *why = NULL;
-		if (zc_which(u->argv.v[0], path ? path : env_get(&u->client_env, "PATH"),
-		             u->cwd, &why) < 0) {
-			*err = strchr(u->argv.v[0], '/')
-			       ? xasprintf("connect: %s (from %s); check the path",
-			                   why, u->cwd)
-			       : xasprintf("connect: %s; give the full path of the "
-			                   "command, or fix PATH", why);
-			free(why);
-		}
-	}
-	if (*err) {
-		config_free(cfg);
-		return NULL;
-	}
+	if (!*err)
+		*err = cwd_fault(u);
+	if (!*err)
+		*err = program_fault(u);
+}
+
+/* What U's clients must have in common to share it. */
+static void set_connect_key(struct unit_config *u)
+{
 	char *settings = config_unit_text(u);
 	if (!settings)
 		abort();
@@ -470,6 +504,21 @@ struct unit_config *zc_build(const struct zc_request *req, char **err)
 	u->connect_key = zc_key(settings, u->client_env.v, &u->env_ignore,
 	                        &u->env_require);
 	free(settings);
+}
+
+struct unit_config *zc_build(const struct zc_request *req, char **err)
+{
+	*err = request_fault(req);
+	if (*err)
+		return NULL;
+	struct tend_config *cfg = config_for_connect(req->argv, req->cwd);
+	struct unit_config *u = cfg->units[0];
+	fill_unit(cfg, u, req, err);
+	if (*err) {
+		config_free(cfg);
+		return NULL;
+	}
+	set_connect_key(u);
 	cfg->units[0] = NULL;
 	config_free(cfg);
 	return u;

@@ -1,5 +1,5 @@
 /* Unit tests for cmd.c: the table of commands, what each applies to, and
- * the CLI's argument parser.  The rules the table replaces (the daemon's
+ * the CLI's argument parser (and the request its words make, ctl.c).  The rules the table replaces (the daemon's
  * if-chain, ctl.c's needs_name, client.c's strcmp chain) are written out
  * here as oracles: the table must decide every case as they did, with the
  * same messages. */
@@ -270,20 +270,16 @@ static const struct cli_case cli_cases[] = {
 	UNEXPECTED("connect", "--wait", { "a", "--wait" }),
 };
 
-/* Parses case K's words into *REQ and *JSON; returns the error (to free)
- * or NULL. */
-static char *cli_parse(const struct cli_case *k, struct ctl_req *req,
-                       bool *json)
+/* Parses case K's words into *ARGS; returns the error (to free) or NULL. */
+static char *cli_parse(const struct cli_case *k, struct cmd_args *args)
 {
 	int argc = 0;
 	while (argc < 4 && k->argv[argc])
 		argc++;
 	const struct cmd_info *ci = cmd_find(k->cmd);
 	assert_non_null(ci);
-	*req = (struct ctl_req){ .cmd = ci->cmd };
-	*json = false;
 	char *err = NULL;
-	int r = cmd_parse_args(ci, argc, (char **)k->argv, req, json, &err);
+	int r = cmd_parse_args(ci, argc, (char **)k->argv, args, &err);
 	assert_int_equal(r < 0, err != NULL);
 	return err;
 }
@@ -293,9 +289,8 @@ static void test_cli_cases(void **state)
 	(void)state;
 	for (size_t i = 0; i < ARRAY_LEN(cli_cases); i++) {
 		const struct cli_case *k = &cli_cases[i];
-		struct ctl_req req;
-		bool json;
-		char *err = cli_parse(k, &req, &json);
+		struct cmd_args args;
+		char *err = cli_parse(k, &args);
 		char *want = k->unexpected
 		             ? xasprintf("%s: unexpected argument \"%s\"; see tend %s "
 		                         "--help", k->cmd, k->unexpected, k->cmd)
@@ -310,13 +305,11 @@ static void test_cli_cases(void **state)
 		free(want);
 		if (refused)
 			continue;
-		unsigned got = (req.wait ? CMD_WAIT : 0) | (req.join ? CMD_JOIN : 0) |
-		               (req.force ? CMD_FORCE : 0) | (json ? CMD_JSON : 0);
-		assert_int_equal(got, k->flags);
+		assert_int_equal(args.flags, k->flags);
 		if (k->name)
-			assert_string_equal(req.name, k->name);
+			assert_string_equal(args.name, k->name);
 		else
-			assert_null(req.name);
+			assert_null(args.name);
 	}
 }
 
@@ -327,9 +320,10 @@ static void test_cli_request_parses(void **state)
 	static const struct cli_case k = ACCEPTS("run", "nightly",
 	                                         CMD_JOIN | CMD_FORCE,
 	                                         { "nightly", "--join", "--force" });
-	struct ctl_req req, back;
-	bool json;
-	assert_null(cli_parse(&k, &req, &json));
+	struct cmd_args args;
+	struct ctl_req back;
+	assert_null(cli_parse(&k, &args));
+	struct ctl_req req = ctl_req_of_args(cmd_find(k.cmd), &args);
 	char *line = ctl_format(&req), *err = NULL;
 	assert_int_equal(ctl_parse(line, strlen(line) - 1, &back, &err), 0);
 	assert_int_equal(back.cmd, CTL_RUN);

@@ -645,6 +645,40 @@ static void test_format_exact(void **state)
 	free(s);
 }
 
+/* The CLI's words as a request: each flag its field, the name as given,
+ * --json left to the CLI. */
+static void test_req_of_args(void **state)
+{
+	(void)state;
+	const struct cmd_info *run = cmd_info(CTL_RUN);
+	const struct { unsigned flags; bool wait, join, force; } cases[] = {
+		{ 0, false, false, false },
+		{ CMD_WAIT, true, false, false },
+		{ CMD_JOIN, false, true, false },
+		{ CMD_FORCE, false, false, true },
+		{ CMD_WAIT | CMD_FORCE | CMD_JSON, true, false, true },
+		{ CMD_JSON, false, false, false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cmd_args args = { .name = "nightly", .flags = cases[i].flags };
+		struct ctl_req req = ctl_req_of_args(run, &args);
+		assert_int_equal(req.cmd, CTL_RUN);
+		assert_ptr_equal(req.name, args.name);
+		assert_int_equal(req.wait, cases[i].wait);
+		assert_int_equal(req.join, cases[i].join);
+		assert_int_equal(req.force, cases[i].force);
+		assert_null(req.exec);
+		assert_null(req.set);
+	}
+	struct cmd_args none = { .name = NULL, .flags = 0 };
+	struct ctl_req req = ctl_req_of_args(cmd_info(CTL_STATUS), &none);
+	assert_int_equal(req.cmd, CTL_STATUS);
+	assert_null(req.name);
+	char *line = ctl_format(&req);
+	assert_string_equal(line, "{\"cmd\":\"status\"}\n");
+	free(line);
+}
+
 static void test_format_roundtrip(void **state)
 {
 	(void)state;
@@ -849,6 +883,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_big_values),
 		cmocka_unit_test(test_format_exact),
 		cmocka_unit_test(test_format_roundtrip),
+		cmocka_unit_test(test_req_of_args),
 		cmocka_unit_test(test_reply_ok),
 		cmocka_unit_test(test_reply_ok_not_overridden),
 		cmocka_unit_test(test_reply_err),

@@ -336,9 +336,17 @@ static void test_callback_stops(void **state)
 	assert_int_equal(ini_parse_string("[s]\na = 1\n", "f", &handler, &l3, &err),
 	                 -1);
 	assert_non_null(err);
-	assert_non_null(strstr(err, "f:2: "));
+	assert_string_equal(err, "f:2: entry \"a\" rejected");
 	free(err);
 	free(l3.s);
+
+	/* ...a section's callback too. */
+	struct log l4 = { .stop_at_line = 2, .stop_sets_err = 0 };
+	assert_int_equal(ini_parse_string("[s]\n[ t ]\n", "f", &handler, &l4,
+	                                  &err), -1);
+	assert_string_equal(err, "f:2: section \"t\" rejected");
+	free(err);
+	free(l4.s);
 }
 
 static void test_null_callbacks(void **state)

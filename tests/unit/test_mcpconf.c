@@ -232,6 +232,17 @@ static void test_unusable_left_alone(void **state)
 		assert_null(strchr(rep.v[i].detail, '\n'));
 	}
 	assert_non_null(strstr(rep.v[5].detail, "blanks"));
+	/* each says what is wrong with it */
+	const char *why[] = {
+		"not an object", "no \"command\"",
+		"\"command\" is not a non-empty string", "\"args\" is not a list",
+		"\"args\" holds a value that is not a string", NULL,
+		"type \"websocket-ish\" is not one tend knows",
+		"\"command\" is not a non-empty string", "\"type\" is not a string",
+	};
+	for (size_t i = 0; i < rep.n; i++)
+		if (why[i])
+			assert_string_equal(rep.v[i].detail, why[i]);
 	mcpconf_report_free(&rep);
 	/* the document is untouched: compare the dumps */
 	json_t *doc = parse(text), *copy = json_deep_copy(doc);

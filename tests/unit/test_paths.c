@@ -756,6 +756,18 @@ static void test_mkdir_nested(void **state)
 	assert_mode("rel", 0700);
 	assert_mode("rel/x", 0700);
 
+	/* Empty components, "." and ".." on the way: each walked as it
+	 * comes (b is made, then left for its parent). */
+	char *dots = xasprintf("%s//m/./n/../o/", t->dir);
+	assert_int_equal(paths_mkdir(dots, &err), 0);
+	assert_null(err);
+	free(dots);
+	assert_mode("m/n", 0700);
+	assert_mode("m/o", 0700);
+	assert_int_equal(paths_mkdir("m/o/..", &err), 0);
+	assert_int_equal(paths_mkdir("./m/./o/.", &err), 0);
+	assert_null(err);
+
 	/* An existing parent keeps its mode: only DIR must be private. */
 	assert_int_equal(chmod(a, 0755), 0);
 	char *e = xasprintf("%s/a/e", t->dir);
