@@ -1,6 +1,6 @@
 /* The /proc parsers behind memory limits and the process table: status
  * (RssAnon, RssShmem), smaps_rollup (Pss, Pss_Anon, Pss_Shmem, Pss_File)
- * and stat (src/mem.c, src/proc.c).
+ * and stat (src/mem.c, src/proc_linux.c).
  * The kernel writes these files, but a process names itself (the comm
  * field of stat, the Name: line of status: spaces, ')' and newlines
  * included), so they are input too.  And a line of the daemon's procs

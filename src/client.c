@@ -7,6 +7,7 @@
 #include "logfile.h"
 #include "parse.h"
 #include "paths.h"
+#include "proc_os.h"
 #include "util.h"
 #include "zeroconf.h"
 
@@ -18,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -753,7 +753,7 @@ out:
 static bool die_with_client(void)
 {
 	pid_t parent = getppid();
-	return !(prctl(PR_SET_PDEATHSIG, SIGTERM) == 0 && getppid() != parent);
+	return !(proc_die_with_parent(SIGTERM) == 0 && getppid() != parent);
 }
 
 static bool utf8_ok(const char *s)

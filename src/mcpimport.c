@@ -15,6 +15,7 @@
 
 #include "mcpconf.h"
 #include "mcptoml.h"
+#include "proc_os.h"
 #include "udiff.h"
 #include "util.h"
 
@@ -610,11 +611,7 @@ static bool tend_on_path(void)
 static char *self_path(void)
 {
 	char p[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", p, sizeof(p) - 1);
-	if (n <= 0)
-		return NULL;
-	p[n] = '\0';
-	return xstrdup(p);
+	return proc_self_exe(p, sizeof(p)) < 0 ? NULL : xstrdup(p);
 }
 
 static void print_summary(const struct run *r)

@@ -1,4 +1,5 @@
 #include "output.h"
+#include "proc_os.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,10 +11,8 @@
 
 int output_nonblocking(int fd)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	int nb = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_APPEND |
-	              O_NOCTTY);
+	int nb = proc_fd_reopen(fd, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_APPEND |
+	                            O_NOCTTY);
 	return nb >= 0 ? nb : fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 

@@ -1,5 +1,6 @@
 /* proc_linux — proc_os.h on Linux: the process table from /proc, signals
- * through a pidfd (a recycled pid is never signalled), and prctl. */
+ * through a pidfd (a recycled pid is never signalled), prctl, and
+ * /proc/self (the executable, a descriptor opened afresh). */
 #include "proc_os.h"
 #include "proc_linux.h"
 #include "util.h"
@@ -83,6 +84,21 @@ void proc_cmdline(pid_t pid, char *out, size_t cap)
 		k--;
 	out[k] = 0;
 	str_clean(out);
+}
+
+void proc_cwd(pid_t pid, char *out, size_t cap)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cwd", (int)pid);
+	ssize_t n = readlink(path, out, cap - 1);
+	out[n > 0 ? n : 0] = 0;
+}
+
+void proc_comm(pid_t pid, char *out, size_t cap)
+{
+	if (proc_read_file(pid, "comm", out, cap) < 0)
+		out[0] = 0;
+	out[strcspn(out, "\n")] = 0;
 }
 
 #define ENVIRON_MAX 65536
@@ -221,6 +237,26 @@ int proc_subreaper(void)
 int proc_die_with_parent(int sig)
 {
 	return prctl(PR_SET_PDEATHSIG, sig) < 0 ? -1 : 0;
+}
+
+int proc_self_exe(char *out, size_t cap)
+{
+	ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+	if (n <= 0) {
+		out[0] = 0;
+		return -1;
+	}
+	out[n] = 0;
+	return 0;
+}
+
+int proc_fd_reopen(int fd, int flags)
+{
+	/* Opening /proc/self/fd/N opens the file (or pipe) anew, not a
+	 * duplicate of N's open file description. */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, flags);
 }
 
 void proc_set_name(const char *name)

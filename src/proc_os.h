@@ -2,7 +2,8 @@
  * the operating system can tell or do: the table of processes, one
  * process's identity, its environment and command line, a signal that
  * cannot hit a recycled pid, and the few process attributes that contain
- * a tree (child subreaper, death signal).  proc.h (spawning, trees, the
+ * a tree (child subreaper, death signal), and what only the system can
+ * tell of this process (its executable, a descriptor opened afresh).  proc.h (spawning, trees, the
  * shim) and the supervisor build on it and on nothing below it.
  *
  *   proc_linux.c   Linux: /proc, pidfd, prctl (built; the only one today).
@@ -65,6 +66,15 @@ int proc_environ(pid_t pid, struct buf *env);
  * '?', cut to CAP - 1 bytes ("" when gone). */
 void proc_cmdline(pid_t pid, char *out, size_t cap);
 
+/* PID's working directory, cut to CAP - 1 bytes ("" when it cannot be
+ * read: the process is gone, or another user's). */
+void proc_cwd(pid_t pid, char *out, size_t cap);
+
+/* The name PID shows in ps -o comm, up to its first newline, cut to
+ * CAP - 1 bytes ("" when gone).  The process chose those bytes: they are
+ * not cleaned. */
+void proc_comm(pid_t pid, char *out, size_t cap);
+
 /* Sends SIG to process P if it is still the process P names (pid and start
  * time).  Returns 1 if sent, 0 if it is gone. */
 int proc_signal(const struct proc_stat *p, int sig);
@@ -81,6 +91,17 @@ int proc_subreaper(void);
 /* SIG is sent to this process when its parent dies, however.  Returns 0,
  * or -1 (errno; ENOSYS where the system has no such thing). */
 int proc_die_with_parent(int sig);
+
+/* The path of this process's executable, cut to CAP - 1 bytes.  Returns
+ * 0, or -1 (errno). */
+int proc_self_exe(char *out, size_t cap);
+
+/* Opens afresh what this process's descriptor FD has open (a pipe, a
+ * terminal), as an open file of its own with open(2)'s FLAGS: flags set
+ * on it (O_NONBLOCK) are then not shared with whoever else holds FD's.
+ * FD stays open.  Returns the new descriptor, or -1 (errno; ENXIO for a
+ * socket, ENOSYS where the system cannot). */
+int proc_fd_reopen(int fd, int flags);
 
 /* The name this process shows in ps -o comm (at most 15 bytes kept on
  * Linux).  For the eyes only: a refusal changes nothing. */

@@ -118,9 +118,7 @@ static int own_fd(int fd, int mode)
 		return -1;
 	}
 	if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		int nb = open(path, mode | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		int nb = proc_fd_reopen(fd, mode | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 		if (nb >= 0) {
 			close(fd);
 			return nb;
@@ -1235,25 +1233,14 @@ static void peer_info(struct session *s)
 	if (getsockopt(s->ctl, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid <= 0)
 		return;
 	s->pid = cr.pid;
-	char path[64], b[4096];
-	snprintf(path, sizeof(path), "/proc/%d/cwd", (int)cr.pid);
-	ssize_t n = readlink(path, b, sizeof(b) - 1);
-	if (n > 0) {
-		b[n] = '\0';
+	char b[4096];
+	proc_cwd(cr.pid, b, sizeof(b));
+	if (b[0])
 		s->cwd = xstrdup(b);
-	}
 	struct proc_stat st;
 	if (proc_read_stat(cr.pid, &st) < 0 || st.ppid <= 0)
 		return;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)st.ppid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = fd >= 0 ? read(fd, s->program, sizeof(s->program) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (n > 0) {
-		s->program[n] = '\0';
-		s->program[strcspn(s->program, "\n")] = '\0';
-	}
+	proc_comm(st.ppid, s->program, sizeof(s->program));
 }
 
 /* An instance is done with its session: it goes (stopped first if need

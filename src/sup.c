@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -800,7 +799,7 @@ void sup_report(const struct sup *s, uint64_t now, struct sup_report *r)
 
 int sup_prepare(struct sup *s)
 {
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+	if (proc_subreaper() < 0)
 		errline("cannot become a child subreaper (%s); daemonized "
 		        "descendants may escape", strerror(errno));
 	int r = 0;

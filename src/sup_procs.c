@@ -5,11 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 static bool same_procs(const struct proc_stat *a, size_t na,
@@ -234,20 +232,15 @@ static size_t collect_leftovers(void *ctx, const struct proc_stat **members)
 	return l->nhit;
 }
 
+/* Waits at most MS in all for the processes of M to be gone. */
 static void wait_gone(const struct proc_stat *m, size_t n, int ms)
 {
 	uint64_t end = mono_ms() + (uint64_t)ms;
 	for (size_t i = 0; i < n; i++) {
-		int fd = (int)syscall(SYS_pidfd_open, m[i].pid, 0);
-		if (fd < 0)
-			continue;
-		struct proc_stat now;
 		uint64_t t = mono_ms();
-		if (proc_read_stat(m[i].pid, &now) == 0 && now.start == m[i].start && t < end) {
-			struct pollfd p = { .fd = fd, .events = POLLIN };
-			poll(&p, 1, (int)(end - t));
-		}
-		close(fd);
+		if (t >= end)
+			break;
+		(void)proc_wait_gone(&m[i], (int)(end - t));
 	}
 }
 

@@ -1,7 +1,9 @@
 /* Unit tests for proc_os.h, whichever file implements it (today
  * proc_linux.c), on real processes: the table, one process's identity,
  * environment and command line, signals that never hit a recycled pid,
- * waiting for a process to go, the subreaper; and the table's
+ * waiting for a process to go, the subreaper, a process's working
+ * directory and name, this process's executable, a descriptor opened
+ * afresh; and the table's
  * bookkeeping (proc_tree.c), pure.  A new system's file passes these as
  * they are. */
 #include <setjmp.h>
@@ -11,9 +13,14 @@
 
 #include <cmocka.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -198,8 +205,111 @@ static void subreaper_adopts_orphans(void **state)
 	assert_int_equal(adopted, sub);
 }
 
-int main(void)
+/* Another process's working directory and name (up to its first
+ * newline, cut to the buffer), then nothing once it is gone. */
+static void cwd_and_comm(void **state)
 {
+	(void)state;
+	char tmpl[] = "/tmp/test_proc_os.XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	char dir[PATH_MAX];
+	assert_non_null(realpath(tmpl, dir));
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		if (proc_die_with_parent(SIGKILL) < 0 || chdir(dir) < 0)
+			_exit(2);
+		proc_set_name("tend-t\nx");
+		if (write(p[1], "", 1) != 1)
+			_exit(3);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	char c;
+	assert_int_equal(read(p[0], &c, 1), 1);   /* named, moved */
+	close(p[0]);
+	char b[PATH_MAX];
+	proc_cwd(pid, b, sizeof(b));
+	assert_string_equal(b, dir);
+	char cut[5];
+	proc_cwd(pid, cut, sizeof(cut));
+	assert_int_equal(strncmp(cut, dir, 4), 0);
+	assert_int_equal(strlen(cut), 4);
+	proc_comm(pid, b, sizeof(b));
+	assert_string_equal(b, "tend-t");
+	proc_comm(pid, cut, sizeof(cut));
+	assert_string_equal(cut, "tend");
+	kill(pid, SIGKILL);
+	reap(pid);
+	proc_cwd(pid, b, sizeof(b));
+	assert_string_equal(b, "");
+	proc_comm(pid, b, sizeof(b));
+	assert_string_equal(b, "");
+	/* and this process's own */
+	char here[PATH_MAX];
+	assert_non_null(getcwd(here, sizeof(here)));
+	proc_cwd(getpid(), b, sizeof(b));
+	assert_string_equal(b, here);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static const char *argv0;
+
+static void self_exe(void **state)
+{
+	(void)state;
+	char b[PATH_MAX];
+	assert_int_equal(proc_self_exe(b, sizeof(b)), 0);
+	assert_int_equal(b[0], '/');
+	struct stat mine, theirs;
+	assert_int_equal(stat(b, &mine), 0);
+	assert_int_equal(stat(argv0, &theirs), 0);   /* this test's binary */
+	assert_true(mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino);
+	char cut[4];
+	assert_int_equal(proc_self_exe(cut, sizeof(cut)), 0);
+	assert_int_equal(strncmp(cut, b, 3), 0);
+	assert_int_equal(strlen(cut), 3);
+}
+
+/* A pipe's end opened afresh: a descriptor of its own whose O_NONBLOCK is
+ * not the old one's (a dup would share it), writing into the same pipe.
+ * Not a socket, not a closed descriptor. */
+static void fd_reopen(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	int nb = proc_fd_reopen(p[1], O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(nb >= 0);
+	assert_true(nb != p[1]);
+	assert_true(fcntl(nb, F_GETFL) & O_NONBLOCK);
+	assert_false(fcntl(p[1], F_GETFL) & O_NONBLOCK);
+	assert_true(fcntl(nb, F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(write(nb, "x", 1), 1);
+	char c = 0;
+	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_int_equal(c, 'x');
+	close(nb);
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(proc_fd_reopen(p[1], O_WRONLY), -1);   /* closed */
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	errno = 0;
+	assert_int_equal(proc_fd_reopen(sv[0], O_RDWR), -1);
+	assert_int_equal(errno, ENXIO);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	argv0 = argv[0];
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(table_add_sort_find),
 		cmocka_unit_test(environ_entries),
@@ -207,6 +317,9 @@ int main(void)
 		cmocka_unit_test(environ_and_cmdline),
 		cmocka_unit_test(signal_names_one_process),
 		cmocka_unit_test(subreaper_adopts_orphans),
+		cmocka_unit_test(cwd_and_comm),
+		cmocka_unit_test(self_exe),
+		cmocka_unit_test(fd_reopen),
 	};
 	return cmocka_run_group_tests_name("proc_os", tests, NULL, NULL);
 }
