@@ -13,15 +13,22 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 # How many compilers (and lint and fuzz jobs) at once: one per CPU.
 LINT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-SRCS    := $(wildcard src/*.c)
-LIBSRCS := $(filter-out src/main.c,$(SRCS))
+# The sources by layer (docs/architecture.md): a file includes headers of
+# its own layer and those below (scripts/shape.py --check).
+LAYERS  := base mech super daemon cli
+SRCDIRS := $(addprefix src/,$(LAYERS))
+SRCS    := $(wildcard $(addsuffix /*.c,$(SRCDIRS)))
+HDRS    := $(wildcard $(addsuffix /*.h,$(SRCDIRS)))
+LIBSRCS := $(filter-out src/cli/main.c,$(SRCS))
+CPPFLAGS += $(addprefix -I,$(SRCDIRS))
+vpath %.c $(SRCDIRS)
 UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 # Two builds side by side: build/ (the product) and build/san/ (ASan+UBSan).
-OBJS     := $(patsubst src/%.c,build/%.o,$(SRCS))
-SANOBJS  := $(patsubst src/%.c,build/san/%.o,$(SRCS))
+OBJS     := $(patsubst %.c,build/%.o,$(notdir $(SRCS)))
+SANOBJS  := $(patsubst %.c,build/san/%.o,$(notdir $(SRCS)))
 
-.PHONY: all deps mcp-deps demo test check-unit fsm-doc check-e2e check-e2e-plain check-e2e-san check-clang conformance conformance-deps fuzz fuzz-build check-fuzz fuzz-merge lint lint-cppcheck bench bench-quick bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp soak clean
+.PHONY: all deps mcp-deps demo test check-unit check-shape fsm-doc check-e2e check-e2e-plain check-e2e-san check-clang conformance conformance-deps fuzz fuzz-build check-fuzz fuzz-merge lint lint-cppcheck bench bench-quick bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp soak clean
 all: build/tend
 
 deps:
@@ -52,9 +59,9 @@ conformance: deps
 	$(MAKE) build/tend conformance-deps
 	$(PYTHON) tests/conformance/run.py --tend $(CURDIR)/build/tend
 
-build/%.o: src/%.c src/*.h VERSION | build
+build/%.o: %.c $(HDRS) VERSION | build
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -c -o $@ $<
-build/san/%.o: src/%.c src/*.h VERSION | build/san
+build/san/%.o: %.c $(HDRS) VERSION | build/san
 	$(CC) $(CPPFLAGS) -O1 -g $(SAN) -DTEND_STRICT $(WARN) -c -o $@ $<
 build build/san build/clang build/lint:
 	mkdir -p $@
@@ -66,14 +73,14 @@ build/san/tend: $(SANOBJS)
 
 # Unit tests link tests/oracle.c: the properties they share with fuzz/.
 build/san/test_%: tests/unit/test_%.c tests/oracle.c tests/oracle.h $(filter-out build/san/main.o,$(SANOBJS))
-	$(CC) $(CPPFLAGS) -Isrc -Itests -O1 -g $(SAN) $(WARN) -o $@ $(filter %.c %.o,$^) $(LIBS) -lcmocka
+	$(CC) $(CPPFLAGS) -Itests -O1 -g $(SAN) $(WARN) -o $@ $(filter %.c %.o,$^) $(LIBS) -lcmocka
 build/test_%: tests/unit/test_%.c tests/oracle.c tests/oracle.h $(filter-out build/main.o,$(OBJS))
-	$(CC) $(CPPFLAGS) -Isrc -Itests $(CFLAGS) $(WARN) -o $@ $(filter %.c %.o,$^) $(LIBS) -lcmocka
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(WARN) -o $@ $(filter %.c %.o,$^) $(LIBS) -lcmocka
 
 # Warnings are errors with clang too: compile every file once with it.
 check-clang: | build/clang
 	@for f in $(SRCS) tests/unit/*.c tests/oracle.c fuzz/*.c; do \
-	  clang $(CPPFLAGS) -Isrc -Itests -O2 $(WARN) -fsyntax-only $$f || exit 1; done
+	  clang $(CPPFLAGS) -Itests -O2 $(WARN) -fsyntax-only $$f || exit 1; done
 	@echo "clang: $(words $(SRCS)) sources clean"
 
 # Static analysis: cppcheck over src/ and tests/unit/, clang-tidy (the
@@ -83,9 +90,9 @@ check-clang: | build/clang
 # Not part of `make test` (a cold run takes a minute or two): .ci/run runs
 # it after the tests.
 CPPCHECK_FLAGS := --enable=warning,performance,portability --inline-suppr \
-                  --error-exitcode=1 --std=c11 -q -Isrc \
+                  --error-exitcode=1 --std=c11 -q \
                   --include=/usr/include/jansson.h
-TIDY_STAMPS := $(patsubst src/%.c,build/lint/%.tidy,$(SRCS))
+TIDY_STAMPS := $(patsubst %.c,build/lint/%.tidy,$(notdir $(SRCS)))
 
 lint:
 	@scripts/deps.sh lint
@@ -93,12 +100,16 @@ lint:
 	@echo "lint: cppcheck and clang-tidy clean ($(words $(SRCS)) sources)"
 
 lint-cppcheck:
-	cppcheck $(CPPFLAGS) $(CPPCHECK_FLAGS) -j$(LINT_JOBS) -Itests src/*.c tests/unit/*.c tests/oracle.c fuzz/*.c
+	cppcheck $(CPPFLAGS) $(CPPCHECK_FLAGS) -j$(LINT_JOBS) -Itests $(SRCS) tests/unit/*.c tests/oracle.c fuzz/*.c
 
-build/lint/%.tidy: src/%.c src/*.h .clang-tidy | build/lint
+build/lint/%.tidy: %.c $(HDRS) .clang-tidy | build/lint
 	@echo "clang-tidy $<"
-	@clang-tidy --quiet $< -- $(CPPFLAGS) -Isrc 2>$@.err || { cat $@.err; exit 1; }
+	@clang-tidy --quiet $< -- $(CPPFLAGS) 2>$@.err || { cat $@.err; exit 1; }
 	@rm -f $@.err && touch $@
+
+# The layers and include cycles of src/ (docs/architecture.md).
+check-shape:
+	$(PYTHON) scripts/shape.py --check
 
 # docs/architecture.md's copy of the unit's state table (unit_fsm.c).
 fsm-doc: build/test_unit_fsm
@@ -126,6 +137,7 @@ test: deps
 	$(MAKE) -j$(LINT_JOBS) all build/san/tend $(addprefix build/,$(UNITS)) \
 	  $(addprefix build/san/,$(UNITS)) fuzz-build
 	$(MAKE) check-clang
+	$(MAKE) check-shape
 	$(MAKE) check-unit
 	$(MAKE) check-fuzz
 	$(MAKE) check-e2e
@@ -215,16 +227,16 @@ soak: build/tend
 # for N seconds (one per CPU at a time); `make fuzz-merge` adds what the last
 # runs found that covers new code to the corpus in fuzz/corpus/.
 FUZZERS  := $(patsubst fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard fuzz/fuzz_*.c))
-FUZZOBJS := $(patsubst src/%.c,build/fuzz/%.o,$(LIBSRCS))
+FUZZOBJS := $(patsubst %.c,build/fuzz/%.o,$(notdir $(LIBSRCS)))
 FUZZSAN  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CHECK_SECONDS ?= 4
 SECONDS ?= 60
 build/fuzz:
 	mkdir -p $@
-build/fuzz/%.o: src/%.c src/*.h VERSION | build/fuzz
+build/fuzz/%.o: %.c $(HDRS) VERSION | build/fuzz
 	clang $(CPPFLAGS) -O1 -g $(FUZZSAN) -fsanitize=fuzzer-no-link $(WARN) -c -o $@ $<
 build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h tests/oracle.c tests/oracle.h $(FUZZOBJS)
-	clang $(CPPFLAGS) -Isrc -Itests -O1 -g $(FUZZSAN) -fsanitize=fuzzer $(WARN) \
+	clang $(CPPFLAGS) -Itests -O1 -g $(FUZZSAN) -fsanitize=fuzzer $(WARN) \
 	  -o $@ $(filter %.c %.o,$^) $(LIBS)
 # objects kept between runs (make would remove them as intermediates)
 .SECONDARY: $(FUZZOBJS)

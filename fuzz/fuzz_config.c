@@ -1,4 +1,4 @@
-/* tend.ini through the whole of config_load (src/config.c: the INI reader,
+/* tend.ini through the whole of config_load (src/base/config.c: the INI reader,
  * every key's value syntax, the cross-key checks) and back through what
  * `tend check` prints: an error is one line naming the file; a file that
  * loads prints settings that load again, to the very same settings. */

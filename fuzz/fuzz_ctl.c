@@ -1,8 +1,8 @@
-/* The control protocol's request parser (src/ctl.c) on any line, as a
+/* The control protocol's request parser (src/daemon/ctl.c) on any line, as a
  * client of the daemon's socket may send it: a request parses or is
  * refused with one line; a parsed request formatted again (what tend's own
  * CLI sends) parses to the same request; what a request carries is what
- * the table of commands (src/cmd.c) says its command takes. */
+ * the table of commands (src/daemon/cmd.c) says its command takes. */
 #include "ctl.h"
 #include "fuzz.h"
 

@@ -1,4 +1,4 @@
-/* The INI reader (src/ini.c) on any text: every section and entry it hands
+/* The INI reader (src/base/ini.c) on any text: every section and entry it hands
  * over is trimmed, keys are not empty, lines only go forward, and an error
  * is one line naming the file and line. */
 #include <ctype.h>

@@ -1,4 +1,4 @@
-/* The JSON-RPC line scanner and splicer of stdio = mcp (src/jrpc.c) on any
+/* The JSON-RPC line scanner and splicer of stdio = mcp (src/base/jrpc.c) on any
  * bytes: huge, deeply nested, invalid UTF-8.  tests/oracle.c checks the
  * scan (spans inside the buffer, each one JSON value, jansson agreeing on
  * what is JSON).  Then the rewrite tend makes of a message (its id, its

@@ -1,4 +1,4 @@
-/* The MCP multiplexer (src/mcp.c) driven by a script of what clients and
+/* The MCP multiplexer (src/super/mcp.c) driven by a script of what clients and
  * the server say and do, one step a line (the first byte is the step, the
  * rest of the line its text):
  *

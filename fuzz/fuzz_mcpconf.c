@@ -1,4 +1,4 @@
-/* tend mcp import (src/mcpconf.c, src/mcptoml.c, src/udiff.c) on any
+/* tend mcp import (src/cli/mcpconf.c, src/cli/mcptoml.c, src/cli/udiff.c) on any
  * client configuration file: as JSON, in every layout (.mcp.json, Cursor
  * and Gemini CLI; ~/.claude.json with its projects; VS Code), import and
  * unimport never crash; import's text is JSON that reads back as the same

@@ -1,4 +1,4 @@
-/* The sd_notify datagram parser (src/notify.c) on any datagram a process
+/* The sd_notify datagram parser (src/mech/notify.c) on any datagram a process
  * of a unit can send: STATUS comes out short, printable UTF-8; pids and
  * timeouts in range. */
 #include "fuzz.h"

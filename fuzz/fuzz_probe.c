@@ -1,5 +1,5 @@
 /* Health checks and addresses: the text of health =, listen = and
- * backend = (src/probe.c, src/addr.c), and the first bytes an HTTP health
+ * backend = (src/mech/probe.c, src/base/addr.c), and the first bytes an HTTP health
  * endpoint answers, which come from a program tend does not control.  The
  * first byte picks the parser. */
 #include "addr.h"

@@ -1,15 +1,15 @@
 /* The /proc parsers behind memory limits and the process table: status
  * (RssAnon, RssShmem), smaps_rollup (Pss, Pss_Anon, Pss_Shmem, Pss_File)
- * and stat (src/mem.c, src/proc_linux.c).
+ * and stat (src/mech/mem.c, src/mech/proc_linux.c).
  * The kernel writes these files, but a process names itself (the comm
  * field of stat, the Name: line of status: spaces, ')' and newlines
  * included), so they are input too.  And a line of the daemon's procs
- * file (src/sup_procs.c), which a crash or a full disk may have damaged: what it
+ * file (src/super/sup_procs.c), which a crash or a full disk may have damaged: what it
  * accepts is a pid above 1, a run id, or (a cgroup line) a directory
  * tend-NAME-PID of its own name below the cgroup2 mount, never one with a
  * "." or ".." in its path.  With the stat parser: a line of
  * /proc/self/mountinfo (a mount point names itself) and /proc/self/cgroup
- * (src/cgroup.c).  The first byte picks the file. */
+ * (src/mech/cgroup.c).  The first byte picks the file. */
 #include "cgroup.h"
 #include "fuzz.h"
 #include "mem.h"

@@ -1,4 +1,4 @@
-/* The reload plan (src/reload.c), a pure function: a running set of units
+/* The reload plan (src/base/reload.c), a pure function: a running set of units
  * and a new configuration's units, both decoded from the input, and the
  * plan checked against the rules of reload.h, unit by unit: every old
  * unit gets the one fate the rules give it (removed, the unit of one new

@@ -1,4 +1,4 @@
-/* The value syntaxes of tend.ini and tend exec's flags (src/parse.c):
+/* The value syntaxes of tend.ini and tend exec's flags (src/base/parse.c):
  * sizes, durations, signals, N/WINDOW, MIN..MAX, whole numbers, percents,
  * modes.  The first byte picks the parser, the rest is the value.  A value
  * is parsed into range or refused with a static reason; what tend check

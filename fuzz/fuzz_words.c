@@ -1,4 +1,4 @@
-/* The exec word splitter (src/words.c): any line splits or fails with a
+/* The exec word splitter (src/base/words.c): any line splits or fails with a
  * one-line reason; what words_join makes of the words splits back to the
  * same words; words_one agrees. */
 #include "fuzz.h"

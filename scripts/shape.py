@@ -3,7 +3,12 @@
 file sizes, functions longer than a screen, and include cycles among the
 modules of src/.
 
-usage: scripts/shape.py [--long N] [SRC_DIR]   (default: 60 lines, src)
+usage: scripts/shape.py [--check] [--long N] [SRC_DIR]   (default: 60 lines, src)
+
+The folders of SRC_DIR are the layers, lowest first as LAYERS lists them;
+a file includes headers of its own layer and of those below, never above.
+--check exits 1 when a file includes upward or modules include each other
+in a cycle (make test runs it).
 
 A function is counted from the line of its opening brace at column 0 to
 its closing brace at column 0 (tend's style: K&R, functions' braces on
@@ -60,6 +65,24 @@ def includes(src):
     return {m: {b for b in bs if b in graph} for m, bs in graph.items()}
 
 
+LAYERS = ["base", "mech", "super", "daemon", "cli"]
+
+
+def upward(src):
+    """(file, header, its layer) for every include of a higher layer."""
+    layer = {}
+    for h in src.rglob("*.h"):
+        layer[h.name] = h.parent.name
+    out = []
+    for f in sorted(src.rglob("*.[ch]")):
+        mine = LAYERS.index(f.parent.name) if f.parent.name in LAYERS else -1
+        for inc in re.findall(r'^#include "([\w/]+\.h)"', f.read_text(), re.M):
+            theirs = layer.get(Path(inc).name)
+            if theirs in LAYERS and LAYERS.index(theirs) > mine:
+                out.append((f.relative_to(src), inc, theirs))
+    return out
+
+
 def cycles(graph):
     index, low, stack, on, out = {}, {}, [], set(), []
     counter = [0]
@@ -95,6 +118,9 @@ def cycles(graph):
 
 def main():
     args = sys.argv[1:]
+    check = args[:1] == ["--check"]
+    if check:
+        args = args[1:]
     long_n = 60
     if args[:1] == ["--long"]:
         long_n = int(args[1])
@@ -121,6 +147,14 @@ def main():
     print("\n## include cycles: %d" % len(cyc))
     for c in cyc:
         print("  " + " ".join(c))
+    up = upward(src)
+    print("\n## includes of a higher layer (%s): %d" % (" < ".join(LAYERS),
+                                                       len(up)))
+    for f, inc, theirs in up:
+        print("  %s includes %s (%s)" % (f, inc, theirs))
+    if check and (cyc or up):
+        sys.exit("shape: %d include cycles, %d includes of a higher layer: "
+                 "see docs/architecture.md" % (len(cyc), len(up)))
 
 
 if __name__ == "__main__":

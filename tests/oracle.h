@@ -36,18 +36,18 @@ char *oracle_message(const char *msg, const char *input, size_t len);
 bool oracle_utf8(const char *b, size_t len);
 
 /* A client configuration file TEXT[0..LEN) (any bytes; tend mcp import).
- * When it is JSON, for every layout of src/mcpconf.h: a refused document
+ * When it is JSON, for every layout of src/cli/mcpconf.h: a refused document
  * is untouched, with a one-line reason; import counts what it changes, its
  * dump reads back as the same document, a second import changes nothing,
  * and unimport (the original as hint) gives back what unimport of the
  * original gives: the original itself when no entry was through tend
  * already; the diff of TEXT and the dump applies (oracle_udiff).  As
- * Codex's TOML (src/mcptoml.c): an error is one line; the tables import
+ * Codex's TOML (src/cli/mcptoml.c): an error is one line; the tables import
  * gives are all through tend when imported again, and unimported run what
  * the originals ran. */
 char *oracle_mcpconf(const char *text, size_t len);
 
-/* The unified diff of A and B (src/udiff.c), applied to A by a reader of
+/* The unified diff of A and B (src/cli/udiff.c), applied to A by a reader of
  * its own, gives B: hunks in order, context and removed lines as in A,
  * counts as in their headers. */
 char *oracle_udiff(const char *a, size_t alen, const char *b, size_t blen);

@@ -4,7 +4,7 @@ MCP clients start their stdio servers with a trimmed environment (the
 TypeScript SDK passes HOME, LOGNAME, PATH, SHELL, TERM and USER only): no
 XDG_RUNTIME_DIR.  Such a `tend connect` must reach the daemon the user's
 shell started, where systemd's login manager set XDG_RUNTIME_DIR to
-/run/user/UID.  The rule (src/paths.h, docs/security.md): XDG_RUNTIME_DIR,
+/run/user/UID.  The rule (src/base/paths.h, docs/security.md): XDG_RUNTIME_DIR,
 else /run/user/UID when it is the user's own directory with mode 0700, else
 /tmp/tend-UID.
 

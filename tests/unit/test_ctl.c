@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "ctl.h"
+#include "reply.h"
 #include "util.h"
 
 #define PREFIX_JSON "request is not valid JSON: "
@@ -504,7 +505,7 @@ static void test_hostile_utf8(void **state)
 			fail_msg("line %zu: %s", i, err);
 		assert_null(strchr(err, '\n'));
 		/* The message itself is valid UTF-8: it goes into a JSON reply. */
-		char *reply = ctl_reply_err(2, "%s", err);
+		char *reply = reply_err(2, "%s", err);
 		json_t *o = one_json_line(reply);
 		assert_string_equal(json_string_value(json_object_get(o, "error")), err);
 		json_decref(o);
@@ -728,17 +729,17 @@ static void test_format_roundtrip(void **state)
 static void test_reply_ok(void **state)
 {
 	(void)state;
-	char *s = ctl_reply_ok(NULL);
+	char *s = reply_ok(NULL);
 	assert_string_equal(s, "{\"ok\":true}\n");
 	free(s);
 
-	s = ctl_reply_ok(json_object());
+	s = reply_ok(json_object());
 	assert_string_equal(s, "{\"ok\":true}\n");
 	free(s);
 
 	json_t *f = json_pack("{s:i, s:[s,s], s:{s:b}}", "pid", 42, "units", "a",
 	                      "b", "daemon", "up", 1);
-	s = ctl_reply_ok(f); /* stolen: ASan reports a leak otherwise */
+	s = reply_ok(f); /* stolen: ASan reports a leak otherwise */
 	assert_string_equal(s, "{\"ok\":true,\"pid\":42,\"units\":[\"a\",\"b\"],"
 	                       "\"daemon\":{\"up\":true}}\n");
 	json_t *o = one_json_line(s);
@@ -749,7 +750,7 @@ static void test_reply_ok(void **state)
 	free(s);
 
 	/* A field with a quote and a newline stays on one line. */
-	s = ctl_reply_ok(json_pack("{s:s}", "msg", "x\"y\nz"));
+	s = reply_ok(json_pack("{s:s}", "msg", "x\"y\nz"));
 	assert_string_equal(s, "{\"ok\":true,\"msg\":\"x\\\"y\\nz\"}\n");
 	o = one_json_line(s);
 	assert_string_equal(json_string_value(json_object_get(o, "msg")), "x\"y\nz");
@@ -761,7 +762,7 @@ static void test_reply_ok(void **state)
 static void test_reply_ok_not_overridden(void **state)
 {
 	(void)state;
-	char *s = ctl_reply_ok(json_pack("{s:b}", "ok", 0));
+	char *s = reply_ok(json_pack("{s:b}", "ok", 0));
 	json_t *o = one_json_line(s);
 	assert_true(json_is_true(json_object_get(o, "ok")));
 	json_decref(o);
@@ -771,11 +772,11 @@ static void test_reply_ok_not_overridden(void **state)
 static void test_reply_err(void **state)
 {
 	(void)state;
-	char *s = ctl_reply_err(2, "bad %s %d", "thing", 7);
+	char *s = reply_err(2, "bad %s %d", "thing", 7);
 	assert_string_equal(s, "{\"ok\":false,\"error\":\"bad thing 7\",\"exit\":2}\n");
 	free(s);
 
-	s = ctl_reply_err(1, "no service named \"%s\"", "web");
+	s = reply_err(1, "no service named \"%s\"", "web");
 	assert_string_equal(s, "{\"ok\":false,\"error\":\"no service named \\\"web\\\"\","
 	                       "\"exit\":1}\n");
 	json_t *o = one_json_line(s);
@@ -787,7 +788,7 @@ static void test_reply_err(void **state)
 	json_decref(o);
 	free(s);
 
-	s = ctl_reply_err(0, "%s", "");
+	s = reply_err(0, "%s", "");
 	assert_string_equal(s, "{\"ok\":false,\"error\":\"\",\"exit\":0}\n");
 	free(s);
 }
@@ -808,7 +809,7 @@ static void test_reply_err_one_line(void **state)
 {
 	(void)state;
 	const char *msg = "say \"hi\"\nthen\r\nbye\t\\ \x01 end";
-	char *s = ctl_reply_err(1, "%s", msg);
+	char *s = reply_err(1, "%s", msg);
 	/* Control characters become '?': the message stays one line. */
 	assert_string_equal(s, "{\"ok\":false,\"error\":\"say \\\"hi\\\"?then??bye"
 	                       "?\\\\ ? end\",\"exit\":1}\n");
@@ -824,7 +825,7 @@ static void test_reply_err_one_line(void **state)
 	const char *hostile = "{\"cmd\":\"a\\nb\\\"c\"}";
 	assert_int_equal(ctl_parse(hostile, strlen(hostile), &r, &err), -1);
 	assert_null(strchr(err, '\n')); /* see test_err_newline_from_input */
-	s = ctl_reply_err(2, "%s", err);
+	s = reply_err(2, "%s", err);
 	o = one_json_line(s);
 	assert_string_equal(json_string_value(json_object_get(o, "error")), err);
 	assert_int_equal(json_integer_value(json_object_get(o, "exit")), 2);
@@ -834,7 +835,7 @@ static void test_reply_err_one_line(void **state)
 
 	/* A long message is not cut. */
 	char *big = repeat('m', 100000);
-	s = ctl_reply_err(1, "%s", big);
+	s = reply_err(1, "%s", big);
 	o = one_json_line(s);
 	assert_string_equal(json_string_value(json_object_get(o, "error")), big);
 	json_decref(o);
@@ -847,7 +848,7 @@ static void test_reply_err_one_line(void **state)
 static void test_reply_err_bad_utf8(void **state)
 {
 	(void)state;
-	char *s = ctl_reply_err(1, "cannot open %s", "/srv/caf\xe9.ini");
+	char *s = reply_err(1, "cannot open %s", "/srv/caf\xe9.ini");
 	json_t *o = one_json_line(s);
 	const char *e = json_string_value(json_object_get(o, "error"));
 	assert_non_null(strstr(e, "cannot open"));

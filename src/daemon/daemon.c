@@ -1,4 +1,5 @@
 #include "daemon.h"
+#include "reply.h"
 #include "cmd.h"
 #include "ctl.h"
 #include "events.h"
@@ -198,7 +199,7 @@ static void handle_run(struct daemon *d, struct conn *c, struct unit *u,
 	if (req->join) {
 		unsigned long n = job_current(j);
 		if (!n) {
-			server_reply(c, ctl_reply_ok(json_pack("{s:n, s:o}", "run",
+			server_reply(c, reply_ok(json_pack("{s:n, s:o}", "run",
 			             "last_run", job_last_json(j))));
 			return;
 		}
@@ -210,7 +211,7 @@ static void handle_run(struct daemon *d, struct conn *c, struct unit *u,
 	uint64_t until;
 	if (!n && job_cooling(j, &until)) {
 		char b[32];
-		server_reply(c, ctl_reply_err(1, "job \"%s\" is in cooldown for %s more "
+		server_reply(c, reply_err(1, "job \"%s\" is in cooldown for %s more "
 		             "after %u failed runs in a row (max-failures); tend run "
 		             "--force runs it now", u->cfg->name,
 		             format_duration(until > mono_ms() ? until - mono_ms() : 0, b),
@@ -220,7 +221,7 @@ static void handle_run(struct daemon *d, struct conn *c, struct unit *u,
 	if (req->wait)
 		waiters_answer_or_wait(&d->waiters, c, u, WAIT_RUN, n);
 	else
-		server_reply(c, ctl_reply_ok(json_pack("{s:I, s:b, s:b}", "run",
+		server_reply(c, reply_ok(json_pack("{s:I, s:b, s:b}", "run",
 		             (json_int_t)n, "coalesced", coalesced, "queued",
 		             job_queued(j))));
 }
@@ -230,7 +231,7 @@ static void handle_run(struct daemon *d, struct conn *c, struct unit *u,
 static void do_connect(struct daemon *d, struct conn *c, struct unit *u)
 {
 	if (!u->share) {
-		server_reply(c, ctl_reply_err(2, "service \"%s\" has no stdio to "
+		server_reply(c, reply_err(2, "service \"%s\" has no stdio to "
 		             "connect to; set stdio = exclusive or per-client in its "
 		             "section of %s", u->cfg->name, d->paths.config));
 		return;
@@ -247,7 +248,7 @@ static void do_connect(struct daemon *d, struct conn *c, struct unit *u)
 	} else if (share_connect(u->share, fd, fds[0], fds[1], &err) == 0) {
 		return;
 	}
-	server_refuse(fd, ctl_reply_err(2, "%s", err));
+	server_refuse(fd, reply_err(2, "%s", err));
 	free(err);
 }
 
@@ -280,7 +281,7 @@ static void do_connect_cmd(struct daemon *d, struct conn *c,
 	char *err = NULL;
 	struct unit_config *uc = zc_build(&zr, &err);
 	if (!uc) {
-		server_reply(c, ctl_reply_err(2, "%s", err));
+		server_reply(c, reply_err(2, "%s", err));
 		free(err);
 		return;
 	}
@@ -314,7 +315,7 @@ static void handle_ping(struct daemon *d, struct conn *c, struct unit *u,
                         const struct ctl_req *req)
 {
 	(void)u, (void)req;
-	server_reply(c, ctl_reply_ok(json_pack("{s:i, s:s, s:s}", "pid",
+	server_reply(c, reply_ok(json_pack("{s:i, s:s, s:s}", "pid",
 	             (int)getpid(), "config", d->paths.config, "version",
 	             TEND_VERSION)));
 }
@@ -364,11 +365,11 @@ static void handle_reload(struct daemon *d, struct conn *c, struct unit *u,
 	char *err = NULL;
 	json_t *what = do_reload(d, req->force, &err);
 	if (!what) {
-		server_reply(c, ctl_reply_err(2, "reload: %s; the running settings "
+		server_reply(c, reply_err(2, "reload: %s; the running settings "
 		                              "stay", err));
 		free(err);
 	} else {
-		server_reply(c, ctl_reply_ok(what));
+		server_reply(c, reply_ok(what));
 	}
 }
 
@@ -406,7 +407,7 @@ static struct unit *request_unit(struct daemon *d, struct conn *c,
 {
 	struct unit *u = sup_find(d->sup, name);
 	if (!u || u->removed) {
-		server_reply(c, ctl_reply_err(2, "no service named \"%s\" in %s",
+		server_reply(c, reply_err(2, "no service named \"%s\" in %s",
 		                              name, d->paths.config));
 		return NULL;
 	}
@@ -414,7 +415,7 @@ static struct unit *request_unit(struct daemon *d, struct conn *c,
 	                                                       : CMD_ON_SERVICE;
 	char *why = cmd_refusal(ci, name, kind);
 	if (why) {
-		server_reply(c, ctl_reply_err(2, "%s", why));
+		server_reply(c, reply_err(2, "%s", why));
 		free(why);
 		return NULL;
 	}
@@ -432,14 +433,14 @@ static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 			return;
 	}
 	if (sup_shutting_down(d->sup) && !ci->when_stopping) {
-		server_reply(c, ctl_reply_err(1, "the daemon is shutting down"));
+		server_reply(c, reply_err(1, "the daemon is shutting down"));
 		return;
 	}
 	/* ctl_parse gives every command that acts on a unit its name (or
 	 * connect its exec), and the unit was found above: the handlers rely
 	 * on it. */
 	if (!u && cmd_acts_on_unit(ci) && !req->exec) {
-		server_reply(c, ctl_reply_err(2, "this request needs a \"name\""));
+		server_reply(c, reply_err(2, "this request needs a \"name\""));
 		return;
 	}
 	handlers[req->cmd](d, c, u, req);

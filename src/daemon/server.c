@@ -1,4 +1,5 @@
 #include "server.h"
+#include "reply.h"
 #include "list.h"
 #include "util.h"
 
@@ -172,7 +173,7 @@ static void on_deadline(struct loop *lp, struct loop_timer *t)
 	if (c->pending || c->closing || !c->in.len)
 		return;
 	c->closing = true;
-	queue(c, ctl_reply_err(2, "request not complete within %d s of its first "
+	queue(c, reply_err(2, "request not complete within %d s of its first "
 	                       "byte (a request is one line, ending in a newline); "
 	                       "closing the connection", SERVER_REQUEST_MS / 1000));
 }
@@ -226,7 +227,7 @@ static void handle_lines(struct conn *c)
 			if (c->in.len > CTL_LINE_MAX) {
 				c->closing = true;
 				loop_timer_stop(c->srv->lp, &c->deadline);
-				queue(c, ctl_reply_err(2, "request line longer than %d bytes; "
+				queue(c, reply_err(2, "request line longer than %d bytes; "
 				                       "closing the connection", CTL_LINE_MAX));
 				return;
 			}
@@ -247,7 +248,7 @@ static void handle_lines(struct conn *c)
 		c->since = ++c->srv->clock;
 		loop_timer_stop(c->srv->lp, &c->deadline);
 		if (r < 0) {
-			char *line = ctl_reply_err(2, "%s", err);
+			char *line = reply_err(2, "%s", err);
 			free(err);
 			if (!queue(c, line))
 				return;
@@ -424,7 +425,7 @@ static bool evict_one(struct server *s)
 			old = c;
 	if (!old)
 		return false;
-	char *line = ctl_reply_err(1, "connection closed: the daemon serves %d "
+	char *line = reply_err(1, "connection closed: the daemon serves %d "
 	                           "connections at most, a new one came, and this "
 	                           "one had gone longest without a request; "
 	                           "reconnect", SERVER_CONNS_MAX);
@@ -470,7 +471,7 @@ static void on_accept(struct loop *lp, struct loop_io *io, uint32_t events)
 			close(s->reserve);
 			fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
 			if (fd >= 0)
-				server_refuse(fd, ctl_reply_err(1, "the daemon is out of file "
+				server_refuse(fd, reply_err(1, "the daemon is out of file "
 				       "descriptors; try again later"));
 			s->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			continue;
@@ -480,12 +481,12 @@ static void on_accept(struct loop *lp, struct loop_io *io, uint32_t events)
 		socklen_t len = sizeof(cr);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
 		    cr.uid != geteuid()) {
-			server_refuse(fd, ctl_reply_err(1, "connection refused: the daemon "
+			server_refuse(fd, reply_err(1, "connection refused: the daemon "
 			       "serves uid %u only", (unsigned)geteuid()));
 			continue;
 		}
 		if (s->nconns >= SERVER_CONNS_MAX && !evict_one(s)) {
-			server_refuse(fd, ctl_reply_err(1, "too many connections to the daemon "
+			server_refuse(fd, reply_err(1, "too many connections to the daemon "
 			       "(%d, each waiting for an answer); try again",
 			       SERVER_CONNS_MAX));
 			continue;

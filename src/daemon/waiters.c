@@ -1,5 +1,6 @@
 /* waiters — requests answered when a unit gets there (waiters.h). */
 #include "waiters.h"
+#include "reply.h"
 #include "ctl.h"
 #include "job.h"
 #include "parse.h"
@@ -35,12 +36,12 @@ static char *run_answer(const struct unit *u, unsigned long n)
 	/* A run that started ends as any run does, stopped by the removal:
 	 * its answer comes then. */
 	if (r->n < n && u->removed && job_current(u->job) != n)
-		return ctl_reply_err(1, "job \"%s\" was removed by a reload before "
+		return reply_err(1, "job \"%s\" was removed by a reload before "
 		                     "run %lu", u->cfg->name, n);
 	if (r->n < n)
 		return NULL;
 	if (u->removed && r->n == n && r->result == JR_KILLED)
-		return ctl_reply_err(1, "job \"%s\" run %lu was stopped: a reload "
+		return reply_err(1, "job \"%s\" run %lu was stopped: a reload "
 		                     "removed the job", u->cfg->name, n);
 	json_t *f = json_pack("{s:I, s:s, s:o}", "run", (json_int_t)r->n,
 	                      "result", job_result_name(r->result), "last_run",
@@ -49,7 +50,7 @@ static char *run_answer(const struct unit *u, unsigned long n)
 		json_object_set_new(f, "exit", json_integer(r->code));
 	else
 		json_object_set_new(f, "exit", json_integer(1));
-	return ctl_reply_ok(f);
+	return reply_ok(f);
 }
 
 /* The answer to W if it has one now, else NULL. */
@@ -59,15 +60,15 @@ static char *waiter_answer(const struct waiter *w)
 	if (w->kind == WAIT_RUN)
 		return run_answer(u, w->spawns);
 	if (w->kind == WAIT_DOWN)
-		return unit_settled(u) ? ctl_reply_ok(json_pack("{s:s}", "state",
+		return unit_settled(u) ? reply_ok(json_pack("{s:s}", "state",
 		                         unit_state_name(unit_state(u)))) : NULL;
 	char *why = NULL;
 	switch (unit_wait_verdict(u, w->spawns, &why)) {
 	case 1:
-		return ctl_reply_ok(json_pack("{s:s, s:i}", "state", "running", "pid",
+		return reply_ok(json_pack("{s:s, s:i}", "state", "running", "pid",
 		                              (int)u->run.pid));
 	case -1: {
-		char *r = ctl_reply_err(1, "%s", why);
+		char *r = reply_err(1, "%s", why);
 		free(why);
 		return r;
 	}
@@ -94,10 +95,10 @@ void waiters_answer_up(struct waiters *ws, struct conn *c, struct unit *u,
 		waiters_answer_or_wait(ws, c, u, WAIT_UP, since);
 	} else if (unit_state(u) == US_FAILED) {
 		char *why = unit_down_reason(u);
-		server_reply(c, ctl_reply_err(1, "%s", why));
+		server_reply(c, reply_err(1, "%s", why));
 		free(why);
 	} else {
-		server_reply(c, ctl_reply_ok(json_pack("{s:s}", "state",
+		server_reply(c, reply_ok(json_pack("{s:s}", "state",
 		                                       unit_state_name(unit_state(u)))));
 	}
 }
@@ -140,7 +141,7 @@ void waiters_finish(struct waiters *ws)
 	for (struct waiter *w = ws->head, *next; w; w = next) {
 		next = w->next;
 		if (!w->u)
-			server_reply(w->c, ctl_reply_ok(NULL));
+			server_reply(w->c, reply_ok(NULL));
 		free(w);
 	}
 	ws->head = NULL;

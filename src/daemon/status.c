@@ -1,5 +1,6 @@
 /* status — the answer to tend status (status.h). */
 #include "status.h"
+#include "reply.h"
 #include "ctl.h"
 #include "events.h"
 #include "job.h"
@@ -141,8 +142,8 @@ char *status_reply(struct sup *s, const struct status_self *self,
 	}
 	if (name && json_array_size(units) == 0) {
 		json_decref(units);
-		return ctl_reply_err(2, "no service or job named \"%s\" in %s", name,
+		return reply_err(2, "no service or job named \"%s\" in %s", name,
 		                     self->config);
 	}
-	return ctl_reply_ok(json_pack("{s:o}", "units", units));
+	return reply_ok(json_pack("{s:o}", "units", units));
 }

@@ -1,7 +1,7 @@
 /* mcpconf — the MCP clients' own configuration documents, rewritten so that
  * each stdio server runs through tend (import), and back (unimport).  Pure:
  * a parsed document in, the same document changed in place and one report
- * entry per server out; no files, no environment (src/mcpimport.c does the
+ * entry per server out; no files, no environment (src/cli/mcpimport.c does the
  * files and the command line).
  *
  * Import turns a stdio entry {"command": CMD, "args": [A, ...], ...} into

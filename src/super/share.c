@@ -1,5 +1,5 @@
 #include "share.h"
-#include "ctl.h"
+#include "reply.h"
 #include "events.h"
 #include "jrpc.h"
 #include "proc.h"
@@ -179,10 +179,10 @@ static char *run_end_line(const struct session *s, const struct unit *u,
 {
 	const struct exit_info *e = &u->last_exit;
 	if (linked && e->reason == EXIT_CLEAN && s->in_eof && !unit_idle_stopped(u))
-		return ctl_reply_ok(json_pack("{s:b}", "done", 1));
+		return reply_ok(json_pack("{s:b}", "done", 1));
 	char how[160];
 	run_how(u, how, sizeof(how));
-	return ctl_reply_err(1, "service \"%s\" %s (%s); see tend logs %s",
+	return reply_err(1, "service \"%s\" %s (%s); see tend logs %s",
 	                     u->cfg->name, linked ? "ended while connected"
 	                     : "ended before it was ready", how, svc_name(s->sh));
 }
@@ -248,7 +248,7 @@ static void on_end_timer(struct loop *lp, struct loop_timer *t)
 	struct share_inst *i = s->inst;
 	if (i && i->r && !relay_line_start(i->r, RELAY_BA, false))
 		i->mid_line = true;   /* the rest of that line is nobody's */
-	finish(s, ctl_reply_ok(json_pack("{s:b}", "done", 1)));
+	finish(s, reply_ok(json_pack("{s:b}", "done", 1)));
 }
 
 /* exclusive, after the client's EOF: the session ends once the answer is
@@ -285,7 +285,7 @@ static void on_moved(void *ctx, enum relay_dir dir, size_t n)
 
 static void gone(struct session *s, const char *why)
 {
-	finish(s, ctl_reply_err(1, "service \"%s\": %s", svc_name(s->sh), why));
+	finish(s, reply_err(1, "service \"%s\": %s", svc_name(s->sh), why));
 }
 
 /* The session's run is over (main reaped) and its output read (or no
@@ -578,7 +578,7 @@ static void on_drained_end(struct loop *lp, struct loop_timer *t)
 {
 	(void)lp;
 	struct session *s = t->data;
-	finish(s, ctl_reply_ok(json_pack("{s:b}", "done", 1)));
+	finish(s, reply_ok(json_pack("{s:b}", "done", 1)));
 }
 
 static void end_when_written(struct session *s)
@@ -1318,12 +1318,12 @@ static void on_queue_timeout(struct loop *lp, struct loop_timer *t)
 	char b[32];
 	const char *d = format_duration(sh->u->cfg->queue_timeout_ms, b);
 	if (sh->per_client)
-		finish(s, ctl_reply_err(1, "service \"%s\": no free instance within "
+		finish(s, reply_err(1, "service \"%s\": no free instance within "
 		       "queue-timeout %s (max-instances %u in use); raise "
 		       "max-instances or queue-timeout", svc_name(sh), d,
 		       sh->u->cfg->max_instances));
 	else
-		finish(s, ctl_reply_err(1, "service \"%s\": another client kept it "
+		finish(s, reply_err(1, "service \"%s\": another client kept it "
 		       "for all of queue-timeout %s (stdio = exclusive serves one "
 		       "client at a time); try again, or raise queue-timeout",
 		       svc_name(sh), d));
@@ -1345,7 +1345,7 @@ static bool attach(struct session *s, struct share_inst *i)
 	 * spawn_failed state change): S is then gone. */
 	if (!unit_revive(i->u, "connect")) {
 		if (i->s == s)
-			finish(s, ctl_reply_err(1, "service \"%s\" %s; see tend "
+			finish(s, reply_err(1, "service \"%s\" %s; see tend "
 			       "status %s", svc_name(sh), unit_state(i->u) == US_FAILED
 			       ? "has failed" : "is going away", svc_name(sh)));
 		return false;
@@ -1369,7 +1369,7 @@ static void on_turn(struct loop *lp, struct loop_timer *t)
 			continue;
 		}
 		if (u->host->shutting_down || u->removed) {
-			finish(s, ctl_reply_err(1, "service \"%s\" is going away (%s)",
+			finish(s, reply_err(1, "service \"%s\" is going away (%s)",
 			       svc_name(sh), u->removed ? "removed from the file"
 			       : "tend is shutting down"));
 			s = next;
@@ -1422,7 +1422,7 @@ int share_connect(struct share *sh, int ctl, int in, int out, char **err)
 	}
 	list_push_back(&sh->sessions, &s->link);
 	sh->nsessions++;
-	send_line(s, ctl_reply_ok(NULL));
+	send_line(s, reply_ok(NULL));
 	loop_timer_start(sh->lp, &s->timer, sh->u->cfg->queue_timeout_ms,
 	                 on_queue_timeout, s);
 	pump_soon(sh);
@@ -1598,7 +1598,7 @@ void share_free(struct share *sh, const char *why)
 	while (!list_empty(&sh->sessions))
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): finish unlinks the client from its share, SH */
 		finish(list_first(&sh->sessions, struct session, link),
-		       ctl_reply_err(1, "service \"%s\": %s", svc_name(sh), why));
+		       reply_err(1, "service \"%s\": %s", svc_name(sh), why));
 	/* Instances went with their last clients: the primary is left. */
 	for (struct srv *v = sh->srvs, *next; v; v = next) {
 		next = v->next;

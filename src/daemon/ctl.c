@@ -1,4 +1,5 @@
 #include "ctl.h"
+#include "reply.h"
 #include "util.h"
 
 #include <stdarg.h>
@@ -203,14 +204,6 @@ struct ctl_req ctl_req_of_args(const struct cmd_info *ci,
 	return req;
 }
 
-static char *line_of(json_t *o)
-{
-	char *s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	char *l = xasprintf("%s\n", s ? s : "{\"ok\":false,\"error\":\"out of memory\",\"exit\":1}");
-	free(s);
-	return l;
-}
 
 char *ctl_format(const struct ctl_req *req)
 {
@@ -240,30 +233,6 @@ char *ctl_format(const struct ctl_req *req)
 		else
 			json_decref(set);
 	}
-	return line_of(o);
+	return reply_line(o);
 }
 
-char *ctl_reply_ok(json_t *fields)
-{
-	json_t *o = json_pack("{s:b}", "ok", 1);
-	if (fields)
-		json_object_update(o, fields);
-	json_decref(fields);
-	json_object_set_new(o, "ok", json_true());  /* whatever FIELDS said */
-	return line_of(o);
-}
-
-char *ctl_reply_err(int exit_code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *raw = xvasprintf(fmt, ap);
-	va_end(ap);
-	/* A file name in the message need not be UTF-8; JSON must be. */
-	char *msg = one_line(raw);
-	free(raw);
-	json_t *o = json_pack("{s:b, s:s, s:i}", "ok", 0, "error", msg, "exit",
-	                      exit_code);
-	free(msg);
-	return line_of(o);
-}

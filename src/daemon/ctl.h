@@ -65,10 +65,5 @@ struct ctl_req ctl_req_of_args(const struct cmd_info *ci,
 /* The request as a line (with newline; malloc'd), for clients. */
 char *ctl_format(const struct ctl_req *req);
 
-/* Replies: {"ok": true} plus FIELDS (stolen, may be NULL), and an error
- * {"ok": false, "error": MSG, "exit": CODE}.  As lines with newline. */
-char *ctl_reply_ok(json_t *fields);
-char *ctl_reply_err(int exit_code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 
 #endif

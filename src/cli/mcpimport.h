@@ -1,6 +1,6 @@
 /* mcpimport — `tend mcp import|unimport [CLIENT ...] [--dry-run]`: finds the
- * MCP clients' own configuration files, has each rewritten (src/mcpconf.c,
- * src/mcptoml.c), then shows the change as a diff (--dry-run) or writes it:
+ * MCP clients' own configuration files, has each rewritten (src/cli/mcpconf.c,
+ * src/cli/mcptoml.c), then shows the change as a diff (--dry-run) or writes it:
  * a backup next to the file first (FILE.tend-backup, .1, .2, ...: never one
  * overwritten), then the file replaced atomically (a temporary file in the
  * same directory, fsync, rename; its mode kept; a symlink's target edited,

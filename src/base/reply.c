@@ -1,0 +1,40 @@
+/* reply — the control protocol's answer lines (reply.h). */
+#include "reply.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+
+char *reply_line(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	char *l = xasprintf("%s\n", s ? s : "{\"ok\":false,\"error\":\"out of memory\",\"exit\":1}");
+	free(s);
+	return l;
+}
+
+char *reply_ok(json_t *fields)
+{
+	json_t *o = json_pack("{s:b}", "ok", 1);
+	if (fields)
+		json_object_update(o, fields);
+	json_decref(fields);
+	json_object_set_new(o, "ok", json_true());  /* whatever FIELDS said */
+	return reply_line(o);
+}
+
+char *reply_err(int exit_code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *raw = xvasprintf(fmt, ap);
+	va_end(ap);
+	/* A file name in the message need not be UTF-8; JSON must be. */
+	char *msg = one_line(raw);
+	free(raw);
+	json_t *o = json_pack("{s:b, s:s, s:i}", "ok", 0, "error", msg, "exit",
+	                      exit_code);
+	free(msg);
+	return reply_line(o);
+}
