@@ -28,7 +28,7 @@ UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 OBJS     := $(patsubst %.c,build/%.o,$(notdir $(SRCS)))
 SANOBJS  := $(patsubst %.c,build/san/%.o,$(notdir $(SRCS)))
 
-.PHONY: all deps mcp-deps demo test check-unit check-shape fsm-doc check-e2e check-e2e-plain check-e2e-san check-clang conformance conformance-deps fuzz fuzz-build check-fuzz fuzz-merge lint lint-cppcheck bench bench-quick bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp soak clean
+.PHONY: all deps mcp-deps demo test check-unit check-shape fsm-doc check-e2e check-e2e-plain check-e2e-san check-clang conformance conformance-deps fuzz fuzz-build check-fuzz fuzz-merge lint lint-cppcheck bench bench-quick bench-base bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp soak clean
 all: build/tend
 
 deps:
@@ -207,6 +207,19 @@ bench-quick:
 	@scripts/deps.sh peers
 	$(MAKE) $(PM2_STAMP) build/tend
 	$(PYTHON) bench/compare.py build/tend --quick
+
+# Before and after a change in one run: tend at BASE (a git revision, built
+# in the worktree build/base) as the peer tend-base of bench-quick; the
+# report goes to build/bench-base/BENCHMARKS.md.
+BASE ?= HEAD
+bench-base:
+	@scripts/deps.sh peers
+	$(MAKE) $(PM2_STAMP) build/tend
+	rm -rf build/base && git worktree prune
+	git worktree add --detach build/base $(BASE)
+	$(MAKE) -C build/base build/tend
+	$(PYTHON) bench/compare.py build/tend --quick --base build/base/build/tend \
+	  --out build/bench-base
 # The soak: tests/e2e/test_faults.py at full size on the product build.
 # 100 000 restarts of a crashing service (backoff 0) while a job runs
 # 10 000 times, the daemon's anon+shmem memory, descriptors and zombies

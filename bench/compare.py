@@ -25,8 +25,10 @@ so that drift hits them all alike; median and spread; a report in Markdown
                  (bench/relay.py's stream and round trip)
 
 Usage: bench/compare.py [TEND_BIN] [--quick] [--only S1,S2] [--peers P1,P2]
-                        [--out DIR]
-(`make bench`, `make bench-quick`).  The report goes to DIR/BENCHMARKS.md
+                        [--base OLD_TEND_BIN] [--out DIR]
+(`make bench`, `make bench-quick`).  --base adds another tend binary as
+a peer, tend-base (a build of the tree before a change: `make bench-base
+BASE=REV`), to every scenario but storm and relay, which run TEND_BIN only.  The report goes to DIR/BENCHMARKS.md
 and DIR/bench/*.svg: docs/ for a full run of everything, else
 build/bench-quick (--quick) or build/bench-part.  Every supervisor runs
 under a private temporary directory and is torn down by pid; at the end no
@@ -572,7 +574,7 @@ def storm_case(root, S, case, P):
 
 def storm(root, S, peer_list):
     cases = [("tend-proxy", peers.Tend), ("tend-connect", peers.Tend)] if peers.Tend in peer_list else []
-    cases += [(P.name, P) for P in peer_list if P is not peers.Tend]
+    cases += [(P.name, P) for P in peer_list if not issubclass(P, peers.Tend)]
     res = {c: [] for c, _ in cases}
     for r in range(S.storm_rounds):
         for case, P in rotate(cases, r):
@@ -1107,10 +1109,16 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default=",".join(SCENARIOS))
     ap.add_argument("--peers", default=",".join(P.name for P in PEERS))
+    ap.add_argument("--base")
     ap.add_argument("--out")
     a = ap.parse_args()
     only = a.only.split(",")
     peer_list = [P for P in PEERS if P.name in a.peers.split(",")]
+    if a.base:
+        peers.TendBase.bin = os.path.abspath(a.base)
+        if not os.access(peers.TendBase.bin, os.X_OK):
+            sys.exit("compare.py: no tend binary at %s" % a.base)
+        peer_list.insert(1, peers.TendBase)
     bad = [s for s in only if s not in SCENARIOS]
     if bad or not peer_list:
         ap.error("unknown scenario %s or no peer" % bad)
@@ -1171,7 +1179,8 @@ def write(out, a, results, took, versions, total):
                    time.strftime("%Y-%m-%d %H:%M", time.gmtime()), total, machine(),
                    LOAD[0], loadavg()), "")
     R.table(("supervisor", "version", "from"), [
-        (k, v, {"tend": "this tree, `make build/tend` (gcc -O2)", "s6": "Debian package `s6`",
+        (k, v, {"tend": "this tree, `make build/tend` (gcc -O2)",
+                "tend-base": "`--base %s`: tend before the change" % a.base, "s6": "Debian package `s6`",
                 "runit": "Debian package `runit` (not `runit-init`)",
                 "supervisord": "Debian package `supervisor`",
                 "pm2": "npm, pinned in `bench/npm/package-lock.json`"}[k])

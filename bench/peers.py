@@ -238,6 +238,13 @@ class Tend(Peer):
                               text=True).stdout.split()[-1]
 
 
+class TendBase(Tend):
+    """Another tend binary in the same run (compare.py --base): the same
+    tree before a change, to show that the change costs nothing."""
+    name = "tend-base"
+    bin = None
+
+
 # --- s6 ------------------------------------------------------------------------
 
 class S6(Peer):
