@@ -13,6 +13,7 @@
 #include "status.h"
 #include "sup.h"
 #include "unit.h"
+#include "unit_ext.h"
 #include "util.h"
 #include "waiters.h"
 #include "words.h"
@@ -195,7 +196,7 @@ static json_t *do_reload(struct daemon *d, bool force, char **err)
 static void handle_run(struct daemon *d, struct conn *c, struct unit *u,
                    const struct ctl_req *req)
 {
-	struct job *j = u->job;
+	struct job *j = unit_ext(u)->job;
 	if (req->join) {
 		unsigned long n = job_current(j);
 		if (!n) {
@@ -230,7 +231,8 @@ static void handle_run(struct daemon *d, struct conn *c, struct unit *u,
  * session of U's (share.h), which answers from now on. */
 static void do_connect(struct daemon *d, struct conn *c, struct unit *u)
 {
-	if (!u->share) {
+	struct share *sh = unit_ext(u)->share;
+	if (!sh) {
 		server_reply(c, reply_err(2, "service \"%s\" has no stdio to "
 		             "connect to; set stdio = exclusive or per-client in its "
 		             "section of %s", u->cfg->name, d->paths.config));
@@ -245,7 +247,7 @@ static void do_connect(struct daemon *d, struct conn *c, struct unit *u)
 			close(fds[i]);
 		err = xasprintf("connect needs the client's stdin and stdout passed "
 		                "with the request (SCM_RIGHTS, 2 descriptors; got %zu)", n);
-	} else if (share_connect(u->share, fd, fds[0], fds[1], &err) == 0) {
+	} else if (share_connect(sh, fd, fds[0], fds[1], &err) == 0) {
 		return;
 	}
 	server_refuse(fd, reply_err(2, "%s", err));
@@ -411,7 +413,7 @@ static struct unit *request_unit(struct daemon *d, struct conn *c,
 		                              name, d->paths.config));
 		return NULL;
 	}
-	unsigned kind = u->instance ? CMD_ON_INSTANCE : u->job ? CMD_ON_JOB
+	unsigned kind = u->instance ? CMD_ON_INSTANCE : unit_ext(u)->job ? CMD_ON_JOB
 	                                                       : CMD_ON_SERVICE;
 	char *why = cmd_refusal(ci, name, kind);
 	if (why) {

@@ -10,6 +10,7 @@
 #include "share.h"
 #include "sup.h"
 #include "unit.h"
+#include "unit_ext.h"
 #include "util.h"
 #include "words.h"
 
@@ -45,6 +46,7 @@ static json_t *health_json(const struct unit *u)
 
 static json_t *unit_json(const struct unit *u, uint64_t now)
 {
+	const struct unit_ext *x = unit_ext(u);
 	bool up = u->run.pid > 0;
 	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:I, s:o}",
 	                 "name", u->cfg->name,
@@ -53,8 +55,8 @@ static json_t *unit_json(const struct unit *u, uint64_t now)
 	                 "pid", up ? json_integer(u->run.pid) : json_null(),
 	                 "uptime_ms", up ? json_integer((json_int_t)(now - u->run.started_at))
 	                                 : json_null(),
-	                 "mem_bytes", (json_int_t)u->mem_bytes,
-	                 "procs", (json_int_t)u->procs,
+	                 "mem_bytes", (json_int_t)x->m.mem_bytes,
+	                 "procs", (json_int_t)x->m.procs,
 	                 "mem_max", u->cfg->memory_max ? json_integer((json_int_t)
 	                            u->cfg->memory_max) : json_null(),
 	                 "status_text", u->run.status_text[0] ? json_string(u->run.status_text)
@@ -62,21 +64,21 @@ static json_t *unit_json(const struct unit *u, uint64_t now)
 	                 "health", health_json(u),
 	                 "restarts", (json_int_t)u->restarts,
 	                 "last_exit", last_exit_json(u));
-	if (u->proxy) {
+	if (x->proxy) {
 		/* Relayed connections open, and clients waiting for the
 		 * service to come up. */
-		json_object_set_new(o, "clients", json_integer((json_int_t)proxy_open(u->proxy)));
-		json_object_set_new(o, "held", json_integer((json_int_t)proxy_held(u->proxy)));
+		json_object_set_new(o, "clients", json_integer((json_int_t)proxy_open(x->proxy)));
+		json_object_set_new(o, "held", json_integer((json_int_t)proxy_held(x->proxy)));
 	}
-	if (u->share) {
+	if (x->share) {
 		/* tend connect sessions served (or waiting for their program
 		 * to come up), and sessions waiting for their turn. */
-		json_object_set_new(o, "clients", json_integer((json_int_t)share_clients(u->share)));
-		json_object_set_new(o, "queued", json_integer((json_int_t)share_queued(u->share)));
-		if (share_mode(u->share) == STDIO_MCP) {
+		json_object_set_new(o, "clients", json_integer((json_int_t)share_clients(x->share)));
+		json_object_set_new(o, "queued", json_integer((json_int_t)share_queued(x->share)));
+		if (share_mode(x->share) == STDIO_MCP) {
 			json_object_set_new(o, "in_flight",
-			                    json_integer((json_int_t)share_in_flight(u->share)));
-			json_object_set_new(o, "sessions", share_sessions_json(u->share, u));
+			                    json_integer((json_int_t)share_in_flight(x->share)));
+			json_object_set_new(o, "sessions", share_sessions_json(x->share, u));
 		}
 	}
 	if (u->instance)
@@ -90,9 +92,9 @@ static json_t *unit_json(const struct unit *u, uint64_t now)
 		json_object_set_new(o, "cwd", events_text(u->cfg->cwd));
 		free(cmd);
 	}
-	if (u->job) {
-		json_object_set_new(o, "state", json_string(job_state(u->job)));
-		json_object_set_new(o, "last_run", job_last_json(u->job));
+	if (x->job) {
+		json_object_set_new(o, "state", json_string(job_state(x->job)));
+		json_object_set_new(o, "last_run", job_last_json(x->job));
 	}
 	return o;
 }

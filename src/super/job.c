@@ -2,6 +2,7 @@
 #include "events.h"
 #include "parse.h"
 #include "unit.h"
+#include "unit_ext.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -251,7 +252,7 @@ void job_run_over(struct job *j)
 		.n = j->current, .result = result_of(e), .code = e->code,
 		.signal = e->signal, .at = e->at,
 		.duration_ms = spawned && u->run.started_at ? now - u->run.started_at : 0,
-		.peak_mem = u->run.peak_mem,
+		.peak_mem = unit_ext(u)->m.peak_mem,
 	};
 	j->current = 0;
 	json_t *f = json_pack("{s:I, s:s, s:o, s:o, s:I, s:I}",

@@ -9,6 +9,7 @@
 #include "parse.h"
 #include "relay.h"
 #include "unit.h"
+#include "unit_ext.h"
 #include "util.h"
 
 #include <errno.h>
@@ -421,8 +422,8 @@ static struct share_inst *new_instance(struct share *sh, bool per_client)
 	i->sh = sh;
 	i->u = iu;
 	i->in_w = i->out_r = i->child_in = i->child_out = -1;
-	iu->share = sh;
-	iu->inst = i;
+	unit_ext(iu)->share = sh;
+	unit_ext(iu)->inst = i;
 	return i;
 }
 
@@ -784,8 +785,8 @@ static void srv_drop(struct srv *v)
 	struct unit *u = i->u;
 	srv_free(v);
 	inst_close(i);
-	u->inst = NULL;
-	u->share = NULL;
+	unit_ext(u)->inst = NULL;
+	unit_ext(u)->share = NULL;
 	free(i);
 	u->host->ops->drop(u->host->ctx, u);
 }
@@ -1249,8 +1250,8 @@ static void drop_instance(struct share_inst *i)
 {
 	struct unit *u = i->u;
 	inst_close(i);
-	u->inst = NULL;
-	u->share = NULL;
+	unit_ext(u)->inst = NULL;
+	unit_ext(u)->share = NULL;
 	free(i);
 	u->host->ops->drop(u->host->ctx, u);
 }
@@ -1433,7 +1434,7 @@ int share_connect(struct share *sh, int ctl, int in, int out, char **err)
 
 static struct share_inst *inst_of(struct share *sh, struct unit *u)
 {
-	return u == sh->u ? (sh->per_client ? NULL : &sh->excl) : u->inst;
+	return u == sh->u ? (sh->per_client ? NULL : &sh->excl) : unit_ext(u)->inst;
 }
 
 int share_spawn_fds(struct share *sh, struct unit *u, int *in, int *out)
@@ -1547,7 +1548,7 @@ void share_on_state(struct share *sh, struct unit *u)
 
 void share_unit_gone(struct share *sh, struct unit *u)
 {
-	struct share_inst *i = u->inst;
+	struct share_inst *i = unit_ext(u)->inst;
 	if (!i)
 		return;
 	if (i->srv) {
@@ -1564,8 +1565,8 @@ void share_unit_gone(struct share *sh, struct unit *u)
 	}
 	struct session *s = i->s;
 	inst_close(i);
-	u->inst = NULL;
-	u->share = NULL;
+	unit_ext(u)->inst = NULL;
+	unit_ext(u)->share = NULL;
 	free(i);
 	if (s) {
 		s->inst = NULL;

@@ -4,6 +4,7 @@
 #include "proxy.h"
 #include "share.h"
 #include "unit.h"
+#include "unit_ext.h"
 #include "util.h"
 #include "watch.h"
 
@@ -102,37 +103,46 @@ static int host_run_fds(void *ctx, struct unit *u, int *in, int *out,
                         int *fds, size_t max, size_t *nfds)
 {
 	(void)ctx;
-	if (u->share && share_spawn_fds(u->share, u, in, out) < 0)
+	struct unit_ext *x = unit_ext(u);
+	if (x->share && share_spawn_fds(x->share, u, in, out) < 0)
 		return -1;
-	*nfds = u->proxy ? proxy_spawn_fds(u->proxy, fds, max) : 0;
+	*nfds = x->proxy ? proxy_spawn_fds(x->proxy, fds, max) : 0;
 	return 0;
 }
 
-/* A run's steps go to the unit's job and sessions. */
+/* A run's steps go to the unit's job and sessions; the measures of a run
+ * start afresh with it. */
 static void host_run_step(void *ctx, struct unit *u, enum run_step step)
 {
 	(void)ctx;
+	struct unit_ext *x = unit_ext(u);
 	switch (step) {
+	case RUN_BEGIN:
+		x->m.mem_warned = false;
+		x->m.top_pid = 0;
+		x->m.top_bytes = 0;
+		x->m.peak_mem = 0;
+		break;
 	case RUN_STARTING:
-		if (u->job)
-			job_run_starting(u->job);
+		if (x->job)
+			job_run_starting(x->job);
 		break;
 	case RUN_SPAWNED:
 	case RUN_SPAWN_FAILED:
-		if (u->share)
-			share_spawned(u->share, u, step == RUN_SPAWNED);
+		if (x->share)
+			share_spawned(x->share, u, step == RUN_SPAWNED);
 		break;
 	case RUN_STARTED:
-		if (u->job)
-			job_run_started(u->job);
+		if (x->job)
+			job_run_started(x->job);
 		break;
 	case RUN_EXITED:
-		if (u->share)
-			share_on_state(u->share, u);
+		if (x->share)
+			share_on_state(x->share, u);
 		break;
 	case RUN_OVER:
-		if (u->job)
-			job_run_over(u->job);
+		if (x->job)
+			job_run_over(x->job);
 		break;
 	}
 }
@@ -140,7 +150,8 @@ static void host_run_step(void *ctx, struct unit *u, enum run_step step)
 static bool host_busy(void *ctx, const struct unit *u)
 {
 	(void)ctx;
-	return u->share && share_busy(u->share, u);
+	struct unit_ext *x = unit_ext(u);
+	return x->share && share_busy(x->share, u);
 }
 
 static const struct unit_host_ops host_ops = {
@@ -157,17 +168,20 @@ static const struct unit_host_ops host_ops = {
  * its watch), then the unit. */
 static void free_unit(struct sup *s, struct unit *u)
 {
-	loop_timer_stop(s->host.loop, &u->forget);
-	proxy_free(u->proxy);
-	job_free(u->job);
-	watch_free(u->watch);
-	free(u->watch_sig);
+	struct unit_ext *x = unit_ext(u);
+	loop_timer_stop(s->host.loop, &x->forget);
+	proxy_free(x->proxy);
+	job_free(x->job);
+	watch_free(x->watch);
+	free(x->watch_sig);
 	if (u->instance)
-		share_unit_gone(u->share, u);
+		share_unit_gone(x->share, u);
 	else
-		share_free(u->share, s->host.shutting_down ? "tend is shutting down"
+		share_free(x->share, s->host.shutting_down ? "tend is shutting down"
 		                      : "it was removed from the configuration");
 	unit_free(u);
+	free(x->m.seen);
+	free(x);
 }
 
 /* --- the daemon's own resources --- */
@@ -286,9 +300,11 @@ static struct unit *push_unit(struct sup *s, struct unit_config *uc)
 		s->roots = xrealloc(s->roots, 2 * s->cap * sizeof(*s->roots));
 	}
 	struct unit *u = unit_new(&s->host, uc);
+	struct unit_ext *x = xcalloc(1, sizeof(*x));
+	unit_set_ext(u, x);
 	s->units[s->nunits++] = u;
 	if (uc->kind == KIND_JOB)
-		u->job = job_new(u, &s->jobs);
+		x->job = job_new(u, &s->jobs);
 	return u;
 }
 
@@ -393,10 +409,11 @@ static uint64_t forget_ms(const struct unit *u)
 /* At rest, and nobody connected or waiting. */
 static bool forgettable(const struct unit *u)
 {
+	const struct share *sh = unit_ext(u)->share;
 	return u->cfg->connect_key && !u->instance && !u->removed &&
 	       !u->host->shutting_down &&
-	       unit_settled(u) && (!u->share || (share_clients(u->share) == 0 &&
-	                                         share_queued(u->share) == 0));
+	       unit_settled(u) && (!sh || (share_clients(sh) == 0 &&
+	                                   share_queued(sh) == 0));
 }
 
 static void on_forget(struct loop *lp, struct loop_timer *t)
@@ -418,10 +435,11 @@ static void forget_check(struct sup *s, struct unit *u)
 {
 	if (!u->cfg->connect_key || u->instance)
 		return;
+	struct loop_timer *t = &unit_ext(u)->forget;
 	if (!forgettable(u))
-		loop_timer_stop(s->host.loop, &u->forget);
-	else if (!u->forget.armed)
-		loop_timer_start(s->host.loop, &u->forget, forget_ms(u), on_forget, u);
+		loop_timer_stop(s->host.loop, t);
+	else if (!t->armed)
+		loop_timer_start(s->host.loop, t, forget_ms(u), on_forget, u);
 }
 
 struct unit *sup_add_connect(struct sup *s, struct unit_config *uc)
@@ -429,7 +447,7 @@ struct unit *sup_add_connect(struct sup *s, struct unit_config *uc)
 	sup_add_unit(s, uc);
 	struct unit *u = s->units[s->nunits - 1];
 	watch_sync(s, u);
-	u->share = share_new(u, uc->stdio);
+	unit_ext(u)->share = share_new(u, uc->stdio);
 	forget_check(s, u);
 	return u;
 }
@@ -449,9 +467,10 @@ static void on_watch_fired(void *ctx, const char *path, size_t n)
 	                      (json_int_t)n));
 	if (u->host->shutting_down || u->removed)
 		return;
-	if (u->job) {
+	struct job *j = unit_ext(u)->job;
+	if (j) {
 		bool coalesced;
-		if (!job_request(u->job, "watch", &coalesced, false))
+		if (!job_request(j, "watch", &coalesced, false))
 			events_emit(u->host->ev, u->cfg->name, "warn", json_pack("{s:s}",
 			            "message", "a change came during the cooldown: no run"));
 	} else if (unit_up(u)) {
@@ -490,21 +509,22 @@ static char *watch_sig(const struct unit_config *c)
 static void watch_sync(struct sup *s, struct unit *u)
 {
 	const struct unit_config *c = u->next_cfg ? u->next_cfg : u->cfg;
+	struct unit_ext *x = unit_ext(u);
 	char *sig = c->watch.n && !u->removed ? watch_sig(c) : NULL;
-	if (sig && u->watch_sig && strcmp(sig, u->watch_sig) == 0) {
+	if (sig && x->watch_sig && strcmp(sig, x->watch_sig) == 0) {
 		free(sig);
 		return;
 	}
-	watch_free(u->watch);
-	free(u->watch_sig);
-	u->watch = NULL;
-	u->watch_sig = sig;
+	watch_free(x->watch);
+	free(x->watch_sig);
+	x->watch = NULL;
+	x->watch_sig = sig;
 	if (!sig)
 		return;
 	if (!s->watcher)
 		s->watcher = watcher_new(s->host.loop);
 	struct watch_cb cb = { on_watch_fired, on_watch_warn, u };
-	u->watch = watch_new(s->watcher, (const char *const *)c->watch.v, c->watch.n,
+	x->watch = watch_new(s->watcher, (const char *const *)c->watch.v, c->watch.n,
 	                     (const char *const *)c->watch_ignore.v,
 	                     c->watch_ignore.n, c->debounce_ms, &cb);
 }
@@ -514,30 +534,31 @@ void sup_clients_sync(struct sup *s)
 	for (size_t i = 0; i < s->nunits; i++) {
 		struct unit *u = s->units[i];
 		const struct unit_config *c = u->next_cfg ? u->next_cfg : u->cfg;
+		struct unit_ext *x = unit_ext(u);
 		if (u->instance)
 			continue;
 		watch_sync(s, u);
-		if (u->share && (c->stdio == STDIO_NONE || u->removed ||
-		                 share_mode(u->share) != c->stdio)) {
-			share_free(u->share, u->removed
+		if (x->share && (c->stdio == STDIO_NONE || u->removed ||
+		                 share_mode(x->share) != c->stdio)) {
+			share_free(x->share, u->removed
 			           ? "it was removed from the configuration"
 			           : "its stdio setting changed");
-			u->share = NULL;
+			x->share = NULL;
 		}
-		if (!u->share && c->stdio != STDIO_NONE && !u->removed)
-			u->share = share_new(u, c->stdio);
-		if (!u->proxy && c->listen.n && !u->removed)
-			u->proxy = proxy_new(u, &s->held);
-		if (u->proxy)
-			proxy_sync(u->proxy);
+		if (!x->share && c->stdio != STDIO_NONE && !u->removed)
+			x->share = share_new(u, c->stdio);
+		if (!x->proxy && c->listen.n && !u->removed)
+			x->proxy = proxy_new(u, &s->held);
+		if (x->proxy)
+			proxy_sync(x->proxy);
 	}
 }
 
 void sup_clients_unwatch(struct sup *s)
 {
 	for (size_t i = 0; i < s->nunits; i++)
-		if (s->units[i]->proxy)
-			proxy_unwatch(s->units[i]->proxy);
+		if (unit_ext(s->units[i])->proxy)
+			proxy_unwatch(unit_ext(s->units[i])->proxy);
 }
 
 /* Everything at rest (tend exec's unit, or all after a shutdown): the
@@ -551,11 +572,12 @@ static void on_settle(struct loop *lp, struct loop_timer *t)
 
 void sup_unit_changed(struct sup *s, struct unit *u)
 {
+	struct unit_ext *x = unit_ext(u);
 	sup_memory_schedule(s);
-	if (u->proxy)
-		proxy_on_state(u->proxy);
-	if (u->share)
-		share_on_state(u->share, u);
+	if (x->proxy)
+		proxy_on_state(x->proxy);
+	if (x->share)
+		share_on_state(x->share, u);
 	if (s->hooks.changed)
 		s->hooks.changed(s->hooks.ctx, u);
 	forget_check(s, u);
@@ -636,8 +658,8 @@ void sup_shutdown(struct sup *s)
 	s->host.shutting_down = true;
 	for (size_t i = 0; i < s->nunits; i++) {
 		unit_stop(s->units[i]);
-		if (s->units[i]->proxy)
-			proxy_on_state(s->units[i]->proxy);  /* held clients go */
+		if (unit_ext(s->units[i])->proxy)
+			proxy_on_state(unit_ext(s->units[i])->proxy);  /* held clients go */
 	}
 	if (all_settled(s))
 		loop_stop(s->host.loop);

@@ -38,16 +38,14 @@
 
 struct events;
 struct cgroups;
-struct proxy;
-struct share;
-struct share_inst;
-struct job;
-struct watch;
 struct unit;
+struct unit_ext;
 
 /* A run's step, for those who hear of runs (a job's queue, a session's
  * pipes): unit_host_ops.run_step. */
 enum run_step {
+	RUN_BEGIN,         /* a run's facts are afresh (before each try of
+	                      its spawn) */
 	RUN_STARTING,      /* a job's run is about to start (once, however
 	                      many tries its start takes) */
 	RUN_SPAWNED,       /* the spawn was made */
@@ -144,10 +142,6 @@ struct unit_run {
 	uint64_t watchdog_ms;      /* its (WATCHDOG_USEC= may change it) */
 	char status_text[256];     /* sd_notify STATUS=, "" when none */
 	bool draining;             /* it sent STOPPING=1 */
-	bool mem_warned;           /* memory-warn sent in this episode */
-	pid_t top_pid;             /* largest process at the last measure */
-	uint64_t top_bytes;
-	uint64_t peak_mem;         /* largest mem_bytes sampled */
 };
 
 struct unit {
@@ -178,34 +172,27 @@ struct unit {
 	char health_detail[200];
 	unsigned restarts;
 	unsigned long spawns;      /* runs started so far */
-	size_t procs;              /* from the last sup_measure */
-	uint64_t mem_bytes;
-	struct proc_stat *seen;    /* the tree as last seen (for ID.procs) */
-	size_t nseen, seen_cap;
 	struct exit_info last_exit;
 	char *cookie;              /* "TEND_UNIT=name" */
 	struct output out;         /* captured stdout/stderr, when captured */
 	bool captured;
 	/* clients (listen, stdio) */
-	/* the supervisor's, which the unit never calls (unit_host_ops) */
-	struct proxy *proxy;       /* services with listen */
 	uint64_t last_activity;    /* mono ms of the last client traffic */
 	struct loop_timer idle;    /* idle-stop, while running */
-	struct share *share;       /* stdio: the service's sessions (share.h) */
-	struct share_inst *inst;   /* an instance: what share knows of it */
 	bool instance;             /* a per-client instance NAME#N */
 	int err_fd;                /* an instance: its stderr (the service's log) */
-	struct job *job;           /* a [job]: its runs (job.h) */
-	struct watch *watch;       /* watch = ...: its set (watch.h) */
-	struct loop_timer forget;  /* tend connect -- CMD's: at rest without
-	                              clients (sup.h, sup_add_connect) */
-	char *watch_sig;           /* the settings it was made with */
+	struct unit_ext *ext;      /* its owner's (unit_ext.h), never read here */
 };
 
-/* Takes CFG over.  The host must outlive the unit.  Its proxy, share,
- * job and watch are the supervisor's to free, before unit_free. */
+/* Takes CFG over.  The host must outlive the unit. */
 struct unit *unit_new(struct unit_host *host, struct unit_config *cfg);
 void unit_free(struct unit *u);
+
+/* What the unit's owner keeps with it (unit_ext.h: its endpoints, job,
+ * watch, the measures of its tree), set once after unit_new and the
+ * owner's to free after unit_free; the unit only carries it. */
+void unit_set_ext(struct unit *u, struct unit_ext *x);
+struct unit_ext *unit_ext(const struct unit *u);
 
 /* From now on the unit's processes write to a pipe whose lines tend writes
  * to DST as "NAME | line" (names padded to WIDTH; DST -1: nowhere) and to
