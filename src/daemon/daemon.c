@@ -78,7 +78,7 @@ static void boot_check(struct daemon *d)
 	for (size_t i = 0; i < sup_nunits(d->sup); i++) {
 		const struct unit *u = sup_unit_at(d->sup, i);
 		char *why = NULL;
-		if (u->cfg->kind != KIND_SERVICE || u->cfg->start != START_BOOT)
+		if (unit_cfg(u)->kind != KIND_SERVICE || unit_cfg(u)->start != START_BOOT)
 			continue;
 		int v = unit_wait_verdict(u, 0, &why);
 		if (v == 0) {
@@ -127,8 +127,8 @@ static int connect_clash(const struct daemon *d, const struct tend_config *cfg,
 	for (size_t k = 0; k < cfg->nunits; k++)
 		for (size_t i = 0; i < sup_nunits(d->sup); i++) {
 			const struct unit *u = sup_unit_at(d->sup, i);
-			if (u->removed || u->instance || !u->cfg->connect_key ||
-			    strcmp(u->cfg->name, cfg->units[k]->name) != 0)
+			if (u->removed || u->instance || !unit_cfg(u)->connect_key ||
+			    strcmp(unit_name(u), cfg->units[k]->name) != 0)
 				continue;
 			*err = xasprintf("%s:%d: [%s %s] has the name of a service "
 			                 "that tend connect -- CMD made; rename the "
@@ -146,7 +146,7 @@ static size_t file_units(const struct daemon *d)
 	size_t n = 0;
 	for (size_t i = 0; i < sup_nunits(d->sup); i++) {
 		const struct unit *u = sup_unit_at(d->sup, i);
-		n += !u->removed && !u->instance && !u->cfg->connect_key;
+		n += !u->removed && !u->instance && !unit_cfg(u)->connect_key;
 	}
 	return n;
 }
@@ -214,9 +214,9 @@ static void handle_run(struct daemon *d, struct conn *c, struct unit *u,
 		char b[32];
 		server_reply(c, reply_err(1, "job \"%s\" is in cooldown for %s more "
 		             "after %u failed runs in a row (max-failures); tend run "
-		             "--force runs it now", u->cfg->name,
+		             "--force runs it now", unit_name(u),
 		             format_duration(until > mono_ms() ? until - mono_ms() : 0, b),
-		             u->cfg->max_failures));
+		             unit_cfg(u)->max_failures));
 		return;
 	}
 	if (req->wait)
@@ -235,7 +235,7 @@ static void do_connect(struct daemon *d, struct conn *c, struct unit *u)
 	if (!sh) {
 		server_reply(c, reply_err(2, "service \"%s\" has no stdio to "
 		             "connect to; set stdio = exclusive or per-client in its "
-		             "section of %s", u->cfg->name, d->paths.config));
+		             "section of %s", unit_name(u), d->paths.config));
 		return;
 	}
 	int fds[SERVER_FDS_MAX];
@@ -265,8 +265,8 @@ static struct unit *connect_unit(struct daemon *d, const char *key)
 {
 	for (size_t i = 0; i < sup_nunits(d->sup); i++) {
 		struct unit *u = sup_unit_at(d->sup, i);
-		if (!u->removed && !u->instance && u->cfg->connect_key &&
-		    strcmp(u->cfg->connect_key, key) == 0)
+		if (!u->removed && !u->instance && unit_cfg(u)->connect_key &&
+		    strcmp(unit_cfg(u)->connect_key, key) == 0)
 			return u;
 	}
 	return NULL;

@@ -38,7 +38,7 @@ static json_t *last_exit_json(const struct unit *u)
  * "detail"}; null without a probe, or before its first verdict. */
 static json_t *health_json(const struct unit *u)
 {
-	if (!u->cfg->health || u->health_ok < 0 || !unit_up(u))
+	if (!unit_cfg(u)->health || u->health_ok < 0 || !unit_up(u))
 		return json_null();
 	return json_pack("{s:b, s:I, s:s}", "ok", u->health_ok, "strikes",
 	                 (json_int_t)u->track.strikes, "detail", u->health_detail);
@@ -49,16 +49,16 @@ static json_t *unit_json(const struct unit *u, uint64_t now)
 	const struct unit_ext *x = unit_ext(u);
 	bool up = u->run.pid > 0;
 	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:I, s:o}",
-	                 "name", u->cfg->name,
-	                 "kind", unit_kind_name(u->cfg->kind),
+	                 "name", unit_name(u),
+	                 "kind", unit_kind_name(unit_cfg(u)->kind),
 	                 "state", unit_state_name(unit_state(u)),
 	                 "pid", up ? json_integer(u->run.pid) : json_null(),
 	                 "uptime_ms", up ? json_integer((json_int_t)(now - u->run.started_at))
 	                                 : json_null(),
 	                 "mem_bytes", (json_int_t)x->m.mem_bytes,
 	                 "procs", (json_int_t)x->m.procs,
-	                 "mem_max", u->cfg->memory_max ? json_integer((json_int_t)
-	                            u->cfg->memory_max) : json_null(),
+	                 "mem_max", unit_cfg(u)->memory_max ? json_integer((json_int_t)
+	                            unit_cfg(u)->memory_max) : json_null(),
 	                 "status_text", u->run.status_text[0] ? json_string(u->run.status_text)
 	                                                  : json_null(),
 	                 "health", health_json(u),
@@ -83,13 +83,13 @@ static json_t *unit_json(const struct unit *u, uint64_t now)
 	}
 	if (u->instance)
 		json_object_set_new(o, "instance", json_true());
-	if (u->cfg->connect_key) {
+	if (unit_cfg(u)->connect_key) {
 		/* A service of tend connect -- CMD: its command and directory
 		 * (never its environment: it may hold secrets). */
-		char *cmd = words_join(u->cfg->argv.v);
+		char *cmd = words_join(unit_cfg(u)->argv.v);
 		json_object_set_new(o, "connect", json_true());
 		json_object_set_new(o, "command", events_text(cmd));
-		json_object_set_new(o, "cwd", events_text(u->cfg->cwd));
+		json_object_set_new(o, "cwd", events_text(unit_cfg(u)->cwd));
 		free(cmd);
 	}
 	if (x->job) {
@@ -138,7 +138,7 @@ char *status_reply(struct sup *s, const struct status_self *self,
 		json_array_append_new(units, daemon_json(s, self, now));
 	for (size_t i = 0; i < sup_nunits(s); i++) {
 		const struct unit *u = sup_unit_at(s, i);
-		if (u->removed || (name && strcmp(name, u->cfg->name) != 0))
+		if (u->removed || (name && strcmp(name, unit_name(u)) != 0))
 			continue;
 		json_array_append_new(units, unit_json(u, now));
 	}

@@ -38,12 +38,12 @@ static char *run_answer(const struct unit *u, unsigned long n)
 	 * its answer comes then. */
 	if (r->n < n && u->removed && job_current(unit_ext(u)->job) != n)
 		return reply_err(1, "job \"%s\" was removed by a reload before "
-		                     "run %lu", u->cfg->name, n);
+		                     "run %lu", unit_name(u), n);
 	if (r->n < n)
 		return NULL;
 	if (u->removed && r->n == n && r->result == JR_KILLED)
 		return reply_err(1, "job \"%s\" run %lu was stopped: a reload "
-		                     "removed the job", u->cfg->name, n);
+		                     "removed the job", unit_name(u), n);
 	json_t *f = json_pack("{s:I, s:s, s:o}", "run", (json_int_t)r->n,
 	                      "result", job_result_name(r->result), "last_run",
 	                      job_last_json(unit_ext(u)->job));

@@ -42,13 +42,13 @@ const char *job_result_name(enum job_result r)
 
 static void emit(struct job *j, const char *event, json_t *fields)
 {
-	events_emit(j->u->host->ev, j->u->cfg->name, event, fields);
+	events_emit(j->u->host->ev, unit_name(j->u), event, fields);
 }
 
 static void on_every(struct loop *lp, struct loop_timer *t)
 {
 	struct job *j = t->data;
-	uint64_t every = j->u->cfg->every_ms;
+	uint64_t every = unit_cfg(j->u)->every_ms;
 	if (!every)
 		return;
 	/* A tick during a run joins the trailing run, like any request; one
@@ -66,8 +66,8 @@ struct job *job_new(struct unit *u, struct job_queue *q)
 	j->u = u;
 	j->q = q;
 	list_push_back(&q->jobs, &j->link);
-	if (u->cfg->every_ms)
-		loop_timer_start(u->host->loop, &j->every, u->cfg->every_ms, on_every, j);
+	if (unit_cfg(u)->every_ms)
+		loop_timer_start(u->host->loop, &j->every, unit_cfg(u)->every_ms, on_every, j);
 	return j;
 }
 
@@ -177,7 +177,7 @@ static void on_timeout(struct loop *lp, struct loop_timer *t)
 	(void)lp;
 	struct job *j = t->data;
 	char b[32], *why = xasprintf("ran longer than timeout %s",
-	                             format_duration(j->u->cfg->timeout_ms, b));
+	                             format_duration(unit_cfg(j->u)->timeout_ms, b));
 	unit_restart_for(j->u, EXIT_TIMEOUT, why);
 	free(why);
 }
@@ -199,8 +199,8 @@ void job_run_started(struct job *j)
 	emit(j, "job_started", json_pack("{s:I, s:s}", "run", (json_int_t)j->current,
 	                                 "by", j->by[0] ? j->by : "start"));
 	j->by[0] = 0;
-	if (j->u->cfg->timeout_ms)
-		loop_timer_start(j->u->host->loop, &j->timeout, j->u->cfg->timeout_ms,
+	if (unit_cfg(j->u)->timeout_ms)
+		loop_timer_start(j->u->host->loop, &j->timeout, unit_cfg(j->u)->timeout_ms,
 		                 on_timeout, j);
 }
 
@@ -270,7 +270,7 @@ void job_run_over(struct job *j)
 		j->fails = 0;
 	else if (res != JR_KILLED)
 		j->fails++;
-	const struct unit_config *c = u->cfg;
+	const struct unit_config *c = unit_cfg(u);
 	if (j->fails >= c->max_failures && !j->cooling) {
 		char b[32];
 		j->cooling = true;

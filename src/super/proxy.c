@@ -232,7 +232,7 @@ static void new_client(struct proxy *p, int cfd)
 	}
 	struct pclient *c = xcalloc(1, sizeof(*c));
 	*c = (struct pclient){ .p = p, .state = PC_HELD, .cfd = cfd, .bfd = -1 };
-	uint64_t wait = u->cfg->start_timeout_ms;
+	uint64_t wait = unit_cfg(u)->start_timeout_ms;
 	c->deadline = loop_now(p->lp) + (wait ? wait : UINT64_MAX / 2);
 	plist_push(&p->held, c);
 	if (unit_state(u) == US_RUNNING)
@@ -336,7 +336,7 @@ void proxy_unwatch(struct proxy *p)
 
 void proxy_sync(struct proxy *p)
 {
-	const struct unit_config *c = p->u->next_cfg ? p->u->next_cfg : p->u->cfg;
+	const struct unit_config *c = unit_cfg_next(p->u);
 	const struct held_set *hs = p->held_set;
 	proxy_unwatch(p);
 	free(p->ls);

@@ -150,7 +150,7 @@ static void send_line(struct session *s, char *line)
 
 static const char *svc_name(const struct share *sh)
 {
-	return sh->u->cfg->name;
+	return unit_name(sh->u);
 }
 
 /* The final line for session S, whose program U ended (LINKED: after it
@@ -162,7 +162,7 @@ static void run_how(const struct unit *u, char *how, size_t n)
 	char b[32];
 	if (unit_idle_stopped(u))
 		snprintf(how, n, "idle-stop: no traffic for %s",
-		         format_duration(u->cfg->idle_stop_ms, b));
+		         format_duration(unit_cfg(u)->idle_stop_ms, b));
 	else if (e->reason == EXIT_SPAWN_FAILED)
 		snprintf(how, n, "cannot start: %s", strerror(e->err));
 	else if (e->reason == EXIT_NONE)
@@ -184,7 +184,7 @@ static char *run_end_line(const struct session *s, const struct unit *u,
 	char how[160];
 	run_how(u, how, sizeof(how));
 	return reply_err(1, "service \"%s\" %s (%s); see tend logs %s",
-	                     u->cfg->name, linked ? "ended while connected"
+	                     unit_name(u), linked ? "ended while connected"
 	                     : "ended before it was ready", how, svc_name(s->sh));
 }
 
@@ -347,7 +347,7 @@ static void on_ended(void *ctx, enum relay_dir dir, int err)
 	s->in_eof = true;
 	if (s->sh->per_client) {
 		close_fd(&i->in_w);   /* EOF to the instance; it may finish */
-		loop_timer_start(s->sh->lp, &s->timer, i->u->cfg->stop_timeout_ms,
+		loop_timer_start(s->sh->lp, &s->timer, unit_cfg(i->u)->stop_timeout_ms,
 		                 on_exit_grace, s);
 	} else {
 		arm_end(s);
@@ -415,7 +415,7 @@ static struct share_inst *new_instance(struct share *sh, bool per_client)
 {
 	struct unit *u = sh->u;
 	char name[96];
-	snprintf(name, sizeof(name), "%s#%llu", u->cfg->name, ++sh->next_id);
+	snprintf(name, sizeof(name), "%s#%llu", unit_name(u), ++sh->next_id);
 	struct unit *iu = u->host->ops->add_instance(u->host->ctx, u, name,
 	                                             per_client);
 	struct share_inst *i = xcalloc(1, sizeof(*i));
@@ -814,13 +814,13 @@ static struct srv *srv_for(struct share *sh, const char *key, char **err)
 		return p;
 	}
 	struct unit *u = sh->u;
-	if (srv_count(sh) >= u->cfg->max_instances) {
+	if (srv_count(sh) >= unit_cfg(u)->max_instances) {
 		char *version = key_version(key);
 		*err = xasprintf("service \"%s\" runs max-instances %u instances "
 		                 "for clients that cannot share one (protocol "
 		                 "version %s, or share = %s); raise max-instances",
-		                 svc_name(sh), u->cfg->max_instances,
-		                 version ? version : "?", share_kind_name(u->cfg->share));
+		                 svc_name(sh), unit_cfg(u)->max_instances,
+		                 version ? version : "?", share_kind_name(unit_cfg(u)->share));
 		free(version);
 		return NULL;
 	}
@@ -835,7 +835,7 @@ static struct srv *srv_for(struct share *sh, const char *key, char **err)
 static char *make_key(const struct session *s, const char *version,
                       const char *set)
 {
-	switch (s->sh->u->cfg->share) {
+	switch (unit_cfg(s->sh->u)->share) {
 	case SHARE_NONE:
 		return xasprintf("%s c%u client-%llu", version, s->caps, s->id);
 	case SHARE_ROOTS:
@@ -1070,7 +1070,7 @@ static bool first_line(struct session *s, const char *line, size_t len)
 	s->version = version;
 	s->caps = h.caps;
 	char *key, *err = NULL;
-	if (sh->u->cfg->share == SHARE_ROOTS && init && (s->caps & MCP_CAP_ROOTS)) {
+	if (unit_cfg(sh->u)->share == SHARE_ROOTS && init && (s->caps & MCP_CAP_ROOTS)) {
 		s->want_roots = true;
 		s->init = xmalloc(len + 1);
 		memcpy(s->init, line, len);
@@ -1317,12 +1317,12 @@ static void on_queue_timeout(struct loop *lp, struct loop_timer *t)
 	struct session *s = t->data;
 	struct share *sh = s->sh;
 	char b[32];
-	const char *d = format_duration(sh->u->cfg->queue_timeout_ms, b);
+	const char *d = format_duration(unit_cfg(sh->u)->queue_timeout_ms, b);
 	if (sh->per_client)
 		finish(s, reply_err(1, "service \"%s\": no free instance within "
 		       "queue-timeout %s (max-instances %u in use); raise "
 		       "max-instances or queue-timeout", svc_name(sh), d,
-		       sh->u->cfg->max_instances));
+		       unit_cfg(sh->u)->max_instances));
 	else
 		finish(s, reply_err(1, "service \"%s\": another client kept it "
 		       "for all of queue-timeout %s (stdio = exclusive serves one "
@@ -1382,7 +1382,7 @@ static void on_turn(struct loop *lp, struct loop_timer *t)
 			if (sh->excl.s || !attach(s, &sh->excl))
 				return;   /* one at a time (a refused one pumps again) */
 		} else {
-			if (sh->nattached >= u->cfg->max_instances)
+			if (sh->nattached >= unit_cfg(u)->max_instances)
 				return;
 			attach(s, new_instance(sh, true));
 		}
@@ -1424,7 +1424,7 @@ int share_connect(struct share *sh, int ctl, int in, int out, char **err)
 	list_push_back(&sh->sessions, &s->link);
 	sh->nsessions++;
 	send_line(s, reply_ok(NULL));
-	loop_timer_start(sh->lp, &s->timer, sh->u->cfg->queue_timeout_ms,
+	loop_timer_start(sh->lp, &s->timer, unit_cfg(sh->u)->queue_timeout_ms,
 	                 on_queue_timeout, s);
 	pump_soon(sh);
 	return 0;
@@ -1651,7 +1651,7 @@ json_t *share_sessions_json(const struct share *sh, const struct unit *u)
 		                      "program", s->program[0] ? events_text(s->program)
 		                                               : json_null(),
 		                      "cwd", s->cwd ? events_text(s->cwd) : json_null(),
-		                      "instance", of->cfg->name,
+		                      "instance", unit_name(of),
 		                      "queued", !s->attached);
 		if (s->version)
 			json_object_set_new(o, "protocol", events_text(s->version));

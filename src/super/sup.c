@@ -35,7 +35,7 @@ static struct unit *unit_by_shim(struct sup *s, pid_t pid)
 struct unit *sup_find(struct sup *s, const char *name)
 {
 	for (size_t i = 0; i < s->nunits; i++)
-		if (strcmp(s->units[i]->cfg->name, name) == 0)
+		if (strcmp(unit_name(s->units[i]), name) == 0)
 			return s->units[i];
 	return NULL;
 }
@@ -330,12 +330,12 @@ void sup_warn_unenforced(struct sup *s, struct unit *u)
 {
 	const char *names[CONFIG_MAX_KEYS];
 	/* the settings it is about to run with (a reload's, pending) */
-	const struct unit_config *c = u->next_cfg ? u->next_cfg : u->cfg;
+	const struct unit_config *c = unit_cfg_next(u);
 	size_t n = config_unenforced(c, names, ARRAY_LEN(names));
 	for (size_t k = 0; k < n; k++) {
 		char *m = xasprintf("key \"%s\" is accepted but not acted on by "
 		                    "this version", names[k]);
-		events_emit(s->host.ev, u->cfg->name, "warn", json_pack("{s:s}", "message", m));
+		events_emit(s->host.ev, unit_name(u), "warn", json_pack("{s:s}", "message", m));
 		free(m);
 	}
 }
@@ -351,8 +351,8 @@ static void sweep(struct sup *s)
 	for (size_t i = 0; i < s->nunits; i++) {
 		struct unit *u = s->units[i];
 		if (u->removed && unit_settled(u)) {
-			if (!u->instance && !u->cfg->connect_key)
-				held_release(&s->held, u->cfg->name);
+			if (!u->instance && !unit_cfg(u)->connect_key)
+				held_release(&s->held, unit_name(u));
 			free_unit(s, u);
 		}
 		else
@@ -376,7 +376,7 @@ void sup_sweep_soon(struct sup *s)
 struct unit *sup_add_instance(struct sup *s, struct unit *parent,
                               const char *name, bool per_client)
 {
-	struct unit_config *c = config_unit_dup(parent->cfg, name);
+	struct unit_config *c = config_unit_dup(unit_cfg(parent), name);
 	if (per_client)
 		c->policy.restart = RESTART_NEVER;
 	c->start = START_ON_DEMAND;
@@ -402,7 +402,7 @@ void sup_sweep(struct sup *s)
 
 static uint64_t forget_ms(const struct unit *u)
 {
-	return u->cfg->idle_stop_ms ? u->cfg->idle_stop_ms
+	return unit_cfg(u)->idle_stop_ms ? unit_cfg(u)->idle_stop_ms
 	                            : CONFIG_CONNECT_IDLE_STOP_MS;
 }
 
@@ -410,7 +410,7 @@ static uint64_t forget_ms(const struct unit *u)
 static bool forgettable(const struct unit *u)
 {
 	const struct share *sh = unit_ext(u)->share;
-	return u->cfg->connect_key && !u->instance && !u->removed &&
+	return unit_cfg(u)->connect_key && !u->instance && !u->removed &&
 	       !u->host->shutting_down &&
 	       unit_settled(u) && (!sh || (share_clients(sh) == 0 &&
 	                                   share_queued(sh) == 0));
@@ -423,7 +423,7 @@ static void on_forget(struct loop *lp, struct loop_timer *t)
 	if (!forgettable(u))
 		return;
 	char b[32];
-	events_emit(u->host->ev, u->cfg->name, "forgotten", json_pack("{s:I, s:s}",
+	events_emit(u->host->ev, unit_name(u), "forgotten", json_pack("{s:I, s:s}",
 	            "after_ms", (json_int_t)forget_ms(u), "after",
 	            format_duration(forget_ms(u), b)));
 	sup_drop(u->host->ctx, u);
@@ -433,7 +433,7 @@ static void on_forget(struct loop *lp, struct loop_timer *t)
  * became so. */
 static void forget_check(struct sup *s, struct unit *u)
 {
-	if (!u->cfg->connect_key || u->instance)
+	if (!unit_cfg(u)->connect_key || u->instance)
 		return;
 	struct loop_timer *t = &unit_ext(u)->forget;
 	if (!forgettable(u))
@@ -462,7 +462,7 @@ void sup_clients_changed(struct sup *s, struct unit *u)
 static void on_watch_fired(void *ctx, const char *path, size_t n)
 {
 	struct unit *u = ctx;
-	events_emit(u->host->ev, u->cfg->name, "watch_triggered",
+	events_emit(u->host->ev, unit_name(u), "watch_triggered",
 	            json_pack("{s:o, s:I}", "path", events_text(path), "changes",
 	                      (json_int_t)n));
 	if (u->host->shutting_down || u->removed)
@@ -471,7 +471,7 @@ static void on_watch_fired(void *ctx, const char *path, size_t n)
 	if (j) {
 		bool coalesced;
 		if (!job_request(j, "watch", &coalesced, false))
-			events_emit(u->host->ev, u->cfg->name, "warn", json_pack("{s:s}",
+			events_emit(u->host->ev, unit_name(u), "warn", json_pack("{s:s}",
 			            "message", "a change came during the cooldown: no run"));
 	} else if (unit_up(u)) {
 		unit_stop(u);     /* on-change = restart: a running service only */
@@ -482,7 +482,7 @@ static void on_watch_fired(void *ctx, const char *path, size_t n)
 static void on_watch_warn(void *ctx, const char *msg)
 {
 	struct unit *u = ctx;
-	events_emit(u->host->ev, u->cfg->name, "warn", json_pack("{s:o}", "message",
+	events_emit(u->host->ev, unit_name(u), "warn", json_pack("{s:o}", "message",
 	            events_text(msg)));
 }
 
@@ -508,7 +508,7 @@ static char *watch_sig(const struct unit_config *c)
 
 static void watch_sync(struct sup *s, struct unit *u)
 {
-	const struct unit_config *c = u->next_cfg ? u->next_cfg : u->cfg;
+	const struct unit_config *c = unit_cfg_next(u);
 	struct unit_ext *x = unit_ext(u);
 	char *sig = c->watch.n && !u->removed ? watch_sig(c) : NULL;
 	if (sig && x->watch_sig && strcmp(sig, x->watch_sig) == 0) {
@@ -533,7 +533,7 @@ void sup_clients_sync(struct sup *s)
 {
 	for (size_t i = 0; i < s->nunits; i++) {
 		struct unit *u = s->units[i];
-		const struct unit_config *c = u->next_cfg ? u->next_cfg : u->cfg;
+		const struct unit_config *c = unit_cfg_next(u);
 		struct unit_ext *x = unit_ext(u);
 		if (u->instance)
 			continue;
@@ -848,7 +848,7 @@ void sup_boot(struct sup *s)
 	for (size_t i = 0; i < s->nunits; i++) {
 		struct unit *u = s->units[i];
 		sup_warn_unenforced(s, u);
-		if (u->cfg->kind == KIND_SERVICE && u->cfg->start == START_BOOT)
+		if (unit_cfg(u)->kind == KIND_SERVICE && unit_cfg(u)->start == START_BOOT)
 			unit_start(u);
 	}
 }

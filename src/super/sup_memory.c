@@ -13,7 +13,7 @@
  * memory of their runs). */
 static bool limited(const struct unit *u)
 {
-	return (u->cfg->memory_max || unit_ext(u)->job) && unit_up(u);
+	return (unit_cfg(u)->memory_max || unit_ext(u)->job) && unit_up(u);
 }
 
 /* One process of a tree as a measure reads it. */
@@ -68,8 +68,8 @@ static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
 	}
 	bool exact = mem_tree_shares(with_mem, shmem);
 	if (exact && sampling)
-		exact = mem_sample_exact(bound, u->cfg->memory_max,
-		                         u->cfg->memory_warn_pct, um->mem_warned,
+		exact = mem_sample_exact(bound, unit_cfg(u)->memory_max,
+		                         unit_cfg(u)->memory_warn_pct, um->mem_warned,
 		                         unit_ext(u)->job != NULL, um->peak_mem);
 	for (size_t i = 0; i < k; i++) {
 		if (!r[i].ok)
@@ -163,7 +163,7 @@ void sup_memory_schedule(struct sup *s)
 
 static void memory_verdict(struct sup *s, struct unit *u)
 {
-	const struct unit_config *c = u->cfg;
+	const struct unit_config *c = unit_cfg(u);
 	struct unit_measure *um = &unit_ext(u)->m;
 	char a[32], b[32], top[256];
 	switch (mem_judge(um->mem_bytes, c->memory_max, c->memory_warn_pct,
@@ -208,7 +208,7 @@ static void on_memory(struct loop *lp, struct loop_timer *t)
 	sup_rescan(s);   /* the figure must be of now, not of this iteration */
 	sup_measure(s, true);
 	for (size_t i = 0; i < s->nunits; i++)
-		if (limited(s->units[i]) && s->units[i]->cfg->memory_max)
+		if (limited(s->units[i]) && unit_cfg(s->units[i])->memory_max)
 			memory_verdict(s, s->units[i]);
 	/* One sample per interval: the time the sample took comes off the
 	 * wait for the next. */

@@ -53,10 +53,10 @@ static int records_try(struct sup *s)
 		const struct unit *u = s->units[i];
 		const struct unit_measure *um = &unit_ext(u)->m;
 		if (u->run.id[0])
-			fprintf(f, "run %s %s\n", u->run.id, u->cfg->name);
+			fprintf(f, "run %s %s\n", u->run.id, unit_name(u));
 		for (size_t k = 0; k < um->nseen; k++)
 			fprintf(f, "%d %llu %s\n", (int)um->seen[k].pid,
-			        (unsigned long long)um->seen[k].start, u->cfg->name);
+			        (unsigned long long)um->seen[k].start, unit_name(u));
 	}
 	/* A write that failed (a full disk) leaves the last complete file. */
 	int e = 0;

@@ -194,6 +194,19 @@ void unit_free(struct unit *u);
 void unit_set_ext(struct unit *u, struct unit_ext *x);
 struct unit_ext *unit_ext(const struct unit *u);
 
+/* Its settings (its name: unit_cfg(u)->name); those its next run starts
+ * with: a reload's, pending until the current run is over, else the
+ * same. */
+const struct unit_config *unit_cfg(const struct unit *u);
+const char *unit_name(const struct unit *u);
+const struct unit_config *unit_cfg_next(const struct unit *u);
+/* UC (taken over) becomes U's settings now: a reload that changed only
+ * where they were written. */
+void unit_set_config(struct unit *u, struct unit_config *uc);
+/* UC (taken over) becomes U's settings: at once when U is at rest, else
+ * from its next spawn (pending: unit_cfg_next). */
+void unit_take_config(struct unit *u, struct unit_config *uc);
+
 /* From now on the unit's processes write to a pipe whose lines tend writes
  * to DST as "NAME | line" (names padded to WIDTH; DST -1: nowhere) and to
  * the log file LOGNAME in the directory LOGDIR (NULL: none; see output.h).

@@ -12,3 +12,37 @@ struct unit_ext *unit_ext(const struct unit *u)
 {
 	return u->ext;
 }
+
+/* --- its settings --- */
+
+const struct unit_config *unit_cfg(const struct unit *u)
+{
+	return u->cfg;
+}
+
+const char *unit_name(const struct unit *u)
+{
+	return u->cfg->name;
+}
+
+const struct unit_config *unit_cfg_next(const struct unit *u)
+{
+	return u->next_cfg ? u->next_cfg : u->cfg;
+}
+
+void unit_set_config(struct unit *u, struct unit_config *uc)
+{
+	config_unit_free(u->cfg);
+	u->cfg = uc;
+}
+
+void unit_take_config(struct unit *u, struct unit_config *uc)
+{
+	config_unit_free(u->next_cfg);
+	u->next_cfg = uc;
+	if (unit_settled(u)) {
+		config_unit_free(u->cfg);
+		u->cfg = uc;
+		u->next_cfg = NULL;
+	}
+}
