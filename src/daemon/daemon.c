@@ -120,6 +120,13 @@ static struct tend_config *load(const struct daemon *d, char **err)
 	                           : config_load(d->paths.config, err);
 }
 
+/* A unit that stays (not removed by a reload) and is no instance: one of
+ * the file or of tend connect -- CMD (with a connect_key). */
+static bool own_unit(const struct unit *u)
+{
+	return !unit_removed(u) && !unit_is_instance(u);
+}
+
 /* A unit of CFG named like a service of tend connect -- CMD: *ERR. */
 static int connect_clash(const struct daemon *d, const struct tend_config *cfg,
                          char **err)
@@ -127,7 +134,7 @@ static int connect_clash(const struct daemon *d, const struct tend_config *cfg,
 	for (size_t k = 0; k < cfg->nunits; k++)
 		for (size_t i = 0; i < sup_nunits(d->sup); i++) {
 			const struct unit *u = sup_unit_at(d->sup, i);
-			if (u->removed || u->instance || !unit_cfg(u)->connect_key ||
+			if (!own_unit(u) || !unit_cfg(u)->connect_key ||
 			    strcmp(unit_name(u), cfg->units[k]->name) != 0)
 				continue;
 			*err = xasprintf("%s:%d: [%s %s] has the name of a service "
@@ -146,7 +153,7 @@ static size_t file_units(const struct daemon *d)
 	size_t n = 0;
 	for (size_t i = 0; i < sup_nunits(d->sup); i++) {
 		const struct unit *u = sup_unit_at(d->sup, i);
-		n += !u->removed && !u->instance && !unit_cfg(u)->connect_key;
+		n += own_unit(u) && !unit_cfg(u)->connect_key;
 	}
 	return n;
 }
@@ -265,7 +272,7 @@ static struct unit *connect_unit(struct daemon *d, const char *key)
 {
 	for (size_t i = 0; i < sup_nunits(d->sup); i++) {
 		struct unit *u = sup_unit_at(d->sup, i);
-		if (!u->removed && !u->instance && unit_cfg(u)->connect_key &&
+		if (own_unit(u) && unit_cfg(u)->connect_key &&
 		    strcmp(unit_cfg(u)->connect_key, key) == 0)
 			return u;
 	}
@@ -337,7 +344,7 @@ static void handle_start(struct daemon *d, struct conn *c, struct unit *u,
                          const struct ctl_req *req)
 {
 	/* A unit that runs already is started: any run counts. */
-	unsigned long since = unit_up(u) ? u->spawns - 1 : u->spawns;
+	unsigned long since = unit_up(u) ? unit_spawns(u) - 1 : unit_spawns(u);
 	unit_start(u);
 	waiters_answer_up(&d->waiters, c, u, req->wait, since);
 }
@@ -353,7 +360,7 @@ static void handle_stop(struct daemon *d, struct conn *c, struct unit *u,
 static void handle_restart(struct daemon *d, struct conn *c, struct unit *u,
                            const struct ctl_req *req)
 {
-	unsigned long since = u->spawns;
+	unsigned long since = unit_spawns(u);
 	if (!unit_settled(u))
 		unit_stop(u);
 	unit_start(u);
@@ -408,13 +415,13 @@ static struct unit *request_unit(struct daemon *d, struct conn *c,
                                  const struct cmd_info *ci, const char *name)
 {
 	struct unit *u = sup_find(d->sup, name);
-	if (!u || u->removed) {
+	if (!u || unit_removed(u)) {
 		server_reply(c, reply_err(2, "no service named \"%s\" in %s",
 		                              name, d->paths.config));
 		return NULL;
 	}
-	unsigned kind = u->instance ? CMD_ON_INSTANCE : unit_ext(u)->job ? CMD_ON_JOB
-	                                                       : CMD_ON_SERVICE;
+	unsigned kind = unit_is_instance(u) ? CMD_ON_INSTANCE
+	              : unit_ext(u)->job ? CMD_ON_JOB : CMD_ON_SERVICE;
 	char *why = cmd_refusal(ci, name, kind);
 	if (why) {
 		server_reply(c, reply_err(2, "%s", why));

@@ -20,7 +20,7 @@
 
 static json_t *last_exit_json(const struct unit *u)
 {
-	const struct exit_info *e = &u->last_exit;
+	const struct exit_info *e = unit_last_exit(u);
 	if (!e->at)
 		return json_null();
 	json_t *o = json_pack("{s:s, s:o, s:o, s:I}", "reason",
@@ -38,31 +38,35 @@ static json_t *last_exit_json(const struct unit *u)
  * "detail"}; null without a probe, or before its first verdict. */
 static json_t *health_json(const struct unit *u)
 {
-	if (!unit_cfg(u)->health || u->health_ok < 0 || !unit_up(u))
+	unsigned strikes;
+	const char *detail;
+	int ok = unit_health(u, &strikes, &detail);
+	if (!unit_cfg(u)->health || ok < 0 || !unit_up(u))
 		return json_null();
-	return json_pack("{s:b, s:I, s:s}", "ok", u->health_ok, "strikes",
-	                 (json_int_t)u->track.strikes, "detail", u->health_detail);
+	return json_pack("{s:b, s:I, s:s}", "ok", ok, "strikes",
+	                 (json_int_t)strikes, "detail", detail);
 }
 
 static json_t *unit_json(const struct unit *u, uint64_t now)
 {
 	const struct unit_ext *x = unit_ext(u);
-	bool up = u->run.pid > 0;
+	const struct unit_run *r = unit_run_info(u);
+	bool up = r->pid > 0;
 	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:I, s:o}",
 	                 "name", unit_name(u),
 	                 "kind", unit_kind_name(unit_cfg(u)->kind),
 	                 "state", unit_state_name(unit_state(u)),
-	                 "pid", up ? json_integer(u->run.pid) : json_null(),
-	                 "uptime_ms", up ? json_integer((json_int_t)(now - u->run.started_at))
+	                 "pid", up ? json_integer(r->pid) : json_null(),
+	                 "uptime_ms", up ? json_integer((json_int_t)(now - r->started_at))
 	                                 : json_null(),
 	                 "mem_bytes", (json_int_t)x->m.mem_bytes,
 	                 "procs", (json_int_t)x->m.procs,
 	                 "mem_max", unit_cfg(u)->memory_max ? json_integer((json_int_t)
 	                            unit_cfg(u)->memory_max) : json_null(),
-	                 "status_text", u->run.status_text[0] ? json_string(u->run.status_text)
+	                 "status_text", r->status_text[0] ? json_string(r->status_text)
 	                                                  : json_null(),
 	                 "health", health_json(u),
-	                 "restarts", (json_int_t)u->restarts,
+	                 "restarts", (json_int_t)unit_restarts(u),
 	                 "last_exit", last_exit_json(u));
 	if (x->proxy) {
 		/* Relayed connections open, and clients waiting for the
@@ -81,7 +85,7 @@ static json_t *unit_json(const struct unit *u, uint64_t now)
 			json_object_set_new(o, "sessions", share_sessions_json(x->share, u));
 		}
 	}
-	if (u->instance)
+	if (unit_is_instance(u))
 		json_object_set_new(o, "instance", json_true());
 	if (unit_cfg(u)->connect_key) {
 		/* A service of tend connect -- CMD: its command and directory
@@ -138,7 +142,7 @@ char *status_reply(struct sup *s, const struct status_self *self,
 		json_array_append_new(units, daemon_json(s, self, now));
 	for (size_t i = 0; i < sup_nunits(s); i++) {
 		const struct unit *u = sup_unit_at(s, i);
-		if (u->removed || (name && strcmp(name, unit_name(u)) != 0))
+		if (unit_removed(u) || (name && strcmp(name, unit_name(u)) != 0))
 			continue;
 		json_array_append_new(units, unit_json(u, now));
 	}

@@ -42,7 +42,7 @@ const char *job_result_name(enum job_result r)
 
 static void emit(struct job *j, const char *event, json_t *fields)
 {
-	events_emit(j->u->host->ev, unit_name(j->u), event, fields);
+	events_emit(unit_host(j->u)->ev, unit_name(j->u), event, fields);
 }
 
 static void on_every(struct loop *lp, struct loop_timer *t)
@@ -55,7 +55,7 @@ static void on_every(struct loop *lp, struct loop_timer *t)
 	 * during a cooldown is dropped.  The timer runs on CLOCK_MONOTONIC:
 	 * time suspended does not count. */
 	bool coalesced;
-	if (!j->cooling && !j->u->removed && !j->u->host->shutting_down)
+	if (!j->cooling && !unit_removed(j->u) && !unit_host(j->u)->shutting_down)
 		job_request(j, "every", &coalesced, false);
 	loop_timer_start(lp, t, every, on_every, j);
 }
@@ -67,7 +67,7 @@ struct job *job_new(struct unit *u, struct job_queue *q)
 	j->q = q;
 	list_push_back(&q->jobs, &j->link);
 	if (unit_cfg(u)->every_ms)
-		loop_timer_start(u->host->loop, &j->every, unit_cfg(u)->every_ms, on_every, j);
+		loop_timer_start(unit_host(u)->loop, &j->every, unit_cfg(u)->every_ms, on_every, j);
 	return j;
 }
 
@@ -75,10 +75,10 @@ void job_free(struct job *j)
 {
 	if (!j)
 		return;
-	loop_timer_stop(j->u->host->loop, &j->timeout);
-	loop_timer_stop(j->u->host->loop, &j->next);
-	loop_timer_stop(j->u->host->loop, &j->cool);
-	loop_timer_stop(j->u->host->loop, &j->every);
+	loop_timer_stop(unit_host(j->u)->loop, &j->timeout);
+	loop_timer_stop(unit_host(j->u)->loop, &j->next);
+	loop_timer_stop(unit_host(j->u)->loop, &j->cool);
+	loop_timer_stop(unit_host(j->u)->loop, &j->every);
 	list_remove(&j->q->jobs, &j->link);
 	free(j);
 	/* (a queued request of a job that goes is dropped with it) */
@@ -104,7 +104,7 @@ static void dispatch(struct job_queue *q)
 	while (running(q) < q->max && !q->host->shutting_down) {
 		struct job *first = NULL;
 		list_each(j, &q->jobs, struct job, link)
-			if (j->queued && !j->u->removed &&
+			if (j->queued && !unit_removed(j->u) &&
 			    (!first || j->queued_seq < first->queued_seq))
 				first = j;
 		if (!first)
@@ -142,7 +142,7 @@ unsigned long job_request(struct job *j, const char *by, bool *coalesced,
 		return j->started + 1;   /* the run waiting for a slot (or for
 		                            descriptors to start) covers it */
 	if (j->cooling) {
-		loop_timer_stop(j->u->host->loop, &j->cool);
+		loop_timer_stop(unit_host(j->u)->loop, &j->cool);
 		j->cooling = false;
 		j->fails = 0;
 	}
@@ -184,13 +184,13 @@ static void on_timeout(struct loop *lp, struct loop_timer *t)
 
 void job_run_starting(struct job *j)
 {
-	struct unit *u = j->u;
-	if (!u->captured)
+	struct output *o = unit_output(j->u);
+	if (!o)
 		return;
 	char t[96];
 	snprintf(t, sizeof(t), "--- tend: run %lu (%s) ---", j->started + 1,
 	         j->by[0] ? j->by : "start");
-	output_mark(&u->out, t);
+	output_mark(o, t);
 }
 
 void job_run_started(struct job *j)
@@ -200,7 +200,7 @@ void job_run_started(struct job *j)
 	                                 "by", j->by[0] ? j->by : "start"));
 	j->by[0] = 0;
 	if (unit_cfg(j->u)->timeout_ms)
-		loop_timer_start(j->u->host->loop, &j->timeout, unit_cfg(j->u)->timeout_ms,
+		loop_timer_start(unit_host(j->u)->loop, &j->timeout, unit_cfg(j->u)->timeout_ms,
 		                 on_timeout, j);
 }
 
@@ -228,8 +228,8 @@ static void on_next(struct loop *lp, struct loop_timer *t)
 {
 	(void)lp;
 	struct job *j = t->data;
-	if (j->pending && !j->current && !j->u->host->shutting_down &&
-	    !j->u->removed) {
+	if (j->pending && !j->current && !unit_host(j->u)->shutting_down &&
+	    !unit_removed(j->u)) {
 		j->pending = false;
 		start_run(j, j->next_by);
 	}
@@ -239,19 +239,19 @@ static void on_next(struct loop *lp, struct loop_timer *t)
 void job_run_over(struct job *j)
 {
 	struct unit *u = j->u;
-	const struct exit_info *e = &u->last_exit;
-	loop_timer_stop(u->host->loop, &j->timeout);
+	const struct exit_info *e = unit_last_exit(u);
+	loop_timer_stop(unit_host(u)->loop, &j->timeout);
 	bool spawned = e->reason != EXIT_SPAWN_FAILED;
 	if (!spawned) {
 		/* It never started: it still answers its requests. */
 		j->current = ++j->started;
 		j->by[0] = 0;
 	}
-	uint64_t now = mono_ms();
+	uint64_t now = mono_ms(), started = unit_run_info(u)->started_at;
 	j->last = (struct job_run){
 		.n = j->current, .result = result_of(e), .code = e->code,
 		.signal = e->signal, .at = e->at,
-		.duration_ms = spawned && u->run.started_at ? now - u->run.started_at : 0,
+		.duration_ms = spawned && started ? now - started : 0,
 		.peak_mem = unit_ext(u)->m.peak_mem,
 	};
 	j->current = 0;
@@ -280,9 +280,9 @@ void job_run_over(struct job *j)
 		                    j->fails, format_duration(c->cooldown_ms, b));
 		emit(j, "warn", json_pack("{s:s}", "message", m));
 		free(m);
-		loop_timer_start(u->host->loop, &j->cool, c->cooldown_ms, on_cool, j);
+		loop_timer_start(unit_host(u)->loop, &j->cool, c->cooldown_ms, on_cool, j);
 	}
-	loop_timer_start(u->host->loop, &j->next, 0, on_next, j);
+	loop_timer_start(unit_host(u)->loop, &j->next, 0, on_next, j);
 }
 
 const char *job_state(const struct job *j)

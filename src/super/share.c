@@ -158,7 +158,7 @@ static const char *svc_name(const struct share *sh)
 /* How U's last run ended, in a few words ("crash, exit code 3"). */
 static void run_how(const struct unit *u, char *how, size_t n)
 {
-	const struct exit_info *e = &u->last_exit;
+	const struct exit_info *e = unit_last_exit(u);
 	char b[32];
 	if (unit_idle_stopped(u))
 		snprintf(how, n, "idle-stop: no traffic for %s",
@@ -178,7 +178,7 @@ static void run_how(const struct unit *u, char *how, size_t n)
 static char *run_end_line(const struct session *s, const struct unit *u,
                           bool linked)
 {
-	const struct exit_info *e = &u->last_exit;
+	const struct exit_info *e = unit_last_exit(u);
 	if (linked && e->reason == EXIT_CLEAN && s->in_eof && !unit_idle_stopped(u))
 		return reply_ok(json_pack("{s:b}", "done", 1));
 	char how[160];
@@ -416,7 +416,7 @@ static struct share_inst *new_instance(struct share *sh, bool per_client)
 	struct unit *u = sh->u;
 	char name[96];
 	snprintf(name, sizeof(name), "%s#%llu", unit_name(u), ++sh->next_id);
-	struct unit *iu = u->host->ops->add_instance(u->host->ctx, u, name,
+	struct unit *iu = unit_host(u)->ops->add_instance(unit_host(u)->ctx, u, name,
 	                                             per_client);
 	struct share_inst *i = xcalloc(1, sizeof(*i));
 	i->sh = sh;
@@ -471,8 +471,11 @@ struct keycache {
 /* "--- tend: mcp: MSG" among the service's output lines (its log). */
 static void log_mark(struct share *sh, const char *msg)
 {
+	struct output *o = unit_output(sh->u);
+	if (!o)
+		return;
 	char *t = xasprintf("--- tend: mcp: %s", msg);
-	output_mark(&sh->u->out, t);
+	output_mark(o, t);
 	free(t);
 }
 
@@ -510,7 +513,8 @@ static void pause_clients(struct srv *v, bool pause)
 static char *server_why(const struct srv *v, const char *how)
 {
 	struct share *sh = v->sh;
-	char *tail = sh->u->captured ? output_tail(&sh->u->out) : NULL;
+	struct output *o = unit_output(sh->u);
+	char *tail = o ? output_tail(o) : NULL;
 	char *why = xasprintf("%s%s%s%s; see tend logs %s", how,
 	                      tail ? "; it said: \"" : "", tail ? tail : "",
 	                      tail ? "\"" : "", svc_name(sh));
@@ -562,7 +566,7 @@ static void on_warm(struct loop *lp, struct loop_timer *t)
 {
 	(void)lp;
 	struct srv *v = t->data;
-	if (!v->inst->u->run.pid)
+	if (!unit_run_info(v->inst->u)->pid)
 		mcp_wake(v);
 }
 
@@ -788,7 +792,7 @@ static void srv_drop(struct srv *v)
 	unit_ext(u)->inst = NULL;
 	unit_ext(u)->share = NULL;
 	free(i);
-	u->host->ops->drop(u->host->ctx, u);
+	unit_host(u)->ops->drop(unit_host(u)->ctx, u);
 }
 
 static size_t srv_count(const struct share *sh)
@@ -808,7 +812,7 @@ static struct srv *srv_for(struct share *sh, const char *key, char **err)
 		if (v->key && strcmp(v->key, key) == 0)
 			return v;
 	struct srv *p = sh->srvs;   /* the primary: always there */
-	if (p && (!p->key || (p->nclients == 0 && p->inst->u->run.pid == 0 &&
+	if (p && (!p->key || (p->nclients == 0 && unit_run_info(p->inst->u)->pid == 0 &&
 	                !p->inst->live && !unit_up(p->inst->u)))) {
 		srv_key(p, key);
 		return p;
@@ -1215,8 +1219,9 @@ static void srv_gone(struct srv *v)
 	pause_clients(v, false);   /* what they send now waits in mcp's queue */
 	char how[160];
 	run_how(v->inst->u, how, sizeof(how));
-	bool said = v->inst->u->last_exit.reason != EXIT_CLEAN &&
-	            v->inst->u->last_exit.reason != EXIT_STOPPED && !unit_idle_stopped(v->inst->u);
+	enum exit_reason r = unit_last_exit(v->inst->u)->reason;
+	bool said = r != EXIT_CLEAN && r != EXIT_STOPPED &&
+	            !unit_idle_stopped(v->inst->u);
 	char *why = said ? server_why(v, how) : xstrdup(how);
 	mcp_server_down(v->mcp, why);
 	free(why);
@@ -1253,7 +1258,7 @@ static void drop_instance(struct share_inst *i)
 	unit_ext(u)->inst = NULL;
 	unit_ext(u)->share = NULL;
 	free(i);
-	u->host->ops->drop(u->host->ctx, u);
+	unit_host(u)->ops->drop(unit_host(u)->ctx, u);
 }
 
 /* Ends S with LINE (taken over) as its final line. */
@@ -1362,16 +1367,16 @@ static void on_turn(struct loop *lp, struct loop_timer *t)
 	(void)lp;
 	struct share *sh = t->data;
 	struct unit *u = sh->u;
-	u->host->ops->clients_changed(u->host->ctx, u);   /* a client came or went */
+	unit_host(u)->ops->clients_changed(unit_host(u)->ctx, u);   /* a client came or went */
 	for (struct session *s = list_first(&sh->sessions, struct session, link); s; ) {
 		struct session *next = list_next(s, struct session, link);
 		if (s->attached) {
 			s = next;
 			continue;
 		}
-		if (u->host->shutting_down || u->removed) {
+		if (unit_host(u)->shutting_down || unit_removed(u)) {
 			finish(s, reply_err(1, "service \"%s\" is going away (%s)",
-			       svc_name(sh), u->removed ? "removed from the file"
+			       svc_name(sh), unit_removed(u) ? "removed from the file"
 			       : "tend is shutting down"));
 			s = next;
 			continue;
@@ -1487,7 +1492,7 @@ void share_spawned(struct share *sh, struct unit *u, bool ok)
 static void mcp_on_state(struct srv *v, struct unit *u)
 {
 	struct share_inst *i = v->inst;
-	if (i->live && u->run.pid == 0) {
+	if (i->live && unit_run_info(u)->pid == 0) {
 		i->live = false;
 		srv_gone(v);
 	} else if (unit_state(u) == US_STOPPING && v->open && i->in_w >= 0) {
@@ -1518,7 +1523,7 @@ void share_on_state(struct share *sh, struct unit *u)
 		return;
 	}
 	struct share_inst *i = inst_of(sh, u);
-	if (i && i->live && u->run.pid == 0) {
+	if (i && i->live && unit_run_info(u)->pid == 0) {
 		/* The run's main process is gone: no more input. */
 		i->live = false;
 		close_fd(&i->in_w);
@@ -1579,7 +1584,7 @@ struct share *share_new(struct unit *u, enum stdio_mode mode)
 {
 	struct share *sh = xcalloc(1, sizeof(*sh));
 	sh->u = u;
-	sh->lp = u->host->loop;
+	sh->lp = unit_host(u)->loop;
 	sh->mode = mode;
 	sh->per_client = mode == STDIO_PER_CLIENT;
 	sh->excl = (struct share_inst){ .sh = sh, .u = u, .in_w = -1, .out_r = -1,

@@ -27,7 +27,7 @@ static const int forwarded[] = { SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
 static struct unit *unit_by_shim(struct sup *s, pid_t pid)
 {
 	for (size_t i = 0; i < s->nunits; i++)
-		if (s->units[i]->run.shim == pid)
+		if (unit_run_info(s->units[i])->shim == pid)
 			return s->units[i];
 	return NULL;
 }
@@ -174,7 +174,7 @@ static void free_unit(struct sup *s, struct unit *u)
 	job_free(x->job);
 	watch_free(x->watch);
 	free(x->watch_sig);
-	if (u->instance)
+	if (unit_is_instance(u))
 		share_unit_gone(x->share, u);
 	else
 		share_free(x->share, s->host.shutting_down ? "tend is shutting down"
@@ -229,13 +229,13 @@ static void on_disk_retry(struct loop *lp, struct loop_timer *t)
 	struct sup *s = t->data;
 	bool still = events_retry(s->host.ev) < 0;
 	for (size_t i = 0; i < s->nunits; i++) {
-		struct unit *u = s->units[i];
-		if (!u->captured)
+		struct output *o = unit_output(s->units[i]);
+		if (!o)
 			continue;
-		if (output_retry(&u->out) < 0)
+		if (output_retry(o) < 0)
 			still = true;
-		s->disk_lines_lost += u->out.lost_total;
-		u->out.lost_total = 0;
+		s->disk_lines_lost += o->lost_total;
+		o->lost_total = 0;
 	}
 	if (still) {
 		loop_timer_start(lp, t, SUP_DISK_RETRY_MS, on_disk_retry, s);
@@ -344,14 +344,14 @@ static void sweep(struct sup *s)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < s->nunits; i++)
-		if (s->units[i]->removed && unit_up(s->units[i]))
+		if (unit_removed(s->units[i]) && unit_up(s->units[i]))
 			unit_stop(s->units[i]);   /* sup_drop: from here, not from
 			                             inside the unit's own code */
 	sup_rescan(s);  /* units move: the scan's owner indexes would not */
 	for (size_t i = 0; i < s->nunits; i++) {
 		struct unit *u = s->units[i];
-		if (u->removed && unit_settled(u)) {
-			if (!u->instance && !unit_cfg(u)->connect_key)
+		if (unit_removed(u) && unit_settled(u)) {
+			if (!unit_is_instance(u) && !unit_cfg(u)->connect_key)
 				held_release(&s->held, unit_name(u));
 			free_unit(s, u);
 		}
@@ -381,14 +381,14 @@ struct unit *sup_add_instance(struct sup *s, struct unit *parent,
 		c->policy.restart = RESTART_NEVER;
 	c->start = START_ON_DEMAND;
 	struct unit *u = push_unit(s, c);
-	u->instance = true;
-	u->err_fd = parent->captured ? parent->out.wfd : -1;
+	struct output *o = unit_output(parent);
+	unit_make_instance(u, o ? o->wfd : -1);
 	return u;
 }
 
 void sup_drop(struct sup *s, struct unit *u)
 {
-	u->removed = true;
+	unit_set_removed(u, true);
 	sup_sweep_soon(s);
 }
 
@@ -410,8 +410,8 @@ static uint64_t forget_ms(const struct unit *u)
 static bool forgettable(const struct unit *u)
 {
 	const struct share *sh = unit_ext(u)->share;
-	return unit_cfg(u)->connect_key && !u->instance && !u->removed &&
-	       !u->host->shutting_down &&
+	return unit_cfg(u)->connect_key && !unit_is_instance(u) && !unit_removed(u) &&
+	       !unit_host(u)->shutting_down &&
 	       unit_settled(u) && (!sh || (share_clients(sh) == 0 &&
 	                                   share_queued(sh) == 0));
 }
@@ -423,17 +423,17 @@ static void on_forget(struct loop *lp, struct loop_timer *t)
 	if (!forgettable(u))
 		return;
 	char b[32];
-	events_emit(u->host->ev, unit_name(u), "forgotten", json_pack("{s:I, s:s}",
+	events_emit(unit_host(u)->ev, unit_name(u), "forgotten", json_pack("{s:I, s:s}",
 	            "after_ms", (json_int_t)forget_ms(u), "after",
 	            format_duration(forget_ms(u), b)));
-	sup_drop(u->host->ctx, u);
+	sup_drop(unit_host(u)->ctx, u);
 }
 
 /* The forget clock of U runs while it is forgettable, from the moment it
  * became so. */
 static void forget_check(struct sup *s, struct unit *u)
 {
-	if (!unit_cfg(u)->connect_key || u->instance)
+	if (!unit_cfg(u)->connect_key || unit_is_instance(u))
 		return;
 	struct loop_timer *t = &unit_ext(u)->forget;
 	if (!forgettable(u))
@@ -462,16 +462,16 @@ void sup_clients_changed(struct sup *s, struct unit *u)
 static void on_watch_fired(void *ctx, const char *path, size_t n)
 {
 	struct unit *u = ctx;
-	events_emit(u->host->ev, unit_name(u), "watch_triggered",
+	events_emit(unit_host(u)->ev, unit_name(u), "watch_triggered",
 	            json_pack("{s:o, s:I}", "path", events_text(path), "changes",
 	                      (json_int_t)n));
-	if (u->host->shutting_down || u->removed)
+	if (unit_host(u)->shutting_down || unit_removed(u))
 		return;
 	struct job *j = unit_ext(u)->job;
 	if (j) {
 		bool coalesced;
 		if (!job_request(j, "watch", &coalesced, false))
-			events_emit(u->host->ev, unit_name(u), "warn", json_pack("{s:s}",
+			events_emit(unit_host(u)->ev, unit_name(u), "warn", json_pack("{s:s}",
 			            "message", "a change came during the cooldown: no run"));
 	} else if (unit_up(u)) {
 		unit_stop(u);     /* on-change = restart: a running service only */
@@ -482,7 +482,7 @@ static void on_watch_fired(void *ctx, const char *path, size_t n)
 static void on_watch_warn(void *ctx, const char *msg)
 {
 	struct unit *u = ctx;
-	events_emit(u->host->ev, unit_name(u), "warn", json_pack("{s:o}", "message",
+	events_emit(unit_host(u)->ev, unit_name(u), "warn", json_pack("{s:o}", "message",
 	            events_text(msg)));
 }
 
@@ -510,7 +510,7 @@ static void watch_sync(struct sup *s, struct unit *u)
 {
 	const struct unit_config *c = unit_cfg_next(u);
 	struct unit_ext *x = unit_ext(u);
-	char *sig = c->watch.n && !u->removed ? watch_sig(c) : NULL;
+	char *sig = c->watch.n && !unit_removed(u) ? watch_sig(c) : NULL;
 	if (sig && x->watch_sig && strcmp(sig, x->watch_sig) == 0) {
 		free(sig);
 		return;
@@ -535,19 +535,19 @@ void sup_clients_sync(struct sup *s)
 		struct unit *u = s->units[i];
 		const struct unit_config *c = unit_cfg_next(u);
 		struct unit_ext *x = unit_ext(u);
-		if (u->instance)
+		if (unit_is_instance(u))
 			continue;
 		watch_sync(s, u);
-		if (x->share && (c->stdio == STDIO_NONE || u->removed ||
+		if (x->share && (c->stdio == STDIO_NONE || unit_removed(u) ||
 		                 share_mode(x->share) != c->stdio)) {
-			share_free(x->share, u->removed
+			share_free(x->share, unit_removed(u)
 			           ? "it was removed from the configuration"
 			           : "its stdio setting changed");
 			x->share = NULL;
 		}
-		if (!x->share && c->stdio != STDIO_NONE && !u->removed)
+		if (!x->share && c->stdio != STDIO_NONE && !unit_removed(u))
 			x->share = share_new(u, c->stdio);
-		if (!x->proxy && c->listen.n && !u->removed)
+		if (!x->proxy && c->listen.n && !unit_removed(u))
 			x->proxy = proxy_new(u, &s->held);
 		if (x->proxy)
 			proxy_sync(x->proxy);
@@ -584,7 +584,7 @@ void sup_unit_changed(struct sup *s, struct unit *u)
 	if (!unit_settled(u))
 		return;
 	/* Not freed here: the unit is in the middle of its own code. */
-	if (u->removed)
+	if (unit_removed(u))
 		sup_sweep_soon(s);
 	if ((s->exec_mode || s->host.shutting_down) && all_settled(s))
 		loop_timer_start(s->host.loop, &s->settle, 0, on_settle, s);
@@ -806,8 +806,7 @@ void sup_report(const struct sup *s, uint64_t now, struct sup_report *r)
 {
 	uint64_t ignored = s->host.notify_ignored;
 	for (size_t i = 0; i < s->nunits; i++)
-		if (s->units[i]->notifying)
-			ignored += notify_dropped(&s->units[i]->notify);
+		ignored += unit_notify_dropped(s->units[i]);
 	const struct cgroups *cg = &s->cg;
 	*r = (struct sup_report){
 		.stopping = s->host.shutting_down,
@@ -869,7 +868,7 @@ void sup_finish(struct sup *s)
 
 static int exec_exit_code(const struct unit *u)
 {
-	const struct exit_info *e = &u->last_exit;
+	const struct exit_info *e = unit_last_exit(u);
 	if (e->reason == EXIT_SPAWN_FAILED)
 		return e->err == ENOENT ? 127 : 126;
 	if (unit_gave_up(u))

@@ -51,7 +51,7 @@ static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
 	struct unit_measure *um = &unit_ext(u)->m;
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
-		if (m[i].pid != u->run.shim)
+		if (m[i].pid != unit_run_info(u)->shim)
 			r[k++] = (struct mem_read){ .pid = m[i].pid, .start = m[i].start };
 	qsort(r, k, sizeof(*r), newest_first);
 	uint64_t bound = 0;
@@ -121,7 +121,7 @@ void sup_measure(struct sup *s, bool limited_only)
 			int o = s->owner[i];
 			if (o < 0 || (size_t)o >= s->nunits)
 				continue;
-			bool shim = s->table.p[i].pid == s->units[o]->run.shim;
+			bool shim = s->table.p[i].pid == unit_run_info(s->units[o])->shim;
 			if (shim == (pass == 0))
 				s->members[start[o] + fill[o]++] = s->table.p[i];
 		}

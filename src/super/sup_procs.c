@@ -52,8 +52,8 @@ static int records_try(struct sup *s)
 	for (size_t i = 0; i < s->nunits; i++) {
 		const struct unit *u = s->units[i];
 		const struct unit_measure *um = &unit_ext(u)->m;
-		if (u->run.id[0])
-			fprintf(f, "run %s %s\n", u->run.id, unit_name(u));
+		if (unit_run_info(u)->id[0])
+			fprintf(f, "run %s %s\n", unit_run_info(u)->id, unit_name(u));
 		for (size_t k = 0; k < um->nseen; k++)
 			fprintf(f, "%d %llu %s\n", (int)um->seen[k].pid,
 			        (unsigned long long)um->seen[k].start, unit_name(u));
@@ -160,9 +160,9 @@ void sup_spawned(struct sup *s, struct unit *u)
 	sup_rescan(s);
 	struct proc_stat run[2];
 	size_t n = 0;
-	if (proc_read_stat(u->run.shim, &run[n]) == 0)
+	if (proc_read_stat(unit_run_info(u)->shim, &run[n]) == 0)
 		n++;
-	if (proc_read_stat(u->run.pid, &run[n]) == 0)
+	if (proc_read_stat(unit_run_info(u)->pid, &run[n]) == 0)
 		n++;
 	sup_note_seen(s, u, run, n);
 }

@@ -12,7 +12,7 @@ static bool retiring(void *ctx, const char *name)
 	struct sup *s = ctx;
 	for (size_t i = 0; i < s->nunits; i++) {
 		const struct unit *u = s->units[i];
-		if (!u->instance && !unit_cfg(u)->connect_key && !unit_settled(u) &&
+		if (!unit_is_instance(u) && !unit_cfg(u)->connect_key && !unit_settled(u) &&
 		    strcmp(unit_name(u), name) == 0)
 			return true;
 	}
@@ -33,8 +33,8 @@ static void plan_for(struct sup *s, const struct tend_config *cfg,
 		const struct unit *u = s->units[i];
 		old[i] = (struct reload_old){ .cfg = unit_cfg(u),
 		                              .pending = unit_cfg_next(u) != unit_cfg(u),
-		                              .removed = u->removed,
-		                              .instance = u->instance };
+		                              .removed = unit_removed(u),
+		                              .instance = unit_is_instance(u) };
 	}
 	reload_plan(old, s->nunits, (const struct unit_config *const *)cfg->units,
 	            cfg->nunits, plan);
@@ -50,7 +50,7 @@ static void start_if_boot(struct unit *u, const struct unit_config *uc)
 
 static void remove_unit(struct sup *s, struct unit *u)
 {
-	u->removed = true;
+	unit_set_removed(u, true);
 	unit_stop(u);
 	if (s->hooks.changed)   /* whoever waits for it hears now */
 		s->hooks.changed(s->hooks.ctx, u);
@@ -63,7 +63,7 @@ static void remove_unit(struct sup *s, struct unit *u)
  * with the notify socket and held sockets it has. */
 static void revive_unit(struct sup *s, struct unit *u, struct unit_config *uc)
 {
-	u->removed = false;
+	unit_set_removed(u, false);
 	unit_take_config(u, uc);
 	sup_warn_unenforced(s, u);
 	start_if_boot(u, uc);
@@ -131,9 +131,11 @@ json_t *sup_reload(struct sup *s, struct tend_config *cfg)
 	s->host.config_path = cfg->path;
 	s->jobs.max = cfg->max_jobs;
 	s->width = sup_name_width(cfg);
-	for (size_t i = 0; i < s->nunits; i++)
-		if (s->units[i]->captured && s->units[i]->out.logging)
-			logfile_set_max(&s->units[i]->out.log, cfg->log_max);
+	for (size_t i = 0; i < s->nunits; i++) {
+		struct output *o = unit_output(s->units[i]);
+		if (o && o->logging)
+			logfile_set_max(&o->log, cfg->log_max);
+	}
 	struct reload_plan plan;
 	plan_for(s, cfg, &plan);
 	for (size_t r = 0; r < plan.nremove; r++) {

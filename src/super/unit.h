@@ -144,6 +144,7 @@ struct unit_run {
 	bool draining;             /* it sent STOPPING=1 */
 };
 
+
 struct unit {
 	struct unit_config *cfg;   /* owned */
 	struct unit_config *next_cfg;   /* owned; a reload's, from the next spawn */
@@ -206,6 +207,35 @@ void unit_set_config(struct unit *u, struct unit_config *uc);
 /* UC (taken over) becomes U's settings: at once when U is at rest, else
  * from its next spawn (pending: unit_cfg_next). */
 void unit_take_config(struct unit *u, struct unit_config *uc);
+
+/* The supervisor's, that the unit calls up through (unit.h). */
+struct unit_host *unit_host(const struct unit *u);
+/* A reload removed it (or its sessions dropped it): it goes once at
+ * rest, and starts no more; unless a reload brings it back. */
+bool unit_removed(const struct unit *u);
+void unit_set_removed(struct unit *u, bool removed);
+/* An instance NAME#N of a service's (share.h): its clients are the
+ * service's, and its stderr goes to ERR_FD (the service's log; -1:
+ * nowhere).  Made so once, after unit_new. */
+bool unit_is_instance(const struct unit *u);
+void unit_make_instance(struct unit *u, int err_fd);
+
+/* The facts of its current run (or the last one's, where they stay), and
+ * its roots for the process table (proc.h). */
+const struct unit_run *unit_run_info(const struct unit *u);
+struct tree_root unit_tree_root(const struct unit *u);
+/* How its last run ended; runs started and restarts made so far. */
+const struct exit_info *unit_last_exit(const struct unit *u);
+unsigned long unit_spawns(const struct unit *u);
+unsigned unit_restarts(const struct unit *u);
+/* Its health probe's last verdict: 1 ok, 0 failed, -1 none yet; the
+ * failures in a row that count, and what the probe said. */
+int unit_health(const struct unit *u, unsigned *strikes, const char **detail);
+/* Its captured output (unit_capture_output; output.h): marks, the last
+ * lines, the log's state; NULL when not captured. */
+struct output *unit_output(struct unit *u);
+/* sd_notify datagrams dropped at its socket (notify.h). */
+uint64_t unit_notify_dropped(const struct unit *u);
 
 /* From now on the unit's processes write to a pipe whose lines tend writes
  * to DST as "NAME | line" (names padded to WIDTH; DST -1: nowhere) and to
