@@ -18,6 +18,10 @@
  * tells it something (sd_notify: unit_notify), or when one of its timers
  * fires: the state's timer (backoff, retry, start-timeout, stop-timeout,
  * kill re-check), the watchdog deadline, the idle-stop clock, the checks'.
+ *
+ * struct unit is the unit's files' own (unit_int.h): others ask the
+ * functions below, and keep what they need of a unit beside it
+ * (unit_ext.h).
  */
 #ifndef TEND_UNIT_H
 #define TEND_UNIT_H
@@ -27,12 +31,10 @@
 #include <sys/types.h>
 
 #include "config.h"
-#include "health.h"
 #include "loop.h"
 #include "notify.h"
 #include "output.h"
 #include "policy.h"
-#include "probe.h"
 #include "proc.h"
 #include "unit_fsm.h"
 
@@ -142,47 +144,6 @@ struct unit_run {
 	uint64_t watchdog_ms;      /* its (WATCHDOG_USEC= may change it) */
 	char status_text[256];     /* sd_notify STATUS=, "" when none */
 	bool draining;             /* it sent STOPPING=1 */
-};
-
-
-struct unit {
-	struct unit_config *cfg;   /* owned */
-	struct unit_config *next_cfg;   /* owned; a reload's, from the next spawn */
-	bool removed;              /* a reload removed it: freed once at rest */
-	struct unit_host *host;    /* the supervisor's */
-	bool is_job;               /* a [job]: its runs are the job's (job.h) */
-	enum fsm_state st;         /* unit_state() is what users see */
-	enum unit_reason reason;   /* why it is in that state */
-	bool want_up;              /* its goal: up (start again once a stop
-	                              completes) or down */
-	struct unit_run run;
-	struct spawn_res retry_res;   /* in retry: what the start failed with */
-	struct policy_hist hist;
-	struct loop_timer timer;   /* the state's (fsm_states[st].timer) */
-	struct loop_timer wdog;    /* the watchdog deadline, while running */
-	struct notify_sock notify; /* its NOTIFY_SOCKET (sup_notify_enable) */
-	bool notifying;
-	/* checks: the readiness check while starting (ready = health or
-	 * socket), the health probe while running */
-	struct probe *probe;       /* allocated at the first check */
-	struct probe_spec *health, *ready_check;   /* this run's; NULL: none */
-	struct loop_timer check_timer;  /* the next check */
-	struct health_track track;  /* the health probe's strikes and grace
-	                               (health.h) */
-	int health_ok;             /* last verdict: 1, 0; -1: none yet */
-	char health_detail[200];
-	unsigned restarts;
-	unsigned long spawns;      /* runs started so far */
-	struct exit_info last_exit;
-	char *cookie;              /* "TEND_UNIT=name" */
-	struct output out;         /* captured stdout/stderr, when captured */
-	bool captured;
-	/* clients (listen, stdio) */
-	uint64_t last_activity;    /* mono ms of the last client traffic */
-	struct loop_timer idle;    /* idle-stop, while running */
-	bool instance;             /* a per-client instance NAME#N */
-	int err_fd;                /* an instance: its stderr (the service's log) */
-	struct unit_ext *ext;      /* its owner's (unit_ext.h), never read here */
 };
 
 /* Takes CFG over.  The host must outlive the unit. */
