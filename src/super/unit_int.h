@@ -69,8 +69,8 @@ void unit_emit(struct unit *u, const char *event, json_t *fields);
 
 /* unit_run.c: a new run of U spawned (its shim and main process), with
  * its descriptors from the host and its environment; the host told
- * RUN_STARTING (unless RETRY: a start tried again), then RUN_SPAWNED or
- * RUN_SPAWN_FAILED.  0 (RES->pid), or -1 with RES saying what failed. */
+ * RUN_BEGIN (each try), RUN_STARTING (unless RETRY: a start tried again),
+ * then RUN_SPAWNED or RUN_SPAWN_FAILED.  0 (RES->pid), or -1 with RES saying what failed. */
 int unit_run_spawn(struct unit *u, bool retry, struct spawn_res *res);
 /* The environment of U's processes (RUN: a run's, with TEND_UNIT,
  * TEND_RUN and NOTIFY_SOCKET; else a check's). */
