@@ -156,7 +156,7 @@ void unit_free(struct unit *u);
 void unit_set_ext(struct unit *u, struct unit_ext *x);
 struct unit_ext *unit_ext(const struct unit *u);
 
-/* Its settings (its name: unit_cfg(u)->name); those its next run starts
+/* Its settings and its name (theirs); the settings its next run starts
  * with: a reload's, pending until the current run is over, else the
  * same. */
 const struct unit_config *unit_cfg(const struct unit *u);
@@ -169,7 +169,7 @@ void unit_set_config(struct unit *u, struct unit_config *uc);
  * from its next spawn (pending: unit_cfg_next). */
 void unit_take_config(struct unit *u, struct unit_config *uc);
 
-/* The supervisor's, that the unit calls up through (unit.h). */
+/* The supervisor's, that the unit calls up through (above). */
 struct unit_host *unit_host(const struct unit *u);
 /* A reload removed it (or its sessions dropped it): it goes once at
  * rest, and starts no more; unless a reload brings it back. */
