@@ -13,6 +13,7 @@
 #include "status.h"
 #include "sup.h"
 #include "unit.h"
+#include "unit_ext.h"
 #include "util.h"
 #include "waiters.h"
 #include "words.h"
@@ -77,7 +78,7 @@ static void boot_check(struct daemon *d)
 	for (size_t i = 0; i < sup_nunits(d->sup); i++) {
 		const struct unit *u = sup_unit_at(d->sup, i);
 		char *why = NULL;
-		if (u->cfg->kind != KIND_SERVICE || u->cfg->start != START_BOOT)
+		if (unit_cfg(u)->kind != KIND_SERVICE || unit_cfg(u)->start != START_BOOT)
 			continue;
 		int v = unit_wait_verdict(u, 0, &why);
 		if (v == 0) {
@@ -119,6 +120,13 @@ static struct tend_config *load(const struct daemon *d, char **err)
 	                           : config_load(d->paths.config, err);
 }
 
+/* A unit that stays (not removed by a reload) and is no instance: one of
+ * the file or of tend connect -- CMD (with a connect_key). */
+static bool own_unit(const struct unit *u)
+{
+	return !unit_removed(u) && !unit_is_instance(u);
+}
+
 /* A unit of CFG named like a service of tend connect -- CMD: *ERR. */
 static int connect_clash(const struct daemon *d, const struct tend_config *cfg,
                          char **err)
@@ -126,8 +134,8 @@ static int connect_clash(const struct daemon *d, const struct tend_config *cfg,
 	for (size_t k = 0; k < cfg->nunits; k++)
 		for (size_t i = 0; i < sup_nunits(d->sup); i++) {
 			const struct unit *u = sup_unit_at(d->sup, i);
-			if (u->removed || u->instance || !u->cfg->connect_key ||
-			    strcmp(u->cfg->name, cfg->units[k]->name) != 0)
+			if (!own_unit(u) || !unit_cfg(u)->connect_key ||
+			    strcmp(unit_name(u), cfg->units[k]->name) != 0)
 				continue;
 			*err = xasprintf("%s:%d: [%s %s] has the name of a service "
 			                 "that tend connect -- CMD made; rename the "
@@ -145,7 +153,7 @@ static size_t file_units(const struct daemon *d)
 	size_t n = 0;
 	for (size_t i = 0; i < sup_nunits(d->sup); i++) {
 		const struct unit *u = sup_unit_at(d->sup, i);
-		n += !u->removed && !u->instance && !u->cfg->connect_key;
+		n += own_unit(u) && !unit_cfg(u)->connect_key;
 	}
 	return n;
 }
@@ -195,7 +203,7 @@ static json_t *do_reload(struct daemon *d, bool force, char **err)
 static void handle_run(struct daemon *d, struct conn *c, struct unit *u,
                    const struct ctl_req *req)
 {
-	struct job *j = u->job;
+	struct job *j = unit_ext(u)->job;
 	if (req->join) {
 		unsigned long n = job_current(j);
 		if (!n) {
@@ -213,9 +221,9 @@ static void handle_run(struct daemon *d, struct conn *c, struct unit *u,
 		char b[32];
 		server_reply(c, reply_err(1, "job \"%s\" is in cooldown for %s more "
 		             "after %u failed runs in a row (max-failures); tend run "
-		             "--force runs it now", u->cfg->name,
+		             "--force runs it now", unit_name(u),
 		             format_duration(until > mono_ms() ? until - mono_ms() : 0, b),
-		             u->cfg->max_failures));
+		             unit_cfg(u)->max_failures));
 		return;
 	}
 	if (req->wait)
@@ -230,10 +238,11 @@ static void handle_run(struct daemon *d, struct conn *c, struct unit *u,
  * session of U's (share.h), which answers from now on. */
 static void do_connect(struct daemon *d, struct conn *c, struct unit *u)
 {
-	if (!u->share) {
+	struct share *sh = unit_ext(u)->share;
+	if (!sh) {
 		server_reply(c, reply_err(2, "service \"%s\" has no stdio to "
 		             "connect to; set stdio = exclusive or per-client in its "
-		             "section of %s", u->cfg->name, d->paths.config));
+		             "section of %s", unit_name(u), d->paths.config));
 		return;
 	}
 	int fds[SERVER_FDS_MAX];
@@ -245,7 +254,7 @@ static void do_connect(struct daemon *d, struct conn *c, struct unit *u)
 			close(fds[i]);
 		err = xasprintf("connect needs the client's stdin and stdout passed "
 		                "with the request (SCM_RIGHTS, 2 descriptors; got %zu)", n);
-	} else if (share_connect(u->share, fd, fds[0], fds[1], &err) == 0) {
+	} else if (share_connect(sh, fd, fds[0], fds[1], &err) == 0) {
 		return;
 	}
 	server_refuse(fd, reply_err(2, "%s", err));
@@ -263,8 +272,8 @@ static struct unit *connect_unit(struct daemon *d, const char *key)
 {
 	for (size_t i = 0; i < sup_nunits(d->sup); i++) {
 		struct unit *u = sup_unit_at(d->sup, i);
-		if (!u->removed && !u->instance && u->cfg->connect_key &&
-		    strcmp(u->cfg->connect_key, key) == 0)
+		if (own_unit(u) && unit_cfg(u)->connect_key &&
+		    strcmp(unit_cfg(u)->connect_key, key) == 0)
 			return u;
 	}
 	return NULL;
@@ -335,7 +344,7 @@ static void handle_start(struct daemon *d, struct conn *c, struct unit *u,
                          const struct ctl_req *req)
 {
 	/* A unit that runs already is started: any run counts. */
-	unsigned long since = unit_up(u) ? u->spawns - 1 : u->spawns;
+	unsigned long since = unit_up(u) ? unit_spawns(u) - 1 : unit_spawns(u);
 	unit_start(u);
 	waiters_answer_up(&d->waiters, c, u, req->wait, since);
 }
@@ -351,7 +360,7 @@ static void handle_stop(struct daemon *d, struct conn *c, struct unit *u,
 static void handle_restart(struct daemon *d, struct conn *c, struct unit *u,
                            const struct ctl_req *req)
 {
-	unsigned long since = u->spawns;
+	unsigned long since = unit_spawns(u);
 	if (!unit_settled(u))
 		unit_stop(u);
 	unit_start(u);
@@ -406,13 +415,13 @@ static struct unit *request_unit(struct daemon *d, struct conn *c,
                                  const struct cmd_info *ci, const char *name)
 {
 	struct unit *u = sup_find(d->sup, name);
-	if (!u || u->removed) {
+	if (!u || unit_removed(u)) {
 		server_reply(c, reply_err(2, "no service named \"%s\" in %s",
 		                              name, d->paths.config));
 		return NULL;
 	}
-	unsigned kind = u->instance ? CMD_ON_INSTANCE : u->job ? CMD_ON_JOB
-	                                                       : CMD_ON_SERVICE;
+	unsigned kind = unit_is_instance(u) ? CMD_ON_INSTANCE
+	              : unit_ext(u)->job ? CMD_ON_JOB : CMD_ON_SERVICE;
 	char *why = cmd_refusal(ci, name, kind);
 	if (why) {
 		server_reply(c, reply_err(2, "%s", why));

@@ -10,6 +10,7 @@
 #include "share.h"
 #include "sup.h"
 #include "unit.h"
+#include "unit_ext.h"
 #include "util.h"
 #include "words.h"
 
@@ -19,7 +20,7 @@
 
 static json_t *last_exit_json(const struct unit *u)
 {
-	const struct exit_info *e = &u->last_exit;
+	const struct exit_info *e = unit_last_exit(u);
 	if (!e->at)
 		return json_null();
 	json_t *o = json_pack("{s:s, s:o, s:o, s:I}", "reason",
@@ -37,62 +38,67 @@ static json_t *last_exit_json(const struct unit *u)
  * "detail"}; null without a probe, or before its first verdict. */
 static json_t *health_json(const struct unit *u)
 {
-	if (!u->cfg->health || u->health_ok < 0 || !unit_up(u))
+	unsigned strikes;
+	const char *detail;
+	int ok = unit_health(u, &strikes, &detail);
+	if (!unit_cfg(u)->health || ok < 0 || !unit_up(u))
 		return json_null();
-	return json_pack("{s:b, s:I, s:s}", "ok", u->health_ok, "strikes",
-	                 (json_int_t)u->track.strikes, "detail", u->health_detail);
+	return json_pack("{s:b, s:I, s:s}", "ok", ok, "strikes",
+	                 (json_int_t)strikes, "detail", detail);
 }
 
 static json_t *unit_json(const struct unit *u, uint64_t now)
 {
-	bool up = u->run.pid > 0;
+	const struct unit_ext *x = unit_ext(u);
+	const struct unit_run *r = unit_run_info(u);
+	bool up = r->pid > 0;
 	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:I, s:o}",
-	                 "name", u->cfg->name,
-	                 "kind", unit_kind_name(u->cfg->kind),
+	                 "name", unit_name(u),
+	                 "kind", unit_kind_name(unit_cfg(u)->kind),
 	                 "state", unit_state_name(unit_state(u)),
-	                 "pid", up ? json_integer(u->run.pid) : json_null(),
-	                 "uptime_ms", up ? json_integer((json_int_t)(now - u->run.started_at))
+	                 "pid", up ? json_integer(r->pid) : json_null(),
+	                 "uptime_ms", up ? json_integer((json_int_t)(now - r->started_at))
 	                                 : json_null(),
-	                 "mem_bytes", (json_int_t)u->mem_bytes,
-	                 "procs", (json_int_t)u->procs,
-	                 "mem_max", u->cfg->memory_max ? json_integer((json_int_t)
-	                            u->cfg->memory_max) : json_null(),
-	                 "status_text", u->run.status_text[0] ? json_string(u->run.status_text)
+	                 "mem_bytes", (json_int_t)x->m.mem_bytes,
+	                 "procs", (json_int_t)x->m.procs,
+	                 "mem_max", unit_cfg(u)->memory_max ? json_integer((json_int_t)
+	                            unit_cfg(u)->memory_max) : json_null(),
+	                 "status_text", r->status_text[0] ? json_string(r->status_text)
 	                                                  : json_null(),
 	                 "health", health_json(u),
-	                 "restarts", (json_int_t)u->restarts,
+	                 "restarts", (json_int_t)unit_restarts(u),
 	                 "last_exit", last_exit_json(u));
-	if (u->proxy) {
+	if (x->proxy) {
 		/* Relayed connections open, and clients waiting for the
 		 * service to come up. */
-		json_object_set_new(o, "clients", json_integer((json_int_t)proxy_open(u->proxy)));
-		json_object_set_new(o, "held", json_integer((json_int_t)proxy_held(u->proxy)));
+		json_object_set_new(o, "clients", json_integer((json_int_t)proxy_open(x->proxy)));
+		json_object_set_new(o, "held", json_integer((json_int_t)proxy_held(x->proxy)));
 	}
-	if (u->share) {
+	if (x->share) {
 		/* tend connect sessions served (or waiting for their program
 		 * to come up), and sessions waiting for their turn. */
-		json_object_set_new(o, "clients", json_integer((json_int_t)share_clients(u->share)));
-		json_object_set_new(o, "queued", json_integer((json_int_t)share_queued(u->share)));
-		if (share_mode(u->share) == STDIO_MCP) {
+		json_object_set_new(o, "clients", json_integer((json_int_t)share_clients(x->share)));
+		json_object_set_new(o, "queued", json_integer((json_int_t)share_queued(x->share)));
+		if (share_mode(x->share) == STDIO_MCP) {
 			json_object_set_new(o, "in_flight",
-			                    json_integer((json_int_t)share_in_flight(u->share)));
-			json_object_set_new(o, "sessions", share_sessions_json(u->share, u));
+			                    json_integer((json_int_t)share_in_flight(x->share)));
+			json_object_set_new(o, "sessions", share_sessions_json(x->share, u));
 		}
 	}
-	if (u->instance)
+	if (unit_is_instance(u))
 		json_object_set_new(o, "instance", json_true());
-	if (u->cfg->connect_key) {
+	if (unit_cfg(u)->connect_key) {
 		/* A service of tend connect -- CMD: its command and directory
 		 * (never its environment: it may hold secrets). */
-		char *cmd = words_join(u->cfg->argv.v);
+		char *cmd = words_join(unit_cfg(u)->argv.v);
 		json_object_set_new(o, "connect", json_true());
 		json_object_set_new(o, "command", events_text(cmd));
-		json_object_set_new(o, "cwd", events_text(u->cfg->cwd));
+		json_object_set_new(o, "cwd", events_text(unit_cfg(u)->cwd));
 		free(cmd);
 	}
-	if (u->job) {
-		json_object_set_new(o, "state", json_string(job_state(u->job)));
-		json_object_set_new(o, "last_run", job_last_json(u->job));
+	if (x->job) {
+		json_object_set_new(o, "state", json_string(job_state(x->job)));
+		json_object_set_new(o, "last_run", job_last_json(x->job));
 	}
 	return o;
 }
@@ -136,7 +142,7 @@ char *status_reply(struct sup *s, const struct status_self *self,
 		json_array_append_new(units, daemon_json(s, self, now));
 	for (size_t i = 0; i < sup_nunits(s); i++) {
 		const struct unit *u = sup_unit_at(s, i);
-		if (u->removed || (name && strcmp(name, u->cfg->name) != 0))
+		if (unit_removed(u) || (name && strcmp(name, unit_name(u)) != 0))
 			continue;
 		json_array_append_new(units, unit_json(u, now));
 	}

@@ -6,6 +6,7 @@
 #include "parse.h"
 #include "server.h"
 #include "unit.h"
+#include "unit_ext.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -32,20 +33,20 @@ static void add(struct waiters *ws, struct conn *c, struct unit *u,
 /* The answer for whoever waits for run N of U's job, once it is over. */
 static char *run_answer(const struct unit *u, unsigned long n)
 {
-	const struct job_run *r = job_last(u->job);
+	const struct job_run *r = job_last(unit_ext(u)->job);
 	/* A run that started ends as any run does, stopped by the removal:
 	 * its answer comes then. */
-	if (r->n < n && u->removed && job_current(u->job) != n)
+	if (r->n < n && unit_removed(u) && job_current(unit_ext(u)->job) != n)
 		return reply_err(1, "job \"%s\" was removed by a reload before "
-		                     "run %lu", u->cfg->name, n);
+		                     "run %lu", unit_name(u), n);
 	if (r->n < n)
 		return NULL;
-	if (u->removed && r->n == n && r->result == JR_KILLED)
+	if (unit_removed(u) && r->n == n && r->result == JR_KILLED)
 		return reply_err(1, "job \"%s\" run %lu was stopped: a reload "
-		                     "removed the job", u->cfg->name, n);
+		                     "removed the job", unit_name(u), n);
 	json_t *f = json_pack("{s:I, s:s, s:o}", "run", (json_int_t)r->n,
 	                      "result", job_result_name(r->result), "last_run",
-	                      job_last_json(u->job));
+	                      job_last_json(unit_ext(u)->job));
 	if (r->result == JR_SUCCESS || r->result == JR_FAILURE)
 		json_object_set_new(f, "exit", json_integer(r->code));
 	else
@@ -66,7 +67,7 @@ static char *waiter_answer(const struct waiter *w)
 	switch (unit_wait_verdict(u, w->spawns, &why)) {
 	case 1:
 		return reply_ok(json_pack("{s:s, s:i}", "state", "running", "pid",
-		                              (int)u->run.pid));
+		                              (int)unit_run_info(u)->pid));
 	case -1: {
 		char *r = reply_err(1, "%s", why);
 		free(why);

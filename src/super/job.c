@@ -2,6 +2,7 @@
 #include "events.h"
 #include "parse.h"
 #include "unit.h"
+#include "unit_ext.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -41,20 +42,20 @@ const char *job_result_name(enum job_result r)
 
 static void emit(struct job *j, const char *event, json_t *fields)
 {
-	events_emit(j->u->host->ev, j->u->cfg->name, event, fields);
+	events_emit(unit_host(j->u)->ev, unit_name(j->u), event, fields);
 }
 
 static void on_every(struct loop *lp, struct loop_timer *t)
 {
 	struct job *j = t->data;
-	uint64_t every = j->u->cfg->every_ms;
+	uint64_t every = unit_cfg(j->u)->every_ms;
 	if (!every)
 		return;
 	/* A tick during a run joins the trailing run, like any request; one
 	 * during a cooldown is dropped.  The timer runs on CLOCK_MONOTONIC:
 	 * time suspended does not count. */
 	bool coalesced;
-	if (!j->cooling && !j->u->removed && !j->u->host->shutting_down)
+	if (!j->cooling && !unit_removed(j->u) && !unit_host(j->u)->shutting_down)
 		job_request(j, "every", &coalesced, false);
 	loop_timer_start(lp, t, every, on_every, j);
 }
@@ -65,8 +66,8 @@ struct job *job_new(struct unit *u, struct job_queue *q)
 	j->u = u;
 	j->q = q;
 	list_push_back(&q->jobs, &j->link);
-	if (u->cfg->every_ms)
-		loop_timer_start(u->host->loop, &j->every, u->cfg->every_ms, on_every, j);
+	if (unit_cfg(u)->every_ms)
+		loop_timer_start(unit_host(u)->loop, &j->every, unit_cfg(u)->every_ms, on_every, j);
 	return j;
 }
 
@@ -74,10 +75,10 @@ void job_free(struct job *j)
 {
 	if (!j)
 		return;
-	loop_timer_stop(j->u->host->loop, &j->timeout);
-	loop_timer_stop(j->u->host->loop, &j->next);
-	loop_timer_stop(j->u->host->loop, &j->cool);
-	loop_timer_stop(j->u->host->loop, &j->every);
+	loop_timer_stop(unit_host(j->u)->loop, &j->timeout);
+	loop_timer_stop(unit_host(j->u)->loop, &j->next);
+	loop_timer_stop(unit_host(j->u)->loop, &j->cool);
+	loop_timer_stop(unit_host(j->u)->loop, &j->every);
 	list_remove(&j->q->jobs, &j->link);
 	free(j);
 	/* (a queued request of a job that goes is dropped with it) */
@@ -103,7 +104,7 @@ static void dispatch(struct job_queue *q)
 	while (running(q) < q->max && !q->host->shutting_down) {
 		struct job *first = NULL;
 		list_each(j, &q->jobs, struct job, link)
-			if (j->queued && !j->u->removed &&
+			if (j->queued && !unit_removed(j->u) &&
 			    (!first || j->queued_seq < first->queued_seq))
 				first = j;
 		if (!first)
@@ -141,7 +142,7 @@ unsigned long job_request(struct job *j, const char *by, bool *coalesced,
 		return j->started + 1;   /* the run waiting for a slot (or for
 		                            descriptors to start) covers it */
 	if (j->cooling) {
-		loop_timer_stop(j->u->host->loop, &j->cool);
+		loop_timer_stop(unit_host(j->u)->loop, &j->cool);
 		j->cooling = false;
 		j->fails = 0;
 	}
@@ -176,20 +177,20 @@ static void on_timeout(struct loop *lp, struct loop_timer *t)
 	(void)lp;
 	struct job *j = t->data;
 	char b[32], *why = xasprintf("ran longer than timeout %s",
-	                             format_duration(j->u->cfg->timeout_ms, b));
+	                             format_duration(unit_cfg(j->u)->timeout_ms, b));
 	unit_restart_for(j->u, EXIT_TIMEOUT, why);
 	free(why);
 }
 
 void job_run_starting(struct job *j)
 {
-	struct unit *u = j->u;
-	if (!u->captured)
+	struct output *o = unit_output(j->u);
+	if (!o)
 		return;
 	char t[96];
 	snprintf(t, sizeof(t), "--- tend: run %lu (%s) ---", j->started + 1,
 	         j->by[0] ? j->by : "start");
-	output_mark(&u->out, t);
+	output_mark(o, t);
 }
 
 void job_run_started(struct job *j)
@@ -198,8 +199,8 @@ void job_run_started(struct job *j)
 	emit(j, "job_started", json_pack("{s:I, s:s}", "run", (json_int_t)j->current,
 	                                 "by", j->by[0] ? j->by : "start"));
 	j->by[0] = 0;
-	if (j->u->cfg->timeout_ms)
-		loop_timer_start(j->u->host->loop, &j->timeout, j->u->cfg->timeout_ms,
+	if (unit_cfg(j->u)->timeout_ms)
+		loop_timer_start(unit_host(j->u)->loop, &j->timeout, unit_cfg(j->u)->timeout_ms,
 		                 on_timeout, j);
 }
 
@@ -227,8 +228,8 @@ static void on_next(struct loop *lp, struct loop_timer *t)
 {
 	(void)lp;
 	struct job *j = t->data;
-	if (j->pending && !j->current && !j->u->host->shutting_down &&
-	    !j->u->removed) {
+	if (j->pending && !j->current && !unit_host(j->u)->shutting_down &&
+	    !unit_removed(j->u)) {
 		j->pending = false;
 		start_run(j, j->next_by);
 	}
@@ -238,20 +239,20 @@ static void on_next(struct loop *lp, struct loop_timer *t)
 void job_run_over(struct job *j)
 {
 	struct unit *u = j->u;
-	const struct exit_info *e = &u->last_exit;
-	loop_timer_stop(u->host->loop, &j->timeout);
+	const struct exit_info *e = unit_last_exit(u);
+	loop_timer_stop(unit_host(u)->loop, &j->timeout);
 	bool spawned = e->reason != EXIT_SPAWN_FAILED;
 	if (!spawned) {
 		/* It never started: it still answers its requests. */
 		j->current = ++j->started;
 		j->by[0] = 0;
 	}
-	uint64_t now = mono_ms();
+	uint64_t now = mono_ms(), started = unit_run_info(u)->started_at;
 	j->last = (struct job_run){
 		.n = j->current, .result = result_of(e), .code = e->code,
 		.signal = e->signal, .at = e->at,
-		.duration_ms = spawned && u->run.started_at ? now - u->run.started_at : 0,
-		.peak_mem = u->run.peak_mem,
+		.duration_ms = spawned && started ? now - started : 0,
+		.peak_mem = unit_ext(u)->m.peak_mem,
 	};
 	j->current = 0;
 	json_t *f = json_pack("{s:I, s:s, s:o, s:o, s:I, s:I}",
@@ -269,7 +270,7 @@ void job_run_over(struct job *j)
 		j->fails = 0;
 	else if (res != JR_KILLED)
 		j->fails++;
-	const struct unit_config *c = u->cfg;
+	const struct unit_config *c = unit_cfg(u);
 	if (j->fails >= c->max_failures && !j->cooling) {
 		char b[32];
 		j->cooling = true;
@@ -279,9 +280,9 @@ void job_run_over(struct job *j)
 		                    j->fails, format_duration(c->cooldown_ms, b));
 		emit(j, "warn", json_pack("{s:s}", "message", m));
 		free(m);
-		loop_timer_start(u->host->loop, &j->cool, c->cooldown_ms, on_cool, j);
+		loop_timer_start(unit_host(u)->loop, &j->cool, c->cooldown_ms, on_cool, j);
 	}
-	loop_timer_start(u->host->loop, &j->next, 0, on_next, j);
+	loop_timer_start(unit_host(u)->loop, &j->next, 0, on_next, j);
 }
 
 const char *job_state(const struct job *j)

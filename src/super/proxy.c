@@ -232,7 +232,7 @@ static void new_client(struct proxy *p, int cfd)
 	}
 	struct pclient *c = xcalloc(1, sizeof(*c));
 	*c = (struct pclient){ .p = p, .state = PC_HELD, .cfd = cfd, .bfd = -1 };
-	uint64_t wait = u->cfg->start_timeout_ms;
+	uint64_t wait = unit_cfg(u)->start_timeout_ms;
 	c->deadline = loop_now(p->lp) + (wait ? wait : UINT64_MAX / 2);
 	plist_push(&p->held, c);
 	if (unit_state(u) == US_RUNNING)
@@ -294,7 +294,7 @@ static void on_listen(struct loop *lp, struct loop_io *io, uint32_t events)
 /* Should the listen sockets be watched now? */
 static bool want_listen(const struct proxy *p)
 {
-	if (p->paused || p->u->removed || p->u->host->shutting_down)
+	if (p->paused || unit_removed(p->u) || unit_host(p->u)->shutting_down)
 		return false;
 	if (p->proxying)
 		return p->held.n < PROXY_HELD_MAX;
@@ -336,7 +336,7 @@ void proxy_unwatch(struct proxy *p)
 
 void proxy_sync(struct proxy *p)
 {
-	const struct unit_config *c = p->u->next_cfg ? p->u->next_cfg : p->u->cfg;
+	const struct unit_config *c = unit_cfg_next(p->u);
 	const struct held_set *hs = p->held_set;
 	proxy_unwatch(p);
 	free(p->ls);
@@ -374,7 +374,7 @@ void proxy_on_state(struct proxy *p)
 			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): the client leaves the held list, freed or not */
 			connect_backend(c);
 		arm_expire(p);
-	} else if (unit_state(u) == US_FAILED || u->removed || u->host->shutting_down) {
+	} else if (unit_state(u) == US_FAILED || unit_removed(u) || unit_host(u)->shutting_down) {
 		struct pclient *c;
 		while ((c = plist_first(&p->held)))
 			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): client_free unlinks C from c->p, which is P */
@@ -407,7 +407,7 @@ struct proxy *proxy_new(struct unit *u, const struct held_set *held)
 	struct proxy *p = xcalloc(1, sizeof(*p));
 	p->u = u;
 	p->held_set = held;
-	p->lp = u->host->loop;
+	p->lp = unit_host(u)->loop;
 	return p;
 }
 

@@ -9,6 +9,7 @@
 #include "parse.h"
 #include "relay.h"
 #include "unit.h"
+#include "unit_ext.h"
 #include "util.h"
 
 #include <errno.h>
@@ -149,7 +150,7 @@ static void send_line(struct session *s, char *line)
 
 static const char *svc_name(const struct share *sh)
 {
-	return sh->u->cfg->name;
+	return unit_name(sh->u);
 }
 
 /* The final line for session S, whose program U ended (LINKED: after it
@@ -157,11 +158,11 @@ static const char *svc_name(const struct share *sh)
 /* How U's last run ended, in a few words ("crash, exit code 3"). */
 static void run_how(const struct unit *u, char *how, size_t n)
 {
-	const struct exit_info *e = &u->last_exit;
+	const struct exit_info *e = unit_last_exit(u);
 	char b[32];
 	if (unit_idle_stopped(u))
 		snprintf(how, n, "idle-stop: no traffic for %s",
-		         format_duration(u->cfg->idle_stop_ms, b));
+		         format_duration(unit_cfg(u)->idle_stop_ms, b));
 	else if (e->reason == EXIT_SPAWN_FAILED)
 		snprintf(how, n, "cannot start: %s", strerror(e->err));
 	else if (e->reason == EXIT_NONE)
@@ -177,13 +178,13 @@ static void run_how(const struct unit *u, char *how, size_t n)
 static char *run_end_line(const struct session *s, const struct unit *u,
                           bool linked)
 {
-	const struct exit_info *e = &u->last_exit;
+	const struct exit_info *e = unit_last_exit(u);
 	if (linked && e->reason == EXIT_CLEAN && s->in_eof && !unit_idle_stopped(u))
 		return reply_ok(json_pack("{s:b}", "done", 1));
 	char how[160];
 	run_how(u, how, sizeof(how));
 	return reply_err(1, "service \"%s\" %s (%s); see tend logs %s",
-	                     u->cfg->name, linked ? "ended while connected"
+	                     unit_name(u), linked ? "ended while connected"
 	                     : "ended before it was ready", how, svc_name(s->sh));
 }
 
@@ -346,7 +347,7 @@ static void on_ended(void *ctx, enum relay_dir dir, int err)
 	s->in_eof = true;
 	if (s->sh->per_client) {
 		close_fd(&i->in_w);   /* EOF to the instance; it may finish */
-		loop_timer_start(s->sh->lp, &s->timer, i->u->cfg->stop_timeout_ms,
+		loop_timer_start(s->sh->lp, &s->timer, unit_cfg(i->u)->stop_timeout_ms,
 		                 on_exit_grace, s);
 	} else {
 		arm_end(s);
@@ -414,15 +415,15 @@ static struct share_inst *new_instance(struct share *sh, bool per_client)
 {
 	struct unit *u = sh->u;
 	char name[96];
-	snprintf(name, sizeof(name), "%s#%llu", u->cfg->name, ++sh->next_id);
-	struct unit *iu = u->host->ops->add_instance(u->host->ctx, u, name,
+	snprintf(name, sizeof(name), "%s#%llu", unit_name(u), ++sh->next_id);
+	struct unit *iu = unit_host(u)->ops->add_instance(unit_host(u)->ctx, u, name,
 	                                             per_client);
 	struct share_inst *i = xcalloc(1, sizeof(*i));
 	i->sh = sh;
 	i->u = iu;
 	i->in_w = i->out_r = i->child_in = i->child_out = -1;
-	iu->share = sh;
-	iu->inst = i;
+	unit_ext(iu)->share = sh;
+	unit_ext(iu)->inst = i;
 	return i;
 }
 
@@ -470,8 +471,11 @@ struct keycache {
 /* "--- tend: mcp: MSG" among the service's output lines (its log). */
 static void log_mark(struct share *sh, const char *msg)
 {
+	struct output *o = unit_output(sh->u);
+	if (!o)
+		return;
 	char *t = xasprintf("--- tend: mcp: %s", msg);
-	output_mark(&sh->u->out, t);
+	output_mark(o, t);
 	free(t);
 }
 
@@ -509,7 +513,8 @@ static void pause_clients(struct srv *v, bool pause)
 static char *server_why(const struct srv *v, const char *how)
 {
 	struct share *sh = v->sh;
-	char *tail = sh->u->captured ? output_tail(&sh->u->out) : NULL;
+	struct output *o = unit_output(sh->u);
+	char *tail = o ? output_tail(o) : NULL;
 	char *why = xasprintf("%s%s%s%s; see tend logs %s", how,
 	                      tail ? "; it said: \"" : "", tail ? tail : "",
 	                      tail ? "\"" : "", svc_name(sh));
@@ -561,7 +566,7 @@ static void on_warm(struct loop *lp, struct loop_timer *t)
 {
 	(void)lp;
 	struct srv *v = t->data;
-	if (!v->inst->u->run.pid)
+	if (!unit_run_info(v->inst->u)->pid)
 		mcp_wake(v);
 }
 
@@ -784,10 +789,10 @@ static void srv_drop(struct srv *v)
 	struct unit *u = i->u;
 	srv_free(v);
 	inst_close(i);
-	u->inst = NULL;
-	u->share = NULL;
+	unit_ext(u)->inst = NULL;
+	unit_ext(u)->share = NULL;
 	free(i);
-	u->host->ops->drop(u->host->ctx, u);
+	unit_host(u)->ops->drop(unit_host(u)->ctx, u);
 }
 
 static size_t srv_count(const struct share *sh)
@@ -807,19 +812,19 @@ static struct srv *srv_for(struct share *sh, const char *key, char **err)
 		if (v->key && strcmp(v->key, key) == 0)
 			return v;
 	struct srv *p = sh->srvs;   /* the primary: always there */
-	if (p && (!p->key || (p->nclients == 0 && p->inst->u->run.pid == 0 &&
+	if (p && (!p->key || (p->nclients == 0 && unit_run_info(p->inst->u)->pid == 0 &&
 	                !p->inst->live && !unit_up(p->inst->u)))) {
 		srv_key(p, key);
 		return p;
 	}
 	struct unit *u = sh->u;
-	if (srv_count(sh) >= u->cfg->max_instances) {
+	if (srv_count(sh) >= unit_cfg(u)->max_instances) {
 		char *version = key_version(key);
 		*err = xasprintf("service \"%s\" runs max-instances %u instances "
 		                 "for clients that cannot share one (protocol "
 		                 "version %s, or share = %s); raise max-instances",
-		                 svc_name(sh), u->cfg->max_instances,
-		                 version ? version : "?", share_kind_name(u->cfg->share));
+		                 svc_name(sh), unit_cfg(u)->max_instances,
+		                 version ? version : "?", share_kind_name(unit_cfg(u)->share));
 		free(version);
 		return NULL;
 	}
@@ -834,7 +839,7 @@ static struct srv *srv_for(struct share *sh, const char *key, char **err)
 static char *make_key(const struct session *s, const char *version,
                       const char *set)
 {
-	switch (s->sh->u->cfg->share) {
+	switch (unit_cfg(s->sh->u)->share) {
 	case SHARE_NONE:
 		return xasprintf("%s c%u client-%llu", version, s->caps, s->id);
 	case SHARE_ROOTS:
@@ -1069,7 +1074,7 @@ static bool first_line(struct session *s, const char *line, size_t len)
 	s->version = version;
 	s->caps = h.caps;
 	char *key, *err = NULL;
-	if (sh->u->cfg->share == SHARE_ROOTS && init && (s->caps & MCP_CAP_ROOTS)) {
+	if (unit_cfg(sh->u)->share == SHARE_ROOTS && init && (s->caps & MCP_CAP_ROOTS)) {
 		s->want_roots = true;
 		s->init = xmalloc(len + 1);
 		memcpy(s->init, line, len);
@@ -1214,8 +1219,9 @@ static void srv_gone(struct srv *v)
 	pause_clients(v, false);   /* what they send now waits in mcp's queue */
 	char how[160];
 	run_how(v->inst->u, how, sizeof(how));
-	bool said = v->inst->u->last_exit.reason != EXIT_CLEAN &&
-	            v->inst->u->last_exit.reason != EXIT_STOPPED && !unit_idle_stopped(v->inst->u);
+	enum exit_reason r = unit_last_exit(v->inst->u)->reason;
+	bool said = r != EXIT_CLEAN && r != EXIT_STOPPED &&
+	            !unit_idle_stopped(v->inst->u);
 	char *why = said ? server_why(v, how) : xstrdup(how);
 	mcp_server_down(v->mcp, why);
 	free(why);
@@ -1249,10 +1255,10 @@ static void drop_instance(struct share_inst *i)
 {
 	struct unit *u = i->u;
 	inst_close(i);
-	u->inst = NULL;
-	u->share = NULL;
+	unit_ext(u)->inst = NULL;
+	unit_ext(u)->share = NULL;
 	free(i);
-	u->host->ops->drop(u->host->ctx, u);
+	unit_host(u)->ops->drop(unit_host(u)->ctx, u);
 }
 
 /* Ends S with LINE (taken over) as its final line. */
@@ -1316,12 +1322,12 @@ static void on_queue_timeout(struct loop *lp, struct loop_timer *t)
 	struct session *s = t->data;
 	struct share *sh = s->sh;
 	char b[32];
-	const char *d = format_duration(sh->u->cfg->queue_timeout_ms, b);
+	const char *d = format_duration(unit_cfg(sh->u)->queue_timeout_ms, b);
 	if (sh->per_client)
 		finish(s, reply_err(1, "service \"%s\": no free instance within "
 		       "queue-timeout %s (max-instances %u in use); raise "
 		       "max-instances or queue-timeout", svc_name(sh), d,
-		       sh->u->cfg->max_instances));
+		       unit_cfg(sh->u)->max_instances));
 	else
 		finish(s, reply_err(1, "service \"%s\": another client kept it "
 		       "for all of queue-timeout %s (stdio = exclusive serves one "
@@ -1361,16 +1367,16 @@ static void on_turn(struct loop *lp, struct loop_timer *t)
 	(void)lp;
 	struct share *sh = t->data;
 	struct unit *u = sh->u;
-	u->host->ops->clients_changed(u->host->ctx, u);   /* a client came or went */
+	unit_host(u)->ops->clients_changed(unit_host(u)->ctx, u);   /* a client came or went */
 	for (struct session *s = list_first(&sh->sessions, struct session, link); s; ) {
 		struct session *next = list_next(s, struct session, link);
 		if (s->attached) {
 			s = next;
 			continue;
 		}
-		if (u->host->shutting_down || u->removed) {
+		if (unit_host(u)->shutting_down || unit_removed(u)) {
 			finish(s, reply_err(1, "service \"%s\" is going away (%s)",
-			       svc_name(sh), u->removed ? "removed from the file"
+			       svc_name(sh), unit_removed(u) ? "removed from the file"
 			       : "tend is shutting down"));
 			s = next;
 			continue;
@@ -1381,7 +1387,7 @@ static void on_turn(struct loop *lp, struct loop_timer *t)
 			if (sh->excl.s || !attach(s, &sh->excl))
 				return;   /* one at a time (a refused one pumps again) */
 		} else {
-			if (sh->nattached >= u->cfg->max_instances)
+			if (sh->nattached >= unit_cfg(u)->max_instances)
 				return;
 			attach(s, new_instance(sh, true));
 		}
@@ -1423,7 +1429,7 @@ int share_connect(struct share *sh, int ctl, int in, int out, char **err)
 	list_push_back(&sh->sessions, &s->link);
 	sh->nsessions++;
 	send_line(s, reply_ok(NULL));
-	loop_timer_start(sh->lp, &s->timer, sh->u->cfg->queue_timeout_ms,
+	loop_timer_start(sh->lp, &s->timer, unit_cfg(sh->u)->queue_timeout_ms,
 	                 on_queue_timeout, s);
 	pump_soon(sh);
 	return 0;
@@ -1433,7 +1439,7 @@ int share_connect(struct share *sh, int ctl, int in, int out, char **err)
 
 static struct share_inst *inst_of(struct share *sh, struct unit *u)
 {
-	return u == sh->u ? (sh->per_client ? NULL : &sh->excl) : u->inst;
+	return u == sh->u ? (sh->per_client ? NULL : &sh->excl) : unit_ext(u)->inst;
 }
 
 int share_spawn_fds(struct share *sh, struct unit *u, int *in, int *out)
@@ -1486,7 +1492,7 @@ void share_spawned(struct share *sh, struct unit *u, bool ok)
 static void mcp_on_state(struct srv *v, struct unit *u)
 {
 	struct share_inst *i = v->inst;
-	if (i->live && u->run.pid == 0) {
+	if (i->live && unit_run_info(u)->pid == 0) {
 		i->live = false;
 		srv_gone(v);
 	} else if (unit_state(u) == US_STOPPING && v->open && i->in_w >= 0) {
@@ -1517,7 +1523,7 @@ void share_on_state(struct share *sh, struct unit *u)
 		return;
 	}
 	struct share_inst *i = inst_of(sh, u);
-	if (i && i->live && u->run.pid == 0) {
+	if (i && i->live && unit_run_info(u)->pid == 0) {
 		/* The run's main process is gone: no more input. */
 		i->live = false;
 		close_fd(&i->in_w);
@@ -1547,7 +1553,7 @@ void share_on_state(struct share *sh, struct unit *u)
 
 void share_unit_gone(struct share *sh, struct unit *u)
 {
-	struct share_inst *i = u->inst;
+	struct share_inst *i = unit_ext(u)->inst;
 	if (!i)
 		return;
 	if (i->srv) {
@@ -1564,8 +1570,8 @@ void share_unit_gone(struct share *sh, struct unit *u)
 	}
 	struct session *s = i->s;
 	inst_close(i);
-	u->inst = NULL;
-	u->share = NULL;
+	unit_ext(u)->inst = NULL;
+	unit_ext(u)->share = NULL;
 	free(i);
 	if (s) {
 		s->inst = NULL;
@@ -1578,7 +1584,7 @@ struct share *share_new(struct unit *u, enum stdio_mode mode)
 {
 	struct share *sh = xcalloc(1, sizeof(*sh));
 	sh->u = u;
-	sh->lp = u->host->loop;
+	sh->lp = unit_host(u)->loop;
 	sh->mode = mode;
 	sh->per_client = mode == STDIO_PER_CLIENT;
 	sh->excl = (struct share_inst){ .sh = sh, .u = u, .in_w = -1, .out_r = -1,
@@ -1650,7 +1656,7 @@ json_t *share_sessions_json(const struct share *sh, const struct unit *u)
 		                      "program", s->program[0] ? events_text(s->program)
 		                                               : json_null(),
 		                      "cwd", s->cwd ? events_text(s->cwd) : json_null(),
-		                      "instance", of->cfg->name,
+		                      "instance", unit_name(of),
 		                      "queued", !s->attached);
 		if (s->version)
 			json_object_set_new(o, "protocol", events_text(s->version));

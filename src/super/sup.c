@@ -4,6 +4,7 @@
 #include "proxy.h"
 #include "share.h"
 #include "unit.h"
+#include "unit_ext.h"
 #include "util.h"
 #include "watch.h"
 
@@ -26,7 +27,7 @@ static const int forwarded[] = { SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
 static struct unit *unit_by_shim(struct sup *s, pid_t pid)
 {
 	for (size_t i = 0; i < s->nunits; i++)
-		if (s->units[i]->run.shim == pid)
+		if (unit_run_info(s->units[i])->shim == pid)
 			return s->units[i];
 	return NULL;
 }
@@ -34,7 +35,7 @@ static struct unit *unit_by_shim(struct sup *s, pid_t pid)
 struct unit *sup_find(struct sup *s, const char *name)
 {
 	for (size_t i = 0; i < s->nunits; i++)
-		if (strcmp(s->units[i]->cfg->name, name) == 0)
+		if (strcmp(unit_name(s->units[i]), name) == 0)
 			return s->units[i];
 	return NULL;
 }
@@ -102,37 +103,46 @@ static int host_run_fds(void *ctx, struct unit *u, int *in, int *out,
                         int *fds, size_t max, size_t *nfds)
 {
 	(void)ctx;
-	if (u->share && share_spawn_fds(u->share, u, in, out) < 0)
+	struct unit_ext *x = unit_ext(u);
+	if (x->share && share_spawn_fds(x->share, u, in, out) < 0)
 		return -1;
-	*nfds = u->proxy ? proxy_spawn_fds(u->proxy, fds, max) : 0;
+	*nfds = x->proxy ? proxy_spawn_fds(x->proxy, fds, max) : 0;
 	return 0;
 }
 
-/* A run's steps go to the unit's job and sessions. */
+/* A run's steps go to the unit's job and sessions; the measures of a run
+ * start afresh with it. */
 static void host_run_step(void *ctx, struct unit *u, enum run_step step)
 {
 	(void)ctx;
+	struct unit_ext *x = unit_ext(u);
 	switch (step) {
+	case RUN_BEGIN:
+		x->m.mem_warned = false;
+		x->m.top_pid = 0;
+		x->m.top_bytes = 0;
+		x->m.peak_mem = 0;
+		break;
 	case RUN_STARTING:
-		if (u->job)
-			job_run_starting(u->job);
+		if (x->job)
+			job_run_starting(x->job);
 		break;
 	case RUN_SPAWNED:
 	case RUN_SPAWN_FAILED:
-		if (u->share)
-			share_spawned(u->share, u, step == RUN_SPAWNED);
+		if (x->share)
+			share_spawned(x->share, u, step == RUN_SPAWNED);
 		break;
 	case RUN_STARTED:
-		if (u->job)
-			job_run_started(u->job);
+		if (x->job)
+			job_run_started(x->job);
 		break;
 	case RUN_EXITED:
-		if (u->share)
-			share_on_state(u->share, u);
+		if (x->share)
+			share_on_state(x->share, u);
 		break;
 	case RUN_OVER:
-		if (u->job)
-			job_run_over(u->job);
+		if (x->job)
+			job_run_over(x->job);
 		break;
 	}
 }
@@ -140,7 +150,8 @@ static void host_run_step(void *ctx, struct unit *u, enum run_step step)
 static bool host_busy(void *ctx, const struct unit *u)
 {
 	(void)ctx;
-	return u->share && share_busy(u->share, u);
+	struct unit_ext *x = unit_ext(u);
+	return x->share && share_busy(x->share, u);
 }
 
 static const struct unit_host_ops host_ops = {
@@ -157,17 +168,20 @@ static const struct unit_host_ops host_ops = {
  * its watch), then the unit. */
 static void free_unit(struct sup *s, struct unit *u)
 {
-	loop_timer_stop(s->host.loop, &u->forget);
-	proxy_free(u->proxy);
-	job_free(u->job);
-	watch_free(u->watch);
-	free(u->watch_sig);
-	if (u->instance)
-		share_unit_gone(u->share, u);
+	struct unit_ext *x = unit_ext(u);
+	loop_timer_stop(s->host.loop, &x->forget);
+	proxy_free(x->proxy);
+	job_free(x->job);
+	watch_free(x->watch);
+	free(x->watch_sig);
+	if (unit_is_instance(u))
+		share_unit_gone(x->share, u);
 	else
-		share_free(u->share, s->host.shutting_down ? "tend is shutting down"
+		share_free(x->share, s->host.shutting_down ? "tend is shutting down"
 		                      : "it was removed from the configuration");
 	unit_free(u);
+	free(x->m.seen);
+	free(x);
 }
 
 /* --- the daemon's own resources --- */
@@ -215,13 +229,13 @@ static void on_disk_retry(struct loop *lp, struct loop_timer *t)
 	struct sup *s = t->data;
 	bool still = events_retry(s->host.ev) < 0;
 	for (size_t i = 0; i < s->nunits; i++) {
-		struct unit *u = s->units[i];
-		if (!u->captured)
+		struct output *o = unit_output(s->units[i]);
+		if (!o)
 			continue;
-		if (output_retry(&u->out) < 0)
+		if (output_retry(o) < 0)
 			still = true;
-		s->disk_lines_lost += u->out.lost_total;
-		u->out.lost_total = 0;
+		s->disk_lines_lost += o->lost_total;
+		o->lost_total = 0;
 	}
 	if (still) {
 		loop_timer_start(lp, t, SUP_DISK_RETRY_MS, on_disk_retry, s);
@@ -286,9 +300,11 @@ static struct unit *push_unit(struct sup *s, struct unit_config *uc)
 		s->roots = xrealloc(s->roots, 2 * s->cap * sizeof(*s->roots));
 	}
 	struct unit *u = unit_new(&s->host, uc);
+	struct unit_ext *x = xcalloc(1, sizeof(*x));
+	unit_set_ext(u, x);
 	s->units[s->nunits++] = u;
 	if (uc->kind == KIND_JOB)
-		u->job = job_new(u, &s->jobs);
+		x->job = job_new(u, &s->jobs);
 	return u;
 }
 
@@ -314,12 +330,12 @@ void sup_warn_unenforced(struct sup *s, struct unit *u)
 {
 	const char *names[CONFIG_MAX_KEYS];
 	/* the settings it is about to run with (a reload's, pending) */
-	const struct unit_config *c = u->next_cfg ? u->next_cfg : u->cfg;
+	const struct unit_config *c = unit_cfg_next(u);
 	size_t n = config_unenforced(c, names, ARRAY_LEN(names));
 	for (size_t k = 0; k < n; k++) {
 		char *m = xasprintf("key \"%s\" is accepted but not acted on by "
 		                    "this version", names[k]);
-		events_emit(s->host.ev, u->cfg->name, "warn", json_pack("{s:s}", "message", m));
+		events_emit(s->host.ev, unit_name(u), "warn", json_pack("{s:s}", "message", m));
 		free(m);
 	}
 }
@@ -328,15 +344,15 @@ static void sweep(struct sup *s)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < s->nunits; i++)
-		if (s->units[i]->removed && unit_up(s->units[i]))
+		if (unit_removed(s->units[i]) && unit_up(s->units[i]))
 			unit_stop(s->units[i]);   /* sup_drop: from here, not from
 			                             inside the unit's own code */
 	sup_rescan(s);  /* units move: the scan's owner indexes would not */
 	for (size_t i = 0; i < s->nunits; i++) {
 		struct unit *u = s->units[i];
-		if (u->removed && unit_settled(u)) {
-			if (!u->instance && !u->cfg->connect_key)
-				held_release(&s->held, u->cfg->name);
+		if (unit_removed(u) && unit_settled(u)) {
+			if (!unit_is_instance(u) && !unit_cfg(u)->connect_key)
+				held_release(&s->held, unit_name(u));
 			free_unit(s, u);
 		}
 		else
@@ -360,19 +376,19 @@ void sup_sweep_soon(struct sup *s)
 struct unit *sup_add_instance(struct sup *s, struct unit *parent,
                               const char *name, bool per_client)
 {
-	struct unit_config *c = config_unit_dup(parent->cfg, name);
+	struct unit_config *c = config_unit_dup(unit_cfg(parent), name);
 	if (per_client)
 		c->policy.restart = RESTART_NEVER;
 	c->start = START_ON_DEMAND;
 	struct unit *u = push_unit(s, c);
-	u->instance = true;
-	u->err_fd = parent->captured ? parent->out.wfd : -1;
+	struct output *o = unit_output(parent);
+	unit_make_instance(u, o ? o->wfd : -1);
 	return u;
 }
 
 void sup_drop(struct sup *s, struct unit *u)
 {
-	u->removed = true;
+	unit_set_removed(u, true);
 	sup_sweep_soon(s);
 }
 
@@ -386,17 +402,18 @@ void sup_sweep(struct sup *s)
 
 static uint64_t forget_ms(const struct unit *u)
 {
-	return u->cfg->idle_stop_ms ? u->cfg->idle_stop_ms
+	return unit_cfg(u)->idle_stop_ms ? unit_cfg(u)->idle_stop_ms
 	                            : CONFIG_CONNECT_IDLE_STOP_MS;
 }
 
 /* At rest, and nobody connected or waiting. */
 static bool forgettable(const struct unit *u)
 {
-	return u->cfg->connect_key && !u->instance && !u->removed &&
-	       !u->host->shutting_down &&
-	       unit_settled(u) && (!u->share || (share_clients(u->share) == 0 &&
-	                                         share_queued(u->share) == 0));
+	const struct share *sh = unit_ext(u)->share;
+	return unit_cfg(u)->connect_key && !unit_is_instance(u) && !unit_removed(u) &&
+	       !unit_host(u)->shutting_down &&
+	       unit_settled(u) && (!sh || (share_clients(sh) == 0 &&
+	                                   share_queued(sh) == 0));
 }
 
 static void on_forget(struct loop *lp, struct loop_timer *t)
@@ -406,22 +423,23 @@ static void on_forget(struct loop *lp, struct loop_timer *t)
 	if (!forgettable(u))
 		return;
 	char b[32];
-	events_emit(u->host->ev, u->cfg->name, "forgotten", json_pack("{s:I, s:s}",
+	events_emit(unit_host(u)->ev, unit_name(u), "forgotten", json_pack("{s:I, s:s}",
 	            "after_ms", (json_int_t)forget_ms(u), "after",
 	            format_duration(forget_ms(u), b)));
-	sup_drop(u->host->ctx, u);
+	sup_drop(unit_host(u)->ctx, u);
 }
 
 /* The forget clock of U runs while it is forgettable, from the moment it
  * became so. */
 static void forget_check(struct sup *s, struct unit *u)
 {
-	if (!u->cfg->connect_key || u->instance)
+	if (!unit_cfg(u)->connect_key || unit_is_instance(u))
 		return;
+	struct loop_timer *t = &unit_ext(u)->forget;
 	if (!forgettable(u))
-		loop_timer_stop(s->host.loop, &u->forget);
-	else if (!u->forget.armed)
-		loop_timer_start(s->host.loop, &u->forget, forget_ms(u), on_forget, u);
+		loop_timer_stop(s->host.loop, t);
+	else if (!t->armed)
+		loop_timer_start(s->host.loop, t, forget_ms(u), on_forget, u);
 }
 
 struct unit *sup_add_connect(struct sup *s, struct unit_config *uc)
@@ -429,7 +447,7 @@ struct unit *sup_add_connect(struct sup *s, struct unit_config *uc)
 	sup_add_unit(s, uc);
 	struct unit *u = s->units[s->nunits - 1];
 	watch_sync(s, u);
-	u->share = share_new(u, uc->stdio);
+	unit_ext(u)->share = share_new(u, uc->stdio);
 	forget_check(s, u);
 	return u;
 }
@@ -444,15 +462,16 @@ void sup_clients_changed(struct sup *s, struct unit *u)
 static void on_watch_fired(void *ctx, const char *path, size_t n)
 {
 	struct unit *u = ctx;
-	events_emit(u->host->ev, u->cfg->name, "watch_triggered",
+	events_emit(unit_host(u)->ev, unit_name(u), "watch_triggered",
 	            json_pack("{s:o, s:I}", "path", events_text(path), "changes",
 	                      (json_int_t)n));
-	if (u->host->shutting_down || u->removed)
+	if (unit_host(u)->shutting_down || unit_removed(u))
 		return;
-	if (u->job) {
+	struct job *j = unit_ext(u)->job;
+	if (j) {
 		bool coalesced;
-		if (!job_request(u->job, "watch", &coalesced, false))
-			events_emit(u->host->ev, u->cfg->name, "warn", json_pack("{s:s}",
+		if (!job_request(j, "watch", &coalesced, false))
+			events_emit(unit_host(u)->ev, unit_name(u), "warn", json_pack("{s:s}",
 			            "message", "a change came during the cooldown: no run"));
 	} else if (unit_up(u)) {
 		unit_stop(u);     /* on-change = restart: a running service only */
@@ -463,7 +482,7 @@ static void on_watch_fired(void *ctx, const char *path, size_t n)
 static void on_watch_warn(void *ctx, const char *msg)
 {
 	struct unit *u = ctx;
-	events_emit(u->host->ev, u->cfg->name, "warn", json_pack("{s:o}", "message",
+	events_emit(unit_host(u)->ev, unit_name(u), "warn", json_pack("{s:o}", "message",
 	            events_text(msg)));
 }
 
@@ -489,22 +508,23 @@ static char *watch_sig(const struct unit_config *c)
 
 static void watch_sync(struct sup *s, struct unit *u)
 {
-	const struct unit_config *c = u->next_cfg ? u->next_cfg : u->cfg;
-	char *sig = c->watch.n && !u->removed ? watch_sig(c) : NULL;
-	if (sig && u->watch_sig && strcmp(sig, u->watch_sig) == 0) {
+	const struct unit_config *c = unit_cfg_next(u);
+	struct unit_ext *x = unit_ext(u);
+	char *sig = c->watch.n && !unit_removed(u) ? watch_sig(c) : NULL;
+	if (sig && x->watch_sig && strcmp(sig, x->watch_sig) == 0) {
 		free(sig);
 		return;
 	}
-	watch_free(u->watch);
-	free(u->watch_sig);
-	u->watch = NULL;
-	u->watch_sig = sig;
+	watch_free(x->watch);
+	free(x->watch_sig);
+	x->watch = NULL;
+	x->watch_sig = sig;
 	if (!sig)
 		return;
 	if (!s->watcher)
 		s->watcher = watcher_new(s->host.loop);
 	struct watch_cb cb = { on_watch_fired, on_watch_warn, u };
-	u->watch = watch_new(s->watcher, (const char *const *)c->watch.v, c->watch.n,
+	x->watch = watch_new(s->watcher, (const char *const *)c->watch.v, c->watch.n,
 	                     (const char *const *)c->watch_ignore.v,
 	                     c->watch_ignore.n, c->debounce_ms, &cb);
 }
@@ -513,31 +533,32 @@ void sup_clients_sync(struct sup *s)
 {
 	for (size_t i = 0; i < s->nunits; i++) {
 		struct unit *u = s->units[i];
-		const struct unit_config *c = u->next_cfg ? u->next_cfg : u->cfg;
-		if (u->instance)
+		const struct unit_config *c = unit_cfg_next(u);
+		struct unit_ext *x = unit_ext(u);
+		if (unit_is_instance(u))
 			continue;
 		watch_sync(s, u);
-		if (u->share && (c->stdio == STDIO_NONE || u->removed ||
-		                 share_mode(u->share) != c->stdio)) {
-			share_free(u->share, u->removed
+		if (x->share && (c->stdio == STDIO_NONE || unit_removed(u) ||
+		                 share_mode(x->share) != c->stdio)) {
+			share_free(x->share, unit_removed(u)
 			           ? "it was removed from the configuration"
 			           : "its stdio setting changed");
-			u->share = NULL;
+			x->share = NULL;
 		}
-		if (!u->share && c->stdio != STDIO_NONE && !u->removed)
-			u->share = share_new(u, c->stdio);
-		if (!u->proxy && c->listen.n && !u->removed)
-			u->proxy = proxy_new(u, &s->held);
-		if (u->proxy)
-			proxy_sync(u->proxy);
+		if (!x->share && c->stdio != STDIO_NONE && !unit_removed(u))
+			x->share = share_new(u, c->stdio);
+		if (!x->proxy && c->listen.n && !unit_removed(u))
+			x->proxy = proxy_new(u, &s->held);
+		if (x->proxy)
+			proxy_sync(x->proxy);
 	}
 }
 
 void sup_clients_unwatch(struct sup *s)
 {
 	for (size_t i = 0; i < s->nunits; i++)
-		if (s->units[i]->proxy)
-			proxy_unwatch(s->units[i]->proxy);
+		if (unit_ext(s->units[i])->proxy)
+			proxy_unwatch(unit_ext(s->units[i])->proxy);
 }
 
 /* Everything at rest (tend exec's unit, or all after a shutdown): the
@@ -551,18 +572,19 @@ static void on_settle(struct loop *lp, struct loop_timer *t)
 
 void sup_unit_changed(struct sup *s, struct unit *u)
 {
+	struct unit_ext *x = unit_ext(u);
 	sup_memory_schedule(s);
-	if (u->proxy)
-		proxy_on_state(u->proxy);
-	if (u->share)
-		share_on_state(u->share, u);
+	if (x->proxy)
+		proxy_on_state(x->proxy);
+	if (x->share)
+		share_on_state(x->share, u);
 	if (s->hooks.changed)
 		s->hooks.changed(s->hooks.ctx, u);
 	forget_check(s, u);
 	if (!unit_settled(u))
 		return;
 	/* Not freed here: the unit is in the middle of its own code. */
-	if (u->removed)
+	if (unit_removed(u))
 		sup_sweep_soon(s);
 	if ((s->exec_mode || s->host.shutting_down) && all_settled(s))
 		loop_timer_start(s->host.loop, &s->settle, 0, on_settle, s);
@@ -636,8 +658,8 @@ void sup_shutdown(struct sup *s)
 	s->host.shutting_down = true;
 	for (size_t i = 0; i < s->nunits; i++) {
 		unit_stop(s->units[i]);
-		if (s->units[i]->proxy)
-			proxy_on_state(s->units[i]->proxy);  /* held clients go */
+		if (unit_ext(s->units[i])->proxy)
+			proxy_on_state(unit_ext(s->units[i])->proxy);  /* held clients go */
 	}
 	if (all_settled(s))
 		loop_stop(s->host.loop);
@@ -784,8 +806,7 @@ void sup_report(const struct sup *s, uint64_t now, struct sup_report *r)
 {
 	uint64_t ignored = s->host.notify_ignored;
 	for (size_t i = 0; i < s->nunits; i++)
-		if (s->units[i]->notifying)
-			ignored += notify_dropped(&s->units[i]->notify);
+		ignored += unit_notify_dropped(s->units[i]);
 	const struct cgroups *cg = &s->cg;
 	*r = (struct sup_report){
 		.stopping = s->host.shutting_down,
@@ -826,7 +847,7 @@ void sup_boot(struct sup *s)
 	for (size_t i = 0; i < s->nunits; i++) {
 		struct unit *u = s->units[i];
 		sup_warn_unenforced(s, u);
-		if (u->cfg->kind == KIND_SERVICE && u->cfg->start == START_BOOT)
+		if (unit_cfg(u)->kind == KIND_SERVICE && unit_cfg(u)->start == START_BOOT)
 			unit_start(u);
 	}
 }
@@ -847,7 +868,7 @@ void sup_finish(struct sup *s)
 
 static int exec_exit_code(const struct unit *u)
 {
-	const struct exit_info *e = &u->last_exit;
+	const struct exit_info *e = unit_last_exit(u);
 	if (e->reason == EXIT_SPAWN_FAILED)
 		return e->err == ENOENT ? 127 : 126;
 	if (unit_gave_up(u))

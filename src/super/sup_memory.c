@@ -2,6 +2,7 @@
 #include "mem.h"
 #include "parse.h"
 #include "unit.h"
+#include "unit_ext.h"
 #include "util.h"
 
 #include <errno.h>
@@ -12,7 +13,7 @@
  * memory of their runs). */
 static bool limited(const struct unit *u)
 {
-	return (u->cfg->memory_max || u->job) && unit_up(u);
+	return (unit_cfg(u)->memory_max || unit_ext(u)->job) && unit_up(u);
 }
 
 /* One process of a tree as a measure reads it. */
@@ -47,9 +48,10 @@ static int newest_first(const void *a, const void *b)
 static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
                              size_t n, bool sampling, struct mem_read *r)
 {
+	struct unit_measure *um = &unit_ext(u)->m;
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
-		if (m[i].pid != u->run.shim)
+		if (m[i].pid != unit_run_info(u)->shim)
 			r[k++] = (struct mem_read){ .pid = m[i].pid, .start = m[i].start };
 	qsort(r, k, sizeof(*r), newest_first);
 	uint64_t bound = 0;
@@ -66,9 +68,9 @@ static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
 	}
 	bool exact = mem_tree_shares(with_mem, shmem);
 	if (exact && sampling)
-		exact = mem_sample_exact(bound, u->cfg->memory_max,
-		                         u->cfg->memory_warn_pct, u->run.mem_warned,
-		                         u->job != NULL, u->run.peak_mem);
+		exact = mem_sample_exact(bound, unit_cfg(u)->memory_max,
+		                         unit_cfg(u)->memory_warn_pct, um->mem_warned,
+		                         unit_ext(u)->job != NULL, um->peak_mem);
 	for (size_t i = 0; i < k; i++) {
 		if (!r[i].ok)
 			continue;
@@ -81,11 +83,11 @@ static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
 				               would count once more than they are */
 			r[i].bytes = mem_share(&r[i].st, got == 0 ? &ru : NULL);
 		}
-		u->procs++;
-		u->mem_bytes += r[i].bytes;
-		if (r[i].bytes > u->run.top_bytes || !u->run.top_pid) {
-			u->run.top_bytes = r[i].bytes;
-			u->run.top_pid = r[i].pid;
+		um->procs++;
+		um->mem_bytes += r[i].bytes;
+		if (r[i].bytes > um->top_bytes || !um->top_pid) {
+			um->top_bytes = r[i].bytes;
+			um->top_pid = r[i].pid;
 		}
 	}
 }
@@ -93,10 +95,11 @@ static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
 void sup_measure(struct sup *s, bool limited_only)
 {
 	for (size_t i = 0; i < s->nunits; i++) {
-		s->units[i]->procs = 0;
-		s->units[i]->mem_bytes = 0;
-		s->units[i]->run.top_pid = 0;
-		s->units[i]->run.top_bytes = 0;
+		struct unit_measure *um = &unit_ext(s->units[i])->m;
+		um->procs = 0;
+		um->mem_bytes = 0;
+		um->top_pid = 0;
+		um->top_bytes = 0;
 	}
 	if (sup_scan_units(s) < 0)
 		return;
@@ -118,7 +121,7 @@ void sup_measure(struct sup *s, bool limited_only)
 			int o = s->owner[i];
 			if (o < 0 || (size_t)o >= s->nunits)
 				continue;
-			bool shim = s->table.p[i].pid == s->units[o]->run.shim;
+			bool shim = s->table.p[i].pid == unit_run_info(s->units[o])->shim;
 			if (shim == (pass == 0))
 				s->members[start[o] + fill[o]++] = s->table.p[i];
 		}
@@ -130,8 +133,9 @@ void sup_measure(struct sup *s, bool limited_only)
 			continue;
 		mem_measure_tree(un, s->members + start[u], fill[u], limited_only,
 		                 scratch);
-		if (un->mem_bytes > un->run.peak_mem)
-			un->run.peak_mem = un->mem_bytes;
+		struct unit_measure *um = &unit_ext(un)->m;
+		if (um->mem_bytes > um->peak_mem)
+			um->peak_mem = um->mem_bytes;
 	}
 	free(scratch);
 	free(fill);
@@ -159,34 +163,35 @@ void sup_memory_schedule(struct sup *s)
 
 static void memory_verdict(struct sup *s, struct unit *u)
 {
-	const struct unit_config *c = u->cfg;
+	const struct unit_config *c = unit_cfg(u);
+	struct unit_measure *um = &unit_ext(u)->m;
 	char a[32], b[32], top[256];
-	switch (mem_judge(u->mem_bytes, c->memory_max, c->memory_warn_pct,
-	                  &u->run.mem_warned)) {
+	switch (mem_judge(um->mem_bytes, c->memory_max, c->memory_warn_pct,
+	                  &um->mem_warned)) {
 	case MEM_OK:
 		break;
 	case MEM_WARN: {
 		char *m = xasprintf("memory %s is over memory-warn (%u%% of "
-		                    "memory-max %s)", format_size_approx(u->mem_bytes, a),
+		                    "memory-max %s)", format_size_approx(um->mem_bytes, a),
 		                    c->memory_warn_pct, format_size(c->memory_max, b));
 		events_emit(s->host.ev, c->name, "warn", json_pack("{s:s, s:I, s:I}",
-		            "message", m, "mem_bytes", (json_int_t)u->mem_bytes,
+		            "message", m, "mem_bytes", (json_int_t)um->mem_bytes,
 		            "limit", (json_int_t)c->memory_max));
 		free(m);
 		break;
 	}
 	case MEM_LIMIT: {
-		proc_cmdline(u->run.top_pid, top, sizeof(top));
+		proc_cmdline(um->top_pid, top, sizeof(top));
 		events_emit(s->host.ev, c->name, "memory_limit",
 		            json_pack("{s:I, s:I, s:I, s:i, s:s, s:I}",
-		                      "mem_bytes", (json_int_t)u->mem_bytes,
+		                      "mem_bytes", (json_int_t)um->mem_bytes,
 		                      "limit", (json_int_t)c->memory_max,
-		                      "procs", (json_int_t)u->procs,
-		                      "largest_pid", (int)u->run.top_pid,
+		                      "procs", (json_int_t)um->procs,
+		                      "largest_pid", (int)um->top_pid,
 		                      "largest_command", top,
-		                      "largest_bytes", (json_int_t)u->run.top_bytes));
+		                      "largest_bytes", (json_int_t)um->top_bytes));
 		char *why = xasprintf("memory %s over memory-max %s",
-		                      format_size_approx(u->mem_bytes, a),
+		                      format_size_approx(um->mem_bytes, a),
 		                      format_size(c->memory_max, b));
 		unit_restart_for(u, EXIT_MEMORY, why);
 		free(why);
@@ -203,7 +208,7 @@ static void on_memory(struct loop *lp, struct loop_timer *t)
 	sup_rescan(s);   /* the figure must be of now, not of this iteration */
 	sup_measure(s, true);
 	for (size_t i = 0; i < s->nunits; i++)
-		if (limited(s->units[i]) && s->units[i]->cfg->memory_max)
+		if (limited(s->units[i]) && unit_cfg(s->units[i])->memory_max)
 			memory_verdict(s, s->units[i]);
 	/* One sample per interval: the time the sample took comes off the
 	 * wait for the next. */

@@ -1,5 +1,6 @@
 #include "sup_int.h"
 #include "unit.h"
+#include "unit_ext.h"
 #include "util.h"
 
 #include <errno.h>
@@ -50,11 +51,12 @@ static int records_try(struct sup *s)
 		fprintf(f, "cgroup %s\n", s->cg.dir);
 	for (size_t i = 0; i < s->nunits; i++) {
 		const struct unit *u = s->units[i];
-		if (u->run.id[0])
-			fprintf(f, "run %s %s\n", u->run.id, u->cfg->name);
-		for (size_t k = 0; k < u->nseen; k++)
-			fprintf(f, "%d %llu %s\n", (int)u->seen[k].pid,
-			        (unsigned long long)u->seen[k].start, u->cfg->name);
+		const struct unit_measure *um = &unit_ext(u)->m;
+		if (unit_run_info(u)->id[0])
+			fprintf(f, "run %s %s\n", unit_run_info(u)->id, unit_name(u));
+		for (size_t k = 0; k < um->nseen; k++)
+			fprintf(f, "%d %llu %s\n", (int)um->seen[k].pid,
+			        (unsigned long long)um->seen[k].start, unit_name(u));
 	}
 	/* A write that failed (a full disk) leaves the last complete file. */
 	int e = 0;
@@ -137,15 +139,16 @@ static void on_records(struct loop *lp, struct loop_timer *t)
 void sup_note_seen(struct sup *s, struct unit *u, const struct proc_stat *seen,
                    size_t n)
 {
-	if (same_procs(u->seen, u->nseen, seen, n))
+	struct unit_measure *um = &unit_ext(u)->m;
+	if (same_procs(um->seen, um->nseen, seen, n))
 		return;
-	if (n > u->seen_cap) {
-		u->seen_cap = n * 2;
-		u->seen = xrealloc(u->seen, u->seen_cap * sizeof(*u->seen));
+	if (n > um->seen_cap) {
+		um->seen_cap = n * 2;
+		um->seen = xrealloc(um->seen, um->seen_cap * sizeof(*um->seen));
 	}
 	if (n)   /* an empty tree may come as NULL: no memcpy from it */
-		memcpy(u->seen, seen, n * sizeof(*seen));
-	u->nseen = n;
+		memcpy(um->seen, seen, n * sizeof(*seen));
+	um->nseen = n;
 	/* Once per loop iteration, however many trees changed in it (a boot
 	 * of a thousand services writes the file once, not a thousand times). */
 	if (s->paths && !s->records.armed)
@@ -157,9 +160,9 @@ void sup_spawned(struct sup *s, struct unit *u)
 	sup_rescan(s);
 	struct proc_stat run[2];
 	size_t n = 0;
-	if (proc_read_stat(u->run.shim, &run[n]) == 0)
+	if (proc_read_stat(unit_run_info(u)->shim, &run[n]) == 0)
 		n++;
-	if (proc_read_stat(u->run.pid, &run[n]) == 0)
+	if (proc_read_stat(unit_run_info(u)->pid, &run[n]) == 0)
 		n++;
 	sup_note_seen(s, u, run, n);
 }

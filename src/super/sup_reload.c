@@ -12,8 +12,8 @@ static bool retiring(void *ctx, const char *name)
 	struct sup *s = ctx;
 	for (size_t i = 0; i < s->nunits; i++) {
 		const struct unit *u = s->units[i];
-		if (!u->instance && !u->cfg->connect_key && !unit_settled(u) &&
-		    strcmp(u->cfg->name, name) == 0)
+		if (!unit_is_instance(u) && !unit_cfg(u)->connect_key && !unit_settled(u) &&
+		    strcmp(unit_name(u), name) == 0)
 			return true;
 	}
 	return false;
@@ -31,10 +31,10 @@ static void plan_for(struct sup *s, const struct tend_config *cfg,
 	struct reload_old *old = xcalloc(s->nunits + 1, sizeof(*old));
 	for (size_t i = 0; i < s->nunits; i++) {
 		const struct unit *u = s->units[i];
-		old[i] = (struct reload_old){ .cfg = u->cfg,
-		                              .pending = u->next_cfg != NULL,
-		                              .removed = u->removed,
-		                              .instance = u->instance };
+		old[i] = (struct reload_old){ .cfg = unit_cfg(u),
+		                              .pending = unit_cfg_next(u) != unit_cfg(u),
+		                              .removed = unit_removed(u),
+		                              .instance = unit_is_instance(u) };
 	}
 	reload_plan(old, s->nunits, (const struct unit_config *const *)cfg->units,
 	            cfg->nunits, plan);
@@ -50,7 +50,7 @@ static void start_if_boot(struct unit *u, const struct unit_config *uc)
 
 static void remove_unit(struct sup *s, struct unit *u)
 {
-	u->removed = true;
+	unit_set_removed(u, true);
 	unit_stop(u);
 	if (s->hooks.changed)   /* whoever waits for it hears now */
 		s->hooks.changed(s->hooks.ctx, u);
@@ -58,26 +58,13 @@ static void remove_unit(struct sup *s, struct unit *u)
 		sup_sweep_soon(s);
 }
 
-/* UC becomes U's settings: at once when U is at rest, else when its run
- * is over (next_cfg, applied by its next spawn). */
-static void take_settings(struct unit *u, struct unit_config *uc)
-{
-	config_unit_free(u->next_cfg);
-	u->next_cfg = uc;
-	if (unit_settled(u)) {
-		config_unit_free(u->cfg);
-		u->cfg = uc;
-		u->next_cfg = NULL;
-	}
-}
-
 /* Removed by an earlier reload, its tree still stopping: one name is one
  * instance, so the unit comes back and starts once that tree is gone,
  * with the notify socket and held sockets it has. */
 static void revive_unit(struct sup *s, struct unit *u, struct unit_config *uc)
 {
-	u->removed = false;
-	take_settings(u, uc);
+	unit_set_removed(u, false);
+	unit_take_config(u, uc);
 	sup_warn_unenforced(s, u);
 	start_if_boot(u, uc);
 }
@@ -93,14 +80,13 @@ static void add_unit(struct sup *s, struct unit_config *uc)
 /* Same settings: only where they were written may differ. */
 static void keep_unit(struct unit *u, struct unit_config *uc)
 {
-	config_unit_free(u->cfg);
-	u->cfg = uc;
+	unit_set_config(u, uc);
 }
 
 static void change_unit(struct sup *s, struct unit *u, struct unit_config *uc)
 {
 	bool settled = unit_settled(u);
-	take_settings(u, uc);
+	unit_take_config(u, uc);
 	sup_warn_unenforced(s, u);
 	if (!settled) {
 		unit_stop(u);
@@ -145,14 +131,16 @@ json_t *sup_reload(struct sup *s, struct tend_config *cfg)
 	s->host.config_path = cfg->path;
 	s->jobs.max = cfg->max_jobs;
 	s->width = sup_name_width(cfg);
-	for (size_t i = 0; i < s->nunits; i++)
-		if (s->units[i]->captured && s->units[i]->out.logging)
-			logfile_set_max(&s->units[i]->out.log, cfg->log_max);
+	for (size_t i = 0; i < s->nunits; i++) {
+		struct output *o = unit_output(s->units[i]);
+		if (o && o->logging)
+			logfile_set_max(&o->log, cfg->log_max);
+	}
 	struct reload_plan plan;
 	plan_for(s, cfg, &plan);
 	for (size_t r = 0; r < plan.nremove; r++) {
 		struct unit *u = s->units[plan.remove[r]];
-		json_array_append_new(removed, json_string(u->cfg->name));
+		json_array_append_new(removed, json_string(unit_name(u)));
 		remove_unit(s, u);
 	}
 	for (size_t k = 0; k < cfg->nunits; k++) {

@@ -33,11 +33,11 @@ void sup_rescan(struct sup *s)
 static void claim_cgroups(struct sup *s)
 {
 	for (size_t i = 0; i < s->nunits; i++) {
-		const struct unit *u = s->units[i];
-		if (!u->run.cg || u->run.shim > 0)
+		const struct unit_run *r = unit_run_info(s->units[i]);
+		if (!r->cg || r->shim > 0)
 			continue;
 		/* s->kids is scratch here (children_all_known's otherwise) */
-		long n = cg_pids(u->run.cg, &s->kids, &s->kids_cap);
+		long n = cg_pids(r->cg, &s->kids, &s->kids_cap);
 		for (long k = 0; k < n; k++) {
 			long j = proc_table_find(&s->table, s->kids[k]);
 			if (j >= 0 && s->table.p[j].state != 'Z' &&
@@ -59,11 +59,8 @@ int sup_scan_units(struct sup *s)
 		return 0;
 	s->scan_valid = false;
 	size_t n = s->nunits;
-	for (size_t i = 0; i < s->nunits; i++) {
-		const struct unit *x = s->units[i];
-		s->roots[i] = (struct tree_root){ .main = x->run.shim, .sid = x->run.sid,
-		                                  .cookie = x->cookie };
-	}
+	for (size_t i = 0; i < s->nunits; i++)
+		s->roots[i] = unit_tree_root(s->units[i]);
 	/* Exec checks are roots of their own, past the units: no tree's. */
 	for (size_t i = 0; i < s->nunits; i++) {
 		pid_t c = unit_check_pid(s->units[i]);
@@ -107,8 +104,8 @@ static bool children_all_known(struct sup *s)
 	size_t k = 0;
 	for (size_t i = 0; i < s->nunits; i++) {
 		pid_t c = unit_check_pid(s->units[i]);
-		if (s->units[i]->run.shim > 0)
-			s->known[k++] = s->units[i]->run.shim;
+		if (unit_run_info(s->units[i])->shim > 0)
+			s->known[k++] = unit_run_info(s->units[i])->shim;
 		if (c > 0)
 			s->known[k++] = c;
 	}
@@ -132,11 +129,12 @@ size_t sup_tree(struct sup *s, const struct unit *u,
 	/* A run whose shim is gone (the common end of a run: its shim exited
 	 * with nothing left below it): its tree is empty unless tend has a
 	 * child no unit knows, and only then is the table read. */
+	const struct unit_run *r = unit_run_info(u);
 	bool fresh = s->scan_valid && s->scan_wakeups == loop_wakeups(s->host.loop);
-	if (u->run.shim <= 0 && !fresh) {
+	if (r->shim <= 0 && !fresh) {
 		/* With a cgroup the kernel says so exactly (zombies do not
 		 * count), whatever else tend has below it. */
-		int populated = u->run.cg ? cg_populated(u->run.cg) : -1;
+		int populated = r->cg ? cg_populated(r->cg) : -1;
 		if (populated == 0 || (populated < 0 && children_all_known(s))) {
 			sup_note_seen(s, (struct unit *)u, NULL, 0);
 			return 0;
@@ -151,11 +149,11 @@ size_t sup_tree(struct sup *s, const struct unit *u,
 	/* The shim leads the list for the procs file, then is cut off. */
 	size_t n = 0;
 	for (size_t i = 0; i < s->table.n; i++)
-		if (s->owner[i] == me && s->table.p[i].pid == u->run.shim)
+		if (s->owner[i] == me && s->table.p[i].pid == r->shim)
 			s->members[n++] = s->table.p[i];
 	size_t lead = n;
 	for (size_t i = 0; i < s->table.n; i++)
-		if (s->owner[i] == me && s->table.p[i].pid != u->run.shim)
+		if (s->owner[i] == me && s->table.p[i].pid != r->shim)
 			s->members[n++] = s->table.p[i];
 	sup_note_seen(s, (struct unit *)u, s->members, n);
 	*members = s->members + lead;

@@ -175,7 +175,6 @@ void unit_free(struct unit *u)
 	loop_timer_stop(u->host->loop, &u->timer);
 	loop_timer_stop(u->host->loop, &u->wdog);
 	loop_timer_stop(u->host->loop, &u->idle);
-	loop_timer_stop(u->host->loop, &u->forget);
 	unit_checks_stop(u);
 	free(u->probe);
 	if (u->notifying)
@@ -185,7 +184,6 @@ void unit_free(struct unit *u)
 	policy_hist_free(&u->hist);
 	unit_run_cgroup_end(u);
 	free(u->cookie);
-	free(u->seen);
 	config_unit_free(u->cfg);
 	config_unit_free(u->next_cfg);
 	free(u);

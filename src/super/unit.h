@@ -18,6 +18,10 @@
  * tells it something (sd_notify: unit_notify), or when one of its timers
  * fires: the state's timer (backoff, retry, start-timeout, stop-timeout,
  * kill re-check), the watchdog deadline, the idle-stop clock, the checks'.
+ *
+ * struct unit is the unit's files' own (unit_int.h): others ask the
+ * functions below, and keep what they need of a unit beside it
+ * (unit_ext.h).
  */
 #ifndef TEND_UNIT_H
 #define TEND_UNIT_H
@@ -27,27 +31,23 @@
 #include <sys/types.h>
 
 #include "config.h"
-#include "health.h"
 #include "loop.h"
 #include "notify.h"
 #include "output.h"
 #include "policy.h"
-#include "probe.h"
 #include "proc.h"
 #include "unit_fsm.h"
 
 struct events;
 struct cgroups;
-struct proxy;
-struct share;
-struct share_inst;
-struct job;
-struct watch;
 struct unit;
+struct unit_ext;
 
 /* A run's step, for those who hear of runs (a job's queue, a session's
  * pipes): unit_host_ops.run_step. */
 enum run_step {
+	RUN_BEGIN,         /* a run's facts are afresh (before each try of
+	                      its spawn) */
 	RUN_STARTING,      /* a job's run is about to start (once, however
 	                      many tries its start takes) */
 	RUN_SPAWNED,       /* the spawn was made */
@@ -144,68 +144,59 @@ struct unit_run {
 	uint64_t watchdog_ms;      /* its (WATCHDOG_USEC= may change it) */
 	char status_text[256];     /* sd_notify STATUS=, "" when none */
 	bool draining;             /* it sent STOPPING=1 */
-	bool mem_warned;           /* memory-warn sent in this episode */
-	pid_t top_pid;             /* largest process at the last measure */
-	uint64_t top_bytes;
-	uint64_t peak_mem;         /* largest mem_bytes sampled */
 };
 
-struct unit {
-	struct unit_config *cfg;   /* owned */
-	struct unit_config *next_cfg;   /* owned; a reload's, from the next spawn */
-	bool removed;              /* a reload removed it: freed once at rest */
-	struct unit_host *host;    /* the supervisor's */
-	bool is_job;               /* a [job]: its runs are the job's (job.h) */
-	enum fsm_state st;         /* unit_state() is what users see */
-	enum unit_reason reason;   /* why it is in that state */
-	bool want_up;              /* its goal: up (start again once a stop
-	                              completes) or down */
-	struct unit_run run;
-	struct spawn_res retry_res;   /* in retry: what the start failed with */
-	struct policy_hist hist;
-	struct loop_timer timer;   /* the state's (fsm_states[st].timer) */
-	struct loop_timer wdog;    /* the watchdog deadline, while running */
-	struct notify_sock notify; /* its NOTIFY_SOCKET (sup_notify_enable) */
-	bool notifying;
-	/* checks: the readiness check while starting (ready = health or
-	 * socket), the health probe while running */
-	struct probe *probe;       /* allocated at the first check */
-	struct probe_spec *health, *ready_check;   /* this run's; NULL: none */
-	struct loop_timer check_timer;  /* the next check */
-	struct health_track track;  /* the health probe's strikes and grace
-	                               (health.h) */
-	int health_ok;             /* last verdict: 1, 0; -1: none yet */
-	char health_detail[200];
-	unsigned restarts;
-	unsigned long spawns;      /* runs started so far */
-	size_t procs;              /* from the last sup_measure */
-	uint64_t mem_bytes;
-	struct proc_stat *seen;    /* the tree as last seen (for ID.procs) */
-	size_t nseen, seen_cap;
-	struct exit_info last_exit;
-	char *cookie;              /* "TEND_UNIT=name" */
-	struct output out;         /* captured stdout/stderr, when captured */
-	bool captured;
-	/* clients (listen, stdio) */
-	/* the supervisor's, which the unit never calls (unit_host_ops) */
-	struct proxy *proxy;       /* services with listen */
-	uint64_t last_activity;    /* mono ms of the last client traffic */
-	struct loop_timer idle;    /* idle-stop, while running */
-	struct share *share;       /* stdio: the service's sessions (share.h) */
-	struct share_inst *inst;   /* an instance: what share knows of it */
-	bool instance;             /* a per-client instance NAME#N */
-	int err_fd;                /* an instance: its stderr (the service's log) */
-	struct job *job;           /* a [job]: its runs (job.h) */
-	struct watch *watch;       /* watch = ...: its set (watch.h) */
-	struct loop_timer forget;  /* tend connect -- CMD's: at rest without
-	                              clients (sup.h, sup_add_connect) */
-	char *watch_sig;           /* the settings it was made with */
-};
-
-/* Takes CFG over.  The host must outlive the unit.  Its proxy, share,
- * job and watch are the supervisor's to free, before unit_free. */
+/* Takes CFG over.  The host must outlive the unit. */
 struct unit *unit_new(struct unit_host *host, struct unit_config *cfg);
 void unit_free(struct unit *u);
+
+/* What the unit's owner keeps with it (unit_ext.h: its endpoints, job,
+ * watch, the measures of its tree), set once after unit_new and the
+ * owner's to free after unit_free; the unit only carries it. */
+void unit_set_ext(struct unit *u, struct unit_ext *x);
+struct unit_ext *unit_ext(const struct unit *u);
+
+/* Its settings and its name (theirs); the settings its next run starts
+ * with: a reload's, pending until the current run is over, else the
+ * same. */
+const struct unit_config *unit_cfg(const struct unit *u);
+const char *unit_name(const struct unit *u);
+const struct unit_config *unit_cfg_next(const struct unit *u);
+/* UC (taken over) becomes U's settings now: a reload that changed only
+ * where they were written. */
+void unit_set_config(struct unit *u, struct unit_config *uc);
+/* UC (taken over) becomes U's settings: at once when U is at rest, else
+ * from its next spawn (pending: unit_cfg_next). */
+void unit_take_config(struct unit *u, struct unit_config *uc);
+
+/* The supervisor's, that the unit calls up through (above). */
+struct unit_host *unit_host(const struct unit *u);
+/* A reload removed it (or its sessions dropped it): it goes once at
+ * rest, and starts no more; unless a reload brings it back. */
+bool unit_removed(const struct unit *u);
+void unit_set_removed(struct unit *u, bool removed);
+/* An instance NAME#N of a service's (share.h): its clients are the
+ * service's, and its stderr goes to ERR_FD (the service's log; -1:
+ * nowhere).  Made so once, after unit_new. */
+bool unit_is_instance(const struct unit *u);
+void unit_make_instance(struct unit *u, int err_fd);
+
+/* The facts of its current run (or the last one's, where they stay), and
+ * its roots for the process table (proc.h). */
+const struct unit_run *unit_run_info(const struct unit *u);
+struct tree_root unit_tree_root(const struct unit *u);
+/* How its last run ended; runs started and restarts made so far. */
+const struct exit_info *unit_last_exit(const struct unit *u);
+unsigned long unit_spawns(const struct unit *u);
+unsigned unit_restarts(const struct unit *u);
+/* Its health probe's last verdict: 1 ok, 0 failed, -1 none yet; the
+ * failures in a row that count, and what the probe said. */
+int unit_health(const struct unit *u, unsigned *strikes, const char **detail);
+/* Its captured output (unit_capture_output; output.h): marks, the last
+ * lines, the log's state; NULL when not captured. */
+struct output *unit_output(struct unit *u);
+/* sd_notify datagrams dropped at its socket (notify.h). */
+uint64_t unit_notify_dropped(const struct unit *u);
 
 /* From now on the unit's processes write to a pipe whose lines tend writes
  * to DST as "NAME | line" (names padded to WIDTH; DST -1: nowhere) and to

@@ -1,13 +1,58 @@
 /* unit_int — what the unit's files share and no one else: unit.c (the
- * state machine and its actions), unit_run.c (a run as processes) and
- * unit_check.c (readiness and health checks).
+ * state machine and its actions), unit_run.c (a run as processes),
+ * unit_check.c (readiness and health checks) and unit_info.c (what
+ * others read and set, as functions of unit.h): the unit's fields.
  */
 #ifndef TEND_UNIT_INT_H
 #define TEND_UNIT_INT_H
 
 #include <jansson.h>
 
+#include "health.h"
+#include "probe.h"
 #include "unit.h"
+
+/* A unit: only the unit's files read its fields; others ask unit.h's
+ * functions. */
+struct unit {
+	struct unit_config *cfg;   /* owned */
+	struct unit_config *next_cfg;   /* owned; a reload's, from the next spawn */
+	bool removed;              /* a reload removed it: freed once at rest */
+	struct unit_host *host;    /* the supervisor's */
+	bool is_job;               /* a [job]: its runs are the job's (job.h) */
+	enum fsm_state st;         /* unit_state() is what users see */
+	enum unit_reason reason;   /* why it is in that state */
+	bool want_up;              /* its goal: up (start again once a stop
+	                              completes) or down */
+	struct unit_run run;
+	struct spawn_res retry_res;   /* in retry: what the start failed with */
+	struct policy_hist hist;
+	struct loop_timer timer;   /* the state's (fsm_states[st].timer) */
+	struct loop_timer wdog;    /* the watchdog deadline, while running */
+	struct notify_sock notify; /* its NOTIFY_SOCKET (sup_notify_enable) */
+	bool notifying;
+	/* checks: the readiness check while starting (ready = health or
+	 * socket), the health probe while running */
+	struct probe *probe;       /* allocated at the first check */
+	struct probe_spec *health, *ready_check;   /* this run's; NULL: none */
+	struct loop_timer check_timer;  /* the next check */
+	struct health_track track;  /* the health probe's strikes and grace
+	                               (health.h) */
+	int health_ok;             /* last verdict: 1, 0; -1: none yet */
+	char health_detail[200];
+	unsigned restarts;
+	unsigned long spawns;      /* runs started so far */
+	struct exit_info last_exit;
+	char *cookie;              /* "TEND_UNIT=name" */
+	struct output out;         /* captured stdout/stderr, when captured */
+	bool captured;
+	/* clients (listen, stdio) */
+	uint64_t last_activity;    /* mono ms of the last client traffic */
+	struct loop_timer idle;    /* idle-stop, while running */
+	bool instance;             /* a per-client instance NAME#N */
+	int err_fd;                /* an instance: its stderr (the service's log) */
+	struct unit_ext *ext;      /* its owner's (unit_ext.h), never read here */
+};
 
 /* The unit's one clock, for every stamp and every decision of its files:
  * CLOCK_MONOTONIC ms read when the event is handled, as the loop's timers
@@ -24,8 +69,8 @@ void unit_emit(struct unit *u, const char *event, json_t *fields);
 
 /* unit_run.c: a new run of U spawned (its shim and main process), with
  * its descriptors from the host and its environment; the host told
- * RUN_STARTING (unless RETRY: a start tried again), then RUN_SPAWNED or
- * RUN_SPAWN_FAILED.  0 (RES->pid), or -1 with RES saying what failed. */
+ * RUN_BEGIN (each try), RUN_STARTING (unless RETRY: a start tried again),
+ * then RUN_SPAWNED or RUN_SPAWN_FAILED.  0 (RES->pid), or -1 with RES saying what failed. */
 int unit_run_spawn(struct unit *u, bool retry, struct spawn_res *res);
 /* The environment of U's processes (RUN: a run's, with TEND_UNIT,
  * TEND_RUN and NOTIFY_SOCKET; else a check's). */

@@ -167,6 +167,7 @@ static void run_begin(struct unit *u)
 		id = wall_ms() ^ ((uint64_t)getpid() << 32) ^ u->spawns;
 	snprintf(u->run.id, sizeof(u->run.id), "TEND_RUN=%016llx",
 	         (unsigned long long)id);
+	unit_run_step(u, RUN_BEGIN);
 }
 
 int unit_run_spawn(struct unit *u, bool retry, struct spawn_res *res)
