@@ -650,6 +650,21 @@ static int no_daemon(const struct cmd_info *ci, const struct paths *p)
 
 /* Sends REQ (a CI) to the daemon of the file, started when CI says so,
  * and shows the reply.  Returns the exit code. */
+/* The request the words ARGV[0..ARGC) make for command CI (*ARGS: what
+ * they said); -1 when they are wrong, said on stderr. */
+static int request_of_words(const struct cmd_info *ci, int argc, char **argv,
+                            struct cmd_args *args, struct ctl_req *req)
+{
+	char *err = NULL;
+	if (cmd_parse_args(ci, argc, argv, args, &err) < 0) {
+		errline("%s", err);
+		free(err);
+		return -1;
+	}
+	*req = ctl_req_of_args(ci, args);
+	return 0;
+}
+
 static int send_command(const char *cfgarg, const struct cmd_info *ci,
                         const struct ctl_req *req, bool json)
 {
@@ -692,13 +707,9 @@ int client_command(const char *cfgarg, const struct cmd_info *ci, int argc,
 		return 0;
 	}
 	struct cmd_args args;
-	char *err = NULL;
-	if (cmd_parse_args(ci, argc, argv, &args, &err) < 0) {
-		errline("%s", err);
-		free(err);
+	struct ctl_req req;
+	if (request_of_words(ci, argc, argv, &args, &req) < 0)
 		return EXIT_USAGE;
-	}
-	struct ctl_req req = ctl_req_of_args(ci, &args);
 	return send_command(cfgarg, ci, &req, args.flags & CMD_JSON);
 }
 
@@ -957,13 +968,9 @@ static int client_connect(const char *cfgarg, int argc, char **argv)
 		return connect_command(cfgarg, argc, argv);
 	}
 	struct cmd_args args;
-	char *err = NULL;
-	if (cmd_parse_args(ci, argc, argv, &args, &err) < 0) {
-		errline("%s", err);
-		free(err);
+	struct ctl_req req;
+	if (request_of_words(ci, argc, argv, &args, &req) < 0)
 		return EXIT_USAGE;
-	}
-	struct ctl_req req = ctl_req_of_args(ci, &args);
 	if (!die_with_client())
 		return EXIT_FAILURE;   /* the client is gone already */
 	struct paths p;

@@ -60,6 +60,9 @@ struct sup {
 	unsigned procs_retry_ms;   /* the wait before the next try */
 };
 
+/* sup_host.c: what units ask of the supervisor, as their host's ops. */
+extern const struct unit_host_ops sup_host_ops;
+
 /* sup_tree.c: a fresh process table, each process assigned to one of
  * ROOTS (-1 when /proc cannot be read); every unit's tree from one scan,
  * reused within a loop iteration until sup_rescan. */

@@ -59,10 +59,10 @@ enum run_step {
 };
 
 /* What a unit, and the endpoints that feed it clients (share.h, proxy.h,
- * job.h), need of the supervisor above them; the supervisor (sup.c) fills
- * it in and keeps it current.  A unit knows nothing of who watches it:
- * it calls up through these, and sup.c passes each call on to the unit's
- * job, sessions or proxy.  CTX is the supervisor's. */
+ * job.h), need of the supervisor above them; the supervisor fills it in
+ * and keeps it current (sup.c, sup_host.c).  A unit knows nothing of who
+ * watches it: it calls up through these, and sup_host.c passes each call
+ * on to the unit's job, sessions or proxy.  CTX is the supervisor's. */
 struct unit_host_ops {
 	/* U entered a state, or its status text changed. */
 	void (*changed)(void *ctx, struct unit *u);
