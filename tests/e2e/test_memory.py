@@ -24,9 +24,11 @@ def ready_files(d, n=1, timeout=T_SHORT):
 
 
 def tree_of(ready):
-    """The pids (with start times) a mem.py tree wrote to its ready file."""
+    """The pids (with start times) a mem.py tree wrote to its ready file; a
+    pid already gone (tend may have stopped the tree already, on a loaded
+    machine) gets a start time no process has."""
     pids = [int(p) for p in ready.read_text().split()]
-    return [(p, proc_stat(p)[2]) for p in pids]
+    return [(p, st[2] if st else -1) for p, st in ((p, proc_stat(p)) for p in pids)]
 
 
 def test_mapped_1g_file_is_never_counted(project, tmp_path):
