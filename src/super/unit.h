@@ -13,11 +13,12 @@
  * (the program never ran).
  *
  * The unit never polls: it moves on when the supervisor reports that its
- * main process exited (unit_on_exit, unit_main_exited), that its shim was
- * reaped, or some other descendant was (unit_on_reaped), when the service
- * tells it something (sd_notify: unit_notify), or when one of its timers
- * fires: the state's timer (backoff, retry, start-timeout, stop-timeout,
- * kill re-check), the watchdog deadline, the idle-stop clock, the checks'.
+ * main process exited (unit_main_exited) or its shim was reaped
+ * (unit_shim_reaped), or some other descendant was (unit_on_reaped), when
+ * the service tells it something (sd_notify: unit_notify), or when one of
+ * its timers fires: the state's timer (backoff, retry, start-timeout,
+ * stop-timeout, kill re-check), the watchdog deadline, the idle-stop clock,
+ * the checks'.
  *
  * struct unit is the unit's files' own (unit_int.h): others ask the
  * functions below, and keep what they need of a unit beside it
