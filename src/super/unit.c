@@ -1,3 +1,5 @@
+/* unit — a unit's state machine: the actions of unit_fsm.c's table, the
+ * one way into a state, and the events from outside (unit.h). */
 #include "unit_int.h"
 #include "events.h"
 #include "parse.h"
