@@ -120,10 +120,16 @@ typedef void (*child_fn)(const struct spawn_req *rq, int report, pid_t parent);
  * until its exec (CLOEXEC); -1 elsewhere. */
 static int child_tell = -1;
 
+/* In a shim: the run's cgroup directory, open, for the main process to be
+ * born in it (proc_fork_into); -1: none, or fork and move.  In the main
+ * process: whether it was born there. */
+static int child_cgroup_fd = -1;
+static bool child_born_in_cgroup;
+
 static void child_run(const struct spawn_req *rq, int errfd, pid_t parent)
 {
 	int cg_err = 0;
-	if (rq->cgroup) {
+	if (rq->cgroup && !child_born_in_cgroup) {
 		/* Into the run's cgroup before anything of the program runs:
 		 * whatever it starts is born there. */
 		int fd = open(rq->cgroup, O_WRONLY | O_CLOEXEC);
@@ -211,7 +217,11 @@ static int fork_reporting(child_fn fn, const struct spawn_req *rq,
 		return -1;
 	}
 	pid_t parent = getpid();
-	*pid = fork();
+	*pid = child_cgroup_fd >= 0 ? proc_fork_into(child_cgroup_fd) : -1;
+	if (*pid == 0)
+		child_born_in_cgroup = true;
+	else if (*pid < 0)
+		*pid = fork();   /* (where the kernel cannot: the child moves) */
 	if (*pid < 0) {
 		rs->err = errno;
 		rs->step = spawn_steps[STEP_FORK];
@@ -406,7 +416,12 @@ static pid_t shim_start_main(const struct spawn_req *rq, int rep)
 	pid_t main;
 	child_tell = rep;
 	shim_cgroup = shim_cgroup_of(rq->cgroup);
+	if (shim_cgroup)
+		child_cgroup_fd = open(shim_cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int got = fork_reporting(child_run, &req, &res, &main, &msg);
+	if (child_cgroup_fd >= 0)
+		close(child_cgroup_fd);
+	child_cgroup_fd = -1;
 	if (got == 0)
 		msg.pid = main;
 	else if (got < 0)

@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/sched.h>
 
 ssize_t proc_read_file(pid_t pid, const char *file, char *buf, size_t cap)
 {
@@ -228,6 +229,21 @@ int proc_wait_gone(const struct proc_stat *p, int timeout_ms)
 }
 
 /* --- this process --- */
+
+pid_t proc_fork_into(int cgroup_fd)
+{
+#if defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
+	struct clone_args args = { .flags = CLONE_INTO_CGROUP,
+	                           .exit_signal = SIGCHLD,
+	                           .cgroup = (uint64_t)cgroup_fd };
+	/* No stack given: the child runs on a copy of ours, as after fork. */
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+#else
+	(void)cgroup_fd;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
 
 int proc_subreaper(void)
 {

@@ -88,6 +88,13 @@ int proc_wait_gone(const struct proc_stat *p, int timeout_ms);
  * to init.  Returns 0, or -1 (errno; ENOSYS where there are none). */
 int proc_subreaper(void);
 
+/* fork(), the child born in the cgroup whose directory CGROUP_FD is open
+ * (clone3 with CLONE_INTO_CGROUP: no move into it afterwards).  Returns
+ * as fork does: the child's pid, 0 in the child, or -1 (errno: ENOSYS
+ * where the system cannot, else why the kernel refused; then the caller
+ * forks and moves the child itself). */
+pid_t proc_fork_into(int cgroup_fd);
+
 /* SIG is sent to this process when its parent dies, however.  Returns 0,
  * or -1 (errno; ENOSYS where the system has no such thing). */
 int proc_die_with_parent(int sig);

@@ -221,6 +221,51 @@ static void a_directory_from_setup_to_teardown(void **state)
 	free(run);
 }
 
+/* A child forked into a run's cgroup is born there (proc_fork_into):
+ * cg_pids lists it before it did anything. */
+static void a_child_born_in_its_cgroup(void **state)
+{
+	(void)state;
+	struct cgroups cg;
+	if (cg_setup(&cg, "unittest") < 0) {
+		cg_teardown(&cg);
+		skip();
+	}
+	char *run = cg_run_new(&cg, "born");
+	assert_non_null(run);
+	int fd = open(run, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	int hold[2];
+	assert_int_equal(pipe(hold), 0);
+	pid_t pid = proc_fork_into(fd);
+	if (pid < 0 && errno == ENOSYS) {
+		close(fd);
+		cg_teardown(&cg);
+		free(run);
+		skip();
+	}
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char c;
+		close(hold[1]);
+		_exit(read(hold[0], &c, 1) == 0 ? 0 : 1);   /* until the test says */
+	}
+	close(hold[0]);
+	close(fd);
+	pid_t *pids = NULL;
+	size_t cap = 0;
+	assert_int_equal(cg_pids(run, &pids, &cap), 1);
+	assert_int_equal(pids[0], pid);
+	free(pids);
+	close(hold[1]);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cg_run_end(run);
+	free(run);
+	cg_teardown(&cg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +273,7 @@ int main(void)
 		cmocka_unit_test(self_cgroup),
 		cmocka_unit_test(procs_file_records),
 		cmocka_unit_test(a_directory_from_setup_to_teardown),
+		cmocka_unit_test(a_child_born_in_its_cgroup),
 	};
 	return cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);
 }
