@@ -880,9 +880,7 @@ static char *connect_cwd(void)
  * and say at once what is wrong.  Returns 0, or -1 after an error line. */
 static int connect_precheck(const struct ctl_req *req)
 {
-	struct zc_request zr = { .argv = req->exec, .cwd = req->cwd,
-	                         .env = req->env, .set = req->set,
-	                         .nset = req->nset };
+	struct zc_request zr = ctl_req_zc(req);
 	char *err = NULL;
 	struct unit_config *uc = zc_build(&zr, &err);
 	if (!uc) {

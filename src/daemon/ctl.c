@@ -205,6 +205,13 @@ struct ctl_req ctl_req_of_args(const struct cmd_info *ci,
 }
 
 
+struct zc_request ctl_req_zc(const struct ctl_req *req)
+{
+	return (struct zc_request){ .argv = req->exec, .cwd = req->cwd,
+	                            .env = req->env, .set = req->set,
+	                            .nset = req->nset };
+}
+
 char *ctl_format(const struct ctl_req *req)
 {
 	json_t *o = json_pack("{s:s}", "cmd", ctl_cmd_name(req->cmd));

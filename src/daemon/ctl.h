@@ -31,6 +31,7 @@
 #include <stddef.h>
 
 #include "cmd.h"
+#include "zeroconf.h"
 
 #define CTL_LINE_MAX (1 << 20)   /* longest request line the daemon reads */
 
@@ -61,6 +62,9 @@ void ctl_req_free(struct ctl_req *req);
  * CLI's own, is not part of it. */
 struct ctl_req ctl_req_of_args(const struct cmd_info *ci,
                                const struct cmd_args *args);
+
+/* What tend connect -- CMD's request asks zeroconf to build. */
+struct zc_request ctl_req_zc(const struct ctl_req *req);
 
 /* The request as a line (with newline; malloc'd), for clients. */
 char *ctl_format(const struct ctl_req *req);

@@ -284,9 +284,7 @@ static struct unit *connect_unit(struct daemon *d, const char *key)
 static void do_connect_cmd(struct daemon *d, struct conn *c,
                            const struct ctl_req *req)
 {
-	struct zc_request zr = { .argv = req->exec, .cwd = req->cwd,
-	                         .env = req->env, .set = req->set,
-	                         .nset = req->nset };
+	struct zc_request zr = ctl_req_zc(req);
 	char *err = NULL;
 	struct unit_config *uc = zc_build(&zr, &err);
 	if (!uc) {

@@ -710,21 +710,17 @@ void unit_kill(struct unit *u)
 	                           .why = "killed on request (second interrupt)" });
 }
 
-bool unit_wake(struct unit *u, const char *by)
+/* A client wants U (TYPE: wake or revive): false when it is turned away. */
+static bool wanted(struct unit *u, enum fsm_event type, const char *by)
 {
 	if (u->host->shutting_down || u->removed)
 		return false;
-	dispatch(u, &(struct uev){ .type = E_WAKE, .by = by });
+	dispatch(u, &(struct uev){ .type = type, .by = by });
 	return u->st != F_FAILED;
 }
 
-bool unit_revive(struct unit *u, const char *by)
-{
-	if (u->host->shutting_down || u->removed)
-		return false;
-	dispatch(u, &(struct uev){ .type = E_REVIVE, .by = by });
-	return u->st != F_FAILED;
-}
+bool unit_wake(struct unit *u, const char *by) { return wanted(u, E_WAKE, by); }
+bool unit_revive(struct unit *u, const char *by) { return wanted(u, E_REVIVE, by); }
 
 void unit_ready(struct unit *u, const char *how)
 {
