@@ -4,6 +4,7 @@
 #include "client.h"
 #include "cmd.h"
 #include "daemon.h"
+#include "keeper.h"
 #include "mcpimport.h"
 #include "proc.h"
 #include "sup.h"
@@ -368,6 +369,9 @@ static int global_options(int argc, char **argv, const char **cfgarg)
 
 int main(int argc, char **argv)
 {
+	/* tend's keeper (keeper.h): tend itself, exec'd by a daemon. */
+	if (argc == 2 && strcmp(argv[0], "tend-keeper") == 0)
+		return keeper_run(argv[1]);
 	/* Before anything is opened: a tend started with stdin, stdout or
 	 * stderr closed would otherwise get a pipe or a socket there, and
 	 * pass it on to every service as its stdin, stdout or stderr (or
@@ -377,10 +381,6 @@ int main(int argc, char **argv)
 		        "stderr: %s", strerror(errno));
 		return 1;
 	}
-	/* The argv strings lie end to end: the area a shim may retitle. */
-	if (argc > 0)
-		proc_title_area(argv[0], (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) -
-		                                  argv[0]));
 	const char *cfgarg = NULL;
 	int i = global_options(argc, argv, &cfgarg);
 	if (i < 0)

@@ -69,7 +69,7 @@ bool environ_has(const struct buf *env, const char *entry)
 	return false;
 }
 
-/* Owner of a process whose parent is tend itself.  ENV is scratch. */
+/* Owner of a process whose parent is tend itself or its keeper.  ENV is scratch. */
 static int top_owner(const struct proc_stat *p, const struct tree_root *roots,
                      size_t nroots, bool adopt, struct buf *env)
 {
@@ -87,7 +87,7 @@ static int top_owner(const struct proc_stat *p, const struct tree_root *roots,
 
 #define OWNER_UNKNOWN (-3)
 
-void tree_assign(const struct proc_table *t, pid_t self,
+void tree_assign(const struct proc_table *t, pid_t self, pid_t keeper,
                  const struct tree_root *roots, size_t nroots,
                  bool adopt_strays, int *owner)
 {
@@ -108,9 +108,10 @@ void tree_assign(const struct proc_table *t, pid_t self,
 			}
 			path[np++] = j;
 			const struct proc_stat *p = &t->p[j];
-			if (p->pid == self || p->pid == 1 || p->ppid == 0)
+			if (p->pid == self || p->pid == 1 || p->ppid == 0 ||
+			    (keeper && p->pid == keeper))
 				break;
-			if (p->ppid == self) {
+			if (p->ppid == self || (keeper && p->ppid == keeper)) {
 				result = top_owner(p, roots, nroots, adopt_strays, &env);
 				break;
 			}
@@ -121,7 +122,7 @@ void tree_assign(const struct proc_table *t, pid_t self,
 	}
 	for (size_t i = 0; i < t->n; i++)
 		if (t->p[i].state == 'Z' || t->p[i].state == 'X' ||
-		    t->p[i].pid == self)
+		    t->p[i].pid == self || (keeper && t->p[i].pid == keeper))
 			owner[i] = TREE_NOT_OURS;
 	free(path);
 	free(env.s);

@@ -1,5 +1,6 @@
 #include "sup_int.h"
 #include "job.h"
+#include "keeper.h"
 #include "parse.h"
 #include "proxy.h"
 #include "share.h"
@@ -24,10 +25,12 @@ static const int forwarded[] = { SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
                                  SIGALRM, SIGPWR, SIGURG, SIGCONT, SIGVTALRM,
                                  SIGPROF, SIGXCPU, SIGXFSZ, SIGIO };
 
-static struct unit *unit_by_shim(struct sup *s, pid_t pid)
+/* The unit whose run's main process is PID (tend reaps those itself once
+ * their keeper is gone). */
+static struct unit *unit_by_main(struct sup *s, pid_t pid)
 {
 	for (size_t i = 0; i < s->nunits; i++)
-		if (unit_run_info(s->units[i])->shim == pid)
+		if (unit_run_info(s->units[i])->pid == pid)
 			return s->units[i];
 	return NULL;
 }
@@ -498,7 +501,9 @@ static void on_sigchld(struct loop *lp, int signo, void *data)
 	pid_t pid;
 	bool others = false;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		struct unit *u = unit_by_shim(s, pid);
+		if (keeper_reaped(s->keeper, pid))
+			continue;
+		struct unit *u = unit_by_main(s, pid);
 		bool check = false;
 		for (size_t i = 0; !u && i < s->nunits; i++)
 			if (unit_check_pid(s->units[i]) == pid) {
@@ -520,29 +525,54 @@ static void on_sigchld(struct loop *lp, int signo, void *data)
 		if (done[i].check)
 			unit_reaped_check(done[i].u, done[i].pid, done[i].st);
 		else
-			unit_shim_reaped(done[i].u, done[i].st);
+			unit_main_exited(done[i].u, done[i].st);
 	free(done);
 	if (others)
 		for (size_t i = 0; i < s->nunits; i++)
 			unit_on_reaped(s->units[i]);
 }
 
-/* A shim says its main process exited while the rest of its tree lives on
- * below it (proc.h): the run's main exit, now.  Only the shim itself can
- * send it (the kernel fills in ssi_pid); a late word from a shim that was
- * reaped meanwhile (SIGCHLD is read first) names no unit's shim. */
-static void on_main_exited(struct loop *lp, const struct signalfd_siginfo *si,
-                           void *data)
+/* --- the keeper's word (keeper.h) --- */
+
+static void on_keeper_exited(void *ctx, uint32_t token, int wstatus)
 {
-	(void)lp;
-	struct sup *s = data;
-	if (si->ssi_code != SI_QUEUE || si->ssi_uid != getuid())
-		return;
-	struct unit *u = unit_by_shim(s, (pid_t)si->ssi_pid);
-	if (!u || !unit_main_alive(u))
-		return;
+	struct sup *s = ctx;
 	sup_rescan(s);
-	unit_main_exited(u, si->ssi_int);
+	for (size_t i = 0; i < s->nunits; i++) {
+		struct unit *u = s->units[i];
+		if (unit_main_alive(u) && unit_run_info(u)->token == token) {
+			unit_main_exited(u, wstatus);
+			return;
+		}
+	}
+}
+
+static void on_keeper_reaped(void *ctx)
+{
+	struct sup *s = ctx;
+	sup_rescan(s);
+	for (size_t i = 0; i < s->nunits; i++)
+		unit_on_reaped(s->units[i]);
+}
+
+/* The keeper was killed: its runs are tend's children now, which a
+ * killed daemon would leave behind.  Each is restarted as after a crash,
+ * below the keeper the next spawn starts. */
+static void on_keeper_lost(void *ctx)
+{
+	struct sup *s = ctx;
+	sup_rescan(s);
+	errline("tend's keeper (the parent of every run) died; its runs are "
+	        "restarted below a new one");
+	for (size_t i = 0; i < s->nunits; i++)
+		if (unit_main_alive(s->units[i]))
+			unit_restart_for(s->units[i], EXIT_CRASH, "tend's keeper died");
+}
+
+static struct keeper_hooks keeper_hooks_of(struct sup *s)
+{
+	return (struct keeper_hooks){ on_keeper_exited, on_keeper_reaped,
+	                              on_keeper_lost, s };
 }
 
 void sup_shutdown(struct sup *s)
@@ -615,6 +645,9 @@ struct sup *sup_new(struct tend_config *cfg, struct events *ev,
 	s->host.ctx = s;
 	s->host.ev = ev;
 	s->host.cg = &s->cg;
+	struct keeper_hooks kh = keeper_hooks_of(s);
+	s->keeper = keeper_new(s->host.loop, &kh, NULL);
+	s->host.keeper = s->keeper;
 	s->host.config_path = cfg->path;
 	s->jobs.host = &s->host;
 	s->jobs.max = cfg->max_jobs;
@@ -639,6 +672,7 @@ void sup_free(struct sup *s)
 	for (size_t i = 0; i < s->nunits; i++)
 		free_unit(s, s->units[i]);
 	watcher_free(s->watcher);
+	keeper_free(s->keeper);
 	free(s->units);
 	held_free(&s->held);
 	if (s->out_fd >= 0)
@@ -717,7 +751,6 @@ int sup_prepare(struct sup *s)
 		        "descendants may escape", strerror(errno));
 	int r = 0;
 	r |= loop_signal(s->host.loop, SIGCHLD, on_sigchld, s);
-	r |= loop_signal_info(s->host.loop, PROC_MAIN_EXITED, on_main_exited, s);
 	r |= loop_signal(s->host.loop, SIGTERM, on_stop_signal, s);
 	r |= loop_signal(s->host.loop, SIGINT, on_stop_signal, s);
 	if (s->exec_mode) {
@@ -753,6 +786,8 @@ void sup_finish(struct sup *s)
 		for (size_t i = 0; i < s->table.n; i++)
 			if (s->owner[i] == TREE_STRAY)
 				proc_signal(&s->table.p[i], SIGKILL);
+	keeper_free(s->keeper);   /* nothing is left below it */
+	s->keeper = s->host.keeper = NULL;
 	cg_teardown(&s->cg);
 	if (s->paths)
 		unlinkat(s->paths->runfd, paths_base(s->paths->procs), 0);

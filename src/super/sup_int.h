@@ -26,6 +26,7 @@ struct sup {
 	struct unit **units;
 	size_t nunits, cap;
 	struct cgroups cg;         /* a cgroup per run, when cg.dir (cgroup.h) */
+	struct keeper *keeper;     /* the parent of every run (keeper.h) */
 	bool exec_mode;
 	int out_fd;                /* tend up: where units' lines go; -1: none */
 	size_t width;              /* of the widest unit name, for labels */
@@ -43,7 +44,8 @@ struct sup {
 	size_t owner_cap;
 	struct proc_stat *members; /* result of the last sup_tree */
 	size_t members_cap;
-	pid_t *kids, *known;       /* tend's children; shims and checks */
+	pid_t *kids, *known;       /* tend's children; its keeper, checks and
+	                              mains (the keeper's, once it died) */
 	size_t kids_cap, known_cap;
 	struct held_set held;      /* the services' listen sockets (daemon) */
 	struct job_queue jobs;     /* every job's, for max-jobs */
@@ -70,8 +72,7 @@ int sup_scan_assign(struct sup *s, const struct tree_root *roots,
                     size_t nroots, bool adopt);
 int sup_scan_units(struct sup *s);
 
-/* sup_procs.c: U's tree is now SEEN (N processes, the shim first when it
- * lives), written to the procs file at the end of the iteration when it
+/* sup_procs.c: U's tree is now SEEN (N processes), written to the procs file at the end of the iteration when it
  * changed; the procs file written now (a unit went). */
 void sup_note_seen(struct sup *s, struct unit *u, const struct proc_stat *seen,
                    size_t n);

@@ -34,7 +34,7 @@ static int newest_first(const void *a, const void *b)
 	return (x->pid < y->pid) - (x->pid > y->pid);
 }
 
-/* U's tree, M[0..N) (its shim among them, not counted): RssAnon + RssShmem
+/* U's tree, M[0..N): RssAnon + RssShmem
  * of each from status; where the tree's processes may share pages, each
  * one's share from smaps_rollup instead (mem.h), unless SAMPLING (the
  * timer, not a status request) and their sum, an upper bound, decides all
@@ -51,8 +51,7 @@ static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
 	struct unit_measure *um = &unit_ext(u)->m;
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
-		if (m[i].pid != unit_run_info(u)->shim)
-			r[k++] = (struct mem_read){ .pid = m[i].pid, .start = m[i].start };
+		r[k++] = (struct mem_read){ .pid = m[i].pid, .start = m[i].start };
 	qsort(r, k, sizeof(*r), newest_first);
 	uint64_t bound = 0;
 	size_t with_mem = 0;
@@ -103,8 +102,8 @@ void sup_measure(struct sup *s, bool limited_only)
 	}
 	if (sup_scan_units(s) < 0)
 		return;
-	/* Group the table by unit (a counting sort), the shim first in each
-	 * group, so each unit's tree is also recorded as seen. */
+	/* Group the table by unit (a counting sort), so each unit's tree is
+	 * also recorded as seen. */
 	size_t *start = xcalloc(s->nunits + 1, sizeof(*start));
 	for (size_t i = 0; i < s->table.n; i++)
 		if (s->owner[i] >= 0 && (size_t)s->owner[i] < s->nunits)
@@ -116,15 +115,11 @@ void sup_measure(struct sup *s, bool limited_only)
 		s->members = xrealloc(s->members, s->members_cap * sizeof(*s->members));
 	}
 	size_t *fill = xcalloc(s->nunits, sizeof(*fill));
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < s->table.n; i++) {
-			int o = s->owner[i];
-			if (o < 0 || (size_t)o >= s->nunits)
-				continue;
-			bool shim = s->table.p[i].pid == unit_run_info(s->units[o])->shim;
-			if (shim == (pass == 0))
-				s->members[start[o] + fill[o]++] = s->table.p[i];
-		}
+	for (size_t i = 0; i < s->table.n; i++) {
+		int o = s->owner[i];
+		if (o >= 0 && (size_t)o < s->nunits)
+			s->members[start[o] + fill[o]++] = s->table.p[i];
+	}
 	struct mem_read *scratch = xcalloc(start[s->nunits] + 1, sizeof(*scratch));
 	for (size_t u = 0; u < s->nunits; u++) {
 		struct unit *un = s->units[u];

@@ -135,7 +135,7 @@ static void on_records(struct loop *lp, struct loop_timer *t)
 	sup_records_write(t->data);
 }
 
-/* U's tree is now SEEN (N processes; the shim first when it lives). */
+/* U's tree is now SEEN (N processes). */
 void sup_note_seen(struct sup *s, struct unit *u, const struct proc_stat *seen,
                    size_t n)
 {
@@ -158,13 +158,9 @@ void sup_note_seen(struct sup *s, struct unit *u, const struct proc_stat *seen,
 void sup_spawned(struct sup *s, struct unit *u)
 {
 	sup_rescan(s);
-	struct proc_stat run[2];
-	size_t n = 0;
-	if (proc_read_stat(unit_run_info(u)->shim, &run[n]) == 0)
-		n++;
-	if (proc_read_stat(unit_run_info(u)->pid, &run[n]) == 0)
-		n++;
-	sup_note_seen(s, u, run, n);
+	struct proc_stat run;
+	size_t n = proc_read_stat(unit_run_info(u)->pid, &run) == 0;
+	sup_note_seen(s, u, &run, n);
 }
 
 

@@ -1,4 +1,5 @@
 #include "sup_int.h"
+#include "keeper.h"
 #include "unit.h"
 #include "util.h"
 
@@ -16,7 +17,8 @@ int sup_scan_assign(struct sup *s, const struct tree_root *roots,
 		s->owner_cap = s->table.n * 2;
 		s->owner = xrealloc(s->owner, s->owner_cap * sizeof(*s->owner));
 	}
-	tree_assign(&s->table, getpid(), roots, nroots, adopt, s->owner);
+	tree_assign(&s->table, getpid(), s->keeper ? keeper_pid(s->keeper) : 0,
+	            roots, nroots, adopt, s->owner);
 	return 0;
 }
 
@@ -25,16 +27,18 @@ void sup_rescan(struct sup *s)
 	s->scan_valid = false;
 }
 
-/* While a run's shim lives, every process of the run is below it: the
- * walk of the table finds them all.  Once the shim is gone (killed), a
- * process of the run that left its session and cleared its environment
+/* A process of a run that left its session and cleared its environment
  * is tied to the run by nothing but its cgroup, when it has one: the
- * cgroup's list gives it to the run. */
+ * cgroup's list gives it to the run.  Read only when the walk left a
+ * stray. */
 static void claim_cgroups(struct sup *s)
 {
-	for (size_t i = 0; i < s->nunits; i++) {
+	bool strays = false;
+	for (size_t i = 0; i < s->table.n && !strays; i++)
+		strays = s->owner[i] == TREE_STRAY;
+	for (size_t i = 0; i < s->nunits && strays; i++) {
 		const struct unit_run *r = unit_run_info(s->units[i]);
-		if (!r->cg || r->shim > 0)
+		if (!r->cg)
 			continue;
 		/* s->kids is scratch here (children_all_known's otherwise) */
 		long n = cg_pids(r->cg, &s->kids, &s->kids_cap);
@@ -83,29 +87,34 @@ static int cmp_pid(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Is every child of tend a unit's shim or a check's command?  Then a unit
- * whose shim is gone has no tree left, and no scan of the process table
- * is needed to know it: a process of a run stays below the run's shim
- * (its subreaper) while the shim lives, the shim exits only once none is
- * left below it, and a process of the run found elsewhere can only be a
- * child of tend's own (reparented to tend when its shim was killed), which
- * then is no shim and no check.  False when tend's children cannot be
- * read (the scan decides).  Costs one read of tend's list of children,
- * not one read per process on the machine. */
+/* Is every child of the keeper a live run's main process, and every child
+ * of tend the keeper, a check's command or a live main (the keeper's,
+ * once the keeper died)?  Then a run whose main process exited has no
+ * tree left, and no scan of the process table is needed to know it: every
+ * process of a run is below its main process or, orphaned, the keeper's
+ * or tend's child (both are subreapers), which would then be none of
+ * those.  The keeper counts its own (keeper.h: strays); tend reads its
+ * list of children.  False when that cannot be read (the scan decides).
+ * Costs one read of tend's list of children, not one read per process on
+ * the machine. */
 static bool children_all_known(struct sup *s)
 {
+	if (s->keeper && keeper_strays(s->keeper) > 0)
+		return false;
 	long n = proc_own_children(&s->kids, &s->kids_cap);
 	if (n <= 0)
 		return n == 0;
-	if (2 * s->nunits > s->known_cap) {
-		s->known_cap = 4 * s->nunits;
+	if (2 * s->nunits + 1 > s->known_cap) {
+		s->known_cap = 4 * s->nunits + 1;
 		s->known = xrealloc(s->known, s->known_cap * sizeof(*s->known));
 	}
 	size_t k = 0;
+	if (s->keeper && keeper_pid(s->keeper) > 0)
+		s->known[k++] = keeper_pid(s->keeper);
 	for (size_t i = 0; i < s->nunits; i++) {
 		pid_t c = unit_check_pid(s->units[i]);
-		if (unit_run_info(s->units[i])->shim > 0)
-			s->known[k++] = unit_run_info(s->units[i])->shim;
+		if (unit_run_info(s->units[i])->pid > 0)
+			s->known[k++] = unit_run_info(s->units[i])->pid;
 		if (c > 0)
 			s->known[k++] = c;
 	}
@@ -126,12 +135,12 @@ size_t sup_tree(struct sup *s, const struct unit *u,
 			me = (int)i;
 	if (me < 0)
 		return 0;
-	/* A run whose shim is gone (the common end of a run: its shim exited
-	 * with nothing left below it): its tree is empty unless tend has a
-	 * child no unit knows, and only then is the table read. */
+	/* A run whose main process exited (the common end of a run, with
+	 * nothing left below it): its tree is empty unless the keeper or tend
+	 * has a child no unit knows, and only then is the table read. */
 	const struct unit_run *r = unit_run_info(u);
 	bool fresh = s->scan_valid && s->scan_wakeups == loop_wakeups(s->host.loop);
-	if (r->shim <= 0 && !fresh) {
+	if (r->pid <= 0 && !fresh) {
 		/* With a cgroup the kernel says so exactly (zombies do not
 		 * count), whatever else tend has below it. */
 		int populated = r->cg ? cg_populated(r->cg) : -1;
@@ -146,18 +155,13 @@ size_t sup_tree(struct sup *s, const struct unit *u,
 		s->members_cap = s->table.n * 2 + 1;
 		s->members = xrealloc(s->members, s->members_cap * sizeof(*s->members));
 	}
-	/* The shim leads the list for the procs file, then is cut off. */
 	size_t n = 0;
 	for (size_t i = 0; i < s->table.n; i++)
-		if (s->owner[i] == me && s->table.p[i].pid == r->shim)
-			s->members[n++] = s->table.p[i];
-	size_t lead = n;
-	for (size_t i = 0; i < s->table.n; i++)
-		if (s->owner[i] == me && s->table.p[i].pid != r->shim)
+		if (s->owner[i] == me)
 			s->members[n++] = s->table.p[i];
 	sup_note_seen(s, (struct unit *)u, s->members, n);
-	*members = s->members + lead;
-	return n - lead;
+	*members = s->members;
+	return n;
 }
 
 

@@ -453,10 +453,10 @@ static void run_over(struct unit *u)
 	}
 }
 
-/* Is the tree gone, its shim reaped?  Then the run is over. */
+/* Is the tree gone, its main process's exit told?  Then the run is over. */
 static void check_tree(struct unit *u)
 {
-	if ((u->st != F_STOPPING && u->st != F_KILLING) || u->run.shim != 0)
+	if ((u->st != F_STOPPING && u->st != F_KILLING) || u->run.pid != 0)
 		return;
 	const struct proc_stat *m;
 	if (unit_tree(u, &m) == 0)
@@ -649,15 +649,12 @@ static void act_exited(struct unit *u, const struct uev *ev)
 	/* Whatever is left of this run goes before anything else happens. */
 	const struct proc_stat *m;
 	size_t left = unit_tree(u, &m);
-	if (left == 0 && !u->run.shim) {
+	if (left == 0) {
 		run_over(u);
 		return;
 	}
-	/* (Nothing left, and the shim about to exit: no event; its reap ends
-	 * the run, the stop's timer being the net.) */
-	if (left > 0)
-		unit_emit(u, "stopping", json_pack("{s:s, s:I}", "reason", "leftovers",
-		                              "procs", (json_int_t)left));
+	unit_emit(u, "stopping", json_pack("{s:s, s:I}", "reason", "leftovers",
+	                                   "procs", (json_int_t)left));
 	stop_tree(u, R_EXITED);
 }
 
@@ -739,25 +736,12 @@ void unit_on_reaped(struct unit *u)
 
 bool unit_main_alive(const struct unit *u)
 {
-	return u->run.pid != 0 && !u->run.main_gone;
+	return u->run.pid != 0;
 }
 
 void unit_main_exited(struct unit *u, int wstatus)
 {
-	u->run.main_gone = true;
 	dispatch(u, &(struct uev){ .type = E_EXIT, .wstatus = wstatus });
-}
-
-void unit_shim_reaped(struct unit *u, int wstatus)
-{
-	u->run.shim = 0;
-	if (!u->run.main_gone) {
-		dispatch(u, &(struct uev){ .type = E_EXIT, .wstatus = wstatus });
-		return;
-	}
-	/* Its exit was told: the shim held the rest of the tree till now. */
-	u->run.main_gone = false;
-	dispatch(u, &(struct uev){ .type = E_REAPED });
 }
 
 void unit_signal(struct unit *u, int sig)

@@ -106,6 +106,7 @@ struct unit_host {
 	struct loop *loop;
 	struct events *ev;
 	struct cgroups *cg;         /* a cgroup per run when cg->dir */
+	struct keeper *keeper;      /* starts every run (keeper.h) */
 	const char *notify_prefix;  /* units' notify sockets: PREFIX NAME.notify;
 	                               NULL: none */
 	const char *config_path;    /* the configuration file, for errors */
@@ -125,14 +126,12 @@ struct exit_info {
 	uint64_t at;      /* wall clock ms */
 };
 
-/* The facts of one run, reset when it is spawned.  pid, shim, sid, id and
- * cg say where its processes are, and are cleared as they go. */
+/* The facts of one run, reset when it is spawned.  pid, sid, id and cg
+ * say where its processes are, and are cleared as they go. */
 struct unit_run {
 	pid_t pid;                 /* main process while it runs, else 0 */
-	pid_t shim;                /* its shim (proc.h), reaped by tend */
-	bool main_gone;            /* the shim said the main process exited;
-	                              it holds the rest of the tree until its
-	                              own exit */
+	uint32_t token;            /* its spawn's, which the keeper's word of
+	                              its exit names (keeper.h) */
 	pid_t sid;                 /* session of the run whose tree may live */
 	char id[32];               /* "TEND_RUN=<random hex>" while its tree
 	                              may live */
@@ -271,14 +270,10 @@ char *unit_down_reason(const struct unit *u);
 
 /* Is the run's main process alive as far as tend knows? */
 bool unit_main_alive(const struct unit *u);
-/* The shim, which stays while the rest of the tree lives, says the main
- * process exited with WSTATUS (proc.h, PROC_MAIN_EXITED). */
+/* The run's main process exited with WSTATUS (the keeper reaped it, or
+ * tend itself once the keeper was gone). */
 void unit_main_exited(struct unit *u, int wstatus);
-/* The supervisor reaped the unit's shim (WSTATUS, the main process's):
- * the main process's exit, unless the shim told it already; then the end
- * of the tree. */
-void unit_shim_reaped(struct unit *u, int wstatus);
-/* The supervisor reaped some other process: the tree may be gone now. */
+/* Some other process was reaped: the tree may be gone now. */
 void unit_on_reaped(struct unit *u);
 
 /* At rest: nothing runs and nothing is scheduled (stopped or failed). */

@@ -89,8 +89,8 @@ static const struct { const char *name, *doc; } actions[A_NACTIONS] = {
 	[A_EXITED]        = { "exited", "event exited; the policy's verdict "
 	                      "unless stopped on request; what is left of the "
 	                      "tree is stopped, or the run is over" },
-	[A_CHECK_TREE]    = { "check_tree", "the tree gone and the shim "
-	                      "reaped: the run is over (a job's result, stopped, "
+	[A_CHECK_TREE]    = { "check_tree", "the main reaped and the tree "
+	                      "gone: the run is over (a job's result, stopped, "
 	                      "idle, or the verdict: backoff, restart, failed)" },
 };
 

@@ -88,7 +88,7 @@ enum fsm_action {
 	A_RESTART,       /* the restart delay is over: spawn, counted */
 	A_RETRY,         /* the same start again, not counted */
 	A_EXITED,        /* judge the exit; stop what is left of the tree */
-	A_CHECK_TREE,    /* the tree gone and the shim reaped: the run is over */
+	A_CHECK_TREE,    /* the main reaped and the tree gone: the run is over */
 	A_NACTIONS
 };
 

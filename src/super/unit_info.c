@@ -82,7 +82,7 @@ const struct unit_run *unit_run_info(const struct unit *u)
 
 struct tree_root unit_tree_root(const struct unit *u)
 {
-	return (struct tree_root){ .main = u->run.shim, .sid = u->run.sid,
+	return (struct tree_root){ .main = u->run.pid, .sid = u->run.sid,
 	                           .cookie = u->cookie };
 }
 

@@ -4,10 +4,12 @@
 #include "unit_int.h"
 #include "cgroup.h"
 #include "events.h"
+#include "keeper.h"
 #include "proc.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,24 +40,26 @@ void unit_run_cgroup_end(struct unit *u)
 	u->run.cg = NULL;
 }
 
-/* A cgroup for the run about to start, when runs get one: the cgroup.procs
- * file its main process joins (malloc'd), or NULL. */
-static char *run_cgroup_new(struct unit *u)
+/* A cgroup for the run about to start, when runs get one: its directory,
+ * open, for the main process to be born in; -1: none. */
+static int run_cgroup_new(struct unit *u)
 {
 	struct cgroups *cg = u->host->cg;
 	unit_run_cgroup_end(u);
 	if (!cg->dir || cg->off)
-		return NULL;
+		return -1;
 	u->run.cg = cg_run_new(cg, u->cfg->name);
-	if (u->run.cg)
-		return cg_procs_file(u->run.cg);
+	int fd = u->run.cg ? open(u->run.cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (fd >= 0)
+		return fd;
 	char *m = xasprintf("cannot make a cgroup for this run below %s (%s): "
 	                    "this and later runs go without cgroups "
 	                    "(docs/containment.md)", cg->dir, strerror(errno));
 	unit_emit(u, "warn", json_pack("{s:o}", "message", events_text(m)));
 	cg_disable(cg, m);
 	free(m);
-	return NULL;
+	unit_run_cgroup_end(u);
+	return -1;
 }
 
 /* The main process could not join the run's cgroup (ERR): the run goes
@@ -195,14 +199,15 @@ int unit_run_spawn(struct unit *u, bool retry, struct spawn_res *res)
 		unit_run_step(u, RUN_STARTING);   /* once, however many tries it takes */
 	if (nfds)
 		activation_env(u, nfds, &env);
-	char *cg_procs = run_cgroup_new(u);
+	int cg_dir = run_cgroup_new(u);
 	struct spawn_req req = { .argv = c->argv.v, .envp = env.v, .cwd = c->cwd,
 	                         .fd_in = in, .fd_out = sout, .fd_err = out,
 	                         .fds = fds, .nfds = nfds, .listen_pid = nfds > 0,
-	                         .title = c->name, .cgroup = cg_procs };
-	int r = proc_spawn_shim(&req, res, &u->run.shim);
+	                         .has_cgroup = cg_dir >= 0, .cgroup_dir = cg_dir };
+	int r = keeper_spawn(u->host->keeper, &req, res, &u->run.token);
 	strv_free(&env);
-	free(cg_procs);
+	if (cg_dir >= 0)
+		close(cg_dir);
 	if (r < 0)
 		unit_run_cgroup_end(u);
 	else if (res->cg_err && u->run.cg)
