@@ -424,7 +424,7 @@ int keeper_run(const char *parent)
 	char *end;
 	long ppid = strtol(parent, &end, 10);
 	if (getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
-	    type != SOCK_SEQPACKET || *end || ppid <= 1 || ppid != getppid()) {
+	    type != SOCK_SEQPACKET || *end || ppid < 1 || ppid != getppid()) {
 		errline("tend-keeper is started by tend's daemon itself, not by "
 		        "hand; run tend instead");
 		return 2;
