@@ -439,10 +439,12 @@ struct keeper {
 	struct keeper_hooks h;
 	char *exe;
 	pid_t pid;
+	pid_t old_pid;              /* one that died, not reaped yet */
 	int sock;                   /* -1: none */
 	struct loop_io io;
 	size_t strays;
 	uint32_t next_token;
+	uint32_t first_token;       /* of the keeper that runs now */
 	struct buf in, out;
 	/* exits read while a spawn waited for its answer, told from a timer */
 	struct km_exit *queued;
@@ -575,8 +577,11 @@ static int start(struct keeper *k)
 		return -1;
 	}
 	if (pid == 0) {
-		/* Its own session, only the socket at 3 (and 0-2) open. */
+		/* Its own session, only the socket at 3 (and 0-2) open, and
+		 * the limits runs get (proc_child_nofile): they inherit them. */
 		(void)setsid();
+		if (proc_child_limits() < 0)
+			_exit(127);
 		if (dup2(sv[1], 3) < 0)
 			_exit(127);
 		(void)fd_close_from(4);
@@ -597,6 +602,7 @@ static int start(struct keeper *k)
 	k->pid = pid;
 	k->sock = sv[0];
 	k->strays = 0;
+	k->first_token = k->next_token + 1;
 	return 0;
 }
 
@@ -640,9 +646,12 @@ int keeper_spawn(struct keeper *k, const struct spawn_req *req,
 {
 	*res = (struct spawn_res){ .pid = -1, .step = "keeper" };
 	if (k->sock < 0 && k->pid > 0) {
-		/* Its socket ended: it is dying; its reap is yet to come. */
-		res->err = ECHILD;
-		return -1;
+		/* Its socket ended: it is dying.  Its reap is yet to come
+		 * (keeper_reaped: the lost hook, for its runs only); a new
+		 * one takes over now. */
+		(void)kill(k->pid, SIGKILL);
+		k->old_pid = k->pid;
+		k->pid = 0;
 	}
 	if (k->pid <= 0 && start(k) < 0) {
 		res->err = errno;
@@ -698,14 +707,24 @@ int keeper_spawn(struct keeper *k, const struct spawn_req *req,
 
 bool keeper_reaped(struct keeper *k, pid_t pid)
 {
-	if (pid <= 0 || pid != k->pid)
+	if (pid <= 0 || (pid != k->pid && pid != k->old_pid))
 		return false;
-	drop_sock(k);
-	k->pid = 0;
-	k->strays = 0;
+	if (pid == k->old_pid) {
+		k->old_pid = 0;
+	} else {
+		drop_sock(k);
+		k->pid = 0;
+		k->strays = 0;
+		k->first_token = k->next_token + 1;   /* none of its runs is current */
+	}
 	tell_queued(k);
 	k->h.lost(k->h.ctx);
 	return true;
+}
+
+bool keeper_holds(const struct keeper *k, uint32_t token)
+{
+	return k->pid > 0 && (int32_t)(token - k->first_token) >= 0;
 }
 
 void keeper_free(struct keeper *k)

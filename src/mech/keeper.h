@@ -51,7 +51,8 @@ struct keeper_hooks {
 	/* The keeper reaped something else (an orphan of a run): a tree
 	 * may be gone now. */
 	void (*reaped)(void *ctx);
-	/* The keeper died; its children are the daemon's now. */
+	/* A keeper died; its children are the daemon's now (the runs it
+	 * held: those keeper_holds no longer says it holds). */
 	void (*lost)(void *ctx);
 	void *ctx;
 };
@@ -75,9 +76,11 @@ pid_t keeper_pid(const struct keeper *k);
 /* How many of the keeper's children are no live run's main process, as
  * of its last word (0: every run whose main exited left nothing). */
 size_t keeper_strays(const struct keeper *k);
-/* The daemon reaped PID: if that was the keeper, K forgets it (the lost
+/* The daemon reaped PID: if that was a keeper, K forgets it (the lost
  * hook runs) and returns true. */
 bool keeper_reaped(struct keeper *k, pid_t pid);
+/* Is the run of spawn TOKEN below the keeper that runs now? */
+bool keeper_holds(const struct keeper *k, uint32_t token);
 
 /* The keeper process itself: its socket is FD, its daemon PARENT.
  * Returns its exit code. */

@@ -111,6 +111,11 @@ void proc_child_nofile(const struct rlimit *rl)
 	child_nofile_set = true;
 }
 
+int proc_child_limits(void)
+{
+	return child_nofile_set ? setrlimit(RLIMIT_NOFILE, &child_nofile) : 0;
+}
+
 static void child_run(const struct spawn_req *rq, int errfd, pid_t parent,
                       bool born_in_cgroup)
 {
@@ -137,7 +142,7 @@ static void child_run(const struct spawn_req *rq, int errfd, pid_t parent,
 	/* Lowering a soft limit to what tend was started with cannot fail;
 	 * should it, the program is not started with another limit than
 	 * promised (proc_child_nofile). */
-	if (child_nofile_set && setrlimit(RLIMIT_NOFILE, &child_nofile) < 0)
+	if (proc_child_limits() < 0)
 		child_fail(errfd, STEP_SETRLIMIT);
 	if (setsid() < 0)
 		child_fail(errfd, STEP_SETSID);

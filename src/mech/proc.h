@@ -50,6 +50,8 @@ struct spawn_req {
 /* The descriptor limit (RLIMIT_NOFILE) spawned programs get back when
  * tend raised its own: they see what tend was started with. */
 void proc_child_nofile(const struct rlimit *rl);
+/* Puts those limits on this process (a child about to exec).  0 or -1. */
+int proc_child_limits(void);
 
 struct spawn_res {
 	pid_t pid;

@@ -555,18 +555,27 @@ static void on_keeper_reaped(void *ctx)
 		unit_on_reaped(s->units[i]);
 }
 
-/* The keeper was killed: its runs are tend's children now, which a
- * killed daemon would leave behind.  Each is restarted as after a crash,
- * below the keeper the next spawn starts. */
+/* A keeper was killed: its runs are tend's children now, which a killed
+ * daemon would leave behind.  Each is restarted as after a crash, below
+ * the keeper the next spawn starts.  A main the keeper reaped but could
+ * not tell of is gone without a word: its exit is told as a SIGKILL. */
 static void on_keeper_lost(void *ctx)
 {
 	struct sup *s = ctx;
 	sup_rescan(s);
 	errline("tend's keeper (the parent of every run) died; its runs are "
 	        "restarted below a new one");
-	for (size_t i = 0; i < s->nunits; i++)
-		if (unit_main_alive(s->units[i]))
-			unit_restart_for(s->units[i], EXIT_CRASH, "tend's keeper died");
+	for (size_t i = 0; i < s->nunits; i++) {
+		struct unit *u = s->units[i];
+		const struct unit_run *r = unit_run_info(u);
+		struct proc_stat st;
+		if (!unit_main_alive(u) || keeper_holds(s->keeper, r->token))
+			continue;
+		if (proc_read_stat(r->pid, &st) < 0)
+			unit_main_exited(u, SIGKILL);   /* (a wait status) */
+		else
+			unit_restart_for(u, EXIT_CRASH, "tend's keeper died");
+	}
 }
 
 static struct keeper_hooks keeper_hooks_of(struct sup *s)
