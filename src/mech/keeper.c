@@ -563,9 +563,11 @@ static int start(struct keeper *k)
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
+	/* A unix socket's sender pays for what waits in it: room for a big
+	 * spawn one way, for many exits (a daemon that stalls) the other. */
 	int big = 1 << 20;
 	(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
-	(void)setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	(void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	char parent[24];
 	snprintf(parent, sizeof(parent), "%ld", (long)getpid());
 	pid_t pid = fork();
@@ -606,17 +608,25 @@ static int start(struct keeper *k)
 	return 0;
 }
 
-/* Waits for the answer to spawn TOKEN, queueing what else comes. */
+/* Waits for the answer to spawn TOKEN, queueing what else comes.  A
+ * keeper that was stopped (a run may SIGSTOP its parent) is continued; one
+ * that does not answer within 10 s is given up (ETIMEDOUT). */
 static int await_spawned(struct keeper *k, uint32_t token, struct km_spawned *a)
 {
-	for (;;) {
+	for (int waited = 0;;) {
 		struct pollfd pf = { k->sock, POLLIN, 0 };
-		int r = poll(&pf, 1, 30000);
+		int r = poll(&pf, 1, 1000);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r == 0) {
-			errno = ETIMEDOUT;
-			return -1;
+			struct proc_stat st;
+			if (++waited >= 10) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			if (proc_read_stat(k->pid, &st) == 0 && st.state == 'T')
+				(void)kill(k->pid, SIGCONT);
+			continue;
 		}
 		int fds[KM_FDS_MAX];
 		size_t nfds;
