@@ -732,6 +732,18 @@ bool keeper_reaped(struct keeper *k, pid_t pid)
 	return true;
 }
 
+void keeper_on_sigchld(struct keeper *k)
+{
+	int st;
+	pid_t pid = k->pid;
+	if (pid <= 0 || waitpid(pid, &st, WNOHANG | WUNTRACED) != pid)
+		return;
+	if (WIFSTOPPED(st))
+		(void)kill(pid, SIGCONT);
+	else
+		(void)keeper_reaped(k, pid);
+}
+
 bool keeper_holds(const struct keeper *k, uint32_t token)
 {
 	return k->pid > 0 && (int32_t)(token - k->first_token) >= 0;

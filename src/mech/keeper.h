@@ -79,6 +79,9 @@ size_t keeper_strays(const struct keeper *k);
 /* The daemon reaped PID: if that was a keeper, K forgets it (the lost
  * hook runs) and returns true. */
 bool keeper_reaped(struct keeper *k, pid_t pid);
+/* The daemon got a SIGCHLD: a keeper that was stopped (a run may SIGSTOP
+ * its parent) is continued, one that exited reaped (keeper_reaped). */
+void keeper_on_sigchld(struct keeper *k);
 /* Is the run of spawn TOKEN below the keeper that runs now? */
 bool keeper_holds(const struct keeper *k, uint32_t token);
 

@@ -500,6 +500,7 @@ static void on_sigchld(struct loop *lp, int signo, void *data)
 	int st;
 	pid_t pid;
 	bool others = false;
+	keeper_on_sigchld(s->keeper);
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		if (keeper_reaped(s->keeper, pid))
 			continue;
