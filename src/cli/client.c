@@ -513,6 +513,13 @@ static void print_daemon(json_t *daemon)
 	       file ? "" : " (no such file: an empty configuration)");
 	const char *cg = json_string_value(json_object_get(daemon, "cgroup"));
 	const char *why = json_string_value(json_object_get(daemon, "cgroup_why"));
+	json_t *k = json_object_get(daemon, "keeper");
+	if (json_is_object(k))
+		printf("keeper pid %lld, memory %s (anon+shmem): the parent of "
+		       "every run\n",
+		       (long long)json_integer_value(json_object_get(k, "pid")),
+		       format_size_approx((uint64_t)json_integer_value(
+		               json_object_get(k, "mem_bytes")), mb));
 	if (cg)
 		printf("containment: a cgroup per run, in %s\n", cg);
 	else if (why)

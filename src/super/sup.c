@@ -751,6 +751,8 @@ void sup_report(const struct sup *s, uint64_t now, struct sup_report *r)
 		.notify_ignored = ignored,
 		.cgroup = cg->dir && !cg->off ? cg->dir : NULL,
 		.cgroup_why = cg->why,
+		.keeper = s->keeper ? keeper_pid(s->keeper) : 0,
+		.keeper_strays = s->keeper ? keeper_strays(s->keeper) : 0,
 	};
 }
 

@@ -85,6 +85,8 @@ struct sup_report {
 	                            * ones that were none (notify.h) */
 	const char *cgroup;        /* the runs' cgroups' parent; NULL: none */
 	const char *cgroup_why;    /* why there are none, or NULL */
+	pid_t keeper;              /* the keeper's pid (keeper.h), 0: none yet */
+	size_t keeper_strays;      /* its children that are no run's main */
 };
 void sup_report(const struct sup *s, uint64_t now, struct sup_report *r);
 
