@@ -162,7 +162,9 @@ static int send_fds(int sock, const void *msg, size_t len, const int *fds,
 
 /* Receives one message into *BUF (grown to fit), its fds into FDS (at most
  * KM_FDS_MAX, CLOEXEC; *NFDS).  Returns its length, 0 at the end of the
- * socket, -1 (errno; EAGAIN when none waits on a non-blocking socket). */
+ * socket, -1 (errno; EAGAIN when none waits on a non-blocking socket;
+ * EMSGSIZE when its descriptors did not all come, for want of room in
+ * this process's table: the message is in *BUF all the same). */
 static ssize_t recv_fds(int sock, struct buf *b, int *fds, size_t *nfds)
 {
 	*nfds = 0;
@@ -261,6 +263,8 @@ static __attribute__((noreturn)) void k_contain(struct kstate *k, int code)
 	_exit(code);
 }
 
+/* Starts the run B asks for, with FDS[0..NFDS) (NFDS (size_t)-1: they
+ * did not all come), and answers. */
 static void k_spawn(struct kstate *k, const struct buf *b, int *fds, size_t nfds)
 {
 	struct keeper_spawn_msg m;
@@ -268,7 +272,10 @@ static void k_spawn(struct kstate *k, const struct buf *b, int *fds, size_t nfds
 	struct spawn_res res = { .pid = -1, .err = EPROTO, .step = "keeper" };
 	if (b->len >= 2 * sizeof(uint32_t))
 		memcpy(&a.token, b->s + sizeof(uint32_t), sizeof(a.token));
-	if (keeper_decode_spawn(b->s, b->len, &m) == 0) {
+	if (nfds == (size_t)-1) {
+		res = (struct spawn_res){ .pid = -1, .err = EMFILE, .step = "pipe" };
+		nfds = 0;
+	} else if (keeper_decode_spawn(b->s, b->len, &m) == 0) {
 		size_t want = m.nfds + !!(m.flags & KS_IN) + !!(m.flags & KS_OUT) +
 		              !!(m.flags & KS_ERR) + !!(m.flags & KS_CGROUP);
 		if (want == nfds) {
@@ -400,18 +407,25 @@ int keeper_main(int sock, pid_t parent)
 			int fds[KM_FDS_MAX];
 			size_t nfds;
 			ssize_t n = recv_fds(sock, &b, fds, &nfds);
+			if (n < 0 && errno == EMSGSIZE) {
+				/* A spawn whose descriptors did not all come:
+				 * it fails as it would for a pipe (EMFILE). */
+				close_all(fds, nfds);
+				nfds = (size_t)-1;
+				n = (ssize_t)b.len;
+			}
 			if (n <= 0)
 				k_contain(&k, n == 0 ? 0 : 1);   /* the daemon is gone */
 			uint32_t type = 0;
 			if ((size_t)n >= sizeof(type))
 				memcpy(&type, b.s, sizeof(type));
 			if (type == KM_BYE) {
-				close_all(fds, nfds);
+				close_all(fds, nfds == (size_t)-1 ? 0 : nfds);
 				k_contain(&k, 0);
 			}
 			if (type == KM_SPAWN)
 				k_spawn(&k, &b, fds, nfds);
-			else
+			else if (nfds != (size_t)-1)
 				close_all(fds, nfds);
 		}
 	}

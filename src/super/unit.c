@@ -220,9 +220,13 @@ static bool lacked_resources(const struct spawn_res *res)
 {
 	bool ours = strcmp(res->step, "pipe") == 0 ||
 	            strcmp(res->step, "fork") == 0 ||
-	            strcmp(res->step, "socket") == 0;
-	return ours && (res->err == EMFILE || res->err == ENFILE ||
-	                res->err == EAGAIN || res->err == ENOMEM);
+	            strcmp(res->step, "socket") == 0 ||
+	            strcmp(res->step, "cgroup") == 0;
+	/* A keeper that could not be started or died on the way: the
+	 * next try starts a new one (keeper.h). */
+	return strcmp(res->step, "keeper") == 0 ||
+	       (ours && (res->err == EMFILE || res->err == ENFILE ||
+	                 res->err == EAGAIN || res->err == ENOMEM));
 }
 
 static void spawn_failed(struct unit *u, const struct spawn_res *res)

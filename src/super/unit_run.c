@@ -41,7 +41,8 @@ void unit_run_cgroup_end(struct unit *u)
 }
 
 /* A cgroup for the run about to start, when runs get one: its directory,
- * open, for the main process to be born in; -1: none. */
+ * open, for the main process to be born in; -1: none; -2 (errno) when it
+ * could not be opened for want of descriptors: the start waits. */
 static int run_cgroup_new(struct unit *u)
 {
 	struct cgroups *cg = u->host->cg;
@@ -52,6 +53,12 @@ static int run_cgroup_new(struct unit *u)
 	int fd = u->run.cg ? open(u->run.cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (fd >= 0)
 		return fd;
+	if (u->run.cg && (errno == EMFILE || errno == ENFILE)) {
+		int e = errno;
+		unit_run_cgroup_end(u);
+		errno = e;
+		return -2;
+	}
 	char *m = xasprintf("cannot make a cgroup for this run below %s (%s): "
 	                    "this and later runs go without cgroups "
 	                    "(docs/containment.md)", cg->dir, strerror(errno));
@@ -200,6 +207,12 @@ int unit_run_spawn(struct unit *u, bool retry, struct spawn_res *res)
 	if (nfds)
 		activation_env(u, nfds, &env);
 	int cg_dir = run_cgroup_new(u);
+	if (cg_dir == -2) {
+		*res = (struct spawn_res){ .err = errno, .step = "cgroup" };
+		strv_free(&env);
+		unit_run_step(u, RUN_SPAWN_FAILED);
+		return -1;
+	}
 	struct spawn_req req = { .argv = c->argv.v, .envp = env.v, .cwd = c->cwd,
 	                         .fd_in = in, .fd_out = sout, .fd_err = out,
 	                         .fds = fds, .nfds = nfds, .listen_pid = nfds > 0,
