@@ -1,5 +1,5 @@
-/* Unit tests for proc_spawn's placement of the child's stdin, stdout and
- * stderr when the descriptors it is given sit on 0-2 themselves: a source
+/* Unit tests for proc_spawn: the descriptors passed at 3 and up, a failed
+ * exec, and the placement of the child's stdin, stdout and stderr when the descriptors it is given sit on 0-2 themselves: a source
  * already at its target number (and close-on-exec), sources on each
  * other's targets, the report pipe among the targets.  main() of tend
  * keeps 0-2 open, so tend itself never asks for this; the child side must
@@ -13,7 +13,6 @@
 #include <string.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -197,54 +196,54 @@ static void own_children_lists_every_child(void **state)
 	free(kids);
 }
 
-/* A program that kills its shim the moment it runs (issue 20, point 4):
- * the shim may die before it reported, but the main process told its pid
- * itself, so the spawn names it every time (never "fork: No child
- * processes" with the program running).  Run many times: the shim loses
- * that race now and then only. */
-#define SHIM_KILLS 200
-
-/* Kills and reaps every child of this process (a subreaper: the mains
- * of killed shims come here). */
-static void kill_own_children(void)
-{
-	pid_t *kids = NULL;
-	size_t cap = 0;
-	long n = proc_own_children(&kids, &cap);
-	for (long i = 0; i < n; i++)
-		kill(kids[i], SIGKILL);
-	for (long i = 0; i < n; i++)
-		waitpid(kids[i], NULL, 0);
-	free(kids);
-}
-
-static void a_shim_killed_at_once_still_names_the_main(void **state)
+/* The descriptors a run is given beyond 0-2 (a service's listening
+ * sockets) are its 3, 4, ...: here two pipes' write ends, each told apart
+ * by what the program writes to it. */
+static void passed_fds_land_at_3_and_up(void **state)
 {
 	(void)state;
-	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-	char *argv[] = { "sh", "-c", "kill -9 $PPID; exec sleep 30", NULL };
+	int a[2], b[2];
+	assert_int_equal(pipe2(a, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(b, O_CLOEXEC), 0);
+	char *argv[] = { "sh", "-c", "echo three >&3; echo four >&4", NULL };
+	const int fds[2] = { a[1], b[1] };
+	struct spawn_req rq = { .argv = argv, .envp = environ, .fd_in = -1,
+	                        .fd_out = -1, .fd_err = -1, .fds = fds, .nfds = 2 };
+	struct spawn_res rs;
+	assert_int_equal(proc_spawn(&rq, &rs), 0);
+	close(a[1]);
+	close(b[1]);
+	char x[32], y[32];
+	read_all(a[0], x, sizeof(x));
+	read_all(b[0], y, sizeof(y));
+	assert_string_equal(x, "three\n");
+	assert_string_equal(y, "four\n");
+	assert_int_equal(wait_code(rs.pid), 0);
+	close(a[0]);
+	close(b[0]);
+}
+
+/* A program that cannot be found: no process is left, the step and errno
+ * say why. */
+static void a_failed_exec_says_its_step(void **state)
+{
+	(void)state;
+	char *argv[] = { "/nonexistent/tend-test-program", NULL };
 	struct spawn_req rq = { .argv = argv, .envp = environ, .fd_in = -1,
 	                        .fd_out = -1, .fd_err = -1 };
-	int lost = 0;
-	for (int i = 0; i < SHIM_KILLS; i++) {
-		struct spawn_res rs;
-		pid_t shim;
-		if (proc_spawn_shim(&rq, &rs, &shim) < 0 || rs.pid <= 0)
-			lost++;
-		else   /* the program kills it (and would kill us if it became
-		          the program's parent first: $PPID) */
-			for (int t = 0; t < 5000 && waitpid(shim, NULL, WNOHANG) == 0; t++)
-				usleep(1000);
-		kill_own_children();
-	}
-	prctl(PR_SET_CHILD_SUBREAPER, 0);
-	assert_int_equal(lost, 0);
+	struct spawn_res rs;
+	assert_int_equal(proc_spawn(&rq, &rs), -1);
+	assert_int_equal(rs.err, ENOENT);
+	assert_string_equal(rs.step, "exec");
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);   /* reaped already */
+	assert_int_equal(errno, ECHILD);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(a_shim_killed_at_once_still_names_the_main),
+		cmocka_unit_test(passed_fds_land_at_3_and_up),
+		cmocka_unit_test(a_failed_exec_says_its_step),
 		cmocka_unit_test(source_already_at_its_target),
 		cmocka_unit_test(sources_on_each_others_targets),
 		cmocka_unit_test(report_pipe_among_the_targets),

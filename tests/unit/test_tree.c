@@ -45,7 +45,7 @@ static void assigns_by_main_session_and_ancestry(void **state)
 	struct tree_root roots[] = { { .main = 200, .sid = 200 },
 	                             { .main = 300, .sid = 300 } };
 	int owner[sizeof(procs) / sizeof(procs[0])];
-	tree_assign(&table, SELF, roots, 2, false, owner);
+	tree_assign(&table, SELF, 0, roots, 2, false, owner);
 	assert_int_equal(owner_of(owner, 200), 0);
 	assert_int_equal(owner_of(owner, 201), 0);
 	assert_int_equal(owner_of(owner, 202), 0);  /* left the session, still below */
@@ -67,7 +67,7 @@ static void session_survives_reaped_main(void **state)
 	/* main 200 reaped: its tree is still found through the session */
 	struct tree_root roots[] = { { .main = 0, .sid = 200 } };
 	int owner[sizeof(procs) / sizeof(procs[0])];
-	tree_assign(&table, SELF, roots, 1, false, owner);
+	tree_assign(&table, SELF, 0, roots, 1, false, owner);
 	assert_int_equal(owner_of(owner, 203), 0);
 	assert_int_equal(owner_of(owner, 204), 0);
 	assert_int_equal(owner_of(owner, 300), TREE_STRAY);
@@ -78,7 +78,7 @@ static void one_root_adopts_strays(void **state)
 	(void)state;
 	struct tree_root roots[] = { { .main = 200, .sid = 200 } };
 	int owner[sizeof(procs) / sizeof(procs[0])];
-	tree_assign(&table, SELF, roots, 1, true, owner);
+	tree_assign(&table, SELF, 0, roots, 1, true, owner);
 	assert_int_equal(owner_of(owner, 301), 0);
 	assert_int_equal(owner_of(owner, 302), 0);
 	assert_int_equal(owner_of(owner, 300), 0);
@@ -89,14 +89,51 @@ static void no_roots_everything_below_is_stray(void **state)
 {
 	(void)state;
 	int owner[sizeof(procs) / sizeof(procs[0])];
-	tree_assign(&table, SELF, NULL, 0, true, owner);
+	tree_assign(&table, SELF, 0, NULL, 0, true, owner);
 	assert_int_equal(owner_of(owner, 201), TREE_STRAY);
 	assert_int_equal(owner_of(owner, 400), TREE_NOT_OURS);
+}
+
+/* The keeper (keeper.h) is the parent of every main and the subreaper of
+ * every orphan: trees hang below it as below tend. */
+static struct proc_stat kprocs[] = {
+	{ .pid = 1, .ppid = 0, .sid = 1, .state = 'S' },
+	{ .pid = 100, .ppid = 1, .sid = 100, .state = 'S' },   /* tend */
+	{ .pid = 101, .ppid = 100, .sid = 101, .state = 'S' }, /* its keeper */
+	{ .pid = 150, .ppid = 100, .sid = 150, .state = 'S' }, /* a check */
+	{ .pid = 200, .ppid = 101, .sid = 200, .state = 'S' }, /* main of A */
+	{ .pid = 201, .ppid = 200, .sid = 200, .state = 'S' }, /* child of A */
+	{ .pid = 203, .ppid = 101, .sid = 200, .state = 'S' }, /* A's orphan */
+	{ .pid = 210, .ppid = 101, .sid = 210, .state = 'S' }, /* own session, no cookie: a stray */
+	{ .pid = 220, .ppid = 101, .sid = 220, .state = 'S' }, /* stealth: a stray */
+	{ .pid = 300, .ppid = 101, .sid = 300, .state = 'S' }, /* main of B */
+	{ .pid = 301, .ppid = 100, .sid = 300, .state = 'S' }, /* B's, tend's child */
+};
+
+static void trees_hang_below_the_keeper(void **state)
+{
+	(void)state;
+	struct proc_table t = { kprocs, sizeof(kprocs) / sizeof(kprocs[0]),
+	                        sizeof(kprocs) / sizeof(kprocs[0]) };
+	struct tree_root roots[] = { { .main = 200, .sid = 200 },
+	                             { .main = 300, .sid = 300 },
+	                             { .main = 150, .sid = 150 } };
+	int owner[sizeof(kprocs) / sizeof(kprocs[0])];
+	tree_assign(&t, 100, 101, roots, 3, false, owner);
+	int want[] = { TREE_NOT_OURS, TREE_NOT_OURS, TREE_NOT_OURS, 2, 0, 0, 0,
+	               TREE_STRAY, TREE_STRAY, 1, 1 };
+	for (size_t i = 0; i < t.n; i++)
+		assert_int_equal(owner[i], want[i]);
+	/* Without the keeper's pid, everything below it is one stray tree:
+	 * the keeper is the top ancestor below tend. */
+	tree_assign(&t, 100, 0, roots, 3, false, owner);
+	assert_int_equal(owner[4], TREE_STRAY);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(trees_hang_below_the_keeper),
 		cmocka_unit_test(assigns_by_main_session_and_ancestry),
 		cmocka_unit_test(session_survives_reaped_main),
 		cmocka_unit_test(one_root_adopts_strays),
