@@ -43,6 +43,7 @@ static const char *const stdio_names[] = { "none", "exclusive", "per-client", "m
 static const char *const share_names[] = { "all", "roots", "none", NULL };
 static const char *const change_names[] = { "restart", NULL };
 static const char *const restart_names[] = { "on-failure", "always", "never", NULL };
+static const char *const pidns_names[] = { "no", "yes", NULL };
 
 #define U(f) offsetof(struct unit_config, f)
 #define G(f) offsetof(struct tend_config, f)
@@ -54,6 +55,9 @@ static const struct key_def keys[] = {
 	  .enforced = true, .help = "memory sampling period" },
 	{ "max-jobs", SC_GLOBAL, V_UINT, G(max_jobs), NULL, .lo = 1, .hi = 4096,
 	  .enforced = true, .help = "job runs at once (default: number of CPUs)" },
+	{ "pid-namespace", SC_GLOBAL, V_ENUM, G(pid_namespace), "no", pidns_names,
+	  .enforced = true, .help = "no | yes: every run in a pid namespace of the "
+	  "daemon's, which dies with its last process" },
 
 	{ "exec", SC_UNIT, V_ARGV, U(argv), NULL, .enforced = true,
 	  .help = "command line, split like a shell, never run by one" },

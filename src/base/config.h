@@ -85,6 +85,7 @@ struct tend_config {
 	uint64_t log_max;
 	uint64_t memory_interval_ms;
 	unsigned max_jobs;
+	enum pidns_mode { PIDNS_NO, PIDNS_YES } pid_namespace;
 	struct unit_config **units;
 	size_t nunits;
 	int key_line[CONFIG_MAX_KEYS];

@@ -514,12 +514,19 @@ static void print_daemon(json_t *daemon)
 	const char *cg = json_string_value(json_object_get(daemon, "cgroup"));
 	const char *why = json_string_value(json_object_get(daemon, "cgroup_why"));
 	json_t *k = json_object_get(daemon, "keeper");
-	if (json_is_object(k))
+	if (json_is_object(k)) {
+		const char *nwhy = json_string_value(json_object_get(k, "pidns_why"));
 		printf("keeper pid %lld, memory %s (anon+shmem): the parent of "
-		       "every run\n",
+		       "every run%s%s%s\n",
 		       (long long)json_integer_value(json_object_get(k, "pid")),
 		       format_size_approx((uint64_t)json_integer_value(
-		               json_object_get(k, "mem_bytes")), mb));
+		               json_object_get(k, "mem_bytes")), mb),
+		       json_is_true(json_object_get(k, "pidns"))
+		       ? ", in a pid namespace of their own" : "",
+		       nwhy && strcmp(nwhy, "pid-namespace = no") != 0
+		       ? ", no pid namespace: " : "",
+		       nwhy && strcmp(nwhy, "pid-namespace = no") != 0 ? nwhy : "");
+	}
 	if (cg)
 		printf("containment: a cgroup per run, in %s\n", cg);
 	else if (why)

@@ -132,10 +132,11 @@ static json_t *daemon_json(const struct sup *s, const struct status_self *self,
 	/* The keeper, the parent of every run (docs/containment.md). */
 	uint64_t kmem = 0;
 	json_object_set_new(o, "keeper", r.keeper <= 0 ? json_null() :
-	        json_pack("{s:i, s:I, s:I}", "pid", (int)r.keeper,
+	        json_pack("{s:i, s:I, s:I, s:b, s:s?}", "pid", (int)r.keeper,
 	                  "mem_bytes", (json_int_t)(proc_read_mem(r.keeper, &kmem) == 0
 	                                            ? kmem : 0),
-	                  "strays", (json_int_t)r.keeper_strays));
+	                  "strays", (json_int_t)r.keeper_strays,
+	                  "pidns", r.pidns, "pidns_why", r.pidns ? NULL : r.pidns_why));
 	return o;
 }
 

@@ -313,8 +313,13 @@ static void k_spawn(struct kstate *k, const struct buf *b, int *fds, size_t nfds
 		}
 		k->mains[k->nmains++] = (struct kmain){ res.pid, a.token };
 	}
-	if (send_fds(k->sock, &a, sizeof(a), NULL, 0) < 0)
+	/* In a pid namespace of its own (the keeper is its PID 1) the daemon
+	 * names the main by another pid: a pidfd tells it which. */
+	int pidfd = a.err == 0 && getpid() == 1 ? proc_pidfd(res.pid) : -1;
+	if (send_fds(k->sock, &a, sizeof(a), &pidfd, pidfd >= 0) < 0)
 		k_contain(k, 1);
+	if (pidfd >= 0)
+		close(pidfd);
 }
 
 /* How many of the keeper's children are no live main (those are all
@@ -438,7 +443,7 @@ int keeper_run(const char *parent)
 	char *end;
 	long ppid = strtol(parent, &end, 10);
 	if (getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
-	    type != SOCK_SEQPACKET || *end || ppid < 1 || ppid != getppid()) {
+	    type != SOCK_SEQPACKET || *end || ppid < 0 || ppid != getppid()) {
 		errline("tend-keeper is started by tend's daemon itself, not by "
 		        "hand; run tend instead");
 		return 2;
@@ -459,6 +464,8 @@ struct keeper {
 	size_t strays;
 	uint32_t next_token;
 	uint32_t first_token;       /* of the keeper that runs now */
+	bool want_pidns, in_pidns;  /* keeper_set_pidns; whether it got one */
+	char *pidns_why;            /* why the last keeper got none */
 	struct buf in, out;
 	/* exits read while a spawn waited for its answer, told from a timer */
 	struct km_exit *queued;
@@ -571,6 +578,82 @@ static void on_sock(struct loop *lp, struct loop_io *io, uint32_t events)
 	}
 }
 
+/* What a keeper's child reports before its exec: the step that failed. */
+struct kstart_msg {
+	int err;
+	char step[20];
+};
+
+static __attribute__((noreturn)) void kstart_fail(int rep, const char *step)
+{
+	struct kstart_msg m = { .err = errno };
+	snprintf(m.step, sizeof(m.step), "%s", step);
+	ssize_t w = write(rep, &m, sizeof(m));
+	(void)w;
+	_exit(127);
+}
+
+/* Forks and execs the keeper with SOCK at its 3: into a pid namespace of
+ * its own with NS (and a user namespace where tend has no privileges).
+ * Returns its pid, or -1 with *WHY (malloc'd) when it could not start. */
+static pid_t fork_keeper(struct keeper *k, int sock, bool ns, char **why)
+{
+	int rep[2];
+	if (pipe2(rep, O_CLOEXEC) < 0) {
+		*why = xasprintf("pipe: %s", strerror(errno));
+		return -1;
+	}
+	bool user = geteuid() != 0;
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	/* Inside a namespace of its own its parent has no pid: 0. */
+	char parent[24];
+	snprintf(parent, sizeof(parent), "%ld", ns ? 0L : (long)getpid());
+	pid_t pid = ns ? proc_fork_pidns(user) : fork();
+	if (pid < 0) {
+		*why = xasprintf("%s: %s", ns ? (user ? "clone3 (a user and pid "
+		                                  "namespace)" : "clone3 (a pid "
+		                                  "namespace)") : "fork",
+		                 strerror(errno));
+		close(rep[0]);
+		close(rep[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* Its own session, only the socket at 3 (and 0-2) open, and
+		 * the limits runs get (proc_child_limits): they inherit them. */
+		const char *step = "setup";
+		if (ns && proc_pidns_setup(user, uid, gid, &step) < 0)
+			kstart_fail(rep[1], step);
+		(void)setsid();
+		if (proc_child_limits() < 0)
+			kstart_fail(rep[1], "setrlimit");
+		int s = fcntl(sock, F_DUPFD_CLOEXEC, 5);
+		int r = fcntl(rep[1], F_DUPFD_CLOEXEC, 5);
+		if (s < 0 || r < 0 || dup2(s, 3) < 0 || dup3(r, 4, O_CLOEXEC) < 0)
+			kstart_fail(rep[1], "dup2");
+		(void)fd_close_from(5);
+		char *argv[] = { "tend-keeper", parent, NULL };
+		extern char **environ;
+		execve(k->exe, argv, environ);
+		kstart_fail(4, "exec");
+	}
+	close(rep[1]);
+	struct kstart_msg m;
+	ssize_t r;
+	while ((r = read(rep[0], &m, sizeof(m))) < 0 && errno == EINTR)
+		;
+	close(rep[0]);
+	if (r == (ssize_t)sizeof(m)) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		m.step[sizeof(m.step) - 1] = 0;
+		*why = xasprintf("%s: %s", m.step, strerror(m.err));
+		return -1;
+	}
+	return pid;
+}
+
 /* Starts the keeper.  Returns 0 or -1 (errno). */
 static int start(struct keeper *k)
 {
@@ -582,31 +665,30 @@ static int start(struct keeper *k)
 	int big = 1 << 20;
 	(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	(void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
-	char parent[24];
-	snprintf(parent, sizeof(parent), "%ld", (long)getpid());
-	pid_t pid = fork();
+	char *why = NULL;
+	pid_t pid = -1;
+	free(k->pidns_why);
+	k->pidns_why = NULL;
+	k->in_pidns = false;
+	int self = k->want_pidns ? proc_pidfd(getpid()) : -1;
+	if (self >= 0) {
+		close(self);
+		pid = fork_keeper(k, sv[1], true, &k->pidns_why);
+		k->in_pidns = pid > 0;
+	} else if (k->want_pidns) {
+		/* Runs it started would be named by pids tend cannot map. */
+		k->pidns_why = xasprintf("pidfd_open: %s", strerror(errno));
+	}
+	if (pid < 0)
+		pid = fork_keeper(k, sv[1], false, &why);
+	close(sv[1]);
 	if (pid < 0) {
-		int e = errno;
+		errline("cannot start tend's keeper: %s", why);
+		free(why);
 		close(sv[0]);
-		close(sv[1]);
-		errno = e;
+		errno = ECHILD;
 		return -1;
 	}
-	if (pid == 0) {
-		/* Its own session, only the socket at 3 (and 0-2) open, and
-		 * the limits runs get (proc_child_nofile): they inherit them. */
-		(void)setsid();
-		if (proc_child_limits() < 0)
-			_exit(127);
-		if (dup2(sv[1], 3) < 0)
-			_exit(127);
-		(void)fd_close_from(4);
-		char *argv[] = { "tend-keeper", parent, NULL };
-		extern char **environ;
-		execve(k->exe, argv, environ);
-		_exit(127);
-	}
-	close(sv[1]);
 	if (fd_nonblock(sv[0]) < 0 ||
 	    loop_io_add(k->lp, &k->io, sv[0], EPOLLIN, on_sock, k) < 0) {
 		int e = errno;
@@ -620,6 +702,17 @@ static int start(struct keeper *k)
 	k->strays = 0;
 	k->first_token = k->next_token + 1;
 	return 0;
+}
+
+void keeper_set_pidns(struct keeper *k, bool on)
+{
+	k->want_pidns = on;
+}
+
+bool keeper_pidns(const struct keeper *k, const char **why)
+{
+	*why = k->want_pidns ? k->pidns_why : "pid-namespace = no";
+	return k->pid > 0 && k->in_pidns;
 }
 
 /* Waits for the answer to spawn TOKEN, queueing what else comes.  A
@@ -645,6 +738,7 @@ static int await_spawned(struct keeper *k, uint32_t token, struct km_spawned *a)
 		int fds[KM_FDS_MAX];
 		size_t nfds;
 		ssize_t n = recv_fds(k->sock, &k->in, fds, &nfds);
+		pid_t outer = nfds == 1 ? proc_pidfd_pid(fds[0]) : 0;
 		close_all(fds, nfds);
 		if (n < 0 && errno == EAGAIN)
 			continue;
@@ -659,8 +753,18 @@ static int await_spawned(struct keeper *k, uint32_t token, struct km_spawned *a)
 			take_exits(k, true);
 		} else if (type == KM_SPAWNED && (size_t)n == sizeof(*a)) {
 			memcpy(a, k->in.s, sizeof(*a));
-			if (a->token == token)
-				return 0;
+			if (a->token != token)
+				continue;
+			if (a->err == 0 && k->in_pidns) {
+				if (outer <= 0) {
+					/* Not told which process it is: it
+					 * cannot be supervised. */
+					errno = EPROTO;
+					return -1;
+				}
+				a->pid = outer;
+			}
+			return 0;
 		}
 	}
 }
@@ -800,5 +904,6 @@ void keeper_free(struct keeper *k)
 	free(k->in.s);
 	free(k->out.s);
 	free(k->exe);
+	free(k->pidns_why);
 	free(k);
 }

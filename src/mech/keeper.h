@@ -71,6 +71,13 @@ void keeper_free(struct keeper *k);
 int keeper_spawn(struct keeper *k, const struct spawn_req *req,
                  struct spawn_res *res, uint32_t *token);
 
+/* Whether the keepers started from now on make a pid namespace (their
+ * runs' own, which dies with the keeper: docs/containment.md). */
+void keeper_set_pidns(struct keeper *k, bool on);
+/* Whether the keeper that runs now has one; else *WHY says why not
+ * (NULL: none runs yet). */
+bool keeper_pidns(const struct keeper *k, const char **why);
+
 /* The keeper's pid, 0 when none runs. */
 pid_t keeper_pid(const struct keeper *k);
 /* How many of the keeper's children are no live run's main process, as

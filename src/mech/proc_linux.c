@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -186,6 +187,29 @@ static int pidfd_of(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+int proc_pidfd(pid_t pid)
+{
+	return pidfd_of(pid);
+}
+
+pid_t proc_pidfd_pid(int fd)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	int f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -1;
+	ssize_t n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	const char *p = strstr(buf, "\nPid:\t");
+	char *end;
+	long pid = p ? strtol(p + 6, &end, 10) : -1;
+	return pid > 0 && (*end == '\n' || *end == 0) ? (pid_t)pid : -1;
+}
+
 /* Is the process P names still there (not a zombie)? */
 static bool still_there(const struct proc_stat *p)
 {
@@ -243,6 +267,63 @@ pid_t proc_fork_into(int cgroup_fd)
 	errno = ENOSYS;
 	return -1;
 #endif
+}
+
+pid_t proc_fork_pidns(bool user)
+{
+#if defined(SYS_clone3)
+	struct clone_args args = {
+		.flags = CLONE_NEWPID | CLONE_NEWNS | (user ? CLONE_NEWUSER : 0),
+		.exit_signal = SIGCHLD };
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+#else
+	(void)user;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* Writes TEXT to the file PATH (a /proc/self/ setting). */
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t len = strlen(text);
+	ssize_t w = write(fd, text, len);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return w == (ssize_t)len ? 0 : -1;
+}
+
+int proc_pidns_setup(bool user, uid_t uid, gid_t gid, const char **step)
+{
+	char map[64];
+	if (user) {
+		*step = "setgroups";
+		if (write_file("/proc/self/setgroups", "deny") < 0)
+			return -1;
+		*step = "uid_map";
+		snprintf(map, sizeof(map), "%lu %lu 1\n", (unsigned long)uid,
+		         (unsigned long)uid);
+		if (write_file("/proc/self/uid_map", map) < 0)
+			return -1;
+		*step = "gid_map";
+		snprintf(map, sizeof(map), "%lu %lu 1\n", (unsigned long)gid,
+		         (unsigned long)gid);
+		if (write_file("/proc/self/gid_map", map) < 0)
+			return -1;
+	}
+	/* The mounts below stay in this namespace; the system's still
+	 * reach it (a slave, not a private copy). */
+	*step = "mount /";
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		return -1;
+	*step = "mount /proc";
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return -1;
+	return 0;
 }
 
 int proc_subreaper(void)

@@ -95,6 +95,25 @@ int proc_subreaper(void);
  * forks and moves the child itself). */
 pid_t proc_fork_into(int cgroup_fd);
 
+/* A pidfd of process PID (the caller's pid namespace's), or -1 (errno). */
+int proc_pidfd(pid_t pid);
+/* The pid, as this process's pid namespace names it, of the process whose
+ * pidfd FD is (received from another namespace, say), or -1. */
+pid_t proc_pidfd_pid(int fd);
+
+/* fork() into a new pid namespace, whose PID 1 the child is, and a new
+ * mount namespace; into a new user namespace too when USER (a user
+ * without privileges).  Returns as fork does; -1 (errno) where the system
+ * cannot or refuses (ENOSYS, EPERM, EINVAL, ENOSPC...). */
+pid_t proc_fork_pidns(bool user);
+
+/* In such a child, before it runs anything else: with USER, maps UID and
+ * GID (the parent's) to themselves; then stops its mounts from reaching
+ * the system and mounts a /proc of its pid namespace on /proc, so that
+ * /proc/PID names its own processes.  Returns 0, or -1 with errno and the
+ * failed *STEP. */
+int proc_pidns_setup(bool user, uid_t uid, gid_t gid, const char **step);
+
 /* SIG is sent to this process when its parent dies, however.  Returns 0,
  * or -1 (errno; ENOSYS where the system has no such thing). */
 int proc_die_with_parent(int sig);

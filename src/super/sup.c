@@ -657,6 +657,7 @@ struct sup *sup_new(struct tend_config *cfg, struct events *ev,
 	s->host.cg = &s->cg;
 	struct keeper_hooks kh = keeper_hooks_of(s);
 	s->keeper = keeper_new(s->host.loop, &kh, NULL);
+	keeper_set_pidns(s->keeper, cfg->pid_namespace == PIDNS_YES);
 	s->host.keeper = s->keeper;
 	s->host.config_path = cfg->path;
 	s->jobs.host = &s->host;
@@ -754,6 +755,8 @@ void sup_report(const struct sup *s, uint64_t now, struct sup_report *r)
 		.keeper = s->keeper ? keeper_pid(s->keeper) : 0,
 		.keeper_strays = s->keeper ? keeper_strays(s->keeper) : 0,
 	};
+	if (s->keeper)
+		r->pidns = keeper_pidns(s->keeper, &r->pidns_why);
 }
 
 int sup_prepare(struct sup *s)

@@ -86,6 +86,9 @@ struct sup_report {
 	const char *cgroup;        /* the runs' cgroups' parent; NULL: none */
 	const char *cgroup_why;    /* why there are none, or NULL */
 	pid_t keeper;              /* the keeper's pid (keeper.h), 0: none yet */
+	bool pidns;                /* runs are in its pid namespace */
+	const char *pidns_why;     /* why not (pid-namespace = no, or the
+	                            * kernel's refusal), or NULL */
 	size_t keeper_strays;      /* its children that are no run's main */
 };
 void sup_report(const struct sup *s, uint64_t now, struct sup_report *r);

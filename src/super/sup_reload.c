@@ -1,4 +1,5 @@
 #include "sup_int.h"
+#include "keeper.h"
 #include "reload.h"
 #include "unit.h"
 #include "util.h"
@@ -130,6 +131,7 @@ json_t *sup_reload(struct sup *s, struct tend_config *cfg)
 	s->cfg = cfg;
 	s->host.config_path = cfg->path;
 	s->jobs.max = cfg->max_jobs;
+	keeper_set_pidns(s->keeper, cfg->pid_namespace == PIDNS_YES);   /* the next keeper's */
 	s->width = sup_name_width(cfg);
 	for (size_t i = 0; i < s->nunits; i++) {
 		struct output *o = unit_output(s->units[i]);
