@@ -192,8 +192,10 @@ class Tend(Peer):
         self.extra = extra or {}   # {name: [ini lines]}
         super().__init__(root, services, **kw)
 
+    head = []   # [tend] lines
+
     def write_config(self):
-        ini = []
+        ini = list(self.head)
         for name, argv in self.services.items():
             ini += ["[service %s]" % name,
                     "exec = " + " ".join(shlex.quote(a) for a in argv)]
@@ -236,6 +238,14 @@ class Tend(Peer):
     def version(cls):
         return subprocess.run([cls.bin, "--version"], capture_output=True,
                               text=True).stdout.split()[-1]
+
+
+class TendNS(Tend):
+    """tend with `pid-namespace = yes` (docs/containment.md): every run in a
+    pid namespace whose PID 1 is the keeper; for the containment scenario,
+    whose case (c2) only a namespace covers."""
+    name = "tend-pidns"   # tend, `pid-namespace = yes`
+    head = ["[tend]", "pid-namespace = yes"]
 
 
 class TendBase(Tend):
