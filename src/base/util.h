@@ -76,6 +76,10 @@ int fd_write_line(int fd, const char *s, size_t n);
  * /proc/self/fd lists them).  Returns 0, or -1 (errno) when neither works. */
 int fd_close_from(int min);
 
+/* Gives the heap's free pages back to the system (glibc: malloc_trim; a
+ * no-op elsewhere).  Costs a walk of the heap: for after a burst. */
+void heap_give_back(void);
+
 /* Appends the pids FILE lists (decimal numbers separated by white space:
  * /proc/PID/task/TID/children, a cgroup's cgroup.procs) to *PIDS (*N of
  * *CAP used, grown as needed).  Returns 0, or -1 when it cannot be read

@@ -336,6 +336,7 @@ static void handle_status(struct daemon *d, struct conn *c, struct unit *u,
 	                            .file = d->cfg->dir != NULL,
 	                            .clients = server_nconns(d->srv) };
 	server_reply(c, status_reply(d->sup, &self, req->name));
+	sup_after_burst(d->sup);
 }
 
 static void handle_start(struct daemon *d, struct conn *c, struct unit *u,

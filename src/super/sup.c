@@ -694,6 +694,7 @@ void sup_free(struct sup *s)
 	loop_timer_stop(s->host.loop, &s->memory);
 	loop_timer_stop(s->host.loop, &s->disk_retry);
 	loop_timer_stop(s->host.loop, &s->procs_retry);
+	loop_timer_stop(s->host.loop, &s->trim);
 	free(s->notify_prefix);
 	free(s->roots);
 	free(s->owner);

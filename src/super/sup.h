@@ -75,6 +75,10 @@ struct unit *sup_unit_at(const struct sup *s, size_t i);
 /* Everything stops: sup_shutdown was called, or a stop signal came. */
 bool sup_shutting_down(const struct sup *s);
 
+/* Something allocated and freed much (a status of every unit): the heap's
+ * free pages go back once things are quiet. */
+void sup_after_burst(struct sup *s);
+
 /* What tend status tells of the supervisor itself (status.h). */
 struct sup_report {
 	bool stopping;             /* sup_shutting_down */

@@ -59,6 +59,8 @@ struct sup {
 	unsigned long disk_lines_lost;  /* units' log lines lost meanwhile */
 	bool procs_short;          /* the procs file cannot be written: reported */
 	struct loop_timer procs_retry;  /* while it cannot: tries again */
+	struct loop_timer trim;    /* a quiet second after spawns: the heap's
+	                              free pages go back (heap_give_back) */
 	unsigned procs_retry_ms;   /* the wait before the next try */
 };
 

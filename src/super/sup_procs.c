@@ -155,9 +155,25 @@ void sup_note_seen(struct sup *s, struct unit *u, const struct proc_stat *seen,
 		loop_timer_start(s->host.loop, &s->records, 0, on_records, s);
 }
 
+static void on_trim(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	(void)t;
+	heap_give_back();
+}
+
+/* A spawn builds and drops a whole environment, a boot a thousand, a
+ * status the JSON of every unit: once things are quiet for a second, what
+ * they left free goes back (one wakeup after activity, none when idle). */
+void sup_after_burst(struct sup *s)
+{
+	loop_timer_start(s->host.loop, &s->trim, 1000, on_trim, s);
+}
+
 void sup_spawned(struct sup *s, struct unit *u)
 {
 	sup_rescan(s);
+	sup_after_burst(s);
 	struct proc_stat run;
 	size_t n = proc_read_stat(unit_run_info(u)->pid, &run) == 0;
 	sup_note_seen(s, u, &run, n);
