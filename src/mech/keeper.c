@@ -329,6 +329,11 @@ static uint32_t k_strays(struct kstate *k)
 	long n = proc_own_children(&k->kids, &k->kids_cap);
 	if (n < 0)
 		return UINT32_MAX;
+	/* Every live main is a child until reaped, and none is reaped but
+	 * here: the rest are the strays (one pass, whatever the number of
+	 * runs).  Should the counts disagree, they are compared one by one. */
+	if ((size_t)n >= k->nmains)
+		return (uint32_t)((size_t)n - k->nmains);
 	uint32_t strays = 0;
 	for (long i = 0; i < n; i++) {
 		bool main = false;
