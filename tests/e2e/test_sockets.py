@@ -384,3 +384,34 @@ def test_proxy_forwards_small_writes_at_once_both_ways(project):
     # Nagle would make each of them ~40 ms; the median tells.
     assert ab[2] < 0.015, "client -> backend, second small write took %s s" % ab
     assert ba[2] < 0.015, "backend -> client, second small write took %s s" % ba
+
+
+def test_relayed_traffic_keeps_the_service_up_and_idle_stop_follows_it(project):
+    """Bytes through the proxy are the service's activity: a line every
+    200 ms for 3 s (three times idle-stop) keeps it running; then, the
+    connection open but silent, it stops idle-stop after the last byte."""
+    port, bport = free_port(), free_port()
+    p = project("[service api]\nexec = %s tcp:127.0.0.1:%d\n"
+                "listen = tcp:127.0.0.1:%d\nbackend = tcp:127.0.0.1:%d\n"
+                "idle-stop = 1s\n" % (BACKEND, bport, port, bport))
+    p.up()
+    with socket.create_connection(("127.0.0.1", port), timeout=T_SHORT) as s:
+        f = s.makefile("rb")
+        pid = None
+        end = time.monotonic() + 3
+        i = 0
+        while time.monotonic() < end:
+            s.sendall(b"l%d\n" % i)
+            a = f.readline().decode()
+            assert field(a, "got") == "l%d" % i, a
+            pid = pid or int(field(a, "pid"))
+            assert int(field(a, "pid")) == pid, a
+            last = time.monotonic()
+            i += 1
+            time.sleep(0.2)
+        assert not [e for e in p.events() if e["event"] == "idle_stop"]
+        assert p.unit("api")["pid"] == pid
+        ev = p.wait_event("idle_stop", timeout=T_SHORT)
+        took = time.monotonic() - last
+        assert ev["idle_ms"] >= 1000, ev
+        assert 0.9 <= took <= 1 + 2.0, "idle stop %.2f s after the last byte" % took
