@@ -25,9 +25,9 @@
  * pipe). */
 #define SMALL_BELOW (16 * (size_t)1024)
 
-/* All pipes grown past the default, together: an unprivileged user's
- * pipes share a quota (fs.pipe-user-pages-soft, 64 MiB by default) with
- * the services of that same user, which must not run short. */
+/* All grown pipes, together (16 of them): an unprivileged user's pipes
+ * share a quota (fs.pipe-user-pages-soft, 64 MiB by default) with the
+ * services of that same user, which must not run short. */
 #define PIPES_GROWN_MAX (16 * (size_t)RELAY_PIPE_MAX)
 
 #define SPLICE_FLAGS (SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
@@ -42,7 +42,7 @@ enum mode {
  * the sink refused is kept (in the direction's own buffer).  One for the
  * process: the loop runs one callback at a time. */
 static char scratch[RELAY_BUF];
-static size_t pipes_grown;   /* bytes beyond the default, all relays */
+static size_t pipes_grown;   /* capacity of the grown pipes, all relays */
 
 /* One per distinct fd. */
 struct watch {
@@ -69,7 +69,7 @@ struct dir {
 	bool nogrow;               /* the pipe cannot grow (quota) */
 	int pipe[2];               /* MODE_SOCK's, made when bulk starts */
 	size_t pipe_sz;            /* its capacity */
-	size_t grown;              /* what it counts in pipes_grown */
+	size_t grown;              /* what it counts in pipes_grown (0: not grown) */
 	size_t piped;              /* bytes in it */
 	char *buf;                 /* MODE_COPY's, made at the first move */
 	size_t off, len;           /* [off, len) of it is to be written */
@@ -293,17 +293,16 @@ static int pipe_open(struct dir *d)
 static void pipe_grow(struct dir *d)
 {
 	if (d->nogrow || d->pipe_sz >= RELAY_PIPE_MAX ||
-	    pipes_grown + RELAY_PIPE_MAX - d->pipe_sz > PIPES_GROWN_MAX)
+	    pipes_grown + RELAY_PIPE_MAX > PIPES_GROWN_MAX)
 		return;
 	int sz = fcntl(d->pipe[0], F_SETPIPE_SZ, (int)RELAY_PIPE_MAX);
 	if (sz <= 0 || (size_t)sz <= d->pipe_sz) {
 		d->nogrow = true;   /* EPERM: the user's quota is spent */
 		return;
 	}
-	size_t more = (size_t)sz - d->pipe_sz;
 	d->pipe_sz = (size_t)sz;
-	d->grown += more;
-	pipes_grown += more;
+	d->grown = (size_t)sz;
+	pipes_grown += d->grown;
 }
 
 /* Bytes read into the scratch buffer: written at once, and what the sink

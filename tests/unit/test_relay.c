@@ -864,6 +864,79 @@ static void test_backpressure_small(void **state)
 	close2(t);
 }
 
+static void on_quiet_moved(void *ctx, enum relay_dir dir, size_t n)
+{
+	(void)ctx;
+	(void)dir;
+	(void)n;
+}
+
+static void on_quiet_ended(void *ctx, enum relay_dir dir, int err)
+{
+	(void)ctx;
+	fail_msg("a relay ended (dir %d, error %d)", dir, err);
+}
+
+/* Pipes of capacity SZ among the fds the relays made (both ends open:
+ * each pipe counts once). */
+static int pipes_of_size(const struct fx *f, int sz)
+{
+	int n = 0;
+	for (int fd = 0; fd < (int)ARRAY_LEN(f->fifo_before); fd++)
+		if (!f->fifo_before[fd] && is_fifo(fd) &&
+		    fcntl(fd, F_GETPIPE_SZ) == sz)
+			n++;
+	return n / 2;
+}
+
+/* Streams at once beyond the quota: 16 pipes grow to RELAY_PIPE_MAX, the
+ * others keep the default size; a freed relay gives its share back. */
+static void test_pipes_grow_within_quota(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 20 };
+	static const unsigned char zeros[65536];
+	int x[N][2], y[N][2];
+	struct relay *r[N];
+	const struct relay_cb cb = { on_quiet_moved, on_quiet_ended, NULL };
+	note_pipes(f);
+	int fds = (int)fd_count();
+	for (int i = 0; i < N; i++) {
+		sockpair(x[i]);
+		sockpair(y[i]);
+		/* As much as the socket takes: a stream for the relay. */
+		while (write(x[i][0], zeros, sizeof(zeros)) > 0)
+			;
+		r[i] = relay_new(f->lp, (struct relay_end){ x[i][1], x[i][1] },
+		                 (struct relay_end){ y[i][0], y[i][0] }, 0, &cb);
+		assert_non_null(r[i]);
+	}
+	idle(f, 200);   /* nobody reads the sinks: the pipes stay full */
+	assert_int_equal(pipes_of_size(f, RELAY_PIPE_MAX), 16);
+	assert_int_equal(pipes_of_size(f, RELAY_BUF), N - 16);
+	/* One that grew goes: the next stream may grow. */
+	relay_free(r[0]);
+	r[0] = NULL;
+	int z[2], w[2];
+	sockpair(z);
+	sockpair(w);
+	while (write(z[0], zeros, sizeof(zeros)) > 0)
+		;
+	struct relay *more = relay_new(f->lp, (struct relay_end){ z[1], z[1] },
+	                               (struct relay_end){ w[0], w[0] }, 0, &cb);
+	idle(f, 200);
+	assert_int_equal(pipes_of_size(f, RELAY_PIPE_MAX), 16);
+	relay_free(more);
+	close2(z);
+	close2(w);
+	for (int i = 0; i < N; i++) {
+		relay_free(r[i]);
+		close2(x[i]);
+		close2(y[i]);
+	}
+	assert_int_equal(fd_count(), fds);
+}
+
 static void on_zero_moved(void *ctx, enum relay_dir dir, size_t n)
 {
 	(void)dir;
@@ -956,6 +1029,7 @@ int main(void)
 		T(test_stream_pipe_then_small_copies),
 		T(test_mixed_sizes_both_ways),
 		T(test_backpressure_small),
+		T(test_pipes_grow_within_quota),
 		T(test_pipe_hangup_splice),
 		T(test_pipe_hangup_copy),
 		T(test_copy_lines),
