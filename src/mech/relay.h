@@ -69,7 +69,7 @@
 #include "loop.h"
 
 #define RELAY_BUF 65536
-#define RELAY_PIPE_MAX (1024 * 1024)   /* a streaming direction's pipe */
+#define RELAY_PIPE_MAX 1048576   /* a streaming direction's pipe (1 MiB) */
 
 enum relay_dir { RELAY_AB = 0, RELAY_BA = 1 };
 
