@@ -691,6 +691,21 @@ static void fd_link(pid_t pid, int fd, char *out, size_t cap)
 	out[n > 0 ? n : 0] = 0;
 }
 
+/* Waits (2 s at most) until PID runs its new program, with command line
+ * WANT: a spawn is told as soon as its exec began, and the descriptors
+ * the exec closes may be there until then. */
+static void wait_exec(pid_t pid, const char *want)
+{
+	char got[256] = "";
+	for (int i = 0; i < 2000; i++) {
+		proc_cmdline(pid, got, sizeof(got));
+		if (strcmp(got, want) == 0)
+			return;
+		usleep(1000);
+	}
+	fail_msg("pid %d runs \"%s\", not \"%s\"", (int)pid, got, want);
+}
+
 /* Does PID hold any of the keeper's own descriptors above 2 (its socket
  * to the daemon, its signalfd)?  Returns the first such fd of PID, or -1. */
 static int holds_the_keepers(pid_t pid, pid_t keeper)
@@ -726,6 +741,8 @@ static void a_run_gets_no_descriptor_of_the_keeper(void **state)
 	                        .fd_out = -1, .fd_err = -1, .fds = &p[1], .nfds = 1 };
 	assert_int_equal(spawn(f, &rq, &rs, &t2), 0);
 	pid_t given = rs.pid;
+	wait_exec(bare, "sleep 30");
+	wait_exec(given, "sleep 30");
 	char want[128], got[128];
 	fd_link(getpid(), p[1], want, sizeof(want));
 	fd_link(given, 3, got, sizeof(got));
