@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include "proc.h"
@@ -175,6 +176,15 @@ static void cookie_finds_an_orphan_below_the_keeper(void **state)
 	struct spawn_res rs;
 	assert_int_equal(proc_spawn(&rq, &rs), 0);
 	pid_t x = rs.pid;
+	/* The kernel sets the new environment up a moment after the exec let
+	 * the parent go on (a vfork's parent resumes at the exec). */
+	struct buf env = { 0 };
+	for (int i = 0; i < 1000; i++) {
+		if (proc_environ(x, &env) == 0 && environ_has(&env, cookie))
+			break;
+		usleep(1000);
+	}
+	free(env.s);
 	/* clear of the made-up pids below */
 	assert_true(x != 1 && x != 100 && x != 101 && x != 500 && x != 2000000000);
 	struct proc_table t = { 0 };
