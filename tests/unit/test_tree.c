@@ -7,8 +7,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "proc.h"
 
@@ -176,10 +176,10 @@ static void cookie_finds_an_orphan_below_the_keeper(void **state)
 	struct spawn_res rs;
 	assert_int_equal(proc_spawn(&rq, &rs), 0);
 	pid_t x = rs.pid;
-	/* Spawned with vfork, x may be told before its exec has set up the
-	 * new environment that /proc shows: until it has. */
+	/* The kernel sets the new environment up a moment after the exec let
+	 * the parent go on (a vfork's parent resumes at the exec). */
 	struct buf env = { 0 };
-	for (int i = 0; i < 2000; i++) {
+	for (int i = 0; i < 1000; i++) {
 		if (proc_environ(x, &env) == 0 && environ_has(&env, cookie))
 			break;
 		usleep(1000);
