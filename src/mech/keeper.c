@@ -457,6 +457,9 @@ void keeper_free(struct keeper *k)
 		}
 		drop_sock(k);
 	}
+	if (k->old_pid > 0)   /* dead already (killed), not reaped yet */
+		while (waitpid(k->old_pid, NULL, 0) < 0 && errno == EINTR)
+			;
 	if (k->pid > 0) {
 		if (waitpid(k->pid, NULL, WNOHANG) == 0) {
 			(void)kill(k->pid, SIGKILL);   /* it did not go in time */

@@ -178,6 +178,16 @@ static __attribute__((noreturn)) void child_run(const struct spawn_req *rq,
 		from[i] = rq->fds[i - 3];
 	if (child_place(from, n) < 0)
 		child_fail(out, STEP_DUP2);
+	/* Nothing but what it was given: whatever else is open (all of it
+	 * should be close-on-exec) goes now, where the system can close a
+	 * range at once; the report pipe moves right after the placed
+	 * descriptors first. */
+	if (!out->mem) {
+		if (out->fd != n && dup3(out->fd, n, O_CLOEXEC) < 0)
+			child_fail(out, STEP_DUP2);
+		out->fd = n++;
+	}
+	(void)proc_close_from(n);
 	if (rq->cwd && chdir(rq->cwd) < 0)
 		child_fail(out, STEP_CHDIR);
 	if (rq->listen_pid)

@@ -270,6 +270,11 @@ pid_t proc_fork_into(int cgroup_fd)
 #endif
 }
 
+int proc_close_from(int min)
+{
+	return syscall(SYS_close_range, (unsigned)min, ~0U, 0) == 0 ? 0 : -1;
+}
+
 pid_t proc_vfork(int (*fn)(void *), void *arg, void *stack_top)
 {
 	return clone(fn, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);

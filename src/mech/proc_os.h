@@ -101,6 +101,11 @@ int proc_pidfd(pid_t pid);
  * pidfd FD is (received from another namespace, say), or -1. */
 pid_t proc_pidfd_pid(int fd);
 
+/* Closes every descriptor from MIN up, in one call, allocating nothing (a
+ * vfork's child may call it).  Returns 0, or -1 (errno) where the system
+ * cannot (Linux before 5.9, a seccomp filter): then nothing is closed. */
+int proc_close_from(int min);
+
 /* vfork(): a child that shares this process's memory and runs FN(ARG) on
  * the stack that ends at STACK_TOP, while this process waits until it
  * execs or exits.  FN must only exec or _exit in the end, and change
