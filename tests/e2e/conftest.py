@@ -98,6 +98,56 @@ def children(pid):
     return out
 
 
+def cmdline(pid):
+    """The argv of PID as a list of str, or None."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return [a.decode(errors="replace")
+                    for a in f.read().split(b"\0")[:-1]]
+    except OSError:
+        return None
+
+
+# --- tend's keeper (docs/containment.md) ------------------------------------
+#
+# A daemon (or tend exec) runs every run below one process of its own, its
+# keeper: its child "tend-keeper PID" (PID: the daemon's, as the keeper's pid
+# namespace sees it: 0 from a namespace of its own), started at the first
+# spawn.  The keeper is the
+# parent of every run's main process and the child subreaper of all of them
+# (orphans of every run come back to it); it dies with the daemon.
+
+KEEPER = "tend-keeper"
+
+
+def keepers_of(pid):
+    """Live children of PID that are a keeper."""
+    return sorted(c for c, st in children(pid)
+                  if st not in "ZX" and comm(c) == KEEPER)
+
+
+def keeper_of(pid, timeout=T_SHORT):
+    """The keeper of the daemon (or tend exec) PID, once it runs: its one
+    keeper, whatever the number of services, named "tend-keeper PID"."""
+    ks = wait_until(lambda: keepers_of(pid), timeout,
+                    what="the keeper of %d" % pid)
+    assert len(ks) == 1, "more than one keeper below %d: %s" % (pid, ks)
+    argv = cmdline(ks[0])
+    assert argv == [KEEPER, str(nspid(pid) if same_pidns(pid, ks[0]) else 0)], \
+        (ks[0], argv)
+    return ks[0]
+
+
+def same_pidns(a, b):
+    """Are A and B in the same pid namespace?  (With pid-namespace = yes
+    the keeper is PID 1 of its own, where its parent's pid is 0.)"""
+    try:
+        return (os.readlink("/proc/%d/ns/pid" % a)
+                == os.readlink("/proc/%d/ns/pid" % b))
+    except OSError:
+        return True
+
+
 def environ_has(pid, needle):
     try:
         with open("/proc/%d/environ" % pid, "rb") as f:
