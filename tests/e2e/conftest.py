@@ -133,8 +133,8 @@ def keeper_of(pid, timeout=T_SHORT):
                     what="the keeper of %d" % pid)
     assert len(ks) == 1, "more than one keeper below %d: %s" % (pid, ks)
     argv = cmdline(ks[0])
-    assert argv == [KEEPER, str(nspid(pid) if same_pidns(pid, ks[0]) else 0)], \
-        (ks[0], argv)
+    parent = nspid(pid) if same_pidns(pid, ks[0]) else 0
+    assert argv == [KEEPER, str(parent)], (ks[0], argv)
     return ks[0]
 
 

@@ -408,7 +408,7 @@ def test_a_killed_keeper_restarts_every_run_below_a_new_one(tend, project):
             if st and alive(*x):
                 parents.add(st[1])
         assert time.monotonic() - t0 < T_SHORT, \
-            "the old trees still alive %.1fs after the keeper's death: %s\n%s" \
+            "the old trees alive %.1fs after the keeper's death: %s\n%s" \
             % (time.monotonic() - t0, living(procs), p.describe())
         time.sleep(0.005)
     # The keeper's children had it as their parent, then the daemon.
