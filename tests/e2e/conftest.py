@@ -265,7 +265,8 @@ def parse_events(text):
 class Tend:
     """One running tend (or a wrapper of it, such as unshare)."""
 
-    def __init__(self, args, env, cwd, logdir, reaper, stdout=None):
+    def __init__(self, args, env, cwd, logdir, reaper, stdout=None,
+                 preexec_fn=None):
         self.args = [TEND_BIN] + list(args)
         n = len(list(logdir.glob("tend-*.stderr")))
         self.err_path = logdir / ("tend-%d.stderr" % n)
@@ -275,7 +276,8 @@ class Tend:
                                          stdin=subprocess.DEVNULL,
                                          stdout=out if stdout is None
                                          else stdout, stderr=err,
-                                         start_new_session=True)
+                                         start_new_session=True,
+                                         preexec_fn=preexec_fn)
         self.pid = self.proc.pid
         self.started = time.monotonic()
         self.rc = None
@@ -488,11 +490,12 @@ class TendFactory:
         self.logdir = tmp_path / "logs"
         self.logdir.mkdir(exist_ok=True)
 
-    def start(self, *args, env=None, cwd=None, stdout=None):
-        """Starts `tend ARGS...` (STDOUT: a file object instead of the log)."""
+    def start(self, *args, env=None, cwd=None, stdout=None, preexec_fn=None):
+        """Starts `tend ARGS...` (STDOUT: a file object instead of the log;
+        PREEXEC_FN: run in the child before the exec, e.g. to set limits)."""
         e = dict(self.env if env is None else env)
         return Tend(args, e, cwd or self.workdir, self.logdir, self.reaper,
-                    stdout=stdout)
+                    stdout=stdout, preexec_fn=preexec_fn)
 
     def run(self, *args, timeout=T_SHORT, env=None, cwd=None):
         """Runs `tend ARGS...` to its end; returns the Tend (rc set)."""
