@@ -28,7 +28,8 @@ Usage: bench/compare.py [TEND_BIN] [--quick] [--only S1,S2] [--peers P1,P2]
                         [--base OLD_TEND_BIN] [--out DIR]
 (`make bench`, `make bench-quick`).  --base adds another tend binary as
 a peer, tend-base (a build of the tree before a change: `make bench-base
-BASE=REV`), to every scenario but storm and relay, which run TEND_BIN only.  The report goes to DIR/BENCHMARKS.md
+BASE=REV`), to every scenario but storm, which runs TEND_BIN only (relay
+runs the base's proxy beside TEND_BIN's, to the same backend).  The report goes to DIR/BENCHMARKS.md
 and DIR/bench/*.svg: docs/ for a full run of everything, else
 build/bench-quick (--quick) or build/bench-part.  Every supervisor runs
 under a private temporary directory and is torn down by pid; at the end no
@@ -650,36 +651,61 @@ def scale(root, S, peer_list):
 # --- 7 relay -----------------------------------------------------------------
 
 def relay_bench(root, S, peer_list):
+    """tend's proxy against a direct connection and socat; with --base, the
+    base binary's proxy too, in the same rounds, to the same backend (its
+    service a `sleep` that is ready once the backend accepts)."""
     if peers.Tend not in peer_list:
         return None
-    lport, bport, sport = relay.free_ports(3)
-    t = peers.Tend(sub(root, "t"), {"serve": [PY, relay.BACKEND, "serve", str(bport)]},
-                   extra={"serve": ["listen = tcp:127.0.0.1:%d" % lport,
-                                    "backend = tcp:127.0.0.1:%d" % bport]})
+    lport, bport, sport, lbase = relay.free_ports(4)
+    listen = lambda port: {"serve": ["listen = tcp:127.0.0.1:%d" % port,
+                                     "backend = tcp:127.0.0.1:%d" % bport]}
+    tends = [("tend", peers.Tend(sub(root, "t"), {"serve": [PY, relay.BACKEND, "serve", str(bport)]},
+                                 extra=listen(lport)), lport)]
+    if peers.TendBase in peer_list:
+        tends.append(("tend-base", peers.TendBase(sub(root, "b"), {"serve": ["sleep", "86400"]},
+                                                   extra=listen(lbase)), lbase))
     proxy = None
-    rate = {k: [] for k in ("direct", "tend", "socat")}
-    rtt = {k: [] for k in rate}
+    names = [n for n, _, _ in tends] + ["direct", "socat"]
+    rate = {k: [] for k in names}
+    rtt = {k: [] for k in names}
+    # Each tend's daemon: CPU per GiB streamed, its wakeups (context
+    # switches) per MiB streamed and per round trip (warm-up ones included).
+    own = {n: {"cpu_ms_gib": [], "wakeups_mib": [], "wakeups_rt": []} for n, _, _ in tends}
     try:
-        start(t)
-        relay.wait_listening((lport,), "tend's proxy")
+        for _, t, port in tends:
+            start(t)
+            relay.wait_listening((port,), "tend's proxy")
         proxy = relay.spawn(root, [relay.SOCAT, "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork" % sport,
                                    "TCP:127.0.0.1:%d" % bport], stderr=subprocess.DEVNULL)
         relay.wait_listening((sport,), "socat")
-        paths = [("tend", lport), ("direct", bport), ("socat", sport)]   # tend first: it wakes the service
+        # tend first: it wakes the service (then tend-base's finds it up).
+        paths = [(n, port) for n, _, port in tends] + [("direct", bport), ("socat", sport)]
         for _, port in paths:
             relay.same_bytes(port, 4 << 20)
+        daemon = {n: t.pid for n, t, _ in tends}
         for r in range(S.relay_rounds):
             for name, port in rotate(paths, r):
+                pid = daemon.get(name)
+                c0, w0 = (tendbench.cpu_ns(pid), ctx_switches(pid)) if pid else (0, 0)
                 rate[name].append(relay.stream(port, S.relay_mib))
+                if pid:
+                    own[name]["cpu_ms_gib"].append(
+                        (tendbench.cpu_ns(pid) - c0) / 1e6 * 1024 / S.relay_mib)
+                    own[name]["wakeups_mib"].append((ctx_switches(pid) - w0) / S.relay_mib)
             for name, port in reversed(rotate(paths, r)):
-                rtt[name] += relay.pingpong(port, S.relay_pings)
+                pid = daemon.get(name)
+                w0 = ctx_switches(pid) if pid else 0
+                rtt[name] += relay.pingpong(port, S.relay_pings, warm=relay.PING_WARM)
+                if pid:
+                    own[name]["wakeups_rt"].append(
+                        (ctx_switches(pid) - w0) / (S.relay_pings + relay.PING_WARM))
     finally:
         if proxy:
             relay.kill(proxy)
-        finish(t)
+        finish(*[t for _, t, _ in reversed(tends)])
     return {"rounds": S.relay_rounds, "mib": S.relay_mib, "pings": S.relay_pings,
             "rate": rate, "rtt_us": {k: [pct(v, 0.5), pct(v, 0.99)] for k, v in rtt.items()},
-            "socat": relay.socat_version()}
+            "own": own, "socat": relay.socat_version()}
 
 
 # --- the report -------------------------------------------------------------
@@ -1016,7 +1042,8 @@ def report_scale(R, res):
 
 def report_relay(R, res):
     R.p("## 7. Relay (tend only)", "",
-        "tend's TCP proxy (`listen` + `backend`, `splice`) against a direct connection "
+        "tend's TCP proxy (`listen` + `backend`: small messages copied, streams spliced) "
+        "against a direct connection "
         "and `socat %s` in the middle (`TCP-LISTEN:...,fork TCP:...`), to one "
         "`bench/relay_backend.py serve`, with bench/relay.py's own measures: %d MiB one "
         "way into a sink (MB/s, connect to the sink's count) and %d round trips of a "
@@ -1024,15 +1051,28 @@ def report_relay(R, res):
         "(wake of idle services, `tend connect`, CPU per GiB)."
         % (res["socat"], res["mib"], res["pings"], res["rounds"]), "")
     rate, rtt = res["rate"], res["rtt_us"]
+    order = ["direct", "tend", "tend-base", "socat"]
     rows = []
-    for k in ("direct", "tend", "socat"):
+    for k in [k for k in order if k in rate]:
         rows.append((k, spread(rate[k], "%.0f"), "%.0f" % rtt[k][0], "%.0f" % rtt[k][1]))
     R.table(("path", "stream, MB/s", "round trip, µs, median", "p99"), rows)
     mr = {k: median(v) for k, v in rate.items()}
     mt = {k: v[0] for k, v in rtt.items()}
     R.p("Ratios: tend streams %.2f× direct and %.2f× socat; its round trip is %.2f× "
-        "direct's and %.2f× socat's." % (mr["tend"] / mr["direct"], mr["tend"] / mr["socat"],
-                                         mt["tend"] / mt["direct"], mt["tend"] / mt["socat"]), "")
+        "direct's and %.2f× socat's (%+.0f µs over direct)."
+        % (mr["tend"] / mr["direct"], mr["tend"] / mr["socat"], mt["tend"] / mt["direct"],
+           mt["tend"] / mt["socat"], mt["tend"] - mt["direct"])
+        + (" tend-base (%s): %.2f× direct's stream, %+.0f µs over direct's round trip."
+           % (peers.TendBase.bin, mr["tend-base"] / mr["direct"], mt["tend-base"] - mt["direct"])
+           if "tend-base" in mr else ""), "")
+    own = res.get("own", {})
+    if own:
+        R.table(("tend's daemon", "CPU per GiB streamed, ms",
+                 "wakeups per MiB streamed", "wakeups per round trip"),
+                [(k, spread(v["cpu_ms_gib"], "%.0f"), spread(v["wakeups_mib"], "%.1f"),
+                  spread(v["wakeups_rt"], "%.2f")) for k, v in own.items()])
+        R.p("Wakeups are the daemon's context switches; a relay that sleeps between "
+            "messages cannot do with fewer than 2 per round trip (one per direction).", "")
     R.reproduce("relay")
 
 
@@ -1122,11 +1162,21 @@ def plots(out, results):
 
 # --- main ----------------------------------------------------------------------
 
-def check_tools():
-    need = {"s6-svscan": "s6", "runsvdir": "runit", "supervisord": "supervisor",
-            "gnuplot": "gnuplot-nox", "socat": "socat", "node": "nodejs"}
+def check_tools(only, peer_list):
+    """What the chosen scenarios and peers need (relay runs tend and socat
+    only, and draws nothing)."""
+    names = {P.name for P in peer_list}
+    others = [s for s in only if s != "relay"]
+    need = {"socat": "socat"} if "relay" in only else {}
+    if others:
+        need["gnuplot"] = "gnuplot-nox"
+        need.update({tool: pkg for peer, tool, pkg in (
+            ("s6", "s6-svscan", "s6"), ("runit", "runsvdir", "runit"),
+            ("supervisord", "supervisord", "supervisor"), ("pm2", "node", "nodejs"))
+            if peer in names})
     missing = [pkg for tool, pkg in need.items() if not shutil.which(tool)]
-    if not os.path.exists(os.path.join(peers.PM2_DIR, "bin", "pm2")):
+    if others and "pm2" in names and \
+            not os.path.exists(os.path.join(peers.PM2_DIR, "bin", "pm2")):
         missing.append("pm2 (cd bench/npm && npm ci)")
     if missing:
         sys.exit("compare.py: missing %s: run `make bench` (scripts/deps.sh peers)"
@@ -1155,7 +1205,7 @@ def main():
     peers.Tend.bin = os.path.abspath(a.tend)
     if not os.access(peers.Tend.bin, os.X_OK):
         sys.exit("compare.py: no tend binary at %s" % a.tend)
-    check_tools()
+    check_tools(only, peer_list)
     full = not a.quick and set(only) == set(SCENARIOS) and len(peer_list) == len(PEERS)
     out = a.out or ("docs" if full else "build/bench-quick" if a.quick else "build/bench-part")
     S = Sizes(a.quick)

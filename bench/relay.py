@@ -294,7 +294,10 @@ def stream(port, mib):
     return (mib << 20) / 1e6 / (t1 - t0)
 
 
-def pingpong(port, n, warm=200):
+PING_WARM = 200
+
+
+def pingpong(port, n, warm=PING_WARM):
     """µs of each of N round trips of a numbered 64-byte line."""
     s = connect(port)
     s.sendall(b"e")
@@ -597,6 +600,21 @@ def stdio_same_bytes(root, d, how, nbytes):
 
 # --- figures ---------------------------------------------------------------
 
+def ctx_switches(pid):
+    """Context switches of every thread of PID so far: its wakeups, for a
+    process that sleeps in one wait."""
+    n = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt", "nonvoluntary_ctxt")):
+                        n += int(line.split()[1])
+        except OSError:
+            pass
+    return n
+
+
 def pct(xs, q):
     """Nearest-rank percentile."""
     xs = sorted(xs)
@@ -706,6 +724,7 @@ def measure(root, d, proxy, hello, port):
     rtt = {name: [] for name, _ in paths}
     rtt_med = {name: [] for name, _ in paths}
     cpu = {"tend": [], "socat": []}
+    wakeups = {"mib": [], "rt": []}   # tend's daemon, per MiB and per round trip
     variants = STDIO
     if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
         variants += (ONE_CPU,)
@@ -731,9 +750,11 @@ def measure(root, d, proxy, hello, port):
         order = paths[r % 3:] + paths[:r % 3]
         for name, p in order:
             c0 = tendbench.cpu_ns(d.pid), reaped_children_ns(proxy.pid)
+            w0 = ctx_switches(d.pid)
             rate[name].append(stream(p, STREAM_MIB))
             if name == "tend":
                 cpu[name].append(tendbench.cpu_ns(d.pid) - c0[0])
+                wakeups["mib"].append((ctx_switches(d.pid) - w0) / STREAM_MIB)
             elif name == "socat":
                 cpu[name].append(reaped_children_ns(proxy.pid) - c0[1])
         k = r % len(variants)
@@ -745,7 +766,10 @@ def measure(root, d, proxy, hello, port):
             if c is not None:
                 st["cpu"][how].append(c)
         for name, p in reversed(order):
-            xs = pingpong(p, PINGS)
+            w0 = ctx_switches(d.pid)
+            xs = pingpong(p, PINGS, warm=PING_WARM)
+            if name == "tend":
+                wakeups["rt"].append((ctx_switches(d.pid) - w0) / (PINGS + PING_WARM))
             rtt[name] += xs
             rtt_med[name].append(statistics.median(xs))
         for how in reversed(sorder):
@@ -755,10 +779,10 @@ def measure(root, d, proxy, hello, port):
             st["rtt_med"][how].append(statistics.median(xs))
     st["wakes"] = {k: wakes.pop(k) for k in keys[4:]}
     st["first"] = first.pop("x")
-    return (wakes, after, first, rate, cpu, rtt, rtt_med), st
+    return (wakes, after, first, rate, cpu, wakeups, rtt, rtt_med), st
 
 
-def report(wakes, after, first, rate, cpu, rtt, rtt_med, took):
+def report(wakes, after, first, rate, cpu, wakeups, rtt, rtt_med, took):
     print("tend %s; %d CPUs; socat %s; %s: %d rounds, each with every variant "
           "(order turned each round); %.0f s"
           % (TEND, os.cpu_count(), socat_version(),
@@ -791,6 +815,9 @@ def report(wakes, after, first, rate, cpu, rtt, rtt_med, took):
           % (*("%.0f (%.0f–%.0f)" % (per[k], min(cpu[k]) / 1e6 / gib,
                                       max(cpu[k]) / 1e6 / gib)
                for k in ("tend", "socat")), per["tend"] / per["socat"]))
+    print("| wakeups of tend's daemon (context switches), per MiB streamed / per "
+          "round trip, median | – | %.1f / %.2f | – | – | – | – |"
+          % (statistics.median(wakeups["mib"]), statistics.median(wakeups["rt"])))
     for q, label in ((0.5, "median"), (0.99, "p99")):
         v = {k: pct(x, q) for k, x in rtt.items()}
         cells = ["%.0f" % v[k] for k in ("direct", "tend", "socat")]

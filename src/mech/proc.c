@@ -11,19 +11,44 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
 
 extern char **environ;
 
 /* --- spawning --- */
 
-/* What a forked child reports over its CLOEXEC pipe before its exec: a
- * failure (ERR, STEP), or that it could not join its cgroup (CG_ERR; it
- * runs all the same).  One message is one write of a few bytes. */
+/* What a child reports before its exec: a failure (ERR, STEP), or that it
+ * could not join its cgroup (CG_ERR; it runs all the same). */
 struct spawn_msg {
 	int err;
 	int step;
 	int cg_err;
 };
+
+/* Where: straight into its parent's MEM while it shares its parent's
+ * memory (proc_vfork: the parent waits until the exec), else over the
+ * CLOEXEC pipe FD (one message is one write of a few bytes). */
+struct child_out {
+	int fd;
+	struct spawn_msg *mem;
+};
+
+static void child_tell(struct child_out *o, const struct spawn_msg *m)
+{
+	if (!o->mem) {
+		ssize_t w = write(o->fd, m, sizeof(*m));
+		(void)w;
+		return;
+	}
+	if (m->err && !o->mem->err) {
+		o->mem->err = m->err;
+		o->mem->step = m->step;
+	}
+	if (m->cg_err)
+		o->mem->cg_err = m->cg_err;
+}
 
 static const char *const spawn_steps[] = { "fork", "exec", "chdir", "setsid",
                                            "dup2", "pipe", "prctl",
@@ -31,11 +56,10 @@ static const char *const spawn_steps[] = { "fork", "exec", "chdir", "setsid",
 enum { STEP_FORK, STEP_EXEC, STEP_CHDIR, STEP_SETSID, STEP_DUP2, STEP_PIPE,
        STEP_PRCTL, STEP_SETRLIMIT };
 
-static void child_fail(int fd, int step)
+static __attribute__((noreturn)) void child_fail(struct child_out *o, int step)
 {
 	struct spawn_msg e = { .err = errno, .step = step };
-	ssize_t r = write(fd, &e, sizeof(e));
-	(void)r;
+	child_tell(o, &e);
 	_exit(127);
 }
 
@@ -116,8 +140,9 @@ int proc_child_limits(void)
 	return child_nofile_set ? setrlimit(RLIMIT_NOFILE, &child_nofile) : 0;
 }
 
-static void child_run(const struct spawn_req *rq, int errfd, pid_t parent,
-                      bool born_in_cgroup)
+static __attribute__((noreturn)) void child_run(const struct spawn_req *rq,
+                                                struct child_out *out,
+                                                pid_t parent, bool born_in_cgroup)
 {
 	if (rq->has_cgroup && !born_in_cgroup) {
 		/* Into the run's cgroup before anything of the program runs:
@@ -125,8 +150,7 @@ static void child_run(const struct spawn_req *rq, int errfd, pid_t parent,
 		int fd = openat(rq->cgroup_dir, "cgroup.procs", O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || write(fd, "0", 1) != 1) {
 			struct spawn_msg m = { .cg_err = errno ? errno : EIO };
-			ssize_t w = write(errfd, &m, sizeof(m));
-			(void)w;
+			child_tell(out, &m);
 		}
 		if (fd >= 0)
 			close(fd);
@@ -135,7 +159,7 @@ static void child_run(const struct spawn_req *rq, int errfd, pid_t parent,
 	if (rq->die_with_parent) {
 		/* Not started at all rather than started to outlive tend. */
 		if (proc_die_with_parent(SIGKILL) < 0)
-			child_fail(errfd, STEP_PRCTL);
+			child_fail(out, STEP_PRCTL);
 		if (getppid() != parent)
 			_exit(127);   /* the parent died before the line above */
 	}
@@ -143,23 +167,55 @@ static void child_run(const struct spawn_req *rq, int errfd, pid_t parent,
 	 * should it, the program is not started with another limit than
 	 * promised (proc_child_nofile). */
 	if (proc_child_limits() < 0)
-		child_fail(errfd, STEP_SETRLIMIT);
+		child_fail(out, STEP_SETRLIMIT);
 	if (setsid() < 0)
-		child_fail(errfd, STEP_SETSID);
+		child_fail(out, STEP_SETSID);
 	int n = 3 + (int)(rq->nfds < SPAWN_FDS_MAX ? rq->nfds : SPAWN_FDS_MAX);
-	errfd = child_above(errfd, n);
+	if (!out->mem)
+		out->fd = child_above(out->fd, n);
 	int from[3 + SPAWN_FDS_MAX] = { rq->fd_in, rq->fd_out, rq->fd_err };
 	for (int i = 3; i < n; i++)
 		from[i] = rq->fds[i - 3];
 	if (child_place(from, n) < 0)
-		child_fail(errfd, STEP_DUP2);
+		child_fail(out, STEP_DUP2);
 	if (rq->cwd && chdir(rq->cwd) < 0)
-		child_fail(errfd, STEP_CHDIR);
+		child_fail(out, STEP_CHDIR);
 	if (rq->listen_pid)
 		child_listen_pid(rq->envp);
 	environ = (char **)rq->envp;
 	execvp(rq->argv[0], rq->argv);
-	child_fail(errfd, STEP_EXEC);
+	child_fail(out, STEP_EXEC);
+}
+
+struct vfork_arg {
+	const struct spawn_req *rq;
+	pid_t parent;
+	struct spawn_msg *msg;
+};
+
+static int vfork_child(void *p)
+{
+	struct vfork_arg *a = p;
+	struct child_out out = { .fd = -1, .mem = a->msg };
+	child_run(a->rq, &out, a->parent, false);
+}
+
+/* The child shares this process's memory and runs on STACK, here in this
+ * frame, until its exec: nothing is copied, and this process waits for
+ * the exec (CLONE_VFORK).  -1 with errno ENOSYS where the system cannot. */
+static pid_t spawn_vfork(const struct spawn_req *rq, struct spawn_msg *msg)
+{
+	char stack[64 * 1024] __attribute__((aligned(16)));
+	char **env = environ;   /* the child sets it for its exec */
+	struct vfork_arg a = { rq, getpid(), msg };
+	pid_t pid = proc_vfork(vfork_child, &a, stack + sizeof(stack));
+	environ = env;
+#ifdef __SANITIZE_ADDRESS__
+	/* The child's frames marked parts of STACK in the shadow memory both
+	 * share; they are gone. */
+	__asan_unpoison_memory_region(stack, sizeof(stack));
+#endif
+	return pid;
 }
 
 /* Reads the reports on FD into MSG (the first failure, a cgroup error)
@@ -182,38 +238,21 @@ static void read_reports(int fd, struct spawn_msg *msg)
 	}
 }
 
+/* The child reports a failure over a pipe: where there is no vfork. */
+static pid_t spawn_fork(const struct spawn_req *rq, struct spawn_msg *msg);
+
 int proc_spawn(const struct spawn_req *rq, struct spawn_res *rs)
 {
 	struct spawn_msg msg = { 0 };
-	int p[2];
 	*rs = (struct spawn_res){ .pid = -1 };
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		rs->err = errno;
-		rs->step = spawn_steps[STEP_PIPE];
-		return -1;
-	}
-	pid_t parent = getpid();
-	bool born = false;
-	pid_t pid = rq->has_cgroup ? proc_fork_into(rq->cgroup_dir) : -1;
-	if (pid == 0)
-		born = true;
-	else if (pid < 0)
-		pid = fork();   /* (where the kernel cannot: the child moves) */
+	pid_t pid = spawn_vfork(rq, &msg);
+	if (pid < 0 && errno == ENOSYS)
+		pid = spawn_fork(rq, &msg);
 	if (pid < 0) {
-		rs->err = errno;
-		rs->step = spawn_steps[STEP_FORK];
-		close(p[0]);
-		close(p[1]);
+		rs->err = msg.err ? msg.err : errno;
+		rs->step = spawn_steps[msg.err ? msg.step : STEP_FORK];
 		return -1;
 	}
-	if (pid == 0) {
-		close(p[0]);
-		child_run(rq, p[1], parent, born);
-		_exit(127);
-	}
-	close(p[1]);
-	read_reports(p[0], &msg);
-	close(p[0]);
 	if (msg.err) {
 		/* Reaped here, so nobody else ever sees it. */
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -226,4 +265,36 @@ int proc_spawn(const struct spawn_req *rq, struct spawn_res *rs)
 	rs->pid = pid;
 	rs->cg_err = msg.cg_err;
 	return 0;
+}
+
+static pid_t spawn_fork(const struct spawn_req *rq, struct spawn_msg *msg)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		*msg = (struct spawn_msg){ .err = errno, .step = STEP_PIPE };
+		return -1;
+	}
+	pid_t parent = getpid();
+	bool born = false;
+	pid_t pid = rq->has_cgroup ? proc_fork_into(rq->cgroup_dir) : -1;
+	if (pid == 0)
+		born = true;
+	else if (pid < 0)
+		pid = fork();   /* (where the kernel cannot: the child moves) */
+	if (pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		errno = e;
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		struct child_out out = { .fd = p[1] };
+		child_run(rq, &out, parent, born);
+	}
+	close(p[1]);
+	read_reports(p[0], msg);
+	close(p[0]);
+	return pid;
 }

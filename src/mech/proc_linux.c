@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,6 +268,11 @@ pid_t proc_fork_into(int cgroup_fd)
 	errno = ENOSYS;
 	return -1;
 #endif
+}
+
+pid_t proc_vfork(int (*fn)(void *), void *arg, void *stack_top)
+{
+	return clone(fn, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
 }
 
 pid_t proc_fork_pidns(bool user)

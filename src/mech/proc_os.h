@@ -101,6 +101,13 @@ int proc_pidfd(pid_t pid);
  * pidfd FD is (received from another namespace, say), or -1. */
 pid_t proc_pidfd_pid(int fd);
 
+/* vfork(): a child that shares this process's memory and runs FN(ARG) on
+ * the stack that ends at STACK_TOP, while this process waits until it
+ * execs or exits.  FN must only exec or _exit in the end, and change
+ * nothing the parent relies on.  Returns the child's pid, or -1 (errno;
+ * ENOSYS where the system cannot: fork instead). */
+pid_t proc_vfork(int (*fn)(void *), void *arg, void *stack_top);
+
 /* fork() into a new pid namespace, whose PID 1 the child is, and a new
  * mount namespace; into a new user namespace too when USER (a user
  * without privileges).  Returns as fork does; -1 (errno) where the system

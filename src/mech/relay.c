@@ -5,22 +5,44 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The most a direction moves per wakeup (four pipe-fulls) before it lets
+/* The most a direction moves per wakeup (two full pipes) before it lets
  * the loop serve others; level-triggered epoll, or the kick timer, brings
  * it back while more is ready. */
-#define RELAY_BUDGET (4 * (size_t)RELAY_BUF)
+#define RELAY_BUDGET (2 * (size_t)RELAY_PIPE_MAX)
+
+/* A read or splice that brought less than this found its source drained
+ * (or nearly): the direction goes back to the loop instead of asking
+ * again for an EAGAIN; level-triggered epoll reports what came since. */
+#define DRAINED_BELOW (16 * (size_t)1024)
+
+/* MODE_SOCK: a splice into the pipe shorter than this sends the direction
+ * back to copying (a read that fills the whole buffer sends it to the
+ * pipe). */
+#define SMALL_BELOW (16 * (size_t)1024)
+
+/* All grown pipes, together (16 of them): an unprivileged user's pipes
+ * share a quota (fs.pipe-user-pages-soft, 64 MiB by default) with the
+ * services of that same user, which must not run short. */
+#define PIPES_GROWN_MAX (16 * (size_t)RELAY_PIPE_MAX)
 
 #define SPLICE_FLAGS (SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
 
 enum mode {
 	MODE_SPLICE,   /* straight from source to sink: one of them is a pipe */
-	MODE_PIPE,     /* through the direction's own pipe */
+	MODE_SOCK,     /* neither: small reads copied, bulk through a pipe */
 	MODE_COPY,     /* read and write through the buffer */
 };
+
+/* The small reads of MODE_SOCK: written out at once, so that only what
+ * the sink refused is kept (in the direction's own buffer).  One for the
+ * process: the loop runs one callback at a time. */
+static char scratch[RELAY_BUF];
+static size_t pipes_grown;   /* capacity of the grown pipes, all relays */
 
 /* One per distinct fd. */
 struct watch {
@@ -41,7 +63,13 @@ struct dir {
 	bool eof;                  /* the source said so */
 	bool ended;
 	bool wait_dst;             /* MODE_SPLICE: the sink said EAGAIN */
-	int pipe[2];               /* MODE_PIPE's, made at the first move */
+	bool drained;              /* the source had little: wait for it */
+	bool full;                 /* the sink took less: wait for it */
+	bool bulk;                 /* MODE_SOCK: through the pipe */
+	bool nogrow;               /* the pipe cannot grow (quota) */
+	int pipe[2];               /* MODE_SOCK's, made when bulk starts */
+	size_t pipe_sz;            /* its capacity */
+	size_t grown;              /* what it counts in pipes_grown (0: not grown) */
 	size_t piped;              /* bytes in it */
 	char *buf;                 /* MODE_COPY's, made at the first move */
 	size_t off, len;           /* [off, len) of it is to be written */
@@ -139,8 +167,8 @@ static void rewatch(struct relay *r)
 		loop_timer_stop(r->lp, &r->kick);
 }
 
-/* Drops what D holds: its pipe and its buffer. */
-static void drop(struct dir *d)
+/* Closes D's pipe (with what it holds). */
+static void pipe_close(struct dir *d)
 {
 	if (d->pipe[0] >= 0) {
 		close(d->pipe[0]);
@@ -148,6 +176,14 @@ static void drop(struct dir *d)
 	}
 	d->pipe[0] = d->pipe[1] = -1;
 	d->piped = 0;
+	pipes_grown -= d->grown;
+	d->grown = 0;
+}
+
+/* Drops what D holds: its pipe and its buffer. */
+static void drop(struct dir *d)
+{
+	pipe_close(d);
 	free(d->buf);
 	d->buf = NULL;
 	d->off = d->len = 0;
@@ -202,6 +238,8 @@ static ssize_t step_splice(struct dir *d, size_t len)
 	                   SPLICE_FLAGS);
 	if (n == 0)
 		d->eof = true;
+	if (n > 0 && (size_t)n < DRAINED_BELOW)
+		d->drained = true;
 	if (n < 0 && (errno == EINVAL || errno == ENOSYS)) {
 		d->mode = MODE_COPY;   /* for good: nothing is held */
 		return 0;
@@ -209,31 +247,137 @@ static ssize_t step_splice(struct dir *d, size_t len)
 	return n;
 }
 
-static ssize_t step_pipe(struct dir *d, size_t len)
+/* Writes what D's buffer holds. */
+static ssize_t write_held(struct dir *d)
 {
-	ssize_t n;
-	if (d->piped) {
-		n = splice(d->pipe[0], NULL, d->dst->fd, NULL, d->piped,
-		           SPLICE_FLAGS);
-		if (n > 0)
-			d->piped -= (size_t)n;
-	} else {
-		if (d->pipe[0] < 0 &&
-		    pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
-			return -1;
-		/* Filled only when empty: its EAGAIN is the source's. */
-		n = splice(d->src->fd, NULL, d->pipe[1], NULL, len,
-		           SPLICE_FLAGS);
-		if (n == 0)
-			d->eof = true;
-		if (n > 0)
-			d->piped = (size_t)n;
-		if (n >= 0)
-			return 0;
+	const char *p = d->buf + d->off;
+	size_t want = d->len - d->off;
+	/* send: a socket whose peer left gives EPIPE, not SIGPIPE. */
+	ssize_t n = d->dst_sock ? send(d->dst->fd, p, want, MSG_NOSIGNAL)
+	                        : write(d->dst->fd, p, want);
+	if (n <= 0)
+		return n;
+	if (d->lines)
+		d->line_dst = p[n - 1] == '\n';
+	d->off += (size_t)n;
+	if (d->off == d->len)
+		d->off = d->len = 0;
+	return n;
+}
+
+/* Writes what the pipe holds; an empty pipe that is done with (the
+ * direction went back to copying) is closed. */
+static ssize_t write_piped(struct dir *d)
+{
+	ssize_t n = splice(d->pipe[0], NULL, d->dst->fd, NULL, d->piped,
+	                   SPLICE_FLAGS);
+	if (n > 0)
+		d->piped -= (size_t)n;
+	if (d->piped == 0 && !d->bulk)
+		pipe_close(d);
+	return n;
+}
+
+/* MODE_SOCK's pipe, made empty and of the default size: 0, or -1. */
+static int pipe_open(struct dir *d)
+{
+	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -1;
+	int sz = fcntl(d->pipe[0], F_GETPIPE_SZ);
+	d->pipe_sz = sz > 0 ? (size_t)sz : RELAY_BUF;
+	return 0;
+}
+
+/* The pipe came back full: a stream.  It grows to RELAY_PIPE_MAX if the
+ * quota allows (fewer, larger moves); else it stays as it is. */
+static void pipe_grow(struct dir *d)
+{
+	if (d->nogrow || d->pipe_sz >= RELAY_PIPE_MAX ||
+	    pipes_grown + RELAY_PIPE_MAX > PIPES_GROWN_MAX)
+		return;
+	int sz = fcntl(d->pipe[0], F_SETPIPE_SZ, (int)RELAY_PIPE_MAX);
+	if (sz <= 0 || (size_t)sz <= d->pipe_sz) {
+		d->nogrow = true;   /* EPERM: the user's quota is spent */
+		return;
 	}
-	if (n < 0 && (errno == EINVAL || errno == ENOSYS)) {
-		/* For good; step_copy drains what the pipe holds first. */
-		d->mode = MODE_COPY;
+	d->pipe_sz = (size_t)sz;
+	d->grown = (size_t)sz;
+	pipes_grown += d->grown;
+}
+
+/* Bytes read into the scratch buffer: written at once, and what the sink
+ * does not take is kept in D's buffer.  Returns the bytes written, or -1
+ * (not EAGAIN: a full sink is 0 written). */
+static ssize_t pass_scratch(struct dir *d, size_t n)
+{
+	ssize_t w = d->dst_sock ? send(d->dst->fd, scratch, n, MSG_NOSIGNAL)
+	                        : write(d->dst->fd, scratch, n);
+	if (w < 0 && errno != EAGAIN && errno != EINTR)
+		return -1;
+	if (w < 0)
+		w = 0;
+	if ((size_t)w < n) {
+		if (!d->buf)
+			d->buf = xmalloc(RELAY_BUF);
+		memcpy(d->buf, scratch + w, n - (size_t)w);
+		d->off = 0;
+		d->len = n - (size_t)w;
+		d->full = true;
+	}
+	return w;
+}
+
+/* Socket to socket (or anything but a pipe): what the source has is read
+ * into the scratch buffer and written straight on, one read and one write
+ * for a message, fewer than two splices through a pipe.  A read that
+ * fills the whole buffer is a stream: from the next move on, the bytes go
+ * through the direction's pipe with splice (the kernel passes references
+ * to its pages, nothing is copied), a pipe that grows when it fills;
+ * a splice that brings little sends the direction back to copying, and
+ * its pipe is closed.  Held bytes (the pipe's, or the buffer's) go first. */
+static ssize_t step_sock(struct dir *d, size_t len)
+{
+	if (d->piped)
+		return write_piped(d);
+	if (d->len > d->off)
+		return write_held(d);
+	ssize_t n;
+	if (!d->bulk) {
+		n = read(d->src->fd, scratch, sizeof(scratch));
+		if (n <= 0) {
+			if (n == 0)
+				d->eof = true;
+			return n;
+		}
+		if ((size_t)n == sizeof(scratch))
+			d->bulk = true;
+		else if ((size_t)n < DRAINED_BELOW)
+			d->drained = true;
+		return pass_scratch(d, (size_t)n);
+	}
+	if (d->pipe[0] < 0 && pipe_open(d) < 0) {
+		d->bulk = false;   /* out of fds: copying does without */
+		return 0;
+	}
+	/* Filled only when empty: its EAGAIN is the source's. */
+	n = splice(d->src->fd, NULL, d->pipe[1], NULL,
+	           len < d->pipe_sz ? len : d->pipe_sz, SPLICE_FLAGS);
+	if (n < 0)
+		return -1;   /* EINVAL: see pump */
+	if (n == 0) {
+		d->eof = true;
+		return 0;
+	}
+	d->piped = (size_t)n;
+	if ((size_t)n + 4096 >= d->pipe_sz)
+		pipe_grow(d);
+	else if ((size_t)n < SMALL_BELOW)
+		d->bulk = false;
+	if ((size_t)n < DRAINED_BELOW)
+		d->drained = true;
+	n = write_piped(d);
+	if (n < 0 && errno == EAGAIN) {
+		d->full = true;
 		return 0;
 	}
 	return n;
@@ -242,25 +386,12 @@ static ssize_t step_pipe(struct dir *d, size_t len)
 static ssize_t step_copy(struct dir *d)
 {
 	ssize_t n;
-	if (d->len > d->off) {
-		const char *p = d->buf + d->off;
-		size_t want = d->len - d->off;
-		/* send: a socket whose peer left gives EPIPE, not SIGPIPE. */
-		n = d->dst_sock ? send(d->dst->fd, p, want, MSG_NOSIGNAL)
-		                : write(d->dst->fd, p, want);
-		if (n <= 0)
-			return n;
-		if (d->lines)
-			d->line_dst = p[n - 1] == '\n';
-		d->off += (size_t)n;
-		if (d->off == d->len)
-			d->off = d->len = 0;
-		return n;
-	}
+	if (d->len > d->off)
+		return write_held(d);
 	if (!d->buf)
 		d->buf = xmalloc(RELAY_BUF);
 	if (d->piped) {
-		/* Left over from MODE_PIPE: read before the source. */
+		/* Left over from MODE_SOCK: read before the source. */
 		size_t want = d->piped < RELAY_BUF ? d->piped : RELAY_BUF;
 		n = read(d->pipe[0], d->buf, want);
 		if (n > 0)
@@ -271,20 +402,31 @@ static ssize_t step_copy(struct dir *d)
 			d->eof = true;
 		if (n > 0 && d->lines)
 			d->line_src = d->buf[n - 1] == '\n';
+		if (n > 0 && (size_t)n < DRAINED_BELOW)
+			d->drained = true;
 	}
 	if (n > 0)
 		d->len = (size_t)n;
 	return n < 0 ? -1 : 0;
 }
 
-/* Moves what D can move now, up to the budget.  Returns at once when a
- * callback freed the relay. */
-static void pump(struct relay *r, struct dir *d)
+/* Moves what D can move now, up to the budget; after a hangup (HUP) to
+ * the source's end, not only until it looks drained.  Returns at once
+ * when a callback freed the relay. */
+static void pump(struct relay *r, struct dir *d, bool hup)
 {
 	size_t left = RELAY_BUDGET;
+	d->drained = d->full = false;
 	while (left > 0) {
 		if (d->eof && !held(d)) {
 			finish(r, d, 0);
+			return;
+		}
+		if (d->full)
+			return;   /* it holds bytes: waits for the sink */
+		if (d->drained && !held(d) && !hup) {
+			/* Asking again would most likely be an EAGAIN. */
+			d->wait_dst = false;
 			return;
 		}
 		ssize_t n;
@@ -292,8 +434,13 @@ static void pump(struct relay *r, struct dir *d)
 		case MODE_SPLICE:
 			n = step_splice(d, left);
 			break;
-		case MODE_PIPE:
-			n = step_pipe(d, left);
+		case MODE_SOCK:
+			n = step_sock(d, left);
+			if (n < 0 && (errno == EINVAL || errno == ENOSYS)) {
+				/* For good; step_copy drains the pipe first. */
+				d->mode = MODE_COPY;
+				n = 0;
+			}
 			break;
 		default:
 			n = step_copy(d);
@@ -346,7 +493,7 @@ static void on_io(struct loop *lp, struct loop_io *io, uint32_t events)
 		struct dir *d = &r->dir[k];
 		if (!d->ended && d->src == w && !waits_sink(d) &&
 		    (events & EPOLLIN || hup))
-			pump(r, d);
+			pump(r, d, hup);
 	}
 	for (int k = 0; k < 2 && !r->dead; k++) {
 		struct dir *d = &r->dir[k];
@@ -355,7 +502,7 @@ static void on_io(struct loop *lp, struct loop_io *io, uint32_t events)
 		if (hup)
 			finish(r, d, EPIPE);   /* what it holds is dropped */
 		else if (events & EPOLLOUT && waits_sink(d))
-			pump(r, d);
+			pump(r, d, false);
 	}
 	leave(r);
 }
@@ -368,7 +515,7 @@ static void on_kick(struct loop *lp, struct loop_timer *t)
 	for (int k = 0; k < 2 && !r->dead; k++) {
 		struct dir *d = &r->dir[k];
 		if (!d->ended && waited(d)->always)
-			pump(r, d);
+			pump(r, d, false);
 	}
 	leave(r);
 }
@@ -405,7 +552,7 @@ static void dir_init(struct relay *r, struct dir *d, int src, int dst,
 	else if (sfifo || (dok && S_ISFIFO(ds.st_mode)))
 		d->mode = MODE_SPLICE;
 	else
-		d->mode = MODE_PIPE;
+		d->mode = MODE_SOCK;
 }
 
 struct relay *relay_new(struct loop *lp, struct relay_end a, struct relay_end b,

@@ -20,15 +20,28 @@
  * from, so a sink whose reader went away (a pipe whose read end closed)
  * is noticed at once, not at the next write.
  *
- * Moving is zero-copy where the kernel allows: splice(2) straight from
- * source to sink when either is a pipe, else through a pipe of the
- * direction's own (made at its first move, closed by relay_free); through
- * a RELAY_BUF buffer with read/write when splice is refused (EINVAL: a
- * tty, some files) or when the direction was asked to copy (RELAY_COPY_*:
- * the caller wants to know about line boundaries).  A direction never has
- * more than one pipe's or one buffer's worth in flight: it stops reading
- * while its sink cannot take more (EAGAIN) and waits for EPOLLOUT, so a
- * slow reader slows its writer down and memory stays bounded.
+ * Moving costs as few system calls as the kernel allows.  When either
+ * side is a pipe, splice(2) goes straight from source to sink: one call
+ * per move.  Between two sockets (the proxy), what the source has is read
+ * into a buffer and written straight on, one read and one write per
+ * message, cheaper than two splices; once a read fills the whole buffer
+ * (RELAY_BUF) the direction streams: splice through a pipe of its own
+ * (made then, closed when small reads come back or by relay_free), so
+ * the bytes never pass through tend's memory, a pipe that grows to
+ * RELAY_PIPE_MAX when it fills (all relays of the process together grow
+ * at most 16 pipes: an unprivileged user's pipes share a quota with that
+ * user's services).  A move that brought little (below 16 KiB) is taken
+ * for a drained source: the direction waits for the next readiness
+ * instead of asking again for an EAGAIN.  Copying through a RELAY_BUF
+ * buffer with read/write is also what is left when splice is refused
+ * (EINVAL: a tty, some files) or when the direction was asked to copy
+ * (RELAY_COPY_*: the caller wants to know about line boundaries).  A
+ * direction never has more than one pipe's (RELAY_PIPE_MAX at most) or
+ * one buffer's worth in flight: it stops reading while its sink cannot
+ * take more (EAGAIN) and waits for EPOLLOUT, so a slow reader slows its
+ * writer down and memory stays bounded.  Readiness is level-triggered and
+ * what each fd is watched for changes only when a direction starts or
+ * stops waiting for its sink: not per message.
  *
  * Ends, reported once per direction, after which the relay no longer
  * touches that direction's sink (its watch is gone unless the other
@@ -56,6 +69,7 @@
 #include "loop.h"
 
 #define RELAY_BUF 65536
+#define RELAY_PIPE_MAX 1048576   /* a streaming direction's pipe (1 MiB) */
 
 enum relay_dir { RELAY_AB = 0, RELAY_BA = 1 };
 

@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -57,6 +59,7 @@ struct proxy {
 	struct loop_timer expire;   /* the oldest held client's deadline */
 	struct loop_timer resume;   /* accepting again after EMFILE */
 	bool paused;
+	uint64_t active_at;     /* loop_now of the last unit_activity */
 };
 
 static void watch_listen(struct proxy *p);
@@ -120,7 +123,25 @@ static void on_moved(void *ctx, enum relay_dir dir, size_t n)
 	(void)dir;
 	(void)n;
 	struct pclient *c = ctx;
-	unit_activity(c->p->u);
+	struct proxy *p = c->p;
+	/* Once per millisecond of the loop's clock at most (idle-stop counts
+	 * in milliseconds): no clock is read per message. */
+	uint64_t now = loop_now(p->lp);
+	if (now != p->active_at) {
+		p->active_at = now;
+		unit_activity(p->u);
+	}
+}
+
+/* No Nagle on a TCP socket of the proxy: it forwards what it gets as it
+ * gets it (the ends have coalesced already, or chose not to), and a
+ * small write held back for the peer's delayed ACK is a 40 ms stall that
+ * a direct connection would not have.  Not TCP (a unix socket): nothing
+ * to do, and the call fails harmlessly. */
+static void no_delay(int fd)
+{
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 static void on_ended(void *ctx, enum relay_dir dir, int err)
@@ -136,6 +157,8 @@ static void start_relay(struct pclient *c)
 	struct proxy *p = c->p;
 	loop_io_del(p->lp, &c->io);
 	c->state = PC_RELAYING;
+	no_delay(c->cfd);
+	no_delay(c->bfd);
 	const struct relay_cb cb = { on_moved, on_ended, c };
 	c->relay = relay_new(p->lp, (struct relay_end){ c->cfd, c->cfd },
 	                     (struct relay_end){ c->bfd, c->bfd }, 0, &cb);

@@ -316,3 +316,102 @@ def test_proxy_to_a_unix_backend_passes_large_data_intact(project, tmp_path):
     assert len(got) == len(payload) and bytes(got) == payload
     u = p.unit("echo")
     assert u["clients"] == 0 and u["held"] == 0, u
+
+
+def _accept_relayed(lsock, timeout):
+    """The backend side of a relayed connection: the first connection to
+    LSOCK that carries a byte (tend's readiness probes connect and close
+    without one).  Returns (socket, that byte)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        lsock.settimeout(max(0.1, end - time.monotonic()))
+        c, _ = lsock.accept()
+        c.settimeout(max(0.1, end - time.monotonic()))
+        b = c.recv(1)
+        if b:
+            return c, b
+        c.close()
+    raise AssertionError("no relayed connection reached the backend")
+
+
+def _second_write_delay(src, dst):
+    """After a few quick exchanges, SRC writes a byte and, once DST has it,
+    another: seconds from the second write to DST having it.  The quick
+    answers put DST's end in interactive mode, where Linux delays the ACK
+    of what is not answered at once (up to 40 ms; a missed delayed ACK
+    ends that mode, hence the exchanges before each try).  With Nagle on
+    the relaying socket the second byte waits for that ACK."""
+    for _ in range(3):
+        src.sendall(b"q")
+        assert dst.recv(1) == b"q"
+        dst.sendall(b"r")
+        assert src.recv(1) == b"r"
+    src.sendall(b"a")
+    assert dst.recv(1) == b"a"
+    t0 = time.monotonic()
+    src.sendall(b"b")
+    assert dst.recv(1) == b"b"
+    return time.monotonic() - t0
+
+
+def test_proxy_forwards_small_writes_at_once_both_ways(project):
+    """TCP_NODELAY on both of tend's sockets: a small write that follows
+    one not yet acknowledged goes on at once, as on a direct connection,
+    instead of waiting for the peer's delayed ACK."""
+    port = free_port()
+    backend = socket.socket()
+    backend.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    backend.bind(("127.0.0.1", 0))
+    backend.listen(16)
+    bport = backend.getsockname()[1]
+    p = project("[service api]\nexec = sleep 600\n"
+                "listen = tcp:127.0.0.1:%d\nbackend = tcp:127.0.0.1:%d\n"
+                % (port, bport))
+    p.up()
+    client = socket.create_connection(("127.0.0.1", port), timeout=T_SHORT)
+    try:
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client.sendall(b"x")
+        conn, first = _accept_relayed(backend, T_SHORT)
+        assert first == b"x"
+        with conn:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            ab = sorted(_second_write_delay(client, conn) for _ in range(5))
+            ba = sorted(_second_write_delay(conn, client) for _ in range(5))
+    finally:
+        client.close()
+        backend.close()
+    # Nagle would make each of them ~40 ms; the median tells.
+    assert ab[2] < 0.015, "client -> backend, second small write took %s s" % ab
+    assert ba[2] < 0.015, "backend -> client, second small write took %s s" % ba
+
+
+def test_relayed_traffic_keeps_the_service_up_and_idle_stop_follows_it(project):
+    """Bytes through the proxy are the service's activity: a line every
+    200 ms for 3 s (three times idle-stop) keeps it running; then, the
+    connection open but silent, it stops idle-stop after the last byte."""
+    port, bport = free_port(), free_port()
+    p = project("[service api]\nexec = %s tcp:127.0.0.1:%d\n"
+                "listen = tcp:127.0.0.1:%d\nbackend = tcp:127.0.0.1:%d\n"
+                "idle-stop = 1s\n" % (BACKEND, bport, port, bport))
+    p.up()
+    with socket.create_connection(("127.0.0.1", port), timeout=T_SHORT) as s:
+        f = s.makefile("rb")
+        pid = None
+        end = time.monotonic() + 3
+        i = 0
+        while time.monotonic() < end:
+            s.sendall(b"l%d\n" % i)
+            a = f.readline().decode()
+            assert field(a, "got") == "l%d" % i, a
+            pid = pid or int(field(a, "pid"))
+            assert int(field(a, "pid")) == pid, a
+            last = time.monotonic()
+            i += 1
+            time.sleep(0.2)
+        assert not [e for e in p.events() if e["event"] == "idle_stop"]
+        assert p.unit("api")["pid"] == pid
+        ev = p.wait_event("idle_stop", timeout=T_SHORT)
+        took = time.monotonic() - last
+        assert ev["idle_ms"] >= 1000, ev
+        assert 0.9 <= took <= 1 + 2.0, "idle stop %.2f s after the last byte" % took

@@ -82,8 +82,15 @@ static pid_t sleeper(char *const *envp, struct proc_stat *st)
 	                        .die_with_parent = true };
 	struct spawn_res rs;
 	assert_int_equal(proc_spawn(&rq, &rs), 0);   /* returns once exec'd */
+	/* The kernel sets the new command line up a moment after the exec
+	 * let the parent go on (a vfork's parent resumes at the exec). */
 	char cmd[64];
-	proc_cmdline(rs.pid, cmd, sizeof(cmd));
+	for (int i = 0; i < 1000; i++) {
+		proc_cmdline(rs.pid, cmd, sizeof(cmd));
+		if (strcmp(cmd, "sleep 60") == 0)
+			break;
+		usleep(1000);
+	}
 	assert_string_equal(cmd, "sleep 60");
 	assert_int_equal(proc_read_stat(rs.pid, st), 0);
 	return rs.pid;
