@@ -76,6 +76,9 @@ build/san/test_%: tests/unit/test_%.c tests/oracle.c tests/oracle.h $(filter-out
 	$(CC) $(CPPFLAGS) -Itests -O1 -g $(SAN) $(WARN) -o $@ $(filter %.c %.o,$^) $(LIBS) -lcmocka
 build/test_%: tests/unit/test_%.c tests/oracle.c tests/oracle.h $(filter-out build/main.o,$(OBJS))
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(WARN) -o $@ $(filter %.c %.o,$^) $(LIBS) -lcmocka
+# test_keeper runs the tend built next to it as its keeper.
+build/test_keeper: build/tend
+build/san/test_keeper: build/san/tend
 
 # Warnings are errors with clang too: compile every file once with it.
 check-clang: | build/clang

@@ -21,7 +21,7 @@ capability (no roots, like most command-line clients).
    so that no way shares pages with another): with the 40 sessions open
    and initialized, the bench reads /proc: the processes of each kind (a
    server's whole tree, node children included; the `tend connect`
-   processes; the daemon; what else runs under the daemon: its shims) and
+   processes; the daemon; what else runs under the daemon: its keeper) and
    their summed PSS and Pss_Anon (/proc/PID/smaps_rollup).
 2. The time from the spawn of a NEW session's command to the answer of
    its first tools/list (spawn, initialize, notifications/initialized,
@@ -230,7 +230,7 @@ class Way:
         return {"server": (len(servers),) + pss(servers),
                 "tend connect": (len(conn),) + pss(conn),
                 "daemon": (1,) + pss([daemon]),
-                "shims": (len(rest),) + pss(rest)}
+                "keeper": (len(rest),) + pss(rest)}
 
     def units(self):
         return {u["name"]: u for u in self.d.status() if u.get("kind") != "daemon"}
@@ -422,7 +422,7 @@ def report(results, quick, runs, skipped, load):
     print("Processes and PSS (MiB, Pss_Anon in brackets) with the %d sessions open:"
           % (SESSIONS * 4))
     print()
-    print("| way | server processes (whole trees) | `tend connect` | daemon | shims "
+    print("| way | server processes (whole trees) | `tend connect` | daemon | keeper "
           "| total PSS |")
     print("| --- | --- | --- | --- | --- | --- |")
     for r in results:
@@ -437,7 +437,7 @@ def report(results, quick, runs, skipped, load):
         total_anon = sum(v[2] for v in m.values())
         print("| %s | %s | %s | %s | %s | %.1f (%.1f) |"
               % (r["name"], kcell("server"), kcell("tend connect"), kcell("daemon"),
-                 kcell("shims"), mib(total), mib(total_anon)))
+                 kcell("keeper"), mib(total), mib(total_anon)))
         r["total"] = total
     for name in skipped:
         print("| %s | tend connect -- not in this build | | | | |" % name)

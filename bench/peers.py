@@ -182,7 +182,7 @@ class Peer:
 
 class Tend(Peer):
     name = "tend"
-    own_exes = ("tend",)   # the shims: forks of the daemon, no exec
+    own_exes = ("tend",)   # the keeper: tend's own binary, exec'd again
     memory_how = "`memory-max`: anon+shmem of the whole tree, sampled every 2 s (`memory-interval`)"
     fast_differs = True
     fast_setting = "`backoff = 0`"
@@ -212,6 +212,27 @@ class Tend(Peer):
 
     def cli(self, *args):
         return [self.bin, "-c", self.d.ini, *args]
+
+    def own_pids(self):
+        """The daemon and its keeper (docs/containment.md): the daemon's
+        child that runs the daemon's own binary, whatever that binary is
+        called (tend-base); a check's command is another program, and the
+        runs are the keeper's children (the daemon's only once the keeper
+        died, and then they are no tend)."""
+        if not self.pid or not live(self.pid):
+            return []
+        try:
+            exe = os.readlink("/proc/%d/exe" % self.pid)
+        except OSError:
+            return [self.pid]
+        own = [self.pid]
+        for c in children(self.pid):
+            try:
+                if os.readlink("/proc/%d/exe" % c) == exe:
+                    own.append(c)
+            except OSError:
+                pass
+        return own
 
     def start(self):
         self.run(self.cli("up", "-d"), timeout=300)

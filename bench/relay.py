@@ -8,7 +8,7 @@ Wake: connect() to tend's listening port -> first byte of the answer, the
 service idle (stopped by `idle-stop = 100ms`); the same program started
 directly, spawn -> first byte of its answer, is its own start time, and
 the difference (paired, per wake) is what tend adds: the spawn through its
-shim, the readiness polling of the backend (after 5, 10, 20.. ms), the
+keeper, the readiness polling of the backend (after 5, 10, 20.. ms), the
 relay.  Two services: a Python one (bench/relay_backend.py hello; started
 directly, it says "ready" on stdout once it listens, then the bench
 connects) and socat handing out a file (started directly, the bench

@@ -3,10 +3,15 @@
  * run past a message that was cut or damaged: every string it hands to
  * exec lies inside the message and ends there, the counts it believes are
  * the ones the message holds, and what it decodes encodes back to the
- * same bytes. */
+ * same bytes.  Whether a message is accepted at all is decided again here
+ * from the layout alone (well_formed), so that neither a damaged request
+ * gets through nor a good one is refused.  Seeds: fuzz/corpus/keeper/seed-*
+ * (a request as the daemon encodes it, and its damaged variants). */
 #include "fuzz.h"
 #include "keeper.h"
 #include "util.h"
+
+#include <stdbool.h>
 
 static void inside(const char *s, const uint8_t *data, size_t size)
 {
@@ -16,11 +21,38 @@ static void inside(const char *s, const uint8_t *data, size_t size)
 	            "a string that does not end inside the message");
 }
 
+/* The request's header as keeper.c lays it out (tests/unit/test_keeper.c
+ * checks it against keeper_encode_spawn): seven 32-bit words, type
+ * (1: spawn), token, flags, nfds, argc, envc, has_cwd; then argc + envc +
+ * has_cwd strings, each with its NUL, and nothing after them. */
+static bool well_formed(const uint8_t *data, size_t size)
+{
+	uint32_t w[7];
+	if (size < sizeof(w) || size > KEEPER_MSG_MAX)
+		return false;
+	memcpy(w, data, sizeof(w));
+	uint64_t strings = (uint64_t)w[4] + w[5] + w[6];
+	if (w[0] != 1 || w[4] == 0 || w[3] > SPAWN_FDS_MAX || w[6] > 1 ||
+	    (uint64_t)w[4] + w[5] > KEEPER_ARGS_MAX)
+		return false;
+	uint64_t nuls = 0;
+	for (size_t i = sizeof(w); i < size; i++)
+		nuls += data[i] == 0;
+	return nuls == strings && data[size - 1] == 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct keeper_spawn_msg m;
-	if (keeper_decode_spawn(data, size, &m) < 0)
+	bool ok = keeper_decode_spawn(data, size, &m) == 0;
+	FUZZ_ASSERT(ok == well_formed(data, size), "the decoder %s a request "
+	            "the layout %s", ok ? "accepted" : "refused",
+	            ok ? "refuses" : "allows");
+	if (!ok) {
+		FUZZ_ASSERT(!m.argv && !m.envp && !m.cwd,
+		            "a refused request left something to free");
 		return 0;
+	}
 	size_t argc = 0, envc = 0;
 	for (; m.argv[argc]; argc++)
 		inside(m.argv[argc], data, size);

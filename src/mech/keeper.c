@@ -292,7 +292,11 @@ static int await_spawned(struct keeper *k, uint32_t token, struct km_spawned *a)
 				errno = ETIMEDOUT;
 				return -1;
 			}
-			if (proc_read_stat(k->pid, &st) == 0 && st.state == 'T')
+			if (proc_read_stat(k->pid, &st) < 0 || st.state == 'Z') {
+				errno = ECHILD;   /* it died: no answer will come */
+				return -1;
+			}
+			if (st.state == 'T')
 				(void)kill(k->pid, SIGCONT);
 			continue;
 		}

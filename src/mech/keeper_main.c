@@ -177,6 +177,11 @@ static void k_reap(struct kstate *k)
 int keeper_main(int sock, pid_t parent)
 {
 	struct kstate k = { .sock = sock, .parent = parent };
+	/* Placed at 3 by a dup2, which cleared close-on-exec: no run may
+	 * hold the keeper's end of the socket (it would outlive the keeper
+	 * and keep the daemon waiting for answers). */
+	if (fd_cloexec(sock) < 0)
+		return 1;
 	sigset_t all;
 	sigfillset(&all);
 	(void)sigprocmask(SIG_SETMASK, &all, NULL);   /* a valid set: cannot fail */

@@ -128,7 +128,7 @@ static void resume_is_told_before_timers(void **state)
 }
 
 /* Real-time signals sent with sigqueue come one by one, with their
- * sender and value (how a shim tells tend its main process exited). */
+ * sender and value, none merged (loop_signal_info). */
 struct got { int n; int values[4]; pid_t pid; int code; };
 
 static void on_info(struct loop *lp, const struct signalfd_siginfo *si,

@@ -1,5 +1,6 @@
-/* Unit tests for proc_spawn: the descriptors passed at 3 and up, a failed
- * exec, and the placement of the child's stdin, stdout and stderr when the descriptors it is given sit on 0-2 themselves: a source
+/* Unit tests for proc_spawn: the descriptors passed at 3 and up (sources
+ * on each other's targets too), a failed step's name and errno, a cgroup
+ * that could not be joined (cg_err), and the placement of the child's stdin, stdout and stderr when the descriptors it is given sit on 0-2 themselves: a source
  * already at its target number (and close-on-exec), sources on each
  * other's targets, the report pipe among the targets.  main() of tend
  * keeps 0-2 open, so tend itself never asks for this; the child side must
@@ -12,7 +13,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -239,11 +242,123 @@ static void a_failed_exec_says_its_step(void **state)
 	assert_int_equal(errno, ECHILD);
 }
 
+/* Sources sitting on each other's targets among 3 and up (A's pipe at
+ * 4, B's at 3, passed as A, B): each still lands where it is asked. */
+static void passed_fds_on_each_others_targets(void **state)
+{
+	(void)state;
+	/* 3 and 4 put aside (whatever holds them), A and B moved there */
+	int keep[2];
+	for (int i = 0; i < 2; i++)
+		keep[i] = fcntl(3 + i, F_GETFD) >= 0 ? fcntl(3 + i, F_DUPFD_CLOEXEC, 10) : -1;
+	int a[2], b[2];
+	assert_int_equal(pipe2(a, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(b, O_CLOEXEC), 0);
+	for (int i = 0; i < 2; i++) {   /* all of them clear of 3 and 4 */
+		int ha = fcntl(a[i], F_DUPFD_CLOEXEC, 10), hb = fcntl(b[i], F_DUPFD_CLOEXEC, 10);
+		close(a[i]);
+		close(b[i]);
+		a[i] = ha;
+		b[i] = hb;
+	}
+	int at4 = move_to(a[1], 4), at3 = move_to(b[1], 3);
+	char *argv[] = { "sh", "-c", "echo A >&3; echo B >&4", NULL };
+	const int fds[2] = { at4, at3 };
+	struct spawn_req rq = { .argv = argv, .envp = environ, .fd_in = -1,
+	                        .fd_out = -1, .fd_err = -1, .fds = fds, .nfds = 2 };
+	struct spawn_res rs;
+	int r = proc_spawn(&rq, &rs);
+	close(3);
+	close(4);
+	for (int i = 0; i < 2; i++)
+		if (keep[i] >= 0) {
+			dup2(keep[i], 3 + i);
+			close(keep[i]);
+		}
+	assert_int_equal(at4, 4);
+	assert_int_equal(at3, 3);
+	assert_int_equal(r, 0);
+	char x[32], y[32];
+	read_all(a[0], x, sizeof(x));
+	read_all(b[0], y, sizeof(y));
+	close(a[0]);
+	close(b[0]);
+	assert_int_equal(wait_code(rs.pid), 0);
+	assert_string_equal(x, "A\n");
+	assert_string_equal(y, "B\n");
+}
+
+/* A directory to join that is no cgroup: the program runs all the same,
+ * and the error is told (cg_err), for a missing cgroup.procs and for one
+ * that cannot be written. */
+static void a_cgroup_not_joined_is_told(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/tend-spawn-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	char *argv[] = { "sh", "-c", "exit 6", NULL };
+	struct spawn_req rq = { .argv = argv, .envp = environ, .fd_in = -1,
+	                        .fd_out = -1, .fd_err = -1, .has_cgroup = true,
+	                        .cgroup_dir = dfd };
+	struct spawn_res rs;
+	int r1 = proc_spawn(&rq, &rs);
+	int e1 = rs.cg_err, c1 = r1 == 0 ? wait_code(rs.pid) : -1;
+	char procs[64];
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	assert_int_equal(mkdir(procs, 0700), 0);   /* not writable: a directory */
+	int r2 = proc_spawn(&rq, &rs);
+	int e2 = rs.cg_err, c2 = r2 == 0 ? wait_code(rs.pid) : -1;
+	rmdir(procs);
+	rmdir(dir);
+	close(dfd);
+	assert_int_equal(r1, 0);
+	assert_int_equal(e1, ENOENT);
+	assert_int_equal(c1, 6);
+	assert_int_equal(r2, 0);
+	assert_int_equal(e2, EISDIR);
+	assert_int_equal(c2, 6);
+	/* and none when there is no cgroup to join */
+	rq.has_cgroup = false;
+	assert_int_equal(proc_spawn(&rq, &rs), 0);
+	assert_int_equal(rs.cg_err, 0);
+	assert_int_equal(wait_code(rs.pid), 6);
+}
+
+/* Each failing step names itself, with its errno, and leaves no process:
+ * a program that is no executable, a working directory that is not
+ * there. */
+static void failed_steps_name_themselves(void **state)
+{
+	(void)state;
+	char *noexec[] = { "/etc/passwd", NULL };
+	struct spawn_req rq = { .argv = noexec, .envp = environ, .fd_in = -1,
+	                        .fd_out = -1, .fd_err = -1 };
+	struct spawn_res rs;
+	assert_int_equal(proc_spawn(&rq, &rs), -1);
+	assert_int_equal(rs.err, EACCES);
+	assert_string_equal(rs.step, "exec");
+	assert_int_equal(rs.pid, -1);
+	char *sh[] = { "sh", "-c", "exit 0", NULL };
+	rq = (struct spawn_req){ .argv = sh, .envp = environ, .fd_in = -1,
+	                         .fd_out = -1, .fd_err = -1,
+	                         .cwd = "/nonexistent/tend-test-dir" };
+	assert_int_equal(proc_spawn(&rq, &rs), -1);
+	assert_int_equal(rs.err, ENOENT);
+	assert_string_equal(rs.step, "chdir");
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);   /* reaped already */
+	assert_int_equal(errno, ECHILD);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(passed_fds_land_at_3_and_up),
 		cmocka_unit_test(a_failed_exec_says_its_step),
+		cmocka_unit_test(passed_fds_on_each_others_targets),
+		cmocka_unit_test(a_cgroup_not_joined_is_told),
+		cmocka_unit_test(failed_steps_name_themselves),
 		cmocka_unit_test(source_already_at_its_target),
 		cmocka_unit_test(sources_on_each_others_targets),
 		cmocka_unit_test(report_pipe_among_the_targets),

@@ -4,7 +4,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
 
 #include "proc.h"
 
@@ -130,10 +134,100 @@ static void trees_hang_below_the_keeper(void **state)
 	assert_int_equal(owner[4], TREE_STRAY);
 }
 
+/* With one root that adopts strays (tend exec), the keeper itself is
+ * still no tree's, nor is tend; a zombie below the keeper is gone. */
+static void the_keeper_is_never_adopted(void **state)
+{
+	(void)state;
+	struct proc_table t = { 0 };
+	for (size_t i = 0; i < sizeof(kprocs) / sizeof(kprocs[0]); i++)
+		*proc_table_add(&t) = kprocs[i];
+	*proc_table_add(&t) = (struct proc_stat){ .pid = 230, .ppid = 101,
+	                                          .sid = 200, .state = 'Z' };
+	proc_table_sort(&t);
+	struct tree_root roots[] = { { .main = 200, .sid = 200 } };
+	int *owner = calloc(t.n, sizeof(*owner));
+	assert_non_null(owner);
+	tree_assign(&t, 100, 101, roots, 1, true, owner);
+	for (size_t i = 0; i < t.n; i++) {
+		pid_t p = t.p[i].pid;
+		int want = p == 1 || p == 100 || p == 101 || p == 230 ? TREE_NOT_OURS : 0;
+		if (owner[i] != want)
+			fail_msg("pid %d: owner %d, want %d", (int)p, owner[i], want);
+	}
+	free(owner);
+	proc_table_free(&t);
+}
+
+/* An orphan of a run reparented to the keeper that left the run's session
+ * is still the run's by its cookie (TEND_UNIT= in the environment it was
+ * started with), read from /proc: a real process, here with the table
+ * around it made up; and what it started goes with it.  Without the
+ * cookie it is a stray. */
+static void cookie_finds_an_orphan_below_the_keeper(void **state)
+{
+	(void)state;
+	char cookie[64];
+	snprintf(cookie, sizeof(cookie), "TEND_UNIT=tree-test-%d", (int)getpid());
+	char *argv[] = { "sleep", "30", NULL };
+	char *envp[] = { "PATH=/usr/bin:/bin", cookie, NULL };
+	struct spawn_req rq = { .argv = argv, .envp = envp, .fd_in = -1,
+	                        .fd_out = -1, .fd_err = -1 };
+	struct spawn_res rs;
+	assert_int_equal(proc_spawn(&rq, &rs), 0);
+	pid_t x = rs.pid;
+	/* The kernel sets the new environment up a moment after the exec let
+	 * the parent go on (a vfork's parent resumes at the exec). */
+	struct buf env = { 0 };
+	for (int i = 0; i < 1000; i++) {
+		if (proc_environ(x, &env) == 0 && environ_has(&env, cookie))
+			break;
+		usleep(1000);
+	}
+	free(env.s);
+	/* clear of the made-up pids below */
+	assert_true(x != 1 && x != 100 && x != 101 && x != 500 && x != 2000000000);
+	struct proc_table t = { 0 };
+	struct proc_stat made_up[] = {
+		{ .pid = 1, .ppid = 0, .sid = 1, .state = 'S' },
+		{ .pid = 100, .ppid = 1, .sid = 100, .state = 'S' },    /* tend */
+		{ .pid = 101, .ppid = 100, .sid = 101, .state = 'S' },  /* keeper */
+		{ .pid = 500, .ppid = 101, .sid = 500, .state = 'S' },  /* main of B */
+		{ .pid = x, .ppid = 101, .sid = x, .state = 'S' },      /* A's orphan */
+		{ .pid = 2000000000, .ppid = x, .sid = 2000000000,      /* its child */
+		  .state = 'S' },
+	};
+	for (size_t i = 0; i < sizeof(made_up) / sizeof(made_up[0]); i++)
+		*proc_table_add(&t) = made_up[i];
+	proc_table_sort(&t);
+	long ix = proc_table_find(&t, x), ic = proc_table_find(&t, 2000000000),
+	     ib = proc_table_find(&t, 500);
+	int *owner = calloc(t.n, sizeof(*owner));
+	assert_non_null(owner);
+	/* A's main reaped, its session gone with it: only the cookie is left */
+	struct tree_root roots[] = { { .main = 0, .sid = 0, .cookie = cookie },
+	                             { .main = 500, .sid = 500 } };
+	tree_assign(&t, 100, 101, roots, 2, false, owner);
+	int got_x = owner[ix], got_c = owner[ic], got_b = owner[ib];
+	roots[0].cookie = "TEND_UNIT=tree-test-another";
+	tree_assign(&t, 100, 101, roots, 2, false, owner);
+	int other_x = owner[ix];
+	free(owner);
+	proc_table_free(&t);
+	kill(x, SIGKILL);
+	assert_int_equal(waitpid(x, NULL, 0), x);
+	assert_int_equal(got_x, 0);
+	assert_int_equal(got_c, 0);
+	assert_int_equal(got_b, 1);
+	assert_int_equal(other_x, TREE_STRAY);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(trees_hang_below_the_keeper),
+		cmocka_unit_test(the_keeper_is_never_adopted),
+		cmocka_unit_test(cookie_finds_an_orphan_below_the_keeper),
 		cmocka_unit_test(assigns_by_main_session_and_ancestry),
 		cmocka_unit_test(session_survives_reaped_main),
 		cmocka_unit_test(one_root_adopts_strays),
