@@ -98,6 +98,56 @@ def children(pid):
     return out
 
 
+def cmdline(pid):
+    """The argv of PID as a list of str, or None."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return [a.decode(errors="replace")
+                    for a in f.read().split(b"\0")[:-1]]
+    except OSError:
+        return None
+
+
+# --- tend's keeper (docs/containment.md) ------------------------------------
+#
+# A daemon (or tend exec) runs every run below one process of its own, its
+# keeper: its child "tend-keeper PID" (PID: the daemon's, as the keeper's pid
+# namespace sees it: 0 from a namespace of its own), started at the first
+# spawn.  The keeper is the
+# parent of every run's main process and the child subreaper of all of them
+# (orphans of every run come back to it); it dies with the daemon.
+
+KEEPER = "tend-keeper"
+
+
+def keepers_of(pid):
+    """Live children of PID that are a keeper."""
+    return sorted(c for c, st in children(pid)
+                  if st not in "ZX" and comm(c) == KEEPER)
+
+
+def keeper_of(pid, timeout=T_SHORT):
+    """The keeper of the daemon (or tend exec) PID, once it runs: its one
+    keeper, whatever the number of services, named "tend-keeper PID"."""
+    ks = wait_until(lambda: keepers_of(pid), timeout,
+                    what="the keeper of %d" % pid)
+    assert len(ks) == 1, "more than one keeper below %d: %s" % (pid, ks)
+    argv = cmdline(ks[0])
+    parent = nspid(pid) if same_pidns(pid, ks[0]) else 0
+    assert argv == [KEEPER, str(parent)], (ks[0], argv)
+    return ks[0]
+
+
+def same_pidns(a, b):
+    """Are A and B in the same pid namespace?  (With pid-namespace = yes
+    the keeper is PID 1 of its own, where its parent's pid is 0.)"""
+    try:
+        return (os.readlink("/proc/%d/ns/pid" % a)
+                == os.readlink("/proc/%d/ns/pid" % b))
+    except OSError:
+        return True
+
+
 def environ_has(pid, needle):
     try:
         with open("/proc/%d/environ" % pid, "rb") as f:
@@ -215,7 +265,8 @@ def parse_events(text):
 class Tend:
     """One running tend (or a wrapper of it, such as unshare)."""
 
-    def __init__(self, args, env, cwd, logdir, reaper, stdout=None):
+    def __init__(self, args, env, cwd, logdir, reaper, stdout=None,
+                 preexec_fn=None):
         self.args = [TEND_BIN] + list(args)
         n = len(list(logdir.glob("tend-*.stderr")))
         self.err_path = logdir / ("tend-%d.stderr" % n)
@@ -225,7 +276,8 @@ class Tend:
                                          stdin=subprocess.DEVNULL,
                                          stdout=out if stdout is None
                                          else stdout, stderr=err,
-                                         start_new_session=True)
+                                         start_new_session=True,
+                                         preexec_fn=preexec_fn)
         self.pid = self.proc.pid
         self.started = time.monotonic()
         self.rc = None
@@ -438,11 +490,12 @@ class TendFactory:
         self.logdir = tmp_path / "logs"
         self.logdir.mkdir(exist_ok=True)
 
-    def start(self, *args, env=None, cwd=None, stdout=None):
-        """Starts `tend ARGS...` (STDOUT: a file object instead of the log)."""
+    def start(self, *args, env=None, cwd=None, stdout=None, preexec_fn=None):
+        """Starts `tend ARGS...` (STDOUT: a file object instead of the log;
+        PREEXEC_FN: run in the child before the exec, e.g. to set limits)."""
         e = dict(self.env if env is None else env)
         return Tend(args, e, cwd or self.workdir, self.logdir, self.reaper,
-                    stdout=stdout)
+                    stdout=stdout, preexec_fn=preexec_fn)
 
     def run(self, *args, timeout=T_SHORT, env=None, cwd=None):
         """Runs `tend ARGS...` to its end; returns the Tend (rc set)."""

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (BIN, PY, T_LONG, T_SHORT, TEND_BIN, alive, comm,
-                      environ_has, wait_until)
+from conftest import (BIN, KEEPER, PY, T_LONG, T_SHORT, TEND_BIN, alive, comm,
+                      environ_has, keeper_of, proc_stat, wait_until)
 from mcpwire import Client, ServerLog, result
 
 SERVER = str(BIN / "mcp_server.py")
@@ -112,7 +112,7 @@ class Zero:
 
     def tend_daemons(self, clients=()):
         """Live tend processes of this test that are neither one of
-        CLIENTS (tend connect) nor a shim: daemons."""
+        CLIENTS (tend connect) nor a keeper (its comm is another): daemons."""
         needle = ("TEND_E2E_TAG=" + self.reaper.tag).encode()
         out = []
         for pid in (int(n) for n in os.listdir("/proc") if n.isdigit()):
@@ -246,9 +246,13 @@ def test_ten_concurrent_clients_one_daemon_one_server(zero):
     assert list(units) == ["mcp_server.py"], units
     assert units["mcp_server.py"]["clients"] == 10
     daemons = zero.tend_daemons(clients={c.pid for c in clients})
-    shims = [p for p in daemons if "tend-shim" in open(
-        "/proc/%d/cmdline" % p, "rb").read().decode(errors="replace")]
-    assert [p for p in daemons if p not in shims] == [zero.daemon_pid()], daemons
+    assert daemons == [zero.daemon_pid()], daemons
+    # one keeper, the daemon's, the one server's parent
+    keeper = keeper_of(daemons[0])
+    keepers = [p for p in zero.reaper.tagged()
+               if comm(p) == KEEPER and alive(p)]
+    assert keepers == [keeper], keepers
+    assert proc_stat(zero.runs()[0])[1] == keeper
     assert len(zero.wait_event("created", unit="mcp_server.py") and
                [e for e in zero.events() if e["event"] == "created"]) == 1
     for c in clients:

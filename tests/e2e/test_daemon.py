@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (BIN, PY, SH, T_LONG, T_SHORT, TREE, alive, comm,
-                      is_sanitized, parse_events, proc_stat, q, wait_until)
+from conftest import (BIN, KEEPER, PY, SH, T_LONG, T_SHORT, TREE, alive, comm,
+                      is_sanitized, keeper_of, parse_events, proc_stat, q,
+                      wait_until)
 
 SVC = str(BIN / "svc.py")
 
@@ -36,16 +37,16 @@ def starts(d, name):
 
 
 def daemons(tend):
-    """Live processes of the test that are a tend daemon (not a shim, not a
-    command that is still running: those are checked for exit first)."""
+    """Live processes of the test that are a tend daemon (not a keeper, not
+    a command that is still running: those are checked for exit first)."""
     return [p for p in tend.reaper.tagged()
             if comm(p) == "tend" and alive(p)]
 
 
-def shim_chain(pid):
-    """(shim, daemon) above PID, the main process of a run."""
-    shim = proc_stat(pid)[1]
-    return shim, proc_stat(shim)[1]
+def keepers(tend):
+    """Live keepers of the test's daemons."""
+    return sorted(p for p in tend.reaper.tagged()
+                  if comm(p) == KEEPER and alive(p))
 
 
 def has_inotify(pid):
@@ -76,8 +77,9 @@ def wait_following(t):
 
 DAEMON_KEYS = {"name", "kind", "state", "pid", "uptime_ms", "mem_bytes", "fds",
                "wakeups", "clients", "notify_ignored", "config", "default", "file",
-               "cgroup", "cgroup_why",
+               "cgroup", "cgroup_why", "keeper",
                "version"}
+KEEPER_KEYS = {"pid", "mem_bytes", "strays", "pidns", "pidns_why"}
 UNIT_KEYS = {"name", "kind", "state", "pid", "uptime_ms", "mem_bytes", "procs",
              "restarts", "last_exit", "mem_max", "status_text", "health"}
 
@@ -117,6 +119,13 @@ exec = true
     assert daemon["pid"] not in (t.pid, os.getpid())
     assert daemon["uptime_ms"] >= 0 and daemon["wakeups"] >= 0
     assert daemon["mem_bytes"] > 0 and daemon["fds"] > 2, daemon
+    # the keeper: its pid, what it holds, and why it has no pid namespace
+    k = daemon["keeper"]
+    assert set(k) == KEEPER_KEYS, k
+    assert k["pid"] == keeper_of(daemon["pid"]), k
+    assert is_int(k["mem_bytes"]) and k["mem_bytes"] > 0, k
+    assert k["strays"] == 0, k
+    assert k["pidns"] is False and k["pidns_why"] == "pid-namespace = no", k
     assert daemon["clients"] >= 1, "the status request's own connection"
     assert daemon["config"] == str(p.ini.resolve())
     v = tend.run("--version")
@@ -136,9 +145,8 @@ exec = true
         assert is_int(u["pid"]) and alive(u["pid"]), u
         assert is_int(u["uptime_ms"]) and u["uptime_ms"] >= 0, u
         assert u["restarts"] == 0 and u["last_exit"] is None, u
-        # main's parent is the run's shim, a child of the daemon
-        shim, parent = shim_chain(u["pid"])
-        assert comm(shim) == "tend-shim" and parent == daemon["pid"], u
+        # main's parent is the daemon's one keeper, whatever the service
+        assert proc_stat(u["pid"])[1] == keeper_of(daemon["pid"]), u
     wait_until(lambda: p.unit("worker")["procs"] == 2,
                what="worker's two processes to be counted")
     w = p.unit("worker")
@@ -278,6 +286,7 @@ exec = {svc(d, "b")}
         if r.stderr:
             assert "already running (pid %d)" % pid in r.stderr, r.describe()
     assert daemons(tend) == [pid]
+    assert keepers(tend) == [keeper_of(pid)], "one keeper, the daemon's"
 
 
 def test_concurrent_start_on_a_cold_system(tend, project):
@@ -304,6 +313,7 @@ exec = {svc(d, "boot")}
     time.sleep(0.5)
     assert len(starts(d, "x")) == 1, starts(d, "x")
     assert len(starts(d, "boot")) == 1, starts(d, "boot")
+    assert keepers(tend) == [keeper_of(pid)], "one keeper, the daemon's"
     x = p.unit("x")
     assert x["state"] == "running" and x["pid"] == starts(d, "x")[0][0], x
     assert x["restarts"] == 0
@@ -405,6 +415,9 @@ def test_up_right_after_kill9(tend, project):
     assert a["state"] == "running" and a["pid"] != a1, a
     assert not alive(a1), "the old run died with its daemon"
     assert daemons(tend) == [new]
+    wait_until(lambda: keepers(tend) == [keeper_of(new)],
+               what="the old keeper to die with its daemon (keepers: %s)"
+               % keepers(tend))
 
 
 # --- 5. start, stop, restart -------------------------------------------------
@@ -905,10 +918,13 @@ def test_idle_daemon_does_not_wake_up(project):
     p = project("[service a]\nexec = sleep 600\n\n"
                 "[service b]\nexec = sleep 600\n")
     p.up()
-    time.sleep(0.5)
+    time.sleep(1.5)
+    # What one status request costs: its own wakeups, and the trim of the
+    # heap a quiet second after it (malloc_trim), counted by the next.
     w1 = p.daemon()["wakeups"]
+    time.sleep(1.5)
     w2 = p.daemon()["wakeups"]
-    cost = w2 - w1  # what one status request costs
+    cost = w2 - w1
     time.sleep(10)
     w3 = p.daemon()["wakeups"]
     assert w3 - w2 <= max(3, cost), \

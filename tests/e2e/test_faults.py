@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from conftest import (BIN, PY, T_LONG, T_SHORT, TEND_BIN, TREE, alive,
-                      children, comm, is_sanitized, parse_events, proc_stat,
-                      q, wait_until)
+                      children, comm, exists, is_sanitized, keeper_of,
+                      keepers_of, parse_events, proc_stat, q, wait_until)
 
 SOAK = os.environ.get("TEND_SOAK") == "full"
 
@@ -75,6 +75,13 @@ def units(reply):
 
 def zombie_children(pid):
     return sorted(c for c, st in children(pid) if st == "Z")
+
+
+def zombies_of_tend(daemon):
+    """Zombie children of DAEMON and of its keeper (which reaps the runs
+    and their orphans)."""
+    return sorted(c for q in [daemon] + keepers_of(daemon)
+                  for c, st in children(q) if st == "Z")
 
 
 def listening(p):
@@ -443,28 +450,37 @@ exec = sh -c 'sleep 1.5'
 
 def test_sigstop_sigcont_of_the_daemon(project):
     """While the daemon is stopped, a crashing service and a job's run
-    exit (their shims wait as its zombies); after SIGCONT it reaps them,
+    exit: the keeper reaps them at once (no zombie waits for the daemon)
+    and its word waits on its socket; after SIGCONT the daemon reads it,
     restarts the service, finishes the run, and nothing else moved."""
     p = project(STOP_INI)
     p.up()
     pid = p.daemon_pid()
+    keeper = keeper_of(pid)
     steady = p.unit("steady")["pid"]
     p.wait_event("exited", unit="crasher")
     assert p.ok("run", "j").rc == 0
+    job = p.wait_unit("j", state="running")["pid"]
     r0 = p.unit("crasher")["restarts"]
     os.kill(pid, signal.SIGSTOP)
     try:
         wait_until(lambda: proc_stat(pid)[0] == "T", T_SHORT,
                    what="the daemon to stop")
-        # The crasher's and the run's shims exit: zombies nobody reaps yet.
-        wait_until(lambda: len(zombie_children(pid)) >= 2, T_SHORT,
-                   what="two runs to end while the daemon is stopped")
+        # The runs below the keeper now: the job's, the crasher's (unless
+        # it was between two runs) and steady's.
+        runs = [(c, proc_stat(c)[2]) for c, st in children(keeper)
+                if st not in "ZX" and c != steady and proc_stat(c)]
+        assert job in [c for c, _ in runs], (job, runs)
+        # They end, and the keeper reaps them, while the daemon is stopped.
+        wait_until(lambda: not [x for x in runs if exists(*x)], T_SHORT,
+                   what="the runs to end and be reaped while the daemon "
+                        "is stopped")
+        assert not zombie_children(keeper)
+        assert alive(steady) and proc_stat(pid)[0] == "T"
         n = len(p.events())
         assert not [e for e in p.events() if e["event"] == "job_finished"]
     finally:
         os.kill(pid, signal.SIGCONT)
-    wait_until(lambda: not zombie_children(pid), T_SHORT,
-               what="the daemon to reap what ended while it was stopped")
     fin = p.wait_event("job_finished", unit="j")
     assert fin["result"] == "success" and fin["run"] == 1, fin
     wait_until(lambda: p.unit("crasher")["restarts"] > r0 + 2, T_SHORT,
@@ -477,6 +493,8 @@ def test_sigstop_sigcont_of_the_daemon(project):
     assert p.unit("steady")["pid"] == steady
     assert p.unit("j")["last_run"]["result"] == "success"
     assert p.daemon_pid() == pid
+    assert keeper_of(pid) == keeper
+    assert not zombies_of_tend(pid)
 
 
 # --- a service that ignores every signal ------------------------------------------
@@ -521,7 +539,7 @@ exec = sleep 600
 def test_service_that_forks_1000_children_and_exits(tend, project):
     """Its thousand orphans (half of them in sessions of their own) are
     stopped as the run's leftovers; the daemon keeps its descriptors and
-    reaps every one of them."""
+    the keeper reaps every one of them."""
     d = tend.tree_dir("many")
     p = project("""\
 [service many]
@@ -548,7 +566,7 @@ exec = sleep 600
     left = [k for k in kids if alive(*k)]
     assert not left, "%d of the 1000 children are alive" % len(left)
     assert p.unit("many")["last_exit"]["reason"] == "clean"
-    wait_until(lambda: not zombie_children(pid), T_SHORT,
+    wait_until(lambda: not zombies_of_tend(pid), T_SHORT,
                what="every child reaped")
     d1 = p.daemon()
     # one more: many's sd_notify socket, opened at its first start
@@ -569,8 +587,9 @@ FAKETIME = (sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")) +
 DAY_MS = 86400 * 1000
 
 # The services run without the preload (env below): what they see of the
-# clock is not under test, and the shim (a fork of the daemon, no exec)
-# calls no time function.
+# clock is not under test, and the keeper (the daemon's binary exec'd
+# again, with the daemon's environment: the preload too) calls no time
+# function.
 CLOCK_INI = """\
 [service crasher]
 exec = /bin/false
@@ -738,7 +757,8 @@ exec = {PY} {q(TREE)} {q(d)} --roles bg,setsid --exit-after 0.3
 def test_sigkill_while_leftovers_are_stopped(tend, project):
     """A run whose main process exited leaves a child that ignores SIGTERM:
     while tend waits out stop-timeout for it, the daemon is SIGKILLed.  The
-    child is still below the run's shim, which kills it with tend."""
+    child is the keeper's (orphans come back to it), which kills it with
+    tend."""
     d = tend.tree_dir("leaver")
     p = project("""\
 [service leaver]
@@ -752,17 +772,20 @@ stop-timeout = 30s
     assert p.unit("leaver")["state"] == "stopping"
     assert alive(*bg)
     daemon = p.daemon_pid()
+    keeper = keeper_of(daemon)
+    assert proc_stat(bg[0])[1] == keeper
     os.kill(daemon, signal.SIGKILL)
     t0 = time.monotonic()
     wait_until(lambda: not alive(*bg), T_SHORT,
                what="the leftover to die with the daemon")
     assert time.monotonic() - t0 < 1.0 or is_sanitized(), \
         "the leftover outlived the daemon by %.1fs" % (time.monotonic() - t0)
+    wait_until(lambda: not alive(keeper), what="the keeper to exit")
 
 
 def test_sigkill_while_a_health_check_runs(tend, project):
-    """A health check's command is a child of the daemon (no shim): it dies
-    with the daemon all the same."""
+    """A health check's command is a child of the daemon (not the keeper's:
+    it is no run): it dies with the daemon all the same."""
     p = project("""\
 [service probed]
 exec = sleep 600
@@ -854,7 +877,7 @@ def test_sigkill_at_random_moments(tend, project):
             new = p.events()[n:]
             assert not warns(new, unit="tend"), (what, new)
             assert p.unit("tree")["state"] in ("starting", "running"), what
-    print("SIGKILL rounds: %d, %d processes of units (shims included) alive "
+    print("SIGKILL rounds: %d, %d processes of units (keepers included) alive "
           "at the kills, all gone %.0f ms after (median), %.0f ms (max)"
           % (len(took), sum(victims), 1000 * sorted(took)[len(took) // 2],
              1000 * max(took)))
@@ -991,7 +1014,7 @@ def machine_procs():
 
 def zombies_below(pid):
     """(pid, start time) of every zombie child of PID and of its children
-    (the shims)."""
+    (the keeper)."""
     out = []
     for c, st in children(pid):
         s = proc_stat(c)

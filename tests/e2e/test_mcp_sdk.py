@@ -103,7 +103,7 @@ def test_ten_sdk_sessions_at_once_share_one_everything_server(project, reaper, t
                for i in range(n)]
 
     # While they run: never more than one node below the daemon, always the
-    # same one, the service's pid, below the daemon's one child (its shim).
+    # same one, the service's pid, below the daemon's one child (its keeper).
     servers, max_clients, samples = set(), 0, 0
     deadline = time.monotonic() + CLIENT_TIMEOUT + 10
     while any(c.poll() is None for c in clients) and time.monotonic() < deadline:
@@ -111,6 +111,7 @@ def test_ten_sdk_sessions_at_once_share_one_everything_server(project, reaper, t
         kids = [x for x, _ in children(daemon)]
         u = p.unit("everything")
         assert len(nodes) <= 1 and len(kids) <= 1, (nodes, kids)
+        assert [comm(k) for k in kids] in ([], ["tend-keeper"]), kids
         max_clients = max(max_clients, u["clients"])
         if nodes:
             samples += 1

@@ -269,7 +269,7 @@ def test_over_the_limit_the_largest_is_the_largest_share(project, tmp_path):
                    backoff="1s..1s")
     hit = p.wait_event("memory_limit", procs=5, timeout=3 * T_LONG)
     assert 100 * MIB <= hit["mem_bytes"] < 140 * MIB, hit
-    # the largest is a process of the tree (not the shim, not tend)
+    # the largest is a process of the tree (not the keeper, not tend)
     assert "mem.py cow" in hit["largest_command"], hit
     assert 20 * MIB <= hit["largest_bytes"] < 40 * MIB, hit
     p.wait_event("exited", reason="memory")

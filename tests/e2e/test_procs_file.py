@@ -2,11 +2,11 @@
 the runtime directory is full.
 
 The procs file names every process of every run, so that a next daemon
-can kill what a daemon killed together with its shims left behind
+can kill what a daemon killed together with its keeper left behind
 (test_containment.py). A write that fails must not go unsaid nor wait for
 the next change of the set: it is reported once (a warn with "condition":
 "procs"), tried again with backoff, and its recovery is said; after that a
-daemon and its shims SIGKILLed together leave nothing the next daemon
+daemon and its keeper SIGKILLed together leave nothing the next daemon
 cannot find.
 
 The full directory is a tiny tmpfs mounted as XDG_RUNTIME_DIR in a private
@@ -23,9 +23,9 @@ import time
 
 import pytest
 
-from conftest import (T_LONG, T_SHORT, alive, parse_events, proc_stat,
-                      wait_until, write_ini)
-from test_containment import descendants, kill_with_shims, shims_of
+from conftest import (T_LONG, T_SHORT, alive, keeper_of, parse_events,
+                      proc_stat, wait_until, write_ini)
+from test_containment import descendants, kill_tend
 
 CONF = """\
 [service a]
@@ -161,14 +161,15 @@ def test_full_runtime_directory_warned_retried_and_recovered(tend, tmp_path):
     assert [str(second), str(proc_stat(second)[2]), "a"] in lines, lines
     assert len(events("warn", condition="procs")) == 1, describe()
 
-    # The daemon and its shims killed together: the next daemon finds the
-    # run all the same.
-    shims = wait_until(lambda: shims_of(daemon), what="the shim")
+    # The daemon and its keeper killed together (no pid namespace: the run
+    # outlives them): the next daemon finds the run all the same.
+    keeper = keeper_of(daemon)
+    assert proc_stat(second)[1] == keeper
     procs = [(second, proc_stat(second)[2])] + descendants(second)
     assert len(procs) == 2, procs
-    kill_with_shims(daemon, shims)
+    kill_tend(daemon, keeper)
     time.sleep(0.3)
-    assert all(alive(*x) for x in procs), "the run died with its shim"
+    assert all(alive(*x) for x in procs), "the run died with its keeper"
     cmd("up", "-d")
     new = status()[0]["pid"]
     tend.reaper.track_pid(new)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (BIN, PY, T_LONG, T_SHORT, TEND_BIN, alive, comm,
+from conftest import (BIN, KEEPER, PY, T_LONG, T_SHORT, TEND_BIN, alive, comm,
                       wait_until, write_ini)
 
 CONF = """\
@@ -34,8 +34,9 @@ def mode(path):
 
 
 def daemons(tend):
-    """Live tend processes of this test (daemons, shims)."""
-    return [p for p in tend.reaper.tagged() if comm(p) == "tend" and alive(p)]
+    """Live tend processes of this test (daemons, and their keepers)."""
+    return [p for p in tend.reaper.tagged()
+            if comm(p) in ("tend", KEEPER) and alive(p)]
 
 
 def no_daemon(tend):

@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from conftest import (PY, SH, T_LONG, T_SHORT, TREE, alive, children, exists,
-                      nspid, proc_session, proc_stat, wait_until)
+from conftest import (PY, SH, T_LONG, T_SHORT, TREE, alive, children, comm,
+                      exists, keeper_of, nspid, proc_session, proc_stat,
+                      wait_until)
 
 ROLES = {"main", "bg", "setsid", "dfork", "daemon"}
 
@@ -34,22 +35,27 @@ def assert_shape(t, pids):
     assert t.events("spawned")[0]["pid"] == main
     assert proc_stat(pids["bg"][0])[1] == main
     assert proc_session(pids["setsid"][0]) != main
-    # The run's shim (tend's child) is main's parent; orphans come back to
-    # it, the run's child subreaper.
-    shim = shim_of(t, main)
-    assert proc_stat(pids["dfork"][0])[1] == shim
+    # tend's keeper (its one child "tend-keeper PID") is main's parent;
+    # orphans come back to it, the child subreaper of every run.
+    keeper = keeper_below(t, main)
+    assert proc_stat(pids["dfork"][0])[1] == keeper
     assert proc_session(pids["dfork"][0]) == main
-    assert proc_stat(pids["daemon"][0])[1] == shim
-    assert proc_session(pids["daemon"][0]) not in (main, t.pid)
+    assert proc_stat(pids["daemon"][0])[1] == keeper
+    assert proc_session(pids["daemon"][0]) not in (main, t.pid, keeper)
 
 
-def shim_of(t, main):
-    """The shim between tend and the run's main process."""
-    shim = proc_stat(main)[1]
-    assert proc_stat(shim)[1] == t.pid, "main's parent is a child of tend"
-    with open(f"/proc/{shim}/comm") as f:
-        assert f.read().strip() == "tend-shim"
-    return shim
+def keeper_below(t, main):
+    """tend's keeper, which must be the run's main process's parent."""
+    keeper = keeper_of(t.pid)
+    assert proc_stat(main)[1] == keeper, "main's parent is tend's keeper"
+    return keeper
+
+
+def zombies_below(t):
+    """Zombie children of tend and of its keeper (which reaps the orphans
+    and the runs)."""
+    return [p for q in (t.pid, keeper_of(t.pid)) for p, st in children(q)
+            if st == "Z"]
 
 
 def living(pids):
@@ -63,7 +69,7 @@ def test_sigterm_stops_the_whole_tree(tend):
                               flags=("--stop-timeout", "30s"))
     assert_shape(t, pids)
     # A daemon that also cleared its environment: no cookie, own session.
-    assert proc_stat(pids["stealth"][0])[1] == shim_of(t, pids["main"][0])
+    assert proc_stat(pids["stealth"][0])[1] == keeper_below(t, pids["main"][0])
     t0 = time.monotonic()
     rc = t.stop(timeout=T_LONG)
     elapsed = time.monotonic() - t0
@@ -225,7 +231,7 @@ def test_orphan_zombies_are_reaped(tend):
     # Gone from the process table: not only dead, reaped.
     wait_until(lambda: not [z for z in zombies if exists(*z)],
                what="the orphans to be reaped")
-    assert not [p for p, st in children(t.pid) if st == "Z"], children(t.pid)
+    assert not zombies_below(t), children(t.pid)
     assert t.running()
     assert len(t.events("spawned")) == 1 and not t.events("exited"), \
         t.describe()
@@ -246,7 +252,7 @@ def test_zombies_of_a_dead_main_are_reaped(tend):
     t.wait_event("backoff")
     wait_until(lambda: not [z for z in unwaited if exists(*z)],
                what="main's unwaited children to be reaped")
-    assert not [p for p, st in children(t.pid) if st == "Z"], children(t.pid)
+    assert not zombies_below(t), children(t.pid)
     t.stop()
 
 
@@ -279,17 +285,17 @@ def test_tend_as_pid1(tend):
                           what="tend under unshare")[0]
     assert nspid(tend_pid) == 1, "tend is PID 1 of its namespace"
     assert t.events("spawned")[0]["pid"] == pids["main"][0]
-    # The orphans that exit are reaped: tend's one child is the run's shim,
-    # whose children are, in the end, exactly main and the two live orphans
-    # (dfork, daemon).
-    shim = wait_until(lambda: [p for p, _ in children(tend_pid)],
-                      what="the shim")[0]
-    assert [p for p, _ in children(tend_pid)] == [shim]
+    # The orphans that exit are reaped: tend's one child is its keeper
+    # ("tend-keeper 1"), whose children are, in the end, exactly main and
+    # the two live orphans (dfork, daemon).
+    keeper = keeper_of(tend_pid)
+    assert comm(keeper) == "tend-keeper"
+    assert [p for p, _ in children(tend_pid)] == [keeper]
     live = {pids[r][0] for r in ("main", "dfork", "daemon")}
-    wait_until(lambda: {nspid(p) for p, st in children(shim)} == live
-               and not [p for p, st in children(shim) if st == "Z"],
-               what="the shim to reap the orphans; children now %s"
-                    % children(shim))
+    wait_until(lambda: {nspid(p) for p, st in children(keeper)} == live
+               and not [p for p, st in children(keeper) if st == "Z"],
+               what="the keeper to reap the orphans; children now %s"
+                    % children(keeper))
     t.kill(signal.SIGTERM, pid=tend_pid)
     rc = t.wait(timeout=T_LONG)
     # main got TERM (forwarded by tend) and exited 7; tend passes it on.

@@ -10,8 +10,8 @@ not its own) that are still alive.  Then it starts, by role:
   bg      a plain background child
   setsid  a child that calls setsid()
   dfork   a double-forked grandchild: the middle process exits, the
-          grandchild is orphaned (reparented to tend) but stays in the
-          run's session
+          grandchild is orphaned (reparented to tend's keeper) but stays
+          in the run's session
   daemon  a classic daemon: fork, setsid, fork, middle exits
   stealth like daemon, and then execs /bin/sleep with an EMPTY environment
           (not in the default roles; no --trap for it: it is sleep)
@@ -33,11 +33,11 @@ Options:
   --code N            (default 0)
   --term-code N       main exits with N when SIGTERM arrives
   --zombies K         main makes K orphans that exit 0.1 s later (they are
-                      reparented to tend, which must reap them); their pids
-                      go to DIR/G-zombieI.pid
+                      reparented to tend's keeper, which must reap them);
+                      their pids go to DIR/G-zombieI.pid
   --unwaited K        main starts K children that exit at once and never
                       waits for them (zombies of main; once main is gone
-                      they are tend's to reap); DIR/G-unwaitedI.pid
+                      they are tend's keeper's to reap); DIR/G-unwaitedI.pid
 """
 import os
 import signal
