@@ -92,7 +92,8 @@ static void take_exits(struct keeper *k, bool queue)
 			k->capq = (k->nq + n) * 2;
 			k->queued = xrealloc(k->queued, k->capq * sizeof(*k->queued));
 		}
-		memcpy(k->queued + k->nq, e.rec, n * sizeof(e.rec[0]));
+		if (n)   /* (none but orphans: QUEUED may still be NULL) */
+			memcpy(k->queued + k->nq, e.rec, n * sizeof(e.rec[0]));
 		k->nq += n;
 		k->others_queued |= e.others > 0;
 		if (!k->flush.armed)
@@ -187,13 +188,14 @@ static pid_t fork_keeper(struct keeper *k, int sock, bool ns, char **why)
 		if (ns && proc_pidns_setup(user, uid, gid, &step) < 0)
 			kstart_fail(rep[1], step);
 		(void)setsid();
-		if (proc_child_limits() < 0)
-			kstart_fail(rep[1], "setrlimit");
 		int s = fcntl(sock, F_DUPFD_CLOEXEC, 5);
 		int r = fcntl(rep[1], F_DUPFD_CLOEXEC, 5);
 		if (s < 0 || r < 0 || dup2(s, 3) < 0 || dup3(r, 4, O_CLOEXEC) < 0)
 			kstart_fail(rep[1], "dup2");
 		(void)fd_close_from(5);
+		/* Only now: the daemon's descriptors may be more than that. */
+		if (proc_child_limits() < 0)
+			kstart_fail(4, "setrlimit");
 		char *argv[] = { "tend-keeper", parent, NULL };
 		extern char **environ;
 		execve(k->exe, argv, environ);
