@@ -51,11 +51,22 @@ static size_t k_collect(void *ctx, const struct proc_stat **members)
 	return n;
 }
 
-/* The daemon is gone, or said bye: nothing below the keeper may live on. */
+/* The daemon is gone, or said bye: nothing below the keeper may live on.
+ * Freeze and kill, reap what died, and again while anything is left
+ * (one that was stopped and not yet killed, say), for at most about a
+ * second: the keeper never waits on a child for ever. */
 static __attribute__((noreturn)) void k_contain(struct kstate *k, int code)
 {
-	proc_freeze_kill(k_collect, k);
-	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+	for (int pass = 0; pass < 50; pass++) {
+		proc_freeze_kill(k_collect, k);
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		const struct proc_stat *m;
+		if (k_collect(k, &m) == 0)
+			break;
+		usleep(20000);
+	}
+	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
 	_exit(code);
 }

@@ -112,7 +112,7 @@ def test_passing_probes_keep_the_service(project):
 
 def test_health_grace_ignores_early_failures(project):
     p = project("[service s]\nexec = sleep 600\nhealth = tcp:127.0.0.1:1\n"
-                "health-interval = 100ms\nhealth-strikes = 1\nhealth-grace = 1500ms\n")
+                "health-interval = 100ms\nhealth-strikes = 1\nhealth-grace = 3s\n")
     p.up()
     time.sleep(1.0)
     assert p.unit("s")["state"] == "running"
