@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -177,6 +178,17 @@ long fd_count(void)
 		n += de->d_name[0] != '.';
 	closedir(dir);
 	return n - 1;  /* the one opendir holds */
+}
+
+long fd_free(long *limit)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > FD_FREE_AMPLE)
+		return -1;
+	long used = fd_count();
+	*limit = (long)rl.rlim_cur;
+	return used < 0 ? -1 : used > *limit ? 0 : *limit - used;
 }
 
 void heap_give_back(void)

@@ -6,6 +6,7 @@
 #define TEND_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -88,6 +89,13 @@ int read_pids(const char *file, pid_t **pids, size_t *cap, size_t *n);
 
 /* Descriptors this process has open now (from /proc/self/fd), or -1. */
 long fd_count(void);
+
+/* How many more descriptors this process may open under its soft limit
+ * (*LIMIT): counted (fd_count: a read of /proc/self/fd) only where the
+ * limit is at most FD_FREE_AMPLE; -1 above it, or when the count cannot
+ * be had: plenty, as far as anyone can tell. */
+#define FD_FREE_AMPLE 65536
+long fd_free(long *limit);
 
 /* Opens /dev/null on each of 0, 1 and 2 that is closed, so that no pipe,
  * socket or file tend opens later lands there (children inherit 0-2 as

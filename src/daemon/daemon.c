@@ -74,7 +74,8 @@ static void boot_check(struct daemon *d)
 {
 	if (!d->booting)
 		return;
-	struct buf failed = { 0 };
+	struct buf failed = { 0 }, nofds = { 0 };
+	size_t nnofds = 0;
 	for (size_t i = 0; i < sup_nunits(d->sup); i++) {
 		const struct unit *u = sup_unit_at(d->sup, i);
 		char *why = NULL;
@@ -83,13 +84,31 @@ static void boot_check(struct daemon *d)
 		int v = unit_wait_verdict(u, 0, &why);
 		if (v == 0) {
 			free(failed.s);
+			free(nofds.s);
 			return;
 		}
-		if (v < 0) {
+		if (v < 0 && unit_waits_for_fds(u)) {
+			/* one line for all of them: the cause is one */
+			if (nnofds < 3)
+				buf_addf(&nofds, "%s%s", nnofds ? ", " : "", unit_name(u));
+			nnofds++;
+		} else if (v < 0) {
 			buf_addc(&failed, '\t');
 			buf_adds(&failed, why);
-			free(why);
 		}
+		free(why);
+	}
+	if (nnofds) {
+		char *what = nnofds == 1
+		             ? xasprintf("service \"%s\" is not started", nofds.s)
+		             : xasprintf("%zu services are not started (%s%s)", nnofds,
+		                         nofds.s, nnofds > 3 ? ", ..." : "");
+		char *why = unit_fds_reason(what);
+		buf_addc(&failed, '\t');
+		buf_adds(&failed, why);
+		free(why);
+		free(what);
+		free(nofds.s);
 	}
 	d->booting = false;
 	report(d, "booted%s\n", failed.s ? failed.s : "");

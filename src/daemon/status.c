@@ -143,7 +143,7 @@ static json_t *daemon_json(const struct sup *s, const struct status_self *self,
 char *status_reply(struct sup *s, const struct status_self *self,
                    const char *name)
 {
-	sup_measure(s, false);
+	sup_measure(s, false, name);   /* NAME's tree alone, when asked for one */
 	uint64_t now = mono_ms();
 	json_t *units = json_array();
 	if (!name)

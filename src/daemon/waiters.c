@@ -92,7 +92,7 @@ void waiters_answer_or_wait(struct waiters *ws, struct conn *c, struct unit *u,
 void waiters_answer_up(struct waiters *ws, struct conn *c, struct unit *u,
                        bool wait, unsigned long since)
 {
-	if (wait) {
+	if (wait || unit_waits_for_fds(u)) {
 		waiters_answer_or_wait(ws, c, u, WAIT_UP, since);
 	} else if (unit_state(u) == US_FAILED) {
 		char *why = unit_down_reason(u);

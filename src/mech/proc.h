@@ -94,6 +94,15 @@ void tree_assign(const struct proc_table *t, pid_t self, pid_t keeper,
                  const struct tree_root *roots, size_t nroots,
                  bool adopt_strays, int *owner);
 
+/* The owner of the process at index I of T, as tree_assign left OWNER, but
+ * a zombie's too: one that has exited but still sent something (a
+ * notification, say) belongs where its parent does or, an orphan below
+ * tend or its keeper, to the root of its session.  TREE_NOT_OURS when
+ * nothing claims it. */
+int tree_owner_at(const struct proc_table *t, const int *owner, long i,
+                  pid_t self, pid_t keeper, const struct tree_root *roots,
+                  size_t nroots);
+
 /* The index of PID in T (sorted by pid), or -1. */
 long proc_table_find(const struct proc_table *t, pid_t pid);
 

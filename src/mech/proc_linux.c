@@ -160,22 +160,12 @@ int proc_table_scan(struct proc_table *t)
 
 long proc_own_children(pid_t **pids, size_t *cap)
 {
-	DIR *d = opendir("/proc/self/task");
-	if (!d)
-		return -1;
+	/* One thread: its list is the process's (no walk of /proc/self/task,
+	 * which costs four more system calls on every reap). */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
 	size_t n = 0;
-	int bad = 0;
-	struct dirent *de;
-	while (!bad && (de = readdir(d))) {
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/self/task/%.20s/children",
-		         de->d_name);
-		bad = read_pids(path, pids, cap, &n);
-	}
-	closedir(d);
-	return bad ? -1 : (long)n;
+	return read_pids(path, pids, cap, &n) < 0 ? -1 : (long)n;
 }
 
 /* --- signals --- */

@@ -49,10 +49,11 @@ int proc_read_stat(pid_t pid, struct proc_stat *st);
  * 0, or -1 (errno) when the table cannot be read. */
 int proc_table_scan(struct proc_table *t);
 
-/* The pids of this process's own children (of each of its threads), from
- * /proc/self/task/TID/children, into *PIDS (grown as needed; *CAP is its
- * size).  Exact for a process that is the only one to reap its children
- * and reaps them from the calling thread: a child leaves that list only
+/* The pids of this process's own children, from
+ * /proc/self/task/PID/children, into *PIDS (grown as needed; *CAP is its
+ * size): for a process of one thread (tend and its keeper are; a child of
+ * another thread, or an orphan given to it, would not be listed).  Exact
+ * for a process that reaps its children itself: a child leaves that list only
  * when reaped, and one reparented to this process is listed before its
  * old parent's death is told.  Returns how many, or -1 when a list cannot
  * be read (a kernel without CONFIG_PROC_CHILDREN). */

@@ -70,13 +70,22 @@ bool environ_has(const struct buf *env, const char *entry)
 }
 
 /* Owner of a process whose parent is tend itself or its keeper.  ENV is scratch. */
-static int top_owner(const struct proc_stat *p, const struct tree_root *roots,
-                     size_t nroots, bool adopt, struct buf *env)
+static int root_by_pid_or_session(const struct proc_stat *p,
+                                  const struct tree_root *roots, size_t nroots)
 {
 	for (size_t r = 0; r < nroots; r++)
 		if ((roots[r].main && p->pid == roots[r].main) ||
 		    (roots[r].sid && p->sid == roots[r].sid))
 			return (int)r;
+	return TREE_NOT_OURS;
+}
+
+static int top_owner(const struct proc_stat *p, const struct tree_root *roots,
+                     size_t nroots, bool adopt, struct buf *env)
+{
+	int r0 = root_by_pid_or_session(p, roots, nroots);
+	if (r0 >= 0)
+		return r0;
 	/* Read once, whatever the number of roots. */
 	if (proc_environ(p->pid, env) == 0)
 		for (size_t r = 0; r < nroots; r++)
@@ -126,6 +135,21 @@ void tree_assign(const struct proc_table *t, pid_t self, pid_t keeper,
 			owner[i] = TREE_NOT_OURS;
 	free(path);
 	free(env.s);
+}
+
+int tree_owner_at(const struct proc_table *t, const int *owner, long i,
+                  pid_t self, pid_t keeper, const struct tree_root *roots,
+                  size_t nroots)
+{
+	if (i < 0 || (size_t)i >= t->n)
+		return TREE_NOT_OURS;
+	const struct proc_stat *p = &t->p[i];
+	if (p->state != 'Z' && p->state != 'X')
+		return owner[i];
+	if (p->ppid == self || (keeper && p->ppid == keeper))
+		return root_by_pid_or_session(p, roots, nroots);
+	long j = proc_table_find(t, p->ppid);
+	return j >= 0 ? owner[j] : TREE_NOT_OURS;
 }
 
 static size_t signal_all(const struct proc_stat *m, size_t n, int sig)

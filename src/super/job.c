@@ -184,7 +184,7 @@ static void on_timeout(struct loop *lp, struct loop_timer *t)
 
 void job_run_starting(struct job *j)
 {
-	struct output *o = unit_output(j->u);
+	struct output *o = unit_output_open(j->u);
 	if (!o)
 		return;
 	char t[96];

@@ -471,7 +471,7 @@ struct keycache {
 /* "--- tend: mcp: MSG" among the service's output lines (its log). */
 static void log_mark(struct share *sh, const char *msg)
 {
-	struct output *o = unit_output(sh->u);
+	struct output *o = unit_output_open(sh->u);
 	if (!o)
 		return;
 	char *t = xasprintf("--- tend: mcp: %s", msg);

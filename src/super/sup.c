@@ -212,12 +212,9 @@ void sup_add_unit(struct sup *s, struct unit_config *uc)
 	 * and stderr.  The daemon logs every line; in the foreground it also
 	 * labels each with the unit it came from. */
 	char *log = s->paths ? paths_unit_log(s->paths, uc->name) : NULL;
-	if (unit_capture_output(u, s->width, s->out_fd,
-	                        s->paths ? s->paths->statefd : -1,
-	                        log ? paths_base(log) : NULL, s->cfg->log_max) < 0)
-		errline("%s: cannot capture output (%s%s%s); it goes to tend's "
-		        "stdout unlabelled", uc->name, log ? log : "",
-		        log ? ": " : "", strerror(errno));
+	unit_capture_output(u, s->width, s->out_fd,
+	                    s->paths ? s->paths->statefd : -1,
+	                    log ? paths_base(log) : NULL, s->cfg->log_max);
 	free(log);
 }
 
@@ -276,7 +273,7 @@ struct unit *sup_add_instance(struct sup *s, struct unit *parent,
 		c->policy.restart = RESTART_NEVER;
 	c->start = START_ON_DEMAND;
 	struct unit *u = push_unit(s, c);
-	struct output *o = unit_output(parent);
+	struct output *o = unit_output_open(parent);
 	unit_make_instance(u, o ? o->wfd : -1);
 	return u;
 }

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Does U's memory get sampled? */
 /* Sampled every memory-interval: units with a limit, and jobs (the peak
@@ -91,10 +92,12 @@ static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
 	}
 }
 
-void sup_measure(struct sup *s, bool limited_only)
+void sup_measure(struct sup *s, bool limited_only, const char *only)
 {
 	for (size_t i = 0; i < s->nunits; i++) {
 		struct unit_measure *um = &unit_ext(s->units[i])->m;
+		if (only && strcmp(only, unit_name(s->units[i])) != 0)
+			continue;
 		um->procs = 0;
 		um->mem_bytes = 0;
 		um->top_pid = 0;
@@ -124,7 +127,8 @@ void sup_measure(struct sup *s, bool limited_only)
 	for (size_t u = 0; u < s->nunits; u++) {
 		struct unit *un = s->units[u];
 		sup_note_seen(s, un, s->members + start[u], fill[u]);
-		if (limited_only && !limited(un))
+		if ((limited_only && !limited(un)) ||
+		    (only && strcmp(only, unit_name(un)) != 0))
 			continue;
 		mem_measure_tree(un, s->members + start[u], fill[u], limited_only,
 		                 scratch);
@@ -201,7 +205,7 @@ static void on_memory(struct loop *lp, struct loop_timer *t)
 	struct sup *s = t->data;
 	uint64_t t0 = mono_ms();
 	sup_rescan(s);   /* the figure must be of now, not of this iteration */
-	sup_measure(s, true);
+	sup_measure(s, true, NULL);
 	for (size_t i = 0; i < s->nunits; i++)
 		if (limited(s->units[i]) && unit_cfg(s->units[i])->memory_max)
 			memory_verdict(s, s->units[i]);

@@ -19,7 +19,8 @@ struct sup;
  * share), from one scan of /proc.  With LIMITED_ONLY (the sampling timer)
  * only units with memory-max and jobs are measured (the others read 0),
  * and where RssAnon + RssShmem summed decides the sample, that sum stands
- * for the figure (mem_sample_exact). */
-void sup_measure(struct sup *s, bool limited_only);
+ * for the figure (mem_sample_exact).  With ONLY (a unit's name; NULL:
+ * all) only that unit is measured (the others keep their figures). */
+void sup_measure(struct sup *s, bool limited_only, const char *only);
 
 #endif

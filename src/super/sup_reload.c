@@ -133,11 +133,8 @@ json_t *sup_reload(struct sup *s, struct tend_config *cfg)
 	s->jobs.max = cfg->max_jobs;
 	keeper_set_pidns(s->keeper, cfg->pid_namespace == PIDNS_YES);   /* the next keeper's */
 	s->width = sup_name_width(cfg);
-	for (size_t i = 0; i < s->nunits; i++) {
-		struct output *o = unit_output(s->units[i]);
-		if (o && o->logging)
-			logfile_set_max(&o->log, cfg->log_max);
-	}
+	for (size_t i = 0; i < s->nunits; i++)
+		unit_set_log_max(s->units[i], cfg->log_max);
 	struct reload_plan plan;
 	plan_for(s, cfg, &plan);
 	for (size_t r = 0; r < plan.nremove; r++) {

@@ -173,10 +173,13 @@ struct unit *sup_owner(struct sup *s, pid_t pid, bool *gone)
 			return NULL;
 		long i = proc_table_find(&s->table, pid);
 		*gone = i < 0;
-		if (i >= 0 && s->table.p[i].state == 'Z')
-			i = proc_table_find(&s->table, s->table.p[i].ppid);
-		if (i >= 0 && s->owner[i] >= 0 && (size_t)s->owner[i] < s->nunits)
-			return s->units[s->owner[i]];
+		/* A sender that exited at once may be a zombie below the
+		 * keeper for a moment: its session still names its run. */
+		int o = tree_owner_at(&s->table, s->owner, i, getpid(),
+		                      s->keeper ? keeper_pid(s->keeper) : 0,
+		                      s->roots, s->nunits);
+		if (o >= 0 && (size_t)o < s->nunits)
+			return s->units[o];
 		/* The sender may be younger than the scan: look again, once
 		 * per wakeup (a flood of forged datagrams costs one scan). */
 		if (s->notify_rescanned == loop_wakeups(s->host.loop))

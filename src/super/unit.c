@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 /* While SIGKILL is out, re-check the tree this often in case a death went
@@ -130,6 +131,24 @@ static void enter(struct unit *u, enum fsm_state to, enum unit_reason why)
 enum unit_state unit_state(const struct unit *u) { return fsm_states[u->st].shown; }
 bool unit_up(const struct unit *u) { return fsm_states[u->st].up; }
 bool unit_retrying(const struct unit *u) { return u->st == F_RETRY; }
+
+bool unit_waits_for_fds(const struct unit *u)
+{
+	return u->st == F_RETRY && (u->retry_res.err == EMFILE ||
+	                            u->retry_res.err == ENFILE);
+}
+
+char *unit_fds_reason(const char *what)
+{
+	struct rlimit rl = { 0 };
+	getrlimit(RLIMIT_NOFILE, &rl);
+	char b[32];
+	format_duration(UNIT_SPAWN_RETRY_MS, b);
+	return xasprintf("%s: tend is out of file descriptors (its limit is %llu); "
+	                 "tried again every %s; raise the limit (ulimit -n) before "
+	                 "tend starts, or run fewer services", what,
+	                 (unsigned long long)rl.rlim_cur, b);
+}
 bool unit_idle_stopped(const struct unit *u) { return u->reason == R_IDLE; }
 
 bool unit_gave_up(const struct unit *u)
@@ -183,6 +202,7 @@ void unit_free(struct unit *u)
 		notify_close(&u->notify, u->host->loop);
 	if (u->captured)
 		output_close(&u->out, u->host->loop);
+	free(u->capture.logname);
 	policy_hist_free(&u->hist);
 	unit_run_cgroup_end(u);
 	free(u->cookie);
@@ -198,16 +218,47 @@ static void on_log_fail(void *ctx, const char *path, int err)
 	u->host->ops->disk_short(u->host->ctx, path, err);
 }
 
-int unit_capture_output(struct unit *u, size_t width, int dst, int logdir,
-                        const char *logname, uint64_t logmax)
+void unit_capture_output(struct unit *u, size_t width, int dst, int logdir,
+                         const char *logname, uint64_t logmax)
 {
-	if (output_open(&u->out, u->host->loop, u->cfg->name, width, dst, logdir,
-	                logname, logmax) < 0)
-		return -1;
+	free(u->capture.logname);
+	u->capture.wanted = true;
+	u->capture.width = width;
+	u->capture.dst = dst;
+	u->capture.logdir = logdir;
+	u->capture.logname = logname ? xstrdup(logname) : NULL;
+	u->capture.logmax = logmax;
+}
+
+struct output *unit_output_open(struct unit *u)
+{
+	if (u->captured || !u->capture.wanted)
+		return unit_output(u);
+	if (output_open(&u->out, u->host->loop, u->cfg->name, u->capture.width,
+	                u->capture.dst, u->capture.logdir, u->capture.logname,
+	                u->capture.logmax) < 0) {
+		if (errno == EMFILE || errno == ENFILE)
+			return NULL;   /* asked again at the next start */
+		char *m = xasprintf("cannot capture its output (%s%s%s); it goes "
+		                    "to tend's stderr, unlabelled and not logged",
+		                    u->capture.logname ? u->capture.logname : "",
+		                    u->capture.logname ? ": " : "", strerror(errno));
+		unit_emit(u, "warn", json_pack("{s:o}", "message", events_text(m)));
+		free(m);
+		u->capture.wanted = false;
+		return NULL;
+	}
 	u->out.on_fail = on_log_fail;
 	u->out.fail_ctx = u;
 	u->captured = true;
-	return 0;
+	return &u->out;
+}
+
+void unit_set_log_max(struct unit *u, uint64_t max)
+{
+	u->capture.logmax = max;
+	if (u->captured && u->out.logging)
+		logfile_set_max(&u->out.log, max);
 }
 
 /* --- spawning --- */
@@ -219,6 +270,7 @@ int unit_capture_output(struct unit *u, size_t width, int dst, int logdir,
 static bool lacked_resources(const struct spawn_res *res)
 {
 	bool ours = strcmp(res->step, "pipe") == 0 ||
+	            strcmp(res->step, "descriptors") == 0 ||
 	            strcmp(res->step, "fork") == 0 ||
 	            strcmp(res->step, "socket") == 0 ||
 	            strcmp(res->step, "cgroup") == 0;
@@ -873,6 +925,14 @@ int unit_wait_verdict(const struct unit *u, unsigned long since, char **why)
 	if (ended || u->st == F_FAILED || u->removed ||
 	    (u->st == F_STOPPED && !u->want_up)) {
 		*why = unit_down_reason(u);
+		return -1;
+	}
+	/* A start that waits for descriptors may wait for ever (the limit
+	 * is too low for what runs): whoever waits is told, not held. */
+	if (unit_waits_for_fds(u)) {
+		char *what = xasprintf("service \"%s\" is not started", u->cfg->name);
+		*why = unit_fds_reason(what);
+		free(what);
 		return -1;
 	}
 	return 0;

@@ -112,10 +112,23 @@ struct unit_host {
 	const char *config_path;    /* the configuration file, for errors */
 	bool shutting_down;
 	uint64_t notify_ignored;    /* datagrams from outside a unit's tree */
+	uint64_t fds_full_at;       /* loop_wakeups + 1 of the iteration that
+	                               found too few descriptors for a start */
 };
 
 /* How often a start that lacked tend's own resources is tried again. */
 #define UNIT_SPAWN_RETRY_MS 500
+
+/* Descriptors a start may need at most (its notify socket, output pipe
+ * and log at the first; a session's pipes, its cgroup, a pidfd), and those
+ * a start must leave free for what may never wait for one: control
+ * connections (status, down), a new keeper, reading /proc (an eighth of
+ * the limit, at least 4, at most UNIT_FDS_RESERVE).  A start that
+ * finds fewer than both free waits in retry ("descriptors"), so that a
+ * thousand units under a low limit start as many as fit and the daemon
+ * still answers. */
+#define UNIT_START_FDS 8
+#define UNIT_FDS_RESERVE 32
 
 
 struct exit_info {
@@ -193,17 +206,26 @@ unsigned unit_restarts(const struct unit *u);
  * failures in a row that count, and what the probe said. */
 int unit_health(const struct unit *u, unsigned *strikes, const char **detail);
 /* Its captured output (unit_capture_output; output.h): marks, the last
- * lines, the log's state; NULL when not captured. */
+ * lines, the log's state; NULL when not captured or not opened yet. */
 struct output *unit_output(struct unit *u);
 /* sd_notify datagrams dropped at its socket (notify.h). */
 uint64_t unit_notify_dropped(const struct unit *u);
 
-/* From now on the unit's processes write to a pipe whose lines tend writes
- * to DST as "NAME | line" (names padded to WIDTH; DST -1: nowhere) and to
- * the log file LOGNAME in the directory LOGDIR (NULL: none; see output.h).
- * Returns 0 or -1/errno. */
-int unit_capture_output(struct unit *u, size_t width, int dst, int logdir,
-                        const char *logname, uint64_t logmax);
+/* The unit's processes are to write to a pipe whose lines tend writes to
+ * DST as "NAME | line" (names padded to WIDTH; DST -1: nowhere) and to the
+ * log file LOGNAME in the directory LOGDIR (NULL: none; see output.h).
+ * Nothing is opened yet: the pipe and the log are opened at the unit's
+ * first start (or first mark), so that a thousand units of which few run
+ * hold descriptors only for those. */
+void unit_capture_output(struct unit *u, size_t width, int dst, int logdir,
+                         const char *logname, uint64_t logmax);
+/* Its output, opened now if it was not yet; NULL when not captured, or
+ * (errno EMFILE/ENFILE) when tend lacks the descriptors for it now (a
+ * start then waits, unit.h).  An output that cannot be opened for any
+ * other reason is warned about once and the unit runs uncaptured. */
+struct output *unit_output_open(struct unit *u);
+/* The size its log is rotated at (reload). */
+void unit_set_log_max(struct unit *u, uint64_t max);
 
 void unit_start(struct unit *u);
 void unit_stop(struct unit *u);
@@ -258,6 +280,11 @@ bool unit_up(const struct unit *u);
 bool unit_gave_up(const struct unit *u);
 /* Is a start waiting for tend's own resources (retry)? */
 bool unit_retrying(const struct unit *u);
+/* Is it in retry for want of descriptors (a limit that may be too low for
+ * what runs, not a moment's shortage)?  unit_fds_reason says so: "WHAT:
+ * tend is out of file descriptors (its limit is N); ..." (malloc'd). */
+bool unit_waits_for_fds(const struct unit *u);
+char *unit_fds_reason(const char *what);
 /* Is its stop, or its rest, an idle stop's? */
 bool unit_idle_stopped(const struct unit *u);
 /* Down and staying down: failed, idle, or stopped with no start to come. */

@@ -46,6 +46,15 @@ struct unit {
 	char *cookie;              /* "TEND_UNIT=name" */
 	struct output out;         /* captured stdout/stderr, when captured */
 	bool captured;
+	/* how to capture it (unit_capture_output), opened at the first use
+	 * (unit_output_open): a unit never started holds no descriptor */
+	struct {
+		bool wanted;
+		size_t width;
+		int dst, logdir;
+		char *logname;
+		uint64_t logmax;
+	} capture;
 	/* clients (listen, stdio) */
 	uint64_t last_activity;    /* mono ms of the last client traffic */
 	struct loop_timer idle;    /* idle-stop, while running */

@@ -185,14 +185,31 @@ int unit_run_spawn(struct unit *u, bool retry, struct spawn_res *res)
 {
 	run_begin(u);
 	const struct unit_config *c = u->cfg;
+	/* Counted once per loop iteration at most: the starts after a
+	 * refusal in the same one are refused without a count. */
+	struct unit_host *h = u->host;
+	uint64_t now = loop_wakeups(h->loop) + 1;
+	long limit = 0, avail = h->fds_full_at == now ? 0 : fd_free(&limit);
+	long reserve = limit / 8 < 4 ? 4 : limit / 8 > UNIT_FDS_RESERVE
+	               ? UNIT_FDS_RESERVE : limit / 8;
+	if (avail >= 0 && avail < UNIT_START_FDS + reserve) {
+		h->fds_full_at = now;
+		*res = (struct spawn_res){ .err = EMFILE, .step = "descriptors" };
+		return -1;
+	}
 	*res = (struct spawn_res){ .step = "socket" };
 	if (open_notify(u) < 0) {
 		res->err = errno;
 		return -1;
 	}
+	struct output *o = unit_output_open(u);
+	if (!o && u->capture.wanted) {   /* no descriptors for it now */
+		*res = (struct spawn_res){ .err = errno, .step = "pipe" };
+		return -1;
+	}
+	if (o)
+		output_tail_clear(o);   /* its last words are this run's */
 	struct strv env = unit_environ(u, true);
-	if (u->captured)
-		output_tail_clear(&u->out);   /* its last words are this run's */
 	int out = u->captured ? u->out.wfd : u->err_fd, in = -1, sout = out;
 	int fds[SPAWN_FDS_MAX];
 	size_t nfds = 0;

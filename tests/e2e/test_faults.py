@@ -569,8 +569,9 @@ exec = sleep 600
     wait_until(lambda: not zombies_of_tend(pid), T_SHORT,
                what="every child reaped")
     d1 = p.daemon()
-    # one more: many's sd_notify socket, opened at its first start
-    assert d1["fds"] == d0["fds"] + 1, (d0, d1)
+    # four more, opened at many's first start and kept: its sd_notify
+    # socket, its output pipe (two ends) and its log file
+    assert d1["fds"] == d0["fds"] + 4, (d0, d1)
     assert p.unit("steady")["pid"] == steady
     assert not warns(p.events(), unit="many"), p.events()
 

@@ -159,6 +159,45 @@ static void the_keeper_is_never_adopted(void **state)
 	proc_table_free(&t);
 }
 
+/* A notification's sender may have exited by the time tend looks: a
+ * zombie is no member of a tree, but it still names its run, through its
+ * parent or, an orphan below the keeper or tend, through its session. */
+static void a_zombie_sender_still_names_its_run(void **state)
+{
+	(void)state;
+	struct proc_table t = { 0 };
+	for (size_t i = 0; i < sizeof(kprocs) / sizeof(kprocs[0]); i++)
+		*proc_table_add(&t) = kprocs[i];
+	struct proc_stat z[] = {
+		{ .pid = 230, .ppid = 101, .sid = 200, .state = 'Z' }, /* A's, below the keeper */
+		{ .pid = 231, .ppid = 201, .sid = 231, .state = 'Z' }, /* below A's child */
+		{ .pid = 232, .ppid = 100, .sid = 300, .state = 'Z' }, /* B's, below tend */
+		{ .pid = 233, .ppid = 101, .sid = 233, .state = 'Z' }, /* nobody's */
+	};
+	for (size_t i = 0; i < sizeof(z) / sizeof(z[0]); i++)
+		*proc_table_add(&t) = z[i];
+	proc_table_sort(&t);
+	struct tree_root roots[] = { { .main = 200, .sid = 200 },
+	                             { .main = 300, .sid = 300 } };
+	int *owner = calloc(t.n, sizeof(*owner));
+	assert_non_null(owner);
+	tree_assign(&t, 100, 101, roots, 2, false, owner);
+	pid_t pids[] = { 230, 231, 232, 233, 201, 101 };
+	int want[] = { 0, 0, 1, TREE_NOT_OURS, 0, TREE_NOT_OURS };
+	for (size_t k = 0; k < sizeof(pids) / sizeof(pids[0]); k++) {
+		long i = proc_table_find(&t, pids[k]);
+		assert_true(i >= 0);
+		assert_int_equal(owner[i] == TREE_NOT_OURS || pids[k] < 230, 1);
+		int o = tree_owner_at(&t, owner, i, 100, 101, roots, 2);
+		if (o != want[k])
+			fail_msg("pid %d: owner %d, want %d", (int)pids[k], o, want[k]);
+	}
+	assert_int_equal(tree_owner_at(&t, owner, -1, 100, 101, roots, 2),
+	                 TREE_NOT_OURS);
+	free(owner);
+	proc_table_free(&t);
+}
+
 /* An orphan of a run reparented to the keeper that left the run's session
  * is still the run's by its cookie (TEND_UNIT= in the environment it was
  * started with), read from /proc: a real process, here with the table
@@ -227,6 +266,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(trees_hang_below_the_keeper),
 		cmocka_unit_test(the_keeper_is_never_adopted),
+		cmocka_unit_test(a_zombie_sender_still_names_its_run),
 		cmocka_unit_test(cookie_finds_an_orphan_below_the_keeper),
 		cmocka_unit_test(assigns_by_main_session_and_ancestry),
 		cmocka_unit_test(session_survives_reaped_main),
