@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -165,6 +166,69 @@ int fd_cloexec(int fd)
 {
 	int f = fcntl(fd, F_GETFD);
 	return f < 0 ? -1 : fcntl(fd, F_SETFD, f | FD_CLOEXEC);
+}
+
+ssize_t fd_send(int sock, const void *buf, size_t len, const int *fds,
+                size_t nfds)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * FD_PASS_MAX)];
+	} c;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (nfds > FD_PASS_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (nfds) {
+		memset(&c, 0, sizeof(c));
+		mh.msg_control = c.b;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *ch = CMSG_FIRSTHDR(&mh);
+		ch->cmsg_level = SOL_SOCKET;
+		ch->cmsg_type = SCM_RIGHTS;
+		ch->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(ch), fds, sizeof(int) * nfds);
+	}
+	ssize_t w;
+	while ((w = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	return w;
+}
+
+ssize_t fd_recv(int sock, void *buf, size_t cap, int flags, int *fds,
+                size_t *nfds, size_t max, int *msg_flags)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * FD_PASS_MAX)];
+	} c;
+	struct iovec iov = { buf, cap };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	                     .msg_control = c.b, .msg_controllen = sizeof(c.b) };
+	ssize_t r;
+	while ((r = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC)) < 0 &&
+	       errno == EINTR)
+		;
+	if (r < 0)
+		return r;
+	for (struct cmsghdr *ch = CMSG_FIRSTHDR(&mh); ch; ch = CMSG_NXTHDR(&mh, ch)) {
+		if (ch->cmsg_level != SOL_SOCKET || ch->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(ch) + i * sizeof(int), sizeof(fd));
+			if (*nfds < max)
+				fds[(*nfds)++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (msg_flags)
+		*msg_flags = mh.msg_flags;
+	return r;
 }
 
 long fd_count(void)

@@ -87,6 +87,19 @@ void heap_give_back(void);
  * (what was read is kept). */
 int read_pids(const char *file, pid_t **pids, size_t *cap, size_t *n);
 
+/* One sendmsg of LEN bytes of BUF on the socket SOCK with NFDS descriptors
+ * FDS passed along (SCM_RIGHTS; at most FD_PASS_MAX), MSG_NOSIGNAL, again
+ * on EINTR.  Returns sendmsg's result. */
+#define FD_PASS_MAX 253   /* the kernel's SCM_MAX_FD */
+ssize_t fd_send(int sock, const void *buf, size_t len, const int *fds,
+                size_t nfds);
+/* One recvmsg into BUF (CAP bytes) with FLAGS | MSG_CMSG_CLOEXEC; the
+ * descriptors passed with it are appended to FDS (*NFDS of MAX used), and
+ * any beyond MAX closed.  *MSG_FLAGS (NULL: not wanted) gets the
+ * message's flags (MSG_TRUNC, MSG_CTRUNC).  Returns recvmsg's result. */
+ssize_t fd_recv(int sock, void *buf, size_t cap, int flags, int *fds,
+                size_t *nfds, size_t max, int *msg_flags);
+
 /* Descriptors this process has open now (from /proc/self/fd), or -1. */
 long fd_count(void);
 

@@ -164,26 +164,9 @@ static int send_req(int fd, const struct ctl_req *req, const int *fds,
 {
 	char *line = ctl_format(req);
 	size_t n = strlen(line), off = 0;
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int) * 2)];
-	} ctl;
 	while (off < n) {
-		struct iovec iov = { .iov_base = line + off, .iov_len = n - off };
-		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-		if (off == 0 && nfds) {
-			memset(&ctl, 0, sizeof(ctl));
-			m.msg_control = ctl.b;
-			m.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-			struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-			h->cmsg_level = SOL_SOCKET;
-			h->cmsg_type = SCM_RIGHTS;
-			h->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-			memcpy(CMSG_DATA(h), fds, sizeof(int) * nfds);
-		}
-		ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
+		ssize_t w = fd_send(fd, line + off, n - off, off ? NULL : fds,
+		                    off ? 0 : nfds);
 		if (w < 0) {
 			int e = errno;
 			free(line);

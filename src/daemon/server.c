@@ -275,30 +275,8 @@ static void handle_lines(struct conn *c)
  * are closed at once. */
 static ssize_t recv_fds(struct conn *c, char *chunk, size_t cap)
 {
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int) * SERVER_FDS_MAX * 2)];
-	} ctl;
-	struct iovec iov = { .iov_base = chunk, .iov_len = cap };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-	                    .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
-	ssize_t r = recvmsg(c->fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (r < 0)
-		return r;
-	for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
-		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < n; i++) {
-			int fd;
-			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
-			if (c->nfds < SERVER_FDS_MAX)
-				c->fds[c->nfds++] = fd;
-			else
-				close(fd);
-		}
-	}
-	return r;
+	return fd_recv(c->fd, chunk, cap, MSG_DONTWAIT, c->fds, &c->nfds,
+	               SERVER_FDS_MAX, NULL);
 }
 
 static void on_conn(struct loop *lp, struct loop_io *io, uint32_t events)

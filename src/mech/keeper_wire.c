@@ -97,29 +97,12 @@ bad:
 	return -1;
 }
 
+_Static_assert(KM_FDS_MAX <= FD_PASS_MAX, "a spawn's descriptors in one message");
+
 int km_send(int sock, const void *msg, size_t len, const int *fds,
                     size_t nfds)
 {
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int) * KM_FDS_MAX)];
-	} c;
-	struct iovec iov = { (void *)msg, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (nfds) {
-		memset(&c, 0, sizeof(c));
-		mh.msg_control = c.b;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *ch = CMSG_FIRSTHDR(&mh);
-		ch->cmsg_level = SOL_SOCKET;
-		ch->cmsg_type = SCM_RIGHTS;
-		ch->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(ch), fds, sizeof(int) * nfds);
-	}
-	ssize_t w;
-	while ((w = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-		;
-	return w == (ssize_t)len ? 0 : -1;
+	return fd_send(sock, msg, len, fds, nfds) == (ssize_t)len ? 0 : -1;
 }
 
 ssize_t km_recv(int sock, struct buf *b, int *fds, size_t *nfds)
@@ -135,32 +118,13 @@ ssize_t km_recv(int sock, struct buf *b, int *fds, size_t *nfds)
 		b->cap = (size_t)len;
 		b->s = xrealloc(b->s, b->cap);
 	}
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int) * KM_FDS_MAX)];
-	} c;
-	struct iovec iov = { b->s, (size_t)len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	                     .msg_control = c.b, .msg_controllen = sizeof(c.b) };
-	ssize_t r;
-	while ((r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-		;
+	int flags = 0;
+	ssize_t r = fd_recv(sock, b->s, (size_t)len, 0, fds, nfds, KM_FDS_MAX,
+	                    &flags);
 	if (r < 0)
 		return -1;
-	for (struct cmsghdr *ch = CMSG_FIRSTHDR(&mh); ch; ch = CMSG_NXTHDR(&mh, ch))
-		if (ch->cmsg_level == SOL_SOCKET && ch->cmsg_type == SCM_RIGHTS) {
-			size_t n = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < n; i++) {
-				int fd;
-				memcpy(&fd, CMSG_DATA(ch) + i * sizeof(int), sizeof(fd));
-				if (*nfds < KM_FDS_MAX)
-					fds[(*nfds)++] = fd;
-				else
-					close(fd);
-			}
-		}
 	b->len = (size_t)r;
-	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+	if (flags & (MSG_TRUNC | MSG_CTRUNC)) {
 		errno = EMSGSIZE;
 		return -1;
 	}
