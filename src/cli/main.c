@@ -335,7 +335,7 @@ static const char global_flags[] = "-c --config -h --help -V --version";
  * others run here and take what their entry says.  The shell completions
  * are made from this table alone (complete.h). */
 static const struct cli_cmd cli_cmds[] = {
-	{ "up", "run the daemon of the file", cmd_up, "-d --detach --json",
+	{ "up", "run the daemon of the file", cmd_up, "-d --json",
 	  COMP_NONE, NULL, false, false, NULL },
 	{ "down", "stop everything, then the daemon", NULL, NULL, COMP_NONE, NULL,
 	  false, false, NULL },
