@@ -303,6 +303,22 @@ static void add_systemd_word(struct buf *b, const char *word, bool quote)
 		buf_addc(b, '"');
 }
 
+static void add_systemd_arg(struct buf *b, const char *word)
+{
+	add_systemd_word(b, word, false);
+}
+
+/* Adds the N words of ARGV to B as one command line, each by ADD, and a
+ * newline. */
+static void add_line(struct buf *b, const char *const *argv, size_t n,
+                     void (*add)(struct buf *, const char *))
+{
+	for (size_t i = 0; i < n; i++) {
+		add(b, argv[i]);
+		buf_addc(b, i + 1 < n ? ' ' : '\n');
+	}
+}
+
 static void add_systemd_env(struct buf *b, const char *var)
 {
 	const char *v = getenv(var);
@@ -329,16 +345,10 @@ static char *unit_text(const char *self, const char *config)
 	         "Type=simple\n"
 	         "ExecStart=", TEND_VERSION);
 	const char *up[] = { self, "-c", config, "up" };
-	for (size_t i = 0; i < ARRAY_LEN(up); i++) {
-		add_systemd_word(&b, up[i], false);
-		buf_addc(&b, i + 1 < ARRAY_LEN(up) ? ' ' : '\n');
-	}
+	add_line(&b, up, ARRAY_LEN(up), add_systemd_arg);
 	buf_adds(&b, "ExecReload=");
 	const char *reload[] = { self, "-c", config, "reload" };
-	for (size_t i = 0; i < ARRAY_LEN(reload); i++) {
-		add_systemd_word(&b, reload[i], false);
-		buf_addc(&b, i + 1 < ARRAY_LEN(reload) ? ' ' : '\n');
-	}
+	add_line(&b, reload, ARRAY_LEN(reload), add_systemd_arg);
 	/* SIGTERM to tend alone: it stops every tree itself, gracefully;
 	 * SIGKILL to what is left after TimeoutStopSec. */
 	buf_adds(&b, "KillMode=mixed\n"
@@ -383,10 +393,7 @@ static char *desktop_text(const char *self, const char *config)
 	         "Comment=The default daemon of tend, a process supervisor\n"
 	         "Exec=", TEND_VERSION);
 	const char *up[] = { self, "-c", config, "up", "-d" };
-	for (size_t i = 0; i < ARRAY_LEN(up); i++) {
-		add_desktop_word(&b, up[i]);
-		buf_addc(&b, i + 1 < ARRAY_LEN(up) ? ' ' : '\n');
-	}
+	add_line(&b, up, ARRAY_LEN(up), add_desktop_word);
 	buf_adds(&b, "Terminal=false\n"
 	             "NoDisplay=true\n"
 	             "X-GNOME-Autostart-enabled=true\n");
