@@ -28,7 +28,7 @@ UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 OBJS     := $(patsubst %.c,build/%.o,$(notdir $(SRCS)))
 SANOBJS  := $(patsubst %.c,build/san/%.o,$(notdir $(SRCS)))
 
-.PHONY: all deps mcp-deps demo test check-unit check-shape fsm-doc check-e2e check-e2e-plain check-e2e-san check-clang conformance conformance-deps fuzz fuzz-build check-fuzz fuzz-merge lint lint-cppcheck bench bench-quick bench-base bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp soak clean
+.PHONY: all deps mcp-deps demo test man completions install uninstall deb check-deb check-unit check-shape fsm-doc check-e2e check-e2e-plain check-e2e-san check-clang conformance conformance-deps fuzz fuzz-build check-fuzz fuzz-merge lint lint-cppcheck bench bench-quick bench-base bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp soak clean
 all: build/tend
 
 deps:
@@ -67,7 +67,7 @@ build build/san build/clang build/lint:
 	mkdir -p $@
 
 build/tend: $(OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 build/san/tend: $(SANOBJS)
 	$(CC) -O1 -g $(SAN) -o $@ $^ $(LIBS)
 
@@ -148,6 +148,80 @@ test: deps
 demo: deps
 	$(MAKE) all
 	build/tend -c examples/demo.ini up
+
+# Installing: the binary (the keeper is the same binary, found through
+# /proc/self/exe), the man pages tend(1) and tend.ini(5) made by lowdown
+# from README.md and docs/ (man/build.sh), the completions for bash, zsh
+# and fish printed by tend itself from its table of commands (`tend
+# completions SHELL`), and the documents.  DESTDIR stages it elsewhere.
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/tend
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+# The binary installed, and where the pages and completions are made
+# (tests/e2e/test_install.py installs the build under test, from a
+# directory of its own).
+TEND_BUILT  ?= build/tend
+GEN         ?= build
+MANPAGES    := $(GEN)/man/tend.1 $(GEN)/man/tend.ini.5
+COMPLETIONS := $(GEN)/completions/tend.bash $(GEN)/completions/_tend $(GEN)/completions/tend.fish
+DOCS        := README.md $(wildcard docs/*.md)
+
+man: $(MANPAGES)
+completions: $(COMPLETIONS)
+$(GEN)/man $(GEN)/completions:
+	mkdir -p $@
+$(GEN)/man/tend.1: man/build.sh README.md docs/commands.md VERSION | $(GEN)/man
+	man/build.sh tend.1 $@
+$(GEN)/man/tend.ini.5: man/build.sh docs/config.md VERSION | $(GEN)/man
+	man/build.sh tend.ini.5 $@
+$(GEN)/completions/tend.bash: $(TEND_BUILT) | $(GEN)/completions
+	$(TEND_BUILT) completions bash > $@.tmp && mv $@.tmp $@
+$(GEN)/completions/_tend: $(TEND_BUILT) | $(GEN)/completions
+	$(TEND_BUILT) completions zsh > $@.tmp && mv $@.tmp $@
+$(GEN)/completions/tend.fish: $(TEND_BUILT) | $(GEN)/completions
+	$(TEND_BUILT) completions fish > $@.tmp && mv $@.tmp $@
+
+install: $(TEND_BUILT) $(MANPAGES) $(COMPLETIONS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(DOCDIR)/docs/bench $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+	  $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0755 $(TEND_BUILT) $(DESTDIR)$(BINDIR)/tend
+	install -m 0644 $(GEN)/man/tend.1 $(DESTDIR)$(MANDIR)/man1/tend.1
+	install -m 0644 $(GEN)/man/tend.ini.5 $(DESTDIR)$(MANDIR)/man5/tend.ini.5
+	install -m 0644 $(GEN)/completions/tend.bash $(DESTDIR)$(BASHCOMPDIR)/tend
+	install -m 0644 $(GEN)/completions/_tend $(DESTDIR)$(ZSHCOMPDIR)/_tend
+	install -m 0644 $(GEN)/completions/tend.fish $(DESTDIR)$(FISHCOMPDIR)/tend.fish
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 $(filter docs/%,$(DOCS)) $(DESTDIR)$(DOCDIR)/docs/
+	install -m 0644 $(wildcard docs/bench/*.svg) $(DESTDIR)$(DOCDIR)/docs/bench/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/tend $(DESTDIR)$(MANDIR)/man1/tend.1 \
+	  $(DESTDIR)$(MANDIR)/man5/tend.ini.5 $(DESTDIR)$(BASHCOMPDIR)/tend \
+	  $(DESTDIR)$(ZSHCOMPDIR)/_tend $(DESTDIR)$(FISHCOMPDIR)/tend.fish
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+# The Debian package, by dpkg-buildpackage (debian/), from a copy of the
+# tree's files (those git knows, and new ones it does not ignore) in
+# build/deb/, where the .deb lands; then lintian, whose errors fail it.
+# `make check-deb` is that and tests/e2e/test_deb.py (the package built,
+# checked and installed into a scratch root); not part of `make test`.
+DEB_SRC := build/deb/tend-$(VERSION)
+deb:
+	@scripts/deps.sh deb
+	rm -rf build/deb && mkdir -p $(DEB_SRC)
+	git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -C $(DEB_SRC) -xf -
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error --info \
+	  build/deb/tend_$(VERSION)_*.changes
+
+check-deb: build/tend
+	TEND_BIN=$(CURDIR)/build/tend $(PYTHON) -m pytest -q -p no:cacheprovider \
+	  --basetemp=$(E2E_TMP)-deb tests/e2e/test_deb.py
 
 # First figures of tend alone; the comparison with peers is part 7.
 bench-basic: build/tend

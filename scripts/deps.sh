@@ -7,7 +7,12 @@
 #                            for tests/mcp: Debian's nodejs and npm, only when
 #                            there is no node or npm command, wherever from;
 #                            libfaketime: the clock jump test preloads it
-#                            into one daemon)
+#                            into one daemon; lowdown: the man pages of
+#                            make install; for tests/e2e/test_install.py:
+#                            systemd's systemd-analyze, which verifies the
+#                            unit of tend enable, desktop-file-utils, which
+#                            validates its autostart entry, zsh and fish,
+#                            which run the completions)
 #   scripts/deps.sh bench    that, plus what the benchmarks need (socat)
 #   scripts/deps.sh peers    that, plus the supervisors bench/compare.py
 #                            compares tend with (s6, runit, supervisor) and
@@ -19,14 +24,17 @@
 #                            uses nor stops it).  PM2 comes from npm, pinned
 #                            in bench/npm (`make bench`).
 #   scripts/deps.sh lint     what `make lint` needs (cppcheck, clang-tidy)
+#   scripts/deps.sh deb      that, plus what `make deb` needs (dpkg-dev,
+#                            debhelper, lintian)
 set -eu
-PKGS="gcc make clang pkg-config libjansson-dev libcmocka-dev python3 python3-pytest procps libfaketime"
+PKGS="gcc make clang pkg-config libjansson-dev libcmocka-dev python3 python3-pytest procps libfaketime lowdown systemd desktop-file-utils zsh fish"
 case "${1:-}" in
 "") ;;
 bench) PKGS="$PKGS socat" ;;
 peers) PKGS="$PKGS socat s6 runit supervisor gnuplot-nox" ;;
 lint) PKGS="make libjansson-dev cppcheck clang-tidy" ;;
-*) echo "usage: scripts/deps.sh [bench|peers|lint]" >&2; exit 2 ;;
+deb) PKGS="$PKGS dpkg-dev debhelper lintian" ;;
+*) echo "usage: scripts/deps.sh [bench|peers|lint|deb]" >&2; exit 2 ;;
 esac
 missing=""
 for p in $PKGS; do

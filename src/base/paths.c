@@ -57,13 +57,32 @@ static bool is_user_config(const char *config, const char *real)
 	return yes;
 }
 
+char *paths_no_file(const char *config)
+{
+	if (is_user_config(config, NULL))
+		return xasprintf("no configuration: there is no ./tend.ini here and no "
+		                 "%s (the default daemon's file); write a starter one "
+		                 "with tend init, or name a file with -c FILE", config);
+	const char *env = getenv("TEND_CONFIG");
+	if (env && strcmp(env, config) == 0)
+		return xasprintf("%s (from $TEND_CONFIG): no such file; write a starter "
+		                 "one with tend init, or name another file", config);
+	return xasprintf("%s: no such file; write a starter one with tend -c %s "
+	                 "init, or give an existing file with -c FILE", config,
+	                 config);
+}
+
 int paths_init(struct paths *p, const char *config, char **err)
 {
 	*p = (struct paths){ .runfd = -1, .statefd = -1 };
 	char real[PATH_MAX];
 	if (!realpath(config, real)) {
 		int e = errno;
-		if (e != ENOENT || !is_user_config(config, NULL)) {
+		if (e == ENOENT && !is_user_config(config, NULL)) {
+			*err = paths_no_file(config);
+			return -1;
+		}
+		if (e != ENOENT) {
 			*err = xasprintf("%s: %s; give an existing file with -c FILE",
 			                 config, strerror(e));
 			return -1;

@@ -64,6 +64,10 @@ struct paths {
  * finds it) (malloc'd; it may not exist). */
 char *paths_user_config(void);
 
+/* The error line for the configuration file CONFIG, which does not exist:
+ * the path looked for and what to do (tend init) (malloc'd). */
+char *paths_no_file(const char *config);
+
 /* Fills P for the file CONFIG (no directory opened yet): it must exist,
  * unless it is the user's own file (paths_user_config, the same string).
  * Returns 0, or -1 with *ERR (malloc'd). */

@@ -636,9 +636,9 @@ static int no_daemon(const struct cmd_info *ci, const struct paths *p)
 	if (ci->done_without_daemon)
 		return 0;  /* nothing runs: nothing to stop */
 	if (p->no_file)
-		errline("the default daemon is not running (there is no %s; tend "
-		        "connect -- CMD starts it, or write the file and run tend "
-		        "up -d)", p->config);
+		errline("the default daemon is not running (there is no %s: write "
+		        "a starter one with tend init, then tend up -d; tend connect "
+		        "-- CMD starts it without one)", p->config);
 	else
 		errline("no daemon is running for %s; start it with tend up -d",
 		        p->config);

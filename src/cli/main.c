@@ -3,10 +3,13 @@
 #include "events.h"
 #include "client.h"
 #include "cmd.h"
+#include "complete.h"
 #include "daemon.h"
 #include "keeper.h"
 #include "mcpimport.h"
+#include "paths.h"
 #include "proc.h"
+#include "setup.h"
 #include "sup.h"
 #include "util.h"
 
@@ -52,6 +55,10 @@ static const char usage_main[] =
 	"  check                validate the file, print the effective settings\n"
 	"  exec [--KEY VALUE ...] -- CMD [ARG ...]\n"
 	"                       supervise one command in the foreground, no file\n"
+	"  init                 write a commented starter file (never over one)\n"
+	"  enable [--now]       start the default daemon at every login (a systemd\n"
+	"                       --user unit, else an XDG autostart entry)\n"
+	"  disable [--now]      undo enable\n"
 	"\n"
 	"Options:\n"
 	"  -c FILE              configuration file; else $TEND_CONFIG, ./tend.ini,\n"
@@ -62,7 +69,8 @@ static const char usage_main[] =
 	"\n"
 	"Exit codes: 0 success, 1 the operation failed, 2 bad usage or\n"
 	"configuration, 3 the daemon could not be reached or started.\n"
-	"Documentation: README.md and docs/ in the source tree.\n";
+	"Documentation: man tend, man tend.ini (the configuration file);\n"
+	"the whole of it in /usr/share/doc/tend (docs/ in the source tree).\n";
 
 static const char usage_up[] =
 	"usage: tend [-c FILE] up [-d] [--json]\n"
@@ -114,6 +122,23 @@ static int want_help(int argc, char **argv)
 	return 0;
 }
 
+/* The file of CFGARG as config_open would open it, when there is none:
+ * an error line that names the path looked for and says what to do
+ * (tend init); returns -1.  Else 0. */
+static int config_missing(const char *cfgarg)
+{
+	char *path = config_locate(cfgarg);
+	int r = 0;
+	if (access(path, F_OK) < 0 && errno == ENOENT) {
+		char *why = paths_no_file(path);
+		errline("%s", why);
+		free(why);
+		r = -1;
+	}
+	free(path);
+	return r;
+}
+
 static int cmd_check(const char *cfgarg, int argc, char **argv)
 {
 	if (want_help(argc, argv)) {
@@ -124,6 +149,8 @@ static int cmd_check(const char *cfgarg, int argc, char **argv)
 		errline("check: unexpected argument \"%s\"; see tend check --help", argv[0]);
 		return EXIT_USAGE;
 	}
+	if (config_missing(cfgarg) < 0)
+		return EXIT_USAGE;
 	struct tend_config *cfg = config_open(cfgarg);
 	if (!cfg)
 		return EXIT_USAGE;
@@ -182,6 +209,8 @@ static int cmd_up(const char *cfgarg, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (config_missing(cfgarg) < 0)
+		return EXIT_USAGE;
 	struct tend_config *cfg = config_open(cfgarg);
 	if (!cfg)
 		return EXIT_USAGE;
@@ -296,24 +325,66 @@ static int cmd_mcp(const char *cfgarg, int argc, char **argv)
 	return mcp_command(argc, argv);
 }
 
-/* The commands of the CLI that are no request to the daemon (those are
- * cmd.h's): the word, what runs it, and for those that take no -c FILE,
- * the error line. */
-static const struct {
-	const char *name;
-	int (*run)(const char *cfgarg, int argc, char **argv);
-	const char *no_config;
-} local_cmds[] = {
-	{ "exec", cmd_exec, "exec takes no -c FILE: its settings are flags; see "
-	                     "tend exec --help" },
-	{ "mcp", cmd_mcp, "mcp takes no -c FILE: it edits the MCP clients' files; "
-	                  "see tend mcp --help" },
-	{ "check", cmd_check, NULL },
-	{ "up", cmd_up, NULL },
-	{ "logs", client_logs, NULL },
-	{ "events", client_events, NULL },
-	{ "help", cmd_help, NULL },
+static int cmd_completions(const char *cfgarg, int argc, char **argv);
+
+/* The options taken ahead of the command (global_options). */
+static const char global_flags[] = "-c --config -h --help -V --version";
+
+/* Every command of the CLI, in the order of tend --help: those that are a
+ * request to the daemon (run NULL) take what cmd.h's table says; the
+ * others run here and take what their entry says.  The shell completions
+ * are made from this table alone (complete.h). */
+static const struct cli_cmd cli_cmds[] = {
+	{ "up", "run the daemon of the file", cmd_up, "-d --json",
+	  COMP_NONE, NULL, false, false, NULL },
+	{ "down", "stop everything, then the daemon", NULL, NULL, COMP_NONE, NULL,
+	  false, false, NULL },
+	{ "status", "state, pid, uptime, restarts, memory of the units", NULL, NULL,
+	  COMP_NONE, NULL, false, false, NULL },
+	{ "start", "start a service (and the daemon)", NULL, NULL, COMP_NONE, NULL,
+	  false, false, NULL },
+	{ "stop", "stop a unit's whole process tree", NULL, NULL, COMP_NONE, NULL,
+	  false, false, NULL },
+	{ "restart", "restart a service", NULL, NULL, COMP_NONE, NULL, false, false,
+	  NULL },
+	{ "reload", "re-read the file; touch only what changed", NULL, NULL,
+	  COMP_NONE, NULL, false, false, NULL },
+	{ "logs", "output of the units, from their log files", client_logs,
+	  "-f -n", COMP_UNIT, NULL, false, false, NULL },
+	{ "events", "what happened: spawned, exited, ...", client_events,
+	  "-f --json -n", COMP_NONE, NULL, false, false, NULL },
+	{ "run", "ask for a run of a job", NULL, NULL, COMP_NONE, NULL, false,
+	  false, NULL },
+	{ "connect", "bridge stdin/stdout to a service, or to a shared CMD", NULL,
+	  NULL, COMP_NONE, NULL, false, false, NULL },
+	{ "mcp", "route the MCP clients' stdio servers through tend, and back",
+	  cmd_mcp, "--dry-run", COMP_WORDS, "import unimport", false, false,
+	  "mcp takes no -c FILE: it edits the MCP clients' files; see tend mcp "
+	  "--help" },
+	{ "check", "validate the file, print the effective settings", cmd_check,
+	  NULL, COMP_NONE, NULL, false, false, NULL },
+	{ "exec", "supervise one command in the foreground, no file", cmd_exec,
+	  "--json", COMP_COMMAND, NULL, true, false,
+	  "exec takes no -c FILE: its settings are flags; see tend exec --help" },
+	{ "init", "write a commented starter file", setup_init, NULL, COMP_NONE,
+	  NULL, false, false, NULL },
+	{ "enable", "start the default daemon at every login", setup_enable,
+	  "--now --systemd --autostart", COMP_NONE, NULL, false, false,
+	  "enable takes no -c FILE: it is for the default daemon, of "
+	  "$XDG_CONFIG_HOME/tend/tend.ini; see tend enable --help" },
+	{ "disable", "undo enable", setup_disable, "--now", COMP_NONE, NULL, false,
+	  false, "disable takes no -c FILE: it is for the default daemon; see "
+	  "tend disable --help" },
+	{ "help", "this help", cmd_help, NULL, COMP_NONE, NULL, false, false, NULL },
+	{ "completions", "print the shell completion script", cmd_completions,
+	  NULL, COMP_WORDS, "bash zsh fish names", false, true, NULL },
 };
+
+static int cmd_completions(const char *cfgarg, int argc, char **argv)
+{
+	return complete_command(cli_cmds, ARRAY_LEN(cli_cmds), global_flags, cfgarg,
+	                        argc, argv);
+}
 
 /* Runs the command CMD with its ARGC arguments ARGV. */
 static int dispatch(const char *cfgarg, const char *cmd, int argc, char **argv)
@@ -321,14 +392,14 @@ static int dispatch(const char *cfgarg, const char *cmd, int argc, char **argv)
 	const struct cmd_info *ci = cmd_find(cmd);
 	if (ci && ci->cli)
 		return client_command(cfgarg, ci, argc, argv);
-	for (size_t k = 0; k < ARRAY_LEN(local_cmds); k++) {
-		if (strcmp(cmd, local_cmds[k].name) != 0)
+	for (size_t k = 0; k < ARRAY_LEN(cli_cmds); k++) {
+		if (!cli_cmds[k].run || strcmp(cmd, cli_cmds[k].name) != 0)
 			continue;
-		if (cfgarg && local_cmds[k].no_config) {
-			errline("%s", local_cmds[k].no_config);
+		if (cfgarg && cli_cmds[k].no_config) {
+			errline("%s", cli_cmds[k].no_config);
 			return EXIT_USAGE;
 		}
-		return local_cmds[k].run(cfgarg, argc, argv);
+		return cli_cmds[k].run(cfgarg, argc, argv);
 	}
 	errline("unknown command \"%s\"; see tend --help", cmd);
 	return EXIT_USAGE;

@@ -184,6 +184,14 @@ static unsigned cli_flag(const struct cmd_info *ci, const char *arg)
 	return 0;
 }
 
+const char *cmd_flag_arg(unsigned flag)
+{
+	for (size_t i = 0; i < ARRAY_LEN(cli_flags); i++)
+		if (cli_flags[i].flag == flag)
+			return cli_flags[i].arg;
+	return NULL;
+}
+
 /* Takes the word A into ARGS: a flag CI takes, else its name. */
 static int take_arg(const struct cmd_info *ci, const char *a,
                     struct cmd_args *args, char **err)

@@ -63,6 +63,8 @@ const struct cmd_info *cmd_info(enum ctl_cmd c);
 const struct cmd_info *cmd_find(const char *name);
 /* Every command's name, ", " between them: "ping, status, ...". */
 const char *cmd_known(void);
+/* The CLI's word for FLAG (one CMD_*: "--wait"), or NULL. */
+const char *cmd_flag_arg(unsigned flag);
 
 /* Does CI act on the unit it names (start, stop...; not status)? */
 bool cmd_acts_on_unit(const struct cmd_info *ci);

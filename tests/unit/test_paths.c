@@ -482,8 +482,9 @@ static void test_init_missing(void **state)
 	char *err = NULL;
 	char *f = xasprintf("%s/nope.ini", t->dir);
 	assert_int_equal(paths_init(&p, f, &err), -1);
-	char *want = xasprintf("%s: No such file or directory; give an existing "
-	                       "file with -c FILE", f);
+	char *want = xasprintf("%s: no such file; write a starter one with tend "
+	                       "-c %s init, or give an existing file with -c FILE",
+	                       f, f);
 	assert_string_equal(err, want);
 	assert_null(p.id);
 	assert_null(p.config);
@@ -494,7 +495,7 @@ static void test_init_missing(void **state)
 	err = NULL;
 	f = xasprintf("%s/nodir/x.ini", t->dir);
 	assert_int_equal(paths_init(&p, f, &err), -1);
-	assert_non_null(strstr(err, ": No such file or directory; "));
+	assert_non_null(strstr(err, ": no such file; write a starter one with "));
 	free(err);
 	free(f);
 }
@@ -539,7 +540,7 @@ static void test_init_default(void **state)
 	/* another file that does not exist is still an error */
 	char *other = xasprintf("%s/elsewhere.ini", t->dir);
 	assert_int_equal(paths_init(&p, other, &err), -1);
-	assert_non_null(strstr(err, "No such file or directory"));
+	assert_non_null(strstr(err, ": no such file; "));
 	free(err);
 	err = NULL;
 	/* without XDG_CONFIG_HOME: ~/.config/tend/tend.ini */
