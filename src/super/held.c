@@ -182,9 +182,13 @@ static int step_fd(const struct held_set *set, const struct held_step *s,
 {
 	const struct unit_config *u = s->u;
 	if (s->from != HELD_NEW) {
-		if (u && strncmp(s->spec, "unix:", 5) == 0)
-			(void)fchmodat(AT_FDCWD, s->spec + 5, u->listen_mode & 0777,
-			               AT_SYMLINK_NOFOLLOW);
+		if (u && strncmp(s->spec, "unix:", 5) == 0 &&
+		    fchmodat(AT_FDCWD, s->spec + 5, u->listen_mode & 0777,
+		             AT_SYMLINK_NOFOLLOW) < 0)
+			errline("%s: listen-mode %03o not applied to %s: %s; the "
+			        "socket keeps its mode until it is bound anew",
+			        u->name, u->listen_mode & 0777, s->spec + 5,
+			        strerror(errno));
 		return set->v[s->from].fd;
 	}
 	char *why = NULL;
