@@ -133,13 +133,20 @@ void errline(const char *fmt, ...)
 	va_start(ap, fmt);
 	char *m = xvasprintf(fmt, ap);
 	va_end(ap);
-	/* a message may quote a file's bytes: no escape sequence, no second
-	 * line reaches the terminal */
-	str_clean(m);
-	char *line = xasprintf("tend: %s\n", m);
-	ssize_t r = write(2, line, strlen(line));
+	/* a message may quote a file's bytes: no escape sequence reaches the
+	 * terminal, and each of its lines (config.h: every error of a file)
+	 * is a line "tend: ..." of its own */
+	struct buf out = { 0 };
+	for (char *l = m, *nl; l; l = nl && *nl ? nl : NULL) {
+		nl = strchr(l, '\n');
+		if (nl)
+			*nl++ = '\0';
+		str_clean(l);
+		buf_addf(&out, "tend: %s\n", l);
+	}
+	ssize_t r = write(2, out.s, out.len);
 	(void)r;
-	free(line);
+	free(out.s);
 	free(m);
 }
 
