@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* --- the key table --- */
@@ -386,6 +387,9 @@ static const char *env_file_lookup(void *ctx, const char *name)
 	return unit_lookup(ctx, name);
 }
 
+/* The largest env-file read. */
+#define ENV_FILE_MAX (1 << 20)
+
 /* PATH made absolute against DIR (NULL: the current directory). */
 static char *absolute(const char *dir, const char *path)
 {
@@ -415,7 +419,15 @@ static int read_env_file(const struct assign *a, const char *w,
 	struct strv vars = { 0 };
 	char *text = NULL, *err = NULL;
 	int r = 0;
-	if (ini_read_file(path, &text, &err) < 0) {
+	struct stat sb;
+	if (stat(path, &sb) == 0 && (!S_ISREG(sb.st_mode) ||
+	                             sb.st_size > ENV_FILE_MAX)) {
+		/* a FIFO or a device would hold the daemon, /dev/zero fill it */
+		*why = xasprintf("%s: %s; name a dotenv file", path,
+		                 S_ISREG(sb.st_mode) ? "larger than 1 MiB"
+		                 : "not a regular file");
+		r = -1;
+	} else if (ini_read_file(path, &text, &err) < 0) {
 		bool missing = errno == ENOENT;
 		if (missing && optional) {
 			free(err);
