@@ -30,8 +30,10 @@ char *reply_err(int exit_code, const char *fmt, ...)
 	va_start(ap, fmt);
 	char *raw = xvasprintf(fmt, ap);
 	va_end(ap);
-	/* A file name in the message need not be UTF-8; JSON must be. */
-	char *msg = one_line(raw);
+	/* A file name in the message need not be UTF-8; JSON must be.  A
+	 * message may be several lines (every error of a file), each of
+	 * which the client prints as a line. */
+	char *msg = lines_clean(raw);
 	free(raw);
 	json_t *o = json_pack("{s:b, s:s, s:i}", "ok", 0, "error", msg, "exit",
 	                      exit_code);

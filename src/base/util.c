@@ -136,17 +136,18 @@ void errline(const char *fmt, ...)
 	/* a message may quote a file's bytes: no escape sequence reaches the
 	 * terminal, and each of its lines (config.h: every error of a file)
 	 * is a line "tend: ..." of its own */
+	char *clean = lines_clean(m);
 	struct buf out = { 0 };
-	for (char *l = m, *nl; l; l = nl && *nl ? nl : NULL) {
+	for (char *l = clean, *nl; l; l = nl) {
 		nl = strchr(l, '\n');
 		if (nl)
 			*nl++ = '\0';
-		str_clean(l);
 		buf_addf(&out, "tend: %s\n", l);
 	}
 	ssize_t r = write(2, out.s, out.len);
 	(void)r;
 	free(out.s);
+	free(clean);
 	free(m);
 }
 
@@ -316,6 +317,23 @@ uint64_t fnv1a(const char *s)
 		h *= 1099511628211ull;
 	}
 	return h;
+}
+
+char *lines_clean(const char *s)
+{
+	char *copy = xstrdup(s);
+	struct buf b = { 0 };
+	for (char *l = copy, *nl; l; l = nl && *nl ? nl : NULL) {
+		nl = strchr(l, '\n');
+		if (nl)
+			*nl++ = '\0';
+		str_clean(l);
+		if (l != copy)
+			buf_addc(&b, '\n');
+		buf_adds(&b, l);
+	}
+	free(copy);
+	return buf_take(&b);
 }
 
 char *one_line(const char *s)
