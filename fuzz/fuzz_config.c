@@ -1,6 +1,6 @@
 /* tend.ini through the whole of config_load (src/base/config.c: the INI reader,
  * every key's value syntax, the cross-key checks) and back through what
- * `tend check` prints: an error is one line naming the file; a file that
+ * `tend check` prints: each error is one line naming the file; a file that
  * loads prints settings that load again, to the very same settings. */
 #include <fcntl.h>
 #include <unistd.h>
@@ -50,9 +50,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tend_config *cfg = config_load(path, &err);
 	if (!cfg) {
 		FUZZ_ASSERT(err, "no config and no error");
-		FUZZ_ASSERT(strncmp(err, path, strlen(path)) == 0,
-		            "\"%s\" does not name the file", err);
-		fuzz_check(oracle_message(err, "", 0), "config error");
+		/* every error of the file, a line each, at most the bound and a
+		 * line that counts the rest */
+		size_t lines = 0;
+		for (char *l = err, *nl; l; l = nl) {
+			nl = strchr(l, '\n');
+			if (nl)
+				*nl++ = '\0';
+			lines++;
+			FUZZ_ASSERT(strncmp(l, path, strlen(path)) == 0,
+			            "\"%s\" does not name the file", l);
+			fuzz_check(oracle_message(l, "", 0), "config error");
+		}
+		FUZZ_ASSERT(lines <= CONFIG_MAX_ERRORS + 1, "%zu lines", lines);
 		free(err);
 		return 0;
 	}

@@ -1,9 +1,11 @@
 #include "config.h"
 #include "addr.h"
+#include "dotenv.h"
 #include "ini.h"
 #include "parse.h"
 #include "paths.h"
 #include "probe_spec.h"
+#include "suggest.h"
 #include "words.h"
 
 #include <ctype.h>
@@ -11,6 +13,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* --- the key table --- */
@@ -20,7 +23,8 @@ enum scope { SC_GLOBAL = 1, SC_SERVICE = 2, SC_JOB = 4, SC_UNIT = 6 };
 enum vtype {
 	V_ARGV, V_PATH, V_ENV, V_ENUM, V_CODES, V_RANGE, V_RATE,
 	V_DURATION, V_OPT_DURATION, V_SIZE, V_OPT_SIZE, V_SIGNAL, V_PERCENT,
-	V_UINT, V_PROBE, V_ADDRS, V_OPT_ADDR, V_WORDS, V_PATHS, V_MODE, V_NTYPES
+	V_UINT, V_PROBE, V_ADDRS, V_OPT_ADDR, V_WORDS, V_PATHS, V_MODE, V_ENV_FILE,
+	V_NTYPES
 };
 
 struct key_def {
@@ -63,8 +67,10 @@ static const struct key_def keys[] = {
 	  .help = "command line, split like a shell, never run by one" },
 	{ "cwd", SC_UNIT, V_PATH, U(cwd), NULL, .enforced = true,
 	  .help = "working directory" },
-	{ "env", SC_UNIT, V_ENV, U(env), NULL, .enforced = true,
+	{ "env", SC_UNIT, V_ENV, U(env_keys), NULL, .enforced = true,
 	  .help = "KEY=VALUE added to the environment (repeatable)" },
+	{ "env-file", SC_UNIT, V_ENV_FILE, U(env_files), NULL, .enforced = true,
+	  .help = "dotenv files of KEY=VALUE lines (-PATH: optional; repeatable)" },
 	{ "start", SC_SERVICE, V_ENUM, U(start), "boot", start_names, .enforced = true,
 	  .help = "boot | on-demand" },
 	{ "restart", SC_SERVICE, V_ENUM, U(policy.restart), "on-failure",
@@ -255,7 +261,12 @@ static int parse_enum(const char *v, const char *const *names, int *out, char **
 			buf_adds(&list, " | ");
 		buf_adds(&list, names[i]);
 	}
-	*why = xasprintf("expected %s", list.s ? list.s : "");
+	const char *near = suggest_near(v, names);
+	if (near)
+		*why = xasprintf("expected %s; did you mean %s?", list.s ? list.s : "",
+		                 near);
+	else
+		*why = xasprintf("expected %s", list.s ? list.s : "");
 	free(list.s);
 	return -1;
 }
@@ -267,6 +278,7 @@ struct assign {
 	const struct key_def *k;
 	struct unit_config *u;
 	const char *text;
+	const char *dir;       /* base of relative paths; NULL: the current one */
 };
 
 /* A parser of parse.h returned R, having set *W to its reason if R < 0. */
@@ -319,6 +331,34 @@ static int set_path(const struct assign *a, void *f, char **why)
 	return 0;
 }
 
+/* The length of the name of "KEY=VALUE". */
+static size_t env_key_len(const char *kv)
+{
+	return strcspn(kv, "=");
+}
+
+/* Is the key of "KEY=VALUE" KV set in SV? */
+static bool env_has(const struct strv *sv, const char *kv)
+{
+	size_t n = env_key_len(kv);
+	for (size_t i = 0; i < sv->n; i++)
+		if (env_key_len(sv->v[i]) == n && strncmp(sv->v[i], kv, n) == 0)
+			return true;
+	return false;
+}
+
+/* U's env again: the files' variables that no env word sets, then the
+ * env words. */
+static void env_merge(struct unit_config *u)
+{
+	strv_free(&u->env);
+	for (size_t i = 0; i < u->env_file_vars.n; i++)
+		if (!env_has(&u->env_keys, u->env_file_vars.v[i]))
+			strv_push(&u->env, xstrdup(u->env_file_vars.v[i]));
+	for (size_t i = 0; i < u->env_keys.n; i++)
+		strv_push(&u->env, xstrdup(u->env_keys.v[i]));
+}
+
 /* Every word or none: a bad one leaves the list as it was. */
 static int set_env(const struct assign *a, void *f, char **why)
 {
@@ -335,7 +375,105 @@ static int set_env(const struct assign *a, void *f, char **why)
 	for (size_t i = 0; i < tmp.n; i++)
 		strv_push(f, xstrdup(tmp.v[i]));
 	strv_free(&tmp);
+	if (a->u)
+		env_merge(a->u);
 	return 0;
+}
+
+/* ${VAR} in an env-file sees the file's own keys above it (dotenv.c), then
+ * what the unit's env holds so far, then tend's environment. */
+static const char *env_file_lookup(void *ctx, const char *name)
+{
+	return unit_lookup(ctx, name);
+}
+
+/* The largest env-file read. */
+#define ENV_FILE_MAX (1 << 20)
+
+/* PATH made absolute against DIR (NULL: the current directory). */
+static char *absolute(const char *dir, const char *path)
+{
+	char cwd[4096];
+	if (path[0] == '/')
+		return xstrdup(path);
+	if (!dir)
+		dir = getcwd(cwd, sizeof(cwd)) ? cwd : "/";
+	return xasprintf("%s/%s", strcmp(dir, "/") ? dir : "", path);
+}
+
+/* Reads one env-file word W ("-PATH": optional) into U's variables, and
+ * its absolute form into FILES.  Returns 0, -1 with *why (said about the
+ * key), or -2 with *why a whole located message (a line of the file). */
+static int read_env_file(const struct assign *a, const char *w,
+                         struct strv *files, char **why)
+{
+	bool optional = w[0] == '-';
+	const char *name = w + optional;
+	if (!*name) {
+		*why = xstrdup("an empty path; write env-file = PATH, or -PATH "
+		               "for a file that may be missing");
+		return -1;
+	}
+	char *path = absolute(a->dir, name);
+	strv_push(files, xasprintf("%s%s", optional ? "-" : "", path));
+	struct strv vars = { 0 };
+	char *text = NULL, *err = NULL;
+	int r = 0;
+	struct stat sb;
+	if (stat(path, &sb) == 0 && (!S_ISREG(sb.st_mode) ||
+	                             sb.st_size > ENV_FILE_MAX)) {
+		/* a FIFO or a device would hold the daemon, /dev/zero fill it */
+		*why = xasprintf("%s: %s; name a dotenv file", path,
+		                 S_ISREG(sb.st_mode) ? "larger than 1 MiB"
+		                 : "not a regular file");
+		r = -1;
+	} else if (ini_read_file(path, &text, &err) < 0) {
+		bool missing = errno == ENOENT;
+		if (missing && optional) {
+			free(err);
+		} else {
+			*why = xasprintf("%s; %s", err, missing ? "create it, or write "
+			                 "-PATH for a file that may be missing"
+			                 : "name a readable dotenv file");
+			free(err);
+			r = -1;
+		}
+	} else if (dotenv_parse(text, path, env_file_lookup, a->u, &vars, &err) < 0) {
+		*why = err;
+		r = -2;
+	}
+	free(text);
+	for (size_t i = 0; i < vars.n && r == 0; i++) {
+		struct strv *fv = &a->u->env_file_vars;
+		size_t n = env_key_len(vars.v[i]);
+		for (size_t k = 0; k < fv->n; k++) {
+			if (env_key_len(fv->v[k]) == n &&
+			    strncmp(fv->v[k], vars.v[i], n) == 0) {
+				free(fv->v[k]);
+				memmove(fv->v + k, fv->v + k + 1, (fv->n - k) * sizeof(*fv->v));
+				fv->n--;
+				break;
+			}
+		}
+		strv_push(fv, xstrdup(vars.v[i]));
+		env_merge(a->u);
+	}
+	strv_free(&vars);
+	free(path);
+	return r;
+}
+
+/* env-file = PATH ...: each file read now, in order (later ones win). */
+static int set_env_file(const struct assign *a, void *f, char **why)
+{
+	struct strv words = { 0 };
+	if (split_words(a->u, a->text, &words, why) < 0)
+		return -1;
+	int r = 0;
+	for (size_t i = 0; i < words.n && r == 0; i++)
+		r = read_env_file(a, words.v[i], f, why);
+	strv_free(&words);
+	return r;
 }
 
 static int set_words(const struct assign *a, void *f, char **why)
@@ -656,6 +794,7 @@ static const struct vtype_def {
 	[V_WORDS]        = { set_words, print_joined, true, true },
 	[V_PATHS]        = { set_words, print_joined, true, true },
 	[V_MODE]         = { set_mode, print_mode, false, false },
+	[V_ENV_FILE]     = { set_env_file, print_joined, true, true },
 };
 _Static_assert(ARRAY_LEN(vtypes) == V_NTYPES, "a value type without an entry");
 
@@ -672,11 +811,13 @@ static const char *words_hint(enum vtype t, const char *why)
 	       ? "; quote and escape as in a shell" : "";
 }
 
-/* Parses TEXT into the field of K in BASE.  U is the unit (NULL for [tend]). */
+/* Parses TEXT into the field of K in BASE.  U is the unit (NULL for
+ * [tend]), DIR the base of relative paths.  Returns 0, -1 with *WHY, or
+ * -2 with *WHY a whole message with its own FILE:LINE (an env-file's). */
 static int value_set(const struct key_def *k, void *base, struct unit_config *u,
-                     const char *text, char **why)
+                     const char *dir, const char *text, char **why)
 {
-	const struct assign a = { .k = k, .u = u, .text = text };
+	const struct assign a = { .k = k, .u = u, .text = text, .dir = dir };
 	return vtypes[k->type].set(&a, (char *)base + k->off, why);
 }
 
@@ -698,7 +839,7 @@ static void apply_defaults(void *base, unsigned scope, struct unit_config *u)
 		char *why = NULL;
 		if (!(keys[i].scope & scope) || !keys[i].def)
 			continue;
-		if (value_set(&keys[i], base, u, keys[i].def, &why) < 0) {
+		if (value_set(&keys[i], base, u, NULL, keys[i].def, &why) < 0) {
 			errline("internal: default of %s: %s", keys[i].name, why);
 			abort();
 		}
@@ -732,6 +873,9 @@ void config_unit_free(struct unit_config *u)
 		return;
 	strv_free(&u->argv);
 	strv_free(&u->env);
+	strv_free(&u->env_keys);
+	strv_free(&u->env_files);
+	strv_free(&u->env_file_vars);
 	strv_free(&u->listen);
 	strv_free(&u->watch);
 	strv_free(&u->watch_ignore);
@@ -769,6 +913,9 @@ struct unit_config *config_unit_dup(const struct unit_config *u, const char *nam
 	c->connect_key = opt_dup(u->connect_key);
 	strv_copy(&c->argv, &u->argv);
 	strv_copy(&c->env, &u->env);
+	strv_copy(&c->env_keys, &u->env_keys);
+	strv_copy(&c->env_files, &u->env_files);
+	strv_copy(&c->env_file_vars, &u->env_file_vars);
 	strv_copy(&c->listen, &u->listen);
 	strv_copy(&c->watch, &u->watch);
 	strv_copy(&c->watch_ignore, &u->watch_ignore);
@@ -806,22 +953,62 @@ static char *where(const struct tend_config *cfg, int line)
 	return line > 0 ? xasprintf("%s:%d", cfg->path, line) : xstrdup(cfg->path);
 }
 
+/* "[service web]"; a unit read only for its errors (a section that was
+ * refused: line negative) by its header as written. */
+static char *section_label(const struct unit_config *u)
+{
+	if (!u)
+		return xstrdup("[tend]");
+	if (u->line < 0)
+		return xasprintf("[%s]", u->name);
+	return xasprintf("[%s %s]", unit_kind_name(u->kind), u->name);
+}
+
+/* What to say after "unknown key KEY" in a section of SCOPE: another
+ * supervisor's spelling, else a near key (of the section first), else
+ * where the keys are listed. */
+static char *hint_advice(const struct suggest_hint *h)
+{
+	return xasprintf("%s's %s%s: %s", h->origin, h->name,
+	                 strcmp(h->origin, "systemd") ? "" : "=", h->advice);
+}
+
+static char *unknown_key_advice(const char *key, unsigned scope)
+{
+	const struct suggest_hint *h = suggest_key_hint(key, false);
+	if (h)
+		return hint_advice(h);
+	const char *names[ARRAY_LEN(keys) + 1];
+	for (int any = 0; any < 2; any++) {
+		size_t n = 0;
+		for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+			if (!keys[i].connect_only && (any || (keys[i].scope & scope)))
+				names[n++] = keys[i].name;
+		names[n] = NULL;
+		const char *near = suggest_near(key, names);
+		if (near)
+			return xasprintf("did you mean %s?", near);
+	}
+	h = suggest_key_hint(key, true);
+	return h ? hint_advice(h) : xstrdup("docs/config.md lists the keys");
+}
+
 int config_set(struct tend_config *cfg, struct unit_config *u, const char *key,
                const char *value, int line, char **err)
 {
 	const struct key_def *k = key_find(key);
 	unsigned scope = u ? unit_scope(u) : SC_GLOBAL;
-	char *at = where(cfg, line), *why = NULL;
-	const char *sect = u ? (u->kind == KIND_JOB ? "job" : "service") : "tend";
+	char *at = where(cfg, line), *why = NULL, *label = section_label(u);
 	int *lines = u ? u->key_line : cfg->key_line;
 	int r = -1;
 	if (!k) {
-		*err = xasprintf("%s: unknown key \"%s\" in [%s%s%s]; docs/config.md "
-		                 "lists the keys", at, key,
-		                 sect, u ? " " : "", u ? u->name : "");
+		char *advice = unknown_key_advice(key, scope);
+		*err = xasprintf("%s: unknown key \"%s\" in %s; %s", at, key, label,
+		                 advice);
+		free(advice);
 	} else if (!(k->scope & scope)) {
-		*err = xasprintf("%s: key \"%s\" does not apply to [%s%s%s]; %s", at,
-		                 key, sect, u ? " " : "", u ? u->name : "",
+		*err = xasprintf("%s: key \"%s\" does not apply to %s; %s", at,
+		                 key, label,
 		                 k->scope == SC_GLOBAL ? "move it to [tend]"
 		                 : k->scope == SC_JOB ? "it is for [job NAME] sections"
 		                 : k->scope == SC_SERVICE ? "it is for [service NAME] sections"
@@ -843,14 +1030,18 @@ int config_set(struct tend_config *cfg, struct unit_config *u, const char *key,
 		/* The first explicit use of a repeatable key replaces its default. */
 		if (key_repeatable(k) && !lines[k - keys])
 			strv_free((struct strv *)((char *)base + k->off));
-		if (value_set(k, base, u, value, &why) < 0) {
+		int set = value_set(k, base, u, cfg->dir, value, &why);
+		if (set == -2) {
+			*err = xasprintf("%s (read for %s = %s at %s)", why, key, value, at);
+		} else if (set < 0) {
 			*err = xasprintf("%s: %s = %s: %s%s", at, key, value, why,
-		                 words_hint(k->type, why));
+			                 words_hint(k->type, why));
 		} else {
 			lines[k - keys] = line > 0 ? line : -1;
 			r = 0;
 		}
 	}
+	free(label);
 	free(why);
 	free(at);
 	return r;
@@ -858,11 +1049,78 @@ int config_set(struct tend_config *cfg, struct unit_config *u, const char *key,
 
 /* --- loading a file --- */
 
+/* The errors of one load in the order of the file: at most
+ * CONFIG_MAX_ERRORS kept (those of the first lines), the rest counted. */
+struct errlist {
+	struct { int line; char *msg; } v[CONFIG_MAX_ERRORS];
+	size_t n, more;
+};
+
+static void errlist_add(struct errlist *e, int line, char *msg)
+{
+	size_t i = e->n;
+	while (i > 0 && e->v[i - 1].line > line)
+		i--;
+	e->more += e->n == CONFIG_MAX_ERRORS;
+	if (i == CONFIG_MAX_ERRORS) {
+		free(msg);
+		return;
+	}
+	if (e->n == CONFIG_MAX_ERRORS)
+		free(e->v[--e->n].msg);
+	memmove(&e->v[i + 1], &e->v[i], (e->n - i) * sizeof(e->v[0]));
+	e->v[i].line = line;
+	e->v[i].msg = msg;
+	e->n++;
+}
+
+/* The errors as one message, a line each; NULL when there are none. */
+static char *errlist_take(struct errlist *e, const char *path)
+{
+	if (!e->n)
+		return NULL;
+	struct buf b = { 0 };
+	for (size_t i = 0; i < e->n; i++) {
+		if (i)
+			buf_addc(&b, '\n');
+		buf_adds(&b, e->v[i].msg);
+		free(e->v[i].msg);
+	}
+	if (e->more)
+		buf_addf(&b, "\n%s: and %zu more error%s", path, e->more,
+		         e->more == 1 ? "" : "s");
+	e->n = e->more = 0;
+	return buf_take(&b);
+}
+
+/* Units: a growable array of pointers. */
+struct unitv {
+	struct unit_config **v;
+	size_t n;
+};
+
+static void unitv_add(struct unitv *uv, struct unit_config *u)
+{
+	uv->v = xrealloc(uv->v, (uv->n + 1) * sizeof(*uv->v));
+	uv->v[uv->n++] = u;
+}
+
+static bool unitv_has(const struct unitv *uv, const struct unit_config *u)
+{
+	for (size_t i = 0; i < uv->n; i++)
+		if (uv->v[i] == u)
+			return true;
+	return false;
+}
+
 struct load_state {
 	struct tend_config *cfg;
 	struct unit_config *unit;  /* current section; NULL for [tend] */
-	bool in_section;
+	bool skip;                 /* a refused section: its entries are not read */
 	int tend_line;             /* where [tend] was, 0: not yet */
+	struct unitv bad;          /* units with an error: not checked further */
+	struct unitv scratch;      /* refused sections read only for their errors */
+	struct errlist errs;
 };
 
 static bool valid_name(const char *s)
@@ -891,16 +1149,64 @@ static void config_push_unit(struct tend_config *cfg, struct unit_config *u)
 	cfg->units[cfg->nunits++] = u;
 }
 
+/* A section refused with an error whose entries are still read, for
+ * their own errors, into a unit of KIND that is no part of the file's:
+ * named by the header as written, its line negative (section_label). */
+static void scratch_unit(struct load_state *st, const char *header,
+                         enum unit_kind kind, int line)
+{
+	st->unit = config_unit_new(header, kind, -line);
+	unitv_add(&st->scratch, st->unit);
+}
+
+/* A section that is none of tend's: another supervisor's, a near
+ * misspelling, or neither.  Always an error. */
+static int unknown_section(struct load_state *st, const char *name, int line,
+                           char **err)
+{
+	char *unit = NULL, *advice;
+	const char *kind = NULL;
+	const struct suggest_hint *h = suggest_section_hint(name, &unit);
+	if (h) {
+		char *what = xasprintf(h->advice, unit ? unit : "");
+		advice = xasprintf("%s's [%s]: %s", h->origin, name, what);
+		free(what);
+		kind = h->key;
+	} else {
+		static const char *const kinds[] = { "service", "job", "tend", NULL };
+		size_t n = strcspn(name, " \t");
+		char *word = strndup(name, n);
+		if (!word)
+			abort();
+		kind = suggest_near(word, kinds);
+		free(word);
+		advice = kind ? xasprintf("did you mean [%s%s]?", kind, name + n)
+		         : xstrdup("use [tend], [service NAME] or [job NAME]");
+	}
+	*err = xasprintf("%s:%d: unknown section [%s]; %s", st->cfg->path, line,
+	                 name, advice);
+	free(advice);
+	free(unit);
+	if (kind && strcmp(kind, "service") == 0)
+		scratch_unit(st, name, KIND_SERVICE, line);
+	else if (kind && strcmp(kind, "job") == 0)
+		scratch_unit(st, name, KIND_JOB, line);
+	else
+		st->skip = true;
+	return -1;
+}
+
 static int on_section(void *user, const char *name, int line, char **err)
 {
 	struct load_state *st = user;
 	struct tend_config *cfg = st->cfg;
-	st->in_section = true;
 	st->unit = NULL;
+	st->skip = false;
 	if (strcmp(name, "tend") == 0) {
 		if (st->tend_line) {
 			*err = xasprintf("%s:%d: second [tend] section (first at line %d); "
 			                 "merge them", cfg->path, line, st->tend_line);
+			st->skip = true;
 			return -1;
 		}
 		st->tend_line = line;
@@ -915,23 +1221,23 @@ static int on_section(void *user, const char *name, int line, char **err)
 		kind = KIND_JOB;
 		rest = name + 3;
 	} else {
-		*err = xasprintf("%s:%d: unknown section [%s]; use [tend], "
-		                 "[service NAME] or [job NAME]", cfg->path, line, name);
-		return -1;
+		return unknown_section(st, name, line, err);
 	}
 	while (isspace((unsigned char)*rest))
 		rest++;
-	if (!valid_name(rest)) {
-		*err = xasprintf("%s:%d: bad %s name \"%s\"; use 1 to 64 letters, "
+	struct unit_config *dup = unit_by_name(cfg, rest);
+	char *e = NULL;
+	if (!valid_name(rest))
+		e = xasprintf("%s:%d: bad %s name \"%s\"; use 1 to 64 letters, "
 		                 "digits and _ . @ -", cfg->path, line,
 		                 unit_kind_name(kind), rest);
-		return -1;
-	}
-	struct unit_config *dup = unit_by_name(cfg, rest);
-	if (dup) {
-		*err = xasprintf("%s:%d: duplicate name \"%s\" (first at line %d, "
+	else if (dup)
+		e = xasprintf("%s:%d: duplicate name \"%s\" (first at line %d, "
 		                 "[%s %s]); names must be unique", cfg->path, line,
 		                 rest, dup->line, unit_kind_name(dup->kind), dup->name);
+	if (e) {
+		*err = e;
+		scratch_unit(st, name, kind, line);
 		return -1;
 	}
 	st->unit = config_unit_new(rest, kind, line);
@@ -943,7 +1249,19 @@ static int on_entry(void *user, const char *key, const char *value, int line,
                     char **err)
 {
 	struct load_state *st = user;
+	if (st->skip)
+		return 0;
 	return config_set(st->cfg, st->unit, key, value, line, err);
+}
+
+/* Every error of the file: kept, and its unit is not checked further (a
+ * bad exec line is not also a missing one). */
+static void on_error(void *user, int line, char *msg)
+{
+	struct load_state *st = user;
+	errlist_add(&st->errs, line, msg);
+	if (st->unit && !unitv_has(&st->bad, st->unit))
+		unitv_add(&st->bad, st->unit);
 }
 
 /* watch paths made absolute: relative to the unit's cwd, else to the
@@ -1034,12 +1352,25 @@ static int check_unit(const struct tend_config *cfg, struct unit_config *u,
 	return r;
 }
 
+/* The checks across keys of every unit of CFG but those in BAD. */
+static void finish_units(struct tend_config *cfg, const struct unitv *bad,
+                         struct errlist *errs)
+{
+	for (size_t i = 0; i < cfg->nunits; i++) {
+		char *e = NULL;
+		if (!unitv_has(bad, cfg->units[i]) &&
+		    check_unit(cfg, cfg->units[i], &e) < 0)
+			errlist_add(errs, cfg->units[i]->line, e);
+	}
+}
+
 int config_finish(struct tend_config *cfg, char **err)
 {
-	for (size_t i = 0; i < cfg->nunits; i++)
-		if (check_unit(cfg, cfg->units[i], err) < 0)
-			return -1;
-	return 0;
+	struct errlist errs = { .n = 0 };
+	struct unitv none = { 0 };
+	finish_units(cfg, &none, &errs);
+	*err = errlist_take(&errs, cfg->path);
+	return *err ? -1 : 0;
 }
 
 struct tend_config *config_load(const char *path, char **err)
@@ -1052,19 +1383,27 @@ struct tend_config *config_load(const char *path, char **err)
 		cfg->dir = slash == real ? xstrdup("/") : strndup(real, (size_t)(slash - real));
 		free(real);
 	}
-	struct ini_handler h = { on_section, on_entry };
+	struct ini_handler h = { on_section, on_entry, on_error };
 	char *ierr = NULL;
-	if (ini_parse_file(path, &h, &st, &ierr) < 0) {
+	*err = NULL;
+	if (ini_parse_file(path, &h, &st, &ierr) < 0 && ierr) {
+		/* The file itself could not be read: that one error. */
 		if (access(path, F_OK) < 0)
 			*err = xasprintf("%s; create it, or name another with -c FILE "
 			                 "or TEND_CONFIG", ierr);
 		else
 			*err = ierr, ierr = NULL;
 		free(ierr);
-		config_free(cfg);
-		return NULL;
+		free(errlist_take(&st.errs, path));
+	} else {
+		finish_units(cfg, &st.bad, &st.errs);
+		*err = errlist_take(&st.errs, path);
 	}
-	if (config_finish(cfg, err) < 0) {
+	for (size_t i = 0; i < st.scratch.n; i++)
+		config_unit_free(st.scratch.v[i]);
+	free(st.scratch.v);
+	free(st.bad.v);
+	if (*err) {
 		config_free(cfg);
 		return NULL;
 	}
@@ -1163,6 +1502,28 @@ struct tend_config *config_open(const char *arg)
 
 /* --- output --- */
 
+/* What U's env-file files gave, as comments (they load back from the
+ * files): the names, or with VALUES the whole KEY=VALUE, one a line. */
+static void print_env_file_vars(const struct unit_config *u, bool values,
+                                FILE *out)
+{
+	if (!u->env_file_vars.n)
+		return;
+	if (values) {
+		for (size_t i = 0; i < u->env_file_vars.n; i++) {
+			char *j = words_join((char *const[]){ u->env_file_vars.v[i], NULL });
+			fprintf(out, "; env-file: %s\n", j);
+			free(j);
+		}
+		return;
+	}
+	fputs("; env-file gives:", out);
+	for (size_t i = 0; i < u->env_file_vars.n; i++)
+		fprintf(out, " %.*s", (int)env_key_len(u->env_file_vars.v[i]),
+		        u->env_file_vars.v[i]);
+	fputc('\n', out);
+}
+
 void config_print(const struct tend_config *cfg, FILE *out)
 {
 	fprintf(out, "; effective settings of %s\n[tend]\n", cfg->path);
@@ -1175,6 +1536,7 @@ void config_print(const struct tend_config *cfg, FILE *out)
 		for (size_t i = 0; i < ARRAY_LEN(keys); i++)
 			if (keys[i].scope & unit_scope(u))
 				value_print(&keys[i], u, out);
+		print_env_file_vars(u, false, out);
 	}
 }
 
@@ -1189,6 +1551,7 @@ char *config_unit_text(const struct unit_config *u)
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
 		if (keys[i].scope & unit_scope(u))
 			value_print(&keys[i], u, f);
+	print_env_file_vars(u, true, f);
 	if (fclose(f) != 0) {  /* out of memory: the text is not whole */
 		free(s);
 		return NULL;

@@ -7,8 +7,13 @@
  * --KEY VALUE` sets keys through the same function as the file: one source
  * of truth for syntax, defaults and documentation.
  *
- * Errors are one line, "FILE:LINE: what; what to do" (malloc'd), and loading
- * stops at the first one.
+ * Errors are one line each, "FILE:LINE: what; what to do" (malloc'd).
+ * Loading a file reports every error of it in one pass: the message is
+ * the errors' lines in the order of the file, joined with newlines, at
+ * most CONFIG_MAX_ERRORS of them and then a line "FILE: and N more
+ * errors".  A mistyped key, section or value gets "did you mean" when one
+ * is near (suggest.h), and the spellings of supervisord, systemd and pm2
+ * get what tend calls them.
  */
 #ifndef TEND_CONFIG_H
 #define TEND_CONFIG_H
@@ -29,7 +34,9 @@ enum stdio_mode { STDIO_NONE, STDIO_EXCLUSIVE, STDIO_PER_CLIENT, STDIO_MCP };
 enum share_kind { SHARE_ALL, SHARE_ROOTS, SHARE_NONE };
 enum on_change { ON_CHANGE_RESTART };
 
-#define CONFIG_MAX_KEYS 48
+#define CONFIG_MAX_KEYS 52
+/* Errors of a file reported at most; the rest are counted. */
+#define CONFIG_MAX_ERRORS 20
 
 struct unit_config {
 	char *name;
@@ -37,7 +44,13 @@ struct unit_config {
 	int line;                  /* of the section header; 0 on the command line */
 	struct strv argv;          /* exec, split and expanded */
 	char *cwd;                 /* NULL: the daemon's */
-	struct strv env;           /* KEY=VALUE */
+	/* The environment the unit adds, KEY=VALUE: the variables of its
+	 * env-file files (later files win), then its env words, which win
+	 * over the files whatever the order of the lines. */
+	struct strv env;
+	struct strv env_keys;      /* the env words as written, expanded */
+	struct strv env_files;     /* env-file paths, absolute; "-" before: optional */
+	struct strv env_file_vars; /* what the files gave, KEY=VALUE, one per KEY */
 	enum start_mode start;
 	struct policy_cfg policy;  /* restart, backoff, max-crashes, ... */
 	struct success_codes success;
@@ -145,8 +158,9 @@ void config_print(const struct tend_config *cfg, FILE *out);
  * --help): "  --KEY VALUE  help". */
 void config_print_flags(FILE *out, bool connect);
 
-/* The effective settings of U as text, as tend check prints them
- * (malloc'd; NULL when out of memory). */
+/* The effective settings of U as text, as tend check prints them, and
+ * as comments the variables its env-file files gave, so that a changed
+ * file is a changed unit (malloc'd; NULL when out of memory). */
 char *config_unit_text(const struct unit_config *u);
 
 /* The line KEY was set on for U: 0 when it has its default or came from

@@ -114,7 +114,20 @@ struct ini_reader {
 	void *user;
 	bool in_section;              /* a header has been read */
 	char **err;
+	int errors;                   /* handed to h->error */
 };
+
+/* After a failed line: with an error callback, hand the error over and
+ * go on (0); else stop (-1). */
+static int reported(struct ini_reader *rd, int line)
+{
+	if (!rd->h->error)
+		return -1;
+	rd->h->error(rd->user, line, *rd->err);
+	*rd->err = NULL;
+	rd->errors++;
+	return 0;
+}
 
 static int fail(struct ini_reader *rd, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -271,20 +284,22 @@ int ini_parse_string(const char *text, const char *path,
 		}
 		continuing = false;
 		r = do_line(&rd, logical.s, start);
-		if (r < 0)
+		if (r < 0 && (r = reported(&rd, start)) < 0)
 			break;
 	}
 	free(logical.s);
-	return r;
+	return r < 0 || rd.errors ? -1 : 0;
 }
 
-int ini_parse_file(const char *path, const struct ini_handler *h, void *user,
-                   char **err)
+int ini_read_file(const char *path, char **text, char **err)
 {
 	*err = NULL;
+	*text = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		*err = xasprintf("%s: %s", path, strerror(errno));
+		int e = errno;
+		*err = xasprintf("%s: %s", path, strerror(e));
+		errno = e;
 		return -1;
 	}
 	struct buf b = { 0 };
@@ -294,9 +309,11 @@ int ini_parse_file(const char *path, const struct ini_handler *h, void *user,
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			*err = xasprintf("%s: %s", path, strerror(errno));
+			int e = errno;
+			*err = xasprintf("%s: %s", path, strerror(e));
 			close(fd);
 			free(b.s);
+			errno = e;
 			return -1;
 		}
 		if (got == 0)
@@ -317,7 +334,17 @@ int ini_parse_file(const char *path, const struct ini_handler *h, void *user,
 		free(b.s);
 		return -1;
 	}
-	int r = ini_parse_string(b.s, path, h, user, err);
-	free(b.s);
+	*text = b.s;
+	return 0;
+}
+
+int ini_parse_file(const char *path, const struct ini_handler *h, void *user,
+                   char **err)
+{
+	char *text;
+	if (ini_read_file(path, &text, err) < 0)
+		return -1;
+	int r = ini_parse_string(text, path, h, user, err);
+	free(text);
 	return r;
 }

@@ -14,7 +14,9 @@
  * length limit.  An entry before the first section header is an error.
  *
  * Errors are one line, "PATH:LINE: what; what to do", in a malloc'd string
- * the caller frees.
+ * the caller frees.  By default the parse stops at the first error; a
+ * handler with an error callback hears of every error of the text (the
+ * reader's own and its callbacks') and the parse goes on to the end.
  */
 #ifndef TEND_INI_H
 #define TEND_INI_H
@@ -26,10 +28,15 @@ struct ini_handler {
 	/* Called for each entry, under the last section header. */
 	int (*entry)(void *user, const char *key, const char *value, int line,
 	             char **err);
+	/* Optional: called with every error (MSG malloc'd, the callee's to
+	 * free) instead of stopping; the parse then goes on with the next
+	 * line.  A line with a syntax error calls neither callback above. */
+	void (*error)(void *user, int line, char *msg);
 };
 
 /* Parses TEXT (NUL-terminated); PATH is used in messages only.
- * Returns 0, or -1 with *err set. */
+ * Returns 0, or -1 with *err set (with an error callback: -1 when it was
+ * called, *err NULL). */
 int ini_parse_string(const char *text, const char *path,
                      const struct ini_handler *h, void *user, char **err);
 
@@ -37,5 +44,9 @@ int ini_parse_string(const char *text, const char *path,
  * be read is an error naming the path and errno text. */
 int ini_parse_file(const char *path, const struct ini_handler *h, void *user,
                    char **err);
+
+/* The whole text file at PATH in *TEXT (malloc'd).  Returns 0, or -1 with
+ * *err "PATH: strerror" (errno kept) or "PATH:LINE: NUL byte...". */
+int ini_read_file(const char *path, char **text, char **err);
 
 #endif

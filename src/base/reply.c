@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 char *reply_line(json_t *o)
@@ -24,17 +25,32 @@ char *reply_ok(json_t *fields)
 	return reply_line(o);
 }
 
+/* The error reply of MSG: cleaned as one line, or with LINES as lines. */
+static char *err_reply(int exit_code, bool lines, char *raw)
+{
+	/* A file name in the message need not be UTF-8; JSON must be. */
+	char *msg = lines ? lines_clean(raw) : one_line(raw);
+	free(raw);
+	json_t *o = json_pack("{s:b, s:s, s:i}", "ok", 0, "error", msg, "exit",
+	                      exit_code);
+	free(msg);
+	return reply_line(o);
+}
+
 char *reply_err(int exit_code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	char *raw = xvasprintf(fmt, ap);
 	va_end(ap);
-	/* A file name in the message need not be UTF-8; JSON must be. */
-	char *msg = one_line(raw);
-	free(raw);
-	json_t *o = json_pack("{s:b, s:s, s:i}", "ok", 0, "error", msg, "exit",
-	                      exit_code);
-	free(msg);
-	return reply_line(o);
+	return err_reply(exit_code, false, raw);
+}
+
+char *reply_err_lines(int exit_code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *raw = xvasprintf(fmt, ap);
+	va_end(ap);
+	return err_reply(exit_code, true, raw);
 }

@@ -15,6 +15,10 @@
 char *reply_ok(json_t *fields);
 char *reply_err(int exit_code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* The same for a message of several lines (every error of a file, which
+ * the client prints a line each): each line cleaned, the newlines kept. */
+char *reply_err_lines(int exit_code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* O (stolen) as one compact line with newline (malloc'd). */
 char *reply_line(json_t *o);
 

@@ -135,13 +135,21 @@ void errline(const char *fmt, ...)
 	va_start(ap, fmt);
 	char *m = xvasprintf(fmt, ap);
 	va_end(ap);
-	/* a message may quote a file's bytes: no escape sequence, no second
-	 * line reaches the terminal */
-	str_clean(m);
-	char *line = xasprintf("tend: %s\n", m);
-	ssize_t r = write(2, line, strlen(line));
+	/* a message may quote a file's bytes: no escape sequence reaches the
+	 * terminal, and each of its lines (config.h: every error of a file)
+	 * is a line "tend: ..." of its own */
+	char *clean = lines_clean(m);
+	struct buf out = { 0 };
+	for (char *l = clean, *nl; l; l = nl) {
+		nl = strchr(l, '\n');
+		if (nl)
+			*nl++ = '\0';
+		buf_addf(&out, "tend: %s\n", l);
+	}
+	ssize_t r = write(2, out.s, out.len);
 	(void)r;
-	free(line);
+	free(out.s);
+	free(clean);
 	free(m);
 }
 
@@ -385,6 +393,23 @@ uint64_t fnv1a(const char *s)
 		h *= 1099511628211ull;
 	}
 	return h;
+}
+
+char *lines_clean(const char *s)
+{
+	char *copy = xstrdup(s);
+	struct buf b = { 0 };
+	for (char *l = copy, *nl; l; l = nl && *nl ? nl : NULL) {
+		nl = strchr(l, '\n');
+		if (nl)
+			*nl++ = '\0';
+		str_clean(l);
+		if (l != copy)
+			buf_addc(&b, '\n');
+		buf_adds(&b, l);
+	}
+	free(copy);
+	return buf_take(&b);
 }
 
 char *one_line(const char *s)

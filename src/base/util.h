@@ -52,8 +52,12 @@ void str_clean(char *s);
 uint64_t fnv1a(const char *s);
 /* S as one line of valid UTF-8 (malloc'd; see str_clean). */
 char *one_line(const char *s);
+/* S as lines of valid UTF-8: each line of it cleaned as str_clean does,
+ * the newlines between them kept, a final one dropped (malloc'd). */
+char *lines_clean(const char *s);
 
-/* Prints "tend: " + the message + newline to stderr, as one write. */
+/* Prints "tend: " + the message + newline to stderr, as one write; a
+ * message of several lines gets "tend: " before each. */
 void errline(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Milliseconds on CLOCK_MONOTONIC (stands still in a suspend), on

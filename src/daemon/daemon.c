@@ -392,8 +392,8 @@ static void handle_reload(struct daemon *d, struct conn *c, struct unit *u,
 	char *err = NULL;
 	json_t *what = do_reload(d, req->force, &err);
 	if (!what) {
-		server_reply(c, reply_err(2, "reload: %s; the running settings "
-		                              "stay", err));
+		server_reply(c, reply_err_lines(2, "reload: %s; the running "
+		                                    "settings stay", err));
 		free(err);
 	} else {
 		server_reply(c, reply_ok(what));

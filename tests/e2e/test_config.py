@@ -6,6 +6,7 @@ shell, so `;`, `$(...)`, backticks and `*` must arrive as plain text."""
 import json
 import os
 import re
+import time
 
 import pytest
 
@@ -176,6 +177,173 @@ def test_bad_exec_flag_one_line(tend, flag, value):
     err = one_error_line(t)
     assert flag in err, err
     assert t.events("spawned") == [] and "spawned" not in t.stderr
+
+
+# --- every error at once, did you mean, other supervisors' spellings -------
+
+def error_lines(t, ini):
+    """The error lines of T, each "tend: INI:LINE: ..."; {LINE: text}."""
+    lines = t.stderr_lines()
+    out = {}
+    for line in lines:
+        m = re.match(r"tend: (?:reload: )?" + re.escape(str(ini)) +
+                     r":(\d+): (.*)$", line)
+        assert m, "not an error line of %s: %r\n%s" % (ini, line, t.describe())
+        out[int(m.group(1))] = m.group(2)
+    assert len(out) == len(lines), t.describe()
+    return out
+
+
+THREE_ERRORS = """\
+[service web]
+exec = /bin/true
+memory_max = 1G
+restart = on-failur
+
+[service api]
+restart = always
+"""
+
+
+@pytest.mark.parametrize("cmd", ["check", "up"])
+def test_every_error_of_a_file_at_once(tend, tmp_path, cmd):
+    """Three errors: three lines, in the order of the file, each with its
+    file:line, what and what to do; exit 2 as for one error."""
+    ini = write_ini(tmp_path / "three.ini", THREE_ERRORS)
+    t = tend.run("-c", str(ini), cmd)
+    assert t.rc == 2, t.describe()
+    assert t.stdout == "", t.stdout
+    errs = error_lines(t, ini)
+    assert list(errs) == [3, 4, 6], t.describe()
+    assert errs[3] == ('unknown key "memory_max" in [service web]; did you '
+                       'mean memory-max?'), errs
+    assert errs[4] == ("restart = on-failur: expected on-failure | always | "
+                       "never; did you mean on-failure?"), errs
+    assert errs[6] == "[service api] has no exec; add exec = COMMAND", errs
+
+
+def test_errors_are_bounded(tend, tmp_path):
+    ini = write_ini(tmp_path / "many.ini", "[service x]\nexec = /bin/true\n" +
+                    "".join("key%d = 1\n" % i for i in range(25)))
+    t = check(tend, ini)
+    assert t.rc == 2, t.describe()
+    lines = t.stderr_lines()
+    assert len(lines) == 21, t.describe()
+    assert lines[0].startswith("tend: %s:3: " % ini), lines[0]
+    assert lines[19].startswith("tend: %s:22: " % ini), lines[19]
+    assert lines[20] == "tend: %s: and 5 more errors" % ini, lines[20]
+
+
+@pytest.mark.parametrize("text,line,want", [
+    (SVC + "memorymax = 1G\n", 3, 'did you mean memory-max?'),
+    (SVC + "restrat = always\n", 3, 'did you mean restart?'),
+    (SVC + "stop_timeout = 5s\n", 3, 'did you mean stop-timeout?'),
+    (SVC + "start = ondemand\n", 3, 'did you mean on-demand?'),
+    ("[tend]\nmax_jobs = 2\n", 2, 'did you mean max-jobs?'),
+    ("[sevice web]\nexec = /bin/true\n", 1, 'did you mean [service web]?'),
+    (SVC + "frobnicate = 1\n", 3, 'docs/config.md lists the keys'),
+], ids=["memorymax", "restrat", "stop_timeout", "ondemand", "max_jobs",
+        "sevice", "nothing-near"])
+def test_typos_get_did_you_mean(tend, tmp_path, text, line, want):
+    ini = write_ini(tmp_path / "typo.ini", text)
+    t = check(tend, ini)
+    assert t.rc == 2, t.describe()
+    errs = error_lines(t, ini)
+    assert list(errs) == [line], t.describe()
+    assert errs[line].endswith("; " + want), errs
+
+
+SUPERVISORD = """\
+[supervisord]
+logfile = /tmp/supervisord.log
+
+[program:web]
+command = /usr/bin/web --port 8000
+directory = /srv/web
+autorestart = true
+startsecs = 5
+environment = A="1",B="2"
+stopwaitsecs = 10
+"""
+
+SYSTEMD = """\
+[Unit]
+Description = the web service
+
+[Service]
+ExecStart = /usr/bin/web --port 8000
+Restart = on-failure
+RestartSec = 5
+MemoryMax = 1G
+WorkingDirectory = /srv/web
+Environment = A=1
+EnvironmentFile = -/etc/web.env
+
+[Install]
+WantedBy = default.target
+"""
+
+
+def test_supervisord_file_gets_hints(tend, tmp_path):
+    ini = write_ini(tmp_path / "supervisord.conf", SUPERVISORD)
+    t = check(tend, ini)
+    assert t.rc == 2, t.describe()
+    errs = error_lines(t, ini)
+    assert list(errs) == [1, 4, 5, 6, 7, 8, 9, 10], t.describe()
+    assert errs[1] == ("unknown section [supervisord]; supervisord's "
+                       "[supervisord]: the daemon's settings go in [tend]")
+    assert errs[4] == ("unknown section [program:web]; supervisord's "
+                       "[program:web]: write [service web]")
+    want = {5: "command: write exec = COMMAND", 6: "directory: write cwd = DIR",
+            7: "autorestart: write restart = always (true)",
+            8: "startsecs: write stable-after = DURATION",
+            9: "environment: write env = KEY=VALUE KEY2=VALUE2",
+            10: "stopwaitsecs: write stop-timeout = 10s"}
+    for line, text in want.items():
+        assert "in [program:web]; supervisord's " + text in errs[line], errs[line]
+
+
+def test_systemd_unit_gets_hints(tend, tmp_path):
+    ini = write_ini(tmp_path / "web.service", SYSTEMD)
+    t = check(tend, ini)
+    assert t.rc == 2, t.describe()
+    errs = error_lines(t, ini)
+    assert list(errs) == [1, 4, 5, 6, 7, 8, 9, 10, 11, 13], t.describe()
+    assert errs[1].startswith("unknown section [Unit]; systemd's [Unit]: "
+                              "tend has no [Unit]"), errs[1]
+    assert errs[4] == ("unknown section [Service]; systemd's [Service]: write "
+                       "[service NAME], the unit's name after the word")
+    want = {5: "ExecStart=: write exec = COMMAND",
+            6: "Restart=: write restart = always, on-failure or never",
+            7: "RestartSec=: write backoff = MIN..MAX",
+            8: "MemoryMax=: write memory-max = SIZE",
+            9: "WorkingDirectory=: write cwd = DIR",
+            10: "Environment=: write env = KEY=VALUE",
+            11: "EnvironmentFile=: write env-file = PATH (-PATH: optional"}
+    for line, text in want.items():
+        assert "in [Service]; systemd's " + text in errs[line], errs[line]
+    assert errs[13].startswith("unknown section [Install]"), errs[13]
+
+
+def test_reload_with_errors_reports_all_and_changes_nothing(project):
+    p = project("[service web]\nexec = /bin/sleep 600\n")
+    p.up()
+    pid = p.wait_unit("web", state="running")["pid"]
+    p.write("[service web]\nexec = /bin/sleep 601\nrestrat = always\n"
+            "memory_max = 1G\n[job j]\ntimeout = 1m\n")
+    t = p.run("reload")
+    assert t.rc == 2, t.describe()
+    errs = error_lines(t, p.ini)
+    assert list(errs) == [3, 4, 5], t.describe()
+    assert errs[3].endswith("did you mean restart?"), errs
+    assert errs[4].endswith("did you mean memory-max?"), errs
+    assert errs[5].startswith("[job j] has no exec"), errs
+    assert errs[5].endswith("; the running settings stay"), errs
+    assert t.stderr_lines()[0].startswith("tend: reload: "), t.describe()
+    time.sleep(0.3)
+    u = p.unit("web")
+    assert u["pid"] == pid and u["state"] == "running", u
+    assert [n["name"] for n in p.status()[1:]] == ["web"]
 
 
 # --- tend check -------------------------------------------------------------

@@ -65,7 +65,7 @@ static int on_entry(void *user, const char *key, const char *value, int line,
 	return stop_here(l, line, err);
 }
 
-static const struct ini_handler handler = { on_section, on_entry };
+static const struct ini_handler handler = { on_section, on_entry, NULL };
 
 /* Parses TEXT and checks the events. */
 static void check_parse(const char *text, const char *want)
@@ -352,7 +352,7 @@ static void test_callback_stops(void **state)
 static void test_null_callbacks(void **state)
 {
 	(void)state;
-	struct ini_handler none = { NULL, NULL };
+	struct ini_handler none = { NULL, NULL, NULL };
 	char *err = NULL;
 	assert_int_equal(ini_parse_string("[s]\na = 1\n", "f", &none, NULL, &err), 0);
 	assert_null(err);
@@ -360,6 +360,41 @@ static void test_null_callbacks(void **state)
 	assert_int_equal(ini_parse_string("[s]\na\n", "f", &none, NULL, &err), -1);
 	assert_string_equal(err, "f:2: \"a\" has no '='; write key = value");
 	free(err);
+}
+
+static void on_error(void *user, int line, char *msg)
+{
+	struct log *l = user;
+	log_add(l, "!%d %s\n", line, msg);
+	free(msg);
+}
+
+/* With an error callback every error is heard of, the reader's own and
+ * the callbacks', and the lines after each are still read. */
+static void test_every_error(void **state)
+{
+	(void)state;
+	const struct ini_handler h = { on_section, on_entry, on_error };
+	struct log l = { .stop_at_line = 4, .stop_sets_err = 1 };
+	char *err = (char *)"not reset";
+	assert_int_equal(ini_parse_string("a = 0\n[s]\nnope\nb = 1\n[t\nc = 2\n",
+	                                  "f", &h, &l, &err), -1);
+	assert_null(err);
+	assert_string_equal(l.s,
+	    "!1 f:1: entry \"a\" before any section; put it under a [service NAME] header\n"
+	    "[s]@2\n"
+	    "!3 f:3: \"nope\" has no '='; write key = value\n"
+	    "b=<1>@4\n"
+	    "!4 callback said no\n"
+	    "!5 f:5: unterminated section header \"[t\"; close it with ']'\n"
+	    "c=<2>@6\n");
+	free(l.s);
+
+	/* No error: 0, as without the callback. */
+	l = (struct log){ 0 };
+	assert_int_equal(ini_parse_string("[s]\na = 1\n", "f", &h, &l, &err), 0);
+	assert_null(err);
+	free(l.s);
 }
 
 /* Writes LEN bytes of TEXT to a new temporary file; returns its path. */
@@ -512,6 +547,7 @@ int main(void)
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_callback_stops),
 		cmocka_unit_test(test_null_callbacks),
+		cmocka_unit_test(test_every_error),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_file_large),
 		cmocka_unit_test(test_file_errors),
