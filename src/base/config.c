@@ -146,6 +146,9 @@ static const struct key_def keys[] = {
 	  .enforced = true, .help = "quiet period before a watch triggers" },
 	{ "on-change", SC_SERVICE, V_ENUM, U(on_change), "restart", change_names,
 	  .enforced = true, .help = "what a watch does to a service: restart" },
+	{ "after", SC_UNIT, V_WORDS, U(after), NULL, .enforced = true,
+	  .help = "NAME[:started|ready|healthy|completed] started first, "
+	  "stopped after (repeatable)" },
 	{ "timeout", SC_JOB, V_OPT_DURATION, U(timeout_ms), "none",
 	  .enforced = true, .help = "a longer run is stopped" },
 	{ "every", SC_JOB, V_OPT_DURATION, U(every_ms), "none",
@@ -882,6 +885,7 @@ void config_unit_free(struct unit_config *u)
 	strv_free(&u->env_ignore);
 	strv_free(&u->env_require);
 	strv_free(&u->client_env);
+	strv_free(&u->after);
 	free(u->connect_key);
 	free(u->cwd);
 	free(u->health);
@@ -922,6 +926,7 @@ struct unit_config *config_unit_dup(const struct unit_config *u, const char *nam
 	strv_copy(&c->env_ignore, &u->env_ignore);
 	strv_copy(&c->env_require, &u->env_require);
 	strv_copy(&c->client_env, &u->client_env);
+	strv_copy(&c->after, &u->after);
 	return c;
 }
 
@@ -1352,6 +1357,154 @@ static int check_unit(const struct tend_config *cfg, struct unit_config *u,
 	return r;
 }
 
+/* --- after: the order of units --- */
+
+static const char *const after_names[] = { "started", "ready", "healthy",
+                                           "completed", NULL };
+
+const char *config_after_cond_name(enum after_cond c)
+{
+	return (size_t)c < ARRAY_LEN(after_names) - 1 ? after_names[c] : "unknown";
+}
+
+enum after_cond config_after_split(const char *word, char *buf, size_t size)
+{
+	const char *colon = strrchr(word, ':');
+	size_t n = colon ? (size_t)(colon - word) : strlen(word);
+	snprintf(buf, size, "%.*s", (int)n, word);
+	int c = AFTER_READY;
+	if (colon)
+		for (int i = 0; after_names[i]; i++)
+			if (strcmp(colon + 1, after_names[i]) == 0)
+				c = i;
+	return (enum after_cond)c;
+}
+
+static int after_line(const struct unit_config *u)
+{
+	int line = u->key_line[key_find("after") - keys];
+	return line ? line : u->line;
+}
+
+/* One word of U's after list checked, and written NAME:CONDITION. */
+static char *check_after_word(const struct tend_config *cfg,
+                              struct unit_config *u, char **word)
+{
+	char name[96];
+	const char *colon = strrchr(*word, ':');
+	size_t n = colon ? (size_t)(colon - *word) : strlen(*word);
+	snprintf(name, sizeof(name), "%.*s", (int)n, *word);
+	const struct unit_config *d = unit_by_name(cfg, name);
+	if (!d) {
+		const char **names = xcalloc(cfg->nunits + 1, sizeof(*names));
+		for (size_t i = 0; i < cfg->nunits; i++)
+			names[i] = cfg->units[i]->name;
+		const char *near = suggest_near(name, names);
+		char *m = xasprintf("after: there is no service or job named \"%s\" "
+		                    "in this file; %s%s%s", name,
+		                    near ? "did you mean \"" : "name one of its units",
+		                    near ? near : "", near ? "\"?" : "");
+		free(names);
+		return m;
+	}
+	if (d == u)
+		return xasprintf("after: [%s %s] cannot wait for itself; remove "
+		                 "\"%s\"", unit_kind_name(u->kind), u->name, name);
+	int c = d->kind == KIND_JOB ? AFTER_COMPLETED : AFTER_READY;
+	char *why = NULL;
+	if (colon && parse_enum(colon + 1, after_names, &c, &why) < 0) {
+		char *m = xasprintf("after: \"%s\" is no condition (%s); write NAME "
+		                    "or NAME:CONDITION", colon + 1, why);
+		free(why);
+		return m;
+	}
+	if (d->kind == KIND_JOB && (c == AFTER_READY || c == AFTER_HEALTHY))
+		return xasprintf("after: \"%s\" is a job, which is never %s; write "
+		                 "%s:completed (its last run succeeded) or %s:started",
+		                 name, after_names[c], name, name);
+	if (d->kind != KIND_JOB && c == AFTER_COMPLETED)
+		return xasprintf("after: \"%s\" is a service, which never "
+		                 "completes; write %s:ready, %s:started or %s:healthy",
+		                 name, name, name, name);
+	if (c == AFTER_HEALTHY && !d->health)
+		return xasprintf("after: \"%s\" has no health probe, so it is "
+		                 "never healthy; give it health = ..., or write "
+		                 "%s:ready", name, name);
+	free(*word);
+	*word = xasprintf("%s:%s", name, after_names[c]);
+	return NULL;
+}
+
+/* A cycle through U (white 0, grey 1 on the path, black 2 done): the
+ * first found is reported, the whole of it named. */
+static bool after_cycle(const struct tend_config *cfg, size_t i, int *color,
+                        size_t *path, size_t depth, struct errlist *errs)
+{
+	color[i] = 1;
+	path[depth] = i;
+	const struct unit_config *u = cfg->units[i];
+	for (size_t k = 0; k < u->after.n; k++) {
+		char name[96];
+		config_after_split(u->after.v[k], name, sizeof(name));
+		size_t j = 0;
+		while (j < cfg->nunits && strcmp(cfg->units[j]->name, name) != 0)
+			j++;
+		if (j == cfg->nunits || j == i || color[j] == 2)
+			continue;   /* a unit after itself has its own error */
+		if (color[j] == 1) {
+			size_t from = 0;
+			while (path[from] != j)
+				from++;
+			struct buf b = { 0 };
+			for (size_t p = from; p <= depth; p++)
+				buf_addf(&b, "%s -> ", cfg->units[path[p]]->name);
+			buf_adds(&b, cfg->units[j]->name);
+			int line = after_line(cfg->units[j]);
+			char *at = where(cfg, line);
+			errlist_add(errs, line, xasprintf("%s: after: a cycle: %s (each "
+			            "waits for the next); remove one of these from an "
+			            "after line", at, b.s));
+			free(at);
+			free(b.s);
+			return true;
+		}
+		if (after_cycle(cfg, j, color, path, depth + 1, errs))
+			return true;
+	}
+	color[i] = 2;
+	return false;
+}
+
+static void check_after(struct tend_config *cfg, const struct unitv *bad,
+                        struct errlist *errs)
+{
+	bool any = false;
+	for (size_t i = 0; i < cfg->nunits; i++) {
+		struct unit_config *u = cfg->units[i];
+		if (unitv_has(bad, u))
+			continue;
+		for (size_t k = 0; k < u->after.n; k++) {
+			any = true;
+			char *m = check_after_word(cfg, u, &u->after.v[k]);
+			if (!m)
+				continue;
+			char *at = where(cfg, after_line(u));
+			errlist_add(errs, after_line(u), xasprintf("%s: %s", at, m));
+			free(at);
+			free(m);
+		}
+	}
+	if (!any)
+		return;
+	int *color = xcalloc(cfg->nunits, sizeof(*color));
+	size_t *path = xcalloc(cfg->nunits, sizeof(*path));
+	for (size_t i = 0; i < cfg->nunits; i++)
+		if (color[i] == 0 && after_cycle(cfg, i, color, path, 0, errs))
+			break;
+	free(path);
+	free(color);
+}
+
 /* The checks across keys of every unit of CFG but those in BAD. */
 static void finish_units(struct tend_config *cfg, const struct unitv *bad,
                          struct errlist *errs)
@@ -1362,6 +1515,7 @@ static void finish_units(struct tend_config *cfg, const struct unitv *bad,
 		    check_unit(cfg, cfg->units[i], &e) < 0)
 			errlist_add(errs, cfg->units[i]->line, e);
 	}
+	check_after(cfg, bad, errs);
 }
 
 int config_finish(struct tend_config *cfg, char **err)

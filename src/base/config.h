@@ -74,6 +74,10 @@ struct unit_config {
 	uint64_t idle_stop_ms;     /* 0: never */
 	struct strv watch, watch_ignore;
 	struct strv env_ignore, env_require;   /* tend connect -- CMD's sharing */
+	/* after: "NAME:CONDITION" each, the condition filled in and checked
+	 * at load (config_after_split); every NAME a unit of the file, and no
+	 * cycle */
+	struct strv after;
 	uint64_t debounce_ms;
 	enum on_change on_change;
 	uint64_t timeout_ms, every_ms;   /* jobs; 0: none */
@@ -88,6 +92,15 @@ struct unit_config {
 	char *connect_key;
 	struct strv client_env;
 };
+
+/* The conditions of after = NAME[:CONDITION]: NAME's run started; ready
+ * (as its ready = defines it: started when none); its health probe passed
+ * (healthy); a job's last run succeeded (completed). */
+enum after_cond { AFTER_STARTED, AFTER_READY, AFTER_HEALTHY, AFTER_COMPLETED };
+const char *config_after_cond_name(enum after_cond c);
+/* One word of a loaded unit's after list: its NAME (into BUF of SIZE) and
+ * its condition. */
+enum after_cond config_after_split(const char *word, char *buf, size_t size);
 
 /* idle-stop of a service of tend connect -- CMD unless a flag says. */
 #define CONFIG_CONNECT_IDLE_STOP_MS ((uint64_t)10 * 60 * 1000)

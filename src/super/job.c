@@ -138,9 +138,10 @@ unsigned long job_request(struct job *j, const char *by, bool *coalesced,
 	*coalesced = false;
 	if (j->cooling && !force)
 		return 0;
-	if (j->queued || unit_retrying(j->u))
+	if (j->queued || unit_retrying(j->u) || unit_waiting(j->u))
 		return j->started + 1;   /* the run waiting for a slot (or for
-		                            descriptors to start) covers it */
+		                            descriptors, or for its after list)
+		                            covers it */
 	if (j->cooling) {
 		loop_timer_stop(unit_host(j->u)->loop, &j->cool);
 		j->cooling = false;
@@ -150,7 +151,8 @@ unsigned long job_request(struct job *j, const char *by, bool *coalesced,
 		start_run(j, by);
 		/* Queued: the next run; else the one the spawn just counted (or
 		 * that failed at once). */
-		return j->queued || unit_retrying(j->u) ? j->started + 1 : j->started;
+		return j->queued || unit_retrying(j->u) || unit_waiting(j->u)
+		       ? j->started + 1 : j->started;
 	}
 	if (!j->pending) {
 		j->pending = true;

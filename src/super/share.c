@@ -164,7 +164,8 @@ static void run_how(const struct unit *u, char *how, size_t n)
 		snprintf(how, n, "idle-stop: no traffic for %s",
 		         format_duration(unit_cfg(u)->idle_stop_ms, b));
 	else if (e->reason == EXIT_SPAWN_FAILED)
-		snprintf(how, n, "cannot start: %s", strerror(e->err));
+		snprintf(how, n, "cannot start: %s", unit_start_error(u)
+		         ? unit_start_error(u) : strerror(e->err));
 	else if (e->reason == EXIT_NONE)
 		snprintf(how, n, "%s", unit_state_name(unit_state(u)));
 	else if (e->signal)

@@ -1,4 +1,5 @@
 #include "sup_int.h"
+#include "sup_deps.h"
 #include "job.h"
 #include "keeper.h"
 #include "parse.h"
@@ -473,6 +474,7 @@ void sup_unit_changed(struct sup *s, struct unit *u)
 	if (s->hooks.changed)
 		s->hooks.changed(s->hooks.ctx, u);
 	forget_check(s, u);
+	sup_deps_changed(s, u);
 	if (!unit_settled(u))
 		return;
 	/* Not freed here: the unit is in the middle of its own code. */
@@ -585,11 +587,12 @@ static struct keeper_hooks keeper_hooks_of(struct sup *s)
 void sup_shutdown(struct sup *s)
 {
 	s->host.shutting_down = true;
-	for (size_t i = 0; i < s->nunits; i++) {
-		unit_stop(s->units[i]);
+	/* In the reverse of the after order (sup_deps.h): the rest as the
+	 * units that come after them are down. */
+	sup_deps_stop(s);
+	for (size_t i = 0; i < s->nunits; i++)
 		if (unit_ext(s->units[i])->proxy)
 			proxy_on_state(unit_ext(s->units[i])->proxy);  /* held clients go */
-	}
 	if (all_settled(s))
 		loop_stop(s->host.loop);
 }

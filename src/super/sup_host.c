@@ -6,6 +6,7 @@
 #include "job.h"
 #include "proxy.h"
 #include "share.h"
+#include "sup_deps.h"
 #include "sup_procs.h"
 #include "sup_tree.h"
 #include "unit_ext.h"
@@ -36,6 +37,11 @@ static void host_fds_short(void *ctx, const char *what)
 static void host_disk_short(void *ctx, const char *path, int err)
 {
 	sup_disk_short(ctx, path, err);
+}
+
+static int host_deps(void *ctx, struct unit *u, bool start, char **why)
+{
+	return sup_deps(ctx, u, start, why);
 }
 
 static void host_clients_changed(void *ctx, struct unit *u)
@@ -113,6 +119,6 @@ const struct unit_host_ops sup_host_ops = {
 	.disk_short = host_disk_short, .run_fds = host_run_fds,
 	.run_step = host_run_step, .busy = host_busy,
 	.add_instance = host_add_instance, .drop = host_drop,
-	.clients_changed = host_clients_changed,
+	.clients_changed = host_clients_changed, .deps = host_deps,
 };
 

@@ -203,6 +203,7 @@ void unit_free(struct unit *u)
 	if (u->captured)
 		output_close(&u->out, u->host->loop);
 	free(u->capture.logname);
+	free(u->start_why);
 	policy_hist_free(&u->hist);
 	unit_run_cgroup_end(u);
 	free(u->cookie);
@@ -380,10 +381,64 @@ static void run_started(struct unit *u, pid_t pid)
 	}
 }
 
-/* Starts a run (unit_run.c): started, or retried later, or failed. */
+/* A start whose after list holds a unit that failed (WHY) cannot be
+ * made: failed as a start that cannot be made is (a job's run: its
+ * result). */
+static void deps_failed(struct unit *u, const char *why)
+{
+	free(u->start_why);
+	u->start_why = xasprintf("after: %s", why);
+	u->run.id[0] = 0;
+	u->last_exit = (struct exit_info){ .reason = EXIT_SPAWN_FAILED,
+	                                   .code = -1, .at = wall_ms() };
+	unit_emit(u, "exited", json_pack("{s:s, s:s}", "reason", "spawn_failed",
+	                                 "error", u->start_why));
+	if (u->is_job) {
+		unit_run_step(u, RUN_OVER);
+		u->want_up = false;
+		enter(u, F_STOPPED, R_JOB_DONE);
+		return;
+	}
+	unit_emit(u, "gave_up", json_pack("{s:s}", "reason", "dependency"));
+	enter(u, F_FAILED, R_GAVE_UP);
+}
+
+/* Are the units of U's after list where it needs them (the host asks
+ * for those that are not to be started; START: the first look of this
+ * start)?  If not, U waits (or fails, when one of them failed): true. */
+static bool deps_pending(struct unit *u, bool start)
+{
+	const struct unit_config *c = u->next_cfg ? u->next_cfg : u->cfg;
+	if (!c->after.n || !u->host->ops->deps)
+		return false;
+	char *why = NULL;
+	int r = u->host->ops->deps(u->host->ctx, u, start, &why);
+	if (r > 0) {
+		free(why);
+		return false;
+	}
+	if (r < 0) {
+		deps_failed(u, why);
+	} else if (u->st != F_WAITING) {
+		/* A stop meanwhile ends the wait as a retry's would: a job's
+		 * run asked for gets its result. */
+		u->retry_res = (struct spawn_res){ .err = ECANCELED, .step = "after" };
+		unit_emit(u, "waiting", json_pack("{s:s}", "for", why));
+		enter(u, F_WAITING, R_NONE);
+	}
+	free(why);
+	return true;
+}
+
+/* Starts a run (unit_run.c): started, or retried later, or failed; or
+ * waits for its after list first. */
 static void spawn(struct unit *u)
 {
 	bool retry = u->st == F_RETRY;
+	if (!retry && deps_pending(u, u->st != F_WAITING))
+		return;
+	free(u->start_why);
+	u->start_why = NULL;
 	take_next_cfg(u);
 	struct spawn_res res;
 	if (unit_run_spawn(u, retry, &res) < 0)
@@ -720,6 +775,12 @@ static void act_check_tree(struct unit *u, const struct uev *ev)
 	check_tree(u);
 }
 
+static void act_deps(struct unit *u, const struct uev *ev)
+{
+	(void)ev;
+	spawn(u);
+}
+
 static void (*const actions[A_NACTIONS])(struct unit *, const struct uev *) = {
 	[A_START] = act_start, [A_WAKE] = act_wake,
 	[A_WAKE_AFTER] = act_wake_after, [A_REVIVE] = act_revive,
@@ -730,6 +791,7 @@ static void (*const actions[A_NACTIONS])(struct unit *, const struct uev *) = {
 	[A_START_TIMEOUT] = act_start_timeout, [A_IDLE_STOP] = act_idle_stop,
 	[A_RESTART] = act_restart, [A_RETRY] = act_retry,
 	[A_EXITED] = act_exited, [A_CHECK_TREE] = act_check_tree,
+	[A_DEPS] = act_deps,
 };
 
 /* What EV does in the unit's state: the table's cell. */
@@ -750,6 +812,15 @@ void unit_start(struct unit *u)
 	u->want_up = true;
 	dispatch(u, &(struct uev){ .type = E_START });
 }
+
+void unit_deps_changed(struct unit *u)
+{
+	dispatch(u, &(struct uev){ .type = E_DEPS });
+}
+
+bool unit_waiting(const struct unit *u) { return u->st == F_WAITING; }
+
+const char *unit_start_error(const struct unit *u) { return u->start_why; }
 
 void unit_stop(struct unit *u)
 {
@@ -900,6 +971,9 @@ char *unit_down_reason(const struct unit *u)
 		return xasprintf("service \"%s\" was removed by a reload", name);
 	if (u->st == F_STOPPED && e->reason == EXIT_STOPPED)
 		return xasprintf("service \"%s\" was stopped", name);
+	if (e->reason == EXIT_SPAWN_FAILED && u->start_why)
+		return xasprintf("service \"%s\" could not start: %s", name,
+		                 u->start_why);
 	if (e->reason == EXIT_SPAWN_FAILED)
 		return xasprintf("service \"%s\" failed to start: %s \"%s\": %s",
 		                 name, "exec", u->cfg->argv.v[0], strerror(e->err));

@@ -98,6 +98,11 @@ struct unit_host_ops {
 	                             const char *name, bool per_client);
 	void (*drop)(void *ctx, struct unit *u);
 	void (*clients_changed)(void *ctx, struct unit *u);
+	/* The units of U's after list (config.h): 1 each is where U needs
+	 * it, 0 not yet (WHY: the ones waited for, "db:ready ..."; with
+	 * START, those not on their way are started now), -1 one of them
+	 * failed (WHY: which and how).  *WHY is malloc'd. */
+	int (*deps)(void *ctx, struct unit *u, bool start, char **why);
 };
 
 struct unit_host {
@@ -229,6 +234,13 @@ void unit_set_log_max(struct unit *u, uint64_t max);
 
 void unit_start(struct unit *u);
 void unit_stop(struct unit *u);
+/* A unit of U's after list changed: a waiting start looks again. */
+void unit_deps_changed(struct unit *u);
+/* Is a start of it waiting for its after list? */
+bool unit_waiting(const struct unit *u);
+/* Why its last start could not be made when no errno says (its after
+ * list); NULL otherwise. */
+const char *unit_start_error(const struct unit *u);
 /* SIGKILL to the whole tree now (a second Ctrl-C). */
 void unit_kill(struct unit *u);
 /* Sends SIG to every process of the running tree. */

@@ -91,7 +91,10 @@ static void on_check_done(void *data, bool ok, const char *detail)
 	struct unit *u = data;
 	const struct unit_config *c = u->cfg;
 	snprintf(u->health_detail, sizeof(u->health_detail), "%s", detail);
+	bool flipped = u->health_ok != (int)ok;
 	u->health_ok = ok;
+	if (flipped)
+		u->host->ops->changed(u->host->ctx, u);   /* after = U:healthy */
 	struct health_cfg hc = health_cfg_of(c);
 	uint64_t now = unit_now();
 	struct health_verdict v = u->st == F_STARTING

@@ -7,7 +7,7 @@ const char *unit_state_name(enum unit_state s)
 {
 	static const char *const names[] = { "stopped", "starting", "running",
 	                                     "stopping", "backoff", "failed",
-	                                     "idle" };
+	                                     "idle", "waiting" };
 	return (size_t)s < ARRAY_LEN(names) ? names[s] : "unknown";
 }
 
@@ -22,7 +22,7 @@ const char *unit_reason_name(enum unit_reason r)
 /* Where a spawn leads: the run alive, a retry, or (it cannot start) at
  * rest. */
 #define SPAWNS (BIT(F_STARTING) | BIT(F_RUNNING) | BIT(F_RETRY) | \
-                BIT(F_FAILED) | BIT(F_STOPPED))
+                BIT(F_FAILED) | BIT(F_STOPPED) | BIT(F_WAITING))
 /* Where a run can lead: anywhere (its end is judged at once when nothing
  * of it is left, and a restart can follow without a delay). */
 #define ANY ((1u << F_NSTATES) - 1)
@@ -33,6 +33,7 @@ const struct fsm_state_info fsm_states[F_NSTATES] = {
 	[F_FAILED]   = { "failed",   US_FAILED,   T_NONE,    false, false, SPAWNS },
 	[F_BACKOFF]  = { "backoff",  US_BACKOFF,  T_BACKOFF, false, false, SPAWNS },
 	[F_RETRY]    = { "retry",    US_BACKOFF,  T_RETRY,   false, false, SPAWNS },
+	[F_WAITING]  = { "waiting",  US_WAITING,  T_NONE,    false, false, SPAWNS },
 	[F_STARTING] = { "starting", US_STARTING, T_START,   true,  true,  ANY },
 	[F_RUNNING]  = { "running",  US_RUNNING,  T_NONE,    true,  true,  ANY },
 	[F_STOPPING] = { "stopping", US_STOPPING, T_STOP,    true,  false, ANY },
@@ -42,21 +43,22 @@ const struct fsm_state_info fsm_states[F_NSTATES] = {
 /* The unit's behaviour: what each event does in each state.  Rows are
  * states, columns events (enum fsm_event's order). */
 const unsigned char fsm_table[F_NSTATES][E_NEVENTS] = {
-	/*             START    STOP            KILL        WAKE          REVIVE        READY     FORCE    IDLE         TIMER            EXIT      REAPED */
-	[F_STOPPED]  = { A_START, A_IGNORE,     A_IGNORE,   A_WAKE,       A_WAKE,       A_IGNORE, A_IGNORE, A_IGNORE,   A_NEVER,         A_NEVER,  A_IGNORE },
-	[F_IDLE]     = { A_START, A_IGNORE,     A_IGNORE,   A_WAKE,       A_WAKE,       A_IGNORE, A_IGNORE, A_IGNORE,   A_NEVER,         A_NEVER,  A_IGNORE },
-	[F_FAILED]   = { A_START, A_IGNORE,     A_IGNORE,   A_IGNORE,     A_REVIVE,     A_IGNORE, A_IGNORE, A_IGNORE,   A_NEVER,         A_NEVER,  A_IGNORE },
-	[F_BACKOFF]  = { A_START, A_CANCEL,     A_IGNORE,   A_IGNORE,     A_IGNORE,     A_IGNORE, A_IGNORE, A_IGNORE,   A_RESTART,       A_NEVER,  A_IGNORE },
-	[F_RETRY]    = { A_START, A_CANCEL_RETRY, A_IGNORE, A_IGNORE,     A_IGNORE,     A_IGNORE, A_IGNORE, A_IGNORE,   A_RETRY,         A_NEVER,  A_IGNORE },
-	[F_STARTING] = { A_IGNORE, A_STOP,      A_KILL,     A_IGNORE,     A_IGNORE,     A_READY,  A_FORCE, A_IGNORE,    A_START_TIMEOUT, A_EXITED, A_IGNORE },
-	[F_RUNNING]  = { A_IGNORE, A_STOP,      A_KILL,     A_IGNORE,     A_IGNORE,     A_IGNORE, A_FORCE, A_IDLE_STOP, A_NEVER,         A_EXITED, A_IGNORE },
-	[F_STOPPING] = { A_IGNORE, A_STOP_AFTER, A_ESCALATE, A_WAKE_AFTER, A_WAKE_AFTER, A_IGNORE, A_IGNORE, A_IGNORE,   A_ESCALATE,      A_EXITED, A_CHECK_TREE },
-	[F_KILLING]  = { A_IGNORE, A_STOP_AFTER, A_ESCALATE, A_WAKE_AFTER, A_WAKE_AFTER, A_IGNORE, A_IGNORE, A_IGNORE,   A_ESCALATE,      A_EXITED, A_CHECK_TREE },
+	/*             START    STOP            KILL        WAKE          REVIVE        READY     FORCE    IDLE         TIMER            EXIT      REAPED        DEPS */
+	[F_STOPPED]  = { A_START, A_IGNORE,     A_IGNORE,   A_WAKE,       A_WAKE,       A_IGNORE, A_IGNORE, A_IGNORE,   A_NEVER,         A_NEVER,  A_IGNORE,     A_IGNORE },
+	[F_IDLE]     = { A_START, A_IGNORE,     A_IGNORE,   A_WAKE,       A_WAKE,       A_IGNORE, A_IGNORE, A_IGNORE,   A_NEVER,         A_NEVER,  A_IGNORE,     A_IGNORE },
+	[F_FAILED]   = { A_START, A_IGNORE,     A_IGNORE,   A_IGNORE,     A_REVIVE,     A_IGNORE, A_IGNORE, A_IGNORE,   A_NEVER,         A_NEVER,  A_IGNORE,     A_IGNORE },
+	[F_BACKOFF]  = { A_START, A_CANCEL,     A_IGNORE,   A_IGNORE,     A_IGNORE,     A_IGNORE, A_IGNORE, A_IGNORE,   A_RESTART,       A_NEVER,  A_IGNORE,     A_IGNORE },
+	[F_RETRY]    = { A_START, A_CANCEL_RETRY, A_IGNORE, A_IGNORE,     A_IGNORE,     A_IGNORE, A_IGNORE, A_IGNORE,   A_RETRY,         A_NEVER,  A_IGNORE,     A_IGNORE },
+	[F_WAITING]  = { A_IGNORE, A_CANCEL_RETRY, A_CANCEL_RETRY, A_IGNORE, A_IGNORE,  A_IGNORE, A_IGNORE, A_IGNORE,   A_NEVER,         A_NEVER,  A_IGNORE,     A_DEPS },
+	[F_STARTING] = { A_IGNORE, A_STOP,      A_KILL,     A_IGNORE,     A_IGNORE,     A_READY,  A_FORCE, A_IGNORE,    A_START_TIMEOUT, A_EXITED, A_IGNORE,     A_IGNORE },
+	[F_RUNNING]  = { A_IGNORE, A_STOP,      A_KILL,     A_IGNORE,     A_IGNORE,     A_IGNORE, A_FORCE, A_IDLE_STOP, A_NEVER,         A_EXITED, A_IGNORE,     A_IGNORE },
+	[F_STOPPING] = { A_IGNORE, A_STOP_AFTER, A_ESCALATE, A_WAKE_AFTER, A_WAKE_AFTER, A_IGNORE, A_IGNORE, A_IGNORE,   A_ESCALATE,      A_EXITED, A_CHECK_TREE, A_IGNORE },
+	[F_KILLING]  = { A_IGNORE, A_STOP_AFTER, A_ESCALATE, A_WAKE_AFTER, A_WAKE_AFTER, A_IGNORE, A_IGNORE, A_IGNORE,   A_ESCALATE,      A_EXITED, A_CHECK_TREE, A_IGNORE },
 };
 
 static const char *const event_names[E_NEVENTS] = {
 	"start", "stop", "kill", "wake", "revive", "ready", "force", "idle",
-	"timer", "exit", "reaped",
+	"timer", "exit", "reaped", "deps",
 };
 
 static const struct { const char *name, *doc; } actions[A_NACTIONS] = {
@@ -70,8 +72,9 @@ static const struct { const char *name, *doc; } actions[A_NACTIONS] = {
 	[A_REVIVE]        = { "revive", "event woke with a new crash budget, "
 	                      "then start" },
 	[A_CANCEL]        = { "cancel", "the pending restart is off: stopped" },
-	[A_CANCEL_RETRY]  = { "cancel_retry", "the retried start is off: "
-	                      "stopped (a job's run: its result, spawn_failed)" },
+	[A_CANCEL_RETRY]  = { "cancel_retry", "the retried or waiting start is "
+	                      "off: stopped (a job's run: its result, "
+	                      "spawn_failed)" },
 	[A_STOP]          = { "stop", "the stop signal to the tree (reason "
 	                      "request)" },
 	[A_STOP_AFTER]    = { "stop_after", "stay down once the tree is gone "
@@ -92,6 +95,9 @@ static const struct { const char *name, *doc; } actions[A_NACTIONS] = {
 	[A_CHECK_TREE]    = { "check_tree", "the main reaped and the tree "
 	                      "gone: the run is over (a job's result, stopped, "
 	                      "idle, or the verdict: backoff, restart, failed)" },
+	[A_DEPS]          = { "deps", "its after list again: spawn when every "
+	                      "unit of it is there, failed when one failed, "
+	                      "else wait on" },
 };
 
 static const char *const timer_names[] = {

@@ -14,7 +14,7 @@
  *     it is at rest),
  *   - the facts of its current run (struct unit_run in unit.h), reset once
  *     per run.
- * Users see seven states (enum unit_state); two of them are two states
+ * Users see eight states (enum unit_state); two of them are two states
  * here: backoff (after a crash, or a start that lacked tend's own
  * resources) and stopping (the stop signal sent, or SIGKILL). */
 #ifndef TEND_UNIT_FSM_H
@@ -26,7 +26,7 @@
 /* The states users see (tend status, events). */
 enum unit_state {
 	US_STOPPED, US_STARTING, US_RUNNING, US_STOPPING, US_BACKOFF,
-	US_FAILED, US_IDLE,
+	US_FAILED, US_IDLE, US_WAITING,
 };
 const char *unit_state_name(enum unit_state s);
 
@@ -36,6 +36,7 @@ enum fsm_state {
 	F_FAILED,    /* at rest: gave up, or ended badly with nothing to do */
 	F_BACKOFF,   /* waiting for the restart delay */
 	F_RETRY,     /* waiting to try a start that lacked tend's resources */
+	F_WAITING,   /* a start waiting for the units of its after list */
 	F_STARTING,  /* the run is alive, not ready yet */
 	F_RUNNING,   /* the run is alive and ready */
 	F_STOPPING,  /* the stop signal went to the tree; waiting for it */
@@ -55,6 +56,7 @@ enum fsm_event {
 	E_TIMER,     /* the state's timer fired (see fsm_timer) */
 	E_EXIT,      /* the run's main process exited */
 	E_REAPED,    /* a process was reaped: the tree may be gone */
+	E_DEPS,      /* a unit of its after list changed */
 	E_NEVENTS
 };
 
@@ -89,6 +91,7 @@ enum fsm_action {
 	A_RETRY,         /* the same start again, not counted */
 	A_EXITED,        /* judge the exit; stop what is left of the tree */
 	A_CHECK_TREE,    /* the main reaped and the tree gone: the run is over */
+	A_DEPS,          /* the after list again: spawn, wait, or fail */
 	A_NACTIONS
 };
 

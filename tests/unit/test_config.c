@@ -283,6 +283,38 @@ static void assert_line(char **v, size_t i, int line, const char *want)
 /* Every error of the file, in the order of its lines, whatever found it:
  * the reader (a line without '='), a key, a unit's checks (at its header,
  * found last), a refused section (whose keys are still read). */
+/* after: defaults by the kind of the unit named, the words kept as
+ * NAME:CONDITION; a cycle named whole, at the line of its first unit's
+ * after; a cycle of one longer path found from any start. */
+static void test_after(void **state)
+{
+	(void)state;
+	struct tend_config *cfg = load(
+		"[service db]\nexec = /bin/true\nhealth = tcp:127.0.0.1:1\n"
+		"[job j]\nexec = /bin/true\nafter = db:healthy\n"
+		"[service api]\nexec = /bin/true\nafter = db j\nafter = j:started\n");
+	const struct unit_config *api = cfg->units[2];
+	assert_int_equal(api->after.n, 3);
+	assert_string_equal(api->after.v[0], "db:ready");
+	assert_string_equal(api->after.v[1], "j:completed");
+	assert_string_equal(api->after.v[2], "j:started");
+	char name[96];
+	assert_int_equal(config_after_split(api->after.v[1], name, sizeof(name)),
+	                 AFTER_COMPLETED);
+	assert_string_equal(name, "j");
+	assert_string_equal(cfg->units[1]->after.v[0], "db:healthy");
+	config_free(cfg);
+	assert_refused("[service x]\nexec = /bin/true\n"
+	               "[service a]\nexec = /bin/true\nafter = b\n"
+	               "[service b]\nexec = /bin/true\nafter = c x\n"
+	               "[service c]\nexec = /bin/true\nafter = a:started\n",
+	               "after: a cycle: a -> b -> c -> a (each waits for the "
+	               "next); remove one of these from an after line");
+	assert_refused("[service a]\nexec = /bin/true\nafter = b\n"
+	               "[service b]\nexec = /bin/true\nafter = b\n",
+	               "after: [service b] cannot wait for itself; remove \"b\"");
+}
+
 static void test_every_error_in_one_pass(void **state)
 {
 	(void)state;
@@ -609,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_which_keys_repeat),
 		cmocka_unit_test(test_errors_of_each_type),
 		cmocka_unit_test(test_every_error_in_one_pass),
+		cmocka_unit_test(test_after),
 		cmocka_unit_test(test_no_cascade),
 		cmocka_unit_test(test_errors_bounded),
 		cmocka_unit_test(test_did_you_mean),
