@@ -113,6 +113,9 @@ const struct suggest_hint suggest_key_hints[] = {
 	  "tend keeps stdout and stderr in the unit's log: remove it" },
 	{ "user", "supervisord", NULL,
 	  "units run as the user who runs tend: remove it" },
+	{ "priority", "supervisord", "after",
+	  "write after = NAME ... (the units it starts after, which stop "
+	  "after it)" },
 	{ "numprocs", "supervisord", NULL,
 	  "write one [service NAME] per process, or stdio = per-client for one "
 	  "per client" },
@@ -130,6 +133,11 @@ const struct suggest_hint suggest_key_hints[] = {
 	{ "Environment", "systemd", "env", "write env = KEY=VALUE ..." },
 	{ "EnvironmentFile", "systemd", "env-file",
 	  "write env-file = PATH (-PATH: optional, as systemd's -)" },
+	{ "After", "systemd", "after",
+	  "write after = NAME ... (it waits until they are ready)" },
+	{ "Requires", "systemd", "after",
+	  "write after = NAME ... (started first, and its failure fails this)" },
+	{ "Wants", "systemd", "after", "write after = NAME ..." },
 	{ "KillSignal", "systemd", "stop-signal", "write stop-signal = TERM" },
 	{ "TimeoutStopSec", "systemd", "stop-timeout",
 	  "write stop-timeout = 10s (a duration with its unit)" },
