@@ -119,6 +119,8 @@ struct unit_host {
 	uint64_t notify_ignored;    /* datagrams from outside a unit's tree */
 	uint64_t fds_full_at;       /* loop_wakeups + 1 of the iteration that
 	                               found too few descriptors for a start */
+	long fds_est;               /* descriptors free at the last count, less
+	                               UNIT_START_FDS per start since */
 };
 
 /* How often a start that lacked tend's own resources is tried again. */

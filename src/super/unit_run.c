@@ -181,19 +181,42 @@ static void run_begin(struct unit *u)
 	unit_run_step(u, RUN_BEGIN);
 }
 
+/* Are there descriptors for a start, and the reserve left (unit.h)?  A
+ * count (fd_free: a read of /proc/self/fd) is made only when the last one
+ * less UNIT_START_FDS per start since no longer shows plenty, so a crash
+ * loop under a high limit does not count on every restart; and once per
+ * loop iteration at most: the starts after a refusal in the same one are
+ * refused without one. */
+static bool fds_room(struct unit_host *h)
+{
+	uint64_t now = loop_wakeups(h->loop) + 1;
+	if (h->fds_full_at == now)
+		return false;
+	if (h->fds_est >= 4 * (UNIT_START_FDS + UNIT_FDS_RESERVE)) {
+		h->fds_est -= UNIT_START_FDS;
+		return true;
+	}
+	long limit = 0, avail = fd_free(&limit);
+	if (avail < 0) {   /* a limit above FD_FREE_AMPLE: plenty */
+		h->fds_est = 0;
+		return true;
+	}
+	long reserve = limit / 8 < 4 ? 4 : limit / 8 > UNIT_FDS_RESERVE
+	               ? UNIT_FDS_RESERVE : limit / 8;
+	if (avail < UNIT_START_FDS + reserve) {
+		h->fds_full_at = now;
+		h->fds_est = 0;
+		return false;
+	}
+	h->fds_est = avail - UNIT_START_FDS;
+	return true;
+}
+
 int unit_run_spawn(struct unit *u, bool retry, struct spawn_res *res)
 {
 	run_begin(u);
 	const struct unit_config *c = u->cfg;
-	/* Counted once per loop iteration at most: the starts after a
-	 * refusal in the same one are refused without a count. */
-	struct unit_host *h = u->host;
-	uint64_t now = loop_wakeups(h->loop) + 1;
-	long limit = 0, avail = h->fds_full_at == now ? 0 : fd_free(&limit);
-	long reserve = limit / 8 < 4 ? 4 : limit / 8 > UNIT_FDS_RESERVE
-	               ? UNIT_FDS_RESERVE : limit / 8;
-	if (avail >= 0 && avail < UNIT_START_FDS + reserve) {
-		h->fds_full_at = now;
+	if (!fds_room(u->host)) {
 		*res = (struct spawn_res){ .err = EMFILE, .step = "descriptors" };
 		return -1;
 	}
