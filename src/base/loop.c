@@ -16,7 +16,6 @@
 
 struct sig_slot {
 	loop_signal_fn fn;
-	loop_siginfo_fn ifn;   /* instead of fn, for loop_signal_info */
 	void *data;
 };
 
@@ -171,35 +170,22 @@ static void on_signals(struct loop *lp, struct loop_io *io, uint32_t events)
 		int s = (int)si.ssi_signo;
 		if (s <= 0 || s >= LOOP_NSIG)
 			continue;
-		if (lp->sig[s].ifn)
-			lp->sig[s].ifn(lp, &si, lp->sig[s].data);
-		else if (lp->sig[s].fn)
+		if (lp->sig[s].fn)
 			lp->sig[s].fn(lp, s, lp->sig[s].data);
 	}
 }
 
-static int route(struct loop *lp, int signo, loop_signal_fn fn,
-                 loop_siginfo_fn ifn, void *data)
+int loop_signal(struct loop *lp, int signo, loop_signal_fn fn, void *data)
 {
 	if (signo <= 0 || signo >= LOOP_NSIG) {
 		errno = EINVAL;
 		return -1;
 	}
-	lp->sig[signo] = (struct sig_slot){ .fn = fn, .ifn = ifn, .data = data };
+	lp->sig[signo] = (struct sig_slot){ .fn = fn, .data = data };
 	if (loop_backend_signal(lp->be, signo, &lp->sigio) < 0)
 		return -1;
 	lp->sigio.active = true;
 	return 0;
-}
-
-int loop_signal(struct loop *lp, int signo, loop_signal_fn fn, void *data)
-{
-	return route(lp, signo, fn, NULL, data);
-}
-
-int loop_signal_info(struct loop *lp, int signo, loop_siginfo_fn fn, void *data)
-{
-	return route(lp, signo, NULL, fn, data);
 }
 
 uint64_t loop_wakeups(const struct loop *lp)

@@ -89,12 +89,6 @@ void loop_timer_stop(struct loop *lp, struct loop_timer *t);
  * is blocked for the process and FN runs from the loop when it arrives.
  * (Children get a clean signal mask from proc_spawn.) */
 int loop_signal(struct loop *lp, int signo, loop_signal_fn fn, void *data);
-/* The same, for a signal whose sender and value matter (a real-time
- * signal sent with sigqueue: each one comes, none merges): FN gets what
- * the signal source told (ssi_pid, ssi_uid, ssi_code, ssi_int). */
-typedef void (*loop_siginfo_fn)(struct loop *lp,
-                                const struct signalfd_siginfo *si, void *data);
-int loop_signal_info(struct loop *lp, int signo, loop_siginfo_fn fn, void *data);
 
 /* Time of the current iteration (CLOCK_MONOTONIC ms). */
 uint64_t loop_now(const struct loop *lp);

@@ -245,14 +245,26 @@ int proc_wait_gone(const struct proc_stat *p, int timeout_ms)
 
 /* --- this process --- */
 
+/* fork() by clone3 with FLAGS (and the cgroup CGROUP_FD, for
+ * CLONE_INTO_CGROUP).  No stack given: the child runs on a copy of ours. */
+static pid_t fork3(uint64_t flags, int cgroup_fd)
+{
+#if defined(SYS_clone3)
+	struct clone_args args = { .flags = flags, .exit_signal = SIGCHLD,
+	                           .cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0 };
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+#else
+	(void)flags;
+	(void)cgroup_fd;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
 pid_t proc_fork_into(int cgroup_fd)
 {
-#if defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
-	struct clone_args args = { .flags = CLONE_INTO_CGROUP,
-	                           .exit_signal = SIGCHLD,
-	                           .cgroup = (uint64_t)cgroup_fd };
-	/* No stack given: the child runs on a copy of ours, as after fork. */
-	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+#if defined(CLONE_INTO_CGROUP)
+	return fork3(CLONE_INTO_CGROUP, cgroup_fd);
 #else
 	(void)cgroup_fd;
 	errno = ENOSYS;
@@ -272,16 +284,7 @@ pid_t proc_vfork(int (*fn)(void *), void *arg, void *stack_top)
 
 pid_t proc_fork_pidns(bool user)
 {
-#if defined(SYS_clone3)
-	struct clone_args args = {
-		.flags = CLONE_NEWPID | CLONE_NEWNS | (user ? CLONE_NEWUSER : 0),
-		.exit_signal = SIGCHLD };
-	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
-#else
-	(void)user;
-	errno = ENOSYS;
-	return -1;
-#endif
+	return fork3(CLONE_NEWPID | CLONE_NEWNS | (user ? CLONE_NEWUSER : 0), -1);
 }
 
 /* Writes TEXT to the file PATH (a /proc/self/ setting). */

@@ -29,6 +29,7 @@
 #include "keeper.h"
 #include "loop.h"
 #include "proc.h"
+#include "testio.h"
 #include "util.h"
 
 extern char **environ;
@@ -478,20 +479,6 @@ static void spawn_ok(struct fx *f, char *const *argv, struct spawn_res *rs,
 		fail_msg("%s: %s: %s", argv[0], rs->step, strerror(rs->err));
 	assert_true(rs->pid > 0);
 	assert_int_equal(rs->err, 0);
-}
-
-/* Everything from FD until EOF, NUL-terminated. */
-static void read_all(int fd, char *buf, size_t cap)
-{
-	size_t n = 0;
-	for (;;) {
-		ssize_t r = read(fd, buf + n, cap - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || (n += (size_t)r) == cap - 1)
-			break;
-	}
-	buf[n] = 0;
 }
 
 /* Is PID gone (not even a zombie)? */

@@ -127,41 +127,6 @@ static void resume_is_told_before_timers(void **state)
 	loop_free(lp);
 }
 
-/* Real-time signals sent with sigqueue come one by one, with their
- * sender and value, none merged (loop_signal_info). */
-struct got { int n; int values[4]; pid_t pid; int code; };
-
-static void on_info(struct loop *lp, const struct signalfd_siginfo *si,
-                    void *data)
-{
-	struct got *g = data;
-	g->values[g->n++] = si->ssi_int;
-	g->pid = (pid_t)si->ssi_pid;
-	g->code = si->ssi_code;
-	if (g->n == 3)
-		loop_stop(lp);
-}
-
-static void signal_info_keeps_each_value(void **state)
-{
-	(void)state;
-	struct loop *lp = loop_new();
-	struct got g = { 0 };
-	assert_int_equal(loop_signal_info(lp, SIGRTMIN, on_info, &g), 0);
-	for (int i = 0; i < 3; i++) {
-		union sigval v = { .sival_int = 100 + i };
-		assert_int_equal(sigqueue(getpid(), SIGRTMIN, v), 0);
-	}
-	assert_int_equal(loop_run(lp), 0);
-	assert_int_equal(g.n, 3);
-	assert_int_equal(g.values[0], 100);
-	assert_int_equal(g.values[1], 101);
-	assert_int_equal(g.values[2], 102);
-	assert_int_equal(g.pid, getpid());
-	assert_int_equal(g.code, SI_QUEUE);
-	loop_free(lp);
-}
-
 /* A gap in the loop (here: a slow callback, 60 ms) while a timer falls
  * due and descriptors become readable: they are seen first, and the
  * timer's callback can tell that they were (a ping that came in time is
@@ -286,7 +251,6 @@ int main(void)
 		cmocka_unit_test(resume_decision),
 		cmocka_unit_test(timers_fire_in_order),
 		cmocka_unit_test(resume_is_told_before_timers),
-		cmocka_unit_test(signal_info_keeps_each_value),
 		cmocka_unit_test(descriptors_before_due_timers),
 		cmocka_unit_test(removed_watch_never_fires),
 		cmocka_unit_test(signal_runs_its_callback),

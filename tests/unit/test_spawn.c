@@ -22,22 +22,9 @@
 #include <cmocka.h>
 
 #include "proc.h"
+#include "testio.h"
 
 extern char **environ;
-
-/* Everything from FD until EOF (at most CAP-1 bytes), NUL-terminated. */
-static void read_all(int fd, char *buf, size_t cap)
-{
-	size_t n = 0;
-	for (;;) {
-		ssize_t r = read(fd, buf + n, cap - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || (n += (size_t)r) == cap - 1)
-			break;
-	}
-	buf[n] = 0;
-}
 
 static int wait_code(pid_t pid)
 {
