@@ -6,6 +6,7 @@
 #include "unit_ext.h"
 #include "util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Where D is for a unit that needs it COND: 1 there, 0 not yet, -1 it
@@ -142,28 +143,51 @@ static bool any_after(const struct sup *s)
 	return false;
 }
 
+static bool stoppable(const struct unit *u)
+{
+	return !unit_settled(u) && unit_state(u) != US_STOPPING;
+}
+
 void sup_deps_stop(struct sup *s)
 {
-	bool ordered = any_after(s);
+	/* Which units a live unit comes after: one pass over every list. */
+	bool *held = xcalloc(s->nunits + 1, sizeof(*held));
 	for (size_t i = 0; i < s->nunits; i++) {
-		struct unit *u = s->units[i];
-		if (unit_settled(u) || unit_state(u) == US_STOPPING)
+		const struct unit_config *c = unit_cfg_next(s->units[i]);
+		if (unit_settled(s->units[i]))
 			continue;
-		if (ordered && needed(s, u))
-			continue;
-		unit_stop(u);
+		for (size_t k = 0; k < c->after.n; k++) {
+			char name[96];
+			config_after_split(c->after.v[k], name, sizeof(name));
+			for (size_t j = 0; j < s->nunits; j++)
+				if (j != i && strcmp(unit_name(s->units[j]), name) == 0)
+					held[j] = true;
+		}
 	}
+	for (size_t i = 0; i < s->nunits; i++)
+		if (!held[i] && stoppable(s->units[i]))
+			unit_stop(s->units[i]);
+	free(held);
 }
 
 void sup_deps_changed(struct sup *s, struct unit *changed)
 {
-	if (!any_after(s))
-		return;
 	if (s->host.shutting_down) {
-		if (unit_settled(changed))
-			sup_deps_stop(s);
+		/* Only the units CHANGED came after may be free now. */
+		const struct unit_config *c = unit_cfg_next(changed);
+		if (!unit_settled(changed))
+			return;
+		for (size_t k = 0; k < c->after.n; k++) {
+			char name[96];
+			config_after_split(c->after.v[k], name, sizeof(name));
+			struct unit *d = sup_find(s, name);
+			if (d && stoppable(d) && !needed(s, d))
+				unit_stop(d);
+		}
 		return;
 	}
+	if (!any_after(s))
+		return;
 	for (size_t i = 0; i < s->nunits; i++) {
 		struct unit *u = s->units[i];
 		if (u != changed && unit_waiting(u) && names(u, unit_name(changed)))
