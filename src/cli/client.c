@@ -8,6 +8,7 @@
 #include "parse.h"
 #include "paths.h"
 #include "proc_os.h"
+#include "suggest.h"
 #include "util.h"
 #include "zeroconf.h"
 
@@ -266,13 +267,27 @@ static char *locate(const char *cfgarg, struct paths *p)
 	return path;
 }
 
+/* A name REQ gives (not a pattern: the daemon matches those) that CFG
+ * has no unit of, or NULL. */
+static const char *name_not_in(const struct tend_config *cfg,
+                               const struct ctl_req *req)
+{
+	if (req->name && !config_unit_named(cfg, req->name))
+		return req->name;
+	for (size_t i = 0; i < req->nnames; i++)
+		if (!cmd_is_pattern(req->names[i]) &&
+		    !config_unit_named(cfg, req->names[i]))
+			return req->names[i];
+	return NULL;
+}
+
 /* The daemon of the file at PATH (P: its paths), a connected control
- * socket; NAME (may be NULL) must be a unit of the file when the daemon
+ * socket; the names REQ gives must be units of the file when the daemon
  * has to be started.  Without a daemon: START starts one, else returns -1
  * with *CODE -1 (no error line).  Other failures: -1 after an error line,
  * *CODE the exit code. */
 static int reach_daemon(const char *path, struct paths *p,
-                        const char *name, bool start, int *code)
+                        const struct ctl_req *req, bool start, int *code)
 {
 	char *why = NULL;
 	int fd = ctl_connect(p, &why);
@@ -291,8 +306,16 @@ static int reach_daemon(const char *path, struct paths *p,
 			*code = EXIT_USAGE;
 			return -1;
 		}
-		if (name && !config_unit_named(cfg, name)) {
-			errline("no service named \"%s\" in %s", name, p->config);
+		const char *name = name_not_in(cfg, req);
+		if (name) {
+			const char **names = xcalloc(cfg->nunits + 1, sizeof(*names));
+			for (size_t i = 0; i < cfg->nunits; i++)
+				names[i] = cfg->units[i]->name;
+			const char *near = suggest_near(name, names);
+			errline("no service named \"%s\" in %s%s%s%s", name, p->config,
+			        near ? "; did you mean \"" : "", near ? near : "",
+			        near ? "\"?" : "");
+			free(names);
 			config_free(cfg);
 			*code = EXIT_USAGE;
 			return -1;
@@ -594,6 +617,57 @@ static int show_run(const struct ctl_req *req, json_t *r)
 	return 0;
 }
 
+/* A request over several units: each one's outcome R (a reply with its
+ * name) as "NAME: what", a failure as an error line.  Returns the exit
+ * code: 1 when any failed. */
+static int show_result(const struct ctl_req *req, json_t *r)
+{
+	const char *name = json_string_value(json_object_get(r, "name"));
+	if (!name)
+		name = "?";
+	if (!json_is_true(json_object_get(r, "ok"))) {
+		const char *e = json_string_value(json_object_get(r, "error"));
+		errline("%s: %s", name, e ? e : "failed");
+		return EXIT_FAILED;
+	}
+	json_t *pid = json_object_get(r, "pid");
+	if (req->cmd != CTL_RUN) {
+		const char *st = json_string_value(json_object_get(r, "state"));
+		printf("%s: %s", name, st ? st : "done");
+		if (json_is_integer(pid))
+			printf(" (pid %lld)", (long long)json_integer_value(pid));
+		putchar('\n');
+		return 0;
+	}
+	struct ctl_req one = *req;
+	one.name = (char *)name;
+	if (!req->wait && !req->join) {
+		printf("%s: ", name);
+		return show_run(&one, r) ? EXIT_FAILED : 0;
+	}
+	if (run_outcome(name, r) != 0)
+		return EXIT_FAILED;
+	json_t *lr = json_object_get(r, "last_run");
+	if (json_is_null(json_object_get(r, "run")))
+		printf("%s: no run going on\n", name);
+	else
+		printf("%s: run %lld %s\n", name,
+		       (long long)json_integer_value(json_object_get(lr, "run")),
+		       json_string_value(json_object_get(lr, "result")));
+	return 0;
+}
+
+static int show_results(const struct ctl_req *req, json_t *results)
+{
+	int code = 0;
+	size_t i;
+	json_t *r;
+	json_array_foreach(results, i, r)
+		if (show_result(req, r) != 0)
+			code = EXIT_FAILED;
+	return code;
+}
+
 static void show_status(json_t *units, bool json)
 {
 	if (!json) {
@@ -610,6 +684,8 @@ static void show_status(json_t *units, bool json)
 static int show_reply(const struct ctl_req *req, bool json, json_t *r, int fd)
 {
 	char c;
+	if (req->names && json_is_array(json_object_get(r, "results")))
+		return show_results(req, json_object_get(r, "results"));
 	switch (req->cmd) {
 	case CTL_STATUS:
 		show_status(json_object_get(r, "units"), json);
@@ -674,7 +750,7 @@ static int send_command(const char *cfgarg, const struct cmd_info *ci,
 		return EXIT_USAGE;
 	int code = EXIT_DAEMON;
 	json_t *r = NULL;
-	int fd = reach_daemon(path, &p, req->name, ci->starts_daemon && !req->join,
+	int fd = reach_daemon(path, &p, req, ci->starts_daemon && !req->join,
 	                      &code);
 	if (fd < 0 && code < 0)
 		code = no_daemon(ci, &p);
@@ -707,7 +783,9 @@ int client_command(const char *cfgarg, const struct cmd_info *ci, int argc,
 	struct ctl_req req;
 	if (request_of_words(ci, argc, argv, &args, &req) < 0)
 		return EXIT_USAGE;
-	return send_command(cfgarg, ci, &req, args.flags & CMD_JSON);
+	int code = send_command(cfgarg, ci, &req, args.flags & CMD_JSON);
+	cmd_args_free(&args);
+	return code;
 }
 
 /* --- tend connect --- */
@@ -721,7 +799,7 @@ static int run_session(const char *path, struct paths *p, struct ctl_req *req)
 	int code = EXIT_DAEMON;
 	struct buf b = { 0 };
 	json_t *r = NULL;
-	int fd = reach_daemon(path, p, req->name, true, &code);
+	int fd = reach_daemon(path, p, req, true, &code);
 	static const int fds[2] = { 0, 1 };
 	if (fd < 0)
 		goto out;
@@ -966,6 +1044,7 @@ static int client_connect(const char *cfgarg, int argc, char **argv)
 	struct ctl_req req;
 	if (request_of_words(ci, argc, argv, &args, &req) < 0)
 		return EXIT_USAGE;
+	cmd_args_free(&args);   /* one name: req's points into argv */
 	if (!die_with_client())
 		return EXIT_FAILURE;   /* the client is gone already */
 	struct paths p;

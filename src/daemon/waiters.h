@@ -39,6 +39,15 @@ void waiters_answer_or_wait(struct waiters *ws, struct conn *c, struct unit *u,
 void waiters_answer_up(struct waiters *ws, struct conn *c, struct unit *u,
                        bool wait, unsigned long since);
 
+/* The answer a waiter of KIND about U since SINCE would get now (a reply
+ * line, malloc'd), or NULL while it has none (batch.h's). */
+char *waiters_answer_now(const struct unit *u, enum wait_kind kind,
+                         unsigned long since);
+
+/* The answer to a start or restart of U without waiting: its state, or
+ * why it failed (a reply line, malloc'd). */
+char *waiters_started(const struct unit *u);
+
 /* C is answered when the daemon has finished (waiters_finish). */
 void waiters_add_end(struct waiters *ws, struct conn *c);
 
