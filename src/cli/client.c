@@ -1121,6 +1121,7 @@ struct view {
 	bool stamps;      /* --timestamps */
 	bool colour;      /* the labels coloured */
 	struct lines follow;   /* -f: the lines of one read, put in order */
+	struct line *seen;     /* -f: each unit's last line read before */
 };
 
 static void show_event(const struct view *v, const char *line, size_t len)
@@ -1172,7 +1173,7 @@ static void show(const struct view *v, size_t idx, const char *line, size_t len)
 static void show_lines(const struct view *v, struct lines *ls, bool merge,
                        long n)
 {
-	if (merge)
+	if (merge && ls->n)
 		qsort(ls->v, ls->n, sizeof(*ls->v), by_stamp);
 	size_t from = n >= 0 && ls->n > (size_t)n ? ls->n - (size_t)n : 0;
 	for (size_t i = 0; i < ls->n; i++) {
@@ -1183,10 +1184,50 @@ static void show_lines(const struct view *v, struct lines *ls, bool merge,
 	ls->n = 0;
 }
 
+/* Keeps the last line of each unit in LS (stamped), for -f. */
+static void note_seen(struct view *v, const struct lines *ls)
+{
+	v->seen = xcalloc(v->nnames + 1, sizeof(*v->seen));
+	for (size_t i = 0; i < ls->n; i++) {
+		struct line *s = &v->seen[ls->v[i].idx];
+		if (ls->v[i].ms >= 0 && ls->v[i].ms >= s->ms) {
+			free(s->text);
+			*s = ls->v[i];
+			s->text = xstrdup(ls->v[i].text);
+		}
+	}
+}
+
+static void seen_free(struct view *v)
+{
+	for (size_t i = 0; v->seen && i < v->nnames; i++)
+		free(v->seen[i].text);
+	free(v->seen);
+}
+
+/* A file followed from its end just before it was read: a line written
+ * in between came with the lines shown first; it is not shown again.
+ * Past the first newer line of a unit, nothing is left out. */
+static bool seen_before(struct view *v, size_t idx, const char *line,
+                        size_t len)
+{
+	struct line *s = &v->seen[idx];
+	int64_t ms;
+	if (!s->text || logview_stamp(line, len, &ms) < 0)
+		return false;
+	if (ms < s->ms || (ms == s->ms && strlen(s->text) == len &&
+	                   memcmp(s->text, line, len) == 0))
+		return true;
+	free(s->text);
+	s->text = NULL;
+	return false;
+}
+
 static void on_follow_line(void *data, size_t idx, const char *line, size_t len)
 {
 	struct view *v = data;
-	collect(&v->follow, idx, line, len);
+	if (!seen_before(v, idx, line, len))
+		collect(&v->follow, idx, line, len);
 }
 
 static int tail_files(struct view *v, struct paths *p, long n, bool follow)
@@ -1221,6 +1262,8 @@ static int tail_files(struct view *v, struct paths *p, long n, bool follow)
 		free(path);
 	}
 	bool merge = !v->events && v->nnames > 1;
+	if (f)
+		note_seen(v, &ls);
 	show_lines(v, &ls, merge, n);
 	free(ls.v);
 	fflush(stdout);
@@ -1238,13 +1281,14 @@ static int tail_files(struct view *v, struct paths *p, long n, bool follow)
 			break;
 	}
 	free(v->follow.v);
+	seen_free(v);
 	logfile_follow_free(f);
 	return EXIT_FAILED;
 }
 
 static const char usage_logs[] =
 	"usage: tend [-c FILE] logs [NAME...] [-f] [-n LINES] [--since WHEN]\n"
-	"                           [--timestamps] [--color=auto|always|never]\n"
+	"                           [--timestamps] [--color auto|always|never]\n"
 	"\n"
 	"Prints the last LINES lines (default 100; \"all\" for every line kept)\n"
 	"of the output of NAME, or of several units merged by the time of each\n"
@@ -1259,8 +1303,9 @@ static const char usage_logs[] =
 	"Z or +HH:MM), a date (its midnight) or HH:MM[:SS] today.\n"
 	"--timestamps: each line with the time it was written, local time in\n"
 	"ISO 8601 with milliseconds (2026-11-23T11:00:00.123+01:00).\n"
-	"--color: the labels in a colour per unit: auto (the default) on a\n"
-	"terminal unless NO_COLOR is set, always, or never.\n"
+	"--color WHEN (or --color=WHEN): the labels in a colour per unit: auto\n"
+	"(the default) on a terminal unless NO_COLOR is set, always (--color\n"
+	"alone), or never.\n"
 	"The files are NAME.log (+ .1 .. .3, rotated at log-max) in\n"
 	"$XDG_STATE_HOME/tend/ID/; each line starts with a UTC timestamp there.\n";
 static const char usage_events[] =
