@@ -398,6 +398,7 @@ static void test_cli_request_parses(void **state)
 	assert_string_equal(back.name, "nightly");
 	assert_true(back.join && back.force && !back.wait);
 	ctl_req_free(&back);
+	cmd_args_free(&args);
 	free(line);
 }
 
