@@ -367,7 +367,9 @@ static void handle_status(struct daemon *d, struct conn *c, struct unit *u,
 	sup_after_burst(d->sup);
 }
 
-/* start and restart: answered as waiters_answer_up does. */
+/* start and restart: answered at once (it spawned, or failed to), or with
+ * --wait (or while U waits for descriptors) when a run after SINCE is
+ * ready. */
 static void up_answer(struct unit *u, bool wait, unsigned long since,
                       struct unit_answer *a)
 {

@@ -97,15 +97,6 @@ void waiters_answer_or_wait(struct waiters *ws, struct conn *c, struct unit *u,
 		add(ws, c, u, kind, since);
 }
 
-void waiters_answer_up(struct waiters *ws, struct conn *c, struct unit *u,
-                       bool wait, unsigned long since)
-{
-	if (wait || unit_waits_for_fds(u))
-		waiters_answer_or_wait(ws, c, u, WAIT_UP, since);
-	else
-		server_reply(c, waiters_started(u));
-}
-
 char *waiters_started(const struct unit *u)
 {
 	if (unit_state(u) != US_FAILED)
