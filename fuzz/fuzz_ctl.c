@@ -41,8 +41,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	            "%s took a flag it has not", ci->name);
 	FUZZ_ASSERT(!req.exec || ci->takes_name == CMD_NAME_OR_EXEC,
 	            "%s took an exec", ci->name);
-	FUZZ_ASSERT(!cmd_acts_on_unit(ci) || !req.name != !req.exec,
-	            "%s: a name or an exec, one of them", ci->name);
+	FUZZ_ASSERT(!req.names || (ci->many && req.nnames && !req.name),
+	            "%s took names", ci->name);
+	FUZZ_ASSERT(!cmd_acts_on_unit(ci) ||
+	            (!!req.name + !!req.exec + !!req.names) == 1,
+	            "%s: a name, names or an exec, one of them", ci->name);
 	char *line = ctl_format(&req);
 	size_t n = strlen(line);
 	FUZZ_ASSERT(n && line[n - 1] == '\n' && !memchr(line, '\n', n - 1),
@@ -54,6 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	            !back.name == !req.name &&
 	            (!req.name || !strcmp(back.name, req.name)) &&
 	            same_strings(back.exec, req.exec) &&
+	            back.nnames == req.nnames && same_strings(back.names, req.names) &&
 	            same_strings(back.env, req.env) &&
 	            !back.cwd == !req.cwd && (!req.cwd || !strcmp(back.cwd, req.cwd)) &&
 	            back.nset == req.nset &&

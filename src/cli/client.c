@@ -5,9 +5,11 @@
 #include "daemon.h"
 #include "events.h"
 #include "logfile.h"
+#include "logview.h"
 #include "parse.h"
 #include "paths.h"
 #include "proc_os.h"
+#include "suggest.h"
 #include "util.h"
 #include "zeroconf.h"
 
@@ -266,13 +268,27 @@ static char *locate(const char *cfgarg, struct paths *p)
 	return path;
 }
 
+/* A name REQ gives (not a pattern: the daemon matches those) that CFG
+ * has no unit of, or NULL. */
+static const char *name_not_in(const struct tend_config *cfg,
+                               const struct ctl_req *req)
+{
+	if (req->name && !config_unit_named(cfg, req->name))
+		return req->name;
+	for (size_t i = 0; i < req->nnames; i++)
+		if (!cmd_is_pattern(req->names[i]) &&
+		    !config_unit_named(cfg, req->names[i]))
+			return req->names[i];
+	return NULL;
+}
+
 /* The daemon of the file at PATH (P: its paths), a connected control
- * socket; NAME (may be NULL) must be a unit of the file when the daemon
+ * socket; the names REQ gives must be units of the file when the daemon
  * has to be started.  Without a daemon: START starts one, else returns -1
  * with *CODE -1 (no error line).  Other failures: -1 after an error line,
  * *CODE the exit code. */
 static int reach_daemon(const char *path, struct paths *p,
-                        const char *name, bool start, int *code)
+                        const struct ctl_req *req, bool start, int *code)
 {
 	char *why = NULL;
 	int fd = ctl_connect(p, &why);
@@ -291,8 +307,16 @@ static int reach_daemon(const char *path, struct paths *p,
 			*code = EXIT_USAGE;
 			return -1;
 		}
-		if (name && !config_unit_named(cfg, name)) {
-			errline("no service named \"%s\" in %s", name, p->config);
+		const char *name = name_not_in(cfg, req);
+		if (name) {
+			const char **names = xcalloc(cfg->nunits + 1, sizeof(*names));
+			for (size_t i = 0; i < cfg->nunits; i++)
+				names[i] = cfg->units[i]->name;
+			const char *near = suggest_near(name, names);
+			errline("no service named \"%s\" in %s%s%s%s", name, p->config,
+			        near ? "; did you mean \"" : "", near ? near : "",
+			        near ? "\"?" : "");
+			free(names);
 			config_free(cfg);
 			*code = EXIT_USAGE;
 			return -1;
@@ -594,6 +618,57 @@ static int show_run(const struct ctl_req *req, json_t *r)
 	return 0;
 }
 
+/* A request over several units: each one's outcome R (a reply with its
+ * name) as "NAME: what", a failure as an error line.  Returns the exit
+ * code: 1 when any failed. */
+static int show_result(const struct ctl_req *req, json_t *r)
+{
+	const char *name = json_string_value(json_object_get(r, "name"));
+	if (!name)
+		name = "?";
+	if (!json_is_true(json_object_get(r, "ok"))) {
+		const char *e = json_string_value(json_object_get(r, "error"));
+		errline("%s: %s", name, e ? e : "failed");
+		return EXIT_FAILED;
+	}
+	json_t *pid = json_object_get(r, "pid");
+	if (req->cmd != CTL_RUN) {
+		const char *st = json_string_value(json_object_get(r, "state"));
+		printf("%s: %s", name, st ? st : "done");
+		if (json_is_integer(pid))
+			printf(" (pid %lld)", (long long)json_integer_value(pid));
+		putchar('\n');
+		return 0;
+	}
+	struct ctl_req one = *req;
+	one.name = (char *)name;
+	if (!req->wait && !req->join) {
+		printf("%s: ", name);
+		return show_run(&one, r) ? EXIT_FAILED : 0;
+	}
+	if (run_outcome(name, r) != 0)
+		return EXIT_FAILED;
+	json_t *lr = json_object_get(r, "last_run");
+	if (json_is_null(json_object_get(r, "run")))
+		printf("%s: no run going on\n", name);
+	else
+		printf("%s: run %lld %s\n", name,
+		       (long long)json_integer_value(json_object_get(lr, "run")),
+		       json_string_value(json_object_get(lr, "result")));
+	return 0;
+}
+
+static int show_results(const struct ctl_req *req, json_t *results)
+{
+	int code = 0;
+	size_t i;
+	json_t *r;
+	json_array_foreach(results, i, r)
+		if (show_result(req, r) != 0)
+			code = EXIT_FAILED;
+	return code;
+}
+
 static void show_status(json_t *units, bool json)
 {
 	if (!json) {
@@ -610,6 +685,8 @@ static void show_status(json_t *units, bool json)
 static int show_reply(const struct ctl_req *req, bool json, json_t *r, int fd)
 {
 	char c;
+	if (req->names && json_is_array(json_object_get(r, "results")))
+		return show_results(req, json_object_get(r, "results"));
 	switch (req->cmd) {
 	case CTL_STATUS:
 		show_status(json_object_get(r, "units"), json);
@@ -674,7 +751,7 @@ static int send_command(const char *cfgarg, const struct cmd_info *ci,
 		return EXIT_USAGE;
 	int code = EXIT_DAEMON;
 	json_t *r = NULL;
-	int fd = reach_daemon(path, &p, req->name, ci->starts_daemon && !req->join,
+	int fd = reach_daemon(path, &p, req, ci->starts_daemon && !req->join,
 	                      &code);
 	if (fd < 0 && code < 0)
 		code = no_daemon(ci, &p);
@@ -707,7 +784,9 @@ int client_command(const char *cfgarg, const struct cmd_info *ci, int argc,
 	struct ctl_req req;
 	if (request_of_words(ci, argc, argv, &args, &req) < 0)
 		return EXIT_USAGE;
-	return send_command(cfgarg, ci, &req, args.flags & CMD_JSON);
+	int code = send_command(cfgarg, ci, &req, args.flags & CMD_JSON);
+	cmd_args_free(&args);
+	return code;
 }
 
 /* --- tend connect --- */
@@ -721,7 +800,7 @@ static int run_session(const char *path, struct paths *p, struct ctl_req *req)
 	int code = EXIT_DAEMON;
 	struct buf b = { 0 };
 	json_t *r = NULL;
-	int fd = reach_daemon(path, p, req->name, true, &code);
+	int fd = reach_daemon(path, p, req, true, &code);
 	static const int fds[2] = { 0, 1 };
 	if (fd < 0)
 		goto out;
@@ -966,6 +1045,7 @@ static int client_connect(const char *cfgarg, int argc, char **argv)
 	struct ctl_req req;
 	if (request_of_words(ci, argc, argv, &args, &req) < 0)
 		return EXIT_USAGE;
+	cmd_args_free(&args);   /* one name: req's points into argv */
 	if (!die_with_client())
 		return EXIT_FAILURE;   /* the client is gone already */
 	struct paths p;
@@ -982,34 +1062,38 @@ static int client_connect(const char *cfgarg, int argc, char **argv)
 
 struct line {
 	size_t idx;
+	size_t seq;       /* the order read: lines of one time stay in it */
+	int64_t ms;       /* its stamp (logview.h); -1: none */
 	char *text;
 };
 
 struct lines {
 	struct line *v;
 	size_t n, cap;
+	int64_t since;    /* lines stamped before this are left out */
 };
 
 static void collect(void *data, size_t idx, const char *line, size_t len)
 {
 	struct lines *ls = data;
+	int64_t ms = -1;
+	if (logview_stamp(line, len, &ms) == 0 && ms < ls->since)
+		return;
 	if (ls->n == ls->cap) {
 		ls->cap = ls->cap ? ls->cap * 2 : 256;
 		ls->v = xrealloc(ls->v, ls->cap * sizeof(*ls->v));
 	}
-	ls->v[ls->n++] = (struct line){ idx, strndup(line, len) };
+	ls->v[ls->n] = (struct line){ idx, ls->n, ms, strndup(line, len) };
+	ls->n++;
 }
 
-/* Log lines start with a UTC timestamp and a space, which sort as text. */
-#define STAMP_LEN 25
-
+/* Log lines start with their time: in that order, then as read. */
 static int by_stamp(const void *a, const void *b)
 {
 	const struct line *x = a, *y = b;
-	int c = strncmp(x->text, y->text, STAMP_LEN);
-	if (c)
-		return c;
-	return (x->idx > y->idx) - (x->idx < y->idx);
+	if (x->ms != y->ms)
+		return (x->ms > y->ms) - (x->ms < y->ms);
+	return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 /* Parses -n LINES ("all": every line). */
@@ -1028,56 +1112,125 @@ static int parse_lines(const char *s, long *n)
 }
 
 struct view {
-	const struct tend_config *cfg;
-	char **names;     /* the units shown, by idx */
+	const char **names;   /* the units shown, by idx */
 	size_t nnames;
 	size_t width;
 	bool single;      /* one unit: lines without the label */
 	bool events;      /* the events file */
 	bool json;
+	bool stamps;      /* --timestamps */
+	bool colour;      /* the labels coloured */
+	struct lines follow;   /* -f: the lines of one read, put in order */
+	struct line *seen;     /* -f: each unit's last line read before */
 };
 
+static void show_event(const struct view *v, const char *line, size_t len)
+{
+	if (v->json) {
+		printf("%.*s\n", (int)len, line);
+		return;
+	}
+	json_t *o = json_loadb(line, len, 0, NULL);
+	if (!o) {
+		printf("%.*s\n", (int)len, line);
+		return;
+	}
+	char *h = events_human(o);
+	time_t t = (time_t)(json_integer_value(json_object_get(o, "ts")) / 1000);
+	struct tm tm;
+	char ts[32];
+	localtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+	/* "tend: " is for stderr; here the time leads. */
+	printf("%s %s", ts, strncmp(h, "tend: ", 6) == 0 ? h + 6 : h);
+	free(h);
+	json_decref(o);
+}
+
+/* A line of unit IDX: [time] [NAME |] text. */
 static void show(const struct view *v, size_t idx, const char *line, size_t len)
 {
 	if (v->events) {
-		if (v->json) {
-			printf("%.*s\n", (int)len, line);
-			return;
-		}
-		json_t *o = json_loadb(line, len, 0, NULL);
-		if (!o) {
-			printf("%.*s\n", (int)len, line);
-			return;
-		}
-		char *h = events_human(o);
-		time_t t = (time_t)(json_integer_value(json_object_get(o, "ts")) / 1000);
-		struct tm tm;
-		char ts[32];
-		localtime_r(&t, &tm);
-		strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
-		/* "tend: " is for stderr; here the time leads. */
-		printf("%s %s", ts, strncmp(h, "tend: ", 6) == 0 ? h + 6 : h);
-		free(h);
-		json_decref(o);
+		show_event(v, line, len);
 		return;
 	}
-	if (len >= STAMP_LEN && line[STAMP_LEN - 1] == ' ' && line[10] == 'T') {
-		line += STAMP_LEN;
-		len -= STAMP_LEN;
+	int64_t ms;
+	bool stamped = logview_stamp(line, len, &ms) == 0;
+	if (stamped) {
+		line += LOGVIEW_STAMP_LEN;
+		len -= LOGVIEW_STAMP_LEN;
 	}
-	if (v->single)
-		printf("%.*s\n", (int)len, line);
-	else
-		printf("%-*s | %.*s\n", (int)v->width, v->names[idx], (int)len, line);
+	char b[40];
+	if (v->stamps)
+		printf("%-29s ", stamped ? logview_local(ms, b) : "-");
+	if (!v->single)
+		printf("%s%-*s%s | ", v->colour ? logview_label_colour(v->names[idx]) : "",
+		       (int)v->width, v->names[idx], v->colour ? "\033[0m" : "");
+	printf("%.*s\n", (int)len, line);
+}
+
+/* Shows LS's lines (from FROM on) in order, and empties it. */
+static void show_lines(const struct view *v, struct lines *ls, bool merge,
+                       long n)
+{
+	if (merge && ls->n)
+		qsort(ls->v, ls->n, sizeof(*ls->v), by_stamp);
+	size_t from = n >= 0 && ls->n > (size_t)n ? ls->n - (size_t)n : 0;
+	for (size_t i = 0; i < ls->n; i++) {
+		if (i >= from)
+			show(v, ls->v[i].idx, ls->v[i].text, strlen(ls->v[i].text));
+		free(ls->v[i].text);
+	}
+	ls->n = 0;
+}
+
+/* Keeps the last line of each unit in LS (stamped), for -f. */
+static void note_seen(struct view *v, const struct lines *ls)
+{
+	v->seen = xcalloc(v->nnames + 1, sizeof(*v->seen));
+	for (size_t i = 0; i < ls->n; i++) {
+		struct line *s = &v->seen[ls->v[i].idx];
+		if (ls->v[i].ms >= 0 && ls->v[i].ms >= s->ms) {
+			free(s->text);
+			*s = ls->v[i];
+			s->text = xstrdup(ls->v[i].text);
+		}
+	}
+}
+
+static void seen_free(struct view *v)
+{
+	for (size_t i = 0; v->seen && i < v->nnames; i++)
+		free(v->seen[i].text);
+	free(v->seen);
+}
+
+/* A file followed from its end just before it was read: a line written
+ * in between came with the lines shown first; it is not shown again.
+ * Past the first newer line of a unit, nothing is left out. */
+static bool seen_before(struct view *v, size_t idx, const char *line,
+                        size_t len)
+{
+	struct line *s = &v->seen[idx];
+	int64_t ms;
+	if (!s->text || logview_stamp(line, len, &ms) < 0)
+		return false;
+	if (ms < s->ms || (ms == s->ms && strlen(s->text) == len &&
+	                   memcmp(s->text, line, len) == 0))
+		return true;
+	free(s->text);
+	s->text = NULL;
+	return false;
 }
 
 static void on_follow_line(void *data, size_t idx, const char *line, size_t len)
 {
-	show(data, idx, line, len);
+	struct view *v = data;
+	if (!seen_before(v, idx, line, len))
+		collect(&v->follow, idx, line, len);
 }
 
-static int tail_files(const struct view *v, struct paths *p, long n,
-                      bool follow)
+static int tail_files(struct view *v, struct paths *p, long n, bool follow)
 {
 	struct logfile_follow *f = NULL;
 	/* The directory is checked as the daemon checks it; it may not exist
@@ -1097,7 +1250,7 @@ static int tail_files(const struct view *v, struct paths *p, long n,
 			return EXIT_FAILED;
 		}
 	}
-	struct lines ls = { 0 };
+	struct lines ls = { .since = v->follow.since };
 	for (size_t i = 0; i < v->nnames; i++) {
 		char *path = v->events ? xstrdup(p->events) : paths_unit_log(p, v->names[i]);
 		if (f) {
@@ -1108,14 +1261,10 @@ static int tail_files(const struct view *v, struct paths *p, long n,
 			errline("cannot read %s: %s", path, strerror(errno));
 		free(path);
 	}
-	if (!v->events && v->nnames > 1)
-		qsort(ls.v, ls.n, sizeof(*ls.v), by_stamp);
-	size_t from = n >= 0 && ls.n > (size_t)n ? ls.n - (size_t)n : 0;
-	for (size_t i = 0; i < ls.n; i++) {
-		if (i >= from)
-			show(v, ls.v[i].idx, ls.v[i].text, strlen(ls.v[i].text));
-		free(ls.v[i].text);
-	}
+	bool merge = !v->events && v->nnames > 1;
+	if (f)
+		note_seen(v, &ls);
+	show_lines(v, &ls, merge, n);
 	free(ls.v);
 	fflush(stdout);
 	if (!f)
@@ -1124,21 +1273,39 @@ static int tail_files(const struct view *v, struct paths *p, long n,
 		struct pollfd pf = { .fd = logfile_follow_fd(f), .events = POLLIN };
 		if (poll(&pf, 1, -1) < 0 && errno != EINTR)
 			break;
-		if (logfile_follow_read(f, on_follow_line, (void *)v) < 0)
+		if (logfile_follow_read(f, on_follow_line, v) < 0)
 			break;
+		/* What one read found, of every file: in order of time. */
+		show_lines(v, &v->follow, merge, -1);
 		if (fflush(stdout) == EOF)
 			break;
 	}
+	free(v->follow.v);
+	seen_free(v);
 	logfile_follow_free(f);
 	return EXIT_FAILED;
 }
 
 static const char usage_logs[] =
-	"usage: tend [-c FILE] logs [NAME] [-f] [-n LINES]\n"
+	"usage: tend [-c FILE] logs [NAME...] [-f] [-n LINES] [--since WHEN]\n"
+	"                           [--timestamps] [--color auto|always|never]\n"
 	"\n"
 	"Prints the last LINES lines (default 100; \"all\" for every line kept)\n"
-	"of the output of NAME, or of every unit merged by time as \"NAME | line\".\n"
-	"-f: then follows new lines, across log rotation, until interrupted.\n"
+	"of the output of NAME, or of several units merged by the time of each\n"
+	"line, each labelled \"NAME | line\".  A NAME may be a shell-style glob\n"
+	"(quote it: 'idx-*', 'worker?', '[ab]*'); no NAME, or all, is every\n"
+	"unit.  A NAME that covers no unit is an error (exit 2).\n"
+	"-f: then follows new lines, of every unit shown, across log rotation,\n"
+	"until interrupted.\n"
+	"--since WHEN: only lines from then on (with -f too; every one of them\n"
+	"unless -n is given): a duration back from now (10m, 2h, 1d, 1h30m),\n"
+	"an ISO 8601 time (2026-11-23T10:00[:SS], local time unless it ends in\n"
+	"Z or +HH:MM), a date (its midnight) or HH:MM[:SS] today.\n"
+	"--timestamps: each line with the time it was written, local time in\n"
+	"ISO 8601 with milliseconds (2026-11-23T11:00:00.123+01:00).\n"
+	"--color WHEN (or --color=WHEN): the labels in a colour per unit: auto\n"
+	"(the default) on a terminal unless NO_COLOR is set, always (--color\n"
+	"alone), or never.\n"
 	"The files are NAME.log (+ .1 .. .3, rotated at log-max) in\n"
 	"$XDG_STATE_HOME/tend/ID/; each line starts with a UTC timestamp there.\n";
 static const char usage_events[] =
@@ -1203,58 +1370,128 @@ static bool has_log(const struct paths *p, const char *name)
 
 /* The arguments of tend logs and tend events. */
 struct files_args {
-	bool follow, json;
-	long n;             /* lines to show first; -1: all */
-	const char *name;   /* logs NAME */
+	bool follow, json, stamps;
+	long n;               /* lines to show first; -1: all */
+	bool n_given;
+	const char **names;   /* logs NAME...: malloc'd, into argv */
+	size_t nnames;
+	int64_t since;        /* --since; INT64_MIN: none */
+	enum logview_when when;
 };
+
+/* The option A of tend logs that takes a value (--since, --color), with
+ * its value in the same word (--since=10m) or the next; *I moves past
+ * what it took.  Returns 0, 1 when A is no such option, or -1 after an
+ * error line. */
+static int logs_option(int argc, char **argv, int *i, struct files_args *fa)
+{
+	const char *a = argv[*i], *val = NULL;
+	bool since = strncmp(a, "--since", 7) == 0 && (!a[7] || a[7] == '=');
+	bool color = strncmp(a, "--color", 7) == 0 && (!a[7] || a[7] == '=');
+	if (!since && !color)
+		return 1;
+	if (a[7] == '=')
+		val = a + 8;
+	else if (color && (*i + 1 >= argc || logview_when(argv[*i + 1], &fa->when) < 0))
+		val = "always";   /* --color alone, as ls --color */
+	else if (*i + 1 < argc)
+		val = argv[++*i];
+	const char *why = NULL;
+	if (since && (!val || logview_since(val, (int64_t)wall_ms(), &fa->since,
+	                                    &why) < 0)) {
+		errline("logs: --since %s: %s", val ? val : "needs a value",
+		        why ? why : "");
+		return -1;
+	}
+	if (color && logview_when(val, &fa->when) < 0) {
+		errline("logs: --color=%s: give auto, always or never", val);
+		return -1;
+	}
+	return 0;
+}
 
 /* Parses ARGV of tend logs (EVENTS false) or events into *FA: returns 0,
  * or -1 after an error line. */
 static int files_args(int argc, char **argv, bool events, struct files_args *fa)
 {
 	const char *cmd = events ? "events" : "logs";
-	*fa = (struct files_args){ .n = 100 };
+	*fa = (struct files_args){ .n = 100, .since = INT64_MIN };
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
+		int r = events ? 1 : logs_option(argc, argv, &i, fa);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			continue;
 		if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
 			fa->follow = true;
 		} else if (strcmp(a, "--json") == 0 && events) {
 			fa->json = true;
+		} else if (strcmp(a, "--timestamps") == 0 && !events) {
+			fa->stamps = true;
 		} else if (strcmp(a, "-n") == 0 || strcmp(a, "--lines") == 0) {
 			if (++i >= argc || parse_lines(argv[i], &fa->n) < 0) {
 				errline("%s: -n needs a number of lines or \"all\"", cmd);
 				return -1;
 			}
-		} else if (a[0] != '-' && !events && !fa->name) {
-			fa->name = a;
+			fa->n_given = true;
+		} else if (a[0] != '-' && !events) {
+			fa->names = xrealloc(fa->names, (fa->nnames + 1) * sizeof(*fa->names));
+			fa->names[fa->nnames++] = a;
 		} else {
 			errline("%s: unexpected argument \"%s\"; see tend %s --help", cmd,
 			        a, cmd);
 			return -1;
 		}
 	}
+	if (fa->since != INT64_MIN && !fa->n_given)
+		fa->n = -1;   /* every line since then */
 	return 0;
 }
 
-/* The files V shows: the events file, the log of NAME, or the logs of
- * UNITS (labelled, as wide as the longest name). */
-static void view_files(struct view *v, const struct strv *units,
-                       const char *name)
+/* The logs V shows for FA's names among UNITS (of the file and the
+ * daemon; a gone unit's log is shown when named): every unit when none
+ * is named (or all), else those the names and globs cover, labelled
+ * when more than one.  Returns 0, or -1 after an error line. */
+static int view_logs(struct view *v, const struct paths *p,
+                     const struct strv *units, const struct files_args *fa)
 {
-	v->names = xcalloc(units->n + 2, sizeof(*v->names));
-	if (v->events) {
-		v->names[v->nnames++] = "events";
-	} else if (name) {
-		v->names[v->nnames++] = (char *)name;
-	} else {
-		for (size_t i = 0; i < units->n; i++) {
-			const char *u = units->v[i];
-			v->names[v->nnames++] = (char *)u;
-			size_t l = strlen(u);
-			v->width = l > v->width ? l : v->width;
-		}
+	bool every = true;
+	for (size_t i = 0; i < fa->nnames; i++)
+		every = every && strcmp(fa->names[i], "all") == 0;
+	const char **cands = xcalloc(units->n + fa->nnames + 1, sizeof(*cands));
+	size_t nc = 0, *idx = NULL, k = 0;
+	for (size_t i = 0; i < units->n; i++)
+		cands[nc++] = units->v[i];
+	for (size_t i = 0; i < fa->nnames && !every; i++)
+		if (!cmd_is_pattern(fa->names[i]) && !has_name(units, fa->names[i]) &&
+		    has_log(p, fa->names[i]))
+			cands[nc++] = fa->names[i];
+	unsigned *kinds = xcalloc(nc + 1, sizeof(*kinds));
+	char *err = NULL;
+	int r = 0;
+	if (every) {
+		idx = xcalloc(nc + 1, sizeof(*idx));
+		for (k = 0; k < nc; k++)
+			idx[k] = k;
+	} else if (cmd_expand(fa->names, fa->nnames, cands, kinds, nc, 0,
+	                      "service or job", p->config, &idx, &k, &err) < 0) {
+		errline("%s", err);
+		free(err);
+		r = -1;
 	}
-	v->single = name != NULL;
+	v->names = xcalloc(k + 1, sizeof(*v->names));
+	for (size_t i = 0; i < k; i++) {
+		const char *u = cands[idx[i]];
+		v->names[v->nnames++] = u;
+		size_t l = strlen(u);
+		v->width = l > v->width ? l : v->width;
+	}
+	v->single = !every && k == 1;
+	free(idx);
+	free(kinds);
+	free(cands);
+	return r;
 }
 
 static int files_command(const char *cfgarg, int argc, char **argv, bool events)
@@ -1264,26 +1501,33 @@ static int files_command(const char *cfgarg, int argc, char **argv, bool events)
 		return 0;
 	}
 	struct files_args fa;
-	if (files_args(argc, argv, events, &fa) < 0)
+	if (files_args(argc, argv, events, &fa) < 0) {
+		free(fa.names);
 		return EXIT_USAGE;
+	}
 	struct paths p;
 	struct tend_config *cfg = open_config(cfgarg, &p);
-	if (!cfg)
+	if (!cfg) {
+		free(fa.names);
 		return EXIT_USAGE;
-	struct view v = { .cfg = cfg, .events = events, .json = fa.json };
-	struct strv units = { 0 };
-	int code = 0;
-	if (!events)
-		all_units(cfg, &p, &units);
-	if (fa.name && !events && !has_name(&units, fa.name) &&
-	    !has_log(&p, fa.name)) {
-		errline("no service or job named \"%s\" in %s", fa.name, p.config);
-		code = EXIT_USAGE;
-	} else {
-		view_files(&v, &units, fa.name);
-		code = tail_files(&v, &p, fa.n, fa.follow);
-		free(v.names);
 	}
+	struct view v = { .events = events, .json = fa.json, .stamps = fa.stamps,
+	                  .colour = logview_colour(fa.when, isatty(1),
+	                                           getenv("NO_COLOR")),
+	                  .follow = { .since = fa.since } };
+	struct strv units = { 0 };
+	int code = EXIT_USAGE;
+	if (events) {
+		v.names = xcalloc(2, sizeof(*v.names));
+		v.names[v.nnames++] = "events";
+		code = tail_files(&v, &p, fa.n, fa.follow);
+	} else {
+		all_units(cfg, &p, &units);
+		if (view_logs(&v, &p, &units, &fa) == 0)
+			code = tail_files(&v, &p, fa.n, fa.follow);
+	}
+	free(v.names);
+	free(fa.names);
 	strv_free(&units);
 	paths_free(&p);
 	config_free(cfg);

@@ -31,16 +31,18 @@ static const char usage_main[] =
 	"  up [-d] [--json]     run the daemon of the file (foreground; -d: detach,\n"
 	"                       return when every boot service is ready or failed)\n"
 	"  down                 stop everything, then the daemon\n"
-	"  status [NAME] [--json]\n"
+	"  status [NAME...] [--json]\n"
 	"                       state, pid, uptime, restarts, procs, memory, last exit\n"
-	"  start|stop|restart NAME [--wait]\n"
-	"                       start (the daemon too, if needed), stop, restart a service\n"
+	"  start|stop|restart NAME... [--wait]\n"
+	"                       start (the daemon too, if needed), stop, restart\n"
+	"                       services; a NAME may be a glob ('idx-*') or all\n"
 	"  reload               re-read the file; touch only what changed\n"
-	"  logs [NAME] [-f] [-n LINES]\n"
-	"                       output of the services, from their log files\n"
+	"  logs [NAME...] [-f] [-n LINES] [--since WHEN] [--timestamps] [--color=WHEN]\n"
+	"                       output of the units, from their log files, merged\n"
+	"                       by time\n"
 	"  events [-f] [--json] [-n LINES]\n"
 	"                       what happened: spawned, exited (with reason), ...\n"
-	"  run JOB [--wait | --join] [--force]\n"
+	"  run JOB... [--wait | --join] [--force]\n"
 	"                       ask for a run of JOB (one at a time; requests made\n"
 	"                       during a run share one trailing run)\n"
 	"  connect SERVICE      bridge stdin/stdout to SERVICE (stdio = exclusive,\n"
@@ -350,7 +352,7 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "reload", "re-read the file; touch only what changed", NULL, NULL,
 	  COMP_NONE, NULL, false, false, NULL },
 	{ "logs", "output of the units, from their log files", client_logs,
-	  "-f -n", COMP_UNIT, NULL, false, false, NULL },
+	  "-f -n --since --timestamps --color", COMP_UNIT, NULL, false, false, NULL },
 	{ "events", "what happened: spawned, exited, ...", client_events,
 	  "-f --json -n", COMP_NONE, NULL, false, false, NULL },
 	{ "run", "ask for a run of a job", NULL, NULL, COMP_NONE, NULL, false,

@@ -1,7 +1,9 @@
 /* cmd — the table of commands (cmd.h). */
 #include "cmd.h"
+#include "suggest.h"
 #include "util.h"
 
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,22 +11,31 @@
 /* --- the --help texts --- */
 
 static const char usage_status[] =
-	"usage: tend [-c FILE] status [NAME] [--json]\n"
+	"usage: tend [-c FILE] status [NAME...] [--json]\n"
 	"\n"
-	"Shows every unit (or NAME): state, pid, uptime, restarts, processes in\n"
+	"Shows every unit (or those NAMEs: names, shell-style globs such as\n"
+	"'idx-*' or 'worker?', or all): state, pid, uptime, restarts, processes in\n"
 	"its tree, memory (anon+shmem of the tree, each page once) and the last\n"
 	"exit, and the daemon's own pid, memory, fds and wakeups.  --json prints\n"
 	"the array documented in docs/protocol.md.  Exit 3 when no daemon runs.\n";
 
 static const char usage_start[] =
-	"usage: tend [-c FILE] start|stop|restart NAME [--wait]\n"
+	"usage: tend [-c FILE] start|stop|restart NAME... [--wait]\n"
 	"\n"
 	"start: starts service NAME (the daemon too, if it is not running).\n"
 	"stop: stops its whole process tree; returns when no process is left.\n"
 	"restart: stops it, then starts it again (starts the daemon if needed).\n"
 	"--wait: start and restart return once the service is ready (see the\n"
 	"ready key), or exit 1 with the reason when it fails first; stop always\n"
-	"waits.\n";
+	"waits.\n"
+	"\n"
+	"Several NAMEs act on each unit at once (--wait: each is waited for);\n"
+	"a NAME may be a shell-style glob (quote it: 'idx-*', 'worker?',\n"
+	"'[ab]*'), which covers the units it applies to (start, restart:\n"
+	"services; stop: every unit), and all covers every one of them.  A NAME\n"
+	"that covers no unit is an error (exit 2) and nothing is done.  With\n"
+	"several units, each one's outcome is printed (NAME: state), a failure\n"
+	"as one line on stderr; exit 1 when any failed.\n";
 
 static const char usage_reload[] =
 	"usage: tend [-c FILE] reload [--force]\n"
@@ -43,7 +54,7 @@ static const char usage_down[] =
 	"stop-timeout), then the daemon; returns when it has exited.\n";
 
 static const char usage_run[] =
-	"usage: tend [-c FILE] run JOB [--wait | --join] [--force]\n"
+	"usage: tend [-c FILE] run JOB... [--wait | --join] [--force]\n"
 	"\n"
 	"Asks for a run of JOB (the daemon too is started if needed).  One run\n"
 	"at a time: a request while JOB runs is served by one trailing run after\n"
@@ -53,7 +64,9 @@ static const char usage_run[] =
 	"--join: waits for the run going on now, without asking for another\n"
 	"(exits 0 at once when none runs).\n"
 	"--force: runs it even in a cooldown (after max-failures failed runs in\n"
-	"a row), which it ends.\n";
+	"a row), which it ends.\n"
+	"Several JOBs, globs ('idx-*') and all (every job): a run of each; with\n"
+	"--wait, exit 1 when any run failed.\n";
 
 static const char usage_connect[] =
 	"usage: tend [-c FILE] connect SERVICE\n"
@@ -97,19 +110,22 @@ static const char usage_connect[] =
 static const struct cmd_info cmds[] = {
 	{ .name = "ping", .cmd = CTL_PING, .when_stopping = true },
 	{ .name = "status", .cmd = CTL_STATUS, .takes_name = CMD_NAME_OPTIONAL,
-	  .flags = CMD_JSON, .when_stopping = true, .cli = true,
+	  .many = true, .flags = CMD_JSON, .when_stopping = true, .cli = true,
 	  .usage = usage_status },
 	{ .name = "start", .cmd = CTL_START, .takes_name = CMD_NAME_REQUIRED,
+	  .many = true,
 	  .applies = CMD_ON_SERVICE, .flags = CMD_WAIT, .cli = true,
-	  .starts_daemon = true, .noun = "service", .synopsis = "NAME [--wait]",
+	  .starts_daemon = true, .noun = "service", .synopsis = "NAME... [--wait]",
 	  .usage = usage_start },
 	{ .name = "stop", .cmd = CTL_STOP, .takes_name = CMD_NAME_REQUIRED,
+	  .many = true,
 	  .applies = CMD_ON_SERVICE | CMD_ON_JOB | CMD_ON_INSTANCE,
 	  .flags = CMD_WAIT, .cli = true, .done_without_daemon = true,
-	  .noun = "service", .synopsis = "NAME [--wait]", .usage = usage_start },
+	  .noun = "service", .synopsis = "NAME... [--wait]", .usage = usage_start },
 	{ .name = "restart", .cmd = CTL_RESTART, .takes_name = CMD_NAME_REQUIRED,
+	  .many = true,
 	  .applies = CMD_ON_SERVICE, .flags = CMD_WAIT, .cli = true,
-	  .starts_daemon = true, .noun = "service", .synopsis = "NAME [--wait]",
+	  .starts_daemon = true, .noun = "service", .synopsis = "NAME... [--wait]",
 	  .usage = usage_start },
 	{ .name = "reload", .cmd = CTL_RELOAD, .flags = CMD_FORCE, .cli = true,
 	  .usage = usage_reload },
@@ -120,9 +136,10 @@ static const struct cmd_info cmds[] = {
 	  .noun = "service", .synopsis = "SERVICE, or tend connect [--KEY VALUE "
 	  "...] -- CMD [ARG ...]", .usage = usage_connect },
 	{ .name = "run", .cmd = CTL_RUN, .takes_name = CMD_NAME_REQUIRED,
+	  .many = true,
 	  .applies = CMD_ON_JOB, .flags = CMD_WAIT | CMD_JOIN | CMD_FORCE,
 	  .cli = true, .starts_daemon = true, .noun = "job",
-	  .synopsis = "JOB [--wait | --join]", .usage = usage_run },
+	  .synopsis = "JOB... [--wait | --join]", .usage = usage_run },
 };
 _Static_assert(ARRAY_LEN(cmds) == CTL_NCMDS, "a command without an entry");
 
@@ -204,8 +221,13 @@ static int take_arg(const struct cmd_info *ci, const char *a,
 	}
 	if (f && !(f == CMD_JOIN && (args->flags & CMD_WAIT))) {
 		args->flags |= f;
-	} else if (a[0] != '-' && ci->takes_name != CMD_NAME_NONE && !args->name) {
-		args->name = a;
+	} else if (a[0] != '-' && ci->takes_name != CMD_NAME_NONE &&
+	           (!args->name || ci->many)) {
+		if (!args->name)
+			args->name = a;
+		args->names = xrealloc(args->names, (args->nnames + 1) *
+		                                    sizeof(*args->names));
+		args->names[args->nnames++] = a;
 	} else {
 		*err = xasprintf("%s: unexpected argument \"%s\"; see tend %s --help",
 		                 ci->name, a, ci->name);
@@ -219,12 +241,87 @@ int cmd_parse_args(const struct cmd_info *ci, int argc, char **argv,
 {
 	*args = (struct cmd_args){ .name = NULL, .flags = 0 };
 	for (int i = 0; i < argc; i++)
-		if (take_arg(ci, argv[i], args, err) < 0)
+		if (take_arg(ci, argv[i], args, err) < 0) {
+			cmd_args_free(args);
 			return -1;
+		}
 	if (cmd_acts_on_unit(ci) && !args->name) {
 		*err = xasprintf("%s: which %s? usage: tend %s %s", ci->name, ci->noun,
 		                 ci->name, ci->synopsis);
+		cmd_args_free(args);
 		return -1;
 	}
+	return 0;
+}
+
+void cmd_args_free(struct cmd_args *args)
+{
+	free(args->names);
+	args->names = NULL;
+	args->nnames = 0;
+}
+
+/* --- several units --- */
+
+bool cmd_is_pattern(const char *s)
+{
+	return strcmp(s, "all") == 0 || strpbrk(s, "*?[") != NULL;
+}
+
+bool cmd_matches(const char *pat, const char *name)
+{
+	if (strcmp(pat, "all") == 0 || strcmp(pat, name) == 0)
+		return true;
+	return cmd_is_pattern(pat) && fnmatch(pat, name, 0) == 0;
+}
+
+/* "no service matches "x*" in FILE" (PAT a pattern) or "no service named
+ * "x" in FILE", with the nearest of the NC NAMES when one is near. */
+static char *no_match(const char *pat, const char *const *names, size_t nc,
+                      const char *what, const char *where)
+{
+	const char **cands = xcalloc(nc + 1, sizeof(*cands));
+	for (size_t i = 0; i < nc; i++)
+		cands[i] = names[i];
+	const char *near = suggest_near(pat, cands);
+	char *e = xasprintf("no %s %s \"%s\"%s%s%s%s%s", what,
+	                    cmd_is_pattern(pat) ? "matches" : "named", pat,
+	                    where ? " in " : "", where ? where : "",
+	                    near ? "; did you mean \"" : "", near ? near : "",
+	                    near ? "\"?" : "");
+	free(cands);
+	return e;
+}
+
+int cmd_expand(const char *const *pats, size_t n, const char *const *names,
+               const unsigned *kinds, size_t nc, unsigned applies,
+               const char *what, const char *where, size_t **out,
+               size_t *nout, char **err)
+{
+	size_t *v = xcalloc(nc + 1, sizeof(*v)), k = 0;
+	bool *taken = xcalloc(nc + 1, sizeof(*taken));
+	*err = NULL;
+	for (size_t p = 0; p < n && !*err; p++) {
+		bool any = false, pattern = cmd_is_pattern(pats[p]);
+		for (size_t i = 0; i < nc; i++) {
+			if (!cmd_matches(pats[p], names[i]) ||
+			    (pattern && applies && !(kinds[i] & applies) &&
+			     strcmp(pats[p], names[i]) != 0))
+				continue;
+			any = true;
+			if (!taken[i])
+				v[k++] = i;
+			taken[i] = true;
+		}
+		if (!any)
+			*err = no_match(pats[p], names, nc, what, where);
+	}
+	free(taken);
+	if (*err) {
+		free(v);
+		return -1;
+	}
+	*out = v;
+	*nout = k;
 	return 0;
 }

@@ -14,6 +14,7 @@
 #define TEND_CMD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum ctl_cmd { CTL_PING, CTL_STATUS, CTL_START, CTL_STOP, CTL_RESTART,
                CTL_RELOAD, CTL_DOWN, CTL_CONNECT, CTL_RUN, CTL_NCMDS };
@@ -45,6 +46,7 @@ struct cmd_info {
 	const char *name;           /* the CLI's word and the request's "cmd" */
 	enum ctl_cmd cmd;
 	enum cmd_name takes_name;
+	bool many;                  /* takes several names, globs and all */
 	unsigned applies;           /* CMD_ON_*: the units a named one acts on */
 	unsigned flags;             /* CMD_WAIT...: the flags it takes */
 	bool when_stopping;         /* answered while the daemon shuts down */
@@ -73,12 +75,40 @@ bool cmd_acts_on_unit(const struct cmd_info *ci);
  * line for the reply (malloc'd), or NULL when it can. */
 char *cmd_refusal(const struct cmd_info *ci, const char *name, unsigned kind);
 
-/* What the CLI's words after `tend NAME` say: the unit's name (pointing
- * into them; NULL when none) and the flags given (CMD_*). */
+/* What the CLI's words after `tend NAME` say: the units' names (pointing
+ * into them; NAME: the first, NULL when none) and the flags given
+ * (CMD_*).  NAMES is malloc'd: cmd_args_free. */
 struct cmd_args {
 	const char *name;
+	const char **names;
+	size_t nnames;
 	unsigned flags;
 };
+
+void cmd_args_free(struct cmd_args *args);
+
+/* --- several units: names, shell-style globs and "all" --- */
+
+/* Is S a pattern (fnmatch: * ? [...]) or "all", which may stand for
+ * several units, rather than one unit's name? */
+bool cmd_is_pattern(const char *s);
+
+/* Does the pattern (or name) PAT cover the unit NAME?  "all" covers
+ * every unit. */
+bool cmd_matches(const char *pat, const char *name);
+
+/* The units the words PATS (N of them: names, globs, all) cover among
+ * the NC units NAMES (KINDS: each one's CMD_ON_*), as indices into NAMES,
+ * in the order of the words, each unit once, into *OUT (malloc'd; *NOUT
+ * of them).  A name given as such is taken whatever its kind (what cannot
+ * act on it says why: cmd_refusal); a pattern covers only the kinds in
+ * APPLIES (0: every kind).  A word that covers none is an error: -1 with
+ * *ERR (malloc'd, one line: what matched nothing, "in WHERE", the unit
+ * name nearest to it when one is near). */
+int cmd_expand(const char *const *pats, size_t n, const char *const *names,
+               const unsigned *kinds, size_t nc, unsigned applies,
+               const char *what, const char *where, size_t **out,
+               size_t *nout, char **err);
 
 /* The CLI: parses ARGV (what follows `tend NAME`, --help aside) for CI
  * into *ARGS.  Returns 0, or -1 with *ERR (malloc'd, one line: what is

@@ -110,6 +110,15 @@ static int parse_field(const struct cmd_info *ci, const char *key, json_t *v,
 		req->name = xstrdup(json_string_value(v));
 		return 0;
 	}
+	if (strcmp(key, "names") == 0 && ci->many) {
+		if (string_list(v, key, false, true, &req->names, &req->nnames, err) < 0)
+			return -1;
+		for (size_t i = 0; i < req->nnames; i++)
+			if (!req->names[i][0])
+				return fail(err, xstrdup("\"names\" must be a non-empty "
+				                         "array of non-empty strings"));
+		return 0;
+	}
 	for (size_t i = 0; i < ARRAY_LEN(flag_fields); i++) {
 		if (strcmp(key, flag_fields[i].key) != 0 ||
 		    !(ci->flags & flag_fields[i].flag))
@@ -134,10 +143,14 @@ static int check_request(const struct cmd_info *ci, const struct ctl_req *req,
 		return fail(err, xstrdup("connect with \"exec\" needs \"exec\", "
 		                         "\"cwd\" and \"env\" (\"set\" is optional); "
 		                         "see docs/protocol.md"));
-	if (cmd_acts_on_unit(ci) && !req->name && !zeroconf)
+	if (req->name && req->names)
+		return fail(err, xstrdup("a request takes a \"name\" or \"names\", "
+		                         "not both"));
+	if (cmd_acts_on_unit(ci) && !req->name && !req->names && !zeroconf)
 		return fail(err, xasprintf("cmd \"%s\" needs a \"name\"%s", ci->name,
 		                           ci->takes_name == CMD_NAME_OR_EXEC
-		                           ? " or an \"exec\"" : ""));
+		                           ? " or an \"exec\""
+		                           : ci->many ? " or \"names\"" : ""));
 	return 0;
 }
 
@@ -188,6 +201,7 @@ int ctl_parse(const char *line, size_t len, struct ctl_req *req, char **err)
 void ctl_req_free(struct ctl_req *req)
 {
 	free(req->name);
+	strings_free(req->names);
 	strings_free(req->exec);
 	strings_free(req->env);
 	strings_free(req->set);
@@ -199,6 +213,12 @@ struct ctl_req ctl_req_of_args(const struct cmd_info *ci,
                                const struct cmd_args *args)
 {
 	struct ctl_req req = { .cmd = ci->cmd, .name = (char *)args->name };
+	if (ci->many && args->nnames &&
+	    (args->nnames > 1 || cmd_is_pattern(args->name))) {
+		req.name = NULL;
+		req.names = (char **)args->names;
+		req.nnames = args->nnames;
+	}
 	for (size_t i = 0; i < ARRAY_LEN(flag_fields); i++)
 		*flag_of(&req, flag_fields[i].flag) = args->flags & flag_fields[i].flag;
 	return req;
@@ -217,6 +237,12 @@ char *ctl_format(const struct ctl_req *req)
 	json_t *o = json_pack("{s:s}", "cmd", ctl_cmd_name(req->cmd));
 	if (req->name)
 		json_object_set_new(o, "name", json_string(req->name));
+	if (req->names) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < req->nnames; i++)
+			json_array_append_new(a, json_string(req->names[i]));
+		json_object_set_new(o, "names", a);
+	}
 	if (req->wait)
 		json_object_set_new(o, "wait", json_true());
 	if (req->join)

@@ -5,6 +5,9 @@
  *   {"cmd": "ping"}
  *   {"cmd": "status", "name": "web"}          name optional
  *   {"cmd": "start" | "stop" | "restart", "name": "web", "wait": true}
+ *   {"cmd": "start", "names": ["web", "idx-*"]}   several units (status,
+ *       start, stop, restart, run): names, globs, "all"; the reply has
+ *       each unit's outcome, {"ok": true, "results": [{"name": ..., ...}]}
  *   {"cmd": "reload"}
  *   {"cmd": "down"}
  *   {"cmd": "run", "name": "index", "wait": true, "join": false, "force": false}
@@ -39,6 +42,8 @@
 struct ctl_req {
 	enum ctl_cmd cmd;
 	char *name;      /* NULL when not given */
+	char **names;    /* "names": several units (cmd.h's many); NULL if not */
+	size_t nnames;
 	bool wait;
 	bool join;       /* run */
 	bool force;      /* run; reload */
@@ -57,8 +62,9 @@ const char *ctl_cmd_name(enum ctl_cmd c);
 int ctl_parse(const char *line, size_t len, struct ctl_req *req, char **err);
 void ctl_req_free(struct ctl_req *req);
 
-/* The request the CLI's words (cmd_parse_args) make for CI: its name
- * points into theirs (not malloc'd: not for ctl_req_free); CMD_JSON, the
+/* The request the CLI's words (cmd_parse_args) make for CI: "names" when
+ * they are several, or a pattern (cmd_is_pattern), else "name"; its names
+ * point into theirs (not malloc'd: not for ctl_req_free); CMD_JSON, the
  * CLI's own, is not part of it. */
 struct ctl_req ctl_req_of_args(const struct cmd_info *ci,
                                const struct cmd_args *args);

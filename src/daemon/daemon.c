@@ -1,4 +1,5 @@
 #include "daemon.h"
+#include "batch.h"
 #include "reply.h"
 #include "cmd.h"
 #include "ctl.h"
@@ -38,6 +39,7 @@ struct daemon {
 	struct sup *sup;
 	struct server *srv;
 	struct waiters waiters;
+	struct batches batches;   /* requests over several units */
 	int report;            /* pipe to the detaching caller; -1: none */
 	bool booting;          /* "booted" is not reported yet */
 	dev_t sock_dev;        /* the socket file bound, removed at the end */
@@ -121,12 +123,14 @@ static void on_unit_changed(void *ctx, struct unit *u)
 	struct daemon *d = ctx;
 	boot_check(d);
 	waiters_unit_changed(&d->waiters, u);
+	batches_unit_changed(&d->batches, u);
 }
 
 static void on_conn_gone(void *ctx, struct conn *c)
 {
 	struct daemon *d = ctx;
 	waiters_conn_gone(&d->waiters, c);
+	batches_conn_gone(&d->batches, c);
 }
 
 /* --- requests --- */
@@ -216,21 +220,27 @@ static json_t *do_reload(struct daemon *d, bool force, char **err)
 	return what;
 }
 
+/* What a request about one unit leaves to answer: LINE (a reply line) at
+ * once, else a wait of KIND since SINCE (waiters.h). */
+struct unit_answer {
+	char *line;
+	enum wait_kind kind;
+	unsigned long since;
+};
+
 /* tend run: a request for a run of U's job; with wait, answered when the
  * run that covers it ends; with join, when the current run ends (at once
  * when none runs). */
-static void handle_run(struct daemon *d, struct conn *c, struct unit *u,
-                   const struct ctl_req *req)
+static void act_run(struct unit *u, const struct ctl_req *req,
+                    struct unit_answer *a)
 {
 	struct job *j = unit_ext(u)->job;
+	a->kind = WAIT_RUN;
 	if (req->join) {
-		unsigned long n = job_current(j);
-		if (!n) {
-			server_reply(c, reply_ok(json_pack("{s:n, s:o}", "run",
-			             "last_run", job_last_json(j))));
-			return;
-		}
-		waiters_answer_or_wait(&d->waiters, c, u, WAIT_RUN, n);
+		a->since = job_current(j);
+		if (!a->since)
+			a->line = reply_ok(json_pack("{s:n, s:o}", "run", "last_run",
+			                             job_last_json(j)));
 		return;
 	}
 	bool coalesced;
@@ -238,19 +248,18 @@ static void handle_run(struct daemon *d, struct conn *c, struct unit *u,
 	uint64_t until;
 	if (!n && job_cooling(j, &until)) {
 		char b[32];
-		server_reply(c, reply_err(1, "job \"%s\" is in cooldown for %s more "
+		a->line = reply_err(1, "job \"%s\" is in cooldown for %s more "
 		             "after %u failed runs in a row (max-failures); tend run "
 		             "--force runs it now", unit_name(u),
 		             format_duration(until > mono_ms() ? until - mono_ms() : 0, b),
-		             unit_cfg(u)->max_failures));
+		             unit_cfg(u)->max_failures);
 		return;
 	}
-	if (req->wait)
-		waiters_answer_or_wait(&d->waiters, c, u, WAIT_RUN, n);
-	else
-		server_reply(c, reply_ok(json_pack("{s:I, s:b, s:b}", "run",
-		             (json_int_t)n, "coalesced", coalesced, "queued",
-		             job_queued(j))));
+	a->since = n;
+	if (!req->wait)
+		a->line = reply_ok(json_pack("{s:I, s:b, s:b}", "run", (json_int_t)n,
+		                             "coalesced", coalesced, "queued",
+		                             job_queued(j)));
 }
 
 /* tend connect: the connection and the client's stdin and stdout become a
@@ -358,31 +367,61 @@ static void handle_status(struct daemon *d, struct conn *c, struct unit *u,
 	sup_after_burst(d->sup);
 }
 
-static void handle_start(struct daemon *d, struct conn *c, struct unit *u,
-                         const struct ctl_req *req)
+/* start and restart: answered at once (it spawned, or failed to), or with
+ * --wait (or while U waits for descriptors) when a run after SINCE is
+ * ready. */
+static void up_answer(struct unit *u, bool wait, unsigned long since,
+                      struct unit_answer *a)
 {
-	/* A unit that runs already is started: any run counts. */
-	unsigned long since = unit_up(u) ? unit_spawns(u) - 1 : unit_spawns(u);
-	unit_start(u);
-	waiters_answer_up(&d->waiters, c, u, req->wait, since);
+	a->kind = WAIT_UP;
+	a->since = since;
+	if (!wait && !unit_waits_for_fds(u))
+		a->line = waiters_started(u);
 }
 
-static void handle_stop(struct daemon *d, struct conn *c, struct unit *u,
+/* Does what REQ asks of U (start, stop, restart, run), into *A. */
+static void act_on_unit(struct unit *u, const struct ctl_req *req,
+                        struct unit_answer *a)
+{
+	unsigned long since;
+	*a = (struct unit_answer){ .line = NULL };
+	switch (req->cmd) {
+	case CTL_START:
+		/* A unit that runs already is started: any run counts. */
+		since = unit_up(u) ? unit_spawns(u) - 1 : unit_spawns(u);
+		unit_start(u);
+		up_answer(u, req->wait, since, a);
+		break;
+	case CTL_RESTART:
+		since = unit_spawns(u);
+		if (!unit_settled(u))
+			unit_stop(u);
+		unit_start(u);
+		up_answer(u, req->wait, since, a);
+		break;
+	case CTL_STOP:
+		unit_stop(u);
+		a->kind = WAIT_DOWN;
+		break;
+	case CTL_RUN:
+		act_run(u, req, a);
+		break;
+	default:
+		a->line = reply_err(2, "cmd \"%s\" does not act on a unit",
+		                    ctl_cmd_name(req->cmd));
+	}
+}
+
+/* start, stop, restart, run of one unit U. */
+static void handle_unit(struct daemon *d, struct conn *c, struct unit *u,
                         const struct ctl_req *req)
 {
-	(void)req;
-	unit_stop(u);
-	waiters_answer_or_wait(&d->waiters, c, u, WAIT_DOWN, 0);
-}
-
-static void handle_restart(struct daemon *d, struct conn *c, struct unit *u,
-                           const struct ctl_req *req)
-{
-	unsigned long since = unit_spawns(u);
-	if (!unit_settled(u))
-		unit_stop(u);
-	unit_start(u);
-	waiters_answer_up(&d->waiters, c, u, req->wait, since);
+	struct unit_answer a;
+	act_on_unit(u, req, &a);
+	if (a.line)
+		server_reply(c, a.line);
+	else
+		waiters_answer_or_wait(&d->waiters, c, u, a.kind, a.since);
 }
 
 static void handle_reload(struct daemon *d, struct conn *c, struct unit *u,
@@ -421,11 +460,22 @@ static void handle_connect(struct daemon *d, struct conn *c, struct unit *u,
 
 static request_fn *const handlers[CTL_NCMDS] = {
 	[CTL_PING] = handle_ping, [CTL_STATUS] = handle_status,
-	[CTL_START] = handle_start, [CTL_STOP] = handle_stop,
-	[CTL_RESTART] = handle_restart, [CTL_RELOAD] = handle_reload,
+	[CTL_START] = handle_unit, [CTL_STOP] = handle_unit,
+	[CTL_RESTART] = handle_unit, [CTL_RELOAD] = handle_reload,
 	[CTL_DOWN] = handle_down, [CTL_CONNECT] = handle_connect,
-	[CTL_RUN] = handle_run,
+	[CTL_RUN] = handle_unit,
 };
+
+static struct unit **expand(struct daemon *d, struct conn *c,
+                            const struct cmd_info *ci,
+                            const char *const *words, size_t n, size_t *nout);
+
+/* What U is, for the commands that apply to it (cmd.h's CMD_ON_*). */
+static unsigned unit_kind_bit(const struct unit *u)
+{
+	return unit_is_instance(u) ? CMD_ON_INSTANCE
+	       : unit_ext(u)->job ? CMD_ON_JOB : CMD_ON_SERVICE;
+}
 
 /* The unit NAME that CI is to act on, or NULL after an error reply: none
  * of that name, or one that CI does not apply to (cmd.h). */
@@ -434,13 +484,11 @@ static struct unit *request_unit(struct daemon *d, struct conn *c,
 {
 	struct unit *u = sup_find(d->sup, name);
 	if (!u || unit_removed(u)) {
-		server_reply(c, reply_err(2, "no service named \"%s\" in %s",
-		                              name, d->paths.config));
+		size_t n;   /* the error, with the name nearest to NAME */
+		free(expand(d, c, ci, &name, 1, &n));
 		return NULL;
 	}
-	unsigned kind = unit_is_instance(u) ? CMD_ON_INSTANCE
-	              : unit_ext(u)->job ? CMD_ON_JOB : CMD_ON_SERVICE;
-	char *why = cmd_refusal(ci, name, kind);
+	char *why = cmd_refusal(ci, name, unit_kind_bit(u));
 	if (why) {
 		server_reply(c, reply_err(2, "%s", why));
 		free(why);
@@ -449,11 +497,113 @@ static struct unit *request_unit(struct daemon *d, struct conn *c,
 	return u;
 }
 
+/* The units of D that WORDS (N names, globs, all) cover for CI, as
+ * units (malloc'd, *NOUT of them); NULL after an error reply to C. */
+static struct unit **expand(struct daemon *d, struct conn *c,
+                            const struct cmd_info *ci,
+                            const char *const *words, size_t n, size_t *nout)
+{
+	size_t nu = sup_nunits(d->sup), k = 0, *idx = NULL;
+	struct unit **units = xcalloc(nu + 1, sizeof(*units));
+	const char **names = xcalloc(nu + 1, sizeof(*names));
+	unsigned *kinds = xcalloc(nu + 1, sizeof(*kinds));
+	for (size_t i = 0; i < nu; i++) {
+		struct unit *u = sup_unit_at(d->sup, i);
+		if (unit_removed(u))
+			continue;
+		units[k] = u;
+		names[k] = unit_name(u);
+		kinds[k++] = unit_kind_bit(u);
+	}
+	char *err = NULL;
+	struct unit **out = NULL;
+	if (cmd_expand(words, n, names, kinds, k, ci->applies,
+	               ci->noun ? ci->noun : "unit", d->paths.config, &idx, nout,
+	               &err) < 0) {
+		server_reply(c, reply_err(2, "%s", err));
+		free(err);
+	} else {
+		out = xcalloc(*nout + 1, sizeof(*out));
+		for (size_t i = 0; i < *nout; i++)
+			out[i] = units[idx[i]];
+	}
+	free(idx);
+	free(kinds);
+	free(names);
+	free(units);
+	return out;
+}
+
+/* status of several units: the units of the whole status, those of US. */
+static void status_of(struct daemon *d, struct conn *c, struct unit **us,
+                      size_t n)
+{
+	struct status_self self = { .config = d->paths.config,
+	                            .is_default = d->paths.is_default,
+	                            .file = d->cfg->dir != NULL,
+	                            .clients = server_nconns(d->srv) };
+	char *line = status_reply(d->sup, &self, NULL);
+	json_t *all = json_loads(line, 0, NULL), *u;
+	free(line);
+	json_t *units = json_array();
+	size_t i;
+	json_array_foreach(json_object_get(all, "units"), i, u) {
+		const char *name = json_string_value(json_object_get(u, "name"));
+		const char *kind = json_string_value(json_object_get(u, "kind"));
+		for (size_t k = 0; name && kind && strcmp(kind, "daemon") != 0 &&
+		                   k < n; k++)
+			if (strcmp(name, unit_name(us[k])) == 0) {
+				json_array_append(units, u);
+				break;
+			}
+	}
+	json_decref(all);
+	server_reply(c, reply_ok(json_pack("{s:o}", "units", units)));
+	sup_after_burst(d->sup);
+}
+
+/* A request for several units (ctl.h's "names"): each unit's answer, in
+ * one reply (batch.h). */
+static void handle_batch(struct daemon *d, struct conn *c,
+                         const struct cmd_info *ci, const struct ctl_req *req)
+{
+	size_t n;
+	struct unit **us = expand(d, c, ci, (const char *const *)req->names,
+	                          req->nnames, &n);
+	if (!us)
+		return;
+	if (sup_shutting_down(d->sup) && !ci->when_stopping) {
+		server_reply(c, reply_err(1, "the daemon is shutting down"));
+	} else if (ci->cmd == CTL_STATUS) {
+		status_of(d, c, us, n);
+	} else {
+		struct batch *b = batch_new(c, n);
+		for (size_t i = 0; i < n; i++) {
+			char *why = cmd_refusal(ci, unit_name(us[i]), unit_kind_bit(us[i]));
+			struct unit_answer a = { .line = NULL };
+			if (!why)
+				act_on_unit(us[i], req, &a);
+			if (why || a.line)
+				batch_answer(b, i, unit_name(us[i]),
+				             why ? reply_err(2, "%s", why) : a.line);
+			else
+				batch_wait(b, i, us[i], a.kind, a.since);
+			free(why);
+		}
+		batches_add(&d->batches, b);
+	}
+	free(us);
+}
+
 static void on_request(void *ctx, struct conn *c, struct ctl_req *req)
 {
 	struct daemon *d = ctx;
 	const struct cmd_info *ci = cmd_info(req->cmd);
 	struct unit *u = NULL;
+	if (req->names) {
+		handle_batch(d, c, ci, req);
+		return;
+	}
 	if (req->name && cmd_acts_on_unit(ci)) {
 		u = request_unit(d, c, ci, req->name);
 		if (!u)
@@ -710,6 +860,7 @@ static void daemon_serve(struct daemon *d, int lockfd)
 	 * not find it still held). */
 	close(lockfd);
 	waiters_finish(&d->waiters);
+	batches_free(&d->batches);
 }
 
 /* Runs the daemon to its end.  OUT_FD gets labelled unit output (-1:

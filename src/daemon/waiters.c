@@ -78,6 +78,14 @@ static char *waiter_answer(const struct waiter *w)
 	}
 }
 
+char *waiters_answer_now(const struct unit *u, enum wait_kind kind,
+                         unsigned long since)
+{
+	struct waiter probe = { .u = (struct unit *)u, .kind = kind,
+	                        .spawns = since };
+	return waiter_answer(&probe);
+}
+
 void waiters_answer_or_wait(struct waiters *ws, struct conn *c, struct unit *u,
                             enum wait_kind kind, unsigned long since)
 {
@@ -89,19 +97,15 @@ void waiters_answer_or_wait(struct waiters *ws, struct conn *c, struct unit *u,
 		add(ws, c, u, kind, since);
 }
 
-void waiters_answer_up(struct waiters *ws, struct conn *c, struct unit *u,
-                       bool wait, unsigned long since)
+char *waiters_started(const struct unit *u)
 {
-	if (wait || unit_waits_for_fds(u)) {
-		waiters_answer_or_wait(ws, c, u, WAIT_UP, since);
-	} else if (unit_state(u) == US_FAILED) {
-		char *why = unit_down_reason(u);
-		server_reply(c, reply_err(1, "%s", why));
-		free(why);
-	} else {
-		server_reply(c, reply_ok(json_pack("{s:s}", "state",
-		                                       unit_state_name(unit_state(u)))));
-	}
+	if (unit_state(u) != US_FAILED)
+		return reply_ok(json_pack("{s:s}", "state",
+		                          unit_state_name(unit_state(u))));
+	char *why = unit_down_reason(u);
+	char *r = reply_err(1, "%s", why);
+	free(why);
+	return r;
 }
 
 void waiters_add_end(struct waiters *ws, struct conn *c)

@@ -34,10 +34,15 @@ struct waiters {
 void waiters_answer_or_wait(struct waiters *ws, struct conn *c, struct unit *u,
                             enum wait_kind kind, unsigned long since);
 
-/* Answers a start or restart of U: at once without WAIT (it spawned, or
- * failed to), else as WAIT_UP since SINCE runs. */
-void waiters_answer_up(struct waiters *ws, struct conn *c, struct unit *u,
-                       bool wait, unsigned long since);
+/* The answer a waiter of KIND about U since SINCE would get now (a reply
+ * line, malloc'd), or NULL while it has none (batch.h's). */
+char *waiters_answer_now(const struct unit *u, enum wait_kind kind,
+                         unsigned long since);
+
+/* The answer to a start or restart of U without waiting (it spawned, or
+ * failed to): its state, or why it failed (a reply line, malloc'd); with
+ * --wait (or while U waits for descriptors) it is a WAIT_UP instead. */
+char *waiters_started(const struct unit *u);
 
 /* C is answered when the daemon has finished (waiters_finish). */
 void waiters_add_end(struct waiters *ws, struct conn *c);

@@ -223,20 +223,22 @@ static const struct cli_case cli_cases[] = {
 	ACCEPTS("status", "web", CMD_JSON, { "web", "--json" }),
 	ACCEPTS("status", NULL, CMD_JSON, { "--json" }),
 	UNEXPECTED("status", "--wait", { "web", "--wait" }),
-	UNEXPECTED("status", "b", { "a", "b" }),
+	ACCEPTS("status", "a", 0, { "a", "b" }),
 	UNEXPECTED("status", "--force", { "--force" }),
 	ACCEPTS("start", "web", 0, { "web" }),
 	ACCEPTS("start", "web", CMD_WAIT, { "--wait", "web" }),
-	REFUSES("start", "start: which service? usage: tend start NAME [--wait]",
+	REFUSES("start", "start: which service? usage: tend start NAME... [--wait]",
 	        { NULL }),
-	REFUSES("start", "start: which service? usage: tend start NAME [--wait]",
+	REFUSES("start", "start: which service? usage: tend start NAME... [--wait]",
 	        { "--wait" }),
 	UNEXPECTED("start", "--json", { "web", "--json" }),
-	UNEXPECTED("start", "db", { "web", "db" }),
+	ACCEPTS("start", "web", CMD_WAIT, { "web", "db", "--wait" }),
+	ACCEPTS("stop", "all", 0, { "all" }),
+	ACCEPTS("run", "idx-*", CMD_WAIT, { "idx-*", "nightly", "--wait" }),
 	ACCEPTS("stop", "web", CMD_WAIT, { "web", "--wait" }),
 	UNEXPECTED("stop", "--force", { "web", "--force" }),
 	UNEXPECTED("stop", "-", { "web", "-" }),
-	REFUSES("stop", "stop: which service? usage: tend stop NAME [--wait]",
+	REFUSES("stop", "stop: which service? usage: tend stop NAME... [--wait]",
 	        { NULL }),
 	UNEXPECTED("restart", "--join", { "web", "--join" }),
 	UNEXPECTED("restart", "-x", { "-x" }),
@@ -252,9 +254,9 @@ static const struct cli_case cli_cases[] = {
 	ACCEPTS("run", "nightly", CMD_FORCE | CMD_WAIT,
 	        { "--force", "nightly", "--wait" }),
 	ACCEPTS("run", "nightly", CMD_JOIN, { "nightly", "--join" }),
-	REFUSES("run", "run: which job? usage: tend run JOB [--wait | --join]",
+	REFUSES("run", "run: which job? usage: tend run JOB... [--wait | --join]",
 	        { NULL }),
-	REFUSES("run", "run: which job? usage: tend run JOB [--wait | --join]",
+	REFUSES("run", "run: which job? usage: tend run JOB... [--wait | --join]",
 	        { "--force" }),
 	/* --wait after --join: they exclude each other; --join after --wait
 	 * is an unexpected argument (as it always was) */
@@ -310,7 +312,73 @@ static void test_cli_cases(void **state)
 			assert_string_equal(args.name, k->name);
 		else
 			assert_null(args.name);
+		/* every name word, in order */
+		size_t nw = 0;
+		for (size_t w = 0; w < 4 && k->argv[w]; w++)
+			if (k->argv[w][0] != '-')
+				assert_string_equal(args.names[nw++], k->argv[w]);
+		assert_int_equal(args.nnames, nw);
+		cmd_args_free(&args);
 	}
+}
+
+/* Names, globs and all into the units they cover. */
+static void test_expand(void **state)
+{
+	(void)state;
+	static const char *const names[] = { "idx-a", "idx-b", "web", "worker1",
+	                                     "worker2", "nightly", "all-in" };
+	static const unsigned kinds[] = { CMD_ON_SERVICE, CMD_ON_SERVICE,
+	                                  CMD_ON_SERVICE, CMD_ON_SERVICE,
+	                                  CMD_ON_SERVICE, CMD_ON_JOB,
+	                                  CMD_ON_SERVICE };
+	static const struct {
+		const char *pats[3];
+		unsigned applies;
+		const char *want;   /* the indices, or the error */
+	} cases[] = {
+		{ { "web" }, CMD_ON_SERVICE, "2" },
+		{ { "idx-*" }, CMD_ON_SERVICE, "0 1" },
+		{ { "worker?", "web" }, CMD_ON_SERVICE, "3 4 2" },
+		{ { "[iw]*" }, CMD_ON_SERVICE, "0 1 2 3 4" },
+		{ { "web", "w*" }, CMD_ON_SERVICE, "2 3 4" },   /* each once */
+		{ { "all" }, CMD_ON_SERVICE, "0 1 2 3 4 6" },   /* not the job */
+		{ { "all" }, 0, "0 1 2 3 4 5 6" },
+		{ { "all" }, CMD_ON_JOB, "5" },
+		{ { "nightly" }, CMD_ON_SERVICE, "5" },   /* named: refused later */
+		{ { "n*" }, CMD_ON_SERVICE,
+		  "no service matches \"n*\" in F" },
+		{ { "web", "wbe" }, CMD_ON_SERVICE,
+		  "no service named \"wbe\" in F; did you mean \"web\"?" },
+		{ { "idx-?" }, CMD_ON_SERVICE, "0 1" },
+		{ { "idy-*" }, CMD_ON_SERVICE,
+		  "no service matches \"idy-*\" in F; did you mean \"idx-a\"?" },
+		{ { "zzzzzz" }, CMD_ON_SERVICE, "no service named \"zzzzzz\" in F" },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		size_t n = 0, *idx = NULL, nout = 0;
+		while (n < 3 && cases[i].pats[n])
+			n++;
+		char *err = NULL, got[128] = "";
+		if (cmd_expand(cases[i].pats, n, names, kinds, ARRAY_LEN(names),
+		               cases[i].applies, "service", "F", &idx, &nout, &err) < 0) {
+			snprintf(got, sizeof(got), "%s", err);
+			free(err);
+		} else {
+			for (size_t k = 0, l = 0; k < nout; k++)
+				l += (size_t)snprintf(got + l, sizeof(got) - l, "%s%zu",
+				                      k ? " " : "", idx[k]);
+			free(idx);
+		}
+		if (strcmp(got, cases[i].want) != 0)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, got,
+			         cases[i].want);
+	}
+	assert_true(cmd_is_pattern("all") && cmd_is_pattern("a*") &&
+	            cmd_is_pattern("a?") && cmd_is_pattern("[ab]x"));
+	assert_false(cmd_is_pattern("web") || cmd_is_pattern("all-in"));
+	assert_true(cmd_matches("all", "x") && cmd_matches("x", "x"));
+	assert_false(cmd_matches("x", "xy"));
 }
 
 /* The CLI's request is one the daemon takes: formatted, it parses back. */
@@ -330,6 +398,7 @@ static void test_cli_request_parses(void **state)
 	assert_string_equal(back.name, "nightly");
 	assert_true(back.join && back.force && !back.wait);
 	ctl_req_free(&back);
+	cmd_args_free(&args);
 	free(line);
 }
 
@@ -345,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_fields_as_before),
 		cmocka_unit_test(test_cli_cases),
 		cmocka_unit_test(test_cli_request_parses),
+		cmocka_unit_test(test_expand),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

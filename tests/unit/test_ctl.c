@@ -270,7 +270,7 @@ static void test_parse_run(void **state)
 	                       "\"force\":true}\n");
 	free(l);
 	ctl_req_free(&r);
-	bad("{\"cmd\":\"run\"}", "cmd \"run\" needs a \"name\"");
+	bad("{\"cmd\":\"run\"}", "cmd \"run\" needs a \"name\" or \"names\"");
 	bad("{\"cmd\":\"run\",\"name\":\"j\",\"force\":1}",
 	    "\"force\" must be true or false");
 	bad("{\"cmd\":\"start\",\"name\":\"j\",\"join\":true}",
@@ -413,13 +413,62 @@ static void test_err_duplicate_keys(void **state)
 	    PREFIX_JSON "duplicate object key near '\"wait\"' (column 44)");
 }
 
+/* "names": several units; formatted back the same; with "name", empty,
+ * or for a command that takes one name, refused. */
+static void test_parse_names(void **state)
+{
+	(void)state;
+	static const char line[] = "{\"cmd\":\"stop\",\"names\":[\"idx-*\",\"web\"],"
+	                           "\"wait\":true}";
+	struct ctl_req r;
+	char *err = NULL;
+	assert_int_equal(ctl_parse(line, strlen(line), &r, &err), 0);
+	assert_int_equal(r.cmd, CTL_STOP);
+	assert_null(r.name);
+	assert_int_equal(r.nnames, 2);
+	assert_string_equal(r.names[0], "idx-*");
+	assert_string_equal(r.names[1], "web");
+	char *back = ctl_format(&r);
+	assert_string_equal(back, "{\"cmd\":\"stop\",\"names\":[\"idx-*\",\"web\"],"
+	                          "\"wait\":true}\n");
+	free(back);
+	ctl_req_free(&r);
+	bad("{\"cmd\":\"start\",\"names\":[]}",
+	    "\"names\" must be a non-empty array of strings");
+	bad("{\"cmd\":\"start\",\"names\":[\"\"]}",
+	    "\"names\" must be a non-empty array of non-empty strings");
+	bad("{\"cmd\":\"start\",\"names\":[\"a\", 1]}",
+	    "\"names\" must be an array of strings (element 1 is not; no NUL bytes)");
+	bad("{\"cmd\":\"start\",\"name\":\"a\",\"names\":[\"b\"]}",
+	    "a request takes a \"name\" or \"names\", not both");
+	bad("{\"cmd\":\"connect\",\"names\":[\"a\"]}",
+	    "cmd \"connect\" takes no field \"names\"; see docs/protocol.md");
+	bad("{\"cmd\":\"reload\",\"names\":[\"a\"]}",
+	    "cmd \"reload\" takes no field \"names\"; see docs/protocol.md");
+	/* The CLI's words: several names, or a pattern, make "names". */
+	const char *two[] = { "a", "b" }, *glob[] = { "all" }, *one[] = { "a" };
+	const struct cmd_info *ci = cmd_info(CTL_START);
+	struct cmd_args args = { .name = "a", .names = two, .nnames = 2 };
+	struct ctl_req q = ctl_req_of_args(ci, &args);
+	assert_null(q.name);
+	assert_int_equal(q.nnames, 2);
+	args = (struct cmd_args){ .name = "all", .names = glob, .nnames = 1 };
+	q = ctl_req_of_args(ci, &args);
+	assert_null(q.name);
+	assert_int_equal(q.nnames, 1);
+	args = (struct cmd_args){ .name = "a", .names = one, .nnames = 1 };
+	q = ctl_req_of_args(ci, &args);
+	assert_string_equal(q.name, "a");
+	assert_null(q.names);
+}
+
 static void test_err_missing_name(void **state)
 {
 	(void)state;
-	bad("{\"cmd\":\"start\"}", "cmd \"start\" needs a \"name\"");
-	bad("{\"cmd\":\"stop\"}", "cmd \"stop\" needs a \"name\"");
-	bad("{\"cmd\":\"restart\"}", "cmd \"restart\" needs a \"name\"");
-	bad("{\"cmd\":\"start\",\"wait\":true}", "cmd \"start\" needs a \"name\"");
+	bad("{\"cmd\":\"start\"}", "cmd \"start\" needs a \"name\" or \"names\"");
+	bad("{\"cmd\":\"stop\"}", "cmd \"stop\" needs a \"name\" or \"names\"");
+	bad("{\"cmd\":\"restart\"}", "cmd \"restart\" needs a \"name\" or \"names\"");
+	bad("{\"cmd\":\"start\",\"wait\":true}", "cmd \"start\" needs a \"name\" or \"names\"");
 }
 
 /* Every message is one line (the CLI prints it as one). */
@@ -875,6 +924,7 @@ int main(void)
 		cmocka_unit_test(test_err_wait),
 		cmocka_unit_test(test_err_duplicate_keys),
 		cmocka_unit_test(test_err_missing_name),
+		cmocka_unit_test(test_parse_names),
 		cmocka_unit_test(test_err_one_line),
 		cmocka_unit_test(test_str_clean),
 		cmocka_unit_test(test_err_newline_from_input),
