@@ -32,7 +32,8 @@ static const char usage_completions[] =
 	"  fish  tend completions fish > ~/.config/fish/completions/tend.fish\n"
 	"\n"
 	"names: the units COMMAND applies to (start, restart: services; run:\n"
-	"jobs; else every unit), one a line.\n";
+	"jobs; else every unit), one a line, after \"all\" for a command that\n"
+	"takes several.\n";
 
 /* --- what a command takes --- */
 
@@ -476,6 +477,9 @@ static bool names_of_daemon(const char *cfgarg, const char *command)
 static int print_names(const char *cfgarg, int argc, char **argv)
 {
 	const char *command = argc > 0 ? argv[0] : NULL;
+	const struct cmd_info *ci = command ? cmd_find(command) : NULL;
+	if ((ci && ci->many) || (command && strcmp(command, "logs") == 0))
+		printf("all\n");   /* every unit the command applies to */
 	if (names_of_daemon(cfgarg, command))
 		return 0;
 	char *path = config_locate(cfgarg), *err = NULL;

@@ -226,23 +226,25 @@ def test_completions_offer_the_units_of_the_file_and_of_the_daemon(
     env = comp_env(staged, tend, tmp_path)
     c = str(p.ini)
     # no daemon: from the file
-    assert bash_complete(staged, env, "-c", c, "start", "") == {"web", "api"}
-    assert bash_complete(staged, env, "-c", c, "run", "") == {"index"}
-    assert bash_complete(staged, env, "-c", c, "logs", "") == {"web", "api", "index"}
-    assert bash_complete(staged, env, "--config=" + c, "restart", "a") == {"api"}
+    assert bash_complete(staged, env, "-c", c, "start", "") == {"all", "web", "api"}
+    assert bash_complete(staged, env, "-c", c, "run", "") == {"all", "index"}
+    assert bash_complete(staged, env, "-c", c, "logs", "") == {"all", "web", "api",
+                                                              "index"}
+    assert bash_complete(staged, env, "--config=" + c, "restart", "a") == {"all", "api"}
     # a daemon: from its status, which also knows units the file lost
     p.up()
     p.write("[service web]\nexec = sleep 600\n")
-    assert bash_complete(staged, env, "-c", c, "stop", "") == {"web", "api", "index"}
+    assert bash_complete(staged, env, "-c", c, "stop", "") == {"all", "web", "api",
+                                                              "index"}
     # zsh (its completion functions stubbed to print what they are given)
     # and fish (its own `complete -C`) ask the same
     zsh = zsh_complete(staged, env, ["tend", "-c", c, "start", ""])
-    assert zsh == {"web", "api"}, zsh
+    assert zsh == {"all", "web", "api"}, zsh
     assert zsh_complete(staged, env, ["tend", "st"]) >= {"start", "status", "stop"}
     fish = fish_complete(staged, env, "tend -c %s run " % c)
-    assert fish == {"index"}, fish
+    assert fish == {"all", "index"}, fish
     fish = fish_complete(staged, env, "tend -c %s start " % c)
-    assert fish == {"web", "api"}, fish
+    assert fish == {"all", "web", "api"}, fish
 
 ZSH_STUBS = r"""
 compadd() {
