@@ -143,10 +143,6 @@ static bool any_after(const struct sup *s)
 	return false;
 }
 
-static bool stoppable(const struct unit *u)
-{
-	return !unit_settled(u) && unit_state(u) != US_STOPPING;
-}
 
 void sup_deps_stop(struct sup *s)
 {
@@ -164,8 +160,11 @@ void sup_deps_stop(struct sup *s)
 					held[j] = true;
 		}
 	}
+	/* A unit on its way down already (its leftovers going) only learns
+	 * to stay down: that sends nothing. */
 	for (size_t i = 0; i < s->nunits; i++)
-		if (!held[i] && stoppable(s->units[i]))
+		if (!unit_settled(s->units[i]) &&
+		    (!held[i] || unit_state(s->units[i]) == US_STOPPING))
 			unit_stop(s->units[i]);
 	free(held);
 }
@@ -181,7 +180,7 @@ void sup_deps_changed(struct sup *s, struct unit *changed)
 			char name[96];
 			config_after_split(c->after.v[k], name, sizeof(name));
 			struct unit *d = sup_find(s, name);
-			if (d && stoppable(d) && !needed(s, d))
+			if (d && !unit_settled(d) && !needed(s, d))
 				unit_stop(d);
 		}
 		return;
