@@ -354,7 +354,7 @@ static void handle_status(struct daemon *d, struct conn *c, struct unit *u,
 	                            .is_default = d->paths.is_default,
 	                            .file = d->cfg->dir != NULL,
 	                            .clients = server_nconns(d->srv) };
-	server_reply(c, status_reply(d->sup, &self, req->name));
+	server_reply(c, status_reply(d->sup, &self, req));
 	sup_after_burst(d->sup);
 }
 
