@@ -1069,3 +1069,72 @@ int client_events(const char *cfgarg, int argc, char **argv)
 {
 	return files_command(cfgarg, argc, argv, true);
 }
+
+/* --- a connection kept open (tend top) --- */
+
+struct client_conn {
+	int fd;
+	struct paths p;
+	char *path;
+	struct buf b;
+};
+
+struct client_conn *client_open(const char *cfgarg, int *code)
+{
+	struct client_conn *c = xcalloc(1, sizeof(*c));
+	c->path = locate(cfgarg, &c->p);
+	if (!c->path) {
+		free(c);
+		*code = EXIT_USAGE;
+		return NULL;
+	}
+	c->fd = reach_daemon(c->path, &c->p, NULL, false, code);
+	if (c->fd < 0) {
+		if (*code < 0) {
+			errline("no daemon is running for %s; start it with tend up -d",
+			        c->p.config);
+			*code = EXIT_DAEMON;
+		}
+		c->fd = -1;
+		client_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+int client_conn_fd(const struct client_conn *c)
+{
+	return c->fd;
+}
+
+const char *client_conn_config(const struct client_conn *c)
+{
+	return c->p.config;
+}
+
+int client_send(struct client_conn *c, const struct ctl_req *req)
+{
+	return send_req(c->fd, req, NULL, 0);
+}
+
+json_t *client_recv(struct client_conn *c)
+{
+	return read_reply(c->fd, &c->b, &c->p);
+}
+
+json_t *client_ask(struct client_conn *c, const struct ctl_req *req)
+{
+	return send_and_read(c->fd, req, NULL, 0, &c->b, &c->p);
+}
+
+void client_close(struct client_conn *c)
+{
+	if (!c)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->b.s);
+	paths_free(&c->p);
+	free(c->path);
+	free(c);
+}

@@ -1,6 +1,7 @@
 /* tend — command line: global options, then one command. */
 #include "config.h"
 #include "events.h"
+#include "top.h"
 #include "client.h"
 #include "cmd.h"
 #include "complete.h"
@@ -40,6 +41,8 @@ static const char usage_main[] =
 	"                       output of the services, from their log files\n"
 	"  events [-f] [--json] [-n LINES]\n"
 	"                       what happened: spawned, exited (with reason), ...\n"
+	"  top                  a live view: state, CPU, memory with its sparkline;\n"
+	"                       keys to start, stop, restart, follow a log\n"
 	"  run JOB [--wait | --join] [--force]\n"
 	"                       ask for a run of JOB (one at a time; requests made\n"
 	"                       during a run share one trailing run)\n"
@@ -353,6 +356,8 @@ static const struct cli_cmd cli_cmds[] = {
 	  "-f -n", COMP_UNIT, NULL, false, false, NULL },
 	{ "events", "what happened: spawned, exited, ...", client_events,
 	  "-f --json -n", COMP_NONE, NULL, false, false, NULL },
+	{ "top", "a live view of the units, with keys to act", top_command, NULL,
+	  COMP_NONE, NULL, false, false, NULL },
 	{ "run", "ask for a run of a job", NULL, NULL, COMP_NONE, NULL, false,
 	  false, NULL },
 	{ "connect", "bridge stdin/stdout to a service, or to a shared CMD", NULL,

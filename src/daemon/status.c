@@ -47,6 +47,27 @@ static json_t *health_json(const struct unit *u)
 	                 (json_int_t)strikes, "detail", detail);
 }
 
+/* Why U (failed) failed, a line. */
+static char *failed_text(const struct unit *u)
+{
+	const struct unit_config *c = unit_cfg(u);
+	const struct exit_info *e = unit_last_exit(u);
+	char d[32], how[48] = "";
+	if (unit_gave_up(u) && e->reason == EXIT_SPAWN_FAILED)
+		return xasprintf("failed: cannot start: exec \"%s\": %s",
+		                 c->argv.v[0], strerror(e->err));
+	if (unit_gave_up(u))
+		return xasprintf("failed: gave up after %u crashes in %s",
+		                 c->policy.max_crashes.n,
+		                 format_duration(c->policy.max_crashes.window_ms, d));
+	if (e->signal)
+		snprintf(how, sizeof(how), " (SIG%s)", signal_name(e->signal));
+	else if (e->code >= 0)
+		snprintf(how, sizeof(how), " (code %d)", e->code);
+	return xasprintf("failed: %s%s, not restarted", exit_reason_name(e->reason),
+	                 how);
+}
+
 /* Why U is not running, or null while its run is up: a code for
  * programs ("reason") and a line for people ("reason_text"), set on O.
  * The age of an idle stop or an exit is the client's to add (last_exit's
@@ -78,25 +99,9 @@ static void reason_json(json_t *o, const struct unit *u)
 		code = "idle";
 		text = xstrdup(e->reason == EXIT_CLEAN ? "idle: exited cleanly, "
 		               "waiting for a client" : "idle-stopped");
-	} else if (st == US_FAILED && unit_gave_up(u) &&
-	           e->reason == EXIT_SPAWN_FAILED) {
-		code = "gave-up";
-		text = xasprintf("failed: cannot start: exec \"%s\": %s",
-		                 c->argv.v[0], strerror(e->err));
-	} else if (st == US_FAILED && unit_gave_up(u)) {
-		code = "gave-up";
-		text = xasprintf("failed: gave up after %u crashes in %s",
-		                 c->policy.max_crashes.n,
-		                 format_duration(c->policy.max_crashes.window_ms, d));
 	} else if (st == US_FAILED) {
-		code = "failed";
-		char how[48] = "";
-		if (e->signal)
-			snprintf(how, sizeof(how), " (SIG%s)", signal_name(e->signal));
-		else if (e->code >= 0)
-			snprintf(how, sizeof(how), " (code %d)", e->code);
-		text = xasprintf("failed: %s%s, not restarted",
-		                 exit_reason_name(e->reason), how);
+		code = unit_gave_up(u) ? "gave-up" : "failed";
+		text = failed_text(u);
 	} else if (st == US_BACKOFF) {
 		code = "backoff";
 		text = xasprintf("restarting after %s", exit_reason_name(e->reason));
@@ -144,6 +149,16 @@ static json_t *history_json(const struct unit *u)
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(a, json_integer((json_int_t)h[i]));
 	return a;
+}
+
+/* What version 2 adds to a unit's object O. */
+static void v2_json(json_t *o, const struct unit *u, uint64_t now)
+{
+	reason_json(o, u);
+	schedule_json(o, u, now);
+	json_object_set_new(o, "cpu_ticks", json_integer((json_int_t)
+	                    unit_ext(u)->m.cpu_ticks));
+	json_object_set_new(o, "mem_history", history_json(u));
 }
 
 static json_t *unit_json(const struct unit *u, uint64_t now, int version)
@@ -199,12 +214,8 @@ static json_t *unit_json(const struct unit *u, uint64_t now, int version)
 		json_object_set_new(o, "state", json_string(job_state(x->job)));
 		json_object_set_new(o, "last_run", job_last_json(x->job));
 	}
-	if (version >= 2) {
-		reason_json(o, u);
-		schedule_json(o, u, now);
-		json_object_set_new(o, "cpu_ticks", json_integer((json_int_t)x->m.cpu_ticks));
-		json_object_set_new(o, "mem_history", history_json(u));
-	}
+	if (version >= 2)
+		v2_json(o, u, now);
 	return o;
 }
 
