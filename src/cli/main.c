@@ -33,7 +33,8 @@ static const char usage_main[] =
 	"                       return when every boot service is ready or failed)\n"
 	"  down                 stop everything, then the daemon\n"
 	"  status [NAME] [--json]\n"
-	"                       state, pid, uptime, restarts, procs, memory, last exit\n"
+	"                       state, pid, uptime, restarts, procs, memory, clients,\n"
+	"                       why it is down or its last exit, listen, next run\n"
 	"  start|stop|restart NAME [--wait]\n"
 	"                       start (the daemon too, if needed), stop, restart a service\n"
 	"  reload               re-read the file; touch only what changed\n"
@@ -342,7 +343,7 @@ static const struct cli_cmd cli_cmds[] = {
 	  COMP_NONE, NULL, false, false, NULL },
 	{ "down", "stop everything, then the daemon", NULL, NULL, COMP_NONE, NULL,
 	  false, false, NULL },
-	{ "status", "state, pid, uptime, restarts, memory of the units", NULL, NULL,
+	{ "status", "state, memory, clients of the units; why one is down", NULL, NULL,
 	  COMP_NONE, NULL, false, false, NULL },
 	{ "start", "start a service (and the daemon)", NULL, NULL, COMP_NONE, NULL,
 	  false, false, NULL },
