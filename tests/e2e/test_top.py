@@ -199,7 +199,7 @@ def test_top_rows_keys_resize_and_quit(project, term):
     assert t.exit_code() == 0
 
 
-def test_top_no_color_and_no_daemon(project, term, tmp_path):
+def test_top_no_color_and_no_daemon(project, term):
     p = project(INI % LONG)
     p.up()
     t = term("%s -c %s top" % (shlex.quote(TEND_BIN), shlex.quote(str(p.ini))),
@@ -220,3 +220,19 @@ def test_top_no_color_and_no_daemon(project, term, tmp_path):
     t2 = term("%s -c %s top" % (shlex.quote(TEND_BIN), shlex.quote(str(p.ini))),
               top_env(p))
     assert t2.exit_code() == 3
+
+
+def test_status_fits_a_real_terminal(project, term):
+    """tend status on a terminal of 70 columns, no COLUMNS: the width comes
+    from the terminal (TIOCGWINSZ); nothing wider, names cut."""
+    p = project(INI % LONG)
+    p.up()
+    t = term("sh -c %s" % shlex.quote("%s -c %s status; sleep 30" % (
+             shlex.quote(TEND_BIN), shlex.quote(str(p.ini)))),
+             top_env(p), cols=70, rows=30)
+    s = t.wait_screen(lambda s: "containment:" in s, "the table")
+    lines = [l for l in s.splitlines() if l.strip()]
+    assert lines[0].split()[:2] == ["NAME", "STATE"], s   # KIND went
+    assert all(len(l) <= 70 for l in lines), s
+    # (the screen wraps what is too long: the whole name would show)
+    assert LONG not in s and "a-worker-with-a-name" in s and "\u2026" in s, s
