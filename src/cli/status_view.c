@@ -406,12 +406,8 @@ static void print_cut(size_t width, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
+	char *s = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (!s)
-		return;
 	char *cut = width ? text_cut(s, width) : xstrdup(s);
 	printf("%s\n", cut);
 	free(cut);
