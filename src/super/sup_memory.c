@@ -160,6 +160,12 @@ void sup_measure(struct sup *s, bool limited_only, const char *only)
 
 /* --- memory sampling --- */
 
+static void hist_drop(struct unit_measure *um)
+{
+	free(um->hist);
+	um->hist = NULL;
+}
+
 static void on_memory(struct loop *lp, struct loop_timer *t);
 
 /* The sampling timer runs while some unit with memory-max (or a job) is
@@ -177,7 +183,7 @@ void sup_memory_schedule(struct sup *s)
 	if (!want && !watched(s))   /* no one watches: what they saw goes */
 		for (size_t i = 0; i < s->nunits; i++)
 			if (!unit_cfg(s->units[i])->memory_max)
-				unit_ext(s->units[i])->m.hist.n = 0;
+				hist_drop(&unit_ext(s->units[i])->m);
 }
 
 static void memory_verdict(struct sup *s, struct unit *u)
@@ -221,8 +227,11 @@ static void memory_verdict(struct sup *s, struct unit *u)
 
 /* --- the memory history --- */
 
-static void hist_push(struct mem_hist *h, uint64_t bytes)
+static void hist_push(struct unit_measure *um, uint64_t bytes)
 {
+	if (!um->hist)
+		um->hist = xcalloc(1, sizeof(*um->hist));
+	struct mem_hist *h = um->hist;
 	uint64_t kib = bytes / 1024;
 	h->kib[h->head] = kib > UINT32_MAX ? UINT32_MAX : (uint32_t)kib;
 	h->head = (uint16_t)((h->head + 1) % MEM_HIST_MAX);
@@ -240,11 +249,11 @@ static void hist_record(struct sup *s)
 		struct unit *u = s->units[i];
 		struct unit_measure *um = &unit_ext(u)->m;
 		if (w)
-			hist_push(&um->hist, unit_up(u) ? um->mem_bytes : 0);
+			hist_push(um, unit_up(u) ? um->mem_bytes : 0);
 		else if (unit_cfg(u)->memory_max && unit_up(u))
-			hist_push(&um->hist, um->mem_bytes);
+			hist_push(um, um->mem_bytes);
 		else if (!unit_cfg(u)->memory_max)
-			um->hist = (struct mem_hist){ .n = 0 };
+			hist_drop(um);
 	}
 }
 
@@ -261,7 +270,9 @@ void sup_memory_watch(struct sup *s)
 
 size_t sup_memory_history(const struct unit *u, uint64_t *out)
 {
-	const struct mem_hist *h = &unit_ext(u)->m.hist;
+	const struct mem_hist *h = unit_ext(u)->m.hist;
+	if (!h)
+		return 0;
 	size_t first = (h->head + MEM_HIST_MAX - h->n) % MEM_HIST_MAX;
 	for (size_t i = 0; i < h->n; i++)
 		out[i] = (uint64_t)h->kib[(first + i) % MEM_HIST_MAX] * 1024;

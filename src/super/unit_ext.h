@@ -26,7 +26,8 @@ struct watch;
  * memory limit or someone watches). */
 #define MEM_HIST_MAX 120
 
-/* The last samples of the tree's memory, KiB, a ring. */
+/* The last samples of the tree's memory, KiB, a ring (made at the first
+ * sample kept, freed when no one wants them: sup_memory.c). */
 struct mem_hist {
 	uint32_t kib[MEM_HIST_MAX];
 	uint16_t n, head;          /* samples held; where the next one goes */
@@ -44,7 +45,7 @@ struct unit_measure {
 	bool mem_warned;           /* memory-warn sent in this run's episode */
 	uint64_t cpu_ticks;        /* CPU time of the tree's live processes and
 	                              of the children they reaped (clock ticks) */
-	struct mem_hist hist;      /* the sampling timer's figures */
+	struct mem_hist *hist;     /* the sampling timer's figures; NULL: none */
 	struct proc_stat *seen;    /* the tree as last seen (for ID.procs) */
 	size_t nseen, seen_cap;
 };
