@@ -8,7 +8,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wvla
 CPPFLAGS += -D_GNU_SOURCE -DTEND_VERSION=\"$(VERSION)\"
-LIBS    := -ljansson
+LIBS    := -ljansson -lncursesw
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 # How many compilers (and lint and fuzz jobs) at once: one per CPU.
 LINT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)

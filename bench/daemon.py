@@ -30,7 +30,7 @@ def restarts(root):
                      "max-crashes = 100000/1s\nclean-restarts = 100000/1s\n")
     d.up()
     time.sleep(0.5)
-    before = d.status()[0]
+    before = d.daemon()
     n0 = d.status("crash")[0]["restarts"]
     while True:
         s = d.status("crash")[0]
@@ -38,7 +38,7 @@ def restarts(root):
             break
         time.sleep(0.5)
     d.tend("stop", "crash")
-    after = d.status()[0]
+    after = d.daemon()
     d.down()
     return before, after, s["restarts"] - n0
 
@@ -47,11 +47,11 @@ def idle(root):
     d = Daemon(TEND, root, "[service a]\nexec = sleep 600\n[service b]\nexec = sleep 600\n")
     d.up()
     # What one status call itself costs, to take it out of the figure.
-    a = d.status()[0]["wakeups"]
-    w0 = d.status()[0]["wakeups"]
+    a = d.daemon()["wakeups"]
+    w0 = d.daemon()["wakeups"]
     cost = w0 - a
     time.sleep(10)
-    w1 = d.status()[0]["wakeups"]
+    w1 = d.daemon()["wakeups"]
     d.down()
     return w1 - w0 - cost
 
@@ -65,7 +65,7 @@ def many(root, n):
         t0 = time.monotonic()
         d.tend("status", "--json")
         times.append(time.monotonic() - t0)
-    st = d.status()[0]
+    st = d.daemon()
     t0 = time.monotonic()
     d.down()
     return took, statistics.median(times), st, time.monotonic() - t0

@@ -222,8 +222,8 @@ class Way:
         conn = [p for s in sessions for p in tree(s.pid, kids)]
         if not self.d:
             return {"server": (len(conn),) + pss(conn)}
-        st = self.d.status()
-        daemon = [u for u in st if u.get("kind") == "daemon"][0]["pid"]
+        doc = self.d.status_doc()
+        st, daemon = doc["units"], doc["daemon"]["pid"]
         servers = [p for u in st if u.get("kind") == "service" and u.get("pid")
                    for p in tree(u["pid"], kids)]
         rest = [p for p in tree(daemon, kids)[1:] if p not in servers]
@@ -296,8 +296,7 @@ class ZeroConf(Way):
     def stop(self):
         if self.d:
             try:
-                self.d.pid = [u for u in self.d.status()
-                              if u.get("kind") == "daemon"][0]["pid"]
+                self.d.pid = self.d.daemon()["pid"]
             except (RuntimeError, IndexError, ValueError, subprocess.TimeoutExpired):
                 pass
         Way.stop(self)

@@ -101,7 +101,7 @@ class Daemon(tendbench.Daemon):
         return super().up()
 
     def wakeups(self):
-        return self.status()[0]["wakeups"]
+        return self.daemon()["wakeups"]
 
     def measure_status_cost(self):
         """Wakeups one status call adds to the next reading (as in daemon.py)."""
@@ -141,14 +141,14 @@ def wait_procs(d, want, old_pids=(), timeout=120):
     """Until every service is running anew with WANT processes."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        units = d.status()[1:]
+        units = d.status()
         if all(u["state"] == "running" and u["procs"] == want
                and u["pid"] not in old_pids for u in units):
             time.sleep(0.5)   # reaping of the old trees, the procs file
             return [u["pid"] for u in units]
         time.sleep(0.2)
     raise RuntimeError("services not up with %d processes each: %s"
-                       % (want, d.status()[1:]))
+                       % (want, d.status()))
 
 
 def tree_ini(tree, n, limited, limit=FAR):

@@ -240,7 +240,7 @@ class Tend(Peer):
 
     def attach(self):
         """The daemon some tend command started."""
-        self.pid = self.d.status()[0]["pid"]
+        self.pid = self.d.daemon()["pid"]
 
     def main_pid(self, name):
         u = self.d.status(name)[0]

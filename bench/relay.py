@@ -500,7 +500,7 @@ def cold_wake(root):
         ms = stdio_first(p, t0, "cold tend connect")
     finally:
         try:   # the daemon tend connect started, to be stopped
-            c.pid = c.status()[0]["pid"]
+            c.pid = c.daemon()["pid"]
         except (RuntimeError, ValueError, IndexError, KeyError):
             pass
     c.down()

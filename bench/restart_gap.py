@@ -57,7 +57,7 @@ def main():
         subprocess.run(WRAP + [TEND, "-c", ini, "up", "-d"], env=env,
                        check=True)
         try:
-            pid = json.loads(tend("status", "--json").stdout)[0]["pid"]
+            pid = json.loads(tend("status", "--json").stdout)["daemon"]["pid"]
             procs = sum(1 for p in os.listdir("/proc") if p.isdigit())
             load0 = os.getloadavg()[0]
 
@@ -72,7 +72,7 @@ def main():
             while True:
                 time.sleep(0.5)
                 st = json.loads(tend("status", "crasher", "--json").stdout)
-                restarts = [u for u in st if u["name"] == "crasher"][0][
+                restarts = [u for u in st["units"] if u["name"] == "crasher"][0][
                     "restarts"]
                 if restarts >= N:
                     break

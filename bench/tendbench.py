@@ -91,11 +91,19 @@ class Daemon:
         t0 = time.monotonic()
         self.tend("up", "-d")
         took = time.monotonic() - t0
-        self.pid = self.status()[0]["pid"]
+        self.pid = self.daemon()["pid"]
         return took
 
-    def status(self, *args):
+    def status_doc(self, *args):
+        """status --json: {"version": 2, "daemon": {...}, "units": [...]}."""
         return json.loads(self.tend("status", "--json", *args).stdout)
+
+    def status(self, *args):
+        """The units of status --json (a NAME among ARGS: that one)."""
+        return self.status_doc(*args)["units"]
+
+    def daemon(self):
+        return self.status_doc()["daemon"]
 
     def events(self):
         """The daemon's events.log, parsed, oldest first."""

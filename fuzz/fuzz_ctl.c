@@ -43,6 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	            "%s took an exec", ci->name);
 	FUZZ_ASSERT(!req.names || (ci->many && req.nnames && !req.name),
 	            "%s took names", ci->name);
+	FUZZ_ASSERT(req.cmd == CTL_STATUS || (!req.version && !req.history),
+	            "%s took a version or history", ci->name);
+	FUZZ_ASSERT(req.version >= 0 && req.version <= 2, "version %d", req.version);
 	FUZZ_ASSERT(!cmd_acts_on_unit(ci) ||
 	            (!!req.name + !!req.exec + !!req.names) == 1,
 	            "%s: a name, names or an exec, one of them", ci->name);
@@ -54,6 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	            "\"%s\" does not parse back: %s", line, err);
 	FUZZ_ASSERT(back.cmd == req.cmd && back.wait == req.wait &&
 	            back.join == req.join && back.force == req.force &&
+	            back.version == req.version && back.history == req.history &&
 	            !back.name == !req.name &&
 	            (!req.name || !strcmp(back.name, req.name)) &&
 	            same_strings(back.exec, req.exec) &&

@@ -2,7 +2,9 @@
 # Installs the Debian packages tend needs to build and test, only those
 # missing, without questions.  Safe to run again: it does nothing when all
 # are present.
-#   scripts/deps.sh          what the build and the tests need (clang's
+#   scripts/deps.sh          what the build and the tests need (ncurses
+#                            for tend top, and tmux, the terminal its
+#                            tests run it in; clang's
 #                            libFuzzer runtime for fuzz/; node and npm
 #                            for tests/mcp: Debian's nodejs and npm, only when
 #                            there is no node or npm command, wherever from;
@@ -27,7 +29,7 @@
 #   scripts/deps.sh deb      that, plus what `make deb` needs (dpkg-dev,
 #                            debhelper, lintian)
 set -eu
-PKGS="gcc make clang pkg-config libjansson-dev libcmocka-dev python3 python3-pytest procps libfaketime lowdown systemd desktop-file-utils zsh fish"
+PKGS="gcc make clang pkg-config libjansson-dev libncurses-dev libcmocka-dev python3 python3-pytest procps libfaketime lowdown systemd desktop-file-utils zsh fish tmux"
 case "${1:-}" in
 "") ;;
 bench) PKGS="$PKGS socat" ;;

@@ -9,6 +9,7 @@
 #include "parse.h"
 #include "paths.h"
 #include "proc_os.h"
+#include "status_view.h"
 #include "suggest.h"
 #include "util.h"
 #include "zeroconf.h"
@@ -339,226 +340,6 @@ static int reach_daemon(const char *path, struct paths *p,
 
 /* --- human output --- */
 
-static bool colour(void)
-{
-	const char *nc = getenv("NO_COLOR");
-	return isatty(1) && !(nc && *nc) ;
-}
-
-static const char *age(uint64_t ms, char b[32])
-{
-	uint64_t s = ms / 1000;
-	if (s < 60)
-		snprintf(b, 32, "%llus", (unsigned long long)s);
-	else if (s < 3600)
-		snprintf(b, 32, "%llum%llus", (unsigned long long)s / 60,
-		         (unsigned long long)s % 60);
-	else if (s < 86400)
-		snprintf(b, 32, "%lluh%llum", (unsigned long long)s / 3600,
-		         (unsigned long long)s % 3600 / 60);
-	else
-		snprintf(b, 32, "%llud%lluh", (unsigned long long)s / 86400,
-		         (unsigned long long)s % 86400 / 3600);
-	return b;
-}
-
-static const char *state_colour(const char *st)
-{
-	if (strcmp(st, "running") == 0)
-		return "\033[32m";
-	if (strcmp(st, "failed") == 0)
-		return "\033[31m";
-	if (strcmp(st, "backoff") == 0 || strcmp(st, "starting") == 0 ||
-	    strcmp(st, "stopping") == 0)
-		return "\033[33m";
-	return "";
-}
-
-static char *last_exit_text(json_t *le)
-{
-	if (!json_is_object(le))
-		return xstrdup("-");
-	const char *reason = json_string_value(json_object_get(le, "reason"));
-	json_t *code = json_object_get(le, "code");
-	const char *sig = json_string_value(json_object_get(le, "signal"));
-	const char *err = json_string_value(json_object_get(le, "error"));
-	uint64_t at = (uint64_t)json_integer_value(json_object_get(le, "at"));
-	uint64_t now = wall_ms();
-	char b[32];
-	if (err)
-		return xasprintf("%s: %s, %s ago", reason, err, age(now > at ? now - at : 0, b));
-	if (sig)
-		return xasprintf("%s (SIG%s), %s ago", reason, sig, age(now > at ? now - at : 0, b));
-	return xasprintf("%s (code %lld), %s ago", reason,
-	                 (long long)json_integer_value(code), age(now > at ? now - at : 0, b));
-}
-
-/* "clients: 3 connected, 1 queued, 2 requests in flight (mcp)" for services
-that serve clients (listen, stdio), when there are any. */
-static void print_clients_line(json_t *u, size_t w)
-{
-	static const struct { const char *key, *what; } parts[] = {
-		{ "clients", "connected" }, { "held", "held until ready" },
-		{ "queued", "queued" }, { "in_flight", "requests in flight (mcp)" },
-	};
-	char line[256] = "";
-	size_t n = 0;
-	bool any = false;
-	for (size_t k = 0; k < ARRAY_LEN(parts); k++) {
-		json_t *v = json_object_get(u, parts[k].key);
-		if (!json_is_integer(v))
-			continue;
-		any = any || json_integer_value(v) > 0;
-		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%lld %s",
-		                      n ? ", " : "", (long long)json_integer_value(v),
-		                      parts[k].what);
-		if (n >= sizeof(line))
-			break;
-	}
-	if (any)
-		printf("%*s  clients: %s\n", (int)w, "", line);
-	/* stdio = mcp: each client, by pid, program and directory */
-	size_t i;
-	json_t *c;
-	json_array_foreach(json_object_get(u, "sessions"), i, c) {
-		json_t *pid = json_object_get(c, "pid");
-		const char *prog = json_string_value(json_object_get(c, "program"));
-		const char *cwd = json_string_value(json_object_get(c, "cwd"));
-		const char *proto = json_string_value(json_object_get(c, "protocol"));
-		const char *inst = json_string_value(json_object_get(c, "instance"));
-		const char *name = json_string_value(json_object_get(u, "name"));
-		bool other = inst && name && strcmp(inst, name) != 0;
-		char pids[24] = "?";
-		if (json_is_integer(pid))
-			snprintf(pids, sizeof(pids), "%lld", (long long)json_integer_value(pid));
-		printf("%*s  client %s %s in %s%s%s%s%s%s\n", (int)w, "", pids,
-		       prog ? prog : "?", cwd ? cwd : "?",
-		       proto ? " (" : "", proto ? proto : "",
-		       other ? ", " : "", other ? inst : "", proto ? ")" : "");
-	}
-}
-
-/* The width of the NAME column: the longest unit name, 4 at least. */
-static size_t name_width(json_t *units)
-{
-	size_t i, w = 4;
-	json_t *u;
-	json_array_foreach(units, i, u) {
-		const char *kind = json_string_value(json_object_get(u, "kind"));
-		size_t l = strlen(json_string_value(json_object_get(u, "name")));
-		if (kind && strcmp(kind, "daemon") != 0 && l > w)
-			w = l;
-	}
-	return w;
-}
-
-/* The lines under a unit's row: its status text, command, clients and a
- * failing health check. */
-static void print_unit_details(json_t *u, size_t w)
-{
-	const char *text = json_string_value(json_object_get(u, "status_text"));
-	if (text)
-		printf("%*s  status: %s\n", (int)w, "", text);
-	const char *cmd = json_string_value(json_object_get(u, "command"));
-	if (cmd)
-		printf("%*s  command: %s (tend connect, in %s)\n", (int)w, "", cmd,
-		       json_string_value(json_object_get(u, "cwd")));
-	print_clients_line(u, w);
-	json_t *h = json_object_get(u, "health");
-	if (json_is_object(h) && !json_is_true(json_object_get(h, "ok")))
-		printf("%*s  health: failing (%lld in a row): %s\n", (int)w, "",
-		       (long long)json_integer_value(json_object_get(h, "strikes")),
-		       json_string_value(json_object_get(h, "detail")));
-}
-
-/* A unit's row (NAME W wide; COL: in colour), then its details. */
-static void print_unit(json_t *u, size_t w, bool col)
-{
-	const char *st = json_string_value(json_object_get(u, "state"));
-	json_t *pid = json_object_get(u, "pid");
-	json_t *up = json_object_get(u, "uptime_ms");
-	char pb[24] = "-", ub[32] = "-", mb[80] = "-", lb[32];
-	if (json_is_integer(pid))
-		snprintf(pb, sizeof(pb), "%lld", (long long)json_integer_value(pid));
-	if (json_is_integer(up))
-		age((uint64_t)json_integer_value(up), ub);
-	long long procs = json_integer_value(json_object_get(u, "procs"));
-	if (procs > 0)
-		format_size_approx((uint64_t)json_integer_value(json_object_get(u, "mem_bytes")), mb);
-	json_t *max = json_object_get(u, "mem_max");
-	if (json_is_integer(max)) {
-		/* "120M/300M": the figure against its limit */
-		size_t l = strlen(mb);
-		snprintf(mb + l, sizeof(mb) - l, "/%s",
-		         format_size_approx((uint64_t)json_integer_value(max), lb));
-	}
-	char *le = last_exit_text(json_object_get(u, "last_exit"));
-	printf("%-*s  %-7s  %s%-8s%s  %7s  %7s  %8lld  %5lld  %11s  %s\n", (int)w,
-	       json_string_value(json_object_get(u, "name")),
-	       json_string_value(json_object_get(u, "kind")),
-	       col ? state_colour(st) : "", st, col && *state_colour(st) ? "\033[0m" : "",
-	       pb, ub, (long long)json_integer_value(json_object_get(u, "restarts")),
-	       procs, mb, le);
-	free(le);
-	print_unit_details(u, w);
-}
-
-/* The daemon's own lines under the table. */
-static void print_daemon(json_t *daemon)
-{
-	char ub[32], mb[32];
-	bool file = !json_is_false(json_object_get(daemon, "file"));
-	printf("\n%sdaemon pid %lld, up %s, memory %s (anon+shmem), %lld fds, "
-	       "%lld wakeups; %s%s\n",
-	       json_is_true(json_object_get(daemon, "default")) ? "default " : "",
-	       (long long)json_integer_value(json_object_get(daemon, "pid")),
-	       age((uint64_t)json_integer_value(json_object_get(daemon, "uptime_ms")), ub),
-	       format_size_approx((uint64_t)json_integer_value(json_object_get(daemon, "mem_bytes")), mb),
-	       (long long)json_integer_value(json_object_get(daemon, "fds")),
-	       (long long)json_integer_value(json_object_get(daemon, "wakeups")),
-	       json_string_value(json_object_get(daemon, "config")),
-	       file ? "" : " (no such file: an empty configuration)");
-	const char *cg = json_string_value(json_object_get(daemon, "cgroup"));
-	const char *why = json_string_value(json_object_get(daemon, "cgroup_why"));
-	json_t *k = json_object_get(daemon, "keeper");
-	if (json_is_object(k)) {
-		const char *nwhy = json_string_value(json_object_get(k, "pidns_why"));
-		printf("keeper pid %lld, memory %s (anon+shmem): the parent of "
-		       "every run%s%s%s\n",
-		       (long long)json_integer_value(json_object_get(k, "pid")),
-		       format_size_approx((uint64_t)json_integer_value(
-		               json_object_get(k, "mem_bytes")), mb),
-		       json_is_true(json_object_get(k, "pidns"))
-		       ? ", in a pid namespace of their own" : "",
-		       nwhy && strcmp(nwhy, "pid-namespace = no") != 0
-		       ? ", no pid namespace: " : "",
-		       nwhy && strcmp(nwhy, "pid-namespace = no") != 0 ? nwhy : "");
-	}
-	if (cg)
-		printf("containment: a cgroup per run, in %s\n", cg);
-	else if (why)
-		printf("containment: sessions and run ids, no cgroup (%s)\n", why);
-}
-
-static void print_status(json_t *units)
-{
-	size_t i, w = name_width(units);
-	json_t *u, *daemon = NULL;
-	bool col = colour();
-	printf("%-*s  %-7s  %-8s  %7s  %7s  %8s  %5s  %11s  %s\n", (int)w, "NAME",
-	       "KIND", "STATE", "PID", "UPTIME", "RESTARTS", "PROCS", "MEM",
-	       "LAST EXIT");
-	json_array_foreach(units, i, u) {
-		const char *kind = json_string_value(json_object_get(u, "kind"));
-		if (kind && strcmp(kind, "daemon") == 0)
-			daemon = u;
-		else
-			print_unit(u, w, col);
-	}
-	if (daemon)
-		print_daemon(daemon);
-}
-
 static void print_reload(json_t *r)
 {
 	static const char *const keys[] = { "added", "removed", "changed" };
@@ -669,27 +450,16 @@ static int show_results(const struct ctl_req *req, json_t *results)
 	return code;
 }
 
-static void show_status(json_t *units, bool json)
-{
-	if (!json) {
-		print_status(units);
-		return;
-	}
-	char *s = json_dumps(units, JSON_INDENT(2));
-	printf("%s\n", s ? s : "[]");
-	free(s);
-}
-
 /* The daemon's answer R (ok) to REQ, shown; returns the exit code.  FD is
  * the connection: down waits until the daemon closes it. */
-static int show_reply(const struct ctl_req *req, bool json, json_t *r, int fd)
+static int show_reply(const struct ctl_req *req, unsigned json, json_t *r, int fd)
 {
 	char c;
 	if (req->names && json_is_array(json_object_get(r, "results")))
 		return show_results(req, json_object_get(r, "results"));
 	switch (req->cmd) {
 	case CTL_STATUS:
-		show_status(json_object_get(r, "units"), json);
+		status_show(r, json, req->name || req->names);
 		return 0;
 	case CTL_RELOAD:
 		print_reload(r);
@@ -740,7 +510,7 @@ static int request_of_words(const struct cmd_info *ci, int argc, char **argv,
 }
 
 static int send_command(const char *cfgarg, const struct cmd_info *ci,
-                        const struct ctl_req *req, bool json)
+                        const struct ctl_req *req, unsigned json)
 {
 	/* A running daemon is reached through the file's path alone: a file
 	 * broken by an edit must not lock out status, stop or down (reload
@@ -784,7 +554,8 @@ int client_command(const char *cfgarg, const struct cmd_info *ci, int argc,
 	struct ctl_req req;
 	if (request_of_words(ci, argc, argv, &args, &req) < 0)
 		return EXIT_USAGE;
-	int code = send_command(cfgarg, ci, &req, args.flags & CMD_JSON);
+	int code = send_command(cfgarg, ci, &req,
+	                        args.flags & (CMD_JSON | CMD_JSON1));
 	cmd_args_free(&args);
 	return code;
 }
@@ -1542,4 +1313,73 @@ int client_logs(const char *cfgarg, int argc, char **argv)
 int client_events(const char *cfgarg, int argc, char **argv)
 {
 	return files_command(cfgarg, argc, argv, true);
+}
+
+/* --- a connection kept open (tend top) --- */
+
+struct client_conn {
+	int fd;
+	struct paths p;
+	char *path;
+	struct buf b;
+};
+
+struct client_conn *client_open(const char *cfgarg, int *code)
+{
+	struct client_conn *c = xcalloc(1, sizeof(*c));
+	c->path = locate(cfgarg, &c->p);
+	if (!c->path) {
+		free(c);
+		*code = EXIT_USAGE;
+		return NULL;
+	}
+	c->fd = reach_daemon(c->path, &c->p, NULL, false, code);
+	if (c->fd < 0) {
+		if (*code < 0) {
+			errline("no daemon is running for %s; start it with tend up -d",
+			        c->p.config);
+			*code = EXIT_DAEMON;
+		}
+		c->fd = -1;
+		client_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+int client_conn_fd(const struct client_conn *c)
+{
+	return c->fd;
+}
+
+const char *client_conn_config(const struct client_conn *c)
+{
+	return c->p.config;
+}
+
+int client_send(struct client_conn *c, const struct ctl_req *req)
+{
+	return send_req(c->fd, req, NULL, 0);
+}
+
+json_t *client_recv(struct client_conn *c)
+{
+	return read_reply(c->fd, &c->b, &c->p);
+}
+
+json_t *client_ask(struct client_conn *c, const struct ctl_req *req)
+{
+	return send_and_read(c->fd, req, NULL, 0, &c->b, &c->p);
+}
+
+void client_close(struct client_conn *c)
+{
+	if (!c)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->b.s);
+	paths_free(&c->p);
+	free(c->path);
+	free(c);
 }

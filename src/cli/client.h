@@ -24,4 +24,22 @@ int client_logs(const char *cfgarg, int argc, char **argv);
 /* tend events [-f] [--json] [-n LINES] */
 int client_events(const char *cfgarg, int argc, char **argv);
 
+/* A connection to the daemon of the file (CFGARG: -c's value, or NULL)
+ * kept open for many requests (tend top); never starts a daemon.  NULL
+ * after an error line, *CODE the exit code (3: no daemon). */
+#include <jansson.h>
+struct ctl_req;
+struct client_conn;
+struct client_conn *client_open(const char *cfgarg, int *code);
+int client_conn_fd(const struct client_conn *c);
+const char *client_conn_config(const struct client_conn *c);
+/* Sends REQ: 0, or -1 with errno. */
+int client_send(struct client_conn *c, const struct ctl_req *req);
+/* The next reply (ok or not), waited for; NULL after an error line (the
+ * connection is gone). */
+json_t *client_recv(struct client_conn *c);
+/* client_send, then client_recv. */
+json_t *client_ask(struct client_conn *c, const struct ctl_req *req);
+void client_close(struct client_conn *c);
+
 #endif

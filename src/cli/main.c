@@ -1,6 +1,7 @@
 /* tend — command line: global options, then one command. */
 #include "config.h"
 #include "events.h"
+#include "top.h"
 #include "client.h"
 #include "cmd.h"
 #include "complete.h"
@@ -32,7 +33,8 @@ static const char usage_main[] =
 	"                       return when every boot service is ready or failed)\n"
 	"  down                 stop everything, then the daemon\n"
 	"  status [NAME...] [--json]\n"
-	"                       state, pid, uptime, restarts, procs, memory, last exit\n"
+	"                       state, pid, uptime, restarts, procs, memory, clients,\n"
+	"                       why it is down or its last exit, listen, next run\n"
 	"  start|stop|restart NAME... [--wait]\n"
 	"                       start (the daemon too, if needed), stop, restart\n"
 	"                       services; a NAME may be a glob ('idx-*') or all\n"
@@ -42,6 +44,8 @@ static const char usage_main[] =
 	"                       by time\n"
 	"  events [-f] [--json] [-n LINES]\n"
 	"                       what happened: spawned, exited (with reason), ...\n"
+	"  top                  a live view: state, CPU, memory with its sparkline;\n"
+	"                       keys to start, stop, restart, follow a log\n"
 	"  run JOB... [--wait | --join] [--force]\n"
 	"                       ask for a run of JOB (one at a time; requests made\n"
 	"                       during a run share one trailing run)\n"
@@ -341,7 +345,7 @@ static const struct cli_cmd cli_cmds[] = {
 	  COMP_NONE, NULL, false, false, NULL },
 	{ "down", "stop everything, then the daemon", NULL, NULL, COMP_NONE, NULL,
 	  false, false, NULL },
-	{ "status", "state, pid, uptime, restarts, memory of the units", NULL, NULL,
+	{ "status", "state, memory, clients of the units; why one is down", NULL, NULL,
 	  COMP_NONE, NULL, false, false, NULL },
 	{ "start", "start a service (and the daemon)", NULL, NULL, COMP_NONE, NULL,
 	  false, false, NULL },
@@ -355,6 +359,8 @@ static const struct cli_cmd cli_cmds[] = {
 	  "-f -n --since --timestamps --color", COMP_UNIT, NULL, false, false, NULL },
 	{ "events", "what happened: spawned, exited, ...", client_events,
 	  "-f --json -n", COMP_NONE, NULL, false, false, NULL },
+	{ "top", "a live view of the units, with keys to act", top_command, NULL,
+	  COMP_NONE, NULL, false, false, NULL },
 	{ "run", "ask for a run of a job", NULL, NULL, COMP_NONE, NULL, false,
 	  false, NULL },
 	{ "connect", "bridge stdin/stdout to a service, or to a shared CMD", NULL,

@@ -11,13 +11,22 @@
 /* --- the --help texts --- */
 
 static const char usage_status[] =
-	"usage: tend [-c FILE] status [NAME...] [--json]\n"
+	"usage: tend [-c FILE] status [NAME...] [--json | --json=1]\n"
 	"\n"
 	"Shows every unit (or those NAMEs: names, shell-style globs such as\n"
 	"'idx-*' or 'worker?', or all): state, pid, uptime, restarts, processes in\n"
-	"its tree, memory (anon+shmem of the tree, each page once) and the last\n"
-	"exit, and the daemon's own pid, memory, fds and wakeups.  --json prints\n"
-	"the array documented in docs/protocol.md.  Exit 3 when no daemon runs.\n";
+	"its tree, memory (anon+shmem of the tree, each page once), clients, and\n"
+	"why it is not running or how it last exited; under it, its listen\n"
+	"addresses and a job's next run; then the daemon's own pid, memory, fds\n"
+	"and wakeups.  On a terminal the table fits its width ($COLUMNS, else\n"
+	"the terminal's): PROCS and KIND go, names are cut to 24 columns, then\n"
+	"RESTARTS, CLIENTS, PID and UPTIME go, and what is still too long is\n"
+	"cut with an ellipsis; elsewhere lines are whole unless $COLUMNS is\n"
+	"set.  --json\n"
+	"prints {\"version\": 2, \"daemon\": {...}, \"units\": [...]}, as\n"
+	"docs/protocol.md documents; --json=1 the old array whose first element\n"
+	"is the daemon (deprecated: gone in the next version).  Exit 3 when no\n"
+	"daemon runs.\n";
 
 static const char usage_start[] =
 	"usage: tend [-c FILE] start|stop|restart NAME... [--wait]\n"
@@ -110,7 +119,8 @@ static const char usage_connect[] =
 static const struct cmd_info cmds[] = {
 	{ .name = "ping", .cmd = CTL_PING, .when_stopping = true },
 	{ .name = "status", .cmd = CTL_STATUS, .takes_name = CMD_NAME_OPTIONAL,
-	  .many = true, .flags = CMD_JSON, .when_stopping = true, .cli = true,
+	  .many = true, .flags = CMD_JSON | CMD_JSON1, .when_stopping = true,
+	  .cli = true,
 	  .usage = usage_status },
 	{ .name = "start", .cmd = CTL_START, .takes_name = CMD_NAME_REQUIRED,
 	  .many = true,
@@ -189,7 +199,7 @@ char *cmd_refusal(const struct cmd_info *ci, const char *name, unsigned kind)
 
 static const struct { const char *arg; unsigned flag; } cli_flags[] = {
 	{ "--wait", CMD_WAIT }, { "--join", CMD_JOIN }, { "--force", CMD_FORCE },
-	{ "--json", CMD_JSON },
+	{ "--json", CMD_JSON }, { "--json=1", CMD_JSON1 },
 };
 
 /* The flag ARG sets for CI, or 0 when CI takes no such flag. */

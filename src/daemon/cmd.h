@@ -33,6 +33,7 @@ enum {
 	CMD_JOIN  = 1 << 1,   /* excludes CMD_WAIT */
 	CMD_FORCE = 1 << 2,
 	CMD_JSON  = 1 << 3,   /* the CLI's output only: never sent */
+	CMD_JSON1 = 1 << 4,   /* --json=1: status's old shape (deprecated) */
 };
 
 /* What a unit is, for the units a command applies to. */

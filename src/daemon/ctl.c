@@ -99,6 +99,26 @@ static int exec_field(const char *key, json_t *v, struct ctl_req *req,
 	return 0;
 }
 
+/* A field of status: "version" (1 or 2), "history" (a boolean); returns
+ * 0, 1 when KEY is none, or -1 with *ERR. */
+static int status_field(const char *key, json_t *v, struct ctl_req *req,
+                        char **err)
+{
+	if (strcmp(key, "version") == 0) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 2)
+			return fail(err, xstrdup("\"version\" must be 1 or 2"));
+		req->version = (int)json_integer_value(v);
+		return 0;
+	}
+	if (strcmp(key, "history") != 0)
+		return 1;
+	if (!json_is_boolean(v))
+		return fail(err, xstrdup("\"history\" must be true or false"));
+	req->history = json_is_true(v);
+	return 0;
+}
+
 /* The field KEY (not "cmd") of a request for CI, into REQ: returns 0, 1
  * when CI takes no such field, or -1 with *ERR. */
 static int parse_field(const struct cmd_info *ci, const char *key, json_t *v,
@@ -128,6 +148,8 @@ static int parse_field(const struct cmd_info *ci, const char *key, json_t *v,
 		*flag_of(req, flag_fields[i].flag) = json_is_true(v);
 		return 0;
 	}
+	if (ci->cmd == CTL_STATUS)
+		return status_field(key, v, req, err);
 	return ci->takes_name == CMD_NAME_OR_EXEC ? exec_field(key, v, req, err) : 1;
 }
 
@@ -212,7 +234,8 @@ void ctl_req_free(struct ctl_req *req)
 struct ctl_req ctl_req_of_args(const struct cmd_info *ci,
                                const struct cmd_args *args)
 {
-	struct ctl_req req = { .cmd = ci->cmd, .name = (char *)args->name };
+	struct ctl_req req = { .cmd = ci->cmd, .name = (char *)args->name,
+	                       .version = ci->cmd == CTL_STATUS ? 2 : 0 };
 	if (ci->many && args->nnames &&
 	    (args->nnames > 1 || cmd_is_pattern(args->name))) {
 		req.name = NULL;
@@ -249,6 +272,10 @@ char *ctl_format(const struct ctl_req *req)
 		json_object_set_new(o, "join", json_true());
 	if (req->force)
 		json_object_set_new(o, "force", json_true());
+	if (req->version)
+		json_object_set_new(o, "version", json_integer(req->version));
+	if (req->history)
+		json_object_set_new(o, "history", json_true());
 	if (req->exec) {
 		json_t *a = json_array(), *e = json_array(), *set = json_array();
 		for (size_t i = 0; req->exec[i]; i++)

@@ -4,6 +4,8 @@
  * One request per line, one JSON object:
  *   {"cmd": "ping"}
  *   {"cmd": "status", "name": "web"}          name optional
+ *   {"cmd": "status", "version": 2, "history": true}   the v2 reply (status.h);
+ *       history: memory samples, and sampling armed for a minute
  *   {"cmd": "start" | "stop" | "restart", "name": "web", "wait": true}
  *   {"cmd": "start", "names": ["web", "idx-*"]}   several units (status,
  *       start, stop, restart, run): names, globs, "all"; the reply has
@@ -47,6 +49,8 @@ struct ctl_req {
 	bool wait;
 	bool join;       /* run */
 	bool force;      /* run; reload */
+	int version;     /* status: the reply's shape, 1 (0: not given) or 2 */
+	bool history;    /* status: memory history wanted (status.h) */
 	/* connect -- CMD (instead of a name): NULL-terminated */
 	char **exec;     /* the command */
 	char *cwd;       /* the client's working directory */

@@ -363,7 +363,7 @@ static void handle_status(struct daemon *d, struct conn *c, struct unit *u,
 	                            .is_default = d->paths.is_default,
 	                            .file = d->cfg->dir != NULL,
 	                            .clients = server_nconns(d->srv) };
-	server_reply(c, status_reply(d->sup, &self, req->name));
+	server_reply(c, status_reply(d->sup, &self, req));
 	sup_after_burst(d->sup);
 }
 
@@ -534,15 +534,20 @@ static struct unit **expand(struct daemon *d, struct conn *c,
 	return out;
 }
 
-/* status of several units: the units of the whole status, those of US. */
-static void status_of(struct daemon *d, struct conn *c, struct unit **us,
-                      size_t n)
+/* status of several units: the whole status (its shape as REQ asks),
+ * with the units of US only. */
+static void status_of(struct daemon *d, struct conn *c,
+                      const struct ctl_req *req, struct unit **us, size_t n)
 {
 	struct status_self self = { .config = d->paths.config,
 	                            .is_default = d->paths.is_default,
 	                            .file = d->cfg->dir != NULL,
 	                            .clients = server_nconns(d->srv) };
-	char *line = status_reply(d->sup, &self, NULL);
+	struct ctl_req every = *req;
+	every.name = NULL;
+	every.names = NULL;
+	every.nnames = 0;
+	char *line = status_reply(d->sup, &self, &every);
 	json_t *all = json_loads(line, 0, NULL), *u;
 	free(line);
 	json_t *units = json_array();
@@ -557,8 +562,9 @@ static void status_of(struct daemon *d, struct conn *c, struct unit **us,
 				break;
 			}
 	}
-	json_decref(all);
-	server_reply(c, reply_ok(json_pack("{s:o}", "units", units)));
+	/* the rest of the reply (version 2: the version, the daemon) kept */
+	json_object_set_new(all, "units", units);
+	server_reply(c, reply_ok(all));
 	sup_after_burst(d->sup);
 }
 
@@ -575,7 +581,7 @@ static void handle_batch(struct daemon *d, struct conn *c,
 	if (sup_shutting_down(d->sup) && !ci->when_stopping) {
 		server_reply(c, reply_err(1, "the daemon is shutting down"));
 	} else if (ci->cmd == CTL_STATUS) {
-		status_of(d, c, us, n);
+		status_of(d, c, req, us, n);
 	} else {
 		struct batch *b = batch_new(c, n);
 		for (size_t i = 0; i < n; i++) {

@@ -47,7 +47,121 @@ static json_t *health_json(const struct unit *u)
 	                 (json_int_t)strikes, "detail", detail);
 }
 
-static json_t *unit_json(const struct unit *u, uint64_t now)
+/* Why U (failed) failed, a line. */
+static char *failed_text(const struct unit *u)
+{
+	const struct unit_config *c = unit_cfg(u);
+	const struct exit_info *e = unit_last_exit(u);
+	char d[32], how[48] = "";
+	if (unit_gave_up(u) && e->reason == EXIT_SPAWN_FAILED)
+		return xasprintf("failed: cannot start: exec \"%s\": %s",
+		                 c->argv.v[0], strerror(e->err));
+	if (unit_gave_up(u))
+		return xasprintf("failed: gave up after %u crashes in %s",
+		                 c->policy.max_crashes.n,
+		                 format_duration(c->policy.max_crashes.window_ms, d));
+	if (e->signal)
+		snprintf(how, sizeof(how), " (SIG%s)", signal_name(e->signal));
+	else if (e->code >= 0)
+		snprintf(how, sizeof(how), " (code %d)", e->code);
+	return xasprintf("failed: %s%s, not restarted", exit_reason_name(e->reason),
+	                 how);
+}
+
+/* Why U is not running, or null while its run is up: a code for
+ * programs ("reason") and a line for people ("reason_text"), set on O.
+ * The age of an idle stop or an exit is the client's to add (last_exit's
+ * "at"). */
+static void reason_json(json_t *o, const struct unit *u)
+{
+	const struct unit_config *c = unit_cfg(u);
+	const struct exit_info *e = unit_last_exit(u);
+	enum unit_state st = unit_state(u);
+	const char *code = NULL;
+	char *text = NULL, d[32];
+	if (unit_ext(u)->job) {
+		uint64_t until;
+		if (job_cooling(unit_ext(u)->job, &until)) {
+			code = "cooldown";
+			text = xasprintf("cooldown for %s after %u failed runs in a row",
+			                 format_duration(until > mono_ms() ? until - mono_ms()
+			                                 : 0, d), c->max_failures);
+		}
+	} else if (unit_waits_for_fds(u)) {
+		code = "no-fds";
+		text = xstrdup("not started: tend is out of file descriptors "
+		               "(tried again; raise ulimit -n)");
+	} else if (unit_retrying(u)) {
+		code = "no-resources";
+		text = xstrdup("not started: tend lacks processes or memory "
+		               "(tried again)");
+	} else if (st == US_IDLE) {
+		code = "idle";
+		text = xstrdup(e->reason == EXIT_CLEAN ? "idle: exited cleanly, "
+		               "waiting for a client" : "idle-stopped");
+	} else if (st == US_FAILED) {
+		code = unit_gave_up(u) ? "gave-up" : "failed";
+		text = failed_text(u);
+	} else if (st == US_BACKOFF) {
+		code = "backoff";
+		text = xasprintf("restarting after %s", exit_reason_name(e->reason));
+	} else if (st == US_STOPPED && unit_spawns(u) == 0) {
+		bool demand = c->start == START_ON_DEMAND;
+		code = demand ? "on-demand" : "not-started";
+		text = xstrdup(demand ? "waiting (on-demand)" : "not started yet");
+	} else if (st == US_STOPPED && e->reason == EXIT_STOPPED) {
+		code = "stopped";
+		text = xstrdup("stopped by tend stop");
+	} else if (st == US_STOPPED) {
+		code = "exited";
+		text = xasprintf("exited: %s", exit_reason_name(e->reason));
+	}
+	json_object_set_new(o, "reason", code ? json_string(code) : json_null());
+	json_object_set_new(o, "reason_text", text ? json_string(text) : json_null());
+	free(text);
+}
+
+/* What on-demand and scheduled units need: the addresses a service
+ * listens on, when every = DURATION next asks for a job's run. */
+static void schedule_json(json_t *o, const struct unit *u, uint64_t now)
+{
+	const struct unit_config *c = unit_cfg(u);
+	if (c->listen.n) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < c->listen.n; i++)
+			json_array_append_new(a, events_text(c->listen.v[i]));
+		json_object_set_new(o, "listen", a);
+	}
+	if (unit_ext(u)->job && c->every_ms) {
+		uint64_t due = job_next_every(unit_ext(u)->job);
+		json_object_set_new(o, "next_run_in_ms", due ? json_integer(
+		        (json_int_t)(due > now ? due - now : 0)) : json_null());
+		json_object_set_new(o, "every_ms", json_integer((json_int_t)c->every_ms));
+	}
+}
+
+/* The memory samples kept (sup_memory.h), oldest first. */
+static json_t *history_json(const struct unit *u)
+{
+	uint64_t h[MEM_HIST_MAX];
+	size_t n = sup_memory_history(u, h);
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_integer((json_int_t)h[i]));
+	return a;
+}
+
+/* What version 2 adds to a unit's object O. */
+static void v2_json(json_t *o, const struct unit *u, uint64_t now)
+{
+	reason_json(o, u);
+	schedule_json(o, u, now);
+	json_object_set_new(o, "cpu_ticks", json_integer((json_int_t)
+	                    unit_ext(u)->m.cpu_ticks));
+	json_object_set_new(o, "mem_history", history_json(u));
+}
+
+static json_t *unit_json(const struct unit *u, uint64_t now, int version)
 {
 	const struct unit_ext *x = unit_ext(u);
 	const struct unit_run *r = unit_run_info(u);
@@ -100,11 +214,13 @@ static json_t *unit_json(const struct unit *u, uint64_t now)
 		json_object_set_new(o, "state", json_string(job_state(x->job)));
 		json_object_set_new(o, "last_run", job_last_json(x->job));
 	}
+	if (version >= 2)
+		v2_json(o, u, now);
 	return o;
 }
 
 static json_t *daemon_json(const struct sup *s, const struct status_self *self,
-                           uint64_t now)
+                           uint64_t now, int version)
 {
 	struct sup_report r;
 	sup_report(s, now, &r);
@@ -137,27 +253,37 @@ static json_t *daemon_json(const struct sup *s, const struct status_self *self,
 	                                            ? kmem : 0),
 	                  "strays", (json_int_t)r.keeper_strays,
 	                  "pidns", r.pidns, "pidns_why", r.pidns ? NULL : r.pidns_why));
+	if (version >= 2)   /* the spacing of the units' mem_history */
+		json_object_set_new(o, "mem_interval_ms",
+		                    json_integer((json_int_t)sup_memory_interval(s)));
 	return o;
 }
 
 char *status_reply(struct sup *s, const struct status_self *self,
-                   const char *name)
+                   const struct ctl_req *req)
 {
+	const char *name = req->name;
+	int version = req->version ? req->version : 1;
+	if (req->history)
+		sup_memory_watch(s);
 	sup_measure(s, false, name);   /* NAME's tree alone, when asked for one */
 	uint64_t now = mono_ms();
 	json_t *units = json_array();
-	if (!name)
-		json_array_append_new(units, daemon_json(s, self, now));
+	if (!name && version == 1)
+		json_array_append_new(units, daemon_json(s, self, now, version));
 	for (size_t i = 0; i < sup_nunits(s); i++) {
 		const struct unit *u = sup_unit_at(s, i);
 		if (unit_removed(u) || (name && strcmp(name, unit_name(u)) != 0))
 			continue;
-		json_array_append_new(units, unit_json(u, now));
+		json_array_append_new(units, unit_json(u, now, version));
 	}
 	if (name && json_array_size(units) == 0) {
 		json_decref(units);
 		return reply_err(2, "no service or job named \"%s\" in %s", name,
 		                     self->config);
 	}
-	return reply_ok(json_pack("{s:o}", "units", units));
+	if (version == 1)
+		return reply_ok(json_pack("{s:o}", "units", units));
+	return reply_ok(json_pack("{s:i, s:o, s:o}", "version", 2, "daemon",
+	                          daemon_json(s, self, now, version), "units", units));
 }

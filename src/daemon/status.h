@@ -25,10 +25,15 @@ struct status_self {
 	size_t clients;       /* control connections open */
 };
 
-/* The reply (a line, ctl.h) to status NAME: the daemon and every unit
- * (NAME NULL), or the unit NAME alone; an error reply (exit 2) when there
- * is no unit NAME. */
+/* The reply (a line, ctl.h) to REQ, status [NAME]: every unit (NAME
+ * NULL), or the unit NAME alone; an error reply (exit 2) when there is no
+ * unit NAME.  Version 2 (REQ's version): {"version": 2, "daemon": {...},
+ * "units": [...]}, the units with why they are not up, their listen
+ * addresses and next run, CPU ticks and memory history; version 1
+ * (deprecated): {"units": [...]}, the daemon first when NAME is NULL.
+ * With history, someone watches: sampling is armed (sup_memory.h). */
+struct ctl_req;
 char *status_reply(struct sup *s, const struct status_self *self,
-                   const char *name);
+                   const struct ctl_req *req);
 
 #endif

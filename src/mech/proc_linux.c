@@ -48,17 +48,19 @@ int proc_parse_stat(const char *buf, pid_t pid, struct proc_stat *st)
 		return -1;
 	char state;
 	int ppid, pgid, sid;
-	unsigned long long start;
-	/* fields 3..8 then skip 9..21, field 22 = starttime; the kernel
-	 * writes them, each in the range of its type */
+	unsigned long long start, ut, st_, cut, cst;
+	/* fields 3..8, skip 9..13, 14..17 = utime stime cutime cstime, skip
+	 * 18..21, field 22 = starttime; the kernel writes them, each in the
+	 * range of its type (cutime and cstime are never negative) */
 	/* NOLINTNEXTLINE(cert-err34-c) */
 	if (sscanf(s + 1,
-	           " %c %d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d"
-	           " %*d %*d %*d %llu",
-	           &state, &ppid, &pgid, &sid, &start) != 5)
+	           " %c %d %d %d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu"
+	           " %*d %*d %*d %*d %llu",
+	           &state, &ppid, &pgid, &sid, &ut, &st_, &cut, &cst, &start) != 9)
 		return -1;
 	*st = (struct proc_stat){ .pid = pid, .ppid = ppid, .pgid = pgid,
-	                          .sid = sid, .start = start, .state = state };
+	                          .sid = sid, .start = start, .state = state,
+	                          .cpu = ut + st_ + cut + cst };
 	return 0;
 }
 

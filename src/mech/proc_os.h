@@ -32,6 +32,8 @@ struct proc_stat {
 	uint64_t start;   /* start time, in the system's units (Linux: clock
 	                     ticks since boot); only compared for equality */
 	char state;       /* 'R', 'S', 'Z' (a zombie), 'X' (dead), ... */
+	uint64_t cpu;     /* CPU time, user + system, its own and that of the
+	                     children it reaped, in clock ticks (Linux) */
 };
 
 struct proc_table {

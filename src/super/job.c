@@ -71,6 +71,11 @@ struct job *job_new(struct unit *u, struct job_queue *q)
 	return j;
 }
 
+uint64_t job_next_every(const struct job *j)
+{
+	return j->every.armed ? j->every.due : 0;
+}
+
 void job_free(struct job *j)
 {
 	if (!j)

@@ -85,6 +85,10 @@ bool job_queued(const struct job *j);
  * *UNTIL: its end, CLOCK_MONOTONIC ms (mono_ms). */
 bool job_cooling(const struct job *j, uint64_t *until);
 
+/* When every = DURATION next asks for a run (CLOCK_MONOTONIC ms,
+ * mono_ms), or 0 without every. */
+uint64_t job_next_every(const struct job *j);
+
 /* The run going on now (its number), or 0. */
 unsigned long job_current(const struct job *j);
 

@@ -77,6 +77,7 @@ static void free_unit(struct sup *s, struct unit *u)
 		                      : "it was removed from the configuration");
 	unit_free(u);
 	free(x->m.seen);
+	free(x->m.hist);   /* sup_memory.c's */
 	free(x);
 }
 

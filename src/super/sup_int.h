@@ -36,6 +36,7 @@ struct sup {
 	struct loop_timer settle;  /* ends the loop once all is at rest */
 	struct loop_timer records; /* writes the procs file, once per iteration */
 	struct loop_timer memory;  /* samples memory while a unit has a limit */
+	uint64_t watched_until;    /* mono ms: a status with history watches */
 	struct proc_table table;   /* reused by every scan */
 	bool scan_valid;           /* table and owner answer for this iteration */
 	uint64_t scan_wakeups;     /* the iteration they were read in */

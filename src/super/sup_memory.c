@@ -17,6 +17,18 @@ static bool limited(const struct unit *u)
 	return (unit_cfg(u)->memory_max || unit_ext(u)->job) && unit_up(u);
 }
 
+/* Does someone watch (a status request with history, not long ago)? */
+static bool watched(const struct sup *s)
+{
+	return s->watched_until > mono_ms();
+}
+
+/* Sampled by the timer: limited, or up while someone watches. */
+static bool sampled(const struct sup *s, const struct unit *u)
+{
+	return limited(u) || (unit_up(u) && watched(s));
+}
+
 /* One process of a tree as a measure reads it. */
 struct mem_read {
 	pid_t pid;
@@ -99,6 +111,7 @@ void sup_measure(struct sup *s, bool limited_only, const char *only)
 		if (only && strcmp(only, unit_name(s->units[i])) != 0)
 			continue;
 		um->procs = 0;
+		um->cpu_ticks = 0;
 		um->mem_bytes = 0;
 		um->top_pid = 0;
 		um->top_bytes = 0;
@@ -127,12 +140,15 @@ void sup_measure(struct sup *s, bool limited_only, const char *only)
 	for (size_t u = 0; u < s->nunits; u++) {
 		struct unit *un = s->units[u];
 		sup_note_seen(s, un, s->members + start[u], fill[u]);
-		if ((limited_only && !limited(un)) ||
+		if ((limited_only && !sampled(s, un)) ||
 		    (only && strcmp(only, unit_name(un)) != 0))
 			continue;
-		mem_measure_tree(un, s->members + start[u], fill[u], limited_only,
-		                 scratch);
+		/* a watched unit's figure is exact, as status shows it */
+		mem_measure_tree(un, s->members + start[u], fill[u],
+		                 limited_only && limited(un), scratch);
 		struct unit_measure *um = &unit_ext(un)->m;
+		for (size_t k = 0; k < fill[u]; k++)
+			um->cpu_ticks += s->members[start[u] + k].cpu;
 		if (um->mem_bytes > um->peak_mem)
 			um->peak_mem = um->mem_bytes;
 	}
@@ -144,20 +160,30 @@ void sup_measure(struct sup *s, bool limited_only, const char *only)
 
 /* --- memory sampling --- */
 
+static void hist_drop(struct unit_measure *um)
+{
+	free(um->hist);
+	um->hist = NULL;
+}
+
 static void on_memory(struct loop *lp, struct loop_timer *t);
 
 /* The sampling timer runs while some unit with memory-max (or a job) is
- * up, and only then. */
+ * up, or some unit is up while someone watches, and only then. */
 void sup_memory_schedule(struct sup *s)
 {
 	bool want = false;
 	for (size_t i = 0; i < s->nunits && !want; i++)
-		want = limited(s->units[i]);
+		want = sampled(s, s->units[i]);
 	if (want && !s->memory.armed)
 		loop_timer_start(s->host.loop, &s->memory, s->cfg->memory_interval_ms,
 		                 on_memory, s);
 	else if (!want && s->memory.armed)
 		loop_timer_stop(s->host.loop, &s->memory);
+	if (!want && !watched(s))   /* no one watches: what they saw goes */
+		for (size_t i = 0; i < s->nunits; i++)
+			if (!unit_cfg(s->units[i])->memory_max)
+				hist_drop(&unit_ext(s->units[i])->m);
 }
 
 static void memory_verdict(struct sup *s, struct unit *u)
@@ -199,6 +225,60 @@ static void memory_verdict(struct sup *s, struct unit *u)
 	}
 }
 
+/* --- the memory history --- */
+
+static void hist_push(struct unit_measure *um, uint64_t bytes)
+{
+	if (!um->hist)
+		um->hist = xcalloc(1, sizeof(*um->hist));
+	struct mem_hist *h = um->hist;
+	uint64_t kib = bytes / 1024;
+	h->kib[h->head] = kib > UINT32_MAX ? UINT32_MAX : (uint32_t)kib;
+	h->head = (uint16_t)((h->head + 1) % MEM_HIST_MAX);
+	if (h->n < MEM_HIST_MAX)
+		h->n++;
+}
+
+/* After a sample: each unit's figure joins its history while it has a
+ * memory limit (when up) or someone watches (0 when down); otherwise the
+ * history is dropped. */
+static void hist_record(struct sup *s)
+{
+	bool w = watched(s);
+	for (size_t i = 0; i < s->nunits; i++) {
+		struct unit *u = s->units[i];
+		struct unit_measure *um = &unit_ext(u)->m;
+		if (w)
+			hist_push(um, unit_up(u) ? um->mem_bytes : 0);
+		else if (unit_cfg(u)->memory_max && unit_up(u))
+			hist_push(um, um->mem_bytes);
+		else if (!unit_cfg(u)->memory_max)
+			hist_drop(um);
+	}
+}
+
+uint64_t sup_memory_interval(const struct sup *s)
+{
+	return s->cfg->memory_interval_ms;
+}
+
+void sup_memory_watch(struct sup *s)
+{
+	s->watched_until = mono_ms() + SUP_WATCH_MS;
+	sup_memory_schedule(s);
+}
+
+size_t sup_memory_history(const struct unit *u, uint64_t *out)
+{
+	const struct mem_hist *h = unit_ext(u)->m.hist;
+	if (!h)
+		return 0;
+	size_t first = (h->head + MEM_HIST_MAX - h->n) % MEM_HIST_MAX;
+	for (size_t i = 0; i < h->n; i++)
+		out[i] = (uint64_t)h->kib[(first + i) % MEM_HIST_MAX] * 1024;
+	return h->n;
+}
+
 static void on_memory(struct loop *lp, struct loop_timer *t)
 {
 	(void)lp;
@@ -206,6 +286,7 @@ static void on_memory(struct loop *lp, struct loop_timer *t)
 	uint64_t t0 = mono_ms();
 	sup_rescan(s);   /* the figure must be of now, not of this iteration */
 	sup_measure(s, true, NULL);
+	hist_record(s);
 	for (size_t i = 0; i < s->nunits; i++)
 		if (limited(s->units[i]) && unit_cfg(s->units[i])->memory_max)
 			memory_verdict(s, s->units[i]);

@@ -22,6 +22,17 @@ struct share_inst;
 struct job;
 struct watch;
 
+/* Memory samples kept per unit at most (sup_memory.h: while it has a
+ * memory limit or someone watches). */
+#define MEM_HIST_MAX 120
+
+/* The last samples of the tree's memory, KiB, a ring (made at the first
+ * sample kept, freed when no one wants them: sup_memory.c). */
+struct mem_hist {
+	uint32_t kib[MEM_HIST_MAX];
+	uint16_t n, head;          /* samples held; where the next one goes */
+};
+
 /* The unit's tree as the supervisor last measured it (sup_memory.c,
  * sup_procs.c).  The figures of a run (RUN_BEGIN: mem_warned, top_pid,
  * top_bytes, peak_mem) start afresh with each run. */
@@ -32,6 +43,9 @@ struct unit_measure {
 	uint64_t top_bytes;
 	uint64_t peak_mem;         /* the run's largest mem_bytes sampled */
 	bool mem_warned;           /* memory-warn sent in this run's episode */
+	uint64_t cpu_ticks;        /* CPU time of the tree's live processes and
+	                              of the children they reaped (clock ticks) */
+	struct mem_hist *hist;     /* the sampling timer's figures; NULL: none */
 	struct proc_stat *seen;    /* the tree as last seen (for ID.procs) */
 	size_t nseen, seen_cap;
 };

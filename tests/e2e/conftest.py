@@ -645,19 +645,24 @@ class Project:
         self.daemon_pid()
         return t
 
-    def status(self, name=None):
-        """status --json, parsed."""
+    def status_doc(self, name=None):
+        """status --json, parsed: {"version": 2, "daemon": {...}, "units":
+        [...]} (docs/protocol.md)."""
         t = self.ok("status", "--json", *([name] if name else []))
         data = json.loads(t.stdout)
-        if not name and data and data[0].get("kind") == "daemon":
-            self.pids.add(data[0]["pid"])
+        assert data.get("version") == 2, data
+        self.pids.add(data["daemon"]["pid"])
         return data
 
+    def status(self, name=None):
+        """The units of status --json (NAME: that one alone)."""
+        return self.status_doc(name)["units"]
+
     def daemon(self):
-        return self.status()[0]
+        return self.status_doc()["daemon"]
 
     def unit(self, name):
-        for u in self.status()[1:]:
+        for u in self.status():
             if u["name"] == name:
                 return u
         raise AssertionError("no unit %s in status" % name)

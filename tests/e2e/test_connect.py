@@ -46,7 +46,7 @@ def spawns(p, name):
 
 
 def units(p):
-    return {u["name"]: u for u in p.status()[1:]}
+    return {u["name"]: u for u in p.status()}
 
 
 # --- exclusive ------------------------------------------------------------
@@ -202,7 +202,7 @@ def test_idle_stop_keeps_the_session_and_its_input_wakes_the_service(project, re
 # --- per-client -----------------------------------------------------------
 
 def instance_units(p):
-    return [u for u in p.status()[1:] if u.get("instance")]
+    return [u for u in p.status() if u.get("instance")]
 
 
 def test_per_client_instances_are_fresh_capped_and_end_with_eof(project, reaper):

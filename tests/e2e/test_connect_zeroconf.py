@@ -78,7 +78,7 @@ class Zero:
         return json.loads(t.stdout)
 
     def units(self):
-        return {u["name"]: u for u in self.status()[1:]}
+        return {u["name"]: u for u in self.status()["units"]}
 
     def events(self):
         try:
@@ -175,7 +175,8 @@ def test_no_tend_ini_anywhere_works_and_shows_a_readable_name(zero, tmp_path):
     assert call(c, "echo", {"x": 1}) == {"x": 1}
     assert zero.sockets() == ["default.sock"]
 
-    daemon, *units = zero.status()
+    st = zero.status()
+    daemon, units = st["daemon"], st["units"]
     assert daemon["default"] is True and daemon["file"] is False, daemon
     assert daemon["config"] == str(zero.user_ini)
     assert [u["name"] for u in units] == ["mcp_server.py"]
@@ -433,7 +434,7 @@ def test_reload_keeps_it_and_a_file_that_appears_is_loaded(zero):
     assert sorted(units) == ["mcp_server.py", "other"], units
     assert units["mcp_server.py"]["pid"] == pid
     assert server_env(c)["pid"] == pid
-    assert zero.status()[0]["file"] is True
+    assert zero.status()["daemon"]["file"] is True
     # a section named like the shared service is refused, nothing changes
     zero.user_ini.write_text("[service mcp_server.py]\nexec = /bin/sleep 600\n")
     t = zero.run("reload")
@@ -468,12 +469,12 @@ def test_a_given_file_is_used_with_c(zero, tend, tmp_path):
     proc.stdin.flush()
     assert b'"result"' in proc.stdout.readline()
     st = tend.run("-c", str(ini), "status", "--json", env=env)
-    names = [u["name"] for u in json.loads(st.stdout)[1:]]
+    names = [u["name"] for u in json.loads(st.stdout)["units"]]
     assert sorted(names) == ["mcp_server.py", "other"], st.describe()
     t = tend.run("-c", str(ini), "reload", env=env)
     assert t.rc == 0, t.describe()
     st = tend.run("-c", str(ini), "status", "--json", env=env)
-    assert "mcp_server.py" in [u["name"] for u in json.loads(st.stdout)[1:]]
+    assert "mcp_server.py" in [u["name"] for u in json.loads(st.stdout)["units"]]
     proc.stdin.close()
     assert proc.wait(T_LONG) == 0
     assert zero.sockets() != ["default.sock"]      # the file's daemon, not the default

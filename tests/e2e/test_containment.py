@@ -595,7 +595,7 @@ stop-timeout = 20s
     assert len(mine) == 1, mine
     assert os.path.dirname(run) == os.path.join(base, mine[0]), run
     # status says so
-    d = p.status()[0]
+    d = p.daemon()
     assert d["cgroup"] == os.path.join(base, mine[0]) and not d["cgroup_why"], d
     assert "containment: a cgroup per run, in " + d["cgroup"] in p.ok("status").stdout
     assert stray == run and keeper_cg == base, (stray, keeper_cg)

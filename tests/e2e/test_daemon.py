@@ -78,10 +78,11 @@ def wait_following(t):
 DAEMON_KEYS = {"name", "kind", "state", "pid", "uptime_ms", "mem_bytes", "fds",
                "wakeups", "clients", "notify_ignored", "config", "default", "file",
                "cgroup", "cgroup_why", "keeper",
-               "version"}
+               "version", "mem_interval_ms"}
 KEEPER_KEYS = {"pid", "mem_bytes", "strays", "pidns", "pidns_why"}
 UNIT_KEYS = {"name", "kind", "state", "pid", "uptime_ms", "mem_bytes", "procs",
-             "restarts", "last_exit", "mem_max", "status_text", "health"}
+             "restarts", "last_exit", "mem_max", "status_text", "health",
+             "reason", "reason_text", "cpu_ticks", "mem_history"}
 
 
 def is_int(v):
@@ -108,8 +109,9 @@ exec = true
     assert t.rc == 0, t.describe()
     assert t.stderr == "", t.describe()
     # Returned once every boot service spawned: both are running now.
-    st = p.status()
-    daemon, units = st[0], st[1:]
+    st = p.status_doc()
+    assert set(st) == {"version", "daemon", "units"} and st["version"] == 2, st
+    daemon, units = st["daemon"], st["units"]
     assert set(daemon) == DAEMON_KEYS, daemon
     assert daemon["name"] == "tend" and daemon["kind"] == "daemon"
     assert daemon["state"] == "running"
@@ -135,6 +137,7 @@ exec = true
     for u in units:
         assert set(u) == UNIT_KEYS | ({"last_run"} if u["kind"] == "job"
                                       else set()), u
+        assert is_int(u["cpu_ticks"]) and isinstance(u["mem_history"], list), u
         for k in ("mem_bytes", "procs", "restarts"):
             assert is_int(u[k]), (k, u)
         assert isinstance(u["state"], str) and isinstance(u["kind"], str)
@@ -382,11 +385,11 @@ def test_many_runs_ending_at_once_all_settle(project, tmp_path):
     p = project("".join("[service s%d]\nexec = head -c1 %s\nrestart = never\n"
                         % (i, fifo) for i in range(n)))
     p.up()
-    wait_until(lambda: all(u["procs"] == 1 for u in p.status()[1:]),
+    wait_until(lambda: all(u["procs"] == 1 for u in p.status()),
                what="every service to wait on the fifo")
     fd = os.open(fifo, os.O_WRONLY)
     os.close(fd)  # every reader sees end-of-file at once
-    wait_until(lambda: all(u["state"] == "stopped" for u in p.status()[1:]),
+    wait_until(lambda: all(u["state"] == "stopped" for u in p.status()),
                what="every run to end and its unit to settle")
     assert not [e for e in p.events() if e["event"] == "stopping"], p.describe()
     t0 = time.monotonic()
@@ -575,7 +578,7 @@ def ctl_request(p, req):
 
 
 def pids_of(p):
-    return {u["name"]: u["pid"] for u in p.status()[1:]}
+    return {u["name"]: u["pid"] for u in p.status()}
 
 
 def cmdline(pid):

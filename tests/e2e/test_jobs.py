@@ -121,7 +121,7 @@ def test_run_refuses_services_and_start_refuses_jobs(project):
     assert t.rc == 2 and "which job" in t.stderr
     t = p.run("run", "j", "--join", "--wait")
     assert t.rc == 2
-    status = json.loads(p.ok("status", "--json", "j").stdout)
+    status = json.loads(p.ok("status", "--json", "j").stdout)["units"]
     assert status[0]["state"] == "idle" and status[0]["last_run"] is None
 
 

@@ -409,9 +409,9 @@ def test_client_with_the_sdk_default_environment_reaches_the_shells_daemon(
     assert res["calls"] == [{"name": "echo", "text": "Echo: trimmed", "isError": False}], res
     assert rc == 0, "the shell's tend status: exit %d, %s" % (rc, err)
     status = json.loads(out)
-    unit = [u for u in status if u.get("name") == "everything"][0]
+    unit = [u for u in status["units"] if u.get("name") == "everything"][0]
     assert len(daemons) == 1, "daemons (pid: lock file): %s" % daemons
-    assert list(daemons) == [status[0]["pid"]], (daemons, status[0])
+    assert list(daemons) == [status["daemon"]["pid"]], (daemons, status["daemon"])
     assert servers == [unit["pid"]], (servers, unit)
 
 

@@ -95,7 +95,7 @@ def test_full_runtime_directory_warned_retried_and_recovered(tend, tmp_path):
 
     def status():
         data = json.loads(cmd("status", "--json").stdout)
-        assert data[0]["kind"] == "daemon", data
+        assert data["daemon"]["kind"] == "daemon", data
         return data
 
     def statedir():
@@ -123,16 +123,16 @@ def test_full_runtime_directory_warned_retried_and_recovered(tend, tmp_path):
             log[-3000:], "\n".join(json.dumps(e) for e in events()[-30:]))
 
     cmd("up", "-d")
-    daemon = status()[0]["pid"]
+    daemon = status()["daemon"]["pid"]
     tend.reaper.track_pid(daemon)
     wait_until(lambda: os.path.exists(procs_file()), what="the procs file")
-    first = status()[1]["pid"]
+    first = status()["units"][0]["pid"]
 
     # Full: a new run changes the set, and its record cannot be written.
     ns.fill()
     cmd("restart", "a", "--wait")
     second = wait_until(lambda: (lambda u: u["pid"] != first and u["pid"])(
-        status()[1]), what="the second run")
+        status()["units"][0]), what="the second run")
     try:
         warn = wait_until(lambda: events("warn", condition="procs"), T_SHORT,
                           what="a warn with condition procs")[0]
@@ -171,7 +171,7 @@ def test_full_runtime_directory_warned_retried_and_recovered(tend, tmp_path):
     time.sleep(0.3)
     assert all(alive(*x) for x in procs), "the run died with its keeper"
     cmd("up", "-d")
-    new = status()[0]["pid"]
+    new = status()["daemon"]["pid"]
     tend.reaper.track_pid(new)
     left = [x for x in procs if alive(*x)]
     assert not left, ("processes of the killed daemon's run still alive "

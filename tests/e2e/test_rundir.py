@@ -97,8 +97,8 @@ def daemon_pid(status):
     rc, out, err = status
     assert rc == 0, err
     data = json.loads(out)
-    assert data[0]["kind"] == "daemon", data
-    return data[0]["pid"]
+    assert data["daemon"]["kind"] == "daemon", data
+    return data["daemon"]["pid"]
 
 
 def test_trimmed_client_reaches_the_daemon_of_the_login_shell(tmp_path, reaper):

@@ -65,7 +65,7 @@ def status(p):
     took = time.monotonic() - t0
     assert t.rc == 0, t.describe() + p.describe()
     data = json.loads(t.stdout)
-    return data[0], data[1:], took
+    return data["daemon"], data["units"], took
 
 
 def down(p, mains, daemon, keeper):

@@ -148,6 +148,38 @@ static void test_parse_status_name(void **state)
 	ctl_req_free(&r);
 }
 
+/* status's version and history; the CLI asks for version 2, and both go
+ * out and come back through ctl_format. */
+static void test_parse_status_version_history(void **state)
+{
+	(void)state;
+	struct ctl_req r = parse_ok("{\"cmd\":\"status\"}");
+	assert_int_equal(r.version, 0);
+	assert_false(r.history);
+	r = parse_ok("{\"cmd\":\"status\",\"version\":2,\"history\":true}");
+	assert_int_equal(r.version, 2);
+	assert_true(r.history);
+	char *l = ctl_format(&r);
+	assert_string_equal(l, "{\"cmd\":\"status\",\"version\":2,"
+	                       "\"history\":true}\n");
+	free(l);
+	ctl_req_free(&r);
+	r = parse_ok("{\"cmd\":\"status\",\"version\":1}");
+	assert_int_equal(r.version, 1);
+	bad("{\"cmd\":\"status\",\"version\":3}", "\"version\" must be 1 or 2");
+	bad("{\"cmd\":\"status\",\"version\":\"2\"}", "\"version\" must be 1 or 2");
+	bad("{\"cmd\":\"status\",\"history\":1}", "\"history\" must be true or false");
+	bad("{\"cmd\":\"start\",\"name\":\"a\",\"version\":2}",
+	    "cmd \"start\" takes no field \"version\"; see docs/protocol.md");
+	const struct cmd_info *ci = cmd_find("status");
+	struct cmd_args args = { .name = NULL, .flags = CMD_JSON1 };
+	r = ctl_req_of_args(ci, &args);
+	assert_int_equal(r.version, 2);   /* the CLI makes the old shape itself */
+	args.flags = 0;
+	r = ctl_req_of_args(cmd_find("start"), &args);
+	assert_int_equal(r.version, 0);
+}
+
 static void test_parse_named_cmds(void **state)
 {
 	(void)state;
@@ -724,8 +756,8 @@ static void test_req_of_args(void **state)
 	struct ctl_req req = ctl_req_of_args(cmd_info(CTL_STATUS), &none);
 	assert_int_equal(req.cmd, CTL_STATUS);
 	assert_null(req.name);
-	char *line = ctl_format(&req);
-	assert_string_equal(line, "{\"cmd\":\"status\"}\n");
+	char *line = ctl_format(&req);   /* the CLI asks for version 2 */
+	assert_string_equal(line, "{\"cmd\":\"status\",\"version\":2}\n");
 	free(line);
 }
 
@@ -935,6 +967,7 @@ int main(void)
 		cmocka_unit_test(test_format_exact),
 		cmocka_unit_test(test_format_roundtrip),
 		cmocka_unit_test(test_req_of_args),
+		cmocka_unit_test(test_parse_status_version_history),
 		cmocka_unit_test(test_reply_ok),
 		cmocka_unit_test(test_reply_ok_not_overridden),
 		cmocka_unit_test(test_reply_err),
