@@ -53,6 +53,8 @@ static char *failed_text(const struct unit *u)
 	const struct unit_config *c = unit_cfg(u);
 	const struct exit_info *e = unit_last_exit(u);
 	char d[32], how[48] = "";
+	if (unit_gave_up(u) && e->reason == EXIT_SPAWN_FAILED && unit_start_error(u))
+		return xasprintf("failed: cannot start: %s", unit_start_error(u));
 	if (unit_gave_up(u) && e->reason == EXIT_SPAWN_FAILED)
 		return xasprintf("failed: cannot start: exec \"%s\": %s",
 		                 c->argv.v[0], strerror(e->err));
@@ -87,6 +89,9 @@ static void reason_json(json_t *o, const struct unit *u)
 			                 format_duration(until > mono_ms() ? until - mono_ms()
 			                                 : 0, d), c->max_failures);
 		}
+	} else if (unit_waiting(u)) {
+		code = "after";
+		text = xasprintf("waiting for %s", unit_waiting_for(u));
 	} else if (unit_waits_for_fds(u)) {
 		code = "no-fds";
 		text = xstrdup("not started: tend is out of file descriptors "

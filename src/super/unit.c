@@ -204,6 +204,7 @@ void unit_free(struct unit *u)
 		output_close(&u->out, u->host->loop);
 	free(u->capture.logname);
 	free(u->start_why);
+	free(u->waiting_for);
 	policy_hist_free(&u->hist);
 	unit_run_cgroup_end(u);
 	free(u->cookie);
@@ -419,14 +420,18 @@ static bool deps_pending(struct unit *u, bool start)
 	}
 	if (r < 0) {
 		deps_failed(u, why);
-	} else if (u->st != F_WAITING) {
+		free(why);
+		return true;
+	}
+	free(u->waiting_for);
+	u->waiting_for = why;   /* what it waits for now */
+	if (u->st != F_WAITING) {
 		/* A stop meanwhile ends the wait as a retry's would: a job's
 		 * run asked for gets its result. */
 		u->retry_res = (struct spawn_res){ .err = ECANCELED, .step = "after" };
-		unit_emit(u, "waiting", json_pack("{s:s}", "for", why));
+		unit_emit(u, "waiting", json_pack("{s:s}", "for", u->waiting_for));
 		enter(u, F_WAITING, R_NONE);
 	}
-	free(why);
 	return true;
 }
 
@@ -821,6 +826,11 @@ void unit_deps_changed(struct unit *u)
 bool unit_waiting(const struct unit *u) { return u->st == F_WAITING; }
 
 const char *unit_start_error(const struct unit *u) { return u->start_why; }
+
+const char *unit_waiting_for(const struct unit *u)
+{
+	return u->st == F_WAITING && u->waiting_for ? u->waiting_for : "";
+}
 
 void unit_stop(struct unit *u)
 {

@@ -238,8 +238,10 @@ void unit_start(struct unit *u);
 void unit_stop(struct unit *u);
 /* A unit of U's after list changed: a waiting start looks again. */
 void unit_deps_changed(struct unit *u);
-/* Is a start of it waiting for its after list? */
+/* Is a start of it waiting for its after list?  For what ("db:ready
+ * ...", "" when it is not waiting)? */
 bool unit_waiting(const struct unit *u);
+const char *unit_waiting_for(const struct unit *u);
 /* Why its last start could not be made when no errno says (its after
  * list); NULL otherwise. */
 const char *unit_start_error(const struct unit *u);

@@ -28,6 +28,8 @@ struct unit {
 	struct spawn_res retry_res;   /* in retry: what the start failed with */
 	char *start_why;           /* why the last start could not be made, when
 	                              no errno says it (its after list) */
+	char *waiting_for;         /* waiting: the words of its after list it
+	                              waits for ("db:ready ...") */
 	struct policy_hist hist;
 	struct loop_timer timer;   /* the state's (fsm_states[st].timer) */
 	struct loop_timer wdog;    /* the watchdog deadline, while running */

@@ -89,7 +89,10 @@ after = db:healthy
     wait_until(lambda: p.run("status").rc == 0, what="the daemon")
     p.wait_unit("api", timeout=T_LONG, state="waiting")
     time.sleep(0.5)
-    assert p.unit("api")["state"] == "waiting"
+    api = p.unit("api")
+    assert api["state"] == "waiting" and api["reason"] == "after", api
+    assert api["reason_text"] == "waiting for db:healthy", api
+    assert "waiting for db:healthy" in p.ok("status").stdout
     flag.write_text("")
     t.wait(T_LONG)
     assert t.rc == 0, t.describe()
@@ -113,6 +116,8 @@ after = db:ready
     assert 'service "api" could not start: after: "db"' in t.stderr, t.describe()
     api = p.unit("api")
     assert api["state"] == "failed" and api["pid"] is None, api
+    assert api["reason"] == "gave-up" and \
+        api["reason_text"].startswith('failed: cannot start: after: "db"'), api
     ev = p.wait_event("gave_up", unit="api")
     assert ev["reason"] == "dependency"
     ex = [e for e in p.events() if e["event"] == "exited" and e["unit"] == "api"]

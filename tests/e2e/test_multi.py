@@ -80,6 +80,10 @@ def test_several_names_globs_and_all(project, tmp_path):
     assert state(p, "idx-a") == "running" and state(p, "idx-b") == "stopped"
     # status of several: only those
     t = p.ok("status", "--json", "idx-*")
+    doc = json.loads(t.stdout)
+    assert doc["version"] == 2 and doc["daemon"]["kind"] == "daemon", doc
+    assert sorted(u["name"] for u in doc["units"]) == ["idx-a", "idx-b"]
+    t = p.ok("status", "--json=1", "idx-*")   # the old shape: no daemon
     assert sorted(u["name"] for u in json.loads(t.stdout)) == ["idx-a", "idx-b"]
     t = p.ok("status", "web", "idx-b")
     rows = [l.split()[0] for l in t.stdout.splitlines()[1:] if l and not l.startswith(" ")]
