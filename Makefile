@@ -8,7 +8,10 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wvla
 CPPFLAGS += -D_GNU_SOURCE -DTEND_VERSION=\"$(VERSION)\"
-LIBS    := -ljansson -lncursesw
+LIBS    := -ljansson
+# tend top's own program (tend-top) alone links the terminal library: the
+# daemon, its keeper and every other command are tend, free of it.
+TOP_LIBS := -lncursesw
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 # How many compilers (and lint and fuzz jobs) at once: one per CPU.
 LINT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -19,17 +22,21 @@ LAYERS  := base mech super daemon cli
 SRCDIRS := $(addprefix src/,$(LAYERS))
 SRCS    := $(wildcard $(addsuffix /*.c,$(SRCDIRS)))
 HDRS    := $(wildcard $(addsuffix /*.h,$(SRCDIRS)))
-LIBSRCS := $(filter-out src/cli/main.c,$(SRCS))
+TOPSRCS := src/cli/top.c src/cli/top_main.c
+LIBSRCS := $(filter-out src/cli/main.c $(TOPSRCS),$(SRCS))
 CPPFLAGS += $(addprefix -I,$(SRCDIRS))
 vpath %.c $(SRCDIRS)
 UNITS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 # Two builds side by side: build/ (the product) and build/san/ (ASan+UBSan).
-OBJS     := $(patsubst %.c,build/%.o,$(notdir $(SRCS)))
-SANOBJS  := $(patsubst %.c,build/san/%.o,$(notdir $(SRCS)))
+OBJS     := $(patsubst %.c,build/%.o,$(notdir $(filter-out $(TOPSRCS),$(SRCS))))
+SANOBJS  := $(patsubst %.c,build/san/%.o,$(notdir $(filter-out $(TOPSRCS),$(SRCS))))
+# tend-top links only what it uses of the rest, from an archive.
+TOPOBJS  := build/top.o build/top_main.o build/libtend.a
+SANTOPOBJS := build/san/top.o build/san/top_main.o build/san/libtend.a
 
 .PHONY: all deps mcp-deps demo test man completions install uninstall deb check-deb check-unit check-shape fsm-doc check-e2e check-e2e-plain check-e2e-san check-clang conformance conformance-deps fuzz fuzz-build check-fuzz fuzz-merge lint lint-cppcheck bench bench-quick bench-base bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp soak clean
-all: build/tend
+all: build/tend build/tend-top
 
 deps:
 	@scripts/deps.sh
@@ -68,8 +75,16 @@ build build/san build/clang build/lint:
 
 build/tend: $(OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
-build/san/tend: $(SANOBJS)
-	$(CC) -O1 -g $(SAN) -o $@ $^ $(LIBS)
+build/libtend.a: $(filter-out build/main.o,$(OBJS))
+	rm -f $@ && ar rcs $@ $^
+build/san/libtend.a: $(filter-out build/san/main.o,$(SANOBJS))
+	rm -f $@ && ar rcs $@ $^
+build/tend-top: $(TOPOBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(TOP_LIBS)
+build/san/tend: $(SANOBJS) build/san/tend-top
+	$(CC) -O1 -g $(SAN) -o $@ $(SANOBJS) $(LIBS)
+build/san/tend-top: $(SANTOPOBJS)
+	$(CC) -O1 -g $(SAN) -o $@ $^ $(LIBS) $(TOP_LIBS)
 
 # Unit tests link tests/oracle.c: the properties they share with fuzz/.
 build/san/test_%: tests/unit/test_%.c tests/oracle.c tests/oracle.h $(filter-out build/san/main.o,$(SANOBJS))
@@ -125,9 +140,9 @@ check-unit: $(addprefix build/,$(UNITS)) $(addprefix build/san/,$(UNITS))
 # computes); each run's output is shown whole when it ends (-O), and each
 # has its own temporary directory (pytest would clean up the other's).
 E2E_TMP ?= /tmp/tend-e2e-$(shell id -u)
-check-e2e: build/tend build/san/tend
+check-e2e: build/tend build/tend-top build/san/tend
 	@$(MAKE) --no-print-directory -O -j2 check-e2e-plain check-e2e-san
-check-e2e-plain: build/tend
+check-e2e-plain: build/tend build/tend-top
 	TEND_BIN=$(CURDIR)/build/tend $(PYTHON) -m pytest -q -p no:cacheprovider \
 	  --basetemp=$(E2E_TMP)-plain tests/e2e
 check-e2e-san: build/san/tend
@@ -165,6 +180,7 @@ FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 # (tests/e2e/test_install.py installs the build under test, from a
 # directory of its own).
 TEND_BUILT  ?= build/tend
+TEND_TOP_BUILT ?= $(dir $(TEND_BUILT))tend-top
 GEN         ?= build
 MANPAGES    := $(GEN)/man/tend.1 $(GEN)/man/tend.ini.5
 COMPLETIONS := $(GEN)/completions/tend.bash $(GEN)/completions/_tend $(GEN)/completions/tend.fish
@@ -185,11 +201,12 @@ $(GEN)/completions/_tend: $(TEND_BUILT) | $(GEN)/completions
 $(GEN)/completions/tend.fish: $(TEND_BUILT) | $(GEN)/completions
 	$(TEND_BUILT) completions fish > $@.tmp && mv $@.tmp $@
 
-install: $(TEND_BUILT) $(MANPAGES) $(COMPLETIONS)
+install: $(TEND_BUILT) $(TEND_TOP_BUILT) $(MANPAGES) $(COMPLETIONS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	  $(DESTDIR)$(DOCDIR)/docs/bench $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
 	  $(DESTDIR)$(FISHCOMPDIR)
 	install -m 0755 $(TEND_BUILT) $(DESTDIR)$(BINDIR)/tend
+	install -m 0755 $(TEND_TOP_BUILT) $(DESTDIR)$(BINDIR)/tend-top
 	install -m 0644 $(GEN)/man/tend.1 $(DESTDIR)$(MANDIR)/man1/tend.1
 	install -m 0644 $(GEN)/man/tend.ini.5 $(DESTDIR)$(MANDIR)/man5/tend.ini.5
 	install -m 0644 $(GEN)/completions/tend.bash $(DESTDIR)$(BASHCOMPDIR)/tend
@@ -200,7 +217,8 @@ install: $(TEND_BUILT) $(MANPAGES) $(COMPLETIONS)
 	install -m 0644 $(wildcard docs/bench/*.svg) $(DESTDIR)$(DOCDIR)/docs/bench/
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/tend $(DESTDIR)$(MANDIR)/man1/tend.1 \
+	rm -f $(DESTDIR)$(BINDIR)/tend $(DESTDIR)$(BINDIR)/tend-top \
+	  $(DESTDIR)$(MANDIR)/man1/tend.1 \
 	  $(DESTDIR)$(MANDIR)/man5/tend.ini.5 $(DESTDIR)$(BASHCOMPDIR)/tend \
 	  $(DESTDIR)$(ZSHCOMPDIR)/_tend $(DESTDIR)$(FISHCOMPDIR)/tend.fish
 	rm -rf $(DESTDIR)$(DOCDIR)
@@ -219,7 +237,7 @@ deb:
 	lintian --fail-on error --info \
 	  build/deb/tend_$(VERSION)_*.changes
 
-check-deb: build/tend
+check-deb: build/tend build/tend-top
 	TEND_BIN=$(CURDIR)/build/tend $(PYTHON) -m pytest -q -p no:cacheprovider \
 	  --basetemp=$(E2E_TMP)-deb tests/e2e/test_deb.py
 

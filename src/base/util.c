@@ -239,6 +239,17 @@ ssize_t fd_recv(int sock, void *buf, size_t cap, int flags, int *fds,
 	return r;
 }
 
+char *exe_sibling(const char *name)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return NULL;
+	self[n] = 0;
+	char *slash = strrchr(self, '/');
+	return xasprintf("%.*s/%s", (int)(slash ? slash - self : 0), self, name);
+}
+
 long fd_count(void)
 {
 	DIR *dir = opendir("/proc/self/fd");

@@ -104,6 +104,11 @@ ssize_t fd_send(int sock, const void *buf, size_t len, const int *fds,
 ssize_t fd_recv(int sock, void *buf, size_t cap, int flags, int *fds,
                 size_t *nfds, size_t max, int *msg_flags);
 
+/* The path of the program NAME in the directory of this process's own
+ * (/proc/self/exe): tend and tend-top are installed side by side.
+ * malloc'd; NULL (errno) when this program's path cannot be read. */
+char *exe_sibling(const char *name);
+
 /* Descriptors this process has open now (from /proc/self/fd), or -1. */
 long fd_count(void);
 

@@ -1,7 +1,6 @@
 /* tend — command line: global options, then one command. */
 #include "config.h"
 #include "events.h"
-#include "top.h"
 #include "client.h"
 #include "cmd.h"
 #include "complete.h"
@@ -340,6 +339,33 @@ static const char global_flags[] = "-c --config -h --help -V --version";
  * request to the daemon (run NULL) take what cmd.h's table says; the
  * others run here and take what their entry says.  The shell completions
  * are made from this table alone (complete.h). */
+/* tend top: its own program, tend-top, beside this one (top_main.c: the
+ * terminal library is loaded by it alone). */
+static int top_exec(const char *cfgarg, int argc, char **argv)
+{
+	char *path = exe_sibling("tend-top");
+	if (!path) {
+		errline("top: cannot tell where tend is (/proc/self/exe: %s)",
+		        strerror(errno));
+		return 1;
+	}
+	char **args = xcalloc((size_t)argc + 4, sizeof(*args));
+	size_t k = 0;
+	args[k++] = (char *)"tend-top";
+	if (cfgarg) {
+		args[k++] = (char *)"-c";
+		args[k++] = (char *)cfgarg;
+	}
+	for (int i = 0; i < argc; i++)
+		args[k++] = argv[i];
+	execv(path, args);
+	errline("top: cannot run %s (%s); it is built and installed beside tend "
+	        "(make, make install)", path, strerror(errno));
+	free(args);
+	free(path);
+	return 127;
+}
+
 static const struct cli_cmd cli_cmds[] = {
 	{ "up", "run the daemon of the file", cmd_up, "-d --json",
 	  COMP_NONE, NULL, false, false, NULL },
@@ -359,7 +385,7 @@ static const struct cli_cmd cli_cmds[] = {
 	  "-f -n --since --timestamps --color", COMP_UNIT, NULL, false, false, NULL },
 	{ "events", "what happened: spawned, exited, ...", client_events,
 	  "-f --json -n", COMP_NONE, NULL, false, false, NULL },
-	{ "top", "a live view of the units, with keys to act", top_command, NULL,
+	{ "top", "a live view of the units, with keys to act", top_exec, NULL,
 	  COMP_NONE, NULL, false, false, NULL },
 	{ "run", "ask for a run of a job", NULL, NULL, COMP_NONE, NULL, false,
 	  false, NULL },

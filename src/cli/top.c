@@ -461,7 +461,8 @@ static void follow_log(struct top *t)
 	struct sigaction ign = { .sa_handler = SIG_IGN }, oint, oquit;
 	sigaction(SIGINT, &ign, &oint);
 	sigaction(SIGQUIT, &ign, &oquit);
-	pid_t pid = fork();
+	char *tend = exe_sibling("tend");   /* this is tend-top (top_main.c) */
+	pid_t pid = tend ? fork() : -1;
 	if (pid == 0) {
 		signal(SIGINT, SIG_DFL);
 		signal(SIGQUIT, SIG_DFL);
@@ -476,9 +477,10 @@ static void follow_log(struct top *t)
 		argv[k++] = "-f";
 		argv[k++] = nm;
 		argv[k] = NULL;
-		execv("/proc/self/exe", argv);
+		execv(tend, argv);
 		_exit(127);
 	}
+	free(tend);
 	int st;
 	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;

@@ -236,3 +236,27 @@ def test_status_fits_a_real_terminal(project, term):
     assert all(len(l) <= 70 for l in lines), s
     # (the screen wraps what is too long: the whole name would show)
     assert LONG not in s and "a-worker-with-a-name" in s and "\u2026" in s, s
+
+
+def test_only_tend_top_loads_the_terminal_library(project, tmp_path):
+    """tend top is its own program, tend-top, beside tend: the daemon and
+    its keeper (both tend) map no ncurses or tinfo, and tend top without
+    tend-top beside it says so in one line."""
+    from conftest import keeper_of
+    p = project("[service web]\nexec = sleep 600\n")
+    p.up()
+    daemon = p.daemon()["pid"]
+    for pid in (daemon, keeper_of(daemon)):
+        with open("/proc/%d/maps" % pid) as f:
+            maps = f.read()
+        assert "ncurses" not in maps and "libtinfo" not in maps, pid
+    top = os.path.join(os.path.dirname(TEND_BIN), "tend-top")
+    assert os.access(top, os.X_OK), top
+    lonely = tmp_path / "lonely"
+    lonely.mkdir()
+    shutil.copy(TEND_BIN, lonely / "tend")
+    t = subprocess.run([str(lonely / "tend"), "-c", str(p.ini), "top"],
+                       env=p.env, capture_output=True, text=True, timeout=T_SHORT)
+    assert t.returncode == 127, t
+    assert t.stderr.count("\n") == 1 and "tend-top" in t.stderr and \
+        "make install" in t.stderr, t.stderr
