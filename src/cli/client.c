@@ -509,6 +509,30 @@ static int request_of_words(const struct cmd_info *ci, int argc, char **argv,
 	return 0;
 }
 
+/* Did a daemon from before status version 2 refuse REQ's version field
+ * (docs/protocol.md)?  A daemon keeps running across an upgrade of tend. */
+static bool refused_version(const struct ctl_req *req, json_t *r)
+{
+	const char *e = json_string_value(json_object_get(r, "error"));
+	return req->cmd == CTL_STATUS && req->version == 2 && e &&
+	       !json_is_true(json_object_get(r, "ok")) &&
+	       strstr(e, "takes no field \"version\"");
+}
+
+/* Its answer in the old shape (the daemon first among the units), put in
+ * the new one. */
+static void status_as_v2(json_t *r)
+{
+	json_t *units = json_object_get(r, "units");
+	json_t *first = json_array_get(units, 0);
+	const char *kind = json_string_value(json_object_get(first, "kind"));
+	if (kind && strcmp(kind, "daemon") == 0) {
+		json_object_set(r, "daemon", first);
+		json_array_remove(units, 0);
+	}
+	json_object_set_new(r, "version", json_integer(2));
+}
+
 static int send_command(const char *cfgarg, const struct cmd_info *ci,
                         const struct ctl_req *req, unsigned json)
 {
@@ -527,6 +551,24 @@ static int send_command(const char *cfgarg, const struct cmd_info *ci,
 		code = no_daemon(ci, &p);
 	if (fd >= 0) {
 		r = call(fd, req, &p);
+		if (r && refused_version(req, r)) {
+			/* asked again as it understands, its answer reshaped */
+			struct ctl_req old = *req;
+			old.version = 0;
+			old.history = false;
+			json_decref(r);
+			r = NULL;
+			close(fd);
+			fd = reach_daemon(path, &p, &old, false, &code);
+			if (fd >= 0)
+				r = call(fd, &old, &p);
+			if (r && json_is_true(json_object_get(r, "ok")))
+				status_as_v2(r);
+			if (fd < 0 && code < 0)
+				code = no_daemon(ci, &p);
+		}
+	}
+	if (fd >= 0) {
 		code = !r ? EXIT_DAEMON
 		       : !json_is_true(json_object_get(r, "ok")) ? refused(r)
 		       : show_reply(req, json, r, fd);

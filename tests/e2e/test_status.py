@@ -3,6 +3,7 @@ clients, the table fitted to the terminal's width, and the shapes of
 --json (version 2, and the deprecated old array of --json=1) and of the
 status request (docs/protocol.md)."""
 import json
+import os
 import sys
 import socket
 
@@ -217,3 +218,70 @@ def test_history_while_watched(project):
     wait_until(lambda: len(p.unit("web")["mem_history"]) >= 120, 30,
                interval=0.5, what="120 samples")
     assert len(p.unit("web")["mem_history"]) == 120
+
+
+def test_an_older_daemon_is_asked_again_in_the_old_shape(project):
+    """A daemon keeps running across an upgrade of tend: one from before
+    status version 2 refuses the version field, and tend status asks again
+    without it and shows its answer in the new shape.  The older daemon is
+    played by this test on the daemon's socket, holding its lock."""
+    import fcntl
+    import threading
+    p = project("[service web]\nexec = sleep 600\n")
+    p.up()
+    sock_path, lock_path = p.sock, p.lock_file
+    p.ok("down")
+    wait_until(lambda: p.lock_holder() is None or not sock_path.exists(),
+               what="the daemon to go")
+    lock = open(lock_path, "a+")
+    fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    lock.seek(0)
+    lock.truncate()
+    lock.write("%d\n" % os.getpid())
+    lock.flush()
+    if sock_path.exists():
+        sock_path.unlink()
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(str(sock_path))
+    srv.listen(8)
+    asked = []
+    old = {"ok": True, "units": [
+        {"name": "tend", "kind": "daemon", "pid": 4242, "state": "running"},
+        {"name": "web", "kind": "service", "state": "running", "pid": 4343}]}
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            with c:
+                data = b""
+                while b"\n" not in data:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                if not data:
+                    continue
+                req = json.loads(data.split(b"\n")[0])
+                asked.append(req)
+                if "version" in req:
+                    r = {"ok": False, "exit": 2, "error": 'cmd "status" takes '
+                         'no field "version"; see docs/protocol.md'}
+                else:
+                    r = old
+                c.sendall(json.dumps(r).encode() + b"\n")
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    try:
+        t = p.run("status", "--json", timeout=T_SHORT)
+        assert t.rc == 0, t.describe()
+        doc = json.loads(t.stdout)
+        assert doc["version"] == 2 and doc["daemon"]["pid"] == 4242, doc
+        assert [u["name"] for u in doc["units"]] == ["web"], doc
+        assert [("version" in r) for r in asked if r.get("cmd") == "status"] \
+            == [True, False], asked
+    finally:
+        srv.close()
+        lock.close()
