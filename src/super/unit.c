@@ -283,6 +283,20 @@ static bool lacked_resources(const struct spawn_res *res)
 	                 res->err == EAGAIN || res->err == ENOMEM));
 }
 
+/* A start that cannot be made (told as exited, spawn_failed): a job's
+ * run has that result; a service gives up (event gave_up, REASON). */
+static void start_over(struct unit *u, const char *reason)
+{
+	if (u->is_job) {
+		unit_run_step(u, RUN_OVER);
+		u->want_up = false;
+		enter(u, F_STOPPED, R_JOB_DONE);
+		return;
+	}
+	unit_emit(u, "gave_up", json_pack("{s:s}", "reason", reason));
+	enter(u, F_FAILED, R_GAVE_UP);
+}
+
 static void spawn_failed(struct unit *u, const struct spawn_res *res)
 {
 	const struct unit_config *c = u->cfg;
@@ -302,15 +316,7 @@ static void spawn_failed(struct unit *u, const struct spawn_res *res)
 	                            "error", events_text(err)));
 	free(err);
 	free(what);
-	if (u->is_job) {
-		/* A job's run that could not start: that run's result. */
-		unit_run_step(u, RUN_OVER);
-		u->want_up = false;
-		enter(u, F_STOPPED, R_JOB_DONE);
-		return;
-	}
-	unit_emit(u, "gave_up", json_pack("{s:s}", "reason", "spawn_failed"));
-	enter(u, F_FAILED, R_GAVE_UP);
+	start_over(u, "spawn_failed");
 }
 
 /* The start could not be made for want of tend's own resources: retry,
@@ -394,14 +400,7 @@ static void deps_failed(struct unit *u, const char *why)
 	                                   .code = -1, .at = wall_ms() };
 	unit_emit(u, "exited", json_pack("{s:s, s:s}", "reason", "spawn_failed",
 	                                 "error", u->start_why));
-	if (u->is_job) {
-		unit_run_step(u, RUN_OVER);
-		u->want_up = false;
-		enter(u, F_STOPPED, R_JOB_DONE);
-		return;
-	}
-	unit_emit(u, "gave_up", json_pack("{s:s}", "reason", "dependency"));
-	enter(u, F_FAILED, R_GAVE_UP);
+	start_over(u, "dependency");
 }
 
 /* Are the units of U's after list where it needs them (the host asks
