@@ -98,7 +98,7 @@ static void run_events_only_where_a_run_is(void **state)
 static void nothing_is_dead(void **state)
 {
 	(void)state;
-	bool used[A_NACTIONS] = { 0 }, shown[US_IDLE + 1] = { 0 };
+	bool used[A_NACTIONS] = { 0 }, shown[US_WAITING + 1] = { 0 };
 	for (int s = 0; s < F_NSTATES; s++) {
 		shown[fsm_states[s].shown] = true;
 		for (int e = 0; e < E_NEVENTS; e++)
@@ -106,7 +106,7 @@ static void nothing_is_dead(void **state)
 	}
 	for (int a = 0; a < A_NACTIONS; a++)
 		assert_true(used[a]);
-	for (int s = 0; s <= US_IDLE; s++)
+	for (int s = 0; s <= US_WAITING; s++)
 		assert_true(shown[s]);
 	for (int a = 0; a < A_NACTIONS; a++)
 		assert_string_not_equal(fsm_action_doc(a), "unknown");
