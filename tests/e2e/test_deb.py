@@ -33,7 +33,8 @@ def test_deb_builds_passes_lintian_and_runs(tmp_path, tend):
     print("lintian:", r.stdout or "no tags")
     files = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True,
                            text=True).stdout
-    for f in ("./usr/bin/tend", "./usr/share/man/man1/tend.1.gz",
+    for f in ("./usr/bin/tend", "./usr/bin/tend-top",
+              "./usr/share/man/man1/tend.1.gz",
               "./usr/share/man/man5/tend.ini.5.gz",
               "./usr/share/bash-completion/completions/tend",
               "./usr/share/zsh/vendor-completions/_tend",

@@ -60,6 +60,7 @@ def installed(dest, rel):
 def test_make_install_puts_everything_in_place(staged):
     want = {
         "bin/tend": 0o755,
+        "bin/tend-top": 0o755,
         "share/man/man1/tend.1": 0o644,
         "share/man/man5/tend.ini.5": 0o644,
         "share/bash-completion/completions/tend": 0o644,
@@ -75,6 +76,8 @@ def test_make_install_puts_everything_in_place(staged):
         assert stat.S_IMODE(p.stat().st_mode) == mode, (rel, oct(p.stat().st_mode))
     # the binary installed is the one under test
     assert installed(staged, "bin/tend").read_bytes() == Path(TEND_BIN).read_bytes()
+    assert installed(staged, "bin/tend-top").read_bytes() == \
+        (Path(TEND_BIN).parent / "tend-top").read_bytes()
     # every document of docs/ is there
     for doc in (REPO / "docs").glob("*.md"):
         assert installed(staged, "share/doc/tend/docs/" + doc.name).is_file(), doc
