@@ -1435,17 +1435,29 @@ static char *check_after_word(const struct tend_config *cfg,
 	return NULL;
 }
 
-/* A cycle through U (white 0, grey 1 on the path, black 2 done): the
- * first found is reported, the whole of it named. */
-static bool after_cycle(const struct tend_config *cfg, size_t i, int *color,
-                        size_t *path, size_t depth, struct errlist *errs)
+/* A cycle reachable from unit START (colours: white 0, grey 1 on the
+ * path, black 2 done), by a walk with its own stack (PATH: the units on
+ * the way, EDGE: the next word of each; nunits each): the first found is
+ * reported, the whole of it named. */
+static bool after_cycle(const struct tend_config *cfg, size_t start, int *color,
+                        size_t *path, size_t *edge, struct errlist *errs)
 {
-	color[i] = 1;
-	path[depth] = i;
-	const struct unit_config *u = cfg->units[i];
-	for (size_t k = 0; k < u->after.n; k++) {
+	size_t depth = 0;
+	path[0] = start;
+	edge[0] = 0;
+	color[start] = 1;
+	for (;;) {
+		size_t i = path[depth];
+		const struct unit_config *u = cfg->units[i];
+		if (edge[depth] == u->after.n) {
+			color[i] = 2;
+			if (depth == 0)
+				return false;
+			depth--;
+			continue;
+		}
 		char name[96];
-		config_after_split(u->after.v[k], name, sizeof(name));
+		config_after_split(u->after.v[edge[depth]++], name, sizeof(name));
 		size_t j = 0;
 		while (j < cfg->nunits && strcmp(cfg->units[j]->name, name) != 0)
 			j++;
@@ -1456,8 +1468,8 @@ static bool after_cycle(const struct tend_config *cfg, size_t i, int *color,
 			while (path[from] != j)
 				from++;
 			struct buf b = { 0 };
-			for (size_t p = from; p <= depth; p++)
-				buf_addf(&b, "%s -> ", cfg->units[path[p]]->name);
+			for (size_t k = from; k <= depth; k++)
+				buf_addf(&b, "%s -> ", cfg->units[path[k]]->name);
 			buf_adds(&b, cfg->units[j]->name);
 			int line = after_line(cfg->units[j]);
 			char *at = where(cfg, line);
@@ -1468,11 +1480,10 @@ static bool after_cycle(const struct tend_config *cfg, size_t i, int *color,
 			free(b.s);
 			return true;
 		}
-		if (after_cycle(cfg, j, color, path, depth + 1, errs))
-			return true;
+		color[j] = 1;
+		path[++depth] = j;
+		edge[depth] = 0;
 	}
-	color[i] = 2;
-	return false;
 }
 
 static void check_after(struct tend_config *cfg, const struct unitv *bad,
@@ -1498,9 +1509,11 @@ static void check_after(struct tend_config *cfg, const struct unitv *bad,
 		return;
 	int *color = xcalloc(cfg->nunits, sizeof(*color));
 	size_t *path = xcalloc(cfg->nunits, sizeof(*path));
+	size_t *edge = xcalloc(cfg->nunits, sizeof(*edge));
 	for (size_t i = 0; i < cfg->nunits; i++)
-		if (color[i] == 0 && after_cycle(cfg, i, color, path, 0, errs))
+		if (color[i] == 0 && after_cycle(cfg, i, color, path, edge, errs))
 			break;
+	free(edge);
 	free(path);
 	free(color);
 }

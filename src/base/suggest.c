@@ -13,7 +13,12 @@
 
 static char fold(char c)
 {
-	return c == '_' ? '-' : (char)tolower((unsigned char)c);
+	if (c == '_')
+		return '-';
+	static const char lower[] = "abcdefghijklmnopqrstuvwxyz";   /* ASCII only */
+	if (c >= 'A' && c <= 'Z')
+		return lower[c - 'A'];
+	return c;
 }
 
 static size_t min3(size_t a, size_t b, size_t c)

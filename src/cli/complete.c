@@ -55,7 +55,7 @@ static void add_key_flags(struct buf *b, bool connect)
 	if (!f)
 		return;
 	config_print_flags(f, connect);
-	fclose(f);
+	(void)fclose(f);   /* a memory stream: TEXT is what it holds */
 	for (char *line = text; line && *line;) {
 		char *nl = strchr(line, '\n');
 		if (strncmp(line, "  --", 4) == 0)
@@ -175,7 +175,7 @@ static void script_bash(FILE *out, const struct cli_cmd *cmds, size_t n,
 	size_t len = 0;
 	FILE *f = open_memstream(&names, &len);
 	put_names(f, cmds, n, " ");
-	fclose(f);
+	(void)fclose(f);   /* a memory stream: NAMES is what it holds */
 	fprintf(out, bash_head, TEND_VERSION, globals, names);
 	free(names);
 	for (size_t i = 0; i < n; i++) {

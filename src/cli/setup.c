@@ -408,7 +408,7 @@ static bool ours(const char *path)
 		return false;
 	char line[256] = "";
 	bool yes = fgets(line, sizeof(line), f) && strstr(line, WRITTEN_BY);
-	fclose(f);
+	(void)fclose(f);   /* read only */
 	return yes;
 }
 

@@ -464,8 +464,8 @@ static void follow_log(struct top *t)
 	char *tend = exe_sibling("tend");   /* this is tend-top (top_main.c) */
 	pid_t pid = tend ? fork() : -1;
 	if (pid == 0) {
-		signal(SIGINT, SIG_DFL);
-		signal(SIGQUIT, SIG_DFL);
+		(void)signal(SIGINT, SIG_DFL);   /* cannot fail for these */
+		(void)signal(SIGQUIT, SIG_DFL);
 		char *argv[8];
 		int k = 0;
 		argv[k++] = "tend";
@@ -600,7 +600,7 @@ int top_command(const char *cfgarg, int argc, char **argv)
 		errline("top needs a terminal; for scripts: tend status --json");
 		return 2;
 	}
-	setlocale(LC_ALL, "");
+	(void)setlocale(LC_ALL, "");   /* the C locale stays if it fails */
 	int code;
 	struct top t = { .cfgarg = cfgarg, .saved_err = -1,
 	                 .clk_tck = sysconf(_SC_CLK_TCK) };
@@ -613,7 +613,7 @@ int top_command(const char *cfgarg, int argc, char **argv)
 	t.conn = client_open(cfgarg, &code);
 	if (!t.conn)
 		return code;
-	signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGPIPE, SIG_IGN);   /* cannot fail for SIGPIPE */
 	screen_start(&t);
 	quiet_stderr(&t, true);
 	code = run(&t);

@@ -192,7 +192,7 @@ static bool fds_room(struct unit_host *h)
 	uint64_t now = loop_wakeups(h->loop) + 1;
 	if (h->fds_full_at == now)
 		return false;
-	if (h->fds_est >= 4 * (UNIT_START_FDS + UNIT_FDS_RESERVE)) {
+	if (h->fds_est >= 4L * (UNIT_START_FDS + UNIT_FDS_RESERVE)) {
 		h->fds_est -= UNIT_START_FDS;
 		return true;
 	}
