@@ -49,9 +49,12 @@ def main():
     ap.add_argument("--stopping-after", type=float)
     ap.add_argument("--trigger-after", type=float)
     a = ap.parse_args()
-    with open(os.path.join(a.dir, "%d.env" % os.getpid()), "w") as f:
+    # whole or not at all: a reader that sees the file sees all of it
+    env = os.path.join(a.dir, "%d.env" % os.getpid())
+    with open(env + ".tmp", "w") as f:
         f.write("%s\n%s\n" % (os.environ.get("NOTIFY_SOCKET", ""),
                               os.environ.get("WATCHDOG_USEC", "")))
+    os.rename(env + ".tmp", env)
     start = time.monotonic()
     todo = []   # (when, message)
     if a.ready_after is not None:
