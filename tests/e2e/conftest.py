@@ -14,6 +14,7 @@ tend runs with --json, "tend: UNIT: EVENT k=v" lines otherwise.
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -549,6 +550,20 @@ def write_ini(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def ctl_ask(sock, req):
+    """One request REQ (a dict) on the control socket SOCK: its reply."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(T_LONG)
+        c.connect(str(sock))
+        c.sendall(json.dumps(req).encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            b = c.recv(65536)
+            assert b, "the daemon closed the connection"
+            buf += b
+    return json.loads(buf)
 
 
 def q(s):

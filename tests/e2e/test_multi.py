@@ -9,11 +9,10 @@ import os
 import pty
 import re
 import select
-import socket
 import subprocess
 import time
 
-from conftest import PY, T_LONG, T_SHORT, TEND_BIN, q, wait_until
+from conftest import PY, T_LONG, T_SHORT, TEND_BIN, q, wait_until, ctl_ask
 
 # A service that prints "NAME i" every PERIOD seconds, starting OFFSET
 # seconds in: two of them, offset by half a period, write interleaved.
@@ -170,17 +169,7 @@ def test_names_request_on_the_socket(project, tmp_path):
     p.up()
 
     def request(req):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(T_LONG)
-        s.connect(str(p.sock))
-        s.sendall(json.dumps(req).encode() + b"\n")
-        buf = b""
-        while b"\n" not in buf:
-            chunk = s.recv(65536)
-            assert chunk, "closed"
-            buf += chunk
-        s.close()
-        return json.loads(buf.split(b"\n")[0])
+        return ctl_ask(p.sock, req)
 
     r = request({"cmd": "stop", "names": ["idx-*", "web"]})
     assert r["ok"] is True, r

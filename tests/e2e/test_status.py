@@ -7,21 +7,7 @@ import os
 import sys
 import socket
 
-from conftest import T_LONG, T_SHORT, wait_until
-
-
-def ask(sock, req):
-    """One request on the control socket: its reply."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
-        c.settimeout(T_LONG)
-        c.connect(str(sock))
-        c.sendall(json.dumps(req).encode() + b"\n")
-        buf = b""
-        while not buf.endswith(b"\n"):
-            b = c.recv(65536)
-            assert b, "the daemon closed the connection"
-            buf += b
-    return json.loads(buf)
+from conftest import T_LONG, T_SHORT, ctl_ask as ask, wait_until
 
 
 REASONS_INI = """\
