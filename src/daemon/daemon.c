@@ -355,16 +355,23 @@ static void handle_ping(struct daemon *d, struct conn *c, struct unit *u,
 	             TEND_VERSION)));
 }
 
-static void handle_status(struct daemon *d, struct conn *c, struct unit *u,
-                          const struct ctl_req *req)
+/* status of every unit, of REQ's name, or of US (N: a request's names). */
+static void status_of(struct daemon *d, struct conn *c,
+                      const struct ctl_req *req, struct unit **us, size_t n)
 {
-	(void)u;
 	struct status_self self = { .config = d->paths.config,
 	                            .is_default = d->paths.is_default,
 	                            .file = d->cfg->dir != NULL,
 	                            .clients = server_nconns(d->srv) };
-	server_reply(c, status_reply(d->sup, &self, req));
+	server_reply(c, status_reply(d->sup, &self, req, us, n));
 	sup_after_burst(d->sup);
+}
+
+static void handle_status(struct daemon *d, struct conn *c, struct unit *u,
+                          const struct ctl_req *req)
+{
+	(void)u;
+	status_of(d, c, req, NULL, 0);
 }
 
 /* start and restart: answered at once (it spawned, or failed to), or with
@@ -534,39 +541,6 @@ static struct unit **expand(struct daemon *d, struct conn *c,
 	return out;
 }
 
-/* status of several units: the whole status (its shape as REQ asks),
- * with the units of US only. */
-static void status_of(struct daemon *d, struct conn *c,
-                      const struct ctl_req *req, struct unit **us, size_t n)
-{
-	struct status_self self = { .config = d->paths.config,
-	                            .is_default = d->paths.is_default,
-	                            .file = d->cfg->dir != NULL,
-	                            .clients = server_nconns(d->srv) };
-	struct ctl_req every = *req;
-	every.name = NULL;
-	every.names = NULL;
-	every.nnames = 0;
-	char *line = status_reply(d->sup, &self, &every);
-	json_t *all = json_loads(line, 0, NULL), *u;
-	free(line);
-	json_t *units = json_array();
-	size_t i;
-	json_array_foreach(json_object_get(all, "units"), i, u) {
-		const char *name = json_string_value(json_object_get(u, "name"));
-		const char *kind = json_string_value(json_object_get(u, "kind"));
-		for (size_t k = 0; name && kind && strcmp(kind, "daemon") != 0 &&
-		                   k < n; k++)
-			if (strcmp(name, unit_name(us[k])) == 0) {
-				json_array_append(units, u);
-				break;
-			}
-	}
-	/* the rest of the reply (version 2: the version, the daemon) kept */
-	json_object_set_new(all, "units", units);
-	server_reply(c, reply_ok(all));
-	sup_after_burst(d->sup);
-}
 
 /* A request for several units (ctl.h's "names"): each unit's answer, in
  * one reply (batch.h). */

@@ -264,8 +264,18 @@ static json_t *daemon_json(const struct sup *s, const struct status_self *self,
 	return o;
 }
 
+/* Is U among ONLY (N of them)? */
+static bool among(const struct unit *u, struct unit *const *only, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (only[k] == u)
+			return true;
+	return false;
+}
+
 char *status_reply(struct sup *s, const struct status_self *self,
-                   const struct ctl_req *req)
+                   const struct ctl_req *req, struct unit *const *only,
+                   size_t nonly)
 {
 	const char *name = req->name;
 	int version = req->version ? req->version : 1;
@@ -274,11 +284,12 @@ char *status_reply(struct sup *s, const struct status_self *self,
 	sup_measure(s, false, name);   /* NAME's tree alone, when asked for one */
 	uint64_t now = mono_ms();
 	json_t *units = json_array();
-	if (!name && version == 1)
+	if (!name && !only && version == 1)
 		json_array_append_new(units, daemon_json(s, self, now, version));
 	for (size_t i = 0; i < sup_nunits(s); i++) {
 		const struct unit *u = sup_unit_at(s, i);
-		if (unit_removed(u) || (name && strcmp(name, unit_name(u)) != 0))
+		if (unit_removed(u) || (name && strcmp(name, unit_name(u)) != 0) ||
+		    (only && !among(u, only, nonly)))
 			continue;
 		json_array_append_new(units, unit_json(u, now, version));
 	}

@@ -31,9 +31,13 @@ struct status_self {
  * "units": [...]}, the units with why they are not up, their listen
  * addresses and next run, CPU ticks and memory history; version 1
  * (deprecated): {"units": [...]}, the daemon first when NAME is NULL.
- * With history, someone watches: sampling is armed (sup_memory.h). */
+ * With history, someone watches: sampling is armed (sup_memory.h).
+ * With ONLY (NONLY units: a request's names, expanded), those units alone,
+ * as with a NAME. */
 struct ctl_req;
+struct unit;
 char *status_reply(struct sup *s, const struct status_self *self,
-                   const struct ctl_req *req);
+                   const struct ctl_req *req, struct unit *const *only,
+                   size_t nonly);
 
 #endif
