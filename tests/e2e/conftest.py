@@ -11,6 +11,7 @@ process carrying the tag).
 Events are read from tend's stderr, which goes to a file: JSON lines when
 tend runs with --json, "tend: UNIT: EVENT k=v" lines otherwise.
 """
+import glob
 import json
 import os
 import signal
@@ -580,6 +581,42 @@ def is_sanitized():
             return b"__asan_init" in f.read()
     except OSError:
         return False
+
+
+# Debian's libfaketime (scripts/deps.sh installs it), preloaded into a
+# daemon alone to move its clocks; the machine's clock is never touched.
+# The offset is read again at every call from a file (FAKETIME_NO_CACHE),
+# written with faketime_set.
+FAKETIME = (sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")) +
+            ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"])[0]
+
+
+def faketime_env(env, rc, monotonic):
+    """ENV with the preload of libfaketime, its offset read from RC (a
+    path; "+0" written there): the wall clock moves, and CLOCK_MONOTONIC
+    too when MONOTONIC.  Skips the test when libfaketime is missing."""
+    if not os.path.exists(FAKETIME):
+        pytest.skip("%s is missing (Debian package libfaketime, installed "
+                    "by scripts/deps.sh)" % FAKETIME)
+    faketime_set(rc, "+0")
+    fake = dict(env, LD_PRELOAD=FAKETIME, FAKETIME_TIMESTAMP_FILE=str(rc),
+                FAKETIME_NO_CACHE="1", NO_FAKE_STAT="1")
+    if not monotonic:
+        fake["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
+    if is_sanitized():
+        # ASan wants its runtime first among the libraries; libfaketime
+        # works behind it all the same (it only wraps clock functions).
+        fake["ASAN_OPTIONS"] = ":".join(
+            x for x in (fake.get("ASAN_OPTIONS"), "verify_asan_link_order=0")
+            if x)
+    return fake
+
+
+def faketime_set(rc, spec):
+    """The faked clocks' offset: "+1d", "-30s", "+0"."""
+    tmp = Path(str(rc) + ".tmp")
+    tmp.write_text(spec + "\n")
+    os.rename(tmp, rc)     # never half a line for the daemon to read
 
 
 def comm(pid):

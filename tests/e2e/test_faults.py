@@ -12,7 +12,6 @@ Each fault: tend keeps supervising everything else, reports the condition
 once (a warn with "condition", or the event that already says it), comes
 back when the condition ends (event recovered), and loses no state
 (status, crash history, job queue)."""
-import glob
 import json
 import os
 import random
@@ -26,7 +25,8 @@ from pathlib import Path
 import pytest
 
 from conftest import (BIN, PY, T_LONG, T_SHORT, TEND_BIN, TREE, alive,
-                      children, comm, exists, is_sanitized, keeper_of,
+                      children, comm, exists, faketime_env, faketime_set,
+                      is_sanitized, keeper_of,
                       keepers_of, parse_events, proc_stat, q, wait_until)
 
 SOAK = os.environ.get("TEND_SOAK") == "full"
@@ -578,13 +578,8 @@ exec = sleep 600
 
 # --- a clock jump -------------------------------------------------------------
 
-# Debian's libfaketime (scripts/deps.sh installs it), preloaded into the
-# daemon alone: its wall clock (CLOCK_REALTIME) is moved while
-# CLOCK_MONOTONIC and CLOCK_BOOTTIME stay real (FAKETIME_DONT_FAKE_MONOTONIC),
-# by rewriting the offset in FAKETIME_TIMESTAMP_FILE, read again at every
-# call (FAKETIME_NO_CACHE).  The machine's clock is never touched.
-FAKETIME = (sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")) +
-            ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"])[0]
+# The daemon's wall clock is moved with libfaketime (conftest.faketime_env)
+# while CLOCK_MONOTONIC and CLOCK_BOOTTIME stay real.
 DAY_MS = 86400 * 1000
 
 # The services run without the preload (env below): what they see of the
@@ -612,12 +607,6 @@ start-timeout = 6s
 """
 
 
-def set_offset(rc, spec):
-    tmp = rc.with_suffix(".tmp")
-    tmp.write_text(spec + "\n")
-    os.rename(tmp, rc)     # never half a line for the daemon to read
-
-
 def true_gaps(evs, first, then, unit, jumps):
     """Milliseconds from each FIRST event of UNIT to the THEN event that
     follows it, with the wall clock's jumps between the two (JUMPS: the
@@ -640,21 +629,9 @@ def test_clock_jump(tend, project, tmp_path):
     interval, a start-timeout does not fire early), tells each jump once
     (a warn with condition clock and the jump), and stamps events with the
     new clock."""
-    if not os.path.exists(FAKETIME):
-        pytest.skip("%s is missing (Debian package libfaketime, installed "
-                    "by scripts/deps.sh)" % FAKETIME)
     rc = tmp_path / "faketime.rc"
-    set_offset(rc, "+0")
     p = project(CLOCK_INI)
-    fake = dict(p.env, LD_PRELOAD=FAKETIME, FAKETIME_TIMESTAMP_FILE=str(rc),
-                FAKETIME_NO_CACHE="1", FAKETIME_DONT_FAKE_MONOTONIC="1",
-                NO_FAKE_STAT="1")
-    if is_sanitized():
-        # ASan wants its runtime first among the libraries; libfaketime
-        # works behind it all the same (it only wraps clock functions).
-        fake["ASAN_OPTIONS"] = ":".join(
-            x for x in (fake.get("ASAN_OPTIONS"), "verify_asan_link_order=0")
-            if x)
+    fake = faketime_env(p.env, rc, monotonic=False)
     t = tend.run("-c", str(p.ini), "up", "-d", env=fake, timeout=T_LONG)
     assert t.rc == 0, t.describe()
     daemon = p.daemon_pid()
@@ -672,7 +649,7 @@ def test_clock_jump(tend, project, tmp_path):
 
     # A day forward.
     r0, n0 = p.unit("crasher")["restarts"], runs()
-    set_offset(rc, "+1d")
+    faketime_set(rc, "+1d")
     fwd = p.wait_event("warn", condition="clock", timeout=T_SHORT)
     assert abs(fwd["jump_ms"] - DAY_MS) < 1000, fwd
     assert fwd["unit"] == "tend"
@@ -685,7 +662,7 @@ def test_clock_jump(tend, project, tmp_path):
 
     # And back.
     r1, n1 = p.unit("crasher")["restarts"], runs()
-    set_offset(rc, "+0")
+    faketime_set(rc, "+0")
     back = p.wait_event("warn", n=2, condition="clock", timeout=T_SHORT)
     assert abs(back["jump_ms"] + DAY_MS) < 1000, back
     assert "back by" in back["message"]

@@ -7,7 +7,8 @@ import os
 import sys
 import socket
 
-from conftest import T_LONG, T_SHORT, ctl_ask as ask, wait_until
+from conftest import (T_LONG, T_SHORT, ctl_ask as ask, faketime_env,
+                      faketime_set, wait_until)
 
 
 REASONS_INI = """\
@@ -204,6 +205,39 @@ def test_history_while_watched(project):
     wait_until(lambda: len(p.unit("web")["mem_history"]) >= 120, 30,
                interval=0.5, what="120 samples")
     assert len(p.unit("web")["mem_history"]) == 120
+
+
+def test_history_goes_a_minute_after_the_last_watcher(project, tend, tmp_path):
+    """SUP_WATCH_MS (a minute) after the last status request with history,
+    the histories of units without memory-max are dropped and their
+    sampling stops; a unit with memory-max keeps its own.  The minute is
+    passed by moving the daemon's monotonic clock (libfaketime) forward."""
+    rc = tmp_path / "faketime.rc"
+    p = project("[tend]\nmemory-interval = 100ms\n\n"
+                "[service web]\nexec = sleep 600\nenv = LD_PRELOAD=\n\n"
+                "[service capped]\nexec = sleep 600\nenv = LD_PRELOAD=\n"
+                "memory-max = 100M\n")
+    fake = faketime_env(p.env, rc, monotonic=True)
+    t = tend.run("-c", str(p.ini), "up", "-d", env=fake, timeout=T_LONG)
+    assert t.rc == 0, t.describe()
+    with open("/proc/%d/maps" % p.daemon_pid()) as f:
+        assert "libfaketime" in f.read(), "the preload did not reach the daemon"
+    ask(p.sock, {"cmd": "status", "version": 2, "history": True})
+
+    def hist(name):
+        return len(p.unit(name)["mem_history"])
+    wait_until(lambda: hist("web") >= 5, T_SHORT * 2, what="web's history")
+    # Seconds later (less than a minute) it is still kept and growing.
+    n = hist("web")
+    wait_until(lambda: hist("web") > n + 3, T_SHORT, what="web's history grows")
+    faketime_set(rc, "+61")      # the minute of the watch has passed
+    wait_until(lambda: hist("web") == 0, T_SHORT,
+               what="web's history dropped once no one watches")
+    m = hist("capped")
+    assert m >= 5, "a unit with memory-max keeps its history"
+    wait_until(lambda: hist("capped") > m, T_SHORT,
+               what="capped still sampled")
+    assert hist("web") == 0, "web is no longer sampled"
 
 
 def test_an_older_daemon_is_asked_again_in_the_old_shape(project):
