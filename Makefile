@@ -97,7 +97,7 @@ build/san/test_keeper: build/san/tend
 
 # Warnings are errors with clang too: compile every file once with it.
 check-clang: | build/clang
-	@for f in $(SRCS) tests/unit/*.c tests/oracle.c fuzz/*.c; do \
+	@for f in $(SRCS) tests/unit/*.c tests/oracle.c fuzz/*.c bench/*.c; do \
 	  clang $(CPPFLAGS) -Itests -O2 $(WARN) -fsyntax-only $$f || exit 1; done
 	@echo "clang: $(words $(SRCS)) sources clean"
 
@@ -293,14 +293,20 @@ $(PM2_STAMP): bench/npm/package.json bench/npm/package-lock.json
 	cd bench/npm && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	@touch $@
 
+# bench/floor_proxy.c: the least a user-space proxy does (relay scenario).
+FLOOR := build/bench/floor_proxy
+$(FLOOR): bench/floor_proxy.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -pthread -o $@ $<
+
 bench:
 	@scripts/deps.sh peers
-	$(MAKE) $(PM2_STAMP) build/tend
+	$(MAKE) $(PM2_STAMP) build/tend $(FLOOR)
 	$(PYTHON) bench/compare.py build/tend
 
 bench-quick:
 	@scripts/deps.sh peers
-	$(MAKE) $(PM2_STAMP) build/tend
+	$(MAKE) $(PM2_STAMP) build/tend $(FLOOR)
 	$(PYTHON) bench/compare.py build/tend --quick
 
 # Before and after a change in one run: tend at BASE (a git revision, built
@@ -309,7 +315,7 @@ bench-quick:
 BASE ?= HEAD
 bench-base:
 	@scripts/deps.sh peers
-	$(MAKE) $(PM2_STAMP) build/tend
+	$(MAKE) $(PM2_STAMP) build/tend $(FLOOR)
 	rm -rf build/base && git worktree prune
 	git worktree add --detach build/base $(BASE)
 	$(MAKE) -C build/base build/tend

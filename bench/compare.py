@@ -21,7 +21,8 @@ so that drift hits them all alike; median and spread; a report in Markdown
                  400 MiB of anonymous memory, under a 300 MiB limit
   5 storm        N concurrent clients asking for one stopped service
   6 scale        N services: start-all time, status time, memory
-  7 relay        tend's TCP proxy against a direct connection and socat
+  7 relay        tend's TCP proxy against a direct connection, socat and
+                 a minimal splice proxy in C (bench/floor_proxy.c)
                  (bench/relay.py's stream and round trip)
 
 Usage: bench/compare.py [TEND_BIN] [--quick] [--only S1,S2] [--peers P1,P2]
@@ -640,13 +641,19 @@ def scale(root, S, peer_list):
 
 # --- 7 relay -----------------------------------------------------------------
 
+# The floor of the relay scenario: a minimal proxy in C, built by `make bench`.
+FLOOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "bench",
+                     "floor_proxy")
+
+
 def relay_bench(root, S, peer_list):
-    """tend's proxy against a direct connection and socat; with --base, the
+    """tend's proxy against a direct connection, socat and floor_proxy (the
+    least a user-space proxy does, when built); with --base, the
     base binary's proxy too, in the same rounds, to the same backend (its
     service a `sleep` that is ready once the backend accepts)."""
     if peers.Tend not in peer_list:
         return None
-    lport, bport, sport, lbase = relay.free_ports(4)
+    lport, bport, sport, lbase, fport = relay.free_ports(5)
     listen = lambda port: {"serve": ["listen = tcp:127.0.0.1:%d" % port,
                                      "backend = tcp:127.0.0.1:%d" % bport]}
     tends = [("tend", peers.Tend(sub(root, "t"), {"serve": [PY, relay.BACKEND, "serve", str(bport)]},
@@ -654,8 +661,9 @@ def relay_bench(root, S, peer_list):
     if peers.TendBase in peer_list:
         tends.append(("tend-base", peers.TendBase(sub(root, "b"), {"serve": ["sleep", "86400"]},
                                                    extra=listen(lbase)), lbase))
-    proxy = None
-    names = [n for n, _, _ in tends] + ["direct", "socat"]
+    proxy = floor = None
+    has_floor = os.access(FLOOR, os.X_OK)
+    names = [n for n, _, _ in tends] + ["direct", "socat"] + (["floor"] if has_floor else [])
     rate = {k: [] for k in names}
     rtt = {k: [] for k in names}
     # Each tend's daemon: CPU per GiB streamed, its wakeups (context
@@ -668,8 +676,12 @@ def relay_bench(root, S, peer_list):
         proxy = relay.spawn(root, [relay.SOCAT, "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork" % sport,
                                    "TCP:127.0.0.1:%d" % bport], stderr=subprocess.DEVNULL)
         relay.wait_listening((sport,), "socat")
+        if has_floor:
+            floor = relay.spawn(root, [FLOOR, str(fport), str(bport)])
+            relay.wait_listening((fport,), "floor_proxy")
         # tend first: it wakes the service (then tend-base's finds it up).
-        paths = [(n, port) for n, _, port in tends] + [("direct", bport), ("socat", sport)]
+        paths = ([(n, port) for n, _, port in tends] + [("direct", bport), ("socat", sport)]
+                 + ([("floor", fport)] if has_floor else []))
         for _, port in paths:
             relay.same_bytes(port, 4 << 20)
         daemon = {n: t.pid for n, t, _ in tends}
@@ -690,8 +702,9 @@ def relay_bench(root, S, peer_list):
                     own[name]["wakeups_rt"].append(
                         (ctx_switches(pid) - w0) / (S.relay_pings + relay.PING_WARM))
     finally:
-        if proxy:
-            relay.kill(proxy)
+        for p in (proxy, floor):
+            if p:
+                relay.kill(p)
         finish(*[t for _, t, _ in reversed(tends)])
     return {"rounds": S.relay_rounds, "mib": S.relay_mib, "pings": S.relay_pings,
             "rate": rate, "rtt_us": {k: [pct(v, 0.5), pct(v, 0.99)] for k, v in rtt.items()},
@@ -1057,7 +1070,7 @@ def report_relay(R, res):
         "(wake of idle services, `tend connect`, CPU per GiB)."
         % (res["socat"], res["mib"], res["pings"], res["rounds"]), "")
     rate, rtt = res["rate"], res["rtt_us"]
-    order = ["direct", "tend", "tend-base", "socat"]
+    order = ["direct", "floor", "tend", "tend-base", "socat"]
     rows = []
     for k in [k for k in order if k in rate]:
         rows.append((k, spread(rate[k], "%.0f"), "%.0f" % rtt[k][0], "%.0f" % rtt[k][1]))
@@ -1071,6 +1084,14 @@ def report_relay(R, res):
         + (" tend-base (%s): %.2f× direct's stream, %+.0f µs over direct's round trip."
            % (peers.TendBase.bin, mr["tend-base"] / mr["direct"], mt["tend-base"] - mt["direct"])
            if "tend-base" in mr else ""), "")
+    if "floor" in mr:
+        R.p("floor is `bench/floor_proxy.c`, the least a user-space proxy does: a thread "
+            "per direction blocked in splice(2), no event loop, no copy. It streams %.2f× "
+            "direct and its round trip is %+.0f µs over direct's: what the second hop "
+            "through the kernel costs on this machine, whoever makes it. tend streams "
+            "%.2f× floor, and its round trip is %+.0f µs over floor's."
+            % (mr["floor"] / mr["direct"], mt["floor"] - mt["direct"],
+               mr["tend"] / mr["floor"], mt["tend"] - mt["floor"]), "")
     own = res.get("own", {})
     if own:
         R.table(("tend's daemon", "CPU per GiB streamed, ms",
