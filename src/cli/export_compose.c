@@ -276,8 +276,9 @@ int export_compose(struct exp *x)
 	exp_head(x, f, NULL);
 	fputs("# The image of each service is named after its unit: build it "
 	      "with the\n# program, or write the image's name.  Health checks "
-	      "run in the container\n# (curl for http, nc for tcp and unix).\n"
-	      "services:\n", f);
+	      "run in the container\n# (curl for http, nc for tcp and unix); "
+	      "a published port reaches the program\n# on the container's "
+	      "address (0.0.0.0), not on 127.0.0.1 alone.\nservices:\n", f);
 	for (size_t i = 0; i < x->nunits; i++) {
 		const struct unit_config *u = x->units[i];
 		exp_notes_begin(x, u, compose_lost);

@@ -16,8 +16,8 @@ static const struct exp_lost k8s_lost[] = {
 	  "(STOPSIGNAL)" },
 	{ "memory-warn", "Kubernetes has no warning below the limit" },
 	{ "watchdog", "a pod has no sd_notify" },
-	{ "start-timeout", "written as no probe: the liveness probe's "
-	  "initialDelaySeconds and failureThreshold time the start" },
+	{ "start-timeout", "Kubernetes times a start only through a "
+	  "startupProbe, which tend's start has no counterpart of" },
 	{ "listen-mode", "a Service has no unix sockets" },
 	{ "stdio", "tend connect shares the program's stdin and stdout among "
 	  "clients; a pod gives it none" },
@@ -331,7 +331,8 @@ static void partial_notes(struct exp *x, const struct unit_config *u)
 	/* the default too: a service that exits cleanly to stay stopped */
 	if (u->kind == KIND_SERVICE && u->policy.restart != RESTART_ALWAYS)
 		exp_note(x, u, "restart", "a Deployment restarts its pod after "
-		         "every exit");
+		         "every exit%s", config_key_line(u, "restart") ? ""
+		         : " (on-failure is tend's default)");
 	if (config_key_line(u, "success-codes"))
 		exp_note(x, u, "success-codes", "Kubernetes counts exit 0 alone "
 		         "as success");

@@ -63,7 +63,7 @@ static void sd_word(struct buf *b, const char *s, bool exec)
 			buf_adds(b, "%%");
 		else if (*p == '$' && exec)
 			buf_adds(b, "$$");
-		else if (*p == '"' || *p == '\\' || *p == '\'')
+		else if (*p == '"' || *p == '\\')
 			buf_addf(b, "\\%c", *p);
 		else if (*p == '\n')
 			buf_adds(b, "\\n");
