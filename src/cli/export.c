@@ -357,58 +357,75 @@ static void pad(FILE *f, int n)
 	fprintf(f, "%*s", n, "");
 }
 
-/* V (an object or an array) at IND; its first line goes where the cursor
- * is when FIRST_INLINE (after "- "). */
-static void yaml_block(FILE *f, const json_t *v, int ind, bool first_inline)
+static bool nonempty(const json_t *v)
 {
-	bool first = true;
-	if (json_is_object(v)) {
-		const char *k;
-		json_t *c;
-		json_object_foreach((json_t *)v, k, c) {
-			if (!(first && first_inline))
-				pad(f, ind);
-			first = false;
-			yaml_key(f, k);
-			fputc(':', f);
-			if (json_is_object(c) || json_is_array(c)) {
-				if ((json_is_object(c) ? json_object_size(c)
-				                       : json_array_size(c)) == 0) {
-					fputc(' ', f);
-					yaml_scalar(f, c);
-					fputc('\n', f);
-				} else {
-					fputc('\n', f);
-					yaml_block(f, c, ind + 2, false);
-				}
-			} else {
-				fputc(' ', f);
-				yaml_scalar(f, c);
-				fputc('\n', f);
-			}
-		}
-		return;
+	return (json_is_object(v) && json_object_size(v)) ||
+	       (json_is_array(v) && json_array_size(v));
+}
+
+/* An object or array being written: where it is, how it is indented,
+ * and whether its first line goes where the cursor is (after "- "). */
+struct yframe {
+	const json_t *v;
+	void *it;          /* an object's next key */
+	size_t i;          /* an array's next item */
+	int ind;
+	bool inline_first, first;
+};
+
+static void yaml_push(struct yframe **st, size_t *n, size_t *cap,
+                      const json_t *v, int ind, bool inline_first)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*st = xrealloc(*st, *cap * sizeof(**st));
 	}
-	size_t i;
-	json_t *c;
-	json_array_foreach(v, i, c) {
-		if (!(first && first_inline))
-			pad(f, ind);
-		first = false;
-		fputs("- ", f);
-		if ((json_is_object(c) && json_object_size(c)) ||
-		    (json_is_array(c) && json_array_size(c))) {
-			yaml_block(f, c, ind + 2, true);
+	(*st)[(*n)++] = (struct yframe){
+		.v = v, .ind = ind, .inline_first = inline_first, .first = true,
+		.it = json_is_object(v) ? json_object_iter((json_t *)v) : NULL,
+	};
+}
+
+void exp_yaml(FILE *f, const json_t *v, int ind)
+{
+	struct yframe *st = NULL;
+	size_t n = 0, cap = 0;
+	yaml_push(&st, &n, &cap, v, ind, false);
+	while (n) {
+		struct yframe *y = &st[n - 1];
+		const json_t *c;
+		const char *key = NULL;
+		if (json_is_object(y->v) ? !y->it
+		                         : y->i >= json_array_size(y->v)) {
+			n--;
+			continue;
+		}
+		if (json_is_object(y->v)) {
+			key = json_object_iter_key(y->it);
+			c = json_object_iter_value(y->it);
+			y->it = json_object_iter_next((json_t *)y->v, y->it);
+		} else {
+			c = json_array_get(y->v, y->i++);
+		}
+		if (!(y->first && y->inline_first))
+			pad(f, y->ind);
+		y->first = false;
+		int cind = y->ind + 2;
+		if (key) {
+			yaml_key(f, key);
+			fputc(':', f);
+			fputc(nonempty(c) ? '\n' : ' ', f);
+		} else {
+			fputs("- ", f);
+		}
+		if (nonempty(c)) {
+			yaml_push(&st, &n, &cap, c, cind, !key);
 		} else {
 			yaml_scalar(f, c);
 			fputc('\n', f);
 		}
 	}
-}
-
-void exp_yaml(FILE *f, const json_t *v, int ind)
-{
-	yaml_block(f, v, ind, false);
+	free(st);
 }
 
 /* --- the command --- */

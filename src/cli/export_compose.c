@@ -160,23 +160,37 @@ static json_t *ports(const struct unit_config *u)
  * literal, so each $ of V's strings is written $$. */
 static json_t *literal(json_t *v)
 {
-	if (json_is_string(v) && strchr(json_string_value(v), '$')) {
-		struct buf b = { 0 };
-		for (const char *p = json_string_value(v); *p; p++)
-			buf_adds(&b, *p == '$' ? "$$" : (char[2]){ *p, 0 });
-		json_string_set(v, b.s);
-		free(b.s);
-	} else if (json_is_array(v)) {
+	json_t **todo = xcalloc(1, sizeof(*todo));
+	size_t n = 0, cap = 1;
+	todo[n++] = v;
+	while (n) {
+		json_t *c = todo[--n];
 		size_t i;
-		json_t *c;
-		json_array_foreach(v, i, c)
-			literal(c);
-	} else if (json_is_object(v)) {
 		const char *k;
-		json_t *c;
-		json_object_foreach(v, k, c)
-			literal(c);
+		json_t *e;
+		if (json_is_string(c) && strchr(json_string_value(c), '$')) {
+			struct buf b = { 0 };
+			for (const char *p = json_string_value(c); *p; p++)
+				buf_adds(&b, *p == '$' ? "$$" : (char[2]){ *p, 0 });
+			json_string_set(c, b.s);
+			free(b.s);
+			continue;
+		}
+		size_t more = json_is_array(c) ? json_array_size(c)
+		            : json_is_object(c) ? json_object_size(c) : 0;
+		if (n + more > cap) {
+			cap = (n + more) * 2;
+			todo = xrealloc(todo, cap * sizeof(*todo));
+		}
+		if (json_is_array(c)) {
+			json_array_foreach(c, i, e)
+				todo[n++] = e;
+		} else if (json_is_object(c)) {
+			json_object_foreach(c, k, e)
+				todo[n++] = e;
+		}
 	}
+	free(todo);
 	return v;
 }
 

@@ -124,7 +124,7 @@ static void probes(const struct unit_config *u, json_t *c)
 	long long timeout = exp_seconds(u->health_timeout_ms);
 	if (u->ready != READY_HEALTH)
 		set(live, "initialDelaySeconds",
-		    json_integer(u->health_grace_ms / 1000));
+		    json_integer((json_int_t)(u->health_grace_ms / 1000)));
 	set(live, "periodSeconds", json_integer(period));
 	set(live, "timeoutSeconds", json_integer(timeout));
 	set(live, "failureThreshold", json_integer(u->health_strikes));

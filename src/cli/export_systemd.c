@@ -216,15 +216,17 @@ static void env_lines(FILE *f, const struct unit_config *u)
 static void env_clash(struct exp *x, const struct unit_config *u)
 {
 	for (size_t i = 0; i < u->env_keys.n; i++) {
-		const char *w = u->env_keys.v[i], *eq = strchr(w, '=');
-		size_t n = eq ? (size_t)(eq - w) + 1 : strlen(w);
-		for (size_t k = 0; k < u->env_file_vars.n; k++)
-			if (strncmp(u->env_file_vars.v[k], w, n) == 0) {
+		const char *w = u->env_keys.v[i];
+		size_t n = strcspn(w, "=");
+		for (size_t k = 0; k < u->env_file_vars.n; k++) {
+			const char *v = u->env_file_vars.v[k];
+			if (strcspn(v, "=") == n && memcmp(v, w, n) == 0) {
 				exp_note(x, u, "env", "%.*s is also in an env-file, whose "
 				         "value wins under systemd (EnvironmentFile= over "
-				         "Environment=)", (int)(n - 1), w);
+				         "Environment=)", (int)n, w);
 				break;
 			}
+		}
 	}
 }
 

@@ -27,8 +27,8 @@ needs_validators = pytest.mark.skipif(
 
 # An argument with every character systemd's and compose's quoting must
 # keep: blanks, both quotes, backslash, % (a specifier), $ (a variable),
-# a lone ;, non-ASCII.
-ODD = "a b 'q' \"d\" back\\slash 100% $HOME ${X} é"
+# a lone ;, non-ASCII, a tab.
+ODD = "a b 'q' \"d\" back\\slash 100% $HOME ${X} é\ttab"
 
 RICH = r"""
 [tend]
