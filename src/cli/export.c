@@ -428,6 +428,42 @@ void exp_yaml(FILE *f, const json_t *v, int ind)
 	free(st);
 }
 
+json_t *exp_literal(json_t *v)
+{
+	json_t **todo = xcalloc(1, sizeof(*todo));
+	size_t n = 0, cap = 1;
+	todo[n++] = v;
+	while (n) {
+		json_t *c = todo[--n];
+		size_t i;
+		const char *k;
+		json_t *e;
+		if (json_is_string(c) && strchr(json_string_value(c), '$')) {
+			struct buf b = { 0 };
+			for (const char *p = json_string_value(c); *p; p++)
+				buf_adds(&b, *p == '$' ? "$$" : (char[2]){ *p, 0 });
+			json_string_set(c, b.s);
+			free(b.s);
+			continue;
+		}
+		size_t more = json_is_array(c) ? json_array_size(c)
+		            : json_is_object(c) ? json_object_size(c) : 0;
+		if (n + more > cap) {
+			cap = (n + more) * 2;
+			todo = xrealloc(todo, cap * sizeof(*todo));
+		}
+		if (json_is_array(c)) {
+			json_array_foreach(c, i, e)
+				todo[n++] = e;
+		} else if (json_is_object(c)) {
+			json_object_foreach(c, k, e)
+				todo[n++] = e;
+		}
+	}
+	free(todo);
+	return v;
+}
+
 /* --- the command --- */
 
 struct export_args {

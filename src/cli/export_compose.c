@@ -156,44 +156,6 @@ static json_t *ports(const struct unit_config *u)
 	return NULL;
 }
 
-/* Compose reads $VAR and ${VAR} in every value: tend's values are
- * literal, so each $ of V's strings is written $$. */
-static json_t *literal(json_t *v)
-{
-	json_t **todo = xcalloc(1, sizeof(*todo));
-	size_t n = 0, cap = 1;
-	todo[n++] = v;
-	while (n) {
-		json_t *c = todo[--n];
-		size_t i;
-		const char *k;
-		json_t *e;
-		if (json_is_string(c) && strchr(json_string_value(c), '$')) {
-			struct buf b = { 0 };
-			for (const char *p = json_string_value(c); *p; p++)
-				buf_adds(&b, *p == '$' ? "$$" : (char[2]){ *p, 0 });
-			json_string_set(c, b.s);
-			free(b.s);
-			continue;
-		}
-		size_t more = json_is_array(c) ? json_array_size(c)
-		            : json_is_object(c) ? json_object_size(c) : 0;
-		if (n + more > cap) {
-			cap = (n + more) * 2;
-			todo = xrealloc(todo, cap * sizeof(*todo));
-		}
-		if (json_is_array(c)) {
-			json_array_foreach(c, i, e)
-				todo[n++] = e;
-		} else if (json_is_object(c)) {
-			json_object_foreach(c, k, e)
-				todo[n++] = e;
-		}
-	}
-	free(todo);
-	return v;
-}
-
 static json_t *service(const struct exp *x, const struct unit_config *u)
 {
 	json_t *s = json_object(), *v;
@@ -302,7 +264,7 @@ int export_compose(struct exp *x)
 		exp_notes_write(x, f, "  ", false);
 		json_t *o = json_object();
 		char *sn = service_name(u->name);
-		set(o, sn, literal(service(x, u)));
+		set(o, sn, exp_literal(service(x, u)));
 		free(sn);
 		exp_yaml(f, o, 2);
 		json_decref(o);

@@ -87,6 +87,11 @@ int exp_addr(const char *text, char *host, size_t hostsz, unsigned *port,
  * strings are double-quoted). */
 void exp_yaml(FILE *f, const json_t *v, int ind);
 
+/* Every $ of the strings in V (and below it) written $$: compose reads
+ * $VAR and ${VAR} in every value, Kubernetes $(VAR) in a container's
+ * command, args and env, and both read $$ as $.  Returns V. */
+json_t *exp_literal(json_t *v);
+
 /* The probe of U's health (NULL when none, or after a note: unparsable). */
 struct probe_spec;
 bool exp_probe(const struct unit_config *u, struct probe_spec *spec);

@@ -171,8 +171,8 @@ static json_t *container(const struct unit_config *u, const char *dns)
 	json_t *c = json_object();
 	set(c, "name", json_string(dns));
 	set(c, "image", json_string(dns));
-	set(c, "command", strv_json(u->argv.v, 1));
-	set(c, "args", strv_json(u->argv.v + 1, u->argv.n - 1));
+	set(c, "command", exp_literal(strv_json(u->argv.v, 1)));
+	set(c, "args", exp_literal(strv_json(u->argv.v + 1, u->argv.n - 1)));
 	if (u->cwd)
 		set(c, "workingDir", json_string(u->cwd));
 	if (u->env_keys.n) {
@@ -181,7 +181,7 @@ static json_t *container(const struct unit_config *u, const char *dns)
 			const char *w = u->env_keys.v[i], *eq = strchr(w, '=');
 			json_t *e = json_object();
 			set(e, "name", eq ? json_stringn(w, (size_t)(eq - w)) : json_string(w));
-			set(e, "value", json_string(eq ? eq + 1 : ""));
+			set(e, "value", exp_literal(json_string(eq ? eq + 1 : "")));
 			json_array_append_new(env, e);
 		}
 		set(c, "env", env);

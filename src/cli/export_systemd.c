@@ -230,6 +230,28 @@ static void env_clash(struct exp *x, const struct unit_config *u)
 	}
 }
 
+/* Files of U whose lines systemd reads otherwise than tend: `export `,
+ * and $VAR / ${VAR}, which systemd's EnvironmentFile= leaves as they are. */
+static void env_file_syntax(struct exp *x, const struct unit_config *u)
+{
+	for (size_t i = 0; i < u->env_files.n; i++) {
+		const char *p = u->env_files.v[i] + (u->env_files.v[i][0] == '-');
+		FILE *f = fopen(p, "r");
+		char line[4096];
+		bool odd = false;
+		while (f && !odd && fgets(line, sizeof(line), f)) {
+			const char *l = line + strspn(line, " \t");
+			odd = strncmp(l, "export ", 7) == 0 || strchr(l, '$');
+		}
+		if (f)
+			(void)fclose(f);   /* read only */
+		if (odd)
+			exp_note(x, u, "env-file", "%s has export or $VAR, which "
+			         "systemd's EnvironmentFile= does not read as tend "
+			         "does", p);
+	}
+}
+
 static void memory_lines(FILE *f, const struct unit_config *u)
 {
 	if (!u->memory_max)
@@ -327,6 +349,7 @@ static void partial_notes(struct exp *x, const struct unit_config *u)
 			         u->name, name);
 	}
 	env_clash(x, u);
+	env_file_syntax(x, u);
 }
 
 static void service_file(struct exp *x, const struct unit_config *u)

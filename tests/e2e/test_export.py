@@ -47,7 +47,7 @@ memory-warn = 50%
 [service api]
 exec = /bin/echo ODD ';' --flag=1
 cwd = data
-env = A=1 "B=two words" C=100%
+env = A=1 "B=two words" C=100% 'D=$(X)'
 env-file = app.env -missing.env
 listen = tcp:127.0.0.1:8080
 listen = tcp:[::1]:8080
@@ -103,7 +103,7 @@ every = 90s
 def rich(tmp_path):
     d = tmp_path / "proj"
     (d / "data").mkdir(parents=True)
-    (d / "app.env").write_text('A=from-file\nSECRET="s 1"\n')
+    (d / "app.env").write_text('A=from-file\nSECRET="s 1"\nexport E=1\n')
     text = RICH.replace("ODD", "'" + ODD.replace("'", "'\\''") + "'")
     return write_ini(d / "tend.ini", text.replace("SOCKDIR", str(d)))
 
@@ -225,7 +225,13 @@ def test_systemd_directives(tend, rich, tmp_path):
     proj = rich.parent
     assert s["WorkingDirectory"] == [str(proj / "data")]
     assert s["EnvironmentFile"] == [str(proj / "app.env"), "-" + str(proj / "missing.env")]
-    assert [sd_split(e)[0] for e in s["Environment"]] == ["A=1", "B=two words", "C=100%"]
+    assert [sd_split(e)[0] for e in s["Environment"]] == ["A=1", "B=two words",
+                                                          "C=100%", "D=$(X)"]
+    # what systemd would read otherwise is named
+    assert any("[service api] env = " in l and "A is also in an env-file" in l
+               for l in t.stderr.splitlines()), t.stderr
+    assert any("[service api] env-file = " in l and "has export or $VAR" in l
+               for l in t.stderr.splitlines()), t.stderr
     assert api["Unit"]["After"] == ["db.service", "migrate.service"]
     assert api["Unit"]["Requires"] == ["db.service", "migrate.service"]
     assert api["Unit"]["StopWhenUnneeded"] == ["yes"]   # idle-stop
@@ -410,12 +416,15 @@ def test_kubernetes_fields(tend, rich, tmp_path):
     assert api["metadata"]["annotations"]["tend/unit"] == "api"
     pod = api["spec"]["template"]["spec"]
     c = pod["containers"][0]
-    assert c["command"] == ["/bin/echo"] and c["args"] == [ODD, ";", "--flag=1"]
+    # $(VAR) is Kubernetes' own: every $ is written $$
+    assert c["command"] == ["/bin/echo"]
+    assert c["args"] == [ODD.replace("$", "$$"), ";", "--flag=1"]
     assert c["workingDir"] == str(rich.parent / "data")
     assert c["env"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "two words"},
-                        {"name": "C", "value": "100%"}]
+                        {"name": "C", "value": "100%"}, {"name": "D", "value": "$$(X)"}]
     assert c["envFrom"] == [{"configMapRef": {"name": "api-env"}}]
-    assert by[("ConfigMap", "api-env")]["data"] == {"A": "from-file", "SECRET": "s 1"}
+    assert by[("ConfigMap", "api-env")]["data"] == {"A": "from-file", "SECRET": "s 1",
+                                                    "E": "1"}
     assert c["livenessProbe"]["httpGet"] == {"path": "/health", "port": 18080}
     assert c["readinessProbe"]["httpGet"] == {"path": "/health", "port": 18080}
     assert c["ports"] == [{"containerPort": 18080, "protocol": "TCP"}]
@@ -471,7 +480,7 @@ def test_compose_fields(tend, rich, tmp_path):
     api = s["api"]
     assert api["entrypoint"] == ["/bin/echo"]
     assert api["command"] == [ODD.replace("$", "$$"), ";", "--flag=1"]
-    assert api["environment"] == {"A": "1", "B": "two words", "C": "100%"}
+    assert api["environment"] == {"A": "1", "B": "two words", "C": "100%", "D": "$$(X)"}
     assert api["env_file"] == [str(rich.parent / "app.env")]   # -missing.env: left out, named
     assert any("env-file" in l and "missing.env is missing" in l for l in t.stderr.splitlines())
     assert api["restart"] == "always" and api["init"] is True
