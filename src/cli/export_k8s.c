@@ -16,8 +16,6 @@ static const struct exp_lost k8s_lost[] = {
 	  "(STOPSIGNAL)" },
 	{ "memory-warn", "Kubernetes has no warning below the limit" },
 	{ "watchdog", "a pod has no sd_notify" },
-	{ "start-timeout", "Kubernetes times a start only through a "
-	  "startupProbe, which tend's start has no counterpart of" },
 	{ "listen-mode", "a Service has no unix sockets" },
 	{ "stdio", "tend connect shares the program's stdin and stdout among "
 	  "clients; a pod gives it none" },
@@ -114,10 +112,12 @@ static bool probe_handler(const struct unit_config *u, json_t *o)
 
 static void probes(const struct unit_config *u, json_t *c)
 {
-	json_t *live = json_object(), *ready = json_object();
-	if (!probe_handler(u, live) || !probe_handler(u, ready)) {
+	json_t *live = json_object(), *ready = json_object(), *start = json_object();
+	if (!probe_handler(u, live) || !probe_handler(u, ready) ||
+	    !probe_handler(u, start)) {
 		json_decref(live);
 		json_decref(ready);
+		json_decref(start);
 		return;
 	}
 	long long period = exp_seconds(u->health_interval_ms);
@@ -133,6 +133,17 @@ static void probes(const struct unit_config *u, json_t *c)
 	set(ready, "failureThreshold", json_integer(1));
 	set(c, "livenessProbe", live);
 	set(c, "readinessProbe", ready);
+	/* ready = health: not ready within start-timeout is a restart; the
+	 * other probes wait for this one */
+	if (u->ready == READY_HEALTH && u->start_timeout_ms) {
+		set(start, "periodSeconds", json_integer(1));
+		set(start, "timeoutSeconds", json_integer(timeout));
+		set(start, "failureThreshold",
+		    json_integer(exp_seconds(u->start_timeout_ms)));
+		set(c, "startupProbe", start);
+	} else {
+		json_decref(start);
+	}
 }
 
 static json_t *labels(const char *dns)
@@ -342,6 +353,11 @@ static void partial_notes(struct exp *x, const struct unit_config *u)
 	if (u->ready == READY_NOTIFY)
 		exp_note(x, u, "ready", "a pod has no sd_notify: ready as soon as "
 		         "it runs");
+	if (config_key_line(u, "start-timeout") &&
+	    !(u->ready == READY_HEALTH && u->health))
+		exp_note(x, u, "start-timeout", "Kubernetes times a start only "
+		         "through a probe (a startupProbe, written for ready = "
+		         "health)");
 	struct probe_spec sp;
 	if (u->kind == KIND_SERVICE && exp_probe(u, &sp)) {
 		if (sp.kind == PROBE_UNIX)

@@ -438,6 +438,13 @@ def test_kubernetes_fields(tend, rich, tmp_path):
     lp = db["livenessProbe"]
     assert lp["tcpSocket"] == {"port": 5432} and lp["periodSeconds"] == 2
     assert lp["timeoutSeconds"] == 2 and lp["failureThreshold"] == 4
+    assert "initialDelaySeconds" not in lp    # ready = health: no grace
+    assert db["readinessProbe"]["failureThreshold"] == 1
+    # ready = health within start-timeout (1m): a startup probe
+    sp = db["startupProbe"]
+    assert sp["tcpSocket"] == {"port": 5432} and sp["periodSeconds"] == 1
+    assert sp["failureThreshold"] == 60
+    assert "startupProbe" not in c
     sock = by[("Deployment", "sock")]["spec"]["template"]["spec"]["containers"][0]
     assert sock["livenessProbe"]["exec"] == {"command": ["/bin/true"]}
     assert sock["livenessProbe"]["initialDelaySeconds"] == 30
