@@ -513,10 +513,6 @@ static int engine_of(const char *name, enum exp_engine *e)
 			*e = (enum exp_engine)i;
 			return 0;
 		}
-	if (strcmp(name, "k8s") == 0) {
-		*e = ENGINE_KUBERNETES;
-		return 0;
-	}
 	const char *near = suggest_near(name, (const char *const *)engine_names);
 	errline("export: unknown engine \"%s\"; expected systemd | kubernetes | "
 	        "compose%s%s%s", name, near ? "; did you mean " : "",
