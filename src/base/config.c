@@ -1759,6 +1759,12 @@ int config_key_line(const struct unit_config *u, const char *key)
 	return k && u->key_line[k - keys] > 0 ? u->key_line[k - keys] : 0;
 }
 
+int config_global_line(const struct tend_config *cfg, const char *key)
+{
+	const struct key_def *k = key_find(key);
+	return k && cfg->key_line[k - keys] > 0 ? cfg->key_line[k - keys] : 0;
+}
+
 bool config_is_key(const char *name, enum unit_kind kind)
 {
 	const struct key_def *k = key_find(name);

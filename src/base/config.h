@@ -180,6 +180,10 @@ char *config_unit_text(const struct unit_config *u);
  * the command line. */
 int config_key_line(const struct unit_config *u, const char *key);
 
+/* The line the [tend] key KEY was set on in CFG's file: 0 when it has its
+ * default. */
+int config_global_line(const struct tend_config *cfg, const char *key);
+
 /* Is NAME a key of a unit of KIND? */
 bool config_is_key(const char *name, enum unit_kind kind);
 

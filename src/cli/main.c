@@ -1,6 +1,7 @@
 /* tend — command line: global options, then one command. */
 #include "config.h"
 #include "events.h"
+#include "export.h"
 #include "client.h"
 #include "cmd.h"
 #include "complete.h"
@@ -58,6 +59,9 @@ static const char usage_main[] =
 	"                       route the stdio servers of the MCP clients' own\n"
 	"                       configuration files through tend, and back\n"
 	"  check                validate the file, print the effective settings\n"
+	"  export systemd|kubernetes|compose [NAME ...] [-o DIR] [--user]\n"
+	"                       what those engines run, from the same file; keys\n"
+	"                       without a counterpart named on stderr and in it\n"
 	"  exec [--KEY VALUE ...] -- CMD [ARG ...]\n"
 	"                       supervise one command in the foreground, no file\n"
 	"  init                 write a commented starter file (never over one)\n"
@@ -162,6 +166,18 @@ static int cmd_check(const char *cfgarg, int argc, char **argv)
 	config_print(cfg, stdout);
 	config_free(cfg);
 	return 0;
+}
+
+/* The file of CFGARG loaded, as tend check loads it; NULL after its
+ * error lines. */
+static struct tend_config *open_checked(const char *cfgarg)
+{
+	return config_missing(cfgarg) < 0 ? NULL : config_open(cfgarg);
+}
+
+static int cmd_export(const char *cfgarg, int argc, char **argv)
+{
+	return export_command(cfgarg, argc, argv, open_checked);
 }
 
 static int supervise(struct tend_config *cfg, bool json)
@@ -397,6 +413,9 @@ static const struct cli_cmd cli_cmds[] = {
 	  "--help" },
 	{ "check", "validate the file, print the effective settings", cmd_check,
 	  NULL, COMP_NONE, NULL, false, false, NULL },
+	{ "export", "write systemd units, a Kubernetes manifest or a compose.yaml",
+	  cmd_export, "-o --user", COMP_WORDS, "systemd kubernetes compose", false,
+	  false, NULL },
 	{ "exec", "supervise one command in the foreground, no file", cmd_exec,
 	  "--json", COMP_COMMAND, NULL, true, false,
 	  "exec takes no -c FILE: its settings are flags; see tend exec --help" },
