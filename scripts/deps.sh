@@ -29,12 +29,12 @@
 #   scripts/deps.sh deb      that, plus what `make deb` needs (dpkg-dev,
 #                            debhelper, lintian)
 set -eu
-PKGS="gcc make clang pkg-config libjansson-dev libncurses-dev libcmocka-dev python3 python3-pytest procps libfaketime lowdown systemd desktop-file-utils zsh fish tmux"
+PKGS="gcc make clang pkg-config libjansson-dev libmicrohttpd-dev libncurses-dev libcmocka-dev python3 python3-pytest procps libfaketime lowdown systemd desktop-file-utils zsh fish tmux"
 case "${1:-}" in
 "") ;;
 bench) PKGS="$PKGS socat" ;;
 peers) PKGS="$PKGS socat s6 runit supervisor gnuplot-nox" ;;
-lint) PKGS="make libjansson-dev cppcheck clang-tidy" ;;
+lint) PKGS="make libjansson-dev libmicrohttpd-dev cppcheck clang-tidy" ;;
 deb) PKGS="$PKGS dpkg-dev debhelper lintian" ;;
 *) echo "usage: scripts/deps.sh [bench|peers|lint|deb]" >&2; exit 2 ;;
 esac

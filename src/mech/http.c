@@ -1,0 +1,365 @@
+#include "http.h"
+#include "list.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct http {
+	struct loop *lp;
+	struct MHD_Daemon *d;
+	struct http_cb cb;
+	size_t body_max;
+	struct loop_io io;         /* MHD's epoll descriptor */
+	struct loop_timer timer;   /* MHD_get_timeout */
+	struct loop_timer kick;    /* MHD_run soon (after a resume) */
+	struct list reqs;          /* every request not completed */
+	unsigned conns;
+	bool running;              /* inside MHD_run: never re-entered */
+};
+
+struct http_req {
+	struct http *h;
+	struct list_link link;
+	struct MHD_Connection *c;
+	char *method, *path;
+	struct buf body;
+	bool too_big;
+	bool answered;
+	/* a stream */
+	bool stream, suspended, ended;
+	struct buf out;            /* queued: out.s[off..len) */
+	size_t off;
+	void *data;
+};
+
+static void run_soon(struct http *h);
+
+static void run(struct http *h);
+
+static void on_timer(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	run(t->data);
+}
+
+/* MHD does what is ready; its next deadline becomes the timer's. */
+static void run(struct http *h)
+{
+	if (h->running)
+		return;
+	h->running = true;
+	MHD_run(h->d);
+	h->running = false;
+	MHD_UNSIGNED_LONG_LONG ms = 0;
+	if (MHD_get_timeout(h->d, &ms) == MHD_YES)
+		loop_timer_start(h->lp, &h->timer, ms, on_timer, h);
+	else
+		loop_timer_stop(h->lp, &h->timer);
+}
+
+static void on_io(struct loop *lp, struct loop_io *io, uint32_t events)
+{
+	(void)lp;
+	(void)events;
+	run(io->data);
+}
+
+static void on_kick(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	run(t->data);
+}
+
+static void run_soon(struct http *h)
+{
+	if (!h->kick.armed)
+		loop_timer_start(h->lp, &h->kick, 0, on_kick, h);
+}
+
+/* --- requests --- */
+
+static struct http_req *req_new(struct http *h, struct MHD_Connection *c,
+                                const char *method, const char *url)
+{
+	struct http_req *r = xcalloc(1, sizeof(*r));
+	r->h = h;
+	r->c = c;
+	r->method = xstrdup(method);
+	r->path = xstrdup(url);
+	list_push_back(&h->reqs, &r->link);
+	return r;
+}
+
+static void req_free(struct http_req *r)
+{
+	list_remove(&r->h->reqs, &r->link);
+	free(r->method);
+	free(r->path);
+	free(r->body.s);
+	free(r->out.s);
+	free(r);
+}
+
+static void resume(struct http_req *r)
+{
+	if (r->suspended) {
+		r->suspended = false;
+		MHD_resume_connection(r->c);
+		run_soon(r->h);
+	}
+}
+
+/* What a stream sends: what is queued; nothing: the connection waits
+ * (suspended) for http_send or http_end. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	struct http_req *r = cls;
+	size_t n = r->out.len - r->off;
+	if (n) {
+		if (n > max)
+			n = max;
+		memcpy(buf, r->out.s + r->off, n);
+		r->off += n;
+		if (r->off == r->out.len)
+			r->out.len = r->off = 0;
+		return (ssize_t)n;
+	}
+	if (r->ended)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	r->suspended = true;
+	MHD_suspend_connection(r->c);
+	return 0;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
+                                 const char *url, const char *method,
+                                 const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls)
+{
+	(void)version;
+	struct http *h = cls;
+	struct http_req *r = *con_cls;
+	if (!r) {
+		r = req_new(h, c, method, url);
+		*con_cls = r;
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > h->body_max) {
+			r->too_big = true;
+			h->cb.request(h->cb.ctx, r);   /* answered before the body */
+			return r->answered ? MHD_YES : MHD_NO;
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!r->too_big && r->body.len + *upload_size > h->body_max) {
+			r->too_big = true;
+			free(r->body.s);
+			r->body = (struct buf){ 0 };
+		}
+		if (!r->too_big)
+			buf_add(&r->body, upload, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (r->answered)
+		return MHD_YES;
+	h->cb.request(h->cb.ctx, r);
+	return r->answered ? MHD_YES : MHD_NO;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	(void)c;
+	(void)toe;
+	struct http *h = cls;
+	struct http_req *r = *con_cls;
+	if (!r)
+		return;
+	*con_cls = NULL;
+	if (r->stream && !r->ended && h->cb.closed)
+		h->cb.closed(h->cb.ctx, r, r->data);
+	req_free(r);
+}
+
+static void on_conn(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                    enum MHD_ConnectionNotificationCode toe)
+{
+	(void)c;
+	(void)socket_ctx;
+	struct http *h = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		h->conns++;
+	else if (h->conns)
+		h->conns--;
+}
+
+/* MHD's own messages go nowhere: every answer says what it needs to. */
+static void on_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	(void)fmt;
+	(void)ap;
+}
+
+static void add_headers(struct MHD_Response *resp, const char *const *hdrs)
+{
+	for (size_t i = 0; hdrs && hdrs[i] && hdrs[i + 1]; i += 2)
+		MHD_add_response_header(resp, hdrs[i], hdrs[i + 1]);
+}
+
+void http_reply(struct http_req *r, unsigned status, const char *ctype,
+                const char *body, size_t len, const char *const *hdrs)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return;
+	if (ctype)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	add_headers(resp, hdrs);
+	if (MHD_queue_response(r->c, status, resp) == MHD_YES)
+		r->answered = true;
+	MHD_destroy_response(resp);
+}
+
+void http_stream(struct http_req *r, const char *const *hdrs, void *data)
+{
+	struct MHD_Response *resp = MHD_create_response_from_callback(
+		MHD_SIZE_UNKNOWN, 16384, stream_read, r, NULL);
+	if (!resp)
+		return;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                        "text/event-stream");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	add_headers(resp, hdrs);
+	if (MHD_queue_response(r->c, MHD_HTTP_OK, resp) == MHD_YES) {
+		r->answered = true;
+		r->stream = true;
+		r->data = data;
+	}
+	MHD_destroy_response(resp);
+}
+
+void http_send(struct http_req *r, const char *data, size_t len)
+{
+	if (r->ended)
+		return;
+	buf_add(&r->out, data, len);
+	resume(r);
+}
+
+size_t http_queued(const struct http_req *r)
+{
+	return r->out.len - r->off;
+}
+
+void http_end(struct http_req *r)
+{
+	r->ended = true;
+	r->data = NULL;
+	resume(r);
+}
+
+const char *http_method(const struct http_req *r)
+{
+	return r->method;
+}
+
+const char *http_path(const struct http_req *r)
+{
+	return r->path;
+}
+
+const char *http_header(const struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, name);
+}
+
+const char *http_body(const struct http_req *r, size_t *len)
+{
+	*len = r->body.len;
+	return r->body.s ? r->body.s : "";
+}
+
+bool http_too_big(const struct http_req *r)
+{
+	return r->too_big;
+}
+
+unsigned http_conns(const struct http *h)
+{
+	return h->conns;
+}
+
+/* --- the server --- */
+
+struct http *http_new(struct loop *lp, int fd, const struct http_limits *lim,
+                      const struct http_cb *cb, char **why)
+{
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (dfd < 0) {
+		*why = xasprintf("cannot dup the listening socket (%s)", strerror(errno));
+		return NULL;
+	}
+	fd_nonblock(dfd);
+	struct http *h = xcalloc(1, sizeof(*h));
+	h->lp = lp;
+	h->cb = *cb;
+	h->body_max = lim->body_max;
+	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+	                        MHD_USE_ERROR_LOG, 0, NULL, NULL, on_access, h,
+	                        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)dfd,
+	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim->conn_max,
+	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)lim->timeout_s,
+	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	                        MHD_OPTION_NOTIFY_CONNECTION, on_conn, h,
+	                        MHD_OPTION_EXTERNAL_LOGGER, on_log, h,
+	                        MHD_OPTION_END);
+	if (!h->d) {
+		*why = xstrdup("libmicrohttpd cannot serve the socket");
+		close(dfd);
+		free(h);
+		return NULL;
+	}
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d,
+	                                                     MHD_DAEMON_INFO_EPOLL_FD);
+	if (!di || loop_io_add(lp, &h->io, di->epoll_fd, EPOLLIN, on_io, h) < 0) {
+		*why = xstrdup("cannot watch libmicrohttpd's epoll descriptor");
+		MHD_stop_daemon(h->d);
+		free(h);
+		return NULL;
+	}
+	run(h);
+	return h;
+}
+
+void http_free(struct http *h)
+{
+	if (!h)
+		return;
+	/* MHD must not be stopped with a connection suspended. */
+	list_each(r, &h->reqs, struct http_req, link) {
+		r->ended = true;
+		r->data = NULL;
+		if (r->suspended) {
+			r->suspended = false;
+			MHD_resume_connection(r->c);
+		}
+	}
+	loop_io_del(h->lp, &h->io);
+	loop_timer_stop(h->lp, &h->timer);
+	loop_timer_stop(h->lp, &h->kick);
+	MHD_stop_daemon(h->d);   /* completes every request: reqs empties */
+	while (!list_empty(&h->reqs))
+		req_free(list_first(&h->reqs, struct http_req, link));
+	free(h);
+}
