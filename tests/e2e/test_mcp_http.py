@@ -1,0 +1,317 @@
+"""MCP over Streamable HTTP (listen = http:..., docs/mcp-http.md): tend's
+own endpoint in front of a stdio = mcp service, each HTTP session a client
+of the multiplexer.
+
+The SDK test runs tests/mcp/http_client.mjs (the official TypeScript SDK's
+StreamableHTTPClientTransport, pinned in tests/mcp; make test installs it);
+the others speak raw HTTP with http.client, against the fake server
+tests/e2e/bin/mcp_server.py.
+"""
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import T_LONG, T_SHORT, q, wait_until
+
+BIN = Path(__file__).resolve().parent / "bin"
+SERVER = "%s %s" % (sys.executable, BIN / "mcp_server.py")
+MCP = Path(__file__).resolve().parent.parent / "mcp"
+HTTP_CLIENT = MCP / "http_client.mjs"
+NODE = shutil.which("node") or "node"
+ACCEPT = "application/json, text/event-stream"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def init_msg(mid=1, caps=None, version="2025-06-18"):
+    return {"jsonrpc": "2.0", "id": mid, "method": "initialize",
+            "params": {"protocolVersion": version, "capabilities": caps or {},
+                       "clientInfo": {"name": "raw", "version": "1"}}}
+
+
+class Endpoint:
+    """A project whose service svc (stdio = mcp, share = all) runs the fake
+    server behind listen = http:127.0.0.1:PORT/mcp."""
+
+    def __init__(self, project, tmp_path, conf="", env=None):
+        self.port = free_port()
+        self.dir = tmp_path / "mcp"
+        self.dir.mkdir(exist_ok=True)
+        env = dict({"MCP_RUNS": self.dir / "runs"}, **(env or {}))
+        self.p = project("[service svc]\nexec = %s\nstdio = mcp\nshare = all\n"
+                         "listen = http:127.0.0.1:%d/mcp\n%s%s"
+                         % (SERVER, self.port, "".join(
+                             "env = %s=%s\n" % (k, q(str(v)))
+                             for k, v in env.items()), conf))
+        self.url = "http://127.0.0.1:%d/mcp" % self.port
+
+    def runs(self):
+        try:
+            return [int(x) for x in (self.dir / "runs").read_text().split()]
+        except FileNotFoundError:
+            return []
+
+    def conn(self, timeout=T_SHORT):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method, body=None, headers=None, path="/mcp",
+                timeout=T_SHORT):
+        """One request on a connection of its own: (status, headers, body
+        bytes) for a whole answer; for an SSE answer, the response (open)."""
+        c = self.conn(timeout)
+        h = {"Accept": ACCEPT, "Content-Type": "application/json"}
+        h.update(headers or {})
+        h = {k: v for k, v in h.items() if v is not None}
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        c.request(method, path, body=data, headers=h)
+        r = c.getresponse()
+        if r.getheader("Content-Type") == "text/event-stream":
+            r.conn = c
+            return r
+        out = (r.status, r.headers, r.read())
+        c.close()
+        return out
+
+    def post(self, msg, sid=None, **kw):
+        headers = dict(kw.pop("headers", None) or {})
+        if sid:
+            headers["Mcp-Session-Id"] = sid
+        return self.request("POST", msg, headers, **kw)
+
+    def session(self, caps=None, headers=None):
+        """A new session: (its id, the initialize result)."""
+        r = self.post(init_msg(caps=caps), headers=headers)
+        assert not isinstance(r, tuple), r
+        sid = r.getheader("Mcp-Session-Id")
+        msg = next_event(r)
+        r.conn.close()
+        assert sid and len(sid) == 32, sid
+        assert "result" in msg, msg
+        st = self.post({"jsonrpc": "2.0", "method": "notifications/initialized"},
+                       sid, headers=headers)
+        assert st[0] == 202, st
+        return sid, msg["result"]
+
+    def call(self, sid, tool, args=None, mid=2, headers=None):
+        """tools/call on an SSE stream: the response."""
+        r = self.post({"jsonrpc": "2.0", "id": mid, "method": "tools/call",
+                       "params": {"name": tool, "arguments": args or {}}}, sid,
+                      headers=headers)
+        assert not isinstance(r, tuple), r
+        try:
+            while True:
+                msg = next_event(r)
+                if msg.get("id") == mid and "method" not in msg:
+                    return msg
+        finally:
+            r.conn.close()
+
+
+def next_event(r):
+    """The next SSE message event of response R (comments skipped)."""
+    data = []
+    while True:
+        line = r.readline()
+        assert line, "the stream ended"
+        line = line.rstrip(b"\r\n")
+        if not line:
+            if data:
+                return json.loads(b"\n".join(data))
+            continue
+        if line.startswith(b"data:"):
+            data.append(line[5:].lstrip())
+
+
+def error_of(body):
+    """The message of a one-line JSON-RPC error body."""
+    assert body.count(b"\n") == 0, body
+    doc = json.loads(body)
+    assert doc["jsonrpc"] == "2.0" and doc["error"]["message"].startswith("tend: "), doc
+    return doc["error"]["message"]
+
+
+# --- the SDK ---
+
+@pytest.mark.skipif(not (MCP / "node_modules").is_dir(),
+                    reason="tests/mcp/node_modules is missing (make mcp-deps)")
+def test_sdk_sessions_share_one_server_and_get_their_own_server_requests(
+        project, tmp_path, reaper):
+    ep = Endpoint(project, tmp_path)
+    ep.p.up()
+    assert ep.p.unit("svc")["state"] == "stopped"   # on demand: not yet
+    out = tmp_path / "client.out"
+    with open(out, "wb") as so:
+        proc = subprocess.Popen([NODE, str(HTTP_CLIENT), "--url", ep.url,
+                                 "--sessions", "4", "--timeout", "60"],
+                                stdout=so, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    reaper.track(proc)
+    proc.wait(90)
+    text = out.read_text()
+    res = json.loads(text.splitlines()[-1]) if text.strip() else {}
+    assert proc.returncode == 0 and res.get("ok"), text
+    # four sessions, one server process: the service's own
+    assert len(set(res["pids"])) == 1, res
+    assert ep.runs() == res["pids"][:1], (ep.runs(), res)
+    u = ep.p.unit("svc")
+    assert u["pid"] == res["pids"][0], u
+    assert u["state"] == "running", u
+    # every session ended with DELETE
+    assert u["sessions"] == [] and u["clients"] == 0, u
+
+
+# --- the protocol, raw ---
+
+def test_sessions_requests_streams_and_their_errors(project, tmp_path):
+    ep = Endpoint(project, tmp_path)
+    ep.p.up()
+    sid, res = ep.session()
+    assert res["serverInfo"]["name"] == "fake", res
+    assert ep.call(sid, "echo", {"a": 1})["result"]["structuredContent"] == {"a": 1}
+
+    # status shows the session
+    u = ep.p.unit("svc")
+    assert [s["http"] for s in u["sessions"]] == [sid[:8]], u
+
+    # a request without a session, an unknown session, a wrong path
+    st, _, body = ep.post({"jsonrpc": "2.0", "id": 5, "method": "tools/list"})
+    assert st == 400 and "Mcp-Session-Id" in error_of(body), body
+    st, _, body = ep.post({"jsonrpc": "2.0", "id": 5, "method": "tools/list"},
+                          "0" * 32)
+    assert st == 404 and "initialize a new one" in error_of(body), body
+    st, _, body = ep.request("POST", init_msg(), path="/other")
+    assert st == 404 and "it is at /mcp" in error_of(body), body
+    # Accept, Content-Type, method, batches, not JSON
+    st, _, body = ep.post(init_msg(), headers={"Accept": "application/json"})
+    assert st == 406 and "text/event-stream" in error_of(body), body
+    st, _, body = ep.post(init_msg(), headers={"Content-Type": "text/plain"})
+    assert st == 415, body
+    st, hd, body = ep.request("PUT", init_msg())
+    assert st == 405 and hd["Allow"] == "GET, POST, DELETE", body
+    st, _, body = ep.post(b"[" + json.dumps(init_msg()).encode() + b"]")
+    assert st == 400 and "batches" in error_of(body), body
+    st, _, body = ep.post(b"{nope", sid)
+    assert st == 400 and json.loads(body)["error"]["code"] == -32700, body
+
+    # notifications: 202; the session's GET stream, one at a time
+    st, _, body = ep.post({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                           "params": {"requestId": 99}}, sid)
+    assert st == 202 and body == b"", (st, body)
+    g = ep.request("GET", headers={"Mcp-Session-Id": sid, "Accept": "text/event-stream",
+                                   "Content-Type": None})
+    assert g.status == 200 and g.getheader("Mcp-Session-Id") == sid
+    st, _, body = ep.request("GET", headers={"Mcp-Session-Id": sid,
+                                             "Accept": "text/event-stream"})
+    assert st == 409 and "one at a time" in error_of(body), body
+    st, _, body = ep.request("GET", headers={"Mcp-Session-Id": sid,
+                                             "Accept": "application/json"})
+    assert st == 406, body
+    # A server notification while a request of the session is in flight
+    # goes on that request's stream, before its response; to a session
+    # with no request in flight, on its GET stream.
+    other, _ = ep.session()
+    r = ep.post({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "notify", "arguments": {"method": "notifications/test",
+                                        "params": {"n": 1}}}}, other)
+    assert next_event(r) == {"jsonrpc": "2.0", "method": "notifications/test",
+                             "params": {"n": 1}}
+    assert next_event(r)["id"] == 3
+    r.conn.close()
+    assert next_event(g) == {"jsonrpc": "2.0", "method": "notifications/test",
+                             "params": {"n": 1}}
+    g.conn.close()
+
+    # DELETE ends it: 404 from then on
+    st, _, _ = ep.request("DELETE", headers={"Mcp-Session-Id": sid})
+    assert st == 200
+    st, _, body = ep.post({"jsonrpc": "2.0", "id": 6, "method": "ping"}, sid)
+    assert st == 404, body
+    st, _, body = ep.request("DELETE", headers={"Mcp-Session-Id": sid})
+    assert st == 404, body
+    assert [s["http"] for s in ep.p.unit("svc")["sessions"]] == [other[:8]]
+
+
+def test_server_requests_reach_the_session_whose_request_is_in_flight(
+        project, tmp_path):
+    ep = Endpoint(project, tmp_path)
+    ep.p.up()
+    a, _ = ep.session(caps={"sampling": {}})
+    b, _ = ep.session(caps={"sampling": {}})
+    for me in (a, b):
+        r = ep.post({"jsonrpc": "2.0", "id": "x", "method": "tools/call",
+                     "params": {"name": "sample", "arguments": {}}}, me)
+        ask = next_event(r)
+        assert ask["method"] == "sampling/createMessage", ask
+        st, _, _ = ep.post({"jsonrpc": "2.0", "id": ask["id"], "result": {
+            "role": "assistant", "model": "m",
+            "content": {"type": "text", "text": me}}}, me)
+        assert st == 202
+        done = next_event(r)
+        r.conn.close()
+        assert done["id"] == "x", done
+        got = done["result"]["structuredContent"]["response"]["result"]
+        assert got["content"]["text"] == me, done
+
+
+def test_on_demand_idle_stop_ignores_silent_streams_and_pings(project, tmp_path):
+    ep = Endpoint(project, tmp_path, "idle-stop = 1s\n")
+    ep.p.up()
+    time.sleep(0.3)
+    assert ep.runs() == [], "started before any request"
+    sid, _ = ep.session()
+    ep.call(sid, "echo")    # the first request started it
+    wait_until(lambda: len(ep.runs()) == 1, what="one run")
+    first = ep.runs()[0]
+    # an open GET stream and pings every 200 ms do not keep it up
+    g = ep.request("GET", headers={"Mcp-Session-Id": sid,
+                                   "Accept": "text/event-stream"})
+    assert g.status == 200
+
+    def pinged_down():
+        st = ep.post({"jsonrpc": "2.0", "id": 77, "method": "ping"}, sid)
+        if not isinstance(st, tuple):
+            assert next_event(st)["result"] == {}
+            st.conn.close()
+        return ep.p.unit("svc")["state"] == "idle"
+    wait_until(pinged_down, timeout=T_SHORT, interval=0.2, what="an idle stop")
+    # a request wakes it
+    assert ep.call(sid, "echo", {"z": 1})["result"]["structuredContent"] == {"z": 1}
+    assert len(ep.runs()) == 2 and ep.runs()[0] == first, ep.runs()
+    g.conn.close()
+
+
+def test_http_listen_needs_stdio_mcp_and_loopback(project, tmp_path):
+    port = free_port()
+    p = project("[service a]\nexec = sleep 60\nstdio = exclusive\n"
+                "listen = http:127.0.0.1:%d\n" % port)
+    t = p.run("check")
+    assert t.rc == 2 and len(t.stderr_lines()) == 1, t.describe()
+    assert "set stdio = mcp" in t.stderr, t.stderr
+    p.write("[service a]\nexec = sleep 60\nstdio = mcp\n"
+            "listen = http:0.0.0.0:%d\n" % port)
+    t = p.run("check")
+    assert t.rc == 2 and "http-remote = yes" in t.stderr, t.describe()
+    p.write("[service a]\nexec = sleep 60\nstdio = mcp\nhttp-remote = yes\n"
+            "listen = http:0.0.0.0:%d/x/y\n" % port)
+    t = p.run("check")
+    assert t.rc == 0, t.describe()
+    assert "listen = http:0.0.0.0:%d/x/y" % port in t.stdout, t.stdout
+    p.write("[service a]\nexec = sleep 60\nstdio = mcp\n"
+            "listen = http:127.0.0.1:%d/a?b\n" % port)
+    t = p.run("check")
+    assert t.rc == 2 and "cannot have" in t.stderr, t.describe()
+    p.write("[service a]\nexec = sleep 60\nstdio = mcp\nhttp-sesions-max = 3\n")
+    t = p.run("check")
+    assert t.rc == 2 and "did you mean http-sessions-max" in t.stderr, t.describe()
