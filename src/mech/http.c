@@ -15,6 +15,7 @@ struct http {
 	struct MHD_Daemon *d;
 	struct http_cb cb;
 	size_t body_max;
+	unsigned conn_max;
 	struct loop_io io;         /* MHD's epoll descriptor */
 	struct loop_timer timer;   /* MHD_get_timeout */
 	struct loop_timer kick;    /* MHD_run soon (after a resume) */
@@ -202,6 +203,17 @@ static void on_conn(void *cls, struct MHD_Connection *c, void **socket_ctx,
 		h->conns--;
 }
 
+/* Over the limit: closed at once (MHD's own limit would stop accepting,
+ * and leave the rest waiting in the backlog). */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr,
+                                 socklen_t len)
+{
+	(void)addr;
+	(void)len;
+	struct http *h = cls;
+	return h->conns < h->conn_max ? MHD_YES : MHD_NO;
+}
+
 /* MHD's own messages go nowhere: every answer says what it needs to. */
 static void on_log(void *cls, const char *fmt, va_list ap)
 {
@@ -315,10 +327,11 @@ struct http *http_new(struct loop *lp, int fd, const struct http_limits *lim,
 	h->lp = lp;
 	h->cb = *cb;
 	h->body_max = lim->body_max;
+	h->conn_max = lim->conn_max;
 	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-	                        MHD_USE_ERROR_LOG, 0, NULL, NULL, on_access, h,
+	                        MHD_USE_ERROR_LOG, 0, on_accept, h, on_access, h,
 	                        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)dfd,
-	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim->conn_max,
+	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim->conn_max + 16,
 	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)lim->timeout_s,
 	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 	                        MHD_OPTION_NOTIFY_CONNECTION, on_conn, h,

@@ -14,8 +14,8 @@
  * (http_send) and ends (http_end).  While a stream has nothing to send its
  * connection is suspended (no busy loop); a write resumes it.
  *
- * Limits: CONN_MAX connections at once (MHD accepts and closes the others
- * at once), TIMEOUT_S of silence from a client that is sending (a body it
+ * Limits: CONN_MAX connections at once (the others are accepted and
+ * closed at once, not left in the backlog), TIMEOUT_S of silence from a client that is sending (a body it
  * never finishes) closes its connection.  A suspended stream does not time
  * out, and its client going away is seen only at its next write: a caller
  * writes something to an idle stream now and then (an SSE comment).

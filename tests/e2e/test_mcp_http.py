@@ -315,3 +315,179 @@ def test_http_listen_needs_stdio_mcp_and_loopback(project, tmp_path):
     p.write("[service a]\nexec = sleep 60\nstdio = mcp\nhttp-sesions-max = 3\n")
     t = p.run("check")
     assert t.rc == 2 and "did you mean http-sessions-max" in t.stderr, t.describe()
+
+
+# --- safety ---
+
+def test_origin_is_checked_against_dns_rebinding(project, tmp_path):
+    ep = Endpoint(project, tmp_path, "http-origins = https://app.example\n")
+    ep.p.up()
+    for ok in (None, "http://localhost:3000", "http://127.0.0.1", "https://[::1]:8443",
+               "https://app.example"):
+        r = ep.post(init_msg(), headers={"Origin": ok})
+        assert not isinstance(r, tuple), (ok, r)
+        r.conn.close()
+    for bad in ("http://evil.example", "http://localhost.evil.example",
+                "http://127.0.0.1.nip.io:80", "null", "https://app.example.evil"):
+        st, _, body = ep.post(init_msg(), headers={"Origin": bad})
+        assert st == 403 and "http-origins" in error_of(body), (bad, st, body)
+
+
+def test_bearer_token_from_a_file_reread_on_reload_never_logged(project, tmp_path):
+    token = tmp_path / "token"
+    token.write_text("s3cret-one\n")
+    ep = Endpoint(project, tmp_path, "auth = token-file:%s\n" % token)
+    ep.p.up()
+    for h in (None, "Bearer wrong", "Bearer s3cret-on", "Bearer s3cret-one1",
+              "Basic s3cret-one"):
+        st, hd, body = ep.post(init_msg(), headers={"Authorization": h})
+        assert st == 401 and hd["WWW-Authenticate"].startswith("Bearer"), (h, st)
+        assert "Authorization: Bearer" in error_of(body)
+    good = {"Authorization": "Bearer s3cret-one"}
+    sid, _ = ep.session(headers=good)
+    assert ep.call(sid, "echo", {"t": 1}, headers=good)["result"]
+    st, _, _ = ep.post({"jsonrpc": "2.0", "id": 9, "method": "ping"}, sid)
+    assert st == 401    # every request, not only the first
+    # reload re-reads the file
+    token.write_text("s3cret-two\n")
+    ep.p.ok("reload")
+    st, _, _ = ep.post(init_msg(), headers=good)
+    assert st == 401
+    sid2, _ = ep.session(headers={"Authorization": "Bearer s3cret-two"})
+    assert sid2 != sid
+    # an empty or missing file is a configuration error
+    token.write_text("")
+    t = ep.p.run("check")
+    assert t.rc == 2 and "is empty" in t.stderr, t.describe()
+    token.unlink()
+    t = ep.p.run("check")
+    assert t.rc == 2 and "cannot read the token file" in t.stderr, t.describe()
+    # never in the logs, events or status
+    texts = [ep.p.run("logs", "-n", "1000").stdout, ep.p.run("events").stdout,
+             ep.p.run("status", "--json").stdout, ep.p.daemon_log()]
+    assert not any("s3cret" in t for t in texts)
+
+
+def test_body_sessions_and_streams_limits(project, tmp_path):
+    ep = Endpoint(project, tmp_path, "http-body-max = 2K\nhttp-sessions-max = 2\n"
+                  "http-streams-max = 2\n")
+    ep.p.up()
+    big = init_msg()
+    big["params"]["pad"] = "x" * 5000
+    st, _, body = ep.post(big)
+    assert st == 413 and "http-body-max" in error_of(body), (st, body)
+    # without Content-Length (chunked): read, not kept, then 413
+    c = ep.conn()
+    c.putrequest("POST", "/mcp")
+    for k, v in (("Accept", ACCEPT), ("Content-Type", "application/json"),
+                 ("Transfer-Encoding", "chunked")):
+        c.putheader(k, v)
+    c.endheaders()
+    data = json.dumps(big).encode()
+    for i in range(0, len(data), 1000):
+        part = data[i:i + 1000]
+        c.send(b"%x\r\n%s\r\n" % (len(part), part))
+    c.send(b"0\r\n\r\n")
+    r = c.getresponse()
+    assert r.status == 413, r.status
+    c.close()
+
+    a, _ = ep.session()
+    ep.session()
+    st, hd, body = ep.post(init_msg())
+    assert st == 503 and "http-sessions-max" in error_of(body), (st, body)
+    # two requests held open at the server: the third stream is refused
+    held = [ep.post({"jsonrpc": "2.0", "id": "h%d" % i, "method": "tools/call",
+                     "params": {"name": "hold", "arguments": {"key": "k"}}}, a)
+            for i in range(2)]
+    st, _, body = ep.post({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                           "params": {"name": "echo"}}, a)
+    assert st == 429 and "http-streams-max" in error_of(body), (st, body)
+    for h in held:
+        h.conn.close()
+
+
+def test_idle_sessions_expire(project, tmp_path):
+    ep = Endpoint(project, tmp_path, "http-session-idle = 1s\n")
+    ep.p.up()
+    sid, _ = ep.session()
+    keep, _ = ep.session()
+    g = ep.request("GET", headers={"Mcp-Session-Id": keep,
+                                   "Accept": "text/event-stream"})
+    time.sleep(1.6)
+    st, _, body = ep.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}, sid)
+    assert st == 404 and "expired" in error_of(body), (st, body)
+    # a session with an open stream stays
+    r = ep.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}, keep)
+    assert next_event(r)["result"] == {}
+    r.conn.close()
+    g.conn.close()
+    wait_until(lambda: [s["http"] for s in ep.p.unit("svc")["sessions"]]
+               == [keep[:8]], what="the expired session gone")
+
+
+def test_slow_and_many_clients_are_cut_and_the_daemon_stays_responsive(
+        project, tmp_path):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, 12000)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    if want < 11000:
+        pytest.skip("RLIMIT_NOFILE %d is too low for 10 000 connections" % hard)
+    ep = Endpoint(project, tmp_path, "http-timeout = 2s\n")
+    ep.p.up()
+    sid, _ = ep.session()
+    # a client that never finishes its body
+    slow = socket.create_connection(("127.0.0.1", ep.port))
+    slow.sendall(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Accept: " + ACCEPT.encode() + b"\r\nContent-Length: 100\r\n\r\n{\"js")
+    t0 = time.monotonic()
+    # others are served meanwhile
+    assert ep.call(sid, "echo", {"n": 1})["result"]["structuredContent"] == {"n": 1}
+    assert time.monotonic() - t0 < 1.5
+    slow.settimeout(T_SHORT)
+    assert slow.recv(100) == b"", "the slow client was not cut"
+    assert time.monotonic() - t0 >= 1.5
+    slow.close()
+
+    # 10 000 connections at once: the endpoint takes what it may, closes the
+    # rest at once; tend status answers throughout, and then the endpoint
+    # serves again.
+    socks = []
+    try:
+        for i in range(10000):
+            s = socket.socket()
+            s.setblocking(False)
+            try:
+                s.connect(("127.0.0.1", ep.port))
+            except BlockingIOError:
+                pass
+            socks.append(s)
+            if i % 2500 == 0:
+                t1 = time.monotonic()
+                ep.p.ok("status", timeout=T_SHORT)
+                assert time.monotonic() - t1 < 5
+        t1 = time.monotonic()
+        ep.p.ok("status", timeout=T_SHORT)
+        assert time.monotonic() - t1 < 5
+
+        def closed_by_tend():
+            n = 0
+            for s in socks:
+                try:
+                    if s.recv(1) == b"":
+                        n += 1
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    n += 1
+            return n >= 10000 - 600 or None
+        wait_until(closed_by_tend, timeout=T_LONG, interval=0.5,
+                   what="connections over the limit closed")
+    finally:
+        for s in socks:
+            s.close()
+    wait_until(lambda: ep.call(sid, "echo", {"n": 2})["result"], timeout=T_LONG,
+               what="served again")
+    assert ep.p.unit("svc")["state"] == "running"
