@@ -8,7 +8,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wvla
 CPPFLAGS += -D_GNU_SOURCE -DTEND_VERSION=\"$(VERSION)\"
-LIBS    := -ljansson -lmicrohttpd
+LIBS    := -ljansson
 # tend top's own program (tend-top) alone links the terminal library: the
 # daemon, its keeper and every other command are tend, free of it.
 TOP_LIBS := -lncursesw

@@ -2,6 +2,7 @@
 #include "list.h"
 #include "util.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -9,6 +10,45 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* libmicrohttpd, loaded at the first http: listen (dlopen): a daemon
+ * without one maps none of it, nor GnuTLS, which it links (about 500 KiB
+ * of PSS per daemon, and per keeper, when linked into tend). */
+#define MHD_LIB "libmicrohttpd.so.12"
+#define MHD_FNS(X) X(MHD_start_daemon) X(MHD_stop_daemon) X(MHD_run) \
+	X(MHD_get_timeout) X(MHD_get_daemon_info) X(MHD_lookup_connection_value) \
+	X(MHD_create_response_from_buffer) X(MHD_create_response_from_callback) \
+	X(MHD_add_response_header) X(MHD_queue_response) X(MHD_destroy_response) \
+	X(MHD_suspend_connection) X(MHD_resume_connection)
+static struct {
+#define FIELD(f) __typeof__(&f) f;
+	MHD_FNS(FIELD)
+#undef FIELD
+} mhd;
+
+/* 0, or -1 with *WHY. */
+static int mhd_load(char **why)
+{
+	static bool loaded;
+	if (loaded)
+		return 0;
+	void *h = dlopen(MHD_LIB, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		*why = xasprintf("cannot load %s (%s); install libmicrohttpd12 "
+		                 "(apt-get install libmicrohttpd12)", MHD_LIB, dlerror());
+		return -1;
+	}
+#define LOAD(f) *(void **)&mhd.f = dlsym(h, #f); \
+	if (!mhd.f) { \
+		*why = xasprintf("%s has no %s; install libmicrohttpd12 0.9.75 or " \
+		                 "later", MHD_LIB, #f); \
+		return -1; \
+	}
+	MHD_FNS(LOAD)
+#undef LOAD
+	loaded = true;   /* kept loaded: it may be needed again */
+	return 0;
+}
 
 struct http {
 	struct loop *lp;
@@ -55,10 +95,10 @@ static void run(struct http *h)
 	if (h->running)
 		return;
 	h->running = true;
-	MHD_run(h->d);
+	mhd.MHD_run(h->d);
 	h->running = false;
 	MHD_UNSIGNED_LONG_LONG ms = 0;
-	if (MHD_get_timeout(h->d, &ms) == MHD_YES)
+	if (mhd.MHD_get_timeout(h->d, &ms) == MHD_YES)
 		loop_timer_start(h->lp, &h->timer, ms, on_timer, h);
 	else
 		loop_timer_stop(h->lp, &h->timer);
@@ -111,7 +151,7 @@ static void resume(struct http_req *r)
 {
 	if (r->suspended) {
 		r->suspended = false;
-		MHD_resume_connection(r->c);
+		mhd.MHD_resume_connection(r->c);
 		run_soon(r->h);
 	}
 }
@@ -135,7 +175,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	if (r->ended)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	r->suspended = true;
-	MHD_suspend_connection(r->c);
+	mhd.MHD_suspend_connection(r->c);
 	return 0;
 }
 
@@ -150,7 +190,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
 	if (!r) {
 		r = req_new(h, c, method, url);
 		*con_cls = r;
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		const char *cl = mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > h->body_max) {
 			r->too_big = true;
@@ -225,40 +265,40 @@ static void on_log(void *cls, const char *fmt, va_list ap)
 static void add_headers(struct MHD_Response *resp, const char *const *hdrs)
 {
 	for (size_t i = 0; hdrs && hdrs[i] && hdrs[i + 1]; i += 2)
-		MHD_add_response_header(resp, hdrs[i], hdrs[i + 1]);
+		mhd.MHD_add_response_header(resp, hdrs[i], hdrs[i + 1]);
 }
 
 void http_reply(struct http_req *r, unsigned status, const char *ctype,
                 const char *body, size_t len, const char *const *hdrs)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	struct MHD_Response *resp = mhd.MHD_create_response_from_buffer(
 		len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
 	if (!resp)
 		return;
 	if (ctype)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+		mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	add_headers(resp, hdrs);
-	if (MHD_queue_response(r->c, status, resp) == MHD_YES)
+	if (mhd.MHD_queue_response(r->c, status, resp) == MHD_YES)
 		r->answered = true;
-	MHD_destroy_response(resp);
+	mhd.MHD_destroy_response(resp);
 }
 
 void http_stream(struct http_req *r, const char *const *hdrs, void *data)
 {
-	struct MHD_Response *resp = MHD_create_response_from_callback(
+	struct MHD_Response *resp = mhd.MHD_create_response_from_callback(
 		MHD_SIZE_UNKNOWN, 16384, stream_read, r, NULL);
 	if (!resp)
 		return;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	                        "text/event-stream");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	add_headers(resp, hdrs);
-	if (MHD_queue_response(r->c, MHD_HTTP_OK, resp) == MHD_YES) {
+	if (mhd.MHD_queue_response(r->c, MHD_HTTP_OK, resp) == MHD_YES) {
 		r->answered = true;
 		r->stream = true;
 		r->data = data;
 	}
-	MHD_destroy_response(resp);
+	mhd.MHD_destroy_response(resp);
 }
 
 void http_send(struct http_req *r, const char *data, size_t len)
@@ -293,7 +333,7 @@ const char *http_path(const struct http_req *r)
 
 const char *http_header(const struct http_req *r, const char *name)
 {
-	return MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, name);
+	return mhd.MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, name);
 }
 
 const char *http_body(const struct http_req *r, size_t *len)
@@ -317,6 +357,8 @@ unsigned http_conns(const struct http *h)
 struct http *http_new(struct loop *lp, int fd, const struct http_limits *lim,
                       const struct http_cb *cb, char **why)
 {
+	if (mhd_load(why) < 0)
+		return NULL;
 	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	if (dfd < 0) {
 		*why = xasprintf("cannot dup the listening socket (%s)", strerror(errno));
@@ -328,7 +370,7 @@ struct http *http_new(struct loop *lp, int fd, const struct http_limits *lim,
 	h->cb = *cb;
 	h->body_max = lim->body_max;
 	h->conn_max = lim->conn_max;
-	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+	h->d = mhd.MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 	                        MHD_USE_ERROR_LOG, 0, on_accept, h, on_access, h,
 	                        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)dfd,
 	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim->conn_max + 16,
@@ -343,11 +385,11 @@ struct http *http_new(struct loop *lp, int fd, const struct http_limits *lim,
 		free(h);
 		return NULL;
 	}
-	const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d,
+	const union MHD_DaemonInfo *di = mhd.MHD_get_daemon_info(h->d,
 	                                                     MHD_DAEMON_INFO_EPOLL_FD);
 	if (!di || loop_io_add(lp, &h->io, di->epoll_fd, EPOLLIN, on_io, h) < 0) {
 		*why = xstrdup("cannot watch libmicrohttpd's epoll descriptor");
-		MHD_stop_daemon(h->d);
+		mhd.MHD_stop_daemon(h->d);
 		free(h);
 		return NULL;
 	}
@@ -365,13 +407,13 @@ void http_free(struct http *h)
 		r->data = NULL;
 		if (r->suspended) {
 			r->suspended = false;
-			MHD_resume_connection(r->c);
+			mhd.MHD_resume_connection(r->c);
 		}
 	}
 	loop_io_del(h->lp, &h->io);
 	loop_timer_stop(h->lp, &h->timer);
 	loop_timer_stop(h->lp, &h->kick);
-	MHD_stop_daemon(h->d);   /* completes every request: reqs empties */
+	mhd.MHD_stop_daemon(h->d);   /* completes every request: reqs empties */
 	while (!list_empty(&h->reqs))
 		req_free(list_first(&h->reqs, struct http_req, link));
 	free(h);
