@@ -2,7 +2,9 @@
 # Installs the Debian packages tend needs to build and test, only those
 # missing, without questions.  Safe to run again: it does nothing when all
 # are present.
-#   scripts/deps.sh          what the build and the tests need (ncurses
+#   scripts/deps.sh          what the build and the tests need
+#                            (libmicrohttpd's headers for listen = http:,
+#                            whose library tend loads at run time; ncurses
 #                            for tend top, and tmux, the terminal its
 #                            tests run it in; clang's
 #                            libFuzzer runtime for fuzz/; node and npm
