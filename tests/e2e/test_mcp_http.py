@@ -9,7 +9,6 @@ tests/e2e/bin/mcp_server.py.
 """
 import http.client
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -491,3 +490,66 @@ def test_slow_and_many_clients_are_cut_and_the_daemon_stays_responsive(
     wait_until(lambda: ep.call(sid, "echo", {"n": 2})["result"], timeout=T_LONG,
                what="served again")
     assert ep.p.unit("svc")["state"] == "running"
+
+
+def test_unix_socket_endpoint(project, tmp_path):
+    sock = tmp_path / "mcp.sock"
+    p = project("[service svc]\nexec = %s\nstdio = mcp\nlisten = http:unix:%s\n"
+                % (SERVER, sock))
+    p.up()
+    assert sock.is_socket() and (sock.stat().st_mode & 0o777) == 0o600
+
+    class UnixConn(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.settimeout(T_SHORT)
+            self.sock.connect(str(sock))
+    c = UnixConn("localhost")
+    c.request("POST", "/mcp", body=json.dumps(init_msg()),
+              headers={"Accept": ACCEPT, "Content-Type": "application/json"})
+    r = c.getresponse()
+    assert r.status == 200 and r.getheader("Mcp-Session-Id"), r.status
+    assert next_event(r)["result"]["serverInfo"]["name"] == "fake"
+    c.close()
+
+
+# --- the MCP Inspector ---
+
+def node_major():
+    try:
+        out = subprocess.run([NODE, "--version"], capture_output=True, text=True).stdout
+        return int(out.strip().lstrip("v").split(".")[0])
+    except (OSError, ValueError):
+        return 0
+
+
+INSPECTOR = MCP / "node_modules" / ".bin" / "mcp-inspector"
+EVERYTHING = MCP / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+
+
+@pytest.mark.skipif(not INSPECTOR.exists() or node_major() < 20,
+                    reason="the MCP Inspector (make mcp-deps) on node 20 or newer")
+def test_inspector_cli_over_http(project, tmp_path):
+    """`mcp-inspector --cli URL --transport http --method ...` against
+    server-everything behind tend's endpoint: tools/list and a tools/call,
+    two Inspector sessions of one server process."""
+    port = free_port()
+    p = project("[service everything]\nexec = %s %s stdio\nstdio = mcp\n"
+                "listen = http:127.0.0.1:%d\n" % (q(NODE), q(str(EVERYTHING)), port))
+    p.up()
+    url = "http://127.0.0.1:%d/mcp" % port
+
+    def inspector(*method):
+        r = subprocess.run([str(INSPECTOR), "--cli", url, "--transport", "http"]
+                           + list(method), env=p.env, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=60, start_new_session=True)
+        assert r.returncode == 0, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+        return json.loads(r.stdout)
+    tools = [t["name"] for t in inspector("--method", "tools/list")["tools"]]
+    assert "echo" in tools and "get-env" in tools, tools
+    res = inspector("--method", "tools/call", "--tool-name", "echo",
+                    "--tool-arg", "message=inspected")
+    assert res["content"][0]["text"] == "Echo: inspected", res
+    u = p.unit("everything")
+    assert u["state"] == "running" and u["restarts"] == 0, u
+    assert len(u["sessions"]) == 2 and {s["instance"] for s in u["sessions"]} == {"everything"}, u
