@@ -268,19 +268,18 @@ const char *mcp_http_sess_id(const struct mcp_http_sess *hs)
 
 /* --- requests --- */
 
-/* Is ORIGIN allowed: a local one (localhost, 127.0.0.1, [::1]; any port,
- * http or https), or one of http-origins? */
-static bool origin_ok(const struct mcp_http *e, const char *origin)
+bool mcp_http_origin_ok(const char *origin, const struct strv *allowed)
 {
-	for (size_t i = 0; i < e->origins.n; i++)
-		if (strcasecmp(e->origins.v[i], origin) == 0)
+	for (size_t i = 0; i < allowed->n; i++)
+		if (strcasecmp(allowed->v[i], origin) == 0)
 			return true;
 	const char *p = strstr(origin, "://");
-	if (!p || (strncasecmp(origin, "http", 4) != 0))
+	if (!p || (p - origin != 4 && p - origin != 5) ||
+	    strncasecmp(origin, p - origin == 4 ? "http" : "https", (size_t)(p - origin)) != 0)
 		return false;
 	p += 3;
 	size_t n = p[0] == '[' ? strcspn(p, "]") + 1 : strcspn(p, ":/");
-	if (p[n] && p[n] != ':' && p[n] != '/')
+	if (n > strlen(p) || (p[n] && p[n] != ':' && p[n] != '/'))
 		return false;
 	static const char *const local[] = { "localhost", "127.0.0.1", "[::1]" };
 	for (size_t i = 0; i < ARRAY_LEN(local); i++)
@@ -456,7 +455,7 @@ static void on_request(void *ctx, struct http_req *r)
 		return;
 	}
 	const char *origin = http_header(r, "Origin");
-	if (origin && !origin_ok(e, origin)) {
+	if (origin && !mcp_http_origin_ok(origin, &e->origins)) {
 		refuse(r, 403, -32000, no_hdrs, "Origin %s is not allowed (DNS "
 		       "rebinding protection); add it to http-origins to allow it",
 		       origin);

@@ -84,4 +84,9 @@ const char *mcp_http_sess_id(const struct mcp_http_sess *hs);
 
 size_t mcp_http_sessions(const struct mcp_http *e);
 
+/* Is ORIGIN (an Origin header) allowed: http(s)://localhost, 127.0.0.1 or
+ * [::1], with any port (or none), or one of ALLOWED (compared whole,
+ * ignoring case)?  Pure. */
+bool mcp_http_origin_ok(const char *origin, const struct strv *allowed);
+
 #endif
