@@ -3,6 +3,7 @@
 #include "http.h"
 #include "jrpc.h"
 #include "list.h"
+#include "mcp.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -55,6 +56,8 @@ struct mcp_http_sess {
 	struct loop_timer idle;
 	unsigned depth;              /* inside ops.line */
 	bool ended;
+	bool stateless;              /* one request of MCP 2026-07-28: no
+	                                Mcp-Session-Id, it ends with it */
 };
 
 /* --- answers --- */
@@ -196,7 +199,7 @@ static bool same(const char *a, const char *b)
 static struct mcp_http_sess *sess_find(struct mcp_http *e, const char *id)
 {
 	list_each(hs, &e->sessions, struct mcp_http_sess, link)
-		if (same(hs->id, id))
+		if (!hs->stateless && same(hs->id, id))
 			return hs;
 	return NULL;
 }
@@ -231,6 +234,8 @@ void mcp_http_to_client(struct mcp_http_sess *hs, const char *line, size_t len)
 			    memcmp(st->id, line + m.id.off, m.id.len) == 0) {
 				stream_send(st, line, len);
 				stream_close(st);
+				if (hs->stateless)   /* its one request is answered */
+					loop_timer_start(hs->e->lp, &hs->idle, 0, on_idle, hs);
 				return;
 			}
 		/* its stream is gone (the client left it): nobody to tell,
@@ -308,6 +313,40 @@ static bool accepts(const char *a, const char *type)
 
 static const char *const no_hdrs[] = { NULL };
 
+static void keepalive_on(struct mcp_http *e);
+
+/* MCP 2026-07-28: a message without a session.  Its headers must say
+ * what its body does (HeaderMismatch, -32020, otherwise); a client sends
+ * no responses.  True when R was refused. */
+static bool stateless_bad(struct http_req *r, const char *body, size_t len,
+                          const struct jrpc_msg *m, const char *pv,
+                          const char *version)
+{
+	(void)len;
+	if (m->kind == JRPC_RESPONSE) {
+		refuse(r, 400, -32600, no_hdrs, "a client of MCP 2026-07-28 sends "
+		       "no responses (send the input as inputResponses of a retry)");
+		return true;
+	}
+	if (m->kind != JRPC_REQUEST)
+		return false;   /* the revision sets no header for notifications */
+	if (!pv || !version || strcmp(pv, version) != 0) {
+		refuse(r, 400, -32020, no_hdrs, "HeaderMismatch: MCP-Protocol-Version "
+		       "%s does not match the request's _meta protocolVersion %s; "
+		       "send the same in both", pv ? pv : "(none)",
+		       version ? version : "(none)");
+		return true;
+	}
+	const char *mh = http_header(r, "Mcp-Method");
+	if (!mh || !jrpc_str_eq(body, m->method, mh)) {
+		refuse(r, 400, -32020, no_hdrs, "HeaderMismatch: Mcp-Method %s does "
+		       "not match the request's method; send the method in both",
+		       mh ? mh : "(none)");
+		return true;
+	}
+	return false;
+}
+
 static void post(struct mcp_http *e, struct http_req *r, const char *sid)
 {
 	size_t len;
@@ -336,6 +375,17 @@ static void post(struct mcp_http *e, struct http_req *r, const char *sid)
 	}
 	bool init = k == JRPC_REQUEST && jrpc_str_eq(body, m.method, "initialize");
 	struct mcp_http_sess *hs = NULL;
+	const char *pv = http_header(r, "MCP-Protocol-Version");
+	struct mcp_hello hello;
+	mcp_hello(body, len, &hello);
+	bool stateless = !sid && !init && ((pv && mcp_stateless(pv)) ||
+	                                   (hello.version && mcp_stateless(hello.version)));
+	if (stateless && stateless_bad(r, body, len, &m, pv, hello.version)) {
+		free(hello.version);
+		free(body);
+		return;
+	}
+	free(hello.version);
 	if (sid) {
 		hs = sess_find(e, sid);
 		if (!hs) {
@@ -344,9 +394,10 @@ static void post(struct mcp_http *e, struct http_req *r, const char *sid)
 			free(body);
 			return;
 		}
-	} else if (!init) {
+	} else if (!init && !stateless) {
 		refuse(r, 400, -32600, no_hdrs, "no Mcp-Session-Id header; send "
-		       "initialize first and the session id it returns");
+		       "initialize first and the session id it returns (or, of "
+		       "MCP 2026-07-28, MCP-Protocol-Version and _meta)");
 		free(body);
 		return;
 	} else if (e->nsessions >= e->sessions_max) {
@@ -358,6 +409,7 @@ static void post(struct mcp_http *e, struct http_req *r, const char *sid)
 	} else {
 		hs = xcalloc(1, sizeof(*hs));
 		hs->e = e;
+		hs->stateless = stateless;
 		char *why = NULL;
 		if (new_id(hs->id) < 0) {
 			refuse(r, 500, -32603, no_hdrs, "no random session id (%s)",
@@ -381,7 +433,8 @@ static void post(struct mcp_http *e, struct http_req *r, const char *sid)
 	if (k != JRPC_REQUEST) {
 		/* a notification or a response: accepted */
 		http_reply(r, 202, NULL, "", 0, no_hdrs);
-		sess_line(hs, body, len);
+		if (sess_line(hs, body, len) && hs->stateless)
+			loop_timer_start(e->lp, &hs->idle, 0, on_idle, hs);
 		free(body);
 		return;
 	}
@@ -399,9 +452,12 @@ static void post(struct mcp_http *e, struct http_req *r, const char *sid)
 	st->id = xmalloc(m.id.len + 1);
 	memcpy(st->id, body + m.id.off, m.id.len);
 	st->id[m.id.len] = 0;
-	http_stream(r, (const char *const[]){ "Mcp-Session-Id", hs->id, NULL }, st);
+	http_stream(r, hs->stateless ? (const char *const[]){ "X-Accel-Buffering", "no", NULL }
+	               : (const char *const[]){ "Mcp-Session-Id", hs->id,
+	                                        "X-Accel-Buffering", "no", NULL }, st);
 	list_push_back(&hs->streams, &st->link);
 	hs->nstreams++;
+	keepalive_on(e);
 	sess_line(hs, body, len);
 	free(body);
 }
@@ -435,6 +491,7 @@ static void get(struct mcp_http *e, struct http_req *r, const char *sid)
 	st->r = r;
 	http_stream(r, (const char *const[]){ "Mcp-Session-Id", hs->id, NULL }, st);
 	hs->get = st;
+	keepalive_on(e);
 	if (hs->kept.len) {
 		http_send(r, hs->kept.s, hs->kept.len);
 		free(hs->kept.s);
@@ -516,20 +573,38 @@ static void on_closed(void *ctx, struct http_req *r, void *data)
 		hs->nstreams--;
 	}
 	stream_free(st);
-	touch(hs);
+	if (hs->stateless)
+		sess_close(hs);   /* a closed stream cancels its request */
+	else
+		touch(hs);
 }
 
 static void on_keepalive(struct loop *lp, struct loop_timer *t)
 {
 	struct mcp_http *e = t->data;
+	bool open = false;
 	list_each(hs, &e->sessions, struct mcp_http_sess, link) {
-		list_each(st, &hs->streams, struct stream, link)
+		list_each(st, &hs->streams, struct stream, link) {
+			open = true;
 			if (!http_queued(st->r))
 				http_send(st->r, ":\n\n", 3);
-		if (hs->get && !http_queued(hs->get->r))
-			http_send(hs->get->r, ":\n\n", 3);
+		}
+		if (hs->get) {
+			open = true;
+			if (!http_queued(hs->get->r))
+				http_send(hs->get->r, ":\n\n", 3);
+		}
 	}
-	loop_timer_start(lp, &e->keepalive, MCP_HTTP_KEEPALIVE_MS, on_keepalive, e);
+	if (open)   /* without a stream, nothing wakes the daemon */
+		loop_timer_start(lp, &e->keepalive, MCP_HTTP_KEEPALIVE_MS, on_keepalive, e);
+}
+
+/* A stream opened: the keep-alive runs. */
+static void keepalive_on(struct mcp_http *e)
+{
+	if (!e->keepalive.armed)
+		loop_timer_start(e->lp, &e->keepalive, MCP_HTTP_KEEPALIVE_MS,
+		                 on_keepalive, e);
 }
 
 /* --- the endpoint --- */
@@ -573,7 +648,6 @@ struct mcp_http *mcp_http_new(struct loop *lp, const char *spec, int fd,
 		mcp_http_free(e);
 		return NULL;
 	}
-	loop_timer_start(lp, &e->keepalive, MCP_HTTP_KEEPALIVE_MS, on_keepalive, e);
 	return e;
 }
 

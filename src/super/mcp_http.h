@@ -32,7 +32,8 @@
  *
  * Every open stream gets an SSE comment every MCP_HTTP_KEEPALIVE_MS: a
  * client that went away is seen, and its connection closed.  A comment is
- * not MCP traffic: it keeps nothing up (idle-stop).
+ * not MCP traffic: it keeps nothing up (idle-stop).  Without an open
+ * stream no timer of its runs (an idle daemon sleeps).
  */
 #ifndef TEND_MCP_HTTP_H
 #define TEND_MCP_HTTP_H

@@ -553,3 +553,58 @@ def test_inspector_cli_over_http(project, tmp_path):
     u = p.unit("everything")
     assert u["state"] == "running" and u["restarts"] == 0, u
     assert len(u["sessions"]) == 2 and {s["instance"] for s in u["sessions"]} == {"everything"}, u
+
+
+# --- MCP 2026-07-28: no session ---
+
+STATELESS = "2026-07-28"
+
+
+def stateless(method, params=None, mid=1):
+    p = dict(params or {})
+    p["_meta"] = {"io.modelcontextprotocol/protocolVersion": STATELESS,
+                  "io.modelcontextprotocol/clientCapabilities": {}}
+    msg = {"jsonrpc": "2.0", "method": method, "params": p}
+    if mid is not None:
+        msg["id"] = mid
+    return msg
+
+
+def stateless_headers(method, version=STATELESS):
+    return {"MCP-Protocol-Version": version, "Mcp-Method": method}
+
+
+def test_stateless_requests_headers_and_cancellation_by_closing(project, tmp_path):
+    log = tmp_path / "server.log"
+    ep = Endpoint(project, tmp_path, env={"MCP_LOG": log})
+    ep.p.up()
+    r = ep.post(stateless("tools/call", {"name": "echo", "arguments": {"s": 1}}),
+                headers=stateless_headers("tools/call"))
+    assert not isinstance(r, tuple), r
+    assert r.getheader("Mcp-Session-Id") is None
+    assert next_event(r)["result"]["structuredContent"] == {"s": 1}
+    r.conn.close()
+    # the request's client goes with its answer
+    wait_until(lambda: ep.p.unit("svc")["clients"] == 0, what="no client left")
+
+    st, _, body = ep.post(stateless("tools/list"),
+                          headers=stateless_headers("tools/list", "2026-08-01"))
+    assert st == 400 and json.loads(body)["error"]["code"] == -32020, body
+    st, _, body = ep.post(stateless("tools/list"), headers=stateless_headers("tools/call"))
+    assert st == 400 and "Mcp-Method" in error_of(body), body
+    st, _, body = ep.post(stateless("tools/list"),
+                          headers={"MCP-Protocol-Version": STATELESS})
+    assert st == 400 and json.loads(body)["error"]["code"] == -32020, body
+    st, _, body = ep.post({"jsonrpc": "2.0", "id": 4, "result": {}},
+                          headers={"MCP-Protocol-Version": STATELESS})
+    assert st == 400 and "no responses" in error_of(body), body
+
+    # closing the stream cancels the request at the server (seen at the
+    # stream's next keep-alive, within 15 s)
+    r = ep.post(stateless("tools/call", {"name": "hold", "arguments": {"key": "k"}}),
+                headers=stateless_headers("tools/call"))
+    wait_until(lambda: b'"hold"' in log.read_bytes(), what="the hold at the server")
+    r.conn.close()
+    wait_until(lambda: b"notifications/cancelled" in log.read_bytes(), timeout=T_LONG,
+               what="the request cancelled")
+    wait_until(lambda: ep.p.unit("svc")["clients"] == 0, what="no client left")
