@@ -19,6 +19,11 @@
  *                        what the server says while no POST stream is
  *                        open (kept, up to a bound, until one opens)
  *   DELETE               the session ends (ops.close); 404 from then on
+ *   POST without a session, of MCP 2026-07-28 (MCP-Protocol-Version or
+ *                        _meta says so)  a session of one request: its
+ *                        headers checked against the body (HeaderMismatch),
+ *                        answered on an SSE stream, ended with its answer;
+ *                        closing the stream ends it (its request cancelled)
  *
  * Checked first, in this order, each with one status and a JSON-RPC error
  * body that says what to do: the path (404), the Origin (403: absent,
