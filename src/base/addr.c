@@ -178,7 +178,7 @@ int addr_parse_http(const char *s, struct addr *a, char *path, size_t path_n,
 			*why = xstrdup("the path is too long");
 			return -1;
 		}
-		strcpy(path, ADDR_HTTP_PATH);
+		memcpy(path, ADDR_HTTP_PATH, sizeof(ADDR_HTTP_PATH));
 		return parse_unix(s + 5, a, why);
 	}
 	if (strncmp(s, "//", 2) == 0) {

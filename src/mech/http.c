@@ -20,11 +20,13 @@
 	X(MHD_create_response_from_buffer) X(MHD_create_response_from_callback) \
 	X(MHD_add_response_header) X(MHD_queue_response) X(MHD_destroy_response) \
 	X(MHD_suspend_connection) X(MHD_resume_connection)
+/* NOLINTBEGIN(bugprone-macro-parentheses): F names a function */
 static struct {
 #define FIELD(f) __typeof__(&f) f;
 	MHD_FNS(FIELD)
 #undef FIELD
 } mhd;
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 /* 0, or -1 with *WHY. */
 static int mhd_load(char **why)
@@ -38,6 +40,7 @@ static int mhd_load(char **why)
 		                 "(apt-get install libmicrohttpd12)", MHD_LIB, dlerror());
 		return -1;
 	}
+/* NOLINTBEGIN(bugprone-macro-parentheses): F names a function */
 #define LOAD(f) *(void **)&mhd.f = dlsym(h, #f); \
 	if (!mhd.f) { \
 		*why = xasprintf("%s has no %s; install libmicrohttpd12 0.9.75 or " \
@@ -46,6 +49,7 @@ static int mhd_load(char **why)
 	}
 	MHD_FNS(LOAD)
 #undef LOAD
+/* NOLINTEND(bugprone-macro-parentheses) */
 	loaded = true;   /* kept loaded: it may be needed again */
 	return 0;
 }
@@ -272,7 +276,7 @@ void http_reply(struct http_req *r, unsigned status, const char *ctype,
                 const char *body, size_t len, const char *const *hdrs)
 {
 	struct MHD_Response *resp = mhd.MHD_create_response_from_buffer(
-		len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+		len, (void *)body, MHD_RESPMEM_MUST_COPY);   /* copied, not written */
 	if (!resp)
 		return;
 	if (ctype)
@@ -415,6 +419,7 @@ void http_free(struct http *h)
 	loop_timer_stop(h->lp, &h->kick);
 	mhd.MHD_stop_daemon(h->d);   /* completes every request: reqs empties */
 	while (!list_empty(&h->reqs))
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): req_free unlinks R from H's list */
 		req_free(list_first(&h->reqs, struct http_req, link));
 	free(h);
 }

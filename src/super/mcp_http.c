@@ -126,8 +126,11 @@ static void stream_close(struct stream *st)
 
 static void sess_free(struct mcp_http_sess *hs)
 {
-	while (!list_empty(&hs->streams))
-		stream_close(list_first(&hs->streams, struct stream, link));
+	for (struct stream *st = list_first(&hs->streams, struct stream, link), *next;
+	     st; st = next) {
+		next = list_next(st, struct stream, link);
+		stream_close(st);
+	}
 	if (hs->get)
 		stream_close(hs->get);
 	loop_timer_stop(hs->e->lp, &hs->idle);
@@ -359,8 +362,10 @@ static void post(struct mcp_http *e, struct http_req *r, const char *sid)
 	}
 	/* one line: JSON's whitespace may hold newlines, strings may not */
 	char *body = xmalloc(len + 1);
+	memcpy(body, body0, len);
 	for (size_t i = 0; i < len; i++)
-		body[i] = body0[i] == '\n' || body0[i] == '\r' ? ' ' : body0[i];
+		if (body[i] == '\n' || body[i] == '\r')
+			body[i] = ' ';
 	body[len] = 0;
 	struct jrpc_msg m;
 	enum jrpc_kind k = jrpc_scan(body, len, &m);
@@ -655,8 +660,11 @@ void mcp_http_free(struct mcp_http *e)
 {
 	if (!e)
 		return;
-	while (!list_empty(&e->sessions))
-		sess_close(list_first(&e->sessions, struct mcp_http_sess, link));
+	for (struct mcp_http_sess *hs = list_first(&e->sessions, struct mcp_http_sess,
+	                                           link), *next; hs; hs = next) {
+		next = list_next(hs, struct mcp_http_sess, link);
+		sess_close(hs);
+	}
 	http_free(e->h);
 	loop_timer_stop(e->lp, &e->keepalive);
 	if (e->token)
