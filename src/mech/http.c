@@ -76,6 +76,11 @@ struct http_req {
 	struct buf body;
 	bool too_big;
 	bool answered;
+	/* held (http_hold): its answer, once given, waits for the access
+	 * handler's next call (after the resume) */
+	bool held;
+	struct MHD_Response *pending;
+	unsigned pending_status;
 	/* a stream */
 	bool stream, suspended, ended;
 	struct buf out;            /* queued: out.s[off..len) */
@@ -153,7 +158,7 @@ static void req_free(struct http_req *r)
 
 static void resume(struct http_req *r)
 {
-	if (r->suspended) {
+	if (r->suspended && !r->held) {   /* held: until it is answered */
 		r->suspended = false;
 		mhd.MHD_resume_connection(r->c);
 		run_soon(r->h);
@@ -214,10 +219,18 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (r->answered)
+	if (r->pending) {
+		/* a held request, resumed with its answer */
+		struct MHD_Response *resp = r->pending;
+		r->pending = NULL;
+		enum MHD_Result q = mhd.MHD_queue_response(c, r->pending_status, resp);
+		mhd.MHD_destroy_response(resp);
+		return q;
+	}
+	if (r->answered || r->held)
 		return MHD_YES;
 	h->cb.request(h->cb.ctx, r);
-	return r->answered ? MHD_YES : MHD_NO;
+	return r->answered || r->held ? MHD_YES : MHD_NO;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -230,8 +243,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (!r)
 		return;
 	*con_cls = NULL;
-	if (r->stream && !r->ended && h->cb.closed)
+	if ((r->stream || r->held) && !r->ended && h->cb.closed)
 		h->cb.closed(h->cb.ctx, r, r->data);
+	if (r->pending)
+		mhd.MHD_destroy_response(r->pending);
 	req_free(r);
 }
 
@@ -272,6 +287,27 @@ static void add_headers(struct MHD_Response *resp, const char *const *hdrs)
 		mhd.MHD_add_response_header(resp, hdrs[i], hdrs[i + 1]);
 }
 
+/* RESP for R: queued now (from the access handler), or, R being held,
+ * when the handler runs again after the resume.  True when it will go. */
+static bool queue(struct http_req *r, unsigned status, struct MHD_Response *resp)
+{
+	if (!r->held)
+		return mhd.MHD_queue_response(r->c, status, resp) == MHD_YES;
+	r->held = false;
+	r->pending = resp;
+	r->pending_status = status;
+	resume(r);
+	return true;
+}
+
+void http_hold(struct http_req *r, void *data)
+{
+	r->held = true;
+	r->data = data;
+	r->suspended = true;
+	mhd.MHD_suspend_connection(r->c);
+}
+
 void http_reply(struct http_req *r, unsigned status, const char *ctype,
                 const char *body, size_t len, const char *const *hdrs)
 {
@@ -282,9 +318,13 @@ void http_reply(struct http_req *r, unsigned status, const char *ctype,
 	if (ctype)
 		mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	add_headers(resp, hdrs);
-	if (mhd.MHD_queue_response(r->c, status, resp) == MHD_YES)
+	bool held = r->held;
+	if (queue(r, status, resp)) {
 		r->answered = true;
-	mhd.MHD_destroy_response(resp);
+		r->data = NULL;
+	}
+	if (!held)
+		mhd.MHD_destroy_response(resp);
 }
 
 void http_stream(struct http_req *r, const char *const *hdrs, void *data)
@@ -297,12 +337,14 @@ void http_stream(struct http_req *r, const char *const *hdrs, void *data)
 	                        "text/event-stream");
 	mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	add_headers(resp, hdrs);
-	if (mhd.MHD_queue_response(r->c, MHD_HTTP_OK, resp) == MHD_YES) {
+	bool held = r->held;
+	if (queue(r, MHD_HTTP_OK, resp)) {
 		r->answered = true;
 		r->stream = true;
 		r->data = data;
 	}
-	mhd.MHD_destroy_response(resp);
+	if (!held)
+		mhd.MHD_destroy_response(resp);
 }
 
 void http_send(struct http_req *r, const char *data, size_t len)

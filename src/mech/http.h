@@ -9,7 +9,8 @@
  * A request is handed up once, whole: its method, path, headers and body
  * read (a body over the limit is not kept: http_too_big; one whose
  * Content-Length says so is answered before it is read).  The caller
- * answers it at once, with a whole reply (http_reply) or with a stream
+ * answers it at once, or holds it (http_hold) and answers it later, with
+ * a whole reply (http_reply) or with a stream
  * (http_stream: 200 text/event-stream, chunked) that it writes to later
  * (http_send) and ends (http_end).  While a stream has nothing to send its
  * connection is suspended (no busy loop); a write resumes it.
@@ -62,6 +63,11 @@ const char *http_header(const struct http_req *r, const char *name);
 const char *http_body(const struct http_req *r, size_t *len);
 bool http_too_big(const struct http_req *r);
 
+/* Instead of an answer now: R waits (its connection suspended) for
+ * http_reply or http_stream, given later from anywhere.  DATA comes back
+ * with cb->closed if it goes first (seen only once it is answered: a held
+ * request's client going away is not noticed before). */
+void http_hold(struct http_req *r, void *data);
 /* Answers R: STATUS, CTYPE (NULL: no body) and BODY; HDRS: name, value,
  * ..., NULL (or NULL). */
 void http_reply(struct http_req *r, unsigned status, const char *ctype,

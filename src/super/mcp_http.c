@@ -41,6 +41,8 @@ struct stream {
 	struct http_req *r;
 	char *id;
 	size_t id_len;
+	bool held;                   /* a POST not answered yet (http_hold) */
+	struct loop_timer hold;      /* then it becomes an SSE stream */
 };
 
 struct mcp_http_sess {
@@ -94,8 +96,11 @@ static void sse_event(struct buf *b, const char *line, size_t len)
 	buf_adds(b, "\n\n");
 }
 
+static void stream_open(struct stream *st);
+
 static void stream_send(struct stream *st, const char *line, size_t len)
 {
+	stream_open(st);
 	struct buf b = { 0 };
 	sse_event(&b, line, len);
 	http_send(st->r, b.s, b.len);
@@ -104,16 +109,58 @@ static void stream_send(struct stream *st, const char *line, size_t len)
 
 /* --- sessions --- */
 
+/* The headers of HS's answers. */
+static const char *const *sess_headers(const struct mcp_http_sess *hs)
+{
+	static const char *const none[] = { "X-Accel-Buffering", "no", NULL };
+	static const char *h[] = { "Mcp-Session-Id", NULL, "X-Accel-Buffering",
+	                           "no", NULL };
+	if (hs->stateless)
+		return none;
+	h[1] = hs->id;   /* used at once: the loop has one thread */
+	return h;
+}
+
+/* A held POST becomes an SSE stream: something comes before its answer,
+ * or its answer is long in coming. */
+static void stream_open(struct stream *st)
+{
+	if (!st->held)
+		return;
+	st->held = false;
+	loop_timer_stop(st->hs->e->lp, &st->hold);
+	http_stream(st->r, sess_headers(st->hs), st);
+}
+
+static void on_hold(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	stream_open(t->data);
+}
+
 static void stream_free(struct stream *st)
 {
+	loop_timer_stop(st->hs->e->lp, &st->hold);
 	free(st->id);
 	free(st);
+}
+
+static void stream_unlink(struct stream *st)
+{
+	struct mcp_http_sess *hs = st->hs;
+	if (st == hs->get) {
+		hs->get = NULL;
+	} else {
+		list_remove(&hs->streams, &st->link);
+		hs->nstreams--;
+	}
 }
 
 /* ST is done: the request's stream ends (what it holds is sent). */
 static void stream_close(struct stream *st)
 {
 	struct mcp_http_sess *hs = st->hs;
+	stream_open(st);
 	http_end(st->r);
 	if (st == hs->get) {
 		hs->get = NULL;
@@ -235,8 +282,16 @@ void mcp_http_to_client(struct mcp_http_sess *hs, const char *line, size_t len)
 		list_each(st, &hs->streams, struct stream, link)
 			if (st->id_len == m.id.len &&
 			    memcmp(st->id, line + m.id.off, m.id.len) == 0) {
-				stream_send(st, line, len);
-				stream_close(st);
+				if (st->held) {
+					/* nothing came before it: one JSON body */
+					http_reply(st->r, 200, "application/json", line, len,
+					           sess_headers(hs));
+					stream_unlink(st);
+					stream_free(st);
+				} else {
+					stream_send(st, line, len);
+					stream_close(st);
+				}
 				if (hs->stateless)   /* its one request is answered */
 					loop_timer_start(hs->e->lp, &hs->idle, 0, on_idle, hs);
 				return;
@@ -457,9 +512,11 @@ static void post(struct mcp_http *e, struct http_req *r, const char *sid)
 	st->id = xmalloc(m.id.len + 1);
 	memcpy(st->id, body + m.id.off, m.id.len);
 	st->id[m.id.len] = 0;
-	http_stream(r, hs->stateless ? (const char *const[]){ "X-Accel-Buffering", "no", NULL }
-	               : (const char *const[]){ "Mcp-Session-Id", hs->id,
-	                                        "X-Accel-Buffering", "no", NULL }, st);
+	/* held: answered as one JSON body when the response comes first and
+	 * soon, else as an SSE stream (MCP_HTTP_HOLD_MS) */
+	st->held = true;
+	http_hold(r, st);
+	loop_timer_start(e->lp, &st->hold, MCP_HTTP_HOLD_MS, on_hold, st);
 	list_push_back(&hs->streams, &st->link);
 	hs->nstreams++;
 	keepalive_on(e);
@@ -591,7 +648,7 @@ static void on_keepalive(struct loop *lp, struct loop_timer *t)
 	list_each(hs, &e->sessions, struct mcp_http_sess, link) {
 		list_each(st, &hs->streams, struct stream, link) {
 			open = true;
-			if (!http_queued(st->r))
+			if (!st->held && !http_queued(st->r))
 				http_send(st->r, ":\n\n", 3);
 		}
 		if (hs->get) {

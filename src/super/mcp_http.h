@@ -11,9 +11,10 @@
  *   POST, initialize, no Mcp-Session-Id   a new session (its id: 128
  *                        random bits, hex), answered on an SSE stream
  *                        with the Mcp-Session-Id header
- *   POST of a request    an SSE stream that carries the response, and the
- *                        server's requests and notifications made while it
- *                        is open; it ends after the response
+ *   POST of a request    the response as one JSON body when it comes first
+ *                        and within MCP_HTTP_HOLD_MS; else an SSE stream
+ *                        that carries it, after the server's requests and
+ *                        notifications made while it is open
  *   POST of a notification or response    202, no body
  *   GET                  the session's own SSE stream (one at a time: 409):
  *                        what the server says while no POST stream is
@@ -50,6 +51,9 @@
 #include <stddef.h>
 
 #define MCP_HTTP_KEEPALIVE_MS 15000
+/* A request whose response comes first, within this, is answered as one
+ * JSON body; else its answer is an SSE stream. */
+#define MCP_HTTP_HOLD_MS 100
 #define MCP_HTTP_CONN_MAX 512        /* connections at once, per address */
 #define MCP_HTTP_KEPT_MAX 1000       /* messages kept for a GET stream */
 

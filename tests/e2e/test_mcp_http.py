@@ -68,7 +68,9 @@ class Endpoint:
     def request(self, method, body=None, headers=None, path="/mcp",
                 timeout=T_SHORT):
         """One request on a connection of its own: (status, headers, body
-        bytes) for a whole answer; for an SSE answer, the response (open)."""
+        bytes) for an error or a 202; for a 200 (an SSE stream, or one
+        JSON-RPC message as application/json), the response (open), which
+        next_event reads."""
         c = self.conn(timeout)
         h = {"Accept": ACCEPT, "Content-Type": "application/json"}
         h.update(headers or {})
@@ -78,6 +80,10 @@ class Endpoint:
         r = c.getresponse()
         if r.getheader("Content-Type") == "text/event-stream":
             r.conn = c
+            return r
+        if r.status == 200 and r.getheader("Content-Type") == "application/json":
+            r.conn = c
+            r.messages = [json.loads(r.read())]
             return r
         out = (r.status, r.headers, r.read())
         c.close()
@@ -119,7 +125,11 @@ class Endpoint:
 
 
 def next_event(r):
-    """The next SSE message event of response R (comments skipped)."""
+    """The next SSE message event of response R (comments skipped), or the
+    one message of a JSON answer."""
+    if hasattr(r, "messages"):
+        assert r.messages, "no more messages in a JSON answer"
+        return r.messages.pop(0)
     data = []
     while True:
         line = r.readline()
