@@ -9,6 +9,9 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
            -Wformat=2 -Wno-format-nonliteral -Wvla
 CPPFLAGS += -D_GNU_SOURCE -DTEND_VERSION=\"$(VERSION)\"
 LIBS    := -ljansson
+# libmicrohttpd (listen = http:) is not linked: src/mech/http.c loads it
+# with dlopen when a daemon first serves an http: address; its headers
+# (libmicrohttpd-dev) are needed to build.
 # tend top's own program (tend-top) alone links the terminal library: the
 # daemon, its keeper and every other command are tend, free of it.
 TOP_LIBS := -lncursesw

@@ -2,7 +2,9 @@
 # Installs the Debian packages tend needs to build and test, only those
 # missing, without questions.  Safe to run again: it does nothing when all
 # are present.
-#   scripts/deps.sh          what the build and the tests need (ncurses
+#   scripts/deps.sh          what the build and the tests need
+#                            (libmicrohttpd's headers for listen = http:,
+#                            whose library tend loads at run time; ncurses
 #                            for tend top, and tmux, the terminal its
 #                            tests run it in; clang's
 #                            libFuzzer runtime for fuzz/; node and npm
@@ -31,12 +33,12 @@
 #   scripts/deps.sh deb      that, plus what `make deb` needs (dpkg-dev,
 #                            debhelper, lintian)
 set -eu
-PKGS="gcc make clang pkg-config libjansson-dev libncurses-dev libcmocka-dev python3 python3-pytest procps libfaketime lowdown systemd desktop-file-utils zsh fish tmux python3-yaml"
+PKGS="gcc make clang pkg-config libjansson-dev libmicrohttpd-dev libncurses-dev libcmocka-dev python3 python3-pytest procps libfaketime lowdown systemd desktop-file-utils zsh fish tmux python3-yaml"
 case "${1:-}" in
 "") ;;
 bench) PKGS="$PKGS socat" ;;
 peers) PKGS="$PKGS socat s6 runit supervisor gnuplot-nox" ;;
-lint) PKGS="make libjansson-dev cppcheck clang-tidy" ;;
+lint) PKGS="make libjansson-dev libmicrohttpd-dev cppcheck clang-tidy" ;;
 deb) PKGS="$PKGS dpkg-dev debhelper lintian" ;;
 *) echo "usage: scripts/deps.sh [bench|peers|lint|deb]" >&2; exit 2 ;;
 esac

@@ -163,3 +163,67 @@ int addr_parse(const char *s, struct addr *a, char **why)
 	*why = xstrdup("expected tcp:HOST:PORT or unix:PATH");
 	return -1;
 }
+
+int addr_parse_http(const char *s, struct addr *a, char *path, size_t path_n,
+                    char **why)
+{
+	*a = (struct addr){ 0 };
+	if (strncmp(s, "http:", 5) != 0) {
+		*why = xstrdup("expected http:HOST:PORT[/PATH] or http:unix:PATH");
+		return -1;
+	}
+	s += 5;
+	if (strncmp(s, "unix:", 5) == 0) {
+		if (path_n <= strlen(ADDR_HTTP_PATH)) {
+			*why = xstrdup("the path is too long");
+			return -1;
+		}
+		memcpy(path, ADDR_HTTP_PATH, sizeof(ADDR_HTTP_PATH));
+		return parse_unix(s + 5, a, why);
+	}
+	if (strncmp(s, "//", 2) == 0) {
+		*why = xstrdup("write http:HOST:PORT[/PATH] without // (like "
+		               "http:127.0.0.1:8080/mcp)");
+		return -1;
+	}
+	const char *slash = strchr(s, '/');
+	const char *p = slash ? slash : ADDR_HTTP_PATH;
+	size_t n = strlen(p);
+	if (n >= path_n) {
+		*why = xstrdup("the URL path is too long");
+		return -1;
+	}
+	for (const char *c = p; *c; c++)
+		if (*c <= ' ' || *c >= 127 || strchr("?#%\\\"<>^`{|}", *c)) {
+			*why = xasprintf("the URL path \"%s\" has a character a path "
+			                 "cannot have (%c); write it like /mcp", p, *c);
+			return -1;
+		}
+	char hp[sizeof(a->text)];
+	size_t hn = slash ? (size_t)(slash - s) : strlen(s);
+	if (hn >= sizeof(hp)) {
+		*why = xstrdup("the address is too long");
+		return -1;
+	}
+	memcpy(hp, s, hn);
+	hp[hn] = 0;
+	if (addr_parse_host_port(hp, a, why) < 0)
+		return -1;
+	memcpy(path, p, n + 1);
+	return 0;
+}
+
+bool addr_is_local(const struct addr *a)
+{
+	if (a->family == AF_UNIX)
+		return true;
+	if (a->family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&a->sa;
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (a->family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&a->sa;
+		return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+	}
+	return false;
+}

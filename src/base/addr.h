@@ -38,4 +38,16 @@ int addr_parse(const char *s, struct addr *a, char **why);
 /* Parses "HOST:PORT" without a prefix (the authority of http://). */
 int addr_parse_host_port(const char *hp, struct addr *a, char **why);
 
+/* An MCP endpoint over HTTP (listen = http:...): "http:HOST:PORT[/PATH]"
+ * or "http:unix:PATH".  PATH (the URL path served; default ADDR_HTTP_PATH,
+ * and always that one on a unix socket) goes to PATH (PATH_N bytes): it
+ * starts with "/" and holds only the characters of a URL path (no query,
+ * no fragment, no space or %).  Returns 0, or -1 with *WHY as addr_parse. */
+#define ADDR_HTTP_PATH "/mcp"
+int addr_parse_http(const char *s, struct addr *a, char *path, size_t path_n,
+                    char **why);
+
+/* Is A a loopback address (127.0.0.0/8, ::1) or a unix socket? */
+bool addr_is_local(const struct addr *a);
+
 #endif

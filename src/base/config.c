@@ -24,7 +24,7 @@ enum vtype {
 	V_ARGV, V_PATH, V_ENV, V_ENUM, V_CODES, V_RANGE, V_RATE,
 	V_DURATION, V_OPT_DURATION, V_SIZE, V_OPT_SIZE, V_SIGNAL, V_PERCENT,
 	V_UINT, V_PROBE, V_ADDRS, V_OPT_ADDR, V_WORDS, V_PATHS, V_MODE, V_ENV_FILE,
-	V_NTYPES
+	V_AUTH, V_NTYPES
 };
 
 struct key_def {
@@ -48,6 +48,7 @@ static const char *const share_names[] = { "all", "roots", "none", NULL };
 static const char *const change_names[] = { "restart", NULL };
 static const char *const restart_names[] = { "on-failure", "always", "never", NULL };
 static const char *const pidns_names[] = { "no", "yes", NULL };
+static const char *const yesno_names[] = { "no", "yes", NULL };
 
 #define U(f) offsetof(struct unit_config, f)
 #define G(f) offsetof(struct tend_config, f)
@@ -111,7 +112,8 @@ static const struct key_def keys[] = {
 	  .enforced = true, .help = "sd_notify WATCHDOG=1 at least this often" },
 	{ "listen", SC_SERVICE, V_ADDRS, U(listen), NULL, .enforced = true,
 	  .daemon_only = true,
-	  .help = "tcp:HOST:PORT | unix:PATH bound by tend (repeatable)" },
+	  .help = "tcp:HOST:PORT | unix:PATH bound by tend; http:HOST:PORT[/PATH] | "
+	  "http:unix:PATH: MCP over HTTP served by tend (repeatable)" },
 	{ "listen-mode", SC_SERVICE, V_MODE, U(listen_mode), "0600", .enforced = true,
 	  .daemon_only = true, .help = "permissions of unix: listen sockets" },
 	{ "backend", SC_SERVICE, V_OPT_ADDR, U(backend), "none", .enforced = true,
@@ -126,6 +128,30 @@ static const struct key_def keys[] = {
 	{ "share", SC_SERVICE, V_ENUM, U(share), "roots", share_names,
 	  .enforced = true, .daemon_only = true,
 	  .help = "stdio = mcp: what clients have in common to share an instance: all | roots | none" },
+	{ "auth", SC_SERVICE, V_AUTH, U(auth_file), "none", .enforced = true,
+	  .daemon_only = true,
+	  .help = "none | token-file:PATH: bearer token an http: listen asks for" },
+	{ "http-origins", SC_SERVICE, V_WORDS, U(http_origins), NULL, .enforced = true,
+	  .daemon_only = true,
+	  .help = "Origin values an http: listen accepts besides localhost's (repeatable)" },
+	{ "http-remote", SC_SERVICE, V_ENUM, U(http_remote), "no", yesno_names,
+	  .enforced = true, .daemon_only = true,
+	  .help = "no | yes: an http: listen may bind an address that is not loopback" },
+	{ "http-body-max", SC_SERVICE, V_SIZE, U(http_body_max), "4M", .lo = 1024,
+	  .enforced = true, .daemon_only = true,
+	  .help = "largest HTTP request body (413 beyond)" },
+	{ "http-sessions-max", SC_SERVICE, V_UINT, U(http_sessions_max), "100", .lo = 1,
+	  .hi = 100000, .enforced = true, .daemon_only = true,
+	  .help = "MCP sessions at once over HTTP (503 beyond)" },
+	{ "http-streams-max", SC_SERVICE, V_UINT, U(http_streams_max), "32", .lo = 1,
+	  .hi = 10000, .enforced = true, .daemon_only = true,
+	  .help = "open SSE streams of one HTTP session (429 beyond)" },
+	{ "http-session-idle", SC_SERVICE, V_DURATION, U(http_session_idle_ms), "1h",
+	  .lo = 1000, .enforced = true, .daemon_only = true,
+	  .help = "an HTTP session without a request this long ends (then 404)" },
+	{ "http-timeout", SC_SERVICE, V_DURATION, U(http_timeout_ms), "30s",
+	  .lo = 1000, .enforced = true, .daemon_only = true,
+	  .help = "an HTTP client silent this long while it sends is cut" },
 	{ "queue-timeout", SC_SERVICE, V_DURATION, U(queue_timeout_ms), "30s",
 	  .enforced = true, .daemon_only = true,
 	  .help = "how long tend connect waits for its turn or a free instance" },
@@ -592,9 +618,64 @@ static int set_probe(const struct assign *a, void *f, char **why)
 static int set_addrs(const struct assign *a, void *f, char **why)
 {
 	struct addr addr;
-	if (addr_parse(a->text, &addr, why) < 0)
+	if (strncmp(a->text, "http:", 5) == 0 && a->u) {
+		char path[256];
+		if (addr_parse_http(a->text, &addr, path, sizeof(path), why) < 0)
+			return -1;
+		strv_push(&a->u->http, xstrdup(a->text));
+		return 0;
+	}
+	if (addr_parse(a->text, &addr, why) < 0) {
+		if (strncmp(a->text, "tcp:", 4) != 0 && strncmp(a->text, "unix:", 5) != 0) {
+			free(*why);
+			*why = xstrdup("expected tcp:HOST:PORT, unix:PATH, "
+			               "http:HOST:PORT[/PATH] or http:unix:PATH");
+		}
 		return -1;
+	}
 	strv_push(f, xstrdup(a->text));
+	return 0;
+}
+
+/* auth = none | token-file:PATH: the file is read now (a missing or empty
+ * one is an error); the token is its first line. */
+static int set_auth(const struct assign *a, void *f, char **why)
+{
+	char **file = f;
+	struct unit_config *u = a->u;
+	if (is_none(a->text)) {
+		str_replace(file, NULL);
+		free(u->auth_token);
+		u->auth_token = NULL;
+		return 0;
+	}
+	if (strncmp(a->text, "token-file:", 11) != 0 || !a->text[11]) {
+		*why = xstrdup("expected none or token-file:PATH");
+		return -1;
+	}
+	char *path = absolute(a->dir, a->text + 11);
+	FILE *fp = fopen(path, "re");
+	if (!fp) {
+		*why = xasprintf("cannot read the token file %s: %s; write the "
+		                 "token in it (one line)", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	char buf[4096];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+	(void)fclose(fp);
+	buf[n] = 0;
+	buf[strcspn(buf, "\r\n")] = 0;
+	if (!buf[0]) {
+		*why = xasprintf("the token file %s is empty; write the token in it "
+		                 "(one line)", path);
+		free(path);
+		return -1;
+	}
+	str_replace(file, path);
+	free(u->auth_token);
+	u->auth_token = xstrdup(buf);
+	explicit_bzero(buf, sizeof(buf));
 	return 0;
 }
 
@@ -655,6 +736,30 @@ static void print_joined(const struct key_def *k, const void *f, FILE *out)
 static void print_each(const struct key_def *k, const void *f, FILE *out)
 {
 	print_list(out, k, f, false);
+}
+
+/* listen: the tcp: and unix: addresses, then the http: ones. */
+static void print_listen(const struct key_def *k, const void *f, FILE *out)
+{
+	const struct unit_config *u = (const struct unit_config *)
+		(const void *)((const char *)f - offsetof(struct unit_config, listen));
+	if (u->listen.n || !u->http.n)
+		print_list(out, k, f, false);
+	if (u->http.n)
+		print_list(out, k, &u->http, false);
+}
+
+/* auth: the file, never the token. */
+static void print_auth(const struct key_def *k, const void *f, FILE *out)
+{
+	const char *path = *(char *const *)f;
+	if (!path) {
+		print_value(out, k, "none");
+		return;
+	}
+	char *t = xasprintf("token-file:%s", path);
+	print_value(out, k, t);
+	free(t);
 }
 
 static void print_path(const struct key_def *k, const void *f, FILE *out)
@@ -792,12 +897,13 @@ static const struct vtype_def {
 	[V_PERCENT]      = { set_percent, print_percent, false, false },
 	[V_UINT]         = { set_uint, print_uint, false, false },
 	[V_PROBE]        = { set_probe, print_opt_text, false, false },
-	[V_ADDRS]        = { set_addrs, print_each, true, false },
+	[V_ADDRS]        = { set_addrs, print_listen, true, false },
 	[V_OPT_ADDR]     = { set_opt_addr, print_opt_text, false, false },
 	[V_WORDS]        = { set_words, print_joined, true, true },
 	[V_PATHS]        = { set_words, print_joined, true, true },
 	[V_MODE]         = { set_mode, print_mode, false, false },
 	[V_ENV_FILE]     = { set_env_file, print_joined, true, true },
+	[V_AUTH]         = { set_auth, print_auth, false, false },
 };
 _Static_assert(ARRAY_LEN(vtypes) == V_NTYPES, "a value type without an entry");
 
@@ -880,6 +986,12 @@ void config_unit_free(struct unit_config *u)
 	strv_free(&u->env_files);
 	strv_free(&u->env_file_vars);
 	strv_free(&u->listen);
+	strv_free(&u->http);
+	strv_free(&u->http_origins);
+	free(u->auth_file);
+	if (u->auth_token)
+		explicit_bzero(u->auth_token, strlen(u->auth_token));
+	free(u->auth_token);
 	strv_free(&u->watch);
 	strv_free(&u->watch_ignore);
 	strv_free(&u->env_ignore);
@@ -921,6 +1033,10 @@ struct unit_config *config_unit_dup(const struct unit_config *u, const char *nam
 	strv_copy(&c->env_files, &u->env_files);
 	strv_copy(&c->env_file_vars, &u->env_file_vars);
 	strv_copy(&c->listen, &u->listen);
+	strv_copy(&c->http, &u->http);
+	strv_copy(&c->http_origins, &u->http_origins);
+	c->auth_file = opt_dup(u->auth_file);
+	c->auth_token = opt_dup(u->auth_token);
 	strv_copy(&c->watch, &u->watch);
 	strv_copy(&c->watch_ignore, &u->watch_ignore);
 	strv_copy(&c->env_ignore, &u->env_ignore);
@@ -1300,6 +1416,25 @@ static int resolve_watch(const struct tend_config *cfg, struct unit_config *u,
 	return 0;
 }
 
+/* The first http: listen address of U that is not loopback; NULL: none. */
+static const char *http_remote_spec(const struct unit_config *u)
+{
+	for (size_t i = 0; i < u->http.n; i++) {
+		struct addr a;
+		char path[256], *why = NULL;
+		if (addr_parse_http(u->http.v[i], &a, path, sizeof(path), &why) == 0 &&
+		    !addr_is_local(&a))
+			return u->http.v[i];
+		free(why);
+	}
+	return NULL;
+}
+
+static bool http_local(const struct unit_config *u)
+{
+	return http_remote_spec(u) == NULL;
+}
+
 static int check_unit(const struct tend_config *cfg, struct unit_config *u,
                       char **err)
 {
@@ -1317,6 +1452,20 @@ static int check_unit(const struct tend_config *cfg, struct unit_config *u,
 	else if (u->stdio != STDIO_NONE && u->listen.n)
 		*err = xasprintf("%s: [%s %s]: stdio and listen are two different "
 		                 "ways in; keep one", at, kind, u->name);
+	else if (u->http.n && u->stdio != STDIO_MCP)
+		*err = xasprintf("%s: [%s %s]: listen = %s serves MCP over HTTP "
+		                 "through tend's multiplexer; set stdio = mcp", at,
+		                 kind, u->name, u->http.v[0]);
+	else if (u->http.n && u->http_remote == HTTP_REMOTE_NO && !http_local(u))
+		*err = xasprintf("%s: [%s %s]: listen = %s is not a loopback address "
+		                 "(any host that reaches it could use the server); "
+		                 "bind 127.0.0.1 or [::1], or set http-remote = yes "
+		                 "(with auth = token-file:PATH)", at, kind, u->name,
+		                 http_remote_spec(u));
+	else if (u->auth_file && !u->http.n)
+		*err = xasprintf("%s: [%s %s]: auth guards an HTTP endpoint, and "
+		                 "this service has none; add listen = "
+		                 "http:127.0.0.1:PORT or remove auth", at, kind, u->name);
 	else if (u->ready == READY_SOCKET && !u->backend)
 		*err = xasprintf("%s: [%s %s]: ready = socket waits for the backend; "
 		                 "set backend or another ready mode", at, kind, u->name);

@@ -34,7 +34,7 @@ enum stdio_mode { STDIO_NONE, STDIO_EXCLUSIVE, STDIO_PER_CLIENT, STDIO_MCP };
 enum share_kind { SHARE_ALL, SHARE_ROOTS, SHARE_NONE };
 enum on_change { ON_CHANGE_RESTART };
 
-#define CONFIG_MAX_KEYS 52
+#define CONFIG_MAX_KEYS 60
 /* Errors of a file reported at most; the rest are counted. */
 #define CONFIG_MAX_ERRORS 20
 
@@ -64,8 +64,18 @@ struct unit_config {
 	enum ready_mode ready;
 	uint64_t start_timeout_ms;
 	uint64_t watchdog_ms;      /* 0: none */
-	struct strv listen;
+	struct strv listen;        /* tcp: and unix: */
 	unsigned listen_mode;      /* of unix: listen sockets */
+	/* MCP over Streamable HTTP (listen = http:..., docs/mcp-http.md) */
+	struct strv http;          /* "http:HOST:PORT[/PATH]", "http:unix:PATH" */
+	char *auth_file;           /* auth = token-file:PATH (absolute); NULL: none */
+	char *auth_token;          /* its content, read at load (no newline) */
+	struct strv http_origins;  /* Origins allowed besides the local ones */
+	enum http_remote { HTTP_REMOTE_NO, HTTP_REMOTE_YES } http_remote;
+	uint64_t http_body_max;
+	unsigned http_sessions_max, http_streams_max;
+	uint64_t http_session_idle_ms;
+	uint64_t http_timeout_ms;  /* a silent client's connection is cut */
 	char *backend;             /* NULL: none */
 	enum stdio_mode stdio;
 	unsigned max_instances;

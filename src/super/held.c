@@ -31,10 +31,23 @@ static char *bind_error(int e)
 	}
 }
 
+/* The socket file of a unix: or http:unix: SPEC; NULL: none. */
+static const char *unix_path(const char *spec)
+{
+	if (strncmp(spec, "unix:", 5) == 0)
+		return spec + 5;
+	if (strncmp(spec, "http:unix:", 10) == 0)
+		return spec + 10;
+	return NULL;
+}
+
 int held_bind(const char *spec, unsigned mode, char **why)
 {
 	struct addr a;
-	if (addr_parse(spec, &a, why) < 0)
+	char path[256];
+	bool http = strncmp(spec, "http:", 5) == 0;
+	if ((http ? addr_parse_http(spec, &a, path, sizeof(path), why)
+	          : addr_parse(spec, &a, why)) < 0)
 		return -1;
 	struct sockaddr_un un;
 	const struct sockaddr *sa = (const struct sockaddr *)&a.sa;
@@ -82,6 +95,8 @@ int held_bind(const char *spec, unsigned mode, char **why)
 		*why = bind_error(e);
 		close(fd);
 		fd = -1;
+	} else if (http) {
+		fd_nonblock(fd);   /* tend accepts itself (mcp_http), to EAGAIN */
 	}
 	if (dirfd >= 0)
 		close(dirfd);
@@ -104,8 +119,8 @@ static void unbind(struct held_sock *h)
 {
 	/* A unix socket's file goes with it: only ours is there (we bound
 	 * it, and bind refuses to replace a live one). */
-	if (strncmp(h->spec, "unix:", 5) == 0)
-		unlink(h->spec + 5);
+	if (unix_path(h->spec))
+		unlink(unix_path(h->spec));
 	close(h->fd);
 	free(h->spec);
 	free(h->unit);
@@ -136,14 +151,15 @@ void held_plan(const struct held_set *set, const struct tend_config *cfg,
 {
 	size_t total = set->n;   /* room for those kept for a retiring unit */
 	for (size_t i = 0; i < cfg->nunits; i++)
-		total += cfg->units[i]->listen.n;
+		total += cfg->units[i]->listen.n + cfg->units[i]->http.n;
 	*p = (struct held_plan){ .v = xcalloc(total ? total : 1, sizeof(*p->v)) };
 	bool *kept = xcalloc(set->n ? set->n : 1, sizeof(*kept));
 	p->keep = kept;
 	for (size_t i = 0; i < cfg->nunits; i++) {
 		const struct unit_config *u = cfg->units[i];
-		for (size_t j = 0; j < u->listen.n; j++) {
-			const char *spec = u->listen.v[j];
+		for (size_t j = 0; j < u->listen.n + u->http.n; j++) {
+			const char *spec = j < u->listen.n ? u->listen.v[j]
+			                   : u->http.v[j - u->listen.n];
 			if (planned(p, spec)) {
 				p->dup = u;
 				p->dup_spec = spec;
@@ -182,12 +198,12 @@ static int step_fd(const struct held_set *set, const struct held_step *s,
 {
 	const struct unit_config *u = s->u;
 	if (s->from != HELD_NEW) {
-		if (u && strncmp(s->spec, "unix:", 5) == 0 &&
-		    fchmodat(AT_FDCWD, s->spec + 5, u->listen_mode & 0777,
-		             AT_SYMLINK_NOFOLLOW) < 0)
+		const char *sock = unix_path(s->spec);
+		if (u && sock && fchmodat(AT_FDCWD, sock, u->listen_mode & 0777,
+		                          AT_SYMLINK_NOFOLLOW) < 0)
 			errline("%s: listen-mode %03o not applied to %s: %s; the "
 			        "socket keeps its mode until it is bound anew",
-			        u->name, u->listen_mode & 0777, s->spec + 5,
+			        u->name, u->listen_mode & 0777, sock,
 			        strerror(errno));
 		return set->v[s->from].fd;
 	}

@@ -11,6 +11,9 @@
  *  - unix: bound under a umask that gives 0600, then chmod to the unit's
  *    listen-mode; a stale socket file (nobody listens) is replaced, a live
  *    one or another kind of file is an error (paths_clear_socket).
+ *  - http: (http:HOST:PORT[/PATH], http:unix:PATH; MCP over HTTP, served
+ *    by tend itself: mcp_http.h) bound as tcp: or unix:, and non-blocking
+ *    (tend accepts on it itself).
  *
  * The set is keyed by the address as written; reload builds the next set
  * from the old one, keeping the fds of addresses that stay.

@@ -6,6 +6,8 @@
 #include "lines.h"
 #include "list.h"
 #include "mcp.h"
+#include "mcp_http.h"
+#include "held.h"
 #include "parse.h"
 #include "relay.h"
 #include "unit.h"
@@ -57,6 +59,8 @@ struct session {
 	char *cwd;
 	/* stdio = mcp */
 	unsigned long long id;    /* its number, in arrival order */
+	struct mcp_http_sess *hs; /* an HTTP session (no descriptors): its
+	                             lines come from and go to mcp_http */
 	struct srv *srv;          /* the instance serving it, from its first line */
 	struct mcp_client *mc;
 	struct line_reader rd;    /* the client's messages */
@@ -97,6 +101,9 @@ struct share {
 	struct srv *srvs;
 	struct keycache *caches;
 	unsigned long long next_session, next_ask;
+	/* listen = http:...: the endpoints (share_listen) */
+	struct mcp_http **eps;
+	size_t neps;
 };
 
 static void finish(struct session *s, char *line);
@@ -505,7 +512,7 @@ static void pause_clients(struct srv *v, bool pause)
 		return;
 	v->clients_paused = pause;
 	list_each(s, &v->sh->sessions, struct session, link)
-		if (s->srv == v && !s->in_eof)
+		if (s->srv == v && !s->in_eof && !s->hs)
 			lines_pause(&s->rd, pause);
 }
 
@@ -523,13 +530,22 @@ static char *server_why(const struct srv *v, const char *how)
 	return why;
 }
 
+/* A line for S's client: its stdout, or its HTTP session. */
+static void to_client(struct session *s, const char *line, size_t len)
+{
+	if (s->hs)
+		mcp_http_to_client(s->hs, line, len);
+	else if (s->out >= 0)
+		lines_write(&s->wr, line, len);
+}
+
 static void mcp_to_client(void *ctx, void *data, const char *line, size_t len)
 {
 	(void)ctx;
 	struct session *s = data;
 	if (s->bye)
 		return;
-	lines_write(&s->wr, line, len);
+	to_client(s, line, len);
 	if (lines_pending(&s->wr) > SHARE_BACKLOG_MAX)
 		bye_later(s, "the client does not read its output (64 MiB wait "
 		          "for it); disconnected");
@@ -877,7 +893,7 @@ static bool join(struct session *s, const char *key, char **err)
 	s->srv = v;
 	v->nclients++;
 	s->mc = mcp_client_add(v->mcp, s);
-	if (v->clients_paused && !s->in_eof)
+	if (v->clients_paused && !s->in_eof && !s->hs)
 		lines_pause(&s->rd, true);
 	/* A service that gave up starts again for a new client; else its
 	 * multiplexer wakes it when a message needs it. */
@@ -914,9 +930,18 @@ static void leave(struct session *s)
 		srv_drop(v);
 }
 
+/* Is LINE a ping request (a keep-alive: no traffic for idle-stop)? */
+static bool is_ping(const char *line, size_t len)
+{
+	struct jrpc_msg m;
+	return jrpc_scan(line, len, &m) == JRPC_REQUEST &&
+	       jrpc_str_eq(line, m.method, "ping");
+}
+
 static void deliver(struct session *s, const char *line, size_t len)
 {
-	unit_activity(s->srv->inst->u);
+	if (!s->hs || !is_ping(line, len))
+		unit_activity(s->srv->inst->u);
 	mcp_client_line(s->srv->mcp, s->mc, line, len);
 }
 
@@ -1014,7 +1039,7 @@ static void ask_roots(struct session *s)
 	s->asked = ++sh->next_ask;
 	char *l = xasprintf("{\"jsonrpc\":\"2.0\",\"id\":\"tend-roots-%llu\","
 	                    "\"method\":\"roots/list\"}", s->asked);
-	lines_write(&s->wr, l, strlen(l));
+	to_client(s, l, strlen(l));
 	free(l);
 	loop_timer_start(sh->lp, &s->roots_timer, SHARE_ROOTS_MS,
 	                 on_roots_timeout, s);
@@ -1084,7 +1109,7 @@ static bool first_line(struct session *s, const char *line, size_t len)
 		const char *r = cached_init(sh, version, s->caps, &rlen);
 		if (r) {
 			char *answer = mcp_result_for(line, len, r, rlen);
-			lines_write(&s->wr, answer, strlen(answer));
+			to_client(s, answer, strlen(answer));
 			free(answer);
 			s->holding = true;
 			return false;
@@ -1104,7 +1129,7 @@ static bool first_line(struct session *s, const char *line, size_t len)
 	if (!ok) {
 		char *e = mcp_error_for(line, len, -32603, err);
 		if (e)
-			lines_write(&s->wr, e, strlen(e));
+			to_client(s, e, strlen(e));
 		free(e);
 		free(err);
 	}
@@ -1271,6 +1296,10 @@ static void finish(struct session *s, char *line)
 		mcp_detach(s);
 		sh->nattached--;
 	}
+	if (s->hs) {
+		mcp_http_end(s->hs);   /* 404 from now on */
+		s->hs = NULL;
+	}
 	if (i) {
 		if (!sh->per_client && i->r) {
 			/* A client that left inside a line it was sending: the
@@ -1434,6 +1463,98 @@ int share_connect(struct share *sh, int ctl, int in, int out, char **err)
 	                 on_queue_timeout, s);
 	pump_soon(sh);
 	return 0;
+}
+
+/* --- HTTP sessions (listen = http:..., mcp_http.h) --- */
+
+/* A new HTTP session: a session of the multiplexer as a tend connect's
+ * is, without descriptors, attached at once. */
+static void *http_open(void *ctx, struct mcp_http_sess *hs, char **why)
+{
+	struct share *sh = ctx;
+	struct unit *u = sh->u;
+	if (sh->closing || unit_host(u)->shutting_down || unit_removed(u)) {
+		*why = xasprintf("service \"%s\" is going away (%s)", svc_name(sh),
+		                 unit_removed(u) ? "removed from the file"
+		                 : "tend is shutting down");
+		return NULL;
+	}
+	struct session *s = xcalloc(1, sizeof(*s));
+	s->sh = sh;
+	s->id = ++sh->next_session;
+	s->ctl = s->in = s->out = -1;
+	s->hs = hs;
+	snprintf(s->program, sizeof(s->program), "http");
+	list_push_back(&sh->sessions, &s->link);
+	sh->nsessions++;
+	s->attached = true;
+	sh->nattached++;
+	pump_soon(sh);   /* tells the supervisor a client came */
+	return s;
+}
+
+static void http_line(void *ctx, void *sess, const char *line, size_t len)
+{
+	(void)ctx;
+	client_line(sess, line, len);
+}
+
+static void http_close(void *ctx, void *sess)
+{
+	(void)ctx;
+	struct session *s = sess;
+	s->hs = NULL;   /* mcp_http forgets it itself */
+	finish(s, xstrdup(""));
+}
+
+static bool wants_http(const struct unit_config *c, const char *spec)
+{
+	for (size_t i = 0; i < c->http.n; i++)
+		if (strcmp(c->http.v[i], spec) == 0)
+			return true;
+	return false;
+}
+
+void share_listen(struct share *sh, const struct held_set *held)
+{
+	const struct unit_config *c = unit_cfg_next(sh->u);
+	bool on = sh->mcp && !sh->closing && !unit_removed(sh->u);
+	size_t k = 0;
+	for (size_t i = 0; i < sh->neps; i++) {
+		struct mcp_http *e = sh->eps[i];
+		const char *spec = mcp_http_spec(e);
+		if (on && wants_http(c, spec) && held_fd(held, spec) == mcp_http_fd(e)) {
+			mcp_http_configure(e, c);
+			sh->eps[k++] = e;
+		} else {
+			mcp_http_free(e);   /* its sessions end */
+		}
+	}
+	sh->neps = k;
+	for (size_t i = 0; on && i < c->http.n; i++) {
+		const char *spec = c->http.v[i];
+		bool have = false;
+		for (size_t j = 0; j < sh->neps; j++)
+			have |= strcmp(mcp_http_spec(sh->eps[j]), spec) == 0;
+		int fd = held_fd(held, spec);
+		if (have || fd < 0)
+			continue;
+		static const struct mcp_http_ops ops = { NULL, http_open, http_line,
+		                                         http_close };
+		struct mcp_http_ops o = ops;
+		o.ctx = sh;
+		char *why = NULL;
+		struct mcp_http *e = mcp_http_new(sh->lp, spec, fd, c, &o, &why);
+		if (!e) {
+			char *m = xasprintf("listen = %s: %s", spec, why);
+			log_mark(sh, m);
+			free(m);
+			free(why);
+			continue;
+		}
+		sh->eps = xrealloc(sh->eps, (sh->neps + 1) * sizeof(*sh->eps));
+		sh->eps[sh->neps++] = e;
+	}
 }
 
 /* --- the programs' runs --- */
@@ -1602,6 +1723,11 @@ void share_free(struct share *sh, const char *why)
 	if (!sh)
 		return;
 	sh->closing = true;
+	for (size_t i = 0; i < sh->neps; i++)
+		mcp_http_free(sh->eps[i]);   /* their sessions end */
+	free(sh->eps);
+	sh->eps = NULL;
+	sh->neps = 0;
 	while (!list_empty(&sh->sessions))
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): finish unlinks the client from its share, SH */
 		finish(list_first(&sh->sessions, struct session, link),
@@ -1661,6 +1787,8 @@ json_t *share_sessions_json(const struct share *sh, const struct unit *u)
 		                      "queued", !s->attached);
 		if (s->version)
 			json_object_set_new(o, "protocol", events_text(s->version));
+		if (s->hs)
+			json_object_set_new(o, "http", json_stringn(mcp_http_sess_id(s->hs), 8));
 		json_array_append_new(a, o);
 	}
 	return a;

@@ -85,6 +85,13 @@ void share_free(struct share *sh, const char *why);
  * still the caller's). */
 int share_connect(struct share *sh, int ctl, int in, int out, char **err);
 
+/* listen = http:... (stdio = mcp): serves the http: addresses of the
+ * service's settings (the next ones, after a reload) on their fds in
+ * HELD, each session a client of the multiplexer (mcp_http.h); an address
+ * gone, or bound anew, ends its sessions.  Call after every held_sync. */
+struct held_set;
+void share_listen(struct share *sh, const struct held_set *held);
+
 /* U (the service or one of its instances) changed state, or its main
  * process was reaped. */
 void share_on_state(struct share *sh, struct unit *u);

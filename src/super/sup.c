@@ -445,6 +445,8 @@ void sup_clients_sync(struct sup *s)
 			x->proxy = proxy_new(u, &s->held);
 		if (x->proxy)
 			proxy_sync(x->proxy);
+		if (x->share)
+			share_listen(x->share, &s->held);   /* listen = http: */
 	}
 }
 

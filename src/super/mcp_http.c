@@ -1,0 +1,748 @@
+#include "mcp_http.h"
+#include "addr.h"
+#include "http.h"
+#include "jrpc.h"
+#include "list.h"
+#include "mcp.h"
+#include "util.h"
+
+#include <jansson.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+struct mcp_http {
+	struct loop *lp;
+	char *spec;
+	int fd;
+	char path[256];
+	struct http *h;
+	struct mcp_http_ops ops;
+	/* settings (mcp_http_configure) */
+	char *token;                 /* NULL: none asked */
+	struct strv origins;
+	size_t body_max;
+	unsigned sessions_max, streams_max;
+	uint64_t idle_ms;
+	struct list sessions;
+	size_t nsessions;
+	struct loop_timer keepalive;
+};
+
+/* An open SSE stream of a session: a POST's (the answer to request ID)
+ * or the session's GET stream (ID NULL). */
+struct stream {
+	struct mcp_http_sess *hs;
+	struct list_link link;       /* on hs->streams (POST) */
+	struct http_req *r;
+	char *id;
+	size_t id_len;
+	bool held;                   /* a POST not answered yet (http_hold) */
+	struct loop_timer hold;      /* then it becomes an SSE stream */
+};
+
+struct mcp_http_sess {
+	struct mcp_http *e;
+	struct list_link link;
+	char id[33];
+	void *sess;                  /* the caller's */
+	struct list streams;         /* POST streams, oldest first */
+	size_t nstreams;
+	struct stream *get;
+	struct buf kept;             /* for the GET stream: SSE events */
+	size_t nkept;
+	struct loop_timer idle;
+	unsigned depth;              /* inside ops.line */
+	bool ended;
+	bool stateless;              /* one request of MCP 2026-07-28: no
+	                                Mcp-Session-Id, it ends with it */
+};
+
+/* --- answers --- */
+
+/* STATUS with a JSON-RPC error body: "tend: WHY" (WHY says what to do). */
+static void refuse(struct http_req *r, unsigned status, int code,
+                   const char *const *hdrs, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void refuse(struct http_req *r, unsigned status, int code,
+                   const char *const *hdrs, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *why = NULL;
+	if (vasprintf(&why, fmt, ap) < 0)
+		why = NULL;
+	va_end(ap);
+	char *msg = xasprintf("tend: %s", why ? why : "refused");
+	json_t *o = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
+	                      "error", "code", code, "message", msg);
+	char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	http_reply(r, status, "application/json", body ? body : "{}",
+	           body ? strlen(body) : 2, hdrs);
+	free(body);
+	json_decref(o);
+	free(msg);
+	free(why);
+}
+
+static void sse_event(struct buf *b, const char *line, size_t len)
+{
+	buf_adds(b, "event: message\ndata: ");
+	buf_add(b, line, len);
+	buf_adds(b, "\n\n");
+}
+
+static void stream_open(struct stream *st);
+
+static void stream_send(struct stream *st, const char *line, size_t len)
+{
+	stream_open(st);
+	struct buf b = { 0 };
+	sse_event(&b, line, len);
+	http_send(st->r, b.s, b.len);
+	free(b.s);
+}
+
+/* --- sessions --- */
+
+/* The headers of HS's answers. */
+static const char *const *sess_headers(const struct mcp_http_sess *hs)
+{
+	static const char *const none[] = { "X-Accel-Buffering", "no", NULL };
+	static const char *h[] = { "Mcp-Session-Id", NULL, "X-Accel-Buffering",
+	                           "no", NULL };
+	if (hs->stateless)
+		return none;
+	h[1] = hs->id;   /* used at once: the loop has one thread */
+	return h;
+}
+
+/* A held POST becomes an SSE stream: something comes before its answer,
+ * or its answer is long in coming. */
+static void stream_open(struct stream *st)
+{
+	if (!st->held)
+		return;
+	st->held = false;
+	loop_timer_stop(st->hs->e->lp, &st->hold);
+	http_stream(st->r, sess_headers(st->hs), st);
+}
+
+static void on_hold(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	stream_open(t->data);
+}
+
+static void stream_free(struct stream *st)
+{
+	loop_timer_stop(st->hs->e->lp, &st->hold);
+	free(st->id);
+	free(st);
+}
+
+static void stream_unlink(struct stream *st)
+{
+	struct mcp_http_sess *hs = st->hs;
+	if (st == hs->get) {
+		hs->get = NULL;
+	} else {
+		list_remove(&hs->streams, &st->link);
+		hs->nstreams--;
+	}
+}
+
+/* ST is done: the request's stream ends (what it holds is sent). */
+static void stream_close(struct stream *st)
+{
+	struct mcp_http_sess *hs = st->hs;
+	stream_open(st);
+	http_end(st->r);
+	if (st == hs->get) {
+		hs->get = NULL;
+	} else {
+		list_remove(&hs->streams, &st->link);
+		hs->nstreams--;
+	}
+	stream_free(st);
+}
+
+static void sess_free(struct mcp_http_sess *hs)
+{
+	for (struct stream *st = list_first(&hs->streams, struct stream, link), *next;
+	     st; st = next) {
+		next = list_next(st, struct stream, link);
+		stream_close(st);
+	}
+	if (hs->get)
+		stream_close(hs->get);
+	loop_timer_stop(hs->e->lp, &hs->idle);
+	free(hs->kept.s);
+	free(hs);
+}
+
+/* HS leaves the endpoint's table: 404 from now on. */
+static void sess_unlink(struct mcp_http_sess *hs)
+{
+	if (hs->ended)
+		return;
+	hs->ended = true;
+	list_remove(&hs->e->sessions, &hs->link);
+	hs->e->nsessions--;
+}
+
+/* The HTTP side ends HS: the caller is told, then it goes. */
+static void sess_close(struct mcp_http_sess *hs)
+{
+	struct mcp_http *e = hs->e;
+	sess_unlink(hs);
+	void *sess = hs->sess;
+	hs->sess = NULL;
+	if (sess)
+		e->ops.close(e->ops.ctx, sess);
+	if (!hs->depth)
+		sess_free(hs);
+}
+
+static void on_idle(struct loop *lp, struct loop_timer *t)
+{
+	struct mcp_http_sess *hs = t->data;
+	if (hs->nstreams || hs->get) {
+		loop_timer_start(lp, &hs->idle, hs->e->idle_ms, on_idle, hs);
+		return;
+	}
+	sess_close(hs);
+}
+
+static void touch(struct mcp_http_sess *hs)
+{
+	loop_timer_start(hs->e->lp, &hs->idle, hs->e->idle_ms, on_idle, hs);
+}
+
+/* Hands LINE of HS to the caller (which may end HS meanwhile: false). */
+static bool sess_line(struct mcp_http_sess *hs, const char *line, size_t len)
+{
+	hs->depth++;
+	if (hs->sess)
+		hs->e->ops.line(hs->e->ops.ctx, hs->sess, line, len);
+	hs->depth--;
+	if (hs->ended && !hs->depth) {
+		sess_free(hs);
+		return false;
+	}
+	return !hs->ended;
+}
+
+static bool same(const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b);
+	unsigned char d = n != m;
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)(a[i] ^ b[i % (m ? m : 1)]);
+	return d == 0;
+}
+
+static struct mcp_http_sess *sess_find(struct mcp_http *e, const char *id)
+{
+	list_each(hs, &e->sessions, struct mcp_http_sess, link)
+		if (!hs->stateless && same(hs->id, id))
+			return hs;
+	return NULL;
+}
+
+static int new_id(char id[33])
+{
+	unsigned char b[16];
+	size_t got = 0;
+	while (got < sizeof(b)) {
+		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(b); i++)
+		snprintf(id + 2 * i, 3, "%02x", b[i]);
+	return 0;
+}
+
+void mcp_http_to_client(struct mcp_http_sess *hs, const char *line, size_t len)
+{
+	if (hs->ended)
+		return;
+	struct jrpc_msg m;
+	enum jrpc_kind k = jrpc_scan(line, len, &m);
+	if (k == JRPC_RESPONSE) {
+		/* on the stream of the request it answers; that stream ends */
+		list_each(st, &hs->streams, struct stream, link)
+			if (st->id_len == m.id.len &&
+			    memcmp(st->id, line + m.id.off, m.id.len) == 0) {
+				if (st->held) {
+					/* nothing came before it: one JSON body */
+					http_reply(st->r, 200, "application/json", line, len,
+					           sess_headers(hs));
+					stream_unlink(st);
+					stream_free(st);
+				} else {
+					stream_send(st, line, len);
+					stream_close(st);
+				}
+				if (hs->stateless)   /* its one request is answered */
+					loop_timer_start(hs->e->lp, &hs->idle, 0, on_idle, hs);
+				return;
+			}
+		/* its stream is gone (the client left it): nobody to tell,
+		 * unless it waits on its GET stream */
+		if (!hs->get)
+			return;
+	}
+	/* The server's requests and notifications: on the newest POST stream
+	 * (a request of the client is in flight: what the server asks now is
+	 * for it), else on the GET stream, else kept for it. */
+	struct stream *st = list_empty(&hs->streams) ? hs->get
+	                    : list_item(hs->streams.tail, struct stream, link);
+	if (st) {
+		stream_send(st, line, len);
+		return;
+	}
+	if (hs->nkept >= MCP_HTTP_KEPT_MAX)
+		return;   /* a client that never opens its stream misses them */
+	sse_event(&hs->kept, line, len);
+	hs->nkept++;
+}
+
+void mcp_http_end(struct mcp_http_sess *hs)
+{
+	hs->sess = NULL;
+	sess_unlink(hs);
+	if (!hs->depth)
+		sess_free(hs);
+}
+
+const char *mcp_http_sess_id(const struct mcp_http_sess *hs)
+{
+	return hs->id;
+}
+
+/* --- requests --- */
+
+bool mcp_http_origin_ok(const char *origin, const struct strv *allowed)
+{
+	for (size_t i = 0; i < allowed->n; i++)
+		if (strcasecmp(allowed->v[i], origin) == 0)
+			return true;
+	const char *p = strstr(origin, "://");
+	if (!p || (p - origin != 4 && p - origin != 5) ||
+	    strncasecmp(origin, p - origin == 4 ? "http" : "https", (size_t)(p - origin)) != 0)
+		return false;
+	p += 3;
+	size_t n = p[0] == '[' ? strcspn(p, "]") + 1 : strcspn(p, ":/");
+	if (n > strlen(p) || (p[n] && p[n] != ':' && p[n] != '/'))
+		return false;
+	static const char *const local[] = { "localhost", "127.0.0.1", "[::1]" };
+	for (size_t i = 0; i < ARRAY_LEN(local); i++)
+		if (strlen(local[i]) == n && strncasecmp(p, local[i], n) == 0)
+			return true;
+	return false;
+}
+
+static bool auth_ok(const struct mcp_http *e, const char *h)
+{
+	if (!e->token)
+		return true;
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return false;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return same(h, e->token);
+}
+
+/* Does the Accept header A take TYPE? */
+static bool accepts(const char *a, const char *type)
+{
+	return a && (strcasestr(a, type) || strstr(a, "*/*"));
+}
+
+static const char *const no_hdrs[] = { NULL };
+
+static void keepalive_on(struct mcp_http *e);
+
+/* MCP 2026-07-28: a message without a session.  Its headers must say
+ * what its body does (HeaderMismatch, -32020, otherwise); a client sends
+ * no responses.  True when R was refused. */
+static bool stateless_bad(struct http_req *r, const char *body, size_t len,
+                          const struct jrpc_msg *m, const char *pv,
+                          const char *version)
+{
+	(void)len;
+	if (m->kind == JRPC_RESPONSE) {
+		refuse(r, 400, -32600, no_hdrs, "a client of MCP 2026-07-28 sends "
+		       "no responses (send the input as inputResponses of a retry)");
+		return true;
+	}
+	if (m->kind != JRPC_REQUEST)
+		return false;   /* the revision sets no header for notifications */
+	if (!pv || !version || strcmp(pv, version) != 0) {
+		refuse(r, 400, -32020, no_hdrs, "HeaderMismatch: MCP-Protocol-Version "
+		       "%s does not match the request's _meta protocolVersion %s; "
+		       "send the same in both", pv ? pv : "(none)",
+		       version ? version : "(none)");
+		return true;
+	}
+	const char *mh = http_header(r, "Mcp-Method");
+	if (!mh || !jrpc_str_eq(body, m->method, mh)) {
+		refuse(r, 400, -32020, no_hdrs, "HeaderMismatch: Mcp-Method %s does "
+		       "not match the request's method; send the method in both",
+		       mh ? mh : "(none)");
+		return true;
+	}
+	return false;
+}
+
+static void post(struct mcp_http *e, struct http_req *r, const char *sid)
+{
+	size_t len;
+	const char *body0 = http_body(r, &len);
+	const char *ct = http_header(r, "Content-Type");
+	if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
+		refuse(r, 415, -32600, no_hdrs, "a POST carries one JSON-RPC "
+		       "message as Content-Type: application/json");
+		return;
+	}
+	/* one line: JSON's whitespace may hold newlines, strings may not */
+	char *body = xmalloc(len + 1);
+	memcpy(body, body0, len);
+	for (size_t i = 0; i < len; i++)
+		if (body[i] == '\n' || body[i] == '\r')
+			body[i] = ' ';
+	body[len] = 0;
+	struct jrpc_msg m;
+	enum jrpc_kind k = jrpc_scan(body, len, &m);
+	if (k == JRPC_BATCH || k == JRPC_PARSE_ERROR || k == JRPC_NOT_OBJECT ||
+	    k == JRPC_INVALID) {
+		refuse(r, 400, k == JRPC_PARSE_ERROR ? -32700 : -32600, no_hdrs,
+		       "%s; POST one JSON-RPC message", k == JRPC_BATCH
+		       ? "batches are not supported" : k == JRPC_PARSE_ERROR
+		       ? "the body is not JSON" : "the body is no JSON-RPC message");
+		free(body);
+		return;
+	}
+	bool init = k == JRPC_REQUEST && jrpc_str_eq(body, m.method, "initialize");
+	struct mcp_http_sess *hs = NULL;
+	const char *pv = http_header(r, "MCP-Protocol-Version");
+	struct mcp_hello hello;
+	mcp_hello(body, len, &hello);
+	bool stateless = !sid && !init && ((pv && mcp_stateless(pv)) ||
+	                                   (hello.version && mcp_stateless(hello.version)));
+	if (stateless && stateless_bad(r, body, len, &m, pv, hello.version)) {
+		free(hello.version);
+		free(body);
+		return;
+	}
+	free(hello.version);
+	if (sid) {
+		hs = sess_find(e, sid);
+		if (!hs) {
+			refuse(r, 404, -32001, no_hdrs, "no session %s here (it ended "
+			       "or expired); initialize a new one", sid);
+			free(body);
+			return;
+		}
+	} else if (!init && !stateless) {
+		refuse(r, 400, -32600, no_hdrs, "no Mcp-Session-Id header; send "
+		       "initialize first and the session id it returns (or, of "
+		       "MCP 2026-07-28, MCP-Protocol-Version and _meta)");
+		free(body);
+		return;
+	} else if (e->nsessions >= e->sessions_max) {
+		refuse(r, 503, -32000, (const char *const[]){ "Retry-After", "5", NULL },
+		       "this endpoint has http-sessions-max %u sessions open; end "
+		       "one (DELETE) or raise http-sessions-max", e->sessions_max);
+		free(body);
+		return;
+	} else {
+		hs = xcalloc(1, sizeof(*hs));
+		hs->e = e;
+		hs->stateless = stateless;
+		char *why = NULL;
+		if (new_id(hs->id) < 0) {
+			refuse(r, 500, -32603, no_hdrs, "no random session id (%s)",
+			       strerror(errno));
+			free(hs);
+			free(body);
+			return;
+		}
+		hs->sess = e->ops.open(e->ops.ctx, hs, &why);
+		if (!hs->sess) {
+			refuse(r, 503, -32603, no_hdrs, "%s", why ? why : "no session");
+			free(why);
+			free(hs);
+			free(body);
+			return;
+		}
+		list_push_back(&e->sessions, &hs->link);
+		e->nsessions++;
+	}
+	touch(hs);
+	if (k != JRPC_REQUEST) {
+		/* a notification or a response: accepted */
+		http_reply(r, 202, NULL, "", 0, no_hdrs);
+		if (sess_line(hs, body, len) && hs->stateless)
+			loop_timer_start(e->lp, &hs->idle, 0, on_idle, hs);
+		free(body);
+		return;
+	}
+	if (hs->nstreams + (hs->get != NULL) >= e->streams_max) {
+		refuse(r, 429, -32000, no_hdrs, "session has http-streams-max %u "
+		       "streams open; wait for answers, or raise http-streams-max",
+		       e->streams_max);
+		free(body);
+		return;
+	}
+	struct stream *st = xcalloc(1, sizeof(*st));
+	st->hs = hs;
+	st->r = r;
+	st->id_len = m.id.len;
+	st->id = xmalloc(m.id.len + 1);
+	memcpy(st->id, body + m.id.off, m.id.len);
+	st->id[m.id.len] = 0;
+	/* held: answered as one JSON body when the response comes first and
+	 * soon, else as an SSE stream (MCP_HTTP_HOLD_MS) */
+	st->held = true;
+	http_hold(r, st);
+	loop_timer_start(e->lp, &st->hold, MCP_HTTP_HOLD_MS, on_hold, st);
+	list_push_back(&hs->streams, &st->link);
+	hs->nstreams++;
+	keepalive_on(e);
+	sess_line(hs, body, len);
+	free(body);
+}
+
+static void get(struct mcp_http *e, struct http_req *r, const char *sid)
+{
+	if (!accepts(http_header(r, "Accept"), "text/event-stream")) {
+		refuse(r, 406, -32600, no_hdrs, "a GET opens an SSE stream: send "
+		       "Accept: text/event-stream");
+		return;
+	}
+	struct mcp_http_sess *hs = sid ? sess_find(e, sid) : NULL;
+	if (!sid) {
+		refuse(r, 400, -32600, no_hdrs, "no Mcp-Session-Id header; a GET "
+		       "opens the stream of a session: initialize one first");
+		return;
+	}
+	if (!hs) {
+		refuse(r, 404, -32001, no_hdrs, "no session %s here (it ended or "
+		       "expired); initialize a new one", sid);
+		return;
+	}
+	touch(hs);
+	if (hs->get) {
+		refuse(r, 409, -32000, no_hdrs, "session already has its GET "
+		       "stream open; one at a time");
+		return;
+	}
+	struct stream *st = xcalloc(1, sizeof(*st));
+	st->hs = hs;
+	st->r = r;
+	http_stream(r, (const char *const[]){ "Mcp-Session-Id", hs->id, NULL }, st);
+	hs->get = st;
+	keepalive_on(e);
+	if (hs->kept.len) {
+		http_send(r, hs->kept.s, hs->kept.len);
+		free(hs->kept.s);
+		hs->kept = (struct buf){ 0 };
+		hs->nkept = 0;
+	} else {
+		http_send(r, ": open\n\n", 9);   /* the headers go out now */
+	}
+}
+
+static void on_request(void *ctx, struct http_req *r)
+{
+	struct mcp_http *e = ctx;
+	const char *method = http_method(r);
+	if (strcmp(http_path(r), e->path) != 0) {
+		refuse(r, 404, -32601, no_hdrs, "no MCP endpoint at %s; it is at %s",
+		       http_path(r), e->path);
+		return;
+	}
+	const char *origin = http_header(r, "Origin");
+	if (origin && !mcp_http_origin_ok(origin, &e->origins)) {
+		refuse(r, 403, -32000, no_hdrs, "Origin %s is not allowed (DNS "
+		       "rebinding protection); add it to http-origins to allow it",
+		       origin);
+		return;
+	}
+	if (!auth_ok(e, http_header(r, "Authorization"))) {
+		refuse(r, 401, -32000, (const char *const[]){ "WWW-Authenticate",
+		       "Bearer realm=\"tend\"", NULL }, "this endpoint needs "
+		       "Authorization: Bearer TOKEN (the token of its auth = "
+		       "token-file:PATH)");
+		return;
+	}
+	if (http_too_big(r)) {
+		refuse(r, 413, -32600, no_hdrs, "the body is over http-body-max "
+		       "(%zu bytes); send less or raise http-body-max", e->body_max);
+		return;
+	}
+	const char *sid = http_header(r, "Mcp-Session-Id");
+	if (strcmp(method, "POST") == 0) {
+		const char *a = http_header(r, "Accept");
+		if (!accepts(a, "application/json") || !accepts(a, "text/event-stream")) {
+			refuse(r, 406, -32600, no_hdrs, "a POST must accept both "
+			       "application/json and text/event-stream (Accept)");
+			return;
+		}
+		post(e, r, sid);
+	} else if (strcmp(method, "GET") == 0) {
+		get(e, r, sid);
+	} else if (strcmp(method, "DELETE") == 0) {
+		struct mcp_http_sess *hs = sid ? sess_find(e, sid) : NULL;
+		if (!hs) {
+			refuse(r, sid ? 404 : 400, -32001, no_hdrs, sid ? "no session %s "
+			       "here (it ended or expired)" : "%sno Mcp-Session-Id "
+			       "header: which session to end?", sid ? sid : "");
+			return;
+		}
+		http_reply(r, 200, NULL, "", 0, no_hdrs);
+		sess_close(hs);
+	} else {
+		refuse(r, 405, -32601, (const char *const[]){ "Allow",
+		       "GET, POST, DELETE", NULL }, "method %s is not one of "
+		       "MCP's; use POST, GET or DELETE", method);
+	}
+}
+
+static void on_closed(void *ctx, struct http_req *r, void *data)
+{
+	(void)ctx;
+	(void)r;
+	struct stream *st = data;
+	struct mcp_http_sess *hs = st->hs;
+	/* The client left this stream; an answer for it is dropped (a
+	 * disconnection is not a cancellation). */
+	if (st == hs->get) {
+		hs->get = NULL;
+	} else {
+		list_remove(&hs->streams, &st->link);
+		hs->nstreams--;
+	}
+	stream_free(st);
+	if (hs->stateless)
+		sess_close(hs);   /* a closed stream cancels its request */
+	else
+		touch(hs);
+}
+
+static void on_keepalive(struct loop *lp, struct loop_timer *t)
+{
+	struct mcp_http *e = t->data;
+	bool open = false;
+	list_each(hs, &e->sessions, struct mcp_http_sess, link) {
+		list_each(st, &hs->streams, struct stream, link) {
+			open = true;
+			if (!st->held && !http_queued(st->r))
+				http_send(st->r, ":\n\n", 3);
+		}
+		if (hs->get) {
+			open = true;
+			if (!http_queued(hs->get->r))
+				http_send(hs->get->r, ":\n\n", 3);
+		}
+	}
+	if (open)   /* without a stream, nothing wakes the daemon */
+		loop_timer_start(lp, &e->keepalive, MCP_HTTP_KEEPALIVE_MS, on_keepalive, e);
+}
+
+/* A stream opened: the keep-alive runs. */
+static void keepalive_on(struct mcp_http *e)
+{
+	if (!e->keepalive.armed)
+		loop_timer_start(e->lp, &e->keepalive, MCP_HTTP_KEEPALIVE_MS,
+		                 on_keepalive, e);
+}
+
+/* --- the endpoint --- */
+
+void mcp_http_configure(struct mcp_http *e, const struct unit_config *u)
+{
+	if (e->token)
+		explicit_bzero(e->token, strlen(e->token));
+	free(e->token);
+	e->token = u->auth_token ? xstrdup(u->auth_token) : NULL;
+	strv_free(&e->origins);
+	for (size_t i = 0; i < u->http_origins.n; i++)
+		strv_push(&e->origins, xstrdup(u->http_origins.v[i]));
+	e->body_max = (size_t)u->http_body_max;
+	e->sessions_max = u->http_sessions_max;
+	e->streams_max = u->http_streams_max;
+	e->idle_ms = u->http_session_idle_ms;
+}
+
+struct mcp_http *mcp_http_new(struct loop *lp, const char *spec, int fd,
+                              const struct unit_config *u,
+                              const struct mcp_http_ops *ops, char **why)
+{
+	struct mcp_http *e = xcalloc(1, sizeof(*e));
+	struct addr a;
+	if (addr_parse_http(spec, &a, e->path, sizeof(e->path), why) < 0) {
+		free(e);
+		return NULL;
+	}
+	e->lp = lp;
+	e->spec = xstrdup(spec);
+	e->fd = fd;
+	e->ops = *ops;
+	mcp_http_configure(e, u);
+	struct http_limits lim = { .body_max = e->body_max,
+	                           .conn_max = MCP_HTTP_CONN_MAX,
+	                           .timeout_s = (unsigned)((u->http_timeout_ms + 999) / 1000) };
+	struct http_cb cb = { e, on_request, on_closed };
+	e->h = http_new(lp, fd, &lim, &cb, why);
+	if (!e->h) {
+		mcp_http_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void mcp_http_free(struct mcp_http *e)
+{
+	if (!e)
+		return;
+	for (struct mcp_http_sess *hs = list_first(&e->sessions, struct mcp_http_sess,
+	                                           link), *next; hs; hs = next) {
+		next = list_next(hs, struct mcp_http_sess, link);
+		sess_close(hs);
+	}
+	http_free(e->h);
+	loop_timer_stop(e->lp, &e->keepalive);
+	if (e->token)
+		explicit_bzero(e->token, strlen(e->token));
+	free(e->token);
+	strv_free(&e->origins);
+	free(e->spec);
+	free(e);
+}
+
+const char *mcp_http_spec(const struct mcp_http *e)
+{
+	return e->spec;
+}
+
+int mcp_http_fd(const struct mcp_http *e)
+{
+	return e->fd;
+}
+
+size_t mcp_http_sessions(const struct mcp_http *e)
+{
+	return e->nsessions;
+}

@@ -1,0 +1,620 @@
+"""MCP over Streamable HTTP (listen = http:..., docs/mcp-http.md): tend's
+own endpoint in front of a stdio = mcp service, each HTTP session a client
+of the multiplexer.
+
+The SDK test runs tests/mcp/http_client.mjs (the official TypeScript SDK's
+StreamableHTTPClientTransport, pinned in tests/mcp; make test installs it);
+the others speak raw HTTP with http.client, against the fake server
+tests/e2e/bin/mcp_server.py.
+"""
+import http.client
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import T_LONG, T_SHORT, q, wait_until
+
+BIN = Path(__file__).resolve().parent / "bin"
+SERVER = "%s %s" % (sys.executable, BIN / "mcp_server.py")
+MCP = Path(__file__).resolve().parent.parent / "mcp"
+HTTP_CLIENT = MCP / "http_client.mjs"
+NODE = shutil.which("node") or "node"
+ACCEPT = "application/json, text/event-stream"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def init_msg(mid=1, caps=None, version="2025-06-18"):
+    return {"jsonrpc": "2.0", "id": mid, "method": "initialize",
+            "params": {"protocolVersion": version, "capabilities": caps or {},
+                       "clientInfo": {"name": "raw", "version": "1"}}}
+
+
+class Endpoint:
+    """A project whose service svc (stdio = mcp, share = all) runs the fake
+    server behind listen = http:127.0.0.1:PORT/mcp."""
+
+    def __init__(self, project, tmp_path, conf="", env=None):
+        self.port = free_port()
+        self.dir = tmp_path / "mcp"
+        self.dir.mkdir(exist_ok=True)
+        env = dict({"MCP_RUNS": self.dir / "runs"}, **(env or {}))
+        self.p = project("[service svc]\nexec = %s\nstdio = mcp\nshare = all\n"
+                         "listen = http:127.0.0.1:%d/mcp\n%s%s"
+                         % (SERVER, self.port, "".join(
+                             "env = %s=%s\n" % (k, q(str(v)))
+                             for k, v in env.items()), conf))
+        self.url = "http://127.0.0.1:%d/mcp" % self.port
+
+    def runs(self):
+        try:
+            return [int(x) for x in (self.dir / "runs").read_text().split()]
+        except FileNotFoundError:
+            return []
+
+    def conn(self, timeout=T_SHORT):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method, body=None, headers=None, path="/mcp",
+                timeout=T_SHORT):
+        """One request on a connection of its own: (status, headers, body
+        bytes) for an error or a 202; for a 200 (an SSE stream, or one
+        JSON-RPC message as application/json), the response (open), which
+        next_event reads."""
+        c = self.conn(timeout)
+        h = {"Accept": ACCEPT, "Content-Type": "application/json"}
+        h.update(headers or {})
+        h = {k: v for k, v in h.items() if v is not None}
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        c.request(method, path, body=data, headers=h)
+        r = c.getresponse()
+        if r.getheader("Content-Type") == "text/event-stream":
+            r.conn = c
+            return r
+        if r.status == 200 and r.getheader("Content-Type") == "application/json":
+            r.conn = c
+            r.messages = [json.loads(r.read())]
+            return r
+        out = (r.status, r.headers, r.read())
+        c.close()
+        return out
+
+    def post(self, msg, sid=None, **kw):
+        headers = dict(kw.pop("headers", None) or {})
+        if sid:
+            headers["Mcp-Session-Id"] = sid
+        return self.request("POST", msg, headers, **kw)
+
+    def session(self, caps=None, headers=None):
+        """A new session: (its id, the initialize result)."""
+        r = self.post(init_msg(caps=caps), headers=headers)
+        assert not isinstance(r, tuple), r
+        sid = r.getheader("Mcp-Session-Id")
+        msg = next_event(r)
+        r.conn.close()
+        assert sid and len(sid) == 32, sid
+        assert "result" in msg, msg
+        st = self.post({"jsonrpc": "2.0", "method": "notifications/initialized"},
+                       sid, headers=headers)
+        assert st[0] == 202, st
+        return sid, msg["result"]
+
+    def call(self, sid, tool, args=None, mid=2, headers=None):
+        """tools/call on an SSE stream: the response."""
+        r = self.post({"jsonrpc": "2.0", "id": mid, "method": "tools/call",
+                       "params": {"name": tool, "arguments": args or {}}}, sid,
+                      headers=headers)
+        assert not isinstance(r, tuple), r
+        try:
+            while True:
+                msg = next_event(r)
+                if msg.get("id") == mid and "method" not in msg:
+                    return msg
+        finally:
+            r.conn.close()
+
+
+def next_event(r):
+    """The next SSE message event of response R (comments skipped), or the
+    one message of a JSON answer."""
+    if hasattr(r, "messages"):
+        assert r.messages, "no more messages in a JSON answer"
+        return r.messages.pop(0)
+    data = []
+    while True:
+        line = r.readline()
+        assert line, "the stream ended"
+        line = line.rstrip(b"\r\n")
+        if not line:
+            if data:
+                return json.loads(b"\n".join(data))
+            continue
+        if line.startswith(b"data:"):
+            data.append(line[5:].lstrip())
+
+
+def error_of(body):
+    """The message of a one-line JSON-RPC error body."""
+    assert body.count(b"\n") == 0, body
+    doc = json.loads(body)
+    assert doc["jsonrpc"] == "2.0" and doc["error"]["message"].startswith("tend: "), doc
+    return doc["error"]["message"]
+
+
+# --- the SDK ---
+
+@pytest.mark.skipif(not (MCP / "node_modules").is_dir(),
+                    reason="tests/mcp/node_modules is missing (make mcp-deps)")
+def test_sdk_sessions_share_one_server_and_get_their_own_server_requests(
+        project, tmp_path, reaper):
+    ep = Endpoint(project, tmp_path)
+    ep.p.up()
+    assert ep.p.unit("svc")["state"] == "stopped"   # on demand: not yet
+    out = tmp_path / "client.out"
+    with open(out, "wb") as so:
+        proc = subprocess.Popen([NODE, str(HTTP_CLIENT), "--url", ep.url,
+                                 "--sessions", "4", "--timeout", "60"],
+                                stdout=so, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    reaper.track(proc)
+    proc.wait(90)
+    text = out.read_text()
+    res = json.loads(text.splitlines()[-1]) if text.strip() else {}
+    assert proc.returncode == 0 and res.get("ok"), text
+    # four sessions, one server process: the service's own
+    assert len(set(res["pids"])) == 1, res
+    assert ep.runs() == res["pids"][:1], (ep.runs(), res)
+    u = ep.p.unit("svc")
+    assert u["pid"] == res["pids"][0], u
+    assert u["state"] == "running", u
+    # every session ended with DELETE
+    assert u["sessions"] == [] and u["clients"] == 0, u
+
+
+# --- the protocol, raw ---
+
+def test_sessions_requests_streams_and_their_errors(project, tmp_path):
+    ep = Endpoint(project, tmp_path)
+    ep.p.up()
+    sid, res = ep.session()
+    assert res["serverInfo"]["name"] == "fake", res
+    assert ep.call(sid, "echo", {"a": 1})["result"]["structuredContent"] == {"a": 1}
+
+    # status shows the session
+    u = ep.p.unit("svc")
+    assert [s["http"] for s in u["sessions"]] == [sid[:8]], u
+
+    # a request without a session, an unknown session, a wrong path
+    st, _, body = ep.post({"jsonrpc": "2.0", "id": 5, "method": "tools/list"})
+    assert st == 400 and "Mcp-Session-Id" in error_of(body), body
+    st, _, body = ep.post({"jsonrpc": "2.0", "id": 5, "method": "tools/list"},
+                          "0" * 32)
+    assert st == 404 and "initialize a new one" in error_of(body), body
+    st, _, body = ep.request("POST", init_msg(), path="/other")
+    assert st == 404 and "it is at /mcp" in error_of(body), body
+    # Accept, Content-Type, method, batches, not JSON
+    st, _, body = ep.post(init_msg(), headers={"Accept": "application/json"})
+    assert st == 406 and "text/event-stream" in error_of(body), body
+    st, _, body = ep.post(init_msg(), headers={"Content-Type": "text/plain"})
+    assert st == 415, body
+    st, hd, body = ep.request("PUT", init_msg())
+    assert st == 405 and hd["Allow"] == "GET, POST, DELETE", body
+    st, _, body = ep.post(b"[" + json.dumps(init_msg()).encode() + b"]")
+    assert st == 400 and "batches" in error_of(body), body
+    st, _, body = ep.post(b"{nope", sid)
+    assert st == 400 and json.loads(body)["error"]["code"] == -32700, body
+
+    # notifications: 202; the session's GET stream, one at a time
+    st, _, body = ep.post({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                           "params": {"requestId": 99}}, sid)
+    assert st == 202 and body == b"", (st, body)
+    g = ep.request("GET", headers={"Mcp-Session-Id": sid, "Accept": "text/event-stream",
+                                   "Content-Type": None})
+    assert g.status == 200 and g.getheader("Mcp-Session-Id") == sid
+    st, _, body = ep.request("GET", headers={"Mcp-Session-Id": sid,
+                                             "Accept": "text/event-stream"})
+    assert st == 409 and "one at a time" in error_of(body), body
+    st, _, body = ep.request("GET", headers={"Mcp-Session-Id": sid,
+                                             "Accept": "application/json"})
+    assert st == 406, body
+    # A server notification while a request of the session is in flight
+    # goes on that request's stream, before its response; to a session
+    # with no request in flight, on its GET stream.
+    other, _ = ep.session()
+    r = ep.post({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "notify", "arguments": {"method": "notifications/test",
+                                        "params": {"n": 1}}}}, other)
+    assert next_event(r) == {"jsonrpc": "2.0", "method": "notifications/test",
+                             "params": {"n": 1}}
+    assert next_event(r)["id"] == 3
+    r.conn.close()
+    assert next_event(g) == {"jsonrpc": "2.0", "method": "notifications/test",
+                             "params": {"n": 1}}
+    g.conn.close()
+
+    # DELETE ends it: 404 from then on
+    st, _, _ = ep.request("DELETE", headers={"Mcp-Session-Id": sid})
+    assert st == 200
+    st, _, body = ep.post({"jsonrpc": "2.0", "id": 6, "method": "ping"}, sid)
+    assert st == 404, body
+    st, _, body = ep.request("DELETE", headers={"Mcp-Session-Id": sid})
+    assert st == 404, body
+    assert [s["http"] for s in ep.p.unit("svc")["sessions"]] == [other[:8]]
+
+
+def test_server_requests_reach_the_session_whose_request_is_in_flight(
+        project, tmp_path):
+    ep = Endpoint(project, tmp_path)
+    ep.p.up()
+    a, _ = ep.session(caps={"sampling": {}})
+    b, _ = ep.session(caps={"sampling": {}})
+    for me in (a, b):
+        r = ep.post({"jsonrpc": "2.0", "id": "x", "method": "tools/call",
+                     "params": {"name": "sample", "arguments": {}}}, me)
+        ask = next_event(r)
+        assert ask["method"] == "sampling/createMessage", ask
+        st, _, _ = ep.post({"jsonrpc": "2.0", "id": ask["id"], "result": {
+            "role": "assistant", "model": "m",
+            "content": {"type": "text", "text": me}}}, me)
+        assert st == 202
+        done = next_event(r)
+        r.conn.close()
+        assert done["id"] == "x", done
+        got = done["result"]["structuredContent"]["response"]["result"]
+        assert got["content"]["text"] == me, done
+
+
+def test_on_demand_idle_stop_ignores_silent_streams_and_pings(project, tmp_path):
+    ep = Endpoint(project, tmp_path, "idle-stop = 1s\n")
+    ep.p.up()
+    time.sleep(0.3)
+    assert ep.runs() == [], "started before any request"
+    sid, _ = ep.session()
+    ep.call(sid, "echo")    # the first request started it
+    wait_until(lambda: len(ep.runs()) == 1, what="one run")
+    first = ep.runs()[0]
+    # an open GET stream and pings every 200 ms do not keep it up
+    g = ep.request("GET", headers={"Mcp-Session-Id": sid,
+                                   "Accept": "text/event-stream"})
+    assert g.status == 200
+
+    def pinged_down():
+        st = ep.post({"jsonrpc": "2.0", "id": 77, "method": "ping"}, sid)
+        if not isinstance(st, tuple):
+            assert next_event(st)["result"] == {}
+            st.conn.close()
+        return ep.p.unit("svc")["state"] == "idle"
+    wait_until(pinged_down, timeout=T_SHORT, interval=0.2, what="an idle stop")
+    # a request wakes it
+    assert ep.call(sid, "echo", {"z": 1})["result"]["structuredContent"] == {"z": 1}
+    assert len(ep.runs()) == 2 and ep.runs()[0] == first, ep.runs()
+    g.conn.close()
+
+
+def test_http_listen_needs_stdio_mcp_and_loopback(project, tmp_path):
+    port = free_port()
+    p = project("[service a]\nexec = sleep 60\nstdio = exclusive\n"
+                "listen = http:127.0.0.1:%d\n" % port)
+    t = p.run("check")
+    assert t.rc == 2 and len(t.stderr_lines()) == 1, t.describe()
+    assert "set stdio = mcp" in t.stderr, t.stderr
+    p.write("[service a]\nexec = sleep 60\nstdio = mcp\n"
+            "listen = http:0.0.0.0:%d\n" % port)
+    t = p.run("check")
+    assert t.rc == 2 and "http-remote = yes" in t.stderr, t.describe()
+    p.write("[service a]\nexec = sleep 60\nstdio = mcp\nhttp-remote = yes\n"
+            "listen = http:0.0.0.0:%d/x/y\n" % port)
+    t = p.run("check")
+    assert t.rc == 0, t.describe()
+    assert "listen = http:0.0.0.0:%d/x/y" % port in t.stdout, t.stdout
+    p.write("[service a]\nexec = sleep 60\nstdio = mcp\n"
+            "listen = http:127.0.0.1:%d/a?b\n" % port)
+    t = p.run("check")
+    assert t.rc == 2 and "cannot have" in t.stderr, t.describe()
+    p.write("[service a]\nexec = sleep 60\nstdio = mcp\nhttp-sesions-max = 3\n")
+    t = p.run("check")
+    assert t.rc == 2 and "did you mean http-sessions-max" in t.stderr, t.describe()
+
+
+# --- safety ---
+
+def test_origin_is_checked_against_dns_rebinding(project, tmp_path):
+    ep = Endpoint(project, tmp_path, "http-origins = https://app.example\n")
+    ep.p.up()
+    for ok in (None, "http://localhost:3000", "http://127.0.0.1", "https://[::1]:8443",
+               "https://app.example"):
+        r = ep.post(init_msg(), headers={"Origin": ok})
+        assert not isinstance(r, tuple), (ok, r)
+        r.conn.close()
+    for bad in ("http://evil.example", "http://localhost.evil.example",
+                "http://127.0.0.1.nip.io:80", "null", "https://app.example.evil"):
+        st, _, body = ep.post(init_msg(), headers={"Origin": bad})
+        assert st == 403 and "http-origins" in error_of(body), (bad, st, body)
+
+
+def test_bearer_token_from_a_file_reread_on_reload_never_logged(project, tmp_path):
+    token = tmp_path / "token"
+    token.write_text("s3cret-one\n")
+    ep = Endpoint(project, tmp_path, "auth = token-file:%s\n" % token)
+    ep.p.up()
+    for h in (None, "Bearer wrong", "Bearer s3cret-on", "Bearer s3cret-one1",
+              "Basic s3cret-one"):
+        st, hd, body = ep.post(init_msg(), headers={"Authorization": h})
+        assert st == 401 and hd["WWW-Authenticate"].startswith("Bearer"), (h, st)
+        assert "Authorization: Bearer" in error_of(body)
+    good = {"Authorization": "Bearer s3cret-one"}
+    sid, _ = ep.session(headers=good)
+    assert ep.call(sid, "echo", {"t": 1}, headers=good)["result"]
+    st, _, _ = ep.post({"jsonrpc": "2.0", "id": 9, "method": "ping"}, sid)
+    assert st == 401    # every request, not only the first
+    # reload re-reads the file
+    token.write_text("s3cret-two\n")
+    ep.p.ok("reload")
+    st, _, _ = ep.post(init_msg(), headers=good)
+    assert st == 401
+    sid2, _ = ep.session(headers={"Authorization": "Bearer s3cret-two"})
+    assert sid2 != sid
+    # an empty or missing file is a configuration error
+    token.write_text("")
+    t = ep.p.run("check")
+    assert t.rc == 2 and "is empty" in t.stderr, t.describe()
+    token.unlink()
+    t = ep.p.run("check")
+    assert t.rc == 2 and "cannot read the token file" in t.stderr, t.describe()
+    # never in the logs, events or status
+    texts = [ep.p.run("logs", "-n", "1000").stdout, ep.p.run("events").stdout,
+             ep.p.run("status", "--json").stdout, ep.p.daemon_log()]
+    assert not any("s3cret" in t for t in texts)
+
+
+def test_body_sessions_and_streams_limits(project, tmp_path):
+    ep = Endpoint(project, tmp_path, "http-body-max = 2K\nhttp-sessions-max = 2\n"
+                  "http-streams-max = 2\n")
+    ep.p.up()
+    big = init_msg()
+    big["params"]["pad"] = "x" * 5000
+    st, _, body = ep.post(big)
+    assert st == 413 and "http-body-max" in error_of(body), (st, body)
+    # without Content-Length (chunked): read, not kept, then 413
+    c = ep.conn()
+    c.putrequest("POST", "/mcp")
+    for k, v in (("Accept", ACCEPT), ("Content-Type", "application/json"),
+                 ("Transfer-Encoding", "chunked")):
+        c.putheader(k, v)
+    c.endheaders()
+    data = json.dumps(big).encode()
+    for i in range(0, len(data), 1000):
+        part = data[i:i + 1000]
+        c.send(b"%x\r\n%s\r\n" % (len(part), part))
+    c.send(b"0\r\n\r\n")
+    r = c.getresponse()
+    assert r.status == 413, r.status
+    c.close()
+
+    a, _ = ep.session()
+    ep.session()
+    st, hd, body = ep.post(init_msg())
+    assert st == 503 and "http-sessions-max" in error_of(body), (st, body)
+    # two requests held open at the server: the third stream is refused
+    held = [ep.post({"jsonrpc": "2.0", "id": "h%d" % i, "method": "tools/call",
+                     "params": {"name": "hold", "arguments": {"key": "k"}}}, a)
+            for i in range(2)]
+    st, _, body = ep.post({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                           "params": {"name": "echo"}}, a)
+    assert st == 429 and "http-streams-max" in error_of(body), (st, body)
+    for h in held:
+        h.conn.close()
+
+
+def test_idle_sessions_expire(project, tmp_path):
+    ep = Endpoint(project, tmp_path, "http-session-idle = 1s\n")
+    ep.p.up()
+    sid, _ = ep.session()
+    keep, _ = ep.session()
+    g = ep.request("GET", headers={"Mcp-Session-Id": keep,
+                                   "Accept": "text/event-stream"})
+    time.sleep(1.6)
+    st, _, body = ep.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}, sid)
+    assert st == 404 and "expired" in error_of(body), (st, body)
+    # a session with an open stream stays
+    r = ep.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}, keep)
+    assert next_event(r)["result"] == {}
+    r.conn.close()
+    g.conn.close()
+    wait_until(lambda: [s["http"] for s in ep.p.unit("svc")["sessions"]]
+               == [keep[:8]], what="the expired session gone")
+
+
+def test_slow_and_many_clients_are_cut_and_the_daemon_stays_responsive(
+        project, tmp_path):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, 12000)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    if want < 11000:
+        pytest.skip("RLIMIT_NOFILE %d is too low for 10 000 connections" % hard)
+    ep = Endpoint(project, tmp_path, "http-timeout = 2s\n")
+    ep.p.up()
+    sid, _ = ep.session()
+    # a client that never finishes its body
+    slow = socket.create_connection(("127.0.0.1", ep.port))
+    slow.sendall(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Accept: " + ACCEPT.encode() + b"\r\nContent-Length: 100\r\n\r\n{\"js")
+    t0 = time.monotonic()
+    # others are served meanwhile
+    assert ep.call(sid, "echo", {"n": 1})["result"]["structuredContent"] == {"n": 1}
+    assert time.monotonic() - t0 < 1.5
+    slow.settimeout(T_SHORT)
+    assert slow.recv(100) == b"", "the slow client was not cut"
+    assert time.monotonic() - t0 >= 1.5
+    slow.close()
+
+    # 10 000 connections at once: the endpoint takes what it may, closes the
+    # rest at once; tend status answers throughout, and then the endpoint
+    # serves again.
+    socks = []
+    try:
+        for i in range(10000):
+            s = socket.socket()
+            s.setblocking(False)
+            try:
+                s.connect(("127.0.0.1", ep.port))
+            except BlockingIOError:
+                pass
+            socks.append(s)
+            if i % 2500 == 0:
+                t1 = time.monotonic()
+                ep.p.ok("status", timeout=T_SHORT)
+                assert time.monotonic() - t1 < 5
+        t1 = time.monotonic()
+        ep.p.ok("status", timeout=T_SHORT)
+        assert time.monotonic() - t1 < 5
+
+        def closed_by_tend():
+            n = 0
+            for s in socks:
+                try:
+                    if s.recv(1) == b"":
+                        n += 1
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    n += 1
+            return n >= 10000 - 600 or None
+        wait_until(closed_by_tend, timeout=T_LONG, interval=0.5,
+                   what="connections over the limit closed")
+    finally:
+        for s in socks:
+            s.close()
+    wait_until(lambda: ep.call(sid, "echo", {"n": 2})["result"], timeout=T_LONG,
+               what="served again")
+    assert ep.p.unit("svc")["state"] == "running"
+
+
+def test_unix_socket_endpoint(project, tmp_path):
+    sock = tmp_path / "mcp.sock"
+    p = project("[service svc]\nexec = %s\nstdio = mcp\nlisten = http:unix:%s\n"
+                % (SERVER, sock))
+    p.up()
+    assert sock.is_socket() and (sock.stat().st_mode & 0o777) == 0o600
+
+    class UnixConn(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.settimeout(T_SHORT)
+            self.sock.connect(str(sock))
+    c = UnixConn("localhost")
+    c.request("POST", "/mcp", body=json.dumps(init_msg()),
+              headers={"Accept": ACCEPT, "Content-Type": "application/json"})
+    r = c.getresponse()
+    assert r.status == 200 and r.getheader("Mcp-Session-Id"), r.status
+    assert next_event(r)["result"]["serverInfo"]["name"] == "fake"
+    c.close()
+
+
+# --- the MCP Inspector ---
+
+def node_major():
+    try:
+        out = subprocess.run([NODE, "--version"], capture_output=True, text=True).stdout
+        return int(out.strip().lstrip("v").split(".")[0])
+    except (OSError, ValueError):
+        return 0
+
+
+INSPECTOR = MCP / "node_modules" / ".bin" / "mcp-inspector"
+EVERYTHING = MCP / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+
+
+@pytest.mark.skipif(not INSPECTOR.exists() or node_major() < 20,
+                    reason="the MCP Inspector (make mcp-deps) on node 20 or newer")
+def test_inspector_cli_over_http(project, tmp_path):
+    """`mcp-inspector --cli URL --transport http --method ...` against
+    server-everything behind tend's endpoint: tools/list and a tools/call,
+    two Inspector sessions of one server process."""
+    port = free_port()
+    p = project("[service everything]\nexec = %s %s stdio\nstdio = mcp\n"
+                "listen = http:127.0.0.1:%d\n" % (q(NODE), q(str(EVERYTHING)), port))
+    p.up()
+    url = "http://127.0.0.1:%d/mcp" % port
+
+    def inspector(*method):
+        r = subprocess.run([str(INSPECTOR), "--cli", url, "--transport", "http"]
+                           + list(method), env=p.env, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=60, start_new_session=True)
+        assert r.returncode == 0, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+        return json.loads(r.stdout)
+    tools = [t["name"] for t in inspector("--method", "tools/list")["tools"]]
+    assert "echo" in tools and "get-env" in tools, tools
+    res = inspector("--method", "tools/call", "--tool-name", "echo",
+                    "--tool-arg", "message=inspected")
+    assert res["content"][0]["text"] == "Echo: inspected", res
+    u = p.unit("everything")
+    assert u["state"] == "running" and u["restarts"] == 0, u
+    assert len(u["sessions"]) == 2 and {s["instance"] for s in u["sessions"]} == {"everything"}, u
+
+
+# --- MCP 2026-07-28: no session ---
+
+STATELESS = "2026-07-28"
+
+
+def stateless(method, params=None, mid=1):
+    p = dict(params or {})
+    p["_meta"] = {"io.modelcontextprotocol/protocolVersion": STATELESS,
+                  "io.modelcontextprotocol/clientCapabilities": {}}
+    msg = {"jsonrpc": "2.0", "method": method, "params": p}
+    if mid is not None:
+        msg["id"] = mid
+    return msg
+
+
+def stateless_headers(method, version=STATELESS):
+    return {"MCP-Protocol-Version": version, "Mcp-Method": method}
+
+
+def test_stateless_requests_headers_and_cancellation_by_closing(project, tmp_path):
+    log = tmp_path / "server.log"
+    ep = Endpoint(project, tmp_path, env={"MCP_LOG": log})
+    ep.p.up()
+    r = ep.post(stateless("tools/call", {"name": "echo", "arguments": {"s": 1}}),
+                headers=stateless_headers("tools/call"))
+    assert not isinstance(r, tuple), r
+    assert r.getheader("Mcp-Session-Id") is None
+    assert next_event(r)["result"]["structuredContent"] == {"s": 1}
+    r.conn.close()
+    # the request's client goes with its answer
+    wait_until(lambda: ep.p.unit("svc")["clients"] == 0, what="no client left")
+
+    st, _, body = ep.post(stateless("tools/list"),
+                          headers=stateless_headers("tools/list", "2026-08-01"))
+    assert st == 400 and json.loads(body)["error"]["code"] == -32020, body
+    st, _, body = ep.post(stateless("tools/list"), headers=stateless_headers("tools/call"))
+    assert st == 400 and "Mcp-Method" in error_of(body), body
+    st, _, body = ep.post(stateless("tools/list"),
+                          headers={"MCP-Protocol-Version": STATELESS})
+    assert st == 400 and json.loads(body)["error"]["code"] == -32020, body
+    st, _, body = ep.post({"jsonrpc": "2.0", "id": 4, "result": {}},
+                          headers={"MCP-Protocol-Version": STATELESS})
+    assert st == 400 and "no responses" in error_of(body), body
+
+    # closing the stream cancels the request at the server (seen at the
+    # stream's next keep-alive, within 15 s)
+    r = ep.post(stateless("tools/call", {"name": "hold", "arguments": {"key": "k"}}),
+                headers=stateless_headers("tools/call"))
+    wait_until(lambda: b'"hold"' in log.read_bytes(), what="the hold at the server")
+    r.conn.close()
+    wait_until(lambda: b"notifications/cancelled" in log.read_bytes(), timeout=T_LONG,
+               what="the request cancelled")
+    wait_until(lambda: ep.p.unit("svc")["clients"] == 0, what="no client left")
