@@ -19,7 +19,9 @@ A third run has no bridge at all:
              service of server-everything): every session is a client of
              ONE server-everything, and no process is started per session.
 
-The passing sets must be equal.  Exit 0 when they are, 1 with one line per
+The passing sets must be equal, but for tend-http, whose HTTP layer is
+tend's own rather than the bridge's: a scenario of the transport itself
+(dns-rebinding-protection) may pass there and fail directly.  Exit 0 when they are, 1 with one line per
 scenario that differs (or when tend did not share one instance), 2 when the
 harness itself could not run (missing packages, a bridge that never
 listened).  Loopback only: the bridge is made to listen on 127.0.0.1 by
@@ -447,6 +449,10 @@ def report(names, direct, *through):
                 say(f"DIFFERENCE {s}: passes directly, fails through {m.name}: "
                     f"{t[1] or 'no result'}")
                 ok = False
+            elif t[0] and not d[0] and m.name == "tend-http":
+                # tend's own HTTP layer, not the bridge's: it may do better
+                say(f"better {s}: fails directly, through the bridge "
+                    f"({d[1] or 'no result'}); passes on tend's own endpoint")
             elif t[0] and not d[0]:
                 say(f"DIFFERENCE {s}: fails directly ({d[1] or 'no result'}), passes "
                     f"through {m.name}")
