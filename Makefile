@@ -289,9 +289,12 @@ bench-jobs: build/tend
 # (bench/mcp.py, a Python server); then 10 sessions x 4 real servers from
 # npm (tests/mcp, installed by mcp-deps) directly, through a tend.ini and
 # through tend connect -- CMD: processes, PSS, a new session's first
-# tools/list warm and idle-stopped (bench/mcp_real.py).
+# tools/list warm and idle-stopped (bench/mcp_real.py).  MCP over HTTP:
+# tend's own endpoint against the chain of a proxy, supergateway and
+# tend connect (from tests/conformance's pinned packages), memory per
+# session, 100 sessions at once (bench/mcp.py).
 # `make bench-mcp QUICK=1`: the short run (--quick).
-bench-mcp: build/tend $(MCP_STAMP)
+bench-mcp: build/tend $(MCP_STAMP) $(CONFORMANCE_STAMP)
 	$(PYTHON) bench/mcp.py build/tend $(if $(QUICK),--quick)
 	$(PYTHON) bench/mcp_real.py build/tend $(if $(QUICK),--quick)
 
