@@ -199,6 +199,9 @@ def http_part(d, rows, n, clients, many, idle, port, bport):
         w.initialize()
         rt = round_trips(w, n)
         rows.append((label, "echo, 1 client", statistics.median(rt), pct(rt, 0.99)))
+        if label == "http":   # what the HTTP layer costs, the server left out
+            pg = round_trips(w, n, "ping")
+            rows.append((label, "ping (tend answers)", statistics.median(pg), pct(pg, 0.99)))
         w.close()
         ws = [wire() for _ in range(clients)]
         for x in ws:

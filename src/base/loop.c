@@ -67,13 +67,19 @@ int loop_io_add(struct loop *lp, struct loop_io *io, int fd, uint32_t events,
 	io->data = data;
 	if (loop_backend_add(lp->be, fd, events, io) < 0)
 		return -1;
+	io->events = events;
 	io->active = true;
 	return 0;
 }
 
 int loop_io_mod(struct loop *lp, struct loop_io *io, uint32_t events)
 {
-	return loop_backend_mod(lp->be, io->fd, events, io);
+	if (io->active && events == io->events)
+		return 0;   /* no system call for what would change nothing */
+	if (loop_backend_mod(lp->be, io->fd, events, io) < 0)
+		return -1;
+	io->events = events;
+	return 0;
 }
 
 void loop_io_del(struct loop *lp, struct loop_io *io)

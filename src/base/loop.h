@@ -57,6 +57,7 @@ typedef void (*loop_signal_fn)(struct loop *lp, int signo, void *data);
 
 struct loop_io {
 	int fd;
+	uint32_t events;   /* what it is watched for now */
 	loop_io_fn fn;
 	void *data;
 	bool active;
