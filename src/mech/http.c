@@ -54,6 +54,13 @@ static int mhd_load(char **why)
 	return 0;
 }
 
+/* What libmicrohttpd keeps per connection for its request line, headers
+ * and buffers (its default is 32 KiB): an MCP request's headers take about
+ * 1 KiB (a large bearer token a few), its body is copied out as it comes
+ * (struct http_req), so half the default leaves room and halves what an
+ * idle keep-alive connection costs (33 -> 16 KiB of the daemon's memory). */
+#define HTTP_CONN_MEMORY 16384
+
 struct http {
 	struct loop *lp;
 	struct MHD_Daemon *d;
@@ -421,6 +428,7 @@ struct http *http_new(struct loop *lp, int fd, const struct http_limits *lim,
 	                        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)dfd,
 	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim->conn_max + 16,
 	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)lim->timeout_s,
+	                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 	                        MHD_OPTION_NOTIFY_CONNECTION, on_conn, h,
 	                        MHD_OPTION_EXTERNAL_LOGGER, on_log, h,

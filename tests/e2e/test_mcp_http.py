@@ -77,17 +77,7 @@ class Endpoint:
         h = {k: v for k, v in h.items() if v is not None}
         data = json.dumps(body).encode() if isinstance(body, dict) else body
         c.request(method, path, body=data, headers=h)
-        r = c.getresponse()
-        if r.getheader("Content-Type") == "text/event-stream":
-            r.conn = c
-            return r
-        if r.status == 200 and r.getheader("Content-Type") == "application/json":
-            r.conn = c
-            r.messages = [json.loads(r.read())]
-            return r
-        out = (r.status, r.headers, r.read())
-        c.close()
-        return out
+        return answer(c)
 
     def post(self, msg, sid=None, **kw):
         headers = dict(kw.pop("headers", None) or {})
@@ -122,6 +112,24 @@ class Endpoint:
                     return msg
         finally:
             r.conn.close()
+
+
+def answer(c):
+    """The response on connection C: (status, headers, body bytes) for an
+    error or a 202; for a 200 (an SSE stream, or one JSON-RPC message as
+    application/json: tend answers so when the response comes first and
+    soon), the response (open), which next_event reads."""
+    r = c.getresponse()
+    if r.getheader("Content-Type") == "text/event-stream":
+        r.conn = c
+        return r
+    if r.status == 200 and r.getheader("Content-Type") == "application/json":
+        r.conn = c
+        r.messages = [json.loads(r.read())]
+        return r
+    out = (r.status, r.headers, r.read())
+    c.close()
+    return out
 
 
 def next_event(r):
@@ -517,8 +525,8 @@ def test_unix_socket_endpoint(project, tmp_path):
     c = UnixConn("localhost")
     c.request("POST", "/mcp", body=json.dumps(init_msg()),
               headers={"Accept": ACCEPT, "Content-Type": "application/json"})
-    r = c.getresponse()
-    assert r.status == 200 and r.getheader("Mcp-Session-Id"), r.status
+    r = answer(c)
+    assert not isinstance(r, tuple) and r.getheader("Mcp-Session-Id"), r
     assert next_event(r)["result"]["serverInfo"]["name"] == "fake"
     c.close()
 
