@@ -251,6 +251,13 @@ static void unit_details(json_t *u, struct row *r)
 			snprintf(pids, sizeof(pids), "%lld", (long long)json_integer_value(pid));
 		const char *prog = json_string_value(json_object_get(v, "program"));
 		const char *cwd = json_string_value(json_object_get(v, "cwd"));
+		const char *http = json_string_value(json_object_get(v, "http"));
+		if (http) {   /* an HTTP session: its id's start, no process */
+			add_detail(r, xasprintf("client http session %s%s%s%s%s%s", http,
+			           proto ? " (" : "", proto ? proto : "", other ? ", " : "",
+			           other ? inst : "", proto ? ")" : ""));
+			continue;
+		}
 		add_detail(r, xasprintf("client %s %s in %s%s%s%s%s%s", pids,
 		           prog ? prog : "?", cwd ? cwd : "?", proto ? " (" : "",
 		           proto ? proto : "", other ? ", " : "", other ? inst : "",

@@ -1,5 +1,6 @@
 /* status — the answer to tend status (status.h). */
 #include "status.h"
+#include "addr.h"
 #include "reply.h"
 #include "ctl.h"
 #include "events.h"
@@ -126,15 +127,31 @@ static void reason_json(json_t *o, const struct unit *u)
 	free(text);
 }
 
+/* An MCP endpoint of listen = http:... as a client is given it: the URL
+ * of http:HOST:PORT[/PATH] (the default path written out), http:unix:PATH
+ * as it is. */
+static json_t *http_url(const char *spec)
+{
+	const char *rest = spec + 5;   /* after "http:" */
+	if (strncmp(rest, "unix:", 5) == 0)
+		return events_text(spec);
+	char *url = xasprintf("http://%s%s", rest, strchr(rest, '/') ? "" : ADDR_HTTP_PATH);
+	json_t *j = events_text(url);
+	free(url);
+	return j;
+}
+
 /* What on-demand and scheduled units need: the addresses a service
  * listens on, when every = DURATION next asks for a job's run. */
 static void schedule_json(json_t *o, const struct unit *u, uint64_t now)
 {
 	const struct unit_config *c = unit_cfg(u);
-	if (c->listen.n) {
+	if (c->listen.n || c->http.n) {
 		json_t *a = json_array();
 		for (size_t i = 0; i < c->listen.n; i++)
 			json_array_append_new(a, events_text(c->listen.v[i]));
+		for (size_t i = 0; i < c->http.n; i++)
+			json_array_append_new(a, http_url(c->http.v[i]));
 		json_object_set_new(o, "listen", a);
 	}
 	if (unit_ext(u)->job && c->every_ms) {

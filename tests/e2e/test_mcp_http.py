@@ -198,9 +198,13 @@ def test_sessions_requests_streams_and_their_errors(project, tmp_path):
     assert res["serverInfo"]["name"] == "fake", res
     assert ep.call(sid, "echo", {"a": 1})["result"]["structuredContent"] == {"a": 1}
 
-    # status shows the session
+    # status shows the session, and the URL to give a client
     u = ep.p.unit("svc")
     assert [s["http"] for s in u["sessions"]] == [sid[:8]], u
+    assert u["listen"] == [ep.url], u
+    out = ep.p.ok("status", "svc").stdout
+    assert "listen: %s" % ep.url in out, out
+    assert "client http session %s (2025-06-18)" % sid[:8] in out, out
 
     # a request without a session, an unknown session, a wrong path
     st, _, body = ep.post({"jsonrpc": "2.0", "id": 5, "method": "tools/list"})
