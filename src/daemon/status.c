@@ -231,13 +231,14 @@ static json_t *daemon_json(const struct sup *s, const struct status_self *self,
 	sup_report(s, now, &r);
 	uint64_t mem = 0;
 	proc_read_mem(getpid(), &mem);
+	long fds = proc_fd_count();
 	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:b, s:s}",
 	                 "name", "tend", "kind", "daemon",
 	                 "state", r.stopping ? "stopping" : "running",
 	                 "pid", (int)getpid(),
 	                 "uptime_ms", (json_int_t)r.uptime_ms,
 	                 "mem_bytes", (json_int_t)mem,
-	                 "fds", (json_int_t)fd_count(),
+	                 "fds", (json_int_t)(fds >= 0 ? fds : fd_count()),
 	                 "wakeups", (json_int_t)r.wakeups,
 	                 "clients", (json_int_t)self->clients,
 	                 "notify_ignored", (json_int_t)r.notify_ignored,
