@@ -507,3 +507,131 @@ void status_show(json_t *reply, unsigned json_flags, bool named)
 	free(s);
 	json_decref(out);
 }
+
+
+/* --- tend status --json without parsing --- */
+
+static void indent(struct buf *out, int depth)
+{
+	buf_addc(out, '\n');
+	for (int i = 0; i < depth; i++)
+		buf_add(out, "  ", 2);
+}
+
+/* The string at S (at its '"'), up to END: its length with the quotes,
+ * or 0 when it does not end. */
+static size_t string_len(const char *s, const char *end)
+{
+	for (const char *p = s + 1; p < end; p++) {
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return (size_t)(p + 1 - s);
+	}
+	return 0;
+}
+
+bool status_print_json(const char *line, size_t len, struct buf *out)
+{
+	static const char *const top[] = { "\"ok\"", "\"version\"",
+	                                   "\"daemon\"", "\"units\"" };
+	static const char head[] = "{\"ok\":true,";
+	const char *p = line, *end = line + len;
+	if (len < sizeof(head) || memcmp(line, head, sizeof(head) - 1) != 0)
+		return false;
+	size_t start = out->len;
+	/* depth: of the containers open; empty: the one just opened has
+	 * nothing yet; key: the next string is a key (in an object) */
+	int depth = 0, ntop = 0;
+	char stack[64];
+	bool empty = false, in_key = false, skip = false;
+	for (; p < end; p++) {
+		char c = *p;
+		if (empty && c != '}' && c != ']') {
+			indent(out, depth);
+			empty = false;
+		}
+		switch (c) {
+		case '{':
+		case '[':
+			if (depth == (int)sizeof(stack))
+				goto bad;
+			stack[depth++] = c;
+			buf_addc(out, c);
+			empty = true;
+			in_key = c == '{';
+			break;
+		case '}':
+		case ']':
+			if (!depth || stack[depth - 1] != (c == '}' ? '{' : '['))
+				goto bad;
+			depth--;
+			if (!empty)
+				indent(out, depth);
+			empty = false;
+			buf_addc(out, c);
+			if (!depth) {
+				if (p + 1 != end || ntop != 4)
+					goto bad;
+				buf_addc(out, '\n');
+				return true;
+			}
+			break;
+		case ',':
+			if (!depth)
+				goto bad;
+			if (!skip) {
+				buf_addc(out, ',');
+				indent(out, depth);
+			}
+			skip = false;
+			in_key = stack[depth - 1] == '{';
+			break;
+		case ':':
+			if (!depth || stack[depth - 1] != '{')
+				goto bad;
+			if (!skip)
+				buf_add(out, ": ", 2);
+			break;
+		case '"': {
+			size_t n = string_len(p, end);
+			if (!n)
+				goto bad;
+			if (depth == 1 && in_key) {
+				/* the keys of the reply, in order; "ok" is not
+				 * shown (nor its comma) */
+				if (ntop == 4 || n != strlen(top[ntop]) ||
+				    memcmp(p, top[ntop], n) != 0)
+					goto bad;
+				skip = ntop++ == 0;
+			}
+			if (!skip)
+				buf_add(out, p, n);
+			in_key = false;
+			p += n - 1;
+			break;
+		}
+		case ' ':
+		case '\t':
+		case '\n':
+		case '\r':
+			goto bad;   /* not compact: parsed instead */
+		default: {
+			/* a number, true, false or null: up to the next
+			 * structural character */
+			size_t n = strcspn(p, ",:]}\"{[ \t\r\n");
+			if (p + n > end)
+				n = (size_t)(end - p);
+			if (!skip)
+				buf_add(out, p, n);
+			p += n - 1;
+			break;
+		}
+		}
+	}
+bad:
+	out->len = start;
+	if (out->s)
+		out->s[start] = 0;
+	return false;
+}
