@@ -200,8 +200,8 @@ void sup_measure(struct sup *s, bool limited_only, const char *only)
 			start[s->owner[i] + 1]++;
 	for (size_t u = 0; u < s->nunits; u++)
 		start[u + 1] += start[u];
-	if (start[s->nunits] > s->members_cap) {
-		s->members_cap = start[s->nunits] * 2;
+	if (start[s->nunits] >= s->members_cap) {   /* never NULL below */
+		s->members_cap = start[s->nunits] * 2 + 1;
 		s->members = xrealloc(s->members, s->members_cap * sizeof(*s->members));
 	}
 	size_t *fill = xcalloc(s->nunits, sizeof(*fill));
