@@ -514,3 +514,183 @@ void status_show(json_t *reply, unsigned json_flags, bool named)
 	free(s);
 	json_decref(out);
 }
+
+
+/* --- tend status --json without parsing --- */
+
+static void indent(struct buf *out, int depth)
+{
+	buf_addc(out, '\n');
+	for (int i = 0; i < depth; i++)
+		buf_add(out, "  ", 2);
+}
+
+/* The string at S (at its '"'), up to END, in the forms jansson writes
+ * (so that it prints back the same): bytes from 0x20 on but '"' and '\'
+ * as they are, UTF-8 valid; escapes \" \\ \b \f \n \r \t, and \u00XX
+ * (upper-case hex) below 0x20.  Its length with the quotes, or 0 when it
+ * is not such a string. */
+static size_t string_len(const char *s, const char *end)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s + 1;
+	const unsigned char *e = (const unsigned char *)end;
+	while (p < e && *p != '"') {
+		unsigned c = *p;
+		if (c == '\\') {
+			if (e - p < 2)
+				return 0;
+			if (strchr("\"\\bfnrt", p[1]) && p[1]) {
+				p += 2;
+				continue;
+			}
+			if (e - p < 6 || p[1] != 'u' || p[2] != '0' || p[3] != '0' ||
+			    (p[4] != '0' && p[4] != '1') || !p[5] ||
+			    !strchr(hex, p[5]))
+				return 0;
+			p += 6;
+			continue;
+		}
+		if (c < 0x20)
+			return 0;
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		/* UTF-8: 2 to 4 bytes, no overlong form, no surrogate, at
+		 * most U+10FFFF */
+		size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+		         : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+		if (!n || (size_t)(e - p) < n)
+			return 0;
+		for (size_t k = 1; k < n; k++)
+			if ((p[k] & 0xc0) != 0x80)
+				return 0;
+		if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) ||
+		    (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
+			return 0;
+		p += n;
+	}
+	if (p >= e)
+		return 0;
+	return (size_t)(p + 1 - (const unsigned char *)s);
+}
+
+/* The literal at S, up to END, as jansson writes it: true, false, null,
+ * or an integer within 64 bits without a leading zero.  Its length, or 0
+ * when it is none of those (a real number: the caller parses). */
+static size_t literal_len(const char *s, const char *end)
+{
+	static const char *const words[] = { "true", "false", "null" };
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = strlen(words[i]);
+		if ((size_t)(end - s) >= n && memcmp(s, words[i], n) == 0)
+			return n;
+	}
+	const char *p = s + (s < end && *s == '-');
+	const char *d = p;
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	size_t digits = (size_t)(p - d);
+	if (!digits || (digits > 1 && *d == '0') || digits > 19 ||
+	    (digits == 19 && memcmp(d, *s == '-' ? "9223372036854775808"
+	                                         : "9223372036854775807", 19) > 0))
+		return 0;
+	return (size_t)(p - s);
+}
+
+bool status_print_json(const char *line, size_t len, struct buf *out)
+{
+	static const char *const top[] = { "\"ok\"", "\"version\"",
+	                                   "\"daemon\"", "\"units\"" };
+	static const char head[] = "{\"ok\":true,";
+	const char *p = line, *end = line + len;
+	if (len < sizeof(head) || memcmp(line, head, sizeof(head) - 1) != 0)
+		return false;
+	size_t start = out->len;
+	/* stack: the containers open; want: what may come next */
+	enum { VALUE, KEY, COLON, AFTER } want = VALUE;
+	int depth = 0, ntop = 0;
+	char stack[64];
+	bool empty = false, skip = false;
+	for (; p < end; p++) {
+		char c = *p;
+		bool closing = c == '}' || c == ']';
+		if (empty && !closing) {
+			indent(out, depth);
+			empty = false;
+		}
+		if (closing) {
+			char open = c == '}' ? '{' : '[';
+			if (!depth || stack[depth - 1] != open ||
+			    !(want == AFTER || (empty && want == (open == '{' ? KEY
+			                                                    : VALUE))))
+				goto bad;
+			depth--;
+			if (!empty)
+				indent(out, depth);
+			empty = false;
+			buf_addc(out, c);
+			want = AFTER;
+			if (!depth) {
+				if (p + 1 != end || ntop != 4)
+					goto bad;
+				buf_addc(out, '\n');
+				return true;
+			}
+		} else if (c == '{' || c == '[') {
+			if (want != VALUE || depth == (int)sizeof(stack))
+				goto bad;
+			stack[depth++] = c;
+			buf_addc(out, c);
+			empty = true;
+			want = c == '{' ? KEY : VALUE;
+		} else if (c == ',') {
+			if (want != AFTER || !depth)
+				goto bad;
+			if (!skip) {
+				buf_addc(out, ',');
+				indent(out, depth);
+			}
+			skip = false;
+			want = stack[depth - 1] == '{' ? KEY : VALUE;
+		} else if (c == ':') {
+			if (want != COLON)
+				goto bad;
+			if (!skip)
+				buf_add(out, ": ", 2);
+			want = VALUE;
+		} else if (c == '"') {
+			size_t n = string_len(p, end);
+			if (!n || (want != KEY && want != VALUE))
+				goto bad;
+			if (depth == 1 && want == KEY) {
+				/* the keys of the reply, in order; "ok" is not
+				 * shown (nor its comma) */
+				if (ntop == 4 || n != strlen(top[ntop]) ||
+				    memcmp(p, top[ntop], n) != 0)
+					goto bad;
+				skip = ntop++ == 0;
+			}
+			if (!skip)
+				buf_add(out, p, n);
+			want = want == KEY ? COLON : AFTER;
+			p += n - 1;
+		} else {
+			/* true, false, null, an integer; anything else (a
+			 * real, white space) is parsed by the caller */
+			size_t n = want == VALUE ? literal_len(p, end) : 0;
+			if (!n)
+				goto bad;
+			if (!skip)
+				buf_add(out, p, n);
+			want = AFTER;
+			p += n - 1;
+		}
+	}
+bad:
+	out->len = start;
+	if (out->s)
+		out->s[start] = 0;
+	return false;
+}

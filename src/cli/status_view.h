@@ -20,10 +20,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
 /* How tend status [NAME] (NAMED) prints the reply (a version 2 one):
  * JSON_FLAGS CMD_JSON, CMD_JSON1 (cmd.h), or 0: the table (without the
  * daemon's lines for a NAME). */
 void status_show(json_t *reply, unsigned json_flags, bool named);
+
+/* The reply LINE (LEN bytes, compact JSON as the daemon writes it) of
+ * a tend status --json, written to OUT as status_show would print it,
+ * without parsing it into values: {"version", "daemon", "units"}, each
+ * level indented by two spaces, as jansson's JSON_INDENT(2).  A thousand
+ * units parse into some 30 000 values, which cost the client more than
+ * the daemon took to answer.  False (nothing written to OUT) when the
+ * line is not {"ok":true,"version":...,"daemon":...,"units":...}: the
+ * caller parses it then. */
+bool status_print_json(const char *line, size_t len, struct buf *out);
 
 /* The table's width (above): 0 when none. */
 size_t status_width(void);

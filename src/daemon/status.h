@@ -2,8 +2,10 @@
  * each unit as a JSON object, with the fields docs/protocol.md lists.
  *
  * Read from the supervisor as it is at the moment of the request, after
- * a fresh memory sample of every unit (sup_measure): no cache, nothing
- * kept between requests.  A unit removed by a reload is not shown; a
+ * a fresh memory sample of every unit (sup_measure): the process table is
+ * read anew; a process's memory is read again unless its stat shows the
+ * same resident pages and page faults as at the last read
+ * (sup_memory.c), which nothing can change without changing those.  A unit removed by a reload is not shown; a
  * job's state and last run are the job's (job.h); a per-client instance,
  * a service of tend connect -- CMD, a proxy's and a share's clients add
  * their own fields.  The command of a tend connect -- CMD service is

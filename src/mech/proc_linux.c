@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -16,15 +17,15 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/sched.h>
 
-ssize_t proc_read_file(pid_t pid, const char *file, char *buf, size_t cap)
+/* Reads NAME (a path below DIR: /proc, or AT_FDCWD with a whole path). */
+static ssize_t read_at(int dir, const char *name, char *buf, size_t cap)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dir, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	ssize_t n = read(fd, buf, cap - 1);
@@ -38,29 +39,71 @@ ssize_t proc_read_file(pid_t pid, const char *file, char *buf, size_t cap)
 	return n;
 }
 
+ssize_t proc_read_file(pid_t pid, const char *file, char *buf, size_t cap)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	return read_at(AT_FDCWD, path, buf, cap);
+}
+
 /* --- one process --- */
+
+/* The next field at *P (after one space): an integer, '-' allowed when
+ * SIGNED; *P past it.  -1 when there is none or it overflows. */
+static int stat_field(const char **p, bool sign, long long *v)
+{
+	const char *s = *p;
+	if (*s++ != ' ')
+		return -1;
+	bool neg = sign && *s == '-';
+	s += neg;
+	if (*s < '0' || *s > '9')
+		return -1;
+	unsigned long long n = 0;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (n > (ULLONG_MAX - 9) / 10)
+			return -1;
+		n = n * 10 + (unsigned long long)(*s - '0');
+	}
+	if (*s != ' ' && *s != '\n' && *s != '\0')
+		return -1;
+	if (n > (unsigned long long)LLONG_MAX)
+		return -1;
+	*v = neg ? -(long long)n : (long long)n;
+	*p = s;
+	return 0;
+}
 
 int proc_parse_stat(const char *buf, pid_t pid, struct proc_stat *st)
 {
-	/* comm may hold spaces and parentheses: fields start after the last ')' */
+	/* comm may hold spaces and parentheses: fields start after the last
+	 * ')'.  Read by hand, not by sscanf: a status of a thousand services
+	 * parses a thousand of these. */
 	const char *s = strrchr(buf, ')');
-	if (!s)
+	if (!s || s[1] != ' ' || !s[2] || s[2] == ' ' || s[2] == '\n')
 		return -1;
-	char state;
-	int ppid, pgid, sid;
-	unsigned long long start, ut, st_, cut, cst;
-	/* fields 3..8, skip 9..13, 14..17 = utime stime cutime cstime, skip
-	 * 18..21, field 22 = starttime; the kernel writes them, each in the
+	char state = s[2];
+	s += 3;
+	/* fields 4..24: ppid pgrp session tty tpgid flags minflt cminflt
+	 * majflt cmajflt utime stime cutime cstime priority nice threads
+	 * itrealvalue starttime vsize rss; the kernel writes each in the
 	 * range of its type (cutime and cstime are never negative) */
-	/* NOLINTNEXTLINE(cert-err34-c) */
-	if (sscanf(s + 1,
-	           " %c %d %d %d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu"
-	           " %*d %*d %*d %*d %llu",
-	           &state, &ppid, &pgid, &sid, &ut, &st_, &cut, &cst, &start) != 9)
-		return -1;
-	*st = (struct proc_stat){ .pid = pid, .ppid = ppid, .pgid = pgid,
-	                          .sid = sid, .start = start, .state = state,
-	                          .cpu = ut + st_ + cut + cst };
+	long long f[21];
+	for (int i = 0; i < 21; i++) {
+		bool sign = i < 5 || (i >= 14 && i <= 17);
+		if (stat_field(&s, sign, &f[i]) < 0)
+			return -1;
+	}
+	for (int i = 0; i < 3; i++)
+		if (f[i] < INT_MIN || f[i] > INT_MAX)
+			return -1;
+	*st = (struct proc_stat){ .pid = pid, .ppid = (pid_t)f[0],
+	                          .pgid = (pid_t)f[1], .sid = (pid_t)f[2],
+	                          .start = (uint64_t)f[18], .state = state,
+	                          .cpu = (uint64_t)f[10] + (uint64_t)f[11] +
+	                                 (uint64_t)f[12] + (uint64_t)f[13],
+	                          .faults = (uint64_t)f[6] + (uint64_t)f[8],
+	                          .rss = (uint64_t)f[20] };
 	return 0;
 }
 
@@ -143,11 +186,17 @@ int proc_table_scan(struct proc_table *t)
 		errno = 0;
 		if (!(de = readdir(d)))
 			break;
-		char *end;
+		char *end, name[300], buf[1024];
 		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;   /* not a process */
+		/* relative to /proc, open already: no walk of "/proc" per
+		 * process */
+		snprintf(name, sizeof(name), "%s/stat", de->d_name);
 		struct proc_stat st;
-		if (*end || pid <= 0 || proc_read_stat((pid_t)pid, &st) < 0)
-			continue;   /* not a process, or one gone meanwhile */
+		if (read_at(dirfd(d), name, buf, sizeof(buf)) <= 0 ||
+		    proc_parse_stat(buf, (pid_t)pid, &st) < 0)
+			continue;   /* gone meanwhile */
 		*proc_table_add(t) = st;
 	}
 	int err = errno;   /* readdir's: 0 at the end of the directory */
@@ -168,6 +217,33 @@ long proc_own_children(pid_t **pids, size_t *cap)
 	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
 	size_t n = 0;
 	return read_pids(path, pids, cap, &n) < 0 ? -1 : (long)n;
+}
+
+long proc_fd_count(void)
+{
+	/* The size of the descriptor table bounds every descriptor; poll
+	 * tells POLLNVAL of each number not open (and waits for nothing:
+	 * no event is asked for, the timeout is 0). */
+	char buf[4096];
+	ssize_t n = proc_read_file(getpid(), "status", buf, sizeof(buf));
+	const char *f = n > 0 ? strstr(buf, "\nFDSize:") : NULL;
+	struct rlimit rl;
+	if (!f || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -1;
+	long size = strtol(f + 8, NULL, 10);
+	size_t chunk = rl.rlim_cur < 1024 ? (size_t)rl.rlim_cur : 1024;
+	struct pollfd pf[1024];
+	long open_ = 0;
+	for (long base = 0; chunk && base < size; base += (long)chunk) {
+		size_t k = 0;
+		for (; k < chunk && base + (long)k < size; k++)
+			pf[k] = (struct pollfd){ .fd = (int)(base + (long)k) };
+		if (poll(pf, k, 0) < 0)
+			return -1;
+		for (size_t i = 0; i < k; i++)
+			open_ += !(pf[i].revents & POLLNVAL);
+	}
+	return open_;
 }
 
 /* --- signals --- */

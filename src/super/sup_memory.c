@@ -31,17 +31,91 @@ static bool sampled(const struct sup *s, const struct unit *u)
 
 /* One process of a tree as a measure reads it. */
 struct mem_read {
-	pid_t pid;
-	uint64_t start;
+	struct proc_stat p;
 	struct mem_status st;
 	uint64_t bytes;
 	bool ok;
 };
 
+/* --- what each process's status said, while nothing says it changed ---
+ *
+ * A status of a thousand services would read two files of each process:
+ * its stat (the table: its tree) and its status (its memory).  A process
+ * whose resident pages (stat's rss) and page faults (minor + major, of all
+ * its threads) are what they were at the last read of its status has the
+ * memory that read found: anonymous or shmem pages come into a process by
+ * a fault of its own, and any page that comes or goes (a fault, an unmap,
+ * a swap-out, a page another process put in by process_vm_writev) changes
+ * rss.  So an idle process costs one read, its stat, which the table
+ * reads anyway.  Only the status figures are kept: a share from
+ * smaps_rollup depends on the other processes that map the page and is
+ * read afresh each time it is needed.
+ *
+ * A table of the processes measured last, by pid (open addressing), for
+ * every measure of this process: it holds facts about processes, named by
+ * pid and start time, whoever asks. */
+struct memo {
+	pid_t pid;
+	uint64_t start, faults, rss;
+	struct mem_status st;
+};
+
+static struct memo *memo;
+static size_t memo_cap;   /* a power of two, or 0 */
+static size_t memo_used;  /* slots taken: at 3/4, every one is dropped
+                             (processes gone leave theirs behind) */
+
+static struct memo *memo_slot(pid_t pid)
+{
+	size_t mask = memo_cap - 1, i = ((size_t)pid * 2654435761u) & mask;
+	while (memo[i].pid && memo[i].pid != pid)
+		i = (i + 1) & mask;
+	return &memo[i];
+}
+
+/* Room for N processes at most half full; what it held goes (a measure
+ * of more processes than ever reads them once). */
+static void memo_size(size_t n)
+{
+	if (memo_cap >= 2 * n && memo_cap)
+		return;
+	size_t cap = 64;
+	while (cap < 2 * n)
+		cap *= 2;
+	free(memo);
+	memo = xcalloc(cap, sizeof(*memo));
+	memo_cap = cap;
+	memo_used = 0;
+}
+
+/* P's memory from its status: kept from the last read when P's stat says
+ * nothing changed, read otherwise.  0, or -1 when it cannot be read. */
+static int status_of(const struct proc_stat *p, struct mem_status *st)
+{
+	struct memo *m = memo_cap ? memo_slot(p->pid) : NULL;
+	if (m && m->pid == p->pid && m->start == p->start &&
+	    m->faults == p->faults && m->rss == p->rss && p->state != 'Z') {
+		*st = m->st;
+		return 0;
+	}
+	if (proc_read_status_mem(p->pid, st) < 0)
+		return -1;
+	if (m && !m->pid && ++memo_used > memo_cap / 4 * 3) {
+		memset(memo, 0, memo_cap * sizeof(*memo));
+		memo_used = 1;
+		m = memo_slot(p->pid);
+	}
+	if (m)
+		*m = (struct memo){ .pid = p->pid, .start = p->start,
+		                    .faults = p->faults, .rss = p->rss, .st = *st };
+	return 0;
+}
+
 /* Newest first: a child before the parent it shares pages with. */
 static int newest_first(const void *a, const void *b)
 {
-	const struct mem_read *x = a, *y = b;
+	const struct proc_stat *x = &((const struct mem_read *)a)->p;
+	const struct proc_stat *y = &((const struct mem_read *)b)->p;
 	if (x->start != y->start)
 		return x->start < y->start ? 1 : -1;
 	return (x->pid < y->pid) - (x->pid > y->pid);
@@ -64,13 +138,13 @@ static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
 	struct unit_measure *um = &unit_ext(u)->m;
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
-		r[k++] = (struct mem_read){ .pid = m[i].pid, .start = m[i].start };
+		r[k++] = (struct mem_read){ .p = m[i] };
 	qsort(r, k, sizeof(*r), newest_first);
 	uint64_t bound = 0;
 	size_t with_mem = 0;
 	bool shmem = false;
 	for (size_t i = 0; i < k; i++) {
-		r[i].ok = proc_read_status_mem(r[i].pid, &r[i].st) == 0;
+		r[i].ok = status_of(&r[i].p, &r[i].st) == 0;
 		if (!r[i].ok)
 			continue;
 		r[i].bytes = mem_counted(&r[i].st);
@@ -88,7 +162,7 @@ static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
 			continue;
 		struct mem_rollup ru;
 		if ((exact && r[i].st.has_vm) || mem_needs_rollup(&r[i].st)) {
-			int got = proc_read_rollup(r[i].pid, &ru);
+			int got = proc_read_rollup(r[i].p.pid, &ru);
 			if (got < 0 && (errno == ESRCH || errno == ENOENT))
 				continue;   /* gone since its status was read: its
 				               pages, shared whole in that status,
@@ -99,7 +173,7 @@ static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
 		um->mem_bytes += r[i].bytes;
 		if (r[i].bytes > um->top_bytes || !um->top_pid) {
 			um->top_bytes = r[i].bytes;
-			um->top_pid = r[i].pid;
+			um->top_pid = r[i].p.pid;
 		}
 	}
 }
@@ -126,8 +200,8 @@ void sup_measure(struct sup *s, bool limited_only, const char *only)
 			start[s->owner[i] + 1]++;
 	for (size_t u = 0; u < s->nunits; u++)
 		start[u + 1] += start[u];
-	if (start[s->nunits] > s->members_cap) {
-		s->members_cap = start[s->nunits] * 2;
+	if (start[s->nunits] >= s->members_cap) {   /* never NULL below */
+		s->members_cap = start[s->nunits] * 2 + 1;
 		s->members = xrealloc(s->members, s->members_cap * sizeof(*s->members));
 	}
 	size_t *fill = xcalloc(s->nunits, sizeof(*fill));
@@ -136,6 +210,7 @@ void sup_measure(struct sup *s, bool limited_only, const char *only)
 		if (o >= 0 && (size_t)o < s->nunits)
 			s->members[start[o] + fill[o]++] = s->table.p[i];
 	}
+	memo_size(start[s->nunits]);
 	struct mem_read *scratch = xcalloc(start[s->nunits] + 1, sizeof(*scratch));
 	for (size_t u = 0; u < s->nunits; u++) {
 		struct unit *un = s->units[u];

@@ -28,7 +28,10 @@ struct sup;
  * only units with memory-max and jobs are measured (the others read 0),
  * and where RssAnon + RssShmem summed decides the sample, that sum stands
  * for the figure (mem_sample_exact).  With ONLY (a unit's name; NULL:
- * all) only that unit is measured (the others keep their figures). */
+ * all) only that unit is measured (the others keep their figures).  A
+ * process's status is read again only when its stat (from the scan) shows
+ * other resident pages or page faults than at the last read: an idle
+ * process costs one read (sup_memory.c). */
 void sup_measure(struct sup *s, bool limited_only, const char *only);
 
 /* How long a status request with history watches. */

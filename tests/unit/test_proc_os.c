@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -71,6 +72,40 @@ static void environ_entries(void **state)
 	assert_false(environ_has(&env, "B="));
 }
 
+static void stat_fields(void **state)
+{
+	(void)state;
+	/* fields 3..24 as the kernel writes them; a name with ") (" */
+	const char *line = "4242 (a) (b c) S 17 4242 4242 34816 -1 4194560 "
+	                   "120 7 3 2 50 25 4 6 20 -5 1 0 987654 9437184 "
+	                   "321 18446744073709551615 1 2 0 0 0 0 0 0 0 0 0 "
+	                   "17 1 0 0 0 0 0\n";
+	struct proc_stat st;
+	assert_int_equal(proc_parse_stat(line, 4242, &st), 0);
+	assert_int_equal(st.pid, 4242);
+	assert_int_equal(st.ppid, 17);
+	assert_int_equal(st.pgid, 4242);
+	assert_int_equal(st.sid, 4242);
+	assert_int_equal(st.state, 'S');
+	assert_int_equal(st.start, 987654);
+	assert_int_equal(st.cpu, 50 + 25 + 4 + 6);
+	assert_int_equal(st.faults, 120 + 3);   /* minor + major, own */
+	assert_int_equal(st.rss, 321);
+	/* cut short before rss, a field that is no number, a pid too large,
+	 * no name */
+	assert_int_equal(proc_parse_stat("1 (x) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 "
+	                                 "20 0 1 0 5 6\n", 1, &st), -1);
+	assert_int_equal(proc_parse_stat("1 (x) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 "
+	                                 "20 0 1 0 5x 6 7\n", 1, &st), -1);
+	assert_int_equal(proc_parse_stat("1 (x) S 99999999999 1 1 0 -1 0 0 0 0 0 "
+	                                 "0 0 0 0 20 0 1 0 5 6 7\n", 1, &st), -1);
+	assert_int_equal(proc_parse_stat("1 x S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 "
+	                                 "20 0 1 0 5 6 7\n", 1, &st), -1);
+	assert_int_equal(proc_parse_stat("1 (x) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 "
+	                                 "20 0 1 0 5 6 7\n", 1, &st), 0);
+	assert_int_equal(st.rss, 7);
+}
+
 /* --- on real processes --- */
 
 /* A child that sleeps until killed, with ENVP; *ST what it is. */
@@ -100,6 +135,51 @@ static void reap(pid_t pid)
 {
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
+}
+
+/* A page touched for the first time is a fault of this process and one
+ * more resident page: what lets a measure keep a process's memory figure
+ * while both stay (sup_memory.c). */
+static void faults_and_rss(void **state)
+{
+	(void)state;
+	struct proc_stat a, b;
+	size_t len = 64 << 20;
+	char *m = malloc(len);   /* mmap'd, untouched */
+	assert_non_null(m);
+	assert_int_equal(proc_read_stat(getpid(), &a), 0);
+	assert_true(a.rss > 0);
+	assert_int_equal(proc_read_stat(getpid(), &b), 0);
+	assert_int_equal(b.rss, a.rss);
+	memset(m, 1, len);
+	assert_int_equal(proc_read_stat(getpid(), &b), 0);
+	assert_true(b.faults > a.faults);
+	assert_true(b.rss >= a.rss + (len / 2) / (size_t)sysconf(_SC_PAGESIZE));
+	free(m);
+}
+
+static void fd_count_without_listing(void **state)
+{
+	(void)state;
+	long n = proc_fd_count();
+	assert_true(n >= 3);
+	assert_int_equal(n, fd_count());
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(proc_fd_count(), n + 2);
+	/* past the first 1024 numbers, where the limit allows */
+	struct rlimit rl;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	int high = -1;
+	if (rl.rlim_cur > 2100)
+		high = dup2(p[0], 2050);
+	assert_int_equal(proc_fd_count(), n + 2 + (high >= 0));
+	assert_int_equal(proc_fd_count(), fd_count());
+	if (high >= 0)
+		close(high);
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(proc_fd_count(), n);
 }
 
 static void self_and_table(void **state)
@@ -320,6 +400,9 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(table_add_sort_find),
 		cmocka_unit_test(environ_entries),
+		cmocka_unit_test(stat_fields),
+		cmocka_unit_test(faults_and_rss),
+		cmocka_unit_test(fd_count_without_listing),
 		cmocka_unit_test(self_and_table),
 		cmocka_unit_test(environ_and_cmdline),
 		cmocka_unit_test(signal_names_one_process),

@@ -111,6 +111,64 @@ static void test_state_and_why(void **state)
 	json_decref(u);
 }
 
+/* What status_show printed for LINE: jansson's JSON_INDENT(2) of
+ * {"version", "daemon", "units"}, and a newline. */
+static char *as_jansson(const char *line)
+{
+	json_error_t e;
+	json_t *r = json_loads(line, 0, &e);
+	assert_non_null(r);
+	json_t *out = json_pack("{s:O, s:O, s:O}", "version",
+	                        json_object_get(r, "version"), "daemon",
+	                        json_object_get(r, "daemon"), "units",
+	                        json_object_get(r, "units"));
+	char *s = json_dumps(out, JSON_INDENT(2));
+	char *l = xasprintf("%s\n", s);
+	free(s);
+	json_decref(out);
+	json_decref(r);
+	return l;
+}
+
+static void test_print_json_unparsed(void **state)
+{
+	(void)state;
+	const char *same[] = {
+		"{\"ok\":true,\"version\":2,\"daemon\":{\"pid\":7,\"keeper\":null},"
+		"\"units\":[]}",
+		"{\"ok\":true,\"version\":2,\"daemon\":{},\"units\":[{\"name\":"
+		"\"a,b:c\",\"t\":\"q\\\"{[\\\\]}\\n\\u0001 h\u00e9llo\",\"n\":-12,"
+		"\"h\":{\"ok\":true,\"x\":[]},\"m\":[1,2,3],\"z\":null,"
+		"\"f\":false,\"e\":{}},{\"name\":\"b\",\"l\":[[],[{}],\"s\"]}]}",
+	};
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		struct buf out = { 0 };
+		assert_true(status_print_json(same[i], strlen(same[i]), &out));
+		char *want = as_jansson(same[i]);
+		assert_string_equal(out.s, want);
+		free(want);
+		free(out.s);
+	}
+	/* any other shape: nothing written, the caller parses it */
+	const char *other[] = {
+		"{\"ok\":false,\"error\":\"x\",\"exit\":2}",
+		"{\"ok\":true,\"units\":[]}",
+		"{\"ok\":true,\"version\":2,\"units\":[],\"daemon\":{}}",
+		"{\"ok\":true,\"version\":2,\"daemon\":{},\"units\":[],\"more\":1}",
+		"{\"ok\":true,\"version\":2,\"daemon\":{},\"units\":[}",
+		"{\"ok\":true,\"version\":2,\"daemon\":{\"a\":\"open},\"units\":[]}",
+		"{\"ok\":true, \"version\":2,\"daemon\":{},\"units\":[]}",
+		"{\"ok\":true,\"version\":2,\"daemon\":{},\"units\":[]}x",
+	};
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		struct buf out = { 0 };
+		buf_adds(&out, "kept");
+		assert_false(status_print_json(other[i], strlen(other[i]), &out));
+		assert_string_equal(out.s, "kept");
+		free(out.s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -118,6 +176,7 @@ int main(void)
 		cmocka_unit_test(test_age),
 		cmocka_unit_test(test_width),
 		cmocka_unit_test(test_state_and_why),
+		cmocka_unit_test(test_print_json_unparsed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
