@@ -265,9 +265,6 @@ static json_t *call_status_json(int fd, const struct ctl_req *req,
 			        strerror(e));
 	} else if (read_line(fd, &b)) {
 		const char *nl = memchr(b.s, '\n', b.len);
-		/* indented, it is about 1.6 times as long: one allocation */
-		out.cap = 2 * (size_t)(nl - b.s) + 64;
-		out.s = xmalloc(out.cap);
 		if (status_print_json(b.s, (size_t)(nl - b.s), &out)) {
 			fwrite(out.s, 1, out.len, stdout);
 			*printed = true;

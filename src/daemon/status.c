@@ -75,7 +75,7 @@ static char *failed_text(const struct unit *u)
  * programs ("reason") and a line for people ("reason_text"), set on O.
  * The age of an idle stop or an exit is the client's to add (last_exit's
  * "at"). */
-static const char *reason_of(const struct unit *u, char **textp)
+static void reason_json(json_t *o, const struct unit *u)
 {
 	const struct unit_config *c = unit_cfg(u);
 	const struct exit_info *e = unit_last_exit(u);
@@ -122,14 +122,6 @@ static const char *reason_of(const struct unit *u, char **textp)
 		code = "exited";
 		text = xasprintf("exited: %s", exit_reason_name(e->reason));
 	}
-	*textp = text;
-	return code;
-}
-
-static void reason_json(json_t *o, const struct unit *u)
-{
-	char *text;
-	const char *code = reason_of(u, &text);
 	json_object_set_new(o, "reason", code ? json_string(code) : json_null());
 	json_object_set_new(o, "reason_text", text ? json_string(text) : json_null());
 	free(text);
@@ -249,177 +241,6 @@ static json_t *unit_json(const struct unit *u, uint64_t now, int version)
 	return o;
 }
 
-/* --- a unit's object written as text ---
- *
- * A status of a thousand units made some 30 000 JSON values in the daemon
- * only to dump them at once.  The common unit (a service without a proxy,
- * sessions, a job or an instance) is written straight into the reply, the
- * same text json_dumps(JSON_COMPACT) makes of unit_json's object, key for
- * key and in the same order; any other goes through unit_json. */
-
-/* S as a JSON string: bytes that need no escape copied; anything else
- * (quotes, control characters, UTF-8) as jansson writes it, null where
- * jansson would refuse it (not UTF-8). */
-static void put_str(struct buf *b, const char *s)
-{
-	const char *p = s;
-	while (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
-		p++;
-	if (!*p) {
-		buf_addc(b, '"');
-		buf_add(b, s, (size_t)(p - s));
-		buf_addc(b, '"');
-		return;
-	}
-	json_t *j = json_string(s);
-	char *t = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	buf_adds(b, t ? t : "null");
-	free(t);
-	json_decref(j);
-}
-
-static void put_key(struct buf *b, const char *k)
-{
-	if (b->len && b->s[b->len - 1] != '{')
-		buf_addc(b, ',');
-	buf_addc(b, '"');
-	buf_adds(b, k);
-	buf_add(b, "\":", 2);
-}
-
-static void put_int(struct buf *b, long long v)
-{
-	char n[24];
-	int k = snprintf(n, sizeof(n), "%lld", v);
-	buf_add(b, n, (size_t)k);
-}
-
-static void put_null(struct buf *b)
-{
-	buf_add(b, "null", 4);
-}
-
-/* Is U's object written here (not by unit_json)? */
-static bool plain_unit(const struct unit *u)
-{
-	const struct unit_ext *x = unit_ext(u);
-	return !x->proxy && !x->share && !x->job && !unit_is_instance(u) &&
-	       !unit_cfg(u)->connect_key && !unit_cfg(u)->listen.n;
-}
-
-/* unit_json's object of a plain unit U, as compact JSON, added to B. */
-static void put_unit(struct buf *b, const struct unit *u, uint64_t now,
-                     int version)
-{
-	const struct unit_config *c = unit_cfg(u);
-	const struct unit_ext *x = unit_ext(u);
-	const struct unit_run *r = unit_run_info(u);
-	bool up = r->pid > 0;
-	buf_addc(b, '{');
-	put_key(b, "name");
-	put_str(b, unit_name(u));
-	put_key(b, "kind");
-	put_str(b, unit_kind_name(c->kind));
-	put_key(b, "state");
-	put_str(b, unit_state_name(unit_state(u)));
-	put_key(b, "pid");
-	up ? put_int(b, r->pid) : put_null(b);
-	put_key(b, "uptime_ms");
-	up ? put_int(b, (long long)(now - r->started_at)) : put_null(b);
-	put_key(b, "mem_bytes");
-	put_int(b, (long long)x->m.mem_bytes);
-	put_key(b, "procs");
-	put_int(b, (long long)x->m.procs);
-	put_key(b, "mem_max");
-	c->memory_max ? put_int(b, (long long)c->memory_max) : put_null(b);
-	put_key(b, "status_text");
-	r->status_text[0] ? put_str(b, r->status_text) : put_null(b);
-	put_key(b, "health");
-	unsigned strikes;
-	const char *detail;
-	int ok = unit_health(u, &strikes, &detail);
-	if (!c->health || ok < 0 || !unit_up(u)) {
-		put_null(b);
-	} else {
-		buf_addc(b, '{');
-		put_key(b, "ok");
-		buf_adds(b, ok ? "true" : "false");
-		put_key(b, "strikes");
-		put_int(b, strikes);
-		put_key(b, "detail");
-		put_str(b, detail);
-		buf_addc(b, '}');
-	}
-	put_key(b, "restarts");
-	put_int(b, unit_restarts(u));
-	put_key(b, "last_exit");
-	const struct exit_info *e = unit_last_exit(u);
-	if (!e->at) {
-		put_null(b);
-	} else {
-		buf_addc(b, '{');
-		put_key(b, "reason");
-		put_str(b, exit_reason_name(e->reason));
-		put_key(b, "code");
-		e->code >= 0 ? put_int(b, e->code) : put_null(b);
-		put_key(b, "signal");
-		e->signal ? put_str(b, signal_name(e->signal)) : put_null(b);
-		put_key(b, "at");
-		put_int(b, (long long)e->at);
-		if (e->reason == EXIT_SPAWN_FAILED) {
-			put_key(b, "error");
-			put_str(b, strerror(e->err));
-		}
-		buf_addc(b, '}');
-	}
-	if (version >= 2) {
-		char *text;
-		const char *code = reason_of(u, &text);
-		put_key(b, "reason");
-		code ? put_str(b, code) : put_null(b);
-		put_key(b, "reason_text");
-		text ? put_str(b, text) : put_null(b);
-		free(text);
-		put_key(b, "cpu_ticks");
-		put_int(b, (long long)x->m.cpu_ticks);
-		put_key(b, "mem_history");
-		uint64_t h[MEM_HIST_MAX];
-		size_t n = sup_memory_history(u, h);
-		buf_addc(b, '[');
-		for (size_t i = 0; i < n; i++) {
-			if (i)
-				buf_addc(b, ',');
-			put_int(b, (long long)h[i]);
-		}
-		buf_addc(b, ']');
-	}
-	buf_addc(b, '}');
-}
-
-/* U's object, compact, added to B. */
-static void add_unit(struct buf *b, const struct unit *u, uint64_t now,
-                     int version)
-{
-	if (plain_unit(u)) {
-		put_unit(b, u, now, version);
-		return;
-	}
-	json_t *o = unit_json(u, now, version);
-	char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	buf_adds(b, t ? t : "null");
-	free(t);
-	json_decref(o);
-}
-
-/* J, compact, added to B; J is taken. */
-static void add_json(struct buf *b, json_t *j)
-{
-	char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	buf_adds(b, t ? t : "null");
-	free(t);
-	json_decref(j);
-}
-
 static json_t *daemon_json(const struct sup *s, const struct status_self *self,
                            uint64_t now, int version)
 {
@@ -480,35 +301,23 @@ char *status_reply(struct sup *s, const struct status_self *self,
 		sup_memory_watch(s);
 	sup_measure(s, false, name);   /* NAME's tree alone, when asked for one */
 	uint64_t now = mono_ms();
-	/* The line reply_ok would make of {"version", "daemon", "units"} (or
-	 * of {"units"}, version 1), written as it goes. */
-	struct buf b = { 0 };
-	buf_adds(&b, "{\"ok\":true,");
-	if (version >= 2) {
-		buf_adds(&b, "\"version\":2,\"daemon\":");
-		add_json(&b, daemon_json(s, self, now, version));
-		buf_addc(&b, ',');
-	}
-	buf_adds(&b, "\"units\":[");
-	size_t n = 0;
-	if (!name && !only && version == 1) {
-		add_json(&b, daemon_json(s, self, now, version));
-		n++;
-	}
+	json_t *units = json_array();
+	if (!name && !only && version == 1)
+		json_array_append_new(units, daemon_json(s, self, now, version));
 	for (size_t i = 0; i < sup_nunits(s); i++) {
 		const struct unit *u = sup_unit_at(s, i);
 		if (unit_removed(u) || (name && strcmp(name, unit_name(u)) != 0) ||
 		    (only && !among(u, only, nonly)))
 			continue;
-		if (n++)
-			buf_addc(&b, ',');
-		add_unit(&b, u, now, version);
+		json_array_append_new(units, unit_json(u, now, version));
 	}
-	if (name && n == 0) {
-		free(b.s);
+	if (name && json_array_size(units) == 0) {
+		json_decref(units);
 		return reply_err(2, "no service or job named \"%s\" in %s", name,
 		                     self->config);
 	}
-	buf_adds(&b, "]}\n");
-	return b.s;
+	if (version == 1)
+		return reply_ok(json_pack("{s:o}", "units", units));
+	return reply_ok(json_pack("{s:i, s:o, s:o}", "version", 2, "daemon",
+	                          daemon_json(s, self, now, version), "units", units));
 }
