@@ -188,6 +188,28 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(len(xs) * p))]
 
 
+def way_rows(rows, label, wire, n, clients, ping):
+    """The rows of one way: N echoes of one client (and N pings with PING),
+    then CLIENTS clients at once (WIRE makes a client)."""
+    w = wire()
+    w.initialize()
+    rt = round_trips(w, n)
+    rows.append((label, "echo, 1 client", statistics.median(rt), pct(rt, 0.99)))
+    if ping:
+        pg = round_trips(w, n, "ping")
+        rows.append((label, "ping (tend answers)", statistics.median(pg), pct(pg, 0.99)))
+    w.close()
+    ws = [wire() for _ in range(clients)]
+    for x in ws:
+        x.initialize()
+    rt, wall = together(ws, n // clients)
+    rows.append((label, "echo, %d clients at once" % clients,
+                 statistics.median(rt), pct(rt, 0.99)))
+    rows.append((label, "  calls/s, %d clients" % clients, len(rt) / wall, None))
+    for x in ws:
+        x.close()
+
+
 def http_part(d, rows, n, clients, many, idle, port, bport):
     """The HTTP ways (docstring), their rows added to ROWS; returns the
     memory and process figures."""
@@ -195,23 +217,8 @@ def http_part(d, rows, n, clients, many, idle, port, bport):
     if bport:
         ways.append(("bridge", lambda: HttpWire(bport)))
     for label, wire in ways:
-        w = wire()
-        w.initialize()
-        rt = round_trips(w, n)
-        rows.append((label, "echo, 1 client", statistics.median(rt), pct(rt, 0.99)))
-        if label == "http":   # what the HTTP layer costs, the server left out
-            pg = round_trips(w, n, "ping")
-            rows.append((label, "ping (tend answers)", statistics.median(pg), pct(pg, 0.99)))
-        w.close()
-        ws = [wire() for _ in range(clients)]
-        for x in ws:
-            x.initialize()
-        rt, wall = together(ws, n // clients)
-        rows.append((label, "echo, %d clients at once" % clients,
-                     statistics.median(rt), pct(rt, 0.99)))
-        rows.append((label, "  calls/s, %d clients" % clients, len(rt) / wall, None))
-        for x in ws:
-            x.close()
+        # the http ping: what the HTTP layer costs, the server left out
+        way_rows(rows, label, wire, n, clients, ping=label == "http")
     fig = {}
     before = proc_mem(d.pid)["RssAnon"] // 1024
     ws = [HttpWire(port) for _ in range(idle)]
@@ -261,24 +268,9 @@ def main():
         d.up()
         via = [d.bin, "-c", d.ini, "connect", "svc"]
         direct = [PY, SERVER]
-        for label, argv in (("direct", direct), ("tend", via)):
-            w = Wire(argv, env if label == "direct" else d.env)
-            w.initialize()
-            rt = round_trips(w, n)
-            rows.append((label, "echo, 1 client", statistics.median(rt), pct(rt, 0.99)))
-            if label == "tend":
-                pg = round_trips(w, n, "ping")
-                rows.append((label, "ping (tend answers)", statistics.median(pg), pct(pg, 0.99)))
-            w.close()
-            ws = [Wire(argv, env if label == "direct" else d.env) for _ in range(clients)]
-            for x in ws:
-                x.initialize()
-            rt, wall = together(ws, n // clients)
-            rows.append((label, "echo, %d clients at once" % clients,
-                         statistics.median(rt), pct(rt, 0.99)))
-            rows.append((label, "  calls/s, %d clients" % clients, len(rt) / wall, None))
-            for x in ws:
-                x.close()
+        for label, argv, e in (("direct", direct, env), ("tend", via, d.env)):
+            way_rows(rows, label, lambda a=argv, e=e: Wire(a, e), n, clients,
+                     ping=label == "tend")
         before = proc_mem(d.pid)["RssAnon"] // 1024
         ws = [Wire(via, d.env) for _ in range(idle)]
         for x in ws:

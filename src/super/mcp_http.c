@@ -145,6 +145,8 @@ static void stream_free(struct stream *st)
 	free(st);
 }
 
+/* ST is no longer its session's (its GET stream or one of its POST
+ * streams); the caller frees it. */
 static void stream_unlink(struct stream *st)
 {
 	struct mcp_http_sess *hs = st->hs;
@@ -159,15 +161,9 @@ static void stream_unlink(struct stream *st)
 /* ST is done: the request's stream ends (what it holds is sent). */
 static void stream_close(struct stream *st)
 {
-	struct mcp_http_sess *hs = st->hs;
 	stream_open(st);
 	http_end(st->r);
-	if (st == hs->get) {
-		hs->get = NULL;
-	} else {
-		list_remove(&hs->streams, &st->link);
-		hs->nstreams--;
-	}
+	stream_unlink(st);
 	stream_free(st);
 }
 
@@ -628,12 +624,7 @@ static void on_closed(void *ctx, struct http_req *r, void *data)
 	struct mcp_http_sess *hs = st->hs;
 	/* The client left this stream; an answer for it is dropped (a
 	 * disconnection is not a cancellation). */
-	if (st == hs->get) {
-		hs->get = NULL;
-	} else {
-		list_remove(&hs->streams, &st->link);
-		hs->nstreams--;
-	}
+	stream_unlink(st);
 	stream_free(st);
 	if (hs->stateless)
 		sess_close(hs);   /* a closed stream cancels its request */
