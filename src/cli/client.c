@@ -266,9 +266,17 @@ static json_t *call_status_json(int fd, const struct ctl_req *req,
 	} else if (read_line(fd, &b)) {
 		const char *nl = memchr(b.s, '\n', b.len);
 		if (status_print_json(b.s, (size_t)(nl - b.s), &out)) {
-			fwrite(out.s, 1, out.len, stdout);
-			*printed = true;
-			o = json_pack("{s:b}", "ok", 1);
+			if (fwrite(out.s, 1, out.len, stdout) == out.len &&
+			    fflush(stdout) == 0) {
+				*printed = true;
+				o = json_pack("{s:b}", "ok", 1);
+			} else {   /* said as a refusal is: one line, exit 1 */
+				char *why = xasprintf("cannot write the status to "
+				                      "stdout: %s", strerror(errno));
+				o = json_pack("{s:b, s:s, s:i}", "ok", 0, "error", why,
+				              "exit", EXIT_FAILED);
+				free(why);
+			}
 		} else {
 			o = read_reply(fd, &b, p);
 		}
