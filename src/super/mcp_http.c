@@ -327,6 +327,20 @@ const char *mcp_http_sess_id(const struct mcp_http_sess *hs)
 
 /* --- requests --- */
 
+/* Is V a protocol version of the session era?  A request of a session
+ * with an MCP-Protocol-Version that is not (malformed, unknown, or of the
+ * stateless era) is refused with 400, as the transport asks. */
+static bool session_version(const char *v)
+{
+	static const char *const known[] = {
+		"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(known); i++)
+		if (strcmp(v, known[i]) == 0)
+			return true;
+	return false;
+}
+
 bool mcp_http_origin_ok(const char *origin, const struct strv *allowed)
 {
 	for (size_t i = 0; i < allowed->n; i++)
@@ -447,6 +461,13 @@ static void post(struct mcp_http *e, struct http_req *r, const char *sid)
 		if (!hs) {
 			refuse(r, 404, -32001, no_hdrs, "no session %s here (it ended "
 			       "or expired); initialize a new one", sid);
+			free(body);
+			return;
+		}
+		if (pv && !session_version(pv)) {
+			refuse(r, 400, -32600, no_hdrs, "MCP-Protocol-Version %s is no "
+			       "version of a session (2024-11-05, 2025-03-26, 2025-06-18, "
+			       "2025-11-25); send the one initialize agreed", pv);
 			free(body);
 			return;
 		}

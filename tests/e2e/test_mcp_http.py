@@ -206,6 +206,17 @@ def test_sessions_requests_streams_and_their_errors(project, tmp_path):
     assert "listen: %s" % ep.url in out, out
     assert "client http session %s (2025-06-18)" % sid[:8] in out, out
 
+    # MCP-Protocol-Version in a session: a version of the session era,
+    # else 400 (malformed, unknown, or of the stateless era)
+    for bad in ("not-a-version", "2000-01-01", "2099-01-01", "2026-07-28"):
+        st, _, body = ep.post({"jsonrpc": "2.0", "id": 6, "method": "tools/list"},
+                              sid, headers={"MCP-Protocol-Version": bad})
+        assert st == 400 and bad in error_of(body), (bad, st, body)
+    r = ep.post({"jsonrpc": "2.0", "id": 6, "method": "tools/list"}, sid,
+                headers={"MCP-Protocol-Version": "2025-06-18"})
+    assert not isinstance(r, tuple) and "tools" in next_event(r)["result"], r
+    r.conn.close()
+
     # a request without a session, an unknown session, a wrong path
     st, _, body = ep.post({"jsonrpc": "2.0", "id": 5, "method": "tools/list"})
     assert st == 400 and "Mcp-Session-Id" in error_of(body), body
