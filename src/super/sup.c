@@ -702,6 +702,7 @@ void sup_free(struct sup *s)
 	free(s->roots);
 	free(s->owner);
 	free(s->members);
+	free(s->memo.v);
 	free(s->kids);
 	free(s->known);
 	cg_teardown(&s->cg);

@@ -45,6 +45,12 @@ struct sup {
 	size_t owner_cap;
 	struct proc_stat *members; /* result of the last sup_tree */
 	size_t members_cap;
+	/* what each measured process's status said (sup_memory.c) */
+	struct memo_table {
+		struct memo *v;
+		size_t cap;        /* a power of two, or 0 */
+		size_t used;
+	} memo;
 	pid_t *kids, *known;       /* tend's children; its keeper, checks and
 	                              mains (the keeper's, once it died) */
 	size_t kids_cap, known_cap;

@@ -51,48 +51,46 @@ struct mem_read {
  * smaps_rollup depends on the other processes that map the page and is
  * read afresh each time it is needed.
  *
- * A table of the processes measured last, by pid (open addressing), for
- * every measure of this process: it holds facts about processes, named by
- * pid and start time, whoever asks. */
+ * A table of the processes measured last, by pid (open addressing), in
+ * the supervisor (struct sup's memo), freed with it: it holds facts about
+ * processes, named by pid and start time, whoever asks. */
 struct memo {
 	pid_t pid;
 	uint64_t start, faults, rss;
 	struct mem_status st;
 };
 
-static struct memo *memo;
-static size_t memo_cap;   /* a power of two, or 0 */
-static size_t memo_used;  /* slots taken: at 3/4, every one is dropped
-                             (processes gone leave theirs behind) */
-
-static struct memo *memo_slot(pid_t pid)
+/* The table is the supervisor's (struct sup's memo): its slots taken
+ * (used) are all dropped at 3/4 (processes gone leave theirs behind). */
+static struct memo *memo_slot(struct memo_table *t, pid_t pid)
 {
-	size_t mask = memo_cap - 1, i = ((size_t)pid * 2654435761u) & mask;
-	while (memo[i].pid && memo[i].pid != pid)
+	size_t mask = t->cap - 1, i = ((size_t)pid * 2654435761u) & mask;
+	while (t->v[i].pid && t->v[i].pid != pid)
 		i = (i + 1) & mask;
-	return &memo[i];
+	return &t->v[i];
 }
 
 /* Room for N processes at most half full; what it held goes (a measure
  * of more processes than ever reads them once). */
-static void memo_size(size_t n)
+static void memo_size(struct memo_table *t, size_t n)
 {
-	if (memo_cap >= 2 * n && memo_cap)
+	if (t->cap >= 2 * n && t->cap)
 		return;
 	size_t cap = 64;
 	while (cap < 2 * n)
 		cap *= 2;
-	free(memo);
-	memo = xcalloc(cap, sizeof(*memo));
-	memo_cap = cap;
-	memo_used = 0;
+	free(t->v);
+	t->v = xcalloc(cap, sizeof(*t->v));
+	t->cap = cap;
+	t->used = 0;
 }
 
 /* P's memory from its status: kept from the last read when P's stat says
  * nothing changed, read otherwise.  0, or -1 when it cannot be read. */
-static int status_of(const struct proc_stat *p, struct mem_status *st)
+static int status_of(struct memo_table *t, const struct proc_stat *p,
+                     struct mem_status *st)
 {
-	struct memo *m = memo_cap ? memo_slot(p->pid) : NULL;
+	struct memo *m = t->cap ? memo_slot(t, p->pid) : NULL;
 	if (m && m->pid == p->pid && m->start == p->start &&
 	    m->faults == p->faults && m->rss == p->rss && p->state != 'Z') {
 		*st = m->st;
@@ -100,10 +98,10 @@ static int status_of(const struct proc_stat *p, struct mem_status *st)
 	}
 	if (proc_read_status_mem(p->pid, st) < 0)
 		return -1;
-	if (m && !m->pid && ++memo_used > memo_cap / 4 * 3) {
-		memset(memo, 0, memo_cap * sizeof(*memo));
-		memo_used = 1;
-		m = memo_slot(p->pid);
+	if (m && !m->pid && ++t->used > t->cap / 4 * 3) {
+		memset(t->v, 0, t->cap * sizeof(*t->v));
+		t->used = 1;
+		m = memo_slot(t, p->pid);
 	}
 	if (m)
 		*m = (struct memo){ .pid = p->pid, .start = p->start,
@@ -132,8 +130,9 @@ static int newest_first(const void *a, const void *b)
  * with, read last, has the smaller share it has then, so a fork storm
  * (a pre-fork server starting its workers) makes the sum smaller than
  * the tree for one sample, never larger. */
-static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
-                             size_t n, bool sampling, struct mem_read *r)
+static void mem_measure_tree(struct memo_table *t, struct unit *u,
+                             const struct proc_stat *m, size_t n,
+                             bool sampling, struct mem_read *r)
 {
 	struct unit_measure *um = &unit_ext(u)->m;
 	size_t k = 0;
@@ -144,7 +143,7 @@ static void mem_measure_tree(struct unit *u, const struct proc_stat *m,
 	size_t with_mem = 0;
 	bool shmem = false;
 	for (size_t i = 0; i < k; i++) {
-		r[i].ok = status_of(&r[i].p, &r[i].st) == 0;
+		r[i].ok = status_of(t, &r[i].p, &r[i].st) == 0;
 		if (!r[i].ok)
 			continue;
 		r[i].bytes = mem_counted(&r[i].st);
@@ -210,7 +209,7 @@ void sup_measure(struct sup *s, bool limited_only, const char *only)
 		if (o >= 0 && (size_t)o < s->nunits)
 			s->members[start[o] + fill[o]++] = s->table.p[i];
 	}
-	memo_size(start[s->nunits]);
+	memo_size(&s->memo, start[s->nunits]);
 	struct mem_read *scratch = xcalloc(start[s->nunits] + 1, sizeof(*scratch));
 	for (size_t u = 0; u < s->nunits; u++) {
 		struct unit *un = s->units[u];
@@ -219,7 +218,7 @@ void sup_measure(struct sup *s, bool limited_only, const char *only)
 		    (only && strcmp(only, unit_name(un)) != 0))
 			continue;
 		/* a watched unit's figure is exact, as status shows it */
-		mem_measure_tree(un, s->members + start[u], fill[u],
+		mem_measure_tree(&s->memo, un, s->members + start[u], fill[u],
 		                 limited_only && limited(un), scratch);
 		struct unit_measure *um = &unit_ext(un)->m;
 		for (size_t k = 0; k < fill[u]; k++)
