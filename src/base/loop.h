@@ -77,6 +77,8 @@ void loop_free(struct loop *lp);
 /* Watches FD for EVENTS (EPOLLIN, EPOLLOUT...).  Returns 0 or -1/errno. */
 int loop_io_add(struct loop *lp, struct loop_io *io, int fd, uint32_t events,
                 loop_io_fn fn, void *data);
+/* What FD is watched for becomes EVENTS; no system call when that is what
+ * it is already (io->events).  Returns 0 or -1/errno (the old stays). */
 int loop_io_mod(struct loop *lp, struct loop_io *io, uint32_t events);
 /* Stops watching; the fd stays open (its owner closes it). */
 void loop_io_del(struct loop *lp, struct loop_io *io);

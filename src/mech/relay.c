@@ -51,7 +51,6 @@ struct watch {
 	int fd;
 	bool always;      /* refused by epoll (EPERM): counts as ever ready */
 	bool hup;         /* reported EPOLLHUP or EPOLLERR */
-	uint32_t events;  /* what it is registered for */
 };
 
 struct dir {
@@ -121,14 +120,11 @@ static int watch_set(struct relay *r, struct watch *w, bool in, uint32_t ev)
 		loop_io_del(r->lp, &w->io);
 		return 0;
 	}
-	if (!w->io.active) {
-		if (loop_io_add(r->lp, &w->io, w->fd, ev, on_io, w) < 0)
-			return -1;
-		w->events = ev;
-	} else if (ev != w->events && loop_io_mod(r->lp, &w->io, ev) == 0) {
-		/* On failure the old interest stays: the next call retries. */
-		w->events = ev;
-	}
+	if (!w->io.active)
+		return loop_io_add(r->lp, &w->io, w->fd, ev, on_io, w);
+	/* No system call when EV is what it is registered for (loop_io_mod);
+	 * on failure the old interest stays: the next call retries. */
+	(void)loop_io_mod(r->lp, &w->io, ev);
 	return 0;
 }
 
