@@ -285,7 +285,12 @@ class PrivateLogin:
             pytest.skip("no private mount namespace (unshare --mount needs root or "
                         "user namespaces): %s" % self.proc.stderr.read().decode().strip())
         self.uid = int(line[1])
-        self.ns = os.readlink("/proc/%d/ns/mnt" % self.pid)
+        # Held open until end(): a namespace's inode number is reused as
+        # soon as the namespace is gone (by another test's unshare, say),
+        # and a process of that one must never be taken for one of ours.
+        self.nsfd = os.open("/proc/%d/ns/mnt" % self.pid, os.O_RDONLY | os.O_CLOEXEC)
+        st = os.fstat(self.nsfd)
+        self.ns = (st.st_dev, st.st_ino)
 
     def wrap(self, cwd):
         """The argv prefix that runs a command inside, in CWD."""
@@ -300,7 +305,8 @@ class PrivateLogin:
         out = []
         for p in all_pids():
             try:
-                if os.readlink("/proc/%d/ns/mnt" % p) == self.ns:
+                st = os.stat("/proc/%d/ns/mnt" % p)
+                if (st.st_dev, st.st_ino) == self.ns:
                     out.append(p)
             except OSError:
                 pass
@@ -321,6 +327,12 @@ class PrivateLogin:
         return found
 
     def end(self):
+        try:
+            self.kill_all()
+        finally:
+            os.close(self.nsfd)
+
+    def kill_all(self):
         for _ in range(50):
             left = self.pids()
             if not left:
