@@ -375,6 +375,76 @@ out:
 	return why;
 }
 
+/* import --http's URLs: made up; every third server is refused. */
+struct fake_urls {
+	int calls;
+	bool refuse;   /* every one */
+	char *bad;     /* what was wrong with a server given, first */
+};
+
+static char *fake_url(void *ctx, const struct mcpconf_server *s, const char **token,
+                      char **why)
+{
+	struct fake_urls *f = ctx;
+	f->calls++;
+	if (!f->bad && (!s->command || !*s->command || !s->name ||
+	                (s->nargs && !s->args) || (s->nflags && !s->flags) ||
+	                (s->env && !json_is_object(s->env))))
+		f->bad = fail("import --http: server %s given half made",
+		              s->name ? s->name : "?");
+	for (size_t i = 0; !f->bad && i < s->nargs; i++)
+		if (!s->args[i])
+			f->bad = fail("import --http: %s: argument %zu is NULL", s->name, i);
+	*token = f->calls % 2 ? "T" : NULL;
+	if (f->refuse || f->calls % 3 == 0) {
+		*why = strdup("refused");
+		return NULL;
+	}
+	char *url = NULL;
+	if (asprintf(&url, "http://127.0.0.1:%d/mcp", 7000 + f->calls) < 0)
+		abort();
+	return url;
+}
+
+/* import --http: the entries changed are remote, with nothing of a stdio
+ * server left; the others are untouched; a second import changes none. */
+static char *check_http(json_t *doc, enum mcpconf_layout layout)
+{
+	static const enum mcpconf_url_style styles[] = { MCPCONF_URL_TYPED,
+		                                         MCPCONF_URL_PLAIN,
+		                                         MCPCONF_URL_HTTPURL };
+	char *why = NULL;
+	for (size_t k = 0; k < sizeof(styles) / sizeof(styles[0]) && !why; k++) {
+		struct fake_urls f = { 0 };
+		struct mcpconf_http http = { styles[k], fake_url, &f };
+		struct mcpconf_report rep = { 0 }, again = { 0 };
+		char *err = NULL;
+		json_t *a = json_deep_copy(doc);
+		int n = mcpconf_rewrite_http(a, layout, &http, &rep, &err);
+		if (f.bad)
+			why = f.bad;
+		else if (n < 0 && !json_equal(a, doc))
+			why = fail("import --http changed a refused document (%s)", err);
+		else if (n >= 0 && report_count(&rep, MCPCONF_CHANGED) != (size_t)n)
+			why = fail("import --http says %d changed, its report %zu", n,
+			           report_count(&rep, MCPCONF_CHANGED));
+		struct fake_urls none = { .refuse = true };
+		struct mcpconf_http refusing = { styles[k], fake_url, &none };
+		if (!why && n >= 0 &&
+		    mcpconf_rewrite_http(a, layout, &refusing, &again, &err) != 0)
+			why = none.bad ? none.bad : fail("a second import --http changed entries");
+		for (size_t i = 0; !why && i < again.n; i++)
+			if (rep.v[i].outcome == MCPCONF_CHANGED &&
+			    again.v[i].outcome != MCPCONF_REMOTE)
+				why = fail("import --http: %s is not remote after it", rep.v[i].name);
+		free(err);
+		json_decref(a);
+		mcpconf_report_free(&rep);
+		mcpconf_report_free(&again);
+	}
+	return why;
+}
+
 /* Codex: what import gives is through tend, and unimport gives it back. */
 static char *check_toml(const char *text, size_t len)
 {
@@ -434,8 +504,11 @@ char *oracle_mcpconf(const char *text, size_t len)
 		return NULL;
 	static const enum mcpconf_layout layouts[] = { MCPCONF_MCPSERVERS,
 		                                       MCPCONF_CLAUDE_USER, MCPCONF_VSCODE };
-	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]) && !why; i++)
+	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]) && !why; i++) {
 		why = check_layout(doc, layouts[i], text, len);
+		if (!why)
+			why = check_http(doc, layouts[i]);
+	}
 	json_decref(doc);
 	return why;
 }

@@ -227,3 +227,11 @@ bool addr_is_local(const struct addr *a)
 	}
 	return false;
 }
+
+char *addr_http_url(const char *spec)
+{
+	const char *rest = spec + 5;   /* after "http:" */
+	if (strncmp(rest, "unix:", 5) == 0)
+		return NULL;
+	return xasprintf("http://%s%s", rest, strchr(rest, '/') ? "" : ADDR_HTTP_PATH);
+}

@@ -47,6 +47,10 @@ int addr_parse_host_port(const char *hp, struct addr *a, char **why);
 int addr_parse_http(const char *s, struct addr *a, char *path, size_t path_n,
                     char **why);
 
+/* The URL a client is given for SPEC, an http:HOST:PORT[/PATH] of
+ * listen (the default path written out), malloc'd; NULL for http:unix:. */
+char *addr_http_url(const char *spec);
+
 /* Is A a loopback address (127.0.0.0/8, ::1) or a unix socket? */
 bool addr_is_local(const struct addr *a);
 

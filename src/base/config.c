@@ -1689,12 +1689,17 @@ int config_finish(struct tend_config *cfg, char **err)
 	return *err ? -1 : 0;
 }
 
-struct tend_config *config_load(const char *path, char **err)
+/* config_load of the file at PATH, or of TEXT as if it were that file
+ * (its directory then DIR). */
+static struct tend_config *load(const char *path, const char *dir, const char *text,
+                                char **err)
 {
 	struct tend_config *cfg = config_new(path);
 	struct load_state st = { .cfg = cfg };
-	char *real = realpath(path, NULL);
-	if (real) {
+	char *real = dir ? NULL : realpath(path, NULL);
+	if (dir) {
+		cfg->dir = xstrdup(dir);
+	} else if (real) {
 		char *slash = strrchr(real, '/');
 		cfg->dir = slash == real ? xstrdup("/") : strndup(real, (size_t)(slash - real));
 		free(real);
@@ -1702,9 +1707,11 @@ struct tend_config *config_load(const char *path, char **err)
 	struct ini_handler h = { on_section, on_entry, on_error };
 	char *ierr = NULL;
 	*err = NULL;
-	if (ini_parse_file(path, &h, &st, &ierr) < 0 && ierr) {
+	int r = text ? ini_parse_string(text, path, &h, &st, &ierr)
+	             : ini_parse_file(path, &h, &st, &ierr);
+	if (r < 0 && ierr) {
 		/* The file itself could not be read: that one error. */
-		if (access(path, F_OK) < 0)
+		if (!text && access(path, F_OK) < 0)
 			*err = xasprintf("%s; create it, or name another with -c FILE "
 			                 "or TEND_CONFIG", ierr);
 		else
@@ -1724,6 +1731,17 @@ struct tend_config *config_load(const char *path, char **err)
 		return NULL;
 	}
 	return cfg;
+}
+
+struct tend_config *config_load(const char *path, char **err)
+{
+	return load(path, NULL, NULL, err);
+}
+
+struct tend_config *config_load_text(const char *path, const char *dir,
+                                     const char *text, char **err)
+{
+	return load(path, dir, text, err);
 }
 
 struct tend_config *config_for_connect(char *const *argv, const char *cwd)

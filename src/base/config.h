@@ -145,6 +145,10 @@ struct tend_config *config_open(const char *arg);
 
 /* Loads and validates PATH.  Returns NULL with *err set on any error. */
 struct tend_config *config_load(const char *path, char **err);
+/* The same for TEXT, read as if it were the file PATH in the directory
+ * DIR (absolute): what a file would load as before it is written. */
+struct tend_config *config_load_text(const char *path, const char *dir,
+                                     const char *text, char **err);
 void config_free(struct tend_config *cfg);   /* skips NULL units */
 void config_unit_free(struct unit_config *u);
 /* CFG's unit NAME, or NULL. */

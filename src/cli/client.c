@@ -627,6 +627,32 @@ static int send_command(const char *cfgarg, const struct cmd_info *ci,
 	return code;
 }
 
+int client_reload(const char *path)
+{
+	struct ctl_req req = { .cmd = CTL_RELOAD };
+	struct paths p;
+	char *file = locate(path, &p);
+	if (!file)
+		return EXIT_USAGE;
+	int code = 0;
+	int fd = reach_daemon(file, &p, &req, false, &code);
+	if (fd >= 0) {
+		close(fd);
+		code = send_command(path, cmd_info(CTL_RELOAD), &req, 0);
+	} else if (code < 0) {
+		/* none runs: started, it reads the file as it is now */
+		fd = reach_daemon(file, &p, &req, true, &code);
+		if (fd >= 0) {
+			printf("started the daemon of %s\n", file);
+			close(fd);
+			code = 0;
+		}
+	}
+	paths_free(&p);
+	free(file);
+	return code;
+}
+
 static int client_connect(const char *cfgarg, int argc, char **argv);
 
 int client_command(const char *cfgarg, const struct cmd_info *ci, int argc,

@@ -18,6 +18,11 @@ struct cmd_info;
 int client_command(const char *cfgarg, const struct cmd_info *ci, int argc,
                    char **argv);
 
+/* tend -c PATH reload, printed as it prints, the daemon of PATH started
+ * first when it is not running (tend mcp import --http: what it wrote must
+ * be served).  Returns the exit code. */
+int client_reload(const char *path);
+
 /* tend logs [NAME] [-f] [-n LINES] */
 int client_logs(const char *cfgarg, int argc, char **argv);
 

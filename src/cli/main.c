@@ -342,7 +342,7 @@ static int cmd_help(const char *cfgarg, int argc, char **argv)
 
 static int cmd_mcp(const char *cfgarg, int argc, char **argv)
 {
-	(void)cfgarg;
+	(void)cfgarg;   /* refused: see the table */
 	return mcp_command(argc, argv);
 }
 
@@ -408,9 +408,10 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "connect", "bridge stdin/stdout to a service, or to a shared CMD", NULL,
 	  NULL, COMP_NONE, NULL, false, false, NULL },
 	{ "mcp", "route the MCP clients' stdio servers through tend, and back",
-	  cmd_mcp, "--dry-run", COMP_WORDS, "import unimport", false, false,
-	  "mcp takes no -c FILE: it edits the MCP clients' files; see tend mcp "
-	  "--help" },
+	  cmd_mcp, "--dry-run --http --port --no-auth", COMP_WORDS, "import unimport",
+	  false, false,
+	  "mcp takes no -c FILE: it edits the MCP clients' files (import --http: "
+	  "and the default daemon's tend.ini, or $TEND_CONFIG); see tend mcp --help" },
 	{ "check", "validate the file, print the effective settings", cmd_check,
 	  NULL, COMP_NONE, NULL, false, false, NULL },
 	{ "export", "write systemd units, a Kubernetes manifest or a compose.yaml",

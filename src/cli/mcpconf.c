@@ -428,6 +428,7 @@ struct rewrite {
 	size_t nhints;
 	struct mcpconf_report *rep;
 	int changed;
+	const struct mcpconf_http *http;   /* import --http */
 };
 
 /* Rewrites the stdio entry E (read as S) by the decision. */
@@ -457,16 +458,137 @@ static void rewrite_stdio(json_t *e, const struct stdio_entry *s, const char *sc
 	free(detail);
 }
 
-int mcpconf_rewrite(json_t *doc, enum mcpconf_layout layout, enum mcpconf_op op,
-                    const char *tend, json_t *const *hints, size_t nhints,
-                    struct mcpconf_report *rep, char **err)
+/* --- import --http -------------------------------------------------------- */
+
+/* Is V an object of strings (without NUL bytes)? */
+static bool string_object(const json_t *v)
+{
+	if (!json_is_object(v))
+		return false;
+	const char *k;
+	const json_t *x;
+	json_object_foreach((json_t *)v, k, x)
+		if (!is_plain_string(x))
+			return false;
+	return true;
+}
+
+/* The server entry S runs, into SRV; NULL, or why tend cannot serve it
+ * (*OUTCOME: UNUSABLE, or TEND for a connect to a configured section). */
+static char *server_of(const json_t *e, const struct stdio_entry *s,
+                       struct mcpconf_server *srv, enum mcpconf_outcome *outcome)
+{
+	*outcome = MCPCONF_UNUSABLE;
+	srv->command = s->command;
+	srv->args = s->args;
+	srv->nargs = s->nargs;
+	if (mcpconf_is_tend(s->command)) {
+		long cmd = -1;
+		long at = mcpconf_connect_at(s->args, s->nargs, &cmd);
+		if (at < 0)
+			return xstrdup("it runs tend itself, not tend connect");
+		if (cmd < 0) {
+			*outcome = MCPCONF_TEND;
+			return xasprintf("service %s of a tend.ini: give its section a "
+			                 "listen = http:127.0.0.1:PORT instead",
+			                 at < (long)s->nargs ? s->args[at] : "?");
+		}
+		if (cmd >= (long)s->nargs || !*s->args[cmd])
+			return xstrdup("nothing after \"--\"");
+		srv->command = s->args[cmd];
+		srv->args = s->args + cmd + 1;
+		srv->nargs = s->nargs - (size_t)cmd - 1;
+		srv->flags = s->args + at;
+		srv->nflags = (size_t)(cmd - 1 - at);
+	} else if (s->command[0] != '/' && has_blank(s->command)) {
+		return xstrdup("the command holds blanks: put the program alone in the "
+		               "command and its words in the arguments");
+	}
+	const json_t *env = json_object_get(e, "env");
+	if (env && !string_object(env))
+		return xstrdup("\"env\" is not an object of strings");
+	srv->env = env;
+	const json_t *cwd = json_object_get(e, "cwd");
+	if (cwd && !is_plain_string(cwd))
+		return xstrdup("\"cwd\" is not a string");
+	srv->cwd = cwd ? json_string_value(cwd) : NULL;
+	return NULL;
+}
+
+/* Makes E the remote entry of URL (the place of its "command" or "type"
+ * kept, every member tend does not run the server with kept). */
+static void set_remote(json_t *e, enum mcpconf_url_style style, const char *url,
+                       const char *token)
+{
+	static const char *const gone[] = { "command", "args", "env", "cwd", "type",
+	                                    "url", "httpUrl" };
+	json_t *copy = json_object();
+	bool placed = false;
+	const char *key;
+	json_t *v;
+	json_object_foreach(e, key, v) {
+		bool drop = false;
+		for (size_t i = 0; i < ARRAY_LEN(gone); i++)
+			drop = drop || strcmp(key, gone[i]) == 0;
+		if (drop && !placed) {
+			if (style == MCPCONF_URL_TYPED)
+				json_object_set_new(copy, "type", json_string("http"));
+			json_object_set_new(copy, style == MCPCONF_URL_HTTPURL ? "httpUrl"
+			                                                      : "url",
+			                    json_string(url));
+			placed = true;
+		}
+		if (!drop)
+			json_object_set(copy, key, v);
+	}
+	if (token) {
+		json_t *h = json_object_get(copy, "headers");
+		if (!json_is_object(h)) {
+			h = json_object();
+			json_object_set_new(copy, "headers", h);
+		}
+		char *bearer = xasprintf("Bearer %s", token);
+		json_object_set_new(h, "Authorization", json_string(bearer));
+		free(bearer);
+	}
+	json_object_clear(e);
+	json_object_update(e, copy);
+	json_decref(copy);
+}
+
+static void rewrite_http(json_t *e, const struct stdio_entry *s, const char *scope,
+                         const char *name, struct rewrite *r)
+{
+	struct mcpconf_server srv = { .scope = scope, .name = name };
+	enum mcpconf_outcome o;
+	char *why = server_of(e, s, &srv, &o), *url = NULL;
+	const char *token = NULL;
+	if (!why) {
+		url = r->http->url(r->http->ctx, &srv, &token, &why);
+		o = url ? MCPCONF_CHANGED : MCPCONF_UNUSABLE;
+	}
+	char *detail = why;
+	if (url) {
+		char *line = mcpconf_cmdline(srv.command, srv.args, srv.nargs);
+		detail = xasprintf("%s (%s)", url, line);
+		free(line);
+		set_remote(e, r->http->style, url, token);
+		r->changed++;
+	}
+	mcpconf_report_add(r->rep, scope, name, o, detail);
+	free(detail);
+	free(url);
+}
+
+/* --- the documents -------------------------------------------------------- */
+
+static int rewrite_doc(json_t *doc, struct rewrite *r, char **err)
 {
 	struct maps maps = { 0 };
-	if (find_maps(doc, layout, &maps, err) < 0) {
+	if (find_maps(doc, r->layout, &maps, err) < 0) {
 		free(maps.v);
 		return -1;
 	}
-	struct rewrite r = { layout, op, tend, hints, nhints, rep, 0 };
 	for (size_t i = 0; i < maps.n; i++) {
 		const char *name;
 		json_t *e;
@@ -474,10 +596,12 @@ int mcpconf_rewrite(json_t *doc, enum mcpconf_layout layout, enum mcpconf_op op,
 			struct stdio_entry s;
 			char *why = NULL;
 			enum kind k = classify(e, &s, &why);
-			if (k == KIND_STDIO)
-				rewrite_stdio(e, &s, maps.v[i].scope, name, &r);
+			if (k == KIND_STDIO && r->http)
+				rewrite_http(e, &s, maps.v[i].scope, name, r);
+			else if (k == KIND_STDIO)
+				rewrite_stdio(e, &s, maps.v[i].scope, name, r);
 			else
-				mcpconf_report_add(rep, maps.v[i].scope, name,
+				mcpconf_report_add(r->rep, maps.v[i].scope, name,
 				                   k == KIND_REMOTE ? MCPCONF_REMOTE
 				                                    : MCPCONF_UNUSABLE, why);
 			free(s.args);
@@ -485,7 +609,23 @@ int mcpconf_rewrite(json_t *doc, enum mcpconf_layout layout, enum mcpconf_op op,
 		}
 	}
 	free(maps.v);
-	return r.changed;
+	return r->changed;
+}
+
+int mcpconf_rewrite(json_t *doc, enum mcpconf_layout layout, enum mcpconf_op op,
+                    const char *tend, json_t *const *hints, size_t nhints,
+                    struct mcpconf_report *rep, char **err)
+{
+	struct rewrite r = { layout, op, tend, hints, nhints, rep, 0, NULL };
+	return rewrite_doc(doc, &r, err);
+}
+
+int mcpconf_rewrite_http(json_t *doc, enum mcpconf_layout layout,
+                         const struct mcpconf_http *http,
+                         struct mcpconf_report *rep, char **err)
+{
+	struct rewrite r = { layout, MCPCONF_IMPORT, NULL, NULL, 0, rep, 0, http };
+	return rewrite_doc(doc, &r, err);
 }
 
 /* --- text ---------------------------------------------------------------- */

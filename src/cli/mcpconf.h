@@ -75,6 +75,54 @@ int mcpconf_rewrite(json_t *doc, enum mcpconf_layout layout, enum mcpconf_op op,
                     const char *tend, json_t *const *hints, size_t nhints,
                     struct mcpconf_report *rep, char **err);
 
+/* --- import --http ---------------------------------------------------------
+ *
+ * Each stdio server of a document (run directly, or through "tend connect
+ * [FLAG ...] -- CMD ...") becomes a remote entry: the URL at which tend
+ * serves it over Streamable HTTP, written the way the client reads one,
+ * with the bearer token in "headers" when there is one.  "command",
+ * "args", "env", "cwd" and "type" go (tend runs the server now: they are
+ * in its section of tend.ini); every other member stays where it is.  The
+ * caller decides the URL (src/cli/mcphttp.c: a section of tend.ini). */
+
+/* One stdio server as tend would run it: pointers into the document. */
+struct mcpconf_server {
+	const char *scope;           /* as in struct mcpconf_entry */
+	const char *name;
+	const char *command;         /* the server's own (after connect's "--") */
+	const char *const *args;
+	size_t nargs;
+	const char *const *flags;    /* tend connect's words before "--" */
+	size_t nflags;
+	const json_t *env;           /* the entry's "env" (strings), or NULL */
+	const char *cwd;             /* the entry's "cwd", or NULL */
+};
+
+/* How a client writes a Streamable HTTP server. */
+enum mcpconf_url_style {
+	MCPCONF_URL_TYPED,   /* {"type": "http", "url": U}: Claude Code, VS Code */
+	MCPCONF_URL_PLAIN,   /* {"url": U}: Cursor */
+	MCPCONF_URL_HTTPURL, /* {"httpUrl": U}: Gemini CLI ("url" is its SSE) */
+};
+
+struct mcpconf_http {
+	enum mcpconf_url_style style;
+	/* The URL that serves S (malloc'd), and in *TOKEN the bearer token
+	 * its requests must carry (borrowed; NULL: none); or NULL with a
+	 * malloc'd one-line *WHY when it cannot be served. */
+	char *(*url)(void *ctx, const struct mcpconf_server *s, const char **token,
+	             char **why);
+	void *ctx;
+};
+
+/* mcpconf_rewrite for import --http: every stdio server of DOC through
+ * HTTP->url.  Report entries: CHANGED (detail: "URL (COMMAND LINE)"),
+ * REMOTE, TEND (a "tend connect SERVICE" of a configured section), or
+ * UNUSABLE (why).  Returns the number changed, or -1 as mcpconf_rewrite. */
+int mcpconf_rewrite_http(json_t *doc, enum mcpconf_layout layout,
+                         const struct mcpconf_http *http,
+                         struct mcpconf_report *rep, char **err);
+
 /* Is COMMAND tend ("tend", or a path ending in "/tend")? */
 bool mcpconf_is_tend(const char *command);
 

@@ -13,7 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client.h"
+#include "config.h"
 #include "mcpconf.h"
+#include "mcphttp.h"
 #include "mcptoml.h"
 #include "proc_os.h"
 #include "udiff.h"
@@ -29,6 +32,7 @@
 
 static const char usage_mcp[] =
 	"usage: tend mcp import [CLIENT ...] [--dry-run]\n"
+	"       tend mcp import --http [--port N] [--no-auth] [CLIENT ...] [--dry-run]\n"
 	"       tend mcp unimport [CLIENT ...] [--dry-run]\n"
 	"\n"
 	"import rewrites the stdio MCP servers of the MCP clients' own\n"
@@ -49,6 +53,18 @@ static const char usage_mcp[] =
 	"           edited; the tables to paste in its place are printed\n"
 	"\n"
 	"  --dry-run   show each file's change as a unified diff; write nothing\n"
+	"\n"
+	"--http: each stdio server becomes a section of the default daemon's\n"
+	"tend.ini ($TEND_CONFIG when set), served by tend over Streamable HTTP\n"
+	"(listen = http:127.0.0.1:PORT), and the client's entry its URL:\n"
+	"  {\"type\": \"http\", \"url\": \"http://127.0.0.1:PORT/mcp\", \"headers\": {...}}\n"
+	"(Cursor: \"url\"; Gemini CLI: \"httpUrl\"); a server that a section\n"
+	"serves already gets its URL, so every client shares one server.  Then\n"
+	"the daemon is reloaded (started when it is not running): run tend enable\n"
+	"so that it is up at login.  Codex's TOML is left as it is.\n"
+	"  --port N    the first port tried for a new section (default 7431)\n"
+	"  --no-auth   no bearer token (else one file beside tend.ini, mode 0600,\n"
+	"              shared by every section, sent in the entries' headers)\n"
 	"\n"
 	"Left alone, and listed: HTTP and SSE servers; servers already through\n"
 	"tend (import) or not through tend (unimport); files that are not strict\n"
@@ -72,21 +88,28 @@ struct client_file {
 	const char *rel;
 	bool toml;
 	enum mcpconf_layout layout;
+	enum mcpconf_url_style url;   /* import --http */
 };
 
 static const struct client_file files[] = {
 	{ "claude", "Claude Code, user and projects", AT_HOME, ".claude.json", false,
-	  MCPCONF_CLAUDE_USER },
-	{ "claude", "Claude Code, project", AT_CWD, ".mcp.json", false, MCPCONF_MCPSERVERS },
-	{ "cursor", "Cursor, user", AT_HOME, ".cursor/mcp.json", false, MCPCONF_MCPSERVERS },
-	{ "cursor", "Cursor, project", AT_CWD, ".cursor/mcp.json", false, MCPCONF_MCPSERVERS },
-	{ "vscode", "VS Code, workspace", AT_CWD, ".vscode/mcp.json", false, MCPCONF_VSCODE },
-	{ "vscode", "VS Code, user", AT_CONFIG, "Code/User/mcp.json", false, MCPCONF_VSCODE },
+	  MCPCONF_CLAUDE_USER, MCPCONF_URL_TYPED },
+	{ "claude", "Claude Code, project", AT_CWD, ".mcp.json", false, MCPCONF_MCPSERVERS,
+	  MCPCONF_URL_TYPED },
+	{ "cursor", "Cursor, user", AT_HOME, ".cursor/mcp.json", false, MCPCONF_MCPSERVERS,
+	  MCPCONF_URL_PLAIN },
+	{ "cursor", "Cursor, project", AT_CWD, ".cursor/mcp.json", false, MCPCONF_MCPSERVERS,
+	  MCPCONF_URL_PLAIN },
+	{ "vscode", "VS Code, workspace", AT_CWD, ".vscode/mcp.json", false, MCPCONF_VSCODE,
+	  MCPCONF_URL_TYPED },
+	{ "vscode", "VS Code, user", AT_CONFIG, "Code/User/mcp.json", false, MCPCONF_VSCODE,
+	  MCPCONF_URL_TYPED },
 	{ "gemini", "Gemini CLI, user", AT_HOME, ".gemini/settings.json", false,
-	  MCPCONF_MCPSERVERS },
+	  MCPCONF_MCPSERVERS, MCPCONF_URL_HTTPURL },
 	{ "gemini", "Gemini CLI, project", AT_CWD, ".gemini/settings.json", false,
-	  MCPCONF_MCPSERVERS },
-	{ "codex", "Codex", AT_CODEX, "config.toml", true, MCPCONF_MCPSERVERS },
+	  MCPCONF_MCPSERVERS, MCPCONF_URL_HTTPURL },
+	{ "codex", "Codex", AT_CODEX, "config.toml", true, MCPCONF_MCPSERVERS,
+	  MCPCONF_URL_TYPED },
 };
 
 static const char *const client_names[] = { "claude", "cursor", "vscode", "gemini",
@@ -96,6 +119,11 @@ struct run {
 	enum mcpconf_op op;
 	bool dry;
 	const char *tend; /* what import writes as the command */
+	/* import --http */
+	bool http, no_auth;
+	int port;
+	struct mcphttp *h;
+	bool ini_written;
 	char *home, *cwd, *config, *codex;
 	struct stat *seen; /* the files done, by device and inode */
 	size_t nseen;
@@ -146,6 +174,8 @@ static void say(const char *fmt, ...)
  * run, a file that could not be written). */
 static const char *changed_verb(const struct run *r, bool done)
 {
+	if (r->http)
+		return done ? "served by tend over HTTP now" : "would be served by tend over HTTP";
 	if (r->op == MCPCONF_IMPORT)
 		return done ? "runs through tend now" : "would run through tend";
 	return done ? "runs directly again" : "would run directly again";
@@ -354,6 +384,98 @@ fail:
 	return NULL;
 }
 
+/* --- tend.ini (import --http) ------------------------------------------- */
+
+/* Makes DIR and its parents (mode 0700, as $XDG_CONFIG_HOME/tend is);
+ * -1 with errno. */
+static int make_dirs(const char *dir)
+{
+	char *d = xstrdup(dir);
+	int r = 0;
+	for (char *p = d + 1; r == 0; p++) {
+		bool end = *p == '\0';
+		if (*p != '/' && !end)
+			continue;
+		*p = '\0';
+		if (mkdir(d, 0700) < 0 && errno != EEXIST)
+			r = -1;
+		if (end)
+			break;
+		*p = '/';
+	}
+	free(d);
+	return r;
+}
+
+/* A new file PATH (mode 0600) holding TEXT; NULL, or why not (malloc'd). */
+static char *create_file(const char *path, const char *text)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash && slash != path ? strndup(path, (size_t)(slash - path)) : NULL;
+	int r = dir ? make_dirs(dir) : 0;
+	free(dir);
+	int fd = r < 0 ? -1 : open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	                           0600);
+	struct stat st = { .st_mode = 0600, .st_uid = geteuid() };
+	if (fd < 0 || fill(fd, &st, text, strlen(text)) < 0) {
+		char *why = xasprintf("cannot write %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			unlink(path);
+		return why;
+	}
+	sync_dir(path);
+	return NULL;
+}
+
+/* The sections made for the file being done go to tend.ini (dry: are
+ * shown): before the client's file, so that its URLs work once it is
+ * written.  0, or -1 after an error line (nothing of them written). */
+static int write_ini(struct run *r)
+{
+	const char *then, *now, *path = mcphttp_path(r->h);
+	mcphttp_texts(r->h, &then, &now);
+	if (!now)
+		return 0;
+	if (r->dry) {
+		struct buf d = { 0 };
+		udiff(then, strlen(then), now, strlen(now), path, path, &d);
+		print_text(d.s, d.len);
+		free(d.s);
+		mcphttp_done(r->h, true);
+		return 0;
+	}
+	const char *tpath, *token;
+	char *err = NULL, *backup = NULL;
+	mcphttp_token_file(r->h, &tpath, &token);
+	if (tpath) {
+		char *line = xasprintf("%s\n", token);
+		err = create_file(tpath, line);
+		free(line);
+		if (!err)
+			mcphttp_token_made(r->h);
+	}
+	struct stat st;
+	if (!err && stat(path, &st) == 0) {
+		backup = replace_file(path, &st, then, strlen(then), now, &err);
+		if (backup)
+			say("  %s: its sections written; backup of the file as it was: %s",
+			    path, backup);
+	} else if (!err && errno == ENOENT) {
+		err = create_file(path, now);
+		if (!err)
+			say("  %s: written, with its sections", path);
+	} else if (!err) {
+		err = xasprintf("cannot stat it: %s", strerror(errno));
+	}
+	if (err)
+		errline("%s: %s; the servers of this file are left as they were", path, err);
+	mcphttp_done(r->h, !err);
+	r->ini_written = r->ini_written || !err;
+	free(backup);
+	free(err);
+	return err ? -1 : 0;
+}
+
 /* The file's backups, newest first, parsed (those that parse), at most
  * HINTS_MAX. */
 static size_t read_hints(const char *target, json_t **hints)
@@ -510,7 +632,14 @@ static void do_json(struct run *r, const struct client_file *f, const char *path
 	size_t nhints = r->op == MCPCONF_UNIMPORT ? read_hints(target, hints) : 0;
 	struct mcpconf_report rep = { 0 };
 	char *err = NULL;
-	int n = mcpconf_rewrite(doc, f->layout, r->op, r->tend, hints, nhints, &rep, &err);
+	int n;
+	if (r->http) {
+		mcphttp_source(r->h, path, f->title, f->base == AT_CWD ? r->cwd : NULL);
+		struct mcpconf_http http = { f->url, mcphttp_url, r->h };
+		n = mcpconf_rewrite_http(doc, f->layout, &http, &rep, &err);
+	} else {
+		n = mcpconf_rewrite(doc, f->layout, r->op, r->tend, hints, nhints, &rep, &err);
+	}
 	if (n < 0) {
 		errline("%s: %s; left untouched", path, err);
 		say("  left untouched: not a configuration of %s (see the error)", f->client);
@@ -518,9 +647,15 @@ static void do_json(struct run *r, const struct client_file *f, const char *path
 	} else if (n == 0) {
 		print_report(r, &rep, NULL, NULL);
 		say("  nothing to change");
+	} else if (r->http && write_ini(r) < 0) {
+		print_report(r, &rep, changed_verb(r, false), NULL);
+		say("  left untouched: tend.ini could not be written (see the error)");
+		r->failed++;
 	} else {
 		apply_json(r, target, st, text, len, doc, &rep);
 	}
+	if (r->http)
+		mcphttp_done(r->h, false);   /* what was not written: none, or dropped */
 	free(err);
 	mcpconf_report_free(&rep);
 	for (size_t i = 0; i < nhints; i++)
@@ -557,6 +692,9 @@ static int do_client(struct run *r, const char *client)
 			if (read_file(target, &text, &len, &st, &err) < 0) {
 				errline("%s: %s; left untouched", target, err);
 				r->failed++;
+			} else if (f->toml && r->http) {
+				say("  left untouched: import --http does not write Codex's "
+				    "TOML; its servers stay as they are");
 			} else if (f->toml) {
 				do_toml(r, path, target, text, len);
 			} else {
@@ -616,7 +754,9 @@ static char *self_path(void)
 
 static void print_summary(const struct run *r)
 {
-	const char *done = r->op == MCPCONF_IMPORT
+	const char *done = r->http ? (r->dry ? "would be served by tend over HTTP"
+	                                     : "served by tend over HTTP now")
+	                 : r->op == MCPCONF_IMPORT
 	                   ? (r->dry ? "would run through tend" : "run through tend now")
 	                   : (r->dry ? "would run directly again" : "run directly again");
 	char *hand = r->by_hand ? xasprintf(", %d to change by hand (codex)", r->by_hand)
@@ -645,10 +785,27 @@ static bool is_client(const char *name)
 static int run_op(struct run *r, const char *verb, int argc, char **argv)
 {
 	bool want[ARRAY_LEN(client_names)] = { false }, any = false;
+	bool port_given = false;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--dry-run") == 0) {
 			r->dry = true;
+		} else if (strcmp(a, "--http") == 0 && r->op == MCPCONF_IMPORT) {
+			r->http = true;
+		} else if (strcmp(a, "--no-auth") == 0 && r->op == MCPCONF_IMPORT) {
+			r->no_auth = true;
+		} else if ((strcmp(a, "--port") == 0 || strncmp(a, "--port=", 7) == 0) &&
+		           r->op == MCPCONF_IMPORT) {
+			const char *v = a[6] == '=' ? a + 7 : i + 1 < argc ? argv[++i] : "";
+			char *end = NULL;
+			long port = strtol(v, &end, 10);
+			if (!*v || *end || port < 1 || port > 65535) {
+				errline("mcp %s: --port \"%s\" is not a port; give 1..65535", verb,
+				        v);
+				return EXIT_USAGE;
+			}
+			r->port = (int)port;
+			port_given = true;
 		} else if (a[0] == '-') {
 			errline("mcp %s: unknown flag \"%s\"; see tend mcp --help", verb, a);
 			return EXIT_USAGE;
@@ -661,6 +818,22 @@ static int run_op(struct run *r, const char *verb, int argc, char **argv)
 				if (strcmp(client_names[k], a) == 0)
 					want[k] = any = true;
 		}
+	}
+	if ((port_given || r->no_auth) && !r->http) {
+		errline("mcp %s: %s goes with --http; see tend mcp --help", verb,
+		        port_given ? "--port" : "--no-auth");
+		return EXIT_USAGE;
+	}
+	if (r->http) {
+		char *ini = config_locate_default(NULL);
+		char *real = ini[0] == '/' ? NULL : realpath(".", NULL);
+		char *abs = real ? xasprintf("%s/%s", real, ini) : xstrdup(ini);
+		r->h = mcphttp_open(abs, r->port ? r->port : MCPHTTP_PORT, !r->no_auth, r->dry);
+		free(real);
+		free(abs);
+		free(ini);
+		if (!r->h)
+			return 1;
 	}
 	r->home = home_dir();
 	r->cwd = getcwd(NULL, 0);
@@ -689,6 +862,18 @@ static int run_op(struct run *r, const char *verb, int argc, char **argv)
 		    "tend looks)");
 	else
 		print_summary(r);
+	if (r->http && r->dry && r->changed)
+		say("tend would then reload the daemon of %s (starting it)",
+		    mcphttp_path(r->h));
+	if (r->ini_written) {
+		/* The URLs work from now on: the daemon serves its new sections. */
+		say("reloading the daemon of %s (started if it is not running); "
+		    "tend enable starts it at login", mcphttp_path(r->h));
+		fflush(stdout);
+		if (client_reload(mcphttp_path(r->h)) != 0)
+			r->failed++;
+	}
+	mcphttp_free(r->h);
 	free(self);
 	free(r->home);
 	free(r->cwd);

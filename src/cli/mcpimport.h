@@ -9,7 +9,12 @@
  *
  * One line per server, per file; a summary line.  Exit 0; 1 when a file
  * could not be read, parsed or written (the others are still processed);
- * 2 for bad usage. */
+ * 2 for bad usage.
+ *
+ * import --http (src/cli/mcphttp.c): each server becomes a section of the
+ * default daemon's tend.ini ($TEND_CONFIG's when set), written before the
+ * client's file, and the client's entry its URL; then the daemon is
+ * reloaded, started when it is not running. */
 #ifndef TEND_MCPIMPORT_H
 #define TEND_MCPIMPORT_H
 

@@ -132,11 +132,8 @@ static void reason_json(json_t *o, const struct unit *u)
  * as it is. */
 static json_t *http_url(const char *spec)
 {
-	const char *rest = spec + 5;   /* after "http:" */
-	if (strncmp(rest, "unix:", 5) == 0)
-		return events_text(spec);
-	char *url = xasprintf("http://%s%s", rest, strchr(rest, '/') ? "" : ADDR_HTTP_PATH);
-	json_t *j = events_text(url);
+	char *url = addr_http_url(spec);
+	json_t *j = events_text(url ? url : spec);
 	free(url);
 	return j;
 }

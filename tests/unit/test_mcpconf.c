@@ -639,6 +639,140 @@ static void test_toml_unusable_and_errors(void **state)
 	free(out.s);
 }
 
+/* --- import --http --- */
+
+struct seen {
+	int n;
+	char line[8][200];   /* what the url function was given, per server */
+};
+
+static char *url_of(void *ctx, const struct mcpconf_server *s, const char **token,
+                    char **why)
+{
+	struct seen *v = ctx;
+	char *cmd = mcpconf_cmdline(s->command, s->args, s->nargs);
+	char *flags = mcpconf_cmdline("", s->flags, s->nflags);
+	snprintf(v->line[v->n % 8], sizeof(v->line[0]), "%s|%s|%s|%s|%s", s->name,
+	         s->scope ? s->scope : "-", cmd, flags, s->cwd ? s->cwd : "-");
+	free(cmd);
+	free(flags);
+	v->n++;
+	if (strcmp(s->name, "no") == 0) {
+		*why = strdup("refused here");
+		return NULL;
+	}
+	*token = strcmp(s->name, "open") == 0 ? NULL : "T0K";
+	char *u = NULL;
+	assert_true(asprintf(&u, "http://127.0.0.1:%d/mcp", 7430 + v->n) > 0);
+	return u;
+}
+
+static struct mcpconf_report http_rewrite(const char *text, enum mcpconf_layout layout,
+                                          enum mcpconf_url_style style, const char *want,
+                                          int changed, struct seen *v)
+{
+	json_t *doc = parse(text);
+	struct mcpconf_report rep = { 0 };
+	char *err = NULL;
+	struct mcpconf_http http = { style, url_of, v };
+	int n = mcpconf_rewrite_http(doc, layout, &http, &rep, &err);
+	if (n < 0)
+		fail_msg("refused: %s", err);
+	assert_int_equal(n, changed);
+	char *dump = mcpconf_dump(doc, "  ");
+	assert_string_equal(dump, want);
+	free(dump);
+	json_decref(doc);
+	return rep;
+}
+
+static void test_http_entries(void **state)
+{
+	(void)state;
+	struct seen v = { 0 };
+	/* Claude Code: type and url where command was; others kept in place */
+	struct mcpconf_report rep = http_rewrite(
+		"{\"mcpServers\": {\"a\": {\"type\": \"stdio\", \"command\": \"npx\", "
+		"\"args\": [\"-y\", \"x y\"], \"env\": {\"K\": \"v\"}, \"timeout\": 5}, "
+		"\"r\": {\"type\": \"sse\", \"url\": \"http://h/sse\"}}}",
+		MCPCONF_MCPSERVERS, MCPCONF_URL_TYPED,
+		"{\n  \"mcpServers\": {\n    \"a\": {\n      \"type\": \"http\",\n"
+		"      \"url\": \"http://127.0.0.1:7431/mcp\",\n      \"timeout\": 5,\n"
+		"      \"headers\": {\n        \"Authorization\": \"Bearer T0K\"\n      }\n"
+		"    },\n    \"r\": {\n      \"type\": \"sse\",\n      \"url\": \"http://h/sse\"\n"
+		"    }\n  }\n}\n", 1, &v);
+	check_entry(&rep, 0, NULL, "a", MCPCONF_CHANGED,
+	            "http://127.0.0.1:7431/mcp (npx -y 'x y')");
+	check_entry(&rep, 1, NULL, "r", MCPCONF_REMOTE, NULL);
+	assert_string_equal(v.line[0], "a|-|npx -y 'x y'|''|-");
+	mcpconf_report_free(&rep);
+
+	/* Cursor: url alone; no token, no headers; cwd given on */
+	v.n = 0;
+	rep = http_rewrite("{\"mcpServers\": {\"open\": {\"command\": \"/bin/srv\", "
+	                   "\"cwd\": \"/p\"}}}", MCPCONF_MCPSERVERS, MCPCONF_URL_PLAIN,
+	                   "{\n  \"mcpServers\": {\n    \"open\": {\n"
+	                   "      \"url\": \"http://127.0.0.1:7431/mcp\"\n    }\n  }\n}\n",
+	                   1, &v);
+	assert_string_equal(v.line[0], "open|-|/bin/srv|''|/p");
+	mcpconf_report_free(&rep);
+
+	/* Gemini CLI: httpUrl; a Claude project's scope is given on */
+	v.n = 0;
+	rep = http_rewrite("{\"projects\": {\"/w\": {\"mcpServers\": {\"s\": "
+	                   "{\"command\": \"srv\"}}}}}", MCPCONF_CLAUDE_USER,
+	                   MCPCONF_URL_HTTPURL,
+	                   "{\n  \"projects\": {\n    \"/w\": {\n      \"mcpServers\": {\n"
+	                   "        \"s\": {\n          \"httpUrl\": \"http://127.0.0.1:7431/mcp\",\n"
+	                   "          \"headers\": {\n            \"Authorization\": \"Bearer T0K\"\n"
+	                   "          }\n        }\n      }\n    }\n  }\n}\n", 1, &v);
+	assert_string_equal(v.line[0], "s|/w|srv|''|-");
+	check_entry(&rep, 0, "/w", "s", MCPCONF_CHANGED, NULL);
+	mcpconf_report_free(&rep);
+}
+
+static void test_http_connect_entries_and_refusals(void **state)
+{
+	(void)state;
+	struct seen v = { 0 };
+	const char *doc =
+		"{\"servers\": {"
+		"\"t\": {\"command\": \"/usr/bin/tend\", \"args\": [\"connect\", "
+		"\"--memory-max\", \"1G\", \"--\", \"npx\", \"m\"]},"
+		"\"svc\": {\"command\": \"tend\", \"args\": [\"connect\", \"memory\"]},"
+		"\"self\": {\"command\": \"tend\", \"args\": [\"status\"]},"
+		"\"env\": {\"command\": \"x\", \"env\": {\"A\": 1}},"
+		"\"blank\": {\"command\": \"npx -y m\"},"
+		"\"no\": {\"command\": \"x\"}}}";
+	json_t *j = parse(doc);
+	struct mcpconf_report rep = { 0 };
+	char *err = NULL;
+	struct mcpconf_http http = { MCPCONF_URL_TYPED, url_of, &v };
+	assert_int_equal(mcpconf_rewrite_http(j, MCPCONF_VSCODE, &http, &rep, &err), 1);
+	assert_int_equal(v.n, 2);   /* t and no: the others never reach it */
+	assert_string_equal(v.line[0], "t|-|npx m|'' --memory-max 1G|-");
+	check_entry(&rep, 0, NULL, "t", MCPCONF_CHANGED, "http://127.0.0.1:7431/mcp (npx m)");
+	check_entry(&rep, 1, NULL, "svc", MCPCONF_TEND,
+	            "service memory of a tend.ini: give its section a listen = "
+	            "http:127.0.0.1:PORT instead");
+	check_entry(&rep, 2, NULL, "self", MCPCONF_UNUSABLE,
+	            "it runs tend itself, not tend connect");
+	check_entry(&rep, 3, NULL, "env", MCPCONF_UNUSABLE,
+	            "\"env\" is not an object of strings");
+	check_entry(&rep, 4, NULL, "blank", MCPCONF_UNUSABLE, NULL);
+	check_entry(&rep, 5, NULL, "no", MCPCONF_UNUSABLE, "refused here");
+	/* the ones left alone are as they were */
+	json_t *orig = parse(doc);
+	const char *names[] = { "svc", "self", "env", "blank", "no" };
+	for (size_t i = 0; i < 5; i++)
+		assert_true(json_equal(json_object_get(json_object_get(j, "servers"), names[i]),
+		                       json_object_get(json_object_get(orig, "servers"),
+		                                       names[i])));
+	json_decref(orig);
+	json_decref(j);
+	mcpconf_report_free(&rep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -653,6 +787,8 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_unimport_keeps_later_changes),
 		cmocka_unit_test(test_refused_documents),
+		cmocka_unit_test(test_http_entries),
+		cmocka_unit_test(test_http_connect_entries_and_refusals),
 		cmocka_unit_test(test_dump),
 		cmocka_unit_test(test_indent_of),
 		cmocka_unit_test(test_jsonc_reason),
