@@ -86,7 +86,12 @@ def test_a_file_name_that_is_not_utf8_is_told_cleaned(project):
 def test_100_writes_during_a_run_make_one_trailing_run(project, tmp_path):
     w = tmp_path / "w"
     (w / "sub").mkdir(parents=True)
-    p = project("[job j]\nexec = sleep 2\nwatch = %s\ndebounce = 50ms\n" % w)
+    # The run lasts until every write is done (the mark, outside the watched
+    # tree) and their debounce are over, however slow a loaded machine
+    # makes the writes; the trailing run finds the mark and ends at once.
+    mark = tmp_path / "writes-done"
+    p = project("[job j]\nexec = sh -c 'until [ -e %s ]; do sleep 0.02; done'\n"
+                "watch = %s\ndebounce = 50ms\n" % (mark, w))
     p.up()
     time.sleep(0.2)
     (w / "start").write_text("go")
@@ -94,6 +99,8 @@ def test_100_writes_during_a_run_make_one_trailing_run(project, tmp_path):
     for i in range(100):
         (w / "sub" / ("f%d" % i)).write_text(str(i))
         time.sleep(0.01)
+    time.sleep(0.5)    # the last write's debounce is over, inside the run
+    mark.write_text("")
     wait_until(lambda: len(events(p, "job_finished")) == 2, T_LONG,
                what="run 1 and the trailing run to end")
     time.sleep(0.5)
