@@ -429,6 +429,8 @@ struct rewrite {
 	struct mcpconf_report *rep;
 	int changed;
 	const struct mcpconf_http *http;   /* import --http */
+	mcpconf_served_fn served;          /* unimport of what it wrote */
+	void *served_ctx;
 };
 
 /* Rewrites the stdio entry E (read as S) by the decision. */
@@ -580,6 +582,141 @@ static void rewrite_http(json_t *e, const struct stdio_entry *s, const char *sco
 	free(url);
 }
 
+/* --- unimport of import --http's entries ----------------------------------- */
+
+/* The URL of the remote entry E, or NULL. */
+static const char *url_of(const json_t *e)
+{
+	const json_t *u = json_object_get(e, "url");
+	if (!u)
+		u = json_object_get(e, "httpUrl");
+	return is_plain_string(u) ? json_string_value(u) : NULL;
+}
+
+/* Does the stdio entry S (direct, or through tend connect --) run ARGV? */
+static bool runs(const struct stdio_entry *s, const struct mcpconf_served *v,
+                 const char **cmd, const char *const **args, size_t *nargs)
+{
+	*cmd = s->command;
+	*args = s->args;
+	*nargs = s->nargs;
+	if (mcpconf_is_tend(s->command)) {
+		long at, c = -1;
+		at = mcpconf_connect_at(s->args, s->nargs, &c);
+		if (at < 0 || c < 0 || c >= (long)s->nargs)
+			return false;
+		*cmd = s->args[c];
+		*args = s->args + c + 1;
+		*nargs = s->nargs - (size_t)c - 1;
+	}
+	return v->argc == *nargs + 1 && strcmp(v->argv[0], *cmd) == 0 &&
+	       same_words(v->argv + 1, v->argc - 1, *args, *nargs);
+}
+
+/* The newest hint's entry SCOPE/NAME that ran V, or NULL. */
+static const json_t *hint_running(const struct rewrite *r, const char *scope,
+                                  const char *name, const struct mcpconf_served *v)
+{
+	for (size_t h = 0; h < r->nhints; h++) {
+		json_t *m = map_of(r->hints[h], r->layout, scope);
+		json_t *e = m ? json_object_get(m, name) : NULL;
+		struct stdio_entry s;
+		char *why = NULL;
+		const char *cmd;
+		const char *const *args;
+		size_t n;
+		bool match = e && classify(e, &s, &why) == KIND_STDIO &&
+		             runs(&s, v, &cmd, &args, &n);
+		if (e)
+			free(s.args);
+		free(why);
+		if (match)
+			return e;
+	}
+	return NULL;
+}
+
+/* The stdio members of the entry that runs V, in the order import found
+ * them: from HINT's entry, else made from V. */
+static json_t *stdio_members(const struct mcpconf_served *v, const json_t *hint,
+                             const char *scope)
+{
+	json_t *m = json_object();
+	if (hint) {
+		const json_t *type = json_object_get(hint, "type");
+		if (type)
+			json_object_set(m, "type", (json_t *)type);
+	}
+	json_object_set_new(m, "command", json_string(v->argv[0]));
+	if (!hint || json_object_get(hint, "args") || v->argc > 1)
+		json_object_set_new(m, "args", string_array(v->argv + 1, v->argc - 1));
+	if (hint) {
+		static const char *const keep[] = { "env", "cwd" };
+		for (size_t i = 0; i < ARRAY_LEN(keep); i++) {
+			const json_t *x = json_object_get(hint, keep[i]);
+			if (x)
+				json_object_set(m, keep[i], (json_t *)x);
+		}
+		return m;
+	}
+	if (v->nenv) {
+		json_t *env = json_object();
+		for (size_t i = 0; i < v->nenv; i++) {
+			const char *eq = strchr(v->env[i], '=');
+			char *k = eq ? strndup(v->env[i], (size_t)(eq - v->env[i])) : NULL;
+			if (k)
+				json_object_set_new(env, k, json_string(eq + 1));
+			free(k);
+		}
+		json_object_set_new(m, "env", env);
+	}
+	if (v->cwd && !(scope && strcmp(scope, v->cwd) == 0))
+		json_object_set_new(m, "cwd", json_string(v->cwd));
+	return m;
+}
+
+/* The remote entry E, when tend serves its URL, runs its server again. */
+static bool rewrite_served(json_t *e, const char *scope, const char *name,
+                           struct rewrite *r)
+{
+	const char *url = url_of(e);
+	struct mcpconf_served v = { 0 };
+	if (!url || !r->served || !r->served(r->served_ctx, url, &v) || !v.argc)
+		return false;
+	json_t *stdio = stdio_members(&v, hint_running(r, scope, name, &v), scope);
+	static const char *const gone[] = { "url", "httpUrl", "type" };
+	json_t *copy = json_object();
+	bool placed = false;
+	const char *key;
+	json_t *x;
+	json_object_foreach(e, key, x) {
+		bool drop = false;
+		for (size_t i = 0; i < ARRAY_LEN(gone); i++)
+			drop = drop || strcmp(key, gone[i]) == 0;
+		if (drop && !placed) {
+			json_object_update(copy, stdio);
+			placed = true;
+		}
+		if (!drop)
+			json_object_set(copy, key, x);
+	}
+	json_t *h = json_object_get(copy, "headers");
+	if (json_is_object(h)) {
+		json_object_del(h, "Authorization");
+		if (!json_object_size(h))
+			json_object_del(copy, "headers");
+	}
+	json_object_clear(e);
+	json_object_update(e, copy);
+	json_decref(copy);
+	json_decref(stdio);
+	char *line = mcpconf_cmdline(v.argv[0], v.argv + 1, v.argc - 1);
+	mcpconf_report_add(r->rep, scope, name, MCPCONF_CHANGED, line);
+	free(line);
+	r->changed++;
+	return true;
+}
+
 /* --- the documents -------------------------------------------------------- */
 
 static int rewrite_doc(json_t *doc, struct rewrite *r, char **err)
@@ -600,7 +737,8 @@ static int rewrite_doc(json_t *doc, struct rewrite *r, char **err)
 				rewrite_http(e, &s, maps.v[i].scope, name, r);
 			else if (k == KIND_STDIO)
 				rewrite_stdio(e, &s, maps.v[i].scope, name, r);
-			else
+			else if (!(k == KIND_REMOTE && r->op == MCPCONF_UNIMPORT &&
+			           rewrite_served(e, maps.v[i].scope, name, r)))
 				mcpconf_report_add(r->rep, maps.v[i].scope, name,
 				                   k == KIND_REMOTE ? MCPCONF_REMOTE
 				                                    : MCPCONF_UNUSABLE, why);
@@ -616,7 +754,16 @@ int mcpconf_rewrite(json_t *doc, enum mcpconf_layout layout, enum mcpconf_op op,
                     const char *tend, json_t *const *hints, size_t nhints,
                     struct mcpconf_report *rep, char **err)
 {
-	struct rewrite r = { layout, op, tend, hints, nhints, rep, 0, NULL };
+	struct rewrite r = { layout, op, tend, hints, nhints, rep, 0, NULL, NULL, NULL };
+	return rewrite_doc(doc, &r, err);
+}
+
+int mcpconf_unimport(json_t *doc, enum mcpconf_layout layout, json_t *const *hints,
+                     size_t nhints, mcpconf_served_fn served, void *ctx,
+                     struct mcpconf_report *rep, char **err)
+{
+	struct rewrite r = { layout, MCPCONF_UNIMPORT, NULL, hints, nhints, rep, 0, NULL,
+	                     served, ctx };
 	return rewrite_doc(doc, &r, err);
 }
 
@@ -624,7 +771,7 @@ int mcpconf_rewrite_http(json_t *doc, enum mcpconf_layout layout,
                          const struct mcpconf_http *http,
                          struct mcpconf_report *rep, char **err)
 {
-	struct rewrite r = { layout, MCPCONF_IMPORT, NULL, NULL, 0, rep, 0, http };
+	struct rewrite r = { layout, MCPCONF_IMPORT, NULL, NULL, 0, rep, 0, http, NULL, NULL };
 	return rewrite_doc(doc, &r, err);
 }
 

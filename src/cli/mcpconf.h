@@ -123,6 +123,31 @@ int mcpconf_rewrite_http(json_t *doc, enum mcpconf_layout layout,
                          const struct mcpconf_http *http,
                          struct mcpconf_report *rep, char **err);
 
+/* Unimport of what import --http wrote: a remote entry whose URL tend
+ * serves (a section import --http made) runs that section's server
+ * directly again.  From the newest hint (backup) whose entry of the same
+ * scope and name ran that command line: its "command", "args", "env",
+ * "cwd" and "type" (an entry through tend connect: the command after
+ * "--"); without one, from the section (its "cwd" unless it is the
+ * scope's project).  "url", "httpUrl", "type" and the Authorization
+ * header go; every other member stays. */
+struct mcpconf_served {
+	const char *const *argv;     /* the section's exec */
+	size_t argc;
+	const char *const *env;      /* its env words, "KEY=VALUE" */
+	size_t nenv;
+	const char *cwd;             /* or NULL */
+};
+
+/* The server tend serves at URL (into *OUT, borrowed), or false. */
+typedef bool (*mcpconf_served_fn)(void *ctx, const char *url,
+                                  struct mcpconf_served *out);
+
+/* mcpconf_rewrite (UNIMPORT) with SERVED: remote entries too. */
+int mcpconf_unimport(json_t *doc, enum mcpconf_layout layout, json_t *const *hints,
+                     size_t nhints, mcpconf_served_fn served, void *ctx,
+                     struct mcpconf_report *rep, char **err);
+
 /* Is COMMAND tend ("tend", or a path ending in "/tend")? */
 bool mcpconf_is_tend(const char *command);
 

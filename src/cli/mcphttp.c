@@ -182,6 +182,66 @@ fail:
 	return NULL;
 }
 
+struct mcphttp *mcphttp_load(const char *path, char **why)
+{
+	*why = NULL;
+	char *text = NULL, *err = NULL;
+	if (ini_read_file(path, &text, &err) < 0) {
+		if (errno != ENOENT)
+			*why = err, err = NULL;
+		free(err);
+		return NULL;
+	}
+	struct mcphttp *h = xcalloc(1, sizeof(*h));
+	h->path = xstrdup(path);
+	const char *slash = strrchr(path, '/');
+	h->dir = slash == path ? xstrdup("/") : strndup(path, (size_t)(slash - path));
+	h->then = text;
+	buf_adds(&h->now, text);
+	if (load_now(h, &err) < 0) {
+		err[strcspn(err, "\n")] = 0;
+		*why = err;
+		mcphttp_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* Is line LINE of TEXT (from 1) the comment import --http writes? */
+static bool import_comment(const char *text, int line)
+{
+	const char *p = text;
+	for (int n = 1; n < line && p; n++) {
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return p && line >= 1 && strncmp(p, MCPHTTP_COMMENT, strlen(MCPHTTP_COMMENT)) == 0;
+}
+
+bool mcphttp_served(void *ctx, const char *url, struct mcpconf_served *out)
+{
+	const struct mcphttp *h = ctx;
+	for (size_t i = 0; i < h->cfg->nunits; i++) {
+		const struct unit_config *u = h->cfg->units[i];
+		if (u->kind != KIND_SERVICE || u->stdio != STDIO_MCP || !u->argv.n ||
+		    !import_comment(h->then, u->line - 1))
+			continue;
+		for (size_t k = 0; k < u->http.n; k++) {
+			char *mine = addr_http_url(u->http.v[k]);
+			bool same = mine && strcmp(mine, url) == 0;
+			free(mine);
+			if (!same)
+				continue;
+			*out = (struct mcpconf_served){
+				(const char *const *)u->argv.v, u->argv.n,
+				(const char *const *)u->env_keys.v, u->env_keys.n, u->cwd };
+			return true;
+		}
+	}
+	return false;
+}
+
 void mcphttp_free(struct mcphttp *h)
 {
 	if (!h)
@@ -475,7 +535,7 @@ static int section(const struct mcphttp *h, const struct mcpconf_server *s,
 		free(keys.s);
 		return -1;
 	}
-	buf_adds(out, "# tend mcp import --http: \"");
+	buf_adds(out, MCPHTTP_COMMENT " \"");
 	add_clean(out, s->name);
 	buf_adds(out, "\" of ");
 	add_clean(out, h->file ? h->file : "?");

@@ -41,6 +41,8 @@
 #include "mcpconf.h"
 
 #define MCPHTTP_PORT 7431
+/* The line above each section it writes begins so. */
+#define MCPHTTP_COMMENT "# tend mcp import --http:"
 
 struct mcphttp;
 
@@ -49,6 +51,14 @@ struct mcphttp;
  * entries show "NEW-TOKEN" for a token not made yet. */
 struct mcphttp *mcphttp_open(const char *path, int base_port, bool auth, bool dry);
 void mcphttp_free(struct mcphttp *h);
+
+/* tend mcp unimport: tend.ini at PATH read and loaded, saying nothing:
+ * NULL when there is none, or when it does not load (*WHY then, malloc'd:
+ * the loader's first line). */
+struct mcphttp *mcphttp_load(const char *path, char **why);
+/* mcpconf_served_fn: the server of the section import --http made (its
+ * comment above its header) that serves URL. */
+bool mcphttp_served(void *ctx, const char *url, struct mcpconf_served *out);
 
 /* The client file whose servers come next: named in each section's
  * comment; PROJECT (may be NULL) is the directory its servers run in

@@ -41,7 +41,8 @@ static const char usage_mcp[] =
 	"  {\"command\": \"tend\", \"args\": [\"connect\", \"--\", CMD, ARG, ...]}\n"
 	"(env, cwd and every other member stay as they are), so that the\n"
 	"sessions that start the same server share one supervised instance.\n"
-	"unimport turns such entries back into {\"command\": CMD, \"args\": [ARG, ...]}.\n"
+	"unimport turns such entries back into {\"command\": CMD, \"args\": [ARG, ...]},\n"
+	"and the URL entries of the sections import --http wrote as well.\n"
 	"The command is \"tend\" when tend is on PATH, else this tend's full path.\n"
 	"\n"
 	"CLIENT (default: every client whose files exist):\n"
@@ -637,6 +638,9 @@ static void do_json(struct run *r, const struct client_file *f, const char *path
 		mcphttp_source(r->h, path, f->title, f->base == AT_CWD ? r->cwd : NULL);
 		struct mcpconf_http http = { f->url, mcphttp_url, r->h };
 		n = mcpconf_rewrite_http(doc, f->layout, &http, &rep, &err);
+	} else if (r->op == MCPCONF_UNIMPORT) {
+		n = mcpconf_unimport(doc, f->layout, hints, nhints,
+		                     r->h ? mcphttp_served : NULL, r->h, &rep, &err);
 	} else {
 		n = mcpconf_rewrite(doc, f->layout, r->op, r->tend, hints, nhints, &rep, &err);
 	}
@@ -835,6 +839,16 @@ static int run_op(struct run *r, const char *verb, int argc, char **argv)
 		if (!r->h)
 			return 1;
 	}
+	if (r->op == MCPCONF_UNIMPORT) {
+		/* the URL entries import --http wrote run directly again */
+		char *ini = config_locate_default(NULL), *why = NULL;
+		r->h = ini[0] == '/' ? mcphttp_load(ini, &why) : NULL;
+		if (why)
+			say("note: %s does not load (%s): the URL entries of its sections "
+			    "are left as they are", ini, why);
+		free(why);
+		free(ini);
+	}
 	r->home = home_dir();
 	r->cwd = getcwd(NULL, 0);
 	char *xdg = absolute_env("XDG_CONFIG_HOME");
@@ -865,6 +879,9 @@ static int run_op(struct run *r, const char *verb, int argc, char **argv)
 	if (r->http && r->dry && r->changed)
 		say("tend would then reload the daemon of %s (starting it)",
 		    mcphttp_path(r->h));
+	if (r->op == MCPCONF_UNIMPORT && r->h && r->changed)
+		say("the sections of %s that import --http wrote stay: remove those no "
+		    "client uses any more, then tend reload", mcphttp_path(r->h));
 	if (r->ini_written) {
 		/* The URLs work from now on: the daemon serves its new sections. */
 		say("reloading the daemon of %s (started if it is not running); "

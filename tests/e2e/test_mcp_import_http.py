@@ -371,3 +371,57 @@ def test_daemon_down_at_the_end(s):
     pid = s.status()["daemon"]["pid"]
     s.down()
     wait_until(lambda: not alive(pid), what="the daemon to exit")
+
+
+# --- and back ------------------------------------------------------------------
+
+def test_unimport_gives_back_what_import_http_took(s):
+    """With the backups, each entry as it was (tend connect's: directly);
+    without them, made from the section: command, args, env, and a cwd
+    that is not the project's own."""
+    claude = {
+        "mcpServers": {"echo": dict({"type": "stdio"}, **s.entry(), timeout=5),
+                       "web": {"type": "http", "url": "http://127.0.0.1:9/mcp"}},
+        "projects": {str(s.work): {"mcpServers": {"p": s.entry(LEVEL="p")}}}}
+    mcp = {"mcpServers": {"c": {"command": "tend",
+                                "args": ["connect", "--idle-stop", "1m", "--"] + SERVER}}}
+    s.write(".claude.json", claude)
+    s.write("./.mcp.json", mcp)
+    assert s.run("claude").rc == 0
+    imported = s.read(".claude.json")
+    t = s.tend.run("mcp", "unimport", "claude", env=s.env, cwd=s.work)
+    assert t.rc == 0, t.describe()
+    assert "3 servers run directly again, 1 left alone" in t.stdout, t.stdout
+    assert "the sections of %s that import --http wrote stay" % s.ini in t.stdout
+    assert s.read(".claude.json") == claude
+    assert s.read("./.mcp.json")["mcpServers"]["c"] == {
+        "command": SERVER[0], "args": SERVER[1:]}
+    assert set(sections(s.ini)) == {"echo", "p", "c"}   # left in place
+
+    # no backups: from the sections
+    s.write(".claude.json", imported)
+    for b in s.home.glob(".claude.json.tend-backup*"):
+        b.unlink()
+    t = s.tend.run("mcp", "unimport", "claude", env=s.env, cwd=s.work)
+    assert t.rc == 0, t.describe()
+    doc = s.read(".claude.json")
+    echo = doc["mcpServers"]["echo"]
+    assert echo == {"command": SERVER[0], "args": SERVER[1:], "timeout": 5,
+                    "env": {"MCP_PIDDIR": str(s.mem)}}, doc
+    assert list(echo) == ["command", "args", "env", "timeout"], echo
+    assert doc["projects"][str(s.work)]["mcpServers"]["p"] == s.entry(LEVEL="p"), doc
+
+
+def test_unimport_leaves_urls_tend_did_not_write(s):
+    """A URL of a section written by hand, or of no section: left alone."""
+    s.ini.parent.mkdir(parents=True)
+    s.ini.write_text("[service mine]\nexec = %s\nstdio = mcp\n"
+                     "listen = http:127.0.0.1:%d\n" % (" ".join(SERVER), s.port))
+    doc = {"mcpServers": {
+        "mine": {"type": "http", "url": "http://127.0.0.1:%d/mcp" % s.port},
+        "other": {"type": "http", "url": "http://127.0.0.1:%d/mcp" % (s.port + 1)}}}
+    s.write("./.mcp.json", doc)
+    t = s.tend.run("mcp", "unimport", env=s.env, cwd=s.work)
+    assert t.rc == 0, t.describe()
+    assert "nothing to change" in t.stdout, t.stdout
+    assert s.read("./.mcp.json") == doc

@@ -773,6 +773,69 @@ static void test_http_connect_entries_and_refusals(void **state)
 	mcpconf_report_free(&rep);
 }
 
+static bool served_at(void *ctx, const char *url, struct mcpconf_served *out)
+{
+	(void)ctx;
+	static const char *const argv[] = { "npx", "-y", "m" };
+	static const char *const env[] = { "K=v=w", "E=" };
+	if (strcmp(url, "http://127.0.0.1:7431/mcp") != 0)
+		return false;
+	*out = (struct mcpconf_served){ argv, 3, env, 2, "/w" };
+	return true;
+}
+
+static void test_unimport_of_urls(void **state)
+{
+	(void)state;
+	const char *now =
+		"{\"mcpServers\": {\"a\": {\"type\": \"http\", \"url\": "
+		"\"http://127.0.0.1:7431/mcp\", \"timeout\": 5, \"headers\": "
+		"{\"Authorization\": \"Bearer T\", \"X\": \"y\"}},"
+		"\"b\": {\"httpUrl\": \"http://127.0.0.1:7431/mcp\"},"
+		"\"c\": {\"url\": \"http://127.0.0.1:9/mcp\"}}}";
+	/* without a backup: from the section ("cwd" /w: not a project's) */
+	json_t *doc = parse(now);
+	struct mcpconf_report rep = { 0 };
+	char *err = NULL;
+	assert_int_equal(mcpconf_unimport(doc, MCPCONF_MCPSERVERS, NULL, 0, served_at, NULL,
+	                                  &rep, &err), 2);
+	char *dump = mcpconf_dump(doc, "");
+	assert_string_equal(dump,
+		"{\n\"mcpServers\": {\n\"a\": {\n\"command\": \"npx\",\n\"args\": [\n\"-y\",\n"
+		"\"m\"\n],\n\"env\": {\n\"K\": \"v=w\",\n\"E\": \"\"\n},\n\"cwd\": \"/w\",\n"
+		"\"timeout\": 5,\n\"headers\": {\n\"X\": \"y\"\n}\n},\n\"b\": {\n"
+		"\"command\": \"npx\",\n\"args\": [\n\"-y\",\n\"m\"\n],\n\"env\": {\n"
+		"\"K\": \"v=w\",\n\"E\": \"\"\n},\n\"cwd\": \"/w\"\n},\n\"c\": {\n"
+		"\"url\": \"http://127.0.0.1:9/mcp\"\n}\n}\n}\n");
+	free(dump);
+	check_entry(&rep, 0, NULL, "a", MCPCONF_CHANGED, "npx -y m");
+	check_entry(&rep, 2, NULL, "c", MCPCONF_REMOTE, NULL);
+	json_decref(doc);
+	mcpconf_report_free(&rep);
+
+	/* with a backup that ran it through tend connect: its members, directly */
+	json_t *hint = parse("{\"mcpServers\": {\"b\": {\"type\": \"stdio\", "
+	                     "\"command\": \"tend\", \"args\": [\"connect\", \"--\", "
+	                     "\"npx\", \"-y\", \"m\"], \"env\": {\"K\": \"v=w\"}}}}");
+	doc = parse(now);
+	assert_int_equal(mcpconf_unimport(doc, MCPCONF_MCPSERVERS, &hint, 1, served_at, NULL,
+	                                  &rep, &err), 2);
+	json_t *b = json_object_get(json_object_get(doc, "mcpServers"), "b");
+	json_t *want = parse("{\"type\": \"stdio\", \"command\": \"npx\", \"args\": "
+	                     "[\"-y\", \"m\"], \"env\": {\"K\": \"v=w\"}}");
+	assert_true(json_equal(b, want));
+	json_decref(want);
+	json_decref(hint);
+	json_decref(doc);
+	mcpconf_report_free(&rep);
+	/* no served function: URL entries are remote, left alone */
+	doc = parse(now);
+	assert_int_equal(mcpconf_unimport(doc, MCPCONF_MCPSERVERS, NULL, 0, NULL, NULL, &rep,
+	                                  &err), 0);
+	json_decref(doc);
+	mcpconf_report_free(&rep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -789,6 +852,7 @@ int main(void)
 		cmocka_unit_test(test_refused_documents),
 		cmocka_unit_test(test_http_entries),
 		cmocka_unit_test(test_http_connect_entries_and_refusals),
+		cmocka_unit_test(test_unimport_of_urls),
 		cmocka_unit_test(test_dump),
 		cmocka_unit_test(test_indent_of),
 		cmocka_unit_test(test_jsonc_reason),
