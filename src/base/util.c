@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sys/random.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -469,4 +470,25 @@ int read_pids(const char *file, pid_t **pids, size_t *cap, size_t *n)
 	close(fd);
 	push_pid(pids, cap, n, cur);
 	return r < 0 ? -1 : 0;
+}
+
+int random_hex(char *out, size_t nbytes)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t got = 0;
+	while (got < nbytes) {   /* the bytes first, where the digits go */
+		ssize_t n = getrandom(out + got, nbytes - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		got += (size_t)n;
+	}
+	out[2 * nbytes] = 0;
+	for (size_t i = nbytes; i-- > 0;) {   /* from the end: none read is overwritten */
+		unsigned char b = (unsigned char)out[i];
+		out[2 * i] = digits[b >> 4];
+		out[2 * i + 1] = digits[b & 15];
+	}
+	return 0;
 }

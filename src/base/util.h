@@ -128,4 +128,8 @@ int fd_std_open(void);
  * it at MIN or above, FD being closed (-1 when no copy can be made). */
 int fd_at_least(int fd, int min);
 
+/* NBYTES random bytes (getrandom) as 2 * NBYTES hex digits and a NUL in
+ * OUT.  0, or -1 with errno. */
+int random_hex(char *out, size_t nbytes);
+
 #endif

@@ -517,6 +517,33 @@ static char *server_of(const json_t *e, const struct stdio_entry *s,
 	return NULL;
 }
 
+/* E's members named in GONE (N of them) replaced by WITH's (taken), in
+ * the place of the first of them; every other member stays where it is. */
+static void replace_members(json_t *e, const char *const *gone, size_t n, json_t *with)
+{
+	json_t *copy = json_object();
+	bool placed = false;
+	const char *key;
+	json_t *v;
+	json_object_foreach(e, key, v) {
+		bool drop = false;
+		for (size_t i = 0; i < n; i++)
+			drop = drop || strcmp(key, gone[i]) == 0;
+		if (drop && !placed) {
+			json_object_update(copy, with);
+			placed = true;
+		}
+		if (!drop)
+			json_object_set(copy, key, v);
+	}
+	if (!placed)
+		json_object_update(copy, with);
+	json_object_clear(e);
+	json_object_update(e, copy);
+	json_decref(copy);
+	json_decref(with);
+}
+
 /* Makes E the remote entry of URL (the place of its "command" or "type"
  * kept, every member tend does not run the server with kept). */
 static void set_remote(json_t *e, enum mcpconf_url_style style, const char *url,
@@ -524,38 +551,22 @@ static void set_remote(json_t *e, enum mcpconf_url_style style, const char *url,
 {
 	static const char *const gone[] = { "command", "args", "env", "cwd", "type",
 	                                    "url", "httpUrl" };
-	json_t *copy = json_object();
-	bool placed = false;
-	const char *key;
-	json_t *v;
-	json_object_foreach(e, key, v) {
-		bool drop = false;
-		for (size_t i = 0; i < ARRAY_LEN(gone); i++)
-			drop = drop || strcmp(key, gone[i]) == 0;
-		if (drop && !placed) {
-			if (style == MCPCONF_URL_TYPED)
-				json_object_set_new(copy, "type", json_string("http"));
-			json_object_set_new(copy, style == MCPCONF_URL_HTTPURL ? "httpUrl"
-			                                                      : "url",
-			                    json_string(url));
-			placed = true;
-		}
-		if (!drop)
-			json_object_set(copy, key, v);
-	}
+	json_t *with = json_object();
+	if (style == MCPCONF_URL_TYPED)
+		json_object_set_new(with, "type", json_string("http"));
+	json_object_set_new(with, style == MCPCONF_URL_HTTPURL ? "httpUrl" : "url",
+	                    json_string(url));
+	replace_members(e, gone, ARRAY_LEN(gone), with);
 	if (token) {
-		json_t *h = json_object_get(copy, "headers");
+		json_t *h = json_object_get(e, "headers");
 		if (!json_is_object(h)) {
 			h = json_object();
-			json_object_set_new(copy, "headers", h);
+			json_object_set_new(e, "headers", h);
 		}
 		char *bearer = xasprintf("Bearer %s", token);
 		json_object_set_new(h, "Authorization", json_string(bearer));
 		free(bearer);
 	}
-	json_object_clear(e);
-	json_object_update(e, copy);
-	json_decref(copy);
 }
 
 static void rewrite_http(json_t *e, const struct stdio_entry *s, const char *scope,
@@ -683,33 +694,15 @@ static bool rewrite_served(json_t *e, const char *scope, const char *name,
 	struct mcpconf_served v = { 0 };
 	if (!url || !r->served || !r->served(r->served_ctx, url, &v) || !v.argc)
 		return false;
-	json_t *stdio = stdio_members(&v, hint_running(r, scope, name, &v), scope);
 	static const char *const gone[] = { "url", "httpUrl", "type" };
-	json_t *copy = json_object();
-	bool placed = false;
-	const char *key;
-	json_t *x;
-	json_object_foreach(e, key, x) {
-		bool drop = false;
-		for (size_t i = 0; i < ARRAY_LEN(gone); i++)
-			drop = drop || strcmp(key, gone[i]) == 0;
-		if (drop && !placed) {
-			json_object_update(copy, stdio);
-			placed = true;
-		}
-		if (!drop)
-			json_object_set(copy, key, x);
-	}
-	json_t *h = json_object_get(copy, "headers");
+	replace_members(e, gone, ARRAY_LEN(gone),
+	                stdio_members(&v, hint_running(r, scope, name, &v), scope));
+	json_t *h = json_object_get(e, "headers");
 	if (json_is_object(h)) {
 		json_object_del(h, "Authorization");
 		if (!json_object_size(h))
-			json_object_del(copy, "headers");
+			json_object_del(e, "headers");
 	}
-	json_object_clear(e);
-	json_object_update(e, copy);
-	json_decref(copy);
-	json_decref(stdio);
 	char *line = mcpconf_cmdline(v.argv[0], v.argv + 1, v.argc - 1);
 	mcpconf_report_add(r->rep, scope, name, MCPCONF_CHANGED, line);
 	free(line);

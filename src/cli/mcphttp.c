@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -62,23 +61,12 @@ static int token_read(struct mcphttp *h)
 
 static int token_new(struct mcphttp *h)
 {
-	unsigned char b[32];
-	size_t got = 0;
-	while (got < sizeof(b)) {
-		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			errline("mcp import --http: no random bytes for a token: %s",
-			        strerror(errno));
-			return -1;
-		}
-		got += (size_t)n;
+	char hex[65];
+	if (random_hex(hex, 32) < 0) {
+		errline("mcp import --http: no random bytes for a token: %s", strerror(errno));
+		return -1;
 	}
-	struct buf t = { 0 };
-	for (size_t i = 0; i < sizeof(b); i++)
-		buf_addf(&t, "%02x", b[i]);
-	h->token = buf_take(&t);
+	h->token = xstrdup(hex);
 	return 0;
 }
 

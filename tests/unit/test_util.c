@@ -147,6 +147,27 @@ static void test_close_from(void **state)
 	close(p[1]);
 }
 
+static void test_random_hex(void **state)
+{
+	(void)state;
+	char a[65], b[65];
+	memset(a, 'x', sizeof(a));
+	assert_int_equal(random_hex(a, 32), 0);
+	assert_int_equal(random_hex(b, 32), 0);
+	assert_int_equal(strlen(a), 64);
+	assert_int_equal(strspn(a, "0123456789abcdef"), 64);
+	assert_string_not_equal(a, b);
+	/* every byte value is two digits: over 64 draws each digit shows */
+	int seen[16] = { 0 };
+	for (int k = 0; k < 64; k++) {
+		assert_int_equal(random_hex(b, 32), 0);
+		for (size_t i = 0; i < 64; i++)
+			seen[b[i] <= '9' ? b[i] - '0' : b[i] - 'a' + 10]++;
+	}
+	for (int d = 0; d < 16; d++)
+		assert_true(seen[d] > 0);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -157,6 +178,7 @@ int main(void)
 		                                pipe_teardown),
 		cmocka_unit_test_setup_teardown(test_no_reader, pipe_setup, pipe_teardown),
 		cmocka_unit_test(test_close_from),
+		cmocka_unit_test(test_random_hex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
