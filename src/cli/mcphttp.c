@@ -320,6 +320,8 @@ static bool same_set(const struct strv *a, const struct strv *b)
 {
 	if (a->n != b->n)
 		return false;
+	if (a->n == 0)
+		return true;
 	char **x = xcalloc(a->n + 1, sizeof(*x)), **y = xcalloc(b->n + 1, sizeof(*y));
 	memcpy(x, a->v, a->n * sizeof(*x));
 	memcpy(y, b->v, b->n * sizeof(*y));
@@ -440,7 +442,7 @@ static char *section_name(const struct mcphttp *h, const char *name)
 		bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
 		          (*c >= '0' && *c <= '9') || strchr("_.@-", *c);
 		if (ok || (b.len && b.s[b.len - 1] != '-'))
-			buf_addc(&b, ok ? *c : '-');
+			buf_addc(&b, ok ? *c : (char)'-');
 	}
 	while (b.len && b.s[b.len - 1] == '-')
 		b.s[--b.len] = 0;
@@ -468,7 +470,7 @@ static bool port_in_file(const struct mcphttp *h, int port)
 				if (strncmp(a, "unix:", 5) == 0 || strncmp(a, "http:unix:", 10) == 0 ||
 				    !colon)
 					continue;
-				if (atoi(colon + 1) == port)
+				if (strtol(colon + 1, NULL, 10) == port)
 					return true;
 			}
 	}
@@ -509,7 +511,7 @@ static void add_word(struct buf *out, const char *word)
 static void add_clean(struct buf *out, const char *text)
 {
 	for (const unsigned char *c = (const unsigned char *)text; *c; c++)
-		buf_addc(out, *c < 0x20 || *c == 0x7f ? '?' : (char)*c);
+		buf_addc(out, *c < 0x20 || *c == 0x7f ? (char)'?' : (char)*c);
 }
 
 /* The section for S named NAME on PORT, into OUT; -1 with *WHY. */
