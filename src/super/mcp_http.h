@@ -19,6 +19,15 @@
  *   GET                  the session's own SSE stream (one at a time: 409):
  *                        what the server says while no POST stream is
  *                        open (kept, up to a bound, until one opens)
+ *   GET, Last-Event-ID NUM-SEQ   resumes stream NUM of the session (its
+ *                        GET stream or a POST's) after its event SEQ: the
+ *                        events after it that are kept, then what comes
+ *                        (410 when they are not kept or NUM is no stream).
+ *                        Every SSE event has an id NUM-SEQ; a stream
+ *                        opens with a priming event (its id alone); a
+ *                        stream the client left stays, what comes for it
+ *                        kept, until it is answered and MCP_HTTP_DONE_KEPT
+ *                        more are
  *   DELETE               the session ends (ops.close); 404 from then on
  *   POST without a session, of MCP 2026-07-28 (MCP-Protocol-Version or
  *                        _meta says so)  a session of one request: its
@@ -49,13 +58,19 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define MCP_HTTP_KEEPALIVE_MS 15000
 /* A request whose response comes first, within this, is answered as one
  * JSON body; else its answer is an SSE stream. */
 #define MCP_HTTP_HOLD_MS 100
 #define MCP_HTTP_CONN_MAX 512        /* connections at once, per address */
-#define MCP_HTTP_KEPT_MAX 1000       /* messages kept for a GET stream */
+/* Resumption (GET with Last-Event-ID): each stream of a session keeps its
+ * last events, this many and bytes at most, and a session its last
+ * answered streams. */
+#define MCP_HTTP_REPLAY_EVENTS 256
+#define MCP_HTTP_REPLAY_BYTES (256 * 1024)
+#define MCP_HTTP_DONE_KEPT 8
 
 struct mcp_http;
 struct mcp_http_sess;
@@ -98,5 +113,9 @@ size_t mcp_http_sessions(const struct mcp_http *e);
  * [::1], with any port (or none), or one of ALLOWED (compared whole,
  * ignoring case)?  Pure. */
 bool mcp_http_origin_ok(const char *origin, const struct strv *allowed);
+
+/* Is ID an SSE event id as tend writes them, STREAM-SEQ (decimal, no sign
+ * or leading zero, STREAM not 0)?  Then *STREAM and *SEQ.  Pure. */
+bool mcp_http_event_id(const char *id, uint64_t *stream, uint64_t *seq);
 
 #endif
