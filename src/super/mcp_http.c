@@ -115,6 +115,7 @@ static void refuse(struct http_req *r, unsigned status, int code,
 }
 
 static void stream_open(struct stream *st);
+static unsigned modern_status(const char *line, const struct jrpc_msg *m);
 
 static void ev_drop_first(struct stream *st)
 {
@@ -415,8 +416,10 @@ void mcp_http_to_client(struct mcp_http_sess *hs, const char *line, size_t len)
 			if (st->id_len == m.id.len &&
 			    memcmp(st->id, line + m.id.off, m.id.len) == 0) {
 				if (st->held) {
-					/* nothing came before it: one JSON body */
-					http_reply(st->r, 200, "application/json", line, len,
+					/* nothing came before it: one JSON body; of the
+					 * stateless form, its error's status */
+					http_reply(st->r, hs->stateless ? modern_status(line, &m)
+					           : 200, "application/json", line, len,
 					           sess_headers(hs));
 					stream_unlink(st);
 					stream_free(st);
@@ -526,14 +529,101 @@ static const char *const no_hdrs[] = { NULL };
 
 static void keepalive_on(struct mcp_http *e);
 
+/* An Mcp-Name (or Mcp-Param-*) header value H as MCP 2026-07-28 encodes
+ * it: plain visible ASCII and spaces, or "=?base64?B64?=" for anything
+ * else.  The value in *OUT (malloc'd, NUL-terminated; *LEN bytes, which
+ * may hold NULs); false when H is neither. */
+bool mcp_http_header_value(const char *h, char **out, size_t *len)
+{
+	size_t n = strlen(h);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)h[i] < 0x20 || (unsigned char)h[i] > 0x7e)
+			if (h[i] != '\t')
+				return false;
+	if (n < 11 || strncmp(h, "=?base64?", 9) != 0 || strcmp(h + n - 2, "?=") != 0) {
+		*out = xstrdup(h);
+		*len = n;
+		return true;
+	}
+	const char *b = h + 9;
+	size_t bn = n - 11;
+	if (bn % 4)
+		return false;
+	char *o = xmalloc(bn / 4 * 3 + 1);
+	size_t k = 0;
+	uint32_t acc = 0;
+	unsigned bits = 0, pad = 0;
+	for (size_t i = 0; i < bn; i++) {
+		char c = b[i];
+		int v = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26
+		        : c >= '0' && c <= '9' ? c - '0' + 52 : c == '+' ? 62
+		        : c == '/' ? 63 : c == '=' ? -2 : -1;
+		if (v == -1 || (v == -2 && i + 2 < bn) || (v != -2 && pad)) {
+			free(o);
+			return false;
+		}
+		if (v == -2) {
+			pad++;
+			continue;
+		}
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			o[k++] = (char)(acc >> bits & 0xff);
+		}
+	}
+	/* padding as long as what is left over asks, no more; no bits lost */
+	if ((pad && bits / 2 != pad) || (acc & ((1u << bits) - 1))) {
+		free(o);
+		return false;
+	}
+	o[k] = 0;
+	*out = o;
+	*len = k;
+	return true;
+}
+
+/* A 400 of MCP 2026-07-28 for request R (ID: its id, JSON text): CODE,
+ * DATA (taken; or NULL) and the message. */
+static void refuse_modern(struct http_req *r, const char *id, size_t id_len,
+                          int code, json_t *data, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+static void refuse_modern(struct http_req *r, const char *id, size_t id_len,
+                          int code, json_t *data, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *why = NULL;
+	if (vasprintf(&why, fmt, ap) < 0)
+		why = NULL;
+	va_end(ap);
+	char *msg = xasprintf("tend: %s", why ? why : "refused");
+	json_t *jid = id ? json_loadb(id, id_len, JSON_DECODE_ANY, NULL) : NULL;
+	json_t *err = json_pack("{s:i, s:s}", "code", code, "message", msg);
+	if (data)
+		json_object_set_new(err, "data", data);
+	json_t *o = json_pack("{s:s, s:o, s:o}", "jsonrpc", "2.0",
+	                      "id", jid ? jid : json_null(), "error", err);
+	char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	http_reply(r, 400, "application/json", body ? body : "{}",
+	           body ? strlen(body) : 2, no_hdrs);
+	free(body);
+	json_decref(o);
+	free(msg);
+	free(why);
+}
+
 /* MCP 2026-07-28: a message without a session.  Its headers must say
- * what its body does (HeaderMismatch, -32020, otherwise); a client sends
- * no responses.  True when R was refused. */
+ * what its body does (HeaderMismatch, -32020, otherwise: MCP-Protocol-
+ * Version, Mcp-Method, Mcp-Name), its _meta must have what the revision
+ * requires (-32602), its version must be one tend serves (-32022,
+ * UnsupportedProtocolVersion); each 400.  A client sends no responses.
+ * True when R was refused. */
 static bool stateless_bad(struct http_req *r, const char *body, size_t len,
                           const struct jrpc_msg *m, const char *pv,
                           const char *version)
 {
-	(void)len;
 	if (m->kind == JRPC_RESPONSE) {
 		refuse(r, 400, -32600, no_hdrs, "a client of MCP 2026-07-28 sends "
 		       "no responses (send the input as inputResponses of a retry)");
@@ -541,21 +631,101 @@ static bool stateless_bad(struct http_req *r, const char *body, size_t len,
 	}
 	if (m->kind != JRPC_REQUEST)
 		return false;   /* the revision sets no header for notifications */
-	if (!pv || !version || strcmp(pv, version) != 0) {
-		refuse(r, 400, -32020, no_hdrs, "HeaderMismatch: MCP-Protocol-Version "
-		       "%s does not match the request's _meta protocolVersion %s; "
-		       "send the same in both", pv ? pv : "(none)",
-		       version ? version : "(none)");
+	const char *id = body + m->id.off;
+	size_t idn = m->id.len;
+	if (!version) {
+		refuse_modern(r, id, idn, -32602, NULL, "Invalid params: the request "
+		              "has no _meta io.modelcontextprotocol/protocolVersion, "
+		              "which MCP 2026-07-28 requires");
 		return true;
+	}
+	if (!pv || strcmp(pv, version) != 0) {
+		refuse_modern(r, id, idn, -32020, NULL, "HeaderMismatch: MCP-Protocol-"
+		              "Version %s does not match the request's _meta "
+		              "protocolVersion %s; send the same in both",
+		              pv ? pv : "(none)", version);
+		return true;
+	}
+	if (strcmp(version, MCP_PROTOCOL_STATELESS) != 0) {
+		json_t *data = json_pack("{s:[s,s,s,s,s], s:s}", "supported",
+		                         MCP_PROTOCOL_STATELESS, "2025-11-25", "2025-06-18",
+		                         "2025-03-26", "2024-11-05", "requested", version);
+		refuse_modern(r, id, idn, -32022, data, "UnsupportedProtocolVersion: "
+		              "%s is not served here; use %s (or initialize a session "
+		              "of an earlier version)", version, MCP_PROTOCOL_STATELESS);
+		return true;
+	}
+	json_t *doc = json_loadb(body, len, 0, NULL);
+	json_t *params = json_object_get(doc, "params");
+	json_t *meta = json_object_get(params, "_meta");
+	bool refused = true;
+	if (!json_is_object(json_object_get(meta, "io.modelcontextprotocol/"
+	                                          "clientCapabilities"))) {
+		refuse_modern(r, id, idn, -32602, NULL, "Invalid params: the request "
+		              "has no _meta io.modelcontextprotocol/clientCapabilities, "
+		              "which MCP 2026-07-28 requires ({} for none)");
+		goto out;
 	}
 	const char *mh = http_header(r, "Mcp-Method");
 	if (!mh || !jrpc_str_eq(body, m->method, mh)) {
-		refuse(r, 400, -32020, no_hdrs, "HeaderMismatch: Mcp-Method %s does "
-		       "not match the request's method; send the method in both",
-		       mh ? mh : "(none)");
-		return true;
+		refuse_modern(r, id, idn, -32020, NULL, "HeaderMismatch: Mcp-Method %s "
+		              "does not match the request's method; send the method "
+		              "in both", mh ? mh : "(none)");
+		goto out;
 	}
-	return false;
+	/* Mcp-Name: params.name of tools/call and prompts/get, params.uri of
+	 * resources/read */
+	const char *field = jrpc_str_eq(body, m->method, "resources/read") ? "uri"
+	                    : jrpc_str_eq(body, m->method, "tools/call") ||
+	                      jrpc_str_eq(body, m->method, "prompts/get") ? "name" : NULL;
+	json_t *want = field ? json_object_get(params, field) : NULL;
+	if (json_is_string(want)) {
+		const char *hn = http_header(r, "Mcp-Name");
+		char *got = NULL;
+		size_t gn = 0;
+		if (!hn) {
+			refuse_modern(r, id, idn, -32020, NULL, "HeaderMismatch: no Mcp-Name "
+			              "header; send params.%s in it", field);
+			goto out;
+		}
+		if (!mcp_http_header_value(hn, &got, &gn)) {
+			refuse_modern(r, id, idn, -32020, NULL, "HeaderMismatch: Mcp-Name "
+			              "has characters a header value cannot have, or bad "
+			              "base64; send =?base64?...?= for such a value");
+			goto out;
+		}
+		bool eq = gn == json_string_length(want) &&
+		          memcmp(got, json_string_value(want), gn) == 0;
+		free(got);
+		if (!eq) {
+			refuse_modern(r, id, idn, -32020, NULL, "HeaderMismatch: Mcp-Name "
+			              "%s does not match params.%s; send the same in both",
+			              hn, field);
+			goto out;
+		}
+	}
+	refused = false;
+out:
+	json_decref(doc);
+	return refused;
+}
+
+/* The HTTP status of a JSON-RPC response LINE of MCP 2026-07-28 answered
+ * as one JSON body: 400 for the revision's own errors (HeaderMismatch,
+ * MissingRequiredClientCapability, UnsupportedProtocolVersion), 404 for
+ * an unknown method, else 200. */
+static unsigned modern_status(const char *line, const struct jrpc_msg *m)
+{
+	if (!m->error.len)
+		return 200;
+	const char *p = memmem(line + m->error.off, m->error.len, "\"code\"", 6);
+	if (!p)
+		return 200;
+	p += 6;
+	while (*p == ' ' || *p == ':')
+		p++;
+	long code = strtol(p, NULL, 10);
+	return code == -32601 ? 404 : code <= -32020 && code >= -32022 ? 400 : 200;
 }
 
 static void post(struct mcp_http *e, struct http_req *r, const char *sid)

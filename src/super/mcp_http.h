@@ -31,8 +31,12 @@
  *   DELETE               the session ends (ops.close); 404 from then on
  *   POST without a session, of MCP 2026-07-28 (MCP-Protocol-Version or
  *                        _meta says so)  a session of one request: its
- *                        headers checked against the body (HeaderMismatch),
- *                        answered on an SSE stream, ended with its answer;
+ *                        headers checked against the body (HeaderMismatch:
+ *                        MCP-Protocol-Version, Mcp-Method, Mcp-Name), its
+ *                        _meta and version (-32602, -32022), each 400;
+ *                        answered as any request (a JSON error answer has
+ *                        the revision's status: 404 for -32601, 400 for
+ *                        -32020..-32022), ended with its answer;
  *                        closing the stream ends it (its request cancelled)
  *
  * Checked first, in this order, each with one status and a JSON-RPC error
@@ -113,6 +117,12 @@ size_t mcp_http_sessions(const struct mcp_http *e);
  * [::1], with any port (or none), or one of ALLOWED (compared whole,
  * ignoring case)?  Pure. */
 bool mcp_http_origin_ok(const char *origin, const struct strv *allowed);
+
+/* An Mcp-Name (or Mcp-Param-*) header value H as MCP 2026-07-28 encodes
+ * it: plain visible ASCII, spaces and tabs, or "=?base64?B64?=" for any
+ * other value.  The value in *OUT (malloc'd, NUL-terminated; *LEN bytes,
+ * which may hold NULs); false when H is neither.  Pure. */
+bool mcp_http_header_value(const char *h, char **out, size_t *len);
 
 /* Is ID an SSE event id as tend writes them, STREAM-SEQ (decimal, no sign
  * or leading zero, STREAM not 0)?  Then *STREAM and *SEQ.  Pure. */

@@ -7,6 +7,7 @@ StreamableHTTPClientTransport, pinned in tests/mcp; make test installs it);
 the others speak raw HTTP with http.client, against the fake server
 tests/e2e/bin/mcp_server.py.
 """
+import base64
 import http.client
 import json
 import shutil
@@ -609,8 +610,11 @@ def stateless(method, params=None, mid=1):
     return msg
 
 
-def stateless_headers(method, version=STATELESS):
-    return {"MCP-Protocol-Version": version, "Mcp-Method": method}
+def stateless_headers(method, version=STATELESS, name=None):
+    h = {"MCP-Protocol-Version": version, "Mcp-Method": method}
+    if name is not None:
+        h["Mcp-Name"] = name
+    return h
 
 
 def test_stateless_requests_headers_and_cancellation_by_closing(project, tmp_path):
@@ -618,7 +622,7 @@ def test_stateless_requests_headers_and_cancellation_by_closing(project, tmp_pat
     ep = Endpoint(project, tmp_path, env={"MCP_LOG": log})
     ep.p.up()
     r = ep.post(stateless("tools/call", {"name": "echo", "arguments": {"s": 1}}),
-                headers=stateless_headers("tools/call"))
+                headers=stateless_headers("tools/call", name="echo"))
     assert not isinstance(r, tuple), r
     assert r.getheader("Mcp-Session-Id") is None
     assert next_event(r)["result"]["structuredContent"] == {"s": 1}
@@ -641,12 +645,84 @@ def test_stateless_requests_headers_and_cancellation_by_closing(project, tmp_pat
     # closing the stream cancels the request at the server (seen at the
     # stream's next keep-alive, within 15 s)
     r = ep.post(stateless("tools/call", {"name": "hold", "arguments": {"key": "k"}}),
-                headers=stateless_headers("tools/call"))
+                headers=stateless_headers("tools/call", name="hold"))
     wait_until(lambda: b'"hold"' in log.read_bytes(), what="the hold at the server")
     r.conn.close()
     wait_until(lambda: b"notifications/cancelled" in log.read_bytes(), timeout=T_LONG,
                what="the request cancelled")
     wait_until(lambda: ep.p.unit("svc")["clients"] == 0, what="no client left")
+
+
+def test_stateless_mcp_name_and_the_http_status_of_errors(project, tmp_path):
+    ep = Endpoint(project, tmp_path)
+    ep.p.up()
+
+    def ask(method, params=None, mid=5, **kw):
+        """(status, the JSON-RPC message answered)"""
+        got = ep.post(stateless(method, params, mid),
+                      headers=stateless_headers(method, **kw))
+        if isinstance(got, tuple):
+            st, hd, body = got
+            assert hd["Content-Type"] == "application/json", (st, body)
+            return st, json.loads(body)
+        msg = next_event(got)
+        got.conn.close()
+        return got.status, msg
+
+    def b64(v):
+        return "=?base64?%s?=" % base64.b64encode(v.encode()).decode()
+
+    call = {"name": "echo", "arguments": {"x": 1}}
+    st, msg = ask("tools/call", call, name="echo")
+    assert st == 200 and msg["result"]["structuredContent"] == {"x": 1}, msg
+    st, msg = ask("tools/call", call, name=b64("echo"))
+    assert st == 200 and "result" in msg, msg
+    # Mcp-Name: params.name of tools/call and prompts/get, params.uri of
+    # resources/read; missing, different or badly encoded: 400 HeaderMismatch,
+    # with the request's id
+    for name, why in ((None, "no Mcp-Name"), ("ech0", "does not match"),
+                      (b64("echo "), "does not match"), ("=?base64?ZWNo?=", "base64"),
+                      ("=?base64?ZWNobw=?=", "base64")):
+        st, msg = ask("tools/call", call, name=name)
+        assert st == 400 and msg["id"] == 5 and msg["error"]["code"] == -32020 \
+            and why in msg["error"]["message"], (name, st, msg)
+    # a name no header can carry as it is, sent in base64: it passes the
+    # check (the server does not know the tool: an error of its own, 200)
+    st, msg = ask("tools/call", {"name": "\u00e9cho\n", "arguments": {}},
+                  name=b64("\u00e9cho\n"))
+    assert st == 200 and msg["error"]["code"] == -32602, msg
+    st, msg = ask("prompts/get", {"name": "p"}, name="q")
+    assert st == 400 and msg["error"]["code"] == -32020, msg
+    st, msg = ask("resources/read", {"uri": "file:///a b"}, name="file:///a")
+    assert st == 400 and msg["error"]["code"] == -32020, msg
+    # an unknown method (the fake server has no resources): 404, -32601
+    st, msg = ask("resources/read", {"uri": "file:///a b"}, name="file:///a b")
+    assert st == 404 and msg["error"]["code"] == -32601 and msg["id"] == 5, msg
+    st, msg = ask("no/such", {})
+    assert st == 404 and msg["error"]["code"] == -32601, msg
+    # a version tend does not serve: 400 UnsupportedProtocolVersion, with
+    # the versions it does
+    later = stateless("tools/list")
+    later["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = "2027-01-01"
+    st, _, body = ep.post(later, headers=stateless_headers("tools/list", "2027-01-01"))
+    err = json.loads(body)["error"]
+    assert st == 400 and err["code"] == -32022, body
+    assert err["data"]["requested"] == "2027-01-01" and \
+        err["data"]["supported"][0] == STATELESS and "2025-11-25" in err["data"]["supported"]
+    # what _meta must have: 400, -32602
+    bare = stateless("tools/list")
+    del bare["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"]
+    st, _, body = ep.post(bare, headers=stateless_headers("tools/list"))
+    assert st == 400 and json.loads(body)["error"]["code"] == -32602, body
+    bare = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    st, _, body = ep.post(bare, headers=stateless_headers("tools/list"))
+    assert st == 400 and json.loads(body)["error"]["code"] == -32602, body
+    # the session form keeps 200 for every answer: an unknown method there
+    sid, _ = ep.session()
+    r = ep.post({"jsonrpc": "2.0", "id": 3, "method": "no/such"}, sid)
+    assert not isinstance(r, tuple) and r.status == 200, r
+    assert next_event(r)["error"]["code"] == -32601
+    r.conn.close()
 
 
 # --- resumption (Last-Event-ID) ---
