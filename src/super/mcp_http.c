@@ -80,6 +80,7 @@ struct mcp_http_sess {
 	                                resumed: MCP_HTTP_DONE_KEPT */
 	size_t ndone;
 	struct stream *get;          /* its GET stream (NULL: none yet) */
+	size_t kept;                 /* bytes of events its streams keep */
 	struct loop_timer idle;
 	unsigned depth;              /* inside ops.line */
 	bool ended;
@@ -121,6 +122,7 @@ static void ev_drop_first(struct stream *st)
 {
 	st->gone = st->ev[0].seq;
 	st->bytes -= st->ev[0].len;
+	st->hs->kept -= st->ev[0].len;
 	free(st->ev[0].s);
 	memmove(st->ev, st->ev + 1, --st->nev * sizeof(*st->ev));
 }
@@ -129,6 +131,8 @@ static void ev_drop_first(struct stream *st)
  * connection if it has one, and kept (the last MCP_HTTP_REPLAY_EVENTS,
  * MCP_HTTP_REPLAY_BYTES at most) for a client that resumes the stream.
  * The stateless form has no resumption: nothing is kept. */
+static void sess_trim(struct mcp_http_sess *hs);
+
 static void stream_event(struct stream *st, const char *line, size_t len)
 {
 	bool keep = !st->hs->stateless;
@@ -154,9 +158,11 @@ static void stream_event(struct stream *st, const char *line, size_t len)
 	}
 	st->ev[st->nev++] = (struct event){ st->seq, b.s, b.len };
 	st->bytes += b.len;
+	st->hs->kept += b.len;
 	while (st->nev && (st->nev > MCP_HTTP_REPLAY_EVENTS ||
 	                   st->bytes > MCP_HTTP_REPLAY_BYTES))
 		ev_drop_first(st);
+	sess_trim(st->hs);
 }
 
 static void stream_send(struct stream *st, const char *line, size_t len)
@@ -214,6 +220,7 @@ static void stream_free(struct stream *st)
 	loop_timer_stop(st->hs->e->lp, &st->hold);
 	for (size_t i = 0; i < st->nev; i++)
 		free(st->ev[i].s);
+	st->hs->kept -= st->bytes;
 	free(st->ev);
 	free(st->tok);
 	free(st->id);
@@ -262,7 +269,18 @@ static void stream_finish(struct stream *st)
 	st->done = true;
 	list_push_back(&hs->done, &st->link);
 	hs->ndone++;
-	if (hs->ndone > MCP_HTTP_DONE_KEPT || hs->stateless)
+	if (hs->stateless)
+		stream_close(st);
+	else
+		sess_trim(hs);
+}
+
+/* HS keeps its last MCP_HTTP_DONE_KEPT answered streams, while all it
+ * keeps is MCP_HTTP_REPLAY_SESSION_BYTES at most: the oldest go first. */
+static void sess_trim(struct mcp_http_sess *hs)
+{
+	while (!list_empty(&hs->done) && (hs->ndone > MCP_HTTP_DONE_KEPT ||
+	                                  hs->kept > MCP_HTTP_REPLAY_SESSION_BYTES))
 		stream_close(list_first(&hs->done, struct stream, link));
 }
 

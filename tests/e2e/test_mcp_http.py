@@ -934,3 +934,39 @@ def test_the_get_stream_resumes_and_what_is_not_kept_is_refused(project, tmp_pat
     time.sleep(0.8)
     st, _, body = resume(ep, sid, eid)
     assert st == 410 and "256 KiB" in error_of(body), body
+
+
+def test_answered_streams_kept_for_resumption_are_bounded(project, tmp_path):
+    ep = Endpoint(project, tmp_path)
+    ep.p.up()
+    sid, _ = ep.session()
+
+    def answered(mid, label=None):
+        """A request answered on an SSE stream: the id of its first event."""
+        r = slow_call(ep, sid, mid, "t%d" % mid, 60, label=label)
+        events = rest_of(r)
+        r.conn.close()
+        assert events[-1][1]["id"] == mid, events
+        return events[0][0]
+
+    def kept(eid):
+        g = resume(ep, sid, eid)
+        if isinstance(g, tuple):
+            assert g[0] == 410, g
+            return False
+        rest = rest_of(g)
+        g.conn.close()
+        assert "result" in rest[-1][1], rest
+        return True
+
+    # the last 8 answered streams of the session
+    first = answered(1)
+    assert kept(first)
+    later = [answered(i) for i in range(2, 10)]
+    assert not kept(first)
+    assert all(kept(e) for e in later)
+    # and 1 MiB of them at most: the oldest go first
+    big = "x" * (180 * 1024)
+    ids = [answered(i, big) for i in range(10, 16)]
+    assert not kept(ids[0]), "6 streams of 180 KiB kept"
+    assert all(kept(e) for e in ids[1:])
