@@ -200,6 +200,11 @@ class RawHttpWire(HttpWire):
         return json.loads(data)
 
     def close(self):
+        if self.session:
+            self.s.sendall(("DELETE %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                            "Mcp-Session-Id: %s\r\nContent-Length: 0\r\n\r\n"
+                            % (self.path, self.session)).encode())
+            self.f.readline()
         self.f.close()
         self.s.close()
 
