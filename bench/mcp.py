@@ -18,7 +18,9 @@ and stdout, stdlib only), reached two ways: started directly by the bench
 MCP over Streamable HTTP (part 14), the same server as a stdio = mcp
 service with `listen = http:...` (tend speaks HTTP itself), reached three
 ways beside the two above:
-- http: tend's endpoint, one HTTP client (keep-alive) per session;
+- http: tend's endpoint, one HTTP client (keep-alive) per session
+  (http.client; and, for one session, a client writing and reading the
+  socket itself, whose own cost is smaller);
 - bridge: the chain users built before it: a tend `listen`/`backend` proxy
   in front of supergateway (stdio -> Streamable HTTP, stateful), which runs
   `tend connect svc` for each session (supergateway and Node 22 from
@@ -32,6 +34,7 @@ usage: bench/mcp.py TEND [--quick]"""
 import http.client
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -116,8 +119,8 @@ class HttpWire:
             return None
         if (r.getheader("Content-Type") or "").startswith("text/event-stream"):
             for line in body.split(b"\n"):
-                if line.startswith(b"data:"):
-                    m = json.loads(line[5:])
+                if line.startswith(b"data:") and line[5:].strip():
+                    m = json.loads(line[5:])   # (not the priming event)
                     if m.get("id") == msg.get("id"):
                         return m
             raise RuntimeError("no answer in the stream: %r" % body[:200])
@@ -139,6 +142,71 @@ class HttpWire:
             self.c.request("DELETE", self.path, headers={"Mcp-Session-Id": self.session})
             self.c.getresponse().read()
         self.c.close()
+
+
+class RawHttpWire(HttpWire):
+    """The same session over a socket written and read directly (the
+    request as one write, the answer parsed by hand): what tend's endpoint
+    costs with less of the client's own in the figure (http.client parses
+    every header with the email package)."""
+
+    def __init__(self, port, path="/mcp"):
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.f = self.s.makefile("rb")
+        self.path, self.n, self.session = path, 0, None
+
+    def post(self, msg):
+        body = json.dumps(msg).encode()
+        h = ["POST %s HTTP/1.1" % self.path, "Host: 127.0.0.1",
+             "Content-Type: application/json",
+             "Accept: application/json, text/event-stream",
+             "Content-Length: %d" % len(body)]
+        if self.session:
+            h += ["Mcp-Session-Id: " + self.session,
+                  "MCP-Protocol-Version: " + INIT["protocolVersion"]]
+        self.s.sendall(("\r\n".join(h) + "\r\n\r\n").encode() + body)
+        status = int(self.f.readline().split()[1])
+        hd = {}
+        while True:
+            line = self.f.readline()
+            if line in (b"\r\n", b""):
+                break
+            k, v = line.decode().split(":", 1)
+            hd[k.strip().lower()] = v.strip()
+        if "content-length" in hd:
+            data = self.f.read(int(hd["content-length"]))
+        else:   # chunked, to its end
+            data = b""
+            while True:
+                size = int(self.f.readline().strip(), 16)
+                if not size:
+                    self.f.readline()
+                    break
+                data += self.f.read(size)
+                self.f.readline()
+        if status not in (200, 202):
+            raise RuntimeError("HTTP %d: %r" % (status, data[:200]))
+        self.session = hd.get("mcp-session-id", self.session)
+        if status == 202:
+            return None
+        if hd.get("content-type", "").startswith("text/event-stream"):
+            for line in data.split(b"\n"):
+                if line.startswith(b"data:") and line[5:].strip():
+                    m = json.loads(line[5:])
+                    if m.get("id") == msg.get("id"):
+                        return m
+            raise RuntimeError("no answer in the stream: %r" % data[:200])
+        return json.loads(data)
+
+    def close(self):
+        if self.session:
+            self.s.sendall(("DELETE %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                            "Mcp-Session-Id: %s\r\nContent-Length: 0\r\n\r\n"
+                            % (self.path, self.session)).encode())
+            self.f.readline()
+        self.f.close()
+        self.s.close()
 
 
 def descendants(pid):
@@ -219,6 +287,14 @@ def http_part(d, rows, n, clients, many, idle, port, bport):
     for label, wire in ways:
         # the http ping: what the HTTP layer costs, the server left out
         way_rows(rows, label, wire, n, clients, ping=label == "http")
+    # one session again, its client writing and reading the socket itself
+    w = RawHttpWire(port)
+    w.initialize()
+    for what, method in (("echo, 1 session, raw client", "tools/call"),
+                         ("ping, raw client", "ping")):
+        rt = round_trips(w, n, method)
+        rows.append(("http", what, statistics.median(rt), pct(rt, 0.99)))
+    w.close()
     fig = {}
     before = proc_mem(d.pid)["RssAnon"] // 1024
     ws = [HttpWire(port) for _ in range(idle)]

@@ -86,6 +86,10 @@ struct http_req {
 	/* held (http_hold): its answer, once given, waits for the access
 	 * handler's next call (after the resume) */
 	bool held;
+	/* inside the access handler's call of cb.request: a held request is
+	 * suspended only once that returns unanswered, and an answer given
+	 * meanwhile is queued at once (no suspend, resume and second call) */
+	bool handling;
 	struct MHD_Response *pending;
 	unsigned pending_status;
 	/* a stream */
@@ -236,7 +240,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
 	}
 	if (r->answered || r->held)
 		return MHD_YES;
+	r->handling = true;
 	h->cb.request(h->cb.ctx, r);
+	r->handling = false;
+	if (r->held && !r->answered) {
+		/* waits for its answer */
+		r->suspended = true;
+		mhd.MHD_suspend_connection(c);
+	}
 	return r->answered || r->held ? MHD_YES : MHD_NO;
 }
 
@@ -300,6 +311,11 @@ static bool queue(struct http_req *r, unsigned status, struct MHD_Response *resp
 {
 	if (!r->held)
 		return mhd.MHD_queue_response(r->c, status, resp) == MHD_YES;
+	if (r->handling) {
+		/* answered before the handler returned: not suspended yet */
+		r->held = false;
+		return mhd.MHD_queue_response(r->c, status, resp) == MHD_YES;
+	}
 	r->held = false;
 	r->pending = resp;
 	r->pending_status = status;
@@ -311,8 +327,6 @@ void http_hold(struct http_req *r, void *data)
 {
 	r->held = true;
 	r->data = data;
-	r->suspended = true;
-	mhd.MHD_suspend_connection(r->c);
 }
 
 void http_reply(struct http_req *r, unsigned status, const char *ctype,
@@ -325,12 +339,11 @@ void http_reply(struct http_req *r, unsigned status, const char *ctype,
 	if (ctype)
 		mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	add_headers(resp, hdrs);
-	bool held = r->held;
 	if (queue(r, status, resp)) {
 		r->answered = true;
 		r->data = NULL;
 	}
-	if (!held)
+	if (r->pending != resp)   /* queued, or not: MHD keeps what it needs */
 		mhd.MHD_destroy_response(resp);
 }
 
@@ -344,13 +357,12 @@ void http_stream(struct http_req *r, const char *const *hdrs, void *data)
 	                        "text/event-stream");
 	mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	add_headers(resp, hdrs);
-	bool held = r->held;
 	if (queue(r, MHD_HTTP_OK, resp)) {
 		r->answered = true;
 		r->stream = true;
 		r->data = data;
 	}
-	if (!held)
+	if (r->pending != resp)
 		mhd.MHD_destroy_response(resp);
 }
 

@@ -64,7 +64,10 @@ const char *http_body(const struct http_req *r, size_t *len);
 bool http_too_big(const struct http_req *r);
 
 /* Instead of an answer now: R waits (its connection suspended) for
- * http_reply or http_stream, given later from anywhere.  DATA comes back
+ * http_reply or http_stream, given later from anywhere; given before the
+ * request callback returns (an answer tend has at once, as ping's), it
+ * goes at once, without a suspend and resume (each a change of MHD's
+ * epoll set and a run of its loop more).  DATA comes back
  * with cb->closed if it goes first (seen only once it is answered: a held
  * request's client going away is not noticed before). */
 void http_hold(struct http_req *r, void *data);

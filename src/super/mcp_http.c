@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,18 +32,40 @@ struct mcp_http {
 	struct list sessions;
 	size_t nsessions;
 	struct loop_timer keepalive;
+	uint64_t nums;               /* streams numbered so far: an event id
+	                                names a stream of one session only */
 };
 
-/* An open SSE stream of a session: a POST's (the answer to request ID)
- * or the session's GET stream (ID NULL). */
+/* One SSE event of a stream, kept for a client that resumes it. */
+struct event {
+	uint64_t seq;
+	char *s;                     /* the whole event, id: line and all */
+	size_t len;
+};
+
+/* An SSE stream of a session: a POST's (the answer to request ID) or the
+ * session's GET stream (ID NULL).  It outlives its connection: the client
+ * may resume it (GET with Last-Event-ID: NUM-SEQ) until it is answered
+ * and a few more streams are answered after it. */
 struct stream {
 	struct mcp_http_sess *hs;
-	struct list_link link;       /* on hs->streams (POST) */
-	struct http_req *r;
+	struct list_link link;       /* on hs->streams (POST, in flight) or
+	                                hs->done (answered) */
+	struct http_req *r;          /* its connection; NULL: the client left
+	                                it (or it ended) */
 	char *id;
 	size_t id_len;
+	char *tok;                   /* its request's progress token (JSON) */
+	size_t tok_len;
 	bool held;                   /* a POST not answered yet (http_hold) */
+	bool done;                   /* its response is its last event */
 	struct loop_timer hold;      /* then it becomes an SSE stream */
+	uint64_t num;                /* event ids are NUM-SEQ */
+	uint64_t seq;                /* of its last event */
+	uint64_t sent;               /* of the last event written to a connection */
+	uint64_t gone;               /* events up to this one are not kept */
+	struct event *ev;            /* the last events, oldest first */
+	size_t nev, evcap, bytes;
 };
 
 struct mcp_http_sess {
@@ -50,11 +73,14 @@ struct mcp_http_sess {
 	struct list_link link;
 	char id[33];
 	void *sess;                  /* the caller's */
-	struct list streams;         /* POST streams, oldest first */
+	struct list streams;         /* POST streams in flight, oldest first
+	                                (with a connection or not) */
 	size_t nstreams;
-	struct stream *get;
-	struct buf kept;             /* for the GET stream: SSE events */
-	size_t nkept;
+	struct list done;            /* answered POST streams, kept to be
+	                                resumed: MCP_HTTP_DONE_KEPT */
+	size_t ndone;
+	struct stream *get;          /* its GET stream (NULL: none yet) */
+	size_t kept;                 /* bytes of events its streams keep */
 	struct loop_timer idle;
 	unsigned depth;              /* inside ops.line */
 	bool ended;
@@ -89,22 +115,72 @@ static void refuse(struct http_req *r, unsigned status, int code,
 	free(why);
 }
 
-static void sse_event(struct buf *b, const char *line, size_t len)
+static void stream_open(struct stream *st);
+static unsigned modern_status(const char *line, const struct jrpc_msg *m);
+
+static void ev_drop_first(struct stream *st)
 {
-	buf_adds(b, "event: message\ndata: ");
-	buf_add(b, line, len);
-	buf_adds(b, "\n\n");
+	st->gone = st->ev[0].seq;
+	st->bytes -= st->ev[0].len;
+	st->hs->kept -= st->ev[0].len;
+	free(st->ev[0].s);
+	memmove(st->ev, st->ev + 1, --st->nev * sizeof(*st->ev));
 }
 
-static void stream_open(struct stream *st);
+/* One more event of ST (LINE, a JSON-RPC message): written to its
+ * connection if it has one, and kept (the last MCP_HTTP_REPLAY_EVENTS,
+ * MCP_HTTP_REPLAY_BYTES at most) for a client that resumes the stream.
+ * The stateless form has no resumption: nothing is kept. */
+static void sess_trim(struct mcp_http_sess *hs);
+
+static void stream_event(struct stream *st, const char *line, size_t len)
+{
+	bool keep = !st->hs->stateless;
+	struct buf b = { 0 };
+	st->seq++;
+	if (keep)
+		buf_addf(&b, "id: %" PRIu64 "-%" PRIu64 "\n", st->num, st->seq);
+	buf_adds(&b, "event: message\ndata: ");
+	buf_add(&b, line, len);
+	buf_adds(&b, "\n\n");
+	if (st->r && !st->held) {
+		http_send(st->r, b.s, b.len);
+		st->sent = st->seq;
+	}
+	if (!keep) {
+		free(b.s);
+		st->gone = st->seq;
+		return;
+	}
+	if (st->nev == st->evcap) {
+		st->evcap = st->evcap ? 2 * st->evcap : 4;
+		st->ev = xrealloc(st->ev, st->evcap * sizeof(*st->ev));
+	}
+	st->ev[st->nev++] = (struct event){ st->seq, b.s, b.len };
+	st->bytes += b.len;
+	st->hs->kept += b.len;
+	while (st->nev && (st->nev > MCP_HTTP_REPLAY_EVENTS ||
+	                   st->bytes > MCP_HTTP_REPLAY_BYTES))
+		ev_drop_first(st);
+	sess_trim(st->hs);
+}
 
 static void stream_send(struct stream *st, const char *line, size_t len)
 {
 	stream_open(st);
-	struct buf b = { 0 };
-	sse_event(&b, line, len);
-	http_send(st->r, b.s, b.len);
-	free(b.s);
+	stream_event(st, line, len);
+}
+
+/* The priming event of a stream (re)opened at event FROM: its id alone,
+ * the cursor a client resumes from (MCP 2025-11-25). */
+static void stream_prime(struct stream *st, uint64_t from)
+{
+	if (st->hs->stateless)
+		return;
+	char ev[64];
+	int n = snprintf(ev, sizeof(ev), "id: %" PRIu64 "-%" PRIu64 "\ndata:\n\n",
+	                 st->num, from);
+	http_send(st->r, ev, (size_t)n);
 }
 
 /* --- sessions --- */
@@ -130,6 +206,7 @@ static void stream_open(struct stream *st)
 	st->held = false;
 	loop_timer_stop(st->hs->e->lp, &st->hold);
 	http_stream(st->r, sess_headers(st->hs), st);
+	stream_prime(st, st->seq);
 }
 
 static void on_hold(struct loop *lp, struct loop_timer *t)
@@ -141,6 +218,11 @@ static void on_hold(struct loop *lp, struct loop_timer *t)
 static void stream_free(struct stream *st)
 {
 	loop_timer_stop(st->hs->e->lp, &st->hold);
+	for (size_t i = 0; i < st->nev; i++)
+		free(st->ev[i].s);
+	st->hs->kept -= st->bytes;
+	free(st->ev);
+	free(st->tok);
 	free(st->id);
 	free(st);
 }
@@ -152,19 +234,91 @@ static void stream_unlink(struct stream *st)
 	struct mcp_http_sess *hs = st->hs;
 	if (st == hs->get) {
 		hs->get = NULL;
+	} else if (st->done) {
+		list_remove(&hs->done, &st->link);
+		hs->ndone--;
 	} else {
 		list_remove(&hs->streams, &st->link);
 		hs->nstreams--;
 	}
 }
 
-/* ST is done: the request's stream ends (what it holds is sent). */
+/* ST goes: its connection ends (what it holds is sent). */
 static void stream_close(struct stream *st)
 {
-	stream_open(st);
-	http_end(st->r);
+	if (st->r) {
+		stream_open(st);
+		http_end(st->r);
+	}
 	stream_unlink(st);
 	stream_free(st);
+}
+
+/* ST's response is its last event: its connection ends once that is
+ * sent; it is kept, with the last MCP_HTTP_DONE_KEPT answered streams of
+ * its session, for a client that lost the end of it. */
+static void stream_finish(struct stream *st)
+{
+	struct mcp_http_sess *hs = st->hs;
+	if (st->r) {
+		http_end(st->r);
+		st->r = NULL;
+	}
+	list_remove(&hs->streams, &st->link);
+	hs->nstreams--;
+	st->done = true;
+	list_push_back(&hs->done, &st->link);
+	hs->ndone++;
+	if (hs->stateless)
+		stream_close(st);
+	else
+		sess_trim(hs);
+}
+
+/* HS keeps its last MCP_HTTP_DONE_KEPT answered streams, while all it
+ * keeps is MCP_HTTP_REPLAY_SESSION_BYTES at most: the oldest go first. */
+static void sess_trim(struct mcp_http_sess *hs)
+{
+	while (!list_empty(&hs->done) && (hs->ndone > MCP_HTTP_DONE_KEPT ||
+	                                  hs->kept > MCP_HTTP_REPLAY_SESSION_BYTES))
+		stream_close(list_first(&hs->done, struct stream, link));
+}
+
+/* ST gets connection R (a GET, or the POST of its request), from event
+ * FROM on: the events after FROM that are kept are sent, then what comes.
+ * An answered stream ends with them. */
+static void stream_attach(struct stream *st, struct http_req *r, uint64_t from)
+{
+	st->r = r;
+	http_stream(r, sess_headers(st->hs), st);
+	stream_prime(st, from);
+	for (size_t i = 0; i < st->nev; i++)
+		if (st->ev[i].seq > from)
+			http_send(r, st->ev[i].s, st->ev[i].len);
+	st->sent = st->seq;
+	if (st->done) {
+		http_end(r);
+		st->r = NULL;
+	}
+}
+
+/* Has HS a stream with a connection (or a request held)? */
+static bool sess_attached(const struct mcp_http_sess *hs)
+{
+	if (hs->get && hs->get->r)
+		return true;
+	list_each(st, &hs->streams, struct stream, link)
+		if (st->r)
+			return true;
+	return false;
+}
+
+static struct stream *stream_new(struct mcp_http_sess *hs)
+{
+	struct stream *st = xcalloc(1, sizeof(*st));
+	st->hs = hs;
+	st->num = ++hs->e->nums;
+	return st;
 }
 
 static void sess_free(struct mcp_http_sess *hs)
@@ -174,10 +328,11 @@ static void sess_free(struct mcp_http_sess *hs)
 		next = list_next(st, struct stream, link);
 		stream_close(st);
 	}
+	while (!list_empty(&hs->done))
+		stream_close(list_first(&hs->done, struct stream, link));
 	if (hs->get)
 		stream_close(hs->get);
 	loop_timer_stop(hs->e->lp, &hs->idle);
-	free(hs->kept.s);
 	free(hs);
 }
 
@@ -207,7 +362,7 @@ static void sess_close(struct mcp_http_sess *hs)
 static void on_idle(struct loop *lp, struct loop_timer *t)
 {
 	struct mcp_http_sess *hs = t->data;
-	if (hs->nstreams || hs->get) {
+	if (sess_attached(hs)) {
 		loop_timer_start(lp, &hs->idle, hs->e->idle_ms, on_idle, hs);
 		return;
 	}
@@ -279,37 +434,46 @@ void mcp_http_to_client(struct mcp_http_sess *hs, const char *line, size_t len)
 			if (st->id_len == m.id.len &&
 			    memcmp(st->id, line + m.id.off, m.id.len) == 0) {
 				if (st->held) {
-					/* nothing came before it: one JSON body */
-					http_reply(st->r, 200, "application/json", line, len,
+					/* nothing came before it: one JSON body; of the
+					 * stateless form, its error's status */
+					http_reply(st->r, hs->stateless ? modern_status(line, &m)
+					           : 200, "application/json", line, len,
 					           sess_headers(hs));
 					stream_unlink(st);
 					stream_free(st);
 				} else {
-					stream_send(st, line, len);
-					stream_close(st);
+					stream_event(st, line, len);
+					stream_finish(st);
 				}
 				if (hs->stateless)   /* its one request is answered */
 					loop_timer_start(hs->e->lp, &hs->idle, 0, on_idle, hs);
 				return;
 			}
-		/* its stream is gone (the client left it): nobody to tell,
-		 * unless it waits on its GET stream */
-		if (!hs->get)
+		return;   /* no stream of the session asked it: nobody to tell */
+	}
+	/* Progress: on the stream of the request it is about */
+	if (k == JRPC_NOTIFICATION && m.progress_token.len)
+		list_each(st, &hs->streams, struct stream, link)
+			if (st->tok_len == m.progress_token.len &&
+			    memcmp(st->tok, line + m.progress_token.off, st->tok_len) == 0) {
+				stream_send(st, line, len);
+				return;
+			}
+	/* The server's other requests and notifications: on the newest POST
+	 * stream with a connection (a request of the client is in flight:
+	 * what the server asks now is for it), else on the GET stream (kept
+	 * for it while it has no connection): never on a stream the client
+	 * left, which may have nothing to do with them. */
+	for (struct list_link *l = hs->streams.tail; l; l = l->prev) {
+		struct stream *st = list_item(l, struct stream, link);
+		if (st->r) {
+			stream_send(st, line, len);
 			return;
+		}
 	}
-	/* The server's requests and notifications: on the newest POST stream
-	 * (a request of the client is in flight: what the server asks now is
-	 * for it), else on the GET stream, else kept for it. */
-	struct stream *st = list_empty(&hs->streams) ? hs->get
-	                    : list_item(hs->streams.tail, struct stream, link);
-	if (st) {
-		stream_send(st, line, len);
-		return;
-	}
-	if (hs->nkept >= MCP_HTTP_KEPT_MAX)
-		return;   /* a client that never opens its stream misses them */
-	sse_event(&hs->kept, line, len);
-	hs->nkept++;
+	if (!hs->get)
+		hs->get = stream_new(hs);
+	stream_event(hs->get, line, len);
 }
 
 void mcp_http_end(struct mcp_http_sess *hs)
@@ -383,14 +547,101 @@ static const char *const no_hdrs[] = { NULL };
 
 static void keepalive_on(struct mcp_http *e);
 
+/* An Mcp-Name (or Mcp-Param-*) header value H as MCP 2026-07-28 encodes
+ * it: plain visible ASCII and spaces, or "=?base64?B64?=" for anything
+ * else.  The value in *OUT (malloc'd, NUL-terminated; *LEN bytes, which
+ * may hold NULs); false when H is neither. */
+bool mcp_http_header_value(const char *h, char **out, size_t *len)
+{
+	size_t n = strlen(h);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)h[i] < 0x20 || (unsigned char)h[i] > 0x7e)
+			if (h[i] != '\t')
+				return false;
+	if (n < 11 || strncmp(h, "=?base64?", 9) != 0 || strcmp(h + n - 2, "?=") != 0) {
+		*out = xstrdup(h);
+		*len = n;
+		return true;
+	}
+	const char *b = h + 9;
+	size_t bn = n - 11;
+	if (bn % 4)
+		return false;
+	char *o = xmalloc(bn / 4 * 3 + 1);
+	size_t k = 0;
+	uint32_t acc = 0;
+	unsigned bits = 0, pad = 0;
+	for (size_t i = 0; i < bn; i++) {
+		char c = b[i];
+		int v = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26
+		        : c >= '0' && c <= '9' ? c - '0' + 52 : c == '+' ? 62
+		        : c == '/' ? 63 : c == '=' ? -2 : -1;
+		if (v == -1 || (v == -2 && i + 2 < bn) || (v != -2 && pad)) {
+			free(o);
+			return false;
+		}
+		if (v == -2) {
+			pad++;
+			continue;
+		}
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			o[k++] = (char)(acc >> bits & 0xff);
+		}
+	}
+	/* padding as long as what is left over asks, no more; no bits lost */
+	if ((pad && bits / 2 != pad) || (acc & ((1u << bits) - 1))) {
+		free(o);
+		return false;
+	}
+	o[k] = 0;
+	*out = o;
+	*len = k;
+	return true;
+}
+
+/* A 400 of MCP 2026-07-28 for request R (ID: its id, JSON text): CODE,
+ * DATA (taken; or NULL) and the message. */
+static void refuse_modern(struct http_req *r, const char *id, size_t id_len,
+                          int code, json_t *data, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+static void refuse_modern(struct http_req *r, const char *id, size_t id_len,
+                          int code, json_t *data, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *why = NULL;
+	if (vasprintf(&why, fmt, ap) < 0)
+		why = NULL;
+	va_end(ap);
+	char *msg = xasprintf("tend: %s", why ? why : "refused");
+	json_t *jid = id ? json_loadb(id, id_len, JSON_DECODE_ANY, NULL) : NULL;
+	json_t *err = json_pack("{s:i, s:s}", "code", code, "message", msg);
+	if (data)
+		json_object_set_new(err, "data", data);
+	json_t *o = json_pack("{s:s, s:o, s:o}", "jsonrpc", "2.0",
+	                      "id", jid ? jid : json_null(), "error", err);
+	char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	http_reply(r, 400, "application/json", body ? body : "{}",
+	           body ? strlen(body) : 2, no_hdrs);
+	free(body);
+	json_decref(o);
+	free(msg);
+	free(why);
+}
+
 /* MCP 2026-07-28: a message without a session.  Its headers must say
- * what its body does (HeaderMismatch, -32020, otherwise); a client sends
- * no responses.  True when R was refused. */
+ * what its body does (HeaderMismatch, -32020, otherwise: MCP-Protocol-
+ * Version, Mcp-Method, Mcp-Name), its _meta must have what the revision
+ * requires (-32602), its version must be one tend serves (-32022,
+ * UnsupportedProtocolVersion); each 400.  A client sends no responses.
+ * True when R was refused. */
 static bool stateless_bad(struct http_req *r, const char *body, size_t len,
                           const struct jrpc_msg *m, const char *pv,
                           const char *version)
 {
-	(void)len;
 	if (m->kind == JRPC_RESPONSE) {
 		refuse(r, 400, -32600, no_hdrs, "a client of MCP 2026-07-28 sends "
 		       "no responses (send the input as inputResponses of a retry)");
@@ -398,21 +649,101 @@ static bool stateless_bad(struct http_req *r, const char *body, size_t len,
 	}
 	if (m->kind != JRPC_REQUEST)
 		return false;   /* the revision sets no header for notifications */
-	if (!pv || !version || strcmp(pv, version) != 0) {
-		refuse(r, 400, -32020, no_hdrs, "HeaderMismatch: MCP-Protocol-Version "
-		       "%s does not match the request's _meta protocolVersion %s; "
-		       "send the same in both", pv ? pv : "(none)",
-		       version ? version : "(none)");
+	const char *id = body + m->id.off;
+	size_t idn = m->id.len;
+	if (!version) {
+		refuse_modern(r, id, idn, -32602, NULL, "Invalid params: the request "
+		              "has no _meta io.modelcontextprotocol/protocolVersion, "
+		              "which MCP 2026-07-28 requires");
 		return true;
+	}
+	if (!pv || strcmp(pv, version) != 0) {
+		refuse_modern(r, id, idn, -32020, NULL, "HeaderMismatch: MCP-Protocol-"
+		              "Version %s does not match the request's _meta "
+		              "protocolVersion %s; send the same in both",
+		              pv ? pv : "(none)", version);
+		return true;
+	}
+	if (strcmp(version, MCP_PROTOCOL_STATELESS) != 0) {
+		json_t *data = json_pack("{s:[s,s,s,s,s], s:s}", "supported",
+		                         MCP_PROTOCOL_STATELESS, "2025-11-25", "2025-06-18",
+		                         "2025-03-26", "2024-11-05", "requested", version);
+		refuse_modern(r, id, idn, -32022, data, "UnsupportedProtocolVersion: "
+		              "%s is not served here; use %s (or initialize a session "
+		              "of an earlier version)", version, MCP_PROTOCOL_STATELESS);
+		return true;
+	}
+	json_t *doc = json_loadb(body, len, 0, NULL);
+	json_t *params = json_object_get(doc, "params");
+	json_t *meta = json_object_get(params, "_meta");
+	bool refused = true;
+	if (!json_is_object(json_object_get(meta, "io.modelcontextprotocol/"
+	                                          "clientCapabilities"))) {
+		refuse_modern(r, id, idn, -32602, NULL, "Invalid params: the request "
+		              "has no _meta io.modelcontextprotocol/clientCapabilities, "
+		              "which MCP 2026-07-28 requires ({} for none)");
+		goto out;
 	}
 	const char *mh = http_header(r, "Mcp-Method");
 	if (!mh || !jrpc_str_eq(body, m->method, mh)) {
-		refuse(r, 400, -32020, no_hdrs, "HeaderMismatch: Mcp-Method %s does "
-		       "not match the request's method; send the method in both",
-		       mh ? mh : "(none)");
-		return true;
+		refuse_modern(r, id, idn, -32020, NULL, "HeaderMismatch: Mcp-Method %s "
+		              "does not match the request's method; send the method "
+		              "in both", mh ? mh : "(none)");
+		goto out;
 	}
-	return false;
+	/* Mcp-Name: params.name of tools/call and prompts/get, params.uri of
+	 * resources/read */
+	const char *field = jrpc_str_eq(body, m->method, "resources/read") ? "uri"
+	                    : jrpc_str_eq(body, m->method, "tools/call") ||
+	                      jrpc_str_eq(body, m->method, "prompts/get") ? "name" : NULL;
+	json_t *want = field ? json_object_get(params, field) : NULL;
+	if (json_is_string(want)) {
+		const char *hn = http_header(r, "Mcp-Name");
+		char *got = NULL;
+		size_t gn = 0;
+		if (!hn) {
+			refuse_modern(r, id, idn, -32020, NULL, "HeaderMismatch: no Mcp-Name "
+			              "header; send params.%s in it", field);
+			goto out;
+		}
+		if (!mcp_http_header_value(hn, &got, &gn)) {
+			refuse_modern(r, id, idn, -32020, NULL, "HeaderMismatch: Mcp-Name "
+			              "has characters a header value cannot have, or bad "
+			              "base64; send =?base64?...?= for such a value");
+			goto out;
+		}
+		bool eq = gn == json_string_length(want) &&
+		          memcmp(got, json_string_value(want), gn) == 0;
+		free(got);
+		if (!eq) {
+			refuse_modern(r, id, idn, -32020, NULL, "HeaderMismatch: Mcp-Name "
+			              "%s does not match params.%s; send the same in both",
+			              hn, field);
+			goto out;
+		}
+	}
+	refused = false;
+out:
+	json_decref(doc);
+	return refused;
+}
+
+/* The HTTP status of a JSON-RPC response LINE of MCP 2026-07-28 answered
+ * as one JSON body: 400 for the revision's own errors (HeaderMismatch,
+ * MissingRequiredClientCapability, UnsupportedProtocolVersion), 404 for
+ * an unknown method, else 200. */
+static unsigned modern_status(const char *line, const struct jrpc_msg *m)
+{
+	if (!m->error.len)
+		return 200;
+	const char *p = memmem(line + m->error.off, m->error.len, "\"code\"", 6);
+	if (!p)
+		return 200;
+	p += 6;
+	while (*p == ' ' || *p == ':')
+		p++;
+	long code = strtol(p, NULL, 10);
+	return code == -32601 ? 404 : code <= -32020 && code >= -32022 ? 400 : 200;
 }
 
 static void post(struct mcp_http *e, struct http_req *r, const char *sid)
@@ -515,20 +846,25 @@ static void post(struct mcp_http *e, struct http_req *r, const char *sid)
 		free(body);
 		return;
 	}
-	if (hs->nstreams + (hs->get != NULL) >= e->streams_max) {
+	if (hs->nstreams + (hs->get && hs->get->r) >= e->streams_max) {
 		refuse(r, 429, -32000, no_hdrs, "session has http-streams-max %u "
 		       "streams open; wait for answers, or raise http-streams-max",
 		       e->streams_max);
 		free(body);
 		return;
 	}
-	struct stream *st = xcalloc(1, sizeof(*st));
-	st->hs = hs;
+	struct stream *st = stream_new(hs);
 	st->r = r;
 	st->id_len = m.id.len;
 	st->id = xmalloc(m.id.len + 1);
 	memcpy(st->id, body + m.id.off, m.id.len);
 	st->id[m.id.len] = 0;
+	if (m.meta_progress.len) {
+		st->tok_len = m.meta_progress.len;
+		st->tok = xmalloc(st->tok_len + 1);
+		memcpy(st->tok, body + m.meta_progress.off, st->tok_len);
+		st->tok[st->tok_len] = 0;
+	}
 	/* held: answered as one JSON body when the response comes first and
 	 * soon, else as an SSE stream (MCP_HTTP_HOLD_MS) */
 	st->held = true;
@@ -539,6 +875,55 @@ static void post(struct mcp_http *e, struct http_req *r, const char *sid)
 	keepalive_on(e);
 	sess_line(hs, body, len);
 	free(body);
+}
+
+/* One decimal number at *P, as tend writes them (no sign, no leading
+ * zero, no overflow); *P moves past it. */
+static bool event_num(const char **p, uint64_t *v)
+{
+	const char *s = *p;
+	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] >= '0' && s[1] <= '9'))
+		return false;
+	uint64_t n = 0;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (n > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return false;
+		n = n * 10 + (uint64_t)(*s - '0');
+	}
+	*v = n;
+	*p = s;
+	return true;
+}
+
+bool mcp_http_event_id(const char *id, uint64_t *stream, uint64_t *seq)
+{
+	const char *p = id;
+	return event_num(&p, stream) && *stream && *p++ == '-' &&
+	       event_num(&p, seq) && !*p;
+}
+
+/* The stream of HS that event id ID (NUM-SEQ) is of, and SEQ; NULL when
+ * there is none: malformed, of no stream of HS, or of events no longer
+ * kept (those after SEQ are needed). */
+static struct stream *resumed(struct mcp_http_sess *hs, const char *id,
+                              uint64_t *seq)
+{
+	uint64_t num, n;
+	if (!mcp_http_event_id(id, &num, &n))
+		return NULL;
+	struct stream *st = NULL;
+	if (hs->get && hs->get->num == num)
+		st = hs->get;
+	list_each(s, &hs->streams, struct stream, link)
+		if (s->num == num)
+			st = s;
+	list_each(s, &hs->done, struct stream, link)
+		if (s->num == num)
+			st = s;
+	if (!st || st->held || n < st->gone || n > st->seq)
+		return NULL;
+	*seq = n;
+	return st;
 }
 
 static void get(struct mcp_http *e, struct http_req *r, const char *sid)
@@ -560,25 +945,40 @@ static void get(struct mcp_http *e, struct http_req *r, const char *sid)
 		return;
 	}
 	touch(hs);
-	if (hs->get) {
-		refuse(r, 409, -32000, no_hdrs, "session already has its GET "
-		       "stream open; one at a time");
+	const char *last = http_header(r, "Last-Event-ID");
+	if (last) {
+		/* resumption: the stream of that event, from after it */
+		uint64_t from = 0;
+		struct stream *st = resumed(hs, last, &from);
+		if (!st) {
+			refuse(r, 410, -32000, no_hdrs, "event %s is of no stream "
+			       "this session keeps (a stream keeps its last %u events, "
+			       "%u KiB, and is kept until %u more requests are answered); "
+			       "what followed it is lost: send the request again, or GET "
+			       "without Last-Event-ID", last, MCP_HTTP_REPLAY_EVENTS,
+			       MCP_HTTP_REPLAY_BYTES / 1024, MCP_HTTP_DONE_KEPT);
+			return;
+		}
+		if (st->r) {
+			/* the client left that connection: this one takes over */
+			http_end(st->r);
+			st->r = NULL;
+		}
+		stream_attach(st, r, from);
+		keepalive_on(e);
 		return;
 	}
-	struct stream *st = xcalloc(1, sizeof(*st));
-	st->hs = hs;
-	st->r = r;
-	http_stream(r, (const char *const[]){ "Mcp-Session-Id", hs->id, NULL }, st);
-	hs->get = st;
-	keepalive_on(e);
-	if (hs->kept.len) {
-		http_send(r, hs->kept.s, hs->kept.len);
-		free(hs->kept.s);
-		hs->kept = (struct buf){ 0 };
-		hs->nkept = 0;
-	} else {
-		http_send(r, ": open\n\n", 9);   /* the headers go out now */
+	if (hs->get && hs->get->r) {
+		refuse(r, 409, -32000, no_hdrs, "session already has its GET "
+		       "stream open; one at a time (or resume it with "
+		       "Last-Event-ID)");
+		return;
 	}
+	if (!hs->get)
+		hs->get = stream_new(hs);
+	/* what was said while it had no connection follows */
+	stream_attach(hs->get, r, hs->get->sent);
+	keepalive_on(e);
 }
 
 static void on_request(void *ctx, struct http_req *r)
@@ -643,14 +1043,19 @@ static void on_closed(void *ctx, struct http_req *r, void *data)
 	(void)r;
 	struct stream *st = data;
 	struct mcp_http_sess *hs = st->hs;
-	/* The client left this stream; an answer for it is dropped (a
-	 * disconnection is not a cancellation). */
-	stream_unlink(st);
-	stream_free(st);
-	if (hs->stateless)
+	st->r = NULL;
+	st->held = false;
+	loop_timer_stop(hs->e->lp, &st->hold);
+	if (hs->stateless) {
+		stream_unlink(st);
+		stream_free(st);
 		sess_close(hs);   /* a closed stream cancels its request */
-	else
-		touch(hs);
+		return;
+	}
+	/* The client left this stream (a disconnection is not a
+	 * cancellation): what comes for it is kept, for a GET with
+	 * Last-Event-ID to resume it. */
+	touch(hs);
 }
 
 static void on_keepalive(struct loop *lp, struct loop_timer *t)
@@ -659,11 +1064,13 @@ static void on_keepalive(struct loop *lp, struct loop_timer *t)
 	bool open = false;
 	list_each(hs, &e->sessions, struct mcp_http_sess, link) {
 		list_each(st, &hs->streams, struct stream, link) {
+			if (!st->r)
+				continue;
 			open = true;
 			if (!st->held && !http_queued(st->r))
 				http_send(st->r, ":\n\n", 3);
 		}
-		if (hs->get) {
+		if (hs->get && hs->get->r) {
 			open = true;
 			if (!http_queued(hs->get->r))
 				http_send(hs->get->r, ":\n\n", 3);

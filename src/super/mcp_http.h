@@ -19,11 +19,24 @@
  *   GET                  the session's own SSE stream (one at a time: 409):
  *                        what the server says while no POST stream is
  *                        open (kept, up to a bound, until one opens)
+ *   GET, Last-Event-ID NUM-SEQ   resumes stream NUM of the session (its
+ *                        GET stream or a POST's) after its event SEQ: the
+ *                        events after it that are kept, then what comes
+ *                        (410 when they are not kept or NUM is no stream).
+ *                        Every SSE event has an id NUM-SEQ; a stream
+ *                        opens with a priming event (its id alone); a
+ *                        stream the client left stays, what comes for it
+ *                        kept, until it is answered and MCP_HTTP_DONE_KEPT
+ *                        more are
  *   DELETE               the session ends (ops.close); 404 from then on
  *   POST without a session, of MCP 2026-07-28 (MCP-Protocol-Version or
  *                        _meta says so)  a session of one request: its
- *                        headers checked against the body (HeaderMismatch),
- *                        answered on an SSE stream, ended with its answer;
+ *                        headers checked against the body (HeaderMismatch:
+ *                        MCP-Protocol-Version, Mcp-Method, Mcp-Name), its
+ *                        _meta and version (-32602, -32022), each 400;
+ *                        answered as any request (a JSON error answer has
+ *                        the revision's status: 404 for -32601, 400 for
+ *                        -32020..-32022), ended with its answer;
  *                        closing the stream ends it (its request cancelled)
  *
  * Checked first, in this order, each with one status and a JSON-RPC error
@@ -49,13 +62,22 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define MCP_HTTP_KEEPALIVE_MS 15000
 /* A request whose response comes first, within this, is answered as one
  * JSON body; else its answer is an SSE stream. */
 #define MCP_HTTP_HOLD_MS 100
 #define MCP_HTTP_CONN_MAX 512        /* connections at once, per address */
-#define MCP_HTTP_KEPT_MAX 1000       /* messages kept for a GET stream */
+/* Resumption (GET with Last-Event-ID): each stream of a session keeps its
+ * last events, this many and bytes at most, and a session its last
+ * answered streams. */
+#define MCP_HTTP_REPLAY_EVENTS 256
+#define MCP_HTTP_REPLAY_BYTES (256 * 1024)
+#define MCP_HTTP_DONE_KEPT 8
+/* and while what its streams keep is over this, its answered streams go,
+ * oldest first */
+#define MCP_HTTP_REPLAY_SESSION_BYTES (1024 * 1024)
 
 struct mcp_http;
 struct mcp_http_sess;
@@ -98,5 +120,15 @@ size_t mcp_http_sessions(const struct mcp_http *e);
  * [::1], with any port (or none), or one of ALLOWED (compared whole,
  * ignoring case)?  Pure. */
 bool mcp_http_origin_ok(const char *origin, const struct strv *allowed);
+
+/* An Mcp-Name (or Mcp-Param-*) header value H as MCP 2026-07-28 encodes
+ * it: plain visible ASCII, spaces and tabs, or "=?base64?B64?=" for any
+ * other value.  The value in *OUT (malloc'd, NUL-terminated; *LEN bytes,
+ * which may hold NULs); false when H is neither.  Pure. */
+bool mcp_http_header_value(const char *h, char **out, size_t *len);
+
+/* Is ID an SSE event id as tend writes them, STREAM-SEQ (decimal, no sign
+ * or leading zero, STREAM not 0)?  Then *STREAM and *SEQ.  Pure. */
+bool mcp_http_event_id(const char *id, uint64_t *stream, uint64_t *seq);
 
 #endif

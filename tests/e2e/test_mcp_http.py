@@ -2,11 +2,12 @@
 own endpoint in front of a stdio = mcp service, each HTTP session a client
 of the multiplexer.
 
-The SDK test runs tests/mcp/http_client.mjs (the official TypeScript SDK's
+The SDK tests run tests/mcp/http_client.mjs and http_resume.mjs (the official TypeScript SDK's
 StreamableHTTPClientTransport, pinned in tests/mcp; make test installs it);
 the others speak raw HTTP with http.client, against the fake server
 tests/e2e/bin/mcp_server.py.
 """
+import base64
 import http.client
 import json
 import shutil
@@ -24,6 +25,7 @@ BIN = Path(__file__).resolve().parent / "bin"
 SERVER = "%s %s" % (sys.executable, BIN / "mcp_server.py")
 MCP = Path(__file__).resolve().parent.parent / "mcp"
 HTTP_CLIENT = MCP / "http_client.mjs"
+HTTP_RESUME = MCP / "http_resume.mjs"
 NODE = shutil.which("node") or "node"
 ACCEPT = "application/json, text/event-stream"
 
@@ -132,23 +134,28 @@ def answer(c):
     return out
 
 
-def next_event(r):
-    """The next SSE message event of response R (comments skipped), or the
-    one message of a JSON answer."""
+def next_event(r, with_id=False):
+    """The next SSE message event of response R (comments and events with
+    empty data, as the priming event, skipped), or the one message of a JSON
+    answer; with WITH_ID, (its id:, the message)."""
     if hasattr(r, "messages"):
         assert r.messages, "no more messages in a JSON answer"
         return r.messages.pop(0)
-    data = []
+    data, eid = [], None
     while True:
         line = r.readline()
         assert line, "the stream ended"
         line = line.rstrip(b"\r\n")
         if not line:
-            if data:
-                return json.loads(b"\n".join(data))
+            if any(data):
+                msg = json.loads(b"\n".join(data))
+                return (eid, msg) if with_id else msg
+            data = []
             continue
         if line.startswith(b"data:"):
             data.append(line[5:].lstrip())
+        elif line.startswith(b"id:"):
+            eid = line[3:].strip().decode()
 
 
 def error_of(body):
@@ -603,8 +610,11 @@ def stateless(method, params=None, mid=1):
     return msg
 
 
-def stateless_headers(method, version=STATELESS):
-    return {"MCP-Protocol-Version": version, "Mcp-Method": method}
+def stateless_headers(method, version=STATELESS, name=None):
+    h = {"MCP-Protocol-Version": version, "Mcp-Method": method}
+    if name is not None:
+        h["Mcp-Name"] = name
+    return h
 
 
 def test_stateless_requests_headers_and_cancellation_by_closing(project, tmp_path):
@@ -612,7 +622,7 @@ def test_stateless_requests_headers_and_cancellation_by_closing(project, tmp_pat
     ep = Endpoint(project, tmp_path, env={"MCP_LOG": log})
     ep.p.up()
     r = ep.post(stateless("tools/call", {"name": "echo", "arguments": {"s": 1}}),
-                headers=stateless_headers("tools/call"))
+                headers=stateless_headers("tools/call", name="echo"))
     assert not isinstance(r, tuple), r
     assert r.getheader("Mcp-Session-Id") is None
     assert next_event(r)["result"]["structuredContent"] == {"s": 1}
@@ -635,9 +645,328 @@ def test_stateless_requests_headers_and_cancellation_by_closing(project, tmp_pat
     # closing the stream cancels the request at the server (seen at the
     # stream's next keep-alive, within 15 s)
     r = ep.post(stateless("tools/call", {"name": "hold", "arguments": {"key": "k"}}),
-                headers=stateless_headers("tools/call"))
+                headers=stateless_headers("tools/call", name="hold"))
     wait_until(lambda: b'"hold"' in log.read_bytes(), what="the hold at the server")
     r.conn.close()
     wait_until(lambda: b"notifications/cancelled" in log.read_bytes(), timeout=T_LONG,
                what="the request cancelled")
     wait_until(lambda: ep.p.unit("svc")["clients"] == 0, what="no client left")
+
+
+def test_stateless_mcp_name_and_the_http_status_of_errors(project, tmp_path):
+    ep = Endpoint(project, tmp_path)
+    ep.p.up()
+
+    def ask(method, params=None, mid=5, **kw):
+        """(status, the JSON-RPC message answered)"""
+        got = ep.post(stateless(method, params, mid),
+                      headers=stateless_headers(method, **kw))
+        if isinstance(got, tuple):
+            st, hd, body = got
+            assert hd["Content-Type"] == "application/json", (st, body)
+            return st, json.loads(body)
+        msg = next_event(got)
+        got.conn.close()
+        return got.status, msg
+
+    def b64(v):
+        return "=?base64?%s?=" % base64.b64encode(v.encode()).decode()
+
+    call = {"name": "echo", "arguments": {"x": 1}}
+    st, msg = ask("tools/call", call, name="echo")
+    assert st == 200 and msg["result"]["structuredContent"] == {"x": 1}, msg
+    st, msg = ask("tools/call", call, name=b64("echo"))
+    assert st == 200 and "result" in msg, msg
+    # Mcp-Name: params.name of tools/call and prompts/get, params.uri of
+    # resources/read; missing, different or badly encoded: 400 HeaderMismatch,
+    # with the request's id
+    for name, why in ((None, "no Mcp-Name"), ("ech0", "does not match"),
+                      (b64("echo "), "does not match"), ("=?base64?ZWNo?=", "base64"),
+                      ("=?base64?ZWNobw=?=", "base64")):
+        st, msg = ask("tools/call", call, name=name)
+        assert st == 400 and msg["id"] == 5 and msg["error"]["code"] == -32020 \
+            and why in msg["error"]["message"], (name, st, msg)
+    # a name no header can carry as it is, sent in base64: it passes the
+    # check (the server does not know the tool: an error of its own, 200)
+    st, msg = ask("tools/call", {"name": "\u00e9cho\n", "arguments": {}},
+                  name=b64("\u00e9cho\n"))
+    assert st == 200 and msg["error"]["code"] == -32602, msg
+    st, msg = ask("prompts/get", {"name": "p"}, name="q")
+    assert st == 400 and msg["error"]["code"] == -32020, msg
+    st, msg = ask("resources/read", {"uri": "file:///a b"}, name="file:///a")
+    assert st == 400 and msg["error"]["code"] == -32020, msg
+    # an unknown method (the fake server has no resources): 404, -32601
+    st, msg = ask("resources/read", {"uri": "file:///a b"}, name="file:///a b")
+    assert st == 404 and msg["error"]["code"] == -32601 and msg["id"] == 5, msg
+    st, msg = ask("no/such", {})
+    assert st == 404 and msg["error"]["code"] == -32601, msg
+    # a version tend does not serve: 400 UnsupportedProtocolVersion, with
+    # the versions it does
+    later = stateless("tools/list")
+    later["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = "2027-01-01"
+    st, _, body = ep.post(later, headers=stateless_headers("tools/list", "2027-01-01"))
+    err = json.loads(body)["error"]
+    assert st == 400 and err["code"] == -32022, body
+    assert err["data"]["requested"] == "2027-01-01" and \
+        err["data"]["supported"][0] == STATELESS and "2025-11-25" in err["data"]["supported"]
+    # what _meta must have: 400, -32602
+    bare = stateless("tools/list")
+    del bare["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"]
+    st, _, body = ep.post(bare, headers=stateless_headers("tools/list"))
+    assert st == 400 and json.loads(body)["error"]["code"] == -32602, body
+    bare = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    st, _, body = ep.post(bare, headers=stateless_headers("tools/list"))
+    assert st == 400 and json.loads(body)["error"]["code"] == -32602, body
+    # the session form keeps 200 for every answer: an unknown method there
+    sid, _ = ep.session()
+    r = ep.post({"jsonrpc": "2.0", "id": 3, "method": "no/such"}, sid)
+    assert not isinstance(r, tuple) and r.status == 200, r
+    assert next_event(r)["error"]["code"] == -32601
+    r.conn.close()
+
+
+# --- resumption (Last-Event-ID) ---
+
+@pytest.mark.skipif(not (MCP / "node_modules").is_dir(),
+                    reason="tests/mcp/node_modules is missing (make mcp-deps)")
+def test_sdk_resumes_a_cut_stream_and_another_client_resumes_by_token(
+        project, tmp_path, reaper):
+    log = tmp_path / "server.log"
+    ep = Endpoint(project, tmp_path, env={"MCP_LOG": log})
+    ep.p.up()
+    out = tmp_path / "resume.out"
+    with open(out, "wb") as so:
+        proc = subprocess.Popen([NODE, str(HTTP_RESUME), "--url", ep.url,
+                                 "--ms", "1500", "--timeout", "60"],
+                                stdout=so, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    reaper.track(proc)
+    proc.wait(90)
+    text = out.read_text()
+    res = json.loads(text.splitlines()[-1]) if text.strip() else {}
+    assert proc.returncode == 0 and res.get("ok"), text
+    assert res["progress"] >= 20, res
+    # the cut was not taken for a cancellation
+    assert b"notifications/cancelled" not in log.read_bytes()
+    u = ep.p.unit("svc")
+    assert u["sessions"] == [] and u["clients"] == 0, u
+
+
+def cut(r):
+    """Cuts the connection of stream R at the TCP level, mid-stream."""
+    r.conn.sock.shutdown(socket.SHUT_RDWR)
+    r.conn.close()
+
+
+def resume(ep, sid, last):
+    return ep.request("GET", headers={"Mcp-Session-Id": sid, "Last-Event-ID": last,
+                                      "Accept": "text/event-stream"})
+
+
+def slow_call(ep, sid, mid, token, ms, label=None):
+    r = ep.post({"jsonrpc": "2.0", "id": mid, "method": "tools/call", "params": {
+        "name": "slow", "arguments": {"ms": ms, "label": label},
+        "_meta": {"progressToken": token}}}, sid)
+    assert not isinstance(r, tuple) and r.getheader("Content-Type") == \
+        "text/event-stream", r
+    return r
+
+
+def rest_of(r):
+    """The (id, message) events of stream R until it ends."""
+    out = []
+    while True:
+        try:
+            out.append(next_event(r, with_id=True))
+        except AssertionError as e:
+            assert "the stream ended" in str(e)
+            return out
+
+
+def test_a_cut_stream_resumes_with_last_event_id_and_nothing_lost_or_crossed(
+        project, tmp_path):
+    ep = Endpoint(project, tmp_path)
+    ep.p.up()
+    a, _ = ep.session()
+    b, _ = ep.session()
+    # both sessions' slow calls send progress every 50 ms; each client
+    # reads some events of its stream, and its connection is cut
+    seen = {}
+    streams = {}
+    for sid, tok, mid in ((a, "pA", 7), (b, "pB", 7)):
+        r = slow_call(ep, sid, mid, tok, 1500)
+        streams[sid] = r
+        seen[sid] = [next_event(r, with_id=True) for _ in range(3)]
+    for sid in (a, b):
+        cut(streams[sid])
+    for sid, tok in ((a, "pA"), (b, "pB")):
+        ids = [i for i, _ in seen[sid]]
+        num = {i.split("-")[0] for i in ids}
+        assert len(num) == 1 and [int(i.split("-")[1]) for i in ids] == [1, 2, 3], ids
+        assert [m["params"]["progressToken"] for _, m in seen[sid]] == [tok] * 3
+    # event ids are unique across the endpoint: one stream's never names
+    # another session's stream
+    assert seen[a][0][0].split("-")[0] != seen[b][0][0].split("-")[0]
+    # while the streams are cut, a notification of the server (to every
+    # session: share = all) is never put on them: it is unrelated
+    r = ep.post({"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {
+        "name": "notify", "arguments": {"method": "notifications/other"}}}, a)
+    assert next_event(r)["method"] == "notifications/other"
+    r.conn.close()
+    time.sleep(1.8)   # the calls are answered meanwhile, into nobody's connection
+
+    # B's event id in A's session: no stream of A
+    st, _, body = resume(ep, a, seen[b][-1][0])
+    assert st == 410 and "Last-Event-ID" in error_of(body), body
+    for bad in ("nonsense", "1-", "-1-1", "99999-1",
+                seen[a][-1][0].split("-")[0] + "-99999"):
+        got = resume(ep, a, bad)
+        assert isinstance(got, tuple), (bad, got.status)
+        st, _, body = got
+        assert st == 410 and bad in error_of(body), (bad, body)
+
+    for sid, tok in ((a, "pA"), (b, "pB")):
+        g = resume(ep, sid, seen[sid][-1][0])
+        assert g.status == 200 and g.getheader("Mcp-Session-Id") == sid
+        rest = rest_of(g)
+        g.conn.close()
+        msgs = [m for _, m in seen[sid]] + [m for _, m in rest]
+        assert msgs[-1]["id"] == 7 and msgs[-1]["result"]["structuredContent"] == \
+            {"slept": 1500}, msgs[-1]
+        # the server's notification to every session: once, on this
+        # stream (written there before tend saw the cut) or on the
+        # session's GET stream
+        other = [m for m in msgs if m.get("method") == "notifications/other"]
+        assert len(other) <= 1, other
+        g = ep.request("GET", headers={"Mcp-Session-Id": sid,
+                                       "Accept": "text/event-stream"})
+        r = ep.post({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
+            "name": "notify", "arguments": {"method": "notifications/mark"}}},
+            b if sid == a else a)
+        r.conn.close()
+        before = []
+        while True:
+            m = next_event(g)
+            if m.get("method") == "notifications/mark":
+                break
+            before.append(m)
+        g.conn.close()
+        # (A had it on the stream of its notify call)
+        assert before == ([] if other or sid == a else
+                          [{"jsonrpc": "2.0", "method": "notifications/other"}]), before
+        assert not (other and sid == a), other
+        msgs = [m for m in msgs if m.get("method") != "notifications/other"]
+        prog = [m["params"] for m in msgs[:-1]]
+        # every progress event, once, in order, and only this stream's
+        assert all(p["progressToken"] == tok for p in prog), prog
+        assert [p["progress"] for p in prog] == list(range(1, len(prog) + 1)), prog
+        assert len(prog) >= 20, prog
+        ids = [int(i.split("-")[1]) for i, _ in seen[sid] + rest]
+        assert ids == list(range(1, len(ids) + 1)), ids
+
+    # resuming again from the middle replays the same (the stream is kept
+    # after its answer), and the session's own stream is resumable too
+    g = resume(ep, a, seen[a][0][0])
+    again = rest_of(g)
+    g.conn.close()
+    assert [int(i.split("-")[1]) for i, _ in again][0] == 2 and again[-1][1]["id"] == 7
+
+
+def test_the_get_stream_resumes_and_what_is_not_kept_is_refused(project, tmp_path):
+    ep = Endpoint(project, tmp_path)
+    ep.p.up()
+    sid, _ = ep.session()
+    other, _ = ep.session()
+
+    def mark(n):
+        """A notification of the server to every session (share = all),
+        sent at a request of OTHER."""
+        r = ep.post({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
+            "name": "notify", "arguments": {"method": "notifications/mark",
+                                            "params": {"n": n}}}}, other)
+        r.conn.close()
+
+    g = ep.request("GET", headers={"Mcp-Session-Id": sid, "Accept": "text/event-stream"})
+    assert g.status == 200
+    prime = g.readline() + g.readline() + g.readline()
+    assert prime.startswith(b"id: ") and prime.endswith(b"\ndata:\n\n"), prime
+    gid = prime.split(b"\n")[0][4:].decode()
+    assert gid.endswith("-0"), gid
+    # the progress of a request whose stream the client left goes on with
+    # that stream, never to the GET stream
+    r = slow_call(ep, sid, 3, "t", 300)
+    assert next_event(r)["params"]["progressToken"] == "t"
+    cut(r)
+    time.sleep(0.5)
+    mark(1)
+    eid, m = next_event(g, with_id=True)
+    assert m["method"] == "notifications/mark" and m["params"] == {"n": 1}, m
+    assert eid == gid[:-1] + "1", eid
+    # resuming the GET stream from its priming event while its connection
+    # is open: the new connection takes it over (the old one ends), and
+    # gets what followed
+    g2 = resume(ep, sid, gid)
+    assert g2.status == 200
+    assert rest_of(g) == []
+    g.conn.close()
+    assert next_event(g2, with_id=True) == (eid, m)
+    # a second plain GET while one is open: 409
+    st, _, body = ep.request("GET", headers={"Mcp-Session-Id": sid,
+                                             "Accept": "text/event-stream"})
+    assert st == 409 and "Last-Event-ID" in error_of(body), body
+    # the client goes away; what is said meanwhile (written into its
+    # connection before tend sees it is gone) comes again on a GET
+    # resuming from the last event the client had
+    cut(g2)
+    mark(2)
+    time.sleep(0.3)
+    g = resume(ep, sid, eid)
+    assert next_event(g, with_id=True) == (gid[:-1] + "2", {
+        "jsonrpc": "2.0", "method": "notifications/mark", "params": {"n": 2}})
+    g.conn.close()
+
+    # a stream whose events are over what is kept: 410 for an id before them
+    big = "x" * (300 * 1024)     # each progress event is over the 256 KiB kept
+    r = slow_call(ep, sid, 4, "big", 400, label=big)
+    eid, msg = next_event(r, with_id=True)
+    assert msg["params"]["message"] == big
+    cut(r)
+    time.sleep(0.8)
+    st, _, body = resume(ep, sid, eid)
+    assert st == 410 and "256 KiB" in error_of(body), body
+
+
+def test_answered_streams_kept_for_resumption_are_bounded(project, tmp_path):
+    ep = Endpoint(project, tmp_path)
+    ep.p.up()
+    sid, _ = ep.session()
+
+    def answered(mid, label=None):
+        """A request answered on an SSE stream: the id of its first event."""
+        r = slow_call(ep, sid, mid, "t%d" % mid, 60, label=label)
+        events = rest_of(r)
+        r.conn.close()
+        assert events[-1][1]["id"] == mid, events
+        return events[0][0]
+
+    def kept(eid):
+        g = resume(ep, sid, eid)
+        if isinstance(g, tuple):
+            assert g[0] == 410, g
+            return False
+        rest = rest_of(g)
+        g.conn.close()
+        assert "result" in rest[-1][1], rest
+        return True
+
+    # the last 8 answered streams of the session
+    first = answered(1)
+    assert kept(first)
+    later = [answered(i) for i in range(2, 10)]
+    assert not kept(first)
+    assert all(kept(e) for e in later)
+    # and 1 MiB of them at most: the oldest go first
+    big = "x" * (180 * 1024)
+    ids = [answered(i, big) for i in range(10, 16)]
+    assert not kept(ids[0]), "6 streams of 180 KiB kept"
+    assert all(kept(e) for e in ids[1:])
