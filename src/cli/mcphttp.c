@@ -441,8 +441,10 @@ static char *section_name(const struct mcphttp *h, const char *name)
 	for (const char *c = name; *c && b.len < 48; c++) {
 		bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
 		          (*c >= '0' && *c <= '9') || strchr("_.@-", *c);
-		if (ok || (b.len && b.s[b.len - 1] != '-'))
-			buf_addc(&b, ok ? *c : (char)'-');
+		if (ok)
+			buf_addc(&b, *c);
+		else if (b.len && b.s[b.len - 1] != '-')
+			buf_addc(&b, '-');
 	}
 	while (b.len && b.s[b.len - 1] == '-')
 		b.s[--b.len] = 0;
@@ -511,7 +513,10 @@ static void add_word(struct buf *out, const char *word)
 static void add_clean(struct buf *out, const char *text)
 {
 	for (const unsigned char *c = (const unsigned char *)text; *c; c++)
-		buf_addc(out, *c < 0x20 || *c == 0x7f ? (char)'?' : (char)*c);
+		if (*c < 0x20 || *c == 0x7f)
+			buf_addc(out, '?');
+		else
+			buf_addc(out, (char)*c);
 }
 
 /* The section for S named NAME on PORT, into OUT; -1 with *WHY. */

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 struct mcp_http {
 	struct loop *lp;
@@ -403,23 +402,6 @@ static struct mcp_http_sess *sess_find(struct mcp_http *e, const char *id)
 		if (!hs->stateless && same(hs->id, id))
 			return hs;
 	return NULL;
-}
-
-static int new_id(char id[33])
-{
-	unsigned char b[16];
-	size_t got = 0;
-	while (got < sizeof(b)) {
-		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		got += (size_t)n;
-	}
-	for (size_t i = 0; i < sizeof(b); i++)
-		snprintf(id + 2 * i, 3, "%02x", b[i]);
-	return 0;
 }
 
 void mcp_http_to_client(struct mcp_http_sess *hs, const char *line, size_t len)
@@ -819,7 +801,7 @@ static void post(struct mcp_http *e, struct http_req *r, const char *sid)
 		hs->e = e;
 		hs->stateless = stateless;
 		char *why = NULL;
-		if (new_id(hs->id) < 0) {
+		if (random_hex(hs->id, 16) < 0) {   /* 128 bits */
 			refuse(r, 500, -32603, no_hdrs, "no random session id (%s)",
 			       strerror(errno));
 			free(hs);
