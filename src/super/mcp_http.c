@@ -89,7 +89,36 @@ struct mcp_http_sess {
 
 /* --- answers --- */
 
-/* STATUS with a JSON-RPC error body: "tend: WHY" (WHY says what to do). */
+/* STATUS with a JSON-RPC error body: id JID (taken; NULL: null), CODE,
+ * DATA (taken; or NULL) and the message "tend: WHY" (WHY says what to
+ * do), WHY made of FMT and AP. */
+static void vrefuse(struct http_req *r, unsigned status, const char *const *hdrs,
+                    json_t *jid, int code, json_t *data, const char *fmt, va_list ap)
+	__attribute__((format(printf, 7, 0)));
+static void vrefuse(struct http_req *r, unsigned status, const char *const *hdrs,
+                    json_t *jid, int code, json_t *data, const char *fmt, va_list ap)
+{
+	char *why = NULL;
+	if (vasprintf(&why, fmt, ap) < 0)
+		why = NULL;
+	char *msg = xasprintf("tend: %s", why ? why : "refused");
+	json_t *err = json_pack("{s:i, s:s}", "code", code, "message", msg);
+	if (data && err)
+		json_object_set_new(err, "data", data);
+	else
+		json_decref(data);
+	json_t *o = json_pack("{s:s, s:o, s:o}", "jsonrpc", "2.0",
+	                      "id", jid ? jid : json_null(), "error", err);
+	char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	http_reply(r, status, "application/json", body ? body : "{}",
+	           body ? strlen(body) : 2, hdrs);
+	free(body);
+	json_decref(o);
+	free(msg);
+	free(why);
+}
+
+/* STATUS with a JSON-RPC error body, id null (vrefuse). */
 static void refuse(struct http_req *r, unsigned status, int code,
                    const char *const *hdrs, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
@@ -98,20 +127,8 @@ static void refuse(struct http_req *r, unsigned status, int code,
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *why = NULL;
-	if (vasprintf(&why, fmt, ap) < 0)
-		why = NULL;
+	vrefuse(r, status, hdrs, NULL, code, NULL, fmt, ap);
 	va_end(ap);
-	char *msg = xasprintf("tend: %s", why ? why : "refused");
-	json_t *o = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
-	                      "error", "code", code, "message", msg);
-	char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	http_reply(r, status, "application/json", body ? body : "{}",
-	           body ? strlen(body) : 2, hdrs);
-	free(body);
-	json_decref(o);
-	free(msg);
-	free(why);
 }
 
 static void stream_open(struct stream *st);
@@ -594,24 +611,9 @@ static void refuse_modern(struct http_req *r, const char *id, size_t id_len,
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *why = NULL;
-	if (vasprintf(&why, fmt, ap) < 0)
-		why = NULL;
+	vrefuse(r, 400, no_hdrs, id ? json_loadb(id, id_len, JSON_DECODE_ANY, NULL) : NULL,
+	        code, data, fmt, ap);
 	va_end(ap);
-	char *msg = xasprintf("tend: %s", why ? why : "refused");
-	json_t *jid = id ? json_loadb(id, id_len, JSON_DECODE_ANY, NULL) : NULL;
-	json_t *err = json_pack("{s:i, s:s}", "code", code, "message", msg);
-	if (data)
-		json_object_set_new(err, "data", data);
-	json_t *o = json_pack("{s:s, s:o, s:o}", "jsonrpc", "2.0",
-	                      "id", jid ? jid : json_null(), "error", err);
-	char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	http_reply(r, 400, "application/json", body ? body : "{}",
-	           body ? strlen(body) : 2, no_hdrs);
-	free(body);
-	json_decref(o);
-	free(msg);
-	free(why);
 }
 
 /* MCP 2026-07-28: a message without a session.  Its headers must say
