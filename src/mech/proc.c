@@ -228,28 +228,36 @@ static int vfork_child(void *p)
 	child_run(a->rq, &out, a->parent, a->born);
 }
 
-/* The child shares this process's memory and runs on STACK, here in this
- * frame, until its exec: nothing is copied, and this process waits for
- * the exec (CLONE_VFORK).  Born in its cgroup where the kernel can, else
- * it moves there itself.  -1 with errno ENOSYS where the system cannot. */
+/* The child's stack: static, not a local of spawn_vfork, whose callees
+ * (the clone itself) would then run 64 KiB deeper and leave those pages
+ * of this process's own stack in use for good (the keeper's, the
+ * daemon's).  Only the pages a child touched are memory.  One child at a
+ * time: this process waits for its exec, and is single-threaded. */
+static char vfork_stack[64 * 1024] __attribute__((aligned(16)));
+
+/* The child shares this process's memory and runs on VFORK_STACK until
+ * its exec: nothing is copied, and this process waits for the exec
+ * (CLONE_VFORK).  Born in its cgroup where the kernel can, else it moves
+ * there itself.  -1 with errno ENOSYS where the system cannot. */
 static pid_t spawn_vfork(const struct spawn_req *rq, struct spawn_msg *msg)
 {
-	char stack[64 * 1024] __attribute__((aligned(16)));
+	char *stack = vfork_stack;
+	const size_t size = sizeof(vfork_stack);
 	char **env = environ;   /* the child sets it for its exec */
 	struct vfork_arg a = { rq, getpid(), msg, rq->has_cgroup };
 	pid_t pid = -1;
 	if (a.born)
-		pid = proc_vfork_into(vfork_child, &a, stack, sizeof(stack),
+		pid = proc_vfork_into(vfork_child, &a, stack, size,
 		                      rq->cgroup_dir);
 	if (pid < 0) {
 		a.born = false;
-		pid = proc_vfork(vfork_child, &a, stack + sizeof(stack));
+		pid = proc_vfork(vfork_child, &a, stack + size);
 	}
 	environ = env;
 #ifdef __SANITIZE_ADDRESS__
 	/* The child's frames marked parts of STACK in the shadow memory both
 	 * share; they are gone. */
-	__asan_unpoison_memory_region(stack, sizeof(stack));
+	__asan_unpoison_memory_region(stack, size);
 #endif
 	return pid;
 }

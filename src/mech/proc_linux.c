@@ -231,8 +231,10 @@ long proc_fd_count(void)
 	if (!f || getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return -1;
 	long size = strtol(f + 8, NULL, 10);
-	size_t chunk = rl.rlim_cur < 1024 ? (size_t)rl.rlim_cur : 1024;
-	struct pollfd pf[1024];
+	/* 128 at a time: a deep frame of this call (under a status request)
+	 * would keep that much more of the daemon's stack in use for good. */
+	size_t chunk = rl.rlim_cur < 128 ? (size_t)rl.rlim_cur : 128;
+	struct pollfd pf[128];
 	long open_ = 0;
 	for (long base = 0; chunk && base < size; base += (long)chunk) {
 		size_t k = 0;
