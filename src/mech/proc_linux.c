@@ -419,6 +419,14 @@ pid_t proc_vfork_into(int (*fn)(void *), void *arg, void *stack, size_t size,
 {
 #ifdef HAVE_TEND_CLONE3
 	_Static_assert(SYS_clone3 == 435, "clone3's number in the trampoline");
+	/* A kernel without clone3 (before 5.3) or without its cgroup field
+	 * (before 5.7: the arguments are too big for it) says so once; the
+	 * spawns after that do not ask again. */
+	static bool unable;
+	if (unable) {
+		errno = ENOSYS;
+		return -1;
+	}
 	struct clone_args args = {
 		.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP,
 		.exit_signal = SIGCHLD,
@@ -429,6 +437,7 @@ pid_t proc_vfork_into(int (*fn)(void *), void *arg, void *stack, size_t size,
 	long r = tend_clone3(&args, sizeof(args), fn, arg);
 	if (r < 0) {
 		errno = (int)-r;
+		unable = errno == ENOSYS || errno == E2BIG;
 		return -1;
 	}
 	return (pid_t)r;
