@@ -822,7 +822,8 @@ def report_footprint(R, res):
         "use; PSS divides each shared page between the processes that share it.", "")
     if "tend" in fp:
         t = median(fp["tend"]["pss"])
-        others = {k: median(v["pss"]) for k, v in fp.items() if k != "tend"}
+        # tend-base (--base) is tend itself, no peer to measure against
+        others = {k: median(v["pss"]) for k, v in fp.items() if k not in ("tend", "tend-base")}
         if others:
             low = min(others, key=others.get)
             ratio = t / others[low]
@@ -869,15 +870,16 @@ def report_restart(R, res):
     R.table(("supervisor", "kill → running, ms, median (min–max)", "p90", "vs bare, ms"), rows)
     R.p("![restart](bench/restart.svg)", "")
     for key, gaps in res.get("tend_exited_to_spawned", {}).items():
-        if gaps and key.endswith("-fast"):
+        if gaps and key == "tend-fast":   # (not tend-base's: the same words twice)
             R.p("Where tend's time goes (`backoff = 0`, its own events, ms resolution): from "
                 "the `exited` event to the `spawned` event of the next run, median %.0f ms "
                 "(%.0f–%.0f), against %.1f ms for the whole bare fork+exec: the daemon "
                 "reads its own list of children for what is left of the dead run's tree "
                 "(the whole process table only when the keeper has a child that is no "
                 "run's main process, or the daemon one that is no keeper and no check), then "
-                "asks its keeper for the next run (one message on a socket; the keeper forks "
-                "and execs the program and answers with its pid)." % (statistics.median(gaps), min(gaps),
+                "asks its keeper for the next run (one message on a socket; the keeper vforks "
+                "the program straight into the run's cgroup, execs it and answers with its "
+                "pid)." % (statistics.median(gaps), min(gaps),
                                                            max(gaps), median(bare)), "")
     if "tend-fast" in ms:
         tf = ms["tend-fast"]
@@ -885,7 +887,8 @@ def report_restart(R, res):
         R.target("restart at backoff zero within 1 ms of a bare fork+exec (same run)",
                  "%+.2f ms (median of paired differences)" % diff, diff <= 1.0)
         peer_meds = {labels[k]: median(v) for k, v in ms.items()
-                     if k not in ("bare", "tend", "tend-fast") and median(v) is not None}
+                     if k not in ("bare", "tend", "tend-fast", "tend-base", "tend-base-fast")
+                     and median(v) is not None}
         if peer_meds:
             best = min(peer_meds, key=peer_meds.get)
             ratio = median(tf) / peer_meds[best]

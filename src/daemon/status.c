@@ -196,8 +196,8 @@ static json_t *unit_json(const struct unit *u, uint64_t now, int version)
 	                 "procs", (json_int_t)x->m.procs,
 	                 "mem_max", unit_cfg(u)->memory_max ? json_integer((json_int_t)
 	                            unit_cfg(u)->memory_max) : json_null(),
-	                 "status_text", r->status_text[0] ? json_string(r->status_text)
-	                                                  : json_null(),
+	                 "status_text", r->status_text ? json_string(r->status_text)
+	                                               : json_null(),
 	                 "health", health_json(u),
 	                 "restarts", (json_int_t)unit_restarts(u),
 	                 "last_exit", last_exit_json(u));

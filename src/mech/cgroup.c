@@ -359,15 +359,28 @@ static char *off_null(struct cgroups *cg, char *why)
 
 /* tend's own cgroup directory (malloc'd), below the cgroup2 mount, which
  * CG->mount gets; NULL after off_null(). */
+static char *own_cgroup_in(struct cgroups *cg, char *root, char *mnt,
+                           char *self, char *buf, size_t bufcap);
+
+/* Its 20 KiB of buffers on the heap, for a moment: on the stack they
+ * would keep as much of the daemon's stack in use for good. */
 static char *own_cgroup(struct cgroups *cg)
 {
-	char root[PATH_MAX], mnt[PATH_MAX], self[PATH_MAX];
-	if (find_mount(root, mnt, sizeof(root)) < 0)
+	char *mem = xmalloc(3 * PATH_MAX + 8192);
+	char *r = own_cgroup_in(cg, mem, mem + PATH_MAX, mem + 2 * PATH_MAX,
+	                        mem + 3 * PATH_MAX, 8192);
+	free(mem);
+	return r;
+}
+
+static char *own_cgroup_in(struct cgroups *cg, char *root, char *mnt,
+                           char *self, char *buf, size_t bufcap)
+{
+	if (find_mount(root, mnt, PATH_MAX) < 0)
 		return off_null(cg, xstrdup("no cgroup v2 file system is mounted"));
 	cg->mount = xstrdup(mnt);
-	char buf[8192];
-	if (read_small("/proc/self", "cgroup", buf, sizeof(buf)) < 0 ||
-	    cg_parse_self(buf, self, sizeof(self)) < 0)
+	if (read_small("/proc/self", "cgroup", buf, bufcap) < 0 ||
+	    cg_parse_self(buf, self, PATH_MAX) < 0)
 		return off_null(cg, xstrdup("tend is in no cgroup v2 group "
 		                            "(cgroup v1 only)"));
 	/* SELF is below the root of the mount (a container may see part of

@@ -196,6 +196,10 @@ int keeper_main(int sock, pid_t parent)
 	sigset_t all;
 	sigfillset(&all);
 	(void)sigprocmask(SIG_SETMASK, &all, NULL);   /* a valid set: cannot fail */
+	/* SIGPIPE came ignored from the daemon: every run gets the defaults
+	 * from here, set once (every signal is blocked, taken by the
+	 * signalfd below; its sends say MSG_NOSIGNAL). */
+	proc_signals_default();
 	int sfd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK);
 	int dead = proc_die_with_parent(SIGTERM);
 	if (getppid() != parent)

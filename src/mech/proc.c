@@ -67,12 +67,29 @@ static __attribute__((noreturn)) void child_fail(struct child_out *o, int step)
  * sigaction refuses the numbers the C library keeps for itself (EINVAL;
  * the program gets those as the library sets them up), and sigprocmask
  * with a valid set cannot fail. */
-static void child_reset_signals(void)
+static void reset_dispositions(void)
 {
 	struct sigaction sa = { .sa_handler = SIG_DFL };
 	for (int s = 1; s < NSIG; s++)
 		if (s != SIGKILL && s != SIGSTOP)
 			(void)sigaction(s, &sa, NULL);
+}
+
+/* Whether every disposition of this process is its default already
+ * (proc_signals_default): then a child has only its mask to clear, not
+ * some sixty dispositions to set one system call each. */
+static bool dispositions_default;
+
+void proc_signals_default(void)
+{
+	reset_dispositions();
+	dispositions_default = true;
+}
+
+static void child_reset_signals(void)
+{
+	if (!dispositions_default)
+		reset_dispositions();
 	sigset_t none;
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
@@ -201,29 +218,46 @@ struct vfork_arg {
 	const struct spawn_req *rq;
 	pid_t parent;
 	struct spawn_msg *msg;
+	bool born;
 };
 
 static int vfork_child(void *p)
 {
 	struct vfork_arg *a = p;
 	struct child_out out = { .fd = -1, .mem = a->msg };
-	child_run(a->rq, &out, a->parent, false);
+	child_run(a->rq, &out, a->parent, a->born);
 }
 
-/* The child shares this process's memory and runs on STACK, here in this
- * frame, until its exec: nothing is copied, and this process waits for
- * the exec (CLONE_VFORK).  -1 with errno ENOSYS where the system cannot. */
+/* The child's stack: static, not a local of spawn_vfork, whose callees
+ * (the clone itself) would then run 64 KiB deeper and leave those pages
+ * of this process's own stack in use for good (the keeper's, the
+ * daemon's).  Only the pages a child touched are memory.  One child at a
+ * time: this process waits for its exec, and is single-threaded. */
+static char vfork_stack[64 * 1024] __attribute__((aligned(16)));
+
+/* The child shares this process's memory and runs on VFORK_STACK until
+ * its exec: nothing is copied, and this process waits for the exec
+ * (CLONE_VFORK).  Born in its cgroup where the kernel can, else it moves
+ * there itself.  -1 with errno ENOSYS where the system cannot. */
 static pid_t spawn_vfork(const struct spawn_req *rq, struct spawn_msg *msg)
 {
-	char stack[64 * 1024] __attribute__((aligned(16)));
+	char *stack = vfork_stack;
+	const size_t size = sizeof(vfork_stack);
 	char **env = environ;   /* the child sets it for its exec */
-	struct vfork_arg a = { rq, getpid(), msg };
-	pid_t pid = proc_vfork(vfork_child, &a, stack + sizeof(stack));
+	struct vfork_arg a = { rq, getpid(), msg, rq->has_cgroup };
+	pid_t pid = -1;
+	if (a.born)
+		pid = proc_vfork_into(vfork_child, &a, stack, size,
+		                      rq->cgroup_dir);
+	if (pid < 0) {
+		a.born = false;
+		pid = proc_vfork(vfork_child, &a, stack + size);
+	}
 	environ = env;
 #ifdef __SANITIZE_ADDRESS__
 	/* The child's frames marked parts of STACK in the shadow memory both
 	 * share; they are gone. */
-	__asan_unpoison_memory_region(stack, sizeof(stack));
+	__asan_unpoison_memory_region(stack, size);
 #endif
 	return pid;
 }

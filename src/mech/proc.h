@@ -66,6 +66,11 @@ struct spawn_res {
  * descriptors, and execs.  Returns 0 when the program runs, -1 with res->err/step when it
  * could not be started (the failed child is already reaped). */
 int proc_spawn(const struct spawn_req *req, struct spawn_res *res);
+/* Sets every signal disposition of this process to its default, for good
+ * (the keeper, which takes its signals by signalfd): its children then
+ * need not (proc_spawn).  A process that calls it never sets a handler or
+ * ignores a signal afterwards. */
+void proc_signals_default(void);
 
 /* --- the process table --- */
 

@@ -231,8 +231,10 @@ long proc_fd_count(void)
 	if (!f || getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return -1;
 	long size = strtol(f + 8, NULL, 10);
-	size_t chunk = rl.rlim_cur < 1024 ? (size_t)rl.rlim_cur : 1024;
-	struct pollfd pf[1024];
+	/* 128 at a time: a deep frame of this call (under a status request)
+	 * would keep that much more of the daemon's stack in use for good. */
+	size_t chunk = rl.rlim_cur < 128 ? (size_t)rl.rlim_cur : 128;
+	struct pollfd pf[128];
 	long open_ = 0;
 	for (long base = 0; chunk && base < size; base += (long)chunk) {
 		size_t k = 0;
@@ -358,6 +360,96 @@ int proc_close_from(int min)
 pid_t proc_vfork(int (*fn)(void *), void *arg, void *stack_top)
 {
 	return clone(fn, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
+}
+
+/* clone3 with a stack of the child's own, as the C library's clone does
+ * for clone: the child starts on that stack at the instruction after the
+ * system call, so it must call FN(ARG) and exit from there, never
+ * return.  tend_clone3(args, size, fn, arg) returns what the system call
+ * returned (the child's pid, or -errno) in the parent. */
+#if defined(SYS_clone3) && defined(CLONE_INTO_CGROUP) && \
+    (defined(__x86_64__) || defined(__aarch64__))
+#define HAVE_TEND_CLONE3 1
+long tend_clone3(struct clone_args *args, size_t size, int (*fn)(void *),
+                 void *arg) __attribute__((visibility("hidden")));
+#if defined(__x86_64__)
+__asm__(".text\n"
+        ".globl tend_clone3\n"
+        ".hidden tend_clone3\n"
+        ".type tend_clone3, @function\n"
+        "tend_clone3:\n"
+        "	mov %rcx, %r8\n"          /* ARG: kept by the system call */
+        "	mov $435, %eax\n"         /* SYS_clone3 */
+        "	syscall\n"
+        "	test %rax, %rax\n"
+        "	jz 1f\n"
+        "	ret\n"
+        "1:	xor %ebp, %ebp\n"         /* the child: the outermost frame */
+        "	and $-16, %rsp\n"
+        "	mov %r8, %rdi\n"
+        "	call *%rdx\n"
+        "	mov %eax, %edi\n"
+        "	mov $60, %eax\n"          /* SYS_exit */
+        "	syscall\n"
+        "	hlt\n"
+        ".size tend_clone3, .-tend_clone3\n");
+#else
+__asm__(".text\n"
+        ".globl tend_clone3\n"
+        ".hidden tend_clone3\n"
+        ".type tend_clone3, %function\n"
+        "tend_clone3:\n"
+        "	mov x8, #435\n"           /* SYS_clone3; x2, x3 are kept */
+        "	svc #0\n"
+        "	cbz x0, 1f\n"
+        "	ret\n"
+        "1:	mov x29, #0\n"
+        "	mov x30, #0\n"
+        "	mov x0, x3\n"
+        "	blr x2\n"
+        "	mov x8, #93\n"            /* SYS_exit */
+        "	svc #0\n"
+        "	brk #0\n"
+        ".size tend_clone3, .-tend_clone3\n");
+#endif
+#endif
+
+pid_t proc_vfork_into(int (*fn)(void *), void *arg, void *stack, size_t size,
+                      int cgroup_fd)
+{
+#ifdef HAVE_TEND_CLONE3
+	_Static_assert(SYS_clone3 == 435, "clone3's number in the trampoline");
+	/* A kernel without clone3 (before 5.3) or without its cgroup field
+	 * (before 5.7: the arguments are too big for it) says so once; the
+	 * spawns after that do not ask again. */
+	static bool unable;
+	if (unable) {
+		errno = ENOSYS;
+		return -1;
+	}
+	struct clone_args args = {
+		.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP,
+		.exit_signal = SIGCHLD,
+		.stack = (uint64_t)(uintptr_t)stack,
+		.stack_size = size,
+		.cgroup = (uint64_t)cgroup_fd,
+	};
+	long r = tend_clone3(&args, sizeof(args), fn, arg);
+	if (r < 0) {
+		errno = (int)-r;
+		unable = errno == ENOSYS || errno == E2BIG;
+		return -1;
+	}
+	return (pid_t)r;
+#else
+	(void)fn;
+	(void)arg;
+	(void)stack;
+	(void)size;
+	(void)cgroup_fd;
+	errno = ENOSYS;
+	return -1;
+#endif
 }
 
 pid_t proc_fork_pidns(bool user)

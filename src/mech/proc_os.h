@@ -122,6 +122,15 @@ int proc_close_from(int min);
  * nothing the parent relies on.  Returns the child's pid, or -1 (errno;
  * ENOSYS where the system cannot: fork instead). */
 pid_t proc_vfork(int (*fn)(void *), void *arg, void *stack_top);
+/* The same, the child born in the cgroup whose directory CGROUP_FD is
+ * open (clone3 with CLONE_VM, CLONE_VFORK and CLONE_INTO_CGROUP): no
+ * write to cgroup.procs afterwards, which waits for an RCU grace period.
+ * STACK: the child's, SIZE bytes (a multiple of 16).  -1 with errno
+ * ENOSYS where the system or this build cannot (clone3 is called through
+ * a few instructions of its own, x86-64 and arm64 only), else why the
+ * kernel refused: then proc_vfork and a move. */
+pid_t proc_vfork_into(int (*fn)(void *), void *arg, void *stack, size_t size,
+                      int cgroup_fd);
 
 /* fork() into a new pid namespace, whose PID 1 the child is, and a new
  * mount namespace; into a new user namespace too when USER (a user

@@ -143,7 +143,9 @@ void sup_note_seen(struct sup *s, struct unit *u, const struct proc_stat *seen,
 	if (same_procs(um->seen, um->nseen, seen, n))
 		return;
 	if (n > um->seen_cap) {
-		um->seen_cap = n * 2;
+		/* Room for N: most trees are one process for good, and their
+		 * record is then one 64-byte block, not two processes' room. */
+		um->seen_cap = n;
 		um->seen = xrealloc(um->seen, um->seen_cap * sizeof(*um->seen));
 	}
 	if (n)   /* an empty tree may come as NULL: no memcpy from it */

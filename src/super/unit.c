@@ -207,6 +207,8 @@ void unit_free(struct unit *u)
 	free(u->waiting_for);
 	policy_hist_free(&u->hist);
 	unit_run_cgroup_end(u);
+	free(u->run.status_text);
+	free(u->health_detail);
 	free(u->cookie);
 	config_unit_free(u->cfg);
 	config_unit_free(u->next_cfg);
@@ -929,9 +931,11 @@ void unit_notify(struct unit *u, const struct notify_msg *m)
 {
 	if (!unit_up(u))
 		return;   /* a late word from a run being stopped */
-	if (m->has_status && strcmp(u->run.status_text, m->status) != 0) {
-		snprintf(u->run.status_text, sizeof(u->run.status_text), "%s",
-		         m->status);
+	if (m->has_status && strncmp(u->run.status_text ? u->run.status_text : "",
+	                             m->status, UNIT_STATUS_TEXT_MAX) != 0) {
+		free(u->run.status_text);
+		u->run.status_text = m->status[0]
+		                     ? unit_strndup(m->status, UNIT_STATUS_TEXT_MAX) : NULL;
 		u->host->ops->changed(u->host->ctx, u);
 	}
 	if (m->watchdog_usec) {

@@ -148,6 +148,8 @@ struct exit_info {
 
 /* The facts of one run, reset when it is spawned.  pid, sid, id and cg
  * say where its processes are, and are cleared as they go. */
+#define UNIT_STATUS_TEXT_MAX 255
+
 struct unit_run {
 	pid_t pid;                 /* main process while it runs, else 0 */
 	uint32_t token;            /* its spawn's, which the keeper's word of
@@ -162,7 +164,9 @@ struct unit_run {
 	enum exit_reason forced;   /* tend stops it: memory, health, ... */
 	struct policy_verdict verdict;  /* applied when its tree is gone */
 	uint64_t watchdog_ms;      /* its (WATCHDOG_USEC= may change it) */
-	char status_text[256];     /* sd_notify STATUS=, "" when none */
+	char *status_text;         /* sd_notify STATUS= (at most
+	                              UNIT_STATUS_TEXT_MAX bytes), NULL when
+	                              none: most services never say one */
 	bool draining;             /* it sent STOPPING=1 */
 };
 

@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* When checks run and what their results mean is health.h's: here they
  * are run and their timer armed. */
@@ -67,7 +68,8 @@ void unit_checks_start(struct unit *u)
 	unit_checks_stop(u);
 	u->track.strikes = 0;
 	u->health_ok = -1;
-	u->health_detail[0] = 0;
+	free(u->health_detail);
+	u->health_detail = NULL;
 	if (u->st == F_STARTING) {
 		if (c->ready == READY_HEALTH && c->health)
 			u->ready_check = parse_check(u, c->health, "health");
@@ -90,7 +92,11 @@ static void on_check_done(void *data, bool ok, const char *detail)
 {
 	struct unit *u = data;
 	const struct unit_config *c = u->cfg;
-	snprintf(u->health_detail, sizeof(u->health_detail), "%s", detail);
+	if (!u->health_detail || strncmp(u->health_detail, detail,
+	                                 UNIT_HEALTH_DETAIL_MAX) != 0) {
+		free(u->health_detail);
+		u->health_detail = unit_strndup(detail, UNIT_HEALTH_DETAIL_MAX);
+	}
 	bool flipped = u->health_ok != (int)ok;
 	u->health_ok = ok;
 	if (flipped)

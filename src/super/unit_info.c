@@ -2,6 +2,9 @@
  * functions (unit.h): struct unit is the unit's files' alone (unit_int.h).
  */
 #include "unit_int.h"
+#include "util.h"
+
+#include <string.h>
 
 void unit_set_ext(struct unit *u, struct unit_ext *x)
 {
@@ -101,10 +104,19 @@ unsigned unit_restarts(const struct unit *u)
 	return u->restarts;
 }
 
+char *unit_strndup(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+	char *t = xmalloc(n + 1);
+	memcpy(t, s, n);
+	t[n] = 0;
+	return t;
+}
+
 int unit_health(const struct unit *u, unsigned *strikes, const char **detail)
 {
 	*strikes = u->track.strikes;
-	*detail = u->health_detail;
+	*detail = u->health_detail ? u->health_detail : "";
 	return u->health_ok;
 }
 

@@ -14,6 +14,12 @@
 
 /* A unit: only the unit's files read its fields; others ask unit.h's
  * functions. */
+#define UNIT_HEALTH_DETAIL_MAX 199
+
+/* A copy of at most MAX bytes of S, on the heap (text a unit keeps only
+ * when it has some: a STATUS=, a check's detail). */
+char *unit_strndup(const char *s, size_t max);
+
 struct unit {
 	struct unit_config *cfg;   /* owned */
 	struct unit_config *next_cfg;   /* owned; a reload's, from the next spawn */
@@ -43,7 +49,9 @@ struct unit {
 	struct health_track track;  /* the health probe's strikes and grace
 	                               (health.h) */
 	int health_ok;             /* last verdict: 1, 0; -1: none yet */
-	char health_detail[200];
+	char *health_detail;       /* the last check's words (at most
+	                              UNIT_HEALTH_DETAIL_MAX bytes), NULL:
+	                              none; only with checks */
 	unsigned restarts;
 	unsigned long spawns;      /* runs started so far */
 	struct exit_info last_exit;

@@ -172,6 +172,7 @@ static int open_notify(struct unit *u)
 static void run_begin(struct unit *u)
 {
 	unit_run_cgroup_end(u);
+	free(u->run.status_text);
 	u->run = (struct unit_run){ .watchdog_ms = u->cfg->watchdog_ms };
 	uint64_t id;
 	if (getrandom(&id, sizeof(id), 0) != sizeof(id))

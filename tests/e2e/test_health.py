@@ -1,5 +1,7 @@
 """Health probes, readiness (ready = notify | health | socket), sd_notify
 and the watchdog, with real services, sockets and datagrams."""
+import os
+import signal
 import socket
 import time
 
@@ -279,3 +281,54 @@ def test_restart_wait_returns_when_the_new_run_is_ready(project, tmp_path):
     assert u["state"] == "running" and u["pid"] != first, u
     assert len([e for e in p.events() if e["event"] == "ready"]) == 2
     assert t.rc == 0
+
+
+STATUS_SAYER = r"""
+import os, socket, sys, time
+d = sys.argv[1]
+runs = len(os.listdir(d)) + 1
+open(os.path.join(d, "run%d" % runs), "w").close()
+addr = os.environ["NOTIFY_SOCKET"]
+addr = "\0" + addr[1:] if addr.startswith("@") else addr
+def say(m):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.sendto(m.encode(), addr)
+    s.close()
+if runs == 1:
+    say("STATUS=" + "x" * 300 + "y")
+    while not os.path.exists(os.path.join(d, "clear")):
+        time.sleep(0.05)
+    say("STATUS=")
+    while not os.path.exists(os.path.join(d, "again")):
+        time.sleep(0.05)
+    say("STATUS=old")
+time.sleep(600)
+"""
+
+
+def test_status_text_is_cut_cleared_and_each_runs_own(project, tmp_path):
+    """A STATUS= is kept to its first 255 bytes, an empty one clears it
+    (null), and a new run starts without the last run's (the text is held
+    only while a run says one)."""
+    d = tmp_path / "s"
+    d.mkdir()
+    script = tmp_path / "say.py"
+    script.write_text(STATUS_SAYER)
+    p = project("[service n]\nexec = %s %s %s\nbackoff = 0\n" % (PY, script, d))
+    p.up()
+    wait_until(lambda: p.unit("n")["status_text"] is not None, T_SHORT,
+               what="the STATUS=")
+    assert p.unit("n")["status_text"] == "x" * 255
+    (d / "clear").write_text("")
+    wait_until(lambda: p.unit("n")["status_text"] is None, T_SHORT,
+               what="the empty STATUS= to clear it")
+    (d / "again").write_text("")
+    wait_until(lambda: p.unit("n")["status_text"] == "old", T_SHORT,
+               what="a text again")
+    # a new run (it says nothing): the last run's text is not its
+    main = p.unit("n")["pid"]
+    os.kill(main, signal.SIGKILL)
+    wait_until(lambda: p.unit("n")["pid"] not in (None, main) and
+               p.unit("n")["state"] == "running", T_SHORT, what="the next run")
+    time.sleep(0.3)
+    assert p.unit("n")["status_text"] is None, p.unit("n")

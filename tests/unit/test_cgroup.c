@@ -267,6 +267,73 @@ static void a_child_born_in_its_cgroup(void **state)
 	cg_teardown(&cg);
 }
 
+/* What a vfork child born in a cgroup saw (proc_vfork_into): it shares
+ * the test's memory. */
+struct vborn {
+	int arg;
+	char cgroup[512];
+	uintptr_t local;
+};
+
+static int vborn_child(void *p)
+{
+	struct vborn *v = p;
+	int marker = 0;
+	v->local = (uintptr_t)&marker;
+	v->arg = 7;
+	int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, v->cgroup, sizeof(v->cgroup) - 1);
+		v->cgroup[n > 0 ? n : 0] = 0;
+		close(fd);
+	}
+	return 42;
+}
+
+/* A vfork child is born in the run's cgroup (proc_vfork_into: clone3
+ * through tend's own few instructions): it runs FN(ARG) on the stack it
+ * was given, shares this process's memory, is in the cgroup from its
+ * first instruction, and its exit status is what FN returned. */
+static void a_vfork_child_born_in_its_cgroup(void **state)
+{
+	(void)state;
+	struct cgroups cg;
+	if (cg_setup(&cg, "unittest") < 0) {
+		cg_teardown(&cg);
+		skip();
+	}
+	char *run = cg_run_new(&cg, "vborn");
+	assert_non_null(run);
+	int fd = open(run, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	static char stack[64 * 1024] __attribute__((aligned(16)));
+	struct vborn v = { 0 };
+	pid_t pid = proc_vfork_into(vborn_child, &v, stack, sizeof(stack), fd);
+	close(fd);
+	if (pid < 0 && errno == ENOSYS) {   /* no clone3, or not this machine */
+		cg_run_end(run);
+		free(run);
+		cg_teardown(&cg);
+		skip();
+	}
+	assert_true(pid > 0);
+	/* the parent went on once the child was gone (CLONE_VFORK) */
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 42);
+	assert_int_equal(v.arg, 7);
+	assert_true(v.local >= (uintptr_t)stack &&
+	            v.local < (uintptr_t)stack + sizeof(stack));
+	const char *leaf = strrchr(run, '/');
+	char want[128];
+	snprintf(want, sizeof(want), "%s\n", leaf);
+	assert_non_null(strstr(v.cgroup, want));
+	assert_int_equal(cg_populated(run), 0);
+	cg_run_end(run);
+	free(run);
+	cg_teardown(&cg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +342,7 @@ int main(void)
 		cmocka_unit_test(procs_file_records),
 		cmocka_unit_test(a_directory_from_setup_to_teardown),
 		cmocka_unit_test(a_child_born_in_its_cgroup),
+		cmocka_unit_test(a_vfork_child_born_in_its_cgroup),
 	};
 	return cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);
 }
