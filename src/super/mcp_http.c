@@ -937,7 +937,7 @@ static void get(struct mcp_http *e, struct http_req *r, const char *sid)
 		if (!st) {
 			refuse(r, 410, -32000, no_hdrs, "event %s is of no stream "
 			       "this session keeps (a stream keeps its last %u events, "
-			       "%u KiB, and is kept until %u more requests are answered); "
+			       "%zu KiB, and is kept until %u more requests are answered); "
 			       "what followed it is lost: send the request again, or GET "
 			       "without Last-Event-ID", last, MCP_HTTP_REPLAY_EVENTS,
 			       MCP_HTTP_REPLAY_BYTES / 1024, MCP_HTTP_DONE_KEPT);

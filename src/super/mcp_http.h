@@ -73,11 +73,11 @@
  * last events, this many and bytes at most, and a session its last
  * answered streams. */
 #define MCP_HTTP_REPLAY_EVENTS 256
-#define MCP_HTTP_REPLAY_BYTES (256 * 1024)
+#define MCP_HTTP_REPLAY_BYTES ((size_t)256 * 1024)
 #define MCP_HTTP_DONE_KEPT 8
 /* and while what its streams keep is over this, its answered streams go,
  * oldest first */
-#define MCP_HTTP_REPLAY_SESSION_BYTES (1024 * 1024)
+#define MCP_HTTP_REPLAY_SESSION_BYTES ((size_t)1024 * 1024)
 
 struct mcp_http;
 struct mcp_http_sess;
