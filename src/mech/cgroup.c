@@ -366,9 +366,9 @@ static char *own_cgroup_in(struct cgroups *cg, char *root, char *mnt,
  * would keep as much of the daemon's stack in use for good. */
 static char *own_cgroup(struct cgroups *cg)
 {
-	char *mem = xmalloc(3 * PATH_MAX + 8192);
-	char *r = own_cgroup_in(cg, mem, mem + PATH_MAX, mem + 2 * PATH_MAX,
-	                        mem + 3 * PATH_MAX, 8192);
+	const size_t p = PATH_MAX;
+	char *mem = xmalloc(3 * p + 8192);
+	char *r = own_cgroup_in(cg, mem, mem + p, mem + 2 * p, mem + 3 * p, 8192);
 	free(mem);
 	return r;
 }
