@@ -132,66 +132,69 @@ static int load_now(struct mcphttp *h, char **err)
 	return 0;
 }
 
-struct mcphttp *mcphttp_open(const char *path, int base_port, bool auth, bool dry)
+/* The file at PATH read (none: empty) and loaded; NULL with *ERR
+ * (malloc'd) when it cannot be read, or does not load (*LOADS false). */
+static struct mcphttp *read_file(const char *path, char **err, bool *loads)
 {
+	char *text = NULL;
+	*loads = true;
+	if (ini_read_file(path, &text, err) < 0) {
+		if (errno != ENOENT)
+			return NULL;
+		free(*err);
+		*err = NULL;
+		text = xstrdup("");
+	}
 	struct mcphttp *h = xcalloc(1, sizeof(*h));
-	h->dry = dry;
 	h->path = xstrdup(path);
 	const char *slash = strrchr(path, '/');
 	h->dir = slash == path ? xstrdup("/") : strndup(path, (size_t)(slash - path));
-	h->base_port = base_port;
-	char *text = NULL, *err = NULL;
-	if (ini_read_file(path, &text, &err) < 0) {
-		if (errno != ENOENT) {
-			errline("mcp import --http: %s", err);
-			goto fail;
-		}
-		free(err);
-		err = NULL;
-		text = xstrdup("");
-	}
 	h->then = text;
 	buf_adds(&h->now, text);
-	if (load_now(h, &err) < 0) {
+	if (load_now(h, err) < 0) {
+		*loads = false;
+		mcphttp_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+struct mcphttp *mcphttp_open(const char *path, int base_port, bool auth, bool dry)
+{
+	char *err = NULL;
+	bool loads;
+	struct mcphttp *h = read_file(path, &err, &loads);
+	if (!h && !loads) {
 		errline("%s", err);
 		errline("mcp import --http: %s does not load; tend adds its sections to "
 		        "it: fix it first (tend -c %s check)", path, path);
-		goto fail;
+	} else if (!h) {
+		errline("mcp import --http: %s", err);
 	}
+	free(err);
+	if (!h)
+		return NULL;
+	h->dry = dry;
+	h->base_port = base_port;
 	if (auth) {
 		h->token_path = xasprintf("%s/mcp-http.token", h->dir);
-		if (token_read(h) < 0 || (!h->token && token_new(h) < 0))
-			goto fail;
+		if (token_read(h) < 0 || (!h->token && token_new(h) < 0)) {
+			mcphttp_free(h);
+			return NULL;
+		}
 	}
 	return h;
-fail:
-	free(err);
-	mcphttp_free(h);
-	return NULL;
 }
 
 struct mcphttp *mcphttp_load(const char *path, char **why)
 {
+	bool loads;
 	*why = NULL;
-	char *text = NULL, *err = NULL;
-	if (ini_read_file(path, &text, &err) < 0) {
-		if (errno != ENOENT)
-			*why = err, err = NULL;
-		free(err);
-		return NULL;
-	}
-	struct mcphttp *h = xcalloc(1, sizeof(*h));
-	h->path = xstrdup(path);
-	const char *slash = strrchr(path, '/');
-	h->dir = slash == path ? xstrdup("/") : strndup(path, (size_t)(slash - path));
-	h->then = text;
-	buf_adds(&h->now, text);
-	if (load_now(h, &err) < 0) {
-		err[strcspn(err, "\n")] = 0;
-		*why = err;
-		mcphttp_free(h);
-		return NULL;
-	}
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return NULL;   /* no file: no section */
+	struct mcphttp *h = read_file(path, why, &loads);
+	if (!h && *why)
+		(*why)[strcspn(*why, "\n")] = 0;
 	return h;
 }
 
