@@ -30,6 +30,22 @@ NODE = shutil.which("node") or "node"
 ACCEPT = "application/json, text/event-stream"
 
 
+def run_node(tmp_path, reaper, script, *args):
+    """node SCRIPT ARGS --timeout 60, to its end (90 s at most): what it
+    printed last, parsed; it must have said ok and exited 0."""
+    out = tmp_path / (script.stem + ".out")
+    with open(out, "wb") as so:
+        proc = subprocess.Popen([NODE, str(script)] + list(args) + ["--timeout", "60"],
+                                stdout=so, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    reaper.track(proc)
+    proc.wait(90)
+    text = out.read_text()
+    res = json.loads(text.splitlines()[-1]) if text.strip() else {}
+    assert proc.returncode == 0 and res.get("ok"), text
+    return res
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -175,17 +191,7 @@ def test_sdk_sessions_share_one_server_and_get_their_own_server_requests(
     ep = Endpoint(project, tmp_path)
     ep.p.up()
     assert ep.p.unit("svc")["state"] == "stopped"   # on demand: not yet
-    out = tmp_path / "client.out"
-    with open(out, "wb") as so:
-        proc = subprocess.Popen([NODE, str(HTTP_CLIENT), "--url", ep.url,
-                                 "--sessions", "4", "--timeout", "60"],
-                                stdout=so, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    reaper.track(proc)
-    proc.wait(90)
-    text = out.read_text()
-    res = json.loads(text.splitlines()[-1]) if text.strip() else {}
-    assert proc.returncode == 0 and res.get("ok"), text
+    res = run_node(tmp_path, reaper, HTTP_CLIENT, "--url", ep.url, "--sessions", "4")
     # four sessions, one server process: the service's own
     assert len(set(res["pids"])) == 1, res
     assert ep.runs() == res["pids"][:1], (ep.runs(), res)
@@ -734,17 +740,7 @@ def test_sdk_resumes_a_cut_stream_and_another_client_resumes_by_token(
     log = tmp_path / "server.log"
     ep = Endpoint(project, tmp_path, env={"MCP_LOG": log})
     ep.p.up()
-    out = tmp_path / "resume.out"
-    with open(out, "wb") as so:
-        proc = subprocess.Popen([NODE, str(HTTP_RESUME), "--url", ep.url,
-                                 "--ms", "1500", "--timeout", "60"],
-                                stdout=so, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    reaper.track(proc)
-    proc.wait(90)
-    text = out.read_text()
-    res = json.loads(text.splitlines()[-1]) if text.strip() else {}
-    assert proc.returncode == 0 and res.get("ok"), text
+    res = run_node(tmp_path, reaper, HTTP_RESUME, "--url", ep.url, "--ms", "1500")
     assert res["progress"] >= 20, res
     # the cut was not taken for a cancellation
     assert b"notifications/cancelled" not in log.read_bytes()

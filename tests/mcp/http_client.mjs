@@ -19,32 +19,13 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CreateMessageRequestSchema, ListRootsRequestSchema, CallToolResultSchema }
   from "@modelcontextprotocol/sdk/types.js";
-import { parseArgs } from "node:util";
+import { start } from "./run.mjs";
 
-const { values: opt } = parseArgs({
-  options: {
-    url: { type: "string" },
-    sessions: { type: "string", default: "3" },
-    token: { type: "string" },
-    timeout: { type: "string", default: "60" },
-  },
+const { opt, result, finish, check } = start("http_client", {
+  url: { type: "string" },
+  sessions: { type: "string", default: "3" },
+  token: { type: "string" },
 });
-const result = { ok: false };
-
-function finish(ok, error) {
-  result.ok = ok;
-  if (error) result.error = error;
-  process.stdout.write(JSON.stringify(result) + "\n");
-  if (!ok) process.stderr.write(`http_client: ${error}\n`);
-  process.exit(ok ? 0 : 1);
-}
-
-function check(cond, what) {
-  if (!cond) throw new Error(what);
-}
-
-setTimeout(() => finish(false, `timed out after ${opt.timeout}s`),
-           Number(opt.timeout) * 1000).unref();
 
 async function open(name) {
   const asked = { sampling: 0, roots: 0 };

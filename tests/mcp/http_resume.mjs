@@ -17,31 +17,12 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
-import { parseArgs } from "node:util";
+import { start } from "./run.mjs";
 
-const { values: opt } = parseArgs({
-  options: {
-    url: { type: "string" },
-    ms: { type: "string", default: "1500" },
-    timeout: { type: "string", default: "60" },
-  },
+const { opt, result, finish, check } = start("http_resume", {
+  url: { type: "string" },
+  ms: { type: "string", default: "1500" },
 });
-const result = { ok: false };
-
-function finish(ok, error) {
-  result.ok = ok;
-  if (error) result.error = error;
-  process.stdout.write(JSON.stringify(result) + "\n");
-  if (!ok) process.stderr.write(`http_resume: ${error}\n`);
-  process.exit(ok ? 0 : 1);
-}
-
-function check(cond, what) {
-  if (!cond) throw new Error(what);
-}
-
-setTimeout(() => finish(false, `timed out after ${opt.timeout}s`),
-           Number(opt.timeout) * 1000).unref();
 
 // The next POST answered with an SSE stream is cut once CUT events (the
 // priming event counted) have come through.
