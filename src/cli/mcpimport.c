@@ -658,8 +658,6 @@ static void do_json(struct run *r, const struct client_file *f, const char *path
 	} else {
 		apply_json(r, target, st, text, len, doc, &rep);
 	}
-	if (r->http)
-		mcphttp_done(r->h, false);   /* what was not written: none, or dropped */
 	free(err);
 	mcpconf_report_free(&rep);
 	for (size_t i = 0; i < nhints; i++)
