@@ -8,11 +8,13 @@
 #endif
 #include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -280,6 +282,85 @@ void heap_give_back(void)
 #ifdef __GLIBC__
 	(void)malloc_trim(0);
 #endif
+}
+
+/* An object's segments may be given back only when it has no relocations
+ * in its text (DT_TEXTREL): those pages are the process's own copies. */
+static bool has_textrel(const struct dl_phdr_info *info)
+{
+	for (size_t i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_DYNAMIC)
+			continue;
+		const ElfW(Dyn) *d = (const ElfW(Dyn) *)(info->dlpi_addr +
+		                                         ph->p_vaddr);
+		for (; d->d_tag != DT_NULL; d++)
+			if (d->d_tag == DT_TEXTREL ||
+			    (d->d_tag == DT_FLAGS && (d->d_un.d_val & DF_TEXTREL)))
+				return true;
+	}
+	return false;
+}
+
+/* The ranges of every object first, the madvise after: a read of a page
+ * that was given back maps it back, and the program headers, the names of
+ * the objects (ld.so's is in the program's .interp), all are in pages of
+ * the objects' first segments. */
+struct code_ranges {
+	size_t n;
+	uintptr_t lo[48], hi[48];
+};
+
+static int give_back_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct code_ranges *r = arg;
+	/* The program (no name) and the libraries it loaded from files: not
+	 * the vDSO, which the kernel maps and nothing may unmap. */
+	if (info->dlpi_name[0] && info->dlpi_name[0] != '/')
+		return 0;
+	if (has_textrel(info))
+		return 0;
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t ro_lo = 0, ro_hi = 0;   /* PT_GNU_RELRO: written at load */
+	for (size_t i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_GNU_RELRO) {
+			ro_lo = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+			ro_hi = ro_lo + info->dlpi_phdr[i].p_memsz;
+		}
+	for (size_t i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
+			continue;
+		/* Whole pages of the file's contents only: a page the segment
+		 * shares with a writable one, or with the RELRO range, stays. */
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		uintptr_t hi = lo + ph->p_filesz;
+		lo = (lo + page - 1) & ~(page - 1);
+		hi &= ~(page - 1);
+		if (ro_hi > ro_lo && lo < ((ro_hi + page - 1) & ~(page - 1)) &&
+		    (ro_lo & ~(page - 1)) < hi)
+			continue;
+		if (hi <= lo)
+			continue;
+		if (r->n == sizeof(r->lo) / sizeof(r->lo[0]))
+			return 1;   /* the rest stays mapped */
+		r->lo[r->n] = lo;
+		r->hi[r->n++] = hi;
+	}
+	return 0;
+}
+
+size_t code_give_back(void)
+{
+	struct code_ranges r;
+	r.n = 0;
+	(void)dl_iterate_phdr(give_back_object, &r);
+	size_t given = 0;
+	for (size_t i = 0; i < r.n; i++)
+		if (madvise((void *)r.lo[i], r.hi[i] - r.lo[i], MADV_DONTNEED) == 0)
+			given += r.hi[i] - r.lo[i];
+	return given;
 }
 
 int fd_close_from(int min)

@@ -85,6 +85,14 @@ int fd_close_from(int min);
  * no-op elsewhere).  Costs a walk of the heap: for after a burst. */
 void heap_give_back(void);
 
+/* Unmaps the pages of code and read-only data that this process has run
+ * or read (its program's and its libraries' segments that are neither
+ * writable nor relocated), as a daemon does once it is idle after a burst:
+ * most of them ran once, at start or in the burst.  They stay in the page
+ * cache; what runs again maps its page back (a minor fault).  Returns the
+ * number of bytes of address range given back. */
+size_t code_give_back(void);
+
 /* Appends the pids FILE lists (decimal numbers separated by white space:
  * /proc/PID/task/TID/children, a cgroup's cgroup.procs) to *PIDS (*N of
  * *CAP used, grown as needed).  Returns 0, or -1 when it cannot be read

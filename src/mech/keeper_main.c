@@ -211,13 +211,24 @@ int keeper_main(int sock, pid_t parent)
 	}
 	proc_set_name("tend-keeper");
 	struct buf b = { 0 };
+	/* Once quiet for a second after a burst (its start, spawns, exits),
+	 * the code that ran in it is given back: one wakeup after activity,
+	 * none when idle. */
+	int quiet = 1000;
 	for (;;) {
 		struct pollfd pf[2] = { { sock, POLLIN, 0 }, { sfd, POLLIN, 0 } };
-		if (poll(pf, 2, -1) < 0) {
+		int ready = poll(pf, 2, quiet);
+		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
 			k_contain(&k, 1);
 		}
+		if (ready == 0) {
+			(void)code_give_back();
+			quiet = -1;
+			continue;
+		}
+		quiet = 1000;
 		if (pf[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			bool child = false, term = false;
