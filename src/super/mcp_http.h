@@ -32,7 +32,11 @@
  *   POST without a session, of MCP 2026-07-28 (MCP-Protocol-Version or
  *                        _meta says so)  a session of one request: its
  *                        headers checked against the body (HeaderMismatch:
- *                        MCP-Protocol-Version, Mcp-Method, Mcp-Name), its
+ *                        MCP-Protocol-Version, Mcp-Method, Mcp-Name, and
+ *                        a tools/call's Mcp-Param-* against the tool's
+ *                        x-mcp-header arguments: mcp_params.h; a tool not
+ *                        seen in a tools/list yet waits for tend's own
+ *                        tools/list, asked once per list), its
  *                        _meta and version (-32602, -32022), each 400;
  *                        answered as any request (a JSON error answer has
  *                        the revision's status: 404 for -32601, 400 for
