@@ -4,6 +4,7 @@
 #include "jrpc.h"
 #include "list.h"
 #include "mcp.h"
+#include "mcp_params.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -33,6 +34,24 @@ struct mcp_http {
 	struct loop_timer keepalive;
 	uint64_t nums;               /* streams numbered so far: an event id
 	                                names a stream of one session only */
+	/* Mcp-Param-*: the tools' declarations (mcp_params.h), and tend's
+	 * own tools/list for a tools/call of a tool not seen yet */
+	struct mcp_params *params;
+	struct mcp_http_sess *fetch; /* its session; NULL: none */
+	unsigned long fetch_gen;     /* the table's generation it began in */
+	unsigned long asked_gen;     /* tend asked (once) in this one + 1 */
+	unsigned fetch_pages;
+	char *fetch_cursor;          /* the next page to ask; NULL: done */
+	bool fetch_end;
+	struct loop_timer fetch_step, fetch_limit;
+	struct list waiting;         /* requests waiting for it */
+	bool recheck;                /* post() of a request that waited */
+};
+
+/* A tools/call held until tend has the tool's declarations. */
+struct waiter {
+	struct list_link link;
+	struct http_req *r;
 };
 
 /* One SSE event of a stream, kept for a client that resumes it. */
@@ -56,6 +75,8 @@ struct stream {
 	size_t id_len;
 	char *tok;                   /* its request's progress token (JSON) */
 	size_t tok_len;
+	bool tools_list;             /* a tools/list: its result is read */
+	bool whole;                  /* asked without a cursor */
 	bool held;                   /* a POST not answered yet (http_hold) */
 	bool done;                   /* its response is its last event */
 	struct loop_timer hold;      /* then it becomes an SSE stream */
@@ -85,6 +106,7 @@ struct mcp_http_sess {
 	bool ended;
 	bool stateless;              /* one request of MCP 2026-07-28: no
 	                                Mcp-Session-Id, it ends with it */
+	bool own;                    /* tend's own tools/list (e->fetch) */
 };
 
 /* --- answers --- */
@@ -421,10 +443,170 @@ static struct mcp_http_sess *sess_find(struct mcp_http *e, const char *id)
 	return NULL;
 }
 
+/* --- Mcp-Param-*: the tools' declarations --- */
+
+static void post(struct mcp_http *e, struct http_req *r, const char *sid);
+
+/* MSG (taken) for the service's log. */
+static void tell(struct mcp_http *e, char *msg)
+{
+	if (e->ops.log)
+		e->ops.log(e->ops.ctx, msg);
+	free(msg);
+}
+
+/* LINE answers a tools/list (WHOLE: asked without a cursor): its tools'
+ * declarations are kept.  *CURSOR (if asked): its nextCursor (malloc'd;
+ * NULL: none).  False when it is no list (an error). */
+static bool tools_result(struct mcp_http *e, const char *line, size_t len,
+                         bool whole, char **cursor)
+{
+	json_t *doc = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
+	json_t *res = json_object_get(doc, "result");
+	json_t *next = json_object_get(res, "nextCursor");
+	bool ok = json_is_object(res);
+	if (ok) {
+		char *why = NULL;
+		mcp_params_feed(e->params, res, whole && !json_is_string(next), &why);
+		if (why)
+			tell(e, xasprintf("Mcp-Param headers not checked for these "
+			                  "tools (their x-mcp-header declarations are "
+			                  "invalid, MCP 2026-07-28): %s", why));
+		free(why);
+	}
+	if (cursor)
+		*cursor = ok && json_is_string(next) ? xstrdup(json_string_value(next))
+		          : NULL;
+	json_decref(doc);
+	return ok;
+}
+
+/* tend's own tools/list, of the page e->fetch_cursor (NULL: the first). */
+static void fetch_send(struct mcp_http *e)
+{
+	json_t *params = json_pack("{s:{s:s, s:{}}}", "_meta",
+	                           "io.modelcontextprotocol/protocolVersion",
+	                           MCP_PROTOCOL_STATELESS,
+	                           "io.modelcontextprotocol/clientCapabilities");
+	if (e->fetch_cursor)
+		json_object_set_new(params, "cursor", json_string(e->fetch_cursor));
+	json_t *req = json_pack("{s:s, s:I, s:s, s:o}", "jsonrpc", "2.0", "id",
+	                        (json_int_t)e->fetch_pages + 1, "method",
+	                        "tools/list", "params", params);
+	char *line = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	sess_line(e->fetch, line, strlen(line));
+	free(line);
+}
+
+/* tend's tools/list is over (answered, failed, or too slow): the
+ * requests that waited for it are checked with what is known now. */
+static void fetch_finish(struct mcp_http *e)
+{
+	loop_timer_stop(e->lp, &e->fetch_step);
+	loop_timer_stop(e->lp, &e->fetch_limit);
+	struct mcp_http_sess *hs = e->fetch;
+	e->fetch = NULL;
+	if (hs)
+		sess_close(hs);
+	free(e->fetch_cursor);
+	e->fetch_cursor = NULL;
+	e->fetch_end = false;
+	while (!list_empty(&e->waiting)) {
+		struct waiter *w = list_first(&e->waiting, struct waiter, link);
+		list_remove(&e->waiting, &w->link);
+		struct http_req *r = w->r;
+		free(w);
+		e->recheck = true;
+		post(e, r, NULL);
+		e->recheck = false;
+	}
+}
+
+static void on_fetch_step(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct mcp_http *e = t->data;
+	if (e->fetch && !e->fetch_end && e->fetch_cursor)
+		fetch_send(e);
+	else
+		fetch_finish(e);
+}
+
+static void on_fetch_limit(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct mcp_http *e = t->data;
+	tell(e, xasprintf("the server did not answer tend's tools/list within "
+	                  "%d s: a tools/call of a tool tend has no list for "
+	                  "yet goes on without its Mcp-Param headers checked",
+	                  MCP_HTTP_FETCH_MS / 1000));
+	fetch_finish(e);
+}
+
+/* An answer to tend's own tools/list: the next page is asked, or the
+ * waiting requests go on (from the loop: this is inside the multiplexer). */
+static void fetch_line(struct mcp_http *e, const char *line, size_t len)
+{
+	struct jrpc_msg m;
+	if (jrpc_scan(line, len, &m) != JRPC_RESPONSE)
+		return;
+	e->fetch_pages++;
+	free(e->fetch_cursor);
+	e->fetch_cursor = NULL;
+	bool ok = tools_result(e, line, len, e->fetch_pages == 1, &e->fetch_cursor);
+	if (ok && !e->fetch_cursor)
+		mcp_params_done(e->params, e->fetch_gen);
+	if (!e->fetch_cursor || e->fetch_pages >= MCP_HTTP_FETCH_PAGES)
+		e->fetch_end = true;
+	loop_timer_start(e->lp, &e->fetch_step, 0, on_fetch_step, e);
+}
+
+/* A tools/call R of a tool tend has no declarations for yet: it waits
+ * for tend's own tools/list (asked once per list: until it changes). */
+static void fetch_wait(struct mcp_http *e, struct http_req *r)
+{
+	struct waiter *w = xcalloc(1, sizeof(*w));
+	w->r = r;
+	http_hold(r, w);
+	list_push_back(&e->waiting, &w->link);
+	if (e->fetch)
+		return;
+	e->fetch_gen = mcp_params_gen(e->params);
+	e->asked_gen = e->fetch_gen + 1;
+	e->fetch_pages = 0;
+	struct mcp_http_sess *hs = xcalloc(1, sizeof(*hs));
+	hs->e = e;
+	hs->stateless = hs->own = true;
+	char *why = NULL;
+	if (random_hex(hs->id, 16) < 0 ||
+	    !(hs->sess = e->ops.open(e->ops.ctx, hs, &why))) {
+		free(why);
+		free(hs);
+		e->fetch_end = true;
+		loop_timer_start(e->lp, &e->fetch_step, 0, on_fetch_step, e);
+		return;
+	}
+	list_push_back(&e->sessions, &hs->link);
+	e->nsessions++;
+	e->fetch = hs;
+	loop_timer_start(e->lp, &e->fetch_limit, MCP_HTTP_FETCH_MS, on_fetch_limit, e);
+	fetch_send(e);
+}
+
+void mcp_http_tools_changed(struct mcp_http *e)
+{
+	mcp_params_stale(e->params);
+}
+
 void mcp_http_to_client(struct mcp_http_sess *hs, const char *line, size_t len)
 {
 	if (hs->ended)
 		return;
+	if (hs->own) {
+		fetch_line(hs->e, line, len);
+		return;
+	}
 	struct jrpc_msg m;
 	enum jrpc_kind k = jrpc_scan(line, len, &m);
 	if (k == JRPC_RESPONSE) {
@@ -432,6 +614,8 @@ void mcp_http_to_client(struct mcp_http_sess *hs, const char *line, size_t len)
 		list_each(st, &hs->streams, struct stream, link)
 			if (st->id_len == m.id.len &&
 			    memcmp(st->id, line + m.id.off, m.id.len) == 0) {
+				if (st->tools_list)
+					tools_result(hs->e, line, len, st->whole, NULL);
 				if (st->held) {
 					/* nothing came before it: one JSON body; of the
 					 * stateless form, its error's status */
@@ -477,6 +661,12 @@ void mcp_http_to_client(struct mcp_http_sess *hs, const char *line, size_t len)
 
 void mcp_http_end(struct mcp_http_sess *hs)
 {
+	if (hs->own && hs->e->fetch == hs) {
+		/* the service goes: the requests waiting for it go on */
+		hs->e->fetch = NULL;
+		hs->e->fetch_end = true;
+		loop_timer_start(hs->e->lp, &hs->e->fetch_step, 0, on_fetch_step, hs->e);
+	}
 	hs->sess = NULL;
 	sess_unlink(hs);
 	if (!hs->depth)
@@ -546,61 +736,6 @@ static const char *const no_hdrs[] = { NULL };
 
 static void keepalive_on(struct mcp_http *e);
 
-/* An Mcp-Name (or Mcp-Param-*) header value H as MCP 2026-07-28 encodes
- * it: plain visible ASCII and spaces, or "=?base64?B64?=" for anything
- * else.  The value in *OUT (malloc'd, NUL-terminated; *LEN bytes, which
- * may hold NULs); false when H is neither. */
-bool mcp_http_header_value(const char *h, char **out, size_t *len)
-{
-	size_t n = strlen(h);
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)h[i] < 0x20 || (unsigned char)h[i] > 0x7e)
-			if (h[i] != '\t')
-				return false;
-	if (n < 11 || strncmp(h, "=?base64?", 9) != 0 || strcmp(h + n - 2, "?=") != 0) {
-		*out = xstrdup(h);
-		*len = n;
-		return true;
-	}
-	const char *b = h + 9;
-	size_t bn = n - 11;
-	if (bn % 4)
-		return false;
-	char *o = xmalloc(bn / 4 * 3 + 1);
-	size_t k = 0;
-	uint32_t acc = 0;
-	unsigned bits = 0, pad = 0;
-	for (size_t i = 0; i < bn; i++) {
-		char c = b[i];
-		int v = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26
-		        : c >= '0' && c <= '9' ? c - '0' + 52 : c == '+' ? 62
-		        : c == '/' ? 63 : c == '=' ? -2 : -1;
-		if (v == -1 || (v == -2 && i + 2 < bn) || (v != -2 && pad)) {
-			free(o);
-			return false;
-		}
-		if (v == -2) {
-			pad++;
-			continue;
-		}
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			o[k++] = (char)(acc >> bits & 0xff);
-		}
-	}
-	/* padding as long as what is left over asks, no more; no bits lost */
-	if ((pad && bits / 2 != pad) || (acc & ((1u << bits) - 1))) {
-		free(o);
-		return false;
-	}
-	o[k] = 0;
-	*out = o;
-	*len = k;
-	return true;
-}
-
 /* A 400 of MCP 2026-07-28 for request R (ID: its id, JSON text): CODE,
  * DATA (taken; or NULL) and the message. */
 static void refuse_modern(struct http_req *r, const char *id, size_t id_len,
@@ -622,31 +757,39 @@ static void refuse_modern(struct http_req *r, const char *id, size_t id_len,
  * requires (-32602), its version must be one tend serves (-32022,
  * UnsupportedProtocolVersion); each 400.  A client sends no responses.
  * True when R was refused. */
-static bool stateless_bad(struct http_req *r, const char *body, size_t len,
-                          const struct jrpc_msg *m, const char *pv,
-                          const char *version)
+static const char *req_header(void *r, const char *name)
+{
+	return http_header(r, name);
+}
+
+enum { PASS, REFUSED, WAIT };
+
+static int stateless_bad(struct mcp_http *e, struct http_req *r,
+                         const char *body, size_t len,
+                         const struct jrpc_msg *m, const char *pv,
+                         const char *version)
 {
 	if (m->kind == JRPC_RESPONSE) {
 		refuse(r, 400, -32600, no_hdrs, "a client of MCP 2026-07-28 sends "
 		       "no responses (send the input as inputResponses of a retry)");
-		return true;
+		return REFUSED;
 	}
 	if (m->kind != JRPC_REQUEST)
-		return false;   /* the revision sets no header for notifications */
+		return PASS;   /* the revision sets no header for notifications */
 	const char *id = body + m->id.off;
 	size_t idn = m->id.len;
 	if (!version) {
 		refuse_modern(r, id, idn, -32602, NULL, "Invalid params: the request "
 		              "has no _meta io.modelcontextprotocol/protocolVersion, "
 		              "which MCP 2026-07-28 requires");
-		return true;
+		return REFUSED;
 	}
 	if (!pv || strcmp(pv, version) != 0) {
 		refuse_modern(r, id, idn, -32020, NULL, "HeaderMismatch: MCP-Protocol-"
 		              "Version %s does not match the request's _meta "
 		              "protocolVersion %s; send the same in both",
 		              pv ? pv : "(none)", version);
-		return true;
+		return REFUSED;
 	}
 	if (strcmp(version, MCP_PROTOCOL_STATELESS) != 0) {
 		json_t *data = json_pack("{s:[s,s,s,s,s], s:s}", "supported",
@@ -655,12 +798,12 @@ static bool stateless_bad(struct http_req *r, const char *body, size_t len,
 		refuse_modern(r, id, idn, -32022, data, "UnsupportedProtocolVersion: "
 		              "%s is not served here; use %s (or initialize a session "
 		              "of an earlier version)", version, MCP_PROTOCOL_STATELESS);
-		return true;
+		return REFUSED;
 	}
 	json_t *doc = json_loadb(body, len, 0, NULL);
 	json_t *params = json_object_get(doc, "params");
 	json_t *meta = json_object_get(params, "_meta");
-	bool refused = true;
+	int refused = REFUSED;
 	if (!json_is_object(json_object_get(meta, "io.modelcontextprotocol/"
 	                                          "clientCapabilities"))) {
 		refuse_modern(r, id, idn, -32602, NULL, "Invalid params: the request "
@@ -690,7 +833,7 @@ static bool stateless_bad(struct http_req *r, const char *body, size_t len,
 			              "header; send params.%s in it", field);
 			goto out;
 		}
-		if (!mcp_http_header_value(hn, &got, &gn)) {
+		if (!mcp_params_header_value(hn, &got, &gn)) {
 			refuse_modern(r, id, idn, -32020, NULL, "HeaderMismatch: Mcp-Name "
 			              "has characters a header value cannot have, or bad "
 			              "base64; send =?base64?...?= for such a value");
@@ -706,7 +849,26 @@ static bool stateless_bad(struct http_req *r, const char *body, size_t len,
 			goto out;
 		}
 	}
-	refused = false;
+	/* Mcp-Param-*: the x-mcp-header arguments of tools/call */
+	if (json_is_string(want) && !strcmp(field, "name") &&
+	    jrpc_str_eq(body, m->method, "tools/call")) {
+		bool known;
+		const struct mcp_tool *t = mcp_params_find(e->params, json_string_value(want),
+		                                           json_string_length(want), &known);
+		if (!t && !known && !e->recheck &&
+		    (e->fetch || e->asked_gen != mcp_params_gen(e->params) + 1)) {
+			refused = WAIT;
+			goto out;
+		}
+		char *why = NULL;
+		if (t && !mcp_params_check(t, json_object_get(params, "arguments"),
+		                           req_header, r, &why)) {
+			refuse_modern(r, id, idn, -32020, NULL, "HeaderMismatch: %s", why);
+			free(why);
+			goto out;
+		}
+	}
+	refused = PASS;
 out:
 	json_decref(doc);
 	return refused;
@@ -765,7 +927,11 @@ static void post(struct mcp_http *e, struct http_req *r, const char *sid)
 	mcp_hello(body, len, &hello);
 	bool stateless = !sid && !init && ((pv && mcp_stateless(pv)) ||
 	                                   (hello.version && mcp_stateless(hello.version)));
-	if (stateless && stateless_bad(r, body, len, &m, pv, hello.version)) {
+	int bad = stateless ? stateless_bad(e, r, body, len, &m, pv, hello.version)
+	          : PASS;
+	if (bad != PASS) {
+		if (bad == WAIT)
+			fetch_wait(e, r);
 		free(hello.version);
 		free(body);
 		return;
@@ -843,6 +1009,13 @@ static void post(struct mcp_http *e, struct http_req *r, const char *sid)
 	st->id = xmalloc(m.id.len + 1);
 	memcpy(st->id, body + m.id.off, m.id.len);
 	st->id[m.id.len] = 0;
+	if (jrpc_str_eq(body, m.method, "tools/list")) {
+		/* its result says the tools' x-mcp-header declarations */
+		json_t *doc = json_loadb(body, len, 0, NULL);
+		st->tools_list = true;
+		st->whole = !json_object_get(json_object_get(doc, "params"), "cursor");
+		json_decref(doc);
+	}
 	if (m.meta_progress.len) {
 		st->tok_len = m.meta_progress.len;
 		st->tok = xmalloc(st->tok_len + 1);
@@ -1103,6 +1276,7 @@ struct mcp_http *mcp_http_new(struct loop *lp, const char *spec, int fd,
 	e->spec = xstrdup(spec);
 	e->fd = fd;
 	e->ops = *ops;
+	e->params = mcp_params_new();
 	mcp_http_configure(e, u);
 	struct http_limits lim = { .body_max = e->body_max,
 	                           .conn_max = MCP_HTTP_CONN_MAX,
@@ -1125,7 +1299,16 @@ void mcp_http_free(struct mcp_http *e)
 		next = list_next(hs, struct mcp_http_sess, link);
 		sess_close(hs);
 	}
-	http_free(e->h);
+	http_free(e->h);   /* the waiting requests' connections too */
+	while (!list_empty(&e->waiting)) {
+		struct waiter *w = list_first(&e->waiting, struct waiter, link);
+		list_remove(&e->waiting, &w->link);
+		free(w);
+	}
+	loop_timer_stop(e->lp, &e->fetch_step);
+	loop_timer_stop(e->lp, &e->fetch_limit);
+	free(e->fetch_cursor);
+	mcp_params_free(e->params);
 	loop_timer_stop(e->lp, &e->keepalive);
 	if (e->token)
 		explicit_bzero(e->token, strlen(e->token));

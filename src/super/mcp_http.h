@@ -32,7 +32,11 @@
  *   POST without a session, of MCP 2026-07-28 (MCP-Protocol-Version or
  *                        _meta says so)  a session of one request: its
  *                        headers checked against the body (HeaderMismatch:
- *                        MCP-Protocol-Version, Mcp-Method, Mcp-Name), its
+ *                        MCP-Protocol-Version, Mcp-Method, Mcp-Name, and
+ *                        a tools/call's Mcp-Param-* against the tool's
+ *                        x-mcp-header arguments: mcp_params.h; a tool not
+ *                        seen in a tools/list yet waits for tend's own
+ *                        tools/list, asked once per list), its
  *                        _meta and version (-32602, -32022), each 400;
  *                        answered as any request (a JSON error answer has
  *                        the revision's status: 404 for -32601, 400 for
@@ -69,6 +73,10 @@
  * JSON body; else its answer is an SSE stream. */
 #define MCP_HTTP_HOLD_MS 100
 #define MCP_HTTP_CONN_MAX 512        /* connections at once, per address */
+/* tend's own tools/list (for the Mcp-Param-* of a tool it has not seen
+ * listed yet): its pages at most, and how long requests wait for it */
+#define MCP_HTTP_FETCH_PAGES 100
+#define MCP_HTTP_FETCH_MS 10000
 /* Resumption (GET with Last-Event-ID): each stream of a session keeps its
  * last events, this many and bytes at most, and a session its last
  * answered streams. */
@@ -92,6 +100,8 @@ struct mcp_http_ops {
 	/* SESS ended from the HTTP side (DELETE, expired, the endpoint
 	 * stops): the caller forgets it and HS. */
 	void (*close)(void *ctx, void *sess);
+	/* A line for the service's log (no newline).  May be NULL. */
+	void (*log)(void *ctx, const char *msg);
 };
 
 /* Serves SPEC (an http: listen address of U) on FD, held by the caller;
@@ -105,6 +115,11 @@ const char *mcp_http_spec(const struct mcp_http *e);
 int mcp_http_fd(const struct mcp_http *e);
 /* New settings (a reload): the token, origins and limits. */
 void mcp_http_configure(struct mcp_http *e, const struct unit_config *u);
+
+/* The server's list of tools may have changed (its
+ * notifications/tools/list_changed, a new server process): the Mcp-Param
+ * declarations tend read from it are forgotten. */
+void mcp_http_tools_changed(struct mcp_http *e);
 
 /* A message of the multiplexer for session HS. */
 void mcp_http_to_client(struct mcp_http_sess *hs, const char *line, size_t len);
@@ -120,12 +135,6 @@ size_t mcp_http_sessions(const struct mcp_http *e);
  * [::1], with any port (or none), or one of ALLOWED (compared whole,
  * ignoring case)?  Pure. */
 bool mcp_http_origin_ok(const char *origin, const struct strv *allowed);
-
-/* An Mcp-Name (or Mcp-Param-*) header value H as MCP 2026-07-28 encodes
- * it: plain visible ASCII, spaces and tabs, or "=?base64?B64?=" for any
- * other value.  The value in *OUT (malloc'd, NUL-terminated; *LEN bytes,
- * which may hold NULs); false when H is neither.  Pure. */
-bool mcp_http_header_value(const char *h, char **out, size_t *len);
 
 /* Is ID an SSE event id as tend writes them, STREAM-SEQ (decimal, no sign
  * or leading zero, STREAM not 0)?  Then *STREAM and *SEQ.  Pure. */

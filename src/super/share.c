@@ -643,10 +643,17 @@ static void mcp_settled(void *ctx, void *data)
 	end_when_written(s);
 }
 
+static void tools_changed(struct share *sh);
+
 static void srv_line(void *ctx, const char *line, size_t len)
 {
 	struct srv *v = ctx;
 	unit_activity(v->inst->u);
+	struct jrpc_msg m;
+	if (v->sh->neps && memmem(line, len, "tools/list_changed", 18) &&
+	    jrpc_scan(line, len, &m) == JRPC_NOTIFICATION &&
+	    jrpc_str_eq(line, m.method, "notifications/tools/list_changed"))
+		tools_changed(v->sh);
 	mcp_server_line(v->mcp, line, len);
 }
 
@@ -693,6 +700,7 @@ static void srv_open(struct srv *v)
 	}
 	v->open = true;
 	pause_clients(v, false);
+	tools_changed(v->sh);   /* a new process: its tools are asked again */
 	mcp_server_up(v->mcp);
 }
 
@@ -1507,6 +1515,19 @@ static void http_close(void *ctx, void *sess)
 	finish(s, xstrdup(""));
 }
 
+static void http_log(void *ctx, const char *msg)
+{
+	log_mark(ctx, msg);
+}
+
+/* The server's tools may have changed: the HTTP endpoints forget their
+ * Mcp-Param declarations. */
+static void tools_changed(struct share *sh)
+{
+	for (size_t i = 0; i < sh->neps; i++)
+		mcp_http_tools_changed(sh->eps[i]);
+}
+
 static bool wants_http(const struct unit_config *c, const char *spec)
 {
 	for (size_t i = 0; i < c->http.n; i++)
@@ -1540,7 +1561,7 @@ void share_listen(struct share *sh, const struct held_set *held)
 		if (have || fd < 0)
 			continue;
 		static const struct mcp_http_ops ops = { NULL, http_open, http_line,
-		                                         http_close };
+		                                         http_close, http_log };
 		struct mcp_http_ops o = ops;
 		o.ctx = sh;
 		char *why = NULL;

@@ -966,3 +966,105 @@ def test_answered_streams_kept_for_resumption_are_bounded(project, tmp_path):
     ids = [answered(i, big) for i in range(10, 16)]
     assert not kept(ids[0]), "6 streams of 180 KiB kept"
     assert all(kept(e) for e in ids[1:])
+
+
+# --- MCP 2026-07-28: Mcp-Param-* headers (x-mcp-header) ---
+
+ROUTE = {"name": "route", "inputSchema": {"type": "object", "properties": {
+    "region": {"type": "string", "x-mcp-header": "Region"},
+    "n": {"type": "integer", "x-mcp-header": "N"},
+    "flag": {"type": "boolean", "x-mcp-header": "Flag"},
+    "opt": {"type": ["string", "null"], "x-mcp-header": "Opt"},
+    "where": {"type": "object", "properties": {
+        "zone": {"type": "string", "x-mcp-header": "Zone"}}}}}}
+# invalid: an x-mcp-header under items makes the tool's declarations void
+LOOSE = {"name": "loose", "inputSchema": {"type": "object", "properties": {
+    "region": {"type": "string", "x-mcp-header": "Region"},
+    "list": {"type": "array", "items": {"type": "string", "x-mcp-header": "Item"}}}}}
+
+
+def test_stateless_mcp_param_headers_are_checked_against_the_arguments(
+        project, tmp_path):
+    log = tmp_path / "server.log"
+    tools = tmp_path / "tools.json"
+    tools.write_text(json.dumps([ROUTE, LOOSE]))
+    ep = Endpoint(project, tmp_path, env={"MCP_LOG": log, "MCP_TOOLS_FILE": tools})
+    ep.p.up()
+
+    def call(tool, args, params=None, mid=7):
+        """(status, the JSON-RPC message answered) of a stateless tools/call
+        with headers Mcp-Param-NAME: VALUE for PARAMS."""
+        h = stateless_headers("tools/call", name=tool)
+        h.update({"Mcp-Param-" + k: v for k, v in (params or {}).items()})
+        got = ep.post(stateless("tools/call", {"name": tool, "arguments": args}, mid),
+                      headers=h)
+        if isinstance(got, tuple):
+            return got[0], json.loads(got[2])
+        msg = next_event(got)
+        got.conn.close()
+        return got.status, msg
+
+    def refused(got, why):
+        st, msg = got
+        assert st == 400 and msg["id"] == 7 and msg["error"]["code"] == -32020 \
+            and why in msg["error"]["message"], got
+
+    def b64(v):
+        return "=?base64?%s?=" % base64.b64encode(v.encode()).decode()
+
+    # the first call of a tool tend has seen no list for: tend asks the
+    # server's tools/list itself first, then checks; the value in the body
+    # without its header is refused
+    refused(call("route", {"region": "eu"}), "no Mcp-Param-Region header")
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    methods = [m.get("method") for m in lines]
+    assert "tools/list" in methods and "tools/call" not in methods, methods
+    # headers that say the arguments: passed on; names are case-insensitive
+    args = {"region": "eu", "n": 42, "flag": True, "where": {"zone": "b"}}
+    st, msg = call("route", args, {"Region": "eu", "N": "42.0", "flag": "true",
+                                   "ZONE": "b"})
+    assert st == 200 and msg["result"]["structuredContent"] == args, msg
+    # a disagreement: 400, HeaderMismatch, the request's id
+    refused(call("route", {"region": "eu"}, {"Region": "us"}),
+            "Mcp-Param-Region us does not match arguments.region")
+    refused(call("route", {"n": 42}, {"N": "43"}), "Mcp-Param-N")
+    refused(call("route", {"n": 42}, {"N": "0x2A"}), "Mcp-Param-N")
+    refused(call("route", {"flag": False}, {"Flag": "False"}), "Mcp-Param-Flag")
+    refused(call("route", {"where": {"zone": "a"}}, {"Zone": "b"}),
+            "arguments.where.zone")
+    # null or absent: no header expected (and one sent anyway disagrees)
+    st, msg = call("route", {"opt": None})
+    assert st == 200 and "result" in msg, msg
+    refused(call("route", {}, {"Opt": "x"}), "no arguments.opt")
+    # the base64 form, decoded first; bad base64 refused
+    st, msg = call("route", {"region": "Hello, \u4e16\u754c"},
+                   {"Region": b64("Hello, \u4e16\u754c")})
+    assert st == 200 and "result" in msg, msg
+    st, msg = call("route", {"n": 7}, {"N": b64("7")})
+    assert st == 200 and "result" in msg, msg
+    refused(call("route", {"region": "Hello"}, {"Region": "=?base64?SGVsbG8?=",
+                                                "N": None}), "base64")
+    # a tool whose declarations are invalid: not enforced (and logged)
+    st, msg = call("loose", {"region": "eu"})
+    assert st == 200 and "result" in msg, msg
+    wait_until(lambda: "loose: an x-mcp-header not reached" in
+               ep.p.run("logs", "svc").stdout, what="the tool not enforced, logged")
+    # the session form has no Mcp-Param headers: not checked there
+    sid, _ = ep.session()
+    assert "result" in ep.call(sid, "route", {"region": "eu"})
+
+    # the list changes (notifications/tools/list_changed): tend reads it again
+    moved = json.loads(json.dumps(ROUTE))
+    moved["inputSchema"]["properties"]["region"]["x-mcp-header"] = "Place"
+    tools.write_text(json.dumps([moved]))
+    st, msg = call("echo", {})
+    assert st == 200
+    r = ep.post(stateless("tools/call", {"name": "notify", "arguments": {
+        "method": "notifications/tools/list_changed"}}, 9),
+        headers=stateless_headers("tools/call", name="notify"))
+    next_event(r)
+    r.conn.close()
+    refused(call("route", {"region": "eu"}, {"Region": "eu"}),
+            "no Mcp-Param-Place header")
+    st, msg = call("route", {"region": "eu"}, {"Place": "eu"})
+    assert st == 200 and "result" in msg, msg

@@ -18,10 +18,13 @@ Requests:
   ping, logging/setLevel, resources/subscribe, resources/unsubscribe: {}
   tools/list        {"tools": [{"name": "echo"...}, {"name": $MCP_TOOL
                     ("slow"), where "{run}" becomes the number of this
-                    run}]}, after $MCP_LIST_DELAY ms (0)
+                    run}] and the tools of the JSON list in the file
+                    $MCP_TOOLS_FILE, read each time}, after
+                    $MCP_LIST_DELAY ms (0)
   prompts/list      {"prompts": []}
   tools/call        by params.name (arguments: params.arguments):
-    echo            the arguments as structuredContent
+    echo, a tool of $MCP_TOOLS_FILE
+                    the arguments as structuredContent
     slow            {ms, label}: answers {"slept": ms} after MS milliseconds,
                     sending notifications/progress (message: label) every
                     50 ms when the request has _meta.progressToken; a
@@ -175,11 +178,20 @@ def hold_slot(params):
     return key, slot
 
 
+def file_tools():
+    """The tools of $MCP_TOOLS_FILE (none without it)."""
+    try:
+        with open(env["MCP_TOOLS_FILE"]) as f:
+            return json.load(f)
+    except (KeyError, FileNotFoundError):
+        return []
+
+
 def tool(mid, params, cancelled, held=None):
     """Runs one tools/call (in its own thread); answers unless cancelled."""
     name = params.get("name")
     args = params.get("arguments") or {}
-    if name == "echo":
+    if name == "echo" or name in (t.get("name") for t in file_tools()):
         return answer(mid, {"content": [{"type": "text", "text": "echo"}],
                             "structuredContent": args})
     if name == "slow":
@@ -291,7 +303,7 @@ def handle(msg):
         answer(mid, {"tools": [
             {"name": "echo", "inputSchema": {"type": "object"}},
             {"name": env.get("MCP_TOOL", "slow").replace("{run}", str(run)),
-             "inputSchema": {"type": "object"}}]})
+             "inputSchema": {"type": "object"}}] + file_tools()})
     elif method == "prompts/list":
         answer(mid, {"prompts": []})
     elif method in ("ping", "logging/setLevel", "resources/subscribe",
