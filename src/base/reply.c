@@ -6,13 +6,25 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+static int to_buf(const char *s, size_t n, void *data)
+{
+	buf_add(data, s, n);
+	return 0;
+}
+
 char *reply_line(json_t *o)
 {
-	char *s = json_dumps(o, JSON_COMPACT);
+	/* Written once, straight into the line (a status of 1 000 units is
+	 * about 400 KB: no second copy of it to add the newline). */
+	struct buf b = { 0 };
+	int r = json_dump_callback(o, to_buf, &b, JSON_COMPACT);
 	json_decref(o);
-	char *l = xasprintf("%s\n", s ? s : "{\"ok\":false,\"error\":\"out of memory\",\"exit\":1}");
-	free(s);
-	return l;
+	if (r < 0 || !b.len) {
+		b.len = 0;
+		buf_adds(&b, "{\"ok\":false,\"error\":\"out of memory\",\"exit\":1}");
+	}
+	buf_addc(&b, '\n');
+	return b.s;
 }
 
 char *reply_ok(json_t *fields)

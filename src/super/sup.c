@@ -469,7 +469,7 @@ static void on_settle(struct loop *lp, struct loop_timer *t)
 void sup_unit_changed(struct sup *s, struct unit *u)
 {
 	struct unit_ext *x = unit_ext(u);
-	sup_memory_schedule(s);
+	sup_memory_schedule_soon(s);
 	if (x->proxy)
 		proxy_on_state(x->proxy);
 	if (x->share)
@@ -695,6 +695,7 @@ void sup_free(struct sup *s)
 	loop_timer_stop(s->host.loop, &s->settle);
 	loop_timer_stop(s->host.loop, &s->records);
 	loop_timer_stop(s->host.loop, &s->memory);
+	loop_timer_stop(s->host.loop, &s->mem_sched);
 	loop_timer_stop(s->host.loop, &s->disk_retry);
 	loop_timer_stop(s->host.loop, &s->procs_retry);
 	loop_timer_stop(s->host.loop, &s->trim);

@@ -36,6 +36,7 @@ struct sup {
 	struct loop_timer settle;  /* ends the loop once all is at rest */
 	struct loop_timer records; /* writes the procs file, once per iteration */
 	struct loop_timer memory;  /* samples memory while a unit has a limit */
+	struct loop_timer mem_sched; /* sup_memory_schedule, once per iteration */
 	uint64_t watched_until;    /* mono ms: a status with history watches */
 	struct proc_table table;   /* reused by every scan */
 	bool scan_valid;           /* table and owner answer for this iteration */
@@ -90,6 +91,10 @@ void sup_records_write(struct sup *s);
 /* sup_memory.c: the sampling timer armed or stopped, as the units now
  * need it. */
 void sup_memory_schedule(struct sup *s);
+/* The same once at the end of this loop iteration, however many units
+ * changed in it (a boot of a thousand services looks at every unit once
+ * per iteration, not once per unit that changed). */
+void sup_memory_schedule_soon(struct sup *s);
 
 /* sup.c: the width of the widest name of CFG, for labels; a unit of UC
  * added to the set (last in s->units, not started); the keys of U's

@@ -246,15 +246,16 @@ static void on_memory(struct loop *lp, struct loop_timer *t);
  * up, or some unit is up while someone watches, and only then. */
 void sup_memory_schedule(struct sup *s)
 {
-	bool want = false;
+	loop_timer_stop(s->host.loop, &s->mem_sched);
+	bool want = false, w = watched(s);
 	for (size_t i = 0; i < s->nunits && !want; i++)
-		want = sampled(s, s->units[i]);
+		want = limited(s->units[i]) || (w && unit_up(s->units[i]));
 	if (want && !s->memory.armed)
 		loop_timer_start(s->host.loop, &s->memory, s->cfg->memory_interval_ms,
 		                 on_memory, s);
 	else if (!want && s->memory.armed)
 		loop_timer_stop(s->host.loop, &s->memory);
-	if (!want && !watched(s))   /* no one watches: what they saw goes */
+	if (!want && !w)   /* no one watches: what they saw goes */
 		for (size_t i = 0; i < s->nunits; i++)
 			if (!unit_cfg(s->units[i])->memory_max)
 				hist_drop(&unit_ext(s->units[i])->m);
@@ -311,6 +312,17 @@ static void hist_push(struct unit_measure *um, uint64_t bytes)
 	h->head = (uint16_t)((h->head + 1) % MEM_HIST_MAX);
 	if (h->n < MEM_HIST_MAX)
 		h->n++;
+}
+static void on_schedule(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	sup_memory_schedule(t->data);
+}
+
+void sup_memory_schedule_soon(struct sup *s)
+{
+	if (!s->mem_sched.armed)
+		loop_timer_start(s->host.loop, &s->mem_sched, 0, on_schedule, s);
 }
 
 /* After a sample: each unit's figure joins its history while it has a
