@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,7 +28,10 @@ struct mcphttp {
 	char *token_path, *token;  /* auth; NULL: --no-auth */
 	bool token_exists;
 	char *token_check;         /* a copy of it to load the text with, made
-	                              while the file does not exist yet */
+	                              while the file does not exist yet: a
+	                              memfd's /proc/self/fd path, never a file */
+	int token_fd;              /* that memfd, or -1 */
+	size_t served;             /* URLs of its sections mcphttp_served found */
 	/* the client file whose servers come */
 	char *file, *title, *project;
 };
@@ -81,22 +85,21 @@ static char *auth_line(const char *path)
 	return line;
 }
 
-/* TEXT with its auth lines naming the temporary copy of the token, which
- * is made the first time: the file itself is written only with tend.ini. */
+/* TEXT with its auth lines naming the copy of the token in memory, which
+ * is made the first time: the file itself is written only with tend.ini,
+ * and the secret never lands anywhere else. */
 static char *with_token_check(struct mcphttp *h, const char *text)
 {
 	if (!h->token_check) {
-		char tmp[] = "/tmp/tend-token-XXXXXX";
-		int fd = mkostemp(tmp, O_CLOEXEC);
+		int fd = memfd_create("tend-token", MFD_CLOEXEC);
 		if (fd < 0)
 			return NULL;
-		bool ok = write(fd, h->token, strlen(h->token)) == (ssize_t)strlen(h->token);
-		close(fd);
-		if (!ok) {
-			unlink(tmp);
+		if (write(fd, h->token, strlen(h->token)) != (ssize_t)strlen(h->token)) {
+			close(fd);
 			return NULL;
 		}
-		h->token_check = xstrdup(tmp);
+		h->token_fd = fd;
+		h->token_check = xasprintf("/proc/self/fd/%d", fd);
 	}
 	char *real = auth_line(h->token_path), *check = auth_line(h->token_check);
 	struct buf b = { 0 };
@@ -119,7 +122,8 @@ static int load_now(struct mcphttp *h, char **err)
 	const char *text = h->now.s ? h->now.s : "";
 	char *check = NULL;
 	if (h->token && !h->token_exists && !(check = with_token_check(h, text))) {
-		*err = xasprintf("cannot write a temporary file in /tmp: %s", strerror(errno));
+		*err = xasprintf("cannot keep the new token in memory to check "
+		                 "tend.ini with: %s", strerror(errno));
 		return -1;
 	}
 	struct tend_config *cfg = config_load_text(h->path, h->dir, check ? check : text,
@@ -146,6 +150,7 @@ static struct mcphttp *read_file(const char *path, char **err, bool *loads)
 		text = xstrdup("");
 	}
 	struct mcphttp *h = xcalloc(1, sizeof(*h));
+	h->token_fd = -1;
 	h->path = xstrdup(path);
 	const char *slash = strrchr(path, '/');
 	h->dir = slash == path ? xstrdup("/") : strndup(path, (size_t)(slash - path));
@@ -212,7 +217,7 @@ static bool import_comment(const char *text, int line)
 
 bool mcphttp_served(void *ctx, const char *url, struct mcpconf_served *out)
 {
-	const struct mcphttp *h = ctx;
+	struct mcphttp *h = ctx;
 	for (size_t i = 0; i < h->cfg->nunits; i++) {
 		const struct unit_config *u = h->cfg->units[i];
 		if (u->kind != KIND_SERVICE || u->stdio != STDIO_MCP || !u->argv.n ||
@@ -227,10 +232,16 @@ bool mcphttp_served(void *ctx, const char *url, struct mcpconf_served *out)
 			*out = (struct mcpconf_served){
 				(const char *const *)u->argv.v, u->argv.n,
 				(const char *const *)u->env_keys.v, u->env_keys.n, u->cwd };
+			h->served++;
 			return true;
 		}
 	}
 	return false;
+}
+
+size_t mcphttp_served_count(const struct mcphttp *h)
+{
+	return h->served;
 }
 
 void mcphttp_free(struct mcphttp *h)
@@ -238,8 +249,8 @@ void mcphttp_free(struct mcphttp *h)
 	if (!h)
 		return;
 	config_free(h->cfg);
-	if (h->token_check)
-		unlink(h->token_check);
+	if (h->token_fd >= 0)
+		close(h->token_fd);
 	free(h->token_check);
 	free(h->path);
 	free(h->dir);
@@ -463,21 +474,36 @@ static char *section_name(const struct mcphttp *h, const char *name)
 }
 
 /* Is PORT named by a listen address of the file? */
+/* The TCP port of SPEC, an address of listen (tcp:, or http: with
+ * HTTP), parsed as the daemon parses it; -1 for a unix socket or an
+ * address that does not parse (the loader says so). */
+static int spec_port(const char *spec, bool http)
+{
+	struct addr a;
+	char path[256], *why = NULL;
+	int r = http ? addr_parse_http(spec, &a, path, sizeof(path), &why)
+	             : addr_parse(spec, &a, &why);
+	free(why);
+	if (r < 0)
+		return -1;
+	if (a.family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&a.sa)->sin_port);
+	if (a.family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&a.sa)->sin6_port);
+	return -1;
+}
+
+/* Does a section of tend.ini listen on PORT already? */
 static bool port_in_file(const struct mcphttp *h, int port)
 {
 	for (size_t i = 0; i < h->cfg->nunits; i++) {
 		const struct unit_config *u = h->cfg->units[i];
-		const struct strv *lists[] = { &u->http, &u->listen };
-		for (size_t l = 0; l < ARRAY_LEN(lists); l++)
-			for (size_t k = 0; k < lists[l]->n; k++) {
-				const char *a = lists[l]->v[k];
-				const char *colon = strrchr(a, ':');
-				if (strncmp(a, "unix:", 5) == 0 || strncmp(a, "http:unix:", 10) == 0 ||
-				    !colon)
-					continue;
-				if (strtol(colon + 1, NULL, 10) == port)
-					return true;
-			}
+		for (size_t k = 0; k < u->http.n; k++)
+			if (spec_port(u->http.v[k], true) == port)
+				return true;
+		for (size_t k = 0; k < u->listen.n; k++)
+			if (spec_port(u->listen.v[k], false) == port)
+				return true;
 	}
 	return false;
 }

@@ -59,6 +59,8 @@ struct mcphttp *mcphttp_load(const char *path, char **why);
 /* mcpconf_served_fn: the server of the section import --http made (its
  * comment above its header) that serves URL. */
 bool mcphttp_served(void *ctx, const char *url, struct mcpconf_served *out);
+/* How many URLs mcphttp_served has found so far. */
+size_t mcphttp_served_count(const struct mcphttp *h);
 
 /* The client file whose servers come next: named in each section's
  * comment; PROJECT (may be NULL) is the directory its servers run in

@@ -877,7 +877,8 @@ static int run_op(struct run *r, const char *verb, int argc, char **argv)
 	if (r->http && r->dry && r->changed)
 		say("tend would then reload the daemon of %s (starting it)",
 		    mcphttp_path(r->h));
-	if (r->op == MCPCONF_UNIMPORT && r->h && r->changed)
+	if (r->op == MCPCONF_UNIMPORT && r->h && r->changed &&
+	    mcphttp_served_count(r->h))
 		say("the sections of %s that import --http wrote stay: remove those no "
 		    "client uses any more, then tend reload", mcphttp_path(r->h));
 	if (r->ini_written) {

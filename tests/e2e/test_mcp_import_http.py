@@ -411,6 +411,13 @@ def test_unimport_gives_back_what_import_http_took(s):
     assert list(echo) == ["command", "args", "env", "timeout"], echo
     assert doc["projects"][str(s.work)]["mcpServers"]["p"] == s.entry(LEVEL="p"), doc
 
+    # only tend connect's stdio entries to give back: no word of sections
+    s.write("./.mcp.json", mcp)
+    t = s.tend.run("mcp", "unimport", env=s.env, cwd=s.work)
+    assert t.rc == 0, t.describe()
+    assert "runs directly again" in t.stdout, t.stdout
+    assert "wrote stay" not in t.stdout, t.stdout
+
 
 def test_unimport_leaves_urls_tend_did_not_write(s):
     """A URL of a section written by hand, or of no section: left alone."""
