@@ -211,13 +211,13 @@ int keeper_main(int sock, pid_t parent)
 	}
 	proc_set_name("tend-keeper");
 	struct buf b = { 0 };
-	/* Once quiet for a second after a burst (its start, spawns, exits),
-	 * the code that ran in it is given back: one wakeup after activity,
-	 * none when idle. */
-	int quiet = 1000;
+	/* Once quiet for a second after its start and the first spawns, the
+	 * code that ran once is given back (one wakeup); what runs again
+	 * stays mapped from then on. */
+	bool given = false;
 	for (;;) {
 		struct pollfd pf[2] = { { sock, POLLIN, 0 }, { sfd, POLLIN, 0 } };
-		int ready = poll(pf, 2, quiet);
+		int ready = poll(pf, 2, given ? -1 : 1000);
 		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
@@ -225,10 +225,9 @@ int keeper_main(int sock, pid_t parent)
 		}
 		if (ready == 0) {
 			(void)code_give_back();
-			quiet = -1;
+			given = true;
 			continue;
 		}
-		quiet = 1000;
 		if (pf[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			bool child = false, term = false;

@@ -40,6 +40,7 @@ struct sup {
 	uint64_t watched_until;    /* mono ms: a status with history watches */
 	struct proc_table table;   /* reused by every scan */
 	bool scan_valid;           /* table and owner answer for this iteration */
+	bool code_given;           /* start-up's code unmapped (on_trim) */
 	uint64_t scan_wakeups;     /* the iteration they were read in */
 	struct tree_root *roots;   /* one per unit, refreshed by every scan */
 	int *owner;

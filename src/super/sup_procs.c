@@ -176,13 +176,18 @@ static void on_trim(struct loop *lp, struct loop_timer *t)
 	s->kids = s->known = NULL;
 	s->owner_cap = s->members_cap = s->kids_cap = s->known_cap = 0;
 	heap_give_back();
-	(void)code_give_back();
+	/* The code that ran once (start-up, a reload: the configuration's
+	 * parser, the first spawns) is unmapped at the first rest after it;
+	 * what runs in operation (restarts, status) stays mapped once it ran,
+	 * so that a crash loop does not fault its path back in every time. */
+	if (!s->code_given)
+		(void)code_give_back();
+	s->code_given = true;
 }
 
 /* A spawn builds and drops a whole environment, a boot a thousand, a
  * status the JSON of every unit: once things are quiet for a second, what
- * they left free goes back, and the code they ran is unmapped (one wakeup
- * after activity, none when idle). */
+ * they left free goes back (one wakeup after activity, none when idle). */
 void sup_after_burst(struct sup *s)
 {
 	loop_timer_start(s->host.loop, &s->trim, 1000, on_trim, s);

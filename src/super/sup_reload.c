@@ -126,6 +126,7 @@ static void apply_step(struct sup *s, const struct reload_step *step,
  * touched; carrying out a step touches its own unit only. */
 json_t *sup_reload(struct sup *s, struct tend_config *cfg)
 {
+	s->code_given = false;   /* the reload's parser ran once: given back */
 	json_t *added = json_array(), *removed = json_array(),
 	       *changed = json_array();
 	s->cfg = cfg;
