@@ -292,6 +292,7 @@ static bool has_textrel(const struct dl_phdr_info *info)
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_DYNAMIC)
 			continue;
+		/* NOLINTNEXTLINE(performance-no-int-to-ptr): the loader gives addresses as integers */
 		const ElfW(Dyn) *d = (const ElfW(Dyn) *)(info->dlpi_addr +
 		                                         ph->p_vaddr);
 		for (; d->d_tag != DT_NULL; d++)
@@ -358,6 +359,7 @@ size_t code_give_back(void)
 	(void)dl_iterate_phdr(give_back_object, &r);
 	size_t given = 0;
 	for (size_t i = 0; i < r.n; i++)
+		/* NOLINTNEXTLINE(performance-no-int-to-ptr): as above, from dl_phdr_info */
 		if (madvise((void *)r.lo[i], r.hi[i] - r.lo[i], MADV_DONTNEED) == 0)
 			given += r.hi[i] - r.lo[i];
 	return given;

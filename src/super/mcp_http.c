@@ -1301,6 +1301,7 @@ void mcp_http_free(struct mcp_http *e)
 	}
 	http_free(e->h);   /* the waiting requests' connections too */
 	while (!list_empty(&e->waiting)) {
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): list_remove below takes W off the list before it is freed */
 		struct waiter *w = list_first(&e->waiting, struct waiter, link);
 		list_remove(&e->waiting, &w->link);
 		free(w);

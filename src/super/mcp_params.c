@@ -129,26 +129,38 @@ static bool token(const char *s)
 	return true;
 }
 
+/* 's', 'i', 'b' for the type names "string", "integer", "boolean"; 0 for
+ * any other. */
+static char prim_name(const char *s)
+{
+	if (!strcmp(s, "string"))
+		return 's';
+	if (!strcmp(s, "integer"))
+		return 'i';
+	if (!strcmp(s, "boolean"))
+		return 'b';
+	return 0;
+}
+
 /* The type of a property schema with x-mcp-header: string, integer or
  * boolean ('s', 'i', 'b'), alone or with "null"; 0 for anything else. */
 static char prim_type(const json_t *t)
 {
-	if (json_is_string(t)) {
-		const char *s = json_string_value(t);
-		return !strcmp(s, "string") ? 's' : !strcmp(s, "integer") ? 'i'
-		       : !strcmp(s, "boolean") ? 'b' : 0;
-	}
+	if (json_is_string(t))
+		return prim_name(json_string_value(t));
 	if (!json_is_array(t))
 		return 0;
 	char one = 0;
 	size_t i;
 	const json_t *x;
 	json_array_foreach(t, i, x) {
-		if (json_is_string(x) && !strcmp(json_string_value(x), "null"))
+		if (!json_is_string(x))
+			return 0;
+		if (!strcmp(json_string_value(x), "null"))
 			continue;
 		if (one)
 			return 0;
-		one = prim_type(x);
+		one = prim_name(json_string_value(x));
 		if (!one)
 			return 0;
 	}
@@ -217,6 +229,7 @@ static bool declare(struct scan *sc, const json_t *node, size_t depth)
 
 /* NODE, a schema reached through "properties" keys alone (DEPTH of them;
  * REACH) or not: its declarations.  False once one is invalid. */
+/* NOLINTNEXTLINE(misc-no-recursion): as deep as jansson parses (2048 levels) */
 static bool walk(struct scan *sc, const json_t *node, bool reach, size_t depth)
 {
 	if (json_is_array(node)) {
@@ -427,12 +440,14 @@ static bool put(struct mcp_params *t, struct mcp_tool *tool)
 /* A tool without declarations (or with invalid ones): it has none. */
 static void drop(struct mcp_params *t, const char *name)
 {
-	struct mcp_tool *old = find(t, name, strlen(name));
-	if (!old)
+	for (size_t i = 0; i < t->n; i++) {
+		if (strcmp(t->tools[i].name, name) != 0)
+			continue;
+		t->bytes -= tool_bytes(&t->tools[i]);
+		mcp_tool_clear(&t->tools[i]);
+		t->tools[i] = t->tools[--t->n];
 		return;
-	t->bytes -= tool_bytes(old);
-	mcp_tool_clear(old);
-	*old = t->tools[--t->n];
+	}
 }
 
 void mcp_params_feed(struct mcp_params *t, const json_t *result, bool whole,
