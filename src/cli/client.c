@@ -575,6 +575,29 @@ static void status_as_v2(json_t *r)
 	json_object_set_new(r, "version", json_integer(2));
 }
 
+/* The daemon at the other end of FD, as a pidfd (taken while the
+ * connection holds it alive: no other process can have its pid yet); -1
+ * when the system cannot tell. */
+static int peer_pidfd(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid <= 0)
+		return -1;
+	return proc_pidfd(cr.pid);
+}
+
+/* down: the daemon closed the connection as it ended; this returns once
+ * its process has exited too (the last of its memory freed), so that
+ * nothing of it is left when tend down returns (at most 10 s). */
+static void wait_exited(int pidfd)
+{
+	struct pollfd pf = { pidfd, POLLIN, 0 };
+	while (poll(&pf, 1, 10000) < 0 && errno == EINTR)
+		;
+	close(pidfd);
+}
+
 static int send_command(const char *cfgarg, const struct cmd_info *ci,
                         const struct ctl_req *req, unsigned json)
 {
@@ -591,6 +614,7 @@ static int send_command(const char *cfgarg, const struct cmd_info *ci,
 	                      &code);
 	if (fd < 0 && code < 0)
 		code = no_daemon(ci, &p);
+	int daemon_pidfd = fd >= 0 && req->cmd == CTL_DOWN ? peer_pidfd(fd) : -1;
 	bool printed = false;
 	if (fd >= 0) {
 		/* status --json of every unit: printed as the reply comes */
@@ -618,6 +642,12 @@ static int send_command(const char *cfgarg, const struct cmd_info *ci,
 		code = !r ? EXIT_DAEMON
 		       : !json_is_true(json_object_get(r, "ok")) ? refused(r)
 		       : printed ? 0 : show_reply(req, json, r, fd);
+	}
+	if (daemon_pidfd >= 0) {
+		if (code == 0)
+			wait_exited(daemon_pidfd);
+		else
+			close(daemon_pidfd);
 	}
 	json_decref(r);
 	if (fd >= 0)
