@@ -313,6 +313,7 @@ static void hist_push(struct unit_measure *um, uint64_t bytes)
 	if (h->n < MEM_HIST_MAX)
 		h->n++;
 }
+
 static void on_schedule(struct loop *lp, struct loop_timer *t)
 {
 	(void)lp;
