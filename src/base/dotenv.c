@@ -9,6 +9,12 @@
 
 /* Longest excerpt of the input quoted in an error message. */
 #define QUOTE_MAX 60
+/* A value's length at most, expanded: Linux passes no longer environment
+ * string to a program (MAX_ARG_STRLEN); and the values of one file at
+ * most, all together: more than an exec takes.  Both also bound what a
+ * file of references to references ("A=$A$A$A" line after line) makes. */
+#define VALUE_MAX (128 * 1024)
+#define TOTAL_MAX (4 * 1024 * 1024)
 
 struct parser {
 	const char *path;
@@ -19,6 +25,7 @@ struct parser {
 	void *ctx;
 	struct strv *out;
 	size_t first;           /* out's entries from this file start here */
+	size_t total;           /* bytes of the values assigned so far */
 	char **err;
 };
 
@@ -69,6 +76,18 @@ static const char *value_of(const struct parser *ps, const char *name)
 	return ps->lookup ? ps->lookup(ps->ctx, name) : NULL;
 }
 
+/* Would N more bytes make the value in B longer than VALUE_MAX?  Then
+ * the error (LINE for messages). */
+static bool too_long(struct parser *ps, const struct buf *b, size_t n, int line)
+{
+	if (b->len + n <= VALUE_MAX)
+		return false;
+	fail(ps, line, "a value longer than %d KiB with its variables expanded; "
+	     "Linux passes no environment string that long to a program, so "
+	     "shorten it", VALUE_MAX / 1024);
+	return true;
+}
+
 /* At S[0] == '$' inside [S, END): expands one variable reference into B
  * and returns how many bytes it took (1 for a '$' that is just itself),
  * or 0 with *err set (LINE for messages). */
@@ -82,6 +101,8 @@ static size_t expand_one(struct parser *ps, const char *s, const char *end,
 		char *name = xasprintf("%.*s", (int)n, s + 1);
 		const char *v = value_of(ps, name);
 		free(name);
+		if (v && too_long(ps, b, strlen(v), line))
+			return 0;
 		buf_adds(b, v ? v : "");
 		return n + 1;
 	}
@@ -111,6 +132,8 @@ static size_t expand_one(struct parser *ps, const char *s, const char *end,
 	char *name = xasprintf("%.*s", (int)(q - nm), nm);
 	const char *v = value_of(ps, name);
 	free(name);
+	if (v && *v && too_long(ps, b, strlen(v), line))
+		return 0;
 	if (v && *v)
 		buf_adds(b, v);
 	else if (dflt)
@@ -256,7 +279,15 @@ static int assignment(struct parser *ps)
 		s++;
 	ps->p = s;
 	struct buf b = { 0 };
+	int start = ps->line;
 	int r = *s == '"' || *s == '\'' ? quoted(ps, &b) : unquoted(ps, &b);
+	if (r == 0 && too_long(ps, &b, 0, start))
+		r = -1;
+	if (r == 0 && (ps->total += b.len) > TOTAL_MAX)
+		r = fail(ps, start, "the values of this file come to more than %d "
+		         "MiB with their variables expanded, more than a program's "
+		         "environment takes; split or shorten them",
+		         TOTAL_MAX / (1024 * 1024));
 	if (r == 0) {
 		char *key = xasprintf("%.*s", (int)(kend - k), k);
 		assign(ps, key, b.s);

@@ -19,6 +19,9 @@
  * by a name or '{' is itself.
  * Later assignments of a key replace earlier ones (in place of the first).
  * A UTF-8 byte order mark and CRLF line endings are accepted.
+ * A value is at most 128 KiB once expanded, and the values of a file at
+ * most 4 MiB in all (both errors): a file of references to references
+ * stops there instead of filling the memory.
  *
  * Errors are one line, "PATH:LINE: what; what to do" (malloc'd); the line
  * of a quoted value is the line its quote opened on.

@@ -121,6 +121,48 @@ static void test_expansion(void **state)
 	parses("A='${OUTER}'\n", "A=${OUTER}");
 }
 
+/* References to references, line after line ("billion laughs"): each
+ * value is bounded as it grows, so the file fails on the line where one
+ * passes the bound, after no more than that was built. */
+static void test_expansion_is_bounded(void **state)
+{
+	(void)state;
+	struct buf t = { 0 };
+	buf_adds(&t, "A=0123456789abcdef\n");
+	for (int i = 0; i < 20; i++)
+		buf_adds(&t, "A=$A$A$A$A$A$A$A$A\n");
+	/* line K holds 16 * 8^(K-1) bytes: 64 KiB on line 5, and line 6
+	 * passes 128 KiB at its third $A */
+	refused(t.s, "t.env:6: a value longer than 128 KiB with its variables "
+	        "expanded; Linux passes no environment string that long to a "
+	        "program, so shorten it");
+	free(t.s);
+	/* a literal value that long, too */
+	char *big = xmalloc(130 * 1024 + 8);
+	memcpy(big, "B=", 2);
+	memset(big + 2, 'x', 130 * 1024);
+	strcpy(big + 2 + 130 * 1024, "\n");
+	refused(big, "t.env:1: a value longer than 128 KiB with its variables "
+	        "expanded; Linux passes no environment string that long to a "
+	        "program, so shorten it");
+	free(big);
+	/* and all the values of a file together: 40 of 120 KiB */
+	struct buf u = { 0 };
+	buf_adds(&u, "X=");
+	for (int i = 0; i < 120 * 1024; i++)
+		buf_addc(&u, 'x');
+	buf_adds(&u, "\n");
+	for (int i = 0; i < 40; i++) {
+		char line[32];
+		snprintf(line, sizeof(line), "K%d=$X\n", i);
+		buf_adds(&u, line);
+	}
+	refused(u.s, "t.env:35: the values of this file come to more than 4 MiB "
+	        "with their variables expanded, more than a program's "
+	        "environment takes; split or shorten them");
+	free(u.s);
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -174,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_quotes),
 		cmocka_unit_test(test_expansion),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_expansion_is_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
