@@ -13,8 +13,8 @@
  * string to a program (MAX_ARG_STRLEN); and the values of one file at
  * most, all together: more than an exec takes.  Both also bound what a
  * file of references to references ("A=$A$A$A" line after line) makes. */
-#define VALUE_MAX (128 * 1024)
-#define TOTAL_MAX (4 * 1024 * 1024)
+#define VALUE_MAX ((size_t)128 * 1024)
+#define TOTAL_MAX ((size_t)4 * 1024 * 1024)
 
 struct parser {
 	const char *path;
@@ -82,7 +82,7 @@ static bool too_long(struct parser *ps, const struct buf *b, size_t n, int line)
 {
 	if (b->len + n <= VALUE_MAX)
 		return false;
-	fail(ps, line, "a value longer than %d KiB with its variables expanded; "
+	fail(ps, line, "a value longer than %zu KiB with its variables expanded; "
 	     "Linux passes no environment string that long to a program, so "
 	     "shorten it", VALUE_MAX / 1024);
 	return true;
@@ -284,10 +284,10 @@ static int assignment(struct parser *ps)
 	if (r == 0 && too_long(ps, &b, 0, start))
 		r = -1;
 	if (r == 0 && (ps->total += b.len) > TOTAL_MAX)
-		r = fail(ps, start, "the values of this file come to more than %d "
+		r = fail(ps, start, "the values of this file come to more than %zu "
 		         "MiB with their variables expanded, more than a program's "
 		         "environment takes; split or shorten them",
-		         TOTAL_MAX / (1024 * 1024));
+		         TOTAL_MAX >> 20);
 	if (r == 0) {
 		char *key = xasprintf("%.*s", (int)(kend - k), k);
 		assign(ps, key, b.s);
