@@ -213,6 +213,15 @@ int addr_parse_http(const char *s, struct addr *a, char *path, size_t path_n,
 	return 0;
 }
 
+unsigned addr_port(const struct addr *a)
+{
+	if (a->family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&a->sa)->sin_port);
+	if (a->family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&a->sa)->sin6_port);
+	return 0;
+}
+
 bool addr_is_local(const struct addr *a)
 {
 	if (a->family == AF_UNIX)

@@ -51,6 +51,9 @@ int addr_parse_http(const char *s, struct addr *a, char *path, size_t path_n,
  * listen (the default path written out), malloc'd; NULL for http:unix:. */
 char *addr_http_url(const char *spec);
 
+/* A's TCP port (1..65535), or 0 for a unix socket. */
+unsigned addr_port(const struct addr *a);
+
 /* Is A a loopback address (127.0.0.0/8, ::1) or a unix socket? */
 bool addr_is_local(const struct addr *a);
 

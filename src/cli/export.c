@@ -279,9 +279,7 @@ int exp_addr(const char *text, char *host, size_t hostsz, unsigned *port,
 			: (const void *)&((struct sockaddr_in6 *)&a->sa)->sin6_addr;
 		inet_ntop(a->family, src, ip, sizeof(ip));
 		snprintf(host, hostsz, a->family == AF_INET6 ? "[%s]" : "%s", ip);
-		*port = ntohs(a->family == AF_INET
-		              ? ((struct sockaddr_in *)&a->sa)->sin_port
-		              : ((struct sockaddr_in6 *)&a->sa)->sin6_port);
+		*port = addr_port(a);
 	}
 	free(a);
 	return r;

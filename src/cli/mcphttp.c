@@ -473,9 +473,8 @@ static char *section_name(const struct mcphttp *h, const char *name)
 	return n;
 }
 
-/* Is PORT named by a listen address of the file? */
 /* The TCP port of SPEC, an address of listen (tcp:, or http: with
- * HTTP), parsed as the daemon parses it; -1 for a unix socket or an
+ * HTTP), parsed as the daemon parses it; 0 for a unix socket, -1 for an
  * address that does not parse (the loader says so). */
 static int spec_port(const char *spec, bool http)
 {
@@ -484,13 +483,7 @@ static int spec_port(const char *spec, bool http)
 	int r = http ? addr_parse_http(spec, &a, path, sizeof(path), &why)
 	             : addr_parse(spec, &a, &why);
 	free(why);
-	if (r < 0)
-		return -1;
-	if (a.family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)&a.sa)->sin_port);
-	if (a.family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)&a.sa)->sin6_port);
-	return -1;
+	return r < 0 ? -1 : (int)addr_port(&a);
 }
 
 /* Does a section of tend.ini listen on PORT already? */

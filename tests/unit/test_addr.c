@@ -61,6 +61,18 @@ static void test_v4(void **state)
 	check_v4("tcp:10.1.2.3:65535", "10.1.2.3", 65535, "10.1.2.3:65535");
 }
 
+static void test_port(void **state)
+{
+	(void)state;
+	struct addr a;
+	parse_ok("tcp:127.0.0.1:8080", &a);
+	assert_int_equal(addr_port(&a), 8080);
+	parse_ok("tcp:[::1]:65535", &a);
+	assert_int_equal(addr_port(&a), 65535);
+	parse_ok("unix:/run/x.sock", &a);
+	assert_int_equal(addr_port(&a), 0);
+}
+
 static void test_localhost(void **state)
 {
 	(void)state;
@@ -205,6 +217,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_v4),
+		cmocka_unit_test(test_port),
 		cmocka_unit_test(test_localhost),
 		cmocka_unit_test(test_v6),
 		cmocka_unit_test(test_bad_port),
