@@ -94,12 +94,18 @@ uint64_t policy_backoff(uint64_t min_ms, uint64_t max_ms, unsigned k,
 	return r;
 }
 
+/* Is the exit at AT inside WINDOW before NOW? */
+static bool in_window(uint64_t at, uint64_t now, uint64_t window)
+{
+	return now < at || now - at < window;
+}
+
 /* Drops timestamps older than WINDOW before NOW; returns how many remain. */
 static unsigned prune(uint64_t *at, unsigned n, uint64_t now, uint64_t window)
 {
 	unsigned keep = 0;
 	for (unsigned i = 0; i < n; i++)
-		if (now < at[i] || now - at[i] < window)
+		if (in_window(at[i], now, window))
 			at[keep++] = at[i];
 	return keep;
 }
@@ -173,6 +179,30 @@ static struct policy_verdict on_clean(const struct policy_cfg *cfg,
 	uint64_t max = cfg->backoff_max_ms > min ? cfg->backoff_max_ms : 30000;
 	v.delay_ms = policy_backoff(min, max, h->clean_excess, jitter);
 	return v;
+}
+
+/* How many of AT[0..N) are inside WINDOW before NOW. */
+static unsigned inside(const uint64_t *at, unsigned n, uint64_t now,
+                       uint64_t window)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < n; i++)
+		k += in_window(at[i], now, window);
+	return k;
+}
+
+bool policy_at_once(const struct policy_cfg *cfg, const struct policy_hist *h,
+                    enum exit_reason reason, uint64_t now)
+{
+	if (reason == EXIT_CRASH)
+		return cfg->restart != RESTART_NEVER && cfg->backoff_min_ms == 0 &&
+		       inside(h->crash_at, h->ncrash, now, cfg->max_crashes.window_ms)
+		       + 1 <= cfg->max_crashes.n;
+	if (reason == EXIT_CLEAN)
+		return cfg->restart == RESTART_ALWAYS &&
+		       inside(h->clean_at, h->nclean, now, cfg->clean_restarts.window_ms)
+		       + 1 <= cfg->clean_restarts.n;
+	return false;
 }
 
 struct policy_verdict policy_on_exit(const struct policy_cfg *cfg,

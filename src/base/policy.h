@@ -95,6 +95,13 @@ struct policy_verdict policy_on_exit(const struct policy_cfg *cfg,
                                      enum exit_reason reason, uint64_t now_ms,
                                      uint64_t uptime_ms, double jitter);
 
+/* Would an exit of REASON (crash or clean) at NOW_MS or later be
+ * restarted at once, whatever the run's uptime?  Later exits find fewer
+ * of the window's in it, a longer uptime only forgets crashes: so a yes
+ * now is a yes then (a restart armed ahead of the exit, keeper.h). */
+bool policy_at_once(const struct policy_cfg *cfg, const struct policy_hist *hist,
+                    enum exit_reason reason, uint64_t now_ms);
+
 /* The backoff for level K (>= 1), jittered as described above. */
 uint64_t policy_backoff(uint64_t min_ms, uint64_t max_ms, unsigned k,
                         double jitter);

@@ -27,7 +27,7 @@ struct keeper {
 	uint32_t first_token;       /* of the keeper that runs now */
 	bool want_pidns, in_pidns;  /* keeper_set_pidns; whether it got one */
 	char *pidns_why;            /* why the last keeper got none */
-	struct buf in, out;
+	struct buf in, out, arm;
 	/* exits read while a spawn waited for its answer, told from a timer */
 	struct km_exit *queued;
 	size_t nq, capq;
@@ -54,6 +54,13 @@ size_t keeper_strays(const struct keeper *k)
 	return k->strays;
 }
 
+static void tell_exit(struct keeper *k, const struct km_exit *r)
+{
+	struct keeper_exit e = { r->token, r->wstatus, r->next, r->next_pid,
+	                         r->next_cg_err };
+	k->h.exited(k->h.ctx, &e);
+}
+
 static void tell_queued(struct keeper *k)
 {
 	/* Taken out first: a hook may spawn, which may queue again. */
@@ -64,7 +71,7 @@ static void tell_queued(struct keeper *k)
 	k->nq = k->capq = 0;
 	k->others_queued = false;
 	for (size_t i = 0; i < n; i++)
-		k->h.exited(k->h.ctx, q[i].token, q[i].wstatus);
+		tell_exit(k, &q[i]);
 	free(q);
 	if (others)
 		k->h.reaped(k->h.ctx);
@@ -101,7 +108,7 @@ static void take_exits(struct keeper *k, bool queue)
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		k->h.exited(k->h.ctx, e.rec[i].token, e.rec[i].wstatus);
+		tell_exit(k, &e.rec[i]);
 	if (e.others)
 		k->h.reaped(k->h.ctx);
 }
@@ -336,6 +343,63 @@ static int await_spawned(struct keeper *k, uint32_t token, struct km_spawned *a)
 	}
 }
 
+static uint32_t new_token(struct keeper *k)
+{
+	if (++k->next_token == 0)
+		k->next_token = 1;
+	return k->next_token;
+}
+
+/* REQ's descriptors in the order they travel, into FDS (*NFDS); returns
+ * the flags that say which there are. */
+static uint32_t spawn_fds(const struct spawn_req *req, int *fds, size_t *nfds)
+{
+	uint32_t flags = req->listen_pid ? KS_LISTEN_PID : 0;
+	const int std[3] = { req->fd_in, req->fd_out, req->fd_err };
+	*nfds = 0;
+	for (int i = 0; i < 3; i++)
+		if (std[i] >= 0) {
+			flags |= (uint32_t)KS_IN << i;
+			fds[(*nfds)++] = std[i];
+		}
+	if (req->has_cgroup) {
+		flags |= KS_CGROUP;
+		fds[(*nfds)++] = req->cgroup_dir;
+	}
+	for (size_t i = 0; i < req->nfds && i < SPAWN_FDS_MAX; i++)
+		fds[(*nfds)++] = req->fds[i];
+	return flags;
+}
+
+int keeper_arm(struct keeper *k, uint32_t after, const struct spawn_req *req,
+               const struct keeper_when *when, uint32_t *token)
+{
+	if (k->sock < 0 || k->in_pidns || !keeper_holds(k, after)) {
+		errno = k->in_pidns ? ENOTSUP : ESRCH;
+		return -1;
+	}
+	int fds[KM_FDS_MAX];
+	size_t nfds;
+	uint32_t flags = spawn_fds(req, fds, &nfds);
+	*token = new_token(k);
+	struct km_arm h = { .type = KM_ARM, .after = after, .when = *when };
+	if (keeper_encode_spawn(&k->out, *token, flags, req->nfds, req) < 0)
+		return -1;
+	k->arm.len = 0;
+	buf_add(&k->arm, (const char *)&h, sizeof(h));
+	buf_add(&k->arm, k->out.s, k->out.len);
+	/* A keeper that cannot take it now (its socket full) just has
+	 * none: the exit comes without a next run. */
+	return km_send(k->sock, k->arm.s, k->arm.len, fds, nfds);
+}
+
+void keeper_disarm(struct keeper *k, uint32_t after)
+{
+	uint32_t m[2] = { KM_DISARM, after };
+	if (k && k->sock >= 0)
+		(void)km_send(k->sock, m, sizeof(m), NULL, 0);
+}
+
 int keeper_spawn(struct keeper *k, const struct spawn_req *req,
                  struct spawn_res *res, uint32_t *token)
 {
@@ -352,24 +416,10 @@ int keeper_spawn(struct keeper *k, const struct spawn_req *req,
 		res->err = errno;
 		return -1;
 	}
-	if (++k->next_token == 0)
-		k->next_token = 1;
-	*token = k->next_token;
 	int fds[KM_FDS_MAX];
-	size_t nfds = 0;
-	uint32_t flags = req->listen_pid ? KS_LISTEN_PID : 0;
-	const int std[3] = { req->fd_in, req->fd_out, req->fd_err };
-	for (int i = 0; i < 3; i++)
-		if (std[i] >= 0) {
-			flags |= (uint32_t)KS_IN << i;
-			fds[nfds++] = std[i];
-		}
-	if (req->has_cgroup) {
-		flags |= KS_CGROUP;
-		fds[nfds++] = req->cgroup_dir;
-	}
-	for (size_t i = 0; i < req->nfds && i < SPAWN_FDS_MAX; i++)
-		fds[nfds++] = req->fds[i];
+	size_t nfds;
+	uint32_t flags = spawn_fds(req, fds, &nfds);
+	*token = new_token(k);
 	struct km_spawned a;
 	if (keeper_encode_spawn(&k->out, *token, flags, req->nfds, req) < 0 ||
 	    km_send(k->sock, k->out.s, k->out.len, fds, nfds) < 0 ||
@@ -473,6 +523,7 @@ void keeper_free(struct keeper *k)
 	free(k->queued);
 	free(k->in.s);
 	free(k->out.s);
+	free(k->arm.s);
 	free(k->exe);
 	free(k->pidns_why);
 	free(k);

@@ -10,12 +10,15 @@
  *   daemon -> keeper  spawn (a token, argv, environment, cwd and, by
  *                     SCM_RIGHTS, the run's stdin, stdout, stderr, its
  *                     cgroup directory and its listening sockets); bye.
+ *                     arm (a run's next spawn, to be made at once when
+ *                     that run's main exits as WHEN says); disarm.
  *   keeper -> daemon  spawned (the token, the main's pid, or the step and
  *                     errno that failed, and whether it could not join
  *                     its cgroup); exits (what one SIGCHLD reaped: the
- *                     token and wait status of each main among it, how
- *                     many other processes, and how many of the keeper's
- *                     children are no main of a live run: its strays).
+ *                     token and wait status of each main among it, and
+ *                     the armed run started in its place, how many other
+ *                     processes, and how many of the keeper's children
+ *                     are no main of a live run: its strays).
  *
  * Runs are started exactly as proc_spawn starts a command (a session of
  * its own, born in its cgroup where the kernel can), by the keeper, so
@@ -41,13 +44,33 @@
 #include <sys/types.h>
 
 #include "loop.h"
+#include "policy.h"
 #include "proc.h"
 
 struct keeper;
 
+/* A main's exit, as the keeper tells it: NEXT is the token of the run
+ * armed for it that the keeper started at once (NEXT_PID, NEXT_CG_ERR as
+ * in spawn_res), 0 when none was. */
+struct keeper_exit {
+	uint32_t token;
+	int wstatus;
+	uint32_t next;
+	pid_t next_pid;
+	int next_cg_err;
+};
+
+/* Which exits of a run start its armed next run at once: a clean one
+ * (SC says which are) when CLEAN, any other when CRASH.  And only when
+ * nothing else of any run is left below the keeper. */
+struct keeper_when {
+	struct success_codes sc;
+	uint32_t clean, crash;
+};
+
 struct keeper_hooks {
-	/* The main process of the spawn TOKEN exited with WSTATUS. */
-	void (*exited)(void *ctx, uint32_t token, int wstatus);
+	/* The main process of a spawn exited (E). */
+	void (*exited)(void *ctx, const struct keeper_exit *e);
 	/* The keeper reaped something else (an orphan of a run): a tree
 	 * may be gone now. */
 	void (*reaped)(void *ctx);
@@ -70,6 +93,22 @@ void keeper_free(struct keeper *k);
  * "keeper": the keeper could not be started or did not answer). */
 int keeper_spawn(struct keeper *k, const struct spawn_req *req,
                  struct spawn_res *res, uint32_t *token);
+
+/* Arms the run of spawn AFTER with its next start (REQ, fds as for
+ * keeper_spawn; *TOKEN names it): when that run's main exits as WHEN
+ * says, the keeper starts REQ at once and tells so with the exit
+ * (keeper_exit.next), without waiting for the daemon.  One arm per run;
+ * used once.  Returns 0, or -1 (errno) when it could not be sent (no
+ * keeper, or a pid namespace: the keeper's pids are not the daemon's).
+ * The keeper may drop an arm it cannot hold (its descriptors): the exit
+ * then comes with next 0, as without one. */
+int keeper_arm(struct keeper *k, uint32_t after, const struct spawn_req *req,
+               const struct keeper_when *when, uint32_t *token);
+/* Takes the arm of run AFTER back, if it is not used yet.  Sent before a
+ * signal that ends the run, it is read before the exit it causes. */
+void keeper_disarm(struct keeper *k, uint32_t after);
+/* Does WHEN start the armed run after an exit of WSTATUS?  (Pure.) */
+bool keeper_when_fires(const struct keeper_when *when, int wstatus);
 
 /* Whether the keepers started from now on make a pid namespace (their
  * runs' own, which dies with the keeper: docs/containment.md). */

@@ -14,9 +14,11 @@
 #include <sys/types.h>
 
 #include "keeper.h"
+#include "policy.h"
 #include "util.h"
 
-enum { KM_SPAWN = 1, KM_BYE = 2, KM_SPAWNED = 16, KM_EXITS = 17 };
+enum { KM_SPAWN = 1, KM_BYE = 2, KM_ARM = 3, KM_DISARM = 4, KM_SPAWNED = 16,
+       KM_EXITS = 17 };
 
 struct km_spawn {
 	uint32_t type, token, flags, nfds, argc, envc, has_cwd;
@@ -28,9 +30,19 @@ struct km_spawned {
 	char step[16];
 };
 
+/* The head of an arm (keeper.h: keeper_arm); a spawn request, as
+ * keeper_encode_spawn makes it, follows.  A disarm is its first two
+ * words. */
+struct km_arm {
+	uint32_t type, after;
+	struct keeper_when when;
+};
+
 struct km_exit {
 	uint32_t token;   /* 0: no main */
 	int32_t wstatus;
+	uint32_t next;    /* the armed run started at once, 0: none */
+	int32_t next_pid, next_cg_err;
 };
 
 #define KM_EXITS_MAX 256

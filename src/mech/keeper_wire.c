@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static size_t strv_len(char *const *v)
@@ -135,4 +136,12 @@ void km_close_all(const int *fds, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		close(fds[i]);
+}
+
+bool keeper_when_fires(const struct keeper_when *when, int wstatus)
+{
+	if (WIFSTOPPED(wstatus) || WIFCONTINUED(wstatus))
+		return false;
+	return policy_classify(&when->sc, wstatus) == EXIT_CLEAN ? when->clean != 0
+	                                                       : when->crash != 0;
 }

@@ -537,17 +537,24 @@ static void on_sigchld(struct loop *lp, int signo, void *data)
 
 /* --- the keeper's word (keeper.h) --- */
 
-static void on_keeper_exited(void *ctx, uint32_t token, int wstatus)
+static void on_keeper_reaped(void *ctx);
+
+static void on_keeper_exited(void *ctx, const struct keeper_exit *e)
 {
 	struct sup *s = ctx;
 	sup_rescan(s);
 	for (size_t i = 0; i < s->nunits; i++) {
 		struct unit *u = s->units[i];
-		if (unit_main_alive(u) && unit_run_info(u)->token == token) {
-			unit_main_exited(u, wstatus);
+		if (unit_main_alive(u) && unit_run_info(u)->token == e->token) {
+			unit_keeper_exit(u, e);
 			return;
 		}
 	}
+	/* No unit's (an armed run killed as it started, unit.c): a tree
+	 * may be gone now, as after any other reap. */
+	if (e->next)
+		(void)kill(e->next_pid, SIGKILL);
+	on_keeper_reaped(ctx);
 }
 
 static void on_keeper_reaped(void *ctx)

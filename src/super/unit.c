@@ -1,6 +1,7 @@
 /* unit — a unit's state machine: the actions of unit_fsm.c's table, the
  * one way into a state, and the events from outside (unit.h). */
 #include "unit_int.h"
+#include "keeper.h"
 #include "events.h"
 #include "parse.h"
 #include "proc.h"
@@ -122,6 +123,10 @@ static void enter(struct unit *u, enum fsm_state to, enum unit_reason why)
 		           fsm_states[from].name, fsm_states[to].name);
 	u->st = to;
 	u->reason = why;
+	/* Whatever ends or stops a run takes its armed next run back first
+	 * (before any signal to its tree). */
+	if (to != F_STARTING && to != F_RUNNING)
+		unit_run_disarm(u);
 	arm_state(u);
 	if (from == F_RETRY && to != F_RETRY)
 		u->host->ops->fds_check(u->host->ctx);   /* a start retried is over */
@@ -206,6 +211,8 @@ void unit_free(struct unit *u)
 	free(u->start_why);
 	free(u->waiting_for);
 	policy_hist_free(&u->hist);
+	unit_run_disarm(u);
+	unit_run_armed_drop(u);
 	unit_run_cgroup_end(u);
 	free(u->run.status_text);
 	free(u->health_detail);
@@ -388,6 +395,7 @@ static void run_started(struct unit *u, pid_t pid)
 	} else {
 		enter(u, F_STARTING, R_NONE);
 	}
+	unit_run_arm(u);
 }
 
 /* A start whose after list holds a unit that failed (WHY) cannot be
@@ -880,6 +888,14 @@ bool unit_main_alive(const struct unit *u)
 void unit_main_exited(struct unit *u, int wstatus)
 {
 	dispatch(u, &(struct uev){ .type = E_EXIT, .wstatus = wstatus });
+}
+
+void unit_keeper_exit(struct unit *u, const struct keeper_exit *e)
+{
+	if (e->next)
+		unit_run_armed_started(u, e->next, e->next_pid, e->next_cg_err);
+	unit_main_exited(u, e->wstatus);
+	unit_run_armed_drop(u);   /* one the exit did not take over */
 }
 
 void unit_signal(struct unit *u, int sig)

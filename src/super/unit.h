@@ -320,6 +320,10 @@ bool unit_main_alive(const struct unit *u);
 /* The run's main process exited with WSTATUS (the keeper reaped it, or
  * tend itself once the keeper was gone). */
 void unit_main_exited(struct unit *u, int wstatus);
+/* The same as the keeper tells it: with the run armed to follow it,
+ * which the keeper may have started at once (keeper.h). */
+struct keeper_exit;
+void unit_keeper_exit(struct unit *u, const struct keeper_exit *e);
 /* Some other process was reaped: the tree may be gone now. */
 void unit_on_reaped(struct unit *u);
 

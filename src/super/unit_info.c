@@ -43,6 +43,7 @@ void unit_take_config(struct unit *u, struct unit_config *uc)
 {
 	config_unit_free(u->next_cfg);
 	u->next_cfg = uc;
+	unit_run_disarm(u);   /* the next run starts with UC */
 	if (unit_settled(u)) {
 		config_unit_free(u->cfg);
 		u->cfg = uc;

@@ -31,6 +31,18 @@ struct unit {
 	bool want_up;              /* its goal: up (start again once a stop
 	                              completes) or down */
 	struct unit_run run;
+	/* The run armed to follow this one at once (keeper_arm: a crash
+	 * loop at backoff 0 restarts without the daemon's round trip): the
+	 * keeper's token for it (0: none), the run it follows, its id and
+	 * cgroup; PID once the keeper started it (the exit says so), until
+	 * the next spawn takes it over. */
+	struct {
+		uint32_t token, after;
+		pid_t pid;
+		int cg_err;
+		char id[32];
+		char *cg;
+	} armed;
 	struct spawn_res retry_res;   /* in retry: what the start failed with */
 	char *start_why;           /* why the last start could not be made, when
 	                              no errno says it (its after list) */
@@ -93,6 +105,16 @@ void unit_emit(struct unit *u, const char *event, json_t *fields);
  * RUN_BEGIN (each try), RUN_STARTING (unless RETRY: a start tried again),
  * then RUN_SPAWNED or RUN_SPAWN_FAILED.  0 (RES->pid), or -1 with RES saying what failed. */
 int unit_run_spawn(struct unit *u, bool retry, struct spawn_res *res);
+/* unit_run.c: the next run of U armed with the keeper (unit.h), when the
+ * policy would restart it at once; the arm taken back (a stop, a reload:
+ * before any signal to the tree); the keeper started it (PID, CG_ERR:
+ * unit_run_spawn takes it over as the next run); one started but not
+ * taken over is killed. */
+void unit_run_arm(struct unit *u);
+void unit_run_disarm(struct unit *u);
+void unit_run_armed_started(struct unit *u, uint32_t token, pid_t pid,
+                            int cg_err);
+void unit_run_armed_drop(struct unit *u);
 /* The environment of U's processes (RUN: a run's, with TEND_UNIT,
  * TEND_RUN and NOTIFY_SOCKET; else a check's). */
 struct strv unit_environ(const struct unit *u, bool run);

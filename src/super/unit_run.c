@@ -167,18 +167,26 @@ static int open_notify(struct unit *u)
 	return r;
 }
 
-/* A new run: its facts afresh, and the random id every process of it
- * carries, so that a next daemon can find them if this one is killed. */
-static void run_begin(struct unit *u)
+/* A random id every process of a run carries, so that a next daemon can
+ * find them if this one is killed: "TEND_RUN=<hex>" into ID. */
+static void run_id_new(const struct unit *u, char id[32])
+{
+	uint64_t v;
+	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+		v = wall_ms() ^ ((uint64_t)getpid() << 32) ^ u->spawns;
+	snprintf(id, 32, "TEND_RUN=%016llx", (unsigned long long)v);
+}
+
+/* A new run: its facts afresh, and its id (ID, or a new one). */
+static void run_begin(struct unit *u, const char *id)
 {
 	unit_run_cgroup_end(u);
 	free(u->run.status_text);
 	u->run = (struct unit_run){ .watchdog_ms = u->cfg->watchdog_ms };
-	uint64_t id;
-	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
-		id = wall_ms() ^ ((uint64_t)getpid() << 32) ^ u->spawns;
-	snprintf(u->run.id, sizeof(u->run.id), "TEND_RUN=%016llx",
-	         (unsigned long long)id);
+	if (id)
+		snprintf(u->run.id, sizeof(u->run.id), "%s", id);
+	else
+		run_id_new(u, u->run.id);
 	unit_run_step(u, RUN_BEGIN);
 }
 
@@ -213,9 +221,34 @@ static bool fds_room(struct unit_host *h)
 	return true;
 }
 
+/* The run the keeper started at once after the last one (unit_run_arm)
+ * is the new run: told to the host as a spawn is. */
+static int run_adopt(struct unit *u, bool retry, struct spawn_res *res)
+{
+	run_begin(u, u->armed.id);
+	if (!retry)
+		unit_run_step(u, RUN_STARTING);
+	struct output *o = unit_output_open(u);
+	if (o)
+		output_tail_clear(o);   /* its last words are this run's */
+	u->run.cg = u->armed.cg;
+	u->run.token = u->armed.token;
+	*res = (struct spawn_res){ .pid = u->armed.pid, .cg_err = u->armed.cg_err };
+	u->armed.cg = NULL;
+	u->armed.token = u->armed.after = 0;
+	u->armed.pid = 0;
+	if (res->cg_err && u->run.cg)
+		run_cgroup_refused(u, res->cg_err);
+	unit_run_step(u, RUN_SPAWNED);
+	return 0;
+}
+
 int unit_run_spawn(struct unit *u, bool retry, struct spawn_res *res)
 {
-	run_begin(u);
+	if (u->armed.pid)
+		return run_adopt(u, retry, res);
+	unit_run_disarm(u);
+	run_begin(u, NULL);
 	const struct unit_config *c = u->cfg;
 	if (!fds_room(u->host)) {
 		*res = (struct spawn_res){ .err = EMFILE, .step = "descriptors" };
@@ -268,6 +301,115 @@ int unit_run_spawn(struct unit *u, bool retry, struct spawn_res *res)
 		run_cgroup_refused(u, res->cg_err);
 	unit_run_step(u, r == 0 ? RUN_SPAWNED : RUN_SPAWN_FAILED);
 	return r;
+}
+
+/* --- the next run, armed ahead (keeper.h: keeper_arm) --- */
+
+/* Does the next run need nothing made at its start that an arm does not
+ * hold?  Not a job's (its runs are asked for), an instance's or one with
+ * clients (their descriptors are the sessions'), one that waits for its
+ * after list, or one whose configuration changes at its next start. */
+static bool armable(const struct unit *u)
+{
+	const struct unit_config *c = u->cfg;
+	return !u->is_job && !u->instance && !u->next_cfg && u->want_up &&
+	       !u->host->shutting_down && c->stdio == STDIO_NONE &&
+	       c->listen.n == 0 && c->after.n == 0 && u->run.token &&
+	       u->host->keeper;
+}
+
+static void armed_clear(struct unit *u)
+{
+	if (u->armed.cg)
+		cg_run_end(u->armed.cg);
+	free(u->armed.cg);
+	u->armed.cg = NULL;
+	u->armed.token = u->armed.after = 0;
+	u->armed.pid = 0;
+	u->armed.cg_err = 0;
+}
+
+void unit_run_arm(struct unit *u)
+{
+	unit_run_disarm(u);
+	struct keeper_when w = { .sc = u->cfg->success };
+	uint64_t now = unit_now();
+	if (!armable(u))
+		return;
+	w.crash = policy_at_once(&u->cfg->policy, &u->hist, EXIT_CRASH, now);
+	w.clean = policy_at_once(&u->cfg->policy, &u->hist, EXIT_CLEAN, now);
+	if (!w.crash && !w.clean)
+		return;
+	run_id_new(u, u->armed.id);
+	struct strv env = unit_environ(u, true);
+	for (size_t i = 0; i < env.n; i++)
+		if (strcmp(env.v[i], u->run.id) == 0) {
+			free(env.v[i]);
+			env.v[i] = xstrdup(u->armed.id);
+		}
+	struct cgroups *cg = u->host->cg;
+	int cg_dir = -1;
+	if (cg->dir && !cg->off) {
+		u->armed.cg = cg_run_new(cg, u->cfg->name);
+		cg_dir = u->armed.cg ? open(u->armed.cg, O_RDONLY | O_DIRECTORY |
+		                            O_CLOEXEC) : -1;
+	}
+	int out = u->captured ? u->out.wfd : u->err_fd;
+	struct spawn_req req = { .argv = u->cfg->argv.v, .envp = env.v,
+	                         .cwd = u->cfg->cwd, .fd_in = -1, .fd_out = out,
+	                         .fd_err = out, .has_cgroup = cg_dir >= 0,
+	                         .cgroup_dir = cg_dir };
+	/* Without its cgroup (it could not be made) there is no arm: the
+	 * daemon's own start says why. */
+	bool ok = (cg_dir >= 0) == (u->armed.cg != NULL) &&
+	          keeper_arm(u->host->keeper, u->run.token, &req, &w,
+	                     &u->armed.token) == 0;
+	if (cg_dir >= 0)
+		close(cg_dir);
+	strv_free(&env);
+	if (!ok) {
+		armed_clear(u);
+		return;
+	}
+	u->armed.after = u->run.token;
+}
+
+void unit_run_disarm(struct unit *u)
+{
+	if (!u->armed.token || u->armed.pid)
+		return;
+	keeper_disarm(u->host->keeper, u->armed.after);
+	armed_clear(u);
+}
+
+void unit_run_armed_started(struct unit *u, uint32_t token, pid_t pid,
+                            int cg_err)
+{
+	if (token != u->armed.token || !token) {
+		/* Not the arm it holds (none should be): nobody's run. */
+		(void)kill(pid, SIGKILL);
+		return;
+	}
+	u->armed.pid = pid;
+	u->armed.cg_err = cg_err;
+}
+
+void unit_run_armed_drop(struct unit *u)
+{
+	if (!u->armed.pid)
+		return;
+	/* Started by the keeper as the exit came, but the daemon had just
+	 * decided otherwise (a stop, a reload): it goes at once, its whole
+	 * session with it (it is the keeper's child: its pid is its own). */
+	unit_emit(u, "warn", json_pack("{s:s, s:i}", "message",
+	          "the keeper restarted the run at once as it exited, but the "
+	          "unit was no longer to restart (stopped or reloaded meanwhile): "
+	          "that run is killed", "pid", (int)u->armed.pid));
+	if (u->armed.cg)
+		(void)cg_kill(u->armed.cg);
+	(void)kill(-u->armed.pid, SIGKILL);
+	(void)kill(u->armed.pid, SIGKILL);
+	armed_clear(u);
 }
 
 /* --- a run's tree --- */

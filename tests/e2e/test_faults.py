@@ -181,7 +181,10 @@ def test_out_of_descriptors(tend, project):
                what="the crasher to restart again")
     evs = p.events()
     assert len(warns(evs, "fds")) == 1, warns(evs)
-    assert len([e for e in evs if e["event"] == "recovered"]) == 1
+    # (The procs file may have failed and recovered too: a restart the
+    # keeper made at once, armed before the shortage, is written down.)
+    assert len([e for e in evs if e["event"] == "recovered"
+                and e.get("condition") == "fds"]) == 1
     assert not [e for e in evs if e["event"] == "gave_up"], p.describe()
     j = p.unit("j")
     assert j["last_run"]["result"] == "success", j

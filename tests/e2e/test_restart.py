@@ -1,10 +1,12 @@
 """Restart policy, seen from tend exec's events and exit code."""
 import os
+import signal
 import time
 
 import pytest
 
-from conftest import SH, T_LONG, T_SHORT
+from conftest import (SH, T_LONG, T_SHORT, alive, children, keeper_of,
+                      proc_stat, wait_until)
 
 
 def exec_json(tend, *flags_and_cmd, timeout=T_SHORT):
@@ -240,3 +242,73 @@ def test_restart_always_restarts_success_code(tend, tmp_path):
     t.wait_event("spawned", n=3)
     assert reasons(t) == ["clean", "clean"]
     assert t.stop() == 128 + 15, t.describe()
+
+
+def live_children(pid):
+    return sorted(c for c, st in children(pid) if st not in "ZX")
+
+
+def test_a_crash_at_backoff_zero_is_restarted_by_the_keeper_alone(project):
+    """At backoff 0 the daemon arms its keeper with a run's next start
+    (docs/containment.md, "Restarts"): a crash is restarted by the keeper
+    without a word from the daemon, which is stopped (SIGSTOP) all along
+    here.  Continued, the daemon takes the new run over as its restart:
+    one exited, one spawned of that pid, the restart counted.  Only within
+    the crash budget (the crash that gives up is not restarted ahead), and
+    never after a stop."""
+    p = project("[service r]\nexec = sleep 1000\nbackoff = 0\n"
+                "max-crashes = 2/1m\n")
+    p.up()
+    daemon = p.daemon_pid()
+    keeper = keeper_of(daemon)
+    pid = p.wait_unit("r", state="running")["pid"]
+
+    def crash(old, alone):
+        n = len(p.events())
+        os.kill(daemon, signal.SIGSTOP)
+        try:
+            os.kill(old, signal.SIGKILL)
+            if alone:
+                new = wait_until(lambda: [c for c in live_children(keeper)
+                                          if c != old], T_SHORT,
+                                 what="the keeper to restart the run alone")
+            else:
+                wait_until(lambda: old not in live_children(keeper), T_SHORT,
+                           what="the keeper to reap the run")
+                time.sleep(0.5)
+                assert live_children(keeper) == [], \
+                    "restarted without the daemon past the crash budget"
+                new = None
+        finally:
+            os.kill(daemon, signal.SIGCONT)
+        return n, new
+
+    for k in (1, 2):
+        n, new = crash(pid, True)
+        assert len(new) == 1, new
+        pid = new[0]
+        wait_until(lambda: p.unit("r")["restarts"] == k, T_SHORT,
+                   what="the daemon to take the restart over")
+        u = p.unit("r")
+        assert u["pid"] == pid and u["state"] == "running", u
+        evs = [e for e in p.events()[n:] if e.get("unit") == "r"]
+        assert [e["event"] for e in evs] == ["exited", "spawned"], evs
+        assert evs[0]["reason"] == "crash" and evs[0]["signal"] == "KILL"
+        assert evs[1]["pid"] == pid, evs
+        assert proc_stat(pid)[1] == keeper
+    # The third crash in a minute gives up: it was not armed.
+    crash(pid, False)
+    p.wait_event("gave_up", unit="r")
+    assert p.unit("r")["state"] == "failed"
+
+    # A stop takes the arm back before its signal: nothing restarts.
+    assert p.run("start", "r").rc == 0
+    pid = p.wait_unit("r", state="running")["pid"]
+    n = len(p.events())
+    assert p.run("stop", "r").rc == 0
+    assert p.unit("r")["state"] == "stopped"
+    time.sleep(0.3)
+    assert live_children(keeper) == [], "a run restarted after a stop"
+    evs = [e["event"] for e in p.events()[n:] if e.get("unit") == "r"]
+    assert "spawned" not in evs and "warn" not in evs, evs
+    assert not alive(pid)

@@ -314,6 +314,8 @@ struct fx {
 	int nexited;
 	uint32_t token[MAXSEEN];
 	int wstatus[MAXSEEN];
+	uint32_t next[MAXSEEN];
+	pid_t next_pid[MAXSEEN];
 	size_t strays_at_exit[MAXSEEN];
 	int nreaped;
 	size_t strays_at_reaped;
@@ -332,15 +334,17 @@ static bool done(const struct fx *f)
 	       f->nlost >= f->want_lost;
 }
 
-static void on_exited(void *ctx, uint32_t token, int wstatus)
+static void on_exited(void *ctx, const struct keeper_exit *e)
 {
 	struct fx *f = ctx;
 	if (f->in_spawn)
 		fail_msg("the exited hook ran inside keeper_spawn");
 	if (f->nexited == MAXSEEN)
 		fail_msg("too many exits");
-	f->token[f->nexited] = token;
-	f->wstatus[f->nexited] = wstatus;
+	f->token[f->nexited] = e->token;
+	f->wstatus[f->nexited] = e->wstatus;
+	f->next[f->nexited] = e->next;
+	f->next_pid[f->nexited] = e->next_pid;
 	f->strays_at_exit[f->nexited++] = keeper_strays(f->k);
 	if (done(f))
 		loop_stop(f->lp);
@@ -925,6 +929,85 @@ static void keeper_dies_with_its_daemon(void **state)
 	assert_int_equal(f->nexited, 0);
 }
 
+/* A run armed with its next start (keeper_arm): the keeper starts it at
+ * once when the main exits as WHEN says, and tells so with the exit;
+ * not after a disarm, not for an exit WHEN does not name, not while
+ * something else of a run is left below it (a stray). */
+static void armed_restart(void **state)
+{
+	struct fx *f = fx_of(state);
+	char *sleeper[] = { "sleep", "30", NULL };
+	struct spawn_req rq = { .argv = sleeper, .envp = environ, .fd_in = -1,
+	                        .fd_out = -1, .fd_err = -1 };
+	struct keeper_when crash = { .crash = 1 };
+	success_codes_add_code(&crash.sc, 0);
+	struct spawn_res rs;
+	uint32_t tok, next = 0, next2 = 0;
+	spawn_ok(f, sleeper, &rs, &tok);
+	assert_int_equal(keeper_arm(f->k, tok, &rq, &crash, &next), 0);
+	assert_true(next != 0 && next != tok);
+	kill(rs.pid, SIGKILL);
+	run_until(f, 1, 0, 0);
+	assert_int_equal(f->token[0], tok);
+	assert_int_equal(f->next[0], next);
+	pid_t p = f->next_pid[0];
+	assert_true(p > 0 && p != rs.pid && !gone(p));
+	assert_true(keeper_holds(f->k, next));
+	/* The run it started is a main like any: armed again, then taken
+	 * back before its end: its exit starts nothing. */
+	assert_int_equal(keeper_arm(f->k, next, &rq, &crash, &next2), 0);
+	keeper_disarm(f->k, next);
+	kill(p, SIGKILL);
+	run_until(f, 2, 0, 0);
+	assert_int_equal(f->token[1], next);
+	assert_int_equal(f->next[1], 0);
+	/* An exit WHEN does not name (a clean one) starts nothing. */
+	char *clean[] = { "sh", "-c", "read x; exit 0", NULL };
+	int pp[2];
+	assert_int_equal(pipe2(pp, O_CLOEXEC), 0);
+	struct spawn_req rc = { .argv = clean, .envp = environ, .fd_in = pp[0],
+	                        .fd_out = -1, .fd_err = -1 };
+	assert_int_equal(spawn(f, &rc, &rs, &tok), 0);
+	close(pp[0]);
+	assert_int_equal(keeper_arm(f->k, tok, &rq, &crash, &next), 0);
+	assert_int_equal(write(pp[1], "\n", 1), 1);
+	close(pp[1]);
+	run_until(f, 3, 0, 0);
+	assert_int_equal(f->token[2], tok);
+	assert_true(WIFEXITED(f->wstatus[2]));
+	assert_int_equal(f->next[2], 0);
+	/* A main that leaves a child behind: a stray, so no start. */
+	char *leaves[] = { "sh", "-c", "sleep 30 & kill -KILL $$", NULL };
+	rq.argv = leaves;
+	assert_int_equal(spawn(f, &rq, &rs, &tok), 0);
+	rq.argv = sleeper;
+	/* (armed late: the main may be gone already; then the arm is
+	 * dropped, which starts nothing either) */
+	(void)keeper_arm(f->k, tok, &rq, &crash, &next);
+	run_until(f, 4, 0, 0);
+	assert_int_equal(f->token[3], tok);
+	assert_int_equal(f->next[3], 0);
+	assert_true(keeper_strays(f->k) > 0);
+	assert_true(keeper_when_fires(&crash, f->wstatus[3]));
+}
+
+static void when_fires(void **state)
+{
+	(void)state;
+	struct keeper_when w = { .crash = 1 };
+	success_codes_add_code(&w.sc, 0);
+	success_codes_add_signal(&w.sc, SIGTERM);
+	assert_true(keeper_when_fires(&w, 1 << 8));          /* exit 1 */
+	assert_true(keeper_when_fires(&w, SIGKILL));
+	assert_false(keeper_when_fires(&w, 0));              /* exit 0 */
+	assert_false(keeper_when_fires(&w, SIGTERM));
+	assert_false(keeper_when_fires(&w, 0x137f));         /* stopped */
+	w = (struct keeper_when){ .clean = 1 };
+	success_codes_add_code(&w.sc, 0);
+	assert_true(keeper_when_fires(&w, 0));
+	assert_false(keeper_when_fires(&w, 1 << 8));
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -944,6 +1027,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(malformed_refused),
 		cmocka_unit_test(encode_limits),
+		cmocka_unit_test(when_fires),
 		cmocka_unit_test_setup_teardown(exit_status_and_token, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(descriptors_placed, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(cgroup_error_reported, fx_setup, fx_teardown),
@@ -955,6 +1039,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(dead_keeper_not_yet_reaped, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(free_leaves_nothing, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(keeper_dies_with_its_daemon, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(armed_restart, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("keeper", tests, NULL, NULL);
 }

@@ -333,6 +333,62 @@ static void history_is_bounded(void **state)
 	policy_hist_free(&r.h);
 }
 
+/* A copy of H to try an exit on (its arrays its own). */
+static void hist_copy(struct policy_hist *to, const struct policy_hist *h,
+                      uint64_t *crash, uint64_t *clean)
+{
+	*to = *h;
+	to->crash_at = crash;
+	to->clean_at = clean;
+	for (unsigned i = 0; i < h->ncrash; i++)
+		crash[i] = h->crash_at[i];
+	for (unsigned i = 0; i < h->nclean; i++)
+		clean[i] = h->clean_at[i];
+}
+
+/* A restart armed ahead (policy_at_once) is one the verdict makes, at
+ * once, whenever the exit comes and whatever the run's uptime; and with
+ * backoff 0 every restart the verdict makes at once within the budget
+ * was armed (a crash loop is not left to the daemon). */
+static void at_once_is_what_the_verdict_does(void **state)
+{
+	(void)state;
+	unsigned seed = 7;
+	for (int trial = 0; trial < 300; trial++) {
+		struct policy_cfg c = defaults();
+		seed = seed * 1103515245u + 12345u;
+		c.restart = (enum restart_mode)(seed >> 16) % 3;
+		c.backoff_min_ms = (seed >> 8) % 4 ? 0 : 100;
+		c.max_crashes = (struct rate){ 1 + (seed >> 4) % 4, 1000 };
+		c.clean_restarts = (struct rate){ 1 + (seed >> 12) % 3, 800 };
+		c.stable_after_ms = 500;
+		struct run r;
+		run_init(&r, c);
+		for (int step = 0; step < 40; step++) {
+			seed = seed * 1103515245u + 12345u;
+			enum exit_reason why = (seed >> 16) % 3 ? EXIT_CRASH : EXIT_CLEAN;
+			uint64_t later = (seed >> 4) % 700, uptime = (seed >> 10) % 900;
+			bool armed = policy_at_once(&c, &r.h, why, r.now);
+			struct policy_hist t;
+			uint64_t crash[16], clean[16];
+			hist_copy(&t, &r.h, crash, clean);
+			struct policy_verdict v = policy_on_exit(&c, &t, why,
+			                                         r.now + later, uptime, 0.5);
+			if (armed) {
+				assert_int_equal(v.action, ACT_RESTART);
+				assert_int_equal(v.delay_ms, 0);
+			} else if (why == EXIT_CRASH && later == 0 && uptime < 500 &&
+			           c.backoff_min_ms == 0) {
+				assert_int_not_equal(v.action, ACT_RESTART);
+			}
+			if (v.action == ACT_GIVE_UP)
+				break;
+			exit_after(&r, why, 1 + (seed >> 20) % 300);
+		}
+		policy_hist_free(&r.h);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +410,7 @@ int main(void)
 		cmocka_unit_test(backoff_jitter_stays_in_bounds),
 		cmocka_unit_test(classify_uses_success_codes),
 		cmocka_unit_test(history_is_bounded),
+		cmocka_unit_test(at_once_is_what_the_verdict_does),
 	};
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }
