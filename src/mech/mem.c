@@ -108,6 +108,11 @@ uint64_t mem_share(const struct mem_status *st, const struct mem_rollup *r)
 	return whole;
 }
 
+bool mem_shared_pages(const struct mem_status *st, uint64_t share)
+{
+	return share < mem_counted(st);
+}
+
 bool mem_tree_shares(size_t with_mem, bool shmem)
 {
 	return with_mem > 1 || shmem;

@@ -83,6 +83,16 @@ uint64_t mem_share(const struct mem_status *st, const struct mem_rollup *r);
  * (modulo pages merged by KSM, counted whole). */
 bool mem_tree_shares(size_t with_mem, bool shmem);
 
+/* Did a process whose share was read as SHARE share pages: is SHARE below
+ * what it maps (ST)?  A sample reads the shares one process after
+ * another; when such a process exits (or is a zombie: its pages are let
+ * go) before another process that shared its pages is read, that one's
+ * share has grown by its part of them, which the exited one's share
+ * counted already.  Only such a process must still be there after the
+ * reads for its share to count; the pages of one that shared nothing go
+ * to no one. */
+bool mem_shared_pages(const struct mem_status *st, uint64_t share);
+
 enum mem_verdict { MEM_OK, MEM_WARN, MEM_LIMIT };
 
 /* What BYTES means under MAX (0: no limit) with a warning at WARN_PCT

@@ -34,7 +34,8 @@ struct mem_read {
 	struct proc_stat p;
 	struct mem_status st;
 	uint64_t bytes;
-	bool ok;
+	bool ok;       /* read, and counts */
+	bool shared;   /* its share was read, and it shares pages */
 };
 
 /* --- what each process's status said, while nothing says it changed ---
@@ -119,6 +120,17 @@ static int newest_first(const void *a, const void *b)
 	return (x->pid < y->pid) - (x->pid > y->pid);
 }
 
+/* Does P, as the scan saw it, still hold its memory: its pid not
+ * another's, not a zombie, and not exiting either (an exiting process
+ * lets its memory go, rss 0 from then on, well before it is a zombie)?
+ * One read of its stat. */
+static bool still_holds(const struct proc_stat *p)
+{
+	struct proc_stat now;
+	return proc_read_stat(p->pid, &now) == 0 && now.start == p->start &&
+	       now.state != 'Z' && now.state != 'X' && now.rss > 0;
+}
+
 /* U's tree, M[0..N): RssAnon + RssShmem
  * of each from status; where the tree's processes may share pages, each
  * one's share from smaps_rollup instead (mem.h), unless SAMPLING (the
@@ -129,7 +141,18 @@ static int newest_first(const void *a, const void *b)
  * forked during the reads is not in M, and the parent it shares pages
  * with, read last, has the smaller share it has then, so a fork storm
  * (a pre-fork server starting its workers) makes the sum smaller than
- * the tree for one sample, never larger. */
+ * the tree for one sample, never larger.
+ *
+ * Exits during the reads would make it larger: 4 children read while 5
+ * processes share 100 MiB (20 MiB each), then gone, then the parent read
+ * alone with all of it: 180 MiB of a tree that never held more than 100.
+ * So after the reads each process that shared pages (mem_shared_pages)
+ * and was read before the last share is looked at again (its stat: one
+ * read, only in a sample that read shares, only of those): one that is
+ * gone, exiting, a zombie, or another process under its pid by then no
+ * longer counts (what it shared is in the later shares, or in none, and what
+ * was its own is gone): the sum is then at most what the processes still
+ * there hold at the end of the reads. */
 static void mem_measure_tree(struct memo_table *t, struct unit *u,
                              const struct proc_stat *m, size_t n,
                              bool sampling, struct mem_read *r)
@@ -156,18 +179,32 @@ static void mem_measure_tree(struct memo_table *t, struct unit *u,
 		exact = mem_sample_exact(bound, unit_cfg(u)->memory_max,
 		                         unit_cfg(u)->memory_warn_pct, um->mem_warned,
 		                         unit_ext(u)->job != NULL, um->peak_mem);
+	size_t last = 0;   /* the last process whose share was read */
 	for (size_t i = 0; i < k; i++) {
 		if (!r[i].ok)
 			continue;
 		struct mem_rollup ru;
 		if ((exact && r[i].st.has_vm) || mem_needs_rollup(&r[i].st)) {
 			int got = proc_read_rollup(r[i].p.pid, &ru);
-			if (got < 0 && (errno == ESRCH || errno == ENOENT))
-				continue;   /* gone since its status was read: its
-				               pages, shared whole in that status,
-				               would count once more than they are */
+			if (got < 0 && (errno == ESRCH || errno == ENOENT)) {
+				r[i].ok = false;   /* gone since its status was
+				                      read: its pages, shared whole
+				                      in that status, would count
+				                      once more than they are */
+				continue;
+			}
 			r[i].bytes = mem_share(&r[i].st, got == 0 ? &ru : NULL);
+			r[i].shared = got == 0 && mem_shared_pages(&r[i].st, r[i].bytes);
+			if (got == 0)
+				last = i;
 		}
+	}
+	for (size_t i = 0; i < last; i++)
+		if (r[i].ok && r[i].shared && !still_holds(&r[i].p))
+			r[i].ok = false;
+	for (size_t i = 0; i < k; i++) {
+		if (!r[i].ok)
+			continue;
 		um->procs++;
 		um->mem_bytes += r[i].bytes;
 		if (r[i].bytes > um->top_bytes || !um->top_pid) {

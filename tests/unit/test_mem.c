@@ -208,6 +208,44 @@ static void tree_sharing(void **state)
 	assert_int_equal(mem_share(&st, &r), (2190ull + 40959) * 1024);
 }
 
+/* Which processes must still hold their memory after a sample's reads
+ * for their shares to count (sup_memory.c, mem_measure_tree). */
+static void shared_pages(void **state)
+{
+	(void)state;
+	/* The flake: 5 processes share 100 MiB copy-on-write.  A child maps
+	 * it all and holds a fifth: if it exits before the parent is read,
+	 * the parent's share has its part too. */
+	struct mem_status child = { .anon = 100 * MIB, .has_anon = true,
+	                            .has_vm = true };
+	struct mem_rollup r = { .pss = 21 * MIB, .pss_anon = 20 * MIB,
+	                        .has_pss = true, .has_split = true };
+	uint64_t share = mem_share(&child, &r);
+	assert_int_equal(share, 20 * MIB);
+	assert_true(mem_shared_pages(&child, share));
+	/* The parent read alone (its children gone): all of it, shared with
+	 * no one; its exit gives nothing to anyone. */
+	r.pss_anon = 100 * MIB;
+	share = mem_share(&child, &r);
+	assert_false(mem_shared_pages(&child, share));
+	/* Grown between its status and its rollup: nothing shared either. */
+	r.pss_anon = 101 * MIB;
+	assert_false(mem_shared_pages(&child, mem_share(&child, &r)));
+	/* One page of shmem mapped by two processes: half of it. */
+	struct mem_status sh = { .shmem = 4096, .has_anon = true, .has_vm = true };
+	struct mem_rollup rs = { .pss = 2048, .pss_shmem = 2048, .has_pss = true,
+	                         .has_split = true };
+	assert_true(mem_shared_pages(&sh, mem_share(&sh, &rs)));
+	/* Before 5.3, a Pss over RssAnon (file-backed pages in it) leaves
+	 * the share whole: counted as if it shared nothing, as it is. */
+	struct mem_rollup old = { .pss = 150 * MIB, .has_pss = true };
+	assert_false(mem_shared_pages(&child, mem_share(&child, &old)));
+	old.pss = 60 * MIB;
+	assert_true(mem_shared_pages(&child, mem_share(&child, &old)));
+	/* Unreadable (no rollup): whole. */
+	assert_false(mem_shared_pages(&child, mem_share(&child, NULL)));
+}
+
 /* Whatever the figure X <= BOUND, mem_judge(X) says what mem_judge(BOUND)
  * says (and leaves the same episode flag): the property that lets a sample
  * skip smaps_rollup. */
@@ -318,6 +356,7 @@ int main(void)
 		cmocka_unit_test(parse_rollup),
 		cmocka_unit_test(rollup_before_5_3),
 		cmocka_unit_test(tree_sharing),
+		cmocka_unit_test(shared_pages),
 		cmocka_unit_test(sample_exact),
 		cmocka_unit_test(verdicts),
 	};

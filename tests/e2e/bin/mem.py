@@ -24,9 +24,20 @@ usage:
   mem.py shared|cow DIR MB N SECS
                           the same, then main exits SECS seconds after the
                           ready file (its children killed first)
+  mem.py churn DIR MB N SECS
+                          main fills MB MiB of private anonymous memory,
+                          then for SECS seconds forks N children that share
+                          it copy-on-write and touch nothing, and after a
+                          moment (a few ms to 40 ms, varied) kills them in
+                          a burst (SIGKILL to each, then reaps each); writes
+                          DIR/<main pid>.ready ("MAIN CYCLES") at the end
+                          and exits 0: the tree never holds more than the
+                          block and its pythons, while processes that share
+                          it exit again and again
 """
 import mmap
 import os
+import signal
 import sys
 import time
 
@@ -122,6 +133,28 @@ def sharers(d, mb, n, shared, secs=None):
         os.waitpid(pid, 0)
 
 
+def churn(d, mb, n, secs):
+    block = b"\x01" * (mb << 20)   # written: every page is resident
+    end = time.monotonic() + secs
+    cycles = 0
+    while time.monotonic() < end:
+        kids = []
+        for _ in range(n):
+            pid = os.fork()
+            if pid == 0:
+                while True:      # touches nothing of the block
+                    signal.pause()
+            kids.append(pid)
+        time.sleep(0.002 + 0.038 * ((cycles * 7) % 11) / 10)
+        for pid in kids:
+            os.kill(pid, signal.SIGKILL)
+        for pid in kids:
+            os.waitpid(pid, 0)
+        cycles += 1
+    ready(d, "%d %d" % (os.getpid(), cycles))
+    del block
+
+
 def mapfile(d, path):
     with open(path, "rb") as f:
         m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
@@ -146,6 +179,8 @@ def main():
     elif mode in ("shared", "cow"):
         sharers(d, int(sys.argv[3]), int(sys.argv[4]), mode == "shared",
                 float(sys.argv[5]) if len(sys.argv) > 5 else None)
+    elif mode == "churn":
+        churn(d, int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
     elif mode == "map":
         mapfile(d, sys.argv[3])
     else:
