@@ -42,14 +42,19 @@ void unit_run_cgroup_end(struct unit *u)
 
 /* A cgroup for the run about to start, when runs get one: its directory,
  * open, for the main process to be born in; -1: none; -2 (errno) when it
- * could not be opened for want of descriptors: the start waits. */
-static int run_cgroup_new(struct unit *u)
+ * could not be opened for want of descriptors: the start waits.  SPARE:
+ * one made already (an arm's that was not used), taken over. */
+static int run_cgroup_new(struct unit *u, char *spare)
 {
 	struct cgroups *cg = u->host->cg;
 	unit_run_cgroup_end(u);
-	if (!cg->dir || cg->off)
+	if (!cg->dir || cg->off) {
+		if (spare)
+			cg_run_end(spare);
+		free(spare);
 		return -1;
-	u->run.cg = cg_run_new(cg, u->cfg->name);
+	}
+	u->run.cg = spare ? spare : cg_run_new(cg, u->cfg->name);
 	int fd = u->run.cg ? open(u->run.cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (fd >= 0)
 		return fd;
@@ -247,7 +252,10 @@ int unit_run_spawn(struct unit *u, bool retry, struct spawn_res *res)
 {
 	if (u->armed.pid)
 		return run_adopt(u, retry, res);
-	unit_run_disarm(u);
+	/* An arm not used (the exit was not one it was armed for, or came
+	 * before it) was dropped by the keeper with that exit; its cgroup,
+	 * empty, is this run's (below). */
+	u->armed.token = u->armed.after = 0;
 	run_begin(u, NULL);
 	const struct unit_config *c = u->cfg;
 	if (!fds_room(u->host)) {
@@ -280,7 +288,9 @@ int unit_run_spawn(struct unit *u, bool retry, struct spawn_res *res)
 		unit_run_step(u, RUN_STARTING);   /* once, however many tries it takes */
 	if (nfds)
 		activation_env(u, nfds, &env);
-	int cg_dir = run_cgroup_new(u);
+	char *spare = u->armed.cg;
+	u->armed.cg = NULL;
+	int cg_dir = run_cgroup_new(u, spare);
 	if (cg_dir == -2) {
 		*res = (struct spawn_res){ .err = errno, .step = "cgroup" };
 		strv_free(&env);
@@ -376,9 +386,10 @@ void unit_run_arm(struct unit *u)
 
 void unit_run_disarm(struct unit *u)
 {
-	if (!u->armed.token || u->armed.pid)
+	if (u->armed.pid)
 		return;
-	keeper_disarm(u->host->keeper, u->armed.after);
+	if (u->armed.token)
+		keeper_disarm(u->host->keeper, u->armed.after);
 	armed_clear(u);
 }
 
