@@ -1435,6 +1435,15 @@ static bool http_local(const struct unit_config *u)
 	return http_remote_spec(u) == NULL;
 }
 
+/* Is ADDR one of U's listen addresses, as written? */
+static bool listens_on(const struct unit_config *u, const char *addr)
+{
+	for (size_t i = 0; i < u->listen.n; i++)
+		if (strcmp(u->listen.v[i], addr) == 0)
+			return true;
+	return false;
+}
+
 static int check_unit(const struct tend_config *cfg, struct unit_config *u,
                       char **err)
 {
@@ -1449,6 +1458,11 @@ static int check_unit(const struct tend_config *cfg, struct unit_config *u,
 		*err = xasprintf("%s: [%s %s]: backend needs at least one listen "
 		                 "address to proxy from; add listen = tcp:HOST:PORT",
 		                 at, kind, u->name);
+	else if (u->backend && listens_on(u, u->backend))
+		*err = xasprintf("%s: [%s %s]: backend = %s is its own listen "
+		                 "address: every client would be relayed back to "
+		                 "tend; give the port the service itself listens on",
+		                 at, kind, u->name, u->backend);
 	else if (u->stdio != STDIO_NONE && u->listen.n)
 		*err = xasprintf("%s: [%s %s]: stdio and listen are two different "
 		                 "ways in; keep one", at, kind, u->name);

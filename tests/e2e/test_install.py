@@ -362,7 +362,10 @@ def test_init_file_runs(tend, tmp_path, project, reaper):
     t = tend.run("-c", str(ini), "init")
     assert t.rc == 0, t.describe()
     text = ini.read_text()
-    listen, backend = free_port(), free_port()
+    listen = free_port()
+    backend = free_port()
+    while backend == listen:   # (the kernel may hand out the same port)
+        backend = free_port()
     assert "listen = tcp:127.0.0.1:8080" in text and "backend = tcp:127.0.0.1:8081" in text, text
     text = text.replace("8080", str(listen)).replace("8081", str(backend))
     shims = tmp_path / "shims"

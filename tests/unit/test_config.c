@@ -246,6 +246,12 @@ static void test_errors_of_each_type(void **state)
 	assert_non_null(strstr(err, "listen = nowhere: "));
 	assert_null(strstr(err, "quote and escape"));
 	free(err);
+	/* a relay to itself: every client would loop back into tend */
+	assert_refused("[service x]\nexec = a\nlisten = tcp:127.0.0.1:8080\n"
+	               "listen = tcp:127.0.0.1:8081\nbackend = tcp:127.0.0.1:8081\n",
+	               "[service x]: backend = tcp:127.0.0.1:8081 is its own "
+	               "listen address: every client would be relayed back to "
+	               "tend; give the port the service itself listens on");
 }
 
 /* The lines of MSG ('\n' between them); N set to how many. */
