@@ -1052,8 +1052,10 @@ def test_soak_restarts_and_job_runs(tend, project, tmp_path):
         run_job()
     # Measured at rest, before and after: no run, the crasher stopped.
     assert asker.ask(cmd="stop", name="crasher")["ok"]
+    keeper = keeper_of(pid)   # it holds the crasher's arms (backoff 0)
     base = {"mem": anon_shmem(pid), "fds": len(os.listdir("/proc/%d/fd" % pid)),
-            "procs": machine_procs()}
+            "procs": machine_procs(), "keeper_mem": anon_shmem(keeper),
+            "keeper_fds": len(os.listdir("/proc/%d/fd" % keeper))}
     t0 = time.monotonic()
     r0 = restarts()
     assert asker.ask(cmd="start", name="crasher")["ok"]
@@ -1098,7 +1100,9 @@ def test_soak_restarts_and_job_runs(tend, project, tmp_path):
             runner.ping()
         time.sleep(SOAK_EVERY)
     elapsed = time.monotonic() - t0
-    final = {"mem": anon_shmem(pid), "fds": len(os.listdir("/proc/%d/fd" % pid))}
+    final = {"mem": anon_shmem(pid), "fds": len(os.listdir("/proc/%d/fd" % pid)),
+             "keeper_mem": anon_shmem(keeper),
+             "keeper_fds": len(os.listdir("/proc/%d/fd" % keeper))}
     wait_until(lambda: not zombies_below(pid), T_SHORT, what="no zombie")
     runner.close()
     asker.close()
@@ -1111,12 +1115,16 @@ def test_soak_restarts_and_job_runs(tend, project, tmp_path):
         "mem_max": max(s["mem"] for s in samples),
         "fds_start": base["fds"], "fds_end": final["fds"],
         "fds_max": max(s["fds"] for s in samples),
+        "keeper_mem_start": base["keeper_mem"], "keeper_mem_end": final["keeper_mem"],
+        "keeper_fds_start": base["keeper_fds"], "keeper_fds_end": final["keeper_fds"],
         "samples_with_a_zombie": transient, "zombies_lasting": len(lingering),
         "sanitized": san, "series": samples,
     }
     print("soak: %(restarts)d restarts and %(runs)d job runs in %(seconds)ss; "
           "anon+shmem %(mem_start)d -> %(mem_end)d bytes (max %(mem_max)d); "
-          "fds %(fds_start)d -> %(fds_end)d (max %(fds_max)d); samples with a "
+          "fds %(fds_start)d -> %(fds_end)d (max %(fds_max)d); keeper "
+          "anon+shmem %(keeper_mem_start)d -> %(keeper_mem_end)d bytes, fds "
+          "%(keeper_fds_start)d -> %(keeper_fds_end)d; samples with a "
           "zombie %(samples_with_a_zombie)d of %(samples)d, lasting "
           "%(zombies_lasting)d; processes on the machine %(machine_procs_start)d "
           "(max %(machine_procs_max)d)" % figures)
@@ -1145,6 +1153,12 @@ def test_soak_restarts_and_job_runs(tend, project, tmp_path):
     allowed = ((4 << 20) if san else (256 << 10)) + 136 * more
     assert grow <= allowed, "the daemon grew by %d bytes (allowed %d): %s" % (
         grow, allowed, summary)
+    # The keeper too: every arm it got (the crasher's next start, with its
+    # descriptors) was used or dropped.
+    assert final["keeper_fds"] == base["keeper_fds"], summary
+    kgrow = final["keeper_mem"] - base["keeper_mem"]
+    assert kgrow <= allowed, "the keeper grew by %d bytes (allowed %d): %s" % (
+        kgrow, allowed, summary)
     assert p.unit("steady")["pid"] == steady
     end = p.unit("shared")
     assert end["pid"] == shared["pid"] and end["restarts"] == 0, end
