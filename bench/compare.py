@@ -606,6 +606,14 @@ def storm(root, S, peer_list):
 
 # --- 6 scale -----------------------------------------------------------------
 
+def cpu_of(pid):
+    """tendbench.cpu_ns, 0 for a process gone."""
+    try:
+        return tendbench.cpu_ns(pid)
+    except OSError:
+        return 0
+
+
 class Bare(peers.Peer):
     """The services with no supervisor: bench/floor_start.c posix_spawns
     every one of them from a file of commands (a line each, words separated
@@ -641,9 +649,10 @@ class Bare(peers.Peer):
 
 def scale(root, S, peer_list):
     n = S.scale_n
-    res = {P.name: {k: [] for k in ("start_s", "up", "status_ms", "pss", "rss", "procs")}
+    keys = ("start_s", "up", "svc_cpu_s", "own_cpu_ms")
+    res = {P.name: {k: [] for k in keys + ("status_ms", "pss", "rss", "procs")}
            for P in peer_list}
-    bare = {"start_s": [], "up": [], "svc_cpu_s": [], "own_cpu_ms": []}
+    bare = {k: [] for k in keys}
     # the bare start-all takes its turn in the rounds like every supervisor
     entries = list(peer_list) + ([Bare] if os.access(FLOOR_START, os.X_OK) else [])
     for r in range(S.scale_rounds):
@@ -662,12 +671,11 @@ def scale(root, S, peer_list):
                 x = bare if P is Bare else res[P.name]
                 x["up"].append(len(got))
                 x["start_s"].append(max(ln.t for ln in got.values()) - t0 if len(got) == n else None)
+                # CPU by then of the services (each pid's own: shell, then
+                # sleep) and of the supervisor's own processes
+                x["svc_cpu_s"].append(sum(cpu_of(ln.pid) for ln in got.values()) / 1e9)
+                x["own_cpu_ms"].append(sum(cpu_of(q) for q in p.own_pids()) / 1e6)
                 if P is Bare:
-                    # CPU so far of the services (each pid's own, shell then
-                    # sleep) and of floor_start: what the start-all cost
-                    x["svc_cpu_s"].append(sum(tendbench.cpu_ns(ln.pid) for ln in got.values())
-                                          / 1e9)
-                    x["own_cpu_ms"].append(tendbench.cpu_ns(p.pid) / 1e6)
                     continue
                 time.sleep(1)
                 times = []
@@ -1082,21 +1090,28 @@ def report_scale(R, res):
         "`runsvdir`, `supervisord -n`, `pm2 start ecosystem.json`) to the last service's "
         "first line. Status: the whole list (tend `status --json`, `s6-svstat` for each "
         "service in one shell loop, `sv status` of all, `supervisorctl status`, `pm2 "
-        "jlist`), median of 3. Memory: PSS and RSS of the supervisor's own processes. "
-        "%d round%s." % (n, res["rounds"], "s" if res["rounds"] > 1 else ""), "")
+        "jlist`), median of 3. CPU at the last service's first line: of the supervisor's "
+        "own processes (from `/proc/PID/task/*/schedstat`, so far) and of the services' "
+        "(each one's pid, its shell and then its `sleep`; under s6 and runit that pid runs "
+        "the `run` script first, a shell that execs the service). Memory: PSS and RSS of the "
+        "supervisor's own processes. %d round%s."
+        % (n, res["rounds"], "s" if res["rounds"] > 1 else ""), "")
     rows = []
-    for name, x in res["peers"].items():
-        rows.append((name, spread(x["start_s"], "%.2f") if None not in x["start_s"]
-                     else "%s of %d up in 300 s" % (counts(x["up"]), n),
-                     spread(x["status_ms"], "%.0f"), counts(x["procs"]),
-                     spread([v / MIB for v in x["pss"]]), spread([v / MIB for v in x["rss"]])))
     b = res.get("bare")
-    if b:
-        rows.append(("bare: no supervisor (`bench/floor_start.c`)",
-                     spread(b["start_s"], "%.2f") if None not in b["start_s"]
-                     else "%s of %d up in 300 s" % (counts(b["up"]), n), "–", "–", "–", "–"))
-    R.table(("supervisor", "start-all, s", "status, ms", "own processes", "PSS, MiB", "RSS, MiB"),
-            rows)
+    for name, x in list(res["peers"].items()) + ([("bare", b)] if b else []):
+        start = spread(x["start_s"], "%.2f") if None not in x["start_s"] \
+            else "%s of %d up in 300 s" % (counts(x["up"]), n)
+        cpu = (spread([v / 1000 for v in x["own_cpu_ms"]], "%.2f") if "own_cpu_ms" in x
+               else "–", spread(x["svc_cpu_s"], "%.2f") if "svc_cpu_s" in x else "–")
+        if x is b:
+            rows.append(("bare: no supervisor (`bench/floor_start.c`)", start) + cpu
+                        + ("–",) * 4)
+            continue
+        rows.append((name, start) + cpu +
+                    (spread(x["status_ms"], "%.0f"), counts(x["procs"]),
+                     spread([v / MIB for v in x["pss"]]), spread([v / MIB for v in x["rss"]])))
+    R.table(("supervisor", "start-all, s", "own CPU by then, s", "services' CPU by then, s",
+             "status, ms", "own processes", "PSS, MiB", "RSS, MiB"), rows)
     R.p("![scale](bench/scale.svg)", "")
     floor = median(b["start_s"]) if b and None not in b["start_s"] else None
     if floor:
@@ -1105,11 +1120,11 @@ def report_scale(R, res):
         R.p("bare is `bench/floor_start.c`: the same %d commands started with no supervisor "
             "at all, one C program that `posix_spawn`s them one after the other (no log "
             "file, socket, cgroup or state for any), timed by the same FIFO clock in the same "
-            "rounds. It takes %.2f s (floor_start itself %.0f ms of CPU); the services' CPU by "
-            "their last line was %.2f s, %.2f s on each of the %d CPUs: what starting them "
-            "costs on this machine, whoever starts them. Against it: %s."
-            % (n, floor, median(b["own_cpu_ms"]), median(b["svc_cpu_s"]),
-               median(b["svc_cpu_s"]) / os.cpu_count(), os.cpu_count(), ", ".join(
+            "rounds. It takes %.2f s; the services' CPU by their last line was %.2f s, %.2f s "
+            "on each of the %d CPUs: what starting them costs on this machine, whoever starts "
+            "them. Against it: %s."
+            % (n, floor, median(b["svc_cpu_s"]), median(b["svc_cpu_s"]) / os.cpu_count(),
+               os.cpu_count(), ", ".join(
                    "%s %.2f× (%+.2f s)" % (k, v / floor, v - floor) for k, v in vs)), "")
     t = res["peers"].get("tend")
     if t:
