@@ -1093,7 +1093,8 @@ def report_scale(R, res):
         "jlist`), median of 3. CPU at the last service's first line: of the supervisor's "
         "own processes (from `/proc/PID/task/*/schedstat`, so far) and of the services' "
         "(each one's pid, its shell and then its `sleep`; under s6 and runit that pid runs "
-        "the `run` script first, a shell that execs the service). Memory: PSS and RSS of the "
+        "the `run` script first, a shell that execs the service; under supervisord and PM2 it "
+        "is a fork of the supervisor until its exec). Memory: PSS and RSS of the "
         "supervisor's own processes. %d round%s."
         % (n, res["rounds"], "s" if res["rounds"] > 1 else ""), "")
     rows = []
