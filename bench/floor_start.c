@@ -166,6 +166,11 @@ int main(int argc, char **argv)
 			if (cmds[i].pid > 0)
 				(void)kill(cmds[i].pid, SIGKILL);
 		reap(cmds, n, 0);
+		for (size_t i = 0; i < n; i++) {
+			free(cmds[i].argv[0]);   /* the line its words are in */
+			free(cmds[i].argv);
+		}
+		free(cmds);
 		return failed;
 	}
 }
