@@ -313,9 +313,11 @@ $(PM2_STAMP): bench/npm/package.json bench/npm/package-lock.json
 	cd bench/npm && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	@touch $@
 
-# bench/floor_proxy.c: the least a user-space proxy does (relay scenario).
-FLOOR := build/bench/floor_proxy
-$(FLOOR): bench/floor_proxy.c
+# The floors of bench/compare.py: bench/floor_proxy.c, the least a
+# user-space proxy does (relay scenario); bench/floor_start.c, the services
+# of the scale scenario started with no supervisor (start-all's "bare" row).
+FLOOR := build/bench/floor_proxy build/bench/floor_start
+$(FLOOR): build/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -pthread -o $@ $<
 
