@@ -396,10 +396,10 @@ void unit_run_disarm(struct unit *u)
 void unit_run_armed_started(struct unit *u, uint32_t token, pid_t pid,
                             int cg_err)
 {
-	if (token != u->armed.token || !token) {
-		/* Not the arm it holds (none should be): nobody's run. */
-		(void)kill(pid, SIGKILL);
-		return;
+	if (token != u->armed.token) {
+		/* An arm taken back as the keeper used it (a stop crossed the
+		 * exit): the run it started is the unit's to kill (below). */
+		armed_clear(u);
 	}
 	u->armed.pid = pid;
 	u->armed.cg_err = cg_err;
@@ -409,13 +409,14 @@ void unit_run_armed_drop(struct unit *u)
 {
 	if (!u->armed.pid)
 		return;
-	/* Started by the keeper as the exit came, but the daemon had just
-	 * decided otherwise (a stop, a reload): it goes at once, its whole
-	 * session with it (it is the keeper's child: its pid is its own). */
+	/* Started by the keeper as the exit came, but the daemon did not
+	 * restart the unit then (a stop or a reload crossed the exit): it
+	 * goes at once, its whole session with it (it is the keeper's child,
+	 * not reaped yet: its pid is its own). */
 	unit_emit(u, "warn", json_pack("{s:s, s:i}", "message",
-	          "the keeper restarted the run at once as it exited, but the "
-	          "unit was no longer to restart (stopped or reloaded meanwhile): "
-	          "that run is killed", "pid", (int)u->armed.pid));
+	          "the keeper restarted the run at once as it exited, but tend "
+	          "did not restart it then (a stop or a reload came at the same "
+	          "moment): that new run is killed", "pid", (int)u->armed.pid));
 	if (u->armed.cg)
 		(void)cg_kill(u->armed.cg);
 	(void)kill(-u->armed.pid, SIGKILL);

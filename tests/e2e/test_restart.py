@@ -7,6 +7,7 @@ import pytest
 
 from conftest import (SH, T_LONG, T_SHORT, alive, children, keeper_of,
                       proc_stat, wait_until)
+from test_faults import Ctl
 
 
 def exec_json(tend, *flags_and_cmd, timeout=T_SHORT):
@@ -312,3 +313,52 @@ def test_a_crash_at_backoff_zero_is_restarted_by_the_keeper_alone(project):
     evs = [e["event"] for e in p.events()[n:] if e.get("unit") == "r"]
     assert "spawned" not in evs and "warn" not in evs, evs
     assert not alive(pid)
+
+
+@pytest.mark.parametrize("first", ["exit", "stop"])
+def test_a_stop_that_crosses_a_restart_by_the_keeper_leaves_nothing(
+        project, first):
+    """The keeper restarts a crashed run alone while the daemon is stopped
+    (SIGSTOP), and a stop request waits meanwhile, sent before or after the
+    crash.  Continued, the daemon reads the keeper's word first (the
+    restart is taken over, then stopped) or the stop (its disarm came too
+    late: the run the keeper started is killed at once, and a warn event
+    names it).
+    Either way the unit ends stopped and nothing of it is alive."""
+    p = project("[service r]\nexec = sleep 1000\nbackoff = 0\n")
+    p.up()
+    daemon = p.daemon_pid()
+    keeper = keeper_of(daemon)
+    old = p.wait_unit("r", state="running")["pid"]
+    n = len(p.events())
+    c = Ctl(p.sock, timeout=T_LONG)
+    assert c.ping()["ok"]
+    stop = b'{"cmd":"stop","name":"r"}\n'
+    os.kill(daemon, signal.SIGSTOP)
+    try:
+        if first == "stop":
+            c.s.sendall(stop)
+        os.kill(old, signal.SIGKILL)
+        new = wait_until(lambda: [k for k in live_children(keeper) if k != old],
+                         T_SHORT, what="the keeper to restart the run alone")
+        if first == "exit":
+            time.sleep(0.3)   # its word is sent once the new run exec'd
+            c.s.sendall(stop)
+    finally:
+        os.kill(daemon, signal.SIGCONT)
+    r = c.line()
+    c.close()
+    assert r["ok"], r
+    assert p.unit("r")["state"] == "stopped"
+    wait_until(lambda: not alive(new[0]), T_SHORT, what="the new run to go")
+    assert live_children(keeper) == []
+    evs = [e for e in p.events()[n:] if e.get("unit") == "r"]
+    warns = [e for e in evs if e["event"] == "warn"]
+    spawned = [e["pid"] for e in evs if e["event"] == "spawned"]
+    if first == "stop" or warns:
+        # (the daemon's loop may also read the stop first when it came
+        # second: both wait when it continues)
+        assert len(warns) == 1 and warns[0]["pid"] == new[0], evs
+        assert spawned == [], evs
+    else:
+        assert spawned == new, evs
