@@ -125,8 +125,10 @@ static void enter(struct unit *u, enum fsm_state to, enum unit_reason why)
 	u->reason = why;
 	/* Whatever ends or stops a run takes its armed next run back first
 	 * (before any signal to its tree). */
-	if (to != F_STARTING && to != F_RUNNING)
+	if (to != F_STARTING && to != F_RUNNING) {
+		loop_timer_stop(u->host->loop, &u->arm);
 		unit_run_disarm(u);
+	}
 	arm_state(u);
 	if (from == F_RETRY && to != F_RETRY)
 		u->host->ops->fds_check(u->host->ctx);   /* a start retried is over */
@@ -200,6 +202,7 @@ void unit_free(struct unit *u)
 		return;
 	loop_timer_stop(u->host->loop, &u->timer);
 	loop_timer_stop(u->host->loop, &u->wdog);
+	loop_timer_stop(u->host->loop, &u->arm);
 	loop_timer_stop(u->host->loop, &u->idle);
 	unit_checks_stop(u);
 	free(u->probe);
@@ -378,6 +381,14 @@ static void take_next_cfg(struct unit *u)
 	policy_hist_init(&u->hist, &u->cfg->policy);
 }
 
+static void on_arm(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct unit *u = t->data;
+	if (u->run.pid && (u->st == F_STARTING || u->st == F_RUNNING))
+		unit_run_arm(u);
+}
+
 /* The run's main process PID runs: starting, or running when nothing says
  * when it is ready. */
 static void run_started(struct unit *u, pid_t pid)
@@ -395,7 +406,7 @@ static void run_started(struct unit *u, pid_t pid)
 	} else {
 		enter(u, F_STARTING, R_NONE);
 	}
-	unit_run_arm(u);
+	loop_timer_start(u->host->loop, &u->arm, UNIT_ARM_DELAY_MS, on_arm, u);
 }
 
 /* A start whose after list holds a unit that failed (WHY) cannot be

@@ -125,6 +125,9 @@ struct unit_host {
 
 /* How often a start that lacked tend's own resources is tried again. */
 #define UNIT_SPAWN_RETRY_MS 500
+/* How long after a run started its next start is armed (keeper_arm): not
+ * in the moment the new run itself needs the CPU (a restart's own). */
+#define UNIT_ARM_DELAY_MS 20
 
 /* Descriptors a start may need at most (its notify socket, output pipe
  * and log at the first; a session's pipes, its cgroup, a pidfd), and those

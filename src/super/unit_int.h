@@ -51,6 +51,8 @@ struct unit {
 	struct policy_hist hist;
 	struct loop_timer timer;   /* the state's (fsm_states[st].timer) */
 	struct loop_timer wdog;    /* the watchdog deadline, while running */
+	struct loop_timer arm;     /* the next run armed (unit_run_arm) a
+	                              moment after this one started */
 	struct notify_sock notify; /* its NOTIFY_SOCKET (sup_notify_enable) */
 	bool notifying;
 	/* checks: the readiness check while starting (ready = health or

@@ -266,6 +266,7 @@ def test_a_crash_at_backoff_zero_is_restarted_by_the_keeper_alone(project):
 
     def crash(old, alone):
         n = len(p.events())
+        time.sleep(0.2)   # the arm lands 20 ms after the run started
         os.kill(daemon, signal.SIGSTOP)
         try:
             os.kill(old, signal.SIGKILL)
@@ -334,6 +335,7 @@ def test_a_stop_that_crosses_a_restart_by_the_keeper_leaves_nothing(
     c = Ctl(p.sock, timeout=T_LONG)
     assert c.ping()["ok"]
     stop = b'{"cmd":"stop","name":"r"}\n'
+    time.sleep(0.2)   # the arm lands 20 ms after the run started
     os.kill(daemon, signal.SIGSTOP)
     try:
         if first == "stop":
