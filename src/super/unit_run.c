@@ -318,14 +318,16 @@ int unit_run_spawn(struct unit *u, bool retry, struct spawn_res *res)
 /* Does the next run need nothing made at its start that an arm does not
  * hold?  Not a job's (its runs are asked for), an instance's or one with
  * clients (their descriptors are the sessions'), one that waits for its
- * after list, or one whose configuration changes at its next start. */
+ * after list, or one whose configuration changes at its next start; and
+ * not below a keeper in a pid namespace (keeper_arm). */
 static bool armable(const struct unit *u)
 {
 	const struct unit_config *c = u->cfg;
+	const char *why;
 	return !u->is_job && !u->instance && !u->next_cfg && u->want_up &&
 	       !u->host->shutting_down && c->stdio == STDIO_NONE &&
 	       c->listen.n == 0 && c->after.n == 0 && u->run.token &&
-	       u->host->keeper;
+	       u->host->keeper && !keeper_pidns(u->host->keeper, &why);
 }
 
 static void armed_clear(struct unit *u)

@@ -151,3 +151,29 @@ def test_a_stop_and_down_leave_nothing(tend, project, tmp_path):
     p.ok("down")
     wait_until(lambda: not [x for x in procs if alive(*x)] and not alive(keeper),
                T_SHORT, what="every run and the keeper to go")
+
+
+def test_no_restart_is_armed_ahead_in_a_namespace(tend, project, tmp_path):
+    """The keeper's pids are not the daemon's there, so no run's next
+    start is armed ahead (docs/containment.md, "Restarts"): a crash at
+    backoff 0 while the daemon is stopped waits for the daemon, which then
+    restarts it itself."""
+    p = project("[tend]\npid-namespace = yes\n\n"
+                "[service r]\nexec = sleep 600\nbackoff = 0\n")
+    p.up()
+    k = keeper_of(p)
+    if not k["pidns"]:
+        pytest.skip("no pid namespace here")
+    pid = p.wait_unit("r", state="running")["pid"]
+    time.sleep(0.2)   # an arm would land 20 ms after the start
+    daemon = p.daemon_pid()
+    os.kill(daemon, signal.SIGSTOP)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not alive(pid), T_SHORT, what="the run to go")
+        time.sleep(0.5)
+        assert descendants(k["pid"]) == [], "restarted without the daemon"
+    finally:
+        os.kill(daemon, signal.SIGCONT)
+    u = p.wait_unit("r", state="running", restarts=1)
+    assert u["pid"] != pid and proc_stat(u["pid"])[1] == k["pid"]
