@@ -929,13 +929,14 @@ def report_restart(R, res):
         if gaps and key == "tend-fast":   # (not tend-base's: the same words twice)
             R.p("Where tend's time goes (`backoff = 0`, its own events, ms resolution): from "
                 "the `exited` event to the `spawned` event of the next run, median %.0f ms "
-                "(%.0f–%.0f), against %.1f ms for the whole bare fork+exec: the daemon "
-                "reads its own list of children for what is left of the dead run's tree "
-                "(the whole process table only when the keeper has a child that is no "
-                "run's main process, or the daemon one that is no keeper and no check), then "
-                "asks its keeper for the next run (one message on a socket; the keeper vforks "
-                "the program straight into the run's cgroup, execs it and answers with its "
-                "pid)." % (statistics.median(gaps), min(gaps),
+                "(%.0f–%.0f), against %.1f ms for the whole bare fork+exec. The next run "
+                "is started by the keeper itself as it reaps the killed one: the daemon "
+                "armed it with that start 20 ms after the run began (docs/containment.md, "
+                "\"A restart armed ahead\"), and the keeper vforks it straight into its "
+                "cgroup when it has no strays, then tells the daemon, which writes both "
+                "events and arms the next. What is left of a restart is the killed "
+                "process's exit and the keeper's wakeup, which a bare fork+exec does not "
+                "pay, and the vfork and exec it does." % (statistics.median(gaps), min(gaps),
                                                            max(gaps), median(bare)), "")
     if "tend-fast" in ms:
         tf = ms["tend-fast"]
