@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/kcmp.h>
 #include <linux/sched.h>
 
 /* Reads NAME (a path below DIR: /proc, or AT_FDCWD with a whole path). */
@@ -268,6 +269,19 @@ static int pidfd_of(pid_t pid)
 int proc_pidfd(pid_t pid)
 {
 	return pidfd_of(pid);
+}
+
+int proc_same_vm(pid_t a, pid_t b)
+{
+#ifdef SYS_kcmp
+	long r = syscall(SYS_kcmp, a, b, KCMP_VM, 0, 0);
+	return r == 0 ? 1 : r > 0 ? 0 : -1;
+#else
+	(void)a;
+	(void)b;
+	errno = ENOSYS;
+	return -1;
+#endif
 }
 
 pid_t proc_pidfd_pid(int fd)

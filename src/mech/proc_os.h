@@ -109,6 +109,10 @@ pid_t proc_fork_into(int cgroup_fd);
 
 /* A pidfd of process PID (the caller's pid namespace's), or -1 (errno). */
 int proc_pidfd(pid_t pid);
+/* Do processes A and B use one memory (a CLONE_VM child, such as a
+ * vfork's before its exec, and its parent)?  1, 0, or -1 (errno) when the
+ * system cannot say (no kcmp, not allowed). */
+int proc_same_vm(pid_t a, pid_t b);
 /* The pid, as this process's pid namespace names it, of the process whose
  * pidfd FD is (received from another namespace, say), or -1. */
 pid_t proc_pidfd_pid(int fd);

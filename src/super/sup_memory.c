@@ -36,6 +36,7 @@ struct mem_read {
 	uint64_t bytes;
 	bool ok;       /* read, and counts */
 	bool shared;   /* its share was read, and it shares pages */
+	bool borrowed; /* it uses its parent's memory (CLONE_VM): none of its own */
 };
 
 /* --- what each process's status said, while nothing says it changed ---
@@ -131,6 +132,24 @@ static bool still_holds(const struct proc_stat *p)
 	       now.state != 'Z' && now.state != 'X' && now.rss > 0;
 }
 
+/* Does R[I] use its parent's memory, the parent one of R[0..K)?  A
+ * CLONE_VM child (a vfork's or posix_spawn's, until its exec) shows its
+ * parent's whole memory as its own, in its status and its share alike:
+ * counted, the tree's memory would double for that moment, enough for a
+ * false memory-max restart of a big service that starts programs.  Its
+ * figures then equal its parent's (the parent waits, or every page is
+ * both's); only then is the kernel asked (kcmp: one system call). */
+static bool uses_parents_memory(const struct mem_read *r, size_t k, size_t i)
+{
+	if (!r[i].ok || !r[i].st.has_vm)
+		return false;
+	for (size_t j = 0; j < k; j++)
+		if (j != i && r[j].ok && r[j].p.pid == r[i].p.ppid)
+			return mem_counted(&r[j].st) == r[i].bytes &&
+			       proc_same_vm(r[j].p.pid, r[i].p.pid) == 1;
+	return false;
+}
+
 /* U's tree, M[0..N): RssAnon + RssShmem
  * of each from status; where the tree's processes may share pages, each
  * one's share from smaps_rollup instead (mem.h), unless SAMPLING (the
@@ -174,6 +193,13 @@ static void mem_measure_tree(struct memo_table *t, struct unit *u,
 		with_mem += r[i].st.has_vm;
 		shmem |= r[i].st.shmem > 0 || mem_needs_rollup(&r[i].st);
 	}
+	for (size_t i = 0; i < k; i++)
+		if (uses_parents_memory(r, k, i)) {
+			r[i].borrowed = true;
+			bound -= r[i].bytes;
+			with_mem--;
+			r[i].bytes = 0;
+		}
 	bool exact = mem_tree_shares(with_mem, shmem);
 	if (exact && sampling)
 		exact = mem_sample_exact(bound, unit_cfg(u)->memory_max,
@@ -184,6 +210,8 @@ static void mem_measure_tree(struct memo_table *t, struct unit *u,
 		if (!r[i].ok)
 			continue;
 		struct mem_rollup ru;
+		if (r[i].borrowed)
+			continue;
 		if ((exact && r[i].st.has_vm) || mem_needs_rollup(&r[i].st)) {
 			int got = proc_read_rollup(r[i].p.pid, &ru);
 			if (got < 0 && (errno == ESRCH || errno == ENOENT)) {

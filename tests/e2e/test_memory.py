@@ -2,7 +2,7 @@
 sampling only while a unit with a limit is up."""
 import time
 
-from conftest import (BIN, PY, T_LONG, T_SHORT, alive, ctx_switches,
+from conftest import (BIN, PY, T_LONG, T_SHORT, alive, children, ctx_switches,
                       proc_stat, wait_until)
 
 MEM = str(BIN / "mem.py")
@@ -248,6 +248,37 @@ def test_copy_on_write_pages_are_counted_once(project, tmp_path):
     children that only read them are 200 MiB, not 1 GiB."""
     p, d = sharers(project, tmp_path, "cow", 200, "600M")
     check_counted_once(p, tree_pids(p, d), 200, 600)
+
+
+def test_a_vfork_child_before_its_exec_is_not_counted_twice(project, tmp_path):
+    """A service of 200 MiB whose posix_spawn waits (its CLONE_VM child,
+    in the service's own memory until its exec, blocks opening a FIFO):
+    the child's status shows the whole 200 MiB as its own, and so does
+    its share.  The tree still holds 200 MiB, not 400, and memory-max =
+    300M never restarts it; once the child execs, it is counted as itself."""
+    d = tmp_path / "m"
+    d.mkdir()
+    p = project("[tend]\nmemory-interval = 100ms\n\n"
+                "[service big]\nexec = %s %s vfork %s 200\nmemory-max = 300M\n"
+                % (PY, MEM, d))
+    p.up()
+    main = int(ready_files(d, timeout=T_LONG)[0].read_text())
+    u = wait_until(lambda: (lambda x: x if x["procs"] == 2 else None)(p.unit("big")),
+                   T_LONG, what="the spawned child in the tree")
+    child = [c for c, st in children(main) if st not in "ZX"]
+    assert len(child) == 1, child
+    # What the test means: the child shows the service's memory as its own.
+    assert status_kb(child[0], "RssAnon") >= 200 << 10
+    time.sleep(1.0)   # samples, each over the limit if counted twice
+    u = p.unit("big")
+    assert u["state"] == "running" and u["restarts"] == 0, u
+    assert u["pid"] == main and u["procs"] == 2, u
+    assert 200 * MIB <= u["mem_bytes"] < 260 * MIB, u
+    assert not [e for e in p.events() if e["event"] in ("memory_limit", "warn")]
+    with open(d / "gate", "w"):
+        pass   # the child execs /bin/true and is gone
+    wait_until(lambda: p.unit("big")["procs"] == 1, T_SHORT,
+               what="the child to exec and exit")
 
 
 # A sample reads the processes one after another: while they map a shared

@@ -34,6 +34,13 @@ usage:
                           and exits 0: the tree never holds more than the
                           block and its pythons, while processes that share
                           it exit again and again
+  mem.py vfork DIR MB     main fills MB MiB of private anonymous memory,
+                          writes DIR/<main pid>.ready, then posix_spawns
+                          /bin/true with a file action that opens the FIFO
+                          DIR/gate for reading: the child (CLONE_VM, its
+                          parent's memory, before its exec) blocks there
+                          until the test opens the gate for writing; then
+                          main waits for ever
 """
 import mmap
 import os
@@ -170,6 +177,22 @@ def mapfile(d, path):
         time.sleep(0.2)
 
 
+def vfork(d, mb):
+    keep = anon(mb)
+    gate = os.path.join(d, "gate")
+    os.mkfifo(gate)
+    ready(d, f"{os.getpid()}")
+    # glibc's posix_spawn clones with CLONE_VM | CLONE_VFORK: the child
+    # runs in this process's memory until its exec, which waits for the
+    # gate's writer in the open below.
+    pid = os.posix_spawn("/bin/true", ["true"], os.environ,
+                         file_actions=[(os.POSIX_SPAWN_OPEN, 3, gate,
+                                        os.O_RDONLY, 0)])
+    os.waitpid(pid, 0)
+    forever()
+    del keep
+
+
 def main():
     mode, d = sys.argv[1], sys.argv[2]
     if mode == "anon":
@@ -183,6 +206,8 @@ def main():
         churn(d, int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
     elif mode == "map":
         mapfile(d, sys.argv[3])
+    elif mode == "vfork":
+        vfork(d, int(sys.argv[3]))
     else:
         sys.exit(f"unknown mode {mode}")
 
