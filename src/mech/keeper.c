@@ -400,6 +400,14 @@ void keeper_disarm(struct keeper *k, uint32_t after)
 		(void)km_send(k->sock, m, sizeof(m), NULL, 0);
 }
 
+void keeper_kill_run(const struct keeper *k, pid_t pid)
+{
+	struct proc_stat st;
+	if (k && k->pid > 0 && pid > 0 && proc_read_stat(pid, &st) == 0 &&
+	    st.ppid == k->pid)
+		(void)proc_signal(&st, SIGKILL);
+}
+
 int keeper_spawn(struct keeper *k, const struct spawn_req *req,
                  struct spawn_res *res, uint32_t *token)
 {

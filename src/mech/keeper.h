@@ -107,6 +107,10 @@ int keeper_arm(struct keeper *k, uint32_t after, const struct spawn_req *req,
 /* Takes the arm of run AFTER back, if it is not used yet.  Sent before a
  * signal that ends the run, it is read before the exit it causes. */
 void keeper_disarm(struct keeper *k, uint32_t after);
+/* SIGKILL to the run PID the keeper started, if it is still the keeper's
+ * child (not reaped: no other process's pid), by its start time
+ * (proc_signal). */
+void keeper_kill_run(const struct keeper *k, pid_t pid);
 /* Does WHEN start the armed run after an exit of WSTATUS?  (Pure.) */
 bool keeper_when_fires(const struct keeper_when *when, int wstatus);
 

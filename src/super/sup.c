@@ -553,7 +553,7 @@ static void on_keeper_exited(void *ctx, const struct keeper_exit *e)
 	/* No unit's (an armed run killed as it started, unit.c): a tree
 	 * may be gone now, as after any other reap. */
 	if (e->next)
-		(void)kill(e->next_pid, SIGKILL);
+		keeper_kill_run(s->keeper, e->next_pid);
 	on_keeper_reaped(ctx);
 }
 

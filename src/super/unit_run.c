@@ -413,16 +413,15 @@ void unit_run_armed_drop(struct unit *u)
 		return;
 	/* Started by the keeper as the exit came, but the daemon did not
 	 * restart the unit then (a stop or a reload crossed the exit): it
-	 * goes at once, its whole session with it (it is the keeper's child,
-	 * not reaped yet: its pid is its own). */
+	 * goes at once, its cgroup with it (what it forked meanwhile without
+	 * one is its unit's tree, which the stop takes). */
 	unit_emit(u, "warn", json_pack("{s:s, s:i}", "message",
 	          "the keeper restarted the run at once as it exited, but tend "
 	          "did not restart it then (a stop or a reload came at the same "
 	          "moment): that new run is killed", "pid", (int)u->armed.pid));
 	if (u->armed.cg)
 		(void)cg_kill(u->armed.cg);
-	(void)kill(-u->armed.pid, SIGKILL);
-	(void)kill(u->armed.pid, SIGKILL);
+	keeper_kill_run(u->host->keeper, u->armed.pid);
 	armed_clear(u);
 }
 
