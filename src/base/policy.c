@@ -1,6 +1,7 @@
 #include "policy.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 
 #include "util.h"
@@ -94,18 +95,12 @@ uint64_t policy_backoff(uint64_t min_ms, uint64_t max_ms, unsigned k,
 	return r;
 }
 
-/* Is the exit at AT inside WINDOW before NOW? */
-static bool in_window(uint64_t at, uint64_t now, uint64_t window)
-{
-	return now < at || now - at < window;
-}
-
 /* Drops timestamps older than WINDOW before NOW; returns how many remain. */
 static unsigned prune(uint64_t *at, unsigned n, uint64_t now, uint64_t window)
 {
 	unsigned keep = 0;
 	for (unsigned i = 0; i < n; i++)
-		if (in_window(at[i], now, window))
+		if (now < at[i] || now - at[i] < window)
 			at[keep++] = at[i];
 	return keep;
 }
@@ -181,30 +176,6 @@ static struct policy_verdict on_clean(const struct policy_cfg *cfg,
 	return v;
 }
 
-/* How many of AT[0..N) are inside WINDOW before NOW. */
-static unsigned inside(const uint64_t *at, unsigned n, uint64_t now,
-                       uint64_t window)
-{
-	unsigned k = 0;
-	for (unsigned i = 0; i < n; i++)
-		k += in_window(at[i], now, window);
-	return k;
-}
-
-bool policy_at_once(const struct policy_cfg *cfg, const struct policy_hist *h,
-                    enum exit_reason reason, uint64_t now)
-{
-	if (reason == EXIT_CRASH)
-		return cfg->restart != RESTART_NEVER && cfg->backoff_min_ms == 0 &&
-		       inside(h->crash_at, h->ncrash, now, cfg->max_crashes.window_ms)
-		       + 1 <= cfg->max_crashes.n;
-	if (reason == EXIT_CLEAN)
-		return cfg->restart == RESTART_ALWAYS &&
-		       inside(h->clean_at, h->nclean, now, cfg->clean_restarts.window_ms)
-		       + 1 <= cfg->clean_restarts.n;
-	return false;
-}
-
 struct policy_verdict policy_on_exit(const struct policy_cfg *cfg,
                                      struct policy_hist *h,
                                      enum exit_reason reason, uint64_t now_ms,
@@ -242,4 +213,21 @@ struct policy_verdict policy_on_exit(const struct policy_cfg *cfg,
 		v.crashes = h->ncrash;
 		return v;
 	}
+}
+
+bool policy_at_once(const struct policy_cfg *cfg, const struct policy_hist *h,
+                    enum exit_reason reason, uint64_t now)
+{
+	/* The verdict itself, on a copy of the history, for the exit that
+	 * is judged hardest: now (a later one finds fewer of the window's in
+	 * it) and at once (a longer run only forgets crashes). */
+	struct policy_hist t = *h;
+	t.crash_at = xmalloc(h->crash_cap * sizeof(*t.crash_at));
+	t.clean_at = xmalloc(h->clean_cap * sizeof(*t.clean_at));
+	memcpy(t.crash_at, h->crash_at, h->ncrash * sizeof(*t.crash_at));
+	memcpy(t.clean_at, h->clean_at, h->nclean * sizeof(*t.clean_at));
+	struct policy_verdict v = policy_on_exit(cfg, &t, reason, now, 0, 0.5);
+	policy_hist_free(&t);
+	return (reason == EXIT_CRASH || reason == EXIT_CLEAN) &&
+	       v.action == ACT_RESTART && v.delay_ms == 0;
 }

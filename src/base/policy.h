@@ -96,9 +96,11 @@ struct policy_verdict policy_on_exit(const struct policy_cfg *cfg,
                                      uint64_t uptime_ms, double jitter);
 
 /* Would an exit of REASON (crash or clean) at NOW_MS or later be
- * restarted at once, whatever the run's uptime?  Later exits find fewer
- * of the window's in it, a longer uptime only forgets crashes: so a yes
- * now is a yes then (a restart armed ahead of the exit, keeper.h). */
+ * restarted at once, whatever the run's uptime?  Asked of the verdict
+ * itself (policy_on_exit, on a copy of HIST) for an exit now after no
+ * uptime: later exits find fewer of the window's in it, a longer uptime
+ * only forgets crashes, so a yes now is a yes then (a restart armed ahead
+ * of the exit, keeper.h). */
 bool policy_at_once(const struct policy_cfg *cfg, const struct policy_hist *hist,
                     enum exit_reason reason, uint64_t now_ms);
 
