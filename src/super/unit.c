@@ -406,7 +406,8 @@ static void run_started(struct unit *u, pid_t pid)
 	} else {
 		enter(u, F_STARTING, R_NONE);
 	}
-	loop_timer_start(u->host->loop, &u->arm, UNIT_ARM_DELAY_MS, on_arm, u);
+	if (unit_run_armable(u))   /* (no wakeup more for any other) */
+		loop_timer_start(u->host->loop, &u->arm, UNIT_ARM_DELAY_MS, on_arm, u);
 }
 
 /* A start whose after list holds a unit that failed (WHY) cannot be

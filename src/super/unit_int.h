@@ -107,11 +107,13 @@ void unit_emit(struct unit *u, const char *event, json_t *fields);
  * RUN_BEGIN (each try), RUN_STARTING (unless RETRY: a start tried again),
  * then RUN_SPAWNED or RUN_SPAWN_FAILED.  0 (RES->pid), or -1 with RES saying what failed. */
 int unit_run_spawn(struct unit *u, bool retry, struct spawn_res *res);
-/* unit_run.c: the next run of U armed with the keeper (unit.h), when the
- * policy would restart it at once; the arm taken back (a stop, a reload:
+/* unit_run.c: whether U's next run may be armed with the keeper (unit.h:
+ * backoff 0, and nothing of its start an arm cannot hold); the next run
+ * armed, when the policy would restart it at once; the arm taken back (a stop, a reload:
  * before any signal to the tree); the keeper started it (PID, CG_ERR:
  * unit_run_spawn takes it over as the next run); one started but not
  * taken over is killed. */
+bool unit_run_armable(const struct unit *u);
 void unit_run_arm(struct unit *u);
 void unit_run_disarm(struct unit *u);
 void unit_run_armed_started(struct unit *u, uint32_t token, pid_t pid,

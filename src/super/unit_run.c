@@ -315,16 +315,17 @@ int unit_run_spawn(struct unit *u, bool retry, struct spawn_res *res)
 
 /* --- the next run, armed ahead (keeper.h: keeper_arm) --- */
 
-/* Does the next run need nothing made at its start that an arm does not
- * hold?  Not a job's (its runs are asked for), an instance's or one with
+/* A unit at backoff 0 whose next run needs nothing made at its start
+ * that an arm does not hold.  Not a job's (its runs are asked for), an instance's or one with
  * clients (their descriptors are the sessions'), one that waits for its
  * after list, or one whose configuration changes at its next start; and
  * not below a keeper in a pid namespace (keeper_arm). */
-static bool armable(const struct unit *u)
+bool unit_run_armable(const struct unit *u)
 {
 	const struct unit_config *c = u->cfg;
 	const char *why;
-	return !u->is_job && !u->instance && !u->next_cfg && u->want_up &&
+	return c->policy.backoff_min_ms == 0 && c->policy.restart != RESTART_NEVER &&
+	       !u->is_job && !u->instance && !u->next_cfg && u->want_up &&
 	       !u->host->shutting_down && c->stdio == STDIO_NONE &&
 	       c->listen.n == 0 && c->after.n == 0 && u->run.token &&
 	       u->host->keeper && !keeper_pidns(u->host->keeper, &why);
@@ -346,7 +347,7 @@ void unit_run_arm(struct unit *u)
 	unit_run_disarm(u);
 	struct keeper_when w = { .sc = u->cfg->success };
 	uint64_t now = unit_now();
-	if (!armable(u))
+	if (!unit_run_armable(u))
 		return;
 	w.crash = policy_at_once(&u->cfg->policy, &u->hist, EXIT_CRASH, now);
 	w.clean = policy_at_once(&u->cfg->policy, &u->hist, EXIT_CLEAN, now);
